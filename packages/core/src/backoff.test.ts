@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { constantBackoff, exponentialBackoff } from './backoff.js';
+import { ManualClock, sleep } from './clock.js';
+
+describe('exponentialBackoff', () => {
+  it("defaults to the Paranoid Pirate schedule: 1 s doubling to 32 s, then 32 s", () => {
+    const delay = exponentialBackoff();
+    expect([1, 2, 3, 4, 5, 6, 7, 50].map(delay)).toEqual([1000, 2000, 4000, 8000, 16000, 32000, 32000, 32000]);
+  });
+
+  it('returns null (give up) past maxAttempts and for invalid attempts', () => {
+    const delay = exponentialBackoff({ initialMs: 10, maxMs: 100, maxAttempts: 3 });
+    expect([1, 2, 3, 4].map(delay)).toEqual([10, 20, 40, null]);
+    expect(delay(0)).toBeNull();
+    expect(delay(1.5)).toBeNull();
+  });
+
+  it('jitter draws from [d x (1 - jitter), d] with the injected random source', () => {
+    const lows = exponentialBackoff({ initialMs: 1000, jitter: 0.5, random: () => 0.999999 });
+    const highs = exponentialBackoff({ initialMs: 1000, jitter: 0.5, random: () => 0 });
+    expect(highs(1)).toBe(1000);
+    expect(lows(1)).toBeGreaterThan(500);
+    expect(lows(1)).toBeLessThan(501);
+    expect(highs(3)).toBe(4000);
+  });
+
+  it('validates its options', () => {
+    expect(() => exponentialBackoff({ initialMs: 10, maxMs: 5 })).toThrow(RangeError);
+    expect(() => exponentialBackoff({ jitter: 2 })).toThrow(RangeError);
+    expect(() => exponentialBackoff({ factor: 0.5 })).toThrow(RangeError);
+  });
+});
+
+describe('constantBackoff', () => {
+  it('repeats the delay then gives up', () => {
+    const delay = constantBackoff(250, 2);
+    expect([1, 2, 3].map(delay)).toEqual([250, 250, null]);
+  });
+});
+
+describe('ManualClock and sleep', () => {
+  it('fires timers in deadline order and moves now() to each deadline', () => {
+    const clock = new ManualClock();
+    const seen: number[] = [];
+    clock.setTimeout(() => seen.push(clock.now()), 30);
+    const h = clock.setTimeout(() => seen.push(-1), 20);
+    clock.setTimeout(() => seen.push(clock.now()), 10);
+    clock.clearTimeout(h);
+    clock.advance(100);
+    expect(seen).toEqual([10, 30]);
+    expect(clock.now()).toBe(100);
+  });
+
+  it('sleep resolves on the manual clock and rejects on abort', async () => {
+    const clock = new ManualClock();
+    const done = sleep(500, { clock });
+    clock.advance(500);
+    await expect(done).resolves.toBeUndefined();
+    const controller = new AbortController();
+    const aborted = sleep(500, { clock, signal: controller.signal });
+    controller.abort(new Error('stop'));
+    await expect(aborted).rejects.toThrow('stop');
+    expect(clock.pending).toBe(0);
+  });
+});

@@ -1,0 +1,56 @@
+/**
+ * Retry policies as pure functions: `attempt` (1 for the first retry) in, a delay in milliseconds
+ * out, or `null` to give up. Components take a policy, never a fixed interval.
+ */
+
+/** Delay before retry number `attempt` (1-based), or `null` to stop retrying. */
+export type RetryDelay = (attempt: number) => number | null;
+
+export interface ExponentialBackoffOptions {
+  /** Delay before the first retry. @default 1000 */
+  initialMs?: number;
+  /** Upper bound of any delay. @default 32000 */
+  maxMs?: number;
+  /** Growth per attempt. @default 2 */
+  factor?: number;
+  /**
+   * Fraction of each delay that is randomised, 0..1: the delay is drawn uniformly from
+   * `[d * (1 - jitter), d]`. 0 gives the book's exact doubling. @default 0
+   */
+  jitter?: number;
+  /** Give up (return `null`) after this many retries. @default Infinity */
+  maxAttempts?: number;
+  /** Source of randomness in [0, 1), injectable for tests. @default Math.random */
+  random?: () => number;
+}
+
+export const exponentialBackoffDefaults: Required<ExponentialBackoffOptions> = {
+  initialMs: 1000,
+  maxMs: 32_000,
+  factor: 2,
+  jitter: 0,
+  maxAttempts: Number.POSITIVE_INFINITY,
+  random: Math.random,
+};
+
+/**
+ * Exponential backoff with a cap and optional jitter. With the defaults this is the Paranoid
+ * Pirate worker's reconnect schedule: 1 s, 2 s, 4 s, ... 32 s, then 32 s for ever.
+ */
+export function exponentialBackoff(options: ExponentialBackoffOptions = {}): RetryDelay {
+  const o = { ...exponentialBackoffDefaults, ...options };
+  if (!(o.initialMs >= 0) || !(o.maxMs >= o.initialMs) || !(o.factor >= 1)) {
+    throw new RangeError('exponentialBackoff: need 0 <= initialMs <= maxMs and factor >= 1');
+  }
+  if (!(o.jitter >= 0 && o.jitter <= 1)) throw new RangeError('exponentialBackoff: jitter must be in [0, 1]');
+  return (attempt) => {
+    if (!Number.isInteger(attempt) || attempt < 1 || attempt > o.maxAttempts) return null;
+    const base = Math.min(o.maxMs, o.initialMs * o.factor ** (attempt - 1));
+    return o.jitter === 0 ? base : base * (1 - o.jitter * o.random());
+  };
+}
+
+/** The same delay every time, `maxAttempts` times (Infinity by default). */
+export function constantBackoff(delayMs: number, maxAttempts = Number.POSITIVE_INFINITY): RetryDelay {
+  return (attempt) => (attempt >= 1 && attempt <= maxAttempts ? delayMs : null);
+}

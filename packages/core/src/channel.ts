@@ -1,0 +1,252 @@
+/**
+ * The socket wrapper every pattern is built on: exactly one receive loop and one FIFO send queue
+ * per zeromq socket.
+ *
+ * zeromq.js allows one pending `send()` and one pending `receive()` per socket; a second throws
+ * EBUSY. A `Channel` lets any number of callers `send()` concurrently: messages go into one FIFO
+ * queue drained by a single pump, so per-caller order is kept and nothing races. While libzmq
+ * accepts messages at once, the pump hands them over back to back in one async run (the batch);
+ * when the socket is at its high-water mark the pump waits on libzmq and `send()` promises resolve
+ * late, which back-pressures callers that await them.
+ *
+ * Receiving: `start(handler)` runs the one `for await` loop and calls `handler` per message. A
+ * handler that returns a promise is awaited before the next message is read (back-pressure);
+ * errors it throws are logged and counted, and the loop goes on. `messages()` is the same loop as
+ * an async iterator, for consumers that prefer pulling.
+ */
+import type * as zmq from 'zeromq';
+import { Deque } from './deque.js';
+import { ClosedError, toError } from './errors.js';
+import type { Frames, Message } from './frames.js';
+import { componentLogger, type Logger } from './logger.js';
+
+/** The socket shape a channel needs (any zeromq v6 socket). */
+export type ChannelSocket = zmq.Socket & Partial<zmq.Writable> & Partial<zmq.Readable<Message>>;
+
+export interface ChannelOptions {
+  /** Name used in log lines. @default the socket's type name */
+  name?: string;
+  /** Parent logger; the channel logs under a child. @default silent */
+  logger?: Logger;
+  /**
+   * Called when a `post()`ed message fails to send (e.g. EHOSTUNREACH from a ROUTER with
+   * `mandatory`). `send()` rejects its own promise instead. @default log at debug
+   */
+  onSendError?: (err: Error, message: Frames) => void;
+}
+
+/** Counters, cheap to read at any time. */
+export interface ChannelStats {
+  sent: number;
+  received: number;
+  sendErrors: number;
+  handlerErrors: number;
+}
+
+interface Pending {
+  message: Frames;
+  resolve: (() => void) | undefined;
+  reject: ((err: Error) => void) | undefined;
+}
+
+type ChannelState = 'open' | 'draining' | 'closed';
+
+export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
+  readonly socket: TSocket;
+  readonly stats: ChannelStats = { sent: 0, received: 0, sendErrors: 0, handlerErrors: 0 };
+  readonly #log: Logger;
+  readonly #onSendError: ((err: Error, message: Frames) => void) | undefined;
+  readonly #queue = new Deque<Pending>(64);
+  #state: ChannelState = 'open';
+  #pumping: Promise<void> | undefined;
+  #loop: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #failure: Error | undefined;
+  #drainWaiters: (() => void)[] = [];
+  readonly #closedSignal: Promise<void>;
+  #markClosed: () => void = () => undefined;
+
+  constructor(socket: TSocket, options: ChannelOptions = {}) {
+    this.socket = socket;
+    this.#log = componentLogger(options.logger, { component: 'channel', channel: options.name ?? socket.constructor.name });
+    this.#onSendError = options.onSendError;
+    this.#closedSignal = new Promise<void>((resolve) => {
+      this.#markClosed = resolve;
+    });
+  }
+
+  /** Messages queued and not yet handed to libzmq. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  get isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  /**
+   * Queue `message` for sending. Resolves once libzmq has taken it; rejects with the socket's error
+   * (e.g. EHOSTUNREACH) or with `ClosedError` if the channel closes first.
+   */
+  send(message: Frames): Promise<void> {
+    if (this.#state !== 'open') return Promise.reject(new ClosedError('channel'));
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ message, resolve, reject });
+      this.#kick();
+    });
+  }
+
+  /**
+   * Queue `message` without a promise: the fire-and-forget form for brokers, where a failed send
+   * (a vanished peer) is counted and reported to `onSendError`, never thrown. Returns false when
+   * the channel is closed and the message was dropped.
+   */
+  post(message: Frames): boolean {
+    if (this.#state !== 'open') return false;
+    this.#queue.push({ message, resolve: undefined, reject: undefined });
+    this.#kick();
+    return true;
+  }
+
+  #kick(): void {
+    this.#pumping ??= this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    const queue = this.#queue;
+    const socket = this.socket as zmq.Writable & zmq.Socket;
+    try {
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+        try {
+          await socket.send(next.message as zmq.MessageLike[]);
+          this.stats.sent++;
+          next.resolve?.();
+        } catch (caught) {
+          const err = toError(caught);
+          this.stats.sendErrors++;
+          if (next.reject !== undefined) next.reject(err);
+          else if (this.#onSendError !== undefined) this.#onSendError(err, next.message);
+          else this.#log.debug({ err }, 'send failed');
+          if (socket.closed) break;
+        }
+      }
+    } finally {
+      this.#pumping = undefined;
+      if (this.#queue.length > 0 && !socket.closed) this.#kick();
+      else this.#notifyDrained();
+    }
+  }
+
+  #notifyDrained(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+
+  /**
+   * Run the receive loop, calling `handler` for each inbound message. Resolves when the socket
+   * closes. Only one loop may run per channel.
+   */
+  start(handler: (message: Message) => void | Promise<void>): Promise<void> {
+    if (this.#loop !== undefined) throw new Error('Channel: the receive loop is already running');
+    this.#loop = this.#receiveLoop(handler);
+    return this.#loop;
+  }
+
+  async #receiveLoop(handler: (message: Message) => void | Promise<void>): Promise<void> {
+    const socket = this.socket as zmq.Readable<Message> & zmq.Socket;
+    try {
+      for await (const message of socket) {
+        this.stats.received++;
+        try {
+          const result = handler(message);
+          if (result !== undefined) await result;
+        } catch (caught) {
+          this.stats.handlerErrors++;
+          this.#log.warn({ err: toError(caught) }, 'message handler threw; message dropped');
+        }
+      }
+    } catch (caught) {
+      const err = toError(caught);
+      // Closing the socket from elsewhere ends the iterator with EAGAIN/ETERM on some versions.
+      if (!socket.closed) {
+        this.#failure = err;
+        this.#log.error({ err }, 'receive loop failed');
+      }
+    }
+  }
+
+  /**
+   * The receive loop as an async iterator. Breaking out of the `for await` is allowed and leaves
+   * the socket open; only one reader may exist per channel.
+   */
+  messages(): AsyncIterableIterator<Message> {
+    if (this.#loop !== undefined) throw new Error('Channel: the receive loop is already running');
+    const socket = this.socket as zmq.Readable<Message> & zmq.Socket;
+    const stats = this.stats;
+    let done = false;
+    this.#loop = Promise.resolve();
+    const iterator: AsyncIterableIterator<Message> = {
+      async next(): Promise<IteratorResult<Message>> {
+        if (done || socket.closed) return { done: true, value: undefined };
+        try {
+          const value = await socket.receive();
+          stats.received++;
+          return { done: false, value };
+        } catch (caught) {
+          if (socket.closed) return { done: true, value: undefined };
+          throw caught;
+        }
+      },
+      async return(): Promise<IteratorResult<Message>> {
+        done = true;
+        return { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+
+  /** Stop accepting sends, wait until every queued message has been handed to libzmq, then close. */
+  async drain(): Promise<void> {
+    if (this.#state === 'open') this.#state = 'draining';
+    if (this.#queue.length > 0 || this.#pumping !== undefined) {
+      await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+    }
+    await this.close();
+  }
+
+  /**
+   * Close the socket. Messages still queued are dropped and their `send()` promises reject with
+   * `ClosedError`; what libzmq already holds is flushed according to the socket's `linger`.
+   * Idempotent; resolves when the receive loop and the pump have ended.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#state = 'closed';
+    const dropped = this.#queue.clear();
+    const closedError = new ClosedError('channel');
+    for (const pending of dropped) pending.reject?.(closedError);
+    if (dropped.length > 0) this.#log.debug({ dropped: dropped.length }, 'closed with messages queued');
+    if (!this.socket.closed) this.socket.close();
+    await Promise.allSettled([this.#loop, this.#pumping]);
+    this.#notifyDrained();
+    this.#markClosed();
+  }
+
+  /** Resolves once the channel has closed: `undefined`, or the error that ended the receive loop. */
+  async closed(): Promise<void | Error> {
+    await this.#closedSignal;
+    return this.#failure;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

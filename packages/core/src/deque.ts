@@ -1,0 +1,67 @@
+/**
+ * A growable ring buffer: O(1) push and shift at both ends without the O(n) `Array#shift`.
+ * Used for send queues and per-service request queues on the hot path.
+ */
+export class Deque<T> {
+  #items: (T | undefined)[];
+  #head = 0;
+  #size = 0;
+  #mask: number;
+
+  constructor(initialCapacity = 16) {
+    let capacity = 4;
+    while (capacity < initialCapacity) capacity *= 2;
+    this.#items = new Array<T | undefined>(capacity);
+    this.#mask = capacity - 1;
+  }
+
+  get length(): number {
+    return this.#size;
+  }
+
+  push(item: T): void {
+    if (this.#size === this.#items.length) this.#grow();
+    this.#items[(this.#head + this.#size) & this.#mask] = item;
+    this.#size++;
+  }
+
+  unshift(item: T): void {
+    if (this.#size === this.#items.length) this.#grow();
+    this.#head = (this.#head - 1) & this.#mask;
+    this.#items[this.#head] = item;
+    this.#size++;
+  }
+
+  shift(): T | undefined {
+    if (this.#size === 0) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head] = undefined;
+    this.#head = (this.#head + 1) & this.#mask;
+    this.#size--;
+    return item;
+  }
+
+  peek(): T | undefined {
+    return this.#size === 0 ? undefined : this.#items[this.#head];
+  }
+
+  /** Remove and return every item, oldest first. */
+  clear(): T[] {
+    const out: T[] = [];
+    while (this.#size > 0) out.push(this.shift() as T);
+    return out;
+  }
+
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let i = 0; i < this.#size; i++) yield this.#items[(this.#head + i) & this.#mask] as T;
+  }
+
+  #grow(): void {
+    const old = this.#items;
+    const next = new Array<T | undefined>(old.length * 2);
+    for (let i = 0; i < this.#size; i++) next[i] = old[(this.#head + i) & this.#mask];
+    this.#items = next;
+    this.#head = 0;
+    this.#mask = next.length - 1;
+  }
+}

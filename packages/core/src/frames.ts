@@ -1,0 +1,82 @@
+/**
+ * Frame helpers. A message is a `Buffer[]`; protocol code compares header and command frames
+ * against preallocated Buffers and never converts to strings on the hot path.
+ */
+import { ProtocolError } from './errors.js';
+
+/** What may be sent as one frame. */
+export type Frame = Buffer | Uint8Array | string;
+/** A multipart message as sent. */
+export type Frames = readonly Frame[];
+/** A multipart message as received. */
+export type Message = Buffer[];
+
+/** The zero-length frame: the REQ/REP envelope delimiter. */
+export const EMPTY: Buffer = Buffer.alloc(0);
+
+/** A string as a UTF-8 frame. */
+export function frame(text: string): Buffer {
+  return Buffer.from(text, 'utf8');
+}
+
+/** A frame as a UTF-8 string. */
+export function text(frameValue: Frame): string {
+  return typeof frameValue === 'string' ? frameValue : Buffer.from(frameValue).toString('utf8');
+}
+
+/** A frame as a Buffer, without copying when it already is one. */
+export function toBuffer(frameValue: Frame): Buffer {
+  if (typeof frameValue === 'string') return Buffer.from(frameValue, 'utf8');
+  return Buffer.isBuffer(frameValue) ? frameValue : Buffer.from(frameValue.buffer, frameValue.byteOffset, frameValue.byteLength);
+}
+
+/** Byte equality of two frames. */
+export function frameEquals(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+/** True when `value` is a single-byte frame holding `byte`. */
+export function isByte(value: Uint8Array | undefined, byte: number): boolean {
+  return value !== undefined && value.length === 1 && value[0] === byte;
+}
+
+/** An 8-byte big-endian unsigned integer frame (Clone sequence numbers). */
+export function u64(value: bigint | number): Buffer {
+  const out = Buffer.allocUnsafe(8);
+  out.writeBigUInt64BE(BigInt(value));
+  return out;
+}
+
+/** Read an 8-byte big-endian unsigned integer frame. Throws `ProtocolError` on a wrong size. */
+export function readU64(value: Uint8Array): bigint {
+  if (value.length !== 8) throw new ProtocolError(`expected an 8-byte integer frame, got ${value.length} bytes`);
+  return Buffer.from(value.buffer, value.byteOffset, 8).readBigUInt64BE(0);
+}
+
+/**
+ * Check a message's frame count; throws a `ProtocolError` naming `what` when it is outside
+ * `[min, max]`.
+ */
+export function expectFrames(message: readonly unknown[], min: number, max = Number.POSITIVE_INFINITY, what = 'message'): void {
+  if (message.length < min || message.length > max) {
+    const want = max === min ? `${min}` : max === Number.POSITIVE_INFINITY ? `at least ${min}` : `${min}..${max}`;
+    throw new ProtocolError(`${what}: expected ${want} frames, got ${message.length}`);
+  }
+}
+
+/** Hex rendering of a peer identity for logs and map keys (identities are binary). */
+export function hex(value: Uint8Array): string {
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex');
+}
+
+/** A short printable summary of a message for logs: sizes, and text for small printable frames. */
+export function describe(message: readonly Uint8Array[], maxFrames = 8): string[] {
+  const out: string[] = [];
+  for (const f of message.slice(0, maxFrames)) {
+    const b = Buffer.from(f.buffer, f.byteOffset, f.byteLength);
+    const printable = b.length <= 32 && /^[\x20-\x7e]*$/.test(b.toString('latin1'));
+    out.push(printable ? JSON.stringify(b.toString('latin1')) : `<${b.length}B ${b.subarray(0, 8).toString('hex')}${b.length > 8 ? '...' : ''}>`);
+  }
+  if (message.length > maxFrames) out.push(`+${message.length - maxFrames} frames`);
+  return out;
+}

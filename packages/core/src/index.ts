@@ -1,0 +1,32 @@
+export { AsyncQueue } from './async-queue.js';
+export { constantBackoff, exponentialBackoff, exponentialBackoffDefaults } from './backoff.js';
+export { Channel } from './channel.js';
+export { ManualClock, sleep, systemClock } from './clock.js';
+export { Deque } from './deque.js';
+export { bindEndpoint, inprocEndpoint, ipcEndpoint, isWildcardEndpoint, LOOPBACK_ANY } from './endpoints.js';
+export {
+  AbortError,
+  ClosedError,
+  errors,
+  ProtocolError,
+  throwIfAborted,
+  TimeoutError,
+  toError,
+  ZPatternsError,
+} from './errors.js';
+export { ExpiryList } from './expiry.js';
+export { describe, EMPTY, expectFrames, frame, frameEquals, hex, isByte, readU64, text, toBuffer, u64 } from './frames.js';
+export { Heartbeat, heartbeatDefaults } from './heartbeat.js';
+export { MinHeap } from './heap.js';
+export { componentLogger, silentLogger } from './logger.js';
+export { deadline } from './signals.js';
+
+export type { ExponentialBackoffOptions, RetryDelay } from './backoff.js';
+export type { ChannelOptions, ChannelSocket, ChannelStats } from './channel.js';
+export type { Clock, TimerHandle } from './clock.js';
+export type { Bindable } from './endpoints.js';
+export type { CoreErrorCode } from './errors.js';
+export type { Frame, Frames, Message } from './frames.js';
+export type { HeartbeatOptions, HeartbeatPort } from './heartbeat.js';
+export type { Logger } from './logger.js';
+export type { DeadlineOptions } from './signals.js';

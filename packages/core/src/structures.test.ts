@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { AsyncQueue } from './async-queue.js';
+import { Deque } from './deque.js';
+import { ExpiryList } from './expiry.js';
+import { expectFrames, readU64, u64 } from './frames.js';
+import { MinHeap } from './heap.js';
+import { ProtocolError } from './errors.js';
+
+describe('Deque', () => {
+  it('keeps FIFO order across growth and wrap-around', () => {
+    const d = new Deque<number>(4);
+    const expected: number[] = [];
+    let next = 0;
+    for (let round = 0; round < 50; round++) {
+      for (let i = 0; i < 7; i++) {
+        d.push(next);
+        expected.push(next++);
+      }
+      for (let i = 0; i < 5; i++) expect(d.shift()).toBe(expected.shift());
+    }
+    expect([...d]).toEqual(expected);
+    d.unshift(-1);
+    expect(d.peek()).toBe(-1);
+    expect(d.clear()).toEqual([-1, ...expected]);
+    expect(d.length).toBe(0);
+    expect(d.shift()).toBeUndefined();
+  });
+});
+
+describe('MinHeap', () => {
+  it('pops in key order', () => {
+    const heap = new MinHeap<string>();
+    const keys = [5, 3, 9, 1, 7, 3, 8, 2, 6, 4];
+    keys.forEach((k, i) => heap.push(k, `${k}:${i}`));
+    const out: number[] = [];
+    while (heap.length > 0) {
+      const key = heap.peekKey();
+      heap.pop();
+      out.push(key as number);
+    }
+    expect(out).toEqual([...keys].sort((a, b) => a - b));
+    expect(heap.pop()).toBeUndefined();
+  });
+});
+
+describe('ExpiryList', () => {
+  it('purges from the head and stops at the first live entry; touch moves an entry to the tail', () => {
+    const list = new ExpiryList<string, number>(100);
+    list.touch('a', 1, 0);
+    list.touch('b', 2, 10);
+    list.touch('c', 3, 20);
+    list.touch('a', 1, 50); // a heartbeat: a moves behind c
+    const expired: string[] = [];
+    expect(list.purge(125, (k) => expired.push(k))).toBe(2);
+    expect(expired).toEqual(['b', 'c']);
+    expect([...list.entries()]).toEqual([['a', 1]]);
+    expect(list.expiresAt('a')).toBe(150);
+    expect(list.purge(149, () => undefined)).toBe(0);
+  });
+});
+
+describe('AsyncQueue', () => {
+  it('delivers pushed values in order, then ends or throws', async () => {
+    const q = new AsyncQueue<number>();
+    q.push(1);
+    q.push(2);
+    setTimeout(() => {
+      q.push(3);
+      q.end(new Error('boom'));
+    }, 5);
+    const seen: number[] = [];
+    await expect(
+      (async () => {
+        for await (const v of q) seen.push(v);
+      })(),
+    ).rejects.toThrow('boom');
+    expect(seen).toEqual([1, 2, 3]);
+    expect(q.push(4)).toBe(false);
+  });
+
+  it('drops the oldest past its limit', () => {
+    const q = new AsyncQueue<number>(2);
+    [1, 2, 3].forEach((v) => q.push(v));
+    expect(q.dropped).toBe(1);
+    expect(q.length).toBe(2);
+  });
+});
+
+describe('frames', () => {
+  it('encodes u64 big-endian and validates frame counts', () => {
+    expect(u64(258n).toString('hex')).toBe('0000000000000102');
+    expect(readU64(u64(2n ** 63n + 5n))).toBe(2n ** 63n + 5n);
+    expect(() => readU64(Buffer.alloc(4))).toThrow(ProtocolError);
+    expect(() => expectFrames([1, 2], 3, 3, 'READY')).toThrow('READY: expected 3 frames, got 2');
+    expect(() => expectFrames([1, 2, 3], 3)).not.toThrow();
+  });
+});

@@ -1,0 +1,168 @@
+/**
+ * The socket wrapper on real sockets, over tcp, ipc and inproc:
+ *
+ *   4 concurrent senders --> [Channel: one FIFO queue, one pump] --> DEALER ==> ROUTER (reader)
+ */
+import * as zmq from 'zeromq';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Channel, ClosedError, ipcEndpoint, inprocEndpoint, type Message } from '@zpatterns/core';
+
+const protocols = {
+  tcp: () => 'tcp://127.0.0.1:*',
+  ipc: () => ipcEndpoint('core-test'),
+  inproc: () => inprocEndpoint('core-test'),
+} as const;
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()?.();
+});
+
+async function pair(protocol: keyof typeof protocols) {
+  const router = new zmq.Router({ linger: 0 });
+  await router.bind(protocols[protocol]());
+  const dealer = new zmq.Dealer({ linger: 0 });
+  dealer.connect(router.lastEndpoint ?? '');
+  cleanup.push(() => {
+    router.close();
+    dealer.close();
+  });
+  return { router, dealer };
+}
+
+describe.each(Object.keys(protocols) as (keyof typeof protocols)[])('Channel over %s', (protocol) => {
+  it('4 concurrent senders x 50k messages: no EBUSY, per-sender order kept, nothing lost', async () => {
+    const { router, dealer } = await pair(protocol);
+    const out = new Channel(dealer);
+    const senders = 4;
+    const perSender = 50_000;
+    const lastSeen = new Array<number>(senders).fill(-1);
+    let total = 0;
+    let outOfOrder = 0;
+    const inbound = new Channel(router);
+    const allReceived = new Promise<void>((resolve) => {
+      void inbound.start((message: Message) => {
+        const body = message[1] as Buffer;
+        const sender = body.readUInt8(0);
+        const seq = body.readUInt32BE(1);
+        if (seq !== (lastSeen[sender] as number) + 1) outOfOrder++;
+        lastSeen[sender] = seq;
+        if (++total === senders * perSender) resolve();
+      });
+    });
+    const send = async (sender: number): Promise<void> => {
+      for (let seq = 0; seq < perSender; seq++) {
+        const body = Buffer.allocUnsafe(5);
+        body.writeUInt8(sender, 0);
+        body.writeUInt32BE(seq, 1);
+        // Await every 100th send, so the queue both grows and drains while senders interleave.
+        if (seq % 100 === 99) await out.send([body]);
+        else void out.send([body]);
+      }
+    };
+    await Promise.all([0, 1, 2, 3].map(send));
+    await allReceived;
+    expect(total).toBe(senders * perSender);
+    expect(outOfOrder).toBe(0);
+    expect(lastSeen).toEqual([perSender - 1, perSender - 1, perSender - 1, perSender - 1]);
+    expect(out.stats.sent).toBe(senders * perSender);
+    expect(out.stats.sendErrors).toBe(0);
+    await out.close();
+    await inbound.close();
+  }, 60_000);
+});
+
+describe('Channel lifecycle', () => {
+  it('close() with sends pending settles every one of them: sent or ClosedError, none left hanging', async () => {
+    // A DEALER with nobody connected blocks at its high-water mark, so sends pile up in our queue.
+    const dealer = new zmq.Dealer({ linger: 0, sendHighWaterMark: 10, immediate: true });
+    dealer.connect('tcp://127.0.0.1:9'); // discard port: never completes a zmq handshake
+    const channel = new Channel(dealer);
+    const results = await (async () => {
+      const promises = Array.from({ length: 200 }, (_, i) => channel.send([`m${i}`]));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(channel.queued).toBeGreaterThan(0);
+      await channel.close();
+      return Promise.allSettled(promises);
+    })();
+    const rejected = results.filter((r) => r.status === 'rejected');
+    expect(rejected.length).toBeGreaterThan(0);
+    expect(results.length).toBe(200);
+    for (const r of rejected) expect((r as PromiseRejectedResult).reason).toBeDefined();
+    expect(rejected.some((r) => (r as PromiseRejectedResult).reason instanceof ClosedError)).toBe(true);
+    await expect(channel.send(['late'])).rejects.toBeInstanceOf(ClosedError);
+    expect(channel.post(['late'])).toBe(false);
+    expect(await channel.closed()).toBeUndefined();
+  });
+
+  it('blocks senders at the high-water mark (back-pressure) and releases them when the peer reads', async () => {
+    // inproc: no kernel socket buffers in between, so the high-water marks alone hold messages back.
+    const router = new zmq.Router({ linger: 0, receiveHighWaterMark: 5 });
+    await router.bind(inprocEndpoint('hwm'));
+    const dealer = new zmq.Dealer({ linger: 0, sendHighWaterMark: 5 });
+    dealer.connect(router.lastEndpoint ?? '');
+    const channel = new Channel(dealer);
+    cleanup.push(() => channel.close());
+    cleanup.push(() => void router.close());
+    let settled = 0;
+    const sends = Array.from({ length: 2000 }, (_, i) => channel.send([Buffer.alloc(1024, i)]).then(() => settled++));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(settled).toBeLessThan(2000); // nobody reads: the queue is held back
+    const inbound = new Channel(router);
+    let received = 0;
+    void inbound.start(() => {
+      received++;
+    });
+    await Promise.all(sends);
+    expect(settled).toBe(2000);
+    await inbound.close();
+    expect(received).toBeGreaterThan(0);
+  });
+
+  it('drain() hands every queued message to libzmq before closing', async () => {
+    const { router, dealer } = await pair('tcp');
+    const channel = new Channel(dealer);
+    for (let i = 0; i < 1000; i++) channel.post([String(i)]);
+    await channel.drain();
+    expect(channel.stats.sent).toBe(1000);
+    const inbound = new Channel(router);
+    const it = inbound.messages();
+    let count = 0;
+    for await (const _ of it) if (++count === 1000) break;
+    expect(count).toBe(1000);
+    await inbound.close();
+  });
+
+  it('a throwing handler is counted and the loop goes on; the loop ends when the socket closes', async () => {
+    const { router, dealer } = await pair('inproc');
+    const inbound = new Channel(router);
+    const seen: string[] = [];
+    const loop = inbound.start((m) => {
+      const body = (m[1] as Buffer).toString();
+      if (body === 'bad') throw new Error('handler bug');
+      seen.push(body);
+    });
+    const out = new Channel(dealer);
+    await out.send(['a']);
+    await out.send(['bad']);
+    await out.send(['b']);
+    while (seen.length < 2) await new Promise((r) => setTimeout(r, 5));
+    expect(seen).toEqual(['a', 'b']);
+    expect(inbound.stats.handlerErrors).toBe(1);
+    await inbound.close();
+    await expect(loop).resolves.toBeUndefined();
+    expect(() => inbound.start(() => undefined)).toThrow(/already running/);
+    await out.close();
+  });
+
+  it('post() to a vanished ROUTER peer reports EHOSTUNREACH to onSendError instead of stalling', async () => {
+    const router = new zmq.Router({ linger: 0, mandatory: true, sendTimeout: 0 });
+    await router.bind('tcp://127.0.0.1:*');
+    const errors: string[] = [];
+    const channel = new Channel(router, { onSendError: (err) => errors.push((err as { code?: string }).code ?? '') });
+    channel.post([Buffer.from('nobody'), Buffer.from('hello')]);
+    await channel.drain();
+    expect(errors).toEqual(['EHOSTUNREACH']);
+    expect(channel.stats.sendErrors).toBe(1);
+  });
+});

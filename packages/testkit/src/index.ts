@@ -1,0 +1,6 @@
+export { appBin, Daemon, runCli } from './daemon.js';
+export { bindEndpoint, inprocEndpoint, ipcEndpoint, LOOPBACK_ANY } from '@zpatterns/core';
+export { rawDealer, RawPeer, rawRequest, rawRouter, randomMessage, seededRandom } from './peers.js';
+export { eventually } from './wait.js';
+
+export type { DaemonOptions, ExitStatus, LogLine } from './daemon.js';
