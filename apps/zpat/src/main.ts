@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+/**
+ * zpat: the command line for people. Each pattern contributes its subcommands from
+ * `commands/<pattern>.ts`; this file only assembles them.
+ */
+import { createProgram } from '@zpatterns/app-kit';
+import { registerMajordomoCommands } from './commands/majordomo.js';
+import { registerPirateCommands } from './commands/pirate.js';
+import { registerTitanicCommands } from './commands/titanic.js';
+
+const program = createProgram('zpat', 'Talk to zpatterns services: call them, list them, run demo workers');
+registerMajordomoCommands(program);
+registerPirateCommands(program);
+registerTitanicCommands(program);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,16 @@
+export { runDaemon } from './daemon.js';
+export {
+  collect,
+  configureCommand,
+  createProgram,
+  endpointFlag,
+  EXIT_FAILURE,
+  EXIT_USAGE,
+  intFlag,
+  logLevelOption,
+  prettyOption,
+} from './flags.js';
+export { createRootLogger, LOG_LEVELS } from './logging.js';
+
+export type { DaemonHandle, RunDaemonOptions } from './daemon.js';
+export type { RootLoggerOptions } from './logging.js';

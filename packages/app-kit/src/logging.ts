@@ -1,0 +1,33 @@
+/**
+ * The root logger of a daemon or CLI: JSON lines on stdout by default (one object per line, ready
+ * for a log shipper), or colourised human output with `--pretty`.
+ */
+import { pino, type Logger, type LevelWithSilent } from 'pino';
+import pretty from 'pino-pretty';
+
+export const LOG_LEVELS: readonly LevelWithSilent[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export interface RootLoggerOptions {
+  /** Name of the app, logged as `name` on every line. */
+  name: string;
+  /** @default 'info' */
+  level?: LevelWithSilent;
+  /** Human-readable output instead of JSON. @default false */
+  pretty?: boolean;
+  /** Where to write. @default stdout (fd 1), synchronously so nothing is lost on exit */
+  destination?: NodeJS.WritableStream;
+}
+
+export function createRootLogger(options: RootLoggerOptions): Logger {
+  const level = options.level ?? 'info';
+  if (options.pretty === true) {
+    return pino(
+      { name: options.name, level },
+      pretty({ sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', destination: options.destination ?? 1 }),
+    );
+  }
+  return pino(
+    { name: options.name, level, base: { name: options.name, pid: process.pid } },
+    options.destination ?? pino.destination({ fd: 1, sync: true }),
+  );
+}
