@@ -21,7 +21,14 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['@zpatterns/*/src', '@zpatterns/*/src/*'], message: 'import the package, or its ./internal entry' }] },
+        {
+          patterns: [
+            {
+              group: ['@zpatterns/*/src', '@zpatterns/*/src/*'],
+              message: 'import the package, or its ./internal entry',
+            },
+          ],
+        },
       ],
       'unicorn/filename-case': ['error', { case: 'kebabCase' }],
     },

@@ -35,7 +35,6 @@ function workspaceAliases(): { find: string; replacement: string }[] {
   return aliases.sort((a, b) => b.find.length - a.find.length);
 }
 
-
 export default defineConfig({
   resolve: {
     alias: workspaceAliases().map(({ find, replacement }) => ({

@@ -3,7 +3,7 @@ import { constantBackoff, exponentialBackoff } from './backoff.js';
 import { ManualClock, sleep } from './clock.js';
 
 describe('exponentialBackoff', () => {
-  it("defaults to the Paranoid Pirate schedule: 1 s doubling to 32 s, then 32 s", () => {
+  it('defaults to the Paranoid Pirate schedule: 1 s doubling to 32 s, then 32 s', () => {
     const delay = exponentialBackoff();
     expect([1, 2, 3, 4, 5, 6, 7, 50].map(delay)).toEqual([1000, 2000, 4000, 8000, 16000, 32000, 32000, 32000]);
   });
@@ -59,7 +59,7 @@ describe('ManualClock and sleep', () => {
     const controller = new AbortController();
     const aborted = sleep(500, { clock, signal: controller.signal });
     controller.abort(new Error('stop'));
-    await expect(aborted).rejects.toThrow('stop');
+    await expect(aborted).rejects.toMatchObject({ code: 'ERR_ABORTED', cause: new Error('stop') });
     expect(clock.pending).toBe(0);
   });
 });

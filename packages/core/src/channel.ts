@@ -68,7 +68,10 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
 
   constructor(socket: TSocket, options: ChannelOptions = {}) {
     this.socket = socket;
-    this.#log = componentLogger(options.logger, { component: 'channel', channel: options.name ?? socket.constructor.name });
+    this.#log = componentLogger(options.logger, {
+      component: 'channel',
+      channel: options.name ?? socket.constructor.name,
+    });
     this.#onSendError = options.onSendError;
     this.#closedSignal = new Promise<void>((resolve) => {
       this.#markClosed = resolve;

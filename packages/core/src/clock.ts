@@ -3,6 +3,8 @@
  * backoff rules can be tested with `ManualClock` instead of real waits.
  */
 
+import { AbortError } from './errors.js';
+
 /** Opaque timer handle returned by `Clock.setTimeout`. */
 export type TimerHandle = { readonly __timer: unique symbol } | object;
 
@@ -78,18 +80,18 @@ export class ManualClock implements Clock {
   }
 }
 
-/** Resolve after `ms` on `clock`, or reject with the signal's reason as soon as `signal` fires. */
+/** Resolve after `ms` on `clock`, or reject with `AbortError` (cause: the signal's reason) as soon as `signal` fires. */
 export function sleep(ms: number, options: { clock?: Clock; signal?: AbortSignal } = {}): Promise<void> {
   const clock = options.clock ?? systemClock;
   const { signal } = options;
   return new Promise<void>((resolve, reject) => {
     if (signal?.aborted === true) {
-      reject(signal.reason);
+      reject(new AbortError('sleep aborted', { cause: signal.reason }));
       return;
     }
     const onAbort = (): void => {
       clock.clearTimeout(handle);
-      reject(signal?.reason);
+      reject(new AbortError('sleep aborted', { cause: signal?.reason }));
     };
     const handle = clock.setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);

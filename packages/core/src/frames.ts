@@ -27,7 +27,9 @@ export function text(frameValue: Frame): string {
 /** A frame as a Buffer, without copying when it already is one. */
 export function toBuffer(frameValue: Frame): Buffer {
   if (typeof frameValue === 'string') return Buffer.from(frameValue, 'utf8');
-  return Buffer.isBuffer(frameValue) ? frameValue : Buffer.from(frameValue.buffer, frameValue.byteOffset, frameValue.byteLength);
+  return Buffer.isBuffer(frameValue)
+    ? frameValue
+    : Buffer.from(frameValue.buffer, frameValue.byteOffset, frameValue.byteLength);
 }
 
 /** Byte equality of two frames. */
@@ -57,7 +59,12 @@ export function readU64(value: Uint8Array): bigint {
  * Check a message's frame count; throws a `ProtocolError` naming `what` when it is outside
  * `[min, max]`.
  */
-export function expectFrames(message: readonly unknown[], min: number, max = Number.POSITIVE_INFINITY, what = 'message'): void {
+export function expectFrames(
+  message: readonly unknown[],
+  min: number,
+  max = Number.POSITIVE_INFINITY,
+  what = 'message',
+): void {
   if (message.length < min || message.length > max) {
     const want = max === min ? `${min}` : max === Number.POSITIVE_INFINITY ? `at least ${min}` : `${min}..${max}`;
     throw new ProtocolError(`${what}: expected ${want} frames, got ${message.length}`);
@@ -75,7 +82,11 @@ export function describe(message: readonly Uint8Array[], maxFrames = 8): string[
   for (const f of message.slice(0, maxFrames)) {
     const b = Buffer.from(f.buffer, f.byteOffset, f.byteLength);
     const printable = b.length <= 32 && /^[\x20-\x7e]*$/.test(b.toString('latin1'));
-    out.push(printable ? JSON.stringify(b.toString('latin1')) : `<${b.length}B ${b.subarray(0, 8).toString('hex')}${b.length > 8 ? '...' : ''}>`);
+    out.push(
+      printable
+        ? JSON.stringify(b.toString('latin1'))
+        : `<${b.length}B ${b.subarray(0, 8).toString('hex')}${b.length > 8 ? '...' : ''}>`,
+    );
   }
   if (message.length > maxFrames) out.push(`+${message.length - maxFrames} frames`);
   return out;

@@ -15,7 +15,19 @@ export {
   ZPatternsError,
 } from './errors.js';
 export { ExpiryList } from './expiry.js';
-export { describe, EMPTY, expectFrames, frame, frameEquals, hex, isByte, readU64, text, toBuffer, u64 } from './frames.js';
+export {
+  describe,
+  EMPTY,
+  expectFrames,
+  frame,
+  frameEquals,
+  hex,
+  isByte,
+  readU64,
+  text,
+  toBuffer,
+  u64,
+} from './frames.js';
 export { Heartbeat, heartbeatDefaults } from './heartbeat.js';
 export { MinHeap } from './heap.js';
 export { componentLogger, silentLogger } from './logger.js';

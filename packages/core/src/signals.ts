@@ -1,6 +1,6 @@
 /** Cancellation helpers: race a promise against a timeout and an `AbortSignal`. */
 import { systemClock, type Clock } from './clock.js';
-import { AbortError, TimeoutError } from './errors.js';
+import { AbortError, TimeoutError, toError } from './errors.js';
 
 export interface DeadlineOptions {
   /** Reject with `TimeoutError` after this long; `undefined` or Infinity waits for ever. */
@@ -47,7 +47,7 @@ export function deadline<T>(promise: Promise<T>, options: DeadlineOptions): Prom
       },
       (err: unknown) => {
         cleanup();
-        reject(err);
+        reject(toError(err));
       },
     );
   });

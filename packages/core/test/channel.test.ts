@@ -88,8 +88,8 @@ describe('Channel lifecycle', () => {
     const rejected = results.filter((r) => r.status === 'rejected');
     expect(rejected.length).toBeGreaterThan(0);
     expect(results.length).toBe(200);
-    for (const r of rejected) expect((r as PromiseRejectedResult).reason).toBeDefined();
-    expect(rejected.some((r) => (r as PromiseRejectedResult).reason instanceof ClosedError)).toBe(true);
+    for (const r of rejected) expect(r.reason).toBeDefined();
+    expect(rejected.some((r) => r.reason instanceof ClosedError)).toBe(true);
     await expect(channel.send(['late'])).rejects.toBeInstanceOf(ClosedError);
     expect(channel.post(['late'])).toBe(false);
     expect(await channel.closed()).toBeUndefined();
