@@ -2,7 +2,7 @@
  * Error classes of `@zpatterns/majordomo`. Each failure mode is its own class with a stable string
  * `code`; the client and worker append their own classes below the broker's.
  */
-import { ZPatternsError } from '@zpatterns/core';
+import { TimeoutError, ZPatternsError } from '@zpatterns/core';
 
 /** Stable codes of the errors raised by `@zpatterns/majordomo` (beyond core's). */
 export type MajordomoErrorCode = 'ERR_MDP_BIND' | 'ERR_MDP_OPTIONS' | (string & {});
@@ -27,5 +27,47 @@ export class MajordomoOptionsError extends MajordomoError<'ERR_MDP_OPTIONS'> {
   override name = 'MajordomoOptionsError';
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_MDP_OPTIONS', message, options);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client and worker errors
+
+/**
+ * A client request got no reply after `1 + retries` attempts of `timeoutMs` each (Lazy Pirate
+ * gave up). Extends core's `TimeoutError`, so `code` is `'ERR_TIMEOUT'`.
+ */
+export class MajordomoTimeoutError extends TimeoutError {
+  override name = 'MajordomoTimeoutError';
+  readonly service: string;
+  readonly attempts: number;
+  constructor(service: string, attempts: number, timeoutMs: number, options?: ErrorOptions) {
+    super(
+      `no reply from service '${service}' after ${attempts} attempt(s) of ${timeoutMs} ms ` +
+        `(raise timeoutMs or retries, or check that the broker and a worker are running)`,
+      options,
+    );
+    this.service = service;
+    this.attempts = attempts;
+  }
+}
+
+/** A worker gave up reconnecting: its `reconnect` policy returned `null`. */
+export class WorkerGaveUpError extends MajordomoError<'ERR_MDP_GAVE_UP'> {
+  override name = 'WorkerGaveUpError';
+  constructor(attempts: number, options?: ErrorOptions) {
+    super(
+      'ERR_MDP_GAVE_UP',
+      `worker gave up after ${attempts} reconnect attempt(s) (see the reconnect option)`,
+      options,
+    );
+  }
+}
+
+/** An operation the chosen MDP version cannot express, such as a PARTIAL reply on MDP/0.1. */
+export class MdpVersionError extends MajordomoError<'ERR_MDP_VERSION'> {
+  override name = 'MdpVersionError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_MDP_VERSION', message, options);
   }
 }
