@@ -3,8 +3,10 @@ export {
   decodeClientReply,
   decodeFromBroker,
   decodeInbound,
+  decodeMmiServicesBody,
   encodeClientReply,
   encodeClientRequest,
+  encodeMmiServicesBody,
   encodeWorkerCommand,
   isMmiService,
   MDPC01,
@@ -19,4 +21,11 @@ export {
   WORKER_HEARTBEAT,
 } from './protocol.js';
 
-export type { ClientReply, Inbound, MdpVersion, WorkerCommand, WorkerCommandType } from './protocol.js';
+export type {
+  ClientReply,
+  Inbound,
+  MdpVersion,
+  MmiServiceEntry,
+  WorkerCommand,
+  WorkerCommandType,
+} from './protocol.js';

@@ -4,8 +4,10 @@ import {
   decodeClientReply,
   decodeFromBroker,
   decodeInbound,
+  decodeMmiServicesBody,
   encodeClientReply,
   encodeClientRequest,
+  encodeMmiServicesBody,
   encodeWorkerCommand,
   isMmiService,
   WORKER_DISCONNECT,
@@ -188,5 +190,28 @@ describe('invalid input is classified, never thrown', () => {
     expect(isMmiService(b('mmi.service'))).toBe(true);
     expect(isMmiService(b('mmi'))).toBe(false);
     expect(isMmiService(b('echo'))).toBe(false);
+  });
+});
+
+describe('MMI extension layouts', () => {
+  it('mmi.services body: ["200", name, workers, ...] with decimal ASCII counts', () => {
+    const body = encodeMmiServicesBody([
+      { name: b('echo'), workers: 2 },
+      { name: b('tick'), workers: 10 },
+    ]);
+    expect(hexes(body)).toEqual(['323030', '6563686f', '32', '7469636b', '3130']);
+    expect(decodeMmiServicesBody(body)).toEqual([
+      { name: b('echo'), workers: 2 },
+      { name: b('tick'), workers: 10 },
+    ]);
+    expect(hexes(encodeMmiServicesBody([]))).toEqual(['323030']);
+    expect(decodeMmiServicesBody([b('200')])).toEqual([]);
+  });
+
+  it('mmi.services decode rejects a book broker\'s "501" and bad layouts', () => {
+    expect(decodeMmiServicesBody([b('501')])).toMatch(/501/);
+    expect(decodeMmiServicesBody([])).toMatch(/nothing/);
+    expect(decodeMmiServicesBody([b('200'), b('echo')])).toMatch(/odd/);
+    expect(decodeMmiServicesBody([b('200'), b('echo'), b('x')])).toMatch(/count/);
   });
 });
