@@ -9,6 +9,7 @@ import {
   encodeClientRequest,
   encodeMmiServicesBody,
   encodeWorkerCommand,
+  encodeWorkerRequest,
   isMmiService,
   WORKER_DISCONNECT,
   WORKER_HEARTBEAT,
@@ -213,5 +214,38 @@ describe('MMI extension layouts', () => {
     expect(decodeMmiServicesBody([])).toMatch(/nothing/);
     expect(decodeMmiServicesBody([b('200'), b('echo')])).toMatch(/odd/);
     expect(decodeMmiServicesBody([b('200'), b('echo'), b('x')])).toMatch(/count/);
+  });
+});
+
+describe('broker-side REQUEST to a worker (ROUTER frames)', () => {
+  it.each(['0.1', '0.2'] as const)('MDP/%s: identity + the worker REQUEST command', (version) => {
+    const body = [b('Hello'), Buffer.from([0, 1])];
+    const frames = encodeWorkerRequest(version, ID, b('C1'), body);
+    expect(hexes(frames)).toEqual(
+      hexes([ID, ...encodeWorkerCommand(version, { type: 'request', client: b('C1'), body })]),
+    );
+  });
+
+  it('MDP/0.1 exact bytes: [id, "", "MDPW01", 0x02, client, "", body]', () => {
+    expect(hexes(encodeWorkerRequest('0.1', ID, b('C1'), [b('x')]))).toEqual([
+      '006b8b4567',
+      '',
+      '4d4450573031',
+      '02',
+      '4331',
+      '',
+      '78',
+    ]);
+  });
+
+  it('MDP/0.2 exact bytes: [id, "MDPW02", 0x02, client, "", body]', () => {
+    expect(hexes(encodeWorkerRequest('0.2', ID, b('C1'), [b('x')]))).toEqual([
+      '006b8b4567',
+      '4d4450573032',
+      '02',
+      '4331',
+      '',
+      '78',
+    ]);
   });
 });

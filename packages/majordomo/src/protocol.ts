@@ -205,6 +205,26 @@ export function encodeWorkerCommand(version: MdpVersion, command: WorkerCommand)
   }
 }
 
+const REQUEST01: Buffer = cmd(W01.REQUEST);
+const REQUEST02: Buffer = cmd(W02.REQUEST);
+
+/**
+ * A REQUEST as the broker's ROUTER sends it to `worker` (identity first): the same frames as
+ * `[worker, ...encodeWorkerCommand(version, {type: 'request', client, body})]`, built in one array
+ * because the broker does it for every request.
+ */
+export function encodeWorkerRequest(
+  version: MdpVersion,
+  worker: Buffer,
+  client: Buffer,
+  body: readonly Buffer[],
+): Buffer[] {
+  const out =
+    version === '0.1' ? [worker, EMPTY, MDPW01, REQUEST01, client, EMPTY] : [worker, MDPW02, REQUEST02, client, EMPTY];
+  for (const part of body) out.push(part);
+  return out;
+}
+
 /** Preencoded HEARTBEAT and DISCONNECT, sent often enough to be worth sharing. */
 export const WORKER_HEARTBEAT: Readonly<Record<MdpVersion, readonly Frame[]>> = {
   '0.1': encodeWorkerCommand('0.1', { type: 'heartbeat' }),
