@@ -1,0 +1,35 @@
+/**
+ * Internals for zpatterns packages and tests: the wire codec and the queue's bookkeeping. No
+ * semver promise: anything here may change in any release.
+ */
+export { Backlog } from './backlog.js';
+export {
+  decodeClientRequest,
+  decodePppQueueMessage,
+  decodePppWorkerMessage,
+  decodeSimpleRequest,
+  decodeSimpleWorkerMessage,
+  encodeClientReply,
+  encodePppHeartbeat,
+  encodePppReady,
+  encodePppRequest,
+  encodePppWorkerHeartbeat,
+  encodeReply,
+  encodeSequence,
+  encodeSimpleReady,
+  encodeSimpleRequest,
+  isSequence,
+  splitEnvelope,
+} from './protocol.js';
+export { StatusFeed } from './status.js';
+export { WorkerPool } from './worker-pool.js';
+
+export type {
+  ClientRequest,
+  Enveloped,
+  Invalid,
+  PppQueueMessage,
+  PppWorkerMessage,
+  SimpleWorkerMessage,
+} from './protocol.js';
+export type { PoolChange } from './worker-pool.js';

@@ -1,0 +1,277 @@
+/**
+ * Lazy Pirate: reliable request-reply from the client side alone, against any REP server.
+ *
+ *   client (REQ) ---- request ----> server (REP)
+ *        |  no reply within timeoutMs?
+ *        |  close the REQ ("old socket is confused"), open a new one (next server, if several),
+ *        |  resend the same request; after `retries` sends, reject with NoReplyError
+ *        <----------- reply --------
+ *
+ * One request is outstanding at a time (REQ semantics); concurrent `request()` calls wait their
+ * turn in call order. The socket is kept between requests and replaced only after a timeout or
+ * an abort, exactly as lpclient does.
+ */
+import * as zmq from 'zeromq';
+import {
+  AbortError,
+  Channel,
+  ClosedError,
+  componentLogger,
+  deadline,
+  describe,
+  systemClock,
+  TimeoutError,
+  toBuffer,
+  type Clock,
+  type Frames,
+  type Logger,
+  type Message,
+} from '@zpatterns/core';
+import { NoReplyError } from './errors.js';
+import { encodeSequence, isSequence, LAZY_PIRATE_RETRIES, LAZY_PIRATE_TIMEOUT_MS } from './protocol.js';
+
+export interface LazyPirateClientOptions {
+  /** How long to wait for a reply before resending. @default 2500 */
+  timeoutMs?: number;
+  /**
+   * How many times a request is sent before giving up with `NoReplyError`, counting the first
+   * send (the book's `REQUEST_RETRIES`: 3 means one send and at most two resends). @default 3
+   */
+  retries?: number;
+  /**
+   * lpclient's sequence check: put a decimal sequence number (`"1"`, `"2"`, ...) before the
+   * request frames and accept only a reply whose first frame echoes it; that frame is removed from
+   * the reply you get. `request([])` then sends exactly lpclient's message. Needs a server that
+   * echoes the first frame (lpserver, an echo worker). A reply that fails the check counts as a
+   * failed attempt. @default false
+   */
+  sequenceCheck?: boolean;
+  /** Linger of each REQ socket when it is discarded or closed. @default 0 */
+  lingerMs?: number;
+  /** Parent logger. @default silent */
+  logger?: Logger;
+  /** Time source for the reply timeout. @default systemClock */
+  clock?: Clock;
+}
+
+export const lazyPirateClientDefaults: Required<Omit<LazyPirateClientOptions, 'logger'>> = {
+  timeoutMs: LAZY_PIRATE_TIMEOUT_MS,
+  retries: LAZY_PIRATE_RETRIES,
+  sequenceCheck: false,
+  lingerMs: 0,
+  clock: systemClock,
+};
+
+/** Per-call overrides. */
+export interface RequestOptions {
+  /** @default the client's `timeoutMs` */
+  timeoutMs?: number;
+  /** @default the client's `retries` */
+  retries?: number;
+  /** Abort the request: it rejects with `AbortError` and the socket is replaced. */
+  signal?: AbortSignal;
+}
+
+export interface LazyPirateClientStats {
+  requests: number;
+  replies: number;
+  /** Requests sent again after a timeout or a bad reply. */
+  resends: number;
+  timeouts: number;
+  /** Replies rejected by the sequence check. */
+  malformedReplies: number;
+  /** REQ sockets opened (the first one included). */
+  sockets: number;
+  /** Requests that ended with `NoReplyError`. */
+  failures: number;
+}
+
+type ClientState =
+  | { state: 'idle' }
+  | { state: 'waiting'; attempt: number; server: string }
+  | { state: 'closed' };
+
+interface Connection {
+  readonly server: string;
+  readonly channel: Channel<zmq.Request>;
+  waiter: { resolve: (m: Message) => void; reject: (err: Error) => void } | undefined;
+}
+
+export class LazyPirateClient implements AsyncDisposable {
+  readonly servers: readonly string[];
+  readonly stats: LazyPirateClientStats = {
+    requests: 0,
+    replies: 0,
+    resends: 0,
+    timeouts: 0,
+    malformedReplies: 0,
+    sockets: 0,
+    failures: 0,
+  };
+  readonly #o: Required<Omit<LazyPirateClientOptions, 'logger'>>;
+  readonly #log: Logger;
+  #state: ClientState = { state: 'idle' };
+  #conn: Connection | undefined;
+  #serverIndex = 0;
+  #sequence = 0;
+  /** Resolves when every request issued so far has finished: the turn of the next one. */
+  #tail: Promise<void> = Promise.resolve();
+
+  /** @param servers one endpoint, or several tried in turn after each timeout (failover). */
+  constructor(servers: string | readonly string[], options: LazyPirateClientOptions = {}) {
+    this.servers = typeof servers === 'string' ? [servers] : [...servers];
+    if (this.servers.length === 0) throw new RangeError('LazyPirateClient: need at least one server endpoint');
+    const { logger, ...rest } = options;
+    this.#o = { ...lazyPirateClientDefaults, ...rest };
+    if (!(this.#o.timeoutMs > 0)) throw new RangeError('LazyPirateClient: timeoutMs must be > 0');
+    if (!(this.#o.retries >= 1)) throw new RangeError('LazyPirateClient: retries must be >= 1');
+    this.#log = componentLogger(logger, { component: 'lazy-pirate-client' });
+  }
+
+  /** The endpoint the next attempt goes to. */
+  get server(): string {
+    return this.servers[this.#serverIndex] as string;
+  }
+
+  get state(): ClientState['state'] {
+    return this.#state.state;
+  }
+
+  /** The next sequence number `sequenceCheck` will use minus one (0 before the first request). */
+  get sequence(): number {
+    return this.#sequence;
+  }
+
+  /**
+   * Send `frames` and resolve with the reply frames. Resends on timeout; rejects with
+   * `NoReplyError` after `retries` sends, `AbortError` when `signal` fires, `ClosedError` after
+   * `close()`.
+   */
+  async request(frames: Frames, options: RequestOptions = {}): Promise<Buffer[]> {
+    const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs;
+    const retries = options.retries ?? this.#o.retries;
+    const { signal } = options;
+    const release = await this.#turn(signal);
+    try {
+      if (this.#state.state === 'closed') throw new ClosedError('LazyPirateClient');
+      this.stats.requests++;
+      const sequence = this.#o.sequenceCheck ? ++this.#sequence : undefined;
+      const body = frames.map(toBuffer);
+      const message = sequence === undefined ? body : [encodeSequence(sequence), ...body];
+      for (let attempt = 1; attempt <= retries; attempt++) {
+        if (attempt > 1) this.stats.resends++;
+        const conn = this.#connection();
+        this.#transition({ state: 'waiting', attempt, server: conn.server });
+        const reply = new Promise<Message>((resolve, reject) => {
+          conn.waiter = { resolve, reject };
+        });
+        conn.channel.post(message);
+        let frames: Message;
+        try {
+          frames = await deadline(reply, { timeoutMs, signal, clock: this.#o.clock });
+        } catch (err) {
+          conn.waiter = undefined;
+          if (err instanceof TimeoutError) {
+            this.stats.timeouts++;
+            this.#discard();
+            // Failover: the next attempt goes to the next server in the list.
+            this.#serverIndex = (this.#serverIndex + 1) % this.servers.length;
+            if (attempt < retries) {
+              this.#log.warn({ server: conn.server, attempt, timeoutMs }, 'no response from server, retrying');
+            }
+            continue;
+          }
+          if (err instanceof AbortError) this.#discard();
+          throw err;
+        }
+        if (sequence !== undefined) {
+          if (!isSequence(frames[0], sequence)) {
+            this.stats.malformedReplies++;
+            this.#log.warn({ server: conn.server, sequence, reply: describe(frames) }, 'malformed reply from server');
+            continue; // REQ is back in its send state: resend on the same socket.
+          }
+          frames = frames.slice(1);
+        }
+        this.stats.replies++;
+        this.#transition({ state: 'idle' });
+        return frames;
+      }
+      this.stats.failures++;
+      this.#transition({ state: 'idle' });
+      this.#log.error({ servers: this.servers, attempts: retries, timeoutMs }, 'server seems to be offline, abandoning');
+      throw new NoReplyError(retries, timeoutMs, this.servers);
+    } finally {
+      if (this.#state.state === 'waiting') this.#transition({ state: 'idle' });
+      release();
+    }
+  }
+
+  /** Close the socket. A request in flight rejects with `ClosedError`; so do later ones. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#state.state === 'closed') return;
+    this.#transition({ state: 'closed' });
+    const conn = this.#conn;
+    this.#conn = undefined;
+    if (conn !== undefined) {
+      conn.waiter?.reject(new ClosedError('LazyPirateClient'));
+      conn.waiter = undefined;
+      await conn.channel.close();
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #turn(signal: AbortSignal | undefined): Promise<() => void> {
+    const previous = this.#tail;
+    let release: () => void = () => undefined;
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.#tail = previous.then(() => mine);
+    try {
+      await deadline(previous, { signal });
+    } catch (err) {
+      release();
+      throw err;
+    }
+    return release;
+  }
+
+  #connection(): Connection {
+    if (this.#conn !== undefined) return this.#conn;
+    const server = this.server;
+    const socket = new zmq.Request({ linger: this.#o.lingerMs });
+    socket.connect(server);
+    this.stats.sockets++;
+    const conn: Connection = {
+      server,
+      channel: new Channel(socket, { name: 'req', logger: this.#log }),
+      waiter: undefined,
+    };
+    void conn.channel.start((message) => {
+      const waiter = conn.waiter;
+      conn.waiter = undefined;
+      waiter?.resolve(message);
+    });
+    this.#conn = conn;
+    this.#log.debug({ server }, 'connected');
+    return conn;
+  }
+
+  /** Drop the confused REQ socket; a new one is made for the next attempt. */
+  #discard(): void {
+    const conn = this.#conn;
+    this.#conn = undefined;
+    if (conn === undefined) return;
+    conn.waiter = undefined;
+    void conn.channel.close();
+  }
+
+  #transition(next: ClientState): void {
+    const from = this.#state;
+    this.#state = next;
+    this.#log.debug({ from: from.state, to: next.state, ...(next.state === 'waiting' ? next : {}) }, 'state');
+  }
+}

@@ -1,0 +1,325 @@
+/**
+ * Paranoid Pirate queue (6/PPP): a load-balancing queue that heartbeats its workers and forgets
+ * the dead ones.
+ *
+ *   clients (REQ/DEALER) --> [frontend ROUTER]  queue  [backend ROUTER] <-- workers (DEALER)
+ *     [client-id][""][body]  ->  backlog -> LRU free worker ->  [worker-id][client-id][""][body]
+ *     [client-id][""][reply] <-                              <-  [worker-id][client-id][""][reply]
+ *                                every heartbeatIntervalMs  ->  [worker-id][0x02] to every live worker
+ *                                READY [0x01] / HEARTBEAT [0x02] <- workers
+ *
+ * Workers expire `heartbeatIntervalMs x liveness` after their last message and are purged before
+ * every dispatch, so a request never goes to a worker known to be dead. Requests that arrive while
+ * no worker is free wait in a bounded backlog (oldest dropped first when full). Both ROUTERs use
+ * `mandatory` with `sendTimeout: 0`: a request whose worker has vanished comes back at once
+ * (EHOSTUNREACH) and is re-queued at the head; a reply whose client has gone is counted and dropped.
+ */
+import * as zmq from 'zeromq';
+import {
+  bindEndpoint,
+  Channel,
+  componentLogger,
+  describe,
+  hex,
+  systemClock,
+  type Clock,
+  type Frames,
+  type Logger,
+  type Message,
+  type TimerHandle,
+} from '@zpatterns/core';
+import { Backlog } from './backlog.js';
+import {
+  decodeClientRequest,
+  decodePppWorkerMessage,
+  DEFAULT_BACKEND,
+  DEFAULT_FRONTEND,
+  encodeClientReply,
+  encodePppHeartbeat,
+  encodePppRequest,
+  PPP_HEARTBEAT_INTERVAL_MS,
+  PPP_HEARTBEAT_LIVENESS,
+  splitEnvelope,
+} from './protocol.js';
+import { WorkerPool } from './worker-pool.js';
+
+export interface ParanoidPirateQueueOptions {
+  /** Where clients connect (ROUTER bind). `tcp://127.0.0.1:*` picks a free port. @default 'tcp://127.0.0.1:5555' */
+  frontend?: string;
+  /** Where workers connect (ROUTER bind). @default 'tcp://127.0.0.1:5556' */
+  backend?: string;
+  /** Heartbeat period, and the unit of `liveness`. Must match the workers'. @default 1000 */
+  heartbeatIntervalMs?: number;
+  /** Silent intervals after which a worker is dead. @default 3 */
+  liveness?: number;
+  /** Requests kept while no worker is free; past it the oldest is dropped. @default 10000 */
+  maxQueuedRequests?: number;
+  /** Linger of both sockets on close. @default 0 */
+  lingerMs?: number;
+  /** Parent logger. @default silent */
+  logger?: Logger;
+  /** Time source for heartbeats and expiry. @default systemClock */
+  clock?: Clock;
+}
+
+export const paranoidPirateQueueDefaults: Required<Omit<ParanoidPirateQueueOptions, 'logger'>> = {
+  frontend: DEFAULT_FRONTEND,
+  backend: DEFAULT_BACKEND,
+  heartbeatIntervalMs: PPP_HEARTBEAT_INTERVAL_MS,
+  liveness: PPP_HEARTBEAT_LIVENESS,
+  maxQueuedRequests: 10_000,
+  lingerMs: 0,
+  clock: systemClock,
+};
+
+export interface ParanoidPirateQueueStats {
+  requests: number;
+  dispatched: number;
+  replies: number;
+  /** Requests dropped because the backlog was full. */
+  droppedRequests: number;
+  /** Requests put back in the backlog because their worker had vanished. */
+  requeued: number;
+  /** Replies the frontend could not deliver (client gone or at its high-water mark). */
+  undeliveredReplies: number;
+  invalidFromClients: number;
+  invalidFromWorkers: number;
+  workersJoined: number;
+  workersExpired: number;
+  /** Workers forgotten because a send to them failed. */
+  workersLost: number;
+  heartbeatsSent: number;
+  heartbeatsReceived: number;
+}
+
+type QueueState = { state: 'running' } | { state: 'closed' };
+
+export class ParanoidPirateQueue implements AsyncDisposable {
+  /** The endpoints actually bound (ports resolved). */
+  readonly endpoints: { frontend: string; backend: string };
+  readonly stats: ParanoidPirateQueueStats = {
+    requests: 0,
+    dispatched: 0,
+    replies: 0,
+    droppedRequests: 0,
+    requeued: 0,
+    undeliveredReplies: 0,
+    invalidFromClients: 0,
+    invalidFromWorkers: 0,
+    workersJoined: 0,
+    workersExpired: 0,
+    workersLost: 0,
+    heartbeatsSent: 0,
+    heartbeatsReceived: 0,
+  };
+  readonly #o: Required<Omit<ParanoidPirateQueueOptions, 'logger'>>;
+  readonly #log: Logger;
+  readonly #frontend: Channel<zmq.Router>;
+  readonly #backend: Channel<zmq.Router>;
+  readonly #pool: WorkerPool;
+  readonly #backlog: Backlog;
+  #state: QueueState = { state: 'running' };
+  #timer: TimerHandle | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(
+    o: Required<Omit<ParanoidPirateQueueOptions, 'logger'>>,
+    log: Logger,
+    sockets: { frontend: zmq.Router; backend: zmq.Router },
+    endpoints: { frontend: string; backend: string },
+  ) {
+    this.#o = o;
+    this.#log = log;
+    this.endpoints = endpoints;
+    this.#pool = new WorkerPool(o.heartbeatIntervalMs * o.liveness);
+    this.#backlog = new Backlog(o.maxQueuedRequests);
+    this.#frontend = new Channel(sockets.frontend, {
+      name: 'frontend',
+      logger: log,
+      onSendError: (err) => {
+        this.stats.undeliveredReplies++;
+        this.#log.debug({ err }, 'reply undeliverable, dropped');
+      },
+    });
+    this.#backend = new Channel(sockets.backend, {
+      name: 'backend',
+      logger: log,
+      onSendError: (err, message) => this.#workerUnreachable(err, message),
+    });
+    void this.#frontend.start((message) => this.#onClient(message));
+    void this.#backend.start((message) => this.#onWorker(message));
+    this.#schedule();
+  }
+
+  /** Bind both sockets and start serving. */
+  static async start(options: ParanoidPirateQueueOptions = {}): Promise<ParanoidPirateQueue> {
+    const { logger, ...rest } = options;
+    const o = { ...paranoidPirateQueueDefaults, ...rest };
+    if (!(o.heartbeatIntervalMs > 0)) throw new RangeError('ParanoidPirateQueue: heartbeatIntervalMs must be > 0');
+    if (!(o.liveness >= 1)) throw new RangeError('ParanoidPirateQueue: liveness must be >= 1');
+    const log = componentLogger(logger, { component: 'ppqueue' });
+    const frontend = new zmq.Router({ linger: o.lingerMs, mandatory: true, sendTimeout: 0 });
+    const backend = new zmq.Router({ linger: o.lingerMs, mandatory: true, sendTimeout: 0 });
+    try {
+      const endpoints = {
+        frontend: await bindEndpoint(frontend, o.frontend),
+        backend: await bindEndpoint(backend, o.backend),
+      };
+      log.debug(endpoints, 'bound');
+      return new ParanoidPirateQueue(o, log, { frontend, backend }, endpoints);
+    } catch (err) {
+      frontend.close();
+      backend.close();
+      throw err;
+    }
+  }
+
+  /** Live workers: free and busy. */
+  get workers(): { ready: number; busy: number } {
+    return { ready: this.#pool.readyCount, busy: this.#pool.busyCount };
+  }
+
+  /** Requests waiting for a free worker. */
+  get queued(): number {
+    return this.#backlog.length;
+  }
+
+  get state(): QueueState['state'] {
+    return this.#state.state;
+  }
+
+  /** Stop heartbeating, close both sockets. Queued requests are dropped. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #close(): Promise<void> {
+    this.#transition({ state: 'closed' });
+    if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const dropped = this.#backlog.clear();
+    if (dropped > 0) this.#log.info({ dropped }, 'closed with requests queued');
+    await Promise.all([this.#frontend.close(), this.#backend.close()]);
+  }
+
+  #onClient(message: Message): void {
+    const decoded = decodeClientRequest(message);
+    if (decoded.type === 'invalid') {
+      this.stats.invalidFromClients++;
+      this.#log.warn({ peer: peerOf(message), reason: decoded.reason, frames: describe(message) }, 'invalid request dropped');
+      return;
+    }
+    this.stats.requests++;
+    const evicted = this.#backlog.push(decoded);
+    if (evicted !== undefined) {
+      this.stats.droppedRequests++;
+      this.#log.warn({ limit: this.#o.maxQueuedRequests }, 'backlog full, oldest request dropped');
+    }
+    this.#dispatch();
+  }
+
+  #onWorker(message: Message): void {
+    const decoded = decodePppWorkerMessage(message);
+    if (!('worker' in decoded) || decoded.message.type === 'invalid') {
+      this.stats.invalidFromWorkers++;
+      const reason = 'worker' in decoded ? (decoded.message as { reason: string }).reason : decoded.reason;
+      this.#log.warn({ peer: peerOf(message), reason, frames: describe(message) }, 'invalid message from worker dropped');
+      return;
+    }
+    const { worker, message: command } = decoded;
+    const now = this.#o.clock.now();
+    switch (command.type) {
+      case 'ready': {
+        const change = this.#pool.ready(worker, now);
+        if (change === 'joined') this.#joined(worker, 'ready');
+        else if (change === 'freed') this.#log.warn({ worker: hex(worker) }, 'busy worker sent READY; its request is lost');
+        break;
+      }
+      case 'heartbeat': {
+        this.stats.heartbeatsReceived++;
+        if (this.#pool.heartbeat(worker, now) === 'joined') this.#joined(worker, 'heartbeat');
+        break;
+      }
+      case 'reply': {
+        if (this.#pool.replied(worker, now) === 'joined') this.#joined(worker, 'reply');
+        this.stats.replies++;
+        this.#frontend.post(encodeClientReply(command));
+        break;
+      }
+      default: {
+        const never: never = command;
+        return never;
+      }
+    }
+    this.#dispatch();
+  }
+
+  #joined(worker: Buffer, via: string): void {
+    this.stats.workersJoined++;
+    this.#log.info({ worker: hex(worker), via }, 'worker ready');
+  }
+
+  #dispatch(): void {
+    if (this.#state.state === 'closed') return;
+    while (this.#backlog.length > 0) {
+      const worker = this.#pool.take(this.#o.clock.now(), this.#expired);
+      if (worker === undefined) return;
+      const request = this.#backlog.shift();
+      if (request === undefined) return;
+      this.stats.dispatched++;
+      this.#backend.post(encodePppRequest(worker, request));
+    }
+  }
+
+  readonly #expired = (worker: Buffer, wasBusy: boolean): void => {
+    this.stats.workersExpired++;
+    this.#log.info({ worker: hex(worker), wasBusy }, 'worker expired');
+  };
+
+  /** A send to a worker failed: it is gone. Forget it; put its request back at the head. */
+  #workerUnreachable(err: Error, message: Frames): void {
+    const worker = message[0] as Buffer;
+    if (this.#pool.remove(worker)) this.stats.workersLost++;
+    this.#log.info({ err, worker: hex(worker) }, 'worker unreachable, forgotten');
+    if (message.length > 2 && this.#state.state === 'running') {
+      const request = splitEnvelope(message as Buffer[], 1);
+      if (typeof request !== 'string') {
+        this.stats.requeued++;
+        this.stats.dispatched--;
+        this.#backlog.unshift(request);
+        this.#dispatch();
+      }
+    }
+  }
+
+  #schedule(): void {
+    this.#timer = this.#o.clock.setTimeout(this.#tick, this.#o.heartbeatIntervalMs);
+  }
+
+  readonly #tick = (): void => {
+    this.#timer = undefined;
+    if (this.#state.state === 'closed') return;
+    this.#pool.purge(this.#o.clock.now(), this.#expired);
+    for (const worker of this.#pool.all()) {
+      this.stats.heartbeatsSent++;
+      this.#backend.post(encodePppHeartbeat(worker));
+    }
+    this.#schedule();
+  };
+
+  #transition(next: QueueState): void {
+    const from = this.#state;
+    this.#state = next;
+    this.#log.debug({ from: from.state, to: next.state }, 'state');
+  }
+}
+
+function peerOf(message: Message): string | undefined {
+  const id = message[0];
+  return id === undefined ? undefined : hex(id);
+}

@@ -1,0 +1,241 @@
+/**
+ * Simple Pirate queue (spqueue = the load-balancing broker with tcp endpoints): ROUTER frontend for
+ * clients, ROUTER backend for REQ workers, worker READY `0x01`, no heartbeats.
+ *
+ *   client (REQ) --> [frontend]            queue              [backend] <-- worker (REQ)
+ *                                               <- [worker-id][""][0x01]                 READY
+ *     [client-id][""][body] -> backlog -> LRU -> [worker-id][""][client-id][""][body]    request
+ *     [client-id][""][reply] <-                 <- [worker-id][""][client-id][""][reply]  reply = ready again
+ *
+ * Fair dispatch: the free worker that has been waiting longest gets the next request. A worker is
+ * listed at most once. The queue cannot tell when an idle worker dies (no heartbeats): a request
+ * sent to it is lost and only the client's retry recovers it, unless the worker's connection is
+ * already gone, in which case the send fails at once (`mandatory`) and the request is re-queued.
+ */
+import * as zmq from 'zeromq';
+import {
+  bindEndpoint,
+  Channel,
+  componentLogger,
+  describe,
+  hex,
+  type Frames,
+  type Logger,
+  type Message,
+} from '@zpatterns/core';
+import { Backlog } from './backlog.js';
+import {
+  decodeClientRequest,
+  decodeSimpleWorkerMessage,
+  DEFAULT_BACKEND,
+  DEFAULT_FRONTEND,
+  encodeClientReply,
+  encodeSimpleRequest,
+  splitEnvelope,
+} from './protocol.js';
+
+export interface SimplePirateQueueOptions {
+  /** Where clients connect (ROUTER bind). @default 'tcp://127.0.0.1:5555' */
+  frontend?: string;
+  /** Where workers connect (ROUTER bind). @default 'tcp://127.0.0.1:5556' */
+  backend?: string;
+  /** Requests kept while no worker is free; past it the oldest is dropped. @default 10000 */
+  maxQueuedRequests?: number;
+  /** Linger of both sockets on close. @default 0 */
+  lingerMs?: number;
+  /** Parent logger. @default silent */
+  logger?: Logger;
+}
+
+export const simplePirateQueueDefaults: Required<Omit<SimplePirateQueueOptions, 'logger'>> = {
+  frontend: DEFAULT_FRONTEND,
+  backend: DEFAULT_BACKEND,
+  maxQueuedRequests: 10_000,
+  lingerMs: 0,
+};
+
+export interface SimplePirateQueueStats {
+  requests: number;
+  dispatched: number;
+  replies: number;
+  droppedRequests: number;
+  requeued: number;
+  undeliveredReplies: number;
+  invalidFromClients: number;
+  invalidFromWorkers: number;
+  workersJoined: number;
+  workersLost: number;
+}
+
+type QueueState = { state: 'running' } | { state: 'closed' };
+
+export class SimplePirateQueue implements AsyncDisposable {
+  readonly endpoints: { frontend: string; backend: string };
+  readonly stats: SimplePirateQueueStats = {
+    requests: 0,
+    dispatched: 0,
+    replies: 0,
+    droppedRequests: 0,
+    requeued: 0,
+    undeliveredReplies: 0,
+    invalidFromClients: 0,
+    invalidFromWorkers: 0,
+    workersJoined: 0,
+    workersLost: 0,
+  };
+  readonly #log: Logger;
+  readonly #limit: number;
+  readonly #frontend: Channel<zmq.Router>;
+  readonly #backend: Channel<zmq.Router>;
+  /** Free workers in the order they became free (Map keeps insertion order). */
+  readonly #ready = new Map<string, Buffer>();
+  readonly #backlog: Backlog;
+  #state: QueueState = { state: 'running' };
+  #closing: Promise<void> | undefined;
+
+  private constructor(
+    limit: number,
+    log: Logger,
+    sockets: { frontend: zmq.Router; backend: zmq.Router },
+    endpoints: { frontend: string; backend: string },
+  ) {
+    this.#limit = limit;
+    this.#log = log;
+    this.endpoints = endpoints;
+    this.#backlog = new Backlog(limit);
+    this.#frontend = new Channel(sockets.frontend, {
+      name: 'frontend',
+      logger: log,
+      onSendError: (err) => {
+        this.stats.undeliveredReplies++;
+        this.#log.debug({ err }, 'reply undeliverable, dropped');
+      },
+    });
+    this.#backend = new Channel(sockets.backend, {
+      name: 'backend',
+      logger: log,
+      onSendError: (err, message) => this.#workerUnreachable(err, message),
+    });
+    void this.#frontend.start((message) => this.#onClient(message));
+    void this.#backend.start((message) => this.#onWorker(message));
+  }
+
+  /** Bind both sockets and start serving. */
+  static async start(options: SimplePirateQueueOptions = {}): Promise<SimplePirateQueue> {
+    const { logger, ...rest } = options;
+    const o = { ...simplePirateQueueDefaults, ...rest };
+    const log = componentLogger(logger, { component: 'spqueue' });
+    const frontend = new zmq.Router({ linger: o.lingerMs, mandatory: true, sendTimeout: 0 });
+    const backend = new zmq.Router({ linger: o.lingerMs, mandatory: true, sendTimeout: 0 });
+    try {
+      const endpoints = {
+        frontend: await bindEndpoint(frontend, o.frontend),
+        backend: await bindEndpoint(backend, o.backend),
+      };
+      return new SimplePirateQueue(o.maxQueuedRequests, log, { frontend, backend }, endpoints);
+    } catch (err) {
+      frontend.close();
+      backend.close();
+      throw err;
+    }
+  }
+
+  /** Free workers. */
+  get readyWorkers(): number {
+    return this.#ready.size;
+  }
+
+  /** Requests waiting for a free worker. */
+  get queued(): number {
+    return this.#backlog.length;
+  }
+
+  get state(): QueueState['state'] {
+    return this.#state.state;
+  }
+
+  /** Close both sockets; queued requests are dropped. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #close(): Promise<void> {
+    const from = this.#state;
+    this.#state = { state: 'closed' };
+    this.#log.debug({ from: from.state, to: 'closed' }, 'state');
+    this.#backlog.clear();
+    await Promise.all([this.#frontend.close(), this.#backend.close()]);
+  }
+
+  #onClient(message: Message): void {
+    const decoded = decodeClientRequest(message);
+    if (decoded.type === 'invalid') {
+      this.stats.invalidFromClients++;
+      this.#log.warn({ peer: hex(message[0] ?? Buffer.alloc(0)), reason: decoded.reason, frames: describe(message) }, 'invalid request dropped');
+      return;
+    }
+    this.stats.requests++;
+    if (this.#backlog.push(decoded) !== undefined) {
+      this.stats.droppedRequests++;
+      this.#log.warn({ limit: this.#limit }, 'backlog full, oldest request dropped');
+    }
+    this.#dispatch();
+  }
+
+  #onWorker(message: Message): void {
+    const decoded = decodeSimpleWorkerMessage(message);
+    if (!('worker' in decoded) || decoded.message.type === 'invalid') {
+      this.stats.invalidFromWorkers++;
+      const reason = 'worker' in decoded ? (decoded.message as { reason: string }).reason : decoded.reason;
+      this.#log.warn({ peer: hex(message[0] ?? Buffer.alloc(0)), reason, frames: describe(message) }, 'invalid message from worker dropped');
+      return;
+    }
+    const { worker, message: command } = decoded;
+    const key = worker.toString('latin1');
+    if (command.type === 'ready') {
+      if (!this.#ready.has(key)) {
+        this.stats.workersJoined++;
+        this.#log.info({ worker: hex(worker) }, 'worker ready');
+      }
+    } else {
+      this.stats.replies++;
+      this.#frontend.post(encodeClientReply(command));
+    }
+    // Any message means the worker is free: (re)list it at the tail.
+    this.#ready.delete(key);
+    this.#ready.set(key, worker);
+    this.#dispatch();
+  }
+
+  #dispatch(): void {
+    if (this.#state.state === 'closed') return;
+    while (this.#backlog.length > 0 && this.#ready.size > 0) {
+      const [key, worker] = this.#ready.entries().next().value as [string, Buffer];
+      this.#ready.delete(key);
+      const request = this.#backlog.shift();
+      if (request === undefined) return;
+      this.stats.dispatched++;
+      this.#backend.post(encodeSimpleRequest(worker, request));
+    }
+  }
+
+  #workerUnreachable(err: Error, message: Frames): void {
+    const worker = message[0] as Buffer;
+    this.#ready.delete(worker.toString('latin1'));
+    this.stats.workersLost++;
+    this.#log.info({ err, worker: hex(worker) }, 'worker unreachable, forgotten');
+    if (this.#state.state !== 'running') return;
+    const request = splitEnvelope(message as Buffer[], 2);
+    if (typeof request !== 'string') {
+      this.stats.requeued++;
+      this.stats.dispatched--;
+      this.#backlog.unshift(request);
+      this.#dispatch();
+    }
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The queue's worker bookkeeping with explicit time: expiry order, purge, LRU dispatch, and the
+ * busy/free rules that differ from ppqueue.c.
+ */
+import { describe, expect, it } from 'vitest';
+import { Backlog, WorkerPool } from './internal.js';
+
+const id = (name: string): Buffer => Buffer.from(name);
+
+describe('WorkerPool', () => {
+  it('hands out the least recently heard-from free worker first', () => {
+    const pool = new WorkerPool(3000);
+    pool.ready(id('a'), 0);
+    pool.ready(id('b'), 10);
+    pool.ready(id('c'), 20);
+    pool.heartbeat(id('a'), 30); // a moves to the tail
+    expect(pool.take(40)?.toString()).toBe('b');
+    expect(pool.take(40)?.toString()).toBe('c');
+    expect(pool.take(40)?.toString()).toBe('a');
+    expect(pool.take(40)).toBeUndefined();
+    expect(pool.busyCount).toBe(3);
+  });
+
+  it('never hands out a worker past its expiry, even when a live one is behind it', () => {
+    const pool = new WorkerPool(300);
+    pool.ready(id('dead'), 0);
+    pool.ready(id('live'), 200);
+    const expired: string[] = [];
+    expect(pool.take(300, (w) => expired.push(w.toString()))?.toString()).toBe('live');
+    expect(expired).toEqual(['dead']);
+    expect(pool.size).toBe(1);
+  });
+
+  it('expires at exactly intervalMs x liveness after the last message, and not before', () => {
+    const pool = new WorkerPool(300);
+    pool.ready(id('a'), 0);
+    expect(pool.purge(299)).toBe(0);
+    pool.heartbeat(id('a'), 299);
+    expect(pool.purge(598)).toBe(0);
+    expect(pool.purge(599)).toBe(1);
+    expect(pool.size).toBe(0);
+  });
+
+  it('a heartbeat keeps a busy worker alive but does not free it; a reply frees it', () => {
+    const pool = new WorkerPool(300);
+    pool.ready(id('w'), 0);
+    expect(pool.take(0)?.toString()).toBe('w');
+    expect(pool.heartbeat(id('w'), 250)).toBe('still-busy');
+    expect(pool.take(260)).toBeUndefined();
+    expect(pool.purge(500)).toBe(0); // alive thanks to the heartbeat
+    expect(pool.replied(id('w'), 510)).toBe('freed');
+    expect(pool.take(520)?.toString()).toBe('w');
+  });
+
+  it('expires busy workers that go silent, and reports them as busy', () => {
+    const pool = new WorkerPool(300);
+    pool.ready(id('w'), 0);
+    pool.take(0);
+    const expired: [string, boolean][] = [];
+    pool.purge(300, (w, busy) => expired.push([w.toString(), busy]));
+    expect(expired).toEqual([['w', true]]);
+  });
+
+  it('READY from a busy worker frees it (its request is lost); an unknown heartbeat joins as free', () => {
+    const pool = new WorkerPool(300);
+    expect(pool.heartbeat(id('x'), 0)).toBe('joined');
+    expect(pool.ready(id('x'), 1)).toBe('refreshed');
+    pool.take(2);
+    expect(pool.ready(id('x'), 3)).toBe('freed');
+    expect(pool.isReady(id('x'))).toBe(true);
+    expect(pool.remove(id('x'))).toBe(true);
+    expect(pool.remove(id('x'))).toBe(false);
+  });
+
+  it('heartbeat fan-out covers free and busy workers, each once', () => {
+    const pool = new WorkerPool(300);
+    pool.ready(id('a'), 0);
+    pool.ready(id('b'), 0);
+    pool.take(0);
+    expect([...pool.all()].map(String).sort()).toEqual(['a', 'b']);
+  });
+});
+
+describe('Backlog', () => {
+  const req = (n: number) => ({ envelope: [id(`c${n}`), Buffer.alloc(0)], body: [id(String(n))] });
+
+  it('keeps arrival order and drops the oldest when full', () => {
+    const backlog = new Backlog(2);
+    expect(backlog.push(req(1))).toBeUndefined();
+    expect(backlog.push(req(2))).toBeUndefined();
+    expect(backlog.push(req(3))?.body[0]?.toString()).toBe('1');
+    expect(backlog.dropped).toBe(1);
+    backlog.unshift(req(0));
+    expect([backlog.shift(), backlog.shift(), backlog.shift()].map((r) => r?.body[0]?.toString())).toEqual(['0', '2', '3']);
+  });
+
+  it('with limit 0 drops everything', () => {
+    const backlog = new Backlog(0);
+    expect(backlog.push(req(1))).toBeDefined();
+    expect(backlog.length).toBe(0);
+  });
+});
