@@ -8,6 +8,7 @@ export {
   encodeClientRequest,
   encodeMmiServicesBody,
   encodeWorkerCommand,
+  encodeWorkerRequest,
   isMmiService,
   MDPC01,
   MDPC02,
@@ -29,3 +30,10 @@ export type {
   WorkerCommand,
   WorkerCommandType,
 } from './protocol.js';
+
+export { Broker } from './broker.js';
+export { brokerDefaults } from './broker-options.js';
+export { BrokerBindError, MajordomoError, MajordomoOptionsError } from './errors.js';
+export type { BrokerState } from './broker.js';
+export type { BrokerGauges, BrokerOptions, BrokerStats } from './broker-options.js';
+export type { MajordomoErrorCode } from './errors.js';

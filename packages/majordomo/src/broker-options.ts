@@ -1,0 +1,182 @@
+/**
+ * Options, defaults and counters of the Majordomo broker. Defaults follow the book's mdbroker
+ * (heartbeat 2500 ms, liveness 3) where the book has a value; the limits the book lacks (request
+ * TTL, queue bound, message size) have conservative defaults, documented in docs/majordomo.md.
+ */
+import { silentLogger, systemClock, type Clock, type Logger } from '@zpatterns/core';
+import { MajordomoOptionsError } from './errors.js';
+
+export interface BrokerOptions {
+  /** Interval of the broker's heartbeats to every worker, and of its expiry pass. @default 2500 */
+  heartbeatIntervalMs?: number;
+  /**
+   * Heartbeat intervals of silence after which a worker (idle or busy) is declared dead. The
+   * worker's timeout is `heartbeatIntervalMs * liveness`. @default 3
+   */
+  liveness?: number;
+  /**
+   * How long a request may wait in a service's queue for a worker, counted from its arrival at the
+   * broker, before it is dropped (MDP has no error reply: the client's own timeout reports it).
+   * Checked once per heartbeat interval. @default 30000
+   */
+  requestTtlMs?: number;
+  /** Requests queued per service at most; past it the oldest is dropped with a warning. @default 10000 */
+  maxQueuePerService?: number;
+  /**
+   * Services whose requests may safely run twice: a request in flight on a worker that dies or
+   * disconnects is requeued at the head of its queue instead of being dropped. @default []
+   */
+  idempotentServices?: readonly string[];
+  /** Frames per inbound message at most (identity included); larger messages are dropped. @default 256 */
+  maxFramesPerMessage?: number;
+  /** Bytes per inbound message at most (all frames); larger messages are dropped. @default 16777216 */
+  maxMessageBytes?: number;
+  /** ROUTER send high-water mark per peer (libzmq's default). @default 1000 */
+  sendHighWaterMark?: number;
+  /** ROUTER receive high-water mark per peer (libzmq's default). @default 1000 */
+  receiveHighWaterMark?: number;
+  /** How long `close()` lets libzmq flush the final DISCONNECTs. @default 100 */
+  lingerMs?: number;
+  /** Warnings about malformed input logged per second at most (all are counted). @default 10 */
+  maxWarningsPerSecond?: number;
+  /** Log a `stats` summary line at info this often; 0 turns it off. @default 0 */
+  statsIntervalMs?: number;
+  /** Parent logger; the broker logs under `{component: 'broker'}`. @default silent */
+  logger?: Logger;
+  /** Time source for heartbeats and expiry. @default systemClock */
+  clock?: Clock;
+}
+
+export const brokerDefaults: Required<BrokerOptions> = {
+  heartbeatIntervalMs: 2500,
+  liveness: 3,
+  requestTtlMs: 30_000,
+  maxQueuePerService: 10_000,
+  idempotentServices: [],
+  maxFramesPerMessage: 256,
+  maxMessageBytes: 16 * 1024 * 1024,
+  sendHighWaterMark: 1000,
+  receiveHighWaterMark: 1000,
+  lingerMs: 100,
+  maxWarningsPerSecond: 10,
+  statsIntervalMs: 0,
+  logger: silentLogger(),
+  clock: systemClock,
+};
+
+/** Merge `options` over the defaults and check every number. Throws `MajordomoOptionsError`. */
+export function resolveBrokerOptions(options: BrokerOptions = {}): Required<BrokerOptions> {
+  const resolved: Required<BrokerOptions> = { ...brokerDefaults };
+  for (const [key, value] of Object.entries(options) as [keyof BrokerOptions, unknown][]) {
+    if (value !== undefined) (resolved as Record<string, unknown>)[key] = value;
+  }
+  const positive: (keyof BrokerOptions)[] = [
+    'heartbeatIntervalMs',
+    'liveness',
+    'requestTtlMs',
+    'maxQueuePerService',
+    'maxFramesPerMessage',
+    'maxMessageBytes',
+  ];
+  for (const key of positive) {
+    const value = resolved[key];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw new MajordomoOptionsError(`broker option ${key} must be a positive number, got ${String(value)}`);
+    }
+  }
+  const nonNegative: (keyof BrokerOptions)[] = [
+    'sendHighWaterMark',
+    'receiveHighWaterMark',
+    'lingerMs',
+    'maxWarningsPerSecond',
+    'statsIntervalMs',
+  ];
+  for (const key of nonNegative) {
+    const value = resolved[key];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw new MajordomoOptionsError(`broker option ${key} must be a number >= 0, got ${String(value)}`);
+    }
+  }
+  return resolved;
+}
+
+/** Counters of everything the broker did, cheap to read at any time (monotonic). */
+export interface BrokerStats {
+  /** Client requests received, MMI included. */
+  requests: number;
+  /** FINAL replies (MDP/0.1 REPLY) forwarded to clients. */
+  replies: number;
+  /** MDP/0.2 PARTIAL replies forwarded to MDP/0.2 clients. */
+  partials: number;
+  /** PARTIAL replies dropped because the client speaks MDP/0.1 (which has no partials). */
+  partialsDropped: number;
+  /** REQUESTs sent to workers (a requeued request counts again when re-sent). */
+  dispatched: number;
+  /** `mmi.*` requests answered by the broker itself. */
+  mmi: number;
+  /** Inbound messages dropped as malformed (oversize included). */
+  malformed: number;
+  /** Of `malformed`: over `maxFramesPerMessage` or `maxMessageBytes`. */
+  oversize: number;
+  /** Valid commands a worker should not have sent at that point (each answered with DISCONNECT). */
+  protocolErrors: number;
+  /** DISCONNECTs sent to workers (violations, expiry, shutdown). */
+  disconnectsSent: number;
+  /** DISCONNECTs received from workers. */
+  disconnectsReceived: number;
+  /** READYs accepted. */
+  workersRegistered: number;
+  /** Workers declared dead after `heartbeatIntervalMs * liveness` of silence. */
+  expiredWorkers: number;
+  /** Workers removed because a send to them failed with EHOSTUNREACH (they disconnected). */
+  unreachableWorkers: number;
+  /** Requests dropped after waiting `requestTtlMs` for a worker. */
+  expiredRequests: number;
+  /** Requests dropped for any other reason: `overflowed` + `lostInFlight`. */
+  droppedRequests: number;
+  /** Of `droppedRequests`: the oldest queued request dropped at `maxQueuePerService`. */
+  overflowed: number;
+  /** Of `droppedRequests`: in flight on a worker that died, service not idempotent. */
+  lostInFlight: number;
+  /** In-flight requests put back at the head of their queue (idempotent services). */
+  requeued: number;
+  /** Sends libzmq refused (peer gone: EHOSTUNREACH, or at its high-water mark: EAGAIN). */
+  sendFailures: number;
+  /** HEARTBEATs sent to workers. */
+  heartbeatsSent: number;
+}
+
+export function createBrokerStats(): BrokerStats {
+  return {
+    requests: 0,
+    replies: 0,
+    partials: 0,
+    partialsDropped: 0,
+    dispatched: 0,
+    mmi: 0,
+    malformed: 0,
+    oversize: 0,
+    protocolErrors: 0,
+    disconnectsSent: 0,
+    disconnectsReceived: 0,
+    workersRegistered: 0,
+    expiredWorkers: 0,
+    unreachableWorkers: 0,
+    expiredRequests: 0,
+    droppedRequests: 0,
+    overflowed: 0,
+    lostInFlight: 0,
+    requeued: 0,
+    sendFailures: 0,
+    heartbeatsSent: 0,
+  };
+}
+
+/** What the broker holds right now (computed on demand). */
+export interface BrokerGauges {
+  services: number;
+  workers: number;
+  idleWorkers: number;
+  busyWorkers: number;
+  queuedRequests: number;
+}

@@ -1,0 +1,79 @@
+/**
+ * The broker's view of one worker, and its state machine:
+ *
+ *   (READY) -> idle <-> busy -> removed
+ *                \____________/
+ *
+ * `idle`: registered, waiting in its service's LRU idle set. `busy`: holding exactly one request
+ * (MDP allows one at a time). `removed`: expired, disconnected or in violation; the record is out of
+ * every table and kept only by stale references. Every change goes through `transition()`.
+ */
+import type { Frames, Logger } from '@zpatterns/core';
+import type { MdpVersion } from './protocol.js';
+import { WORKER_DISCONNECT, WORKER_HEARTBEAT } from './protocol.js';
+
+/** A client request held by the broker: queued in a service, or in flight on a worker. */
+export interface PendingRequest {
+  /** The client's ROUTER identity. */
+  readonly client: Buffer;
+  /** The version the client spoke: the reply goes back in it. */
+  readonly version: MdpVersion;
+  readonly body: Buffer[];
+  /** Arrival time + `requestTtlMs`: past it, a queued request is dropped. */
+  readonly deadline: number;
+}
+
+export type BrokerWorkerState =
+  | { readonly state: 'idle' }
+  | { readonly state: 'busy'; readonly request: PendingRequest }
+  | { readonly state: 'removed'; readonly reason: string };
+
+/** The part of a service a worker needs to know. */
+export interface WorkerService {
+  readonly name: Buffer;
+  readonly key: string;
+}
+
+const IDLE: BrokerWorkerState = { state: 'idle' };
+
+export class BrokerWorker<TService extends WorkerService = WorkerService> {
+  /** Hex of the identity: the key in the broker's tables. */
+  readonly id: string;
+  readonly identity: Buffer;
+  readonly version: MdpVersion;
+  readonly service: TService;
+  /** `[identity, ...HEARTBEAT]`, built once. */
+  readonly heartbeat: Frames;
+  /** `[identity, ...DISCONNECT]`, built once. */
+  readonly disconnect: Frames;
+  #state: BrokerWorkerState = IDLE;
+
+  constructor(id: string, identity: Buffer, version: MdpVersion, service: TService) {
+    this.id = id;
+    this.identity = identity;
+    this.version = version;
+    this.service = service;
+    this.heartbeat = [identity, ...WORKER_HEARTBEAT[version]];
+    this.disconnect = [identity, ...WORKER_DISCONNECT[version]];
+  }
+
+  get state(): BrokerWorkerState {
+    return this.#state;
+  }
+
+  /** The request in hand, when busy. */
+  get request(): PendingRequest | undefined {
+    const state = this.#state;
+    return state.state === 'busy' ? state.request : undefined;
+  }
+
+  /** The single place the state changes; logs from->to at debug when `log` is given. */
+  transition(next: BrokerWorkerState, log: Logger | undefined): void {
+    const from = this.#state.state;
+    if (from === 'removed') return;
+    this.#state = next.state === 'idle' ? IDLE : next;
+    if (log !== undefined) {
+      log.debug({ worker: this.id, service: this.service.key, from, to: next.state }, 'worker state');
+    }
+  }
+}

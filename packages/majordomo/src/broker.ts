@@ -1,0 +1,589 @@
+/**
+ * The Majordomo broker (7/MDP, 18/MDP, 8/MMI): one ROUTER for clients and workers of both protocol
+ * versions, services with FIFO request queues and LRU idle workers, heartbeats to every worker,
+ * expiry of dead workers (idle or busy) and of requests that waited too long.
+ *
+ * Hot path, per message: decode, one or two Map lookups, O(1) queue or idle-set operations and one
+ * `post()` to the send queue. The handler never awaits. Once per heartbeat interval one timer sends
+ * HEARTBEAT to every worker, purges expired workers (`ExpiryList`, amortised O(1)) and expired
+ * requests (a `MinHeap` of services keyed by the deadline of their oldest request).
+ *
+ *   client ──REQUEST──▶ ┌──────────┐ ──REQUEST──▶ worker (longest idle of the service)
+ *   client ◀──REPLY──── │  broker  │ ◀──REPLY──── worker  (back to idle, maybe next request)
+ *                       │  ROUTER  │ ──HEARTBEAT▶ every worker, each interval
+ *   mmi.* ◀──answer──── └──────────┘ ◀─HEARTBEAT─ workers (any message = alive)
+ */
+import * as zmq from 'zeromq';
+import {
+  bindEndpoint,
+  Channel,
+  ClosedError,
+  componentLogger,
+  ExpiryList,
+  frameEquals,
+  MinHeap,
+  type Clock,
+  type Frames,
+  type Logger,
+  type TimerHandle,
+} from '@zpatterns/core';
+import { answerMmi, type MmiView } from './broker-mmi.js';
+import {
+  createBrokerStats,
+  resolveBrokerOptions,
+  type BrokerGauges,
+  type BrokerOptions,
+  type BrokerStats,
+} from './broker-options.js';
+import { BrokerService } from './broker-service.js';
+import { WarningLimiter } from './broker-warnings.js';
+import { BrokerWorker, type PendingRequest } from './broker-worker.js';
+import { BrokerBindError } from './errors.js';
+import {
+  decodeInbound,
+  encodeClientReply,
+  encodeWorkerRequest,
+  isMmiService,
+  type MdpVersion,
+  type MmiServiceEntry,
+  type WorkerCommand,
+  WORKER_DISCONNECT,
+} from './protocol.js';
+
+type Worker = BrokerWorker<BrokerService>;
+
+/** The broker's lifecycle. */
+export type BrokerState = { readonly state: 'open' } | { readonly state: 'closing' } | { readonly state: 'closed' };
+
+export class Broker implements AsyncDisposable {
+  /** Counters; see `BrokerStats`. */
+  readonly stats: BrokerStats = createBrokerStats();
+  readonly #options: Required<BrokerOptions>;
+  readonly #log: Logger;
+  readonly #debug: boolean;
+  readonly #clock: Clock;
+  readonly #warnings: WarningLimiter;
+  readonly #socket: zmq.Router;
+  readonly #channel: Channel<zmq.Router>;
+  readonly #services = new Map<string, BrokerService>();
+  readonly #workers = new Map<string, Worker>();
+  /** Workers in order of their last message: the head expires first. */
+  readonly #liveness: ExpiryList<string, Worker>;
+  /** Services with queued requests, keyed by the deadline of their oldest one (lazy deletion). */
+  readonly #requestExpiry = new MinHeap<BrokerService>();
+  readonly #idempotent: ReadonlySet<string>;
+  readonly #endpoints: string[] = [];
+  #state: BrokerState = { state: 'open' };
+  #timer: TimerHandle | undefined;
+  #lastStatsAt: number;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: BrokerOptions = {}) {
+    const resolved = resolveBrokerOptions(options);
+    this.#options = resolved;
+    this.#clock = resolved.clock;
+    this.#log = componentLogger(resolved.logger, { component: 'broker' });
+    this.#debug = this.#log.isLevelEnabled('debug');
+    this.#warnings = new WarningLimiter(this.#log, this.#clock, resolved.maxWarningsPerSecond);
+    this.#liveness = new ExpiryList(resolved.heartbeatIntervalMs * resolved.liveness);
+    this.#idempotent = new Set(resolved.idempotentServices);
+    this.#lastStatsAt = this.#clock.now();
+    // mandatory + sendTimeout 0: a send to a vanished peer (EHOSTUNREACH) or to one at its
+    // high-water mark (EAGAIN) fails at once and is counted, instead of stalling the send queue.
+    this.#socket = new zmq.Router({
+      mandatory: true,
+      sendTimeout: 0,
+      linger: resolved.lingerMs,
+      sendHighWaterMark: resolved.sendHighWaterMark,
+      receiveHighWaterMark: resolved.receiveHighWaterMark,
+    });
+    this.#channel = new Channel(this.#socket, {
+      name: 'broker',
+      logger: resolved.logger,
+      onSendError: (err, message) => {
+        this.#onSendError(err, message);
+      },
+    });
+    void this.#channel.start(this.#onMessage);
+    this.#schedule();
+  }
+
+  /** Bind one more endpoint; resolves with the endpoint actually bound (port chosen by the kernel). */
+  async bind(endpoint: string): Promise<string> {
+    if (this.#state.state !== 'open') throw new ClosedError('broker');
+    let bound: string;
+    try {
+      bound = await bindEndpoint(this.#socket, endpoint);
+    } catch (err) {
+      throw new BrokerBindError(endpoint, { cause: err });
+    }
+    this.#endpoints.push(bound);
+    this.#log.info({ endpoint: bound }, 'broker bound');
+    return bound;
+  }
+
+  /** Every endpoint bound so far. */
+  get endpoints(): readonly string[] {
+    return this.#endpoints;
+  }
+
+  get state(): BrokerState['state'] {
+    return this.#state.state;
+  }
+
+  /** What the broker holds now: services, workers (idle/busy), queued requests. O(services). */
+  gauges(): BrokerGauges {
+    let idleWorkers = 0;
+    let queuedRequests = 0;
+    for (const service of this.#services.values()) {
+      idleWorkers += service.idle.size;
+      queuedRequests += service.queue.length;
+    }
+    return {
+      services: this.#services.size,
+      workers: this.#workers.size,
+      idleWorkers,
+      busyWorkers: this.#workers.size - idleWorkers,
+      queuedRequests,
+    };
+  }
+
+  /** Log one info line with the counters and gauges. */
+  logStats(): void {
+    this.#log.info({ stats: { ...this.stats }, ...this.gauges() }, 'broker stats');
+  }
+
+  /**
+   * Stop: no more input is handled, every worker gets DISCONNECT (so it re-registers elsewhere at
+   * once), queued sends are flushed within `lingerMs`, the socket and the timer are closed.
+   * Queued and in-flight requests are dropped. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #close(): Promise<void> {
+    this.#transition({ state: 'closing' });
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const worker of this.#workers.values()) {
+      this.#channel.post(worker.disconnect);
+      this.stats.disconnectsSent++;
+    }
+    this.#warnings.flush();
+    this.logStats();
+    await this.#channel.drain();
+    this.#workers.clear();
+    this.#services.clear();
+    this.#transition({ state: 'closed' });
+  }
+
+  #transition(next: BrokerState): void {
+    const from = this.#state.state;
+    this.#state = next;
+    this.#log.debug({ from, to: next.state }, 'broker state');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Inbound
+
+  readonly #onMessage = (message: Buffer[]): void => {
+    if (this.#state.state !== 'open') return;
+    const options = this.#options;
+    if (message.length > options.maxFramesPerMessage || this.#tooManyBytes(message)) {
+      this.#onOversize(message);
+      return;
+    }
+    const inbound = decodeInbound(message);
+    switch (inbound.kind) {
+      case 'client':
+        this.#onClient(inbound.version, inbound.sender, inbound.service, inbound.body);
+        return;
+      case 'worker':
+        this.#onWorker(inbound.version, inbound.sender, inbound.command);
+        return;
+      case 'invalid': {
+        this.stats.malformed++;
+        const peer = inbound.sender?.toString('hex');
+        this.#warnings.warn({ peer, reason: inbound.reason }, 'malformed message dropped');
+        // 7/MDP: "treat that peer as invalid": a known worker sending garbage is disconnected.
+        const worker = peer === undefined || inbound.worker !== true ? undefined : this.#workers.get(peer);
+        if (worker !== undefined) this.#removeWorker(worker, `invalid command: ${inbound.reason}`, true);
+        return;
+      }
+    }
+  };
+
+  #tooManyBytes(message: readonly Buffer[]): boolean {
+    let bytes = 0;
+    for (const part of message) bytes += part.length;
+    return bytes > this.#options.maxMessageBytes;
+  }
+
+  #onOversize(message: readonly Buffer[]): void {
+    this.stats.malformed++;
+    this.stats.oversize++;
+    const peer = message[0]?.toString('hex');
+    let bytes = 0;
+    for (const part of message) bytes += part.length;
+    this.#warnings.warn({ peer, frames: message.length, bytes }, 'oversize message dropped');
+    const worker = peer === undefined ? undefined : this.#workers.get(peer);
+    if (worker !== undefined) this.#removeWorker(worker, 'oversize message', true);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Clients
+
+  #onClient(version: MdpVersion, client: Buffer, name: Buffer, body: Buffer[]): void {
+    this.stats.requests++;
+    if (isMmiService(name)) {
+      this.#onMmi(version, client, name, body);
+      return;
+    }
+    const service = this.#requireService(name);
+    const request: PendingRequest = { client, version, body, deadline: this.#clock.now() + this.#options.requestTtlMs };
+    if (service.idle.size > 0) {
+      const worker = this.#takeIdle(service);
+      if (worker !== undefined) {
+        this.#sendRequest(worker, request);
+        return;
+      }
+    }
+    this.#enqueue(service, request);
+  }
+
+  #requireService(name: Buffer): BrokerService {
+    const key = name.toString('latin1');
+    let service = this.#services.get(key);
+    if (service === undefined) {
+      service = new BrokerService(name, key, this.#idempotent.has(key));
+      this.#services.set(key, service);
+      if (this.#debug) this.#log.debug({ service: key }, 'service created');
+    }
+    return service;
+  }
+
+  #enqueue(service: BrokerService, request: PendingRequest): void {
+    const queue = service.queue;
+    if (queue.length >= this.#options.maxQueuePerService) {
+      const dropped = queue.shift();
+      this.stats.droppedRequests++;
+      this.stats.overflowed++;
+      this.#warnings.warn(
+        {
+          service: service.key,
+          client: dropped?.client.toString('hex'),
+          maxQueuePerService: this.#options.maxQueuePerService,
+        },
+        'service queue full, oldest request dropped',
+      );
+    }
+    queue.push(request);
+    this.#scheduleExpiry(service);
+  }
+
+  #onMmi(version: MdpVersion, client: Buffer, name: Buffer, body: Buffer[]): void {
+    this.stats.mmi++;
+    this.#purgeWorkers(this.#clock.now());
+    const reply = answerMmi(name, body, this.#mmiView);
+    this.#channel.post(encodeClientReply(version, client, name, reply, true));
+  }
+
+  readonly #mmiView: MmiView = {
+    liveWorkers: (key) => this.#services.get(key)?.workers ?? 0,
+    services: () => {
+      const out: MmiServiceEntry[] = [];
+      for (const service of this.#services.values()) out.push({ name: service.name, workers: service.workers });
+      return out;
+    },
+  };
+
+  // -------------------------------------------------------------------------------------------
+  // Workers
+
+  #onWorker(version: MdpVersion, sender: Buffer, command: WorkerCommand): void {
+    const id = sender.toString('hex');
+    const worker = this.#workers.get(id);
+    if (worker === undefined) {
+      this.#onUnknownWorker(version, sender, id, command);
+      return;
+    }
+    this.#liveness.touch(id, worker, this.#clock.now());
+    if (version !== worker.version) {
+      this.#violation(worker, `MDP/${version} command from an MDP/${worker.version} worker`);
+      return;
+    }
+    switch (command.type) {
+      case 'reply':
+        this.#onReply(worker, command.client, command.body, command.final);
+        return;
+      case 'heartbeat':
+        return;
+      case 'disconnect':
+        this.stats.disconnectsReceived++;
+        this.#removeWorker(worker, 'worker disconnected', false);
+        return;
+      case 'ready':
+        this.#violation(worker, 'READY from a registered worker');
+        return;
+      case 'request':
+        this.#violation(worker, 'REQUEST from a worker');
+        return;
+    }
+  }
+
+  #onUnknownWorker(version: MdpVersion, sender: Buffer, id: string, command: WorkerCommand): void {
+    switch (command.type) {
+      case 'ready': {
+        if (isMmiService(command.service)) {
+          // 8/MMI: MUST disconnect a worker registering an mmi.* service. (The book's broker checks
+          // the sender identity here instead of the service frame.)
+          this.#rejectUnknown(
+            version,
+            sender,
+            id,
+            `READY for the reserved service ${command.service.toString('latin1')}`,
+          );
+          return;
+        }
+        this.#register(version, sender, id, command.service);
+        return;
+      }
+      case 'disconnect':
+        this.stats.disconnectsReceived++;
+        return;
+      case 'reply':
+      case 'heartbeat':
+      case 'request':
+        // 7/MDP: a command other than READY from a worker we do not know: DISCONNECT, so that a
+        // worker that outlived its registration (broker restart, expiry) re-registers.
+        this.#rejectUnknown(version, sender, id, `${command.type.toUpperCase()} from an unknown worker`);
+        return;
+    }
+  }
+
+  #rejectUnknown(version: MdpVersion, sender: Buffer, id: string, reason: string): void {
+    this.stats.protocolErrors++;
+    this.stats.disconnectsSent++;
+    this.#warnings.warn({ peer: id, reason }, 'worker protocol error, DISCONNECT sent');
+    this.#channel.post([sender, ...WORKER_DISCONNECT[version]]);
+  }
+
+  #register(version: MdpVersion, sender: Buffer, id: string, name: Buffer): void {
+    const service = this.#requireService(name);
+    const worker: Worker = new BrokerWorker(id, Buffer.from(sender), version, service);
+    this.#workers.set(id, worker);
+    this.#liveness.touch(id, worker, this.#clock.now());
+    service.workers++;
+    this.stats.workersRegistered++;
+    this.#log.info({ worker: id, service: service.key, version }, 'worker ready');
+    this.#workerIdle(worker);
+  }
+
+  #onReply(worker: Worker, client: Buffer, body: Buffer[], final: boolean): void {
+    const request = worker.request;
+    if (request === undefined) {
+      this.#violation(worker, 'reply from a worker that holds no request');
+      return;
+    }
+    if (!frameEquals(client, request.client)) {
+      this.#violation(worker, 'reply for a client other than the request in hand');
+      return;
+    }
+    if (!final) {
+      if (request.version === '0.2') {
+        this.stats.partials++;
+        this.#channel.post(encodeClientReply('0.2', request.client, worker.service.name, body, false));
+      } else {
+        this.stats.partialsDropped++;
+      }
+      return;
+    }
+    this.stats.replies++;
+    this.#channel.post(encodeClientReply(request.version, request.client, worker.service.name, body, true));
+    this.#workerIdle(worker);
+  }
+
+  /** The worker has nothing in hand: give it the oldest queued request, or park it as idle. */
+  #workerIdle(worker: Worker): void {
+    const service = worker.service;
+    const next = service.queue.shift();
+    if (next !== undefined) {
+      this.#sendRequest(worker, next);
+      return;
+    }
+    worker.transition({ state: 'idle' }, this.#debug ? this.#log : undefined);
+    service.idle.set(worker.id, worker);
+  }
+
+  /** The longest-idle live worker of `service`, taken out of the idle set. */
+  #takeIdle(service: BrokerService): Worker | undefined {
+    const now = this.#clock.now();
+    for (;;) {
+      const worker = service.popIdle();
+      if (worker === undefined) return undefined;
+      const expiresAt = this.#liveness.expiresAt(worker.id);
+      if (expiresAt !== undefined && expiresAt > now) return worker;
+      this.#expireWorker(worker);
+    }
+  }
+
+  #sendRequest(worker: Worker, request: PendingRequest): void {
+    worker.transition({ state: 'busy', request }, this.#debug ? this.#log : undefined);
+    this.stats.dispatched++;
+    this.#channel.post(encodeWorkerRequest(worker.version, worker.identity, request.client, request.body));
+  }
+
+  /** Hand queued requests of `service` to its idle workers (after a requeue). */
+  #dispatch(service: BrokerService): void {
+    while (service.queue.length > 0 && service.idle.size > 0) {
+      const worker = this.#takeIdle(service);
+      const request = worker === undefined ? undefined : service.queue.shift();
+      if (worker === undefined || request === undefined) return;
+      this.#sendRequest(worker, request);
+    }
+  }
+
+  #violation(worker: Worker, reason: string): void {
+    this.stats.protocolErrors++;
+    this.#warnings.warn(
+      { worker: worker.id, service: worker.service.key, reason },
+      'worker protocol error, DISCONNECT sent',
+    );
+    this.#removeWorker(worker, reason, true);
+  }
+
+  #expireWorker(worker: Worker): void {
+    this.stats.expiredWorkers++;
+    const silentMs = this.#options.heartbeatIntervalMs * this.#options.liveness;
+    this.#log.warn(
+      { worker: worker.id, service: worker.service.key, busy: worker.request !== undefined, silentMs },
+      'worker expired',
+    );
+    // The DISCONNECT tells a worker that is alive but was too slow to re-register.
+    this.#removeWorker(worker, 'expired', true);
+  }
+
+  /**
+   * Take `worker` out of every table. Its request in hand, if any, is requeued at the head of the
+   * queue when the service is idempotent, and dropped with a log line otherwise.
+   */
+  #removeWorker(worker: Worker, reason: string, sendDisconnect: boolean): void {
+    if (worker.state.state === 'removed') return;
+    const request = worker.request;
+    const service = worker.service;
+    this.#workers.delete(worker.id);
+    this.#liveness.delete(worker.id);
+    service.idle.delete(worker.id);
+    service.workers--;
+    worker.transition({ state: 'removed', reason }, this.#debug ? this.#log : undefined);
+    if (sendDisconnect && this.#state.state === 'open') {
+      this.stats.disconnectsSent++;
+      this.#channel.post(worker.disconnect);
+    }
+    if (request !== undefined) {
+      if (service.idempotent) {
+        this.stats.requeued++;
+        service.queue.unshift(request);
+        this.#scheduleExpiry(service);
+        this.#log.info({ worker: worker.id, service: service.key, reason }, 'in-flight request requeued');
+        this.#dispatch(service);
+      } else {
+        this.stats.droppedRequests++;
+        this.stats.lostInFlight++;
+        this.#log.warn(
+          { worker: worker.id, service: service.key, client: request.client.toString('hex'), reason },
+          'in-flight request lost with its worker (service not idempotent; the client retries)',
+        );
+      }
+    }
+    if (this.#debug) this.#log.debug({ worker: worker.id, service: service.key, reason }, 'worker removed');
+    this.#maybeDropService(service);
+  }
+
+  #maybeDropService(service: BrokerService): void {
+    if (service.unused && this.#services.get(service.key) === service) {
+      this.#services.delete(service.key);
+      if (this.#debug) this.#log.debug({ service: service.key }, 'service removed');
+    }
+  }
+
+  #onSendError(err: Error, message: Frames): void {
+    this.stats.sendFailures++;
+    const code = (err as { code?: unknown }).code;
+    const identity = message[0];
+    const peer = identity === undefined ? undefined : Buffer.from(identity as Uint8Array).toString('hex');
+    this.#warnings.warn({ peer, code }, 'send failed, message dropped');
+    if (code !== 'EHOSTUNREACH' || peer === undefined || this.#state.state !== 'open') return;
+    const worker = this.#workers.get(peer);
+    if (worker !== undefined) {
+      this.stats.unreachableWorkers++;
+      this.#removeWorker(worker, 'unreachable', false);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Time: heartbeats, worker expiry, request expiry
+
+  #schedule(): void {
+    this.#timer = this.#clock.setTimeout(this.#tick, this.#options.heartbeatIntervalMs);
+  }
+
+  readonly #tick = (): void => {
+    if (this.#state.state !== 'open') return;
+    const now = this.#clock.now();
+    this.#purgeWorkers(now);
+    this.#expireRequests(now);
+    for (const worker of this.#workers.values()) {
+      this.#channel.post(worker.heartbeat);
+    }
+    this.stats.heartbeatsSent += this.#workers.size;
+    const statsIntervalMs = this.#options.statsIntervalMs;
+    if (statsIntervalMs > 0 && now - this.#lastStatsAt >= statsIntervalMs) {
+      this.#lastStatsAt = now;
+      this.logStats();
+    }
+    this.#warnings.flush();
+    this.#schedule();
+  };
+
+  #purgeWorkers(now: number): void {
+    this.#liveness.purge(now, (_id, worker) => {
+      this.#expireWorker(worker);
+    });
+  }
+
+  #scheduleExpiry(service: BrokerService): void {
+    const head = service.queue.peek();
+    if (head === undefined || service.expiryScheduled) return;
+    service.expiryScheduled = true;
+    this.#requestExpiry.push(head.deadline, service);
+  }
+
+  #expireRequests(now: number): void {
+    const heap = this.#requestExpiry;
+    for (let key = heap.peekKey(); key !== undefined && key <= now; key = heap.peekKey()) {
+      const service = heap.pop() as BrokerService;
+      service.expiryScheduled = false;
+      let expired = 0;
+      for (let head = service.queue.peek(); head !== undefined && head.deadline <= now; head = service.queue.peek()) {
+        service.queue.shift();
+        expired++;
+      }
+      if (expired > 0) {
+        this.stats.expiredRequests += expired;
+        this.#log.warn(
+          { service: service.key, expired, requestTtlMs: this.#options.requestTtlMs, workers: service.workers },
+          'queued requests expired before a worker took them',
+        );
+      }
+      this.#scheduleExpiry(service);
+      this.#maybeDropService(service);
+    }
+  }
+}
