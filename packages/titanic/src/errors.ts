@@ -1,0 +1,74 @@
+/**
+ * Errors raised by `@zpatterns/titanic`. Each failure mode has its own class and a stable `code`;
+ * timeouts, aborts and closed components use the core classes (`TimeoutError`, `AbortError`,
+ * `ClosedError`).
+ */
+import { ZPatternsError } from '@zpatterns/core';
+
+export type TitanicErrorCode =
+  | 'ERR_TITANIC_UNKNOWN_REQUEST'
+  | 'ERR_TITANIC_SERVER'
+  | 'ERR_TITANIC_REJECTED'
+  | 'ERR_TITANIC_BAD_REPLY'
+  | 'ERR_TITANIC_INVALID_UUID'
+  | 'ERR_TITANIC_STORE';
+
+/** Titanic answered "400": it does not know this UUID (never stored, or already closed). */
+export class TitanicUnknownRequestError extends ZPatternsError<'ERR_TITANIC_UNKNOWN_REQUEST'> {
+  override name = 'TitanicUnknownRequestError';
+  readonly uuid: string;
+  constructor(uuid: string, options?: ErrorOptions) {
+    super('ERR_TITANIC_UNKNOWN_REQUEST', `titanic does not know request ${uuid} (never stored, or closed)`, options);
+    this.uuid = uuid;
+  }
+}
+
+/** Titanic answered "500": it failed internally (e.g. its store could not write). */
+export class TitanicServerError extends ZPatternsError<'ERR_TITANIC_SERVER'> {
+  override name = 'TitanicServerError';
+  constructor(message = 'titanic reported an internal error (500)', options?: ErrorOptions) {
+    super('ERR_TITANIC_SERVER', message, options);
+  }
+}
+
+/** Titanic answered "400" to a submission: the request was malformed (e.g. no service name). */
+export class TitanicRejectedError extends ZPatternsError<'ERR_TITANIC_REJECTED'> {
+  override name = 'TitanicRejectedError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_TITANIC_REJECTED', message, options);
+  }
+}
+
+/** The reply did not follow 9/TSP (unknown status, missing UUID). */
+export class TitanicBadReplyError extends ZPatternsError<'ERR_TITANIC_BAD_REPLY'> {
+  override name = 'TitanicBadReplyError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_TITANIC_BAD_REPLY', message, options);
+  }
+}
+
+/** A UUID argument that is not 32 hexadecimal characters. */
+export class TitanicInvalidUuidError extends ZPatternsError<'ERR_TITANIC_INVALID_UUID'> {
+  override name = 'TitanicInvalidUuidError';
+  constructor(value: string, options?: ErrorOptions) {
+    super('ERR_TITANIC_INVALID_UUID', `not a Titanic UUID (32 hex characters): ${JSON.stringify(value.slice(0, 64))}`, options);
+  }
+}
+
+/** The durable store failed (disk full, corrupt file, closed store). */
+export class TitanicStoreError extends ZPatternsError<'ERR_TITANIC_STORE'> {
+  override name = 'TitanicStoreError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_TITANIC_STORE', message, options);
+  }
+}
+
+/** Every error class of this package. */
+export const errors = {
+  TitanicUnknownRequestError,
+  TitanicServerError,
+  TitanicRejectedError,
+  TitanicBadReplyError,
+  TitanicInvalidUuidError,
+  TitanicStoreError,
+} as const;

@@ -1,0 +1,111 @@
+/**
+ * Group commit: many concurrent writers, one durable commit per batch.
+ *
+ * `write(w)` queues the write and resolves once the batch holding it is durable. A flush is
+ * scheduled with `setImmediate`, so every write issued during the current event-loop turn (all
+ * the MDP requests that libzmq delivered together) joins the same batch; writes that arrive while
+ * a commit is running join the next one. Durability then costs one fsync per batch instead of one
+ * per request, while no request is acknowledged before its commit.
+ *
+ *   worker 1 ─ write ─┐                 ┌─ resolve ─> "200"
+ *   worker 2 ─ write ─┼─ batch ─ COMMIT ┼─ resolve ─> "200"
+ *   worker 3 ─ write ─┘    (one fsync)  └─ resolve ─> "200"
+ */
+import { ClosedError, componentLogger, toError, type Logger } from '@zpatterns/core';
+import type { StoreWrite, TitanicStore } from './store.js';
+
+export interface GroupCommitterOptions {
+  /** Most writes per commit; more wait for the next one. @default 4096 */
+  maxBatch?: number;
+  logger?: Logger;
+}
+
+export const groupCommitterDefaults = {
+  maxBatch: 4096,
+} as const satisfies Omit<Required<GroupCommitterOptions>, 'logger'>;
+
+interface Queued {
+  write: StoreWrite;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+export interface GroupCommitStats {
+  batches: number;
+  writes: number;
+  failedBatches: number;
+}
+
+export class GroupCommitter {
+  readonly stats: GroupCommitStats = { batches: 0, writes: 0, failedBatches: 0 };
+  readonly #store: TitanicStore;
+  readonly #maxBatch: number;
+  readonly #log: Logger;
+  #queue: Queued[] = [];
+  #scheduled = false;
+  #flushing: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(store: TitanicStore, options: GroupCommitterOptions = {}) {
+    this.#store = store;
+    this.#maxBatch = options.maxBatch ?? groupCommitterDefaults.maxBatch;
+    this.#log = componentLogger(options.logger, { component: 'group-commit' });
+  }
+
+  /** Writes waiting for a commit. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /** Queue `write`; resolves once it is durable, rejects if its batch fails to commit. */
+  write(write: StoreWrite): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError('group committer'));
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ write, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#flushing !== undefined) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#flushing = this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.length <= this.#maxBatch ? this.#queue : this.#queue.slice(0, this.#maxBatch);
+        this.#queue = batch === this.#queue ? [] : this.#queue.slice(this.#maxBatch);
+        try {
+          await this.#store.write(batch.map((q) => q.write));
+          this.stats.batches++;
+          this.stats.writes += batch.length;
+          for (const q of batch) q.resolve();
+        } catch (caught) {
+          const err = toError(caught);
+          this.stats.failedBatches++;
+          this.#log.error({ err, writes: batch.length }, 'commit failed');
+          for (const q of batch) q.reject(err);
+        }
+        // Let the writes that arrived during this commit gather before the next one.
+        if (this.#queue.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+
+  /** Commit everything queued, then refuse new writes. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    while (this.#flushing !== undefined || this.#scheduled || this.#queue.length > 0) {
+      if (this.#flushing !== undefined) await this.#flushing;
+      else if (this.#queue.length > 0) this.#flushing = this.#flush();
+      else await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+}

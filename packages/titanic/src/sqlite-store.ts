@@ -1,0 +1,212 @@
+/**
+ * The embedded durable store: one SQLite database in WAL mode with `synchronous = FULL`, so every
+ * COMMIT is fsync'd before `write()` resolves. One transaction per batch: with group commit on
+ * top, N concurrent requests cost one fsync.
+ *
+ * Layout (`<dataDir>/titanic.sqlite`, plus `-wal` while open):
+ *
+ *   requests(seq INTEGER PRIMARY KEY,      arrival order (rowid)
+ *            uuid TEXT UNIQUE,             32 upper-case hex characters
+ *            service BLOB, body BLOB,      body: length-prefixed frames; emptied once replied
+ *            reply BLOB,                   NULL while pending
+ *            created_ms, replied_ms)
+ *   partial index on seq WHERE reply IS NULL: recovery reads pending requests in order without
+ *   scanning replied ones.
+ *
+ * The database is opened with `locking_mode = EXCLUSIVE`, so a second Titanic process on the same
+ * data directory fails at start instead of corrupting the other's view. The OS releases the lock
+ * when a process dies, even by SIGKILL.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { TitanicStoreError } from './errors.js';
+import {
+  countBatch,
+  decodeFrames,
+  encodeFrames,
+  newStoreStats,
+  type PendingRef,
+  type StoreCounts,
+  type StoredRequest,
+  type StoredState,
+  type StoreStats,
+  type StoreWrite,
+  type TitanicStore,
+} from './store.js';
+
+/** Name of the database file inside the data directory. */
+export const SQLITE_FILE = 'titanic.sqlite';
+
+const SCHEMA_VERSION = 1;
+
+export interface SqliteStoreOptions {
+  /** Directory of the database; created if missing. */
+  dataDir: string;
+  /**
+   * fsync every commit (`synchronous = FULL`). Turning it off (`NORMAL`) keeps the database
+   * consistent but may lose the last commits on power loss, which breaks the meaning of "200".
+   * @default true
+   */
+  fsync?: boolean;
+  /** Rows read per page during recovery. @default 1000 */
+  recoveryPageSize?: number;
+}
+
+export const sqliteStoreDefaults = {
+  fsync: true,
+  recoveryPageSize: 1000,
+} as const satisfies Omit<Required<SqliteStoreOptions>, 'dataDir'>;
+
+export class SqliteStore implements TitanicStore {
+  readonly stats: StoreStats = newStoreStats();
+  /** Absolute or relative path of the database file. */
+  readonly path: string;
+  readonly #db: Database.Database;
+  readonly #pageSize: number;
+  readonly #insert: Database.Statement<[string, Buffer, Buffer, number]>;
+  readonly #reply: Database.Statement<[Buffer, number, string]>;
+  readonly #delete: Database.Statement<[string]>;
+  readonly #get: Database.Statement<[string], { reply: Buffer | null }>;
+  readonly #getRequest: Database.Statement<[string], { service: Buffer; body: Buffer; reply: Buffer | null }>;
+  readonly #pendingPage: Database.Statement<[number, number], { seq: number; uuid: string; service: Buffer }>;
+  readonly #counts: Database.Statement<[], { pending: number | null; replied: number | null }>;
+  readonly #apply: (batch: readonly StoreWrite[]) => void;
+  #closed = false;
+
+  constructor(options: SqliteStoreOptions) {
+    const fsync = options.fsync ?? sqliteStoreDefaults.fsync;
+    this.#pageSize = options.recoveryPageSize ?? sqliteStoreDefaults.recoveryPageSize;
+    mkdirSync(options.dataDir, { recursive: true });
+    this.path = join(options.dataDir, SQLITE_FILE);
+    let db: Database.Database;
+    try {
+      db = new Database(this.path, { timeout: 0 });
+      db.pragma('locking_mode = EXCLUSIVE');
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${fsync ? 'FULL' : 'NORMAL'}`);
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version > SCHEMA_VERSION) {
+        throw new TitanicStoreError(`${this.path} has schema version ${version}; this Titanic knows ${SCHEMA_VERSION}`);
+      }
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS requests (
+          seq INTEGER PRIMARY KEY,
+          uuid TEXT NOT NULL UNIQUE,
+          service BLOB NOT NULL,
+          body BLOB NOT NULL,
+          reply BLOB,
+          created_ms INTEGER NOT NULL,
+          replied_ms INTEGER
+        );
+        CREATE INDEX IF NOT EXISTS requests_pending ON requests (seq) WHERE reply IS NULL;
+        PRAGMA user_version = ${SCHEMA_VERSION};
+      `);
+    } catch (err) {
+      throw new TitanicStoreError(`cannot open the Titanic store at ${this.path}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    this.#db = db;
+    this.#insert = db.prepare('INSERT OR IGNORE INTO requests (uuid, service, body, created_ms) VALUES (?, ?, ?, ?)');
+    this.#reply = db.prepare(
+      "UPDATE requests SET reply = ?, body = x'', replied_ms = ? WHERE uuid = ? AND reply IS NULL",
+    );
+    this.#delete = db.prepare('DELETE FROM requests WHERE uuid = ?');
+    this.#get = db.prepare('SELECT reply FROM requests WHERE uuid = ?');
+    this.#getRequest = db.prepare('SELECT service, body, reply FROM requests WHERE uuid = ?');
+    this.#pendingPage = db.prepare(
+      'SELECT seq, uuid, service FROM requests WHERE reply IS NULL AND seq > ? ORDER BY seq LIMIT ?',
+    );
+    this.#counts = db.prepare(
+      'SELECT SUM(reply IS NULL) AS pending, SUM(reply IS NOT NULL) AS replied FROM requests',
+    );
+    this.#apply = db.transaction((batch: readonly StoreWrite[]) => {
+      const now = Date.now();
+      for (const w of batch) {
+        switch (w.type) {
+          case 'request':
+            this.#insert.run(w.uuid, w.service, encodeFrames(w.body), now);
+            break;
+          case 'reply':
+            this.#reply.run(encodeFrames(w.body), now, w.uuid);
+            break;
+          case 'close':
+            this.#delete.run(w.uuid);
+            break;
+        }
+      }
+    });
+  }
+
+  async write(batch: readonly StoreWrite[]): Promise<void> {
+    this.#check();
+    if (batch.length === 0) return;
+    try {
+      this.#apply(batch);
+    } catch (err) {
+      throw new TitanicStoreError(`commit of ${batch.length} writes failed: ${(err as Error).message}`, { cause: err });
+    }
+    countBatch(this.stats, batch);
+  }
+
+  async get(uuid: string): Promise<StoredState> {
+    this.#check();
+    const row = this.#get.get(uuid);
+    if (row === undefined) return { state: 'unknown' };
+    return row.reply === null ? { state: 'pending' } : { state: 'replied', body: decodeFrames(row.reply) };
+  }
+
+  async getRequest(uuid: string): Promise<StoredRequest | undefined> {
+    this.#check();
+    const row = this.#getRequest.get(uuid);
+    if (row === undefined || row.reply !== null) return undefined;
+    return { uuid, service: row.service, body: decodeFrames(row.body) };
+  }
+
+  async *pending(): AsyncIterable<PendingRef> {
+    let after = 0;
+    for (;;) {
+      this.#check();
+      const page = this.#pendingPage.all(after, this.#pageSize);
+      for (const row of page) yield { uuid: row.uuid, service: row.service };
+      const last = page.at(-1);
+      if (last === undefined || page.length < this.#pageSize) return;
+      after = last.seq;
+    }
+  }
+
+  async counts(): Promise<StoreCounts> {
+    this.#check();
+    const row = this.#counts.get();
+    return { pending: row?.pending ?? 0, replied: row?.replied ?? 0 };
+  }
+
+  /** The SQLite settings in force (for tests and the startup log line). */
+  settings(): { journalMode: string; synchronous: number; lockingMode: string } {
+    this.#check();
+    return {
+      journalMode: this.#db.pragma('journal_mode', { simple: true }) as string,
+      synchronous: this.#db.pragma('synchronous', { simple: true }) as number,
+      lockingMode: this.#db.pragma('locking_mode', { simple: true }) as string,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      this.#db.close();
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #check(): void {
+    if (this.#closed) throw new TitanicStoreError('store is closed');
+  }
+}

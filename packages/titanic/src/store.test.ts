@@ -1,0 +1,178 @@
+/** The store contract, run against both implementations, plus SQLite durability and group commit. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GroupCommitter } from './group-commit.js';
+import { generateUuid } from './protocol.js';
+import { SqliteStore } from './sqlite-store.js';
+import { decodeFrames, encodeFrames, MemoryStore, type StoreWrite, type TitanicStore } from './store.js';
+
+const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'titanic-store-'));
+  dirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+async function collect(store: TitanicStore): Promise<string[]> {
+  const out: string[] = [];
+  for await (const ref of store.pending()) out.push(ref.uuid);
+  return out;
+}
+
+describe('frame blob encoding', () => {
+  it('is *(u32be length, bytes), golden', () => {
+    expect(encodeFrames([b('ab'), Buffer.alloc(0), Buffer.from([0xff])]).toString('hex')).toBe(
+      '00000002616200000000' + '00000001ff',
+    );
+    expect(encodeFrames([]).length).toBe(0);
+  });
+
+  it('round-trips and rejects truncated blobs', () => {
+    const frames = [b('Hello'), Buffer.alloc(0), Buffer.alloc(70_000, 7)];
+    expect(decodeFrames(encodeFrames(frames))).toEqual(frames);
+    expect(() => decodeFrames(Buffer.from([0, 0, 0]))).toThrow(/truncated length/);
+    expect(() => decodeFrames(Buffer.from([0, 0, 0, 5, 1]))).toThrow(/truncated frame/);
+  });
+});
+
+const implementations: [string, () => TitanicStore][] = [
+  ['MemoryStore', () => new MemoryStore()],
+  ['SqliteStore', () => new SqliteStore({ dataDir: tempDir() })],
+];
+
+describe.each(implementations)('%s', (_name, make) => {
+  it('stores a request, reports pending, then the reply, then forgets it on close', async () => {
+    const store = make();
+    const uuid = generateUuid();
+    expect(await store.get(uuid)).toEqual({ state: 'unknown' });
+    await store.write([{ type: 'request', uuid, service: b('echo'), body: [b('a'), b('b')] }]);
+    expect(await store.get(uuid)).toEqual({ state: 'pending' });
+    expect(await store.getRequest(uuid)).toEqual({ uuid, service: b('echo'), body: [b('a'), b('b')] });
+    expect(await store.counts()).toEqual({ pending: 1, replied: 0 });
+    await store.write([{ type: 'reply', uuid, body: [b('A'), Buffer.alloc(0)] }]);
+    expect(await store.get(uuid)).toEqual({ state: 'replied', body: [b('A'), Buffer.alloc(0)] });
+    expect(await store.getRequest(uuid)).toBeUndefined();
+    expect(await store.counts()).toEqual({ pending: 0, replied: 1 });
+    // A second reply (a duplicate delivery) does not overwrite the first.
+    await store.write([{ type: 'reply', uuid, body: [b('other')] }]);
+    expect(await store.get(uuid)).toEqual({ state: 'replied', body: [b('A'), Buffer.alloc(0)] });
+    await store.write([{ type: 'close', uuid }]);
+    expect(await store.get(uuid)).toEqual({ state: 'unknown' });
+    expect(await store.counts()).toEqual({ pending: 0, replied: 0 });
+    // Closing twice, replying after close: no-ops.
+    await store.write([{ type: 'close', uuid }, { type: 'reply', uuid, body: [b('late')] }]);
+    expect(await store.get(uuid)).toEqual({ state: 'unknown' });
+    expect(store.stats).toMatchObject({ commits: 5, requests: 1, replies: 3, closes: 2 });
+    await store.close();
+    await expect(store.get(uuid)).rejects.toThrow(/closed/);
+  });
+
+  it('lists pending requests oldest first, without the replied ones', async () => {
+    const store = make();
+    const uuids = Array.from({ length: 2500 }, () => generateUuid());
+    await store.write(uuids.map((uuid, i) => ({ type: 'request', uuid, service: b(`s${i % 3}`), body: [] })));
+    await store.write(uuids.filter((_, i) => i % 2 === 0).map((uuid) => ({ type: 'reply', uuid, body: [] })));
+    const pending = await collect(store);
+    expect(pending).toEqual(uuids.filter((_, i) => i % 2 === 1));
+    await store.close();
+  });
+});
+
+describe('SqliteStore durability', () => {
+  it('keeps everything committed across a reopen', async () => {
+    const dataDir = tempDir();
+    const first = new SqliteStore({ dataDir });
+    const [u1, u2] = [generateUuid(), generateUuid()];
+    await first.write([
+      { type: 'request', uuid: u1, service: b('echo'), body: [b('one')] },
+      { type: 'request', uuid: u2, service: b('echo'), body: [b('two')] },
+      { type: 'reply', uuid: u1, body: [b('ONE')] },
+    ]);
+    await first.close();
+    const second = new SqliteStore({ dataDir });
+    expect(await second.get(u1)).toEqual({ state: 'replied', body: [b('ONE')] });
+    expect(await collect(second)).toEqual([u2]);
+    await second.close();
+  });
+
+  it('runs in WAL mode with synchronous = FULL, so every commit is fsynced', async () => {
+    const store = new SqliteStore({ dataDir: tempDir() });
+    expect(store.settings()).toEqual({ journalMode: 'wal', synchronous: 2, lockingMode: 'exclusive' });
+    await store.close();
+    const relaxed = new SqliteStore({ dataDir: tempDir(), fsync: false });
+    expect(relaxed.settings().synchronous).toBe(1);
+    await relaxed.close();
+  });
+
+  it('refuses a second process on the same data directory', async () => {
+    const dataDir = tempDir();
+    const first = new SqliteStore({ dataDir });
+    await first.write([{ type: 'request', uuid: generateUuid(), service: b('x'), body: [] }]);
+    expect(() => new SqliteStore({ dataDir })).toThrow(/cannot open the Titanic store/);
+    await first.close();
+    const again = new SqliteStore({ dataDir });
+    await again.close();
+  });
+});
+
+describe('GroupCommitter', () => {
+  it('commits the writes of one event-loop turn as one batch, and acknowledges only after it', async () => {
+    const store = new SqliteStore({ dataDir: tempDir() });
+    const committer = new GroupCommitter(store);
+    const uuids = Array.from({ length: 50 }, () => generateUuid());
+    let acknowledged = 0;
+    const writes = uuids.map((uuid) =>
+      committer.write({ type: 'request', uuid, service: b('echo'), body: [] }).then(() => acknowledged++),
+    );
+    expect(acknowledged).toBe(0);
+    expect(store.stats.commits).toBe(0);
+    await Promise.all(writes);
+    expect(acknowledged).toBe(50);
+    expect(store.stats.commits).toBe(1);
+    expect(store.stats.largestBatch).toBe(50);
+    await committer.close();
+    await store.close();
+  });
+
+  it('batches writes that arrive while a commit runs into the next commit', async () => {
+    const committed: number[] = [];
+    let release: () => void = () => undefined;
+    const slow = new MemoryStore();
+    const gate = { first: true };
+    const store: TitanicStore = Object.assign(Object.create(slow) as MemoryStore, {
+      write: async (batch: readonly StoreWrite[]): Promise<void> => {
+        if (gate.first) {
+          gate.first = false;
+          await new Promise<void>((resolve) => (release = resolve));
+        }
+        committed.push(batch.length);
+        await slow.write(batch);
+      },
+    });
+    const committer = new GroupCommitter(store);
+    const first = committer.write({ type: 'close', uuid: 'A' });
+    await new Promise((resolve) => setImmediate(resolve));
+    const later = Array.from({ length: 10 }, (_, i) => committer.write({ type: 'close', uuid: String(i) }));
+    release();
+    await Promise.all([first, ...later]);
+    expect(committed).toEqual([1, 10]);
+    await committer.close();
+  });
+
+  it('rejects every write of a failed batch and keeps serving', async () => {
+    const store = new MemoryStore();
+    const committer = new GroupCommitter(store);
+    await store.close();
+    const failing = [committer.write({ type: 'close', uuid: 'A' }), committer.write({ type: 'close', uuid: 'B' })];
+    for (const p of failing) await expect(p).rejects.toThrow(/closed/);
+    expect(committer.stats.failedBatches).toBe(1);
+    await committer.close();
+    await expect(committer.write({ type: 'close', uuid: 'C' })).rejects.toThrow(/closed/);
+  });
+});

@@ -1,0 +1,198 @@
+/**
+ * The durable store behind Titanic, as an interface: the dispatcher and the services only speak
+ * to `TitanicStore`, so a server-grade store (PostgreSQL, FoundationDB, ...) can be added without
+ * touching them. `SqliteStore` is the embedded default; `MemoryStore` is for tests and for the
+ * book's "faster but less reliable" memory-only mode.
+ *
+ * The one durable primitive is `write(batch)`: it applies a batch of writes atomically and
+ * resolves only once they are on stable storage. Group commit (`GroupCommitter`) sits on top and
+ * turns many concurrent single writes into one batch.
+ *
+ * Body frames are stored as one blob in a length-prefixed encoding (see `encodeFrames`):
+ *
+ *   blob  = *( length:u32be  bytes[length] )      (zero frames = empty blob)
+ */
+import { TitanicStoreError } from './errors.js';
+
+/** One write in a batch. */
+export type StoreWrite =
+  | { readonly type: 'request'; readonly uuid: string; readonly service: Buffer; readonly body: readonly Buffer[] }
+  | { readonly type: 'reply'; readonly uuid: string; readonly body: readonly Buffer[] }
+  | { readonly type: 'close'; readonly uuid: string };
+
+/** What the store knows about one UUID (the three answers of `titanic.reply`). */
+export type StoredState =
+  | { readonly state: 'replied'; readonly body: Buffer[] }
+  | { readonly state: 'pending' }
+  | { readonly state: 'unknown' };
+
+/** A stored request, as the dispatcher forwards it. */
+export interface StoredRequest {
+  readonly uuid: string;
+  readonly service: Buffer;
+  readonly body: Buffer[];
+}
+
+/** A pending request as listed for recovery: enough to queue it, the body is read at dispatch. */
+export interface PendingRef {
+  readonly uuid: string;
+  readonly service: Buffer;
+}
+
+/** Counters, cheap to read. */
+export interface StoreStats {
+  /** Batches committed (each one fsync for a durable store). */
+  commits: number;
+  /** Writes applied, all types. */
+  writes: number;
+  requests: number;
+  replies: number;
+  closes: number;
+  /** Largest batch committed so far. */
+  largestBatch: number;
+}
+
+/** Row counts, for sizing and monitoring. */
+export interface StoreCounts {
+  pending: number;
+  replied: number;
+}
+
+export interface TitanicStore {
+  /**
+   * Apply `batch` in order, atomically, and resolve once it is durable. A reply for a UUID that
+   * is unknown or already replied is ignored; closing an unknown UUID is a no-op.
+   */
+  write(batch: readonly StoreWrite[]): Promise<void>;
+  /** The state of `uuid` as of the last completed `write`. */
+  get(uuid: string): Promise<StoredState>;
+  /** The request body of a pending `uuid`; `undefined` once replied or closed. */
+  getRequest(uuid: string): Promise<StoredRequest | undefined>;
+  /** Every request without a reply, oldest first (recovery after a restart). */
+  pending(): AsyncIterable<PendingRef>;
+  counts(): Promise<StoreCounts>;
+  readonly stats: StoreStats;
+  /** Release the store (idempotent). Later calls reject with `TitanicStoreError`. */
+  close(): Promise<void>;
+}
+
+export function newStoreStats(): StoreStats {
+  return { commits: 0, writes: 0, requests: 0, replies: 0, closes: 0, largestBatch: 0 };
+}
+
+/** Count one committed batch into `stats`. */
+export function countBatch(stats: StoreStats, batch: readonly StoreWrite[]): void {
+  stats.commits++;
+  stats.writes += batch.length;
+  stats.largestBatch = Math.max(stats.largestBatch, batch.length);
+  for (const write of batch) {
+    if (write.type === 'request') stats.requests++;
+    else if (write.type === 'reply') stats.replies++;
+    else stats.closes++;
+  }
+}
+
+/** Encode frames as `*(u32be length, bytes)`. */
+export function encodeFrames(frames: readonly Uint8Array[]): Buffer {
+  let size = 0;
+  for (const f of frames) size += 4 + f.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const f of frames) {
+    out.writeUInt32BE(f.length, at);
+    out.set(f, at + 4);
+    at += 4 + f.length;
+  }
+  return out;
+}
+
+/** Decode `encodeFrames` output. Throws `TitanicStoreError` on a truncated or corrupt blob. */
+export function decodeFrames(blob: Uint8Array): Buffer[] {
+  const buf = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
+  const frames: Buffer[] = [];
+  let at = 0;
+  while (at < buf.length) {
+    if (at + 4 > buf.length) throw new TitanicStoreError('corrupt frame blob: truncated length');
+    const length = buf.readUInt32BE(at);
+    if (at + 4 + length > buf.length) throw new TitanicStoreError('corrupt frame blob: truncated frame');
+    // Copy, so a frame does not pin the whole blob (and the store's buffer) in memory.
+    frames.push(Buffer.from(buf.subarray(at + 4, at + 4 + length)));
+    at += 4 + length;
+  }
+  return frames;
+}
+
+interface MemoryEntry {
+  service: Buffer;
+  body: Buffer[];
+  reply: Buffer[] | undefined;
+}
+
+/**
+ * A store in memory: everything is lost when the process ends. For tests, and for deployments
+ * that want Titanic's API without durability (the book's "faster but less reliable" variant).
+ */
+export class MemoryStore implements TitanicStore {
+  readonly stats: StoreStats = newStoreStats();
+  readonly #entries = new Map<string, MemoryEntry>();
+  #closed = false;
+
+  async write(batch: readonly StoreWrite[]): Promise<void> {
+    this.#check();
+    for (const w of batch) {
+      switch (w.type) {
+        case 'request':
+          if (!this.#entries.has(w.uuid)) this.#entries.set(w.uuid, { service: w.service, body: [...w.body], reply: undefined });
+          break;
+        case 'reply': {
+          const entry = this.#entries.get(w.uuid);
+          if (entry !== undefined && entry.reply === undefined) {
+            entry.reply = [...w.body];
+            entry.body = [];
+          }
+          break;
+        }
+        case 'close':
+          this.#entries.delete(w.uuid);
+          break;
+      }
+    }
+    countBatch(this.stats, batch);
+  }
+
+  async get(uuid: string): Promise<StoredState> {
+    this.#check();
+    const entry = this.#entries.get(uuid);
+    if (entry === undefined) return { state: 'unknown' };
+    return entry.reply === undefined ? { state: 'pending' } : { state: 'replied', body: entry.reply };
+  }
+
+  async getRequest(uuid: string): Promise<StoredRequest | undefined> {
+    this.#check();
+    const entry = this.#entries.get(uuid);
+    if (entry === undefined || entry.reply !== undefined) return undefined;
+    return { uuid, service: entry.service, body: entry.body };
+  }
+
+  async *pending(): AsyncIterable<PendingRef> {
+    this.#check();
+    for (const [uuid, entry] of [...this.#entries]) {
+      if (entry.reply === undefined) yield { uuid, service: entry.service };
+    }
+  }
+
+  async counts(): Promise<StoreCounts> {
+    this.#check();
+    let pending = 0;
+    for (const entry of this.#entries.values()) if (entry.reply === undefined) pending++;
+    return { pending, replied: this.#entries.size - pending };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  #check(): void {
+    if (this.#closed) throw new TitanicStoreError('store is closed');
+  }
+}
