@@ -37,3 +37,23 @@ export { BrokerBindError, MajordomoError, MajordomoOptionsError } from './errors
 export type { BrokerState } from './broker.js';
 export type { BrokerGauges, BrokerOptions, BrokerStats } from './broker-options.js';
 export type { MajordomoErrorCode } from './errors.js';
+
+export { MajordomoClient } from './client.js';
+export { majordomoClientDefaults } from './client-options.js';
+export { MajordomoPipeline, majordomoPipelineDefaults } from './pipeline.js';
+export { MajordomoWorker } from './worker.js';
+export { majordomoWorkerDefaults } from './worker-options.js';
+export { MajordomoTimeoutError, MdpVersionError, WorkerGaveUpError } from './errors.js';
+export type { MmiServiceStatus } from './client.js';
+export type { ClientStats } from './client-connection.js';
+export type { MajordomoClientOptions, RequestOptions } from './client-options.js';
+export type { MajordomoPipelineOptions, PipelineReply, PipelineStats } from './pipeline.js';
+export type { WorkerState } from './worker.js';
+export type {
+  MajordomoWorkerOptions,
+  RequestContext,
+  RequestHandler,
+  WorkerRequest,
+  WorkerStats,
+  WorkerStatus,
+} from './worker-options.js';

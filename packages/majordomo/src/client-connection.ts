@@ -1,0 +1,174 @@
+/**
+ * One DEALER socket of the client pool, carrying at most one outstanding request. MDP/0.1 has no
+ * request id on the wire, so "one request per socket" is what makes a reply attributable: any
+ * reply read on this socket belongs to the one request it carries. A socket whose request timed
+ * out or was aborted is closed (linger 0), never reused, because the late reply would otherwise
+ * be taken for the reply of the next request.
+ */
+import * as zmq from 'zeromq';
+import { AbortError, Channel, ClosedError, frameEquals, TimeoutError, type Clock, type Logger } from '@zpatterns/core';
+import { decodeClientReply, encodeClientRequest, type MdpVersion } from './protocol.js';
+
+/** Counters shared by every socket of one client. */
+export interface ClientStats {
+  /** `request()` calls made. */
+  requests: number;
+  /** Requests answered with a FINAL (or 0.1) reply. */
+  replies: number;
+  /** Resends after a timeout (each on a fresh socket). */
+  retries: number;
+  /** Requests that gave up with `MajordomoTimeoutError`. */
+  timeouts: number;
+  /** Requests aborted by their signal. */
+  aborted: number;
+  /** Replies dropped: bad header or command, service frame not the one requested, or no request waiting. */
+  malformed: number;
+  /** DEALER sockets created so far. */
+  socketsCreated: number;
+}
+
+export function newClientStats(): ClientStats {
+  return { requests: 0, replies: 0, retries: 0, timeouts: 0, aborted: 0, malformed: 0, socketsCreated: 0 };
+}
+
+interface Outstanding {
+  readonly service: Buffer;
+  readonly resolve: (body: Buffer[]) => void;
+  readonly reject: (err: Error) => void;
+  readonly onPartial: ((body: Buffer[]) => void) | undefined;
+  readonly rearm: () => void;
+  partials: number;
+}
+
+export interface ExchangeOptions {
+  timeoutMs: number;
+  signal: AbortSignal | undefined;
+  onPartial: ((body: Buffer[]) => void) | undefined;
+  clock: Clock;
+}
+
+/** Thrown (as the `cause` chain's head) when an attempt ran out of time. */
+export class AttemptTimeout extends TimeoutError {
+  override name = 'AttemptTimeout';
+  /** PARTIAL replies delivered before the timeout (0.2); a request with partials is not resent. */
+  readonly partials: number;
+  constructor(timeoutMs: number, partials: number) {
+    super(`no reply within timeoutMs (${timeoutMs} ms)`);
+    this.partials = partials;
+  }
+}
+
+export class ClientConnection {
+  readonly id: number;
+  readonly #channel: Channel<zmq.Dealer>;
+  readonly #version: MdpVersion;
+  readonly #log: Logger;
+  readonly #stats: ClientStats;
+  #outstanding: Outstanding | undefined;
+
+  constructor(id: number, endpoint: string, version: MdpVersion, log: Logger, stats: ClientStats) {
+    this.id = id;
+    this.#version = version;
+    this.#log = log;
+    this.#stats = stats;
+    const socket = new zmq.Dealer({ linger: 0 });
+    socket.connect(endpoint);
+    this.#channel = new Channel(socket, { name: 'mdp-client', logger: log });
+    stats.socketsCreated++;
+    void this.#channel.start(this.#onMessage);
+  }
+
+  get busy(): boolean {
+    return this.#outstanding !== undefined;
+  }
+
+  get closed(): boolean {
+    return this.#channel.isClosed;
+  }
+
+  /**
+   * Send one request and resolve with its FINAL body. Rejects with `AttemptTimeout` after
+   * `timeoutMs` of silence (re-armed by each PARTIAL), `AbortError` on `signal`, `ClosedError`
+   * when the socket closes first.
+   */
+  exchange(service: Buffer, body: readonly Buffer[], options: ExchangeOptions): Promise<Buffer[]> {
+    if (this.#outstanding !== undefined) return Promise.reject(new Error('ClientConnection: one request at a time'));
+    if (this.#channel.isClosed) return Promise.reject(new ClosedError('client socket'));
+    const { clock, timeoutMs, signal } = options;
+    return new Promise<Buffer[]>((resolve, reject) => {
+      let timer = clock.setTimeout(() => fail(new AttemptTimeout(timeoutMs, outstanding.partials)), timeoutMs);
+      const onAbort = (): void => fail(new AbortError('request aborted', { cause: signal?.reason }));
+      const cleanup = (): void => {
+        clock.clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (this.#outstanding === outstanding) this.#outstanding = undefined;
+      };
+      const fail = (err: Error): void => {
+        cleanup();
+        reject(err);
+      };
+      const outstanding: Outstanding = {
+        service,
+        onPartial: options.onPartial,
+        partials: 0,
+        resolve: (reply) => {
+          cleanup();
+          resolve(reply);
+        },
+        reject: fail,
+        rearm: () => {
+          clock.clearTimeout(timer);
+          timer = clock.setTimeout(() => fail(new AttemptTimeout(timeoutMs, outstanding.partials)), timeoutMs);
+        },
+      };
+      this.#outstanding = outstanding;
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (!this.#channel.post(encodeClientRequest(this.#version, service, body)))
+        fail(new ClosedError('client socket'));
+    });
+  }
+
+  readonly #onMessage = (message: Buffer[]): void => {
+    const reply = decodeClientReply(this.#version, message);
+    const outstanding = this.#outstanding;
+    if (typeof reply === 'string') {
+      this.#stats.malformed++;
+      this.#log.warn({ socket: this.id, reason: reply, frames: message.length }, 'malformed reply dropped');
+      return;
+    }
+    if (outstanding === undefined) {
+      this.#stats.malformed++;
+      this.#log.warn({ socket: this.id }, 'reply with no request waiting dropped');
+      return;
+    }
+    if (!frameEquals(reply.service, outstanding.service)) {
+      this.#stats.malformed++;
+      this.#log.warn(
+        {
+          socket: this.id,
+          expected: outstanding.service.toString('latin1'),
+          got: reply.service.subarray(0, 64).toString('latin1'),
+        },
+        'reply for another service dropped',
+      );
+      return;
+    }
+    if (!reply.final) {
+      outstanding.partials++;
+      outstanding.rearm();
+      try {
+        outstanding.onPartial?.(reply.body);
+      } catch (err) {
+        this.#log.warn({ err, socket: this.id }, 'onPartial callback threw');
+      }
+      return;
+    }
+    outstanding.resolve(reply.body);
+  };
+
+  /** Close at once (linger 0); the outstanding request, if any, rejects with `ClosedError`. */
+  async close(): Promise<void> {
+    this.#outstanding?.reject(new ClosedError('client'));
+    await this.#channel.close();
+  }
+}

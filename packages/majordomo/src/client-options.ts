@@ -1,0 +1,87 @@
+/**
+ * Options of the Majordomo clients (`MajordomoClient` and `MajordomoPipeline`) and of one
+ * `request()` call. Defaults are the book's mdcliapi: 2500 ms per attempt, 3 retries.
+ */
+import { systemClock, type Clock, type Logger } from '@zpatterns/core';
+import { MajordomoOptionsError } from './errors.js';
+import type { MdpVersion } from './protocol.js';
+
+export interface MajordomoClientOptions {
+  /** Broker endpoint to connect to, e.g. `tcp://127.0.0.1:5555`. Required. */
+  broker: string;
+  /** MDP version spoken on the wire: '0.1' (7/MDP, the book's) or '0.2' (18/MDP). @default '0.1' */
+  version?: MdpVersion;
+  /** How long one attempt waits for the reply before resending on a fresh socket. @default 2500 */
+  timeoutMs?: number;
+  /** Resends after the first attempt before giving up with `MajordomoTimeoutError`. @default 3 */
+  retries?: number;
+  /**
+   * Most DEALER sockets open at once, i.e. most requests in flight (MDP/0.1 has no request id,
+   * so each outstanding request owns a socket). Callers beyond it wait in FIFO order. @default 64
+   */
+  maxSockets?: number;
+  /** Idle sockets kept for reuse; more are closed when their request completes. @default 16 */
+  maxIdleSockets?: number;
+  /** Parent logger (pino); the client logs under a child. @default silent */
+  logger?: Logger | undefined;
+  /** Time source for the attempt timers. @default systemClock */
+  clock?: Clock;
+}
+
+export const majordomoClientDefaults: Required<Omit<MajordomoClientOptions, 'broker' | 'logger'>> = {
+  version: '0.1',
+  timeoutMs: 2500,
+  retries: 3,
+  maxSockets: 64,
+  maxIdleSockets: 16,
+  clock: systemClock,
+};
+
+export type ResolvedClientOptions = Required<Omit<MajordomoClientOptions, 'logger'>> & { logger: Logger | undefined };
+
+/** Merge and check the options once, in the constructor. */
+export function resolveClientOptions(options: MajordomoClientOptions): ResolvedClientOptions {
+  const o = { ...majordomoClientDefaults, ...stripUndefined(options), logger: options.logger };
+  if (typeof o.broker !== 'string' || o.broker === '')
+    throw new MajordomoOptionsError('broker: an endpoint is required');
+  if (o.version !== '0.1' && o.version !== '0.2') throw new MajordomoOptionsError(`version: expected '0.1' or '0.2'`);
+  checkPositive('timeoutMs', o.timeoutMs);
+  checkCount('retries', o.retries, 0);
+  checkCount('maxSockets', o.maxSockets, 1);
+  checkCount('maxIdleSockets', o.maxIdleSockets, 0);
+  return o;
+}
+
+/** Per-call options of `MajordomoClient.request()`. */
+export interface RequestOptions {
+  /** Overrides the client's `timeoutMs` for this call. */
+  timeoutMs?: number | undefined;
+  /** Overrides the client's `retries` for this call. */
+  retries?: number | undefined;
+  /** Abort the call: it rejects with `AbortError` and its socket is discarded. */
+  signal?: AbortSignal | undefined;
+  /**
+   * MDP/0.2 only: called with the body of every PARTIAL reply, in order, before `request()`
+   * resolves with the FINAL body. Once a PARTIAL has been delivered the request is not resent
+   * (that would deliver the partials twice): a later timeout rejects at once.
+   */
+  onPartial?: ((body: Buffer[]) => void) | undefined;
+}
+
+export function checkPositive(name: string, value: number): void {
+  if (!(typeof value === 'number' && value > 0))
+    throw new MajordomoOptionsError(`${name}: expected a number > 0, got ${String(value)}`);
+}
+
+export function checkCount(name: string, value: number, min: number): void {
+  if (!(Number.isInteger(value) && value >= min)) {
+    throw new MajordomoOptionsError(`${name}: expected a whole number >= ${min}, got ${String(value)}`);
+  }
+}
+
+/** Drop keys whose value is `undefined`, so they do not override defaults. */
+export function stripUndefined<T extends object>(value: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = v;
+  return out as T;
+}

@@ -1,0 +1,141 @@
+/**
+ * Options, handler and status types of `MajordomoWorker`. Defaults are the book's mdwrkapi:
+ * heartbeat 2500 ms, liveness 3, reconnect after 2500 ms (here the first step of a capped,
+ * jittered exponential backoff).
+ */
+import { exponentialBackoff, systemClock, type Clock, type Frame, type Logger, type RetryDelay } from '@zpatterns/core';
+import { checkCount, checkPositive, stripUndefined } from './client-options.js';
+import { MajordomoOptionsError } from './errors.js';
+import type { MdpVersion } from './protocol.js';
+
+export interface MajordomoWorkerOptions {
+  /** Broker endpoint to connect to. Required. */
+  broker: string;
+  /** Service name to register with READY. Must not start with `mmi.` (reserved). Required. */
+  service: string;
+  /** MDP version. @default '0.1' */
+  version?: MdpVersion;
+  /** Heartbeat interval; must match the broker's. @default 2500 */
+  heartbeatIntervalMs?: number;
+  /** Silent heartbeat intervals after which the broker is declared dead. @default 3 */
+  liveness?: number;
+  /**
+   * Delay before reconnect attempt `n` after the broker was declared dead, or `null` to give up
+   * (the worker then closes with `WorkerGaveUpError`). Attempts restart at 1 after a session in
+   * which the broker was heard from.
+   * @default exponentialBackoff({ initialMs: 2500, maxMs: 32000, factor: 2, jitter: 0.2 })
+   */
+  reconnect?: RetryDelay;
+  /**
+   * Reply sent when the handler throws or rejects. Return frames to answer the client with an
+   * application-defined error body. `undefined` (the default) sends no reply: the worker sends
+   * DISCONNECT and registers again on a fresh socket, so the broker (any broker, including the
+   * book's) gets it back as available, and the client times out and retries.
+   * @default undefined
+   */
+  errorReply?: ((err: Error, request: Buffer[]) => Frame[] | undefined) | undefined;
+  /** How long `close()` waits for the request in hand before abandoning it. @default 30000 */
+  drainTimeoutMs?: number;
+  /** Linger of the socket on `close()`, so the last REPLY and DISCONNECT get out. @default 1000 */
+  closeLingerMs?: number;
+  /** Parent logger. @default silent */
+  logger?: Logger | undefined;
+  /** Time source for heartbeats and reconnect delays. @default systemClock */
+  clock?: Clock;
+}
+
+export const majordomoWorkerDefaults: Required<
+  Omit<MajordomoWorkerOptions, 'broker' | 'service' | 'logger' | 'errorReply'>
+> = {
+  version: '0.1',
+  heartbeatIntervalMs: 2500,
+  liveness: 3,
+  reconnect: exponentialBackoff({ initialMs: 2500, maxMs: 32_000, factor: 2, jitter: 0.2 }),
+  drainTimeoutMs: 30_000,
+  closeLingerMs: 1000,
+  clock: systemClock,
+};
+
+export type ResolvedWorkerOptions = Required<Omit<MajordomoWorkerOptions, 'logger' | 'errorReply'>> & {
+  logger: Logger | undefined;
+  errorReply: MajordomoWorkerOptions['errorReply'];
+};
+
+export function resolveWorkerOptions(options: MajordomoWorkerOptions): ResolvedWorkerOptions {
+  const o = {
+    ...majordomoWorkerDefaults,
+    ...stripUndefined(options),
+    logger: options.logger,
+    errorReply: options.errorReply,
+  };
+  if (typeof o.broker !== 'string' || o.broker === '')
+    throw new MajordomoOptionsError('broker: an endpoint is required');
+  if (typeof o.service !== 'string' || o.service === '')
+    throw new MajordomoOptionsError('service: a service name is required');
+  if (o.service.startsWith('mmi.'))
+    throw new MajordomoOptionsError(`service: '${o.service}' is in the reserved mmi. namespace`);
+  if (o.version !== '0.1' && o.version !== '0.2') throw new MajordomoOptionsError(`version: expected '0.1' or '0.2'`);
+  checkPositive('heartbeatIntervalMs', o.heartbeatIntervalMs);
+  checkCount('liveness', o.liveness, 1);
+  checkCount('drainTimeoutMs', o.drainTimeoutMs, 0);
+  checkCount('closeLingerMs', o.closeLingerMs, 0);
+  return o;
+}
+
+/** What a handler gets besides the request body. */
+export interface RequestContext {
+  /** The service this worker serves. */
+  readonly service: string;
+  /** The client's return address, as the broker gave it (opaque). */
+  readonly client: Buffer;
+  readonly version: MdpVersion;
+  /**
+   * MDP/0.2: send a PARTIAL reply now (the FINAL is what the handler returns). Throws
+   * `MdpVersionError` on MDP/0.1.
+   */
+  partial(body: readonly Frame[]): void;
+  /** Aborted when the request is abandoned: the session to the broker was lost, or `close()` ran out of `drainTimeoutMs`. */
+  readonly signal: AbortSignal;
+}
+
+/** A request handler: return the reply body. A throw or rejection is handled by `errorReply`. */
+export type RequestHandler = (
+  request: Buffer[],
+  context: RequestContext,
+) => readonly Frame[] | Promise<readonly Frame[]>;
+
+/** One request of the iterator form: `for await (const req of worker) await req.reply(frames)`. */
+export interface WorkerRequest extends RequestContext {
+  readonly body: Buffer[];
+  /** Answer the request; the worker takes the next one only after this. */
+  reply(body: readonly Frame[]): Promise<void>;
+  /** Give up on the request as if the handler had thrown `err` (see `errorReply`). */
+  fail(err: Error): void;
+}
+
+/** Lifecycle events of a worker, from `worker.status()`. */
+export type WorkerStatus =
+  | { readonly type: 'connect'; readonly session: number }
+  | { readonly type: 'ready'; readonly session: number }
+  | { readonly type: 'disconnect:broker-dead'; readonly session: number; readonly silentMs: number }
+  | { readonly type: 'disconnect:by-broker'; readonly session: number }
+  | { readonly type: 'disconnect:handler-error'; readonly session: number }
+  | { readonly type: 'reconnect'; readonly attempt: number; readonly delayMs: number }
+  | { readonly type: 'handler-error'; readonly error: Error }
+  | { readonly type: 'closed'; readonly error?: Error };
+
+export interface WorkerStats {
+  /** Sessions opened (sockets created, READY sent). */
+  sessions: number;
+  requests: number;
+  replies: number;
+  partials: number;
+  handlerErrors: number;
+  heartbeatsSent: number;
+  /** Messages from the broker that did not decode, or commands a worker does not expect. */
+  malformed: number;
+  /** Replies not sent because their session had ended. */
+  discardedReplies: number;
+  disconnectsReceived: number;
+  brokerExpiries: number;
+}

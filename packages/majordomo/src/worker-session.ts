@@ -1,0 +1,118 @@
+/**
+ * One connection of a worker to the broker: a fresh DEALER (so a fresh identity), READY sent at
+ * once, heartbeats both ways through core `Heartbeat` (any message from the broker is a sign of
+ * life), and an `ended` promise that says why the session is over. A worker never reuses a
+ * session: after DISCONNECT or a dead broker it opens a new one, as 7/MDP requires.
+ */
+import * as zmq from 'zeromq';
+import { Channel, Heartbeat, type Frames, type Logger } from '@zpatterns/core';
+import {
+  decodeFromBroker,
+  encodeWorkerCommand,
+  WORKER_DISCONNECT,
+  WORKER_HEARTBEAT,
+  type WorkerCommand,
+} from './protocol.js';
+import type { ResolvedWorkerOptions, WorkerStats } from './worker-options.js';
+
+/** Why a session ended. */
+export type SessionEnd =
+  | { readonly reason: 'expired'; readonly silentMs: number }
+  | { readonly reason: 'disconnect' }
+  | { readonly reason: 'handler-error' }
+  | { readonly reason: 'close' };
+
+export interface SessionPort {
+  /** A valid command from the broker (already counted as a sign of life). */
+  command(session: WorkerSession, command: WorkerCommand): void;
+}
+
+export class WorkerSession {
+  readonly id: number;
+  readonly ended: Promise<SessionEnd>;
+  /** True once anything at all was heard from the broker in this session. */
+  heard = false;
+  /** Requests answered in this session. */
+  served = 0;
+  readonly #o: ResolvedWorkerOptions;
+  readonly #log: Logger;
+  readonly #socket: zmq.Dealer;
+  readonly #channel: Channel<zmq.Dealer>;
+  readonly #heartbeat: Heartbeat;
+  #end: SessionEnd | undefined;
+  #resolveEnded: (end: SessionEnd) => void = () => undefined;
+
+  constructor(id: number, options: ResolvedWorkerOptions, log: Logger, stats: WorkerStats, port: SessionPort) {
+    this.id = id;
+    this.#o = options;
+    this.#log = log;
+    this.ended = new Promise<SessionEnd>((resolve) => (this.#resolveEnded = resolve));
+    this.#socket = new zmq.Dealer({ linger: 0 });
+    this.#socket.connect(options.broker);
+    this.#channel = new Channel(this.#socket, { name: 'mdp-worker', logger: log });
+    this.#heartbeat = new Heartbeat(
+      {
+        beat: () => {
+          if (this.#channel.post(WORKER_HEARTBEAT[options.version])) stats.heartbeatsSent++;
+        },
+        expired: (silentMs) => {
+          stats.brokerExpiries++;
+          this.end({ reason: 'expired', silentMs });
+        },
+      },
+      { intervalMs: options.heartbeatIntervalMs, liveness: options.liveness, clock: options.clock },
+    );
+    stats.sessions++;
+    this.#channel.post(encodeWorkerCommand(options.version, { type: 'ready', service: Buffer.from(options.service) }));
+    this.#heartbeat.start();
+    void this.#channel.start((message) => {
+      if (this.#end !== undefined) return;
+      this.#heartbeat.touch();
+      this.heard = true;
+      const command = decodeFromBroker(options.version, message);
+      if (typeof command === 'string') {
+        stats.malformed++;
+        log.warn({ session: id, reason: command, frames: message.length }, 'malformed message from broker dropped');
+        return;
+      }
+      port.command(this, command);
+    });
+  }
+
+  get isEnded(): boolean {
+    return this.#end !== undefined;
+  }
+
+  /** Queue a message to the broker; false when the session is over. */
+  post(message: Frames): boolean {
+    return this.#end === undefined && this.#channel.post(message);
+  }
+
+  /** End abruptly: socket closed with linger 0, nothing more is sent. Idempotent. */
+  end(end: SessionEnd): void {
+    if (this.#end !== undefined) return;
+    this.#end = end;
+    this.#heartbeat.stop();
+    this.#socket.linger = 0;
+    void this.#channel.close().then(() => this.#resolveEnded(end));
+  }
+
+  /**
+   * End politely: send DISCONNECT after everything already queued (the last REPLY), wait until
+   * libzmq has it, and close with `lingerMs` so it reaches the broker. Idempotent.
+   */
+  async leave(end: SessionEnd, lingerMs: number): Promise<void> {
+    if (this.#end !== undefined) {
+      await this.ended;
+      return;
+    }
+    this.#channel.post(WORKER_DISCONNECT[this.#o.version]);
+    this.#end = end;
+    this.#heartbeat.stop();
+    this.#socket.linger = lingerMs;
+    this.#log.debug({ session: this.id, reason: end.reason }, 'leaving: DISCONNECT sent');
+    await this.#channel.drain();
+    this.#resolveEnded(end);
+    await this.ended;
+  }
+}

@@ -1,0 +1,366 @@
+/**
+ * The Majordomo worker (the book's mdwrkapi, made robust): registers a service with the broker,
+ * answers one request at a time with your handler, heartbeats (also while the handler runs),
+ * reconnects on a fresh socket when the broker dies or says DISCONNECT, and drains on `close()`.
+ *
+ *   worker DEALER                                   broker ROUTER
+ *     | ["", "MDPW01", 0x01, service]      READY ----->  |
+ *     | <----- REQUEST ["", "MDPW01", 0x02, client, "", body...]
+ *     |        handler(body) ... HEARTBEAT <---> HEARTBEAT (every heartbeatIntervalMs, both ways)
+ *     | ["", "MDPW01", 0x03, client, "", reply...]  REPLY ----->  |
+ *     | ["", "MDPW01", 0x05]          DISCONNECT (on close) ----->  |
+ *
+ * States (one `transition()` logs every change):
+ *   idle -> connecting -> ready <-> busy ; connecting|ready|busy -> backoff -> connecting
+ *   any -> closing -> closed
+ */
+import {
+  AsyncQueue,
+  ClosedError,
+  componentLogger,
+  deadline,
+  EMPTY,
+  sleep,
+  toBuffer,
+  toError,
+  type Frame,
+  type Logger,
+} from '@zpatterns/core';
+import { MdpVersionError, WorkerGaveUpError } from './errors.js';
+import { encodeWorkerCommand, type WorkerCommand } from './protocol.js';
+import {
+  resolveWorkerOptions,
+  type MajordomoWorkerOptions,
+  type RequestContext,
+  type RequestHandler,
+  type ResolvedWorkerOptions,
+  type WorkerRequest,
+  type WorkerStats,
+  type WorkerStatus,
+} from './worker-options.js';
+import { WorkerSession, type SessionEnd } from './worker-session.js';
+
+/** The worker's state: a discriminated union, changed only by `transition()`. */
+export type WorkerState =
+  | { readonly state: 'idle' }
+  | { readonly state: 'connecting'; readonly session: WorkerSession }
+  | { readonly state: 'ready'; readonly session: WorkerSession }
+  | { readonly state: 'busy'; readonly session: WorkerSession; readonly client: Buffer }
+  | { readonly state: 'backoff'; readonly attempt: number; readonly delayMs: number }
+  | { readonly state: 'closing' }
+  | { readonly state: 'closed' };
+
+export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerRequest> {
+  readonly stats: WorkerStats = {
+    sessions: 0,
+    requests: 0,
+    replies: 0,
+    partials: 0,
+    handlerErrors: 0,
+    heartbeatsSent: 0,
+    malformed: 0,
+    discardedReplies: 0,
+    disconnectsReceived: 0,
+    brokerExpiries: 0,
+  };
+  readonly #o: ResolvedWorkerOptions;
+  readonly #log: Logger;
+  #state: WorkerState = { state: 'idle' };
+  #handler: RequestHandler | undefined;
+  #session: WorkerSession | undefined;
+  #sessionCount = 0;
+  #loop: Promise<void> | undefined;
+  #inHand: Promise<void> | undefined;
+  #abortInHand: AbortController | undefined;
+  readonly #stop = new AbortController();
+  #closing: Promise<void> | undefined;
+  #failure: Error | undefined;
+  readonly #statusQueues = new Set<AsyncQueue<WorkerStatus>>();
+  readonly #done: Promise<void>;
+  #resolveDone: () => void = () => undefined;
+
+  constructor(options: MajordomoWorkerOptions) {
+    this.#o = resolveWorkerOptions(options);
+    this.#log = componentLogger(this.#o.logger, {
+      component: 'mdp-worker',
+      service: this.#o.service,
+      broker: this.#o.broker,
+    });
+    this.#done = new Promise<void>((resolve) => (this.#resolveDone = resolve));
+  }
+
+  /** The current state (read-only snapshot). */
+  get state(): WorkerState['state'] {
+    return this.#state.state;
+  }
+
+  get options(): Readonly<ResolvedWorkerOptions> {
+    return this.#o;
+  }
+
+  /**
+   * Serve requests with `handler` until `close()`. Resolves when the worker has closed; rejects
+   * with `WorkerGaveUpError` when the `reconnect` policy gave up. Call once.
+   */
+  serve(handler: RequestHandler): Promise<void> {
+    if (this.#closing !== undefined) return Promise.reject(new ClosedError('worker'));
+    if (this.#handler !== undefined) return Promise.reject(new Error('MajordomoWorker: serve() was already called'));
+    this.#handler = handler;
+    this.#loop = this.#run();
+    return this.#done.then(() => {
+      if (this.#failure !== undefined) throw this.#failure;
+    });
+  }
+
+  /** The iterator form: each request must be answered with `reply()` before the next arrives. */
+  [Symbol.asyncIterator](): AsyncIterator<WorkerRequest> {
+    const queue = new AsyncQueue<WorkerRequest>();
+    this.serve(
+      (body, context) =>
+        new Promise<readonly Frame[]>((resolve, reject) => {
+          queue.push({ ...context, body, reply: async (frames) => resolve(frames), fail: reject });
+        }),
+    ).then(
+      () => queue.end(),
+      (err: unknown) => queue.end(toError(err)),
+    );
+    return {
+      next: () => queue.next(),
+      return: async () => {
+        await queue.return();
+        await this.close();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  /** Lifecycle events as an async iterable; ends when the worker closes. */
+  status(): AsyncIterableIterator<WorkerStatus> {
+    const queue = new AsyncQueue<WorkerStatus>(256);
+    if (this.#state.state === 'closed') queue.end();
+    else this.#statusQueues.add(queue);
+    return queue;
+  }
+
+  /** Resolves once closed: `undefined`, or the error that closed the worker. */
+  async closed(): Promise<void | Error> {
+    await this.#done;
+    return this.#failure;
+  }
+
+  #emit(status: WorkerStatus): void {
+    for (const queue of this.#statusQueues) {
+      if (!queue.push(status)) this.#statusQueues.delete(queue);
+    }
+  }
+
+  #transition(next: WorkerState): void {
+    const from = this.#state.state;
+    this.#state = next;
+    if (from !== next.state) this.#log.debug({ from, to: next.state }, 'state');
+  }
+
+  get #isClosing(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** The session loop: single flight by construction, one session at a time. */
+  async #run(): Promise<void> {
+    let attempt = 0;
+    let disconnectStreak = 0;
+    for (;;) {
+      // One request at a time: never register again while a handler from the last session runs.
+      if (this.#inHand !== undefined) await this.#inHand;
+      if (this.#isClosing) return;
+      const session = this.#open();
+      const end: SessionEnd = await session.ended;
+      if (this.#session === session) this.#session = undefined;
+      if (end.reason === 'close' || this.#isClosing) return;
+      this.#abortInHand?.abort(new Error('session to the broker ended'));
+      if (session.heard) attempt = 0;
+      let delayMs: number | null;
+      switch (end.reason) {
+        case 'expired':
+          this.#log.warn({ session: session.id, silentMs: end.silentMs }, 'broker silent, reconnecting');
+          this.#emit({ type: 'disconnect:broker-dead', session: session.id, silentMs: end.silentMs });
+          disconnectStreak = 0;
+          attempt++;
+          delayMs = this.#o.reconnect(attempt);
+          break;
+        case 'disconnect':
+          this.#log.info({ session: session.id }, 'DISCONNECT from broker, registering again');
+          this.#emit({ type: 'disconnect:by-broker', session: session.id });
+          // 7/MDP: reconnect at once. A broker that keeps refusing us gets backoff, not a tight loop.
+          disconnectStreak = session.served > 0 ? 1 : disconnectStreak + 1;
+          delayMs = disconnectStreak <= 1 ? 0 : this.#o.reconnect(disconnectStreak - 1);
+          break;
+        case 'handler-error':
+          this.#emit({ type: 'disconnect:handler-error', session: session.id });
+          disconnectStreak = 0;
+          delayMs = 0;
+          break;
+      }
+      if (delayMs === null) {
+        this.#failure = new WorkerGaveUpError(attempt);
+        this.#log.error({ attempts: attempt }, 'reconnect policy gave up; closing');
+        void this.close();
+        return;
+      }
+      this.#transition({ state: 'backoff', attempt, delayMs });
+      this.#emit({ type: 'reconnect', attempt, delayMs });
+      if (delayMs > 0) await sleep(delayMs, { clock: this.#o.clock, signal: this.#stop.signal }).catch(() => undefined);
+    }
+  }
+
+  #open(): WorkerSession {
+    const id = ++this.#sessionCount;
+    const session = new WorkerSession(id, this.#o, this.#log, this.stats, { command: this.#onCommand });
+    this.#session = session;
+    this.#transition({ state: 'connecting', session });
+    this.#emit({ type: 'connect', session: id });
+    return session;
+  }
+
+  readonly #onCommand = (session: WorkerSession, command: WorkerCommand): void => {
+    const state = this.#state;
+    if (state.state === 'connecting' && state.session === session) {
+      this.#transition({ state: 'ready', session });
+      this.#emit({ type: 'ready', session: session.id });
+    }
+    switch (command.type) {
+      case 'heartbeat':
+        return;
+      case 'disconnect':
+        this.stats.disconnectsReceived++;
+        session.end({ reason: 'disconnect' });
+        return;
+      case 'request': {
+        const now = this.#state;
+        if (now.state !== 'ready' || now.session !== session) {
+          this.stats.malformed++;
+          this.#log.warn({ session: session.id, state: now.state }, 'REQUEST while not ready dropped');
+          return;
+        }
+        this.#dispatch(session, command.client, command.body);
+        return;
+      }
+      case 'ready':
+      case 'reply':
+        this.stats.malformed++;
+        this.#log.warn({ session: session.id, command: command.type }, 'unexpected command from broker dropped');
+        return;
+    }
+  };
+
+  #dispatch(session: WorkerSession, client: Buffer, body: Buffer[]): void {
+    this.stats.requests++;
+    this.#transition({ state: 'busy', session, client });
+    const abort = new AbortController();
+    this.#abortInHand = abort;
+    this.#inHand = this.#handle(session, client, body, abort).finally(() => {
+      this.#inHand = undefined;
+      this.#abortInHand = undefined;
+    });
+  }
+
+  async #handle(session: WorkerSession, client: Buffer, body: Buffer[], abort: AbortController): Promise<void> {
+    const version = this.#o.version;
+    const context: RequestContext = {
+      service: this.#o.service,
+      client,
+      version,
+      signal: abort.signal,
+      partial: (frames) => {
+        if (version === '0.1') throw new MdpVersionError('MDP/0.1 has no PARTIAL replies: use version 0.2');
+        if (
+          session.post(
+            encodeWorkerCommand(version, { type: 'reply', client, body: normalizeBody(frames), final: false }),
+          )
+        ) {
+          this.stats.partials++;
+        }
+      },
+    };
+    let reply: readonly Frame[] | undefined;
+    try {
+      reply = await (this.#handler as RequestHandler)(body, context);
+    } catch (caught) {
+      const err = toError(caught);
+      this.stats.handlerErrors++;
+      this.#log.warn({ err, session: session.id }, 'handler failed');
+      this.#emit({ type: 'handler-error', error: err });
+      reply = this.#errorReply(err, body);
+    }
+    if (session.isEnded) {
+      this.stats.discardedReplies++;
+      this.#log.info({ session: session.id }, 'reply discarded: the session to the broker ended while the handler ran');
+      return;
+    }
+    if (reply === undefined) {
+      // No reply to give: leave and register again, so the broker counts us as available.
+      await session.leave({ reason: 'handler-error' }, this.#o.closeLingerMs);
+      return;
+    }
+    session.post(encodeWorkerCommand(version, { type: 'reply', client, body: normalizeBody(reply), final: true }));
+    session.served++;
+    this.stats.replies++;
+    const state = this.#state;
+    if (state.state === 'busy' && state.session === session) this.#transition({ state: 'ready', session });
+  }
+
+  #errorReply(err: Error, body: Buffer[]): readonly Frame[] | undefined {
+    if (this.#o.errorReply === undefined) return undefined;
+    try {
+      return this.#o.errorReply(err, body);
+    } catch (caught) {
+      this.#log.warn({ err: toError(caught) }, 'errorReply threw; no reply sent');
+      return undefined;
+    }
+  }
+
+  /**
+   * Drain and close: finish the request in hand (up to `drainTimeoutMs`) and send its reply, send
+   * DISCONNECT, close the socket. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const from = this.#state.state;
+    this.#transition({ state: 'closing' });
+    this.#stop.abort();
+    if (from !== 'idle') {
+      if (this.#inHand !== undefined) {
+        try {
+          await deadline(this.#inHand, { timeoutMs: this.#o.drainTimeoutMs, clock: this.#o.clock });
+        } catch {
+          this.#log.warn(
+            { drainTimeoutMs: this.#o.drainTimeoutMs },
+            'request in hand still running after drainTimeoutMs; abandoned',
+          );
+          this.#abortInHand?.abort(new ClosedError('worker'));
+        }
+      }
+      const session = this.#session;
+      if (session !== undefined && !session.isEnded) await session.leave({ reason: 'close' }, this.#o.closeLingerMs);
+      await this.#loop;
+    }
+    this.#transition({ state: 'closed' });
+    this.#emit(this.#failure === undefined ? { type: 'closed' } : { type: 'closed', error: this.#failure });
+    for (const queue of this.#statusQueues) queue.end();
+    this.#statusQueues.clear();
+    this.#resolveDone();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** A reply body as frames; MDP replies carry at least one frame, so `[]` becomes one empty frame. */
+function normalizeBody(body: readonly Frame[] | Frame): Buffer[] {
+  if (!Array.isArray(body)) return [toBuffer(body as Frame)];
+  return body.length === 0 ? [EMPTY] : (body as readonly Frame[]).map(toBuffer);
+}

@@ -1,0 +1,248 @@
+/**
+ * MajordomoClient and MajordomoPipeline against the real in-process Broker and real workers, plus
+ * raw ROUTERs playing a misbehaving broker.
+ *
+ *   client --request--> Broker --REQUEST--> worker(s)
+ *   client <--reply---- Broker <--REPLY---- worker(s)
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { AbortError, ClosedError, EMPTY, sleep } from '@zpatterns/core';
+import { rawRouter, seededRandom } from '@zpatterns/testkit';
+import {
+  Broker,
+  MajordomoClient,
+  MajordomoTimeoutError,
+  MajordomoWorker,
+  MDPC01,
+  MDPC02,
+  type MdpVersion,
+} from '@zpatterns/majordomo';
+
+const disposables: AsyncDisposable[] = [];
+function track<T extends AsyncDisposable>(resource: T): T {
+  disposables.push(resource);
+  return resource;
+}
+afterEach(async () => {
+  for (const d of disposables.splice(0).reverse()) await d[Symbol.asyncDispose]();
+});
+
+const HB = { heartbeatIntervalMs: 100, liveness: 3 } as const;
+
+async function startBroker(): Promise<{ broker: Broker; endpoint: string }> {
+  const broker = track(new Broker(HB));
+  const endpoint = await broker.bind('tcp://127.0.0.1:*');
+  return { broker, endpoint };
+}
+
+function echoWorker(endpoint: string, version: MdpVersion = '0.1', service = 'echo'): MajordomoWorker {
+  const worker = track(new MajordomoWorker({ broker: endpoint, service, version, ...HB }));
+  void worker.serve((request) => request);
+  return worker;
+}
+
+const texts = (frames: Buffer[]): string[] => frames.map((f) => f.toString());
+
+describe.each(['0.1', '0.2'] as const)('MajordomoClient over MDP/%s', (version) => {
+  it('round-trips a multi-frame body, binary frames included', async () => {
+    const { endpoint } = await startBroker();
+    echoWorker(endpoint, version);
+    const client = track(new MajordomoClient({ broker: endpoint, version, timeoutMs: 2000, retries: 0 }));
+    const body = [Buffer.from('Hello'), Buffer.from([0, 1, 255]), EMPTY, Buffer.alloc(70_000, 7)];
+    const reply = await client.request('echo', body);
+    expect(reply).toHaveLength(4);
+    reply.forEach((frame, i) => expect(frame.equals(body[i] as Buffer)).toBe(true));
+    expect(client.stats.replies).toBe(1);
+  });
+
+  it('matches every reply to its request when replies come back out of order', async () => {
+    const { endpoint } = await startBroker();
+    const random = seededRandom(version === '0.1' ? 1 : 2);
+    for (let i = 0; i < 5; i++) {
+      const worker = track(new MajordomoWorker({ broker: endpoint, service: 'slow', version, ...HB }));
+      void worker.serve(async ([id]) => {
+        await sleep(Math.floor(random() * 40));
+        return [Buffer.from(`reply-to-${String(id)}`)];
+      });
+    }
+    const client = track(new MajordomoClient({ broker: endpoint, version, timeoutMs: 5000, retries: 0 }));
+    const order: number[] = [];
+    const replies = await Promise.all(
+      Array.from({ length: 50 }, async (_, i) => {
+        const reply = await client.request('slow', `${i}`);
+        order.push(i);
+        return texts(reply);
+      }),
+    );
+    replies.forEach((reply, i) => expect(reply).toEqual([`reply-to-${i}`]));
+    // The test means something only if completion order differed from sending order.
+    expect(order).not.toEqual([...order].sort((a, b) => a - b));
+    expect(client.sockets.open).toBeLessThanOrEqual(64);
+  });
+});
+
+describe('MajordomoClient reliability', () => {
+  it('resends on a fresh socket and gives up with MajordomoTimeoutError after 1 + retries attempts', async () => {
+    const router = track(await rawRouter());
+    const client = track(new MajordomoClient({ broker: router.endpoint, timeoutMs: 100, retries: 2 }));
+    const failed = client.request('echo', 'ping').catch((err: unknown) => err);
+    const seen: Buffer[] = [];
+    for (let i = 0; i < 3; i++) {
+      const [identity, ...rest] = await router.receive(2000);
+      expect(rest.map((f) => f.toString())).toEqual(['', 'MDPC01', 'echo', 'ping']);
+      seen.push(identity as Buffer);
+    }
+    const err = await failed;
+    expect(err).toBeInstanceOf(MajordomoTimeoutError);
+    expect((err as MajordomoTimeoutError).code).toBe('ERR_TIMEOUT');
+    expect((err as Error).message).toMatch(/timeoutMs/);
+    expect((err as Error).message).toMatch(/retries/);
+    expect((err as MajordomoTimeoutError).attempts).toBe(3);
+    // Every attempt came from a different socket (a different ROUTER identity).
+    expect(new Set(seen.map((s) => s.toString('hex'))).size).toBe(3);
+    await router.expectNothing(250);
+    expect(client.stats.retries).toBe(2);
+    expect(client.stats.timeouts).toBe(1);
+  });
+
+  it('succeeds on a retry when the first attempt is not answered, ignoring the late reply', async () => {
+    const router = track(await rawRouter());
+    const client = track(new MajordomoClient({ broker: router.endpoint, timeoutMs: 150, retries: 3 }));
+    const pending = client.request('svc', 'x');
+    const [first] = await router.receive(2000);
+    const [second] = await router.receive(2000);
+    // Answer the second attempt, then (late) the first: the late reply's socket is closed, so it is lost.
+    await router.send([second as Buffer, EMPTY, MDPC01, Buffer.from('svc'), Buffer.from('from-second')]);
+    await router.send([first as Buffer, EMPTY, MDPC01, Buffer.from('svc'), Buffer.from('from-first')]);
+    expect(texts(await pending)).toEqual(['from-second']);
+    // The next request must not see the late reply.
+    const next = client.request('svc', 'y');
+    const [third, ...frames] = await router.receive(2000);
+    expect(frames.map((f) => f.toString())).toEqual(['', 'MDPC01', 'svc', 'y']);
+    await router.send([third as Buffer, EMPTY, MDPC01, Buffer.from('svc'), Buffer.from('answer-y')]);
+    expect(texts(await next)).toEqual(['answer-y']);
+  });
+
+  it('drops replies with a bad header or for another service, and keeps waiting', async () => {
+    const router = track(await rawRouter());
+    const client = track(new MajordomoClient({ broker: router.endpoint, timeoutMs: 2000, retries: 0 }));
+    const pending = client.request('svc', 'x');
+    const [id] = await router.receive(2000);
+    const peer = id as Buffer;
+    await router.send([peer, EMPTY, Buffer.from('MDPC99'), Buffer.from('svc'), Buffer.from('bad header')]);
+    await router.send([peer, EMPTY, MDPC01, Buffer.from('other'), Buffer.from('wrong service')]);
+    await router.send([peer, Buffer.from('garbage')]);
+    await router.send([peer, EMPTY, MDPC01, Buffer.from('svc'), Buffer.from('right')]);
+    expect(texts(await pending)).toEqual(['right']);
+    expect(client.stats.malformed).toBe(3);
+  });
+
+  it('rejects with AbortError when the signal fires, and with ClosedError after close()', async () => {
+    const router = track(await rawRouter());
+    const client = new MajordomoClient({ broker: router.endpoint, timeoutMs: 5000 });
+    const controller = new AbortController();
+    const aborted = client.request('svc', 'x', { signal: controller.signal });
+    await router.receive(2000);
+    controller.abort(new Error('user gave up'));
+    await expect(aborted).rejects.toBeInstanceOf(AbortError);
+    await expect(client.request('svc', 'x', { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortError);
+    const inFlight = client.request('svc', 'y');
+    await router.receive(2000);
+    await client.close();
+    await expect(inFlight).rejects.toBeInstanceOf(ClosedError);
+    await expect(client.request('svc', 'z')).rejects.toBeInstanceOf(ClosedError);
+    await client.close();
+  });
+
+  it('bounds open sockets with maxSockets: callers beyond it wait in FIFO order', async () => {
+    const router = track(await rawRouter());
+    const client = track(new MajordomoClient({ broker: router.endpoint, timeoutMs: 5000, maxSockets: 2 }));
+    const done: string[] = [];
+    const calls = ['a', 'b', 'c', 'd'].map((name) =>
+      client.request('svc', name).then((r) => done.push(texts(r)[0] ?? '')),
+    );
+    const first = await router.receive(2000);
+    const second = await router.receive(2000);
+    await router.expectNothing(100);
+    expect(client.sockets).toEqual({ open: 2, idle: 0, waiting: 2 });
+    for (const message of [first, second]) {
+      await router.send([message[0] as Buffer, EMPTY, MDPC01, Buffer.from('svc'), message[4] as Buffer]);
+    }
+    for (let i = 0; i < 2; i++) {
+      const message = await router.receive(2000);
+      await router.send([message[0] as Buffer, EMPTY, MDPC01, Buffer.from('svc'), message[4] as Buffer]);
+    }
+    await Promise.all(calls);
+    expect([...done].sort()).toEqual(['a', 'b', 'c', 'd']);
+    expect(done.slice(2).sort()).toEqual(['c', 'd']);
+    expect(client.sockets.open).toBe(2);
+  });
+
+  it('MDP/0.2: delivers PARTIAL replies to onPartial and resolves with FINAL', async () => {
+    const { endpoint } = await startBroker();
+    const worker = track(new MajordomoWorker({ broker: endpoint, service: 'count', version: '0.2', ...HB }));
+    void worker.serve(async (request, ctx) => {
+      for (let i = 1; i <= 3; i++) ctx.partial([`part ${i}`]);
+      return ['done', ...request];
+    });
+    const client = track(new MajordomoClient({ broker: endpoint, version: '0.2', timeoutMs: 2000, retries: 0 }));
+    const partials: string[][] = [];
+    const final = await client.request('count', 'go', { onPartial: (body) => partials.push(texts(body)) });
+    expect(partials).toEqual([['part 1'], ['part 2'], ['part 3']]);
+    expect(texts(final)).toEqual(['done', 'go']);
+    const streamed: [string[], boolean][] = [];
+    for await (const chunk of client.stream('count', 'again')) streamed.push([texts(chunk.body), chunk.final]);
+    expect(streamed).toEqual([
+      [['part 1'], false],
+      [['part 2'], false],
+      [['part 3'], false],
+      [['done', 'again'], true],
+    ]);
+  });
+
+  it('MDP/0.2 raw frames: sends [MDPC02, 0x01, service, body] and accepts [MDPC02, 0x03, ...]', async () => {
+    const router = track(await rawRouter());
+    const client = track(new MajordomoClient({ broker: router.endpoint, version: '0.2', timeoutMs: 2000, retries: 0 }));
+    const pending = client.request('svc', ['a', 'b']);
+    const [id, ...frames] = await router.receive(2000);
+    expect(frames.map((f) => f.toString('hex'))).toEqual([MDPC02.toString('hex'), '01', '737663', '61', '62']);
+    await router.send([id as Buffer, MDPC02, Buffer.from([0x03]), Buffer.from('svc'), Buffer.from('ok')]);
+    expect(texts(await pending)).toEqual(['ok']);
+  });
+
+  it('asks MMI: serviceStatus() and services()', async () => {
+    const { endpoint } = await startBroker();
+    const worker = echoWorker(endpoint);
+    const client = track(new MajordomoClient({ broker: endpoint, timeoutMs: 2000, retries: 0 }));
+    await expect(client.serviceStatus('nobody')).resolves.toBe('404');
+    // The worker registers asynchronously; wait for it through MMI itself.
+    for (let i = 0; i < 100 && (await client.serviceStatus('echo')) !== '200'; i++) await sleep(10);
+    expect(await client.serviceStatus('echo')).toBe('200');
+    const services = await client.services();
+    expect(services.map((s) => [s.name.toString(), s.workers])).toEqual([['echo', 1]]);
+    expect(worker.state).toMatch(/ready|connecting/);
+  });
+});
+
+describe('MajordomoPipeline', () => {
+  it.each(['0.1', '0.2'] as const)('sends many without waiting and reads every reply (MDP/%s)', async (version) => {
+    const { endpoint } = await startBroker();
+    echoWorker(endpoint, version);
+    echoWorker(endpoint, version);
+    const client = track(new MajordomoClient({ broker: endpoint, version }));
+    const pipeline = client.pipeline();
+    const n = 2000;
+    for (let i = 0; i < n; i++) pipeline.send('echo', [`${i}`]);
+    const seen = new Set<string>();
+    for await (const reply of pipeline.replies()) {
+      expect(reply.service.toString()).toBe('echo');
+      seen.add(reply.body[0]?.toString() ?? '');
+      if (seen.size === n) break;
+    }
+    expect(seen.size).toBe(n);
+    expect(pipeline.stats).toMatchObject({ sent: n, received: n, malformed: 0 });
+    expect(await pipeline.recv({ timeoutMs: 50 })).toBeNull();
+    await client.close();
+    expect(() => pipeline.send('echo', 'x')).toThrow(ClosedError);
+  });
+});
