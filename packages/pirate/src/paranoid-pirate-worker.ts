@@ -266,6 +266,9 @@ export class ParanoidPirateWorker implements AsyncDisposable {
   }
 
   async #process(): Promise<void> {
+    // Yield first: a handler that throws synchronously would otherwise finish this whole run
+    // before `#processing` is even assigned, leaving it set for ever.
+    await Promise.resolve();
     try {
       for (let job = this.#jobs.shift(); job !== undefined; job = this.#jobs.shift()) {
         let reply: Buffer[];

@@ -1,0 +1,116 @@
+/**
+ * Simple Pirate on real sockets:
+ *
+ *   LazyPirateClient / raw REQ --> [frontend] SimplePirateQueue [backend] <-- SimplePirateWorker (REQ)
+ *                                      [worker-id][""][0x01] READY <--
+ *      [client-id][""][body] --> LRU free worker --> [worker-id][""][client-id][""][body]
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { LazyPirateClient, SimplePirateQueue, SimplePirateWorker, type RequestHandler } from '@zpatterns/pirate';
+import { eventually, rawDealer, rawRequest } from '@zpatterns/testkit';
+
+const s = (text: string): Buffer => Buffer.from(text);
+const E = Buffer.alloc(0);
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()?.();
+});
+
+function track<T extends { close(): Promise<void> }>(resource: T): T {
+  cleanup.push(() => resource.close());
+  return resource;
+}
+
+async function startQueue(): Promise<SimplePirateQueue> {
+  return track(await SimplePirateQueue.start({ frontend: 'tcp://127.0.0.1:*', backend: 'tcp://127.0.0.1:*' }));
+}
+
+function startWorkers(queue: SimplePirateQueue, names: string[], handler?: (name: string) => RequestHandler) {
+  const served = new Map<string, string[]>(names.map((n) => [n, []]));
+  const workers = names.map((name) =>
+    track(
+      new SimplePirateWorker(
+        queue.endpoints.backend,
+        handler?.(name) ??
+          ((body) => {
+            served.get(name)?.push(body[0]?.toString() ?? '');
+            return [s(name), ...body];
+          }),
+      ),
+    ),
+  );
+  return { served, workers };
+}
+
+describe('SimplePirateQueue + SimplePirateWorker', () => {
+  it('dispatches fairly: sequential requests go round the workers in LRU order', async () => {
+    const queue = await startQueue();
+    const { served } = startWorkers(queue, ['a', 'b', 'c']);
+    await eventually(() => queue.readyWorkers === 3);
+    const client = track(new LazyPirateClient(queue.endpoints.frontend, { timeoutMs: 1000 }));
+    const order: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const reply = await client.request([String(i)]);
+      expect(reply[1]?.toString()).toBe(String(i));
+      order.push(reply[0]?.toString() ?? '');
+    }
+    for (const name of ['a', 'b', 'c']) expect(served.get(name)).toHaveLength(10);
+    // Strict rotation: no worker is chosen twice while another has been waiting longer.
+    for (let i = 3; i < order.length; i++) expect(order[i]).toBe(order[i - 3]);
+  });
+
+  it('spreads concurrent clients evenly over slow workers', async () => {
+    const queue = await startQueue();
+    const counts = new Map<string, number>();
+    startWorkers(queue, ['a', 'b', 'c'], (name) => async (body) => {
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+      await new Promise((r) => setTimeout(r, 30));
+      return body;
+    });
+    await eventually(() => queue.readyWorkers === 3);
+    const clients = Array.from({ length: 9 }, () => track(new LazyPirateClient(queue.endpoints.frontend, { timeoutMs: 2000 })));
+    const replies = await Promise.all(clients.map((c, i) => c.request([`r${i}`])));
+    expect(replies.map((r) => r[0]?.toString())).toEqual(clients.map((_, i) => `r${i}`));
+    expect([...counts.values()]).toEqual([3, 3, 3]);
+  });
+
+  it('serves a client whose identity starts with 0x01 (the book misreads its replies as READY)', async () => {
+    const queue = await startQueue();
+    startWorkers(queue, ['a']);
+    await eventually(() => queue.readyWorkers === 1);
+    const client = track(rawRequest(queue.endpoints.frontend, { routingId: '\x01client' }));
+    await client.send(['hi']);
+    expect((await client.receive(2000)).map(String)).toEqual(['a', 'hi']);
+    expect(queue.stats.invalidFromWorkers).toBe(0);
+    await eventually(() => queue.readyWorkers === 1);
+  });
+
+  it('a throwing handler does not kill the worker: it starts over on a new REQ and the retry succeeds', async () => {
+    const queue = await startQueue();
+    let calls = 0;
+    const { workers } = startWorkers(queue, ['a'], () => (body) => {
+      if (++calls === 1) throw new Error('boom');
+      return body;
+    });
+    await eventually(() => queue.readyWorkers === 1);
+    const client = track(new LazyPirateClient(queue.endpoints.frontend, { timeoutMs: 300 }));
+    expect((await client.request(['x']))[0]?.toString()).toBe('x');
+    expect(workers[0]?.stats).toMatchObject({ handlerErrors: 1, sockets: 2, replies: 1 });
+  });
+
+  it('queues requests until a worker is ready, and drops garbage from both sides', async () => {
+    const queue = await startQueue();
+    const client = track(rawRequest(queue.endpoints.frontend));
+    await client.send(['early']);
+    const junkClient = track(rawDealer(queue.endpoints.frontend));
+    await junkClient.send([s('no-delimiter')]);
+    const junkWorker = track(rawDealer(queue.endpoints.backend));
+    await junkWorker.send([E, Buffer.from([0x01, 0x01])]);
+    await junkWorker.send([s('x')]);
+    await eventually(() => queue.stats.invalidFromClients === 1 && queue.stats.invalidFromWorkers === 2);
+    expect(queue.queued).toBe(1);
+    startWorkers(queue, ['late']);
+    expect((await client.receive(2000)).map(String)).toEqual(['late', 'early']);
+  });
+});
