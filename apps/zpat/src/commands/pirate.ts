@@ -1,6 +1,151 @@
-/** zpat subcommands for the Pirate pattern. */
+/**
+ * zpat subcommands for the Pirate patterns:
+ *
+ *   zpat lpcall --server EP [--server EP2 ...] [frames...]   one Lazy Pirate request; prints the reply
+ *   zpat ppworker --queue EP                                  an echo worker (6/PPP; --simple for Simple Pirate)
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  collect,
+  configureCommand,
+  createRootLogger,
+  endpointFlag,
+  EXIT_FAILURE,
+  intFlag,
+  logLevelOption,
+  prettyOption,
+  runDaemon,
+  type RootLoggerOptions,
+} from '@zpatterns/app-kit';
+import { exponentialBackoff } from '@zpatterns/core';
+import {
+  DEFAULT_BACKEND,
+  LAZY_PIRATE_RETRIES,
+  LAZY_PIRATE_TIMEOUT_MS,
+  LazyPirateClient,
+  NoReplyError,
+  ParanoidPirateWorker,
+  PPP_HEARTBEAT_INTERVAL_MS,
+  PPP_HEARTBEAT_LIVENESS,
+  PPP_RECONNECT_INITIAL_MS,
+  PPP_RECONNECT_MAX_MS,
+  SimplePirateWorker,
+  type RequestHandler,
+} from '@zpatterns/pirate';
 import type { Command } from 'commander';
 
-export function registerPirateCommands(_program: Command): void {
-  // Filled in by the Pirate issue.
+type Level = NonNullable<RootLoggerOptions['level']>;
+
+interface LpcallFlags {
+  server: string[];
+  timeoutMs: number;
+  retries: number;
+  sequenceCheck: boolean;
+  logLevel: Level;
+  pretty: boolean;
+}
+
+interface PpworkerFlags {
+  queue: string;
+  heartbeatMs: number;
+  liveness: number;
+  reconnectInitialMs: number;
+  reconnectMaxMs: number;
+  workMs: number;
+  simple: boolean;
+  logLevel: Level;
+  pretty: boolean;
+}
+
+export function registerPirateCommands(program: Command): void {
+  configureCommand(
+    program
+      .command('lpcall')
+      .description('send one Lazy Pirate request (REQ, timeout, reopen and resend) and print the reply frames, one per line')
+      .argument('[frames...]', 'request frames (UTF-8)')
+      .requiredOption('--server <endpoint>', 'server or queue frontend; repeat for failover, tried in turn', collect(endpointFlag))
+      .option('--timeout-ms <ms>', 'wait this long for a reply before resending', intFlag(1, 3_600_000), LAZY_PIRATE_TIMEOUT_MS)
+      .option('--retries <n>', 'sends before giving up, the first included', intFlag(1, 1000), LAZY_PIRATE_RETRIES)
+      .option('--sequence-check', "lpclient's check: prepend a sequence number the server must echo", false)
+      .addOption(logLevelOption('warn'))
+      .addOption(prettyOption())
+      .action(async (frames: string[], flags: LpcallFlags) => {
+        process.exitCode = await lpcall(frames, flags);
+      }),
+  );
+
+  configureCommand(
+    program
+      .command('ppworker')
+      .description('run an echo worker for a Paranoid Pirate queue (or, with --simple, a Simple Pirate queue)')
+      .option('--queue <endpoint>', "the queue's backend", endpointFlag, DEFAULT_BACKEND)
+      .option('--heartbeat-ms <ms>', 'heartbeat interval; must match the queue', intFlag(1, 3_600_000), PPP_HEARTBEAT_INTERVAL_MS)
+      .option('--liveness <n>', 'silent intervals before the queue is dead', intFlag(1, 1000), PPP_HEARTBEAT_LIVENESS)
+      .option('--reconnect-initial-ms <ms>', 'first reconnect delay (doubles)', intFlag(0, 3_600_000), PPP_RECONNECT_INITIAL_MS)
+      .option('--reconnect-max-ms <ms>', 'reconnect delay cap', intFlag(0, 3_600_000), PPP_RECONNECT_MAX_MS)
+      .option('--work-ms <ms>', 'simulated work per request', intFlag(0, 3_600_000), 0)
+      .option('--simple', 'Simple Pirate worker (REQ, no heartbeats)', false)
+      .addOption(logLevelOption())
+      .addOption(prettyOption())
+      .action(async (flags: PpworkerFlags) => {
+        process.exitCode = await ppworker(flags);
+      }),
+  );
+}
+
+async function lpcall(frames: string[], flags: LpcallFlags): Promise<number> {
+  const logger = createRootLogger({ name: 'zpat', level: flags.logLevel, pretty: flags.pretty, destination: process.stderr });
+  const client = new LazyPirateClient(flags.server, {
+    timeoutMs: flags.timeoutMs,
+    retries: flags.retries,
+    sequenceCheck: flags.sequenceCheck,
+    logger,
+  });
+  try {
+    const reply = await client.request(frames);
+    process.stdout.write(reply.map((frame) => `${frame.toString('utf8')}\n`).join(''));
+    return 0;
+  } catch (err) {
+    const message = err instanceof NoReplyError ? err.message : `request failed: ${(err as Error).message}`;
+    process.stderr.write(`zpat lpcall: ${message}\n`);
+    return EXIT_FAILURE;
+  } finally {
+    await client.close();
+  }
+}
+
+async function ppworker(flags: PpworkerFlags): Promise<number> {
+  const logger = createRootLogger({ name: 'zpat-ppworker', level: flags.logLevel, pretty: flags.pretty });
+  const echo: RequestHandler =
+    flags.workMs > 0
+      ? async (body) => {
+          await delay(flags.workMs);
+          return body;
+        }
+      : (body) => body;
+  return runDaemon({
+    logger,
+    start: async () => {
+      const worker = flags.simple
+        ? new SimplePirateWorker(flags.queue, echo, { logger })
+        : new ParanoidPirateWorker(flags.queue, echo, {
+            heartbeatIntervalMs: flags.heartbeatMs,
+            liveness: flags.liveness,
+            reconnectDelayMs: exponentialBackoff({
+              initialMs: flags.reconnectInitialMs,
+              maxMs: Math.max(flags.reconnectInitialMs, flags.reconnectMaxMs),
+            }),
+            logger,
+          });
+      return {
+        handle: {
+          close: async () => {
+            logger.info({ stats: worker.stats }, 'final stats');
+            await worker.close();
+          },
+        },
+        ready: { queue: flags.queue, mode: flags.simple ? 'simple' : 'paranoid' },
+      };
+    },
+  });
 }

@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+/**
+ * ppqueue: the Paranoid Pirate (6/PPP) queue as a daemon; `--simple` runs the Simple Pirate queue
+ * (no heartbeats) on the same endpoints instead.
+ *
+ *   npx ppqueue --frontend tcp://127.0.0.1:5555 --backend tcp://127.0.0.1:5556
+ */
+import {
+  createProgram,
+  createRootLogger,
+  endpointFlag,
+  intFlag,
+  logLevelOption,
+  prettyOption,
+  runDaemon,
+  type RootLoggerOptions,
+} from '@zpatterns/app-kit';
+import {
+  DEFAULT_BACKEND,
+  DEFAULT_FRONTEND,
+  ParanoidPirateQueue,
+  PPP_HEARTBEAT_INTERVAL_MS,
+  PPP_HEARTBEAT_LIVENESS,
+  SimplePirateQueue,
+} from '@zpatterns/pirate';
+
+interface Flags {
+  frontend: string;
+  backend: string;
+  heartbeatMs: number;
+  liveness: number;
+  maxQueued: number;
+  simple: boolean;
+  logLevel: NonNullable<RootLoggerOptions['level']>;
+  pretty: boolean;
+}
+
+const program = createProgram('ppqueue', 'Paranoid Pirate (6/PPP) load-balancing queue with worker heartbeats')
+  .option('--frontend <endpoint>', 'bind for clients (ROUTER)', endpointFlag, DEFAULT_FRONTEND)
+  .option('--backend <endpoint>', 'bind for workers (ROUTER)', endpointFlag, DEFAULT_BACKEND)
+  .option('--heartbeat-ms <ms>', 'heartbeat interval; must match the workers', intFlag(1, 3_600_000), PPP_HEARTBEAT_INTERVAL_MS)
+  .option('--liveness <n>', 'silent intervals before a worker is dead', intFlag(1, 1000), PPP_HEARTBEAT_LIVENESS)
+  .option('--max-queued <n>', 'requests kept while no worker is free (oldest dropped past it)', intFlag(0, 10_000_000), 10_000)
+  .option('--simple', 'run the Simple Pirate queue instead (no heartbeats)', false)
+  .addOption(logLevelOption())
+  .addOption(prettyOption());
+
+program.parse(process.argv);
+const flags = program.opts<Flags>();
+const logger = createRootLogger({ name: 'ppqueue', level: flags.logLevel, pretty: flags.pretty });
+
+process.exitCode = await runDaemon({
+  logger,
+  start: async () => {
+    const queue = flags.simple
+      ? await SimplePirateQueue.start({
+          frontend: flags.frontend,
+          backend: flags.backend,
+          maxQueuedRequests: flags.maxQueued,
+          logger,
+        })
+      : await ParanoidPirateQueue.start({
+          frontend: flags.frontend,
+          backend: flags.backend,
+          heartbeatIntervalMs: flags.heartbeatMs,
+          liveness: flags.liveness,
+          maxQueuedRequests: flags.maxQueued,
+          logger,
+        });
+    const { frontend, backend } = queue.endpoints;
+    return {
+      handle: {
+        close: async () => {
+          logger.info({ stats: queue.stats }, 'final stats');
+          await queue.close();
+        },
+      },
+      ready: {
+        endpoints: [frontend, backend],
+        frontend,
+        backend,
+        mode: flags.simple ? 'simple' : 'paranoid',
+        ...(flags.simple ? {} : { heartbeatMs: flags.heartbeatMs, liveness: flags.liveness }),
+      },
+    };
+  },
+});
