@@ -1,0 +1,120 @@
+/**
+ * `zpat call`, `zpat services` and `zpat worker echo` as real processes (the built app), against
+ * an in-process Broker: exit codes 0/1/2 and output.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { appBin, Daemon, eventually, runCli } from '@zpatterns/testkit';
+import { Broker, MajordomoClient } from '@zpatterns/majordomo';
+
+const disposables: AsyncDisposable[] = [];
+function track<T extends AsyncDisposable>(resource: T): T {
+  disposables.push(resource);
+  return resource;
+}
+afterEach(async () => {
+  for (const d of disposables.splice(0).reverse()) await d[Symbol.asyncDispose]();
+});
+
+const zpat = (): string => appBin('zpat');
+
+async function brokerWithEchoWorker(mdp = '0.1'): Promise<{ endpoint: string; worker: Daemon }> {
+  const broker = track(new Broker({ heartbeatIntervalMs: 100 }));
+  const endpoint = await broker.bind('tcp://127.0.0.1:*');
+  const worker = track(
+    await Daemon.start({
+      bin: zpat(),
+      args: ['worker', 'echo', '--broker', endpoint, '--heartbeat-ms', '100', '--mdp', mdp],
+    }),
+  );
+  return { endpoint, worker };
+}
+
+describe('zpat majordomo commands', () => {
+  it('call prints the reply frames one per line (MDP/0.1 and 0.2), services lists workers', async () => {
+    const { endpoint, worker } = await brokerWithEchoWorker();
+    expect(worker.ready).toMatchObject({ msg: 'ready', service: 'echo', broker: endpoint, mdp: '0.1' });
+    const call = await runCli(zpat(), ['call', 'echo', 'Hello', 'world', '--broker', endpoint, '--timeout-ms', '3000']);
+    expect(call).toMatchObject({ code: 0, stdout: 'Hello\nworld\n' });
+    const v2 = track(
+      await Daemon.start({
+        bin: zpat(),
+        args: ['worker', 'echo', '--broker', endpoint, '--heartbeat-ms', '100', '--mdp', '0.2', '--service', 'echo2'],
+      }),
+    );
+    expect(v2.ready).toMatchObject({ service: 'echo2', mdp: '0.2' });
+    const call2 = await runCli(zpat(), [
+      'call',
+      'echo2',
+      'x',
+      '--broker',
+      endpoint,
+      '--mdp',
+      '0.2',
+      '--timeout-ms',
+      '3000',
+    ]);
+    expect(call2).toMatchObject({ code: 0, stdout: 'x\n' });
+    const listed = await runCli(zpat(), ['services', '--broker', endpoint]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^SERVICE\s+WORKERS\n/);
+    expect(listed.stdout).toMatch(/^echo\s+1$/m);
+    expect(listed.stdout).toMatch(/^echo2\s+1$/m);
+  });
+
+  it('worker echo stops cleanly on SIGTERM and sends DISCONNECT (the broker forgets it)', async () => {
+    const { endpoint, worker } = await brokerWithEchoWorker();
+    const client = track(new MajordomoClient({ broker: endpoint, timeoutMs: 3000, retries: 0 }));
+    await eventually(async () => (await client.serviceStatus('echo')) === '200');
+    const status = await worker.stop();
+    expect(status.code).toBe(0);
+    expect(worker.logs.some((line) => line.msg === 'stopped')).toBe(true);
+    expect(await client.serviceStatus('echo')).toBe('404');
+  });
+
+  it('exits 1 with one line on stderr when the broker does not answer', async () => {
+    const broker = track(new Broker({ heartbeatIntervalMs: 100 }));
+    const endpoint = await broker.bind('tcp://127.0.0.1:*');
+    // A broker with no worker for the service: the request is queued, never answered.
+    const result = await runCli(zpat(), [
+      'call',
+      'nobody',
+      'x',
+      '--broker',
+      endpoint,
+      '--timeout-ms',
+      '100',
+      '--retries',
+      '1',
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/^zpat call: no reply from service 'nobody' after 2 attempt\(s\) of 100 ms/);
+    const services = await runCli(zpat(), [
+      'services',
+      '--broker',
+      'tcp://127.0.0.1:9',
+      '--timeout-ms',
+      '100',
+      '--retries',
+      '0',
+    ]);
+    expect(services.code).toBe(1);
+    expect(services.stderr).toMatch(/^zpat services: no reply/);
+  });
+
+  it.each([
+    [['call'], /missing required argument 'service'/],
+    [['call', 'echo', '--broker', 'localhost:5555'], /expected an endpoint/],
+    [['call', 'echo', '--mdp', '0.3'], /Allowed choices are 0\.1, 0\.2/],
+    [['call', 'echo', '--timeout-ms', '0'], /timeout-ms/],
+    [['services', '--retries', '-1'], /retries/],
+    [['worker', 'echo', '--heartbeat-ms', 'fast'], /heartbeat-ms/],
+    [['worker', 'echo', '--bogus'], /unknown option '--bogus'/],
+  ])('exits 2 with one line on bad usage: %j', async (args, message) => {
+    const result = await runCli(zpat(), args);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(message);
+  });
+});
