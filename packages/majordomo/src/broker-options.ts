@@ -81,7 +81,7 @@ export function resolveBrokerOptions(options: BrokerOptions = {}): Required<Brok
   for (const key of positive) {
     const value = resolved[key];
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      throw new MajordomoOptionsError(`broker option ${key} must be a positive number, got ${String(value)}`);
+      throw new MajordomoOptionsError(`broker option ${key} must be a positive number, got ${describeValue(value)}`);
     }
   }
   const nonNegative: (keyof BrokerOptions)[] = [
@@ -94,14 +94,20 @@ export function resolveBrokerOptions(options: BrokerOptions = {}): Required<Brok
   for (const key of nonNegative) {
     const value = resolved[key];
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new MajordomoOptionsError(`broker option ${key} must be a number >= 0, got ${String(value)}`);
+      throw new MajordomoOptionsError(`broker option ${key} must be a number >= 0, got ${describeValue(value)}`);
     }
   }
   return resolved;
 }
 
+function describeValue(value: unknown): string {
+  return typeof value === 'number' ? String(value) : typeof value;
+}
+
 /** Counters of everything the broker did, cheap to read at any time (monotonic). */
 export interface BrokerStats {
+  /** Messages read from the ROUTER, of any kind (valid or not). */
+  received: number;
   /** Client requests received, MMI included. */
   requests: number;
   /** FINAL replies (MDP/0.1 REPLY) forwarded to clients. */
@@ -148,6 +154,7 @@ export interface BrokerStats {
 
 export function createBrokerStats(): BrokerStats {
   return {
+    received: 0,
     requests: 0,
     replies: 0,
     partials: 0,

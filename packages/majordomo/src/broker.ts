@@ -194,6 +194,7 @@ export class Broker implements AsyncDisposable {
 
   readonly #onMessage = (message: Buffer[]): void => {
     if (this.#state.state !== 'open') return;
+    this.stats.received++;
     const options = this.#options;
     if (message.length > options.maxFramesPerMessage || this.#tooManyBytes(message)) {
       this.#onOversize(message);
