@@ -1,0 +1,160 @@
+/**
+ * Interoperability: our client, worker and broker with each other over MDP/0.1 and 0.2, with
+ * peers shaped exactly like the book's mdcliapi (REQ) and mdwrkapi (DEALER), and as real
+ * processes: the `mdbroker` daemon and `zpat worker echo`, killed with SIGKILL mid-request.
+ *
+ *   client(0.1|0.2) ──> broker (in-process Broker | mdbroker process) ──> worker(0.1|0.2)
+ */
+import { existsSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EMPTY } from '@zpatterns/core';
+import { appBin, Daemon, eventually, rawDealer, rawRequest } from '@zpatterns/testkit';
+import { Broker, MajordomoClient, MajordomoWorker, MDPC01, MDPW01, type MdpVersion } from '@zpatterns/majordomo';
+
+const disposables: AsyncDisposable[] = [];
+function track<T extends AsyncDisposable>(resource: T): T {
+  disposables.push(resource);
+  return resource;
+}
+afterEach(async () => {
+  for (const d of disposables.splice(0).reverse()) await d[Symbol.asyncDispose]();
+});
+
+const HEARTBEAT_MS = 100;
+const texts = (frames: Buffer[]): string[] => frames.map((f) => f.toString());
+
+type BrokerKind = 'in-process' | 'mdbroker';
+
+/** mdbroker is built by `npm run build`; its tests fail loudly (not skip) if it is missing. */
+function mdbrokerBin(): string {
+  return appBin('mdbroker');
+}
+
+async function startBroker(kind: BrokerKind): Promise<{ endpoint: string; daemon?: Daemon }> {
+  if (kind === 'in-process') {
+    const broker = track(new Broker({ heartbeatIntervalMs: HEARTBEAT_MS }));
+    return { endpoint: await broker.bind('tcp://127.0.0.1:*') };
+  }
+  const daemon = track(
+    await Daemon.start({
+      bin: mdbrokerBin(),
+      args: ['--bind', 'tcp://127.0.0.1:*', '--heartbeat-ms', String(HEARTBEAT_MS), '--log-level', 'info'],
+    }),
+  );
+  const endpoints = daemon.ready['endpoints'] as string[];
+  return { endpoint: endpoints[0] as string, daemon };
+}
+
+function echoWorker(endpoint: string, version: MdpVersion, service = 'echo'): MajordomoWorker {
+  const worker = track(new MajordomoWorker({ broker: endpoint, service, version, heartbeatIntervalMs: HEARTBEAT_MS }));
+  void worker.serve((request) => [Buffer.from(`${version}:`), ...request]);
+  return worker;
+}
+
+const kinds: BrokerKind[] = ['in-process', 'mdbroker'];
+const mdbrokerBuilt = existsSync(new URL('../../../apps/mdbroker/dist/main.js', import.meta.url));
+
+describe.each(kinds)('interop through the %s broker', (kind) => {
+  // The mdbroker cases need `npm run build`; `npm test` builds first.
+  const run = kind === 'mdbroker' && !mdbrokerBuilt ? it.fails : it;
+
+  run('every client version reaches every worker version', async () => {
+    const { endpoint } = await startBroker(kind);
+    echoWorker(endpoint, '0.1', 'echo01');
+    echoWorker(endpoint, '0.2', 'echo02');
+    for (const clientVersion of ['0.1', '0.2'] as const) {
+      const client = track(
+        new MajordomoClient({ broker: endpoint, version: clientVersion, timeoutMs: 3000, retries: 0 }),
+      );
+      for (const workerVersion of ['0.1', '0.2'] as const) {
+        const service = workerVersion === '0.1' ? 'echo01' : 'echo02';
+        const reply = await client.request(service, ['multi', 'frame', Buffer.from([0, 255])]);
+        expect(texts(reply.slice(0, 3))).toEqual([`${workerVersion}:`, 'multi', 'frame']);
+        expect(reply[3]?.equals(Buffer.from([0, 255]))).toBe(true);
+      }
+    }
+  });
+
+  run("a book mdcliapi client (REQ) talks to our worker: ['MDPC01', service, body]", async () => {
+    const { endpoint } = await startBroker(kind);
+    echoWorker(endpoint, '0.1');
+    const req = track(rawRequest(endpoint));
+    await req.send([MDPC01, Buffer.from('echo'), Buffer.from('Hello world')]);
+    expect(texts(await req.receive(3000))).toEqual(['MDPC01', 'echo', '0.1:', 'Hello world']);
+  });
+
+  run('a book mdwrkapi worker (DEALER) serves our client, frames exactly as 7/MDP', async () => {
+    const { endpoint } = await startBroker(kind);
+    const dealer = track(rawDealer(endpoint));
+    await dealer.send([EMPTY, MDPW01, Buffer.from([0x01]), Buffer.from('book')]);
+    const client = track(new MajordomoClient({ broker: endpoint, timeoutMs: 3000, retries: 0 }));
+    const pending = client.request('book', ['a', 'b']);
+    const request = await dealer.receiveMatching((m) => m[2]?.[0] === 0x02, 3000);
+    expect(request).toHaveLength(7);
+    expect(texts([request[0] as Buffer, request[1] as Buffer])).toEqual(['', 'MDPW01']);
+    expect(request[4]?.length).toBe(0);
+    expect(texts(request.slice(5))).toEqual(['a', 'b']);
+    const clientAddress = request[3] as Buffer;
+    await dealer.send([EMPTY, MDPW01, Buffer.from([0x03]), clientAddress, EMPTY, Buffer.from('answer')]);
+    expect(texts(await pending)).toEqual(['answer']);
+  });
+
+  run(
+    'kill -9 of a worker mid-request: the client retries and another worker answers',
+    async () => {
+      const { endpoint } = await startBroker(kind);
+      const workerArgs = (workMs: number): string[] => [
+        'worker',
+        'echo',
+        '--broker',
+        endpoint,
+        '--heartbeat-ms',
+        String(HEARTBEAT_MS),
+        '--work-ms',
+        String(workMs),
+        '--log-level',
+        'debug',
+      ];
+      const slow = track(await Daemon.start({ bin: appBin('zpat'), args: workerArgs(60_000) }));
+      const client = track(new MajordomoClient({ broker: endpoint, timeoutMs: 1000, retries: 3 }));
+      const pending = client.request('echo', 'survive');
+      await slow.waitForLog((line) => line['to'] === 'busy', 5000);
+      track(await Daemon.start({ bin: appBin('zpat'), args: workerArgs(0) }));
+      const killed = await slow.kill('SIGKILL');
+      expect(killed.signal).toBe('SIGKILL');
+      expect(texts(await pending)).toEqual(['survive']);
+      expect(client.stats.retries).toBeGreaterThanOrEqual(1);
+    },
+    20_000,
+  );
+});
+
+describe('mdbroker process crash', () => {
+  const run = mdbrokerBuilt ? it : it.fails;
+  run(
+    'kill -9 the broker and restart it on the same port: workers re-register, clients succeed',
+    async () => {
+      const { endpoint, daemon } = await startBroker('mdbroker');
+      const broker = daemon as Daemon;
+      const workers = [0, 1].map(() =>
+        Daemon.start({
+          bin: appBin('zpat'),
+          args: ['worker', 'echo', '--broker', endpoint, '--heartbeat-ms', String(HEARTBEAT_MS)],
+        }),
+      );
+      for (const worker of await Promise.all(workers)) track(worker);
+      const client = track(new MajordomoClient({ broker: endpoint, timeoutMs: 1000, retries: 5 }));
+      expect(texts(await client.request('echo', 'before'))).toEqual(['before']);
+      await broker.kill('SIGKILL');
+      await broker.restart(['--bind', endpoint, '--heartbeat-ms', String(HEARTBEAT_MS), '--log-level', 'info']);
+      expect((broker.ready['endpoints'] as string[])[0]).toBe(endpoint);
+      expect(texts(await client.request('echo', 'after'))).toEqual(['after']);
+      // Both workers registered again with the new broker process.
+      await eventually(async () => {
+        const services = await client.services();
+        return services.find((s) => s.name.toString() === 'echo')?.workers === 2;
+      });
+    },
+    30_000,
+  );
+});
