@@ -51,7 +51,11 @@ export class TitanicBadReplyError extends ZPatternsError<'ERR_TITANIC_BAD_REPLY'
 export class TitanicInvalidUuidError extends ZPatternsError<'ERR_TITANIC_INVALID_UUID'> {
   override name = 'TitanicInvalidUuidError';
   constructor(value: string, options?: ErrorOptions) {
-    super('ERR_TITANIC_INVALID_UUID', `not a Titanic UUID (32 hex characters): ${JSON.stringify(value.slice(0, 64))}`, options);
+    super(
+      'ERR_TITANIC_INVALID_UUID',
+      `not a Titanic UUID (32 hex characters): ${JSON.stringify(value.slice(0, 64))}`,
+      options,
+    );
   }
 }
 

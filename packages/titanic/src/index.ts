@@ -1,3 +1,15 @@
+export { TitanicClient, titanicClientDefaults } from './client.js';
+export { Dispatcher, dispatcherDefaults } from './dispatcher.js';
+export {
+  errors,
+  TitanicBadReplyError,
+  TitanicInvalidUuidError,
+  TitanicRejectedError,
+  TitanicServerError,
+  TitanicStoreError,
+  TitanicUnknownRequestError,
+} from './errors.js';
+export { GroupCommitter, groupCommitterDefaults } from './group-commit.js';
 export {
   decodeSubmit,
   decodeSubmitted,
@@ -19,5 +31,23 @@ export {
   TSP_STATUS,
   UUID_LENGTH,
 } from './protocol.js';
+export { TitanicServer, titanicServerDefaults } from './server.js';
+export { SQLITE_FILE, SqliteStore, sqliteStoreDefaults } from './sqlite-store.js';
+export { decodeFrames, encodeFrames, MemoryStore } from './store.js';
 
+export type { PollResult, TitanicCallOptions, TitanicClientOptions, WaitReplyOptions } from './client.js';
+export type { DispatchClient, DispatcherOptions, DispatcherStats } from './dispatcher.js';
+export type { TitanicErrorCode } from './errors.js';
+export type { GroupCommitStats, GroupCommitterOptions } from './group-commit.js';
 export type { SubmitRequest, TspReply, TspStatus } from './protocol.js';
+export type { TitanicServerOptions, TitanicServerState, TitanicServerStats } from './server.js';
+export type { SqliteStoreOptions } from './sqlite-store.js';
+export type {
+  PendingRef,
+  StoreCounts,
+  StoredRequest,
+  StoredState,
+  StoreStats,
+  StoreWrite,
+  TitanicStore,
+} from './store.js';

@@ -118,9 +118,7 @@ export class SqliteStore implements TitanicStore {
     this.#pendingPage = db.prepare(
       'SELECT seq, uuid, service FROM requests WHERE reply IS NULL AND seq > ? ORDER BY seq LIMIT ?',
     );
-    this.#counts = db.prepare(
-      'SELECT SUM(reply IS NULL) AS pending, SUM(reply IS NOT NULL) AS replied FROM requests',
-    );
+    this.#counts = db.prepare('SELECT SUM(reply IS NULL) AS pending, SUM(reply IS NOT NULL) AS replied FROM requests');
     this.#apply = db.transaction((batch: readonly StoreWrite[]) => {
       const now = Date.now();
       for (const w of batch) {

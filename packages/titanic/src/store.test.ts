@@ -66,7 +66,10 @@ describe.each(implementations)('%s', (_name, make) => {
     expect(await store.get(uuid)).toEqual({ state: 'unknown' });
     expect(await store.counts()).toEqual({ pending: 0, replied: 0 });
     // Closing twice, replying after close: no-ops.
-    await store.write([{ type: 'close', uuid }, { type: 'reply', uuid, body: [b('late')] }]);
+    await store.write([
+      { type: 'close', uuid },
+      { type: 'reply', uuid, body: [b('late')] },
+    ]);
     expect(await store.get(uuid)).toEqual({ state: 'unknown' });
     expect(store.stats).toMatchObject({ commits: 5, requests: 1, replies: 3, closes: 2 });
     await store.close();

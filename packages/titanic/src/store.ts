@@ -142,7 +142,8 @@ export class MemoryStore implements TitanicStore {
     for (const w of batch) {
       switch (w.type) {
         case 'request':
-          if (!this.#entries.has(w.uuid)) this.#entries.set(w.uuid, { service: w.service, body: [...w.body], reply: undefined });
+          if (!this.#entries.has(w.uuid))
+            this.#entries.set(w.uuid, { service: w.service, body: [...w.body], reply: undefined });
           break;
         case 'reply': {
           const entry = this.#entries.get(w.uuid);

@@ -1,0 +1,229 @@
+/**
+ * `TitanicClient`: the API the book says Titanic users need, so applications do not hand-roll the
+ * polling loop of `ticlient`. It speaks 9/TSP over a `MajordomoClient` (MDP/0.1, Lazy Pirate
+ * retries on each call).
+ *
+ *   const uuid = await titanic.submit('echo', ['Hello']);   // durable once this resolves
+ *   ... the client may go away and come back with the uuid ...
+ *   const reply = await titanic.waitReply(uuid, { timeoutMs: 60_000 });
+ *   await titanic.close(uuid);                                // Titanic forgets it
+ *
+ * Keep the UUID somewhere safe between `submit` and `close` (a local database): it is the only
+ * handle on the request. `close(uuid)` is the TSP operation; the client itself is shut down with
+ * `shutdown()` (or `await using`).
+ */
+import {
+  AbortError,
+  deadline,
+  exponentialBackoff,
+  sleep,
+  systemClock,
+  throwIfAborted,
+  TimeoutError,
+  type Clock,
+  type Frame,
+  type Logger,
+} from '@zpatterns/core';
+import { MajordomoClient } from '@zpatterns/majordomo';
+import {
+  TitanicBadReplyError,
+  TitanicInvalidUuidError,
+  TitanicRejectedError,
+  TitanicServerError,
+  TitanicUnknownRequestError,
+} from './errors.js';
+import {
+  decodeSubmitted,
+  decodeTspReply,
+  encodeSubmit,
+  encodeUuidRequest,
+  parseUuid,
+  TSP_SERVICE,
+} from './protocol.js';
+
+export interface TitanicClientOptions {
+  /** Broker endpoint Titanic is registered with. Required. */
+  broker: string;
+  /** Per-attempt MDP timeout of each call. @default 2500 */
+  timeoutMs?: number;
+  /** MDP resends of each call before `MajordomoTimeoutError`. @default 3 */
+  retries?: number;
+  /** Calls in flight at most (sockets). @default 64 */
+  maxSockets?: number;
+  /** First delay between `titanic.reply` polls in `waitReply`. @default 100 */
+  pollIntervalMs?: number;
+  /** Largest delay between polls (the book's ticlient waits 5 s). @default 5000 */
+  maxPollIntervalMs?: number;
+  logger?: Logger | undefined;
+  clock?: Clock;
+}
+
+export const titanicClientDefaults = {
+  timeoutMs: 2500,
+  retries: 3,
+  maxSockets: 64,
+  pollIntervalMs: 100,
+  maxPollIntervalMs: 5000,
+  clock: systemClock,
+} as const satisfies Omit<Required<TitanicClientOptions>, 'broker' | 'logger'>;
+
+/** Per-call options. */
+export interface TitanicCallOptions {
+  timeoutMs?: number;
+  retries?: number;
+  signal?: AbortSignal;
+}
+
+/** What `poll()` found. */
+export type PollResult = { status: 'ok'; body: Buffer[] } | { status: 'pending' } | { status: 'unknown' };
+
+export interface WaitReplyOptions {
+  /** Give up with `TimeoutError` after this long. @default wait for ever */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** First delay between polls. @default the client's `pollIntervalMs` */
+  pollIntervalMs?: number;
+  /** Largest delay between polls. @default the client's `maxPollIntervalMs` */
+  maxPollIntervalMs?: number;
+}
+
+export class TitanicClient implements AsyncDisposable {
+  readonly #mdp: MajordomoClient;
+  readonly #o: typeof titanicClientDefaults & TitanicClientOptions;
+
+  constructor(options: TitanicClientOptions) {
+    const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.#o = { ...titanicClientDefaults, ...defined } as typeof titanicClientDefaults & TitanicClientOptions;
+    this.#mdp = new MajordomoClient({
+      broker: this.#o.broker,
+      timeoutMs: this.#o.timeoutMs,
+      retries: this.#o.retries,
+      maxSockets: this.#o.maxSockets,
+      logger: this.#o.logger,
+      clock: this.#o.clock,
+    });
+  }
+
+  /**
+   * Hand a request to Titanic (`titanic.request`). Resolves with its UUID once Titanic has stored
+   * it durably. If this rejects with a timeout the request may or may not be stored: submitting
+   * again is safe for idempotent services (the first copy, if stored, also runs).
+   */
+  async submit(
+    service: string | Buffer,
+    body: Frame | readonly Frame[] = [],
+    options: TitanicCallOptions = {},
+  ): Promise<string> {
+    const frames = Array.isArray(body) ? (body as readonly Frame[]) : [body as Frame];
+    const reply = await this.#mdp.request(TSP_SERVICE.REQUEST, encodeSubmit(service, frames), options);
+    const uuid = decodeSubmitted(reply);
+    if (typeof uuid === 'string') return uuid;
+    if (uuid.status === '500') throw new TitanicServerError('titanic could not store the request (500)');
+    if (uuid.status === '400') throw new TitanicRejectedError('titanic rejected the request as malformed (400)');
+    throw new TitanicBadReplyError(`titanic.request: ${uuid.error}`);
+  }
+
+  /** Ask once for the reply (`titanic.reply`). Never consumes it: poll as often as you like. */
+  async poll(uuid: string, options: TitanicCallOptions = {}): Promise<PollResult> {
+    const id = checkUuid(uuid);
+    const reply = decodeTspReply(await this.#mdp.request(TSP_SERVICE.REPLY, encodeUuidRequest(id), options));
+    if (typeof reply === 'string') throw new TitanicBadReplyError(`titanic.reply: ${reply}`);
+    switch (reply.status) {
+      case '200':
+        return { status: 'ok', body: reply.body };
+      case '300':
+        return { status: 'pending' };
+      case '400':
+        return { status: 'unknown' };
+      case '500':
+        throw new TitanicServerError();
+    }
+  }
+
+  /**
+   * Poll until the reply is there, with growing pauses (`pollIntervalMs` doubling up to
+   * `maxPollIntervalMs`). Rejects with `TitanicUnknownRequestError` if Titanic does not know the
+   * UUID, `TimeoutError` after `timeoutMs`, `AbortError` on `signal`. Calls that time out at the
+   * MDP level (Titanic or the broker restarting) are retried until `timeoutMs`.
+   */
+  async waitReply(uuid: string, options: WaitReplyOptions = {}): Promise<Buffer[]> {
+    const id = checkUuid(uuid);
+    const clock = this.#o.clock;
+    const { signal } = options;
+    throwIfAborted(signal);
+    const timeoutMs = options.timeoutMs ?? Number.POSITIVE_INFINITY;
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const delay = exponentialBackoff({
+      initialMs: options.pollIntervalMs ?? this.#o.pollIntervalMs,
+      maxMs: Math.max(
+        options.pollIntervalMs ?? this.#o.pollIntervalMs,
+        options.maxPollIntervalMs ?? this.#o.maxPollIntervalMs,
+      ),
+    });
+    const loop = async (): Promise<Buffer[]> => {
+      for (let attempt = 1; ; attempt++) {
+        let result: PollResult | undefined;
+        try {
+          result = await this.poll(id, { signal: stop.signal });
+        } catch (err) {
+          if ((err as { code?: unknown }).code !== 'ERR_TIMEOUT') throw err;
+        }
+        if (result?.status === 'ok') return result.body;
+        if (result?.status === 'unknown') throw new TitanicUnknownRequestError(id);
+        await sleep(delay(attempt) ?? 1000, { clock, signal: stop.signal });
+      }
+    };
+    try {
+      return await deadline(loop(), {
+        timeoutMs,
+        signal,
+        clock,
+        timeoutMessage: `no reply for ${id} within ${timeoutMs} ms (waitReply timeoutMs)`,
+      });
+    } catch (err) {
+      if (err instanceof TimeoutError || err instanceof AbortError) stop.abort(err);
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      stop.abort();
+    }
+  }
+
+  /** Tell Titanic to forget the request and its reply (`titanic.close`). Idempotent. */
+  async close(uuid: string, options: TitanicCallOptions = {}): Promise<void> {
+    const id = checkUuid(uuid);
+    const reply = decodeTspReply(await this.#mdp.request(TSP_SERVICE.CLOSE, encodeUuidRequest(id), options));
+    if (typeof reply === 'string') throw new TitanicBadReplyError(`titanic.close: ${reply}`);
+    if (reply.status === '500') throw new TitanicServerError();
+    if (reply.status !== '200') throw new TitanicBadReplyError(`titanic.close answered ${reply.status}`);
+  }
+
+  /** The whole ticlient flow: submit, wait for the reply, close. Resolves with the reply body. */
+  async call(
+    service: string | Buffer,
+    body: Frame | readonly Frame[],
+    options: WaitReplyOptions = {},
+  ): Promise<Buffer[]> {
+    const uuid = await this.submit(service, body, options.signal === undefined ? {} : { signal: options.signal });
+    const reply = await this.waitReply(uuid, options);
+    await this.close(uuid);
+    return reply;
+  }
+
+  /** Close the client's sockets. Calls in flight reject with `ClosedError`. Idempotent. */
+  async shutdown(): Promise<void> {
+    await this.#mdp.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+}
+
+function checkUuid(uuid: string): string {
+  const id = parseUuid(uuid);
+  if (id === undefined) throw new TitanicInvalidUuidError(uuid);
+  return id;
+}

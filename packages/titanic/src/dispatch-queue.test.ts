@@ -1,0 +1,154 @@
+/** Scheduling rules of the dispatcher, on a manual clock: fairness, circuits, backoff, removal. */
+import { constantBackoff, ManualClock } from '@zpatterns/core';
+import { describe, expect, it } from 'vitest';
+import { DispatchQueue, type Taken } from './dispatch-queue.js';
+import { ServiceCircuit } from './service-circuit.js';
+
+const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+function setup(): { clock: ManualClock; queue: DispatchQueue; take: () => Taken | undefined; takeAll: () => string[] } {
+  const clock = new ManualClock(1000);
+  const queue = new DispatchQueue({
+    retryDelay: (n) => 1000 * n, // 1 s, 2 s, ...
+    serviceRetryDelay: constantBackoff(300),
+  });
+  const take = (): Taken | undefined => queue.take(clock.now());
+  const takeAll = (): string[] => {
+    const out: string[] = [];
+    for (let t = take(); t !== undefined; t = take()) out.push(t.job.uuid);
+    return out;
+  };
+  return { clock, queue, take, takeAll };
+}
+
+describe('DispatchQueue', () => {
+  it('is FIFO within a service and round-robin across services', () => {
+    const { clock, queue, takeAll } = setup();
+    for (const [uuid, service] of [
+      ['a1', 'A'],
+      ['a2', 'A'],
+      ['a3', 'A'],
+      ['b1', 'B'],
+      ['c1', 'C'],
+      ['b2', 'B'],
+    ] as const) {
+      queue.add(uuid, b(service), clock.now());
+    }
+    expect(takeAll()).toEqual(['a1', 'b1', 'c1', 'a2', 'b2', 'a3']);
+    expect(queue.inFlight).toBe(6);
+    expect(queue.wakeInMs(clock.now())).toBeUndefined();
+  });
+
+  it('ignores a UUID added twice (recovery racing a new submission)', () => {
+    const { clock, queue, takeAll } = setup();
+    queue.add('x', b('A'), clock.now());
+    queue.add('x', b('A'), clock.now());
+    expect(takeAll()).toEqual(['x']);
+    expect(queue.size).toBe(1);
+  });
+
+  it('after a failure stops sending to that service until its backoff ends, then sends one probe', () => {
+    const { clock, queue, take, takeAll } = setup();
+    for (const uuid of ['a1', 'a2', 'a3', 'a4']) queue.add(uuid, b('A'), clock.now());
+    queue.add('b1', b('B'), clock.now());
+    const first = take();
+    expect(first?.job.uuid).toBe('a1');
+    expect(first?.probe).toBe(false);
+    // a1 reached no worker: back to the head, the circuit opens for 300 ms.
+    queue.failed((first as Taken).job, clock.now(), false);
+    expect(queue.circuit(b('A'))?.current).toMatchObject({ state: 'backoff', failures: 1 });
+    expect(takeAll()).toEqual(['b1']);
+    expect(queue.wakeInMs(clock.now())).toBe(300);
+    clock.advance(300);
+    const probe = take();
+    expect(probe).toMatchObject({ job: { uuid: 'a1', attempts: 0 }, probe: true });
+    // Only one probe in flight.
+    expect(take()).toBeUndefined();
+    expect(queue.wakeInMs(clock.now())).toBeUndefined();
+    // The probe fails again: another 300 ms.
+    queue.failed((probe as Taken).job, clock.now(), false);
+    expect(queue.circuit(b('A'))?.current).toMatchObject({ state: 'backoff', failures: 2 });
+    clock.advance(299);
+    expect(take()).toBeUndefined();
+    clock.advance(1);
+    const second = take() as Taken;
+    expect(second.probe).toBe(true);
+    queue.succeeded(second.job);
+    expect(queue.circuit(b('A'))?.current).toEqual({ state: 'healthy' });
+    expect(takeAll()).toEqual(['a2', 'a3', 'a4']);
+  });
+
+  it('delays a request whose sent attempt timed out by its own backoff; the rest of the service goes on', () => {
+    const { clock, queue, take, takeAll } = setup();
+    for (const uuid of ['poison', 'ok1', 'ok2']) queue.add(uuid, b('A'), clock.now());
+    const poison = take() as Taken;
+    queue.failed(poison.job, clock.now(), true);
+    expect(poison.job.attempts).toBe(1);
+    clock.advance(300);
+    const probe = take() as Taken;
+    expect(probe.job.uuid).toBe('ok1');
+    queue.succeeded(probe.job);
+    expect(takeAll()).toEqual(['ok2']);
+    expect(queue.wakeInMs(clock.now())).toBe(700);
+    clock.advance(700);
+    const again = take() as Taken;
+    expect(again.job.uuid).toBe('poison');
+    queue.failed(again.job, clock.now(), true);
+    expect(again.job.attempts).toBe(2);
+    expect(again.job.notBefore).toBe(clock.now() + 2000);
+  });
+
+  it('a failure of a request sent before the circuit opened does not extend the backoff', () => {
+    const { clock, queue, take } = setup();
+    for (const uuid of ['a1', 'a2', 'a3']) queue.add(uuid, b('A'), clock.now());
+    const a1 = take() as Taken;
+    const a2 = take() as Taken;
+    queue.failed(a1.job, clock.now(), true);
+    clock.advance(100);
+    queue.failed(a2.job, clock.now(), true);
+    expect(queue.circuit(b('A'))?.current).toMatchObject({ state: 'backoff', failures: 1, until: 1300 });
+  });
+
+  it('skips closed requests and forgets services with no work', () => {
+    const { clock, queue, take, takeAll } = setup();
+    for (const uuid of ['a1', 'a2', 'a3']) queue.add(uuid, b('A'), clock.now());
+    const a1 = take() as Taken;
+    queue.remove('a2');
+    queue.remove('a1'); // closed while in flight
+    expect(queue.inFlight).toBe(0);
+    queue.succeeded(a1.job); // its late reply changes nothing
+    expect(takeAll()).toEqual(['a3']);
+    expect(queue.size).toBe(1);
+    expect(queue.services).toBe(1);
+    queue.remove('a3');
+    expect(take()).toBeUndefined();
+    expect(queue.services).toBe(0);
+    expect(queue.size).toBe(0);
+  });
+
+  it('released (shutdown) requeues at the head without penalty', () => {
+    const { clock, queue, take } = setup();
+    queue.add('a1', b('A'), clock.now());
+    queue.add('a2', b('A'), clock.now());
+    const a1 = take() as Taken;
+    queue.released(a1.job);
+    expect(queue.inFlight).toBe(0);
+    expect(take()?.job).toMatchObject({ uuid: 'a1', attempts: 0 });
+  });
+});
+
+describe('ServiceCircuit', () => {
+  it('keeps the last delay when the policy gives up (Titanic never drops a request)', () => {
+    const circuit = new ServiceCircuit('A', (n) => (n <= 2 ? n * 100 : null));
+    circuit.failed('x', 0);
+    expect(circuit.current).toMatchObject({ until: 100 });
+    circuit.probing('x');
+    circuit.failed('x', 1000);
+    expect(circuit.current).toMatchObject({ until: 1200 });
+    circuit.probing('y');
+    circuit.failed('y', 2000);
+    expect(circuit.current).toMatchObject({ failures: 3, until: 2200 });
+    expect(circuit.admits(2199)).toBeUndefined();
+    expect(circuit.admits(2200)).toEqual({ probe: true });
+  });
+});

@@ -1,0 +1,246 @@
+/**
+ * The dispatcher's in-memory index of pending requests and its scheduling rules, with no I/O:
+ * which request to send next, and when to look again. Rebuilt from the store at start.
+ *
+ * - One queue per target service; `take()` goes round-robin across services that may send, so
+ *   one busy or dead service cannot starve the others (per-service fairness).
+ * - Within a service, FIFO. A request whose sent attempt failed waits for its own backoff
+ *   (`retryDelay(attempts)`) in a min-heap, so a "poison" request cannot block the queue.
+ * - Each service has a `ServiceCircuit`: after a failure nothing goes to that service until its
+ *   backoff passes, then exactly one probe.
+ * - Closed requests are removed lazily: `remove(uuid)` forgets the job and `take()` skips it.
+ *
+ * Costs: `add`, `remove`, `succeeded` O(1); `failed` O(log n); `take` O(services) worst case.
+ */
+import { Deque, MinHeap, type Logger, type RetryDelay } from '@zpatterns/core';
+import { ServiceCircuit } from './service-circuit.js';
+
+/** One pending request as the dispatcher tracks it. */
+export interface Job {
+  readonly uuid: string;
+  /** Service name as bytes (names are opaque frames). */
+  readonly service: Buffer;
+  /** Sent attempts that failed so far. */
+  attempts: number;
+  /** Not to be sent before this time. */
+  notBefore: number;
+  inFlight: boolean;
+}
+
+/** What `take()` hands out. */
+export interface Taken {
+  readonly job: Job;
+  /** The service's circuit is testing the water: check it has a worker first. */
+  readonly probe: boolean;
+}
+
+export interface DispatchQueueOptions {
+  /** Delay before re-sending a request after its attempt number `n` failed. */
+  retryDelay: RetryDelay;
+  /** Delay before probing a service again after its `n`-th consecutive failure. */
+  serviceRetryDelay: RetryDelay;
+  logger?: Logger | undefined;
+}
+
+class ServiceQueue {
+  readonly key: string;
+  readonly ready = new Deque<Job>();
+  readonly delayed = new MinHeap<Job>();
+  readonly circuit: ServiceCircuit;
+  inRotation = false;
+  inFlight = 0;
+
+  constructor(key: string, circuit: ServiceCircuit) {
+    this.key = key;
+    this.circuit = circuit;
+  }
+
+  get queued(): number {
+    return this.ready.length + this.delayed.length;
+  }
+}
+
+export class DispatchQueue {
+  readonly #jobs = new Map<string, Job>();
+  readonly #services = new Map<string, ServiceQueue>();
+  /** Services with queued jobs, in round-robin order. */
+  #rotation: ServiceQueue[] = [];
+  #cursor = 0;
+  #inFlight = 0;
+  readonly #o: DispatchQueueOptions;
+
+  constructor(options: DispatchQueueOptions) {
+    this.#o = options;
+  }
+
+  /** Requests known and not finished (queued or in flight). */
+  get size(): number {
+    return this.#jobs.size;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  has(uuid: string): boolean {
+    return this.#jobs.has(uuid);
+  }
+
+  /** The circuit of a service (for monitoring and tests). */
+  circuit(service: Buffer): ServiceCircuit | undefined {
+    return this.#services.get(service.toString('latin1'))?.circuit;
+  }
+
+  /** Queue a new (or recovered) request. Adding a known UUID again is a no-op. */
+  add(uuid: string, service: Buffer, now: number): void {
+    if (this.#jobs.has(uuid)) return;
+    const job: Job = { uuid, service, attempts: 0, notBefore: now, inFlight: false };
+    this.#jobs.set(uuid, job);
+    const queue = this.#queueOf(service);
+    queue.ready.push(job);
+    this.#enterRotation(queue);
+  }
+
+  /** Forget a request (closed by the client). A dispatch in flight finishes but is not retried. */
+  remove(uuid: string): void {
+    const job = this.#jobs.get(uuid);
+    if (job === undefined) return;
+    this.#jobs.delete(uuid);
+    this.#settle(job);
+  }
+
+  /**
+   * The next request to send, round-robin across services whose circuit admits one, or
+   * `undefined` when nothing may be sent now.
+   */
+  take(now: number): Taken | undefined {
+    const rotation = this.#rotation;
+    for (let scanned = 0; scanned < rotation.length;) {
+      if (this.#cursor >= rotation.length) this.#cursor = 0;
+      const queue = rotation[this.#cursor] as ServiceQueue;
+      const job = this.#nextJob(queue, now);
+      if (queue.queued === 0 && job === undefined) {
+        // Nothing left in this service: drop it from the rotation (the cursor now points at the next).
+        rotation.splice(this.#cursor, 1);
+        queue.inRotation = false;
+        this.#forgetIfIdle(queue);
+        continue;
+      }
+      this.#cursor++;
+      scanned++;
+      if (job === undefined) continue;
+      const admitted = queue.circuit.admits(now) as { probe: boolean };
+      job.inFlight = true;
+      this.#inFlight++;
+      queue.inFlight++;
+      if (admitted.probe) queue.circuit.probing(job.uuid);
+      return { job, probe: admitted.probe };
+    }
+    return undefined;
+  }
+
+  /** Next sendable job of `queue` (removed from the queue), if its circuit admits one. */
+  #nextJob(queue: ServiceQueue, now: number): Job | undefined {
+    while (queue.delayed.length > 0 && (queue.delayed.peekKey() as number) <= now) {
+      const job = queue.delayed.pop() as Job;
+      if (this.#jobs.get(job.uuid) === job) queue.ready.push(job);
+    }
+    if (queue.circuit.admits(now) === undefined) return undefined;
+    for (let job = queue.ready.shift(); job !== undefined; job = queue.ready.shift()) {
+      if (this.#jobs.get(job.uuid) === job) return job;
+    }
+    return undefined;
+  }
+
+  /** The request got its reply (recorded durably by the caller). */
+  succeeded(job: Job): void {
+    this.#services.get(job.service.toString('latin1'))?.circuit.succeeded();
+    if (this.#jobs.get(job.uuid) !== job) return;
+    this.#jobs.delete(job.uuid);
+    this.#settle(job);
+  }
+
+  /**
+   * The attempt failed. `sent: false` means the request never reached a worker (the service had
+   * none): it goes back to the head of its queue without a penalty of its own. `sent: true`
+   * (timeout) counts an attempt and delays this request by `retryDelay(attempts)`.
+   */
+  failed(job: Job, now: number, sent: boolean): void {
+    this.#services.get(job.service.toString('latin1'))?.circuit.failed(job.uuid, now);
+    if (this.#jobs.get(job.uuid) !== job) return;
+    const queue = this.#queueOf(job.service);
+    this.#settle(job, false);
+    if (!sent) {
+      queue.ready.unshift(job);
+    } else {
+      job.attempts++;
+      job.notBefore = now + (this.#o.retryDelay(job.attempts) ?? this.#o.retryDelay(job.attempts - 1) ?? 1000);
+      queue.delayed.push(job.notBefore, job);
+    }
+    this.#enterRotation(queue);
+  }
+
+  /** The attempt was abandoned (shutdown): requeue at the head with no penalty. */
+  released(job: Job): void {
+    this.#services.get(job.service.toString('latin1'))?.circuit.released(job.uuid);
+    if (this.#jobs.get(job.uuid) !== job) return;
+    const queue = this.#queueOf(job.service);
+    this.#settle(job, false);
+    queue.ready.unshift(job);
+    this.#enterRotation(queue);
+  }
+
+  /**
+   * Milliseconds until `take()` may return something it cannot now (a backoff or a request delay
+   * ends), or `undefined` when only new requests or replies can change that.
+   */
+  wakeInMs(now: number): number | undefined {
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const queue of this.#rotation) {
+      const open = queue.circuit.openAt();
+      if (open === undefined) continue;
+      let due = Number.POSITIVE_INFINITY;
+      if (queue.ready.length > 0) due = now;
+      const delayed = queue.delayed.peekKey();
+      if (delayed !== undefined) due = Math.min(due, delayed);
+      earliest = Math.min(earliest, Math.max(open, due));
+    }
+    return earliest === Number.POSITIVE_INFINITY ? undefined : Math.max(0, earliest - now);
+  }
+
+  #settle(job: Job, forget = true): void {
+    if (!job.inFlight) return;
+    job.inFlight = false;
+    this.#inFlight--;
+    const queue = this.#services.get(job.service.toString('latin1'));
+    if (queue === undefined) return;
+    queue.inFlight--;
+    if (forget) this.#forgetIfIdle(queue);
+  }
+
+  /** Drop a service with nothing queued or in flight, so the map does not grow without bound. */
+  #forgetIfIdle(queue: ServiceQueue): void {
+    if (!queue.inRotation && queue.inFlight === 0 && queue.queued === 0) this.#services.delete(queue.key);
+  }
+
+  /** Services tracked now (queued or in-flight work). */
+  get services(): number {
+    return this.#services.size;
+  }
+
+  #queueOf(service: Buffer): ServiceQueue {
+    const key = service.toString('latin1');
+    let queue = this.#services.get(key);
+    if (queue === undefined) {
+      queue = new ServiceQueue(key, new ServiceCircuit(key, this.#o.serviceRetryDelay, this.#o.logger));
+      this.#services.set(key, queue);
+    }
+    return queue;
+  }
+
+  #enterRotation(queue: ServiceQueue): void {
+    if (queue.inRotation) return;
+    queue.inRotation = true;
+    this.#rotation.push(queue);
+  }
+}

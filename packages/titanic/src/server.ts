@@ -1,0 +1,289 @@
+/**
+ * The Titanic server: the three 9/TSP services as Majordomo workers, a durable store with group
+ * commit, and the dispatcher that forwards stored requests to their services.
+ *
+ *   client ──titanic.request──> broker ──> N workers ──> GroupCommitter ──COMMIT──> "200" uuid
+ *   client ──titanic.reply────> broker ──> M workers ──> store.get ──> "200" body | "300" | "400"
+ *   client ──titanic.close────> broker ──> M workers ──> GroupCommitter (delete) ──> "200"
+ *                                     Dispatcher ──MDP client──> broker ──> service workers
+ *
+ * MDP lets a worker hold one request at a time, so concurrency on `titanic.request` comes from
+ * running several workers for it (`requestWorkers`); their writes meet in the group committer and
+ * share one fsync.
+ *
+ * States: idle -> starting -> running -> closing -> closed (one `transition()` logs each change).
+ */
+import {
+  componentLogger,
+  systemClock,
+  toError,
+  type Clock,
+  type Frame,
+  type Logger,
+  type RetryDelay,
+} from '@zpatterns/core';
+import { MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
+import { Dispatcher, dispatcherDefaults, stripUndefined, type DispatcherStats } from './dispatcher.js';
+import { GroupCommitter } from './group-commit.js';
+import {
+  decodeSubmit,
+  decodeUuidRequest,
+  encodeReplyReady,
+  encodeStatus,
+  encodeSubmitted,
+  generateUuid,
+  TSP_SERVICE,
+} from './protocol.js';
+import { SqliteStore } from './sqlite-store.js';
+import type { TitanicStore } from './store.js';
+
+export interface TitanicServerOptions {
+  /** Broker endpoint, e.g. `tcp://127.0.0.1:5555`. Required. */
+  broker: string;
+  /** Directory of the SQLite store, used when no `store` is given. @default './data/titanic' */
+  dataDir?: string;
+  /** A store to use instead of SQLite in `dataDir` (e.g. `MemoryStore`). Titanic closes it. */
+  store?: TitanicStore | undefined;
+  /** Workers registered for `titanic.request`: submissions handled concurrently. @default 16 */
+  requestWorkers?: number;
+  /** Workers registered for `titanic.reply` and for `titanic.close` (each). @default 4 */
+  replyWorkers?: number;
+  /** Requests in flight to services at most. @default 32 */
+  concurrency?: number;
+  /** Dispatch attempt timeout; longer than the slowest service. @default 10000 */
+  dispatchTimeoutMs?: number;
+  /** Delay before re-sending a request after its `n`-th timeout. @default exponential 1 s .. 30 s */
+  retryDelay?: RetryDelay;
+  /** Delay before probing a failing service again. @default exponential 250 ms .. 5 s */
+  serviceRetryDelay?: RetryDelay;
+  /** Check `mmi.service` before probing a failing service. @default true */
+  mmiCheck?: boolean;
+  /** MDP heartbeat interval of the workers; must match the broker's. @default 2500 */
+  heartbeatIntervalMs?: number;
+  /** MDP liveness of the workers. @default 3 */
+  liveness?: number;
+  /** Worker reconnect policy after the broker is lost. @default the worker's (2.5 s .. 32 s) */
+  reconnect?: RetryDelay | undefined;
+  /** Parent logger. @default silent */
+  logger?: Logger | undefined;
+  clock?: Clock;
+}
+
+type ResolvedServerOptions = Required<Omit<TitanicServerOptions, 'store' | 'logger' | 'reconnect'>> &
+  Pick<TitanicServerOptions, 'store' | 'logger' | 'reconnect'>;
+
+export const titanicServerDefaults: Omit<ResolvedServerOptions, 'broker' | 'store' | 'logger' | 'reconnect'> = {
+  dataDir: './data/titanic',
+  requestWorkers: 16,
+  replyWorkers: 4,
+  concurrency: dispatcherDefaults.concurrency,
+  dispatchTimeoutMs: dispatcherDefaults.timeoutMs,
+  retryDelay: dispatcherDefaults.retryDelay,
+  serviceRetryDelay: dispatcherDefaults.serviceRetryDelay,
+  mmiCheck: true,
+  heartbeatIntervalMs: 2500,
+  liveness: 3,
+  clock: systemClock,
+};
+
+export interface TitanicServerStats {
+  submitted: number;
+  replyQueries: number;
+  closes: number;
+  /** Malformed TSP requests answered "400". */
+  malformed: number;
+  /** Internal errors answered "500". */
+  internalErrors: number;
+  dispatch: DispatcherStats;
+}
+
+export type TitanicServerState =
+  | { readonly state: 'idle' }
+  | { readonly state: 'starting' }
+  | { readonly state: 'running'; readonly recovered: number }
+  | { readonly state: 'closing' }
+  | { readonly state: 'closed' };
+
+export class TitanicServer implements AsyncDisposable {
+  readonly #o: ResolvedServerOptions;
+  readonly #log: Logger;
+  readonly #store: TitanicStore;
+  readonly #committer: GroupCommitter;
+  readonly #client: MajordomoClient;
+  readonly #dispatcher: Dispatcher;
+  readonly #workers: MajordomoWorker[] = [];
+  readonly #served: Promise<void>[] = [];
+  #state: TitanicServerState = { state: 'idle' };
+  #closing: Promise<void> | undefined;
+  readonly #counters = { submitted: 0, replyQueries: 0, closes: 0, malformed: 0, internalErrors: 0 };
+
+  constructor(options: TitanicServerOptions) {
+    const o: ResolvedServerOptions = { ...titanicServerDefaults, ...stripUndefined(options), broker: options.broker };
+    if (typeof o.broker !== 'string' || o.broker === '') throw new RangeError('broker: an endpoint is required');
+    for (const key of ['requestWorkers', 'replyWorkers', 'concurrency', 'liveness'] as const) {
+      if (!(Number.isInteger(o[key]) && o[key] >= 1)) throw new RangeError(`${key}: expected a whole number >= 1`);
+    }
+    this.#o = o;
+    this.#log = componentLogger(options.logger, { component: 'titanic' });
+    this.#store = options.store ?? new SqliteStore({ dataDir: o.dataDir });
+    this.#committer = new GroupCommitter(this.#store, { logger: this.#log });
+    this.#client = new MajordomoClient({
+      broker: o.broker,
+      timeoutMs: o.dispatchTimeoutMs,
+      retries: 0,
+      maxSockets: o.concurrency + 1,
+      maxIdleSockets: o.concurrency + 1,
+      logger: this.#log,
+      clock: o.clock,
+    });
+    this.#dispatcher = new Dispatcher(this.#client, this.#store, this.#committer, {
+      concurrency: o.concurrency,
+      timeoutMs: o.dispatchTimeoutMs,
+      retryDelay: o.retryDelay,
+      serviceRetryDelay: o.serviceRetryDelay,
+      mmiCheck: o.mmiCheck,
+      logger: this.#log,
+      clock: o.clock,
+    });
+  }
+
+  get state(): TitanicServerState['state'] {
+    return this.#state.state;
+  }
+
+  get store(): TitanicStore {
+    return this.#store;
+  }
+
+  get stats(): TitanicServerStats {
+    return { ...this.#counters, dispatch: { ...this.#dispatcher.stats } };
+  }
+
+  /** Requests stored and not yet answered by their service (in memory index). */
+  get pending(): number {
+    return this.#dispatcher.queue.size;
+  }
+
+  /**
+   * Recover every unfinished request from the store, register the three services with the broker
+   * and start dispatching. Resolves with the number of requests recovered.
+   */
+  async start(): Promise<{ recovered: number }> {
+    if (this.#state.state !== 'idle') throw new Error(`TitanicServer: start() in state ${this.#state.state}`);
+    this.#transition({ state: 'starting' });
+    const recovered = await this.#dispatcher.recover();
+    const o = this.#o;
+    const spawn = (service: string, count: number, handler: (body: Buffer[]) => Promise<readonly Frame[]>): void => {
+      for (let i = 0; i < count; i++) {
+        const worker = new MajordomoWorker({
+          broker: o.broker,
+          service,
+          heartbeatIntervalMs: o.heartbeatIntervalMs,
+          liveness: o.liveness,
+          ...(o.reconnect === undefined ? {} : { reconnect: o.reconnect }),
+          logger: this.#log,
+          clock: o.clock,
+        });
+        this.#workers.push(worker);
+        this.#served.push(
+          worker.serve(handler).catch((err: unknown) => {
+            this.#log.error({ err: toError(err), service }, 'worker stopped');
+          }),
+        );
+      }
+    };
+    spawn(TSP_SERVICE.REQUEST, o.requestWorkers, this.#onSubmit);
+    spawn(TSP_SERVICE.REPLY, o.replyWorkers, this.#onReply);
+    spawn(TSP_SERVICE.CLOSE, o.replyWorkers, this.#onClose);
+    this.#dispatcher.start();
+    this.#transition({ state: 'running', recovered });
+    this.#log.info({ recovered, workers: this.#workers.length, concurrency: o.concurrency }, 'titanic started');
+    return { recovered };
+  }
+
+  readonly #onSubmit = async (body: Buffer[]): Promise<readonly Frame[]> => {
+    const request = decodeSubmit(body);
+    if (typeof request === 'string') return this.#malformed(TSP_SERVICE.REQUEST, request);
+    const uuid = generateUuid();
+    try {
+      await this.#committer.write({ type: 'request', uuid, service: request.service, body: request.body });
+    } catch (err) {
+      return this.#internalError(TSP_SERVICE.REQUEST, err);
+    }
+    this.#counters.submitted++;
+    this.#dispatcher.add(uuid, request.service);
+    return encodeSubmitted(uuid);
+  };
+
+  readonly #onReply = async (body: Buffer[]): Promise<readonly Frame[]> => {
+    const uuid = decodeUuidRequest(body);
+    if (typeof uuid !== 'string') return this.#malformed(TSP_SERVICE.REPLY, uuid.error);
+    this.#counters.replyQueries++;
+    try {
+      const stored = await this.#store.get(uuid);
+      switch (stored.state) {
+        case 'replied':
+          return encodeReplyReady(stored.body);
+        case 'pending':
+          return encodeStatus('300');
+        case 'unknown':
+          return encodeStatus('400');
+      }
+    } catch (err) {
+      return this.#internalError(TSP_SERVICE.REPLY, err);
+    }
+  };
+
+  readonly #onClose = async (body: Buffer[]): Promise<readonly Frame[]> => {
+    const uuid = decodeUuidRequest(body);
+    if (typeof uuid !== 'string') return this.#malformed(TSP_SERVICE.CLOSE, uuid.error);
+    this.#dispatcher.remove(uuid);
+    try {
+      await this.#committer.write({ type: 'close', uuid });
+    } catch (err) {
+      return this.#internalError(TSP_SERVICE.CLOSE, err);
+    }
+    this.#counters.closes++;
+    return encodeStatus('200');
+  };
+
+  #malformed(service: string, reason: string): readonly Frame[] {
+    this.#counters.malformed++;
+    this.#log.warn({ service, reason }, 'malformed request answered 400');
+    return encodeStatus('400');
+  }
+
+  #internalError(service: string, caught: unknown): readonly Frame[] {
+    this.#counters.internalErrors++;
+    this.#log.error({ err: toError(caught), service }, 'internal error answered 500');
+    return encodeStatus('500');
+  }
+
+  #transition(next: TitanicServerState): void {
+    const from = this.#state.state;
+    this.#state = next;
+    this.#log.debug({ from, to: next.state }, 'state');
+  }
+
+  /**
+   * Graceful stop: the workers finish the request in hand and leave (DISCONNECT), the dispatcher
+   * drains briefly, every queued write is committed, the store is closed. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#transition({ state: 'closing' });
+      await Promise.allSettled(this.#workers.map((w) => w.close()));
+      await Promise.allSettled(this.#served);
+      await this.#dispatcher.close();
+      await this.#client.close();
+      await this.#committer.close();
+      await this.#store.close();
+      this.#transition({ state: 'closed' });
+    })();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * Titanic end to end on real sockets: a real Broker, the Titanic server, echo workers and the
+ * TitanicClient, in one process (the crash tests with real processes live in apps/titanic).
+ *
+ *   TitanicClient ──titanic.*──> Broker ──> TitanicServer ──(store)──> Dispatcher ──> Broker ──> echo worker
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { constantBackoff } from '@zpatterns/core';
+import { Broker, MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
+import { eventually } from '@zpatterns/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  generateUuid,
+  MemoryStore,
+  SqliteStore,
+  TitanicClient,
+  TitanicInvalidUuidError,
+  TitanicServer,
+  TitanicUnknownRequestError,
+  type TitanicServerOptions,
+  type TitanicStore,
+} from '../src/index.js';
+
+const HEARTBEAT_MS = 100;
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function startBroker(): Promise<{ broker: Broker; endpoint: string }> {
+  const broker = new Broker({ heartbeatIntervalMs: HEARTBEAT_MS, requestTtlMs: 2000 });
+  const endpoint = await broker.bind('tcp://127.0.0.1:*');
+  cleanups.push(() => broker.close());
+  return { broker, endpoint };
+}
+
+async function startTitanic(endpoint: string, options: Partial<TitanicServerOptions> = {}): Promise<TitanicServer> {
+  const server = new TitanicServer({
+    broker: endpoint,
+    store: new MemoryStore(),
+    heartbeatIntervalMs: HEARTBEAT_MS,
+    requestWorkers: 4,
+    replyWorkers: 2,
+    dispatchTimeoutMs: 1000,
+    retryDelay: constantBackoff(200),
+    serviceRetryDelay: constantBackoff(100),
+    reconnect: constantBackoff(200),
+    ...options,
+  });
+  cleanups.push(() => server.close());
+  await server.start();
+  return server;
+}
+
+function startEcho(endpoint: string, service = 'echo', seen?: string[]): MajordomoWorker {
+  const worker = new MajordomoWorker({ broker: endpoint, service, heartbeatIntervalMs: HEARTBEAT_MS });
+  void worker.serve((body) => {
+    seen?.push(body.map((f) => f.toString('latin1')).join('|'));
+    return body;
+  });
+  cleanups.push(() => worker.close());
+  return worker;
+}
+
+function newClient(endpoint: string): TitanicClient {
+  const client = new TitanicClient({
+    broker: endpoint,
+    timeoutMs: 1000,
+    retries: 3,
+    pollIntervalMs: 20,
+    maxPollIntervalMs: 100,
+  });
+  cleanups.push(() => client.shutdown());
+  return client;
+}
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'titanic-it-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+describe('Titanic over a real broker', () => {
+  it('round trip: submit, wait for the reply, poll again (idempotent), close, then unknown', async () => {
+    const { endpoint } = await startBroker();
+    const server = await startTitanic(endpoint);
+    startEcho(endpoint);
+    const client = newClient(endpoint);
+    const body = [Buffer.from('Hello world'), Buffer.from([0, 1, 2, 255]), Buffer.alloc(0)];
+    const uuid = await client.submit('echo', body);
+    expect(uuid).toMatch(/^[0-9A-F]{32}$/);
+    expect(await client.waitReply(uuid, { timeoutMs: 5000 })).toEqual(body);
+    // titanic.reply must not consume the reply.
+    expect(await client.poll(uuid)).toEqual({ status: 'ok', body });
+    // Lower-case UUIDs name the same request.
+    expect(await client.poll(uuid.toLowerCase())).toEqual({ status: 'ok', body });
+    await client.close(uuid);
+    await client.close(uuid); // idempotent
+    expect(await client.poll(uuid)).toEqual({ status: 'unknown' });
+    await expect(client.waitReply(uuid, { timeoutMs: 2000 })).rejects.toBeInstanceOf(TitanicUnknownRequestError);
+    expect(server.stats).toMatchObject({ submitted: 1, closes: 2, malformed: 0, internalErrors: 0 });
+    expect(server.pending).toBe(0);
+  });
+
+  it('answers "400" to unknown and malformed UUIDs, and malformed UUIDs never reach the store', async () => {
+    const { endpoint } = await startBroker();
+    const store = new MemoryStore();
+    const server = await startTitanic(endpoint, { store });
+    const client = newClient(endpoint);
+    const mdp = new MajordomoClient({ broker: endpoint, timeoutMs: 1000, retries: 1 });
+    cleanups.push(() => mdp.close());
+    expect(await client.poll(generateUuid())).toEqual({ status: 'unknown' });
+    const asText = (frames: Buffer[]): string[] => frames.map((f) => f.toString('latin1'));
+    for (const bad of ['xyz', '../../etc/passwd', 'G'.repeat(32), '0'.repeat(33), '']) {
+      expect(asText(await mdp.request('titanic.reply', [bad]))).toEqual(['400']);
+      expect(asText(await mdp.request('titanic.close', [bad]))).toEqual(['400']);
+    }
+    expect(asText(await mdp.request('titanic.reply', ['0'.repeat(32), 'extra']))).toEqual(['400']);
+    // A submission without a service name.
+    expect(asText(await mdp.request('titanic.request', [Buffer.alloc(0)]))).toEqual(['400']);
+    expect(store.stats.writes).toBe(0);
+    expect(server.stats.malformed).toBe(12);
+    await expect(client.poll('not-a-uuid')).rejects.toBeInstanceOf(TitanicInvalidUuidError);
+  });
+
+  it('stores a request for a service that has no worker yet and delivers it when one arrives', async () => {
+    const { endpoint } = await startBroker();
+    const server = await startTitanic(endpoint);
+    const client = newClient(endpoint);
+    const uuid = await client.submit('late', ['patience']);
+    expect(await client.poll(uuid)).toEqual({ status: 'pending' });
+    // The dispatcher learns through mmi.service that there is no worker, and backs off.
+    await eventually(() => server.stats.dispatch.noWorker >= 2, { timeoutMs: 5000, what: 'mmi.service probes' });
+    expect(await client.poll(uuid)).toEqual({ status: 'pending' });
+    const seen: string[] = [];
+    startEcho(endpoint, 'late', seen);
+    expect(await client.waitReply(uuid, { timeoutMs: 8000 })).toEqual([Buffer.from('patience')]);
+    expect(seen).toContain('patience');
+  });
+
+  it('resumes unfinished requests after a restart on the same data directory', async () => {
+    const { endpoint } = await startBroker();
+    const dataDir = tempDir();
+    const first = await startTitanic(endpoint, { store: new SqliteStore({ dataDir }) });
+    const client = newClient(endpoint);
+    const uuids = await Promise.all(['a', 'b', 'c'].map((x) => client.submit('later', [x])));
+    await first.close();
+    const store: TitanicStore = new SqliteStore({ dataDir });
+    const second = await startTitanic(endpoint, { store });
+    expect(second.state).toBe('running');
+    expect(second.pending).toBe(3);
+    startEcho(endpoint, 'later');
+    const replies = await Promise.all(uuids.map((u) => client.waitReply(u, { timeoutMs: 8000 })));
+    expect(replies.map((r) => r.toString())).toEqual(['a', 'b', 'c']);
+  });
+
+  it('serves many concurrent clients across services, one fsync per batch of submissions', async () => {
+    const { endpoint } = await startBroker();
+    const store = new SqliteStore({ dataDir: tempDir() });
+    const server = await startTitanic(endpoint, { store, requestWorkers: 8, concurrency: 16 });
+    startEcho(endpoint, 'echo');
+    startEcho(endpoint, 'echo');
+    startEcho(endpoint, 'upper');
+    const client = newClient(endpoint);
+    const n = 200;
+    const results = await Promise.all(
+      Array.from({ length: n }, async (_, i) => {
+        const service = i % 3 === 0 ? 'upper' : 'echo';
+        const reply = await client.call(service, [`m${i}`], { timeoutMs: 15_000 });
+        return reply.toString() === `m${i}`;
+      }),
+    );
+    expect(results.every(Boolean)).toBe(true);
+    expect(server.stats.submitted).toBe(n);
+    expect(store.stats.requests).toBe(n);
+    // Submissions arrive on 8 workers at once: group commit puts several in each transaction.
+    expect(store.stats.commits).toBeLessThan(store.stats.writes);
+    expect(await store.counts()).toEqual({ pending: 0, replied: 0 });
+  }, 30_000);
+});
