@@ -1,1 +1,171 @@
-export {};
+#!/usr/bin/env node
+/**
+ * titanic: the Titanic (9/TSP) service as a daemon: a durable SQLite store in `--data-dir`, the
+ * three titanic.* services registered with a Majordomo broker, and the dispatcher.
+ *
+ *   npx titanic --broker tcp://127.0.0.1:5555 --data-dir ./data/titanic
+ *   npx titanic --with-broker --broker tcp://127.0.0.1:5555     # broker + Titanic in one process
+ *
+ * Prints one JSON `ready` line, logs JSON lines, shuts down cleanly on SIGINT/SIGTERM.
+ */
+import {
+  createProgram,
+  createRootLogger,
+  endpointFlag,
+  intFlag,
+  logLevelOption,
+  prettyOption,
+  runDaemon,
+  type RootLoggerOptions,
+} from '@zpatterns/app-kit';
+import { exponentialBackoff } from '@zpatterns/core';
+import { Broker } from '@zpatterns/majordomo';
+import { SqliteStore, TitanicServer, titanicServerDefaults } from '@zpatterns/titanic';
+
+interface Flags {
+  broker: string;
+  dataDir: string;
+  concurrency: number;
+  workers: number;
+  replyWorkers: number;
+  heartbeatMs: number;
+  liveness: number;
+  timeoutMs: number;
+  retryMaxMs: number;
+  mmiCheck: boolean;
+  withBroker: boolean;
+  logLevel: NonNullable<RootLoggerOptions['level']>;
+  pretty: boolean;
+}
+
+const DEFAULT_BROKER = 'tcp://127.0.0.1:5555';
+
+const program = createProgram('titanic', 'Titanic: durable, disconnected request-reply (9/TSP) on a Majordomo broker')
+  .option(
+    '--broker <endpoint>',
+    'broker endpoint to connect to (to bind, with --with-broker)',
+    endpointFlag,
+    DEFAULT_BROKER,
+  )
+  .option('--data-dir <dir>', 'directory of the durable store', titanicServerDefaults.dataDir)
+  .option(
+    '--concurrency <n>',
+    'requests in flight to services at most',
+    intFlag(1, 100_000),
+    titanicServerDefaults.concurrency,
+  )
+  .option(
+    '--workers <n>',
+    'MDP workers serving titanic.request (submissions handled at once)',
+    intFlag(1, 1024),
+    titanicServerDefaults.requestWorkers,
+  )
+  .option(
+    '--reply-workers <n>',
+    'MDP workers serving titanic.reply, and as many for titanic.close',
+    intFlag(1, 1024),
+    titanicServerDefaults.replyWorkers,
+  )
+  .option(
+    '--heartbeat-ms <ms>',
+    'MDP heartbeat interval; must match the broker',
+    intFlag(1, 3_600_000),
+    titanicServerDefaults.heartbeatIntervalMs,
+  )
+  .option(
+    '--liveness <n>',
+    'silent heartbeats before the broker is dead',
+    intFlag(1, 1000),
+    titanicServerDefaults.liveness,
+  )
+  .option(
+    '--timeout-ms <ms>',
+    'dispatch timeout: wait this long for a service reply before retrying later',
+    intFlag(1, 86_400_000),
+    titanicServerDefaults.dispatchTimeoutMs,
+  )
+  .option(
+    '--retry-max-ms <ms>',
+    'longest pause before re-sending a request (backoff cap)',
+    intFlag(1, 86_400_000),
+    30_000,
+  )
+  .option('--no-mmi-check', 'do not ask mmi.service before probing a failing service')
+  .option('--with-broker', 'also run a Majordomo broker in this process, bound to --broker', false)
+  .addOption(logLevelOption())
+  .addOption(prettyOption());
+
+program.parse(process.argv);
+const flags = program.opts<Flags>();
+const logger = createRootLogger({ name: 'titanic', level: flags.logLevel, pretty: flags.pretty });
+
+process.exitCode = await runDaemon({
+  logger,
+  start: async () => {
+    let broker: Broker | undefined;
+    let brokerEndpoint = flags.broker;
+    const endpoints: string[] = [];
+    if (flags.withBroker) {
+      broker = new Broker({ logger, heartbeatIntervalMs: flags.heartbeatMs, liveness: flags.liveness });
+      try {
+        brokerEndpoint = await broker.bind(flags.broker);
+      } catch (err) {
+        await broker.close();
+        throw err;
+      }
+      endpoints.push(brokerEndpoint);
+    }
+    const store = new SqliteStore({ dataDir: flags.dataDir });
+    const server = new TitanicServer({
+      broker: brokerEndpoint,
+      store,
+      logger,
+      concurrency: flags.concurrency,
+      requestWorkers: flags.workers,
+      replyWorkers: flags.replyWorkers,
+      heartbeatIntervalMs: flags.heartbeatMs,
+      liveness: flags.liveness,
+      dispatchTimeoutMs: flags.timeoutMs,
+      mmiCheck: flags.mmiCheck,
+      retryDelay: exponentialBackoff({
+        initialMs: Math.min(1000, flags.retryMaxMs),
+        maxMs: flags.retryMaxMs,
+        jitter: 0.2,
+      }),
+      serviceRetryDelay: exponentialBackoff({
+        initialMs: Math.min(250, flags.retryMaxMs),
+        maxMs: Math.min(5000, flags.retryMaxMs),
+        jitter: 0.2,
+      }),
+      // Reconnect to a lost broker from one heartbeat on, up to 13 of them (2.5 s .. 32 s by default).
+      reconnect: exponentialBackoff({ initialMs: flags.heartbeatMs, maxMs: flags.heartbeatMs * 13, jitter: 0.2 }),
+    });
+    const settings = store.settings();
+    let recovered: number;
+    try {
+      ({ recovered } = await server.start());
+    } catch (err) {
+      await server.close();
+      await broker?.close();
+      throw err;
+    }
+    return {
+      handle: {
+        close: async () => {
+          await server.close();
+          await broker?.close();
+        },
+      },
+      ready: {
+        endpoints,
+        broker: brokerEndpoint,
+        dataDir: flags.dataDir,
+        store: store.path,
+        journalMode: settings.journalMode,
+        recovered,
+        concurrency: flags.concurrency,
+        workers: flags.workers,
+      },
+    };
+  },
+});
