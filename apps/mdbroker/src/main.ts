@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+/**
+ * mdbroker: the Majordomo broker (7/MDP and 18/MDP on one ROUTER, 8/MMI) as a daemon.
+ *
+ *   npx mdbroker --bind tcp://127.0.0.1:5555 [--bind ipc:///tmp/mdp.sock] [--idempotent echo]
+ *
+ * Prints one JSON `ready` line naming the bound endpoints, logs JSON lines, and shuts down cleanly
+ * on SIGINT/SIGTERM (workers get DISCONNECT so they re-register elsewhere at once).
+ */
+import { InvalidArgumentError } from 'commander';
+import {
+  collect,
+  createProgram,
+  createRootLogger,
+  endpointFlag,
+  intFlag,
+  logLevelOption,
+  prettyOption,
+  runDaemon,
+  type RootLoggerOptions,
+} from '@zpatterns/app-kit';
+import { Broker, brokerDefaults } from '@zpatterns/majordomo';
+
+interface Flags {
+  bind?: string[];
+  heartbeatMs: number;
+  liveness: number;
+  requestTtlMs: number;
+  maxQueue: number;
+  idempotent?: string[];
+  statsIntervalMs: number;
+  logLevel: NonNullable<RootLoggerOptions['level']>;
+  pretty: boolean;
+}
+
+const DEFAULT_BIND = 'tcp://127.0.0.1:5555';
+
+function serviceName(value: string): string {
+  if (value.length === 0) throw new InvalidArgumentError('expected a service name, got an empty string');
+  if (value.startsWith('mmi.')) throw new InvalidArgumentError(`'${value}' is reserved for MMI`);
+  return value;
+}
+
+const program = createProgram('mdbroker', 'Majordomo broker: MDP/0.1 and MDP/0.2 clients and workers, MMI')
+  .option('--bind <endpoint>', `endpoint to bind, repeatable (default: ${DEFAULT_BIND})`, collect(endpointFlag))
+  .option(
+    '--heartbeat-ms <ms>',
+    'heartbeat interval to workers; must match the workers',
+    intFlag(1, 3_600_000),
+    brokerDefaults.heartbeatIntervalMs,
+  )
+  .option(
+    '--liveness <n>',
+    'silent heartbeat intervals before a worker is dead',
+    intFlag(1, 1000),
+    brokerDefaults.liveness,
+  )
+  .option(
+    '--request-ttl-ms <ms>',
+    'drop a request that waited this long for a worker',
+    intFlag(1, 86_400_000),
+    brokerDefaults.requestTtlMs,
+  )
+  .option(
+    '--max-queue <n>',
+    'requests queued per service at most (oldest dropped past it)',
+    intFlag(1, 10_000_000),
+    brokerDefaults.maxQueuePerService,
+  )
+  .option(
+    '--idempotent <service>',
+    'requeue in-flight requests of this service when its worker dies (repeatable)',
+    collect(serviceName),
+  )
+  .option('--stats-interval-ms <ms>', 'log a stats line this often (0: never)', intFlag(0, 86_400_000), 60_000)
+  .addOption(logLevelOption())
+  .addOption(prettyOption());
+
+program.parse(process.argv);
+const flags = program.opts<Flags>();
+const logger = createRootLogger({ name: 'mdbroker', level: flags.logLevel, pretty: flags.pretty });
+
+process.exitCode = await runDaemon({
+  logger,
+  start: async () => {
+    const broker = new Broker({
+      logger,
+      heartbeatIntervalMs: flags.heartbeatMs,
+      liveness: flags.liveness,
+      requestTtlMs: flags.requestTtlMs,
+      maxQueuePerService: flags.maxQueue,
+      idempotentServices: flags.idempotent ?? [],
+      statsIntervalMs: flags.statsIntervalMs,
+    });
+    const endpoints: string[] = [];
+    try {
+      for (const endpoint of flags.bind ?? [DEFAULT_BIND]) endpoints.push(await broker.bind(endpoint));
+    } catch (err) {
+      await broker.close();
+      throw err;
+    }
+    return {
+      handle: { close: () => broker.close() },
+      ready: {
+        endpoints,
+        heartbeatMs: flags.heartbeatMs,
+        liveness: flags.liveness,
+        requestTtlMs: flags.requestTtlMs,
+        idempotent: flags.idempotent ?? [],
+      },
+    };
+  },
+});
