@@ -38,9 +38,19 @@ interface Flags {
 const program = createProgram('ppqueue', 'Paranoid Pirate (6/PPP) load-balancing queue with worker heartbeats')
   .option('--frontend <endpoint>', 'bind for clients (ROUTER)', endpointFlag, DEFAULT_FRONTEND)
   .option('--backend <endpoint>', 'bind for workers (ROUTER)', endpointFlag, DEFAULT_BACKEND)
-  .option('--heartbeat-ms <ms>', 'heartbeat interval; must match the workers', intFlag(1, 3_600_000), PPP_HEARTBEAT_INTERVAL_MS)
+  .option(
+    '--heartbeat-ms <ms>',
+    'heartbeat interval; must match the workers',
+    intFlag(1, 3_600_000),
+    PPP_HEARTBEAT_INTERVAL_MS,
+  )
   .option('--liveness <n>', 'silent intervals before a worker is dead', intFlag(1, 1000), PPP_HEARTBEAT_LIVENESS)
-  .option('--max-queued <n>', 'requests kept while no worker is free (oldest dropped past it)', intFlag(0, 10_000_000), 10_000)
+  .option(
+    '--max-queued <n>',
+    'requests kept while no worker is free (oldest dropped past it)',
+    intFlag(0, 10_000_000),
+    10_000,
+  )
   .option('--simple', 'run the Simple Pirate queue instead (no heartbeats)', false)
   .addOption(logLevelOption())
   .addOption(prettyOption());

@@ -37,7 +37,11 @@ export class ReconnectGaveUpError extends ZPatternsError<'ERR_PIRATE_GAVE_UP'> {
   readonly attempts: number;
 
   constructor(attempts: number, options?: ErrorOptions) {
-    super('ERR_PIRATE_GAVE_UP', `queue unreachable after ${attempts} reconnect attempt(s); see 'reconnectDelayMs'`, options);
+    super(
+      'ERR_PIRATE_GAVE_UP',
+      `queue unreachable after ${attempts} reconnect attempt(s); see 'reconnectDelayMs'`,
+      options,
+    );
     this.attempts = attempts;
   }
 }

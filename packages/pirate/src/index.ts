@@ -19,11 +19,7 @@ export { SimplePirateQueue, simplePirateQueueDefaults } from './simple-pirate-qu
 export { SimplePirateWorker, simplePirateWorkerDefaults } from './simple-pirate-worker.js';
 
 export type { PirateErrorCode } from './errors.js';
-export type {
-  LazyPirateClientOptions,
-  LazyPirateClientStats,
-  RequestOptions,
-} from './lazy-pirate-client.js';
+export type { LazyPirateClientOptions, LazyPirateClientStats, RequestOptions } from './lazy-pirate-client.js';
 export type { ParanoidPirateQueueOptions, ParanoidPirateQueueStats } from './paranoid-pirate-queue.js';
 export type {
   ParanoidPirateWorkerOptions,

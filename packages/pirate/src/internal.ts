@@ -27,6 +27,7 @@ export { WorkerPool } from './worker-pool.js';
 export type {
   ClientRequest,
   Enveloped,
+  FromWorker,
   Invalid,
   PppQueueMessage,
   PppWorkerMessage,

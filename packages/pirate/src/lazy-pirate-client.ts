@@ -86,10 +86,7 @@ export interface LazyPirateClientStats {
   failures: number;
 }
 
-type ClientState =
-  | { state: 'idle' }
-  | { state: 'waiting'; attempt: number; server: string }
-  | { state: 'closed' };
+type ClientState = { state: 'idle' } | { state: 'waiting'; attempt: number; server: string } | { state: 'closed' };
 
 interface Connection {
   readonly server: string;
@@ -198,7 +195,10 @@ export class LazyPirateClient implements AsyncDisposable {
       }
       this.stats.failures++;
       this.#transition({ state: 'idle' });
-      this.#log.error({ servers: this.servers, attempts: retries, timeoutMs }, 'server seems to be offline, abandoning');
+      this.#log.error(
+        { servers: this.servers, attempts: retries, timeoutMs },
+        'server seems to be offline, abandoning',
+      );
       throw new NoReplyError(retries, timeoutMs, this.servers);
     } finally {
       if (this.#state.state === 'waiting') this.#transition({ state: 'idle' });

@@ -211,7 +211,10 @@ export class ParanoidPirateQueue implements AsyncDisposable {
     const decoded = decodeClientRequest(message);
     if (decoded.type === 'invalid') {
       this.stats.invalidFromClients++;
-      this.#log.warn({ peer: peerOf(message), reason: decoded.reason, frames: describe(message) }, 'invalid request dropped');
+      this.#log.warn(
+        { peer: peerOf(message), reason: decoded.reason, frames: describe(message) },
+        'invalid request dropped',
+      );
       return;
     }
     this.stats.requests++;
@@ -224,20 +227,23 @@ export class ParanoidPirateQueue implements AsyncDisposable {
   }
 
   #onWorker(message: Message): void {
-    const decoded = decodePppWorkerMessage(message);
-    if (!('worker' in decoded) || decoded.message.type === 'invalid') {
+    const { worker, message: command } = decodePppWorkerMessage(message);
+    if (worker === undefined || command.type === 'invalid') {
       this.stats.invalidFromWorkers++;
-      const reason = 'worker' in decoded ? (decoded.message as { reason: string }).reason : decoded.reason;
-      this.#log.warn({ peer: peerOf(message), reason, frames: describe(message) }, 'invalid message from worker dropped');
+      const reason = command.type === 'invalid' ? command.reason : 'empty message';
+      this.#log.warn(
+        { peer: peerOf(message), reason, frames: describe(message) },
+        'invalid message from worker dropped',
+      );
       return;
     }
-    const { worker, message: command } = decoded;
     const now = this.#o.clock.now();
     switch (command.type) {
       case 'ready': {
         const change = this.#pool.ready(worker, now);
         if (change === 'joined') this.#joined(worker, 'ready');
-        else if (change === 'freed') this.#log.warn({ worker: hex(worker) }, 'busy worker sent READY; its request is lost');
+        else if (change === 'freed')
+          this.#log.warn({ worker: hex(worker) }, 'busy worker sent READY; its request is lost');
         break;
       }
       case 'heartbeat': {

@@ -252,7 +252,7 @@ export class ParanoidPirateWorker implements AsyncDisposable {
       case 'request':
         this.stats.requests++;
         this.#jobs.push({ generation, envelope: decoded.envelope, body: decoded.body });
-        this.#processing ??= this.#process();
+        if (this.#processing === undefined) this.#processing = this.#process();
         return;
       case 'invalid':
         this.stats.invalidMessages++;

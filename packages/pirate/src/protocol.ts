@@ -106,10 +106,16 @@ export function decodeClientRequest(frames: Message): ClientRequest {
 /** What the queue's backend ROUTER reads from a worker, after the worker-id frame. */
 export type PppWorkerMessage = { type: 'ready' } | { type: 'heartbeat' } | ({ type: 'reply' } & Enveloped) | Invalid;
 
+/** What the backend ROUTER read: the worker's identity (absent only for an empty message) and its command. */
+export interface FromWorker<TMessage> {
+  worker: Buffer | undefined;
+  message: TMessage;
+}
+
 /** Queue side: decode `[worker-id][...]` as read from the backend ROUTER. */
-export function decodePppWorkerMessage(frames: Message): { worker: Buffer; message: PppWorkerMessage } | Invalid {
+export function decodePppWorkerMessage(frames: Message): FromWorker<PppWorkerMessage> {
   const worker = frames[0];
-  if (worker === undefined || frames.length < 2) return { type: 'invalid', reason: 'empty message' };
+  if (frames.length < 2) return { worker, message: { type: 'invalid', reason: 'no frame after the identity' } };
   if (frames.length === 2) {
     const command = frames[1] as Buffer;
     if (command.length === 1 && command[0] === 0x01) return { worker, message: { type: 'ready' } };
@@ -175,9 +181,9 @@ export type SimpleWorkerMessage = { type: 'ready' } | ({ type: 'reply' } & Envel
  * Queue side: decode `[worker-id][""][0x01]` (READY) or `[worker-id][""][client-id...][""][reply...]`.
  * READY is recognised by its exact shape (3 frames, 1-byte 0x01), never by a first-byte test.
  */
-export function decodeSimpleWorkerMessage(frames: Message): { worker: Buffer; message: SimpleWorkerMessage } | Invalid {
+export function decodeSimpleWorkerMessage(frames: Message): FromWorker<SimpleWorkerMessage> {
   const worker = frames[0];
-  if (worker === undefined || frames.length < 3) return { type: 'invalid', reason: 'too few frames' };
+  if (frames.length < 3) return { worker, message: { type: 'invalid', reason: 'too few frames' } };
   if ((frames[1] as Buffer).length !== 0) return { worker, message: { type: 'invalid', reason: 'no REQ delimiter' } };
   if (frames.length === 3) {
     const command = frames[2] as Buffer;

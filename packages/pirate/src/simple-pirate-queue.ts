@@ -176,7 +176,10 @@ export class SimplePirateQueue implements AsyncDisposable {
     const decoded = decodeClientRequest(message);
     if (decoded.type === 'invalid') {
       this.stats.invalidFromClients++;
-      this.#log.warn({ peer: hex(message[0] ?? Buffer.alloc(0)), reason: decoded.reason, frames: describe(message) }, 'invalid request dropped');
+      this.#log.warn(
+        { peer: hex(message[0] ?? Buffer.alloc(0)), reason: decoded.reason, frames: describe(message) },
+        'invalid request dropped',
+      );
       return;
     }
     this.stats.requests++;
@@ -188,14 +191,16 @@ export class SimplePirateQueue implements AsyncDisposable {
   }
 
   #onWorker(message: Message): void {
-    const decoded = decodeSimpleWorkerMessage(message);
-    if (!('worker' in decoded) || decoded.message.type === 'invalid') {
+    const { worker, message: command } = decodeSimpleWorkerMessage(message);
+    if (worker === undefined || command.type === 'invalid') {
       this.stats.invalidFromWorkers++;
-      const reason = 'worker' in decoded ? (decoded.message as { reason: string }).reason : decoded.reason;
-      this.#log.warn({ peer: hex(message[0] ?? Buffer.alloc(0)), reason, frames: describe(message) }, 'invalid message from worker dropped');
+      const reason = command.type === 'invalid' ? command.reason : 'empty message';
+      this.#log.warn(
+        { peer: hex(message[0] ?? Buffer.alloc(0)), reason, frames: describe(message) },
+        'invalid message from worker dropped',
+      );
       return;
     }
-    const { worker, message: command } = decoded;
     const key = worker.toString('latin1');
     if (command.type === 'ready') {
       if (!this.#ready.has(key)) {

@@ -52,7 +52,13 @@ type WorkerState = { state: 'serving'; generation: number } | { state: 'closed' 
 
 export class SimplePirateWorker implements AsyncDisposable {
   readonly queue: string;
-  readonly stats: SimplePirateWorkerStats = { requests: 0, replies: 0, handlerErrors: 0, invalidMessages: 0, sockets: 0 };
+  readonly stats: SimplePirateWorkerStats = {
+    requests: 0,
+    replies: 0,
+    handlerErrors: 0,
+    invalidMessages: 0,
+    sockets: 0,
+  };
   readonly #handler: RequestHandler;
   readonly #lingerMs: number;
   readonly #routingId: string | undefined;

@@ -91,7 +91,11 @@ describe('Backlog', () => {
     expect(backlog.push(req(3))?.body[0]?.toString()).toBe('1');
     expect(backlog.dropped).toBe(1);
     backlog.unshift(req(0));
-    expect([backlog.shift(), backlog.shift(), backlog.shift()].map((r) => r?.body[0]?.toString())).toEqual(['0', '2', '3']);
+    expect([backlog.shift(), backlog.shift(), backlog.shift()].map((r) => r?.body[0]?.toString())).toEqual([
+      '0',
+      '2',
+      '3',
+    ]);
   });
 
   it('with limit 0 drops everything', () => {

@@ -174,7 +174,9 @@ describe('ParanoidPirateWorker against a raw ROUTER (the queue side by hand)', (
 
   it('any message from the queue resets the backoff', async () => {
     const router = track(await rawRouter());
-    const worker = startWorker(router.endpoint, echo, { reconnectDelayMs: exponentialBackoff({ initialMs: 40, maxMs: 1000 }) });
+    const worker = startWorker(router.endpoint, echo, {
+      reconnectDelayMs: exponentialBackoff({ initialMs: 40, maxMs: 1000 }),
+    });
     const status = worker.status();
     await nextStatus(status, 'reconnect:scheduled'); // attempt 1: 40
     await nextStatus(status, 'connected');

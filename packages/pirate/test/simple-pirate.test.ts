@@ -69,7 +69,9 @@ describe('SimplePirateQueue + SimplePirateWorker', () => {
       return body;
     });
     await eventually(() => queue.readyWorkers === 3);
-    const clients = Array.from({ length: 9 }, () => track(new LazyPirateClient(queue.endpoints.frontend, { timeoutMs: 2000 })));
+    const clients = Array.from({ length: 9 }, () =>
+      track(new LazyPirateClient(queue.endpoints.frontend, { timeoutMs: 2000 })),
+    );
     const replies = await Promise.all(clients.map((c, i) => c.request([`r${i}`])));
     expect(replies.map((r) => r[0]?.toString())).toEqual(clients.map((_, i) => `r${i}`));
     expect([...counts.values()]).toEqual([3, 3, 3]);

@@ -61,13 +61,24 @@ export function registerPirateCommands(program: Command): void {
   configureCommand(
     program
       .command('lpcall')
-      .description('send one Lazy Pirate request (REQ, timeout, reopen and resend) and print the reply frames, one per line')
+      .description(
+        'send one Lazy Pirate request (REQ, timeout, reopen and resend) and print the reply frames, one per line',
+      )
       .argument('[frames...]', 'request frames (UTF-8)')
-      .requiredOption('--server <endpoint>', 'server or queue frontend; repeat for failover, tried in turn', collect(endpointFlag))
-      .option('--timeout-ms <ms>', 'wait this long for a reply before resending', intFlag(1, 3_600_000), LAZY_PIRATE_TIMEOUT_MS)
+      .requiredOption(
+        '--server <endpoint>',
+        'server or queue frontend; repeat for failover, tried in turn',
+        collect(endpointFlag),
+      )
+      .option(
+        '--timeout-ms <ms>',
+        'wait this long for a reply before resending',
+        intFlag(1, 3_600_000),
+        LAZY_PIRATE_TIMEOUT_MS,
+      )
       .option('--retries <n>', 'sends before giving up, the first included', intFlag(1, 1000), LAZY_PIRATE_RETRIES)
       .option('--sequence-check', "lpclient's check: prepend a sequence number the server must echo", false)
-      .addOption(logLevelOption('warn'))
+      .addOption(logLevelOption('silent'))
       .addOption(prettyOption())
       .action(async (frames: string[], flags: LpcallFlags) => {
         process.exitCode = await lpcall(frames, flags);
@@ -79,9 +90,19 @@ export function registerPirateCommands(program: Command): void {
       .command('ppworker')
       .description('run an echo worker for a Paranoid Pirate queue (or, with --simple, a Simple Pirate queue)')
       .option('--queue <endpoint>', "the queue's backend", endpointFlag, DEFAULT_BACKEND)
-      .option('--heartbeat-ms <ms>', 'heartbeat interval; must match the queue', intFlag(1, 3_600_000), PPP_HEARTBEAT_INTERVAL_MS)
+      .option(
+        '--heartbeat-ms <ms>',
+        'heartbeat interval; must match the queue',
+        intFlag(1, 3_600_000),
+        PPP_HEARTBEAT_INTERVAL_MS,
+      )
       .option('--liveness <n>', 'silent intervals before the queue is dead', intFlag(1, 1000), PPP_HEARTBEAT_LIVENESS)
-      .option('--reconnect-initial-ms <ms>', 'first reconnect delay (doubles)', intFlag(0, 3_600_000), PPP_RECONNECT_INITIAL_MS)
+      .option(
+        '--reconnect-initial-ms <ms>',
+        'first reconnect delay (doubles)',
+        intFlag(0, 3_600_000),
+        PPP_RECONNECT_INITIAL_MS,
+      )
       .option('--reconnect-max-ms <ms>', 'reconnect delay cap', intFlag(0, 3_600_000), PPP_RECONNECT_MAX_MS)
       .option('--work-ms <ms>', 'simulated work per request', intFlag(0, 3_600_000), 0)
       .option('--simple', 'Simple Pirate worker (REQ, no heartbeats)', false)
@@ -94,7 +115,12 @@ export function registerPirateCommands(program: Command): void {
 }
 
 async function lpcall(frames: string[], flags: LpcallFlags): Promise<number> {
-  const logger = createRootLogger({ name: 'zpat', level: flags.logLevel, pretty: flags.pretty, destination: process.stderr });
+  const logger = createRootLogger({
+    name: 'zpat',
+    level: flags.logLevel,
+    pretty: flags.pretty,
+    destination: process.stderr,
+  });
   const client = new LazyPirateClient(flags.server, {
     timeoutMs: flags.timeoutMs,
     retries: flags.retries,
