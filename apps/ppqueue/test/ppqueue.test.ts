@@ -168,6 +168,16 @@ describe('ppqueue and zpat ppworker/lpcall (processes)', () => {
     expect((await client.request(['after-restart']))[0]?.toString()).toBe('after-restart');
   }, 40_000);
 
+  it('ppqueue and zpat ppworker shut down cleanly on SIGTERM (exit 0, "stopped" logged)', async () => {
+    const queue = await startQueue();
+    const worker = await startWorker(endpoints(queue).backend);
+    expect(worker.ready['mode']).toBe('paranoid');
+    expect(await worker.stop()).toEqual({ code: 0, signal: null });
+    expect(await queue.stop()).toEqual({ code: 0, signal: null });
+    expect(queue.logs.some((l) => l.msg === 'stopped')).toBe(true);
+    expect(worker.logs.some((l) => l.msg === 'stopped')).toBe(true);
+  }, 30_000);
+
   it('zpat lpcall exits 1 with one line when nothing answers, 2 on bad flags; ppqueue exits 2 on bad flags', async () => {
     const dead = ipcEndpoint('nobody');
     const noAnswer = await runCli(appBin('zpat'), [
