@@ -1,0 +1,203 @@
+/**
+ * titanic: durable submissions per second and end-to-end requests per second through Titanic,
+ * beside the plain Majordomo path measured in the same run. Every peer in its own process:
+ *
+ *   bench process                mdbroker process      titanic process (SQLite, fsync)   zpat worker echo x E
+ *   TitanicClient --submit-->   ROUTER ---------->    titanic.request x W workers
+ *                                                      Dispatcher --REQUEST--> ROUTER --> echo
+ *                 --reply/close->                      titanic.reply/close
+ *
+ * Cases:
+ *   mdp pipelined 1 worker    the mdp benchmark's own shape (MajordomoPipeline), for reference
+ *   mdp request() 1 worker    `MajordomoClient.request()` from `--window` concurrent callers: the
+ *                             same client shape as the Titanic cases, so the ratio is like for like
+ *   titanic submit (durable)  `submit()` from `--window` callers; each "200" is fsync'd
+ *   titanic end-to-end        `call()` = submit + waitReply + close, through the dispatcher and
+ *                             `--echo-workers` echo workers
+ *
+ * Flags: `--requests N` (submissions, default 20k), `--e2e-requests N` (default 5k),
+ * `--titanic-workers N` (titanic.request workers, default 32), `--echo-workers N` (default 2),
+ * `--concurrency N` (dispatcher, default 64).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MajordomoClient, MajordomoPipeline } from '@zpatterns/majordomo';
+import { TitanicClient } from '@zpatterns/titanic';
+import { appScript, Peer, stopAll } from '../lib/peer.js';
+import { drivePipelined, readSeq, seqFrame } from '../lib/pipelined.js';
+import { Latencies } from '../lib/stats.js';
+import type { BenchContext, BenchReport, Benchmark, CaseResult } from '../lib/types.js';
+
+const HELLO = Buffer.from('Hello world');
+
+/** `window` callers issuing `call(seq)` back to back until `total` calls completed. */
+async function driveConcurrent(
+  total: number,
+  window: number,
+  call: (seq: number) => Promise<void>,
+): Promise<CaseResult> {
+  const latencies = new Latencies(total);
+  let next = 0;
+  const started = performance.now();
+  const caller = async (): Promise<void> => {
+    for (let seq = next++; seq < total; seq = next++) {
+      const t0 = performance.now();
+      await call(seq);
+      latencies.record(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(window, total) }, caller));
+  const elapsedMs = performance.now() - started;
+  const round = (ms: number): number => Math.round(ms * 1000) / 1000;
+  return {
+    rps: Math.round((total / elapsedMs) * 1000),
+    p50Ms: round(latencies.percentile(50)),
+    p99Ms: round(latencies.percentile(99)),
+    requests: total,
+    elapsedMs: Math.round(elapsedMs),
+  };
+}
+
+function positive(value: string | true | undefined, fallback: number): number {
+  const n = typeof value === 'string' ? Number(value) : Number.NaN;
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+}
+
+async function waitForService(endpoint: string, service: string): Promise<void> {
+  const client = new MajordomoClient({ broker: endpoint, timeoutMs: 2000, retries: 2 });
+  try {
+    for (let i = 0; i < 300; i++) {
+      if ((await client.serviceStatus(service)) === '200') return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`service ${service} did not register within 15 s`);
+  } finally {
+    await client.close();
+  }
+}
+
+export const benchmark: Benchmark = {
+  description: 'Titanic: durable submissions and end-to-end requests, beside the plain Majordomo path',
+  async run(ctx: BenchContext): Promise<BenchReport> {
+    const submissions = ctx.requests ?? 20_000;
+    const e2e = positive(ctx.flags['e2e-requests'], 5000);
+    const titanicWorkers = positive(ctx.flags['titanic-workers'], 32);
+    const echoWorkers = positive(ctx.flags['echo-workers'], 2);
+    const concurrency = positive(ctx.flags['concurrency'], 64);
+    const window = ctx.window;
+    const cases: Record<string, CaseResult> = {};
+    const dataDir = mkdtempSync(join(tmpdir(), 'titanic-bench-'));
+    const broker = await Peer.start(appScript('mdbroker'), ['--bind', 'tcp://127.0.0.1:*', '--log-level', 'info']);
+    const peers: Peer[] = [];
+    try {
+      const endpoint = broker.endpoint;
+      for (let i = 0; i < echoWorkers; i++) {
+        peers.push(
+          await Peer.start(appScript('zpat'), ['worker', 'echo', '--broker', endpoint, '--log-level', 'info']),
+        );
+      }
+      await waitForService(endpoint, 'echo');
+
+      // --- The plain Majordomo path, same run, same broker ---------------------------------------
+      ctx.log(`titanic: mdp pipelined, ${submissions} requests`);
+      {
+        const pipeline = new MajordomoPipeline({ broker: endpoint, sendHighWaterMark: 0 });
+        try {
+          async function* replies(): AsyncGenerator<number> {
+            for await (const reply of pipeline.replies()) yield readSeq(reply.body[0]);
+          }
+          cases[`mdp pipelined ${echoWorkers} workers`] = await drivePipelined({
+            total: submissions,
+            window,
+            send: (seq) => pipeline.send('echo', [seqFrame(seq), HELLO]),
+            replies: replies(),
+          });
+        } finally {
+          await pipeline.close();
+        }
+      }
+      ctx.log(`titanic: mdp request(), ${submissions} requests, ${window} callers`);
+      {
+        const client = new MajordomoClient({ broker: endpoint, maxSockets: window, maxIdleSockets: window });
+        try {
+          cases[`mdp request() ${echoWorkers} workers`] = await driveConcurrent(submissions, window, async () => {
+            await client.request('echo', [HELLO]);
+          });
+        } finally {
+          await client.close();
+        }
+      }
+
+      // --- Titanic ------------------------------------------------------------------------------
+      const titanic = await Peer.start(appScript('titanic'), [
+        '--broker',
+        endpoint,
+        '--data-dir',
+        dataDir,
+        '--workers',
+        String(titanicWorkers),
+        '--concurrency',
+        String(concurrency),
+        '--log-level',
+        'info',
+      ]);
+      peers.push(titanic);
+      await waitForService(endpoint, 'titanic.request');
+      const client = new TitanicClient({
+        broker: endpoint,
+        maxSockets: window,
+        pollIntervalMs: 5,
+        maxPollIntervalMs: 50,
+      });
+      try {
+        ctx.log(
+          `titanic: ${submissions} durable submissions, ${window} callers, ${titanicWorkers} titanic.request workers`,
+        );
+        const submitted: string[] = [];
+        const rssBeforeKb = await titanic.rssKb();
+        cases['titanic submit (durable)'] = await driveConcurrent(submissions, window, async () => {
+          submitted.push(await client.submit('echo', [HELLO]));
+        });
+        ctx.log('titanic: waiting until the dispatcher has answered every submission');
+        const drainStart = performance.now();
+        let index = 0;
+        await Promise.all(
+          Array.from({ length: window }, async () => {
+            for (let i = index++; i < submitted.length; i = index++) {
+              const uuid = submitted[i] as string;
+              await client.waitReply(uuid, { pollIntervalMs: 20, maxPollIntervalMs: 200 });
+              await client.close(uuid);
+            }
+          }),
+        );
+        const drainMs = performance.now() - drainStart;
+        ctx.log(`titanic: ${e2e} end-to-end calls (submit + waitReply + close)`);
+        cases['titanic end-to-end'] = {
+          ...(await driveConcurrent(e2e, window, async () => {
+            await client.call('echo', [HELLO]);
+          })),
+          backlogDrainMs: Math.round(drainMs),
+          rssBeforeKb,
+          rssAfterKb: await titanic.rssKb(),
+        };
+      } finally {
+        await client.shutdown();
+      }
+    } finally {
+      await stopAll(peers);
+      await broker.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    const mdp = cases[`mdp request() ${echoWorkers} workers`];
+    const durable = cases['titanic submit (durable)'];
+    const notes = [
+      `${submissions} submissions from ${window} concurrent callers; Titanic with ${titanicWorkers} titanic.request workers, dispatcher concurrency ${concurrency}, ${echoWorkers} echo workers; SQLite WAL, synchronous=FULL (fsync per group commit)`,
+      `target: durable submissions >= 0.3 x the plain broker path (same client shape): ${
+        mdp !== undefined && durable !== undefined ? (durable.rps / mdp.rps).toFixed(2) : '?'
+      } x mdp request()`,
+      'the book: "performance is surely terrible" (one file per message, full rescan every second, no fsync)',
+    ];
+    return { cases, notes };
+  },
+};
