@@ -32,6 +32,7 @@ interface Flags {
   liveness: number;
   timeoutMs: number;
   retryMaxMs: number;
+  replyRetentionMs: number;
   mmiCheck: boolean;
   withBroker: boolean;
   logLevel: NonNullable<RootLoggerOptions['level']>;
@@ -90,6 +91,12 @@ const program = createProgram('titanic', 'Titanic: durable, disconnected request
     intFlag(1, 86_400_000),
     30_000,
   )
+  .option(
+    '--reply-retention-ms <ms>',
+    'delete replies no client closed after this long (0: keep until titanic.close)',
+    intFlag(0, Number.MAX_SAFE_INTEGER),
+    titanicServerDefaults.replyRetentionMs,
+  )
   .option('--no-mmi-check', 'do not ask mmi.service before probing a failing service')
   .option('--with-broker', 'also run a Majordomo broker in this process, bound to --broker', false)
   .addOption(logLevelOption())
@@ -127,6 +134,7 @@ process.exitCode = await runDaemon({
       liveness: flags.liveness,
       dispatchTimeoutMs: flags.timeoutMs,
       mmiCheck: flags.mmiCheck,
+      replyRetentionMs: flags.replyRetentionMs,
       retryDelay: exponentialBackoff({
         initialMs: Math.min(1000, flags.retryMaxMs),
         maxMs: flags.retryMaxMs,

@@ -21,6 +21,7 @@ import {
   type Frame,
   type Logger,
   type RetryDelay,
+  type TimerHandle,
 } from '@zpatterns/core';
 import { MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
 import { Dispatcher, dispatcherDefaults, stripUndefined, type DispatcherStats } from './dispatcher.js';
@@ -64,6 +65,12 @@ export interface TitanicServerOptions {
   liveness?: number;
   /** Worker reconnect policy after the broker is lost. @default the worker's (2.5 s .. 32 s) */
   reconnect?: RetryDelay | undefined;
+  /**
+   * Delete a reply no client has closed this long after it was recorded (0 keeps replies until
+   * `titanic.close`, as 9/TSP has it). The retention limit keeps replies whose UUID a client lost
+   * from piling up. @default 604800000 (7 days)
+   */
+  replyRetentionMs?: number;
   /** Parent logger. @default silent */
   logger?: Logger | undefined;
   clock?: Clock;
@@ -83,6 +90,7 @@ export const titanicServerDefaults: Omit<ResolvedServerOptions, 'broker' | 'stor
   mmiCheck: true,
   heartbeatIntervalMs: 2500,
   liveness: 3,
+  replyRetentionMs: 7 * 24 * 3_600_000,
   clock: systemClock,
 };
 
@@ -94,6 +102,8 @@ export interface TitanicServerStats {
   malformed: number;
   /** Internal errors answered "500". */
   internalErrors: number;
+  /** Replies deleted by the retention limit. */
+  expired: number;
   dispatch: DispatcherStats;
 }
 
@@ -115,7 +125,8 @@ export class TitanicServer implements AsyncDisposable {
   readonly #served: Promise<void>[] = [];
   #state: TitanicServerState = { state: 'idle' };
   #closing: Promise<void> | undefined;
-  readonly #counters = { submitted: 0, replyQueries: 0, closes: 0, malformed: 0, internalErrors: 0 };
+  readonly #counters = { submitted: 0, replyQueries: 0, closes: 0, malformed: 0, internalErrors: 0, expired: 0 };
+  #sweepTimer: TimerHandle | undefined;
 
   constructor(options: TitanicServerOptions) {
     const o: ResolvedServerOptions = { ...titanicServerDefaults, ...stripUndefined(options), broker: options.broker };
@@ -197,6 +208,7 @@ export class TitanicServer implements AsyncDisposable {
     spawn(TSP_SERVICE.CLOSE, o.replyWorkers, this.#onClose);
     this.#dispatcher.start();
     this.#transition({ state: 'running', recovered });
+    this.#scheduleSweep(0);
     this.#log.info({ recovered, workers: this.#workers.length, concurrency: o.concurrency }, 'titanic started');
     return { recovered };
   }
@@ -247,6 +259,28 @@ export class TitanicServer implements AsyncDisposable {
     return encodeStatus('200');
   };
 
+  /** The retention sweep: one timer, every tenth of the retention (1 s .. 1 h). */
+  #scheduleSweep(delayMs: number): void {
+    const retention = this.#o.replyRetentionMs;
+    if (retention <= 0 || this.#state.state !== 'running') return;
+    this.#sweepTimer = this.#o.clock.setTimeout(() => {
+      this.#sweepTimer = undefined;
+      void this.#sweep(retention).finally(() =>
+        this.#scheduleSweep(Math.min(3_600_000, Math.max(1000, Math.floor(retention / 10)))),
+      );
+    }, delayMs);
+  }
+
+  async #sweep(retention: number): Promise<void> {
+    try {
+      const expired = await this.#store.expireReplies(Date.now() - retention);
+      this.#counters.expired += expired;
+      if (expired > 0) this.#log.info({ expired, replyRetentionMs: retention }, 'unclosed replies expired');
+    } catch (err) {
+      this.#log.error({ err: toError(err) }, 'retention sweep failed');
+    }
+  }
+
   #malformed(service: string, reason: string): readonly Frame[] {
     this.#counters.malformed++;
     this.#log.warn({ service, reason }, 'malformed request answered 400');
@@ -272,6 +306,7 @@ export class TitanicServer implements AsyncDisposable {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#transition({ state: 'closing' });
+      if (this.#sweepTimer !== undefined) this.#o.clock.clearTimeout(this.#sweepTimer);
       await Promise.allSettled(this.#workers.map((w) => w.close()));
       await Promise.allSettled(this.#served);
       await this.#dispatcher.close();

@@ -11,7 +11,8 @@
  *            reply BLOB,                   NULL while pending
  *            created_ms, replied_ms)
  *   partial index on seq WHERE reply IS NULL: recovery reads pending requests in order without
- *   scanning replied ones.
+ *   scanning replied ones; partial index on replied_ms WHERE reply IS NOT NULL: the retention
+ *   sweep deletes abandoned replies without a scan.
  *
  * The database is opened with `locking_mode = EXCLUSIVE`, so a second Titanic process on the same
  * data directory fails at start instead of corrupting the other's view. The OS releases the lock
@@ -71,6 +72,7 @@ export class SqliteStore implements TitanicStore {
   readonly #getRequest: Database.Statement<[string], { service: Buffer; body: Buffer; reply: Buffer | null }>;
   readonly #pendingPage: Database.Statement<[number, number], { seq: number; uuid: string; service: Buffer }>;
   readonly #counts: Database.Statement<[], { pending: number | null; replied: number | null }>;
+  readonly #expire: Database.Statement<[number]>;
   readonly #apply: (batch: readonly StoreWrite[]) => void;
   #closed = false;
 
@@ -100,6 +102,7 @@ export class SqliteStore implements TitanicStore {
           replied_ms INTEGER
         );
         CREATE INDEX IF NOT EXISTS requests_pending ON requests (seq) WHERE reply IS NULL;
+        CREATE INDEX IF NOT EXISTS requests_replied ON requests (replied_ms) WHERE reply IS NOT NULL;
         PRAGMA user_version = ${SCHEMA_VERSION};
       `);
     } catch (err) {
@@ -119,6 +122,7 @@ export class SqliteStore implements TitanicStore {
       'SELECT seq, uuid, service FROM requests WHERE reply IS NULL AND seq > ? ORDER BY seq LIMIT ?',
     );
     this.#counts = db.prepare('SELECT SUM(reply IS NULL) AS pending, SUM(reply IS NOT NULL) AS replied FROM requests');
+    this.#expire = db.prepare('DELETE FROM requests WHERE reply IS NOT NULL AND replied_ms < ?');
     this.#apply = db.transaction((batch: readonly StoreWrite[]) => {
       const now = Date.now();
       for (const w of batch) {
@@ -178,6 +182,11 @@ export class SqliteStore implements TitanicStore {
     this.#check();
     const row = this.#counts.get();
     return { pending: row?.pending ?? 0, replied: row?.replied ?? 0 };
+  }
+
+  async expireReplies(repliedBeforeMs: number): Promise<number> {
+    this.#check();
+    return this.#expire.run(repliedBeforeMs).changes;
   }
 
   /** The SQLite settings in force (for tests and the startup log line). */

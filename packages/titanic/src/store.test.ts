@@ -76,6 +76,21 @@ describe.each(implementations)('%s', (_name, make) => {
     await expect(store.get(uuid)).rejects.toThrow(/closed/);
   });
 
+  it('expires replies recorded before the cutoff, never pending requests', async () => {
+    const store = make();
+    const [replied, pending] = [generateUuid(), generateUuid()];
+    await store.write([
+      { type: 'request', uuid: replied, service: b('s'), body: [] },
+      { type: 'request', uuid: pending, service: b('s'), body: [] },
+      { type: 'reply', uuid: replied, body: [b('r')] },
+    ]);
+    expect(await store.expireReplies(Date.now() - 60_000)).toBe(0);
+    expect(await store.expireReplies(Date.now() + 1)).toBe(1);
+    expect(await store.get(replied)).toEqual({ state: 'unknown' });
+    expect(await store.get(pending)).toEqual({ state: 'pending' });
+    await store.close();
+  });
+
   it('lists pending requests oldest first, without the replied ones', async () => {
     const store = make();
     const uuids = Array.from({ length: 2500 }, () => generateUuid());

@@ -71,6 +71,12 @@ export interface TitanicStore {
   /** Every request without a reply, oldest first (recovery after a restart). */
   pending(): AsyncIterable<PendingRef>;
   counts(): Promise<StoreCounts>;
+  /**
+   * Delete requests whose reply was recorded before `repliedBeforeMs` (wall-clock epoch ms) and
+   * that no client closed: the retention limit that keeps abandoned replies from piling up.
+   * Resolves with the number deleted.
+   */
+  expireReplies(repliedBeforeMs: number): Promise<number>;
   readonly stats: StoreStats;
   /** Release the store (idempotent). Later calls reject with `TitanicStoreError`. */
   close(): Promise<void>;
@@ -126,6 +132,7 @@ interface MemoryEntry {
   service: Buffer;
   body: Buffer[];
   reply: Buffer[] | undefined;
+  repliedMs: number;
 }
 
 /**
@@ -143,13 +150,14 @@ export class MemoryStore implements TitanicStore {
       switch (w.type) {
         case 'request':
           if (!this.#entries.has(w.uuid))
-            this.#entries.set(w.uuid, { service: w.service, body: [...w.body], reply: undefined });
+            this.#entries.set(w.uuid, { service: w.service, body: [...w.body], reply: undefined, repliedMs: 0 });
           break;
         case 'reply': {
           const entry = this.#entries.get(w.uuid);
           if (entry !== undefined && entry.reply === undefined) {
             entry.reply = [...w.body];
             entry.body = [];
+            entry.repliedMs = Date.now();
           }
           break;
         }
@@ -187,6 +195,18 @@ export class MemoryStore implements TitanicStore {
     let pending = 0;
     for (const entry of this.#entries.values()) if (entry.reply === undefined) pending++;
     return { pending, replied: this.#entries.size - pending };
+  }
+
+  async expireReplies(repliedBeforeMs: number): Promise<number> {
+    this.#check();
+    let deleted = 0;
+    for (const [uuid, entry] of this.#entries) {
+      if (entry.reply !== undefined && entry.repliedMs < repliedBeforeMs) {
+        this.#entries.delete(uuid);
+        deleted++;
+      }
+    }
+    return deleted;
   }
 
   async close(): Promise<void> {

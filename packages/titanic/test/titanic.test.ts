@@ -156,6 +156,17 @@ describe('Titanic over a real broker', () => {
     expect(replies.map((r) => r.toString())).toEqual(['a', 'b', 'c']);
   });
 
+  it('deletes replies that no client closed within replyRetentionMs', async () => {
+    const { endpoint } = await startBroker();
+    const server = await startTitanic(endpoint, { replyRetentionMs: 1 });
+    startEcho(endpoint);
+    const client = newClient(endpoint);
+    const uuid = await client.submit('echo', ['forgotten']);
+    await client.waitReply(uuid, { timeoutMs: 5000 });
+    await eventually(() => server.stats.expired === 1, { timeoutMs: 5000, what: 'retention sweep' });
+    expect(await client.poll(uuid)).toEqual({ status: 'unknown' });
+  });
+
   it('serves many concurrent clients across services, one fsync per batch of submissions', async () => {
     const { endpoint } = await startBroker();
     const store = new SqliteStore({ dataDir: tempDir() });
