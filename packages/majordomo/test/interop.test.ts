@@ -5,7 +5,6 @@
  *
  *   client(0.1|0.2) ──> broker (in-process Broker | mdbroker process) ──> worker(0.1|0.2)
  */
-import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EMPTY } from '@zpatterns/core';
 import { appBin, Daemon, eventually, rawDealer, rawRequest } from '@zpatterns/testkit';
@@ -25,7 +24,7 @@ const texts = (frames: Buffer[]): string[] => frames.map((f) => f.toString());
 
 type BrokerKind = 'in-process' | 'mdbroker';
 
-/** mdbroker is built by `npm run build`; its tests fail loudly (not skip) if it is missing. */
+/** The built `mdbroker` daemon (`npm test` builds first); its cases fail, never skip, if it is missing. */
 function mdbrokerBin(): string {
   return appBin('mdbroker');
 }
@@ -52,13 +51,9 @@ function echoWorker(endpoint: string, version: MdpVersion, service = 'echo'): Ma
 }
 
 const kinds: BrokerKind[] = ['in-process', 'mdbroker'];
-const mdbrokerBuilt = existsSync(new URL('../../../apps/mdbroker/dist/main.js', import.meta.url));
 
 describe.each(kinds)('interop through the %s broker', (kind) => {
-  // The mdbroker cases need `npm run build`; `npm test` builds first.
-  const run = kind === 'mdbroker' && !mdbrokerBuilt ? it.fails : it;
-
-  run('every client version reaches every worker version', async () => {
+  it('every client version reaches every worker version', async () => {
     const { endpoint } = await startBroker(kind);
     echoWorker(endpoint, '0.1', 'echo01');
     echoWorker(endpoint, '0.2', 'echo02');
@@ -75,7 +70,7 @@ describe.each(kinds)('interop through the %s broker', (kind) => {
     }
   });
 
-  run("a book mdcliapi client (REQ) talks to our worker: ['MDPC01', service, body]", async () => {
+  it("a book mdcliapi client (REQ) talks to our worker: ['MDPC01', service, body]", async () => {
     const { endpoint } = await startBroker(kind);
     echoWorker(endpoint, '0.1');
     const req = track(rawRequest(endpoint));
@@ -83,7 +78,7 @@ describe.each(kinds)('interop through the %s broker', (kind) => {
     expect(texts(await req.receive(3000))).toEqual(['MDPC01', 'echo', '0.1:', 'Hello world']);
   });
 
-  run('a book mdwrkapi worker (DEALER) serves our client, frames exactly as 7/MDP', async () => {
+  it('a book mdwrkapi worker (DEALER) serves our client, frames exactly as 7/MDP', async () => {
     const { endpoint } = await startBroker(kind);
     const dealer = track(rawDealer(endpoint));
     await dealer.send([EMPTY, MDPW01, Buffer.from([0x01]), Buffer.from('book')]);
@@ -99,62 +94,53 @@ describe.each(kinds)('interop through the %s broker', (kind) => {
     expect(texts(await pending)).toEqual(['answer']);
   });
 
-  run(
-    'kill -9 of a worker mid-request: the client retries and another worker answers',
-    async () => {
-      const { endpoint } = await startBroker(kind);
-      const workerArgs = (workMs: number): string[] => [
-        'worker',
-        'echo',
-        '--broker',
-        endpoint,
-        '--heartbeat-ms',
-        String(HEARTBEAT_MS),
-        '--work-ms',
-        String(workMs),
-        '--log-level',
-        'debug',
-      ];
-      const slow = track(await Daemon.start({ bin: appBin('zpat'), args: workerArgs(60_000) }));
-      const client = track(new MajordomoClient({ broker: endpoint, timeoutMs: 1000, retries: 3 }));
-      const pending = client.request('echo', 'survive');
-      await slow.waitForLog((line) => line['to'] === 'busy', 5000);
-      track(await Daemon.start({ bin: appBin('zpat'), args: workerArgs(0) }));
-      const killed = await slow.kill('SIGKILL');
-      expect(killed.signal).toBe('SIGKILL');
-      expect(texts(await pending)).toEqual(['survive']);
-      expect(client.stats.retries).toBeGreaterThanOrEqual(1);
-    },
-    20_000,
-  );
+  it('kill -9 of a worker mid-request: the client retries and another worker answers', async () => {
+    const { endpoint } = await startBroker(kind);
+    const workerArgs = (workMs: number): string[] => [
+      'worker',
+      'echo',
+      '--broker',
+      endpoint,
+      '--heartbeat-ms',
+      String(HEARTBEAT_MS),
+      '--work-ms',
+      String(workMs),
+      '--log-level',
+      'debug',
+    ];
+    const slow = track(await Daemon.start({ bin: appBin('zpat'), args: workerArgs(60_000) }));
+    const client = track(new MajordomoClient({ broker: endpoint, timeoutMs: 1000, retries: 3 }));
+    const pending = client.request('echo', 'survive');
+    await slow.waitForLog((line) => line['to'] === 'busy', 5000);
+    track(await Daemon.start({ bin: appBin('zpat'), args: workerArgs(0) }));
+    const killed = await slow.kill('SIGKILL');
+    expect(killed.signal).toBe('SIGKILL');
+    expect(texts(await pending)).toEqual(['survive']);
+    expect(client.stats.retries).toBeGreaterThanOrEqual(1);
+  }, 20_000);
 });
 
 describe('mdbroker process crash', () => {
-  const run = mdbrokerBuilt ? it : it.fails;
-  run(
-    'kill -9 the broker and restart it on the same port: workers re-register, clients succeed',
-    async () => {
-      const { endpoint, daemon } = await startBroker('mdbroker');
-      const broker = daemon as Daemon;
-      const workers = [0, 1].map(() =>
-        Daemon.start({
-          bin: appBin('zpat'),
-          args: ['worker', 'echo', '--broker', endpoint, '--heartbeat-ms', String(HEARTBEAT_MS)],
-        }),
-      );
-      for (const worker of await Promise.all(workers)) track(worker);
-      const client = track(new MajordomoClient({ broker: endpoint, timeoutMs: 1000, retries: 5 }));
-      expect(texts(await client.request('echo', 'before'))).toEqual(['before']);
-      await broker.kill('SIGKILL');
-      await broker.restart(['--bind', endpoint, '--heartbeat-ms', String(HEARTBEAT_MS), '--log-level', 'info']);
-      expect((broker.ready['endpoints'] as string[])[0]).toBe(endpoint);
-      expect(texts(await client.request('echo', 'after'))).toEqual(['after']);
-      // Both workers registered again with the new broker process.
-      await eventually(async () => {
-        const services = await client.services();
-        return services.find((s) => s.name.toString() === 'echo')?.workers === 2;
-      });
-    },
-    30_000,
-  );
+  it('kill -9 the broker and restart it on the same port: workers re-register, clients succeed', async () => {
+    const { endpoint, daemon } = await startBroker('mdbroker');
+    const broker = daemon as Daemon;
+    const workers = [0, 1].map(() =>
+      Daemon.start({
+        bin: appBin('zpat'),
+        args: ['worker', 'echo', '--broker', endpoint, '--heartbeat-ms', String(HEARTBEAT_MS)],
+      }),
+    );
+    for (const worker of await Promise.all(workers)) track(worker);
+    const client = track(new MajordomoClient({ broker: endpoint, timeoutMs: 1000, retries: 5 }));
+    expect(texts(await client.request('echo', 'before'))).toEqual(['before']);
+    await broker.kill('SIGKILL');
+    await broker.restart(['--bind', endpoint, '--heartbeat-ms', String(HEARTBEAT_MS), '--log-level', 'info']);
+    expect((broker.ready['endpoints'] as string[])[0]).toBe(endpoint);
+    expect(texts(await client.request('echo', 'after'))).toEqual(['after']);
+    // Both workers registered again with the new broker process.
+    await eventually(async () => {
+      const services = await client.services();
+      return services.find((s) => s.name.toString() === 'echo')?.workers === 2;
+    });
+  }, 30_000);
 });

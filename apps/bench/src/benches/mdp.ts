@@ -27,7 +27,7 @@ interface Setup {
 }
 
 async function startBroker(): Promise<Peer> {
-  return Peer.start(appScript('mdbroker'), ['--bind', 'tcp://127.0.0.1:*', '--log-level', 'warn']);
+  return Peer.start(appScript('mdbroker'), ['--bind', 'tcp://127.0.0.1:*', '--log-level', 'info']);
 }
 
 /** Wait until the broker reports `expected` live workers over `services` (via MMI). */
@@ -95,7 +95,7 @@ async function withEchoWorkers(
           '--mdp',
           version,
           '--log-level',
-          'warn',
+          'info',
         ]),
       ),
     );
