@@ -172,7 +172,16 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
       // One request at a time: never register again while a handler from the last session runs.
       if (this.#inHand !== undefined) await this.#inHand;
       if (this.#isClosing) return;
-      const session = this.#open();
+      let session: WorkerSession;
+      try {
+        session = this.#open();
+      } catch (caught) {
+        // A bad endpoint or a socket that cannot be created: nothing to retry.
+        this.#failure = toError(caught);
+        this.#log.error({ err: this.#failure }, 'cannot connect to the broker; closing');
+        void this.close();
+        return;
+      }
       const end: SessionEnd = await session.ended;
       if (this.#session === session) this.#session = undefined;
       if (end.reason === 'close' || this.#isClosing) return;

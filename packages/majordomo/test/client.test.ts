@@ -6,7 +6,7 @@
  *   client <--reply---- Broker <--REPLY---- worker(s)
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbortError, ClosedError, EMPTY, sleep } from '@zpatterns/core';
+import { AbortError, ClosedError, EMPTY, ManualClock, sleep } from '@zpatterns/core';
 import { rawRouter, seededRandom } from '@zpatterns/testkit';
 import {
   Broker,
@@ -103,6 +103,23 @@ describe('MajordomoClient reliability', () => {
     await router.expectNothing(250);
     expect(client.stats.retries).toBe(2);
     expect(client.stats.timeouts).toBe(1);
+  });
+
+  it('times attempts on the injected clock: no resend before timeoutMs, exactly one after', async () => {
+    const clock = new ManualClock();
+    const router = track(await rawRouter());
+    const client = track(new MajordomoClient({ broker: router.endpoint, timeoutMs: 10_000, retries: 1, clock }));
+    const failed = client.request('svc', 'x').catch((err: unknown) => err);
+    await router.receive(2000);
+    clock.advance(9_999);
+    await router.expectNothing(100);
+    clock.advance(1);
+    await router.receive(2000);
+    clock.advance(9_999);
+    await router.expectNothing(50);
+    clock.advance(1);
+    expect(await failed).toBeInstanceOf(MajordomoTimeoutError);
+    expect(clock.pending).toBe(0);
   });
 
   it('succeeds on a retry when the first attempt is not answered, ignoring the late reply', async () => {

@@ -298,6 +298,12 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
     expect(next.frames).toEqual(hex([EMPTY, MDPW01, byte(3), b('E'), EMPTY, b('three')]));
   });
 
+  it('closes with the error when the broker endpoint cannot be connected', async () => {
+    const worker = track(new MajordomoWorker({ broker: 'tcp://no-such-host-name-:x', service: 'svc' }));
+    await expect(worker.serve((r) => r)).rejects.toThrow();
+    expect(worker.state).toBe('closed');
+  });
+
   it('refuses mmi.* service names and bad options', () => {
     expect(() => new MajordomoWorker({ broker: 'tcp://127.0.0.1:1', service: 'mmi.service' })).toThrow(/reserved/);
     expect(() => new MajordomoWorker({ broker: 'tcp://127.0.0.1:1', service: 's', heartbeatIntervalMs: 0 })).toThrow(
