@@ -6,6 +6,14 @@ import { ServiceCircuit } from './service-circuit.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 
+/** Take the first-contact probe of `service` and let it succeed, so the service is healthy. */
+function warm(queue: DispatchQueue, now: number, service: string): void {
+  queue.add(`warm-${service}`, b(service), now);
+  const probe = queue.take(now);
+  if (probe === undefined || !probe.probe) throw new Error('expected a probe');
+  queue.succeeded(probe.job);
+}
+
 function setup(): { clock: ManualClock; queue: DispatchQueue; take: () => Taken | undefined; takeAll: () => string[] } {
   const clock = new ManualClock(1000);
   const queue = new DispatchQueue({
@@ -23,7 +31,7 @@ function setup(): { clock: ManualClock; queue: DispatchQueue; take: () => Taken 
 
 describe('DispatchQueue', () => {
   it('is FIFO within a service and round-robin across services', () => {
-    const { clock, queue, takeAll } = setup();
+    const { clock, queue, take, takeAll } = setup();
     for (const [uuid, service] of [
       ['a1', 'A'],
       ['a2', 'A'],
@@ -34,13 +42,24 @@ describe('DispatchQueue', () => {
     ] as const) {
       queue.add(uuid, b(service), clock.now());
     }
-    expect(takeAll()).toEqual(['a1', 'b1', 'c1', 'a2', 'b2', 'a3']);
-    expect(queue.inFlight).toBe(6);
+    // New services start with one probe each.
+    const probes: Taken[] = [];
+    for (let t = take(); t !== undefined; t = take()) probes.push(t);
+    expect(probes.map((t) => [t.job.uuid, t.probe])).toEqual([
+      ['a1', true],
+      ['b1', true],
+      ['c1', true],
+    ]);
+    expect(queue.wakeInMs(clock.now())).toBeUndefined();
+    for (const probe of probes) queue.succeeded(probe.job);
+    expect(takeAll()).toEqual(['a2', 'b2', 'a3']);
+    expect(queue.inFlight).toBe(3);
     expect(queue.wakeInMs(clock.now())).toBeUndefined();
   });
 
   it('ignores a UUID added twice (recovery racing a new submission)', () => {
     const { clock, queue, takeAll } = setup();
+    warm(queue, clock.now(), 'A');
     queue.add('x', b('A'), clock.now());
     queue.add('x', b('A'), clock.now());
     expect(takeAll()).toEqual(['x']);
@@ -49,6 +68,8 @@ describe('DispatchQueue', () => {
 
   it('after a failure stops sending to that service until its backoff ends, then sends one probe', () => {
     const { clock, queue, take, takeAll } = setup();
+    warm(queue, clock.now(), 'A');
+    warm(queue, clock.now(), 'B');
     for (const uuid of ['a1', 'a2', 'a3', 'a4']) queue.add(uuid, b('A'), clock.now());
     queue.add('b1', b('B'), clock.now());
     const first = take();
@@ -80,6 +101,7 @@ describe('DispatchQueue', () => {
 
   it('delays a request whose sent attempt timed out by its own backoff; the rest of the service goes on', () => {
     const { clock, queue, take, takeAll } = setup();
+    warm(queue, clock.now(), 'A');
     for (const uuid of ['poison', 'ok1', 'ok2']) queue.add(uuid, b('A'), clock.now());
     const poison = take() as Taken;
     queue.failed(poison.job, clock.now(), true);
@@ -100,6 +122,7 @@ describe('DispatchQueue', () => {
 
   it('a failure of a request sent before the circuit opened does not extend the backoff', () => {
     const { clock, queue, take } = setup();
+    warm(queue, clock.now(), 'A');
     for (const uuid of ['a1', 'a2', 'a3']) queue.add(uuid, b('A'), clock.now());
     const a1 = take() as Taken;
     const a2 = take() as Taken;
@@ -111,6 +134,7 @@ describe('DispatchQueue', () => {
 
   it('skips closed requests and forgets services with no work', () => {
     const { clock, queue, take, takeAll } = setup();
+    warm(queue, clock.now(), 'A');
     for (const uuid of ['a1', 'a2', 'a3']) queue.add(uuid, b('A'), clock.now());
     const a1 = take() as Taken;
     queue.remove('a2');
@@ -138,8 +162,21 @@ describe('DispatchQueue', () => {
 });
 
 describe('ServiceCircuit', () => {
+  it('starts with a first-contact probe, then is healthy, or backs off when the probe fails', () => {
+    const circuit = new ServiceCircuit('A', (n) => n * 100);
+    expect(circuit.admits(0)).toEqual({ probe: true });
+    circuit.probing('p');
+    expect(circuit.admits(0)).toBeUndefined();
+    circuit.failed('p', 50);
+    expect(circuit.current).toEqual({ state: 'backoff', failures: 1, until: 150 });
+    circuit.probing('q');
+    circuit.succeeded();
+    expect(circuit.admits(0)).toEqual({ probe: false });
+  });
+
   it('keeps the last delay when the policy gives up (Titanic never drops a request)', () => {
     const circuit = new ServiceCircuit('A', (n) => (n <= 2 ? n * 100 : null));
+    circuit.succeeded(); // past the first-contact probe
     circuit.failed('x', 0);
     expect(circuit.current).toMatchObject({ until: 100 });
     circuit.probing('x');

@@ -3,9 +3,14 @@
  * worker (or a dead one) costs one probe per backoff step instead of a flood of requests that the
  * broker would queue and later deliver as duplicates.
  *
+ *   (new) = backoff(until: -inf, failures: 0)
  *   healthy ──failure──> backoff(until) ──time passes, take()──> probing ──success──> healthy
  *      ^                     ^                                      │
  *      └──── success ────────┴───────────── failure (attempt+1) ────┘
+ *
+ * A service seen for the first time (or again after it had no work) starts with a probe: when it
+ * has no worker, the `mmi.service` check finds out in one round trip instead of a dispatch timeout
+ * per request in flight.
  *
  * - healthy: any number of requests in flight (bounded by the dispatcher's concurrency).
  * - backoff: nothing is sent until `until`.
@@ -21,7 +26,7 @@ export type CircuitState =
 
 export class ServiceCircuit {
   readonly service: string;
-  #state: CircuitState = { state: 'healthy' };
+  #state: CircuitState = { state: 'backoff', failures: 0, until: Number.NEGATIVE_INFINITY };
   readonly #delay: RetryDelay;
   readonly #log: Logger;
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constantBackoff } from '@zpatterns/core';
 import { Broker, MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
-import { eventually } from '@zpatterns/testkit';
+import { eventually, rawRequest } from '@zpatterns/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   generateUuid,
@@ -154,6 +154,54 @@ describe('Titanic over a real broker', () => {
     startEcho(endpoint, 'later');
     const replies = await Promise.all(uuids.map((u) => client.waitReply(u, { timeoutMs: 8000 })));
     expect(replies.map((r) => r.toString())).toEqual(['a', 'b', 'c']);
+  });
+
+  it("speaks the book's ticlient wire format on a plain REQ socket, byte for byte", async () => {
+    const { endpoint } = await startBroker();
+    await startTitanic(endpoint);
+    startEcho(endpoint);
+    // ticlient: mdcli_send on a REQ socket sends ["MDPC01", service, body...] (REQ adds the "").
+    await using req = rawRequest(endpoint);
+    const text = (frames: Buffer[]): string[] => frames.map((f) => f.toString('latin1'));
+    await req.send(['MDPC01', 'titanic.request', 'echo', 'Hello world']);
+    const submitted = await req.receive(3000);
+    expect(text(submitted.slice(0, 3))).toEqual(['MDPC01', 'titanic.request', '200']);
+    const uuid = submitted[3] as Buffer;
+    expect(uuid.toString('latin1')).toMatch(/^[0-9A-F]{32}$/);
+    expect(submitted).toHaveLength(4);
+    let reply: Buffer[] = [];
+    await eventually(
+      async () => {
+        await req.send(['MDPC01', 'titanic.reply', uuid]);
+        reply = await req.receive(3000);
+        return reply[2]?.toString() === '200';
+      },
+      { timeoutMs: 5000, what: 'reply ready' },
+    );
+    expect(text(reply)).toEqual(['MDPC01', 'titanic.reply', '200', 'Hello world']);
+    await req.send(['MDPC01', 'titanic.close', uuid]);
+    expect(text(await req.receive(3000))).toEqual(['MDPC01', 'titanic.close', '200']);
+  });
+
+  it('a service with no worker does not hold up the others (per-service circuits, round-robin)', async () => {
+    const { endpoint } = await startBroker();
+    const server = await startTitanic(endpoint, { concurrency: 4 });
+    startEcho(endpoint);
+    const client = newClient(endpoint);
+    const dead = await Promise.all(Array.from({ length: 40 }, (_, i) => client.submit('nobody', [`d${i}`])));
+    const started = Date.now();
+    const live = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => client.call('echo', [`e${i}`], { timeoutMs: 5000 })),
+    );
+    expect(live.map((r) => r.toString())).toEqual(Array.from({ length: 20 }, (_, i) => `e${i}`));
+    // The dead service's requests were not in the way (each would cost a 1000 ms dispatch timeout).
+    expect(Date.now() - started).toBeLessThan(2000);
+    // Nothing at all was sent to the dead service: its first-contact probe learnt from mmi.service
+    // that it has no worker, and so did every probe after it.
+    expect(server.stats.dispatch.sent).toBe(20);
+    expect(server.stats.dispatch.noWorker).toBeGreaterThanOrEqual(1);
+    expect(await client.poll(dead[0] as string)).toEqual({ status: 'pending' });
+    expect(server.pending).toBe(40);
   });
 
   it('deletes replies that no client closed within replyRetentionMs', async () => {
