@@ -127,6 +127,14 @@ describe('ParanoidPirateQueue + ParanoidPirateWorker', () => {
     expect(client.stats.resends).toBe(1);
     expect(worker.state).toBe('connected');
   });
+  it('mismatched intervals (queue 100 ms, worker 500 ms): the queue keeps expiring a healthy worker (docs: the classic mistake)', async () => {
+    const queue = await startQueue();
+    const worker = startWorker(queue.endpoints.backend, echo, { heartbeatIntervalMs: 500 });
+    await eventually(() => queue.stats.workersExpired >= 2, { timeoutMs: 3000 });
+    expect(queue.stats.workersJoined).toBeGreaterThanOrEqual(2); // re-added on each heartbeat, then expired again
+    expect(worker.state).toBe('connected'); // the worker hears the queue every 100 ms and sees nothing wrong
+    expect(worker.stats.reconnects).toBe(0);
+  });
 });
 
 describe('ParanoidPirateWorker against a raw ROUTER (the queue side by hand)', () => {
