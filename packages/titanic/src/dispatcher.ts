@@ -7,7 +7,8 @@
  *        add() after commit ─┘   └── failed(): backoff     └──> GroupCommitter: reply ──> succeeded()
  *
  * - Up to `concurrency` requests in flight at once, each on its own client socket.
- * - A service whose request failed gets no traffic until its backoff passes; then one probe,
+ * - The first contact with a service is a probe (one request in flight). A service whose request
+ *   failed gets no traffic until its backoff passes; then one probe again. Each probe is
  *   preceded by an `mmi.service` check (a "404" means no worker: nothing is sent, so the broker
  *   does not queue a request that would later run twice). The check is only an optimisation; it
  *   is racy (the book says so too), and any failure is just retried later.
@@ -50,7 +51,7 @@ export interface DispatcherOptions {
   retryDelay?: RetryDelay;
   /** Delay before probing a service again after its `n`-th consecutive failure. @default exponential 250 ms .. 5 s, jitter 0.2 */
   serviceRetryDelay?: RetryDelay;
-  /** Ask `mmi.service` before a probe. @default true */
+  /** Ask `mmi.service` before a probe (first contact with a service, or after a failure). @default true */
   mmiCheck?: boolean;
   /** How long `close()` waits for requests in flight before abandoning them. @default 2000 */
   drainTimeoutMs?: number;

@@ -57,7 +57,7 @@ export interface TitanicServerOptions {
   retryDelay?: RetryDelay;
   /** Delay before probing a failing service again. @default exponential 250 ms .. 5 s */
   serviceRetryDelay?: RetryDelay;
-  /** Check `mmi.service` before probing a failing service. @default true */
+  /** Ask `mmi.service` before a probe (first contact with a service, or after a failure). @default true */
   mmiCheck?: boolean;
   /** MDP heartbeat interval of the workers; must match the broker's. @default 2500 */
   heartbeatIntervalMs?: number;
