@@ -1,6 +1,10 @@
 /**
  * Daemon lifecycle: log one `ready` line naming the endpoints once serving, and shut down cleanly
  * on SIGINT/SIGTERM (a second signal forces the exit).
+ *
+ * The signal handlers are installed before `start()` runs, so a supervisor that signals the moment
+ * it reads the ready line (or even earlier, during start-up) always gets a clean shutdown, never
+ * the default action of a signal with no handler.
  */
 import type { Logger } from 'pino';
 
@@ -23,42 +27,47 @@ export interface RunDaemonOptions {
  */
 export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   const { logger } = options;
-  let started: { handle: DaemonHandle; ready: Record<string, unknown> };
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000;
+  let requested: (signal: NodeJS.Signals) => void = () => undefined;
+  const stopRequested = new Promise<NodeJS.Signals>((resolve) => (requested = resolve));
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      logger.warn({ signal }, 'second signal, exiting now');
+      process.exit(130);
+    }
+    requested(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
-    started = await options.start();
-  } catch (err) {
-    logger.fatal({ err }, 'failed to start');
-    return 1;
+    let started: { handle: DaemonHandle; ready: Record<string, unknown> };
+    try {
+      started = await options.start();
+    } catch (err) {
+      logger.fatal({ err }, 'failed to start');
+      return 1;
+    }
+    if (signals === 0) logger.info(started.ready, 'ready');
+    const signal = await stopRequested;
+    logger.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      logger.error({ timeoutMs: shutdownTimeoutMs }, 'clean shutdown timed out');
+      process.exit(1);
+    }, shutdownTimeoutMs);
+    timer.unref();
+    try {
+      await started.handle.close();
+      logger.info('stopped');
+      return 0;
+    } catch (err) {
+      logger.error({ err }, 'error during shutdown');
+      return 1;
+    } finally {
+      clearTimeout(timer);
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
-  logger.info(started.ready, 'ready');
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal, exiting now');
-        process.exit(130);
-      }
-      stopping = true;
-      logger.info({ signal }, 'shutting down');
-      const timer = setTimeout(() => {
-        logger.error({ timeoutMs: options.shutdownTimeoutMs ?? 10_000 }, 'clean shutdown timed out');
-        process.exit(1);
-      }, options.shutdownTimeoutMs ?? 10_000);
-      timer.unref();
-      started.handle.close().then(
-        () => {
-          clearTimeout(timer);
-          logger.info('stopped');
-          resolve(0);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          logger.error({ err }, 'error during shutdown');
-          resolve(1);
-        },
-      );
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-  });
 }
