@@ -168,6 +168,25 @@ describe('ppqueue and zpat ppworker/lpcall (processes)', () => {
     expect((await client.request(['after-restart']))[0]?.toString()).toBe('after-restart');
   }, 40_000);
 
+  it('zpat lpcall keeps retrying while the queue is down and succeeds once it and a worker come up', async () => {
+    const frontend = ipcEndpoint('ppq-late-fe');
+    const backend = ipcEndpoint('ppq-late-be');
+    const call = runCli(appBin('zpat'), [
+      'lpcall',
+      '--server',
+      frontend,
+      '--timeout-ms',
+      '300',
+      '--retries',
+      '20',
+      'late',
+    ]);
+    await new Promise((r) => setTimeout(r, 400)); // at least one attempt into the void
+    await startQueue(frontend, backend);
+    await startWorker(backend);
+    expect(await call).toMatchObject({ code: 0, stdout: 'late\n' });
+  }, 30_000);
+
   it('ppqueue and zpat ppworker shut down cleanly on SIGTERM (exit 0, "stopped" logged)', async () => {
     const queue = await startQueue();
     const worker = await startWorker(endpoints(queue).backend);

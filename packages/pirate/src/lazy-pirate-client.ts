@@ -148,6 +148,7 @@ export class LazyPirateClient implements AsyncDisposable {
     const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs;
     const retries = options.retries ?? this.#o.retries;
     const { signal } = options;
+    if (!(timeoutMs > 0) || !(retries >= 1)) throw new RangeError('request: need timeoutMs > 0 and retries >= 1');
     const release = await this.#turn(signal);
     try {
       if (this.#state.state === 'closed') throw new ClosedError('LazyPirateClient');
@@ -272,6 +273,10 @@ export class LazyPirateClient implements AsyncDisposable {
   #transition(next: ClientState): void {
     const from = this.#state;
     this.#state = next;
-    this.#log.debug({ from: from.state, to: next.state, ...(next.state === 'waiting' ? next : {}) }, 'state');
+    if (next.state === 'waiting') {
+      this.#log.debug({ from: from.state, to: next.state, attempt: next.attempt, server: next.server }, 'state');
+    } else {
+      this.#log.debug({ from: from.state, to: next.state }, 'state');
+    }
   }
 }
