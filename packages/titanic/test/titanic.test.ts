@@ -18,6 +18,7 @@ import {
   TitanicClient,
   TitanicInvalidUuidError,
   TitanicServer,
+  TitanicServerError,
   TitanicUnknownRequestError,
   type TitanicServerOptions,
   type TitanicStore,
@@ -202,6 +203,33 @@ describe('Titanic over a real broker', () => {
     expect(server.stats.dispatch.noWorker).toBeGreaterThanOrEqual(1);
     expect(await client.poll(dead[0] as string)).toEqual({ status: 'pending' });
     expect(server.pending).toBe(40);
+  });
+
+  it('answers "500" when the store fails, and keeps serving', async () => {
+    const { endpoint } = await startBroker();
+    const store = new MemoryStore();
+    let failing = true;
+    const flaky: TitanicStore = {
+      write: async (batch) => {
+        if (failing) throw new Error('disk full');
+        await store.write(batch);
+      },
+      get: (uuid) => store.get(uuid),
+      getRequest: (uuid) => store.getRequest(uuid),
+      pending: () => store.pending(),
+      counts: () => store.counts(),
+      expireReplies: (before) => store.expireReplies(before),
+      stats: store.stats,
+      close: () => store.close(),
+    };
+    const server = await startTitanic(endpoint, { store: flaky });
+    startEcho(endpoint);
+    const client = newClient(endpoint);
+    await expect(client.submit('echo', ['x'])).rejects.toBeInstanceOf(TitanicServerError);
+    await expect(client.close(generateUuid())).rejects.toBeInstanceOf(TitanicServerError);
+    expect(server.stats.internalErrors).toBe(2);
+    failing = false;
+    expect((await client.call('echo', ['after'], { timeoutMs: 5000 })).toString()).toBe('after');
   });
 
   it('deletes replies that no client closed within replyRetentionMs', async () => {

@@ -104,7 +104,7 @@ export function registerTitanicCommands(program: Command): void {
       process.exitCode = await run('fetch', flags, async (client) => {
         let body: Buffer[];
         if (flags.waitMs > 0) {
-          body = await client.waitReply(uuid, { timeoutMs: flags.waitMs });
+          body = await client.waitReply(uuid, { timeoutMs: flags.waitMs, maxPollIntervalMs: 500 });
         } else {
           const result = await client.poll(uuid);
           if (result.status !== 'ok') {
