@@ -47,7 +47,7 @@ export interface TitanicServerOptions {
   store?: TitanicStore | undefined;
   /** Workers registered for `titanic.request`: submissions handled concurrently. @default 16 */
   requestWorkers?: number;
-  /** Workers registered for `titanic.reply` and for `titanic.close` (each). @default 4 */
+  /** Workers registered for `titanic.reply` and for `titanic.close` (each). @default 8 */
   replyWorkers?: number;
   /** Requests in flight to services at most. @default 32 */
   concurrency?: number;
@@ -82,7 +82,7 @@ type ResolvedServerOptions = Required<Omit<TitanicServerOptions, 'store' | 'logg
 export const titanicServerDefaults: Omit<ResolvedServerOptions, 'broker' | 'store' | 'logger' | 'reconnect'> = {
   dataDir: './data/titanic',
   requestWorkers: 16,
-  replyWorkers: 4,
+  replyWorkers: 8,
   concurrency: dispatcherDefaults.concurrency,
   dispatchTimeoutMs: dispatcherDefaults.timeoutMs,
   retryDelay: dispatcherDefaults.retryDelay,

@@ -16,7 +16,8 @@
  *                             `--echo-workers` echo workers
  *
  * Flags: `--requests N` (submissions, default 20k), `--e2e-requests N` (default 5k),
- * `--titanic-workers N` (titanic.request workers, default 32), `--echo-workers N` (default 2),
+ * `--titanic-workers N` (titanic.request workers, default 32), `--reply-workers N` (titanic.reply
+ * and titanic.close workers each, default 8), `--echo-workers N` (default 2),
  * `--concurrency N` (dispatcher, default 64).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -84,6 +85,7 @@ export const benchmark: Benchmark = {
     const e2e = positive(ctx.flags['e2e-requests'], 5000);
     const titanicWorkers = positive(ctx.flags['titanic-workers'], 32);
     const echoWorkers = positive(ctx.flags['echo-workers'], 2);
+    const replyWorkers = positive(ctx.flags['reply-workers'], 8);
     const concurrency = positive(ctx.flags['concurrency'], 64);
     const window = ctx.window;
     const cases: Record<string, CaseResult> = {};
@@ -137,6 +139,8 @@ export const benchmark: Benchmark = {
         dataDir,
         '--workers',
         String(titanicWorkers),
+        '--reply-workers',
+        String(replyWorkers),
         '--concurrency',
         String(concurrency),
         '--log-level',
@@ -192,7 +196,7 @@ export const benchmark: Benchmark = {
     const mdp = cases[`mdp request() ${echoWorkers} workers`];
     const durable = cases['titanic submit (durable)'];
     const notes = [
-      `${submissions} submissions from ${window} concurrent callers; Titanic with ${titanicWorkers} titanic.request workers, dispatcher concurrency ${concurrency}, ${echoWorkers} echo workers; SQLite WAL, synchronous=FULL (fsync per group commit)`,
+      `${submissions} submissions from ${window} concurrent callers; Titanic with ${titanicWorkers} titanic.request and ${replyWorkers} titanic.reply/close workers, dispatcher concurrency ${concurrency}, ${echoWorkers} echo workers; SQLite WAL, synchronous=FULL (fsync per group commit)`,
       `target: durable submissions >= 0.3 x the plain broker path (same client shape): ${
         mdp !== undefined && durable !== undefined ? (durable.rps / mdp.rps).toFixed(2) : '?'
       } x mdp request()`,
