@@ -161,6 +161,7 @@ process.exitCode = await runDaemon({
       handle: {
         close: async () => {
           await server.close();
+          logger.info({ stats: server.stats, store: store.stats }, 'final stats');
           await broker?.close();
         },
       },
