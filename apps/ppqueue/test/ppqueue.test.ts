@@ -187,6 +187,20 @@ describe('ppqueue and zpat ppworker/lpcall (processes)', () => {
     expect(await call).toMatchObject({ code: 0, stdout: 'late\n' });
   }, 30_000);
 
+  it('--simple runs the Simple Pirate queue and worker (no heartbeats) end to end', async () => {
+    const queue = await Daemon.start({
+      bin: appBin('ppqueue'),
+      args: ['--simple', '--frontend', 'tcp://127.0.0.1:*', '--backend', 'tcp://127.0.0.1:*'],
+    });
+    cleanup.push(() => queue.stop());
+    expect(queue.ready['mode']).toBe('simple');
+    const worker = await startWorker(endpoints(queue).backend, ['--simple']);
+    expect(worker.ready['mode']).toBe('simple');
+    await queue.waitForLog(workerJoined, 5000, true);
+    const call = await runCli(appBin('zpat'), ['lpcall', '--server', endpoints(queue).frontend, 'simple', 'pirate']);
+    expect(call).toMatchObject({ code: 0, stdout: 'simple\npirate\n' });
+  }, 30_000);
+
   it('ppqueue and zpat ppworker shut down cleanly on SIGTERM (exit 0, "stopped" logged)', async () => {
     const queue = await startQueue();
     const worker = await startWorker(endpoints(queue).backend);
