@@ -57,7 +57,7 @@ describe('titanic daemon and zpat titanic', () => {
         '300',
       ],
     });
-    const endpoint = (titanic.ready.endpoints as string[])[0] as string;
+    const endpoint = (titanic.ready['endpoints'] as string[])[0] as string;
     expect(endpoint).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
     expect(titanic.ready).toMatchObject({ journalMode: 'wal', recovered: 0 });
     const zpat = (...args: string[]): ReturnType<typeof runCli> =>

@@ -34,7 +34,7 @@ function brokerArgs(bind: string): string[] {
 describe('titanic crash safety (real processes)', () => {
   it('every acknowledged request yields exactly its reply across SIGKILLs of titanic and of the broker', async () => {
     await using broker = await Daemon.start({ bin: appBin('mdbroker'), args: brokerArgs('tcp://127.0.0.1:*') });
-    const endpoint = (broker.ready.endpoints as string[])[0] as string;
+    const endpoint = (broker.ready['endpoints'] as string[])[0] as string;
     // Restarts bind the same port, so every peer's connect() finds the broker again.
     broker.options.args = brokerArgs(endpoint);
 
@@ -139,7 +139,7 @@ describe('titanic crash safety (real processes)', () => {
       expect(mismatches).toEqual([]);
 
       // The restarts recovered pending requests from disk at least once.
-      const recovered = titanic.logs.filter((l) => l.msg === 'ready').map((l) => l.recovered as number);
+      const recovered = titanic.logs.filter((l) => l.msg === 'ready').map((l) => l['recovered'] as number);
       expect(recovered).toHaveLength(5);
       expect(titanic.logs.filter((l) => (l.level ?? 0) >= 60)).toEqual([]);
       // Closed requests are deleted.
