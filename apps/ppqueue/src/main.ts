@@ -78,7 +78,6 @@ process.exitCode = await runDaemon({
           logger,
         });
     const { frontend, backend } = queue.endpoints;
-    holdEarlySignals();
     return {
       handle: {
         close: async () => {
@@ -96,25 +95,3 @@ process.exitCode = await runDaemon({
     };
   },
 });
-
-/**
- * Work around a race in app-kit's `runDaemon`: it prints the ready line *before* it installs its
- * SIGINT/SIGTERM handlers, so a supervisor that signals as soon as it reads `ready` can kill the
- * process with the default action (seen in tests on a busy 2-core machine). Called at the end of
- * `start()`: signals that arrive before runDaemon's handlers exist are held and re-raised once
- * they do. Remove when runDaemon installs its handlers before logging `ready`.
- */
-function holdEarlySignals(): void {
-  const held: NodeJS.Signals[] = [];
-  const hold = (signal: NodeJS.Signals): void => {
-    if (process.listenerCount(signal) === 1) held.push(signal);
-  };
-  process.on('SIGINT', hold);
-  process.on('SIGTERM', hold);
-  setImmediate(() => {
-    process.off('SIGINT', hold);
-    process.off('SIGTERM', hold);
-    const signal = held[0];
-    if (signal !== undefined) process.kill(process.pid, signal);
-  });
-}
