@@ -205,6 +205,23 @@ describe('Titanic over a real broker', () => {
     expect(server.pending).toBe(40);
   });
 
+  it('waitReply gives up with a TimeoutError naming the option, or an AbortError on its signal', async () => {
+    const { endpoint } = await startBroker();
+    await startTitanic(endpoint);
+    const client = newClient(endpoint);
+    const uuid = await client.submit('nobody', ['x']);
+    const timedOut = client.waitReply(uuid, { timeoutMs: 200 });
+    const err = (await timedOut.catch((e: unknown) => e)) as { code?: string; message?: string };
+    expect(err.code).toBe('ERR_TIMEOUT');
+    expect(err.message).toMatch(/timeoutMs/);
+    const controller = new AbortController();
+    const aborted = client.waitReply(uuid, { signal: controller.signal });
+    setTimeout(() => controller.abort(new Error('user gave up')), 100);
+    await expect(aborted).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    // The request is still stored and pending: giving up waiting does not cancel it.
+    expect(await client.poll(uuid)).toEqual({ status: 'pending' });
+  });
+
   it('answers "500" when the store fails, and keeps serving', async () => {
     const { endpoint } = await startBroker();
     const store = new MemoryStore();
