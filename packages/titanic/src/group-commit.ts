@@ -71,8 +71,12 @@ export class GroupCommitter {
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      this.#flushing = this.#flush();
+      this.#startFlush();
     });
+  }
+
+  #startFlush(): void {
+    if (this.#flushing === undefined && this.#queue.length > 0) this.#flushing = this.#flush();
   }
 
   async #flush(): Promise<void> {
@@ -102,10 +106,11 @@ export class GroupCommitter {
   /** Commit everything queued, then refuse new writes. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
-    while (this.#flushing !== undefined || this.#scheduled || this.#queue.length > 0) {
+    for (;;) {
       if (this.#flushing !== undefined) await this.#flushing;
-      else if (this.#queue.length > 0) this.#flushing = this.#flush();
-      else await new Promise<void>((resolve) => setImmediate(resolve));
+      else if (this.#scheduled) await new Promise<void>((resolve) => setImmediate(resolve));
+      else if (this.#queue.length > 0) this.#startFlush();
+      else return;
     }
   }
 }

@@ -183,6 +183,16 @@ describe('GroupCommitter', () => {
     await committer.close();
   });
 
+  it('close() commits what is queued, including a flush already scheduled', async () => {
+    const store = new MemoryStore();
+    const committer = new GroupCommitter(store);
+    const writes = [committer.write({ type: 'close', uuid: 'A' }), committer.write({ type: 'close', uuid: 'B' })];
+    await committer.close();
+    expect(store.stats.writes).toBe(2);
+    expect(store.stats.commits).toBe(1);
+    await Promise.all(writes);
+  });
+
   it('rejects every write of a failed batch and keeps serving', async () => {
     const store = new MemoryStore();
     const committer = new GroupCommitter(store);
