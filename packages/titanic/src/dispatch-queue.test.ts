@@ -150,6 +150,17 @@ describe('DispatchQueue', () => {
     expect(queue.size).toBe(0);
   });
 
+  it('a probe closed while in flight does not leave its service stuck', () => {
+    const { clock, queue, take } = setup();
+    queue.add('p', b('A'), clock.now());
+    queue.add('next', b('A'), clock.now());
+    const probe = take() as Taken;
+    expect(probe.probe).toBe(true);
+    expect(take()).toBeUndefined();
+    queue.remove('p');
+    expect(take()).toMatchObject({ job: { uuid: 'next' }, probe: true });
+  });
+
   it('released (shutdown) requeues at the head without penalty', () => {
     const { clock, queue, take } = setup();
     queue.add('a1', b('A'), clock.now());

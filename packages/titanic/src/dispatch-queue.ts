@@ -101,11 +101,15 @@ export class DispatchQueue {
     this.#enterRotation(queue);
   }
 
-  /** Forget a request (closed by the client). A dispatch in flight finishes but is not retried. */
+  /**
+   * Forget a request (closed by the client). A dispatch in flight finishes but is not retried; if
+   * it was its service's probe, the service may probe again with another request.
+   */
   remove(uuid: string): void {
     const job = this.#jobs.get(uuid);
     if (job === undefined) return;
     this.#jobs.delete(uuid);
+    if (job.inFlight) this.#services.get(job.service.toString('latin1'))?.circuit.released(uuid);
     this.#settle(job);
   }
 
