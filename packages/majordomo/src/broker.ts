@@ -254,6 +254,9 @@ export class Broker implements AsyncDisposable {
         this.#sendRequest(worker, request);
         return;
       }
+      // Every idle worker had expired; removing the last one may have removed the service too.
+      this.#enqueue(this.#requireService(name), request);
+      return;
     }
     this.#enqueue(service, request);
   }

@@ -68,4 +68,21 @@ describe('Broker timing (ManualClock)', () => {
     expect(ctx.broker.stats.expiredWorkers).toBe(1);
     await stale.expectDisconnect();
   });
+
+  it('a request whose only idle worker has expired waits for the next worker', async () => {
+    const clock = new ManualClock();
+    await using ctx = await startBroker({ clock, heartbeatIntervalMs: 1000, liveness: 3 });
+    clock.advance(500);
+    await using stale = await RawWorker.ready(ctx.endpoint, 'svc'); // expires at 3500
+    await eventually(() => ctx.broker.gauges().workers === 1);
+    clock.advance(3050); // t = 3550, no tick since 3000
+    await using client = new RawClient(ctx.endpoint);
+    await client.send('svc', ['wait for me']);
+    await eventually(() => ctx.broker.gauges().queuedRequests === 1);
+    expect(ctx.broker.stats.expiredWorkers).toBe(1);
+    await using next = await RawWorker.ready(ctx.endpoint, 'svc');
+    expect(strings(await next.echoOnce())).toEqual(['wait for me']);
+    expect(strings((await client.receive()).body)).toEqual(['wait for me']);
+    await stale.expectDisconnect();
+  });
 });
