@@ -7,7 +7,8 @@
  *   MajordomoPipeline --REQUEST--> ROUTER --REQUEST--> DEALER (one per worker process)
  *                     <--REPLY----        <--REPLY---
  *
- * Cases (default): `mdp 1 worker`, `mdp 10 workers` (100k requests each, `--requests`).
+ * Cases (default): `raw-echo window 1` (sequential round trips, the ceiling of a one-worker
+ * MDP path, 20k), `mdp 1 worker`, `mdp 10 workers` (100k requests each, `--requests`).
  * Flags: `--mdp 0.2` (18/MDP), `--memory` (broker RSS before and after `--memory-requests`,
  * default 1M, through 1 worker, sampled after every fifth), `--scaling` (1,000 services x 2
  * workers against 1 service x 2,000 workers: the same workers in two processes, requests spread
@@ -17,6 +18,7 @@
  */
 import { MajordomoClient, MajordomoPipeline, type MdpVersion } from '@zpatterns/majordomo';
 import { drivePipelined, readSeq, seqFrame } from '../lib/pipelined.js';
+import { measureRawEcho } from './raw-echo.js';
 import { appScript, Peer, peerScript, stopAll } from '../lib/peer.js';
 import type { BenchContext, BenchReport, Benchmark, CaseResult } from '../lib/types.js';
 
@@ -150,6 +152,12 @@ export const benchmark: Benchmark = {
       `MDP/${version}; ${total} requests per case, window ${window}; body [4-byte seq, "Hello world"]`,
       "book's C broker (its machine): 11.5k req/s with 1 worker, 25.9k with 10",
     ];
+
+    // MDP gives a worker one request at a time, so with 1 worker every request is a sequential
+    // broker<->worker round trip: the fair reference for that case is raw-echo with window 1.
+    const sequential = Math.min(total, 20_000);
+    ctx.log(`mdp: raw-echo with window 1 (sequential round trips), ${sequential} requests`);
+    cases['raw-echo window 1'] = await measureRawEcho(sequential, 1);
 
     for (const workers of [1, 10]) {
       ctx.log(`mdp: ${workers} worker(s), ${total} requests`);
