@@ -14,7 +14,7 @@ describe('Broker timing (ManualClock)', () => {
   it('expires a worker at exactly heartbeatIntervalMs x liveness of silence', async () => {
     const clock = new ManualClock();
     await using ctx = await startBroker({ clock, heartbeatIntervalMs: 1000, liveness: 3 });
-    await using worker = await RawWorker.ready(ctx.endpoint, 'svc');
+    await using _worker = await RawWorker.ready(ctx.endpoint, 'svc');
     await eventually(() => ctx.broker.gauges().workers === 1);
     clock.advance(2999);
     expect(ctx.broker.stats.heartbeatsSent).toBe(2);
