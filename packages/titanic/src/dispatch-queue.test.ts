@@ -14,11 +14,17 @@ function warm(queue: DispatchQueue, now: number, service: string): void {
   queue.succeeded(probe.job);
 }
 
-function setup(): { clock: ManualClock; queue: DispatchQueue; take: () => Taken | undefined; takeAll: () => string[] } {
+function setup(maxIdleServices = 1024): {
+  clock: ManualClock;
+  queue: DispatchQueue;
+  take: () => Taken | undefined;
+  takeAll: () => string[];
+} {
   const clock = new ManualClock(1000);
   const queue = new DispatchQueue({
     retryDelay: (n) => 1000 * n, // 1 s, 2 s, ...
     serviceRetryDelay: constantBackoff(300),
+    maxIdleServices,
   });
   const take = (): Taken | undefined => queue.take(clock.now());
   const takeAll = (): string[] => {
@@ -133,7 +139,7 @@ describe('DispatchQueue', () => {
   });
 
   it('skips closed requests and forgets services with no work', () => {
-    const { clock, queue, take, takeAll } = setup();
+    const { clock, queue, take, takeAll } = setup(0);
     warm(queue, clock.now(), 'A');
     for (const uuid of ['a1', 'a2', 'a3']) queue.add(uuid, b('A'), clock.now());
     const a1 = take() as Taken;
@@ -148,6 +154,19 @@ describe('DispatchQueue', () => {
     expect(take()).toBeUndefined();
     expect(queue.services).toBe(0);
     expect(queue.size).toBe(0);
+  });
+
+  it('remembers the circuits of the most recently idle services, forgets older ones', () => {
+    const { clock, queue, take } = setup(2);
+    for (const name of ['A', 'B', 'C']) {
+      warm(queue, clock.now(), name); // probe succeeded: healthy, then idle
+    }
+    expect(take()).toBeUndefined(); // the rotation drops services without work
+    expect(queue.services).toBe(2); // A was forgotten
+    queue.add('b1', b('B'), clock.now());
+    expect(take()).toMatchObject({ job: { uuid: 'b1' }, probe: false }); // B remembered: healthy
+    queue.add('a1', b('A'), clock.now());
+    expect(take()).toMatchObject({ job: { uuid: 'a1' }, probe: true }); // A forgotten: probed again
   });
 
   it('a probe closed while in flight does not leave its service stuck', () => {

@@ -39,6 +39,12 @@ export interface DispatchQueueOptions {
   retryDelay: RetryDelay;
   /** Delay before probing a service again after its `n`-th consecutive failure. */
   serviceRetryDelay: RetryDelay;
+  /**
+   * Services without work whose state (circuit) is remembered, most recently idle first; older
+   * ones are forgotten, so the map stays bounded. A forgotten service is probed again on its next
+   * request. @default 1024
+   */
+  maxIdleServices?: number;
   logger?: Logger | undefined;
 }
 
@@ -63,6 +69,8 @@ class ServiceQueue {
 export class DispatchQueue {
   readonly #jobs = new Map<string, Job>();
   readonly #services = new Map<string, ServiceQueue>();
+  /** Services without work, least recently idle first (a subset of `#services`). */
+  readonly #idle = new Map<string, ServiceQueue>();
   /** Services with queued jobs, in round-robin order. */
   #rotation: ServiceQueue[] = [];
   #cursor = 0;
@@ -222,12 +230,24 @@ export class DispatchQueue {
     if (forget) this.#forgetIfIdle(queue);
   }
 
-  /** Drop a service with nothing queued or in flight, so the map does not grow without bound. */
+  /**
+   * A service with nothing queued or in flight joins the idle list: its circuit is kept (a busy
+   * service that drains for a moment is not probed again), and the oldest idle services beyond
+   * `maxIdleServices` are forgotten, so the map does not grow without bound.
+   */
   #forgetIfIdle(queue: ServiceQueue): void {
-    if (!queue.inRotation && queue.inFlight === 0 && queue.queued === 0) this.#services.delete(queue.key);
+    if (queue.inRotation || queue.inFlight > 0 || queue.queued > 0) return;
+    this.#idle.delete(queue.key);
+    this.#idle.set(queue.key, queue);
+    const max = this.#o.maxIdleServices ?? 1024;
+    for (const key of this.#idle.keys()) {
+      if (this.#idle.size <= max) break;
+      this.#idle.delete(key);
+      this.#services.delete(key);
+    }
   }
 
-  /** Services tracked now (queued or in-flight work). */
+  /** Services tracked now (with work, or idle and remembered). */
   get services(): number {
     return this.#services.size;
   }
@@ -235,7 +255,9 @@ export class DispatchQueue {
   #queueOf(service: Buffer): ServiceQueue {
     const key = service.toString('latin1');
     let queue = this.#services.get(key);
-    if (queue === undefined) {
+    if (queue !== undefined) {
+      this.#idle.delete(key);
+    } else {
       queue = new ServiceQueue(key, new ServiceCircuit(key, this.#o.serviceRetryDelay, this.#o.logger));
       this.#services.set(key, queue);
     }
