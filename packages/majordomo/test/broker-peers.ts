@@ -23,7 +23,9 @@ export const strings = (frames: readonly Buffer[]): string[] => frames.map((f) =
 export async function startBroker(
   options: BrokerOptions = {},
 ): Promise<{ broker: Broker; endpoint: string } & AsyncDisposable> {
-  const broker = new Broker({ heartbeatIntervalMs: 100, ...options });
+  // Raw peers do not heartbeat: 1 s x liveness 3 keeps them registered on a loaded machine; tests
+  // of expiry pass a shorter interval.
+  const broker = new Broker({ heartbeatIntervalMs: 1000, ...options });
   const endpoint = await broker.bind('tcp://127.0.0.1:*');
   return {
     broker,

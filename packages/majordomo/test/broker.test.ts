@@ -121,7 +121,7 @@ describe('Broker: request TTL and queue bound', () => {
 
 describe('Broker: heartbeats and expiry', () => {
   it('heartbeats idle and busy workers alike', async () => {
-    await using ctx = await startBroker({ heartbeatIntervalMs: 50 });
+    await using ctx = await startBroker({ heartbeatIntervalMs: 50, liveness: 100 });
     await using idle = await RawWorker.ready(ctx.endpoint, 'a');
     await using busy = await RawWorker.ready(ctx.endpoint, 'b');
     await using client = new RawClient(ctx.endpoint);
@@ -144,7 +144,7 @@ describe('Broker: heartbeats and expiry', () => {
   });
 
   it('keeps a worker that heartbeats', async () => {
-    await using ctx = await startBroker({ heartbeatIntervalMs: 50, liveness: 2 });
+    await using ctx = await startBroker({ heartbeatIntervalMs: 50, liveness: 4 });
     await using worker = await RawWorker.ready(ctx.endpoint, 'alive');
     for (let i = 0; i < 8; i++) {
       await worker.next(500);
@@ -155,7 +155,7 @@ describe('Broker: heartbeats and expiry', () => {
   });
 
   it('expires a silent busy worker: an idempotent request goes to another worker', async () => {
-    await using ctx = await startBroker({ heartbeatIntervalMs: 50, liveness: 2, idempotentServices: ['idem'] });
+    await using ctx = await startBroker({ heartbeatIntervalMs: 50, liveness: 6, idempotentServices: ['idem'] });
     await using dying = await RawWorker.ready(ctx.endpoint, 'idem');
     await eventually(() => ctx.broker.gauges().idleWorkers === 1);
     await using client = new RawClient(ctx.endpoint);
@@ -164,7 +164,7 @@ describe('Broker: heartbeats and expiry', () => {
     await dying.close(); // dies holding the request
     await using rescuer = await RawWorker.ready(ctx.endpoint, 'idem');
     // The rescuer heartbeats so that only the dead one expires.
-    const beating = setInterval(() => void rescuer.send({ type: 'heartbeat' }).catch(() => undefined), 30);
+    const beating = setInterval(() => void rescuer.send({ type: 'heartbeat' }).catch(() => undefined), 25);
     try {
       const { client: clientId, body } = await rescuer.request(2000);
       expect(strings(body)).toEqual(['again']);

@@ -10,7 +10,7 @@ import { b, RawClient, RawWorker, startBroker, strings } from './broker-peers.js
 
 describe('MMI', () => {
   it('mmi.service: 200 with a live worker, 404 without, and the reply frames of the book', async () => {
-    await using ctx = await startBroker({ heartbeatIntervalMs: 50, liveness: 2 });
+    await using ctx = await startBroker({ heartbeatIntervalMs: 100, liveness: 3 });
     await using client = new RawClient(ctx.endpoint);
     expect(await client.call('mmi.service', ['echo'])).toEqual(['404']);
     await using _worker = await RawWorker.ready(ctx.endpoint, 'echo');
