@@ -243,7 +243,13 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
   it('MDP/0.2 frames: READY, PARTIAL, FINAL, HEARTBEAT without the empty delimiter', async () => {
     const router = track(await rawRouter());
     const worker = track(
-      new MajordomoWorker({ broker: router.endpoint, service: 'svc', version: '0.2', heartbeatIntervalMs: 50 }),
+      new MajordomoWorker({
+        broker: router.endpoint,
+        service: 'svc',
+        version: '0.2',
+        heartbeatIntervalMs: 50,
+        liveness: 100,
+      }),
     );
     void worker.serve(async (request, ctx) => {
       ctx.partial([b('half')]);
