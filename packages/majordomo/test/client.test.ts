@@ -124,7 +124,7 @@ describe('MajordomoClient reliability', () => {
 
   it('succeeds on a retry when the first attempt is not answered, ignoring the late reply', async () => {
     const router = track(await rawRouter());
-    const client = track(new MajordomoClient({ broker: router.endpoint, timeoutMs: 150, retries: 3 }));
+    const client = track(new MajordomoClient({ broker: router.endpoint, timeoutMs: 400, retries: 3 }));
     const pending = client.request('svc', 'x');
     const [first] = await router.receive(2000);
     const [second] = await router.receive(2000);

@@ -141,7 +141,7 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
         broker: router.endpoint,
         service: 'svc',
         heartbeatIntervalMs: 40,
-        liveness: 2,
+        liveness: 5,
         reconnect: (attempt) => {
           attempts.push(attempt);
           return 10;
@@ -149,12 +149,13 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
       }),
     );
     void worker.serve((request) => request);
-    const first = split(await router.receiveMatching(isCommand(1)));
-    await router.send([first.id, EMPTY, MDPW01, byte(4)]); // heard once, then silence
-    await router.receiveMatching(isCommand(1)); // second session (attempt 1)
-    await router.receiveMatching(isCommand(1)); // third session (attempt 2: nothing heard in the second)
-    expect(attempts.slice(0, 2)).toEqual([1, 2]);
-    expect(worker.stats.sessions).toBeGreaterThanOrEqual(3);
+    await router.receiveMatching(isCommand(1)); // session 1: never heard -> attempt 1
+    await router.receiveMatching(isCommand(1)); // session 2: never heard -> attempt 2
+    const third = split(await router.receiveMatching(isCommand(1)));
+    await router.send([third.id, EMPTY, MDPW01, byte(4)]); // session 3: heard once -> attempts restart
+    await router.receiveMatching(isCommand(1)); // session 4
+    expect(attempts.slice(0, 3)).toEqual([1, 2, 1]);
+    expect(worker.stats.sessions).toBeGreaterThanOrEqual(4);
   });
 
   it('gives up when the reconnect policy returns null: serve() rejects with WorkerGaveUpError', async () => {
