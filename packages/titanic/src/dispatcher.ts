@@ -26,6 +26,7 @@ import {
   type RetryDelay,
   type TimerHandle,
 } from '@zpatterns/core';
+import { isMmiService } from '@zpatterns/majordomo';
 import { DispatchQueue, type Job, type Taken } from './dispatch-queue.js';
 import type { GroupCommitter } from './group-commit.js';
 import type { TitanicStore } from './store.js';
@@ -192,7 +193,8 @@ export class Dispatcher {
         this.queue.remove(job.uuid);
         return;
       }
-      if (probe && this.#o.mmiCheck) {
+      // The broker answers mmi.* itself: there is no worker to ask about.
+      if (probe && this.#o.mmiCheck && !isMmiService(job.service)) {
         const status = await this.#client.request(MMI_SERVICE, [job.service], options);
         const code = status.at(-1);
         if (code !== undefined && code.equals(NOT_FOUND)) {

@@ -222,6 +222,21 @@ describe('Titanic over a real broker', () => {
     expect(await client.poll(uuid)).toEqual({ status: 'pending' });
   });
 
+  it("forwards requests for the broker's own mmi.* services too", async () => {
+    const { endpoint } = await startBroker();
+    await startTitanic(endpoint);
+    startEcho(endpoint);
+    const client = newClient(endpoint);
+    await eventually(
+      async () => (await client.call('mmi.service', ['echo'], { timeoutMs: 5000 }))[0]?.toString() === '200',
+      {
+        timeoutMs: 5000,
+        what: 'mmi.service through titanic',
+      },
+    );
+    expect((await client.call('mmi.service', ['nobody'], { timeoutMs: 5000 }))[0]?.toString()).toBe('404');
+  });
+
   it('answers "500" when the store fails, and keeps serving', async () => {
     const { endpoint } = await startBroker();
     const store = new MemoryStore();
