@@ -46,6 +46,7 @@ export class MajordomoClient implements AsyncDisposable {
   readonly #pool: ClientPool;
   readonly #pipelines = new Set<MajordomoPipeline>();
   #closing: Promise<void> | undefined;
+  #closedWaiters: (() => void)[] = [];
 
   constructor(options: MajordomoClientOptions) {
     this.#o = resolveClientOptions(options);
@@ -217,7 +218,14 @@ export class MajordomoClient implements AsyncDisposable {
       await Promise.allSettled([this.#pool.close(), ...[...this.#pipelines].map((p) => p.close())]);
       this.#log.debug('closed');
     })();
+    for (const waiter of this.#closedWaiters.splice(0)) waiter();
     return this.#closing;
+  }
+
+  /** Resolves once `close()` has finished. */
+  async closed(): Promise<void> {
+    if (this.#closing === undefined) await new Promise<void>((resolve) => this.#closedWaiters.push(resolve));
+    await this.#closing;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

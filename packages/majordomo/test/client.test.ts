@@ -165,7 +165,9 @@ describe('MajordomoClient reliability', () => {
     await expect(client.request('svc', 'x', { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortError);
     const inFlight = client.request('svc', 'y');
     await router.receive(2000);
+    const closed = client.closed();
     await client.close();
+    await closed;
     await expect(inFlight).rejects.toBeInstanceOf(ClosedError);
     await expect(client.request('svc', 'z')).rejects.toBeInstanceOf(ClosedError);
     await client.close();
