@@ -237,6 +237,31 @@ describe('Titanic over a real broker', () => {
     expect((await client.call('mmi.service', ['nobody'], { timeoutMs: 5000 }))[0]?.toString()).toBe('404');
   });
 
+  it('retries a request whose worker never answers, until another worker does (at-least-once)', async () => {
+    const { endpoint } = await startBroker();
+    const server = await startTitanic(endpoint);
+    const hung = new MajordomoWorker({
+      broker: endpoint,
+      service: 'flaky',
+      heartbeatIntervalMs: HEARTBEAT_MS,
+      drainTimeoutMs: 50,
+    });
+    let hungRequests = 0;
+    void hung.serve(() => {
+      hungRequests++;
+      return new Promise<never>(() => undefined); // a worker stuck for ever (as good as dead)
+    });
+    cleanups.push(() => hung.close());
+    const client = newClient(endpoint);
+    const uuid = await client.submit('flaky', ['once']);
+    await eventually(() => hungRequests === 1, { timeoutMs: 5000, what: 'the stuck worker took the request' });
+    const healthy: string[] = [];
+    startEcho(endpoint, 'flaky', healthy);
+    expect(await client.waitReply(uuid, { timeoutMs: 8000 })).toEqual([Buffer.from('once')]);
+    expect(healthy).toEqual(['once']);
+    expect(server.stats.dispatch.timeouts).toBeGreaterThanOrEqual(1);
+  });
+
   it('answers "500" when the store fails, and keeps serving', async () => {
     const { endpoint } = await startBroker();
     const store = new MemoryStore();
