@@ -334,12 +334,12 @@ describe('MajordomoWorker with the real Broker', () => {
 
   it('re-registers after the broker restarts on the same endpoint, and clients succeed again', async () => {
     const endpoint = ipcEndpoint('mdp-restart');
-    const options = { heartbeatIntervalMs: 50, liveness: 3 };
+    const options = { heartbeatIntervalMs: 100, liveness: 3 };
     let broker = new Broker(options);
     await broker.bind(endpoint);
     const worker = track(new MajordomoWorker({ broker: endpoint, service: 'echo', ...options, reconnect: () => 50 }));
     void worker.serve((request) => request);
-    const client = track(new MajordomoClient({ broker: endpoint, timeoutMs: 500, retries: 5 }));
+    const client = track(new MajordomoClient({ broker: endpoint, timeoutMs: 1000, retries: 5 }));
     expect((await client.request('echo', 'before')).map(String)).toEqual(['before']);
     const sessions = worker.stats.sessions;
     await broker.close();
