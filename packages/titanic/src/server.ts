@@ -45,7 +45,7 @@ export interface TitanicServerOptions {
   dataDir?: string;
   /** A store to use instead of SQLite in `dataDir` (e.g. `MemoryStore`). Titanic closes it. */
   store?: TitanicStore | undefined;
-  /** Workers registered for `titanic.request`: submissions handled concurrently. @default 16 */
+  /** Workers registered for `titanic.request`: submissions handled concurrently. @default 32 */
   requestWorkers?: number;
   /** Workers registered for `titanic.reply` and for `titanic.close` (each). @default 8 */
   replyWorkers?: number;
@@ -81,7 +81,7 @@ type ResolvedServerOptions = Required<Omit<TitanicServerOptions, 'store' | 'logg
 
 export const titanicServerDefaults: Omit<ResolvedServerOptions, 'broker' | 'store' | 'logger' | 'reconnect'> = {
   dataDir: './data/titanic',
-  requestWorkers: 16,
+  requestWorkers: 32,
   replyWorkers: 8,
   concurrency: dispatcherDefaults.concurrency,
   dispatchTimeoutMs: dispatcherDefaults.timeoutMs,
