@@ -9,7 +9,7 @@
  * when the socket is at its high-water mark the pump waits on libzmq and `send()` promises resolve
  * late, which back-pressures callers that await them.
  *
- * Receiving: `start(handler)` runs the one `for await` loop and calls `handler` per message. A
+ * Receiving: `start(handler)` runs the one receive loop and calls `handler` per message. A
  * handler that returns a promise is awaited before the next message is read (back-pressure);
  * errors it throws are logged and counted, and the loop goes on. `messages()` is the same loop as
  * an async iterator, for consumers that prefer pulling.
@@ -121,7 +121,16 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
     try {
       for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
         try {
-          await socket.send(next.message as zmq.MessageLike[]);
+          for (;;) {
+            try {
+              await socket.send(next.message as zmq.MessageLike[]);
+              break;
+            } catch (caught) {
+              // A bind()/unbind() in progress blocks the socket for a moment: wait, then retry.
+              if (!isBindInProgress(caught) || socket.closed) throw caught;
+              await nextTurn();
+            }
+          }
           this.stats.sent++;
           next.resolve?.();
         } catch (caught) {
@@ -159,7 +168,19 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
   async #receiveLoop(handler: (message: Message) => void | Promise<void>): Promise<void> {
     const socket = this.socket as zmq.Readable<Message> & zmq.Socket;
     try {
-      for await (const message of socket) {
+      for (;;) {
+        let message: Message;
+        try {
+          message = await socket.receive();
+        } catch (caught) {
+          if (socket.closed) break;
+          // A bind()/unbind() in progress blocks the socket for a moment: wait, then read on.
+          if (isBindInProgress(caught)) {
+            await nextTurn();
+            continue;
+          }
+          throw caught;
+        }
         this.stats.received++;
         try {
           const result = handler(message);
@@ -192,13 +213,16 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
     const iterator: AsyncIterableIterator<Message> = {
       async next(): Promise<IteratorResult<Message>> {
         if (done || socket.closed) return { done: true, value: undefined };
-        try {
-          const value = await socket.receive();
-          stats.received++;
-          return { done: false, value };
-        } catch (caught) {
-          if (socket.closed) return { done: true, value: undefined };
-          throw caught;
+        for (;;) {
+          try {
+            const value = await socket.receive();
+            stats.received++;
+            return { done: false, value };
+          } catch (caught) {
+            if (socket.closed) return { done: true, value: undefined };
+            if (!isBindInProgress(caught)) throw caught;
+            await nextTurn();
+          }
         }
       },
       async return(): Promise<IteratorResult<Message>> {
@@ -252,4 +276,17 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/**
+ * zeromq.js rejects `send()` and `receive()` with EBUSY while a `bind()` or `unbind()` on the same
+ * socket is in progress. That is a transient state (a broker binding a second endpoint while peers
+ * already talk to the first), not a failure of the loop.
+ */
+function isBindInProgress(caught: unknown): boolean {
+  return (caught as { code?: unknown } | null)?.code === 'EBUSY';
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -121,6 +121,7 @@ describe('Channel lifecycle', () => {
 
   it('drain() hands every queued message to libzmq before closing', async () => {
     const { router, dealer } = await pair('tcp');
+    dealer.linger = 5000; // what libzmq holds at close is flushed within the linger period
     const channel = new Channel(dealer);
     for (let i = 0; i < 1000; i++) channel.post([String(i)]);
     await channel.drain();
@@ -164,5 +165,38 @@ describe('Channel lifecycle', () => {
     await channel.drain();
     expect(errors).toEqual(['EHOSTUNREACH']);
     expect(channel.stats.sendErrors).toBe(1);
+  });
+});
+
+describe('Channel while the socket binds', () => {
+  it('keeps receiving and sending when bind() runs under traffic (zeromq.js EBUSY during a bind)', async () => {
+    // No high-water marks: a ROUTER silently drops at its HWM, which is not what this test is about.
+    const router = new zmq.Router({ linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+    await router.bind('tcp://127.0.0.1:*');
+    const channel = new Channel(router);
+    let received = 0;
+    void channel.start((message) => {
+      received++;
+      channel.post(message); // echo
+    });
+    const dealer = new zmq.Dealer({ linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+    dealer.connect(router.lastEndpoint ?? '');
+    const client = new Channel(dealer);
+    cleanup.push(() => client.close());
+    cleanup.push(() => channel.close());
+    let echoed = 0;
+    void client.start(() => {
+      echoed++;
+    });
+    const flood = (async () => {
+      for (let i = 0; i < 5000; i++) await client.send([String(i)]);
+    })();
+    for (let i = 0; i < 5; i++) await router.bind(ipcEndpoint('bind-race'));
+    await flood;
+    const until = Date.now() + 10_000;
+    while (echoed < 5000 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    expect(received).toBe(5000);
+    expect(echoed).toBe(5000);
+    expect(await Promise.race([channel.closed(), Promise.resolve('open')])).toBe('open');
   });
 });
