@@ -17,14 +17,11 @@ import {
   deadline,
   exponentialBackoff,
   sleep,
-  systemClock,
   throwIfAborted,
   TimeoutError,
-  type Clock,
   type Frame,
-  type Logger,
 } from '@zpatterns/core';
-import { MajordomoClient } from '@zpatterns/majordomo';
+import { MajordomoClient, majordomoClientDefaults, type MajordomoClientOptions } from '@zpatterns/majordomo';
 import {
   TitanicBadReplyError,
   TitanicInvalidUuidError,
@@ -41,30 +38,21 @@ import {
   TSP_SERVICE,
 } from './protocol.js';
 
-export interface TitanicClientOptions {
-  /** Broker endpoint Titanic is registered with. Required. */
-  broker: string;
-  /** Per-attempt MDP timeout of each call. @default 2500 */
-  timeoutMs?: number;
-  /** MDP resends of each call before `MajordomoTimeoutError`. @default 3 */
-  retries?: number;
-  /** Calls in flight at most (sockets). @default 64 */
-  maxSockets?: number;
+/**
+ * Every `MajordomoClient` option (the TSP calls go through one), plus the polling pace of
+ * `waitReply`. 9/TSP is defined over MDP/0.1, the default `version`.
+ */
+export interface TitanicClientOptions extends MajordomoClientOptions {
   /** First delay between `titanic.reply` polls in `waitReply`. @default 100 */
   pollIntervalMs?: number;
   /** Largest delay between polls (the book's ticlient waits 5 s). @default 5000 */
   maxPollIntervalMs?: number;
-  logger?: Logger | undefined;
-  clock?: Clock;
 }
 
 export const titanicClientDefaults = {
-  timeoutMs: 2500,
-  retries: 3,
-  maxSockets: 64,
+  ...majordomoClientDefaults,
   pollIntervalMs: 100,
   maxPollIntervalMs: 5000,
-  clock: systemClock,
 } as const satisfies Omit<Required<TitanicClientOptions>, 'broker' | 'logger'>;
 
 /** Per-call options. */
@@ -94,14 +82,8 @@ export class TitanicClient implements AsyncDisposable {
   constructor(options: TitanicClientOptions) {
     const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     this.#o = { ...titanicClientDefaults, ...defined } as typeof titanicClientDefaults & TitanicClientOptions;
-    this.#mdp = new MajordomoClient({
-      broker: this.#o.broker,
-      timeoutMs: this.#o.timeoutMs,
-      retries: this.#o.retries,
-      maxSockets: this.#o.maxSockets,
-      logger: this.#o.logger,
-      clock: this.#o.clock,
-    });
+    const { pollIntervalMs: _poll, maxPollIntervalMs: _maxPoll, ...mdp } = this.#o;
+    this.#mdp = new MajordomoClient(mdp);
   }
 
   /**
