@@ -63,6 +63,8 @@ export class Broker implements AsyncDisposable {
   readonly #debug: boolean;
   readonly #clock: Clock;
   readonly #warnings: WarningLimiter;
+  /** Separate budget for worker expiry lines, so a flood of garbage cannot hide them. */
+  readonly #workerWarnings: WarningLimiter;
   readonly #socket: zmq.Router;
   readonly #channel: Channel<zmq.Router>;
   readonly #services = new Map<string, BrokerService>();
@@ -85,6 +87,7 @@ export class Broker implements AsyncDisposable {
     this.#log = componentLogger(resolved.logger, { component: 'broker' });
     this.#debug = this.#log.isLevelEnabled('debug');
     this.#warnings = new WarningLimiter(this.#log, this.#clock, resolved.maxWarningsPerSecond);
+    this.#workerWarnings = new WarningLimiter(this.#log, this.#clock, resolved.maxWarningsPerSecond);
     this.#liveness = new ExpiryList(resolved.heartbeatIntervalMs * resolved.liveness);
     this.#idempotent = new Set(resolved.idempotentServices);
     this.#lastStatsAt = this.#clock.now();
@@ -176,6 +179,7 @@ export class Broker implements AsyncDisposable {
       this.stats.disconnectsSent++;
     }
     this.#warnings.flush();
+    this.#workerWarnings.flush();
     this.logStats();
     await this.#channel.drain();
     this.#workers.clear();
@@ -465,7 +469,7 @@ export class Broker implements AsyncDisposable {
   #expireWorker(worker: Worker): void {
     this.stats.expiredWorkers++;
     const silentMs = this.#options.heartbeatIntervalMs * this.#options.liveness;
-    this.#log.warn(
+    this.#workerWarnings.warn(
       { worker: worker.id, service: worker.service.key, busy: worker.request !== undefined, silentMs },
       'worker expired',
     );
@@ -500,7 +504,7 @@ export class Broker implements AsyncDisposable {
       } else {
         this.stats.droppedRequests++;
         this.stats.lostInFlight++;
-        this.#log.warn(
+        this.#workerWarnings.warn(
           { worker: worker.id, service: service.key, client: request.client.toString('hex'), reason },
           'in-flight request lost with its worker (service not idempotent; the client retries)',
         );
@@ -553,6 +557,7 @@ export class Broker implements AsyncDisposable {
       this.logStats();
     }
     this.#warnings.flush();
+    this.#workerWarnings.flush();
     this.#schedule();
   };
 
@@ -571,23 +576,35 @@ export class Broker implements AsyncDisposable {
 
   #expireRequests(now: number): void {
     const heap = this.#requestExpiry;
+    let expired = 0;
+    const services: string[] = [];
     for (let key = heap.peekKey(); key !== undefined && key <= now; key = heap.peekKey()) {
       const service = heap.pop() as BrokerService;
       service.expiryScheduled = false;
-      let expired = 0;
+      let count = 0;
       for (let head = service.queue.peek(); head !== undefined && head.deadline <= now; head = service.queue.peek()) {
         service.queue.shift();
-        expired++;
+        count++;
       }
-      if (expired > 0) {
-        this.stats.expiredRequests += expired;
-        this.#log.warn(
-          { service: service.key, expired, requestTtlMs: this.#options.requestTtlMs, workers: service.workers },
-          'queued requests expired before a worker took them',
-        );
+      if (count > 0) {
+        expired += count;
+        services.push(service.key);
       }
       this.#scheduleExpiry(service);
       this.#maybeDropService(service);
+    }
+    if (expired > 0) {
+      // One line per tick, however many services: 1,000 services must not mean 1,000 lines.
+      this.stats.expiredRequests += expired;
+      this.#log.warn(
+        {
+          expired,
+          services: services.slice(0, 10),
+          serviceCount: services.length,
+          requestTtlMs: this.#options.requestTtlMs,
+        },
+        'queued requests expired before a worker took them',
+      );
     }
   }
 }

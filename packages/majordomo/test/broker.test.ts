@@ -6,6 +6,7 @@
  *   RawClient ◀─["", MDPC01, svc, body]─── Broker ◀─["", MDPW01, 0x03, client, "", body]── RawWorker
  */
 import { eventually } from '@zpatterns/testkit';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Broker } from '../src/index.js';
 import { b, RawClient, RawWorker, startBroker, strings } from './broker-peers.js';
@@ -105,6 +106,19 @@ describe('Broker: request TTL and queue bound', () => {
     await eventually(() => ctx.broker.gauges().idleWorkers === 1);
     const command = await worker.next(500);
     expect(command.type).toBe('heartbeat'); // not the expired request
+  });
+
+  it('logs request expiry once per tick, not once per service', async () => {
+    const lines: { msg?: string; expired?: number; serviceCount?: number }[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as never) });
+    await using ctx = await startBroker({ heartbeatIntervalMs: 300, requestTtlMs: 100, logger });
+    await using client = new RawClient(ctx.endpoint);
+    for (let i = 0; i < 50; i++) await client.send(`svc-${i}`, ['x']);
+    await eventually(() => ctx.broker.gauges().queuedRequests === 50);
+    await eventually(() => ctx.broker.stats.expiredRequests === 50);
+    const expiryLines = lines.filter((l) => l.msg === 'queued requests expired before a worker took them');
+    expect(expiryLines.length).toBeLessThanOrEqual(2);
+    expect(expiryLines.reduce((n, l) => n + (l.serviceCount ?? 0), 0)).toBe(50);
   });
 
   it('drops the oldest request past maxQueuePerService', async () => {
