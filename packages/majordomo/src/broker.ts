@@ -526,13 +526,21 @@ export class Broker implements AsyncDisposable {
     const code = (err as { code?: unknown }).code;
     const identity = message[0];
     const peer = identity === undefined ? undefined : Buffer.from(identity as Uint8Array).toString('hex');
-    this.#warnings.warn({ peer, code }, 'send failed, message dropped');
-    if (code !== 'EHOSTUNREACH' || peer === undefined || this.#state.state !== 'open') return;
-    const worker = this.#workers.get(peer);
-    if (worker !== undefined) {
-      this.stats.unreachableWorkers++;
-      this.#removeWorker(worker, 'unreachable', false);
+    if (code !== 'EHOSTUNREACH') {
+      // EAGAIN: the peer is at its high-water mark and the message is lost; worth a warning.
+      this.#warnings.warn({ peer, code }, 'send failed, message dropped');
+      return;
     }
+    // EHOSTUNREACH: the peer has disconnected, which is normal (a client that gave up, a worker
+    // that died). A worker is removed at once instead of after its liveness timeout.
+    const worker = peer === undefined || this.#state.state !== 'open' ? undefined : this.#workers.get(peer);
+    if (worker === undefined) {
+      if (this.#debug) this.#log.debug({ peer }, 'peer gone, message dropped');
+      return;
+    }
+    this.stats.unreachableWorkers++;
+    this.#log.info({ worker: worker.id, service: worker.service.key }, 'worker disconnected, removed');
+    this.#removeWorker(worker, 'unreachable', false);
   }
 
   // -------------------------------------------------------------------------------------------

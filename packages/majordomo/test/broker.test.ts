@@ -168,6 +168,16 @@ describe('Broker: heartbeats and expiry', () => {
     expect(ctx.broker.gauges().workers).toBe(1);
   });
 
+  it('removes a worker at once when a send to it fails with EHOSTUNREACH (socket closed)', async () => {
+    await using ctx = await startBroker({ heartbeatIntervalMs: 50, liveness: 1000 });
+    const worker = await RawWorker.ready(ctx.endpoint, 'gone');
+    await eventually(() => ctx.broker.gauges().workers === 1);
+    await worker.close();
+    await eventually(() => ctx.broker.stats.unreachableWorkers === 1);
+    expect(ctx.broker.gauges()).toMatchObject({ workers: 0, services: 0 });
+    expect(ctx.broker.stats.expiredWorkers).toBe(0);
+  });
+
   it('expires a silent busy worker: an idempotent request goes to another worker', async () => {
     await using ctx = await startBroker({ heartbeatIntervalMs: 50, liveness: 6, idempotentServices: ['idem'] });
     await using dying = await RawWorker.ready(ctx.endpoint, 'idem');
