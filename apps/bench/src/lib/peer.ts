@@ -11,6 +11,19 @@ import { fileURLToPath } from 'node:url';
 import { rssKb } from './stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+
+/** Every peer process still running, so none outlives the benchmark (even when it is interrupted). */
+const live = new Set<ChildProcess>();
+const killAll = (): void => {
+  for (const child of live) child.kill('SIGKILL');
+};
+process.once('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAll();
+    process.exit(130);
+  });
+}
 const repoRoot = resolve(here, '../../../..');
 
 /** Absolute path of a built peer script `apps/bench/dist/peers/<name>.js`. */
@@ -36,9 +49,18 @@ export class Peer {
 
   static async start(script: string, args: readonly string[] = [], timeoutMs = 15_000): Promise<Peer> {
     const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    live.add(child);
+    const exited = new Promise<void>((r) =>
+      child.once('exit', () => {
+        live.delete(child);
+        r();
+      }),
+    );
     const ready = await new Promise<Record<string, unknown>>((resolveReady, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${script} not ready within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`${script} not ready within ${timeoutMs} ms`));
+      }, timeoutMs);
       child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before ready`)));
       createInterface({ input: child.stdout }).on('line', (line) => {
         if (!line.includes('"ready"')) return;
