@@ -9,6 +9,7 @@ import {
   encodeClientRequest,
   encodeMmiServicesBody,
   encodeWorkerCommand,
+  encodeWorkerReply,
   encodeWorkerRequest,
   isMmiService,
   WORKER_DISCONNECT,
@@ -247,5 +248,64 @@ describe('broker-side REQUEST to a worker (ROUTER frames)', () => {
       '',
       '78',
     ]);
+  });
+});
+
+describe('worker-side REPLY in one array (the worker hot path)', () => {
+  it('0.1 REPLY: ["", "MDPW01", 0x03, client, "", body...], same as encodeWorkerCommand', () => {
+    expect(hexes(encodeWorkerReply('0.1', ID, [b('x'), 'y']))).toEqual([
+      '',
+      '4d4450573031',
+      '03',
+      '006b8b4567',
+      '',
+      '78',
+      '79',
+    ]);
+    expect(encodeWorkerReply('0.1', ID, [b('x'), b('y')])).toEqual(
+      encodeWorkerCommand('0.1', { type: 'reply', client: ID, body: [b('x'), b('y')], final: true }),
+    );
+    expect(() => encodeWorkerReply('0.1', ID, [b('x')], false)).toThrow(RangeError);
+  });
+
+  it('0.2 FINAL (0x04) and PARTIAL (0x03): ["MDPW02", cmd, client, "", body...]', () => {
+    expect(hexes(encodeWorkerReply('0.2', ID, [b('x')], true))).toEqual(['4d4450573032', '04', '006b8b4567', '', '78']);
+    expect(hexes(encodeWorkerReply('0.2', ID, [b('x')], false))).toEqual([
+      '4d4450573032',
+      '03',
+      '006b8b4567',
+      '',
+      '78',
+    ]);
+  });
+
+  it('an empty body becomes one empty frame; a single frame is accepted as a body', () => {
+    expect(hexes(encodeWorkerReply('0.1', ID, []))).toEqual(['', '4d4450573031', '03', '006b8b4567', '', '']);
+    expect(hexes(encodeWorkerReply('0.2', ID, 'hi'))).toEqual(['4d4450573032', '04', '006b8b4567', '', '6869']);
+    expect(hexes(encodeWorkerReply('0.2', ID, new Uint8Array([1, 2])))).toEqual([
+      '4d4450573032',
+      '04',
+      '006b8b4567',
+      '',
+      '0102',
+    ]);
+  });
+
+  it('decodeFromBroker without copies decodes as before (offsets, frame counts in reasons)', () => {
+    expect(decodeFromBroker('0.1', [b(''), b('MDPW01'), Buffer.from([2]), b('C'), b(''), b('q')])).toEqual({
+      type: 'request',
+      client: b('C'),
+      body: [b('q')],
+    });
+    expect(decodeFromBroker('0.2', [b('MDPW02'), Buffer.from([2]), b('C'), b(''), b('q'), b('r')])).toEqual({
+      type: 'request',
+      client: b('C'),
+      body: [b('q'), b('r')],
+    });
+    expect(decodeFromBroker('0.1', [b(''), b('MDPW01'), Buffer.from([4]), b('x')])).toBe('HEARTBEAT with extra frames');
+    expect(decodeInbound([ID, b(''), b('MDPW01'), Buffer.from([1]), b('a'), b('b')])).toMatchObject({
+      kind: 'invalid',
+      reason: 'READY with 2 frames after the command, expected 1',
+    });
   });
 });

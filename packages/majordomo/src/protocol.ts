@@ -225,6 +225,35 @@ export function encodeWorkerRequest(
   return out;
 }
 
+const REPLY01: Buffer = cmd(W01.REPLY);
+const PARTIAL02: Buffer = cmd(W02.PARTIAL);
+const FINAL02: Buffer = cmd(W02.FINAL);
+
+/**
+ * A worker's REPLY (or 0.2 PARTIAL/FINAL) as its DEALER writes it: the same frames as
+ * `encodeWorkerCommand(version, {type: 'reply', client, body, final})`, built in one array
+ * because a worker does it for every request. Body frames are converted with `toBuffer`, and an
+ * empty body becomes one empty frame (a reply carries at least one body frame).
+ */
+export function encodeWorkerReply(
+  version: MdpVersion,
+  client: Buffer,
+  body: readonly Frame[] | Frame,
+  final = true,
+): Buffer[] {
+  let out: Buffer[];
+  if (version === '0.1') {
+    if (!final) throw new RangeError('MDP/0.1 has no partial replies');
+    out = [EMPTY, MDPW01, REPLY01, client, EMPTY];
+  } else {
+    out = [MDPW02, final ? FINAL02 : PARTIAL02, client, EMPTY];
+  }
+  if (!Array.isArray(body)) out.push(toBuffer(body as Frame));
+  else if (body.length === 0) out.push(EMPTY);
+  else for (const part of body as readonly Frame[]) out.push(toBuffer(part));
+  return out;
+}
+
 /** Preencoded HEARTBEAT and DISCONNECT, sent often enough to be worth sharing. */
 export const WORKER_HEARTBEAT: Readonly<Record<MdpVersion, readonly Frame[]>> = {
   '0.1': encodeWorkerCommand('0.1', { type: 'heartbeat' }),
@@ -241,15 +270,21 @@ export const WORKER_DISCONNECT: Readonly<Record<MdpVersion, readonly Frame[]>> =
  * a valid command.
  */
 export function decodeWorkerCommand(version: MdpVersion, rest: readonly Buffer[]): WorkerCommand | string {
-  const [command] = rest;
+  return decodeWorkerCommandAt(version, rest, 0);
+}
+
+/** `decodeWorkerCommand(version, message.slice(at))` without copying the frames before `at`. */
+function decodeWorkerCommandAt(version: MdpVersion, message: readonly Buffer[], at: number): WorkerCommand | string {
+  const command = message[at];
   if (command === undefined) return 'missing command frame';
   if (command.length !== 1) return `command frame of ${command.length} bytes`;
+  const count = message.length - at;
   const code = command[0] as number;
   const name = version === '0.1' ? W01_NAMES[code] : W02_NAMES[code];
   switch (name) {
     case 'READY': {
-      if (rest.length !== 2) return `READY with ${rest.length - 1} frames after the command, expected 1`;
-      const service = rest[1] as Buffer;
+      if (count !== 2) return `READY with ${count - 1} frames after the command, expected 1`;
+      const service = message[at + 1] as Buffer;
       if (service.length === 0) return 'READY with an empty service name';
       return { type: 'ready', service };
     }
@@ -257,18 +292,19 @@ export function decodeWorkerCommand(version: MdpVersion, rest: readonly Buffer[]
     case 'REPLY':
     case 'PARTIAL':
     case 'FINAL': {
-      const [, client, empty] = rest;
+      const client = message[at + 1];
+      const empty = message[at + 2];
       if (client === undefined || empty === undefined) return `${name} with too few frames`;
       if (empty.length !== 0) return `${name} without the empty frame after the client address`;
       if (client.length === 0) return `${name} with an empty client address`;
-      const body = rest.slice(3);
+      const body = message.slice(at + 3);
       if (name === 'REQUEST') return { type: 'request', client, body };
       return { type: 'reply', client, body, final: name !== 'PARTIAL' };
     }
     case 'HEARTBEAT':
-      return rest.length === 1 ? { type: 'heartbeat' } : 'HEARTBEAT with extra frames';
+      return count === 1 ? { type: 'heartbeat' } : 'HEARTBEAT with extra frames';
     case 'DISCONNECT':
-      return rest.length === 1 ? { type: 'disconnect' } : 'DISCONNECT with extra frames';
+      return count === 1 ? { type: 'disconnect' } : 'DISCONNECT with extra frames';
     default:
       return `unknown command 0x${command.toString('hex')}`;
   }
@@ -299,11 +335,11 @@ export function decodeFromBroker(version: MdpVersion, message: readonly Buffer[]
     const [empty, header] = message;
     if (empty === undefined || empty.length !== 0) return 'missing empty delimiter';
     if (header === undefined || !frameEquals(header, MDPW01)) return 'not an MDPW01 command';
-    return decodeWorkerCommand(version, message.slice(2));
+    return decodeWorkerCommandAt(version, message, 2);
   }
   const [header] = message;
   if (header === undefined || !frameEquals(header, MDPW02)) return 'not an MDPW02 command';
-  return decodeWorkerCommand(version, message.slice(1));
+  return decodeWorkerCommandAt(version, message, 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -366,7 +402,7 @@ export function decodeInbound(message: readonly Buffer[]): Inbound {
     return { kind: 'client', version, sender, service, body };
   }
   if (frameEquals(header, workerHeader)) {
-    const command = decodeWorkerCommand(version, message.slice(at));
+    const command = decodeWorkerCommandAt(version, message, at);
     if (typeof command === 'string') return { kind: 'invalid', sender, version, worker: true, reason: command };
     return { kind: 'worker', version, sender, command };
   }

@@ -19,15 +19,13 @@ import {
   ClosedError,
   componentLogger,
   deadline,
-  EMPTY,
   sleep,
-  toBuffer,
   toError,
   type Frame,
   type Logger,
 } from '@zpatterns/core';
 import { MdpVersionError, WorkerGaveUpError } from './errors.js';
-import { encodeWorkerCommand, type WorkerCommand } from './protocol.js';
+import { encodeWorkerReply, type MdpVersion, type WorkerCommand } from './protocol.js';
 import {
   resolveWorkerOptions,
   type MajordomoWorkerOptions,
@@ -71,7 +69,7 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
   #sessionCount = 0;
   #loop: Promise<void> | undefined;
   #inHand: Promise<void> | undefined;
-  #abortInHand: AbortController | undefined;
+  #contextInHand: HandlerContext | undefined;
   readonly #stop = new AbortController();
   #closing: Promise<void> | undefined;
   #failure: Error | undefined;
@@ -118,7 +116,18 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
     this.serve(
       (body, context) =>
         new Promise<readonly Frame[]>((resolve, reject) => {
-          queue.push({ ...context, body, reply: async (frames) => resolve(frames), fail: reject });
+          queue.push({
+            service: context.service,
+            client: context.client,
+            version: context.version,
+            partial: (frames) => context.partial(frames),
+            get signal() {
+              return context.signal;
+            },
+            body,
+            reply: async (frames) => resolve(frames),
+            fail: reject,
+          });
         }),
     ).then(
       () => queue.end(),
@@ -157,7 +166,7 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
   #transition(next: WorkerState): void {
     const from = this.#state.state;
     this.#state = next;
-    if (from !== next.state) this.#log.debug({ from, to: next.state }, 'state');
+    if (from !== next.state && this.#log.isLevelEnabled('debug')) this.#log.debug({ from, to: next.state }, 'state');
   }
 
   get #isClosing(): boolean {
@@ -185,7 +194,7 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
       const end: SessionEnd = await session.ended;
       if (this.#session === session) this.#session = undefined;
       if (end.reason === 'close' || this.#isClosing) return;
-      this.#abortInHand?.abort(new Error('session to the broker ended'));
+      this.#contextInHand?.abort(new Error('session to the broker ended'));
       if (session.heard) attempt = 0;
       let delayMs: number | null;
       switch (end.reason) {
@@ -264,57 +273,51 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
   #dispatch(session: WorkerSession, client: Buffer, body: Buffer[]): void {
     this.stats.requests++;
     this.#transition({ state: 'busy', session, client });
-    const abort = new AbortController();
-    this.#abortInHand = abort;
-    this.#inHand = this.#handle(session, client, body, abort).finally(() => {
-      this.#inHand = undefined;
-      this.#abortInHand = undefined;
-    });
+    const context = new HandlerContext(this.#o, client, session, this.stats);
+    this.#contextInHand = context;
+    const handled = this.#handle(session, client, body, context);
+    // A synchronous handler may have finished already (and cleared the request in hand).
+    if (this.#contextInHand === context) this.#inHand = handled;
   }
 
-  async #handle(session: WorkerSession, client: Buffer, body: Buffer[], abort: AbortController): Promise<void> {
-    const version = this.#o.version;
-    const context: RequestContext = {
-      service: this.#o.service,
-      client,
-      version,
-      signal: abort.signal,
-      partial: (frames) => {
-        if (version === '0.1') throw new MdpVersionError('MDP/0.1 has no PARTIAL replies: use version 0.2');
-        if (
-          session.post(
-            encodeWorkerCommand(version, { type: 'reply', client, body: normalizeBody(frames), final: false }),
-          )
-        ) {
-          this.stats.partials++;
-        }
-      },
-    };
-    let reply: readonly Frame[] | undefined;
+  async #handle(session: WorkerSession, client: Buffer, body: Buffer[], context: HandlerContext): Promise<void> {
     try {
-      reply = await (this.#handler as RequestHandler)(body, context);
-    } catch (caught) {
-      const err = toError(caught);
-      this.stats.handlerErrors++;
-      this.#log.warn({ err, session: session.id }, 'handler failed');
-      this.#emit({ type: 'handler-error', error: err });
-      reply = this.#errorReply(err, body);
+      let reply: readonly Frame[] | Frame | undefined;
+      try {
+        const result = (this.#handler as RequestHandler)(body, context);
+        // Await only a promise: a synchronous handler's reply goes out without an extra turn.
+        reply = isPromiseLike(result) ? await result : result;
+      } catch (caught) {
+        const err = toError(caught);
+        this.stats.handlerErrors++;
+        this.#log.warn({ err, session: session.id }, 'handler failed');
+        this.#emit({ type: 'handler-error', error: err });
+        reply = this.#errorReply(err, body);
+      }
+      if (session.isEnded) {
+        this.stats.discardedReplies++;
+        this.#log.info(
+          { session: session.id },
+          'reply discarded: the session to the broker ended while the handler ran',
+        );
+        return;
+      }
+      if (reply === undefined) {
+        // No reply to give: leave and register again, so the broker counts us as available.
+        await session.leave({ reason: 'handler-error' }, this.#o.closeLingerMs);
+        return;
+      }
+      session.post(encodeWorkerReply(this.#o.version, client, reply, true));
+      session.served++;
+      this.stats.replies++;
+      const state = this.#state;
+      if (state.state === 'busy' && state.session === session) this.#transition({ state: 'ready', session });
+    } finally {
+      if (this.#contextInHand === context) {
+        this.#contextInHand = undefined;
+        this.#inHand = undefined;
+      }
     }
-    if (session.isEnded) {
-      this.stats.discardedReplies++;
-      this.#log.info({ session: session.id }, 'reply discarded: the session to the broker ended while the handler ran');
-      return;
-    }
-    if (reply === undefined) {
-      // No reply to give: leave and register again, so the broker counts us as available.
-      await session.leave({ reason: 'handler-error' }, this.#o.closeLingerMs);
-      return;
-    }
-    session.post(encodeWorkerCommand(version, { type: 'reply', client, body: normalizeBody(reply), final: true }));
-    session.served++;
-    this.stats.replies++;
-    const state = this.#state;
-    if (state.state === 'busy' && state.session === session) this.#transition({ state: 'ready', session });
   }
 
   #errorReply(err: Error, body: Buffer[]): readonly Frame[] | undefined {
@@ -349,7 +352,7 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
             { drainTimeoutMs: this.#o.drainTimeoutMs },
             'request in hand still running after drainTimeoutMs; abandoned',
           );
-          this.#abortInHand?.abort(new ClosedError('worker'));
+          this.#contextInHand?.abort(new ClosedError('worker'));
         }
       }
       const session = this.#session;
@@ -368,8 +371,48 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
   }
 }
 
-/** A reply body as frames; MDP replies carry at least one frame, so `[]` becomes one empty frame. */
-function normalizeBody(body: readonly Frame[] | Frame): Buffer[] {
-  if (!Array.isArray(body)) return [toBuffer(body as Frame)];
-  return body.length === 0 ? [EMPTY] : (body as readonly Frame[]).map(toBuffer);
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
+}
+
+/**
+ * The context of the request in hand. Its `AbortSignal` is made only when the handler reads
+ * `signal` (most never do, and an AbortController per request is a measurable cost); an abort
+ * before that is remembered and the signal is born aborted with the same reason.
+ */
+class HandlerContext implements RequestContext {
+  readonly service: string;
+  readonly client: Buffer;
+  readonly version: MdpVersion;
+  readonly partial: (body: readonly Frame[]) => void;
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
+
+  constructor(o: ResolvedWorkerOptions, client: Buffer, session: WorkerSession, stats: WorkerStats) {
+    const version = o.version;
+    this.service = o.service;
+    this.client = client;
+    this.version = version;
+    this.partial = (frames) => {
+      if (version === '0.1') throw new MdpVersionError('MDP/0.1 has no PARTIAL replies: use version 0.2');
+      if (session.post(encodeWorkerReply(version, client, frames, false))) stats.partials++;
+    };
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** Abort the request (the first reason wins, as with AbortController). */
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
 }

@@ -241,6 +241,61 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
     await worker.close();
   });
 
+  it('ctx.signal aborts when close() runs out of drainTimeoutMs, also when first read after the abort', async () => {
+    const router = track(await rawRouter());
+    const worker = new MajordomoWorker({ broker: router.endpoint, service: 'svc', drainTimeoutMs: 50 });
+    const seen: { early: boolean; reason: unknown }[] = [];
+    let release: () => void = () => undefined;
+    void worker.serve(async (request, ctx) => {
+      const early = request[0]?.toString() === 'early';
+      if (early) ctx.signal.addEventListener('abort', () => release());
+      await new Promise<void>((resolve) => (release = resolve));
+      // The late reader touches the signal for the first time only now, after the abort.
+      seen.push({ early, reason: ctx.signal.aborted ? (ctx.signal.reason as unknown) : undefined });
+      return request;
+    });
+    const ready = split(await router.receiveMatching(isCommand(1)));
+    await router.send([ready.id, EMPTY, MDPW01, byte(2), b('C'), EMPTY, b('early')]);
+    await eventually(() => worker.state === 'busy');
+    await worker.close();
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.early).toBe(true);
+    expect(seen[0]?.reason).toBeInstanceOf(Error);
+
+    const router2 = track(await rawRouter());
+    const late = new MajordomoWorker({ broker: router2.endpoint, service: 'svc', drainTimeoutMs: 50 });
+    let reachedHandler = false;
+    const lateSeen: unknown[] = [];
+    void late.serve(async (request, ctx) => {
+      reachedHandler = true;
+      await new Promise<void>((resolve) => (release = resolve));
+      lateSeen.push(ctx.signal.aborted ? ctx.signal.reason : 'not aborted');
+      return request;
+    });
+    const ready2 = split(await router2.receiveMatching(isCommand(1)));
+    await router2.send([ready2.id, EMPTY, MDPW01, byte(2), b('C'), EMPTY, b('late')]);
+    await eventually(() => reachedHandler);
+    await late.close();
+    release();
+    await eventually(() => lateSeen.length === 1);
+    expect(lateSeen[0]).toBeInstanceOf(Error);
+    expect((lateSeen[0] as Error).name).toBe('ClosedError');
+  });
+
+  it('a synchronous handler is answered, request after request', async () => {
+    const router = track(await rawRouter());
+    const worker = track(new MajordomoWorker({ broker: router.endpoint, service: 'svc' }));
+    void worker.serve((request) => [b('sync'), ...request]);
+    const ready = split(await router.receiveMatching(isCommand(1)));
+    for (const body of ['one', 'two', 'three']) {
+      await router.send([ready.id, EMPTY, MDPW01, byte(2), b('C'), EMPTY, b(body)]);
+      const reply = split(await router.receiveMatching(isCommand(3)));
+      expect(reply.frames).toEqual(hex([EMPTY, MDPW01, byte(3), b('C'), EMPTY, b('sync'), b(body)]));
+    }
+    expect(worker.stats.replies).toBe(3);
+    expect(worker.state).toBe('ready');
+  });
+
   it('MDP/0.2 frames: READY, PARTIAL, FINAL, HEARTBEAT without the empty delimiter', async () => {
     const router = track(await rawRouter());
     const worker = track(
