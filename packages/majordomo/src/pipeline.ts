@@ -19,6 +19,7 @@ import {
   ClosedError,
   componentLogger,
   Deque,
+  EMPTY,
   systemClock,
   toBuffer,
   type Clock,
@@ -79,6 +80,9 @@ export class MajordomoPipeline implements AsyncDisposable {
   readonly #inbox = new Deque<PipelineReply>();
   #waiter: { resolve: (reply: PipelineReply | null) => void; cleanup: () => void } | undefined;
   #closing: Promise<void> | undefined;
+  /** The last service name sent as a string, and its bytes (a pipeline usually talks to one). */
+  #lastService: string | undefined;
+  #lastServiceBytes: Buffer = EMPTY;
 
   constructor(options: MajordomoPipelineOptions) {
     this.#o = { ...majordomoPipelineDefaults, ...stripUndefined(options) };
@@ -113,7 +117,16 @@ export class MajordomoPipeline implements AsyncDisposable {
 
   #encode(service: string | Buffer, body: Frame | readonly Frame[]): Frame[] {
     const frames = Array.isArray(body) ? (body as readonly Frame[]) : [body as Frame];
-    return encodeClientRequest(this.#o.version, toBuffer(service), frames.length === 0 ? [Buffer.alloc(0)] : frames);
+    return encodeClientRequest(this.#o.version, this.#serviceBytes(service), frames.length === 0 ? [EMPTY] : frames);
+  }
+
+  #serviceBytes(service: string | Buffer): Buffer {
+    if (typeof service !== 'string') return toBuffer(service);
+    if (service !== this.#lastService) {
+      this.#lastServiceBytes = Buffer.from(service, 'utf8');
+      this.#lastService = service;
+    }
+    return this.#lastServiceBytes;
   }
 
   /**
@@ -159,8 +172,11 @@ export class MajordomoPipeline implements AsyncDisposable {
 
   /** Every reply as it arrives, until the pipeline is closed. Breaking out leaves it open. */
   async *replies(options: { signal?: AbortSignal } = {}): AsyncGenerator<PipelineReply, void, undefined> {
+    const recvOptions = { timeoutMs: Number.POSITIVE_INFINITY, ...stripUndefined(options) };
+    const inbox = this.#inbox;
     for (;;) {
-      const reply = await this.recv({ timeoutMs: Number.POSITIVE_INFINITY, ...stripUndefined(options) });
+      // Replies already buffered are yielded without a recv() promise each.
+      const reply = inbox.shift() ?? (await this.recv(recvOptions));
       if (reply === null) return;
       yield reply;
     }
