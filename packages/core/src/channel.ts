@@ -150,6 +150,7 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
   }
 
   #notifyDrained(): void {
+    if (this.#drainWaiters.length === 0) return;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const waiter of waiters) waiter();
