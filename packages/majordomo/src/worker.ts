@@ -375,6 +375,15 @@ function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
+/** One shared getter for every context, so all of them keep the same shape. */
+const SIGNAL_PROPERTY: PropertyDescriptor = {
+  enumerable: true,
+  configurable: false,
+  get(this: HandlerContext): AbortSignal {
+    return this.lazySignal();
+  },
+};
+
 /**
  * The context of the request in hand. Its `AbortSignal` is made only when the handler reads
  * `signal` (most never do, and an AbortController per request is a measurable cost); an abort
@@ -385,6 +394,8 @@ class HandlerContext implements RequestContext {
   readonly client: Buffer;
   readonly version: MdpVersion;
   readonly partial: (body: readonly Frame[]) => void;
+  /** An own, enumerable accessor (as the plain-object context had a property), so `{...ctx}` keeps it. */
+  declare readonly signal: AbortSignal;
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: unknown;
@@ -398,9 +409,10 @@ class HandlerContext implements RequestContext {
       if (version === '0.1') throw new MdpVersionError('MDP/0.1 has no PARTIAL replies: use version 0.2');
       if (session.post(encodeWorkerReply(version, client, frames, false))) stats.partials++;
     };
+    Object.defineProperty(this, 'signal', SIGNAL_PROPERTY);
   }
 
-  get signal(): AbortSignal {
+  lazySignal(): AbortSignal {
     if (this.#controller === undefined) {
       this.#controller = new AbortController();
       if (this.#aborted) this.#controller.abort(this.#reason);

@@ -248,6 +248,8 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
     let release: () => void = () => undefined;
     void worker.serve(async (request, ctx) => {
       const early = request[0]?.toString() === 'early';
+      // A copy of the context keeps its signal (the same one).
+      if (early) expect({ ...ctx }.signal).toBe(ctx.signal);
       if (early) ctx.signal.addEventListener('abort', () => release());
       await new Promise<void>((resolve) => (release = resolve));
       // The late reader touches the signal for the first time only now, after the abort.
