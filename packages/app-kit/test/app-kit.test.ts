@@ -13,7 +13,7 @@ const dist = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'index.
 const daemonScript = `
 import { createProgram, createRootLogger, endpointFlag, intFlag, runDaemon } from ${JSON.stringify(dist)};
 const program = createProgram('toyd', 'a toy daemon')
-  .option('--bind <endpoint>', 'where', endpointFlag, 'tcp://127.0.0.1:5555')
+  .option('--bind <endpoint>', 'where', endpointFlag, 'ipc:///tmp/toyd-default')
   .option('--count <n>', 'how many', intFlag(1, 10), 3);
 program.parse();
 const logger = createRootLogger({ name: 'toyd' });
@@ -77,7 +77,7 @@ describe('flags', () => {
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     const code = await new Promise((r) => child.once('close', r));
     expect(code).toBe(0);
-    expect(out).toContain('(default: "tcp://127.0.0.1:5555")');
+    expect(out).toContain('(default: "ipc:///tmp/toyd-default")');
     expect(out).toContain('(default: 3)');
   });
 });
