@@ -8,8 +8,8 @@
  * client (its reply would be dropped by the frontend ROUTER anyway); the newest is the one a
  * client is still waiting for.
  */
-import { Deque } from '@zpatterns/core';
-import type { Enveloped } from './protocol.js';
+import { describe, Deque, type Logger, type Message } from '@zpatterns/core';
+import { decodeClientRequest, peerOf, type Enveloped } from './protocol.js';
 
 export class Backlog {
   readonly #items = new Deque<Enveloped>(64);
@@ -23,6 +23,11 @@ export class Backlog {
 
   get length(): number {
     return this.#items.length;
+  }
+
+  /** Requests kept at most. */
+  get limit(): number {
+    return this.#limit;
   }
 
   /** Requests discarded because the backlog was full. */
@@ -57,4 +62,31 @@ export class Backlog {
   clear(): number {
     return this.#items.clear().length;
   }
+}
+
+/** The counters both Pirate queues keep for their frontend. */
+export interface IntakeStats {
+  requests: number;
+  invalidFromClients: number;
+  droppedRequests: number;
+}
+
+/**
+ * A client request read on a queue's frontend: decode it, count it, and queue it in `backlog`
+ * (logging a drop when the backlog overflows). Returns false, after a warning, for a message that
+ * is not a request.
+ */
+export function admitRequest(message: Message, backlog: Backlog, stats: IntakeStats, log: Logger): boolean {
+  const decoded = decodeClientRequest(message);
+  if (decoded.type === 'invalid') {
+    stats.invalidFromClients++;
+    log.warn({ peer: peerOf(message), reason: decoded.reason, frames: describe(message) }, 'invalid request dropped');
+    return false;
+  }
+  stats.requests++;
+  if (backlog.push(decoded) !== undefined) {
+    stats.droppedRequests++;
+    log.warn({ limit: backlog.limit }, 'backlog full, oldest request dropped');
+  }
+  return true;
 }

@@ -28,9 +28,9 @@ import {
   type Message,
   type TimerHandle,
 } from '@zpatterns/core';
-import { Backlog } from './backlog.js';
+import { admitRequest, Backlog } from './backlog.js';
 import {
-  decodeClientRequest,
+  peerOf,
   decodePppWorkerMessage,
   DEFAULT_BACKEND,
   DEFAULT_FRONTEND,
@@ -208,22 +208,7 @@ export class ParanoidPirateQueue implements AsyncDisposable {
   }
 
   #onClient(message: Message): void {
-    const decoded = decodeClientRequest(message);
-    if (decoded.type === 'invalid') {
-      this.stats.invalidFromClients++;
-      this.#log.warn(
-        { peer: peerOf(message), reason: decoded.reason, frames: describe(message) },
-        'invalid request dropped',
-      );
-      return;
-    }
-    this.stats.requests++;
-    const evicted = this.#backlog.push(decoded);
-    if (evicted !== undefined) {
-      this.stats.droppedRequests++;
-      this.#log.warn({ limit: this.#o.maxQueuedRequests }, 'backlog full, oldest request dropped');
-    }
-    this.#dispatch();
+    if (admitRequest(message, this.#backlog, this.stats, this.#log)) this.#dispatch();
   }
 
   #onWorker(message: Message): void {
@@ -323,9 +308,4 @@ export class ParanoidPirateQueue implements AsyncDisposable {
     this.#state = next;
     this.#log.debug({ from: from.state, to: next.state }, 'state');
   }
-}
-
-function peerOf(message: Message): string | undefined {
-  const id = message[0];
-  return id === undefined ? undefined : hex(id);
 }

@@ -22,7 +22,7 @@
  * The client envelope is "every frame up to and including the first empty frame", so requests that
  * crossed several ROUTER hops (more than one address frame) pass through unchanged.
  */
-import { EMPTY, type Message } from '@zpatterns/core';
+import { EMPTY, hex, type Message } from '@zpatterns/core';
 
 /** 6/PPP and Simple Pirate READY: one frame holding the byte 0x01. */
 export const PPP_READY: Buffer = Buffer.from([0x01]);
@@ -209,4 +209,10 @@ export function encodeSimpleReady(): Buffer[] {
 export function decodeSimpleRequest(frames: Message): ({ type: 'request' } & Enveloped) | Invalid {
   const split = splitEnvelope(frames);
   return typeof split === 'string' ? { type: 'invalid', reason: split } : { type: 'request', ...split };
+}
+
+/** The sender identity (first frame) of a ROUTER message as hex, for log lines. */
+export function peerOf(message: Message): string | undefined {
+  const id = message[0];
+  return id === undefined ? undefined : hex(id);
 }

@@ -23,9 +23,9 @@ import {
   type Logger,
   type Message,
 } from '@zpatterns/core';
-import { Backlog } from './backlog.js';
+import { admitRequest, Backlog } from './backlog.js';
 import {
-  decodeClientRequest,
+  peerOf,
   decodeSimpleWorkerMessage,
   DEFAULT_BACKEND,
   DEFAULT_FRONTEND,
@@ -84,7 +84,6 @@ export class SimplePirateQueue implements AsyncDisposable {
     workersLost: 0,
   };
   readonly #log: Logger;
-  readonly #limit: number;
   readonly #frontend: Channel<zmq.Router>;
   readonly #backend: Channel<zmq.Router>;
   /** Free workers in the order they became free (Map keeps insertion order). */
@@ -99,7 +98,6 @@ export class SimplePirateQueue implements AsyncDisposable {
     sockets: { frontend: zmq.Router; backend: zmq.Router },
     endpoints: { frontend: string; backend: string },
   ) {
-    this.#limit = limit;
     this.#log = log;
     this.endpoints = endpoints;
     this.#backlog = new Backlog(limit);
@@ -173,21 +171,7 @@ export class SimplePirateQueue implements AsyncDisposable {
   }
 
   #onClient(message: Message): void {
-    const decoded = decodeClientRequest(message);
-    if (decoded.type === 'invalid') {
-      this.stats.invalidFromClients++;
-      this.#log.warn(
-        { peer: hex(message[0] ?? Buffer.alloc(0)), reason: decoded.reason, frames: describe(message) },
-        'invalid request dropped',
-      );
-      return;
-    }
-    this.stats.requests++;
-    if (this.#backlog.push(decoded) !== undefined) {
-      this.stats.droppedRequests++;
-      this.#log.warn({ limit: this.#limit }, 'backlog full, oldest request dropped');
-    }
-    this.#dispatch();
+    if (admitRequest(message, this.#backlog, this.stats, this.#log)) this.#dispatch();
   }
 
   #onWorker(message: Message): void {
@@ -196,7 +180,7 @@ export class SimplePirateQueue implements AsyncDisposable {
       this.stats.invalidFromWorkers++;
       const reason = command.type === 'invalid' ? command.reason : 'empty message';
       this.#log.warn(
-        { peer: hex(message[0] ?? Buffer.alloc(0)), reason, frames: describe(message) },
+        { peer: peerOf(message), reason, frames: describe(message) },
         'invalid message from worker dropped',
       );
       return;
