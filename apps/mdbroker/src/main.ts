@@ -17,9 +17,9 @@ import {
   logLevelOption,
   prettyOption,
   runDaemon,
-  type RootLoggerOptions,
+  type LogLevel,
 } from '@zpatterns/app-kit';
-import { Broker, brokerDefaults } from '@zpatterns/majordomo';
+import { Broker, brokerDefaults, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
 
 interface Flags {
   bind?: string[];
@@ -29,11 +29,9 @@ interface Flags {
   maxQueue: number;
   idempotent?: string[];
   statsIntervalMs: number;
-  logLevel: NonNullable<RootLoggerOptions['level']>;
+  logLevel: LogLevel;
   pretty: boolean;
 }
-
-const DEFAULT_BIND = 'tcp://127.0.0.1:5555';
 
 function serviceName(value: string): string {
   if (value.length === 0) throw new InvalidArgumentError('expected a service name, got an empty string');
@@ -42,7 +40,11 @@ function serviceName(value: string): string {
 }
 
 const program = createProgram('mdbroker', 'Majordomo broker: MDP/0.1 and MDP/0.2 clients and workers, MMI')
-  .option('--bind <endpoint>', `endpoint to bind, repeatable (default: ${DEFAULT_BIND})`, collect(endpointFlag))
+  .option(
+    '--bind <endpoint>',
+    `endpoint to bind, repeatable (default: ${DEFAULT_BROKER_ENDPOINT})`,
+    collect(endpointFlag),
+  )
   .option(
     '--heartbeat-ms <ms>',
     'heartbeat interval to workers; must match the workers',
@@ -94,7 +96,7 @@ process.exitCode = await runDaemon({
     });
     const endpoints: string[] = [];
     try {
-      for (const endpoint of flags.bind ?? [DEFAULT_BIND]) endpoints.push(await broker.bind(endpoint));
+      for (const endpoint of flags.bind ?? [DEFAULT_BROKER_ENDPOINT]) endpoints.push(await broker.bind(endpoint));
     } catch (err) {
       await broker.close();
       throw err;

@@ -13,7 +13,7 @@ import {
   logLevelOption,
   prettyOption,
   runDaemon,
-  type RootLoggerOptions,
+  type LogLevel,
 } from '@zpatterns/app-kit';
 import {
   DEFAULT_BACKEND,
@@ -31,7 +31,7 @@ interface Flags {
   liveness: number;
   maxQueued: number;
   simple: boolean;
-  logLevel: NonNullable<RootLoggerOptions['level']>;
+  logLevel: LogLevel;
   pretty: boolean;
 }
 

@@ -16,10 +16,10 @@ import {
   logLevelOption,
   prettyOption,
   runDaemon,
-  type RootLoggerOptions,
+  type LogLevel,
 } from '@zpatterns/app-kit';
 import { exponentialBackoff } from '@zpatterns/core';
-import { Broker } from '@zpatterns/majordomo';
+import { Broker, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
 import { SqliteStore, TitanicServer, titanicServerDefaults } from '@zpatterns/titanic';
 
 interface Flags {
@@ -35,18 +35,16 @@ interface Flags {
   replyRetentionMs: number;
   mmiCheck: boolean;
   withBroker: boolean;
-  logLevel: NonNullable<RootLoggerOptions['level']>;
+  logLevel: LogLevel;
   pretty: boolean;
 }
-
-const DEFAULT_BROKER = 'tcp://127.0.0.1:5555';
 
 const program = createProgram('titanic', 'Titanic: durable, disconnected request-reply (9/TSP) on a Majordomo broker')
   .option(
     '--broker <endpoint>',
     'broker endpoint to connect to (to bind, with --with-broker)',
     endpointFlag,
-    DEFAULT_BROKER,
+    DEFAULT_BROKER_ENDPOINT,
   )
   .option('--data-dir <dir>', 'directory of the durable store', titanicServerDefaults.dataDir)
   .option(

@@ -13,4 +13,4 @@ export {
 export { createRootLogger, LOG_LEVELS } from './logging.js';
 
 export type { DaemonHandle, RunDaemonOptions } from './daemon.js';
-export type { RootLoggerOptions } from './logging.js';
+export type { LogLevel, RootLoggerOptions } from './logging.js';

@@ -5,7 +5,10 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 import pretty from 'pino-pretty';
 
-export const LOG_LEVELS: readonly LevelWithSilent[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+/** A pino level, or 'silent': what `--log-level` accepts. */
+export type LogLevel = LevelWithSilent;
+
+export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export interface RootLoggerOptions {
   /** Name of the app, logged as `name` on every line. */

@@ -1,6 +1,7 @@
 export {
   C02,
   decodeClientReply,
+  DEFAULT_BROKER_ENDPOINT,
   decodeFromBroker,
   decodeInbound,
   decodeMmiServicesBody,

@@ -27,6 +27,9 @@ import { EMPTY, frameEquals, toBuffer, type Frame } from '@zpatterns/core';
 /** Protocol versions: '0.1' is 7/MDP (the book), '0.2' is 18/MDP (draft, partial replies). */
 export type MdpVersion = '0.1' | '0.2';
 
+/** Where the book's broker listens (`tcp://*:5555`); our daemons bind loopback by default. */
+export const DEFAULT_BROKER_ENDPOINT = 'tcp://127.0.0.1:5555';
+
 export const MDPC01: Buffer = Buffer.from('MDPC01');
 export const MDPW01: Buffer = Buffer.from('MDPW01');
 export const MDPC02: Buffer = Buffer.from('MDPC02');

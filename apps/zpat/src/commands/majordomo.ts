@@ -14,10 +14,11 @@ import {
   logLevelOption,
   prettyOption,
   runDaemon,
-  type RootLoggerOptions,
+  type LogLevel,
 } from '@zpatterns/app-kit';
 import { sleep } from '@zpatterns/core';
 import {
+  DEFAULT_BROKER_ENDPOINT,
   MajordomoClient,
   majordomoClientDefaults,
   MajordomoTimeoutError,
@@ -27,17 +28,12 @@ import {
 } from '@zpatterns/majordomo';
 import { Option, type Command } from 'commander';
 
-type Level = NonNullable<RootLoggerOptions['level']>;
-
-/** The book's broker endpoint. */
-const DEFAULT_BROKER = 'tcp://127.0.0.1:5555';
-
 interface ClientFlags {
   broker: string;
   timeoutMs: number;
   retries: number;
   mdp: MdpVersion;
-  logLevel: Level;
+  logLevel: LogLevel;
   pretty: boolean;
 }
 
@@ -48,7 +44,7 @@ interface WorkerFlags {
   liveness: number;
   workMs: number;
   mdp: MdpVersion;
-  logLevel: Level;
+  logLevel: LogLevel;
   pretty: boolean;
 }
 
@@ -59,7 +55,7 @@ const mdpOption = (): Option =>
 
 function clientOptions(command: Command): Command {
   return command
-    .option('--broker <endpoint>', 'broker endpoint', endpointFlag, DEFAULT_BROKER)
+    .option('--broker <endpoint>', 'broker endpoint', endpointFlag, DEFAULT_BROKER_ENDPOINT)
     .option(
       '--timeout-ms <ms>',
       'wait this long for each attempt',
@@ -98,7 +94,7 @@ export function registerMajordomoCommands(program: Command): void {
     worker
       .command('echo')
       .description('run an echo worker until SIGINT/SIGTERM (JSON logs, one ready line)')
-      .option('--broker <endpoint>', 'broker endpoint', endpointFlag, DEFAULT_BROKER)
+      .option('--broker <endpoint>', 'broker endpoint', endpointFlag, DEFAULT_BROKER_ENDPOINT)
       .option('--service <name>', 'service to register', 'echo')
       .option(
         '--heartbeat-ms <ms>',

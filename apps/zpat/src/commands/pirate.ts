@@ -15,7 +15,7 @@ import {
   logLevelOption,
   prettyOption,
   runDaemon,
-  type RootLoggerOptions,
+  type LogLevel,
 } from '@zpatterns/app-kit';
 import { exponentialBackoff } from '@zpatterns/core';
 import {
@@ -34,14 +34,12 @@ import {
 } from '@zpatterns/pirate';
 import type { Command } from 'commander';
 
-type Level = NonNullable<RootLoggerOptions['level']>;
-
 interface LpcallFlags {
   server: string[];
   timeoutMs: number;
   retries: number;
   sequenceCheck: boolean;
-  logLevel: Level;
+  logLevel: LogLevel;
   pretty: boolean;
 }
 
@@ -53,7 +51,7 @@ interface PpworkerFlags {
   reconnectMaxMs: number;
   workMs: number;
   simple: boolean;
-  logLevel: Level;
+  logLevel: LogLevel;
   pretty: boolean;
 }
 

@@ -18,20 +18,17 @@ import {
   intFlag,
   logLevelOption,
   prettyOption,
-  type RootLoggerOptions,
+  type LogLevel,
 } from '@zpatterns/app-kit';
+import { DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
 import { isUuid, TitanicClient, titanicClientDefaults } from '@zpatterns/titanic';
 import { InvalidArgumentError, type Command } from 'commander';
-
-type Level = NonNullable<RootLoggerOptions['level']>;
-
-const DEFAULT_BROKER = 'tcp://127.0.0.1:5555';
 
 interface TitanicFlags {
   broker: string;
   timeoutMs: number;
   retries: number;
-  logLevel: Level;
+  logLevel: LogLevel;
   pretty: boolean;
 }
 
@@ -46,7 +43,7 @@ function uuidArgument(value: string): string {
 
 function titanicOptions(command: Command): Command {
   return command
-    .option('--broker <endpoint>', 'broker endpoint Titanic is registered with', endpointFlag, DEFAULT_BROKER)
+    .option('--broker <endpoint>', 'broker endpoint Titanic is registered with', endpointFlag, DEFAULT_BROKER_ENDPOINT)
     .option(
       '--timeout-ms <ms>',
       'wait this long for each attempt',
