@@ -30,6 +30,7 @@ export {
 } from './frames.js';
 export { Heartbeat, heartbeatDefaults } from './heartbeat.js';
 export { MinHeap } from './heap.js';
+export { StatusFeed } from './status-feed.js';
 export { componentLogger, silentLogger } from './logger.js';
 export { deadline } from './signals.js';
 

@@ -4,6 +4,7 @@ import { Deque } from './deque.js';
 import { ExpiryList } from './expiry.js';
 import { expectFrames, readU64, u64 } from './frames.js';
 import { MinHeap } from './heap.js';
+import { StatusFeed } from './status-feed.js';
 import { ProtocolError } from './errors.js';
 
 describe('Deque', () => {
@@ -93,5 +94,34 @@ describe('frames', () => {
     expect(() => readU64(Buffer.alloc(4))).toThrow(ProtocolError);
     expect(() => expectFrames([1, 2], 3, 3, 'READY')).toThrow('READY: expected 3 frames, got 2');
     expect(() => expectFrames([1, 2, 3], 3)).not.toThrow();
+  });
+});
+
+describe('StatusFeed', () => {
+  it('gives each subscriber its own copy from subscription on, and ends them all', async () => {
+    const feed = new StatusFeed<string>();
+    feed.emit('before');
+    const a = feed.subscribe();
+    feed.emit('one');
+    const b = feed.subscribe();
+    feed.emit('two');
+    feed.end();
+    const read = async (it: AsyncIterableIterator<string>) => {
+      const out: string[] = [];
+      for await (const v of it) out.push(v);
+      return out;
+    };
+    expect(await read(a)).toEqual(['one', 'two']);
+    expect(await read(b)).toEqual(['two']);
+    expect(await read(feed.subscribe())).toEqual([]); // a late subscriber is already finished
+  });
+
+  it('drops a subscriber that broke out of its loop', async () => {
+    const feed = new StatusFeed<number>();
+    const it = feed.subscribe();
+    feed.emit(1);
+    for await (const _ of it) break;
+    feed.emit(2);
+    expect((await it.next()).done).toBe(true);
   });
 });

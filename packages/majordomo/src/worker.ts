@@ -20,6 +20,7 @@ import {
   componentLogger,
   deadline,
   sleep,
+  StatusFeed,
   toError,
   type Frame,
   type Logger,
@@ -73,7 +74,7 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
   readonly #stop = new AbortController();
   #closing: Promise<void> | undefined;
   #failure: Error | undefined;
-  readonly #statusQueues = new Set<AsyncQueue<WorkerStatus>>();
+  readonly #feed = new StatusFeed<WorkerStatus>();
   readonly #done: Promise<void>;
   #resolveDone: () => void = () => undefined;
 
@@ -145,10 +146,7 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
 
   /** Lifecycle events as an async iterable; ends when the worker closes. */
   status(): AsyncIterableIterator<WorkerStatus> {
-    const queue = new AsyncQueue<WorkerStatus>(256);
-    if (this.#state.state === 'closed') queue.end();
-    else this.#statusQueues.add(queue);
-    return queue;
+    return this.#feed.subscribe();
   }
 
   /** Resolves once closed: `undefined`, or the error that closed the worker. */
@@ -158,9 +156,7 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
   }
 
   #emit(status: WorkerStatus): void {
-    for (const queue of this.#statusQueues) {
-      if (!queue.push(status)) this.#statusQueues.delete(queue);
-    }
+    this.#feed.emit(status);
   }
 
   #transition(next: WorkerState): void {
@@ -361,8 +357,7 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
     }
     this.#transition({ state: 'closed' });
     this.#emit(this.#failure === undefined ? { type: 'closed' } : { type: 'closed', error: this.#failure });
-    for (const queue of this.#statusQueues) queue.end();
-    this.#statusQueues.clear();
+    this.#feed.end();
     this.#resolveDone();
   }
 

@@ -21,7 +21,6 @@ export {
   isSequence,
   splitEnvelope,
 } from './protocol.js';
-export { StatusFeed } from './status.js';
 export { WorkerPool } from './worker-pool.js';
 
 export type {

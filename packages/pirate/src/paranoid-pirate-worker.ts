@@ -29,6 +29,7 @@ import {
   systemClock,
   toBuffer,
   toError,
+  StatusFeed,
   type Clock,
   type Frames,
   type Logger,
@@ -47,7 +48,6 @@ import {
   PPP_RECONNECT_INITIAL_MS,
   PPP_RECONNECT_MAX_MS,
 } from './protocol.js';
-import { StatusFeed } from './status.js';
 
 /** Turns a request body into reply frames. An empty reply is sent as one empty frame. */
 export type RequestHandler = (body: Buffer[]) => Frames | Promise<Frames>;
