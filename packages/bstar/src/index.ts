@@ -1,0 +1,2 @@
+/** @zpatterns/bstar: work in progress. */
+export const PACKAGE = '@zpatterns/bstar';

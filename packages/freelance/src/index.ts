@@ -1,0 +1,2 @@
+/** @zpatterns/freelance: work in progress. */
+export const PACKAGE = '@zpatterns/freelance';
