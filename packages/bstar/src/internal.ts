@@ -1,2 +1,2 @@
-/** Internals for zpatterns packages and tests. No semver promise. */
-export {};
+/** Internals for zpatterns packages and tests: the state message codec. No semver promise. */
+export { decodeState, encodeState } from './protocol.js';

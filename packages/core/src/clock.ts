@@ -81,7 +81,7 @@ export class ManualClock implements Clock {
 }
 
 /** Resolve after `ms` on `clock`, or reject with `AbortError` (cause: the signal's reason) as soon as `signal` fires. */
-export function sleep(ms: number, options: { clock?: Clock; signal?: AbortSignal } = {}): Promise<void> {
+export function sleep(ms: number, options: { clock?: Clock; signal?: AbortSignal | undefined } = {}): Promise<void> {
   const clock = options.clock ?? systemClock;
   const { signal } = options;
   return new Promise<void>((resolve, reject) => {

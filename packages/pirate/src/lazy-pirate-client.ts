@@ -19,6 +19,7 @@ import {
   componentLogger,
   deadline,
   describe,
+  sleep,
   systemClock,
   TimeoutError,
   toBuffer,
@@ -46,6 +47,13 @@ export interface LazyPirateClientOptions {
    * failed attempt. @default false
    */
   sequenceCheck?: boolean;
+  /**
+   * Wait this long before an attempt that fails over to another server (several servers only).
+   * A Binary Star client sets it to at least the pair's failover time (2 heartbeats), so the
+   * backup has seen its peer go silent when the resent request arrives and takes it as a vote.
+   * @default 0
+   */
+  settleDelayMs?: number;
   /** Linger of each REQ socket when it is discarded or closed. @default 0 */
   lingerMs?: number;
   /** Parent logger. @default silent */
@@ -58,6 +66,7 @@ export const lazyPirateClientDefaults: Required<Omit<LazyPirateClientOptions, 'l
   timeoutMs: LAZY_PIRATE_TIMEOUT_MS,
   retries: LAZY_PIRATE_RETRIES,
   sequenceCheck: false,
+  settleDelayMs: 0,
   lingerMs: 0,
   clock: systemClock,
 };
@@ -176,6 +185,9 @@ export class LazyPirateClient implements AsyncDisposable {
             this.#serverIndex = (this.#serverIndex + 1) % this.servers.length;
             if (attempt < retries) {
               this.#log.warn({ server: conn.server, attempt, timeoutMs }, 'no response from server, retrying');
+              if (this.servers.length > 1 && this.#o.settleDelayMs > 0) {
+                await sleep(this.#o.settleDelayMs, { clock: this.#o.clock, signal });
+              }
             }
             continue;
           }
