@@ -7,7 +7,7 @@
  * Prints one JSON `ready` line naming the bound endpoints, logs JSON lines, and shuts down cleanly
  * on SIGINT/SIGTERM (workers get DISCONNECT so they re-register elsewhere at once).
  */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import {
   collect,
   createProgram,
@@ -19,6 +19,7 @@ import {
   runDaemon,
   type LogLevel,
 } from '@zpatterns/app-kit';
+import { BinaryStar, BSTAR_HEARTBEAT_MS, type BStarRole } from '@zpatterns/bstar';
 import { Broker, brokerDefaults, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
 
 interface Flags {
@@ -29,6 +30,10 @@ interface Flags {
   maxQueue: number;
   idempotent?: string[];
   statsIntervalMs: number;
+  ha?: BStarRole;
+  stateBind?: string;
+  stateConnect?: string;
+  haHeartbeatMs: number;
   logLevel: LogLevel;
   pretty: boolean;
 }
@@ -75,17 +80,48 @@ const program = createProgram('mdbroker', 'Majordomo broker: MDP/0.1 and MDP/0.2
     collect(serviceName),
   )
   .option('--stats-interval-ms <ms>', 'log a stats line this often (0: never)', intFlag(0, 86_400_000), 60_000)
+  .addOption(
+    new Option(
+      '--ha <role>',
+      'run as one broker of a Binary Star pair (needs --state-bind and --state-connect)',
+    ).choices(['primary', 'backup']),
+  )
+  .option('--state-bind <endpoint>', 'with --ha: bind for our Binary Star state PUB', endpointFlag)
+  .option('--state-connect <endpoint>', "with --ha: the peer broker's state PUB", endpointFlag)
+  .option(
+    '--ha-heartbeat-ms <ms>',
+    'with --ha: state published this often, the peer is dead after 2; same on both',
+    intFlag(1, 3_600_000),
+    BSTAR_HEARTBEAT_MS,
+  )
   .addOption(logLevelOption())
   .addOption(prettyOption());
 
 program.parse(process.argv);
 const flags = program.opts<Flags>();
+if (flags.ha !== undefined && (flags.stateBind === undefined || flags.stateConnect === undefined)) {
+  program.error('error: --ha needs --state-bind and --state-connect');
+}
+if (flags.ha === undefined && (flags.stateBind !== undefined || flags.stateConnect !== undefined)) {
+  program.error('error: --state-bind and --state-connect need --ha primary|backup');
+}
 const logger = createRootLogger({ name: 'mdbroker', level: flags.logLevel, pretty: flags.pretty });
 
 process.exitCode = await runDaemon({
   logger,
   start: async () => {
+    const star =
+      flags.ha === undefined
+        ? undefined
+        : new BinaryStar({
+            role: flags.ha,
+            stateBind: flags.stateBind ?? '',
+            stateConnect: flags.stateConnect ?? '',
+            heartbeatMs: flags.haHeartbeatMs,
+            logger,
+          });
     const broker = new Broker({
+      ...(star === undefined ? {} : { clientVoter: star }),
       logger,
       heartbeatIntervalMs: flags.heartbeatMs,
       liveness: flags.liveness,
@@ -96,19 +132,24 @@ process.exitCode = await runDaemon({
     });
     const endpoints: string[] = [];
     try {
+      // The pair's state first: a client request must never be voted on before the peer had its chance.
+      await star?.start();
       for (const endpoint of flags.bind ?? [DEFAULT_BROKER_ENDPOINT]) endpoints.push(await broker.bind(endpoint));
     } catch (err) {
-      await broker.close();
+      await Promise.all([broker.close(), star?.close()]);
       throw err;
     }
     return {
-      handle: { close: () => broker.close() },
+      handle: { close: async () => void (await Promise.all([broker.close(), star?.close()])) },
       ready: {
         endpoints,
         heartbeatMs: flags.heartbeatMs,
         liveness: flags.liveness,
         requestTtlMs: flags.requestTtlMs,
         idempotent: flags.idempotent ?? [],
+        ...(star === undefined
+          ? {}
+          : { ha: flags.ha, stateBind: star.stateEndpoint, stateConnect: flags.stateConnect }),
       },
     };
   },

@@ -41,11 +41,25 @@ export interface BrokerOptions {
   maxWarningsPerSecond?: number;
   /** Log a `stats` summary line at info this often; 0 turns it off. @default 0 */
   statsIntervalMs?: number;
+  /**
+   * High availability: asked once per client request (MMI included; worker traffic never counts)
+   * whether this broker may serve it. A Binary Star reactor (`BinaryStar` from `@zpatterns/bstar`)
+   * is such a voter: the passive broker of a pair drops client requests without a reply and keeps
+   * its workers registered. @default always serve
+   */
+  clientVoter?: ClientVoter;
   /** Parent logger; the broker logs under `{component: 'broker'}`. @default silent */
   logger?: Logger;
   /** Time source for heartbeats and expiry. @default systemClock */
   clock?: Clock;
 }
+
+/** Decides, per client request, whether this broker serves it (see `clientVoter`). */
+export interface ClientVoter {
+  vote(): boolean;
+}
+
+const ALWAYS_SERVE: ClientVoter = { vote: () => true };
 
 export const brokerDefaults: Required<BrokerOptions> = {
   heartbeatIntervalMs: 2500,
@@ -60,6 +74,7 @@ export const brokerDefaults: Required<BrokerOptions> = {
   lingerMs: 100,
   maxWarningsPerSecond: 10,
   statsIntervalMs: 0,
+  clientVoter: ALWAYS_SERVE,
   logger: silentLogger(),
   clock: systemClock,
 };
@@ -110,6 +125,8 @@ export interface BrokerStats {
   received: number;
   /** Client requests received, MMI included. */
   requests: number;
+  /** Client requests dropped unanswered because `clientVoter` refused them (the passive of a pair). */
+  refusedPassive: number;
   /** FINAL replies (MDP/0.1 REPLY) forwarded to clients. */
   replies: number;
   /** MDP/0.2 PARTIAL replies forwarded to MDP/0.2 clients. */
@@ -160,6 +177,7 @@ export function createBrokerStats(): BrokerStats {
     partials: 0,
     partialsDropped: 0,
     dispatched: 0,
+    refusedPassive: 0,
     mmi: 0,
     malformed: 0,
     oversize: 0,

@@ -246,6 +246,11 @@ export class Broker implements AsyncDisposable {
 
   #onClient(version: MdpVersion, client: Buffer, name: Buffer, body: Buffer[]): void {
     this.stats.requests++;
+    if (!this.#options.clientVoter.vote()) {
+      // The passive broker of an HA pair: no reply, so the client fails over to the active one.
+      this.stats.refusedPassive++;
+      return;
+    }
     if (isMmiService(name)) {
       this.#onMmi(version, client, name, body);
       return;

@@ -66,7 +66,13 @@ export class ClientConnection {
   readonly #stats: ClientStats;
   #outstanding: Outstanding | undefined;
 
-  constructor(id: number, endpoint: string, version: MdpVersion, log: Logger, stats: ClientStats) {
+  constructor(
+    id: number,
+    readonly endpoint: string,
+    version: MdpVersion,
+    log: Logger,
+    stats: ClientStats,
+  ) {
     this.id = id;
     this.#version = version;
     this.#log = log;

@@ -7,8 +7,23 @@ import { MajordomoOptionsError } from './errors.js';
 import type { MdpVersion } from './protocol.js';
 
 export interface MajordomoClientOptions {
-  /** Broker endpoint to connect to, e.g. `tcp://127.0.0.1:5555`. Required. */
-  broker: string;
+  /**
+   * Broker endpoint to connect to, e.g. `tcp://127.0.0.1:5555`. Required unless `brokers` is
+   * given (then it is the first of them).
+   */
+  broker?: string;
+  /**
+   * A high-availability pair (or any ordered list) of brokers, primary first: after an attempt
+   * times out, the next attempt goes to the next broker, after `failoverDelayMs` (Binary Star's
+   * client rules). Overrides `broker`.
+   */
+  brokers?: readonly string[];
+  /**
+   * With several `brokers`: the wait before an attempt that fails over to another broker. Keep it
+   * at least the pair's failover time (2 Binary Star heartbeats) so the passive broker, which has
+   * seen its peer go silent by then, takes the request as its vote. @default 2000
+   */
+  failoverDelayMs?: number;
   /** MDP version spoken on the wire: '0.1' (7/MDP, the book's) or '0.2' (18/MDP). @default '0.1' */
   version?: MdpVersion;
   /** How long one attempt waits for the reply before resending on a fresh socket. @default 2500 */
@@ -28,8 +43,9 @@ export interface MajordomoClientOptions {
   clock?: Clock;
 }
 
-export const majordomoClientDefaults: Required<Omit<MajordomoClientOptions, 'broker' | 'logger'>> = {
+export const majordomoClientDefaults: Required<Omit<MajordomoClientOptions, 'broker' | 'brokers' | 'logger'>> = {
   version: '0.1',
+  failoverDelayMs: 2000,
   timeoutMs: 2500,
   retries: 3,
   maxSockets: 64,
@@ -41,9 +57,17 @@ export type ResolvedClientOptions = Required<Omit<MajordomoClientOptions, 'logge
 
 /** Merge and check the options once, in the constructor. */
 export function resolveClientOptions(options: MajordomoClientOptions): ResolvedClientOptions {
-  const o = { ...majordomoClientDefaults, ...stripUndefined(options), logger: options.logger };
-  if (typeof o.broker !== 'string' || o.broker === '')
-    throw new MajordomoOptionsError('broker: an endpoint is required');
+  const brokers = options.brokers ?? (options.broker === undefined ? [] : [options.broker]);
+  if (brokers.length === 0 || brokers.some((b) => typeof b !== 'string' || b === ''))
+    throw new MajordomoOptionsError('broker: an endpoint is required (or brokers: a non-empty list of endpoints)');
+  const o = {
+    ...majordomoClientDefaults,
+    ...stripUndefined(options),
+    broker: brokers[0] as string,
+    brokers: [...brokers],
+    logger: options.logger,
+  };
+  checkCount('failoverDelayMs', o.failoverDelayMs, 0);
   if (o.version !== '0.1' && o.version !== '0.2') throw new MajordomoOptionsError(`version: expected '0.1' or '0.2'`);
   checkPositive('timeoutMs', o.timeoutMs);
   checkCount('retries', o.retries, 0);

@@ -31,9 +31,26 @@ export class ClientPool {
   readonly #closing = new Set<Promise<void>>();
   #nextId = 1;
   #closed = false;
+  #endpoint: string;
 
   constructor(options: PoolOptions) {
     this.#o = options;
+    this.#endpoint = options.endpoint;
+  }
+
+  /** Where new sockets connect. */
+  get endpoint(): string {
+    return this.#endpoint;
+  }
+
+  /**
+   * Fail over: new sockets connect to `endpoint`; idle sockets to the old one are closed, and busy
+   * ones are closed when they come back.
+   */
+  retarget(endpoint: string): void {
+    if (endpoint === this.#endpoint) return;
+    this.#endpoint = endpoint;
+    for (const connection of this.#idle.splice(0)) this.#drop(connection);
   }
 
   /** Sockets open (idle or carrying a request). */
@@ -79,7 +96,7 @@ export class ClientPool {
 
   /** Give back a socket whose request completed: it may carry the next one. */
   release(connection: ClientConnection): void {
-    if (this.#closed || connection.closed || connection.busy) {
+    if (this.#closed || connection.closed || connection.busy || connection.endpoint !== this.#endpoint) {
       this.discard(connection);
       return;
     }
@@ -111,7 +128,7 @@ export class ClientPool {
   #create(): ClientConnection {
     const connection = new ClientConnection(
       this.#nextId++,
-      this.#o.endpoint,
+      this.#endpoint,
       this.#o.version,
       this.#o.log,
       this.#o.stats,

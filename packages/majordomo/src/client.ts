@@ -16,6 +16,7 @@ import {
   ClosedError,
   componentLogger,
   ProtocolError,
+  sleep,
   frame,
   throwIfAborted,
   toBuffer,
@@ -124,8 +125,32 @@ export class MajordomoClient implements AsyncDisposable {
           { service: serviceFrame.toString('latin1'), attempt, timeoutMs },
           'no reply, resending on a fresh socket',
         );
+        await this.#failover(connection.endpoint, signal);
       }
     }
+  }
+
+  /** The broker the next request goes to (the current one of `brokers`). */
+  get broker(): string {
+    return this.#pool.endpoint;
+  }
+
+  /**
+   * With several brokers, a timed-out attempt moves the pool to the broker after the one it
+   * timed out on (once, however many requests time out together), then waits `failoverDelayMs`.
+   */
+  async #failover(timedOutOn: string, signal: AbortSignal | undefined): Promise<void> {
+    const { brokers } = this.#o;
+    if (brokers.length < 2) return;
+    if (this.#pool.endpoint === timedOutOn) {
+      const next = brokers[(brokers.indexOf(timedOutOn) + 1) % brokers.length] as string;
+      this.#log.warn(
+        { from: timedOutOn, to: next, delayMs: this.#o.failoverDelayMs },
+        'failing over to the next broker',
+      );
+      this.#pool.retarget(next);
+    }
+    await sleep(this.#o.failoverDelayMs, { clock: this.#o.clock, signal });
   }
 
   /**
