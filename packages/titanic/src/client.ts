@@ -81,7 +81,7 @@ export class TitanicClient implements AsyncDisposable {
 
   constructor(options: TitanicClientOptions) {
     const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-    this.#o = { ...titanicClientDefaults, ...defined } as typeof titanicClientDefaults & TitanicClientOptions;
+    this.#o = { ...titanicClientDefaults, ...defined };
     const { pollIntervalMs: _poll, maxPollIntervalMs: _maxPoll, ...mdp } = this.#o;
     this.#mdp = new MajordomoClient(mdp);
   }
