@@ -33,7 +33,7 @@ function client(servers: string[], options: Partial<FreelanceClientOptions> = {}
   const c = new FreelanceClient({
     servers,
     pingIntervalMs: 200,
-    serverTtlMs: 1000,
+    serverTtlMs: 3000,
     connectPingMs: 50,
     attemptTimeoutMs: 1000,
     timeoutMs: 15_000,
