@@ -128,6 +128,15 @@ describe('FreelanceClient', () => {
     expect(c.servers.map((s) => s.replies)).toEqual([1, 0]);
   });
 
+  it('works against the book\'s flserver3, which answers [control]["OK"]', async () => {
+    const flserver3 = await rawServer(async ([peer, control], socket) => {
+      await socket.send([peer as Buffer, control as Buffer, 'OK']);
+    });
+    const c = client({ servers: [flserver3] });
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => c.request(['random name', String(i)])));
+    expect(replies.map((r) => r.map(String))).toEqual(Array.from({ length: 20 }, () => ['OK']));
+  });
+
   it('drops replies to requests already answered, counting them', async () => {
     const a = await rawServer(async (message, socket) => {
       await socket.send(message);
