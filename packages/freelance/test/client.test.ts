@@ -83,6 +83,7 @@ describe('FreelanceClient', () => {
     expect(first.servers.map((s) => s.replies)).toEqual([100, 0, 0]);
 
     const spread = client({ servers: endpoints, strategy: 'round-robin' });
+    await eventually(() => spread.servers.every((s) => s.alive));
     await run(spread, 99, 10);
     expect(spread.servers.map((s) => s.replies).every((n) => n > 10)).toBe(true);
     expect(spread.stats).toMatchObject({ requests: 99, replies: 99, resends: 0, timeouts: 0 });
