@@ -1,4 +1,86 @@
 #!/usr/bin/env node
-/** flserver: work in progress. */
-process.stderr.write('flserver: not implemented yet\n');
-process.exitCode = 1;
+/**
+ * flserver: a Freelance (10/FLP) echo server as a daemon. Answers PING with PONG and every request
+ * `[control][body...]` with `[control][body...]`; the book's flclient3 works against it.
+ *
+ *   npx --no-install flserver --bind tcp://localhost:5555
+ */
+import {
+  createProgram,
+  createRootLogger,
+  endpointFlag,
+  intFlag,
+  logLevelOption,
+  prettyOption,
+  runDaemon,
+  type LogLevel,
+} from '@zpatterns/app-kit';
+import { FreelanceServer, freelanceServerDefaults } from '@zpatterns/freelance';
+
+interface Flags {
+  bind: string;
+  endpoint?: string;
+  workMs: number;
+  maxConcurrent: number;
+  maxMessageBytes: number;
+  logLevel: LogLevel;
+  pretty: boolean;
+}
+
+const program = createProgram('flserver', 'Freelance (10/FLP) echo server: replies [control, body...]')
+  .option(
+    '--bind <endpoint>',
+    'endpoint to bind; tcp://host:* picks a free port first (the routing id must be known before bind)',
+    endpointFlag,
+    'tcp://localhost:5555',
+  )
+  .option(
+    '--endpoint <endpoint>',
+    "public endpoint clients connect to, used as the server's routing id (default: the bound endpoint, * written localhost)",
+    endpointFlag,
+  )
+  .option('--work-ms <ms>', 'simulated work per request', intFlag(0, 3_600_000), 0)
+  .option(
+    '--max-concurrent <n>',
+    'requests handled at once',
+    intFlag(1, 10_000_000),
+    freelanceServerDefaults.maxConcurrent,
+  )
+  .option(
+    '--max-message-bytes <n>',
+    'largest accepted request; bigger ones are counted and dropped',
+    intFlag(1, 2 ** 31 - 1),
+    freelanceServerDefaults.maxMessageBytes,
+  )
+  .addOption(logLevelOption())
+  .addOption(prettyOption());
+
+program.parse(process.argv);
+const flags = program.opts<Flags>();
+const logger = createRootLogger({ name: 'flserver', level: flags.logLevel, pretty: flags.pretty });
+const workMs = flags.workMs;
+
+process.exitCode = await runDaemon({
+  logger,
+  start: async () => {
+    const server = await FreelanceServer.start({
+      bind: flags.bind,
+      ...(flags.endpoint === undefined ? {} : { endpoint: flags.endpoint }),
+      maxConcurrent: flags.maxConcurrent,
+      maxMessageBytes: flags.maxMessageBytes,
+      ...(workMs > 0
+        ? { handler: async (body: Buffer[]) => new Promise<Buffer[]>((r) => setTimeout(() => r(body), workMs)) }
+        : {}),
+      logger,
+    });
+    return {
+      handle: {
+        close: async () => {
+          logger.info({ stats: server.stats }, 'final stats');
+          await server.close();
+        },
+      },
+      ready: { endpoints: [server.endpoint], endpoint: server.endpoint, bound: server.bound },
+    };
+  },
+});

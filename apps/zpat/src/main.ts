@@ -4,11 +4,13 @@
  * `commands/<pattern>.ts`; this file only assembles them.
  */
 import { createProgram } from '@zpatterns/app-kit';
+import { registerFreelanceCommands } from './commands/freelance.js';
 import { registerMajordomoCommands } from './commands/majordomo.js';
 import { registerPirateCommands } from './commands/pirate.js';
 import { registerTitanicCommands } from './commands/titanic.js';
 
 const program = createProgram('zpat', 'Talk to zpatterns services: call them, list them, run demo workers');
+registerFreelanceCommands(program);
 registerMajordomoCommands(program);
 registerPirateCommands(program);
 registerTitanicCommands(program);

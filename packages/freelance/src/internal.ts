@@ -1,2 +1,4 @@
 /** Internals for zpatterns packages and tests. No semver promise. */
-export {};
+export { ServerTable } from './servers.js';
+
+export type { ServerEntry, ServerTableTimings } from './servers.js';

@@ -1,0 +1,215 @@
+/**
+ * `FreelanceServer`: one ROUTER bound to one endpoint, its routing id set to its public endpoint
+ * (10/FLP). Answers `PING` with `PONG`, runs an async handler per request (many at once, replies in
+ * any order) and echoes the control frame. Malformed and oversize input is logged, counted and
+ * dropped; it never stops the server.
+ */
+import * as zmq from 'zeromq';
+import { Channel, componentLogger, describe, toError, type Frames, type Logger, type Message } from '@zpatterns/core';
+import { FreelanceBindError, FreelanceOptionsError } from './errors.js';
+import { concreteBindEndpoint, defaultPublicEndpoint } from './endpoint.js';
+import { decodeServerInbound, encodePong, encodeReply } from './protocol.js';
+
+/** Context passed to a request handler. */
+export interface FreelanceRequestContext {
+  /** The client's routing id (binary). */
+  readonly peer: Buffer;
+  /** The request's control frame, as received. */
+  readonly control: Buffer;
+}
+
+/** Serves one request: returns the reply frames (the control frame is added by the server). */
+export type FreelanceHandler = (body: Buffer[], context: FreelanceRequestContext) => Frames | Promise<Frames>;
+
+export interface FreelanceServerOptions {
+  /** Endpoint to bind. `tcp://host:*` picks a free port before binding (see `freeTcpEndpoint`). */
+  bind: string;
+  /**
+   * Public endpoint, the server's routing id: what clients pass to `connect`. @default the bound
+   * endpoint, with a wildcard host (`*`, `0.0.0.0`) written `localhost` as in the book's flserver3
+   */
+  endpoint?: string;
+  /** Serves requests. @default echo: the reply is the request body */
+  handler?: FreelanceHandler;
+  /** Requests handled at once; past it the server stops reading (back-pressure). @default 1000 */
+  maxConcurrent?: number;
+  /** Largest accepted request, all frames together, in bytes. @default 16 MiB */
+  maxMessageBytes?: number;
+  /** Most frames accepted in one request (routing id and control included). @default 1024 */
+  maxFrames?: number;
+  /** Socket linger on close, ms. @default 0 */
+  lingerMs?: number;
+  /** Parent logger. @default silent */
+  logger?: Logger;
+}
+
+export const freelanceServerDefaults = {
+  maxConcurrent: 1000,
+  maxMessageBytes: 16 * 1024 * 1024,
+  maxFrames: 1024,
+  lingerMs: 0,
+} as const satisfies Partial<FreelanceServerOptions>;
+
+/** Counters, cheap to read at any time. */
+export interface FreelanceServerStats {
+  pings: number;
+  requests: number;
+  replies: number;
+  malformed: number;
+  oversize: number;
+  handlerErrors: number;
+}
+
+const echo: FreelanceHandler = (body) => body;
+const BIND_ATTEMPTS = 5;
+
+export class FreelanceServer implements AsyncDisposable {
+  /** The public endpoint, which is also this server's routing id. */
+  readonly endpoint: string;
+  /** The endpoint actually bound. */
+  readonly bound: string;
+  readonly stats: FreelanceServerStats = {
+    pings: 0,
+    requests: 0,
+    replies: 0,
+    malformed: 0,
+    oversize: 0,
+    handlerErrors: 0,
+  };
+  readonly #channel: Channel<zmq.Router>;
+  readonly #handler: FreelanceHandler;
+  readonly #log: Logger;
+  readonly #maxConcurrent: number;
+  readonly #maxBytes: number;
+  readonly #maxFrames: number;
+  #inFlight = 0;
+  #slot: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(router: zmq.Router, bound: string, endpoint: string, options: FreelanceServerOptions) {
+    this.bound = bound;
+    this.endpoint = endpoint;
+    this.#handler = options.handler ?? echo;
+    this.#maxConcurrent = options.maxConcurrent ?? freelanceServerDefaults.maxConcurrent;
+    this.#maxBytes = options.maxMessageBytes ?? freelanceServerDefaults.maxMessageBytes;
+    this.#maxFrames = options.maxFrames ?? freelanceServerDefaults.maxFrames;
+    this.#log = componentLogger(options.logger, { component: 'freelance-server', endpoint });
+    this.#channel = new Channel(router, { name: 'freelance-server', logger: this.#log });
+    void this.#channel.start((message) => this.#onMessage(message));
+  }
+
+  /** Bind and start serving. Rejects with `FreelanceBindError` when the endpoint cannot be bound. */
+  static async start(options: FreelanceServerOptions): Promise<FreelanceServer> {
+    for (const [name, value] of [
+      ['maxConcurrent', options.maxConcurrent],
+      ['maxMessageBytes', options.maxMessageBytes],
+      ['maxFrames', options.maxFrames],
+    ] as const) {
+      if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+        throw new FreelanceOptionsError(`${name} must be a positive integer, got ${value}`);
+      }
+    }
+    const wildcardPort = /:\*$/.test(options.bind);
+    for (let attempt = 1; ; attempt++) {
+      const bound = await concreteBindEndpoint(options.bind);
+      const endpoint = options.endpoint ?? defaultPublicEndpoint(bound);
+      const router = new zmq.Router({
+        routingId: endpoint,
+        linger: options.lingerMs ?? freelanceServerDefaults.lingerMs,
+        mandatory: false,
+      });
+      try {
+        await router.bind(bound);
+        return new FreelanceServer(router, bound, endpoint, options);
+      } catch (caught) {
+        router.close();
+        const inUse = (caught as { code?: unknown }).code === 'EADDRINUSE';
+        // A port picked for `tcp://host:*` can be taken before we bind it: pick another.
+        if (!(wildcardPort && inUse && attempt < BIND_ATTEMPTS)) {
+          throw new FreelanceBindError(bound, { cause: caught });
+        }
+      }
+    }
+  }
+
+  /** Requests being handled now. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  #onMessage(message: Message): void | Promise<void> {
+    const peer = message[0];
+    if (message.length > this.#maxFrames || totalBytes(message) > this.#maxBytes) {
+      this.stats.oversize++;
+      this.#log.warn(
+        { peer: peer?.toString('hex'), frames: message.length, bytes: totalBytes(message) },
+        'oversize message dropped',
+      );
+      return;
+    }
+    let inbound;
+    try {
+      inbound = decodeServerInbound(message);
+    } catch (caught) {
+      this.stats.malformed++;
+      this.#log.warn(
+        { peer: peer?.toString('hex'), err: toError(caught), frames: describe(message) },
+        'malformed message dropped',
+      );
+      return;
+    }
+    if (inbound.type === 'ping') {
+      this.stats.pings++;
+      this.#channel.post(encodePong(inbound.peer));
+      return;
+    }
+    this.stats.requests++;
+    this.#inFlight++;
+    void this.#serve(inbound.peer, inbound.control, inbound.body);
+    if (this.#inFlight >= this.#maxConcurrent) {
+      return new Promise<void>((resolve) => (this.#slot = resolve));
+    }
+  }
+
+  async #serve(peer: Buffer, control: Buffer, body: Buffer[]): Promise<void> {
+    try {
+      const reply = await this.#handler(body, { peer, control });
+      if (this.#channel.post(encodeReply(peer, control, reply))) this.stats.replies++;
+    } catch (caught) {
+      this.stats.handlerErrors++;
+      this.#log.warn({ peer: peer.toString('hex'), err: toError(caught) }, 'handler failed; request dropped');
+    } finally {
+      this.#inFlight--;
+      const slot = this.#slot;
+      if (slot !== undefined && this.#inFlight < this.#maxConcurrent) {
+        this.#slot = undefined;
+        slot();
+      }
+    }
+  }
+
+  /** Stop serving and close the socket. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#slot?.();
+      await this.#channel.close();
+      this.#log.debug({ stats: this.stats }, 'closed');
+    })();
+    return this.#closing;
+  }
+
+  /** Resolves once the server has closed: `undefined`, or the error that ended its receive loop. */
+  closed(): Promise<void | Error> {
+    return this.#channel.closed();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function totalBytes(message: Message): number {
+  let sum = 0;
+  for (const f of message) sum += f.length;
+  return sum;
+}

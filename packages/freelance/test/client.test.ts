@@ -1,0 +1,188 @@
+/**
+ * FreelanceClient against in-process servers on real sockets: FreelanceServer instances, and raw
+ * ROUTER "servers" (routing id = endpoint) that answer PING but misbehave on requests.
+ *
+ *   FreelanceClient ROUTER --[A]["PING"]/[A][id][body]--> server A (ROUTER, routingId "tcp://...:A")
+ *                          --[B]...                    --> server B
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import * as zmq from 'zeromq';
+import { ClosedError } from '@zpatterns/core';
+import { eventually } from '@zpatterns/testkit';
+import {
+  FreelanceClient,
+  FreelanceServer,
+  FreelanceTimeoutError,
+  freeTcpEndpoint,
+  type FreelanceClientOptions,
+} from '../src/index.js';
+
+const cleanup: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()?.();
+});
+
+async function servers(n: number): Promise<FreelanceServer[]> {
+  const started = await Promise.all(
+    Array.from({ length: n }, () => FreelanceServer.start({ bind: 'tcp://127.0.0.1:*' })),
+  );
+  for (const s of started) cleanup.push(() => s.close());
+  return started;
+}
+
+function client(options: FreelanceClientOptions): FreelanceClient {
+  const c = new FreelanceClient({ pingIntervalMs: 200, serverTtlMs: 600, connectPingMs: 20, ...options });
+  cleanup.push(() => c.close());
+  return c;
+}
+
+/** A raw server: answers PING with PONG; `onRequest` decides what (if anything) to send back. */
+async function rawServer(onRequest: (message: Buffer[], socket: zmq.Router) => Promise<void> | void): Promise<string> {
+  const endpoint = await freeTcpEndpoint();
+  const socket = new zmq.Router({ linger: 0, routingId: endpoint });
+  await socket.bind(endpoint);
+  const loop = (async () => {
+    try {
+      for await (const message of socket) {
+        if (String(message[1]) === 'PING') await socket.send([message[0] as Buffer, 'PONG']);
+        else await onRequest(message, socket);
+      }
+    } catch {
+      // closed
+    }
+  })();
+  cleanup.push(async () => {
+    socket.close();
+    await loop;
+  });
+  return endpoint;
+}
+
+async function run(c: FreelanceClient, total: number, window: number): Promise<string[][]> {
+  const replies: string[][] = [];
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < total) {
+      const i = next++;
+      const reply = await c.request([`req-${i}`]);
+      expect(reply.map(String)).toEqual([`req-${i}`]);
+      replies.push(reply.map(String));
+    }
+  };
+  await Promise.all(Array.from({ length: window }, lane));
+  return replies;
+}
+
+describe('FreelanceClient', () => {
+  it('priority sends everything to the first server; round-robin spreads over all', async () => {
+    const three = await servers(3);
+    const endpoints = three.map((s) => s.endpoint);
+    const first = client({ servers: endpoints });
+    await eventually(() => first.servers.every((s) => s.alive));
+    await run(first, 100, 10);
+    expect(first.servers.map((s) => s.replies)).toEqual([100, 0, 0]);
+
+    const spread = client({ servers: endpoints, strategy: 'round-robin' });
+    await eventually(() => spread.servers.every((s) => s.alive));
+    await run(spread, 99, 10);
+    expect(spread.servers.map((s) => s.replies).every((n) => n > 10)).toBe(true);
+    expect(spread.stats).toMatchObject({ requests: 99, replies: 99, resends: 0, timeouts: 0 });
+  });
+
+  it("strategy 'all' (model two) sends to every live server; the first reply wins, the rest are dropped", async () => {
+    const three = await servers(3);
+    const c = client({ servers: three.map((s) => s.endpoint), strategy: 'all' });
+    await eventually(() => c.servers.every((s) => s.alive));
+    await run(c, 20, 1);
+    await eventually(() => c.stats.duplicates === 40);
+    expect(c.servers.map((s) => s.sent)).toEqual([20, 20, 20]);
+    expect(three.map((s) => s.stats.requests)).toEqual([20, 20, 20]);
+  });
+
+  it('resends to the next server on attempt timeout, then fails naming the servers tried', async () => {
+    const seen: string[] = [];
+    const a = await rawServer((m) => void seen.push(`a:${String(m[1])}`));
+    const b = await rawServer((m) => void seen.push(`b:${String(m[1])}`));
+    const c = client({ servers: [a, b], attemptTimeoutMs: 150, retries: 1, timeoutMs: 5000 });
+    const err = await c.request(['x']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FreelanceTimeoutError);
+    expect((err as FreelanceTimeoutError).tried).toEqual([a, b]);
+    expect((err as FreelanceTimeoutError).message).toContain(`${a}, ${b}`);
+    expect(seen).toEqual(['a:1', 'b:1']);
+    expect(c.stats).toMatchObject({ resends: 1, timeouts: 1 });
+  });
+
+  it('a late reply to an earlier attempt still answers, from the first server; a second copy is dropped', async () => {
+    const held: { message: Buffer[]; socket: zmq.Router }[] = [];
+    const a = await rawServer((message, socket) => void held.push({ message, socket }));
+    const atB: string[] = [];
+    const b = await rawServer((m) => void atB.push(String(m[1])));
+    const c = client({ servers: [a, b], attemptTimeoutMs: 100, retries: 3, timeoutMs: 5000 });
+    const answer = c.request(['late']);
+    await eventually(() => atB.length > 0);
+    // The client has moved on to b; a answers now: the reply still settles the request (by id).
+    const { message, socket } = held[0] ?? { message: [], socket: undefined };
+    await socket?.send([...message.slice(0, 2), 'from a']);
+    expect((await answer).map(String)).toEqual(['from a']);
+    await socket?.send([...message.slice(0, 2), 'again']);
+    await eventually(() => c.stats.duplicates === 1);
+    expect(c.servers.map((s) => s.replies)).toEqual([1, 0]);
+  });
+
+  it('works against the book\'s flserver3, which answers [control]["OK"]', async () => {
+    const flserver3 = await rawServer(async ([peer, control], socket) => {
+      await socket.send([peer as Buffer, control as Buffer, 'OK']);
+    });
+    const c = client({ servers: [flserver3] });
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => c.request(['random name', String(i)])));
+    expect(replies.map((r) => r.map(String))).toEqual(Array.from({ length: 20 }, () => ['OK']));
+  });
+
+  it('drops replies to requests already answered, counting them', async () => {
+    const a = await rawServer(async (message, socket) => {
+      await socket.send(message);
+      await socket.send(message);
+    });
+    const c = client({ servers: [a] });
+    expect((await c.request(['once'])).map(String)).toEqual(['once']);
+    expect((await c.request(['twice'])).map(String)).toEqual(['twice']);
+    await eventually(() => c.stats.duplicates === 2);
+    expect(c.stats.replies).toBe(2);
+  });
+
+  it('times out with no server reachable, aborts, and rejects pending requests on close', async () => {
+    const nowhere = await freeTcpEndpoint();
+    const c = client({ servers: [nowhere] });
+    const err = await c.request(['x'], { timeoutMs: 100 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FreelanceTimeoutError);
+    expect((err as FreelanceTimeoutError).tried).toEqual([]);
+    const controller = new AbortController();
+    const aborted = c.request(['y'], { signal: controller.signal });
+    controller.abort(new Error('stop'));
+    await expect(aborted).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    const pending = c.request(['z']);
+    await c.close();
+    await c.close();
+    await expect(pending).rejects.toBeInstanceOf(ClosedError);
+    await expect(c.request(['after'])).rejects.toBeInstanceOf(ClosedError);
+    expect(c.servers[0]?.state).toBe('connecting');
+  });
+
+  it('a server that closes is declared dead and its requests go to the next one', async () => {
+    const [a, b] = await servers(2);
+    if (a === undefined || b === undefined) throw new Error('no servers');
+    const c = client({ servers: [a.endpoint, b.endpoint] });
+    await eventually(() => c.servers.every((s) => s.alive));
+    await c.request(['warm']);
+    await a.close();
+    await run(c, 50, 5);
+    expect(c.servers[0]?.alive).toBe(false);
+    expect(c.servers[1]?.replies).toBeGreaterThan(0);
+    expect(c.stats.serverDeaths).toBe(1);
+  });
+
+  it('rejects bad options with a typed error naming the option', () => {
+    expect(() => new FreelanceClient({ servers: [], retries: -1 })).toThrow(/retries/);
+    expect(() => new FreelanceClient({ servers: [], timeoutMs: 0 })).toThrow(/timeoutMs/);
+  });
+});
