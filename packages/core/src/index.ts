@@ -29,10 +29,25 @@ export {
   u64,
 } from './frames.js';
 export { Heartbeat, heartbeatDefaults } from './heartbeat.js';
+export {
+  formatPublicKeyFile,
+  formatSecretKeyFile,
+  generateKeyPair,
+  isZ85Key,
+  KeyFileError,
+  loadPublicKey,
+  loadSecretKeyFile,
+  parseKeyText,
+  readPublicKeys,
+  saveKeyPair,
+  z85Encode,
+} from './keys.js';
 export { MinHeap } from './heap.js';
+export { applyBindSecurity, applyConnectSecurity, ServerSecurity } from './security.js';
 export { StatusFeed } from './status-feed.js';
 export { componentLogger, silentLogger } from './logger.js';
 export { deadline } from './signals.js';
+export { AllowList, decodeZapRequest, encodeZapReply, ZAP_ENDPOINT, ZapDomain, ZapHandler } from './zap.js';
 
 export type { ExponentialBackoffOptions, RetryDelay } from './backoff.js';
 export type { ChannelOptions, ChannelSocket, ChannelStats } from './channel.js';
@@ -41,5 +56,8 @@ export type { Bindable } from './endpoints.js';
 export type { CoreErrorCode } from './errors.js';
 export type { Frame, Frames, Message } from './frames.js';
 export type { HeartbeatOptions, HeartbeatPort } from './heartbeat.js';
+export type { CurveKeyPair } from './keys.js';
+export type { CurveOptions, SecurityOptions } from './security.js';
 export type { Logger } from './logger.js';
 export type { DeadlineOptions } from './signals.js';
+export type { Authorizer, ZapDomainOptions, ZapRequest, ZapStats } from './zap.js';

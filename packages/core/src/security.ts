@@ -1,0 +1,144 @@
+/**
+ * The one `security` option of every zpatterns socket, and how it is applied to a zeromq socket
+ * before it binds or connects.
+ *
+ * - A connecting side (client, worker) passes `{ curve: { serverPublicKey, publicKey, secretKey } }`:
+ *   its own key pair and the public key of the server it connects to.
+ * - A binding side (broker, queue, server) passes `{ curve: { publicKey, secretKey }, authorize? }`:
+ *   its key pair, and who may connect (an `AllowList`, a set of keys or a function; without it any
+ *   CURVE client is accepted). Plain (no CURVE) clients are always refused by a CURVE server.
+ *
+ * Without `security` a socket stays plain (the NULL mechanism), the default.
+ */
+import type * as zmq from 'zeromq';
+import { isZ85Key, type CurveKeyPair } from './keys.js';
+import { componentLogger, type Logger } from './logger.js';
+import { ZapDomain, ZapHandler, type Authorizer, type ZapStats } from './zap.js';
+
+/** The CURVE keys of one socket, Z85-encoded (`zpat keygen`, `loadSecretKeyFile`, `generateKeyPair`). */
+export interface CurveOptions extends CurveKeyPair {
+  /** The server's public key. Required on a connecting side, ignored on a binding side. */
+  serverPublicKey?: string | undefined;
+}
+
+/** The `security` option of every socket factory, client, worker and server in zpatterns. */
+export interface SecurityOptions {
+  curve: CurveOptions;
+  /** Binding side: who may connect. @default any CURVE client */
+  authorize?: Authorizer | undefined;
+}
+
+/** A socket option bag zeromq accepts (the common subset we write). */
+type SecurableSocket = Pick<
+  zmq.Socket,
+  'curveServer' | 'curvePublicKey' | 'curveSecretKey' | 'curveServerKey' | 'zapDomain' | 'events'
+>;
+
+function checkKey(value: string | undefined, what: string): string {
+  if (value === undefined || !isZ85Key(value)) {
+    throw new TypeError(`security.curve.${what} must be a 40-character Z85 key (see zpat keygen)`);
+  }
+  return value;
+}
+
+/**
+ * Make a connecting socket a CURVE client. A no-op without `security`. Throws a `TypeError` naming
+ * the field when a key is missing or malformed.
+ */
+export function applyConnectSecurity(socket: SecurableSocket, security: SecurityOptions | undefined): void {
+  if (security === undefined) return;
+  const { curve } = security;
+  socket.curveServerKey = checkKey(curve.serverPublicKey, 'serverPublicKey');
+  socket.curvePublicKey = checkKey(curve.publicKey, 'publicKey');
+  socket.curveSecretKey = checkKey(curve.secretKey, 'secretKey');
+}
+
+/** The handle of a CURVE server socket: its ZAP counters, its allow-list, its release. */
+export class ServerSecurity {
+  readonly domain: ZapDomain;
+  readonly #socket: SecurableSocket;
+  readonly #log: Logger;
+  #registration: Promise<{ release(): Promise<void> }> | undefined;
+  #watching = false;
+  #released = false;
+
+  constructor(socket: SecurableSocket, domain: ZapDomain, logger: Logger) {
+    this.#socket = socket;
+    this.domain = domain;
+    this.#log = logger;
+  }
+
+  /** Allowed and denied connections so far (plain clients count as denied). */
+  get stats(): ZapStats {
+    return this.domain.stats;
+  }
+
+  /**
+   * Register with the process's ZAP handler; await this before the socket binds (idempotent). A
+   * server socket must never accept a handshake before its allow-list is in force.
+   */
+  async ready(): Promise<void> {
+    if (this.#released) throw new Error('server security was released');
+    this.#registration ??= ZapHandler.register(this.domain);
+    await this.#registration;
+    if (!this.#watching) {
+      this.#watching = true;
+      void this.#watch();
+    }
+  }
+
+  /** Re-read the allow-list, when it is an `AllowList`; returns the number of keys. */
+  reload(): number | undefined {
+    const authorize = this.domain.authorize;
+    if (authorize === undefined || typeof authorize === 'function' || !('reload' in authorize)) return undefined;
+    const size = authorize.reload();
+    this.#log.info({ keys: size, path: authorize.path }, 'allow-list reloaded');
+    return size;
+  }
+
+  /** Unregister from the ZAP handler (call after closing the socket). Idempotent. */
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    const registration = this.#registration;
+    if (registration === undefined) return;
+    await (await registration).release();
+  }
+
+  /** Handshakes refused before ZAP (a plain client, a bad CURVE hello) count as denials too. */
+  async #watch(): Promise<void> {
+    try {
+      for await (const event of this.#socket.events) {
+        if (event.type === 'handshake:error:protocol' || event.type === 'handshake:error:other') {
+          this.domain.denied(`handshake@${event.address}`, {
+            endpoint: event.address,
+            reason: event.error.message,
+          });
+        }
+      }
+    } catch {
+      // the socket closed
+    }
+  }
+}
+
+/**
+ * Make a binding socket a CURVE server whose clients are checked by ZAP with `security.authorize`.
+ * Returns `undefined` without `security`. Await `ready()` on the result before binding and call
+ * `release()` after closing the socket.
+ */
+export function applyBindSecurity(
+  socket: SecurableSocket,
+  security: SecurityOptions | undefined,
+  logger?: Logger,
+): ServerSecurity | undefined {
+  if (security === undefined) return undefined;
+  const { curve } = security;
+  socket.curveServer = true;
+  socket.curvePublicKey = checkKey(curve.publicKey, 'publicKey');
+  socket.curveSecretKey = checkKey(curve.secretKey, 'secretKey');
+  const name = ZapHandler.uniqueDomain();
+  socket.zapDomain = name;
+  const log = componentLogger(logger, { component: 'security' });
+  return new ServerSecurity(socket, new ZapDomain(name, { authorize: security.authorize, logger }), log);
+}

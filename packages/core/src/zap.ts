@@ -1,0 +1,245 @@
+/**
+ * ZAP (RFC 27): the process's one authentication handler, a ROUTER on `inproc://zeromq.zap.01`.
+ *
+ * libzmq asks it about every CURVE handshake on a socket of the same context. Each securing socket
+ * registers a ZAP domain with its own `Authorizer` (usually an `AllowList`), so several servers in
+ * one process keep separate lists. The handler is bound when the first domain registers and closed
+ * when the last one leaves, so it never keeps a process alive on its own.
+ *
+ *   libzmq (handshake) ──▶ [ "", "1.0", id, domain, address, identity, "CURVE", key ]  ──▶ ZapHandler
+ *   libzmq             ◀── [ "", "1.0", id, "200"|"400", text, user id, metadata ]    ◀──
+ */
+import * as zmq from 'zeromq';
+import { systemClock, type Clock } from './clock.js';
+import { readPublicKeys, z85Encode } from './keys.js';
+import { componentLogger, type Logger } from './logger.js';
+
+/** The fixed endpoint of RFC 27. */
+export const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
+const VERSION = Buffer.from('1.0');
+const EMPTY = Buffer.alloc(0);
+
+/** One ZAP request, decoded. */
+export interface ZapRequest {
+  domain: string;
+  /** The peer's address as libzmq reports it (an IP for tcp). */
+  address: string;
+  /** The peer's routing id, when it set one. */
+  identity: Buffer;
+  mechanism: string;
+  /** For CURVE: the client's long-term public key in Z85. */
+  publicKey?: string;
+}
+
+/** A set of allowed CURVE public keys, loaded from a directory or file and reloadable. */
+export class AllowList {
+  readonly path: string;
+  #keys: Set<string>;
+
+  constructor(path: string) {
+    this.path = path;
+    this.#keys = readPublicKeys(path);
+  }
+
+  /** Re-read the directory or file. On error the previous list stays and the error is thrown. */
+  reload(): number {
+    this.#keys = readPublicKeys(this.path);
+    return this.#keys.size;
+  }
+
+  has(publicKey: string): boolean {
+    return this.#keys.has(publicKey);
+  }
+
+  get size(): number {
+    return this.#keys.size;
+  }
+}
+
+/**
+ * Who may connect: an `AllowList`, a `Set` of Z85 public keys, or a function deciding on the whole
+ * request. Without one, every CURVE client is accepted (encryption without authentication).
+ */
+export type Authorizer = AllowList | ReadonlySet<string> | ((request: ZapRequest) => boolean);
+
+/** Counters of one ZAP domain. `denied` includes handshakes refused before ZAP (plain clients). */
+export interface ZapStats {
+  allowed: number;
+  denied: number;
+}
+
+export interface ZapDomainOptions {
+  authorize?: Authorizer | undefined;
+  logger?: Logger | undefined;
+  clock?: Clock | undefined;
+  /** Log a denial at most once per key (or address) per this period. @default 60000 */
+  denialLogIntervalMs?: number | undefined;
+}
+
+/** Logs each denial once per key per period, counts allowed and denied. */
+export class ZapDomain {
+  readonly name: string;
+  readonly stats: ZapStats = { allowed: 0, denied: 0 };
+  authorize: Authorizer | undefined;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #intervalMs: number;
+  /** key → when it was last logged; insertion order is time order (re-inserted on each log). */
+  readonly #lastLogged = new Map<string, number>();
+
+  constructor(name: string, options: ZapDomainOptions = {}) {
+    this.name = name;
+    this.authorize = options.authorize;
+    this.#log = componentLogger(options.logger, { component: 'zap', domain: name });
+    this.#clock = options.clock ?? systemClock;
+    this.#intervalMs = options.denialLogIntervalMs ?? 60_000;
+  }
+
+  /** Decide on one request, count it and log a denial (rate-limited). */
+  decide(request: ZapRequest): boolean {
+    const allowed = request.mechanism === 'CURVE' && request.publicKey !== undefined && this.#allows(request);
+    if (allowed) {
+      this.stats.allowed++;
+      this.#log.debug({ peer: request.address, publicKey: request.publicKey }, 'connection allowed');
+    } else {
+      this.denied(request.publicKey ?? `${request.mechanism}@${request.address}`, {
+        peer: request.address,
+        mechanism: request.mechanism,
+        publicKey: request.publicKey,
+      });
+    }
+    return allowed;
+  }
+
+  /** Count a denial and log it unless this key was logged within the period. */
+  denied(key: string, fields: Record<string, unknown>): void {
+    this.stats.denied++;
+    const now = this.#clock.now();
+    for (const [k, at] of this.#lastLogged) {
+      if (now - at < this.#intervalMs) break;
+      this.#lastLogged.delete(k);
+    }
+    if (this.#lastLogged.has(key)) return;
+    this.#lastLogged.set(key, now);
+    this.#log.warn({ ...fields, denied: this.stats.denied, allowed: this.stats.allowed }, 'connection denied');
+  }
+
+  #allows(request: ZapRequest): boolean {
+    const authorize = this.authorize;
+    if (authorize === undefined) return true;
+    if (typeof authorize === 'function') return authorize(request);
+    return authorize.has(request.publicKey ?? '');
+  }
+}
+
+/** Decode the frames after the ROUTER envelope (`[id, ""]`); undefined when malformed. */
+export function decodeZapRequest(frames: readonly Buffer[]): { requestId: Buffer; request: ZapRequest } | undefined {
+  const [version, requestId, domain, address, identity, mechanism, ...credentials] = frames;
+  if (version === undefined || !version.equals(VERSION)) return undefined;
+  if (requestId === undefined || domain === undefined || address === undefined) return undefined;
+  if (identity === undefined || mechanism === undefined) return undefined;
+  const request: ZapRequest = {
+    domain: domain.toString('utf8'),
+    address: address.toString('utf8'),
+    identity,
+    mechanism: mechanism.toString('latin1'),
+  };
+  const [key] = credentials;
+  if (request.mechanism === 'CURVE' && key?.length === 32) request.publicKey = z85Encode(key);
+  return { requestId, request };
+}
+
+/** The reply frames (after the envelope) of RFC 27. */
+export function encodeZapReply(requestId: Buffer, allowed: boolean, userId: string): Buffer[] {
+  return [
+    VERSION,
+    requestId,
+    Buffer.from(allowed ? '200' : '400'),
+    Buffer.from(allowed ? 'OK' : 'Not allowed'),
+    Buffer.from(allowed ? userId : ''),
+    EMPTY,
+  ];
+}
+
+/** A handler closed a moment ago may still hold the endpoint: retry EADDRINUSE briefly. */
+async function bindWithRetry(socket: zmq.Router): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await socket.bind(ZAP_ENDPOINT);
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EADDRINUSE' || attempt >= 100) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
+let shared: ZapHandler | undefined;
+let nextDomain = 1;
+
+/** The process's ZAP handler. Use `ZapHandler.register()`; it binds and closes itself. */
+export class ZapHandler {
+  readonly #socket: zmq.Router;
+  readonly #domains = new Map<string, ZapDomain>();
+  readonly #bound: Promise<void>;
+  #loop: Promise<void> | undefined;
+
+  private constructor() {
+    this.#socket = new zmq.Router({ linger: 0 });
+    this.#bound = bindWithRetry(this.#socket);
+    this.#bound.then(
+      () => (this.#loop = this.#run()),
+      () => undefined,
+    );
+  }
+
+  /**
+   * Register a domain (a fresh unique name when omitted) and resolve once the handler is bound,
+   * so a socket that binds after this never handshakes without it. `release()` unregisters.
+   */
+  static async register(domain: ZapDomain): Promise<{ release(): Promise<void> }> {
+    shared ??= new ZapHandler();
+    const handler = shared;
+    if (handler.#domains.has(domain.name)) throw new Error(`ZAP domain ${domain.name} is already registered`);
+    handler.#domains.set(domain.name, domain);
+    await handler.#bound;
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        handler.#domains.delete(domain.name);
+        if (handler.#domains.size === 0 && shared === handler) {
+          shared = undefined;
+          handler.#socket.close();
+          await handler.#loop;
+        }
+      },
+    };
+  }
+
+  /** A domain name not used before in this process. */
+  static uniqueDomain(prefix = 'zpatterns'): string {
+    return `${prefix}-${process.pid}-${nextDomain++}`;
+  }
+
+  async #run(): Promise<void> {
+    try {
+      for await (const frames of this.#socket) {
+        const [routingId, delimiter, ...body] = frames;
+        if (routingId === undefined || delimiter === undefined) continue;
+        const decoded = decodeZapRequest(body);
+        if (decoded === undefined) continue; // libzmq never sends this; nothing sane to answer
+        const domain = this.#domains.get(decoded.request.domain);
+        const allowed = domain?.decide(decoded.request) ?? false;
+        await this.#socket.send([
+          routingId,
+          EMPTY,
+          ...encodeZapReply(decoded.requestId, allowed, decoded.request.publicKey ?? ''),
+        ]);
+      }
+    } catch {
+      // closed while sending: nothing to answer any more
+    }
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * CURVE + ZAP on real sockets (tcp loopback):
+ *
+ *   DEALER (allowed key)  ══CURVE══▶ ROUTER (curveServer, ZAP domain)  ◀── ZapHandler (inproc://zeromq.zap.01)
+ *   DEALER (unknown key)  ──✗ 400
+ *   DEALER (plain)        ──✗ mechanism mismatch
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as zmq from 'zeromq';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  AllowList,
+  applyBindSecurity,
+  applyConnectSecurity,
+  generateKeyPair,
+  type CurveKeyPair,
+  type ServerSecurity,
+} from '@zpatterns/core';
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()?.();
+});
+
+async function eventually(probe: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > until) throw new Error('condition did not hold');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const server = generateKeyPair();
+
+async function curveServer(allowed: CurveKeyPair[]) {
+  const dir = mkdtempSync(join(tmpdir(), 'zpat-allow-'));
+  const file = join(dir, 'clients.txt');
+  writeFileSync(file, allowed.map((k) => k.publicKey).join('\n'));
+  const router = new zmq.Router({ linger: 0 });
+  const security = applyBindSecurity(router, { curve: server, authorize: new AllowList(file) }) as ServerSecurity;
+  await security.ready();
+  await router.bind('tcp://127.0.0.1:*');
+  cleanup.push(async () => {
+    router.close();
+    await security.release();
+  });
+  return { router, security, file, endpoint: router.lastEndpoint ?? '' };
+}
+
+function dealer(endpoint: string, keys?: CurveKeyPair, serverPublicKey = server.publicKey): zmq.Dealer {
+  const socket = new zmq.Dealer({ linger: 0 });
+  if (keys !== undefined) applyConnectSecurity(socket, { curve: { ...keys, serverPublicKey } });
+  socket.connect(endpoint);
+  cleanup.push(() => socket.close());
+  return socket;
+}
+
+/** Resolve when the client's handshake is refused by the server's ZAP handler. */
+function authFailure(socket: zmq.Dealer): Promise<void> {
+  return new Promise((resolve) => {
+    socket.events.on('handshake:error:auth', () => resolve());
+  });
+}
+
+describe('CURVE with a ZAP allow-list', () => {
+  it('serves an allowed key; refuses an unknown key and a plain client, counting and reading nothing', async () => {
+    const alice = generateKeyPair();
+    const { router, security, endpoint } = await curveServer([alice]);
+    const stranger = dealer(endpoint, generateKeyPair());
+    const refused = authFailure(stranger);
+    await stranger.send('from a stranger');
+    const plain = dealer(endpoint);
+    await plain.send('in the clear');
+    await refused;
+    await eventually(() => security.stats.denied >= 2);
+
+    const client = dealer(endpoint, alice);
+    await client.send('hello');
+    const [, body] = await router.receive();
+    expect(body?.toString()).toBe('hello');
+    expect(security.stats.allowed).toBe(1);
+    // Nothing from the refused peers ever reached the ROUTER (the allowed one's message came first).
+    await client.send('again');
+    expect((await router.receive())[1]?.toString()).toBe('again');
+  });
+
+  it('reload() cuts a key off for new connections', async () => {
+    const alice = generateKeyPair();
+    const bob = generateKeyPair();
+    const { router, security, file, endpoint } = await curveServer([alice, bob]);
+    const first = dealer(endpoint, bob);
+    await first.send('before');
+    expect((await router.receive())[1]?.toString()).toBe('before');
+
+    writeFileSync(file, alice.publicKey);
+    expect(security.reload()).toBe(1);
+    const second = dealer(endpoint, bob);
+    const refused = authFailure(second);
+    await second.send('after');
+    await refused;
+    const third = dealer(endpoint, alice);
+    await third.send('alice');
+    expect((await router.receive())[1]?.toString()).toBe('alice');
+  });
+
+  it('a plain ROUTER where a CURVE client connects cannot read the request body', async () => {
+    const impostor = new zmq.Router({ linger: 0 });
+    await impostor.bind('tcp://127.0.0.1:*');
+    cleanup.push(() => impostor.close());
+    const client = dealer(impostor.lastEndpoint ?? '', generateKeyPair());
+    const failed = new Promise<string>((resolve) => {
+      impostor.events.on('handshake:error:protocol', (event) => resolve(event.error.message));
+    });
+    await client.send('secret body');
+    expect(await failed).toBeTruthy();
+    // The client queued its message; the handshake never completed, so it was never delivered.
+    const received = await Promise.race([
+      impostor.receive().then(() => 'received'),
+      new Promise((r) => setTimeout(() => r('nothing'), 300)),
+    ]);
+    expect(received).toBe('nothing');
+  });
+
+  it('rejects malformed keys with a TypeError naming the field', () => {
+    const socket = new zmq.Dealer({ linger: 0 });
+    cleanup.push(() => socket.close());
+    expect(() => applyConnectSecurity(socket, { curve: { ...generateKeyPair() } })).toThrow(/serverPublicKey/);
+    expect(() =>
+      applyConnectSecurity(socket, { curve: { publicKey: 'x', secretKey: 'y', serverPublicKey: server.publicKey } }),
+    ).toThrow(/publicKey/);
+  });
+});
