@@ -109,11 +109,13 @@ export class ServerSecurity {
   async #watch(): Promise<void> {
     try {
       for await (const event of this.#socket.events) {
-        if (event.type === 'handshake:error:protocol' || event.type === 'handshake:error:other') {
-          this.domain.denied(`handshake@${event.address}`, {
-            endpoint: event.address,
-            reason: event.error.message,
-          });
+        if (event.type === 'handshake:error:protocol') {
+          const code = event.error.code;
+          // A plain (NULL) client meeting a CURVE server fails with a mechanism mismatch.
+          const reason = code === 'ERR_ZMTP_MECHANISM_MISMATCH' ? 'not CURVE (plain client?)' : event.error.message;
+          this.domain.denied(`${code}@${event.address}`, { endpoint: event.address, reason, code });
+        } else if (event.type === 'handshake:error:other') {
+          this.domain.denied(`other@${event.address}`, { endpoint: event.address, reason: event.error.message });
         }
       }
     } catch {
