@@ -5,6 +5,7 @@
  */
 import { createProgram } from '@zpatterns/app-kit';
 import { registerFreelanceCommands } from './commands/freelance.js';
+import { registerKeygenCommands } from './commands/keygen.js';
 import { registerMajordomoCommands } from './commands/majordomo.js';
 import { registerPirateCommands } from './commands/pirate.js';
 import { registerTitanicCommands } from './commands/titanic.js';
@@ -14,5 +15,6 @@ registerFreelanceCommands(program);
 registerMajordomoCommands(program);
 registerPirateCommands(program);
 registerTitanicCommands(program);
+registerKeygenCommands(program);
 
 await program.parseAsync(process.argv);

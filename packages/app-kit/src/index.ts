@@ -11,6 +11,15 @@ export {
   prettyOption,
 } from './flags.js';
 export { createRootLogger, LOG_LEVELS } from './logging.js';
+export {
+  clientSecurityFromFlags,
+  clientSecurityOptions,
+  exitUsage,
+  serverSecurityFromFlags,
+  serverSecurityOptions,
+  watchServerSecurity,
+} from './security.js';
 
 export type { DaemonHandle, RunDaemonOptions } from './daemon.js';
 export type { LogLevel, RootLoggerOptions } from './logging.js';
+export type { ClientSecurityFlags, ServerSecurity, ServerSecurityFlags } from './security.js';

@@ -1,0 +1,124 @@
+/**
+ * The CURVE flags every daemon and client shares, and what they turn into:
+ *
+ *   daemons:  --curve-secret-key-file FILE  --allow-keys PATH   (SIGHUP re-reads PATH)
+ *   clients:  --curve-server-key KEY        --curve-key-file FILE
+ *
+ * Bad key files are usage errors: one line on stderr and exit code 2, before anything is bound.
+ */
+import {
+  AllowList,
+  loadPublicKey,
+  loadSecretKeyFile,
+  toError,
+  type Logger,
+  type SecurityOptions,
+} from '@zpatterns/core';
+import type { Command } from 'commander';
+import { EXIT_USAGE } from './flags.js';
+
+/** Flags added by `serverSecurityOptions`. */
+export interface ServerSecurityFlags {
+  curveSecretKeyFile?: string;
+  allowKeys?: string;
+}
+
+/** Flags added by `clientSecurityOptions`. */
+export interface ClientSecurityFlags {
+  curveServerKey?: string;
+  curveKeyFile?: string;
+}
+
+/** Print `name: error: message` and exit with code 2. */
+export function exitUsage(name: string, message: string): never {
+  process.stderr.write(`${name}: error: ${message}\n`);
+  process.exit(EXIT_USAGE);
+}
+
+/** Add `--curve-secret-key-file` and `--allow-keys` to a daemon's command. */
+export function serverSecurityOptions(command: Command): Command {
+  return command
+    .option(
+      '--curve-secret-key-file <file>',
+      'CURVE: encrypt with this secret key file (zpat keygen; mode 0600); plain clients are then refused',
+    )
+    .option(
+      '--allow-keys <path>',
+      'CURVE: public keys allowed to connect: a directory of .pub files or a file of keys (SIGHUP re-reads it)',
+    );
+}
+
+/** Add `--curve-server-key` and `--curve-key-file` to a client's or worker's command. */
+export function clientSecurityOptions(command: Command): Command {
+  return command
+    .option('--curve-server-key <key>', "CURVE: the server's public key (Z85, or its .pub file)")
+    .option('--curve-key-file <file>', "CURVE: this side's secret key file (zpat keygen; mode 0600)");
+}
+
+/** What a daemon's security flags resolve to. */
+export interface ServerSecurity {
+  /** For the binding sockets; `undefined` when the daemon runs plain. */
+  security: SecurityOptions | undefined;
+  /** The allow-list, when `--allow-keys` was given (reload it on SIGHUP). */
+  allowList: AllowList | undefined;
+}
+
+/** Load the daemon's key and allow-list, or exit 2 with one line naming the problem. */
+export function serverSecurityFromFlags(name: string, flags: ServerSecurityFlags): ServerSecurity {
+  if (flags.curveSecretKeyFile === undefined) {
+    if (flags.allowKeys !== undefined) exitUsage(name, '--allow-keys needs --curve-secret-key-file');
+    return { security: undefined, allowList: undefined };
+  }
+  try {
+    const curve = loadSecretKeyFile(flags.curveSecretKeyFile);
+    const allowList = flags.allowKeys === undefined ? undefined : new AllowList(flags.allowKeys);
+    return { security: { curve, authorize: allowList }, allowList };
+  } catch (err) {
+    exitUsage(name, toError(err).message);
+  }
+}
+
+/** Load a client's or worker's keys, or exit 2. Both flags or neither. */
+export function clientSecurityFromFlags(name: string, flags: ClientSecurityFlags): SecurityOptions | undefined {
+  const { curveServerKey, curveKeyFile } = flags;
+  if (curveServerKey === undefined && curveKeyFile === undefined) return undefined;
+  if (curveServerKey === undefined || curveKeyFile === undefined) {
+    exitUsage(name, '--curve-server-key and --curve-key-file go together');
+  }
+  try {
+    return { curve: { ...loadSecretKeyFile(curveKeyFile), serverPublicKey: loadPublicKey(curveServerKey) } };
+  } catch (err) {
+    exitUsage(name, toError(err).message);
+  }
+}
+
+/**
+ * Log how the daemon is secured, and re-read the allow-list on SIGHUP (a bad list is logged and the
+ * previous one stays). Returns a function that removes the handler.
+ */
+export function watchServerSecurity(secured: ServerSecurity, logger: Logger): () => void {
+  const log = logger.child({ component: 'security' });
+  const { security, allowList } = secured;
+  if (security === undefined) {
+    log.debug('plain: no CURVE (--curve-secret-key-file not given)');
+    return () => undefined;
+  }
+  if (allowList === undefined) {
+    log.warn({ publicKey: security.curve.publicKey }, 'CURVE without --allow-keys: any CURVE client may connect');
+    return () => undefined;
+  }
+  log.info(
+    { publicKey: security.curve.publicKey, keys: allowList.size, path: allowList.path },
+    'CURVE with allow-list',
+  );
+  const onHangup = (): void => {
+    try {
+      const keys = allowList.reload();
+      log.info({ keys, path: allowList.path }, 'allow-list reloaded');
+    } catch (err) {
+      log.error({ err, path: allowList.path }, 'allow-list reload failed, keeping the previous list');
+    }
+  };
+  process.on('SIGHUP', onHangup);
+  return () => process.off('SIGHUP', onHangup);
+}
