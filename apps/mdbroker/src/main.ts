@@ -17,12 +17,16 @@ import {
   logLevelOption,
   prettyOption,
   runDaemon,
+  serverSecurityFromFlags,
+  serverSecurityOptions,
+  watchServerSecurity,
   type LogLevel,
+  type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import { BinaryStar, BSTAR_HEARTBEAT_MS, type BStarRole } from '@zpatterns/bstar';
 import { Broker, brokerDefaults, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
 
-interface Flags {
+interface Flags extends ServerSecurityFlags {
   bind?: string[];
   heartbeatMs: number;
   liveness: number;
@@ -97,6 +101,8 @@ const program = createProgram('mdbroker', 'Majordomo broker: MDP/0.1 and MDP/0.2
   .addOption(logLevelOption())
   .addOption(prettyOption());
 
+serverSecurityOptions(program);
+
 program.parse(process.argv);
 const flags = program.opts<Flags>();
 if (flags.ha !== undefined && (flags.stateBind === undefined || flags.stateConnect === undefined)) {
@@ -105,7 +111,9 @@ if (flags.ha !== undefined && (flags.stateBind === undefined || flags.stateConne
 if (flags.ha === undefined && (flags.stateBind !== undefined || flags.stateConnect !== undefined)) {
   program.error('error: --state-bind and --state-connect need --ha primary|backup');
 }
+const secured = serverSecurityFromFlags('mdbroker', flags);
 const logger = createRootLogger({ name: 'mdbroker', level: flags.logLevel, pretty: flags.pretty });
+watchServerSecurity(secured, logger);
 
 process.exitCode = await runDaemon({
   logger,
@@ -129,6 +137,7 @@ process.exitCode = await runDaemon({
       maxQueuePerService: flags.maxQueue,
       idempotentServices: flags.idempotent ?? [],
       statsIntervalMs: flags.statsIntervalMs,
+      security: secured.security,
     });
     const endpoints: string[] = [];
     try {
@@ -150,6 +159,7 @@ process.exitCode = await runDaemon({
         ...(star === undefined
           ? {}
           : { ha: flags.ha, stateBind: star.stateEndpoint, stateConnect: flags.stateConnect }),
+        curve: secured.security !== undefined,
       },
     };
   },

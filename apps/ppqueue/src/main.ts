@@ -13,7 +13,11 @@ import {
   logLevelOption,
   prettyOption,
   runDaemon,
+  serverSecurityFromFlags,
+  serverSecurityOptions,
+  watchServerSecurity,
   type LogLevel,
+  type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import {
   DEFAULT_BACKEND,
@@ -24,7 +28,7 @@ import {
   SimplePirateQueue,
 } from '@zpatterns/pirate';
 
-interface Flags {
+interface Flags extends ServerSecurityFlags {
   frontend: string;
   backend: string;
   heartbeatMs: number;
@@ -55,9 +59,13 @@ const program = createProgram('ppqueue', 'Paranoid Pirate (6/PPP) load-balancing
   .addOption(logLevelOption())
   .addOption(prettyOption());
 
+serverSecurityOptions(program);
+
 program.parse(process.argv);
 const flags = program.opts<Flags>();
+const secured = serverSecurityFromFlags('ppqueue', flags);
 const logger = createRootLogger({ name: 'ppqueue', level: flags.logLevel, pretty: flags.pretty });
+watchServerSecurity(secured, logger);
 
 process.exitCode = await runDaemon({
   logger,
@@ -67,6 +75,7 @@ process.exitCode = await runDaemon({
           frontend: flags.frontend,
           backend: flags.backend,
           maxQueuedRequests: flags.maxQueued,
+          security: secured.security,
           logger,
         })
       : await ParanoidPirateQueue.start({
@@ -75,6 +84,7 @@ process.exitCode = await runDaemon({
           heartbeatIntervalMs: flags.heartbeatMs,
           liveness: flags.liveness,
           maxQueuedRequests: flags.maxQueued,
+          security: secured.security,
           logger,
         });
     const { frontend, backend } = queue.endpoints;
@@ -90,6 +100,7 @@ process.exitCode = await runDaemon({
         frontend,
         backend,
         mode: flags.simple ? 'simple' : 'paranoid',
+        curve: secured.security !== undefined,
         ...(flags.simple ? {} : { heartbeatMs: flags.heartbeatMs, liveness: flags.liveness }),
       },
     };

@@ -10,19 +10,25 @@
  */
 import {
   createProgram,
+  exitUsage,
   createRootLogger,
   endpointFlag,
   intFlag,
   logLevelOption,
   prettyOption,
   runDaemon,
+  serverSecurityFromFlags,
+  serverSecurityOptions,
+  watchServerSecurity,
   type LogLevel,
+  type ServerSecurity,
+  type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
-import { exponentialBackoff } from '@zpatterns/core';
+import { exponentialBackoff, loadPublicKey, toError, type SecurityOptions, type ZapRequest } from '@zpatterns/core';
 import { Broker, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
 import { SqliteStore, TitanicServer, titanicServerDefaults } from '@zpatterns/titanic';
 
-interface Flags {
+interface Flags extends ServerSecurityFlags {
   broker: string;
   dataDir: string;
   concurrency: number;
@@ -100,9 +106,46 @@ const program = createProgram('titanic', 'Titanic: durable, disconnected request
   .addOption(logLevelOption())
   .addOption(prettyOption());
 
+serverSecurityOptions(program).option(
+  '--curve-server-key <key>',
+  "CURVE: the broker's public key (Z85 or its .pub file); Titanic connects with --curve-secret-key-file",
+);
+
 program.parse(process.argv);
-const flags = program.opts<Flags>();
+const flags = program.opts<Flags & { curveServerKey?: string }>();
+const secured = titanicSecurity(flags);
 const logger = createRootLogger({ name: 'titanic', level: flags.logLevel, pretty: flags.pretty });
+watchServerSecurity(secured, logger);
+
+/**
+ * Titanic's key pair secures its connections to the broker (`--curve-server-key` names the broker);
+ * with `--with-broker` it is also the in-process broker's key, and Titanic's own key is allowed.
+ */
+function titanicSecurity(f: typeof flags): ServerSecurity & { broker: SecurityOptions | undefined } {
+  if (!f.withBroker && f.allowKeys !== undefined) exitUsage('titanic', '--allow-keys needs --with-broker');
+  const server = serverSecurityFromFlags('titanic', f);
+  if (server.security === undefined) {
+    if (f.curveServerKey !== undefined) exitUsage('titanic', '--curve-server-key needs --curve-secret-key-file');
+    return { ...server, broker: undefined };
+  }
+  const { curve } = server.security;
+  if (!f.withBroker && f.curveServerKey === undefined) {
+    exitUsage('titanic', "--curve-secret-key-file needs --curve-server-key (the broker's public key) or --with-broker");
+  }
+  let serverPublicKey = curve.publicKey;
+  try {
+    if (!f.withBroker) serverPublicKey = loadPublicKey(f.curveServerKey ?? '');
+  } catch (err) {
+    exitUsage('titanic', toError(err).message);
+  }
+  const list = server.allowList;
+  const authorize = list && ((r: ZapRequest) => r.publicKey === curve.publicKey || list.has(r.publicKey ?? ''));
+  return {
+    ...server,
+    security: { curve: { ...curve, serverPublicKey } },
+    broker: { curve, authorize },
+  };
+}
 
 process.exitCode = await runDaemon({
   logger,
@@ -111,7 +154,12 @@ process.exitCode = await runDaemon({
     let brokerEndpoint = flags.broker;
     const endpoints: string[] = [];
     if (flags.withBroker) {
-      broker = new Broker({ logger, heartbeatIntervalMs: flags.heartbeatMs, liveness: flags.liveness });
+      broker = new Broker({
+        logger,
+        heartbeatIntervalMs: flags.heartbeatMs,
+        liveness: flags.liveness,
+        security: secured.broker,
+      });
       try {
         brokerEndpoint = await broker.bind(flags.broker);
       } catch (err) {
@@ -133,6 +181,7 @@ process.exitCode = await runDaemon({
       dispatchTimeoutMs: flags.timeoutMs,
       mmiCheck: flags.mmiCheck,
       replyRetentionMs: flags.replyRetentionMs,
+      security: secured.security,
       retryDelay: exponentialBackoff({
         initialMs: Math.min(1000, flags.retryMaxMs),
         maxMs: flags.retryMaxMs,
@@ -172,6 +221,7 @@ process.exitCode = await runDaemon({
         recovered,
         concurrency: flags.concurrency,
         workers: flags.workers,
+        curve: secured.security !== undefined,
       },
     };
   },

@@ -3,7 +3,7 @@
  * (heartbeat 2500 ms, liveness 3) where the book has a value; the limits the book lacks (request
  * TTL, queue bound, message size) have conservative defaults, documented in docs/majordomo.md.
  */
-import { silentLogger, systemClock, type Clock, type Logger } from '@zpatterns/core';
+import { silentLogger, systemClock, type Clock, type Logger, type SecurityOptions } from '@zpatterns/core';
 import { MajordomoOptionsError } from './errors.js';
 
 export interface BrokerOptions {
@@ -52,6 +52,11 @@ export interface BrokerOptions {
   logger?: Logger;
   /** Time source for heartbeats and expiry. @default systemClock */
   clock?: Clock;
+  /**
+   * CURVE: the broker's key pair and who may connect (`authorize`, checked by ZAP). With it, plain
+   * clients and workers are refused. @default undefined (plain)
+   */
+  security?: SecurityOptions | undefined;
 }
 
 /** Decides, per client request, whether this broker serves it (see `clientVoter`). */
@@ -61,7 +66,7 @@ export interface ClientVoter {
 
 const ALWAYS_SERVE: ClientVoter = { vote: () => true };
 
-export const brokerDefaults: Required<BrokerOptions> = {
+export const brokerDefaults: Required<Omit<BrokerOptions, 'security'>> = {
   heartbeatIntervalMs: 2500,
   liveness: 3,
   requestTtlMs: 30_000,
@@ -80,12 +85,12 @@ export const brokerDefaults: Required<BrokerOptions> = {
 };
 
 /** Merge `options` over the defaults and check every number. Throws `MajordomoOptionsError`. */
-export function resolveBrokerOptions(options: BrokerOptions = {}): Required<BrokerOptions> {
-  const resolved: Required<BrokerOptions> = { ...brokerDefaults };
+export function resolveBrokerOptions(options: BrokerOptions = {}): Required<Omit<BrokerOptions, 'security'>> {
+  const resolved: Required<Omit<BrokerOptions, 'security'>> = { ...brokerDefaults };
   for (const [key, value] of Object.entries(options) as [keyof BrokerOptions, unknown][]) {
-    if (value !== undefined) (resolved as Record<string, unknown>)[key] = value;
+    if (value !== undefined && key !== 'security') (resolved as Record<string, unknown>)[key] = value;
   }
-  const positive: (keyof BrokerOptions)[] = [
+  const positive: (keyof typeof brokerDefaults)[] = [
     'heartbeatIntervalMs',
     'liveness',
     'requestTtlMs',
@@ -99,7 +104,7 @@ export function resolveBrokerOptions(options: BrokerOptions = {}): Required<Brok
       throw new MajordomoOptionsError(`broker option ${key} must be a positive number, got ${describeValue(value)}`);
     }
   }
-  const nonNegative: (keyof BrokerOptions)[] = [
+  const nonNegative: (keyof typeof brokerDefaults)[] = [
     'sendHighWaterMark',
     'receiveHighWaterMark',
     'lingerMs',

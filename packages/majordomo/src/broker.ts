@@ -15,6 +15,7 @@
  */
 import * as zmq from 'zeromq';
 import {
+  applyBindSecurity,
   bindEndpoint,
   Channel,
   ClosedError,
@@ -25,6 +26,7 @@ import {
   type Clock,
   type Frames,
   type Logger,
+  type ServerSecurity,
   type TimerHandle,
 } from '@zpatterns/core';
 import { answerMmi, type MmiView } from './broker-mmi.js';
@@ -58,7 +60,9 @@ export type BrokerState = { readonly state: 'open' } | { readonly state: 'closin
 export class Broker implements AsyncDisposable {
   /** Counters; see `BrokerStats`. */
   readonly stats: BrokerStats = createBrokerStats();
-  readonly #options: Required<BrokerOptions>;
+  readonly #options: Required<Omit<BrokerOptions, 'security'>>;
+  /** CURVE + ZAP of the ROUTER, when `security` is set. */
+  readonly #security: ServerSecurity | undefined;
   readonly #log: Logger;
   readonly #debug: boolean;
   readonly #clock: Clock;
@@ -100,6 +104,7 @@ export class Broker implements AsyncDisposable {
       sendHighWaterMark: resolved.sendHighWaterMark,
       receiveHighWaterMark: resolved.receiveHighWaterMark,
     });
+    this.#security = applyBindSecurity(this.#socket, options.security, resolved.logger);
     this.#channel = new Channel(this.#socket, {
       name: 'broker',
       logger: resolved.logger,
@@ -116,6 +121,7 @@ export class Broker implements AsyncDisposable {
     if (this.#state.state !== 'open') throw new ClosedError('broker');
     let bound: string;
     try {
+      await this.#security?.ready();
       bound = await bindEndpoint(this.#socket, endpoint);
     } catch (err) {
       throw new BrokerBindError(endpoint, { cause: err });
@@ -123,6 +129,14 @@ export class Broker implements AsyncDisposable {
     this.#endpoints.push(bound);
     this.#log.info({ endpoint: bound }, 'broker bound');
     return bound;
+  }
+
+  /**
+   * The broker's CURVE side: ZAP counters (`stats.allowed`/`denied`) and `reload()` of its
+   * allow-list. `undefined` when the broker is plain.
+   */
+  get security(): ServerSecurity | undefined {
+    return this.#security;
   }
 
   /** Every endpoint bound so far. */
@@ -184,6 +198,7 @@ export class Broker implements AsyncDisposable {
     await this.#channel.drain();
     this.#workers.clear();
     this.#services.clear();
+    await this.#security?.release();
     this.#transition({ state: 'closed' });
   }
 

@@ -6,7 +6,17 @@
  * be taken for the reply of the next request.
  */
 import * as zmq from 'zeromq';
-import { AbortError, Channel, ClosedError, frameEquals, TimeoutError, type Clock, type Logger } from '@zpatterns/core';
+import {
+  AbortError,
+  applyConnectSecurity,
+  Channel,
+  ClosedError,
+  frameEquals,
+  TimeoutError,
+  type Clock,
+  type Logger,
+  type SecurityOptions,
+} from '@zpatterns/core';
 import { decodeClientReply, encodeClientRequest, type MdpVersion } from './protocol.js';
 
 /** Counters shared by every socket of one client. */
@@ -72,12 +82,14 @@ export class ClientConnection {
     version: MdpVersion,
     log: Logger,
     stats: ClientStats,
+    security?: SecurityOptions,
   ) {
     this.id = id;
     this.#version = version;
     this.#log = log;
     this.#stats = stats;
     const socket = new zmq.Dealer({ linger: 0 });
+    applyConnectSecurity(socket, security);
     socket.connect(endpoint);
     this.#channel = new Channel(socket, { name: 'mdp-client', logger: log });
     stats.socketsCreated++;

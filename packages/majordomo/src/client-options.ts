@@ -2,7 +2,7 @@
  * Options of the Majordomo clients (`MajordomoClient` and `MajordomoPipeline`) and of one
  * `request()` call. Defaults are the book's mdcliapi: 2500 ms per attempt, 3 retries.
  */
-import { systemClock, type Clock, type Logger } from '@zpatterns/core';
+import { systemClock, type Clock, type Logger, type SecurityOptions } from '@zpatterns/core';
 import { MajordomoOptionsError } from './errors.js';
 import type { MdpVersion } from './protocol.js';
 
@@ -37,13 +37,20 @@ export interface MajordomoClientOptions {
   maxSockets?: number;
   /** Idle sockets kept for reuse; more are closed when their request completes. @default 16 */
   maxIdleSockets?: number;
+  /**
+   * CURVE: this side's key pair and the broker's public key. Without it the connection is plain.
+   * @default undefined (plain)
+   */
+  security?: SecurityOptions | undefined;
   /** Parent logger (pino); the client logs under a child. @default silent */
   logger?: Logger | undefined;
   /** Time source for the attempt timers. @default systemClock */
   clock?: Clock;
 }
 
-export const majordomoClientDefaults: Required<Omit<MajordomoClientOptions, 'broker' | 'brokers' | 'logger'>> = {
+export const majordomoClientDefaults: Required<
+  Omit<MajordomoClientOptions, 'broker' | 'brokers' | 'logger' | 'security'>
+> = {
   version: '0.1',
   failoverDelayMs: 2000,
   timeoutMs: 2500,
@@ -53,7 +60,10 @@ export const majordomoClientDefaults: Required<Omit<MajordomoClientOptions, 'bro
   clock: systemClock,
 };
 
-export type ResolvedClientOptions = Required<Omit<MajordomoClientOptions, 'logger'>> & { logger: Logger | undefined };
+export type ResolvedClientOptions = Required<Omit<MajordomoClientOptions, 'logger' | 'security'>> & {
+  logger: Logger | undefined;
+  security: SecurityOptions | undefined;
+};
 
 /** Merge and check the options once, in the constructor. */
 export function resolveClientOptions(options: MajordomoClientOptions): ResolvedClientOptions {
@@ -66,6 +76,7 @@ export function resolveClientOptions(options: MajordomoClientOptions): ResolvedC
     broker: brokers[0] as string,
     brokers: [...brokers],
     logger: options.logger,
+    security: options.security,
   };
   checkCount('failoverDelayMs', o.failoverDelayMs, 0);
   if (o.version !== '0.1' && o.version !== '0.2') throw new MajordomoOptionsError(`version: expected '0.1' or '0.2'`);

@@ -4,7 +4,7 @@
  * callers beyond the limit in FIFO order. `discard()` is for sockets that must never be reused
  * (timed out or aborted).
  */
-import { AbortError, ClosedError, Deque, type Logger } from '@zpatterns/core';
+import { AbortError, ClosedError, Deque, type Logger, type SecurityOptions } from '@zpatterns/core';
 import { ClientConnection, type ClientStats } from './client-connection.js';
 import type { MdpVersion } from './protocol.js';
 
@@ -21,6 +21,7 @@ export interface PoolOptions {
   maxIdleSockets: number;
   log: Logger;
   stats: ClientStats;
+  security: SecurityOptions | undefined;
 }
 
 export class ClientPool {
@@ -132,6 +133,7 @@ export class ClientPool {
       this.#o.version,
       this.#o.log,
       this.#o.stats,
+      this.#o.security,
     );
     this.#all.add(connection);
     return connection;

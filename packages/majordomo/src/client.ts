@@ -59,6 +59,7 @@ export class MajordomoClient implements AsyncDisposable {
       maxIdleSockets: this.#o.maxIdleSockets,
       log: this.#log,
       stats: this.stats,
+      security: this.#o.security,
     });
   }
 

@@ -17,6 +17,7 @@ import {
   AbortError,
   Channel,
   ClosedError,
+  applyConnectSecurity,
   componentLogger,
   Deque,
   EMPTY,
@@ -25,6 +26,7 @@ import {
   type Clock,
   type Frame,
   type Logger,
+  type SecurityOptions,
   type TimerHandle,
 } from '@zpatterns/core';
 import { checkCount, checkPositive, stripUndefined } from './client-options.js';
@@ -42,13 +44,18 @@ export interface MajordomoPipelineOptions {
   sendHighWaterMark?: number;
   /** Replies buffered while nobody reads; past it the oldest is dropped (counted). @default 1000000 */
   maxBufferedReplies?: number;
+  /**
+   * CURVE: this side's key pair and the broker's public key. Without it the connection is plain.
+   * @default undefined (plain)
+   */
+  security?: SecurityOptions | undefined;
   /** Parent logger. @default silent */
   logger?: Logger | undefined;
   /** Time source for `recv()` timeouts. @default systemClock */
   clock?: Clock;
 }
 
-export const majordomoPipelineDefaults: Required<Omit<MajordomoPipelineOptions, 'broker' | 'logger'>> = {
+export const majordomoPipelineDefaults: Required<Omit<MajordomoPipelineOptions, 'broker' | 'logger' | 'security'>> = {
   version: '0.1',
   timeoutMs: 2500,
   sendHighWaterMark: 1000,
@@ -74,7 +81,7 @@ export interface PipelineStats {
 
 export class MajordomoPipeline implements AsyncDisposable {
   readonly stats: PipelineStats = { sent: 0, received: 0, malformed: 0, dropped: 0 };
-  readonly #o: Required<Omit<MajordomoPipelineOptions, 'logger'>>;
+  readonly #o: Required<Omit<MajordomoPipelineOptions, 'logger' | 'security'>>;
   readonly #log: Logger;
   readonly #channel: Channel<zmq.Dealer>;
   readonly #inbox = new Deque<PipelineReply>();
@@ -93,6 +100,7 @@ export class MajordomoPipeline implements AsyncDisposable {
     checkCount('maxBufferedReplies', this.#o.maxBufferedReplies, 1);
     this.#log = componentLogger(options.logger, { component: 'mdp-pipeline', broker: this.#o.broker });
     const socket = new zmq.Dealer({ linger: 0, sendHighWaterMark: this.#o.sendHighWaterMark, receiveHighWaterMark: 0 });
+    applyConnectSecurity(socket, options.security);
     socket.connect(this.#o.broker);
     this.#channel = new Channel(socket, { name: 'mdp-pipeline', logger: this.#log });
     void this.#channel.start(this.#onMessage);

@@ -3,7 +3,15 @@
  * heartbeat 2500 ms, liveness 3, reconnect after 2500 ms (here the first step of a capped,
  * jittered exponential backoff).
  */
-import { exponentialBackoff, systemClock, type Clock, type Frame, type Logger, type RetryDelay } from '@zpatterns/core';
+import {
+  exponentialBackoff,
+  systemClock,
+  type Clock,
+  type Frame,
+  type Logger,
+  type RetryDelay,
+  type SecurityOptions,
+} from '@zpatterns/core';
 import { checkCount, checkPositive, stripUndefined } from './client-options.js';
 import { MajordomoOptionsError } from './errors.js';
 import type { MdpVersion } from './protocol.js';
@@ -38,6 +46,11 @@ export interface MajordomoWorkerOptions {
   drainTimeoutMs?: number;
   /** Linger of the socket on `close()`, so the last REPLY and DISCONNECT get out. @default 1000 */
   closeLingerMs?: number;
+  /**
+   * CURVE: this side's key pair and the broker's public key. Without it the connection is plain.
+   * @default undefined (plain)
+   */
+  security?: SecurityOptions | undefined;
   /** Parent logger. @default silent */
   logger?: Logger | undefined;
   /** Time source for heartbeats and reconnect delays. @default systemClock */
@@ -45,7 +58,7 @@ export interface MajordomoWorkerOptions {
 }
 
 export const majordomoWorkerDefaults: Required<
-  Omit<MajordomoWorkerOptions, 'broker' | 'service' | 'logger' | 'errorReply'>
+  Omit<MajordomoWorkerOptions, 'broker' | 'service' | 'logger' | 'errorReply' | 'security'>
 > = {
   version: '0.1',
   heartbeatIntervalMs: 2500,
@@ -56,8 +69,9 @@ export const majordomoWorkerDefaults: Required<
   clock: systemClock,
 };
 
-export type ResolvedWorkerOptions = Required<Omit<MajordomoWorkerOptions, 'logger' | 'errorReply'>> & {
+export type ResolvedWorkerOptions = Required<Omit<MajordomoWorkerOptions, 'logger' | 'errorReply' | 'security'>> & {
   logger: Logger | undefined;
+  security: SecurityOptions | undefined;
   errorReply: MajordomoWorkerOptions['errorReply'];
 };
 
@@ -67,6 +81,7 @@ export function resolveWorkerOptions(options: MajordomoWorkerOptions): ResolvedW
     ...stripUndefined(options),
     logger: options.logger,
     errorReply: options.errorReply,
+    security: options.security,
   };
   if (typeof o.broker !== 'string' || o.broker === '')
     throw new MajordomoOptionsError('broker: an endpoint is required');

@@ -5,7 +5,7 @@
  * session: after DISCONNECT or a dead broker it opens a new one, as 7/MDP requires.
  */
 import * as zmq from 'zeromq';
-import { Channel, Heartbeat, type Frames, type Logger } from '@zpatterns/core';
+import { applyConnectSecurity, Channel, Heartbeat, type Frames, type Logger } from '@zpatterns/core';
 import {
   decodeFromBroker,
   encodeWorkerCommand,
@@ -48,6 +48,7 @@ export class WorkerSession {
     this.#log = log;
     this.ended = new Promise<SessionEnd>((resolve) => (this.#resolveEnded = resolve));
     this.#socket = new zmq.Dealer({ linger: 0 });
+    applyConnectSecurity(this.#socket, options.security);
     this.#socket.connect(options.broker);
     this.#channel = new Channel(this.#socket, { name: 'mdp-worker', logger: log });
     this.#heartbeat = new Heartbeat(

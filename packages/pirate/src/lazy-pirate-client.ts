@@ -13,6 +13,7 @@
  */
 import * as zmq from 'zeromq';
 import {
+  applyConnectSecurity,
   AbortError,
   Channel,
   ClosedError,
@@ -27,6 +28,7 @@ import {
   type Frames,
   type Logger,
   type Message,
+  type SecurityOptions,
 } from '@zpatterns/core';
 import { NoReplyError } from './errors.js';
 import { encodeSequence, isSequence, LAZY_PIRATE_RETRIES, LAZY_PIRATE_TIMEOUT_MS } from './protocol.js';
@@ -56,13 +58,18 @@ export interface LazyPirateClientOptions {
   settleDelayMs?: number;
   /** Linger of each REQ socket when it is discarded or closed. @default 0 */
   lingerMs?: number;
+  /**
+   * CURVE: this side's key pair and the server's public key. Without it the connection is plain.
+   * @default undefined (plain)
+   */
+  security?: SecurityOptions | undefined;
   /** Parent logger. @default silent */
   logger?: Logger;
   /** Time source for the reply timeout. @default systemClock */
   clock?: Clock;
 }
 
-export const lazyPirateClientDefaults: Required<Omit<LazyPirateClientOptions, 'logger'>> = {
+export const lazyPirateClientDefaults: Required<Omit<LazyPirateClientOptions, 'logger' | 'security'>> = {
   timeoutMs: LAZY_PIRATE_TIMEOUT_MS,
   retries: LAZY_PIRATE_RETRIES,
   sequenceCheck: false,
@@ -114,7 +121,7 @@ export class LazyPirateClient implements AsyncDisposable {
     sockets: 0,
     failures: 0,
   };
-  readonly #o: Required<Omit<LazyPirateClientOptions, 'logger'>>;
+  readonly #o: Required<Omit<LazyPirateClientOptions, 'logger' | 'security'>>;
   readonly #log: Logger;
   #state: ClientState = { state: 'idle' };
   #conn: Connection | undefined;
@@ -122,13 +129,15 @@ export class LazyPirateClient implements AsyncDisposable {
   #sequence = 0;
   /** Resolves when every request issued so far has finished: the turn of the next one. */
   #tail: Promise<void> = Promise.resolve();
+  readonly #security: SecurityOptions | undefined;
 
   /** @param servers one endpoint, or several tried in turn after each timeout (failover). */
   constructor(servers: string | readonly string[], options: LazyPirateClientOptions = {}) {
     this.servers = typeof servers === 'string' ? [servers] : [...servers];
     if (this.servers.length === 0) throw new RangeError('LazyPirateClient: need at least one server endpoint');
-    const { logger, ...rest } = options;
+    const { logger, security, ...rest } = options;
     this.#o = { ...lazyPirateClientDefaults, ...rest };
+    this.#security = security;
     if (!(this.#o.timeoutMs > 0)) throw new RangeError('LazyPirateClient: timeoutMs must be > 0');
     if (!(this.#o.retries >= 1)) throw new RangeError('LazyPirateClient: retries must be >= 1');
     this.#log = componentLogger(logger, { component: 'lazy-pirate-client' });
@@ -256,6 +265,7 @@ export class LazyPirateClient implements AsyncDisposable {
     if (this.#conn !== undefined) return this.#conn;
     const server = this.server;
     const socket = new zmq.Request({ linger: this.#o.lingerMs });
+    applyConnectSecurity(socket, this.#security);
     socket.connect(server);
     this.stats.sockets++;
     const conn: Connection = {

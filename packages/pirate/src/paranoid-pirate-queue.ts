@@ -16,6 +16,7 @@
  */
 import * as zmq from 'zeromq';
 import {
+  applyBindSecurity,
   bindEndpoint,
   Channel,
   componentLogger,
@@ -25,6 +26,8 @@ import {
   type Clock,
   type Frames,
   type Logger,
+  type SecurityOptions,
+  type ServerSecurity,
   type Message,
   type TimerHandle,
 } from '@zpatterns/core';
@@ -56,13 +59,18 @@ export interface ParanoidPirateQueueOptions {
   maxQueuedRequests?: number;
   /** Linger of both sockets on close. @default 0 */
   lingerMs?: number;
+  /**
+   * CURVE on both sockets: the queue's key pair and who may connect (`authorize`, checked by ZAP).
+   * With it, plain clients and workers are refused. @default undefined (plain)
+   */
+  security?: SecurityOptions | undefined;
   /** Parent logger. @default silent */
   logger?: Logger;
   /** Time source for heartbeats and expiry. @default systemClock */
   clock?: Clock;
 }
 
-export const paranoidPirateQueueDefaults: Required<Omit<ParanoidPirateQueueOptions, 'logger'>> = {
+export const paranoidPirateQueueDefaults: Required<Omit<ParanoidPirateQueueOptions, 'logger' | 'security'>> = {
   frontend: DEFAULT_FRONTEND,
   backend: DEFAULT_BACKEND,
   heartbeatIntervalMs: PPP_HEARTBEAT_INTERVAL_MS,
@@ -112,7 +120,7 @@ export class ParanoidPirateQueue implements AsyncDisposable {
     heartbeatsSent: 0,
     heartbeatsReceived: 0,
   };
-  readonly #o: Required<Omit<ParanoidPirateQueueOptions, 'logger'>>;
+  readonly #o: Required<Omit<ParanoidPirateQueueOptions, 'logger' | 'security'>>;
   readonly #log: Logger;
   readonly #frontend: Channel<zmq.Router>;
   readonly #backend: Channel<zmq.Router>;
@@ -121,16 +129,18 @@ export class ParanoidPirateQueue implements AsyncDisposable {
   #state: QueueState = { state: 'running' };
   #timer: TimerHandle | undefined;
   #closing: Promise<void> | undefined;
+  readonly #security: ServerSecurity[];
 
   private constructor(
-    o: Required<Omit<ParanoidPirateQueueOptions, 'logger'>>,
+    o: Required<Omit<ParanoidPirateQueueOptions, 'logger' | 'security'>>,
     log: Logger,
-    sockets: { frontend: zmq.Router; backend: zmq.Router },
+    sockets: { frontend: zmq.Router; backend: zmq.Router; security: ServerSecurity[] },
     endpoints: { frontend: string; backend: string },
   ) {
     this.#o = o;
     this.#log = log;
     this.endpoints = endpoints;
+    this.#security = sockets.security;
     this.#pool = new WorkerPool(o.heartbeatIntervalMs * o.liveness);
     this.#backlog = new Backlog(o.maxQueuedRequests);
     this.#frontend = new Channel(sockets.frontend, {
@@ -153,23 +163,30 @@ export class ParanoidPirateQueue implements AsyncDisposable {
 
   /** Bind both sockets and start serving. */
   static async start(options: ParanoidPirateQueueOptions = {}): Promise<ParanoidPirateQueue> {
-    const { logger, ...rest } = options;
+    const { logger, security, ...rest } = options;
     const o = { ...paranoidPirateQueueDefaults, ...rest };
     if (!(o.heartbeatIntervalMs > 0)) throw new RangeError('ParanoidPirateQueue: heartbeatIntervalMs must be > 0');
     if (!(o.liveness >= 1)) throw new RangeError('ParanoidPirateQueue: liveness must be >= 1');
     const log = componentLogger(logger, { component: 'ppqueue' });
     const frontend = new zmq.Router({ linger: o.lingerMs, mandatory: true, sendTimeout: 0 });
     const backend = new zmq.Router({ linger: o.lingerMs, mandatory: true, sendTimeout: 0 });
+    const guards: ServerSecurity[] = [];
     try {
+      for (const socket of [frontend, backend]) {
+        const guard = applyBindSecurity(socket, security, logger);
+        if (guard !== undefined) guards.push(guard);
+      }
+      await Promise.all(guards.map((guard) => guard.ready()));
       const endpoints = {
         frontend: await bindEndpoint(frontend, o.frontend),
         backend: await bindEndpoint(backend, o.backend),
       };
       log.debug(endpoints, 'bound');
-      return new ParanoidPirateQueue(o, log, { frontend, backend }, endpoints);
+      return new ParanoidPirateQueue(o, log, { frontend, backend, security: guards }, endpoints);
     } catch (err) {
       frontend.close();
       backend.close();
+      await Promise.all(guards.map((guard) => guard.release()));
       throw err;
     }
   }
@@ -205,6 +222,7 @@ export class ParanoidPirateQueue implements AsyncDisposable {
     const dropped = this.#backlog.clear();
     if (dropped > 0) this.#log.info({ dropped }, 'closed with requests queued');
     await Promise.all([this.#frontend.close(), this.#backend.close()]);
+    await Promise.all(this.#security.map((guard) => guard.release()));
   }
 
   #onClient(message: Message): void {

@@ -19,6 +19,7 @@
  */
 import * as zmq from 'zeromq';
 import {
+  applyConnectSecurity,
   Channel,
   componentLogger,
   Deque,
@@ -36,6 +37,7 @@ import {
   type Message,
   type RetryDelay,
   type TimerHandle,
+  type SecurityOptions,
 } from '@zpatterns/core';
 import { ReconnectGaveUpError } from './errors.js';
 import {
@@ -61,13 +63,18 @@ export interface ParanoidPirateWorkerOptions {
   reconnectDelayMs?: RetryDelay;
   /** Linger of each DEALER when it is discarded or closed. @default 0 */
   lingerMs?: number;
+  /**
+   * CURVE: this side's key pair and the server's public key. Without it the connection is plain.
+   * @default undefined (plain)
+   */
+  security?: SecurityOptions | undefined;
   /** Parent logger. @default silent */
   logger?: Logger;
   /** Time source for heartbeats and backoff. @default systemClock */
   clock?: Clock;
 }
 
-export const paranoidPirateWorkerDefaults: Required<Omit<ParanoidPirateWorkerOptions, 'logger'>> = {
+export const paranoidPirateWorkerDefaults: Required<Omit<ParanoidPirateWorkerOptions, 'logger' | 'security'>> = {
   heartbeatIntervalMs: PPP_HEARTBEAT_INTERVAL_MS,
   liveness: PPP_HEARTBEAT_LIVENESS,
   reconnectDelayMs: exponentialBackoff({ initialMs: PPP_RECONNECT_INITIAL_MS, maxMs: PPP_RECONNECT_MAX_MS }),
@@ -119,7 +126,7 @@ export class ParanoidPirateWorker implements AsyncDisposable {
     reconnects: 0,
   };
   readonly #handler: RequestHandler;
-  readonly #o: Required<Omit<ParanoidPirateWorkerOptions, 'logger'>>;
+  readonly #o: Required<Omit<ParanoidPirateWorkerOptions, 'logger' | 'security'>>;
   readonly #log: Logger;
   readonly #heartbeat: Heartbeat;
   readonly #feed = new StatusFeed<WorkerStatus>();
@@ -134,11 +141,13 @@ export class ParanoidPirateWorker implements AsyncDisposable {
   #closing: Promise<void> | undefined;
   readonly #closedSignal: Promise<void>;
   #markClosed: () => void = () => undefined;
+  readonly #security: SecurityOptions | undefined;
 
   /** Connect to the queue's backend at once and send READY. */
   constructor(queue: string, handler: RequestHandler, options: ParanoidPirateWorkerOptions = {}) {
-    const { logger, ...rest } = options;
+    const { logger, security, ...rest } = options;
     this.#o = { ...paranoidPirateWorkerDefaults, ...rest };
+    this.#security = security;
     this.queue = queue;
     this.#handler = handler;
     this.#log = componentLogger(logger, { component: 'ppworker', queue });
@@ -196,6 +205,7 @@ export class ParanoidPirateWorker implements AsyncDisposable {
     const generation = ++this.#generation;
     if (generation > 1) this.stats.reconnects++;
     const socket = new zmq.Dealer({ linger: this.#o.lingerMs });
+    applyConnectSecurity(socket, this.#security);
     socket.connect(this.queue);
     const channel = new Channel(socket, { name: 'dealer', logger: this.#log });
     this.#channel = channel;

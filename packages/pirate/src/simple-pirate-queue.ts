@@ -14,6 +14,7 @@
  */
 import * as zmq from 'zeromq';
 import {
+  applyBindSecurity,
   bindEndpoint,
   Channel,
   componentLogger,
@@ -21,6 +22,8 @@ import {
   hex,
   type Frames,
   type Logger,
+  type SecurityOptions,
+  type ServerSecurity,
   type Message,
 } from '@zpatterns/core';
 import { admitRequest, Backlog } from './backlog.js';
@@ -43,11 +46,16 @@ export interface SimplePirateQueueOptions {
   maxQueuedRequests?: number;
   /** Linger of both sockets on close. @default 0 */
   lingerMs?: number;
+  /**
+   * CURVE on both sockets: the queue's key pair and who may connect (`authorize`, checked by ZAP).
+   * With it, plain clients and workers are refused. @default undefined (plain)
+   */
+  security?: SecurityOptions | undefined;
   /** Parent logger. @default silent */
   logger?: Logger;
 }
 
-export const simplePirateQueueDefaults: Required<Omit<SimplePirateQueueOptions, 'logger'>> = {
+export const simplePirateQueueDefaults: Required<Omit<SimplePirateQueueOptions, 'logger' | 'security'>> = {
   frontend: DEFAULT_FRONTEND,
   backend: DEFAULT_BACKEND,
   maxQueuedRequests: 10_000,
@@ -91,15 +99,17 @@ export class SimplePirateQueue implements AsyncDisposable {
   readonly #backlog: Backlog;
   #state: QueueState = { state: 'running' };
   #closing: Promise<void> | undefined;
+  readonly #security: ServerSecurity[];
 
   private constructor(
     limit: number,
     log: Logger,
-    sockets: { frontend: zmq.Router; backend: zmq.Router },
+    sockets: { frontend: zmq.Router; backend: zmq.Router; security: ServerSecurity[] },
     endpoints: { frontend: string; backend: string },
   ) {
     this.#log = log;
     this.endpoints = endpoints;
+    this.#security = sockets.security;
     this.#backlog = new Backlog(limit);
     this.#frontend = new Channel(sockets.frontend, {
       name: 'frontend',
@@ -120,20 +130,27 @@ export class SimplePirateQueue implements AsyncDisposable {
 
   /** Bind both sockets and start serving. */
   static async start(options: SimplePirateQueueOptions = {}): Promise<SimplePirateQueue> {
-    const { logger, ...rest } = options;
+    const { logger, security, ...rest } = options;
     const o = { ...simplePirateQueueDefaults, ...rest };
     const log = componentLogger(logger, { component: 'spqueue' });
     const frontend = new zmq.Router({ linger: o.lingerMs, mandatory: true, sendTimeout: 0 });
     const backend = new zmq.Router({ linger: o.lingerMs, mandatory: true, sendTimeout: 0 });
+    const guards: ServerSecurity[] = [];
     try {
+      for (const socket of [frontend, backend]) {
+        const guard = applyBindSecurity(socket, security, logger);
+        if (guard !== undefined) guards.push(guard);
+      }
+      await Promise.all(guards.map((guard) => guard.ready()));
       const endpoints = {
         frontend: await bindEndpoint(frontend, o.frontend),
         backend: await bindEndpoint(backend, o.backend),
       };
-      return new SimplePirateQueue(o.maxQueuedRequests, log, { frontend, backend }, endpoints);
+      return new SimplePirateQueue(o.maxQueuedRequests, log, { frontend, backend, security: guards }, endpoints);
     } catch (err) {
       frontend.close();
       backend.close();
+      await Promise.all(guards.map((guard) => guard.release()));
       throw err;
     }
   }
@@ -168,6 +185,7 @@ export class SimplePirateQueue implements AsyncDisposable {
     this.#log.debug({ from: from.state, to: 'closed' }, 'state');
     this.#backlog.clear();
     await Promise.all([this.#frontend.close(), this.#backend.close()]);
+    await Promise.all(this.#security.map((guard) => guard.release()));
   }
 
   #onClient(message: Message): void {

@@ -14,6 +14,7 @@
  */
 import * as zmq from 'zeromq';
 import {
+  applyConnectSecurity,
   Channel,
   componentLogger,
   describe,
@@ -22,6 +23,7 @@ import {
   toError,
   type Logger,
   type Message,
+  type SecurityOptions,
 } from '@zpatterns/core';
 import { decodeSimpleRequest, encodeReply, encodeSimpleReady } from './protocol.js';
 import type { RequestHandler } from './paranoid-pirate-worker.js';
@@ -31,11 +33,18 @@ export interface SimplePirateWorkerOptions {
   lingerMs?: number;
   /** Routing id of the socket (the book uses `"%04X-%04X"`). @default chosen by libzmq */
   routingId?: string;
+  /**
+   * CURVE: this side's key pair and the server's public key. Without it the connection is plain.
+   * @default undefined (plain)
+   */
+  security?: SecurityOptions | undefined;
   /** Parent logger. @default silent */
   logger?: Logger;
 }
 
-export const simplePirateWorkerDefaults: Required<Omit<SimplePirateWorkerOptions, 'logger' | 'routingId'>> = {
+export const simplePirateWorkerDefaults: Required<
+  Omit<SimplePirateWorkerOptions, 'logger' | 'routingId' | 'security'>
+> = {
   lingerMs: 0,
 };
 
@@ -62,6 +71,7 @@ export class SimplePirateWorker implements AsyncDisposable {
   readonly #handler: RequestHandler;
   readonly #lingerMs: number;
   readonly #routingId: string | undefined;
+  readonly #security: SecurityOptions | undefined;
   readonly #log: Logger;
   #state: WorkerState = { state: 'serving', generation: 0 };
   #channel: Channel<zmq.Request> | undefined;
@@ -73,6 +83,7 @@ export class SimplePirateWorker implements AsyncDisposable {
     this.#handler = handler;
     this.#lingerMs = options.lingerMs ?? simplePirateWorkerDefaults.lingerMs;
     this.#routingId = options.routingId;
+    this.#security = options.security;
     this.#log = componentLogger(options.logger, { component: 'spworker', queue });
     this.#open();
   }
@@ -104,6 +115,7 @@ export class SimplePirateWorker implements AsyncDisposable {
       linger: this.#lingerMs,
       ...(this.#routingId === undefined ? {} : { routingId: this.#routingId }),
     });
+    applyConnectSecurity(socket, this.#security);
     socket.connect(this.queue);
     this.stats.sockets++;
     const channel = new Channel(socket, { name: 'req', logger: this.#log });

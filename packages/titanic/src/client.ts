@@ -53,7 +53,7 @@ export const titanicClientDefaults = {
   ...majordomoClientDefaults,
   pollIntervalMs: 100,
   maxPollIntervalMs: 5000,
-} as const satisfies Omit<Required<TitanicClientOptions>, 'broker' | 'brokers' | 'logger'>;
+} as const satisfies Omit<Required<TitanicClientOptions>, 'broker' | 'brokers' | 'logger' | 'security'>;
 
 /** Per-call options. */
 export interface TitanicCallOptions {

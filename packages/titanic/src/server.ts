@@ -20,6 +20,7 @@ import {
   type Clock,
   type Frame,
   type Logger,
+  type SecurityOptions,
   type RetryDelay,
   type TimerHandle,
 } from '@zpatterns/core';
@@ -71,15 +72,23 @@ export interface TitanicServerOptions {
    * from piling up. @default 604800000 (7 days)
    */
   replyRetentionMs?: number;
+  /**
+   * CURVE for every connection to the broker (the workers and the dispatching client): this
+   * side's key pair and the broker's public key. @default undefined (plain)
+   */
+  security?: SecurityOptions | undefined;
   /** Parent logger. @default silent */
   logger?: Logger | undefined;
   clock?: Clock;
 }
 
-type ResolvedServerOptions = Required<Omit<TitanicServerOptions, 'store' | 'logger' | 'reconnect'>> &
-  Pick<TitanicServerOptions, 'store' | 'logger' | 'reconnect'>;
+type ResolvedServerOptions = Required<Omit<TitanicServerOptions, 'store' | 'logger' | 'reconnect' | 'security'>> &
+  Pick<TitanicServerOptions, 'store' | 'logger' | 'reconnect' | 'security'>;
 
-export const titanicServerDefaults: Omit<ResolvedServerOptions, 'broker' | 'store' | 'logger' | 'reconnect'> = {
+export const titanicServerDefaults: Omit<
+  ResolvedServerOptions,
+  'broker' | 'store' | 'logger' | 'reconnect' | 'security'
+> = {
   dataDir: './data/titanic',
   requestWorkers: 32,
   replyWorkers: 8,
@@ -146,6 +155,7 @@ export class TitanicServer implements AsyncDisposable {
       maxIdleSockets: o.concurrency + 1,
       logger: this.#log,
       clock: o.clock,
+      security: o.security,
     });
     this.#dispatcher = new Dispatcher(this.#client, this.#store, this.#committer, {
       concurrency: o.concurrency,
@@ -194,6 +204,7 @@ export class TitanicServer implements AsyncDisposable {
           ...(o.reconnect === undefined ? {} : { reconnect: o.reconnect }),
           logger: this.#log,
           clock: o.clock,
+          security: o.security,
         });
         this.#workers.push(worker);
         this.#served.push(

@@ -6,6 +6,8 @@
  *   zpat worker echo --broker EP [--service echo]   an echo worker, as a daemon
  */
 import {
+  clientSecurityFromFlags,
+  clientSecurityOptions,
   configureCommand,
   createRootLogger,
   endpointFlag,
@@ -14,6 +16,7 @@ import {
   logLevelOption,
   prettyOption,
   runDaemon,
+  type ClientSecurityFlags,
   type LogLevel,
 } from '@zpatterns/app-kit';
 import { sleep } from '@zpatterns/core';
@@ -28,7 +31,7 @@ import {
 } from '@zpatterns/majordomo';
 import { Option, type Command } from 'commander';
 
-interface ClientFlags {
+interface ClientFlags extends ClientSecurityFlags {
   broker: string;
   timeoutMs: number;
   retries: number;
@@ -37,7 +40,7 @@ interface ClientFlags {
   pretty: boolean;
 }
 
-interface WorkerFlags {
+interface WorkerFlags extends ClientSecurityFlags {
   broker: string;
   service: string;
   heartbeatMs: number;
@@ -54,7 +57,7 @@ const mdpOption = (): Option =>
     .default('0.1');
 
 function clientOptions(command: Command): Command {
-  return command
+  return clientSecurityOptions(command)
     .option('--broker <endpoint>', 'broker endpoint', endpointFlag, DEFAULT_BROKER_ENDPOINT)
     .option(
       '--timeout-ms <ms>',
@@ -91,8 +94,7 @@ export function registerMajordomoCommands(program: Command): void {
 
   const worker = configureCommand(program.command('worker').description('run a demo Majordomo worker'));
   configureCommand(
-    worker
-      .command('echo')
+    clientSecurityOptions(worker.command('echo'))
       .description('run an echo worker until SIGINT/SIGTERM (JSON logs, one ready line)')
       .option('--broker <endpoint>', 'broker endpoint', endpointFlag, DEFAULT_BROKER_ENDPOINT)
       .option('--service <name>', 'service to register', 'echo')
@@ -130,6 +132,7 @@ function newClient(flags: ClientFlags): MajordomoClient {
     version: flags.mdp,
     timeoutMs: flags.timeoutMs,
     retries: flags.retries,
+    security: clientSecurityFromFlags('zpat', flags),
     logger,
   });
 }
@@ -195,6 +198,7 @@ async function echoWorker(flags: WorkerFlags): Promise<number> {
         version: flags.mdp,
         heartbeatIntervalMs: flags.heartbeatMs,
         liveness: flags.liveness,
+        security: clientSecurityFromFlags('zpat', flags),
         logger,
       });
       const served = worker.serve(async (request) => {
@@ -212,7 +216,12 @@ async function echoWorker(flags: WorkerFlags): Promise<number> {
             logger.info({ stats: worker.stats }, 'final stats');
           },
         },
-        ready: { broker: flags.broker, service: flags.service, mdp: flags.mdp },
+        ready: {
+          broker: flags.broker,
+          service: flags.service,
+          mdp: flags.mdp,
+          curve: flags.curveKeyFile !== undefined,
+        },
       };
     },
   });

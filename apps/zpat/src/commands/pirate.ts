@@ -6,6 +6,8 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import {
+  clientSecurityFromFlags,
+  clientSecurityOptions,
   collect,
   configureCommand,
   createRootLogger,
@@ -15,6 +17,7 @@ import {
   logLevelOption,
   prettyOption,
   runDaemon,
+  type ClientSecurityFlags,
   type LogLevel,
 } from '@zpatterns/app-kit';
 import { exponentialBackoff } from '@zpatterns/core';
@@ -34,7 +37,7 @@ import {
 } from '@zpatterns/pirate';
 import type { Command } from 'commander';
 
-interface LpcallFlags {
+interface LpcallFlags extends ClientSecurityFlags {
   server: string[];
   timeoutMs: number;
   retries: number;
@@ -43,7 +46,7 @@ interface LpcallFlags {
   pretty: boolean;
 }
 
-interface PpworkerFlags {
+interface PpworkerFlags extends ClientSecurityFlags {
   queue: string;
   heartbeatMs: number;
   liveness: number;
@@ -57,8 +60,7 @@ interface PpworkerFlags {
 
 export function registerPirateCommands(program: Command): void {
   configureCommand(
-    program
-      .command('lpcall')
+    clientSecurityOptions(program.command('lpcall'))
       .description(
         'send one Lazy Pirate request (REQ, timeout, reopen and resend) and print the reply frames, one per line',
       )
@@ -84,8 +86,7 @@ export function registerPirateCommands(program: Command): void {
   );
 
   configureCommand(
-    program
-      .command('ppworker')
+    clientSecurityOptions(program.command('ppworker'))
       .description('run an echo worker for a Paranoid Pirate queue (or, with --simple, a Simple Pirate queue)')
       .option('--queue <endpoint>', "the queue's backend", endpointFlag, DEFAULT_BACKEND)
       .option(
@@ -123,6 +124,7 @@ async function lpcall(frames: string[], flags: LpcallFlags): Promise<number> {
     timeoutMs: flags.timeoutMs,
     retries: flags.retries,
     sequenceCheck: flags.sequenceCheck,
+    security: clientSecurityFromFlags('zpat', flags),
     logger,
   });
   try {
@@ -150,8 +152,9 @@ async function ppworker(flags: PpworkerFlags): Promise<number> {
   return runDaemon({
     logger,
     start: async () => {
+      const security = clientSecurityFromFlags('zpat', flags);
       const worker = flags.simple
-        ? new SimplePirateWorker(flags.queue, echo, { logger })
+        ? new SimplePirateWorker(flags.queue, echo, { logger, security })
         : new ParanoidPirateWorker(flags.queue, echo, {
             heartbeatIntervalMs: flags.heartbeatMs,
             liveness: flags.liveness,
@@ -159,6 +162,7 @@ async function ppworker(flags: PpworkerFlags): Promise<number> {
               initialMs: flags.reconnectInitialMs,
               maxMs: Math.max(flags.reconnectInitialMs, flags.reconnectMaxMs),
             }),
+            security,
             logger,
           });
       return {

@@ -10,6 +10,8 @@
  * reply is not ready; 2 bad flags or a malformed UUID.
  */
 import {
+  clientSecurityFromFlags,
+  clientSecurityOptions,
   configureCommand,
   createRootLogger,
   endpointFlag,
@@ -18,13 +20,14 @@ import {
   intFlag,
   logLevelOption,
   prettyOption,
+  type ClientSecurityFlags,
   type LogLevel,
 } from '@zpatterns/app-kit';
 import { DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
 import { isUuid, TitanicClient, titanicClientDefaults } from '@zpatterns/titanic';
 import { InvalidArgumentError, type Command } from 'commander';
 
-interface TitanicFlags {
+interface TitanicFlags extends ClientSecurityFlags {
   broker: string;
   timeoutMs: number;
   retries: number;
@@ -42,7 +45,7 @@ function uuidArgument(value: string): string {
 }
 
 function titanicOptions(command: Command): Command {
-  return command
+  return clientSecurityOptions(command)
     .option('--broker <endpoint>', 'broker endpoint Titanic is registered with', endpointFlag, DEFAULT_BROKER_ENDPOINT)
     .option(
       '--timeout-ms <ms>',
@@ -148,6 +151,7 @@ async function run(
     broker: flags.broker,
     timeoutMs: flags.timeoutMs,
     retries: flags.retries,
+    security: clientSecurityFromFlags('zpat', flags),
     logger,
   });
   try {
