@@ -76,8 +76,10 @@ describe('mdbroker with CURVE', () => {
       stranger.request('echo', ['let me in'], { timeoutMs: 1000 }),
       plain.request('echo', ['let me in'], { timeoutMs: 1000 }),
     ]);
-    expect(s).toMatchObject({ status: 'rejected', reason: expect.any(MajordomoTimeoutError) });
-    expect(p).toMatchObject({ status: 'rejected', reason: expect.any(MajordomoTimeoutError) });
+    for (const outcome of [s, p]) {
+      expect(outcome.status).toBe('rejected');
+      if (outcome.status === 'rejected') expect(outcome.reason).toBeInstanceOf(MajordomoTimeoutError);
+    }
     const strangerDenied = await daemon.waitForLog(
       denialOf('publicKey', keys.peers['stranger']?.publicKey),
       10_000,
