@@ -115,7 +115,11 @@ export class ServerSecurity {
           const reason = code === 'ERR_ZMTP_MECHANISM_MISMATCH' ? 'not CURVE (plain client?)' : event.error.message;
           this.domain.denied(`${code}@${event.address}`, { endpoint: event.address, reason, code });
         } else if (event.type === 'handshake:error:other') {
-          this.domain.denied(`other@${event.address}`, { endpoint: event.address, reason: event.error.message });
+          // e.g. a plain client that saw the mismatch first and hung up: "Broken pipe"
+          this.domain.denied(`other@${event.address}`, {
+            endpoint: event.address,
+            reason: `handshake failed: ${event.error.message}`,
+          });
         }
       }
     } catch {
