@@ -21,7 +21,7 @@ import {
   serverSecurityOptions,
   watchServerSecurity,
   type LogLevel,
-  type ServerSecurity,
+  type DaemonSecurity,
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import { exponentialBackoff, loadPublicKey, toError, type SecurityOptions, type ZapRequest } from '@zpatterns/core';
@@ -121,14 +121,14 @@ watchServerSecurity(secured, logger);
  * Titanic's key pair secures its connections to the broker (`--curve-server-key` names the broker);
  * with `--with-broker` it is also the in-process broker's key, and Titanic's own key is allowed.
  */
-function titanicSecurity(f: typeof flags): ServerSecurity & { broker: SecurityOptions | undefined } {
+function titanicSecurity(f: typeof flags): DaemonSecurity & { broker: SecurityOptions | undefined } {
   if (!f.withBroker && f.allowKeys !== undefined) exitUsage('titanic', '--allow-keys needs --with-broker');
   const server = serverSecurityFromFlags('titanic', f);
-  if (server.security === undefined) {
+  const curve = server.keys;
+  if (curve === undefined) {
     if (f.curveServerKey !== undefined) exitUsage('titanic', '--curve-server-key needs --curve-secret-key-file');
     return { ...server, broker: undefined };
   }
-  const { curve } = server.security;
   if (!f.withBroker && f.curveServerKey === undefined) {
     exitUsage('titanic', "--curve-secret-key-file needs --curve-server-key (the broker's public key) or --with-broker");
   }

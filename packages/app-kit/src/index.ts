@@ -22,4 +22,4 @@ export {
 
 export type { DaemonHandle, RunDaemonOptions } from './daemon.js';
 export type { LogLevel, RootLoggerOptions } from './logging.js';
-export type { ClientSecurityFlags, ServerSecurity, ServerSecurityFlags } from './security.js';
+export type { ClientSecurityFlags, DaemonSecurity, ServerSecurityFlags } from './security.js';

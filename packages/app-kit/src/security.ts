@@ -11,6 +11,7 @@ import {
   loadPublicKey,
   loadSecretKeyFile,
   toError,
+  type CurveKeyPair,
   type Logger,
   type SecurityOptions,
 } from '@zpatterns/core';
@@ -56,23 +57,25 @@ export function clientSecurityOptions(command: Command): Command {
 }
 
 /** What a daemon's security flags resolve to. */
-export interface ServerSecurity {
+export interface DaemonSecurity {
   /** For the binding sockets; `undefined` when the daemon runs plain. */
   security: SecurityOptions | undefined;
+  /** The daemon's key pair (from `--curve-secret-key-file`). */
+  keys: CurveKeyPair | undefined;
   /** The allow-list, when `--allow-keys` was given (reload it on SIGHUP). */
   allowList: AllowList | undefined;
 }
 
 /** Load the daemon's key and allow-list, or exit 2 with one line naming the problem. */
-export function serverSecurityFromFlags(name: string, flags: ServerSecurityFlags): ServerSecurity {
+export function serverSecurityFromFlags(name: string, flags: ServerSecurityFlags): DaemonSecurity {
   if (flags.curveSecretKeyFile === undefined) {
     if (flags.allowKeys !== undefined) exitUsage(name, '--allow-keys needs --curve-secret-key-file');
-    return { security: undefined, allowList: undefined };
+    return { security: undefined, keys: undefined, allowList: undefined };
   }
   try {
     const curve = loadSecretKeyFile(flags.curveSecretKeyFile);
     const allowList = flags.allowKeys === undefined ? undefined : new AllowList(flags.allowKeys);
-    return { security: { curve, authorize: allowList }, allowList };
+    return { security: { curve, authorize: allowList }, keys: curve, allowList };
   } catch (err) {
     exitUsage(name, toError(err).message);
   }
@@ -96,21 +99,18 @@ export function clientSecurityFromFlags(name: string, flags: ClientSecurityFlags
  * Log how the daemon is secured, and re-read the allow-list on SIGHUP (a bad list is logged and the
  * previous one stays). Returns a function that removes the handler.
  */
-export function watchServerSecurity(secured: ServerSecurity, logger: Logger): () => void {
+export function watchServerSecurity(secured: DaemonSecurity, logger: Logger): () => void {
   const log = logger.child({ component: 'security' });
-  const { security, allowList } = secured;
-  if (security === undefined) {
+  const { keys, allowList } = secured;
+  if (keys === undefined) {
     log.debug('plain: no CURVE (--curve-secret-key-file not given)');
     return () => undefined;
   }
   if (allowList === undefined) {
-    log.warn({ publicKey: security.curve.publicKey }, 'CURVE without --allow-keys: any CURVE client may connect');
+    log.warn({ publicKey: keys.publicKey }, 'CURVE without --allow-keys: any CURVE client may connect');
     return () => undefined;
   }
-  log.info(
-    { publicKey: security.curve.publicKey, keys: allowList.size, path: allowList.path },
-    'CURVE with allow-list',
-  );
+  log.info({ publicKey: keys.publicKey, keys: allowList.size, path: allowList.path }, 'CURVE with allow-list');
   const onHangup = (): void => {
     try {
       const keys = allowList.reload();

@@ -43,7 +43,7 @@ export {
   z85Encode,
 } from './keys.js';
 export { MinHeap } from './heap.js';
-export { applyBindSecurity, applyConnectSecurity, ServerSecurity } from './security.js';
+export { applyBindSecurity, applyConnectSecurity, resolveCurveKeys, ServerSecurity } from './security.js';
 export { StatusFeed } from './status-feed.js';
 export { componentLogger, silentLogger } from './logger.js';
 export { deadline } from './signals.js';

@@ -11,15 +11,20 @@
  * Without `security` a socket stays plain (the NULL mechanism), the default.
  */
 import type * as zmq from 'zeromq';
-import { isZ85Key, type CurveKeyPair } from './keys.js';
+import { isZ85Key, loadPublicKey, loadSecretKeyFile, type CurveKeyPair } from './keys.js';
 import { componentLogger, type Logger } from './logger.js';
 import { ZapDomain, ZapHandler, type Authorizer, type ZapStats } from './zap.js';
 
-/** The CURVE keys of one socket, Z85-encoded (`zpat keygen`, `loadSecretKeyFile`, `generateKeyPair`). */
-export interface CurveOptions extends CurveKeyPair {
-  /** The server's public key. Required on a connecting side, ignored on a binding side. */
+/**
+ * The CURVE keys of one socket: this side's key pair as Z85 strings (`generateKeyPair`,
+ * `loadSecretKeyFile`) or as the secret key file `zpat keygen` writes (`keyFile`, read when the
+ * socket is made; refused when group/world-readable), and, on a connecting side, the server's
+ * public key (Z85, or the path of its `.pub` file).
+ */
+export type CurveOptions = (CurveKeyPair | { keyFile: string }) & {
+  /** The server's public key (Z85 or a `.pub` file). Required on a connecting side, ignored on a binding side. */
   serverPublicKey?: string | undefined;
-}
+};
 
 /** The `security` option of every socket factory, client, worker and server in zpatterns. */
 export interface SecurityOptions {
@@ -34,6 +39,12 @@ type SecurableSocket = Pick<
   'curveServer' | 'curvePublicKey' | 'curveSecretKey' | 'curveServerKey' | 'zapDomain' | 'events'
 >;
 
+/** This side's key pair, read from `keyFile` when given that way. Throws `KeyFileError`. */
+export function resolveCurveKeys(curve: CurveOptions): CurveKeyPair {
+  if ('keyFile' in curve) return loadSecretKeyFile(curve.keyFile);
+  return { publicKey: checkKey(curve.publicKey, 'publicKey'), secretKey: checkKey(curve.secretKey, 'secretKey') };
+}
+
 function checkKey(value: string | undefined, what: string): string {
   if (value === undefined || !isZ85Key(value)) {
     throw new TypeError(`security.curve.${what} must be a 40-character Z85 key (see zpat keygen)`);
@@ -43,14 +54,17 @@ function checkKey(value: string | undefined, what: string): string {
 
 /**
  * Make a connecting socket a CURVE client. A no-op without `security`. Throws a `TypeError` naming
- * the field when a key is missing or malformed.
+ * the field when a key is missing or malformed, a `KeyFileError` for a bad key file.
  */
 export function applyConnectSecurity(socket: SecurableSocket, security: SecurityOptions | undefined): void {
   if (security === undefined) return;
   const { curve } = security;
-  socket.curveServerKey = checkKey(curve.serverPublicKey, 'serverPublicKey');
-  socket.curvePublicKey = checkKey(curve.publicKey, 'publicKey');
-  socket.curveSecretKey = checkKey(curve.secretKey, 'secretKey');
+  const server = curve.serverPublicKey;
+  socket.curveServerKey =
+    server === undefined || isZ85Key(server) ? checkKey(server, 'serverPublicKey') : loadPublicKey(server);
+  const keys = resolveCurveKeys(curve);
+  socket.curvePublicKey = keys.publicKey;
+  socket.curveSecretKey = keys.secretKey;
 }
 
 /** The handle of a CURVE server socket: its ZAP counters, its allow-list, its release. */
@@ -139,10 +153,10 @@ export function applyBindSecurity(
   logger?: Logger,
 ): ServerSecurity | undefined {
   if (security === undefined) return undefined;
-  const { curve } = security;
+  const keys = resolveCurveKeys(security.curve);
   socket.curveServer = true;
-  socket.curvePublicKey = checkKey(curve.publicKey, 'publicKey');
-  socket.curveSecretKey = checkKey(curve.secretKey, 'secretKey');
+  socket.curvePublicKey = keys.publicKey;
+  socket.curveSecretKey = keys.secretKey;
   const name = ZapHandler.uniqueDomain();
   socket.zapDomain = name;
   const log = componentLogger(logger, { component: 'security' });

@@ -15,6 +15,7 @@ import {
   applyBindSecurity,
   applyConnectSecurity,
   generateKeyPair,
+  saveKeyPair,
   type CurveKeyPair,
   type ServerSecurity,
 } from '@zpatterns/core';
@@ -123,6 +124,32 @@ describe('CURVE with a ZAP allow-list', () => {
       new Promise((r) => setTimeout(() => r('nothing'), 300)),
     ]);
     expect(received).toBe('nothing');
+  });
+
+  it('takes key files in the option: keyFile for the pair, a .pub path for the server key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'zpat-keyfiles-'));
+    const serverFiles = saveKeyPair(join(dir, 'server'), generateKeyPair());
+    const alice = generateKeyPair();
+    const aliceFiles = saveKeyPair(join(dir, 'alice'), alice);
+    const router = new zmq.Router({ linger: 0 });
+    const guard = applyBindSecurity(router, {
+      curve: { keyFile: serverFiles.secretFile },
+      authorize: new Set([alice.publicKey]),
+    }) as ServerSecurity;
+    await guard.ready();
+    await router.bind('tcp://127.0.0.1:*');
+    cleanup.push(async () => {
+      router.close();
+      await guard.release();
+    });
+    const client = new zmq.Dealer({ linger: 0 });
+    cleanup.push(() => client.close());
+    applyConnectSecurity(client, {
+      curve: { keyFile: aliceFiles.secretFile, serverPublicKey: serverFiles.publicFile },
+    });
+    client.connect(router.lastEndpoint ?? '');
+    await client.send('from files');
+    expect((await router.receive())[1]?.toString()).toBe('from files');
   });
 
   it('rejects malformed keys with a TypeError naming the field', () => {
