@@ -96,6 +96,11 @@ describe('mdbroker with CURVE', () => {
     expect(plainDenied['publicKey']).toBeUndefined();
     const counts = daemon.logs.filter((l) => l.msg === 'connection denied').map((l) => l['denied'] as number);
     expect(Math.max(...counts)).toBeGreaterThanOrEqual(2);
+    expect(await daemon.stop()).toMatchObject({ code: 0 });
+    const final = daemon.logs.filter((l) => l.msg === 'broker stats').at(-1);
+    const zap = final?.['zap'] as { allowed: number; denied: number };
+    expect(zap.allowed).toBeGreaterThanOrEqual(2); // alice and the worker
+    expect(zap.denied).toBeGreaterThanOrEqual(2); // the stranger and the plain client
   });
 
   it('a worker with an unknown key never receives a request', async () => {

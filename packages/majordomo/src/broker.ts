@@ -165,9 +165,10 @@ export class Broker implements AsyncDisposable {
     };
   }
 
-  /** Log one info line with the counters and gauges. */
+  /** Log one info line with the counters and gauges (and the ZAP counters under CURVE). */
   logStats(): void {
-    this.#log.info({ stats: { ...this.stats }, ...this.gauges() }, 'broker stats');
+    const zap = this.#security === undefined ? {} : { zap: { ...this.#security.stats } };
+    this.#log.info({ stats: { ...this.stats }, ...this.gauges(), ...zap }, 'broker stats');
   }
 
   /**
