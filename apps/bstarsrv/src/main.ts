@@ -17,12 +17,16 @@ import {
   logLevelOption,
   prettyOption,
   runDaemon,
+  serverSecurityFromFlags,
+  serverSecurityOptions,
+  watchServerSecurity,
   type LogLevel,
+  type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import { BinaryStar, BSTAR_HEARTBEAT_MS, type BStarRole } from '@zpatterns/bstar';
-import { Channel } from '@zpatterns/core';
+import { applyBindSecurity, Channel } from '@zpatterns/core';
 
-interface Flags {
+interface Flags extends ServerSecurityFlags {
   primary?: boolean;
   backup?: boolean;
   frontend?: string;
@@ -70,11 +74,15 @@ const program = createProgram('bstarsrv', 'Binary Star echo server: one of a pri
   .addOption(logLevelOption())
   .addOption(prettyOption());
 
+serverSecurityOptions(program);
+
 program.parse(process.argv);
 const flags = program.opts<Flags>();
+const secured = serverSecurityFromFlags('bstarsrv', flags);
 if (flags.primary !== true && flags.backup !== true) program.error('error: one of --primary or --backup is required');
 const role: BStarRole = flags.primary === true ? 'primary' : 'backup';
 const logger = createRootLogger({ name: 'bstarsrv', level: flags.logLevel, pretty: flags.pretty });
+watchServerSecurity(secured, logger);
 
 process.exitCode = await runDaemon({
   logger,
@@ -86,12 +94,17 @@ process.exitCode = await runDaemon({
       heartbeatMs: flags.heartbeatMs,
       logger,
     });
-    const frontend = new Channel(new zmq.Router({ linger: 0 }), { name: 'frontend', logger });
+    const router = new zmq.Router({ linger: 0 });
+    // CURVE (when configured) on the clients' side; the state link between the pair stays plain.
+    const guard = applyBindSecurity(router, secured.security, logger);
+    const frontend = new Channel(router, { name: 'frontend', logger });
     const close = async (): Promise<void> => {
       logger.info({ stats: star.stats }, 'final stats');
       await Promise.all([frontend.close(), star.close()]);
+      await guard?.release();
     };
     try {
+      await guard?.ready();
       await frontend.socket.bind(flags.frontend ?? DEFAULTS[role].frontend);
       await star.start();
     } catch (err) {
@@ -113,6 +126,7 @@ process.exitCode = await runDaemon({
         stateBind: star.stateEndpoint,
         stateConnect: flags.stateConnect ?? DEFAULTS[role].stateConnect,
         heartbeatMs: flags.heartbeatMs,
+        curve: secured.security !== undefined,
       },
     };
   },
