@@ -13,11 +13,15 @@ import {
   logLevelOption,
   prettyOption,
   runDaemon,
+  serverSecurityFromFlags,
+  serverSecurityOptions,
+  watchServerSecurity,
   type LogLevel,
+  type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import { FreelanceServer, freelanceServerDefaults } from '@zpatterns/freelance';
 
-interface Flags {
+interface Flags extends ServerSecurityFlags {
   bind: string;
   endpoint?: string;
   workMs: number;
@@ -55,9 +59,13 @@ const program = createProgram('flserver', 'Freelance (10/FLP) echo server: repli
   .addOption(logLevelOption())
   .addOption(prettyOption());
 
+serverSecurityOptions(program);
+
 program.parse(process.argv);
 const flags = program.opts<Flags>();
+const secured = serverSecurityFromFlags('flserver', flags);
 const logger = createRootLogger({ name: 'flserver', level: flags.logLevel, pretty: flags.pretty });
+watchServerSecurity(secured, logger);
 const workMs = flags.workMs;
 
 process.exitCode = await runDaemon({
@@ -71,6 +79,7 @@ process.exitCode = await runDaemon({
       ...(workMs > 0
         ? { handler: async (body: Buffer[]) => new Promise<Buffer[]>((r) => setTimeout(() => r(body), workMs)) }
         : {}),
+      security: secured.security,
       logger,
     });
     return {
@@ -80,7 +89,12 @@ process.exitCode = await runDaemon({
           await server.close();
         },
       },
-      ready: { endpoints: [server.endpoint], endpoint: server.endpoint, bound: server.bound },
+      ready: {
+        endpoints: [server.endpoint],
+        endpoint: server.endpoint,
+        bound: server.bound,
+        curve: secured.security !== undefined,
+      },
     };
   },
 });

@@ -11,6 +11,7 @@
  */
 import * as zmq from 'zeromq';
 import {
+  applyConnectSecurity,
   AbortError,
   Channel,
   ClosedError,
@@ -24,6 +25,7 @@ import {
   type Logger,
   type Message,
   type TimerHandle,
+  type SecurityOptions,
 } from '@zpatterns/core';
 import { FreelanceOptionsError, FreelanceTimeoutError } from './errors.js';
 import { decodeClientInbound, decodeRequestId, encodePing, encodeRequest, encodeRequestId } from './protocol.js';
@@ -54,6 +56,11 @@ export interface FreelanceClientOptions {
   routingId?: string;
   /** @default systemClock */
   clock?: Clock;
+  /**
+   * CURVE to every server (which then share one key pair): this side's keys and the servers'
+   * public key. @default undefined (plain)
+   */
+  security?: SecurityOptions | undefined;
   /** Parent logger. @default silent */
   logger?: Logger;
 }
@@ -123,7 +130,7 @@ export class FreelanceClient implements AsyncDisposable {
     serverDeaths: 0,
     malformed: 0,
   };
-  readonly #options: Required<Omit<FreelanceClientOptions, 'routingId' | 'logger' | 'servers'>>;
+  readonly #options: Required<Omit<FreelanceClientOptions, 'routingId' | 'logger' | 'servers' | 'security'>>;
   readonly #channel: Channel<zmq.Router>;
   readonly #table: ServerTable;
   readonly #log: Logger;
@@ -156,6 +163,7 @@ export class FreelanceClient implements AsyncDisposable {
       sendTimeout: 0,
       ...(options.routingId === undefined ? {} : { routingId: options.routingId }),
     });
+    applyConnectSecurity(router, options.security);
     this.#channel = new Channel(router, {
       name: 'freelance-client',
       logger: this.#log,

@@ -5,7 +5,18 @@
  * dropped; it never stops the server.
  */
 import * as zmq from 'zeromq';
-import { Channel, componentLogger, describe, toError, type Frames, type Logger, type Message } from '@zpatterns/core';
+import {
+  applyBindSecurity,
+  Channel,
+  componentLogger,
+  describe,
+  toError,
+  type Frames,
+  type Logger,
+  type Message,
+  type SecurityOptions,
+  type ServerSecurity,
+} from '@zpatterns/core';
 import { FreelanceBindError, FreelanceOptionsError } from './errors.js';
 import { concreteBindEndpoint, defaultPublicEndpoint } from './endpoint.js';
 import { decodeServerInbound, encodePong, encodeReply } from './protocol.js';
@@ -39,6 +50,11 @@ export interface FreelanceServerOptions {
   maxFrames?: number;
   /** Socket linger on close, ms. @default 0 */
   lingerMs?: number;
+  /**
+   * CURVE: the server's key pair and who may connect (`authorize`, checked by ZAP); plain clients
+   * are then refused. @default undefined (plain)
+   */
+  security?: SecurityOptions | undefined;
   /** Parent logger. @default silent */
   logger?: Logger;
 }
@@ -77,6 +93,8 @@ export class FreelanceServer implements AsyncDisposable {
     handlerErrors: 0,
   };
   readonly #channel: Channel<zmq.Router>;
+  /** CURVE + ZAP of the socket, when `security` is set. */
+  #guard: ServerSecurity | undefined;
   readonly #handler: FreelanceHandler;
   readonly #log: Logger;
   readonly #maxConcurrent: number;
@@ -118,11 +136,16 @@ export class FreelanceServer implements AsyncDisposable {
         linger: options.lingerMs ?? freelanceServerDefaults.lingerMs,
         mandatory: false,
       });
+      const guard = applyBindSecurity(router, options.security, options.logger);
       try {
+        await guard?.ready();
         await router.bind(bound);
-        return new FreelanceServer(router, bound, endpoint, options);
+        const server = new FreelanceServer(router, bound, endpoint, options);
+        server.#guard = guard;
+        return server;
       } catch (caught) {
         router.close();
+        await guard?.release();
         const inUse = (caught as { code?: unknown }).code === 'EADDRINUSE';
         // A port picked for `tcp://host:*` can be taken before we bind it: pick another.
         if (!(wildcardPort && inUse && attempt < BIND_ATTEMPTS)) {
@@ -193,6 +216,7 @@ export class FreelanceServer implements AsyncDisposable {
     this.#closing ??= (async () => {
       this.#slot?.();
       await this.#channel.close();
+      await this.#guard?.release();
       this.#log.debug({ stats: this.stats }, 'closed');
     })();
     return this.#closing;
