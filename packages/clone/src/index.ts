@@ -1,2 +1,0 @@
-/** @zpatterns/clone: work in progress. */
-export const PACKAGE = '@zpatterns/clone';

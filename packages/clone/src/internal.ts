@@ -1,2 +1,0 @@
-/** Internals for zpatterns packages and tests. No semver promise. */
-export {};
