@@ -2,7 +2,7 @@
 /**
  * mdbroker: the Majordomo broker (7/MDP and 18/MDP on one ROUTER, 8/MMI) as a daemon.
  *
- *   npx mdbroker --bind tcp://127.0.0.1:5555 [--bind ipc:///tmp/mdp.sock] [--idempotent echo]
+ *   npx --no-install mdbroker --bind tcp://127.0.0.1:5555 [--bind ipc:///tmp/mdp.sock] [--idempotent echo]
  *
  * Prints one JSON `ready` line naming the bound endpoints, logs JSON lines, and shuts down cleanly
  * on SIGINT/SIGTERM (workers get DISCONNECT so they re-register elsewhere at once).

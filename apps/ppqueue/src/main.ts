@@ -3,7 +3,7 @@
  * ppqueue: the Paranoid Pirate (6/PPP) queue as a daemon; `--simple` runs the Simple Pirate queue
  * (no heartbeats) on the same endpoints instead.
  *
- *   npx ppqueue --frontend tcp://127.0.0.1:5555 --backend tcp://127.0.0.1:5556
+ *   npx --no-install ppqueue --frontend tcp://127.0.0.1:5555 --backend tcp://127.0.0.1:5556
  */
 import {
   createProgram,

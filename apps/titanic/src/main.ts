@@ -3,8 +3,8 @@
  * titanic: the Titanic (9/TSP) service as a daemon: a durable SQLite store in `--data-dir`, the
  * three titanic.* services registered with a Majordomo broker, and the dispatcher.
  *
- *   npx titanic --broker tcp://127.0.0.1:5555 --data-dir ./data/titanic
- *   npx titanic --with-broker --broker tcp://127.0.0.1:5555     # broker + Titanic in one process
+ *   npx --no-install titanic --broker tcp://127.0.0.1:5555 --data-dir ./data/titanic
+ *   npx --no-install titanic --with-broker --broker tcp://127.0.0.1:5555     # broker + Titanic in one process
  *
  * Prints one JSON `ready` line, logs JSON lines, shuts down cleanly on SIGINT/SIGTERM.
  */
