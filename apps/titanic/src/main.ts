@@ -41,6 +41,7 @@ interface Flags extends ServerSecurityFlags {
   replyRetentionMs: number;
   mmiCheck: boolean;
   withBroker: boolean;
+  summary: boolean;
   logLevel: LogLevel;
   pretty: boolean;
 }
@@ -103,6 +104,7 @@ const program = createProgram('titanic', 'Titanic: durable, disconnected request
   )
   .option('--no-mmi-check', 'do not ask mmi.service before probing a failing service')
   .option('--with-broker', 'also run a Majordomo broker in this process, bound to --broker', false)
+  .option('--summary', 'print a short human summary (what listens where, what to try) on stderr once ready', false)
   .addOption(logLevelOption())
   .addOption(prettyOption());
 
@@ -204,6 +206,7 @@ process.exitCode = await runDaemon({
       await broker?.close();
       throw err;
     }
+    if (flags.summary) process.stderr.write(summary(brokerEndpoint, store.path, broker !== undefined));
     return {
       handle: {
         close: async () => {
@@ -226,3 +229,26 @@ process.exitCode = await runDaemon({
     };
   },
 });
+
+/** What `npm start` shows a person instead of a screen of JSON: where things are, what to try. */
+function summary(brokerEndpoint: string, storePath: string, withBroker: boolean): string {
+  const broker = brokerEndpoint.replace('tcp://0.0.0.0:', 'tcp://127.0.0.1:');
+  const flag = broker === DEFAULT_BROKER_ENDPOINT ? '' : ` --broker ${broker}`;
+  return [
+    '',
+    withBroker
+      ? `  Majordomo broker listening on ${broker} (MDP/0.1 and MDP/0.2 clients and workers, MMI)`
+      : `  Titanic registered with the Majordomo broker at ${broker}`,
+    `  Titanic (titanic.request, titanic.reply, titanic.close) storing in ${storePath}`,
+    '',
+    '  Try, in another terminal:',
+    `    npx --no-install zpat worker echo${flag}             # an echo worker`,
+    `    npx --no-install zpat call echo "Hello world"${flag}   # prints: Hello world`,
+    `    npx --no-install zpat titanic submit echo "Hello"${flag}   # durable: prints a UUID`,
+    `    npx --no-install zpat titanic fetch <uuid>${flag}         # its reply, once the echo worker ran`,
+    '',
+    `  Logs: JSON lines on stdout (${flags.logLevel} and above). Ctrl-C stops.`,
+    '',
+    '',
+  ].join('\n');
+}
