@@ -31,7 +31,7 @@ interface Flags extends ServerSecurityFlags {
   heartbeatMs: number;
   liveness: number;
   requestTtlMs: number;
-  maxQueue: number;
+  maxQueuedBytes: number;
   idempotent?: string[];
   statsIntervalMs: number;
   ha?: BStarRole;
@@ -73,10 +73,10 @@ const program = createProgram('mdbroker', 'Majordomo broker: MDP/0.1 and MDP/0.2
     brokerDefaults.requestTtlMs,
   )
   .option(
-    '--max-queue <n>',
-    'requests queued per service at most (oldest dropped past it)',
-    intFlag(1, 10_000_000),
-    brokerDefaults.maxQueuePerService,
+    '--max-queued-bytes <bytes>',
+    'bytes of queued requests, all services, at most (new requests refused past it)',
+    intFlag(1, Number.MAX_SAFE_INTEGER),
+    brokerDefaults.maxQueuedBytes,
   )
   .option(
     '--idempotent <service>',
@@ -134,7 +134,7 @@ process.exitCode = await runDaemon({
       heartbeatIntervalMs: flags.heartbeatMs,
       liveness: flags.liveness,
       requestTtlMs: flags.requestTtlMs,
-      maxQueuePerService: flags.maxQueue,
+      maxQueuedBytes: flags.maxQueuedBytes,
       idempotentServices: flags.idempotent ?? [],
       statsIntervalMs: flags.statsIntervalMs,
       security: secured.security,
