@@ -9,24 +9,34 @@
  */
 import { InvalidArgumentError, Option } from 'commander';
 import {
+  boundedLabels,
   collect,
+  Counter,
+  createRegistry,
+  Histogram,
   createProgram,
   createRootLogger,
   endpointFlag,
   intFlag,
+  gaugesOf,
   logLevelOption,
+  metricsOptions,
   prettyOption,
   runDaemon,
   serverSecurityFromFlags,
   serverSecurityOptions,
   watchServerSecurity,
+  startMetricsServer,
+  statsCounters,
   type LogLevel,
+  type MetricsFlags,
+  type MetricsServer,
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import { BinaryStar, BSTAR_HEARTBEAT_MS, type BStarRole } from '@zpatterns/bstar';
 import { Broker, brokerDefaults, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
 
-interface Flags extends ServerSecurityFlags {
+interface Flags extends ServerSecurityFlags, MetricsFlags {
   bind?: string[];
   heartbeatMs: number;
   liveness: number;
@@ -100,6 +110,7 @@ const program = createProgram('mdbroker', 'Majordomo broker: MDP/0.1 and MDP/0.2
   )
   .addOption(logLevelOption())
   .addOption(prettyOption());
+for (const option of metricsOptions()) program.addOption(option);
 
 serverSecurityOptions(program);
 
@@ -118,6 +129,21 @@ watchServerSecurity(secured, logger);
 process.exitCode = await runDaemon({
   logger,
   start: async () => {
+    const registry = createRegistry();
+    const label = boundedLabels(flags.metricsServices);
+    const requests = new Counter({
+      name: 'zpatterns_broker_service_requests_total',
+      help: 'client requests per service (first --metrics-services services, the rest "_other")',
+      labelNames: ['service'],
+      registers: [registry],
+    });
+    const latency = new Histogram({
+      name: 'zpatterns_broker_request_duration_seconds',
+      help: 'arrival of a request at the broker to its final reply, per service',
+      labelNames: ['service'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    });
     const star =
       flags.ha === undefined
         ? undefined
@@ -129,6 +155,13 @@ process.exitCode = await runDaemon({
             logger,
           });
     const broker = new Broker({
+      observer:
+        flags.metricsPort === undefined
+          ? {}
+          : {
+              request: (service) => requests.inc({ service: label(service) }),
+              reply: (service, ms) => latency.observe({ service: label(service) }, ms / 1000),
+            },
       ...(star === undefined ? {} : { clientVoter: star }),
       logger,
       heartbeatIntervalMs: flags.heartbeatMs,
@@ -148,9 +181,32 @@ process.exitCode = await runDaemon({
       await Promise.all([broker.close(), star?.close()]);
       throw err;
     }
+    let metrics: MetricsServer | undefined;
+    if (flags.metricsPort !== undefined) {
+      statsCounters(registry, 'broker', () => ({ ...broker.stats }));
+      gaugesOf(registry, 'broker', () => ({ ...broker.gauges() }));
+      try {
+        metrics = await startMetricsServer({
+          port: flags.metricsPort,
+          host: flags.metricsHost,
+          registry,
+          healthy: () => broker.state === 'open',
+          logger,
+        });
+      } catch (err) {
+        await Promise.all([broker.close(), star?.close()]);
+        throw err;
+      }
+    }
     return {
-      handle: { close: async () => void (await Promise.all([broker.close(), star?.close()])) },
+      handle: {
+        close: async () => {
+          await Promise.all([broker.close(), star?.close()]);
+          await metrics?.close();
+        },
+      },
       ready: {
+        ...(metrics === undefined ? {} : { metrics: metrics.url }),
         endpoints,
         heartbeatMs: flags.heartbeatMs,
         liveness: flags.liveness,

@@ -53,6 +53,11 @@ export interface BrokerOptions {
    * its workers registered. @default always serve
    */
   clientVoter?: ClientVoter;
+  /**
+   * Called on the hot path for each client request (MMI excluded) and each FINAL reply, with the
+   * service name and the time since the request arrived: the hook metrics are built on. @default {}
+   */
+  observer?: BrokerObserver;
   /** Parent logger; the broker logs under `{component: 'broker'}`. @default silent */
   logger?: Logger;
   /** Time source for heartbeats and expiry. @default systemClock */
@@ -67,6 +72,12 @@ export interface BrokerOptions {
 /** Decides, per client request, whether this broker serves it (see `clientVoter`). */
 export interface ClientVoter {
   vote(): boolean;
+}
+
+/** What `BrokerOptions.observer` is told. Keep the callbacks cheap: they run per message. */
+export interface BrokerObserver {
+  request?(service: string): void;
+  reply?(service: string, latencyMs: number): void;
 }
 
 const ALWAYS_SERVE: ClientVoter = { vote: () => true };
@@ -85,6 +96,7 @@ export const brokerDefaults: Required<Omit<BrokerOptions, 'security'>> = {
   maxWarningsPerSecond: 10,
   statsIntervalMs: 0,
   clientVoter: ALWAYS_SERVE,
+  observer: {},
   logger: silentLogger(),
   clock: systemClock,
 };

@@ -280,6 +280,7 @@ export class Broker implements AsyncDisposable {
       return;
     }
     const service = this.#requireService(name);
+    this.#options.observer.request?.(service.key);
     const now = this.#clock.now();
     const request: PendingRequest = {
       client,
@@ -465,6 +466,7 @@ export class Broker implements AsyncDisposable {
       return;
     }
     this.stats.replies++;
+    this.#options.observer.reply?.(worker.service.key, this.#clock.now() - request.arrivedAt);
     this.#channel.post(encodeClientReply(request.version, request.client, worker.service.name, body, true));
     this.#workerIdle(worker);
   }
