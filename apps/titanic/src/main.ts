@@ -10,25 +10,33 @@
  */
 import {
   createProgram,
+  createRegistry,
   exitUsage,
+  Gauge,
   createRootLogger,
   endpointFlag,
   intFlag,
+  gaugesOf,
   logLevelOption,
+  metricsOptions,
   prettyOption,
   runDaemon,
   serverSecurityFromFlags,
   serverSecurityOptions,
+  startMetricsServer,
+  statsCounters,
   watchServerSecurity,
-  type LogLevel,
   type DaemonSecurity,
+  type LogLevel,
+  type MetricsFlags,
+  type MetricsServer,
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import { exponentialBackoff, loadPublicKey, toError, type SecurityOptions, type ZapRequest } from '@zpatterns/core';
 import { Broker, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
 import { SqliteStore, TitanicServer, titanicServerDefaults } from '@zpatterns/titanic';
 
-interface Flags extends ServerSecurityFlags {
+interface Flags extends ServerSecurityFlags, MetricsFlags {
   broker: string;
   dataDir: string;
   concurrency: number;
@@ -107,6 +115,7 @@ const program = createProgram('titanic', 'Titanic: durable, disconnected request
   .option('--summary', 'print a short human summary (what listens where, what to try) on stderr once ready', false)
   .addOption(logLevelOption())
   .addOption(prettyOption());
+for (const option of metricsOptions()) program.addOption(option);
 
 serverSecurityOptions(program).option(
   '--curve-server-key <key>',
@@ -206,6 +215,39 @@ process.exitCode = await runDaemon({
       await broker?.close();
       throw err;
     }
+    let metrics: MetricsServer | undefined;
+    if (flags.metricsPort !== undefined) {
+      const registry = createRegistry();
+      statsCounters(registry, 'titanic', () => server.stats);
+      statsCounters(registry, 'titanic_store', () => store.stats);
+      if (broker !== undefined) {
+        const inProcess = broker;
+        statsCounters(registry, 'broker', () => inProcess.stats);
+        gaugesOf(registry, 'broker', () => ({ ...inProcess.gauges() }));
+      }
+      new Gauge({
+        name: 'zpatterns_titanic_requests',
+        help: 'requests in the store by state (pending: not yet replied; done: reply stored)',
+        labelNames: ['state'],
+        registers: [registry],
+        async collect() {
+          const counts = await store.counts();
+          this.set({ state: 'pending' }, counts.pending);
+          this.set({ state: 'done' }, counts.replied);
+        },
+      });
+      metrics = await startMetricsServer({
+        port: flags.metricsPort,
+        host: flags.metricsHost,
+        registry,
+        healthy: () => server.state === 'running',
+        logger,
+      }).catch(async (err: unknown) => {
+        await server.close();
+        await broker?.close();
+        throw err;
+      });
+    }
     if (flags.summary) process.stderr.write(summary(brokerEndpoint, store.path, broker !== undefined));
     return {
       handle: {
@@ -213,9 +255,11 @@ process.exitCode = await runDaemon({
           await server.close();
           logger.info({ stats: server.stats, store: store.stats }, 'final stats');
           await broker?.close();
+          await metrics?.close();
         },
       },
       ready: {
+        ...(metrics === undefined ? {} : { metrics: metrics.url }),
         endpoints,
         broker: brokerEndpoint,
         dataDir: flags.dataDir,

@@ -47,20 +47,31 @@ export function createRegistry(): Registry {
  * One counter per field of a daemon's `stats` object, read at scrape time:
  * `stats.expiredRequests` becomes `zpatterns_<prefix>_expired_requests_total`.
  */
-export function statsCounters(registry: Registry, prefix: string, stats: () => Record<string, unknown>): void {
-  for (const [key, value] of Object.entries(stats())) {
-    if (typeof value !== 'number') continue;
+export function statsCounters(registry: Registry, prefix: string, stats: () => object): void {
+  for (const key of Object.keys(flatten(stats()))) {
     new Counter({
       name: `zpatterns_${prefix}_${snake(key)}_total`,
       help: `${prefix} stats.${key}`,
       registers: [registry],
       collect() {
-        const now = stats()[key];
+        const now = flatten(stats())[key];
         this.reset();
-        if (typeof now === 'number') this.inc(now);
+        if (now !== undefined) this.inc(now);
       },
     });
   }
+}
+
+/** Numeric fields, nested objects one level down joined with `_` (`dispatch.sent`: `dispatch_sent`). */
+function flatten(stats: object): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(stats) as [string, unknown][]) {
+    if (typeof value === 'number') out[key] = value;
+    else if (typeof value === 'object' && value !== null) {
+      for (const [inner, v] of Object.entries(value)) if (typeof v === 'number') out[`${key}_${inner}`] = v;
+    }
+  }
+  return out;
 }
 
 /** One gauge per numeric field of `gauges()`, read at scrape time. */
