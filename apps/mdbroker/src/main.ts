@@ -2,36 +2,46 @@
 /**
  * mdbroker: the Majordomo broker (7/MDP and 18/MDP on one ROUTER, 8/MMI) as a daemon.
  *
- *   npx mdbroker --bind tcp://127.0.0.1:5555 [--bind ipc:///tmp/mdp.sock] [--idempotent echo]
+ *   npx --no-install mdbroker --bind tcp://127.0.0.1:5555 [--bind ipc:///tmp/mdp.sock] [--idempotent echo]
  *
  * Prints one JSON `ready` line naming the bound endpoints, logs JSON lines, and shuts down cleanly
  * on SIGINT/SIGTERM (workers get DISCONNECT so they re-register elsewhere at once).
  */
 import { InvalidArgumentError, Option } from 'commander';
 import {
+  boundedLabels,
   collect,
+  Counter,
+  createRegistry,
+  Histogram,
   createProgram,
   createRootLogger,
   endpointFlag,
   intFlag,
+  gaugesOf,
   logLevelOption,
+  metricsOptions,
   prettyOption,
   runDaemon,
   serverSecurityFromFlags,
   serverSecurityOptions,
   watchServerSecurity,
+  startMetricsServer,
+  statsCounters,
   type LogLevel,
+  type MetricsFlags,
+  type MetricsServer,
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import { BinaryStar, BSTAR_HEARTBEAT_MS, type BStarRole } from '@zpatterns/bstar';
 import { Broker, brokerDefaults, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
 
-interface Flags extends ServerSecurityFlags {
+interface Flags extends ServerSecurityFlags, MetricsFlags {
   bind?: string[];
   heartbeatMs: number;
   liveness: number;
   requestTtlMs: number;
-  maxQueue: number;
+  maxQueuedBytes: number;
   idempotent?: string[];
   statsIntervalMs: number;
   ha?: BStarRole;
@@ -73,10 +83,10 @@ const program = createProgram('mdbroker', 'Majordomo broker: MDP/0.1 and MDP/0.2
     brokerDefaults.requestTtlMs,
   )
   .option(
-    '--max-queue <n>',
-    'requests queued per service at most (oldest dropped past it)',
-    intFlag(1, 10_000_000),
-    brokerDefaults.maxQueuePerService,
+    '--max-queued-bytes <bytes>',
+    'bytes of queued requests, all services, at most (new requests refused past it)',
+    intFlag(1, Number.MAX_SAFE_INTEGER),
+    brokerDefaults.maxQueuedBytes,
   )
   .option(
     '--idempotent <service>',
@@ -100,6 +110,7 @@ const program = createProgram('mdbroker', 'Majordomo broker: MDP/0.1 and MDP/0.2
   )
   .addOption(logLevelOption())
   .addOption(prettyOption());
+for (const option of metricsOptions()) program.addOption(option);
 
 serverSecurityOptions(program);
 
@@ -118,6 +129,21 @@ watchServerSecurity(secured, logger);
 process.exitCode = await runDaemon({
   logger,
   start: async () => {
+    const registry = createRegistry();
+    const label = boundedLabels(flags.metricsServices);
+    const requests = new Counter({
+      name: 'zpatterns_broker_service_requests_total',
+      help: 'client requests per service (first --metrics-services services, the rest "_other")',
+      labelNames: ['service'],
+      registers: [registry],
+    });
+    const latency = new Histogram({
+      name: 'zpatterns_broker_request_duration_seconds',
+      help: 'arrival of a request at the broker to its final reply, per service',
+      labelNames: ['service'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    });
     const star =
       flags.ha === undefined
         ? undefined
@@ -129,12 +155,19 @@ process.exitCode = await runDaemon({
             logger,
           });
     const broker = new Broker({
+      observer:
+        flags.metricsPort === undefined
+          ? {}
+          : {
+              request: (service) => requests.inc({ service: label(service) }),
+              reply: (service, ms) => latency.observe({ service: label(service) }, ms / 1000),
+            },
       ...(star === undefined ? {} : { clientVoter: star }),
       logger,
       heartbeatIntervalMs: flags.heartbeatMs,
       liveness: flags.liveness,
       requestTtlMs: flags.requestTtlMs,
-      maxQueuePerService: flags.maxQueue,
+      maxQueuedBytes: flags.maxQueuedBytes,
       idempotentServices: flags.idempotent ?? [],
       statsIntervalMs: flags.statsIntervalMs,
       security: secured.security,
@@ -148,9 +181,32 @@ process.exitCode = await runDaemon({
       await Promise.all([broker.close(), star?.close()]);
       throw err;
     }
+    let metrics: MetricsServer | undefined;
+    if (flags.metricsPort !== undefined) {
+      statsCounters(registry, 'broker', () => ({ ...broker.stats }));
+      gaugesOf(registry, 'broker', () => ({ ...broker.gauges() }));
+      try {
+        metrics = await startMetricsServer({
+          port: flags.metricsPort,
+          host: flags.metricsHost,
+          registry,
+          healthy: () => broker.state === 'open',
+          logger,
+        });
+      } catch (err) {
+        await Promise.all([broker.close(), star?.close()]);
+        throw err;
+      }
+    }
     return {
-      handle: { close: async () => void (await Promise.all([broker.close(), star?.close()])) },
+      handle: {
+        close: async () => {
+          await Promise.all([broker.close(), star?.close()]);
+          await metrics?.close();
+        },
+      },
       ready: {
+        ...(metrics === undefined ? {} : { metrics: metrics.url }),
         endpoints,
         heartbeatMs: flags.heartbeatMs,
         liveness: flags.liveness,

@@ -50,7 +50,14 @@ describe('mdbroker flags', () => {
   it('--help lists every flag with its default, exit 0', async () => {
     const result = await runCli(bin(), ['--help']);
     expect(result.code).toBe(0);
-    for (const flag of ['--bind', '--heartbeat-ms', '--liveness', '--request-ttl-ms', '--max-queue', '--idempotent']) {
+    for (const flag of [
+      '--bind',
+      '--heartbeat-ms',
+      '--liveness',
+      '--request-ttl-ms',
+      '--max-queued-bytes',
+      '--idempotent',
+    ]) {
       expect(result.stdout).toContain(flag);
     }
     expect(result.stdout).toContain('2500');

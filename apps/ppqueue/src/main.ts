@@ -3,20 +3,26 @@
  * ppqueue: the Paranoid Pirate (6/PPP) queue as a daemon; `--simple` runs the Simple Pirate queue
  * (no heartbeats) on the same endpoints instead.
  *
- *   npx ppqueue --frontend tcp://127.0.0.1:5555 --backend tcp://127.0.0.1:5556
+ *   npx --no-install ppqueue --frontend tcp://127.0.0.1:5555 --backend tcp://127.0.0.1:5556
  */
 import {
   createProgram,
+  createRegistry,
   createRootLogger,
   endpointFlag,
   intFlag,
   logLevelOption,
+  metricsOptions,
   prettyOption,
   runDaemon,
   serverSecurityFromFlags,
   serverSecurityOptions,
+  startMetricsServer,
+  statsCounters,
   watchServerSecurity,
   type LogLevel,
+  type MetricsFlags,
+  type MetricsServer,
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import {
@@ -28,7 +34,7 @@ import {
   SimplePirateQueue,
 } from '@zpatterns/pirate';
 
-interface Flags extends ServerSecurityFlags {
+interface Flags extends ServerSecurityFlags, MetricsFlags {
   frontend: string;
   backend: string;
   heartbeatMs: number;
@@ -58,6 +64,7 @@ const program = createProgram('ppqueue', 'Paranoid Pirate (6/PPP) load-balancing
   .option('--simple', 'run the Simple Pirate queue instead (no heartbeats)', false)
   .addOption(logLevelOption())
   .addOption(prettyOption());
+for (const option of metricsOptions()) program.addOption(option);
 
 serverSecurityOptions(program);
 
@@ -88,14 +95,31 @@ process.exitCode = await runDaemon({
           logger,
         });
     const { frontend, backend } = queue.endpoints;
+    let metrics: MetricsServer | undefined;
+    if (flags.metricsPort !== undefined) {
+      const registry = createRegistry();
+      statsCounters(registry, 'ppqueue', () => queue.stats);
+      metrics = await startMetricsServer({
+        port: flags.metricsPort,
+        host: flags.metricsHost,
+        registry,
+        healthy: () => queue.state === 'running',
+        logger,
+      }).catch(async (err: unknown) => {
+        await queue.close();
+        throw err;
+      });
+    }
     return {
       handle: {
         close: async () => {
           logger.info({ stats: queue.stats }, 'final stats');
           await queue.close();
+          await metrics?.close();
         },
       },
       ready: {
+        ...(metrics === undefined ? {} : { metrics: metrics.url }),
         endpoints: [frontend, backend],
         frontend,
         backend,

@@ -3,32 +3,40 @@
  * titanic: the Titanic (9/TSP) service as a daemon: a durable SQLite store in `--data-dir`, the
  * three titanic.* services registered with a Majordomo broker, and the dispatcher.
  *
- *   npx titanic --broker tcp://127.0.0.1:5555 --data-dir ./data/titanic
- *   npx titanic --with-broker --broker tcp://127.0.0.1:5555     # broker + Titanic in one process
+ *   npx --no-install titanic --broker tcp://127.0.0.1:5555 --data-dir ./data/titanic
+ *   npx --no-install titanic --with-broker --broker tcp://127.0.0.1:5555     # broker + Titanic in one process
  *
  * Prints one JSON `ready` line, logs JSON lines, shuts down cleanly on SIGINT/SIGTERM.
  */
 import {
   createProgram,
+  createRegistry,
   exitUsage,
+  Gauge,
   createRootLogger,
   endpointFlag,
   intFlag,
+  gaugesOf,
   logLevelOption,
+  metricsOptions,
   prettyOption,
   runDaemon,
   serverSecurityFromFlags,
   serverSecurityOptions,
+  startMetricsServer,
+  statsCounters,
   watchServerSecurity,
-  type LogLevel,
   type DaemonSecurity,
+  type LogLevel,
+  type MetricsFlags,
+  type MetricsServer,
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import { exponentialBackoff, loadPublicKey, toError, type SecurityOptions, type ZapRequest } from '@zpatterns/core';
 import { Broker, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
 import { SqliteStore, TitanicServer, titanicServerDefaults } from '@zpatterns/titanic';
 
-interface Flags extends ServerSecurityFlags {
+interface Flags extends ServerSecurityFlags, MetricsFlags {
   broker: string;
   dataDir: string;
   concurrency: number;
@@ -41,6 +49,7 @@ interface Flags extends ServerSecurityFlags {
   replyRetentionMs: number;
   mmiCheck: boolean;
   withBroker: boolean;
+  summary: boolean;
   logLevel: LogLevel;
   pretty: boolean;
 }
@@ -103,8 +112,10 @@ const program = createProgram('titanic', 'Titanic: durable, disconnected request
   )
   .option('--no-mmi-check', 'do not ask mmi.service before probing a failing service')
   .option('--with-broker', 'also run a Majordomo broker in this process, bound to --broker', false)
+  .option('--summary', 'print a short human summary (what listens where, what to try) on stderr once ready', false)
   .addOption(logLevelOption())
   .addOption(prettyOption());
+for (const option of metricsOptions()) program.addOption(option);
 
 serverSecurityOptions(program).option(
   '--curve-server-key <key>',
@@ -204,15 +215,51 @@ process.exitCode = await runDaemon({
       await broker?.close();
       throw err;
     }
+    let metrics: MetricsServer | undefined;
+    if (flags.metricsPort !== undefined) {
+      const registry = createRegistry();
+      statsCounters(registry, 'titanic', () => server.stats);
+      statsCounters(registry, 'titanic_store', () => store.stats);
+      if (broker !== undefined) {
+        const inProcess = broker;
+        statsCounters(registry, 'broker', () => inProcess.stats);
+        gaugesOf(registry, 'broker', () => ({ ...inProcess.gauges() }));
+      }
+      new Gauge({
+        name: 'zpatterns_titanic_requests',
+        help: 'requests in the store by state (pending: not yet replied; done: reply stored)',
+        labelNames: ['state'],
+        registers: [registry],
+        async collect() {
+          const counts = await store.counts();
+          this.set({ state: 'pending' }, counts.pending);
+          this.set({ state: 'done' }, counts.replied);
+        },
+      });
+      metrics = await startMetricsServer({
+        port: flags.metricsPort,
+        host: flags.metricsHost,
+        registry,
+        healthy: () => server.state === 'running',
+        logger,
+      }).catch(async (err: unknown) => {
+        await server.close();
+        await broker?.close();
+        throw err;
+      });
+    }
+    if (flags.summary) process.stderr.write(summary(brokerEndpoint, store.path, broker !== undefined));
     return {
       handle: {
         close: async () => {
           await server.close();
           logger.info({ stats: server.stats, store: store.stats }, 'final stats');
           await broker?.close();
+          await metrics?.close();
         },
       },
       ready: {
+        ...(metrics === undefined ? {} : { metrics: metrics.url }),
         endpoints,
         broker: brokerEndpoint,
         dataDir: flags.dataDir,
@@ -226,3 +273,26 @@ process.exitCode = await runDaemon({
     };
   },
 });
+
+/** What `npm start` shows a person instead of a screen of JSON: where things are, what to try. */
+function summary(brokerEndpoint: string, storePath: string, withBroker: boolean): string {
+  const broker = brokerEndpoint.replace('tcp://0.0.0.0:', 'tcp://127.0.0.1:');
+  const flag = broker === DEFAULT_BROKER_ENDPOINT ? '' : ` --broker ${broker}`;
+  return [
+    '',
+    withBroker
+      ? `  Majordomo broker listening on ${broker} (MDP/0.1 and MDP/0.2 clients and workers, MMI)`
+      : `  Titanic registered with the Majordomo broker at ${broker}`,
+    `  Titanic (titanic.request, titanic.reply, titanic.close) storing in ${storePath}`,
+    '',
+    '  Try, in another terminal:',
+    `    npx --no-install zpat worker echo${flag}             # an echo worker`,
+    `    npx --no-install zpat call echo "Hello world"${flag}   # prints: Hello world`,
+    `    npx --no-install zpat titanic submit echo "Hello"${flag}   # durable: prints a UUID`,
+    `    npx --no-install zpat titanic fetch <uuid>${flag}         # its reply, once the echo worker ran`,
+    '',
+    `  Logs: JSON lines on stdout (${flags.logLevel} and above). Ctrl-C stops.`,
+    '',
+    '',
+  ].join('\n');
+}

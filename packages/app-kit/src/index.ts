@@ -19,7 +19,18 @@ export {
   serverSecurityOptions,
   watchServerSecurity,
 } from './security.js';
+export {
+  boundedLabels,
+  createRegistry,
+  gaugesOf,
+  metricsOptions,
+  startMetricsServer,
+  statsCounters,
+} from './metrics.js';
+// The metric classes, so that daemons need no direct dependency on prom-client.
+export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export type { DaemonHandle, RunDaemonOptions } from './daemon.js';
 export type { LogLevel, RootLoggerOptions } from './logging.js';
 export type { ClientSecurityFlags, DaemonSecurity, ServerSecurityFlags } from './security.js';
+export type { MetricsFlags, MetricsServer, MetricsServerOptions } from './metrics.js';

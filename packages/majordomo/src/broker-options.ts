@@ -20,8 +20,13 @@ export interface BrokerOptions {
    * Checked once per heartbeat interval. @default 30000
    */
   requestTtlMs?: number;
-  /** Requests queued per service at most; past it the oldest is dropped with a warning. @default 10000 */
-  maxQueuePerService?: number;
+  /**
+   * Bytes of queued requests, all services together, at most (frames plus about 100 bytes of
+   * overhead per request). Past it, new requests are refused (counted in `refusedRequests`, one
+   * warning per second with the figures) and the accepted ones are kept. 256 MiB holds the book's
+   * 100,000 pipelined requests many times over. @default 268435456
+   */
+  maxQueuedBytes?: number;
   /**
    * Services whose requests may safely run twice: a request in flight on a worker that dies or
    * disconnects is requeued at the head of its queue instead of being dropped. @default []
@@ -48,6 +53,11 @@ export interface BrokerOptions {
    * its workers registered. @default always serve
    */
   clientVoter?: ClientVoter;
+  /**
+   * Called on the hot path for each client request (MMI excluded) and each FINAL reply, with the
+   * service name and the time since the request arrived: the hook metrics are built on. @default {}
+   */
+  observer?: BrokerObserver;
   /** Parent logger; the broker logs under `{component: 'broker'}`. @default silent */
   logger?: Logger;
   /** Time source for heartbeats and expiry. @default systemClock */
@@ -64,13 +74,19 @@ export interface ClientVoter {
   vote(): boolean;
 }
 
+/** What `BrokerOptions.observer` is told. Keep the callbacks cheap: they run per message. */
+export interface BrokerObserver {
+  request?(service: string): void;
+  reply?(service: string, latencyMs: number): void;
+}
+
 const ALWAYS_SERVE: ClientVoter = { vote: () => true };
 
 export const brokerDefaults: Required<Omit<BrokerOptions, 'security'>> = {
   heartbeatIntervalMs: 2500,
   liveness: 3,
   requestTtlMs: 30_000,
-  maxQueuePerService: 10_000,
+  maxQueuedBytes: 256 * 1024 * 1024,
   idempotentServices: [],
   maxFramesPerMessage: 256,
   maxMessageBytes: 16 * 1024 * 1024,
@@ -80,6 +96,7 @@ export const brokerDefaults: Required<Omit<BrokerOptions, 'security'>> = {
   maxWarningsPerSecond: 10,
   statsIntervalMs: 0,
   clientVoter: ALWAYS_SERVE,
+  observer: {},
   logger: silentLogger(),
   clock: systemClock,
 };
@@ -94,7 +111,7 @@ export function resolveBrokerOptions(options: BrokerOptions = {}): Required<Omit
     'heartbeatIntervalMs',
     'liveness',
     'requestTtlMs',
-    'maxQueuePerService',
+    'maxQueuedBytes',
     'maxFramesPerMessage',
     'maxMessageBytes',
   ];
@@ -160,10 +177,10 @@ export interface BrokerStats {
   unreachableWorkers: number;
   /** Requests dropped after waiting `requestTtlMs` for a worker. */
   expiredRequests: number;
-  /** Requests dropped for any other reason: `overflowed` + `lostInFlight`. */
+  /** Requests dropped for any other reason: `lostInFlight`. */
   droppedRequests: number;
-  /** Of `droppedRequests`: the oldest queued request dropped at `maxQueuePerService`. */
-  overflowed: number;
+  /** New requests refused because the queued bytes were at `maxQueuedBytes`. */
+  refusedRequests: number;
   /** Of `droppedRequests`: in flight on a worker that died, service not idempotent. */
   lostInFlight: number;
   /** In-flight requests put back at the head of their queue (idempotent services). */
@@ -194,7 +211,7 @@ export function createBrokerStats(): BrokerStats {
     unreachableWorkers: 0,
     expiredRequests: 0,
     droppedRequests: 0,
-    overflowed: 0,
+    refusedRequests: 0,
     lostInFlight: 0,
     requeued: 0,
     sendFailures: 0,
@@ -209,4 +226,6 @@ export interface BrokerGauges {
   idleWorkers: number;
   busyWorkers: number;
   queuedRequests: number;
+  /** Bytes of the queued requests, as counted against `maxQueuedBytes`. */
+  queuedBytes: number;
 }

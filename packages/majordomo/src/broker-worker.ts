@@ -19,8 +19,12 @@ export interface PendingRequest {
   /** The version the client spoke: the reply goes back in it. */
   readonly version: MdpVersion;
   readonly body: Buffer[];
+  /** When the broker read it (clock ms): the start of the broker's latency. */
+  readonly arrivedAt: number;
   /** Arrival time + `requestTtlMs`: past it, a queued request is dropped. */
   readonly deadline: number;
+  /** What it costs while queued, counted against `maxQueuedBytes`. */
+  readonly bytes: number;
 }
 
 export type BrokerWorkerState =

@@ -69,6 +69,8 @@ export class Broker implements AsyncDisposable {
   readonly #warnings: WarningLimiter;
   /** Separate budget for worker expiry lines, so a flood of garbage cannot hide them. */
   readonly #workerWarnings: WarningLimiter;
+  /** Refusals at `maxQueuedBytes`: one line per second at most, with the figures. */
+  readonly #overloadWarnings: WarningLimiter;
   readonly #socket: zmq.Router;
   readonly #channel: Channel<zmq.Router>;
   readonly #services = new Map<string, BrokerService>();
@@ -79,6 +81,8 @@ export class Broker implements AsyncDisposable {
   readonly #requestExpiry = new MinHeap<BrokerService>();
   readonly #idempotent: ReadonlySet<string>;
   readonly #endpoints: string[] = [];
+  /** Bytes of every queued request (bodies, client identity, a fixed overhead), all services. */
+  #queuedBytes = 0;
   #state: BrokerState = { state: 'open' };
   #timer: TimerHandle | undefined;
   #lastStatsAt: number;
@@ -92,6 +96,7 @@ export class Broker implements AsyncDisposable {
     this.#debug = this.#log.isLevelEnabled('debug');
     this.#warnings = new WarningLimiter(this.#log, this.#clock, resolved.maxWarningsPerSecond);
     this.#workerWarnings = new WarningLimiter(this.#log, this.#clock, resolved.maxWarningsPerSecond);
+    this.#overloadWarnings = new WarningLimiter(this.#log, this.#clock, 1);
     this.#liveness = new ExpiryList(resolved.heartbeatIntervalMs * resolved.liveness);
     this.#idempotent = new Set(resolved.idempotentServices);
     this.#lastStatsAt = this.#clock.now();
@@ -162,6 +167,7 @@ export class Broker implements AsyncDisposable {
       idleWorkers,
       busyWorkers: this.#workers.size - idleWorkers,
       queuedRequests,
+      queuedBytes: this.#queuedBytes,
     };
   }
 
@@ -195,11 +201,13 @@ export class Broker implements AsyncDisposable {
     }
     this.#warnings.flush();
     this.#workerWarnings.flush();
+    this.#overloadWarnings.flush();
     this.logStats();
     await this.#channel.drain();
     this.#workers.clear();
     this.#services.clear();
     await this.#security?.release();
+    this.#queuedBytes = 0;
     this.#transition({ state: 'closed' });
   }
 
@@ -272,7 +280,16 @@ export class Broker implements AsyncDisposable {
       return;
     }
     const service = this.#requireService(name);
-    const request: PendingRequest = { client, version, body, deadline: this.#clock.now() + this.#options.requestTtlMs };
+    this.#options.observer.request?.(service.key);
+    const now = this.#clock.now();
+    const request: PendingRequest = {
+      client,
+      version,
+      body,
+      arrivedAt: now,
+      deadline: now + this.#options.requestTtlMs,
+      bytes: requestBytes(client, body),
+    };
     if (service.idle.size > 0) {
       const worker = this.#takeIdle(service);
       if (worker !== undefined) {
@@ -297,23 +314,38 @@ export class Broker implements AsyncDisposable {
     return service;
   }
 
+  /**
+   * Queue a new request, unless the queued bytes of all services would pass `maxQueuedBytes`: then
+   * the new request is refused (counted, one rate-limited warning) and the accepted ones are kept.
+   * MDP has no error reply, so the client's own timeout reports a refusal.
+   */
   #enqueue(service: BrokerService, request: PendingRequest): void {
-    const queue = service.queue;
-    if (queue.length >= this.#options.maxQueuePerService) {
-      const dropped = queue.shift();
-      this.stats.droppedRequests++;
-      this.stats.overflowed++;
-      this.#warnings.warn(
+    const limit = this.#options.maxQueuedBytes;
+    if (this.#queuedBytes + request.bytes > limit) {
+      this.stats.refusedRequests++;
+      this.#overloadWarnings.warn(
         {
           service: service.key,
-          client: dropped?.client.toString('hex'),
-          maxQueuePerService: this.#options.maxQueuePerService,
+          queuedBytes: this.#queuedBytes,
+          requestBytes: request.bytes,
+          maxQueuedBytes: limit,
+          queuedRequests: service.queue.length,
+          refusedRequests: this.stats.refusedRequests,
         },
-        'service queue full, oldest request dropped',
+        'queued bytes at maxQueuedBytes, new request refused',
       );
+      this.#maybeDropService(service);
+      return;
     }
-    queue.push(request);
+    this.#queuedBytes += request.bytes;
+    service.queue.push(request);
     this.#scheduleExpiry(service);
+  }
+
+  #dequeue(service: BrokerService): PendingRequest | undefined {
+    const request = service.queue.shift();
+    if (request !== undefined) this.#queuedBytes -= request.bytes;
+    return request;
   }
 
   #onMmi(version: MdpVersion, client: Buffer, name: Buffer, body: Buffer[]): void {
@@ -434,6 +466,7 @@ export class Broker implements AsyncDisposable {
       return;
     }
     this.stats.replies++;
+    this.#options.observer.reply?.(worker.service.key, this.#clock.now() - request.arrivedAt);
     this.#channel.post(encodeClientReply(request.version, request.client, worker.service.name, body, true));
     this.#workerIdle(worker);
   }
@@ -441,7 +474,7 @@ export class Broker implements AsyncDisposable {
   /** The worker has nothing in hand: give it the oldest queued request, or park it as idle. */
   #workerIdle(worker: Worker): void {
     const service = worker.service;
-    const next = service.queue.shift();
+    const next = this.#dequeue(service);
     if (next !== undefined) {
       this.#sendRequest(worker, next);
       return;
@@ -472,7 +505,7 @@ export class Broker implements AsyncDisposable {
   #dispatch(service: BrokerService): void {
     while (service.queue.length > 0 && service.idle.size > 0) {
       const worker = this.#takeIdle(service);
-      const request = worker === undefined ? undefined : service.queue.shift();
+      const request = worker === undefined ? undefined : this.#dequeue(service);
       if (worker === undefined || request === undefined) return;
       this.#sendRequest(worker, request);
     }
@@ -518,6 +551,8 @@ export class Broker implements AsyncDisposable {
     if (request !== undefined) {
       if (service.idempotent) {
         this.stats.requeued++;
+        // Already accepted: put back even past maxQueuedBytes.
+        this.#queuedBytes += request.bytes;
         service.queue.unshift(request);
         this.#scheduleExpiry(service);
         this.#log.info({ worker: worker.id, service: service.key, reason }, 'in-flight request requeued');
@@ -587,6 +622,7 @@ export class Broker implements AsyncDisposable {
     }
     this.#warnings.flush();
     this.#workerWarnings.flush();
+    this.#overloadWarnings.flush();
     this.#schedule();
   };
 
@@ -612,7 +648,7 @@ export class Broker implements AsyncDisposable {
       service.expiryScheduled = false;
       let count = 0;
       for (let head = service.queue.peek(); head !== undefined && head.deadline <= now; head = service.queue.peek()) {
-        service.queue.shift();
+        this.#dequeue(service);
         count++;
       }
       if (count > 0) {
@@ -636,4 +672,11 @@ export class Broker implements AsyncDisposable {
       );
     }
   }
+}
+
+/** What a queued request costs: its frames plus a fixed overhead for the record and the queue slot. */
+function requestBytes(client: Buffer, body: readonly Buffer[]): number {
+  let bytes = 96 + client.length;
+  for (const frame of body) bytes += frame.length + 16;
+  return bytes;
 }

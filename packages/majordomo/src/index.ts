@@ -36,7 +36,7 @@ export { Broker } from './broker.js';
 export { brokerDefaults } from './broker-options.js';
 export { BrokerBindError, MajordomoError, MajordomoOptionsError } from './errors.js';
 export type { BrokerState } from './broker.js';
-export type { BrokerGauges, BrokerOptions, BrokerStats, ClientVoter } from './broker-options.js';
+export type { BrokerGauges, BrokerObserver, BrokerOptions, BrokerStats, ClientVoter } from './broker-options.js';
 export type { MajordomoErrorCode } from './errors.js';
 
 export { MajordomoClient } from './client.js';

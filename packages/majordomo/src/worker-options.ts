@@ -44,7 +44,12 @@ export interface MajordomoWorkerOptions {
   errorReply?: ((err: Error, request: Buffer[]) => Frame[] | undefined) | undefined;
   /** How long `close()` waits for the request in hand before abandoning it. @default 30000 */
   drainTimeoutMs?: number;
-  /** Linger of the socket on `close()`, so the last REPLY and DISCONNECT get out. @default 1000 */
+  /**
+   * Linger of the socket on `close()`, so the last REPLY and DISCONNECT get out. On a live
+   * connection libzmq flushes them in well under a millisecond; the linger only ever runs out while
+   * the broker is unreachable (a worker reconnecting to a broker that is down), and then it holds
+   * the process exit that long (zeromq.js warns past 500 ms), so keep it short. @default 250
+   */
   closeLingerMs?: number;
   /**
    * CURVE: this side's key pair and the broker's public key. Without it the connection is plain.
@@ -65,7 +70,7 @@ export const majordomoWorkerDefaults: Required<
   liveness: 3,
   reconnect: exponentialBackoff({ initialMs: 2500, maxMs: 32_000, factor: 2, jitter: 0.2 }),
   drainTimeoutMs: 30_000,
-  closeLingerMs: 1000,
+  closeLingerMs: 250,
   clock: systemClock,
 };
 

@@ -121,15 +121,18 @@ describe('Broker: request TTL and queue bound', () => {
     expect(expiryLines.reduce((n, l) => n + (l.serviceCount ?? 0), 0)).toBe(50);
   });
 
-  it('drops the oldest request past maxQueuePerService', async () => {
-    await using ctx = await startBroker({ maxQueuePerService: 2 });
+  it('refuses new requests past maxQueuedBytes and keeps the accepted ones', async () => {
+    // Each request here costs about 120 bytes (frames + overhead): two fit in 250, the third not.
+    await using ctx = await startBroker({ maxQueuedBytes: 250 });
     await using client = new RawClient(ctx.endpoint);
-    for (const text of ['one', 'two', 'three']) await client.send('q', [text]);
-    await eventually(() => ctx.broker.stats.overflowed === 1);
-    expect(ctx.broker.stats.droppedRequests).toBe(1);
+    for (const text of ['one', 'two', 'six']) await client.send('q', [text]);
+    await eventually(() => ctx.broker.stats.refusedRequests === 1);
+    expect(ctx.broker.stats.droppedRequests).toBe(0);
+    expect(ctx.broker.gauges().queuedRequests).toBe(2);
     await using worker = await RawWorker.ready(ctx.endpoint, 'q');
+    expect(strings(await worker.echoOnce())).toEqual(['one']);
     expect(strings(await worker.echoOnce())).toEqual(['two']);
-    expect(strings(await worker.echoOnce())).toEqual(['three']);
+    expect(ctx.broker.gauges().queuedBytes).toBe(0);
   });
 });
 

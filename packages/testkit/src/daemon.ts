@@ -89,7 +89,9 @@ export class Daemon implements AsyncDisposable {
     });
     this.#child = child;
     this.#exited = new Promise((resolveExit) => {
-      child.once('exit', (code, signal) => resolveExit({ code, signal }));
+      // 'close', not 'exit': stdout and stderr are fully read by then, so `text` holds what the
+      // process wrote while exiting (zeromq.js prints its linger warning at that very moment).
+      child.once('close', (code, signal) => resolveExit({ code, signal }));
     });
     const onLine = (raw: string): void => {
       const line = parseLine(raw);

@@ -1,0 +1,40 @@
+/**
+ * The metrics server over real HTTP on an ephemeral port: /metrics in the Prometheus text format,
+ * /healthz following the daemon's health (503 once it is closing), label values bounded.
+ */
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { boundedLabels, createRegistry, startMetricsServer, statsCounters } from '../src/index.js';
+
+describe('startMetricsServer', () => {
+  it('serves stats as _total counters and turns /healthz to 503 when closing', async () => {
+    const registry = createRegistry();
+    const stats = { requests: 0, expiredRequests: 0 };
+    statsCounters(registry, 'toy', () => stats);
+    let healthy = true;
+    const server = await startMetricsServer({
+      port: 0,
+      host: '127.0.0.1',
+      registry,
+      healthy: () => healthy,
+      logger: pino({ level: 'silent' }),
+    });
+    try {
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      stats.requests = 7;
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      expect(text).toContain('zpatterns_toy_requests_total 7');
+      expect(text).toContain('zpatterns_toy_expired_requests_total 0');
+      healthy = false;
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(503);
+      expect((await fetch(`${server.url}/nope`)).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('keeps the first N label values and folds the rest into _other', () => {
+    const label = boundedLabels(2);
+    expect(['a', 'b', 'c', 'a', 'd'].map(label)).toEqual(['a', 'b', '_other', 'a', '_other']);
+  });
+});

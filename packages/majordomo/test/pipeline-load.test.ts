@@ -1,0 +1,34 @@
+/**
+ * The book's mdclient2 benchmark as a test: with default options everywhere, one client pipelines
+ * 100,000 requests to `echo` through one worker and reads 100,000 replies. The broker's queue is
+ * bounded by bytes (256 MiB by default), so the whole backlog waits there and nothing is dropped.
+ *
+ *   pipeline ──100,000 × REQUEST──▶ broker (queue: ~100k requests, a few MiB) ──▶ 1 echo worker
+ *   pipeline ◀──100,000 × REPLY─── broker ◀──────────────────────────────────── (one at a time)
+ */
+import { Broker, MajordomoPipeline, MajordomoWorker } from '@zpatterns/majordomo';
+import { describe, expect, it } from 'vitest';
+
+const COUNT = 100_000;
+
+describe('the book workload against default options', () => {
+  it('100,000 pipelined requests through one worker all come back', { timeout: 120_000 }, async () => {
+    await using broker = new Broker();
+    const endpoint = await broker.bind('tcp://127.0.0.1:*');
+    await using worker = new MajordomoWorker({ broker: endpoint, service: 'echo' });
+    void worker.serve((request) => request);
+    await using pipeline = new MajordomoPipeline({ broker: endpoint });
+    const body = Buffer.from('Hello world');
+    for (let i = 0; i < COUNT; i++) pipeline.send('echo', body);
+    let received = 0;
+    while (received < COUNT) {
+      const reply = await pipeline.recv({ timeoutMs: 20_000 });
+      if (reply === null) break;
+      received++;
+    }
+    expect(received).toBe(COUNT);
+    expect(broker.stats.refusedRequests).toBe(0);
+    expect(broker.stats.droppedRequests).toBe(0);
+    expect(broker.gauges().queuedBytes).toBe(0);
+  });
+});
