@@ -17,16 +17,23 @@ import {
   logLevelOption,
   prettyOption,
   runDaemon,
+  createRegistry,
+  gaugesOf,
+  metricsOptions,
   serverSecurityFromFlags,
+  startMetricsServer,
+  statsCounters,
   serverSecurityOptions,
   watchServerSecurity,
   type LogLevel,
+  type MetricsFlags,
+  type MetricsServer,
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import { BinaryStar, BSTAR_HEARTBEAT_MS, type BStarRole } from '@zpatterns/bstar';
 import { applyBindSecurity, Channel } from '@zpatterns/core';
 
-interface Flags extends ServerSecurityFlags {
+interface Flags extends ServerSecurityFlags, MetricsFlags {
   primary?: boolean;
   backup?: boolean;
   frontend?: string;
@@ -75,6 +82,7 @@ const program = createProgram('bstarsrv', 'Binary Star echo server: one of a pri
   .addOption(prettyOption());
 
 serverSecurityOptions(program);
+for (const option of metricsOptions()) program.addOption(option);
 
 program.parse(process.argv);
 const flags = program.opts<Flags>();
@@ -98,15 +106,29 @@ process.exitCode = await runDaemon({
     // CURVE (when configured) on the clients' side; the state link between the pair stays plain.
     const guard = applyBindSecurity(router, secured.security, logger);
     const frontend = new Channel(router, { name: 'frontend', logger });
+    let metrics: MetricsServer | undefined;
     const close = async (): Promise<void> => {
       logger.info({ stats: star.stats }, 'final stats');
       await Promise.all([frontend.close(), star.close()]);
       await guard?.release();
+      await metrics?.close();
     };
     try {
       await guard?.ready();
       await frontend.socket.bind(flags.frontend ?? DEFAULTS[role].frontend);
       await star.start();
+      if (flags.metricsPort !== undefined) {
+        const registry = createRegistry();
+        statsCounters(registry, 'bstar', () => star.stats);
+        gaugesOf(registry, 'bstar', () => ({ active: star.isActive ? 1 : 0 }));
+        metrics = await startMetricsServer({
+          port: flags.metricsPort,
+          host: flags.metricsHost,
+          registry,
+          healthy: () => !frontend.isClosed,
+          logger,
+        });
+      }
     } catch (err) {
       await close();
       throw err;
@@ -127,6 +149,7 @@ process.exitCode = await runDaemon({
         stateConnect: flags.stateConnect ?? DEFAULTS[role].stateConnect,
         heartbeatMs: flags.heartbeatMs,
         curve: secured.security !== undefined,
+        ...(metrics === undefined ? {} : { metrics: metrics.url }),
       },
     };
   },

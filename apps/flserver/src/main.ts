@@ -13,15 +13,21 @@ import {
   logLevelOption,
   prettyOption,
   runDaemon,
+  createRegistry,
+  metricsOptions,
   serverSecurityFromFlags,
+  startMetricsServer,
+  statsCounters,
   serverSecurityOptions,
   watchServerSecurity,
   type LogLevel,
+  type MetricsFlags,
+  type MetricsServer,
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import { FreelanceServer, freelanceServerDefaults } from '@zpatterns/freelance';
 
-interface Flags extends ServerSecurityFlags {
+interface Flags extends ServerSecurityFlags, MetricsFlags {
   bind: string;
   endpoint?: string;
   workMs: number;
@@ -60,6 +66,7 @@ const program = createProgram('flserver', 'Freelance (10/FLP) echo server: repli
   .addOption(prettyOption());
 
 serverSecurityOptions(program);
+for (const option of metricsOptions()) program.addOption(option);
 
 program.parse(process.argv);
 const flags = program.opts<Flags>();
@@ -82,14 +89,33 @@ process.exitCode = await runDaemon({
       security: secured.security,
       logger,
     });
+    let closing = false;
+    let metrics: MetricsServer | undefined;
+    if (flags.metricsPort !== undefined) {
+      const registry = createRegistry();
+      statsCounters(registry, 'freelance_server', () => server.stats);
+      metrics = await startMetricsServer({
+        port: flags.metricsPort,
+        host: flags.metricsHost,
+        registry,
+        healthy: () => !closing,
+        logger,
+      }).catch(async (err: unknown) => {
+        await server.close();
+        throw err;
+      });
+    }
     return {
       handle: {
         close: async () => {
+          closing = true;
           logger.info({ stats: server.stats }, 'final stats');
           await server.close();
+          await metrics?.close();
         },
       },
       ready: {
+        ...(metrics === undefined ? {} : { metrics: metrics.url }),
         endpoints: [server.endpoint],
         endpoint: server.endpoint,
         bound: server.bound,
