@@ -45,6 +45,8 @@ export default defineConfig({
   test: {
     include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
     reporters: ['default', './tools/summary-reporter.ts'],
+    // One throwaway PostgreSQL for the run (Titanic's PostgreSQL store); exports ZPATTERNS_PG_URL.
+    globalSetup: ['./tools/postgres-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',

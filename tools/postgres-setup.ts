@@ -1,0 +1,24 @@
+/**
+ * vitest globalSetup: one throwaway PostgreSQL cluster for the whole run (see ./postgres.ts), its
+ * URL exported as `ZPATTERNS_PG_URL` to the test workers and the daemons they start.
+ *
+ * - `ZPATTERNS_PG_URL` already set: that database is used and nothing is started.
+ * - It cannot be started: under `CI=true` the run fails here; for a developer a warning is printed
+ *   and the PostgreSQL tests skip (see `postgresUrl()` in the tests).
+ */
+import { startPostgres, type PostgresCluster } from './postgres.js';
+
+export default async function setup(): Promise<(() => Promise<void>) | undefined> {
+  if (process.env['ZPATTERNS_PG_URL'] !== undefined) return undefined;
+  let cluster: PostgresCluster;
+  try {
+    cluster = await startPostgres();
+  } catch (err) {
+    if (process.env['CI'] === 'true') throw err;
+    console.warn(`PostgreSQL tests will skip: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  }
+  process.env['ZPATTERNS_PG_URL'] = cluster.url;
+  process.env['ZPATTERNS_PG_DIR'] = cluster.dir;
+  return () => cluster.stop();
+}
