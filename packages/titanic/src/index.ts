@@ -33,6 +33,7 @@ export {
 } from './protocol.js';
 export { TitanicServer, titanicServerDefaults } from './server.js';
 export { SQLITE_FILE, SqliteStore, sqliteStoreDefaults } from './sqlite-store.js';
+export { POSTGRES_SCHEMA_VERSION, PostgresStore, postgresStoreDefaults } from './postgres-store.js';
 export { decodeFrames, encodeFrames, MemoryStore } from './store.js';
 
 export type { PollResult, TitanicCallOptions, TitanicClientOptions, WaitReplyOptions } from './client.js';
@@ -42,6 +43,7 @@ export type { GroupCommitStats, GroupCommitterOptions } from './group-commit.js'
 export type { SubmitRequest, TspReply, TspStatus } from './protocol.js';
 export type { TitanicServerOptions, TitanicServerState, TitanicServerStats } from './server.js';
 export type { SqliteStoreOptions } from './sqlite-store.js';
+export type { PostgresStoreOptions } from './postgres-store.js';
 export type {
   PendingRef,
   StoreCounts,

@@ -2,8 +2,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { postgresUrl } from '../test/postgres-env.js';
 import { GroupCommitter } from './group-commit.js';
+import { PostgresStore } from './postgres-store.js';
 import { generateUuid } from './protocol.js';
 import { SqliteStore } from './sqlite-store.js';
 import { decodeFrames, encodeFrames, MemoryStore, type StoreWrite, type TitanicStore } from './store.js';
@@ -41,14 +44,24 @@ describe('frame blob encoding', () => {
   });
 });
 
-const implementations: [string, () => TitanicStore][] = [
-  ['MemoryStore', () => new MemoryStore()],
-  ['SqliteStore', () => new SqliteStore({ dataDir: tempDir() })],
+let schemas = 0;
+/** A fresh schema per store, so every PostgreSQL test starts from an empty database. */
+function freshSchema(): string {
+  return `t${process.pid}_${Date.now().toString(36)}_${schemas++}`;
+}
+
+const pgUrl = postgresUrl();
+const implementations: [string, () => Promise<TitanicStore>][] = [
+  ['MemoryStore', async () => new MemoryStore()],
+  ['SqliteStore', async () => new SqliteStore({ dataDir: tempDir() })],
 ];
+if (pgUrl !== undefined) {
+  implementations.push(['PostgresStore', () => PostgresStore.open({ url: pgUrl, schema: freshSchema() })]);
+}
 
 describe.each(implementations)('%s', (_name, make) => {
   it('stores a request, reports pending, then the reply, then forgets it on close', async () => {
-    const store = make();
+    const store = await make();
     const uuid = generateUuid();
     expect(await store.get(uuid)).toEqual({ state: 'unknown' });
     await store.write([{ type: 'request', uuid, service: b('echo'), body: [b('a'), b('b')] }]);
@@ -77,7 +90,7 @@ describe.each(implementations)('%s', (_name, make) => {
   });
 
   it('expires replies recorded before the cutoff, never pending requests', async () => {
-    const store = make();
+    const store = await make();
     const [replied, pending] = [generateUuid(), generateUuid()];
     await store.write([
       { type: 'request', uuid: replied, service: b('s'), body: [] },
@@ -92,7 +105,7 @@ describe.each(implementations)('%s', (_name, make) => {
   });
 
   it('lists pending requests oldest first, without the replied ones', async () => {
-    const store = make();
+    const store = await make();
     const uuids = Array.from({ length: 2500 }, () => generateUuid());
     await store.write(uuids.map((uuid, i) => ({ type: 'request', uuid, service: b(`s${i % 3}`), body: [] })));
     await store.write(uuids.filter((_, i) => i % 2 === 0).map((uuid) => ({ type: 'reply', uuid, body: [] })));
@@ -136,6 +149,73 @@ describe('SqliteStore durability', () => {
     await first.close();
     const again = new SqliteStore({ dataDir });
     await again.close();
+  });
+});
+
+describe.skipIf(pgUrl === undefined)('PostgresStore', () => {
+  const open = (schema = freshSchema()): Promise<PostgresStore> =>
+    PostgresStore.open({ url: pgUrl ?? '', schema, maxConnections: 4 });
+
+  it('migrates once when several instances start at once, and reopens idempotently', async () => {
+    const schema = freshSchema();
+    const stores = await Promise.all([open(schema), open(schema), open(schema)]);
+    const uuid = generateUuid();
+    await stores[0]?.write([{ type: 'request', uuid, service: b('echo'), body: [b('x')] }]);
+    expect(await stores[2]?.get(uuid)).toEqual({ state: 'pending' });
+    await Promise.all(stores.map((s) => s.close()));
+    const again = await open(schema);
+    expect(await collect(again)).toEqual([uuid]);
+    expect(again.healthy).toBe(true);
+    await again.close();
+    expect(again.healthy).toBe(false);
+  });
+
+  it('claims each pending request for one instance at a time, and takes over an expired lease', async () => {
+    const schema = freshSchema();
+    const [a, c] = [await open(schema), await open(schema)];
+    const uuids = Array.from({ length: 40 }, () => generateUuid());
+    await a.write(uuids.map((uuid) => ({ type: 'request', uuid, service: b('echo'), body: [b(uuid)] })));
+    const [fromA, fromC] = await Promise.all([a.claim('A', 60_000, 25), c.claim('C', 60_000, 25)]);
+    const claimed = [...fromA, ...fromC].map((r) => r.uuid);
+    expect(new Set(claimed).size).toBe(40);
+    expect(claimed.sort()).toEqual([...uuids].sort());
+    expect(fromA.concat(fromC).every((r) => r.body[0]?.toString('latin1') === r.uuid)).toBe(true);
+    // Everything is held: nothing more to claim.
+    expect(await c.claim('C', 60_000, 100)).toEqual([]);
+    // A reply releases the row for good; a short lease is taken over once it expires.
+    const [first] = uuids;
+    await a.write([{ type: 'reply', uuid: first ?? '', body: [b('done')] }]);
+    const extra = generateUuid();
+    await a.write([{ type: 'request', uuid: extra, service: b('echo'), body: [] }]);
+    expect((await a.claim('A', 1, 10)).map((r) => r.uuid)).toEqual([extra]);
+    await expect.poll(async () => (await c.claim('C', 60_000, 10)).map((r) => r.uuid)).toEqual([extra]);
+    await a.close();
+    await c.close();
+  });
+
+  it('replaces connections the database dropped, and reports unhealthy meanwhile', async () => {
+    const applicationName = freshSchema();
+    const store = await PostgresStore.open({ url: pgUrl ?? '', schema: freshSchema(), applicationName });
+    const [u1, u2] = [generateUuid(), generateUuid()];
+    await store.write([{ type: 'request', uuid: u1, service: b('echo'), body: [] }]);
+    const admin = new pg.Client({ connectionString: pgUrl });
+    await admin.connect();
+    const { rows } = await admin.query<{ killed: boolean }>(
+      'SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = $1',
+      [applicationName],
+    );
+    await admin.end();
+    expect(rows.length).toBeGreaterThan(0);
+    await expect.poll(() => store.healthy).toBe(false);
+    await store.write([{ type: 'request', uuid: u2, service: b('echo'), body: [] }]);
+    expect(store.healthy).toBe(true);
+    expect(await collect(store)).toEqual([u1, u2]);
+    await store.close();
+  });
+
+  it('refuses to open when the database cannot be reached', async () => {
+    const url = 'postgres://postgres@%2Fnonexistent-zpatterns/postgres';
+    await expect(PostgresStore.open({ url, connectTimeoutMs: 1000 })).rejects.toThrow(/cannot open the Titanic store/);
   });
 });
 

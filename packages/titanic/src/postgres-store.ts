@@ -1,0 +1,333 @@
+/**
+ * The server-grade store: PostgreSQL through node-postgres, for deployments that keep their
+ * requests on the database they already operate (replicated, backed up) and that run several
+ * Titanic instances on one queue.
+ *
+ * Same promise as `SqliteStore`: `write(batch)` is one transaction and resolves only after
+ * COMMIT returned, so with PostgreSQL's defaults (`fsync = on`, `synchronous_commit = on`) it is
+ * on disk. Group commit (`GroupCommitter`) on top makes N concurrent submissions one transaction.
+ * Consecutive writes of one type in a batch become one statement (`unnest` of arrays), so a batch
+ * of 500 requests is one round trip, not 500.
+ *
+ * Layout (in `schema`, default `public`), created and migrated by Titanic itself:
+ *
+ *   titanic_migrations(version PRIMARY KEY, applied_at)
+ *   titanic_requests(seq bigserial PRIMARY KEY,   arrival order
+ *                    uuid text UNIQUE, service bytea, body bytea (emptied once replied),
+ *                    reply bytea NULL while pending, created_ms, replied_ms,
+ *                    claimed_by text, claimed_until timestamptz)   the dispatch lease
+ *
+ * Migrations run at `open()` inside one transaction holding a transaction-scoped advisory lock,
+ * so two instances starting at once apply them once; a database newer than this code is refused.
+ *
+ * Several instances: `claim()` takes pending requests nobody holds (or whose lease expired) with
+ * `SELECT ... FOR UPDATE SKIP LOCKED`, stamping `claimed_by` and `claimed_until = now() + lease`.
+ * Lease times use the database clock, so instances need not agree on the time.
+ */
+import pg from 'pg';
+import { TitanicStoreError } from './errors.js';
+import {
+  countBatch,
+  decodeFrames,
+  encodeFrames,
+  newStoreStats,
+  type PendingRef,
+  type StoreCounts,
+  type StoredRequest,
+  type StoredState,
+  type StoreStats,
+  type StoreWrite,
+  type TitanicStore,
+} from './store.js';
+
+export interface PostgresStoreOptions {
+  /** Connection URL, e.g. `postgres://titanic@db.example/titanic`. */
+  url: string;
+  /** Schema holding Titanic's tables (created if missing). @default 'public' */
+  schema?: string;
+  /** Upper bound of the connection pool. @default 10 */
+  maxConnections?: number;
+  /** Give up connecting after this long (the submission then fails: a 500, never a false 200). @default 5000 */
+  connectTimeoutMs?: number;
+  /** Rows read per page during recovery. @default 1000 */
+  recoveryPageSize?: number;
+  /** `application_name` of the connections, as `pg_stat_activity` shows it. @default 'titanic' */
+  applicationName?: string;
+}
+
+export const postgresStoreDefaults = {
+  schema: 'public',
+  maxConnections: 10,
+  connectTimeoutMs: 5000,
+  recoveryPageSize: 1000,
+  applicationName: 'titanic',
+} as const satisfies Omit<Required<PostgresStoreOptions>, 'url'>;
+
+/** The schema versions, in order; each runs once, inside the migration transaction. */
+const MIGRATIONS: readonly ((s: string) => string)[] = [
+  (s) => `
+    CREATE TABLE ${s}.titanic_requests (
+      seq bigserial PRIMARY KEY,
+      uuid text NOT NULL UNIQUE,
+      service bytea NOT NULL,
+      body bytea NOT NULL,
+      reply bytea,
+      created_ms bigint NOT NULL,
+      replied_ms bigint,
+      claimed_by text,
+      claimed_until timestamptz
+    );
+    CREATE INDEX titanic_requests_pending ON ${s}.titanic_requests (seq) WHERE reply IS NULL;
+    CREATE INDEX titanic_requests_replied ON ${s}.titanic_requests (replied_ms) WHERE reply IS NOT NULL;
+  `,
+];
+
+export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export class PostgresStore implements TitanicStore {
+  readonly stats: StoreStats = newStoreStats();
+  readonly #pool: pg.Pool;
+  readonly #t: string;
+  readonly #pageSize: number;
+  #healthy = true;
+  #closed = false;
+
+  private constructor(pool: pg.Pool, schema: string, pageSize: number) {
+    this.#pool = pool;
+    this.#t = `${schema}.titanic_requests`;
+    this.#pageSize = pageSize;
+    // An idle connection that breaks (database restart) is reported here; without a listener the
+    // pool's 'error' event would kill the process. The next query opens a fresh connection.
+    pool.on('error', () => {
+      this.#healthy = false;
+    });
+  }
+
+  /** Connects, creates or migrates the schema, and resolves with a ready store. */
+  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    const schema = options.schema ?? postgresStoreDefaults.schema;
+    if (!IDENTIFIER.test(schema)) throw new TitanicStoreError(`invalid schema name ${JSON.stringify(schema)}`);
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.maxConnections ?? postgresStoreDefaults.maxConnections,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? postgresStoreDefaults.connectTimeoutMs,
+      application_name: options.applicationName ?? postgresStoreDefaults.applicationName,
+    });
+    const store = new PostgresStore(pool, schema, options.recoveryPageSize ?? postgresStoreDefaults.recoveryPageSize);
+    try {
+      await store.#migrate(schema);
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw new TitanicStoreError(`cannot open the Titanic store on PostgreSQL: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    return store;
+  }
+
+  /** False after a query failed for lack of the database, true again after the next success. */
+  get healthy(): boolean {
+    return this.#healthy && !this.#closed;
+  }
+
+  async #migrate(schema: string): Promise<void> {
+    await this.#transaction(async (client) => {
+      // One migrator per schema at a time, released at COMMIT/ROLLBACK.
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`titanic:${schema}`]);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${schema}.titanic_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+      );
+      const { rows } = await client.query<{ v: number | null }>(
+        `SELECT max(version) AS v FROM ${schema}.titanic_migrations`,
+      );
+      const current = rows[0]?.v ?? 0;
+      if (current > MIGRATIONS.length) {
+        throw new Error(`schema ${schema} has version ${current}; this Titanic knows ${MIGRATIONS.length}`);
+      }
+      for (let version = current + 1; version <= MIGRATIONS.length; version++) {
+        const migration = MIGRATIONS[version - 1];
+        if (migration === undefined) break;
+        await client.query(migration(schema));
+        await client.query(`INSERT INTO ${schema}.titanic_migrations (version) VALUES ($1)`, [version]);
+      }
+    });
+  }
+
+  async write(batch: readonly StoreWrite[]): Promise<void> {
+    this.#check();
+    if (batch.length === 0) return;
+    try {
+      await this.#transaction(async (client) => {
+        const now = Date.now();
+        let at = 0;
+        while (at < batch.length) {
+          const type = batch[at]?.type;
+          let end = at;
+          while (end < batch.length && batch[end]?.type === type) end++;
+          await this.#applyRun(client, batch.slice(at, end), now);
+          at = end;
+        }
+      });
+    } catch (err) {
+      throw new TitanicStoreError(`commit of ${batch.length} writes failed: ${(err as Error).message}`, { cause: err });
+    }
+    countBatch(this.stats, batch);
+  }
+
+  /** One statement for a run of writes of the same type. */
+  async #applyRun(client: pg.PoolClient, run: readonly StoreWrite[], now: number): Promise<void> {
+    const uuids: string[] = [];
+    const blobs: Buffer[] = [];
+    const services: Buffer[] = [];
+    const seen = new Set<string>();
+    for (const w of run) {
+      // Within one statement the first write of a UUID wins, as it would if applied one by one.
+      if (w.type !== 'close' && seen.has(w.uuid)) continue;
+      seen.add(w.uuid);
+      uuids.push(w.uuid);
+      if (w.type === 'request') {
+        services.push(w.service);
+        blobs.push(encodeFrames(w.body));
+      } else if (w.type === 'reply') {
+        blobs.push(encodeFrames(w.body));
+      }
+    }
+    switch (run[0]?.type) {
+      case 'request':
+        await client.query(
+          `INSERT INTO ${this.#t} (uuid, service, body, created_ms)
+           SELECT u, s, b, $4 FROM unnest($1::text[], $2::bytea[], $3::bytea[]) WITH ORDINALITY AS v(u, s, b, n)
+           ORDER BY n ON CONFLICT (uuid) DO NOTHING`,
+          [uuids, services, blobs, now],
+        );
+        break;
+      case 'reply':
+        await client.query(
+          `UPDATE ${this.#t} t SET reply = v.r, body = '\\x', replied_ms = $3, claimed_by = NULL, claimed_until = NULL
+           FROM unnest($1::text[], $2::bytea[]) AS v(u, r) WHERE t.uuid = v.u AND t.reply IS NULL`,
+          [uuids, blobs, now],
+        );
+        break;
+      case 'close':
+        await client.query(`DELETE FROM ${this.#t} WHERE uuid = ANY($1::text[])`, [uuids]);
+        break;
+      case undefined:
+        break;
+    }
+  }
+
+  async get(uuid: string): Promise<StoredState> {
+    const rows = await this.#query<{ reply: Buffer | null }>(`SELECT reply FROM ${this.#t} WHERE uuid = $1`, [uuid]);
+    const row = rows[0];
+    if (row === undefined) return { state: 'unknown' };
+    return row.reply === null ? { state: 'pending' } : { state: 'replied', body: decodeFrames(row.reply) };
+  }
+
+  async getRequest(uuid: string): Promise<StoredRequest | undefined> {
+    const rows = await this.#query<{ service: Buffer; body: Buffer; reply: Buffer | null }>(
+      `SELECT service, body, reply FROM ${this.#t} WHERE uuid = $1`,
+      [uuid],
+    );
+    const row = rows[0];
+    if (row === undefined || row.reply !== null) return undefined;
+    return { uuid, service: row.service, body: decodeFrames(row.body) };
+  }
+
+  async *pending(): AsyncIterable<PendingRef> {
+    let after = '0';
+    for (;;) {
+      const page = await this.#query<{ seq: string; uuid: string; service: Buffer }>(
+        `SELECT seq, uuid, service FROM ${this.#t} WHERE reply IS NULL AND seq > $1 ORDER BY seq LIMIT $2`,
+        [after, this.#pageSize],
+      );
+      for (const row of page) yield { uuid: row.uuid, service: row.service };
+      const last = page.at(-1);
+      if (last === undefined || page.length < this.#pageSize) return;
+      after = last.seq;
+    }
+  }
+
+  /**
+   * Claims up to `limit` pending requests that no instance holds, or whose lease expired, for
+   * `instance` until `leaseMs` from now (database clock), oldest first. Rows another transaction
+   * is claiming at the same moment are skipped, never waited for.
+   */
+  async claim(instance: string, leaseMs: number, limit: number): Promise<StoredRequest[]> {
+    const rows = await this.#query<{ uuid: string; service: Buffer; body: Buffer }>(
+      `UPDATE ${this.#t} t SET claimed_by = $1, claimed_until = now() + $2 * interval '1 millisecond'
+       FROM (SELECT seq FROM ${this.#t}
+             WHERE reply IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+             ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED) c
+       WHERE t.seq = c.seq RETURNING t.seq, t.uuid, t.service, t.body`,
+      [instance, leaseMs, limit],
+    );
+    return rows.map((row) => ({ uuid: row.uuid, service: row.service, body: decodeFrames(row.body) }));
+  }
+
+  async counts(): Promise<StoreCounts> {
+    const rows = await this.#query<{ pending: string; replied: string }>(
+      `SELECT count(*) FILTER (WHERE reply IS NULL) AS pending, count(*) FILTER (WHERE reply IS NOT NULL) AS replied FROM ${this.#t}`,
+    );
+    return { pending: Number(rows[0]?.pending ?? 0), replied: Number(rows[0]?.replied ?? 0) };
+  }
+
+  async expireReplies(repliedBeforeMs: number): Promise<number> {
+    const result = await this.#run(() =>
+      this.#pool.query(`DELETE FROM ${this.#t} WHERE reply IS NOT NULL AND replied_ms < $1`, [repliedBeforeMs]),
+    );
+    return result.rowCount ?? 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #query<TRow extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<TRow[]> {
+    return (await this.#run(() => this.#pool.query<TRow>(sql, params))).rows;
+  }
+
+  /** Runs `op`, tracking health: any failure to reach the database marks the store unhealthy. */
+  async #run<T>(op: () => Promise<T>): Promise<T> {
+    this.#check();
+    try {
+      const result = await op();
+      this.#healthy = true;
+      return result;
+    } catch (err) {
+      if (!(err instanceof pg.DatabaseError)) this.#healthy = false;
+      throw err;
+    }
+  }
+
+  async #transaction(body: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    await this.#run(async () => {
+      const client = await this.#pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        await body(client);
+        await client.query('COMMIT');
+      } catch (err) {
+        broken = err as Error;
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        // A connection that failed mid-transaction is discarded, not returned to the pool.
+        client.release(broken !== undefined && !(broken instanceof pg.DatabaseError) ? broken : undefined);
+      }
+    });
+  }
+
+  #check(): void {
+    if (this.#closed) throw new TitanicStoreError('store is closed');
+  }
+}
