@@ -1,0 +1,2 @@
+/** @zpatterns/clone: work in progress. */
+export const PACKAGE = '@zpatterns/clone';

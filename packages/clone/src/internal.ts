@@ -1,0 +1,2 @@
+/** Internals for zpatterns packages and tests. No semver promise. */
+export {};
