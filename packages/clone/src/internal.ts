@@ -1,2 +1,3 @@
 /** Internals for zpatterns packages and tests. No semver promise. */
-export {};
+export { KvStore } from './store.js';
+export type { StoredEntry } from './store.js';

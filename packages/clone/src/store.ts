@@ -1,0 +1,105 @@
+/**
+ * The server's key-value map: one sequence per applied update, deletes on empty body, and TTL
+ * expiry driven by a binary heap of deadlines (no scan of the whole map). Pure state, no sockets:
+ * the server feeds it KVSETs and publishes what it returns.
+ */
+import { MinHeap } from '@zpatterns/core';
+import type { KvMsg } from './kvmsg.js';
+import { inSubtree, TTL_PROPERTY, ttlSeconds } from './kvmsg.js';
+
+/** A stored entry: the kvmsg as last published, and its absolute expiry (0 = none). */
+export interface StoredEntry {
+  msg: KvMsg;
+  expiresAtMs: number;
+}
+
+export class KvStore {
+  readonly #map = new Map<string, StoredEntry>();
+  readonly #expiry = new MinHeap<{ key: string; entry: StoredEntry }>();
+  #sequence = 0n;
+
+  constructor(sequence = 0n) {
+    this.#sequence = sequence;
+  }
+
+  get sequence(): bigint {
+    return this.#sequence;
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+
+  get(key: string): KvMsg | undefined {
+    return this.#map.get(key)?.msg;
+  }
+
+  /**
+   * Sequence a client update and apply it. Returns the kvmsg to publish: the new sequence, the
+   * client's uuid, key, body and properties, with `ttl` still in seconds as CHP publishes it.
+   */
+  apply(update: KvMsg, nowMs: number): KvMsg {
+    this.#sequence += 1n;
+    const published: KvMsg = { ...update, sequence: this.#sequence, properties: new Map(update.properties) };
+    this.#store(published, nowMs);
+    return published;
+  }
+
+  /** Apply an update that already carries its sequence (the passive replaying the active's KVPUB). */
+  applySequenced(update: KvMsg, nowMs: number): void {
+    if (update.sequence > this.#sequence) this.#sequence = update.sequence;
+    this.#store(update, nowMs);
+  }
+
+  #store(msg: KvMsg, nowMs: number): void {
+    if (msg.body.length === 0) {
+      this.#map.delete(msg.key);
+      return;
+    }
+    const ttl = ttlSeconds(msg.properties);
+    const entry: StoredEntry = { msg, expiresAtMs: ttl > 0 ? nowMs + ttl * 1000 : 0 };
+    this.#map.set(msg.key, entry);
+    if (entry.expiresAtMs > 0) this.#expiry.push(entry.expiresAtMs, { key: msg.key, entry });
+  }
+
+  /**
+   * Expire every entry whose deadline is at or before `nowMs`: each one becomes a sequenced delete
+   * to publish. Heap entries for keys overwritten since are skipped (lazy deletion).
+   */
+  expire(nowMs: number): KvMsg[] {
+    const deletes: KvMsg[] = [];
+    for (;;) {
+      const at = this.#expiry.peekKey();
+      if (at === undefined || at > nowMs) break;
+      const item = this.#expiry.pop();
+      if (item === undefined) break;
+      if (this.#map.get(item.key) !== item.entry) continue;
+      this.#map.delete(item.key);
+      this.#sequence += 1n;
+      const props = new Map(item.entry.msg.properties);
+      props.delete(TTL_PROPERTY);
+      deletes.push({
+        key: item.key,
+        sequence: this.#sequence,
+        uuid: item.entry.msg.uuid,
+        properties: props,
+        body: Buffer.alloc(0),
+      });
+    }
+    return deletes;
+  }
+
+  /** Entries in a subtree, for a snapshot; `ttl` is given as the seconds still left. */
+  *snapshot(subtree: string, nowMs: number): Generator<KvMsg> {
+    for (const [key, entry] of this.#map) {
+      if (!inSubtree(key, subtree)) continue;
+      if (entry.expiresAtMs === 0) {
+        yield entry.msg;
+        continue;
+      }
+      const props = new Map(entry.msg.properties);
+      props.set(TTL_PROPERTY, String(Math.max(1, Math.ceil((entry.expiresAtMs - nowMs) / 1000))));
+      yield { ...entry.msg, properties: props };
+    }
+  }
+}
