@@ -1,223 +1,317 @@
 /**
- * CloneClient (single server, first cut): snapshot then updates for several subtrees, drops
- * updates at or below the held sequence, detects a sequence gap and resyncs with a new snapshot.
- * Bad messages are counted, never thrown. Failover to a second server is not implemented yet.
+ * CloneClient: the clone agent. Keeps a local replica of one or more subtrees of a Clone server (or
+ * an HA pair), and publishes updates to every server's collector.
+ *
+ * ```
+ *            DEALER --ICANHAZ? subtree--> server P      (snapshot, on start, gap or failover)
+ *  client    SUB    <--KVPUB / HUGZ------ server P+1    (the current server only)
+ *            XPUB   --KVSET-------------> server P+2    (every server, so a pair sees every write)
+ * ```
+ *
+ * Reads (`get`, `entries`, `watch`) are local. Writes go to the server, which sequences them; the
+ * replica changes when the server publishes the write back. `set()` is fire-and-forget, as the
+ * book's `clone_set`; `commit()` waits for the server's sequence number.
  */
-import type { Logger, Message } from '@zpatterns/core';
-import { Channel, componentLogger, frameEquals } from '@zpatterns/core';
+import type { Logger, SecurityOptions } from '@zpatterns/core';
+import { applyConnectSecurity, Channel, componentLogger, TimeoutError } from '@zpatterns/core';
 import * as zmq from 'zeromq';
+import { Follower, type FollowerStats, type ReplicaSource } from './follower.js';
 import type { KvMsg } from './kvmsg.js';
-import { decodeKvMsg, encodeIcanhaz, encodeKvMsg, HUGZ, inSubtree, KTHXBAI, newUuid } from './kvmsg.js';
+import { encodeKvMsg, inSubtree, newUuid, TTL_PROPERTY } from './kvmsg.js';
+
+/** The three endpoints of one server. */
+export interface CloneServerAddress extends ReplicaSource {
+  /** The server's collector SUB (port P+2). */
+  collector: string;
+}
 
 export interface CloneClientOptions {
-  /** Snapshot ROUTER endpoint of the server (port P). */
-  snapshotEndpoint: string;
-  /** Update PUB endpoint (P+1). */
-  publisherEndpoint: string;
-  /** Collector SUB endpoint (P+2). */
-  collectorEndpoint: string;
-  /** Subtrees to follow. @default [''] (everything) */
+  /**
+   * One server, or the two of a pair, in failover order. A string `tcp://HOST:P` stands for the
+   * book's layout: snapshot P, updates P+1, collector P+2.
+   */
+  servers: readonly (string | CloneServerAddress)[];
+  /** Subtrees to follow (key prefixes such as `/config/`). @default [''] (everything) */
   subtrees?: readonly string[];
-  /** Socket linger. @default 0 */
+  /** A server silent this long (no update, no HUGZ) is presumed dead. @default 5000 (SERVER_TTL) */
+  serverTtlMs?: number;
+  /** How long close() lets unsent updates go out. @default 200 */
   lingerMs?: number;
+  /** How long `commit()` waits for the server's sequence. @default 10000 */
+  commitTimeoutMs?: number;
+  /** Changes a `watch()` consumer may fall behind by before its iterator fails. @default 10000 */
+  maxWatchBacklog?: number;
+  /** CURVE: connect to CURVE servers. @default plain */
+  security?: SecurityOptions | undefined;
+  /** Parent logger. @default silent */
   logger?: Logger;
 }
 
-export interface CloneClientStats {
-  updates: number;
-  stale: number;
-  gaps: number;
-  resyncs: number;
-  badMessages: number;
-}
+export const cloneClientDefaults = {
+  subtrees: [''] as readonly string[],
+  serverTtlMs: 5000,
+  lingerMs: 200,
+  commitTimeoutMs: 10_000,
+  maxWatchBacklog: 10_000,
+} as const;
 
 /** A change seen by `watch()`: `value` undefined means deleted. */
 export interface CloneChange {
   key: string;
   value: Buffer | undefined;
+  /** The update's sequence; for changes found by a new snapshot, the snapshot's. */
   sequence: bigint;
 }
 
+export interface CloneClientStats extends FollowerStats {
+  /** Updates published to the servers. */
+  sent: number;
+  /** Watchers ended because they fell more than `maxWatchBacklog` changes behind. */
+  watchOverflows: number;
+}
+
+/** A `watch()` consumer fell too far behind; start a new watch and re-read `entries()`. */
+export class WatchOverflowError extends Error {
+  constructor(readonly backlog: number) {
+    super(`clone watch fell ${backlog} changes behind and was ended`);
+    this.name = 'WatchOverflowError';
+  }
+}
+
+/** Parse `tcp://HOST:P` into the three endpoints of the book's port layout. */
+export function serverAddress(server: string | CloneServerAddress): CloneServerAddress {
+  if (typeof server !== 'string') return server;
+  const match = /^(tcp:\/\/.+):(\d+)$/.exec(server);
+  const port = match === null ? Number.NaN : Number(match[2]);
+  if (match === null || !Number.isInteger(port) || port < 1 || port > 65533) {
+    throw new TypeError(`clone server must look like tcp://HOST:PORT, got ${JSON.stringify(server)}`);
+  }
+  const host = match[1] ?? '';
+  return { snapshot: `${host}:${port}`, publisher: `${host}:${port + 1}`, collector: `${host}:${port + 2}` };
+}
+
+interface Watcher {
+  prefix: string;
+  queue: CloneChange[];
+  failed: WatchOverflowError | undefined;
+  wake: (() => void) | undefined;
+}
+
+interface PendingCommit {
+  resolve: (sequence: bigint) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
 export class CloneClient implements AsyncDisposable {
-  readonly #o: Required<Omit<CloneClientOptions, 'logger'>>;
+  readonly #o: Required<Omit<CloneClientOptions, 'logger' | 'security' | 'servers'>>;
   readonly #log: Logger;
   readonly #map = new Map<string, KvMsg>();
-  readonly #subscriber: Channel<zmq.Subscriber>;
-  readonly #publisher: Channel<zmq.Publisher>;
-  readonly #watchers = new Set<(c: CloneChange | undefined) => void>();
-  #buffered: Message[] = [];
-  #sequence = -1n;
-  #syncing: Promise<void> | undefined;
+  readonly #servers: CloneServerAddress[];
+  readonly #follower: Follower;
+  readonly #publisher: Channel<zmq.XPublisher>;
+  readonly #watchers = new Set<Watcher>();
+  readonly #commits = new Map<string, PendingCommit>();
+  #subscribed: Promise<void>;
   #closed = false;
-  readonly stats: CloneClientStats = { updates: 0, stale: 0, gaps: 0, resyncs: 0, badMessages: 0 };
+  readonly #extra = { sent: 0, watchOverflows: 0 };
 
   constructor(options: CloneClientOptions) {
-    this.#o = { subtrees: [''], lingerMs: 0, ...options };
+    this.#o = { ...cloneClientDefaults, ...definedOnly(options) };
     this.#log = componentLogger(options.logger, { component: 'clone-client' });
-    const sub = new zmq.Subscriber({ linger: this.#o.lingerMs });
-    for (const s of this.#o.subtrees) sub.subscribe(s);
-    if (!this.#o.subtrees.includes('')) sub.subscribe(HUGZ); // hazard H-K8
-    this.#subscriber = new Channel(sub, { name: 'subscriber', logger: this.#log });
-    this.#publisher = new Channel(new zmq.Publisher({ linger: this.#o.lingerMs }), {
-      name: 'publisher',
+    this.#servers = options.servers.map(serverAddress);
+    if (this.#servers.length === 0) throw new RangeError('clone client: at least one server is needed');
+    if (this.#o.subtrees.length === 0) throw new RangeError('clone client: subtrees must not be empty');
+    this.#follower = new Follower({
+      sources: this.#servers,
+      subtrees: this.#o.subtrees,
+      serverTtlMs: this.#o.serverTtlMs,
+      lingerMs: 0,
+      security: options.security,
       logger: this.#log,
+      onSnapshot: (entries, sequence) => this.#onSnapshot(entries, sequence),
+      onUpdate: (msg) => this.#onUpdate(msg),
+    });
+    // An XPUB rather than a PUB: it tells us when a collector's subscription has arrived, so a
+    // set() right after start() is not dropped by the slow-joiner window.
+    const pub = new zmq.XPublisher({ linger: this.#o.lingerMs, verbosity: 'allSubs' });
+    applyConnectSecurity(pub, options.security);
+    this.#publisher = new Channel(pub, { name: 'publisher', logger: this.#log });
+    this.#subscribed = new Promise<void>((resolve) => {
+      void this.#publisher.start(() => resolve());
     });
   }
 
   /** The highest sequence applied. */
   get sequence(): bigint {
-    return this.#sequence;
+    return this.#follower.sequence;
   }
 
-  /** Connect, take the snapshot, then follow updates. */
+  /** The server followed now (an index into `servers`). */
+  get currentServer(): number {
+    return this.#follower.current;
+  }
+
+  get stats(): CloneClientStats {
+    return { ...this.#follower.stats, ...this.#extra };
+  }
+
+  /** Connect, take the first snapshot and wait until a server's collector hears our updates. */
   async start(): Promise<void> {
-    // A PUB drops what it sends before its connection is up (the slow joiner): wait for it, so a
-    // set() right after start() reaches the server.
-    const connected = new Promise<void>((resolve) => this.#publisher.socket.events.on('connect', () => resolve()));
-    this.#subscriber.socket.connect(this.#o.publisherEndpoint);
-    this.#publisher.socket.connect(this.#o.collectorEndpoint);
-    await Promise.all([this.#resync(), connected]);
-    void this.#subscriber.start((m) => this.#onUpdate(m));
+    for (const s of this.#servers) this.#publisher.socket.connect(s.collector);
+    await Promise.all([this.#follower.start(), this.#subscribed]);
   }
 
   get(key: string): Buffer | undefined {
     return this.#map.get(key)?.body;
   }
 
+  /** The replica: every key and value held, in no particular order. */
   entries(): [string, Buffer][] {
     return [...this.#map].map(([k, v]) => [k, v.body]);
   }
 
-  /** Publish a KVSET; `ttlMs` is sent as whole seconds (rounded up). */
-  set(key: string, value: Buffer | string, options: { ttlMs?: number } = {}): void {
-    const props = new Map<string, string>();
-    if (options.ttlMs !== undefined && options.ttlMs > 0) props.set('ttl', String(Math.ceil(options.ttlMs / 1000)));
-    this.#publisher.post(
-      encodeKvMsg({ key, sequence: 0n, uuid: newUuid(), properties: props, body: Buffer.from(value) }),
-    );
+  get size(): number {
+    return this.#map.size;
   }
 
+  /**
+   * Publish a KVSET (an empty value deletes). `ttlMs` is sent as whole seconds, rounded up; the
+   * server deletes the key when it expires. Fire-and-forget: the replica changes when the server
+   * publishes the update back.
+   */
+  set(key: string, value: Buffer | string, options: { ttlMs?: number } = {}): void {
+    this.#send(key, value, options, newUuid());
+  }
+
+  /** Delete a key (a KVSET with an empty value). */
   delete(key: string): void {
     this.set(key, Buffer.alloc(0));
   }
 
-  /** Changes under `prefix`, as they are applied (snapshots after a resync are not replayed). */
-  async *watch(prefix = ''): AsyncGenerator<CloneChange> {
-    const queue: CloneChange[] = [];
-    let wake: (() => void) | undefined;
-    const listener = (c: CloneChange | undefined): void => {
-      if (c !== undefined && inSubtree(c.key, prefix)) queue.push(c);
-      wake?.();
-    };
-    this.#watchers.add(listener);
+  /**
+   * Publish a KVSET and resolve with the sequence the server gave it, once it is back in the
+   * replica. The key must lie in a followed subtree. Rejects with `TimeoutError` after
+   * `commitTimeoutMs` (the update may still be applied later).
+   */
+  commit(key: string, value: Buffer | string, options: { ttlMs?: number } = {}): Promise<bigint> {
+    if (!this.#o.subtrees.some((s) => inSubtree(key, s))) {
+      return Promise.reject(new RangeError(`clone commit: ${key} is outside the followed subtrees`));
+    }
+    const uuid = newUuid();
+    return new Promise<bigint>((resolve, reject) => {
+      const id = uuid.toString('hex');
+      const timer = setTimeout(() => {
+        this.#commits.delete(id);
+        reject(new TimeoutError(`clone commit of ${key}: no sequence within ${this.#o.commitTimeoutMs} ms`));
+      }, this.#o.commitTimeoutMs);
+      this.#commits.set(id, { resolve, reject, timer });
+      this.#send(key, value, options, uuid);
+    });
+  }
+
+  #send(key: string, value: Buffer | string, options: { ttlMs?: number }, uuid: Buffer): void {
+    if (this.#closed) throw new Error('clone client is closed');
+    if (key.length === 0) throw new RangeError('clone: the key must not be empty');
+    const props = new Map<string, string>();
+    const ttl = options.ttlMs;
+    if (ttl !== undefined && ttl > 0) props.set(TTL_PROPERTY, String(Math.ceil(ttl / 1000)));
+    this.#publisher.post(encodeKvMsg({ key, sequence: 0n, uuid, properties: props, body: Buffer.from(value) }));
+    this.#extra.sent += 1;
+  }
+
+  /**
+   * Changes under `prefix` from now on, in sequence order. After a resync (a gap, a failover) the
+   * differences the new snapshot brought are yielded too, so a watcher always converges on the
+   * replica. A consumer more than `maxWatchBacklog` changes behind gets a `WatchOverflowError`.
+   */
+  async *watch(prefix = '', options: { signal?: AbortSignal } = {}): AsyncGenerator<CloneChange> {
+    const w: Watcher = { prefix, queue: [], failed: undefined, wake: undefined };
+    const onAbort = (): void => w.wake?.();
+    options.signal?.addEventListener('abort', onAbort);
+    this.#watchers.add(w);
     try {
-      while (!this.#closed) {
-        const next = queue.shift();
-        if (next !== undefined) yield next;
-        else await new Promise<void>((r) => (wake = r));
+      while (!this.#closed && options.signal?.aborted !== true) {
+        const next = w.queue.shift();
+        if (next !== undefined) {
+          yield next;
+          continue;
+        }
+        if (w.failed !== undefined) throw w.failed;
+        await new Promise<void>((r) => (w.wake = r));
+        w.wake = undefined;
       }
     } finally {
-      this.#watchers.delete(listener);
+      options.signal?.removeEventListener('abort', onAbort);
+      this.#watchers.delete(w);
     }
   }
 
-  #resync(): Promise<void> {
-    this.#syncing ??= this.#snapshotAll().finally(() => {
-      this.#syncing = undefined;
-      const buffered = this.#buffered;
-      this.#buffered = [];
-      for (const m of buffered) this.#onUpdate(m);
-    });
-    return this.#syncing;
+  #emit(change: CloneChange): void {
+    for (const w of this.#watchers) {
+      if (w.failed !== undefined || !inSubtree(change.key, w.prefix)) continue;
+      if (w.queue.length >= this.#o.maxWatchBacklog) {
+        w.failed = new WatchOverflowError(w.queue.length);
+        w.queue.length = 0;
+        this.#extra.watchOverflows += 1;
+        this.#log.warn({ prefix: w.prefix, backlog: this.#o.maxWatchBacklog }, 'watcher too slow, ended');
+      } else {
+        w.queue.push(change);
+      }
+      w.wake?.();
+    }
   }
 
-  async #snapshotAll(): Promise<void> {
-    const dealer = new zmq.Dealer({ linger: 0 });
-    dealer.connect(this.#o.snapshotEndpoint);
-    const fresh = new Map<string, KvMsg>();
-    let sequence = 0n;
-    try {
-      for (const subtree of this.#o.subtrees) {
-        await dealer.send(encodeIcanhaz(subtree));
-        for (;;) {
-          const frames = (await dealer.receive()) as Message;
-          let msg: KvMsg;
-          try {
-            msg = decodeKvMsg(frames);
-          } catch {
-            this.stats.badMessages += 1;
-            continue;
-          }
-          if (frameEquals(Buffer.from(msg.key), KTHXBAI)) {
-            if (msg.sequence > sequence) sequence = msg.sequence;
-            break;
-          }
-          if (msg.body.length > 0) fresh.set(msg.key, msg);
+  #onSnapshot(entries: KvMsg[], sequence: bigint): void {
+    const before = this.#map;
+    const after = new Map(entries.map((e) => [e.key, e] as const));
+    if (this.#watchers.size > 0) {
+      for (const [key, old] of before) {
+        if (!after.has(key)) this.#emit({ key, value: undefined, sequence });
+        else if (!old.body.equals(after.get(key)?.body ?? Buffer.alloc(0))) {
+          this.#emit({ key, value: after.get(key)?.body, sequence });
         }
       }
-    } finally {
-      dealer.close();
+      for (const [key, e] of after) if (!before.has(key)) this.#emit({ key, value: e.body, sequence });
     }
-    this.#map.clear();
-    for (const [k, v] of fresh) this.#map.set(k, v);
-    this.#sequence = sequence;
-    this.#log.debug({ sequence, size: fresh.size }, 'snapshot applied');
+    before.clear();
+    for (const [k, v] of after) before.set(k, v);
+    this.#log.debug({ sequence, size: after.size }, 'snapshot applied');
   }
 
-  #onUpdate(message: Message): void {
-    if (this.#syncing !== undefined) {
-      // held until the snapshot is in: older ones are then stale, newer ones apply
-      this.#buffered.push(message);
-      return;
-    }
-    let msg: KvMsg;
-    try {
-      msg = decodeKvMsg(message);
-    } catch {
-      this.stats.badMessages += 1;
-      return;
-    }
-    if (msg.key === 'HUGZ') {
-      if (msg.sequence > this.#sequence && this.#o.subtrees.includes('')) this.#gap(msg.sequence);
-      return;
-    }
-    if (msg.sequence <= this.#sequence) {
-      this.stats.stale += 1;
-      return;
-    }
-    // Sequences are global; a client following only subtrees cannot see every number, so a jump is a
-    // gap only when it follows everything.
-    if (this.#o.subtrees.includes('') && msg.sequence !== this.#sequence + 1n) {
-      this.#gap(msg.sequence);
-      return;
-    }
-    this.#sequence = msg.sequence;
-    this.stats.updates += 1;
+  #onUpdate(msg: KvMsg): void {
     if (msg.body.length === 0) this.#map.delete(msg.key);
     else this.#map.set(msg.key, msg);
-    const change: CloneChange = {
-      key: msg.key,
-      value: msg.body.length === 0 ? undefined : msg.body,
-      sequence: msg.sequence,
-    };
-    for (const w of this.#watchers) w(change);
-  }
-
-  #gap(seen: bigint): void {
-    this.stats.gaps += 1;
-    this.stats.resyncs += 1;
-    this.#log.warn({ held: this.#sequence, seen }, 'sequence gap, resyncing');
-    void this.#resync().catch((err: unknown) => this.#log.warn({ err }, 'resync failed'));
+    this.#emit({ key: msg.key, value: msg.body.length === 0 ? undefined : msg.body, sequence: msg.sequence });
+    if (msg.uuid.length > 0 && this.#commits.size > 0) {
+      const id = msg.uuid.toString('hex');
+      const pending = this.#commits.get(id);
+      if (pending !== undefined) {
+        this.#commits.delete(id);
+        clearTimeout(pending.timer);
+        pending.resolve(msg.sequence);
+      }
+    }
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const w of this.#watchers) w(undefined);
-    await Promise.all([this.#subscriber.close(), this.#publisher.close()]);
+    for (const [, p] of this.#commits) {
+      clearTimeout(p.timer);
+      p.reject(new Error('clone client closed'));
+    }
+    this.#commits.clear();
+    for (const w of this.#watchers) w.wake?.();
+    await Promise.all([this.#follower.close(), this.#publisher.close()]);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 }
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+

@@ -1,5 +1,5 @@
-/** @zpatterns/clone: the Clone pattern (12/CHP): wire format, single server, client agent. */
-export { CloneClient } from './client.js';
+/** @zpatterns/clone: the Clone pattern (12/CHP): wire format, server (alone or a Binary Star pair), client agent. */
+export { CloneClient, cloneClientDefaults, serverAddress, WatchOverflowError } from './client.js';
 export { CloneServer, cloneServerDefaults, portEndpoints } from './server.js';
 export {
   decodeIcanhaz,
@@ -20,6 +20,17 @@ export {
   UUID_BYTES,
 } from './kvmsg.js';
 
-export type { CloneChange, CloneClientOptions, CloneClientStats } from './client.js';
+export type {
+  CloneChange,
+  CloneClientOptions,
+  CloneClientStats,
+  CloneServerAddress,
+} from './client.js';
+export type { FollowerStats, ReplicaSource } from './follower.js';
 export type { KvMsg } from './kvmsg.js';
-export type { CloneServerOptions, CloneServerStats } from './server.js';
+export type {
+  ClonePairOptions,
+  CloneServerOptions,
+  CloneServerRole,
+  CloneServerStats,
+} from './server.js';

@@ -1,3 +1,7 @@
 /** Internals for zpatterns packages and tests. No semver promise. */
-export { KvStore } from './store.js';
+export { Follower } from './follower.js';
+export { CloneJournal } from './journal.js';
+export { KvStore, ttlRemainingMs } from './store.js';
+export type { FollowerOptions } from './follower.js';
+export type { JournalContents, JournalWrite } from './journal.js';
 export type { StoredEntry } from './store.js';

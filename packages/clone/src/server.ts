@@ -1,32 +1,77 @@
 /**
- * CloneServer: a single 12/CHP server. Snapshot ROUTER, update PUB and collector SUB (model five's
- * collector, as a SUB as in model six so clients can PUB their KVSETs to a pair).
+ * CloneServer: a 12/CHP server, alone or as one of a Binary Star pair (the book's model six).
  *
  * ```
- *  client DEALER --ICANHAZ?--> ROUTER (P)   --KVSYNC*, KTHXBAI--> client DEALER
- *  client PUB    --KVSET-----> SUB    (P+2) --sequence, store-->  PUB (P+1) --KVPUB, HUGZ--> client SUB
+ *  client DEALER --ICANHAZ?--> ROUTER (P)   --KVSYNC*, KTHXBAI--> client   (a pair: each request is a vote)
+ *  client PUB    --KVSET-----> SUB    (P+2) --sequence, journal--> PUB (P+1) --KVPUB, HUGZ--> client SUB
+ *
+ *  pair:  active  --KVPUB--> passive's SUB (peer P+1)   passive: pending list of client KVSETs by UUID,
+ *         active  <--ICANHAZ?-- passive (peer P)        cleared as the active's KVPUBs arrive
  * ```
+ *
+ * What differs from the book's clonesrv6, on purpose:
+ * - only the active expires TTL keys (the book's passive expires its peer's relative TTLs at once);
+ * - the pending list is replayed on failover only for client updates the active never published
+ *   (the book also replays copies of the active's own updates);
+ * - the passive follows its peer with gap detection and takes a new snapshot on a gap;
+ * - only the active sends HUGZ, so a client left on a server that went passive moves on;
+ * - with `dataDir`, updates are committed to SQLite before they are published.
  */
-import type { Logger, Message } from '@zpatterns/core';
-import { Channel, componentLogger, hex, ProtocolError, systemClock, toError } from '@zpatterns/core';
+import type { Logger, Message, SecurityOptions, ServerSecurity } from '@zpatterns/core';
+import { applyBindSecurity, Channel, resolveCurveKeys, componentLogger, hex, ProtocolError, systemClock, toError } from '@zpatterns/core';
 import type { Clock, TimerHandle } from '@zpatterns/core';
+import { BinaryStar, type BStarRole } from '@zpatterns/bstar';
 import * as zmq from 'zeromq';
+import { serverAddress } from './client.js';
+import { Follower, type ReplicaSource } from './follower.js';
+import { CloneJournal, type JournalWrite } from './journal.js';
+import type { KvMsg } from './kvmsg.js';
 import { decodeIcanhaz, decodeKvMsg, encodeHugz, encodeKthxbai, encodeKvMsg } from './kvmsg.js';
 import { KvStore } from './store.js';
 
+/** The Binary Star side of a pair. */
+export interface ClonePairOptions {
+  role: BStarRole;
+  /** Our Binary Star state PUB (the book's 5003 / 5004). */
+  stateBind: string;
+  /** The peer's state PUB. */
+  stateConnect: string;
+  /** The peer's Clone port P as `tcp://HOST:P`, or its snapshot and publisher endpoints. */
+  peer: string | ReplicaSource;
+  /** Binary Star heartbeat; the peer is dead after two. @default 1000 */
+  heartbeatMs?: number;
+}
+
 export interface CloneServerOptions {
-  /** Snapshot ROUTER endpoint. @default `tcp://127.0.0.1:*` */
+  /** Snapshot ROUTER endpoint (port P). @default `tcp://127.0.0.1:*` */
   snapshotEndpoint?: string;
-  /** Update PUB endpoint. @default `tcp://127.0.0.1:*` */
+  /** Update PUB endpoint (P+1). @default `tcp://127.0.0.1:*` */
   publisherEndpoint?: string;
-  /** Collector SUB endpoint. @default `tcp://127.0.0.1:*` */
+  /** Collector SUB endpoint (P+2). @default `tcp://127.0.0.1:*` */
   collectorEndpoint?: string;
   /** HUGZ interval. @default 1000 */
   hugzIntervalMs?: number;
   /** TTL flush interval. @default 1000 */
   flushIntervalMs?: number;
+  /** Run as one of a Binary Star pair. @default alone */
+  pair?: ClonePairOptions | undefined;
+  /** Keep the map in SQLite here, so a restart keeps it and its sequence. @default memory only */
+  dataDir?: string | undefined;
+  /** Fsync every commit (`synchronous = FULL`); else WAL with NORMAL. @default false */
+  fsync?: boolean;
+  /**
+   * Passive server: client updates held while not yet seen from the active. Past this, new ones
+   * are refused (counted in `pendingRefused`). @default 100000
+   */
+  maxPending?: number;
+  /** Passive server: a pending update the live active has not published within this is dropped. @default 10000 */
+  pendingTtlMs?: number;
+  /** Passive server: how long the active may stay silent before the passive resyncs. @default 5000 */
+  peerTtlMs?: number;
   /** Socket linger. @default 0 */
   lingerMs?: number;
+  /** CURVE on the three sockets (and, for a pair, on the link to the peer with the same keys). */
+  security?: SecurityOptions | undefined;
   clock?: Clock;
   logger?: Logger;
 }
@@ -37,7 +82,11 @@ export const cloneServerDefaults = {
   collectorEndpoint: 'tcp://127.0.0.1:*',
   hugzIntervalMs: 1000,
   flushIntervalMs: 1000,
+  maxPending: 100_000,
+  pendingTtlMs: 10_000,
+  peerTtlMs: 5000,
   lingerMs: 0,
+  fsync: false,
 } as const;
 
 /** The three endpoints of the book's port layout: P, P+1, P+2 on `host`. */
@@ -53,38 +102,102 @@ export function portEndpoints(
 }
 
 export interface CloneServerStats {
+  /** Client updates sequenced and published by this server. */
   updates: number;
   snapshots: number;
   expired: number;
   badMessages: number;
+  /** Snapshot requests dropped because the Binary Star vote went against us. */
+  votesRejected: number;
+  /** Passive: updates applied from the active. */
+  replicated: number;
+  /** Passive: client updates refused because the pending list was full. */
+  pendingRefused: number;
+  /** Passive: pending updates dropped because the live active never published them. */
+  pendingExpired: number;
+  /** Pending updates published on becoming active. */
+  replayed: number;
+  /** Journal batches committed. */
+  commits: number;
+}
+
+/** Where a server stands. A lone server is always `active`. */
+export type CloneServerRole = 'active' | 'passive' | 'deciding';
+
+type ResolvedOptions = Required<Omit<CloneServerOptions, 'clock' | 'logger' | 'pair' | 'dataDir' | 'security'>>;
+
+interface Pending {
+  msg: KvMsg;
+  at: number;
 }
 
 export class CloneServer implements AsyncDisposable {
-  readonly #o: Required<Omit<CloneServerOptions, 'clock' | 'logger'>>;
+  readonly #o: ResolvedOptions;
+  readonly #options: CloneServerOptions;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #store = new KvStore();
   readonly #snapshot: Channel<zmq.Router>;
   readonly #publisher: Channel<zmq.Publisher>;
   readonly #collector: Channel<zmq.Subscriber>;
-  readonly #timers: TimerHandle[] = [];
+  readonly #guards: ServerSecurity[] = [];
+  readonly #timers = new Set<TimerHandle>();
+  readonly #bstar: BinaryStar | undefined;
+  #journal: CloneJournal | undefined;
+  #batch: KvMsg[] = [];
+  #flushScheduled = false;
+  #role: CloneServerRole;
+  #follower: Follower | undefined;
+  /** Passive: client updates not yet seen from the active, oldest first, by UUID (hex). */
+  readonly #pending = new Map<string, Pending>();
+  /** Passive: the active's updates whose client copy has not arrived yet, by UUID (hex). */
+  readonly #seenFromActive = new Map<string, number>();
+  #anonymous = 0;
+  #refusedLoggedAt = -Infinity;
   #closing: Promise<void> | undefined;
-  readonly stats: CloneServerStats = { updates: 0, snapshots: 0, expired: 0, badMessages: 0 };
+  readonly stats: CloneServerStats = {
+    updates: 0,
+    snapshots: 0,
+    expired: 0,
+    badMessages: 0,
+    votesRejected: 0,
+    replicated: 0,
+    pendingRefused: 0,
+    pendingExpired: 0,
+    replayed: 0,
+    commits: 0,
+  };
   readonly endpoints = { snapshot: '', publisher: '', collector: '' };
 
   constructor(options: CloneServerOptions = {}) {
-    this.#o = { ...cloneServerDefaults, ...stripUndefined(options) };
+    this.#options = options;
+    this.#o = { ...cloneServerDefaults, ...definedOnly(options) } as ResolvedOptions;
     this.#clock = options.clock ?? systemClock;
     this.#log = componentLogger(options.logger, { component: 'clone-server' });
     const linger = this.#o.lingerMs;
-    this.#snapshot = new Channel(new zmq.Router({ linger, mandatory: true, sendTimeout: 0 }), {
-      name: 'snapshot',
-      logger: this.#log,
-    });
-    this.#publisher = new Channel(new zmq.Publisher({ linger }), { name: 'publisher', logger: this.#log });
+    const router = new zmq.Router({ linger, mandatory: true, sendTimeout: 0 });
+    const publisher = new zmq.Publisher({ linger });
     const collector = new zmq.Subscriber({ linger });
     collector.subscribe();
+    for (const socket of [router, publisher, collector]) {
+      const guard = applyBindSecurity(socket, options.security, options.logger);
+      if (guard !== undefined) this.#guards.push(guard);
+    }
+    this.#snapshot = new Channel(router, { name: 'snapshot', logger: this.#log });
+    this.#publisher = new Channel(publisher, { name: 'publisher', logger: this.#log });
     this.#collector = new Channel(collector, { name: 'collector', logger: this.#log });
+    const pair = options.pair;
+    this.#role = pair === undefined ? 'active' : 'deciding';
+    if (pair !== undefined) {
+      this.#bstar = new BinaryStar({
+        role: pair.role,
+        stateBind: pair.stateBind,
+        stateConnect: pair.stateConnect,
+        clock: this.#clock,
+        ...(pair.heartbeatMs === undefined ? {} : { heartbeatMs: pair.heartbeatMs }),
+        ...(options.logger === undefined ? {} : { logger: options.logger }),
+      });
+    }
   }
 
   get sequence(): bigint {
@@ -95,28 +208,126 @@ export class CloneServer implements AsyncDisposable {
     return this.#store.size;
   }
 
-  /** Bind the three sockets and start serving. */
+  /** Active (serving and sequencing), passive (following the peer) or deciding (a pair, at start). */
+  get role(): CloneServerRole {
+    return this.#role;
+  }
+
+  /** Client updates held by a passive server. */
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  /** The Binary Star reactor of a pair, for its state and counters. */
+  get binaryStar(): BinaryStar | undefined {
+    return this.#bstar;
+  }
+
+  /** Load the journal, bind the three sockets, join the pair if any, and start serving. */
   async start(): Promise<void> {
+    if (this.#options.dataDir !== undefined) {
+      this.#journal = new CloneJournal(this.#options.dataDir, { fsync: this.#o.fsync });
+      const { sequence, entries } = this.#journal.load();
+      this.#store.replace(entries, sequence, this.#clock.now());
+      this.#log.info({ path: this.#journal.path, sequence, keys: entries.length }, 'journal loaded');
+    }
+    await Promise.all(this.#guards.map((g) => g.ready()));
     await this.#snapshot.socket.bind(this.#o.snapshotEndpoint);
     await this.#publisher.socket.bind(this.#o.publisherEndpoint);
     await this.#collector.socket.bind(this.#o.collectorEndpoint);
     this.endpoints.snapshot = this.#snapshot.socket.lastEndpoint ?? this.#o.snapshotEndpoint;
     this.endpoints.publisher = this.#publisher.socket.lastEndpoint ?? this.#o.publisherEndpoint;
     this.endpoints.collector = this.#collector.socket.lastEndpoint ?? this.#o.collectorEndpoint;
-    void this.#snapshot.start((m) => this.#onSnapshotRequest(m));
     void this.#collector.start((m) => this.#onCollector(m));
-    this.#every(this.#o.hugzIntervalMs, () => this.#publisher.post(encodeHugz(this.#store.sequence)));
-    this.#every(this.#o.flushIntervalMs, () => this.#flush());
-    this.#log.info({ endpoints: this.endpoints }, 'clone server started');
+    const bstar = this.#bstar;
+    if (bstar === undefined) {
+      void this.#snapshot.start((m) => this.#onSnapshotRequest(m));
+    } else {
+      bstar.onActive(() => this.#becomeActive());
+      bstar.onPassive(() => this.#becomePassive());
+      await bstar.start();
+      void this.#snapshot.start((m) => {
+        if (bstar.vote()) this.#onSnapshotRequest(m);
+        else this.stats.votesRejected += 1;
+      });
+    }
+    this.#every(this.#o.hugzIntervalMs, () => {
+      if (this.#role === 'active') this.#publisher.post(encodeHugz(this.#store.sequence));
+    });
+    this.#every(this.#o.flushIntervalMs, () => {
+      if (this.#role === 'active') this.#expire();
+    });
+    this.#log.info(
+      { endpoints: this.endpoints, role: this.#role, pair: this.#options.pair?.role, sequence: this.sequence },
+      'clone server started',
+    );
   }
 
   #every(ms: number, fn: () => void): void {
     const tick = (): void => {
+      this.#timers.delete(handle);
       if (this.#closing !== undefined) return;
       fn();
-      this.#timers.push(this.#clock.setTimeout(tick, ms));
+      handle = this.#clock.setTimeout(tick, ms);
+      this.#timers.add(handle);
     };
-    this.#timers.push(this.#clock.setTimeout(tick, ms));
+    let handle = this.#clock.setTimeout(tick, ms);
+    this.#timers.add(handle);
+  }
+
+  // ---- active: sequence, commit, publish -------------------------------------------------------
+
+  /** Queue a sequenced update for the journal and the publisher (one commit per event-loop turn). */
+  #publish(msg: KvMsg): void {
+    if (this.#journal === undefined) {
+      this.#publisher.post(encodeKvMsg(msg));
+      return;
+    }
+    this.#batch.push(msg);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#commit());
+    }
+  }
+
+  /** Commit the batch, then publish it. A failed commit publishes nothing and is logged. */
+  #commit(): void {
+    if (this.#role !== 'active') return this.#flushReplicated();
+    this.#flushScheduled = false;
+    const batch = this.#batch;
+    if (batch.length === 0) return;
+    this.#batch = [];
+    if (!this.#journalWrite(batch)) return;
+    for (const msg of batch) this.#publisher.post(encodeKvMsg(msg));
+  }
+
+  #journalWrite(batch: readonly KvMsg[]): boolean {
+    const journal = this.#journal;
+    if (journal === undefined) return true;
+    try {
+      journal.write(this.#toWrites(batch), this.#store.sequence);
+      this.stats.commits += 1;
+      return true;
+    } catch (err) {
+      this.#log.error({ err: toError(err), updates: batch.length }, 'journal commit failed; updates not published');
+      return false;
+    }
+  }
+
+  #toWrites(msgs: readonly KvMsg[]): JournalWrite[] {
+    const now = this.#clock.now();
+    const wall = Date.now();
+    return msgs.map((msg) => {
+      const at = this.#store.expiresAt(msg.key);
+      return { msg, expiresAtWallMs: at === 0 || msg.body.length === 0 ? 0 : wall + (at - now) };
+    });
+  }
+
+  #expire(): void {
+    for (const msg of this.#store.expire(this.#clock.now())) {
+      this.stats.expired += 1;
+      this.#publish(msg);
+    }
   }
 
   #onSnapshotRequest(message: Message): void {
@@ -129,6 +340,8 @@ export class CloneServer implements AsyncDisposable {
       this.#bad(err, 'snapshot', identity);
       return;
     }
+    // A snapshot shows only committed state: commit what is queued first.
+    this.#commit();
     this.stats.snapshots += 1;
     const now = this.#clock.now();
     for (const msg of this.#store.snapshot(subtree, now)) this.#snapshot.post([identity, ...encodeKvMsg(msg)]);
@@ -136,21 +349,140 @@ export class CloneServer implements AsyncDisposable {
   }
 
   #onCollector(message: Message): void {
-    let update;
+    let update: KvMsg;
     try {
       update = decodeKvMsg(message);
     } catch (err) {
       this.#bad(err, 'collector');
       return;
     }
-    this.stats.updates += 1;
-    this.#publisher.post(encodeKvMsg(this.#store.apply(update, this.#clock.now())));
+    if (this.#role === 'active') {
+      this.stats.updates += 1;
+      this.#publish(this.#store.apply(update, this.#clock.now()));
+      return;
+    }
+    // Passive, or not yet decided: hold it until the active publishes it (model six).
+    const id = update.uuid.length > 0 ? update.uuid.toString('hex') : `anonymous:${++this.#anonymous}`;
+    if (this.#seenFromActive.delete(id)) return; // the active's copy came first
+    if (this.#pending.size >= this.#o.maxPending) {
+      this.stats.pendingRefused += 1;
+      const now = this.#clock.now();
+      if (now - this.#refusedLoggedAt > 10_000) {
+        this.#refusedLoggedAt = now;
+        this.#log.warn(
+          { pending: this.#pending.size, refused: this.stats.pendingRefused },
+          'pending list full: client update refused',
+        );
+      }
+      return;
+    }
+    this.#pending.set(id, { msg: update, at: this.#clock.now() });
   }
 
-  #flush(): void {
-    for (const msg of this.#store.expire(this.#clock.now())) {
-      this.stats.expired += 1;
-      this.#publisher.post(encodeKvMsg(msg));
+  // ---- pair: role changes ----------------------------------------------------------------------
+
+  #becomeActive(): void {
+    const was = this.#role;
+    if (was === 'passive') this.#flushReplicated();
+    this.#role = 'active';
+    const follower = this.#follower;
+    this.#follower = undefined;
+    void follower?.close();
+    // Client updates the old active never published: sequence and publish them now, in order.
+    const now = this.#clock.now();
+    for (const { msg } of this.#pending.values()) {
+      this.stats.replayed += 1;
+      this.#publish(this.#store.apply(msg, now));
+    }
+    this.#log.info({ from: was, replayed: this.#pending.size, sequence: this.sequence }, 'clone server active');
+    this.#pending.clear();
+    this.#seenFromActive.clear();
+  }
+
+  #becomePassive(): void {
+    const pair = this.#options.pair;
+    if (pair === undefined) return;
+    this.#role = 'passive';
+    this.#batch = [];
+    const follower = new Follower({
+      sources: [typeof pair.peer === 'string' ? serverAddress(pair.peer) : pair.peer],
+      subtrees: [''],
+      serverTtlMs: this.#o.peerTtlMs,
+      lingerMs: 0,
+      security: peerSecurity(this.#options.security),
+      logger: this.#log.child({ peer: true }),
+      onSnapshot: (entries, sequence) => {
+        if (this.#follower !== follower) return;
+        this.#store.replace(
+          entries.map((msg) => ({ msg })),
+          sequence,
+          this.#clock.now(),
+        );
+        for (const e of entries) if (e.uuid.length > 0) this.#pending.delete(e.uuid.toString('hex'));
+        this.#journalReplace();
+      },
+      onUpdate: (msg) => {
+        if (this.#follower !== follower) return;
+        this.#onPeerUpdate(msg);
+      },
+      onHugz: () => {
+        if (this.#follower === follower) this.#prunePending();
+      },
+    });
+    this.#follower = follower;
+    this.#log.info({ peer: pair.peer }, 'clone server passive, following the active');
+    void follower.start();
+  }
+
+  #onPeerUpdate(msg: KvMsg): void {
+    this.stats.replicated += 1;
+    const now = this.#clock.now();
+    if (msg.uuid.length > 0) {
+      const id = msg.uuid.toString('hex');
+      if (!this.#pending.delete(id)) this.#seenFromActive.set(id, now);
+    }
+    this.#store.applySequenced(msg, now);
+    if (this.#journal !== undefined) {
+      this.#batch.push(msg);
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flushReplicated());
+      }
+    }
+  }
+
+  /** Passive: commit what was replicated from the active (nothing to publish). */
+  #flushReplicated(): void {
+    this.#flushScheduled = false;
+    const batch = this.#batch;
+    this.#batch = [];
+    if (batch.length > 0) this.#journalWrite(batch);
+  }
+
+  /** The active is alive (a HUGZ): what it has not published by now, it never will. */
+  #prunePending(): void {
+    const horizon = this.#clock.now() - this.#o.pendingTtlMs;
+    for (const [id, p] of this.#pending) {
+      if (p.at > horizon) break;
+      this.#pending.delete(id);
+      this.stats.pendingExpired += 1;
+    }
+    for (const [id, at] of this.#seenFromActive) {
+      if (at > horizon) break;
+      this.#seenFromActive.delete(id);
+    }
+  }
+
+  #journalReplace(): void {
+    const journal = this.#journal;
+    if (journal === undefined) return;
+    this.#batch = [];
+    const entries = [...this.#store.snapshot('', this.#clock.now())];
+    try {
+      journal.replace(this.#toWrites(entries), this.#store.sequence);
+      this.stats.commits += 1;
+    } catch (err) {
+      this.#log.error({ err: toError(err) }, 'journal replace failed');
     }
   }
 
@@ -170,8 +502,14 @@ export class CloneServer implements AsyncDisposable {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       for (const t of this.#timers) this.#clock.clearTimeout(t);
+      this.#timers.clear();
+      if (this.#role === 'active') this.#commit();
+      await this.#follower?.close();
+      await this.#bstar?.close();
       await Promise.all([this.#snapshot.close(), this.#publisher.close(), this.#collector.close()]);
-      this.#log.info('clone server closed');
+      await Promise.all(this.#guards.map((g) => g.release()));
+      this.#journal?.close();
+      this.#log.info({ sequence: this.sequence }, 'clone server closed');
     })();
     return this.#closing;
   }
@@ -181,6 +519,13 @@ export class CloneServer implements AsyncDisposable {
   }
 }
 
-function stripUndefined<T extends object>(o: T): Partial<T> {
+/** The passive's link to its peer: the same keys, the peer as server (a pair shares one key pair). */
+function peerSecurity(security: SecurityOptions | undefined): SecurityOptions | undefined {
+  if (security === undefined) return undefined;
+  const keys = resolveCurveKeys(security.curve);
+  return { curve: { ...keys, serverPublicKey: security.curve.serverPublicKey ?? keys.publicKey } };
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

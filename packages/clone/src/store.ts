@@ -7,6 +7,20 @@ import { MinHeap } from '@zpatterns/core';
 import type { KvMsg } from './kvmsg.js';
 import { inSubtree, TTL_PROPERTY, ttlSeconds } from './kvmsg.js';
 
+/**
+ * A `ttl` above this many seconds (about 3,170 years) is the book's clonesrv6 storing an absolute
+ * wall-clock time in milliseconds in its snapshots (hazard H-K3); read it as such.
+ */
+const ABSOLUTE_TTL_THRESHOLD = 1e11;
+
+/** Milliseconds left before an entry with these properties expires; 0 = never. */
+export function ttlRemainingMs(properties: ReadonlyMap<string, string>, wallNowMs = Date.now()): number {
+  const ttl = ttlSeconds(properties);
+  if (ttl === 0) return 0;
+  if (ttl >= ABSOLUTE_TTL_THRESHOLD) return Math.max(1, ttl - wallNowMs);
+  return ttl * 1000;
+}
+
 /** A stored entry: the kvmsg as last published, and its absolute expiry (0 = none). */
 export interface StoredEntry {
   msg: KvMsg;
@@ -56,10 +70,34 @@ export class KvStore {
       this.#map.delete(msg.key);
       return;
     }
-    const ttl = ttlSeconds(msg.properties);
-    const entry: StoredEntry = { msg, expiresAtMs: ttl > 0 ? nowMs + ttl * 1000 : 0 };
+    const remaining = ttlRemainingMs(msg.properties);
+    this.#put(msg, remaining > 0 ? nowMs + remaining : 0);
+  }
+
+  #put(msg: KvMsg, expiresAtMs: number): void {
+    const entry: StoredEntry = { msg, expiresAtMs };
     this.#map.set(msg.key, entry);
-    if (entry.expiresAtMs > 0) this.#expiry.push(entry.expiresAtMs, { key: msg.key, entry });
+    if (expiresAtMs > 0) this.#expiry.push(expiresAtMs, { key: msg.key, entry });
+  }
+
+  /**
+   * Replace the whole map (a passive server taking the active's snapshot, or a restart loading
+   * its journal). `remainingMs` per entry overrides the `ttl` property when given.
+   */
+  replace(entries: Iterable<{ msg: KvMsg; remainingMs?: number }>, sequence: bigint, nowMs: number): void {
+    this.#map.clear();
+    this.#expiry.clear();
+    this.#sequence = sequence;
+    for (const { msg, remainingMs } of entries) {
+      if (msg.body.length === 0) continue;
+      const left = remainingMs ?? ttlRemainingMs(msg.properties);
+      this.#put(msg, left > 0 ? nowMs + left : 0);
+    }
+  }
+
+  /** The absolute expiry (clock ms) of a key, 0 when it has none or is absent. */
+  expiresAt(key: string): number {
+    return this.#map.get(key)?.expiresAtMs ?? 0;
   }
 
   /**
@@ -81,7 +119,7 @@ export class KvStore {
       deletes.push({
         key: item.key,
         sequence: this.#sequence,
-        uuid: item.entry.msg.uuid,
+        uuid: Buffer.alloc(0), // not a client's update: nothing for a passive server to match
         properties: props,
         body: Buffer.alloc(0),
       });

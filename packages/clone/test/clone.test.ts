@@ -10,9 +10,7 @@ import { CloneClient } from '../src/client.js';
 import { CloneServer } from '../src/server.js';
 
 const opts = (server: CloneServer, subtrees?: string[]) => ({
-  snapshotEndpoint: server.endpoints.snapshot,
-  publisherEndpoint: server.endpoints.publisher,
-  collectorEndpoint: server.endpoints.collector,
+  servers: [{ ...server.endpoints }],
   ...(subtrees === undefined ? {} : { subtrees }),
 });
 

@@ -29,6 +29,12 @@ export class MinHeap<T> {
     values[i] = value;
   }
 
+  /** Remove every entry. */
+  clear(): void {
+    this.#keys.length = 0;
+    this.#values.length = 0;
+  }
+
   /** Smallest key, or `undefined` when empty. */
   peekKey(): number | undefined {
     return this.#keys[0];
