@@ -1,0 +1,285 @@
+/**
+ * Real sockets, one process: gap detection behind a lossy proxy, the SQLite journal across a
+ * restart, the Binary Star pair (replication, failover, pending replay), client failover,
+ * commit() and watch() back-pressure.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually, ipcEndpoint } from '@zpatterns/testkit';
+import * as zmq from 'zeromq';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CloneClient, WatchOverflowError } from '../src/client.js';
+import { decodeKvMsg, encodeKvMsg, newUuid } from '../src/kvmsg.js';
+import { CloneServer, type CloneServerOptions } from '../src/server.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+function track<T extends { close(): unknown }>(x: T): T {
+  cleanup.push(() => x.close());
+  return x;
+}
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'clone-test-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const FAST = { hugzIntervalMs: 50, flushIntervalMs: 50 } as const;
+
+async function server(options: CloneServerOptions = {}): Promise<CloneServer> {
+  const s = track(new CloneServer({ ...FAST, ...options }));
+  await s.start();
+  return s;
+}
+
+async function client(
+  servers: CloneServer['endpoints'][],
+  options: { subtrees?: string[]; serverTtlMs?: number } = {},
+): Promise<CloneClient> {
+  const c = track(new CloneClient({ servers: servers.map((e) => ({ ...e })), serverTtlMs: 500, ...options }));
+  await c.start();
+  return c;
+}
+
+describe('gap detection', () => {
+  it('a client behind a proxy that drops one KVPUB notices the gap, resyncs and converges', async () => {
+    const s = await server();
+    // The proxy forwards the server's PUB to clients, dropping the update with sequence 5.
+    const upstream = track(new zmq.Subscriber({ linger: 0 }));
+    upstream.subscribe();
+    upstream.connect(s.endpoints.publisher);
+    const downstream = track(new zmq.Publisher({ linger: 0 }));
+    await downstream.bind('tcp://127.0.0.1:*');
+    let dropped = 0;
+    void (async () => {
+      for await (const frames of upstream) {
+        if (decodeKvMsg(frames).sequence === 5n && dropped === 0) {
+          dropped += 1;
+          continue;
+        }
+        await downstream.send(frames);
+      }
+    })().catch(() => undefined);
+    const lossy = await client([{ ...s.endpoints, publisher: downstream.lastEndpoint ?? '' }]);
+    const writer = await client([s.endpoints]);
+    for (let i = 1; i <= 10; i += 1) await writer.commit(`/k/${i}`, `v${i}`);
+    await eventually(() => lossy.sequence === 10n && lossy.size === 10, { what: 'lossy client converged' });
+    expect(dropped).toBe(1);
+    expect(lossy.stats.gaps).toBeGreaterThanOrEqual(1);
+    expect(lossy.entries().sort()).toEqual(writer.entries().sort());
+  });
+
+  it('a dropped last update is caught by the next HUGZ (its sequence is ahead)', async () => {
+    const s = await server();
+    const upstream = track(new zmq.Subscriber({ linger: 0 }));
+    upstream.subscribe();
+    upstream.connect(s.endpoints.publisher);
+    const downstream = track(new zmq.Publisher({ linger: 0 }));
+    await downstream.bind('tcp://127.0.0.1:*');
+    void (async () => {
+      for await (const frames of upstream) {
+        if (decodeKvMsg(frames).key !== '/only') await downstream.send(frames);
+      }
+    })().catch(() => undefined);
+    const lossy = await client([{ ...s.endpoints, publisher: downstream.lastEndpoint ?? '' }]);
+    const writer = await client([s.endpoints]);
+    await writer.commit('/only', 'x');
+    await eventually(() => lossy.get('/only')?.toString() === 'x', { what: 'resync after HUGZ' });
+  });
+});
+
+describe('journal (dataDir)', () => {
+  it('a restarted server keeps its map, its sequence and the TTL clock', async () => {
+    const dataDir = tempDir();
+    const first = new CloneServer({ ...FAST, dataDir });
+    await first.start();
+    const writer = new CloneClient({ servers: [{ ...first.endpoints }], serverTtlMs: 500 });
+    await writer.start();
+    for (let i = 0; i < 100; i += 1) await writer.commit(`/k/${i % 40}`, `v${i}`);
+    await writer.commit('/k/3', '');
+    await writer.commit('/short', 'gone soon', { ttlMs: 1000 });
+    const before = writer.entries().sort();
+    const sequence = first.sequence;
+    await writer.close();
+    await first.close();
+
+    const second = await server({ dataDir });
+    expect(second.sequence).toBe(sequence);
+    const reader = await client([second.endpoints]);
+    expect(reader.entries().sort()).toEqual(before);
+    // the sequence continues, it is not reused
+    expect(await reader.commit('/k/new', 'after')).toBe(sequence + 1n);
+    // the TTL kept running across the restart: the key expires and the delete is published
+    await eventually(() => reader.get('/short') === undefined, { what: 'ttl expiry after restart' });
+    expect(second.stats.expired).toBe(1);
+  });
+
+  it('a second server on the same data directory fails to start', async () => {
+    const dataDir = tempDir();
+    await server({ dataDir });
+    const other = new CloneServer({ dataDir });
+    await expect(other.start()).rejects.toThrow(/locked/);
+    await other.close();
+  });
+});
+
+describe('Binary Star pair', () => {
+  function pair(common: CloneServerOptions = {}) {
+    const ep = (p: string) => ({
+      snapshotEndpoint: ipcEndpoint(`${p}-snap`),
+      publisherEndpoint: ipcEndpoint(`${p}-pub`),
+      collectorEndpoint: ipcEndpoint(`${p}-col`),
+      stateBind: ipcEndpoint(`${p}-state`),
+    });
+    const p = ep('primary');
+    const b = ep('backup');
+    const make = (role: 'primary' | 'backup', me: typeof p, peer: typeof p) =>
+      new CloneServer({
+        ...FAST,
+        ...common,
+        snapshotEndpoint: me.snapshotEndpoint,
+        publisherEndpoint: me.publisherEndpoint,
+        collectorEndpoint: me.collectorEndpoint,
+        peerTtlMs: 500,
+        pair: {
+          role,
+          stateBind: me.stateBind,
+          stateConnect: peer.stateBind,
+          heartbeatMs: 100,
+          peer: { snapshot: peer.snapshotEndpoint, publisher: peer.publisherEndpoint },
+        },
+      });
+    const addresses = [p, b].map((e) => ({
+      snapshot: e.snapshotEndpoint,
+      publisher: e.publisherEndpoint,
+      collector: e.collectorEndpoint,
+    }));
+    return {
+      addresses,
+      primary: () => track(make('primary', p, b)),
+      backup: () => track(make('backup', b, p)),
+    };
+  }
+
+  it('the passive replicates the active; after the active dies, clients fail over with nothing lost', async () => {
+    const { addresses, primary, backup } = pair();
+    const p = primary();
+    const b = backup();
+    await Promise.all([p.start(), b.start()]);
+    await eventually(() => p.role === 'active' && b.role === 'passive', { what: 'pair settled' });
+    const c1 = await client(addresses);
+    const c2 = await client(addresses);
+    for (let i = 0; i < 200; i += 1) await (i % 2 === 0 ? c1 : c2).commit(`/k/${i % 50}`, `v${i}`);
+    await c1.commit('/ttl', 'x', { ttlMs: 1000 });
+    await eventually(() => b.sequence === p.sequence && b.size === p.size, { what: 'backup caught up' });
+    expect(b.stats.expired).toBe(0);
+    const expected = c1.entries().filter(([k]) => k !== '/ttl');
+    const before = p.sequence;
+    await p.close();
+    // clients miss HUGZ, ask the backup for a snapshot: that vote makes it active
+    await eventually(() => b.role === 'active' && c1.currentServer === 1 && c2.currentServer === 1, {
+      what: 'failover',
+    });
+    const after = await c2.commit('/after', 'failover');
+    expect(after).toBeGreaterThan(before);
+    await eventually(() => c1.get('/after') !== undefined, { what: 'c1 follows the new active' });
+    // the TTL key expires on the new active (only the active expires)
+    await eventually(() => c1.get('/ttl') === undefined, { what: 'ttl expiry on the new active' });
+    expect(c1.entries().filter(([k]) => k !== '/after').sort()).toEqual(expected.sort());
+    expect(c2.entries().sort()).toEqual(c1.entries().sort());
+  });
+
+  it('client updates the active never published are replayed by the backup when it takes over', async () => {
+    const { addresses, primary, backup } = pair();
+    const p = primary();
+    const b = backup();
+    await Promise.all([p.start(), b.start()]);
+    await eventually(() => p.role === 'active' && b.role === 'passive', { what: 'pair settled' });
+    const c = await client(addresses);
+    await c.commit('/seen', 'by both');
+    // A writer that reaches only the backup's collector: the active never sees these.
+    const writer = track(new zmq.Publisher({ linger: 0 }));
+    writer.connect(addresses[1]?.collector ?? '');
+    await eventually(
+      async () => {
+        await writer.send(
+          encodeKvMsg({ key: '/probe', sequence: 0n, uuid: newUuid(), properties: new Map(), body: Buffer.from('p') }),
+        );
+        return b.pendingCount > 0;
+      },
+      { what: 'backup collector subscribed' },
+    );
+    for (let i = 0; i < 5; i += 1) {
+      await writer.send(
+        encodeKvMsg({
+          key: `/lost/${i}`,
+          sequence: 0n,
+          uuid: newUuid(),
+          properties: new Map(),
+          body: Buffer.from(`${i}`),
+        }),
+      );
+    }
+    await eventually(() => b.pendingCount >= 6, { what: 'pending held by the backup' });
+    expect(c.get('/lost/0')).toBeUndefined();
+    await p.close();
+    await eventually(() => b.role === 'active' && c.currentServer === 1, { what: 'failover' });
+    await eventually(() => c.get('/lost/4')?.toString() === '4', { what: 'pending replayed' });
+    expect(b.stats.replayed).toBeGreaterThanOrEqual(6);
+    expect(c.get('/seen')?.toString()).toBe('by both');
+  });
+});
+
+describe('client', () => {
+  it('follows a single server through its restart (HUGZ below its sequence) and converges', async () => {
+    const endpoint = `ipc://${join(tempDir(), 'snap.sock')}`;
+    const eps = {
+      snapshotEndpoint: endpoint,
+      publisherEndpoint: endpoint.replace('snap', 'pub'),
+      collectorEndpoint: endpoint.replace('snap', 'col'),
+    };
+    const first = new CloneServer({ ...FAST, ...eps });
+    await first.start();
+    const c = await client([first.endpoints]);
+    for (let i = 0; i < 5; i += 1) await c.commit(`/k/${i}`, 'old');
+    await first.close();
+    const second = await server(eps); // no journal: starts empty at sequence 0
+    const w = await client([second.endpoints]);
+    await w.commit('/fresh', 'new');
+    await eventually(() => c.size === 1 && c.get('/fresh') !== undefined, { what: 'client resynced' });
+  });
+
+  it('commit() resolves with the sequence; a key outside the subtrees is refused', async () => {
+    const s = await server();
+    const c = await client([s.endpoints], { subtrees: ['/a/'] });
+    expect(await c.commit('/a/1', 'x')).toBe(1n);
+    await expect(c.commit('/b/1', 'x')).rejects.toThrow(RangeError);
+  });
+
+  it('a watcher that falls too far behind gets WatchOverflowError, others are unaffected', async () => {
+    const s = await server();
+    const c = track(new CloneClient({ servers: [{ ...s.endpoints }], maxWatchBacklog: 10 }));
+    await c.start();
+    const slow = c.watch('');
+    const first = slow.next(); // parked: it reads one change, then nobody reads
+    const fast: string[] = [];
+    const reading = (async () => {
+      for await (const ch of c.watch('')) {
+        fast.push(ch.key);
+        if (fast.length === 50) return;
+      }
+    })();
+    for (let i = 0; i < 50; i += 1) c.set(`/k/${i}`, 'v');
+    await reading;
+    expect((await first).value?.key).toBe('/k/0');
+    await expect(
+      (async () => {
+        for await (const _ of slow) void _;
+      })(),
+    ).rejects.toThrow(WatchOverflowError);
+    expect(c.stats.watchOverflows).toBe(1);
+  });
+});
