@@ -17,7 +17,7 @@ import { applyConnectSecurity, Channel, componentLogger, TimeoutError } from '@z
 import * as zmq from 'zeromq';
 import { Follower, type FollowerStats, type ReplicaSource } from './follower.js';
 import type { KvMsg } from './kvmsg.js';
-import { encodeKvMsg, inSubtree, newUuid, TTL_PROPERTY } from './kvmsg.js';
+import { encodeKvMsg, inSubtree, isReservedKey, newUuid, TTL_PROPERTY } from './kvmsg.js';
 
 /** The three endpoints of one server. */
 export interface CloneServerAddress extends ReplicaSource {
@@ -213,6 +213,7 @@ export class CloneClient implements AsyncDisposable {
   #send(key: string, value: Buffer | string, options: { ttlMs?: number }, uuid: Buffer): void {
     if (this.#closed) throw new Error('clone client is closed');
     if (key.length === 0) throw new RangeError('clone: the key must not be empty');
+    if (isReservedKey(key)) throw new RangeError(`clone: ${key} is a protocol command, not a key`);
     const props = new Map<string, string>();
     const ttl = options.ttlMs;
     if (ttl !== undefined && ttl > 0) props.set(TTL_PROPERTY, String(Math.ceil(ttl / 1000)));

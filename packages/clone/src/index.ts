@@ -13,6 +13,7 @@ export {
   HUGZ,
   ICANHAZ,
   inSubtree,
+  isReservedKey,
   KTHXBAI,
   newUuid,
   TTL_PROPERTY,

@@ -101,6 +101,14 @@ export function decodeKvMsg(frames: readonly Buffer[]): KvMsg {
   };
 }
 
+/**
+ * Keys a client must not set: a stored `KTHXBAI` would end every snapshot early and a published
+ * `HUGZ` would be taken for a heartbeat (and leave a hole in every replica's sequence).
+ */
+export function isReservedKey(key: string): boolean {
+  return key === 'HUGZ' || key === 'KTHXBAI' || key === 'ICANHAZ?';
+}
+
 /** `["ICANHAZ?", subtree]` as a client's DEALER sends it. */
 export function encodeIcanhaz(subtree: string): Buffer[] {
   return [ICANHAZ, Buffer.from(subtree, 'utf8')];

@@ -26,7 +26,7 @@ import { serverAddress } from './client.js';
 import { Follower, type ReplicaSource } from './follower.js';
 import { CloneJournal, type JournalWrite } from './journal.js';
 import type { KvMsg } from './kvmsg.js';
-import { decodeIcanhaz, decodeKvMsg, encodeHugz, encodeKthxbai, encodeKvMsg } from './kvmsg.js';
+import { decodeIcanhaz, decodeKvMsg, encodeHugz, encodeKthxbai, encodeKvMsg, isReservedKey } from './kvmsg.js';
 import { KvStore } from './store.js';
 
 /** The Binary Star side of a pair. */
@@ -352,6 +352,7 @@ export class CloneServer implements AsyncDisposable {
     let update: KvMsg;
     try {
       update = decodeKvMsg(message);
+      if (isReservedKey(update.key)) throw new ProtocolError(`KVSET of the reserved key ${update.key}`);
     } catch (err) {
       this.#bad(err, 'collector');
       return;

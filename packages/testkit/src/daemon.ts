@@ -105,7 +105,9 @@ export class Daemon implements AsyncDisposable {
     createInterface({ input: child.stdout }).on('line', onLine);
     createInterface({ input: child.stderr }).on('line', onLine);
     try {
-      this.#ready = await this.waitForLog(isReady, readyTimeoutMs, true);
+      // Only this run's lines: after a restart, `logs` still holds the previous run's ready line.
+      // The listener is registered before any line of the new child can arrive.
+      this.#ready = await this.waitForLog(isReady, readyTimeoutMs, false);
     } catch (err) {
       child.kill('SIGKILL');
       throw new Error(`${bin} did not become ready: ${(err as Error).message}\n${this.text.slice(-20).join('\n')}`, {
