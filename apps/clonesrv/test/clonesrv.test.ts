@@ -192,8 +192,34 @@ describe('clonesrv alone', () => {
     await drain;
   }, 60_000);
 
+  it('--metrics-port: counters and gauges move while updates flow, /healthz is 200', async () => {
+    const [port] = await twoBasePorts();
+    const server = await clonesrv(['--port', String(port), '--hugz-ms', '100', '--metrics-port', '0']);
+    const url = server.ready['metrics'] as string;
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const c = await reader([port]);
+    for (let i = 0; i < 7; i += 1) await c.commit(`/m/${i}`, 'x');
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const value = (series: string): number =>
+      Number(
+        text
+          .split('\n')
+          .find((l) => l.startsWith(`${series} `))
+          ?.slice(series.length + 1),
+      );
+    expect(value('zpatterns_clone_updates_total')).toBe(7);
+    expect(value('zpatterns_clone_keys')).toBe(7);
+    expect(value('zpatterns_clone_sequence')).toBe(7);
+    expect(value('zpatterns_clone_active')).toBe(1);
+    expect(value('zpatterns_clone_snapshots_total')).toBeGreaterThanOrEqual(1);
+  });
+
   it('bad flags: one line on stderr, exit code 2', async () => {
-    for (const args of [['--peer-port', '5566'], ['--port', '70000'], ['--primary', '--backup']]) {
+    for (const args of [
+      ['--peer-port', '5566'],
+      ['--port', '70000'],
+      ['--primary', '--backup'],
+    ]) {
       const run = await runCli(appBin('clonesrv'), args);
       expect(run.code, args.join(' ')).toBe(2);
       expect(run.stderr.trim().split('\n')).toHaveLength(1);

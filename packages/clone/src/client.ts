@@ -315,4 +315,3 @@ export class CloneClient implements AsyncDisposable {
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
-

@@ -199,7 +199,7 @@ export class Follower {
 
   async #receive(socket: zmq.Subscriber | zmq.Dealer): Promise<Message | 'timeout' | 'closed'> {
     try {
-      return (await socket.receive()) as Message;
+      return await socket.receive();
     } catch (err) {
       if (this.#closed || socket.closed) return 'closed';
       if ((err as { code?: string }).code === 'EAGAIN') return 'timeout';
@@ -207,9 +207,7 @@ export class Follower {
     }
   }
 
-  async #snapshot(
-    source: ReplicaSource,
-  ): Promise<{ entries: KvMsg[]; sequence: bigint } | 'timeout' | 'closed'> {
+  async #snapshot(source: ReplicaSource): Promise<{ entries: KvMsg[]; sequence: bigint } | 'timeout' | 'closed'> {
     const dealer = new zmq.Dealer({ linger: 0, receiveTimeout: this.#o.serverTtlMs });
     applyConnectSecurity(dealer, this.#o.security);
     this.#dealer = dealer;

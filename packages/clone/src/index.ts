@@ -21,17 +21,7 @@ export {
   UUID_BYTES,
 } from './kvmsg.js';
 
-export type {
-  CloneChange,
-  CloneClientOptions,
-  CloneClientStats,
-  CloneServerAddress,
-} from './client.js';
+export type { CloneChange, CloneClientOptions, CloneClientStats, CloneServerAddress } from './client.js';
 export type { FollowerStats, ReplicaSource } from './follower.js';
 export type { KvMsg } from './kvmsg.js';
-export type {
-  ClonePairOptions,
-  CloneServerOptions,
-  CloneServerRole,
-  CloneServerStats,
-} from './server.js';
+export type { ClonePairOptions, CloneServerOptions, CloneServerRole, CloneServerStats } from './server.js';

@@ -115,8 +115,7 @@ export class CloneJournal {
   /** Everything stored: the sequence and the live entries, with the TTL left at `wallNowMs`. */
   load(wallNowMs = Date.now()): JournalContents {
     const meta = this.#db.prepare("SELECT value FROM meta WHERE name = 'sequence'").get() as
-      | { value: bigint }
-      | undefined;
+      { value: bigint } | undefined;
     const entries: JournalContents['entries'] = [];
     for (const row of this.#db.prepare('SELECT * FROM kv').iterate() as IterableIterator<Row>) {
       const expiresAt = Number(row.expires_at);

@@ -11,6 +11,7 @@ import {
   encodeKvMsg,
   encodeProperties,
   inSubtree,
+  isReservedKey,
   newUuid,
   ttlSeconds,
 } from './kvmsg.js';
@@ -121,5 +122,12 @@ describe('kvmsg decode', () => {
     expect(ttlSeconds(new Map([['ttl', '30']]))).toBe(30);
     expect(ttlSeconds(new Map([['ttl', 'x']]))).toBe(0);
     expect(ttlSeconds(new Map())).toBe(0);
+  });
+});
+
+describe('reserved keys', () => {
+  it('HUGZ, KTHXBAI and ICANHAZ? are commands, not keys', () => {
+    for (const key of ['HUGZ', 'KTHXBAI', 'ICANHAZ?']) expect(isReservedKey(key)).toBe(true);
+    for (const key of ['hugz', '/HUGZ', 'KTHXBAI2', '']) expect(isReservedKey(key)).toBe(false);
   });
 });

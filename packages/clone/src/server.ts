@@ -18,7 +18,16 @@
  * - with `dataDir`, updates are committed to SQLite before they are published.
  */
 import type { Logger, Message, SecurityOptions, ServerSecurity } from '@zpatterns/core';
-import { applyBindSecurity, Channel, resolveCurveKeys, componentLogger, hex, ProtocolError, systemClock, toError } from '@zpatterns/core';
+import {
+  applyBindSecurity,
+  Channel,
+  resolveCurveKeys,
+  componentLogger,
+  hex,
+  ProtocolError,
+  systemClock,
+  toError,
+} from '@zpatterns/core';
 import type { Clock, TimerHandle } from '@zpatterns/core';
 import { BinaryStar, type BStarRole } from '@zpatterns/bstar';
 import * as zmq from 'zeromq';
@@ -171,7 +180,7 @@ export class CloneServer implements AsyncDisposable {
 
   constructor(options: CloneServerOptions = {}) {
     this.#options = options;
-    this.#o = { ...cloneServerDefaults, ...definedOnly(options) } as ResolvedOptions;
+    this.#o = { ...cloneServerDefaults, ...definedOnly(options) };
     this.#clock = options.clock ?? systemClock;
     this.#log = componentLogger(options.logger, { component: 'clone-server' });
     const linger = this.#o.lingerMs;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { KvMsg } from './kvmsg.js';
-import { KvStore } from './store.js';
+import { KvStore, ttlRemainingMs } from './store.js';
 
 const set = (key: string, body: string, ttl?: number): KvMsg => ({
   key,
@@ -40,5 +40,36 @@ describe('KvStore', () => {
     const snap = [...store.snapshot('/a/', 10_000)];
     expect(snap.map((m) => m.key)).toEqual(['/a/1']);
     expect(snap[0]?.properties.get('ttl')).toBe('20');
+  });
+});
+
+describe('KvStore.replace and ttl forms', () => {
+  it("replace() keeps the given sequence and reads ttl as seconds left, or as the book's absolute ms", () => {
+    const store = new KvStore();
+    const wall = Date.now();
+    store.replace(
+      [
+        { msg: set('/rel', 'a', 2) },
+        { msg: set('/abs', 'b', wall + 3000) }, // clonesrv6 stores zclock_time() + ttl * 1000
+        { msg: set('/kept', 'c') },
+        { msg: set('/gone', '') },
+      ],
+      41n,
+      1000,
+    );
+    expect(store.sequence).toBe(41n);
+    expect(store.size).toBe(3);
+    expect(store.expiresAt('/rel')).toBe(3000);
+    expect(store.expiresAt('/abs')).toBeGreaterThan(3000);
+    expect(store.expiresAt('/abs')).toBeLessThanOrEqual(4000);
+    expect(store.expire(3000).map((m) => [m.key, m.sequence, m.uuid.length])).toEqual([['/rel', 42n, 0]]);
+    expect(store.expire(4001).map((m) => m.key)).toEqual(['/abs']);
+  });
+
+  it('ttlRemainingMs: absent, zero and garbage mean never', () => {
+    expect(ttlRemainingMs(new Map())).toBe(0);
+    expect(ttlRemainingMs(new Map([['ttl', '0']]))).toBe(0);
+    expect(ttlRemainingMs(new Map([['ttl', 'soon']]))).toBe(0);
+    expect(ttlRemainingMs(new Map([['ttl', '5']]))).toBe(5000);
   });
 });
