@@ -39,7 +39,7 @@ async function client(
   servers: CloneServer['endpoints'][],
   options: { subtrees?: string[]; serverTtlMs?: number } = {},
 ): Promise<CloneClient> {
-  const c = track(new CloneClient({ servers: servers.map((e) => ({ ...e })), serverTtlMs: 500, ...options }));
+  const c = track(new CloneClient({ servers: servers.map((e) => ({ ...e })), serverTtlMs: 1000, ...options }));
   await c.start();
   return c;
 }
@@ -143,12 +143,12 @@ describe('Binary Star pair', () => {
         snapshotEndpoint: me.snapshotEndpoint,
         publisherEndpoint: me.publisherEndpoint,
         collectorEndpoint: me.collectorEndpoint,
-        peerTtlMs: 500,
+        peerTtlMs: 1000,
         pair: {
           role,
           stateBind: me.stateBind,
           stateConnect: peer.stateBind,
-          heartbeatMs: 100,
+          heartbeatMs: 250,
           peer: { snapshot: peer.snapshotEndpoint, publisher: peer.publisherEndpoint },
         },
       });
@@ -182,6 +182,7 @@ describe('Binary Star pair', () => {
     // clients miss HUGZ, ask the backup for a snapshot: that vote makes it active
     await eventually(() => b.role === 'active' && c1.currentServer === 1 && c2.currentServer === 1, {
       what: 'failover',
+      timeoutMs: 20_000,
     });
     const after = await c2.commit('/after', 'failover');
     expect(after).toBeGreaterThan(before);
@@ -231,7 +232,7 @@ describe('Binary Star pair', () => {
     await eventually(() => b.pendingCount >= 6, { what: 'pending held by the backup' });
     expect(c.get('/lost/0')).toBeUndefined();
     await p.close();
-    await eventually(() => b.role === 'active' && c.currentServer === 1, { what: 'failover' });
+    await eventually(() => b.role === 'active' && c.currentServer === 1, { what: 'failover', timeoutMs: 20_000 });
     await eventually(() => c.get('/lost/4')?.toString() === '4', { what: 'pending replayed' });
     expect(b.stats.replayed).toBeGreaterThanOrEqual(6);
     expect(c.get('/seen')?.toString()).toBe('by both');
