@@ -13,7 +13,7 @@
  * book's `clone_set`; `commit()` waits for the server's sequence number.
  */
 import type { Logger, SecurityOptions } from '@zpatterns/core';
-import { applyConnectSecurity, Channel, componentLogger, TimeoutError } from '@zpatterns/core';
+import { AbortError, applyConnectSecurity, Channel, componentLogger, TimeoutError } from '@zpatterns/core';
 import * as zmq from 'zeromq';
 import { Follower, type FollowerStats, type ReplicaSource } from './follower.js';
 import type { KvMsg } from './kvmsg.js';
@@ -114,6 +114,7 @@ export class CloneClient implements AsyncDisposable {
   readonly #commits = new Map<string, PendingCommit>();
   #subscribed: Promise<void>;
   #closed = false;
+  #connected = false;
   readonly #extra = { sent: 0, watchOverflows: 0 };
 
   constructor(options: CloneClientOptions) {
@@ -156,10 +157,30 @@ export class CloneClient implements AsyncDisposable {
     return { ...this.#follower.stats, ...this.#extra };
   }
 
-  /** Connect, take the first snapshot and wait until a server's collector hears our updates. */
-  async start(): Promise<void> {
-    for (const s of this.#servers) this.#publisher.socket.connect(s.collector);
-    await Promise.all([this.#follower.start(), this.#subscribed]);
+  /**
+   * Connect, take the first snapshot and wait until a server's collector hears our updates. With
+   * no server answering this waits (retrying each server every `serverTtlMs`) until `signal`
+   * aborts; the client keeps trying in the background after an abort, until closed.
+   */
+  async start(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (!this.#connected) {
+      this.#connected = true;
+      for (const s of this.#servers) this.#publisher.socket.connect(s.collector);
+    }
+    const ready = Promise.all([this.#follower.start(), this.#subscribed]).then(() => undefined);
+    const signal = options.signal;
+    if (signal === undefined) return ready;
+    signal.throwIfAborted();
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new AbortError('clone client start', { cause: signal.reason }));
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([ready, aborted]);
+    } finally {
+      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+    }
   }
 
   get(key: string): Buffer | undefined {
@@ -277,6 +298,9 @@ export class CloneClient implements AsyncDisposable {
     }
     before.clear();
     for (const [k, v] of after) before.set(k, v);
+    // A write can come back inside a snapshot rather than as an update (a failover: the new active
+    // publishes what it held just before answering the vote that made it active).
+    if (this.#commits.size > 0) for (const e of entries) this.#settleCommit(e);
     this.#log.debug({ sequence, size: after.size }, 'snapshot applied');
   }
 
@@ -284,15 +308,17 @@ export class CloneClient implements AsyncDisposable {
     if (msg.body.length === 0) this.#map.delete(msg.key);
     else this.#map.set(msg.key, msg);
     this.#emit({ key: msg.key, value: msg.body.length === 0 ? undefined : msg.body, sequence: msg.sequence });
-    if (msg.uuid.length > 0 && this.#commits.size > 0) {
-      const id = msg.uuid.toString('hex');
-      const pending = this.#commits.get(id);
-      if (pending !== undefined) {
-        this.#commits.delete(id);
-        clearTimeout(pending.timer);
-        pending.resolve(msg.sequence);
-      }
-    }
+    if (this.#commits.size > 0) this.#settleCommit(msg);
+  }
+
+  #settleCommit(msg: KvMsg): void {
+    if (msg.uuid.length === 0) return;
+    const id = msg.uuid.toString('hex');
+    const pending = this.#commits.get(id);
+    if (pending === undefined) return;
+    this.#commits.delete(id);
+    clearTimeout(pending.timer);
+    pending.resolve(msg.sequence);
   }
 
   async close(): Promise<void> {

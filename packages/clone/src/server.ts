@@ -17,7 +17,7 @@
  * - only the active sends HUGZ, so a client left on a server that went passive moves on;
  * - with `dataDir`, updates are committed to SQLite before they are published.
  */
-import type { Logger, Message, SecurityOptions, ServerSecurity } from '@zpatterns/core';
+import type { Logger, Message, SecurityOptions, ServerSecurity, ZapRequest } from '@zpatterns/core';
 import {
   applyBindSecurity,
   Channel,
@@ -188,8 +188,9 @@ export class CloneServer implements AsyncDisposable {
     const publisher = new zmq.Publisher({ linger });
     const collector = new zmq.Subscriber({ linger });
     collector.subscribe();
+    const security = withPeerAdmitted(options.security, options.pair !== undefined);
     for (const socket of [router, publisher, collector]) {
-      const guard = applyBindSecurity(socket, options.security, options.logger);
+      const guard = applyBindSecurity(socket, security, options.logger);
       if (guard !== undefined) this.#guards.push(guard);
     }
     this.#snapshot = new Channel(router, { name: 'snapshot', logger: this.#log });
@@ -527,6 +528,22 @@ export class CloneServer implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/**
+ * A pair shares one key pair, and the passive follows the active with it: admit that key on top of
+ * the allow-list, so operators need not list the servers' own key.
+ */
+function withPeerAdmitted(security: SecurityOptions | undefined, paired: boolean): SecurityOptions | undefined {
+  const authorize = security?.authorize;
+  if (security === undefined || !paired || authorize === undefined) return security;
+  const own = resolveCurveKeys(security.curve).publicKey;
+  const allowed = (request: ZapRequest): boolean => {
+    if (request.publicKey === own) return true;
+    if (typeof authorize === 'function') return authorize(request);
+    return authorize.has(request.publicKey ?? '');
+  };
+  return { ...security, authorize: allowed };
 }
 
 /** The passive's link to its peer: the same keys, the peer as server (a pair shares one key pair). */
