@@ -17,7 +17,8 @@ afterEach(async () => {
 describe('clonesrv with CURVE', () => {
   it('a pair serves an allowed client, replicates over CURVE, refuses an unknown key', async () => {
     const keys = curveFixture(['server', 'alice', 'stranger'], ['alice']);
-    let [p, q] = [await freePortRange(3), await freePortRange(3)];
+    const p = await freePortRange(3);
+    let q = await freePortRange(3);
     while (Math.abs(p - q) < 3) q = await freePortRange(3);
     const [pState, bState] = [ipcEndpoint('clone-curve-p'), ipcEndpoint('clone-curve-b')];
     const start = async (role: 'primary' | 'backup', port: number, peer: number, local: string, remote: string) => {
