@@ -77,6 +77,8 @@ export interface CloneServerOptions {
   pendingTtlMs?: number;
   /** Passive server: how long the active may stay silent before the passive resyncs. @default 5000 */
   peerTtlMs?: number;
+  /** A snapshot send blocked this long (the client not reading) abandons that snapshot. @default 2000 */
+  snapshotSendTimeoutMs?: number;
   /** Socket linger. @default 0 */
   lingerMs?: number;
   /** CURVE on the three sockets (and, for a pair, on the link to the peer with the same keys). */
@@ -94,6 +96,7 @@ export const cloneServerDefaults = {
   maxPending: 100_000,
   pendingTtlMs: 10_000,
   peerTtlMs: 5000,
+  snapshotSendTimeoutMs: 2000,
   lingerMs: 0,
   fsync: false,
 } as const;
@@ -114,6 +117,8 @@ export interface CloneServerStats {
   /** Client updates sequenced and published by this server. */
   updates: number;
   snapshots: number;
+  /** Snapshots abandoned because the client stopped reading or vanished. */
+  snapshotsAborted: number;
   expired: number;
   badMessages: number;
   /** Snapshot requests dropped because the Binary Star vote went against us. */
@@ -167,6 +172,7 @@ export class CloneServer implements AsyncDisposable {
   readonly stats: CloneServerStats = {
     updates: 0,
     snapshots: 0,
+    snapshotsAborted: 0,
     expired: 0,
     badMessages: 0,
     votesRejected: 0,
@@ -184,7 +190,9 @@ export class CloneServer implements AsyncDisposable {
     this.#clock = options.clock ?? systemClock;
     this.#log = componentLogger(options.logger, { component: 'clone-server' });
     const linger = this.#o.lingerMs;
-    const router = new zmq.Router({ linger, mandatory: true, sendTimeout: 0 });
+    // mandatory: a send to a vanished client fails at once; sendTimeout: a client that stops reading
+    // mid-snapshot holds the socket this long at most.
+    const router = new zmq.Router({ linger, mandatory: true, sendTimeout: this.#o.snapshotSendTimeoutMs });
     const publisher = new zmq.Publisher({ linger });
     const collector = new zmq.Subscriber({ linger });
     collector.subscribe();
@@ -350,12 +358,32 @@ export class CloneServer implements AsyncDisposable {
       this.#bad(err, 'snapshot', identity);
       return;
     }
-    // A snapshot shows only committed state: commit what is queued first.
+    // A snapshot shows only committed state: commit what is queued first. It is taken here, at
+    // once (the entries and the sequence they add up to), and sent at the client's pace.
     this.#commit();
     this.stats.snapshots += 1;
-    const now = this.#clock.now();
-    for (const msg of this.#store.snapshot(subtree, now)) this.#snapshot.post([identity, ...encodeKvMsg(msg)]);
-    this.#snapshot.post([identity, ...encodeKthxbai(this.#store.sequence, subtree)]);
+    const entries = [...this.#store.snapshot(subtree, this.#clock.now())];
+    void this.#sendSnapshot(identity, entries, this.#store.sequence, subtree);
+  }
+
+  /**
+   * One message at a time, each awaited: a snapshot larger than the socket's high-water mark waits
+   * for the client to read instead of being cut short, and a client that stops reading (or is
+   * gone) ends only its own snapshot, without KTHXBAI, so it times out and asks again rather
+   * than taking a partial map for a whole one.
+   */
+  async #sendSnapshot(identity: Buffer, entries: KvMsg[], sequence: bigint, subtree: string): Promise<void> {
+    try {
+      for (const msg of entries) await this.#snapshot.send([identity, ...encodeKvMsg(msg)]);
+      await this.#snapshot.send([identity, ...encodeKthxbai(sequence, subtree)]);
+    } catch (err) {
+      if (this.#closing !== undefined) return;
+      this.stats.snapshotsAborted += 1;
+      this.#log.warn(
+        { peer: hex(identity), entries: entries.length, reason: toError(err).message },
+        'snapshot abandoned: the client is not reading',
+      );
+    }
   }
 
   #onCollector(message: Message): void {

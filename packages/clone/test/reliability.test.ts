@@ -10,7 +10,7 @@ import { eventually, ipcEndpoint } from '@zpatterns/testkit';
 import * as zmq from 'zeromq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloneClient, WatchOverflowError, type CloneChange } from '../src/client.js';
-import { decodeKvMsg, encodeKvMsg, newUuid } from '../src/kvmsg.js';
+import { decodeKvMsg, encodeIcanhaz, encodeKvMsg, newUuid } from '../src/kvmsg.js';
 import { CloneServer, type CloneServerOptions } from '../src/server.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -88,6 +88,24 @@ describe('gap detection', () => {
     const writer = await client([s.endpoints]);
     await writer.commit('/only', 'x');
     await eventually(() => lossy.get('/only')?.toString() === 'x', { what: 'resync after HUGZ' });
+  });
+});
+
+describe('snapshots larger than the high-water mark', () => {
+  it('5,000 keys arrive whole; a client that stops reading loses only its own snapshot', async () => {
+    const s = await server({ snapshotSendTimeoutMs: 500 });
+    const writer = await client([s.endpoints]);
+    for (let i = 0; i < 5000; i += 1) writer.set(`/big/${i}`, `value-${i}`.padEnd(100, '.'));
+    await writer.commit('/big/last', 'x');
+    expect(s.size).toBe(5001);
+    // a raw client that asks and never reads (tiny receive buffer, nothing read)
+    const stuck = track(new zmq.Dealer({ linger: 0, receiveHighWaterMark: 10 }));
+    stuck.connect(s.endpoints.snapshot);
+    await stuck.send(encodeIcanhaz(''));
+    const reader = await client([s.endpoints]);
+    expect(reader.size).toBe(5001);
+    expect(reader.entries().sort()).toEqual(writer.entries().sort());
+    await eventually(() => s.stats.snapshotsAborted === 1, { what: 'the stuck snapshot abandoned' });
   });
 });
 
