@@ -33,5 +33,8 @@ for (let i = 0; i < count; i++) {
   const key = i === 0 ? start : Buffer.from(`/bench/${i % 1000}`);
   await pub.send([key, seq, uuid, props, body]);
 }
-// Stay up until the driver stops us: closing now could cut the tail of the fan-out.
-await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+// Stay up until the driver stops us: an idle zeromq socket does not keep node running, and
+// exiting now would discard (linger 0) the tail of the fan-out still queued for slow subscribers.
+const keepAlive = setInterval(() => undefined, 60_000);
+process.once('SIGTERM', () => clearInterval(keepAlive));
+process.once('SIGINT', () => clearInterval(keepAlive));
