@@ -16,8 +16,8 @@
  *   client DEALER --ICANHAZ?--> clonesrv ROUTER (P) --KVSYNC x 100k, KTHXBAI--> client
  *   baseline: raw DEALER --request--> raw ROUTER (own process) --100k 5-frame messages, end-->
  *
- * Flags: `--updates N` (or `--requests N`, default 2,000), `--subscribers N`, `--keys N`,
- * `--snapshots N` (repeats, default 3), `--body-bytes N` (default 64).
+ * Flags: `--updates N` (or `--requests N`, default 1,000), `--subscribers N`, `--keys N`,
+ * `--snapshots N` (repeats, default 2), `--body-bytes N` (default 64).
  */
 import { CloneClient } from '@zpatterns/clone';
 import { freePortRange } from '@zpatterns/testkit';
@@ -149,19 +149,33 @@ async function rawFanout(updates: number, subscribers: number, bodyBytes: number
  * high-water marks). The writer follows only /fill-mark/, so the server's PUB filters the 100k
  * /fill/ updates out before they reach it.
  */
-async function fill(address: string, keys: number, body: Buffer): Promise<void> {
-  const writer = new CloneClient({ servers: [address], subtrees: ['/fill-mark/'], commitTimeoutMs: 60_000 });
+async function fill(address: string, keys: number, body: Buffer, ctx: BenchContext): Promise<number> {
+  const writer = new CloneClient({ servers: [address], subtrees: ['/fill-mark/'], commitTimeoutMs: 10_000 });
+  let retries = 0;
   try {
     await writer.start();
-    const batch = 800;
+    const batch = 500;
     for (let i = 0; i < keys; i += batch) {
       const end = Math.min(keys, i + batch);
-      for (let k = i; k < end; k++) writer.set(`/fill/${k}`, body);
-      await writer.commit(`/fill-mark/${i}`, 'x');
+      for (let attempt = 1; ; attempt++) {
+        for (let k = i; k < end; k++) writer.set(`/fill/${k}`, body);
+        try {
+          await writer.commit(`/fill-mark/${i}`, 'x');
+          break;
+        } catch (err) {
+          // The batch is idempotent (same keys, same values): send it again.
+          if (attempt >= 3) throw err;
+          retries++;
+          ctx.log(
+            `clone: fill batch at ${i}: ${(err as Error).message}; resending (writer ${JSON.stringify(writer.stats)})`,
+          );
+        }
+      }
     }
   } finally {
     await writer.close();
   }
+  return retries;
 }
 
 async function cloneSnapshot(address: string, keys: number, repeats: number): Promise<CaseResult> {
@@ -224,10 +238,10 @@ export const benchmark: Benchmark = {
   description:
     'Clone (12/CHP): CloneClients in this process, clonesrv in its own; fan-out of one writer to N subscribers, and a 100k-key snapshot',
   async run(ctx: BenchContext): Promise<BenchReport> {
-    const updates = intFrom(ctx, 'updates', ctx.requests ?? 2000);
+    const updates = intFrom(ctx, 'updates', ctx.requests ?? 1000);
     const subscribers = intFrom(ctx, 'subscribers', 100);
     const keys = intFrom(ctx, 'keys', 100_000);
-    const repeats = intFrom(ctx, 'snapshots', 3);
+    const repeats = intFrom(ctx, 'snapshots', 2);
     const bodyBytes = intFrom(ctx, 'body-bytes', 64);
     const body = Buffer.alloc(bodyBytes, 0x61);
     const cases: Record<string, CaseResult> = {};
@@ -246,8 +260,10 @@ export const benchmark: Benchmark = {
       cases[`clone 1 writer -> ${subscribers} subscribers`] = { ...fan, xSameShape: round3(fan.rps / rawFan.rps) };
       ctx.log(`clone: filling clonesrv with ${keys} keys`);
       const filling = performance.now();
-      await fill(address, keys, body);
-      ctx.log(`clone: filled in ${Math.round(performance.now() - filling)} ms; snapshot x ${repeats}`);
+      const fillRetries = await fill(address, keys, body, ctx);
+      ctx.log(
+        `clone: filled in ${Math.round(performance.now() - filling)} ms (${fillRetries} batches resent); snapshot x ${repeats}`,
+      );
       const snap = await cloneSnapshot(address, keys, repeats);
       cases[`clone snapshot ${keys} keys`] = { ...snap, xSameShape: round3(snap.rps / rawSnap.rps) };
     } finally {
