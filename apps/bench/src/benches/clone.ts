@@ -273,7 +273,7 @@ export const benchmark: Benchmark = {
       cases,
       notes: [
         `fan-out: req/s is updates/s until the last of ${subscribers} subscribers applied the last one; p50/p99 ms are the writer's commit round trips (window ${ctx.window})`,
-        `snapshot: req/s is keys/s of the median of ${repeats} runs; p50 ms is that median, p99 ms the slowest run`,
+        `snapshot: req/s is keys/s of the median of ${repeats} runs; p50 ms is that median (the faster run of two), p99 ms the slowest run`,
         `xSameShape: the case's rate over its raw zeromq.js baseline of the same shape in this run; bodies ${bodyBytes} bytes`,
       ],
     };
