@@ -4,6 +4,7 @@
  * `commands/<pattern>.ts`; this file only assembles them.
  */
 import { createProgram } from '@zpatterns/app-kit';
+import { registerCloneCommands } from './commands/clone.js';
 import { registerFreelanceCommands } from './commands/freelance.js';
 import { registerKeygenCommands } from './commands/keygen.js';
 import { registerMajordomoCommands } from './commands/majordomo.js';
@@ -15,6 +16,7 @@ registerFreelanceCommands(program);
 registerMajordomoCommands(program);
 registerPirateCommands(program);
 registerTitanicCommands(program);
+registerCloneCommands(program);
 registerKeygenCommands(program);
 
 await program.parseAsync(process.argv);

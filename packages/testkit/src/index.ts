@@ -2,8 +2,9 @@ export { curveFixture } from './curve.js';
 export { appBin, Daemon, runCli } from './daemon.js';
 export { bindEndpoint, inprocEndpoint, ipcEndpoint, LOOPBACK_ANY } from '@zpatterns/core';
 export { rawDealer, RawPeer, rawRequest, rawRouter, randomMessage, seededRandom } from './peers.js';
-export { freePortRange } from './ports.js';
+export { freePortRange, onFreePortRange } from './ports.js';
 export { eventually } from './wait.js';
 
 export type { DaemonOptions, ExitStatus, LogLine } from './daemon.js';
 export type { CurveFixture, CurvePeer } from './curve.js';
+export type { FreePortRangeOptions } from './ports.js';

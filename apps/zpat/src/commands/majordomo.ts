@@ -30,6 +30,7 @@ import {
   type MdpVersion,
 } from '@zpatterns/majordomo';
 import { Option, type Command } from 'commander';
+import { printable } from '../printable.js';
 
 interface ClientFlags extends ClientSecurityFlags {
   broker: string;
@@ -135,15 +136,6 @@ function newClient(flags: ClientFlags): MajordomoClient {
     security: clientSecurityFromFlags('zpat', flags),
     logger,
   });
-}
-
-/** A frame for a terminal: UTF-8 text when it is printable, else `0x` and hex. */
-function printable(frame: Buffer): string {
-  const text = frame.toString('utf8');
-  // eslint-disable-next-line no-control-regex
-  return Buffer.from(text, 'utf8').equals(frame) && !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(text)
-    ? text
-    : `0x${frame.toString('hex')}`;
 }
 
 function failure(command: string, err: unknown, flags: ClientFlags): number {

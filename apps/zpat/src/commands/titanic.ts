@@ -26,6 +26,7 @@ import {
 import { DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
 import { isUuid, TitanicClient, titanicClientDefaults } from '@zpatterns/titanic';
 import { InvalidArgumentError, type Command } from 'commander';
+import { printable } from '../printable.js';
 
 interface TitanicFlags extends ClientSecurityFlags {
   broker: string;
@@ -165,13 +166,4 @@ async function run(
   } finally {
     await client.shutdown();
   }
-}
-
-/** A frame for a terminal: UTF-8 text when it is printable, else `0x` and hex. */
-function printable(frame: Buffer): string {
-  const text = frame.toString('utf8');
-  // eslint-disable-next-line no-control-regex
-  return Buffer.from(text, 'utf8').equals(frame) && !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(text)
-    ? text
-    : `0x${frame.toString('hex')}`;
 }
