@@ -10,7 +10,7 @@ import { eventually, ipcEndpoint } from '@zpatterns/testkit';
 import * as zmq from 'zeromq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloneClient, WatchOverflowError, type CloneChange } from '../src/client.js';
-import { decodeKvMsg, encodeIcanhaz, encodeKvMsg, newUuid } from '../src/kvmsg.js';
+import { decodeKvMsg, encodeIcanhaz, encodeKvMsg, newUuid, type KvMsg } from '../src/kvmsg.js';
 import { CloneServer, type CloneServerOptions } from '../src/server.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -44,26 +44,25 @@ async function client(
   return c;
 }
 
+/** A PUB that forwards `publisher`'s stream except the messages `drop` picks; returns its endpoint. */
+async function lossyProxy(publisher: string, drop: (msg: KvMsg) => boolean): Promise<string> {
+  const upstream = track(new zmq.Subscriber({ linger: 0 }));
+  upstream.subscribe();
+  upstream.connect(publisher);
+  const downstream = track(new zmq.Publisher({ linger: 0 }));
+  await downstream.bind('tcp://127.0.0.1:*');
+  void (async () => {
+    for await (const frames of upstream) if (!drop(decodeKvMsg(frames))) await downstream.send(frames);
+  })().catch(() => undefined);
+  return downstream.lastEndpoint ?? '';
+}
+
 describe('gap detection', () => {
   it('a client behind a proxy that drops one KVPUB notices the gap, resyncs and converges', async () => {
     const s = await server();
-    // The proxy forwards the server's PUB to clients, dropping the update with sequence 5.
-    const upstream = track(new zmq.Subscriber({ linger: 0 }));
-    upstream.subscribe();
-    upstream.connect(s.endpoints.publisher);
-    const downstream = track(new zmq.Publisher({ linger: 0 }));
-    await downstream.bind('tcp://127.0.0.1:*');
     let dropped = 0;
-    void (async () => {
-      for await (const frames of upstream) {
-        if (decodeKvMsg(frames).sequence === 5n && dropped === 0) {
-          dropped += 1;
-          continue;
-        }
-        await downstream.send(frames);
-      }
-    })().catch(() => undefined);
-    const lossy = await client([{ ...s.endpoints, publisher: downstream.lastEndpoint ?? '' }]);
+    const proxy = await lossyProxy(s.endpoints.publisher, (msg) => msg.sequence === 5n && dropped++ === 0);
+    const lossy = await client([{ ...s.endpoints, publisher: proxy }]);
     const writer = await client([s.endpoints]);
     for (let i = 1; i <= 10; i += 1) await writer.commit(`/k/${i}`, `v${i}`);
     await eventually(() => lossy.sequence === 10n && lossy.size === 10, { what: 'lossy client converged' });
@@ -74,17 +73,8 @@ describe('gap detection', () => {
 
   it('a dropped last update is caught by the next HUGZ (its sequence is ahead)', async () => {
     const s = await server();
-    const upstream = track(new zmq.Subscriber({ linger: 0 }));
-    upstream.subscribe();
-    upstream.connect(s.endpoints.publisher);
-    const downstream = track(new zmq.Publisher({ linger: 0 }));
-    await downstream.bind('tcp://127.0.0.1:*');
-    void (async () => {
-      for await (const frames of upstream) {
-        if (decodeKvMsg(frames).key !== '/only') await downstream.send(frames);
-      }
-    })().catch(() => undefined);
-    const lossy = await client([{ ...s.endpoints, publisher: downstream.lastEndpoint ?? '' }]);
+    const proxy = await lossyProxy(s.endpoints.publisher, (msg) => msg.key === '/only');
+    const lossy = await client([{ ...s.endpoints, publisher: proxy }]);
     const writer = await client([s.endpoints]);
     await writer.commit('/only', 'x');
     await eventually(() => lossy.get('/only')?.toString() === 'x', { what: 'resync after HUGZ' });
