@@ -7,7 +7,6 @@
  */
 import {
   createProgram,
-  createRegistry,
   createRootLogger,
   endpointFlag,
   intFlag,
@@ -17,12 +16,11 @@ import {
   runDaemon,
   serverSecurityFromFlags,
   serverSecurityOptions,
-  startMetricsServer,
+  serveMetrics,
   statsCounters,
   watchServerSecurity,
   type LogLevel,
   type MetricsFlags,
-  type MetricsServer,
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import {
@@ -95,31 +93,21 @@ process.exitCode = await runDaemon({
           logger,
         });
     const { frontend, backend } = queue.endpoints;
-    let metrics: MetricsServer | undefined;
-    if (flags.metricsPort !== undefined) {
-      const registry = createRegistry();
-      statsCounters(registry, 'ppqueue', () => queue.stats);
-      metrics = await startMetricsServer({
-        port: flags.metricsPort,
-        host: flags.metricsHost,
-        registry,
-        healthy: () => queue.state === 'running',
-        logger,
-      }).catch(async (err: unknown) => {
-        await queue.close();
-        throw err;
-      });
-    }
+    const metrics = await serveMetrics(flags, {
+      logger,
+      register: (registry) => statsCounters(registry, 'ppqueue', () => queue.stats),
+      healthy: () => queue.state === 'running',
+      cleanup: () => queue.close(),
+    });
     return {
       handle: {
         close: async () => {
           logger.info({ stats: queue.stats }, 'final stats');
           await queue.close();
-          await metrics?.close();
         },
       },
+      metrics,
       ready: {
-        ...(metrics === undefined ? {} : { metrics: metrics.url }),
         endpoints: [frontend, backend],
         frontend,
         backend,
