@@ -9,7 +9,7 @@
  * spec, not only against its own counterpart.
  */
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { constantBackoff, exponentialBackoff, ManualClock, type Message } from '@zpatterns/core';
 import {
   LazyPirateClient,
@@ -20,7 +20,15 @@ import {
   type RequestHandler,
   type WorkerStatus,
 } from '@zpatterns/pirate';
-import { eventually, rawDealer, rawRequest, rawRouter, randomMessage, seededRandom } from '@zpatterns/testkit';
+import {
+  eventually,
+  rawDealer,
+  rawRequest,
+  rawRouter,
+  randomMessage,
+  seededRandom,
+  useDisposables,
+} from '@zpatterns/testkit';
 
 const HB = 100;
 const s = (text: string): Buffer => Buffer.from(text);
@@ -28,15 +36,7 @@ const hexes = (frames: Message): string[] => frames.map((f) => f.toString('hex')
 const E = Buffer.alloc(0);
 const isHeartbeat = (m: Message): boolean => m.length === 1 && m[0]?.[0] === 0x02;
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanup.length > 0) await cleanup.pop()?.();
-});
-
-function track<T extends { close(): Promise<void> }>(resource: T): T {
-  cleanup.push(() => resource.close());
-  return resource;
-}
+const { track } = useDisposables();
 
 async function startQueue(options: ParanoidPirateQueueOptions = {}): Promise<ParanoidPirateQueue> {
   return track(

@@ -1,4 +1,5 @@
 export { curveFixture } from './curve.js';
+export { useDisposables } from './disposables.js';
 export { appBin, Daemon, runCli } from './daemon.js';
 export { healthThroughShutdown, probe } from './health.js';
 export { bindEndpoint, inprocEndpoint, ipcEndpoint, LOOPBACK_ANY } from '@zpatterns/core';
@@ -7,4 +8,5 @@ export { eventually } from './wait.js';
 
 export type { DaemonOptions, ExitStatus, LogLine } from './daemon.js';
 export type { CurveFixture, CurvePeer } from './curve.js';
+export type { Closable, Disposables } from './disposables.js';
 export type { HealthThroughShutdown, Probe } from './health.js';
