@@ -17,11 +17,10 @@ import {
   logLevelOption,
   prettyOption,
   runDaemon,
-  createRegistry,
   gaugesOf,
   metricsOptions,
   serverSecurityFromFlags,
-  startMetricsServer,
+  serveMetrics,
   statsCounters,
   serverSecurityOptions,
   watchServerSecurity,
@@ -111,24 +110,19 @@ process.exitCode = await runDaemon({
       logger.info({ stats: star.stats }, 'final stats');
       await Promise.all([frontend.close(), star.close()]);
       await guard?.release();
-      await metrics?.close();
     };
     try {
       await guard?.ready();
       await frontend.socket.bind(flags.frontend ?? DEFAULTS[role].frontend);
       await star.start();
-      if (flags.metricsPort !== undefined) {
-        const registry = createRegistry();
-        statsCounters(registry, 'bstar', () => star.stats);
-        gaugesOf(registry, 'bstar', () => ({ active: star.isActive ? 1 : 0 }));
-        metrics = await startMetricsServer({
-          port: flags.metricsPort,
-          host: flags.metricsHost,
-          registry,
-          healthy: () => !frontend.isClosed,
-          logger,
-        });
-      }
+      metrics = await serveMetrics(flags, {
+        logger,
+        register: (registry) => {
+          statsCounters(registry, 'bstar', () => star.stats);
+          gaugesOf(registry, 'bstar', () => ({ active: star.isActive ? 1 : 0 }));
+        },
+        healthy: () => !frontend.isClosed,
+      });
     } catch (err) {
       await close();
       throw err;
@@ -141,6 +135,7 @@ process.exitCode = await runDaemon({
     const frontendEndpoint = frontend.socket.lastEndpoint ?? '';
     return {
       handle: { close },
+      metrics,
       ready: {
         role,
         endpoints: [frontendEndpoint, star.stateEndpoint],
@@ -149,7 +144,6 @@ process.exitCode = await runDaemon({
         stateConnect: flags.stateConnect ?? DEFAULTS[role].stateConnect,
         heartbeatMs: flags.heartbeatMs,
         curve: secured.security !== undefined,
-        ...(metrics === undefined ? {} : { metrics: metrics.url }),
       },
     };
   },

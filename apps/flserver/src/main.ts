@@ -13,16 +13,14 @@ import {
   logLevelOption,
   prettyOption,
   runDaemon,
-  createRegistry,
   metricsOptions,
   serverSecurityFromFlags,
-  startMetricsServer,
+  serveMetrics,
   statsCounters,
   serverSecurityOptions,
   watchServerSecurity,
   type LogLevel,
   type MetricsFlags,
-  type MetricsServer,
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import { FreelanceServer, freelanceServerDefaults } from '@zpatterns/freelance';
@@ -90,32 +88,22 @@ process.exitCode = await runDaemon({
       logger,
     });
     let closing = false;
-    let metrics: MetricsServer | undefined;
-    if (flags.metricsPort !== undefined) {
-      const registry = createRegistry();
-      statsCounters(registry, 'freelance_server', () => server.stats);
-      metrics = await startMetricsServer({
-        port: flags.metricsPort,
-        host: flags.metricsHost,
-        registry,
-        healthy: () => !closing,
-        logger,
-      }).catch(async (err: unknown) => {
-        await server.close();
-        throw err;
-      });
-    }
+    const metrics = await serveMetrics(flags, {
+      logger,
+      register: (registry) => statsCounters(registry, 'freelance_server', () => server.stats),
+      healthy: () => !closing,
+      cleanup: () => server.close(),
+    });
     return {
       handle: {
         close: async () => {
           closing = true;
           logger.info({ stats: server.stats }, 'final stats');
           await server.close();
-          await metrics?.close();
         },
       },
+      metrics,
       ready: {
-        ...(metrics === undefined ? {} : { metrics: metrics.url }),
         endpoints: [server.endpoint],
         endpoint: server.endpoint,
         bound: server.bound,

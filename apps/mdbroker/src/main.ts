@@ -26,11 +26,10 @@ import {
   serverSecurityFromFlags,
   serverSecurityOptions,
   watchServerSecurity,
-  startMetricsServer,
+  serveMetrics,
   statsCounters,
   type LogLevel,
   type MetricsFlags,
-  type MetricsServer,
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import { BinaryStar, BSTAR_HEARTBEAT_MS, type BStarRole } from '@zpatterns/bstar';
@@ -110,7 +109,7 @@ const program = createProgram('mdbroker', 'Majordomo broker: MDP/0.1 and MDP/0.2
   )
   .addOption(logLevelOption())
   .addOption(prettyOption());
-for (const option of metricsOptions()) program.addOption(option);
+for (const option of metricsOptions({ services: true })) program.addOption(option);
 
 serverSecurityOptions(program);
 
@@ -130,7 +129,7 @@ process.exitCode = await runDaemon({
   logger,
   start: async () => {
     const registry = createRegistry();
-    const label = boundedLabels(flags.metricsServices);
+    const label = boundedLabels(flags.metricsServices ?? 100);
     const requests = new Counter({
       name: 'zpatterns_broker_service_requests_total',
       help: 'client requests per service (first --metrics-services services, the rest "_other")',
@@ -181,32 +180,24 @@ process.exitCode = await runDaemon({
       await Promise.all([broker.close(), star?.close()]);
       throw err;
     }
-    let metrics: MetricsServer | undefined;
-    if (flags.metricsPort !== undefined) {
-      statsCounters(registry, 'broker', () => ({ ...broker.stats }));
-      gaugesOf(registry, 'broker', () => ({ ...broker.gauges() }));
-      try {
-        metrics = await startMetricsServer({
-          port: flags.metricsPort,
-          host: flags.metricsHost,
-          registry,
-          healthy: () => broker.state === 'open',
-          logger,
-        });
-      } catch (err) {
-        await Promise.all([broker.close(), star?.close()]);
-        throw err;
-      }
-    }
+    const metrics = await serveMetrics(flags, {
+      logger,
+      registry,
+      register: (r) => {
+        statsCounters(r, 'broker', () => ({ ...broker.stats }));
+        gaugesOf(r, 'broker', () => ({ ...broker.gauges() }));
+      },
+      healthy: () => broker.state === 'open',
+      cleanup: () => Promise.all([broker.close(), star?.close()]),
+    });
     return {
       handle: {
         close: async () => {
           await Promise.all([broker.close(), star?.close()]);
-          await metrics?.close();
         },
       },
+      metrics,
       ready: {
-        ...(metrics === undefined ? {} : { metrics: metrics.url }),
         endpoints,
         heartbeatMs: flags.heartbeatMs,
         liveness: flags.liveness,

@@ -7,9 +7,9 @@
  */
 import {
   createProgram,
-  createRegistry,
   createRootLogger,
   endpointFlag,
+  gaugesOf,
   intFlag,
   logLevelOption,
   metricsOptions,
@@ -17,16 +17,16 @@ import {
   runDaemon,
   serverSecurityFromFlags,
   serverSecurityOptions,
-  startMetricsServer,
+  serveMetrics,
   statsCounters,
   watchServerSecurity,
   type LogLevel,
   type MetricsFlags,
-  type MetricsServer,
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import {
   DEFAULT_BACKEND,
+  DEFAULT_MAX_QUEUED_BYTES,
   DEFAULT_FRONTEND,
   ParanoidPirateQueue,
   PPP_HEARTBEAT_INTERVAL_MS,
@@ -39,7 +39,7 @@ interface Flags extends ServerSecurityFlags, MetricsFlags {
   backend: string;
   heartbeatMs: number;
   liveness: number;
-  maxQueued: number;
+  maxQueuedBytes: number;
   simple: boolean;
   logLevel: LogLevel;
   pretty: boolean;
@@ -56,10 +56,10 @@ const program = createProgram('ppqueue', 'Paranoid Pirate (6/PPP) load-balancing
   )
   .option('--liveness <n>', 'silent intervals before a worker is dead', intFlag(1, 1000), PPP_HEARTBEAT_LIVENESS)
   .option(
-    '--max-queued <n>',
-    'requests kept while no worker is free (oldest dropped past it)',
-    intFlag(0, 10_000_000),
-    10_000,
+    '--max-queued-bytes <bytes>',
+    'bytes of requests waiting for a free worker at most (NEW requests refused, i.e. dropped, past it)',
+    intFlag(0, Number.MAX_SAFE_INTEGER),
+    DEFAULT_MAX_QUEUED_BYTES,
   )
   .option('--simple', 'run the Simple Pirate queue instead (no heartbeats)', false)
   .addOption(logLevelOption())
@@ -81,7 +81,7 @@ process.exitCode = await runDaemon({
       ? await SimplePirateQueue.start({
           frontend: flags.frontend,
           backend: flags.backend,
-          maxQueuedRequests: flags.maxQueued,
+          maxQueuedBytes: flags.maxQueuedBytes,
           security: secured.security,
           logger,
         })
@@ -90,36 +90,29 @@ process.exitCode = await runDaemon({
           backend: flags.backend,
           heartbeatIntervalMs: flags.heartbeatMs,
           liveness: flags.liveness,
-          maxQueuedRequests: flags.maxQueued,
+          maxQueuedBytes: flags.maxQueuedBytes,
           security: secured.security,
           logger,
         });
     const { frontend, backend } = queue.endpoints;
-    let metrics: MetricsServer | undefined;
-    if (flags.metricsPort !== undefined) {
-      const registry = createRegistry();
-      statsCounters(registry, 'ppqueue', () => queue.stats);
-      metrics = await startMetricsServer({
-        port: flags.metricsPort,
-        host: flags.metricsHost,
-        registry,
-        healthy: () => queue.state === 'running',
-        logger,
-      }).catch(async (err: unknown) => {
-        await queue.close();
-        throw err;
-      });
-    }
+    const metrics = await serveMetrics(flags, {
+      logger,
+      register: (registry) => {
+        statsCounters(registry, 'ppqueue', () => queue.stats);
+        gaugesOf(registry, 'ppqueue', () => ({ queuedRequests: queue.queued, queuedBytes: queue.queuedBytes }));
+      },
+      healthy: () => queue.state === 'running',
+      cleanup: () => queue.close(),
+    });
     return {
       handle: {
         close: async () => {
           logger.info({ stats: queue.stats }, 'final stats');
           await queue.close();
-          await metrics?.close();
         },
       },
+      metrics,
       ready: {
-        ...(metrics === undefined ? {} : { metrics: metrics.url }),
         endpoints: [frontend, backend],
         frontend,
         backend,

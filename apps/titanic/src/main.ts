@@ -10,7 +10,6 @@
  */
 import {
   createProgram,
-  createRegistry,
   exitUsage,
   Gauge,
   createRootLogger,
@@ -23,13 +22,12 @@ import {
   runDaemon,
   serverSecurityFromFlags,
   serverSecurityOptions,
-  startMetricsServer,
+  serveMetrics,
   statsCounters,
   watchServerSecurity,
   type DaemonSecurity,
   type LogLevel,
   type MetricsFlags,
-  type MetricsServer,
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import { exponentialBackoff, loadPublicKey, toError, type SecurityOptions, type ZapRequest } from '@zpatterns/core';
@@ -215,39 +213,34 @@ process.exitCode = await runDaemon({
       await broker?.close();
       throw err;
     }
-    let metrics: MetricsServer | undefined;
-    if (flags.metricsPort !== undefined) {
-      const registry = createRegistry();
-      statsCounters(registry, 'titanic', () => server.stats);
-      statsCounters(registry, 'titanic_store', () => store.stats);
-      if (broker !== undefined) {
-        const inProcess = broker;
-        statsCounters(registry, 'broker', () => inProcess.stats);
-        gaugesOf(registry, 'broker', () => ({ ...inProcess.gauges() }));
-      }
-      new Gauge({
-        name: 'zpatterns_titanic_requests',
-        help: 'requests in the store by state (pending: not yet replied; done: reply stored)',
-        labelNames: ['state'],
-        registers: [registry],
-        async collect() {
-          const counts = await store.counts();
-          this.set({ state: 'pending' }, counts.pending);
-          this.set({ state: 'done' }, counts.replied);
-        },
-      });
-      metrics = await startMetricsServer({
-        port: flags.metricsPort,
-        host: flags.metricsHost,
-        registry,
-        healthy: () => server.state === 'running',
-        logger,
-      }).catch(async (err: unknown) => {
+    const metrics = await serveMetrics(flags, {
+      logger,
+      register: (registry) => {
+        statsCounters(registry, 'titanic', () => server.stats);
+        statsCounters(registry, 'titanic_store', () => store.stats);
+        if (broker !== undefined) {
+          const inProcess = broker;
+          statsCounters(registry, 'broker', () => inProcess.stats);
+          gaugesOf(registry, 'broker', () => ({ ...inProcess.gauges() }));
+        }
+        new Gauge({
+          name: 'zpatterns_titanic_requests',
+          help: 'requests in the store by state (pending: not yet replied; done: reply stored)',
+          labelNames: ['state'],
+          registers: [registry],
+          async collect() {
+            const counts = await store.counts();
+            this.set({ state: 'pending' }, counts.pending);
+            this.set({ state: 'done' }, counts.replied);
+          },
+        });
+      },
+      healthy: () => server.state === 'running',
+      cleanup: async () => {
         await server.close();
         await broker?.close();
-        throw err;
-      });
-    }
+      },
+    });
     if (flags.summary) process.stderr.write(summary(brokerEndpoint, store.path, broker !== undefined));
     return {
       handle: {
@@ -255,11 +248,10 @@ process.exitCode = await runDaemon({
           await server.close();
           logger.info({ stats: server.stats, store: store.stats }, 'final stats');
           await broker?.close();
-          await metrics?.close();
         },
       },
+      metrics,
       ready: {
-        ...(metrics === undefined ? {} : { metrics: metrics.url }),
         endpoints,
         broker: brokerEndpoint,
         dataDir: flags.dataDir,

@@ -2,21 +2,40 @@
  * Daemon lifecycle: log one `ready` line naming the endpoints once serving, and shut down cleanly
  * on SIGINT/SIGTERM (a second signal forces the exit).
  *
+ * With a metrics server (`metrics` returned by `start()`), shutdown runs in this order:
+ *
+ *   signal ─▶ /healthz 503 ('shutting down') ─▶ keep serving `shutdownDelayMs` ('draining'; a
+ *   second signal ends it) ─▶ handle.close() ─▶ metrics server closed last ─▶ 'stopped'
+ *
+ * so a probe sees 503 for as long as the daemon is going away, and is refused only once it is gone.
+ * A signal after the delay, while closing, forces the exit as before.
+ *
  * The signal handlers are installed before `start()` runs, so a supervisor that signals the moment
  * it reads the ready line (or even earlier, during start-up) always gets a clean shutdown, never
  * the default action of a signal with no handler.
  */
 import type { Logger } from 'pino';
+import type { MetricsServer } from './metrics.js';
 
 export interface DaemonHandle {
   /** Close everything; the process exits when this resolves. */
   close(): Promise<void>;
 }
 
+export interface DaemonStarted {
+  handle: DaemonHandle;
+  ready: Record<string, unknown>;
+  metrics?: MetricsServer | undefined;
+}
+
 export interface RunDaemonOptions {
   logger: Logger;
-  /** Start serving; return what to close and the fields of the ready line (e.g. `endpoints`). */
-  start(): Promise<{ handle: DaemonHandle; ready: Record<string, unknown> }>;
+  /**
+   * Start serving; return what to close, the fields of the ready line (e.g. `endpoints`), and the
+   * metrics server if any (its URL is added to the ready line as `metrics`; it is drained on the
+   * signal and closed after `handle`).
+   */
+  start(): Promise<DaemonStarted>;
   /** Give up on a clean shutdown after this long. @default 10000 */
   shutdownTimeoutMs?: number;
 }
@@ -30,34 +49,63 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000;
   let requested: (signal: NodeJS.Signals) => void = () => undefined;
   const stopRequested = new Promise<NodeJS.Signals>((resolve) => (requested = resolve));
+  /** Set while the shutdown delay runs: a further signal ends the delay instead of the process. */
+  let endDelay: ((signal: NodeJS.Signals) => void) | undefined;
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (++signals > 1) {
-      logger.warn({ signal }, 'second signal, exiting now');
-      process.exit(130);
+    if (++signals === 1) {
+      requested(signal);
+      return;
     }
-    requested(signal);
+    if (endDelay !== undefined) {
+      endDelay(signal);
+      return;
+    }
+    logger.warn({ signal }, 'second signal, exiting now');
+    process.exit(130);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    let started: { handle: DaemonHandle; ready: Record<string, unknown> };
+    let started: DaemonStarted;
     try {
       started = await options.start();
     } catch (err) {
       logger.fatal({ err }, 'failed to start');
       return 1;
     }
-    if (signals === 0) logger.info(started.ready, 'ready');
+    const { metrics } = started;
+    if (signals === 0) {
+      logger.info({ ...started.ready, ...(metrics === undefined ? {} : { metrics: metrics.url }) }, 'ready');
+    }
     const signal = await stopRequested;
+    // 503 from here on: whoever probes /healthz after this line learns the daemon is going away.
+    metrics?.drain();
     logger.info({ signal }, 'shutting down');
+    const delayMs = metrics?.shutdownDelayMs ?? 0;
+    if (delayMs > 0) {
+      logger.info({ delayMs }, 'draining: still serving, /healthz 503');
+      const ended = await new Promise<NodeJS.Signals | 'elapsed'>((resolve) => {
+        const delay = setTimeout(() => resolve('elapsed'), delayMs);
+        endDelay = (again) => {
+          clearTimeout(delay);
+          resolve(again);
+        };
+      });
+      endDelay = undefined;
+      logger.info({ ended }, 'drained');
+    }
     const timer = setTimeout(() => {
       logger.error({ timeoutMs: shutdownTimeoutMs }, 'clean shutdown timed out');
       process.exit(1);
     }, shutdownTimeoutMs);
     timer.unref();
     try {
-      await started.handle.close();
+      try {
+        await started.handle.close();
+      } finally {
+        await metrics?.close();
+      }
       logger.info('stopped');
       return 0;
     } catch (err) {

@@ -24,13 +24,14 @@ export {
   createRegistry,
   gaugesOf,
   metricsOptions,
+  serveMetrics,
   startMetricsServer,
   statsCounters,
 } from './metrics.js';
 // The metric classes, so that daemons need no direct dependency on prom-client.
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export type { DaemonHandle, RunDaemonOptions } from './daemon.js';
+export type { DaemonHandle, DaemonStarted, RunDaemonOptions } from './daemon.js';
 export type { LogLevel, RootLoggerOptions } from './logging.js';
 export type { ClientSecurityFlags, DaemonSecurity, ServerSecurityFlags } from './security.js';
-export type { MetricsFlags, MetricsServer, MetricsServerOptions } from './metrics.js';
+export type { MetricsFlags, MetricsServer, MetricsServerOptions, ServeMetricsOptions } from './metrics.js';

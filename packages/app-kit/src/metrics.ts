@@ -1,11 +1,18 @@
 /**
- * Metrics and health for every daemon: `--metrics-port` / `--metrics-host` / `--metrics-services`
- * flags, and a small HTTP server answering `GET /metrics` (Prometheus text format, prom-client)
- * and `GET /healthz` (200 while the daemon says it is healthy, 503 otherwise).
+ * Metrics and health for every daemon: `--metrics-port` / `--metrics-host` /
+ * `--shutdown-delay-ms` (and `--metrics-services` where metrics carry a service label) flags, and
+ * a small HTTP server answering `GET /metrics` (Prometheus text format, prom-client) and
+ * `GET /healthz` (200 while the daemon says it is healthy, 503 otherwise).
  *
  *   Prometheus ──GET /metrics──▶ ┌───────────────┐  reads the daemon's counters at scrape time
  *   probe      ──GET /healthz──▶ │ metrics server│  200 ready and serving / 503 starting, closing
  *                                └───────────────┘
+ *
+ * Shutdown (driven by `runDaemon`): on SIGTERM `/healthz` turns 503 for good (`drain()`), the
+ * daemon keeps serving for `--shutdown-delay-ms` (a second signal ends that delay), closes its
+ * sockets, and the metrics server closes last.
+ *
+ *   SIGTERM ─▶ 503, still serving ─(delay or 2nd signal)─▶ sockets closed, 503 ─▶ refused, exit 0
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,21 +26,39 @@ export interface MetricsFlags {
   /** Absent: no metrics server. 0: an ephemeral port (printed in the ready line). */
   metricsPort?: number;
   metricsHost: string;
-  metricsServices: number;
+  /** With `metricsOptions({ services: true })` only. */
+  metricsServices?: number;
+  /** After SIGTERM: keep serving with `/healthz` at 503 this long before closing. */
+  shutdownDelayMs: number;
 }
 
-/** `--metrics-port N` (off by default), `--metrics-host` (127.0.0.1), `--metrics-services` (100). */
-export function metricsOptions(): Option[] {
-  return [
+/**
+ * `--metrics-port N` (off by default), `--metrics-host` (127.0.0.1), `--shutdown-delay-ms` (0),
+ * and with `services: true` `--metrics-services` (100), for daemons whose metrics have a
+ * `service` label.
+ */
+export function metricsOptions(options: { services?: boolean } = {}): Option[] {
+  const list = [
     new Option(
       '--metrics-port <port>',
       'serve GET /metrics and GET /healthz on this port (0: any free port)',
     ).argParser(intFlag(0, 65_535)),
     new Option('--metrics-host <host>', 'address of the metrics server').default('127.0.0.1'),
-    new Option('--metrics-services <n>', 'services with their own metrics label; the rest are "_other"')
-      .argParser(intFlag(0, 100_000))
-      .default(100),
+    new Option(
+      '--shutdown-delay-ms <ms>',
+      'with --metrics-port: on SIGTERM answer /healthz 503 but keep serving this long, then close (a 2nd signal ends it)',
+    )
+      .argParser(intFlag(0, 3_600_000))
+      .default(0),
   ];
+  if (options.services === true) {
+    list.push(
+      new Option('--metrics-services <n>', 'services with their own metrics label; the rest are "_other"')
+        .argParser(intFlag(0, 100_000))
+        .default(100),
+    );
+  }
+  return list;
 }
 
 /** A registry with prom-client's default process metrics (CPU, memory, event loop lag, ...). */
@@ -113,18 +138,26 @@ export interface MetricsServerOptions {
   /** True once ready and while the main socket's receive loop runs. */
   healthy(): boolean;
   logger: Logger;
+  /** How long `runDaemon` keeps serving after SIGTERM with `/healthz` at 503. @default 0 */
+  shutdownDelayMs?: number;
 }
 
 export interface MetricsServer {
   /** `http://host:port` actually bound. */
   readonly url: string;
+  /** How long `runDaemon` keeps serving after SIGTERM with `/healthz` at 503. */
+  readonly shutdownDelayMs: number;
+  /** Answer `/healthz` with 503 from now on, whatever `healthy()` says (the daemon is going away). */
+  drain(): void;
+  /** Stop listening and drop open connections. Idempotent. */
   close(): Promise<void>;
 }
 
 /** Serve `/metrics` and `/healthz`; resolves once listening. */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
   const { registry, logger } = options;
-  const healthy = (): boolean => options.healthy();
+  let draining = false;
+  const healthy = (): boolean => !draining && options.healthy();
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') {
@@ -159,12 +192,60 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
   logger.info({ url }, 'metrics server listening');
+  let closing: Promise<void> | undefined;
   return {
     url,
-    close: () =>
-      new Promise<void>((resolve) => {
+    shutdownDelayMs: options.shutdownDelayMs ?? 0,
+    drain: () => {
+      draining = true;
+    },
+    close: () => {
+      draining = true;
+      closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      return closing;
+    },
   };
+}
+
+export interface ServeMetricsOptions {
+  logger: Logger;
+  /** True once ready and while the daemon's main socket is served. */
+  healthy(): boolean;
+  /** A registry made earlier (for metrics fed while serving); default: `createRegistry()`. */
+  registry?: Registry;
+  /** Add the daemon's own metrics to the registry. */
+  register?(registry: Registry): void;
+  /** Called when the server cannot start (port taken), before the error is rethrown: close what runs. */
+  cleanup?(): Promise<unknown>;
+}
+
+/**
+ * The metrics block every daemon shares: nothing without `--metrics-port`; otherwise a registry
+ * with the process metrics and the daemon's own (`register`), served on `--metrics-host`, with
+ * `--shutdown-delay-ms` for `runDaemon`. Return the server from `start()` as `metrics`: `runDaemon`
+ * puts its URL in the ready line, drains it on SIGTERM and closes it last.
+ */
+export async function serveMetrics(
+  flags: MetricsFlags,
+  options: ServeMetricsOptions,
+): Promise<MetricsServer | undefined> {
+  if (flags.metricsPort === undefined) return undefined;
+  const registry = options.registry ?? createRegistry();
+  options.register?.(registry);
+  try {
+    return await startMetricsServer({
+      port: flags.metricsPort,
+      host: flags.metricsHost,
+      registry,
+      healthy: () => options.healthy(),
+      logger: options.logger,
+      shutdownDelayMs: flags.shutdownDelayMs,
+    });
+  } catch (err) {
+    await options.cleanup?.();
+    throw err;
+  }
 }

@@ -35,4 +35,20 @@ describe('every bin runs from node_modules/.bin', () => {
     const { stdout } = await run(link, ['--help'], { timeout: 20_000 });
     expect(stdout).toMatch(new RegExp(`^Usage: ${bin} `, 'm'));
   });
+
+  it.each([
+    { bin: 'mdbroker', services: true },
+    { bin: 'titanic', services: false },
+    { bin: 'ppqueue', services: false },
+    { bin: 'bstarsrv', services: false },
+    { bin: 'flserver', services: false },
+  ])(
+    '$bin --help: --metrics-port and --shutdown-delay-ms; --metrics-services only with per-service labels',
+    async ({ bin, services }) => {
+      const { stdout } = await run(join(root, 'node_modules', '.bin', bin), ['--help'], { timeout: 20_000 });
+      expect(stdout).toContain('--metrics-port <port>');
+      expect(stdout).toContain('--shutdown-delay-ms <ms>');
+      expect(stdout.includes('--metrics-services')).toBe(services);
+    },
+  );
 });

@@ -33,6 +33,24 @@ describe('startMetricsServer', () => {
     }
   });
 
+  it('drain() turns /healthz to 503 for good, whatever healthy() says; close() is idempotent', async () => {
+    const server = await startMetricsServer({
+      port: 0,
+      host: '127.0.0.1',
+      registry: createRegistry(),
+      healthy: () => true,
+      logger: pino({ level: 'silent' }),
+      shutdownDelayMs: 1234,
+    });
+    expect(server.shutdownDelayMs).toBe(1234);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    server.drain();
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(503);
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(200);
+    await Promise.all([server.close(), server.close()]);
+    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+  });
+
   it('keeps the first N label values and folds the rest into _other', () => {
     const label = boundedLabels(2);
     expect(['a', 'b', 'c', 'a', 'd'].map(label)).toEqual(['a', 'b', '_other', 'a', '_other']);

@@ -45,6 +45,7 @@ export {
 export { MinHeap } from './heap.js';
 export { applyBindSecurity, applyConnectSecurity, resolveCurveKeys, ServerSecurity } from './security.js';
 export { StatusFeed } from './status-feed.js';
+export { WarningLimiter } from './warning-limiter.js';
 export { componentLogger, silentLogger } from './logger.js';
 export { deadline } from './signals.js';
 export { AllowList, decodeZapRequest, encodeZapReply, ZAP_ENDPOINT, ZapDomain, ZapHandler } from './zap.js';

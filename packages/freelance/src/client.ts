@@ -26,6 +26,7 @@ import {
   type Message,
   type TimerHandle,
   type SecurityOptions,
+  WarningLimiter,
 } from '@zpatterns/core';
 import { FreelanceOptionsError, FreelanceTimeoutError } from './errors.js';
 import { decodeClientInbound, decodeRequestId, encodePing, encodeRequest, encodeRequestId } from './protocol.js';
@@ -52,6 +53,14 @@ export interface FreelanceClientOptions {
   serverTtlMs?: number;
   /** Ping period for servers not (or no longer) connected; also the agent's tick. @default 100 */
   connectPingMs?: number;
+  /**
+   * Messages queued to one server at most (libzmq's send high-water mark, per connection). Past it
+   * a send fails at once (EAGAIN): counted in `stats.refusedSends`, one warning per second, and
+   * the request is resent to the next live server after `attemptTimeoutMs` (or times out). 1,000
+   * carries the book's workloads (flclient's requests one at a time); raise it to pipeline more
+   * than that to one server. @default 1000
+   */
+  sendHighWaterMark?: number;
   /** This client's routing id. @default random (libzmq) */
   routingId?: string;
   /** @default systemClock */
@@ -73,6 +82,7 @@ export const freelanceClientDefaults = {
   pingIntervalMs: 2000,
   serverTtlMs: 6000,
   connectPingMs: 100,
+  sendHighWaterMark: 1000,
 } as const satisfies Partial<FreelanceClientOptions>;
 
 export interface FreelanceRequestOptions {
@@ -103,6 +113,8 @@ export interface FreelanceClientStats {
   /** Times a live server was declared dead. */
   serverDeaths: number;
   malformed: number;
+  /** Sends (requests or pings) refused at a server's `sendHighWaterMark` (EAGAIN); requests are resent later. */
+  refusedSends: number;
 }
 
 interface Pending {
@@ -129,12 +141,15 @@ export class FreelanceClient implements AsyncDisposable {
     duplicates: 0,
     serverDeaths: 0,
     malformed: 0,
+    refusedSends: 0,
   };
   readonly #options: Required<Omit<FreelanceClientOptions, 'routingId' | 'logger' | 'servers' | 'security'>>;
   readonly #channel: Channel<zmq.Router>;
   readonly #table: ServerTable;
   readonly #log: Logger;
   readonly #clock: Clock;
+  /** Refused sends: one warning per second at most. */
+  readonly #refusals: WarningLimiter;
   readonly #pending = new Map<number, Pending>();
   /** Requests waiting for a live server, in arrival order. */
   readonly #waiting = new Set<Pending>();
@@ -144,7 +159,14 @@ export class FreelanceClient implements AsyncDisposable {
 
   constructor(options: FreelanceClientOptions) {
     const o = { ...freelanceClientDefaults, clock: systemClock, ...stripUndefined(options) };
-    for (const name of ['timeoutMs', 'attemptTimeoutMs', 'pingIntervalMs', 'serverTtlMs', 'connectPingMs'] as const) {
+    for (const name of [
+      'timeoutMs',
+      'attemptTimeoutMs',
+      'pingIntervalMs',
+      'serverTtlMs',
+      'connectPingMs',
+      'sendHighWaterMark',
+    ] as const) {
       if (!(o[name] > 0)) throw new FreelanceOptionsError(`${name} must be > 0, got ${o[name]}`);
     }
     if (!Number.isInteger(o.retries) || o.retries < 0) {
@@ -156,11 +178,13 @@ export class FreelanceClient implements AsyncDisposable {
     this.#options = o;
     this.#clock = o.clock;
     this.#log = componentLogger(options.logger, { component: 'freelance-client' });
+    this.#refusals = new WarningLimiter(this.#log, this.#clock, 1);
     this.#table = new ServerTable(o);
     const router = new zmq.Router({
       linger: 0,
       mandatory: true,
       sendTimeout: 0,
+      sendHighWaterMark: o.sendHighWaterMark,
       ...(options.routingId === undefined ? {} : { routingId: options.routingId }),
     });
     applyConnectSecurity(router, options.security);
@@ -346,8 +370,19 @@ export class FreelanceClient implements AsyncDisposable {
     const [server] = message;
     const entry = server === undefined ? undefined : this.#table.lookup(toBuffer(server));
     if (entry === undefined) return;
-    if ((err as { code?: unknown }).code === 'EHOSTUNREACH') this.#serverLost(entry, 'unreachable');
-    else this.#log.debug({ err, server: entry.endpoint }, 'send failed');
+    const code = (err as { code?: unknown }).code;
+    if (code === 'EHOSTUNREACH') this.#serverLost(entry, 'unreachable');
+    else if (code === 'EAGAIN') {
+      this.stats.refusedSends++;
+      this.#refusals.warn(
+        {
+          server: entry.endpoint,
+          sendHighWaterMark: this.#options.sendHighWaterMark,
+          refusedSends: this.stats.refusedSends,
+        },
+        'send refused at sendHighWaterMark; the request is resent after attemptTimeoutMs',
+      );
+    } else this.#log.debug({ err, server: entry.endpoint }, 'send failed');
   }
 
   #onTick(): void {
@@ -364,6 +399,7 @@ export class FreelanceClient implements AsyncDisposable {
     this.#closing ??= (async () => {
       if (this.#tick !== undefined) this.#clock.clearTimeout(this.#tick);
       const closed = new ClosedError('freelance client');
+      this.#refusals.flush();
       for (const p of [...this.#pending.values()]) this.#fail(p, closed);
       await this.#channel.close();
     })();

@@ -5,10 +5,11 @@
  *   FreelanceClient ROUTER --[A]["PING"]/[A][id][body]--> server A (ROUTER, routingId "tcp://...:A")
  *                          --[B]...                    --> server B
  */
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { ClosedError } from '@zpatterns/core';
-import { eventually } from '@zpatterns/testkit';
+import { eventually, ipcEndpoint } from '@zpatterns/testkit';
 import {
   FreelanceClient,
   FreelanceServer,
@@ -184,5 +185,51 @@ describe('FreelanceClient', () => {
   it('rejects bad options with a typed error naming the option', () => {
     expect(() => new FreelanceClient({ servers: [], retries: -1 })).toThrow(/retries/);
     expect(() => new FreelanceClient({ servers: [], timeoutMs: 0 })).toThrow(/timeoutMs/);
+  });
+});
+
+describe('sendHighWaterMark', () => {
+  it('counts sends refused at a stuck server (EAGAIN), warns once per second at most, and times the requests out', async () => {
+    // A server that answers PING, then reads one request and never another: its pipes fill up.
+    const endpoint = ipcEndpoint('fl-hwm');
+    const socket = new zmq.Router({ linger: 0, routingId: endpoint, receiveHighWaterMark: 1 });
+    await socket.bind(endpoint);
+    let release: () => void = () => undefined;
+    const stuck = new Promise<void>((resolve) => (release = resolve));
+    const loop = (async () => {
+      try {
+        for await (const message of socket) {
+          if (String(message[1]) === 'PING') await socket.send([message[0] as Buffer, 'PONG']);
+          else await stuck;
+        }
+      } catch {
+        // closed
+      }
+    })();
+    cleanup.push(async () => {
+      release();
+      socket.close();
+      await loop;
+    });
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as never) });
+    const c = client({
+      servers: [endpoint],
+      sendHighWaterMark: 10,
+      timeoutMs: 400,
+      attemptTimeoutMs: 300,
+      retries: 0,
+      logger,
+    });
+    await eventually(() => c.servers[0]?.alive);
+    // 300 x 64 KiB = 19 MiB: more than the pipes (10 + 1 messages) and the ipc socket buffers hold.
+    const body = Buffer.alloc(64 * 1024, 1);
+    const results = await Promise.allSettled(Array.from({ length: 300 }, () => c.request([body])));
+    expect(results.every((r) => r.status === 'rejected')).toBe(true);
+    expect(c.stats.refusedSends).toBeGreaterThan(100);
+    const warnings = lines.filter((l) => String(l['msg']).startsWith('send refused at sendHighWaterMark'));
+    expect(warnings.length).toBeGreaterThanOrEqual(1);
+    expect(warnings.length).toBeLessThan(c.stats.refusedSends);
+    expect(warnings[0]).toMatchObject({ server: endpoint, sendHighWaterMark: 10 });
   });
 });

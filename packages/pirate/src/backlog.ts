@@ -1,65 +1,83 @@
 /**
  * Client requests waiting for a free worker. The book's queues stop reading the frontend while no
  * worker is ready and let libzmq buffer; zeromq.js has one receive loop per socket, so the queue
- * reads every request and keeps the ones it cannot place here, in arrival order, up to `limit`.
+ * reads every request and keeps the ones it cannot place here, in arrival order.
  *
- * Overflow policy: drop the OLDEST request. Lazy Pirate clients resend after their timeout on a
- * new socket, so the oldest waiting request is the one most likely already abandoned by its
- * client (its reply would be dropped by the frontend ROUTER anyway); the newest is the one a
- * client is still waiting for.
+ * Bound: bytes, like the Majordomo broker's (frames plus about 100 bytes of overhead per request,
+ * 256 MiB by default: the book's 100,000 pipelined requests take a few MiB). Past it a NEW request
+ * is refused and the accepted ones are kept: they are the ones clients have waited for longest.
+ * The Pirate protocols have no error reply, so a refusal is a drop of the new request: its client
+ * times out and retries (Lazy Pirate), by which time the backlog has drained. A request put back
+ * because its worker vanished (`unshift`) was already accepted and is kept even past the bound.
  */
-import { describe, Deque, type Logger, type Message } from '@zpatterns/core';
+import { describe, Deque, WarningLimiter, type Clock, type Logger, type Message } from '@zpatterns/core';
 import { decodeClientRequest, peerOf, type Enveloped } from './protocol.js';
 
-export class Backlog {
-  readonly #items = new Deque<Enveloped>(64);
-  readonly #limit: number;
-  #dropped = 0;
+/** Default bound of a Pirate queue's backlog: 256 MiB, as the Majordomo broker's. */
+export const DEFAULT_MAX_QUEUED_BYTES = 256 * 1024 * 1024;
 
-  constructor(limit: number) {
-    if (!(limit >= 0)) throw new RangeError('Backlog: limit must be >= 0');
-    this.#limit = limit;
+/** What a queued request costs against the bound: its frames plus fixed overhead. */
+export function requestBytes(request: Enveloped): number {
+  let bytes = 96;
+  for (const frame of request.envelope) bytes += frame.length + 16;
+  for (const frame of request.body) bytes += frame.length + 16;
+  return bytes;
+}
+
+interface Queued {
+  request: Enveloped;
+  bytes: number;
+}
+
+export class Backlog {
+  readonly #items = new Deque<Queued>(64);
+  readonly #maxBytes: number;
+  #bytes = 0;
+
+  constructor(maxBytes: number) {
+    if (!(maxBytes >= 0)) throw new RangeError('Backlog: maxBytes must be >= 0');
+    this.#maxBytes = maxBytes;
   }
 
   get length(): number {
     return this.#items.length;
   }
 
-  /** Requests kept at most. */
-  get limit(): number {
-    return this.#limit;
+  /** Bytes of the queued requests, as counted against `maxBytes`. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
-  /** Requests discarded because the backlog was full. */
-  get dropped(): number {
-    return this.#dropped;
+  /** The bound, in bytes. */
+  get maxBytes(): number {
+    return this.#maxBytes;
   }
 
-  /** Queue a request; returns the request dropped to make room, if any. */
-  push(request: Enveloped): Enveloped | undefined {
-    if (this.#limit === 0) {
-      this.#dropped++;
-      return request;
-    }
-    let evicted: Enveloped | undefined;
-    if (this.#items.length >= this.#limit) {
-      evicted = this.#items.shift();
-      this.#dropped++;
-    }
-    this.#items.push(request);
-    return evicted;
+  /** Queue a new request unless it would take the backlog past `maxBytes`; false when refused. */
+  push(request: Enveloped): boolean {
+    const bytes = requestBytes(request);
+    if (this.#bytes + bytes > this.#maxBytes) return false;
+    this.#bytes += bytes;
+    this.#items.push({ request, bytes });
+    return true;
   }
 
-  /** Put a request back at the head (its worker vanished before taking it). */
+  /** Put an accepted request back at the head (its worker vanished before taking it), past the bound if need be. */
   unshift(request: Enveloped): void {
-    this.#items.unshift(request);
+    const bytes = requestBytes(request);
+    this.#bytes += bytes;
+    this.#items.unshift({ request, bytes });
   }
 
   shift(): Enveloped | undefined {
-    return this.#items.shift();
+    const item = this.#items.shift();
+    if (item === undefined) return undefined;
+    this.#bytes -= item.bytes;
+    return item.request;
   }
 
   clear(): number {
+    this.#bytes = 0;
     return this.#items.clear().length;
   }
 }
@@ -68,25 +86,56 @@ export class Backlog {
 export interface IntakeStats {
   requests: number;
   invalidFromClients: number;
-  droppedRequests: number;
+  refusedRequests: number;
 }
 
-/**
- * A client request read on a queue's frontend: decode it, count it, and queue it in `backlog`
- * (logging a drop when the backlog overflows). Returns false, after a warning, for a message that
- * is not a request.
- */
-export function admitRequest(message: Message, backlog: Backlog, stats: IntakeStats, log: Logger): boolean {
-  const decoded = decodeClientRequest(message);
-  if (decoded.type === 'invalid') {
-    stats.invalidFromClients++;
-    log.warn({ peer: peerOf(message), reason: decoded.reason, frames: describe(message) }, 'invalid request dropped');
+/** Decodes, counts and queues the requests read on a Pirate queue's frontend. */
+export class Intake {
+  readonly #backlog: Backlog;
+  readonly #stats: IntakeStats;
+  readonly #log: Logger;
+  /** Refusals: one warning per second at most, with the figures. */
+  readonly #overload: WarningLimiter;
+
+  constructor(backlog: Backlog, stats: IntakeStats, log: Logger, clock: Clock) {
+    this.#backlog = backlog;
+    this.#stats = stats;
+    this.#log = log;
+    this.#overload = new WarningLimiter(log, clock, 1);
+  }
+
+  /**
+   * Queue a client request; false (after a warning) for a message that is not a request, or
+   * (counted, one warning per second) for a request refused at the byte bound.
+   */
+  admit(message: Message): boolean {
+    const decoded = decodeClientRequest(message);
+    if (decoded.type === 'invalid') {
+      this.#stats.invalidFromClients++;
+      this.#log.warn(
+        { peer: peerOf(message), reason: decoded.reason, frames: describe(message) },
+        'invalid request dropped',
+      );
+      return false;
+    }
+    this.#stats.requests++;
+    if (this.#backlog.push(decoded)) return true;
+    this.#stats.refusedRequests++;
+    this.#overload.warn(
+      {
+        queuedRequests: this.#backlog.length,
+        queuedBytes: this.#backlog.bytes,
+        requestBytes: requestBytes(decoded),
+        maxQueuedBytes: this.#backlog.maxBytes,
+        refusedRequests: this.#stats.refusedRequests,
+      },
+      'queued bytes at maxQueuedBytes, new request refused',
+    );
     return false;
   }
-  stats.requests++;
-  if (backlog.push(decoded) !== undefined) {
-    stats.droppedRequests++;
-    log.warn({ limit: backlog.limit }, 'backlog full, oldest request dropped');
+
+  /** Log the count of warnings the rate limit held back, if any (on close). */
+  flush(): void {
+    this.#overload.flush();
   }
-  return true;
 }

@@ -1,4 +1,5 @@
 export { NoReplyError, ReconnectGaveUpError, errors } from './errors.js';
+export { DEFAULT_MAX_QUEUED_BYTES } from './backlog.js';
 export { LazyPirateClient, lazyPirateClientDefaults } from './lazy-pirate-client.js';
 export { ParanoidPirateQueue, paranoidPirateQueueDefaults } from './paranoid-pirate-queue.js';
 export { ParanoidPirateWorker, paranoidPirateWorkerDefaults } from './paranoid-pirate-worker.js';

@@ -2,7 +2,7 @@
  * Internals for zpatterns packages and tests: the wire codec and the queue's bookkeeping. No
  * semver promise: anything here may change in any release.
  */
-export { Backlog } from './backlog.js';
+export { Backlog, Intake, requestBytes } from './backlog.js';
 export {
   decodeClientRequest,
   decodePppQueueMessage,

@@ -10,7 +10,9 @@
  *
  * Workers expire `heartbeatIntervalMs x liveness` after their last message and are purged before
  * every dispatch, so a request never goes to a worker known to be dead. Requests that arrive while
- * no worker is free wait in a bounded backlog (oldest dropped first when full). Both ROUTERs use
+ * no worker is free wait in a backlog bounded by bytes (`maxQueuedBytes`, 256 MiB); past it NEW
+ * requests are refused (dropped: PPP has no error reply, the client's timeout and retry handle it),
+ * counted in `refusedRequests`, with one warning per second at most. Both ROUTERs use
  * `mandatory` with `sendTimeout: 0`: a request whose worker has vanished comes back at once
  * (EHOSTUNREACH) and is re-queued at the head; a reply whose client has gone is counted and dropped.
  */
@@ -31,7 +33,7 @@ import {
   type Message,
   type TimerHandle,
 } from '@zpatterns/core';
-import { admitRequest, Backlog } from './backlog.js';
+import { Backlog, DEFAULT_MAX_QUEUED_BYTES, Intake } from './backlog.js';
 import {
   peerOf,
   decodePppWorkerMessage,
@@ -55,8 +57,14 @@ export interface ParanoidPirateQueueOptions {
   heartbeatIntervalMs?: number;
   /** Silent intervals after which a worker is dead. @default 3 */
   liveness?: number;
-  /** Requests kept while no worker is free; past it the oldest is dropped. @default 10000 */
-  maxQueuedRequests?: number;
+  /**
+   * Bytes of the requests waiting for a free worker (frames plus about 100 bytes each) at most.
+   * Past it NEW requests are refused: dropped (PPP has no error reply; the client's timeout and
+   * retry report it), counted in `refusedRequests`, one warning per second at most. The accepted
+   * ones are kept. 256 MiB holds the book's 100,000 pipelined requests many times over.
+   * @default 268435456
+   */
+  maxQueuedBytes?: number;
   /** Linger of both sockets on close. @default 0 */
   lingerMs?: number;
   /**
@@ -75,7 +83,7 @@ export const paranoidPirateQueueDefaults: Required<Omit<ParanoidPirateQueueOptio
   backend: DEFAULT_BACKEND,
   heartbeatIntervalMs: PPP_HEARTBEAT_INTERVAL_MS,
   liveness: PPP_HEARTBEAT_LIVENESS,
-  maxQueuedRequests: 10_000,
+  maxQueuedBytes: DEFAULT_MAX_QUEUED_BYTES,
   lingerMs: 0,
   clock: systemClock,
 };
@@ -84,8 +92,8 @@ export interface ParanoidPirateQueueStats {
   requests: number;
   dispatched: number;
   replies: number;
-  /** Requests dropped because the backlog was full. */
-  droppedRequests: number;
+  /** New requests refused (dropped) because the backlog was at `maxQueuedBytes`. */
+  refusedRequests: number;
   /** Requests put back in the backlog because their worker had vanished. */
   requeued: number;
   /** Replies the frontend could not deliver (client gone or at its high-water mark). */
@@ -109,7 +117,7 @@ export class ParanoidPirateQueue implements AsyncDisposable {
     requests: 0,
     dispatched: 0,
     replies: 0,
-    droppedRequests: 0,
+    refusedRequests: 0,
     requeued: 0,
     undeliveredReplies: 0,
     invalidFromClients: 0,
@@ -126,6 +134,7 @@ export class ParanoidPirateQueue implements AsyncDisposable {
   readonly #backend: Channel<zmq.Router>;
   readonly #pool: WorkerPool;
   readonly #backlog: Backlog;
+  readonly #intake: Intake;
   #state: QueueState = { state: 'running' };
   #timer: TimerHandle | undefined;
   #closing: Promise<void> | undefined;
@@ -142,7 +151,8 @@ export class ParanoidPirateQueue implements AsyncDisposable {
     this.endpoints = endpoints;
     this.#security = sockets.security;
     this.#pool = new WorkerPool(o.heartbeatIntervalMs * o.liveness);
-    this.#backlog = new Backlog(o.maxQueuedRequests);
+    this.#backlog = new Backlog(o.maxQueuedBytes);
+    this.#intake = new Intake(this.#backlog, this.stats, log, o.clock);
     this.#frontend = new Channel(sockets.frontend, {
       name: 'frontend',
       logger: log,
@@ -167,6 +177,7 @@ export class ParanoidPirateQueue implements AsyncDisposable {
     const o = { ...paranoidPirateQueueDefaults, ...rest };
     if (!(o.heartbeatIntervalMs > 0)) throw new RangeError('ParanoidPirateQueue: heartbeatIntervalMs must be > 0');
     if (!(o.liveness >= 1)) throw new RangeError('ParanoidPirateQueue: liveness must be >= 1');
+    if (!(o.maxQueuedBytes >= 0)) throw new RangeError('ParanoidPirateQueue: maxQueuedBytes must be >= 0');
     const log = componentLogger(logger, { component: 'ppqueue' });
     const frontend = new zmq.Router({ linger: o.lingerMs, mandatory: true, sendTimeout: 0 });
     const backend = new zmq.Router({ linger: o.lingerMs, mandatory: true, sendTimeout: 0 });
@@ -201,6 +212,11 @@ export class ParanoidPirateQueue implements AsyncDisposable {
     return this.#backlog.length;
   }
 
+  /** Bytes of the requests waiting, as counted against `maxQueuedBytes`. */
+  get queuedBytes(): number {
+    return this.#backlog.bytes;
+  }
+
   get state(): QueueState['state'] {
     return this.#state.state;
   }
@@ -219,6 +235,7 @@ export class ParanoidPirateQueue implements AsyncDisposable {
     this.#transition({ state: 'closed' });
     if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#intake.flush();
     const dropped = this.#backlog.clear();
     if (dropped > 0) this.#log.info({ dropped }, 'closed with requests queued');
     await Promise.all([this.#frontend.close(), this.#backend.close()]);
@@ -226,7 +243,7 @@ export class ParanoidPirateQueue implements AsyncDisposable {
   }
 
   #onClient(message: Message): void {
-    if (admitRequest(message, this.#backlog, this.stats, this.#log)) this.#dispatch();
+    if (this.#intake.admit(message)) this.#dispatch();
   }
 
   #onWorker(message: Message): void {

@@ -20,13 +20,14 @@ import {
   componentLogger,
   describe,
   hex,
+  systemClock,
   type Frames,
   type Logger,
   type SecurityOptions,
   type ServerSecurity,
   type Message,
 } from '@zpatterns/core';
-import { admitRequest, Backlog } from './backlog.js';
+import { Backlog, DEFAULT_MAX_QUEUED_BYTES, Intake } from './backlog.js';
 import {
   peerOf,
   decodeSimpleWorkerMessage,
@@ -42,8 +43,12 @@ export interface SimplePirateQueueOptions {
   frontend?: string;
   /** Where workers connect (ROUTER bind). @default 'tcp://127.0.0.1:5556' */
   backend?: string;
-  /** Requests kept while no worker is free; past it the oldest is dropped. @default 10000 */
-  maxQueuedRequests?: number;
+  /**
+   * Bytes of the requests waiting for a free worker at most; past it NEW requests are refused
+   * (dropped, counted in `refusedRequests`, one warning per second). As the Paranoid queue's.
+   * @default 268435456
+   */
+  maxQueuedBytes?: number;
   /** Linger of both sockets on close. @default 0 */
   lingerMs?: number;
   /**
@@ -58,7 +63,7 @@ export interface SimplePirateQueueOptions {
 export const simplePirateQueueDefaults: Required<Omit<SimplePirateQueueOptions, 'logger' | 'security'>> = {
   frontend: DEFAULT_FRONTEND,
   backend: DEFAULT_BACKEND,
-  maxQueuedRequests: 10_000,
+  maxQueuedBytes: DEFAULT_MAX_QUEUED_BYTES,
   lingerMs: 0,
 };
 
@@ -66,7 +71,8 @@ export interface SimplePirateQueueStats {
   requests: number;
   dispatched: number;
   replies: number;
-  droppedRequests: number;
+  /** New requests refused (dropped) because the backlog was at `maxQueuedBytes`. */
+  refusedRequests: number;
   requeued: number;
   undeliveredReplies: number;
   invalidFromClients: number;
@@ -83,7 +89,7 @@ export class SimplePirateQueue implements AsyncDisposable {
     requests: 0,
     dispatched: 0,
     replies: 0,
-    droppedRequests: 0,
+    refusedRequests: 0,
     requeued: 0,
     undeliveredReplies: 0,
     invalidFromClients: 0,
@@ -97,12 +103,13 @@ export class SimplePirateQueue implements AsyncDisposable {
   /** Free workers in the order they became free (Map keeps insertion order). */
   readonly #ready = new Map<string, Buffer>();
   readonly #backlog: Backlog;
+  readonly #intake: Intake;
   #state: QueueState = { state: 'running' };
   #closing: Promise<void> | undefined;
   readonly #security: ServerSecurity[];
 
   private constructor(
-    limit: number,
+    maxQueuedBytes: number,
     log: Logger,
     sockets: { frontend: zmq.Router; backend: zmq.Router; security: ServerSecurity[] },
     endpoints: { frontend: string; backend: string },
@@ -110,7 +117,8 @@ export class SimplePirateQueue implements AsyncDisposable {
     this.#log = log;
     this.endpoints = endpoints;
     this.#security = sockets.security;
-    this.#backlog = new Backlog(limit);
+    this.#backlog = new Backlog(maxQueuedBytes);
+    this.#intake = new Intake(this.#backlog, this.stats, log, systemClock);
     this.#frontend = new Channel(sockets.frontend, {
       name: 'frontend',
       logger: log,
@@ -146,7 +154,7 @@ export class SimplePirateQueue implements AsyncDisposable {
         frontend: await bindEndpoint(frontend, o.frontend),
         backend: await bindEndpoint(backend, o.backend),
       };
-      return new SimplePirateQueue(o.maxQueuedRequests, log, { frontend, backend, security: guards }, endpoints);
+      return new SimplePirateQueue(o.maxQueuedBytes, log, { frontend, backend, security: guards }, endpoints);
     } catch (err) {
       frontend.close();
       backend.close();
@@ -163,6 +171,11 @@ export class SimplePirateQueue implements AsyncDisposable {
   /** Requests waiting for a free worker. */
   get queued(): number {
     return this.#backlog.length;
+  }
+
+  /** Bytes of the requests waiting, as counted against `maxQueuedBytes`. */
+  get queuedBytes(): number {
+    return this.#backlog.bytes;
   }
 
   get state(): QueueState['state'] {
@@ -183,13 +196,14 @@ export class SimplePirateQueue implements AsyncDisposable {
     const from = this.#state;
     this.#state = { state: 'closed' };
     this.#log.debug({ from: from.state, to: 'closed' }, 'state');
+    this.#intake.flush();
     this.#backlog.clear();
     await Promise.all([this.#frontend.close(), this.#backend.close()]);
     await Promise.all(this.#security.map((guard) => guard.release()));
   }
 
   #onClient(message: Message): void {
-    if (admitRequest(message, this.#backlog, this.stats, this.#log)) this.#dispatch();
+    if (this.#intake.admit(message)) this.#dispatch();
   }
 
   #onWorker(message: Message): void {

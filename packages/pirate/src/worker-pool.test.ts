@@ -3,7 +3,7 @@
  * busy/free rules that differ from ppqueue.c.
  */
 import { describe, expect, it } from 'vitest';
-import { Backlog, WorkerPool } from './internal.js';
+import { Backlog, requestBytes, WorkerPool } from './internal.js';
 
 const id = (name: string): Buffer => Buffer.from(name);
 
@@ -83,24 +83,32 @@ describe('WorkerPool', () => {
 
 describe('Backlog', () => {
   const req = (n: number) => ({ envelope: [id(`c${n}`), Buffer.alloc(0)], body: [id(String(n))] });
+  // 96 + (2 + 16) + (0 + 16) + (1 + 16)
+  const COST = 147;
 
-  it('keeps arrival order and drops the oldest when full', () => {
-    const backlog = new Backlog(2);
-    expect(backlog.push(req(1))).toBeUndefined();
-    expect(backlog.push(req(2))).toBeUndefined();
-    expect(backlog.push(req(3))?.body[0]?.toString()).toBe('1');
-    expect(backlog.dropped).toBe(1);
+  it('counts bytes, keeps arrival order, refuses NEW requests past the bound and keeps the accepted ones', () => {
+    expect(requestBytes(req(1))).toBe(COST);
+    const backlog = new Backlog(2 * COST);
+    expect(backlog.push(req(1))).toBe(true);
+    expect(backlog.push(req(2))).toBe(true);
+    expect(backlog.push(req(3))).toBe(false);
+    expect(backlog.length).toBe(2);
+    expect(backlog.bytes).toBe(2 * COST);
+    // A request given back (its worker vanished) was accepted: kept even past the bound.
     backlog.unshift(req(0));
+    expect(backlog.bytes).toBe(3 * COST);
     expect([backlog.shift(), backlog.shift(), backlog.shift()].map((r) => r?.body[0]?.toString())).toEqual([
       '0',
+      '1',
       '2',
-      '3',
     ]);
+    expect(backlog.bytes).toBe(0);
+    expect(backlog.push(req(4))).toBe(true);
   });
 
-  it('with limit 0 drops everything', () => {
+  it('with a bound of 0 refuses everything', () => {
     const backlog = new Backlog(0);
-    expect(backlog.push(req(1))).toBeDefined();
+    expect(backlog.push(req(1))).toBe(false);
     expect(backlog.length).toBe(0);
   });
 });

@@ -8,17 +8,27 @@
  * Raw peers speak the protocol by hand, so each side is checked against the exact frames of the
  * spec, not only against its own counterpart.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { constantBackoff, exponentialBackoff, type Message } from '@zpatterns/core';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { constantBackoff, exponentialBackoff, ManualClock, type Message } from '@zpatterns/core';
 import {
   LazyPirateClient,
   ParanoidPirateQueue,
   ParanoidPirateWorker,
+  type ParanoidPirateQueueOptions,
   type ParanoidPirateWorkerOptions,
   type RequestHandler,
   type WorkerStatus,
 } from '@zpatterns/pirate';
-import { eventually, rawDealer, rawRequest, rawRouter, randomMessage, seededRandom } from '@zpatterns/testkit';
+import {
+  eventually,
+  rawDealer,
+  rawRequest,
+  rawRouter,
+  randomMessage,
+  seededRandom,
+  useDisposables,
+} from '@zpatterns/testkit';
 
 const HB = 100;
 const s = (text: string): Buffer => Buffer.from(text);
@@ -26,17 +36,9 @@ const hexes = (frames: Message): string[] => frames.map((f) => f.toString('hex')
 const E = Buffer.alloc(0);
 const isHeartbeat = (m: Message): boolean => m.length === 1 && m[0]?.[0] === 0x02;
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanup.length > 0) await cleanup.pop()?.();
-});
+const { track } = useDisposables();
 
-function track<T extends { close(): Promise<void> }>(resource: T): T {
-  cleanup.push(() => resource.close());
-  return resource;
-}
-
-async function startQueue(options: { maxQueuedRequests?: number } = {}): Promise<ParanoidPirateQueue> {
+async function startQueue(options: ParanoidPirateQueueOptions = {}): Promise<ParanoidPirateQueue> {
   return track(
     await ParanoidPirateQueue.start({
       frontend: 'tcp://127.0.0.1:*',
@@ -284,19 +286,34 @@ describe('ParanoidPirateQueue against raw DEALER workers (the worker side by han
     expect((await c1.receive(2000))[0]?.toString()).toBe('one-done');
   });
 
-  it('bounds the backlog: with no worker, the oldest request is dropped first', async () => {
-    const queue = await startQueue({ maxQueuedRequests: 2 });
-    const clients = [1, 2, 3].map(() => track(rawRequest(queue.endpoints.frontend)));
+  it('bounds the backlog by bytes: with no worker, NEW requests are refused past it, the accepted ones kept', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as never) });
+    // Each request here costs about 150 bytes (96 + frames + 16 per frame): room for two.
+    // A manual clock: the one-warning-per-second budget must not depend on how fast this machine is.
+    const queue = await startQueue({ maxQueuedBytes: 400, logger, clock: new ManualClock(1_000_000) });
+    const clients = [1, 2, 3, 4].map(() => track(rawRequest(queue.endpoints.frontend)));
     for (const [i, c] of clients.entries()) {
       await c.send([`r${i + 1}`]);
       await eventually(() => queue.stats.requests === i + 1);
     }
     expect(queue.queued).toBe(2);
-    expect(queue.stats.droppedRequests).toBe(1);
+    expect(queue.queuedBytes).toBeGreaterThan(200);
+    expect(queue.queuedBytes).toBeLessThanOrEqual(400);
+    expect(queue.stats.refusedRequests).toBe(2);
+    // Two refusals within the same second: one warning, with the figures.
+    const refusals = lines.filter((l) => l['msg'] === 'queued bytes at maxQueuedBytes, new request refused');
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toMatchObject({ queuedRequests: 2, maxQueuedBytes: 400, refusedRequests: 1 });
     const worker = track(rawDealer(queue.endpoints.backend));
     await worker.send([Buffer.from([0x01])]);
-    const got = await worker.receiveMatching((m) => !isHeartbeat(m), 2000);
-    expect(got[2]?.toString()).toBe('r2');
+    const first = await worker.receiveMatching((m) => !isHeartbeat(m), 2000);
+    expect(first[2]?.toString()).toBe('r1');
+    await worker.send([first[0] as Buffer, E, s('r1-done')]);
+    const second = await worker.receiveMatching((m) => !isHeartbeat(m), 2000);
+    expect(second[2]?.toString()).toBe('r2');
+    expect((await clients[0]?.receive(2000))?.[0]?.toString()).toBe('r1-done');
+    expect(queue.queuedBytes).toBe(0);
   });
 
   it('forgets a worker whose connection is gone before it expires (send fails, mandatory ROUTER)', async () => {

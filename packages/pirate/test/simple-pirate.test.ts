@@ -5,22 +5,14 @@
  *                                      [worker-id][""][0x01] READY <--
  *      [client-id][""][body] --> LRU free worker --> [worker-id][""][client-id][""][body]
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LazyPirateClient, SimplePirateQueue, SimplePirateWorker, type RequestHandler } from '@zpatterns/pirate';
-import { eventually, rawDealer, rawRequest } from '@zpatterns/testkit';
+import { eventually, rawDealer, rawRequest, useDisposables } from '@zpatterns/testkit';
 
 const s = (text: string): Buffer => Buffer.from(text);
 const E = Buffer.alloc(0);
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanup.length > 0) await cleanup.pop()?.();
-});
-
-function track<T extends { close(): Promise<void> }>(resource: T): T {
-  cleanup.push(() => resource.close());
-  return resource;
-}
+const { track } = useDisposables();
 
 async function startQueue(): Promise<SimplePirateQueue> {
   return track(await SimplePirateQueue.start({ frontend: 'tcp://127.0.0.1:*', backend: 'tcp://127.0.0.1:*' }));

@@ -157,6 +157,11 @@ export class Daemon implements AsyncDisposable {
     return this.#exited;
   }
 
+  /** Send a signal and return at once (`kill()` waits for the exit). */
+  signal(signal: NodeJS.Signals): void {
+    if (this.running) this.#child?.kill(signal);
+  }
+
   /** Freeze the process (SIGSTOP): alive to the kernel, silent to its peers. */
   pause(): void {
     this.#child?.kill('SIGSTOP');

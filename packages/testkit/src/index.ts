@@ -1,5 +1,7 @@
 export { curveFixture } from './curve.js';
+export { useDisposables } from './disposables.js';
 export { appBin, Daemon, runCli } from './daemon.js';
+export { healthThroughShutdown, probe } from './health.js';
 export { bindEndpoint, inprocEndpoint, ipcEndpoint, LOOPBACK_ANY } from '@zpatterns/core';
 export { rawDealer, RawPeer, rawRequest, rawRouter, randomMessage, seededRandom } from './peers.js';
 export { freePortRange, onFreePortRange } from './ports.js';
@@ -7,4 +9,6 @@ export { eventually } from './wait.js';
 
 export type { DaemonOptions, ExitStatus, LogLine } from './daemon.js';
 export type { CurveFixture, CurvePeer } from './curve.js';
+export type { Closable, Disposables } from './disposables.js';
 export type { FreePortRangeOptions } from './ports.js';
+export type { HealthThroughShutdown, Probe } from './health.js';

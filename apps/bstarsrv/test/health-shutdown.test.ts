@@ -1,0 +1,44 @@
+/**
+ * /healthz of a running bstarsrv process across SIGTERM (shared sequence: testkit's
+ * `healthThroughShutdown`): 200 while requests flow, 503 from the signal on while it still
+ * serves (`--shutdown-delay-ms`), 503 then refused while it closes, exit 0.
+ */
+import { createBinaryStarClient } from '@zpatterns/bstar';
+import { appBin, Daemon, healthThroughShutdown, ipcEndpoint } from '@zpatterns/testkit';
+import { describe, expect, it } from 'vitest';
+
+describe('bstarsrv /healthz through shutdown', () => {
+  it('200 while serving, 503 from SIGTERM until the listener closes last, exit 0', async () => {
+    const frontend = ipcEndpoint('bstar-health');
+    await using daemon = await Daemon.start({
+      bin: appBin('bstarsrv'),
+      args: [
+        '--primary',
+        '--frontend',
+        frontend,
+        '--state-bind',
+        ipcEndpoint('bstar-health-s'),
+        '--state-connect',
+        ipcEndpoint('bstar-health-peer'),
+        '--heartbeat-ms',
+        '100',
+        '--metrics-port',
+        '0',
+        '--shutdown-delay-ms',
+        '600000',
+      ],
+    });
+    await using client = createBinaryStarClient([frontend], { timeoutMs: 300, retries: 30 });
+    const result = await healthThroughShutdown(daemon, async () => {
+      for (let i = 0; i < 3; i++) expect((await client.request([`x${i}`]))[0]?.toString()).toBe(`x${i}`);
+    });
+    expect(result).toMatchObject({
+      serving: 200,
+      draining: 503,
+      trafficWhileDraining: true,
+      exit: { code: 0, signal: null },
+    });
+    expect(result.closing.filter((p) => p !== 503)).toHaveLength(1);
+    expect(['refused', 'reset']).toContain(result.closing.at(-1));
+  }, 30_000);
+});

@@ -1,0 +1,43 @@
+/**
+ * /healthz of a running ppqueue process across SIGTERM (shared sequence: testkit's
+ * `healthThroughShutdown`): 200 while requests flow through a PPP worker, 503 from the signal on
+ * while it still serves (`--shutdown-delay-ms`), 503 then refused while it closes, exit 0.
+ */
+import { LazyPirateClient, ParanoidPirateWorker } from '@zpatterns/pirate';
+import { appBin, Daemon, healthThroughShutdown } from '@zpatterns/testkit';
+import { describe, expect, it } from 'vitest';
+
+describe('ppqueue /healthz through shutdown', () => {
+  it('200 while serving, 503 from SIGTERM until the listener closes last, exit 0', async () => {
+    await using daemon = await Daemon.start({
+      bin: appBin('ppqueue'),
+      args: [
+        '--frontend',
+        'tcp://127.0.0.1:*',
+        '--backend',
+        'tcp://127.0.0.1:*',
+        '--heartbeat-ms',
+        '100',
+        '--metrics-port',
+        '0',
+        '--shutdown-delay-ms',
+        '600000',
+      ],
+    });
+    await using _worker = new ParanoidPirateWorker(daemon.ready['backend'] as string, (body) => body, {
+      heartbeatIntervalMs: 100,
+    });
+    await using client = new LazyPirateClient(daemon.ready['frontend'] as string, { timeoutMs: 2000, retries: 3 });
+    const result = await healthThroughShutdown(daemon, async () => {
+      for (let i = 0; i < 3; i++) expect((await client.request([`x${i}`]))[0]?.toString()).toBe(`x${i}`);
+    });
+    expect(result).toMatchObject({
+      serving: 200,
+      draining: 503,
+      trafficWhileDraining: true,
+      exit: { code: 0, signal: null },
+    });
+    expect(result.closing.filter((p) => p !== 503)).toHaveLength(1);
+    expect(['refused', 'reset']).toContain(result.closing.at(-1));
+  }, 30_000);
+});
