@@ -11,7 +11,6 @@
 import { Option } from 'commander';
 import {
   createProgram,
-  createRegistry,
   createRootLogger,
   endpointFlag,
   gaugesOf,
@@ -20,14 +19,13 @@ import {
   metricsOptions,
   prettyOption,
   runDaemon,
+  serveMetrics,
   serverSecurityFromFlags,
   serverSecurityOptions,
-  startMetricsServer,
   statsCounters,
   watchServerSecurity,
   type LogLevel,
   type MetricsFlags,
-  type MetricsServer,
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import { BSTAR_HEARTBEAT_MS, type BStarRole } from '@zpatterns/bstar';
@@ -146,18 +144,16 @@ process.exitCode = await runDaemon({
       security: secured.security,
       logger,
     });
-    let metrics: MetricsServer | undefined;
     let closing = false;
-    const close = async (): Promise<void> => {
-      closing = true;
-      logger.info({ stats: server.stats }, 'final stats');
-      await server.close();
-      await metrics?.close();
-    };
     try {
       await server.start();
-      if (flags.metricsPort !== undefined) {
-        const registry = createRegistry();
+    } catch (err) {
+      await server.close();
+      throw err;
+    }
+    const metrics = await serveMetrics(flags, {
+      logger,
+      register: (registry) => {
         statsCounters(registry, 'clone', () => server.stats);
         gaugesOf(registry, 'clone', () => ({
           active: server.role === 'active' ? 1 : 0,
@@ -165,21 +161,20 @@ process.exitCode = await runDaemon({
           sequence: Number(server.sequence),
           pending: server.pendingCount,
         }));
-        metrics = await startMetricsServer({
-          port: flags.metricsPort,
-          host: flags.metricsHost,
-          registry,
-          healthy: () => !closing,
-          logger,
-        });
-      }
-    } catch (err) {
-      await close();
-      throw err;
-    }
+      },
+      healthy: () => !closing,
+      cleanup: () => server.close(),
+    });
     const { snapshot, publisher, collector } = server.endpoints;
     return {
-      handle: { close },
+      handle: {
+        close: async () => {
+          closing = true;
+          logger.info({ stats: server.stats }, 'final stats');
+          await server.close();
+        },
+      },
+      metrics,
       ready: {
         endpoints: [snapshot, publisher, collector],
         snapshot,
@@ -190,7 +185,6 @@ process.exitCode = await runDaemon({
         keys: server.size,
         ...(flags.dataDir === undefined ? {} : { dataDir: flags.dataDir }),
         curve: secured.security !== undefined,
-        ...(metrics === undefined ? {} : { metrics: metrics.url }),
       },
     };
   },

@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { CloneClient } from '@zpatterns/clone';
 import {
@@ -21,17 +21,11 @@ import {
   randomMessage,
   runCli,
   seededRandom,
+  useDisposables,
   type LogLine,
 } from '@zpatterns/testkit';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
-function track<T extends { [Symbol.asyncDispose](): PromiseLike<void> }>(x: T): T {
-  cleanup.push(() => x[Symbol.asyncDispose]());
-  return x;
-}
+const { track, defer } = useDisposables();
 
 const FAST = ['--hugz-ms', '100', '--heartbeat-ms', '250', '--peer-ttl-ms', '1000'];
 
@@ -144,7 +138,7 @@ describe('clonesrv pair', () => {
 describe('clonesrv alone', () => {
   it('--data-dir: SIGKILL and restart keep the map and the sequence', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'clonesrv-'));
-    cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    defer(() => rmSync(dataDir, { recursive: true, force: true }));
     const [port] = await twoBasePorts();
     const server = await clonesrv(['--port', String(port), '--data-dir', dataDir, '--hugz-ms', '100']);
     const writer = await reader([port]);
@@ -170,7 +164,7 @@ describe('clonesrv alone', () => {
     const snapshot = new zmq.Dealer({ linger: 0 });
     const collector = new zmq.Publisher({ linger: 0 });
     const publisher = new zmq.XSubscriber({ linger: 0 });
-    cleanup.push(() => [snapshot, collector, publisher].forEach((s) => s.close()));
+    for (const s of [snapshot, collector, publisher]) track(s);
     snapshot.connect(`tcp://127.0.0.1:${port}`);
     publisher.connect(`tcp://127.0.0.1:${port + 1}`);
     collector.connect(`tcp://127.0.0.1:${port + 2}`);

@@ -6,13 +6,18 @@
  *   stranger ──✗ (no snapshot, start() aborted)
  */
 import { CloneClient } from '@zpatterns/clone';
-import { appBin, curveFixture, Daemon, freePortRange, ipcEndpoint, type LogLine } from '@zpatterns/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
+import {
+  appBin,
+  curveFixture,
+  Daemon,
+  freePortRange,
+  ipcEndpoint,
+  useDisposables,
+  type LogLine,
+} from '@zpatterns/testkit';
+import { describe, expect, it } from 'vitest';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const { track } = useDisposables();
 
 describe('clonesrv with CURVE', () => {
   it('a pair serves an allowed client, replicates over CURVE, refuses an unknown key', async () => {
@@ -30,8 +35,7 @@ describe('clonesrv with CURVE', () => {
           ['--allow-keys', keys.allowDir],
         ),
       });
-      cleanup.push(() => d[Symbol.asyncDispose]());
-      return d;
+      return track(d);
     };
     const primary = await start('primary', p, q, pState, bState);
     const backup = await start('backup', q, p, bState, pState);
@@ -46,8 +50,7 @@ describe('clonesrv with CURVE', () => {
         serverTtlMs: 1000,
         security: keys.client(name, 'server'),
       });
-      cleanup.push(() => c.close());
-      return c;
+      return track(c);
     };
     const alice = client('alice');
     await alice.start();

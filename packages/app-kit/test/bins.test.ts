@@ -42,6 +42,7 @@ describe('every bin runs from node_modules/.bin', () => {
     { bin: 'ppqueue', services: false },
     { bin: 'bstarsrv', services: false },
     { bin: 'flserver', services: false },
+    { bin: 'clonesrv', services: false },
   ])(
     '$bin --help: --metrics-port and --shutdown-delay-ms; --metrics-services only with per-service labels',
     async ({ bin, services }) => {

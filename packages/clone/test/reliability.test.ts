@@ -6,24 +6,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventually, ipcEndpoint } from '@zpatterns/testkit';
+import { eventually, ipcEndpoint, useDisposables } from '@zpatterns/testkit';
 import * as zmq from 'zeromq';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CloneClient, WatchOverflowError, type CloneChange } from '../src/client.js';
 import { decodeKvMsg, encodeIcanhaz, encodeKvMsg, newUuid, type KvMsg } from '../src/kvmsg.js';
 import { CloneServer, type CloneServerOptions } from '../src/server.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
-function track<T extends { close(): unknown }>(x: T): T {
-  cleanup.push(() => x.close());
-  return x;
-}
+const { track, defer } = useDisposables();
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'clone-test-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  defer(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -82,18 +75,19 @@ describe('gap detection', () => {
 });
 
 describe('snapshots larger than the high-water mark', () => {
-  it('5,000 keys arrive whole; a client that stops reading loses only its own snapshot', async () => {
+  it('8,000 keys (8 MB) arrive whole; a client that stops reading loses only its own snapshot', async () => {
     const s = await server({ snapshotSendTimeoutMs: 500 });
     const writer = await client([s.endpoints]);
-    for (let i = 0; i < 5000; i += 1) writer.set(`/big/${i}`, `value-${i}`.padEnd(100, '.'));
+    // more than the high-water mark (1,000) and than the kernel's socket buffers can hold
+    for (let i = 0; i < 8000; i += 1) writer.set(`/big/${i}`, `value-${i}`.padEnd(1000, '.'));
     await writer.commit('/big/last', 'x');
-    expect(s.size).toBe(5001);
-    // a raw client that asks and never reads (tiny receive buffer, nothing read)
-    const stuck = track(new zmq.Dealer({ linger: 0, receiveHighWaterMark: 10 }));
+    expect(s.size).toBe(8001);
+    // a raw client that asks and never reads (tiny buffers, nothing read)
+    const stuck = track(new zmq.Dealer({ linger: 0, receiveHighWaterMark: 10, receiveBufferSize: 4096 }));
     stuck.connect(s.endpoints.snapshot);
     await stuck.send(encodeIcanhaz(''));
     const reader = await client([s.endpoints]);
-    expect(reader.size).toBe(5001);
+    expect(reader.size).toBe(8001);
     expect(reader.entries().sort()).toEqual(writer.entries().sort());
     await eventually(() => s.stats.snapshotsAborted === 1, { what: 'the stuck snapshot abandoned' });
   });
