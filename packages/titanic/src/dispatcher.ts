@@ -14,6 +14,19 @@
  *   is racy (the book says so too), and any failure is just retried later.
  * - Delivery is at-least-once: a request whose reply was lost, or that timed out while a slow
  *   worker still ran it, is sent again.
+ *
+ * With a store that has leases (PostgreSQL, several instances on one database) the in-memory
+ * queue holds only what this instance has claimed:
+ *
+ *   store ──claim(limit = concurrency - held, lease)──> DispatchQueue ──> ... as above
+ *     ^  └── every claimIntervalMs, and at once after a local submission or a finished dispatch
+ *     ├──── renew(held) every leaseMs / 3 (queued and in flight): a long worker call keeps its lease
+ *     └──── release(uuid, backoff) after a failure: any instance retries it once the backoff ends
+ *
+ * A request is dispatched only while this instance's lease on it holds by a conservative local
+ * deadline (sent time of the claim/renew + leaseMs); a lease not renewed in time is dropped
+ * unsent. An instance that dies stops renewing, and its requests are claimed by another once the
+ * lease has expired. The first reply stored wins (`WHERE reply IS NULL`).
  */
 import { setMaxListeners } from 'node:events';
 import {
@@ -25,11 +38,14 @@ import {
   type Logger,
   type RetryDelay,
   type TimerHandle,
+  sleep,
 } from '@zpatterns/core';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { isMmiService } from '@zpatterns/majordomo';
 import { DispatchQueue, type Job, type Taken } from './dispatch-queue.js';
 import type { GroupCommitter } from './group-commit.js';
-import type { TitanicStore } from './store.js';
+import { leasesOf, type LeaseStore, type StoredRequest, type TitanicStore } from './store.js';
 
 /** The slice of `MajordomoClient` the dispatcher uses (a port, so tests can stand in for it). */
 export interface DispatchClient {
@@ -56,6 +72,26 @@ export interface DispatcherOptions {
   mmiCheck?: boolean;
   /** How long `close()` waits for requests in flight before abandoning them. @default 2000 */
   drainTimeoutMs?: number;
+  /**
+   * Lease stores only: how long a claim holds a request for this instance. Renewed every third of
+   * it while the request is queued or in flight; after the instance dies, another one takes the
+   * request over within `leaseMs`. Keep it well above a database round trip and restart time.
+   * @default 30000
+   */
+  leaseMs?: number;
+  /**
+   * Lease stores only: how often to look for claimable requests (submitted to another instance,
+   * released after a failure, or left by a dead instance). Local submissions are claimed at once.
+   * @default 1000
+   */
+  claimIntervalMs?: number;
+  /** Lease stores only: this instance's name in `claimed_by`. @default `<hostname>:<pid>:<random>` */
+  instance?: string;
+  /**
+   * Lease stores only: delay before the `n`-th retry of a failed claim round or reply write while
+   * the database is unreachable. @default exponential 100 ms .. 5 s, jitter 0.2
+   */
+  storeRetryDelay?: RetryDelay;
   logger?: Logger | undefined;
   clock?: Clock;
 }
@@ -67,8 +103,17 @@ export const dispatcherDefaults: Required<Omit<DispatcherOptions, 'logger'>> = {
   serviceRetryDelay: exponentialBackoff({ initialMs: 250, maxMs: 5000, factor: 2, jitter: 0.2 }),
   mmiCheck: true,
   drainTimeoutMs: 2000,
+  leaseMs: 30_000,
+  claimIntervalMs: 1000,
+  instance: '',
+  storeRetryDelay: exponentialBackoff({ initialMs: 100, maxMs: 5000, factor: 2, jitter: 0.2 }),
   clock: systemClock,
 };
+
+/** A unique instance name: host, pid and 6 random bytes (a restarted process gets a new one). */
+export function newInstanceId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`;
+}
 
 export interface DispatcherStats {
   /** Attempts sent to services. */
@@ -83,13 +128,43 @@ export interface DispatcherStats {
   errors: number;
   /** Requests skipped because they were closed before dispatch. */
   skipped: number;
+  /** Lease stores: requests claimed. */
+  claimed: number;
+  /** Lease stores: leases lost (expired before renewal, or taken over) and dropped unsent. */
+  leasesLost: number;
+  /** Lease stores: requests handed back with a backoff after a failure. */
+  released: number;
+  /** Lease stores: claim rounds or renewals that failed (database unreachable). */
+  storeErrors: number;
+  /** Lease stores: reply writes retried (the database was unreachable when the reply came). */
+  replyRetries: number;
+}
+
+/** This instance's hold on a claimed request: its body, and the local lease deadline. */
+interface Held {
+  readonly body: Buffer[];
+  until: number;
 }
 
 const MMI_SERVICE = 'mmi.service';
 const NOT_FOUND = Buffer.from('404');
 
 export class Dispatcher {
-  readonly stats: DispatcherStats = { sent: 0, replies: 0, timeouts: 0, noWorker: 0, errors: 0, skipped: 0 };
+  readonly stats: DispatcherStats = {
+    sent: 0,
+    replies: 0,
+    timeouts: 0,
+    noWorker: 0,
+    errors: 0,
+    skipped: 0,
+    claimed: 0,
+    leasesLost: 0,
+    released: 0,
+    storeErrors: 0,
+    replyRetries: 0,
+  };
+  /** This instance's name in the store's leases (lease stores only). */
+  readonly instance: string;
   readonly queue: DispatchQueue;
   readonly #client: DispatchClient;
   readonly #store: TitanicStore;
@@ -102,6 +177,19 @@ export class Dispatcher {
   #timerAt = Number.POSITIVE_INFINITY;
   #running = false;
   #closing: Promise<void> | undefined;
+  // --- lease mode ---
+  readonly #leases: LeaseStore | undefined;
+  readonly #held = new Map<string, Held>();
+  #claiming: Promise<void> | undefined;
+  #claimAgain = false;
+  #claimFailures = 0;
+  #claimTimer: TimerHandle | undefined;
+  #renewTimer: TimerHandle | undefined;
+  #renewing: Promise<void> | undefined;
+  /** Store-wide pending count at the last refresh, plus local submissions since. */
+  #backlogBase = 0;
+  #backlogAdded = 0;
+  #backlogAt = Number.NEGATIVE_INFINITY;
 
   constructor(client: DispatchClient, store: TitanicStore, committer: GroupCommitter, options: DispatcherOptions = {}) {
     this.#client = client;
@@ -111,7 +199,14 @@ export class Dispatcher {
     if (!(Number.isInteger(this.#o.concurrency) && this.#o.concurrency >= 1))
       throw new RangeError('concurrency: expected a whole number >= 1');
     if (!(this.#o.timeoutMs > 0)) throw new RangeError('timeoutMs: expected a positive number');
-    this.#log = componentLogger(options.logger, { component: 'dispatcher' });
+    if (!(this.#o.leaseMs >= 10)) throw new RangeError('leaseMs: expected a number >= 10');
+    if (!(this.#o.claimIntervalMs >= 1)) throw new RangeError('claimIntervalMs: expected a number >= 1');
+    this.#leases = leasesOf(store);
+    this.instance = this.#o.instance === '' ? newInstanceId() : this.#o.instance;
+    this.#log = componentLogger(options.logger, {
+      component: 'dispatcher',
+      ...(this.#leases === undefined ? {} : { instance: this.instance }),
+    });
     // Every request in flight listens on the one shutdown signal.
     setMaxListeners(0, this.#abort.signal);
     this.queue = new DispatchQueue({
@@ -121,8 +216,30 @@ export class Dispatcher {
     });
   }
 
-  /** Load every unfinished request from the store (call before `start`). Returns how many. */
+  /** True when requests are claimed from the store with a lease (several instances, one store). */
+  get leased(): boolean {
+    return this.#leases !== undefined;
+  }
+
+  /**
+   * Requests stored and not yet answered, for the backlog bound: the in-memory index, or with a
+   * lease store the store-wide count at its last refresh (at most a second old while claiming)
+   * plus this instance's submissions since.
+   */
+  get backlog(): number {
+    return this.#leases === undefined ? this.queue.size : this.#backlogBase + this.#backlogAdded;
+  }
+
+  /**
+   * Load every unfinished request from the store (call before `start`). Returns how many. With a
+   * lease store nothing is loaded (requests are claimed as capacity allows); the count is the
+   * store's whole backlog.
+   */
   async recover(): Promise<number> {
+    if (this.#leases !== undefined) {
+      await this.#refreshBacklog();
+      return this.#backlogBase;
+    }
     let count = 0;
     const now = this.#o.clock.now();
     for await (const ref of this.#store.pending()) {
@@ -134,11 +251,21 @@ export class Dispatcher {
 
   start(): void {
     this.#running = true;
+    if (this.#leases !== undefined) {
+      this.#wantClaim();
+      this.#scheduleRenew();
+    }
     this.#pump();
   }
 
   /** A newly stored request (call after its commit). */
   add(uuid: string, service: Buffer): void {
+    if (this.#leases !== undefined) {
+      // Claimed like any other, so that exactly one instance dispatches it.
+      this.#backlogAdded++;
+      if (this.#claimFailures === 0) this.#wantClaim();
+      return;
+    }
     this.queue.add(uuid, service, this.#o.clock.now());
     this.#pump();
   }
@@ -146,6 +273,151 @@ export class Dispatcher {
   /** A closed request: never dispatch it again. */
   remove(uuid: string): void {
     this.queue.remove(uuid);
+    this.#held.delete(uuid);
+  }
+
+  // --- claims and leases -------------------------------------------------------------------------
+
+  /** Run a claim round now, or right after the one running (single flight). */
+  #wantClaim(): void {
+    if (!this.#running || this.#leases === undefined) return;
+    if (this.#claiming !== undefined) {
+      this.#claimAgain = true;
+      return;
+    }
+    this.#claiming = this.#claimRound().finally(() => {
+      this.#claiming = undefined;
+      if (this.#claimAgain) {
+        this.#claimAgain = false;
+        if (this.#claimFailures === 0) this.#wantClaim();
+      }
+    });
+  }
+
+  /** Claim until the local queue is full or the store has nothing claimable; then poll later. */
+  async #claimRound(): Promise<void> {
+    const leases = this.#leases;
+    if (leases === undefined) return;
+    const clock = this.#o.clock;
+    if (this.#claimTimer !== undefined) clock.clearTimeout(this.#claimTimer);
+    this.#claimTimer = undefined;
+    let delayMs = this.#o.claimIntervalMs;
+    try {
+      if (clock.now() - this.#backlogAt >= 1000) await this.#refreshBacklog();
+      for (;;) {
+        const room = this.#o.concurrency - this.queue.size;
+        if (room <= 0 || !this.#running) break;
+        const sentAt = clock.now();
+        const rows = await leases.claim(this.instance, this.#o.leaseMs, room);
+        this.#claimFailures = 0;
+        if (!this.#running) {
+          await leases.release(this.instance, rows.map((r) => r.uuid), 0).catch(() => undefined);
+          break;
+        }
+        this.#hold(rows, sentAt + this.#o.leaseMs);
+        if (rows.length < room) break;
+      }
+    } catch (caught) {
+      this.#claimFailures++;
+      this.stats.storeErrors++;
+      delayMs = this.#storeDelay(this.#claimFailures);
+      this.#log.warn({ err: toError(caught), attempt: this.#claimFailures, delayMs }, 'claim failed, will retry');
+    }
+    if (this.#running) {
+      this.#claimTimer = clock.setTimeout(() => {
+        this.#claimTimer = undefined;
+        this.#wantClaim();
+      }, delayMs);
+    }
+  }
+
+  #hold(rows: readonly StoredRequest[], until: number): void {
+    const now = this.#o.clock.now();
+    for (const row of rows) {
+      if (this.queue.has(row.uuid)) {
+        const held = this.#held.get(row.uuid);
+        if (held !== undefined) held.until = until;
+        continue;
+      }
+      this.stats.claimed++;
+      this.#held.set(row.uuid, { body: row.body, until });
+      this.queue.add(row.uuid, row.service, now);
+    }
+    if (rows.length > 0) this.#log.debug({ claimed: rows.length, held: this.#held.size }, 'claimed');
+    this.#pump();
+  }
+
+  async #refreshBacklog(): Promise<void> {
+    const at = this.#o.clock.now();
+    const { pending } = await this.#store.counts();
+    this.#backlogBase = pending;
+    this.#backlogAdded = 0;
+    this.#backlogAt = at;
+  }
+
+  #storeDelay(attempt: number): number {
+    const d = this.#o.storeRetryDelay;
+    return d(attempt) ?? d(attempt - 1) ?? 5000;
+  }
+
+  #scheduleRenew(): void {
+    if (!this.#running) return;
+    this.#renewTimer = this.#o.clock.setTimeout(
+      () => {
+        this.#renewTimer = undefined;
+        this.#renewing = this.#renew().finally(() => {
+          this.#renewing = undefined;
+          this.#scheduleRenew();
+        });
+      },
+      Math.max(1, Math.floor(this.#o.leaseMs / 3)),
+    );
+  }
+
+  /**
+   * Extend every lease held (queued or in flight). A lease the store no longer gives us (taken
+   * over after it expired, or the request was answered or closed) is dropped; so is one whose
+   * local deadline passed while renewals failed, unless its dispatch is already running.
+   */
+  async #renew(): Promise<void> {
+    const leases = this.#leases;
+    if (leases === undefined || this.#held.size === 0) return;
+    const clock = this.#o.clock;
+    const uuids = [...this.#held.keys()];
+    const sentAt = clock.now();
+    try {
+      const kept = new Set(await leases.renew(this.instance, uuids, this.#o.leaseMs));
+      for (const uuid of uuids) {
+        const held = this.#held.get(uuid);
+        if (held === undefined) continue;
+        if (kept.has(uuid)) held.until = sentAt + this.#o.leaseMs;
+        else this.#drop(uuid, 'lease not renewed');
+      }
+    } catch (caught) {
+      this.stats.storeErrors++;
+      this.#log.warn({ err: toError(caught), held: uuids.length }, 'lease renewal failed');
+      const now = clock.now();
+      for (const [uuid, held] of [...this.#held]) {
+        if (held.until <= now && this.queue.jobs().some((j) => j.uuid === uuid && !j.inFlight)) {
+          this.#drop(uuid, 'lease expired');
+        }
+      }
+    }
+  }
+
+  /** Forget a request whose lease this instance no longer holds (it is not dispatched by us). */
+  #drop(uuid: string, reason: string): void {
+    this.#held.delete(uuid);
+    if (!this.queue.has(uuid)) return;
+    this.queue.remove(uuid);
+    this.stats.leasesLost++;
+    this.#log.debug({ uuid, reason }, 'lease dropped');
+  }
+
+  /** Does this instance still hold `uuid`, by its local deadline? */
+  #holds(uuid: string): Held | undefined {
+    const held = this.#held.get(uuid);
+    return held !== undefined && this.#o.clock.now() < held.until ? held : undefined;
   }
 
   #pump(): void {
@@ -159,6 +431,8 @@ export class Dispatcher {
       void run.finally(() => {
         this.#inFlight.delete(run);
         this.#pump();
+        // Room for one more: claim at once rather than at the next poll (unless the store is down).
+        if (this.#leases !== undefined && this.#claimFailures === 0) this.#wantClaim();
       });
     }
     if (this.queue.inFlight < this.#o.concurrency) this.#arm();
@@ -186,7 +460,18 @@ export class Dispatcher {
     const options = { timeoutMs: this.#o.timeoutMs, retries: 0, signal };
     let sent = false;
     try {
-      const request = await this.#store.getRequest(job.uuid);
+      let request: StoredRequest | undefined;
+      if (this.#leases !== undefined) {
+        const held = this.#holds(job.uuid);
+        if (held === undefined) {
+          // The lease ran out (renewals failed): another instance may hold it now. Not ours to send.
+          this.#drop(job.uuid, 'lease expired before dispatch');
+          return;
+        }
+        request = { uuid: job.uuid, service: job.service, body: held.body };
+      } else {
+        request = await this.#store.getRequest(job.uuid);
+      }
       if (request === undefined) {
         // Closed (or already answered) since it was queued.
         this.stats.skipped++;
@@ -207,11 +492,32 @@ export class Dispatcher {
       sent = true;
       this.stats.sent++;
       const reply = await this.#client.request(job.service, request.body, options);
-      await this.#committer.write({ type: 'reply', uuid: job.uuid, body: reply });
+      if (this.#leases === undefined) await this.#committer.write({ type: 'reply', uuid: job.uuid, body: reply });
+      else await this.#storeReply(job, reply);
       this.stats.replies++;
+      this.#held.delete(job.uuid);
       this.queue.succeeded(job);
     } catch (caught) {
       this.#failed(job, sent, toError(caught));
+    }
+  }
+
+  /**
+   * Lease stores: record the reply, retrying while the database is unreachable, as long as the
+   * lease holds; sending the request again instead would run it twice.
+   */
+  async #storeReply(job: Job, reply: Buffer[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#committer.write({ type: 'reply', uuid: job.uuid, body: reply });
+        return;
+      } catch (err) {
+        if (this.#abort.signal.aborted || this.#holds(job.uuid) === undefined) throw err;
+        this.stats.replyRetries++;
+        const delayMs = this.#storeDelay(attempt);
+        this.#log.warn({ err: toError(err), uuid: job.uuid, attempt, delayMs }, 'reply not stored, will retry');
+        await sleep(delayMs, { clock: this.#o.clock, signal: this.#abort.signal });
+      }
     }
   }
 
@@ -236,7 +542,40 @@ export class Dispatcher {
       this.stats.errors++;
       this.#log.error({ err, uuid: job.uuid, service: serviceName(job) }, 'dispatch failed, will retry');
     }
-    this.queue.failed(job, this.#o.clock.now(), sent);
+    const now = this.#o.clock.now();
+    this.queue.failed(job, now, sent);
+    if (this.#leases !== undefined) this.#releaseAfterFailure(job, now);
+  }
+
+  /**
+   * Lease stores: hand a failed request back with its backoff instead of holding it here, so that
+   * a dead service cannot fill this instance's queue; while the service's circuit is open, its
+   * other queued requests go back too, with the circuit's delay.
+   */
+  #releaseAfterFailure(job: Job, now: number): void {
+    const leases = this.#leases;
+    if (leases === undefined) return;
+    const openAt = this.queue.circuit(job.service)?.openAt();
+    const serviceDelayMs = openAt !== undefined && Number.isFinite(openAt) ? Math.max(0, openAt - now) : 0;
+    const others: string[] = [];
+    if (serviceDelayMs > 0) {
+      for (const other of this.queue.jobs()) {
+        if (other !== job && !other.inFlight && other.service.equals(job.service)) others.push(other.uuid);
+      }
+    }
+    const give = (uuids: string[], delayMs: number): void => {
+      for (const uuid of uuids) {
+        this.queue.remove(uuid);
+        this.#held.delete(uuid);
+      }
+      this.stats.released += uuids.length;
+      leases.release(this.instance, uuids, delayMs).catch((err: unknown) => {
+        // The leases then simply expire.
+        this.#log.debug({ err: toError(err), released: uuids.length }, 'release failed');
+      });
+    };
+    give([job.uuid], Math.max(serviceDelayMs, job.notBefore - now));
+    if (others.length > 0) give(others, serviceDelayMs);
   }
 
   /**
@@ -246,8 +585,13 @@ export class Dispatcher {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#running = false;
-      if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
+      const clock = this.#o.clock;
+      if (this.#timer !== undefined) clock.clearTimeout(this.#timer);
       this.#timer = undefined;
+      if (this.#claimTimer !== undefined) clock.clearTimeout(this.#claimTimer);
+      this.#claimTimer = undefined;
+      if (this.#renewTimer !== undefined) clock.clearTimeout(this.#renewTimer);
+      this.#renewTimer = undefined;
       const all = Promise.allSettled([...this.#inFlight]);
       let timer: TimerHandle | undefined;
       const timeout = new Promise<void>((resolve) => {
@@ -256,7 +600,23 @@ export class Dispatcher {
       await Promise.race([all, timeout]);
       if (timer !== undefined) this.#o.clock.clearTimeout(timer);
       this.#abort.abort(new Error('dispatcher closed'));
-      await Promise.allSettled([...this.#inFlight]);
+      await Promise.allSettled([...this.#inFlight, this.#claiming, this.#renewing]);
+      // Hand every lease back at once, so the other instances need not wait for them to expire.
+      const leases = this.#leases;
+      if (leases !== undefined && this.#held.size > 0) {
+        const uuids = [...this.#held.keys()];
+        this.#held.clear();
+        let timer: TimerHandle | undefined;
+        await Promise.race([
+          leases.release(this.instance, uuids, 0).catch((err: unknown) => {
+            this.#log.warn({ err: toError(err), held: uuids.length }, 'leases not released; they will expire');
+          }),
+          new Promise<void>((resolve) => {
+            timer = clock.setTimeout(resolve, 1000);
+          }),
+        ]);
+        if (timer !== undefined) clock.clearTimeout(timer);
+      }
     })();
     return this.#closing;
   }
