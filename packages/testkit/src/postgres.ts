@@ -11,8 +11,8 @@
  *   and restart PostgreSQL, never the machine, so what PostgreSQL has written to the OS survives
  *   them; fsync would only cost start-up and commit time. Never run a real store like this.
  *
- * Self-contained (node built-ins only) so that vitest's globalSetup and the bench can load it
- * before anything is built.
+ * Self-contained (node built-ins only) so that vitest's globalSetup can load this source file
+ * before anything is built; tests and the bench import it from `@zpatterns/testkit`.
  */
 import { execFile as execFileCb } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
