@@ -489,6 +489,10 @@ export class Dispatcher {
           return;
         }
       }
+      if (this.#leases !== undefined && this.#holds(job.uuid) === undefined) {
+        this.#drop(job.uuid, 'lease expired before dispatch');
+        return;
+      }
       sent = true;
       this.stats.sent++;
       const reply = await this.#client.request(job.service, request.body, options);
