@@ -193,6 +193,26 @@ describe.skipIf(pgUrl === undefined)('PostgresStore', () => {
     await c.close();
   });
 
+  it('renews only leases the instance still holds, and releases with a delay', async () => {
+    const schema = freshSchema();
+    const [a, c] = [await open(schema), await open(schema)];
+    const [u1, u2, u3] = [generateUuid(), generateUuid(), generateUuid()];
+    await a.write([u1, u2, u3].map((uuid) => ({ type: 'request' as const, uuid, service: b('echo'), body: [] })));
+    expect((await a.claim('A', 60_000, 3)).map((r) => r.uuid)).toEqual([u1, u2, u3]);
+    // u2 answered (by anyone): no lease to renew; the others still A's.
+    await c.write([{ type: 'reply', uuid: u2 ?? '', body: [b('r')] }]);
+    expect((await a.renew('A', [u1 ?? '', u2 ?? '', u3 ?? ''], 60_000)).sort()).toEqual([u1, u3].sort());
+    expect(await c.renew('C', [u1 ?? ''], 60_000)).toEqual([]);
+    // Released at once: C takes u1; released with a delay: u3 only later.
+    await a.release('A', [u1 ?? ''], 0);
+    await a.release('A', [u3 ?? ''], 400);
+    expect((await c.claim('C', 60_000, 10)).map((r) => r.uuid)).toEqual([u1]);
+    expect(await a.renew('A', [u1 ?? '', u3 ?? ''], 60_000)).toEqual([]);
+    await expect.poll(async () => (await c.claim('C', 60_000, 10)).map((r) => r.uuid)).toEqual([u3]);
+    await a.close();
+    await c.close();
+  });
+
   it('replaces connections the database dropped, and reports unhealthy meanwhile', async () => {
     const applicationName = freshSchema();
     const store = await PostgresStore.open({ url: pgUrl ?? '', schema: freshSchema(), applicationName });
