@@ -330,7 +330,9 @@ process.exitCode = await runDaemon({
         labelNames: ['state'],
         registers: [registry],
         async collect() {
-          const counts = await store.counts();
+          // While the database is down the gauge keeps its last values; /metrics still answers.
+          const counts = await store.counts().catch(() => undefined);
+          if (counts === undefined) return;
           this.set({ state: 'pending' }, counts.pending);
           this.set({ state: 'done' }, counts.replied);
         },

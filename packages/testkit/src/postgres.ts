@@ -30,6 +30,10 @@ export interface PostgresCluster {
   readonly dir: string;
   /** Stops the server (`-m fast`) and starts it again on the same data. */
   restart(): Promise<void>;
+  /** Stops the server (`-m fast`), keeping its data: the database is down until `resume()`. */
+  halt(): Promise<void>;
+  /** Starts the server again after `halt()`. */
+  resume(): Promise<void>;
   /** Stops the server (immediate) and removes the temp dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -124,6 +128,12 @@ export async function startPostgres(): Promise<PostgresCluster> {
     dir,
     async restart() {
       await run('pg_ctl', ['-D', data, '-w', '-m', 'fast', 'stop']);
+      await start();
+    },
+    async halt() {
+      await run('pg_ctl', ['-D', data, '-w', '-m', 'fast', 'stop']);
+    },
+    async resume() {
       await start();
     },
     async stop() {
