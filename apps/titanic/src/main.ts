@@ -83,7 +83,7 @@ const program = createProgram('titanic', 'Titanic: durable, disconnected request
   )
   .option(
     '--lease-ms <ms>',
-    'with --store: how long a claim holds a request; a dead instance\'s requests are taken over after it',
+    "with --store: how long a claim holds a request; a dead instance's requests are taken over after it",
     intFlag(100, 86_400_000),
     titanicServerDefaults.leaseMs,
   )
@@ -183,7 +183,9 @@ function storeUrlFlag(value: string): string {
     throw new InvalidArgumentError(`not a URL: ${JSON.stringify(value)} (expected postgres://USER@HOST/DB)`);
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new InvalidArgumentError(`unsupported store ${JSON.stringify(url.protocol)} (expected postgres://USER@HOST/DB)`);
+    throw new InvalidArgumentError(
+      `unsupported store ${JSON.stringify(url.protocol)} (expected postgres://USER@HOST/DB)`,
+    );
   }
   return value;
 }

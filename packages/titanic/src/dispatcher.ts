@@ -311,7 +311,13 @@ export class Dispatcher {
         const rows = await leases.claim(this.instance, this.#o.leaseMs, room);
         this.#claimFailures = 0;
         if (!this.#running) {
-          await leases.release(this.instance, rows.map((r) => r.uuid), 0).catch(() => undefined);
+          await leases
+            .release(
+              this.instance,
+              rows.map((r) => r.uuid),
+              0,
+            )
+            .catch(() => undefined);
           break;
         }
         this.#hold(rows, sentAt + this.#o.leaseMs);

@@ -120,6 +120,7 @@ export class PostgresStore implements TitanicStore, LeaseStore {
   /** The single-flight health probe loop while unhealthy. */
   #probing: Promise<void> | undefined;
   #probeTimer: NodeJS.Timeout | undefined;
+  #probeWake: (() => void) | undefined;
 
   private constructor(pool: pg.Pool, schema: string, pageSize: number, reconnectDelay: RetryDelay, log: Logger) {
     this.#pool = pool;
@@ -341,7 +342,8 @@ export class PostgresStore implements TitanicStore, LeaseStore {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#probeTimer !== undefined) clearTimeout(this.#probeTimer);
-    this.#probeTimer = undefined;
+    this.#probeWake?.();
+    await this.#probing;
     await this.#pool.end();
   }
 
@@ -375,7 +377,8 @@ export class PostgresStore implements TitanicStore, LeaseStore {
     if (this.#closed) return;
     if (this.#healthy) this.#log.warn({ err: toError(err) }, 'database unreachable');
     this.#healthy = false;
-    this.#probing ??= this.#probe().finally(() => {
+    if (this.#probing !== undefined) return;
+    this.#probing = this.#probe().finally(() => {
       this.#probing = undefined;
     });
   }
@@ -384,9 +387,11 @@ export class PostgresStore implements TitanicStore, LeaseStore {
     for (let attempt = 1; !this.#closed && !this.#healthy; attempt++) {
       const delayMs = this.#reconnectDelay(attempt) ?? this.#reconnectDelay(attempt - 1) ?? 5000;
       await new Promise<void>((resolve) => {
+        this.#probeWake = resolve;
         this.#probeTimer = setTimeout(resolve, delayMs);
       });
       this.#probeTimer = undefined;
+      this.#probeWake = undefined;
       if (this.#closed || this.#healthy) break;
       try {
         await this.#pool.query('SELECT 1');
