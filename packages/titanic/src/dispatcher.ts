@@ -354,8 +354,10 @@ export class Dispatcher {
   }
 
   async #refreshBacklog(): Promise<void> {
+    const leases = this.#leases;
+    if (leases === undefined) return;
     const at = this.#o.clock.now();
-    const { pending } = await this.#store.counts();
+    const pending = await leases.countPending();
     this.#backlogBase = pending;
     this.#backlogAdded = 0;
     this.#backlogAt = at;

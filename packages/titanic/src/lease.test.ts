@@ -50,6 +50,10 @@ class FakeLeaseStore extends MemoryStore implements LeaseStore {
     return kept;
   }
 
+  async countPending(): Promise<number> {
+    return (await this.counts()).pending;
+  }
+
   async release(instance: string, uuids: readonly string[], delayMs: number): Promise<void> {
     for (const uuid of uuids) {
       if (this.leases.get(uuid)?.by === instance) this.leases.set(uuid, { by: '', until: this.#clock.now() + delayMs });

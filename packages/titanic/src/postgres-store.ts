@@ -324,6 +324,11 @@ export class PostgresStore implements TitanicStore, LeaseStore {
     );
   }
 
+  async countPending(): Promise<number> {
+    const rows = await this.#query<{ n: string }>(`SELECT count(*) AS n FROM ${this.#t} WHERE reply IS NULL`);
+    return Number(rows[0]?.n ?? 0);
+  }
+
   async counts(): Promise<StoreCounts> {
     const rows = await this.#query<{ pending: string; replied: string }>(
       `SELECT count(*) FILTER (WHERE reply IS NULL) AS pending, count(*) FILTER (WHERE reply IS NOT NULL) AS replied FROM ${this.#t}`,

@@ -108,12 +108,17 @@ export interface LeaseStore {
    * instance. The shared form of a retry backoff.
    */
   release(instance: string, uuids: readonly string[], delayMs: number): Promise<void>;
+  /** Requests without a reply, store-wide (cheap: the pending index only). For the backlog bound. */
+  countPending(): Promise<number>;
 }
 
 /** The store's lease capability, when it has one (PostgreSQL); undefined for SQLite and memory. */
 export function leasesOf(store: TitanicStore): LeaseStore | undefined {
   const s = store as Partial<LeaseStore>;
-  return typeof s.claim === 'function' && typeof s.renew === 'function' && typeof s.release === 'function'
+  return typeof s.claim === 'function' &&
+    typeof s.renew === 'function' &&
+    typeof s.release === 'function' &&
+    typeof s.countPending === 'function'
     ? (store as TitanicStore & LeaseStore)
     : undefined;
 }
