@@ -197,17 +197,19 @@ export class PostgresStore implements TitanicStore, LeaseStore {
     this.#check();
     if (batch.length === 0) return;
     try {
-      await this.#transaction(async (client) => {
-        const now = Date.now();
-        let at = 0;
-        while (at < batch.length) {
-          const type = batch[at]?.type;
-          let end = at;
-          while (end < batch.length && batch[end]?.type === type) end++;
-          await this.#applyRun(client, batch.slice(at, end), now);
-          at = end;
-        }
-      });
+      await this.#retryingConflicts(() =>
+        this.#transaction(async (client) => {
+          const now = Date.now();
+          let at = 0;
+          while (at < batch.length) {
+            const type = batch[at]?.type;
+            let end = at;
+            while (end < batch.length && batch[end]?.type === type) end++;
+            await this.#applyRun(client, batch.slice(at, end), now);
+            at = end;
+          }
+        }),
+      );
     } catch (err) {
       throw new TitanicStoreError(`commit of ${batch.length} writes failed: ${(err as Error).message}`, { cause: err });
     }
@@ -243,13 +245,20 @@ export class PostgresStore implements TitanicStore, LeaseStore {
         break;
       case 'reply':
         await client.query(
-          `UPDATE ${this.#t} t SET reply = v.r, body = '\\x', replied_ms = $3, claimed_by = NULL, claimed_until = NULL
-           FROM unnest($1::text[], $2::bytea[]) AS v(u, r) WHERE t.uuid = v.u AND t.reply IS NULL`,
+          // Rows are locked in seq order (the CTE), as every multi-row statement here does, so
+          // concurrent instances do not deadlock on each other's batches.
+          `WITH l AS (SELECT seq, uuid FROM ${this.#t} WHERE uuid = ANY($1::text[]) AND reply IS NULL ORDER BY seq FOR UPDATE)
+           UPDATE ${this.#t} t SET reply = v.r, body = '\\x', replied_ms = $3, claimed_by = NULL, claimed_until = NULL
+           FROM l JOIN unnest($1::text[], $2::bytea[]) AS v(u, r) ON v.u = l.uuid WHERE t.seq = l.seq`,
           [uuids, blobs, now],
         );
         break;
       case 'close':
-        await client.query(`DELETE FROM ${this.#t} WHERE uuid = ANY($1::text[])`, [uuids]);
+        await client.query(
+          `WITH l AS (SELECT seq FROM ${this.#t} WHERE uuid = ANY($1::text[]) ORDER BY seq FOR UPDATE)
+           DELETE FROM ${this.#t} t USING l WHERE t.seq = l.seq`,
+          [uuids],
+        );
         break;
       case undefined:
         break;
@@ -307,8 +316,10 @@ export class PostgresStore implements TitanicStore, LeaseStore {
   async renew(instance: string, uuids: readonly string[], leaseMs: number): Promise<string[]> {
     if (uuids.length === 0) return [];
     const rows = await this.#query<{ uuid: string }>(
-      `UPDATE ${this.#t} SET claimed_until = now() + $3 * interval '1 millisecond'
-       WHERE uuid = ANY($1::text[]) AND claimed_by = $2 AND reply IS NULL RETURNING uuid`,
+      `WITH l AS (SELECT seq FROM ${this.#t} WHERE uuid = ANY($1::text[]) AND claimed_by = $2 AND reply IS NULL
+                  ORDER BY seq FOR UPDATE)
+       UPDATE ${this.#t} t SET claimed_until = now() + $3 * interval '1 millisecond'
+       FROM l WHERE t.seq = l.seq AND t.claimed_by = $2 RETURNING t.uuid`,
       [uuids, instance, leaseMs],
     );
     return rows.map((row) => row.uuid);
@@ -317,9 +328,11 @@ export class PostgresStore implements TitanicStore, LeaseStore {
   async release(instance: string, uuids: readonly string[], delayMs: number): Promise<void> {
     if (uuids.length === 0) return;
     await this.#query(
-      `UPDATE ${this.#t} SET claimed_by = NULL,
+      `WITH l AS (SELECT seq FROM ${this.#t} WHERE uuid = ANY($1::text[]) AND claimed_by = $2 AND reply IS NULL
+                  ORDER BY seq FOR UPDATE)
+       UPDATE ${this.#t} t SET claimed_by = NULL,
          claimed_until = CASE WHEN $3 > 0 THEN now() + $3 * interval '1 millisecond' END
-       WHERE uuid = ANY($1::text[]) AND claimed_by = $2 AND reply IS NULL`,
+       FROM l WHERE t.seq = l.seq AND t.claimed_by = $2`,
       [uuids, instance, Math.max(0, Math.round(delayMs))],
     );
   }
@@ -357,7 +370,25 @@ export class PostgresStore implements TitanicStore, LeaseStore {
   }
 
   async #query<TRow extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<TRow[]> {
-    return (await this.#run(() => this.#pool.query<TRow>(sql, params))).rows;
+    return (await this.#retryingConflicts(() => this.#run(() => this.#pool.query<TRow>(sql, params)))).rows;
+  }
+
+  /**
+   * Runs `op` again (up to 5 times, after a short random pause) when PostgreSQL aborted it for a
+   * deadlock (40P01) or a serialization failure (40001). Every statement here is safe to repeat:
+   * inserts ignore conflicts, replies apply only to unanswered rows, leases check their holder.
+   */
+  async #retryingConflicts<T>(op: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await op();
+      } catch (err) {
+        const code = err instanceof pg.DatabaseError ? err.code : undefined;
+        if ((code !== '40P01' && code !== '40001') || attempt >= 5 || this.#closed) throw err;
+        this.#log.debug({ code, attempt }, 'transaction conflict, retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+      }
+    }
   }
 
   /** Runs `op`, tracking health: any failure to reach the database marks the store unhealthy. */

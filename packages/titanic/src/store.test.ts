@@ -213,6 +213,32 @@ describe.skipIf(pgUrl === undefined)('PostgresStore', () => {
     await c.close();
   });
 
+  it('two instances writing overlapping batches in opposite orders do not fail on deadlocks', async () => {
+    const schema = freshSchema();
+    const [a, c] = [await open(schema), await open(schema)];
+    for (let round = 0; round < 10; round++) {
+      const uuids = Array.from({ length: 100 }, () => generateUuid());
+      await a.write(uuids.map((uuid) => ({ type: 'request' as const, uuid, service: b('echo'), body: [] })));
+      const reversed = [...uuids].reverse();
+      const replies = (list: string[]): StoreWrite[] =>
+        list.map((uuid) => ({ type: 'reply' as const, uuid, body: [b(uuid)] }));
+      const closes = (list: string[]): StoreWrite[] => list.map((uuid) => ({ type: 'close' as const, uuid }));
+      await Promise.all([
+        a.write([...replies(uuids), ...closes(uuids.slice(0, 50))]),
+        c.write([...closes(reversed.slice(0, 50)), ...replies(reversed)]),
+        a.renew('A', reversed, 1000),
+        c.release('C', uuids, 0),
+      ]);
+      // Each reply is its own UUID's, whoever wrote it first.
+      for (const uuid of uuids.slice(50)) {
+        const state = await a.get(uuid);
+        if (state.state === 'replied') expect(state.body[0]?.toString('latin1')).toBe(uuid);
+      }
+    }
+    await a.close();
+    await c.close();
+  });
+
   it('replaces connections the database dropped, and reports unhealthy meanwhile', async () => {
     const applicationName = freshSchema();
     const store = await PostgresStore.open({ url: pgUrl ?? '', schema: freshSchema(), applicationName });
