@@ -23,9 +23,9 @@
  *     ├──── renew(held) every leaseMs / 3 (queued and in flight): a long worker call keeps its lease
  *     └──── release(uuid, backoff) after a failure: any instance retries it once the backoff ends
  *
- * A request is dispatched only while this instance's lease on it holds by a conservative local
- * deadline (sent time of the claim/renew + leaseMs); a lease not renewed in time is dropped
- * unsent. An instance that dies stops renewing, and its requests are claimed by another once the
+ * The leases themselves (claim loop, renewals, hand-backs) live in `LeaseKeeper`. A request is
+ * dispatched only while this instance's lease on it holds by a conservative local deadline (sent
+ * time of the claim/renew + leaseMs); a lease not renewed in time is dropped unsent. An instance that dies stops renewing, and its requests are claimed by another once the
  * lease has expired. The first reply stored wins (`WHERE reply IS NULL`).
  */
 import { setMaxListeners } from 'node:events';
@@ -45,7 +45,8 @@ import { hostname } from 'node:os';
 import { isMmiService } from '@zpatterns/majordomo';
 import { DispatchQueue, type Job, type Taken } from './dispatch-queue.js';
 import type { GroupCommitter } from './group-commit.js';
-import { leasesOf, type LeaseStore, type StoredRequest, type TitanicStore } from './store.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import { leasesOf, type StoredRequest, type TitanicStore } from './store.js';
 
 /** The slice of `MajordomoClient` the dispatcher uses (a port, so tests can stand in for it). */
 export interface DispatchClient {
@@ -140,12 +141,6 @@ export interface DispatcherStats {
   replyRetries: number;
 }
 
-/** This instance's hold on a claimed request: its body, and the local lease deadline. */
-interface Held {
-  readonly body: Buffer[];
-  until: number;
-}
-
 const MMI_SERVICE = 'mmi.service';
 const NOT_FOUND = Buffer.from('404');
 
@@ -177,19 +172,8 @@ export class Dispatcher {
   #timerAt = Number.POSITIVE_INFINITY;
   #running = false;
   #closing: Promise<void> | undefined;
-  // --- lease mode ---
-  readonly #leases: LeaseStore | undefined;
-  readonly #held = new Map<string, Held>();
-  #claiming: Promise<void> | undefined;
-  #claimAgain = false;
-  #claimFailures = 0;
-  #claimTimer: TimerHandle | undefined;
-  #renewTimer: TimerHandle | undefined;
-  #renewing: Promise<void> | undefined;
-  /** Store-wide pending count at the last refresh, plus local submissions since. */
-  #backlogBase = 0;
-  #backlogAdded = 0;
-  #backlogAt = Number.NEGATIVE_INFINITY;
+  /** Claims, renewals and releases, when the store has leases. */
+  readonly #keeper: LeaseKeeper | undefined;
 
   constructor(client: DispatchClient, store: TitanicStore, committer: GroupCommitter, options: DispatcherOptions = {}) {
     this.#client = client;
@@ -201,11 +185,11 @@ export class Dispatcher {
     if (!(this.#o.timeoutMs > 0)) throw new RangeError('timeoutMs: expected a positive number');
     if (!(this.#o.leaseMs >= 10)) throw new RangeError('leaseMs: expected a number >= 10');
     if (!(this.#o.claimIntervalMs >= 1)) throw new RangeError('claimIntervalMs: expected a number >= 1');
-    this.#leases = leasesOf(store);
+    const leases = leasesOf(store);
     this.instance = this.#o.instance === '' ? newInstanceId() : this.#o.instance;
     this.#log = componentLogger(options.logger, {
       component: 'dispatcher',
-      ...(this.#leases === undefined ? {} : { instance: this.instance }),
+      ...(leases === undefined ? {} : { instance: this.instance }),
     });
     // Every request in flight listens on the one shutdown signal.
     setMaxListeners(0, this.#abort.signal);
@@ -214,11 +198,39 @@ export class Dispatcher {
       serviceRetryDelay: this.#o.serviceRetryDelay,
       logger: options.logger,
     });
+    this.#keeper =
+      leases &&
+      new LeaseKeeper(
+        leases,
+        {
+          room: () => this.#o.concurrency - this.queue.size,
+          claimed: (rows) => {
+            const now = this.#o.clock.now();
+            for (const row of rows) this.queue.add(row.uuid, row.service, now);
+            this.#pump();
+          },
+          lost: (uuid) => {
+            if (!this.queue.has(uuid)) return false;
+            this.queue.remove(uuid);
+            return true;
+          },
+          waiting: (uuid) => this.queue.jobs().some((j) => j.uuid === uuid && !j.inFlight),
+        },
+        {
+          instance: this.instance,
+          leaseMs: this.#o.leaseMs,
+          claimIntervalMs: this.#o.claimIntervalMs,
+          storeRetryDelay: this.#o.storeRetryDelay,
+          clock: this.#o.clock,
+          log: this.#log,
+          stats: this.stats,
+        },
+      );
   }
 
   /** True when requests are claimed from the store with a lease (several instances, one store). */
   get leased(): boolean {
-    return this.#leases !== undefined;
+    return this.#keeper !== undefined;
   }
 
   /**
@@ -227,7 +239,7 @@ export class Dispatcher {
    * plus this instance's submissions since.
    */
   get backlog(): number {
-    return this.#leases === undefined ? this.queue.size : this.#backlogBase + this.#backlogAdded;
+    return this.#keeper === undefined ? this.queue.size : this.#keeper.backlog;
   }
 
   /**
@@ -236,9 +248,9 @@ export class Dispatcher {
    * store's whole backlog.
    */
   async recover(): Promise<number> {
-    if (this.#leases !== undefined) {
-      await this.#refreshBacklog();
-      return this.#backlogBase;
+    if (this.#keeper !== undefined) {
+      await this.#keeper.refreshBacklog();
+      return this.#keeper.backlog;
     }
     let count = 0;
     const now = this.#o.clock.now();
@@ -251,19 +263,15 @@ export class Dispatcher {
 
   start(): void {
     this.#running = true;
-    if (this.#leases !== undefined) {
-      this.#wantClaim();
-      this.#scheduleRenew();
-    }
+    this.#keeper?.start();
     this.#pump();
   }
 
   /** A newly stored request (call after its commit). */
   add(uuid: string, service: Buffer): void {
-    if (this.#leases !== undefined) {
+    if (this.#keeper !== undefined) {
       // Claimed like any other, so that exactly one instance dispatches it.
-      this.#backlogAdded++;
-      if (this.#claimFailures === 0) this.#wantClaim();
+      this.#keeper.submitted();
       return;
     }
     this.queue.add(uuid, service, this.#o.clock.now());
@@ -273,159 +281,7 @@ export class Dispatcher {
   /** A closed request: never dispatch it again. */
   remove(uuid: string): void {
     this.queue.remove(uuid);
-    this.#held.delete(uuid);
-  }
-
-  // --- claims and leases -------------------------------------------------------------------------
-
-  /** Run a claim round now, or right after the one running (single flight). */
-  #wantClaim(): void {
-    if (!this.#running || this.#leases === undefined) return;
-    if (this.#claiming !== undefined) {
-      this.#claimAgain = true;
-      return;
-    }
-    this.#claiming = this.#claimRound().finally(() => {
-      this.#claiming = undefined;
-      if (this.#claimAgain) {
-        this.#claimAgain = false;
-        if (this.#claimFailures === 0) this.#wantClaim();
-      }
-    });
-  }
-
-  /** Claim until the local queue is full or the store has nothing claimable; then poll later. */
-  async #claimRound(): Promise<void> {
-    const leases = this.#leases;
-    if (leases === undefined) return;
-    const clock = this.#o.clock;
-    if (this.#claimTimer !== undefined) clock.clearTimeout(this.#claimTimer);
-    this.#claimTimer = undefined;
-    let delayMs = this.#o.claimIntervalMs;
-    try {
-      if (clock.now() - this.#backlogAt >= 1000) await this.#refreshBacklog();
-      for (;;) {
-        const room = this.#o.concurrency - this.queue.size;
-        if (room <= 0 || !this.#running) break;
-        const sentAt = clock.now();
-        const rows = await leases.claim(this.instance, this.#o.leaseMs, room);
-        this.#claimFailures = 0;
-        if (!this.#running) {
-          await leases
-            .release(
-              this.instance,
-              rows.map((r) => r.uuid),
-              0,
-            )
-            .catch(() => undefined);
-          break;
-        }
-        this.#hold(rows, sentAt + this.#o.leaseMs);
-        if (rows.length < room) break;
-      }
-    } catch (caught) {
-      this.#claimFailures++;
-      this.stats.storeErrors++;
-      delayMs = this.#storeDelay(this.#claimFailures);
-      this.#log.warn({ err: toError(caught), attempt: this.#claimFailures, delayMs }, 'claim failed, will retry');
-    }
-    if (this.#running) {
-      this.#claimTimer = clock.setTimeout(() => {
-        this.#claimTimer = undefined;
-        this.#wantClaim();
-      }, delayMs);
-    }
-  }
-
-  #hold(rows: readonly StoredRequest[], until: number): void {
-    const now = this.#o.clock.now();
-    for (const row of rows) {
-      if (this.queue.has(row.uuid)) {
-        const held = this.#held.get(row.uuid);
-        if (held !== undefined) held.until = until;
-        continue;
-      }
-      this.stats.claimed++;
-      this.#held.set(row.uuid, { body: row.body, until });
-      this.queue.add(row.uuid, row.service, now);
-    }
-    if (rows.length > 0) this.#log.debug({ claimed: rows.length, held: this.#held.size }, 'claimed');
-    this.#pump();
-  }
-
-  async #refreshBacklog(): Promise<void> {
-    const leases = this.#leases;
-    if (leases === undefined) return;
-    const at = this.#o.clock.now();
-    const pending = await leases.countPending();
-    this.#backlogBase = pending;
-    this.#backlogAdded = 0;
-    this.#backlogAt = at;
-  }
-
-  #storeDelay(attempt: number): number {
-    const d = this.#o.storeRetryDelay;
-    return d(attempt) ?? d(attempt - 1) ?? 5000;
-  }
-
-  #scheduleRenew(): void {
-    if (!this.#running) return;
-    this.#renewTimer = this.#o.clock.setTimeout(
-      () => {
-        this.#renewTimer = undefined;
-        this.#renewing = this.#renew().finally(() => {
-          this.#renewing = undefined;
-          this.#scheduleRenew();
-        });
-      },
-      Math.max(1, Math.floor(this.#o.leaseMs / 3)),
-    );
-  }
-
-  /**
-   * Extend every lease held (queued or in flight). A lease the store no longer gives us (taken
-   * over after it expired, or the request was answered or closed) is dropped; so is one whose
-   * local deadline passed while renewals failed, unless its dispatch is already running.
-   */
-  async #renew(): Promise<void> {
-    const leases = this.#leases;
-    if (leases === undefined || this.#held.size === 0) return;
-    const clock = this.#o.clock;
-    const uuids = [...this.#held.keys()];
-    const sentAt = clock.now();
-    try {
-      const kept = new Set(await leases.renew(this.instance, uuids, this.#o.leaseMs));
-      for (const uuid of uuids) {
-        const held = this.#held.get(uuid);
-        if (held === undefined) continue;
-        if (kept.has(uuid)) held.until = sentAt + this.#o.leaseMs;
-        else this.#drop(uuid, 'lease not renewed');
-      }
-    } catch (caught) {
-      this.stats.storeErrors++;
-      this.#log.warn({ err: toError(caught), held: uuids.length }, 'lease renewal failed');
-      const now = clock.now();
-      for (const [uuid, held] of [...this.#held]) {
-        if (held.until <= now && this.queue.jobs().some((j) => j.uuid === uuid && !j.inFlight)) {
-          this.#drop(uuid, 'lease expired');
-        }
-      }
-    }
-  }
-
-  /** Forget a request whose lease this instance no longer holds (it is not dispatched by us). */
-  #drop(uuid: string, reason: string): void {
-    this.#held.delete(uuid);
-    if (!this.queue.has(uuid)) return;
-    this.queue.remove(uuid);
-    this.stats.leasesLost++;
-    this.#log.debug({ uuid, reason }, 'lease dropped');
-  }
-
-  /** Does this instance still hold `uuid`, by its local deadline? */
-  #holds(uuid: string): Held | undefined {
-    const held = this.#held.get(uuid);
-    return held !== undefined && this.#o.clock.now() < held.until ? held : undefined;
+    this.#keeper?.forget(uuid);
   }
 
   #pump(): void {
@@ -440,7 +296,7 @@ export class Dispatcher {
         this.#inFlight.delete(run);
         this.#pump();
         // Room for one more: claim at once rather than at the next poll (unless the store is down).
-        if (this.#leases !== undefined && this.#claimFailures === 0) this.#wantClaim();
+        if (this.#keeper?.storeReachable === true) this.#keeper.want();
       });
     }
     if (this.queue.inFlight < this.#o.concurrency) this.#arm();
@@ -469,14 +325,14 @@ export class Dispatcher {
     let sent = false;
     try {
       let request: StoredRequest | undefined;
-      if (this.#leases !== undefined) {
-        const held = this.#holds(job.uuid);
-        if (held === undefined) {
+      if (this.#keeper !== undefined) {
+        const body = this.#keeper.holds(job.uuid);
+        if (body === undefined) {
           // The lease ran out (renewals failed): another instance may hold it now. Not ours to send.
-          this.#drop(job.uuid, 'lease expired before dispatch');
+          this.#keeper.drop(job.uuid, 'lease expired before dispatch');
           return;
         }
-        request = { uuid: job.uuid, service: job.service, body: held.body };
+        request = { uuid: job.uuid, service: job.service, body };
       } else {
         request = await this.#store.getRequest(job.uuid);
       }
@@ -497,17 +353,17 @@ export class Dispatcher {
           return;
         }
       }
-      if (this.#leases !== undefined && this.#holds(job.uuid) === undefined) {
-        this.#drop(job.uuid, 'lease expired before dispatch');
+      if (this.#keeper !== undefined && this.#keeper.holds(job.uuid) === undefined) {
+        this.#keeper.drop(job.uuid, 'lease expired before dispatch');
         return;
       }
       sent = true;
       this.stats.sent++;
       const reply = await this.#client.request(job.service, request.body, options);
-      if (this.#leases === undefined) await this.#committer.write({ type: 'reply', uuid: job.uuid, body: reply });
-      else await this.#storeReply(job, reply);
+      if (this.#keeper === undefined) await this.#committer.write({ type: 'reply', uuid: job.uuid, body: reply });
+      else await this.#storeReply(job, reply, this.#keeper);
       this.stats.replies++;
-      this.#held.delete(job.uuid);
+      this.#keeper?.forget(job.uuid);
       this.queue.succeeded(job);
     } catch (caught) {
       this.#failed(job, sent, toError(caught));
@@ -518,15 +374,15 @@ export class Dispatcher {
    * Lease stores: record the reply, retrying while the database is unreachable, as long as the
    * lease holds; sending the request again instead would run it twice.
    */
-  async #storeReply(job: Job, reply: Buffer[]): Promise<void> {
+  async #storeReply(job: Job, reply: Buffer[], keeper: LeaseKeeper): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.#committer.write({ type: 'reply', uuid: job.uuid, body: reply });
         return;
       } catch (err) {
-        if (this.#abort.signal.aborted || this.#holds(job.uuid) === undefined) throw err;
+        if (this.#abort.signal.aborted || keeper.holds(job.uuid) === undefined) throw err;
         this.stats.replyRetries++;
-        const delayMs = this.#storeDelay(attempt);
+        const delayMs = keeper.storeDelay(attempt);
         this.#log.warn({ err: toError(err), uuid: job.uuid, attempt, delayMs }, 'reply not stored, will retry');
         await sleep(delayMs, { clock: this.#o.clock, signal: this.#abort.signal });
       }
@@ -556,7 +412,7 @@ export class Dispatcher {
     }
     const now = this.#o.clock.now();
     this.queue.failed(job, now, sent);
-    if (this.#leases !== undefined) this.#releaseAfterFailure(job, now);
+    if (this.#keeper !== undefined) this.#releaseAfterFailure(job, now, this.#keeper);
   }
 
   /**
@@ -564,9 +420,7 @@ export class Dispatcher {
    * a dead service cannot fill this instance's queue; while the service's circuit is open, its
    * other queued requests go back too, with the circuit's delay.
    */
-  #releaseAfterFailure(job: Job, now: number): void {
-    const leases = this.#leases;
-    if (leases === undefined) return;
+  #releaseAfterFailure(job: Job, now: number, keeper: LeaseKeeper): void {
     const openAt = this.queue.circuit(job.service)?.openAt();
     const serviceDelayMs = openAt !== undefined && Number.isFinite(openAt) ? Math.max(0, openAt - now) : 0;
     const others: string[] = [];
@@ -576,15 +430,8 @@ export class Dispatcher {
       }
     }
     const give = (uuids: string[], delayMs: number): void => {
-      for (const uuid of uuids) {
-        this.queue.remove(uuid);
-        this.#held.delete(uuid);
-      }
-      this.stats.released += uuids.length;
-      leases.release(this.instance, uuids, delayMs).catch((err: unknown) => {
-        // The leases then simply expire.
-        this.#log.debug({ err: toError(err), released: uuids.length }, 'release failed');
-      });
+      for (const uuid of uuids) this.queue.remove(uuid);
+      keeper.release(uuids, delayMs);
     };
     give([job.uuid], Math.max(serviceDelayMs, job.notBefore - now));
     if (others.length > 0) give(others, serviceDelayMs);
@@ -597,13 +444,9 @@ export class Dispatcher {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#running = false;
-      const clock = this.#o.clock;
-      if (this.#timer !== undefined) clock.clearTimeout(this.#timer);
+      if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
       this.#timer = undefined;
-      if (this.#claimTimer !== undefined) clock.clearTimeout(this.#claimTimer);
-      this.#claimTimer = undefined;
-      if (this.#renewTimer !== undefined) clock.clearTimeout(this.#renewTimer);
-      this.#renewTimer = undefined;
+      const keeperStopped = this.#keeper?.stop();
       const all = Promise.allSettled([...this.#inFlight]);
       let timer: TimerHandle | undefined;
       const timeout = new Promise<void>((resolve) => {
@@ -612,23 +455,9 @@ export class Dispatcher {
       await Promise.race([all, timeout]);
       if (timer !== undefined) this.#o.clock.clearTimeout(timer);
       this.#abort.abort(new Error('dispatcher closed'));
-      await Promise.allSettled([...this.#inFlight, this.#claiming, this.#renewing]);
+      await Promise.allSettled([...this.#inFlight, keeperStopped]);
       // Hand every lease back at once, so the other instances need not wait for them to expire.
-      const leases = this.#leases;
-      if (leases !== undefined && this.#held.size > 0) {
-        const uuids = [...this.#held.keys()];
-        this.#held.clear();
-        let timer: TimerHandle | undefined;
-        await Promise.race([
-          leases.release(this.instance, uuids, 0).catch((err: unknown) => {
-            this.#log.warn({ err: toError(err), held: uuids.length }, 'leases not released; they will expire');
-          }),
-          new Promise<void>((resolve) => {
-            timer = clock.setTimeout(resolve, 1000);
-          }),
-        ]);
-        if (timer !== undefined) clock.clearTimeout(timer);
-      }
+      await this.#keeper?.releaseAll(1000);
     })();
     return this.#closing;
   }
