@@ -17,10 +17,9 @@
  */
 import { constantBackoff } from '@zpatterns/core';
 import { MajordomoWorker } from '@zpatterns/majordomo';
-import { appBin, Daemon, startPostgres, type PostgresCluster } from '@zpatterns/testkit';
+import { appBin, Daemon, postgresUrl, startPostgres, type PostgresCluster } from '@zpatterns/testkit';
 import { TitanicClient } from '@zpatterns/titanic';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postgresUrl } from '../../../packages/titanic/test/postgres-env.js';
 
 const HEARTBEAT_MS = 100;
 const LEASE_MS = 2000;

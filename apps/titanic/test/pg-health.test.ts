@@ -9,9 +9,8 @@
  * - the commit-latency histogram and the refused-submission counter (--max-backlog) are scraped.
  */
 import { MajordomoClient } from '@zpatterns/majordomo';
-import { appBin, Daemon, startPostgres, type PostgresCluster } from '@zpatterns/testkit';
+import { appBin, Daemon, postgresUrl, startPostgres, type PostgresCluster } from '@zpatterns/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postgresUrl } from '../../../packages/titanic/test/postgres-env.js';
 
 const available = postgresUrl() !== undefined;
 let cluster: PostgresCluster | undefined;
