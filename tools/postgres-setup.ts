@@ -1,12 +1,13 @@
 /**
- * vitest globalSetup: one throwaway PostgreSQL cluster for the whole run (see ./postgres.ts), its
- * URL exported as `ZPATTERNS_PG_URL` to the test workers and the daemons they start.
+ * vitest globalSetup: one throwaway PostgreSQL cluster for the whole run (see
+ * packages/testkit/src/postgres.ts), its URL exported as `ZPATTERNS_PG_URL` to the test workers and the daemons they start.
  *
  * - `ZPATTERNS_PG_URL` already set: that database is used and nothing is started.
  * - It cannot be started: under `CI=true` the run fails here; for a developer a warning is printed
  *   and the PostgreSQL tests skip (see `postgresUrl()` in the tests).
  */
-import { startPostgres, type PostgresCluster } from './postgres.js';
+// The source file, not the package: globalSetup runs before anything is built.
+import { startPostgres, type PostgresCluster } from '../packages/testkit/src/postgres.js';
 
 export default async function setup(): Promise<(() => Promise<void>) | undefined> {
   if (process.env['ZPATTERNS_PG_URL'] !== undefined) return undefined;

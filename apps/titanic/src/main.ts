@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 /**
- * titanic: the Titanic (9/TSP) service as a daemon: a durable SQLite store in `--data-dir`, the
- * three titanic.* services registered with a Majordomo broker, and the dispatcher.
+ * titanic: the Titanic (9/TSP) service as a daemon: a durable store (SQLite in `--data-dir`, or
+ * PostgreSQL with `--store`), the three titanic.* services registered with a Majordomo broker,
+ * and the dispatcher.
  *
  *   npx --no-install titanic --broker tcp://127.0.0.1:5555 --data-dir ./data/titanic
  *   npx --no-install titanic --with-broker --broker tcp://127.0.0.1:5555     # broker + Titanic in one process
+ *   npx --no-install titanic --broker tcp://127.0.0.1:5555 --store postgres://titanic@db/titanic   # N instances
  *
  * Prints one JSON `ready` line, logs JSON lines, shuts down cleanly on SIGINT/SIGTERM.
  */
 import {
   createProgram,
+  createRegistry,
   exitUsage,
   Gauge,
   createRootLogger,
@@ -24,19 +27,31 @@ import {
   serverSecurityOptions,
   serveMetrics,
   statsCounters,
+  Histogram,
   watchServerSecurity,
   type DaemonSecurity,
   type LogLevel,
   type MetricsFlags,
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
+import { InvalidArgumentError } from 'commander';
 import { exponentialBackoff, loadPublicKey, toError, type SecurityOptions, type ZapRequest } from '@zpatterns/core';
 import { Broker, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
-import { SqliteStore, TitanicServer, titanicServerDefaults } from '@zpatterns/titanic';
+import {
+  PostgresStore,
+  SqliteStore,
+  TitanicServer,
+  titanicServerDefaults,
+  type TitanicStore,
+} from '@zpatterns/titanic';
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
   broker: string;
   dataDir: string;
+  store?: string;
+  leaseMs: number;
+  claimIntervalMs: number;
+  maxBacklog: number;
   concurrency: number;
   workers: number;
   replyWorkers: number;
@@ -59,7 +74,30 @@ const program = createProgram('titanic', 'Titanic: durable, disconnected request
     endpointFlag,
     DEFAULT_BROKER_ENDPOINT,
   )
-  .option('--data-dir <dir>', 'directory of the durable store', titanicServerDefaults.dataDir)
+  .option('--data-dir <dir>', 'directory of the SQLite store (the default store)', titanicServerDefaults.dataDir)
+  .option(
+    '--store <url>',
+    'a PostgreSQL store instead of SQLite, shared by any number of instances: postgres://USER@HOST[:PORT]/DB (a unix socket: postgres://USER@%2Fsocket%2Fdir/DB)',
+    storeUrlFlag,
+  )
+  .option(
+    '--lease-ms <ms>',
+    "with --store: how long a claim holds a request; a dead instance's requests are taken over after it",
+    intFlag(100, 86_400_000),
+    titanicServerDefaults.leaseMs,
+  )
+  .option(
+    '--claim-interval-ms <ms>',
+    'with --store: how often to look for requests submitted to other instances',
+    intFlag(10, 3_600_000),
+    titanicServerDefaults.claimIntervalMs,
+  )
+  .option(
+    '--max-backlog <n>',
+    'refuse submissions ("500") while this many requests are stored and not yet answered',
+    intFlag(1, Number.MAX_SAFE_INTEGER),
+    titanicServerDefaults.maxBacklog,
+  )
   .option(
     '--concurrency <n>',
     'requests in flight to services at most',
@@ -122,7 +160,41 @@ serverSecurityOptions(program).option(
 
 program.parse(process.argv);
 const flags = program.opts<Flags & { curveServerKey?: string }>();
+if (flags.store !== undefined && program.getOptionValueSource('dataDir') === 'cli') {
+  exitUsage('titanic', '--store and --data-dir are exclusive (PostgreSQL or SQLite)');
+}
+for (const [key, flag] of [
+  ['leaseMs', '--lease-ms'],
+  ['claimIntervalMs', '--claim-interval-ms'],
+] as const) {
+  if (flags.store === undefined && program.getOptionValueSource(key) === 'cli') {
+    exitUsage('titanic', `${flag} needs --store (leases exist only on a PostgreSQL store)`);
+  }
+}
 const secured = titanicSecurity(flags);
+
+/** `--store`: a postgres:// or postgresql:// URL (the only server-grade store so far). */
+function storeUrlFlag(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError(`not a URL: ${JSON.stringify(value)} (expected postgres://USER@HOST/DB)`);
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new InvalidArgumentError(
+      `unsupported store ${JSON.stringify(url.protocol)} (expected postgres://USER@HOST/DB)`,
+    );
+  }
+  return value;
+}
+
+/** The URL without its password, for logs and the ready line. */
+function redact(value: string): string {
+  const url = new URL(value);
+  if (url.password !== '') url.password = '***';
+  return url.toString();
+}
 const logger = createRootLogger({ name: 'titanic', level: flags.logLevel, pretty: flags.pretty });
 watchServerSecurity(secured, logger);
 
@@ -177,7 +249,33 @@ process.exitCode = await runDaemon({
       }
       endpoints.push(brokerEndpoint);
     }
-    const store = new SqliteStore({ dataDir: flags.dataDir });
+    let store: TitanicStore;
+    let storeReady: Record<string, unknown>;
+    if (flags.store === undefined) {
+      const sqlite = new SqliteStore({ dataDir: flags.dataDir });
+      store = sqlite;
+      const settings = sqlite.settings();
+      storeReady = { dataDir: flags.dataDir, store: sqlite.path, journalMode: settings.journalMode };
+    } else {
+      try {
+        store = await PostgresStore.open({ url: flags.store, logger });
+      } catch (err) {
+        await broker?.close();
+        throw err;
+      }
+      storeReady = { store: redact(flags.store), leaseMs: flags.leaseMs };
+    }
+    // The commit-latency histogram exists before the server, which reports every commit into it.
+    const registry = flags.metricsPort === undefined ? undefined : createRegistry();
+    const commitSeconds =
+      registry &&
+      new Histogram({
+        name: 'zpatterns_titanic_store_commit_seconds',
+        help: 'duration of one store commit (a group of writes: fsync for SQLite, COMMIT round trip for PostgreSQL)',
+        labelNames: ['result'],
+        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+        registers: [registry],
+      });
     const server = new TitanicServer({
       broker: brokerEndpoint,
       store,
@@ -190,6 +288,12 @@ process.exitCode = await runDaemon({
       dispatchTimeoutMs: flags.timeoutMs,
       mmiCheck: flags.mmiCheck,
       replyRetentionMs: flags.replyRetentionMs,
+      maxBacklog: flags.maxBacklog,
+      leaseMs: flags.leaseMs,
+      claimIntervalMs: flags.claimIntervalMs,
+      onStoreCommit:
+        commitSeconds &&
+        (({ durationMs, ok }) => commitSeconds.observe({ result: ok ? 'ok' : 'error' }, durationMs / 1000)),
       security: secured.security,
       retryDelay: exponentialBackoff({
         initialMs: Math.min(1000, flags.retryMaxMs),
@@ -204,7 +308,6 @@ process.exitCode = await runDaemon({
       // Reconnect to a lost broker from one heartbeat on, up to 13 of them (2.5 s .. 32 s by default).
       reconnect: exponentialBackoff({ initialMs: flags.heartbeatMs, maxMs: flags.heartbeatMs * 13, jitter: 0.2 }),
     });
-    const settings = store.settings();
     let recovered: number;
     try {
       ({ recovered } = await server.start());
@@ -215,6 +318,7 @@ process.exitCode = await runDaemon({
     }
     const metrics = await serveMetrics(flags, {
       logger,
+      ...(registry === undefined ? {} : { registry }),
       register: (registry) => {
         statsCounters(registry, 'titanic', () => server.stats);
         statsCounters(registry, 'titanic_store', () => store.stats);
@@ -229,19 +333,24 @@ process.exitCode = await runDaemon({
           labelNames: ['state'],
           registers: [registry],
           async collect() {
-            const counts = await store.counts();
+            // While the database is down the gauge keeps its last values; /metrics still answers.
+            const counts = await store.counts().catch(() => undefined);
+            if (counts === undefined) return;
             this.set({ state: 'pending' }, counts.pending);
             this.set({ state: 'done' }, counts.replied);
           },
         });
       },
-      healthy: () => server.state === 'running',
+      // 503 while the store cannot reach its database (and while starting or closing).
+      healthy: () => server.healthy,
       cleanup: async () => {
         await server.close();
         await broker?.close();
       },
     });
-    if (flags.summary) process.stderr.write(summary(brokerEndpoint, store.path, broker !== undefined));
+    if (flags.summary) {
+      process.stderr.write(summary(brokerEndpoint, String(storeReady['store']), broker !== undefined));
+    }
     return {
       handle: {
         close: async () => {
@@ -254,9 +363,8 @@ process.exitCode = await runDaemon({
       ready: {
         endpoints,
         broker: brokerEndpoint,
-        dataDir: flags.dataDir,
-        store: store.path,
-        journalMode: settings.journalMode,
+        ...storeReady,
+        ...(server.instance === undefined ? {} : { instance: server.instance }),
         recovered,
         concurrency: flags.concurrency,
         workers: flags.workers,

@@ -20,6 +20,18 @@ describe('titanic daemon and zpat titanic', () => {
     expect(run.code).toBe(2);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(run.stderr).toMatch(/concurrency/);
+    for (const [args, message] of [
+      [['--store', 'postgres://u@h/db', '--data-dir', dataDir], /--store and --data-dir are exclusive/],
+      [['--lease-ms', '1000'], /--lease-ms needs --store/],
+      [['--claim-interval-ms', '100'], /--claim-interval-ms needs --store/],
+      [['--store', 'mysql://u@h/db'], /unsupported store/],
+      [['--store', 'not a url'], /not a URL/],
+    ] as const) {
+      const store = await runCli(appBin('titanic'), args);
+      expect(store.code).toBe(2);
+      expect(store.stderr.trim().split('\n')).toHaveLength(1);
+      expect(store.stderr).toMatch(message);
+    }
     const bad = await runCli(appBin('zpat'), ['titanic', 'status', 'not-a-uuid']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/32-character hex UUID/);

@@ -30,6 +30,10 @@ describe('--metrics-port 0', () => {
     expect(text).toContain('zpatterns_titanic_submitted_total 1');
     expect(text).toContain('zpatterns_titanic_requests{state="pending"} 1');
     expect(text).toMatch(/zpatterns_titanic_store_commits_total [1-9]/);
+    // The commit-latency histogram: one observation per group commit (fsync included).
+    expect(text).toMatch(/zpatterns_titanic_store_commit_seconds_count\{result="ok"\} [1-9]/);
+    expect(text).toMatch(/zpatterns_titanic_store_commit_seconds_bucket\{le="\+Inf",result="ok"\} [1-9]/);
+    expect(text).toContain('zpatterns_titanic_refused_total 0');
     expect(text).toMatch(/zpatterns_broker_requests_total [1-9]/);
     expect(await titanic.stop()).toEqual({ code: 0, signal: null });
   });

@@ -5,6 +5,7 @@ export { healthThroughShutdown, probe } from './health.js';
 export { bindEndpoint, inprocEndpoint, ipcEndpoint, LOOPBACK_ANY } from '@zpatterns/core';
 export { rawDealer, RawPeer, rawRequest, rawRouter, randomMessage, seededRandom } from './peers.js';
 export { freePortRange, onFreePortRange } from './ports.js';
+export { postgresUrl, startPostgres } from './postgres.js';
 export { eventually } from './wait.js';
 
 export type { DaemonOptions, ExitStatus, LogLine } from './daemon.js';
@@ -12,3 +13,4 @@ export type { CurveFixture, CurvePeer } from './curve.js';
 export type { Closable, Disposables } from './disposables.js';
 export type { FreePortRangeOptions } from './ports.js';
 export type { HealthThroughShutdown, Probe } from './health.js';
+export type { PostgresCluster } from './postgres.js';

@@ -94,6 +94,11 @@ export class DispatchQueue {
     return this.#jobs.has(uuid);
   }
 
+  /** Every known job, queued or in flight (a snapshot). */
+  jobs(): Job[] {
+    return [...this.#jobs.values()];
+  }
+
   /** The circuit of a service (for monitoring and tests). */
   circuit(service: Buffer): ServiceCircuit | undefined {
     return this.#services.get(service.toString('latin1'))?.circuit;

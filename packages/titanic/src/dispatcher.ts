@@ -14,6 +14,19 @@
  *   is racy (the book says so too), and any failure is just retried later.
  * - Delivery is at-least-once: a request whose reply was lost, or that timed out while a slow
  *   worker still ran it, is sent again.
+ *
+ * With a store that has leases (PostgreSQL, several instances on one database) the in-memory
+ * queue holds only what this instance has claimed:
+ *
+ *   store ──claim(limit = concurrency - held, lease)──> DispatchQueue ──> ... as above
+ *     ^  └── every claimIntervalMs, and at once after a local submission or a finished dispatch
+ *     ├──── renew(held) every leaseMs / 3 (queued and in flight): a long worker call keeps its lease
+ *     └──── release(uuid, backoff) after a failure: any instance retries it once the backoff ends
+ *
+ * The leases themselves (claim loop, renewals, hand-backs) live in `LeaseKeeper`. A request is
+ * dispatched only while this instance's lease on it holds by a conservative local deadline (sent
+ * time of the claim/renew + leaseMs); a lease not renewed in time is dropped unsent. An instance that dies stops renewing, and its requests are claimed by another once the
+ * lease has expired. The first reply stored wins (`WHERE reply IS NULL`).
  */
 import { setMaxListeners } from 'node:events';
 import {
@@ -25,11 +38,15 @@ import {
   type Logger,
   type RetryDelay,
   type TimerHandle,
+  sleep,
 } from '@zpatterns/core';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { isMmiService } from '@zpatterns/majordomo';
 import { DispatchQueue, type Job, type Taken } from './dispatch-queue.js';
 import type { GroupCommitter } from './group-commit.js';
-import type { TitanicStore } from './store.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import { leasesOf, type StoredRequest, type TitanicStore } from './store.js';
 
 /** The slice of `MajordomoClient` the dispatcher uses (a port, so tests can stand in for it). */
 export interface DispatchClient {
@@ -56,6 +73,26 @@ export interface DispatcherOptions {
   mmiCheck?: boolean;
   /** How long `close()` waits for requests in flight before abandoning them. @default 2000 */
   drainTimeoutMs?: number;
+  /**
+   * Lease stores only: how long a claim holds a request for this instance. Renewed every third of
+   * it while the request is queued or in flight; after the instance dies, another one takes the
+   * request over within `leaseMs`. Keep it well above a database round trip and restart time.
+   * @default 30000
+   */
+  leaseMs?: number;
+  /**
+   * Lease stores only: how often to look for claimable requests (submitted to another instance,
+   * released after a failure, or left by a dead instance). Local submissions are claimed at once.
+   * @default 1000
+   */
+  claimIntervalMs?: number;
+  /** Lease stores only: this instance's name in `claimed_by`. @default `<hostname>:<pid>:<random>` */
+  instance?: string;
+  /**
+   * Lease stores only: delay before the `n`-th retry of a failed claim round or reply write while
+   * the database is unreachable. @default exponential 100 ms .. 5 s, jitter 0.2
+   */
+  storeRetryDelay?: RetryDelay;
   logger?: Logger | undefined;
   clock?: Clock;
 }
@@ -67,8 +104,17 @@ export const dispatcherDefaults: Required<Omit<DispatcherOptions, 'logger'>> = {
   serviceRetryDelay: exponentialBackoff({ initialMs: 250, maxMs: 5000, factor: 2, jitter: 0.2 }),
   mmiCheck: true,
   drainTimeoutMs: 2000,
+  leaseMs: 30_000,
+  claimIntervalMs: 1000,
+  instance: '',
+  storeRetryDelay: exponentialBackoff({ initialMs: 100, maxMs: 5000, factor: 2, jitter: 0.2 }),
   clock: systemClock,
 };
+
+/** A unique instance name: host, pid and 6 random bytes (a restarted process gets a new one). */
+export function newInstanceId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`;
+}
 
 export interface DispatcherStats {
   /** Attempts sent to services. */
@@ -83,13 +129,37 @@ export interface DispatcherStats {
   errors: number;
   /** Requests skipped because they were closed before dispatch. */
   skipped: number;
+  /** Lease stores: requests claimed. */
+  claimed: number;
+  /** Lease stores: leases lost (expired before renewal, or taken over) and dropped unsent. */
+  leasesLost: number;
+  /** Lease stores: requests handed back with a backoff after a failure. */
+  released: number;
+  /** Lease stores: claim rounds or renewals that failed (database unreachable). */
+  storeErrors: number;
+  /** Lease stores: reply writes retried (the database was unreachable when the reply came). */
+  replyRetries: number;
 }
 
 const MMI_SERVICE = 'mmi.service';
 const NOT_FOUND = Buffer.from('404');
 
 export class Dispatcher {
-  readonly stats: DispatcherStats = { sent: 0, replies: 0, timeouts: 0, noWorker: 0, errors: 0, skipped: 0 };
+  readonly stats: DispatcherStats = {
+    sent: 0,
+    replies: 0,
+    timeouts: 0,
+    noWorker: 0,
+    errors: 0,
+    skipped: 0,
+    claimed: 0,
+    leasesLost: 0,
+    released: 0,
+    storeErrors: 0,
+    replyRetries: 0,
+  };
+  /** This instance's name in the store's leases (lease stores only). */
+  readonly instance: string;
   readonly queue: DispatchQueue;
   readonly #client: DispatchClient;
   readonly #store: TitanicStore;
@@ -102,6 +172,8 @@ export class Dispatcher {
   #timerAt = Number.POSITIVE_INFINITY;
   #running = false;
   #closing: Promise<void> | undefined;
+  /** Claims, renewals and releases, when the store has leases. */
+  readonly #keeper: LeaseKeeper | undefined;
 
   constructor(client: DispatchClient, store: TitanicStore, committer: GroupCommitter, options: DispatcherOptions = {}) {
     this.#client = client;
@@ -111,7 +183,14 @@ export class Dispatcher {
     if (!(Number.isInteger(this.#o.concurrency) && this.#o.concurrency >= 1))
       throw new RangeError('concurrency: expected a whole number >= 1');
     if (!(this.#o.timeoutMs > 0)) throw new RangeError('timeoutMs: expected a positive number');
-    this.#log = componentLogger(options.logger, { component: 'dispatcher' });
+    if (!(this.#o.leaseMs >= 10)) throw new RangeError('leaseMs: expected a number >= 10');
+    if (!(this.#o.claimIntervalMs >= 1)) throw new RangeError('claimIntervalMs: expected a number >= 1');
+    const leases = leasesOf(store);
+    this.instance = this.#o.instance === '' ? newInstanceId() : this.#o.instance;
+    this.#log = componentLogger(options.logger, {
+      component: 'dispatcher',
+      ...(leases === undefined ? {} : { instance: this.instance }),
+    });
     // Every request in flight listens on the one shutdown signal.
     setMaxListeners(0, this.#abort.signal);
     this.queue = new DispatchQueue({
@@ -119,10 +198,60 @@ export class Dispatcher {
       serviceRetryDelay: this.#o.serviceRetryDelay,
       logger: options.logger,
     });
+    this.#keeper =
+      leases &&
+      new LeaseKeeper(
+        leases,
+        {
+          room: () => this.#o.concurrency - this.queue.size,
+          claimed: (rows) => {
+            const now = this.#o.clock.now();
+            for (const row of rows) this.queue.add(row.uuid, row.service, now);
+            this.#pump();
+          },
+          lost: (uuid) => {
+            if (!this.queue.has(uuid)) return false;
+            this.queue.remove(uuid);
+            return true;
+          },
+          waiting: (uuid) => this.queue.jobs().some((j) => j.uuid === uuid && !j.inFlight),
+        },
+        {
+          instance: this.instance,
+          leaseMs: this.#o.leaseMs,
+          claimIntervalMs: this.#o.claimIntervalMs,
+          storeRetryDelay: this.#o.storeRetryDelay,
+          clock: this.#o.clock,
+          log: this.#log,
+          stats: this.stats,
+        },
+      );
   }
 
-  /** Load every unfinished request from the store (call before `start`). Returns how many. */
+  /** True when requests are claimed from the store with a lease (several instances, one store). */
+  get leased(): boolean {
+    return this.#keeper !== undefined;
+  }
+
+  /**
+   * Requests stored and not yet answered, for the backlog bound: the in-memory index, or with a
+   * lease store the store-wide count at its last refresh (at most a second old while claiming)
+   * plus this instance's submissions since.
+   */
+  get backlog(): number {
+    return this.#keeper === undefined ? this.queue.size : this.#keeper.backlog;
+  }
+
+  /**
+   * Load every unfinished request from the store (call before `start`). Returns how many. With a
+   * lease store nothing is loaded (requests are claimed as capacity allows); the count is the
+   * store's whole backlog.
+   */
   async recover(): Promise<number> {
+    if (this.#keeper !== undefined) {
+      await this.#keeper.refreshBacklog();
+      return this.#keeper.backlog;
+    }
     let count = 0;
     const now = this.#o.clock.now();
     for await (const ref of this.#store.pending()) {
@@ -134,11 +263,17 @@ export class Dispatcher {
 
   start(): void {
     this.#running = true;
+    this.#keeper?.start();
     this.#pump();
   }
 
   /** A newly stored request (call after its commit). */
   add(uuid: string, service: Buffer): void {
+    if (this.#keeper !== undefined) {
+      // Claimed like any other, so that exactly one instance dispatches it.
+      this.#keeper.submitted();
+      return;
+    }
     this.queue.add(uuid, service, this.#o.clock.now());
     this.#pump();
   }
@@ -146,6 +281,7 @@ export class Dispatcher {
   /** A closed request: never dispatch it again. */
   remove(uuid: string): void {
     this.queue.remove(uuid);
+    this.#keeper?.forget(uuid);
   }
 
   #pump(): void {
@@ -159,6 +295,8 @@ export class Dispatcher {
       void run.finally(() => {
         this.#inFlight.delete(run);
         this.#pump();
+        // Room for one more: claim at once rather than at the next poll (unless the store is down).
+        if (this.#keeper?.storeReachable === true) this.#keeper.want();
       });
     }
     if (this.queue.inFlight < this.#o.concurrency) this.#arm();
@@ -186,7 +324,18 @@ export class Dispatcher {
     const options = { timeoutMs: this.#o.timeoutMs, retries: 0, signal };
     let sent = false;
     try {
-      const request = await this.#store.getRequest(job.uuid);
+      let request: StoredRequest | undefined;
+      if (this.#keeper !== undefined) {
+        const body = this.#keeper.holds(job.uuid);
+        if (body === undefined) {
+          // The lease ran out (renewals failed): another instance may hold it now. Not ours to send.
+          this.#keeper.drop(job.uuid, 'lease expired before dispatch');
+          return;
+        }
+        request = { uuid: job.uuid, service: job.service, body };
+      } else {
+        request = await this.#store.getRequest(job.uuid);
+      }
       if (request === undefined) {
         // Closed (or already answered) since it was queued.
         this.stats.skipped++;
@@ -204,14 +353,39 @@ export class Dispatcher {
           return;
         }
       }
+      if (this.#keeper !== undefined && this.#keeper.holds(job.uuid) === undefined) {
+        this.#keeper.drop(job.uuid, 'lease expired before dispatch');
+        return;
+      }
       sent = true;
       this.stats.sent++;
       const reply = await this.#client.request(job.service, request.body, options);
-      await this.#committer.write({ type: 'reply', uuid: job.uuid, body: reply });
+      if (this.#keeper === undefined) await this.#committer.write({ type: 'reply', uuid: job.uuid, body: reply });
+      else await this.#storeReply(job, reply, this.#keeper);
       this.stats.replies++;
+      this.#keeper?.forget(job.uuid);
       this.queue.succeeded(job);
     } catch (caught) {
       this.#failed(job, sent, toError(caught));
+    }
+  }
+
+  /**
+   * Lease stores: record the reply, retrying while the database is unreachable, as long as the
+   * lease holds; sending the request again instead would run it twice.
+   */
+  async #storeReply(job: Job, reply: Buffer[], keeper: LeaseKeeper): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#committer.write({ type: 'reply', uuid: job.uuid, body: reply });
+        return;
+      } catch (err) {
+        if (this.#abort.signal.aborted || keeper.holds(job.uuid) === undefined) throw err;
+        this.stats.replyRetries++;
+        const delayMs = keeper.storeDelay(attempt);
+        this.#log.warn({ err: toError(err), uuid: job.uuid, attempt, delayMs }, 'reply not stored, will retry');
+        await sleep(delayMs, { clock: this.#o.clock, signal: this.#abort.signal });
+      }
     }
   }
 
@@ -236,7 +410,31 @@ export class Dispatcher {
       this.stats.errors++;
       this.#log.error({ err, uuid: job.uuid, service: serviceName(job) }, 'dispatch failed, will retry');
     }
-    this.queue.failed(job, this.#o.clock.now(), sent);
+    const now = this.#o.clock.now();
+    this.queue.failed(job, now, sent);
+    if (this.#keeper !== undefined) this.#releaseAfterFailure(job, now, this.#keeper);
+  }
+
+  /**
+   * Lease stores: hand a failed request back with its backoff instead of holding it here, so that
+   * a dead service cannot fill this instance's queue; while the service's circuit is open, its
+   * other queued requests go back too, with the circuit's delay.
+   */
+  #releaseAfterFailure(job: Job, now: number, keeper: LeaseKeeper): void {
+    const openAt = this.queue.circuit(job.service)?.openAt();
+    const serviceDelayMs = openAt !== undefined && Number.isFinite(openAt) ? Math.max(0, openAt - now) : 0;
+    const others: string[] = [];
+    if (serviceDelayMs > 0) {
+      for (const other of this.queue.jobs()) {
+        if (other !== job && !other.inFlight && other.service.equals(job.service)) others.push(other.uuid);
+      }
+    }
+    const give = (uuids: string[], delayMs: number): void => {
+      for (const uuid of uuids) this.queue.remove(uuid);
+      keeper.release(uuids, delayMs);
+    };
+    give([job.uuid], Math.max(serviceDelayMs, job.notBefore - now));
+    if (others.length > 0) give(others, serviceDelayMs);
   }
 
   /**
@@ -248,6 +446,7 @@ export class Dispatcher {
       this.#running = false;
       if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
       this.#timer = undefined;
+      const keeperStopped = this.#keeper?.stop();
       const all = Promise.allSettled([...this.#inFlight]);
       let timer: TimerHandle | undefined;
       const timeout = new Promise<void>((resolve) => {
@@ -256,7 +455,9 @@ export class Dispatcher {
       await Promise.race([all, timeout]);
       if (timer !== undefined) this.#o.clock.clearTimeout(timer);
       this.#abort.abort(new Error('dispatcher closed'));
-      await Promise.allSettled([...this.#inFlight]);
+      await Promise.allSettled([...this.#inFlight, keeperStopped]);
+      // Hand every lease back at once, so the other instances need not wait for them to expire.
+      await this.#keeper?.releaseAll(1000);
     })();
     return this.#closing;
   }

@@ -1,5 +1,5 @@
 export { TitanicClient, titanicClientDefaults } from './client.js';
-export { Dispatcher, dispatcherDefaults } from './dispatcher.js';
+export { Dispatcher, dispatcherDefaults, newInstanceId } from './dispatcher.js';
 export {
   errors,
   TitanicBadReplyError,
@@ -34,7 +34,7 @@ export {
 export { TitanicServer, titanicServerDefaults } from './server.js';
 export { SQLITE_FILE, SqliteStore, sqliteStoreDefaults } from './sqlite-store.js';
 export { POSTGRES_SCHEMA_VERSION, PostgresStore, postgresStoreDefaults } from './postgres-store.js';
-export { decodeFrames, encodeFrames, MemoryStore } from './store.js';
+export { decodeFrames, encodeFrames, leasesOf, MemoryStore } from './store.js';
 
 export type { PollResult, TitanicCallOptions, TitanicClientOptions, WaitReplyOptions } from './client.js';
 export type { DispatchClient, DispatcherOptions, DispatcherStats } from './dispatcher.js';
@@ -45,6 +45,7 @@ export type { TitanicServerOptions, TitanicServerState, TitanicServerStats } fro
 export type { SqliteStoreOptions } from './sqlite-store.js';
 export type { PostgresStoreOptions } from './postgres-store.js';
 export type {
+  LeaseStore,
   PendingRef,
   StoreCounts,
   StoredRequest,

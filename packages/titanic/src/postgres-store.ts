@@ -24,6 +24,7 @@
  * `SELECT ... FOR UPDATE SKIP LOCKED`, stamping `claimed_by` and `claimed_until = now() + lease`.
  * Lease times use the database clock, so instances need not agree on the time.
  */
+import { componentLogger, exponentialBackoff, toError, type Logger, type RetryDelay } from '@zpatterns/core';
 import pg from 'pg';
 import { TitanicStoreError } from './errors.js';
 import {
@@ -37,6 +38,7 @@ import {
   type StoredState,
   type StoreStats,
   type StoreWrite,
+  type LeaseStore,
   type TitanicStore,
 } from './store.js';
 
@@ -53,6 +55,14 @@ export interface PostgresStoreOptions {
   recoveryPageSize?: number;
   /** `application_name` of the connections, as `pg_stat_activity` shows it. @default 'titanic' */
   applicationName?: string;
+  /**
+   * Delay before the `n`-th health probe (`SELECT 1`) while the database is unreachable; the first
+   * success marks the store healthy again. Queries are never held back meanwhile: each one tries
+   * a fresh connection and fails fast. @default exponential 100 ms .. 5 s, jitter 0.2
+   */
+  reconnectDelay?: RetryDelay;
+  /** Parent logger. @default silent */
+  logger?: Logger | undefined;
 }
 
 export const postgresStoreDefaults = {
@@ -61,7 +71,8 @@ export const postgresStoreDefaults = {
   connectTimeoutMs: 5000,
   recoveryPageSize: 1000,
   applicationName: 'titanic',
-} as const satisfies Omit<Required<PostgresStoreOptions>, 'url'>;
+  reconnectDelay: exponentialBackoff({ initialMs: 100, maxMs: 5000, factor: 2, jitter: 0.2 }),
+} as const satisfies Omit<Required<PostgresStoreOptions>, 'url' | 'logger'>;
 
 /** The schema versions, in order; each runs once, inside the migration transaction. */
 const MIGRATIONS: readonly ((s: string) => string)[] = [
@@ -86,23 +97,40 @@ export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
-export class PostgresStore implements TitanicStore {
+/**
+ * SQLSTATE classes that mean "the database is not reachable now" rather than "this statement is
+ * wrong": 08 connection exception, 57 operator intervention (admin shutdown, starting up), 53
+ * insufficient resources (too many connections).
+ */
+function isUnavailable(err: unknown): boolean {
+  if (!(err instanceof pg.DatabaseError)) return true;
+  const code = err.code ?? '';
+  return code.startsWith('08') || code.startsWith('57') || code.startsWith('53');
+}
+
+export class PostgresStore implements TitanicStore, LeaseStore {
   readonly stats: StoreStats = newStoreStats();
   readonly #pool: pg.Pool;
   readonly #t: string;
   readonly #pageSize: number;
+  readonly #reconnectDelay: RetryDelay;
+  readonly #log: Logger;
   #healthy = true;
   #closed = false;
+  /** The single-flight health probe loop while unhealthy. */
+  #probing: Promise<void> | undefined;
+  #probeTimer: NodeJS.Timeout | undefined;
+  #probeWake: (() => void) | undefined;
 
-  private constructor(pool: pg.Pool, schema: string, pageSize: number) {
+  private constructor(pool: pg.Pool, schema: string, pageSize: number, reconnectDelay: RetryDelay, log: Logger) {
     this.#pool = pool;
     this.#t = `${schema}.titanic_requests`;
     this.#pageSize = pageSize;
+    this.#reconnectDelay = reconnectDelay;
+    this.#log = log;
     // An idle connection that breaks (database restart) is reported here; without a listener the
     // pool's 'error' event would kill the process. The next query opens a fresh connection.
-    pool.on('error', () => {
-      this.#healthy = false;
-    });
+    pool.on('error', (err) => this.#unhealthy(err));
   }
 
   /** Connects, creates or migrates the schema, and resolves with a ready store. */
@@ -115,7 +143,13 @@ export class PostgresStore implements TitanicStore {
       connectionTimeoutMillis: options.connectTimeoutMs ?? postgresStoreDefaults.connectTimeoutMs,
       application_name: options.applicationName ?? postgresStoreDefaults.applicationName,
     });
-    const store = new PostgresStore(pool, schema, options.recoveryPageSize ?? postgresStoreDefaults.recoveryPageSize);
+    const store = new PostgresStore(
+      pool,
+      schema,
+      options.recoveryPageSize ?? postgresStoreDefaults.recoveryPageSize,
+      options.reconnectDelay ?? postgresStoreDefaults.reconnectDelay,
+      componentLogger(options.logger, { component: 'postgres-store', schema }),
+    );
     try {
       await store.#migrate(schema);
     } catch (err) {
@@ -127,7 +161,10 @@ export class PostgresStore implements TitanicStore {
     return store;
   }
 
-  /** False after a query failed for lack of the database, true again after the next success. */
+  /**
+   * False after a query failed for lack of the database, true again after the next success (a
+   * query, or the background probe that runs with backoff meanwhile).
+   */
   get healthy(): boolean {
     return this.#healthy && !this.#closed;
   }
@@ -160,17 +197,19 @@ export class PostgresStore implements TitanicStore {
     this.#check();
     if (batch.length === 0) return;
     try {
-      await this.#transaction(async (client) => {
-        const now = Date.now();
-        let at = 0;
-        while (at < batch.length) {
-          const type = batch[at]?.type;
-          let end = at;
-          while (end < batch.length && batch[end]?.type === type) end++;
-          await this.#applyRun(client, batch.slice(at, end), now);
-          at = end;
-        }
-      });
+      await this.#retryingConflicts(() =>
+        this.#transaction(async (client) => {
+          const now = Date.now();
+          let at = 0;
+          while (at < batch.length) {
+            const type = batch[at]?.type;
+            let end = at;
+            while (end < batch.length && batch[end]?.type === type) end++;
+            await this.#applyRun(client, batch.slice(at, end), now);
+            at = end;
+          }
+        }),
+      );
     } catch (err) {
       throw new TitanicStoreError(`commit of ${batch.length} writes failed: ${(err as Error).message}`, { cause: err });
     }
@@ -206,13 +245,20 @@ export class PostgresStore implements TitanicStore {
         break;
       case 'reply':
         await client.query(
-          `UPDATE ${this.#t} t SET reply = v.r, body = '\\x', replied_ms = $3, claimed_by = NULL, claimed_until = NULL
-           FROM unnest($1::text[], $2::bytea[]) AS v(u, r) WHERE t.uuid = v.u AND t.reply IS NULL`,
+          // Rows are locked in seq order (the CTE), as every multi-row statement here does, so
+          // concurrent instances do not deadlock on each other's batches.
+          `WITH l AS (SELECT seq, uuid FROM ${this.#t} WHERE uuid = ANY($1::text[]) AND reply IS NULL ORDER BY seq FOR UPDATE)
+           UPDATE ${this.#t} t SET reply = v.r, body = '\\x', replied_ms = $3, claimed_by = NULL, claimed_until = NULL
+           FROM l JOIN unnest($1::text[], $2::bytea[]) AS v(u, r) ON v.u = l.uuid WHERE t.seq = l.seq`,
           [uuids, blobs, now],
         );
         break;
       case 'close':
-        await client.query(`DELETE FROM ${this.#t} WHERE uuid = ANY($1::text[])`, [uuids]);
+        await client.query(
+          `WITH l AS (SELECT seq FROM ${this.#t} WHERE uuid = ANY($1::text[]) ORDER BY seq FOR UPDATE)
+           DELETE FROM ${this.#t} t USING l WHERE t.seq = l.seq`,
+          [uuids],
+        );
         break;
       case undefined:
         break;
@@ -267,6 +313,35 @@ export class PostgresStore implements TitanicStore {
     return rows.map((row) => ({ uuid: row.uuid, service: row.service, body: decodeFrames(row.body) }));
   }
 
+  async renew(instance: string, uuids: readonly string[], leaseMs: number): Promise<string[]> {
+    if (uuids.length === 0) return [];
+    const rows = await this.#query<{ uuid: string }>(
+      `WITH l AS (SELECT seq FROM ${this.#t} WHERE uuid = ANY($1::text[]) AND claimed_by = $2 AND reply IS NULL
+                  ORDER BY seq FOR UPDATE)
+       UPDATE ${this.#t} t SET claimed_until = now() + $3 * interval '1 millisecond'
+       FROM l WHERE t.seq = l.seq AND t.claimed_by = $2 RETURNING t.uuid`,
+      [uuids, instance, leaseMs],
+    );
+    return rows.map((row) => row.uuid);
+  }
+
+  async release(instance: string, uuids: readonly string[], delayMs: number): Promise<void> {
+    if (uuids.length === 0) return;
+    await this.#query(
+      `WITH l AS (SELECT seq FROM ${this.#t} WHERE uuid = ANY($1::text[]) AND claimed_by = $2 AND reply IS NULL
+                  ORDER BY seq FOR UPDATE)
+       UPDATE ${this.#t} t SET claimed_by = NULL,
+         claimed_until = CASE WHEN $3 > 0 THEN now() + $3 * interval '1 millisecond' END
+       FROM l WHERE t.seq = l.seq AND t.claimed_by = $2`,
+      [uuids, instance, Math.max(0, Math.round(delayMs))],
+    );
+  }
+
+  async countPending(): Promise<number> {
+    const rows = await this.#query<{ n: string }>(`SELECT count(*) AS n FROM ${this.#t} WHERE reply IS NULL`);
+    return Number(rows[0]?.n ?? 0);
+  }
+
   async counts(): Promise<StoreCounts> {
     const rows = await this.#query<{ pending: string; replied: string }>(
       `SELECT count(*) FILTER (WHERE reply IS NULL) AS pending, count(*) FILTER (WHERE reply IS NOT NULL) AS replied FROM ${this.#t}`,
@@ -284,6 +359,9 @@ export class PostgresStore implements TitanicStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#probeTimer !== undefined) clearTimeout(this.#probeTimer);
+    this.#probeWake?.();
+    await this.#probing;
     await this.#pool.end();
   }
 
@@ -292,7 +370,25 @@ export class PostgresStore implements TitanicStore {
   }
 
   async #query<TRow extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<TRow[]> {
-    return (await this.#run(() => this.#pool.query<TRow>(sql, params))).rows;
+    return (await this.#retryingConflicts(() => this.#run(() => this.#pool.query<TRow>(sql, params)))).rows;
+  }
+
+  /**
+   * Runs `op` again (up to 5 times, after a short random pause) when PostgreSQL aborted it for a
+   * deadlock (40P01) or a serialization failure (40001). Every statement here is safe to repeat:
+   * inserts ignore conflicts, replies apply only to unanswered rows, leases check their holder.
+   */
+  async #retryingConflicts<T>(op: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await op();
+      } catch (err) {
+        const code = err instanceof pg.DatabaseError ? err.code : undefined;
+        if ((code !== '40P01' && code !== '40001') || attempt >= 5 || this.#closed) throw err;
+        this.#log.debug({ code, attempt }, 'transaction conflict, retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+      }
+    }
   }
 
   /** Runs `op`, tracking health: any failure to reach the database marks the store unhealthy. */
@@ -303,14 +399,53 @@ export class PostgresStore implements TitanicStore {
       this.#healthy = true;
       return result;
     } catch (err) {
-      if (!(err instanceof pg.DatabaseError)) this.#healthy = false;
+      if (isUnavailable(err)) this.#unhealthy(err);
       throw err;
+    }
+  }
+
+  /**
+   * The database is unreachable: report unhealthy and probe it with backoff (single flight) until
+   * it answers, so `/healthz` recovers even when no traffic comes. The pool needs no reconnect of
+   * its own: every query takes a live connection or opens a new one.
+   */
+  #unhealthy(err: unknown): void {
+    if (this.#closed) return;
+    if (this.#healthy) this.#log.warn({ err: toError(err) }, 'database unreachable');
+    this.#healthy = false;
+    if (this.#probing !== undefined) return;
+    this.#probing = this.#probe().finally(() => {
+      this.#probing = undefined;
+    });
+  }
+
+  async #probe(): Promise<void> {
+    for (let attempt = 1; !this.#closed && !this.#healthy; attempt++) {
+      const delayMs = this.#reconnectDelay(attempt) ?? this.#reconnectDelay(attempt - 1) ?? 5000;
+      await new Promise<void>((resolve) => {
+        this.#probeWake = resolve;
+        this.#probeTimer = setTimeout(resolve, delayMs);
+      });
+      this.#probeTimer = undefined;
+      this.#probeWake = undefined;
+      if (this.#closed || this.#healthy) break;
+      try {
+        await this.#pool.query('SELECT 1');
+        this.#healthy = true;
+        this.#log.info({ attempts: attempt }, 'database reachable again');
+      } catch (err) {
+        this.#log.debug({ err: toError(err), attempt, delayMs }, 'database still unreachable');
+      }
     }
   }
 
   async #transaction(body: (client: pg.PoolClient) => Promise<void>): Promise<void> {
     await this.#run(async () => {
       const client = await this.#pool.connect();
+      // While checked out the pool does not listen for the connection breaking between two
+      // statements; an unheard 'error' event would end the process.
+      const onError = (err: Error): void => this.#unhealthy(err);
+      client.on('error', onError);
       let broken: Error | undefined;
       try {
         await client.query('BEGIN');
@@ -322,7 +457,8 @@ export class PostgresStore implements TitanicStore {
         throw err;
       } finally {
         // A connection that failed mid-transaction is discarded, not returned to the pool.
-        client.release(broken !== undefined && !(broken instanceof pg.DatabaseError) ? broken : undefined);
+        client.off('error', onError);
+        client.release(broken !== undefined && isUnavailable(broken) ? broken : undefined);
       }
     });
   }

@@ -77,18 +77,32 @@ export interface TitanicServerOptions {
    * side's key pair and the broker's public key. @default undefined (plain)
    */
   security?: SecurityOptions | undefined;
+  /**
+   * The backlog bound: requests stored and not yet answered by their service. A submission beyond
+   * it is refused with "500" (and counted in `stats.refused`) instead of growing the backlog
+   * without limit; the client retries later. Without a lease store the backlog is the in-memory
+   * index of pending requests (about 250 bytes each, so the default costs at most ~60 MB); with
+   * one (PostgreSQL) it is the store-wide count, refreshed every second. Sized so that the book's
+   * test workload, 100,000 requests submitted at once, is accepted whole. @default 250000
+   */
+  maxBacklog?: number;
+  /** Lease stores (PostgreSQL): how long a claim holds a request. @default 30000 */
+  leaseMs?: number;
+  /** Lease stores: how often to look for claimable requests. @default 1000 */
+  claimIntervalMs?: number;
+  /** Lease stores: this instance's name in the leases. @default `<hostname>:<pid>:<random>` */
+  instance?: string | undefined;
+  /** Called after every store commit (duration, size, success): for a latency histogram. */
+  onStoreCommit?: ((commit: { durationMs: number; writes: number; ok: boolean }) => void) | undefined;
   /** Parent logger. @default silent */
   logger?: Logger | undefined;
   clock?: Clock;
 }
 
-type ResolvedServerOptions = Required<Omit<TitanicServerOptions, 'store' | 'logger' | 'reconnect' | 'security'>> &
-  Pick<TitanicServerOptions, 'store' | 'logger' | 'reconnect' | 'security'>;
+type Optional = 'store' | 'logger' | 'reconnect' | 'security' | 'instance' | 'onStoreCommit';
+type ResolvedServerOptions = Required<Omit<TitanicServerOptions, Optional>> & Pick<TitanicServerOptions, Optional>;
 
-export const titanicServerDefaults: Omit<
-  ResolvedServerOptions,
-  'broker' | 'store' | 'logger' | 'reconnect' | 'security'
-> = {
+export const titanicServerDefaults: Omit<ResolvedServerOptions, 'broker' | Optional> = {
   dataDir: './data/titanic',
   requestWorkers: 32,
   replyWorkers: 8,
@@ -100,6 +114,9 @@ export const titanicServerDefaults: Omit<
   heartbeatIntervalMs: 2500,
   liveness: 3,
   replyRetentionMs: 7 * 24 * 3_600_000,
+  maxBacklog: 250_000,
+  leaseMs: dispatcherDefaults.leaseMs,
+  claimIntervalMs: dispatcherDefaults.claimIntervalMs,
   clock: systemClock,
 };
 
@@ -111,6 +128,8 @@ export interface TitanicServerStats {
   malformed: number;
   /** Internal errors answered "500". */
   internalErrors: number;
+  /** Submissions refused with "500" because the backlog was at `maxBacklog`. */
+  refused: number;
   /** Replies deleted by the retention limit. */
   expired: number;
   dispatch: DispatcherStats;
@@ -134,19 +153,27 @@ export class TitanicServer implements AsyncDisposable {
   readonly #served: Promise<void>[] = [];
   #state: TitanicServerState = { state: 'idle' };
   #closing: Promise<void> | undefined;
-  readonly #counters = { submitted: 0, replyQueries: 0, closes: 0, malformed: 0, internalErrors: 0, expired: 0 };
+  readonly #counters = {
+    submitted: 0,
+    replyQueries: 0,
+    closes: 0,
+    malformed: 0,
+    internalErrors: 0,
+    refused: 0,
+    expired: 0,
+  };
   #sweepTimer: TimerHandle | undefined;
 
   constructor(options: TitanicServerOptions) {
     const o: ResolvedServerOptions = { ...titanicServerDefaults, ...stripUndefined(options), broker: options.broker };
     if (typeof o.broker !== 'string' || o.broker === '') throw new RangeError('broker: an endpoint is required');
-    for (const key of ['requestWorkers', 'replyWorkers', 'concurrency', 'liveness'] as const) {
+    for (const key of ['requestWorkers', 'replyWorkers', 'concurrency', 'liveness', 'maxBacklog'] as const) {
       if (!(Number.isInteger(o[key]) && o[key] >= 1)) throw new RangeError(`${key}: expected a whole number >= 1`);
     }
     this.#o = o;
     this.#log = componentLogger(options.logger, { component: 'titanic' });
     this.#store = options.store ?? new SqliteStore({ dataDir: o.dataDir });
-    this.#committer = new GroupCommitter(this.#store, { logger: this.#log });
+    this.#committer = new GroupCommitter(this.#store, { logger: this.#log, onCommit: o.onStoreCommit });
     this.#client = new MajordomoClient({
       broker: o.broker,
       timeoutMs: o.dispatchTimeoutMs,
@@ -163,9 +190,22 @@ export class TitanicServer implements AsyncDisposable {
       retryDelay: o.retryDelay,
       serviceRetryDelay: o.serviceRetryDelay,
       mmiCheck: o.mmiCheck,
+      leaseMs: o.leaseMs,
+      claimIntervalMs: o.claimIntervalMs,
+      ...(o.instance === undefined ? {} : { instance: o.instance }),
       logger: this.#log,
       clock: o.clock,
     });
+  }
+
+  /** Running, and the store can reach its storage: what `/healthz` reports. */
+  get healthy(): boolean {
+    return this.#state.state === 'running' && this.#store.healthy !== false;
+  }
+
+  /** This instance's name in the store's leases (lease stores), as `claimed_by` shows it. */
+  get instance(): string | undefined {
+    return this.#dispatcher.leased ? this.#dispatcher.instance : undefined;
   }
 
   get state(): TitanicServerState['state'] {
@@ -180,9 +220,12 @@ export class TitanicServer implements AsyncDisposable {
     return { ...this.#counters, dispatch: { ...this.#dispatcher.stats } };
   }
 
-  /** Requests stored and not yet answered by their service (in memory index). */
+  /**
+   * Requests stored and not yet answered by their service: the in-memory index, or with a lease
+   * store the store-wide count (refreshed every second) plus local submissions since.
+   */
   get pending(): number {
-    return this.#dispatcher.queue.size;
+    return this.#dispatcher.backlog;
   }
 
   /**
@@ -227,6 +270,11 @@ export class TitanicServer implements AsyncDisposable {
   readonly #onSubmit = async (body: Buffer[]): Promise<readonly Frame[]> => {
     const request = decodeSubmit(body);
     if (typeof request === 'string') return this.#malformed(TSP_SERVICE.REQUEST, request);
+    if (this.#dispatcher.backlog >= this.#o.maxBacklog) {
+      this.#counters.refused++;
+      this.#log.debug({ maxBacklog: this.#o.maxBacklog }, 'backlog full, submission refused with 500');
+      return encodeStatus('500');
+    }
     const uuid = generateUuid();
     try {
       await this.#committer.write({ type: 'request', uuid, service: request.service, body: request.body });

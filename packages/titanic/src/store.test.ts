@@ -193,6 +193,52 @@ describe.skipIf(pgUrl === undefined)('PostgresStore', () => {
     await c.close();
   });
 
+  it('renews only leases the instance still holds, and releases with a delay', async () => {
+    const schema = freshSchema();
+    const [a, c] = [await open(schema), await open(schema)];
+    const [u1, u2, u3] = [generateUuid(), generateUuid(), generateUuid()];
+    await a.write([u1, u2, u3].map((uuid) => ({ type: 'request' as const, uuid, service: b('echo'), body: [] })));
+    expect((await a.claim('A', 60_000, 3)).map((r) => r.uuid)).toEqual([u1, u2, u3]);
+    // u2 answered (by anyone): no lease to renew; the others still A's.
+    await c.write([{ type: 'reply', uuid: u2 ?? '', body: [b('r')] }]);
+    expect((await a.renew('A', [u1 ?? '', u2 ?? '', u3 ?? ''], 60_000)).sort()).toEqual([u1, u3].sort());
+    expect(await c.renew('C', [u1 ?? ''], 60_000)).toEqual([]);
+    // Released at once: C takes u1; released with a delay: u3 only later.
+    await a.release('A', [u1 ?? ''], 0);
+    await a.release('A', [u3 ?? ''], 400);
+    expect((await c.claim('C', 60_000, 10)).map((r) => r.uuid)).toEqual([u1]);
+    expect(await a.renew('A', [u1 ?? '', u3 ?? ''], 60_000)).toEqual([]);
+    await expect.poll(async () => (await c.claim('C', 60_000, 10)).map((r) => r.uuid)).toEqual([u3]);
+    await a.close();
+    await c.close();
+  });
+
+  it('two instances writing overlapping batches in opposite orders do not fail on deadlocks', async () => {
+    const schema = freshSchema();
+    const [a, c] = [await open(schema), await open(schema)];
+    for (let round = 0; round < 10; round++) {
+      const uuids = Array.from({ length: 100 }, () => generateUuid());
+      await a.write(uuids.map((uuid) => ({ type: 'request' as const, uuid, service: b('echo'), body: [] })));
+      const reversed = [...uuids].reverse();
+      const replies = (list: string[]): StoreWrite[] =>
+        list.map((uuid) => ({ type: 'reply' as const, uuid, body: [b(uuid)] }));
+      const closes = (list: string[]): StoreWrite[] => list.map((uuid) => ({ type: 'close' as const, uuid }));
+      await Promise.all([
+        a.write([...replies(uuids), ...closes(uuids.slice(0, 50))]),
+        c.write([...closes(reversed.slice(0, 50)), ...replies(reversed)]),
+        a.renew('A', reversed, 1000),
+        c.release('C', uuids, 0),
+      ]);
+      // Each reply is its own UUID's, whoever wrote it first.
+      for (const uuid of uuids.slice(50)) {
+        const state = await a.get(uuid);
+        if (state.state === 'replied') expect(state.body[0]?.toString('latin1')).toBe(uuid);
+      }
+    }
+    await a.close();
+    await c.close();
+  });
+
   it('replaces connections the database dropped, and reports unhealthy meanwhile', async () => {
     const applicationName = freshSchema();
     const store = await PostgresStore.open({ url: pgUrl ?? '', schema: freshSchema(), applicationName });

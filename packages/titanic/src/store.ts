@@ -78,8 +78,49 @@ export interface TitanicStore {
    */
   expireReplies(repliedBeforeMs: number): Promise<number>;
   readonly stats: StoreStats;
+  /**
+   * False while the store cannot reach its storage (a server-grade store whose database is down);
+   * absent or true otherwise. Feeds `/healthz`.
+   */
+  readonly healthy?: boolean;
   /** Release the store (idempotent). Later calls reject with `TitanicStoreError`. */
   close(): Promise<void>;
+}
+
+/**
+ * The extra capability of a store shared by several Titanic instances (PostgreSQL): dispatch
+ * leases. A pending request is dispatched only by the instance that holds its lease; a lease that
+ * is not renewed expires and the request can be claimed again (its holder died).
+ *
+ * Lease deadlines are kept by the store (the database clock), so instances need not agree on the
+ * time; each instance also tracks a conservative local deadline (see the dispatcher).
+ */
+export interface LeaseStore {
+  /**
+   * Claim up to `limit` pending requests that nobody holds (or whose lease expired) for
+   * `instance` until `leaseMs` from now, oldest first, with their bodies.
+   */
+  claim(instance: string, leaseMs: number, limit: number): Promise<StoredRequest[]>;
+  /** Extend the leases `instance` still holds among `uuids`; resolves with those it still holds. */
+  renew(instance: string, uuids: readonly string[], leaseMs: number): Promise<string[]>;
+  /**
+   * Give up `instance`'s leases on `uuids`: claimable again after `delayMs` (0: at once), by any
+   * instance. The shared form of a retry backoff.
+   */
+  release(instance: string, uuids: readonly string[], delayMs: number): Promise<void>;
+  /** Requests without a reply, store-wide (cheap: the pending index only). For the backlog bound. */
+  countPending(): Promise<number>;
+}
+
+/** The store's lease capability, when it has one (PostgreSQL); undefined for SQLite and memory. */
+export function leasesOf(store: TitanicStore): LeaseStore | undefined {
+  const s = store as Partial<LeaseStore>;
+  return typeof s.claim === 'function' &&
+    typeof s.renew === 'function' &&
+    typeof s.release === 'function' &&
+    typeof s.countPending === 'function'
+    ? (store as TitanicStore & LeaseStore)
+    : undefined;
 }
 
 export function newStoreStats(): StoreStats {

@@ -105,6 +105,25 @@ describe('Titanic over a real broker', () => {
     expect(server.pending).toBe(0);
   });
 
+  it('refuses submissions with "500" beyond maxBacklog, counts them, and accepts again once the backlog drains', async () => {
+    const { endpoint } = await startBroker();
+    const server = await startTitanic(endpoint, { maxBacklog: 3 });
+    const client = newClient(endpoint);
+    // 'echo' has no worker yet: every stored request stays pending.
+    const uuids = [
+      await client.submit('echo', ['1']),
+      await client.submit('echo', ['2']),
+      await client.submit('echo', ['3']),
+    ];
+    await expect(client.submit('echo', ['4'])).rejects.toBeInstanceOf(TitanicServerError);
+    expect(server.stats).toMatchObject({ submitted: 3, refused: 1, internalErrors: 0 });
+    expect(server.pending).toBe(3);
+    startEcho(endpoint);
+    for (const uuid of uuids) await client.waitReply(uuid, { timeoutMs: 10_000 });
+    await eventually(() => server.pending === 0, { what: 'backlog drained' });
+    expect(await client.call('echo', ['5'], { timeoutMs: 10_000 })).toEqual([Buffer.from('5')]);
+  });
+
   it('answers "400" to unknown and malformed UUIDs, and malformed UUIDs never reach the store', async () => {
     const { endpoint } = await startBroker();
     const store = new MemoryStore();

@@ -15,6 +15,9 @@
  *   titanic end-to-end        `call()` = submit + waitReply + close, through the dispatcher and
  *                             `--echo-workers` echo workers
  *
+ * With `--store postgres` the Titanic cases run again on PostgreSQL, with one instance and with
+ * two instances on one database (a throwaway cluster for the run, or `--pg-url URL`).
+ *
  * Flags: `--requests N` (submissions, default 20k), `--e2e-requests N` (default 5k),
  * `--titanic-workers N` (titanic.request workers, default 32), `--reply-workers N` (titanic.reply
  * and titanic.close workers each, default 8), `--echo-workers N` (default 2),
@@ -25,6 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MajordomoClient, MajordomoPipeline } from '@zpatterns/majordomo';
 import { TitanicClient } from '@zpatterns/titanic';
+import { startPostgres, type PostgresCluster } from '@zpatterns/testkit';
 import { appScript, Peer, stopAll } from '../lib/peer.js';
 import { drivePipelined, readSeq, seqFrame } from '../lib/pipelined.js';
 import { Latencies } from '../lib/stats.js';
@@ -78,6 +82,68 @@ async function waitForService(endpoint: string, service: string): Promise<void> 
   }
 }
 
+interface TitanicRun {
+  readonly ctx: BenchContext;
+  readonly endpoint: string;
+  readonly submissions: number;
+  readonly e2e: number;
+  readonly window: number;
+  readonly cases: Record<string, CaseResult>;
+}
+
+/**
+ * One Titanic configuration: start its instances (one process each, `argsList`), measure durable
+ * submissions, wait until every one is answered (and close it), then end-to-end calls; stop them.
+ */
+async function measureTitanic(run: TitanicRun, label: string, argsList: readonly string[][]): Promise<void> {
+  const { ctx, endpoint, submissions, e2e, window, cases } = run;
+  const instances: Peer[] = [];
+  try {
+    for (const args of argsList) instances.push(await Peer.start(appScript('titanic'), args));
+    await waitForService(endpoint, 'titanic.request');
+    const client = new TitanicClient({
+      broker: endpoint,
+      maxSockets: window,
+      pollIntervalMs: 5,
+      maxPollIntervalMs: 50,
+    });
+    try {
+      ctx.log(`${label}: ${submissions} durable submissions, ${window} callers`);
+      const submitted: string[] = [];
+      const rssBeforeKb = await (instances[0] as Peer).rssKb();
+      cases[`${label} submit (durable)`] = await driveConcurrent(submissions, window, async () => {
+        submitted.push(await client.submit('echo', [HELLO]));
+      });
+      ctx.log(`${label}: waiting until the dispatcher has answered every submission`);
+      const drainStart = performance.now();
+      let index = 0;
+      await Promise.all(
+        Array.from({ length: window }, async () => {
+          for (let i = index++; i < submitted.length; i = index++) {
+            const uuid = submitted[i] as string;
+            await client.waitReply(uuid, { pollIntervalMs: 20, maxPollIntervalMs: 200 });
+            await client.close(uuid);
+          }
+        }),
+      );
+      const drainMs = performance.now() - drainStart;
+      ctx.log(`${label}: ${e2e} end-to-end calls (submit + waitReply + close)`);
+      cases[`${label} end-to-end`] = {
+        ...(await driveConcurrent(e2e, window, async () => {
+          await client.call('echo', [HELLO]);
+        })),
+        backlogDrainMs: Math.round(drainMs),
+        rssBeforeKb,
+        rssAfterKb: await (instances[0] as Peer).rssKb(),
+      };
+    } finally {
+      await client.shutdown();
+    }
+  } finally {
+    await stopAll(instances);
+  }
+}
+
 export const benchmark: Benchmark = {
   description: 'Titanic: durable submissions and end-to-end requests, beside the plain Majordomo path',
   async run(ctx: BenchContext): Promise<BenchReport> {
@@ -90,6 +156,22 @@ export const benchmark: Benchmark = {
     const window = ctx.window;
     const cases: Record<string, CaseResult> = {};
     const dataDir = mkdtempSync(join(tmpdir(), 'titanic-bench-'));
+    const store = ctx.flags['store'];
+    if (store !== undefined && store !== 'postgres' && store !== 'sqlite') {
+      throw new Error(`--store ${String(store)}: expected sqlite (the default) or postgres`);
+    }
+    // PostgreSQL: --pg-url, or a throwaway cluster on a unix socket for the run.
+    let cluster: PostgresCluster | undefined;
+    let pgUrl: string | undefined;
+    if (store === 'postgres') {
+      const given = ctx.flags['pg-url'];
+      if (typeof given === 'string') pgUrl = given;
+      else {
+        ctx.log('titanic: starting a throwaway PostgreSQL cluster');
+        cluster = await startPostgres();
+        pgUrl = cluster.url;
+      }
+    }
     const broker = await Peer.start(appScript('mdbroker'), ['--bind', 'tcp://127.0.0.1:*', '--log-level', 'info']);
     const peers: Peer[] = [];
     try {
@@ -131,12 +213,8 @@ export const benchmark: Benchmark = {
         }
       }
 
-      // --- Titanic ------------------------------------------------------------------------------
-      const titanic = await Peer.start(appScript('titanic'), [
-        '--broker',
-        endpoint,
-        '--data-dir',
-        dataDir,
+      // --- Titanic on SQLite, then (with --store postgres) on PostgreSQL with 1 and 2 instances ----
+      const titanicFlags = [
         '--workers',
         String(titanicWorkers),
         '--reply-workers',
@@ -145,58 +223,29 @@ export const benchmark: Benchmark = {
         String(concurrency),
         '--log-level',
         'info',
-      ]);
-      peers.push(titanic);
-      await waitForService(endpoint, 'titanic.request');
-      const client = new TitanicClient({
-        broker: endpoint,
-        maxSockets: window,
-        pollIntervalMs: 5,
-        maxPollIntervalMs: 50,
-      });
-      try {
-        ctx.log(
-          `titanic: ${submissions} durable submissions, ${window} callers, ${titanicWorkers} titanic.request workers`,
-        );
-        const submitted: string[] = [];
-        const rssBeforeKb = await titanic.rssKb();
-        cases['titanic submit (durable)'] = await driveConcurrent(submissions, window, async () => {
-          submitted.push(await client.submit('echo', [HELLO]));
-        });
-        ctx.log('titanic: waiting until the dispatcher has answered every submission');
-        const drainStart = performance.now();
-        let index = 0;
-        await Promise.all(
-          Array.from({ length: window }, async () => {
-            for (let i = index++; i < submitted.length; i = index++) {
-              const uuid = submitted[i] as string;
-              await client.waitReply(uuid, { pollIntervalMs: 20, maxPollIntervalMs: 200 });
-              await client.close(uuid);
-            }
-          }),
-        );
-        const drainMs = performance.now() - drainStart;
-        ctx.log(`titanic: ${e2e} end-to-end calls (submit + waitReply + close)`);
-        cases['titanic end-to-end'] = {
-          ...(await driveConcurrent(e2e, window, async () => {
-            await client.call('echo', [HELLO]);
-          })),
-          backlogDrainMs: Math.round(drainMs),
-          rssBeforeKb,
-          rssAfterKb: await titanic.rssKb(),
-        };
-      } finally {
-        await client.shutdown();
+      ];
+      const run = { ctx, endpoint, submissions, e2e, window, cases };
+      await measureTitanic(run, 'titanic (SQLite)', [['--broker', endpoint, '--data-dir', dataDir, ...titanicFlags]]);
+      if (pgUrl !== undefined) {
+        const pgArgs = ['--broker', endpoint, '--store', pgUrl, ...titanicFlags];
+        await measureTitanic(run, 'titanic (PostgreSQL, 1 instance)', [pgArgs]);
+        await measureTitanic(run, 'titanic (PostgreSQL, 2 instances)', [pgArgs, pgArgs]);
       }
     } finally {
       await stopAll(peers);
       await broker.stop();
+      await cluster?.stop();
       rmSync(dataDir, { recursive: true, force: true });
     }
     const mdp = cases[`mdp request() ${echoWorkers} workers`];
-    const durable = cases['titanic submit (durable)'];
+    const durable = cases['titanic (SQLite) submit (durable)'];
     const notes = [
-      `${submissions} submissions from ${window} concurrent callers; Titanic with ${titanicWorkers} titanic.request and ${replyWorkers} titanic.reply/close workers, dispatcher concurrency ${concurrency}, ${echoWorkers} echo workers; SQLite WAL, synchronous=FULL (fsync per group commit)`,
+      `${submissions} submissions from ${window} concurrent callers; each Titanic instance with ${titanicWorkers} titanic.request and ${replyWorkers} titanic.reply/close workers, dispatcher concurrency ${concurrency}, ${echoWorkers} echo workers; SQLite WAL, synchronous=FULL (fsync per group commit)`,
+      ...(pgUrl === undefined
+        ? []
+        : [
+            `PostgreSQL: ${cluster === undefined ? 'the --pg-url database' : 'a throwaway local cluster on a unix socket, fsync=off (commits reach the OS, not the disk: not comparable with SQLite fsync figures as a durability cost)'}; leases 30 s, claims every 1 s plus at once after a local submission`,
+          ]),
       `target: durable submissions >= 0.3 x the plain broker path (same client shape): ${
         mdp !== undefined && durable !== undefined ? (durable.rps / mdp.rps).toFixed(2) : '?'
       } x mdp request()`,

@@ -11,8 +11,8 @@
  *   and restart PostgreSQL, never the machine, so what PostgreSQL has written to the OS survives
  *   them; fsync would only cost start-up and commit time. Never run a real store like this.
  *
- * Self-contained (node built-ins only) so that vitest's globalSetup and the bench can load it
- * before anything is built.
+ * Self-contained (node built-ins only) so that vitest's globalSetup can load this source file
+ * before anything is built; tests and the bench import it from `@zpatterns/testkit`.
  */
 import { execFile as execFileCb } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -30,6 +30,10 @@ export interface PostgresCluster {
   readonly dir: string;
   /** Stops the server (`-m fast`) and starts it again on the same data. */
   restart(): Promise<void>;
+  /** Stops the server (`-m fast`), keeping its data: the database is down until `resume()`. */
+  halt(): Promise<void>;
+  /** Starts the server again after `halt()`. */
+  resume(): Promise<void>;
   /** Stops the server (immediate) and removes the temp dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -126,6 +130,12 @@ export async function startPostgres(): Promise<PostgresCluster> {
       await run('pg_ctl', ['-D', data, '-w', '-m', 'fast', 'stop']);
       await start();
     },
+    async halt() {
+      await run('pg_ctl', ['-D', data, '-w', '-m', 'fast', 'stop']);
+    },
+    async resume() {
+      await start();
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -136,4 +146,16 @@ export async function startPostgres(): Promise<PostgresCluster> {
       }
     },
   };
+}
+
+/**
+ * The PostgreSQL that the tests use: `ZPATTERNS_PG_URL`, exported by the vitest globalSetup
+ * (tools/postgres-setup.ts). Under `CI=true` a missing database is a failure, never a skip.
+ */
+export function postgresUrl(): string | undefined {
+  const url = process.env['ZPATTERNS_PG_URL'];
+  if (url === undefined && process.env['CI'] === 'true') {
+    throw new Error('ZPATTERNS_PG_URL is not set: the PostgreSQL test cluster did not start');
+  }
+  return url;
 }

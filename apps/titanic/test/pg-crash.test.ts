@@ -1,0 +1,187 @@
+/**
+ * Two Titanic instances on one PostgreSQL database, real processes, with chaos:
+ *
+ *   test client ──submit/poll──> mdbroker (process) <──> titanic A (process) ──┐
+ *                                      ^           <──> titanic B (process) ──┴──> PostgreSQL
+ *                                      └── echo workers (here: each dispatch recorded with its time)
+ *
+ * 2,000 submissions through `titanic.request` (the broker spreads them over both instances);
+ * meanwhile titanic A is SIGKILLed twice (and restarted each time) and PostgreSQL is restarted
+ * once. Then:
+ * - every UUID acknowledged with "200" yields exactly its own reply (the echo of its unique body);
+ * - no request was dispatched twice while a lease on it held: a body reaches an echo worker a
+ *   second time only at least half a lease after the first time, and only after an instance death
+ *   or the database restart in between (the two events that stop lease renewals).
+ *
+ * A PostgreSQL cluster of its own (the test restarts it), on a unix socket in a temp dir.
+ */
+import { constantBackoff } from '@zpatterns/core';
+import { MajordomoWorker } from '@zpatterns/majordomo';
+import { appBin, Daemon, postgresUrl, startPostgres, type PostgresCluster } from '@zpatterns/testkit';
+import { TitanicClient } from '@zpatterns/titanic';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const HEARTBEAT_MS = 100;
+const LEASE_MS = 2000;
+const TOTAL = 2000;
+const SUBMITTERS = 32;
+
+// Skip where the run has no PostgreSQL at all (a developer machine without it); never under CI.
+const available = postgresUrl() !== undefined;
+let cluster: PostgresCluster | undefined;
+beforeAll(async () => {
+  if (available) cluster = await startPostgres();
+}, 60_000);
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+function titanicArgs(broker: string, url: string): string[] {
+  return [
+    '--broker',
+    broker,
+    '--store',
+    url,
+    '--lease-ms',
+    String(LEASE_MS),
+    '--claim-interval-ms',
+    '200',
+    '--heartbeat-ms',
+    String(HEARTBEAT_MS),
+    '--timeout-ms',
+    '1000',
+    '--retry-max-ms',
+    '500',
+    '--workers',
+    '8',
+    '--reply-workers',
+    '4',
+    '--log-level',
+    'info',
+  ];
+}
+
+describe.skipIf(!available)('titanic on PostgreSQL, two instances (real processes)', () => {
+  it('every acknowledged request yields its reply, and no request runs twice under a held lease, across SIGKILLs and a database restart', async () => {
+    const db = cluster as PostgresCluster;
+    await using broker = await Daemon.start({
+      bin: appBin('mdbroker'),
+      args: ['--bind', 'tcp://127.0.0.1:*', '--heartbeat-ms', String(HEARTBEAT_MS), '--log-level', 'info'],
+    });
+    const endpoint = (broker.ready['endpoints'] as string[])[0] as string;
+    await using a = await Daemon.start({ bin: appBin('titanic'), args: titanicArgs(endpoint, db.url) });
+    await using b = await Daemon.start({ bin: appBin('titanic'), args: titanicArgs(endpoint, db.url) });
+
+    // Every dispatch that reaches a worker, by body: the times it arrived.
+    const dispatches = new Map<string, number[]>();
+    const echoes = Array.from(
+      { length: 2 },
+      () =>
+        new MajordomoWorker({
+          broker: endpoint,
+          service: 'echo',
+          heartbeatIntervalMs: HEARTBEAT_MS,
+          reconnect: constantBackoff(100),
+        }),
+    );
+    const served = echoes.map((echo) =>
+      echo.serve((body) => {
+        const key = body[0]?.toString() ?? '';
+        const times = dispatches.get(key);
+        if (times === undefined) dispatches.set(key, [Date.now()]);
+        else times.push(Date.now());
+        return body;
+      }),
+    );
+    const client = new TitanicClient({ broker: endpoint, timeoutMs: 1000, retries: 0, maxSockets: 64 });
+    // When each chaos event happened (an instance death, the database going down).
+    const chaosAt: number[] = [];
+
+    try {
+      const acknowledged = new Map<string, string>(); // uuid -> body
+      let next = 0;
+      let failedSubmits = 0;
+      const submitter = async (): Promise<void> => {
+        for (let i = next++; i < TOTAL; i = next++) {
+          for (let attempt = 0; ; attempt++) {
+            // A fresh body per attempt: an unacknowledged submission may still be stored and run.
+            const body = `request-${i}-${attempt}-${Math.random().toString(36).slice(2)}`;
+            try {
+              acknowledged.set(await client.submit('echo', [body]), body);
+              break;
+            } catch {
+              failedSubmits++;
+              await new Promise((resolve) => setTimeout(resolve, 20));
+            }
+          }
+        }
+      };
+
+      const waitFor = async (count: number): Promise<void> => {
+        while (acknowledged.size < count) await new Promise((resolve) => setTimeout(resolve, 5));
+      };
+      const chaos = async (): Promise<void> => {
+        await waitFor(400);
+        chaosAt.push(Date.now());
+        expect((await a.kill('SIGKILL')).signal).toBe('SIGKILL');
+        await a.restart();
+        await waitFor(900);
+        chaosAt.push(Date.now());
+        await db.restart();
+        await waitFor(1400);
+        chaosAt.push(Date.now());
+        expect((await a.kill('SIGKILL')).signal).toBe('SIGKILL');
+        await a.restart();
+      };
+
+      await Promise.all([...Array.from({ length: SUBMITTERS }, submitter), chaos()]);
+      expect(chaosAt).toHaveLength(3);
+      expect(acknowledged.size).toBeGreaterThanOrEqual(TOTAL);
+
+      // --- Every acknowledged UUID yields exactly its reply ---------------------------------------
+      const entries = [...acknowledged];
+      let index = 0;
+      const mismatches: string[] = [];
+      const fetcher = async (): Promise<void> => {
+        for (let i = index++; i < entries.length; i = index++) {
+          const [uuid, body] = entries[i] as [string, string];
+          const reply = await client.waitReply(uuid, { timeoutMs: 30_000, pollIntervalMs: 50, maxPollIntervalMs: 250 });
+          if (reply.length !== 1 || reply[0]?.toString() !== body) mismatches.push(uuid);
+        }
+      };
+      await Promise.all(Array.from({ length: SUBMITTERS }, fetcher));
+      expect(mismatches).toEqual([]);
+
+      // --- No second dispatch while a lease held ----------------------------------------------------
+      const violations: string[] = [];
+      let repeated = 0;
+      for (const [body, times] of dispatches) {
+        for (let i = 1; i < times.length; i++) {
+          repeated++;
+          const first = times[i - 1] as number;
+          const again = times[i] as number;
+          // (A request sent just before its instance died may reach the worker just after.)
+          const afterChaos = chaosAt.some((t) => t >= first - 1000 && t <= again);
+          if (again - first < LEASE_MS / 2 || !afterChaos) violations.push(`${body}: +${again - first} ms`);
+        }
+      }
+      expect(violations).toEqual([]);
+
+      // titanic.reply and titanic.close work on any instance (the broker spreads the calls).
+      await Promise.all(entries.slice(0, 100).map(([uuid]) => client.close(uuid)));
+      expect((await client.poll((entries[0] as [string, string])[0])).status).toBe('unknown');
+      for (const d of [a, b]) expect(d.logs.filter((l) => (l.level ?? 0) >= 60)).toEqual([]);
+      // Instance B, never killed, took its share of the dispatching.
+      expect(await b.stop()).toEqual({ code: 0, signal: null });
+      const final = b.logs.find((l) => l.msg === 'final stats') as { stats: { dispatch: { replies: number } } };
+      expect(final.stats.dispatch.replies).toBeGreaterThan(0);
+      console.info(
+        `titanic pg crash test: ${acknowledged.size} acknowledged, ${failedSubmits} failed submits retried, ${dispatches.size} bodies dispatched, ${repeated} repeated dispatches (all after a lease expiry)`,
+      );
+    } finally {
+      await client.shutdown();
+      await Promise.all(echoes.map((echo) => echo.close()));
+      await Promise.all(served);
+    }
+  }, 120_000);
+});

@@ -1,0 +1,166 @@
+/**
+ * Lease timing of the dispatcher on a lease store, with a manual clock: a fake lease store over
+ * `MemoryStore` (lease deadlines on the same manual clock) and a fake `DispatchClient` whose calls
+ * resolve when the test says so.
+ *
+ *   Dispatcher ──claim/renew/release──> FakeLeaseStore (MemoryStore + leases on the ManualClock)
+ *       └──request()──> FakeClient (records each dispatch, answers on demand)
+ */
+import { ManualClock } from '@zpatterns/core';
+import { describe, expect, it } from 'vitest';
+import { Dispatcher, type DispatchClient } from './dispatcher.js';
+import { GroupCommitter } from './group-commit.js';
+import { MemoryStore, type LeaseStore, type StoredRequest } from './store.js';
+
+class FakeLeaseStore extends MemoryStore implements LeaseStore {
+  readonly leases = new Map<string, { by: string; until: number }>();
+  down = false;
+  readonly #clock: ManualClock;
+
+  constructor(clock: ManualClock) {
+    super();
+    this.#clock = clock;
+  }
+
+  async claim(instance: string, leaseMs: number, limit: number): Promise<StoredRequest[]> {
+    if (this.down) throw new Error('database down');
+    const now = this.#clock.now();
+    const out: StoredRequest[] = [];
+    for await (const ref of this.pending()) {
+      if (out.length >= limit) break;
+      const lease = this.leases.get(ref.uuid);
+      if (lease !== undefined && lease.until > now) continue;
+      const request = await this.getRequest(ref.uuid);
+      if (request === undefined) continue;
+      this.leases.set(ref.uuid, { by: instance, until: now + leaseMs });
+      out.push(request);
+    }
+    return out;
+  }
+
+  async renew(instance: string, uuids: readonly string[], leaseMs: number): Promise<string[]> {
+    if (this.down) throw new Error('database down');
+    const kept: string[] = [];
+    for (const uuid of uuids) {
+      const lease = this.leases.get(uuid);
+      if (lease?.by !== instance || (await this.get(uuid)).state !== 'pending') continue;
+      lease.until = this.#clock.now() + leaseMs;
+      kept.push(uuid);
+    }
+    return kept;
+  }
+
+  async countPending(): Promise<number> {
+    return (await this.counts()).pending;
+  }
+
+  async release(instance: string, uuids: readonly string[], delayMs: number): Promise<void> {
+    for (const uuid of uuids) {
+      if (this.leases.get(uuid)?.by === instance) this.leases.set(uuid, { by: '', until: this.#clock.now() + delayMs });
+    }
+  }
+}
+
+class FakeClient implements DispatchClient {
+  readonly calls: { body: string; answer: () => void }[] = [];
+  request(_service: string | Buffer, body: readonly Buffer[]): Promise<Buffer[]> {
+    return new Promise((resolve) => {
+      this.calls.push({ body: body[0]?.toString() ?? '', answer: () => resolve([...body]) });
+    });
+  }
+}
+
+/** Let promise chains and the group committer's setImmediate run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+async function submit(store: MemoryStore, uuid: string): Promise<void> {
+  await store.write([{ type: 'request', uuid, service: Buffer.from('echo'), body: [Buffer.from(uuid)] }]);
+}
+
+function dispatcher(store: FakeLeaseStore, client: FakeClient, clock: ManualClock, instance: string): Dispatcher {
+  return new Dispatcher(client, store, new GroupCommitter(store), {
+    concurrency: 2,
+    leaseMs: 300,
+    claimIntervalMs: 1000,
+    mmiCheck: false,
+    timeoutMs: 60_000,
+    instance,
+    clock,
+  });
+}
+
+describe('Dispatcher on a lease store (manual clock)', () => {
+  it('claims no more than it can send, and renews leases while a worker call runs long', async () => {
+    const clock = new ManualClock(1000);
+    const store = new FakeLeaseStore(clock);
+    for (const uuid of ['a', 'b', 'c']) await submit(store, uuid);
+    const client = new FakeClient();
+    const d = dispatcher(store, client, clock, 'A');
+    expect(d.leased).toBe(true);
+    expect(await d.recover()).toBe(3);
+    d.start();
+    await settle();
+    // The first request to a new service is its probe; once it answers, the service is healthy.
+    expect(client.calls.map((c) => c.body)).toEqual(['a']);
+    expect([...store.leases].filter(([, l]) => l.by === 'A').map(([u]) => u)).toEqual(['a', 'b']);
+    client.calls[0]?.answer();
+    await settle();
+    expect((await store.get('a')).state).toBe('replied');
+    expect(client.calls.map((c) => c.body)).toEqual(['a', 'b', 'c']);
+
+    // 'b' and 'c' hang for 5 leases: renewed every 100 ms, nobody else can claim them.
+    for (let t = 0; t < 15; t++) {
+      clock.advance(100);
+      await settle();
+      expect(await store.claim('B', 300, 10)).toEqual([]);
+    }
+    expect(d.stats.leasesLost).toBe(0);
+    client.calls[1]?.answer();
+    client.calls[2]?.answer();
+    await settle();
+    expect((await store.counts()).replied).toBe(3);
+    expect(client.calls).toHaveLength(3);
+    await d.close();
+  });
+
+  it('drops unsent a request whose lease ran out while renewals failed; another instance takes it after expiry', async () => {
+    const clock = new ManualClock(1000);
+    const store = new FakeLeaseStore(clock);
+    for (const uuid of ['x', 'y']) await submit(store, uuid);
+    const clientA = new FakeClient();
+    const a = dispatcher(store, clientA, clock, 'A');
+    a.start();
+    await settle();
+    // 'x' is the probe in flight; 'y' waits behind it, claimed.
+    expect(clientA.calls.map((c) => c.body)).toEqual(['x']);
+    expect(store.leases.get('y')?.by).toBe('A');
+
+    store.down = true;
+    clock.advance(350); // renewals at 100, 200, 300 fail; the local deadline (1300) passes
+    await settle();
+    expect(a.stats.storeErrors).toBeGreaterThan(0);
+    store.down = false;
+
+    // B claims both expired leases and sends them; A must not send 'y' now.
+    const clientB = new FakeClient();
+    const b = dispatcher(store, clientB, clock, 'B');
+    b.start();
+    await settle();
+    expect(store.leases.get('y')?.by).toBe('B');
+    clientA.calls[0]?.answer(); // A's slow 'x' finally answers: stored (first reply wins)
+    await settle();
+    expect(clientA.calls.map((c) => c.body)).toEqual(['x']);
+    expect(a.stats.leasesLost).toBeGreaterThanOrEqual(1);
+    expect(clientB.calls.map((c) => c.body)).toEqual(['x']); // B's probe; 'y' waits behind it
+    clientB.calls[0]?.answer();
+    await settle();
+    expect(clientB.calls.map((c) => c.body)).toEqual(['x', 'y']);
+    clientB.calls[1]?.answer();
+    await settle();
+    expect((await store.counts()).replied).toBe(2);
+    await a.close();
+    await b.close();
+  });
+});
