@@ -27,17 +27,17 @@ import {
 
 const { track, defer } = useDisposables();
 
-const FAST = ['--hugz-ms', '100', '--heartbeat-ms', '250', '--peer-ttl-ms', '1000'];
+const FAST = ['--hugz-ms', '100', '--heartbeat-ms', '500', '--peer-ttl-ms', '2000'];
 
 async function clonesrv(args: string[]): Promise<Daemon> {
   return track(await Daemon.start({ bin: appBin('clonesrv'), args: [...args, '--log-level', 'info'] }));
 }
 
-async function reader(ports: number[], subtrees?: string[], commitTimeoutMs = 4000): Promise<CloneClient> {
+async function reader(ports: number[], subtrees?: string[], commitTimeoutMs = 6000): Promise<CloneClient> {
   const c = track(
     new CloneClient({
       servers: ports.map((p) => `tcp://127.0.0.1:${p}`),
-      serverTtlMs: 1000,
+      serverTtlMs: 2000,
       commitTimeoutMs,
       ...(subtrees === undefined ? {} : { subtrees }),
     }),

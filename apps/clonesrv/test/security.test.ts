@@ -30,8 +30,8 @@ describe('clonesrv with CURVE', () => {
       const d = await Daemon.start({
         bin: appBin('clonesrv'),
         args: [`--${role}`, '--port', String(port), '--peer-port', String(peer)].concat(
-          ['--bstar-local', local, '--bstar-remote', remote, '--heartbeat-ms', '250', '--hugz-ms', '100'],
-          ['--peer-ttl-ms', '1000', '--curve-secret-key-file', keys.peers['server']?.keyFile ?? ''],
+          ['--bstar-local', local, '--bstar-remote', remote, '--heartbeat-ms', '500', '--hugz-ms', '100'],
+          ['--peer-ttl-ms', '2000', '--curve-secret-key-file', keys.peers['server']?.keyFile ?? ''],
           ['--allow-keys', keys.allowDir],
         ),
       });
@@ -47,7 +47,7 @@ describe('clonesrv with CURVE', () => {
     const client = (name: string) => {
       const c = new CloneClient({
         servers: [`tcp://127.0.0.1:${p}`, `tcp://127.0.0.1:${q}`],
-        serverTtlMs: 1000,
+        serverTtlMs: 2000,
         security: keys.client(name, 'server'),
       });
       return track(c);
