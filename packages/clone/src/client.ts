@@ -55,6 +55,9 @@ export const cloneClientDefaults = {
   maxWatchBacklog: 10_000,
 } as const;
 
+/** Writes a client may have queued toward one server before a PUB starts dropping them. */
+export const WRITE_HIGH_WATER_MARK = 100_000;
+
 /** A change seen by `watch()`: `value` undefined means deleted. */
 export interface CloneChange {
   key: string;
@@ -134,8 +137,14 @@ export class CloneClient implements AsyncDisposable {
       onUpdate: (msg) => this.#onUpdate(msg),
     });
     // An XPUB rather than a PUB: it tells us when a collector's subscription has arrived, so a
-    // set() right after start() is not dropped by the slow-joiner window.
-    const pub = new zmq.XPublisher({ linger: this.#o.lingerMs, verbosity: 'allSubs' });
+    // set() right after start() is not dropped by the slow-joiner window. A PUB drops what exceeds
+    // its high-water mark, so that mark is large (100,000 writes queued per server, not libzmq's
+    // 1,000): a burst of set() calls waits in the pipe for a slow server instead of being lost.
+    const pub = new zmq.XPublisher({
+      linger: this.#o.lingerMs,
+      verbosity: 'allSubs',
+      sendHighWaterMark: WRITE_HIGH_WATER_MARK,
+    });
     applyConnectSecurity(pub, options.security);
     this.#publisher = new Channel(pub, { name: 'publisher', logger: this.#log });
     this.#subscribed = new Promise<void>((resolve) => {

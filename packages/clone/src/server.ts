@@ -194,7 +194,8 @@ export class CloneServer implements AsyncDisposable {
     // mid-snapshot holds the socket this long at most.
     const router = new zmq.Router({ linger, mandatory: true, sendTimeout: this.#o.snapshotSendTimeoutMs });
     const publisher = new zmq.Publisher({ linger });
-    const collector = new zmq.Subscriber({ linger });
+    // Matches the clients' write high-water mark, so a burst is queued, not dropped, on both ends.
+    const collector = new zmq.Subscriber({ linger, receiveHighWaterMark: 100_000 });
     collector.subscribe();
     const security = withPeerAdmitted(options.security, options.pair !== undefined);
     for (const socket of [router, publisher, collector]) {
