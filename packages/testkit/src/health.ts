@@ -10,6 +10,7 @@
  * with no sleeps and no race against a fast shutdown.
  */
 import { request } from 'node:http';
+import { expect } from 'vitest';
 import type { Daemon, ExitStatus } from './daemon.js';
 
 /** One probe: the HTTP status, or how the connection failed (`refused`; `reset` if the listener closed while accepting it; or the error code). */
@@ -73,4 +74,19 @@ export async function healthThroughShutdown(
     if (result !== 503) break;
   }
   return { serving, draining, trafficWhileDraining, closing, exit: await daemon.exited };
+}
+
+/**
+ * The sequence every daemon must show: 200 while serving, 503 while draining with traffic still
+ * served, 503 while closing until exactly one refused (or reset) connection, and exit 0.
+ */
+export function expectCleanHealthShutdown(result: HealthThroughShutdown): void {
+  expect(result).toMatchObject({
+    serving: 200,
+    draining: 503,
+    trafficWhileDraining: true,
+    exit: { code: 0, signal: null },
+  });
+  expect(result.closing.filter((p) => p !== 503)).toHaveLength(1);
+  expect(['refused', 'reset']).toContain(result.closing.at(-1));
 }

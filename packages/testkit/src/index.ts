@@ -1,7 +1,7 @@
 export { curveFixture } from './curve.js';
 export { useDisposables } from './disposables.js';
 export { appBin, Daemon, runCli } from './daemon.js';
-export { healthThroughShutdown, probe } from './health.js';
+export { expectCleanHealthShutdown, healthThroughShutdown, probe } from './health.js';
 export { bindEndpoint, inprocEndpoint, ipcEndpoint, LOOPBACK_ANY } from '@zpatterns/core';
 export { rawDealer, RawPeer, rawRequest, rawRouter, randomMessage, seededRandom } from './peers.js';
 export { freePortRange, onFreePortRange } from './ports.js';
