@@ -13,7 +13,7 @@
  * book's `clone_set`; `commit()` waits for the server's sequence number.
  */
 import type { Logger, SecurityOptions } from '@zpatterns/core';
-import { AbortError, applyConnectSecurity, Channel, componentLogger, TimeoutError } from '@zpatterns/core';
+import { AbortError, applyConnectSecurity, Channel, definedOnly, componentLogger, TimeoutError } from '@zpatterns/core';
 import * as zmq from 'zeromq';
 import { Follower, type FollowerStats, type ReplicaSource } from './follower.js';
 import type { KvMsg } from './kvmsg.js';
@@ -345,8 +345,4 @@ export class CloneClient implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -175,6 +175,9 @@ export class Follower {
     }
     if (msg.key === 'HUGZ') {
       this.#o.onHugz?.(msg);
+      // 12/CHP's text sends HUGZ with sequence 0 (the book's code sends its current one): 0 says
+      // nothing about the server's position, so only a non-zero HUGZ is checked.
+      if (msg.sequence === 0n) return undefined;
       if (msg.sequence < this.#sequence || (this.#followsAll && msg.sequence > this.#sequence)) {
         return this.#gap(msg.sequence, 'HUGZ');
       }

@@ -21,6 +21,7 @@ import type { Logger, Message, SecurityOptions, ServerSecurity, ZapRequest } fro
 import {
   applyBindSecurity,
   Channel,
+  definedOnly,
   resolveCurveKeys,
   componentLogger,
   hex,
@@ -580,8 +581,4 @@ function peerSecurity(security: SecurityOptions | undefined): SecurityOptions | 
   if (security === undefined) return undefined;
   const keys = resolveCurveKeys(security.curve);
   return { curve: { ...keys, serverPublicKey: security.curve.serverPublicKey ?? keys.publicKey } };
-}
-
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

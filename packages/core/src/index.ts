@@ -43,6 +43,7 @@ export {
   z85Encode,
 } from './keys.js';
 export { MinHeap } from './heap.js';
+export { definedOnly } from './options.js';
 export { applyBindSecurity, applyConnectSecurity, resolveCurveKeys, ServerSecurity } from './security.js';
 export { StatusFeed } from './status-feed.js';
 export { WarningLimiter } from './warning-limiter.js';

@@ -16,6 +16,7 @@ import {
   Channel,
   ClosedError,
   componentLogger,
+  definedOnly,
   describe,
   systemClock,
   toBuffer,
@@ -158,7 +159,7 @@ export class FreelanceClient implements AsyncDisposable {
   #closing: Promise<void> | undefined;
 
   constructor(options: FreelanceClientOptions) {
-    const o = { ...freelanceClientDefaults, clock: systemClock, ...stripUndefined(options) };
+    const o = { ...freelanceClientDefaults, clock: systemClock, ...(definedOnly(options) as typeof options) };
     for (const name of [
       'timeoutMs',
       'attemptTimeoutMs',
@@ -418,8 +419,4 @@ export class FreelanceClient implements AsyncDisposable {
 
 function isDefined<T>(value: T | undefined): value is T {
   return value !== undefined;
-}
-
-function stripUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
