@@ -94,6 +94,8 @@ export class BinaryStar implements AsyncDisposable {
   #stateEndpoint: string | undefined;
   #timer: TimerHandle | undefined;
   #starting: Promise<void> | undefined;
+  /** True once start() has bound, connected and set the peer's first expiry. */
+  #started = false;
   #closing: Promise<void> | undefined;
 
   constructor(options: BinaryStarOptions) {
@@ -141,6 +143,7 @@ export class BinaryStar implements AsyncDisposable {
     this.#sub.socket.connect(this.#options.stateConnect);
     // Like bstar_start: the peer has two heartbeats to show up before a client vote counts.
     this.#peerExpiresAt = this.#clock.now() + this.#expiryMs;
+    this.#started = true;
     void this.#sub.start((message) => this.#onPeer(message));
     this.#log.info(
       { state: this.#state, stateBind: this.#stateEndpoint, stateConnect: this.#options.stateConnect },
@@ -156,9 +159,12 @@ export class BinaryStar implements AsyncDisposable {
   /**
    * A client request arrived: feed it to the FSM as a vote. True means this server may serve it;
    * false means drop it without a reply (the client times out and tries the other server).
+   * Throws `NotStartedError` before `start()` has resolved: with no peer heard yet, a vote would
+   * make a primary active at once.
    */
   vote(): boolean {
     if (this.#closing !== undefined) return false;
+    if (!this.#started) throw new NotStartedError('vote()');
     const accepted = this.#apply('client-request');
     if (accepted) this.stats.accepted++;
     else this.stats.rejected++;

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
-import { BinaryStar, type BStarChange, type BStarState } from '@zpatterns/bstar';
+import { BinaryStar, NotStartedError, type BStarChange, type BStarState } from '@zpatterns/bstar';
 import { eventually, ipcEndpoint } from '@zpatterns/testkit';
 
 const HEARTBEAT_MS = 50;
@@ -54,6 +54,13 @@ const accepts = (node: BinaryStar, what: string): Promise<boolean> =>
   eventually(() => node.vote(), { timeoutMs: 5000, intervalMs: 10, what });
 
 describe('BinaryStar reactor', () => {
+  it('vote() before start() is refused with NotStartedError and changes nothing', () => {
+    const { primary } = pair();
+    expect(() => primary.vote()).toThrow(NotStartedError);
+    expect(primary.state).toBe('primary');
+    expect(primary.stats.accepted).toBe(0);
+  });
+
   it('settles primary active and backup passive; only the active wins votes', async () => {
     const { primary, backup } = await settledPair();
     expect(primary.vote()).toBe(true);
