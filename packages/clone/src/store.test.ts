@@ -72,4 +72,15 @@ describe('KvStore.replace and ttl forms', () => {
     expect(ttlRemainingMs(new Map([['ttl', 'soon']]))).toBe(0);
     expect(ttlRemainingMs(new Map([['ttl', '5']]))).toBe(5000);
   });
+
+  it('a passive store that never expires keeps its expiry heap bounded by its live keys', () => {
+    const store = new KvStore();
+    for (let i = 1; i <= 20_000; i += 1) {
+      store.applySequenced({ ...set(`/t/${i % 10}`, `v${i}`, 60), sequence: BigInt(i) }, i);
+    }
+    expect(store.size).toBe(10);
+    expect(store.expiryBacklog).toBeLessThanOrEqual(2 * store.size + 1024);
+    // the entries still live keep their deadline
+    expect(store.expire(20_000 + 60_000).map((m) => m.key).sort()).toHaveLength(10);
+  });
 });

@@ -13,6 +13,9 @@ import { inSubtree, TTL_PROPERTY, ttlSeconds } from './kvmsg.js';
  */
 const ABSOLUTE_TTL_THRESHOLD = 1e11;
 
+/** Stale heap entries tolerated beyond twice the live keys before the heap is rebuilt. */
+const COMPACT_SLACK = 1024;
+
 /** Milliseconds left before an entry with these properties expires; 0 = never. */
 export function ttlRemainingMs(properties: ReadonlyMap<string, string>, wallNowMs = Date.now()): number {
   const ttl = ttlSeconds(properties);
@@ -42,6 +45,11 @@ export class KvStore {
 
   get size(): number {
     return this.#map.size;
+  }
+
+  /** Deadlines held in the expiry heap, stale ones included (bounded by about twice the live keys). */
+  get expiryBacklog(): number {
+    return this.#expiry.length;
   }
 
   get(key: string): KvMsg | undefined {
@@ -78,6 +86,18 @@ export class KvStore {
     const entry: StoredEntry = { msg, expiresAtMs };
     this.#map.set(msg.key, entry);
     if (expiresAtMs > 0) this.#expiry.push(expiresAtMs, { key: msg.key, entry });
+    if (this.#expiry.length > 2 * this.#map.size + COMPACT_SLACK) this.#compact();
+  }
+
+  /**
+   * Rebuild the heap from the live entries. Only `expire()` pops stale deadlines (keys overwritten
+   * or deleted since), and a passive server never calls it: without this its heap would grow with
+   * every replicated TTL update.
+   */
+  #compact(): void {
+    this.#expiry.clear();
+    for (const [key, entry] of this.#map)
+      if (entry.expiresAtMs > 0) this.#expiry.push(entry.expiresAtMs, { key, entry });
   }
 
   /**
