@@ -66,6 +66,18 @@ describe('KvStore.replace and ttl forms', () => {
     expect(store.expire(4001).map((m) => m.key)).toEqual(['/abs']);
   });
 
+  it('a long relative ttl (1e11 s and more) in a KVSET is seconds, not an absolute time', () => {
+    const store = new KvStore();
+    store.apply(set('/long', 'x', 1e11), 0);
+    store.applySequenced({ ...set('/longer', 'y', 2e12), sequence: 5n }, 0);
+    expect(store.expiresAt('/long')).toBe(1e14);
+    expect(store.expiresAt('/longer')).toBe(2e15);
+    expect(store.expire(1e6)).toEqual([]);
+    // in a snapshot, only a value within ten years of now reads as the book's absolute time
+    store.replace([{ msg: set('/snap', 'z', 1e11) }], 6n, 0);
+    expect(store.expiresAt('/snap')).toBe(1e14);
+  });
+
   it('ttlRemainingMs: absent, zero and garbage mean never', () => {
     expect(ttlRemainingMs(new Map())).toBe(0);
     expect(ttlRemainingMs(new Map([['ttl', '0']]))).toBe(0);

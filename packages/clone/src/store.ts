@@ -8,21 +8,28 @@ import type { KvMsg } from './kvmsg.js';
 import { inSubtree, TTL_PROPERTY, ttlSeconds } from './kvmsg.js';
 
 /**
- * A `ttl` above this many seconds (about 3,170 years) is the book's clonesrv6 storing an absolute
- * wall-clock time in milliseconds in its snapshots (hazard H-K3); read it as such.
+ * In a snapshot, a `ttl` within this of the wall clock is the book's clonesrv6 storing an absolute
+ * time in milliseconds (its snapshots carry `zclock_time() + ttl * 1000`): about ten years.
  */
-const ABSOLUTE_TTL_THRESHOLD = 1e11;
+const ABSOLUTE_TTL_WINDOW_MS = 10 * 365 * 24 * 3600 * 1000;
+
+/**
+ * Milliseconds left before an entry with these properties expires; 0 = never. A KVSET or KVPUB
+ * always carries seconds; only a snapshot entry (`fromSnapshot`) may carry the book's absolute form.
+ */
+export function ttlRemainingMs(
+  properties: ReadonlyMap<string, string>,
+  wallNowMs = Date.now(),
+  fromSnapshot = false,
+): number {
+  const ttl = ttlSeconds(properties);
+  if (ttl === 0) return 0;
+  if (fromSnapshot && Math.abs(ttl - wallNowMs) <= ABSOLUTE_TTL_WINDOW_MS) return Math.max(1, ttl - wallNowMs);
+  return ttl * 1000;
+}
 
 /** Stale heap entries tolerated beyond twice the live keys before the heap is rebuilt. */
 const COMPACT_SLACK = 1024;
-
-/** Milliseconds left before an entry with these properties expires; 0 = never. */
-export function ttlRemainingMs(properties: ReadonlyMap<string, string>, wallNowMs = Date.now()): number {
-  const ttl = ttlSeconds(properties);
-  if (ttl === 0) return 0;
-  if (ttl >= ABSOLUTE_TTL_THRESHOLD) return Math.max(1, ttl - wallNowMs);
-  return ttl * 1000;
-}
 
 /** A stored entry: the kvmsg as last published, and its absolute expiry (0 = none). */
 export interface StoredEntry {
@@ -110,7 +117,7 @@ export class KvStore {
     this.#sequence = sequence;
     for (const { msg, remainingMs } of entries) {
       if (msg.body.length === 0) continue;
-      const left = remainingMs ?? ttlRemainingMs(msg.properties);
+      const left = remainingMs ?? ttlRemainingMs(msg.properties, Date.now(), true);
       this.#put(msg, left > 0 ? nowMs + left : 0);
     }
   }
