@@ -13,7 +13,16 @@
  * book's `clone_set`; `commit()` waits for the server's sequence number.
  */
 import type { Logger, SecurityOptions } from '@zpatterns/core';
-import { AbortError, applyConnectSecurity, Channel, definedOnly, componentLogger, TimeoutError } from '@zpatterns/core';
+import {
+  AbortError,
+  applyConnectSecurity,
+  Channel,
+  ClosedError,
+  componentLogger,
+  definedOnly,
+  TimeoutError,
+} from '@zpatterns/core';
+import { NotStartedError } from './errors.js';
 import * as zmq from 'zeromq';
 import { Follower, type FollowerStats, type ReplicaSource } from './follower.js';
 import type { KvMsg } from './kvmsg.js';
@@ -71,6 +80,8 @@ export interface CloneClientStats extends FollowerStats {
   sent: number;
   /** Watchers ended because they fell more than `maxWatchBacklog` changes behind. */
   watchOverflows: number;
+  /** `commit()` calls waiting for their sequence now. */
+  commitsPending: number;
 }
 
 /** A `watch()` consumer fell too far behind; start a new watch and re-read `entries()`. */
@@ -112,11 +123,13 @@ export class CloneClient implements AsyncDisposable {
   readonly #map = new Map<string, KvMsg>();
   readonly #servers: CloneServerAddress[];
   readonly #follower: Follower;
-  readonly #publisher: Channel<zmq.XPublisher>;
+  readonly #publishers: Channel<zmq.XPublisher>[];
   readonly #watchers = new Set<Watcher>();
   readonly #commits = new Map<string, PendingCommit>();
-  #subscribed: Promise<void>;
+  /** Per server: resolves when its collector's subscription has reached us. */
+  readonly #subscribed: Promise<void>[];
   #closed = false;
+  #started = false;
   #connected = false;
   readonly #extra = { sent: 0, watchOverflows: 0 };
 
@@ -136,20 +149,26 @@ export class CloneClient implements AsyncDisposable {
       onSnapshot: (entries, sequence) => this.#onSnapshot(entries, sequence),
       onUpdate: (msg) => this.#onUpdate(msg),
     });
-    // An XPUB rather than a PUB: it tells us when a collector's subscription has arrived, so a
-    // set() right after start() is not dropped by the slow-joiner window. A PUB drops what exceeds
-    // its high-water mark, so that mark is large (100,000 writes queued per server, not libzmq's
-    // 1,000): a burst of set() calls waits in the pipe for a slow server instead of being lost.
-    const pub = new zmq.XPublisher({
-      linger: this.#o.lingerMs,
-      verbosity: 'allSubs',
-      sendHighWaterMark: WRITE_HIGH_WATER_MARK,
+    // One XPUB per server rather than a PUB: each tells us when that collector's subscription has
+    // arrived, so start() can wait for the one that matters and a set() right after it is not
+    // dropped by the slow-joiner window. A PUB drops what exceeds its high-water mark, so that mark
+    // is large (100,000 writes queued per server, not libzmq's 1,000): a burst of set() calls waits
+    // in the pipe for a slow server instead of being lost.
+    this.#publishers = this.#servers.map((_, i) => {
+      const pub = new zmq.XPublisher({
+        linger: this.#o.lingerMs,
+        verbosity: 'allSubs',
+        sendHighWaterMark: WRITE_HIGH_WATER_MARK,
+      });
+      applyConnectSecurity(pub, options.security);
+      return new Channel(pub, { name: `publisher-${i}`, logger: this.#log });
     });
-    applyConnectSecurity(pub, options.security);
-    this.#publisher = new Channel(pub, { name: 'publisher', logger: this.#log });
-    this.#subscribed = new Promise<void>((resolve) => {
-      void this.#publisher.start(() => resolve());
-    });
+    this.#subscribed = this.#publishers.map(
+      (channel) =>
+        new Promise<void>((resolve) => {
+          void channel.start(() => resolve());
+        }),
+    );
   }
 
   /** The highest sequence applied. */
@@ -163,7 +182,7 @@ export class CloneClient implements AsyncDisposable {
   }
 
   get stats(): CloneClientStats {
-    return { ...this.#follower.stats, ...this.#extra };
+    return { ...this.#follower.stats, ...this.#extra, commitsPending: this.#commits.size };
   }
 
   /**
@@ -172,11 +191,14 @@ export class CloneClient implements AsyncDisposable {
    * aborts; the client keeps trying in the background after an abort, until closed.
    */
   async start(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#closed) throw new ClosedError('clone client');
+    const startedAt = Date.now();
     if (!this.#connected) {
       this.#connected = true;
-      for (const s of this.#servers) this.#publisher.socket.connect(s.collector);
+      this.#servers.forEach((s, i) => this.#publishers[i]?.socket.connect(s.collector));
     }
-    const ready = Promise.all([this.#follower.start(), this.#subscribed]).then(() => undefined);
+    this.#started = true;
+    const ready = this.#ready(startedAt);
     const signal = options.signal;
     if (signal === undefined) return ready;
     signal.throwIfAborted();
@@ -189,6 +211,28 @@ export class CloneClient implements AsyncDisposable {
       await Promise.race([ready, aborted]);
     } finally {
       if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * The first snapshot, then the collector of the server it came from (a write must reach the
+   * server that sequences it), then every other collector, each for what is left of `serverTtlMs`
+   * since start() began (a dead server is not waited for: the one that answered matters).
+   */
+  async #ready(startedAt: number): Promise<void> {
+    await this.#follower.start();
+    if (this.#closed) return;
+    const followed = this.#follower.current;
+    await this.#subscribed[followed];
+    const left = this.#o.serverTtlMs - (Date.now() - startedAt);
+    const others = this.#subscribed.filter((_, i) => i !== followed);
+    if (others.length === 0 || left <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, left)));
+    try {
+      await Promise.race([Promise.all(others), limit]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -225,8 +269,13 @@ export class CloneClient implements AsyncDisposable {
    * `commitTimeoutMs` (the update may still be applied later).
    */
   commit(key: string, value: Buffer | string, options: { ttlMs?: number } = {}): Promise<bigint> {
-    if (!this.#o.subtrees.some((s) => inSubtree(key, s))) {
-      return Promise.reject(new RangeError(`clone commit: ${key} is outside the followed subtrees`));
+    try {
+      this.#check(key);
+      if (!this.#o.subtrees.some((s) => inSubtree(key, s))) {
+        throw new RangeError(`clone commit: ${key} is outside the followed subtrees`);
+      }
+    } catch (err) {
+      return Promise.reject(err as Error);
     }
     const uuid = newUuid();
     return new Promise<bigint>((resolve, reject) => {
@@ -240,14 +289,21 @@ export class CloneClient implements AsyncDisposable {
     });
   }
 
-  #send(key: string, value: Buffer | string, options: { ttlMs?: number }, uuid: Buffer): void {
-    if (this.#closed) throw new Error('clone client is closed');
+  /** Throws unless a write of `key` may be sent now. */
+  #check(key: string): void {
+    if (this.#closed) throw new ClosedError('clone client');
+    if (!this.#started) throw new NotStartedError('a write');
     if (key.length === 0) throw new RangeError('clone: the key must not be empty');
     if (isReservedKey(key)) throw new RangeError(`clone: ${key} is a protocol command, not a key`);
+  }
+
+  #send(key: string, value: Buffer | string, options: { ttlMs?: number }, uuid: Buffer): void {
+    this.#check(key);
     const props = new Map<string, string>();
     const ttl = options.ttlMs;
     if (ttl !== undefined && ttl > 0) props.set(TTL_PROPERTY, String(Math.ceil(ttl / 1000)));
-    this.#publisher.post(encodeKvMsg({ key, sequence: 0n, uuid, properties: props, body: Buffer.from(value) }));
+    const frames = encodeKvMsg({ key, sequence: 0n, uuid, properties: props, body: Buffer.from(value) });
+    for (const publisher of this.#publishers) publisher.post(frames);
     this.#extra.sent += 1;
   }
 
@@ -335,11 +391,11 @@ export class CloneClient implements AsyncDisposable {
     this.#closed = true;
     for (const [, p] of this.#commits) {
       clearTimeout(p.timer);
-      p.reject(new Error('clone client closed'));
+      p.reject(new ClosedError('clone client'));
     }
     this.#commits.clear();
     for (const w of this.#watchers) w.wake?.();
-    await Promise.all([this.#follower.close(), this.#publisher.close()]);
+    await Promise.all([this.#follower.close(), ...this.#publishers.map((p) => p.close())]);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
