@@ -21,6 +21,7 @@ import {
   componentLogger,
   definedOnly,
   TimeoutError,
+  toError,
 } from '@zpatterns/core';
 import { NotStartedError } from './errors.js';
 import * as zmq from 'zeromq';
@@ -275,7 +276,7 @@ export class CloneClient implements AsyncDisposable {
         throw new RangeError(`clone commit: ${key} is outside the followed subtrees`);
       }
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(toError(err));
     }
     const uuid = newUuid();
     return new Promise<bigint>((resolve, reject) => {
