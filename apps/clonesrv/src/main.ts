@@ -160,9 +160,10 @@ process.exitCode = await runDaemon({
           keys: server.size,
           sequence: Number(server.sequence),
           pending: server.pendingCount,
+          healthy: server.health.ok ? 1 : 0,
         }));
       },
-      healthy: () => !closing,
+      healthy: () => !closing && server.health.ok,
       cleanup: () => server.close(),
     });
     const { snapshot, publisher, collector } = server.endpoints;

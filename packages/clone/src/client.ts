@@ -23,7 +23,7 @@ import {
   TimeoutError,
   toError,
 } from '@zpatterns/core';
-import { NotStartedError } from './errors.js';
+import { NotStartedError, ReplicaError } from './errors.js';
 import * as zmq from 'zeromq';
 import { Follower, type FollowerStats, type ReplicaSource } from './follower.js';
 import type { KvMsg } from './kvmsg.js';
@@ -180,6 +180,15 @@ export class CloneClient implements AsyncDisposable {
   /** The server followed now (an index into `servers`). */
   get currentServer(): number {
     return this.#follower.current;
+  }
+
+  /**
+   * Resolves when the client stops following: `undefined` after close(), a `ReplicaError` when the
+   * replica loop failed (the replica then stays as it was; close the client and make a new one).
+   */
+  async closed(): Promise<ReplicaError | undefined> {
+    const failure = await this.#follower.done;
+    return failure instanceof ReplicaError ? failure : undefined;
   }
 
   get stats(): CloneClientStats {

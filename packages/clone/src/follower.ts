@@ -22,7 +22,8 @@ import type { Logger, Message, SecurityOptions } from '@zpatterns/core';
 import { applyConnectSecurity, toError } from '@zpatterns/core';
 import * as zmq from 'zeromq';
 import type { KvMsg } from './kvmsg.js';
-import { decodeKvMsg, encodeIcanhaz, HUGZ } from './kvmsg.js';
+import { ReplicaError } from './errors.js';
+import { decodeKvMsg, encodeIcanhaz, HUGZ, inSubtree } from './kvmsg.js';
 
 /** The two sockets a replica reads from one server. */
 export interface ReplicaSource {
@@ -59,6 +60,10 @@ export interface FollowerStats {
 }
 
 type Outcome = 'gap' | 'silent' | 'closed';
+type SnapshotResult = { entries: KvMsg[]; sequence: bigint } | 'timeout' | 'closed';
+
+/** The first resync after a gap is immediate; consecutive ones wait this, doubling up to serverTtlMs. */
+const RESYNC_BACKOFF_MS = 100;
 
 export class Follower {
   readonly #o: FollowerOptions;
@@ -77,15 +82,27 @@ export class Follower {
   #closed = false;
   #sub: zmq.Subscriber | undefined;
   #dealer: zmq.Dealer | undefined;
-  #loop: Promise<void> | undefined;
+  #loop: Promise<Error | undefined> | undefined;
+  #failure: Error | undefined;
   #synced: Promise<void>;
   #markSynced: () => void = () => undefined;
+  #failSynced: (err: Error) => void = () => undefined;
+  /** This round's snapshot is not yet known to be joined seamlessly by the stream. */
+  #unproven = false;
+  #wakeBackoff: (() => void) | undefined;
+  readonly #done: Promise<Error | undefined>;
+  #resolveDone: (failure: Error | undefined) => void = () => undefined;
 
   constructor(options: FollowerOptions) {
     if (options.sources.length === 0) throw new RangeError('clone: at least one server is needed');
     this.#o = options;
     this.#followsAll = options.subtrees.includes('');
-    this.#synced = new Promise((resolve) => (this.#markSynced = resolve));
+    this.#synced = new Promise((resolve, reject) => {
+      this.#markSynced = resolve;
+      this.#failSynced = reject;
+    });
+    this.#synced.catch(() => undefined); // reported through start() and done
+    this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
   }
 
   /** The highest sequence applied (-1 before the first snapshot). */
@@ -93,17 +110,39 @@ export class Follower {
     return this.#sequence;
   }
 
-  /** Index of the server followed now. */
+  /** Index of the server followed now: the one whose snapshot was taken last. */
   get current(): number {
     return this.#current;
   }
 
-  /** Start the loop; the promise resolves once the first snapshot is in. */
+  /** Why the loop stopped, when it stopped on an error. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  /**
+   * Start the loop; the promise resolves once the first snapshot is in, and rejects with a
+   * `ReplicaError` if the loop fails first.
+   */
   start(): Promise<void> {
-    this.#loop ??= this.#run().catch((err: unknown) => {
-      if (!this.#closed) this.#o.logger.error({ err: toError(err) }, 'replica loop failed');
-    });
+    this.#loop ??= this.#run().then(
+      () => undefined,
+      (err: unknown) => {
+        if (this.#closed) return undefined;
+        const failure = new ReplicaError(`clone replica loop failed: ${toError(err).message}`, { cause: err });
+        this.#failure = failure;
+        this.#o.logger.error({ err: toError(err) }, 'replica loop failed; no longer following any server');
+        this.#failSynced(failure);
+        return failure;
+      },
+    );
+    void this.#loop.then((failure) => this.#resolveDone(failure));
     return this.#synced;
+  }
+
+  /** Resolves when the loop has ended: `undefined` after close(), the error when it failed. */
+  get done(): Promise<Error | undefined> {
+    return this.#done;
   }
 
   async #run(): Promise<void> {
@@ -111,9 +150,8 @@ export class Follower {
       const index = this.#current;
       const source = this.#o.sources[index];
       if (source === undefined) return;
-      const outcome = await this.#follow(source, index);
+      const outcome = await this.#follow(source);
       if (outcome === 'closed') return;
-      if (outcome === 'gap') continue;
       this.stats.failovers += 1;
       this.#current = (index + 1) % this.#o.sources.length;
       this.#o.logger.warn(
@@ -123,45 +161,95 @@ export class Follower {
     }
   }
 
-  /** Follow one server until it goes silent, a gap forces a resync, or we close. */
-  async #follow(source: ReplicaSource, index: number): Promise<Outcome> {
+  /**
+   * Follow one server until it goes silent or we close. The snapshot request goes out at once, with
+   * the subscription: a passive server publishes nothing, so waiting for a first message would cost
+   * a whole serverTtlMs per server. Stream messages that arrive meanwhile are kept and applied after
+   * the snapshot. Whether the stream joins the snapshot without a hole is checked on the stream
+   * itself (see #handle); a gap takes a new snapshot on the same, by then live, subscription.
+   */
+  async #follow(source: ReplicaSource): Promise<'silent' | 'closed'> {
     const ttl = this.#o.serverTtlMs;
     const sub = new zmq.Subscriber({ linger: this.#o.lingerMs, receiveTimeout: ttl });
     applyConnectSecurity(sub, this.#o.security);
     for (const s of this.#o.subtrees) sub.subscribe(s);
     if (!this.#followsAll) sub.subscribe(HUGZ); // the book's clients miss HUGZ here (hazard H-K8)
     this.#sub = sub;
+    let received = 0;
+    let next = this.#receive(sub);
     try {
       sub.connect(source.publisher);
-      // The first message proves our subscription has reached the server: from here on nothing
-      // published is missed, so the snapshot plus the stream is complete.
-      const first = await this.#receive(sub);
-      if (first === 'closed') return 'closed';
-      const snapshot = await this.#snapshot(source);
-      if (snapshot === 'closed') return 'closed';
-      if (snapshot === 'timeout') {
-        this.stats.snapshotTimeouts += 1;
-        return 'silent';
-      }
-      this.stats.snapshots += 1;
-      this.#sequence = snapshot.sequence;
-      this.#o.onSnapshot(snapshot.entries, snapshot.sequence, index);
-      this.#markSynced();
-      if (first !== 'timeout') {
-        const r = this.#handle(first);
-        if (r !== undefined) return r;
-      }
-      for (;;) {
-        const message = await this.#receive(sub);
-        if (message === 'closed') return 'closed';
-        if (message === 'timeout') return 'silent';
-        const r = this.#handle(message);
-        if (r !== undefined) return r;
+      for (let failures = 0; ;) {
+        if (failures > 1 && (await this.#backoff(Math.min(ttl, RESYNC_BACKOFF_MS * 2 ** (failures - 2))))) {
+          return 'closed';
+        }
+        const liveBefore = received > 0;
+        const early: Message[] = [];
+        let snapshot: SnapshotResult | undefined;
+        const request = this.#snapshot(source).then((s) => {
+          snapshot = s;
+        });
+        while (snapshot === undefined) {
+          const first = await Promise.race([request.then(() => 'snapshot' as const), next]);
+          if (first === 'snapshot') break;
+          if (first === 'closed') return 'closed';
+          if (first !== 'timeout') {
+            received += 1;
+            early.push(first);
+          }
+          next = this.#receive(sub);
+        }
+        // `snapshot` is set once `request` has settled
+        const got = snapshot;
+        if (got === undefined) throw new Error('clone: snapshot request settled without a result');
+        if (got === 'closed') return 'closed';
+        if (got === 'timeout') {
+          this.stats.snapshotTimeouts += 1;
+          return 'silent';
+        }
+        this.stats.snapshots += 1;
+        this.#sequence = got.sequence;
+        this.#unproven = !liveBefore;
+        this.#current = this.#o.sources.indexOf(source);
+        this.#o.onSnapshot(got.entries, got.sequence, this.#current);
+        this.#markSynced();
+        let outcome: Outcome | undefined;
+        let applied = 0;
+        for (const message of early) {
+          outcome = this.#handle(message);
+          if (outcome !== undefined) break;
+          applied += 1;
+        }
+        while (outcome === undefined) {
+          const message = await next;
+          if (message === 'closed') return 'closed';
+          if (message === 'timeout') return 'silent';
+          received += 1;
+          next = this.#receive(sub);
+          outcome = this.#handle(message);
+          if (outcome === undefined) applied += 1;
+        }
+        if (outcome === 'closed') return 'closed';
+        if (outcome === 'silent') return 'silent';
+        failures = applied > 0 ? 1 : failures + 1;
       }
     } finally {
       this.#sub = undefined;
       sub.close();
+      void next.catch(() => undefined);
     }
+  }
+
+  /** Wait `ms` (cut short by close()); true when closed meanwhile. */
+  async #backoff(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.#wakeBackoff = resolve;
+      timer = setTimeout(resolve, ms);
+    });
+    clearTimeout(timer);
+    this.#wakeBackoff = undefined;
+    return this.#closed;
   }
 
   /** Apply one stream message; returns an outcome when the loop must resync. */
@@ -173,7 +261,16 @@ export class Follower {
       this.stats.badMessages += 1;
       return undefined;
     }
-    if (msg.key === 'HUGZ') {
+    const isHugz = msg.key === 'HUGZ';
+    // A subtree follower subscribes to the prefix HUGZ, which also matches keys such as HUGZ/x.
+    if (!isHugz && !this.#followsAll && !this.#o.subtrees.some((s) => inSubtree(msg.key, s))) return undefined;
+    if (this.#unproven && msg.sequence !== 0n) {
+      // Anything published at or before the snapshot's point, or the very next update, shows the
+      // subscription was live in time: the stream joins the snapshot. A later one may not.
+      if (msg.sequence <= this.#sequence || (!isHugz && msg.sequence === this.#sequence + 1n)) this.#unproven = false;
+      else return this.#gap(msg.sequence, 'first message after the snapshot');
+    }
+    if (isHugz) {
       this.#o.onHugz?.(msg);
       // 12/CHP's text sends HUGZ with sequence 0 (the book's code sends its current one): 0 says
       // nothing about the server's position, so only a non-zero HUGZ is checked.
@@ -210,7 +307,7 @@ export class Follower {
     }
   }
 
-  async #snapshot(source: ReplicaSource): Promise<{ entries: KvMsg[]; sequence: bigint } | 'timeout' | 'closed'> {
+  async #snapshot(source: ReplicaSource): Promise<SnapshotResult> {
     const dealer = new zmq.Dealer({ linger: 0, receiveTimeout: this.#o.serverTtlMs });
     applyConnectSecurity(dealer, this.#o.security);
     this.#dealer = dealer;
@@ -255,7 +352,9 @@ export class Follower {
     this.#closed = true;
     this.#sub?.close();
     this.#dealer?.close();
+    this.#wakeBackoff?.();
     this.#markSynced();
     await this.#loop;
+    this.#resolveDone(undefined);
   }
 }

@@ -26,4 +26,10 @@ export {
 export type { CloneChange, CloneClientOptions, CloneClientStats, CloneServerAddress } from './client.js';
 export type { FollowerStats, ReplicaSource } from './follower.js';
 export type { KvMsg } from './kvmsg.js';
-export type { ClonePairOptions, CloneServerOptions, CloneServerRole, CloneServerStats } from './server.js';
+export type {
+  CloneServerHealth,
+  ClonePairOptions,
+  CloneServerOptions,
+  CloneServerRole,
+  CloneServerStats,
+} from './server.js';

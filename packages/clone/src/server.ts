@@ -136,6 +136,9 @@ export interface CloneServerStats {
   commits: number;
 }
 
+/** `ok`, or why not. */
+export type CloneServerHealth = { ok: true } | { ok: false; reason: string };
+
 /** Where a server stands. A lone server is always `active`. */
 export type CloneServerRole = 'active' | 'passive' | 'deciding';
 
@@ -170,6 +173,7 @@ export class CloneServer implements AsyncDisposable {
   #anonymous = 0;
   #refusedLoggedAt = -Infinity;
   #closing: Promise<void> | undefined;
+  #health: CloneServerHealth = { ok: true };
   readonly stats: CloneServerStats = {
     updates: 0,
     snapshots: 0,
@@ -236,6 +240,19 @@ export class CloneServer implements AsyncDisposable {
   /** Client updates held by a passive server. */
   get pendingCount(): number {
     return this.#pending.size;
+  }
+
+  /**
+   * Whether this server works as it should: false once the passive's replica loop has failed or a
+   * journal commit has failed (`reason` says which and why). clonesrv's /healthz answers 503 then.
+   */
+  get health(): CloneServerHealth {
+    return this.#health;
+  }
+
+  #unhealthy(what: 'replica' | 'journal', err: Error): void {
+    this.#health = { ok: false, reason: `${what}: ${err.message}` };
+    this.#log.error({ err, what }, 'clone server unhealthy');
   }
 
   /** The Binary Star reactor of a pair, for its state and counters. */
@@ -472,7 +489,11 @@ export class CloneServer implements AsyncDisposable {
     });
     this.#follower = follower;
     this.#log.info({ peer: pair.peer }, 'clone server passive, following the active');
-    void follower.start();
+    void follower.start().catch(() => undefined); // reported by done, below
+    void follower.done.then((failure) => {
+      if (failure === undefined || this.#follower !== follower) return;
+      this.#unhealthy('replica', failure);
+    });
   }
 
   #onPeerUpdate(msg: KvMsg): void {

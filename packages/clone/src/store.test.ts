@@ -93,6 +93,11 @@ describe('KvStore.replace and ttl forms', () => {
     expect(store.size).toBe(10);
     expect(store.expiryBacklog).toBeLessThanOrEqual(2 * store.size + 1024);
     // the entries still live keep their deadline
-    expect(store.expire(20_000 + 60_000).map((m) => m.key).sort()).toHaveLength(10);
+    expect(
+      store
+        .expire(20_000 + 60_000)
+        .map((m) => m.key)
+        .sort(),
+    ).toHaveLength(10);
   });
 });
