@@ -37,7 +37,7 @@ import { Follower, type ReplicaSource } from './follower.js';
 import { CloneJournal, type JournalWrite } from './journal.js';
 import type { KvMsg } from './kvmsg.js';
 import { decodeIcanhaz, decodeKvMsg, encodeHugz, encodeKthxbai, encodeKvMsg, isReservedKey } from './kvmsg.js';
-import { KvStore } from './store.js';
+import { KvStore, ttlRemainingMs } from './store.js';
 
 /** The Binary Star side of a pair. */
 export interface ClonePairOptions {
@@ -134,6 +134,8 @@ export interface CloneServerStats {
   replayed: number;
   /** Journal batches committed. */
   commits: number;
+  /** Journal commits that failed (their updates were neither applied nor published). */
+  journalFailures: number;
 }
 
 /** `ok`, or why not. */
@@ -162,7 +164,10 @@ export class CloneServer implements AsyncDisposable {
   readonly #timers = new Set<TimerHandle>();
   readonly #bstar: BinaryStar | undefined;
   #journal: CloneJournal | undefined;
-  #batch: KvMsg[] = [];
+  /** Active: sequenced, not yet committed (with a journal). Passive: replicated, not yet committed. */
+  #batch: { msg: KvMsg; expiry: boolean }[] = [];
+  /** With a journal: the last sequence handed out; the store's is the last one committed. */
+  #staged = 0n;
   #flushScheduled = false;
   #role: CloneServerRole;
   #follower: Follower | undefined;
@@ -186,6 +191,7 @@ export class CloneServer implements AsyncDisposable {
     pendingExpired: 0,
     replayed: 0,
     commits: 0,
+    journalFailures: 0,
   };
   readonly endpoints = { snapshot: '', publisher: '', collector: '' };
 
@@ -266,6 +272,7 @@ export class CloneServer implements AsyncDisposable {
       this.#journal = new CloneJournal(this.#options.dataDir, { fsync: this.#o.fsync });
       const { sequence, entries } = this.#journal.load();
       this.#store.replace(entries, sequence, this.#clock.now());
+      this.#staged = sequence;
       this.#log.info({ path: this.#journal.path, sequence, keys: entries.length }, 'journal loaded');
     }
     await Promise.all(this.#guards.map((g) => g.ready()));
@@ -314,56 +321,81 @@ export class CloneServer implements AsyncDisposable {
 
   // ---- active: sequence, commit, publish -------------------------------------------------------
 
-  /** Queue a sequenced update for the journal and the publisher (one commit per event-loop turn). */
-  #publish(msg: KvMsg): void {
+  /**
+   * Sequence a client update (or an expiry delete) and publish it. Without a journal it is applied
+   * and published at once. With one it is only given its sequence and queued: the batch is
+   * committed once per event-loop turn, and applied and published only after its commit, so memory
+   * (snapshots, HUGZ) never runs ahead of what is on disk.
+   */
+  #sequenceAndPublish(update: KvMsg, expiry = false): void {
     if (this.#journal === undefined) {
-      this.#publisher.post(encodeKvMsg(msg));
+      this.#publisher.post(encodeKvMsg(this.#store.apply(update, this.#clock.now())));
       return;
     }
-    this.#batch.push(msg);
+    this.#staged += 1n;
+    this.#batch.push({ msg: { ...update, sequence: this.#staged, properties: new Map(update.properties) }, expiry });
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => this.#commit());
     }
   }
 
-  /** Commit the batch, then publish it. A failed commit publishes nothing and is logged. */
+  /** Commit the batch, then apply and publish it. A failed commit applies nothing: unhealthy. */
   #commit(): void {
     if (this.#role !== 'active') return this.#flushReplicated();
     this.#flushScheduled = false;
     const batch = this.#batch;
     if (batch.length === 0) return;
     this.#batch = [];
-    if (!this.#journalWrite(batch)) return;
-    for (const msg of batch) this.#publisher.post(encodeKvMsg(msg));
+    const msgs = batch.map((b) => b.msg);
+    if (!this.#journalWrite(msgs, this.#staged)) {
+      // Nothing was applied or published: those sequence numbers were never seen by anyone.
+      this.#staged = this.#store.sequence;
+      for (const b of batch) if (b.expiry) this.#store.rearmExpiry(b.msg.key);
+      return;
+    }
+    const now = this.#clock.now();
+    for (const msg of msgs) {
+      this.#store.applySequenced(msg, now);
+      this.#publisher.post(encodeKvMsg(msg));
+    }
   }
 
-  #journalWrite(batch: readonly KvMsg[]): boolean {
+  #journalWrite(batch: readonly KvMsg[], sequence: bigint): boolean {
     const journal = this.#journal;
     if (journal === undefined) return true;
     try {
-      journal.write(this.#toWrites(batch), this.#store.sequence);
+      journal.write(this.#toWrites(batch), sequence);
       this.stats.commits += 1;
       return true;
     } catch (err) {
-      this.#log.error({ err: toError(err), updates: batch.length }, 'journal commit failed; updates not published');
+      this.stats.journalFailures += 1;
+      this.#log.error({ err: toError(err), updates: batch.length }, 'journal commit failed; updates not applied');
+      this.#unhealthy('journal', toError(err));
       return false;
     }
   }
 
   #toWrites(msgs: readonly KvMsg[]): JournalWrite[] {
-    const now = this.#clock.now();
     const wall = Date.now();
     return msgs.map((msg) => {
-      const at = this.#store.expiresAt(msg.key);
-      return { msg, expiresAtWallMs: at === 0 || msg.body.length === 0 ? 0 : wall + (at - now) };
+      const left = msg.body.length === 0 ? 0 : ttlRemainingMs(msg.properties);
+      return { msg, expiresAtWallMs: left === 0 ? 0 : wall + left };
     });
   }
 
   #expire(): void {
-    for (const msg of this.#store.expire(this.#clock.now())) {
+    const now = this.#clock.now();
+    if (this.#journal === undefined) {
+      for (const msg of this.#store.expire(now)) {
+        this.stats.expired += 1;
+        this.#publisher.post(encodeKvMsg(msg));
+      }
+      return;
+    }
+    for (const msg of this.#store.dueForExpiry(now)) {
       this.stats.expired += 1;
-      this.#publish(msg);
+      this.#sequenceAndPublish(msg, true);
     }
   }
 
@@ -416,7 +448,7 @@ export class CloneServer implements AsyncDisposable {
     }
     if (this.#role === 'active') {
       this.stats.updates += 1;
-      this.#publish(this.#store.apply(update, this.#clock.now()));
+      this.#sequenceAndPublish(update);
       return;
     }
     // Passive, or not yet decided: hold it until the active publishes it (model six).
@@ -447,10 +479,10 @@ export class CloneServer implements AsyncDisposable {
     this.#follower = undefined;
     void follower?.close();
     // Client updates the old active never published: sequence and publish them now, in order.
-    const now = this.#clock.now();
+    this.#staged = this.#store.sequence;
     for (const { msg } of this.#pending.values()) {
       this.stats.replayed += 1;
-      this.#publish(this.#store.apply(msg, now));
+      this.#sequenceAndPublish(msg);
     }
     this.#log.info({ from: was, replayed: this.#pending.size, sequence: this.sequence }, 'clone server active');
     this.#pending.clear();
@@ -505,7 +537,7 @@ export class CloneServer implements AsyncDisposable {
     }
     this.#store.applySequenced(msg, now);
     if (this.#journal !== undefined) {
-      this.#batch.push(msg);
+      this.#batch.push({ msg, expiry: false });
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         setImmediate(() => this.#flushReplicated());
@@ -516,9 +548,9 @@ export class CloneServer implements AsyncDisposable {
   /** Passive: commit what was replicated from the active (nothing to publish). */
   #flushReplicated(): void {
     this.#flushScheduled = false;
-    const batch = this.#batch;
+    const batch = this.#batch.map((b) => b.msg);
     this.#batch = [];
-    if (batch.length > 0) this.#journalWrite(batch);
+    if (batch.length > 0) this.#journalWrite(batch, this.#store.sequence);
   }
 
   /** The active is alive (a HUGZ): what it has not published by now, it never will. */

@@ -141,17 +141,33 @@ export class KvStore {
       if (this.#map.get(item.key) !== item.entry) continue;
       this.#map.delete(item.key);
       this.#sequence += 1n;
-      const props = new Map(item.entry.msg.properties);
-      props.delete(TTL_PROPERTY);
-      deletes.push({
-        key: item.key,
-        sequence: this.#sequence,
-        uuid: Buffer.alloc(0), // not a client's update: nothing for a passive server to match
-        properties: props,
-        body: Buffer.alloc(0),
-      });
+      deletes.push(expiryDelete(item.key, item.entry, this.#sequence));
     }
     return deletes;
+  }
+
+  /**
+   * The deletes `expire()` would make, without making them: the entries stay (and keep the
+   * sequence) until the caller applies each delete with `applySequenced` after committing it. Their
+   * deadlines leave the heap; `rearmExpiry` puts one back if the delete is not applied.
+   */
+  dueForExpiry(nowMs: number): KvMsg[] {
+    const deletes: KvMsg[] = [];
+    for (;;) {
+      const at = this.#expiry.peekKey();
+      if (at === undefined || at > nowMs) break;
+      const item = this.#expiry.pop();
+      if (item === undefined) break;
+      if (this.#map.get(item.key) !== item.entry) continue;
+      deletes.push(expiryDelete(item.key, item.entry, 0n));
+    }
+    return deletes;
+  }
+
+  /** Put a key's deadline back in the heap (its expiry delete was not committed). */
+  rearmExpiry(key: string): void {
+    const entry = this.#map.get(key);
+    if (entry !== undefined && entry.expiresAtMs > 0) this.#expiry.push(entry.expiresAtMs, { key, entry });
   }
 
   /** Entries in a subtree, for a snapshot; `ttl` is given as the seconds still left. */
@@ -167,4 +183,12 @@ export class KvStore {
       yield { ...entry.msg, properties: props };
     }
   }
+}
+
+/** The delete that expires `entry`: the entry's properties without `ttl`, an empty UUID and body. */
+function expiryDelete(key: string, entry: StoredEntry, sequence: bigint): KvMsg {
+  const props = new Map(entry.msg.properties);
+  props.delete(TTL_PROPERTY);
+  // not a client's update: an empty UUID, nothing for a passive server to match
+  return { key, sequence, uuid: Buffer.alloc(0), properties: props, body: Buffer.alloc(0) };
 }
