@@ -17,6 +17,7 @@
  * - only the active sends HUGZ, so a client left on a server that went passive moves on;
  * - with `dataDir`, updates are committed to SQLite before they are published.
  */
+import { createHash } from 'node:crypto';
 import type { Logger, Message, SecurityOptions, ServerSecurity, ZapRequest } from '@zpatterns/core';
 import {
   applyBindSecurity,
@@ -130,6 +131,8 @@ export interface CloneServerStats {
   pendingRefused: number;
   /** Passive: pending updates dropped because the live active never published them. */
   pendingExpired: number;
+  /** Passive: pending updates dropped by a resync (the snapshot cannot say whether they were sequenced). */
+  pendingDropped: number;
   /** Pending updates published on becoming active. */
   replayed: number;
   /** Journal batches committed. */
@@ -149,6 +152,17 @@ type ResolvedOptions = Required<Omit<CloneServerOptions, 'clock' | 'logger' | 'p
 interface Pending {
   msg: KvMsg;
   at: number;
+  /** Identical updates without a UUID held under one id. */
+  copies: number;
+}
+
+/**
+ * How a passive matches a client's update with the active's publication of it: by UUID, or, for an
+ * update without one (the book's clients send none), by key and value.
+ */
+function pendingId(msg: KvMsg): string {
+  if (msg.uuid.length > 0) return msg.uuid.toString('hex');
+  return `anonymous:${createHash('sha1').update(msg.key).update('\0').update(msg.body).digest('hex')}`;
 }
 
 export class CloneServer implements AsyncDisposable {
@@ -174,8 +188,7 @@ export class CloneServer implements AsyncDisposable {
   /** Passive: client updates not yet seen from the active, oldest first, by UUID (hex). */
   readonly #pending = new Map<string, Pending>();
   /** Passive: the active's updates whose client copy has not arrived yet, by UUID (hex). */
-  readonly #seenFromActive = new Map<string, number>();
-  #anonymous = 0;
+  readonly #seenFromActive = new Map<string, { at: number; copies: number }>();
   #refusedLoggedAt = -Infinity;
   #closing: Promise<void> | undefined;
   #health: CloneServerHealth = { ok: true };
@@ -189,6 +202,7 @@ export class CloneServer implements AsyncDisposable {
     replicated: 0,
     pendingRefused: 0,
     pendingExpired: 0,
+    pendingDropped: 0,
     replayed: 0,
     commits: 0,
     journalFailures: 0,
@@ -452,8 +466,8 @@ export class CloneServer implements AsyncDisposable {
       return;
     }
     // Passive, or not yet decided: hold it until the active publishes it (model six).
-    const id = update.uuid.length > 0 ? update.uuid.toString('hex') : `anonymous:${++this.#anonymous}`;
-    if (this.#seenFromActive.delete(id)) return; // the active's copy came first
+    const id = pendingId(update);
+    if (this.#consumeSeen(id)) return; // the active's copy came first
     if (this.#pending.size >= this.#o.maxPending) {
       this.stats.pendingRefused += 1;
       const now = this.#clock.now();
@@ -466,7 +480,17 @@ export class CloneServer implements AsyncDisposable {
       }
       return;
     }
-    this.#pending.set(id, { msg: update, at: this.#clock.now() });
+    const same = this.#pending.get(id);
+    if (same !== undefined) same.copies += 1;
+    else this.#pending.set(id, { msg: update, at: this.#clock.now(), copies: 1 });
+  }
+
+  /** Passive: one of the active's updates matches this id; true if it was recorded as seen. */
+  #consumeSeen(id: string): boolean {
+    const seen = this.#seenFromActive.get(id);
+    if (seen === undefined) return false;
+    if (--seen.copies === 0) this.#seenFromActive.delete(id);
+    return true;
   }
 
   // ---- pair: role changes ----------------------------------------------------------------------
@@ -508,7 +532,11 @@ export class CloneServer implements AsyncDisposable {
           sequence,
           this.#clock.now(),
         );
-        for (const e of entries) if (e.uuid.length > 0) this.#pending.delete(e.uuid.toString('hex'));
+        // Every update held so far came before this snapshot: whether the active sequenced it (and
+        // maybe overwrote it since) the snapshot cannot tell, as it carries only each key's last
+        // write. Replaying such an update could bring back a replaced value, so none is kept.
+        this.stats.pendingDropped += this.#pending.size;
+        this.#pending.clear();
         this.#journalReplace();
       },
       onUpdate: (msg) => {
@@ -531,9 +559,14 @@ export class CloneServer implements AsyncDisposable {
   #onPeerUpdate(msg: KvMsg): void {
     this.stats.replicated += 1;
     const now = this.#clock.now();
-    if (msg.uuid.length > 0) {
-      const id = msg.uuid.toString('hex');
-      if (!this.#pending.delete(id)) this.#seenFromActive.set(id, now);
+    const id = pendingId(msg);
+    const pending = this.#pending.get(id);
+    if (pending !== undefined) {
+      if (--pending.copies === 0) this.#pending.delete(id);
+    } else {
+      const seen = this.#seenFromActive.get(id);
+      if (seen !== undefined) seen.copies += 1;
+      else this.#seenFromActive.set(id, { at: now, copies: 1 });
     }
     this.#store.applySequenced(msg, now);
     if (this.#journal !== undefined) {
@@ -561,7 +594,7 @@ export class CloneServer implements AsyncDisposable {
       this.#pending.delete(id);
       this.stats.pendingExpired += 1;
     }
-    for (const [id, at] of this.#seenFromActive) {
+    for (const [id, { at }] of this.#seenFromActive) {
       if (at > horizon) break;
       this.#seenFromActive.delete(id);
     }
