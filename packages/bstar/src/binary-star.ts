@@ -43,6 +43,11 @@ export interface BinaryStarOptions {
   clock?: Clock;
   /** Parent logger. @default silent */
   logger?: Logger;
+  /**
+   * Asked when both servers are active (split brain): true = stay active, false = step down. Both
+   * servers must answer consistently (e.g. by comparing their data). @default the primary stays
+   */
+  resolveSplitBrain?: () => boolean;
 }
 
 export const binaryStarDefaults = {
@@ -215,8 +220,14 @@ export class BinaryStar implements AsyncDisposable {
 
   #apply(event: BStarEvent): boolean {
     const from = this.#state;
+    const splitBrain = from === 'active' && event === 'peer-active';
     const result = transition(
-      { role: this.role, state: from, peerExpiresAt: this.#peerExpiresAt },
+      {
+        role: this.role,
+        state: from,
+        peerExpiresAt: this.#peerExpiresAt,
+        splitBrainStays: splitBrain ? this.#options.resolveSplitBrain?.() : undefined,
+      },
       event,
       this.#clock.now(),
     );

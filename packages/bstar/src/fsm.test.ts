@@ -106,6 +106,14 @@ describe('Binary Star FSM', () => {
     expect(primary).toMatchObject({ next: 'active', accept: true, notice: { type: 'split-brain' } });
   });
 
+  it('split brain: the embedding server can decide who stays (splitBrainStays), whatever the role', () => {
+    const primary = transition({ ...alive('primary', 'active'), splitBrainStays: false }, 'peer-active', NOW);
+    expect(primary).toMatchObject({ next: 'passive', notice: { type: 'split-brain' } });
+    expect(primary.reason).toMatch(/the primary steps down/);
+    const backup = transition({ ...alive('backup', 'active'), splitBrainStays: true }, 'peer-active', NOW);
+    expect(backup).toMatchObject({ next: 'active', notice: { type: 'split-brain' } });
+  });
+
   it('dual passive is a notice: the primary takes over, the backup waits', () => {
     const primary = transition(alive('primary', 'passive'), 'peer-passive', NOW);
     expect(primary).toMatchObject({ next: 'active', notice: { type: 'dual-passive' } });

@@ -26,6 +26,11 @@ export interface BStarContext {
   readonly state: BStarState;
   /** When the peer counts as dead unless heard from again (its last state message + 2 heartbeats). */
   readonly peerExpiresAt: number;
+  /**
+   * Split brain (both active): true = this server stays active, false = it steps down. When the
+   * embedding server leaves it undefined, the role decides (the primary stays).
+   */
+  readonly splitBrainStays?: boolean | undefined;
 }
 
 export interface BStarTransition {
@@ -90,9 +95,10 @@ export function transition(context: BStarContext, event: BStarEvent, now: number
     case 'active':
       if (event === 'peer-active') {
         const notice: BStarNotice = { type: 'split-brain' };
-        return role === 'backup'
-          ? { next: 'passive', accept: true, reason: 'split brain: both active, the backup steps down', notice }
-          : { next: 'active', accept: true, notice };
+        const stays = context.splitBrainStays ?? role === 'primary';
+        return stays
+          ? { next: 'active', accept: true, notice }
+          : { next: 'passive', accept: true, reason: `split brain: both active, the ${role} steps down`, notice };
       }
       return stay(state);
     case 'passive':

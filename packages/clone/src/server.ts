@@ -18,9 +18,12 @@
  * - with `dataDir`, updates are committed to SQLite before they are published.
  */
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger, Message, SecurityOptions, ServerSecurity, ZapRequest } from '@zpatterns/core';
 import {
   applyBindSecurity,
+  applyConnectSecurity,
   Channel,
   definedOnly,
   resolveCurveKeys,
@@ -37,7 +40,7 @@ import { serverAddress } from './client.js';
 import { Follower, type ReplicaSource } from './follower.js';
 import { CloneJournal, type JournalWrite } from './journal.js';
 import type { KvMsg } from './kvmsg.js';
-import { decodeIcanhaz, decodeKvMsg, encodeHugz, encodeKthxbai, encodeKvMsg, isReservedKey } from './kvmsg.js';
+import { decodeIcanhaz, decodeKvMsg, encodeHugz, encodeKthxbai, encodeKvMsg, HUGZ, isReservedKey } from './kvmsg.js';
 import { KvStore, ttlRemainingMs } from './store.js';
 
 /** The Binary Star side of a pair. */
@@ -47,8 +50,11 @@ export interface ClonePairOptions {
   stateBind: string;
   /** The peer's state PUB. */
   stateConnect: string;
-  /** The peer's Clone port P as `tcp://HOST:P`, or its snapshot and publisher endpoints. */
-  peer: string | ReplicaSource;
+  /**
+   * The peer's Clone port P as `tcp://HOST:P`, or its snapshot and publisher endpoints (and its
+   * collector, where a server that loses a split brain hands its divergent updates).
+   */
+  peer: string | (ReplicaSource & { collector?: string });
   /** Binary Star heartbeat; the peer is dead after two. @default 1000 */
   heartbeatMs?: number;
 }
@@ -133,6 +139,12 @@ export interface CloneServerStats {
   pendingExpired: number;
   /** Passive: pending updates dropped by a resync (the snapshot cannot say whether they were sequenced). */
   pendingDropped: number;
+  /** Split brains seen (both servers active). */
+  splitBrains: number;
+  /** Updates this server sequenced while active that it handed to the winner after losing a split brain. */
+  splitBrainHandedOver: number;
+  /** Client updates dropped because this server had already sequenced their UUID. */
+  duplicates: number;
   /** Pending updates published on becoming active. */
   replayed: number;
   /** Journal batches committed. */
@@ -148,6 +160,9 @@ export type CloneServerHealth = { ok: true } | { ok: false; reason: string };
 export type CloneServerRole = 'active' | 'passive' | 'deciding';
 
 type ResolvedOptions = Required<Omit<CloneServerOptions, 'clock' | 'logger' | 'pair' | 'dataDir' | 'security'>>;
+
+/** UUIDs remembered for duplicate detection. */
+const RECENT_UUIDS = 100_000;
 
 interface Pending {
   msg: KvMsg;
@@ -177,6 +192,14 @@ export class CloneServer implements AsyncDisposable {
   readonly #guards: ServerSecurity[] = [];
   readonly #timers = new Set<TimerHandle>();
   readonly #bstar: BinaryStar | undefined;
+  readonly #peerWatch: Channel<zmq.Subscriber> | undefined;
+  /** The peer's sequence as its last HUGZ showed it. */
+  #peerSequence: bigint | undefined;
+  /** Active: the last update to each key this server sequenced in its current term as active. */
+  #term = new Map<string, KvMsg>();
+  /** UUIDs of recently sequenced updates (ours or the active's), oldest first: duplicates are dropped. */
+  readonly #recent = new Set<string>();
+  #lostSplitBrain = false;
   #journal: CloneJournal | undefined;
   /** Active: sequenced, not yet committed (with a journal). Passive: replicated, not yet committed. */
   #batch: { msg: KvMsg; expiry: boolean }[] = [];
@@ -203,6 +226,9 @@ export class CloneServer implements AsyncDisposable {
     pendingRefused: 0,
     pendingExpired: 0,
     pendingDropped: 0,
+    splitBrains: 0,
+    splitBrainHandedOver: 0,
+    duplicates: 0,
     replayed: 0,
     commits: 0,
     journalFailures: 0,
@@ -240,7 +266,13 @@ export class CloneServer implements AsyncDisposable {
         clock: this.#clock,
         ...(pair.heartbeatMs === undefined ? {} : { heartbeatMs: pair.heartbeatMs }),
         ...(options.logger === undefined ? {} : { logger: options.logger }),
+        resolveSplitBrain: () => this.#resolveSplitBrain(),
       });
+      // The peer's HUGZ, always: its sequence is what a split brain is decided by.
+      const watch = new zmq.Subscriber({ linger: 0 });
+      applyConnectSecurity(watch, peerSecurity(options.security));
+      watch.subscribe(HUGZ);
+      this.#peerWatch = new Channel(watch, { name: 'peer-hugz', logger: this.#log });
     }
   }
 
@@ -303,6 +335,22 @@ export class CloneServer implements AsyncDisposable {
     } else {
       bstar.onActive(() => this.#becomeActive());
       bstar.onPassive(() => this.#becomePassive());
+      const watch = this.#peerWatch;
+      if (watch !== undefined) {
+        try {
+          watch.socket.connect(this.#peerAddress().publisher);
+        } catch (err) {
+          this.#unhealthy('replica', toError(err));
+        }
+        void watch.start((m) => {
+          try {
+            const msg = decodeKvMsg(m);
+            if (msg.key === 'HUGZ' && msg.sequence > 0n) this.#peerSequence = msg.sequence;
+          } catch (err) {
+            this.#bad(err, 'peer-hugz');
+          }
+        });
+      }
       await bstar.start();
       void this.#snapshot.start((m) => {
         if (bstar.vote()) this.#onSnapshotRequest(m);
@@ -343,7 +391,9 @@ export class CloneServer implements AsyncDisposable {
    */
   #sequenceAndPublish(update: KvMsg, expiry = false): void {
     if (this.#journal === undefined) {
-      this.#publisher.post(encodeKvMsg(this.#store.apply(update, this.#clock.now())));
+      const msg = this.#store.apply(update, this.#clock.now());
+      this.#sequenced(msg);
+      this.#publisher.post(encodeKvMsg(msg));
       return;
     }
     this.#staged += 1n;
@@ -371,7 +421,31 @@ export class CloneServer implements AsyncDisposable {
     const now = this.#clock.now();
     for (const msg of msgs) {
       this.#store.applySequenced(msg, now);
+      this.#sequenced(msg);
       this.#publisher.post(encodeKvMsg(msg));
+    }
+  }
+
+  /** Active: `msg` is applied with its sequence; remember it for duplicates and a split brain. */
+  #sequenced(msg: KvMsg): void {
+    if (msg.uuid.length === 0) return; // expiry deletes and the book's clients' anonymous updates
+    this.#remember(msg.uuid);
+    if (this.#bstar === undefined) return;
+    this.#term.delete(msg.key);
+    this.#term.set(msg.key, msg);
+    if (this.#term.size > this.#o.maxPending) {
+      const oldest = this.#term.keys().next();
+      if (oldest.done !== true) this.#term.delete(oldest.value);
+    }
+  }
+
+  #remember(uuid: Buffer): void {
+    const id = uuid.toString('hex');
+    this.#recent.delete(id);
+    this.#recent.add(id);
+    if (this.#recent.size > RECENT_UUIDS) {
+      const oldest = this.#recent.values().next();
+      if (oldest.done !== true) this.#recent.delete(oldest.value);
     }
   }
 
@@ -461,6 +535,10 @@ export class CloneServer implements AsyncDisposable {
       return;
     }
     if (this.#role === 'active') {
+      if (update.uuid.length > 0 && this.#recent.has(update.uuid.toString('hex'))) {
+        this.stats.duplicates += 1; // sequenced already (a handed-over update, or a resend)
+        return;
+      }
       this.stats.updates += 1;
       this.#sequenceAndPublish(update);
       return;
@@ -504,6 +582,8 @@ export class CloneServer implements AsyncDisposable {
     void follower?.close();
     // Client updates the old active never published: sequence and publish them now, in order.
     this.#staged = this.#store.sequence;
+    this.#term = new Map();
+    this.#lostSplitBrain = false;
     for (const { msg } of this.#pending.values()) {
       this.stats.replayed += 1;
       this.#sequenceAndPublish(msg);
@@ -518,8 +598,15 @@ export class CloneServer implements AsyncDisposable {
     if (pair === undefined) return;
     this.#role = 'passive';
     this.#batch = [];
+    let handover: KvMsg[] = [];
+    if (this.#lostSplitBrain) {
+      this.#lostSplitBrain = false;
+      handover = [...this.#term.values()];
+      this.#keepDivergent(handover);
+    }
+    this.#term = new Map();
     const follower = new Follower({
-      sources: [typeof pair.peer === 'string' ? serverAddress(pair.peer) : pair.peer],
+      sources: [this.#peerAddress()],
       subtrees: [''],
       serverTtlMs: this.#o.peerTtlMs,
       lingerMs: 0,
@@ -537,7 +624,12 @@ export class CloneServer implements AsyncDisposable {
         // write. Replaying such an update could bring back a replaced value, so none is kept.
         this.stats.pendingDropped += this.#pending.size;
         this.#pending.clear();
+        for (const e of entries) if (e.uuid.length > 0) this.#remember(e.uuid);
         this.#journalReplace();
+        if (handover.length > 0) {
+          void this.#handOver(handover);
+          handover = [];
+        }
       },
       onUpdate: (msg) => {
         if (this.#follower !== follower) return;
@@ -558,6 +650,7 @@ export class CloneServer implements AsyncDisposable {
 
   #onPeerUpdate(msg: KvMsg): void {
     this.stats.replicated += 1;
+    if (msg.uuid.length > 0) this.#remember(msg.uuid);
     const now = this.#clock.now();
     const id = pendingId(msg);
     const pending = this.#pending.get(id);
@@ -575,6 +668,84 @@ export class CloneServer implements AsyncDisposable {
         this.#flushScheduled = true;
         setImmediate(() => this.#flushReplicated());
       }
+    }
+  }
+
+  // ---- pair: split brain ----------------------------------------------------------------------
+
+  #peerAddress(): ReplicaSource & { collector?: string } {
+    const peer = this.#options.pair?.peer ?? '';
+    return typeof peer === 'string' ? serverAddress(peer) : peer;
+  }
+
+  /**
+   * Both servers are active. The one that has sequenced more (the higher sequence; the peer's as
+   * its last HUGZ showed it) stays active, on a tie the primary: a server restarted without its
+   * journal never wins against the one holding the map. The loser hands over what it sequenced in
+   * its term as active (see #becomePassive).
+   */
+  #resolveSplitBrain(): boolean {
+    const mine = this.#store.sequence;
+    const peer = this.#peerSequence;
+    const role = this.#options.pair?.role ?? 'primary';
+    const stays = peer === undefined ? role === 'primary' : mine > peer || (mine === peer && role === 'primary');
+    this.stats.splitBrains += 1;
+    this.#log.error(
+      { sequence: mine, peerSequence: peer, role, stays, divergent: this.#term.size },
+      stays
+        ? 'split brain: both servers active; this one has more, it stays active'
+        : 'split brain: both servers active; the peer has more, this one steps down',
+    );
+    if (!stays) this.#lostSplitBrain = true;
+    return stays;
+  }
+
+  /** Write the losing side's divergent updates to `dataDir/split-brain-<time>.jsonl` and log it. */
+  #keepDivergent(updates: readonly KvMsg[]): void {
+    let file: string | undefined;
+    const dir = this.#options.dataDir;
+    if (dir !== undefined && updates.length > 0) {
+      file = join(dir, `split-brain-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
+      try {
+        const lines = updates.map((m) =>
+          JSON.stringify({
+            key: m.key,
+            sequence: String(m.sequence),
+            uuid: m.uuid.toString('hex'),
+            properties: Object.fromEntries(m.properties),
+            body: m.body.toString('base64'),
+          }),
+        );
+        writeFileSync(file, `${lines.join('\n')}\n`);
+      } catch (err) {
+        this.#log.error({ err: toError(err), file }, 'split brain: could not write the divergent updates');
+        file = undefined;
+      }
+    }
+    this.#log.error(
+      { updates: updates.length, file, keys: updates.slice(0, 20).map((m) => m.key) },
+      'split brain lost: handing the updates sequenced here to the active',
+    );
+  }
+
+  /**
+   * Send the divergent updates to the winner's collector as client updates, with their UUIDs: it
+   * sequences the ones it never had and drops the others as duplicates.
+   */
+  async #handOver(updates: readonly KvMsg[]): Promise<void> {
+    const collector = this.#peerAddress().collector;
+    if (collector === undefined) return;
+    const pub = new zmq.XPublisher({ linger: 2000, sendHighWaterMark: 0, receiveTimeout: 10_000 });
+    applyConnectSecurity(pub, peerSecurity(this.#options.security));
+    try {
+      pub.connect(collector);
+      await pub.receive(); // the winner's collector has subscribed: nothing sent is dropped
+      for (const msg of updates) await pub.send(encodeKvMsg({ ...msg, sequence: 0n }));
+      this.stats.splitBrainHandedOver += updates.length;
+    } catch (err) {
+      this.#log.error({ err: toError(err), updates: updates.length }, 'split brain: hand-over failed');
+    } finally {
+      pub.close();
     }
   }
 
@@ -633,6 +804,7 @@ export class CloneServer implements AsyncDisposable {
       if (this.#role === 'active') this.#commit();
       await this.#follower?.close();
       await this.#bstar?.close();
+      await this.#peerWatch?.close();
       await Promise.all([this.#snapshot.close(), this.#publisher.close(), this.#collector.close()]);
       await Promise.all(this.#guards.map((g) => g.release()));
       this.#journal?.close();

@@ -2,10 +2,17 @@
  * Server faults in one process, on real sockets: a journal commit that fails, the pending list of a
  * passive across a resync, concurrent snapshots.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventually, ipcEndpoint, startTcpProxy, useDisposables, type TcpProxy } from '@zpatterns/testkit';
+import {
+  eventually,
+  freePortRange,
+  ipcEndpoint,
+  startTcpProxy,
+  useDisposables,
+  type TcpProxy,
+} from '@zpatterns/testkit';
 import * as zmq from 'zeromq';
 import { encodeKvMsg } from '../src/kvmsg.js';
 import { describe, expect, it, vi } from 'vitest';
@@ -147,5 +154,86 @@ describe('pending replay on failover', () => {
     await c.commit('/after', 'failover');
     expect(c.get('/anon')?.toString()).toBe('B');
     expect(b.stats.replayed).toBe(0);
+  });
+});
+
+describe('split brain', () => {
+  it('a primary restarted without its journal and voted active loses to the backup holding the map; its own writes are handed over', async () => {
+    const [pPort, bPort] = [await freePortRange(1), await freePortRange(1)];
+    const pStateBind = `tcp://127.0.0.1:${pPort}`;
+    const bStateBind = `tcp://127.0.0.1:${bPort}`;
+    // the Binary Star state link, both ways, through proxies that can cut it
+    const toP = track(await startTcpProxy({ target: pStateBind }));
+    const toB = track(await startTcpProxy({ target: bStateBind }));
+    const ep = (name: string) => ({
+      snapshot: ipcEndpoint(`${name}-snap`),
+      publisher: ipcEndpoint(`${name}-pub`),
+      collector: ipcEndpoint(`${name}-col`),
+    });
+    const [pEp, bEp] = [ep('sbp'), ep('sbb')];
+    const make = (role: 'primary' | 'backup', dataDir: string) => {
+      const [me, peer] = role === 'primary' ? [pEp, bEp] : [bEp, pEp];
+      return track(
+        new CloneServer({
+          hugzIntervalMs: 50,
+          flushIntervalMs: 50,
+          peerTtlMs: 2000,
+          dataDir,
+          snapshotEndpoint: me.snapshot,
+          publisherEndpoint: me.publisher,
+          collectorEndpoint: me.collector,
+          pair: {
+            role,
+            heartbeatMs: 200,
+            stateBind: role === 'primary' ? pStateBind : bStateBind,
+            stateConnect: role === 'primary' ? toB.endpoint : toP.endpoint,
+            peer,
+          },
+        }),
+      );
+    };
+    const p = make('primary', tempDir());
+    const b = make('backup', tempDir());
+    await Promise.all([p.start(), b.start()]);
+    await eventually(() => p.role === 'active' && b.role === 'passive', { what: 'pair settled' });
+    const c = track(new CloneClient({ servers: [pEp, bEp], serverTtlMs: 1000 }));
+    await c.start();
+    for (let i = 0; i < 20; i += 1) await c.commit(`/map/${i}`, `v${i}`);
+    await eventually(() => b.sequence === p.sequence, { what: 'backup caught up' });
+
+    // the state link goes down and the primary dies: the client's vote makes the backup active
+    toP.cut();
+    toB.cut();
+    await p.close();
+    await eventually(() => b.role === 'active' && c.currentServer === 1, { what: 'failover', timeoutMs: 20_000 });
+    await c.commit('/backup-side', 'acknowledged');
+
+    // the primary comes back without its journal; a client that reaches only it votes it active
+    const p2Dir = tempDir();
+    const p2 = make('primary', p2Dir);
+    await p2.start();
+    const lone = track(new CloneClient({ servers: [pEp], serverTtlMs: 1000 }));
+    await lone.start();
+    expect(p2.role).toBe('active');
+    await lone.commit('/primary-side', 'acknowledged too');
+    const before = b.sequence;
+    expect(before).toBeGreaterThan(p2.sequence);
+
+    // the link heals: both active; the backup holds more, so it stays
+    toP.forward();
+    toB.forward();
+    await eventually(() => p2.role === 'passive', { what: 'the emptier primary steps down', timeoutMs: 20_000 });
+    await eventually(() => b.size === 22 && p2.size === 22, { what: 'both maps whole', timeoutMs: 20_000 });
+    expect(b.role).toBe('active');
+    expect(b.sequence).toBeGreaterThan(before);
+    for (let i = 0; i < 20; i += 1) expect(c.get(`/map/${i}`)?.toString()).toBe(`v${i}`);
+    await eventually(() => c.get('/primary-side') !== undefined, { what: 'handed-over write reaches clients' });
+    expect(c.get('/backup-side')?.toString()).toBe('acknowledged');
+    expect(p2.stats.splitBrains + b.stats.splitBrains).toBeGreaterThanOrEqual(1);
+    expect(p2.stats.splitBrainHandedOver).toBeGreaterThanOrEqual(1);
+    // and the loser kept what it had sequenced in a file beside its journal
+    const kept = readdirSync(p2Dir).filter((f) => f.startsWith('split-brain-'));
+    expect(kept).toHaveLength(1);
+    expect(readFileSync(join(p2Dir, kept[0] ?? ''), 'utf8')).toContain('"key":"/primary-side"');
   });
 });
