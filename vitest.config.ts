@@ -44,6 +44,8 @@ export default defineConfig({
   },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
+    // Long fault runs: `npm run chaos` (vitest.chaos.config.ts) only.
+    exclude: ['**/node_modules/**', '**/dist/**', '**/*.chaos.test.ts'],
     reporters: ['default', './tools/summary-reporter.ts'],
     // One throwaway PostgreSQL for the run (Titanic's PostgreSQL store); exports ZPATTERNS_PG_URL.
     globalSetup: ['./tools/postgres-setup.ts'],
