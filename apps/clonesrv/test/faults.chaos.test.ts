@@ -5,8 +5,8 @@
 import { describe, it } from 'vitest';
 import { runFaultSuite } from './fault-suite.js';
 
-const durationMs = Number(process.env.CLONE_CHAOS_MS ?? 600_000);
-const seed = Number(process.env.CLONE_CHAOS_SEED ?? Date.now() % 1_000_000);
+const durationMs = Number(process.env['CLONE_CHAOS_MS'] ?? 600_000);
+const seed = Number(process.env['CLONE_CHAOS_SEED'] ?? Date.now() % 1_000_000);
 
 describe('clonesrv pair under faults, long run', () => {
   it(
