@@ -87,6 +87,11 @@ export interface CloneServerOptions {
   peerTtlMs?: number;
   /** A snapshot send blocked this long (the client not reading) abandons that snapshot. @default 2000 */
   snapshotSendTimeoutMs?: number;
+  /**
+   * Snapshots copied and sent at once (each holds a copy of the map); more wait their turn, up to
+   * 10,000 waiting. @default 8
+   */
+  maxConcurrentSnapshots?: number;
   /** Socket linger. @default 0 */
   lingerMs?: number;
   /** CURVE on the three sockets (and, for a pair, on the link to the peer with the same keys). */
@@ -105,6 +110,7 @@ export const cloneServerDefaults = {
   pendingTtlMs: 10_000,
   peerTtlMs: 5000,
   snapshotSendTimeoutMs: 2000,
+  maxConcurrentSnapshots: 8,
   lingerMs: 0,
   fsync: false,
 } as const;
@@ -127,6 +133,10 @@ export interface CloneServerStats {
   snapshots: number;
   /** Snapshots abandoned because the client stopped reading or vanished. */
   snapshotsAborted: number;
+  /** Snapshot requests that waited for one of the `maxConcurrentSnapshots` slots. */
+  snapshotsQueued: number;
+  /** Snapshot requests dropped because the wait queue was full (the client asks again). */
+  snapshotsRefused: number;
   expired: number;
   badMessages: number;
   /** Snapshot requests dropped because the Binary Star vote went against us. */
@@ -160,6 +170,9 @@ export type CloneServerHealth = { ok: true } | { ok: false; reason: string };
 export type CloneServerRole = 'active' | 'passive' | 'deciding';
 
 type ResolvedOptions = Required<Omit<CloneServerOptions, 'clock' | 'logger' | 'pair' | 'dataDir' | 'security'>>;
+
+/** Snapshot requests that may wait for a slot; more are dropped. */
+const MAX_QUEUED_SNAPSHOTS = 10_000;
 
 /** UUIDs remembered for duplicate detection. */
 const RECENT_UUIDS = 100_000;
@@ -215,10 +228,14 @@ export class CloneServer implements AsyncDisposable {
   #refusedLoggedAt = -Infinity;
   #closing: Promise<void> | undefined;
   #health: CloneServerHealth = { ok: true };
+  #snapshotsRunning = 0;
+  readonly #snapshotQueue: { identity: Buffer; subtree: string }[] = [];
   readonly stats: CloneServerStats = {
     updates: 0,
     snapshots: 0,
     snapshotsAborted: 0,
+    snapshotsQueued: 0,
+    snapshotsRefused: 0,
     expired: 0,
     badMessages: 0,
     votesRejected: 0,
@@ -497,12 +514,34 @@ export class CloneServer implements AsyncDisposable {
       this.#bad(err, 'snapshot', identity);
       return;
     }
-    // A snapshot shows only committed state: commit what is queued first. It is taken here, at
-    // once (the entries and the sequence they add up to), and sent at the client's pace.
-    this.#commit();
     this.stats.snapshots += 1;
+    if (this.#snapshotsRunning < this.#o.maxConcurrentSnapshots) {
+      this.#startSnapshot(identity, subtree);
+      return;
+    }
+    // Each snapshot in flight holds a copy of (a subtree of) the map: after a failover every client
+    // asks at once, so only so many are copied at a time and the rest wait their turn.
+    if (this.#snapshotQueue.length >= MAX_QUEUED_SNAPSHOTS) {
+      this.stats.snapshotsRefused += 1; // the client times out and asks again
+      return;
+    }
+    this.stats.snapshotsQueued += 1;
+    this.#snapshotQueue.push({ identity, subtree });
+  }
+
+  /**
+   * A snapshot shows only committed state: commit what is queued first. It is taken here (the
+   * entries and the sequence they add up to) and sent at the client's pace.
+   */
+  #startSnapshot(identity: Buffer, subtree: string): void {
+    this.#commit();
     const entries = [...this.#store.snapshot(subtree, this.#clock.now())];
-    void this.#sendSnapshot(identity, entries, this.#store.sequence, subtree);
+    this.#snapshotsRunning += 1;
+    void this.#sendSnapshot(identity, entries, this.#store.sequence, subtree).finally(() => {
+      this.#snapshotsRunning -= 1;
+      const next = this.#snapshotQueue.shift();
+      if (next !== undefined && this.#closing === undefined) this.#startSnapshot(next.identity, next.subtree);
+    });
   }
 
   /**

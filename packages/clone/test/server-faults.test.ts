@@ -14,7 +14,7 @@ import {
   type TcpProxy,
 } from '@zpatterns/testkit';
 import * as zmq from 'zeromq';
-import { encodeKvMsg } from '../src/kvmsg.js';
+import { encodeIcanhaz, encodeKvMsg } from '../src/kvmsg.js';
 import { describe, expect, it, vi } from 'vitest';
 import { CloneClient } from '../src/client.js';
 import { CloneJournal } from '../src/journal.js';
@@ -235,5 +235,22 @@ describe('split brain', () => {
     const kept = readdirSync(p2Dir).filter((f) => f.startsWith('split-brain-'));
     expect(kept).toHaveLength(1);
     expect(readFileSync(join(p2Dir, kept[0] ?? ''), 'utf8')).toContain('"key":"/primary-side"');
+  });
+});
+
+describe('concurrent snapshots', () => {
+  it('copies at most maxConcurrentSnapshots at a time; the others wait their turn and arrive whole', async () => {
+    const s = await server({ maxConcurrentSnapshots: 1, snapshotSendTimeoutMs: 500 });
+    const writer = await client(s);
+    for (let i = 0; i < 1500; i += 1) writer.set(`/big/${i}`, `v${i}`.padEnd(4000, '.'));
+    await writer.commit('/big/last', 'x');
+    // one client asks and never reads: it holds the only slot until its snapshot is abandoned
+    const stuck = track(new zmq.Dealer({ linger: 0, receiveHighWaterMark: 10, receiveBufferSize: 4096 }));
+    stuck.connect(s.endpoints.snapshot);
+    await stuck.send(encodeIcanhaz(''));
+    await eventually(() => s.stats.snapshots >= 2, { what: 'the stuck request arrived' });
+    const readers = await Promise.all([client(s), client(s)]);
+    expect(s.stats.snapshotsQueued).toBeGreaterThanOrEqual(1);
+    for (const r of readers) expect(r.size).toBe(1501);
   });
 });
