@@ -83,6 +83,8 @@ export class Broker implements AsyncDisposable {
   readonly #endpoints: string[] = [];
   /** Bytes of every queued request (bodies, client identity, a fixed overhead), all services. */
   #queuedBytes = 0;
+  /** The same per client (routing id, latin1), for `maxQueuedBytesPerClient`; 0 is deleted. */
+  readonly #clientBytes = new Map<string, number>();
   #state: BrokerState = { state: 'open' };
   #timer: TimerHandle | undefined;
   #lastStatsAt: number;
@@ -208,6 +210,7 @@ export class Broker implements AsyncDisposable {
     this.#services.clear();
     await this.#security?.release();
     this.#queuedBytes = 0;
+    this.#clientBytes.clear();
     this.#transition({ state: 'closed' });
   }
 
@@ -240,8 +243,9 @@ export class Broker implements AsyncDisposable {
         this.stats.malformed++;
         const peer = inbound.sender?.toString('hex');
         this.#warnings.warn({ peer, reason: inbound.reason }, 'malformed message dropped');
-        // 7/MDP: "treat that peer as invalid": a known worker sending garbage is disconnected.
-        const worker = peer === undefined || inbound.worker !== true ? undefined : this.#workers.get(peer);
+        // 7/MDP: "treat that peer as invalid": a known worker sending garbage is disconnected,
+        // whether or not the garbage carried the worker header (the connection is the worker's).
+        const worker = peer === undefined ? undefined : this.#workers.get(peer);
         if (worker !== undefined) this.#removeWorker(worker, `invalid command: ${inbound.reason}`, true);
         return;
       }
@@ -321,6 +325,12 @@ export class Broker implements AsyncDisposable {
    */
   #enqueue(service: BrokerService, request: PendingRequest): void {
     const limit = this.#options.maxQueuedBytes;
+    const client = request.client.toString('latin1');
+    const clientBytes = this.#clientBytes.get(client) ?? 0;
+    if (clientBytes + request.bytes > this.#options.maxQueuedBytesPerClient) {
+      this.#refuseClientShare(service, request, clientBytes);
+      return;
+    }
     if (this.#queuedBytes + request.bytes > limit) {
       this.stats.refusedRequests++;
       this.#overloadWarnings.warn(
@@ -337,14 +347,40 @@ export class Broker implements AsyncDisposable {
       this.#maybeDropService(service);
       return;
     }
-    this.#queuedBytes += request.bytes;
+    this.#charge(request, 1);
     service.queue.push(request);
     this.#scheduleExpiry(service);
   }
 
+  /** One client is at its share of the queue bound: refuse its new request, keep the others'. */
+  #refuseClientShare(service: BrokerService, request: PendingRequest, clientBytes: number): void {
+    this.stats.refusedRequests++;
+    this.stats.refusedClientShare++;
+    this.#overloadWarnings.warn(
+      {
+        service: service.key,
+        client: request.client.toString('hex'),
+        clientQueuedBytes: clientBytes,
+        maxQueuedBytesPerClient: this.#options.maxQueuedBytesPerClient,
+        refusedRequests: this.stats.refusedRequests,
+      },
+      'client at its share of the queue, its new request refused',
+    );
+    this.#maybeDropService(service);
+  }
+
+  /** Count a request in (`sign` 1) or out (-1) of the queued bytes, overall and per client. */
+  #charge(request: PendingRequest, sign: 1 | -1): void {
+    this.#queuedBytes += sign * request.bytes;
+    const client = request.client.toString('latin1');
+    const bytes = (this.#clientBytes.get(client) ?? 0) + sign * request.bytes;
+    if (bytes > 0) this.#clientBytes.set(client, bytes);
+    else this.#clientBytes.delete(client);
+  }
+
   #dequeue(service: BrokerService): PendingRequest | undefined {
     const request = service.queue.shift();
-    if (request !== undefined) this.#queuedBytes -= request.bytes;
+    if (request !== undefined) this.#charge(request, -1);
     return request;
   }
 
@@ -535,7 +571,7 @@ export class Broker implements AsyncDisposable {
    * Take `worker` out of every table. Its request in hand, if any, is requeued at the head of the
    * queue when the service is idempotent, and dropped with a log line otherwise.
    */
-  #removeWorker(worker: Worker, reason: string, sendDisconnect: boolean): void {
+  #removeWorker(worker: Worker, reason: string, sendDisconnect: boolean, unsent = false): void {
     if (worker.state.state === 'removed') return;
     const request = worker.request;
     const service = worker.service;
@@ -549,10 +585,12 @@ export class Broker implements AsyncDisposable {
       this.#channel.post(worker.disconnect);
     }
     if (request !== undefined) {
-      if (service.idempotent) {
+      // A request whose REQUEST never left the broker can be requeued whatever the service.
+      if (service.idempotent || unsent) {
         this.stats.requeued++;
+        if (unsent) this.stats.requeuedUnsent++;
         // Already accepted: put back even past maxQueuedBytes.
-        this.#queuedBytes += request.bytes;
+        this.#charge(request, 1);
         service.queue.unshift(request);
         this.#scheduleExpiry(service);
         this.#log.info({ worker: worker.id, service: service.key, reason }, 'in-flight request requeued');
@@ -582,6 +620,25 @@ export class Broker implements AsyncDisposable {
     const code = (err as { code?: unknown }).code;
     const identity = message[0];
     const peer = identity === undefined ? undefined : Buffer.from(identity as Uint8Array).toString('hex');
+    const worker = peer === undefined || this.#state.state !== 'open' ? undefined : this.#workers.get(peer);
+    // The failed message is the REQUEST the worker holds (the very client frame is in it): the
+    // worker never got it. Requeue it at the head for the next worker, whatever the service, and
+    // remove the worker: gone (EHOSTUNREACH) or not reading (EAGAIN), it must not stay busy.
+    const request = worker?.request;
+    if (worker !== undefined && request !== undefined && message.includes(request.client)) {
+      if (code === 'EHOSTUNREACH') this.stats.unreachableWorkers++;
+      this.#log.info(
+        { worker: worker.id, service: worker.service.key, code },
+        'request could not be sent to its worker: requeued, worker removed',
+      );
+      this.#removeWorker(
+        worker,
+        code === 'EHOSTUNREACH' ? 'unreachable' : 'send failed',
+        code !== 'EHOSTUNREACH',
+        true,
+      );
+      return;
+    }
     if (code !== 'EHOSTUNREACH') {
       // EAGAIN: the peer is at its high-water mark and the message is lost; worth a warning.
       this.#warnings.warn({ peer, code }, 'send failed, message dropped');
@@ -589,7 +646,6 @@ export class Broker implements AsyncDisposable {
     }
     // EHOSTUNREACH: the peer has disconnected, which is normal (a client that gave up, a worker
     // that died). A worker is removed at once instead of after its liveness timeout.
-    const worker = peer === undefined || this.#state.state !== 'open' ? undefined : this.#workers.get(peer);
     if (worker === undefined) {
       if (this.#debug) this.#log.debug({ peer }, 'peer gone, message dropped');
       return;
