@@ -17,7 +17,7 @@
  * - only the active sends HUGZ, so a client left on a server that went passive moves on;
  * - with `dataDir`, updates are committed to SQLite before they are published.
  */
-import type { Logger, Message, SecurityOptions, ServerSecurity, ZapRequest } from '@zpatterns/core';
+import type { CurveKeyPair, Logger, Message, SecurityOptions, ServerSecurity, ZapRequest } from '@zpatterns/core';
 import {
   applyBindSecurity,
   Channel,
@@ -216,6 +216,7 @@ export class CloneServer implements AsyncDisposable {
         clock: this.#clock,
         ...(pair.heartbeatMs === undefined ? {} : { heartbeatMs: pair.heartbeatMs }),
         ...(options.logger === undefined ? {} : { logger: options.logger }),
+        ...(security === undefined ? {} : { curve: pairStateCurve(security) }),
       });
     }
   }
@@ -577,6 +578,12 @@ function withPeerAdmitted(security: SecurityOptions | undefined, paired: boolean
 }
 
 /** The passive's link to its peer: the same keys, the peer as server (a pair shares one key pair). */
+/** CURVE for the pair's Binary Star state channel: our keys, the peer's key (ours unless given). */
+function pairStateCurve(security: SecurityOptions): CurveKeyPair & { peerPublicKey: string } {
+  const keys = resolveCurveKeys(security.curve);
+  return { ...keys, peerPublicKey: security.curve.serverPublicKey ?? keys.publicKey };
+}
+
 function peerSecurity(security: SecurityOptions | undefined): SecurityOptions | undefined {
   if (security === undefined) return undefined;
   const keys = resolveCurveKeys(security.curve);
