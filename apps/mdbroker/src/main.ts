@@ -25,6 +25,8 @@ import {
   runDaemon,
   serverSecurityFromFlags,
   serverSecurityOptions,
+  pairCurve,
+  warnPlainBinds,
   watchServerSecurity,
   serveMetrics,
   statsCounters,
@@ -152,6 +154,7 @@ process.exitCode = await runDaemon({
             stateConnect: flags.stateConnect ?? '',
             heartbeatMs: flags.haHeartbeatMs,
             logger,
+            ...pairCurve(secured),
           });
     const broker = new Broker({
       observer:
@@ -167,6 +170,7 @@ process.exitCode = await runDaemon({
       liveness: flags.liveness,
       requestTtlMs: flags.requestTtlMs,
       maxQueuedBytes: flags.maxQueuedBytes,
+      maxMessageBytes: flags.maxMessageBytes,
       idempotentServices: flags.idempotent ?? [],
       statsIntervalMs: flags.statsIntervalMs,
       security: secured.security,
@@ -190,6 +194,7 @@ process.exitCode = await runDaemon({
       healthy: () => broker.state === 'open',
       cleanup: () => Promise.all([broker.close(), star?.close()]),
     });
+    warnPlainBinds(secured, [...endpoints, ...(star === undefined ? [] : [star.stateEndpoint])], logger);
     return {
       handle: {
         close: async () => {

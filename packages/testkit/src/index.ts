@@ -7,6 +7,7 @@ export { rawDealer, RawPeer, rawRequest, rawRouter, randomMessage, seededRandom 
 export { freePortRange, onFreePortRange } from './ports.js';
 export { postgresUrl, startPostgres } from './postgres.js';
 export { startTcpProxy } from './tcp-proxy.js';
+export { rssBytes, sendAndExpectDrop } from './untrusted.js';
 export { eventually } from './wait.js';
 
 export type { DaemonOptions, ExitStatus, LogLine } from './daemon.js';
