@@ -39,6 +39,8 @@ import { Broker, brokerDefaults, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majo
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
   bind?: string[];
+  workerBind?: string[];
+  workerAllowKeys?: string;
   heartbeatMs: number;
   liveness: number;
   requestTtlMs: number;
@@ -64,6 +66,15 @@ const program = createProgram('mdbroker', 'Majordomo broker: MDP/0.1 and MDP/0.2
     '--bind <endpoint>',
     `endpoint to bind, repeatable (default: ${DEFAULT_BROKER_ENDPOINT})`,
     collect(endpointFlag),
+  )
+  .option(
+    '--worker-bind <endpoint>',
+    'per-role sockets: a second endpoint for workers, repeatable; worker commands on --bind then get DISCONNECT',
+    collect(endpointFlag),
+  )
+  .option(
+    '--worker-allow-keys <path>',
+    'CURVE with --worker-bind: public keys allowed as workers (SIGHUP re-reads it); --allow-keys is then for clients',
   )
   .option(
     '--heartbeat-ms <ms>',
@@ -123,9 +134,20 @@ if (flags.ha !== undefined && (flags.stateBind === undefined || flags.stateConne
 if (flags.ha === undefined && (flags.stateBind !== undefined || flags.stateConnect !== undefined)) {
   program.error('error: --state-bind and --state-connect need --ha primary|backup');
 }
+if (flags.workerAllowKeys !== undefined && flags.workerBind === undefined) {
+  program.error('error: --worker-allow-keys needs --worker-bind');
+}
+if (flags.workerBind !== undefined && flags.allowKeys !== undefined && flags.workerAllowKeys === undefined) {
+  program.error('error: --worker-bind with --allow-keys needs --worker-allow-keys (who may be a worker)');
+}
 const secured = serverSecurityFromFlags('mdbroker', flags);
+const workerSecured =
+  flags.workerAllowKeys === undefined
+    ? undefined
+    : serverSecurityFromFlags('mdbroker', { ...flags, allowKeys: flags.workerAllowKeys });
 const logger = createRootLogger({ name: 'mdbroker', level: flags.logLevel, pretty: flags.pretty });
 watchServerSecurity(secured, logger);
+if (workerSecured !== undefined) watchServerSecurity(workerSecured, logger.child({ role: 'workers' }));
 
 process.exitCode = await runDaemon({
   logger,
@@ -176,9 +198,13 @@ process.exitCode = await runDaemon({
       security: secured.security,
     });
     const endpoints: string[] = [];
+    const workerEndpoints: string[] = [];
     try {
       // The pair's state first: a client request must never be voted on before the peer had its chance.
       await star?.start();
+      for (const endpoint of flags.workerBind ?? []) {
+        workerEndpoints.push(await broker.bindWorkers(endpoint, workerSecured?.security));
+      }
       for (const endpoint of flags.bind ?? [DEFAULT_BROKER_ENDPOINT]) endpoints.push(await broker.bind(endpoint));
     } catch (err) {
       await Promise.all([broker.close(), star?.close()]);
@@ -194,7 +220,11 @@ process.exitCode = await runDaemon({
       healthy: () => broker.state === 'open',
       cleanup: () => Promise.all([broker.close(), star?.close()]),
     });
-    warnPlainBinds(secured, [...endpoints, ...(star === undefined ? [] : [star.stateEndpoint])], logger);
+    warnPlainBinds(
+      secured,
+      [...endpoints, ...workerEndpoints, ...(star === undefined ? [] : [star.stateEndpoint])],
+      logger,
+    );
     return {
       handle: {
         close: async () => {
@@ -204,6 +234,7 @@ process.exitCode = await runDaemon({
       metrics,
       ready: {
         endpoints,
+        ...(workerEndpoints.length === 0 ? {} : { workerEndpoints }),
         heartbeatMs: flags.heartbeatMs,
         liveness: flags.liveness,
         requestTtlMs: flags.requestTtlMs,

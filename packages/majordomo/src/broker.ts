@@ -26,6 +26,7 @@ import {
   type Clock,
   type Frames,
   type Logger,
+  type SecurityOptions,
   type ServerSecurity,
   type TimerHandle,
 } from '@zpatterns/core';
@@ -73,6 +74,15 @@ export class Broker implements AsyncDisposable {
   readonly #overloadWarnings: WarningLimiter;
   readonly #socket: zmq.Router;
   readonly #channel: Channel<zmq.Router>;
+  /**
+   * Where worker commands go: the one ROUTER (the book's design), or the second ROUTER for workers
+   * once `bindWorkers()` made it (then worker commands on the client ROUTER get DISCONNECT).
+   */
+  #workerChannel: Channel<zmq.Router>;
+  #workerSocket: zmq.Router | undefined;
+  #workerSecurity: ServerSecurity | undefined;
+  readonly #workerEndpoints: string[] = [];
+  readonly #securityOptions: SecurityOptions | undefined;
   readonly #services = new Map<string, BrokerService>();
   readonly #workers = new Map<string, Worker>();
   /** Workers in order of their last message: the head expires first. */
@@ -112,6 +122,7 @@ export class Broker implements AsyncDisposable {
       receiveHighWaterMark: resolved.receiveHighWaterMark,
     });
     this.#security = applyBindSecurity(this.#socket, options.security, resolved.logger);
+    this.#securityOptions = options.security;
     this.#channel = new Channel(this.#socket, {
       name: 'broker',
       logger: resolved.logger,
@@ -120,8 +131,82 @@ export class Broker implements AsyncDisposable {
       },
     });
     void this.#channel.start(this.#onMessage);
+    this.#workerChannel = this.#channel;
     this.#schedule();
   }
+
+  /**
+   * Per-role sockets: bind a second ROUTER for workers (with `workerSecurity`, its own key check,
+   * when given; else `security`), and from then on refuse worker commands on the client ROUTER
+   * with DISCONNECT and drop client requests on the worker ROUTER. Call before the first `bind()`;
+   * call again to bind more worker endpoints. Resolves with the endpoint bound.
+   */
+  async bindWorkers(endpoint: string, workerSecurity?: SecurityOptions): Promise<string> {
+    if (this.#state.state !== 'open') throw new ClosedError('broker');
+    if (this.#workerSocket === undefined) {
+      if (this.#endpoints.length > 0)
+        throw new BrokerBindError(endpoint, { cause: new Error('bindWorkers() must come before bind()') });
+      const o = this.#options;
+      const socket = new zmq.Router({
+        mandatory: true,
+        sendTimeout: 0,
+        linger: o.lingerMs,
+        sendHighWaterMark: o.sendHighWaterMark,
+        receiveHighWaterMark: o.receiveHighWaterMark,
+      });
+      this.#workerSecurity = applyBindSecurity(socket, workerSecurity ?? this.#securityOptions, o.logger);
+      this.#workerSocket = socket;
+      this.#workerChannel = new Channel(socket, {
+        name: 'broker-workers',
+        logger: o.logger,
+        onSendError: (err, message) => {
+          this.#onSendError(err, message);
+        },
+      });
+      void this.#workerChannel.start(this.#onWorkerSocketMessage);
+    }
+    let bound: string;
+    try {
+      await this.#workerSecurity?.ready();
+      bound = await bindEndpoint(this.#workerSocket, endpoint);
+    } catch (err) {
+      throw new BrokerBindError(endpoint, { cause: err });
+    }
+    this.#workerEndpoints.push(bound);
+    this.#log.info({ endpoint: bound }, 'broker bound for workers');
+    return bound;
+  }
+
+  /** The worker ROUTER's CURVE side, when `bindWorkers()` made one with CURVE. */
+  get workerSecurity(): ServerSecurity | undefined {
+    return this.#workerSecurity;
+  }
+
+  /** Every endpoint bound for workers by `bindWorkers()`. */
+  get workerEndpoints(): readonly string[] {
+    return this.#workerEndpoints;
+  }
+
+  /** Input on the worker ROUTER: worker commands only. */
+  readonly #onWorkerSocketMessage = (message: Buffer[]): void => {
+    if (this.#state.state !== 'open') return;
+    this.stats.received++;
+    if (message.length > this.#options.maxFramesPerMessage || this.#tooManyBytes(message)) {
+      this.#onOversize(message);
+      return;
+    }
+    const inbound = decodeInbound(message);
+    if (inbound.kind === 'worker') {
+      this.#onWorker(inbound.version, inbound.sender, inbound.command);
+      return;
+    }
+    this.stats.malformed++;
+    const peer = inbound.sender?.toString('hex');
+    const reason = inbound.kind === 'client' ? 'client request on the worker endpoint' : inbound.reason;
+    this.#warnings.warn({ peer, reason }, 'malformed message dropped');
+    const worker = peer === undefined ? undefined : this.#workers.get(peer);
+    if (worker !== undefined) this.#removeWorker(worker, `invalid command: ${reason}`, true);
+  };
 
   /** Bind one more endpoint; resolves with the endpoint actually bound (port chosen by the kernel). */
   async bind(endpoint: string): Promise<string> {
@@ -198,17 +283,21 @@ export class Broker implements AsyncDisposable {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     for (const worker of this.#workers.values()) {
-      this.#channel.post(worker.disconnect);
+      this.#workerChannel.post(worker.disconnect);
       this.stats.disconnectsSent++;
     }
     this.#warnings.flush();
     this.#workerWarnings.flush();
     this.#overloadWarnings.flush();
     this.logStats();
-    await this.#channel.drain();
+    await Promise.all([
+      this.#channel.drain(),
+      this.#workerSocket === undefined ? undefined : this.#workerChannel.drain(),
+    ]);
     this.#workers.clear();
     this.#services.clear();
     await this.#security?.release();
+    await this.#workerSecurity?.release();
     this.#queuedBytes = 0;
     this.#clientBytes.clear();
     this.#transition({ state: 'closed' });
@@ -237,6 +326,10 @@ export class Broker implements AsyncDisposable {
         this.#onClient(inbound.version, inbound.sender, inbound.service, inbound.body);
         return;
       case 'worker':
+        if (this.#workerSocket !== undefined) {
+          this.#rejectUnknown(inbound.version, inbound.sender, '', 'worker command on the client endpoint');
+          return;
+        }
         this.#onWorker(inbound.version, inbound.sender, inbound.command);
         return;
       case 'invalid': {
@@ -464,11 +557,16 @@ export class Broker implements AsyncDisposable {
     }
   }
 
+  /** DISCONNECT a peer that is no registered worker: on the worker ROUTER, or on the client one (`id` ''). */
   #rejectUnknown(version: MdpVersion, sender: Buffer, id: string, reason: string): void {
     this.stats.protocolErrors++;
     this.stats.disconnectsSent++;
-    this.#warnings.warn({ peer: id, reason }, 'worker protocol error, DISCONNECT sent');
-    this.#channel.post([sender, ...WORKER_DISCONNECT[version]]);
+    const onClientSocket = id === '';
+    this.#warnings.warn(
+      { peer: onClientSocket ? sender.toString('hex') : id, reason },
+      'worker protocol error, DISCONNECT sent',
+    );
+    (onClientSocket ? this.#channel : this.#workerChannel).post([sender, ...WORKER_DISCONNECT[version]]);
   }
 
   #register(version: MdpVersion, sender: Buffer, id: string, name: Buffer): void {
@@ -534,7 +632,7 @@ export class Broker implements AsyncDisposable {
   #sendRequest(worker: Worker, request: PendingRequest): void {
     worker.transition({ state: 'busy', request }, this.#debug ? this.#log : undefined);
     this.stats.dispatched++;
-    this.#channel.post(encodeWorkerRequest(worker.version, worker.identity, request.client, request.body));
+    this.#workerChannel.post(encodeWorkerRequest(worker.version, worker.identity, request.client, request.body));
   }
 
   /** Hand queued requests of `service` to its idle workers (after a requeue). */
@@ -582,7 +680,7 @@ export class Broker implements AsyncDisposable {
     worker.transition({ state: 'removed', reason }, this.#debug ? this.#log : undefined);
     if (sendDisconnect && this.#state.state === 'open') {
       this.stats.disconnectsSent++;
-      this.#channel.post(worker.disconnect);
+      this.#workerChannel.post(worker.disconnect);
     }
     if (request !== undefined) {
       // A request whose REQUEST never left the broker can be requeued whatever the service.
@@ -668,7 +766,7 @@ export class Broker implements AsyncDisposable {
     this.#purgeWorkers(now);
     this.#expireRequests(now);
     for (const worker of this.#workers.values()) {
-      this.#channel.post(worker.heartbeat);
+      this.#workerChannel.post(worker.heartbeat);
     }
     this.stats.heartbeatsSent += this.#workers.size;
     const statsIntervalMs = this.#options.statsIntervalMs;
