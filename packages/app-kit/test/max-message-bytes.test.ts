@@ -6,9 +6,16 @@
  *   plain DEALER / PUB / SUB ──[ 100 MB frame ]──▶ daemon socket    ✗ connection dropped
  *   raw peer ──normal request──▶ daemon ──▶ answer                  ✓
  */
-import { rssBytes, runCli, sendAndExpectDrop } from '@zpatterns/testkit';
+import {
+  appBin,
+  rssBytes,
+  runCli,
+  sendAndExpectDrop,
+  startTarget,
+  type DaemonName,
+  type Target,
+} from '@zpatterns/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTarget, type DaemonName, type Target } from './probes.js';
 
 const MB = 1024 * 1024;
 const running: Target[] = [];
@@ -47,7 +54,6 @@ describe('--max-message-bytes', () => {
   });
 
   it('rejects a bad value with one line and exit 2', async () => {
-    const { appBin } = await import('@zpatterns/testkit');
     const result = await runCli(appBin('ppqueue'), ['--max-message-bytes', '0']);
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);

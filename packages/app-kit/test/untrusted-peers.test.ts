@@ -6,10 +6,9 @@
 import { chmodSync } from 'node:fs';
 import { pino } from 'pino';
 import { MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
-import { appBin, curveFixture, Daemon, runCli, type LogLine } from '@zpatterns/testkit';
+import { appBin, curveFixture, Daemon, runCli, startTarget, type DaemonName, type LogLine } from '@zpatterns/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isLoopbackEndpoint, warnPlainBinds } from '../src/security.js';
-import { startTarget, type DaemonName } from './probes.js';
 
 const disposables: AsyncDisposable[] = [];
 function track<T extends AsyncDisposable>(resource: T): T {
