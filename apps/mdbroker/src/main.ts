@@ -45,6 +45,7 @@ interface Flags extends ServerSecurityFlags, MetricsFlags {
   liveness: number;
   requestTtlMs: number;
   maxQueuedBytes: number;
+  maxQueuedBytesPerClient: number;
   idempotent?: string[];
   statsIntervalMs: number;
   ha?: BStarRole;
@@ -99,6 +100,12 @@ const program = createProgram('mdbroker', 'Majordomo broker: MDP/0.1 and MDP/0.2
     'bytes of queued requests, all services, at most (new requests refused past it)',
     intFlag(1, Number.MAX_SAFE_INTEGER),
     brokerDefaults.maxQueuedBytes,
+  )
+  .option(
+    '--max-queued-bytes-per-client <bytes>',
+    'bytes of queued requests one client may hold (its new requests refused past it; others still queued)',
+    intFlag(1, Number.MAX_SAFE_INTEGER),
+    brokerDefaults.maxQueuedBytesPerClient,
   )
   .option(
     '--idempotent <service>',
@@ -192,6 +199,7 @@ process.exitCode = await runDaemon({
       liveness: flags.liveness,
       requestTtlMs: flags.requestTtlMs,
       maxQueuedBytes: flags.maxQueuedBytes,
+      maxQueuedBytesPerClient: flags.maxQueuedBytesPerClient,
       maxMessageBytes: flags.maxMessageBytes,
       idempotentServices: flags.idempotent ?? [],
       statsIntervalMs: flags.statsIntervalMs,
