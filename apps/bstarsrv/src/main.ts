@@ -23,6 +23,8 @@ import {
   serveMetrics,
   statsCounters,
   serverSecurityOptions,
+  pairCurve,
+  warnPlainBinds,
   watchServerSecurity,
   type LogLevel,
   type MetricsFlags,
@@ -100,9 +102,10 @@ process.exitCode = await runDaemon({
       stateConnect: flags.stateConnect ?? DEFAULTS[role].stateConnect,
       heartbeatMs: flags.heartbeatMs,
       logger,
+      ...pairCurve(secured),
     });
     const router = new zmq.Router({ linger: 0 });
-    // CURVE (when configured) on the clients' side; the state link between the pair stays plain.
+    // CURVE (when configured) on the clients' side and on the state link between the pair.
     const guard = applyBindSecurity(router, secured.security, logger);
     const frontend = new Channel(router, { name: 'frontend', logger });
     let metrics: MetricsServer | undefined;
@@ -133,6 +136,7 @@ process.exitCode = await runDaemon({
       frontend.post(message);
     });
     const frontendEndpoint = frontend.socket.lastEndpoint ?? '';
+    warnPlainBinds(secured, [frontendEndpoint, star.stateEndpoint], logger);
     return {
       handle: { close },
       metrics,

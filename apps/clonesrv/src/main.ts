@@ -23,6 +23,7 @@ import {
   serverSecurityFromFlags,
   serverSecurityOptions,
   statsCounters,
+  warnPlainBinds,
   watchServerSecurity,
   type LogLevel,
   type MetricsFlags,
@@ -167,6 +168,7 @@ process.exitCode = await runDaemon({
       cleanup: () => server.close(),
     });
     const { snapshot, publisher, collector } = server.endpoints;
+    warnPlainBinds(secured, [snapshot, publisher, collector], logger);
     return {
       handle: {
         close: async () => {

@@ -18,6 +18,7 @@ import {
   serveMetrics,
   statsCounters,
   serverSecurityOptions,
+  warnPlainBinds,
   watchServerSecurity,
   type LogLevel,
   type MetricsFlags,
@@ -30,7 +31,6 @@ interface Flags extends ServerSecurityFlags, MetricsFlags {
   endpoint?: string;
   workMs: number;
   maxConcurrent: number;
-  maxMessageBytes: number;
   logLevel: LogLevel;
   pretty: boolean;
 }
@@ -53,12 +53,6 @@ const program = createProgram('flserver', 'Freelance (10/FLP) echo server: repli
     'requests handled at once',
     intFlag(1, 10_000_000),
     freelanceServerDefaults.maxConcurrent,
-  )
-  .option(
-    '--max-message-bytes <n>',
-    'largest accepted request; bigger ones are counted and dropped',
-    intFlag(1, 2 ** 31 - 1),
-    freelanceServerDefaults.maxMessageBytes,
   )
   .addOption(logLevelOption())
   .addOption(prettyOption());
@@ -94,6 +88,7 @@ process.exitCode = await runDaemon({
       healthy: () => !closing,
       cleanup: () => server.close(),
     });
+    warnPlainBinds(secured, [server.bound], logger);
     return {
       handle: {
         close: async () => {

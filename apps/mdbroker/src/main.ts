@@ -25,6 +25,8 @@ import {
   runDaemon,
   serverSecurityFromFlags,
   serverSecurityOptions,
+  pairCurve,
+  warnPlainBinds,
   watchServerSecurity,
   serveMetrics,
   statsCounters,
@@ -37,10 +39,13 @@ import { Broker, brokerDefaults, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majo
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
   bind?: string[];
+  workerBind?: string[];
+  workerAllowKeys?: string;
   heartbeatMs: number;
   liveness: number;
   requestTtlMs: number;
   maxQueuedBytes: number;
+  maxQueuedBytesPerClient: number;
   idempotent?: string[];
   statsIntervalMs: number;
   ha?: BStarRole;
@@ -62,6 +67,15 @@ const program = createProgram('mdbroker', 'Majordomo broker: MDP/0.1 and MDP/0.2
     '--bind <endpoint>',
     `endpoint to bind, repeatable (default: ${DEFAULT_BROKER_ENDPOINT})`,
     collect(endpointFlag),
+  )
+  .option(
+    '--worker-bind <endpoint>',
+    'per-role sockets: a second endpoint for workers, repeatable; worker commands on --bind then get DISCONNECT',
+    collect(endpointFlag),
+  )
+  .option(
+    '--worker-allow-keys <path>',
+    'CURVE with --worker-bind: public keys allowed as workers (SIGHUP re-reads it); --allow-keys is then for clients',
   )
   .option(
     '--heartbeat-ms <ms>',
@@ -86,6 +100,12 @@ const program = createProgram('mdbroker', 'Majordomo broker: MDP/0.1 and MDP/0.2
     'bytes of queued requests, all services, at most (new requests refused past it)',
     intFlag(1, Number.MAX_SAFE_INTEGER),
     brokerDefaults.maxQueuedBytes,
+  )
+  .option(
+    '--max-queued-bytes-per-client <bytes>',
+    'bytes of queued requests one client may hold (its new requests refused past it; others still queued)',
+    intFlag(1, Number.MAX_SAFE_INTEGER),
+    brokerDefaults.maxQueuedBytesPerClient,
   )
   .option(
     '--idempotent <service>',
@@ -121,9 +141,20 @@ if (flags.ha !== undefined && (flags.stateBind === undefined || flags.stateConne
 if (flags.ha === undefined && (flags.stateBind !== undefined || flags.stateConnect !== undefined)) {
   program.error('error: --state-bind and --state-connect need --ha primary|backup');
 }
+if (flags.workerAllowKeys !== undefined && flags.workerBind === undefined) {
+  program.error('error: --worker-allow-keys needs --worker-bind');
+}
+if (flags.workerBind !== undefined && flags.allowKeys !== undefined && flags.workerAllowKeys === undefined) {
+  program.error('error: --worker-bind with --allow-keys needs --worker-allow-keys (who may be a worker)');
+}
 const secured = serverSecurityFromFlags('mdbroker', flags);
+const workerSecured =
+  flags.workerAllowKeys === undefined
+    ? undefined
+    : serverSecurityFromFlags('mdbroker', { ...flags, allowKeys: flags.workerAllowKeys });
 const logger = createRootLogger({ name: 'mdbroker', level: flags.logLevel, pretty: flags.pretty });
 watchServerSecurity(secured, logger);
+if (workerSecured !== undefined) watchServerSecurity(workerSecured, logger.child({ role: 'workers' }));
 
 process.exitCode = await runDaemon({
   logger,
@@ -152,6 +183,7 @@ process.exitCode = await runDaemon({
             stateConnect: flags.stateConnect ?? '',
             heartbeatMs: flags.haHeartbeatMs,
             logger,
+            ...pairCurve(secured),
           });
     const broker = new Broker({
       observer:
@@ -167,14 +199,20 @@ process.exitCode = await runDaemon({
       liveness: flags.liveness,
       requestTtlMs: flags.requestTtlMs,
       maxQueuedBytes: flags.maxQueuedBytes,
+      maxQueuedBytesPerClient: flags.maxQueuedBytesPerClient,
+      maxMessageBytes: flags.maxMessageBytes,
       idempotentServices: flags.idempotent ?? [],
       statsIntervalMs: flags.statsIntervalMs,
       security: secured.security,
     });
     const endpoints: string[] = [];
+    const workerEndpoints: string[] = [];
     try {
       // The pair's state first: a client request must never be voted on before the peer had its chance.
       await star?.start();
+      for (const endpoint of flags.workerBind ?? []) {
+        workerEndpoints.push(await broker.bindWorkers(endpoint, workerSecured?.security));
+      }
       for (const endpoint of flags.bind ?? [DEFAULT_BROKER_ENDPOINT]) endpoints.push(await broker.bind(endpoint));
     } catch (err) {
       await Promise.all([broker.close(), star?.close()]);
@@ -190,6 +228,11 @@ process.exitCode = await runDaemon({
       healthy: () => broker.state === 'open',
       cleanup: () => Promise.all([broker.close(), star?.close()]),
     });
+    warnPlainBinds(
+      secured,
+      [...endpoints, ...workerEndpoints, ...(star === undefined ? [] : [star.stateEndpoint])],
+      logger,
+    );
     return {
       handle: {
         close: async () => {
@@ -199,6 +242,7 @@ process.exitCode = await runDaemon({
       metrics,
       ready: {
         endpoints,
+        ...(workerEndpoints.length === 0 ? {} : { workerEndpoints }),
         heartbeatMs: flags.heartbeatMs,
         liveness: flags.liveness,
         requestTtlMs: flags.requestTtlMs,

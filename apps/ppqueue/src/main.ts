@@ -19,6 +19,7 @@ import {
   serverSecurityOptions,
   serveMetrics,
   statsCounters,
+  warnPlainBinds,
   watchServerSecurity,
   type LogLevel,
   type MetricsFlags,
@@ -104,6 +105,7 @@ process.exitCode = await runDaemon({
       healthy: () => queue.state === 'running',
       cleanup: () => queue.close(),
     });
+    warnPlainBinds(secured, [frontend, backend], logger);
     return {
       handle: {
         close: async () => {

@@ -28,6 +28,7 @@ import {
   serveMetrics,
   statsCounters,
   Histogram,
+  warnPlainBinds,
   watchServerSecurity,
   type DaemonSecurity,
   type LogLevel,
@@ -351,6 +352,7 @@ process.exitCode = await runDaemon({
     if (flags.summary) {
       process.stderr.write(summary(brokerEndpoint, String(storeReady['store']), broker !== undefined));
     }
+    warnPlainBinds(secured, endpoints, logger);
     return {
       handle: {
         close: async () => {

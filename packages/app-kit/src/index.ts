@@ -15,8 +15,11 @@ export {
   clientSecurityFromFlags,
   clientSecurityOptions,
   exitUsage,
+  isLoopbackEndpoint,
+  pairCurve,
   serverSecurityFromFlags,
   serverSecurityOptions,
+  warnPlainBinds,
   watchServerSecurity,
 } from './security.js';
 export {

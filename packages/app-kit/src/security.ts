@@ -2,12 +2,17 @@
  * The CURVE flags every daemon and client shares, and what they turn into:
  *
  *   daemons:  --curve-secret-key-file FILE  --allow-keys PATH   (SIGHUP re-reads PATH)
+ *             --max-message-bytes N         (libzmq drops a peer that sends a bigger frame)
  *   clients:  --curve-server-key KEY        --curve-key-file FILE
  *
- * Bad key files are usage errors: one line on stderr and exit code 2, before anything is bound.
+ * Bad key files, and allow-lists that group or others may write, are usage errors: one line on
+ * stderr and exit code 2, before anything is bound. SIGHUP never kills a daemon that called
+ * `watchServerSecurity`: it re-reads the allow-list, or logs that there is nothing to reload.
  */
 import {
   AllowList,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  setMaxMessageBytes,
   loadPublicKey,
   loadSecretKeyFile,
   toError,
@@ -16,12 +21,14 @@ import {
   type SecurityOptions,
 } from '@zpatterns/core';
 import type { Command } from 'commander';
-import { EXIT_USAGE } from './flags.js';
+import { EXIT_USAGE, intFlag } from './flags.js';
 
 /** Flags added by `serverSecurityOptions`. */
 export interface ServerSecurityFlags {
   curveSecretKeyFile?: string;
   allowKeys?: string;
+  /** Largest frame a peer may send (libzmq `maxMessageSize`). */
+  maxMessageBytes: number;
 }
 
 /** Flags added by `clientSecurityOptions`. */
@@ -36,9 +43,17 @@ export function exitUsage(name: string, message: string): never {
   process.exit(EXIT_USAGE);
 }
 
-/** Add `--curve-secret-key-file` and `--allow-keys` to a daemon's command. */
+/**
+ * Add `--curve-secret-key-file`, `--allow-keys` and `--max-message-bytes` to a daemon's command.
+ */
 export function serverSecurityOptions(command: Command): Command {
   return command
+    .option(
+      '--max-message-bytes <bytes>',
+      'largest frame a peer may send; libzmq drops the connection of a peer that sends a bigger one',
+      intFlag(1, 2 ** 31 - 1),
+      DEFAULT_MAX_MESSAGE_BYTES,
+    )
     .option(
       '--curve-secret-key-file <file>',
       'CURVE: encrypt with this secret key file (zpat keygen; mode 0600); plain clients are then refused',
@@ -66,8 +81,12 @@ export interface DaemonSecurity {
   allowList: AllowList | undefined;
 }
 
-/** Load the daemon's key and allow-list, or exit 2 with one line naming the problem. */
+/**
+ * Set the process's frame limit, load the daemon's key and allow-list, or exit 2 with one line
+ * naming the problem.
+ */
 export function serverSecurityFromFlags(name: string, flags: ServerSecurityFlags): DaemonSecurity {
+  setMaxMessageBytes(flags.maxMessageBytes);
   if (flags.curveSecretKeyFile === undefined) {
     if (flags.allowKeys !== undefined) exitUsage(name, '--allow-keys needs --curve-secret-key-file');
     return { security: undefined, keys: undefined, allowList: undefined };
@@ -96,22 +115,25 @@ export function clientSecurityFromFlags(name: string, flags: ClientSecurityFlags
 }
 
 /**
- * Log how the daemon is secured, and re-read the allow-list on SIGHUP (a bad list is logged and the
- * previous one stays). Returns a function that removes the handler.
+ * Log how the daemon is secured, and handle SIGHUP: re-read the allow-list (a bad list is logged
+ * and the previous one stays), or log that there is nothing to reload. Returns a function that
+ * removes the handler.
  */
 export function watchServerSecurity(secured: DaemonSecurity, logger: Logger): () => void {
   const log = logger.child({ component: 'security' });
   const { keys, allowList } = secured;
   if (keys === undefined) {
     log.debug('plain: no CURVE (--curve-secret-key-file not given)');
-    return () => undefined;
-  }
-  if (allowList === undefined) {
+  } else if (allowList === undefined) {
     log.warn({ publicKey: keys.publicKey }, 'CURVE without --allow-keys: any CURVE client may connect');
-    return () => undefined;
+  } else {
+    log.info({ publicKey: keys.publicKey, keys: allowList.size, path: allowList.path }, 'CURVE with allow-list');
   }
-  log.info({ publicKey: keys.publicKey, keys: allowList.size, path: allowList.path }, 'CURVE with allow-list');
   const onHangup = (): void => {
+    if (allowList === undefined) {
+      log.info({ signal: 'SIGHUP' }, 'nothing to reload (no --allow-keys)');
+      return;
+    }
     try {
       const keys = allowList.reload();
       log.info({ keys, path: allowList.path }, 'allow-list reloaded');
@@ -121,4 +143,36 @@ export function watchServerSecurity(secured: DaemonSecurity, logger: Logger): ()
   };
   process.on('SIGHUP', onHangup);
   return () => process.off('SIGHUP', onHangup);
+}
+
+/**
+ * Spread into a `BinaryStar`'s options: CURVE on the pair's state channel whenever the daemon runs
+ * with CURVE. Both servers of a pair use the same key file, so the peer's key is our own.
+ */
+export function pairCurve(secured: DaemonSecurity): { curve?: CurveKeyPair & { peerPublicKey: string } } {
+  const { keys } = secured;
+  return keys === undefined ? {} : { curve: { ...keys, peerPublicKey: keys.publicKey } };
+}
+
+/** True for a tcp endpoint on a loopback address (127.0.0.0/8, ::1, localhost), and ipc/inproc. */
+export function isLoopbackEndpoint(endpoint: string): boolean {
+  const match = /^tcp:\/\/(?:[^;]*;)?(\[[^\]]*\]|[^:]*):/.exec(endpoint);
+  if (match === null) return !endpoint.startsWith('tcp://');
+  const host = (match[1] ?? '').replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * Log a warning for each bound endpoint other peers can reach (not loopback, ipc or inproc) while
+ * the daemon runs without CURVE: anyone who can reach it can talk to it, in clear text.
+ */
+export function warnPlainBinds(secured: DaemonSecurity, endpoints: readonly string[], logger: Logger): void {
+  if (secured.security !== undefined) return;
+  for (const endpoint of endpoints) {
+    if (isLoopbackEndpoint(endpoint)) continue;
+    logger.warn(
+      { component: 'security', endpoint },
+      'bound beyond loopback without CURVE: anyone who can reach this endpoint may connect, in clear text',
+    );
+  }
 }

@@ -13,14 +13,19 @@
  */
 import * as zmq from 'zeromq';
 import {
+  applyBindSecurity,
+  applyConnectSecurity,
+  applyPeerLimits,
   Channel,
   ClosedError,
   componentLogger,
   StatusFeed,
   systemClock,
   type Clock,
+  type CurveKeyPair,
   type Logger,
   type Message,
+  type ServerSecurity,
   type TimerHandle,
 } from '@zpatterns/core';
 import { NotStartedError } from './errors.js';
@@ -48,6 +53,12 @@ export interface BinaryStarOptions {
    * servers must answer consistently (e.g. by comparing their data). @default the primary stays
    */
   resolveSplitBrain?: () => boolean;
+  /**
+   * CURVE on the state channel: this server's key pair and the peer's public key (the same key
+   * when both servers share one key file). Our state PUB then admits only the peer's key, and our
+   * state SUB only talks to a PUB holding it. @default plain
+   */
+  curve?: (CurveKeyPair & { peerPublicKey: string }) | undefined;
 }
 
 export const binaryStarDefaults = {
@@ -102,6 +113,7 @@ export class BinaryStar implements AsyncDisposable {
   /** True once start() has bound, connected and set the peer's first expiry. */
   #started = false;
   #closing: Promise<void> | undefined;
+  readonly #guard: ServerSecurity | undefined;
 
   constructor(options: BinaryStarOptions) {
     this.#options = options;
@@ -113,6 +125,17 @@ export class BinaryStar implements AsyncDisposable {
     this.#state = initialState(options.role);
     this.#pub = new Channel(new zmq.Publisher({ linger: 0 }), { name: 'bstar-state-pub', logger: this.#log });
     this.#sub = new Channel(new zmq.Subscriber({ linger: 0 }), { name: 'bstar-state-sub', logger: this.#log });
+    const { curve } = options;
+    const keys = curve === undefined ? undefined : { publicKey: curve.publicKey, secretKey: curve.secretKey };
+    this.#guard = applyBindSecurity(
+      this.#pub.socket,
+      keys === undefined ? undefined : { curve: keys, authorize: new Set([curve?.peerPublicKey ?? '']) },
+      options.logger,
+    );
+    applyPeerLimits(this.#sub.socket);
+    if (keys !== undefined) {
+      applyConnectSecurity(this.#sub.socket, { curve: { ...keys, serverPublicKey: curve?.peerPublicKey } });
+    }
   }
 
   get state(): BStarState {
@@ -142,6 +165,7 @@ export class BinaryStar implements AsyncDisposable {
 
   async #start(): Promise<void> {
     if (this.#closing !== undefined) throw new ClosedError('BinaryStar');
+    await this.#guard?.ready();
     await this.#pub.socket.bind(this.#options.stateBind);
     this.#stateEndpoint = this.#pub.socket.lastEndpoint ?? this.#options.stateBind;
     this.#sub.socket.subscribe();
@@ -280,6 +304,7 @@ export class BinaryStar implements AsyncDisposable {
     this.#timer = undefined;
     await Promise.allSettled([this.#starting]);
     await Promise.all([this.#pub.close(), this.#sub.close()]);
+    await this.#guard?.release();
     this.#feed.end();
     this.#activeListeners.clear();
     this.#passiveListeners.clear();

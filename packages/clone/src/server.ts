@@ -20,7 +20,7 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger, Message, SecurityOptions, ServerSecurity, ZapRequest } from '@zpatterns/core';
+import type { CurveKeyPair, Logger, Message, SecurityOptions, ServerSecurity, ZapRequest } from '@zpatterns/core';
 import {
   applyBindSecurity,
   applyConnectSecurity,
@@ -284,6 +284,7 @@ export class CloneServer implements AsyncDisposable {
         ...(pair.heartbeatMs === undefined ? {} : { heartbeatMs: pair.heartbeatMs }),
         ...(options.logger === undefined ? {} : { logger: options.logger }),
         resolveSplitBrain: () => this.#resolveSplitBrain(),
+        ...(security === undefined ? {} : { curve: pairStateCurve(security) }),
       });
       // The peer's HUGZ, always: its sequence is what a split brain is decided by.
       const watch = new zmq.Subscriber({ linger: 0 });
@@ -874,6 +875,12 @@ function withPeerAdmitted(security: SecurityOptions | undefined, paired: boolean
 }
 
 /** The passive's link to its peer: the same keys, the peer as server (a pair shares one key pair). */
+/** CURVE for the pair's Binary Star state channel: our keys, the peer's key (ours unless given). */
+function pairStateCurve(security: SecurityOptions): CurveKeyPair & { peerPublicKey: string } {
+  const keys = resolveCurveKeys(security.curve);
+  return { ...keys, peerPublicKey: security.curve.serverPublicKey ?? keys.publicKey };
+}
+
 function peerSecurity(security: SecurityOptions | undefined): SecurityOptions | undefined {
   if (security === undefined) return undefined;
   const keys = resolveCurveKeys(security.curve);

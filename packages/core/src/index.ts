@@ -42,6 +42,7 @@ export {
   saveKeyPair,
   z85Encode,
 } from './keys.js';
+export { applyPeerLimits, DEFAULT_MAX_MESSAGE_BYTES, getMaxMessageBytes, setMaxMessageBytes } from './limits.js';
 export { MinHeap } from './heap.js';
 export { definedOnly } from './options.js';
 export { applyBindSecurity, applyConnectSecurity, resolveCurveKeys, ServerSecurity } from './security.js';

@@ -164,16 +164,34 @@ export function loadPublicKey(keyOrPath: string): string {
   return key;
 }
 
+/** Refuse an allow-list file or folder that group or others may write: they could add a key. */
+function checkNotWritableByOthers(path: string, mode: number): void {
+  if (process.platform === 'win32' || (mode & 0o022) === 0) return;
+  const octal = (mode & 0o777).toString(8).padStart(4, '0');
+  throw new KeyFileError(
+    path,
+    `allow-list ${path} is writable by group or others (mode ${octal}); run: chmod go-w ${path}`,
+  );
+}
+
 /**
  * Every public key under `path`: a directory (each regular file not starting with `.` and not
  * ending in `.key`: the `.pub` files of peers, or lists) or a single file of keys. Secret key files
- * are never read as allow-lists.
+ * are never read as allow-lists. A directory or file that group or others may write is refused
+ * with a `KeyFileError` (anyone who can write it can let themselves in).
  */
 export function readPublicKeys(path: string): Set<string> {
   const keys = new Set<string>();
   let files: string[];
+  let stat: ReturnType<typeof statSync>;
   try {
-    files = statSync(path).isDirectory()
+    stat = statSync(path);
+  } catch (err) {
+    throw new KeyFileError(path, `cannot read allow-list ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  checkNotWritableByOthers(path, stat.mode);
+  try {
+    files = stat.isDirectory()
       ? readdirSync(path, { withFileTypes: true })
           .filter((e) => e.isFile() && !e.name.startsWith('.') && !e.name.endsWith('.key'))
           .map((e) => join(path, e.name))
@@ -184,6 +202,7 @@ export function readPublicKeys(path: string): Set<string> {
   }
   for (const file of files) {
     try {
+      if (file !== path) checkNotWritableByOthers(file, statSync(file).mode);
       for (const key of parseKeyText(readText(file)).publicKeys) keys.add(key);
     } catch (err) {
       if (err instanceof KeyFileError) throw err;

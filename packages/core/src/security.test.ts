@@ -16,7 +16,7 @@ import {
   saveKeyPair,
   z85Encode,
 } from './keys.js';
-import { AllowList, decodeZapRequest, encodeZapReply, ZapDomain } from './zap.js';
+import { AllowList, decodeZapRequest, encodeZapReply, ZAP_DENIAL_KEYS_TRACKED, ZapDomain } from './zap.js';
 
 const dir = (): string => mkdtempSync(join(tmpdir(), 'zpat-keys-'));
 
@@ -74,6 +74,23 @@ describe('keys', () => {
     expect(list.reload()).toBe(1);
     expect(list.has(b.publicKey)).toBe(false);
   });
+
+  it('refuses an allow-list folder or file that group or others may write, and a reload keeps the old list', () => {
+    const d = dir();
+    const a = generateKeyPair();
+    saveKeyPair(join(d, 'a'), a);
+    chmodSync(d, 0o775);
+    expect(() => readPublicKeys(d)).toThrow(/writable by group or others \(mode 0775\); run: chmod go-w/);
+    chmodSync(d, 0o755);
+    const list = new AllowList(d);
+    chmodSync(join(d, 'a.pub'), 0o646);
+    expect(() => list.reload()).toThrow(KeyFileError);
+    expect(list.has(a.publicKey)).toBe(true);
+    const file = join(d, 'list.txt');
+    writeFileSync(file, `${a.publicKey}\n`, { mode: 0o620 });
+    chmodSync(file, 0o620);
+    expect(() => new AllowList(file)).toThrow(/list\.txt is writable by group or others/);
+  });
 });
 
 describe('ZAP (RFC 27) frames', () => {
@@ -123,7 +140,7 @@ describe('ZapDomain', () => {
     expect(domain.decide(request(allowed))).toBe(true);
     expect(domain.decide(request(generateKeyPair().publicKey))).toBe(false);
     expect(domain.decide(request())).toBe(false);
-    expect(domain.stats).toEqual({ allowed: 1, denied: 2 });
+    expect(domain.stats).toEqual({ allowed: 1, denied: 2, errors: 0 });
   });
 
   it('logs a denial once per key per minute, with the peer address', () => {
@@ -141,5 +158,35 @@ describe('ZapDomain', () => {
     domain.decide(request(stranger));
     expect(denials()).toHaveLength(3);
     expect(domain.stats.denied).toBe(8);
+  });
+});
+
+describe('ZapDomain under rotating keys', () => {
+  it('keeps its denial state bounded and its log rate-limited for 100,000 distinct keys', () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino(
+      { level: 'info' },
+      { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+    );
+    const clock = new ManualClock(0);
+    const domain = new ZapDomain('d', { authorize: new Set(), logger, clock });
+    const key = Buffer.alloc(32);
+    for (let i = 0; i < 100_000; i++) {
+      key.writeUInt32BE(i, 0);
+      domain.decide({
+        domain: 'd',
+        address: '127.0.0.1',
+        identity: Buffer.alloc(0),
+        mechanism: 'CURVE',
+        publicKey: z85Encode(key),
+      });
+      if (i % 100 === 99) clock.advance(1); // 100,000 handshakes in one second of clock time
+    }
+    expect(domain.stats.denied).toBe(100_000);
+    expect(domain.trackedKeys).toBeLessThanOrEqual(ZAP_DENIAL_KEYS_TRACKED);
+    expect(lines.filter((l) => l['msg'] === 'connection denied').length).toBeLessThanOrEqual(20);
+    clock.advance(1000);
+    domain.decide({ domain: 'd', address: '127.0.0.1', identity: Buffer.alloc(0), mechanism: 'NULL' });
+    expect(lines.some((l) => l['msg'] === 'warnings suppressed (rate limit)')).toBe(true);
   });
 });

@@ -12,6 +12,7 @@
  */
 import type * as zmq from 'zeromq';
 import { isZ85Key, loadPublicKey, loadSecretKeyFile, type CurveKeyPair } from './keys.js';
+import { applyPeerLimits } from './limits.js';
 import { componentLogger, type Logger } from './logger.js';
 import { ZapDomain, ZapHandler, type Authorizer, type ZapStats } from './zap.js';
 
@@ -36,7 +37,14 @@ export interface SecurityOptions {
 /** A socket option bag zeromq accepts (the common subset we write). */
 type SecurableSocket = Pick<
   zmq.Socket,
-  'curveServer' | 'curvePublicKey' | 'curveSecretKey' | 'curveServerKey' | 'zapDomain' | 'events'
+  | 'curveServer'
+  | 'curvePublicKey'
+  | 'curveSecretKey'
+  | 'curveServerKey'
+  | 'zapDomain'
+  | 'zapEnforceDomain'
+  | 'maxMessageSize'
+  | 'events'
 >;
 
 /** This side's key pair, read from `keyFile` when given that way. Throws `KeyFileError`. */
@@ -143,18 +151,22 @@ export class ServerSecurity {
 }
 
 /**
- * Make a binding socket a CURVE server whose clients are checked by ZAP with `security.authorize`.
- * Returns `undefined` without `security`. Await `ready()` on the result before binding and call
- * `release()` after closing the socket.
+ * Prepare a socket that accepts peers: the process's frame limit (`applyPeerLimits`) always, and,
+ * with `security`, make it a CURVE server whose clients are checked by ZAP with
+ * `security.authorize`, the ZAP domain enforced (libzmq refuses a handshake when no handler
+ * answers instead of admitting it). Returns `undefined` without `security`. Await `ready()` on the
+ * result before binding and call `release()` after closing the socket.
  */
 export function applyBindSecurity(
   socket: SecurableSocket,
   security: SecurityOptions | undefined,
   logger?: Logger,
 ): ServerSecurity | undefined {
+  applyPeerLimits(socket);
   if (security === undefined) return undefined;
   const keys = resolveCurveKeys(security.curve);
   socket.curveServer = true;
+  socket.zapEnforceDomain = true;
   socket.curvePublicKey = keys.publicKey;
   socket.curveSecretKey = keys.secretKey;
   const name = ZapHandler.uniqueDomain();

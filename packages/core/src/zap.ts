@@ -13,6 +13,7 @@ import * as zmq from 'zeromq';
 import { systemClock, type Clock } from './clock.js';
 import { readPublicKeys, z85Encode } from './keys.js';
 import { componentLogger, type Logger } from './logger.js';
+import { WarningLimiter } from './warning-limiter.js';
 
 /** The fixed endpoint of RFC 27. */
 export const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
@@ -62,11 +63,18 @@ export class AllowList {
  */
 export type Authorizer = AllowList | ReadonlySet<string> | ((request: ZapRequest) => boolean);
 
-/** Counters of one ZAP domain. `denied` includes handshakes refused before ZAP (plain clients). */
+/**
+ * Counters of one ZAP domain. `denied` includes handshakes refused before ZAP (plain clients) and
+ * those refused because `authorize` threw (`errors` counts these again on their own).
+ */
 export interface ZapStats {
   allowed: number;
   denied: number;
+  errors: number;
 }
+
+/** How many distinct keys the denial log remembers at most; the oldest is forgotten first. */
+export const ZAP_DENIAL_KEYS_TRACKED = 1024;
 
 export interface ZapDomainOptions {
   authorize?: Authorizer | undefined;
@@ -74,18 +82,26 @@ export interface ZapDomainOptions {
   clock?: Clock | undefined;
   /** Log a denial at most once per key (or address) per this period. @default 60000 */
   denialLogIntervalMs?: number | undefined;
+  /** Denial lines per second at most, all keys together (the rest are counted). @default 10 */
+  maxDenialLogsPerSecond?: number | undefined;
 }
 
-/** Logs each denial once per key per period, counts allowed and denied. */
+/**
+ * Logs each denial once per key per period, counts allowed and denied. Its memory is bounded
+ * whatever the peers do: it remembers at most `ZAP_DENIAL_KEYS_TRACKED` keys, and logs at most
+ * `maxDenialLogsPerSecond` denials a second (then one line with the number suppressed), so a peer
+ * presenting a fresh key on every handshake grows neither the map nor the log.
+ */
 export class ZapDomain {
   readonly name: string;
-  readonly stats: ZapStats = { allowed: 0, denied: 0 };
+  readonly stats: ZapStats = { allowed: 0, denied: 0, errors: 0 };
   authorize: Authorizer | undefined;
   readonly #log: Logger;
   readonly #clock: Clock;
   readonly #intervalMs: number;
   /** key → when it was last logged; insertion order is time order (re-inserted on each log). */
   readonly #lastLogged = new Map<string, number>();
+  readonly #limiter: WarningLimiter;
 
   constructor(name: string, options: ZapDomainOptions = {}) {
     this.name = name;
@@ -93,11 +109,30 @@ export class ZapDomain {
     this.#log = componentLogger(options.logger, { component: 'zap', domain: name });
     this.#clock = options.clock ?? systemClock;
     this.#intervalMs = options.denialLogIntervalMs ?? 60_000;
+    this.#limiter = new WarningLimiter(this.#log, this.#clock, options.maxDenialLogsPerSecond ?? 10);
   }
 
-  /** Decide on one request, count it and log a denial (rate-limited). */
+  /** How many keys the denial log remembers now (at most `ZAP_DENIAL_KEYS_TRACKED`). */
+  get trackedKeys(): number {
+    return this.#lastLogged.size;
+  }
+
+  /**
+   * Decide on one request, count it and log a denial (rate-limited). An exception in `authorize`
+   * is logged and counted, and the request denied: the handler never fails open and never stops.
+   */
   decide(request: ZapRequest): boolean {
-    const allowed = request.mechanism === 'CURVE' && request.publicKey !== undefined && this.#allows(request);
+    let allowed: boolean;
+    try {
+      allowed = request.mechanism === 'CURVE' && request.publicKey !== undefined && this.#allows(request);
+    } catch (err) {
+      this.stats.errors++;
+      this.#log.error(
+        { err, peer: request.address, publicKey: request.publicKey, errors: this.stats.errors },
+        'ZAP authorize threw: connection denied',
+      );
+      allowed = false;
+    }
     if (allowed) {
       this.stats.allowed++;
       this.#log.debug({ peer: request.address, publicKey: request.publicKey }, 'connection allowed');
@@ -120,8 +155,12 @@ export class ZapDomain {
       this.#lastLogged.delete(k);
     }
     if (this.#lastLogged.has(key)) return;
+    if (this.#lastLogged.size >= ZAP_DENIAL_KEYS_TRACKED) {
+      const oldest = this.#lastLogged.keys().next();
+      if (oldest.done !== true) this.#lastLogged.delete(oldest.value);
+    }
     this.#lastLogged.set(key, now);
-    this.#log.warn({ ...fields, denied: this.stats.denied, allowed: this.stats.allowed }, 'connection denied');
+    this.#limiter.warn({ ...fields, denied: this.stats.denied, allowed: this.stats.allowed }, 'connection denied');
   }
 
   #allows(request: ZapRequest): boolean {
@@ -223,23 +262,42 @@ export class ZapHandler {
     return `${prefix}-${process.pid}-${nextDomain++}`;
   }
 
+  /**
+   * Answer every request until the socket closes. Nothing a request or a domain does can end this
+   * loop: with the domains enforced (`zapEnforceDomain`), a handler that stopped answering would
+   * leave every later CURVE handshake of the process hanging.
+   */
   async #run(): Promise<void> {
-    try {
-      for await (const frames of this.#socket) {
-        const [routingId, delimiter, ...body] = frames;
-        if (routingId === undefined || delimiter === undefined) continue;
-        const decoded = decodeZapRequest(body);
-        if (decoded === undefined) continue; // libzmq never sends this; nothing sane to answer
-        const domain = this.#domains.get(decoded.request.domain);
-        const allowed = domain?.decide(decoded.request) ?? false;
-        await this.#socket.send([
-          routingId,
-          EMPTY,
-          ...encodeZapReply(decoded.requestId, allowed, decoded.request.publicKey ?? ''),
-        ]);
+    for (;;) {
+      let frames: Buffer[];
+      try {
+        frames = await this.#socket.receive();
+      } catch {
+        return; // closed
       }
-    } catch {
-      // closed while sending: nothing to answer any more
+      let reply: Buffer[] | undefined;
+      try {
+        reply = this.#answer(frames);
+      } catch {
+        reply = undefined; // a decoding bug: libzmq times the handshake out rather than admit it
+      }
+      if (reply === undefined) continue;
+      try {
+        await this.#socket.send(reply);
+      } catch {
+        if (this.#socket.closed) return;
+        // the asking socket went away meanwhile: nobody to answer
+      }
     }
+  }
+
+  #answer(frames: Buffer[]): Buffer[] | undefined {
+    const [routingId, delimiter, ...body] = frames;
+    if (routingId === undefined || delimiter === undefined) return undefined;
+    const decoded = decodeZapRequest(body);
+    if (decoded === undefined) return undefined; // libzmq never sends this; nothing sane to answer
+    const domain = this.#domains.get(decoded.request.domain);
+    const allowed = domain?.decide(decoded.request) ?? false;
+    return [routingId, EMPTY, ...encodeZapReply(decoded.requestId, allowed, decoded.request.publicKey ?? '')];
   }
 }

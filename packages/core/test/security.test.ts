@@ -8,6 +8,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import * as zmq from 'zeromq';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -159,5 +160,68 @@ describe('CURVE with a ZAP allow-list', () => {
     expect(() =>
       applyConnectSecurity(socket, { curve: { publicKey: 'x', secretKey: 'y', serverPublicKey: server.publicKey } }),
     ).toThrow(/publicKey/);
+  });
+});
+
+describe('ZAP cannot fail open or die', () => {
+  it('a CURVE server whose domain has no handler refuses clients instead of admitting them', async () => {
+    // No ZAP handler is bound in this process at this point (every earlier test released its own).
+    const router = new zmq.Router({ linger: 0 });
+    const guard = applyBindSecurity(router, { curve: server, authorize: new Set() }) as ServerSecurity;
+    // Deliberately no `await guard.ready()`: the socket binds with nobody answering its ZAP domain.
+    await router.bind('tcp://127.0.0.1:*');
+    cleanup.push(async () => {
+      router.close();
+      await guard.release();
+    });
+    expect(router.zapEnforceDomain).toBe(true);
+    const client = dealer(router.lastEndpoint ?? '', generateKeyPair());
+    await client.send('let me in');
+    const received = await Promise.race([
+      router.receive().then(() => 'admitted'),
+      new Promise((r) => setTimeout(() => r('refused'), 500)),
+    ]);
+    expect(received).toBe('refused');
+  });
+
+  it('an exception in authorize is logged and counted, the handshake denied, and the next one still answered', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino(
+      { level: 'info' },
+      { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+    );
+    const alice = generateKeyPair();
+    let throws = 1;
+    const router = new zmq.Router({ linger: 0 });
+    const security = applyBindSecurity(
+      router,
+      {
+        curve: server,
+        authorize: (request) => {
+          if (throws-- > 0) throw new Error('allow-list backend down');
+          return request.publicKey === alice.publicKey;
+        },
+      },
+      logger,
+    ) as ServerSecurity;
+    await security.ready();
+    await router.bind('tcp://127.0.0.1:*');
+    cleanup.push(async () => {
+      router.close();
+      await security.release();
+    });
+    const endpoint = router.lastEndpoint ?? '';
+    const first = dealer(endpoint, alice);
+    await first.send('during the outage');
+    await refusals.get(first);
+    expect(security.stats).toMatchObject({ errors: 1, allowed: 0 });
+    expect(lines.find((l) => l['msg'] === 'ZAP authorize threw: connection denied')).toMatchObject({
+      err: { message: 'allow-list backend down' },
+    });
+    first.close();
+    const second = dealer(endpoint, alice);
+    await second.send('after');
+    expect((await router.receive())[1]?.toString()).toBe('after');
+    expect(security.stats).toMatchObject({ errors: 1, allowed: 1 });
   });
 });

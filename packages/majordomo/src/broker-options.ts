@@ -28,6 +28,12 @@ export interface BrokerOptions {
    */
   maxQueuedBytes?: number;
   /**
+   * Bytes of queued requests one client (one connection) may hold at most, within
+   * `maxQueuedBytes`: a client flooding the broker has its own new requests refused past its
+   * share, while other clients still get theirs queued. @default 67108864 (a quarter of the bound)
+   */
+  maxQueuedBytesPerClient?: number;
+  /**
    * Services whose requests may safely run twice: a request in flight on a worker that dies or
    * disconnects is requeued at the head of its queue instead of being dropped. @default []
    */
@@ -87,6 +93,7 @@ export const brokerDefaults: Required<Omit<BrokerOptions, 'security'>> = {
   liveness: 3,
   requestTtlMs: 30_000,
   maxQueuedBytes: 256 * 1024 * 1024,
+  maxQueuedBytesPerClient: 64 * 1024 * 1024,
   idempotentServices: [],
   maxFramesPerMessage: 256,
   maxMessageBytes: 16 * 1024 * 1024,
@@ -112,6 +119,7 @@ export function resolveBrokerOptions(options: BrokerOptions = {}): Required<Omit
     'liveness',
     'requestTtlMs',
     'maxQueuedBytes',
+    'maxQueuedBytesPerClient',
     'maxFramesPerMessage',
     'maxMessageBytes',
   ];
@@ -179,12 +187,19 @@ export interface BrokerStats {
   expiredRequests: number;
   /** Requests dropped for any other reason: `lostInFlight`. */
   droppedRequests: number;
-  /** New requests refused because the queued bytes were at `maxQueuedBytes`. */
+  /** New requests refused because the queued bytes were at `maxQueuedBytes` or the client's share. */
   refusedRequests: number;
+  /** Of `refusedRequests`: the client had `maxQueuedBytesPerClient` queued already. */
+  refusedClientShare: number;
   /** Of `droppedRequests`: in flight on a worker that died, service not idempotent. */
   lostInFlight: number;
-  /** In-flight requests put back at the head of their queue (idempotent services). */
+  /**
+   * Requests put back at the head of their queue: in flight on a worker that died (idempotent
+   * services), or never delivered because the send to the worker failed (any service).
+   */
   requeued: number;
+  /** Of `requeued`: the REQUEST to the worker failed (EHOSTUNREACH, EAGAIN), so it never ran. */
+  requeuedUnsent: number;
   /** Sends libzmq refused (peer gone: EHOSTUNREACH, or at its high-water mark: EAGAIN). */
   sendFailures: number;
   /** HEARTBEATs sent to workers. */
@@ -212,8 +227,10 @@ export function createBrokerStats(): BrokerStats {
     expiredRequests: 0,
     droppedRequests: 0,
     refusedRequests: 0,
+    refusedClientShare: 0,
     lostInFlight: 0,
     requeued: 0,
+    requeuedUnsent: 0,
     sendFailures: 0,
     heartbeatsSent: 0,
   };

@@ -26,6 +26,7 @@ import {
   type Clock,
   type Frames,
   type Logger,
+  type SecurityOptions,
   type ServerSecurity,
   type TimerHandle,
 } from '@zpatterns/core';
@@ -73,6 +74,15 @@ export class Broker implements AsyncDisposable {
   readonly #overloadWarnings: WarningLimiter;
   readonly #socket: zmq.Router;
   readonly #channel: Channel<zmq.Router>;
+  /**
+   * Where worker commands go: the one ROUTER (the book's design), or the second ROUTER for workers
+   * once `bindWorkers()` made it (then worker commands on the client ROUTER get DISCONNECT).
+   */
+  #workerChannel: Channel<zmq.Router>;
+  #workerSocket: zmq.Router | undefined;
+  #workerSecurity: ServerSecurity | undefined;
+  readonly #workerEndpoints: string[] = [];
+  readonly #securityOptions: SecurityOptions | undefined;
   readonly #services = new Map<string, BrokerService>();
   readonly #workers = new Map<string, Worker>();
   /** Workers in order of their last message: the head expires first. */
@@ -83,6 +93,8 @@ export class Broker implements AsyncDisposable {
   readonly #endpoints: string[] = [];
   /** Bytes of every queued request (bodies, client identity, a fixed overhead), all services. */
   #queuedBytes = 0;
+  /** The same per client (routing id, latin1), for `maxQueuedBytesPerClient`; 0 is deleted. */
+  readonly #clientBytes = new Map<string, number>();
   #state: BrokerState = { state: 'open' };
   #timer: TimerHandle | undefined;
   #lastStatsAt: number;
@@ -110,6 +122,7 @@ export class Broker implements AsyncDisposable {
       receiveHighWaterMark: resolved.receiveHighWaterMark,
     });
     this.#security = applyBindSecurity(this.#socket, options.security, resolved.logger);
+    this.#securityOptions = options.security;
     this.#channel = new Channel(this.#socket, {
       name: 'broker',
       logger: resolved.logger,
@@ -118,8 +131,82 @@ export class Broker implements AsyncDisposable {
       },
     });
     void this.#channel.start(this.#onMessage);
+    this.#workerChannel = this.#channel;
     this.#schedule();
   }
+
+  /**
+   * Per-role sockets: bind a second ROUTER for workers (with `workerSecurity`, its own key check,
+   * when given; else `security`), and from then on refuse worker commands on the client ROUTER
+   * with DISCONNECT and drop client requests on the worker ROUTER. Call before the first `bind()`;
+   * call again to bind more worker endpoints. Resolves with the endpoint bound.
+   */
+  async bindWorkers(endpoint: string, workerSecurity?: SecurityOptions): Promise<string> {
+    if (this.#state.state !== 'open') throw new ClosedError('broker');
+    if (this.#workerSocket === undefined) {
+      if (this.#endpoints.length > 0)
+        throw new BrokerBindError(endpoint, { cause: new Error('bindWorkers() must come before bind()') });
+      const o = this.#options;
+      const socket = new zmq.Router({
+        mandatory: true,
+        sendTimeout: 0,
+        linger: o.lingerMs,
+        sendHighWaterMark: o.sendHighWaterMark,
+        receiveHighWaterMark: o.receiveHighWaterMark,
+      });
+      this.#workerSecurity = applyBindSecurity(socket, workerSecurity ?? this.#securityOptions, o.logger);
+      this.#workerSocket = socket;
+      this.#workerChannel = new Channel(socket, {
+        name: 'broker-workers',
+        logger: o.logger,
+        onSendError: (err, message) => {
+          this.#onSendError(err, message);
+        },
+      });
+      void this.#workerChannel.start(this.#onWorkerSocketMessage);
+    }
+    let bound: string;
+    try {
+      await this.#workerSecurity?.ready();
+      bound = await bindEndpoint(this.#workerSocket, endpoint);
+    } catch (err) {
+      throw new BrokerBindError(endpoint, { cause: err });
+    }
+    this.#workerEndpoints.push(bound);
+    this.#log.info({ endpoint: bound }, 'broker bound for workers');
+    return bound;
+  }
+
+  /** The worker ROUTER's CURVE side, when `bindWorkers()` made one with CURVE. */
+  get workerSecurity(): ServerSecurity | undefined {
+    return this.#workerSecurity;
+  }
+
+  /** Every endpoint bound for workers by `bindWorkers()`. */
+  get workerEndpoints(): readonly string[] {
+    return this.#workerEndpoints;
+  }
+
+  /** Input on the worker ROUTER: worker commands only. */
+  readonly #onWorkerSocketMessage = (message: Buffer[]): void => {
+    if (this.#state.state !== 'open') return;
+    this.stats.received++;
+    if (message.length > this.#options.maxFramesPerMessage || this.#tooManyBytes(message)) {
+      this.#onOversize(message);
+      return;
+    }
+    const inbound = decodeInbound(message);
+    if (inbound.kind === 'worker') {
+      this.#onWorker(inbound.version, inbound.sender, inbound.command);
+      return;
+    }
+    this.stats.malformed++;
+    const peer = inbound.sender?.toString('hex');
+    const reason = inbound.kind === 'client' ? 'client request on the worker endpoint' : inbound.reason;
+    this.#warnings.warn({ peer, reason }, 'malformed message dropped');
+    const worker = peer === undefined ? undefined : this.#workers.get(peer);
+    if (worker !== undefined) this.#removeWorker(worker, `invalid command: ${reason}`, true);
+  };
 
   /** Bind one more endpoint; resolves with the endpoint actually bound (port chosen by the kernel). */
   async bind(endpoint: string): Promise<string> {
@@ -196,18 +283,23 @@ export class Broker implements AsyncDisposable {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     for (const worker of this.#workers.values()) {
-      this.#channel.post(worker.disconnect);
+      this.#workerChannel.post(worker.disconnect);
       this.stats.disconnectsSent++;
     }
     this.#warnings.flush();
     this.#workerWarnings.flush();
     this.#overloadWarnings.flush();
     this.logStats();
-    await this.#channel.drain();
+    await Promise.all([
+      this.#channel.drain(),
+      this.#workerSocket === undefined ? undefined : this.#workerChannel.drain(),
+    ]);
     this.#workers.clear();
     this.#services.clear();
     await this.#security?.release();
+    await this.#workerSecurity?.release();
     this.#queuedBytes = 0;
+    this.#clientBytes.clear();
     this.#transition({ state: 'closed' });
   }
 
@@ -234,14 +326,19 @@ export class Broker implements AsyncDisposable {
         this.#onClient(inbound.version, inbound.sender, inbound.service, inbound.body);
         return;
       case 'worker':
+        if (this.#workerSocket !== undefined) {
+          this.#rejectUnknown(inbound.version, inbound.sender, '', 'worker command on the client endpoint');
+          return;
+        }
         this.#onWorker(inbound.version, inbound.sender, inbound.command);
         return;
       case 'invalid': {
         this.stats.malformed++;
         const peer = inbound.sender?.toString('hex');
         this.#warnings.warn({ peer, reason: inbound.reason }, 'malformed message dropped');
-        // 7/MDP: "treat that peer as invalid": a known worker sending garbage is disconnected.
-        const worker = peer === undefined || inbound.worker !== true ? undefined : this.#workers.get(peer);
+        // 7/MDP: "treat that peer as invalid": a known worker sending garbage is disconnected,
+        // whether or not the garbage carried the worker header (the connection is the worker's).
+        const worker = peer === undefined ? undefined : this.#workers.get(peer);
         if (worker !== undefined) this.#removeWorker(worker, `invalid command: ${inbound.reason}`, true);
         return;
       }
@@ -321,6 +418,12 @@ export class Broker implements AsyncDisposable {
    */
   #enqueue(service: BrokerService, request: PendingRequest): void {
     const limit = this.#options.maxQueuedBytes;
+    const client = request.client.toString('latin1');
+    const clientBytes = this.#clientBytes.get(client) ?? 0;
+    if (clientBytes + request.bytes > this.#options.maxQueuedBytesPerClient) {
+      this.#refuseClientShare(service, request, clientBytes);
+      return;
+    }
     if (this.#queuedBytes + request.bytes > limit) {
       this.stats.refusedRequests++;
       this.#overloadWarnings.warn(
@@ -337,14 +440,40 @@ export class Broker implements AsyncDisposable {
       this.#maybeDropService(service);
       return;
     }
-    this.#queuedBytes += request.bytes;
+    this.#charge(request, 1);
     service.queue.push(request);
     this.#scheduleExpiry(service);
   }
 
+  /** One client is at its share of the queue bound: refuse its new request, keep the others'. */
+  #refuseClientShare(service: BrokerService, request: PendingRequest, clientBytes: number): void {
+    this.stats.refusedRequests++;
+    this.stats.refusedClientShare++;
+    this.#overloadWarnings.warn(
+      {
+        service: service.key,
+        client: request.client.toString('hex'),
+        clientQueuedBytes: clientBytes,
+        maxQueuedBytesPerClient: this.#options.maxQueuedBytesPerClient,
+        refusedRequests: this.stats.refusedRequests,
+      },
+      'client at its share of the queue, its new request refused',
+    );
+    this.#maybeDropService(service);
+  }
+
+  /** Count a request in (`sign` 1) or out (-1) of the queued bytes, overall and per client. */
+  #charge(request: PendingRequest, sign: 1 | -1): void {
+    this.#queuedBytes += sign * request.bytes;
+    const client = request.client.toString('latin1');
+    const bytes = (this.#clientBytes.get(client) ?? 0) + sign * request.bytes;
+    if (bytes > 0) this.#clientBytes.set(client, bytes);
+    else this.#clientBytes.delete(client);
+  }
+
   #dequeue(service: BrokerService): PendingRequest | undefined {
     const request = service.queue.shift();
-    if (request !== undefined) this.#queuedBytes -= request.bytes;
+    if (request !== undefined) this.#charge(request, -1);
     return request;
   }
 
@@ -428,11 +557,16 @@ export class Broker implements AsyncDisposable {
     }
   }
 
+  /** DISCONNECT a peer that is no registered worker: on the worker ROUTER, or on the client one (`id` ''). */
   #rejectUnknown(version: MdpVersion, sender: Buffer, id: string, reason: string): void {
     this.stats.protocolErrors++;
     this.stats.disconnectsSent++;
-    this.#warnings.warn({ peer: id, reason }, 'worker protocol error, DISCONNECT sent');
-    this.#channel.post([sender, ...WORKER_DISCONNECT[version]]);
+    const onClientSocket = id === '';
+    this.#warnings.warn(
+      { peer: onClientSocket ? sender.toString('hex') : id, reason },
+      'worker protocol error, DISCONNECT sent',
+    );
+    (onClientSocket ? this.#channel : this.#workerChannel).post([sender, ...WORKER_DISCONNECT[version]]);
   }
 
   #register(version: MdpVersion, sender: Buffer, id: string, name: Buffer): void {
@@ -498,7 +632,7 @@ export class Broker implements AsyncDisposable {
   #sendRequest(worker: Worker, request: PendingRequest): void {
     worker.transition({ state: 'busy', request }, this.#debug ? this.#log : undefined);
     this.stats.dispatched++;
-    this.#channel.post(encodeWorkerRequest(worker.version, worker.identity, request.client, request.body));
+    this.#workerChannel.post(encodeWorkerRequest(worker.version, worker.identity, request.client, request.body));
   }
 
   /** Hand queued requests of `service` to its idle workers (after a requeue). */
@@ -535,7 +669,7 @@ export class Broker implements AsyncDisposable {
    * Take `worker` out of every table. Its request in hand, if any, is requeued at the head of the
    * queue when the service is idempotent, and dropped with a log line otherwise.
    */
-  #removeWorker(worker: Worker, reason: string, sendDisconnect: boolean): void {
+  #removeWorker(worker: Worker, reason: string, sendDisconnect: boolean, unsent = false): void {
     if (worker.state.state === 'removed') return;
     const request = worker.request;
     const service = worker.service;
@@ -546,13 +680,15 @@ export class Broker implements AsyncDisposable {
     worker.transition({ state: 'removed', reason }, this.#debug ? this.#log : undefined);
     if (sendDisconnect && this.#state.state === 'open') {
       this.stats.disconnectsSent++;
-      this.#channel.post(worker.disconnect);
+      this.#workerChannel.post(worker.disconnect);
     }
     if (request !== undefined) {
-      if (service.idempotent) {
+      // A request whose REQUEST never left the broker can be requeued whatever the service.
+      if (service.idempotent || unsent) {
         this.stats.requeued++;
+        if (unsent) this.stats.requeuedUnsent++;
         // Already accepted: put back even past maxQueuedBytes.
-        this.#queuedBytes += request.bytes;
+        this.#charge(request, 1);
         service.queue.unshift(request);
         this.#scheduleExpiry(service);
         this.#log.info({ worker: worker.id, service: service.key, reason }, 'in-flight request requeued');
@@ -582,6 +718,25 @@ export class Broker implements AsyncDisposable {
     const code = (err as { code?: unknown }).code;
     const identity = message[0];
     const peer = identity === undefined ? undefined : Buffer.from(identity as Uint8Array).toString('hex');
+    const worker = peer === undefined || this.#state.state !== 'open' ? undefined : this.#workers.get(peer);
+    // The failed message is the REQUEST the worker holds (the very client frame is in it): the
+    // worker never got it. Requeue it at the head for the next worker, whatever the service, and
+    // remove the worker: gone (EHOSTUNREACH) or not reading (EAGAIN), it must not stay busy.
+    const request = worker?.request;
+    if (worker !== undefined && request !== undefined && message.includes(request.client)) {
+      if (code === 'EHOSTUNREACH') this.stats.unreachableWorkers++;
+      this.#log.info(
+        { worker: worker.id, service: worker.service.key, code },
+        'request could not be sent to its worker: requeued, worker removed',
+      );
+      this.#removeWorker(
+        worker,
+        code === 'EHOSTUNREACH' ? 'unreachable' : 'send failed',
+        code !== 'EHOSTUNREACH',
+        true,
+      );
+      return;
+    }
     if (code !== 'EHOSTUNREACH') {
       // EAGAIN: the peer is at its high-water mark and the message is lost; worth a warning.
       this.#warnings.warn({ peer, code }, 'send failed, message dropped');
@@ -589,7 +744,6 @@ export class Broker implements AsyncDisposable {
     }
     // EHOSTUNREACH: the peer has disconnected, which is normal (a client that gave up, a worker
     // that died). A worker is removed at once instead of after its liveness timeout.
-    const worker = peer === undefined || this.#state.state !== 'open' ? undefined : this.#workers.get(peer);
     if (worker === undefined) {
       if (this.#debug) this.#log.debug({ peer }, 'peer gone, message dropped');
       return;
@@ -612,7 +766,7 @@ export class Broker implements AsyncDisposable {
     this.#purgeWorkers(now);
     this.#expireRequests(now);
     for (const worker of this.#workers.values()) {
-      this.#channel.post(worker.heartbeat);
+      this.#workerChannel.post(worker.heartbeat);
     }
     this.stats.heartbeatsSent += this.#workers.size;
     const statsIntervalMs = this.#options.statsIntervalMs;

@@ -7,9 +7,14 @@ export { rawDealer, RawPeer, rawRequest, rawRouter, randomMessage, seededRandom 
 export { freePortRange, onFreePortRange } from './ports.js';
 export { postgresUrl, startPostgres } from './postgres.js';
 export { startTcpProxy } from './tcp-proxy.js';
+export { rssBytes, sendAndExpectDrop } from './untrusted.js';
+export { fuzz, fuzzMessage } from './fuzz.js';
+export { FUZZ_MAX_MESSAGE_BYTES, fuzzDaemon, startTarget } from './targets.js';
 export { eventually } from './wait.js';
 
 export type { DaemonOptions, ExitStatus, LogLine } from './daemon.js';
+export type { FuzzOptions, FuzzReport } from './fuzz.js';
+export type { DaemonFuzzResult, DaemonName, Target, TargetSocket } from './targets.js';
 export type { CurveFixture, CurvePeer } from './curve.js';
 export type { Closable, Disposables } from './disposables.js';
 export type { FreePortRangeOptions } from './ports.js';

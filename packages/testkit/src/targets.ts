@@ -1,0 +1,325 @@
+/**
+ * One normal request per daemon, spoken with raw sockets, to show a daemon still serves after
+ * abuse; and starting each daemon plain on loopback with the flags given.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ipcEndpoint } from '@zpatterns/core';
+import { appBin, Daemon } from './daemon.js';
+import { fuzz, type FuzzReport } from './fuzz.js';
+import { rssBytes } from './untrusted.js';
+import { rawDealer } from './peers.js';
+import { freePortRange } from './ports.js';
+
+const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+export interface TargetSocket {
+  name: string;
+  endpoint: string;
+  peer: 'dealer' | 'publisher' | 'subscriber';
+  /** Valid messages of the protocol on this socket, for the fuzzer. */
+  templates: Buffer[][];
+}
+
+export interface Target {
+  daemon: Daemon;
+  /** Sockets that accept peers: endpoint and the kind of peer that talks to it. */
+  sockets: TargetSocket[];
+  /** Endpoints the daemon connects to itself (its SUB), where a fuzzer binds a PUB. */
+  inbound: TargetSocket[];
+  /** One normal request; resolves when it was answered correctly. */
+  probe(): Promise<void>;
+}
+
+export type DaemonName = 'mdbroker' | 'titanic' | 'ppqueue' | 'flserver' | 'bstarsrv' | 'clonesrv';
+
+const u8 = (n: number): Buffer => Buffer.from([n]);
+const mdpClient = (service: string, ...body: string[]): Buffer[] => [b(''), b('MDPC01'), b(service), ...body.map(b)];
+const MDP_TEMPLATES: Buffer[][] = [
+  mdpClient('echo', 'hello'),
+  mdpClient('mmi.service', 'echo'),
+  [b(''), b('MDPC02'), u8(1), b('echo'), b('hello')],
+  [b(''), b('MDPW01'), u8(1), b('fuzzed')],
+  [b(''), b('MDPW01'), u8(3), b('client'), b(''), b('reply')],
+  [b(''), b('MDPW01'), u8(4)],
+  [b(''), b('MDPW01'), u8(5)],
+  [b(''), b('MDPW02'), u8(1), b('fuzzed')],
+  [b(''), b('MDPW02'), u8(4)],
+];
+const TITANIC_TEMPLATES: Buffer[][] = [
+  // (no valid titanic.request: an accepted request is kept and retried, bounded by --max-backlog)
+  mdpClient('titanic.request', ''),
+  mdpClient('titanic.reply', '00000000-0000-4000-8000-000000000000'),
+  mdpClient('titanic.close', '00000000-0000-4000-8000-000000000000'),
+  mdpClient('titanic.request'),
+];
+const u64 = (n: number): Buffer => {
+  const out = Buffer.alloc(8);
+  out.writeBigUInt64BE(BigInt(n));
+  return out;
+};
+
+let probes = 0;
+
+/** A fresh service each time: a worker of an earlier probe may still count as alive. */
+async function mdpRoundTrip(endpoint: string): Promise<void> {
+  const service = `echo-${++probes}`;
+  await using worker = rawDealer(endpoint);
+  await using client = rawDealer(endpoint);
+  await worker.send([b(''), b('MDPW01'), Buffer.from([1]), b(service)]);
+  await client.send([b(''), b('MDPC01'), b(service), b('still there?')]);
+  const request = await worker.receiveMatching((m) => m[2]?.[0] === 2, 15_000);
+  await worker.send([b(''), b('MDPW01'), Buffer.from([3]), request[3] as Buffer, b(''), ...request.slice(5)]);
+  const reply = await client.receive(15_000);
+  if (reply.at(-1)?.toString() !== 'still there?') throw new Error('mdbroker: wrong reply');
+}
+
+/**
+ * A Pirate round trip. The worker echoes whatever the queue hands it (requests queued before ours,
+ * in FIFO order, come first) and heartbeats, until our own request's reply is back; the request
+ * is resent now and then (the queue may first give it to a worker that is gone).
+ */
+async function pppRoundTrip(frontend: string, backend: string): Promise<void> {
+  await using worker = rawDealer(backend);
+  await using client = rawDealer(frontend);
+  await worker.send([Buffer.from([1])]); // PPP READY
+  let done = false;
+  const heartbeat = setInterval(() => void worker.send([Buffer.from([2])]).catch(() => undefined), 500);
+  const serving = (async () => {
+    while (!done) {
+      const request = await worker.receive(1000).catch(() => undefined);
+      if (request !== undefined && request.length >= 3) await worker.send(request);
+    }
+  })();
+  try {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      await client.send([b(''), b('still there?')]);
+      const reply = await client
+        .receiveMatching((m) => m.at(-1)?.toString() === 'still there?', 3000)
+        .catch(() => undefined);
+      if (reply !== undefined) return;
+    }
+    throw new Error('ppqueue: no reply');
+  } finally {
+    done = true;
+    clearInterval(heartbeat);
+    await serving;
+  }
+}
+
+/** Send until answered (a lone Binary Star primary drops requests until its peer is overdue). */
+async function echoRoundTrip(endpoint: string, frames: string[], what: string): Promise<void> {
+  await using peer = rawDealer(endpoint);
+  for (let attempt = 0; attempt < 8; attempt++) {
+    await peer.send(frames.map(b));
+    try {
+      await peer.receiveMatching((m) => m.at(-1)?.toString() === frames.at(-1), 2_000);
+      return;
+    } catch {
+      // not answered yet: ask again
+    }
+  }
+  throw new Error(`${what}: no reply`);
+}
+
+async function snapshot(endpoint: string): Promise<void> {
+  await using peer = rawDealer(endpoint);
+  await peer.send([b('ICANHAZ?'), b('')]);
+  await peer.receiveMatching((m) => m[0]?.toString() === 'KTHXBAI', 15_000);
+}
+
+/** Start `name` plain on loopback with `args` added. */
+export async function startTarget(name: DaemonName, args: readonly string[] = []): Promise<Target> {
+  const bin = appBin(name);
+  const any = 'tcp://127.0.0.1:*';
+  switch (name) {
+    case 'mdbroker': {
+      const daemon = await Daemon.start({ bin, args: ['--bind', any, ...args] });
+      const endpoint = (daemon.ready['endpoints'] as string[])[0] ?? '';
+      return {
+        daemon,
+        sockets: [{ name: 'broker', endpoint, peer: 'dealer', templates: MDP_TEMPLATES }],
+        inbound: [],
+        probe: () => mdpRoundTrip(endpoint),
+      };
+    }
+    case 'titanic': {
+      const dataDir = mkdtempSync(join(tmpdir(), 'zpat-target-titanic-'));
+      const daemon = await Daemon.start({
+        bin,
+        args: ['--with-broker', '--broker', any, '--data-dir', dataDir, ...args],
+      });
+      const endpoint = daemon.ready['broker'] as string;
+      return {
+        daemon,
+        // Titanic is reached through its broker: the fuzz is of Titanic's services' bodies.
+        sockets: [{ name: 'broker', endpoint, peer: 'dealer', templates: TITANIC_TEMPLATES }],
+        inbound: [],
+        probe: () => mdpRoundTrip(endpoint),
+      };
+    }
+    case 'ppqueue': {
+      const daemon = await Daemon.start({ bin, args: ['--frontend', any, '--backend', any, ...args] });
+      const frontend = daemon.ready['frontend'] as string;
+      const backend = daemon.ready['backend'] as string;
+      return {
+        daemon,
+        sockets: [
+          { name: 'frontend', endpoint: frontend, peer: 'dealer', templates: [[b(''), b('hello')]] },
+          {
+            name: 'backend',
+            endpoint: backend,
+            peer: 'dealer',
+            templates: [[u8(1)], [u8(2)], [b('c'), b(''), b('r')]],
+          },
+        ],
+        inbound: [],
+        probe: () => pppRoundTrip(frontend, backend),
+      };
+    }
+    case 'flserver': {
+      const daemon = await Daemon.start({ bin, args: ['--bind', any, ...args] });
+      const endpoint = daemon.ready['endpoint'] as string;
+      return {
+        daemon,
+        sockets: [{ name: 'router', endpoint, peer: 'dealer', templates: [[b('PING')], [b('1'), b('hello')]] }],
+        inbound: [],
+        probe: () => echoRoundTrip(endpoint, ['probe', 'still there?'], 'flserver'),
+      };
+    }
+    case 'bstarsrv': {
+      const peerState = ipcEndpoint('target-bstar-peer');
+      const daemon = await Daemon.start({
+        bin,
+        args: [
+          '--primary',
+          '--heartbeat-ms',
+          '100',
+          '--frontend',
+          any,
+          '--state-bind',
+          any,
+          '--state-connect',
+          peerState,
+          ...args,
+        ],
+      });
+      const frontend = daemon.ready['frontend'] as string;
+      const state = daemon.ready['stateBind'] as string;
+      return {
+        daemon,
+        sockets: [
+          { name: 'frontend', endpoint: frontend, peer: 'dealer', templates: [[b(''), b('hello')]] },
+          { name: 'state', endpoint: state, peer: 'subscriber', templates: [] },
+        ],
+        // the peer's state PUB, as our SUB sees it: one frame, one digit 1-4
+        inbound: [
+          {
+            name: 'peer-state',
+            endpoint: peerState,
+            peer: 'publisher',
+            templates: [[b('1')], [b('2')], [b('3')], [b('4')]],
+          },
+        ],
+        probe: () => echoRoundTrip(frontend, ['', 'still there?'], 'bstarsrv'),
+      };
+    }
+    case 'clonesrv': {
+      const port = await freePortRange(3);
+      const daemon = await Daemon.start({ bin, args: ['--port', String(port), ...args] });
+      const at = (p: number): string => `tcp://127.0.0.1:${p}`;
+      return {
+        daemon,
+        sockets: [
+          {
+            name: 'snapshot',
+            endpoint: at(port),
+            peer: 'dealer',
+            templates: [
+              [b('ICANHAZ?'), b('')],
+              [b('ICANHAZ?'), b('/k/')],
+            ],
+          },
+          { name: 'publisher', endpoint: at(port + 1), peer: 'subscriber', templates: [] },
+          {
+            name: 'collector',
+            endpoint: at(port + 2),
+            peer: 'publisher',
+            templates: [[b('/k/1'), u64(0), Buffer.alloc(16, 1), b(''), b('value')]],
+          },
+        ],
+        inbound: [],
+        probe: () => snapshot(at(port)),
+      };
+    }
+  }
+}
+
+/** What `fuzzDaemon` measured. */
+export interface DaemonFuzzResult {
+  name: DaemonName;
+  /** Fuzz messages sent, all sockets together, after the warm-up. */
+  messages: number;
+  /** Over-limit frames sent on their own connections. */
+  overLimit: number;
+  durationMs: number;
+  /** RSS after the warm-up, and after the fuzz and a normal request. */
+  rssBeforeBytes: number;
+  rssAfterBytes: number;
+  perSocket: Record<string, FuzzReport>;
+}
+
+/** The frame limit daemons run with under fuzz (the over-limit frames are bigger). */
+export const FUZZ_MAX_MESSAGE_BYTES = 262_144;
+
+/**
+ * Start `name`, warm it up (a normal request and `warmup` fuzz messages), then send `messages`
+ * fuzz messages spread over every socket it has for peers (and a PUB for each SUB it connects),
+ * and check it still answers a normal request. The daemon is left running, in `target`.
+ */
+export async function fuzzDaemon(
+  name: DaemonName,
+  messages: number,
+  options: { seed?: number; warmup?: number } = {},
+): Promise<DaemonFuzzResult & { target: Target }> {
+  const target = await startTarget(name, ['--max-message-bytes', String(FUZZ_MAX_MESSAGE_BYTES)]);
+  const pid = target.daemon.pid ?? 0;
+  const all = [
+    ...target.sockets.map((s) => ({
+      ...s,
+      via: s.peer === 'publisher' ? ('publisher' as const) : ('dealer' as const),
+    })),
+    ...target.inbound.map((s) => ({ ...s, via: 'bound-publisher' as const })),
+  ].filter((s) => s.peer !== 'subscriber'); // a PUB socket reads subscriptions only: covered by the frame limit
+  const run = async (count: number, seed: number): Promise<Record<string, FuzzReport>> => {
+    const reports: Record<string, FuzzReport> = {};
+    const share = Math.ceil(count / all.length);
+    for (const [i, socket] of all.entries()) {
+      reports[socket.name] = await fuzz(socket.endpoint, {
+        messages: share,
+        templates: socket.templates,
+        seed: seed + i,
+        peer: socket.via,
+        overLimitBytes: FUZZ_MAX_MESSAGE_BYTES + 1024,
+      });
+    }
+    return reports;
+  };
+  await target.probe();
+  await run(options.warmup ?? Math.max(500, Math.floor(messages / 10)), (options.seed ?? 1) * 1000);
+  await target.probe();
+  const rssBeforeBytes = rssBytes(pid);
+  const started = Date.now();
+  const perSocket = await run(messages, options.seed ?? 1);
+  await target.probe();
+  const durationMs = Date.now() - started;
+  const rssAfterBytes = rssBytes(pid);
+  let sent = 0;
+  let overLimit = 0;
+  for (const r of Object.values(perSocket)) {
+    sent += r.messages;
+    overLimit += r.overLimit;
+  }
+  return { name, messages: sent, overLimit, durationMs, rssBeforeBytes, rssAfterBytes, perSocket, target };
+}
