@@ -1,6 +1,7 @@
 #!/bin/sh
 # One trial of `npm run bench -- vs-c`: start a server, the book's C peers against it, and print
-# one line: "rate=<requests/s> cpu_us=<server user+sys CPU per request, us> replies=<C client's count>".
+# one line: "rate=<requests/s> cpu_us=<server user+sys CPU per request, us> replies=<C client's count>"
+# (and "rtt_us=<flclient3's own average round trip>" for fl).
 #
 #   vs-c-trial.sh md <cbin> <server...>   the C mdworker x $WORKERS, mdclient2_n $REQUESTS
 #   vs-c-trial.sh fl <cbin> <server...>   the C flclient3 (10,000 sequential requests)
@@ -28,9 +29,11 @@ if [ "$shape" = md ]; then
 else
   n=10000
   c0=$(cpu); t0=$(date +%s.%N)
-  out=$("$cbin/flclient3" 2>/dev/null)
+  # Line-buffered: flclient3 can abort in its destructor after printing, losing a full buffer.
+  out=$(stdbuf -oL "$cbin/flclient3" 2>/dev/null)
   t1=$(date +%s.%N); c1=$(cpu)
   case "$out" in *"Average round trip"*) replies=$n ;; *) replies=0 ;; esac
+  rtt=$(printf '%s\n' "$out" | awk '/Average round trip/ {print $5}')
 fi
 [ -n "$peers" ] && kill $peers 2>/dev/null
 kill -INT "$server" 2>/dev/null
@@ -39,4 +42,7 @@ while kill -0 "$server" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1
 kill -9 "$server" 2>/dev/null
 wait 2>/dev/null
 awk -v n="$n" -v t0="$t0" -v t1="$t1" -v c0="$c0" -v c1="$c1" -v hz="$tick" -v r="${replies:-0}" \
-  'BEGIN { printf "rate=%.1f cpu_us=%.2f replies=%d\n", n / (t1 - t0), (c1 - c0) / hz * 1e6 / n, r }'
+  -v rtt="${rtt:-}" 'BEGIN {
+    printf "rate=%.1f cpu_us=%.2f replies=%d", n / (t1 - t0), (c1 - c0) / hz * 1e6 / n, r
+    if (rtt != "") printf " rtt_us=%s", rtt
+    printf "\n" }'
