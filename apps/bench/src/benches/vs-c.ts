@@ -6,7 +6,8 @@
  *   mdp: C `mdworker` x 10 and `mdclient2_n` (100,000 requests) against the C `mdbroker`, our
  *        `mdbroker`, and `bare-mdbroker` (the same socket calls with no bookkeeping: the floor of
  *        a zeromq.js broker)
- *   flp: C `flclient3` (10,000 sequential requests) against one C `flserver3` and our `flserver`
+ *   flp: C `flclient3` (10,000 sequential requests) against one C `flserver3`, our `flserver`, and
+ *        `bare-flserver` (a bare zeromq.js echo with the same routing id: the floor)
  *
  * Each trial runs in its own empty network namespace (`unshare -n`) when that is allowed (root),
  * because the C programs use fixed ports (5555); otherwise the ports must be free. The server's CPU
@@ -138,6 +139,7 @@ export const benchmark: Benchmark = {
     const flServers: Record<string, string[]> = {
       'C flserver3': [join(cbin, 'flserver3')],
       flserver: [node, appScript('flserver'), '--bind', 'tcp://localhost:5555', '--log-level', 'warn'],
+      'bare-flserver (zeromq.js floor)': [node, peerScript('bare-flserver'), 'tcp://localhost:5555'],
     };
     const md = new Map<string, Trial[]>(Object.keys(mdServers).map((k) => [k, []]));
     const fl = new Map<string, Trial[]>(Object.keys(flServers).map((k) => [k, []]));
