@@ -57,6 +57,11 @@ const ctx: BenchContext = {
 };
 
 const module = (await import(join(benchesDir, `${name}.js`))) as { benchmark: Benchmark };
+const unavailable = module.benchmark.unavailable?.(ctx);
+if (unavailable !== undefined) {
+  process.stdout.write(`${unavailable}\n`);
+  process.exit(0);
+}
 ctx.log(`baseline: raw-echo, ${opts.baselineRequests} round trips, window ${opts.window}`);
 const baseline = await measureRawEcho(opts.baselineRequests, opts.window);
 const report =

@@ -11,9 +11,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import {
   boundedLabels,
   collect,
-  Counter,
   createRegistry,
-  Histogram,
   createProgram,
   createRootLogger,
   endpointFlag,
@@ -36,6 +34,7 @@ import {
 } from '@zpatterns/app-kit';
 import { BinaryStar, BSTAR_HEARTBEAT_MS, type BStarRole } from '@zpatterns/bstar';
 import { Broker, brokerDefaults, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
+import { ServiceMetrics } from './service-metrics.js';
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
   bind?: string[];
@@ -161,18 +160,14 @@ process.exitCode = await runDaemon({
   start: async () => {
     const registry = createRegistry();
     const label = boundedLabels(flags.metricsServices ?? 100);
-    const requests = new Counter({
-      name: 'zpatterns_broker_service_requests_total',
-      help: 'client requests per service (first --metrics-services services, the rest "_other")',
-      labelNames: ['service'],
-      registers: [registry],
-    });
-    const latency = new Histogram({
-      name: 'zpatterns_broker_request_duration_seconds',
-      help: 'arrival of a request at the broker to its final reply, per service',
-      labelNames: ['service'],
+    const perService = new ServiceMetrics({
+      registry,
+      label,
+      requestsName: 'zpatterns_broker_service_requests_total',
+      requestsHelp: 'client requests per service (first --metrics-services services, the rest "_other")',
+      latencyName: 'zpatterns_broker_request_duration_seconds',
+      latencyHelp: 'arrival of a request at the broker to its final reply, per service',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers: [registry],
     });
     const star =
       flags.ha === undefined
@@ -186,13 +181,7 @@ process.exitCode = await runDaemon({
             ...pairCurve(secured),
           });
     const broker = new Broker({
-      observer:
-        flags.metricsPort === undefined
-          ? {}
-          : {
-              request: (service) => requests.inc({ service: label(service) }),
-              reply: (service, ms) => latency.observe({ service: label(service) }, ms / 1000),
-            },
+      observer: flags.metricsPort === undefined ? {} : perService.observer,
       ...(star === undefined ? {} : { clientVoter: star }),
       logger,
       heartbeatIntervalMs: flags.heartbeatMs,

@@ -34,6 +34,10 @@ describe('mdbroker --metrics-port', () => {
     expect(value(after, 'zpatterns_broker_replies_total') - value(before, 'zpatterns_broker_replies_total')).toBe(5);
     expect(value(after, 'zpatterns_broker_service_requests_total{service="echo"}')).toBe(6);
     expect(value(after, 'zpatterns_broker_request_duration_seconds_count{service="echo"}')).toBe(6);
+    expect(value(after, 'zpatterns_broker_request_duration_seconds_bucket{le="+Inf",service="echo"}')).toBe(6);
+    expect(value(after, 'zpatterns_broker_request_duration_seconds_bucket{le="30",service="echo"}')).toBe(6);
+    expect(value(after, 'zpatterns_broker_request_duration_seconds_sum{service="echo"}')).toBeGreaterThan(0);
+    expect(after).toContain('# TYPE zpatterns_broker_request_duration_seconds histogram');
     expect(value(after, 'zpatterns_broker_workers')).toBe(1);
     expect(value(after, 'zpatterns_broker_queued_bytes')).toBe(0);
     expect(after).toContain('zpatterns_process_cpu_seconds_total');

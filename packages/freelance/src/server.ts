@@ -135,6 +135,9 @@ export class FreelanceServer implements AsyncDisposable {
         routingId: endpoint,
         linger: options.lingerMs ?? freelanceServerDefaults.lingerMs,
         mandatory: false,
+        // A non-mandatory ROUTER never waits to send (it drops at the high-water mark), so a zero
+        // send timeout changes nothing on the wire and lets the channel hand replies over at once.
+        sendTimeout: 0,
       });
       const guard = applyBindSecurity(router, options.security, options.logger);
       try {
@@ -188,26 +191,51 @@ export class FreelanceServer implements AsyncDisposable {
     }
     this.stats.requests++;
     this.#inFlight++;
-    void this.#serve(inbound.peer, inbound.control, inbound.body);
+    // A synchronous handler (the echo) is answered here, without a promise per request.
+    let result: Frames | Promise<Frames>;
+    try {
+      result = this.#handler(inbound.body, { peer: inbound.peer, control: inbound.control });
+    } catch (caught) {
+      this.#failed(inbound.peer, caught);
+      this.#done();
+      return;
+    }
+    if (!isPromiseLike(result)) {
+      this.#reply(inbound.peer, inbound.control, result);
+      this.#done();
+      return;
+    }
+    void this.#serve(inbound.peer, inbound.control, result);
     if (this.#inFlight >= this.#maxConcurrent) {
       return new Promise<void>((resolve) => (this.#slot = resolve));
     }
   }
 
-  async #serve(peer: Buffer, control: Buffer, body: Buffer[]): Promise<void> {
+  async #serve(peer: Buffer, control: Buffer, pending: Promise<Frames>): Promise<void> {
     try {
-      const reply = await this.#handler(body, { peer, control });
-      if (this.#channel.post(encodeReply(peer, control, reply))) this.stats.replies++;
+      this.#reply(peer, control, await pending);
     } catch (caught) {
-      this.stats.handlerErrors++;
-      this.#log.warn({ peer: peer.toString('hex'), err: toError(caught) }, 'handler failed; request dropped');
+      this.#failed(peer, caught);
     } finally {
-      this.#inFlight--;
-      const slot = this.#slot;
-      if (slot !== undefined && this.#inFlight < this.#maxConcurrent) {
-        this.#slot = undefined;
-        slot();
-      }
+      this.#done();
+    }
+  }
+
+  #reply(peer: Buffer, control: Buffer, reply: Frames): void {
+    if (this.#channel.post(encodeReply(peer, control, reply))) this.stats.replies++;
+  }
+
+  #failed(peer: Buffer, caught: unknown): void {
+    this.stats.handlerErrors++;
+    this.#log.warn({ peer: peer.toString('hex'), err: toError(caught) }, 'handler failed; request dropped');
+  }
+
+  #done(): void {
+    this.#inFlight--;
+    const slot = this.#slot;
+    if (slot !== undefined && this.#inFlight < this.#maxConcurrent) {
+      this.#slot = undefined;
+      slot();
     }
   }
 
@@ -230,6 +258,10 @@ export class FreelanceServer implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+function isPromiseLike<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 function totalBytes(message: Message): number {

@@ -28,5 +28,10 @@ export interface BenchReport {
 /** What `src/benches/<name>.ts` exports. */
 export interface Benchmark {
   readonly description: string;
+  /**
+   * A reason the benchmark cannot run here (e.g. missing external programs), checked before the
+   * baseline: the harness prints it and exits 0. `undefined` when it can run.
+   */
+  unavailable?(ctx: BenchContext): string | undefined;
   run(ctx: BenchContext): Promise<BenchReport>;
 }
