@@ -43,7 +43,13 @@ export default defineConfig({
     })),
   },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
+    include: [
+      'packages/*/src/**/*.test.ts',
+      'packages/*/test/**/*.test.ts',
+      'apps/*/test/**/*.test.ts',
+      'examples/test/**/*.test.ts',
+      'deploy/test/**/*.test.ts',
+    ],
     reporters: ['default', './tools/summary-reporter.ts'],
     // One throwaway PostgreSQL for the run (Titanic's PostgreSQL store); exports ZPATTERNS_PG_URL.
     globalSetup: ['./tools/postgres-setup.ts'],
