@@ -43,7 +43,14 @@ export default defineConfig({
     })),
   },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
+    include: [
+      'packages/*/src/**/*.test.ts',
+      'packages/*/test/**/*.test.ts',
+      'apps/*/test/**/*.test.ts',
+      'examples/test/**/*.test.ts',
+      'deploy/test/**/*.test.ts',
+      'tools/test/**/*.test.ts',
+    ],
     // Long fault runs: `npm run chaos` (vitest.chaos.config.ts) only.
     exclude: ['**/node_modules/**', '**/dist/**', '**/*.chaos.test.ts'],
     reporters: ['default', './tools/summary-reporter.ts'],

@@ -9,6 +9,7 @@ import { registerFreelanceCommands } from './commands/freelance.js';
 import { registerKeygenCommands } from './commands/keygen.js';
 import { registerMajordomoCommands } from './commands/majordomo.js';
 import { registerPirateCommands } from './commands/pirate.js';
+import { registerStoreCommands } from './commands/store.js';
 import { registerTitanicCommands } from './commands/titanic.js';
 
 const program = createProgram('zpat', 'Talk to zpatterns services: call them, list them, run demo workers');
@@ -18,5 +19,6 @@ registerPirateCommands(program);
 registerTitanicCommands(program);
 registerCloneCommands(program);
 registerKeygenCommands(program);
+registerStoreCommands(program);
 
 await program.parseAsync(process.argv);

@@ -66,6 +66,10 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // SIGHUP means reload (systemd's ExecReload, `kill -HUP`), never stop: with no handler Node would
+  // exit on it. What can be reloaded (the CURVE allow-list) adds its own handler; this one only logs.
+  const onHangup = (): void => logger.info({ signal: 'SIGHUP' }, 'reload requested');
+  process.on('SIGHUP', onHangup);
   try {
     let started: DaemonStarted;
     try {
@@ -117,5 +121,6 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onHangup);
   }
 }
