@@ -43,7 +43,12 @@ export default defineConfig({
     })),
   },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
+    include: [
+      'packages/*/src/**/*.test.ts',
+      'packages/*/test/**/*.test.ts',
+      'apps/*/test/**/*.test.ts',
+      'tools/test/**/*.test.ts',
+    ],
     reporters: ['default', './tools/summary-reporter.ts'],
     // One throwaway PostgreSQL for the run (Titanic's PostgreSQL store); exports ZPATTERNS_PG_URL.
     globalSetup: ['./tools/postgres-setup.ts'],
