@@ -1,0 +1,159 @@
+/**
+ * What a user of the published packages gets: every public package is packed as `npm pack` would
+ * publish it, checked with publint and (for libraries) Are the Types Wrong, and the tarballs are
+ * installed with plain npm into a project outside the monorepo. There a plain-JS ESM service runs
+ * a broker, a worker and a client from the tarballs, a TypeScript consumer (node16, strict)
+ * type-checks against every library, and a daemon's bin starts.
+ *
+ * Needs `npm run build` first (as `npm test` does). Installs from npm's cache when it can.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { publint } from 'publint';
+import { formatMessage } from 'publint/utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publicPackages } from '../workspaces.mjs';
+
+const run = promisify(execFile);
+const root = resolve(import.meta.dirname, '../..');
+const packages = publicPackages(root);
+const libraries = packages.filter((p) => p.library);
+
+let work: string;
+const tarballs = new Map<string, string>();
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'zpatterns-release-'));
+  const args = ['pack', ...packages.flatMap((p) => ['-w', p.name]), '--pack-destination', work, '--json'];
+  const { stdout } = await run('npm', args, { cwd: root, maxBuffer: 64 * 1024 * 1024 });
+  for (const entry of JSON.parse(stdout) as { name: string; filename: string }[]) {
+    tarballs.set(entry.name, join(work, entry.filename));
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+describe.each(packages)('$name', (pkg) => {
+  it('has the metadata a registry page needs, a README that opens with its install line, and a changelog', async () => {
+    const m = pkg.manifest as Record<string, unknown> & { repository?: { directory?: string }; files?: string[] };
+    expect(m['repository']).toMatchObject({ type: 'git', directory: pkg.dir.slice(root.length + 1) });
+    expect(typeof m['homepage']).toBe('string');
+    expect(typeof (m['bugs'] as { url?: unknown } | undefined)?.url).toBe('string');
+    expect(m['keywords']).toEqual(expect.arrayContaining(['zeromq']));
+    expect(m['publishConfig']).toEqual({ access: 'public', provenance: true });
+    expect(m['engines']).toEqual({ node: '>=20' });
+    expect(m.files).toEqual(expect.arrayContaining(['dist', 'CHANGELOG.md']));
+    const readme = (await readFile(join(pkg.dir, 'README.md'), 'utf8')).split('\n');
+    expect(readme[0]).toMatch(/^# /);
+    expect(readme.slice(1, 5)).toEqual(['', '```sh', `npm install ${pkg.name}`, '```']);
+    const changelog = await readFile(join(pkg.dir, 'CHANGELOG.md'), 'utf8');
+    expect(changelog.startsWith(`# ${pkg.name}\n`)).toBe(true);
+    expect(changelog).toContain(`## ${String(m['version'])}`);
+  });
+
+  it('passes publint', async () => {
+    const data = await readFile(tarballs.get(pkg.name) ?? '');
+    const tarball = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+    const { messages, pkg: manifest } = await publint({ pkgDir: 'package', pack: { tarball }, strict: true });
+    expect(messages.map((m) => formatMessage(m, manifest) ?? m.code)).toEqual([]);
+  });
+
+  it.runIf(pkg.library)(
+    'resolves its types under node16 ESM and bundlers (Are the Types Wrong)',
+    async () => {
+      const attw = join(root, 'node_modules/.bin/attw');
+      await run(attw, [tarballs.get(pkg.name) ?? '', '--profile', 'esm-only', '--format', 'ascii'], { cwd: work });
+    },
+    60_000,
+  );
+});
+
+describe('installed from the tarballs', () => {
+  let project: string;
+
+  beforeAll(async () => {
+    project = join(work, 'consumer');
+    await run('mkdir', ['-p', project]);
+    await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+    const typescript = JSON.parse(await readFile(join(root, 'node_modules/typescript/package.json'), 'utf8')) as {
+      version: string;
+    };
+    // --ignore-scripts: zeromq ships its binaries; better-sqlite3 is not needed to type-check.
+    await run(
+      'npm',
+      [
+        'install',
+        '--ignore-scripts',
+        '--no-audit',
+        '--no-fund',
+        '--prefer-offline',
+        ...tarballs.values(),
+        `typescript@${typescript.version}`,
+        '@types/node@20',
+      ],
+      { cwd: project, maxBuffer: 64 * 1024 * 1024 },
+    );
+  }, 240_000);
+
+  it('runs a plain-JS ESM service: broker, worker and client', async () => {
+    await writeFile(
+      join(project, 'service.mjs'),
+      `import { Broker, MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
+const broker = new Broker();
+const endpoint = await broker.bind('tcp://127.0.0.1:*');
+const worker = new MajordomoWorker({ broker: endpoint, service: 'echo' });
+const serving = (async () => { for await (const req of worker) await req.reply(req.body); })();
+const client = new MajordomoClient({ broker: endpoint });
+const [reply] = await client.request('echo', 'from the tarballs', { timeoutMs: 10000 });
+console.log(String(reply));
+await client.close();
+await worker.close();
+await serving;
+await broker.close();
+`,
+    );
+    const { stdout } = await run('node', ['service.mjs'], { cwd: project, timeout: 30_000 });
+    expect(stdout.trim()).toBe('from the tarballs');
+  }, 40_000);
+
+  it('type-checks a strict TypeScript consumer (module node16) against every library', async () => {
+    const imports = libraries.map((p, i) => `import * as lib${i} from '${p.name}';`).join('\n');
+    await writeFile(
+      join(project, 'consumer.ts'),
+      `${imports}
+import { MajordomoClient, type MajordomoClientOptions } from '@zpatterns/majordomo';
+const options: MajordomoClientOptions = { broker: 'tcp://127.0.0.1:5555' };
+const client: MajordomoClient = new MajordomoClient(options);
+const reply: Promise<Buffer[]> = client.request('echo', 'x', { timeoutMs: 1000 });
+void reply;
+export const all = [${libraries.map((_, i) => `lib${i}`).join(', ')}];
+`,
+    );
+    await writeFile(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'node16',
+          moduleResolution: 'node16',
+          strict: true,
+          noEmit: true,
+          types: ['node'],
+          lib: ['ES2023', 'ESNext.Disposable'],
+          target: 'ES2022',
+        },
+        files: ['consumer.ts'],
+      }),
+    );
+    await run(join(project, 'node_modules/.bin/tsc'), ['-p', '.'], { cwd: project });
+  }, 120_000);
+
+  it("starts a daemon from its package's bin", async () => {
+    const { stdout } = await run(join(project, 'node_modules/.bin/mdbroker'), ['--help'], { cwd: project });
+    expect(stdout).toMatch(/Usage: mdbroker/);
+  });
+});
