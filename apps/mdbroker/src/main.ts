@@ -111,7 +111,12 @@ const program = createProgram('mdbroker', 'Majordomo broker: MDP/0.1 and MDP/0.2
     'requeue in-flight requests of this service when its worker dies (repeatable)',
     collect(serviceName),
   )
-  .option('--stats-interval-ms <ms>', 'log a stats line this often (0: only once, at shutdown)', intFlag(0, 86_400_000), 60_000)
+  .option(
+    '--stats-interval-ms <ms>',
+    'log a stats line this often (0: only once, at shutdown)',
+    intFlag(0, 86_400_000),
+    60_000,
+  )
   .addOption(
     new Option(
       '--ha <role>',
