@@ -104,6 +104,20 @@ export class DispatchQueue {
     return this.#services.get(service.toString('latin1'))?.circuit;
   }
 
+  /**
+   * Services that failed and may not be sent to now (in backoff, or a probe after a failure in
+   * flight): a lease store should not claim their requests meanwhile, so that they hold no room.
+   */
+  blockedServices(now: number): Buffer[] {
+    const out: Buffer[] = [];
+    for (const queue of this.#services.values()) {
+      const s = queue.circuit.current;
+      if ((s.state === 'backoff' && s.failures > 0 && s.until > now) || (s.state === 'probing' && s.failures > 0))
+        out.push(Buffer.from(queue.key, 'latin1'));
+    }
+    return out;
+  }
+
   /** Queue a new (or recovered) request. Adding a known UUID again is a no-op. */
   add(uuid: string, service: Buffer, now: number): void {
     if (this.#jobs.has(uuid)) return;

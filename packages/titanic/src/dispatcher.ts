@@ -215,6 +215,7 @@ export class Dispatcher {
             return true;
           },
           waiting: (uuid) => this.queue.jobs().some((j) => j.uuid === uuid && !j.inFlight),
+          excluded: () => this.queue.blockedServices(this.#o.clock.now()),
         },
         {
           instance: this.instance,
@@ -290,6 +291,7 @@ export class Dispatcher {
     while (this.queue.inFlight < this.#o.concurrency) {
       const taken = this.queue.take(clock.now());
       if (taken === undefined) break;
+      if (taken.probe && this.#keeper !== undefined) this.#handBackBehindProbe(taken.job, this.#keeper);
       const run = this.#dispatch(taken);
       this.#inFlight.add(run);
       void run.finally(() => {
@@ -349,7 +351,11 @@ export class Dispatcher {
         if (code !== undefined && code.equals(NOT_FOUND)) {
           this.stats.noWorker++;
           this.#log.debug({ uuid: job.uuid, service: serviceName(job) }, 'no worker for the service yet');
-          this.queue.failed(job, clock.now(), false);
+          const now = clock.now();
+          this.queue.failed(job, now, false);
+          // Hand it (and the service's other queued requests) back with the circuit's backoff:
+          // held here they would fill this instance's claim room and stall every other service.
+          if (this.#keeper !== undefined) this.#releaseAfterFailure(job, now, this.#keeper);
           return;
         }
       }
@@ -435,6 +441,23 @@ export class Dispatcher {
     };
     give([job.uuid], Math.max(serviceDelayMs, job.notBefore - now));
     if (others.length > 0) give(others, serviceDelayMs);
+  }
+
+  /**
+   * Lease stores: a probe after a failure is in flight, and its service is not claimed meanwhile;
+   * its other queued requests go back at once (any instance may take them), rather than hold this
+   * instance's room for as long as the probe may take (up to `timeoutMs` when the service hangs).
+   */
+  #handBackBehindProbe(probe: Job, keeper: LeaseKeeper): void {
+    const circuit = this.queue.circuit(probe.service)?.current;
+    if (circuit?.state !== 'probing' || circuit.failures === 0) return;
+    const others = this.queue
+      .jobs()
+      .filter((j) => j !== probe && !j.inFlight && j.service.equals(probe.service))
+      .map((j) => j.uuid);
+    if (others.length === 0) return;
+    for (const uuid of others) this.queue.remove(uuid);
+    keeper.release(others, 0);
   }
 
   /**

@@ -25,6 +25,8 @@ export interface LeaseKeeperPort {
   lost(uuid: string): boolean;
   /** Is `uuid` queued and not being dispatched right now? */
   waiting(uuid: string): boolean;
+  /** Services whose requests not to claim now (their circuit is open here). */
+  excluded(): Buffer[];
 }
 
 /** The counters the keeper moves (a slice of `DispatcherStats`). */
@@ -166,7 +168,7 @@ export class LeaseKeeper {
         const room = this.#port.room();
         if (room <= 0 || !this.#running) break;
         const sentAt = clock.now();
-        const rows = await this.#leases.claim(instance, leaseMs, room);
+        const rows = await this.#leases.claim(instance, leaseMs, room, this.#port.excluded());
         this.#claimFailures = 0;
         if (!this.#running) {
           const uuids = rows.map((r) => r.uuid);

@@ -301,14 +301,20 @@ export class PostgresStore implements TitanicStore, LeaseStore {
    * `instance` until `leaseMs` from now (database clock), oldest first. Rows another transaction
    * is claiming at the same moment are skipped, never waited for.
    */
-  async claim(instance: string, leaseMs: number, limit: number): Promise<StoredRequest[]> {
+  async claim(
+    instance: string,
+    leaseMs: number,
+    limit: number,
+    exclude: readonly Buffer[] = [],
+  ): Promise<StoredRequest[]> {
     const rows = await this.#query<{ uuid: string; service: Buffer; body: Buffer }>(
       `UPDATE ${this.#t} t SET claimed_by = $1, claimed_until = now() + $2 * interval '1 millisecond'
        FROM (SELECT seq FROM ${this.#t}
              WHERE reply IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+               AND service <> ALL($4::bytea[])
              ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED) c
        WHERE t.seq = c.seq RETURNING t.seq, t.uuid, t.service, t.body`,
-      [instance, leaseMs, limit],
+      [instance, leaseMs, limit, exclude],
     );
     return rows.map((row) => ({ uuid: row.uuid, service: row.service, body: decodeFrames(row.body) }));
   }

@@ -98,9 +98,10 @@ export interface TitanicStore {
 export interface LeaseStore {
   /**
    * Claim up to `limit` pending requests that nobody holds (or whose lease expired) for
-   * `instance` until `leaseMs` from now, oldest first, with their bodies.
+   * `instance` until `leaseMs` from now, oldest first, with their bodies; none for the services
+   * in `exclude` (their circuit is open on this instance).
    */
-  claim(instance: string, leaseMs: number, limit: number): Promise<StoredRequest[]>;
+  claim(instance: string, leaseMs: number, limit: number, exclude?: readonly Buffer[]): Promise<StoredRequest[]>;
   /** Extend the leases `instance` still holds among `uuids`; resolves with those it still holds. */
   renew(instance: string, uuids: readonly string[], leaseMs: number): Promise<string[]>;
   /**
