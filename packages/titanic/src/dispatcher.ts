@@ -167,6 +167,8 @@ export class Dispatcher {
   readonly #o: Required<Omit<DispatcherOptions, 'logger'>>;
   readonly #log: Logger;
   readonly #inFlight = new Set<Promise<void>>();
+  /** Lease stores: when each request in flight was sent to its service (for the hand-back at close). */
+  readonly #sentAt = new Map<string, number>();
   readonly #abort = new AbortController();
   #timer: TimerHandle | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
@@ -365,6 +367,7 @@ export class Dispatcher {
       }
       sent = true;
       this.stats.sent++;
+      if (this.#keeper !== undefined) this.#sentAt.set(job.uuid, clock.now());
       const reply = await this.#client.request(job.service, request.body, options);
       if (this.#keeper === undefined) await this.#committer.write({ type: 'reply', uuid: job.uuid, body: reply });
       else await this.#storeReply(job, reply, this.#keeper);
@@ -373,6 +376,9 @@ export class Dispatcher {
       this.queue.succeeded(job);
     } catch (caught) {
       this.#failed(job, sent, toError(caught));
+    } finally {
+      // Kept through close(): a request abandoned in flight is handed back with what remains of its timeout.
+      if (!this.#abort.signal.aborted) this.#sentAt.delete(job.uuid);
     }
   }
 
@@ -462,7 +468,9 @@ export class Dispatcher {
 
   /**
    * Stop dispatching; wait up to `drainTimeoutMs` for requests in flight, then abandon them (they
-   * stay pending in the store and are sent again after a restart). Idempotent.
+   * stay pending in the store and are sent again after a restart). With a lease store the leases
+   * are handed back: queued requests claimable at once, abandoned ones once their `timeoutMs`
+   * since sending has passed. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -479,8 +487,14 @@ export class Dispatcher {
       if (timer !== undefined) this.#o.clock.clearTimeout(timer);
       this.#abort.abort(new Error('dispatcher closed'));
       await Promise.allSettled([...this.#inFlight, keeperStopped]);
-      // Hand every lease back at once, so the other instances need not wait for them to expire.
-      await this.#keeper?.releaseAll(1000);
+      // Hand every lease back at once, so the other instances need not wait for them to expire;
+      // a request abandoned in flight only once its timeout has run out, since its worker may
+      // still be running it (sent again sooner, it would run twice at once).
+      const now = this.#o.clock.now();
+      await this.#keeper?.releaseAll(1000, (uuid) => {
+        const sentAt = this.#sentAt.get(uuid);
+        return sentAt === undefined ? 0 : Math.max(0, sentAt + this.#o.timeoutMs - now);
+      });
     })();
     return this.#closing;
   }

@@ -261,16 +261,28 @@ export class LeaseKeeper {
     await Promise.allSettled([this.#claiming, this.#renewing]);
   }
 
-  /** Hand every lease back at once (shutdown), so other instances need not wait for expiry. */
-  async releaseAll(timeoutMs: number): Promise<void> {
+  /**
+   * Hand every lease back at once (shutdown), so other instances need not wait for expiry; each
+   * claimable again after `delayOf(uuid)` ms (default 0).
+   */
+  async releaseAll(timeoutMs: number, delayOf: (uuid: string) => number = () => 0): Promise<void> {
     if (this.#held.size === 0) return;
-    const uuids = [...this.#held.keys()];
+    const byDelay = new Map<number, string[]>();
+    for (const uuid of this.#held.keys()) {
+      const delayMs = Math.max(0, Math.ceil(delayOf(uuid)));
+      const group = byDelay.get(delayMs);
+      if (group === undefined) byDelay.set(delayMs, [uuid]);
+      else group.push(uuid);
+    }
+    const held = this.#held.size;
     this.#held.clear();
     const clock = this.#o.clock;
     let timer: TimerHandle | undefined;
+    const releases = [...byDelay].map(([delayMs, uuids]) => this.#leases.release(this.#o.instance, uuids, delayMs));
+    this.#o.log.debug({ held, delays: [...byDelay.keys()] }, 'leases handed back');
     await Promise.race([
-      this.#leases.release(this.#o.instance, uuids, 0).catch((err: unknown) => {
-        this.#o.log.warn({ err: toError(err), held: uuids.length }, 'leases not released; they will expire');
+      Promise.all(releases).catch((err: unknown) => {
+        this.#o.log.warn({ err: toError(err), held }, 'leases not released; they will expire');
       }),
       new Promise<void>((resolve) => {
         timer = clock.setTimeout(resolve, timeoutMs);
