@@ -42,6 +42,7 @@ import {
   SqliteStore,
   TitanicServer,
   titanicServerDefaults,
+  type PostgresSettings,
   type TitanicStore,
 } from '@zpatterns/titanic';
 
@@ -257,13 +258,29 @@ process.exitCode = await runDaemon({
       const settings = sqlite.settings();
       storeReady = { dataDir: flags.dataDir, store: sqlite.path, journalMode: settings.journalMode };
     } else {
+      let pg: PostgresStore;
       try {
-        store = await PostgresStore.open({ url: flags.store, logger });
+        pg = await PostgresStore.open({ url: flags.store, logger });
+        store = pg;
       } catch (err) {
         await broker?.close();
         throw err;
       }
-      storeReady = { store: redact(flags.store), leaseMs: flags.leaseMs };
+      let settings: PostgresSettings;
+      try {
+        settings = await pg.settings();
+      } catch (err) {
+        await store.close();
+        await broker?.close();
+        throw err;
+      }
+      storeReady = {
+        store: redact(flags.store),
+        leaseMs: flags.leaseMs,
+        synchronousCommit: settings.synchronousCommit,
+        fsync: settings.fsync,
+        synchronousStandbyNames: settings.synchronousStandbyNames,
+      };
     }
     // The commit-latency histogram exists before the server, which reports every commit into it.
     const registry = flags.metricsPort === undefined ? undefined : createRegistry();

@@ -106,7 +106,7 @@ describe('titanic: a dead service does not hold up a live one (real processes)',
         });
         const behindDead = await round('behind-dead');
         // The dead service's requests are all still there, unanswered.
-        const sample = await client.poll((await client.submit('nobody', ['last'])));
+        const sample = await client.poll(await client.submit('nobody', ['last']));
         expect(sample).toEqual({ status: 'pending' });
         expect(titanic.logs.filter((l) => (l.level ?? 0) >= 50)).toEqual([]);
         console.info(

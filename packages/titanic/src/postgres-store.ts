@@ -51,6 +51,21 @@ export interface PostgresStoreOptions {
   maxConnections?: number;
   /** Give up connecting after this long (the submission then fails: a 500, never a false 200). @default 5000 */
   connectTimeoutMs?: number;
+  /**
+   * How long one query may go unanswered before it fails (the connection is then discarded): the
+   * bound on noticing a database that stopped answering without closing the connection (a network
+   * partition, a failover of its host), where TCP alone would take minutes. The same value is the
+   * sessions' `statement_timeout`, so the server gives up on the statement too. @default 5000
+   */
+  queryTimeoutMs?: number;
+  /**
+   * `idle_in_transaction_session_timeout` of the sessions: the server ends a session left idle
+   * inside a transaction this long (an instance frozen mid-commit), releasing its row locks.
+   * @default 10000
+   */
+  idleInTransactionTimeoutMs?: number;
+  /** TCP keep-alive on the connections, first probe after this long idle. @default 10000 */
+  keepAliveMs?: number;
   /** Rows read per page during recovery. @default 1000 */
   recoveryPageSize?: number;
   /** `application_name` of the connections, as `pg_stat_activity` shows it. @default 'titanic' */
@@ -65,10 +80,22 @@ export interface PostgresStoreOptions {
   logger?: Logger | undefined;
 }
 
+/** What `PostgresStore.settings()` reports (PostgreSQL's own spelling of each value). */
+export interface PostgresSettings {
+  synchronousCommit: string;
+  fsync: string;
+  synchronousStandbyNames: string;
+  statementTimeout: string;
+  idleInTransactionSessionTimeout: string;
+}
+
 export const postgresStoreDefaults = {
   schema: 'public',
   maxConnections: 10,
   connectTimeoutMs: 5000,
+  queryTimeoutMs: 5000,
+  idleInTransactionTimeoutMs: 10_000,
+  keepAliveMs: 10_000,
   recoveryPageSize: 1000,
   applicationName: 'titanic',
   reconnectDelay: exponentialBackoff({ initialMs: 100, maxMs: 5000, factor: 2, jitter: 0.2 }),
@@ -137,11 +164,30 @@ export class PostgresStore implements TitanicStore, LeaseStore {
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
     const schema = options.schema ?? postgresStoreDefaults.schema;
     if (!IDENTIFIER.test(schema)) throw new TitanicStoreError(`invalid schema name ${JSON.stringify(schema)}`);
+    const queryTimeoutMs = Math.round(options.queryTimeoutMs ?? postgresStoreDefaults.queryTimeoutMs);
+    const idleInTransactionMs = Math.round(
+      options.idleInTransactionTimeoutMs ?? postgresStoreDefaults.idleInTransactionTimeoutMs,
+    );
+    if (!(queryTimeoutMs >= 1) || !(idleInTransactionMs >= 1))
+      throw new TitanicStoreError('queryTimeoutMs and idleInTransactionTimeoutMs: expected numbers >= 1');
     const pool = new pg.Pool({
       connectionString: options.url,
       max: options.maxConnections ?? postgresStoreDefaults.maxConnections,
       connectionTimeoutMillis: options.connectTimeoutMs ?? postgresStoreDefaults.connectTimeoutMs,
       application_name: options.applicationName ?? postgresStoreDefaults.applicationName,
+      query_timeout: queryTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: options.keepAliveMs ?? postgresStoreDefaults.keepAliveMs,
+    });
+    // Every session, whatever the role's or the database's defaults: a COMMIT returns only once it
+    // is flushed to disk (and to synchronous standbys, if any), so "200" means durable; the server
+    // gives up on statements and idle transactions as the client does. Sent on connect, before
+    // any query of ours on that connection (a client runs its queries in order).
+    const sessionSetup =
+      `SET synchronous_commit = on; SET statement_timeout = ${queryTimeoutMs}; ` +
+      `SET idle_in_transaction_session_timeout = ${idleInTransactionMs}`;
+    pool.on('connect', (client) => {
+      client.query(sessionSetup).catch(() => undefined);
     });
     const store = new PostgresStore(
       pool,
@@ -191,6 +237,27 @@ export class PostgresStore implements TitanicStore, LeaseStore {
         await client.query(`INSERT INTO ${schema}.titanic_migrations (version) VALUES ($1)`, [version]);
       }
     });
+  }
+
+  /**
+   * The durability settings of Titanic's sessions as the server reports them: `synchronousCommit`
+   * ('on' unless a standby setting adds more), `fsync`, `synchronousStandbyNames`, and the timeouts.
+   */
+  async settings(): Promise<PostgresSettings> {
+    const rows = await this.#query<Record<string, string>>(
+      `SELECT current_setting('synchronous_commit') AS sc, current_setting('fsync') AS fsync,
+              current_setting('synchronous_standby_names') AS standbys,
+              current_setting('statement_timeout') AS st,
+              current_setting('idle_in_transaction_session_timeout') AS iit`,
+    );
+    const row = rows[0] ?? {};
+    return {
+      synchronousCommit: row['sc'] ?? '',
+      fsync: row['fsync'] ?? '',
+      synchronousStandbyNames: row['standbys'] ?? '',
+      statementTimeout: row['st'] ?? '',
+      idleInTransactionSessionTimeout: row['iit'] ?? '',
+    };
   }
 
   async write(batch: readonly StoreWrite[]): Promise<void> {
@@ -459,7 +526,8 @@ export class PostgresStore implements TitanicStore, LeaseStore {
         await client.query('COMMIT');
       } catch (err) {
         broken = err as Error;
-        await client.query('ROLLBACK').catch(() => undefined);
+        // A connection that timed out or broke is discarded below; a ROLLBACK would only wait on it.
+        if (!isUnavailable(broken)) await client.query('ROLLBACK').catch(() => undefined);
         throw err;
       } finally {
         // A connection that failed mid-transaction is discarded, not returned to the pool.
