@@ -207,7 +207,8 @@ class Connection implements ProxyConnection {
     this.#down?.stop();
     if (!this.client.destroyed) this.client.resetAndDestroy();
     if (this.#upstream !== undefined && !this.#upstream.destroyed) {
-      if (this.#upstream.connecting) this.#upstream.destroy();
+      // A unix socket has no RST: it is simply closed.
+      if (this.#upstream.connecting || 'path' in this.target) this.#upstream.destroy();
       else this.#upstream.resetAndDestroy();
     }
   }
