@@ -47,6 +47,8 @@ export type { PostgresSettings, PostgresStoreOptions } from './postgres-store.js
 export type {
   LeaseStore,
   PendingRef,
+  ServicePending,
+  StoreAdmin,
   StoreCounts,
   StoredRequest,
   StoredState,

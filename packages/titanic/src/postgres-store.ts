@@ -39,6 +39,8 @@ import {
   type StoreStats,
   type StoreWrite,
   type LeaseStore,
+  type ServicePending,
+  type StoreAdmin,
   type TitanicStore,
 } from './store.js';
 
@@ -135,7 +137,7 @@ function isUnavailable(err: unknown): boolean {
   return code.startsWith('08') || code.startsWith('57') || code.startsWith('53');
 }
 
-export class PostgresStore implements TitanicStore, LeaseStore {
+export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
   readonly stats: StoreStats = newStoreStats();
   readonly #pool: pg.Pool;
   readonly #t: string;
@@ -408,6 +410,27 @@ export class PostgresStore implements TitanicStore, LeaseStore {
        FROM l WHERE t.seq = l.seq AND t.claimed_by = $2`,
       [uuids, instance, Math.max(0, Math.round(delayMs))],
     );
+  }
+
+  async pendingByService(): Promise<ServicePending[]> {
+    const rows = await this.#query<{ service: Buffer; n: string; oldest: string; newest: string }>(
+      `SELECT service, count(*) AS n, min(created_ms) AS oldest, max(created_ms) AS newest
+       FROM ${this.#t} WHERE reply IS NULL GROUP BY service ORDER BY n DESC, service`,
+    );
+    return rows.map((r) => ({
+      service: r.service,
+      count: Number(r.n),
+      oldestMs: Number(r.oldest),
+      newestMs: Number(r.newest),
+    }));
+  }
+
+  async purgeService(service: Buffer): Promise<string[]> {
+    const rows = await this.#query<{ uuid: string; seq: string }>(
+      `DELETE FROM ${this.#t} WHERE reply IS NULL AND service = $1 RETURNING uuid, seq`,
+      [service],
+    );
+    return rows.sort((x, y) => Number(x.seq) - Number(y.seq)).map((r) => r.uuid);
   }
 
   async countPending(): Promise<number> {

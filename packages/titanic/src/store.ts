@@ -87,6 +87,23 @@ export interface TitanicStore {
   close(): Promise<void>;
 }
 
+/** Pending requests of one service, for operators (`titanic pending`). */
+export interface ServicePending {
+  readonly service: Buffer;
+  readonly count: number;
+  /** When the oldest and newest of them were stored (wall-clock epoch ms). */
+  readonly oldestMs: number;
+  readonly newestMs: number;
+}
+
+/** What the operator commands need from a durable store (SQLite and PostgreSQL have it). */
+export interface StoreAdmin {
+  /** Pending requests by service, most first. */
+  pendingByService(): Promise<ServicePending[]>;
+  /** Delete every pending request of `service`; resolves with the UUIDs removed, oldest first. */
+  purgeService(service: Buffer): Promise<string[]>;
+}
+
 /**
  * The extra capability of a store shared by several Titanic instances (PostgreSQL): dispatch
  * leases. A pending request is dispatched only by the instance that holds its lease; a lease that
