@@ -52,6 +52,7 @@ interface Flags extends ServerSecurityFlags, MetricsFlags {
   leaseMs: number;
   claimIntervalMs: number;
   maxBacklog: number;
+  maxPendingPerService: number;
   concurrency: number;
   workers: number;
   replyWorkers: number;
@@ -97,6 +98,12 @@ const program = createProgram('titanic', 'Titanic: durable, disconnected request
     'refuse submissions ("500") while this many requests are stored and not yet answered',
     intFlag(1, Number.MAX_SAFE_INTEGER),
     titanicServerDefaults.maxBacklog,
+  )
+  .option(
+    '--max-pending-per-service <n>',
+    'refuse submissions ("500") for a service that has this many requests stored and not yet answered',
+    intFlag(1, Number.MAX_SAFE_INTEGER),
+    titanicServerDefaults.maxPendingPerService,
   )
   .option(
     '--concurrency <n>',
@@ -305,6 +312,7 @@ process.exitCode = await runDaemon({
       mmiCheck: flags.mmiCheck,
       replyRetentionMs: flags.replyRetentionMs,
       maxBacklog: flags.maxBacklog,
+      maxPendingPerService: flags.maxPendingPerService,
       leaseMs: flags.leaseMs,
       claimIntervalMs: flags.claimIntervalMs,
       onStoreCommit:

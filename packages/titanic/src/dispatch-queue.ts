@@ -68,6 +68,8 @@ class ServiceQueue {
 
 export class DispatchQueue {
   readonly #jobs = new Map<string, Job>();
+  /** Known jobs per service key (queued or in flight). */
+  readonly #perService = new Map<string, number>();
   readonly #services = new Map<string, ServiceQueue>();
   /** Services without work, least recently idle first (a subset of `#services`). */
   readonly #idle = new Map<string, ServiceQueue>();
@@ -118,11 +120,24 @@ export class DispatchQueue {
     return out;
   }
 
+  /** Requests of `service` known here (queued or in flight). */
+  pendingOf(service: Buffer): number {
+    return this.#perService.get(service.toString('latin1')) ?? 0;
+  }
+
+  #count(service: Buffer, delta: number): void {
+    const key = service.toString('latin1');
+    const n = (this.#perService.get(key) ?? 0) + delta;
+    if (n <= 0) this.#perService.delete(key);
+    else this.#perService.set(key, n);
+  }
+
   /** Queue a new (or recovered) request. Adding a known UUID again is a no-op. */
   add(uuid: string, service: Buffer, now: number): void {
     if (this.#jobs.has(uuid)) return;
     const job: Job = { uuid, service, attempts: 0, notBefore: now, inFlight: false };
     this.#jobs.set(uuid, job);
+    this.#count(service, 1);
     const queue = this.#queueOf(service);
     queue.ready.push(job);
     this.#enterRotation(queue);
@@ -136,6 +151,7 @@ export class DispatchQueue {
     const job = this.#jobs.get(uuid);
     if (job === undefined) return;
     this.#jobs.delete(uuid);
+    this.#count(job.service, -1);
     if (job.inFlight) this.#services.get(job.service.toString('latin1'))?.circuit.released(uuid);
     this.#settle(job);
   }
@@ -188,6 +204,7 @@ export class DispatchQueue {
     this.#services.get(job.service.toString('latin1'))?.circuit.succeeded();
     if (this.#jobs.get(job.uuid) !== job) return;
     this.#jobs.delete(job.uuid);
+    this.#count(job.service, -1);
     this.#settle(job);
   }
 

@@ -245,6 +245,11 @@ export class Dispatcher {
     return this.#keeper === undefined ? this.queue.size : this.#keeper.backlog;
   }
 
+  /** Requests of `service` stored and not yet answered, by the same count as `backlog`. */
+  pendingOf(service: Buffer): number {
+    return this.#keeper === undefined ? this.queue.pendingOf(service) : this.#keeper.pendingOf(service);
+  }
+
   /**
    * Load every unfinished request from the store (call before `start`). Returns how many. With a
    * lease store nothing is loaded (requests are claimed as capacity allows); the count is the
@@ -274,7 +279,7 @@ export class Dispatcher {
   add(uuid: string, service: Buffer): void {
     if (this.#keeper !== undefined) {
       // Claimed like any other, so that exactly one instance dispatches it.
-      this.#keeper.submitted();
+      this.#keeper.submitted(service);
       return;
     }
     this.queue.add(uuid, service, this.#o.clock.now());

@@ -69,6 +69,8 @@ export class LeaseKeeper {
   #backlogBase = 0;
   #backlogAdded = 0;
   #backlogAt = Number.NEGATIVE_INFINITY;
+  /** Store-wide pending per service (latin1 key) at the last refresh, plus local submissions since. */
+  #perService = new Map<string, number>();
 
   constructor(leases: LeaseStore, port: LeaseKeeperPort, options: LeaseKeeperOptions) {
     this.#leases = leases;
@@ -92,9 +94,16 @@ export class LeaseKeeper {
     this.#scheduleRenew();
   }
 
+  /** Pending requests of `service`, store-wide, by the same estimate as `backlog`. */
+  pendingOf(service: Buffer): number {
+    return this.#perService.get(service.toString('latin1')) ?? 0;
+  }
+
   /** A local submission was stored: count it, and claim soon. */
-  submitted(): void {
+  submitted(service: Buffer): void {
     this.#backlogAdded++;
+    const key = service.toString('latin1');
+    this.#perService.set(key, (this.#perService.get(key) ?? 0) + 1);
     if (this.storeReachable) this.want();
   }
 
@@ -135,7 +144,14 @@ export class LeaseKeeper {
 
   async refreshBacklog(): Promise<void> {
     const at = this.#o.clock.now();
-    this.#backlogBase = await this.#leases.countPending();
+    if (this.#leases.countPendingByService === undefined) {
+      this.#backlogBase = await this.#leases.countPending();
+    } else {
+      this.#perService = await this.#leases.countPendingByService();
+      let total = 0;
+      for (const n of this.#perService.values()) total += n;
+      this.#backlogBase = total;
+    }
     this.#backlogAdded = 0;
     this.#backlogAt = at;
   }

@@ -433,6 +433,13 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     return rows.sort((x, y) => Number(x.seq) - Number(y.seq)).map((r) => r.uuid);
   }
 
+  async countPendingByService(): Promise<Map<string, number>> {
+    const rows = await this.#query<{ service: Buffer; n: string }>(
+      `SELECT service, count(*) AS n FROM ${this.#t} WHERE reply IS NULL GROUP BY service`,
+    );
+    return new Map(rows.map((r) => [r.service.toString('latin1'), Number(r.n)]));
+  }
+
   async countPending(): Promise<number> {
     const rows = await this.#query<{ n: string }>(`SELECT count(*) AS n FROM ${this.#t} WHERE reply IS NULL`);
     return Number(rows[0]?.n ?? 0);

@@ -128,6 +128,8 @@ export interface LeaseStore {
   release(instance: string, uuids: readonly string[], delayMs: number): Promise<void>;
   /** Requests without a reply, store-wide (cheap: the pending index only). For the backlog bound. */
   countPending(): Promise<number>;
+  /** Requests without a reply by service (the service as latin1), for the per-service bound. */
+  countPendingByService?(): Promise<Map<string, number>>;
 }
 
 /** The store's lease capability, when it has one (PostgreSQL); undefined for SQLite and memory. */

@@ -247,6 +247,29 @@ describe('Titanic over a real broker', () => {
     },
   );
 
+  it.each(storesForStall)(
+    'refuses "500" for a service at maxPendingPerService while other services are still accepted, on %s',
+    async (_name, openStore) => {
+      const { endpoint } = await startBroker();
+      const store = await openStore();
+      cleanups.push(() => store.close());
+      const server = await startTitanic(endpoint, {
+        store,
+        maxBacklog: 100,
+        maxPendingPerService: 5,
+        claimIntervalMs: 50,
+      });
+      startEcho(endpoint);
+      const client = newClient(endpoint);
+      for (let i = 0; i < 5; i++) await client.submit('made-up', [`m${i}`]);
+      await expect(client.submit('made-up', ['one too many'])).rejects.toBeInstanceOf(TitanicServerError);
+      expect(server.stats.refused).toBe(1);
+      // Everyone else is still served.
+      expect((await client.call('echo', ['still'], { timeoutMs: 10_000 }))[0]?.toString()).toBe('still');
+      expect((await store.counts()).pending).toBe(5);
+    },
+  );
+
   it('waitReply gives up with a TimeoutError naming the option, or an AbortError on its signal', async () => {
     const { endpoint } = await startBroker();
     await startTitanic(endpoint);
