@@ -400,7 +400,12 @@ export class Dispatcher {
         if (this.#abort.signal.aborted || keeper.holds(job.uuid) === undefined) throw err;
         this.stats.replyRetries++;
         const delayMs = keeper.storeDelay(attempt);
-        this.#log.warn({ err: toError(err), uuid: job.uuid, attempt, delayMs }, 'reply not stored, will retry');
+        // Request UUIDs are bearer tokens (titanic.reply, titanic.close): named at debug level only.
+        this.#log.warn(
+          { err: toError(err), service: serviceName(job), attempt, delayMs },
+          'reply not stored, will retry',
+        );
+        this.#log.debug({ uuid: job.uuid, attempt }, 'reply not stored');
         await sleep(delayMs, { clock: this.#o.clock, signal: this.#abort.signal });
       }
     }
@@ -414,9 +419,9 @@ export class Dispatcher {
     const code = (err as { code?: unknown }).code;
     if (code === 'ERR_TIMEOUT') {
       this.stats.timeouts++;
+      this.#log.debug({ uuid: job.uuid, sent }, 'attempt timed out');
       this.#log.info(
         {
-          uuid: job.uuid,
           service: serviceName(job),
           attempts: job.attempts + (sent ? 1 : 0),
           timeoutMs: this.#o.timeoutMs,
@@ -425,7 +430,8 @@ export class Dispatcher {
       );
     } else {
       this.stats.errors++;
-      this.#log.error({ err, uuid: job.uuid, service: serviceName(job) }, 'dispatch failed, will retry');
+      this.#log.debug({ uuid: job.uuid }, 'dispatch failed');
+      this.#log.error({ err, service: serviceName(job) }, 'dispatch failed, will retry');
     }
     const now = this.#o.clock.now();
     this.queue.failed(job, now, sent);

@@ -81,7 +81,8 @@ export class SqliteStore implements TitanicStore, StoreAdmin {
   constructor(options: SqliteStoreOptions) {
     const fsync = options.fsync ?? sqliteStoreDefaults.fsync;
     this.#pageSize = options.recoveryPageSize ?? sqliteStoreDefaults.recoveryPageSize;
-    mkdirSync(options.dataDir, { recursive: true });
+    // Owner only: the store holds request bodies, replies and their UUIDs (bearer tokens).
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     this.path = join(options.dataDir, SQLITE_FILE);
     let db: Database.Database;
     try {

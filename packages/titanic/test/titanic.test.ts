@@ -4,7 +4,8 @@
  *
  *   TitanicClient ──titanic.*──> Broker ──> TitanicServer ──(store)──> Dispatcher ──> Broker ──> echo worker
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { pino } from 'pino';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constantBackoff } from '@zpatterns/core';
@@ -304,7 +305,10 @@ describe('Titanic over a real broker', () => {
 
   it('retries a request whose worker never answers, until another worker does (at-least-once)', async () => {
     const { endpoint } = await startBroker();
-    const server = await startTitanic(endpoint);
+    // Everything logged at info and above, to check that no request UUID appears there.
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const server = await startTitanic(endpoint, { logger });
     const hung = new MajordomoWorker({
       broker: endpoint,
       service: 'flaky',
@@ -325,6 +329,16 @@ describe('Titanic over a real broker', () => {
     expect(await client.waitReply(uuid, { timeoutMs: 8000 })).toEqual([Buffer.from('once')]);
     expect(healthy).toEqual(['once']);
     expect(server.stats.dispatch.timeouts).toBeGreaterThanOrEqual(1);
+    // The timeout was logged (at info), without the UUID: UUIDs are bearer tokens.
+    expect(lines.some((line) => line.includes('no reply from the service'))).toBe(true);
+    expect(lines.filter((line) => line.includes(uuid))).toEqual([]);
+  });
+
+  it('creates the data directory readable by its owner only (0700)', async () => {
+    const dataDir = join(tempDir(), 'fresh', 'data');
+    const store = new SqliteStore({ dataDir });
+    await store.close();
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
   });
 
   it('answers "500" when the store fails, and keeps serving', async () => {
