@@ -1,23 +1,35 @@
 /**
- * Two Titanic instances on one PostgreSQL database, real processes, with chaos:
+ * The fault run: two Titanic instances on one PostgreSQL database, real processes, with chaos:
  *
  *   test client ──submit/poll──> mdbroker (process) <──> titanic A (process) ──┐
- *                                      ^           <──> titanic B (process) ──┴──> PostgreSQL
+ *                                      ^           <──> titanic B (process) ──┴──> TCP proxy ──> PostgreSQL
  *                                      └── echo workers (here: each dispatch recorded with its time)
  *
- * 2,000 submissions through `titanic.request` (the broker spreads them over both instances);
- * meanwhile titanic A is SIGKILLed twice (and restarted each time) and PostgreSQL is restarted
- * once. Then:
+ * 100 requests for a service that has no worker ("nobody"), then 2,000 echo submissions through
+ * `titanic.request` (the broker spreads them over both instances); meanwhile titanic A is
+ * SIGKILLed twice (and restarted each time), the database link is black-holed for 10 s (both
+ * instances' /healthz must turn 503, then 200 again after the heal), and PostgreSQL crashes once
+ * (`-m immediate`, crash recovery). Then:
  * - every UUID acknowledged with "200" yields exactly its own reply (the echo of its unique body);
- * - no request was dispatched twice while a lease on it held: a body reaches an echo worker a
- *   second time only at least half a lease after the first time, and only after an instance death
- *   or the database restart in between (the two events that stop lease renewals).
+ * - no request was dispatched twice within its timeout: a body reaches an echo worker a second
+ *   time only at least `--timeout-ms` after the first time, and only after a chaos event in between;
+ * - the dead service's requests are all still pending and never reached a worker, and they did
+ *   not hold up the echo requests.
  *
- * A PostgreSQL cluster of its own (the test restarts it), on a unix socket in a temp dir.
+ * A PostgreSQL cluster of its own (the test crashes it), on a unix socket in a temp dir.
  */
 import { constantBackoff } from '@zpatterns/core';
 import { MajordomoWorker } from '@zpatterns/majordomo';
-import { appBin, Daemon, postgresUrl, startPostgres, type PostgresCluster } from '@zpatterns/testkit';
+import { join } from 'node:path';
+import {
+  appBin,
+  Daemon,
+  eventually,
+  postgresUrl,
+  startPostgres,
+  startTcpProxy,
+  type PostgresCluster,
+} from '@zpatterns/testkit';
 import { TitanicClient } from '@zpatterns/titanic';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -25,6 +37,9 @@ const HEARTBEAT_MS = 100;
 const LEASE_MS = 2000;
 const TOTAL = 2000;
 const SUBMITTERS = 32;
+const TIMEOUT_MS = 1000;
+const DEAD = 100;
+const BLACKHOLE_MS = 10_000;
 
 // Skip where the run has no PostgreSQL at all (a developer machine without it); never under CI.
 const available = postgresUrl() !== undefined;
@@ -49,28 +64,35 @@ function titanicArgs(broker: string, url: string): string[] {
     '--heartbeat-ms',
     String(HEARTBEAT_MS),
     '--timeout-ms',
-    '1000',
+    String(TIMEOUT_MS),
     '--retry-max-ms',
     '500',
     '--workers',
     '8',
     '--reply-workers',
     '4',
+    '--metrics-port',
+    '0',
     '--log-level',
     'info',
   ];
 }
 
+const health = async (daemon: Daemon): Promise<number> =>
+  (await fetch(`${daemon.ready['metrics'] as string}/healthz`)).status;
+
 describe.skipIf(!available)('titanic on PostgreSQL, two instances (real processes)', () => {
-  it('every acknowledged request yields its reply, and no request runs twice under a held lease, across SIGKILLs and a database restart', async () => {
+  it('every acknowledged request yields its reply, none runs twice within its timeout, across SIGKILLs, a black-holed database and a database crash', async () => {
     const db = cluster as PostgresCluster;
+    await using proxy = await startTcpProxy({ target: { path: join(db.dir, '.s.PGSQL.5432') } });
+    const storeUrl = `postgres://postgres@127.0.0.1:${proxy.port}/postgres`;
     await using broker = await Daemon.start({
       bin: appBin('mdbroker'),
       args: ['--bind', 'tcp://127.0.0.1:*', '--heartbeat-ms', String(HEARTBEAT_MS), '--log-level', 'info'],
     });
     const endpoint = (broker.ready['endpoints'] as string[])[0] as string;
-    await using a = await Daemon.start({ bin: appBin('titanic'), args: titanicArgs(endpoint, db.url) });
-    await using b = await Daemon.start({ bin: appBin('titanic'), args: titanicArgs(endpoint, db.url) });
+    await using a = await Daemon.start({ bin: appBin('titanic'), args: titanicArgs(endpoint, storeUrl) });
+    await using b = await Daemon.start({ bin: appBin('titanic'), args: titanicArgs(endpoint, storeUrl) });
 
     // Every dispatch that reaches a worker, by body: the times it arrived.
     const dispatches = new Map<string, number[]>();
@@ -98,6 +120,7 @@ describe.skipIf(!available)('titanic on PostgreSQL, two instances (real processe
     const chaosAt: number[] = [];
 
     try {
+      const dead = await Promise.all(Array.from({ length: DEAD }, (_, i) => client.submit('nobody', [`dead-${i}`])));
       const acknowledged = new Map<string, string>(); // uuid -> body
       let next = 0;
       let failedSubmits = 0;
@@ -120,22 +143,43 @@ describe.skipIf(!available)('titanic on PostgreSQL, two instances (real processe
       const waitFor = async (count: number): Promise<void> => {
         while (acknowledged.size < count) await new Promise((resolve) => setTimeout(resolve, 5));
       };
+      const healthTimes: string[] = [];
       const chaos = async (): Promise<void> => {
         await waitFor(400);
         chaosAt.push(Date.now());
         expect((await a.kill('SIGKILL')).signal).toBe('SIGKILL');
         await a.restart();
-        await waitFor(900);
+        await waitFor(800);
+        // The database link black-holed: both instances notice, then recover when it heals.
         chaosAt.push(Date.now());
-        await db.restart();
-        await waitFor(1400);
+        const cutAt = Date.now();
+        proxy.blackhole();
+        await Promise.all(
+          [a, b].map((d) =>
+            eventually(async () => (await health(d)) === 503, { timeoutMs: BLACKHOLE_MS, intervalMs: 50, what: '503' }),
+          ),
+        );
+        healthTimes.push(`503 on both after ${Date.now() - cutAt} ms`);
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, cutAt + BLACKHOLE_MS - Date.now())));
+        proxy.forward();
+        const healAt = Date.now();
+        await Promise.all(
+          [a, b].map((d) =>
+            eventually(async () => (await health(d)) === 200, { timeoutMs: 30_000, intervalMs: 50, what: '200' }),
+          ),
+        );
+        healthTimes.push(`200 on both ${Date.now() - healAt} ms after the heal`);
+        await waitFor(1200);
+        chaosAt.push(Date.now());
+        await db.crash();
+        await waitFor(1600);
         chaosAt.push(Date.now());
         expect((await a.kill('SIGKILL')).signal).toBe('SIGKILL');
         await a.restart();
       };
 
       await Promise.all([...Array.from({ length: SUBMITTERS }, submitter), chaos()]);
-      expect(chaosAt).toHaveLength(3);
+      expect(chaosAt).toHaveLength(4);
       expect(acknowledged.size).toBeGreaterThanOrEqual(TOTAL);
 
       // --- Every acknowledged UUID yields exactly its reply ---------------------------------------
@@ -162,10 +206,15 @@ describe.skipIf(!available)('titanic on PostgreSQL, two instances (real processe
           const again = times[i] as number;
           // (A request sent just before its instance died may reach the worker just after.)
           const afterChaos = chaosAt.some((t) => t >= first - 1000 && t <= again);
-          if (again - first < LEASE_MS / 2 || !afterChaos) violations.push(`${body}: +${again - first} ms`);
+          if (again - first < TIMEOUT_MS || !afterChaos) violations.push(`${body}: +${again - first} ms`);
         }
       }
       expect(violations).toEqual([]);
+
+      // The dead service's requests are all still pending, and none reached a worker.
+      const deadStates = await Promise.all(dead.map(async (uuid) => (await client.poll(uuid)).status));
+      expect(deadStates.every((state) => state === 'pending')).toBe(true);
+      expect([...dispatches.keys()].filter((body) => body.startsWith('dead-'))).toEqual([]);
 
       // titanic.reply and titanic.close work on any instance (the broker spreads the calls).
       await Promise.all(entries.slice(0, 100).map(([uuid]) => client.close(uuid)));
@@ -176,12 +225,12 @@ describe.skipIf(!available)('titanic on PostgreSQL, two instances (real processe
       const final = b.logs.find((l) => l.msg === 'final stats') as { stats: { dispatch: { replies: number } } };
       expect(final.stats.dispatch.replies).toBeGreaterThan(0);
       console.info(
-        `titanic pg crash test: ${acknowledged.size} acknowledged, ${failedSubmits} failed submits retried, ${dispatches.size} bodies dispatched, ${repeated} repeated dispatches (all after a lease expiry)`,
+        `titanic pg crash test: ${acknowledged.size} acknowledged, ${failedSubmits} failed submits retried, ${dispatches.size} bodies dispatched, ${repeated} repeated dispatches (all after a lease expiry); black hole: ${healthTimes.join(', ')}`,
       );
     } finally {
       await client.shutdown();
       await Promise.all(echoes.map((echo) => echo.close()));
       await Promise.all(served);
     }
-  }, 120_000);
+  }, 170_000);
 });

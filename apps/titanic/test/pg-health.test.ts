@@ -49,6 +49,9 @@ describe.skipIf(!available)('titanic --store postgres:// while the database rest
     const broker = titanic.ready['broker'] as string;
     expect(titanic.ready['store']).toBe(db.url);
     expect(typeof titanic.ready['instance']).toBe('string');
+    // The durability of a "200", as the sessions see it.
+    expect(titanic.ready['synchronousCommit']).toBe('on');
+    expect(titanic.ready['fsync']).toBe('off'); // the test cluster runs without fsync
     await using client = new MajordomoClient({ broker, timeoutMs: 10_000, retries: 0 });
     const submit = async (): Promise<string> =>
       (await client.request('titanic.request', ['nobody', 'hello']))[0]?.toString() ?? '';

@@ -30,6 +30,11 @@ export interface PostgresCluster {
   readonly dir: string;
   /** Stops the server (`-m fast`) and starts it again on the same data. */
   restart(): Promise<void>;
+  /**
+   * Crashes the server (`-m immediate`: every backend killed, no checkpoint, crash recovery from
+   * the WAL at the next start) and starts it again on the same data.
+   */
+  crash(): Promise<void>;
   /** Stops the server (`-m fast`), keeping its data: the database is down until `resume()`. */
   halt(): Promise<void>;
   /** Starts the server again after `halt()`. */
@@ -128,6 +133,10 @@ export async function startPostgres(): Promise<PostgresCluster> {
     dir,
     async restart() {
       await run('pg_ctl', ['-D', data, '-w', '-m', 'fast', 'stop']);
+      await start();
+    },
+    async crash() {
+      await run('pg_ctl', ['-D', data, '-w', '-m', 'immediate', 'stop']);
       await start();
     },
     async halt() {

@@ -66,8 +66,11 @@ export interface TcpProxy extends ProxyControls, AsyncDisposable {
 }
 
 export interface TcpProxyOptions {
-  /** Where to forward: `tcp://host:port` or `{ host, port }`. */
-  target: string | { host: string; port: number };
+  /**
+   * Where to forward: `tcp://host:port`, `{ host, port }`, or `{ path }` for a unix socket (a
+   * PostgreSQL that listens only on one, e.g. `<socket dir>/.s.PGSQL.5432`).
+   */
+  target: string | { host: string; port: number } | { path: string };
   /** The first mode. @default 'forward' */
   mode?: Exclude<ProxyMode, 'delay'>;
 }
@@ -159,7 +162,7 @@ class Connection implements ProxyConnection {
     private readonly client: Socket,
     mode: ProxyMode,
     delayMs: number,
-    private readonly target: { host: string; port: number },
+    private readonly target: { host: string; port: number } | { path: string },
     private readonly stats: ProxyStats,
     private readonly onClosed: (conn: Connection) => void,
   ) {
@@ -204,7 +207,8 @@ class Connection implements ProxyConnection {
     this.#down?.stop();
     if (!this.client.destroyed) this.client.resetAndDestroy();
     if (this.#upstream !== undefined && !this.#upstream.destroyed) {
-      if (this.#upstream.connecting) this.#upstream.destroy();
+      // A unix socket has no RST: it is simply closed.
+      if (this.#upstream.connecting || 'path' in this.target) this.#upstream.destroy();
       else this.#upstream.resetAndDestroy();
     }
   }
@@ -248,7 +252,7 @@ class Connection implements ProxyConnection {
   }
 }
 
-function parseTarget(target: TcpProxyOptions['target']): { host: string; port: number } {
+function parseTarget(target: TcpProxyOptions['target']): { host: string; port: number } | { path: string } {
   if (typeof target !== 'string') return target;
   const match = /^tcp:\/\/(.+):(\d+)$/.exec(target);
   if (match?.[1] === undefined || match[2] === undefined) {

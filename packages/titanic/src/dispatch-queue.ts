@@ -68,6 +68,8 @@ class ServiceQueue {
 
 export class DispatchQueue {
   readonly #jobs = new Map<string, Job>();
+  /** Known jobs per service key (queued or in flight). */
+  readonly #perService = new Map<string, number>();
   readonly #services = new Map<string, ServiceQueue>();
   /** Services without work, least recently idle first (a subset of `#services`). */
   readonly #idle = new Map<string, ServiceQueue>();
@@ -104,11 +106,38 @@ export class DispatchQueue {
     return this.#services.get(service.toString('latin1'))?.circuit;
   }
 
+  /**
+   * Services that failed and may not be sent to now (in backoff, or a probe after a failure in
+   * flight): a lease store should not claim their requests meanwhile, so that they hold no room.
+   */
+  blockedServices(now: number): Buffer[] {
+    const out: Buffer[] = [];
+    for (const queue of this.#services.values()) {
+      const s = queue.circuit.current;
+      if ((s.state === 'backoff' && s.failures > 0 && s.until > now) || (s.state === 'probing' && s.failures > 0))
+        out.push(Buffer.from(queue.key, 'latin1'));
+    }
+    return out;
+  }
+
+  /** Requests of `service` known here (queued or in flight). */
+  pendingOf(service: Buffer): number {
+    return this.#perService.get(service.toString('latin1')) ?? 0;
+  }
+
+  #count(service: Buffer, delta: number): void {
+    const key = service.toString('latin1');
+    const n = (this.#perService.get(key) ?? 0) + delta;
+    if (n <= 0) this.#perService.delete(key);
+    else this.#perService.set(key, n);
+  }
+
   /** Queue a new (or recovered) request. Adding a known UUID again is a no-op. */
   add(uuid: string, service: Buffer, now: number): void {
     if (this.#jobs.has(uuid)) return;
     const job: Job = { uuid, service, attempts: 0, notBefore: now, inFlight: false };
     this.#jobs.set(uuid, job);
+    this.#count(service, 1);
     const queue = this.#queueOf(service);
     queue.ready.push(job);
     this.#enterRotation(queue);
@@ -122,6 +151,7 @@ export class DispatchQueue {
     const job = this.#jobs.get(uuid);
     if (job === undefined) return;
     this.#jobs.delete(uuid);
+    this.#count(job.service, -1);
     if (job.inFlight) this.#services.get(job.service.toString('latin1'))?.circuit.released(uuid);
     this.#settle(job);
   }
@@ -174,6 +204,7 @@ export class DispatchQueue {
     this.#services.get(job.service.toString('latin1'))?.circuit.succeeded();
     if (this.#jobs.get(job.uuid) !== job) return;
     this.#jobs.delete(job.uuid);
+    this.#count(job.service, -1);
     this.#settle(job);
   }
 

@@ -167,6 +167,8 @@ export class Dispatcher {
   readonly #o: Required<Omit<DispatcherOptions, 'logger'>>;
   readonly #log: Logger;
   readonly #inFlight = new Set<Promise<void>>();
+  /** Lease stores: when each request in flight was sent to its service (for the hand-back at close). */
+  readonly #sentAt = new Map<string, number>();
   readonly #abort = new AbortController();
   #timer: TimerHandle | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
@@ -215,6 +217,7 @@ export class Dispatcher {
             return true;
           },
           waiting: (uuid) => this.queue.jobs().some((j) => j.uuid === uuid && !j.inFlight),
+          excluded: () => this.queue.blockedServices(this.#o.clock.now()),
         },
         {
           instance: this.instance,
@@ -240,6 +243,11 @@ export class Dispatcher {
    */
   get backlog(): number {
     return this.#keeper === undefined ? this.queue.size : this.#keeper.backlog;
+  }
+
+  /** Requests of `service` stored and not yet answered, by the same count as `backlog`. */
+  pendingOf(service: Buffer): number {
+    return this.#keeper === undefined ? this.queue.pendingOf(service) : this.#keeper.pendingOf(service);
   }
 
   /**
@@ -271,7 +279,7 @@ export class Dispatcher {
   add(uuid: string, service: Buffer): void {
     if (this.#keeper !== undefined) {
       // Claimed like any other, so that exactly one instance dispatches it.
-      this.#keeper.submitted();
+      this.#keeper.submitted(service);
       return;
     }
     this.queue.add(uuid, service, this.#o.clock.now());
@@ -290,6 +298,7 @@ export class Dispatcher {
     while (this.queue.inFlight < this.#o.concurrency) {
       const taken = this.queue.take(clock.now());
       if (taken === undefined) break;
+      if (taken.probe && this.#keeper !== undefined) this.#handBackBehindProbe(taken.job, this.#keeper);
       const run = this.#dispatch(taken);
       this.#inFlight.add(run);
       void run.finally(() => {
@@ -349,7 +358,11 @@ export class Dispatcher {
         if (code !== undefined && code.equals(NOT_FOUND)) {
           this.stats.noWorker++;
           this.#log.debug({ uuid: job.uuid, service: serviceName(job) }, 'no worker for the service yet');
-          this.queue.failed(job, clock.now(), false);
+          const now = clock.now();
+          this.queue.failed(job, now, false);
+          // Hand it (and the service's other queued requests) back with the circuit's backoff:
+          // held here they would fill this instance's claim room and stall every other service.
+          if (this.#keeper !== undefined) this.#releaseAfterFailure(job, now, this.#keeper);
           return;
         }
       }
@@ -359,6 +372,7 @@ export class Dispatcher {
       }
       sent = true;
       this.stats.sent++;
+      if (this.#keeper !== undefined) this.#sentAt.set(job.uuid, clock.now());
       const reply = await this.#client.request(job.service, request.body, options);
       if (this.#keeper === undefined) await this.#committer.write({ type: 'reply', uuid: job.uuid, body: reply });
       else await this.#storeReply(job, reply, this.#keeper);
@@ -367,6 +381,9 @@ export class Dispatcher {
       this.queue.succeeded(job);
     } catch (caught) {
       this.#failed(job, sent, toError(caught));
+    } finally {
+      // Kept through close(): a request abandoned in flight is handed back with what remains of its timeout.
+      if (!this.#abort.signal.aborted) this.#sentAt.delete(job.uuid);
     }
   }
 
@@ -383,7 +400,12 @@ export class Dispatcher {
         if (this.#abort.signal.aborted || keeper.holds(job.uuid) === undefined) throw err;
         this.stats.replyRetries++;
         const delayMs = keeper.storeDelay(attempt);
-        this.#log.warn({ err: toError(err), uuid: job.uuid, attempt, delayMs }, 'reply not stored, will retry');
+        // Request UUIDs are bearer tokens (titanic.reply, titanic.close): named at debug level only.
+        this.#log.warn(
+          { err: toError(err), service: serviceName(job), attempt, delayMs },
+          'reply not stored, will retry',
+        );
+        this.#log.debug({ uuid: job.uuid, attempt }, 'reply not stored');
         await sleep(delayMs, { clock: this.#o.clock, signal: this.#abort.signal });
       }
     }
@@ -397,9 +419,9 @@ export class Dispatcher {
     const code = (err as { code?: unknown }).code;
     if (code === 'ERR_TIMEOUT') {
       this.stats.timeouts++;
+      this.#log.debug({ uuid: job.uuid, sent }, 'attempt timed out');
       this.#log.info(
         {
-          uuid: job.uuid,
           service: serviceName(job),
           attempts: job.attempts + (sent ? 1 : 0),
           timeoutMs: this.#o.timeoutMs,
@@ -408,7 +430,8 @@ export class Dispatcher {
       );
     } else {
       this.stats.errors++;
-      this.#log.error({ err, uuid: job.uuid, service: serviceName(job) }, 'dispatch failed, will retry');
+      this.#log.debug({ uuid: job.uuid }, 'dispatch failed');
+      this.#log.error({ err, service: serviceName(job) }, 'dispatch failed, will retry');
     }
     const now = this.#o.clock.now();
     this.queue.failed(job, now, sent);
@@ -438,8 +461,27 @@ export class Dispatcher {
   }
 
   /**
+   * Lease stores: a probe after a failure is in flight, and its service is not claimed meanwhile;
+   * its other queued requests go back at once (any instance may take them), rather than hold this
+   * instance's room for as long as the probe may take (up to `timeoutMs` when the service hangs).
+   */
+  #handBackBehindProbe(probe: Job, keeper: LeaseKeeper): void {
+    const circuit = this.queue.circuit(probe.service)?.current;
+    if (circuit?.state !== 'probing' || circuit.failures === 0) return;
+    const others = this.queue
+      .jobs()
+      .filter((j) => j !== probe && !j.inFlight && j.service.equals(probe.service))
+      .map((j) => j.uuid);
+    if (others.length === 0) return;
+    for (const uuid of others) this.queue.remove(uuid);
+    keeper.release(others, 0);
+  }
+
+  /**
    * Stop dispatching; wait up to `drainTimeoutMs` for requests in flight, then abandon them (they
-   * stay pending in the store and are sent again after a restart). Idempotent.
+   * stay pending in the store and are sent again after a restart). With a lease store the leases
+   * are handed back: queued requests claimable at once, abandoned ones once their `timeoutMs`
+   * since sending has passed. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -456,8 +498,14 @@ export class Dispatcher {
       if (timer !== undefined) this.#o.clock.clearTimeout(timer);
       this.#abort.abort(new Error('dispatcher closed'));
       await Promise.allSettled([...this.#inFlight, keeperStopped]);
-      // Hand every lease back at once, so the other instances need not wait for them to expire.
-      await this.#keeper?.releaseAll(1000);
+      // Hand every lease back at once, so the other instances need not wait for them to expire;
+      // a request abandoned in flight only once its timeout has run out, since its worker may
+      // still be running it (sent again sooner, it would run twice at once).
+      const now = this.#o.clock.now();
+      await this.#keeper?.releaseAll(1000, (uuid) => {
+        const sentAt = this.#sentAt.get(uuid);
+        return sentAt === undefined ? 0 : Math.max(0, sentAt + this.#o.timeoutMs - now);
+      });
     })();
     return this.#closing;
   }

@@ -43,10 +43,12 @@ export type { GroupCommitStats, GroupCommitterOptions } from './group-commit.js'
 export type { SubmitRequest, TspReply, TspStatus } from './protocol.js';
 export type { TitanicServerOptions, TitanicServerState, TitanicServerStats } from './server.js';
 export type { SqliteStoreOptions } from './sqlite-store.js';
-export type { PostgresStoreOptions } from './postgres-store.js';
+export type { PostgresSettings, PostgresStoreOptions } from './postgres-store.js';
 export type {
   LeaseStore,
   PendingRef,
+  ServicePending,
+  StoreAdmin,
   StoreCounts,
   StoredRequest,
   StoredState,

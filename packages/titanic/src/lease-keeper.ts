@@ -25,6 +25,8 @@ export interface LeaseKeeperPort {
   lost(uuid: string): boolean;
   /** Is `uuid` queued and not being dispatched right now? */
   waiting(uuid: string): boolean;
+  /** Services whose requests not to claim now (their circuit is open here). */
+  excluded(): Buffer[];
 }
 
 /** The counters the keeper moves (a slice of `DispatcherStats`). */
@@ -67,6 +69,8 @@ export class LeaseKeeper {
   #backlogBase = 0;
   #backlogAdded = 0;
   #backlogAt = Number.NEGATIVE_INFINITY;
+  /** Store-wide pending per service (latin1 key) at the last refresh, plus local submissions since. */
+  #perService = new Map<string, number>();
 
   constructor(leases: LeaseStore, port: LeaseKeeperPort, options: LeaseKeeperOptions) {
     this.#leases = leases;
@@ -90,9 +94,16 @@ export class LeaseKeeper {
     this.#scheduleRenew();
   }
 
+  /** Pending requests of `service`, store-wide, by the same estimate as `backlog`. */
+  pendingOf(service: Buffer): number {
+    return this.#perService.get(service.toString('latin1')) ?? 0;
+  }
+
   /** A local submission was stored: count it, and claim soon. */
-  submitted(): void {
+  submitted(service: Buffer): void {
     this.#backlogAdded++;
+    const key = service.toString('latin1');
+    this.#perService.set(key, (this.#perService.get(key) ?? 0) + 1);
     if (this.storeReachable) this.want();
   }
 
@@ -133,7 +144,14 @@ export class LeaseKeeper {
 
   async refreshBacklog(): Promise<void> {
     const at = this.#o.clock.now();
-    this.#backlogBase = await this.#leases.countPending();
+    if (this.#leases.countPendingByService === undefined) {
+      this.#backlogBase = await this.#leases.countPending();
+    } else {
+      this.#perService = await this.#leases.countPendingByService();
+      let total = 0;
+      for (const n of this.#perService.values()) total += n;
+      this.#backlogBase = total;
+    }
     this.#backlogAdded = 0;
     this.#backlogAt = at;
   }
@@ -166,7 +184,7 @@ export class LeaseKeeper {
         const room = this.#port.room();
         if (room <= 0 || !this.#running) break;
         const sentAt = clock.now();
-        const rows = await this.#leases.claim(instance, leaseMs, room);
+        const rows = await this.#leases.claim(instance, leaseMs, room, this.#port.excluded());
         this.#claimFailures = 0;
         if (!this.#running) {
           const uuids = rows.map((r) => r.uuid);
@@ -259,16 +277,28 @@ export class LeaseKeeper {
     await Promise.allSettled([this.#claiming, this.#renewing]);
   }
 
-  /** Hand every lease back at once (shutdown), so other instances need not wait for expiry. */
-  async releaseAll(timeoutMs: number): Promise<void> {
+  /**
+   * Hand every lease back at once (shutdown), so other instances need not wait for expiry; each
+   * claimable again after `delayOf(uuid)` ms (default 0).
+   */
+  async releaseAll(timeoutMs: number, delayOf: (uuid: string) => number = () => 0): Promise<void> {
     if (this.#held.size === 0) return;
-    const uuids = [...this.#held.keys()];
+    const byDelay = new Map<number, string[]>();
+    for (const uuid of this.#held.keys()) {
+      const delayMs = Math.max(0, Math.ceil(delayOf(uuid)));
+      const group = byDelay.get(delayMs);
+      if (group === undefined) byDelay.set(delayMs, [uuid]);
+      else group.push(uuid);
+    }
+    const held = this.#held.size;
     this.#held.clear();
     const clock = this.#o.clock;
     let timer: TimerHandle | undefined;
+    const releases = [...byDelay].map(([delayMs, uuids]) => this.#leases.release(this.#o.instance, uuids, delayMs));
+    this.#o.log.debug({ held, delays: [...byDelay.keys()] }, 'leases handed back');
     await Promise.race([
-      this.#leases.release(this.#o.instance, uuids, 0).catch((err: unknown) => {
-        this.#o.log.warn({ err: toError(err), held: uuids.length }, 'leases not released; they will expire');
+      Promise.all(releases).catch((err: unknown) => {
+        this.#o.log.warn({ err: toError(err), held }, 'leases not released; they will expire');
       }),
       new Promise<void>((resolve) => {
         timer = clock.setTimeout(resolve, timeoutMs);

@@ -6,7 +6,7 @@
  *   Dispatcher ──claim/renew/release──> FakeLeaseStore (MemoryStore + leases on the ManualClock)
  *       └──request()──> FakeClient (records each dispatch, answers on demand)
  */
-import { ManualClock } from '@zpatterns/core';
+import { constantBackoff, ManualClock } from '@zpatterns/core';
 import { describe, expect, it } from 'vitest';
 import { Dispatcher, type DispatchClient } from './dispatcher.js';
 import { GroupCommitter } from './group-commit.js';
@@ -22,12 +22,18 @@ class FakeLeaseStore extends MemoryStore implements LeaseStore {
     this.#clock = clock;
   }
 
-  async claim(instance: string, leaseMs: number, limit: number): Promise<StoredRequest[]> {
+  async claim(
+    instance: string,
+    leaseMs: number,
+    limit: number,
+    exclude: readonly Buffer[] = [],
+  ): Promise<StoredRequest[]> {
     if (this.down) throw new Error('database down');
     const now = this.#clock.now();
     const out: StoredRequest[] = [];
     for await (const ref of this.pending()) {
       if (out.length >= limit) break;
+      if (exclude.some((service) => service.equals(ref.service))) continue;
       const lease = this.leases.get(ref.uuid);
       if (lease !== undefined && lease.until > now) continue;
       const request = await this.getRequest(ref.uuid);
@@ -62,10 +68,14 @@ class FakeLeaseStore extends MemoryStore implements LeaseStore {
 }
 
 class FakeClient implements DispatchClient {
-  readonly calls: { body: string; answer: () => void }[] = [];
+  readonly calls: { body: string; answer: () => void; timeOut: () => void }[] = [];
   request(_service: string | Buffer, body: readonly Buffer[]): Promise<Buffer[]> {
-    return new Promise((resolve) => {
-      this.calls.push({ body: body[0]?.toString() ?? '', answer: () => resolve([...body]) });
+    return new Promise((resolve, reject) => {
+      this.calls.push({
+        body: body[0]?.toString() ?? '',
+        answer: () => resolve([...body]),
+        timeOut: () => reject(Object.assign(new Error('no reply'), { code: 'ERR_TIMEOUT' })),
+      });
     });
   }
 }
@@ -75,8 +85,8 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
 }
 
-async function submit(store: MemoryStore, uuid: string): Promise<void> {
-  await store.write([{ type: 'request', uuid, service: Buffer.from('echo'), body: [Buffer.from(uuid)] }]);
+async function submit(store: MemoryStore, uuid: string, service = 'echo'): Promise<void> {
+  await store.write([{ type: 'request', uuid, service: Buffer.from(service), body: [Buffer.from(uuid)] }]);
 }
 
 function dispatcher(store: FakeLeaseStore, client: FakeClient, clock: ManualClock, instance: string): Dispatcher {
@@ -92,6 +102,55 @@ function dispatcher(store: FakeLeaseStore, client: FakeClient, clock: ManualCloc
 }
 
 describe('Dispatcher on a lease store (manual clock)', () => {
+  it('a service that keeps timing out holds one slot (its probe), not the room the others need', async () => {
+    const clock = new ManualClock(1000);
+    const store = new FakeLeaseStore(clock);
+    for (const uuid of ['h1', 'h2', 'h3', 'h4']) await submit(store, uuid, 'hang');
+    const client = new FakeClient();
+    const d = new Dispatcher(client, store, new GroupCommitter(store), {
+      concurrency: 2,
+      leaseMs: 30_000,
+      claimIntervalMs: 50,
+      mmiCheck: false,
+      timeoutMs: 60_000,
+      serviceRetryDelay: constantBackoff(100),
+      retryDelay: constantBackoff(100),
+      instance: 'A',
+      clock,
+    });
+    const heldByA = (): string[] => [...store.leases].filter(([, l]) => l.by === 'A').map(([u]) => u);
+    d.start();
+    await settle();
+    // First contact: the probe h1 in flight, h2 claimed behind it.
+    expect(client.calls.map((c) => c.body)).toEqual(['h1']);
+    expect(heldByA()).toEqual(['h1', 'h2']);
+    client.calls[0]?.timeOut();
+    await settle();
+    // The circuit is open: both handed back with the backoff, the service not claimed meanwhile.
+    expect(heldByA()).toEqual([]);
+    // After the backoff, the re-probe: the service's other claimed request goes back at once.
+    for (let t = 0; t < 4; t++) {
+      clock.advance(50);
+      await settle();
+    }
+    expect(client.calls.map((c) => c.body)).toEqual(['h1', 'h1']);
+    expect(heldByA()).toEqual(['h1']);
+    // So a request for another service submitted now is dispatched while the probe still hangs.
+    await submit(store, 'e1');
+    clock.advance(50);
+    await settle();
+    expect(client.calls.map((c) => c.body)).toEqual(['h1', 'h1', 'e1']);
+    for (const call of client.calls.slice(1)) call.answer();
+    await settle();
+    const closed = d.close();
+    for (let t = 0; t < 5; t++) {
+      for (const call of client.calls) call.answer();
+      clock.advance(1000);
+      await settle();
+    }
+    await closed;
+  });
+
   it('claims no more than it can send, and renews leases while a worker call runs long', async () => {
     const clock = new ManualClock(1000);
     const store = new FakeLeaseStore(clock);

@@ -39,6 +39,8 @@ import {
   type StoreStats,
   type StoreWrite,
   type LeaseStore,
+  type ServicePending,
+  type StoreAdmin,
   type TitanicStore,
 } from './store.js';
 
@@ -51,6 +53,21 @@ export interface PostgresStoreOptions {
   maxConnections?: number;
   /** Give up connecting after this long (the submission then fails: a 500, never a false 200). @default 5000 */
   connectTimeoutMs?: number;
+  /**
+   * How long one query may go unanswered before it fails (the connection is then discarded): the
+   * bound on noticing a database that stopped answering without closing the connection (a network
+   * partition, a failover of its host), where TCP alone would take minutes. The same value is the
+   * sessions' `statement_timeout`, so the server gives up on the statement too. @default 5000
+   */
+  queryTimeoutMs?: number;
+  /**
+   * `idle_in_transaction_session_timeout` of the sessions: the server ends a session left idle
+   * inside a transaction this long (an instance frozen mid-commit), releasing its row locks.
+   * @default 10000
+   */
+  idleInTransactionTimeoutMs?: number;
+  /** TCP keep-alive on the connections, first probe after this long idle. @default 10000 */
+  keepAliveMs?: number;
   /** Rows read per page during recovery. @default 1000 */
   recoveryPageSize?: number;
   /** `application_name` of the connections, as `pg_stat_activity` shows it. @default 'titanic' */
@@ -65,10 +82,22 @@ export interface PostgresStoreOptions {
   logger?: Logger | undefined;
 }
 
+/** What `PostgresStore.settings()` reports (PostgreSQL's own spelling of each value). */
+export interface PostgresSettings {
+  synchronousCommit: string;
+  fsync: string;
+  synchronousStandbyNames: string;
+  statementTimeout: string;
+  idleInTransactionSessionTimeout: string;
+}
+
 export const postgresStoreDefaults = {
   schema: 'public',
   maxConnections: 10,
   connectTimeoutMs: 5000,
+  queryTimeoutMs: 5000,
+  idleInTransactionTimeoutMs: 10_000,
+  keepAliveMs: 10_000,
   recoveryPageSize: 1000,
   applicationName: 'titanic',
   reconnectDelay: exponentialBackoff({ initialMs: 100, maxMs: 5000, factor: 2, jitter: 0.2 }),
@@ -108,7 +137,7 @@ function isUnavailable(err: unknown): boolean {
   return code.startsWith('08') || code.startsWith('57') || code.startsWith('53');
 }
 
-export class PostgresStore implements TitanicStore, LeaseStore {
+export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
   readonly stats: StoreStats = newStoreStats();
   readonly #pool: pg.Pool;
   readonly #t: string;
@@ -137,11 +166,30 @@ export class PostgresStore implements TitanicStore, LeaseStore {
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
     const schema = options.schema ?? postgresStoreDefaults.schema;
     if (!IDENTIFIER.test(schema)) throw new TitanicStoreError(`invalid schema name ${JSON.stringify(schema)}`);
+    const queryTimeoutMs = Math.round(options.queryTimeoutMs ?? postgresStoreDefaults.queryTimeoutMs);
+    const idleInTransactionMs = Math.round(
+      options.idleInTransactionTimeoutMs ?? postgresStoreDefaults.idleInTransactionTimeoutMs,
+    );
+    if (!(queryTimeoutMs >= 1) || !(idleInTransactionMs >= 1))
+      throw new TitanicStoreError('queryTimeoutMs and idleInTransactionTimeoutMs: expected numbers >= 1');
     const pool = new pg.Pool({
       connectionString: options.url,
       max: options.maxConnections ?? postgresStoreDefaults.maxConnections,
       connectionTimeoutMillis: options.connectTimeoutMs ?? postgresStoreDefaults.connectTimeoutMs,
       application_name: options.applicationName ?? postgresStoreDefaults.applicationName,
+      query_timeout: queryTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: options.keepAliveMs ?? postgresStoreDefaults.keepAliveMs,
+    });
+    // Every session, whatever the role's or the database's defaults: a COMMIT returns only once it
+    // is flushed to disk (and to synchronous standbys, if any), so "200" means durable; the server
+    // gives up on statements and idle transactions as the client does. Sent on connect, before
+    // any query of ours on that connection (a client runs its queries in order).
+    const sessionSetup =
+      `SET synchronous_commit = on; SET statement_timeout = ${queryTimeoutMs}; ` +
+      `SET idle_in_transaction_session_timeout = ${idleInTransactionMs}`;
+    pool.on('connect', (client) => {
+      client.query(sessionSetup).catch(() => undefined);
     });
     const store = new PostgresStore(
       pool,
@@ -191,6 +239,27 @@ export class PostgresStore implements TitanicStore, LeaseStore {
         await client.query(`INSERT INTO ${schema}.titanic_migrations (version) VALUES ($1)`, [version]);
       }
     });
+  }
+
+  /**
+   * The durability settings of Titanic's sessions as the server reports them: `synchronousCommit`
+   * ('on' unless a standby setting adds more), `fsync`, `synchronousStandbyNames`, and the timeouts.
+   */
+  async settings(): Promise<PostgresSettings> {
+    const rows = await this.#query<Record<string, string>>(
+      `SELECT current_setting('synchronous_commit') AS sc, current_setting('fsync') AS fsync,
+              current_setting('synchronous_standby_names') AS standbys,
+              current_setting('statement_timeout') AS st,
+              current_setting('idle_in_transaction_session_timeout') AS iit`,
+    );
+    const row = rows[0] ?? {};
+    return {
+      synchronousCommit: row['sc'] ?? '',
+      fsync: row['fsync'] ?? '',
+      synchronousStandbyNames: row['standbys'] ?? '',
+      statementTimeout: row['st'] ?? '',
+      idleInTransactionSessionTimeout: row['iit'] ?? '',
+    };
   }
 
   async write(batch: readonly StoreWrite[]): Promise<void> {
@@ -301,14 +370,20 @@ export class PostgresStore implements TitanicStore, LeaseStore {
    * `instance` until `leaseMs` from now (database clock), oldest first. Rows another transaction
    * is claiming at the same moment are skipped, never waited for.
    */
-  async claim(instance: string, leaseMs: number, limit: number): Promise<StoredRequest[]> {
+  async claim(
+    instance: string,
+    leaseMs: number,
+    limit: number,
+    exclude: readonly Buffer[] = [],
+  ): Promise<StoredRequest[]> {
     const rows = await this.#query<{ uuid: string; service: Buffer; body: Buffer }>(
       `UPDATE ${this.#t} t SET claimed_by = $1, claimed_until = now() + $2 * interval '1 millisecond'
        FROM (SELECT seq FROM ${this.#t}
              WHERE reply IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+               AND service <> ALL($4::bytea[])
              ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED) c
        WHERE t.seq = c.seq RETURNING t.seq, t.uuid, t.service, t.body`,
-      [instance, leaseMs, limit],
+      [instance, leaseMs, limit, exclude],
     );
     return rows.map((row) => ({ uuid: row.uuid, service: row.service, body: decodeFrames(row.body) }));
   }
@@ -335,6 +410,34 @@ export class PostgresStore implements TitanicStore, LeaseStore {
        FROM l WHERE t.seq = l.seq AND t.claimed_by = $2`,
       [uuids, instance, Math.max(0, Math.round(delayMs))],
     );
+  }
+
+  async pendingByService(): Promise<ServicePending[]> {
+    const rows = await this.#query<{ service: Buffer; n: string; oldest: string; newest: string }>(
+      `SELECT service, count(*) AS n, min(created_ms) AS oldest, max(created_ms) AS newest
+       FROM ${this.#t} WHERE reply IS NULL GROUP BY service ORDER BY n DESC, service`,
+    );
+    return rows.map((r) => ({
+      service: r.service,
+      count: Number(r.n),
+      oldestMs: Number(r.oldest),
+      newestMs: Number(r.newest),
+    }));
+  }
+
+  async purgeService(service: Buffer): Promise<string[]> {
+    const rows = await this.#query<{ uuid: string; seq: string }>(
+      `DELETE FROM ${this.#t} WHERE reply IS NULL AND service = $1 RETURNING uuid, seq`,
+      [service],
+    );
+    return rows.sort((x, y) => Number(x.seq) - Number(y.seq)).map((r) => r.uuid);
+  }
+
+  async countPendingByService(): Promise<Map<string, number>> {
+    const rows = await this.#query<{ service: Buffer; n: string }>(
+      `SELECT service, count(*) AS n FROM ${this.#t} WHERE reply IS NULL GROUP BY service`,
+    );
+    return new Map(rows.map((r) => [r.service.toString('latin1'), Number(r.n)]));
   }
 
   async countPending(): Promise<number> {
@@ -453,7 +556,8 @@ export class PostgresStore implements TitanicStore, LeaseStore {
         await client.query('COMMIT');
       } catch (err) {
         broken = err as Error;
-        await client.query('ROLLBACK').catch(() => undefined);
+        // A connection that timed out or broke is discarded below; a ROLLBACK would only wait on it.
+        if (!isUnavailable(broken)) await client.query('ROLLBACK').catch(() => undefined);
         throw err;
       } finally {
         // A connection that failed mid-transaction is discarded, not returned to the pool.

@@ -86,6 +86,13 @@ export interface TitanicServerOptions {
    * test workload, 100,000 requests submitted at once, is accepted whole. @default 250000
    */
   maxBacklog?: number;
+  /**
+   * The bound per target service: a submission for a service that already has this many requests
+   * stored and unanswered is refused with "500", so that one client flooding a made-up or dead
+   * service cannot fill `maxBacklog` and have everyone else refused. Counted like `maxBacklog`
+   * (store-wide, refreshed every second, with a lease store). @default 50000
+   */
+  maxPendingPerService?: number;
   /** Lease stores (PostgreSQL): how long a claim holds a request. @default 30000 */
   leaseMs?: number;
   /** Lease stores: how often to look for claimable requests. @default 1000 */
@@ -115,6 +122,7 @@ export const titanicServerDefaults: Omit<ResolvedServerOptions, 'broker' | Optio
   liveness: 3,
   replyRetentionMs: 7 * 24 * 3_600_000,
   maxBacklog: 250_000,
+  maxPendingPerService: 50_000,
   leaseMs: dispatcherDefaults.leaseMs,
   claimIntervalMs: dispatcherDefaults.claimIntervalMs,
   clock: systemClock,
@@ -167,7 +175,14 @@ export class TitanicServer implements AsyncDisposable {
   constructor(options: TitanicServerOptions) {
     const o: ResolvedServerOptions = { ...titanicServerDefaults, ...stripUndefined(options), broker: options.broker };
     if (typeof o.broker !== 'string' || o.broker === '') throw new RangeError('broker: an endpoint is required');
-    for (const key of ['requestWorkers', 'replyWorkers', 'concurrency', 'liveness', 'maxBacklog'] as const) {
+    for (const key of [
+      'requestWorkers',
+      'replyWorkers',
+      'concurrency',
+      'liveness',
+      'maxBacklog',
+      'maxPendingPerService',
+    ] as const) {
       if (!(Number.isInteger(o[key]) && o[key] >= 1)) throw new RangeError(`${key}: expected a whole number >= 1`);
     }
     this.#o = o;
@@ -273,6 +288,14 @@ export class TitanicServer implements AsyncDisposable {
     if (this.#dispatcher.backlog >= this.#o.maxBacklog) {
       this.#counters.refused++;
       this.#log.debug({ maxBacklog: this.#o.maxBacklog }, 'backlog full, submission refused with 500');
+      return encodeStatus('500');
+    }
+    if (this.#dispatcher.pendingOf(request.service) >= this.#o.maxPendingPerService) {
+      this.#counters.refused++;
+      this.#log.debug(
+        { service: request.service.toString('utf8'), maxPendingPerService: this.#o.maxPendingPerService },
+        "service's pending bound reached, submission refused with 500",
+      );
       return encodeStatus('500');
     }
     const uuid = generateUuid();

@@ -28,6 +28,8 @@ import {
   encodeFrames,
   newStoreStats,
   type PendingRef,
+  type ServicePending,
+  type StoreAdmin,
   type StoreCounts,
   type StoredRequest,
   type StoredState,
@@ -59,7 +61,7 @@ export const sqliteStoreDefaults = {
   recoveryPageSize: 1000,
 } as const satisfies Omit<Required<SqliteStoreOptions>, 'dataDir'>;
 
-export class SqliteStore implements TitanicStore {
+export class SqliteStore implements TitanicStore, StoreAdmin {
   readonly stats: StoreStats = newStoreStats();
   /** Absolute or relative path of the database file. */
   readonly path: string;
@@ -79,7 +81,8 @@ export class SqliteStore implements TitanicStore {
   constructor(options: SqliteStoreOptions) {
     const fsync = options.fsync ?? sqliteStoreDefaults.fsync;
     this.#pageSize = options.recoveryPageSize ?? sqliteStoreDefaults.recoveryPageSize;
-    mkdirSync(options.dataDir, { recursive: true });
+    // Owner only: the store holds request bodies, replies and their UUIDs (bearer tokens).
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     this.path = join(options.dataDir, SQLITE_FILE);
     let db: Database.Database;
     try {
@@ -187,6 +190,30 @@ export class SqliteStore implements TitanicStore {
   async expireReplies(repliedBeforeMs: number): Promise<number> {
     this.#check();
     return this.#expire.run(repliedBeforeMs).changes;
+  }
+
+  async pendingByService(): Promise<ServicePending[]> {
+    this.#check();
+    const rows = this.#db
+      .prepare<[], { service: Buffer; n: number; oldest: number; newest: number }>(
+        `SELECT service, count(*) AS n, min(created_ms) AS oldest, max(created_ms) AS newest
+         FROM requests WHERE reply IS NULL GROUP BY service ORDER BY n DESC, service`,
+      )
+      .all();
+    return rows.map((r) => ({ service: r.service, count: r.n, oldestMs: r.oldest, newestMs: r.newest }));
+  }
+
+  async purgeService(service: Buffer): Promise<string[]> {
+    this.#check();
+    const select = this.#db.prepare<[Buffer], { uuid: string }>(
+      'SELECT uuid FROM requests WHERE reply IS NULL AND service = ? ORDER BY seq',
+    );
+    const remove = this.#db.prepare('DELETE FROM requests WHERE reply IS NULL AND service = ?');
+    return this.#db.transaction(() => {
+      const uuids = select.all(service).map((r) => r.uuid);
+      remove.run(service);
+      return uuids;
+    })();
   }
 
   /** The SQLite settings in force (for tests and the startup log line). */

@@ -156,6 +156,37 @@ describe.skipIf(pgUrl === undefined)('PostgresStore', () => {
   const open = (schema = freshSchema()): Promise<PostgresStore> =>
     PostgresStore.open({ url: pgUrl ?? '', schema, maxConnections: 4 });
 
+  it("runs its sessions with synchronous_commit = on even when the role's default is off, and reports it", async () => {
+    const admin = new pg.Client({ connectionString: pgUrl });
+    await admin.connect();
+    const role = `titanic_async_${process.pid}`;
+    try {
+      await admin.query(`DROP ROLE IF EXISTS ${role}`);
+      await admin.query(`CREATE ROLE ${role} LOGIN SUPERUSER`);
+      await admin.query(`ALTER ROLE ${role} SET synchronous_commit = off`);
+      const url = (pgUrl ?? '').replace('postgres://postgres@', `postgres://${role}@`);
+      // The role's default really is off for a plain session.
+      const plain = new pg.Client({ connectionString: url });
+      await plain.connect();
+      expect((await plain.query('SHOW synchronous_commit')).rows[0]).toEqual({ synchronous_commit: 'off' });
+      await plain.end();
+      const store = await PostgresStore.open({ url, schema: freshSchema(), maxConnections: 2 });
+      try {
+        const settings = await store.settings();
+        expect(settings.synchronousCommit).toBe('on');
+        expect(settings.statementTimeout).toBe('5s');
+        expect(settings.idleInTransactionSessionTimeout).toBe('10s');
+        expect(settings.fsync).toMatch(/^(on|off)$/);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await admin.query(`DROP OWNED BY ${role}`).catch(() => undefined);
+      await admin.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+      await admin.end();
+    }
+  });
+
   it('migrates once when several instances start at once, and reopens idempotently', async () => {
     const schema = freshSchema();
     const stores = await Promise.all([open(schema), open(schema), open(schema)]);

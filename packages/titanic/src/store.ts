@@ -87,6 +87,23 @@ export interface TitanicStore {
   close(): Promise<void>;
 }
 
+/** Pending requests of one service, for operators (`titanic pending`). */
+export interface ServicePending {
+  readonly service: Buffer;
+  readonly count: number;
+  /** When the oldest and newest of them were stored (wall-clock epoch ms). */
+  readonly oldestMs: number;
+  readonly newestMs: number;
+}
+
+/** What the operator commands need from a durable store (SQLite and PostgreSQL have it). */
+export interface StoreAdmin {
+  /** Pending requests by service, most first. */
+  pendingByService(): Promise<ServicePending[]>;
+  /** Delete every pending request of `service`; resolves with the UUIDs removed, oldest first. */
+  purgeService(service: Buffer): Promise<string[]>;
+}
+
 /**
  * The extra capability of a store shared by several Titanic instances (PostgreSQL): dispatch
  * leases. A pending request is dispatched only by the instance that holds its lease; a lease that
@@ -98,9 +115,10 @@ export interface TitanicStore {
 export interface LeaseStore {
   /**
    * Claim up to `limit` pending requests that nobody holds (or whose lease expired) for
-   * `instance` until `leaseMs` from now, oldest first, with their bodies.
+   * `instance` until `leaseMs` from now, oldest first, with their bodies; none for the services
+   * in `exclude` (their circuit is open on this instance).
    */
-  claim(instance: string, leaseMs: number, limit: number): Promise<StoredRequest[]>;
+  claim(instance: string, leaseMs: number, limit: number, exclude?: readonly Buffer[]): Promise<StoredRequest[]>;
   /** Extend the leases `instance` still holds among `uuids`; resolves with those it still holds. */
   renew(instance: string, uuids: readonly string[], leaseMs: number): Promise<string[]>;
   /**
@@ -110,6 +128,8 @@ export interface LeaseStore {
   release(instance: string, uuids: readonly string[], delayMs: number): Promise<void>;
   /** Requests without a reply, store-wide (cheap: the pending index only). For the backlog bound. */
   countPending(): Promise<number>;
+  /** Requests without a reply by service (the service as latin1), for the per-service bound. */
+  countPendingByService?(): Promise<Map<string, number>>;
 }
 
 /** The store's lease capability, when it has one (PostgreSQL); undefined for SQLite and memory. */

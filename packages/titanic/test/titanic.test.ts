@@ -4,16 +4,18 @@
  *
  *   TitanicClient ──titanic.*──> Broker ──> TitanicServer ──(store)──> Dispatcher ──> Broker ──> echo worker
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { pino } from 'pino';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constantBackoff } from '@zpatterns/core';
 import { Broker, MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
-import { eventually, rawRequest } from '@zpatterns/testkit';
+import { eventually, postgresUrl, rawRequest } from '@zpatterns/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   generateUuid,
   MemoryStore,
+  PostgresStore,
   SqliteStore,
   TitanicClient,
   TitanicInvalidUuidError,
@@ -25,6 +27,12 @@ import {
 } from '../src/index.js';
 
 const HEARTBEAT_MS = 100;
+const pgUrl = postgresUrl();
+let schemas = 0;
+/** A fresh schema per PostgreSQL store, so every test starts from an empty database. */
+function freshSchema(): string {
+  return `tt${process.pid}_${Date.now().toString(36)}_${schemas++}`;
+}
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -203,26 +211,65 @@ describe('Titanic over a real broker', () => {
     expect(text(await req.receive(3000))).toEqual(['MDPC01', 'titanic.close', '200']);
   });
 
-  it('a service with no worker does not hold up the others (per-service circuits, round-robin)', async () => {
-    const { endpoint } = await startBroker();
-    const server = await startTitanic(endpoint, { concurrency: 4 });
-    startEcho(endpoint);
-    const client = newClient(endpoint);
-    const dead = await Promise.all(Array.from({ length: 40 }, (_, i) => client.submit('nobody', [`d${i}`])));
-    const started = Date.now();
-    const live = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => client.call('echo', [`e${i}`], { timeoutMs: 5000 })),
-    );
-    expect(live.map((r) => r.toString())).toEqual(Array.from({ length: 20 }, (_, i) => `e${i}`));
-    // The dead service's requests were not in the way (each would cost a 1000 ms dispatch timeout).
-    expect(Date.now() - started).toBeLessThan(2000);
-    // Nothing at all was sent to the dead service: its first-contact probe learnt from mmi.service
-    // that it has no worker, and so did every probe after it.
-    expect(server.stats.dispatch.sent).toBe(20);
-    expect(server.stats.dispatch.noWorker).toBeGreaterThanOrEqual(1);
-    expect(await client.poll(dead[0] as string)).toEqual({ status: 'pending' });
-    expect(server.pending).toBe(40);
-  });
+  // Both stores: with SQLite the dispatcher queues everything in memory; with PostgreSQL it holds
+  // only what it claimed, so a dead service's requests kept there would fill its claim room.
+  const storesForStall: [string, () => Promise<TitanicStore>][] = [
+    ['SQLite', async () => new SqliteStore({ dataDir: tempDir() })],
+  ];
+  if (pgUrl !== undefined)
+    storesForStall.push([
+      'PostgreSQL',
+      () => PostgresStore.open({ url: pgUrl, schema: freshSchema(), maxConnections: 4 }),
+    ]);
+  it.each(storesForStall)(
+    'a service with no worker does not hold up the others (per-service circuits, round-robin), on %s',
+    async (_name, openStore) => {
+      const { endpoint } = await startBroker();
+      const store = await openStore();
+      cleanups.push(() => store.close());
+      const server = await startTitanic(endpoint, { concurrency: 4, store, claimIntervalMs: 50, leaseMs: 5000 });
+      startEcho(endpoint);
+      const client = newClient(endpoint);
+      const dead = await Promise.all(Array.from({ length: 40 }, (_, i) => client.submit('nobody', [`d${i}`])));
+      // Let the dispatcher meet the dead service first (on PostgreSQL, claim its requests).
+      await eventually(() => server.stats.dispatch.noWorker >= 1);
+      const started = Date.now();
+      const live = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => client.call('echo', [`e${i}`], { timeoutMs: 10_000 })),
+      );
+      expect(live.map((r) => r.toString())).toEqual(Array.from({ length: 20 }, (_, i) => `e${i}`));
+      // The dead service's requests were not in the way (each would cost a 1000 ms dispatch timeout).
+      expect(Date.now() - started).toBeLessThan(5000);
+      // Nothing at all was sent to the dead service: its first-contact probe learnt from mmi.service
+      // that it has no worker, and so did every probe after it.
+      expect(server.stats.dispatch.sent).toBe(20);
+      expect(await client.poll(dead[0] as string)).toEqual({ status: 'pending' });
+      await eventually(async () => (await store.counts()).pending === 40);
+    },
+  );
+
+  it.each(storesForStall)(
+    'refuses "500" for a service at maxPendingPerService while other services are still accepted, on %s',
+    async (_name, openStore) => {
+      const { endpoint } = await startBroker();
+      const store = await openStore();
+      cleanups.push(() => store.close());
+      const server = await startTitanic(endpoint, {
+        store,
+        maxBacklog: 100,
+        maxPendingPerService: 5,
+        claimIntervalMs: 50,
+      });
+      startEcho(endpoint);
+      const client = newClient(endpoint);
+      for (let i = 0; i < 5; i++) await client.submit('made-up', [`m${i}`]);
+      await expect(client.submit('made-up', ['one too many'])).rejects.toBeInstanceOf(TitanicServerError);
+      expect(server.stats.refused).toBe(1);
+      // Everyone else is still served.
+      expect((await client.call('echo', ['still'], { timeoutMs: 10_000 }))[0]?.toString()).toBe('still');
+      expect((await store.counts()).pending).toBe(5);
+    },
+  );
 
   it('waitReply gives up with a TimeoutError naming the option, or an AbortError on its signal', async () => {
     const { endpoint } = await startBroker();
@@ -258,7 +305,10 @@ describe('Titanic over a real broker', () => {
 
   it('retries a request whose worker never answers, until another worker does (at-least-once)', async () => {
     const { endpoint } = await startBroker();
-    const server = await startTitanic(endpoint);
+    // Everything logged at info and above, to check that no request UUID appears there.
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const server = await startTitanic(endpoint, { logger });
     const hung = new MajordomoWorker({
       broker: endpoint,
       service: 'flaky',
@@ -279,6 +329,16 @@ describe('Titanic over a real broker', () => {
     expect(await client.waitReply(uuid, { timeoutMs: 8000 })).toEqual([Buffer.from('once')]);
     expect(healthy).toEqual(['once']);
     expect(server.stats.dispatch.timeouts).toBeGreaterThanOrEqual(1);
+    // The timeout was logged (at info), without the UUID: UUIDs are bearer tokens.
+    expect(lines.some((line) => line.includes('no reply from the service'))).toBe(true);
+    expect(lines.filter((line) => line.includes(uuid))).toEqual([]);
+  });
+
+  it('creates the data directory readable by its owner only (0700)', async () => {
+    const dataDir = join(tempDir(), 'fresh', 'data');
+    const store = new SqliteStore({ dataDir });
+    await store.close();
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
   });
 
   it('answers "500" when the store fails, and keeps serving', async () => {

@@ -1,0 +1,424 @@
+/**
+ * titanic: the Titanic (9/TSP) service as a daemon: a durable store (SQLite in `--data-dir`, or
+ * PostgreSQL with `--store`), the three titanic.* services registered with a Majordomo broker,
+ * and the dispatcher.
+ *
+ *   npx --no-install titanic --broker tcp://127.0.0.1:5555 --data-dir ./data/titanic
+ *   npx --no-install titanic --with-broker --broker tcp://127.0.0.1:5555     # broker + Titanic in one process
+ *   npx --no-install titanic --broker tcp://127.0.0.1:5555 --store postgres://titanic@db/titanic   # N instances
+ *
+ * Prints one JSON `ready` line, logs JSON lines, shuts down cleanly on SIGINT/SIGTERM.
+ */
+import {
+  createProgram,
+  createRegistry,
+  exitUsage,
+  Gauge,
+  createRootLogger,
+  endpointFlag,
+  intFlag,
+  gaugesOf,
+  logLevelOption,
+  metricsOptions,
+  prettyOption,
+  runDaemon,
+  serverSecurityFromFlags,
+  serverSecurityOptions,
+  serveMetrics,
+  statsCounters,
+  Histogram,
+  warnPlainBinds,
+  watchServerSecurity,
+  type DaemonSecurity,
+  type LogLevel,
+  type MetricsFlags,
+  type ServerSecurityFlags,
+} from '@zpatterns/app-kit';
+import { InvalidArgumentError } from 'commander';
+import { exponentialBackoff, loadPublicKey, toError, type SecurityOptions, type ZapRequest } from '@zpatterns/core';
+import { Broker, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
+import {
+  PostgresStore,
+  SqliteStore,
+  TitanicServer,
+  titanicServerDefaults,
+  type PostgresSettings,
+  type TitanicStore,
+} from '@zpatterns/titanic';
+
+interface Flags extends ServerSecurityFlags, MetricsFlags {
+  broker: string;
+  dataDir: string;
+  store?: string;
+  leaseMs: number;
+  claimIntervalMs: number;
+  maxBacklog: number;
+  maxPendingPerService: number;
+  concurrency: number;
+  workers: number;
+  replyWorkers: number;
+  heartbeatMs: number;
+  liveness: number;
+  timeoutMs: number;
+  retryMaxMs: number;
+  replyRetentionMs: number;
+  mmiCheck: boolean;
+  withBroker: boolean;
+  summary: boolean;
+  logLevel: LogLevel;
+  pretty: boolean;
+}
+
+const program = createProgram('titanic', 'Titanic: durable, disconnected request-reply (9/TSP) on a Majordomo broker')
+  .option(
+    '--broker <endpoint>',
+    'broker endpoint to connect to (to bind, with --with-broker)',
+    endpointFlag,
+    DEFAULT_BROKER_ENDPOINT,
+  )
+  .option('--data-dir <dir>', 'directory of the SQLite store (the default store)', titanicServerDefaults.dataDir)
+  .option(
+    '--store <url>',
+    'a PostgreSQL store instead of SQLite, shared by any number of instances: postgres://USER@HOST[:PORT]/DB (a unix socket: postgres://USER@%2Fsocket%2Fdir/DB)',
+    storeUrlFlag,
+  )
+  .option(
+    '--lease-ms <ms>',
+    "with --store: how long a claim holds a request; a dead instance's requests are taken over after it",
+    intFlag(100, 86_400_000),
+    titanicServerDefaults.leaseMs,
+  )
+  .option(
+    '--claim-interval-ms <ms>',
+    'with --store: how often to look for requests submitted to other instances',
+    intFlag(10, 3_600_000),
+    titanicServerDefaults.claimIntervalMs,
+  )
+  .option(
+    '--max-backlog <n>',
+    'refuse submissions ("500") while this many requests are stored and not yet answered',
+    intFlag(1, Number.MAX_SAFE_INTEGER),
+    titanicServerDefaults.maxBacklog,
+  )
+  .option(
+    '--max-pending-per-service <n>',
+    'refuse submissions ("500") for a service that has this many requests stored and not yet answered',
+    intFlag(1, Number.MAX_SAFE_INTEGER),
+    titanicServerDefaults.maxPendingPerService,
+  )
+  .option(
+    '--concurrency <n>',
+    'requests in flight to services at most',
+    intFlag(1, 100_000),
+    titanicServerDefaults.concurrency,
+  )
+  .option(
+    '--workers <n>',
+    'MDP workers serving titanic.request (submissions handled at once)',
+    intFlag(1, 1024),
+    titanicServerDefaults.requestWorkers,
+  )
+  .option(
+    '--reply-workers <n>',
+    'MDP workers serving titanic.reply, and as many for titanic.close',
+    intFlag(1, 1024),
+    titanicServerDefaults.replyWorkers,
+  )
+  .option(
+    '--heartbeat-ms <ms>',
+    'MDP heartbeat interval; must match the broker',
+    intFlag(1, 3_600_000),
+    titanicServerDefaults.heartbeatIntervalMs,
+  )
+  .option(
+    '--liveness <n>',
+    'silent heartbeats before the broker is dead',
+    intFlag(1, 1000),
+    titanicServerDefaults.liveness,
+  )
+  .option(
+    '--timeout-ms <ms>',
+    'dispatch timeout: wait this long for a service reply before retrying later',
+    intFlag(1, 86_400_000),
+    titanicServerDefaults.dispatchTimeoutMs,
+  )
+  .option(
+    '--retry-max-ms <ms>',
+    'longest pause before re-sending a request (backoff cap)',
+    intFlag(1, 86_400_000),
+    30_000,
+  )
+  .option(
+    '--reply-retention-ms <ms>',
+    'delete replies no client closed after this long (0: keep until titanic.close)',
+    intFlag(0, Number.MAX_SAFE_INTEGER),
+    titanicServerDefaults.replyRetentionMs,
+  )
+  .option('--no-mmi-check', 'do not ask mmi.service before probing a failing service')
+  .option('--with-broker', 'also run a Majordomo broker in this process, bound to --broker', false)
+  .option('--summary', 'print a short human summary (what listens where, what to try) on stderr once ready', false)
+  .addOption(logLevelOption())
+  .addOption(prettyOption());
+for (const option of metricsOptions()) program.addOption(option);
+
+serverSecurityOptions(program).option(
+  '--curve-server-key <key>',
+  "CURVE: the broker's public key (Z85 or its .pub file); Titanic connects with --curve-secret-key-file",
+);
+
+program.parse(process.argv);
+const flags = program.opts<Flags & { curveServerKey?: string }>();
+if (flags.store !== undefined && program.getOptionValueSource('dataDir') === 'cli') {
+  exitUsage('titanic', '--store and --data-dir are exclusive (PostgreSQL or SQLite)');
+}
+for (const [key, flag] of [
+  ['leaseMs', '--lease-ms'],
+  ['claimIntervalMs', '--claim-interval-ms'],
+] as const) {
+  if (flags.store === undefined && program.getOptionValueSource(key) === 'cli') {
+    exitUsage('titanic', `${flag} needs --store (leases exist only on a PostgreSQL store)`);
+  }
+}
+const secured = titanicSecurity(flags);
+
+/** `--store`: a postgres:// or postgresql:// URL (the only server-grade store so far). */
+function storeUrlFlag(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError(`not a URL: ${JSON.stringify(value)} (expected postgres://USER@HOST/DB)`);
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new InvalidArgumentError(
+      `unsupported store ${JSON.stringify(url.protocol)} (expected postgres://USER@HOST/DB)`,
+    );
+  }
+  return value;
+}
+
+/** The URL without its password, for logs and the ready line. */
+function redact(value: string): string {
+  const url = new URL(value);
+  if (url.password !== '') url.password = '***';
+  return url.toString();
+}
+const logger = createRootLogger({ name: 'titanic', level: flags.logLevel, pretty: flags.pretty });
+watchServerSecurity(secured, logger);
+
+/**
+ * Titanic's key pair secures its connections to the broker (`--curve-server-key` names the broker);
+ * with `--with-broker` it is also the in-process broker's key, and Titanic's own key is allowed.
+ */
+function titanicSecurity(f: typeof flags): DaemonSecurity & { broker: SecurityOptions | undefined } {
+  if (!f.withBroker && f.allowKeys !== undefined) exitUsage('titanic', '--allow-keys needs --with-broker');
+  const server = serverSecurityFromFlags('titanic', f);
+  const curve = server.keys;
+  if (curve === undefined) {
+    if (f.curveServerKey !== undefined) exitUsage('titanic', '--curve-server-key needs --curve-secret-key-file');
+    return { ...server, broker: undefined };
+  }
+  if (!f.withBroker && f.curveServerKey === undefined) {
+    exitUsage('titanic', "--curve-secret-key-file needs --curve-server-key (the broker's public key) or --with-broker");
+  }
+  let serverPublicKey = curve.publicKey;
+  try {
+    if (!f.withBroker) serverPublicKey = loadPublicKey(f.curveServerKey ?? '');
+  } catch (err) {
+    exitUsage('titanic', toError(err).message);
+  }
+  const list = server.allowList;
+  const authorize = list && ((r: ZapRequest) => r.publicKey === curve.publicKey || list.has(r.publicKey ?? ''));
+  return {
+    ...server,
+    security: { curve: { ...curve, serverPublicKey } },
+    broker: { curve, authorize },
+  };
+}
+
+process.exitCode = await runDaemon({
+  logger,
+  start: async () => {
+    let broker: Broker | undefined;
+    let brokerEndpoint = flags.broker;
+    const endpoints: string[] = [];
+    if (flags.withBroker) {
+      broker = new Broker({
+        logger,
+        heartbeatIntervalMs: flags.heartbeatMs,
+        liveness: flags.liveness,
+        security: secured.broker,
+      });
+      try {
+        brokerEndpoint = await broker.bind(flags.broker);
+      } catch (err) {
+        await broker.close();
+        throw err;
+      }
+      endpoints.push(brokerEndpoint);
+    }
+    let store: TitanicStore;
+    let storeReady: Record<string, unknown>;
+    if (flags.store === undefined) {
+      const sqlite = new SqliteStore({ dataDir: flags.dataDir });
+      store = sqlite;
+      const settings = sqlite.settings();
+      storeReady = { dataDir: flags.dataDir, store: sqlite.path, journalMode: settings.journalMode };
+    } else {
+      let pg: PostgresStore;
+      try {
+        pg = await PostgresStore.open({ url: flags.store, logger });
+        store = pg;
+      } catch (err) {
+        await broker?.close();
+        throw err;
+      }
+      let settings: PostgresSettings;
+      try {
+        settings = await pg.settings();
+      } catch (err) {
+        await store.close();
+        await broker?.close();
+        throw err;
+      }
+      storeReady = {
+        store: redact(flags.store),
+        leaseMs: flags.leaseMs,
+        synchronousCommit: settings.synchronousCommit,
+        fsync: settings.fsync,
+        synchronousStandbyNames: settings.synchronousStandbyNames,
+      };
+    }
+    // The commit-latency histogram exists before the server, which reports every commit into it.
+    const registry = flags.metricsPort === undefined ? undefined : createRegistry();
+    const commitSeconds =
+      registry &&
+      new Histogram({
+        name: 'zpatterns_titanic_store_commit_seconds',
+        help: 'duration of one store commit (a group of writes: fsync for SQLite, COMMIT round trip for PostgreSQL)',
+        labelNames: ['result'],
+        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+        registers: [registry],
+      });
+    const server = new TitanicServer({
+      broker: brokerEndpoint,
+      store,
+      logger,
+      concurrency: flags.concurrency,
+      requestWorkers: flags.workers,
+      replyWorkers: flags.replyWorkers,
+      heartbeatIntervalMs: flags.heartbeatMs,
+      liveness: flags.liveness,
+      dispatchTimeoutMs: flags.timeoutMs,
+      mmiCheck: flags.mmiCheck,
+      replyRetentionMs: flags.replyRetentionMs,
+      maxBacklog: flags.maxBacklog,
+      maxPendingPerService: flags.maxPendingPerService,
+      leaseMs: flags.leaseMs,
+      claimIntervalMs: flags.claimIntervalMs,
+      onStoreCommit:
+        commitSeconds &&
+        (({ durationMs, ok }) => commitSeconds.observe({ result: ok ? 'ok' : 'error' }, durationMs / 1000)),
+      security: secured.security,
+      retryDelay: exponentialBackoff({
+        initialMs: Math.min(1000, flags.retryMaxMs),
+        maxMs: flags.retryMaxMs,
+        jitter: 0.2,
+      }),
+      serviceRetryDelay: exponentialBackoff({
+        initialMs: Math.min(250, flags.retryMaxMs),
+        maxMs: Math.min(5000, flags.retryMaxMs),
+        jitter: 0.2,
+      }),
+      // Reconnect to a lost broker from one heartbeat on, up to 13 of them (2.5 s .. 32 s by default).
+      reconnect: exponentialBackoff({ initialMs: flags.heartbeatMs, maxMs: flags.heartbeatMs * 13, jitter: 0.2 }),
+    });
+    let recovered: number;
+    try {
+      ({ recovered } = await server.start());
+    } catch (err) {
+      await server.close();
+      await broker?.close();
+      throw err;
+    }
+    const metrics = await serveMetrics(flags, {
+      logger,
+      ...(registry === undefined ? {} : { registry }),
+      register: (registry) => {
+        statsCounters(registry, 'titanic', () => server.stats);
+        statsCounters(registry, 'titanic_store', () => store.stats);
+        if (broker !== undefined) {
+          const inProcess = broker;
+          statsCounters(registry, 'broker', () => inProcess.stats);
+          gaugesOf(registry, 'broker', () => ({ ...inProcess.gauges() }));
+        }
+        new Gauge({
+          name: 'zpatterns_titanic_requests',
+          help: 'requests in the store by state (pending: not yet replied; done: reply stored)',
+          labelNames: ['state'],
+          registers: [registry],
+          async collect() {
+            // While the database is down the gauge keeps its last values; /metrics still answers.
+            const counts = await store.counts().catch(() => undefined);
+            if (counts === undefined) return;
+            this.set({ state: 'pending' }, counts.pending);
+            this.set({ state: 'done' }, counts.replied);
+          },
+        });
+      },
+      // 503 while the store cannot reach its database (and while starting or closing).
+      healthy: () => server.healthy,
+      cleanup: async () => {
+        await server.close();
+        await broker?.close();
+      },
+    });
+    if (flags.summary) {
+      process.stderr.write(summary(brokerEndpoint, String(storeReady['store']), broker !== undefined));
+    }
+    warnPlainBinds(secured, endpoints, logger);
+    return {
+      handle: {
+        close: async () => {
+          await server.close();
+          logger.info({ stats: server.stats, store: store.stats }, 'final stats');
+          await broker?.close();
+        },
+      },
+      metrics,
+      ready: {
+        endpoints,
+        broker: brokerEndpoint,
+        ...storeReady,
+        ...(server.instance === undefined ? {} : { instance: server.instance }),
+        recovered,
+        concurrency: flags.concurrency,
+        workers: flags.workers,
+        curve: secured.security !== undefined,
+      },
+    };
+  },
+});
+
+/** What `npm start` shows a person instead of a screen of JSON: where things are, what to try. */
+function summary(brokerEndpoint: string, storePath: string, withBroker: boolean): string {
+  const broker = brokerEndpoint.replace('tcp://0.0.0.0:', 'tcp://127.0.0.1:');
+  const flag = broker === DEFAULT_BROKER_ENDPOINT ? '' : ` --broker ${broker}`;
+  return [
+    '',
+    withBroker
+      ? `  Majordomo broker listening on ${broker} (MDP/0.1 and MDP/0.2 clients and workers, MMI)`
+      : `  Titanic registered with the Majordomo broker at ${broker}`,
+    `  Titanic (titanic.request, titanic.reply, titanic.close) storing in ${storePath}`,
+    '',
+    '  Try, in another terminal:',
+    `    npx --no-install zpat worker echo${flag}             # an echo worker`,
+    `    npx --no-install zpat call echo "Hello world"${flag}   # prints: Hello world`,
+    `    npx --no-install zpat titanic submit echo "Hello"${flag}   # durable: prints a UUID`,
+    `    npx --no-install zpat titanic fetch <uuid>${flag}         # its reply, once the echo worker ran`,
+    '',
+    `  Logs: JSON lines on stdout (${flags.logLevel} and above). Ctrl-C stops.`,
+    '',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,123 @@
+/**
+ * A service with no worker must not stall the others, on both stores (real processes):
+ *
+ *   TitanicClient ──> titanic --with-broker (process, SQLite or PostgreSQL) ──> echo worker
+ *                                  └── 1,000 requests pending for "nobody" (no worker, ever)
+ *
+ * 200 echo calls are timed with nothing else pending, then again with 1,000 requests pending for
+ * a service that has no worker. Every call must be answered with its own reply; the two times
+ * are printed (the figure in docs/titanic.md). Before the fix, on PostgreSQL the dead service's
+ * claimed requests kept their leases and filled the dispatcher: the echo calls were never sent.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { constantBackoff } from '@zpatterns/core';
+import { MajordomoWorker } from '@zpatterns/majordomo';
+import { appBin, Daemon, postgresUrl, startPostgres, type PostgresCluster } from '@zpatterns/testkit';
+import { TitanicClient } from '@zpatterns/titanic';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const HEARTBEAT_MS = 100;
+const DEAD = 1000;
+const LIVE = 200;
+
+const available = postgresUrl() !== undefined;
+let cluster: PostgresCluster | undefined;
+beforeAll(async () => {
+  if (available) cluster = await startPostgres();
+}, 60_000);
+const dirs: string[] = [];
+afterAll(async () => {
+  await cluster?.stop();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const stores: [string, () => string[]][] = [
+  [
+    'SQLite',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'titanic-dead-'));
+      dirs.push(dir);
+      return ['--data-dir', join(dir, 'data')];
+    },
+  ],
+];
+if (available)
+  stores.push(['PostgreSQL', () => ['--store', (cluster as PostgresCluster).url, '--claim-interval-ms', '200']]);
+
+/** Runs `count` tasks, `width` at a time. */
+async function pool(count: number, width: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      for (let i = next++; i < count; i = next++) await task(i);
+    }),
+  );
+}
+
+describe('titanic: a dead service does not hold up a live one (real processes)', () => {
+  it.each(stores)(
+    'with 1,000 requests pending for a service with no worker, echo requests are all answered, on %s',
+    async (name, storeArgs) => {
+      await using titanic = await Daemon.start({
+        bin: appBin('titanic'),
+        args: [
+          '--with-broker',
+          '--broker',
+          'tcp://127.0.0.1:*',
+          ...storeArgs(),
+          '--heartbeat-ms',
+          String(HEARTBEAT_MS),
+          '--timeout-ms',
+          '2000',
+          '--log-level',
+          'info',
+        ],
+      });
+      const broker = titanic.ready['broker'] as string;
+      const echo = new MajordomoWorker({
+        broker,
+        service: 'echo',
+        heartbeatIntervalMs: HEARTBEAT_MS,
+        reconnect: constantBackoff(100),
+      });
+      const served = echo.serve((body) => body);
+      const client = new TitanicClient({ broker, timeoutMs: 5000, retries: 2, maxSockets: 32 });
+      try {
+        const round = async (tag: string): Promise<number> => {
+          const started = Date.now();
+          const wrong: string[] = [];
+          await pool(LIVE, 32, async (i) => {
+            const body = `${tag}-${i}`;
+            const reply = await client.call('echo', [body], {
+              timeoutMs: 60_000,
+              pollIntervalMs: 20,
+              maxPollIntervalMs: 100,
+            });
+            if (reply.length !== 1 || reply[0]?.toString() !== body) wrong.push(body);
+          });
+          expect(wrong).toEqual([]);
+          return Date.now() - started;
+        };
+        const alone = await round('alone');
+        await pool(DEAD, 32, async (i) => {
+          await client.submit('nobody', [`dead-${i}`]);
+        });
+        const behindDead = await round('behind-dead');
+        // The dead service's requests are all still there, unanswered.
+        const sample = await client.poll(await client.submit('nobody', ['last']));
+        expect(sample).toEqual({ status: 'pending' });
+        expect(titanic.logs.filter((l) => (l.level ?? 0) >= 50)).toEqual([]);
+        console.info(
+          `titanic dead-service test (${name}): ${LIVE} echo calls took ${alone} ms alone, ${behindDead} ms with ${DEAD} requests pending for a service with no worker`,
+        );
+      } finally {
+        await client.shutdown();
+        await echo.close();
+        await served;
+      }
+    },
+    120_000,
+  );
+});
