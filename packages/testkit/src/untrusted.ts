@@ -26,7 +26,8 @@ export async function sendAndExpectDrop(
   const { type = 'dealer', timeoutMs = 30_000 } = options;
   const socket =
     type === 'publisher'
-      ? new zmq.Publisher({ linger: 0 })
+      ? // an XPUB, so the send waits for the daemon's subscription (a PUB drops what it sends before)
+        new zmq.XPublisher({ linger: 0 })
       : type === 'subscriber'
         ? new zmq.Subscriber({ linger: 0 })
         : new zmq.Dealer({ linger: 0 });
@@ -39,6 +40,7 @@ export async function sendAndExpectDrop(
       // a SUB's only upstream message is a subscription: make it the oversized one
       socket.subscribe(Buffer.concat(frames));
     } else {
+      if (socket instanceof zmq.XPublisher) await socket.receive();
       await socket.send(frames);
     }
     let timer: NodeJS.Timeout | undefined;
