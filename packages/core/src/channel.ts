@@ -9,12 +9,6 @@
  * when the socket is at its high-water mark the pump waits on libzmq and `send()` promises resolve
  * late, which back-pressures callers that await them.
  *
- * A socket created with `sendTimeout: 0` never waits in libzmq: zeromq.js then hands a message
- * over (or fails it with EAGAIN/EHOSTUNREACH) inside the `send()` call itself. For such a socket,
- * while nothing is queued, `send()` and `post()` hand the message over at once instead of going
- * through the pump: the same order and the same errors, one promise and no async hop per message.
- * A bind in progress (EBUSY) sends that message and the ones after it through the pump as usual.
- *
  * Receiving: `start(handler)` runs the one receive loop and calls `handler` per message. A
  * handler that returns a promise is awaited before the next message is read (back-pressure);
  * errors it throws are logged and counted, and the loop goes on. `messages()` is the same loop as
@@ -63,8 +57,6 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
   readonly #log: Logger;
   readonly #onSendError: ((err: Error, message: Frames) => void) | undefined;
   readonly #queue = new Deque<Pending>(64);
-  /** The socket has `sendTimeout: 0`: sends settle inside `socket.send()`, no pump needed. */
-  readonly #direct: boolean;
   #state: ChannelState = 'open';
   #pumping: Promise<void> | undefined;
   #loop: Promise<void> | undefined;
@@ -81,7 +73,6 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
       channel: options.name ?? socket.constructor.name,
     });
     this.#onSendError = options.onSendError;
-    this.#direct = (socket as { sendTimeout?: number }).sendTimeout === 0;
     this.#closedSignal = new Promise<void>((resolve) => {
       this.#markClosed = resolve;
     });
@@ -102,10 +93,6 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
    */
   send(message: Frames): Promise<void> {
     if (this.#state !== 'open') return Promise.reject(new ClosedError('channel'));
-    if (this.#direct && this.#pumping === undefined) {
-      const sent = this.#sendNow(message);
-      if (sent !== undefined) return sent.then(this.#onSent, this.#onSendRejected);
-    }
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ message, resolve, reject });
       this.#kick();
@@ -119,47 +106,9 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
    */
   post(message: Frames): boolean {
     if (this.#state !== 'open') return false;
-    if (this.#direct && this.#pumping === undefined) {
-      const sent = this.#sendNow(message);
-      if (sent !== undefined) {
-        sent.then(this.#onSent, (err: unknown) => {
-          this.#onPostFailed(toError(err), message);
-        });
-        return true;
-      }
-    }
     this.#queue.push({ message, resolve: undefined, reject: undefined });
     this.#kick();
     return true;
-  }
-
-  /**
-   * Hand `message` to libzmq now (direct mode, nothing queued). Returns the settled promise of
-   * zeromq.js, a rejected one for a synchronous failure, or undefined when a bind in progress
-   * blocks the socket (the caller then queues the message for the pump).
-   */
-  #sendNow(message: Frames): Promise<void> | undefined {
-    try {
-      return (this.socket as zmq.Writable & zmq.Socket).send(message as zmq.MessageLike[]);
-    } catch (caught) {
-      if (isBindInProgress(caught) && !this.socket.closed) return undefined;
-      return Promise.reject(toError(caught));
-    }
-  }
-
-  readonly #onSent = (): void => {
-    this.stats.sent++;
-  };
-
-  readonly #onSendRejected = (err: unknown): never => {
-    this.stats.sendErrors++;
-    throw toError(err);
-  };
-
-  #onPostFailed(err: Error, message: Frames): void {
-    this.stats.sendErrors++;
-    if (this.#onSendError !== undefined) this.#onSendError(err, message);
-    else this.#log.debug({ err }, 'send failed');
   }
 
   #kick(): void {
