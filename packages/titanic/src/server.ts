@@ -90,7 +90,7 @@ export interface TitanicServerOptions {
    * The bound per target service: a submission for a service that already has this many requests
    * stored and unanswered is refused with "500", so that one client flooding a made-up or dead
    * service cannot fill `maxBacklog` and have everyone else refused. Counted like `maxBacklog`
-   * (store-wide, refreshed every second, with a lease store). @default 50000
+   * (store-wide, refreshed every second, with a lease store). @default 125000 (the book's 100,000 pipelined requests to one service are accepted whole; half of `maxBacklog`)
    */
   maxPendingPerService?: number;
   /** Lease stores (PostgreSQL): how long a claim holds a request. @default 30000 */
@@ -122,7 +122,7 @@ export const titanicServerDefaults: Omit<ResolvedServerOptions, 'broker' | Optio
   liveness: 3,
   replyRetentionMs: 7 * 24 * 3_600_000,
   maxBacklog: 250_000,
-  maxPendingPerService: 50_000,
+  maxPendingPerService: 125_000,
   leaseMs: dispatcherDefaults.leaseMs,
   claimIntervalMs: dispatcherDefaults.claimIntervalMs,
   clock: systemClock,
