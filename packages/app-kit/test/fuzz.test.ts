@@ -24,7 +24,7 @@ describe('fuzz', () => {
       expect(result.messages).toBeGreaterThanOrEqual(MESSAGES);
       expect(result.target.daemon.running).toBe(true);
       // Within 20 %, or within V8's own heap growth for a small process: on a loaded machine a
-      // bstarsrv measured 1.23-1.30 x and titanic 1.22 x (33 MB) here with nothing retained (its 100,000-message
+      // bstarsrv measured 1.23-1.30 x and titanic 1.22 x (33 MB) here with nothing retained (bstarsrv's 100,000-message
       // bench run ends at 0.97 x). The 5,000 messages alone carry up to 160 MB of bodies, so a
       // daemon that kept them would still fail.
       const grownBytes = result.rssAfterBytes - result.rssBeforeBytes;
