@@ -84,7 +84,7 @@ describe('ZPAT_<PROGRAM>_<FLAG> sets a flag; the command line beats it', () => {
 
   it('flserver', async () => {
     const daemon = await start('flserver', [], { ZPAT_FLSERVER_BIND: ANY });
-    expect(daemon.ready.bound).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+    expect(daemon.ready['bound']).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
   });
 
   it('bstarsrv (a valued flag, and a flag without a value: ZPAT_BSTARSRV_PRETTY=0 leaves JSON logs)', async () => {
@@ -102,8 +102,8 @@ describe('ZPAT_<PROGRAM>_<FLAG> sets a flag; the command line beats it', () => {
   it('clonesrv', async () => {
     const port = await freePortRange(3);
     const daemon = await start('clonesrv', [], { ZPAT_CLONESRV_PORT: String(port), ZPAT_CLONESRV_DATA_DIR: tempDir() });
-    expect(daemon.ready.snapshot).toBe(`tcp://127.0.0.1:${port}`);
-    expect(daemon.ready.dataDir).toEqual(expect.any(String));
+    expect(daemon.ready['snapshot']).toBe(`tcp://127.0.0.1:${port}`);
+    expect(daemon.ready['dataDir']).toEqual(expect.any(String));
   });
 
   it('titanic (and its store commands read the same variables)', async () => {
@@ -145,7 +145,7 @@ describe('old flag names still work for one release, and warn', () => {
       },
     );
     expect(daemon.ready).toMatchObject({ role: 'primary', heartbeatMs: 777 });
-    expect(deprecations(daemon).map((line) => line.flag)).toEqual(['--primary', '--heartbeat-ms']);
+    expect(deprecations(daemon).map((line) => line['flag'])).toEqual(['--primary', '--heartbeat-ms']);
     expect(deprecations(daemon)[0]).toMatchObject({ level: 40, replacement: '--ha primary' });
   });
 
@@ -169,7 +169,7 @@ describe('old flag names still work for one release, and warn', () => {
       'tcp://127.0.0.1:9',
     ]);
     expect(daemon.ready).toMatchObject({ pair: 'backup', bstarLocal: ANY });
-    expect(deprecations(daemon).map((line) => [line.flag, line.replacement])).toEqual([
+    expect(deprecations(daemon).map((line) => [line['flag'], line['replacement']])).toEqual([
       ['--backup', '--ha backup'],
       ['--bstar-local', '--state-bind'],
       ['--bstar-remote', '--state-connect'],
