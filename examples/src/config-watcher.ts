@@ -4,9 +4,9 @@
  * them), prints the whole configuration once, then every change as it happens, as JSON lines.
  * Replace `apply()` with what your service does when its configuration changes.
  *
- *   node examples/dist/config-watcher.js --server tcp://127.0.0.1:5556 --prefix /config/
- *   node examples/dist/config-watcher.js --server tcp://10.0.0.1:5556 --server tcp://10.0.0.2:5566
- *   # elsewhere: npx --no-install zpat clone set /config/mode fast --server tcp://127.0.0.1:5556
+ *   node examples/dist/config-watcher.js --server tcp://127.0.0.1:5590 --prefix /config/
+ *   node examples/dist/config-watcher.js --server tcp://10.0.0.1:5590 --server tcp://10.0.0.2:5593
+ *   # elsewhere: node_modules/.bin/zpat clone set /config/mode fast --server tcp://127.0.0.1:5590
  */
 import process from 'node:process';
 import { parseArgs } from 'node:util';
@@ -14,7 +14,7 @@ import { CloneClient } from '@zpatterns/clone';
 
 const { values: flags } = parseArgs({
   options: {
-    server: { type: 'string', multiple: true, default: ['tcp://127.0.0.1:5556'] },
+    server: { type: 'string', multiple: true, default: ['tcp://127.0.0.1:5590'] },
     prefix: { type: 'string', default: '/config/' },
   },
 });

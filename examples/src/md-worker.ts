@@ -6,7 +6,7 @@
  *
  *   node examples/dist/md-worker.js --broker tcp://127.0.0.1:5555 --service echo
  *   node examples/dist/md-worker.js --broker tcp://127.0.0.1:5555 --service echo \
- *     --curve-key-file worker.key --curve-server-key broker.pub --metrics-port 9200
+ *     --curve-secret-key-file worker.key --curve-server-key broker.pub --metrics-port 9200
  *
  * The service answers each request with its frames, upper-cased, after --work-ms of "work".
  */
@@ -24,7 +24,7 @@ const { values: flags } = parseArgs({
     service: { type: 'string', default: 'echo' },
     'work-ms': { type: 'string', default: '0' },
     'drain-timeout-ms': { type: 'string', default: '10000' },
-    'curve-key-file': { type: 'string' },
+    'curve-secret-key-file': { type: 'string' },
     'curve-server-key': { type: 'string' },
     'metrics-port': { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
@@ -34,10 +34,10 @@ const workMs = Number(flags['work-ms']);
 const log = pino({ name: 'md-worker', level: flags['log-level'] });
 
 // CURVE: this worker's secret key file (zpat keygen) and the broker's public key (Z85 or .pub file).
-const keyFile = flags['curve-key-file'];
+const keyFile = flags['curve-secret-key-file'];
 const serverKey = flags['curve-server-key'];
 if ((keyFile === undefined) !== (serverKey === undefined)) {
-  process.stderr.write('md-worker: --curve-key-file and --curve-server-key go together\n');
+  process.stderr.write('md-worker: --curve-secret-key-file and --curve-server-key go together\n');
   process.exit(2);
 }
 const security = keyFile === undefined ? undefined : { curve: { keyFile, serverPublicKey: serverKey } };

@@ -49,7 +49,7 @@ describe('md-worker: a Majordomo worker with CURVE, metrics and a graceful drain
           'upper',
           '--work-ms',
           '1000',
-          '--curve-key-file',
+          '--curve-secret-key-file',
           keys.peers['worker']?.keyFile ?? '',
           '--curve-server-key',
           keys.peers['broker']?.pubFile ?? '',

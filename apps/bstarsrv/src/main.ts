@@ -4,16 +4,23 @@
  * work: a ROUTER frontend that answers each client request with the request's own frames, served
  * only while this server is active.
  *
- *   npx --no-install bstarsrv --primary   # frontend 5001, state 5003 -> 5004
- *   npx --no-install bstarsrv --backup    # frontend 5002, state 5004 -> 5003
+ *   node_modules/.bin/bstarsrv --ha primary   # frontend 5580, state 5582 -> 5583
+ *   node_modules/.bin/bstarsrv --ha backup    # frontend 5581, state 5583 -> 5582
+ *
+ * Every flag can also come from ZPAT_BSTARSRV_<FLAG> (ZPAT_BSTARSRV_HA=primary); the command line
+ * wins. `--primary`, `--backup` and `--heartbeat-ms` are the old names of `--ha primary`,
+ * `--ha backup` and `--ha-heartbeat-ms`.
  */
 import { Option } from 'commander';
 import * as zmq from 'zeromq';
 import {
+  addFlagAliases,
   createProgram,
   createRootLogger,
   endpointFlag,
+  envOptions,
   intFlag,
+  logDeprecations,
   logLevelOption,
   prettyOption,
   runDaemon,
@@ -35,46 +42,49 @@ import { BinaryStar, BSTAR_HEARTBEAT_MS, type BStarRole } from '@zpatterns/bstar
 import { applyBindSecurity, Channel } from '@zpatterns/core';
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
-  primary?: boolean;
-  backup?: boolean;
+  ha?: BStarRole;
   frontend?: string;
   stateBind?: string;
   stateConnect?: string;
-  heartbeatMs: number;
+  haHeartbeatMs: number;
   logLevel: LogLevel;
   pretty: boolean;
 }
 
-/** The book's ports (bstarsrv2), on loopback. */
+/** The pair's ports in the port map (docs/operations.md), on loopback; the book's are 5001-5004. */
 const DEFAULTS: Record<BStarRole, { frontend: string; stateBind: string; stateConnect: string }> = {
   primary: {
-    frontend: 'tcp://127.0.0.1:5001',
-    stateBind: 'tcp://127.0.0.1:5003',
-    stateConnect: 'tcp://127.0.0.1:5004',
+    frontend: 'tcp://127.0.0.1:5580',
+    stateBind: 'tcp://127.0.0.1:5582',
+    stateConnect: 'tcp://127.0.0.1:5583',
   },
-  backup: { frontend: 'tcp://127.0.0.1:5002', stateBind: 'tcp://127.0.0.1:5004', stateConnect: 'tcp://127.0.0.1:5003' },
+  backup: { frontend: 'tcp://127.0.0.1:5581', stateBind: 'tcp://127.0.0.1:5583', stateConnect: 'tcp://127.0.0.1:5582' },
 };
 
 const program = createProgram('bstarsrv', 'Binary Star echo server: one of a primary/backup high-availability pair')
-  .addOption(new Option('--primary', 'run as the primary (starts active)').conflicts('backup'))
-  .addOption(new Option('--backup', 'run as the backup (starts passive)').conflicts('primary'))
+  .addOption(
+    new Option(
+      '--ha <role>',
+      "this server's role in the pair: primary (starts active) or backup (starts passive); required",
+    ).choices(['primary', 'backup']),
+  )
   .option(
     '--frontend <endpoint>',
-    'bind for clients (ROUTER) (default: tcp://127.0.0.1:5001 primary, :5002 backup)',
+    'bind for clients (ROUTER) (default: tcp://127.0.0.1:5580 primary, :5581 backup)',
     endpointFlag,
   )
   .option(
     '--state-bind <endpoint>',
-    'bind for our state PUB (default: tcp://127.0.0.1:5003 primary, :5004 backup)',
+    'bind for our Binary Star state PUB (default: tcp://127.0.0.1:5582 primary, :5583 backup)',
     endpointFlag,
   )
   .option(
     '--state-connect <endpoint>',
-    "the peer's state PUB (default: tcp://127.0.0.1:5004 primary, :5003 backup)",
+    "the peer's Binary Star state PUB (default: tcp://127.0.0.1:5583 primary, :5582 backup)",
     endpointFlag,
   )
   .option(
-    '--heartbeat-ms <ms>',
+    '--ha-heartbeat-ms <ms>',
     'state published this often; the peer is dead after 2 of these; must match the peer',
     intFlag(1, 3_600_000),
     BSTAR_HEARTBEAT_MS,
@@ -84,13 +94,19 @@ const program = createProgram('bstarsrv', 'Binary Star echo server: one of a pri
 
 serverSecurityOptions(program);
 for (const option of metricsOptions()) program.addOption(option);
+envOptions(program, 'ZPAT_BSTARSRV');
+addFlagAliases(program, [
+  { flags: '--primary', replacement: '--ha', value: 'primary' },
+  { flags: '--backup', replacement: '--ha', value: 'backup' },
+  { flags: '--heartbeat-ms <ms>', replacement: '--ha-heartbeat-ms' },
+]);
 
 program.parse(process.argv);
 const flags = program.opts<Flags>();
 const secured = serverSecurityFromFlags('bstarsrv', flags);
-if (flags.primary !== true && flags.backup !== true) program.error('error: one of --primary or --backup is required');
-const role: BStarRole = flags.primary === true ? 'primary' : 'backup';
+const role: BStarRole = flags.ha ?? program.error('error: --ha primary|backup is required');
 const logger = createRootLogger({ name: 'bstarsrv', level: flags.logLevel, pretty: flags.pretty });
+logDeprecations(logger);
 watchServerSecurity(secured, logger);
 
 process.exitCode = await runDaemon({
@@ -100,7 +116,7 @@ process.exitCode = await runDaemon({
       role,
       stateBind: flags.stateBind ?? DEFAULTS[role].stateBind,
       stateConnect: flags.stateConnect ?? DEFAULTS[role].stateConnect,
-      heartbeatMs: flags.heartbeatMs,
+      heartbeatMs: flags.haHeartbeatMs,
       logger,
       ...pairCurve(secured),
     });
@@ -146,7 +162,7 @@ process.exitCode = await runDaemon({
         frontend: frontendEndpoint,
         stateBind: star.stateEndpoint,
         stateConnect: flags.stateConnect ?? DEFAULTS[role].stateConnect,
-        heartbeatMs: flags.heartbeatMs,
+        heartbeatMs: flags.haHeartbeatMs,
         curve: secured.security !== undefined,
       },
     };

@@ -50,14 +50,15 @@ async function server(role: 'primary' | 'backup', e: Endpoints): Promise<Daemon>
     await Daemon.start({
       bin: appBin('bstarsrv'),
       args: [
-        `--${role}`,
+        '--ha',
+        role,
         '--frontend',
         e.frontend,
         '--state-bind',
         e.stateBind,
         '--state-connect',
         e.stateConnect,
-        '--heartbeat-ms',
+        '--ha-heartbeat-ms',
         String(HEARTBEAT_MS),
       ],
     }),

@@ -13,14 +13,15 @@ describe('bstarsrv /healthz through shutdown', () => {
     await using daemon = await Daemon.start({
       bin: appBin('bstarsrv'),
       args: [
-        '--primary',
+        '--ha',
+        'primary',
         '--frontend',
         frontend,
         '--state-bind',
         ipcEndpoint('bstar-health-s'),
         '--state-connect',
         ipcEndpoint('bstar-health-peer'),
-        '--heartbeat-ms',
+        '--ha-heartbeat-ms',
         '100',
         '--metrics-port',
         '0',

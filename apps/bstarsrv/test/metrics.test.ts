@@ -21,14 +21,15 @@ describe('--metrics-port on the Binary Star and Freelance servers', () => {
     await using daemon = await Daemon.start({
       bin: appBin('bstarsrv'),
       args: [
-        '--primary',
+        '--ha',
+        'primary',
         '--frontend',
         frontend,
         '--state-bind',
         ipcEndpoint('bstar-metrics-s'),
         '--state-connect',
         ipcEndpoint('bstar-metrics-peer'),
-        '--heartbeat-ms',
+        '--ha-heartbeat-ms',
         '100',
         '--metrics-port',
         '0',

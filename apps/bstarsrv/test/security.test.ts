@@ -27,8 +27,8 @@ describe('bstarsrv with CURVE', () => {
     const start = (role: 'primary' | 'backup', frontend: string, stateBind: string, stateConnect: string) =>
       Daemon.start({
         bin: appBin('bstarsrv'),
-        args: [`--${role}`, '--frontend', frontend, '--state-bind', stateBind, '--state-connect', stateConnect].concat(
-          ['--heartbeat-ms', String(HEARTBEAT_MS), '--curve-secret-key-file', keys.peers['server']?.keyFile ?? ''],
+        args: ['--ha', role, '--frontend', frontend, '--state-bind', stateBind, '--state-connect', stateConnect].concat(
+          ['--ha-heartbeat-ms', String(HEARTBEAT_MS), '--curve-secret-key-file', keys.peers['server']?.keyFile ?? ''],
           ['--allow-keys', keys.allowDir],
         ),
       });

@@ -4,17 +4,24 @@
  * clonesrv6). Snapshot ROUTER on port P, update PUB on P+1, collector SUB on P+2, on the loopback
  * unless --host says otherwise.
  *
- *   npx --no-install clonesrv --port 5556 --data-dir ./clone-data
- *   npx --no-install clonesrv --primary     # P 5556, peer 5566, Binary Star 5003 -> 5004
- *   npx --no-install clonesrv --backup      # P 5566, peer 5556, Binary Star 5004 -> 5003
+ *   node_modules/.bin/clonesrv --data-dir /var/lib/clonesrv   # P 5590
+ *   node_modules/.bin/clonesrv --ha primary     # P 5590, peer 5593, Binary Star 5596 -> 5597
+ *   node_modules/.bin/clonesrv --ha backup      # P 5593, peer 5590, Binary Star 5597 -> 5596
+ *
+ * Every flag can also come from ZPAT_CLONESRV_<FLAG> (ZPAT_CLONESRV_DATA_DIR); the command line
+ * wins. Old names, kept for one release: --primary/--backup (--ha), --bstar-local/--bstar-remote
+ * (--state-bind/--state-connect), --heartbeat-ms (--ha-heartbeat-ms).
  */
 import { Option } from 'commander';
 import {
+  addFlagAliases,
   createProgram,
   createRootLogger,
   endpointFlag,
+  envOptions,
   gaugesOf,
   intFlag,
+  logDeprecations,
   logLevelOption,
   metricsOptions,
   prettyOption,
@@ -33,15 +40,14 @@ import { BSTAR_HEARTBEAT_MS, type BStarRole } from '@zpatterns/bstar';
 import { CloneServer, cloneServerDefaults, portEndpoints } from '@zpatterns/clone';
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
-  primary?: boolean;
-  backup?: boolean;
+  ha?: BStarRole;
   port?: number;
   host: string;
   peerPort?: number;
   peerHost: string;
-  bstarLocal?: string;
-  bstarRemote?: string;
-  heartbeatMs: number;
+  stateBind?: string;
+  stateConnect?: string;
+  haHeartbeatMs: number;
   dataDir?: string;
   fsync: boolean;
   hugzMs: number;
@@ -51,34 +57,46 @@ interface Flags extends ServerSecurityFlags, MetricsFlags {
   pretty: boolean;
 }
 
-/** The book's clonesrv6 layout, on loopback. */
-const PAIR: Record<BStarRole, { port: number; peerPort: number; bstarLocal: string; bstarRemote: string }> = {
-  primary: { port: 5556, peerPort: 5566, bstarLocal: 'tcp://127.0.0.1:5003', bstarRemote: 'tcp://127.0.0.1:5004' },
-  backup: { port: 5566, peerPort: 5556, bstarLocal: 'tcp://127.0.0.1:5004', bstarRemote: 'tcp://127.0.0.1:5003' },
+/** Base port of a server alone, and of a pair's primary (the port map in docs/operations.md). */
+const DEFAULT_PORT = 5590;
+
+/** A pair on loopback (the book's clonesrv6 uses 5556/5566 and 5003/5004 instead). */
+const PAIR: Record<BStarRole, { port: number; peerPort: number; stateBind: string; stateConnect: string }> = {
+  primary: { port: 5590, peerPort: 5593, stateBind: 'tcp://127.0.0.1:5596', stateConnect: 'tcp://127.0.0.1:5597' },
+  backup: { port: 5593, peerPort: 5590, stateBind: 'tcp://127.0.0.1:5597', stateConnect: 'tcp://127.0.0.1:5596' },
 };
 
 const program = createProgram(
   'clonesrv',
   'Clone (12/CHP) key-value server: snapshot ROUTER P, update PUB P+1, collector SUB P+2; alone or as a Binary Star pair',
 )
-  .option('--port <port>', 'base port P (binds P, P+1, P+2) (default: 5556, or 5566 with --backup)', intFlag(1, 65_533))
+  .option(
+    '--port <port>',
+    'base port P (binds P, P+1, P+2) (default: 5590, or 5593 with --ha backup)',
+    intFlag(1, 65_533),
+  )
   .option('--host <address>', 'address to bind on', '127.0.0.1')
-  .addOption(new Option('--primary', 'run as the primary of a pair').conflicts('backup'))
-  .addOption(new Option('--backup', 'run as the backup of a pair').conflicts('primary'))
-  .option('--peer-port <port>', "the peer's base port (default: 5566 primary, 5556 backup)", intFlag(1, 65_533))
-  .option('--peer-host <address>', "the peer's address", '127.0.0.1')
+  .addOption(
+    new Option('--ha <role>', 'run as the primary or the backup of a Binary Star pair').choices(['primary', 'backup']),
+  )
   .option(
-    '--bstar-local <endpoint>',
-    'bind for our Binary Star state PUB (default: tcp://127.0.0.1:5003 primary, :5004 backup)',
+    '--peer-port <port>',
+    "with --ha: the peer's base port (default: 5593 primary, 5590 backup)",
+    intFlag(1, 65_533),
+  )
+  .option('--peer-host <address>', "with --ha: the peer's address", '127.0.0.1')
+  .option(
+    '--state-bind <endpoint>',
+    'with --ha: bind for our Binary Star state PUB (default: tcp://127.0.0.1:5596 primary, :5597 backup)',
     endpointFlag,
   )
   .option(
-    '--bstar-remote <endpoint>',
-    "the peer's Binary Star state PUB (default: tcp://127.0.0.1:5004 primary, :5003 backup)",
+    '--state-connect <endpoint>',
+    "with --ha: the peer's Binary Star state PUB (default: tcp://127.0.0.1:5597 primary, :5596 backup)",
     endpointFlag,
   )
   .option(
-    '--heartbeat-ms <ms>',
+    '--ha-heartbeat-ms <ms>',
     'Binary Star state published this often; the peer is dead after 2; must match the peer',
     intFlag(1, 3_600_000),
     BSTAR_HEARTBEAT_MS,
@@ -103,22 +121,31 @@ const program = createProgram(
 
 serverSecurityOptions(program);
 for (const option of metricsOptions()) program.addOption(option);
+envOptions(program, 'ZPAT_CLONESRV');
+addFlagAliases(program, [
+  { flags: '--primary', replacement: '--ha', value: 'primary' },
+  { flags: '--backup', replacement: '--ha', value: 'backup' },
+  { flags: '--bstar-local <endpoint>', replacement: '--state-bind' },
+  { flags: '--bstar-remote <endpoint>', replacement: '--state-connect' },
+  { flags: '--heartbeat-ms <ms>', replacement: '--ha-heartbeat-ms' },
+]);
 
 program.parse(process.argv);
 const flags = program.opts<Flags>();
 const secured = serverSecurityFromFlags('clonesrv', flags);
-const role: BStarRole | undefined = flags.primary === true ? 'primary' : flags.backup === true ? 'backup' : undefined;
+const role: BStarRole | undefined = flags.ha;
 if (role === undefined) {
   for (const [flag, value] of [
     ['--peer-port', flags.peerPort],
-    ['--bstar-local', flags.bstarLocal],
-    ['--bstar-remote', flags.bstarRemote],
+    ['--state-bind', flags.stateBind],
+    ['--state-connect', flags.stateConnect],
   ] as const) {
-    if (value !== undefined) program.error(`error: ${flag} needs --primary or --backup`);
+    if (value !== undefined) program.error(`error: ${flag} needs --ha primary|backup`);
   }
 }
-const port = flags.port ?? (role === undefined ? 5556 : PAIR[role].port);
+const port = flags.port ?? (role === undefined ? DEFAULT_PORT : PAIR[role].port);
 const logger = createRootLogger({ name: 'clonesrv', level: flags.logLevel, pretty: flags.pretty });
+logDeprecations(logger);
 watchServerSecurity(secured, logger);
 
 process.exitCode = await runDaemon({
@@ -129,10 +156,10 @@ process.exitCode = await runDaemon({
         ? undefined
         : {
             role,
-            stateBind: flags.bstarLocal ?? PAIR[role].bstarLocal,
-            stateConnect: flags.bstarRemote ?? PAIR[role].bstarRemote,
+            stateBind: flags.stateBind ?? PAIR[role].stateBind,
+            stateConnect: flags.stateConnect ?? PAIR[role].stateConnect,
             peer: `tcp://${flags.peerHost}:${flags.peerPort ?? PAIR[role].peerPort}`,
-            heartbeatMs: flags.heartbeatMs,
+            heartbeatMs: flags.haHeartbeatMs,
           };
     const server = new CloneServer({
       ...portEndpoints(port, flags.host),

@@ -27,7 +27,7 @@ import {
 
 const { track, defer } = useDisposables();
 
-const FAST = ['--hugz-ms', '100', '--heartbeat-ms', '500', '--peer-ttl-ms', '2000'];
+const FAST = ['--hugz-ms', '100', '--ha-heartbeat-ms', '500', '--peer-ttl-ms', '2000'];
 
 async function clonesrv(args: string[]): Promise<Daemon> {
   return track(await Daemon.start({ bin: appBin('clonesrv'), args: [...args, '--log-level', 'info'] }));
@@ -65,26 +65,28 @@ describe('clonesrv pair', () => {
     const [p, q] = await twoBasePorts();
     const [pState, bState] = [ipcEndpoint('clone-pstate'), ipcEndpoint('clone-bstate')];
     const primary = await clonesrv([
-      '--primary',
+      '--ha',
+      'primary',
       '--port',
       String(p),
       '--peer-port',
       String(q),
-      '--bstar-local',
+      '--state-bind',
       pState,
-      '--bstar-remote',
+      '--state-connect',
       bState,
       ...FAST,
     ]);
     const backup = await clonesrv([
-      '--backup',
+      '--ha',
+      'backup',
       '--port',
       String(q),
       '--peer-port',
       String(p),
-      '--bstar-local',
+      '--state-bind',
       bState,
-      '--bstar-remote',
+      '--state-connect',
       pState,
       ...FAST,
     ]);
@@ -216,7 +218,7 @@ describe('clonesrv alone', () => {
     for (const args of [
       ['--peer-port', '5566'],
       ['--port', '70000'],
-      ['--primary', '--backup'],
+      ['--ha', 'leader'],
     ]) {
       const run = await runCli(appBin('clonesrv'), args);
       expect(run.code, args.join(' ')).toBe(2);

@@ -79,10 +79,11 @@ export async function runFaultSuite(durationMs: number, seed: number): Promise<v
   const args = (role: 'primary' | 'backup'): string[] => {
     const primary = role === 'primary';
     return [
-      `--${role}`,
+      '--ha',
+      role,
       ...['--port', String(primary ? p : q), '--peer-port', String(primary ? q : p)],
-      ...['--bstar-local', `tcp://127.0.0.1:${primary ? ps : bs}`],
-      ...['--bstar-remote', primary ? toBackupState.endpoint : toPrimaryState.endpoint],
+      ...['--state-bind', `tcp://127.0.0.1:${primary ? ps : bs}`],
+      ...['--state-connect', primary ? toBackupState.endpoint : toPrimaryState.endpoint],
       ...['--data-dir', dirs[primary ? 0 : 1] ?? '', '--hugz-ms', '200', '--log-level', 'info'],
     ];
   };

@@ -29,8 +29,8 @@ describe('clonesrv with CURVE', () => {
     const start = async (role: 'primary' | 'backup', port: number, peer: number, local: string, remote: string) => {
       const d = await Daemon.start({
         bin: appBin('clonesrv'),
-        args: [`--${role}`, '--port', String(port), '--peer-port', String(peer)].concat(
-          ['--bstar-local', local, '--bstar-remote', remote, '--heartbeat-ms', '500', '--hugz-ms', '100'],
+        args: ['--ha', role, '--port', String(port), '--peer-port', String(peer)].concat(
+          ['--state-bind', local, '--state-connect', remote, '--ha-heartbeat-ms', '500', '--hugz-ms', '100'],
           ['--peer-ttl-ms', '2000', '--curve-secret-key-file', keys.peers['server']?.keyFile ?? ''],
           ['--allow-keys', keys.allowDir],
         ),

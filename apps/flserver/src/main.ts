@@ -3,13 +3,17 @@
  * flserver: a Freelance (10/FLP) echo server as a daemon. Answers PING with PONG and every request
  * `[control][body...]` with `[control][body...]`; the book's flclient3 works against it.
  *
- *   npx --no-install flserver --bind tcp://localhost:5555
+ *   node_modules/.bin/flserver --bind tcp://localhost:5570
+ *
+ * Every flag can also come from ZPAT_FLSERVER_<FLAG> (ZPAT_FLSERVER_BIND); the command line wins.
  */
 import {
   createProgram,
   createRootLogger,
   endpointFlag,
+  envOptions,
   intFlag,
+  logDeprecations,
   logLevelOption,
   prettyOption,
   runDaemon,
@@ -40,7 +44,7 @@ const program = createProgram('flserver', 'Freelance (10/FLP) echo server: repli
     '--bind <endpoint>',
     'endpoint to bind; tcp://host:* picks a free port first (the routing id must be known before bind)',
     endpointFlag,
-    'tcp://localhost:5555',
+    'tcp://localhost:5570',
   )
   .option(
     '--endpoint <endpoint>',
@@ -59,11 +63,13 @@ const program = createProgram('flserver', 'Freelance (10/FLP) echo server: repli
 
 serverSecurityOptions(program);
 for (const option of metricsOptions()) program.addOption(option);
+envOptions(program, 'ZPAT_FLSERVER');
 
 program.parse(process.argv);
 const flags = program.opts<Flags>();
 const secured = serverSecurityFromFlags('flserver', flags);
 const logger = createRootLogger({ name: 'flserver', level: flags.logLevel, pretty: flags.pretty });
+logDeprecations(logger);
 watchServerSecurity(secured, logger);
 const workMs = flags.workMs;
 

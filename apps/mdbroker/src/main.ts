@@ -2,7 +2,10 @@
 /**
  * mdbroker: the Majordomo broker (7/MDP and 18/MDP on one ROUTER, 8/MMI) as a daemon.
  *
- *   npx --no-install mdbroker --bind tcp://127.0.0.1:5555 [--bind ipc:///tmp/mdp.sock] [--idempotent echo]
+ *   node_modules/.bin/mdbroker --bind tcp://127.0.0.1:5555 [--bind ipc:///tmp/mdp.sock] [--idempotent echo]
+ *
+ * Every flag can also come from ZPAT_MDBROKER_<FLAG> (`--heartbeat-ms`: ZPAT_MDBROKER_HEARTBEAT_MS);
+ * the command line wins.
  *
  * Prints one JSON `ready` line naming the bound endpoints, logs JSON lines, and shuts down cleanly
  * on SIGINT/SIGTERM (workers get DISCONNECT so they re-register elsewhere at once).
@@ -15,8 +18,10 @@ import {
   createProgram,
   createRootLogger,
   endpointFlag,
+  envOptions,
   intFlag,
   gaugesOf,
+  logDeprecations,
   logLevelOption,
   metricsOptions,
   prettyOption,
@@ -78,7 +83,7 @@ const program = createProgram('mdbroker', 'Majordomo broker: MDP/0.1 and MDP/0.2
   )
   .option(
     '--heartbeat-ms <ms>',
-    'heartbeat interval to workers; must match the workers',
+    "MDP heartbeat interval to workers; must match the workers (the pair's is --ha-heartbeat-ms)",
     intFlag(1, 3_600_000),
     brokerDefaults.heartbeatIntervalMs,
   )
@@ -136,6 +141,7 @@ const program = createProgram('mdbroker', 'Majordomo broker: MDP/0.1 and MDP/0.2
 for (const option of metricsOptions({ services: true })) program.addOption(option);
 
 serverSecurityOptions(program);
+envOptions(program, 'ZPAT_MDBROKER');
 
 program.parse(process.argv);
 const flags = program.opts<Flags>();
@@ -157,6 +163,7 @@ const workerSecured =
     ? undefined
     : serverSecurityFromFlags('mdbroker', { ...flags, allowKeys: flags.workerAllowKeys });
 const logger = createRootLogger({ name: 'mdbroker', level: flags.logLevel, pretty: flags.pretty });
+logDeprecations(logger);
 watchServerSecurity(secured, logger);
 if (workerSecured !== undefined) watchServerSecurity(workerSecured, logger.child({ role: 'workers' }));
 

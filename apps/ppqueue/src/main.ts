@@ -3,14 +3,18 @@
  * ppqueue: the Paranoid Pirate (6/PPP) queue as a daemon; `--simple` runs the Simple Pirate queue
  * (no heartbeats) on the same endpoints instead.
  *
- *   npx --no-install ppqueue --frontend tcp://127.0.0.1:5555 --backend tcp://127.0.0.1:5556
+ *   node_modules/.bin/ppqueue --frontend tcp://127.0.0.1:5560 --backend tcp://127.0.0.1:5561
+ *
+ * Every flag can also come from ZPAT_PPQUEUE_<FLAG> (ZPAT_PPQUEUE_FRONTEND); the command line wins.
  */
 import {
   createProgram,
   createRootLogger,
   endpointFlag,
+  envOptions,
   gaugesOf,
   intFlag,
+  logDeprecations,
   logLevelOption,
   metricsOptions,
   prettyOption,
@@ -68,11 +72,13 @@ const program = createProgram('ppqueue', 'Paranoid Pirate (6/PPP) load-balancing
 for (const option of metricsOptions()) program.addOption(option);
 
 serverSecurityOptions(program);
+envOptions(program, 'ZPAT_PPQUEUE');
 
 program.parse(process.argv);
 const flags = program.opts<Flags>();
 const secured = serverSecurityFromFlags('ppqueue', flags);
 const logger = createRootLogger({ name: 'ppqueue', level: flags.logLevel, pretty: flags.pretty });
+logDeprecations(logger);
 watchServerSecurity(secured, logger);
 
 process.exitCode = await runDaemon({

@@ -30,7 +30,16 @@ describe('ppqueue with CURVE (processes)', () => {
     const serverKey = ['--curve-server-key', keys.peers['queue']?.pubFile ?? ''];
     const worker = await Daemon.start({
       bin: appBin('zpat'),
-      args: ['ppworker', '--queue', backend, '--heartbeat-ms', '100', ...serverKey, '--curve-key-file', key('worker')],
+      args: [
+        'ppworker',
+        '--queue',
+        backend,
+        '--heartbeat-ms',
+        '100',
+        ...serverKey,
+        '--curve-secret-key-file',
+        key('worker'),
+      ],
     });
     cleanup.push(() => worker.stop());
     await queue.waitForLog((l) => l.msg === 'worker ready', 10_000, true);
@@ -47,10 +56,13 @@ describe('ppqueue with CURVE (processes)', () => {
         ...extra,
         'hi',
       ]);
-    expect(await lpcall([...serverKey, '--curve-key-file', key('alice')])).toMatchObject({ code: 0, stdout: 'hi\n' });
+    expect(await lpcall([...serverKey, '--curve-secret-key-file', key('alice')])).toMatchObject({
+      code: 0,
+      stdout: 'hi\n',
+    });
 
     const [stranger, plain] = await Promise.all([
-      lpcall([...serverKey, '--curve-key-file', key('stranger')]),
+      lpcall([...serverKey, '--curve-secret-key-file', key('stranger')]),
       lpcall([]),
     ]);
     expect(stranger.code).toBe(1);

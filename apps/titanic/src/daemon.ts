@@ -3,21 +3,27 @@
  * PostgreSQL with `--store`), the three titanic.* services registered with a Majordomo broker,
  * and the dispatcher.
  *
- *   npx --no-install titanic --broker tcp://127.0.0.1:5555 --data-dir ./data/titanic
- *   npx --no-install titanic --with-broker --broker tcp://127.0.0.1:5555     # broker + Titanic in one process
- *   npx --no-install titanic --broker tcp://127.0.0.1:5555 --store postgres://titanic@db/titanic   # N instances
+ *   node_modules/.bin/titanic --broker tcp://127.0.0.1:5555 --data-dir /var/lib/titanic
+ *   node_modules/.bin/titanic --with-broker --broker tcp://127.0.0.1:5555     # broker + Titanic in one process
+ *   node_modules/.bin/titanic --broker tcp://127.0.0.1:5555 --store postgres://titanic@db/titanic   # N instances
+ *
+ * Every flag can also come from ZPAT_TITANIC_<FLAG> (ZPAT_TITANIC_DATA_DIR); the command line wins.
+ * `--workers` is the old name of `--request-workers`.
  *
  * Prints one JSON `ready` line, logs JSON lines, shuts down cleanly on SIGINT/SIGTERM.
  */
 import {
+  addFlagAliases,
   createProgram,
   createRegistry,
   exitUsage,
   Gauge,
   createRootLogger,
   endpointFlag,
+  envOptions,
   intFlag,
   gaugesOf,
+  logDeprecations,
   logLevelOption,
   metricsOptions,
   prettyOption,
@@ -55,7 +61,7 @@ interface Flags extends ServerSecurityFlags, MetricsFlags {
   maxBacklog: number;
   maxPendingPerService: number;
   concurrency: number;
-  workers: number;
+  requestWorkers: number;
   replyWorkers: number;
   heartbeatMs: number;
   liveness: number;
@@ -113,7 +119,7 @@ const program = createProgram('titanic', 'Titanic: durable, disconnected request
     titanicServerDefaults.concurrency,
   )
   .option(
-    '--workers <n>',
+    '--request-workers <n>',
     'MDP workers serving titanic.request (submissions handled at once)',
     intFlag(1, 1024),
     titanicServerDefaults.requestWorkers,
@@ -165,17 +171,21 @@ serverSecurityOptions(program).option(
   '--curve-server-key <key>',
   "CURVE: the broker's public key (Z85 or its .pub file); Titanic connects with --curve-secret-key-file",
 );
+envOptions(program, 'ZPAT_TITANIC');
+addFlagAliases(program, [{ flags: '--workers <n>', replacement: '--request-workers' }]);
 
 program.parse(process.argv);
 const flags = program.opts<Flags & { curveServerKey?: string }>();
-if (flags.store !== undefined && program.getOptionValueSource('dataDir') === 'cli') {
+/** Given on the command line or in the environment, not left at its default. */
+const given = (key: string): boolean => ['cli', 'env'].includes(program.getOptionValueSource(key) ?? '');
+if (flags.store !== undefined && given('dataDir')) {
   exitUsage('titanic', '--store and --data-dir are exclusive (PostgreSQL or SQLite)');
 }
 for (const [key, flag] of [
   ['leaseMs', '--lease-ms'],
   ['claimIntervalMs', '--claim-interval-ms'],
 ] as const) {
-  if (flags.store === undefined && program.getOptionValueSource(key) === 'cli') {
+  if (flags.store === undefined && given(key)) {
     exitUsage('titanic', `${flag} needs --store (leases exist only on a PostgreSQL store)`);
   }
 }
@@ -204,6 +214,7 @@ function redact(value: string): string {
   return url.toString();
 }
 const logger = createRootLogger({ name: 'titanic', level: flags.logLevel, pretty: flags.pretty });
+logDeprecations(logger);
 watchServerSecurity(secured, logger);
 
 /**
@@ -305,7 +316,7 @@ process.exitCode = await runDaemon({
       store,
       logger,
       concurrency: flags.concurrency,
-      requestWorkers: flags.workers,
+      requestWorkers: flags.requestWorkers,
       replyWorkers: flags.replyWorkers,
       heartbeatIntervalMs: flags.heartbeatMs,
       liveness: flags.liveness,
@@ -393,7 +404,7 @@ process.exitCode = await runDaemon({
         ...(server.instance === undefined ? {} : { instance: server.instance }),
         recovered,
         concurrency: flags.concurrency,
-        workers: flags.workers,
+        workers: flags.requestWorkers,
         curve: secured.security !== undefined,
       },
     };
@@ -412,10 +423,10 @@ function summary(brokerEndpoint: string, storePath: string, withBroker: boolean)
     `  Titanic (titanic.request, titanic.reply, titanic.close) storing in ${storePath}`,
     '',
     '  Try, in another terminal:',
-    `    npx --no-install zpat worker echo${flag}             # an echo worker`,
-    `    npx --no-install zpat call echo "Hello world"${flag}   # prints: Hello world`,
-    `    npx --no-install zpat titanic submit echo "Hello"${flag}   # durable: prints a UUID`,
-    `    npx --no-install zpat titanic fetch <uuid>${flag}         # its reply, once the echo worker ran`,
+    `    node_modules/.bin/zpat worker echo${flag}             # an echo worker`,
+    `    node_modules/.bin/zpat call echo "Hello world"${flag}   # prints: Hello world`,
+    `    node_modules/.bin/zpat titanic submit echo "Hello"${flag}   # durable: prints a UUID`,
+    `    node_modules/.bin/zpat titanic fetch <uuid>${flag}         # its reply, once the echo worker ran`,
     '',
     `  Logs: JSON lines on stdout (${flags.logLevel} and above). Ctrl-C stops.`,
     '',

@@ -3,9 +3,9 @@
  * titanic: the daemon (see `daemon.ts`), or one of the operator commands that work on the store
  * directly (see `store-admin.ts`):
  *
- *   npx --no-install titanic --broker tcp://127.0.0.1:5555 --data-dir ./data/titanic   # the daemon
- *   npx --no-install titanic pending --data-dir ./data/titanic                         # pending by service
- *   npx --no-install titanic purge nobody --store postgres://titanic@db/titanic        # drop one service's
+ *   node_modules/.bin/titanic --broker tcp://127.0.0.1:5555 --data-dir ./data/titanic   # the daemon
+ *   node_modules/.bin/titanic pending --data-dir ./data/titanic                         # pending by service
+ *   node_modules/.bin/titanic purge nobody --store postgres://titanic@db/titanic        # drop one service's
  */
 import { STORE_COMMANDS } from './store-admin.js';
 

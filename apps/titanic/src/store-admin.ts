@@ -8,7 +8,7 @@
  * if it is running). On PostgreSQL the commands run beside live instances: a purged request that an
  * instance had claimed is skipped at dispatch (it is no longer in the store).
  */
-import { configureCommand, createProgram } from '@zpatterns/app-kit';
+import { configureCommand, createProgram, envOptions } from '@zpatterns/app-kit';
 import { type Command, InvalidArgumentError } from 'commander';
 import { PostgresStore, SqliteStore, titanicServerDefaults, type StoreAdmin } from '@zpatterns/titanic';
 
@@ -125,6 +125,8 @@ export async function runStoreCommand(argv: readonly string[]): Promise<number> 
         );
       });
     });
+  // The same variables as the daemon's: ZPAT_TITANIC_DATA_DIR, ZPAT_TITANIC_STORE.
+  envOptions(program, 'ZPAT_TITANIC', true);
   await program.parseAsync(argv);
   return code;
 }

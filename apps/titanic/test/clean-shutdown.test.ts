@@ -44,7 +44,7 @@ describe('SIGTERM leaves stderr clean', () => {
         endpoint,
         '--data-dir',
         dataDir,
-        '--workers',
+        '--request-workers',
         '4',
         '--reply-workers',
         '2',

@@ -51,7 +51,7 @@ describe('titanic crash safety (real processes)', () => {
         '1000',
         '--retry-max-ms',
         '500',
-        '--workers',
+        '--request-workers',
         '8',
         '--concurrency',
         '32',

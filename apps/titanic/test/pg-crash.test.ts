@@ -67,7 +67,7 @@ function titanicArgs(broker: string, url: string): string[] {
     String(TIMEOUT_MS),
     '--retry-max-ms',
     '500',
-    '--workers',
+    '--request-workers',
     '8',
     '--reply-workers',
     '4',

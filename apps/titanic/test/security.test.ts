@@ -45,7 +45,7 @@ describe('titanic with CURVE', () => {
     const titanic = track(
       await Daemon.start({
         bin: appBin('titanic'),
-        args: ['--broker', endpoint, '--data-dir', dataDir(), '--heartbeat-ms', '200', '--workers', '2'].concat(
+        args: ['--broker', endpoint, '--data-dir', dataDir(), '--heartbeat-ms', '200', '--request-workers', '2'].concat(
           ['--reply-workers', '1', '--retry-max-ms', '300'],
           ['--curve-secret-key-file', keys.peers['titanic']?.keyFile ?? ''],
           ['--curve-server-key', keys.peers['broker']?.pubFile ?? ''],
@@ -97,7 +97,7 @@ describe('titanic with CURVE', () => {
         appBin('zpat'),
         ['titanic', 'submit', 'echo', 'hi', '--broker', endpoint, '--timeout-ms', '2000'].concat(
           ['--retries', '0', '--curve-server-key', keys.peers['titanic']?.pubFile ?? ''],
-          ['--curve-key-file', keys.peers[name]?.keyFile ?? ''],
+          ['--curve-secret-key-file', keys.peers[name]?.keyFile ?? ''],
         ),
       );
     const allowed = await submit('alice');

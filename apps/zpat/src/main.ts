@@ -3,7 +3,7 @@
  * zpat: the command line for people. Each pattern contributes its subcommands from
  * `commands/<pattern>.ts`; this file only assembles them.
  */
-import { createProgram } from '@zpatterns/app-kit';
+import { createProgram, envOptions, printDeprecations } from '@zpatterns/app-kit';
 import { registerCloneCommands } from './commands/clone.js';
 import { registerFreelanceCommands } from './commands/freelance.js';
 import { registerKeygenCommands } from './commands/keygen.js';
@@ -20,5 +20,10 @@ registerTitanicCommands(program);
 registerCloneCommands(program);
 registerKeygenCommands(program);
 registerStoreCommands(program);
+
+// Every flag of every subcommand also from ZPAT_<FLAG> (--broker: ZPAT_BROKER); the command line wins.
+envOptions(program, 'ZPAT', true);
+// Old flag names still work for one release, with a warning on stderr.
+program.hook('preAction', () => printDeprecations('zpat'));
 
 await program.parseAsync(process.argv);

@@ -142,7 +142,7 @@ describe('zpat clone', { timeout: 120_000 }, () => {
   });
 
   it.each([
-    [['get', '/k', '--server', 'localhost:5556'], /expected a Clone server like tcp:\/\/127\.0\.0\.1:5556/],
+    [['get', '/k', '--server', 'localhost:5556'], /expected a Clone server like tcp:\/\/127\.0\.0\.1:5590/],
     [['set', '/k', 'v', '--server', 'tcp://127.0.0.1:65534'], /P at most 65533/],
     [['watch', '--server', 'ipc:///tmp/clone'], /expected a Clone server/],
     [
@@ -165,9 +165,9 @@ describe('zpat clone', { timeout: 120_000 }, () => {
     const help = await clone(['get', '--help']);
     expect(help.code).toBe(0);
     const text = help.stdout.replace(/\s+/g, ' '); // commander wraps long lines
-    expect(text).toContain('(default: tcp://127.0.0.1:5556)');
+    expect(text).toContain('(default: tcp://127.0.0.1:5590)');
     expect(text).toContain(
-      '--timeout-ms <ms> wait this long for the snapshot, and for the sequence of a set or del (default: 10000)',
+      '--timeout-ms <ms> wait this long for the snapshot, and for the sequence of a set or del (default: 10000, env: ZPAT_TIMEOUT_MS)',
     );
   });
 });

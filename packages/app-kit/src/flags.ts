@@ -67,3 +67,144 @@ export function configureCommand(command: Command): Command {
       process.exit(EXIT_USAGE);
     });
 }
+
+/**
+ * An old flag name kept for one release: it sets `replacement`, is hidden from `--help`, and its
+ * use is reported as deprecated.
+ */
+export interface FlagAlias {
+  /** The old flag as commander spells it: `'--bstar-local <endpoint>'`, or `'--primary'`. */
+  flags: string;
+  /** The long flag it stands for now: `'--state-bind'`. */
+  replacement: string;
+  /** For a valueless old flag that stood for a value of the new one: `--primary` is `--ha primary`. */
+  value?: string;
+}
+
+/** One use of a deprecated flag. */
+export interface DeprecatedFlagUse {
+  flag: string;
+  replacement: string;
+}
+
+const deprecatedUses: DeprecatedFlagUse[] = [];
+
+/** How a deprecated flag's use reads, for logs and stderr. */
+export function deprecationMessage(use: DeprecatedFlagUse): string {
+  return `${use.flag} is deprecated and goes in the next release; use ${use.replacement}`;
+}
+
+/**
+ * Add hidden aliases (`Option.hideHelp()`) for renamed flags. An alias parses its value with the
+ * replacement's parser and choices, and sets the replacement as if it had been given on the
+ * command line (so it beats the environment too). Each use is recorded for `logDeprecations`, or
+ * passed to `report` (the `zpat` CLI writes it to stderr).
+ */
+export function addFlagAliases(
+  command: Command,
+  aliases: readonly FlagAlias[],
+  report: (use: DeprecatedFlagUse) => void = (use) => deprecatedUses.push(use),
+): Command {
+  for (const alias of aliases) {
+    const target = command.options.find((option) => option.long === alias.replacement);
+    if (target === undefined) throw new Error(`alias ${alias.flags}: ${command.name()} has no ${alias.replacement}`);
+    const option = new Option(alias.flags, `deprecated: use ${alias.replacement}`).hideHelp();
+    command.addOption(option);
+    const key = target.attributeName();
+    const oldFlag = option.long ?? alias.flags;
+    command.on(`option:${option.name()}`, (raw: string | undefined) => {
+      const replacement = alias.value === undefined ? alias.replacement : `${alias.replacement} ${alias.value}`;
+      report({ flag: oldFlag, replacement });
+      const fromCli = command.getOptionValueSource(key) === 'cli';
+      const previous: unknown = fromCli ? command.getOptionValue(key) : undefined;
+      let value: unknown;
+      if (alias.value !== undefined) {
+        if (fromCli && previous !== alias.value) {
+          command.error(`error: ${oldFlag} (${replacement}) conflicts with ${alias.replacement} ${String(previous)}`, {
+            exitCode: EXIT_USAGE,
+            code: 'commander.conflictingOption',
+          });
+        }
+        value = alias.value;
+      } else {
+        const text = raw ?? '';
+        if (target.argChoices !== undefined && !target.argChoices.includes(text)) {
+          command.error(
+            `error: option '${alias.flags}' argument '${text}' is invalid. Allowed choices are ${target.argChoices.join(', ')}.`,
+            { exitCode: EXIT_USAGE, code: 'commander.invalidArgument' },
+          );
+        }
+        try {
+          value = target.parseArg === undefined ? text : target.parseArg(text, previous);
+        } catch (err) {
+          if (!(err instanceof InvalidArgumentError)) throw err;
+          command.error(`error: option '${alias.flags}' argument '${text}' is invalid. ${err.message}`, {
+            exitCode: EXIT_USAGE,
+            code: 'commander.invalidArgument',
+          });
+        }
+      }
+      command.setOptionValueWithSource(key, value, 'cli');
+    });
+  }
+  return command;
+}
+
+/** Log one warning per deprecated flag used so far (daemons call this once their logger exists). */
+export function logDeprecations(logger: { warn(fields: object, message: string): void }): void {
+  for (const use of deprecatedUses.splice(0)) logger.warn({ ...use }, deprecationMessage(use));
+}
+
+/** `--some-flag` read from `PREFIX_SOME_FLAG`. */
+export function envName(prefix: string, long: string): string {
+  return `${prefix}_${long.replace(/^--/, '').replaceAll('-', '_').toUpperCase()}`;
+}
+
+const FALSE_WORDS = /^(?:|0|false|no|off)$/i;
+
+/**
+ * Make every visible flag of `command` (and, with `recursive`, of its subcommands) readable from
+ * the environment: `--heartbeat-ms` from `${prefix}_HEARTBEAT_MS` (commander's `Option.env()`,
+ * so `--help` names the variable). A flag on the command line beats the environment, which beats
+ * the default. A value from the environment goes through the flag's own parser and choices, so a
+ * bad one is a usage error (exit 2) like a bad flag. A flag without a value is set by `1`, `true`,
+ * `yes` or `on`, and left alone by `0`, `false`, `no`, `off` or an empty value; a repeatable flag
+ * takes one value. Call it after the last option is added, before parsing.
+ */
+export function envOptions(command: Command, prefix: string, recursive = false): Command {
+  for (const option of command.options) {
+    if (option.hidden || option.long === undefined || option.envVar !== undefined) continue;
+    if (option.long === '--version' || option.long === '--help') continue;
+    const name = envName(prefix, option.long);
+    // commander listens for the variable only when `.env()` came before `addOption`; so here the
+    // listener is ours, doing what commander's would.
+    option.env(name);
+    const key = option.attributeName();
+    command.on(`optionEnv:${option.name()}`, (raw: string | undefined) => {
+      const text = process.env[name] ?? '';
+      let value: unknown;
+      if (raw === undefined) {
+        if (FALSE_WORDS.test(text)) return;
+        value = !option.negate;
+      } else {
+        try {
+          value = option.parseArg === undefined ? raw : option.parseArg(raw, undefined);
+        } catch (err) {
+          if (!(err instanceof InvalidArgumentError)) throw err;
+          command.error(`error: ${name}='${raw}' (${option.long}) is invalid. ${err.message}`, {
+            exitCode: EXIT_USAGE,
+            code: 'commander.invalidArgument',
+          });
+        }
+      }
+      command.setOptionValueWithSource(key, value, 'env');
+    });
+  }
+  if (recursive) for (const sub of command.commands) envOptions(sub, prefix, true);
+  return command;
+}
+
+/** Write one `name: warning: ...` line on stderr per deprecated flag used so far (for CLIs). */
+export function printDeprecations(name: string): void {
+  for (const use of deprecatedUses.splice(0)) process.stderr.write(`${name}: warning: ${deprecationMessage(use)}\n`);
+}

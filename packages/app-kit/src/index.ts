@@ -1,13 +1,19 @@
 export { runDaemon } from './daemon.js';
 export {
+  addFlagAliases,
   collect,
   configureCommand,
   createProgram,
+  deprecationMessage,
   endpointFlag,
+  envName,
+  envOptions,
   EXIT_FAILURE,
   EXIT_USAGE,
   intFlag,
+  logDeprecations,
   logLevelOption,
+  printDeprecations,
   prettyOption,
 } from './flags.js';
 export { createRootLogger, LOG_LEVELS } from './logging.js';
@@ -34,6 +40,7 @@ export {
 // The metric classes, so that daemons need no direct dependency on prom-client.
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+export type { DeprecatedFlagUse, FlagAlias } from './flags.js';
 export type { DaemonHandle, DaemonStarted, RunDaemonOptions } from './daemon.js';
 export type { LogLevel, RootLoggerOptions } from './logging.js';
 export type { ClientSecurityFlags, DaemonSecurity, ServerSecurityFlags } from './security.js';

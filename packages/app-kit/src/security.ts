@@ -3,7 +3,10 @@
  *
  *   daemons:  --curve-secret-key-file FILE  --allow-keys PATH   (SIGHUP re-reads PATH)
  *             --max-message-bytes N         (libzmq drops a peer that sends a bigger frame)
- *   clients:  --curve-server-key KEY        --curve-key-file FILE
+ *   clients:  --curve-server-key KEY        --curve-secret-key-file FILE
+ *
+ * One name for the secret key file on both sides; `--curve-key-file`, the clients' old name, is a
+ * hidden alias for one release.
  *
  * Bad key files, and allow-lists that group or others may write, are usage errors: one line on
  * stderr and exit code 2, before anything is bound. SIGHUP never kills a daemon that called
@@ -21,7 +24,7 @@ import {
   type SecurityOptions,
 } from '@zpatterns/core';
 import type { Command } from 'commander';
-import { EXIT_USAGE, intFlag } from './flags.js';
+import { addFlagAliases, EXIT_USAGE, intFlag, type DeprecatedFlagUse } from './flags.js';
 
 /** Flags added by `serverSecurityOptions`. */
 export interface ServerSecurityFlags {
@@ -34,7 +37,8 @@ export interface ServerSecurityFlags {
 /** Flags added by `clientSecurityOptions`. */
 export interface ClientSecurityFlags {
   curveServerKey?: string;
-  curveKeyFile?: string;
+  /** This side's secret key file. */
+  curveSecretKeyFile?: string;
 }
 
 /** Print `name: error: message` and exit with code 2. */
@@ -64,11 +68,19 @@ export function serverSecurityOptions(command: Command): Command {
     );
 }
 
-/** Add `--curve-server-key` and `--curve-key-file` to a client's or worker's command. */
-export function clientSecurityOptions(command: Command): Command {
-  return command
+/**
+ * Add `--curve-server-key` and `--curve-secret-key-file` (old name `--curve-key-file`, hidden) to
+ * a client's or worker's command.
+ */
+export function clientSecurityOptions(command: Command, report?: (use: DeprecatedFlagUse) => void): Command {
+  command
     .option('--curve-server-key <key>', "CURVE: the server's public key (Z85, or its .pub file)")
-    .option('--curve-key-file <file>', "CURVE: this side's secret key file (zpat keygen; mode 0600)");
+    .option('--curve-secret-key-file <file>', "CURVE: this side's secret key file (zpat keygen; mode 0600)");
+  return addFlagAliases(
+    command,
+    [{ flags: '--curve-key-file <file>', replacement: '--curve-secret-key-file' }],
+    report,
+  );
 }
 
 /** What a daemon's security flags resolve to. */
@@ -102,13 +114,13 @@ export function serverSecurityFromFlags(name: string, flags: ServerSecurityFlags
 
 /** Load a client's or worker's keys, or exit 2. Both flags or neither. */
 export function clientSecurityFromFlags(name: string, flags: ClientSecurityFlags): SecurityOptions | undefined {
-  const { curveServerKey, curveKeyFile } = flags;
-  if (curveServerKey === undefined && curveKeyFile === undefined) return undefined;
-  if (curveServerKey === undefined || curveKeyFile === undefined) {
-    exitUsage(name, '--curve-server-key and --curve-key-file go together');
+  const { curveServerKey, curveSecretKeyFile } = flags;
+  if (curveServerKey === undefined && curveSecretKeyFile === undefined) return undefined;
+  if (curveServerKey === undefined || curveSecretKeyFile === undefined) {
+    exitUsage(name, '--curve-server-key and --curve-secret-key-file go together');
   }
   try {
-    return { curve: { ...loadSecretKeyFile(curveKeyFile), serverPublicKey: loadPublicKey(curveServerKey) } };
+    return { curve: { ...loadSecretKeyFile(curveSecretKeyFile), serverPublicKey: loadPublicKey(curveServerKey) } };
   } catch (err) {
     exitUsage(name, toError(err).message);
   }

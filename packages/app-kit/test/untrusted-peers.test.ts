@@ -29,7 +29,7 @@ describe('allow-list permissions', () => {
     ['mdbroker', []],
     ['ppqueue', []],
     ['flserver', []],
-    ['bstarsrv', ['--primary']],
+    ['bstarsrv', ['--ha', 'primary']],
     ['clonesrv', []],
     ['titanic', ['--with-broker']],
   ])('%s refuses a group-writable --allow-keys folder at start: exit 2, one line', async (bin, extra) => {

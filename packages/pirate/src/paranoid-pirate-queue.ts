@@ -49,9 +49,9 @@ import {
 import { WorkerPool } from './worker-pool.js';
 
 export interface ParanoidPirateQueueOptions {
-  /** Where clients connect (ROUTER bind). `tcp://127.0.0.1:*` picks a free port. @default 'tcp://127.0.0.1:5555' */
+  /** Where clients connect (ROUTER bind). `tcp://127.0.0.1:*` picks a free port. @default 'tcp://127.0.0.1:5560' */
   frontend?: string;
-  /** Where workers connect (ROUTER bind). @default 'tcp://127.0.0.1:5556' */
+  /** Where workers connect (ROUTER bind). @default 'tcp://127.0.0.1:5561' */
   backend?: string;
   /** Heartbeat period, and the unit of `liveness`. Must match the workers'. @default 1000 */
   heartbeatIntervalMs?: number;

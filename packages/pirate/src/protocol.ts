@@ -40,9 +40,9 @@ export const PPP_RECONNECT_MAX_MS = 32_000;
 /** lpclient: REQUEST_TIMEOUT 2500 ms, REQUEST_RETRIES 3. */
 export const LAZY_PIRATE_TIMEOUT_MS = 2500;
 export const LAZY_PIRATE_RETRIES = 3;
-/** The book's endpoints (spqueue/ppqueue bind these; we default to loopback). */
-export const DEFAULT_FRONTEND = 'tcp://127.0.0.1:5555';
-export const DEFAULT_BACKEND = 'tcp://127.0.0.1:5556';
+/** The queue's endpoints in the port map, on loopback (the book's spqueue/ppqueue bind 5555 and 5556). */
+export const DEFAULT_FRONTEND = 'tcp://127.0.0.1:5560';
+export const DEFAULT_BACKEND = 'tcp://127.0.0.1:5561';
 
 /** A request or reply split into its return envelope (address frames + the empty frame) and body. */
 export interface Enveloped {

@@ -39,9 +39,9 @@ import {
 } from './protocol.js';
 
 export interface SimplePirateQueueOptions {
-  /** Where clients connect (ROUTER bind). @default 'tcp://127.0.0.1:5555' */
+  /** Where clients connect (ROUTER bind). @default 'tcp://127.0.0.1:5560' */
   frontend?: string;
-  /** Where workers connect (ROUTER bind). @default 'tcp://127.0.0.1:5556' */
+  /** Where workers connect (ROUTER bind). @default 'tcp://127.0.0.1:5561' */
   backend?: string;
   /**
    * Bytes of the requests waiting for a free worker at most; past it NEW requests are refused

@@ -193,8 +193,9 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
       const daemon = await Daemon.start({
         bin,
         args: [
-          '--primary',
-          '--heartbeat-ms',
+          '--ha',
+          'primary',
+          '--ha-heartbeat-ms',
           '100',
           '--frontend',
           any,

@@ -215,7 +215,7 @@ export const benchmark: Benchmark = {
 
       // --- Titanic on SQLite, then (with --store postgres) on PostgreSQL with 1 and 2 instances ----
       const titanicFlags = [
-        '--workers',
+        '--request-workers',
         String(titanicWorkers),
         '--reply-workers',
         String(replyWorkers),

@@ -33,8 +33,8 @@ import { TimeoutError, toError } from '@zpatterns/core';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { printable } from '../printable.js';
 
-/** The book's Clone port (clonesrv's default): snapshot 5556, updates 5557, collector 5558. */
-export const DEFAULT_CLONE_SERVER = 'tcp://127.0.0.1:5556';
+/** clonesrv's default base port: snapshot 5590, updates 5591, collector 5592 (the book's is 5556). */
+export const DEFAULT_CLONE_SERVER = 'tcp://127.0.0.1:5590';
 
 interface CloneFlags extends ClientSecurityFlags {
   server?: string[];

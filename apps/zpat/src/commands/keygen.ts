@@ -1,7 +1,7 @@
 /**
  * zpat keygen [--out NAME]: a fresh CURVE key pair in NAME.key (secret, mode 0600) and NAME.pub.
  *
- *   npx --no-install zpat keygen --out broker
+ *   node_modules/.bin/zpat keygen --out broker
  *   # broker.key -> the broker's --curve-secret-key-file
  *   # broker.pub -> the clients' --curve-server-key
  */

@@ -212,7 +212,7 @@ async function echoWorker(flags: WorkerFlags): Promise<number> {
           broker: flags.broker,
           service: flags.service,
           mdp: flags.mdp,
-          curve: flags.curveKeyFile !== undefined,
+          curve: flags.curveSecretKeyFile !== undefined,
         },
       };
     },
