@@ -70,6 +70,8 @@ export interface PostgresStoreOptions {
   keepAliveMs?: number;
   /** Rows read per page during recovery. @default 1000 */
   recoveryPageSize?: number;
+  /** Rows deleted per transaction by the retention sweep (`expireReplies`). @default 5000 */
+  expireBatchSize?: number;
   /** `application_name` of the connections, as `pg_stat_activity` shows it. @default 'titanic' */
   applicationName?: string;
   /**
@@ -99,6 +101,7 @@ export const postgresStoreDefaults = {
   idleInTransactionTimeoutMs: 10_000,
   keepAliveMs: 10_000,
   recoveryPageSize: 1000,
+  expireBatchSize: 5000,
   applicationName: 'titanic',
   reconnectDelay: exponentialBackoff({ initialMs: 100, maxMs: 5000, factor: 2, jitter: 0.2 }),
 } as const satisfies Omit<Required<PostgresStoreOptions>, 'url' | 'logger'>;
@@ -142,6 +145,9 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
   readonly #pool: pg.Pool;
   readonly #t: string;
   readonly #pageSize: number;
+  readonly #expireBatchSize: number;
+  /** The advisory lock key of the retention sweep (one sweeper per schema). */
+  readonly #sweepLock: string;
   readonly #reconnectDelay: RetryDelay;
   readonly #log: Logger;
   #healthy = true;
@@ -151,10 +157,19 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
   #probeTimer: NodeJS.Timeout | undefined;
   #probeWake: (() => void) | undefined;
 
-  private constructor(pool: pg.Pool, schema: string, pageSize: number, reconnectDelay: RetryDelay, log: Logger) {
+  private constructor(
+    pool: pg.Pool,
+    schema: string,
+    pageSize: number,
+    expireBatchSize: number,
+    reconnectDelay: RetryDelay,
+    log: Logger,
+  ) {
     this.#pool = pool;
     this.#t = `${schema}.titanic_requests`;
+    this.#sweepLock = `titanic-sweep:${schema}`;
     this.#pageSize = pageSize;
+    this.#expireBatchSize = expireBatchSize;
     this.#reconnectDelay = reconnectDelay;
     this.#log = log;
     // An idle connection that breaks (database restart) is reported here; without a listener the
@@ -195,6 +210,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
       pool,
       schema,
       options.recoveryPageSize ?? postgresStoreDefaults.recoveryPageSize,
+      options.expireBatchSize ?? postgresStoreDefaults.expireBatchSize,
       options.reconnectDelay ?? postgresStoreDefaults.reconnectDelay,
       componentLogger(options.logger, { component: 'postgres-store', schema }),
     );
@@ -452,11 +468,53 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     return { pending: Number(rows[0]?.pending ?? 0), replied: Number(rows[0]?.replied ?? 0) };
   }
 
+  /**
+   * One instance at a time: the sweep holds a session advisory lock for its duration, and an
+   * instance that finds it taken skips this round (resolving 0). Rows go in transactions of
+   * `expireBatchSize`, each well inside the statement timeout, skipping rows other transactions
+   * hold (a `titanic.close` of the same request) rather than waiting for them.
+   */
   async expireReplies(repliedBeforeMs: number): Promise<number> {
-    const result = await this.#run(() =>
-      this.#pool.query(`DELETE FROM ${this.#t} WHERE reply IS NOT NULL AND replied_ms < $1`, [repliedBeforeMs]),
-    );
-    return result.rowCount ?? 0;
+    const client = await this.#run(() => this.#pool.connect());
+    const onError = (err: Error): void => this.#unhealthy(err);
+    client.on('error', onError);
+    let broken: Error | undefined;
+    try {
+      const { rows } = await this.#run(() =>
+        client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [this.#sweepLock]),
+      );
+      if (rows[0]?.locked !== true) {
+        this.#log.debug('retention sweep skipped: another instance is sweeping');
+        return 0;
+      }
+      let deleted = 0;
+      try {
+        for (;;) {
+          const result = await this.#run(() =>
+            client.query(
+              `WITH l AS (SELECT seq FROM ${this.#t} WHERE reply IS NOT NULL AND replied_ms < $1
+                          LIMIT $2 FOR UPDATE SKIP LOCKED)
+               DELETE FROM ${this.#t} t USING l WHERE t.seq = l.seq`,
+              [repliedBeforeMs, this.#expireBatchSize],
+            ),
+          );
+          const n = result.rowCount ?? 0;
+          deleted += n;
+          if (n < this.#expireBatchSize || this.#closed) return deleted;
+        }
+      } finally {
+        await client.query('SELECT pg_advisory_unlock(hashtext($1))', [this.#sweepLock]).catch((err: unknown) => {
+          broken = toError(err);
+        });
+      }
+    } catch (err) {
+      broken = toError(err);
+      throw err;
+    } finally {
+      // A session that may still hold the lock (or is broken) is not handed to anyone else.
+      client.off('error', onError);
+      client.release(broken);
+    }
   }
 
   async close(): Promise<void> {

@@ -115,6 +115,63 @@ describe.each(implementations)('%s', (_name, make) => {
   });
 });
 
+describe('retention sweep in batches', () => {
+  const replied = async (store: TitanicStore, n: number): Promise<void> => {
+    const uuids = Array.from({ length: n }, () => generateUuid());
+    await store.write([
+      ...uuids.map((uuid): StoreWrite => ({ type: 'request', uuid, service: b('s'), body: [] })),
+      ...uuids.map((uuid): StoreWrite => ({ type: 'reply', uuid, body: [b('r')] })),
+    ]);
+  };
+
+  it('SqliteStore deletes in transactions of expireBatchSize and lets the event loop run between them', async () => {
+    const store = new SqliteStore({ dataDir: tempDir(), expireBatchSize: 100 });
+    await replied(store, 1050);
+    // Counts turns of the event loop while the sweep runs.
+    let turns = 0;
+    let spinner: NodeJS.Immediate | undefined;
+    const spin = (): void => {
+      turns++;
+      spinner = setImmediate(spin);
+    };
+    spin();
+    try {
+      expect(await store.expireReplies(Date.now() + 1)).toBe(1050);
+    } finally {
+      clearImmediate(spinner);
+    }
+    expect(turns).toBeGreaterThanOrEqual(10); // 11 transactions, the loop turned between them
+    expect(await store.counts()).toEqual({ pending: 0, replied: 0 });
+    await store.close();
+  });
+
+  it.skipIf(pgUrl === undefined)(
+    'PostgresStore sweeps on one instance at a time (advisory lock) and in batches',
+    async () => {
+      const schema = freshSchema();
+      const [a, c] = await Promise.all([
+        PostgresStore.open({ url: pgUrl ?? '', schema, maxConnections: 2, expireBatchSize: 100 }),
+        PostgresStore.open({ url: pgUrl ?? '', schema, maxConnections: 2, expireBatchSize: 100 }),
+      ]);
+      await replied(a, 450);
+      // Another session holds the sweep lock: this instance skips the round.
+      const other = new pg.Client({ connectionString: pgUrl });
+      await other.connect();
+      await other.query('SELECT pg_advisory_lock(hashtext($1))', [`titanic-sweep:${schema}`]);
+      expect(await c.expireReplies(Date.now() + 1)).toBe(0);
+      expect((await c.counts()).replied).toBe(450);
+      await other.query('SELECT pg_advisory_unlock(hashtext($1))', [`titanic-sweep:${schema}`]);
+      await other.end();
+      // Two at once: both finish, every row is deleted once.
+      const [x, y] = await Promise.all([a.expireReplies(Date.now() + 1), c.expireReplies(Date.now() + 1)]);
+      expect(x + y).toBe(450);
+      expect(await a.counts()).toEqual({ pending: 0, replied: 0 });
+      await a.close();
+      await c.close();
+    },
+  );
+});
+
 describe('SqliteStore durability', () => {
   it('keeps everything committed across a reopen', async () => {
     const dataDir = tempDir();
