@@ -16,12 +16,14 @@
  *                    uuid text UNIQUE, service bytea, body bytea (emptied once replied),
  *                    reply bytea NULL while pending, created_ms, replied_ms,
  *                    claimed_by text, claimed_until timestamptz)   the dispatch lease
+ *   partial indexes WHERE reply IS NULL on (seq) and on (service, seq): pending requests in order,
+ *   and by service for fair claims; WHERE reply IS NOT NULL on (replied_ms): the retention sweep
  *
  * Migrations run at `open()` inside one transaction holding a transaction-scoped advisory lock,
  * so two instances starting at once apply them once; a database newer than this code is refused.
  *
- * Several instances: `claim()` takes pending requests nobody holds (or whose lease expired) with
- * `SELECT ... FOR UPDATE SKIP LOCKED`, stamping `claimed_by` and `claimed_until = now() + lease`.
+ * Several instances: `claim()` takes pending requests nobody holds (or whose lease expired),
+ * round-robin across services, with `SELECT ... FOR UPDATE SKIP LOCKED`, stamping `claimed_by` and `claimed_until = now() + lease`.
  * Lease times use the database clock, so instances need not agree on the time.
  */
 import { componentLogger, exponentialBackoff, toError, type Logger, type RetryDelay } from '@zpatterns/core';
@@ -122,6 +124,10 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
     );
     CREATE INDEX titanic_requests_pending ON ${s}.titanic_requests (seq) WHERE reply IS NULL;
     CREATE INDEX titanic_requests_replied ON ${s}.titanic_requests (replied_ms) WHERE reply IS NOT NULL;
+  `,
+  // Claims take requests round-robin across services: walk the services with pending requests.
+  (s) => `
+    CREATE INDEX titanic_requests_service_pending ON ${s}.titanic_requests (service, seq) WHERE reply IS NULL;
   `,
 ];
 
@@ -383,23 +389,46 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
 
   /**
    * Claims up to `limit` pending requests that no instance holds, or whose lease expired, for
-   * `instance` until `leaseMs` from now (database clock), oldest first. Rows another transaction
-   * is claiming at the same moment are skipped, never waited for.
+   * `instance` until `leaseMs` from now (database clock): round-robin across services (the oldest
+   * of each service first, then the second oldest of each, ...), counting what this instance
+   * already `held` of each as taken turns, so that a service with a long backlog does not take
+   * every claim (nor every slot) from the others. Rows another transaction is claiming at the
+   * same moment are skipped, never waited for.
    */
   async claim(
     instance: string,
     leaseMs: number,
     limit: number,
     exclude: readonly Buffer[] = [],
+    held: ReadonlyMap<string, number> = new Map(),
   ): Promise<StoredRequest[]> {
+    const t = this.#t;
+    const heldServices = [...held.keys()].map((key) => Buffer.from(key, 'latin1'));
     const rows = await this.#query<{ uuid: string; service: Buffer; body: Buffer }>(
-      `UPDATE ${this.#t} t SET claimed_by = $1, claimed_until = now() + $2 * interval '1 millisecond'
-       FROM (SELECT seq FROM ${this.#t}
-             WHERE reply IS NULL AND (claimed_until IS NULL OR claimed_until < now())
-               AND service <> ALL($4::bytea[])
-             ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED) c
-       WHERE t.seq = c.seq RETURNING t.seq, t.uuid, t.service, t.body`,
-      [instance, leaseMs, limit, exclude],
+      // The services with pending requests, one index probe each (a loose index scan).
+      `WITH RECURSIVE s(service) AS (
+         (SELECT service FROM ${t} WHERE reply IS NULL ORDER BY service LIMIT 1)
+         UNION ALL
+         SELECT (SELECT p.service FROM ${t} p WHERE p.reply IS NULL AND p.service > s.service
+                 ORDER BY p.service LIMIT 1)
+         FROM s WHERE s.service IS NOT NULL
+       ),
+       h AS (SELECT * FROM unnest($5::bytea[], $6::int[]) AS h(service, n)),
+       c AS (
+         SELECT r.seq,
+                row_number() OVER (PARTITION BY s.service ORDER BY r.seq)
+                  + coalesce((SELECT h.n FROM h WHERE h.service = s.service), 0) AS turn
+         FROM s CROSS JOIN LATERAL (
+           SELECT seq FROM ${t}
+           WHERE service = s.service AND reply IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+           ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED
+         ) r
+         WHERE s.service IS NOT NULL AND s.service <> ALL($4::bytea[])
+         ORDER BY turn, r.seq LIMIT $3
+       )
+       UPDATE ${t} t SET claimed_by = $1, claimed_until = now() + $2 * interval '1 millisecond'
+       FROM c WHERE t.seq = c.seq RETURNING t.seq, t.uuid, t.service, t.body`,
+      [instance, leaseMs, limit, exclude, heldServices, [...held.values()]],
     );
     return rows.map((row) => ({ uuid: row.uuid, service: row.service, body: decodeFrames(row.body) }));
   }

@@ -281,6 +281,36 @@ describe.skipIf(pgUrl === undefined)('PostgresStore', () => {
     await c.close();
   });
 
+  it('claims round-robin across services, so a long backlog of one does not take every claim', async () => {
+    const store = await open();
+    const slow = Array.from({ length: 1000 }, () => generateUuid());
+    const live = Array.from({ length: 3 }, () => generateUuid());
+    // The busy service's backlog is older than everything else.
+    await store.write(slow.map((uuid) => ({ type: 'request', uuid, service: b('slow'), body: [] })));
+    await store.write(live.map((uuid) => ({ type: 'request', uuid, service: b('live'), body: [] })));
+    const first = await store.claim('A', 60_000, 8);
+    const of = (rows: { service: Buffer }[], name: string): number =>
+      rows.filter((r) => r.service.equals(b(name))).length;
+    expect(first).toHaveLength(8);
+    expect(of(first, 'live')).toBe(3);
+    // The oldest of each service first.
+    expect(
+      first
+        .filter((r) => r.service.equals(b('slow')))
+        .map((r) => r.uuid)
+        .sort(),
+    ).toEqual(slow.slice(0, 5).sort());
+    // Excluded services are skipped; the rest goes on in order.
+    expect(await store.claim('A', 60_000, 8, [b('slow')])).toEqual([]);
+    expect((await store.claim('A', 60_000, 2)).map((r) => r.uuid).sort()).toEqual(slow.slice(5, 7).sort());
+    // What the instance already holds counts: with 7 of 'slow' held, a new 'live' request goes first.
+    const more = generateUuid();
+    await store.write([{ type: 'request', uuid: more, service: b('live'), body: [] }]);
+    const held = new Map([['slow', 7]]);
+    expect((await store.claim('A', 60_000, 1, [], held)).map((r) => r.uuid)).toEqual([more]);
+    await store.close();
+  });
+
   it('renews only leases the instance still holds, and releases with a delay', async () => {
     const schema = freshSchema();
     const [a, c] = [await open(schema), await open(schema)];
