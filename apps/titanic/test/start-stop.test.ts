@@ -1,7 +1,8 @@
 /**
  * titanic start-up and shutdown as real processes:
  *
- * - `--with-broker` with a store that cannot open: exit 1, and the broker's port is free again;
+ * - `--with-broker` with a store that cannot open (SQLite, PostgreSQL): exit 1, and the broker's
+ *   port is free again;
  * - a second SQLite Titanic behind a broker that already has `titanic.request` workers: refused,
  *   exit 1, with one line saying why;
  * - `--shutdown-delay-ms` without `--metrics-port`: still serving after SIGTERM, until the delay
@@ -42,6 +43,25 @@ describe('titanic start-up and shutdown', () => {
     ]);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/cannot open the Titanic store.*"msg":"failed to start"/);
+    const router = new Router({ linger: 0 });
+    try {
+      await router.bind(`tcp://127.0.0.1:${port}`);
+    } finally {
+      router.close();
+    }
+  });
+
+  it('--with-broker exits 1 and frees the port when PostgreSQL cannot be reached', async () => {
+    const [port, dead] = [await freePortRange(1), await freePortRange(1)];
+    const run = await runCli(appBin('titanic'), [
+      '--with-broker',
+      '--broker',
+      `tcp://127.0.0.1:${port}`,
+      '--store',
+      `postgres://titanic@127.0.0.1:${dead}/titanic`,
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/cannot open the Titanic store on PostgreSQL.*"msg":"failed to start"/);
     const router = new Router({ linger: 0 });
     try {
       await router.bind(`tcp://127.0.0.1:${port}`);

@@ -223,7 +223,8 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     try {
       await store.#migrate(schema);
     } catch (err) {
-      await pool.end().catch(() => undefined);
+      // Also stops the health probe the failure started, which would keep the process alive.
+      await store.close().catch(() => undefined);
       throw new TitanicStoreError(`cannot open the Titanic store on PostgreSQL: ${(err as Error).message}`, {
         cause: err,
       });
