@@ -246,9 +246,9 @@ export class SqliteStore implements TitanicStore, StoreAdmin {
    * of them (so heartbeats and submissions go on during a sweep of many replies).
    */
   async expireReplies(repliedBeforeMs: number): Promise<number> {
+    this.#check();
     let deleted = 0;
     for (;;) {
-      this.#check();
       let changes: number;
       try {
         changes = this.#expire.run(repliedBeforeMs, this.#expireBatchSize).changes;
@@ -260,6 +260,8 @@ export class SqliteStore implements TitanicStore, StoreAdmin {
       deleted += changes;
       if (changes < this.#expireBatchSize) return deleted;
       await new Promise<void>((resolve) => setImmediate(resolve));
+      // Closed meanwhile (shutdown): the rest is left for the next run.
+      if (this.#closed) return deleted;
     }
   }
 
