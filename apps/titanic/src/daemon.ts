@@ -160,7 +160,14 @@ const program = createProgram('titanic', 'Titanic: durable, disconnected request
   .option('--summary', 'print a short human summary (what listens where, what to try) on stderr once ready', false)
   .addOption(logLevelOption())
   .addOption(prettyOption());
-for (const option of metricsOptions()) program.addOption(option);
+for (const option of metricsOptions()) {
+  // Titanic keeps serving for the delay also without a metrics server.
+  if (option.long === '--shutdown-delay-ms') {
+    option.description =
+      'on SIGTERM keep serving this long before closing, /healthz answering 503 meanwhile (a 2nd signal ends it)';
+  }
+  program.addOption(option);
+}
 
 serverSecurityOptions(program).option(
   '--curve-server-key <key>',
