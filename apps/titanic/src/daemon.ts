@@ -42,11 +42,12 @@ import {
 } from '@zpatterns/app-kit';
 import { InvalidArgumentError } from 'commander';
 import { exponentialBackoff, loadPublicKey, toError, type SecurityOptions, type ZapRequest } from '@zpatterns/core';
-import { Broker, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
+import { Broker, DEFAULT_BROKER_ENDPOINT, MajordomoClient, MMI } from '@zpatterns/majordomo';
 import {
   PostgresStore,
   SqliteStore,
   TitanicServer,
+  TSP_SERVICE,
   titanicServerDefaults,
   type PostgresSettings,
   type TitanicStore,
@@ -165,7 +166,14 @@ const program = createProgram('titanic', 'Titanic: durable, disconnected request
   .option('--summary', 'print a short human summary (what listens where, what to try) on stderr once ready', false)
   .addOption(logLevelOption())
   .addOption(prettyOption());
-for (const option of metricsOptions()) program.addOption(option);
+for (const option of metricsOptions()) {
+  // Titanic keeps serving for the delay also without a metrics server.
+  if (option.long === '--shutdown-delay-ms') {
+    option.description =
+      'on SIGTERM keep serving this long before closing, /healthz answering 503 meanwhile (a 2nd signal ends it)';
+  }
+  program.addOption(option);
+}
 
 serverSecurityOptions(program).option(
   '--curve-server-key <key>',
@@ -271,7 +279,15 @@ process.exitCode = await runDaemon({
     let store: TitanicStore;
     let storeReady: Record<string, unknown>;
     if (flags.store === undefined) {
-      const sqlite = new SqliteStore({ dataDir: flags.dataDir });
+      let sqlite: SqliteStore;
+      try {
+        // Two SQLite stores behind one broker would split requests and replies between them.
+        if (broker === undefined) await refuseSecondSqliteTitanic(brokerEndpoint);
+        sqlite = new SqliteStore({ dataDir: flags.dataDir });
+      } catch (err) {
+        await broker?.close();
+        throw err;
+      }
       store = sqlite;
       const settings = sqlite.settings();
       storeReady = { dataDir: flags.dataDir, store: sqlite.path, journalMode: settings.journalMode };
@@ -397,6 +413,7 @@ process.exitCode = await runDaemon({
         },
       },
       metrics,
+      shutdownDelayMs: flags.shutdownDelayMs,
       ready: {
         endpoints,
         broker: brokerEndpoint,
@@ -410,6 +427,43 @@ process.exitCode = await runDaemon({
     };
   },
 });
+
+/**
+ * Refuse to start a SQLite Titanic behind a broker that already has `titanic.request` workers
+ * (another Titanic, with its own store). Workers of an instance that died without saying goodbye
+ * stay registered until the broker's heartbeat expiry, so "200" from `mmi.service` is asked again
+ * for that long before giving up. A broker that does not answer is not a reason to refuse: the
+ * workers connect once it is up.
+ */
+async function refuseSecondSqliteTitanic(endpoint: string): Promise<void> {
+  const expiryMs = flags.heartbeatMs * (flags.liveness + 2);
+  await using client = new MajordomoClient({
+    broker: endpoint,
+    timeoutMs: expiryMs,
+    retries: 0,
+    logger,
+    security: secured.security,
+  });
+  const deadline = Date.now() + expiryMs;
+  for (let asked = 0; ; asked++) {
+    let answer: string;
+    try {
+      answer = (await client.request(MMI.SERVICE, [TSP_SERVICE.REQUEST]))[0]?.toString() ?? '';
+    } catch (err) {
+      logger.warn({ err: toError(err), broker: endpoint }, 'could not ask the broker for other Titanic instances');
+      return;
+    }
+    if (answer !== MMI.OK) return;
+    if (Date.now() >= deadline) {
+      throw new Error(
+        `another Titanic is registered for ${TSP_SERVICE.REQUEST} at ${endpoint}; two SQLite stores behind one broker would split requests and replies (share one store with --store postgres://..., or use another broker)`,
+      );
+    }
+    if (asked === 0)
+      logger.info({ broker: endpoint }, `${TSP_SERVICE.REQUEST} has workers; waiting for them to expire`);
+    await new Promise((resolve) => setTimeout(resolve, flags.heartbeatMs));
+  }
+}
 
 /** What `npm start` shows a person instead of a screen of JSON: where things are, what to try. */
 function summary(brokerEndpoint: string, storePath: string, withBroker: boolean): string {

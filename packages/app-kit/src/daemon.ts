@@ -8,7 +8,8 @@
  *   second signal ends it) ─▶ handle.close() ─▶ metrics server closed last ─▶ 'stopped'
  *
  * so a probe sees 503 for as long as the daemon is going away, and is refused only once it is gone.
- * A signal after the delay, while closing, forces the exit as before.
+ * A signal after the delay, while closing, forces the exit: code 143 for SIGTERM, 130 for SIGINT.
+ * Without a metrics server the delay (`shutdownDelayMs` of `start()`'s result) runs the same way.
  *
  * The signal handlers are installed before `start()` runs, so a supervisor that signals the moment
  * it reads the ready line (or even earlier, during start-up) always gets a clean shutdown, never
@@ -26,6 +27,11 @@ export interface DaemonStarted {
   handle: DaemonHandle;
   ready: Record<string, unknown>;
   metrics?: MetricsServer | undefined;
+  /**
+   * Keep serving this long after the first signal before closing, also without a metrics server
+   * (with one, its `shutdownDelayMs` applies). @default 0
+   */
+  shutdownDelayMs?: number | undefined;
 }
 
 export interface RunDaemonOptions {
@@ -62,7 +68,8 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
       return;
     }
     logger.warn({ signal }, 'second signal, exiting now');
-    process.exit(130);
+    // 128 + the signal number, as a shell reports a process the signal ended.
+    process.exit(signal === 'SIGTERM' ? 143 : 130);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -86,7 +93,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     // 503 from here on: whoever probes /healthz after this line learns the daemon is going away.
     metrics?.drain();
     logger.info({ signal }, 'shutting down');
-    const delayMs = metrics?.shutdownDelayMs ?? 0;
+    const delayMs = metrics?.shutdownDelayMs ?? started.shutdownDelayMs ?? 0;
     if (delayMs > 0) {
       logger.info({ delayMs }, 'draining: still serving, /healthz 503');
       const ended = await new Promise<NodeJS.Signals | 'elapsed'>((resolve) => {

@@ -36,6 +36,22 @@ function setup(maxIdleServices = 1024): {
 }
 
 describe('DispatchQueue', () => {
+  it('gives a freed slot to the service with fewest requests in flight (a slow one does not take them all)', () => {
+    const { clock, queue, take } = setup();
+    warm(queue, clock.now(), 'slow');
+    warm(queue, clock.now(), 'fast');
+    for (let i = 0; i < 100; i++) queue.add(`s${i}`, b('slow'), clock.now());
+    // Slots fill with the slow service's requests while the fast one has none.
+    const slow = [take(), take(), take()].map((t) => t?.job);
+    for (let i = 0; i < 3; i++) queue.add(`f${i}`, b('fast'), clock.now());
+    // Every fast request goes before the next slow one while fast has fewer in flight.
+    const next = [take(), take(), take(), take()].map((t) => t?.job.uuid);
+    expect(next).toEqual(['f0', 'f1', 'f2', 's3']);
+    expect(slow.map((j) => j?.uuid)).toEqual(['s0', 's1', 's2']);
+    expect(queue.heldByService().get('slow')).toBe(100);
+    expect(queue.heldByService().get('fast')).toBe(3);
+  });
+
   it('is FIFO within a service and round-robin across services', () => {
     const { clock, queue, take, takeAll } = setup();
     for (const [uuid, service] of [

@@ -2,8 +2,9 @@
  * The dispatcher's in-memory index of pending requests and its scheduling rules, with no I/O:
  * which request to send next, and when to look again. Rebuilt from the store at start.
  *
- * - One queue per target service; `take()` goes round-robin across services that may send, so
- *   one busy or dead service cannot starve the others (per-service fairness).
+ * - One queue per target service; `take()` picks, among the services that may send, the one with
+ *   fewest requests in flight, round-robin between equals, so one busy, slow or dead service
+ *   cannot starve the others of concurrency slots (per-service fairness).
  * - Within a service, FIFO. A request whose sent attempt failed waits for its own backoff
  *   (`retryDelay(attempts)`) in a min-heap, so a "poison" request cannot block the queue.
  * - Each service has a `ServiceCircuit`: after a failure nothing goes to that service until its
@@ -120,6 +121,11 @@ export class DispatchQueue {
     return out;
   }
 
+  /** Requests known here (queued or in flight) by service (latin1). */
+  heldByService(): ReadonlyMap<string, number> {
+    return new Map(this.#perService);
+  }
+
   /** Requests of `service` known here (queued or in flight). */
   pendingOf(service: Buffer): number {
     return this.#perService.get(service.toString('latin1')) ?? 0;
@@ -157,46 +163,61 @@ export class DispatchQueue {
   }
 
   /**
-   * The next request to send, round-robin across services whose circuit admits one, or
-   * `undefined` when nothing may be sent now.
+   * The next request to send, from the service with fewest requests in flight among those whose
+   * circuit admits one (round-robin between equals), or `undefined` when nothing may be sent now.
    */
   take(now: number): Taken | undefined {
     const rotation = this.#rotation;
+    let best: ServiceQueue | undefined;
+    let bestAt = 0;
     for (let scanned = 0; scanned < rotation.length;) {
       if (this.#cursor >= rotation.length) this.#cursor = 0;
       const queue = rotation[this.#cursor] as ServiceQueue;
-      const job = this.#nextJob(queue, now);
-      if (queue.queued === 0 && job === undefined) {
+      const sendable = this.#hasNext(queue, now);
+      if (queue.queued === 0 && !sendable) {
         // Nothing left in this service: drop it from the rotation (the cursor now points at the next).
         rotation.splice(this.#cursor, 1);
         queue.inRotation = false;
         this.#forgetIfIdle(queue);
+        if (best !== undefined && bestAt > this.#cursor) bestAt--;
         continue;
+      }
+      if (sendable && (best === undefined || queue.inFlight < best.inFlight)) {
+        best = queue;
+        bestAt = this.#cursor;
+        if (queue.inFlight === 0) break;
       }
       this.#cursor++;
       scanned++;
-      if (job === undefined) continue;
-      const admitted = queue.circuit.admits(now) as { probe: boolean };
-      job.inFlight = true;
-      this.#inFlight++;
-      queue.inFlight++;
-      if (admitted.probe) queue.circuit.probing(job.uuid);
-      return { job, probe: admitted.probe };
     }
-    return undefined;
+    if (best === undefined) return undefined;
+    // Round-robin: the next take starts after the service served now.
+    this.#cursor = bestAt + 1;
+    const queue = best;
+    const job = queue.ready.shift() as Job;
+    const admitted = queue.circuit.admits(now) as { probe: boolean };
+    job.inFlight = true;
+    this.#inFlight++;
+    queue.inFlight++;
+    if (admitted.probe) queue.circuit.probing(job.uuid);
+    return { job, probe: admitted.probe };
   }
 
-  /** Next sendable job of `queue` (removed from the queue), if its circuit admits one. */
-  #nextJob(queue: ServiceQueue, now: number): Job | undefined {
+  /**
+   * Whether `queue` has a job to send now (its circuit admits one): due delayed jobs move to
+   * `ready`, forgotten ones are dropped from its head, and the head of `ready` is the job.
+   */
+  #hasNext(queue: ServiceQueue, now: number): boolean {
     while (queue.delayed.length > 0 && (queue.delayed.peekKey() as number) <= now) {
       const job = queue.delayed.pop() as Job;
       if (this.#jobs.get(job.uuid) === job) queue.ready.push(job);
     }
-    if (queue.circuit.admits(now) === undefined) return undefined;
-    for (let job = queue.ready.shift(); job !== undefined; job = queue.ready.shift()) {
-      if (this.#jobs.get(job.uuid) === job) return job;
+    if (queue.circuit.admits(now) === undefined) return false;
+    for (let job = queue.ready.peek(); job !== undefined; job = queue.ready.peek()) {
+      if (this.#jobs.get(job.uuid) === job) return true;
+      queue.ready.shift();
     }
-    return undefined;
+    return false;
   }
 
   /** The request got its reply (recorded durably by the caller). */

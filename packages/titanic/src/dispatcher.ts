@@ -18,7 +18,8 @@
  * With a store that has leases (PostgreSQL, several instances on one database) the in-memory
  * queue holds only what this instance has claimed:
  *
- *   store ──claim(limit = concurrency - held, lease)──> DispatchQueue ──> ... as above
+ *   store ──claim(limit = concurrency - held, lease, held by service)──> DispatchQueue ──> ... as above
+ *     │    (fair: the services held fewest of here first, the oldest request of each first)
  *     ^  └── every claimIntervalMs, and at once after a local submission or a finished dispatch
  *     ├──── renew(held) every leaseMs / 3 (queued and in flight): a long worker call keeps its lease
  *     └──── release(uuid, backoff) after a failure: any instance retries it once the backoff ends
@@ -218,6 +219,7 @@ export class Dispatcher {
           },
           waiting: (uuid) => this.queue.jobs().some((j) => j.uuid === uuid && !j.inFlight),
           excluded: () => this.queue.blockedServices(this.#o.clock.now()),
+          held: () => this.queue.heldByService(),
         },
         {
           instance: this.instance,

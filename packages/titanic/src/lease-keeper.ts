@@ -27,6 +27,8 @@ export interface LeaseKeeperPort {
   waiting(uuid: string): boolean;
   /** Services whose requests not to claim now (their circuit is open here). */
   excluded(): Buffer[];
+  /** Requests held here by service (latin1), so that claims favour the services holding fewest. */
+  held?(): ReadonlyMap<string, number>;
 }
 
 /** The counters the keeper moves (a slice of `DispatcherStats`). */
@@ -184,7 +186,7 @@ export class LeaseKeeper {
         const room = this.#port.room();
         if (room <= 0 || !this.#running) break;
         const sentAt = clock.now();
-        const rows = await this.#leases.claim(instance, leaseMs, room, this.#port.excluded());
+        const rows = await this.#leases.claim(instance, leaseMs, room, this.#port.excluded(), this.#port.held?.());
         this.#claimFailures = 0;
         if (!this.#running) {
           const uuids = rows.map((r) => r.uuid);

@@ -16,12 +16,14 @@
  *                    uuid text UNIQUE, service bytea, body bytea (emptied once replied),
  *                    reply bytea NULL while pending, created_ms, replied_ms,
  *                    claimed_by text, claimed_until timestamptz)   the dispatch lease
+ *   partial indexes WHERE reply IS NULL on (seq) and on (service, seq): pending requests in order,
+ *   and by service for fair claims; WHERE reply IS NOT NULL on (replied_ms): the retention sweep
  *
  * Migrations run at `open()` inside one transaction holding a transaction-scoped advisory lock,
  * so two instances starting at once apply them once; a database newer than this code is refused.
  *
- * Several instances: `claim()` takes pending requests nobody holds (or whose lease expired) with
- * `SELECT ... FOR UPDATE SKIP LOCKED`, stamping `claimed_by` and `claimed_until = now() + lease`.
+ * Several instances: `claim()` takes pending requests nobody holds (or whose lease expired),
+ * round-robin across services, with `SELECT ... FOR UPDATE SKIP LOCKED`, stamping `claimed_by` and `claimed_until = now() + lease`.
  * Lease times use the database clock, so instances need not agree on the time.
  */
 import { componentLogger, exponentialBackoff, toError, type Logger, type RetryDelay } from '@zpatterns/core';
@@ -70,6 +72,8 @@ export interface PostgresStoreOptions {
   keepAliveMs?: number;
   /** Rows read per page during recovery. @default 1000 */
   recoveryPageSize?: number;
+  /** Rows deleted per transaction by the retention sweep (`expireReplies`). @default 5000 */
+  expireBatchSize?: number;
   /** `application_name` of the connections, as `pg_stat_activity` shows it. @default 'titanic' */
   applicationName?: string;
   /**
@@ -99,6 +103,7 @@ export const postgresStoreDefaults = {
   idleInTransactionTimeoutMs: 10_000,
   keepAliveMs: 10_000,
   recoveryPageSize: 1000,
+  expireBatchSize: 5000,
   applicationName: 'titanic',
   reconnectDelay: exponentialBackoff({ initialMs: 100, maxMs: 5000, factor: 2, jitter: 0.2 }),
 } as const satisfies Omit<Required<PostgresStoreOptions>, 'url' | 'logger'>;
@@ -119,6 +124,10 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
     );
     CREATE INDEX titanic_requests_pending ON ${s}.titanic_requests (seq) WHERE reply IS NULL;
     CREATE INDEX titanic_requests_replied ON ${s}.titanic_requests (replied_ms) WHERE reply IS NOT NULL;
+  `,
+  // Claims take requests round-robin across services: walk the services with pending requests.
+  (s) => `
+    CREATE INDEX titanic_requests_service_pending ON ${s}.titanic_requests (service, seq) WHERE reply IS NULL;
   `,
 ];
 
@@ -142,6 +151,9 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
   readonly #pool: pg.Pool;
   readonly #t: string;
   readonly #pageSize: number;
+  readonly #expireBatchSize: number;
+  /** The advisory lock key of the retention sweep (one sweeper per schema). */
+  readonly #sweepLock: string;
   readonly #reconnectDelay: RetryDelay;
   readonly #log: Logger;
   #healthy = true;
@@ -151,10 +163,19 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
   #probeTimer: NodeJS.Timeout | undefined;
   #probeWake: (() => void) | undefined;
 
-  private constructor(pool: pg.Pool, schema: string, pageSize: number, reconnectDelay: RetryDelay, log: Logger) {
+  private constructor(
+    pool: pg.Pool,
+    schema: string,
+    pageSize: number,
+    expireBatchSize: number,
+    reconnectDelay: RetryDelay,
+    log: Logger,
+  ) {
     this.#pool = pool;
     this.#t = `${schema}.titanic_requests`;
+    this.#sweepLock = `titanic-sweep:${schema}`;
     this.#pageSize = pageSize;
+    this.#expireBatchSize = expireBatchSize;
     this.#reconnectDelay = reconnectDelay;
     this.#log = log;
     // An idle connection that breaks (database restart) is reported here; without a listener the
@@ -195,13 +216,15 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
       pool,
       schema,
       options.recoveryPageSize ?? postgresStoreDefaults.recoveryPageSize,
+      options.expireBatchSize ?? postgresStoreDefaults.expireBatchSize,
       options.reconnectDelay ?? postgresStoreDefaults.reconnectDelay,
       componentLogger(options.logger, { component: 'postgres-store', schema }),
     );
     try {
       await store.#migrate(schema);
     } catch (err) {
-      await pool.end().catch(() => undefined);
+      // Also stops the health probe the failure started, which would keep the process alive.
+      await store.close().catch(() => undefined);
       throw new TitanicStoreError(`cannot open the Titanic store on PostgreSQL: ${(err as Error).message}`, {
         cause: err,
       });
@@ -367,23 +390,46 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
 
   /**
    * Claims up to `limit` pending requests that no instance holds, or whose lease expired, for
-   * `instance` until `leaseMs` from now (database clock), oldest first. Rows another transaction
-   * is claiming at the same moment are skipped, never waited for.
+   * `instance` until `leaseMs` from now (database clock): round-robin across services (the oldest
+   * of each service first, then the second oldest of each, ...), counting what this instance
+   * already `held` of each as taken turns, so that a service with a long backlog does not take
+   * every claim (nor every slot) from the others. Rows another transaction is claiming at the
+   * same moment are skipped, never waited for.
    */
   async claim(
     instance: string,
     leaseMs: number,
     limit: number,
     exclude: readonly Buffer[] = [],
+    held: ReadonlyMap<string, number> = new Map(),
   ): Promise<StoredRequest[]> {
+    const t = this.#t;
+    const heldServices = [...held.keys()].map((key) => Buffer.from(key, 'latin1'));
     const rows = await this.#query<{ uuid: string; service: Buffer; body: Buffer }>(
-      `UPDATE ${this.#t} t SET claimed_by = $1, claimed_until = now() + $2 * interval '1 millisecond'
-       FROM (SELECT seq FROM ${this.#t}
-             WHERE reply IS NULL AND (claimed_until IS NULL OR claimed_until < now())
-               AND service <> ALL($4::bytea[])
-             ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED) c
-       WHERE t.seq = c.seq RETURNING t.seq, t.uuid, t.service, t.body`,
-      [instance, leaseMs, limit, exclude],
+      // The services with pending requests, one index probe each (a loose index scan).
+      `WITH RECURSIVE s(service) AS (
+         (SELECT service FROM ${t} WHERE reply IS NULL ORDER BY service LIMIT 1)
+         UNION ALL
+         SELECT (SELECT p.service FROM ${t} p WHERE p.reply IS NULL AND p.service > s.service
+                 ORDER BY p.service LIMIT 1)
+         FROM s WHERE s.service IS NOT NULL
+       ),
+       h AS (SELECT * FROM unnest($5::bytea[], $6::int[]) AS h(service, n)),
+       c AS (
+         SELECT r.seq,
+                row_number() OVER (PARTITION BY s.service ORDER BY r.seq)
+                  + coalesce((SELECT h.n FROM h WHERE h.service = s.service), 0) AS turn
+         FROM s CROSS JOIN LATERAL (
+           SELECT seq FROM ${t}
+           WHERE service = s.service AND reply IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+           ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED
+         ) r
+         WHERE s.service IS NOT NULL AND s.service <> ALL($4::bytea[])
+         ORDER BY turn, r.seq LIMIT $3
+       )
+       UPDATE ${t} t SET claimed_by = $1, claimed_until = now() + $2 * interval '1 millisecond'
+       FROM c WHERE t.seq = c.seq RETURNING t.seq, t.uuid, t.service, t.body`,
+      [instance, leaseMs, limit, exclude, heldServices, [...held.values()]],
     );
     return rows.map((row) => ({ uuid: row.uuid, service: row.service, body: decodeFrames(row.body) }));
   }
@@ -452,11 +498,53 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     return { pending: Number(rows[0]?.pending ?? 0), replied: Number(rows[0]?.replied ?? 0) };
   }
 
+  /**
+   * One instance at a time: the sweep holds a session advisory lock for its duration, and an
+   * instance that finds it taken skips this round (resolving 0). Rows go in transactions of
+   * `expireBatchSize`, each well inside the statement timeout, skipping rows other transactions
+   * hold (a `titanic.close` of the same request) rather than waiting for them.
+   */
   async expireReplies(repliedBeforeMs: number): Promise<number> {
-    const result = await this.#run(() =>
-      this.#pool.query(`DELETE FROM ${this.#t} WHERE reply IS NOT NULL AND replied_ms < $1`, [repliedBeforeMs]),
-    );
-    return result.rowCount ?? 0;
+    const client = await this.#run(() => this.#pool.connect());
+    const onError = (err: Error): void => this.#unhealthy(err);
+    client.on('error', onError);
+    let broken: Error | undefined;
+    try {
+      const { rows } = await this.#run(() =>
+        client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [this.#sweepLock]),
+      );
+      if (rows[0]?.locked !== true) {
+        this.#log.debug('retention sweep skipped: another instance is sweeping');
+        return 0;
+      }
+      let deleted = 0;
+      try {
+        for (;;) {
+          const result = await this.#run(() =>
+            client.query(
+              `WITH l AS (SELECT seq FROM ${this.#t} WHERE reply IS NOT NULL AND replied_ms < $1
+                          LIMIT $2 FOR UPDATE SKIP LOCKED)
+               DELETE FROM ${this.#t} t USING l WHERE t.seq = l.seq`,
+              [repliedBeforeMs, this.#expireBatchSize],
+            ),
+          );
+          const n = result.rowCount ?? 0;
+          deleted += n;
+          if (n < this.#expireBatchSize || this.#closed) return deleted;
+        }
+      } finally {
+        await client.query('SELECT pg_advisory_unlock(hashtext($1))', [this.#sweepLock]).catch((err: unknown) => {
+          broken = toError(err);
+        });
+      }
+    } catch (err) {
+      broken = toError(err);
+      throw err;
+    } finally {
+      // A session that may still hold the lock (or is broken) is not handed to anyone else.
+      client.off('error', onError);
+      client.release(broken);
+    }
   }
 
   async close(): Promise<void> {

@@ -277,7 +277,8 @@ export class TitanicServer implements AsyncDisposable {
     spawn(TSP_SERVICE.CLOSE, o.replyWorkers, this.#onClose);
     this.#dispatcher.start();
     this.#transition({ state: 'running', recovered });
-    this.#scheduleSweep(0);
+    // The first sweep a second after start, not in the middle of it.
+    this.#scheduleSweep(1000);
     this.#log.info({ recovered, workers: this.#workers.length, concurrency: o.concurrency }, 'titanic started');
     return { recovered };
   }
@@ -354,10 +355,14 @@ export class TitanicServer implements AsyncDisposable {
   }
 
   async #sweep(retention: number): Promise<void> {
+    const started = Date.now();
     try {
-      const expired = await this.#store.expireReplies(Date.now() - retention);
+      const expired = await this.#store.expireReplies(started - retention);
       this.#counters.expired += expired;
-      if (expired > 0) this.#log.info({ expired, replyRetentionMs: retention }, 'unclosed replies expired');
+      if (expired > 0) {
+        const durationMs = Date.now() - started;
+        this.#log.info({ expired, durationMs, replyRetentionMs: retention }, 'unclosed replies expired');
+      }
     } catch (err) {
       this.#log.error({ err: toError(err) }, 'retention sweep failed');
     }

@@ -54,11 +54,23 @@ export interface SqliteStoreOptions {
   fsync?: boolean;
   /** Rows read per page during recovery. @default 1000 */
   recoveryPageSize?: number;
+  /**
+   * After a commit failed (a full or read-only disk), try a one-page write this often until one
+   * succeeds, so that `healthy` turns true again without waiting for traffic. @default 1000
+   */
+  healthProbeMs?: number;
+  /**
+   * Rows deleted per transaction by `expireReplies`; the event loop runs between two of them, so
+   * a sweep of many replies never holds the process up for long. @default 1000
+   */
+  expireBatchSize?: number;
 }
 
 export const sqliteStoreDefaults = {
   fsync: true,
   recoveryPageSize: 1000,
+  healthProbeMs: 1000,
+  expireBatchSize: 1000,
 } as const satisfies Omit<Required<SqliteStoreOptions>, 'dataDir'>;
 
 export class SqliteStore implements TitanicStore, StoreAdmin {
@@ -74,13 +86,20 @@ export class SqliteStore implements TitanicStore, StoreAdmin {
   readonly #getRequest: Database.Statement<[string], { service: Buffer; body: Buffer; reply: Buffer | null }>;
   readonly #pendingPage: Database.Statement<[number, number], { seq: number; uuid: string; service: Buffer }>;
   readonly #counts: Database.Statement<[], { pending: number | null; replied: number | null }>;
-  readonly #expire: Database.Statement<[number]>;
+  readonly #expire: Database.Statement<[number, number]>;
   readonly #apply: (batch: readonly StoreWrite[]) => void;
+  readonly #healthProbeMs: number;
+  readonly #expireBatchSize: number;
+  #healthy = true;
+  #probeTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: SqliteStoreOptions) {
     const fsync = options.fsync ?? sqliteStoreDefaults.fsync;
     this.#pageSize = options.recoveryPageSize ?? sqliteStoreDefaults.recoveryPageSize;
+    this.#healthProbeMs = options.healthProbeMs ?? sqliteStoreDefaults.healthProbeMs;
+    this.#expireBatchSize = options.expireBatchSize ?? sqliteStoreDefaults.expireBatchSize;
+    if (!(this.#expireBatchSize >= 1)) throw new RangeError('expireBatchSize: expected a number >= 1');
     // Owner only: the store holds request bodies, replies and their UUIDs (bearer tokens).
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     this.path = join(options.dataDir, SQLITE_FILE);
@@ -125,7 +144,10 @@ export class SqliteStore implements TitanicStore, StoreAdmin {
       'SELECT seq, uuid, service FROM requests WHERE reply IS NULL AND seq > ? ORDER BY seq LIMIT ?',
     );
     this.#counts = db.prepare('SELECT SUM(reply IS NULL) AS pending, SUM(reply IS NOT NULL) AS replied FROM requests');
-    this.#expire = db.prepare('DELETE FROM requests WHERE reply IS NOT NULL AND replied_ms < ?');
+    this.#expire = db.prepare(
+      `DELETE FROM requests WHERE seq IN
+         (SELECT seq FROM requests WHERE reply IS NOT NULL AND replied_ms < ? LIMIT ?)`,
+    );
     this.#apply = db.transaction((batch: readonly StoreWrite[]) => {
       const now = Date.now();
       for (const w of batch) {
@@ -150,9 +172,41 @@ export class SqliteStore implements TitanicStore, StoreAdmin {
     try {
       this.#apply(batch);
     } catch (err) {
+      this.#commitFailed();
       throw new TitanicStoreError(`commit of ${batch.length} writes failed: ${(err as Error).message}`, { cause: err });
     }
+    this.#commitSucceeded();
     countBatch(this.stats, batch);
+  }
+
+  /**
+   * False from a failed commit (full or read-only disk, I/O error) until the next one succeeds:
+   * a write of this store's own, or the probe that runs every `healthProbeMs` meanwhile.
+   */
+  get healthy(): boolean {
+    return this.#healthy && !this.#closed;
+  }
+
+  #commitFailed(): void {
+    this.#healthy = false;
+    if (this.#probeTimer !== undefined || this.#closed) return;
+    this.#probeTimer = setInterval(() => {
+      try {
+        // Rewriting the schema version is a real one-page commit (with its fsync).
+        this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
+        this.#commitSucceeded();
+      } catch {
+        // Still failing: the next tick tries again.
+      }
+    }, this.#healthProbeMs);
+    this.#probeTimer.unref();
+  }
+
+  #commitSucceeded(): void {
+    this.#healthy = true;
+    if (this.#probeTimer === undefined) return;
+    clearInterval(this.#probeTimer);
+    this.#probeTimer = undefined;
   }
 
   async get(uuid: string): Promise<StoredState> {
@@ -187,9 +241,28 @@ export class SqliteStore implements TitanicStore, StoreAdmin {
     return { pending: row?.pending ?? 0, replied: row?.replied ?? 0 };
   }
 
+  /**
+   * Deletes in transactions of `expireBatchSize` rows and yields to the event loop between two
+   * of them (so heartbeats and submissions go on during a sweep of many replies).
+   */
   async expireReplies(repliedBeforeMs: number): Promise<number> {
     this.#check();
-    return this.#expire.run(repliedBeforeMs).changes;
+    let deleted = 0;
+    for (;;) {
+      let changes: number;
+      try {
+        changes = this.#expire.run(repliedBeforeMs, this.#expireBatchSize).changes;
+      } catch (err) {
+        this.#commitFailed();
+        throw err;
+      }
+      this.#commitSucceeded();
+      deleted += changes;
+      if (changes < this.#expireBatchSize) return deleted;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      // Closed meanwhile (shutdown): the rest is left for the next run.
+      if (this.#closed) return deleted;
+    }
   }
 
   async pendingByService(): Promise<ServicePending[]> {
@@ -229,6 +302,8 @@ export class SqliteStore implements TitanicStore, StoreAdmin {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#probeTimer !== undefined) clearInterval(this.#probeTimer);
+    this.#probeTimer = undefined;
     try {
       this.#db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {

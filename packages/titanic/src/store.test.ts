@@ -115,6 +115,63 @@ describe.each(implementations)('%s', (_name, make) => {
   });
 });
 
+describe('retention sweep in batches', () => {
+  const replied = async (store: TitanicStore, n: number): Promise<void> => {
+    const uuids = Array.from({ length: n }, () => generateUuid());
+    await store.write([
+      ...uuids.map((uuid): StoreWrite => ({ type: 'request', uuid, service: b('s'), body: [] })),
+      ...uuids.map((uuid): StoreWrite => ({ type: 'reply', uuid, body: [b('r')] })),
+    ]);
+  };
+
+  it('SqliteStore deletes in transactions of expireBatchSize and lets the event loop run between them', async () => {
+    const store = new SqliteStore({ dataDir: tempDir(), expireBatchSize: 100 });
+    await replied(store, 1050);
+    // Counts turns of the event loop while the sweep runs.
+    let turns = 0;
+    let spinner: NodeJS.Immediate | undefined;
+    const spin = (): void => {
+      turns++;
+      spinner = setImmediate(spin);
+    };
+    spin();
+    try {
+      expect(await store.expireReplies(Date.now() + 1)).toBe(1050);
+    } finally {
+      clearImmediate(spinner);
+    }
+    expect(turns).toBeGreaterThanOrEqual(10); // 11 transactions, the loop turned between them
+    expect(await store.counts()).toEqual({ pending: 0, replied: 0 });
+    await store.close();
+  });
+
+  it.skipIf(pgUrl === undefined)(
+    'PostgresStore sweeps on one instance at a time (advisory lock) and in batches',
+    async () => {
+      const schema = freshSchema();
+      const [a, c] = await Promise.all([
+        PostgresStore.open({ url: pgUrl ?? '', schema, maxConnections: 2, expireBatchSize: 100 }),
+        PostgresStore.open({ url: pgUrl ?? '', schema, maxConnections: 2, expireBatchSize: 100 }),
+      ]);
+      await replied(a, 450);
+      // Another session holds the sweep lock: this instance skips the round.
+      const other = new pg.Client({ connectionString: pgUrl });
+      await other.connect();
+      await other.query('SELECT pg_advisory_lock(hashtext($1))', [`titanic-sweep:${schema}`]);
+      expect(await c.expireReplies(Date.now() + 1)).toBe(0);
+      expect((await c.counts()).replied).toBe(450);
+      await other.query('SELECT pg_advisory_unlock(hashtext($1))', [`titanic-sweep:${schema}`]);
+      await other.end();
+      // Two at once: both finish, every row is deleted once.
+      const [x, y] = await Promise.all([a.expireReplies(Date.now() + 1), c.expireReplies(Date.now() + 1)]);
+      expect(x + y).toBe(450);
+      expect(await a.counts()).toEqual({ pending: 0, replied: 0 });
+      await a.close();
+      await c.close();
+    },
+  );
+});
+
 describe('SqliteStore durability', () => {
   it('keeps everything committed across a reopen', async () => {
     const dataDir = tempDir();
@@ -222,6 +279,36 @@ describe.skipIf(pgUrl === undefined)('PostgresStore', () => {
     await expect.poll(async () => (await c.claim('C', 60_000, 10)).map((r) => r.uuid)).toEqual([extra]);
     await a.close();
     await c.close();
+  });
+
+  it('claims round-robin across services, so a long backlog of one does not take every claim', async () => {
+    const store = await open();
+    const slow = Array.from({ length: 1000 }, () => generateUuid());
+    const live = Array.from({ length: 3 }, () => generateUuid());
+    // The busy service's backlog is older than everything else.
+    await store.write(slow.map((uuid) => ({ type: 'request', uuid, service: b('slow'), body: [] })));
+    await store.write(live.map((uuid) => ({ type: 'request', uuid, service: b('live'), body: [] })));
+    const first = await store.claim('A', 60_000, 8);
+    const of = (rows: { service: Buffer }[], name: string): number =>
+      rows.filter((r) => r.service.equals(b(name))).length;
+    expect(first).toHaveLength(8);
+    expect(of(first, 'live')).toBe(3);
+    // The oldest of each service first.
+    expect(
+      first
+        .filter((r) => r.service.equals(b('slow')))
+        .map((r) => r.uuid)
+        .sort(),
+    ).toEqual(slow.slice(0, 5).sort());
+    // Excluded services are skipped; the rest goes on in order.
+    expect(await store.claim('A', 60_000, 8, [b('slow')])).toEqual([]);
+    expect((await store.claim('A', 60_000, 2)).map((r) => r.uuid).sort()).toEqual(slow.slice(5, 7).sort());
+    // What the instance already holds counts: with 7 of 'slow' held, a new 'live' request goes first.
+    const more = generateUuid();
+    await store.write([{ type: 'request', uuid: more, service: b('live'), body: [] }]);
+    const held = new Map([['slow', 7]]);
+    expect((await store.claim('A', 60_000, 1, [], held)).map((r) => r.uuid)).toEqual([more]);
+    await store.close();
   });
 
   it('renews only leases the instance still holds, and releases with a delay', async () => {

@@ -115,10 +115,17 @@ export interface StoreAdmin {
 export interface LeaseStore {
   /**
    * Claim up to `limit` pending requests that nobody holds (or whose lease expired) for
-   * `instance` until `leaseMs` from now, oldest first, with their bodies; none for the services
-   * in `exclude` (their circuit is open on this instance).
+   * `instance` until `leaseMs` from now, with their bodies; none for the services in `exclude`
+   * (their circuit is open on this instance). Fair across services: the services this instance
+   * holds fewest requests of (`held`, by service as latin1) first, the oldest of each first.
    */
-  claim(instance: string, leaseMs: number, limit: number, exclude?: readonly Buffer[]): Promise<StoredRequest[]>;
+  claim(
+    instance: string,
+    leaseMs: number,
+    limit: number,
+    exclude?: readonly Buffer[],
+    held?: ReadonlyMap<string, number>,
+  ): Promise<StoredRequest[]>;
   /** Extend the leases `instance` still holds among `uuids`; resolves with those it still holds. */
   renew(instance: string, uuids: readonly string[], leaseMs: number): Promise<string[]>;
   /**

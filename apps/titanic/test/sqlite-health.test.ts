@@ -1,0 +1,90 @@
+/**
+ * /healthz of a SQLite titanic follows its disk (real process, real full disk):
+ *
+ *   MajordomoClient ──titanic.request──> titanic --with-broker --data-dir <2 MB tmpfs>
+ *   fetch ──/healthz────────────────────────┘          (filled up by the test, then freed)
+ *
+ * 200 while commits succeed; once the disk is full a submission is answered "500" and /healthz
+ * turns 503; once space is freed /healthz is 200 again without any traffic (the store probes
+ * with a one-page commit) and submissions are answered "200".
+ *
+ * A full disk needs a small file system of its own: a tmpfs, which only root can mount. Without
+ * that the test is skipped.
+ */
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MajordomoClient } from '@zpatterns/majordomo';
+import { appBin, Daemon } from '@zpatterns/testkit';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const mountPoint = mkdtempSync(join(tmpdir(), 'titanic-full-'));
+let mounted = false;
+try {
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', mountPoint], { stdio: 'ignore' });
+  mounted = true;
+} catch {
+  // Not root (or no mount): skipped below.
+}
+afterAll(() => {
+  if (mounted) execFileSync('umount', [mountPoint]);
+  rmSync(mountPoint, { recursive: true, force: true });
+});
+
+const health = async (url: string): Promise<number> => (await fetch(`${url}/healthz`)).status;
+
+/** Write zeros into `path` until the file system is full. */
+function fillUp(path: string): void {
+  const fd = openSync(path, 'w');
+  const chunk = Buffer.alloc(64 * 1024);
+  try {
+    for (;;) writeSync(fd, chunk);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe.skipIf(!mounted)('titanic on SQLite when the disk fills up', () => {
+  it('/healthz 503 and "500" for submissions while commits fail, 200 again once they succeed', async () => {
+    await using titanic = await Daemon.start({
+      bin: appBin('titanic'),
+      args: [
+        '--with-broker',
+        '--broker',
+        'tcp://127.0.0.1:*',
+        '--data-dir',
+        join(mountPoint, 'data'),
+        '--metrics-port',
+        '0',
+      ],
+    });
+    const url = titanic.ready['metrics'] as string;
+    await using client = new MajordomoClient({
+      broker: titanic.ready['broker'] as string,
+      timeoutMs: 10_000,
+      retries: 0,
+    });
+    const submit = async (): Promise<string> =>
+      (await client.request('titanic.request', ['nobody', 'hello']))[0]?.toString() ?? '';
+
+    expect(await health(url)).toBe(200);
+    expect(await submit()).toBe('200');
+
+    const filler = join(mountPoint, 'filler');
+    fillUp(filler);
+    expect(await submit()).toBe('500');
+    expect(await health(url)).toBe(503);
+    expect(await submit()).toBe('500');
+    expect(await health(url)).toBe(503);
+
+    unlinkSync(filler);
+    const freedAt = Date.now();
+    await expect.poll(() => health(url), { timeout: 10_000, interval: 50 }).toBe(200);
+    console.log(`/healthz 200 again ${Date.now() - freedAt} ms after space was freed (no traffic meanwhile)`);
+    expect(await submit()).toBe('200');
+    expect(await titanic.stop()).toEqual({ code: 0, signal: null });
+  }, 30_000);
+});
