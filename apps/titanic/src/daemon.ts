@@ -40,6 +40,7 @@ import {
   type MetricsFlags,
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
+import { dataDirOption } from './store-admin.js';
 import { InvalidArgumentError } from 'commander';
 import { exponentialBackoff, loadPublicKey, toError, type SecurityOptions, type ZapRequest } from '@zpatterns/core';
 import { Broker, DEFAULT_BROKER_ENDPOINT, MajordomoClient, MMI } from '@zpatterns/majordomo';
@@ -83,7 +84,7 @@ const program = createProgram('titanic', 'Titanic: durable, disconnected request
     endpointFlag,
     DEFAULT_BROKER_ENDPOINT,
   )
-  .option('--data-dir <dir>', 'directory of the SQLite store (the default store)', titanicServerDefaults.dataDir)
+  .addOption(dataDirOption('directory of the SQLite store (the default store)'))
   .option(
     '--store <url>',
     'a PostgreSQL store instead of SQLite, shared by any number of instances: postgres://USER@HOST[:PORT]/DB (a unix socket: postgres://USER@%2Fsocket%2Fdir/DB)',

@@ -8,9 +8,9 @@
  * if it is running). On PostgreSQL the commands run beside live instances: a purged request that an
  * instance had claimed is skipped at dispatch (it is no longer in the store).
  */
-import { configureCommand, createProgram, envOptions } from '@zpatterns/app-kit';
-import { type Command, InvalidArgumentError } from 'commander';
-import { PostgresStore, SqliteStore, titanicServerDefaults, type StoreAdmin } from '@zpatterns/titanic';
+import { configureCommand, createProgram, defaultDataDir, envOptions } from '@zpatterns/app-kit';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { PostgresStore, SqliteStore, type StoreAdmin } from '@zpatterns/titanic';
 
 export const STORE_COMMANDS: readonly string[] = ['pending', 'purge'];
 
@@ -19,9 +19,20 @@ interface StoreFlags {
   store?: string;
 }
 
+/**
+ * `--data-dir`, whose default is absolute whatever directory the daemon starts in, so that a
+ * supervisor starting it in `/` opens the same store as an operator in a shell.
+ */
+export function dataDirOption(description: string): Option {
+  return new Option('--data-dir <dir>', description).default(
+    defaultDataDir('titanic'),
+    '$STATE_DIRECTORY, else $XDG_STATE_HOME/zpatterns/titanic, else ~/.local/state/zpatterns/titanic',
+  );
+}
+
 function storeOptions(command: Command): Command {
   return command
-    .option('--data-dir <dir>', 'directory of the SQLite store', titanicServerDefaults.dataDir)
+    .addOption(dataDirOption('directory of the SQLite store'))
     .option(
       '--store <url>',
       'PostgreSQL store URL (postgres://USER@HOST/DB) instead of --data-dir',

@@ -89,7 +89,7 @@ describe('titanic: a sweep of 100,000 expired replies does not stall the daemon'
           String(LIVENESS),
           '--reply-retention-ms',
           '1000',
-          '--workers',
+          '--request-workers',
           '4',
           '--reply-workers',
           '2',

@@ -2,6 +2,8 @@
  * Flag parsing helpers for commander: typed parsers that reject bad values with a one-line
  * message, and a program setup that turns every usage error into exit code 2.
  */
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS } from './logging.js';
 
@@ -26,6 +28,19 @@ export function endpointFlag(value: string): string {
     throw new InvalidArgumentError(`expected an endpoint like tcp://127.0.0.1:5555 or ipc:///tmp/x, got '${value}'`);
   }
   return value;
+}
+
+/**
+ * A daemon's default data directory, absolute whatever directory the daemon is started in:
+ * `$STATE_DIRECTORY` when a systemd unit sets `StateDirectory=` (its first entry), else
+ * `$XDG_STATE_HOME/zpatterns/<name>`, else `~/.local/state/zpatterns/<name>`.
+ */
+export function defaultDataDir(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const systemd = env['STATE_DIRECTORY']?.split(':')[0];
+  if (systemd !== undefined && isAbsolute(systemd)) return systemd;
+  const xdg = env['XDG_STATE_HOME'];
+  const base = xdg !== undefined && isAbsolute(xdg) ? xdg : join(homedir(), '.local', 'state');
+  return join(base, 'zpatterns', name);
 }
 
 /** For repeatable flags: collect every value, dropping the default once the user gives one. */

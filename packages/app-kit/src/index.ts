@@ -4,6 +4,7 @@ export {
   collect,
   configureCommand,
   createProgram,
+  defaultDataDir,
   deprecationMessage,
   endpointFlag,
   envName,

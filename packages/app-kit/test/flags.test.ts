@@ -6,10 +6,11 @@
  * the old one; a bad value from the environment is a one-line usage error, exit code 2.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { appBin, Daemon, freePortRange, runCli, useDisposables, type LogLine } from '@zpatterns/testkit';
+import { defaultDataDir } from '../src/flags.js';
 
 const { track } = useDisposables();
 const ANY = 'tcp://127.0.0.1:*';
@@ -196,5 +197,28 @@ describe('old flag names still work for one release, and warn', () => {
     expect(stderr).toContain('zpat: warning: --curve-key-file is deprecated');
     expect(stderr).toContain('use --curve-secret-key-file');
     expect(stderr).toContain('--curve-server-key and --curve-secret-key-file go together');
+  });
+});
+
+describe("titanic's default data directory is absolute, whatever the working directory", () => {
+  it('systemd StateDirectory= first, then XDG_STATE_HOME, then ~/.local/state', () => {
+    expect(defaultDataDir('titanic', { STATE_DIRECTORY: '/var/lib/titanic:/var/lib/other' })).toBe('/var/lib/titanic');
+    expect(defaultDataDir('titanic', { XDG_STATE_HOME: '/srv/state' })).toBe('/srv/state/zpatterns/titanic');
+    expect(defaultDataDir('titanic', { XDG_STATE_HOME: 'relative' })).toBe(
+      join(homedir(), '.local', 'state', 'zpatterns', 'titanic'),
+    );
+    expect(defaultDataDir('titanic', {})).toBe(join(homedir(), '.local', 'state', 'zpatterns', 'titanic'));
+  });
+
+  it('the daemon and its store commands open the store there', async () => {
+    const state = tempDir();
+    const daemon = await start('titanic', ['--with-broker', '--broker', ANY, '--log-level', 'info'], {
+      XDG_STATE_HOME: state,
+    });
+    const store = join(state, 'zpatterns', 'titanic', 'titanic.sqlite');
+    expect(daemon.ready).toMatchObject({ store });
+    await daemon.stop();
+    const pending = await runCli(appBin('titanic'), ['pending'], { env: { XDG_STATE_HOME: state } });
+    expect(pending).toMatchObject({ code: 0, stdout: 'no pending requests\n' });
   });
 });
