@@ -1,6 +1,7 @@
 #!/bin/sh
 # One trial of `npm run bench -- vs-c`: start a server, the book's C peers against it, and print
-# one line: "rate=<requests/s> cpu_us=<server user+sys CPU per request, us> replies=<C client's count>"
+# one line: "rate=<requests/s> cpu_us=<server user+sys CPU per request, us> replies=<C client's count>
+# load=<1-minute load average at the end>"
 # (and "rtt_us=<flclient3's own average round trip>" for fl).
 #
 #   vs-c-trial.sh md <cbin> <server...>   the C mdworker x $WORKERS, mdclient2_n $REQUESTS
@@ -35,14 +36,22 @@ else
   case "$out" in *"Average round trip"*) replies=$n ;; *) replies=0 ;; esac
   rtt=$(printf '%s\n' "$out" | awk '/Average round trip/ {print $5}')
 fi
-[ -n "$peers" ] && kill $peers 2>/dev/null
+if [ -n "$peers" ]; then
+  kill $peers 2>/dev/null
+  # A C worker can hang on exit (its broker gone first): give them 2 s, then SIGKILL.
+  i=0
+  alive() { for p in $peers; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+  while [ "$i" -lt 20 ] && alive; do sleep 0.1; i=$((i + 1)); done
+  kill -9 $peers 2>/dev/null
+fi
 kill -INT "$server" 2>/dev/null
 i=0
 while kill -0 "$server" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 kill -9 "$server" 2>/dev/null
 wait 2>/dev/null
+load=$(cut -d' ' -f1 /proc/loadavg)
 awk -v n="$n" -v t0="$t0" -v t1="$t1" -v c0="$c0" -v c1="$c1" -v hz="$tick" -v r="${replies:-0}" \
-  -v rtt="${rtt:-}" 'BEGIN {
-    printf "rate=%.1f cpu_us=%.2f replies=%d", n / (t1 - t0), (c1 - c0) / hz * 1e6 / n, r
+  -v rtt="${rtt:-}" -v load="$load" 'BEGIN {
+    printf "rate=%.1f cpu_us=%.2f replies=%d load=%s", n / (t1 - t0), (c1 - c0) / hz * 1e6 / n, r, load
     if (rtt != "") printf " rtt_us=%s", rtt
     printf "\n" }'

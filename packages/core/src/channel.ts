@@ -9,6 +9,12 @@
  * when the socket is at its high-water mark the pump waits on libzmq and `send()` promises resolve
  * late, which back-pressures callers that await them.
  *
+ * With `directSend` on a socket created with `sendTimeout: 0` (which never waits in libzmq:
+ * zeromq.js hands a message over, or fails it with EAGAIN/EHOSTUNREACH, inside the `send()` call
+ * itself), `send()` and `post()` hand the message over at once while nothing is queued, instead of
+ * through the pump: the same order and the same errors, no async hop per message. A bind in
+ * progress (EBUSY) sends that message and the ones after it through the pump as usual.
+ *
  * Receiving: `start(handler)` runs the one receive loop and calls `handler` per message. A
  * handler that returns a promise is awaited before the next message is read (back-pressure);
  * errors it throws are logged and counted, and the loop goes on. `messages()` is the same loop as
@@ -33,6 +39,12 @@ export interface ChannelOptions {
    * `mandatory`). `send()` rejects its own promise instead. @default log at debug
    */
   onSendError?: (err: Error, message: Frames) => void;
+  /**
+   * Hand messages to libzmq inside `send()`/`post()` while nothing is queued, without the pump.
+   * Only takes effect when the socket was created with `sendTimeout: 0`. For a socket on a
+   * message-rate hot path (a broker's ROUTER). @default false
+   */
+  directSend?: boolean;
 }
 
 /** Counters, cheap to read at any time. */
@@ -57,6 +69,8 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
   readonly #log: Logger;
   readonly #onSendError: ((err: Error, message: Frames) => void) | undefined;
   readonly #queue = new Deque<Pending>(64);
+  /** `directSend` on a `sendTimeout: 0` socket: sends settle inside `socket.send()`. */
+  readonly #direct: boolean;
   #state: ChannelState = 'open';
   #pumping: Promise<void> | undefined;
   #loop: Promise<void> | undefined;
@@ -73,6 +87,7 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
       channel: options.name ?? socket.constructor.name,
     });
     this.#onSendError = options.onSendError;
+    this.#direct = options.directSend === true && (socket as { sendTimeout?: number }).sendTimeout === 0;
     this.#closedSignal = new Promise<void>((resolve) => {
       this.#markClosed = resolve;
     });
@@ -93,6 +108,10 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
    */
   send(message: Frames): Promise<void> {
     if (this.#state !== 'open') return Promise.reject(new ClosedError('channel'));
+    if (this.#direct && this.#pumping === undefined) {
+      const sent = this.#sendNow(message);
+      if (sent !== undefined) return sent.then(this.#onSent, this.#onSendRejected);
+    }
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ message, resolve, reject });
       this.#kick();
@@ -106,9 +125,47 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
    */
   post(message: Frames): boolean {
     if (this.#state !== 'open') return false;
+    if (this.#direct && this.#pumping === undefined) {
+      const sent = this.#sendNow(message);
+      if (sent !== undefined) {
+        sent.then(this.#onSent, (err: unknown) => {
+          this.#onPostFailed(toError(err), message);
+        });
+        return true;
+      }
+    }
     this.#queue.push({ message, resolve: undefined, reject: undefined });
     this.#kick();
     return true;
+  }
+
+  /**
+   * Hand `message` to libzmq now (direct mode, nothing queued). Returns the settled promise of
+   * zeromq.js, a rejected one for a synchronous failure, or undefined when a bind in progress
+   * blocks the socket (the caller then queues the message for the pump).
+   */
+  #sendNow(message: Frames): Promise<void> | undefined {
+    try {
+      return (this.socket as zmq.Writable & zmq.Socket).send(message as zmq.MessageLike[]);
+    } catch (caught) {
+      if (isBindInProgress(caught) && !this.socket.closed) return undefined;
+      return Promise.reject(toError(caught));
+    }
+  }
+
+  readonly #onSent = (): void => {
+    this.stats.sent++;
+  };
+
+  readonly #onSendRejected = (err: unknown): never => {
+    this.stats.sendErrors++;
+    throw toError(err);
+  };
+
+  #onPostFailed(err: Error, message: Frames): void {
+    this.stats.sendErrors++;
+    if (this.#onSendError !== undefined) this.#onSendError(err, message);
+    else this.#log.debug({ err }, 'send failed');
   }
 
   #kick(): void {

@@ -34,7 +34,12 @@ export function toBuffer(frameValue: Frame): Buffer {
 
 /** Byte equality of two frames. */
 export function frameEquals(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
+  const length = a.length;
+  if (length !== b.length) return false;
+  // Protocol headers and commands are a few bytes: a loop beats the native call.
+  if (length > 16) return Buffer.compare(a, b) === 0;
+  for (let i = 0; i < length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** True when `value` is a single-byte frame holding `byte`. */

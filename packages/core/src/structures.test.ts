@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AsyncQueue } from './async-queue.js';
 import { Deque } from './deque.js';
 import { ExpiryList } from './expiry.js';
-import { expectFrames, readU64, u64 } from './frames.js';
+import { expectFrames, frameEquals, readU64, u64 } from './frames.js';
 import { MinHeap } from './heap.js';
 import { StatusFeed } from './status-feed.js';
 import { ProtocolError } from './errors.js';
@@ -123,5 +123,19 @@ describe('StatusFeed', () => {
     for await (const _ of it) break;
     feed.emit(2);
     expect((await it.next()).done).toBe(true);
+  });
+});
+
+describe('frameEquals', () => {
+  it('compares bytes, short frames and long ones alike', () => {
+    const long = Buffer.alloc(40, 7);
+    expect(frameEquals(Buffer.from('MDPW01'), Buffer.from('MDPW01'))).toBe(true);
+    expect(frameEquals(Buffer.from('MDPW01'), Buffer.from('MDPW02'))).toBe(false);
+    expect(frameEquals(Buffer.from('MDPW0'), Buffer.from('MDPW01'))).toBe(false);
+    expect(frameEquals(Buffer.alloc(0), new Uint8Array(0))).toBe(true);
+    expect(frameEquals(long, Buffer.from(long))).toBe(true);
+    const other = Buffer.from(long);
+    other[39] = 8;
+    expect(frameEquals(long, other)).toBe(false);
   });
 });

@@ -72,6 +72,76 @@ describe.each(Object.keys(protocols) as (keyof typeof protocols)[])('Channel ove
   }, 60_000);
 });
 
+describe('Channel with directSend (sendTimeout 0)', () => {
+  it('post() and send() from 4 senders x 20k, mixed with a bind: order kept, nothing lost, all counted', async () => {
+    const router = new zmq.Router({ linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+    await router.bind('tcp://127.0.0.1:*');
+    const dealer = new zmq.Dealer({ linger: 0, sendTimeout: 0, sendHighWaterMark: 0 });
+    dealer.connect(router.lastEndpoint ?? '');
+    cleanup.push(() => {
+      router.close();
+      dealer.close();
+    });
+    const out = new Channel(dealer, { directSend: true });
+    const inbound = new Channel(router);
+    const senders = 4;
+    const perSender = 20_000;
+    const lastSeen = new Array<number>(senders).fill(-1);
+    let total = 0;
+    let outOfOrder = 0;
+    const allReceived = new Promise<void>((resolve) => {
+      void inbound.start((message: Message) => {
+        const body = message[1] as Buffer;
+        const sender = body.readUInt8(0);
+        const seq = body.readUInt32BE(1);
+        if (seq !== (lastSeen[sender] as number) + 1) outOfOrder++;
+        lastSeen[sender] = seq;
+        if (++total === senders * perSender) resolve();
+      });
+    });
+    const send = async (sender: number): Promise<void> => {
+      for (let seq = 0; seq < perSender; seq++) {
+        const body = Buffer.allocUnsafe(5);
+        body.writeUInt8(sender, 0);
+        body.writeUInt32BE(seq, 1);
+        if (seq % 100 === 99) await out.send([body]);
+        else out.post([body]);
+      }
+    };
+    // A bind on the sending socket while it sends: EBUSY sends go through the queue, in order.
+    const binding = (async () => {
+      for (let i = 0; i < 3; i++) await dealer.bind(ipcEndpoint('direct-bind'));
+    })();
+    await Promise.all([...[0, 1, 2, 3].map(send), binding]);
+    await allReceived;
+    expect(total).toBe(senders * perSender);
+    expect(outOfOrder).toBe(0);
+    await out.drain();
+    expect(out.stats.sent).toBe(senders * perSender);
+    expect(out.stats.sendErrors).toBe(0);
+    await inbound.close();
+  }, 60_000);
+
+  it('send() rejects with the socket error and counts it; post() reports it to onSendError', async () => {
+    const router = new zmq.Router({ linger: 0, mandatory: true, sendTimeout: 0 });
+    await router.bind('tcp://127.0.0.1:*');
+    const errors: string[] = [];
+    const channel = new Channel(router, {
+      directSend: true,
+      onSendError: (err) => errors.push((err as { code?: string }).code ?? err.message),
+    });
+    cleanup.push(() => channel.close());
+    await expect(channel.send([Buffer.from('nobody'), Buffer.from('hello')])).rejects.toMatchObject({
+      code: 'EHOSTUNREACH',
+    });
+    expect(channel.post([Buffer.from('nobody'), Buffer.from('hello')])).toBe(true);
+    await channel.drain();
+    expect(errors).toEqual(['EHOSTUNREACH']);
+    expect(channel.stats.sendErrors).toBe(2);
+    expect(channel.stats.sent).toBe(0);
+  });
+});
+
 describe('Channel lifecycle', () => {
   it('close() with sends pending settles every one of them: sent or ClosedError, none left hanging', async () => {
     // A DEALER with nobody connected blocks at its high-water mark, so sends pile up in our queue.
@@ -168,12 +238,15 @@ describe('Channel lifecycle', () => {
   });
 });
 
-describe('Channel while the socket binds', () => {
+describe.each([
+  ['pump', -1],
+  ['directSend (sendTimeout 0)', 0],
+] as const)('Channel while the socket binds, %s', (_mode, sendTimeout) => {
   it('keeps receiving and sending when bind() runs under traffic (zeromq.js EBUSY during a bind)', async () => {
     // No high-water marks: a ROUTER silently drops at its HWM, which is not what this test is about.
-    const router = new zmq.Router({ linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+    const router = new zmq.Router({ linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout });
     await router.bind('tcp://127.0.0.1:*');
-    const channel = new Channel(router);
+    const channel = new Channel(router, { directSend: true });
     let received = 0;
     void channel.start((message) => {
       received++;

@@ -112,7 +112,11 @@ export class FreelanceServer implements AsyncDisposable {
     this.#maxBytes = options.maxMessageBytes ?? freelanceServerDefaults.maxMessageBytes;
     this.#maxFrames = options.maxFrames ?? freelanceServerDefaults.maxFrames;
     this.#log = componentLogger(options.logger, { component: 'freelance-server', endpoint });
-    this.#channel = new Channel(router, { name: 'freelance-server', logger: this.#log });
+    this.#channel = new Channel(router, {
+      name: 'freelance-server',
+      logger: this.#log,
+      directSend: true,
+    });
     void this.#channel.start((message) => this.#onMessage(message));
   }
 

@@ -25,6 +25,8 @@ export interface PendingRequest {
   readonly deadline: number;
   /** What it costs while queued, counted against `maxQueuedBytes`. */
   readonly bytes: number;
+  /** `client` as latin1, the key of the per-client queued bytes: made once, when first queued. */
+  clientKey: string | undefined;
 }
 
 export type BrokerWorkerState =

@@ -84,6 +84,8 @@ export class Broker implements AsyncDisposable {
   readonly #workerEndpoints: string[] = [];
   readonly #securityOptions: SecurityOptions | undefined;
   readonly #services = new Map<string, BrokerService>();
+  /** The service `#requireService()` found last. */
+  #lastService: BrokerService | undefined;
   readonly #workers = new Map<string, Worker>();
   /** Workers in order of their last message: the head expires first. */
   readonly #liveness: ExpiryList<string, Worker>;
@@ -126,6 +128,7 @@ export class Broker implements AsyncDisposable {
     this.#channel = new Channel(this.#socket, {
       name: 'broker',
       logger: resolved.logger,
+      directSend: true,
       onSendError: (err, message) => {
         this.#onSendError(err, message);
       },
@@ -159,6 +162,7 @@ export class Broker implements AsyncDisposable {
       this.#workerChannel = new Channel(socket, {
         name: 'broker-workers',
         logger: o.logger,
+        directSend: true,
         onSendError: (err, message) => {
           this.#onSendError(err, message);
         },
@@ -386,6 +390,7 @@ export class Broker implements AsyncDisposable {
       arrivedAt: now,
       deadline: now + this.#options.requestTtlMs,
       bytes: requestBytes(client, body),
+      clientKey: undefined,
     };
     if (service.idle.size > 0) {
       const worker = this.#takeIdle(service);
@@ -401,6 +406,9 @@ export class Broker implements AsyncDisposable {
   }
 
   #requireService(name: Buffer): BrokerService {
+    // Consecutive messages mostly name the same service: compare bytes before making a key.
+    const last = this.#lastService;
+    if (last !== undefined && frameEquals(last.name, name) && this.#services.get(last.key) === last) return last;
     const key = name.toString('latin1');
     let service = this.#services.get(key);
     if (service === undefined) {
@@ -408,6 +416,7 @@ export class Broker implements AsyncDisposable {
       this.#services.set(key, service);
       if (this.#debug) this.#log.debug({ service: key }, 'service created');
     }
+    this.#lastService = service;
     return service;
   }
 
@@ -418,8 +427,7 @@ export class Broker implements AsyncDisposable {
    */
   #enqueue(service: BrokerService, request: PendingRequest): void {
     const limit = this.#options.maxQueuedBytes;
-    const client = request.client.toString('latin1');
-    const clientBytes = this.#clientBytes.get(client) ?? 0;
+    const clientBytes = this.#clientBytes.get(clientKey(request)) ?? 0;
     if (clientBytes + request.bytes > this.#options.maxQueuedBytesPerClient) {
       this.#refuseClientShare(service, request, clientBytes);
       return;
@@ -465,7 +473,7 @@ export class Broker implements AsyncDisposable {
   /** Count a request in (`sign` 1) or out (-1) of the queued bytes, overall and per client. */
   #charge(request: PendingRequest, sign: 1 | -1): void {
     this.#queuedBytes += sign * request.bytes;
-    const client = request.client.toString('latin1');
+    const client = clientKey(request);
     const bytes = (this.#clientBytes.get(client) ?? 0) + sign * request.bytes;
     if (bytes > 0) this.#clientBytes.set(client, bytes);
     else this.#clientBytes.delete(client);
@@ -833,4 +841,9 @@ function requestBytes(client: Buffer, body: readonly Buffer[]): number {
   let bytes = 96 + client.length;
   for (const frame of body) bytes += frame.length + 16;
   return bytes;
+}
+
+/** The key of a request's client in the per-client queued bytes, made once per request. */
+function clientKey(request: PendingRequest): string {
+  return (request.clientKey ??= request.client.toString('latin1'));
 }

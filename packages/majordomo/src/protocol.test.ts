@@ -192,6 +192,9 @@ describe('invalid input is classified, never thrown', () => {
     expect(isMmiService(b('mmi.service'))).toBe(true);
     expect(isMmiService(b('mmi'))).toBe(false);
     expect(isMmiService(b('echo'))).toBe(false);
+    expect(isMmiService(b('mmi.'))).toBe(true);
+    expect(isMmiService(b('mmi_service'))).toBe(false);
+    expect(isMmiService(b('MMI.service'))).toBe(false);
   });
 });
 

@@ -116,7 +116,14 @@ export function decodeMmiServicesBody(body: readonly Buffer[]): MmiServiceEntry[
 
 /** True for a service name in the reserved `mmi.` namespace. */
 export function isMmiService(service: Uint8Array): boolean {
-  return service.length >= 4 && Buffer.compare(service.subarray(0, 4), MMI_PREFIX_BYTES) === 0;
+  // Byte by byte: no subarray view and no native call per request.
+  return (
+    service.length >= 4 &&
+    service[0] === MMI_PREFIX_BYTES[0] &&
+    service[1] === MMI_PREFIX_BYTES[1] &&
+    service[2] === MMI_PREFIX_BYTES[2] &&
+    service[3] === MMI_PREFIX_BYTES[3]
+  );
 }
 
 const byte = (value: number): Buffer => Buffer.from([value]);

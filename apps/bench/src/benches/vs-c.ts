@@ -31,6 +31,7 @@ interface Trial {
   cpuUs: number;
   replies: number;
   rttUs?: number;
+  load?: number;
 }
 
 function crefDir(ctx: BenchContext): string {
@@ -79,8 +80,12 @@ function runTrial(shape: 'md' | 'fl', cbin: string, server: string[], env: Recor
         reject(new Error(`vs-c: trial printed no result: ${out.trim()}`));
         return;
       }
+      const trial: Trial = { rate, cpuUs, replies };
       const rttUs = field('rtt_us');
-      resolve(rttUs === undefined ? { rate, cpuUs, replies } : { rate, cpuUs, replies, rttUs });
+      if (rttUs !== undefined) trial.rttUs = rttUs;
+      const load = field('load');
+      if (load !== undefined) trial.load = load;
+      resolve(trial);
     });
   });
 }
@@ -100,6 +105,11 @@ function summarise(trials: readonly Trial[], reference: readonly Trial[] | undef
     cpuUsPerReqMin: Math.min(...cpus),
     cpuUsPerReqMax: Math.max(...cpus),
   };
+  const loads = trials.flatMap((t) => (t.load === undefined ? [] : [t.load]));
+  if (loads.length > 0) {
+    result['loadMin'] = Math.min(...loads);
+    result['loadMax'] = Math.max(...loads);
+  }
   const rtts = trials.flatMap((t) => (t.rttUs === undefined ? [] : [t.rttUs]));
   if (rtts.length > 0) {
     result['rttUsMin'] = Math.min(...rtts);
@@ -148,7 +158,9 @@ export const benchmark: Benchmark = {
     for (let round = 1; round <= rounds; round++) {
       for (const [name, server] of Object.entries(mdServers)) {
         const trial = await runTrial('md', cbin, server, env);
-        ctx.log(`round ${round} mdp ${name}: ${trial.rate.toFixed(0)} req/s, ${trial.cpuUs.toFixed(1)} us CPU/request`);
+        ctx.log(
+          `round ${round} mdp ${name}: ${trial.rate.toFixed(0)} req/s, ${trial.cpuUs.toFixed(1)} us CPU/request, load ${trial.load ?? '?'}`,
+        );
         if (trial.replies !== Number(requests))
           throw new Error(`vs-c: ${name} answered ${trial.replies} of ${requests}`);
         md.get(name)?.push(trial);
@@ -163,7 +175,7 @@ export const benchmark: Benchmark = {
         }
         if (trial.replies === 0) throw new Error(`vs-c: flclient3 got no answer from ${name} in 3 attempts`);
         ctx.log(
-          `round ${round} flp ${name}: ${trial.rttUs ?? '?'} us per round trip, ${trial.cpuUs.toFixed(1)} us CPU`,
+          `round ${round} flp ${name}: ${trial.rttUs ?? '?'} us per round trip, ${trial.cpuUs.toFixed(1)} us CPU, load ${trial.load ?? '?'}`,
         );
         fl.get(name)?.push(trial);
       }
