@@ -135,7 +135,10 @@ export interface CloneServerStats {
   snapshotsAborted: number;
   /** Snapshot requests that waited for one of the `maxConcurrentSnapshots` slots. */
   snapshotsQueued: number;
-  /** Snapshot requests dropped because the wait queue was full (the client asks again). */
+  /**
+   * Snapshot requests dropped because the wait queue was full, or because the same client (the
+   * same connection) already has one running or waiting (the client asks again).
+   */
   snapshotsRefused: number;
   expired: number;
   badMessages: number;
@@ -230,6 +233,8 @@ export class CloneServer implements AsyncDisposable {
   #health: CloneServerHealth = { ok: true };
   #snapshotsRunning = 0;
   readonly #snapshotQueue: { identity: Buffer; subtree: string }[] = [];
+  /** Clients (identities, hex) with a snapshot running or waiting: one each at most. */
+  readonly #snapshotPeers = new Set<string>();
   readonly stats: CloneServerStats = {
     updates: 0,
     snapshots: 0,
@@ -516,7 +521,13 @@ export class CloneServer implements AsyncDisposable {
       return;
     }
     this.stats.snapshots += 1;
+    const peer = hex(identity);
+    if (this.#snapshotPeers.has(peer)) {
+      this.stats.snapshotsRefused += 1; // one at a time per client: a peer cannot fill the queue
+      return;
+    }
     if (this.#snapshotsRunning < this.#o.maxConcurrentSnapshots) {
+      this.#snapshotPeers.add(peer);
       this.#startSnapshot(identity, subtree);
       return;
     }
@@ -527,6 +538,7 @@ export class CloneServer implements AsyncDisposable {
       return;
     }
     this.stats.snapshotsQueued += 1;
+    this.#snapshotPeers.add(peer);
     this.#snapshotQueue.push({ identity, subtree });
   }
 
@@ -540,6 +552,7 @@ export class CloneServer implements AsyncDisposable {
     this.#snapshotsRunning += 1;
     void this.#sendSnapshot(identity, entries, this.#store.sequence, subtree).finally(() => {
       this.#snapshotsRunning -= 1;
+      this.#snapshotPeers.delete(hex(identity));
       const next = this.#snapshotQueue.shift();
       if (next !== undefined && this.#closing === undefined) this.#startSnapshot(next.identity, next.subtree);
     });
