@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- fuzz [--requests N] [--daemons mdbroker,ppqueue]`: the protocol fuzzer against
- * every daemon (100,000 messages each by default, after a warm-up of `--warmup N`, default
- * 20,000), reporting the rate, the RSS after the warm-up and after the fuzz (with the V8 heap and
+ * every daemon (100,000 messages each by default, after a warm-up of `--warmup N`, by
+ * default a first pass of as many), reporting the rate, the RSS after the warm-up and after the fuzz (with the V8 heap and
  * external memory beside it), the bad messages sent and counted by the daemon, and that each
  * daemon still answered a normal request. The run exits 1 when a daemon's count differs or its RSS
  * grew by 20 % or more.
@@ -21,7 +21,7 @@ export const benchmark: Benchmark = {
     const cases: Record<string, CaseResult> = {};
     const notes: string[] = [];
     const failures: string[] = [];
-    const warmup = typeof ctx.flags['warmup'] === 'string' ? Number(ctx.flags['warmup']) : 20_000;
+    const warmup = typeof ctx.flags['warmup'] === 'string' ? Number(ctx.flags['warmup']) : messages;
     for (const name of daemons) {
       ctx.log(`fuzz: ${name}, ${messages} messages`);
       const result = await fuzzDaemon(name, messages, { warmup });
