@@ -32,6 +32,7 @@ import {
   ProtocolError,
   systemClock,
   toError,
+  WarningLimiter,
 } from '@zpatterns/core';
 import type { Clock, TimerHandle } from '@zpatterns/core';
 import { BinaryStar, type BStarRole } from '@zpatterns/bstar';
@@ -201,6 +202,8 @@ export class CloneServer implements AsyncDisposable {
   readonly #options: CloneServerOptions;
   readonly #clock: Clock;
   readonly #log: Logger;
+  /** Warnings about peers' bad messages: at most 10 a second (every one is counted). */
+  readonly #warnings: WarningLimiter;
   readonly #store = new KvStore();
   readonly #snapshot: Channel<zmq.Router>;
   readonly #publisher: Channel<zmq.Publisher>;
@@ -262,6 +265,7 @@ export class CloneServer implements AsyncDisposable {
     this.#o = { ...cloneServerDefaults, ...definedOnly(options) };
     this.#clock = options.clock ?? systemClock;
     this.#log = componentLogger(options.logger, { component: 'clone-server' });
+    this.#warnings = new WarningLimiter(this.#log, this.#clock, 10);
     const linger = this.#o.lingerMs;
     // mandatory: a send to a vanished client fails at once; sendTimeout: a client that stops reading
     // mid-snapshot holds the socket this long at most.
@@ -840,7 +844,7 @@ export class CloneServer implements AsyncDisposable {
   #bad(err: unknown, socket: string, peer?: Buffer): void {
     this.stats.badMessages += 1;
     const e = toError(err);
-    this.#log.warn(
+    this.#warnings.warn(
       {
         socket,
         peer: peer === undefined ? undefined : hex(peer),
