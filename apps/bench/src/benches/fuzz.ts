@@ -1,10 +1,10 @@
 /**
- * `npm run bench -- fuzz [--requests N] [--daemons mdbroker,ppqueue]`: the protocol fuzzer against
- * every daemon (100,000 messages each by default, after a warm-up of `--warmup N`, by
- * default a first pass of as many), reporting the rate, the RSS after the warm-up and after the fuzz (with the V8 heap and
- * external memory beside it), the bad messages sent and counted by the daemon, and that each
- * daemon still answered a normal request. The run exits 1 when a daemon's count differs or its RSS
- * grew by 20 % or more.
+ * `npm run bench -- fuzz [--requests N] [--warmup N] [--daemons mdbroker,ppqueue]`: the protocol
+ * fuzzer against every daemon (100,000 messages each by default, after a warm-up of a first pass
+ * of as many), reporting the rate, the RSS after the warm-up and after the fuzz (with the V8 heap
+ * and external memory beside it), the bad messages sent and counted by the daemon, and that each
+ * daemon still answered a normal request. The run exits 1 when a daemon's count differs or its
+ * RSS grew by 20 % or more.
  */
 import { fuzzDaemon, type DaemonName } from '@zpatterns/testkit';
 import type { Benchmark, CaseResult } from '../lib/types.js';
