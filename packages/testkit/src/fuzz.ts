@@ -5,7 +5,9 @@
  * message of the protocol with its body replaced by garbage; a valid message truncated; a valid
  * message with its frames reordered; a valid message with an oversized body (up to 256 KB); or the
  * valid message itself, so the daemon's deeper paths run too. Now and then a frame over the
- * daemon's `--max-message-bytes` is sent on a separate connection, which libzmq drops.
+ * daemon's `--max-message-bytes` is sent on a separate connection, which libzmq drops. With
+ * `isBad` the report counts the messages the daemon must count as bad (see fuzz-oracles.ts), and
+ * `settle` lets the caller wait for the daemon to catch up.
  *
  *   fuzz peer (DEALER / PUB) ──random, truncated, reordered, oversized──▶ daemon socket
  */
