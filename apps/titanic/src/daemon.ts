@@ -267,6 +267,7 @@ process.exitCode = await runDaemon({
         logger,
         heartbeatIntervalMs: flags.heartbeatMs,
         liveness: flags.liveness,
+        maxMessageBytes: flags.maxMessageBytes,
         security: secured.broker,
       });
       try {

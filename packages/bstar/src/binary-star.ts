@@ -27,6 +27,7 @@ import {
   type Message,
   type ServerSecurity,
   type TimerHandle,
+  WarningLimiter,
 } from '@zpatterns/core';
 import { NotStartedError } from './errors.js';
 import { initialState, transition, type BStarEvent, type BStarNotice, type BStarRole, type BStarState } from './fsm.js';
@@ -100,6 +101,8 @@ export class BinaryStar implements AsyncDisposable {
   readonly #heartbeatMs: number;
   readonly #clock: Clock;
   readonly #log: Logger;
+  /** Warnings about garbage on the state socket: at most 10 a second (every one is counted). */
+  readonly #warnings: WarningLimiter;
   readonly #pub: Channel<zmq.Publisher>;
   readonly #sub: Channel<zmq.Subscriber>;
   readonly #feed = new StatusFeed<BStarChange>();
@@ -122,6 +125,7 @@ export class BinaryStar implements AsyncDisposable {
     if (!(this.#heartbeatMs > 0)) throw new RangeError('BinaryStar: heartbeatMs must be > 0');
     this.#clock = options.clock ?? binaryStarDefaults.clock;
     this.#log = componentLogger(options.logger, { component: 'bstar', role: options.role });
+    this.#warnings = new WarningLimiter(this.#log, this.#clock, 10);
     this.#state = initialState(options.role);
     this.#pub = new Channel(new zmq.Publisher({ linger: 0 }), { name: 'bstar-state-pub', logger: this.#log });
     this.#sub = new Channel(new zmq.Subscriber({ linger: 0 }), { name: 'bstar-state-sub', logger: this.#log });
@@ -233,7 +237,7 @@ export class BinaryStar implements AsyncDisposable {
     const decoded = decodeState(message);
     if ('error' in decoded) {
       this.stats.garbage++;
-      this.#log.warn({ reason: decoded.error, frames: message.length }, 'garbage on the state socket ignored');
+      this.#warnings.warn({ reason: decoded.error, frames: message.length }, 'garbage on the state socket ignored');
       return;
     }
     this.stats.peerMessages++;

@@ -32,6 +32,7 @@ import {
   ProtocolError,
   systemClock,
   toError,
+  WarningLimiter,
 } from '@zpatterns/core';
 import type { Clock, TimerHandle } from '@zpatterns/core';
 import { BinaryStar, type BStarRole } from '@zpatterns/bstar';
@@ -135,7 +136,10 @@ export interface CloneServerStats {
   snapshotsAborted: number;
   /** Snapshot requests that waited for one of the `maxConcurrentSnapshots` slots. */
   snapshotsQueued: number;
-  /** Snapshot requests dropped because the wait queue was full (the client asks again). */
+  /**
+   * Snapshot requests dropped because the wait queue was full, or because the same client (the
+   * same connection) already has one running or waiting (the client asks again).
+   */
   snapshotsRefused: number;
   expired: number;
   badMessages: number;
@@ -198,6 +202,8 @@ export class CloneServer implements AsyncDisposable {
   readonly #options: CloneServerOptions;
   readonly #clock: Clock;
   readonly #log: Logger;
+  /** Warnings about peers' bad messages: at most 10 a second (every one is counted). */
+  readonly #warnings: WarningLimiter;
   readonly #store = new KvStore();
   readonly #snapshot: Channel<zmq.Router>;
   readonly #publisher: Channel<zmq.Publisher>;
@@ -230,6 +236,8 @@ export class CloneServer implements AsyncDisposable {
   #health: CloneServerHealth = { ok: true };
   #snapshotsRunning = 0;
   readonly #snapshotQueue: { identity: Buffer; subtree: string }[] = [];
+  /** Clients (identities, hex) with a snapshot running or waiting: one each at most. */
+  readonly #snapshotPeers = new Set<string>();
   readonly stats: CloneServerStats = {
     updates: 0,
     snapshots: 0,
@@ -257,6 +265,7 @@ export class CloneServer implements AsyncDisposable {
     this.#o = { ...cloneServerDefaults, ...definedOnly(options) };
     this.#clock = options.clock ?? systemClock;
     this.#log = componentLogger(options.logger, { component: 'clone-server' });
+    this.#warnings = new WarningLimiter(this.#log, this.#clock, 10);
     const linger = this.#o.lingerMs;
     // mandatory: a send to a vanished client fails at once; sendTimeout: a client that stops reading
     // mid-snapshot holds the socket this long at most.
@@ -516,7 +525,13 @@ export class CloneServer implements AsyncDisposable {
       return;
     }
     this.stats.snapshots += 1;
+    const peer = hex(identity);
+    if (this.#snapshotPeers.has(peer)) {
+      this.stats.snapshotsRefused += 1; // one at a time per client: a peer cannot fill the queue
+      return;
+    }
     if (this.#snapshotsRunning < this.#o.maxConcurrentSnapshots) {
+      this.#snapshotPeers.add(peer);
       this.#startSnapshot(identity, subtree);
       return;
     }
@@ -527,6 +542,7 @@ export class CloneServer implements AsyncDisposable {
       return;
     }
     this.stats.snapshotsQueued += 1;
+    this.#snapshotPeers.add(peer);
     this.#snapshotQueue.push({ identity, subtree });
   }
 
@@ -540,6 +556,7 @@ export class CloneServer implements AsyncDisposable {
     this.#snapshotsRunning += 1;
     void this.#sendSnapshot(identity, entries, this.#store.sequence, subtree).finally(() => {
       this.#snapshotsRunning -= 1;
+      this.#snapshotPeers.delete(hex(identity));
       const next = this.#snapshotQueue.shift();
       if (next !== undefined && this.#closing === undefined) this.#startSnapshot(next.identity, next.subtree);
     });
@@ -827,7 +844,7 @@ export class CloneServer implements AsyncDisposable {
   #bad(err: unknown, socket: string, peer?: Buffer): void {
     this.stats.badMessages += 1;
     const e = toError(err);
-    this.#log.warn(
+    this.#warnings.warn(
       {
         socket,
         peer: peer === undefined ? undefined : hex(peer),

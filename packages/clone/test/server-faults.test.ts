@@ -253,4 +253,20 @@ describe('concurrent snapshots', () => {
     expect(s.stats.snapshotsQueued).toBeGreaterThanOrEqual(1);
     for (const r of readers) expect(r.size).toBe(1501);
   });
+
+  it('one snapshot at a time per client: a peer repeating ICANHAZ? cannot fill the wait queue', async () => {
+    const s = await server({ maxConcurrentSnapshots: 1, snapshotSendTimeoutMs: 500 });
+    const writer = await client(s);
+    for (let i = 0; i < 1500; i += 1) writer.set(`/big/${i}`, `v${i}`.padEnd(4000, '.'));
+    await writer.commit('/big/last', 'x');
+    const before = { ...s.stats };
+    const greedy = track(new zmq.Dealer({ linger: 0, receiveHighWaterMark: 10, receiveBufferSize: 4096 }));
+    greedy.connect(s.endpoints.snapshot);
+    for (let i = 0; i < 50; i += 1) await greedy.send(encodeIcanhaz(''));
+    await eventually(() => s.stats.snapshots >= before.snapshots + 50, { what: 'the 50 requests arrived' });
+    expect(s.stats.snapshotsRefused - before.snapshotsRefused).toBe(49);
+    expect(s.stats.snapshotsQueued).toBe(before.snapshotsQueued);
+    const reader = await client(s);
+    expect(reader.size).toBe(1501);
+  });
 });

@@ -16,6 +16,8 @@ import {
   type Message,
   type SecurityOptions,
   type ServerSecurity,
+  WarningLimiter,
+  systemClock,
 } from '@zpatterns/core';
 import { FreelanceBindError, FreelanceOptionsError } from './errors.js';
 import { concreteBindEndpoint, defaultPublicEndpoint } from './endpoint.js';
@@ -97,6 +99,8 @@ export class FreelanceServer implements AsyncDisposable {
   #guard: ServerSecurity | undefined;
   readonly #handler: FreelanceHandler;
   readonly #log: Logger;
+  /** Warnings about peers' bad messages: at most 10 a second (every one is counted). */
+  readonly #warnings: WarningLimiter;
   readonly #maxConcurrent: number;
   readonly #maxBytes: number;
   readonly #maxFrames: number;
@@ -112,6 +116,7 @@ export class FreelanceServer implements AsyncDisposable {
     this.#maxBytes = options.maxMessageBytes ?? freelanceServerDefaults.maxMessageBytes;
     this.#maxFrames = options.maxFrames ?? freelanceServerDefaults.maxFrames;
     this.#log = componentLogger(options.logger, { component: 'freelance-server', endpoint });
+    this.#warnings = new WarningLimiter(this.#log, systemClock, 10);
     this.#channel = new Channel(router, {
       name: 'freelance-server',
       logger: this.#log,
@@ -171,7 +176,7 @@ export class FreelanceServer implements AsyncDisposable {
     const peer = message[0];
     if (message.length > this.#maxFrames || totalBytes(message) > this.#maxBytes) {
       this.stats.oversize++;
-      this.#log.warn(
+      this.#warnings.warn(
         { peer: peer?.toString('hex'), frames: message.length, bytes: totalBytes(message) },
         'oversize message dropped',
       );
@@ -182,7 +187,7 @@ export class FreelanceServer implements AsyncDisposable {
       inbound = decodeServerInbound(message);
     } catch (caught) {
       this.stats.malformed++;
-      this.#log.warn(
+      this.#warnings.warn(
         { peer: peer?.toString('hex'), err: toError(caught), frames: describe(message) },
         'malformed message dropped',
       );

@@ -83,6 +83,9 @@ export class Backlog {
 }
 
 /** The counters both Pirate queues keep for their frontend. */
+/** Warnings about peers' bad input: at most this many a second (the rest are counted, then summed up). */
+export const WARNINGS_PER_SECOND = 10;
+
 export interface IntakeStats {
   requests: number;
   invalidFromClients: number;
@@ -93,15 +96,16 @@ export interface IntakeStats {
 export class Intake {
   readonly #backlog: Backlog;
   readonly #stats: IntakeStats;
-  readonly #log: Logger;
   /** Refusals: one warning per second at most, with the figures. */
   readonly #overload: WarningLimiter;
+  /** Invalid requests: `WARNINGS_PER_SECOND` warnings a second at most. */
+  readonly #invalid: WarningLimiter;
 
   constructor(backlog: Backlog, stats: IntakeStats, log: Logger, clock: Clock) {
     this.#backlog = backlog;
     this.#stats = stats;
-    this.#log = log;
     this.#overload = new WarningLimiter(log, clock, 1);
+    this.#invalid = new WarningLimiter(log, clock, WARNINGS_PER_SECOND);
   }
 
   /**
@@ -112,7 +116,7 @@ export class Intake {
     const decoded = decodeClientRequest(message);
     if (decoded.type === 'invalid') {
       this.#stats.invalidFromClients++;
-      this.#log.warn(
+      this.#invalid.warn(
         { peer: peerOf(message), reason: decoded.reason, frames: describe(message) },
         'invalid request dropped',
       );

@@ -32,8 +32,9 @@ import {
   type ServerSecurity,
   type Message,
   type TimerHandle,
+  WarningLimiter,
 } from '@zpatterns/core';
-import { Backlog, DEFAULT_MAX_QUEUED_BYTES, Intake } from './backlog.js';
+import { Backlog, DEFAULT_MAX_QUEUED_BYTES, Intake, WARNINGS_PER_SECOND } from './backlog.js';
 import {
   peerOf,
   decodePppWorkerMessage,
@@ -133,6 +134,8 @@ export class ParanoidPirateQueue implements AsyncDisposable {
   readonly #frontend: Channel<zmq.Router>;
   readonly #backend: Channel<zmq.Router>;
   readonly #pool: WorkerPool;
+  /** Warnings about peers (invalid commands, vanished workers): at most this many a second. */
+  readonly #warnings: WarningLimiter;
   readonly #backlog: Backlog;
   readonly #intake: Intake;
   #state: QueueState = { state: 'running' };
@@ -153,6 +156,7 @@ export class ParanoidPirateQueue implements AsyncDisposable {
     this.#pool = new WorkerPool(o.heartbeatIntervalMs * o.liveness);
     this.#backlog = new Backlog(o.maxQueuedBytes);
     this.#intake = new Intake(this.#backlog, this.stats, log, o.clock);
+    this.#warnings = new WarningLimiter(log, o.clock, WARNINGS_PER_SECOND);
     this.#frontend = new Channel(sockets.frontend, {
       name: 'frontend',
       logger: log,
@@ -251,7 +255,7 @@ export class ParanoidPirateQueue implements AsyncDisposable {
     if (worker === undefined || command.type === 'invalid') {
       this.stats.invalidFromWorkers++;
       const reason = command.type === 'invalid' ? command.reason : 'empty message';
-      this.#log.warn(
+      this.#warnings.warn(
         { peer: peerOf(message), reason, frames: describe(message) },
         'invalid message from worker dropped',
       );
@@ -263,7 +267,7 @@ export class ParanoidPirateQueue implements AsyncDisposable {
         const change = this.#pool.ready(worker, now);
         if (change === 'joined') this.#joined(worker, 'ready');
         else if (change === 'freed')
-          this.#log.warn({ worker: hex(worker) }, 'busy worker sent READY; its request is lost');
+          this.#warnings.warn({ worker: hex(worker) }, 'busy worker sent READY; its request is lost');
         break;
       }
       case 'heartbeat': {
@@ -311,7 +315,7 @@ export class ParanoidPirateQueue implements AsyncDisposable {
   #workerUnreachable(err: Error, message: Frames): void {
     const worker = message[0] as Buffer;
     if (this.#pool.remove(worker)) this.stats.workersLost++;
-    this.#log.info({ err, worker: hex(worker) }, 'worker unreachable, forgotten');
+    this.#warnings.warn({ err, worker: hex(worker) }, 'worker unreachable, forgotten');
     if (message.length > 2 && this.#state.state === 'running') {
       const request = splitEnvelope(message as Buffer[], 1);
       if (typeof request !== 'string') {

@@ -5,7 +5,9 @@
  * message of the protocol with its body replaced by garbage; a valid message truncated; a valid
  * message with its frames reordered; a valid message with an oversized body (up to 256 KB); or the
  * valid message itself, so the daemon's deeper paths run too. Now and then a frame over the
- * daemon's `--max-message-bytes` is sent on a separate connection, which libzmq drops.
+ * daemon's `--max-message-bytes` is sent on a separate connection, which libzmq drops. With
+ * `isBad` the report counts the messages the daemon must count as bad (see fuzz-oracles.ts), and
+ * `settle` lets the caller wait for the daemon to catch up.
  *
  *   fuzz peer (DEALER / PUB) ──random, truncated, reordered, oversized──▶ daemon socket
  */
@@ -23,13 +25,24 @@ export interface FuzzOptions {
   peer?: 'dealer' | 'publisher' | 'bound-publisher';
   /** When set, one message in 1,000 is a frame this big, on its own connection (expect it dropped). */
   overLimitBytes?: number;
+  /** Which messages the daemon must count as bad (as sent, without the ROUTER's identity frame). */
+  isBad?: (frames: readonly Buffer[]) => boolean;
+  /**
+   * Awaited every 1,000 messages and before the socket closes, with the numbers sent so far (all,
+   * and bad): the caller waits here for the daemon to have read them (a PUB drops what its
+   * high-water mark cannot hold, a SUB queues what it has not read, and a socket closed with
+   * messages still queued may lose them).
+   */
+  settle?: (sent: number, bad: number) => Promise<void>;
 }
 
 export interface FuzzReport {
   /** Messages sent on the fuzzing connection. */
   messages: number;
-  /** Over-limit frames sent on separate connections. */
+  /** Over-limit frames sent on separate connections (libzmq drops them: the daemon never sees them). */
   overLimit: number;
+  /** Of `messages`: those `isBad` called bad. */
+  bad: number;
   bytes: number;
   kinds: Record<string, number>;
 }
@@ -99,11 +112,15 @@ export function fuzzMessage(random: () => number, templates: readonly Buffer[][]
 export async function fuzz(endpoint: string, options: FuzzOptions): Promise<FuzzReport> {
   const random = seededRandom(options.seed ?? 1);
   const peer = options.peer ?? 'dealer';
+  // An XPUB rather than a PUB, so that we can wait for the SUB's subscription: a PUB drops
+  // everything sent before it has arrived. A long linger: what is still queued when we close
+  // (up to the high-water mark, behind a slow daemon) is delivered, not dropped.
+  const linger = 30_000;
   const socket =
     peer === 'dealer'
-      ? new zmq.Dealer({ linger: 1000, sendHighWaterMark: 1000 })
-      : new zmq.Publisher({ linger: 1000, sendHighWaterMark: 100_000 });
-  const report: FuzzReport = { messages: 0, overLimit: 0, bytes: 0, kinds: {} };
+      ? new zmq.Dealer({ linger, sendHighWaterMark: 1000 })
+      : new zmq.XPublisher({ linger, sendHighWaterMark: 100_000 });
+  const report: FuzzReport = { messages: 0, overLimit: 0, bad: 0, bytes: 0, kinds: {} };
   try {
     if (peer === 'bound-publisher') {
       const subscribed = new Promise<void>((resolve) => socket.events.on('handshake', () => resolve()));
@@ -114,6 +131,7 @@ export async function fuzz(endpoint: string, options: FuzzOptions): Promise<Fuzz
       socket.connect(endpoint);
       await connected;
     }
+    if (socket instanceof zmq.XPublisher) await socket.receive();
     for (let i = 0; i < options.messages; i++) {
       if (options.overLimitBytes !== undefined && i % 1000 === 999) {
         await sendOverLimit(endpoint, options.overLimitBytes, peer);
@@ -122,9 +140,14 @@ export async function fuzz(endpoint: string, options: FuzzOptions): Promise<Fuzz
       const { kind, frames } = fuzzMessage(random, options.templates);
       report.kinds[kind] = (report.kinds[kind] ?? 0) + 1;
       for (const f of frames) report.bytes += f.length;
+      if (options.isBad?.(frames) === true) report.bad++;
       await socket.send(frames);
       report.messages++;
+      if (options.settle !== undefined && report.messages % 1000 === 0) {
+        await options.settle(report.messages, report.bad);
+      }
     }
+    await options.settle?.(report.messages, report.bad);
     return report;
   } finally {
     socket.close();

@@ -14,7 +14,7 @@ export { eventually } from './wait.js';
 
 export type { DaemonOptions, ExitStatus, LogLine } from './daemon.js';
 export type { FuzzOptions, FuzzReport } from './fuzz.js';
-export type { DaemonFuzzResult, DaemonName, Target, TargetSocket } from './targets.js';
+export type { DaemonFuzzResult, DaemonName, MemoryFigures, Target, TargetSocket } from './targets.js';
 export type { CurveFixture, CurvePeer } from './curve.js';
 export type { Closable, Disposables } from './disposables.js';
 export type { FreePortRangeOptions } from './ports.js';

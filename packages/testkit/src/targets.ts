@@ -8,6 +8,17 @@ import { join } from 'node:path';
 import { ipcEndpoint } from '@zpatterns/core';
 import { appBin, Daemon } from './daemon.js';
 import { fuzz, type FuzzReport } from './fuzz.js';
+import {
+  bstarStateBad,
+  cloneSnapshotBad,
+  cloneUpdateBad,
+  freelanceBad,
+  mdpShape,
+  pirateClientBad,
+  pirateWorkerBad,
+  titanicBad,
+} from './fuzz-oracles.js';
+import { eventually } from './wait.js';
 import { rssBytes } from './untrusted.js';
 import { rawDealer } from './peers.js';
 import { freePortRange } from './ports.js';
@@ -20,6 +31,10 @@ export interface TargetSocket {
   peer: 'dealer' | 'publisher' | 'subscriber';
   /** Valid messages of the protocol on this socket, for the fuzzer. */
   templates: Buffer[][];
+  /** Which messages the daemon must count as bad (none, where every message is work). */
+  isBad?: (frames: readonly Buffer[]) => boolean;
+  /** Counters (metric names, summed) that grow by one for every message the daemon reads here. */
+  seen?: string[];
 }
 
 export interface Target {
@@ -30,6 +45,8 @@ export interface Target {
   inbound: TargetSocket[];
   /** One normal request; resolves when it was answered correctly. */
   probe(): Promise<void>;
+  /** Counters (metric names, summed) of the bad messages the daemon read, all sockets together. */
+  badCounters: string[];
 }
 
 export type DaemonName = 'mdbroker' | 'titanic' | 'ppqueue' | 'flserver' | 'bstarsrv' | 'clonesrv';
@@ -132,6 +149,8 @@ async function snapshot(endpoint: string): Promise<void> {
 /** Start `name` plain on loopback with `args` added. */
 export async function startTarget(name: DaemonName, args: readonly string[] = []): Promise<Target> {
   const bin = appBin(name);
+  const limit = args.indexOf('--max-message-bytes');
+  const maxBytes = limit < 0 ? 16 * 1024 * 1024 : Number(args[limit + 1]);
   const any = 'tcp://127.0.0.1:*';
   switch (name) {
     case 'mdbroker': {
@@ -139,9 +158,19 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
       const endpoint = (daemon.ready['endpoints'] as string[])[0] ?? '';
       return {
         daemon,
-        sockets: [{ name: 'broker', endpoint, peer: 'dealer', templates: MDP_TEMPLATES }],
+        sockets: [
+          {
+            name: 'broker',
+            endpoint,
+            peer: 'dealer',
+            templates: MDP_TEMPLATES,
+            isBad: (s) => mdpShape(s, maxBytes).kind === 'bad',
+            seen: ['broker_received'],
+          },
+        ],
         inbound: [],
         probe: () => mdpRoundTrip(endpoint),
+        badCounters: ['broker_malformed'],
       };
     }
     case 'titanic': {
@@ -154,9 +183,25 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
       return {
         daemon,
         // Titanic is reached through its broker: the fuzz is of Titanic's services' bodies.
-        sockets: [{ name: 'broker', endpoint, peer: 'dealer', templates: TITANIC_TEMPLATES }],
+        sockets: [
+          {
+            name: 'broker',
+            endpoint,
+            peer: 'dealer',
+            templates: TITANIC_TEMPLATES,
+            isBad: (s) => {
+              const shape = mdpShape(s, maxBytes);
+              return (
+                shape.kind === 'bad' ||
+                (shape.kind === 'client' && titanicBad(shape.body, shape.service.toString('latin1')))
+              );
+            },
+            seen: ['broker_received'],
+          },
+        ],
         inbound: [],
         probe: () => mdpRoundTrip(endpoint),
+        badCounters: ['broker_malformed', 'titanic_malformed'],
       };
     }
     case 'ppqueue': {
@@ -166,16 +211,25 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
       return {
         daemon,
         sockets: [
-          { name: 'frontend', endpoint: frontend, peer: 'dealer', templates: [[b(''), b('hello')]] },
+          {
+            name: 'frontend',
+            endpoint: frontend,
+            peer: 'dealer',
+            templates: [[b(''), b('hello')]],
+            isBad: pirateClientBad,
+            seen: ['ppqueue_requests', 'ppqueue_invalid_from_clients'],
+          },
           {
             name: 'backend',
             endpoint: backend,
             peer: 'dealer',
             templates: [[u8(1)], [u8(2)], [b('c'), b(''), b('r')]],
+            isBad: pirateWorkerBad,
           },
         ],
         inbound: [],
         probe: () => pppRoundTrip(frontend, backend),
+        badCounters: ['ppqueue_invalid_from_clients', 'ppqueue_invalid_from_workers'],
       };
     }
     case 'flserver': {
@@ -183,9 +237,24 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
       const endpoint = daemon.ready['endpoint'] as string;
       return {
         daemon,
-        sockets: [{ name: 'router', endpoint, peer: 'dealer', templates: [[b('PING')], [b('1'), b('hello')]] }],
+        sockets: [
+          {
+            name: 'router',
+            endpoint,
+            peer: 'dealer',
+            templates: [[b('PING')], [b('1'), b('hello')]],
+            isBad: (s) => freelanceBad(s, maxBytes),
+            seen: [
+              'freelance_server_pings',
+              'freelance_server_requests',
+              'freelance_server_malformed',
+              'freelance_server_oversize',
+            ],
+          },
+        ],
         inbound: [],
         probe: () => echoRoundTrip(endpoint, ['probe', 'still there?'], 'flserver'),
+        badCounters: ['freelance_server_malformed', 'freelance_server_oversize'],
       };
     }
     case 'bstarsrv': {
@@ -211,7 +280,14 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
       return {
         daemon,
         sockets: [
-          { name: 'frontend', endpoint: frontend, peer: 'dealer', templates: [[b(''), b('hello')]] },
+          // an echo of whatever frames come: no message is bad here, each is voted on
+          {
+            name: 'frontend',
+            endpoint: frontend,
+            peer: 'dealer',
+            templates: [[b(''), b('hello')]],
+            seen: ['bstar_accepted', 'bstar_rejected'],
+          },
           { name: 'state', endpoint: state, peer: 'subscriber', templates: [] },
         ],
         // the peer's state PUB, as our SUB sees it: one frame, one digit 1-4
@@ -221,9 +297,12 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
             endpoint: peerState,
             peer: 'publisher',
             templates: [[b('1')], [b('2')], [b('3')], [b('4')]],
+            isBad: bstarStateBad,
+            seen: ['bstar_peer_messages', 'bstar_garbage'],
           },
         ],
         probe: () => echoRoundTrip(frontend, ['', 'still there?'], 'bstarsrv'),
+        badCounters: ['bstar_garbage'],
       };
     }
     case 'clonesrv': {
@@ -241,6 +320,7 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
               [b('ICANHAZ?'), b('')],
               [b('ICANHAZ?'), b('/k/')],
             ],
+            isBad: cloneSnapshotBad,
           },
           { name: 'publisher', endpoint: at(port + 1), peer: 'subscriber', templates: [] },
           {
@@ -248,13 +328,25 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
             endpoint: at(port + 2),
             peer: 'publisher',
             templates: [[b('/k/1'), u64(0), Buffer.alloc(16, 1), b(''), b('value')]],
+            isBad: cloneUpdateBad,
+            seen: ['clone_updates', 'clone_duplicates', 'clone_bad_messages'],
           },
         ],
         inbound: [],
         probe: () => snapshot(at(port)),
+        badCounters: ['clone_bad_messages'],
       };
     }
   }
+}
+
+/** A daemon's memory as its own metrics show it (prom-client's process and V8 gauges). */
+export interface MemoryFigures {
+  rssBytes: number;
+  heapUsedBytes: number;
+  heapTotalBytes: number;
+  /** Memory of Buffers and other objects outside the V8 heap that V8 knows of. */
+  externalBytes: number;
 }
 
 /** What `fuzzDaemon` measured. */
@@ -262,12 +354,18 @@ export interface DaemonFuzzResult {
   name: DaemonName;
   /** Fuzz messages sent, all sockets together, after the warm-up. */
   messages: number;
-  /** Over-limit frames sent on their own connections. */
+  /** Over-limit frames sent on their own connections: libzmq drops each, the daemon never reads it. */
   overLimit: number;
+  /** Of `messages`: those the protocol calls bad (the daemon must count each one). */
+  badSent: number;
+  /** How much the daemon's counters of bad messages grew over the same messages. */
+  badCounted: number;
   durationMs: number;
   /** RSS after the warm-up, and after the fuzz and a normal request. */
   rssBeforeBytes: number;
   rssAfterBytes: number;
+  memoryBefore: MemoryFigures;
+  memoryAfter: MemoryFigures;
   perSocket: Record<string, FuzzReport>;
 }
 
@@ -275,17 +373,65 @@ export interface DaemonFuzzResult {
 export const FUZZ_MAX_MESSAGE_BYTES = 262_144;
 
 /**
+ * Flags that keep each daemon's legitimately queued work small under fuzz, so that it levels off
+ * during the warm-up: requests for services nobody serves expire after a second (mdbroker), at
+ * most 100 stored requests (titanic), 4 MiB of requests waiting for a worker (ppqueue).
+ */
+const FUZZ_BOUNDS: Record<DaemonName, string[]> = {
+  mdbroker: ['--request-ttl-ms', '1000'],
+  titanic: ['--max-backlog', '100'],
+  ppqueue: ['--max-queued-bytes', String(4 * 1024 * 1024)],
+  flserver: [],
+  bstarsrv: [],
+  clonesrv: [],
+};
+
+async function scrape(url: string): Promise<Map<string, number>> {
+  const response = await fetch(`${url}/metrics`);
+  const out = new Map<string, number>();
+  for (const line of (await response.text()).split('\n')) {
+    if (line.startsWith('#') || line.includes('{')) continue;
+    const [key, value] = line.split(' ');
+    if (key !== undefined && value !== undefined)
+      out.set(key.replace(/^zpatterns_/, '').replace(/_total$/, ''), Number(value));
+  }
+  return out;
+}
+
+const sum = (metrics: Map<string, number>, names: readonly string[]): number =>
+  names.reduce((total, name) => total + (metrics.get(name) ?? 0), 0);
+
+function memoryOf(metrics: Map<string, number>, pid: number): MemoryFigures {
+  return {
+    rssBytes: rssBytes(pid),
+    heapUsedBytes: metrics.get('nodejs_heap_size_used_bytes') ?? Number.NaN,
+    heapTotalBytes: metrics.get('nodejs_heap_size_total_bytes') ?? Number.NaN,
+    externalBytes: metrics.get('nodejs_external_memory_bytes') ?? Number.NaN,
+  };
+}
+
+/**
  * Start `name`, warm it up (a normal request and `warmup` fuzz messages), then send `messages`
  * fuzz messages spread over every socket it has for peers (and a PUB for each SUB it connects),
- * and check it still answers a normal request. The daemon is left running, in `target`.
+ * wait until its counters of bad messages have grown by the number of bad messages sent (or
+ * `settleMs` passed), and check it still answers a normal request. The daemon is left running,
+ * in `target`.
  */
 export async function fuzzDaemon(
   name: DaemonName,
   messages: number,
-  options: { seed?: number; warmup?: number } = {},
+  options: { seed?: number; warmup?: number; settleMs?: number } = {},
 ): Promise<DaemonFuzzResult & { target: Target }> {
-  const target = await startTarget(name, ['--max-message-bytes', String(FUZZ_MAX_MESSAGE_BYTES)]);
+  const target = await startTarget(name, [
+    '--max-message-bytes',
+    String(FUZZ_MAX_MESSAGE_BYTES),
+    '--metrics-port',
+    '0',
+    ...FUZZ_BOUNDS[name],
+  ]);
   const pid = target.daemon.pid ?? 0;
+  const url = target.daemon.ready['metrics'] as string;
+  const settleMs = options.settleMs ?? 30_000;
   const all = [
     ...target.sockets.map((s) => ({
       ...s,
@@ -293,16 +439,42 @@ export async function fuzzDaemon(
     })),
     ...target.inbound.map((s) => ({ ...s, via: 'bound-publisher' as const })),
   ].filter((s) => s.peer !== 'subscriber'); // a PUB socket reads subscriptions only: covered by the frame limit
+  /**
+   * Fuzz each socket in turn. Every 1,000 messages, and before the socket closes, wait for the
+   * daemon to catch up: to have read all we sent where it counts every message (a PUB peer must
+   * wait, or it would lose messages), else to have counted every bad one.
+   */
   const run = async (count: number, seed: number): Promise<Record<string, FuzzReport>> => {
     const reports: Record<string, FuzzReport> = {};
     const share = Math.ceil(count / all.length);
     for (const [i, socket] of all.entries()) {
+      const { seen } = socket;
+      const start = await scrape(url);
+      const seenAtStart = sum(start, seen ?? []);
+      const badAtStart = sum(start, target.badCounters);
+      const pacedBySeen = socket.via !== 'dealer' && seen !== undefined;
       reports[socket.name] = await fuzz(socket.endpoint, {
         messages: share,
         templates: socket.templates,
         seed: seed + i,
         peer: socket.via,
         overLimitBytes: FUZZ_MAX_MESSAGE_BYTES + 1024,
+        ...(socket.isBad === undefined ? {} : { isBad: socket.isBad }),
+        settle: async (sent: number, bad: number) => {
+          let last = 0;
+          await eventually(
+            async () => {
+              const now = await scrape(url);
+              last = pacedBySeen ? sum(now, seen) - seenAtStart : sum(now, target.badCounters) - badAtStart;
+              return last >= (pacedBySeen ? sent : bad);
+            },
+            { timeoutMs: settleMs, intervalMs: 20 },
+          ).catch(() => {
+            throw new Error(
+              `${name}: ${socket.name}: ${pacedBySeen ? `${sent} messages sent, ${last} read` : `${bad} bad messages sent, ${last} counted`} after ${settleMs} ms`,
+            );
+          });
+        },
       });
     }
     return reports;
@@ -310,17 +482,34 @@ export async function fuzzDaemon(
   await target.probe();
   await run(options.warmup ?? Math.max(500, Math.floor(messages / 10)), (options.seed ?? 1) * 1000);
   await target.probe();
-  const rssBeforeBytes = rssBytes(pid);
+  const before = await scrape(url);
+  const memoryBefore = memoryOf(before, pid);
   const started = Date.now();
   const perSocket = await run(messages, options.seed ?? 1);
+  const counted = await scrape(url);
   await target.probe();
   const durationMs = Date.now() - started;
-  const rssAfterBytes = rssBytes(pid);
+  const memoryAfter = memoryOf(await scrape(url), pid);
   let sent = 0;
   let overLimit = 0;
+  let badSent = 0;
   for (const r of Object.values(perSocket)) {
     sent += r.messages;
     overLimit += r.overLimit;
+    badSent += r.bad;
   }
-  return { name, messages: sent, overLimit, durationMs, rssBeforeBytes, rssAfterBytes, perSocket, target };
+  return {
+    name,
+    messages: sent,
+    overLimit,
+    badSent,
+    badCounted: sum(counted, target.badCounters) - sum(before, target.badCounters),
+    durationMs,
+    rssBeforeBytes: memoryBefore.rssBytes,
+    rssAfterBytes: memoryAfter.rssBytes,
+    memoryBefore,
+    memoryAfter,
+    perSocket,
+    target,
+  };
 }
