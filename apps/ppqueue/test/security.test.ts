@@ -43,7 +43,7 @@ describe('ppqueue with CURVE (processes)', () => {
         '--timeout-ms',
         '1000',
         '--retries',
-        '1',
+        '0',
         ...extra,
         'hi',
       ]);

@@ -13,6 +13,7 @@
  */
 import * as zmq from 'zeromq';
 import {
+  InvalidArgumentError,
   applyBindSecurity,
   applyConnectSecurity,
   applyPeerLimits,
@@ -119,7 +120,7 @@ export class BinaryStar implements AsyncDisposable {
     this.#options = options;
     this.role = options.role;
     this.#heartbeatMs = options.heartbeatMs ?? binaryStarDefaults.heartbeatMs;
-    if (!(this.#heartbeatMs > 0)) throw new RangeError('BinaryStar: heartbeatMs must be > 0');
+    if (!(this.#heartbeatMs > 0)) throw new InvalidArgumentError('BinaryStar: heartbeatMs must be > 0');
     this.#clock = options.clock ?? binaryStarDefaults.clock;
     this.#log = componentLogger(options.logger, { component: 'bstar', role: options.role });
     this.#state = initialState(options.role);

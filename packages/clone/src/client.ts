@@ -14,6 +14,7 @@
  */
 import type { Logger, SecurityOptions } from '@zpatterns/core';
 import {
+  InvalidArgumentError,
   AbortError,
   applyConnectSecurity,
   Channel,
@@ -23,7 +24,7 @@ import {
   TimeoutError,
   toError,
 } from '@zpatterns/core';
-import { NotStartedError, ReplicaError } from './errors.js';
+import { NotStartedError, ReplicaError, WatchOverflowError } from './errors.js';
 import * as zmq from 'zeromq';
 import { Follower, type FollowerStats, type ReplicaSource } from './follower.js';
 import type { KvMsg } from './kvmsg.js';
@@ -85,21 +86,13 @@ export interface CloneClientStats extends FollowerStats {
   commitsPending: number;
 }
 
-/** A `watch()` consumer fell too far behind; start a new watch and re-read `entries()`. */
-export class WatchOverflowError extends Error {
-  constructor(readonly backlog: number) {
-    super(`clone watch fell ${backlog} changes behind and was ended`);
-    this.name = 'WatchOverflowError';
-  }
-}
-
 /** Parse `tcp://HOST:P` into the three endpoints of the book's port layout. */
 export function serverAddress(server: string | CloneServerAddress): CloneServerAddress {
   if (typeof server !== 'string') return server;
   const match = /^(tcp:\/\/.+):(\d+)$/.exec(server);
   const port = match === null ? Number.NaN : Number(match[2]);
   if (match === null || !Number.isInteger(port) || port < 1 || port > 65533) {
-    throw new TypeError(`clone server must look like tcp://HOST:PORT, got ${JSON.stringify(server)}`);
+    throw new InvalidArgumentError(`clone server must look like tcp://HOST:PORT, got ${JSON.stringify(server)}`);
   }
   const host = match[1] ?? '';
   return { snapshot: `${host}:${port}`, publisher: `${host}:${port + 1}`, collector: `${host}:${port + 2}` };
@@ -138,8 +131,8 @@ export class CloneClient implements AsyncDisposable {
     this.#o = { ...cloneClientDefaults, ...definedOnly(options) };
     this.#log = componentLogger(options.logger, { component: 'clone-client' });
     this.#servers = options.servers.map(serverAddress);
-    if (this.#servers.length === 0) throw new RangeError('clone client: at least one server is needed');
-    if (this.#o.subtrees.length === 0) throw new RangeError('clone client: subtrees must not be empty');
+    if (this.#servers.length === 0) throw new InvalidArgumentError('clone client: at least one server is needed');
+    if (this.#o.subtrees.length === 0) throw new InvalidArgumentError('clone client: subtrees must not be empty');
     this.#follower = new Follower({
       sources: this.#servers,
       subtrees: this.#o.subtrees,
@@ -282,7 +275,7 @@ export class CloneClient implements AsyncDisposable {
     try {
       this.#check(key);
       if (!this.#o.subtrees.some((s) => inSubtree(key, s))) {
-        throw new RangeError(`clone commit: ${key} is outside the followed subtrees`);
+        throw new InvalidArgumentError(`clone commit: ${key} is outside the followed subtrees`);
       }
     } catch (err) {
       return Promise.reject(toError(err));
@@ -303,8 +296,8 @@ export class CloneClient implements AsyncDisposable {
   #check(key: string): void {
     if (this.#closed) throw new ClosedError('clone client');
     if (!this.#started) throw new NotStartedError('a write');
-    if (key.length === 0) throw new RangeError('clone: the key must not be empty');
-    if (isReservedKey(key)) throw new RangeError(`clone: ${key} is a protocol command, not a key`);
+    if (key.length === 0) throw new InvalidArgumentError('clone: the key must not be empty');
+    if (isReservedKey(key)) throw new InvalidArgumentError(`clone: ${key} is a protocol command, not a key`);
   }
 
   #send(key: string, value: Buffer | string, options: { ttlMs?: number }, uuid: Buffer): void {

@@ -1,6 +1,6 @@
 /** @zpatterns/clone: the Clone pattern (12/CHP): wire format, server (alone or a Binary Star pair), client agent. */
-export { CloneClient, cloneClientDefaults, serverAddress, WatchOverflowError } from './client.js';
-export { errors, NotStartedError, ReplicaError } from './errors.js';
+export { CloneClient, cloneClientDefaults, serverAddress } from './client.js';
+export { errors, JournalError, NotStartedError, ReplicaError, WatchOverflowError } from './errors.js';
 export type { CloneErrorCode } from './errors.js';
 export { CloneServer, cloneServerDefaults, portEndpoints } from './server.js';
 export {

@@ -4,6 +4,7 @@
  * consumer (the queue ends), and `end(err)` makes the consumer's loop throw.
  */
 import { Deque } from './deque.js';
+import { InvalidStateError } from './errors.js';
 
 export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   readonly #items = new Deque<T>();
@@ -72,7 +73,7 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
       }
       return Promise.resolve({ done: true, value: undefined });
     }
-    if (this.#waiter !== undefined) return Promise.reject(new Error('AsyncQueue: only one reader at a time'));
+    if (this.#waiter !== undefined) return Promise.reject(new InvalidStateError('AsyncQueue: only one reader at a time'));
     return new Promise((resolve, reject) => {
       this.#waiter = { resolve, reject };
     });

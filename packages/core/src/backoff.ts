@@ -2,6 +2,7 @@
  * Retry policies as pure functions: `attempt` (1 for the first retry) in, a delay in milliseconds
  * out, or `null` to give up. Components take a policy, never a fixed interval.
  */
+import { InvalidArgumentError } from './errors.js';
 
 /** Delay before retry number `attempt` (1-based), or `null` to stop retrying. */
 export type RetryDelay = (attempt: number) => number | null;
@@ -40,9 +41,9 @@ export const exponentialBackoffDefaults: Required<ExponentialBackoffOptions> = {
 export function exponentialBackoff(options: ExponentialBackoffOptions = {}): RetryDelay {
   const o = { ...exponentialBackoffDefaults, ...options };
   if (!(o.initialMs >= 0) || !(o.maxMs >= o.initialMs) || !(o.factor >= 1)) {
-    throw new RangeError('exponentialBackoff: need 0 <= initialMs <= maxMs and factor >= 1');
+    throw new InvalidArgumentError('exponentialBackoff: need 0 <= initialMs <= maxMs and factor >= 1');
   }
-  if (!(o.jitter >= 0 && o.jitter <= 1)) throw new RangeError('exponentialBackoff: jitter must be in [0, 1]');
+  if (!(o.jitter >= 0 && o.jitter <= 1)) throw new InvalidArgumentError('exponentialBackoff: jitter must be in [0, 1]');
   return (attempt) => {
     if (!Number.isInteger(attempt) || attempt < 1 || attempt > o.maxAttempts) return null;
     const base = Math.min(o.maxMs, o.initialMs * o.factor ** (attempt - 1));

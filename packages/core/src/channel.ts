@@ -16,7 +16,7 @@
  */
 import type * as zmq from 'zeromq';
 import { Deque } from './deque.js';
-import { ClosedError, toError } from './errors.js';
+import { ClosedError, InvalidStateError, toError } from './errors.js';
 import type { Frames, Message } from './frames.js';
 import { componentLogger, type Logger } from './logger.js';
 
@@ -161,7 +161,7 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
    * closes. Only one loop may run per channel.
    */
   start(handler: (message: Message) => void | Promise<void>): Promise<void> {
-    if (this.#loop !== undefined) throw new Error('Channel: the receive loop is already running');
+    if (this.#loop !== undefined) throw new InvalidStateError('Channel: the receive loop is already running');
     this.#loop = this.#receiveLoop(handler);
     return this.#loop;
   }
@@ -206,7 +206,7 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
    * the socket open; only one reader may exist per channel.
    */
   messages(): AsyncIterableIterator<Message> {
-    if (this.#loop !== undefined) throw new Error('Channel: the receive loop is already running');
+    if (this.#loop !== undefined) throw new InvalidStateError('Channel: the receive loop is already running');
     const socket = this.socket as zmq.Readable<Message> & zmq.Socket;
     const stats = this.stats;
     let done = false;

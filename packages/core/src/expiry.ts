@@ -6,12 +6,13 @@
  * still alive: amortised O(1) per message, never a scan of every peer. (The book's broker kept
  * the order only on READY, not on HEARTBEAT, and so missed expired workers behind live ones.)
  */
+import { InvalidArgumentError } from './errors.js';
 export class ExpiryList<K, V> {
   readonly #entries = new Map<K, { value: V; expiresAt: number }>();
   readonly #ttlMs: number;
 
   constructor(ttlMs: number) {
-    if (!(ttlMs > 0)) throw new RangeError('ExpiryList: ttlMs must be > 0');
+    if (!(ttlMs > 0)) throw new InvalidArgumentError('ExpiryList: ttlMs must be > 0');
     this.#ttlMs = ttlMs;
   }
 

@@ -5,6 +5,7 @@
  * matters (a beat or the expiry), so a late tick can never hide an expiry.
  */
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { InvalidArgumentError } from './errors.js';
 
 export interface HeartbeatOptions {
   /** Time between heartbeats we send, and the unit of `liveness`. @default 1000 */
@@ -42,8 +43,8 @@ export class Heartbeat {
 
   constructor(port: HeartbeatPort, options: HeartbeatOptions = {}) {
     const o = { ...heartbeatDefaults, ...options };
-    if (!(o.intervalMs > 0)) throw new RangeError('Heartbeat: intervalMs must be > 0');
-    if (!(o.liveness >= 1)) throw new RangeError('Heartbeat: liveness must be >= 1');
+    if (!(o.intervalMs > 0)) throw new InvalidArgumentError('Heartbeat: intervalMs must be > 0');
+    if (!(o.liveness >= 1)) throw new InvalidArgumentError('Heartbeat: liveness must be >= 1');
     this.#port = port;
     this.#intervalMs = o.intervalMs;
     this.#expiryMs = o.intervalMs * o.liveness;

@@ -6,8 +6,11 @@ export { Deque } from './deque.js';
 export { bindEndpoint, inprocEndpoint, ipcEndpoint, isWildcardEndpoint, LOOPBACK_ANY } from './endpoints.js';
 export {
   AbortError,
+  BindError,
   ClosedError,
   errors,
+  InvalidArgumentError,
+  InvalidStateError,
   ProtocolError,
   throwIfAborted,
   TimeoutError,

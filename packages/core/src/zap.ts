@@ -14,6 +14,7 @@ import { systemClock, type Clock } from './clock.js';
 import { readPublicKeys, z85Encode } from './keys.js';
 import { componentLogger, type Logger } from './logger.js';
 import { WarningLimiter } from './warning-limiter.js';
+import { InvalidStateError } from './errors.js';
 
 /** The fixed endpoint of RFC 27. */
 export const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
@@ -239,7 +240,7 @@ export class ZapHandler {
   static async register(domain: ZapDomain): Promise<{ release(): Promise<void> }> {
     shared ??= new ZapHandler();
     const handler = shared;
-    if (handler.#domains.has(domain.name)) throw new Error(`ZAP domain ${domain.name} is already registered`);
+    if (handler.#domains.has(domain.name)) throw new InvalidStateError(`ZAP domain ${domain.name} is already registered`);
     handler.#domains.set(domain.name, domain);
     await handler.#bound;
     let released = false;

@@ -15,6 +15,7 @@
  */
 import * as zmq from 'zeromq';
 import {
+  InvalidStateError,
   applyBindSecurity,
   bindEndpoint,
   Channel,
@@ -145,7 +146,7 @@ export class Broker implements AsyncDisposable {
     if (this.#state.state !== 'open') throw new ClosedError('broker');
     if (this.#workerSocket === undefined) {
       if (this.#endpoints.length > 0)
-        throw new BrokerBindError(endpoint, { cause: new Error('bindWorkers() must come before bind()') });
+        throw new BrokerBindError(endpoint, { cause: new InvalidStateError('bindWorkers() must come before bind()') });
       const o = this.#options;
       const socket = new zmq.Router({
         mandatory: true,

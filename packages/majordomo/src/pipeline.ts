@@ -14,6 +14,7 @@
  */
 import * as zmq from 'zeromq';
 import {
+  InvalidStateError,
   AbortError,
   Channel,
   ClosedError,
@@ -145,7 +146,7 @@ export class MajordomoPipeline implements AsyncDisposable {
     const queued = this.#inbox.shift();
     if (queued !== undefined) return Promise.resolve(queued);
     if (this.#closing !== undefined) return Promise.resolve(null);
-    if (this.#waiter !== undefined) return Promise.reject(new Error('MajordomoPipeline: one recv() at a time'));
+    if (this.#waiter !== undefined) return Promise.reject(new InvalidStateError('MajordomoPipeline: one recv() at a time'));
     const { signal } = options;
     if (signal?.aborted === true) return Promise.reject(new AbortError('recv aborted', { cause: signal.reason }));
     const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs;

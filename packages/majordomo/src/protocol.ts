@@ -22,7 +22,7 @@
  *                 HEARTBEAT["MDPW02", 0x05]
  *                 DISCONNECT["MDPW02", 0x06]
  */
-import { EMPTY, frameEquals, toBuffer, type Frame } from '@zpatterns/core';
+import { InvalidArgumentError, EMPTY, frameEquals, toBuffer, type Frame } from '@zpatterns/core';
 
 /** Protocol versions: '0.1' is 7/MDP (the book), '0.2' is 18/MDP (draft, partial replies). */
 export type MdpVersion = '0.1' | '0.2';
@@ -197,7 +197,7 @@ export function encodeWorkerCommand(version: MdpVersion, command: WorkerCommand)
       return [...head, cmd(W01.REQUEST), command.client, EMPTY, ...command.body];
     case 'reply':
       if (v1) {
-        if (!command.final) throw new RangeError('MDP/0.1 has no partial replies');
+        if (!command.final) throw new InvalidArgumentError('MDP/0.1 has no partial replies');
         return [...head, cmd(W01.REPLY), command.client, EMPTY, ...command.body];
       }
       return [...head, cmd(command.final ? W02.FINAL : W02.PARTIAL), command.client, EMPTY, ...command.body];
@@ -246,7 +246,7 @@ export function encodeWorkerReply(
 ): Buffer[] {
   let out: Buffer[];
   if (version === '0.1') {
-    if (!final) throw new RangeError('MDP/0.1 has no partial replies');
+    if (!final) throw new InvalidArgumentError('MDP/0.1 has no partial replies');
     out = [EMPTY, MDPW01, REPLY01, client, EMPTY];
   } else {
     out = [MDPW02, final ? FINAL02 : PARTIAL02, client, EMPTY];

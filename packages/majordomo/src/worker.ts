@@ -15,6 +15,7 @@
  *   any -> closing -> closed
  */
 import {
+  InvalidStateError,
   AsyncQueue,
   ClosedError,
   componentLogger,
@@ -103,7 +104,7 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
    */
   serve(handler: RequestHandler): Promise<void> {
     if (this.#closing !== undefined) return Promise.reject(new ClosedError('worker'));
-    if (this.#handler !== undefined) return Promise.reject(new Error('MajordomoWorker: serve() was already called'));
+    if (this.#handler !== undefined) return Promise.reject(new InvalidStateError('MajordomoWorker: serve() was already called'));
     this.#handler = handler;
     this.#loop = this.#run();
     return this.#done.then(() => {
@@ -190,7 +191,7 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
       const end: SessionEnd = await session.ended;
       if (this.#session === session) this.#session = undefined;
       if (end.reason === 'close' || this.#isClosing) return;
-      this.#contextInHand?.abort(new Error('session to the broker ended'));
+      this.#contextInHand?.abort(new ClosedError('session to the broker'));
       if (session.heard) attempt = 0;
       let delayMs: number | null;
       switch (end.reason) {

@@ -4,7 +4,7 @@
  *   client (REQ) ---- request ----> server (REP)
  *        |  no reply within timeoutMs?
  *        |  close the REQ ("old socket is confused"), open a new one (next server, if several),
- *        |  resend the same request; after `retries` sends, reject with NoReplyError
+ *        |  resend the same request; after `retries` resends, reject with NoReplyError
  *        <----------- reply --------
  *
  * One request is outstanding at a time (REQ semantics); concurrent `request()` calls wait their
@@ -20,6 +20,7 @@ import {
   componentLogger,
   deadline,
   describe,
+  InvalidArgumentError,
   sleep,
   systemClock,
   TimeoutError,
@@ -37,8 +38,9 @@ export interface LazyPirateClientOptions {
   /** How long to wait for a reply before resending. @default 2500 */
   timeoutMs?: number;
   /**
-   * How many times a request is sent before giving up with `NoReplyError`, counting the first
-   * send (the book's `REQUEST_RETRIES`: 3 means one send and at most two resends). @default 3
+   * Resends after the first send before giving up with `NoReplyError`: a request is sent at most
+   * `retries + 1` times. The default 2 gives the book's three sends (its `REQUEST_RETRIES` 3
+   * counts the first send too). `0` sends once and never resends. @default 2
    */
   retries?: number;
   /**
@@ -82,7 +84,7 @@ export const lazyPirateClientDefaults: Required<Omit<LazyPirateClientOptions, 'l
 export interface RequestOptions {
   /** @default the client's `timeoutMs` */
   timeoutMs?: number;
-  /** @default the client's `retries` */
+  /** Resends after the first send, a whole number >= 0. @default the client's `retries` */
   retries?: number;
   /** Abort the request: it rejects with `AbortError` and the socket is replaced. */
   signal?: AbortSignal;
@@ -134,12 +136,14 @@ export class LazyPirateClient implements AsyncDisposable {
   /** @param servers one endpoint, or several tried in turn after each timeout (failover). */
   constructor(servers: string | readonly string[], options: LazyPirateClientOptions = {}) {
     this.servers = typeof servers === 'string' ? [servers] : [...servers];
-    if (this.servers.length === 0) throw new RangeError('LazyPirateClient: need at least one server endpoint');
+    if (this.servers.length === 0) throw new InvalidArgumentError('LazyPirateClient: need at least one server endpoint');
     const { logger, security, ...rest } = options;
     this.#o = { ...lazyPirateClientDefaults, ...rest };
     this.#security = security;
-    if (!(this.#o.timeoutMs > 0)) throw new RangeError('LazyPirateClient: timeoutMs must be > 0');
-    if (!(this.#o.retries >= 1)) throw new RangeError('LazyPirateClient: retries must be >= 1');
+    if (!(this.#o.timeoutMs > 0)) throw new InvalidArgumentError('LazyPirateClient: timeoutMs must be > 0');
+    if (!(Number.isInteger(this.#o.retries) && this.#o.retries >= 0)) {
+      throw new InvalidArgumentError('LazyPirateClient: retries must be a whole number >= 0 (resends after the first)');
+    }
     this.#log = componentLogger(logger, { component: 'lazy-pirate-client' });
   }
 
@@ -159,14 +163,17 @@ export class LazyPirateClient implements AsyncDisposable {
 
   /**
    * Send `frames` and resolve with the reply frames. Resends on timeout; rejects with
-   * `NoReplyError` after `retries` sends, `AbortError` when `signal` fires, `ClosedError` after
+   * `NoReplyError` after `retries` resends (`retries + 1` sends), `AbortError` when `signal` fires, `ClosedError` after
    * `close()`.
    */
   async request(frames: Frames, options: RequestOptions = {}): Promise<Buffer[]> {
     const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs;
     const retries = options.retries ?? this.#o.retries;
     const { signal } = options;
-    if (!(timeoutMs > 0) || !(retries >= 1)) throw new RangeError('request: need timeoutMs > 0 and retries >= 1');
+    if (!(timeoutMs > 0) || !(Number.isInteger(retries) && retries >= 0)) {
+      throw new InvalidArgumentError('request: need timeoutMs > 0 and retries a whole number >= 0');
+    }
+    const attempts = retries + 1;
     const release = await this.#turn(signal);
     try {
       if (this.#state.state === 'closed') throw new ClosedError('LazyPirateClient');
@@ -174,7 +181,7 @@ export class LazyPirateClient implements AsyncDisposable {
       const sequence = this.#o.sequenceCheck ? ++this.#sequence : undefined;
       const body = frames.map(toBuffer);
       const message = sequence === undefined ? body : [encodeSequence(sequence), ...body];
-      for (let attempt = 1; attempt <= retries; attempt++) {
+      for (let attempt = 1; attempt <= attempts; attempt++) {
         if (attempt > 1) this.stats.resends++;
         const conn = this.#connection();
         this.#transition({ state: 'waiting', attempt, server: conn.server });
@@ -192,7 +199,7 @@ export class LazyPirateClient implements AsyncDisposable {
             this.#discard();
             // Failover: the next attempt goes to the next server in the list.
             this.#serverIndex = (this.#serverIndex + 1) % this.servers.length;
-            if (attempt < retries) {
+            if (attempt < attempts) {
               this.#log.warn({ server: conn.server, attempt, timeoutMs }, 'no response from server, retrying');
               if (this.servers.length > 1 && this.#o.settleDelayMs > 0) {
                 await sleep(this.#o.settleDelayMs, { clock: this.#o.clock, signal });
@@ -218,10 +225,10 @@ export class LazyPirateClient implements AsyncDisposable {
       this.stats.failures++;
       this.#transition({ state: 'idle' });
       this.#log.error(
-        { servers: this.servers, attempts: retries, timeoutMs },
+        { servers: this.servers, attempts, timeoutMs },
         'server seems to be offline, abandoning',
       );
-      throw new NoReplyError(retries, timeoutMs, this.servers);
+      throw new NoReplyError(attempts, timeoutMs, this.servers);
     } finally {
       if (this.#state.state === 'waiting') this.#transition({ state: 'idle' });
       release();

@@ -18,6 +18,7 @@
  */
 import * as zmq from 'zeromq';
 import {
+  InvalidArgumentError,
   applyBindSecurity,
   bindEndpoint,
   Channel,
@@ -175,9 +176,9 @@ export class ParanoidPirateQueue implements AsyncDisposable {
   static async start(options: ParanoidPirateQueueOptions = {}): Promise<ParanoidPirateQueue> {
     const { logger, security, ...rest } = options;
     const o = { ...paranoidPirateQueueDefaults, ...rest };
-    if (!(o.heartbeatIntervalMs > 0)) throw new RangeError('ParanoidPirateQueue: heartbeatIntervalMs must be > 0');
-    if (!(o.liveness >= 1)) throw new RangeError('ParanoidPirateQueue: liveness must be >= 1');
-    if (!(o.maxQueuedBytes >= 0)) throw new RangeError('ParanoidPirateQueue: maxQueuedBytes must be >= 0');
+    if (!(o.heartbeatIntervalMs > 0)) throw new InvalidArgumentError('ParanoidPirateQueue: heartbeatIntervalMs must be > 0');
+    if (!(o.liveness >= 1)) throw new InvalidArgumentError('ParanoidPirateQueue: liveness must be >= 1');
+    if (!(o.maxQueuedBytes >= 0)) throw new InvalidArgumentError('ParanoidPirateQueue: maxQueuedBytes must be >= 0');
     const log = componentLogger(logger, { component: 'ppqueue' });
     const frontend = new zmq.Router({ linger: o.lingerMs, mandatory: true, sendTimeout: 0 });
     const backend = new zmq.Router({ linger: o.lingerMs, mandatory: true, sendTimeout: 0 });

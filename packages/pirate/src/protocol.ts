@@ -37,9 +37,13 @@ export const PPP_HEARTBEAT_LIVENESS = 3;
 /** ppworker reconnect backoff: 1 s doubling to 32 s. */
 export const PPP_RECONNECT_INITIAL_MS = 1000;
 export const PPP_RECONNECT_MAX_MS = 32_000;
-/** lpclient: REQUEST_TIMEOUT 2500 ms, REQUEST_RETRIES 3. */
+/** lpclient's `REQUEST_TIMEOUT`: how long the Lazy Pirate client waits for a reply, in ms. */
 export const LAZY_PIRATE_TIMEOUT_MS = 2500;
-export const LAZY_PIRATE_RETRIES = 3;
+/**
+ * The Lazy Pirate client's default `retries`: resends after the first send. lpclient's
+ * `REQUEST_RETRIES` 3 counts every send, so it is 2 here: the same three sends.
+ */
+export const LAZY_PIRATE_RETRIES = 2;
 /** The book's endpoints (spqueue/ppqueue bind these; we default to loopback). */
 export const DEFAULT_FRONTEND = 'tcp://127.0.0.1:5555';
 export const DEFAULT_BACKEND = 'tcp://127.0.0.1:5556';

@@ -30,6 +30,8 @@
  */
 import { setMaxListeners } from 'node:events';
 import {
+  ClosedError,
+  InvalidArgumentError,
   componentLogger,
   exponentialBackoff,
   systemClock,
@@ -183,10 +185,10 @@ export class Dispatcher {
     this.#committer = committer;
     this.#o = { ...dispatcherDefaults, ...stripUndefined(options) };
     if (!(Number.isInteger(this.#o.concurrency) && this.#o.concurrency >= 1))
-      throw new RangeError('concurrency: expected a whole number >= 1');
-    if (!(this.#o.timeoutMs > 0)) throw new RangeError('timeoutMs: expected a positive number');
-    if (!(this.#o.leaseMs >= 10)) throw new RangeError('leaseMs: expected a number >= 10');
-    if (!(this.#o.claimIntervalMs >= 1)) throw new RangeError('claimIntervalMs: expected a number >= 1');
+      throw new InvalidArgumentError('concurrency: expected a whole number >= 1');
+    if (!(this.#o.timeoutMs > 0)) throw new InvalidArgumentError('timeoutMs: expected a positive number');
+    if (!(this.#o.leaseMs >= 10)) throw new InvalidArgumentError('leaseMs: expected a number >= 10');
+    if (!(this.#o.claimIntervalMs >= 1)) throw new InvalidArgumentError('claimIntervalMs: expected a number >= 1');
     const leases = leasesOf(store);
     this.instance = this.#o.instance === '' ? newInstanceId() : this.#o.instance;
     this.#log = componentLogger(options.logger, {
@@ -496,7 +498,7 @@ export class Dispatcher {
       });
       await Promise.race([all, timeout]);
       if (timer !== undefined) this.#o.clock.clearTimeout(timer);
-      this.#abort.abort(new Error('dispatcher closed'));
+      this.#abort.abort(new ClosedError('dispatcher'));
       await Promise.allSettled([...this.#inFlight, keeperStopped]);
       // Hand every lease back at once, so the other instances need not wait for them to expire;
       // a request abandoned in flight only once its timeout has run out, since its worker may

@@ -230,7 +230,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
       );
       const current = rows[0]?.v ?? 0;
       if (current > MIGRATIONS.length) {
-        throw new Error(`schema ${schema} has version ${current}; this Titanic knows ${MIGRATIONS.length}`);
+        throw new TitanicStoreError(`schema ${schema} has version ${current}; this Titanic knows ${MIGRATIONS.length}`);
       }
       for (let version = current + 1; version <= MIGRATIONS.length; version++) {
         const migration = MIGRATIONS[version - 1];

@@ -14,6 +14,8 @@
  * States: idle -> starting -> running -> closing -> closed (one `transition()` logs each change).
  */
 import {
+  InvalidStateError,
+  InvalidArgumentError,
   componentLogger,
   systemClock,
   toError,
@@ -174,7 +176,7 @@ export class TitanicServer implements AsyncDisposable {
 
   constructor(options: TitanicServerOptions) {
     const o: ResolvedServerOptions = { ...titanicServerDefaults, ...stripUndefined(options), broker: options.broker };
-    if (typeof o.broker !== 'string' || o.broker === '') throw new RangeError('broker: an endpoint is required');
+    if (typeof o.broker !== 'string' || o.broker === '') throw new InvalidArgumentError('broker: an endpoint is required');
     for (const key of [
       'requestWorkers',
       'replyWorkers',
@@ -183,7 +185,7 @@ export class TitanicServer implements AsyncDisposable {
       'maxBacklog',
       'maxPendingPerService',
     ] as const) {
-      if (!(Number.isInteger(o[key]) && o[key] >= 1)) throw new RangeError(`${key}: expected a whole number >= 1`);
+      if (!(Number.isInteger(o[key]) && o[key] >= 1)) throw new InvalidArgumentError(`${key}: expected a whole number >= 1`);
     }
     this.#o = o;
     this.#log = componentLogger(options.logger, { component: 'titanic' });
@@ -248,7 +250,7 @@ export class TitanicServer implements AsyncDisposable {
    * and start dispatching. Resolves with the number of requests recovered.
    */
   async start(): Promise<{ recovered: number }> {
-    if (this.#state.state !== 'idle') throw new Error(`TitanicServer: start() in state ${this.#state.state}`);
+    if (this.#state.state !== 'idle') throw new InvalidStateError(`TitanicServer: start() in state ${this.#state.state}`);
     this.#transition({ state: 'starting' });
     const recovered = await this.#dispatcher.recover();
     const o = this.#o;
