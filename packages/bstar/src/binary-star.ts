@@ -33,6 +33,7 @@ import { NotStartedError } from './errors.js';
 import { initialState, transition, type BStarEvent, type BStarNotice, type BStarRole, type BStarState } from './fsm.js';
 import { BSTAR_HEARTBEAT_MS, BSTAR_PEER_EXPIRY_HEARTBEATS, decodeState, encodeState } from './protocol.js';
 
+/** Options of `new BinaryStar(options)`; `binaryStarDefaults` holds the defaults. */
 export interface BinaryStarOptions {
   /** Which server of the pair this is. */
   role: BStarRole;
@@ -62,6 +63,9 @@ export interface BinaryStarOptions {
   curve?: (CurveKeyPair & { peerPublicKey: string }) | undefined;
 }
 
+/**
+ * The book's timing: state published every 1000 ms (the peer is dead after two silent heartbeats), on the system clock.
+ */
 export const binaryStarDefaults = {
   heartbeatMs: BSTAR_HEARTBEAT_MS,
   clock: systemClock,
@@ -72,6 +76,7 @@ export type BStarChange =
   | { type: 'state'; from: BStarState; to: BStarState; reason: string }
   | { type: 'notice'; notice: BStarNotice; state: BStarState };
 
+/** Counters of one `BinaryStar`, live fields updated in place. */
 export interface BStarStats {
   /** State messages published. */
   published: number;
@@ -86,6 +91,14 @@ export interface BStarStats {
   dualPassives: number;
 }
 
+/**
+ * One server of a Binary Star primary/backup pair (the book's bstar reactor). It publishes its
+ * state every `heartbeatMs`, reads the peer's, runs the state machine, and decides per client
+ * request whether this server may serve it (`vote()`, or `serve(channel, handler)`). Nothing
+ * aborts: split brain and dual passive are notices on `changes()` and in the log. `new
+ * BinaryStar(options)` throws `InvalidArgumentError` for `heartbeatMs <= 0`; calls that need the
+ * sockets before `start()` throw `NotStartedError`.
+ */
 export class BinaryStar implements AsyncDisposable {
   readonly role: BStarRole;
   readonly stats: BStarStats = {
@@ -311,6 +324,7 @@ export class BinaryStar implements AsyncDisposable {
     this.#passiveListeners.clear();
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -12,6 +12,10 @@
 import { LazyPirateClient, type LazyPirateClientOptions } from '@zpatterns/pirate';
 import { BSTAR_HEARTBEAT_MS, BSTAR_PEER_EXPIRY_HEARTBEATS } from './protocol.js';
 
+/**
+ * Options of `createBinaryStarClient()`: those of `LazyPirateClient`, with
+ * `binaryStarClientDefaults` in place of its defaults.
+ */
 export type BinaryStarClientOptions = LazyPirateClientOptions;
 
 /**

@@ -26,16 +26,21 @@ import {
 } from '@zpatterns/core';
 import { NotStartedError, ReplicaError, WatchOverflowError } from './errors.js';
 import * as zmq from 'zeromq';
-import { Follower, type FollowerStats, type ReplicaSource } from './follower.js';
+import { Follower } from './follower.js';
 import type { KvMsg } from './kvmsg.js';
 import { encodeKvMsg, inSubtree, isReservedKey, newUuid, TTL_PROPERTY } from './kvmsg.js';
 
-/** The three endpoints of one server. */
-export interface CloneServerAddress extends ReplicaSource {
-  /** The server's collector SUB (port P+2). */
+/** The three endpoints of one Clone server; `serverAddress()` derives them from `tcp://HOST:P`. */
+export interface CloneServerAddress {
+  /** The server's snapshot ROUTER (port P): where a client asks for the current map. */
+  snapshot: string;
+  /** The server's update PUB (port P+1): where a client hears every update and HUGZ. */
+  publisher: string;
+  /** The server's collector SUB (port P+2): where a client publishes its writes. */
   collector: string;
 }
 
+/** Options of `new CloneClient(options)`; `cloneClientDefaults` holds the defaults. */
 export interface CloneClientOptions {
   /**
    * One server, or the two of a pair, in failover order. A string `tcp://HOST:P` stands for the
@@ -77,7 +82,22 @@ export interface CloneChange {
   sequence: bigint;
 }
 
-export interface CloneClientStats extends FollowerStats {
+/** Counters of one `CloneClient`, from its start; `client.stats` returns a fresh copy on each read. */
+export interface CloneClientStats {
+  /** Complete snapshots received (the first one and every resync). */
+  snapshots: number;
+  /** Updates applied to the replica, in sequence order. */
+  updates: number;
+  /** Updates dropped because the replica already held that sequence or a later one. */
+  stale: number;
+  /** Sequence gaps seen (a missed update): each leads to a resync from a fresh snapshot. */
+  gaps: number;
+  /** Moves to the other server of a pair after the current one was silent for `serverTtlMs`. */
+  failovers: number;
+  /** Snapshot requests that got no complete answer within `serverTtlMs`. */
+  snapshotTimeouts: number;
+  /** Malformed messages from a server, dropped and logged. */
+  badMessages: number;
   /** Updates published to the servers. */
   sent: number;
   /** Watchers ended because they fell more than `maxWatchBacklog` changes behind. */
@@ -239,6 +259,7 @@ export class CloneClient implements AsyncDisposable {
     }
   }
 
+  /** The value of `key` in the local replica, or `undefined` when absent or deleted. Never waits. */
   get(key: string): Buffer | undefined {
     return this.#map.get(key)?.body;
   }
@@ -389,6 +410,10 @@ export class CloneClient implements AsyncDisposable {
     pending.resolve(msg.sequence);
   }
 
+  /**
+   * Stop following: pending `commit()` calls reject with `ClosedError`, open `watch()` iterators
+   * finish, and the sockets close. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -401,6 +426,7 @@ export class CloneClient implements AsyncDisposable {
     await Promise.all([this.#follower.close(), ...this.#publishers.map((p) => p.close())]);
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -7,6 +7,7 @@ import { InvalidArgumentError } from './errors.js';
 /** Delay before retry number `attempt` (1-based), or `null` to stop retrying. */
 export type RetryDelay = (attempt: number) => number | null;
 
+/** Options of `exponentialBackoff()`. Delays are in milliseconds. */
 export interface ExponentialBackoffOptions {
   /** Delay before the first retry. @default 1000 */
   initialMs?: number;
@@ -25,6 +26,9 @@ export interface ExponentialBackoffOptions {
   random?: () => number;
 }
 
+/**
+ * The defaults of `exponentialBackoff()`: 1 s doubling to 32 s, without jitter (the book's reconnect policy).
+ */
 export const exponentialBackoffDefaults: Required<ExponentialBackoffOptions> = {
   initialMs: 1000,
   maxMs: 32_000,

@@ -9,6 +9,7 @@ export const LOOPBACK_ANY = 'tcp://127.0.0.1:*';
 
 /** Anything with zeromq's `bind` and `lastEndpoint`. */
 export interface Bindable {
+  /** Bind to `endpoint`; resolves when bound. */
   bind(endpoint: string): Promise<void>;
   readonly lastEndpoint: string | null;
 }

@@ -35,8 +35,8 @@ export interface SecurityOptions {
   authorize?: Authorizer | undefined;
 }
 
-/** A socket option bag zeromq accepts (the common subset we write). */
-type SecurableSocket = Pick<
+/** The socket options the security helpers set: any zeromq v6 socket has them. */
+export type SecurableSocket = Pick<
   zmq.Socket,
   | 'curveServer'
   | 'curvePublicKey'

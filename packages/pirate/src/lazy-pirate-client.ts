@@ -34,6 +34,7 @@ import {
 import { NoReplyError } from './errors.js';
 import { encodeSequence, isSequence, LAZY_PIRATE_RETRIES, LAZY_PIRATE_TIMEOUT_MS } from './protocol.js';
 
+/** Options of `new LazyPirateClient(servers, options)`; `lazyPirateClientDefaults` holds the defaults. */
 export interface LazyPirateClientOptions {
   /** How long to wait for a reply before resending. @default 2500 */
   timeoutMs?: number;
@@ -71,6 +72,7 @@ export interface LazyPirateClientOptions {
   clock?: Clock;
 }
 
+/** The book's lpclient settings: 2500 ms per attempt, 2 resends (three sends in all), no sequence check. */
 export const lazyPirateClientDefaults: Required<Omit<LazyPirateClientOptions, 'logger' | 'security'>> = {
   timeoutMs: LAZY_PIRATE_TIMEOUT_MS,
   retries: LAZY_PIRATE_RETRIES,
@@ -90,6 +92,7 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** Counters of one `LazyPirateClient`, live fields updated in place. */
 export interface LazyPirateClientStats {
   requests: number;
   replies: number;
@@ -112,6 +115,15 @@ interface Connection {
   waiter: { resolve: (m: Message) => void; reject: (err: Error) => void } | undefined;
 }
 
+/**
+ * Lazy Pirate (the book's lpclient): reliable request-reply from the client side alone, against
+ * any REP server or queue frontend. Each request waits `timeoutMs` for a reply; on a timeout the
+ * REQ socket is discarded, a new one is opened (on the next server, when several are given) and the
+ * request is resent, at most `retries` times. Then it rejects with `NoReplyError`.
+ * Delivery is at least once: make requests idempotent. One request is in flight at a time; further
+ * `request()` calls queue in call order. Throws `InvalidArgumentError` for an empty server list,
+ * `timeoutMs <= 0` or `retries` not a whole number >= 0.
+ */
 export class LazyPirateClient implements AsyncDisposable {
   readonly servers: readonly string[];
   readonly stats: LazyPirateClientStats = {
@@ -136,7 +148,8 @@ export class LazyPirateClient implements AsyncDisposable {
   /** @param servers one endpoint, or several tried in turn after each timeout (failover). */
   constructor(servers: string | readonly string[], options: LazyPirateClientOptions = {}) {
     this.servers = typeof servers === 'string' ? [servers] : [...servers];
-    if (this.servers.length === 0) throw new InvalidArgumentError('LazyPirateClient: need at least one server endpoint');
+    if (this.servers.length === 0)
+      throw new InvalidArgumentError('LazyPirateClient: need at least one server endpoint');
     const { logger, security, ...rest } = options;
     this.#o = { ...lazyPirateClientDefaults, ...rest };
     this.#security = security;
@@ -152,6 +165,7 @@ export class LazyPirateClient implements AsyncDisposable {
     return this.servers[this.#serverIndex] as string;
   }
 
+  /** `'waiting'` while a request is in flight, `'idle'` between requests, `'closed'` after `close()`. */
   get state(): ClientState['state'] {
     return this.#state.state;
   }
@@ -224,10 +238,7 @@ export class LazyPirateClient implements AsyncDisposable {
       }
       this.stats.failures++;
       this.#transition({ state: 'idle' });
-      this.#log.error(
-        { servers: this.servers, attempts, timeoutMs },
-        'server seems to be offline, abandoning',
-      );
+      this.#log.error({ servers: this.servers, attempts, timeoutMs }, 'server seems to be offline, abandoning');
       throw new NoReplyError(attempts, timeoutMs, this.servers);
     } finally {
       if (this.#state.state === 'waiting') this.#transition({ state: 'idle' });
@@ -248,6 +259,7 @@ export class LazyPirateClient implements AsyncDisposable {
     }
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -54,6 +54,9 @@ import {
 /** Turns a request body into reply frames. An empty reply is sent as one empty frame. */
 export type RequestHandler = (body: Buffer[]) => Frames | Promise<Frames>;
 
+/**
+ * Options of `new ParanoidPirateWorker(queue, handler, options)`; `paranoidPirateWorkerDefaults` holds the defaults.
+ */
 export interface ParanoidPirateWorkerOptions {
   /** Heartbeat period, and the unit of `liveness`. Must match the queue's. @default 1000 */
   heartbeatIntervalMs?: number;
@@ -74,6 +77,7 @@ export interface ParanoidPirateWorkerOptions {
   clock?: Clock;
 }
 
+/** The book's ppworker settings: heartbeat 1000 ms, liveness 3, reconnect 1 s doubling to 32 s. */
 export const paranoidPirateWorkerDefaults: Required<Omit<ParanoidPirateWorkerOptions, 'logger' | 'security'>> = {
   heartbeatIntervalMs: PPP_HEARTBEAT_INTERVAL_MS,
   liveness: PPP_HEARTBEAT_LIVENESS,
@@ -82,6 +86,7 @@ export const paranoidPirateWorkerDefaults: Required<Omit<ParanoidPirateWorkerOpt
   clock: systemClock,
 };
 
+/** Counters of one `ParanoidPirateWorker`, live fields updated in place. */
 export interface ParanoidPirateWorkerStats {
   requests: number;
   replies: number;
@@ -113,6 +118,12 @@ interface Job {
   body: Buffer[];
 }
 
+/**
+ * Paranoid Pirate worker (6/PPP): a DEALER that sends READY, heartbeats the queue every
+ * `heartbeatIntervalMs`, answers each request with `handler`, and when the queue has been silent for
+ * `liveness` intervals discards its socket and reconnects after `reconnectDelayMs(attempt)`. When
+ * that policy returns `null` the worker closes itself and `closed()` yields a `ReconnectGaveUpError`.
+ */
 export class ParanoidPirateWorker implements AsyncDisposable {
   readonly queue: string;
   readonly stats: ParanoidPirateWorkerStats = {
@@ -183,6 +194,7 @@ export class ParanoidPirateWorker implements AsyncDisposable {
     return this.#state.state === 'closed' ? this.#state.error : undefined;
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

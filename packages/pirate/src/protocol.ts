@@ -33,9 +33,11 @@ export const SIMPLE_READY: Buffer = PPP_READY;
 
 /** The book's defaults: heartbeat every 1000 ms, peer dead after 3 silent intervals. */
 export const PPP_HEARTBEAT_INTERVAL_MS = 1000;
+/** Silent heartbeat intervals after which a Paranoid Pirate peer is dead (the book's 3). */
 export const PPP_HEARTBEAT_LIVENESS = 3;
 /** ppworker reconnect backoff: 1 s doubling to 32 s. */
 export const PPP_RECONNECT_INITIAL_MS = 1000;
+/** Cap of the Paranoid Pirate worker's reconnect backoff, in ms (the book's 32 s). */
 export const PPP_RECONNECT_MAX_MS = 32_000;
 /** lpclient's `REQUEST_TIMEOUT`: how long the Lazy Pirate client waits for a reply, in ms. */
 export const LAZY_PIRATE_TIMEOUT_MS = 2500;
@@ -46,6 +48,7 @@ export const LAZY_PIRATE_TIMEOUT_MS = 2500;
 export const LAZY_PIRATE_RETRIES = 2;
 /** The book's endpoints (spqueue/ppqueue bind these; we default to loopback). */
 export const DEFAULT_FRONTEND = 'tcp://127.0.0.1:5555';
+/** Where the Pirate queues bind for workers by default: the book's port 5556, on loopback. */
 export const DEFAULT_BACKEND = 'tcp://127.0.0.1:5556';
 
 /** A request or reply split into its return envelope (address frames + the empty frame) and body. */

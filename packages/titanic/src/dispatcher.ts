@@ -52,6 +52,7 @@ import { leasesOf, type StoredRequest, type TitanicStore } from './store.js';
 
 /** The slice of `MajordomoClient` the dispatcher uses (a port, so tests can stand in for it). */
 export interface DispatchClient {
+  /** Send `body` to `service` and resolve with the reply body; rejects on timeout or abort. */
   request(
     service: string | Buffer,
     body: readonly Buffer[],
@@ -59,6 +60,7 @@ export interface DispatchClient {
   ): Promise<Buffer[]>;
 }
 
+/** Options of the dispatcher; `dispatcherDefaults` holds the defaults. */
 export interface DispatcherOptions {
   /** Requests in flight to services at most. @default 32 */
   concurrency?: number;
@@ -99,6 +101,9 @@ export interface DispatcherOptions {
   clock?: Clock;
 }
 
+/**
+ * The dispatcher's defaults: 32 requests in flight, 10 s per attempt; see `DispatcherOptions` for the rest.
+ */
 export const dispatcherDefaults: Required<Omit<DispatcherOptions, 'logger'>> = {
   concurrency: 32,
   timeoutMs: 10_000,
@@ -118,6 +123,7 @@ export function newInstanceId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`;
 }
 
+/** Counters of the dispatcher, live fields updated in place. */
 export interface DispatcherStats {
   /** Attempts sent to services. */
   sent: number;
@@ -146,6 +152,12 @@ export interface DispatcherStats {
 const MMI_SERVICE = 'mmi.service';
 const NOT_FOUND = Buffer.from('404');
 
+/**
+ * Forwards stored requests to their services through the broker (as an MDP client, one attempt
+ * per try) and records each reply durably, with a per-service backoff after failures and probes of
+ * services that failed. `TitanicServer` runs one; use it directly only with your own store.
+ * Throws `InvalidArgumentError` for bad options.
+ */
 export class Dispatcher {
   readonly stats: DispatcherStats = {
     sent: 0,
@@ -162,6 +174,7 @@ export class Dispatcher {
   };
   /** This instance's name in the store's leases (lease stores only). */
   readonly instance: string;
+  /** The requests this instance holds, waiting or in flight. Its shape may change in any release. @internal */
   readonly queue: DispatchQueue;
   readonly #client: DispatchClient;
   readonly #store: TitanicStore;
@@ -271,6 +284,7 @@ export class Dispatcher {
     return count;
   }
 
+  /** Begin dispatching: load the pending requests from the store and keep taking new ones. */
   start(): void {
     this.#running = true;
     this.#keeper?.start();

@@ -44,6 +44,7 @@ import {
   type TitanicStore,
 } from './store.js';
 
+/** Options of `PostgresStore.open(options)`; `postgresStoreDefaults` holds the defaults. */
 export interface PostgresStoreOptions {
   /** Connection URL, e.g. `postgres://titanic@db.example/titanic`. */
   url: string;
@@ -91,6 +92,7 @@ export interface PostgresSettings {
   idleInTransactionSessionTimeout: string;
 }
 
+/** The PostgreSQL store's defaults: schema `public`, 10 connections; see `PostgresStoreOptions`. */
 export const postgresStoreDefaults = {
   schema: 'public',
   maxConnections: 10,
@@ -122,6 +124,9 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
   `,
 ];
 
+/**
+ * The schema version this release writes; a database at a newer version is refused with `TitanicStoreError`.
+ */
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -445,6 +450,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     return Number(rows[0]?.n ?? 0);
   }
 
+  /** How many stored requests are pending and how many replied (not yet closed). */
   async counts(): Promise<StoreCounts> {
     const rows = await this.#query<{ pending: string; replied: string }>(
       `SELECT count(*) FILTER (WHERE reply IS NULL) AS pending, count(*) FILTER (WHERE reply IS NOT NULL) AS replied FROM ${this.#t}`,
@@ -468,6 +474,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     await this.#pool.end();
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -43,6 +43,7 @@ export const SQLITE_FILE = 'titanic.sqlite';
 
 const SCHEMA_VERSION = 1;
 
+/** Options of `new SqliteStore(options)`; `sqliteStoreDefaults` holds the defaults. */
 export interface SqliteStoreOptions {
   /** Directory of the database; created if missing. */
   dataDir: string;
@@ -56,6 +57,7 @@ export interface SqliteStoreOptions {
   recoveryPageSize?: number;
 }
 
+/** The SQLite store's defaults: fsync every commit, recover pending requests 1000 at a time. */
 export const sqliteStoreDefaults = {
   fsync: true,
   recoveryPageSize: 1000,
@@ -181,6 +183,7 @@ export class SqliteStore implements TitanicStore, StoreAdmin {
     }
   }
 
+  /** How many stored requests are pending and how many replied (not yet closed). */
   async counts(): Promise<StoreCounts> {
     this.#check();
     const row = this.#counts.get();
@@ -236,6 +239,7 @@ export class SqliteStore implements TitanicStore, StoreAdmin {
     }
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
