@@ -3,10 +3,7 @@ import { ZPatternsError } from '@zpatterns/core';
 
 /** Stable codes of the errors raised by `@zpatterns/clone` (besides core's `ERR_CLOSED`, `ERR_TIMEOUT`). */
 export type CloneErrorCode =
-  | 'ERR_CLONE_NOT_STARTED'
-  | 'ERR_CLONE_REPLICA'
-  | 'ERR_CLONE_WATCH_OVERFLOW'
-  | 'ERR_CLONE_JOURNAL';
+  'ERR_CLONE_NOT_STARTED' | 'ERR_CLONE_REPLICA' | 'ERR_CLONE_WATCH_OVERFLOW' | 'ERR_CLONE_JOURNAL';
 
 /** A write before `CloneClient.start()`: the client is not connected to any collector yet. */
 export class NotStartedError extends ZPatternsError<'ERR_CLONE_NOT_STARTED'> {

@@ -37,7 +37,8 @@ export function isZ85Key(value: string): boolean {
 
 /** Z85-encode bytes whose length is a multiple of 4 (a 32-byte key gives 40 characters). */
 export function z85Encode(data: Uint8Array): string {
-  if (data.length % 4 !== 0) throw new InvalidArgumentError(`z85Encode needs a multiple of 4 bytes, got ${data.length}`);
+  if (data.length % 4 !== 0)
+    throw new InvalidArgumentError(`z85Encode needs a multiple of 4 bytes, got ${data.length}`);
   let out = '';
   for (let i = 0; i < data.length; i += 4) {
     let value =

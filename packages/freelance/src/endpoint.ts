@@ -17,7 +17,9 @@ export function freeTcpPort(host = '127.0.0.1'): Promise<number> {
     server.listen(0, host, () => {
       const address = server.address();
       const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new BindError(`tcp://${host}:0`, `listen(0) on ${host} gave no port`))));
+      server.close(() =>
+        port > 0 ? resolve(port) : reject(new BindError(`tcp://${host}:0`, `listen(0) on ${host} gave no port`)),
+      );
     });
   });
 }

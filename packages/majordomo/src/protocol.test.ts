@@ -63,7 +63,9 @@ describe('MDP/0.1 golden frames (7/MDP)', () => {
     ).toEqual(['', '4d4450573031', '03', '006b8b4567', '', '78', '79']);
     expect(hexes(WORKER_HEARTBEAT['0.1'])).toEqual(['', '4d4450573031', '04']);
     expect(hexes(WORKER_DISCONNECT['0.1'])).toEqual(['', '4d4450573031', '05']);
-    expect(() => encodeWorkerCommand('0.1', { type: 'reply', client: ID, body: [], final: false })).toThrow(InvalidArgumentError);
+    expect(() => encodeWorkerCommand('0.1', { type: 'reply', client: ID, body: [], final: false })).toThrow(
+      InvalidArgumentError,
+    );
   });
 
   it('broker classifies client and worker messages on one ROUTER', () => {
