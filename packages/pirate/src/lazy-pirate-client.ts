@@ -107,6 +107,9 @@ export interface LazyPirateClientStats {
   failures: number;
 }
 
+/** `'waiting'` while a request is in flight, `'idle'` between requests, `'closed'` after `close()`. */
+export type LazyPirateClientState = 'idle' | 'waiting' | 'closed';
+
 type ClientState = { state: 'idle' } | { state: 'waiting'; attempt: number; server: string } | { state: 'closed' };
 
 interface Connection {
@@ -166,7 +169,7 @@ export class LazyPirateClient implements AsyncDisposable {
   }
 
   /** `'waiting'` while a request is in flight, `'idle'` between requests, `'closed'` after `close()`. */
-  get state(): ClientState['state'] {
+  get state(): LazyPirateClientState {
     return this.#state.state;
   }
 

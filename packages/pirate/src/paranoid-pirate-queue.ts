@@ -115,7 +115,10 @@ export interface ParanoidPirateQueueStats {
   heartbeatsReceived: number;
 }
 
-type QueueState = { state: 'running' } | { state: 'closed' };
+/** A Pirate queue's state: `'running'` from `start()` until `close()`, then `'closed'`. */
+export type PirateQueueState = 'running' | 'closed';
+
+type QueueState = { state: PirateQueueState };
 
 /**
  * Paranoid Pirate queue (6/PPP): a load-balancing ROUTER-ROUTER queue that heartbeats its DEALER
@@ -233,7 +236,7 @@ export class ParanoidPirateQueue implements AsyncDisposable {
     return this.#backlog.bytes;
   }
 
-  get state(): QueueState['state'] {
+  get state(): PirateQueueState {
     return this.#state.state;
   }
 

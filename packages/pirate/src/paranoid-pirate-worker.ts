@@ -107,6 +107,12 @@ export type WorkerStatus =
   | { type: 'reconnect:scheduled'; attempt: number; delayMs: number }
   | { type: 'closed'; error?: Error };
 
+/**
+ * `'connected'` while the queue is heard from, `'reconnecting'` while waiting to open a new socket,
+ * `'closed'` after `close()` or when the reconnect policy gave up.
+ */
+export type ParanoidPirateWorkerState = 'connected' | 'reconnecting' | 'closed';
+
 type WorkerState =
   | { state: 'connected'; generation: number }
   | { state: 'reconnecting'; attempt: number; delayMs: number }
@@ -173,7 +179,7 @@ export class ParanoidPirateWorker implements AsyncDisposable {
     this.#connect();
   }
 
-  get state(): WorkerState['state'] {
+  get state(): ParanoidPirateWorkerState {
     return this.#state.state;
   }
 

@@ -27,6 +27,7 @@ import {
   type ServerSecurity,
   type Message,
 } from '@zpatterns/core';
+import type { PirateQueueState } from './paranoid-pirate-queue.js';
 import { Backlog, DEFAULT_MAX_QUEUED_BYTES, Intake } from './backlog.js';
 import {
   peerOf,
@@ -86,7 +87,7 @@ export interface SimplePirateQueueStats {
   workersLost: number;
 }
 
-type QueueState = { state: 'running' } | { state: 'closed' };
+type QueueState = { state: PirateQueueState };
 
 /**
  * Simple Pirate queue (the book's spqueue): a load-balancing ROUTER-ROUTER queue for REQ workers
@@ -190,7 +191,7 @@ export class SimplePirateQueue implements AsyncDisposable {
     return this.#backlog.bytes;
   }
 
-  get state(): QueueState['state'] {
+  get state(): PirateQueueState {
     return this.#state.state;
   }
 

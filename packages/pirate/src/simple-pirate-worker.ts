@@ -60,6 +60,9 @@ export interface SimplePirateWorkerStats {
   sockets: number;
 }
 
+/** `'serving'` from construction until `close()`, then `'closed'`. */
+export type SimplePirateWorkerState = 'serving' | 'closed';
+
 type WorkerState = { state: 'serving'; generation: number } | { state: 'closed' };
 
 /**
@@ -97,7 +100,7 @@ export class SimplePirateWorker implements AsyncDisposable {
     this.#open();
   }
 
-  get state(): WorkerState['state'] {
+  get state(): SimplePirateWorkerState {
     return this.#state.state;
   }
 
