@@ -3,7 +3,7 @@
  * that speak to a pair directly or drive the state machine with their own clock. Most services
  * need only the main entry (`BinaryStar`, `createBinaryStarClient`).
  *
- * @packageDocumentation
+ * @module protocol
  */
 export { decodeState, encodeState } from './protocol.js';
 export { initialState, PEER_EVENTS, STATE_DIGITS, transition } from './fsm.js';

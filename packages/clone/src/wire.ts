@@ -3,7 +3,7 @@
  * for tools and tests that speak to a server directly. Services need only the main entry
  * (`CloneClient`, `CloneServer`).
  *
- * @packageDocumentation
+ * @module protocol
  */
 export {
   decodeIcanhaz,

@@ -3,7 +3,7 @@
  * speak to a server or client directly. Services need only the main entry (`FreelanceClient`,
  * `FreelanceServer`).
  *
- * @packageDocumentation
+ * @module protocol
  */
 export {
   decodeClientInbound,
