@@ -46,7 +46,7 @@ describe('bstarsrv with CURVE', () => {
         }),
       );
     expect((await client('alice', 20).request(['hello'])).map(String)).toEqual(['hello']);
-    await expect(client('stranger', 1).request(['let me in'])).rejects.toMatchObject({ code: 'ERR_PIRATE_NO_REPLY' });
+    await expect(client('stranger', 0).request(['let me in'])).rejects.toMatchObject({ code: 'ERR_PIRATE_NO_REPLY' });
     const denied = (l: LogLine): boolean =>
       l.msg === 'connection denied' && l['publicKey'] === keys.peers['stranger']?.publicKey;
     await primary.waitForLog(denied, 10_000, true);

@@ -8,7 +8,8 @@
  */
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FreelanceClient, PING, type FreelanceClientOptions } from '@zpatterns/freelance';
+import { FreelanceClient, type FreelanceClientOptions } from '@zpatterns/freelance';
+import { PING } from '@zpatterns/freelance/protocol';
 import { appBin, Daemon, eventually, rawDealer, randomMessage, runCli, seededRandom } from '@zpatterns/testkit';
 
 const cleanup: (() => Promise<unknown>)[] = [];

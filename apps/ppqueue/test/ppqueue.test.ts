@@ -178,7 +178,7 @@ describe('ppqueue and zpat ppworker/lpcall (processes)', () => {
       '--timeout-ms',
       '300',
       '--retries',
-      '20',
+      '19',
       'late',
     ]);
     await new Promise((r) => setTimeout(r, 400)); // at least one attempt into the void
@@ -220,7 +220,7 @@ describe('ppqueue and zpat ppworker/lpcall (processes)', () => {
       '--timeout-ms',
       '50',
       '--retries',
-      '2',
+      '1',
       'x',
     ]);
     expect(noAnswer.code).toBe(1);

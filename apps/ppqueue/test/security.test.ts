@@ -52,7 +52,7 @@ describe('ppqueue with CURVE (processes)', () => {
         '--timeout-ms',
         '1000',
         '--retries',
-        '1',
+        '0',
         ...extra,
         'hi',
       ]);

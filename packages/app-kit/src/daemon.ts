@@ -18,14 +18,19 @@
 import type { Logger } from 'pino';
 import type { MetricsServer } from './metrics.js';
 
+/** What `runDaemon` closes on shutdown: usually the daemon's main component. */
 export interface DaemonHandle {
   /** Close everything; the process exits when this resolves. */
   close(): Promise<void>;
 }
 
+/** What `RunDaemonOptions.start()` resolves with. */
 export interface DaemonStarted {
+  /** What to close on SIGINT/SIGTERM. */
   handle: DaemonHandle;
+  /** Fields of the `ready` log line, e.g. `{ endpoints: { frontend } }`. */
   ready: Record<string, unknown>;
+  /** The metrics server, when one runs: drained on the signal and closed after `handle`. */
   metrics?: MetricsServer | undefined;
   /**
    * Keep serving this long after the first signal before closing, also without a metrics server
@@ -34,7 +39,9 @@ export interface DaemonStarted {
   shutdownDelayMs?: number | undefined;
 }
 
+/** Options of `runDaemon(options)`. */
 export interface RunDaemonOptions {
+  /** The app's root logger; the ready, shutdown and failure lines go here. */
   logger: Logger;
   /**
    * Start serving; return what to close, the fields of the ready line (e.g. `endpoints`), and the

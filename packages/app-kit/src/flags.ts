@@ -4,6 +4,7 @@
  */
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
+import { InvalidStateError } from '@zpatterns/core';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS } from './logging.js';
 
@@ -122,7 +123,8 @@ export function addFlagAliases(
 ): Command {
   for (const alias of aliases) {
     const target = command.options.find((option) => option.long === alias.replacement);
-    if (target === undefined) throw new Error(`alias ${alias.flags}: ${command.name()} has no ${alias.replacement}`);
+    if (target === undefined)
+      throw new InvalidStateError(`alias ${alias.flags}: ${command.name()} has no ${alias.replacement}`);
     const option = new Option(alias.flags, `deprecated: use ${alias.replacement}`).hideHelp();
     command.addOption(option);
     const key = target.attributeName();

@@ -8,12 +8,14 @@ import pretty from 'pino-pretty';
 /** A pino level, or 'silent': what `--log-level` accepts. */
 export type LogLevel = LevelWithSilent;
 
+/** The values `--log-level` accepts, most severe first; `silent` logs nothing. */
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/** Options of `createRootLogger(options)`. */
 export interface RootLoggerOptions {
   /** Name of the app, logged as `name` on every line. */
   name: string;
-  /** @default 'info' */
+  /** Lowest level written. @default 'info' */
   level?: LevelWithSilent;
   /** Human-readable output instead of JSON. @default false */
   pretty?: boolean;
@@ -21,6 +23,10 @@ export interface RootLoggerOptions {
   destination?: NodeJS.WritableStream;
 }
 
+/**
+ * The app's root pino logger: JSON lines (or pretty output) with `name` on each, written
+ * synchronously to stdout unless `destination` is given. Libraries get children of it.
+ */
 export function createRootLogger(options: RootLoggerOptions): Logger {
   const level = options.level ?? 'info';
   if (options.pretty === true) {

@@ -131,17 +131,25 @@ function snake(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
+/** Options of `startMetricsServer(options)`. */
 export interface MetricsServerOptions {
+  /** TCP port to listen on; `0` lets the kernel choose (read it back from `url`). */
   port: number;
+  /** Address to listen on, e.g. `127.0.0.1`. */
   host: string;
+  /** Served at `/metrics` in the Prometheus text format. */
   registry: Registry;
   /** True once ready and while the main socket's receive loop runs. */
   healthy(): boolean;
+  /** Logger for the server's own lines (bound, failed requests). */
   logger: Logger;
   /** How long `runDaemon` keeps serving after SIGTERM with `/healthz` at 503. @default 0 */
   shutdownDelayMs?: number;
 }
 
+/**
+ * A running metrics and health HTTP server (`/metrics`, `/healthz`), from `startMetricsServer` or `serveMetrics`.
+ */
 export interface MetricsServer {
   /** `http://host:port` actually bound. */
   readonly url: string;
@@ -210,7 +218,9 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   };
 }
 
+/** Options of `serveMetrics(flags, options)`. */
 export interface ServeMetricsOptions {
+  /** Logger for the metrics server's lines. */
   logger: Logger;
   /** True once ready and while the daemon's main socket is served. */
   healthy(): boolean;

@@ -13,6 +13,7 @@
  */
 import * as zmq from 'zeromq';
 import {
+  InvalidArgumentError,
   applyBindSecurity,
   applyConnectSecurity,
   applyPeerLimits,
@@ -33,6 +34,7 @@ import { NotStartedError } from './errors.js';
 import { initialState, transition, type BStarEvent, type BStarNotice, type BStarRole, type BStarState } from './fsm.js';
 import { BSTAR_HEARTBEAT_MS, BSTAR_PEER_EXPIRY_HEARTBEATS, decodeState, encodeState } from './protocol.js';
 
+/** Options of `new BinaryStar(options)`; `binaryStarDefaults` holds the defaults. */
 export interface BinaryStarOptions {
   /** Which server of the pair this is. */
   role: BStarRole;
@@ -62,6 +64,9 @@ export interface BinaryStarOptions {
   curve?: (CurveKeyPair & { peerPublicKey: string }) | undefined;
 }
 
+/**
+ * The book's timing: state published every 1000 ms (the peer is dead after two silent heartbeats), on the system clock.
+ */
 export const binaryStarDefaults = {
   heartbeatMs: BSTAR_HEARTBEAT_MS,
   clock: systemClock,
@@ -72,6 +77,7 @@ export type BStarChange =
   | { type: 'state'; from: BStarState; to: BStarState; reason: string }
   | { type: 'notice'; notice: BStarNotice; state: BStarState };
 
+/** Counters of one `BinaryStar`, live fields updated in place. */
 export interface BStarStats {
   /** State messages published. */
   published: number;
@@ -86,6 +92,14 @@ export interface BStarStats {
   dualPassives: number;
 }
 
+/**
+ * One server of a Binary Star primary/backup pair (the book's bstar reactor). It publishes its
+ * state every `heartbeatMs`, reads the peer's, runs the state machine, and decides per client
+ * request whether this server may serve it (`vote()`, or `serve(channel, handler)`). Nothing
+ * aborts: split brain and dual passive are notices on `changes()` and in the log. `new
+ * BinaryStar(options)` throws `InvalidArgumentError` for `heartbeatMs <= 0`; calls that need the
+ * sockets before `start()` throw `NotStartedError`.
+ */
 export class BinaryStar implements AsyncDisposable {
   readonly role: BStarRole;
   readonly stats: BStarStats = {
@@ -122,7 +136,7 @@ export class BinaryStar implements AsyncDisposable {
     this.#options = options;
     this.role = options.role;
     this.#heartbeatMs = options.heartbeatMs ?? binaryStarDefaults.heartbeatMs;
-    if (!(this.#heartbeatMs > 0)) throw new RangeError('BinaryStar: heartbeatMs must be > 0');
+    if (!(this.#heartbeatMs > 0)) throw new InvalidArgumentError('BinaryStar: heartbeatMs must be > 0');
     this.#clock = options.clock ?? binaryStarDefaults.clock;
     this.#log = componentLogger(options.logger, { component: 'bstar', role: options.role });
     this.#warnings = new WarningLimiter(this.#log, this.#clock, 10);
@@ -314,6 +328,7 @@ export class BinaryStar implements AsyncDisposable {
     this.#passiveListeners.clear();
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

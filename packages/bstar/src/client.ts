@@ -12,13 +12,21 @@
 import { LazyPirateClient, type LazyPirateClientOptions } from '@zpatterns/pirate';
 import { BSTAR_HEARTBEAT_MS, BSTAR_PEER_EXPIRY_HEARTBEATS } from './protocol.js';
 
+/**
+ * Options of `createBinaryStarClient()`: those of `LazyPirateClient`, with
+ * `binaryStarClientDefaults` in place of its defaults.
+ */
 export type BinaryStarClientOptions = LazyPirateClientOptions;
 
-/** bstarcli's timings: 1 s per attempt, 2 s settle before failing over, and a bounded retry count. */
+/**
+ * bstarcli's timings: 1 s per attempt (`timeoutMs`), 2 s settle before failing over
+ * (`settleDelayMs`, two heartbeats), and 5 resends after the first send (`retries`, so at most 6
+ * sends, three to each server).
+ */
 export const binaryStarClientDefaults = {
   timeoutMs: 1000,
   settleDelayMs: BSTAR_HEARTBEAT_MS * BSTAR_PEER_EXPIRY_HEARTBEATS,
-  retries: 6,
+  retries: 5,
 } as const satisfies BinaryStarClientOptions;
 
 /**

@@ -11,4 +11,5 @@ export class NotStartedError extends ZPatternsError<BStarErrorCode> {
   }
 }
 
+/** Every error class this package adds, for lookup by name. */
 export const errors = { NotStartedError } as const;

@@ -14,15 +14,24 @@
  *   stays PASSIVE (its next state message shows it the primary's ACTIVE).
  */
 
+/** Which server of a pair this is, fixed by configuration: the primary wins ties. */
 export type BStarRole = 'primary' | 'backup';
+/**
+ * The state of one server: `primary` / `backup` while waiting for the peer at start, then
+ * `active` (serves clients) or `passive` (drops client requests).
+ */
 export type BStarState = 'primary' | 'backup' | 'active' | 'passive';
+/** An input of the state machine: a state message from the peer, or a client request (the vote). */
 export type BStarEvent = 'peer-primary' | 'peer-backup' | 'peer-active' | 'peer-passive' | 'client-request';
 
 /** Something the embedding server should see and log: the book aborts on these. */
 export type BStarNotice = { type: 'split-brain' } | { type: 'dual-passive' };
 
+/** What `transition()` needs to know about this server besides the event. */
 export interface BStarContext {
+  /** This server's role. */
   readonly role: BStarRole;
+  /** This server's current state. */
   readonly state: BStarState;
   /** When the peer counts as dead unless heard from again (its last state message + 2 heartbeats). */
   readonly peerExpiresAt: number;
@@ -33,12 +42,15 @@ export interface BStarContext {
   readonly splitBrainStays?: boolean | undefined;
 }
 
+/** The outcome of `transition()`: the next state and, for a client request, whether to serve it. */
 export interface BStarTransition {
+  /** The state after the event (the same state when nothing changed). */
   readonly next: BStarState;
   /** For a client request: serve it (true) or drop it (false). Peer events are always accepted. */
   readonly accept: boolean;
   /** Why the state changed (for the log), when it did. */
   readonly reason?: string;
+  /** A split brain or dual passive seen by this event, for the embedding server to report. */
   readonly notice?: BStarNotice;
 }
 
@@ -53,6 +65,7 @@ export const PEER_EVENTS: Readonly<Record<number, BStarEvent>> = {
   4: 'peer-passive',
 };
 
+/** The state a server starts in: its role (`primary` or `backup`), until it hears from the peer. */
 export function initialState(role: BStarRole): BStarState {
   return role;
 }
@@ -60,6 +73,12 @@ export function initialState(role: BStarRole): BStarState {
 const stay = (state: BStarState, accept = true): BStarTransition => ({ next: state, accept });
 const go = (next: BStarState, reason: string): BStarTransition => ({ next, accept: true, reason });
 
+/**
+ * The pure Binary Star state machine: the next state for `event`, and for a client request
+ * whether to serve it. `now` is in the same clock as `context.peerExpiresAt` (ms). A passive
+ * backup takes over only on a client request after the peer has expired, never on silence
+ * alone. Never throws: split brain and dual passive come back as a `notice`.
+ */
 export function transition(context: BStarContext, event: BStarEvent, now: number): BStarTransition {
   const { state, role } = context;
   const peerDead = now >= context.peerExpiresAt;

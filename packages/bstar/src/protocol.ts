@@ -10,8 +10,9 @@
 import type { Message } from '@zpatterns/core';
 import { PEER_EVENTS, STATE_DIGITS, type BStarEvent, type BStarState } from './fsm.js';
 
-/** Book constants: state published every second, the peer is dead after two silent seconds. */
+/** How often each server publishes its state, in ms (the book's 1 s). */
 export const BSTAR_HEARTBEAT_MS = 1000;
+/** Silent heartbeats after which the peer counts as dead (the book's 2). */
 export const BSTAR_PEER_EXPIRY_HEARTBEATS = 2;
 
 const ENCODED: Readonly<Record<BStarState, Buffer>> = {

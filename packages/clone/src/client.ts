@@ -14,6 +14,7 @@
  */
 import type { Logger, SecurityOptions } from '@zpatterns/core';
 import {
+  InvalidArgumentError,
   AbortError,
   applyConnectSecurity,
   Channel,
@@ -23,18 +24,23 @@ import {
   TimeoutError,
   toError,
 } from '@zpatterns/core';
-import { NotStartedError, ReplicaError } from './errors.js';
+import { NotStartedError, ReplicaError, WatchOverflowError } from './errors.js';
 import * as zmq from 'zeromq';
-import { Follower, type FollowerStats, type ReplicaSource } from './follower.js';
+import { Follower } from './follower.js';
 import type { KvMsg } from './kvmsg.js';
 import { encodeKvMsg, inSubtree, isReservedKey, newUuid, TTL_PROPERTY } from './kvmsg.js';
 
-/** The three endpoints of one server. */
-export interface CloneServerAddress extends ReplicaSource {
-  /** The server's collector SUB (port P+2). */
+/** The three endpoints of one Clone server; `serverAddress()` derives them from `tcp://HOST:P`. */
+export interface CloneServerAddress {
+  /** The server's snapshot ROUTER (port P): where a client asks for the current map. */
+  snapshot: string;
+  /** The server's update PUB (port P+1): where a client hears every update and HUGZ. */
+  publisher: string;
+  /** The server's collector SUB (port P+2): where a client publishes its writes. */
   collector: string;
 }
 
+/** Options of `new CloneClient(options)`; `cloneClientDefaults` holds the defaults. */
 export interface CloneClientOptions {
   /**
    * One server, or the two of a pair, in failover order. A string `tcp://HOST:P` stands for the
@@ -76,7 +82,22 @@ export interface CloneChange {
   sequence: bigint;
 }
 
-export interface CloneClientStats extends FollowerStats {
+/** Counters of one `CloneClient`, from its start; `client.stats` returns a fresh copy on each read. */
+export interface CloneClientStats {
+  /** Complete snapshots received (the first one and every resync). */
+  snapshots: number;
+  /** Updates applied to the replica, in sequence order. */
+  updates: number;
+  /** Updates dropped because the replica already held that sequence or a later one. */
+  stale: number;
+  /** Sequence gaps seen (a missed update): each leads to a resync from a fresh snapshot. */
+  gaps: number;
+  /** Moves to the other server of a pair after the current one was silent for `serverTtlMs`. */
+  failovers: number;
+  /** Snapshot requests that got no complete answer within `serverTtlMs`. */
+  snapshotTimeouts: number;
+  /** Malformed messages from a server, dropped and logged. */
+  badMessages: number;
   /** Updates published to the servers. */
   sent: number;
   /** Watchers ended because they fell more than `maxWatchBacklog` changes behind. */
@@ -85,21 +106,13 @@ export interface CloneClientStats extends FollowerStats {
   commitsPending: number;
 }
 
-/** A `watch()` consumer fell too far behind; start a new watch and re-read `entries()`. */
-export class WatchOverflowError extends Error {
-  constructor(readonly backlog: number) {
-    super(`clone watch fell ${backlog} changes behind and was ended`);
-    this.name = 'WatchOverflowError';
-  }
-}
-
 /** Parse `tcp://HOST:P` into the three endpoints of the book's port layout. */
 export function serverAddress(server: string | CloneServerAddress): CloneServerAddress {
   if (typeof server !== 'string') return server;
   const match = /^(tcp:\/\/.+):(\d+)$/.exec(server);
   const port = match === null ? Number.NaN : Number(match[2]);
   if (match === null || !Number.isInteger(port) || port < 1 || port > 65533) {
-    throw new TypeError(`clone server must look like tcp://HOST:PORT, got ${JSON.stringify(server)}`);
+    throw new InvalidArgumentError(`clone server must look like tcp://HOST:PORT, got ${JSON.stringify(server)}`);
   }
   const host = match[1] ?? '';
   return { snapshot: `${host}:${port}`, publisher: `${host}:${port + 1}`, collector: `${host}:${port + 2}` };
@@ -138,8 +151,8 @@ export class CloneClient implements AsyncDisposable {
     this.#o = { ...cloneClientDefaults, ...definedOnly(options) };
     this.#log = componentLogger(options.logger, { component: 'clone-client' });
     this.#servers = options.servers.map(serverAddress);
-    if (this.#servers.length === 0) throw new RangeError('clone client: at least one server is needed');
-    if (this.#o.subtrees.length === 0) throw new RangeError('clone client: subtrees must not be empty');
+    if (this.#servers.length === 0) throw new InvalidArgumentError('clone client: at least one server is needed');
+    if (this.#o.subtrees.length === 0) throw new InvalidArgumentError('clone client: subtrees must not be empty');
     this.#follower = new Follower({
       sources: this.#servers,
       subtrees: this.#o.subtrees,
@@ -246,6 +259,7 @@ export class CloneClient implements AsyncDisposable {
     }
   }
 
+  /** The value of `key` in the local replica, or `undefined` when absent or deleted. Never waits. */
   get(key: string): Buffer | undefined {
     return this.#map.get(key)?.body;
   }
@@ -282,7 +296,7 @@ export class CloneClient implements AsyncDisposable {
     try {
       this.#check(key);
       if (!this.#o.subtrees.some((s) => inSubtree(key, s))) {
-        throw new RangeError(`clone commit: ${key} is outside the followed subtrees`);
+        throw new InvalidArgumentError(`clone commit: ${key} is outside the followed subtrees`);
       }
     } catch (err) {
       return Promise.reject(toError(err));
@@ -303,8 +317,8 @@ export class CloneClient implements AsyncDisposable {
   #check(key: string): void {
     if (this.#closed) throw new ClosedError('clone client');
     if (!this.#started) throw new NotStartedError('a write');
-    if (key.length === 0) throw new RangeError('clone: the key must not be empty');
-    if (isReservedKey(key)) throw new RangeError(`clone: ${key} is a protocol command, not a key`);
+    if (key.length === 0) throw new InvalidArgumentError('clone: the key must not be empty');
+    if (isReservedKey(key)) throw new InvalidArgumentError(`clone: ${key} is a protocol command, not a key`);
   }
 
   #send(key: string, value: Buffer | string, options: { ttlMs?: number }, uuid: Buffer): void {
@@ -396,6 +410,10 @@ export class CloneClient implements AsyncDisposable {
     pending.resolve(msg.sequence);
   }
 
+  /**
+   * Stop following: pending `commit()` calls reject with `ClosedError`, open `watch()` iterators
+   * finish, and the sockets close. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -408,6 +426,7 @@ export class CloneClient implements AsyncDisposable {
     await Promise.all([this.#follower.close(), ...this.#publishers.map((p) => p.close())]);
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

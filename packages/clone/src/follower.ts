@@ -19,7 +19,7 @@
  * normal; it still detects a server restart (HUGZ below what it holds) and silence.
  */
 import type { Logger, Message, SecurityOptions } from '@zpatterns/core';
-import { applyConnectSecurity, toError } from '@zpatterns/core';
+import { applyConnectSecurity, InvalidArgumentError, toError } from '@zpatterns/core';
 import * as zmq from 'zeromq';
 import type { KvMsg } from './kvmsg.js';
 import { ReplicaError } from './errors.js';
@@ -94,7 +94,7 @@ export class Follower {
   #resolveDone: (failure: Error | undefined) => void = () => undefined;
 
   constructor(options: FollowerOptions) {
-    if (options.sources.length === 0) throw new RangeError('clone: at least one server is needed');
+    if (options.sources.length === 0) throw new InvalidArgumentError('clone: at least one server is needed');
     this.#o = options;
     this.#followsAll = options.subtrees.includes('');
     this.#synced = new Promise((resolve, reject) => {
@@ -201,7 +201,7 @@ export class Follower {
         }
         // `snapshot` is set once `request` has settled
         const got = snapshot;
-        if (got === undefined) throw new Error('clone: snapshot request settled without a result');
+        if (got === undefined) throw new ReplicaError('clone: snapshot request settled without a result');
         if (got === 'closed') return 'closed';
         if (got === 'timeout') {
           this.stats.snapshotTimeouts += 1;

@@ -13,6 +13,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { JournalError } from './errors.js';
 import type { KvMsg } from './kvmsg.js';
 import { decodeProperties, encodeProperties } from './kvmsg.js';
 
@@ -57,7 +58,7 @@ export class CloneJournal {
       db.pragma(`synchronous = ${options.fsync === true ? 'FULL' : 'NORMAL'}`);
       const version = db.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) {
-        throw new Error(`${this.path} has schema ${version}; this clonesrv knows up to ${SCHEMA_VERSION}`);
+        throw new JournalError(`${this.path} has schema ${version}; this clonesrv knows up to ${SCHEMA_VERSION}`);
       }
       if (version < 1) {
         db.exec(`

@@ -37,8 +37,8 @@ import {
 import type { Clock, TimerHandle } from '@zpatterns/core';
 import { BinaryStar, type BStarRole } from '@zpatterns/bstar';
 import * as zmq from 'zeromq';
-import { serverAddress } from './client.js';
-import { Follower, type ReplicaSource } from './follower.js';
+import { serverAddress, type CloneServerAddress } from './client.js';
+import { Follower } from './follower.js';
 import { CloneJournal, type JournalWrite } from './journal.js';
 import type { KvMsg } from './kvmsg.js';
 import { decodeIcanhaz, decodeKvMsg, encodeHugz, encodeKthxbai, encodeKvMsg, HUGZ, isReservedKey } from './kvmsg.js';
@@ -55,11 +55,12 @@ export interface ClonePairOptions {
    * The peer's Clone port P as `tcp://HOST:P`, or its snapshot and publisher endpoints (and its
    * collector, where a server that loses a split brain hands its divergent updates).
    */
-  peer: string | (ReplicaSource & { collector?: string });
+  peer: string | (Omit<CloneServerAddress, 'collector'> & { collector?: string });
   /** Binary Star heartbeat; the peer is dead after two. @default 1000 */
   heartbeatMs?: number;
 }
 
+/** Options of `new CloneServer(options)`; `cloneServerDefaults` holds the defaults. */
 export interface CloneServerOptions {
   /** Snapshot ROUTER endpoint (port P). @default `tcp://127.0.0.1:*` */
   snapshotEndpoint?: string;
@@ -101,6 +102,9 @@ export interface CloneServerOptions {
   logger?: Logger;
 }
 
+/**
+ * The server's defaults: loopback endpoints on kernel-chosen ports, HUGZ every 1000 ms; see `CloneServerOptions`.
+ */
 export const cloneServerDefaults = {
   snapshotEndpoint: 'tcp://127.0.0.1:*',
   publisherEndpoint: 'tcp://127.0.0.1:*',
@@ -128,6 +132,7 @@ export function portEndpoints(
   };
 }
 
+/** Counters of one `CloneServer`, live fields updated in place. */
 export interface CloneServerStats {
   /** Client updates sequenced and published by this server. */
   updates: number;
@@ -197,6 +202,12 @@ function pendingId(msg: KvMsg): string {
   return `anonymous:${createHash('sha1').update(msg.key).update('\0').update(msg.body).digest('hex')}`;
 }
 
+/**
+ * A Clone (12/CHP) server: it hands out snapshots (ROUTER, port P), sequences and publishes
+ * client updates (collector SUB P+2, publisher PUB P+1) and keeps the map, optionally journaled
+ * to `dataDir`. Alone, or as one of a Binary Star pair (`pair`). `new CloneServer(options)`, then
+ * `await start()` (a journal it cannot use rejects with `JournalError`); `close()` is idempotent.
+ */
 export class CloneServer implements AsyncDisposable {
   readonly #o: ResolvedOptions;
   readonly #options: CloneServerOptions;
@@ -730,7 +741,7 @@ export class CloneServer implements AsyncDisposable {
 
   // ---- pair: split brain ----------------------------------------------------------------------
 
-  #peerAddress(): ReplicaSource & { collector?: string } {
+  #peerAddress(): Omit<CloneServerAddress, 'collector'> & { collector?: string } {
     const peer = this.#options.pair?.peer ?? '';
     return typeof peer === 'string' ? serverAddress(peer) : peer;
   }
@@ -854,6 +865,7 @@ export class CloneServer implements AsyncDisposable {
     );
   }
 
+  /** Stop serving and close every socket and the journal. Idempotent; resolves when all are closed. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       for (const t of this.#timers) this.#clock.clearTimeout(t);
@@ -870,6 +882,7 @@ export class CloneServer implements AsyncDisposable {
     return this.#closing;
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -3,7 +3,7 @@
  * bookkeeping when validation throws, every server's collector subscribed before start() resolves,
  * a replica loop that fails surfaces its error, subtree filtering of keys that begin with HUGZ.
  */
-import { ClosedError } from '@zpatterns/core';
+import { ClosedError, InvalidArgumentError } from '@zpatterns/core';
 import { startTcpProxy, useDisposables } from '@zpatterns/testkit';
 import { describe, expect, it, vi } from 'vitest';
 import { CloneClient } from '../src/client.js';
@@ -34,8 +34,8 @@ describe('CloneClient refusals', () => {
     const s = await server();
     const c = track(new CloneClient({ servers: [{ ...s.endpoints }] }));
     await c.start();
-    await expect(c.commit('HUGZ', 'x')).rejects.toThrow(RangeError);
-    await expect(c.commit('', 'x')).rejects.toThrow(RangeError);
+    await expect(c.commit('HUGZ', 'x')).rejects.toThrow(InvalidArgumentError);
+    await expect(c.commit('', 'x')).rejects.toThrow(InvalidArgumentError);
     expect(c.stats.commitsPending).toBe(0);
   });
 

@@ -4,7 +4,13 @@
  * consumer (the queue ends), and `end(err)` makes the consumer's loop throw.
  */
 import { Deque } from './deque.js';
+import { InvalidStateError } from './errors.js';
 
+/**
+ * A push-to-pull queue: producers `push()` values, one consumer reads them with `for await`.
+ * A consumer that `break`s ends the queue; `end(err)` makes the consumer's loop throw `err`.
+ * Only one `next()` may wait at a time (a second rejects with `InvalidStateError`).
+ */
 export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   readonly #items = new Deque<T>();
   readonly #limit: number;
@@ -62,6 +68,10 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     }
   }
 
+  /**
+   * The next value, waiting for one if the queue is empty; `done` once the queue has ended and
+   * drained. Rejects with the error given to `end(err)`.
+   */
   next(): Promise<IteratorResult<T>> {
     if (this.#items.length > 0) return Promise.resolve({ done: false, value: this.#items.shift() as T });
     if (this.#ended) {
@@ -72,18 +82,21 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
       }
       return Promise.resolve({ done: true, value: undefined });
     }
-    if (this.#waiter !== undefined) return Promise.reject(new Error('AsyncQueue: only one reader at a time'));
+    if (this.#waiter !== undefined)
+      return Promise.reject(new InvalidStateError('AsyncQueue: only one reader at a time'));
     return new Promise((resolve, reject) => {
       this.#waiter = { resolve, reject };
     });
   }
 
+  /** Stop reading: drop the values still queued and end the queue (what `break` in `for await` calls). */
   return(): Promise<IteratorResult<T>> {
     this.#items.clear();
     this.end();
     return Promise.resolve({ done: true, value: undefined });
   }
 
+  /** The queue itself, so it can be read with `for await`. */
   [Symbol.asyncIterator](): AsyncIterableIterator<T> {
     return this;
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { constantBackoff, exponentialBackoff } from './backoff.js';
+import { InvalidArgumentError } from './errors.js';
 import { ManualClock, sleep } from './clock.js';
 
 describe('exponentialBackoff', () => {
@@ -25,9 +26,9 @@ describe('exponentialBackoff', () => {
   });
 
   it('validates its options', () => {
-    expect(() => exponentialBackoff({ initialMs: 10, maxMs: 5 })).toThrow(RangeError);
-    expect(() => exponentialBackoff({ jitter: 2 })).toThrow(RangeError);
-    expect(() => exponentialBackoff({ factor: 0.5 })).toThrow(RangeError);
+    expect(() => exponentialBackoff({ initialMs: 10, maxMs: 5 })).toThrow(InvalidArgumentError);
+    expect(() => exponentialBackoff({ jitter: 2 })).toThrow(InvalidArgumentError);
+    expect(() => exponentialBackoff({ factor: 0.5 })).toThrow(InvalidArgumentError);
   });
 });
 

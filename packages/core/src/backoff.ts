@@ -2,10 +2,12 @@
  * Retry policies as pure functions: `attempt` (1 for the first retry) in, a delay in milliseconds
  * out, or `null` to give up. Components take a policy, never a fixed interval.
  */
+import { InvalidArgumentError } from './errors.js';
 
 /** Delay before retry number `attempt` (1-based), or `null` to stop retrying. */
 export type RetryDelay = (attempt: number) => number | null;
 
+/** Options of `exponentialBackoff()`. Delays are in milliseconds. */
 export interface ExponentialBackoffOptions {
   /** Delay before the first retry. @default 1000 */
   initialMs?: number;
@@ -24,6 +26,9 @@ export interface ExponentialBackoffOptions {
   random?: () => number;
 }
 
+/**
+ * The defaults of `exponentialBackoff()`: 1 s doubling to 32 s, without jitter (the book's reconnect policy).
+ */
 export const exponentialBackoffDefaults: Required<ExponentialBackoffOptions> = {
   initialMs: 1000,
   maxMs: 32_000,
@@ -40,9 +45,9 @@ export const exponentialBackoffDefaults: Required<ExponentialBackoffOptions> = {
 export function exponentialBackoff(options: ExponentialBackoffOptions = {}): RetryDelay {
   const o = { ...exponentialBackoffDefaults, ...options };
   if (!(o.initialMs >= 0) || !(o.maxMs >= o.initialMs) || !(o.factor >= 1)) {
-    throw new RangeError('exponentialBackoff: need 0 <= initialMs <= maxMs and factor >= 1');
+    throw new InvalidArgumentError('exponentialBackoff: need 0 <= initialMs <= maxMs and factor >= 1');
   }
-  if (!(o.jitter >= 0 && o.jitter <= 1)) throw new RangeError('exponentialBackoff: jitter must be in [0, 1]');
+  if (!(o.jitter >= 0 && o.jitter <= 1)) throw new InvalidArgumentError('exponentialBackoff: jitter must be in [0, 1]');
   return (attempt) => {
     if (!Number.isInteger(attempt) || attempt < 1 || attempt > o.maxAttempts) return null;
     const base = Math.min(o.maxMs, o.initialMs * o.factor ** (attempt - 1));

@@ -22,13 +22,14 @@
  */
 import type * as zmq from 'zeromq';
 import { Deque } from './deque.js';
-import { ClosedError, toError } from './errors.js';
+import { ClosedError, InvalidStateError, toError } from './errors.js';
 import type { Frames, Message } from './frames.js';
 import { componentLogger, type Logger } from './logger.js';
 
 /** The socket shape a channel needs (any zeromq v6 socket). */
 export type ChannelSocket = zmq.Socket & Partial<zmq.Writable> & Partial<zmq.Readable<Message>>;
 
+/** Options of `new Channel(socket, options)`. */
 export interface ChannelOptions {
   /** Name used in log lines. @default the socket's type name */
   name?: string;
@@ -49,9 +50,13 @@ export interface ChannelOptions {
 
 /** Counters, cheap to read at any time. */
 export interface ChannelStats {
+  /** Messages sent. */
   sent: number;
+  /** Messages received by the receive loop. */
   received: number;
+  /** Sends that failed (the message was dropped). */
   sendErrors: number;
+  /** Messages whose handler threw or rejected (logged, the loop goes on). */
   handlerErrors: number;
 }
 
@@ -63,6 +68,12 @@ interface Pending {
 
 type ChannelState = 'open' | 'draining' | 'closed';
 
+/**
+ * One zeromq socket with the discipline zeromq.js needs: one send queue (sends are serialised, so
+ * no `EBUSY`) and at most one receive loop (`start(handler)` or `messages()`). `close()` drains queued
+ * sends for the socket's linger, then closes the socket; sends after that reject with
+ * `ClosedError`, and a second receive loop throws `InvalidStateError`.
+ */
 export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
   readonly socket: TSocket;
   readonly stats: ChannelStats = { sent: 0, received: 0, sendErrors: 0, handlerErrors: 0 };
@@ -218,7 +229,7 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
    * closes. Only one loop may run per channel.
    */
   start(handler: (message: Message) => void | Promise<void>): Promise<void> {
-    if (this.#loop !== undefined) throw new Error('Channel: the receive loop is already running');
+    if (this.#loop !== undefined) throw new InvalidStateError('Channel: the receive loop is already running');
     this.#loop = this.#receiveLoop(handler);
     return this.#loop;
   }
@@ -263,7 +274,7 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
    * the socket open; only one reader may exist per channel.
    */
   messages(): AsyncIterableIterator<Message> {
-    if (this.#loop !== undefined) throw new Error('Channel: the receive loop is already running');
+    if (this.#loop !== undefined) throw new InvalidStateError('Channel: the receive loop is already running');
     const socket = this.socket as zmq.Readable<Message> & zmq.Socket;
     const stats = this.stats;
     let done = false;
@@ -331,6 +342,7 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
     return this.#failure;
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

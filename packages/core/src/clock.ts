@@ -12,7 +12,9 @@ export type TimerHandle = { readonly __timer: unique symbol } | object;
 export interface Clock {
   /** Milliseconds, monotonic within one clock. */
   now(): number;
+  /** Call `callback` once after `delayMs` milliseconds; returns a handle for `clearTimeout`. */
   setTimeout(callback: () => void, delayMs: number): TimerHandle;
+  /** Cancel a timer from this clock's `setTimeout`; a no-op if it has fired already. */
   clearTimeout(handle: TimerHandle): void;
 }
 
@@ -48,12 +50,17 @@ export class ManualClock implements Clock {
     return this.#now;
   }
 
+  /**
+   * Schedule `callback` at `now() + delayMs` (negative delays count as 0). It runs only when
+   * `advance()` or `advanceTo()` moves the clock past that time.
+   */
   setTimeout(callback: () => void, delayMs: number): TimerHandle {
     const timer: ManualTimer = { id: this.#nextId++, at: this.#now + Math.max(0, delayMs), callback };
     this.#timers.set(timer.id, timer);
     return timer;
   }
 
+  /** Cancel a timer from `setTimeout`; a timer that has fired or was cleared is ignored. */
   clearTimeout(handle: TimerHandle): void {
     this.#timers.delete((handle as ManualTimer).id);
   }

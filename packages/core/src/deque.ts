@@ -19,12 +19,14 @@ export class Deque<T> {
     return this.#size;
   }
 
+  /** Append `item` at the tail. Amortised O(1). */
   push(item: T): void {
     if (this.#size === this.#items.length) this.#grow();
     this.#items[(this.#head + this.#size) & this.#mask] = item;
     this.#size++;
   }
 
+  /** Put `item` back at the head (it is the next `shift()`). Amortised O(1). */
   unshift(item: T): void {
     if (this.#size === this.#items.length) this.#grow();
     this.#head = (this.#head - 1) & this.#mask;
@@ -32,6 +34,7 @@ export class Deque<T> {
     this.#size++;
   }
 
+  /** Remove and return the head (the oldest item), or `undefined` when empty. O(1). */
   shift(): T | undefined {
     if (this.#size === 0) return undefined;
     const item = this.#items[this.#head];
@@ -41,6 +44,7 @@ export class Deque<T> {
     return item;
   }
 
+  /** The head without removing it, or `undefined` when empty. */
   peek(): T | undefined {
     return this.#size === 0 ? undefined : this.#items[this.#head];
   }
@@ -52,6 +56,7 @@ export class Deque<T> {
     return out;
   }
 
+  /** The items from head to tail, without removing them. */
   *[Symbol.iterator](): IterableIterator<T> {
     for (let i = 0; i < this.#size; i++) yield this.#items[(this.#head + i) & this.#mask] as T;
   }

@@ -2,12 +2,14 @@
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BindError } from './errors.js';
 
 /** Bind to an ephemeral port on loopback; read the real endpoint from `socket.lastEndpoint`. */
 export const LOOPBACK_ANY = 'tcp://127.0.0.1:*';
 
 /** Anything with zeromq's `bind` and `lastEndpoint`. */
 export interface Bindable {
+  /** Bind to `endpoint`; resolves when bound. */
   bind(endpoint: string): Promise<void>;
   readonly lastEndpoint: string | null;
 }
@@ -19,7 +21,7 @@ export interface Bindable {
 export async function bindEndpoint(socket: Bindable, endpoint: string = LOOPBACK_ANY): Promise<string> {
   await socket.bind(endpoint);
   const bound = socket.lastEndpoint;
-  if (bound === null) throw new Error(`bind ${endpoint}: no lastEndpoint`);
+  if (bound === null) throw new BindError(endpoint, `bind ${endpoint}: no lastEndpoint`);
   return bound;
 }
 

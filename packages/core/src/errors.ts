@@ -4,13 +4,31 @@
  */
 
 /** Stable codes of the errors raised by `@zpatterns/core`. Pattern packages extend this set. */
-export type CoreErrorCode = 'ERR_CLOSED' | 'ERR_TIMEOUT' | 'ERR_ABORTED' | 'ERR_PROTOCOL';
+export type CoreErrorCode =
+  | 'ERR_CLOSED'
+  | 'ERR_TIMEOUT'
+  | 'ERR_ABORTED'
+  | 'ERR_PROTOCOL'
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_INVALID_STATE'
+  | 'ERR_BIND'
+  | 'ERR_KEY_FILE';
 
-/** Base class of every error raised by zpatterns. */
+/**
+ * Base class of every error a zpatterns library throws or rejects with. Branch on `code` (a
+ * stable string such as `'ERR_TIMEOUT'`), which survives duplicate package copies where
+ * `instanceof` does not.
+ */
 export class ZPatternsError<TCode extends string = string> extends Error {
   override name = 'ZPatternsError';
+  /** Stable machine-readable code, for example `'ERR_CLOSED'`. Never changes for a failure mode. */
   readonly code: TCode;
 
+  /**
+   * @param code - the stable code, see {@link CoreErrorCode} and each package's `*ErrorCode`
+   * @param message - what went wrong, naming the option to change where there is one
+   * @param options - `cause`: the underlying error
+   */
   constructor(code: TCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
@@ -20,6 +38,7 @@ export class ZPatternsError<TCode extends string = string> extends Error {
 /** The component was closed before, or while, the operation ran. */
 export class ClosedError extends ZPatternsError<'ERR_CLOSED'> {
   override name = 'ClosedError';
+  /** @param what - the component, used in the message `<what> is closed` */
   constructor(what = 'component', options?: ErrorOptions) {
     super('ERR_CLOSED', `${what} is closed`, options);
   }
@@ -28,6 +47,7 @@ export class ClosedError extends ZPatternsError<'ERR_CLOSED'> {
 /** An operation ran out of time. The message names the option that sets the limit. */
 export class TimeoutError extends ZPatternsError<'ERR_TIMEOUT'> {
   override name = 'TimeoutError';
+  /** @param message - names the option that sets the limit, for example `timeoutMs` */
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_TIMEOUT', message, options);
   }
@@ -36,6 +56,7 @@ export class TimeoutError extends ZPatternsError<'ERR_TIMEOUT'> {
 /** The caller's `AbortSignal` fired. `cause` holds the signal's reason. */
 export class AbortError extends ZPatternsError<'ERR_ABORTED'> {
   override name = 'AbortError';
+  /** @param options - `cause`: the signal's `reason` */
   constructor(message = 'operation aborted', options?: ErrorOptions) {
     super('ERR_ABORTED', message, options);
   }
@@ -44,12 +65,57 @@ export class AbortError extends ZPatternsError<'ERR_ABORTED'> {
 /** A message that does not follow the protocol: wrong frame count, header or command. */
 export class ProtocolError extends ZPatternsError<'ERR_PROTOCOL'> {
   override name = 'ProtocolError';
+  /** @param message - what the message got wrong */
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_PROTOCOL', message, options);
   }
 }
 
-/** Turn anything thrown into an `Error`, keeping the original as `cause` when it was not one. */
+/**
+ * API misuse: an option or argument out of range or of the wrong form (a negative timeout, an
+ * empty server list, a malformed endpoint or key). Thrown synchronously by constructors and
+ * factories, or as the rejection of the call that got the bad argument. The message names the
+ * option and the accepted values.
+ */
+export class InvalidArgumentError extends ZPatternsError<'ERR_INVALID_ARGUMENT'> {
+  override name = 'InvalidArgumentError';
+  /** @param message - names the option or argument and what it accepts */
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_INVALID_ARGUMENT', message, options);
+  }
+}
+
+/**
+ * A call that the object's current state does not allow: `start()` twice, a second concurrent
+ * reader where one at a time is supported, registering the same name twice.
+ */
+export class InvalidStateError extends ZPatternsError<'ERR_INVALID_STATE'> {
+  override name = 'InvalidStateError';
+  /** @param message - the call and the state it was made in */
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_INVALID_STATE', message, options);
+  }
+}
+
+/** A socket or listener could not be bound to its endpoint, or gave no usable address after binding. */
+export class BindError extends ZPatternsError<'ERR_BIND'> {
+  override name = 'BindError';
+  /** The endpoint that failed, as given (`tcp://127.0.0.1:*`, ...). */
+  readonly endpoint: string;
+  /**
+   * @param endpoint - the endpoint as given
+   * @param message - why it failed; defaults to `could not bind <endpoint>`
+   */
+  constructor(endpoint: string, message = `could not bind ${endpoint}`, options?: ErrorOptions) {
+    super('ERR_BIND', message, options);
+    this.endpoint = endpoint;
+  }
+}
+
+/**
+ * Turn anything thrown (by your handler, say) into an `Error`, keeping the original as `cause`
+ * when it was not one. Errors pass through unchanged.
+ */
 export function toError(value: unknown): Error {
   if (value instanceof Error) return value;
   return new Error(typeof value === 'string' ? value : 'non-error value thrown', { cause: value });
@@ -67,4 +133,7 @@ export const errors = {
   TimeoutError,
   AbortError,
   ProtocolError,
+  InvalidArgumentError,
+  InvalidStateError,
+  BindError,
 } as const;

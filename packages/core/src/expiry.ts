@@ -6,12 +6,18 @@
  * still alive: amortised O(1) per message, never a scan of every peer. (The book's broker kept
  * the order only on READY, not on HEARTBEAT, and so missed expired workers behind live ones.)
  */
+import { InvalidArgumentError } from './errors.js';
+/**
+ * Entries that all live `ttlMs` after their last `touch`, kept in expiry order so `purge(now)`
+ * costs O(1) per expired entry and never scans live ones. Times are in the caller's clock
+ * (milliseconds). Throws `InvalidArgumentError` for `ttlMs <= 0`.
+ */
 export class ExpiryList<K, V> {
   readonly #entries = new Map<K, { value: V; expiresAt: number }>();
   readonly #ttlMs: number;
 
   constructor(ttlMs: number) {
-    if (!(ttlMs > 0)) throw new RangeError('ExpiryList: ttlMs must be > 0');
+    if (!(ttlMs > 0)) throw new InvalidArgumentError('ExpiryList: ttlMs must be > 0');
     this.#ttlMs = ttlMs;
   }
 
@@ -37,18 +43,22 @@ export class ExpiryList<K, V> {
     }
   }
 
+  /** The value for `key`, or `undefined`; does not refresh its expiry. */
   get(key: K): V | undefined {
     return this.#entries.get(key)?.value;
   }
 
+  /** Whether `key` is held (expired entries count until the next `purge`). */
   has(key: K): boolean {
     return this.#entries.has(key);
   }
 
+  /** When `key` expires, in the caller's clock (ms), or `undefined` if it is not held. */
   expiresAt(key: K): number | undefined {
     return this.#entries.get(key)?.expiresAt;
   }
 
+  /** Remove `key`; `true` if it was held. */
   delete(key: K): boolean {
     return this.#entries.delete(key);
   }
@@ -70,6 +80,7 @@ export class ExpiryList<K, V> {
     for (const [key, entry] of this.#entries) yield [key, entry.value];
   }
 
+  /** Live values, least recently seen first. */
   *values(): IterableIterator<V> {
     for (const entry of this.#entries.values()) yield entry.value;
   }

@@ -7,10 +7,12 @@ export class MinHeap<T> {
   readonly #keys: number[] = [];
   readonly #values: T[] = [];
 
+  /** Number of entries. */
   get length(): number {
     return this.#keys.length;
   }
 
+  /** Add `value` under `key` (smaller keys come out first; ties in no particular order). O(log n). */
   push(key: number, value: T): void {
     const keys = this.#keys;
     const values = this.#values;
@@ -40,10 +42,12 @@ export class MinHeap<T> {
     return this.#keys[0];
   }
 
+  /** The value with the smallest key, without removing it, or `undefined` when empty. */
   peek(): T | undefined {
     return this.#values[0];
   }
 
+  /** Remove and return the value with the smallest key, or `undefined` when empty. O(log n). */
   pop(): T | undefined {
     const keys = this.#keys;
     const values = this.#values;

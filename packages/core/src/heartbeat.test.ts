@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from './errors.js';
 import { ManualClock } from './clock.js';
 import { Heartbeat } from './heartbeat.js';
 
@@ -74,7 +75,7 @@ describe('Heartbeat', () => {
 
   it('rejects nonsense options', () => {
     const port = { beat: () => undefined, expired: () => undefined };
-    expect(() => new Heartbeat(port, { intervalMs: 0 })).toThrow(RangeError);
-    expect(() => new Heartbeat(port, { liveness: 0 })).toThrow(RangeError);
+    expect(() => new Heartbeat(port, { intervalMs: 0 })).toThrow(InvalidArgumentError);
+    expect(() => new Heartbeat(port, { liveness: 0 })).toThrow(InvalidArgumentError);
   });
 });

@@ -5,7 +5,9 @@
  * matters (a beat or the expiry), so a late tick can never hide an expiry.
  */
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { InvalidArgumentError } from './errors.js';
 
+/** Options of `new Heartbeat(port, options)`. */
 export interface HeartbeatOptions {
   /** Time between heartbeats we send, and the unit of `liveness`. @default 1000 */
   intervalMs?: number;
@@ -15,6 +17,7 @@ export interface HeartbeatOptions {
   clock?: Clock;
 }
 
+/** The book's heartbeat: every 1000 ms, peer dead after 3 silent intervals, on the system clock. */
 export const heartbeatDefaults: Required<HeartbeatOptions> = {
   intervalMs: 1000,
   liveness: 3,
@@ -29,6 +32,12 @@ export interface HeartbeatPort {
   expired(silentMs: number): void;
 }
 
+/**
+ * Liveness of one peer: calls `port.beat()` every `intervalMs` and `port.expired()` once the peer
+ * has been silent for `liveness` intervals (then stops). Call `touch()` on any traffic from the
+ * peer. Runs on an injectable `Clock`, so it can be tested without waiting. Throws
+ * `InvalidArgumentError` for `intervalMs <= 0` or `liveness < 1`.
+ */
 export class Heartbeat {
   readonly #port: HeartbeatPort;
   readonly #intervalMs: number;
@@ -42,14 +51,15 @@ export class Heartbeat {
 
   constructor(port: HeartbeatPort, options: HeartbeatOptions = {}) {
     const o = { ...heartbeatDefaults, ...options };
-    if (!(o.intervalMs > 0)) throw new RangeError('Heartbeat: intervalMs must be > 0');
-    if (!(o.liveness >= 1)) throw new RangeError('Heartbeat: liveness must be >= 1');
+    if (!(o.intervalMs > 0)) throw new InvalidArgumentError('Heartbeat: intervalMs must be > 0');
+    if (!(o.liveness >= 1)) throw new InvalidArgumentError('Heartbeat: liveness must be >= 1');
     this.#port = port;
     this.#intervalMs = o.intervalMs;
     this.#expiryMs = o.intervalMs * o.liveness;
     this.#clock = o.clock;
   }
 
+  /** Whether the timer is armed (between `start()` and `stop()` or expiry). */
   get running(): boolean {
     return this.#timer !== undefined;
   }
@@ -73,6 +83,7 @@ export class Heartbeat {
     this.#lastSeen = this.#clock.now();
   }
 
+  /** Stop beating and watching the peer; idempotent. `start()` begins again. */
   stop(): void {
     this.#generation++;
     if (this.#timer !== undefined) {

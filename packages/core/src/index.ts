@@ -6,8 +6,11 @@ export { Deque } from './deque.js';
 export { bindEndpoint, inprocEndpoint, ipcEndpoint, isWildcardEndpoint, LOOPBACK_ANY } from './endpoints.js';
 export {
   AbortError,
+  BindError,
   ClosedError,
   errors,
+  InvalidArgumentError,
+  InvalidStateError,
   ProtocolError,
   throwIfAborted,
   TimeoutError,
@@ -60,7 +63,7 @@ export type { CoreErrorCode } from './errors.js';
 export type { Frame, Frames, Message } from './frames.js';
 export type { HeartbeatOptions, HeartbeatPort } from './heartbeat.js';
 export type { CurveKeyPair } from './keys.js';
-export type { CurveOptions, SecurityOptions } from './security.js';
+export type { CurveOptions, SecurableSocket, SecurityOptions } from './security.js';
 export type { Logger } from './logger.js';
 export type { DeadlineOptions } from './signals.js';
 export type { Authorizer, ZapDomainOptions, ZapRequest, ZapStats } from './zap.js';

@@ -9,7 +9,7 @@
 import { closeSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import * as zmq from 'zeromq';
-import { ZPatternsError } from './errors.js';
+import { InvalidArgumentError, ZPatternsError } from './errors.js';
 
 /** A CURVE key pair, both halves Z85-encoded (40 characters each). */
 export interface CurveKeyPair {
@@ -37,7 +37,8 @@ export function isZ85Key(value: string): boolean {
 
 /** Z85-encode bytes whose length is a multiple of 4 (a 32-byte key gives 40 characters). */
 export function z85Encode(data: Uint8Array): string {
-  if (data.length % 4 !== 0) throw new RangeError(`z85Encode needs a multiple of 4 bytes, got ${data.length}`);
+  if (data.length % 4 !== 0)
+    throw new InvalidArgumentError(`z85Encode needs a multiple of 4 bytes, got ${data.length}`);
   let out = '';
   for (let i = 0; i < data.length; i += 4) {
     let value =
@@ -97,7 +98,7 @@ export function parseKeyText(text: string): { publicKeys: string[]; secretKey?: 
     const quoted = /^(public|secret)-key\s*=\s*"(.*)"$/.exec(line);
     if (quoted !== null) {
       const [, kind, key = ''] = quoted;
-      if (!isZ85Key(key)) throw new Error(`${kind ?? ''}-key is not a 40-character Z85 key`);
+      if (!isZ85Key(key)) throw new InvalidArgumentError(`${kind ?? ''}-key is not a 40-character Z85 key`);
       if (kind === 'secret') secretKey = key;
       else publicKeys.push(key);
     } else if (isZ85Key(line)) {

@@ -12,6 +12,7 @@
  * plain or not) takes it when it is made.
  */
 import type * as zmq from 'zeromq';
+import { InvalidArgumentError } from './errors.js';
 
 /**
  * Largest frame a peer may send to a socket that accepts peers: 16 MiB, the Majordomo broker's and
@@ -24,7 +25,7 @@ let maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
 /** Set the process-wide frame limit (whole bytes, at least 1; -1 for no limit, libzmq's default). */
 export function setMaxMessageBytes(bytes: number): void {
   if (!Number.isSafeInteger(bytes) || (bytes < 1 && bytes !== -1)) {
-    throw new RangeError(`maxMessageBytes must be a whole number of bytes (at least 1) or -1, got ${bytes}`);
+    throw new InvalidArgumentError(`maxMessageBytes must be a whole number of bytes (at least 1) or -1, got ${bytes}`);
   }
   maxMessageBytes = bytes;
 }

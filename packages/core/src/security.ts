@@ -15,6 +15,7 @@ import { isZ85Key, loadPublicKey, loadSecretKeyFile, type CurveKeyPair } from '.
 import { applyPeerLimits } from './limits.js';
 import { componentLogger, type Logger } from './logger.js';
 import { ZapDomain, ZapHandler, type Authorizer, type ZapStats } from './zap.js';
+import { InvalidArgumentError, InvalidStateError } from './errors.js';
 
 /**
  * The CURVE keys of one socket: this side's key pair as Z85 strings (`generateKeyPair`,
@@ -34,8 +35,8 @@ export interface SecurityOptions {
   authorize?: Authorizer | undefined;
 }
 
-/** A socket option bag zeromq accepts (the common subset we write). */
-type SecurableSocket = Pick<
+/** The socket options the security helpers set: any zeromq v6 socket has them. */
+export type SecurableSocket = Pick<
   zmq.Socket,
   | 'curveServer'
   | 'curvePublicKey'
@@ -55,13 +56,13 @@ export function resolveCurveKeys(curve: CurveOptions): CurveKeyPair {
 
 function checkKey(value: string | undefined, what: string): string {
   if (value === undefined || !isZ85Key(value)) {
-    throw new TypeError(`security.curve.${what} must be a 40-character Z85 key (see zpat keygen)`);
+    throw new InvalidArgumentError(`security.curve.${what} must be a 40-character Z85 key (see zpat keygen)`);
   }
   return value;
 }
 
 /**
- * Make a connecting socket a CURVE client. A no-op without `security`. Throws a `TypeError` naming
+ * Make a connecting socket a CURVE client. A no-op without `security`. Throws an `InvalidArgumentError` naming
  * the field when a key is missing or malformed, a `KeyFileError` for a bad key file.
  */
 export function applyConnectSecurity(socket: SecurableSocket, security: SecurityOptions | undefined): void {
@@ -100,7 +101,7 @@ export class ServerSecurity {
    * server socket must never accept a handshake before its allow-list is in force.
    */
   async ready(): Promise<void> {
-    if (this.#released) throw new Error('server security was released');
+    if (this.#released) throw new InvalidStateError('server security was released');
     this.#registration ??= ZapHandler.register(this.domain);
     await this.#registration;
     if (!this.#watching) {

@@ -2,10 +2,13 @@
 import { systemClock, type Clock } from './clock.js';
 import { AbortError, TimeoutError, toError } from './errors.js';
 
+/** Options of `deadline(promise, options)`. */
 export interface DeadlineOptions {
   /** Reject with `TimeoutError` after this long; `undefined` or Infinity waits for ever. */
   timeoutMs?: number | undefined;
+  /** Reject with `AbortError` (its `cause` the signal's reason) when this fires. */
   signal?: AbortSignal | undefined;
+  /** Time source of the timeout. @default systemClock */
   clock?: Clock | undefined;
   /** Message of the `TimeoutError`; name the option that sets the limit. */
   timeoutMessage?: string | undefined;

@@ -6,6 +6,10 @@
  */
 import { AsyncQueue } from './async-queue.js';
 
+/**
+ * A fan-out of status events: each `subscribe()` gets its own bounded iterator of the events
+ * emitted from then on. Iterators that `break` are dropped; `end()` finishes them all.
+ */
 export class StatusFeed<TStatus> {
   readonly #subscribers = new Set<AsyncQueue<TStatus>>();
   readonly #limit: number;
@@ -24,6 +28,7 @@ export class StatusFeed<TStatus> {
     return queue;
   }
 
+  /** Deliver `status` to every current subscriber (a slow one loses its oldest events past `limit`). */
   emit(status: TStatus): void {
     for (const queue of this.#subscribers) {
       if (!queue.push(status)) this.#subscribers.delete(queue);

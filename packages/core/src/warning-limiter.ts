@@ -6,6 +6,11 @@
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 
+/**
+ * Rate-limited warnings: at most `perSecond` lines a second go to the logger, then one line
+ * with the number suppressed. Use it for anything a peer can trigger, so garbage on the wire
+ * cannot flood the log. Count the events yourself; this only limits the logging.
+ */
 export class WarningLimiter {
   readonly #log: Logger;
   readonly #clock: Clock;

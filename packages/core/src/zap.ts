@@ -14,6 +14,7 @@ import { systemClock, type Clock } from './clock.js';
 import { readPublicKeys, z85Encode } from './keys.js';
 import { componentLogger, type Logger } from './logger.js';
 import { WarningLimiter } from './warning-limiter.js';
+import { InvalidStateError } from './errors.js';
 
 /** The fixed endpoint of RFC 27. */
 export const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
@@ -48,6 +49,7 @@ export class AllowList {
     return this.#keys.size;
   }
 
+  /** Whether `publicKey` (Z85) is on the list as last loaded. */
   has(publicKey: string): boolean {
     return this.#keys.has(publicKey);
   }
@@ -76,9 +78,13 @@ export interface ZapStats {
 /** How many distinct keys the denial log remembers at most; the oldest is forgotten first. */
 export const ZAP_DENIAL_KEYS_TRACKED = 1024;
 
+/** Options of `new ZapDomain(name, options)`. */
 export interface ZapDomainOptions {
+  /** Decides each CURVE handshake; without it every client key is accepted (encryption only). */
   authorize?: Authorizer | undefined;
+  /** Parent logger for denial lines. @default silent */
   logger?: Logger | undefined;
+  /** Time source of the denial-log rate limits. @default systemClock */
   clock?: Clock | undefined;
   /** Log a denial at most once per key (or address) per this period. @default 60000 */
   denialLogIntervalMs?: number | undefined;
@@ -236,10 +242,14 @@ export class ZapHandler {
    * Register a domain (a fresh unique name when omitted) and resolve once the handler is bound,
    * so a socket that binds after this never handshakes without it. `release()` unregisters.
    */
-  static async register(domain: ZapDomain): Promise<{ release(): Promise<void> }> {
+  static async register(domain: ZapDomain): Promise<{
+    /** Unregister the domain; idempotent. The shared handler closes when no domain is left. */
+    release(): Promise<void>;
+  }> {
     shared ??= new ZapHandler();
     const handler = shared;
-    if (handler.#domains.has(domain.name)) throw new Error(`ZAP domain ${domain.name} is already registered`);
+    if (handler.#domains.has(domain.name))
+      throw new InvalidStateError(`ZAP domain ${domain.name} is already registered`);
     handler.#domains.set(domain.name, domain);
     await handler.#bound;
     let released = false;

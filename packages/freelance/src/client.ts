@@ -33,6 +33,7 @@ import { FreelanceOptionsError, FreelanceTimeoutError } from './errors.js';
 import { decodeClientInbound, decodeRequestId, encodePing, encodeRequest, encodeRequestId } from './protocol.js';
 import { ServerTable, type FreelanceStrategy, type ServerEntry, type ServerState } from './servers.js';
 
+/** Options of `new FreelanceClient(options)`; `freelanceClientDefaults` holds the defaults. */
 export interface FreelanceClientOptions {
   /** Server endpoints (each server's routing id), in priority order. */
   servers: readonly string[];
@@ -86,7 +87,9 @@ export const freelanceClientDefaults = {
   sendHighWaterMark: 1000,
 } as const satisfies Partial<FreelanceClientOptions>;
 
+/** Per-call options of `request()`. */
 export interface FreelanceRequestOptions {
+  /** Abandon the request: it rejects with `AbortError` and a late reply is dropped. */
   signal?: AbortSignal;
   /** Overrides the client's `timeoutMs` for this request. */
   timeoutMs?: number;
@@ -103,6 +106,7 @@ export interface FreelanceServerStatus {
   readonly inFlight: number;
 }
 
+/** Counters of one `FreelanceClient`, live fields updated in place. */
 export interface FreelanceClientStats {
   requests: number;
   replies: number;
@@ -412,6 +416,7 @@ export class FreelanceClient implements AsyncDisposable {
     return this.#channel.closed();
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

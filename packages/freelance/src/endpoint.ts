@@ -5,6 +5,7 @@
  * Another process could take the port in between; `FreelanceServer.start` retries on EADDRINUSE.
  */
 import { createServer } from 'node:net';
+import { BindError } from '@zpatterns/core';
 import { FreelanceOptionsError } from './errors.js';
 
 /** A free TCP port on `host`, as the kernel hands out for `listen(0)`. */
@@ -16,7 +17,9 @@ export function freeTcpPort(host = '127.0.0.1'): Promise<number> {
     server.listen(0, host, () => {
       const address = server.address();
       const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('listen(0) gave no port'))));
+      server.close(() =>
+        port > 0 ? resolve(port) : reject(new BindError(`tcp://${host}:0`, `listen(0) on ${host} gave no port`)),
+      );
     });
   });
 }

@@ -1,19 +1,7 @@
 /** @zpatterns/freelance: brokerless reliable request-reply (10/FLP), the client agent and the server. */
 export { FreelanceClient, freelanceClientDefaults } from './client.js';
-export { concreteBindEndpoint, defaultPublicEndpoint, freeTcpEndpoint, freeTcpPort } from './endpoint.js';
+export { freeTcpEndpoint, freeTcpPort } from './endpoint.js';
 export { errors, FreelanceBindError, FreelanceError, FreelanceOptionsError, FreelanceTimeoutError } from './errors.js';
-export {
-  decodeClientInbound,
-  decodeRequestId,
-  decodeServerInbound,
-  encodePing,
-  encodePong,
-  encodeReply,
-  encodeRequest,
-  encodeRequestId,
-  PING,
-  PONG,
-} from './protocol.js';
 export { FreelanceServer, freelanceServerDefaults } from './server.js';
 
 export type {
@@ -23,7 +11,6 @@ export type {
   FreelanceServerStatus,
 } from './client.js';
 export type { FreelanceErrorCode } from './errors.js';
-export type { ClientInbound, ServerInbound } from './protocol.js';
 export type { FreelanceStrategy, ServerState } from './servers.js';
 export type {
   FreelanceHandler,

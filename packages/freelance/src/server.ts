@@ -34,6 +34,7 @@ export interface FreelanceRequestContext {
 /** Serves one request: returns the reply frames (the control frame is added by the server). */
 export type FreelanceHandler = (body: Buffer[], context: FreelanceRequestContext) => Frames | Promise<Frames>;
 
+/** Options of `FreelanceServer.start(options)`; `freelanceServerDefaults` holds the defaults. */
 export interface FreelanceServerOptions {
   /** Endpoint to bind. `tcp://host:*` picks a free port before binding (see `freeTcpEndpoint`). */
   bind: string;
@@ -61,6 +62,9 @@ export interface FreelanceServerOptions {
   logger?: Logger;
 }
 
+/**
+ * The server's defaults: up to 1000 requests in the handler at once, 16 MiB and 1024 frames per message at most.
+ */
 export const freelanceServerDefaults = {
   maxConcurrent: 1000,
   maxMessageBytes: 16 * 1024 * 1024,
@@ -81,6 +85,13 @@ export interface FreelanceServerStats {
 const echo: FreelanceHandler = (body) => body;
 const BIND_ATTEMPTS = 5;
 
+/**
+ * A Freelance (10/FLP) server: one ROUTER whose routing id is its public endpoint. It answers
+ * `PING` with `PONG`, runs your async handler for each request (many at once, replies in any
+ * order) and echoes the request's control frame. Malformed or oversize input is logged, counted
+ * and dropped. Create it with `await FreelanceServer.start(options)`, which rejects with
+ * `FreelanceOptionsError` for bad options and `FreelanceBindError` when it cannot bind.
+ */
 export class FreelanceServer implements AsyncDisposable {
   /** The public endpoint, which is also this server's routing id. */
   readonly endpoint: string;
@@ -264,6 +275,7 @@ export class FreelanceServer implements AsyncDisposable {
     return this.#channel.closed();
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -12,6 +12,10 @@ import { frame } from '@zpatterns/core';
 /** How a request picks its server. */
 export type FreelanceStrategy = 'priority' | 'round-robin' | 'all';
 
+/**
+ * What the client knows of one server: `connecting` until its first PONG or reply, `alive` while
+ * it answers, `dead` after `serverTtlMs` of silence (until it is heard from again).
+ */
 export type ServerState = 'connecting' | 'alive' | 'dead';
 
 export interface ServerEntry {

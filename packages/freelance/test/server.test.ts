@@ -8,7 +8,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { eventually, RawPeer, rawDealer, randomMessage, seededRandom } from '@zpatterns/testkit';
-import { FreelanceServer, freeTcpEndpoint, PING } from '../src/index.js';
+import { FreelanceServer, freeTcpEndpoint } from '../src/index.js';
+import { PING } from '../src/wire.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

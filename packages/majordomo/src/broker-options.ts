@@ -6,6 +6,7 @@
 import { silentLogger, systemClock, type Clock, type Logger, type SecurityOptions } from '@zpatterns/core';
 import { MajordomoOptionsError } from './errors.js';
 
+/** Options of `new Broker(options)`; `brokerDefaults` holds the defaults. */
 export interface BrokerOptions {
   /** Interval of the broker's heartbeats to every worker, and of its expiry pass. @default 2500 */
   heartbeatIntervalMs?: number;
@@ -77,17 +78,24 @@ export interface BrokerOptions {
 
 /** Decides, per client request, whether this broker serves it (see `clientVoter`). */
 export interface ClientVoter {
+  /** `true` to serve the request that is being dispatched now, `false` to drop it without a reply. */
   vote(): boolean;
 }
 
 /** What `BrokerOptions.observer` is told. Keep the callbacks cheap: they run per message. */
 export interface BrokerObserver {
+  /** A client request for `service` arrived (before it is queued). */
   request?(service: string): void;
+  /** A reply from `service` went back to its client, `latencyMs` after the request arrived. */
   reply?(service: string, latencyMs: number): void;
 }
 
 const ALWAYS_SERVE: ClientVoter = { vote: () => true };
 
+/**
+ * The broker's defaults: the book's heartbeat (2500 ms, liveness 3), requests expire after 30 s
+ * unanswered, queued request bodies capped at 256 MiB in all.
+ */
 export const brokerDefaults: Required<Omit<BrokerOptions, 'security'>> = {
   heartbeatIntervalMs: 2500,
   liveness: 3,

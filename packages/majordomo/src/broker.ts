@@ -15,6 +15,7 @@
  */
 import * as zmq from 'zeromq';
 import {
+  InvalidStateError,
   applyBindSecurity,
   bindEndpoint,
   Channel,
@@ -58,6 +59,14 @@ type Worker = BrokerWorker<BrokerService>;
 /** The broker's lifecycle. */
 export type BrokerState = { readonly state: 'open' } | { readonly state: 'closing' } | { readonly state: 'closed' };
 
+/**
+ * The Majordomo broker (7/MDP and 18/MDP, with 8/MMI): one ROUTER for clients and workers of both
+ * protocol versions. Requests queue per service (FIFO) and go to the service's longest-idle worker;
+ * the broker heartbeats every worker, forgets dead ones (idle or busy) after `liveness` silent
+ * intervals, and drops requests that waited `requestTtlMs`. Create with `new Broker(options)`
+ * (throws `MajordomoOptionsError` for bad options), then `await bind(endpoint)` (rejects with
+ * `BrokerBindError`); `close()` tells workers DISCONNECT and closes the socket.
+ */
 export class Broker implements AsyncDisposable {
   /** Counters; see `BrokerStats`. */
   readonly stats: BrokerStats = createBrokerStats();
@@ -148,7 +157,7 @@ export class Broker implements AsyncDisposable {
     if (this.#state.state !== 'open') throw new ClosedError('broker');
     if (this.#workerSocket === undefined) {
       if (this.#endpoints.length > 0)
-        throw new BrokerBindError(endpoint, { cause: new Error('bindWorkers() must come before bind()') });
+        throw new BrokerBindError(endpoint, { cause: new InvalidStateError('bindWorkers() must come before bind()') });
       const o = this.#options;
       const socket = new zmq.Router({
         mandatory: true,
@@ -278,6 +287,7 @@ export class Broker implements AsyncDisposable {
     return this.#closing;
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -7,6 +7,7 @@
  */
 import * as zmq from 'zeromq';
 import {
+  InvalidStateError,
   AbortError,
   applyConnectSecurity,
   Channel,
@@ -110,7 +111,8 @@ export class ClientConnection {
    * when the socket closes first.
    */
   exchange(service: Buffer, body: readonly Buffer[], options: ExchangeOptions): Promise<Buffer[]> {
-    if (this.#outstanding !== undefined) return Promise.reject(new Error('ClientConnection: one request at a time'));
+    if (this.#outstanding !== undefined)
+      return Promise.reject(new InvalidStateError('ClientConnection: one request at a time'));
     if (this.#channel.isClosed) return Promise.reject(new ClosedError('client socket'));
     const { clock, timeoutMs, signal } = options;
     return new Promise<Buffer[]>((resolve, reject) => {

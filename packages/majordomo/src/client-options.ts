@@ -6,6 +6,7 @@ import { systemClock, type Clock, type Logger, type SecurityOptions } from '@zpa
 import { MajordomoOptionsError } from './errors.js';
 import type { MdpVersion } from './protocol.js';
 
+/** Options of `new MajordomoClient(options)`; `majordomoClientDefaults` holds the defaults. */
 export interface MajordomoClientOptions {
   /**
    * Broker endpoint to connect to, e.g. `tcp://127.0.0.1:5555`. Required unless `brokers` is
@@ -48,6 +49,10 @@ export interface MajordomoClientOptions {
   clock?: Clock;
 }
 
+/**
+ * The client's defaults: MDP/0.1, the book's 2500 ms timeout and 3 resends (`retries`), 2 s
+ * before failing over to the next broker.
+ */
 export const majordomoClientDefaults: Required<
   Omit<MajordomoClientOptions, 'broker' | 'brokers' | 'logger' | 'security'>
 > = {
@@ -60,6 +65,7 @@ export const majordomoClientDefaults: Required<
   clock: systemClock,
 };
 
+/** The client's options after defaults are applied, as `client.options` shows them. */
 export type ResolvedClientOptions = Required<Omit<MajordomoClientOptions, 'logger' | 'security'>> & {
   logger: Logger | undefined;
   security: SecurityOptions | undefined;

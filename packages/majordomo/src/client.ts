@@ -40,6 +40,13 @@ import { decodeMmiServicesBody, MMI, type MmiServiceEntry } from './protocol.js'
 /** Status codes of `mmi.service` (8/MMI). */
 export type MmiServiceStatus = '200' | '404' | '501' | (string & {});
 
+/**
+ * The Majordomo client (the book's mdcliapi, made concurrent): `request(service, body)` resolves
+ * with the reply body. After `timeoutMs` without a reply the socket is closed and the request
+ * resent on a fresh one, up to `retries` resends, then it rejects with `MajordomoTimeoutError`.
+ * Concurrent calls are safe: each outstanding request owns a socket from a bounded pool.
+ * Throws `MajordomoOptionsError` for bad options; calls after `close()` reject with `ClosedError`.
+ */
 export class MajordomoClient implements AsyncDisposable {
   readonly stats: ClientStats = newClientStats();
   readonly #o: ResolvedClientOptions;
@@ -254,6 +261,7 @@ export class MajordomoClient implements AsyncDisposable {
     await this.#closing;
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -47,13 +47,14 @@ export { majordomoWorkerDefaults } from './worker-options.js';
 export { MajordomoTimeoutError, MdpVersionError, WorkerGaveUpError } from './errors.js';
 export type { MmiServiceStatus } from './client.js';
 export type { ClientStats } from './client-connection.js';
-export type { MajordomoClientOptions, RequestOptions } from './client-options.js';
+export type { MajordomoClientOptions, RequestOptions, ResolvedClientOptions } from './client-options.js';
 export type { MajordomoPipelineOptions, PipelineReply, PipelineStats } from './pipeline.js';
 export type { WorkerState } from './worker.js';
 export type {
   MajordomoWorkerOptions,
   RequestContext,
   RequestHandler,
+  ResolvedWorkerOptions,
   WorkerRequest,
   WorkerStats,
   WorkerStatus,

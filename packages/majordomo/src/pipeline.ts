@@ -14,6 +14,7 @@
  */
 import * as zmq from 'zeromq';
 import {
+  InvalidStateError,
   AbortError,
   Channel,
   ClosedError,
@@ -33,6 +34,7 @@ import { checkCount, checkPositive, stripUndefined } from './client-options.js';
 import { MajordomoOptionsError } from './errors.js';
 import { decodeClientReply, encodeClientRequest, type MdpVersion } from './protocol.js';
 
+/** Options of `new MajordomoPipeline(options)`. */
 export interface MajordomoPipelineOptions {
   /** Broker endpoint. Required. */
   broker: string;
@@ -55,6 +57,7 @@ export interface MajordomoPipelineOptions {
   clock?: Clock;
 }
 
+/** The pipeline's defaults: see `MajordomoPipelineOptions`. */
 export const majordomoPipelineDefaults: Required<Omit<MajordomoPipelineOptions, 'broker' | 'logger' | 'security'>> = {
   version: '0.1',
   timeoutMs: 2500,
@@ -71,14 +74,25 @@ export interface PipelineReply {
   final: boolean;
 }
 
+/** Counters of one `MajordomoPipeline`, live fields updated in place. */
 export interface PipelineStats {
+  /** Requests sent. */
   sent: number;
+  /** Replies received. */
   received: number;
+  /** Messages from the broker that were not a valid reply (dropped and logged). */
   malformed: number;
   /** Replies dropped because `maxBufferedReplies` were waiting unread. */
   dropped: number;
 }
 
+/**
+ * The pipelined Majordomo client (the book's mdcliapi2): one DEALER, `send()` queues a request
+ * and returns at once, replies are read in arrival order with `recv()` or `replies()`. No retries:
+ * a lost request is never answered, and `recv({ timeoutMs })` resolves `null`. Only one `recv()`
+ * may wait at a time (another rejects with `InvalidStateError`); after `close()` calls reject with
+ * `ClosedError`.
+ */
 export class MajordomoPipeline implements AsyncDisposable {
   readonly stats: PipelineStats = { sent: 0, received: 0, malformed: 0, dropped: 0 };
   readonly #o: Required<Omit<MajordomoPipelineOptions, 'logger' | 'security'>>;
@@ -145,7 +159,8 @@ export class MajordomoPipeline implements AsyncDisposable {
     const queued = this.#inbox.shift();
     if (queued !== undefined) return Promise.resolve(queued);
     if (this.#closing !== undefined) return Promise.resolve(null);
-    if (this.#waiter !== undefined) return Promise.reject(new Error('MajordomoPipeline: one recv() at a time'));
+    if (this.#waiter !== undefined)
+      return Promise.reject(new InvalidStateError('MajordomoPipeline: one recv() at a time'));
     const { signal } = options;
     if (signal?.aborted === true) return Promise.reject(new AbortError('recv aborted', { cause: signal.reason }));
     const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs;
@@ -224,6 +239,7 @@ export class MajordomoPipeline implements AsyncDisposable {
     await this.#channel.closed();
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

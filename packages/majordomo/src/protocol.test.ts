@@ -1,5 +1,6 @@
 /** Golden frames: every MDP/0.1, MDP/0.2 and MMI layout, byte for byte. */
 import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '@zpatterns/core';
 import {
   decodeClientReply,
   decodeFromBroker,
@@ -62,7 +63,9 @@ describe('MDP/0.1 golden frames (7/MDP)', () => {
     ).toEqual(['', '4d4450573031', '03', '006b8b4567', '', '78', '79']);
     expect(hexes(WORKER_HEARTBEAT['0.1'])).toEqual(['', '4d4450573031', '04']);
     expect(hexes(WORKER_DISCONNECT['0.1'])).toEqual(['', '4d4450573031', '05']);
-    expect(() => encodeWorkerCommand('0.1', { type: 'reply', client: ID, body: [], final: false })).toThrow(RangeError);
+    expect(() => encodeWorkerCommand('0.1', { type: 'reply', client: ID, body: [], final: false })).toThrow(
+      InvalidArgumentError,
+    );
   });
 
   it('broker classifies client and worker messages on one ROUTER', () => {
@@ -268,7 +271,7 @@ describe('worker-side REPLY in one array (the worker hot path)', () => {
     expect(encodeWorkerReply('0.1', ID, [b('x'), b('y')])).toEqual(
       encodeWorkerCommand('0.1', { type: 'reply', client: ID, body: [b('x'), b('y')], final: true }),
     );
-    expect(() => encodeWorkerReply('0.1', ID, [b('x')], false)).toThrow(RangeError);
+    expect(() => encodeWorkerReply('0.1', ID, [b('x')], false)).toThrow(InvalidArgumentError);
   });
 
   it('0.2 FINAL (0x04) and PARTIAL (0x03): ["MDPW02", cmd, client, "", body...]', () => {

@@ -22,7 +22,7 @@
  *                 HEARTBEAT["MDPW02", 0x05]
  *                 DISCONNECT["MDPW02", 0x06]
  */
-import { EMPTY, frameEquals, toBuffer, type Frame } from '@zpatterns/core';
+import { InvalidArgumentError, EMPTY, frameEquals, toBuffer, type Frame } from '@zpatterns/core';
 
 /** Protocol versions: '0.1' is 7/MDP (the book), '0.2' is 18/MDP (draft, partial replies). */
 export type MdpVersion = '0.1' | '0.2';
@@ -30,9 +30,13 @@ export type MdpVersion = '0.1' | '0.2';
 /** Where the book's broker listens (`tcp://*:5555`); our daemons bind loopback by default. */
 export const DEFAULT_BROKER_ENDPOINT = 'tcp://127.0.0.1:5555';
 
+/** Client protocol header of MDP/0.1 (7/MDP), the second frame of every client message. */
 export const MDPC01: Buffer = Buffer.from('MDPC01');
+/** Worker protocol header of MDP/0.1 (7/MDP). */
 export const MDPW01: Buffer = Buffer.from('MDPW01');
+/** Client protocol header of MDP/0.2 (18/MDP). */
 export const MDPC02: Buffer = Buffer.from('MDPC02');
+/** Worker protocol header of MDP/0.2 (18/MDP). */
 export const MDPW02: Buffer = Buffer.from('MDPW02');
 
 /** MDP/0.1 worker command bytes (7/MDP). */
@@ -51,6 +55,7 @@ export const C02 = { REQUEST: 0x01, PARTIAL: 0x02, FINAL: 0x03 } as const;
 
 /** 8/MMI: the reserved service prefix and the status codes of `mmi.service`. */
 export const MMI_PREFIX = 'mmi.';
+/** The Majordomo Management Interface services (8/MMI) the broker answers itself. */
 export const MMI = {
   SERVICE: 'mmi.service',
   /** Extension: the list of services with their live worker counts. */
@@ -191,6 +196,7 @@ export type WorkerCommand =
   | { readonly type: 'heartbeat' }
   | { readonly type: 'disconnect' };
 
+/** The name of a worker command: `'ready'`, `'request'`, `'reply'`, `'heartbeat'` or `'disconnect'`. */
 export type WorkerCommandType = WorkerCommand['type'];
 
 /** Encode a worker-protocol command as the sending DEALER writes it (no identity frame). */
@@ -204,7 +210,7 @@ export function encodeWorkerCommand(version: MdpVersion, command: WorkerCommand)
       return [...head, cmd(W01.REQUEST), command.client, EMPTY, ...command.body];
     case 'reply':
       if (v1) {
-        if (!command.final) throw new RangeError('MDP/0.1 has no partial replies');
+        if (!command.final) throw new InvalidArgumentError('MDP/0.1 has no partial replies');
         return [...head, cmd(W01.REPLY), command.client, EMPTY, ...command.body];
       }
       return [...head, cmd(command.final ? W02.FINAL : W02.PARTIAL), command.client, EMPTY, ...command.body];
@@ -253,7 +259,7 @@ export function encodeWorkerReply(
 ): Buffer[] {
   let out: Buffer[];
   if (version === '0.1') {
-    if (!final) throw new RangeError('MDP/0.1 has no partial replies');
+    if (!final) throw new InvalidArgumentError('MDP/0.1 has no partial replies');
     out = [EMPTY, MDPW01, REPLY01, client, EMPTY];
   } else {
     out = [MDPW02, final ? FINAL02 : PARTIAL02, client, EMPTY];
@@ -269,6 +275,7 @@ export const WORKER_HEARTBEAT: Readonly<Record<MdpVersion, readonly Frame[]>> = 
   '0.1': encodeWorkerCommand('0.1', { type: 'heartbeat' }),
   '0.2': encodeWorkerCommand('0.2', { type: 'heartbeat' }),
 };
+/** Preencoded DISCONNECT per protocol version, as a worker's DEALER sends it. */
 export const WORKER_DISCONNECT: Readonly<Record<MdpVersion, readonly Frame[]>> = {
   '0.1': encodeWorkerCommand('0.1', { type: 'disconnect' }),
   '0.2': encodeWorkerCommand('0.2', { type: 'disconnect' }),

@@ -16,6 +16,7 @@ import { checkCount, checkPositive, stripUndefined } from './client-options.js';
 import { MajordomoOptionsError } from './errors.js';
 import type { MdpVersion } from './protocol.js';
 
+/** Options of `new MajordomoWorker(options)`; `majordomoWorkerDefaults` holds the defaults. */
 export interface MajordomoWorkerOptions {
   /** Broker endpoint to connect to. Required. */
   broker: string;
@@ -62,6 +63,10 @@ export interface MajordomoWorkerOptions {
   clock?: Clock;
 }
 
+/**
+ * The worker's defaults: MDP/0.1, the book's heartbeat (2500 ms, liveness 3), reconnect after
+ * 2.5 s doubling to 32 s with 20 % jitter, 30 s to drain on `close()`.
+ */
 export const majordomoWorkerDefaults: Required<
   Omit<MajordomoWorkerOptions, 'broker' | 'service' | 'logger' | 'errorReply' | 'security'>
 > = {
@@ -74,6 +79,7 @@ export const majordomoWorkerDefaults: Required<
   clock: systemClock,
 };
 
+/** The worker's options after defaults are applied, as `worker.options` shows them. */
 export type ResolvedWorkerOptions = Required<Omit<MajordomoWorkerOptions, 'logger' | 'errorReply' | 'security'>> & {
   logger: Logger | undefined;
   security: SecurityOptions | undefined;
@@ -144,6 +150,7 @@ export type WorkerStatus =
   | { readonly type: 'handler-error'; readonly error: Error }
   | { readonly type: 'closed'; readonly error?: Error };
 
+/** Counters of one `MajordomoWorker`, live fields updated in place. */
 export interface WorkerStats {
   /** Sessions opened (sockets created, READY sent). */
   sessions: number;

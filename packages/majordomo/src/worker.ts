@@ -15,6 +15,7 @@
  *   any -> closing -> closed
  */
 import {
+  InvalidStateError,
   AsyncQueue,
   ClosedError,
   componentLogger,
@@ -40,7 +41,23 @@ import {
 import { WorkerSession, type SessionEnd } from './worker-session.js';
 
 /** The worker's state: a discriminated union, changed only by `transition()`. */
+/**
+ * Where a `MajordomoWorker` is in its life (`worker.state` gives the name):
+ * `idle` before `serve()` or iteration, `connecting` (READY sent, waiting for the broker), `ready` (waiting for a
+ * request), `busy` (the handler runs for `client`), `backoff` (the broker was lost; reconnect
+ * attempt `attempt` after `delayMs`), then `closing` and `closed`.
+ */
 export type WorkerState =
+  | { readonly state: 'idle' }
+  | { readonly state: 'connecting' }
+  | { readonly state: 'ready' }
+  | { readonly state: 'busy'; readonly client: Buffer }
+  | { readonly state: 'backoff'; readonly attempt: number; readonly delayMs: number }
+  | { readonly state: 'closing' }
+  | { readonly state: 'closed' };
+
+/** `WorkerState` with the session each connected state runs on. */
+type SessionState =
   | { readonly state: 'idle' }
   | { readonly state: 'connecting'; readonly session: WorkerSession }
   | { readonly state: 'ready'; readonly session: WorkerSession }
@@ -49,6 +66,14 @@ export type WorkerState =
   | { readonly state: 'closing' }
   | { readonly state: 'closed' };
 
+/**
+ * The Majordomo worker (the book's mdwrkapi, made robust): registers `service` with the broker,
+ * answers one request at a time with your handler (`serve(handler)`, or `for await` over the
+ * worker), heartbeats also while the handler runs, reconnects on a fresh socket when the broker
+ * dies or sends DISCONNECT, and drains the request in hand on `close()`. A second `serve()`
+ * rejects with `InvalidStateError`; a finite reconnect policy that runs out ends the worker with
+ * `WorkerGaveUpError` (see `closed()`).
+ */
 export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerRequest> {
   readonly stats: WorkerStats = {
     sessions: 0,
@@ -64,7 +89,7 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
   };
   readonly #o: ResolvedWorkerOptions;
   readonly #log: Logger;
-  #state: WorkerState = { state: 'idle' };
+  #state: SessionState = { state: 'idle' };
   #handler: RequestHandler | undefined;
   #session: WorkerSession | undefined;
   #sessionCount = 0;
@@ -103,7 +128,8 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
    */
   serve(handler: RequestHandler): Promise<void> {
     if (this.#closing !== undefined) return Promise.reject(new ClosedError('worker'));
-    if (this.#handler !== undefined) return Promise.reject(new Error('MajordomoWorker: serve() was already called'));
+    if (this.#handler !== undefined)
+      return Promise.reject(new InvalidStateError('MajordomoWorker: serve() was already called'));
     this.#handler = handler;
     this.#loop = this.#run();
     return this.#done.then(() => {
@@ -159,7 +185,7 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
     this.#feed.emit(status);
   }
 
-  #transition(next: WorkerState): void {
+  #transition(next: SessionState): void {
     const from = this.#state.state;
     this.#state = next;
     if (from !== next.state && this.#log.isLevelEnabled('debug')) this.#log.debug({ from, to: next.state }, 'state');
@@ -190,7 +216,7 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
       const end: SessionEnd = await session.ended;
       if (this.#session === session) this.#session = undefined;
       if (end.reason === 'close' || this.#isClosing) return;
-      this.#contextInHand?.abort(new Error('session to the broker ended'));
+      this.#contextInHand?.abort(new ClosedError('session to the broker'));
       if (session.heard) attempt = 0;
       let delayMs: number | null;
       switch (end.reason) {
@@ -361,6 +387,7 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
     this.#resolveDone();
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -10,7 +10,15 @@
  * times out and retries (Lazy Pirate), by which time the backlog has drained. A request put back
  * because its worker vanished (`unshift`) was already accepted and is kept even past the bound.
  */
-import { describe, Deque, WarningLimiter, type Clock, type Logger, type Message } from '@zpatterns/core';
+import {
+  InvalidArgumentError,
+  describe,
+  Deque,
+  WarningLimiter,
+  type Clock,
+  type Logger,
+  type Message,
+} from '@zpatterns/core';
 import { decodeClientRequest, peerOf, type Enveloped } from './protocol.js';
 
 /** Default bound of a Pirate queue's backlog: 256 MiB, as the Majordomo broker's. */
@@ -35,7 +43,7 @@ export class Backlog {
   #bytes = 0;
 
   constructor(maxBytes: number) {
-    if (!(maxBytes >= 0)) throw new RangeError('Backlog: maxBytes must be >= 0');
+    if (!(maxBytes >= 0)) throw new InvalidArgumentError('Backlog: maxBytes must be >= 0');
     this.#maxBytes = maxBytes;
   }
 

@@ -20,13 +20,27 @@ export { SimplePirateQueue, simplePirateQueueDefaults } from './simple-pirate-qu
 export { SimplePirateWorker, simplePirateWorkerDefaults } from './simple-pirate-worker.js';
 
 export type { PirateErrorCode } from './errors.js';
-export type { LazyPirateClientOptions, LazyPirateClientStats, RequestOptions } from './lazy-pirate-client.js';
-export type { ParanoidPirateQueueOptions, ParanoidPirateQueueStats } from './paranoid-pirate-queue.js';
+export type {
+  LazyPirateClientOptions,
+  LazyPirateClientState,
+  LazyPirateClientStats,
+  RequestOptions,
+} from './lazy-pirate-client.js';
+export type {
+  ParanoidPirateQueueOptions,
+  ParanoidPirateQueueStats,
+  PirateQueueState,
+} from './paranoid-pirate-queue.js';
 export type {
   ParanoidPirateWorkerOptions,
+  ParanoidPirateWorkerState,
   ParanoidPirateWorkerStats,
   RequestHandler,
   WorkerStatus,
 } from './paranoid-pirate-worker.js';
 export type { SimplePirateQueueOptions, SimplePirateQueueStats } from './simple-pirate-queue.js';
-export type { SimplePirateWorkerOptions, SimplePirateWorkerStats } from './simple-pirate-worker.js';
+export type {
+  SimplePirateWorkerOptions,
+  SimplePirateWorkerState,
+  SimplePirateWorkerStats,
+} from './simple-pirate-worker.js';

@@ -4,7 +4,7 @@
  *   client (REQ) ---- request ----> server (REP)
  *        |  no reply within timeoutMs?
  *        |  close the REQ ("old socket is confused"), open a new one (next server, if several),
- *        |  resend the same request; after `retries` sends, reject with NoReplyError
+ *        |  resend the same request; after `retries` resends, reject with NoReplyError
  *        <----------- reply --------
  *
  * One request is outstanding at a time (REQ semantics); concurrent `request()` calls wait their
@@ -20,6 +20,7 @@ import {
   componentLogger,
   deadline,
   describe,
+  InvalidArgumentError,
   sleep,
   systemClock,
   TimeoutError,
@@ -33,12 +34,14 @@ import {
 import { NoReplyError } from './errors.js';
 import { encodeSequence, isSequence, LAZY_PIRATE_RETRIES, LAZY_PIRATE_TIMEOUT_MS } from './protocol.js';
 
+/** Options of `new LazyPirateClient(servers, options)`; `lazyPirateClientDefaults` holds the defaults. */
 export interface LazyPirateClientOptions {
   /** How long to wait for a reply before resending. @default 2500 */
   timeoutMs?: number;
   /**
-   * How many times a request is sent before giving up with `NoReplyError`, counting the first
-   * send (the book's `REQUEST_RETRIES`: 3 means one send and at most two resends). @default 3
+   * Resends after the first send before giving up with `NoReplyError`: a request is sent at most
+   * `retries + 1` times. The default 2 gives the book's three sends (its `REQUEST_RETRIES` 3
+   * counts the first send too). `0` sends once and never resends. @default 2
    */
   retries?: number;
   /**
@@ -69,6 +72,7 @@ export interface LazyPirateClientOptions {
   clock?: Clock;
 }
 
+/** The book's lpclient settings: 2500 ms per attempt, 2 resends (three sends in all), no sequence check. */
 export const lazyPirateClientDefaults: Required<Omit<LazyPirateClientOptions, 'logger' | 'security'>> = {
   timeoutMs: LAZY_PIRATE_TIMEOUT_MS,
   retries: LAZY_PIRATE_RETRIES,
@@ -82,12 +86,13 @@ export const lazyPirateClientDefaults: Required<Omit<LazyPirateClientOptions, 'l
 export interface RequestOptions {
   /** @default the client's `timeoutMs` */
   timeoutMs?: number;
-  /** @default the client's `retries` */
+  /** Resends after the first send, a whole number >= 0. @default the client's `retries` */
   retries?: number;
   /** Abort the request: it rejects with `AbortError` and the socket is replaced. */
   signal?: AbortSignal;
 }
 
+/** Counters of one `LazyPirateClient`, live fields updated in place. */
 export interface LazyPirateClientStats {
   requests: number;
   replies: number;
@@ -102,6 +107,9 @@ export interface LazyPirateClientStats {
   failures: number;
 }
 
+/** `'waiting'` while a request is in flight, `'idle'` between requests, `'closed'` after `close()`. */
+export type LazyPirateClientState = 'idle' | 'waiting' | 'closed';
+
 type ClientState = { state: 'idle' } | { state: 'waiting'; attempt: number; server: string } | { state: 'closed' };
 
 interface Connection {
@@ -110,6 +118,15 @@ interface Connection {
   waiter: { resolve: (m: Message) => void; reject: (err: Error) => void } | undefined;
 }
 
+/**
+ * Lazy Pirate (the book's lpclient): reliable request-reply from the client side alone, against
+ * any REP server or queue frontend. Each request waits `timeoutMs` for a reply; on a timeout the
+ * REQ socket is discarded, a new one is opened (on the next server, when several are given) and the
+ * request is resent, at most `retries` times. Then it rejects with `NoReplyError`.
+ * Delivery is at least once: make requests idempotent. One request is in flight at a time; further
+ * `request()` calls queue in call order. Throws `InvalidArgumentError` for an empty server list,
+ * `timeoutMs <= 0` or `retries` not a whole number >= 0.
+ */
 export class LazyPirateClient implements AsyncDisposable {
   readonly servers: readonly string[];
   readonly stats: LazyPirateClientStats = {
@@ -134,12 +151,15 @@ export class LazyPirateClient implements AsyncDisposable {
   /** @param servers one endpoint, or several tried in turn after each timeout (failover). */
   constructor(servers: string | readonly string[], options: LazyPirateClientOptions = {}) {
     this.servers = typeof servers === 'string' ? [servers] : [...servers];
-    if (this.servers.length === 0) throw new RangeError('LazyPirateClient: need at least one server endpoint');
+    if (this.servers.length === 0)
+      throw new InvalidArgumentError('LazyPirateClient: need at least one server endpoint');
     const { logger, security, ...rest } = options;
     this.#o = { ...lazyPirateClientDefaults, ...rest };
     this.#security = security;
-    if (!(this.#o.timeoutMs > 0)) throw new RangeError('LazyPirateClient: timeoutMs must be > 0');
-    if (!(this.#o.retries >= 1)) throw new RangeError('LazyPirateClient: retries must be >= 1');
+    if (!(this.#o.timeoutMs > 0)) throw new InvalidArgumentError('LazyPirateClient: timeoutMs must be > 0');
+    if (!(Number.isInteger(this.#o.retries) && this.#o.retries >= 0)) {
+      throw new InvalidArgumentError('LazyPirateClient: retries must be a whole number >= 0 (resends after the first)');
+    }
     this.#log = componentLogger(logger, { component: 'lazy-pirate-client' });
   }
 
@@ -148,7 +168,8 @@ export class LazyPirateClient implements AsyncDisposable {
     return this.servers[this.#serverIndex] as string;
   }
 
-  get state(): ClientState['state'] {
+  /** `'waiting'` while a request is in flight, `'idle'` between requests, `'closed'` after `close()`. */
+  get state(): LazyPirateClientState {
     return this.#state.state;
   }
 
@@ -159,14 +180,17 @@ export class LazyPirateClient implements AsyncDisposable {
 
   /**
    * Send `frames` and resolve with the reply frames. Resends on timeout; rejects with
-   * `NoReplyError` after `retries` sends, `AbortError` when `signal` fires, `ClosedError` after
+   * `NoReplyError` after `retries` resends (`retries + 1` sends), `AbortError` when `signal` fires, `ClosedError` after
    * `close()`.
    */
   async request(frames: Frames, options: RequestOptions = {}): Promise<Buffer[]> {
     const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs;
     const retries = options.retries ?? this.#o.retries;
     const { signal } = options;
-    if (!(timeoutMs > 0) || !(retries >= 1)) throw new RangeError('request: need timeoutMs > 0 and retries >= 1');
+    if (!(timeoutMs > 0) || !(Number.isInteger(retries) && retries >= 0)) {
+      throw new InvalidArgumentError('request: need timeoutMs > 0 and retries a whole number >= 0');
+    }
+    const attempts = retries + 1;
     const release = await this.#turn(signal);
     try {
       if (this.#state.state === 'closed') throw new ClosedError('LazyPirateClient');
@@ -174,7 +198,7 @@ export class LazyPirateClient implements AsyncDisposable {
       const sequence = this.#o.sequenceCheck ? ++this.#sequence : undefined;
       const body = frames.map(toBuffer);
       const message = sequence === undefined ? body : [encodeSequence(sequence), ...body];
-      for (let attempt = 1; attempt <= retries; attempt++) {
+      for (let attempt = 1; attempt <= attempts; attempt++) {
         if (attempt > 1) this.stats.resends++;
         const conn = this.#connection();
         this.#transition({ state: 'waiting', attempt, server: conn.server });
@@ -192,7 +216,7 @@ export class LazyPirateClient implements AsyncDisposable {
             this.#discard();
             // Failover: the next attempt goes to the next server in the list.
             this.#serverIndex = (this.#serverIndex + 1) % this.servers.length;
-            if (attempt < retries) {
+            if (attempt < attempts) {
               this.#log.warn({ server: conn.server, attempt, timeoutMs }, 'no response from server, retrying');
               if (this.servers.length > 1 && this.#o.settleDelayMs > 0) {
                 await sleep(this.#o.settleDelayMs, { clock: this.#o.clock, signal });
@@ -217,11 +241,8 @@ export class LazyPirateClient implements AsyncDisposable {
       }
       this.stats.failures++;
       this.#transition({ state: 'idle' });
-      this.#log.error(
-        { servers: this.servers, attempts: retries, timeoutMs },
-        'server seems to be offline, abandoning',
-      );
-      throw new NoReplyError(retries, timeoutMs, this.servers);
+      this.#log.error({ servers: this.servers, attempts, timeoutMs }, 'server seems to be offline, abandoning');
+      throw new NoReplyError(attempts, timeoutMs, this.servers);
     } finally {
       if (this.#state.state === 'waiting') this.#transition({ state: 'idle' });
       release();
@@ -241,6 +262,7 @@ export class LazyPirateClient implements AsyncDisposable {
     }
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -18,6 +18,7 @@
  */
 import * as zmq from 'zeromq';
 import {
+  InvalidArgumentError,
   applyBindSecurity,
   bindEndpoint,
   Channel,
@@ -49,6 +50,7 @@ import {
 } from './protocol.js';
 import { WorkerPool } from './worker-pool.js';
 
+/** Options of `ParanoidPirateQueue.start(options)`; `paranoidPirateQueueDefaults` holds the defaults. */
 export interface ParanoidPirateQueueOptions {
   /** Where clients connect (ROUTER bind). `tcp://127.0.0.1:*` picks a free port. @default 'tcp://127.0.0.1:5560' */
   frontend?: string;
@@ -79,6 +81,10 @@ export interface ParanoidPirateQueueOptions {
   clock?: Clock;
 }
 
+/**
+ * The book's ppqueue settings on loopback: frontend `tcp://127.0.0.1:5555`, backend `:5556`,
+ * heartbeat 1000 ms, liveness 3, backlog capped at 256 MiB.
+ */
 export const paranoidPirateQueueDefaults: Required<Omit<ParanoidPirateQueueOptions, 'logger' | 'security'>> = {
   frontend: DEFAULT_FRONTEND,
   backend: DEFAULT_BACKEND,
@@ -89,6 +95,7 @@ export const paranoidPirateQueueDefaults: Required<Omit<ParanoidPirateQueueOptio
   clock: systemClock,
 };
 
+/** Counters of one `ParanoidPirateQueue`, live fields updated in place. */
 export interface ParanoidPirateQueueStats {
   requests: number;
   dispatched: number;
@@ -109,8 +116,19 @@ export interface ParanoidPirateQueueStats {
   heartbeatsReceived: number;
 }
 
-type QueueState = { state: 'running' } | { state: 'closed' };
+/** A Pirate queue's state: `'running'` from `start()` until `close()`, then `'closed'`. */
+export type PirateQueueState = 'running' | 'closed';
 
+type QueueState = { state: PirateQueueState };
+
+/**
+ * Paranoid Pirate queue (6/PPP): a load-balancing ROUTER-ROUTER queue that heartbeats its DEALER
+ * workers and forgets dead ones, so a request never goes to a worker known to be dead. Requests that
+ * find no free worker wait in a backlog bounded by `maxQueuedBytes`; past it new requests are dropped
+ * (counted and logged; the client's retry handles them). Create it with `await
+ * ParanoidPirateQueue.start(options)`, which binds both sockets (rejecting with the bind error) and
+ * throws `InvalidArgumentError` for bad timings.
+ */
 export class ParanoidPirateQueue implements AsyncDisposable {
   /** The endpoints actually bound (ports resolved). */
   readonly endpoints: { frontend: string; backend: string };
@@ -179,9 +197,10 @@ export class ParanoidPirateQueue implements AsyncDisposable {
   static async start(options: ParanoidPirateQueueOptions = {}): Promise<ParanoidPirateQueue> {
     const { logger, security, ...rest } = options;
     const o = { ...paranoidPirateQueueDefaults, ...rest };
-    if (!(o.heartbeatIntervalMs > 0)) throw new RangeError('ParanoidPirateQueue: heartbeatIntervalMs must be > 0');
-    if (!(o.liveness >= 1)) throw new RangeError('ParanoidPirateQueue: liveness must be >= 1');
-    if (!(o.maxQueuedBytes >= 0)) throw new RangeError('ParanoidPirateQueue: maxQueuedBytes must be >= 0');
+    if (!(o.heartbeatIntervalMs > 0))
+      throw new InvalidArgumentError('ParanoidPirateQueue: heartbeatIntervalMs must be > 0');
+    if (!(o.liveness >= 1)) throw new InvalidArgumentError('ParanoidPirateQueue: liveness must be >= 1');
+    if (!(o.maxQueuedBytes >= 0)) throw new InvalidArgumentError('ParanoidPirateQueue: maxQueuedBytes must be >= 0');
     const log = componentLogger(logger, { component: 'ppqueue' });
     const frontend = new zmq.Router({ linger: o.lingerMs, mandatory: true, sendTimeout: 0 });
     const backend = new zmq.Router({ linger: o.lingerMs, mandatory: true, sendTimeout: 0 });
@@ -221,7 +240,7 @@ export class ParanoidPirateQueue implements AsyncDisposable {
     return this.#backlog.bytes;
   }
 
-  get state(): QueueState['state'] {
+  get state(): PirateQueueState {
     return this.#state.state;
   }
 
@@ -231,6 +250,7 @@ export class ParanoidPirateQueue implements AsyncDisposable {
     return this.#closing;
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

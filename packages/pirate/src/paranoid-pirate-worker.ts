@@ -54,6 +54,9 @@ import {
 /** Turns a request body into reply frames. An empty reply is sent as one empty frame. */
 export type RequestHandler = (body: Buffer[]) => Frames | Promise<Frames>;
 
+/**
+ * Options of `new ParanoidPirateWorker(queue, handler, options)`; `paranoidPirateWorkerDefaults` holds the defaults.
+ */
 export interface ParanoidPirateWorkerOptions {
   /** Heartbeat period, and the unit of `liveness`. Must match the queue's. @default 1000 */
   heartbeatIntervalMs?: number;
@@ -74,6 +77,7 @@ export interface ParanoidPirateWorkerOptions {
   clock?: Clock;
 }
 
+/** The book's ppworker settings: heartbeat 1000 ms, liveness 3, reconnect 1 s doubling to 32 s. */
 export const paranoidPirateWorkerDefaults: Required<Omit<ParanoidPirateWorkerOptions, 'logger' | 'security'>> = {
   heartbeatIntervalMs: PPP_HEARTBEAT_INTERVAL_MS,
   liveness: PPP_HEARTBEAT_LIVENESS,
@@ -82,6 +86,7 @@ export const paranoidPirateWorkerDefaults: Required<Omit<ParanoidPirateWorkerOpt
   clock: systemClock,
 };
 
+/** Counters of one `ParanoidPirateWorker`, live fields updated in place. */
 export interface ParanoidPirateWorkerStats {
   requests: number;
   replies: number;
@@ -102,6 +107,12 @@ export type WorkerStatus =
   | { type: 'reconnect:scheduled'; attempt: number; delayMs: number }
   | { type: 'closed'; error?: Error };
 
+/**
+ * `'connected'` while the queue is heard from, `'reconnecting'` while waiting to open a new socket,
+ * `'closed'` after `close()` or when the reconnect policy gave up.
+ */
+export type ParanoidPirateWorkerState = 'connected' | 'reconnecting' | 'closed';
+
 type WorkerState =
   | { state: 'connected'; generation: number }
   | { state: 'reconnecting'; attempt: number; delayMs: number }
@@ -113,6 +124,12 @@ interface Job {
   body: Buffer[];
 }
 
+/**
+ * Paranoid Pirate worker (6/PPP): a DEALER that sends READY, heartbeats the queue every
+ * `heartbeatIntervalMs`, answers each request with `handler`, and when the queue has been silent for
+ * `liveness` intervals discards its socket and reconnects after `reconnectDelayMs(attempt)`. When
+ * that policy returns `null` the worker closes itself and `closed()` yields a `ReconnectGaveUpError`.
+ */
 export class ParanoidPirateWorker implements AsyncDisposable {
   readonly queue: string;
   readonly stats: ParanoidPirateWorkerStats = {
@@ -162,7 +179,7 @@ export class ParanoidPirateWorker implements AsyncDisposable {
     this.#connect();
   }
 
-  get state(): WorkerState['state'] {
+  get state(): ParanoidPirateWorkerState {
     return this.#state.state;
   }
 
@@ -183,6 +200,7 @@ export class ParanoidPirateWorker implements AsyncDisposable {
     return this.#state.state === 'closed' ? this.#state.error : undefined;
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

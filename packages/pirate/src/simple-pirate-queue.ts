@@ -27,6 +27,7 @@ import {
   type ServerSecurity,
   type Message,
 } from '@zpatterns/core';
+import type { PirateQueueState } from './paranoid-pirate-queue.js';
 import { Backlog, DEFAULT_MAX_QUEUED_BYTES, Intake } from './backlog.js';
 import {
   peerOf,
@@ -38,6 +39,7 @@ import {
   splitEnvelope,
 } from './protocol.js';
 
+/** Options of `SimplePirateQueue.start(options)`; `simplePirateQueueDefaults` holds the defaults. */
 export interface SimplePirateQueueOptions {
   /** Where clients connect (ROUTER bind). @default 'tcp://127.0.0.1:5560' */
   frontend?: string;
@@ -60,6 +62,9 @@ export interface SimplePirateQueueOptions {
   logger?: Logger;
 }
 
+/**
+ * The book's spqueue endpoints on loopback (frontend `:5555`, backend `:5556`), backlog capped at 256 MiB.
+ */
 export const simplePirateQueueDefaults: Required<Omit<SimplePirateQueueOptions, 'logger' | 'security'>> = {
   frontend: DEFAULT_FRONTEND,
   backend: DEFAULT_BACKEND,
@@ -67,6 +72,7 @@ export const simplePirateQueueDefaults: Required<Omit<SimplePirateQueueOptions, 
   lingerMs: 0,
 };
 
+/** Counters of one `SimplePirateQueue`, live fields updated in place. */
 export interface SimplePirateQueueStats {
   requests: number;
   dispatched: number;
@@ -81,8 +87,15 @@ export interface SimplePirateQueueStats {
   workersLost: number;
 }
 
-type QueueState = { state: 'running' } | { state: 'closed' };
+type QueueState = { state: PirateQueueState };
 
+/**
+ * Simple Pirate queue (the book's spqueue): a load-balancing ROUTER-ROUTER queue for REQ workers
+ * that send READY (`0x01`), without heartbeats. The free worker that has waited longest gets the
+ * next request. It cannot tell when an idle worker dies, so a request sent to one is lost until the
+ * client retries; use `ParanoidPirateQueue` when that matters. Create it with `await
+ * SimplePirateQueue.start(options)`, which binds both sockets.
+ */
 export class SimplePirateQueue implements AsyncDisposable {
   readonly endpoints: { frontend: string; backend: string };
   readonly stats: SimplePirateQueueStats = {
@@ -178,7 +191,7 @@ export class SimplePirateQueue implements AsyncDisposable {
     return this.#backlog.bytes;
   }
 
-  get state(): QueueState['state'] {
+  get state(): PirateQueueState {
     return this.#state.state;
   }
 
@@ -188,6 +201,7 @@ export class SimplePirateQueue implements AsyncDisposable {
     return this.#closing;
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

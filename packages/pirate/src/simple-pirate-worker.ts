@@ -7,8 +7,8 @@
  *     <--------------------------------------------  [worker-id][""][client-id][""][body...]
  *     [client-id][""][reply...] ------------------> [worker-id][""][client-id][""][reply...]
  *
- * No heartbeats: if the queue restarts, this worker is not re-registered (the book's weakness,
- * L5776-5780); use the Paranoid Pirate worker when that matters. A handler that throws cannot be
+ * No heartbeats: if the queue restarts, this worker is not re-registered (the book's known
+ * weakness); use the Paranoid Pirate worker when that matters. A handler that throws cannot be
  * answered on a REQ socket without a reply, so the worker discards the socket, opens a new one and
  * sends READY again; the client's retry recovers the request.
  */
@@ -28,6 +28,7 @@ import {
 import { decodeSimpleRequest, encodeReply, encodeSimpleReady } from './protocol.js';
 import type { RequestHandler } from './paranoid-pirate-worker.js';
 
+/** Options of `new SimplePirateWorker(queue, handler, options)`. */
 export interface SimplePirateWorkerOptions {
   /** Linger of each REQ socket when it is discarded or closed. @default 0 */
   lingerMs?: number;
@@ -42,12 +43,14 @@ export interface SimplePirateWorkerOptions {
   logger?: Logger;
 }
 
+/** Defaults of `SimplePirateWorker`: see `SimplePirateWorkerOptions`. */
 export const simplePirateWorkerDefaults: Required<
   Omit<SimplePirateWorkerOptions, 'logger' | 'routingId' | 'security'>
 > = {
   lingerMs: 0,
 };
 
+/** Counters of one `SimplePirateWorker`, live fields updated in place. */
 export interface SimplePirateWorkerStats {
   requests: number;
   replies: number;
@@ -57,8 +60,17 @@ export interface SimplePirateWorkerStats {
   sockets: number;
 }
 
+/** `'serving'` from construction until `close()`, then `'closed'`. */
+export type SimplePirateWorkerState = 'serving' | 'closed';
+
 type WorkerState = { state: 'serving'; generation: number } | { state: 'closed' };
 
+/**
+ * Simple Pirate worker (the book's spworker): a REQ socket that sends READY once, then answers
+ * each request the queue hands it with `handler`, one at a time. No heartbeats: a restarted queue
+ * does not know this worker until it reconnects. A handler that throws makes the worker discard
+ * its socket and send READY on a new one (the client's retry recovers the request).
+ */
 export class SimplePirateWorker implements AsyncDisposable {
   readonly queue: string;
   readonly stats: SimplePirateWorkerStats = {
@@ -88,7 +100,7 @@ export class SimplePirateWorker implements AsyncDisposable {
     this.#open();
   }
 
-  get state(): WorkerState['state'] {
+  get state(): SimplePirateWorkerState {
     return this.#state.state;
   }
 
@@ -98,6 +110,7 @@ export class SimplePirateWorker implements AsyncDisposable {
     return this.#closing;
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -2,11 +2,11 @@
  * Lazy Pirate on real sockets against a REP server that drops, delays and crashes:
  *
  *   LazyPirateClient (REQ) --- request ---> FakeRepServer (REP)
- *        timeout? close REQ, new REQ (next server), resend; give up after `retries` sends
+ *        timeout? close REQ, new REQ (next server), resend; give up after `retries` resends
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbortError, ClosedError } from '@zpatterns/core';
-import { LazyPirateClient, NoReplyError } from '@zpatterns/pirate';
+import { AbortError, ClosedError, InvalidArgumentError } from '@zpatterns/core';
+import { LazyPirateClient, lazyPirateClientDefaults, NoReplyError } from '@zpatterns/pirate';
 import { FakeRepServer } from './fake-rep-server.js';
 
 const s = (text: string): Buffer => Buffer.from(text);
@@ -24,7 +24,7 @@ async function server(): Promise<FakeRepServer> {
 }
 
 function client(servers: string | string[], options: ConstructorParameters<typeof LazyPirateClient>[1] = {}) {
-  const c = new LazyPirateClient(servers, { timeoutMs: 150, retries: 3, ...options });
+  const c = new LazyPirateClient(servers, { timeoutMs: 150, retries: 2, ...options });
   cleanup.push(() => c.close());
   return c;
 }
@@ -55,22 +55,37 @@ describe('LazyPirateClient', () => {
     expect(c.stats.timeouts).toBe(1);
   });
 
-  it('gives up after `retries` sends with NoReplyError naming the options', async () => {
+  it('gives up after `retries` resends (retries + 1 sends) with NoReplyError naming the options', async () => {
     const srv = await server();
     srv.fallback = 'drop';
-    const c = client(srv.endpoint, { retries: 3 });
+    const c = client(srv.endpoint, { retries: 2 });
     const err = await c.request(['x']).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NoReplyError);
     expect((err as NoReplyError).code).toBe('ERR_PIRATE_NO_REPLY');
     expect((err as NoReplyError).attempts).toBe(3);
     expect((err as Error).message).toMatch(/retries.*timeoutMs/);
     expect(srv.received).toHaveLength(3);
+    expect(c.stats.resends).toBe(2);
     expect(c.stats.failures).toBe(1);
+  });
+
+  it('with retries 0 sends once and never resends; the default is two resends', async () => {
+    const srv = await server();
+    srv.fallback = 'drop';
+    const once = client(srv.endpoint, { retries: 0 });
+    const err = await once.request(['x']).catch((e: unknown) => e);
+    expect((err as NoReplyError).attempts).toBe(1);
+    expect(srv.received).toHaveLength(1);
+    expect(once.stats.resends).toBe(0);
+    const perCall = await once.request(['y'], { retries: 1 }).catch((e: unknown) => e);
+    expect((perCall as NoReplyError).attempts).toBe(2);
+    expect(srv.received).toHaveLength(3);
+    expect(lazyPirateClientDefaults.retries).toBe(2);
   });
 
   it('survives a server crash and restart between attempts', async () => {
     const srv = await server();
-    const c = client(srv.endpoint, { timeoutMs: 200, retries: 5 });
+    const c = client(srv.endpoint, { timeoutMs: 200, retries: 4 });
     expect(texts(await c.request(['before']))).toEqual(['before']);
     await srv.crash();
     const pending = c.request(['during']);
@@ -80,8 +95,8 @@ describe('LazyPirateClient', () => {
     expect(c.stats.timeouts).toBeGreaterThanOrEqual(1);
   });
 
-  it('with no server at all, gives up after retries x timeout', async () => {
-    const c = client('tcp://127.0.0.1:1', { timeoutMs: 50, retries: 2 });
+  it('with no server at all, gives up after (retries + 1) x timeout', async () => {
+    const c = client('tcp://127.0.0.1:1', { timeoutMs: 50, retries: 1 });
     const started = Date.now();
     await expect(c.request(['x'])).rejects.toBeInstanceOf(NoReplyError);
     expect(Date.now() - started).toBeGreaterThanOrEqual(95);
@@ -148,9 +163,14 @@ describe('LazyPirateClient', () => {
     await c.close(); // idempotent
   });
 
-  it('rejects bad options', () => {
-    expect(() => new LazyPirateClient([])).toThrow(RangeError);
-    expect(() => new LazyPirateClient('tcp://127.0.0.1:1', { retries: 0 })).toThrow(RangeError);
-    expect(() => new LazyPirateClient('tcp://127.0.0.1:1', { timeoutMs: 0 })).toThrow(RangeError);
+  it('rejects bad options with InvalidArgumentError', async () => {
+    expect(() => new LazyPirateClient([])).toThrow(InvalidArgumentError);
+    expect(() => new LazyPirateClient('tcp://127.0.0.1:1', { retries: -1 })).toThrow(InvalidArgumentError);
+    expect(() => new LazyPirateClient('tcp://127.0.0.1:1', { retries: 1.5 })).toThrow(InvalidArgumentError);
+    expect(() => new LazyPirateClient('tcp://127.0.0.1:1', { timeoutMs: 0 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+    );
+    const c = client('tcp://127.0.0.1:1');
+    await expect(c.request(['x'], { retries: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 });

@@ -49,6 +49,10 @@ export interface TitanicClientOptions extends MajordomoClientOptions {
   maxPollIntervalMs?: number;
 }
 
+/**
+ * The client's defaults: those of `MajordomoClient` for each TSP call (2500 ms, 3 resends), and
+ * `waitReply()` polling every 100 ms at first, backing off to 5 s.
+ */
 export const titanicClientDefaults = {
   ...majordomoClientDefaults,
   pollIntervalMs: 100,
@@ -65,9 +69,11 @@ export interface TitanicCallOptions {
 /** What `poll()` found. */
 export type PollResult = { status: 'ok'; body: Buffer[] } | { status: 'pending' } | { status: 'unknown' };
 
+/** Options of `waitReply(uuid, options)`. */
 export interface WaitReplyOptions {
   /** Give up with `TimeoutError` after this long. @default wait for ever */
   timeoutMs?: number;
+  /** Stop waiting: rejects with `AbortError`. The request stays stored; poll again later. */
   signal?: AbortSignal;
   /** First delay between polls. @default the client's `pollIntervalMs` */
   pollIntervalMs?: number;
@@ -75,6 +81,14 @@ export interface WaitReplyOptions {
   maxPollIntervalMs?: number;
 }
 
+/**
+ * A client of a Titanic server (9/TSP) over a `MajordomoClient`: `submit()` stores a request
+ * durably and resolves with its UUID, `poll()` and `waitReply()` fetch the reply (also after a
+ * restart of either side), `close(uuid)` tells Titanic to forget it. Each TSP call has Lazy Pirate
+ * retries (`retries` resends after the first). Rejects with `TitanicRejectedError`,
+ * `TitanicUnknownRequestError`, `TitanicServerError` or `TitanicBadReplyError` as the server
+ * answers, `TimeoutError`, `AbortError`, or `ClosedError` after `close()` of the client.
+ */
 export class TitanicClient implements AsyncDisposable {
   readonly #mdp: MajordomoClient;
   readonly #o: typeof titanicClientDefaults & TitanicClientOptions;
@@ -199,6 +213,7 @@ export class TitanicClient implements AsyncDisposable {
     await this.#mdp.close();
   }
 
+  /** Same as `close()` of the client (not of a request), for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
   }

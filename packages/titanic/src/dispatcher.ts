@@ -31,6 +31,8 @@
  */
 import { setMaxListeners } from 'node:events';
 import {
+  ClosedError,
+  InvalidArgumentError,
   componentLogger,
   exponentialBackoff,
   systemClock,
@@ -51,6 +53,7 @@ import { leasesOf, type StoredRequest, type TitanicStore } from './store.js';
 
 /** The slice of `MajordomoClient` the dispatcher uses (a port, so tests can stand in for it). */
 export interface DispatchClient {
+  /** Send `body` to `service` and resolve with the reply body; rejects on timeout or abort. */
   request(
     service: string | Buffer,
     body: readonly Buffer[],
@@ -58,6 +61,7 @@ export interface DispatchClient {
   ): Promise<Buffer[]>;
 }
 
+/** Options of the dispatcher; `dispatcherDefaults` holds the defaults. */
 export interface DispatcherOptions {
   /** Requests in flight to services at most. @default 32 */
   concurrency?: number;
@@ -98,6 +102,9 @@ export interface DispatcherOptions {
   clock?: Clock;
 }
 
+/**
+ * The dispatcher's defaults: 32 requests in flight, 10 s per attempt; see `DispatcherOptions` for the rest.
+ */
 export const dispatcherDefaults: Required<Omit<DispatcherOptions, 'logger'>> = {
   concurrency: 32,
   timeoutMs: 10_000,
@@ -117,6 +124,7 @@ export function newInstanceId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`;
 }
 
+/** Counters of the dispatcher, live fields updated in place. */
 export interface DispatcherStats {
   /** Attempts sent to services. */
   sent: number;
@@ -145,6 +153,12 @@ export interface DispatcherStats {
 const MMI_SERVICE = 'mmi.service';
 const NOT_FOUND = Buffer.from('404');
 
+/**
+ * Forwards stored requests to their services through the broker (as an MDP client, one attempt
+ * per try) and records each reply durably, with a per-service backoff after failures and probes of
+ * services that failed. `TitanicServer` runs one; use it directly only with your own store.
+ * Throws `InvalidArgumentError` for bad options.
+ */
 export class Dispatcher {
   readonly stats: DispatcherStats = {
     sent: 0,
@@ -161,6 +175,7 @@ export class Dispatcher {
   };
   /** This instance's name in the store's leases (lease stores only). */
   readonly instance: string;
+  /** The requests this instance holds, waiting or in flight. Its shape may change in any release. @internal */
   readonly queue: DispatchQueue;
   readonly #client: DispatchClient;
   readonly #store: TitanicStore;
@@ -184,10 +199,10 @@ export class Dispatcher {
     this.#committer = committer;
     this.#o = { ...dispatcherDefaults, ...stripUndefined(options) };
     if (!(Number.isInteger(this.#o.concurrency) && this.#o.concurrency >= 1))
-      throw new RangeError('concurrency: expected a whole number >= 1');
-    if (!(this.#o.timeoutMs > 0)) throw new RangeError('timeoutMs: expected a positive number');
-    if (!(this.#o.leaseMs >= 10)) throw new RangeError('leaseMs: expected a number >= 10');
-    if (!(this.#o.claimIntervalMs >= 1)) throw new RangeError('claimIntervalMs: expected a number >= 1');
+      throw new InvalidArgumentError('concurrency: expected a whole number >= 1');
+    if (!(this.#o.timeoutMs > 0)) throw new InvalidArgumentError('timeoutMs: expected a positive number');
+    if (!(this.#o.leaseMs >= 10)) throw new InvalidArgumentError('leaseMs: expected a number >= 10');
+    if (!(this.#o.claimIntervalMs >= 1)) throw new InvalidArgumentError('claimIntervalMs: expected a number >= 1');
     const leases = leasesOf(store);
     this.instance = this.#o.instance === '' ? newInstanceId() : this.#o.instance;
     this.#log = componentLogger(options.logger, {
@@ -271,6 +286,7 @@ export class Dispatcher {
     return count;
   }
 
+  /** Begin dispatching: load the pending requests from the store and keep taking new ones. */
   start(): void {
     this.#running = true;
     this.#keeper?.start();
@@ -498,7 +514,7 @@ export class Dispatcher {
       });
       await Promise.race([all, timeout]);
       if (timer !== undefined) this.#o.clock.clearTimeout(timer);
-      this.#abort.abort(new Error('dispatcher closed'));
+      this.#abort.abort(new ClosedError('dispatcher'));
       await Promise.allSettled([...this.#inFlight, keeperStopped]);
       // Hand every lease back at once, so the other instances need not wait for them to expire;
       // a request abandoned in flight only once its timeout has run out, since its worker may

@@ -5,6 +5,9 @@
  */
 import { ZPatternsError } from '@zpatterns/core';
 
+/**
+ * Stable codes of the errors this package adds (besides core's `ERR_CLOSED`, `ERR_TIMEOUT`, `ERR_ABORTED`).
+ */
 export type TitanicErrorCode =
   | 'ERR_TITANIC_UNKNOWN_REQUEST'
   | 'ERR_TITANIC_SERVER'

@@ -14,6 +14,7 @@
 import { ClosedError, componentLogger, toError, type Logger } from '@zpatterns/core';
 import type { StoreWrite, TitanicStore } from './store.js';
 
+/** Options of `new GroupCommitter(store, options)`. */
 export interface GroupCommitterOptions {
   /** Most writes per commit; more wait for the next one. @default 4096 */
   maxBatch?: number;
@@ -26,6 +27,7 @@ export interface GroupCommitterOptions {
   logger?: Logger | undefined;
 }
 
+/** The group committer's default: at most 4096 writes per batch. */
 export const groupCommitterDefaults = {
   maxBatch: 4096,
 } as const satisfies Omit<Required<GroupCommitterOptions>, 'logger' | 'onCommit'>;
@@ -36,12 +38,18 @@ interface Queued {
   reject: (err: Error) => void;
 }
 
+/** Counters of a `GroupCommitter`, live fields updated in place. */
 export interface GroupCommitStats {
   batches: number;
   writes: number;
   failedBatches: number;
 }
 
+/**
+ * Group commit: `write(w)` queues a write and resolves once the batch holding it is durable, so many
+ * concurrent writers cost one store commit per batch (one fsync). Writes after `close()` reject with
+ * `ClosedError`; a failed commit rejects every write of its batch with the store's error.
+ */
 export class GroupCommitter {
   readonly stats: GroupCommitStats = { batches: 0, writes: 0, failedBatches: 0 };
   readonly #store: TitanicStore;

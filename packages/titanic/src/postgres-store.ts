@@ -46,6 +46,7 @@ import {
   type TitanicStore,
 } from './store.js';
 
+/** Options of `PostgresStore.open(options)`; `postgresStoreDefaults` holds the defaults. */
 export interface PostgresStoreOptions {
   /** Connection URL, e.g. `postgres://titanic@db.example/titanic`. */
   url: string;
@@ -95,6 +96,7 @@ export interface PostgresSettings {
   idleInTransactionSessionTimeout: string;
 }
 
+/** The PostgreSQL store's defaults: schema `public`, 10 connections; see `PostgresStoreOptions`. */
 export const postgresStoreDefaults = {
   schema: 'public',
   maxConnections: 10,
@@ -131,6 +133,9 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
   `,
 ];
 
+/**
+ * The schema version this release writes; a database at a newer version is refused with `TitanicStoreError`.
+ */
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -253,7 +258,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
       );
       const current = rows[0]?.v ?? 0;
       if (current > MIGRATIONS.length) {
-        throw new Error(`schema ${schema} has version ${current}; this Titanic knows ${MIGRATIONS.length}`);
+        throw new TitanicStoreError(`schema ${schema} has version ${current}; this Titanic knows ${MIGRATIONS.length}`);
       }
       for (let version = current + 1; version <= MIGRATIONS.length; version++) {
         const migration = MIGRATIONS[version - 1];
@@ -491,6 +496,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     return Number(rows[0]?.n ?? 0);
   }
 
+  /** How many stored requests are pending and how many replied (not yet closed). */
   async counts(): Promise<StoreCounts> {
     const rows = await this.#query<{ pending: string; replied: string }>(
       `SELECT count(*) FILTER (WHERE reply IS NULL) AS pending, count(*) FILTER (WHERE reply IS NOT NULL) AS replied FROM ${this.#t}`,
@@ -556,6 +562,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     await this.#pool.end();
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -35,12 +35,16 @@ export const TSP_STATUS = {
   ERROR: '500',
 } as const;
 
+/** A 9/TSP status code: `'200'` ok, `'300'` pending, `'400'` unknown, `'500'` error. */
 export type TspStatus = (typeof TSP_STATUS)[keyof typeof TSP_STATUS];
 
 /** Preallocated status frames, compared with `frameEquals` and sent as they are. */
 export const STATUS_OK: Buffer = Buffer.from(TSP_STATUS.OK);
+/** The frame `300`: the request is stored but has no reply yet. */
 export const STATUS_PENDING: Buffer = Buffer.from(TSP_STATUS.PENDING);
+/** The frame `400`: Titanic does not know the request (never stored, or closed). */
 export const STATUS_UNKNOWN: Buffer = Buffer.from(TSP_STATUS.UNKNOWN);
+/** The frame `500`: the server failed (for example its store). */
 export const STATUS_ERROR: Buffer = Buffer.from(TSP_STATUS.ERROR);
 
 /** Length of a TSP UUID in characters. */

@@ -14,6 +14,8 @@
  * States: idle -> starting -> running -> closing -> closed (one `transition()` logs each change).
  */
 import {
+  InvalidStateError,
+  InvalidArgumentError,
   componentLogger,
   systemClock,
   toError,
@@ -39,6 +41,7 @@ import {
 import { SqliteStore } from './sqlite-store.js';
 import type { TitanicStore } from './store.js';
 
+/** Options of `new TitanicServer(options)`; `titanicServerDefaults` holds the defaults. */
 export interface TitanicServerOptions {
   /** Broker endpoint, e.g. `tcp://127.0.0.1:5555`. Required. */
   broker: string;
@@ -109,6 +112,7 @@ export interface TitanicServerOptions {
 type Optional = 'store' | 'logger' | 'reconnect' | 'security' | 'instance' | 'onStoreCommit';
 type ResolvedServerOptions = Required<Omit<TitanicServerOptions, Optional>> & Pick<TitanicServerOptions, Optional>;
 
+/** The server's defaults; see `TitanicServerOptions` for each. */
 export const titanicServerDefaults: Omit<ResolvedServerOptions, 'broker' | Optional> = {
   dataDir: './data/titanic',
   requestWorkers: 32,
@@ -128,6 +132,7 @@ export const titanicServerDefaults: Omit<ResolvedServerOptions, 'broker' | Optio
   clock: systemClock,
 };
 
+/** Counters of a `TitanicServer`: its services, store and dispatcher. */
 export interface TitanicServerStats {
   submitted: number;
   replyQueries: number;
@@ -143,6 +148,10 @@ export interface TitanicServerStats {
   dispatch: DispatcherStats;
 }
 
+/**
+ * Where a `TitanicServer` is in its life: `idle` until `start()`, `starting`, `running` (with the
+ * number of pending requests it recovered from the store), then `closing` and `closed`.
+ */
 export type TitanicServerState =
   | { readonly state: 'idle' }
   | { readonly state: 'starting' }
@@ -150,6 +159,13 @@ export type TitanicServerState =
   | { readonly state: 'closing' }
   | { readonly state: 'closed' };
 
+/**
+ * The Titanic server (9/TSP): the `titanic.request`, `titanic.reply` and `titanic.close` services
+ * as Majordomo workers, a durable store (SQLite by default, or PostgreSQL) with group commit, and
+ * the dispatcher that forwards stored requests to their services. `new TitanicServer(options)`
+ * (throws `InvalidArgumentError` for bad options), then `await start()` (a second call throws
+ * `InvalidStateError`; a store that cannot open rejects with `TitanicStoreError`).
+ */
 export class TitanicServer implements AsyncDisposable {
   readonly #o: ResolvedServerOptions;
   readonly #log: Logger;
@@ -174,7 +190,8 @@ export class TitanicServer implements AsyncDisposable {
 
   constructor(options: TitanicServerOptions) {
     const o: ResolvedServerOptions = { ...titanicServerDefaults, ...stripUndefined(options), broker: options.broker };
-    if (typeof o.broker !== 'string' || o.broker === '') throw new RangeError('broker: an endpoint is required');
+    if (typeof o.broker !== 'string' || o.broker === '')
+      throw new InvalidArgumentError('broker: an endpoint is required');
     for (const key of [
       'requestWorkers',
       'replyWorkers',
@@ -183,7 +200,8 @@ export class TitanicServer implements AsyncDisposable {
       'maxBacklog',
       'maxPendingPerService',
     ] as const) {
-      if (!(Number.isInteger(o[key]) && o[key] >= 1)) throw new RangeError(`${key}: expected a whole number >= 1`);
+      if (!(Number.isInteger(o[key]) && o[key] >= 1))
+        throw new InvalidArgumentError(`${key}: expected a whole number >= 1`);
     }
     this.#o = o;
     this.#log = componentLogger(options.logger, { component: 'titanic' });
@@ -248,7 +266,8 @@ export class TitanicServer implements AsyncDisposable {
    * and start dispatching. Resolves with the number of requests recovered.
    */
   async start(): Promise<{ recovered: number }> {
-    if (this.#state.state !== 'idle') throw new Error(`TitanicServer: start() in state ${this.#state.state}`);
+    if (this.#state.state !== 'idle')
+      throw new InvalidStateError(`TitanicServer: start() in state ${this.#state.state}`);
     this.#transition({ state: 'starting' });
     const recovered = await this.#dispatcher.recover();
     const o = this.#o;
@@ -405,6 +424,7 @@ export class TitanicServer implements AsyncDisposable {
     return this.#closing;
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

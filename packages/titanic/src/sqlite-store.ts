@@ -21,6 +21,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { InvalidArgumentError } from '@zpatterns/core';
 import { TitanicStoreError } from './errors.js';
 import {
   countBatch,
@@ -43,6 +44,7 @@ export const SQLITE_FILE = 'titanic.sqlite';
 
 const SCHEMA_VERSION = 1;
 
+/** Options of `new SqliteStore(options)`; `sqliteStoreDefaults` holds the defaults. */
 export interface SqliteStoreOptions {
   /** Directory of the database; created if missing. */
   dataDir: string;
@@ -66,6 +68,7 @@ export interface SqliteStoreOptions {
   expireBatchSize?: number;
 }
 
+/** The SQLite store's defaults: fsync every commit, recover pending requests 1000 at a time. */
 export const sqliteStoreDefaults = {
   fsync: true,
   recoveryPageSize: 1000,
@@ -99,7 +102,7 @@ export class SqliteStore implements TitanicStore, StoreAdmin {
     this.#pageSize = options.recoveryPageSize ?? sqliteStoreDefaults.recoveryPageSize;
     this.#healthProbeMs = options.healthProbeMs ?? sqliteStoreDefaults.healthProbeMs;
     this.#expireBatchSize = options.expireBatchSize ?? sqliteStoreDefaults.expireBatchSize;
-    if (!(this.#expireBatchSize >= 1)) throw new RangeError('expireBatchSize: expected a number >= 1');
+    if (!(this.#expireBatchSize >= 1)) throw new InvalidArgumentError('expireBatchSize: expected a number >= 1');
     // Owner only: the store holds request bodies, replies and their UUIDs (bearer tokens).
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     this.path = join(options.dataDir, SQLITE_FILE);
@@ -235,6 +238,7 @@ export class SqliteStore implements TitanicStore, StoreAdmin {
     }
   }
 
+  /** How many stored requests are pending and how many replied (not yet closed). */
   async counts(): Promise<StoreCounts> {
     this.#check();
     const row = this.#counts.get();
@@ -311,6 +315,7 @@ export class SqliteStore implements TitanicStore, StoreAdmin {
     }
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

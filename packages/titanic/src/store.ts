@@ -58,6 +58,10 @@ export interface StoreCounts {
   replied: number;
 }
 
+/**
+ * The durable store behind Titanic. `write(batch)` applies a batch atomically and resolves only
+ * once it is on stable storage; `SqliteStore`, `PostgresStore` and `MemoryStore` implement it.
+ */
 export interface TitanicStore {
   /**
    * Apply `batch` in order, atomically, and resolve once it is durable. A reply for a UUID that
@@ -70,6 +74,7 @@ export interface TitanicStore {
   getRequest(uuid: string): Promise<StoredRequest | undefined>;
   /** Every request without a reply, oldest first (recovery after a restart). */
   pending(): AsyncIterable<PendingRef>;
+  /** How many stored requests are pending and how many replied (not yet closed). */
   counts(): Promise<StoreCounts>;
   /**
    * Delete requests whose reply was recorded before `repliedBeforeMs` (wall-clock epoch ms) and
@@ -258,6 +263,7 @@ export class MemoryStore implements TitanicStore {
     }
   }
 
+  /** How many stored requests are pending and how many replied (not yet closed). */
   async counts(): Promise<StoreCounts> {
     this.#check();
     let pending = 0;

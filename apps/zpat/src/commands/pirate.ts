@@ -76,7 +76,7 @@ export function registerPirateCommands(program: Command): void {
         intFlag(1, 3_600_000),
         LAZY_PIRATE_TIMEOUT_MS,
       )
-      .option('--retries <n>', 'sends before giving up, the first included', intFlag(1, 1000), LAZY_PIRATE_RETRIES)
+      .option('--retries <n>', 'resends after the first send', intFlag(0, 1000), LAZY_PIRATE_RETRIES)
       .option('--sequence-check', "lpclient's check: prepend a sequence number the server must echo", false)
       .addOption(logLevelOption('silent'))
       .addOption(prettyOption())
