@@ -15,22 +15,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constantBackoff } from '@zpatterns/core';
 import { MajordomoWorker } from '@zpatterns/majordomo';
-import { appBin, Daemon, postgresUrl, startPostgres, type PostgresCluster } from '@zpatterns/testkit';
+import { appBin, Daemon, usePostgres } from '@zpatterns/testkit';
 import { TitanicClient } from '@zpatterns/titanic';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const HEARTBEAT_MS = 100;
 const DEAD = 1000;
 const LIVE = 200;
 
-const available = postgresUrl() !== undefined;
-let cluster: PostgresCluster | undefined;
-beforeAll(async () => {
-  if (available) cluster = await startPostgres();
-}, 60_000);
+const postgres = usePostgres();
+const available = postgres.available;
 const dirs: string[] = [];
-afterAll(async () => {
-  await cluster?.stop();
+afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -44,8 +40,7 @@ const stores: [string, () => string[]][] = [
     },
   ],
 ];
-if (available)
-  stores.push(['PostgreSQL', () => ['--store', (cluster as PostgresCluster).url, '--claim-interval-ms', '200']]);
+if (available) stores.push(['PostgreSQL', () => ['--store', postgres.cluster().url, '--claim-interval-ms', '200']]);
 
 /** Runs `count` tasks, `width` at a time. */
 async function pool(count: number, width: number, task: (i: number) => Promise<void>): Promise<void> {

@@ -14,33 +14,19 @@
 import { join } from 'node:path';
 import { constantBackoff } from '@zpatterns/core';
 import { MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
-import {
-  appBin,
-  Daemon,
-  eventually,
-  postgresUrl,
-  startPostgres,
-  startTcpProxy,
-  type PostgresCluster,
-} from '@zpatterns/testkit';
+import { appBin, Daemon, eventually, startTcpProxy, usePostgres } from '@zpatterns/testkit';
 import { TitanicClient } from '@zpatterns/titanic';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 const HEARTBEAT_MS = 100;
-const available = postgresUrl() !== undefined;
-let cluster: PostgresCluster | undefined;
-beforeAll(async () => {
-  if (available) cluster = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-});
+const postgres = usePostgres();
+const available = postgres.available;
 
 const health = async (url: string): Promise<number> => (await fetch(`${url}/healthz`)).status;
 
 describe.skipIf(!available)('titanic --store postgres:// behind a black-holed link (real processes)', () => {
   it('/healthz 503 and "500" for submissions within seconds, back on heal with nothing acknowledged lost', async () => {
-    const db = cluster as PostgresCluster;
+    const db = postgres.cluster();
     await using proxy = await startTcpProxy({ target: { path: join(db.dir, '.s.PGSQL.5432') } });
     await using titanic = await Daemon.start({
       bin: appBin('titanic'),

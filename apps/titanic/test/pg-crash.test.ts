@@ -21,17 +21,9 @@
 import { constantBackoff } from '@zpatterns/core';
 import { MajordomoWorker } from '@zpatterns/majordomo';
 import { join } from 'node:path';
-import {
-  appBin,
-  Daemon,
-  eventually,
-  postgresUrl,
-  startPostgres,
-  startTcpProxy,
-  type PostgresCluster,
-} from '@zpatterns/testkit';
+import { appBin, Daemon, eventually, startTcpProxy, usePostgres } from '@zpatterns/testkit';
 import { TitanicClient } from '@zpatterns/titanic';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 const HEARTBEAT_MS = 100;
 const LEASE_MS = 2000;
@@ -42,14 +34,8 @@ const DEAD = 100;
 const BLACKHOLE_MS = 10_000;
 
 // Skip where the run has no PostgreSQL at all (a developer machine without it); never under CI.
-const available = postgresUrl() !== undefined;
-let cluster: PostgresCluster | undefined;
-beforeAll(async () => {
-  if (available) cluster = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-});
+const postgres = usePostgres();
+const available = postgres.available;
 
 function titanicArgs(broker: string, url: string): string[] {
   return [
@@ -83,7 +69,7 @@ const health = async (daemon: Daemon): Promise<number> =>
 
 describe.skipIf(!available)('titanic on PostgreSQL, two instances (real processes)', () => {
   it('every acknowledged request yields its reply, none runs twice within its timeout, across SIGKILLs, a black-holed database and a database crash', async () => {
-    const db = cluster as PostgresCluster;
+    const db = postgres.cluster();
     await using proxy = await startTcpProxy({ target: { path: join(db.dir, '.s.PGSQL.5432') } });
     const storeUrl = `postgres://postgres@127.0.0.1:${proxy.port}/postgres`;
     await using broker = await Daemon.start({

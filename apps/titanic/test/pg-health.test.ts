@@ -9,24 +9,18 @@
  * - the commit-latency histogram and the refused-submission counter (--max-backlog) are scraped.
  */
 import { MajordomoClient } from '@zpatterns/majordomo';
-import { appBin, Daemon, postgresUrl, startPostgres, type PostgresCluster } from '@zpatterns/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appBin, Daemon, usePostgres } from '@zpatterns/testkit';
+import { describe, expect, it } from 'vitest';
 
-const available = postgresUrl() !== undefined;
-let cluster: PostgresCluster | undefined;
-beforeAll(async () => {
-  if (available) cluster = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-});
+const postgres = usePostgres();
+const available = postgres.available;
 
 const health = async (url: string): Promise<number> => (await fetch(`${url}/healthz`)).status;
 const scrape = async (url: string): Promise<string> => (await fetch(`${url}/metrics`)).text();
 
 describe.skipIf(!available)('titanic --store postgres:// while the database restarts', () => {
   it('/healthz 503 while the database is down, "500" for submissions, back without a restart; metrics', async () => {
-    const db = cluster as PostgresCluster;
+    const db = postgres.cluster();
     await using titanic = await Daemon.start({
       bin: appBin('titanic'),
       args: [

@@ -15,9 +15,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Broker, MajordomoClient } from '@zpatterns/majordomo';
-import { appBin, Daemon, postgresUrl, startPostgres, type LogLine, type PostgresCluster } from '@zpatterns/testkit';
+import { appBin, Daemon, type LogLine, usePostgres } from '@zpatterns/testkit';
 import { generateUuid, PostgresStore, SqliteStore, type StoreWrite, type TitanicStore } from '@zpatterns/titanic';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const HEARTBEAT_MS = 100;
 /** The broker expires a worker silent for 1 s: generous on a loaded machine, yet a stall it sees. */
@@ -25,13 +25,9 @@ const LIVENESS = 10;
 const REPLIES = 100_000;
 
 const dirs: string[] = [];
-const available = postgresUrl() !== undefined;
-let cluster: PostgresCluster | undefined;
-beforeAll(async () => {
-  if (available) cluster = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
+const postgres = usePostgres();
+const available = postgres.available;
+afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -63,7 +59,7 @@ if (available) {
   stores.push([
     'PostgreSQL',
     async () => {
-      const url = (cluster as PostgresCluster).url;
+      const url = postgres.cluster().url;
       await fill(await PostgresStore.open({ url }));
       return ['--store', url];
     },

@@ -14,27 +14,21 @@
  */
 import { constantBackoff, sleep } from '@zpatterns/core';
 import { MajordomoWorker } from '@zpatterns/majordomo';
-import { appBin, Daemon, eventually, postgresUrl, startPostgres, type PostgresCluster } from '@zpatterns/testkit';
+import { appBin, Daemon, eventually, usePostgres } from '@zpatterns/testkit';
 import { TitanicClient } from '@zpatterns/titanic';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 const HEARTBEAT_MS = 250;
 const TIMEOUT_MS = 8000;
 const WORK_MS = 4000;
 const REQUESTS = 6;
 
-const available = postgresUrl() !== undefined;
-let cluster: PostgresCluster | undefined;
-beforeAll(async () => {
-  if (available) cluster = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-});
+const postgres = usePostgres();
+const available = postgres.available;
 
 describe.skipIf(!available)('titanic on PostgreSQL: rolling restart with a slow service (real processes)', () => {
   it('a request abandoned in flight at SIGTERM is not sent again within its timeout, and every request is answered', async () => {
-    const db = cluster as PostgresCluster;
+    const db = postgres.cluster();
     await using broker = await Daemon.start({
       bin: appBin('mdbroker'),
       args: ['--bind', 'tcp://127.0.0.1:*', '--heartbeat-ms', String(HEARTBEAT_MS), '--log-level', 'info'],

@@ -8,18 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constantBackoff } from '@zpatterns/core';
 import { MajordomoWorker } from '@zpatterns/majordomo';
-import { appBin, Daemon, postgresUrl, runCli, startPostgres, type PostgresCluster } from '@zpatterns/testkit';
+import { appBin, Daemon, runCli, usePostgres } from '@zpatterns/testkit';
 import { TitanicClient } from '@zpatterns/titanic';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
-const available = postgresUrl() !== undefined;
-let cluster: PostgresCluster | undefined;
-beforeAll(async () => {
-  if (available) cluster = await startPostgres();
-}, 60_000);
+const postgres = usePostgres();
+const available = postgres.available;
 const dirs: string[] = [];
-afterAll(async () => {
-  await cluster?.stop();
+afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -33,7 +29,7 @@ const stores: [string, () => string[]][] = [
     },
   ],
 ];
-if (available) stores.push(['PostgreSQL', () => ['--store', (cluster as PostgresCluster).url]]);
+if (available) stores.push(['PostgreSQL', () => ['--store', postgres.cluster().url]]);
 
 describe('titanic pending / purge (real processes)', () => {
   it.each(stores)(

@@ -6,6 +6,7 @@ export { bindEndpoint, inprocEndpoint, ipcEndpoint, LOOPBACK_ANY } from '@zpatte
 export { rawDealer, RawPeer, rawRequest, rawRouter, randomMessage, seededRandom } from './peers.js';
 export { freePortRange, onFreePortRange } from './ports.js';
 export { postgresUrl, startPostgres } from './postgres.js';
+export { usePostgres } from './use-postgres.js';
 export { startTcpProxy } from './tcp-proxy.js';
 export { rssBytes, sendAndExpectDrop } from './untrusted.js';
 export { fuzz, fuzzMessage } from './fuzz.js';
@@ -20,4 +21,5 @@ export type { Closable, Disposables } from './disposables.js';
 export type { FreePortRangeOptions } from './ports.js';
 export type { HealthThroughShutdown, Probe } from './health.js';
 export type { PostgresCluster } from './postgres.js';
+export type { PostgresForTests } from './use-postgres.js';
 export type { ProxyConnection, ProxyControls, ProxyMode, ProxyStats, TcpProxy, TcpProxyOptions } from './tcp-proxy.js';
