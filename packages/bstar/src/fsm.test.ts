@@ -16,7 +16,7 @@ const PEER_ALIVE: Row[] = [
   ['primary', 'peer-backup', 'active', true],
   ['primary', 'peer-active', 'passive', true],
   ['primary', 'peer-passive', 'primary', true],
-  ['primary', 'client-request', 'primary', false], // book: accepted and stays PRIMARY (hazard H-B2)
+  ['primary', 'client-request', 'primary', false], // book: accepted and stays PRIMARY
   ['backup', 'peer-primary', 'backup', true],
   ['backup', 'peer-backup', 'backup', true],
   ['backup', 'peer-active', 'passive', true],

@@ -173,7 +173,7 @@ export class Follower {
     const sub = new zmq.Subscriber({ linger: this.#o.lingerMs, receiveTimeout: ttl });
     applyConnectSecurity(sub, this.#o.security);
     for (const s of this.#o.subtrees) sub.subscribe(s);
-    if (!this.#followsAll) sub.subscribe(HUGZ); // the book's clients miss HUGZ here (hazard H-K8)
+    if (!this.#followsAll) sub.subscribe(HUGZ); // the book's clients miss HUGZ here
     this.#sub = sub;
     let received = 0;
     let next = this.#receive(sub);

@@ -119,7 +119,7 @@ export function decodeIcanhaz(frames: readonly Buffer[]): string {
   const [command, subtree] = frames;
   if (command === undefined || !frameEquals(command, ICANHAZ))
     throw new ProtocolError('snapshot request: not ICANHAZ?');
-  // Models 2-3 send one frame (no subtree): serve everything (hazard H-K7).
+  // Models 2-3 send one frame (no subtree): serve everything.
   if (frames.length > 2) throw new ProtocolError(`snapshot request: expected 1..2 frames, got ${frames.length}`);
   return subtree === undefined ? '' : subtree.toString('utf8');
 }
@@ -139,7 +139,7 @@ export function inSubtree(key: string, subtree: string): boolean {
   return key.startsWith(subtree);
 }
 
-/** The `ttl` property in seconds, or 0 when absent or not a positive number (hazard H-K2). */
+/** The `ttl` property in seconds, or 0 when absent or not a positive number. */
 export function ttlSeconds(properties: ReadonlyMap<string, string>): number {
   const raw = properties.get(TTL_PROPERTY);
   if (raw === undefined) return 0;
