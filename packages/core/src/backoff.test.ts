@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { constantBackoff, exponentialBackoff } from './backoff.js';
+import { constantBackoff, exponentialBackoff, persistentRetryDelay } from './backoff.js';
 import { InvalidArgumentError } from './errors.js';
 import { ManualClock, sleep } from './clock.js';
 
@@ -62,5 +62,27 @@ describe('ManualClock and sleep', () => {
     controller.abort(new Error('stop'));
     await expect(aborted).rejects.toMatchObject({ code: 'ERR_ABORTED', cause: new Error('stop') });
     expect(clock.pending).toBe(0);
+  });
+});
+
+describe('persistentRetryDelay', () => {
+  it("uses the policy's delay while it has one", () => {
+    const delay = exponentialBackoff({ initialMs: 10, maxMs: 100, maxAttempts: 3 });
+    expect([1, 2, 3].map((n) => persistentRetryDelay(delay, n, 999))).toEqual([10, 20, 40]);
+  });
+
+  it('keeps the delay of the attempt before once the policy gives up', () => {
+    const delay = constantBackoff(250, 2);
+    expect(persistentRetryDelay(delay, 3, 999)).toBe(250);
+  });
+
+  it('falls back when neither the attempt nor the one before has a delay', () => {
+    expect(persistentRetryDelay(constantBackoff(250, 2), 4, 999)).toBe(999);
+    expect(persistentRetryDelay(constantBackoff(250, 0), 1, 999)).toBe(999);
+    expect(persistentRetryDelay(() => null, 5, 5000)).toBe(5000);
+  });
+
+  it('keeps a policy delay of 0 (0 is a delay, not a give-up)', () => {
+    expect(persistentRetryDelay(() => 0, 1, 999)).toBe(0);
   });
 });

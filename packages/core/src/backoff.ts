@@ -59,3 +59,12 @@ export function exponentialBackoff(options: ExponentialBackoffOptions = {}): Ret
 export function constantBackoff(delayMs: number, maxAttempts = Number.POSITIVE_INFINITY): RetryDelay {
   return (attempt) => (attempt >= 1 && attempt <= maxAttempts ? delayMs : null);
 }
+
+/**
+ * The delay before retry `attempt` for a caller that never gives up: the policy's delay, else (the
+ * policy has given up) the delay of the attempt before, else `fallbackMs`. A policy that stops
+ * after n retries thus keeps retrying at its n-th delay.
+ */
+export function persistentRetryDelay(policy: RetryDelay, attempt: number, fallbackMs: number): number {
+  return policy(attempt) ?? policy(attempt - 1) ?? fallbackMs;
+}

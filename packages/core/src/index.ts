@@ -63,6 +63,7 @@ export type { CoreErrorCode } from './errors.js';
 export type { Frame, Frames, Message } from './frames.js';
 export type { HeartbeatOptions, HeartbeatPort } from './heartbeat.js';
 export type { CurveKeyPair } from './keys.js';
+export type { DefinedOnly } from './options.js';
 export type { CurveOptions, SecurableSocket, SecurityOptions } from './security.js';
 export type { Logger } from './logger.js';
 export type { DeadlineOptions } from './signals.js';

@@ -163,7 +163,7 @@ export class FreelanceClient implements AsyncDisposable {
   #closing: Promise<void> | undefined;
 
   constructor(options: FreelanceClientOptions) {
-    const o = { ...freelanceClientDefaults, clock: systemClock, ...(definedOnly(options) as typeof options) };
+    const o = { ...freelanceClientDefaults, clock: systemClock, ...definedOnly(options) };
     for (const name of [
       'timeoutMs',
       'attemptTimeoutMs',

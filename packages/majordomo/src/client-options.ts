@@ -2,7 +2,7 @@
  * Options of the Majordomo clients (`MajordomoClient` and `MajordomoPipeline`) and of one
  * `request()` call. Defaults are the book's mdcliapi: 2500 ms per attempt, 3 retries.
  */
-import { systemClock, type Clock, type Logger, type SecurityOptions } from '@zpatterns/core';
+import { definedOnly, systemClock, type Clock, type Logger, type SecurityOptions } from '@zpatterns/core';
 import { MajordomoOptionsError } from './errors.js';
 import type { MdpVersion } from './protocol.js';
 
@@ -78,7 +78,7 @@ export function resolveClientOptions(options: MajordomoClientOptions): ResolvedC
     throw new MajordomoOptionsError('broker: an endpoint is required (or brokers: a non-empty list of endpoints)');
   const o = {
     ...majordomoClientDefaults,
-    ...stripUndefined(options),
+    ...definedOnly(options),
     broker: brokers[0] as string,
     brokers: [...brokers],
     logger: options.logger,
@@ -118,11 +118,4 @@ export function checkCount(name: string, value: number, min: number): void {
   if (!(Number.isInteger(value) && value >= min)) {
     throw new MajordomoOptionsError(`${name}: expected a whole number >= ${min}, got ${String(value)}`);
   }
-}
-
-/** Drop keys whose value is `undefined`, so they do not override defaults. */
-export function stripUndefined<T extends object>(value: T): T {
-  const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = v;
-  return out as T;
 }

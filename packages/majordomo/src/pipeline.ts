@@ -29,8 +29,9 @@ import {
   type Logger,
   type SecurityOptions,
   type TimerHandle,
+  definedOnly,
 } from '@zpatterns/core';
-import { checkCount, checkPositive, stripUndefined } from './client-options.js';
+import { checkCount, checkPositive } from './client-options.js';
 import { MajordomoOptionsError } from './errors.js';
 import { decodeClientReply, encodeClientRequest, type MdpVersion } from './protocol.js';
 
@@ -106,7 +107,7 @@ export class MajordomoPipeline implements AsyncDisposable {
   #lastServiceBytes: Buffer = EMPTY;
 
   constructor(options: MajordomoPipelineOptions) {
-    this.#o = { ...majordomoPipelineDefaults, ...stripUndefined(options) };
+    this.#o = { ...majordomoPipelineDefaults, ...definedOnly(options) };
     if (typeof this.#o.broker !== 'string' || this.#o.broker === '')
       throw new MajordomoOptionsError('broker: an endpoint is required');
     checkPositive('timeoutMs', this.#o.timeoutMs);
@@ -195,7 +196,7 @@ export class MajordomoPipeline implements AsyncDisposable {
 
   /** Every reply as it arrives, until the pipeline is closed. Breaking out leaves it open. */
   async *replies(options: { signal?: AbortSignal } = {}): AsyncGenerator<PipelineReply, void, undefined> {
-    const recvOptions = { timeoutMs: Number.POSITIVE_INFINITY, ...stripUndefined(options) };
+    const recvOptions = { timeoutMs: Number.POSITIVE_INFINITY, ...definedOnly(options) };
     const inbox = this.#inbox;
     for (;;) {
       // Replies already buffered are yielded without a recv() promise each.

@@ -11,8 +11,9 @@ import {
   type Logger,
   type RetryDelay,
   type SecurityOptions,
+  definedOnly,
 } from '@zpatterns/core';
-import { checkCount, checkPositive, stripUndefined } from './client-options.js';
+import { checkCount, checkPositive } from './client-options.js';
 import { MajordomoOptionsError } from './errors.js';
 import type { MdpVersion } from './protocol.js';
 
@@ -89,7 +90,7 @@ export type ResolvedWorkerOptions = Required<Omit<MajordomoWorkerOptions, 'logge
 export function resolveWorkerOptions(options: MajordomoWorkerOptions): ResolvedWorkerOptions {
   const o = {
     ...majordomoWorkerDefaults,
-    ...stripUndefined(options),
+    ...definedOnly(options),
     logger: options.logger,
     errorReply: options.errorReply,
     security: options.security,

@@ -90,10 +90,10 @@ export class Backlog {
   }
 }
 
-/** The counters both Pirate queues keep for their frontend. */
 /** Warnings about peers' bad input: at most this many a second (the rest are counted, then summed up). */
 export const WARNINGS_PER_SECOND = 10;
 
+/** The counters both Pirate queues keep for their frontend. */
 export interface IntakeStats {
   requests: number;
   invalidFromClients: number;

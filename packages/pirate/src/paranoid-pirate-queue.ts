@@ -16,12 +16,8 @@
  * `mandatory` with `sendTimeout: 0`: a request whose worker has vanished comes back at once
  * (EHOSTUNREACH) and is re-queued at the head; a reply whose client has gone is counted and dropped.
  */
-import * as zmq from 'zeromq';
 import {
   InvalidArgumentError,
-  applyBindSecurity,
-  bindEndpoint,
-  Channel,
   componentLogger,
   describe,
   hex,
@@ -30,12 +26,12 @@ import {
   type Frames,
   type Logger,
   type SecurityOptions,
-  type ServerSecurity,
   type Message,
   type TimerHandle,
   WarningLimiter,
 } from '@zpatterns/core';
-import { Backlog, DEFAULT_MAX_QUEUED_BYTES, Intake, WARNINGS_PER_SECOND } from './backlog.js';
+import { DEFAULT_MAX_QUEUED_BYTES, WARNINGS_PER_SECOND } from './backlog.js';
+import { bindQueueSockets, QueueCore, type QueueSockets } from './queue-core.js';
 import {
   peerOf,
   decodePppWorkerMessage,
@@ -46,7 +42,6 @@ import {
   encodePppRequest,
   PPP_HEARTBEAT_INTERVAL_MS,
   PPP_HEARTBEAT_LIVENESS,
-  splitEnvelope,
 } from './protocol.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -119,8 +114,6 @@ export interface ParanoidPirateQueueStats {
 /** A Pirate queue's state: `'running'` from `start()` until `close()`, then `'closed'`. */
 export type PirateQueueState = 'running' | 'closed';
 
-type QueueState = { state: PirateQueueState };
-
 /**
  * Paranoid Pirate queue (6/PPP): a load-balancing ROUTER-ROUTER queue that heartbeats its DEALER
  * workers and forgets dead ones, so a request never goes to a worker known to be dead. Requests that
@@ -149,47 +142,33 @@ export class ParanoidPirateQueue implements AsyncDisposable {
   };
   readonly #o: Required<Omit<ParanoidPirateQueueOptions, 'logger' | 'security'>>;
   readonly #log: Logger;
-  readonly #frontend: Channel<zmq.Router>;
-  readonly #backend: Channel<zmq.Router>;
   readonly #pool: WorkerPool;
   /** Warnings about peers (invalid commands, vanished workers): at most this many a second. */
   readonly #warnings: WarningLimiter;
-  readonly #backlog: Backlog;
-  readonly #intake: Intake;
-  #state: QueueState = { state: 'running' };
+  readonly #core: QueueCore;
   #timer: TimerHandle | undefined;
   #closing: Promise<void> | undefined;
-  readonly #security: ServerSecurity[];
 
   private constructor(
     o: Required<Omit<ParanoidPirateQueueOptions, 'logger' | 'security'>>,
     log: Logger,
-    sockets: { frontend: zmq.Router; backend: zmq.Router; security: ServerSecurity[] },
-    endpoints: { frontend: string; backend: string },
+    sockets: QueueSockets,
   ) {
     this.#o = o;
     this.#log = log;
-    this.endpoints = endpoints;
-    this.#security = sockets.security;
+    this.endpoints = sockets.endpoints;
     this.#pool = new WorkerPool(o.heartbeatIntervalMs * o.liveness);
-    this.#backlog = new Backlog(o.maxQueuedBytes);
-    this.#intake = new Intake(this.#backlog, this.stats, log, o.clock);
     this.#warnings = new WarningLimiter(log, o.clock, WARNINGS_PER_SECOND);
-    this.#frontend = new Channel(sockets.frontend, {
-      name: 'frontend',
-      logger: log,
-      onSendError: (err) => {
-        this.stats.undeliveredReplies++;
-        this.#log.debug({ err }, 'reply undeliverable, dropped');
+    this.#core = new QueueCore(
+      sockets,
+      { maxQueuedBytes: o.maxQueuedBytes, stats: this.stats, log, clock: o.clock },
+      {
+        onMessage: (message) => this.#onWorker(message),
+        next: () => this.#pool.take(this.#o.clock.now(), this.#expired),
+        encodeRequest: encodePppRequest,
+        onUnreachable: (err, message) => this.#workerUnreachable(err, message),
       },
-    });
-    this.#backend = new Channel(sockets.backend, {
-      name: 'backend',
-      logger: log,
-      onSendError: (err, message) => this.#workerUnreachable(err, message),
-    });
-    void this.#frontend.start((message) => this.#onClient(message));
-    void this.#backend.start((message) => this.#onWorker(message));
+    );
     this.#schedule();
   }
 
@@ -202,27 +181,9 @@ export class ParanoidPirateQueue implements AsyncDisposable {
     if (!(o.liveness >= 1)) throw new InvalidArgumentError('ParanoidPirateQueue: liveness must be >= 1');
     if (!(o.maxQueuedBytes >= 0)) throw new InvalidArgumentError('ParanoidPirateQueue: maxQueuedBytes must be >= 0');
     const log = componentLogger(logger, { component: 'ppqueue' });
-    const frontend = new zmq.Router({ linger: o.lingerMs, mandatory: true, sendTimeout: 0 });
-    const backend = new zmq.Router({ linger: o.lingerMs, mandatory: true, sendTimeout: 0 });
-    const guards: ServerSecurity[] = [];
-    try {
-      for (const socket of [frontend, backend]) {
-        const guard = applyBindSecurity(socket, security, logger);
-        if (guard !== undefined) guards.push(guard);
-      }
-      await Promise.all(guards.map((guard) => guard.ready()));
-      const endpoints = {
-        frontend: await bindEndpoint(frontend, o.frontend),
-        backend: await bindEndpoint(backend, o.backend),
-      };
-      log.debug(endpoints, 'bound');
-      return new ParanoidPirateQueue(o, log, { frontend, backend, security: guards }, endpoints);
-    } catch (err) {
-      frontend.close();
-      backend.close();
-      await Promise.all(guards.map((guard) => guard.release()));
-      throw err;
-    }
+    const sockets = await bindQueueSockets(o, security, logger);
+    log.debug(sockets.endpoints, 'bound');
+    return new ParanoidPirateQueue(o, log, sockets);
   }
 
   /** Live workers: free and busy. */
@@ -232,16 +193,16 @@ export class ParanoidPirateQueue implements AsyncDisposable {
 
   /** Requests waiting for a free worker. */
   get queued(): number {
-    return this.#backlog.length;
+    return this.#core.queued;
   }
 
   /** Bytes of the requests waiting, as counted against `maxQueuedBytes`. */
   get queuedBytes(): number {
-    return this.#backlog.bytes;
+    return this.#core.queuedBytes;
   }
 
   get state(): PirateQueueState {
-    return this.#state.state;
+    return this.#core.state;
   }
 
   /** Stop heartbeating, close both sockets. Queued requests are dropped. Idempotent. */
@@ -256,18 +217,11 @@ export class ParanoidPirateQueue implements AsyncDisposable {
   }
 
   async #close(): Promise<void> {
-    this.#transition({ state: 'closed' });
+    const dropped = this.#core.stop();
     if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#intake.flush();
-    const dropped = this.#backlog.clear();
     if (dropped > 0) this.#log.info({ dropped }, 'closed with requests queued');
-    await Promise.all([this.#frontend.close(), this.#backend.close()]);
-    await Promise.all(this.#security.map((guard) => guard.release()));
-  }
-
-  #onClient(message: Message): void {
-    if (this.#intake.admit(message)) this.#dispatch();
+    await this.#core.release();
   }
 
   #onWorker(message: Message): void {
@@ -297,8 +251,7 @@ export class ParanoidPirateQueue implements AsyncDisposable {
       }
       case 'reply': {
         if (this.#pool.replied(worker, now) === 'joined') this.#joined(worker, 'reply');
-        this.stats.replies++;
-        this.#frontend.post(encodeClientReply(command));
+        this.#core.reply(encodeClientReply(command));
         break;
       }
       default: {
@@ -306,24 +259,12 @@ export class ParanoidPirateQueue implements AsyncDisposable {
         return never;
       }
     }
-    this.#dispatch();
+    this.#core.dispatch();
   }
 
   #joined(worker: Buffer, via: string): void {
     this.stats.workersJoined++;
     this.#log.info({ worker: hex(worker), via }, 'worker ready');
-  }
-
-  #dispatch(): void {
-    if (this.#state.state === 'closed') return;
-    while (this.#backlog.length > 0) {
-      const worker = this.#pool.take(this.#o.clock.now(), this.#expired);
-      if (worker === undefined) return;
-      const request = this.#backlog.shift();
-      if (request === undefined) return;
-      this.stats.dispatched++;
-      this.#backend.post(encodePppRequest(worker, request));
-    }
   }
 
   readonly #expired = (worker: Buffer, wasBusy: boolean): void => {
@@ -336,15 +277,7 @@ export class ParanoidPirateQueue implements AsyncDisposable {
     const worker = message[0] as Buffer;
     if (this.#pool.remove(worker)) this.stats.workersLost++;
     this.#warnings.warn({ err, worker: hex(worker) }, 'worker unreachable, forgotten');
-    if (message.length > 2 && this.#state.state === 'running') {
-      const request = splitEnvelope(message as Buffer[], 1);
-      if (typeof request !== 'string') {
-        this.stats.requeued++;
-        this.stats.dispatched--;
-        this.#backlog.unshift(request);
-        this.#dispatch();
-      }
-    }
+    if (message.length > 2) this.#core.requeue(message, 1);
   }
 
   #schedule(): void {
@@ -353,18 +286,12 @@ export class ParanoidPirateQueue implements AsyncDisposable {
 
   readonly #tick = (): void => {
     this.#timer = undefined;
-    if (this.#state.state === 'closed') return;
+    if (this.#core.state === 'closed') return;
     this.#pool.purge(this.#o.clock.now(), this.#expired);
     for (const worker of this.#pool.all()) {
       this.stats.heartbeatsSent++;
-      this.#backend.post(encodePppHeartbeat(worker));
+      this.#core.toWorker(encodePppHeartbeat(worker));
     }
     this.#schedule();
   };
-
-  #transition(next: QueueState): void {
-    const from = this.#state;
-    this.#state = next;
-    this.#log.debug({ from: from.state, to: next.state }, 'state');
-  }
 }

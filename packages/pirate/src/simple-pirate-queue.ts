@@ -12,11 +12,7 @@
  * sent to it is lost and only the client's retry recovers it, unless the worker's connection is
  * already gone, in which case the send fails at once (`mandatory`) and the request is re-queued.
  */
-import * as zmq from 'zeromq';
 import {
-  applyBindSecurity,
-  bindEndpoint,
-  Channel,
   componentLogger,
   describe,
   hex,
@@ -24,11 +20,11 @@ import {
   type Frames,
   type Logger,
   type SecurityOptions,
-  type ServerSecurity,
   type Message,
 } from '@zpatterns/core';
 import type { PirateQueueState } from './paranoid-pirate-queue.js';
-import { Backlog, DEFAULT_MAX_QUEUED_BYTES, Intake } from './backlog.js';
+import { DEFAULT_MAX_QUEUED_BYTES } from './backlog.js';
+import { bindQueueSockets, QueueCore, type QueueSockets } from './queue-core.js';
 import {
   peerOf,
   decodeSimpleWorkerMessage,
@@ -36,7 +32,6 @@ import {
   DEFAULT_FRONTEND,
   encodeClientReply,
   encodeSimpleRequest,
-  splitEnvelope,
 } from './protocol.js';
 
 /** Options of `SimplePirateQueue.start(options)`; `simplePirateQueueDefaults` holds the defaults. */
@@ -87,8 +82,6 @@ export interface SimplePirateQueueStats {
   workersLost: number;
 }
 
-type QueueState = { state: PirateQueueState };
-
 /**
  * Simple Pirate queue (the book's spqueue): a load-balancing ROUTER-ROUTER queue for REQ workers
  * that send READY (`0x01`), without heartbeats. The free worker that has waited longest gets the
@@ -111,42 +104,24 @@ export class SimplePirateQueue implements AsyncDisposable {
     workersLost: 0,
   };
   readonly #log: Logger;
-  readonly #frontend: Channel<zmq.Router>;
-  readonly #backend: Channel<zmq.Router>;
   /** Free workers in the order they became free (Map keeps insertion order). */
   readonly #ready = new Map<string, Buffer>();
-  readonly #backlog: Backlog;
-  readonly #intake: Intake;
-  #state: QueueState = { state: 'running' };
+  readonly #core: QueueCore;
   #closing: Promise<void> | undefined;
-  readonly #security: ServerSecurity[];
 
-  private constructor(
-    maxQueuedBytes: number,
-    log: Logger,
-    sockets: { frontend: zmq.Router; backend: zmq.Router; security: ServerSecurity[] },
-    endpoints: { frontend: string; backend: string },
-  ) {
+  private constructor(maxQueuedBytes: number, log: Logger, sockets: QueueSockets) {
     this.#log = log;
-    this.endpoints = endpoints;
-    this.#security = sockets.security;
-    this.#backlog = new Backlog(maxQueuedBytes);
-    this.#intake = new Intake(this.#backlog, this.stats, log, systemClock);
-    this.#frontend = new Channel(sockets.frontend, {
-      name: 'frontend',
-      logger: log,
-      onSendError: (err) => {
-        this.stats.undeliveredReplies++;
-        this.#log.debug({ err }, 'reply undeliverable, dropped');
+    this.endpoints = sockets.endpoints;
+    this.#core = new QueueCore(
+      sockets,
+      { maxQueuedBytes, stats: this.stats, log, clock: systemClock },
+      {
+        onMessage: (message) => this.#onWorker(message),
+        next: () => this.#next(),
+        encodeRequest: encodeSimpleRequest,
+        onUnreachable: (err, message) => this.#workerUnreachable(err, message),
       },
-    });
-    this.#backend = new Channel(sockets.backend, {
-      name: 'backend',
-      logger: log,
-      onSendError: (err, message) => this.#workerUnreachable(err, message),
-    });
-    void this.#frontend.start((message) => this.#onClient(message));
-    void this.#backend.start((message) => this.#onWorker(message));
+    );
   }
 
   /** Bind both sockets and start serving. */
@@ -154,26 +129,8 @@ export class SimplePirateQueue implements AsyncDisposable {
     const { logger, security, ...rest } = options;
     const o = { ...simplePirateQueueDefaults, ...rest };
     const log = componentLogger(logger, { component: 'spqueue' });
-    const frontend = new zmq.Router({ linger: o.lingerMs, mandatory: true, sendTimeout: 0 });
-    const backend = new zmq.Router({ linger: o.lingerMs, mandatory: true, sendTimeout: 0 });
-    const guards: ServerSecurity[] = [];
-    try {
-      for (const socket of [frontend, backend]) {
-        const guard = applyBindSecurity(socket, security, logger);
-        if (guard !== undefined) guards.push(guard);
-      }
-      await Promise.all(guards.map((guard) => guard.ready()));
-      const endpoints = {
-        frontend: await bindEndpoint(frontend, o.frontend),
-        backend: await bindEndpoint(backend, o.backend),
-      };
-      return new SimplePirateQueue(o.maxQueuedBytes, log, { frontend, backend, security: guards }, endpoints);
-    } catch (err) {
-      frontend.close();
-      backend.close();
-      await Promise.all(guards.map((guard) => guard.release()));
-      throw err;
-    }
+    const sockets = await bindQueueSockets(o, security, logger);
+    return new SimplePirateQueue(o.maxQueuedBytes, log, sockets);
   }
 
   /** Free workers. */
@@ -183,16 +140,16 @@ export class SimplePirateQueue implements AsyncDisposable {
 
   /** Requests waiting for a free worker. */
   get queued(): number {
-    return this.#backlog.length;
+    return this.#core.queued;
   }
 
   /** Bytes of the requests waiting, as counted against `maxQueuedBytes`. */
   get queuedBytes(): number {
-    return this.#backlog.bytes;
+    return this.#core.queuedBytes;
   }
 
   get state(): PirateQueueState {
-    return this.#state.state;
+    return this.#core.state;
   }
 
   /** Close both sockets; queued requests are dropped. Idempotent. */
@@ -207,17 +164,8 @@ export class SimplePirateQueue implements AsyncDisposable {
   }
 
   async #close(): Promise<void> {
-    const from = this.#state;
-    this.#state = { state: 'closed' };
-    this.#log.debug({ from: from.state, to: 'closed' }, 'state');
-    this.#intake.flush();
-    this.#backlog.clear();
-    await Promise.all([this.#frontend.close(), this.#backend.close()]);
-    await Promise.all(this.#security.map((guard) => guard.release()));
-  }
-
-  #onClient(message: Message): void {
-    if (this.#intake.admit(message)) this.#dispatch();
+    this.#core.stop();
+    await this.#core.release();
   }
 
   #onWorker(message: Message): void {
@@ -238,25 +186,21 @@ export class SimplePirateQueue implements AsyncDisposable {
         this.#log.info({ worker: hex(worker) }, 'worker ready');
       }
     } else {
-      this.stats.replies++;
-      this.#frontend.post(encodeClientReply(command));
+      this.#core.reply(encodeClientReply(command));
     }
     // Any message means the worker is free: (re)list it at the tail.
     this.#ready.delete(key);
     this.#ready.set(key, worker);
-    this.#dispatch();
+    this.#core.dispatch();
   }
 
-  #dispatch(): void {
-    if (this.#state.state === 'closed') return;
-    while (this.#backlog.length > 0 && this.#ready.size > 0) {
-      const [key, worker] = this.#ready.entries().next().value as [string, Buffer];
-      this.#ready.delete(key);
-      const request = this.#backlog.shift();
-      if (request === undefined) return;
-      this.stats.dispatched++;
-      this.#backend.post(encodeSimpleRequest(worker, request));
-    }
+  /** The free worker that has waited longest, taken off the free list. */
+  #next(): Buffer | undefined {
+    const first = this.#ready.entries().next();
+    if (first.done === true) return undefined;
+    const [key, worker] = first.value;
+    this.#ready.delete(key);
+    return worker;
   }
 
   #workerUnreachable(err: Error, message: Frames): void {
@@ -264,13 +208,6 @@ export class SimplePirateQueue implements AsyncDisposable {
     this.#ready.delete(worker.toString('latin1'));
     this.stats.workersLost++;
     this.#log.info({ err, worker: hex(worker) }, 'worker unreachable, forgotten');
-    if (this.#state.state !== 'running') return;
-    const request = splitEnvelope(message as Buffer[], 2);
-    if (typeof request !== 'string') {
-      this.stats.requeued++;
-      this.stats.dispatched--;
-      this.#backlog.unshift(request);
-      this.#dispatch();
-    }
+    this.#core.requeue(message, 2);
   }
 }

@@ -20,6 +20,7 @@ import {
   throwIfAborted,
   TimeoutError,
   type Frame,
+  definedOnly,
 } from '@zpatterns/core';
 import { MajordomoClient, majordomoClientDefaults, type MajordomoClientOptions } from '@zpatterns/majordomo';
 import {
@@ -91,11 +92,11 @@ export interface WaitReplyOptions {
  */
 export class TitanicClient implements AsyncDisposable {
   readonly #mdp: MajordomoClient;
-  readonly #o: typeof titanicClientDefaults & TitanicClientOptions;
+  readonly #o: TitanicClientOptions &
+    Omit<Required<TitanicClientOptions>, 'broker' | 'brokers' | 'logger' | 'security'>;
 
   constructor(options: TitanicClientOptions) {
-    const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-    this.#o = { ...titanicClientDefaults, ...defined };
+    this.#o = { ...titanicClientDefaults, ...definedOnly(options) };
     const { pollIntervalMs: _poll, maxPollIntervalMs: _maxPoll, ...mdp } = this.#o;
     this.#mdp = new MajordomoClient(mdp);
   }

@@ -14,6 +14,7 @@
  * Costs: `add`, `remove`, `succeeded` O(1); `failed` O(log n); `take` O(services) worst case.
  */
 import { Deque, MinHeap, type Logger, type RetryDelay } from '@zpatterns/core';
+import { persistentRetryDelay } from '@zpatterns/core/internal';
 import { ServiceCircuit } from './service-circuit.js';
 
 /** One pending request as the dispatcher tracks it. */
@@ -243,7 +244,7 @@ export class DispatchQueue {
       queue.ready.unshift(job);
     } else {
       job.attempts++;
-      job.notBefore = now + (this.#o.retryDelay(job.attempts) ?? this.#o.retryDelay(job.attempts - 1) ?? 1000);
+      job.notBefore = now + persistentRetryDelay(this.#o.retryDelay, job.attempts, 1000);
       queue.delayed.push(job.notBefore, job);
     }
     this.#enterRotation(queue);

@@ -42,6 +42,7 @@ import {
   type RetryDelay,
   type TimerHandle,
   sleep,
+  definedOnly,
 } from '@zpatterns/core';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -197,7 +198,7 @@ export class Dispatcher {
     this.#client = client;
     this.#store = store;
     this.#committer = committer;
-    this.#o = { ...dispatcherDefaults, ...stripUndefined(options) };
+    this.#o = { ...dispatcherDefaults, ...definedOnly(options) };
     if (!(Number.isInteger(this.#o.concurrency) && this.#o.concurrency >= 1))
       throw new InvalidArgumentError('concurrency: expected a whole number >= 1');
     if (!(this.#o.timeoutMs > 0)) throw new InvalidArgumentError('timeoutMs: expected a positive number');
@@ -531,8 +532,4 @@ export class Dispatcher {
 
 function serviceName(job: Job): string {
   return job.service.toString('utf8');
-}
-
-export function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

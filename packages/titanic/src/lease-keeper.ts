@@ -13,6 +13,7 @@
  * instance never dispatches a request that another instance may already hold.
  */
 import { toError, type Clock, type Logger, type RetryDelay, type TimerHandle } from '@zpatterns/core';
+import { persistentRetryDelay } from '@zpatterns/core/internal';
 import type { LeaseStore, StoredRequest } from './store.js';
 
 /** What the keeper needs from the dispatcher. */
@@ -140,8 +141,7 @@ export class LeaseKeeper {
 
   /** Delay before the `attempt`-th retry of a store operation. */
   storeDelay(attempt: number): number {
-    const d = this.#o.storeRetryDelay;
-    return d(attempt) ?? d(attempt - 1) ?? 5000;
+    return persistentRetryDelay(this.#o.storeRetryDelay, attempt, 5000);
   }
 
   async refreshBacklog(): Promise<void> {

@@ -27,6 +27,7 @@
  * Lease times use the database clock, so instances need not agree on the time.
  */
 import { componentLogger, exponentialBackoff, toError, type Logger, type RetryDelay } from '@zpatterns/core';
+import { persistentRetryDelay } from '@zpatterns/core/internal';
 import pg from 'pg';
 import { TitanicStoreError } from './errors.js';
 import {
@@ -619,7 +620,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
 
   async #probe(): Promise<void> {
     for (let attempt = 1; !this.#closed && !this.#healthy; attempt++) {
-      const delayMs = this.#reconnectDelay(attempt) ?? this.#reconnectDelay(attempt - 1) ?? 5000;
+      const delayMs = persistentRetryDelay(this.#reconnectDelay, attempt, 5000);
       await new Promise<void>((resolve) => {
         this.#probeWake = resolve;
         this.#probeTimer = setTimeout(resolve, delayMs);

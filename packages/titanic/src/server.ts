@@ -25,9 +25,10 @@ import {
   type SecurityOptions,
   type RetryDelay,
   type TimerHandle,
+  definedOnly,
 } from '@zpatterns/core';
 import { MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
-import { Dispatcher, dispatcherDefaults, stripUndefined, type DispatcherStats } from './dispatcher.js';
+import { Dispatcher, dispatcherDefaults, type DispatcherStats } from './dispatcher.js';
 import { GroupCommitter } from './group-commit.js';
 import {
   decodeSubmit,
@@ -189,7 +190,7 @@ export class TitanicServer implements AsyncDisposable {
   #sweepTimer: TimerHandle | undefined;
 
   constructor(options: TitanicServerOptions) {
-    const o: ResolvedServerOptions = { ...titanicServerDefaults, ...stripUndefined(options), broker: options.broker };
+    const o: ResolvedServerOptions = { ...titanicServerDefaults, ...definedOnly(options), broker: options.broker };
     if (typeof o.broker !== 'string' || o.broker === '')
       throw new InvalidArgumentError('broker: an endpoint is required');
     for (const key of [

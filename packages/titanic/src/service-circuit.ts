@@ -18,6 +18,7 @@
  * Any success, even of a request sent before the failure, proves the service works: healthy.
  */
 import { componentLogger, type Logger, type RetryDelay } from '@zpatterns/core';
+import { persistentRetryDelay } from '@zpatterns/core/internal';
 
 export type CircuitState =
   | { readonly state: 'healthy' }
@@ -89,7 +90,7 @@ export class ServiceCircuit {
         return;
     }
     // A policy that gives up (null) keeps retrying at its last step: Titanic never drops a request.
-    const delayMs = this.#delay(failures) ?? this.#delay(failures - 1) ?? 1000;
+    const delayMs = persistentRetryDelay(this.#delay, failures, 1000);
     this.#transition({ state: 'backoff', failures, until: now + delayMs });
   }
 
