@@ -34,6 +34,7 @@ import {
   type Message,
   type TimerHandle,
   WarningLimiter,
+  toError,
 } from '@zpatterns/core';
 import { Backlog, DEFAULT_MAX_QUEUED_BYTES, Intake, WARNINGS_PER_SECOND } from './backlog.js';
 import {
@@ -159,6 +160,10 @@ export class ParanoidPirateQueue implements AsyncDisposable {
   #state: QueueState = { state: 'running' };
   #timer: TimerHandle | undefined;
   #closing: Promise<void> | undefined;
+  #onCloseCalled: () => void = () => undefined;
+  readonly #closeCalled = new Promise<void>((resolve) => {
+    this.#onCloseCalled = resolve;
+  });
   readonly #security: ServerSecurity[];
 
   private constructor(
@@ -247,7 +252,20 @@ export class ParanoidPirateQueue implements AsyncDisposable {
   /** Stop heartbeating, close both sockets. Queued requests are dropped. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= this.#close();
+    this.#onCloseCalled();
     return this.#closing;
+  }
+
+  /**
+   * Resolves once the queue has closed, never rejects: `undefined` after `close()`, or the error
+   * that `close()` itself ran into.
+   */
+  async closed(): Promise<void | Error> {
+    await this.#closeCalled;
+    return this.#closing?.then(
+      () => undefined,
+      (err: unknown) => toError(err),
+    );
   }
 
   /** Same as `close()`, for `await using`. */

@@ -26,6 +26,7 @@ import {
   type SecurityOptions,
   type ServerSecurity,
   type Message,
+  toError,
 } from '@zpatterns/core';
 import type { PirateQueueState } from './paranoid-pirate-queue.js';
 import { Backlog, DEFAULT_MAX_QUEUED_BYTES, Intake } from './backlog.js';
@@ -119,6 +120,10 @@ export class SimplePirateQueue implements AsyncDisposable {
   readonly #intake: Intake;
   #state: QueueState = { state: 'running' };
   #closing: Promise<void> | undefined;
+  #onCloseCalled: () => void = () => undefined;
+  readonly #closeCalled = new Promise<void>((resolve) => {
+    this.#onCloseCalled = resolve;
+  });
   readonly #security: ServerSecurity[];
 
   private constructor(
@@ -198,7 +203,20 @@ export class SimplePirateQueue implements AsyncDisposable {
   /** Close both sockets; queued requests are dropped. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= this.#close();
+    this.#onCloseCalled();
     return this.#closing;
+  }
+
+  /**
+   * Resolves once the queue has closed, never rejects: `undefined` after `close()`, or the error
+   * that `close()` itself ran into.
+   */
+  async closed(): Promise<void | Error> {
+    await this.#closeCalled;
+    return this.#closing?.then(
+      () => undefined,
+      (err: unknown) => toError(err),
+    );
   }
 
   /** Same as `close()`, for `await using`. */
