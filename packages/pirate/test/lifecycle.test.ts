@@ -66,6 +66,10 @@ describe('Pirate lifecycle', () => {
     await router.receive(5000);
     controller.abort(new Error('caller gave up'));
     await expect(aborted).rejects.toMatchObject({ code: 'ERR_ABORTED', name: 'AbortError' });
+    const early = new AbortController();
+    const abortedAtOnce = client.request(['a2'], { signal: early.signal });
+    early.abort(new Error('changed my mind'));
+    await expect(abortedAtOnce).rejects.toMatchObject({ code: 'ERR_ABORTED' });
     const started = Date.now();
     await expect(client.request(['b'], { timeoutMs: 100, retries: 0 })).rejects.toMatchObject({
       code: 'ERR_PIRATE_NO_REPLY',
