@@ -7,7 +7,10 @@ import { constantBackoff } from '@zpatterns/core';
 import { Broker } from '@zpatterns/majordomo';
 import { useDisposables } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
-import { MemoryStore, TitanicClient, TitanicServer } from '../src/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryStore, SqliteStore, TitanicClient, TitanicServer } from '../src/index.js';
 
 const HEARTBEAT_MS = 100;
 const { track, defer } = useDisposables();
@@ -66,6 +69,26 @@ describe('Titanic lifecycle', () => {
     await expect((client.close as (uuid?: string) => Promise<void>)()).rejects.toMatchObject({
       code: 'ERR_TITANIC_INVALID_UUID',
     });
+  });
+
+  it('MemoryStore and SqliteStore: close twice, closed(), await using', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'titanic-life-'));
+    defer(() => rmSync(dataDir, { recursive: true, force: true }));
+    for (const store of [new MemoryStore(), new SqliteStore({ dataDir })]) {
+      const closed = store.closed();
+      expect(await pendingAfterATurn(closed)).toBe(true);
+      const first = store.close();
+      expect(store.close()).toBe(first);
+      await expect(first).resolves.toBeUndefined();
+      await expect(closed).resolves.toBeUndefined();
+      await expect(store.get('0'.repeat(32))).rejects.toMatchObject({ code: 'ERR_TITANIC_STORE' });
+    }
+    let kept: SqliteStore | undefined;
+    {
+      await using store = new SqliteStore({ dataDir });
+      kept = store;
+    }
+    await expect(kept.closed()).resolves.toBeUndefined();
   });
 
   it('await using closes the server and the client', async () => {
