@@ -29,6 +29,7 @@ import {
   type ServerSecurity,
   type TimerHandle,
   WarningLimiter,
+  toError,
 } from '@zpatterns/core';
 import { NotStartedError } from './errors.js';
 import { initialState, transition, type BStarEvent, type BStarNotice, type BStarRole, type BStarState } from './fsm.js';
@@ -130,6 +131,10 @@ export class BinaryStar implements AsyncDisposable {
   /** True once start() has bound, connected and set the peer's first expiry. */
   #started = false;
   #closing: Promise<void> | undefined;
+  #onCloseCalled: () => void = () => undefined;
+  readonly #closeCalled = new Promise<void>((resolve) => {
+    this.#onCloseCalled = resolve;
+  });
   readonly #guard: ServerSecurity | undefined;
 
   constructor(options: BinaryStarOptions) {
@@ -314,7 +319,20 @@ export class BinaryStar implements AsyncDisposable {
   /** Stop publishing and close both state sockets. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= this.#close();
+    this.#onCloseCalled();
     return this.#closing;
+  }
+
+  /**
+   * Resolves once the node has closed, never rejects: `undefined` after `close()`, or the error
+   * that `close()` itself ran into.
+   */
+  async closed(): Promise<void | Error> {
+    await this.#closeCalled;
+    return this.#closing?.then(
+      () => undefined,
+      (err: unknown) => toError(err),
+    );
   }
 
   async #close(): Promise<void> {

@@ -21,6 +21,7 @@ import {
   ClosedError,
   componentLogger,
   definedOnly,
+  throwIfAborted,
   TimeoutError,
   toError,
 } from '@zpatterns/core';
@@ -106,6 +107,16 @@ export interface CloneClientStats {
   commitsPending: number;
 }
 
+/** Options of `CloneClient.commit()`. */
+export interface CommitOptions {
+  /** Time to live of the key, rounded up to whole seconds on the wire; none when omitted. */
+  ttlMs?: number | undefined;
+  /** Reject with `TimeoutError` after this long. @default the client's `commitTimeoutMs` */
+  timeoutMs?: number | undefined;
+  /** Reject with `AbortError` (its `cause` the signal's reason) when this fires. */
+  signal?: AbortSignal | undefined;
+}
+
 /** Parse `tcp://HOST:P` into the three endpoints of the book's port layout. */
 export function serverAddress(server: string | CloneServerAddress): CloneServerAddress {
   if (typeof server !== 'string') return server;
@@ -143,6 +154,7 @@ export class CloneClient implements AsyncDisposable {
   /** Per server: resolves when its collector's subscription has reached us. */
   readonly #subscribed: Promise<void>[];
   #closed = false;
+  #closing: Promise<void> | undefined;
   #started = false;
   #connected = false;
   readonly #extra = { sent: 0, watchOverflows: 0 };
@@ -290,25 +302,54 @@ export class CloneClient implements AsyncDisposable {
   /**
    * Publish a KVSET and resolve with the sequence the server gave it, once it is back in the
    * replica. The key must lie in a followed subtree. Rejects with `TimeoutError` after
-   * `commitTimeoutMs` (the update may still be applied later).
+   * `timeoutMs` (default `commitTimeoutMs`), with `AbortError` when `signal` fires, with
+   * `ClosedError` when the client closes; in those cases the update may still be applied later.
    */
-  commit(key: string, value: Buffer | string, options: { ttlMs?: number } = {}): Promise<bigint> {
+  commit(key: string, value: Buffer | string, options: CommitOptions = {}): Promise<bigint> {
+    const signal = options.signal;
     try {
       this.#check(key);
       if (!this.#o.subtrees.some((s) => inSubtree(key, s))) {
         throw new InvalidArgumentError(`clone commit: ${key} is outside the followed subtrees`);
       }
+      const timeoutMs = options.timeoutMs;
+      if (timeoutMs !== undefined && !(timeoutMs > 0)) {
+        throw new InvalidArgumentError(`clone commit: timeoutMs must be > 0, got ${timeoutMs}`);
+      }
+      throwIfAborted(signal);
     } catch (err) {
       return Promise.reject(toError(err));
     }
+    const timeoutMs = options.timeoutMs ?? this.#o.commitTimeoutMs;
+    const optionName = options.timeoutMs === undefined ? 'commitTimeoutMs' : 'timeoutMs';
     const uuid = newUuid();
     return new Promise<bigint>((resolve, reject) => {
       const id = uuid.toString('hex');
+      const onAbort = (): void => {
+        const pending = this.#commits.get(id);
+        if (pending === undefined) return;
+        this.#commits.delete(id);
+        clearTimeout(pending.timer);
+        reject(new AbortError(`clone commit of ${key} aborted`, { cause: signal?.reason }));
+      };
+      const done = (): void => signal?.removeEventListener('abort', onAbort);
       const timer = setTimeout(() => {
         this.#commits.delete(id);
-        reject(new TimeoutError(`clone commit of ${key}: no sequence within ${this.#o.commitTimeoutMs} ms`));
-      }, this.#o.commitTimeoutMs);
-      this.#commits.set(id, { resolve, reject, timer });
+        done();
+        reject(new TimeoutError(`clone commit of ${key}: no sequence within ${optionName}=${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#commits.set(id, {
+        resolve: (sequence) => {
+          done();
+          resolve(sequence);
+        },
+        reject: (err) => {
+          done();
+          reject(err);
+        },
+        timer,
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.#send(key, value, options, uuid);
     });
   }
@@ -321,7 +362,7 @@ export class CloneClient implements AsyncDisposable {
     if (isReservedKey(key)) throw new InvalidArgumentError(`clone: ${key} is a protocol command, not a key`);
   }
 
-  #send(key: string, value: Buffer | string, options: { ttlMs?: number }, uuid: Buffer): void {
+  #send(key: string, value: Buffer | string, options: { ttlMs?: number | undefined }, uuid: Buffer): void {
     this.#check(key);
     const props = new Map<string, string>();
     const ttl = options.ttlMs;
@@ -414,8 +455,12 @@ export class CloneClient implements AsyncDisposable {
    * Stop following: pending `commit()` calls reject with `ClosedError`, open `watch()` iterators
    * finish, and the sockets close. Idempotent.
    */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
     for (const [, p] of this.#commits) {
       clearTimeout(p.timer);

@@ -4,7 +4,7 @@ export { errors, JournalError, NotStartedError, ReplicaError, WatchOverflowError
 export type { CloneErrorCode } from './errors.js';
 export { CloneServer, cloneServerDefaults, portEndpoints } from './server.js';
 
-export type { CloneChange, CloneClientOptions, CloneClientStats, CloneServerAddress } from './client.js';
+export type { CloneChange, CloneClientOptions, CommitOptions, CloneClientStats, CloneServerAddress } from './client.js';
 export type { KvMsg } from './kvmsg.js';
 export type {
   CloneServerHealth,

@@ -244,6 +244,10 @@ export class CloneServer implements AsyncDisposable {
   readonly #seenFromActive = new Map<string, { at: number; copies: number }>();
   #refusedLoggedAt = -Infinity;
   #closing: Promise<void> | undefined;
+  #onCloseCalled: () => void = () => undefined;
+  readonly #closeCalled = new Promise<void>((resolve) => {
+    this.#onCloseCalled = resolve;
+  });
   #health: CloneServerHealth = { ok: true };
   #snapshotsRunning = 0;
   readonly #snapshotQueue: { identity: Buffer; subtree: string }[] = [];
@@ -879,7 +883,20 @@ export class CloneServer implements AsyncDisposable {
       this.#journal?.close();
       this.#log.info({ sequence: this.sequence }, 'clone server closed');
     })();
+    this.#onCloseCalled();
     return this.#closing;
+  }
+
+  /**
+   * Resolves once the server has closed, never rejects: `undefined` after `close()`, or the error
+   * that `close()` itself ran into.
+   */
+  async closed(): Promise<void | Error> {
+    await this.#closeCalled;
+    return this.#closing?.then(
+      () => undefined,
+      (err: unknown) => toError(err),
+    );
   }
 
   /** Same as `close()`, for `await using`. */

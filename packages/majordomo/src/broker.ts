@@ -30,6 +30,7 @@ import {
   type SecurityOptions,
   type ServerSecurity,
   type TimerHandle,
+  toError,
 } from '@zpatterns/core';
 import { answerMmi, type MmiView } from './broker-mmi.js';
 import {
@@ -110,6 +111,10 @@ export class Broker implements AsyncDisposable {
   #timer: TimerHandle | undefined;
   #lastStatsAt: number;
   #closing: Promise<void> | undefined;
+  #onCloseCalled: () => void = () => undefined;
+  readonly #closeCalled = new Promise<void>((resolve) => {
+    this.#onCloseCalled = resolve;
+  });
 
   constructor(options: BrokerOptions = {}) {
     const resolved = resolveBrokerOptions(options);
@@ -284,7 +289,20 @@ export class Broker implements AsyncDisposable {
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
+    this.#onCloseCalled();
     return this.#closing;
+  }
+
+  /**
+   * Resolves once the broker has closed, never rejects: `undefined` after `close()`, or the error
+   * that `close()` itself ran into.
+   */
+  async closed(): Promise<void | Error> {
+    await this.#closeCalled;
+    return this.#closing?.then(
+      () => undefined,
+      (err: unknown) => toError(err),
+    );
   }
 
   /** Same as `close()`, for `await using`. */

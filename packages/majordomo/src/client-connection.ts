@@ -115,6 +115,8 @@ export class ClientConnection {
       return Promise.reject(new InvalidStateError('ClientConnection: one request at a time'));
     if (this.#channel.isClosed) return Promise.reject(new ClosedError('client socket'));
     const { clock, timeoutMs, signal } = options;
+    // The signal may have fired while the caller waited for this socket: its event is gone.
+    if (signal?.aborted === true) return Promise.reject(new AbortError('request aborted', { cause: signal.reason }));
     return new Promise<Buffer[]>((resolve, reject) => {
       let timer = clock.setTimeout(() => fail(new AttemptTimeout(timeoutMs, outstanding.partials)), timeoutMs);
       const onAbort = (): void => fail(new AbortError('request aborted', { cause: signal?.reason }));

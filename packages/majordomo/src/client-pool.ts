@@ -71,6 +71,9 @@ export class ClientPool {
   /** A socket with no outstanding request: idle, new, or the next one released. */
   acquire(signal?: AbortSignal): Promise<ClientConnection> {
     if (this.#closed) return Promise.reject(new ClosedError('client'));
+    if (signal?.aborted === true) {
+      return Promise.reject(new AbortError('request aborted while waiting for a socket', { cause: signal.reason }));
+    }
     const idle = this.#idle.pop();
     if (idle !== undefined) return Promise.resolve(idle);
     if (this.#all.size < this.#o.maxSockets) return Promise.resolve(this.#create());

@@ -30,6 +30,7 @@ import {
   type Logger,
   type Message,
   type SecurityOptions,
+  toError,
 } from '@zpatterns/core';
 import { NoReplyError } from './errors.js';
 import { encodeSequence, isSequence, LAZY_PIRATE_RETRIES, LAZY_PIRATE_TIMEOUT_MS } from './protocol.js';
@@ -128,6 +129,11 @@ interface Connection {
  * `timeoutMs <= 0` or `retries` not a whole number >= 0.
  */
 export class LazyPirateClient implements AsyncDisposable {
+  #closing: Promise<void> | undefined;
+  #onCloseCalled: () => void = () => undefined;
+  readonly #closeCalled = new Promise<void>((resolve) => {
+    this.#onCloseCalled = resolve;
+  });
   readonly servers: readonly string[];
   readonly stats: LazyPirateClientStats = {
     requests: 0,
@@ -250,8 +256,25 @@ export class LazyPirateClient implements AsyncDisposable {
   }
 
   /** Close the socket. A request in flight rejects with `ClosedError`; so do later ones. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#state.state === 'closed') return;
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    this.#onCloseCalled();
+    return this.#closing;
+  }
+
+  /**
+   * Resolves once the client has closed, never rejects: `undefined` after `close()`, or the error
+   * that `close()` itself ran into.
+   */
+  async closed(): Promise<void | Error> {
+    await this.#closeCalled;
+    return this.#closing?.then(
+      () => undefined,
+      (err: unknown) => toError(err),
+    );
+  }
+
+  async #close(): Promise<void> {
     this.#transition({ state: 'closed' });
     const conn = this.#conn;
     this.#conn = undefined;

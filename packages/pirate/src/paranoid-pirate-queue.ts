@@ -29,6 +29,7 @@ import {
   type Message,
   type TimerHandle,
   WarningLimiter,
+  toError,
 } from '@zpatterns/core';
 import { DEFAULT_MAX_QUEUED_BYTES, WARNINGS_PER_SECOND } from './backlog.js';
 import { bindQueueSockets, QueueCore, type QueueSockets } from './queue-core.js';
@@ -148,6 +149,10 @@ export class ParanoidPirateQueue implements AsyncDisposable {
   readonly #core: QueueCore;
   #timer: TimerHandle | undefined;
   #closing: Promise<void> | undefined;
+  #onCloseCalled: () => void = () => undefined;
+  readonly #closeCalled = new Promise<void>((resolve) => {
+    this.#onCloseCalled = resolve;
+  });
 
   private constructor(
     o: Required<Omit<ParanoidPirateQueueOptions, 'logger' | 'security'>>,
@@ -208,7 +213,20 @@ export class ParanoidPirateQueue implements AsyncDisposable {
   /** Stop heartbeating, close both sockets. Queued requests are dropped. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= this.#close();
+    this.#onCloseCalled();
     return this.#closing;
+  }
+
+  /**
+   * Resolves once the queue has closed, never rejects: `undefined` after `close()`, or the error
+   * that `close()` itself ran into.
+   */
+  async closed(): Promise<void | Error> {
+    await this.#closeCalled;
+    return this.#closing?.then(
+      () => undefined,
+      (err: unknown) => toError(err),
+    );
   }
 
   /** Same as `close()`, for `await using`. */

@@ -21,6 +21,7 @@ import {
   type Logger,
   type SecurityOptions,
   type Message,
+  toError,
 } from '@zpatterns/core';
 import type { PirateQueueState } from './paranoid-pirate-queue.js';
 import { DEFAULT_MAX_QUEUED_BYTES } from './backlog.js';
@@ -108,6 +109,10 @@ export class SimplePirateQueue implements AsyncDisposable {
   readonly #ready = new Map<string, Buffer>();
   readonly #core: QueueCore;
   #closing: Promise<void> | undefined;
+  #onCloseCalled: () => void = () => undefined;
+  readonly #closeCalled = new Promise<void>((resolve) => {
+    this.#onCloseCalled = resolve;
+  });
 
   private constructor(maxQueuedBytes: number, log: Logger, sockets: QueueSockets) {
     this.#log = log;
@@ -155,7 +160,20 @@ export class SimplePirateQueue implements AsyncDisposable {
   /** Close both sockets; queued requests are dropped. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= this.#close();
+    this.#onCloseCalled();
     return this.#closing;
+  }
+
+  /**
+   * Resolves once the queue has closed, never rejects: `undefined` after `close()`, or the error
+   * that `close()` itself ran into.
+   */
+  async closed(): Promise<void | Error> {
+    await this.#closeCalled;
+    return this.#closing?.then(
+      () => undefined,
+      (err: unknown) => toError(err),
+    );
   }
 
   /** Same as `close()`, for `await using`. */

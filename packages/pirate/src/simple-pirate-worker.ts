@@ -88,6 +88,10 @@ export class SimplePirateWorker implements AsyncDisposable {
   #state: WorkerState = { state: 'serving', generation: 0 };
   #channel: Channel<zmq.Request> | undefined;
   #closing: Promise<void> | undefined;
+  #onCloseCalled: () => void = () => undefined;
+  readonly #closeCalled = new Promise<void>((resolve) => {
+    this.#onCloseCalled = resolve;
+  });
 
   /** Connect to the queue's backend at once and send READY. */
   constructor(queue: string, handler: RequestHandler, options: SimplePirateWorkerOptions = {}) {
@@ -107,7 +111,20 @@ export class SimplePirateWorker implements AsyncDisposable {
   /** Close the socket; a request being handled gets no reply. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= this.#close();
+    this.#onCloseCalled();
     return this.#closing;
+  }
+
+  /**
+   * Resolves once the worker has closed, never rejects: `undefined` after `close()`, or the error
+   * that `close()` itself ran into.
+   */
+  async closed(): Promise<void | Error> {
+    await this.#closeCalled;
+    return this.#closing?.then(
+      () => undefined,
+      (err: unknown) => toError(err),
+    );
   }
 
   /** Same as `close()`, for `await using`. */

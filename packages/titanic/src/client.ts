@@ -214,6 +214,14 @@ export class TitanicClient implements AsyncDisposable {
     await this.#mdp.close();
   }
 
+  /**
+   * Resolves once `shutdown()` has finished, never rejects. (The client's own end is `shutdown()`,
+   * as `close(uuid)` is the Titanic call that forgets a request.)
+   */
+  async closed(): Promise<void> {
+    await this.#mdp.closed();
+  }
+
   /** Same as `close()` of the client (not of a request), for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();

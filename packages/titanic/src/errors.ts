@@ -56,7 +56,7 @@ export class TitanicInvalidUuidError extends ZPatternsError<'ERR_TITANIC_INVALID
   constructor(value: string, options?: ErrorOptions) {
     super(
       'ERR_TITANIC_INVALID_UUID',
-      `not a Titanic UUID (32 hex characters): ${JSON.stringify(value.slice(0, 64))}`,
+      `not a Titanic UUID (32 hex characters): ${JSON.stringify(String(value).slice(0, 64))}`,
       options,
     );
   }

@@ -164,6 +164,11 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
   readonly #log: Logger;
   #healthy = true;
   #closed = false;
+  #closing: Promise<void> | undefined;
+  #onCloseCalled: () => void = () => undefined;
+  readonly #closeCalled = new Promise<void>((resolve) => {
+    this.#onCloseCalled = resolve;
+  });
   /** The single-flight health probe loop while unhealthy. */
   #probing: Promise<void> | undefined;
   #probeTimer: NodeJS.Timeout | undefined;
@@ -554,8 +559,26 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     }
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /** Close the store. Idempotent: every call resolves when the first has finished. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    this.#onCloseCalled();
+    return this.#closing;
+  }
+
+  /**
+   * Resolves once the store has closed, never rejects: `undefined` after `close()`, or the error
+   * that `close()` itself ran into.
+   */
+  async closed(): Promise<void | Error> {
+    await this.#closeCalled;
+    return this.#closing?.then(
+      () => undefined,
+      (err: unknown) => toError(err),
+    );
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
     if (this.#probeTimer !== undefined) clearTimeout(this.#probeTimer);
     this.#probeWake?.();

@@ -178,6 +178,10 @@ export class TitanicServer implements AsyncDisposable {
   readonly #served: Promise<void>[] = [];
   #state: TitanicServerState = { state: 'idle' };
   #closing: Promise<void> | undefined;
+  #onCloseCalled: () => void = () => undefined;
+  readonly #closeCalled = new Promise<void>((resolve) => {
+    this.#onCloseCalled = resolve;
+  });
   readonly #counters = {
     submitted: 0,
     replyQueries: 0,
@@ -422,7 +426,20 @@ export class TitanicServer implements AsyncDisposable {
       await this.#store.close();
       this.#transition({ state: 'closed' });
     })();
+    this.#onCloseCalled();
     return this.#closing;
+  }
+
+  /**
+   * Resolves once the server has closed, never rejects: `undefined` after `close()`, or the error
+   * that `close()` itself ran into.
+   */
+  async closed(): Promise<void | Error> {
+    await this.#closeCalled;
+    return this.#closing?.then(
+      () => undefined,
+      (err: unknown) => toError(err),
+    );
   }
 
   /** Same as `close()`, for `await using`. */

@@ -21,7 +21,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { InvalidArgumentError } from '@zpatterns/core';
+import { InvalidArgumentError, toError } from '@zpatterns/core';
 import { TitanicStoreError } from './errors.js';
 import {
   countBatch,
@@ -96,6 +96,11 @@ export class SqliteStore implements TitanicStore, StoreAdmin {
   #healthy = true;
   #probeTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  #closing: Promise<void> | undefined;
+  #onCloseCalled: () => void = () => undefined;
+  readonly #closeCalled = new Promise<void>((resolve) => {
+    this.#onCloseCalled = resolve;
+  });
 
   constructor(options: SqliteStoreOptions) {
     const fsync = options.fsync ?? sqliteStoreDefaults.fsync;
@@ -303,8 +308,26 @@ export class SqliteStore implements TitanicStore, StoreAdmin {
     };
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /** Close the store. Idempotent: every call resolves when the first has finished. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    this.#onCloseCalled();
+    return this.#closing;
+  }
+
+  /**
+   * Resolves once the store has closed, never rejects: `undefined` after `close()`, or the error
+   * that `close()` itself ran into.
+   */
+  async closed(): Promise<void | Error> {
+    await this.#closeCalled;
+    return this.#closing?.then(
+      () => undefined,
+      (err: unknown) => toError(err),
+    );
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
     if (this.#probeTimer !== undefined) clearInterval(this.#probeTimer);
     this.#probeTimer = undefined;

@@ -12,6 +12,7 @@
  *
  *   blob  = *( length:u32be  bytes[length] )      (zero frames = empty blob)
  */
+import { toError } from '@zpatterns/core';
 import { TitanicStoreError } from './errors.js';
 
 /** One write in a batch. */
@@ -216,6 +217,11 @@ export class MemoryStore implements TitanicStore {
   readonly stats: StoreStats = newStoreStats();
   readonly #entries = new Map<string, MemoryEntry>();
   #closed = false;
+  #closing: Promise<void> | undefined;
+  #onCloseCalled: () => void = () => undefined;
+  readonly #closeCalled = new Promise<void>((resolve) => {
+    this.#onCloseCalled = resolve;
+  });
 
   async write(batch: readonly StoreWrite[]): Promise<void> {
     this.#check();
@@ -283,8 +289,28 @@ export class MemoryStore implements TitanicStore {
     return deleted;
   }
 
-  async close(): Promise<void> {
+  /** Close the store. Idempotent: every call resolves when the first has finished. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    this.#onCloseCalled();
+    return this.#closing;
+  }
+
+  /**
+   * Resolves once the store has closed, never rejects: `undefined` after `close()`, or the error
+   * that `close()` itself ran into.
+   */
+  async closed(): Promise<void | Error> {
+    await this.#closeCalled;
+    return this.#closing?.then(
+      () => undefined,
+      (err: unknown) => toError(err),
+    );
+  }
+
+  #close(): Promise<void> {
     this.#closed = true;
+    return Promise.resolve();
   }
 
   #check(): void {

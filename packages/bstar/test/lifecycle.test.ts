@@ -1,0 +1,62 @@
+/**
+ * The shared lifecycle of a BinaryStar node and of the client `createBinaryStarClient` returns, on
+ * real sockets: close twice, `await using`, `closed()`.
+ */
+import { BinaryStar, createBinaryStarClient } from '@zpatterns/bstar';
+import { ipcEndpoint } from '@zpatterns/testkit';
+import { describe, expect, it } from 'vitest';
+
+interface Lifecycle {
+  close(): Promise<void>;
+  closed(): Promise<unknown>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+async function expectCloseTwice(target: Lifecycle): Promise<void> {
+  let ended = false;
+  const closed = target.closed().then((value) => {
+    ended = true;
+    return value;
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(ended).toBe(false);
+  const first = target.close();
+  expect(target.close()).toBe(first);
+  await expect(first).resolves.toBeUndefined();
+  await expect(target.close()).resolves.toBeUndefined();
+  await expect(closed).resolves.toBeUndefined();
+  await expect(target.closed()).resolves.toBeUndefined();
+}
+
+function node(): BinaryStar {
+  return new BinaryStar({
+    role: 'primary',
+    stateBind: ipcEndpoint('bstar-life-p'),
+    stateConnect: ipcEndpoint('bstar-life-b'),
+    heartbeatMs: 50,
+  });
+}
+
+describe('Binary Star lifecycle', () => {
+  it('BinaryStar: close twice and closed(), started or never started', async () => {
+    const started = node();
+    await started.start();
+    await expectCloseTwice(started);
+    await expectCloseTwice(node());
+  });
+
+  it('await using closes a node and a client', async () => {
+    let kept: Lifecycle[] = [];
+    {
+      await using star = node();
+      await star.start();
+      await using client = createBinaryStarClient(['tcp://127.0.0.1:5', 'tcp://127.0.0.1:6']);
+      kept = [star, client];
+    }
+    for (const target of kept) await expect(target.closed()).resolves.toBeUndefined();
+  });
+
+  it('the Binary Star client: close twice, closed()', async () => {
+    await expectCloseTwice(createBinaryStarClient(['tcp://127.0.0.1:5', 'tcp://127.0.0.1:6']));
+  });
+});

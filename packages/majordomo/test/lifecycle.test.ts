@@ -1,0 +1,106 @@
+/**
+ * The shared lifecycle of every long-lived Majordomo object, on real sockets: `close()` twice,
+ * `await using`, `closed()` (pending until the end, `undefined` after close, the error after a
+ * failure of its own), and the per-call `{ timeoutMs, signal }` of the calls that wait.
+ */
+import { Broker, MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
+import { rawRouter, useDisposables } from '@zpatterns/testkit';
+import { describe, expect, it } from 'vitest';
+
+interface Lifecycle {
+  close(): Promise<void>;
+  closed(): Promise<unknown>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const { track } = useDisposables();
+const HB = { heartbeatIntervalMs: 100, liveness: 3 } as const;
+
+async function expectCloseTwice(target: Lifecycle): Promise<void> {
+  let ended = false;
+  const closed = target.closed().then((value) => {
+    ended = true;
+    return value;
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(ended).toBe(false);
+  const first = target.close();
+  const second = target.close();
+  expect(second).toBe(first);
+  await expect(first).resolves.toBeUndefined();
+  await expect(target.close()).resolves.toBeUndefined();
+  await expect(closed).resolves.toBeUndefined();
+  await expect(target.closed()).resolves.toBeUndefined();
+}
+
+async function startBroker(): Promise<{ broker: Broker; endpoint: string }> {
+  const broker = new Broker(HB);
+  const endpoint = await broker.bind('tcp://127.0.0.1:*');
+  return { broker, endpoint };
+}
+
+describe('Majordomo lifecycle', () => {
+  it('Broker, MajordomoWorker, MajordomoClient, MajordomoPipeline: close twice, closed()', async () => {
+    const { broker, endpoint } = await startBroker();
+    const worker = new MajordomoWorker({ broker: endpoint, service: 'echo', ...HB });
+    const serving = worker.serve((request) => request);
+    const client = new MajordomoClient({ broker: endpoint, timeoutMs: 5000 });
+    expect((await client.request('echo', 'hi')).map(String)).toEqual(['hi']);
+    const pipeline = client.pipeline();
+    await expectCloseTwice(pipeline);
+    await expectCloseTwice(client);
+    await expectCloseTwice(worker);
+    await serving;
+    await expectCloseTwice(broker);
+  });
+
+  it('await using closes each of them', async () => {
+    let kept: Lifecycle[] = [];
+    {
+      const { broker, endpoint } = await startBroker();
+      await using b = broker;
+      await using worker = new MajordomoWorker({ broker: endpoint, service: 'echo', ...HB });
+      await using client = new MajordomoClient({ broker: endpoint });
+      await using pipeline = client.pipeline();
+      kept = [b, worker, client, pipeline];
+    }
+    for (const target of kept) await expect(target.closed()).resolves.toBeUndefined();
+  });
+
+  it('MajordomoWorker: closed() resolves with WorkerGaveUpError when it gives up on its own', async () => {
+    const router = track(await rawRouter());
+    const worker = track(
+      new MajordomoWorker({
+        broker: router.endpoint,
+        service: 'svc',
+        heartbeatIntervalMs: 20,
+        liveness: 2,
+        reconnect: () => null,
+      }),
+    );
+    await expect(worker.serve((r) => r)).rejects.toMatchObject({ code: 'ERR_MDP_GAVE_UP' });
+    await expect(worker.closed()).resolves.toMatchObject({ code: 'ERR_MDP_GAVE_UP' });
+    await expect(worker.close()).resolves.toBeUndefined();
+  });
+
+  it('MajordomoClient.request and MajordomoPipeline.recv: a per-call signal aborts, a per-call timeoutMs ends the wait', async () => {
+    const { broker, endpoint } = await startBroker();
+    track(broker);
+    const client = track(new MajordomoClient({ broker: endpoint, timeoutMs: 60_000, retries: 0 }));
+    const controller = new AbortController();
+    const aborted = client.request('nobody', 'x', { signal: controller.signal });
+    const reason = new Error('caller gave up');
+    controller.abort(reason);
+    await expect(aborted).rejects.toMatchObject({ name: 'AbortError', code: 'ERR_ABORTED' });
+    await expect(client.request('nobody', 'x', { timeoutMs: 100, retries: 0 })).rejects.toMatchObject({
+      code: 'ERR_TIMEOUT',
+    });
+
+    const pipeline = track(client.pipeline({ timeoutMs: 60_000 }));
+    const recvController = new AbortController();
+    const waiting = pipeline.recv({ signal: recvController.signal });
+    recvController.abort(reason);
+    await expect(waiting).rejects.toMatchObject({ code: 'ERR_ABORTED', cause: reason });
+    await expect(pipeline.recv({ timeoutMs: 100 })).resolves.toBeNull();
+  });
+});
