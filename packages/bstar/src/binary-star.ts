@@ -29,8 +29,8 @@ import {
   type ServerSecurity,
   type TimerHandle,
   WarningLimiter,
-  toError,
 } from '@zpatterns/core';
+import { CloseOnce } from '@zpatterns/core/internal';
 import { NotStartedError } from './errors.js';
 import { initialState, transition, type BStarEvent, type BStarNotice, type BStarRole, type BStarState } from './fsm.js';
 import { BSTAR_HEARTBEAT_MS, BSTAR_PEER_EXPIRY_HEARTBEATS, decodeState, encodeState } from './protocol.js';
@@ -130,11 +130,7 @@ export class BinaryStar implements AsyncDisposable {
   #starting: Promise<void> | undefined;
   /** True once start() has bound, connected and set the peer's first expiry. */
   #started = false;
-  #closing: Promise<void> | undefined;
-  #onCloseCalled: () => void = () => undefined;
-  readonly #closeCalled = new Promise<void>((resolve) => {
-    this.#onCloseCalled = resolve;
-  });
+  readonly #closer = new CloseOnce(() => this.#close());
   readonly #guard: ServerSecurity | undefined;
 
   constructor(options: BinaryStarOptions) {
@@ -187,7 +183,7 @@ export class BinaryStar implements AsyncDisposable {
   }
 
   async #start(): Promise<void> {
-    if (this.#closing !== undefined) throw new ClosedError('BinaryStar');
+    if (this.#closer.started) throw new ClosedError('BinaryStar');
     await this.#guard?.ready();
     await this.#pub.socket.bind(this.#options.stateBind);
     this.#stateEndpoint = this.#pub.socket.lastEndpoint ?? this.#options.stateBind;
@@ -215,7 +211,7 @@ export class BinaryStar implements AsyncDisposable {
    * make a primary active at once.
    */
   vote(): boolean {
-    if (this.#closing !== undefined) return false;
+    if (this.#closer.started) return false;
     if (!this.#started) throw new NotStartedError('vote()');
     const accepted = this.#apply('client-request');
     if (accepted) this.stats.accepted++;
@@ -307,7 +303,7 @@ export class BinaryStar implements AsyncDisposable {
   }
 
   #publish(): void {
-    if (this.#closing !== undefined) return;
+    if (this.#closer.started) return;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     if (this.#pub.post(encodeState(this.#state))) this.stats.published++;
     this.#timer = this.#clock.setTimeout(() => {
@@ -318,21 +314,15 @@ export class BinaryStar implements AsyncDisposable {
 
   /** Stop publishing and close both state sockets. Idempotent. */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
-    this.#onCloseCalled();
-    return this.#closing;
+    return this.#closer.close();
   }
 
   /**
    * Resolves once the node has closed, never rejects: `undefined` after `close()`, or the error
    * that `close()` itself ran into.
    */
-  async closed(): Promise<void | Error> {
-    await this.#closeCalled;
-    return this.#closing?.then(
-      () => undefined,
-      (err: unknown) => toError(err),
-    );
+  closed(): Promise<void | Error> {
+    return this.#closer.closed();
   }
 
   async #close(): Promise<void> {

@@ -21,6 +21,7 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CurveKeyPair, Logger, Message, SecurityOptions, ServerSecurity, ZapRequest } from '@zpatterns/core';
+import { CloseOnce } from '@zpatterns/core/internal';
 import {
   applyBindSecurity,
   applyConnectSecurity,
@@ -243,11 +244,7 @@ export class CloneServer implements AsyncDisposable {
   /** Passive: the active's updates whose client copy has not arrived yet, by UUID (hex). */
   readonly #seenFromActive = new Map<string, { at: number; copies: number }>();
   #refusedLoggedAt = -Infinity;
-  #closing: Promise<void> | undefined;
-  #onCloseCalled: () => void = () => undefined;
-  readonly #closeCalled = new Promise<void>((resolve) => {
-    this.#onCloseCalled = resolve;
-  });
+  readonly #closer = new CloseOnce(() => this.#close());
   #health: CloneServerHealth = { ok: true };
   #snapshotsRunning = 0;
   readonly #snapshotQueue: { identity: Buffer; subtree: string }[] = [];
@@ -414,7 +411,7 @@ export class CloneServer implements AsyncDisposable {
   #every(ms: number, fn: () => void): void {
     const tick = (): void => {
       this.#timers.delete(handle);
-      if (this.#closing !== undefined) return;
+      if (this.#closer.started) return;
       fn();
       handle = this.#clock.setTimeout(tick, ms);
       this.#timers.add(handle);
@@ -573,7 +570,7 @@ export class CloneServer implements AsyncDisposable {
       this.#snapshotsRunning -= 1;
       this.#snapshotPeers.delete(hex(identity));
       const next = this.#snapshotQueue.shift();
-      if (next !== undefined && this.#closing === undefined) this.#startSnapshot(next.identity, next.subtree);
+      if (next !== undefined && !this.#closer.started) this.#startSnapshot(next.identity, next.subtree);
     });
   }
 
@@ -588,7 +585,7 @@ export class CloneServer implements AsyncDisposable {
       for (const msg of entries) await this.#snapshot.send([identity, ...encodeKvMsg(msg)]);
       await this.#snapshot.send([identity, ...encodeKthxbai(sequence, subtree)]);
     } catch (err) {
-      if (this.#closing !== undefined) return;
+      if (this.#closer.started) return;
       this.stats.snapshotsAborted += 1;
       this.#log.warn(
         { peer: hex(identity), entries: entries.length, reason: toError(err).message },
@@ -871,32 +868,28 @@ export class CloneServer implements AsyncDisposable {
 
   /** Stop serving and close every socket and the journal. Idempotent; resolves when all are closed. */
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      for (const t of this.#timers) this.#clock.clearTimeout(t);
-      this.#timers.clear();
-      if (this.#role === 'active') this.#commit();
-      await this.#follower?.close();
-      await this.#bstar?.close();
-      await this.#peerWatch?.close();
-      await Promise.all([this.#snapshot.close(), this.#publisher.close(), this.#collector.close()]);
-      await Promise.all(this.#guards.map((g) => g.release()));
-      this.#journal?.close();
-      this.#log.info({ sequence: this.sequence }, 'clone server closed');
-    })();
-    this.#onCloseCalled();
-    return this.#closing;
+    return this.#closer.close();
+  }
+
+  async #close(): Promise<void> {
+    for (const t of this.#timers) this.#clock.clearTimeout(t);
+    this.#timers.clear();
+    if (this.#role === 'active') this.#commit();
+    await this.#follower?.close();
+    await this.#bstar?.close();
+    await this.#peerWatch?.close();
+    await Promise.all([this.#snapshot.close(), this.#publisher.close(), this.#collector.close()]);
+    await Promise.all(this.#guards.map((g) => g.release()));
+    this.#journal?.close();
+    this.#log.info({ sequence: this.sequence }, 'clone server closed');
   }
 
   /**
    * Resolves once the server has closed, never rejects: `undefined` after `close()`, or the error
    * that `close()` itself ran into.
    */
-  async closed(): Promise<void | Error> {
-    await this.#closeCalled;
-    return this.#closing?.then(
-      () => undefined,
-      (err: unknown) => toError(err),
-    );
+  closed(): Promise<void | Error> {
+    return this.#closer.closed();
   }
 
   /** Same as `close()`, for `await using`. */

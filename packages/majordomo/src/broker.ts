@@ -30,8 +30,8 @@ import {
   type SecurityOptions,
   type ServerSecurity,
   type TimerHandle,
-  toError,
 } from '@zpatterns/core';
+import { CloseOnce } from '@zpatterns/core/internal';
 import { answerMmi, type MmiView } from './broker-mmi.js';
 import {
   createBrokerStats,
@@ -110,11 +110,7 @@ export class Broker implements AsyncDisposable {
   #state: BrokerState = { state: 'open' };
   #timer: TimerHandle | undefined;
   #lastStatsAt: number;
-  #closing: Promise<void> | undefined;
-  #onCloseCalled: () => void = () => undefined;
-  readonly #closeCalled = new Promise<void>((resolve) => {
-    this.#onCloseCalled = resolve;
-  });
+  readonly #closer = new CloseOnce(() => this.#close());
 
   constructor(options: BrokerOptions = {}) {
     const resolved = resolveBrokerOptions(options);
@@ -288,21 +284,15 @@ export class Broker implements AsyncDisposable {
    * Queued and in-flight requests are dropped. Idempotent.
    */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
-    this.#onCloseCalled();
-    return this.#closing;
+    return this.#closer.close();
   }
 
   /**
    * Resolves once the broker has closed, never rejects: `undefined` after `close()`, or the error
    * that `close()` itself ran into.
    */
-  async closed(): Promise<void | Error> {
-    await this.#closeCalled;
-    return this.#closing?.then(
-      () => undefined,
-      (err: unknown) => toError(err),
-    );
+  closed(): Promise<void | Error> {
+    return this.#closer.closed();
   }
 
   /** Same as `close()`, for `await using`. */

@@ -30,8 +30,8 @@ import {
   type Logger,
   type Message,
   type SecurityOptions,
-  toError,
 } from '@zpatterns/core';
+import { CloseOnce } from '@zpatterns/core/internal';
 import { NoReplyError } from './errors.js';
 import { encodeSequence, isSequence, LAZY_PIRATE_RETRIES, LAZY_PIRATE_TIMEOUT_MS } from './protocol.js';
 
@@ -129,11 +129,7 @@ interface Connection {
  * `timeoutMs <= 0` or `retries` not a whole number >= 0.
  */
 export class LazyPirateClient implements AsyncDisposable {
-  #closing: Promise<void> | undefined;
-  #onCloseCalled: () => void = () => undefined;
-  readonly #closeCalled = new Promise<void>((resolve) => {
-    this.#onCloseCalled = resolve;
-  });
+  readonly #closer = new CloseOnce(() => this.#close());
   readonly servers: readonly string[];
   readonly stats: LazyPirateClientStats = {
     requests: 0,
@@ -257,21 +253,15 @@ export class LazyPirateClient implements AsyncDisposable {
 
   /** Close the socket. A request in flight rejects with `ClosedError`; so do later ones. Idempotent. */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
-    this.#onCloseCalled();
-    return this.#closing;
+    return this.#closer.close();
   }
 
   /**
    * Resolves once the client has closed, never rejects: `undefined` after `close()`, or the error
    * that `close()` itself ran into.
    */
-  async closed(): Promise<void | Error> {
-    await this.#closeCalled;
-    return this.#closing?.then(
-      () => undefined,
-      (err: unknown) => toError(err),
-    );
+  closed(): Promise<void | Error> {
+    return this.#closer.closed();
   }
 
   async #close(): Promise<void> {

@@ -29,8 +29,8 @@ import {
   type Message,
   type TimerHandle,
   WarningLimiter,
-  toError,
 } from '@zpatterns/core';
+import { CloseOnce } from '@zpatterns/core/internal';
 import { DEFAULT_MAX_QUEUED_BYTES, WARNINGS_PER_SECOND } from './backlog.js';
 import { bindQueueSockets, QueueCore, type QueueSockets } from './queue-core.js';
 import {
@@ -148,11 +148,7 @@ export class ParanoidPirateQueue implements AsyncDisposable {
   readonly #warnings: WarningLimiter;
   readonly #core: QueueCore;
   #timer: TimerHandle | undefined;
-  #closing: Promise<void> | undefined;
-  #onCloseCalled: () => void = () => undefined;
-  readonly #closeCalled = new Promise<void>((resolve) => {
-    this.#onCloseCalled = resolve;
-  });
+  readonly #closer = new CloseOnce(() => this.#close());
 
   private constructor(
     o: Required<Omit<ParanoidPirateQueueOptions, 'logger' | 'security'>>,
@@ -212,21 +208,15 @@ export class ParanoidPirateQueue implements AsyncDisposable {
 
   /** Stop heartbeating, close both sockets. Queued requests are dropped. Idempotent. */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
-    this.#onCloseCalled();
-    return this.#closing;
+    return this.#closer.close();
   }
 
   /**
    * Resolves once the queue has closed, never rejects: `undefined` after `close()`, or the error
    * that `close()` itself ran into.
    */
-  async closed(): Promise<void | Error> {
-    await this.#closeCalled;
-    return this.#closing?.then(
-      () => undefined,
-      (err: unknown) => toError(err),
-    );
+  closed(): Promise<void | Error> {
+    return this.#closer.closed();
   }
 
   /** Same as `close()`, for `await using`. */

@@ -21,8 +21,8 @@ import {
   type Logger,
   type SecurityOptions,
   type Message,
-  toError,
 } from '@zpatterns/core';
+import { CloseOnce } from '@zpatterns/core/internal';
 import type { PirateQueueState } from './paranoid-pirate-queue.js';
 import { DEFAULT_MAX_QUEUED_BYTES } from './backlog.js';
 import { bindQueueSockets, QueueCore, type QueueSockets } from './queue-core.js';
@@ -108,11 +108,7 @@ export class SimplePirateQueue implements AsyncDisposable {
   /** Free workers in the order they became free (Map keeps insertion order). */
   readonly #ready = new Map<string, Buffer>();
   readonly #core: QueueCore;
-  #closing: Promise<void> | undefined;
-  #onCloseCalled: () => void = () => undefined;
-  readonly #closeCalled = new Promise<void>((resolve) => {
-    this.#onCloseCalled = resolve;
-  });
+  readonly #closer = new CloseOnce(() => this.#close());
 
   private constructor(maxQueuedBytes: number, log: Logger, sockets: QueueSockets) {
     this.#log = log;
@@ -159,21 +155,15 @@ export class SimplePirateQueue implements AsyncDisposable {
 
   /** Close both sockets; queued requests are dropped. Idempotent. */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
-    this.#onCloseCalled();
-    return this.#closing;
+    return this.#closer.close();
   }
 
   /**
    * Resolves once the queue has closed, never rejects: `undefined` after `close()`, or the error
    * that `close()` itself ran into.
    */
-  async closed(): Promise<void | Error> {
-    await this.#closeCalled;
-    return this.#closing?.then(
-      () => undefined,
-      (err: unknown) => toError(err),
-    );
+  closed(): Promise<void | Error> {
+    return this.#closer.closed();
   }
 
   /** Same as `close()`, for `await using`. */

@@ -25,6 +25,7 @@ import {
   type Message,
   type SecurityOptions,
 } from '@zpatterns/core';
+import { CloseOnce } from '@zpatterns/core/internal';
 import { decodeSimpleRequest, encodeReply, encodeSimpleReady } from './protocol.js';
 import type { RequestHandler } from './paranoid-pirate-worker.js';
 
@@ -87,11 +88,7 @@ export class SimplePirateWorker implements AsyncDisposable {
   readonly #log: Logger;
   #state: WorkerState = { state: 'serving', generation: 0 };
   #channel: Channel<zmq.Request> | undefined;
-  #closing: Promise<void> | undefined;
-  #onCloseCalled: () => void = () => undefined;
-  readonly #closeCalled = new Promise<void>((resolve) => {
-    this.#onCloseCalled = resolve;
-  });
+  readonly #closer = new CloseOnce(() => this.#close());
 
   /** Connect to the queue's backend at once and send READY. */
   constructor(queue: string, handler: RequestHandler, options: SimplePirateWorkerOptions = {}) {
@@ -110,21 +107,15 @@ export class SimplePirateWorker implements AsyncDisposable {
 
   /** Close the socket; a request being handled gets no reply. Idempotent. */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
-    this.#onCloseCalled();
-    return this.#closing;
+    return this.#closer.close();
   }
 
   /**
    * Resolves once the worker has closed, never rejects: `undefined` after `close()`, or the error
    * that `close()` itself ran into.
    */
-  async closed(): Promise<void | Error> {
-    await this.#closeCalled;
-    return this.#closing?.then(
-      () => undefined,
-      (err: unknown) => toError(err),
-    );
+  closed(): Promise<void | Error> {
+    return this.#closer.closed();
   }
 
   /** Same as `close()`, for `await using`. */

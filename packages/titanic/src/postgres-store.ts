@@ -27,7 +27,7 @@
  * Lease times use the database clock, so instances need not agree on the time.
  */
 import { componentLogger, exponentialBackoff, toError, type Logger, type RetryDelay } from '@zpatterns/core';
-import { persistentRetryDelay } from '@zpatterns/core/internal';
+import { persistentRetryDelay, CloseOnce } from '@zpatterns/core/internal';
 import pg from 'pg';
 import { TitanicStoreError } from './errors.js';
 import {
@@ -164,11 +164,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
   readonly #log: Logger;
   #healthy = true;
   #closed = false;
-  #closing: Promise<void> | undefined;
-  #onCloseCalled: () => void = () => undefined;
-  readonly #closeCalled = new Promise<void>((resolve) => {
-    this.#onCloseCalled = resolve;
-  });
+  readonly #closer = new CloseOnce(() => this.#close());
   /** The single-flight health probe loop while unhealthy. */
   #probing: Promise<void> | undefined;
   #probeTimer: NodeJS.Timeout | undefined;
@@ -561,21 +557,15 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
 
   /** Close the store. Idempotent: every call resolves when the first has finished. */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
-    this.#onCloseCalled();
-    return this.#closing;
+    return this.#closer.close();
   }
 
   /**
    * Resolves once the store has closed, never rejects: `undefined` after `close()`, or the error
    * that `close()` itself ran into.
    */
-  async closed(): Promise<void | Error> {
-    await this.#closeCalled;
-    return this.#closing?.then(
-      () => undefined,
-      (err: unknown) => toError(err),
-    );
+  closed(): Promise<void | Error> {
+    return this.#closer.closed();
   }
 
   async #close(): Promise<void> {

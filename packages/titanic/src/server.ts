@@ -27,6 +27,7 @@ import {
   type TimerHandle,
   definedOnly,
 } from '@zpatterns/core';
+import { CloseOnce } from '@zpatterns/core/internal';
 import { MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
 import { Dispatcher, dispatcherDefaults, type DispatcherStats } from './dispatcher.js';
 import { GroupCommitter } from './group-commit.js';
@@ -177,11 +178,7 @@ export class TitanicServer implements AsyncDisposable {
   readonly #workers: MajordomoWorker[] = [];
   readonly #served: Promise<void>[] = [];
   #state: TitanicServerState = { state: 'idle' };
-  #closing: Promise<void> | undefined;
-  #onCloseCalled: () => void = () => undefined;
-  readonly #closeCalled = new Promise<void>((resolve) => {
-    this.#onCloseCalled = resolve;
-  });
+  readonly #closer = new CloseOnce(() => this.#close());
   readonly #counters = {
     submitted: 0,
     replyQueries: 0,
@@ -415,31 +412,27 @@ export class TitanicServer implements AsyncDisposable {
    * drains briefly, every queued write is committed, the store is closed. Idempotent.
    */
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      this.#transition({ state: 'closing' });
-      if (this.#sweepTimer !== undefined) this.#o.clock.clearTimeout(this.#sweepTimer);
-      await Promise.allSettled(this.#workers.map((w) => w.close()));
-      await Promise.allSettled(this.#served);
-      await this.#dispatcher.close();
-      await this.#client.close();
-      await this.#committer.close();
-      await this.#store.close();
-      this.#transition({ state: 'closed' });
-    })();
-    this.#onCloseCalled();
-    return this.#closing;
+    return this.#closer.close();
+  }
+
+  async #close(): Promise<void> {
+    this.#transition({ state: 'closing' });
+    if (this.#sweepTimer !== undefined) this.#o.clock.clearTimeout(this.#sweepTimer);
+    await Promise.allSettled(this.#workers.map((w) => w.close()));
+    await Promise.allSettled(this.#served);
+    await this.#dispatcher.close();
+    await this.#client.close();
+    await this.#committer.close();
+    await this.#store.close();
+    this.#transition({ state: 'closed' });
   }
 
   /**
    * Resolves once the server has closed, never rejects: `undefined` after `close()`, or the error
    * that `close()` itself ran into.
    */
-  async closed(): Promise<void | Error> {
-    await this.#closeCalled;
-    return this.#closing?.then(
-      () => undefined,
-      (err: unknown) => toError(err),
-    );
+  closed(): Promise<void | Error> {
+    return this.#closer.closed();
   }
 
   /** Same as `close()`, for `await using`. */

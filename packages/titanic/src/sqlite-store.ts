@@ -21,7 +21,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { InvalidArgumentError, toError } from '@zpatterns/core';
+import { InvalidArgumentError } from '@zpatterns/core';
+import { CloseOnce } from '@zpatterns/core/internal';
 import { TitanicStoreError } from './errors.js';
 import {
   countBatch,
@@ -96,11 +97,7 @@ export class SqliteStore implements TitanicStore, StoreAdmin {
   #healthy = true;
   #probeTimer: NodeJS.Timeout | undefined;
   #closed = false;
-  #closing: Promise<void> | undefined;
-  #onCloseCalled: () => void = () => undefined;
-  readonly #closeCalled = new Promise<void>((resolve) => {
-    this.#onCloseCalled = resolve;
-  });
+  readonly #closer = new CloseOnce(() => this.#close());
 
   constructor(options: SqliteStoreOptions) {
     const fsync = options.fsync ?? sqliteStoreDefaults.fsync;
@@ -310,21 +307,15 @@ export class SqliteStore implements TitanicStore, StoreAdmin {
 
   /** Close the store. Idempotent: every call resolves when the first has finished. */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
-    this.#onCloseCalled();
-    return this.#closing;
+    return this.#closer.close();
   }
 
   /**
    * Resolves once the store has closed, never rejects: `undefined` after `close()`, or the error
    * that `close()` itself ran into.
    */
-  async closed(): Promise<void | Error> {
-    await this.#closeCalled;
-    return this.#closing?.then(
-      () => undefined,
-      (err: unknown) => toError(err),
-    );
+  closed(): Promise<void | Error> {
+    return this.#closer.closed();
   }
 
   async #close(): Promise<void> {

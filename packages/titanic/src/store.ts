@@ -12,7 +12,7 @@
  *
  *   blob  = *( length:u32be  bytes[length] )      (zero frames = empty blob)
  */
-import { toError } from '@zpatterns/core';
+import { CloseOnce } from '@zpatterns/core/internal';
 import { TitanicStoreError } from './errors.js';
 
 /** One write in a batch. */
@@ -217,11 +217,7 @@ export class MemoryStore implements TitanicStore {
   readonly stats: StoreStats = newStoreStats();
   readonly #entries = new Map<string, MemoryEntry>();
   #closed = false;
-  #closing: Promise<void> | undefined;
-  #onCloseCalled: () => void = () => undefined;
-  readonly #closeCalled = new Promise<void>((resolve) => {
-    this.#onCloseCalled = resolve;
-  });
+  readonly #closer = new CloseOnce(() => this.#close());
 
   async write(batch: readonly StoreWrite[]): Promise<void> {
     this.#check();
@@ -291,21 +287,15 @@ export class MemoryStore implements TitanicStore {
 
   /** Close the store. Idempotent: every call resolves when the first has finished. */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
-    this.#onCloseCalled();
-    return this.#closing;
+    return this.#closer.close();
   }
 
   /**
    * Resolves once the store has closed, never rejects: `undefined` after `close()`, or the error
    * that `close()` itself ran into.
    */
-  async closed(): Promise<void | Error> {
-    await this.#closeCalled;
-    return this.#closing?.then(
-      () => undefined,
-      (err: unknown) => toError(err),
-    );
+  closed(): Promise<void | Error> {
+    return this.#closer.closed();
   }
 
   #close(): Promise<void> {
