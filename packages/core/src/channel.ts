@@ -305,11 +305,21 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
     return iterator;
   }
 
-  /** Stop accepting sends, wait until every queued message has been handed to libzmq, then close. */
-  async drain(): Promise<void> {
+  /**
+   * Stop accepting sends, wait until every queued message has been handed to libzmq, then close.
+   * With `timeoutMs`, close after that long even if libzmq has not taken everything (a socket with
+   * no peer to send to, such as one whose handshake was refused, never takes it): what is still
+   * queued then is dropped, as by `close()`.
+   */
+  async drain(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.#state === 'open') this.#state = 'draining';
     if (this.#queue.length > 0 || this.#pumping !== undefined) {
-      await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#drainWaiters.push(resolve);
+        if (options.timeoutMs !== undefined) timer = setTimeout(resolve, options.timeoutMs);
+      });
+      clearTimeout(timer);
     }
     await this.close();
   }

@@ -204,6 +204,22 @@ describe('Channel lifecycle', () => {
     await inbound.close();
   });
 
+  it('drain({ timeoutMs }) closes after the bound when libzmq cannot take a message (no peer at all)', async () => {
+    const dealer = new zmq.Dealer({ linger: 0 }); // never connected: a send waits for a peer for ever
+    const channel = new Channel(dealer);
+    channel.post(['nobody']);
+    const unbounded = channel.drain();
+    const first = await Promise.race([
+      unbounded.then(() => 'drained'),
+      new Promise((resolve) => setTimeout(() => resolve('still draining'), 300).unref()),
+    ]);
+    expect(first).toBe('still draining');
+    await channel.drain({ timeoutMs: 100 });
+    expect(dealer.closed).toBe(true);
+    expect(channel.stats.sent).toBe(0);
+    await unbounded; // the close ends the first drain too
+  });
+
   it('a throwing handler is counted and the loop goes on; the loop ends when the socket closes', async () => {
     const { router, dealer } = await pair('inproc');
     const inbound = new Channel(router);

@@ -100,7 +100,8 @@ export class WorkerSession {
 
   /**
    * End politely: send DISCONNECT after everything already queued (the last REPLY), wait until
-   * libzmq has it, and close with `lingerMs` so it reaches the broker. Idempotent.
+   * libzmq has it, and close with `lingerMs` so it reaches the broker. With no connection to send
+   * on (a refused handshake) libzmq never takes it: the wait ends after `lingerMs` too. Idempotent.
    */
   async leave(end: SessionEnd, lingerMs: number): Promise<void> {
     if (this.#end !== undefined) {
@@ -112,7 +113,7 @@ export class WorkerSession {
     this.#heartbeat.stop();
     this.#socket.linger = lingerMs;
     this.#log.debug({ session: this.id, reason: end.reason }, 'leaving: DISCONNECT sent');
-    await this.#channel.drain();
+    await this.#channel.drain({ timeoutMs: lingerMs });
     this.#resolveEnded(end);
     await this.ended;
   }
