@@ -3,30 +3,8 @@
  * real sockets: close twice, `await using`, `closed()`.
  */
 import { BinaryStar, createBinaryStarClient } from '@zpatterns/bstar';
-import { ipcEndpoint } from '@zpatterns/testkit';
+import { ipcEndpoint, expectClosesOnce, type Closable } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
-
-interface Lifecycle {
-  close(): Promise<void>;
-  closed(): Promise<unknown>;
-  [Symbol.asyncDispose](): Promise<void>;
-}
-
-async function expectCloseTwice(target: Lifecycle): Promise<void> {
-  let ended = false;
-  const closed = target.closed().then((value) => {
-    ended = true;
-    return value;
-  });
-  await new Promise((resolve) => setImmediate(resolve));
-  expect(ended).toBe(false);
-  const first = target.close();
-  expect(target.close()).toBe(first);
-  await expect(first).resolves.toBeUndefined();
-  await expect(target.close()).resolves.toBeUndefined();
-  await expect(closed).resolves.toBeUndefined();
-  await expect(target.closed()).resolves.toBeUndefined();
-}
 
 function node(): BinaryStar {
   return new BinaryStar({
@@ -41,12 +19,12 @@ describe('Binary Star lifecycle', () => {
   it('BinaryStar: close twice and closed(), started or never started', async () => {
     const started = node();
     await started.start();
-    await expectCloseTwice(started);
-    await expectCloseTwice(node());
+    await expectClosesOnce(started);
+    await expectClosesOnce(node());
   });
 
   it('await using closes a node and a client', async () => {
-    let kept: Lifecycle[] = [];
+    let kept: Closable[] = [];
     {
       await using star = node();
       await star.start();
@@ -57,6 +35,6 @@ describe('Binary Star lifecycle', () => {
   });
 
   it('the Binary Star client: close twice, closed()', async () => {
-    await expectCloseTwice(createBinaryStarClient(['tcp://127.0.0.1:5', 'tcp://127.0.0.1:6']));
+    await expectClosesOnce(createBinaryStarClient(['tcp://127.0.0.1:5', 'tcp://127.0.0.1:6']));
   });
 });

@@ -2,35 +2,12 @@
  * The shared lifecycle of the Clone server and client, on real sockets: `close()` twice,
  * `await using`, `closed()`, and `commit()`'s per-call `{ timeoutMs, signal }`.
  */
-import { useDisposables } from '@zpatterns/testkit';
+import { useDisposables, expectClosesOnce, type Closable } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
 import { CloneClient } from '../src/client.js';
 import { CloneServer } from '../src/server.js';
 
-interface Lifecycle {
-  close(): Promise<void>;
-  closed(): Promise<unknown>;
-  [Symbol.asyncDispose](): Promise<void>;
-}
-
 const { track } = useDisposables();
-
-async function expectCloseTwice(target: Lifecycle): Promise<void> {
-  let ended = false;
-  const closed = target.closed().then((value) => {
-    ended = true;
-    return value;
-  });
-  await new Promise((resolve) => setImmediate(resolve));
-  expect(ended).toBe(false);
-  const first = target.close();
-  const second = target.close();
-  expect(second).toBe(first);
-  await expect(first).resolves.toBeUndefined();
-  await expect(target.close()).resolves.toBeUndefined();
-  await expect(closed).resolves.toBeUndefined();
-  await expect(target.closed()).resolves.toBeUndefined();
-}
 
 describe('Clone lifecycle', () => {
   it('CloneServer and CloneClient: close twice, closed()', async () => {
@@ -38,12 +15,12 @@ describe('Clone lifecycle', () => {
     await server.start();
     const client = new CloneClient({ servers: [{ ...server.endpoints }] });
     await client.start();
-    await expectCloseTwice(client);
-    await expectCloseTwice(server);
+    await expectClosesOnce(client);
+    await expectClosesOnce(server);
   });
 
   it('await using closes both', async () => {
-    let kept: Lifecycle[] = [];
+    let kept: Closable[] = [];
     {
       await using server = new CloneServer({ hugzIntervalMs: 100 });
       await server.start();

@@ -3,44 +3,22 @@
  * `await using`, `closed()`, and `request()`'s per-call `{ timeoutMs, signal }`.
  */
 import { FreelanceClient, FreelanceServer } from '@zpatterns/freelance';
-import { useDisposables } from '@zpatterns/testkit';
+import { useDisposables, expectClosesOnce, type Closable } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
 
-interface Lifecycle {
-  close(): Promise<void>;
-  closed(): Promise<unknown>;
-  [Symbol.asyncDispose](): Promise<void>;
-}
-
 const { track } = useDisposables();
-
-async function expectCloseTwice(target: Lifecycle): Promise<void> {
-  let ended = false;
-  const closed = target.closed().then((value) => {
-    ended = true;
-    return value;
-  });
-  await new Promise((resolve) => setImmediate(resolve));
-  expect(ended).toBe(false);
-  const first = target.close();
-  expect(target.close()).toBe(first);
-  await expect(first).resolves.toBeUndefined();
-  await expect(target.close()).resolves.toBeUndefined();
-  await expect(closed).resolves.toBeUndefined();
-  await expect(target.closed()).resolves.toBeUndefined();
-}
 
 describe('Freelance lifecycle', () => {
   it('FreelanceServer and FreelanceClient: close twice, closed()', async () => {
     const server = await FreelanceServer.start({ bind: 'tcp://127.0.0.1:*' });
     const client = new FreelanceClient({ servers: [server.endpoint] });
     expect((await client.request(['hi'])).map(String)).toEqual(['hi']);
-    await expectCloseTwice(client);
-    await expectCloseTwice(server);
+    await expectClosesOnce(client);
+    await expectClosesOnce(server);
   });
 
   it('await using closes both', async () => {
-    let kept: Lifecycle[] = [];
+    let kept: Closable[] = [];
     {
       await using server = await FreelanceServer.start({ bind: 'tcp://127.0.0.1:*' });
       await using client = new FreelanceClient({ servers: [server.endpoint] });

@@ -4,34 +4,11 @@
  * failure of its own), and the per-call `{ timeoutMs, signal }` of the calls that wait.
  */
 import { Broker, MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
-import { rawRouter, useDisposables } from '@zpatterns/testkit';
+import { rawRouter, useDisposables, expectClosesOnce, type Closable } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
-
-interface Lifecycle {
-  close(): Promise<void>;
-  closed(): Promise<unknown>;
-  [Symbol.asyncDispose](): Promise<void>;
-}
 
 const { track } = useDisposables();
 const HB = { heartbeatIntervalMs: 100, liveness: 3 } as const;
-
-async function expectCloseTwice(target: Lifecycle): Promise<void> {
-  let ended = false;
-  const closed = target.closed().then((value) => {
-    ended = true;
-    return value;
-  });
-  await new Promise((resolve) => setImmediate(resolve));
-  expect(ended).toBe(false);
-  const first = target.close();
-  const second = target.close();
-  expect(second).toBe(first);
-  await expect(first).resolves.toBeUndefined();
-  await expect(target.close()).resolves.toBeUndefined();
-  await expect(closed).resolves.toBeUndefined();
-  await expect(target.closed()).resolves.toBeUndefined();
-}
 
 async function startBroker(): Promise<{ broker: Broker; endpoint: string }> {
   const broker = new Broker(HB);
@@ -47,15 +24,15 @@ describe('Majordomo lifecycle', () => {
     const client = new MajordomoClient({ broker: endpoint, timeoutMs: 5000 });
     expect((await client.request('echo', 'hi')).map(String)).toEqual(['hi']);
     const pipeline = client.pipeline();
-    await expectCloseTwice(pipeline);
-    await expectCloseTwice(client);
-    await expectCloseTwice(worker);
+    await expectClosesOnce(pipeline);
+    await expectClosesOnce(client);
+    await expectClosesOnce(worker);
     await serving;
-    await expectCloseTwice(broker);
+    await expectClosesOnce(broker);
   });
 
   it('await using closes each of them', async () => {
-    let kept: Lifecycle[] = [];
+    let kept: Closable[] = [];
     {
       const { broker, endpoint } = await startBroker();
       await using b = broker;

@@ -11,40 +11,16 @@ import {
   SimplePirateQueue,
   SimplePirateWorker,
 } from '@zpatterns/pirate';
-import { rawRouter, useDisposables } from '@zpatterns/testkit';
+import { rawRouter, useDisposables, expectClosesOnce, type Closable } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
-
-interface Lifecycle {
-  close(): Promise<void>;
-  closed(): Promise<unknown>;
-  [Symbol.asyncDispose](): Promise<void>;
-}
 
 const { track } = useDisposables();
 const echo = (body: Buffer[]): Buffer[] => body;
 const endpoints = { frontend: 'tcp://127.0.0.1:*', backend: 'tcp://127.0.0.1:*' };
 
-/** `closed()` stays pending until close; close twice resolves both times; closed() then gives undefined. */
-async function expectCloseTwice(target: Lifecycle): Promise<void> {
-  let ended = false;
-  const closed = target.closed().then((value) => {
-    ended = true;
-    return value;
-  });
-  await new Promise((resolve) => setImmediate(resolve));
-  expect(ended).toBe(false);
-  const first = target.close();
-  const second = target.close();
-  await expect(first).resolves.toBeUndefined();
-  await expect(second).resolves.toBeUndefined();
-  await expect(target.close()).resolves.toBeUndefined();
-  await expect(closed).resolves.toBeUndefined();
-  await expect(target.closed()).resolves.toBeUndefined();
-}
-
 /** `await using` closes the object at the end of the block. */
-async function expectAwaitUsing(make: () => Lifecycle | Promise<Lifecycle>): Promise<void> {
-  let kept: Lifecycle | undefined;
+async function expectAwaitUsing(make: () => Closable | Promise<Closable>): Promise<void> {
+  let kept: Closable | undefined;
   {
     await using target = await make();
     kept = target;
@@ -54,7 +30,7 @@ async function expectAwaitUsing(make: () => Lifecycle | Promise<Lifecycle>): Pro
 
 describe('Pirate lifecycle', () => {
   it('LazyPirateClient: close twice, await using, closed()', async () => {
-    await expectCloseTwice(new LazyPirateClient('tcp://127.0.0.1:5', { timeoutMs: 1000 }));
+    await expectClosesOnce(new LazyPirateClient('tcp://127.0.0.1:5', { timeoutMs: 1000 }));
     await expectAwaitUsing(() => new LazyPirateClient('tcp://127.0.0.1:5'));
   });
 
@@ -81,8 +57,8 @@ describe('Pirate lifecycle', () => {
   it('SimplePirateQueue and SimplePirateWorker: close twice, await using, closed()', async () => {
     const queue = await SimplePirateQueue.start(endpoints);
     const worker = new SimplePirateWorker(queue.endpoints.backend, echo);
-    await expectCloseTwice(worker);
-    await expectCloseTwice(queue);
+    await expectClosesOnce(worker);
+    await expectClosesOnce(queue);
     await expectAwaitUsing(() => SimplePirateQueue.start(endpoints));
     const other = track(await SimplePirateQueue.start(endpoints));
     await expectAwaitUsing(() => new SimplePirateWorker(other.endpoints.backend, echo));
@@ -91,8 +67,8 @@ describe('Pirate lifecycle', () => {
   it('ParanoidPirateQueue and ParanoidPirateWorker: close twice, await using, closed()', async () => {
     const queue = await ParanoidPirateQueue.start(endpoints);
     const worker = new ParanoidPirateWorker(queue.endpoints.backend, echo);
-    await expectCloseTwice(worker);
-    await expectCloseTwice(queue);
+    await expectClosesOnce(worker);
+    await expectClosesOnce(queue);
     await expectAwaitUsing(() => ParanoidPirateQueue.start(endpoints));
     const other = track(await ParanoidPirateQueue.start(endpoints));
     await expectAwaitUsing(() => new ParanoidPirateWorker(other.endpoints.backend, echo));

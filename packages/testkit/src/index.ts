@@ -7,6 +7,7 @@ export { rawDealer, RawPeer, rawRequest, rawRouter, randomMessage, seededRandom 
 export { freePortRange, onFreePortRange } from './ports.js';
 export { postgresUrl, startPostgres } from './postgres.js';
 export { usePostgres } from './use-postgres.js';
+export { expectClosesOnce } from './lifecycle.js';
 export { startTcpProxy } from './tcp-proxy.js';
 export { rssBytes, sendAndExpectDrop } from './untrusted.js';
 export { fuzz, fuzzMessage } from './fuzz.js';
@@ -22,4 +23,5 @@ export type { FreePortRangeOptions } from './ports.js';
 export type { HealthThroughShutdown, Probe } from './health.js';
 export type { PostgresCluster } from './postgres.js';
 export type { PostgresForTests } from './use-postgres.js';
+export type { Closable } from './lifecycle.js';
 export type { ProxyConnection, ProxyControls, ProxyMode, ProxyStats, TcpProxy, TcpProxyOptions } from './tcp-proxy.js';
