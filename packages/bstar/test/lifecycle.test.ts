@@ -3,7 +3,7 @@
  * real sockets: close twice, `await using`, `closed()`.
  */
 import { BinaryStar, createBinaryStarClient } from '@zpatterns/bstar';
-import { ipcEndpoint, expectClosesOnce, type Closable } from '@zpatterns/testkit';
+import { ipcEndpoint, expectClosesOnce, type LongLived } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
 
 function node(): BinaryStar {
@@ -24,7 +24,7 @@ describe('Binary Star lifecycle', () => {
   });
 
   it('await using closes a node and a client', async () => {
-    let kept: Closable[] = [];
+    let kept: LongLived[] = [];
     {
       await using star = node();
       await star.start();

@@ -2,7 +2,7 @@
  * The shared lifecycle of the Clone server and client, on real sockets: `close()` twice,
  * `await using`, `closed()`, and `commit()`'s per-call `{ timeoutMs, signal }`.
  */
-import { useDisposables, expectClosesOnce, type Closable } from '@zpatterns/testkit';
+import { useDisposables, expectClosesOnce, type LongLived } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
 import { CloneClient } from '../src/client.js';
 import { CloneServer } from '../src/server.js';
@@ -20,7 +20,7 @@ describe('Clone lifecycle', () => {
   });
 
   it('await using closes both', async () => {
-    let kept: Closable[] = [];
+    let kept: LongLived[] = [];
     {
       await using server = new CloneServer({ hugzIntervalMs: 100 });
       await server.start();

@@ -3,7 +3,7 @@
  * `await using`, `closed()`, and `request()`'s per-call `{ timeoutMs, signal }`.
  */
 import { FreelanceClient, FreelanceServer } from '@zpatterns/freelance';
-import { useDisposables, expectClosesOnce, type Closable } from '@zpatterns/testkit';
+import { useDisposables, expectClosesOnce, type LongLived } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
 
 const { track } = useDisposables();
@@ -18,7 +18,7 @@ describe('Freelance lifecycle', () => {
   });
 
   it('await using closes both', async () => {
-    let kept: Closable[] = [];
+    let kept: LongLived[] = [];
     {
       await using server = await FreelanceServer.start({ bind: 'tcp://127.0.0.1:*' });
       await using client = new FreelanceClient({ servers: [server.endpoint] });

@@ -4,7 +4,7 @@
  * failure of its own), and the per-call `{ timeoutMs, signal }` of the calls that wait.
  */
 import { Broker, MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
-import { rawRouter, useDisposables, expectClosesOnce, type Closable } from '@zpatterns/testkit';
+import { rawRouter, useDisposables, expectClosesOnce, type LongLived } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
 
 const { track } = useDisposables();
@@ -32,7 +32,7 @@ describe('Majordomo lifecycle', () => {
   });
 
   it('await using closes each of them', async () => {
-    let kept: Closable[] = [];
+    let kept: LongLived[] = [];
     {
       const { broker, endpoint } = await startBroker();
       await using b = broker;

@@ -11,7 +11,7 @@ import {
   SimplePirateQueue,
   SimplePirateWorker,
 } from '@zpatterns/pirate';
-import { rawRouter, useDisposables, expectClosesOnce, type Closable } from '@zpatterns/testkit';
+import { rawRouter, useDisposables, expectClosesOnce, type LongLived } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
 
 const { track } = useDisposables();
@@ -19,8 +19,8 @@ const echo = (body: Buffer[]): Buffer[] => body;
 const endpoints = { frontend: 'tcp://127.0.0.1:*', backend: 'tcp://127.0.0.1:*' };
 
 /** `await using` closes the object at the end of the block. */
-async function expectAwaitUsing(make: () => Closable | Promise<Closable>): Promise<void> {
-  let kept: Closable | undefined;
+async function expectAwaitUsing(make: () => LongLived | Promise<LongLived>): Promise<void> {
+  let kept: LongLived | undefined;
   {
     await using target = await make();
     kept = target;

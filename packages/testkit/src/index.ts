@@ -23,5 +23,5 @@ export type { FreePortRangeOptions } from './ports.js';
 export type { HealthThroughShutdown, Probe } from './health.js';
 export type { PostgresCluster } from './postgres.js';
 export type { PostgresForTests } from './use-postgres.js';
-export type { Closable } from './lifecycle.js';
+export type { LongLived } from './lifecycle.js';
 export type { ProxyConnection, ProxyControls, ProxyMode, ProxyStats, TcpProxy, TcpProxyOptions } from './tcp-proxy.js';

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 
 /** What every long-lived zpatterns object has (see docs/api.md). */
-export interface Closable {
+export interface LongLived {
   close(): Promise<void>;
   closed(): Promise<unknown>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -13,7 +13,7 @@ export interface Closable {
  * `samePromise` is false), so does a third after the end, and `closed()`, taken before and after,
  * resolves with `undefined`.
  */
-export async function expectClosesOnce(target: Closable, options: { samePromise?: boolean } = {}): Promise<void> {
+export async function expectClosesOnce(target: LongLived, options: { samePromise?: boolean } = {}): Promise<void> {
   let ended = false;
   const closed = target.closed().then((value) => {
     ended = true;
