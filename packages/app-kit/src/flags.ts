@@ -178,6 +178,8 @@ export function envName(prefix: string, long: string): string {
 }
 
 const FALSE_WORDS = /^(?:|0|false|no|off)$/i;
+/** Flags only the command line sets. */
+const COMMAND_LINE_ONLY = new Set(['--version', '--help', '--force']);
 
 /**
  * Make every visible flag of `command` (and, with `recursive`, of its subcommands) readable from
@@ -186,12 +188,13 @@ const FALSE_WORDS = /^(?:|0|false|no|off)$/i;
  * the default. A value from the environment goes through the flag's own parser and choices, so a
  * bad one is a usage error (exit 2) like a bad flag. A flag without a value is set by `1`, `true`,
  * `yes` or `on`, and left alone by `0`, `false`, `no`, `off` or an empty value; a repeatable flag
- * takes one value. Call it after the last option is added, before parsing.
+ * takes one value. `--force` is never read from the environment: a destructive override must be
+ * typed where it is meant. Call it after the last option is added, before parsing.
  */
 export function envOptions(command: Command, prefix: string, recursive = false): Command {
   for (const option of command.options) {
     if (option.hidden || option.long === undefined || option.envVar !== undefined) continue;
-    if (option.long === '--version' || option.long === '--help') continue;
+    if (COMMAND_LINE_ONLY.has(option.long)) continue;
     const name = envName(prefix, option.long);
     // commander listens for the variable only when `.env()` came before `addOption`; so here the
     // listener is ours, doing what commander's would.

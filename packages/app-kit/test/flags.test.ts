@@ -5,7 +5,7 @@
  * new flag and logs a deprecation warning; `--help` shows the new name with its variable and not
  * the old one; a bad value from the environment is a one-line usage error, exit code 2.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -115,6 +115,24 @@ describe('ZPAT_<PROGRAM>_<FLAG> sets a flag; the command line beats it', () => {
     await daemon.stop();
     const pending = await runCli(appBin('titanic'), ['pending'], { env: { ZPAT_TITANIC_DATA_DIR: dataDir } });
     expect(pending).toMatchObject({ code: 0, stdout: 'no pending requests\n' });
+  });
+
+  it('zpat: --force is never read from the environment (ZPAT_FORCE=1 replaces nothing)', async () => {
+    const dataDir = tempDir();
+    const titanic = await start('titanic', ['--with-broker', '--broker', ANY, '--data-dir', dataDir]);
+    await titanic.stop();
+    const out = join(tempDir(), 'backup.sqlite');
+    writeFileSync(out, 'keep me');
+    const refused = await runCli(appBin('zpat'), ['store', 'backup', '--data-dir', dataDir, '--out', out], {
+      env: { ZPAT_FORCE: '1' },
+    });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('--force replaces it');
+    expect(readFileSync(out, 'utf8')).toBe('keep me');
+    const help = await runCli(appBin('zpat'), ['store', 'backup', '--help']);
+    expect(help.stdout).not.toContain('ZPAT_FORCE');
+    const forced = await runCli(appBin('zpat'), ['store', 'backup', '--data-dir', dataDir, '--out', out, '--force']);
+    expect(forced.code).toBe(0);
   });
 
   it('zpat (ZPAT_<FLAG>)', async () => {
