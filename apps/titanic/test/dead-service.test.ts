@@ -52,25 +52,29 @@ async function pool(count: number, width: number, task: (i: number) => Promise<v
   );
 }
 
+/** Titanic with its broker on a free port, MDP heartbeats every HEARTBEAT_MS, 2 s dispatch timeout. */
+function startTitanic(storeArgs: string[], extra: string[] = []): Promise<Daemon> {
+  return Daemon.start({
+    bin: appBin('titanic'),
+    args: [
+      '--with-broker',
+      '--broker',
+      'tcp://127.0.0.1:*',
+      ...storeArgs,
+      '--heartbeat-ms',
+      String(HEARTBEAT_MS),
+      '--timeout-ms',
+      '2000',
+      ...extra,
+    ],
+  });
+}
+
 describe('titanic: a dead service does not hold up a live one (real processes)', () => {
   it.each(stores)(
     'with 1,000 requests pending for a service with no worker, echo requests are all answered, on %s',
     async (name, storeArgs) => {
-      await using titanic = await Daemon.start({
-        bin: appBin('titanic'),
-        args: [
-          '--with-broker',
-          '--broker',
-          'tcp://127.0.0.1:*',
-          ...storeArgs(),
-          '--heartbeat-ms',
-          String(HEARTBEAT_MS),
-          '--timeout-ms',
-          '2000',
-          '--log-level',
-          'info',
-        ],
-      });
+      await using titanic = await startTitanic(storeArgs(), ['--log-level', 'info']);
       const broker = titanic.ready['broker'] as string;
       const echo = new MajordomoWorker({
         broker,
@@ -120,19 +124,7 @@ describe('titanic: a dead service does not hold up a live one (real processes)',
   it.each(stores)(
     'with 1,000 requests pending for a slow service (one worker, 50 ms each), echo requests are answered, on %s',
     async (name, storeArgs) => {
-      await using titanic = await Daemon.start({
-        bin: appBin('titanic'),
-        args: [
-          '--with-broker',
-          '--broker',
-          'tcp://127.0.0.1:*',
-          ...storeArgs(),
-          '--heartbeat-ms',
-          String(HEARTBEAT_MS),
-          '--timeout-ms',
-          '2000',
-        ],
-      });
+      await using titanic = await startTitanic(storeArgs());
       const broker = titanic.ready['broker'] as string;
       const echo = new MajordomoWorker({ broker, service: 'echo', heartbeatIntervalMs: HEARTBEAT_MS });
       const slow = new MajordomoWorker({ broker, service: 'slow', heartbeatIntervalMs: HEARTBEAT_MS });

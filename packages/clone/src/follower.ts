@@ -21,6 +21,7 @@
 import type { Logger, Message, SecurityOptions } from '@zpatterns/core';
 import { applyConnectSecurity, InvalidArgumentError, toError } from '@zpatterns/core';
 import * as zmq from 'zeromq';
+import type { CloneClientStats } from './client.js';
 import type { KvMsg } from './kvmsg.js';
 import { ReplicaError } from './errors.js';
 import { decodeKvMsg, encodeIcanhaz, HUGZ, inSubtree } from './kvmsg.js';
@@ -49,15 +50,8 @@ export interface FollowerOptions {
   onHugz?(msg: KvMsg): void;
 }
 
-export interface FollowerStats {
-  snapshots: number;
-  updates: number;
-  stale: number;
-  gaps: number;
-  failovers: number;
-  snapshotTimeouts: number;
-  badMessages: number;
-}
+/** The follower's share of the client's counters (documented there). */
+export type FollowerStats = Omit<CloneClientStats, 'sent' | 'watchOverflows' | 'commitsPending'>;
 
 type Outcome = 'gap' | 'silent' | 'closed';
 type SnapshotResult = { entries: KvMsg[]; sequence: bigint } | 'timeout' | 'closed';
