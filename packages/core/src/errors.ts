@@ -11,6 +11,7 @@ export type CoreErrorCode =
   | 'ERR_PROTOCOL'
   | 'ERR_INVALID_ARGUMENT'
   | 'ERR_INVALID_STATE'
+  | 'ERR_NOT_STARTED'
   | 'ERR_BIND'
   | 'ERR_KEY_FILE';
 
@@ -97,6 +98,15 @@ export class InvalidStateError extends ZPatternsError<'ERR_INVALID_STATE'> {
   }
 }
 
+/** A call that needs a started object was made before `start()` resolved. */
+export class NotStartedError extends ZPatternsError<'ERR_NOT_STARTED'> {
+  override name = 'NotStartedError';
+  /** @param what - the object, used in the message `<what> is not started: await start() first` */
+  constructor(what = 'component', options?: ErrorOptions) {
+    super('ERR_NOT_STARTED', `${what} is not started: await start() first`, options);
+  }
+}
+
 /** A socket or listener could not be bound to its endpoint, or gave no usable address after binding. */
 export class BindError extends ZPatternsError<'ERR_BIND'> {
   override name = 'BindError';
@@ -135,5 +145,6 @@ export const errors = {
   ProtocolError,
   InvalidArgumentError,
   InvalidStateError,
+  NotStartedError,
   BindError,
 } as const;

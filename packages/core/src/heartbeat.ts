@@ -1,11 +1,12 @@
 /**
  * Heartbeating with Paranoid Pirate semantics, for one peer: send a heartbeat every `intervalMs`,
  * treat *any* inbound traffic as a sign of life, and declare the peer dead after
- * `liveness x intervalMs` of silence. One timer per component, re-armed at the next event that
- * matters (a beat or the expiry), so a late tick can never hide an expiry.
+ * `liveness x intervalMs` of silence. The silence is watched by `PeerLiveness`, the same
+ * mechanism every pattern uses; the beats are a timer of their own.
  */
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { InvalidArgumentError } from './errors.js';
+import { PeerLiveness } from './liveness.js';
 
 /** Options of `new Heartbeat(port, options)`. */
 export interface HeartbeatOptions {
@@ -41,13 +42,11 @@ export interface HeartbeatPort {
 export class Heartbeat {
   readonly #port: HeartbeatPort;
   readonly #intervalMs: number;
-  readonly #expiryMs: number;
   readonly #clock: Clock;
+  readonly #liveness: PeerLiveness<'peer'>;
+  #beatTimer: TimerHandle | undefined;
+  #running = false;
   #lastSeen = 0;
-  #nextBeatAt = 0;
-  #timer: TimerHandle | undefined;
-  /** Bumped by start/stop, so a tick can tell whether the port restarted or stopped us. */
-  #generation = 0;
 
   constructor(port: HeartbeatPort, options: HeartbeatOptions = {}) {
     const o = { ...heartbeatDefaults, ...options };
@@ -55,63 +54,65 @@ export class Heartbeat {
     if (!(o.liveness >= 1)) throw new InvalidArgumentError('Heartbeat: liveness must be >= 1');
     this.#port = port;
     this.#intervalMs = o.intervalMs;
-    this.#expiryMs = o.intervalMs * o.liveness;
     this.#clock = o.clock;
+    this.#liveness = new PeerLiveness<'peer'>({
+      ttlMs: o.intervalMs * o.liveness,
+      clock: o.clock,
+      onChange: (_peer, state, silentMs) => {
+        if (state !== 'dead' || !this.#running) return;
+        this.stop();
+        this.#port.expired(silentMs);
+      },
+    });
   }
 
-  /** Whether the timer is armed (between `start()` and `stop()` or expiry). */
+  /** Whether the heartbeat is running (between `start()` and `stop()` or expiry). */
   get running(): boolean {
-    return this.#timer !== undefined;
+    return this.#running;
   }
 
   /** When the peer will be declared dead unless it is heard from again. */
   get expiresAt(): number {
-    return this.#lastSeen + this.#expiryMs;
+    return this.#lastSeen + this.#liveness.ttlMs;
   }
 
   /** Start (or restart) with the peer counted as just seen; the first beat is one interval away. */
   start(): void {
     this.stop();
-    const now = this.#clock.now();
-    this.#lastSeen = now;
-    this.#nextBeatAt = now + this.#intervalMs;
-    this.#arm(now);
+    this.#running = true;
+    this.#lastSeen = this.#clock.now();
+    this.#liveness.seen('peer');
+    this.#armBeat();
   }
 
   /** Any inbound traffic: the peer is alive. Cheap enough to call on every message. */
   touch(): void {
+    if (!this.#running) return;
     this.#lastSeen = this.#clock.now();
+    this.#liveness.seen('peer');
   }
 
   /** Stop beating and watching the peer; idempotent. `start()` begins again. */
   stop(): void {
-    this.#generation++;
-    if (this.#timer !== undefined) {
-      this.#clock.clearTimeout(this.#timer);
-      this.#timer = undefined;
+    this.#running = false;
+    this.#liveness.delete('peer');
+    if (this.#beatTimer !== undefined) {
+      this.#clock.clearTimeout(this.#beatTimer);
+      this.#beatTimer = undefined;
     }
   }
 
-  #arm(now: number): void {
-    const at = Math.min(this.#nextBeatAt, this.#lastSeen + this.#expiryMs);
-    this.#timer = this.#clock.setTimeout(this.#tick, Math.max(0, at - now));
+  #armBeat(): void {
+    this.#beatTimer = this.#clock.setTimeout(this.#beat, this.#intervalMs);
   }
 
-  readonly #tick = (): void => {
-    this.#timer = undefined;
-    const now = this.#clock.now();
-    const silentMs = now - this.#lastSeen;
-    if (silentMs >= this.#expiryMs) {
-      this.#port.expired(silentMs);
-      return;
-    }
-    if (now >= this.#nextBeatAt) {
-      this.#nextBeatAt = now + this.#intervalMs;
-      const generation = this.#generation;
-      this.#port.beat();
-      // The port may have stopped or restarted us while beating.
-      if (generation !== this.#generation) return;
-    }
-    this.#arm(now);
+  readonly #beat = (): void => {
+    this.#beatTimer = undefined;
+    if (!this.#running) return;
+    // An expiry due at this very moment wins over the beat.
+    if (this.#clock.now() >= this.expiresAt) return;
+    this.#port.beat();
+    // The port may have stopped or restarted us while beating.
+    if (this.#running && this.#beatTimer === undefined) this.#armBeat();
   };
 }

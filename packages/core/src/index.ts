@@ -1,6 +1,7 @@
 export { AsyncQueue } from './async-queue.js';
 export { constantBackoff, exponentialBackoff, exponentialBackoffDefaults } from './backoff.js';
 export { Channel } from './channel.js';
+export { Component } from './component.js';
 export { ManualClock, sleep, systemClock } from './clock.js';
 export { Deque } from './deque.js';
 export { bindEndpoint, inprocEndpoint, ipcEndpoint, isWildcardEndpoint, LOOPBACK_ANY } from './endpoints.js';
@@ -11,6 +12,7 @@ export {
   errors,
   InvalidArgumentError,
   InvalidStateError,
+  NotStartedError,
   ProtocolError,
   throwIfAborted,
   TimeoutError,
@@ -32,6 +34,7 @@ export {
   u64,
 } from './frames.js';
 export { Heartbeat, heartbeatDefaults } from './heartbeat.js';
+export { PeerLiveness } from './liveness.js';
 export {
   formatPublicKeyFile,
   formatSecretKeyFile,
@@ -48,6 +51,7 @@ export {
 export { applyPeerLimits, DEFAULT_MAX_MESSAGE_BYTES, getMaxMessageBytes, setMaxMessageBytes } from './limits.js';
 export { MinHeap } from './heap.js';
 export { definedOnly } from './options.js';
+export { ServerRotation } from './rotation.js';
 export { applyBindSecurity, applyConnectSecurity, resolveCurveKeys, ServerSecurity } from './security.js';
 export { StatusFeed } from './status-feed.js';
 export { WarningLimiter } from './warning-limiter.js';
@@ -58,12 +62,15 @@ export { AllowList, decodeZapRequest, encodeZapReply, ZAP_ENDPOINT, ZapDomain, Z
 export type { ExponentialBackoffOptions, RetryDelay } from './backoff.js';
 export type { ChannelOptions, ChannelSocket, ChannelStats } from './channel.js';
 export type { Clock, TimerHandle } from './clock.js';
+export type { ComponentState, ComponentStatus, StartOptions } from './component.js';
 export type { Bindable } from './endpoints.js';
 export type { CoreErrorCode } from './errors.js';
 export type { Frame, Frames, Message } from './frames.js';
 export type { HeartbeatOptions, HeartbeatPort } from './heartbeat.js';
+export type { PeerLivenessOptions, PeerState } from './liveness.js';
 export type { CurveKeyPair } from './keys.js';
 export type { DefinedOnly } from './options.js';
+export type { RotationStrategy, ServerRotationOptions } from './rotation.js';
 export type { CurveOptions, SecurableSocket, SecurityOptions } from './security.js';
 export type { Logger } from './logger.js';
 export type { DeadlineOptions } from './signals.js';

@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from './clock.js';
+import { PeerLiveness } from './liveness.js';
+import { ServerRotation } from './rotation.js';
+
+function harness(ttlMs = 3000) {
+  const clock = new ManualClock(10_000);
+  const events: string[] = [];
+  const liveness = new PeerLiveness<string>({
+    ttlMs,
+    clock,
+    onChange: (key, state, silentMs) => events.push(`${key} ${state}@${clock.now()} silent=${silentMs}`),
+  });
+  return { clock, events, liveness };
+}
+
+describe('PeerLiveness', () => {
+  it('a peer is alive from its first sign of life and dead after ttlMs of silence', () => {
+    const { clock, events, liveness } = harness();
+    liveness.add('a');
+    expect(liveness.state('a')).toBe('unknown');
+    clock.advance(60_000);
+    expect(events).toEqual([]); // never heard from: no expiry runs
+    expect(liveness.seen('a')).toBe(true);
+    expect(liveness.seen('a')).toBe(false);
+    clock.advance(2999);
+    expect(liveness.isAlive('a')).toBe(true);
+    clock.advance(1);
+    expect(events).toEqual(['a alive@70000 silent=0', 'a dead@73000 silent=3000']);
+    expect(liveness.state('a')).toBe('dead');
+  });
+
+  it('any sign of life pushes the expiry back, and a dead peer comes back when heard from', () => {
+    const { clock, events, liveness } = harness();
+    liveness.seen('a');
+    clock.advance(2000);
+    liveness.seen('a');
+    clock.advance(2999);
+    expect(events).toHaveLength(1);
+    clock.advance(1);
+    expect(events.at(-1)).toBe('a dead@15000 silent=3000');
+    expect(liveness.seen('a')).toBe(true);
+    expect(events.at(-1)).toBe('a alive@15000 silent=0');
+    expect(liveness.expiresAt('a')).toBe(18_000);
+  });
+
+  it('expires many peers in order with one timer, never missing one behind a live peer', () => {
+    const { clock, events, liveness } = harness();
+    liveness.seen('a');
+    clock.advance(1000);
+    liveness.seen('b');
+    clock.advance(1000);
+    liveness.seen('c');
+    liveness.seen('a'); // a is now the most recent; b expires first
+    clock.advance(1999);
+    expect(events.filter((e) => e.includes('dead'))).toEqual([]);
+    clock.advance(1);
+    expect(events.filter((e) => e.includes('dead'))).toEqual(['b dead@14000 silent=3000']);
+    clock.advance(1000);
+    expect(events.filter((e) => e.includes('dead'))).toEqual([
+      'b dead@14000 silent=3000',
+      'c dead@15000 silent=3000',
+      'a dead@15000 silent=3000',
+    ]);
+    expect(liveness.alive()).toEqual([]);
+  });
+
+  it('expect() starts the clock on a peer not yet heard from', () => {
+    const { clock, events, liveness } = harness();
+    liveness.expect('peer');
+    expect(liveness.expiresAt('peer')).toBe(13_000);
+    clock.advance(3000);
+    expect(events).toEqual(['peer dead@13000 silent=3000']);
+  });
+
+  it('lost() declares a peer dead at once and stops its expiry; delete() forgets it silently', () => {
+    const { clock, events, liveness } = harness();
+    liveness.seen('a');
+    liveness.seen('b');
+    clock.advance(500);
+    expect(liveness.lost('a')).toBe(true);
+    expect(liveness.lost('a')).toBe(false);
+    expect(liveness.delete('b')).toBe(true);
+    clock.advance(10_000);
+    expect(events).toEqual(['a alive@10000 silent=0', 'b alive@10000 silent=0', 'a dead@10500 silent=500']);
+    expect(liveness.state('b')).toBe('unknown');
+  });
+
+  it('stop() ends every callback', () => {
+    const { clock, events, liveness } = harness();
+    liveness.seen('a');
+    liveness.stop();
+    clock.advance(10_000);
+    expect(events).toHaveLength(1);
+  });
+
+  it('rejects a ttl that is not positive', () => {
+    expect(() => new PeerLiveness({ ttlMs: 0 })).toThrow(/ttlMs/);
+  });
+});
+
+describe('ServerRotation', () => {
+  it('fails over in list order, wrapping, and counts failovers', () => {
+    const rotation = new ServerRotation(['a', 'b', 'c']);
+    expect(rotation.current).toBe('a');
+    expect([rotation.failover(), rotation.failover(), rotation.failover()]).toEqual(['b', 'c', 'a']);
+    expect(rotation.failovers).toBe(3);
+    rotation.select('c');
+    expect(rotation.index).toBe(2);
+  });
+
+  it('priority picks the first usable server, avoiding tried ones while another is usable', () => {
+    const rotation = new ServerRotation(['a', 'b', 'c']);
+    const alive = new Set(['b', 'c']);
+    expect(rotation.pick((s) => alive.has(s))).toBe('b');
+    expect(rotation.pick((s) => alive.has(s))).toBe('b');
+    expect(rotation.pick((s) => alive.has(s), new Set(['b']))).toBe('c');
+    expect(rotation.pick((s) => alive.has(s), new Set(['b', 'c']))).toBe('b');
+    expect(rotation.pick(() => false)).toBeUndefined();
+    expect(rotation.current).toBe('b');
+  });
+
+  it('round-robin starts at the first server and continues after the previous pick', () => {
+    const rotation = new ServerRotation(['a', 'b', 'c'], { strategy: 'round-robin' });
+    const picks = Array.from({ length: 4 }, () => rotation.pick(() => true));
+    expect(picks).toEqual(['a', 'b', 'c', 'a']);
+    expect(rotation.pick((s) => s !== 'b')).toBe('c');
+  });
+
+  it('rejects an empty list and an unknown server', () => {
+    expect(() => new ServerRotation([])).toThrow(/at least one server/);
+    expect(() => new ServerRotation(['a']).select('z')).toThrow(/unknown server/);
+  });
+});
