@@ -26,6 +26,7 @@ import { intFlag } from './flags.js';
 export interface MetricsFlags {
   /** Absent: no metrics server. 0: an ephemeral port (printed in the ready line). */
   metricsPort?: number;
+  /** Address the metrics server listens on. */
   metricsHost: string;
   /** With `metricsOptions({ services: true })` only. */
   metricsServices?: number;
@@ -183,6 +184,7 @@ export class MetricsServer extends Component {
     this.#draining = true;
   }
 
+  /** Listen on `port` and `host`. */
   protected override async onStart(): Promise<void> {
     const { registry, logger } = this.#options;
     const healthy = (): boolean => !this.#draining && this.#options.healthy();
@@ -223,6 +225,7 @@ export class MetricsServer extends Component {
     logger.info({ url: this.#url }, 'metrics server listening');
   }
 
+  /** Stop listening and drop open connections. */
   protected override async onClose(): Promise<void> {
     this.#draining = true;
     const server = this.#server;
