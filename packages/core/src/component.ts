@@ -26,6 +26,12 @@ export type ComponentState = 'new' | 'starting' | 'running' | 'closing' | 'close
  */
 export type ComponentStatus = { readonly type: 'started' } | { readonly type: 'closed'; readonly error?: Error };
 
+/** What `Component.start(options)` needs of the object it creates. */
+export interface Startable {
+  /** Start the object; resolves once it is ready. */
+  start(options?: StartOptions): Promise<void>;
+}
+
 /** Options of `start()`. */
 export interface StartOptions {
   /** Abandon the start: `start()` rejects with `AbortError` and the object is closed. */
@@ -60,10 +66,7 @@ export abstract class Component<TStatus extends { readonly type: string } = neve
    * Create and start in one step: `await X.start(options)` is `new X(options)` followed by
    * `await x.start()`. When the start fails the object is closed and the error is thrown.
    */
-  static async start<T extends { start(options?: StartOptions): Promise<void> }, A extends unknown[]>(
-    this: new (...args: A) => T,
-    ...args: A
-  ): Promise<T> {
+  static async start<T extends Startable, A extends unknown[]>(this: new (...args: A) => T, ...args: A): Promise<T> {
     const component = new this(...args);
     await component.start();
     return component;

@@ -62,7 +62,7 @@ export { AllowList, decodeZapRequest, encodeZapReply, ZAP_ENDPOINT, ZapDomain, Z
 export type { ExponentialBackoffOptions, RetryDelay } from './backoff.js';
 export type { ChannelOptions, ChannelSocket, ChannelStats } from './channel.js';
 export type { Clock, TimerHandle } from './clock.js';
-export type { ComponentState, ComponentStatus, StartOptions } from './component.js';
+export type { ComponentState, ComponentStatus, Startable, StartOptions } from './component.js';
 export type { Bindable } from './endpoints.js';
 export type { CoreErrorCode } from './errors.js';
 export type { Frame, Frames, Message } from './frames.js';
