@@ -245,6 +245,7 @@ export class FreelanceClient extends Component<FreelanceClientStatus> {
     });
   }
 
+  /** Open the ROUTER, connect to every server and send the first PINGs. */
   protected override async onStart(): Promise<void> {
     const router = new zmq.Router({
       linger: 0,

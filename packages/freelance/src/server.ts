@@ -192,6 +192,7 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
     return { ...this.#stats };
   }
 
+  /** Pick the port (for `tcp://host:*`), set the routing id, bind, and start serving. */
   protected override async onStart(): Promise<void> {
     const options = this.#options;
     const wildcardPort = /:\*$/.test(options.bind);
