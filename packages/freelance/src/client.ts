@@ -118,7 +118,7 @@ export interface FreelanceServerInfo {
 /**
  * The client's status events, beside `started` and `closed` (see `status()`): a server comes
  * alive (its first PONG or reply, or its first after it was dead), or dies (silent for
- * `serverTtlMs`, or unreachable: its connection dropped). Requests go only to live servers.
+ * `serverTtlMs`, or a send to it refused as unreachable). Requests go only to live servers.
  */
 export type FreelanceClientStatus =
   | {
