@@ -99,7 +99,9 @@ export interface FlagAlias {
 
 /** One use of a deprecated flag. */
 export interface DeprecatedFlagUse {
+  /** The deprecated flag as given, e.g. `--timeout`. */
   flag: string;
+  /** The flag to use instead. */
   replacement: string;
 }
 

@@ -35,7 +35,7 @@ export {
   gaugesOf,
   metricsOptions,
   serveMetrics,
-  startMetricsServer,
+  MetricsServer,
   statsCounters,
 } from './metrics.js';
 // The metric classes, so that daemons need no direct dependency on prom-client.
@@ -45,4 +45,4 @@ export type { DeprecatedFlagUse, FlagAlias } from './flags.js';
 export type { DaemonHandle, DaemonStarted, RunDaemonOptions } from './daemon.js';
 export type { LogLevel, RootLoggerOptions } from './logging.js';
 export type { ClientSecurityFlags, DaemonSecurity, ServerSecurityFlags } from './security.js';
-export type { MetricsFlags, MetricsServer, MetricsServerOptions, ServeMetricsOptions } from './metrics.js';
+export type { MetricsFlags, MetricsServerOptions, ServeMetricsOptions } from './metrics.js';

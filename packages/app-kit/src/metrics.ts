@@ -19,12 +19,14 @@ import type { AddressInfo } from 'node:net';
 import { Option } from 'commander';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { Component, InvalidArgumentError, NotStartedError } from '@zpatterns/core';
 import { intFlag } from './flags.js';
 
 /** The flags `metricsOptions()` adds. */
 export interface MetricsFlags {
   /** Absent: no metrics server. 0: an ephemeral port (printed in the ready line). */
   metricsPort?: number;
+  /** Address the metrics server listens on. */
   metricsHost: string;
   /** With `metricsOptions({ services: true })` only. */
   metricsServices?: number;
@@ -131,7 +133,7 @@ function snake(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
-/** Options of `startMetricsServer(options)`. */
+/** Options of `new MetricsServer(options)`. */
 export interface MetricsServerOptions {
   /** TCP port to listen on; `0` lets the kernel choose (read it back from `url`). */
   port: number;
@@ -148,74 +150,91 @@ export interface MetricsServerOptions {
 }
 
 /**
- * A running metrics and health HTTP server (`/metrics`, `/healthz`), from `startMetricsServer` or `serveMetrics`.
+ * The metrics and health HTTP server (`/metrics`, `/healthz`). `new MetricsServer(options)` opens
+ * nothing; `start()` resolves once listening (`await MetricsServer.start(options)` does both).
+ * `serveMetrics` builds one from a daemon's flags.
  */
-export interface MetricsServer {
-  /** `http://host:port` actually bound. */
-  readonly url: string;
-  /** How long `runDaemon` keeps serving after SIGTERM with `/healthz` at 503. */
-  readonly shutdownDelayMs: number;
-  /** Answer `/healthz` with 503 from now on, whatever `healthy()` says (the daemon is going away). */
-  drain(): void;
-  /** Stop listening and drop open connections. Idempotent. */
-  close(): Promise<void>;
-}
+export class MetricsServer extends Component {
+  readonly #options: MetricsServerOptions;
+  #server: Server | undefined;
+  #url: string | undefined;
+  #draining = false;
 
-/** Serve `/metrics` and `/healthz`; resolves once listening. */
-export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
-  const { registry, logger } = options;
-  let draining = false;
-  const healthy = (): boolean => !draining && options.healthy();
-  const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET') {
-      res.writeHead(405).end();
-      return;
+  constructor(options: MetricsServerOptions) {
+    super();
+    if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65_535) {
+      throw new InvalidArgumentError(`MetricsServer: port must be an integer 0-65535, got ${options.port}`);
     }
-    if (path === '/healthz') {
-      const ok = healthy();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'unavailable\n');
-      return;
-    }
-    if (path === '/metrics') {
-      registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-        (err: unknown) => {
-          logger.warn({ err }, 'metrics collection failed');
-          res.writeHead(500).end();
-        },
-      );
-      return;
-    }
-    res.writeHead(404).end();
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
+    this.#options = options;
+  }
+
+  /** `http://host:port` actually bound; throws `NotStartedError` before `start()` has resolved. */
+  get url(): string {
+    if (this.#url === undefined) throw new NotStartedError('MetricsServer');
+    return this.#url;
+  }
+
+  /** How long `runDaemon` keeps serving after SIGTERM with `/healthz` at 503. */
+  get shutdownDelayMs(): number {
+    return this.#options.shutdownDelayMs ?? 0;
+  }
+
+  /** Answer `/healthz` with 503 from now on, whatever `healthy()` says (the daemon is going away). */
+  drain(): void {
+    this.#draining = true;
+  }
+
+  /** Listen on `port` and `host`. */
+  protected override async onStart(): Promise<void> {
+    const { registry, logger } = this.#options;
+    const healthy = (): boolean => !this.#draining && this.#options.healthy();
+    const server: Server = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (req.method !== 'GET') {
+        res.writeHead(405).end();
+        return;
+      }
+      if (path === '/healthz') {
+        const ok = healthy();
+        res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'unavailable\n');
+        return;
+      }
+      if (path === '/metrics') {
+        registry.metrics().then(
+          (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+          (err: unknown) => {
+            logger.warn({ err }, 'metrics collection failed');
+            res.writeHead(500).end();
+          },
+        );
+        return;
+      }
+      res.writeHead(404).end();
     });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
-  logger.info({ url }, 'metrics server listening');
-  let closing: Promise<void> | undefined;
-  return {
-    url,
-    shutdownDelayMs: options.shutdownDelayMs ?? 0,
-    drain: () => {
-      draining = true;
-    },
-    close: () => {
-      draining = true;
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.#options.port, this.#options.host, () => {
+        server.off('error', reject);
+        resolve();
       });
-      return closing;
-    },
-  };
+    });
+    this.#server = server;
+    const address = server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.#url = `http://${host}:${address.port}`;
+    logger.info({ url: this.#url }, 'metrics server listening');
+  }
+
+  /** Stop listening and drop open connections. */
+  protected override async onClose(): Promise<void> {
+    this.#draining = true;
+    const server = this.#server;
+    if (server === undefined) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
 }
 
 /** Options of `serveMetrics(flags, options)`. */
@@ -246,7 +265,7 @@ export async function serveMetrics(
   const registry = options.registry ?? createRegistry();
   options.register?.(registry);
   try {
-    return await startMetricsServer({
+    return await MetricsServer.start({
       port: flags.metricsPort,
       host: flags.metricsHost,
       registry,

@@ -28,7 +28,9 @@ import { addFlagAliases, EXIT_USAGE, intFlag, type DeprecatedFlagUse } from './f
 
 /** Flags added by `serverSecurityOptions`. */
 export interface ServerSecurityFlags {
+  /** `--curve-secret-key-file`: this server's key pair file; absent, the socket is plain. */
   curveSecretKeyFile?: string;
+  /** `--allow-keys`: a directory or file of client public keys allowed to connect. */
   allowKeys?: string;
   /** Largest frame a peer may send (libzmq `maxMessageSize`). */
   maxMessageBytes: number;
@@ -36,6 +38,7 @@ export interface ServerSecurityFlags {
 
 /** Flags added by `clientSecurityOptions`. */
 export interface ClientSecurityFlags {
+  /** `--curve-server-key`: the server's public key (Z85 or a key file); absent, plain. */
   curveServerKey?: string;
   /** This side's secret key file. */
   curveSecretKeyFile?: string;

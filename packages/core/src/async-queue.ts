@@ -24,6 +24,7 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     this.#limit = limit;
   }
 
+  /** Whether `end()` has been called (buffered values may still be unread). */
   get ended(): boolean {
     return this.#ended;
   }

@@ -75,8 +75,9 @@ type ChannelState = 'open' | 'draining' | 'closed';
  * `ClosedError`, and a second receive loop throws `InvalidStateError`.
  */
 export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
+  /** The socket this channel owns: it sends and receives on it, and closes it. */
   readonly socket: TSocket;
-  readonly stats: ChannelStats = { sent: 0, received: 0, sendErrors: 0, handlerErrors: 0 };
+  readonly #stats: ChannelStats = { sent: 0, received: 0, sendErrors: 0, handlerErrors: 0 };
   readonly #log: Logger;
   readonly #onSendError: ((err: Error, message: Frames) => void) | undefined;
   readonly #queue = new Deque<Pending>(64);
@@ -109,6 +110,12 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
     return this.#queue.length;
   }
 
+  /** A snapshot of the counters; read it again for fresh figures. */
+  get stats(): ChannelStats {
+    return { ...this.#stats };
+  }
+
+  /** Whether the channel has closed its socket. */
   get isClosed(): boolean {
     return this.#state === 'closed';
   }
@@ -165,16 +172,16 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
   }
 
   readonly #onSent = (): void => {
-    this.stats.sent++;
+    this.#stats.sent++;
   };
 
   readonly #onSendRejected = (err: unknown): never => {
-    this.stats.sendErrors++;
+    this.#stats.sendErrors++;
     throw toError(err);
   };
 
   #onPostFailed(err: Error, message: Frames): void {
-    this.stats.sendErrors++;
+    this.#stats.sendErrors++;
     if (this.#onSendError !== undefined) this.#onSendError(err, message);
     else this.#log.debug({ err }, 'send failed');
   }
@@ -199,11 +206,11 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
               await nextTurn();
             }
           }
-          this.stats.sent++;
+          this.#stats.sent++;
           next.resolve?.();
         } catch (caught) {
           const err = toError(caught);
-          this.stats.sendErrors++;
+          this.#stats.sendErrors++;
           if (next.reject !== undefined) next.reject(err);
           else if (this.#onSendError !== undefined) this.#onSendError(err, next.message);
           else this.#log.debug({ err }, 'send failed');
@@ -250,12 +257,12 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
           }
           throw caught;
         }
-        this.stats.received++;
+        this.#stats.received++;
         try {
           const result = handler(message);
           if (result !== undefined) await result;
         } catch (caught) {
-          this.stats.handlerErrors++;
+          this.#stats.handlerErrors++;
           this.#log.warn({ err: toError(caught) }, 'message handler threw; message dropped');
         }
       }
@@ -276,7 +283,7 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
   messages(): AsyncIterableIterator<Message> {
     if (this.#loop !== undefined) throw new InvalidStateError('Channel: the receive loop is already running');
     const socket = this.socket as zmq.Readable<Message> & zmq.Socket;
-    const stats = this.stats;
+    const stats = this.#stats;
     let done = false;
     this.#loop = Promise.resolve();
     const iterator: AsyncIterableIterator<Message> = {

@@ -46,6 +46,7 @@ export class ManualClock implements Clock {
     this.#now = startMs;
   }
 
+  /** The clock's time: where the last `advance()` left it. */
   now(): number {
     return this.#now;
   }

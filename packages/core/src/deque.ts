@@ -15,6 +15,7 @@ export class Deque<T> {
     this.#mask = capacity - 1;
   }
 
+  /** How many items are held. */
   get length(): number {
     return this.#size;
   }

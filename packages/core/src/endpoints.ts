@@ -11,6 +11,7 @@ export const LOOPBACK_ANY = 'tcp://127.0.0.1:*';
 export interface Bindable {
   /** Bind to `endpoint`; resolves when bound. */
   bind(endpoint: string): Promise<void>;
+  /** The endpoint actually bound last (with the port the kernel chose), or `null`. */
   readonly lastEndpoint: string | null;
 }
 

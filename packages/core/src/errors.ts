@@ -21,6 +21,7 @@ export type CoreErrorCode =
  * `instanceof` does not.
  */
 export class ZPatternsError<TCode extends string = string> extends Error {
+  /** Always `'ZPatternsError'`. */
   override name = 'ZPatternsError';
   /** Stable machine-readable code, for example `'ERR_CLOSED'`. Never changes for a failure mode. */
   readonly code: TCode;
@@ -38,6 +39,7 @@ export class ZPatternsError<TCode extends string = string> extends Error {
 
 /** The component was closed before, or while, the operation ran. */
 export class ClosedError extends ZPatternsError<'ERR_CLOSED'> {
+  /** Always `'ClosedError'`. */
   override name = 'ClosedError';
   /** @param what - the component, used in the message `<what> is closed` */
   constructor(what = 'component', options?: ErrorOptions) {
@@ -47,6 +49,7 @@ export class ClosedError extends ZPatternsError<'ERR_CLOSED'> {
 
 /** An operation ran out of time. The message names the option that sets the limit. */
 export class TimeoutError extends ZPatternsError<'ERR_TIMEOUT'> {
+  /** Always `'TimeoutError'`. */
   override name = 'TimeoutError';
   /** @param message - names the option that sets the limit, for example `timeoutMs` */
   constructor(message: string, options?: ErrorOptions) {
@@ -56,6 +59,7 @@ export class TimeoutError extends ZPatternsError<'ERR_TIMEOUT'> {
 
 /** The caller's `AbortSignal` fired. `cause` holds the signal's reason. */
 export class AbortError extends ZPatternsError<'ERR_ABORTED'> {
+  /** Always `'AbortError'`. */
   override name = 'AbortError';
   /** @param options - `cause`: the signal's `reason` */
   constructor(message = 'operation aborted', options?: ErrorOptions) {
@@ -65,6 +69,7 @@ export class AbortError extends ZPatternsError<'ERR_ABORTED'> {
 
 /** A message that does not follow the protocol: wrong frame count, header or command. */
 export class ProtocolError extends ZPatternsError<'ERR_PROTOCOL'> {
+  /** Always `'ProtocolError'`. */
   override name = 'ProtocolError';
   /** @param message - what the message got wrong */
   constructor(message: string, options?: ErrorOptions) {
@@ -79,6 +84,7 @@ export class ProtocolError extends ZPatternsError<'ERR_PROTOCOL'> {
  * option and the accepted values.
  */
 export class InvalidArgumentError extends ZPatternsError<'ERR_INVALID_ARGUMENT'> {
+  /** Always `'InvalidArgumentError'`. */
   override name = 'InvalidArgumentError';
   /** @param message - names the option or argument and what it accepts */
   constructor(message: string, options?: ErrorOptions) {
@@ -91,6 +97,7 @@ export class InvalidArgumentError extends ZPatternsError<'ERR_INVALID_ARGUMENT'>
  * reader where one at a time is supported, registering the same name twice.
  */
 export class InvalidStateError extends ZPatternsError<'ERR_INVALID_STATE'> {
+  /** Always `'InvalidStateError'`. */
   override name = 'InvalidStateError';
   /** @param message - the call and the state it was made in */
   constructor(message: string, options?: ErrorOptions) {
@@ -100,6 +107,7 @@ export class InvalidStateError extends ZPatternsError<'ERR_INVALID_STATE'> {
 
 /** A call that needs a started object was made before `start()` resolved. */
 export class NotStartedError extends ZPatternsError<'ERR_NOT_STARTED'> {
+  /** Always `'NotStartedError'`. */
   override name = 'NotStartedError';
   /** @param what - the object, used in the message `<what> is not started: await start() first` */
   constructor(what = 'component', options?: ErrorOptions) {
@@ -109,6 +117,7 @@ export class NotStartedError extends ZPatternsError<'ERR_NOT_STARTED'> {
 
 /** A socket or listener could not be bound to its endpoint, or gave no usable address after binding. */
 export class BindError extends ZPatternsError<'ERR_BIND'> {
+  /** Always `'BindError'`. */
   override name = 'BindError';
   /** The endpoint that failed, as given (`tcp://127.0.0.1:*`, ...). */
   readonly endpoint: string;

@@ -21,10 +21,12 @@ export class ExpiryList<K, V> {
     this.#ttlMs = ttlMs;
   }
 
+  /** Entries held, expired ones included until the next `purge`. */
   get size(): number {
     return this.#entries.size;
   }
 
+  /** How long an entry lives after its last `touch`. */
   get ttlMs(): number {
     return this.#ttlMs;
   }

@@ -13,14 +13,22 @@ import { InvalidArgumentError, ZPatternsError } from './errors.js';
 
 /** A CURVE key pair, both halves Z85-encoded (40 characters each). */
 export interface CurveKeyPair {
+  /** The public key, Z85 (40 characters): give it to peers. */
   publicKey: string;
+  /** The secret key, Z85 (40 characters): keep it private. */
   secretKey: string;
 }
 
 /** A key file that is missing, unreadable, malformed or too widely readable. */
 export class KeyFileError extends ZPatternsError<'ERR_KEY_FILE'> {
+  /** Always `'KeyFileError'`. */
   override name = 'KeyFileError';
+  /** The key file or directory at fault. */
   readonly path: string;
+  /**
+   * @param path - the key file or directory at fault
+   * @param message - what is wrong with it
+   */
   constructor(path: string, message: string, options?: ErrorOptions) {
     super('ERR_KEY_FILE', message, options);
     this.path = path;

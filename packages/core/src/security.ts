@@ -30,6 +30,7 @@ export type CurveOptions = (CurveKeyPair | { keyFile: string }) & {
 
 /** The `security` option of every socket factory, client, worker and server in zpatterns. */
 export interface SecurityOptions {
+  /** CURVE keys: this side's key pair, and on the connecting side the server's public key. */
   curve: CurveOptions;
   /** Binding side: who may connect. @default any CURVE client */
   authorize?: Authorizer | undefined;
@@ -78,6 +79,7 @@ export function applyConnectSecurity(socket: SecurableSocket, security: Security
 
 /** The handle of a CURVE server socket: its ZAP counters, its allow-list, its release. */
 export class ServerSecurity {
+  /** The ZAP domain that decides this socket's connections. */
   readonly domain: ZapDomain;
   readonly #socket: SecurableSocket;
   readonly #log: Logger;

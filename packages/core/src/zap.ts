@@ -23,11 +23,13 @@ const EMPTY = Buffer.alloc(0);
 
 /** One ZAP request, decoded. */
 export interface ZapRequest {
+  /** The ZAP domain of the socket being connected to. */
   domain: string;
   /** The peer's address as libzmq reports it (an IP for tcp). */
   address: string;
   /** The peer's routing id, when it set one. */
   identity: Buffer;
+  /** The security mechanism: `NULL`, `PLAIN` or `CURVE`. */
   mechanism: string;
   /** For CURVE: the client's long-term public key in Z85. */
   publicKey?: string;
@@ -35,6 +37,7 @@ export interface ZapRequest {
 
 /** A set of allowed CURVE public keys, loaded from a directory or file and reloadable. */
 export class AllowList {
+  /** The directory or file the keys are loaded from. */
   readonly path: string;
   #keys: Set<string>;
 
@@ -54,6 +57,7 @@ export class AllowList {
     return this.#keys.has(publicKey);
   }
 
+  /** How many keys are allowed. */
   get size(): number {
     return this.#keys.size;
   }
@@ -70,8 +74,11 @@ export type Authorizer = AllowList | ReadonlySet<string> | ((request: ZapRequest
  * those refused because `authorize` threw (`errors` counts these again on their own).
  */
 export interface ZapStats {
+  /** Connections admitted. */
   allowed: number;
+  /** Connections refused, plain clients included. */
   denied: number;
+  /** Connections refused because `authorize` threw. */
   errors: number;
 }
 
@@ -99,8 +106,10 @@ export interface ZapDomainOptions {
  * presenting a fresh key on every handshake grows neither the map nor the log.
  */
 export class ZapDomain {
+  /** The ZAP domain this instance answers for (the socket's `zapDomain`). */
   readonly name: string;
-  readonly stats: ZapStats = { allowed: 0, denied: 0, errors: 0 };
+  readonly #stats: ZapStats = { allowed: 0, denied: 0, errors: 0 };
+  /** Decides each connection; replace it to change the policy of a running server. */
   authorize: Authorizer | undefined;
   readonly #log: Logger;
   readonly #clock: Clock;
@@ -108,6 +117,11 @@ export class ZapDomain {
   /** key → when it was last logged; insertion order is time order (re-inserted on each log). */
   readonly #lastLogged = new Map<string, number>();
   readonly #limiter: WarningLimiter;
+
+  /** A snapshot of the counters; read it again for fresh figures. */
+  get stats(): ZapStats {
+    return { ...this.#stats };
+  }
 
   constructor(name: string, options: ZapDomainOptions = {}) {
     this.name = name;
@@ -132,15 +146,15 @@ export class ZapDomain {
     try {
       allowed = request.mechanism === 'CURVE' && request.publicKey !== undefined && this.#allows(request);
     } catch (err) {
-      this.stats.errors++;
+      this.#stats.errors++;
       this.#log.error(
-        { err, peer: request.address, publicKey: request.publicKey, errors: this.stats.errors },
+        { err, peer: request.address, publicKey: request.publicKey, errors: this.#stats.errors },
         'ZAP authorize threw: connection denied',
       );
       allowed = false;
     }
     if (allowed) {
-      this.stats.allowed++;
+      this.#stats.allowed++;
       this.#log.debug({ peer: request.address, publicKey: request.publicKey }, 'connection allowed');
     } else {
       this.denied(request.publicKey ?? `${request.mechanism}@${request.address}`, {
@@ -154,7 +168,7 @@ export class ZapDomain {
 
   /** Count a denial and log it unless this key was logged within the period. */
   denied(key: string, fields: Record<string, unknown>): void {
-    this.stats.denied++;
+    this.#stats.denied++;
     const now = this.#clock.now();
     for (const [k, at] of this.#lastLogged) {
       if (now - at < this.#intervalMs) break;
@@ -166,7 +180,7 @@ export class ZapDomain {
       if (oldest.done !== true) this.#lastLogged.delete(oldest.value);
     }
     this.#lastLogged.set(key, now);
-    this.#limiter.warn({ ...fields, denied: this.stats.denied, allowed: this.stats.allowed }, 'connection denied');
+    this.#limiter.warn({ ...fields, denied: this.#stats.denied, allowed: this.#stats.allowed }, 'connection denied');
   }
 
   #allows(request: ZapRequest): boolean {
