@@ -28,7 +28,7 @@ if (strategy !== 'priority' && strategy !== 'round-robin' && strategy !== 'all')
   process.exit(2);
 }
 
-const client = new FreelanceClient({ servers: flags.servers.split(','), strategy, timeoutMs: 5000 });
+const client = await FreelanceClient.start({ servers: flags.servers.split(','), strategy, timeoutMs: 5000 });
 let failed = 0;
 try {
   for (let n = 0; n < Number(flags.count); n++) {

@@ -57,7 +57,7 @@ describe('--metrics-port on the Binary Star and Freelance servers', () => {
     const url = daemon.ready['metrics'] as string;
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     const endpoint = daemon.ready['endpoint'] as string;
-    await using client = new FreelanceClient({ servers: [endpoint] });
+    await using client = await FreelanceClient.start({ servers: [endpoint] });
     await client.request(['first']);
     const before = await scrape(url);
     for (let i = 0; i < 5; i++) await client.request([`x${i}`]);

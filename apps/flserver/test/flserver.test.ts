@@ -8,7 +8,7 @@
  */
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FreelanceClient, type FreelanceClientOptions } from '@zpatterns/freelance';
+import { FreelanceClient, type FreelanceClientOptions, type FreelanceClientStatus } from '@zpatterns/freelance';
 import { PING } from '@zpatterns/freelance/protocol';
 import { appBin, Daemon, eventually, rawDealer, randomMessage, runCli, seededRandom } from '@zpatterns/testkit';
 
@@ -30,7 +30,7 @@ async function threeServers(): Promise<{ servers: Daemon[]; endpoints: string[] 
   return { servers, endpoints: servers.map(endpointOf) };
 }
 
-function client(servers: string[], options: Partial<FreelanceClientOptions> = {}): FreelanceClient {
+async function client(servers: string[], options: Partial<FreelanceClientOptions> = {}): Promise<FreelanceClient> {
   const c = new FreelanceClient({
     servers,
     pingIntervalMs: 200,
@@ -42,6 +42,7 @@ function client(servers: string[], options: Partial<FreelanceClientOptions> = {}
     ...options,
   });
   cleanup.push(() => c.close());
+  await c.start();
   return c;
 }
 
@@ -83,12 +84,12 @@ describe('flserver', () => {
 
   it('300 requests, 10 in flight: all to the first server (priority), spread over all three (round-robin)', async () => {
     const { endpoints } = await threeServers();
-    const priority = client(endpoints);
+    const priority = await client(endpoints);
     await eventually(() => priority.servers.every((s) => s.alive));
     expect(await run(priority, 300)).toBe(300);
     expect(priority.servers.map((s) => s.replies)).toEqual([300, 0, 0]);
 
-    const rr = client(endpoints, { strategy: 'round-robin' });
+    const rr = await client(endpoints, { strategy: 'round-robin' });
     await eventually(() => rr.servers.every((s) => s.alive));
     expect(await run(rr, 300)).toBe(300);
     expect(rr.servers.map((s) => s.replies).every((n) => n >= 50)).toBe(true);
@@ -99,8 +100,13 @@ describe('flserver', () => {
     const { servers, endpoints } = await threeServers();
     const [, victim] = servers;
     if (victim === undefined) throw new Error('no server');
-    const c = client(endpoints, { strategy: 'round-robin' });
+    const c = await client(endpoints, { strategy: 'round-robin' });
     await eventually(() => c.servers.every((s) => s.alive));
+    const events: FreelanceClientStatus[] = [];
+    const feed = c.status();
+    const reading = (async () => {
+      for await (const event of feed) if (event.type.startsWith('server-')) events.push(event as FreelanceClientStatus);
+    })();
     let killed: Promise<unknown> | undefined;
     const answered = await run(c, 300, 10, 'kill', (n) => {
       if (n === 100) killed = victim.kill('SIGKILL');
@@ -116,13 +122,18 @@ describe('flserver', () => {
     const before = c.servers[1]?.replies ?? 0;
     expect(await run(c, 60, 10, 'back')).toBe(60);
     expect((c.servers[1]?.replies ?? 0) - before).toBeGreaterThanOrEqual(10);
+    // The status feed told the story: the victim died once and came back once; the others never changed.
+    await c.close();
+    await reading;
+    expect(events.map((e) => e.type)).toEqual(['server-dead', 'server-alive']);
+    expect(events.map((e) => e.server)).toEqual([endpoints[1], endpoints[1]]);
   });
 
   it('priority: the first server killed mid-run, the rest go to the second, and back to the first when it returns', async () => {
     const { servers, endpoints } = await threeServers();
     const [first] = servers;
     if (first === undefined) throw new Error('no server');
-    const c = client(endpoints);
+    const c = await client(endpoints);
     await eventually(() => c.servers.every((s) => s.alive));
     let killed: Promise<unknown> | undefined;
     expect(
@@ -142,11 +153,11 @@ describe('flserver', () => {
 
   it('three clients at once each get exactly their own replies', async () => {
     const { endpoints } = await threeServers();
-    const clients = [
+    const clients = await Promise.all([
       client(endpoints),
       client(endpoints, { strategy: 'round-robin' }),
       client([...endpoints].reverse(), { strategy: 'all' }),
-    ];
+    ]);
     const results = await Promise.all(clients.map((c, i) => run(c, 200, 10, `client${i}`)));
     expect(results).toEqual([200, 200, 200]);
     for (const c of clients) expect(c.stats.replies).toBe(200);
@@ -155,7 +166,7 @@ describe('flserver', () => {
   it('a client started while its first server is down never waits on it', async () => {
     const { servers, endpoints } = await threeServers();
     await servers[0]?.kill('SIGKILL');
-    const c = client(endpoints);
+    const c = await client(endpoints);
     expect(await run(c, 100, 10)).toBe(100);
     // Nothing was ever sent to the dead server, nothing was resent, nothing timed out.
     // (Requests made before any PONG go to the first server that answers, B or C.)
@@ -194,7 +205,7 @@ describe('flserver', () => {
       'final',
       'alive?',
     ]);
-    const c = client([endpoint]);
+    const c = await client([endpoint]);
     expect((await c.request(['ok'])).map(String)).toEqual(['ok']);
     expect(server.running).toBe(true);
   });

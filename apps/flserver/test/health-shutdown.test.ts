@@ -13,7 +13,7 @@ describe('flserver /healthz through shutdown', () => {
       bin: appBin('flserver'),
       args: ['--bind', 'tcp://127.0.0.1:*', '--metrics-port', '0', '--shutdown-delay-ms', '600000'],
     });
-    await using client = new FreelanceClient({ servers: [daemon.ready['endpoint'] as string] });
+    await using client = await FreelanceClient.start({ servers: [daemon.ready['endpoint'] as string] });
     const result = await healthThroughShutdown(daemon, async () => {
       for (let i = 0; i < 3; i++) expect((await client.request([`x${i}`]))[0]?.toString()).toBe(`x${i}`);
     });

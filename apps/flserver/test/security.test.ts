@@ -31,10 +31,10 @@ describe('flserver with CURVE', () => {
     );
     expect(server.ready).toMatchObject({ curve: true });
     const endpoint = server.ready['endpoint'] as string;
-    const client = (name: string) =>
-      track(new FreelanceClient({ servers: [endpoint], security: keys.client(name, 'server') }));
-    expect((await client('alice').request(['hello'], { timeoutMs: 10_000 })).map(String)).toEqual(['hello']);
-    await expect(client('stranger').request(['let me in'], { timeoutMs: 1000 })).rejects.toMatchObject({
+    const client = async (name: string): Promise<FreelanceClient> =>
+      track(await FreelanceClient.start({ servers: [endpoint], security: keys.client(name, 'server') }));
+    expect((await (await client('alice')).request(['hello'], { timeoutMs: 10_000 })).map(String)).toEqual(['hello']);
+    await expect((await client('stranger')).request(['let me in'], { timeoutMs: 1000 })).rejects.toMatchObject({
       code: 'ERR_TIMEOUT',
     });
     const denied = (l: LogLine): boolean =>

@@ -15,6 +15,7 @@ import {
   AbortError,
   Channel,
   ClosedError,
+  Component,
   componentLogger,
   definedOnly,
   describe,
@@ -35,7 +36,7 @@ import { ServerTable, type FreelanceStrategy, type ServerEntry, type ServerState
 
 /** Options of `new FreelanceClient(options)`; `freelanceClientDefaults` holds the defaults. */
 export interface FreelanceClientOptions {
-  /** Server endpoints (each server's routing id), in priority order. */
+  /** Server endpoints (each server's routing id), in priority order; at least one. */
   servers: readonly string[];
   /**
    * `priority`: the first live server in order (the book's model three; with retries, model one's
@@ -65,7 +66,7 @@ export interface FreelanceClientOptions {
   sendHighWaterMark?: number;
   /** This client's routing id. @default random (libzmq) */
   routingId?: string;
-  /** @default systemClock */
+  /** Time source for deadlines, attempt timers, pings and server expiry. @default systemClock */
   clock?: Clock;
   /**
    * CURVE to every server (which then share one key pair): this side's keys and the servers'
@@ -76,6 +77,7 @@ export interface FreelanceClientOptions {
   logger?: Logger;
 }
 
+/** The client's defaults: the book's timings (GLOBAL_TIMEOUT, PING_INTERVAL, SERVER_TTL). */
 export const freelanceClientDefaults = {
   strategy: 'priority',
   timeoutMs: 3000,
@@ -90,33 +92,63 @@ export const freelanceClientDefaults = {
 /** Per-call options of `request()`. */
 export interface FreelanceRequestOptions {
   /** Abandon the request: it rejects with `AbortError` and a late reply is dropped. */
-  signal?: AbortSignal;
-  /** Overrides the client's `timeoutMs` for this request. */
-  timeoutMs?: number;
+  signal?: AbortSignal | undefined;
+  /** Bounds the whole request (every attempt and the wait for a live server); overrides the client's `timeoutMs`. */
+  timeoutMs?: number | undefined;
+  /** Overrides the client's `attemptTimeoutMs` for this request. */
+  attemptTimeoutMs?: number | undefined;
 }
 
-/** One server as the client sees it. */
-export interface FreelanceServerStatus {
+/** One server as the client sees it, in `client.servers`. */
+export interface FreelanceServerInfo {
+  /** The server's endpoint, which is also its routing id. */
   readonly endpoint: string;
+  /** `connecting` until its first message, then `alive`, or `dead` after silence or an unreachable send. */
   readonly state: ServerState;
+  /** `state === 'alive'`. */
   readonly alive: boolean;
-  /** Requests sent to it, replies received from it, attempts in flight on it now. */
+  /** Requests sent to it (every attempt counts). */
   readonly sent: number;
+  /** Replies received from it. */
   readonly replies: number;
+  /** Attempts in flight on it now. */
   readonly inFlight: number;
 }
 
-/** Counters of one `FreelanceClient`, live fields updated in place. */
+/**
+ * The client's status events, beside `started` and `closed` (see `status()`): a server comes
+ * alive (its first PONG or reply, or its first after it was dead), or dies (silent for
+ * `serverTtlMs`, or a send to it refused as unreachable). Requests go only to live servers.
+ */
+export type FreelanceClientStatus =
+  | {
+      readonly type: 'server-alive';
+      /** The server's endpoint. */
+      readonly server: string;
+    }
+  | {
+      readonly type: 'server-dead';
+      /** The server's endpoint. */
+      readonly server: string;
+      /** How long it had been silent when it was declared dead. */
+      readonly silentMs: number;
+    };
+
+/** Counters of one `FreelanceClient`, as a snapshot (see `stats`). */
 export interface FreelanceClientStats {
+  /** Requests made (`request()` calls accepted). */
   requests: number;
+  /** Requests answered. */
   replies: number;
   /** Sends after the first, on a server's death or an attempt timeout. */
   resends: number;
+  /** Requests that ran out of time or attempts (`FreelanceTimeoutError`). */
   timeouts: number;
   /** Replies for a request already answered (or unknown): dropped. */
   duplicates: number;
   /** Times a live server was declared dead. */
   serverDeaths: number;
+  /** Messages that were not 10/FLP, or came from an unknown server: dropped. */
   malformed: number;
   /** Sends (requests or pings) refused at a server's `sendHighWaterMark` (EAGAIN); requests are resent later. */
   refusedSends: number;
@@ -127,6 +159,7 @@ interface Pending {
   readonly control: Buffer;
   readonly body: Frames;
   readonly tried: string[];
+  readonly attemptTimeoutMs: number;
   attempts: number;
   /** Servers of the current attempt. */
   targets: ServerEntry[];
@@ -137,8 +170,17 @@ interface Pending {
   readonly cleanup: () => void;
 }
 
-export class FreelanceClient implements AsyncDisposable {
-  readonly stats: FreelanceClientStats = {
+/**
+ * The Freelance client agent (the book's `flcliapi`): one ROUTER connected to every server, which
+ * pings them, knows which are alive, and sends each request to a live one, resending to the next
+ * on a server's death or an attempt timeout. `new FreelanceClient(options)` validates the options
+ * (`FreelanceOptionsError`) and opens nothing; `start()` connects to every server and sends the
+ * first PINGs, and resolves then ("ready": connected, pinging). Requests made before a server has
+ * answered wait for the first live one, within their `timeoutMs`. `status()` reports
+ * `server-alive` and `server-dead` as the client sees its servers.
+ */
+export class FreelanceClient extends Component<FreelanceClientStatus> {
+  readonly #stats: FreelanceClientStats = {
     requests: 0,
     replies: 0,
     resends: 0,
@@ -149,7 +191,9 @@ export class FreelanceClient implements AsyncDisposable {
     refusedSends: 0,
   };
   readonly #options: Required<Omit<FreelanceClientOptions, 'routingId' | 'logger' | 'servers' | 'security'>>;
-  readonly #channel: Channel<zmq.Router>;
+  readonly #routingId: string | undefined;
+  readonly #security: SecurityOptions | undefined;
+  #channel: Channel<zmq.Router> | undefined;
   readonly #table: ServerTable;
   readonly #log: Logger;
   readonly #clock: Clock;
@@ -160,9 +204,9 @@ export class FreelanceClient implements AsyncDisposable {
   readonly #waiting = new Set<Pending>();
   #nextId = 1;
   #tick: TimerHandle | undefined;
-  #closing: Promise<void> | undefined;
 
   constructor(options: FreelanceClientOptions) {
+    super();
     const o = { ...freelanceClientDefaults, clock: systemClock, ...definedOnly(options) };
     for (const name of [
       'timeoutMs',
@@ -180,47 +224,74 @@ export class FreelanceClient implements AsyncDisposable {
     if (!['priority', 'round-robin', 'all'].includes(o.strategy)) {
       throw new FreelanceOptionsError(`strategy must be priority, round-robin or all, got ${String(o.strategy)}`);
     }
+    if (!Array.isArray(options.servers) || options.servers.length === 0) {
+      throw new FreelanceOptionsError('servers must list at least one endpoint');
+    }
     this.#options = o;
     this.#clock = o.clock;
+    this.#routingId = options.routingId;
+    this.#security = options.security;
     this.#log = componentLogger(options.logger, { component: 'freelance-client' });
     this.#refusals = new WarningLimiter(this.#log, this.#clock, 1);
-    this.#table = new ServerTable(o);
+    this.#table = new ServerTable({
+      servers: options.servers,
+      strategy: o.strategy,
+      pingIntervalMs: o.pingIntervalMs,
+      serverTtlMs: o.serverTtlMs,
+      connectPingMs: o.connectPingMs,
+      clock: o.clock,
+      onChange: (entry, state, silentMs) =>
+        state === 'alive' ? this.#serverAlive(entry) : this.#serverDead(entry, silentMs),
+    });
+  }
+
+  /** Open the ROUTER, connect to every server and send the first PINGs. */
+  protected override async onStart(): Promise<void> {
     const router = new zmq.Router({
       linger: 0,
       mandatory: true,
       sendTimeout: 0,
-      sendHighWaterMark: o.sendHighWaterMark,
-      ...(options.routingId === undefined ? {} : { routingId: options.routingId }),
+      sendHighWaterMark: this.#options.sendHighWaterMark,
+      ...(this.#routingId === undefined ? {} : { routingId: this.#routingId }),
     });
-    applyConnectSecurity(router, options.security);
-    this.#channel = new Channel(router, {
+    const channel = new Channel(router, {
       name: 'freelance-client',
       logger: this.#log,
       onSendError: (err, message) => this.#onSendError(err, message),
     });
-    void this.#channel.start((message) => this.#onMessage(message));
-    for (const endpoint of options.servers) this.connect(endpoint);
+    this.#channel = channel;
+    applyConnectSecurity(router, this.#security);
+    void channel.start((message) => this.#onMessage(message)).then(() => this.#loopEnded(channel));
+    for (const entry of this.#table.entries) router.connect(entry.endpoint);
     this.#onTick();
   }
 
-  /** Connect to one more server (lowest priority). No-op for a known endpoint. */
-  connect(endpoint: string): void {
-    if (this.#channel.isClosed) throw new ClosedError('freelance client');
-    if (this.#table.entries.some((e) => e.endpoint === endpoint)) return;
-    this.#channel.socket.connect(endpoint);
-    this.#table.add(endpoint, this.#clock.now());
+  /** The receive loop ended: after `close()` that is expected, otherwise the client fails with its error. */
+  async #loopEnded(channel: Channel<zmq.Router>): Promise<void> {
+    if (channel.socket.closed) return;
+    await channel.close();
+    const error = await channel.closed();
+    if (error !== undefined) void this.fail(error);
   }
 
-  /** Each server's liveness and counters, in priority order. */
-  get servers(): FreelanceServerStatus[] {
-    return this.#table.entries.map((e) => ({
-      endpoint: e.endpoint,
-      state: e.state,
-      alive: e.state === 'alive',
-      sent: e.sent,
-      replies: e.replies,
-      inFlight: e.inFlight.size,
-    }));
+  /** Each server's liveness and counters, in priority order (a fresh snapshot on every read). */
+  get servers(): FreelanceServerInfo[] {
+    return this.#table.entries.map((e) => {
+      const state = this.#table.state(e);
+      return {
+        endpoint: e.endpoint,
+        state,
+        alive: state === 'alive',
+        sent: e.sent,
+        replies: e.replies,
+        inFlight: e.inFlight.size,
+      };
+    });
+  }
+
+  /** A snapshot of the counters; read it again for fresh figures. */
+  get stats(): FreelanceClientStats {
+    return { ...this.#stats };
   }
 
   /** Requests not yet answered (in flight or waiting for a live server). */
@@ -229,16 +300,24 @@ export class FreelanceClient implements AsyncDisposable {
   }
 
   /**
-   * Send `body` to a live server and resolve with the reply frames. Rejects with
-   * `FreelanceTimeoutError` (naming the servers tried), `AbortError` or `ClosedError`.
+   * Send `body` to a live server and resolve with the reply frames. `timeoutMs` bounds the whole
+   * call; each attempt waits `attemptTimeoutMs` before the request goes to the next live server,
+   * at most `retries` times. Rejects with `FreelanceTimeoutError` (`ERR_TIMEOUT`, naming the
+   * servers tried), `AbortError` when `signal` fires, `NotStartedError` before `start()` and
+   * `ClosedError` once closing.
    */
-  request(body: Frames, options: FreelanceRequestOptions = {}): Promise<Buffer[]> {
-    if (this.#channel.isClosed) return Promise.reject(new ClosedError('freelance client'));
+  async request(body: Frames, options: FreelanceRequestOptions = {}): Promise<Buffer[]> {
+    this.assertRunning();
     const { signal } = options;
-    if (signal?.aborted === true) return Promise.reject(new AbortError('request aborted', { cause: signal.reason }));
+    if (signal?.aborted === true) throw new AbortError('request aborted', { cause: signal.reason });
     const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs;
+    const attemptTimeoutMs = options.attemptTimeoutMs ?? this.#options.attemptTimeoutMs;
+    if (!(timeoutMs > 0)) throw new FreelanceOptionsError(`timeoutMs must be > 0, got ${timeoutMs}`);
+    if (!(attemptTimeoutMs > 0)) {
+      throw new FreelanceOptionsError(`attemptTimeoutMs must be > 0, got ${attemptTimeoutMs}`);
+    }
     const id = this.#nextId++;
-    this.stats.requests++;
+    this.#stats.requests++;
     return new Promise<Buffer[]>((resolve, reject) => {
       const onAbort = (): void => this.#fail(p, new AbortError('request aborted', { cause: signal?.reason }));
       const p: Pending = {
@@ -246,6 +325,7 @@ export class FreelanceClient implements AsyncDisposable {
         control: encodeRequestId(id),
         body,
         tried: [],
+        attemptTimeoutMs,
         attempts: 0,
         targets: [],
         attemptTimer: undefined,
@@ -256,7 +336,7 @@ export class FreelanceClient implements AsyncDisposable {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       p.deadline = this.#clock.setTimeout(() => {
-        this.stats.timeouts++;
+        this.#stats.timeouts++;
         this.#fail(p, new FreelanceTimeoutError(p.tried, p.attempts, `within timeoutMs=${timeoutMs}`));
       }, timeoutMs);
       this.#pending.set(id, p);
@@ -268,31 +348,32 @@ export class FreelanceClient implements AsyncDisposable {
   #dispatch(p: Pending): void {
     this.#detach(p);
     if (p.attempts > this.#options.retries) {
-      this.stats.timeouts++;
+      this.#stats.timeouts++;
       this.#fail(p, new FreelanceTimeoutError(p.tried, p.attempts, 'from any server'));
       return;
     }
-    const strategy = this.#options.strategy;
+    const channel = this.#channel;
+    if (channel === undefined) return;
     const targets =
-      strategy === 'all' ? this.#table.alive() : [this.#table.pick(strategy, new Set(p.tried))].filter(isDefined);
+      this.#options.strategy === 'all' ? this.#table.alive() : [this.#table.pick(new Set(p.tried))].filter(isDefined);
     if (targets.length === 0) {
       this.#waiting.add(p);
       return;
     }
-    if (p.attempts > 0) this.stats.resends++;
+    if (p.attempts > 0) this.#stats.resends++;
     p.attempts++;
     p.targets = targets;
     for (const target of targets) {
       p.tried.push(target.endpoint);
       target.inFlight.add(p.id);
       target.sent++;
-      this.#channel.post(encodeRequest(target.id, p.control, p.body));
+      channel.post(encodeRequest(target.id, p.control, p.body));
     }
     p.attemptTimer = this.#clock.setTimeout(() => {
       p.attemptTimer = undefined;
       this.#log.debug({ id: p.id, servers: targets.map((t) => t.endpoint) }, 'attempt timed out');
       this.#dispatch(p);
-    }, this.#options.attemptTimeoutMs);
+    }, p.attemptTimeoutMs);
   }
 
   /** Take `p` off its current servers and timers (not its deadline). */
@@ -322,52 +403,52 @@ export class FreelanceClient implements AsyncDisposable {
     try {
       inbound = decodeClientInbound(message);
     } catch (caught) {
-      this.stats.malformed++;
+      this.#stats.malformed++;
       this.#log.warn({ err: toError(caught), frames: describe(message) }, 'malformed message dropped');
       return;
     }
     const entry = this.#table.lookup(inbound.server);
     if (entry === undefined) {
-      this.stats.malformed++;
+      this.#stats.malformed++;
       this.#log.warn({ frames: describe(message) }, 'message from an unknown server dropped');
       return;
     }
-    this.#heardFrom(entry);
+    this.#table.seen(entry);
     if (inbound.type === 'pong') return;
     const id = decodeRequestId(inbound.control);
     const p = id === undefined ? undefined : this.#pending.get(id);
     if (p === undefined) {
-      this.stats.duplicates++;
+      this.#stats.duplicates++;
       return;
     }
     entry.replies++;
-    this.stats.replies++;
+    this.#stats.replies++;
     this.#settle(p);
     p.resolve(inbound.body);
   }
 
-  #heardFrom(entry: ServerEntry): void {
-    if (!this.#table.seen(entry, this.#clock.now())) return;
+  /** The table saw `entry` come (back) to life: report it and send what waited for a server. */
+  #serverAlive(entry: ServerEntry): void {
     this.#log.info({ server: entry.endpoint }, 'server alive');
+    this.emit({ type: 'server-alive', server: entry.endpoint });
     if (this.#waiting.size === 0) return;
     const waiting = [...this.#waiting];
     this.#waiting.clear();
     for (const p of waiting) this.#dispatch(p);
   }
 
-  #serverLost(entry: ServerEntry, reason: string): void {
-    if (this.#table.lost(entry, this.#clock.now())) {
-      this.stats.serverDeaths++;
-      this.#log.warn({ server: entry.endpoint, reason, inFlight: entry.inFlight.size }, 'server dead');
-    }
-    if (entry.inFlight.size === 0) return;
+  /** The table declared `entry` dead: report it and resend what was on it. */
+  #serverDead(entry: ServerEntry, silentMs: number): void {
+    this.#stats.serverDeaths++;
+    this.#log.warn({ server: entry.endpoint, silentMs, inFlight: entry.inFlight.size }, 'server dead');
+    this.emit({ type: 'server-dead', server: entry.endpoint, silentMs });
     // Resend what was on it, unless another server of the same attempt (strategy 'all') is alive.
     for (const id of [...entry.inFlight]) {
       entry.inFlight.delete(id);
       const p = this.#pending.get(id);
       if (p === undefined) continue;
       p.targets = p.targets.filter((t) => t !== entry);
-      if (!p.targets.some((t) => t.state === 'alive')) this.#dispatch(p);
+      if (!p.targets.some((t) => this.#table.isAlive(t))) this.#dispatch(p);
     }
   }
 
@@ -376,14 +457,14 @@ export class FreelanceClient implements AsyncDisposable {
     const entry = server === undefined ? undefined : this.#table.lookup(toBuffer(server));
     if (entry === undefined) return;
     const code = (err as { code?: unknown }).code;
-    if (code === 'EHOSTUNREACH') this.#serverLost(entry, 'unreachable');
+    if (code === 'EHOSTUNREACH') this.#table.lost(entry);
     else if (code === 'EAGAIN') {
-      this.stats.refusedSends++;
+      this.#stats.refusedSends++;
       this.#refusals.warn(
         {
           server: entry.endpoint,
           sendHighWaterMark: this.#options.sendHighWaterMark,
-          refusedSends: this.stats.refusedSends,
+          refusedSends: this.#stats.refusedSends,
         },
         'send refused at sendHighWaterMark; the request is resent after attemptTimeoutMs',
       );
@@ -391,34 +472,21 @@ export class FreelanceClient implements AsyncDisposable {
   }
 
   #onTick(): void {
-    if (this.#channel.isClosed) return;
-    const now = this.#clock.now();
-    const { ping, expired } = this.#table.due(now);
-    for (const entry of expired) this.#serverLost(entry, `silent for serverTtlMs=${this.#options.serverTtlMs}`);
-    for (const entry of ping) this.#channel.post(encodePing(entry.id));
+    const channel = this.#channel;
+    if (channel === undefined || channel.isClosed) return;
+    for (const entry of this.#table.duePings()) channel.post(encodePing(entry.id));
     this.#tick = this.#clock.setTimeout(() => this.#onTick(), this.#options.connectPingMs);
   }
 
-  /** Reject every unanswered request with `ClosedError` and close the socket. Idempotent. */
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      if (this.#tick !== undefined) this.#clock.clearTimeout(this.#tick);
-      const closed = new ClosedError('freelance client');
-      this.#refusals.flush();
-      for (const p of [...this.#pending.values()]) this.#fail(p, closed);
-      await this.#channel.close();
-    })();
-    return this.#closing;
-  }
-
-  /** Resolves once the client has closed: `undefined`, or the error that ended its receive loop. */
-  closed(): Promise<void | Error> {
-    return this.#channel.closed();
-  }
-
-  /** Same as `close()`, for `await using`. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
+  /** Reject every unanswered request with `ClosedError`, stop pinging and close the socket. */
+  protected override async onClose(): Promise<void> {
+    if (this.#tick !== undefined) this.#clock.clearTimeout(this.#tick);
+    this.#tick = undefined;
+    this.#table.stop();
+    const closed = new ClosedError('FreelanceClient');
+    this.#refusals.flush();
+    for (const p of [...this.#pending.values()]) this.#fail(p, closed);
+    await this.#channel?.close();
   }
 }
 

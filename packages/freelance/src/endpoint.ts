@@ -32,15 +32,23 @@ export async function freeTcpEndpoint(host = '127.0.0.1'): Promise<string> {
 const TCP = /^tcp:\/\/(\[[^\]]*\]|[^:/]+):(\*|\d+)$/;
 
 /**
+ * Throw `FreelanceOptionsError` for an endpoint `concreteBindEndpoint` cannot make concrete: a
+ * wildcard other than `tcp://host:*` (an `ipc://*` has no public name to use).
+ */
+export function checkBindEndpoint(bind: string): void {
+  if (!TCP.test(bind) && bind.includes('*')) {
+    throw new FreelanceOptionsError(`bind ${bind}: only tcp://host:* wildcards are supported`);
+  }
+}
+
+/**
  * Make `bind` concrete: `tcp://host:*` gets a free port of `host`. Other endpoints are returned
  * as they are. Throws for an `ipc://*` style wildcard, which has no public name to use.
  */
 export async function concreteBindEndpoint(bind: string): Promise<string> {
+  checkBindEndpoint(bind);
   const match = TCP.exec(bind);
-  if (match === null) {
-    if (bind.includes('*')) throw new FreelanceOptionsError(`bind ${bind}: only tcp://host:* wildcards are supported`);
-    return bind;
-  }
+  if (match === null) return bind;
   const [, host = '', port] = match;
   if (port !== '*') return bind;
   const bare = host.startsWith('[') ? host.slice(1, -1) : host;

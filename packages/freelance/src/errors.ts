@@ -8,11 +8,13 @@ export type FreelanceErrorCode = 'ERR_FLP_OPTIONS' | 'ERR_FLP_BIND' | (string & 
 
 /** Base class of every Freelance error. */
 export class FreelanceError<TCode extends string = FreelanceErrorCode> extends ZPatternsError<TCode> {
+  /** Always `'FreelanceError'`. */
   override name = 'FreelanceError';
 }
 
 /** An option is out of range or inconsistent. The message names it. */
 export class FreelanceOptionsError extends FreelanceError<'ERR_FLP_OPTIONS'> {
+  /** Always `'FreelanceOptionsError'`. */
   override name = 'FreelanceOptionsError';
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_FLP_OPTIONS', message, options);
@@ -21,7 +23,9 @@ export class FreelanceOptionsError extends FreelanceError<'ERR_FLP_OPTIONS'> {
 
 /** The server could not bind its endpoint. */
 export class FreelanceBindError extends FreelanceError<'ERR_FLP_BIND'> {
+  /** Always `'FreelanceBindError'`. */
   override name = 'FreelanceBindError';
+  /** The endpoint that could not be bound. */
   readonly endpoint: string;
   constructor(endpoint: string, options?: ErrorOptions) {
     super('ERR_FLP_BIND', `freelance server could not bind ${endpoint}`, options);
@@ -35,8 +39,11 @@ export class FreelanceBindError extends FreelanceError<'ERR_FLP_BIND'> {
  * servers the request was sent to, in order (empty when no server was ever reachable).
  */
 export class FreelanceTimeoutError extends TimeoutError {
+  /** Always `'FreelanceTimeoutError'`. */
   override name = 'FreelanceTimeoutError';
+  /** The servers the request was sent to, in order (empty when none was ever alive). */
   readonly tried: readonly string[];
+  /** Sends made: the first and every resend. */
   readonly attempts: number;
   constructor(tried: readonly string[], attempts: number, reason: string, options?: ErrorOptions) {
     super(

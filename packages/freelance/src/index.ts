@@ -1,14 +1,14 @@
 /** @zpatterns/freelance: brokerless reliable request-reply (10/FLP), the client agent and the server. */
 export { FreelanceClient, freelanceClientDefaults } from './client.js';
-export { freeTcpEndpoint, freeTcpPort } from './endpoint.js';
 export { errors, FreelanceBindError, FreelanceError, FreelanceOptionsError, FreelanceTimeoutError } from './errors.js';
 export { FreelanceServer, freelanceServerDefaults } from './server.js';
 
 export type {
   FreelanceClientOptions,
   FreelanceClientStats,
+  FreelanceClientStatus,
   FreelanceRequestOptions,
-  FreelanceServerStatus,
+  FreelanceServerInfo,
 } from './client.js';
 export type { FreelanceErrorCode } from './errors.js';
 export type { FreelanceStrategy, ServerState } from './servers.js';
@@ -17,4 +17,5 @@ export type {
   FreelanceRequestContext,
   FreelanceServerOptions,
   FreelanceServerStats,
+  FreelanceServerStatus,
 } from './server.js';

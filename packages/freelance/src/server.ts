@@ -8,7 +8,9 @@ import * as zmq from 'zeromq';
 import {
   applyBindSecurity,
   Channel,
+  Component,
   componentLogger,
+  NotStartedError,
   describe,
   toError,
   type Frames,
@@ -20,7 +22,7 @@ import {
   systemClock,
 } from '@zpatterns/core';
 import { FreelanceBindError, FreelanceOptionsError } from './errors.js';
-import { concreteBindEndpoint, defaultPublicEndpoint } from './endpoint.js';
+import { checkBindEndpoint, concreteBindEndpoint, defaultPublicEndpoint } from './endpoint.js';
 import { decodeServerInbound, encodePong, encodeReply } from './protocol.js';
 
 /** Context passed to a request handler. */
@@ -34,7 +36,7 @@ export interface FreelanceRequestContext {
 /** Serves one request: returns the reply frames (the control frame is added by the server). */
 export type FreelanceHandler = (body: Buffer[], context: FreelanceRequestContext) => Frames | Promise<Frames>;
 
-/** Options of `FreelanceServer.start(options)`; `freelanceServerDefaults` holds the defaults. */
+/** Options of `new FreelanceServer(options)`; `freelanceServerDefaults` holds the defaults. */
 export interface FreelanceServerOptions {
   /** Endpoint to bind. `tcp://host:*` picks a free port before binding (see `freeTcpEndpoint`). */
   bind: string;
@@ -45,7 +47,10 @@ export interface FreelanceServerOptions {
   endpoint?: string;
   /** Serves requests. @default echo: the reply is the request body */
   handler?: FreelanceHandler;
-  /** Requests handled at once; past it the server stops reading (back-pressure). @default 1000 */
+  /**
+   * Requests handled at once; past it the server stops reading (back-pressure) and reports
+   * `saturated`. @default 1000
+   */
   maxConcurrent?: number;
   /** Largest accepted request, all frames together, in bytes. @default 16 MiB */
   maxMessageBytes?: number;
@@ -72,15 +77,41 @@ export const freelanceServerDefaults = {
   lingerMs: 0,
 } as const satisfies Partial<FreelanceServerOptions>;
 
-/** Counters, cheap to read at any time. */
+/** Counters of one `FreelanceServer`, as a snapshot (see `stats`). */
 export interface FreelanceServerStats {
+  /** PINGs answered with PONG. */
   pings: number;
+  /** Requests handed to the handler. */
   requests: number;
+  /** Replies sent. */
   replies: number;
+  /** Messages that were not 10/FLP (an empty control frame): dropped. */
   malformed: number;
+  /** Messages over `maxFrames` or `maxMessageBytes`: dropped. */
   oversize: number;
+  /** Requests whose handler threw or rejected: dropped, no reply. */
   handlerErrors: number;
 }
+
+/**
+ * The server's status events, beside `started` and `closed` (see `status()`): `saturated` when
+ * `maxConcurrent` requests are in the handler and the server stops reading (clients' requests
+ * queue up, then time out: add servers or raise `maxConcurrent`), `drained` once the handlers in
+ * flight are down to half of `maxConcurrent` again.
+ */
+export type FreelanceServerStatus =
+  | {
+      readonly type: 'saturated';
+      /** Requests in the handler now. */
+      readonly inFlight: number;
+      /** The server's `maxConcurrent`. */
+      readonly maxConcurrent: number;
+    }
+  | {
+      readonly type: 'drained';
+      /** Requests in the handler now. */
+      readonly inFlight: number;
+    };
 
 const echo: FreelanceHandler = (body) => body;
 const BIND_ATTEMPTS = 5;
@@ -89,15 +120,13 @@ const BIND_ATTEMPTS = 5;
  * A Freelance (10/FLP) server: one ROUTER whose routing id is its public endpoint. It answers
  * `PING` with `PONG`, runs your async handler for each request (many at once, replies in any
  * order) and echoes the request's control frame. Malformed or oversize input is logged, counted
- * and dropped. Create it with `await FreelanceServer.start(options)`, which rejects with
- * `FreelanceOptionsError` for bad options and `FreelanceBindError` when it cannot bind.
+ * and dropped. `new FreelanceServer(options)` validates the options (`FreelanceOptionsError`)
+ * and opens nothing; `start()` binds and resolves once the server is bound and serving ("ready"),
+ * or rejects with `FreelanceBindError` when it cannot bind. `await FreelanceServer.start(options)`
+ * does both.
  */
-export class FreelanceServer implements AsyncDisposable {
-  /** The public endpoint, which is also this server's routing id. */
-  readonly endpoint: string;
-  /** The endpoint actually bound. */
-  readonly bound: string;
-  readonly stats: FreelanceServerStats = {
+export class FreelanceServer extends Component<FreelanceServerStatus> {
+  readonly #stats: FreelanceServerStats = {
     pings: 0,
     requests: 0,
     replies: 0,
@@ -105,39 +134,25 @@ export class FreelanceServer implements AsyncDisposable {
     oversize: 0,
     handlerErrors: 0,
   };
-  readonly #channel: Channel<zmq.Router>;
+  readonly #options: FreelanceServerOptions;
+  #endpoint: string | undefined;
+  #bound: string | undefined;
+  #channel: Channel<zmq.Router> | undefined;
   /** CURVE + ZAP of the socket, when `security` is set. */
   #guard: ServerSecurity | undefined;
   readonly #handler: FreelanceHandler;
-  readonly #log: Logger;
+  #log: Logger;
   /** Warnings about peers' bad messages: at most 10 a second (every one is counted). */
-  readonly #warnings: WarningLimiter;
+  #warnings: WarningLimiter;
   readonly #maxConcurrent: number;
   readonly #maxBytes: number;
   readonly #maxFrames: number;
   #inFlight = 0;
+  #saturated = false;
   #slot: (() => void) | undefined;
-  #closing: Promise<void> | undefined;
 
-  private constructor(router: zmq.Router, bound: string, endpoint: string, options: FreelanceServerOptions) {
-    this.bound = bound;
-    this.endpoint = endpoint;
-    this.#handler = options.handler ?? echo;
-    this.#maxConcurrent = options.maxConcurrent ?? freelanceServerDefaults.maxConcurrent;
-    this.#maxBytes = options.maxMessageBytes ?? freelanceServerDefaults.maxMessageBytes;
-    this.#maxFrames = options.maxFrames ?? freelanceServerDefaults.maxFrames;
-    this.#log = componentLogger(options.logger, { component: 'freelance-server', endpoint });
-    this.#warnings = new WarningLimiter(this.#log, systemClock, 10);
-    this.#channel = new Channel(router, {
-      name: 'freelance-server',
-      logger: this.#log,
-      directSend: true,
-    });
-    void this.#channel.start((message) => this.#onMessage(message));
-  }
-
-  /** Bind and start serving. Rejects with `FreelanceBindError` when the endpoint cannot be bound. */
-  static async start(options: FreelanceServerOptions): Promise<FreelanceServer> {
+  constructor(options: FreelanceServerOptions) {
+    super();
     for (const [name, value] of [
       ['maxConcurrent', options.maxConcurrent],
       ['maxMessageBytes', options.maxMessageBytes],
@@ -147,6 +162,39 @@ export class FreelanceServer implements AsyncDisposable {
         throw new FreelanceOptionsError(`${name} must be a positive integer, got ${value}`);
       }
     }
+    if (typeof options.bind !== 'string' || options.bind === '') {
+      throw new FreelanceOptionsError('bind must be an endpoint');
+    }
+    checkBindEndpoint(options.bind);
+    this.#options = options;
+    this.#handler = options.handler ?? echo;
+    this.#maxConcurrent = options.maxConcurrent ?? freelanceServerDefaults.maxConcurrent;
+    this.#maxBytes = options.maxMessageBytes ?? freelanceServerDefaults.maxMessageBytes;
+    this.#maxFrames = options.maxFrames ?? freelanceServerDefaults.maxFrames;
+    this.#log = componentLogger(options.logger, { component: 'freelance-server' });
+    this.#warnings = new WarningLimiter(this.#log, systemClock, 10);
+  }
+
+  /** The public endpoint, which is also this server's routing id. Throws `NotStartedError` before `start()` has bound. */
+  get endpoint(): string {
+    if (this.#endpoint === undefined) throw new NotStartedError('FreelanceServer');
+    return this.#endpoint;
+  }
+
+  /** The endpoint actually bound. Throws `NotStartedError` before `start()` has bound. */
+  get bound(): string {
+    if (this.#bound === undefined) throw new NotStartedError('FreelanceServer');
+    return this.#bound;
+  }
+
+  /** A snapshot of the counters; read it again for fresh figures. */
+  get stats(): FreelanceServerStats {
+    return { ...this.#stats };
+  }
+
+  /** Pick the port (for `tcp://host:*`), set the routing id, bind, and start serving. */
+  protected override async onStart(): Promise<void> {
+    const options = this.#options;
     const wildcardPort = /:\*$/.test(options.bind);
     for (let attempt = 1; ; attempt++) {
       const bound = await concreteBindEndpoint(options.bind);
@@ -163,9 +211,6 @@ export class FreelanceServer implements AsyncDisposable {
       try {
         await guard?.ready();
         await router.bind(bound);
-        const server = new FreelanceServer(router, bound, endpoint, options);
-        server.#guard = guard;
-        return server;
       } catch (caught) {
         router.close();
         await guard?.release();
@@ -174,8 +219,26 @@ export class FreelanceServer implements AsyncDisposable {
         if (!(wildcardPort && inUse && attempt < BIND_ATTEMPTS)) {
           throw new FreelanceBindError(bound, { cause: caught });
         }
+        continue;
       }
+      this.#bound = bound;
+      this.#endpoint = endpoint;
+      this.#guard = guard;
+      this.#log = componentLogger(options.logger, { component: 'freelance-server', endpoint });
+      this.#warnings = new WarningLimiter(this.#log, systemClock, 10);
+      const channel = new Channel(router, { name: 'freelance-server', logger: this.#log, directSend: true });
+      this.#channel = channel;
+      void channel.start((message) => this.#onMessage(channel, message)).then(() => this.#loopEnded(channel));
+      return;
     }
+  }
+
+  /** The receive loop ended: after `close()` that is expected, otherwise the server fails with its error. */
+  async #loopEnded(channel: Channel<zmq.Router>): Promise<void> {
+    if (channel.socket.closed) return;
+    await channel.close();
+    const error = await channel.closed();
+    if (error !== undefined) void this.fail(error);
   }
 
   /** Requests being handled now. */
@@ -183,10 +246,10 @@ export class FreelanceServer implements AsyncDisposable {
     return this.#inFlight;
   }
 
-  #onMessage(message: Message): void | Promise<void> {
+  #onMessage(channel: Channel<zmq.Router>, message: Message): void | Promise<void> {
     const peer = message[0];
     if (message.length > this.#maxFrames || totalBytes(message) > this.#maxBytes) {
-      this.stats.oversize++;
+      this.#stats.oversize++;
       this.#warnings.warn(
         { peer: peer?.toString('hex'), frames: message.length, bytes: totalBytes(message) },
         'oversize message dropped',
@@ -197,7 +260,7 @@ export class FreelanceServer implements AsyncDisposable {
     try {
       inbound = decodeServerInbound(message);
     } catch (caught) {
-      this.stats.malformed++;
+      this.#stats.malformed++;
       this.#warnings.warn(
         { peer: peer?.toString('hex'), err: toError(caught), frames: describe(message) },
         'malformed message dropped',
@@ -205,11 +268,11 @@ export class FreelanceServer implements AsyncDisposable {
       return;
     }
     if (inbound.type === 'ping') {
-      this.stats.pings++;
-      this.#channel.post(encodePong(inbound.peer));
+      this.#stats.pings++;
+      channel.post(encodePong(inbound.peer));
       return;
     }
-    this.stats.requests++;
+    this.#stats.requests++;
     this.#inFlight++;
     // A synchronous handler (the echo) is answered here, without a promise per request.
     let result: Frames | Promise<Frames>;
@@ -227,6 +290,11 @@ export class FreelanceServer implements AsyncDisposable {
     }
     void this.#serve(inbound.peer, inbound.control, result);
     if (this.#inFlight >= this.#maxConcurrent) {
+      if (!this.#saturated) {
+        this.#saturated = true;
+        this.#log.warn({ inFlight: this.#inFlight, maxConcurrent: this.#maxConcurrent }, 'saturated: reading paused');
+        this.emit({ type: 'saturated', inFlight: this.#inFlight, maxConcurrent: this.#maxConcurrent });
+      }
       return new Promise<void>((resolve) => (this.#slot = resolve));
     }
   }
@@ -242,16 +310,21 @@ export class FreelanceServer implements AsyncDisposable {
   }
 
   #reply(peer: Buffer, control: Buffer, reply: Frames): void {
-    if (this.#channel.post(encodeReply(peer, control, reply))) this.stats.replies++;
+    if (this.#channel?.post(encodeReply(peer, control, reply)) === true) this.#stats.replies++;
   }
 
   #failed(peer: Buffer, caught: unknown): void {
-    this.stats.handlerErrors++;
+    this.#stats.handlerErrors++;
     this.#log.warn({ peer: peer.toString('hex'), err: toError(caught) }, 'handler failed; request dropped');
   }
 
   #done(): void {
     this.#inFlight--;
+    if (this.#saturated && this.#inFlight <= Math.floor(this.#maxConcurrent / 2)) {
+      this.#saturated = false;
+      this.#log.info({ inFlight: this.#inFlight }, 'drained');
+      this.emit({ type: 'drained', inFlight: this.#inFlight });
+    }
     const slot = this.#slot;
     if (slot !== undefined && this.#inFlight < this.#maxConcurrent) {
       this.#slot = undefined;
@@ -259,25 +332,12 @@ export class FreelanceServer implements AsyncDisposable {
     }
   }
 
-  /** Stop serving and close the socket. Idempotent. */
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      this.#slot?.();
-      await this.#channel.close();
-      await this.#guard?.release();
-      this.#log.debug({ stats: this.stats }, 'closed');
-    })();
-    return this.#closing;
-  }
-
-  /** Resolves once the server has closed: `undefined`, or the error that ended its receive loop. */
-  closed(): Promise<void | Error> {
-    return this.#channel.closed();
-  }
-
-  /** Same as `close()`, for `await using`. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
+  /** Stop serving and close the socket (handlers still running are not awaited; their replies are dropped). */
+  protected override async onClose(): Promise<void> {
+    this.#slot?.();
+    await this.#channel?.close();
+    await this.#guard?.release();
+    this.#log.debug({ stats: this.#stats }, 'closed');
   }
 }
 

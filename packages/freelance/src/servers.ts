@@ -1,77 +1,96 @@
 /**
- * The client's table of servers: liveness from PING/PONG and replies, and the choice of server
- * for a request. No sockets here; time comes from the caller, so the rules are unit-tested with
- * a manual clock.
+ * The client's table of servers: which are alive (core `PeerLiveness`, fed by PONGs, replies and
+ * unreachable sends), which one a request goes to (core `ServerRotation`: priority or
+ * round-robin), and when each is pinged next. No sockets here; time comes from an injected clock,
+ * so the rules are unit-tested with a manual clock.
  *
  *   connecting --first message--> alive --silent serverTtlMs, or unreachable--> dead
- *        ^                          ^                                            |
- *        |                          +----------------any message-----------------+
+ *                                   ^                                            |
+ *                                   +----------------any message-----------------+
  */
-import { frame } from '@zpatterns/core';
+import { frame, PeerLiveness, ServerRotation, type Clock } from '@zpatterns/core';
 
 /** How a request picks its server. */
 export type FreelanceStrategy = 'priority' | 'round-robin' | 'all';
 
 /**
  * What the client knows of one server: `connecting` until its first PONG or reply, `alive` while
- * it answers, `dead` after `serverTtlMs` of silence (until it is heard from again).
+ * it answers, `dead` after `serverTtlMs` of silence or an unreachable send (until it is heard
+ * from again).
  */
 export type ServerState = 'connecting' | 'alive' | 'dead';
 
+/** One server in the table, with the client's counters for it. */
 export interface ServerEntry {
+  /** The endpoint the client connects to, which is also the server's routing id. */
   readonly endpoint: string;
   /** The routing id to address it with: its endpoint as bytes. */
   readonly id: Buffer;
-  state: ServerState;
-  /** When anything was last received from it (clock ms), or -Infinity. */
-  lastSeen: number;
-  /** When to send the next PING. */
+  /** When to send the next PING (clock ms). */
   pingAt: number;
-  /** Requests sent to it / replies received from it. */
+  /** Requests sent to it. */
   sent: number;
+  /** Replies received from it. */
   replies: number;
   /** Ids of requests whose current attempt is on this server. */
   readonly inFlight: Set<number>;
 }
 
-export interface ServerTableTimings {
+/** Options of `new ServerTable(options)`. */
+export interface ServerTableOptions {
+  /** Server endpoints, in priority order (duplicates are dropped). */
+  servers: readonly string[];
+  /** How `pick()` chooses; `all` picks like `priority` (the caller sends to `alive()`). */
+  strategy: FreelanceStrategy;
+  /** Ping a live server after this long without hearing from it. */
   pingIntervalMs: number;
+  /** A live server silent this long is dead. */
   serverTtlMs: number;
-  /** Ping period while a server is not (or no longer) connected. */
+  /** Ping period while a server is not (or no longer) alive. */
   connectPingMs: number;
+  /** Time source. */
+  clock: Clock;
+  /** Called when a server comes alive or dies; `silentMs` is how long it had been silent. */
+  onChange?: ((entry: ServerEntry, state: 'alive' | 'dead', silentMs: number) => void) | undefined;
 }
 
 export class ServerTable {
+  /** The servers, in priority order. */
+  readonly entries: readonly ServerEntry[];
   readonly #byKey = new Map<string, ServerEntry>();
-  readonly #order: ServerEntry[] = [];
-  readonly #timings: ServerTableTimings;
-  #cursor = -1;
+  readonly #liveness: PeerLiveness<string>;
+  readonly #rotation: ServerRotation<string>;
+  readonly #options: ServerTableOptions;
 
-  constructor(timings: ServerTableTimings) {
-    this.#timings = timings;
-  }
-
-  get entries(): readonly ServerEntry[] {
-    return this.#order;
-  }
-
-  /** Add a server (no-op when known); its first PING is due at once. */
-  add(endpoint: string, now: number): ServerEntry {
-    const known = this.#byKey.get(endpoint);
-    if (known !== undefined) return known;
-    const entry: ServerEntry = {
-      endpoint,
-      id: frame(endpoint),
-      state: 'connecting',
-      lastSeen: Number.NEGATIVE_INFINITY,
-      pingAt: now,
-      sent: 0,
-      replies: 0,
-      inFlight: new Set(),
-    };
-    this.#byKey.set(endpoint, entry);
-    this.#order.push(entry);
-    return entry;
+  constructor(options: ServerTableOptions) {
+    this.#options = options;
+    const now = options.clock.now();
+    for (const endpoint of options.servers) {
+      if (this.#byKey.has(endpoint)) continue;
+      this.#byKey.set(endpoint, {
+        endpoint,
+        id: frame(endpoint),
+        pingAt: now,
+        sent: 0,
+        replies: 0,
+        inFlight: new Set(),
+      });
+    }
+    this.entries = [...this.#byKey.values()];
+    this.#liveness = new PeerLiveness<string>({
+      ttlMs: options.serverTtlMs,
+      clock: options.clock,
+      onChange: (endpoint, state, silentMs) => {
+        const entry = this.#byKey.get(endpoint) as ServerEntry;
+        if (state === 'dead') entry.pingAt = Math.min(entry.pingAt, options.clock.now() + options.connectPingMs);
+        options.onChange?.(entry, state, silentMs);
+      },
+    });
+    for (const entry of this.entries) this.#liveness.add(entry.endpoint);
+    this.#rotation = new ServerRotation<string>(
+      this.entries.map((e) => e.endpoint),
+      { strategy: options.strategy === 'round-robin' ? 'round-robin' : 'priority' },
+    );
   }
 
   /** The server whose routing id is `id`. */
@@ -79,61 +98,67 @@ export class ServerTable {
     return this.#byKey.get(id.toString('utf8'));
   }
 
+  /** What is known of `entry`. */
+  state(entry: ServerEntry): ServerState {
+    const state = this.#liveness.state(entry.endpoint);
+    return state === 'unknown' ? 'connecting' : state;
+  }
+
+  /** Whether `entry` is alive. */
+  isAlive(entry: ServerEntry): boolean {
+    return this.#liveness.isAlive(entry.endpoint);
+  }
+
+  /** When anything was last received from `entry` (clock ms), or `-Infinity`. */
+  lastSeen(entry: ServerEntry): number {
+    return this.#liveness.lastSeen(entry.endpoint);
+  }
+
   /** A message came from `entry`. Returns true when that brought it (back) to life. */
-  seen(entry: ServerEntry, now: number): boolean {
-    entry.lastSeen = now;
-    entry.pingAt = now + this.#timings.pingIntervalMs;
-    if (entry.state === 'alive') return false;
-    entry.state = 'alive';
-    return true;
+  seen(entry: ServerEntry): boolean {
+    entry.pingAt = this.#options.clock.now() + this.#options.pingIntervalMs;
+    return this.#liveness.seen(entry.endpoint);
   }
 
-  /** `entry` is gone (unreachable, or silent too long). Returns true when it was alive. */
-  lost(entry: ServerEntry, now: number): boolean {
-    entry.pingAt = Math.min(entry.pingAt, now + this.#timings.connectPingMs);
-    if (entry.state !== 'alive') return false;
-    entry.state = 'dead';
-    return true;
+  /**
+   * `entry` is unreachable: a live server dies at once (a server not alive yet stays as it is).
+   * Returns true when it was alive.
+   */
+  lost(entry: ServerEntry): boolean {
+    if (!this.#liveness.isAlive(entry.endpoint)) return false;
+    return this.#liveness.lost(entry.endpoint);
   }
 
-  /** Servers to ping now (their next ping is rescheduled) and live servers silent past the TTL. */
-  due(now: number): { ping: ServerEntry[]; expired: ServerEntry[] } {
+  /** Servers to ping now; their next ping is rescheduled. */
+  duePings(): ServerEntry[] {
+    const now = this.#options.clock.now();
     const ping: ServerEntry[] = [];
-    const expired: ServerEntry[] = [];
-    for (const entry of this.#order) {
-      if (entry.state === 'alive' && now - entry.lastSeen >= this.#timings.serverTtlMs) expired.push(entry);
-      if (now >= entry.pingAt) {
-        ping.push(entry);
-        entry.pingAt = now + (entry.state === 'alive' ? this.#timings.pingIntervalMs : this.#timings.connectPingMs);
-      }
+    for (const entry of this.entries) {
+      if (now < entry.pingAt) continue;
+      ping.push(entry);
+      entry.pingAt =
+        now + (this.#liveness.isAlive(entry.endpoint) ? this.#options.pingIntervalMs : this.#options.connectPingMs);
     }
-    return { ping, expired };
+    return ping;
   }
 
   /** Live servers in priority order. */
   alive(): ServerEntry[] {
-    return this.#order.filter((e) => e.state === 'alive');
+    return this.entries.filter((e) => this.#liveness.isAlive(e.endpoint));
   }
 
   /**
-   * The server for one attempt: the first live server in priority order (or, round-robin, after
-   * the last one picked), preferring servers not in `tried`. `undefined` when none is alive.
+   * The server for one attempt: the first live server in priority order (or, round-robin, the
+   * first after the previous pick), preferring servers whose endpoint is not in `tried`.
+   * `undefined` when none is alive.
    */
-  pick(strategy: Exclude<FreelanceStrategy, 'all'>, tried: ReadonlySet<string>): ServerEntry | undefined {
-    const n = this.#order.length;
-    const start = strategy === 'round-robin' ? this.#cursor + 1 : 0;
-    let fallback: ServerEntry | undefined;
-    for (let i = 0; i < n; i++) {
-      const index = (start + i) % n;
-      const entry = this.#order[index] as ServerEntry;
-      if (entry.state !== 'alive') continue;
-      if (!tried.has(entry.endpoint)) {
-        if (strategy === 'round-robin') this.#cursor = index;
-        return entry;
-      }
-      fallback ??= entry;
-    }
-    if (fallback !== undefined && strategy === 'round-robin') this.#cursor = this.#order.indexOf(fallback);
-    return fallback;
+  pick(tried: ReadonlySet<string> = new Set()): ServerEntry | undefined {
+    const endpoint = this.#rotation.pick((e) => this.#liveness.isAlive(e), tried);
+    return endpoint === undefined ? undefined : this.#byKey.get(endpoint);
+  }
+
+  /** Stop the liveness timer: no more `onChange` calls. Idempotent. */
+  stop(): void {
+    this.#liveness.stop();
   }
 }

@@ -1,7 +1,7 @@
 /**
- * `@zpatterns/freelance/protocol`: the Freelance (10/FLP) wire format, for tools and tests that
- * speak to a server or client directly. Services need only the main entry (`FreelanceClient`,
- * `FreelanceServer`).
+ * `@zpatterns/freelance/protocol`: the Freelance (10/FLP) wire format and the port helpers, for
+ * tools and tests that speak to a server or client directly, or need a server's endpoint before
+ * it binds. Services need only the main entry (`FreelanceClient`, `FreelanceServer`).
  *
  * @module protocol
  */
@@ -17,5 +17,6 @@ export {
   PING,
   PONG,
 } from './protocol.js';
+export { freeTcpEndpoint, freeTcpPort } from './endpoint.js';
 
 export type { ClientInbound, ServerInbound } from './protocol.js';

@@ -9,14 +9,15 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { ClosedError } from '@zpatterns/core';
-import { eventually, ipcEndpoint } from '@zpatterns/testkit';
+import { eventually, ipcEndpoint, startTcpProxy } from '@zpatterns/testkit';
 import {
   FreelanceClient,
   FreelanceServer,
   FreelanceTimeoutError,
-  freeTcpEndpoint,
   type FreelanceClientOptions,
+  type FreelanceClientStatus,
 } from '../src/index.js';
+import { freeTcpEndpoint } from '../src/wire.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -31,9 +32,10 @@ async function servers(n: number): Promise<FreelanceServer[]> {
   return started;
 }
 
-function client(options: FreelanceClientOptions): FreelanceClient {
+async function client(options: FreelanceClientOptions): Promise<FreelanceClient> {
   const c = new FreelanceClient({ pingIntervalMs: 200, serverTtlMs: 600, connectPingMs: 20, ...options });
   cleanup.push(() => c.close());
+  await c.start();
   return c;
 }
 
@@ -59,6 +61,18 @@ async function rawServer(onRequest: (message: Buffer[], socket: zmq.Router) => P
   return endpoint;
 }
 
+type Event = FreelanceClientStatus | { type: 'started' } | { type: 'closed'; error?: Error };
+
+/** Read `feed` until an event matches; what was read on the way is kept in `seen`. */
+async function until(feed: AsyncIterator<Event>, match: (event: Event) => boolean, seen: Event[] = []): Promise<Event> {
+  for (;;) {
+    const next = await feed.next();
+    if (next.done === true) throw new Error(`status feed ended; seen: ${JSON.stringify(seen)}`);
+    seen.push(next.value);
+    if (match(next.value)) return next.value;
+  }
+}
+
 async function run(c: FreelanceClient, total: number, window: number): Promise<string[][]> {
   const replies: string[][] = [];
   let next = 0;
@@ -78,12 +92,12 @@ describe('FreelanceClient', () => {
   it('priority sends everything to the first server; round-robin spreads over all', async () => {
     const three = await servers(3);
     const endpoints = three.map((s) => s.endpoint);
-    const first = client({ servers: endpoints });
+    const first = await client({ servers: endpoints });
     await eventually(() => first.servers.every((s) => s.alive));
     await run(first, 100, 10);
     expect(first.servers.map((s) => s.replies)).toEqual([100, 0, 0]);
 
-    const spread = client({ servers: endpoints, strategy: 'round-robin' });
+    const spread = await client({ servers: endpoints, strategy: 'round-robin' });
     await eventually(() => spread.servers.every((s) => s.alive));
     await run(spread, 99, 10);
     expect(spread.servers.map((s) => s.replies).every((n) => n > 10)).toBe(true);
@@ -92,7 +106,7 @@ describe('FreelanceClient', () => {
 
   it("strategy 'all' (model two) sends to every live server; the first reply wins, the rest are dropped", async () => {
     const three = await servers(3);
-    const c = client({ servers: three.map((s) => s.endpoint), strategy: 'all' });
+    const c = await client({ servers: three.map((s) => s.endpoint), strategy: 'all' });
     await eventually(() => c.servers.every((s) => s.alive));
     await run(c, 20, 1);
     await eventually(() => c.stats.duplicates === 40);
@@ -104,7 +118,7 @@ describe('FreelanceClient', () => {
     const seen: string[] = [];
     const a = await rawServer((m) => void seen.push(`a:${String(m[1])}`));
     const b = await rawServer((m) => void seen.push(`b:${String(m[1])}`));
-    const c = client({ servers: [a, b], attemptTimeoutMs: 150, retries: 1, timeoutMs: 5000 });
+    const c = await client({ servers: [a, b], attemptTimeoutMs: 150, retries: 1, timeoutMs: 5000 });
     const err = await c.request(['x']).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FreelanceTimeoutError);
     expect((err as FreelanceTimeoutError).tried).toEqual([a, b]);
@@ -118,7 +132,7 @@ describe('FreelanceClient', () => {
     const a = await rawServer((message, socket) => void held.push({ message, socket }));
     const atB: string[] = [];
     const b = await rawServer((m) => void atB.push(String(m[1])));
-    const c = client({ servers: [a, b], attemptTimeoutMs: 100, retries: 3, timeoutMs: 5000 });
+    const c = await client({ servers: [a, b], attemptTimeoutMs: 100, retries: 3, timeoutMs: 5000 });
     const answer = c.request(['late']);
     await eventually(() => atB.length > 0);
     // The client has moved on to b; a answers now: the reply still settles the request (by id).
@@ -134,7 +148,7 @@ describe('FreelanceClient', () => {
     const flserver3 = await rawServer(async ([peer, control], socket) => {
       await socket.send([peer as Buffer, control as Buffer, 'OK']);
     });
-    const c = client({ servers: [flserver3] });
+    const c = await client({ servers: [flserver3] });
     const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => c.request(['random name', String(i)])));
     expect(replies.map((r) => r.map(String))).toEqual(Array.from({ length: 20 }, () => ['OK']));
   });
@@ -144,7 +158,7 @@ describe('FreelanceClient', () => {
       await socket.send(message);
       await socket.send(message);
     });
-    const c = client({ servers: [a] });
+    const c = await client({ servers: [a] });
     expect((await c.request(['once'])).map(String)).toEqual(['once']);
     expect((await c.request(['twice'])).map(String)).toEqual(['twice']);
     await eventually(() => c.stats.duplicates === 2);
@@ -153,7 +167,7 @@ describe('FreelanceClient', () => {
 
   it('times out with no server reachable, aborts, and rejects pending requests on close', async () => {
     const nowhere = await freeTcpEndpoint();
-    const c = client({ servers: [nowhere] });
+    const c = await client({ servers: [nowhere] });
     const err = await c.request(['x'], { timeoutMs: 100 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FreelanceTimeoutError);
     expect((err as FreelanceTimeoutError).tried).toEqual([]);
@@ -172,7 +186,7 @@ describe('FreelanceClient', () => {
   it('a server that closes is declared dead and its requests go to the next one', async () => {
     const [a, b] = await servers(2);
     if (a === undefined || b === undefined) throw new Error('no servers');
-    const c = client({ servers: [a.endpoint, b.endpoint] });
+    const c = await client({ servers: [a.endpoint, b.endpoint] });
     await eventually(() => c.servers.every((s) => s.alive));
     await c.request(['warm']);
     await a.close();
@@ -183,8 +197,76 @@ describe('FreelanceClient', () => {
   });
 
   it('rejects bad options with a typed error naming the option', () => {
-    expect(() => new FreelanceClient({ servers: [], retries: -1 })).toThrow(/retries/);
-    expect(() => new FreelanceClient({ servers: [], timeoutMs: 0 })).toThrow(/timeoutMs/);
+    expect(() => new FreelanceClient({ servers: ['tcp://127.0.0.1:5'], retries: -1 })).toThrow(/retries/);
+    expect(() => new FreelanceClient({ servers: ['tcp://127.0.0.1:5'], timeoutMs: 0 })).toThrow(/timeoutMs/);
+    expect(() => new FreelanceClient({ servers: [] })).toThrow(expect.objectContaining({ code: 'ERR_FLP_OPTIONS' }));
+  });
+});
+
+describe('FreelanceClient status()', () => {
+  it('a black-holed server goes server-dead after serverTtlMs of silence, and server-alive when the link heals', async () => {
+    const [b] = await servers(1);
+    if (b === undefined) throw new Error('no server');
+    // Server A is reached through a proxy: its public endpoint (routing id) is the proxy's.
+    const bind = await freeTcpEndpoint();
+    const proxy = await startTcpProxy({ target: bind });
+    cleanup.push(() => proxy.close());
+    const a = await FreelanceServer.start({ bind, endpoint: proxy.endpoint });
+    cleanup.push(() => a.close());
+    const c = new FreelanceClient({
+      servers: [a.endpoint, b.endpoint],
+      pingIntervalMs: 100,
+      serverTtlMs: 600,
+      connectPingMs: 20,
+    });
+    cleanup.push(() => c.close());
+    const feed = c.status();
+    const seen: Event[] = [];
+    await c.start();
+    const alive = new Set<string>();
+    await until(feed, (e) => e.type === 'server-alive' && alive.add(e.server).size === 2, seen);
+    expect(seen[0]).toEqual({ type: 'started' });
+
+    proxy.blackhole();
+    const dead = await until(feed, (e) => e.type === 'server-dead', seen);
+    expect(dead).toMatchObject({ type: 'server-dead', server: a.endpoint });
+    expect((dead as { silentMs: number }).silentMs).toBeGreaterThanOrEqual(600);
+    expect(c.servers.map((s) => s.state)).toEqual(['dead', 'alive']);
+    expect(c.stats.serverDeaths).toBe(1);
+    // Meanwhile requests go to B.
+    expect((await c.request(['while a is away'])).map(String)).toEqual(['while a is away']);
+    expect(c.servers.map((s) => s.replies)).toEqual([0, 1]);
+
+    proxy.forward();
+    await until(feed, (e) => e.type === 'server-alive', seen);
+    expect(seen.at(-1)).toEqual({ type: 'server-alive', server: a.endpoint });
+    expect((await c.request(['a is back'])).map(String)).toEqual(['a is back']);
+    expect(c.servers.map((s) => s.replies)).toEqual([1, 1]);
+    await c.close();
+    await until(feed, (e) => e.type === 'closed', seen);
+    expect(seen.filter((e) => e.type === 'server-dead')).toHaveLength(1);
+  });
+
+  it('a closed server goes server-dead; restarted on its endpoint it is server-alive', async () => {
+    const [a, b] = await servers(2);
+    if (a === undefined || b === undefined) throw new Error('no servers');
+    const c = new FreelanceClient({
+      servers: [a.endpoint, b.endpoint],
+      pingIntervalMs: 100,
+      serverTtlMs: 600,
+      connectPingMs: 20,
+    });
+    cleanup.push(() => c.close());
+    const feed = c.status();
+    await c.start();
+    await until(feed, (e) => e.type === 'server-alive' && e.server === a.endpoint);
+    await a.close();
+    const dead = await until(feed, (e) => e.type === 'server-dead');
+    expect(dead).toMatchObject({ server: a.endpoint });
+    expect(c.servers.map((s) => s.state)).toEqual(['dead', 'alive']);
+    const again = await FreelanceServer.start({ bind: a.bound });
+    cleanup.push(() => again.close());
+    expect(await until(feed, (e) => e.type === 'server-alive')).toEqual({ type: 'server-alive', server: a.endpoint });
   });
 });
 
@@ -213,7 +295,7 @@ describe('sendHighWaterMark', () => {
     });
     const lines: Record<string, unknown>[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as never) });
-    const c = client({
+    const c = await client({
       servers: [endpoint],
       sendHighWaterMark: 10,
       timeoutMs: 400,

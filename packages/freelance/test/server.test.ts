@@ -8,15 +8,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { eventually, RawPeer, rawDealer, randomMessage, seededRandom } from '@zpatterns/testkit';
-import { FreelanceServer, freeTcpEndpoint } from '../src/index.js';
-import { PING } from '../src/wire.js';
+import { FreelanceServer, type FreelanceServerOptions } from '../src/index.js';
+import { freeTcpEndpoint, PING } from '../src/wire.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   while (cleanup.length > 0) await cleanup.pop()?.();
 });
 
-async function server(options: Partial<Parameters<typeof FreelanceServer.start>[0]> = {}): Promise<FreelanceServer> {
+async function server(options: Partial<FreelanceServerOptions> = {}): Promise<FreelanceServer> {
   const s = await FreelanceServer.start({ bind: 'tcp://127.0.0.1:*', ...options });
   cleanup.push(() => s.close());
   return s;

@@ -28,7 +28,12 @@ async function measure(
   total: number,
   window: number,
 ): Promise<CaseResult> {
-  const client = new FreelanceClient({ servers: endpoints, strategy, timeoutMs: 60_000, attemptTimeoutMs: 30_000 });
+  const client = await FreelanceClient.start({
+    servers: endpoints,
+    strategy,
+    timeoutMs: 60_000,
+    attemptTimeoutMs: 30_000,
+  });
   try {
     // Warm-up: every server connected (first PONG), then JIT and connections on a few thousand.
     for (let i = 0; i < 600 && !client.servers.every((s) => s.alive); i++) await new Promise((r) => setTimeout(r, 50));

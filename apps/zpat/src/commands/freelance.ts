@@ -92,6 +92,7 @@ async function flcall(frames: string[], flags: FlcallFlags): Promise<number> {
     logger,
   });
   try {
+    await client.start();
     if (flags.count === 1) {
       try {
         const reply = await client.request(frames);
