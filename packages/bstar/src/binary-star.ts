@@ -230,6 +230,7 @@ export class BinaryStar extends Component<BinaryStarStatus> {
     return this.#stateEndpoint;
   }
 
+  /** Bind the state PUB, connect the state SUB, start the peer's expiry clock and publish. */
   protected async onStart(): Promise<void> {
     const options = this.#options;
     this.#pub = new Channel(new zmq.Publisher({ linger: 0 }), { name: 'bstar-state-pub', logger: this.#log });

@@ -14,6 +14,7 @@ export type PirateErrorCode = 'ERR_PIRATE_GAVE_UP';
  * `ERR_TIMEOUT`). `attempts` is how many times the request was sent; `servers` the endpoints tried.
  */
 export class LazyPirateTimeoutError extends TimeoutError {
+  /** `'LazyPirateTimeoutError'`. */
   override name = 'LazyPirateTimeoutError';
   /** How many times the request was sent (the first send included). */
   readonly attempts: number;
@@ -37,6 +38,7 @@ export class LazyPirateTimeoutError extends TimeoutError {
  * policy ran out), so the worker closed itself.
  */
 export class ReconnectGaveUpError extends ZPatternsError<'ERR_PIRATE_GAVE_UP'> {
+  /** `'ReconnectGaveUpError'`. */
   override name = 'ReconnectGaveUpError';
   /** Reconnects tried before giving up. */
   readonly attempts: number;

@@ -91,7 +91,7 @@ type ClientSettings = Settings<Omit<LazyPirateClientOptions, 'servers' | 'logger
  * The book's lpclient settings: 2500 ms per attempt, 2 resends (three sends in all), no sequence
  * check, no bound on the whole request beyond its attempts.
  */
-export const lazyPirateClientDefaults: Readonly<ClientSettings> = {
+export const lazyPirateClientDefaults = {
   attemptTimeoutMs: LAZY_PIRATE_ATTEMPT_TIMEOUT_MS,
   timeoutMs: undefined,
   retries: LAZY_PIRATE_RETRIES,
@@ -99,7 +99,7 @@ export const lazyPirateClientDefaults: Readonly<ClientSettings> = {
   settleDelayMs: 0,
   lingerMs: 0,
   clock: systemClock,
-};
+} as const satisfies ClientSettings;
 
 /** Per-call options of `request()`; each overrides the client's option of the same name. */
 export interface RequestOptions {
@@ -235,10 +235,12 @@ export class LazyPirateClient extends Component<LazyPirateClientStatus> {
     return { ...this.#stats };
   }
 
+  /** Open the first REQ socket, connecting to the first server. */
   protected async onStart(): Promise<void> {
     this.#connection();
   }
 
+  /** Reject the request in flight with `ClosedError` and close the socket. */
   protected async onClose(): Promise<void> {
     const conn = this.#conn;
     this.#conn = undefined;

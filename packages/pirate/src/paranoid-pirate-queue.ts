@@ -87,7 +87,7 @@ type ParanoidSettings = Settings<Omit<ParanoidPirateQueueOptions, 'logger' | 'se
  * The book's ppqueue settings on loopback: frontend `tcp://127.0.0.1:5560`, backend `:5561`,
  * heartbeat 1000 ms, liveness 3, backlog capped at 256 MiB.
  */
-export const paranoidPirateQueueDefaults: Readonly<ParanoidSettings> = {
+export const paranoidPirateQueueDefaults = {
   frontend: DEFAULT_FRONTEND,
   backend: DEFAULT_BACKEND,
   heartbeatIntervalMs: PPP_HEARTBEAT_INTERVAL_MS,
@@ -95,7 +95,7 @@ export const paranoidPirateQueueDefaults: Readonly<ParanoidSettings> = {
   maxQueuedBytes: DEFAULT_MAX_QUEUED_BYTES,
   lingerMs: 0,
   clock: systemClock,
-};
+} as const satisfies ParanoidSettings;
 
 /** Counters of one `ParanoidPirateQueue`. */
 export interface ParanoidPirateQueueStats {
@@ -206,6 +206,7 @@ export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
     return { ...this.#stats };
   }
 
+  /** Bind both sockets, start serving and heartbeating. */
   protected async onStart(): Promise<void> {
     const o = this.#o;
     const sockets = await bindQueueSockets(o, this.#security, this.#logger);

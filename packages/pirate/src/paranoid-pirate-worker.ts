@@ -87,13 +87,13 @@ export interface ParanoidPirateWorkerOptions {
 type WorkerSettings = Settings<Omit<ParanoidPirateWorkerOptions, 'queue' | 'handler' | 'logger' | 'security'>>;
 
 /** The book's ppworker settings: heartbeat 1000 ms, liveness 3, reconnect 1 s doubling to 32 s. */
-export const paranoidPirateWorkerDefaults: Readonly<WorkerSettings> = {
+export const paranoidPirateWorkerDefaults = {
   heartbeatIntervalMs: PPP_HEARTBEAT_INTERVAL_MS,
   liveness: PPP_HEARTBEAT_LIVENESS,
   reconnectDelayMs: exponentialBackoff({ initialMs: PPP_RECONNECT_INITIAL_MS, maxMs: PPP_RECONNECT_MAX_MS }),
   lingerMs: 0,
   clock: systemClock,
-};
+} as const satisfies WorkerSettings;
 
 /** Counters of one `ParanoidPirateWorker`. */
 export interface ParanoidPirateWorkerStats {
@@ -215,6 +215,7 @@ export class ParanoidPirateWorker extends Component<ParanoidPirateWorkerStatus> 
     return { ...this.#stats };
   }
 
+  /** Open the first DEALER, send READY, start heartbeating. */
   protected async onStart(): Promise<void> {
     this.#connect();
   }

@@ -66,12 +66,12 @@ type SimpleSettings = Settings<Omit<SimplePirateQueueOptions, 'logger' | 'securi
 /**
  * The book's spqueue endpoints on loopback (frontend `:5560`, backend `:5561`), backlog capped at 256 MiB.
  */
-export const simplePirateQueueDefaults: Readonly<SimpleSettings> = {
+export const simplePirateQueueDefaults = {
   frontend: DEFAULT_FRONTEND,
   backend: DEFAULT_BACKEND,
   maxQueuedBytes: DEFAULT_MAX_QUEUED_BYTES,
   lingerMs: 0,
-};
+} as const satisfies SimpleSettings;
 
 /** Counters of one `SimplePirateQueue`. */
 export interface SimplePirateQueueStats {
@@ -186,6 +186,7 @@ export class SimplePirateQueue extends Component<PirateQueueStatus> {
     return { ...this.#stats };
   }
 
+  /** Bind both sockets and start serving. */
   protected async onStart(): Promise<void> {
     const sockets = await bindQueueSockets(this.#o, this.#security, this.#logger);
     this.#endpoints = sockets.endpoints;

@@ -122,6 +122,7 @@ export class SimplePirateWorker extends Component<SimplePirateWorkerStatus> {
     return { ...this.#stats };
   }
 
+  /** Open the REQ socket and send READY. */
   protected async onStart(): Promise<void> {
     this.#open();
   }
