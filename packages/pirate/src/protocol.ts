@@ -99,6 +99,7 @@ export function isSequence(value: Buffer | undefined, sequence: number): boolean
 // ---------------------------------------------------------------------------------------------
 // Queue frontend (both queues): what a client's request looks like on the ROUTER.
 
+/** A frontend message decoded: a client's request with its envelope, or why it is invalid. */
 export type ClientRequest = ({ type: 'request' } & Enveloped) | Invalid;
 
 /** Frontend ROUTER input: `[client-id...][""][body...]`. */
