@@ -98,6 +98,39 @@ describe('SimplePirateQueue + SimplePirateWorker', () => {
     expect(workers[0]?.stats).toMatchObject({ handlerErrors: 1, sockets: 2, replies: 1 });
   });
 
+  it('status feeds: the queue reports worker-ready for each new REQ socket, the worker connected for each', async () => {
+    const queue = await startQueue();
+    const queueStatus = queue.status();
+    let calls = 0;
+    const worker = track(
+      new SimplePirateWorker({
+        queue: queue.endpoints.backend,
+        handler: (body) => {
+          if (++calls === 1) throw new Error('boom');
+          return body;
+        },
+      }),
+    );
+    const workerStatus = worker.status();
+    await worker.start();
+    const first = await queueStatus.next();
+    expect(first.value).toMatchObject({ type: 'worker-ready' });
+    const client = track(await LazyPirateClient.start({ servers: queue.endpoints.frontend, attemptTimeoutMs: 300 }));
+    expect((await client.request(['x']))[0]?.toString()).toBe('x');
+    const second = await queueStatus.next(); // the new socket has a new routing id
+    expect(second.value).toMatchObject({ type: 'worker-ready' });
+    expect(second.value).not.toEqual(first.value);
+    await worker.close();
+    const events = [];
+    for await (const event of workerStatus) events.push(event);
+    expect(events).toEqual([
+      { type: 'connected', endpoint: queue.endpoints.backend, socket: 1 },
+      { type: 'started' },
+      { type: 'connected', endpoint: queue.endpoints.backend, socket: 2 },
+      { type: 'closed' },
+    ]);
+  });
+
   it('queues requests until a worker is ready, and drops garbage from both sides', async () => {
     const queue = await startQueue();
     const client = track(rawRequest(queue.endpoints.frontend));
