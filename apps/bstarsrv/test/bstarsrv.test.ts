@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
-import { createBinaryStarClient } from '@zpatterns/bstar';
+import { BinaryStarClient } from '@zpatterns/bstar';
 import {
   appBin,
   Daemon,
@@ -76,10 +76,11 @@ async function pair(): Promise<{ primary: Daemon; backup: Daemon; e: ReturnType<
   return { primary, backup, e };
 }
 
-function client(e: ReturnType<typeof endpoints>) {
+async function client(e: ReturnType<typeof endpoints>): Promise<BinaryStarClient> {
   return track(
-    createBinaryStarClient([e.primary.frontend, e.backup.frontend], {
-      timeoutMs: 500,
+    await BinaryStarClient.start({
+      servers: [e.primary.frontend, e.backup.frontend],
+      attemptTimeoutMs: 500,
       settleDelayMs: 2 * HEARTBEAT_MS,
       retries: 20,
     }),
@@ -101,7 +102,7 @@ describe('bstarsrv pair', () => {
 
   it('SIGKILL the active: the client fails over, the backup goes active; the restarted primary comes back passive', async () => {
     const { primary, backup, e } = await pair();
-    const bstar = client(e);
+    const bstar = await client(e);
     expect(texts(await bstar.request(['1']))).toEqual(['1']);
     await primary.kill('SIGKILL');
     const active = backup.waitForLog(isState('active'));
@@ -137,7 +138,7 @@ describe('bstarsrv pair', () => {
       return { sub, loop };
     });
 
-    const bstar = client(e);
+    const bstar = await client(e);
     let stop = false;
     let answered = 0;
     const traffic = (async () => {
@@ -193,7 +194,9 @@ describe('bstarsrv pair', () => {
       clearInterval(beat);
       fake.close();
     }
-    const bstar = track(createBinaryStarClient([e.primary.frontend], { timeoutMs: 300, retries: 30 }));
+    const bstar = track(
+      await BinaryStarClient.start({ servers: [e.primary.frontend], attemptTimeoutMs: 300, retries: 30 }),
+    );
     expect(texts(await bstar.request(['now?']))).toEqual(['now?']);
     await primary.waitForLog(isState('active'), 10_000, true);
   });
@@ -204,7 +207,9 @@ describe('bstarsrv pair', () => {
     const fake = new zmq.Publisher({ linger: 0, sendHighWaterMark: 100_000 });
     await fake.bind(e.primary.stateConnect);
     const primary = await server('primary', e.primary);
-    const bstar = track(createBinaryStarClient([e.primary.frontend], { timeoutMs: 500, retries: 30 }));
+    const bstar = track(
+      await BinaryStarClient.start({ servers: [e.primary.frontend], attemptTimeoutMs: 500, retries: 30 }),
+    );
     expect(texts(await bstar.request(['warm-up']))).toEqual(['warm-up']); // active on the vote
     const random = seededRandom(8);
     await using dealer = rawDealer(e.primary.frontend);

@@ -3,7 +3,7 @@
  * `healthThroughShutdown`): 200 while requests flow, 503 from the signal on while it still
  * serves (`--shutdown-delay-ms`), 503 then refused while it closes, exit 0.
  */
-import { createBinaryStarClient } from '@zpatterns/bstar';
+import { BinaryStarClient } from '@zpatterns/bstar';
 import { appBin, Daemon, expectCleanHealthShutdown, healthThroughShutdown, ipcEndpoint } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
 
@@ -29,7 +29,7 @@ describe('bstarsrv /healthz through shutdown', () => {
         '600000',
       ],
     });
-    await using client = createBinaryStarClient([frontend], { timeoutMs: 300, retries: 30 });
+    await using client = await BinaryStarClient.start({ servers: [frontend], attemptTimeoutMs: 300, retries: 30 });
     const result = await healthThroughShutdown(daemon, async () => {
       for (let i = 0; i < 3; i++) expect((await client.request([`x${i}`]))[0]?.toString()).toBe(`x${i}`);
     });

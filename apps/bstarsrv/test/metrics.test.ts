@@ -4,7 +4,7 @@
  *   test ──GET /metrics, /healthz──▶ daemon --metrics-port 0 ◀── requests (here)
  */
 import { describe, expect, it } from 'vitest';
-import { createBinaryStarClient } from '@zpatterns/bstar';
+import { BinaryStarClient } from '@zpatterns/bstar';
 import { FreelanceClient } from '@zpatterns/freelance';
 import { appBin, Daemon, ipcEndpoint } from '@zpatterns/testkit';
 
@@ -38,7 +38,7 @@ describe('--metrics-port on the Binary Star and Freelance servers', () => {
     const url = daemon.ready['metrics'] as string;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
-    await using client = createBinaryStarClient([frontend], { timeoutMs: 300, retries: 30 });
+    await using client = await BinaryStarClient.start({ servers: [frontend], attemptTimeoutMs: 300, retries: 30 });
     await client.request(['first']); // the vote that makes the lone primary active
     const before = await scrape(url);
     for (let i = 0; i < 5; i++) await client.request([`x${i}`]);

@@ -5,7 +5,7 @@
  *   client (alice)    ══CURVE══▶ primary frontend (active)    state PUB/SUB between the pair: plain
  *   client (stranger) ──✗
  */
-import { createBinaryStarClient } from '@zpatterns/bstar';
+import { BinaryStarClient } from '@zpatterns/bstar';
 import { appBin, curveFixture, Daemon, ipcEndpoint, type LogLine } from '@zpatterns/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -36,17 +36,21 @@ describe('bstarsrv with CURVE', () => {
     track(await start('backup', fronts[1], bState, pState));
     expect(primary.ready).toMatchObject({ curve: true });
 
-    const client = (name: string, retries: number) =>
+    const client = async (name: string, retries: number) =>
       track(
-        createBinaryStarClient(fronts, {
-          timeoutMs: 500,
+        await BinaryStarClient.start({
+          servers: fronts,
+          attemptTimeoutMs: 500,
           settleDelayMs: 2 * HEARTBEAT_MS,
           retries,
           security: keys.client(name, 'server'),
         }),
       );
-    expect((await client('alice', 20).request(['hello'])).map(String)).toEqual(['hello']);
-    await expect(client('stranger', 0).request(['let me in'])).rejects.toMatchObject({ code: 'ERR_PIRATE_NO_REPLY' });
+    expect((await (await client('alice', 20)).request(['hello'])).map(String)).toEqual(['hello']);
+    await expect((await client('stranger', 0)).request(['let me in'])).rejects.toMatchObject({
+      code: 'ERR_TIMEOUT',
+      name: 'LazyPirateTimeoutError',
+    });
     const denied = (l: LogLine): boolean =>
       l.msg === 'connection denied' && l['publicKey'] === keys.peers['stranger']?.publicKey;
     await primary.waitForLog(denied, 10_000, true);

@@ -108,7 +108,7 @@ process.exitCode = await runDaemon({
         statsCounters(registry, 'ppqueue', () => queue.stats);
         gaugesOf(registry, 'ppqueue', () => ({ queuedRequests: queue.queued, queuedBytes: queue.queuedBytes }));
       },
-      healthy: () => queue.state === 'running',
+      healthy: () => queue.running,
       cleanup: () => queue.close(),
     });
     warnPlainBinds(secured, [frontend, backend], logger);

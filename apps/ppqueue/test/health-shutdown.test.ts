@@ -24,10 +24,16 @@ describe('ppqueue /healthz through shutdown', () => {
         '600000',
       ],
     });
-    await using _worker = new ParanoidPirateWorker(daemon.ready['backend'] as string, (body) => body, {
+    await using _worker = await ParanoidPirateWorker.start({
+      queue: daemon.ready['backend'] as string,
+      handler: (body) => body,
       heartbeatIntervalMs: 100,
     });
-    await using client = new LazyPirateClient(daemon.ready['frontend'] as string, { timeoutMs: 2000, retries: 3 });
+    await using client = await LazyPirateClient.start({
+      servers: daemon.ready['frontend'] as string,
+      attemptTimeoutMs: 2000,
+      retries: 3,
+    });
     const result = await healthThroughShutdown(daemon, async () => {
       for (let i = 0; i < 3; i++) expect((await client.request([`x${i}`]))[0]?.toString()).toBe(`x${i}`);
     });

@@ -79,7 +79,7 @@ describe('ppqueue and zpat ppworker/lpcall (processes)', () => {
     const workers = await Promise.all([1, 2, 3].map(() => startWorker(backend, ['--work-ms', '10'])));
     await queue.waitForLog(() => queue.logs.filter(workerJoined).length === 3, 5000, true);
 
-    const client = new LazyPirateClient(frontend, { timeoutMs: 400, retries: 10 });
+    const client = await LazyPirateClient.start({ servers: frontend, attemptTimeoutMs: 400, retries: 10 });
     cleanup.push(() => client.close());
     let running = true;
     let served = 0;
@@ -163,7 +163,7 @@ describe('ppqueue and zpat ppworker/lpcall (processes)', () => {
       // The first socket, plus a new socket (and a new READY) after each backoff round.
       expect(worker.logs.filter((l) => l.msg === 'connected, READY sent').length).toBeGreaterThanOrEqual(3);
     }
-    const client = new LazyPirateClient(frontend, { timeoutMs: 1000 });
+    const client = await LazyPirateClient.start({ servers: frontend, attemptTimeoutMs: 1000 });
     cleanup.push(() => client.close());
     expect((await client.request(['after-restart']))[0]?.toString()).toBe('after-restart');
   }, 40_000);
@@ -175,7 +175,7 @@ describe('ppqueue and zpat ppworker/lpcall (processes)', () => {
       'lpcall',
       '--server',
       frontend,
-      '--timeout-ms',
+      '--attempt-timeout-ms',
       '300',
       '--retries',
       '19',
@@ -217,7 +217,7 @@ describe('ppqueue and zpat ppworker/lpcall (processes)', () => {
       'lpcall',
       '--server',
       dead,
-      '--timeout-ms',
+      '--attempt-timeout-ms',
       '50',
       '--retries',
       '1',
@@ -227,6 +227,19 @@ describe('ppqueue and zpat ppworker/lpcall (processes)', () => {
     expect(noAnswer.stdout).toBe('');
     expect(noAnswer.stderr.trim().split('\n')).toHaveLength(1);
     expect(noAnswer.stderr).toMatch(/no reply after 2 attempt/);
+    // --timeout-ms bounds the whole call, whatever the attempts would have taken.
+    const bounded = await runCli(appBin('zpat'), [
+      'lpcall',
+      '--server',
+      dead,
+      '--attempt-timeout-ms',
+      '60000',
+      '--timeout-ms',
+      '100',
+      'x',
+    ]);
+    expect(bounded.code).toBe(1);
+    expect(bounded.stderr).toMatch(/no reply within timeoutMs \(100 ms\) after 1 attempt/);
     expect((await runCli(appBin('zpat'), ['lpcall', 'x'])).code).toBe(2);
     expect((await runCli(appBin('zpat'), ['lpcall', '--server', 'nonsense', 'x'])).code).toBe(2);
     expect((await runCli(appBin('zpat'), ['ppworker', '--liveness', '0'])).code).toBe(2);

@@ -49,7 +49,7 @@ describe('ppqueue with CURVE (processes)', () => {
         'lpcall',
         '--server',
         frontend,
-        '--timeout-ms',
+        '--attempt-timeout-ms',
         '1000',
         '--retries',
         '0',

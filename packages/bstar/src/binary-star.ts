@@ -8,8 +8,10 @@
  *   state SUB  (stateConnect) <── "1".."4" ── state PUB (stateBind)
  *   frontend: for each client message, vote(): true -> serve, false -> drop (no reply)
  *
- * Nothing here aborts: split brain and dual passive are notices on `changes()` and in the log,
- * resolved by role (see fsm.ts). Garbage on the state socket is counted and ignored.
+ * Nothing here aborts: split brain and dual passive are notices on `status()` and in the log,
+ * resolved by role (see fsm.ts). Garbage on the state socket is counted and ignored. The peer's
+ * silence is watched by core's `PeerLiveness`: it is dead two heartbeats after its last state
+ * message (or after `start()`, when it has not been heard yet).
  */
 import * as zmq from 'zeromq';
 import {
@@ -18,9 +20,10 @@ import {
   applyConnectSecurity,
   applyPeerLimits,
   Channel,
-  ClosedError,
+  Component,
   componentLogger,
-  StatusFeed,
+  NotStartedError,
+  PeerLiveness,
   systemClock,
   type Clock,
   type CurveKeyPair,
@@ -30,8 +33,6 @@ import {
   type TimerHandle,
   WarningLimiter,
 } from '@zpatterns/core';
-import { CloseOnce } from '@zpatterns/core/internal';
-import { NotStartedError } from './errors.js';
 import { initialState, transition, type BStarEvent, type BStarNotice, type BStarRole, type BStarState } from './fsm.js';
 import { BSTAR_HEARTBEAT_MS, BSTAR_PEER_EXPIRY_HEARTBEATS, decodeState, encodeState } from './protocol.js';
 
@@ -73,37 +74,78 @@ export const binaryStarDefaults = {
   clock: systemClock,
 } as const satisfies Partial<BinaryStarOptions>;
 
-/** What `changes()` yields: each state change, and each notice the book would have aborted on. */
-export type BStarChange =
-  | { type: 'state'; from: BStarState; to: BStarState; reason: string }
-  | { type: 'notice'; notice: BStarNotice; state: BStarState };
+/**
+ * What `status()` yields besides `started` and `closed`: each state change, each notice the book
+ * would have aborted on, and the peer coming alive or falling silent.
+ */
+export type BinaryStarStatus =
+  | {
+      /** This server changed state. */
+      readonly type: 'state';
+      /** The state before. */
+      readonly from: BStarState;
+      /** The state now. */
+      readonly to: BStarState;
+      /** Why, in words (the peer's message or the client vote that caused it). */
+      readonly reason: string;
+    }
+  | {
+      /** A split brain or dual passive was seen (and resolved by role, or by `resolveSplitBrain`). */
+      readonly type: 'notice';
+      /** Which one. */
+      readonly notice: BStarNotice;
+      /** This server's state when it was seen. */
+      readonly state: BStarState;
+    }
+  | {
+      /** The peer's state messages arrive (first heard, or back after silence). */
+      readonly type: 'server-alive';
+      /** The peer's state endpoint (`stateConnect`). */
+      readonly server: string;
+    }
+  | {
+      /** The peer has been silent for two heartbeats: a client vote now makes this server active. */
+      readonly type: 'server-dead';
+      /** The peer's state endpoint (`stateConnect`). */
+      readonly server: string;
+      /** How long it has been silent (ms). */
+      readonly silentMs: number;
+    };
 
-/** Counters of one `BinaryStar`, live fields updated in place. */
-export interface BStarStats {
+/** Counters of one `BinaryStar`. */
+export interface BinaryStarStats {
   /** State messages published. */
   published: number;
   /** Valid peer state messages received. */
   peerMessages: number;
   /** Peer state messages that were not one frame holding one digit 1-4. */
   garbage: number;
-  /** Client votes accepted (served) and rejected (dropped). */
+  /** Client votes accepted (served). */
   accepted: number;
+  /** Client votes rejected (dropped without a reply). */
   rejected: number;
+  /** Split brains seen (both servers active). */
   splitBrains: number;
+  /** Dual passives seen (both servers passive). */
   dualPassives: number;
+  /** Times the peer was declared dead after two silent heartbeats. */
+  peerExpiries: number;
 }
 
 /**
  * One server of a Binary Star primary/backup pair (the book's bstar reactor). It publishes its
  * state every `heartbeatMs`, reads the peer's, runs the state machine, and decides per client
  * request whether this server may serve it (`vote()`, or `serve(channel, handler)`). Nothing
- * aborts: split brain and dual passive are notices on `changes()` and in the log. `new
- * BinaryStar(options)` throws `InvalidArgumentError` for `heartbeatMs <= 0`; calls that need the
- * sockets before `start()` throw `NotStartedError`.
+ * aborts: split brain and dual passive are notices on `status()` and in the log. `new
+ * BinaryStar(options)` opens nothing and throws `InvalidArgumentError` for `heartbeatMs <= 0`;
+ * `start()` resolves once the state PUB is bound, the state SUB connected and the first state
+ * published (ready: votes count from then on, the peer having two heartbeats to show up). Calls
+ * that need a started node throw or reject with core's `NotStartedError` before that.
  */
-export class BinaryStar implements AsyncDisposable {
+export class BinaryStar extends Component<BinaryStarStatus> {
+  /** Which server of the pair this is. */
   readonly role: BStarRole;
-  readonly stats: BStarStats = {
+  readonly #stats: BinaryStarStats = {
     published: 0,
     peerMessages: 0,
     garbage: 0,
@@ -111,6 +153,7 @@ export class BinaryStar implements AsyncDisposable {
     rejected: 0,
     splitBrains: 0,
     dualPassives: 0,
+    peerExpiries: 0,
   };
   readonly #options: BinaryStarOptions;
   readonly #heartbeatMs: number;
@@ -118,30 +161,78 @@ export class BinaryStar implements AsyncDisposable {
   readonly #log: Logger;
   /** Warnings about garbage on the state socket: at most 10 a second (every one is counted). */
   readonly #warnings: WarningLimiter;
-  readonly #pub: Channel<zmq.Publisher>;
-  readonly #sub: Channel<zmq.Subscriber>;
-  readonly #feed = new StatusFeed<BStarChange>();
+  /** The peer's liveness: alive from any state message until two heartbeats of silence. */
+  readonly #peer: PeerLiveness<string>;
   readonly #activeListeners = new Set<() => void>();
   readonly #passiveListeners = new Set<() => void>();
+  #pub: Channel<zmq.Publisher> | undefined;
+  #sub: Channel<zmq.Subscriber> | undefined;
+  #guard: ServerSecurity | undefined;
   #state: BStarState;
-  #peerExpiresAt = 0;
   #stateEndpoint: string | undefined;
   #timer: TimerHandle | undefined;
-  #starting: Promise<void> | undefined;
-  /** True once start() has bound, connected and set the peer's first expiry. */
-  #started = false;
-  readonly #closer = new CloseOnce(() => this.#close());
-  readonly #guard: ServerSecurity | undefined;
 
   constructor(options: BinaryStarOptions) {
+    super();
     this.#options = options;
     this.role = options.role;
     this.#heartbeatMs = options.heartbeatMs ?? binaryStarDefaults.heartbeatMs;
     if (!(this.#heartbeatMs > 0)) throw new InvalidArgumentError('BinaryStar: heartbeatMs must be > 0');
+    if (options.role !== 'primary' && options.role !== 'backup') {
+      throw new InvalidArgumentError("BinaryStar: role must be 'primary' or 'backup'");
+    }
     this.#clock = options.clock ?? binaryStarDefaults.clock;
     this.#log = componentLogger(options.logger, { component: 'bstar', role: options.role });
     this.#warnings = new WarningLimiter(this.#log, this.#clock, 10);
     this.#state = initialState(options.role);
+    this.#peer = new PeerLiveness<string>({
+      ttlMs: this.#heartbeatMs * BSTAR_PEER_EXPIRY_HEARTBEATS,
+      clock: this.#clock,
+      onChange: (server, state, silentMs) => {
+        if (state === 'alive') {
+          this.#log.info({ peer: server }, 'peer alive');
+          this.emit({ type: 'server-alive', server });
+        } else {
+          this.#stats.peerExpiries++;
+          this.#log.warn({ peer: server, silentMs }, 'peer silent, counted as dead');
+          this.emit({ type: 'server-dead', server, silentMs });
+        }
+      },
+    });
+  }
+
+  /** This server's state. */
+  get state(): BStarState {
+    return this.#state;
+  }
+
+  /** Whether this server is active (serves clients). */
+  get isActive(): boolean {
+    return this.#state === 'active';
+  }
+
+  /**
+   * When the peer counts as dead unless it is heard from again (clock time): its last state
+   * message, or `start()`, plus two heartbeats. `-Infinity` before `start()`.
+   */
+  get peerExpiresAt(): number {
+    return this.#peer.lastSeen(this.#options.stateConnect) + this.#peer.ttlMs;
+  }
+
+  /** A snapshot of the counters; read it again for fresh figures. */
+  get stats(): BinaryStarStats {
+    return { ...this.#stats };
+  }
+
+  /** The bound state endpoint (a wildcard port resolved); `NotStartedError` before `start()`. */
+  get stateEndpoint(): string {
+    if (this.#stateEndpoint === undefined) throw new NotStartedError('BinaryStar');
+    return this.#stateEndpoint;
+  }
+
+  /** Bind the state PUB, connect the state SUB, start the peer's expiry clock and publish. */
+  protected async onStart(): Promise<void> {
+    const options = this.#options;
     this.#pub = new Channel(new zmq.Publisher({ linger: 0 }), { name: 'bstar-state-pub', logger: this.#log });
     this.#sub = new Channel(new zmq.Subscriber({ linger: 0 }), { name: 'bstar-state-sub', logger: this.#log });
     const { curve } = options;
@@ -155,79 +246,48 @@ export class BinaryStar implements AsyncDisposable {
     if (keys !== undefined) {
       applyConnectSecurity(this.#sub.socket, { curve: { ...keys, serverPublicKey: curve?.peerPublicKey } });
     }
-  }
-
-  get state(): BStarState {
-    return this.#state;
-  }
-
-  get isActive(): boolean {
-    return this.#state === 'active';
-  }
-
-  /** When the peer counts as dead unless it is heard from again (clock time). */
-  get peerExpiresAt(): number {
-    return this.#peerExpiresAt;
-  }
-
-  /** The bound state endpoint (a wildcard port resolved), once `start()` has resolved. */
-  get stateEndpoint(): string {
-    if (this.#stateEndpoint === undefined) throw new NotStartedError('stateEndpoint');
-    return this.#stateEndpoint;
-  }
-
-  /** Bind the state PUB, connect the state SUB, start publishing. Idempotent. */
-  start(): Promise<void> {
-    this.#starting ??= this.#start();
-    return this.#starting;
-  }
-
-  async #start(): Promise<void> {
-    if (this.#closer.started) throw new ClosedError('BinaryStar');
     await this.#guard?.ready();
-    await this.#pub.socket.bind(this.#options.stateBind);
-    this.#stateEndpoint = this.#pub.socket.lastEndpoint ?? this.#options.stateBind;
+    await this.#pub.socket.bind(options.stateBind);
+    this.#stateEndpoint = this.#pub.socket.lastEndpoint ?? options.stateBind;
     this.#sub.socket.subscribe();
-    this.#sub.socket.connect(this.#options.stateConnect);
+    this.#sub.socket.connect(options.stateConnect);
     // Like bstar_start: the peer has two heartbeats to show up before a client vote counts.
-    this.#peerExpiresAt = this.#clock.now() + this.#expiryMs;
-    this.#started = true;
-    void this.#sub.start((message) => this.#onPeer(message));
+    this.#peer.expect(options.stateConnect);
+    const sub = this.#sub;
+    void sub.start((message) => this.#onPeer(message));
     this.#log.info(
-      { state: this.#state, stateBind: this.#stateEndpoint, stateConnect: this.#options.stateConnect },
+      { state: this.#state, stateBind: this.#stateEndpoint, stateConnect: options.stateConnect },
       'binary star started',
     );
     this.#publish();
   }
 
-  get #expiryMs(): number {
-    return this.#heartbeatMs * BSTAR_PEER_EXPIRY_HEARTBEATS;
-  }
-
   /**
    * A client request arrived: feed it to the FSM as a vote. True means this server may serve it;
    * false means drop it without a reply (the client times out and tries the other server).
-   * Throws `NotStartedError` before `start()` has resolved: with no peer heard yet, a vote would
-   * make a primary active at once.
+   * Synchronous, as it gates every request on the hot path (it is the broker's `clientVoter`):
+   * it throws `NotStartedError` before `start()` has resolved (with no peer heard yet, a vote
+   * would make a primary active at once) and returns false once closing has begun.
    */
   vote(): boolean {
-    if (this.#closer.started) return false;
-    if (!this.#started) throw new NotStartedError('vote()');
+    if (this.closeSignal.aborted) return false;
+    this.assertRunning();
     const accepted = this.#apply('client-request');
-    if (accepted) this.stats.accepted++;
-    else this.stats.rejected++;
+    if (accepted) this.#stats.accepted++;
+    else this.#stats.rejected++;
     return accepted;
   }
 
   /**
    * Gate a frontend: run `channel`'s receive loop, passing each message that wins its vote to
-   * `handler` and dropping the others (the book's `bstar_voter`). Resolves when the channel closes.
+   * `handler` and dropping the others (the book's `bstar_voter`). Resolves when the channel
+   * closes; rejects with `NotStartedError` before `start()` has resolved.
    */
-  serve<TSocket extends zmq.Socket & zmq.Readable>(
+  async serve<TSocket extends zmq.Socket & zmq.Readable>(
     channel: Channel<TSocket>,
     handler: (message: Message) => void | Promise<void>,
   ): Promise<void> {
-    if (this.#starting === undefined) throw new NotStartedError('serve()');
+    this.assertRunning();
     return channel.start((message) => (this.vote() ? handler(message) : undefined));
   }
 
@@ -243,21 +303,16 @@ export class BinaryStar implements AsyncDisposable {
     return () => this.#passiveListeners.delete(listener);
   }
 
-  /** State changes and notices from now on, as an async iterator (tolerates `break`). */
-  changes(): AsyncIterableIterator<BStarChange> {
-    return this.#feed.subscribe();
-  }
-
   #onPeer(message: Message): void {
     const decoded = decodeState(message);
     if ('error' in decoded) {
-      this.stats.garbage++;
+      this.#stats.garbage++;
       this.#warnings.warn({ reason: decoded.error, frames: message.length }, 'garbage on the state socket ignored');
       return;
     }
-    this.stats.peerMessages++;
+    this.#stats.peerMessages++;
     // As the reactor does: the peer is alive as of this message, whatever the FSM makes of it.
-    this.#peerExpiresAt = this.#clock.now() + this.#expiryMs;
+    this.#peer.seen(this.#options.stateConnect);
     this.#apply(decoded.event);
   }
 
@@ -268,17 +323,17 @@ export class BinaryStar implements AsyncDisposable {
       {
         role: this.role,
         state: from,
-        peerExpiresAt: this.#peerExpiresAt,
+        peerExpiresAt: this.peerExpiresAt,
         splitBrainStays: splitBrain ? this.#options.resolveSplitBrain?.() : undefined,
       },
       event,
       this.#clock.now(),
     );
     if (result.notice !== undefined) {
-      if (result.notice.type === 'split-brain') this.stats.splitBrains++;
-      else this.stats.dualPassives++;
+      if (result.notice.type === 'split-brain') this.#stats.splitBrains++;
+      else this.#stats.dualPassives++;
       this.#log.error({ notice: result.notice.type, state: from, event }, 'binary star notice');
-      this.#feed.emit({ type: 'notice', notice: result.notice, state: from });
+      this.emit({ type: 'notice', notice: result.notice, state: from });
     }
     if (result.next !== from) this.#setState(result.next, result.reason ?? event);
     return result.accept;
@@ -289,7 +344,7 @@ export class BinaryStar implements AsyncDisposable {
     const from = this.#state;
     this.#state = to;
     this.#log.info({ from, to, reason }, 'binary star state');
-    this.#feed.emit({ type: 'state', from, to, reason });
+    this.emit({ type: 'state', from, to, reason });
     // Publish the news now rather than up to a heartbeat later: the peer settles faster.
     this.#publish();
     const listeners = to === 'active' ? this.#activeListeners : to === 'passive' ? this.#passiveListeners : undefined;
@@ -303,41 +358,23 @@ export class BinaryStar implements AsyncDisposable {
   }
 
   #publish(): void {
-    if (this.#closer.started) return;
+    if (this.closeSignal.aborted || this.#pub === undefined) return;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
-    if (this.#pub.post(encodeState(this.#state))) this.stats.published++;
+    if (this.#pub.post(encodeState(this.#state))) this.#stats.published++;
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined;
       this.#publish();
     }, this.#heartbeatMs);
   }
 
-  /** Stop publishing and close both state sockets. Idempotent. */
-  close(): Promise<void> {
-    return this.#closer.close();
-  }
-
-  /**
-   * Resolves once the node has closed, never rejects: `undefined` after `close()`, or the error
-   * that `close()` itself ran into.
-   */
-  closed(): Promise<void | Error> {
-    return this.#closer.closed();
-  }
-
-  async #close(): Promise<void> {
+  /** Stop publishing and close both state sockets (also after a partial start). */
+  protected async onClose(): Promise<void> {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
-    await Promise.allSettled([this.#starting]);
-    await Promise.all([this.#pub.close(), this.#sub.close()]);
+    this.#peer.stop();
+    await Promise.all([this.#pub?.close(), this.#sub?.close()]);
     await this.#guard?.release();
-    this.#feed.end();
     this.#activeListeners.clear();
     this.#passiveListeners.clear();
-  }
-
-  /** Same as `close()`, for `await using`. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
   }
 }

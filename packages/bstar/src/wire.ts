@@ -1,7 +1,7 @@
 /**
  * `@zpatterns/bstar/protocol`: the Binary Star wire format and state machine, for tools and tests
  * that speak to a pair directly or drive the state machine with their own clock. Most services
- * need only the main entry (`BinaryStar`, `createBinaryStarClient`).
+ * need only the main entry (`BinaryStar`, `BinaryStarClient`).
  *
  * @module protocol
  */

@@ -6,7 +6,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
-import { BinaryStar, NotStartedError, type BStarChange, type BStarState } from '@zpatterns/bstar';
+import { ManualClock, NotStartedError, type ComponentStatus } from '@zpatterns/core';
+import { BinaryStar, type BinaryStarStatus, type BStarState } from '@zpatterns/bstar';
 import { eventually, ipcEndpoint } from '@zpatterns/testkit';
 
 const HEARTBEAT_MS = 50;
@@ -37,7 +38,7 @@ function pair(): { primary: BinaryStar; backup: BinaryStar; primaryState: string
 /** Resolves once `node` reaches `state` (at once if it is there already). */
 async function until(node: BinaryStar, state: BStarState): Promise<void> {
   if (node.state === state) return;
-  for await (const change of node.changes()) {
+  for await (const change of node.status()) {
     if (change.type === 'state' && change.to === state) return;
   }
 }
@@ -71,12 +72,12 @@ describe('BinaryStar reactor', () => {
   });
 
   it('fails over on a client vote once the active has been silent for two heartbeats', async () => {
-    const { primary, backup } = await settledPair();
+    const { primary, backup, primaryState } = await settledPair();
     let activated = 0;
     backup.onActive(() => activated++);
-    const changes: BStarChange[] = [];
+    const changes: (BinaryStarStatus | ComponentStatus)[] = [];
     const recording = (async () => {
-      for await (const change of backup.changes()) changes.push(change);
+      for await (const change of backup.status()) changes.push(change);
     })();
     await primary.close();
     await accepts(backup, 'the backup accepts a vote');
@@ -85,9 +86,13 @@ describe('BinaryStar reactor', () => {
     expect(backup.stats.rejected).toBeGreaterThan(0); // votes before the peer expired were refused
     await backup.close();
     await recording;
-    expect(changes).toEqual([
+    // The peer's silence (PeerLiveness) and the vote that follows it; then the end of the feed.
+    expect(changes.filter((c) => c.type !== 'server-dead')).toEqual([
       { type: 'state', from: 'passive', to: 'active', reason: 'failover successful, ready as active' },
+      { type: 'closed' },
     ]);
+    expect(changes.find((c) => c.type === 'server-dead')).toMatchObject({ server: primaryState });
+    expect(backup.stats.peerExpiries).toBe(1);
   });
 
   it('a restarted primary comes back passive beside an active backup', async () => {
@@ -141,5 +146,68 @@ describe('BinaryStar reactor', () => {
     }
     expect(backup.state).toBe('backup');
     expect(backup.stats.peerMessages).toBe(0);
+  });
+});
+
+describe('BinaryStar peer liveness (core PeerLiveness, ManualClock)', () => {
+  it('the peer is alive from its first state message and dead exactly two heartbeats after its last; only then does a vote fail over', async () => {
+    const clock = new ManualClock();
+    const peerState = ipcEndpoint('bstar-clock');
+    const fake = new zmq.Publisher({ linger: 0 });
+    await fake.bind(peerState);
+    const backup = track(
+      new BinaryStar({
+        role: 'backup',
+        stateBind: ipcEndpoint('bstar-b'),
+        stateConnect: peerState,
+        heartbeatMs: 1000,
+        clock,
+      }),
+    );
+    const status = backup.status();
+    await backup.start(); // t = 0: the peer has until t = 2000 to show up
+    expect(backup.peerExpiresAt).toBe(2000);
+    try {
+      // A fake active primary speaks until the backup has heard it (a SUB joins late).
+      await eventually(
+        async () => {
+          await fake.send('3');
+          return backup.state === 'passive';
+        },
+        { timeoutMs: 5000, intervalMs: 20, what: 'the backup hears the fake primary' },
+      );
+      clock.advance(500);
+      const heard = backup.stats.peerMessages;
+      await fake.send('3');
+      await eventually(() => backup.stats.peerMessages > heard, { timeoutMs: 5000, what: 'the t = 500 message' });
+      expect(backup.peerExpiresAt).toBe(2500);
+      clock.advance(1999); // t = 2499: still alive, the vote is refused
+      expect(backup.vote()).toBe(false);
+      clock.advance(1); // t = 2500: PeerLiveness declares it dead; the next vote fails over
+      expect(backup.vote()).toBe(true);
+      expect(backup.state).toBe('active');
+    } finally {
+      fake.close();
+    }
+    await backup.close();
+    const events: (BinaryStarStatus | ComponentStatus)[] = [];
+    for await (const event of status) events.push(event);
+    expect(events.filter((e) => e.type !== 'started')).toEqual([
+      { type: 'server-alive', server: peerState },
+      { type: 'state', from: 'backup', to: 'passive', reason: 'connected to primary (active), ready as passive' },
+      { type: 'server-dead', server: peerState, silentMs: 2000 },
+      { type: 'state', from: 'passive', to: 'active', reason: 'failover successful, ready as active' },
+      { type: 'closed' },
+    ]);
+    expect(backup.stats).toMatchObject({ peerExpiries: 1, accepted: 1, rejected: 1 });
+  });
+
+  it('stats is a snapshot: a copy read earlier keeps its figures', async () => {
+    const { primary, backup } = await settledPair();
+    const before = backup.stats;
+    expect(backup.vote()).toBe(false);
+    expect(before.rejected).toBe(0);
+    expect(backup.stats.rejected).toBe(1);
+    expect(primary.stats).not.toBe(primary.stats);
   });
 });

@@ -19,7 +19,7 @@ afterEach(async () => {
 
 async function until(node: BinaryStar, state: BStarState): Promise<void> {
   if (node.state === state) return;
-  for await (const change of node.changes()) {
+  for await (const change of node.status()) {
     if (change.type === 'state' && change.to === state) return;
   }
 }

@@ -95,8 +95,11 @@ export const WARNINGS_PER_SECOND = 10;
 
 /** The counters both Pirate queues keep for their frontend. */
 export interface IntakeStats {
+  /** Valid requests read on the frontend. */
   requests: number;
+  /** Frontend messages that were not `[client-id][""][body...]`, dropped. */
   invalidFromClients: number;
+  /** New requests refused (dropped) because the backlog was at `maxQueuedBytes`. */
   refusedRequests: number;
 }
 

@@ -1,28 +1,33 @@
 /**
  * Errors raised by `@zpatterns/pirate`. Each failure mode has its own class and a stable `code`;
- * messages name the option to tune. Core's `ClosedError`, `AbortError` and `TimeoutError` are
- * reused where they fit.
+ * messages name the option to tune. Core's `ClosedError`, `NotStartedError`, `AbortError` and
+ * `TimeoutError` are reused where they fit.
  */
-import { AbortError, ClosedError, ProtocolError, TimeoutError, ZPatternsError } from '@zpatterns/core';
+import { AbortError, ClosedError, NotStartedError, ProtocolError, TimeoutError, ZPatternsError } from '@zpatterns/core';
 
-/** Stable codes of the errors this package adds. */
-export type PirateErrorCode = 'ERR_PIRATE_NO_REPLY' | 'ERR_PIRATE_GAVE_UP';
+/** Stable codes of the errors this package adds (beside core's `ERR_TIMEOUT`). */
+export type PirateErrorCode = 'ERR_PIRATE_GAVE_UP';
 
 /**
- * Lazy Pirate: no acceptable reply after every attempt ("server seems to be offline,
- * abandoning"). `attempts` is how many times the request was sent; `servers` the endpoints tried.
+ * Lazy Pirate: no acceptable reply ("server seems to be offline, abandoning"), either after every
+ * attempt or because the request's whole `timeoutMs` ran out. A `TimeoutError` (code
+ * `ERR_TIMEOUT`). `attempts` is how many times the request was sent; `servers` the endpoints tried.
  */
-export class NoReplyError extends ZPatternsError<'ERR_PIRATE_NO_REPLY'> {
-  override name = 'NoReplyError';
+export class LazyPirateTimeoutError extends TimeoutError {
+  /** `'LazyPirateTimeoutError'`. */
+  override name = 'LazyPirateTimeoutError';
+  /** How many times the request was sent (the first send included). */
   readonly attempts: number;
+  /** The endpoints the attempts went to, in the client's order. */
   readonly servers: readonly string[];
 
-  constructor(attempts: number, timeoutMs: number, servers: readonly string[], options?: ErrorOptions) {
-    super(
-      'ERR_PIRATE_NO_REPLY',
-      `no reply after ${attempts} attempt(s) of ${timeoutMs} ms to ${servers.join(', ')}; raise 'retries' or 'timeoutMs', or check the server`,
-      options,
-    );
+  /**
+   * @param message - what ran out, naming the option to raise
+   * @param attempts - sends made, the first included
+   * @param servers - the client's endpoints
+   */
+  constructor(message: string, attempts: number, servers: readonly string[], options?: ErrorOptions) {
+    super(message, options);
     this.attempts = attempts;
     this.servers = servers;
   }
@@ -33,9 +38,12 @@ export class NoReplyError extends ZPatternsError<'ERR_PIRATE_NO_REPLY'> {
  * policy ran out), so the worker closed itself.
  */
 export class ReconnectGaveUpError extends ZPatternsError<'ERR_PIRATE_GAVE_UP'> {
+  /** `'ReconnectGaveUpError'`. */
   override name = 'ReconnectGaveUpError';
+  /** Reconnects tried before giving up. */
   readonly attempts: number;
 
+  /** @param attempts - reconnects tried before giving up */
   constructor(attempts: number, options?: ErrorOptions) {
     super(
       'ERR_PIRATE_GAVE_UP',
@@ -48,9 +56,10 @@ export class ReconnectGaveUpError extends ZPatternsError<'ERR_PIRATE_GAVE_UP'> {
 
 /** Every error class a caller of this package may see, for lookup by name. */
 export const errors = {
-  NoReplyError,
+  LazyPirateTimeoutError,
   ReconnectGaveUpError,
   ClosedError,
+  NotStartedError,
   AbortError,
   TimeoutError,
   ProtocolError,

@@ -2,9 +2,9 @@
  * Lazy Pirate: reliable request-reply from the client side alone, against any REP server.
  *
  *   client (REQ) ---- request ----> server (REP)
- *        |  no reply within timeoutMs?
+ *        |  no reply within attemptTimeoutMs?
  *        |  close the REQ ("old socket is confused"), open a new one (next server, if several),
- *        |  resend the same request; after `retries` resends, reject with NoReplyError
+ *        |  resend the same request; after `retries` resends, reject with LazyPirateTimeoutError
  *        <----------- reply --------
  *
  * One request is outstanding at a time (REQ semantics); concurrent `request()` calls wait their
@@ -17,10 +17,13 @@ import {
   AbortError,
   Channel,
   ClosedError,
+  Component,
   componentLogger,
   deadline,
+  definedOnly,
   describe,
   InvalidArgumentError,
+  ServerRotation,
   sleep,
   systemClock,
   TimeoutError,
@@ -31,20 +34,27 @@ import {
   type Message,
   type SecurityOptions,
 } from '@zpatterns/core';
-import { CloseOnce } from '@zpatterns/core/internal';
-import { NoReplyError } from './errors.js';
-import { encodeSequence, isSequence, LAZY_PIRATE_RETRIES, LAZY_PIRATE_TIMEOUT_MS } from './protocol.js';
+import { LazyPirateTimeoutError } from './errors.js';
+import { encodeSequence, isSequence, LAZY_PIRATE_ATTEMPT_TIMEOUT_MS, LAZY_PIRATE_RETRIES } from './protocol.js';
+import type { Settings } from './settings.js';
 
-/** Options of `new LazyPirateClient(servers, options)`; `lazyPirateClientDefaults` holds the defaults. */
+/** Options of `new LazyPirateClient(options)`; `lazyPirateClientDefaults` holds the defaults. */
 export interface LazyPirateClientOptions {
-  /** How long to wait for a reply before resending. @default 2500 */
-  timeoutMs?: number;
+  /** One endpoint, or several tried in turn after each timeout (failover), in priority order. */
+  servers: string | readonly string[];
+  /** How long each attempt waits for a reply before the request is resent. @default 2500 */
+  attemptTimeoutMs?: number | undefined;
   /**
-   * Resends after the first send before giving up with `NoReplyError`: a request is sent at most
-   * `retries + 1` times. The default 2 gives the book's three sends (its `REQUEST_RETRIES` 3
-   * counts the first send too). `0` sends once and never resends. @default 2
+   * Bound on a whole `request()`: every attempt, the settle delays and the wait for its turn. On
+   * expiry it rejects with `LazyPirateTimeoutError`. @default unbounded beyond the attempts
    */
-  retries?: number;
+  timeoutMs?: number | undefined;
+  /**
+   * Resends after the first send before giving up with `LazyPirateTimeoutError`: a request is
+   * sent at most `retries + 1` times. The default 2 gives the book's three sends (its
+   * `REQUEST_RETRIES` 3 counts the first send too). `0` sends once and never resends. @default 2
+   */
+  retries?: number | undefined;
   /**
    * lpclient's sequence check: put a decimal sequence number (`"1"`, `"2"`, ...) before the
    * request frames and accept only a reply whose first frame echoes it; that frame is removed from
@@ -52,66 +62,104 @@ export interface LazyPirateClientOptions {
    * echoes the first frame (lpserver, an echo worker). A reply that fails the check counts as a
    * failed attempt. @default false
    */
-  sequenceCheck?: boolean;
+  sequenceCheck?: boolean | undefined;
   /**
    * Wait this long before an attempt that fails over to another server (several servers only).
    * A Binary Star client sets it to at least the pair's failover time (2 heartbeats), so the
    * backup has seen its peer go silent when the resent request arrives and takes it as a vote.
    * @default 0
    */
-  settleDelayMs?: number;
+  settleDelayMs?: number | undefined;
   /** Linger of each REQ socket when it is discarded or closed. @default 0 */
-  lingerMs?: number;
+  lingerMs?: number | undefined;
   /**
    * CURVE: this side's key pair and the server's public key. Without it the connection is plain.
    * @default undefined (plain)
    */
   security?: SecurityOptions | undefined;
   /** Parent logger. @default silent */
-  logger?: Logger;
-  /** Time source for the reply timeout. @default systemClock */
-  clock?: Clock;
+  logger?: Logger | undefined;
+  /** Time source for the timeouts and delays. @default systemClock */
+  clock?: Clock | undefined;
 }
 
-/** The book's lpclient settings: 2500 ms per attempt, 2 resends (three sends in all), no sequence check. */
-export const lazyPirateClientDefaults: Required<Omit<LazyPirateClientOptions, 'logger' | 'security'>> = {
-  timeoutMs: LAZY_PIRATE_TIMEOUT_MS,
+type ClientSettings = Settings<Omit<LazyPirateClientOptions, 'servers' | 'logger' | 'security' | 'timeoutMs'>> & {
+  timeoutMs: number | undefined;
+};
+
+/**
+ * The book's lpclient settings: 2500 ms per attempt, 2 resends (three sends in all), no sequence
+ * check, no bound on the whole request beyond its attempts.
+ */
+export const lazyPirateClientDefaults = {
+  attemptTimeoutMs: LAZY_PIRATE_ATTEMPT_TIMEOUT_MS,
+  timeoutMs: undefined,
   retries: LAZY_PIRATE_RETRIES,
   sequenceCheck: false,
   settleDelayMs: 0,
   lingerMs: 0,
   clock: systemClock,
-};
+} as const satisfies ClientSettings;
 
-/** Per-call overrides. */
+/** Per-call options of `request()`; each overrides the client's option of the same name. */
 export interface RequestOptions {
-  /** @default the client's `timeoutMs` */
-  timeoutMs?: number;
+  /** Bound on the whole call, every attempt and wait included. @default the client's `timeoutMs` */
+  timeoutMs?: number | undefined;
+  /** Wait for each attempt's reply. @default the client's `attemptTimeoutMs` */
+  attemptTimeoutMs?: number | undefined;
   /** Resends after the first send, a whole number >= 0. @default the client's `retries` */
-  retries?: number;
+  retries?: number | undefined;
   /** Abort the request: it rejects with `AbortError` and the socket is replaced. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
-/** Counters of one `LazyPirateClient`, live fields updated in place. */
+/** Counters of one `LazyPirateClient`. */
 export interface LazyPirateClientStats {
+  /** Calls to `request()` that got their turn. */
   requests: number;
+  /** Requests answered. */
   replies: number;
   /** Requests sent again after a timeout or a bad reply. */
   resends: number;
+  /** Attempts that got no reply in time. */
   timeouts: number;
   /** Replies rejected by the sequence check. */
   malformedReplies: number;
   /** REQ sockets opened (the first one included). */
   sockets: number;
-  /** Requests that ended with `NoReplyError`. */
+  /** Moves to the next server after a timeout (several servers only). */
+  failovers: number;
+  /** Requests that ended with `LazyPirateTimeoutError`. */
   failures: number;
 }
 
-/** `'waiting'` while a request is in flight, `'idle'` between requests, `'closed'` after `close()`. */
-export type LazyPirateClientState = 'idle' | 'waiting' | 'closed';
-
-type ClientState = { state: 'idle' } | { state: 'waiting'; attempt: number; server: string } | { state: 'closed' };
+/**
+ * What `status()` yields besides `started` and `closed`: a REQ socket opened to a server, a
+ * socket given up (no reply in time, or the request aborted), a move to the next server.
+ */
+export type LazyPirateClientStatus =
+  | {
+      /** A new REQ socket connects to `server` (at start, and after each discarded one). */
+      readonly type: 'connected';
+      /** The endpoint connected to. */
+      readonly server: string;
+    }
+  | {
+      /** The REQ socket was discarded: no reply in time, or the request was aborted. */
+      readonly type: 'disconnected';
+      /** The endpoint the socket was connected to. */
+      readonly server: string;
+      /** Why: `'timeout'` (no reply within the attempt's wait) or `'aborted'`. */
+      readonly reason: 'timeout' | 'aborted';
+    }
+  | {
+      /** The next attempt goes to another server. */
+      readonly type: 'failover';
+      /** The server given up on. */
+      readonly from: string;
+      /** The server the next attempt goes to. */
+      readonly to: string;
+    };
 
 interface Connection {
   readonly server: string;
@@ -121,58 +169,60 @@ interface Connection {
 
 /**
  * Lazy Pirate (the book's lpclient): reliable request-reply from the client side alone, against
- * any REP server or queue frontend. Each request waits `timeoutMs` for a reply; on a timeout the
- * REQ socket is discarded, a new one is opened (on the next server, when several are given) and the
- * request is resent, at most `retries` times. Then it rejects with `NoReplyError`.
- * Delivery is at least once: make requests idempotent. One request is in flight at a time; further
+ * any REP server or queue frontend. `new LazyPirateClient({ servers })` opens nothing; `start()`
+ * opens the first REQ socket and resolves once it is connecting to the first server (ready to
+ * send). Each attempt waits `attemptTimeoutMs` for a reply; on a timeout the REQ socket is
+ * discarded, a new one is opened (on the next server, when several are given, through core's
+ * `ServerRotation`) and the request is resent, at most `retries` times; then `request()` rejects
+ * with `LazyPirateTimeoutError`, as it does when the whole call's `timeoutMs` runs out. Delivery
+ * is at least once: make requests idempotent. One request is in flight at a time; further
  * `request()` calls queue in call order. Throws `InvalidArgumentError` for an empty server list,
- * `timeoutMs <= 0` or `retries` not a whole number >= 0.
+ * `attemptTimeoutMs <= 0`, `timeoutMs <= 0` or `retries` not a whole number >= 0.
  */
-export class LazyPirateClient implements AsyncDisposable {
-  readonly #closer = new CloseOnce(() => this.#close());
+export class LazyPirateClient extends Component<LazyPirateClientStatus> {
+  /** The endpoints, in priority order. */
   readonly servers: readonly string[];
-  readonly stats: LazyPirateClientStats = {
+  readonly #stats: LazyPirateClientStats = {
     requests: 0,
     replies: 0,
     resends: 0,
     timeouts: 0,
     malformedReplies: 0,
     sockets: 0,
+    failovers: 0,
     failures: 0,
   };
-  readonly #o: Required<Omit<LazyPirateClientOptions, 'logger' | 'security'>>;
+  readonly #o: ClientSettings;
   readonly #log: Logger;
-  #state: ClientState = { state: 'idle' };
+  readonly #rotation: ServerRotation<string>;
   #conn: Connection | undefined;
-  #serverIndex = 0;
   #sequence = 0;
+  #waiting = false;
   /** Resolves when every request issued so far has finished: the turn of the next one. */
   #tail: Promise<void> = Promise.resolve();
   readonly #security: SecurityOptions | undefined;
 
-  /** @param servers one endpoint, or several tried in turn after each timeout (failover). */
-  constructor(servers: string | readonly string[], options: LazyPirateClientOptions = {}) {
+  constructor(options: LazyPirateClientOptions) {
+    super();
+    const { servers, logger, security, ...rest } = options;
     this.servers = typeof servers === 'string' ? [servers] : [...servers];
-    if (this.servers.length === 0)
-      throw new InvalidArgumentError('LazyPirateClient: need at least one server endpoint');
-    const { logger, security, ...rest } = options;
-    this.#o = { ...lazyPirateClientDefaults, ...rest };
+    const name = new.target.name;
+    if (this.servers.length === 0) throw new InvalidArgumentError(`${name}: need at least one server endpoint`);
+    this.#rotation = new ServerRotation(this.servers);
+    this.#o = { ...lazyPirateClientDefaults, ...definedOnly(rest) };
     this.#security = security;
-    if (!(this.#o.timeoutMs > 0)) throw new InvalidArgumentError('LazyPirateClient: timeoutMs must be > 0');
-    if (!(Number.isInteger(this.#o.retries) && this.#o.retries >= 0)) {
-      throw new InvalidArgumentError('LazyPirateClient: retries must be a whole number >= 0 (resends after the first)');
-    }
+    validate(name, this.#o.attemptTimeoutMs, this.#o.retries, this.#o.timeoutMs);
     this.#log = componentLogger(logger, { component: 'lazy-pirate-client' });
   }
 
   /** The endpoint the next attempt goes to. */
   get server(): string {
-    return this.servers[this.#serverIndex] as string;
+    return this.#rotation.current;
   }
 
-  /** `'waiting'` while a request is in flight, `'idle'` between requests, `'closed'` after `close()`. */
-  get state(): LazyPirateClientState {
-    return this.#state.state;
+  /** Whether a request is in flight. */
+  get waiting(): boolean {
+    return this.#waiting;
   }
 
   /** The next sequence number `sequenceCheck` will use minus one (0 before the first request). */
@@ -180,107 +230,138 @@ export class LazyPirateClient implements AsyncDisposable {
     return this.#sequence;
   }
 
-  /**
-   * Send `frames` and resolve with the reply frames. Resends on timeout; rejects with
-   * `NoReplyError` after `retries` resends (`retries + 1` sends), `AbortError` when `signal` fires, `ClosedError` after
-   * `close()`.
-   */
-  async request(frames: Frames, options: RequestOptions = {}): Promise<Buffer[]> {
-    const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs;
-    const retries = options.retries ?? this.#o.retries;
-    const { signal } = options;
-    if (!(timeoutMs > 0) || !(Number.isInteger(retries) && retries >= 0)) {
-      throw new InvalidArgumentError('request: need timeoutMs > 0 and retries a whole number >= 0');
-    }
-    const attempts = retries + 1;
-    const release = await this.#turn(signal);
-    try {
-      if (this.#state.state === 'closed') throw new ClosedError('LazyPirateClient');
-      this.stats.requests++;
-      const sequence = this.#o.sequenceCheck ? ++this.#sequence : undefined;
-      const body = frames.map(toBuffer);
-      const message = sequence === undefined ? body : [encodeSequence(sequence), ...body];
-      for (let attempt = 1; attempt <= attempts; attempt++) {
-        if (attempt > 1) this.stats.resends++;
-        const conn = this.#connection();
-        this.#transition({ state: 'waiting', attempt, server: conn.server });
-        const reply = new Promise<Message>((resolve, reject) => {
-          conn.waiter = { resolve, reject };
-        });
-        conn.channel.post(message);
-        let frames: Message;
-        try {
-          frames = await deadline(reply, { timeoutMs, signal, clock: this.#o.clock });
-        } catch (err) {
-          conn.waiter = undefined;
-          if (err instanceof TimeoutError) {
-            this.stats.timeouts++;
-            this.#discard();
-            // Failover: the next attempt goes to the next server in the list.
-            this.#serverIndex = (this.#serverIndex + 1) % this.servers.length;
-            if (attempt < attempts) {
-              this.#log.warn({ server: conn.server, attempt, timeoutMs }, 'no response from server, retrying');
-              if (this.servers.length > 1 && this.#o.settleDelayMs > 0) {
-                await sleep(this.#o.settleDelayMs, { clock: this.#o.clock, signal });
-              }
-            }
-            continue;
-          }
-          if (err instanceof AbortError) this.#discard();
-          throw err;
-        }
-        if (sequence !== undefined) {
-          if (!isSequence(frames[0], sequence)) {
-            this.stats.malformedReplies++;
-            this.#log.warn({ server: conn.server, sequence, reply: describe(frames) }, 'malformed reply from server');
-            continue; // REQ is back in its send state: resend on the same socket.
-          }
-          frames = frames.slice(1);
-        }
-        this.stats.replies++;
-        this.#transition({ state: 'idle' });
-        return frames;
-      }
-      this.stats.failures++;
-      this.#transition({ state: 'idle' });
-      this.#log.error({ servers: this.servers, attempts, timeoutMs }, 'server seems to be offline, abandoning');
-      throw new NoReplyError(attempts, timeoutMs, this.servers);
-    } finally {
-      if (this.#state.state === 'waiting') this.#transition({ state: 'idle' });
-      release();
-    }
+  /** A snapshot of the counters; read it again for fresh figures. */
+  get stats(): LazyPirateClientStats {
+    return { ...this.#stats };
   }
 
-  /** Close the socket. A request in flight rejects with `ClosedError`; so do later ones. Idempotent. */
-  close(): Promise<void> {
-    return this.#closer.close();
+  /** Open the first REQ socket, connecting to the first server. */
+  protected async onStart(): Promise<void> {
+    this.#connection();
   }
 
-  /**
-   * Resolves once the client has closed, never rejects: `undefined` after `close()`, or the error
-   * that `close()` itself ran into.
-   */
-  closed(): Promise<void | Error> {
-    return this.#closer.closed();
-  }
-
-  async #close(): Promise<void> {
-    this.#transition({ state: 'closed' });
+  /** Reject the request in flight with `ClosedError` and close the socket. */
+  protected async onClose(): Promise<void> {
     const conn = this.#conn;
     this.#conn = undefined;
     if (conn !== undefined) {
-      conn.waiter?.reject(new ClosedError('LazyPirateClient'));
+      conn.waiter?.reject(new ClosedError(this.constructor.name));
       conn.waiter = undefined;
       await conn.channel.close();
     }
   }
 
-  /** Same as `close()`, for `await using`. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
+  /**
+   * Send `frames` and resolve with the reply frames. Resends after each `attemptTimeoutMs`
+   * without a reply; rejects with `LazyPirateTimeoutError` (code `ERR_TIMEOUT`) after `retries`
+   * resends (`retries + 1` sends) or when `timeoutMs` bounds the call and runs out, with
+   * `AbortError` when `signal` fires (also when it has already fired), with `NotStartedError`
+   * before `start()` and `ClosedError` after `close()`.
+   */
+  async request(frames: Frames, options: RequestOptions = {}): Promise<Buffer[]> {
+    const o = { ...this.#o, ...definedOnly(options) };
+    const { signal } = options;
+    validate('request', o.attemptTimeoutMs, o.retries, o.timeoutMs);
+    this.assertRunning();
+    const clock = this.#o.clock;
+    const endAt = o.timeoutMs === undefined ? Number.POSITIVE_INFINITY : clock.now() + o.timeoutMs;
+    const remaining = (): number => endAt - clock.now();
+    const attempts = o.retries + 1;
+    let sent = 0;
+    const outOfTime = (): LazyPirateTimeoutError =>
+      new LazyPirateTimeoutError(
+        `no reply within timeoutMs (${String(o.timeoutMs)} ms) after ${sent} attempt(s) to ${this.servers.join(', ')}; raise 'timeoutMs', or check the server`,
+        sent,
+        this.servers,
+      );
+    const waitSignal = signal === undefined ? this.closeSignal : AbortSignal.any([signal, this.closeSignal]);
+    /** A wait ended by close() is a ClosedError, not the caller's abort. */
+    const closedOr = (err: unknown): unknown =>
+      err instanceof AbortError && signal?.aborted !== true && this.closeSignal.aborted
+        ? new ClosedError(this.constructor.name)
+        : err;
+    const release = await this.#turn(waitSignal, remaining(), clock).catch((err: unknown) => {
+      if (!(err instanceof TimeoutError)) throw closedOr(err);
+      this.#stats.failures++;
+      throw outOfTime();
+    });
+    try {
+      this.assertRunning();
+      this.#stats.requests++;
+      const sequence = this.#o.sequenceCheck ? ++this.#sequence : undefined;
+      const body = frames.map(toBuffer);
+      const message = sequence === undefined ? body : [encodeSequence(sequence), ...body];
+      for (let attempt = 1; attempt <= attempts; attempt++) {
+        if (remaining() <= 0) throw outOfTime();
+        if (attempt > 1) this.#stats.resends++;
+        const conn = this.#connection();
+        this.#waiting = true;
+        this.#log.debug({ attempt, server: conn.server }, 'waiting');
+        const reply = new Promise<Message>((resolve, reject) => {
+          conn.waiter = { resolve, reject };
+        });
+        conn.channel.post(message);
+        sent = attempt;
+        const waitMs = Math.min(o.attemptTimeoutMs, remaining());
+        let frames: Message;
+        try {
+          frames = await deadline(reply, { timeoutMs: waitMs, signal, clock });
+        } catch (err) {
+          conn.waiter = undefined;
+          if (err instanceof TimeoutError) {
+            this.#stats.timeouts++;
+            this.#discard('timeout');
+            // The whole call's bound cut this wait short: no time is left for another attempt.
+            if (waitMs < o.attemptTimeoutMs || remaining() <= 0) throw outOfTime();
+            // Failover: the next attempt goes to the next server in the list.
+            this.#failover();
+            if (attempt < attempts) {
+              this.#log.warn(
+                { server: conn.server, attempt, attemptTimeoutMs: o.attemptTimeoutMs },
+                'no response from server, retrying',
+              );
+              if (this.servers.length > 1 && this.#o.settleDelayMs > 0) {
+                const settleMs = Math.min(this.#o.settleDelayMs, remaining());
+                await sleep(settleMs, { clock, signal: waitSignal }).catch((e: unknown) => {
+                  throw closedOr(e);
+                });
+              }
+            }
+            continue;
+          }
+          if (err instanceof AbortError) this.#discard('aborted');
+          throw err;
+        }
+        if (sequence !== undefined) {
+          if (!isSequence(frames[0], sequence)) {
+            this.#stats.malformedReplies++;
+            this.#log.warn({ server: conn.server, sequence, reply: describe(frames) }, 'malformed reply from server');
+            continue; // REQ is back in its send state: resend on the same socket.
+          }
+          frames = frames.slice(1);
+        }
+        this.#stats.replies++;
+        return frames;
+      }
+      this.#log.error(
+        { servers: this.servers, attempts, attemptTimeoutMs: o.attemptTimeoutMs },
+        'server seems to be offline, abandoning',
+      );
+      throw new LazyPirateTimeoutError(
+        `no reply after ${attempts} attempt(s) of ${o.attemptTimeoutMs} ms to ${this.servers.join(', ')}; raise 'retries' or 'attemptTimeoutMs', or check the server`,
+        attempts,
+        this.servers,
+      );
+    } catch (err) {
+      if (err instanceof LazyPirateTimeoutError) this.#stats.failures++;
+      throw err;
+    } finally {
+      this.#waiting = false;
+      release();
+    }
   }
 
-  async #turn(signal: AbortSignal | undefined): Promise<() => void> {
+  async #turn(signal: AbortSignal, timeoutMs: number, clock: Clock): Promise<() => void> {
     const previous = this.#tail;
     let release: () => void = () => undefined;
     const mine = new Promise<void>((resolve) => {
@@ -288,7 +369,7 @@ export class LazyPirateClient implements AsyncDisposable {
     });
     this.#tail = previous.then(() => mine);
     try {
-      await deadline(previous, { signal });
+      await deadline(previous, { signal, timeoutMs, clock });
     } catch (err) {
       release();
       throw err;
@@ -298,11 +379,13 @@ export class LazyPirateClient implements AsyncDisposable {
 
   #connection(): Connection {
     if (this.#conn !== undefined) return this.#conn;
+    // No socket is opened once closing has begun.
+    if (this.closeSignal.aborted) throw new ClosedError(this.constructor.name);
     const server = this.server;
     const socket = new zmq.Request({ linger: this.#o.lingerMs });
     applyConnectSecurity(socket, this.#security);
     socket.connect(server);
-    this.stats.sockets++;
+    this.#stats.sockets++;
     const conn: Connection = {
       server,
       channel: new Channel(socket, { name: 'req', logger: this.#log }),
@@ -315,25 +398,34 @@ export class LazyPirateClient implements AsyncDisposable {
     });
     this.#conn = conn;
     this.#log.debug({ server }, 'connected');
+    this.emit({ type: 'connected', server });
     return conn;
   }
 
+  #failover(): void {
+    if (this.servers.length < 2) return;
+    const from = this.#rotation.current;
+    const to = this.#rotation.failover();
+    this.#stats.failovers++;
+    this.#log.info({ from, to }, 'failover');
+    this.emit({ type: 'failover', from, to });
+  }
+
   /** Drop the confused REQ socket; a new one is made for the next attempt. */
-  #discard(): void {
+  #discard(reason: 'timeout' | 'aborted'): void {
     const conn = this.#conn;
     this.#conn = undefined;
     if (conn === undefined) return;
     conn.waiter = undefined;
     void conn.channel.close();
+    this.emit({ type: 'disconnected', server: conn.server, reason });
   }
+}
 
-  #transition(next: ClientState): void {
-    const from = this.#state;
-    this.#state = next;
-    if (next.state === 'waiting') {
-      this.#log.debug({ from: from.state, to: next.state, attempt: next.attempt, server: next.server }, 'state');
-    } else {
-      this.#log.debug({ from: from.state, to: next.state }, 'state');
-    }
+function validate(where: string, attemptTimeoutMs: number, retries: number, timeoutMs: number | undefined): void {
+  if (!(attemptTimeoutMs > 0)) throw new InvalidArgumentError(`${where}: attemptTimeoutMs must be > 0`);
+  if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new InvalidArgumentError(`${where}: timeoutMs must be > 0`);
+  if (!(Number.isInteger(retries) && retries >= 0)) {
+    throw new InvalidArgumentError(`${where}: retries must be a whole number >= 0 (resends after the first)`);
   }
 }

@@ -17,8 +17,11 @@
  * (EHOSTUNREACH) and is re-queued at the head; a reply whose client has gone is counted and dropped.
  */
 import {
+  Component,
   InvalidArgumentError,
+  NotStartedError,
   componentLogger,
+  definedOnly,
   describe,
   hex,
   systemClock,
@@ -30,9 +33,8 @@ import {
   type TimerHandle,
   WarningLimiter,
 } from '@zpatterns/core';
-import { CloseOnce } from '@zpatterns/core/internal';
 import { DEFAULT_MAX_QUEUED_BYTES, WARNINGS_PER_SECOND } from './backlog.js';
-import { bindQueueSockets, QueueCore, type QueueSockets } from './queue-core.js';
+import { bindQueueSockets, QueueCore } from './queue-core.js';
 import {
   peerOf,
   decodePppWorkerMessage,
@@ -44,18 +46,20 @@ import {
   PPP_HEARTBEAT_INTERVAL_MS,
   PPP_HEARTBEAT_LIVENESS,
 } from './protocol.js';
+import type { Settings } from './settings.js';
+import type { PirateQueueStatus } from './simple-pirate-queue.js';
 import { WorkerPool } from './worker-pool.js';
 
-/** Options of `ParanoidPirateQueue.start(options)`; `paranoidPirateQueueDefaults` holds the defaults. */
+/** Options of `new ParanoidPirateQueue(options)`; `paranoidPirateQueueDefaults` holds the defaults. */
 export interface ParanoidPirateQueueOptions {
   /** Where clients connect (ROUTER bind). `tcp://127.0.0.1:*` picks a free port. @default 'tcp://127.0.0.1:5560' */
-  frontend?: string;
+  frontend?: string | undefined;
   /** Where workers connect (ROUTER bind). @default 'tcp://127.0.0.1:5561' */
-  backend?: string;
+  backend?: string | undefined;
   /** Heartbeat period, and the unit of `liveness`. Must match the workers'. @default 1000 */
-  heartbeatIntervalMs?: number;
+  heartbeatIntervalMs?: number | undefined;
   /** Silent intervals after which a worker is dead. @default 3 */
-  liveness?: number;
+  liveness?: number | undefined;
   /**
    * Bytes of the requests waiting for a free worker (frames plus about 100 bytes each) at most.
    * Past it NEW requests are refused: dropped (PPP has no error reply; the client's timeout and
@@ -63,25 +67,27 @@ export interface ParanoidPirateQueueOptions {
    * ones are kept. 256 MiB holds the book's 100,000 pipelined requests many times over.
    * @default 268435456
    */
-  maxQueuedBytes?: number;
+  maxQueuedBytes?: number | undefined;
   /** Linger of both sockets on close. @default 0 */
-  lingerMs?: number;
+  lingerMs?: number | undefined;
   /**
    * CURVE on both sockets: the queue's key pair and who may connect (`authorize`, checked by ZAP).
    * With it, plain clients and workers are refused. @default undefined (plain)
    */
   security?: SecurityOptions | undefined;
   /** Parent logger. @default silent */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Time source for heartbeats and expiry. @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
+type ParanoidSettings = Settings<Omit<ParanoidPirateQueueOptions, 'logger' | 'security'>>;
+
 /**
- * The book's ppqueue settings on loopback: frontend `tcp://127.0.0.1:5555`, backend `:5556`,
+ * The book's ppqueue settings on loopback: frontend `tcp://127.0.0.1:5560`, backend `:5561`,
  * heartbeat 1000 ms, liveness 3, backlog capped at 256 MiB.
  */
-export const paranoidPirateQueueDefaults: Required<Omit<ParanoidPirateQueueOptions, 'logger' | 'security'>> = {
+export const paranoidPirateQueueDefaults = {
   frontend: DEFAULT_FRONTEND,
   backend: DEFAULT_BACKEND,
   heartbeatIntervalMs: PPP_HEARTBEAT_INTERVAL_MS,
@@ -89,12 +95,15 @@ export const paranoidPirateQueueDefaults: Required<Omit<ParanoidPirateQueueOptio
   maxQueuedBytes: DEFAULT_MAX_QUEUED_BYTES,
   lingerMs: 0,
   clock: systemClock,
-};
+} as const satisfies ParanoidSettings;
 
-/** Counters of one `ParanoidPirateQueue`, live fields updated in place. */
+/** Counters of one `ParanoidPirateQueue`. */
 export interface ParanoidPirateQueueStats {
+  /** Valid requests read on the frontend. */
   requests: number;
+  /** Requests handed to a worker. */
   dispatched: number;
+  /** Worker replies forwarded to their client. */
   replies: number;
   /** New requests refused (dropped) because the backlog was at `maxQueuedBytes`. */
   refusedRequests: number;
@@ -102,31 +111,34 @@ export interface ParanoidPirateQueueStats {
   requeued: number;
   /** Replies the frontend could not deliver (client gone or at its high-water mark). */
   undeliveredReplies: number;
+  /** Frontend messages that were not `[client-id][""][body...]`, dropped. */
   invalidFromClients: number;
+  /** Backend messages that were not READY, HEARTBEAT or a reply, dropped. */
   invalidFromWorkers: number;
+  /** Workers that joined (first message, or first after they expired). */
   workersJoined: number;
+  /** Workers forgotten after `heartbeatIntervalMs x liveness` of silence. */
   workersExpired: number;
   /** Workers forgotten because a send to them failed. */
   workersLost: number;
+  /** Heartbeats sent to workers. */
   heartbeatsSent: number;
+  /** Heartbeats received from workers. */
   heartbeatsReceived: number;
 }
-
-/** A Pirate queue's state: `'running'` from `start()` until `close()`, then `'closed'`. */
-export type PirateQueueState = 'running' | 'closed';
 
 /**
  * Paranoid Pirate queue (6/PPP): a load-balancing ROUTER-ROUTER queue that heartbeats its DEALER
  * workers and forgets dead ones, so a request never goes to a worker known to be dead. Requests that
  * find no free worker wait in a backlog bounded by `maxQueuedBytes`; past it new requests are dropped
- * (counted and logged; the client's retry handles them). Create it with `await
- * ParanoidPirateQueue.start(options)`, which binds both sockets (rejecting with the bind error) and
- * throws `InvalidArgumentError` for bad timings.
+ * (counted and logged; the client's retry handles them). `new ParanoidPirateQueue(options)` opens
+ * nothing and throws `InvalidArgumentError` for bad timings; `start()` (or `await
+ * ParanoidPirateQueue.start(options)`) resolves once both sockets are bound and the heartbeat runs
+ * (ready), rejecting with the bind error otherwise. `status()` reports `worker-ready` and
+ * `worker-expired`.
  */
-export class ParanoidPirateQueue implements AsyncDisposable {
-  /** The endpoints actually bound (ports resolved). */
-  readonly endpoints: { frontend: string; backend: string };
-  readonly stats: ParanoidPirateQueueStats = {
+export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
+  readonly #stats: ParanoidPirateQueueStats = {
     requests: 0,
     dispatched: 0,
     replies: 0,
@@ -141,50 +153,37 @@ export class ParanoidPirateQueue implements AsyncDisposable {
     heartbeatsSent: 0,
     heartbeatsReceived: 0,
   };
-  readonly #o: Required<Omit<ParanoidPirateQueueOptions, 'logger' | 'security'>>;
+  readonly #o: ParanoidSettings;
+  readonly #security: SecurityOptions | undefined;
+  readonly #logger: Logger | undefined;
   readonly #log: Logger;
   readonly #pool: WorkerPool;
   /** Warnings about peers (invalid commands, vanished workers): at most this many a second. */
   readonly #warnings: WarningLimiter;
-  readonly #core: QueueCore;
+  #core: QueueCore | undefined;
+  #endpoints: { frontend: string; backend: string } | undefined;
   #timer: TimerHandle | undefined;
-  readonly #closer = new CloseOnce(() => this.#close());
 
-  private constructor(
-    o: Required<Omit<ParanoidPirateQueueOptions, 'logger' | 'security'>>,
-    log: Logger,
-    sockets: QueueSockets,
-  ) {
-    this.#o = o;
-    this.#log = log;
-    this.endpoints = sockets.endpoints;
-    this.#pool = new WorkerPool(o.heartbeatIntervalMs * o.liveness);
-    this.#warnings = new WarningLimiter(log, o.clock, WARNINGS_PER_SECOND);
-    this.#core = new QueueCore(
-      sockets,
-      { maxQueuedBytes: o.maxQueuedBytes, stats: this.stats, log, clock: o.clock },
-      {
-        onMessage: (message) => this.#onWorker(message),
-        next: () => this.#pool.take(this.#o.clock.now(), this.#expired),
-        encodeRequest: encodePppRequest,
-        onUnreachable: (err, message) => this.#workerUnreachable(err, message),
-      },
-    );
-    this.#schedule();
-  }
-
-  /** Bind both sockets and start serving. */
-  static async start(options: ParanoidPirateQueueOptions = {}): Promise<ParanoidPirateQueue> {
+  constructor(options: ParanoidPirateQueueOptions = {}) {
+    super();
     const { logger, security, ...rest } = options;
-    const o = { ...paranoidPirateQueueDefaults, ...rest };
+    const o = { ...paranoidPirateQueueDefaults, ...definedOnly(rest) };
     if (!(o.heartbeatIntervalMs > 0))
       throw new InvalidArgumentError('ParanoidPirateQueue: heartbeatIntervalMs must be > 0');
     if (!(o.liveness >= 1)) throw new InvalidArgumentError('ParanoidPirateQueue: liveness must be >= 1');
     if (!(o.maxQueuedBytes >= 0)) throw new InvalidArgumentError('ParanoidPirateQueue: maxQueuedBytes must be >= 0');
-    const log = componentLogger(logger, { component: 'ppqueue' });
-    const sockets = await bindQueueSockets(o, security, logger);
-    log.debug(sockets.endpoints, 'bound');
-    return new ParanoidPirateQueue(o, log, sockets);
+    this.#o = o;
+    this.#security = security;
+    this.#logger = logger;
+    this.#log = componentLogger(logger, { component: 'ppqueue' });
+    this.#pool = new WorkerPool(o.heartbeatIntervalMs * o.liveness);
+    this.#warnings = new WarningLimiter(this.#log, o.clock, WARNINGS_PER_SECOND);
+  }
+
+  /** The endpoints actually bound (ports resolved); `NotStartedError` before `start()`. */
+  get endpoints(): { frontend: string; backend: string } {
+    if (this.#endpoints === undefined) throw new NotStartedError('ParanoidPirateQueue');
+    return this.#endpoints;
   }
 
   /** Live workers: free and busy. */
@@ -194,48 +193,53 @@ export class ParanoidPirateQueue implements AsyncDisposable {
 
   /** Requests waiting for a free worker. */
   get queued(): number {
-    return this.#core.queued;
+    return this.#core?.queued ?? 0;
   }
 
   /** Bytes of the requests waiting, as counted against `maxQueuedBytes`. */
   get queuedBytes(): number {
-    return this.#core.queuedBytes;
+    return this.#core?.queuedBytes ?? 0;
   }
 
-  get state(): PirateQueueState {
-    return this.#core.state;
+  /** A snapshot of the counters; read it again for fresh figures. */
+  get stats(): ParanoidPirateQueueStats {
+    return { ...this.#stats };
   }
 
-  /** Stop heartbeating, close both sockets. Queued requests are dropped. Idempotent. */
-  close(): Promise<void> {
-    return this.#closer.close();
+  /** Bind both sockets, start serving and heartbeating. */
+  protected async onStart(): Promise<void> {
+    const o = this.#o;
+    const sockets = await bindQueueSockets(o, this.#security, this.#logger);
+    this.#endpoints = sockets.endpoints;
+    this.#log.debug(sockets.endpoints, 'bound');
+    this.#core = new QueueCore(
+      sockets,
+      { maxQueuedBytes: o.maxQueuedBytes, stats: this.#stats, log: this.#log, clock: o.clock },
+      {
+        onMessage: (message) => this.#onWorker(message),
+        next: () => this.#pool.take(o.clock.now(), this.#expired),
+        encodeRequest: encodePppRequest,
+        onUnreachable: (err, message) => this.#workerUnreachable(err, message),
+      },
+    );
+    this.#schedule();
   }
 
-  /**
-   * Resolves once the queue has closed, never rejects: `undefined` after `close()`, or the error
-   * that `close()` itself ran into.
-   */
-  closed(): Promise<void | Error> {
-    return this.#closer.closed();
-  }
-
-  /** Same as `close()`, for `await using`. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
-
-  async #close(): Promise<void> {
-    const dropped = this.#core.stop();
+  /** Stop heartbeating, close both sockets. Queued requests are dropped. */
+  protected async onClose(): Promise<void> {
     if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
+    const core = this.#core;
+    if (core === undefined) return;
+    const dropped = core.stop();
     if (dropped > 0) this.#log.info({ dropped }, 'closed with requests queued');
-    await this.#core.release();
+    await core.release();
   }
 
   #onWorker(message: Message): void {
     const { worker, message: command } = decodePppWorkerMessage(message);
     if (worker === undefined || command.type === 'invalid') {
-      this.stats.invalidFromWorkers++;
+      this.#stats.invalidFromWorkers++;
       const reason = command.type === 'invalid' ? command.reason : 'empty message';
       this.#warnings.warn(
         { peer: peerOf(message), reason, frames: describe(message) },
@@ -253,13 +257,13 @@ export class ParanoidPirateQueue implements AsyncDisposable {
         break;
       }
       case 'heartbeat': {
-        this.stats.heartbeatsReceived++;
+        this.#stats.heartbeatsReceived++;
         if (this.#pool.heartbeat(worker, now) === 'joined') this.#joined(worker, 'heartbeat');
         break;
       }
       case 'reply': {
         if (this.#pool.replied(worker, now) === 'joined') this.#joined(worker, 'reply');
-        this.#core.reply(encodeClientReply(command));
+        this.#core?.reply(encodeClientReply(command));
         break;
       }
       default: {
@@ -267,25 +271,31 @@ export class ParanoidPirateQueue implements AsyncDisposable {
         return never;
       }
     }
-    this.#core.dispatch();
+    this.#core?.dispatch();
   }
 
   #joined(worker: Buffer, via: string): void {
-    this.stats.workersJoined++;
+    this.#stats.workersJoined++;
     this.#log.info({ worker: hex(worker), via }, 'worker ready');
+    this.emit({ type: 'worker-ready', worker: hex(worker) });
   }
 
   readonly #expired = (worker: Buffer, wasBusy: boolean): void => {
-    this.stats.workersExpired++;
+    this.#stats.workersExpired++;
     this.#log.info({ worker: hex(worker), wasBusy }, 'worker expired');
+    this.emit({ type: 'worker-expired', worker: hex(worker), reason: 'silent', busy: wasBusy });
   };
 
   /** A send to a worker failed: it is gone. Forget it; put its request back at the head. */
   #workerUnreachable(err: Error, message: Frames): void {
     const worker = message[0] as Buffer;
-    if (this.#pool.remove(worker)) this.stats.workersLost++;
+    const busy = this.#pool.isBusy(worker);
+    if (this.#pool.remove(worker)) {
+      this.#stats.workersLost++;
+      this.emit({ type: 'worker-expired', worker: hex(worker), reason: 'unreachable', busy });
+    }
     this.#warnings.warn({ err, worker: hex(worker) }, 'worker unreachable, forgotten');
-    if (message.length > 2) this.#core.requeue(message, 1);
+    if (message.length > 2) this.#core?.requeue(message, 1);
   }
 
   #schedule(): void {
@@ -294,11 +304,12 @@ export class ParanoidPirateQueue implements AsyncDisposable {
 
   readonly #tick = (): void => {
     this.#timer = undefined;
-    if (this.#core.state === 'closed') return;
+    const core = this.#core;
+    if (core === undefined || core.stopped) return;
     this.#pool.purge(this.#o.clock.now(), this.#expired);
     for (const worker of this.#pool.all()) {
-      this.stats.heartbeatsSent++;
-      this.#core.toWorker(encodePppHeartbeat(worker));
+      this.#stats.heartbeatsSent++;
+      core.toWorker(encodePppHeartbeat(worker));
     }
     this.#schedule();
   };

@@ -21,16 +21,18 @@ import * as zmq from 'zeromq';
 import {
   applyConnectSecurity,
   Channel,
+  Component,
   componentLogger,
+  definedOnly,
   Deque,
   describe,
   EMPTY,
   exponentialBackoff,
   Heartbeat,
+  InvalidArgumentError,
   systemClock,
   toBuffer,
   toError,
-  StatusFeed,
   type Clock,
   type Frames,
   type Logger,
@@ -50,73 +52,97 @@ import {
   PPP_RECONNECT_INITIAL_MS,
   PPP_RECONNECT_MAX_MS,
 } from './protocol.js';
+import type { Settings } from './settings.js';
 
 /** Turns a request body into reply frames. An empty reply is sent as one empty frame. */
 export type RequestHandler = (body: Buffer[]) => Frames | Promise<Frames>;
 
 /**
- * Options of `new ParanoidPirateWorker(queue, handler, options)`; `paranoidPirateWorkerDefaults` holds the defaults.
+ * Options of `new ParanoidPirateWorker(options)`; `paranoidPirateWorkerDefaults` holds the defaults.
  */
 export interface ParanoidPirateWorkerOptions {
+  /** The queue's backend endpoint, e.g. `tcp://127.0.0.1:5561`. */
+  queue: string;
+  /** Answers each request; see `RequestHandler`. */
+  handler: RequestHandler;
   /** Heartbeat period, and the unit of `liveness`. Must match the queue's. @default 1000 */
-  heartbeatIntervalMs?: number;
+  heartbeatIntervalMs?: number | undefined;
   /** Silent intervals after which the queue is considered dead. @default 3 */
-  liveness?: number;
+  liveness?: number | undefined;
   /** Delay before reconnect attempt n (1-based); `null` gives up. @default 1000 ms doubling to 32000 ms, for ever */
-  reconnectDelayMs?: RetryDelay;
+  reconnectDelayMs?: RetryDelay | undefined;
   /** Linger of each DEALER when it is discarded or closed. @default 0 */
-  lingerMs?: number;
+  lingerMs?: number | undefined;
   /**
    * CURVE: this side's key pair and the server's public key. Without it the connection is plain.
    * @default undefined (plain)
    */
   security?: SecurityOptions | undefined;
   /** Parent logger. @default silent */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Time source for heartbeats and backoff. @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
+type WorkerSettings = Settings<Omit<ParanoidPirateWorkerOptions, 'queue' | 'handler' | 'logger' | 'security'>>;
+
 /** The book's ppworker settings: heartbeat 1000 ms, liveness 3, reconnect 1 s doubling to 32 s. */
-export const paranoidPirateWorkerDefaults: Required<Omit<ParanoidPirateWorkerOptions, 'logger' | 'security'>> = {
+export const paranoidPirateWorkerDefaults = {
   heartbeatIntervalMs: PPP_HEARTBEAT_INTERVAL_MS,
   liveness: PPP_HEARTBEAT_LIVENESS,
   reconnectDelayMs: exponentialBackoff({ initialMs: PPP_RECONNECT_INITIAL_MS, maxMs: PPP_RECONNECT_MAX_MS }),
   lingerMs: 0,
   clock: systemClock,
-};
+} as const satisfies WorkerSettings;
 
-/** Counters of one `ParanoidPirateWorker`, live fields updated in place. */
+/** Counters of one `ParanoidPirateWorker`. */
 export interface ParanoidPirateWorkerStats {
+  /** Requests received from the queue. */
   requests: number;
+  /** Replies sent. */
   replies: number;
+  /** Requests whose handler threw (dropped; the client's retry recovers them). */
   handlerErrors: number;
   /** Replies not sent because the socket they belonged to had been replaced. */
   repliesDiscarded: number;
+  /** Messages from the queue that were neither HEARTBEAT nor a request, dropped. */
   invalidMessages: number;
+  /** Heartbeats sent to the queue. */
   heartbeatsSent: number;
+  /** Heartbeats received from the queue. */
   heartbeatsReceived: number;
   /** Sockets opened after the first one. */
   reconnects: number;
 }
 
-/** Lifecycle events, from `status()`. */
-export type WorkerStatus =
-  | { type: 'connected'; attempt: number }
-  | { type: 'disconnected'; silentMs: number }
-  | { type: 'reconnect:scheduled'; attempt: number; delayMs: number }
-  | { type: 'closed'; error?: Error };
-
-/**
- * `'connected'` while the queue is heard from, `'reconnecting'` while waiting to open a new socket,
- * `'closed'` after `close()` or when the reconnect policy gave up.
- */
-export type ParanoidPirateWorkerState = 'connected' | 'reconnecting' | 'closed';
-
-type WorkerState =
-  | { state: 'connected'; generation: number }
-  | { state: 'reconnecting'; attempt: number; delayMs: number }
-  | { state: 'closed'; error: Error | undefined };
+/** What `status()` yields besides `started` and `closed`. */
+export type ParanoidPirateWorkerStatus =
+  | {
+      /** A new DEALER connects to the queue and READY is sent (at start, and after each reconnect delay). */
+      readonly type: 'connected';
+      /** The queue's endpoint. */
+      readonly endpoint: string;
+      /** Failed connections before this one since the queue was last heard (0 at start). */
+      readonly attempt: number;
+    }
+  | {
+      /** The queue was silent for `heartbeatIntervalMs x liveness`: the socket is discarded. */
+      readonly type: 'disconnected';
+      /** The queue's endpoint. */
+      readonly server: string;
+      /** Always `'silent'`: no message from the queue in time. */
+      readonly reason: 'silent';
+      /** How long the queue had been silent (ms). */
+      readonly silentMs: number;
+    }
+  | {
+      /** A new socket is opened after `delayMs`. */
+      readonly type: 'reconnecting';
+      /** Reconnect attempt, 1-based; reset by any message from the queue. */
+      readonly attempt: number;
+      /** The wait before it (ms), from `reconnectDelayMs`. */
+      readonly delayMs: number;
+    };
 
 interface Job {
   generation: number;
@@ -127,12 +153,16 @@ interface Job {
 /**
  * Paranoid Pirate worker (6/PPP): a DEALER that sends READY, heartbeats the queue every
  * `heartbeatIntervalMs`, answers each request with `handler`, and when the queue has been silent for
- * `liveness` intervals discards its socket and reconnects after `reconnectDelayMs(attempt)`. When
- * that policy returns `null` the worker closes itself and `closed()` yields a `ReconnectGaveUpError`.
+ * `liveness` intervals (watched by core's `Heartbeat`) discards its socket and reconnects after
+ * `reconnectDelayMs(attempt)`. `new ParanoidPirateWorker({ queue, handler })` opens nothing;
+ * `start()` resolves once the DEALER is connecting and READY is queued (ready). When the reconnect
+ * policy returns `null` the worker closes itself and `closed()` yields a `ReconnectGaveUpError`.
+ * `status()` reports `connected`, `disconnected` and `reconnecting`.
  */
-export class ParanoidPirateWorker implements AsyncDisposable {
+export class ParanoidPirateWorker extends Component<ParanoidPirateWorkerStatus> {
+  /** The queue's backend endpoint. */
   readonly queue: string;
-  readonly stats: ParanoidPirateWorkerStats = {
+  readonly #stats: ParanoidPirateWorkerStats = {
     requests: 0,
     replies: 0,
     handlerErrors: 0,
@@ -143,70 +173,56 @@ export class ParanoidPirateWorker implements AsyncDisposable {
     reconnects: 0,
   };
   readonly #handler: RequestHandler;
-  readonly #o: Required<Omit<ParanoidPirateWorkerOptions, 'logger' | 'security'>>;
+  readonly #o: WorkerSettings;
   readonly #log: Logger;
   readonly #heartbeat: Heartbeat;
-  readonly #feed = new StatusFeed<WorkerStatus>();
   readonly #jobs = new Deque<Job>();
-  #state: WorkerState;
+  #connected = false;
   #channel: Channel<zmq.Dealer> | undefined;
   #generation = 0;
   /** Consecutive failed connections; reset by any message from the queue. */
   #attempt = 0;
   #reconnectTimer: TimerHandle | undefined;
   #processing: Promise<void> | undefined;
-  #closing: Promise<void> | undefined;
-  readonly #closedSignal: Promise<void>;
-  #markClosed: () => void = () => undefined;
   readonly #security: SecurityOptions | undefined;
 
-  /** Connect to the queue's backend at once and send READY. */
-  constructor(queue: string, handler: RequestHandler, options: ParanoidPirateWorkerOptions = {}) {
-    const { logger, security, ...rest } = options;
-    this.#o = { ...paranoidPirateWorkerDefaults, ...rest };
+  constructor(options: ParanoidPirateWorkerOptions) {
+    super();
+    const { queue, handler, logger, security, ...rest } = options;
+    if (typeof queue !== 'string' || queue === '')
+      throw new InvalidArgumentError('ParanoidPirateWorker: queue is required');
+    if (typeof handler !== 'function')
+      throw new InvalidArgumentError('ParanoidPirateWorker: handler must be a function');
+    this.#o = { ...paranoidPirateWorkerDefaults, ...definedOnly(rest) };
     this.#security = security;
     this.queue = queue;
     this.#handler = handler;
     this.#log = componentLogger(logger, { component: 'ppworker', queue });
+    // Validates intervalMs and liveness (InvalidArgumentError); starts nothing.
     this.#heartbeat = new Heartbeat(
       { beat: () => this.#beat(), expired: (silentMs) => this.#lost(silentMs) },
       { intervalMs: this.#o.heartbeatIntervalMs, liveness: this.#o.liveness, clock: this.#o.clock },
     );
-    this.#closedSignal = new Promise<void>((resolve) => {
-      this.#markClosed = resolve;
-    });
-    this.#state = { state: 'connected', generation: 0 };
+  }
+
+  /** Whether a socket is open to the queue (false while waiting to reconnect, before start and after close). */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** A snapshot of the counters; read it again for fresh figures. */
+  get stats(): ParanoidPirateWorkerStats {
+    return { ...this.#stats };
+  }
+
+  /** Open the first DEALER, send READY, start heartbeating. */
+  protected async onStart(): Promise<void> {
     this.#connect();
   }
 
-  get state(): ParanoidPirateWorkerState {
-    return this.#state.state;
-  }
-
-  /** Lifecycle events from now on: connected, disconnected, reconnect:scheduled, closed. */
-  status(): AsyncIterableIterator<WorkerStatus> {
-    return this.#feed.subscribe();
-  }
-
-  /** Stop heartbeating and close the socket. Requests not yet answered are dropped. Idempotent. */
-  close(): Promise<void> {
-    this.#closing ??= this.#shutdown(undefined);
-    return this.#closing;
-  }
-
-  /** Resolves once closed: `undefined`, or the error that closed the worker (reconnect gave up). */
-  async closed(): Promise<void | Error> {
-    await this.#closedSignal;
-    return this.#state.state === 'closed' ? this.#state.error : undefined;
-  }
-
-  /** Same as `close()`, for `await using`. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
-
-  async #shutdown(error: Error | undefined): Promise<void> {
-    this.#transition({ state: 'closed', error });
+  /** Stop heartbeating and close the socket. Requests not yet answered are dropped. */
+  protected async onClose(): Promise<void> {
+    this.#connected = false;
     this.#heartbeat.stop();
     if (this.#reconnectTimer !== undefined) this.#o.clock.clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
@@ -214,14 +230,12 @@ export class ParanoidPirateWorker implements AsyncDisposable {
     const channel = this.#channel;
     this.#channel = undefined;
     if (channel !== undefined) await channel.close();
-    this.#feed.emit(error === undefined ? { type: 'closed' } : { type: 'closed', error });
-    this.#feed.end();
-    this.#markClosed();
   }
 
   #connect(): void {
+    if (this.closeSignal.aborted) return;
     const generation = ++this.#generation;
-    if (generation > 1) this.stats.reconnects++;
+    if (generation > 1) this.#stats.reconnects++;
     const socket = new zmq.Dealer({ linger: this.#o.lingerMs });
     applyConnectSecurity(socket, this.#security);
     socket.connect(this.queue);
@@ -230,60 +244,56 @@ export class ParanoidPirateWorker implements AsyncDisposable {
     void channel.start((message) => this.#onMessage(message, generation));
     channel.post(encodePppReady());
     this.#heartbeat.start();
-    this.#transition({ state: 'connected', generation });
+    this.#connected = true;
     this.#log.info({ attempt: this.#attempt }, 'connected, READY sent');
-    this.#feed.emit({ type: 'connected', attempt: this.#attempt });
+    this.emit({ type: 'connected', endpoint: this.queue, attempt: this.#attempt });
   }
 
   #beat(): void {
-    if (this.#channel?.post(encodePppWorkerHeartbeat()) === true) this.stats.heartbeatsSent++;
+    if (this.#channel?.post(encodePppWorkerHeartbeat()) === true) this.#stats.heartbeatsSent++;
   }
 
   /** The queue has been silent too long: discard the socket and reconnect after the backoff. */
   #lost(silentMs: number): void {
-    if (this.#state.state !== 'connected') return;
+    if (!this.#connected || this.closeSignal.aborted) return;
+    this.#connected = false;
     this.#log.warn({ silentMs }, "heartbeat failure, can't reach queue");
-    this.#feed.emit({ type: 'disconnected', silentMs });
+    this.emit({ type: 'disconnected', server: this.queue, reason: 'silent', silentMs });
     const channel = this.#channel;
     this.#channel = undefined;
     void channel?.close();
     const attempt = ++this.#attempt;
     const delayMs = this.#o.reconnectDelayMs(attempt);
     if (delayMs === null) {
-      void this.#shutdownOnce(new ReconnectGaveUpError(attempt - 1));
+      const error = new ReconnectGaveUpError(attempt - 1);
+      this.#log.error({ err: error }, 'giving up');
+      void this.fail(error);
       return;
     }
     this.#log.warn({ attempt, delayMs }, 'reconnect scheduled');
-    this.#transition({ state: 'reconnecting', attempt, delayMs });
-    this.#feed.emit({ type: 'reconnect:scheduled', attempt, delayMs });
+    this.emit({ type: 'reconnecting', attempt, delayMs });
     this.#reconnectTimer = this.#o.clock.setTimeout(() => {
       this.#reconnectTimer = undefined;
-      if (this.#state.state === 'reconnecting') this.#connect();
+      this.#connect();
     }, delayMs);
   }
 
-  #shutdownOnce(error: Error): Promise<void> {
-    this.#log.error({ err: error }, 'giving up');
-    this.#closing ??= this.#shutdown(error);
-    return this.#closing;
-  }
-
   #onMessage(message: Message, generation: number): void {
-    if (generation !== this.#generation || this.#state.state !== 'connected') return;
+    if (generation !== this.#generation || !this.#connected) return;
     this.#heartbeat.touch();
     this.#attempt = 0;
     const decoded = decodePppQueueMessage(message);
     switch (decoded.type) {
       case 'heartbeat':
-        this.stats.heartbeatsReceived++;
+        this.#stats.heartbeatsReceived++;
         return;
       case 'request':
-        this.stats.requests++;
+        this.#stats.requests++;
         this.#jobs.push({ generation, envelope: decoded.envelope, body: decoded.body });
         if (this.#processing === undefined) this.#processing = this.#process();
         return;
       case 'invalid':
-        this.stats.invalidMessages++;
+        this.#stats.invalidMessages++;
         this.#log.warn({ reason: decoded.reason, frames: describe(message) }, 'invalid message from queue dropped');
         return;
       default: {
@@ -304,19 +314,19 @@ export class ParanoidPirateWorker implements AsyncDisposable {
           const frames = await this.#handler(job.body);
           reply = frames.length === 0 ? [EMPTY] : frames.map(toBuffer);
         } catch (caught) {
-          this.stats.handlerErrors++;
+          this.#stats.handlerErrors++;
           this.#log.warn({ err: toError(caught) }, 'handler threw; request dropped');
           // Tell the queue we are free again; the client's retry recovers the request.
           if (this.#isCurrent(job.generation)) this.#channel?.post(encodePppReady());
           continue;
         }
         if (!this.#isCurrent(job.generation)) {
-          this.stats.repliesDiscarded++;
+          this.#stats.repliesDiscarded++;
           this.#log.debug('reply discarded: its socket was replaced');
           continue;
         }
         this.#channel?.post(encodeReply(job.envelope, reply));
-        this.stats.replies++;
+        this.#stats.replies++;
       }
     } finally {
       this.#processing = undefined;
@@ -324,12 +334,6 @@ export class ParanoidPirateWorker implements AsyncDisposable {
   }
 
   #isCurrent(generation: number): boolean {
-    return this.#state.state === 'connected' && generation === this.#generation && this.#channel !== undefined;
-  }
-
-  #transition(next: WorkerState): void {
-    const from = this.#state;
-    this.#state = next;
-    this.#log.debug({ from: from.state, to: next.state }, 'state');
+    return this.#connected && generation === this.#generation && this.#channel !== undefined;
   }
 }

@@ -20,8 +20,10 @@ import {
   encodeSimpleRequest,
   isSequence,
   splitEnvelope,
-} from './internal.js';
-import { PPP_HEARTBEAT, PPP_READY, SIMPLE_READY } from './index.js';
+  PPP_HEARTBEAT,
+  PPP_READY,
+  SIMPLE_READY,
+} from './wire.js';
 
 const b = (...bytes: number[]): Buffer => Buffer.from(bytes);
 const s = (text: string): Buffer => Buffer.from(text, 'latin1');

@@ -39,8 +39,8 @@ export const PPP_HEARTBEAT_LIVENESS = 3;
 export const PPP_RECONNECT_INITIAL_MS = 1000;
 /** Cap of the Paranoid Pirate worker's reconnect backoff, in ms (the book's 32 s). */
 export const PPP_RECONNECT_MAX_MS = 32_000;
-/** lpclient's `REQUEST_TIMEOUT`: how long the Lazy Pirate client waits for a reply, in ms. */
-export const LAZY_PIRATE_TIMEOUT_MS = 2500;
+/** lpclient's `REQUEST_TIMEOUT`: how long the Lazy Pirate client waits for each attempt's reply, in ms. */
+export const LAZY_PIRATE_ATTEMPT_TIMEOUT_MS = 2500;
 /**
  * The Lazy Pirate client's default `retries`: resends after the first send. lpclient's
  * `REQUEST_RETRIES` 3 counts every send, so it is 2 here: the same three sends.
@@ -99,6 +99,7 @@ export function isSequence(value: Buffer | undefined, sequence: number): boolean
 // ---------------------------------------------------------------------------------------------
 // Queue frontend (both queues): what a client's request looks like on the ROUTER.
 
+/** A frontend message decoded: a client's request with its envelope, or why it is invalid. */
 export type ClientRequest = ({ type: 'request' } & Enveloped) | Invalid;
 
 /** Frontend ROUTER input: `[client-id...][""][body...]`. */

@@ -18,14 +18,17 @@ import {
   type ServerSecurity,
 } from '@zpatterns/core';
 import { Backlog, Intake, type IntakeStats } from './backlog.js';
-import type { PirateQueueState } from './paranoid-pirate-queue.js';
 import { splitEnvelope, type Enveloped } from './protocol.js';
 
 /** The counters every Pirate queue keeps for its backlog and its frontend. */
 export interface QueueCoreStats extends IntakeStats {
+  /** Requests handed to a worker. */
   dispatched: number;
+  /** Worker replies forwarded to their client. */
   replies: number;
+  /** Requests put back in the backlog because their worker had vanished. */
   requeued: number;
+  /** Replies the frontend could not deliver (client gone or at its high-water mark). */
   undeliveredReplies: number;
 }
 
@@ -90,7 +93,7 @@ export class QueueCore {
   readonly #frontend: Channel<zmq.Router>;
   readonly #backend: Channel<zmq.Router>;
   readonly #security: ServerSecurity[];
-  #state: PirateQueueState = 'running';
+  #stopped = false;
 
   constructor(
     sockets: QueueSockets,
@@ -122,8 +125,9 @@ export class QueueCore {
     void this.#backend.start((message) => workers.onMessage(message));
   }
 
-  get state(): PirateQueueState {
-    return this.#state;
+  /** Whether `stop()` has been called. */
+  get stopped(): boolean {
+    return this.#stopped;
   }
 
   /** Requests waiting for a free worker. */
@@ -149,7 +153,7 @@ export class QueueCore {
 
   /** Hand queued requests to free workers, oldest first, while there are both. */
   dispatch(): void {
-    if (this.#state === 'closed') return;
+    if (this.#stopped) return;
     while (this.#backlog.length > 0) {
       const worker = this.#workers.next();
       if (worker === undefined) return;
@@ -165,7 +169,7 @@ export class QueueCore {
    * `from`) back at the head of the backlog and dispatch again; nothing once closing.
    */
   requeue(message: Frames, from: number): void {
-    if (this.#state !== 'running') return;
+    if (this.#stopped) return;
     const request = splitEnvelope(message as Buffer[], from);
     if (typeof request === 'string') return;
     this.#stats.requeued++;
@@ -176,9 +180,8 @@ export class QueueCore {
 
   /** Stop dispatching and drop the backlog; returns how many requests were dropped. */
   stop(): number {
-    const from = this.#state;
-    this.#state = 'closed';
-    this.#log.debug({ from, to: 'closed' }, 'state');
+    this.#stopped = true;
+    this.#log.debug('stopped');
     this.#intake.flush();
     return this.#backlog.clear();
   }

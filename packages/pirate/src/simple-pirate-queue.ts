@@ -13,19 +13,21 @@
  * already gone, in which case the send fails at once (`mandatory`) and the request is re-queued.
  */
 import {
+  Component,
   componentLogger,
+  definedOnly,
   describe,
   hex,
+  InvalidArgumentError,
+  NotStartedError,
   systemClock,
   type Frames,
   type Logger,
   type SecurityOptions,
   type Message,
 } from '@zpatterns/core';
-import { CloseOnce } from '@zpatterns/core/internal';
-import type { PirateQueueState } from './paranoid-pirate-queue.js';
 import { DEFAULT_MAX_QUEUED_BYTES } from './backlog.js';
-import { bindQueueSockets, QueueCore, type QueueSockets } from './queue-core.js';
+import { bindQueueSockets, QueueCore } from './queue-core.js';
 import {
   peerOf,
   decodeSimpleWorkerMessage,
@@ -34,65 +36,99 @@ import {
   encodeClientReply,
   encodeSimpleRequest,
 } from './protocol.js';
+import type { Settings } from './settings.js';
 
-/** Options of `SimplePirateQueue.start(options)`; `simplePirateQueueDefaults` holds the defaults. */
+/** Options of `new SimplePirateQueue(options)`; `simplePirateQueueDefaults` holds the defaults. */
 export interface SimplePirateQueueOptions {
-  /** Where clients connect (ROUTER bind). @default 'tcp://127.0.0.1:5560' */
-  frontend?: string;
+  /** Where clients connect (ROUTER bind). `tcp://127.0.0.1:*` picks a free port. @default 'tcp://127.0.0.1:5560' */
+  frontend?: string | undefined;
   /** Where workers connect (ROUTER bind). @default 'tcp://127.0.0.1:5561' */
-  backend?: string;
+  backend?: string | undefined;
   /**
    * Bytes of the requests waiting for a free worker at most; past it NEW requests are refused
    * (dropped, counted in `refusedRequests`, one warning per second). As the Paranoid queue's.
    * @default 268435456
    */
-  maxQueuedBytes?: number;
+  maxQueuedBytes?: number | undefined;
   /** Linger of both sockets on close. @default 0 */
-  lingerMs?: number;
+  lingerMs?: number | undefined;
   /**
    * CURVE on both sockets: the queue's key pair and who may connect (`authorize`, checked by ZAP).
    * With it, plain clients and workers are refused. @default undefined (plain)
    */
   security?: SecurityOptions | undefined;
   /** Parent logger. @default silent */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
+type SimpleSettings = Settings<Omit<SimplePirateQueueOptions, 'logger' | 'security'>>;
+
 /**
- * The book's spqueue endpoints on loopback (frontend `:5555`, backend `:5556`), backlog capped at 256 MiB.
+ * The book's spqueue endpoints on loopback (frontend `:5560`, backend `:5561`), backlog capped at 256 MiB.
  */
-export const simplePirateQueueDefaults: Required<Omit<SimplePirateQueueOptions, 'logger' | 'security'>> = {
+export const simplePirateQueueDefaults = {
   frontend: DEFAULT_FRONTEND,
   backend: DEFAULT_BACKEND,
   maxQueuedBytes: DEFAULT_MAX_QUEUED_BYTES,
   lingerMs: 0,
-};
+} as const satisfies SimpleSettings;
 
-/** Counters of one `SimplePirateQueue`, live fields updated in place. */
+/** Counters of one `SimplePirateQueue`. */
 export interface SimplePirateQueueStats {
+  /** Valid requests read on the frontend. */
   requests: number;
+  /** Requests handed to a worker. */
   dispatched: number;
+  /** Worker replies forwarded to their client. */
   replies: number;
   /** New requests refused (dropped) because the backlog was at `maxQueuedBytes`. */
   refusedRequests: number;
+  /** Requests put back in the backlog because their worker had vanished. */
   requeued: number;
+  /** Replies the frontend could not deliver (client gone or at its high-water mark). */
   undeliveredReplies: number;
+  /** Frontend messages that were not `[client-id][""][body...]`, dropped. */
   invalidFromClients: number;
+  /** Backend messages that were neither READY nor a reply, dropped. */
   invalidFromWorkers: number;
+  /** Workers that sent READY for the first time. */
   workersJoined: number;
+  /** Workers forgotten because a send to them failed. */
   workersLost: number;
 }
+
+/**
+ * What a Pirate queue's `status()` yields besides `started` and `closed`: a worker joining, and a
+ * worker forgotten (silent past its expiry, or unreachable when a request was sent to it).
+ */
+export type PirateQueueStatus =
+  | {
+      /** A worker joined: its first READY (or, Paranoid, its first sign of life after a queue restart). */
+      readonly type: 'worker-ready';
+      /** The worker's routing id, hex. */
+      readonly worker: string;
+    }
+  | {
+      /** A worker was forgotten; its request, if it held one, is lost (or re-queued when unreachable). */
+      readonly type: 'worker-expired';
+      /** The worker's routing id, hex. */
+      readonly worker: string;
+      /** `'silent'`: no message for `heartbeatIntervalMs x liveness`; `'unreachable'`: a send to it failed. */
+      readonly reason: 'silent' | 'unreachable';
+      /** Whether it was holding a request. */
+      readonly busy: boolean;
+    };
 
 /**
  * Simple Pirate queue (the book's spqueue): a load-balancing ROUTER-ROUTER queue for REQ workers
  * that send READY (`0x01`), without heartbeats. The free worker that has waited longest gets the
  * next request. It cannot tell when an idle worker dies, so a request sent to one is lost until the
- * client retries; use `ParanoidPirateQueue` when that matters. Create it with `await
- * SimplePirateQueue.start(options)`, which binds both sockets.
+ * client retries; use `ParanoidPirateQueue` when that matters. `new SimplePirateQueue(options)`
+ * opens nothing; `start()` (or `await SimplePirateQueue.start(options)`) resolves once both
+ * sockets are bound and serving (ready), rejecting with the bind error otherwise.
  */
-export class SimplePirateQueue implements AsyncDisposable {
-  readonly endpoints: { frontend: string; backend: string };
-  readonly stats: SimplePirateQueueStats = {
+export class SimplePirateQueue extends Component<PirateQueueStatus> {
+  readonly #stats: SimplePirateQueueStats = {
     requests: 0,
     dispatched: 0,
     replies: 0,
@@ -104,34 +140,30 @@ export class SimplePirateQueue implements AsyncDisposable {
     workersJoined: 0,
     workersLost: 0,
   };
+  readonly #o: SimpleSettings;
+  readonly #security: SecurityOptions | undefined;
+  readonly #logger: Logger | undefined;
   readonly #log: Logger;
   /** Free workers in the order they became free (Map keeps insertion order). */
   readonly #ready = new Map<string, Buffer>();
-  readonly #core: QueueCore;
-  readonly #closer = new CloseOnce(() => this.#close());
+  #core: QueueCore | undefined;
+  #endpoints: { frontend: string; backend: string } | undefined;
 
-  private constructor(maxQueuedBytes: number, log: Logger, sockets: QueueSockets) {
-    this.#log = log;
-    this.endpoints = sockets.endpoints;
-    this.#core = new QueueCore(
-      sockets,
-      { maxQueuedBytes, stats: this.stats, log, clock: systemClock },
-      {
-        onMessage: (message) => this.#onWorker(message),
-        next: () => this.#next(),
-        encodeRequest: encodeSimpleRequest,
-        onUnreachable: (err, message) => this.#workerUnreachable(err, message),
-      },
-    );
+  constructor(options: SimplePirateQueueOptions = {}) {
+    super();
+    const { logger, security, ...rest } = options;
+    this.#o = { ...simplePirateQueueDefaults, ...definedOnly(rest) };
+    if (!(this.#o.maxQueuedBytes >= 0))
+      throw new InvalidArgumentError('SimplePirateQueue: maxQueuedBytes must be >= 0');
+    this.#security = security;
+    this.#logger = logger;
+    this.#log = componentLogger(logger, { component: 'spqueue' });
   }
 
-  /** Bind both sockets and start serving. */
-  static async start(options: SimplePirateQueueOptions = {}): Promise<SimplePirateQueue> {
-    const { logger, security, ...rest } = options;
-    const o = { ...simplePirateQueueDefaults, ...rest };
-    const log = componentLogger(logger, { component: 'spqueue' });
-    const sockets = await bindQueueSockets(o, security, logger);
-    return new SimplePirateQueue(o.maxQueuedBytes, log, sockets);
+  /** The endpoints actually bound (ports resolved); `NotStartedError` before `start()`. */
+  get endpoints(): { frontend: string; backend: string } {
+    if (this.#endpoints === undefined) throw new NotStartedError('SimplePirateQueue');
+    return this.#endpoints;
   }
 
   /** Free workers. */
@@ -141,45 +173,48 @@ export class SimplePirateQueue implements AsyncDisposable {
 
   /** Requests waiting for a free worker. */
   get queued(): number {
-    return this.#core.queued;
+    return this.#core?.queued ?? 0;
   }
 
   /** Bytes of the requests waiting, as counted against `maxQueuedBytes`. */
   get queuedBytes(): number {
-    return this.#core.queuedBytes;
+    return this.#core?.queuedBytes ?? 0;
   }
 
-  get state(): PirateQueueState {
-    return this.#core.state;
+  /** A snapshot of the counters; read it again for fresh figures. */
+  get stats(): SimplePirateQueueStats {
+    return { ...this.#stats };
   }
 
-  /** Close both sockets; queued requests are dropped. Idempotent. */
-  close(): Promise<void> {
-    return this.#closer.close();
+  /** Bind both sockets and start serving. */
+  protected async onStart(): Promise<void> {
+    const sockets = await bindQueueSockets(this.#o, this.#security, this.#logger);
+    this.#endpoints = sockets.endpoints;
+    this.#log.debug(sockets.endpoints, 'bound');
+    this.#core = new QueueCore(
+      sockets,
+      { maxQueuedBytes: this.#o.maxQueuedBytes, stats: this.#stats, log: this.#log, clock: systemClock },
+      {
+        onMessage: (message) => this.#onWorker(message),
+        next: () => this.#next(),
+        encodeRequest: encodeSimpleRequest,
+        onUnreachable: (err, message) => this.#workerUnreachable(err, message),
+      },
+    );
   }
 
-  /**
-   * Resolves once the queue has closed, never rejects: `undefined` after `close()`, or the error
-   * that `close()` itself ran into.
-   */
-  closed(): Promise<void | Error> {
-    return this.#closer.closed();
-  }
-
-  /** Same as `close()`, for `await using`. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
-
-  async #close(): Promise<void> {
-    this.#core.stop();
-    await this.#core.release();
+  /** Close both sockets; queued requests are dropped. */
+  protected async onClose(): Promise<void> {
+    const core = this.#core;
+    if (core === undefined) return;
+    core.stop();
+    await core.release();
   }
 
   #onWorker(message: Message): void {
     const { worker, message: command } = decodeSimpleWorkerMessage(message);
     if (worker === undefined || command.type === 'invalid') {
-      this.stats.invalidFromWorkers++;
+      this.#stats.invalidFromWorkers++;
       const reason = command.type === 'invalid' ? command.reason : 'empty message';
       this.#log.warn(
         { peer: peerOf(message), reason, frames: describe(message) },
@@ -190,16 +225,17 @@ export class SimplePirateQueue implements AsyncDisposable {
     const key = worker.toString('latin1');
     if (command.type === 'ready') {
       if (!this.#ready.has(key)) {
-        this.stats.workersJoined++;
+        this.#stats.workersJoined++;
         this.#log.info({ worker: hex(worker) }, 'worker ready');
+        this.emit({ type: 'worker-ready', worker: hex(worker) });
       }
     } else {
-      this.#core.reply(encodeClientReply(command));
+      this.#core?.reply(encodeClientReply(command));
     }
     // Any message means the worker is free: (re)list it at the tail.
     this.#ready.delete(key);
     this.#ready.set(key, worker);
-    this.#core.dispatch();
+    this.#core?.dispatch();
   }
 
   /** The free worker that has waited longest, taken off the free list. */
@@ -214,8 +250,9 @@ export class SimplePirateQueue implements AsyncDisposable {
   #workerUnreachable(err: Error, message: Frames): void {
     const worker = message[0] as Buffer;
     this.#ready.delete(worker.toString('latin1'));
-    this.stats.workersLost++;
+    this.#stats.workersLost++;
     this.#log.info({ err, worker: hex(worker) }, 'worker unreachable, forgotten');
-    this.#core.requeue(message, 2);
+    this.emit({ type: 'worker-expired', worker: hex(worker), reason: 'unreachable', busy: true });
+    this.#core?.requeue(message, 2);
   }
 }

@@ -16,65 +16,80 @@ import * as zmq from 'zeromq';
 import {
   applyConnectSecurity,
   Channel,
+  Component,
   componentLogger,
   describe,
   EMPTY,
+  InvalidArgumentError,
   toBuffer,
   toError,
   type Logger,
   type Message,
   type SecurityOptions,
 } from '@zpatterns/core';
-import { CloseOnce } from '@zpatterns/core/internal';
 import { decodeSimpleRequest, encodeReply, encodeSimpleReady } from './protocol.js';
 import type { RequestHandler } from './paranoid-pirate-worker.js';
 
-/** Options of `new SimplePirateWorker(queue, handler, options)`. */
+/** Options of `new SimplePirateWorker(options)`. */
 export interface SimplePirateWorkerOptions {
+  /** The queue's backend endpoint, e.g. `tcp://127.0.0.1:5561`. */
+  queue: string;
+  /** Answers each request; see `RequestHandler`. */
+  handler: RequestHandler;
   /** Linger of each REQ socket when it is discarded or closed. @default 0 */
-  lingerMs?: number;
+  lingerMs?: number | undefined;
   /** Routing id of the socket (the book uses `"%04X-%04X"`). @default chosen by libzmq */
-  routingId?: string;
+  routingId?: string | undefined;
   /**
    * CURVE: this side's key pair and the server's public key. Without it the connection is plain.
    * @default undefined (plain)
    */
   security?: SecurityOptions | undefined;
   /** Parent logger. @default silent */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 /** Defaults of `SimplePirateWorker`: see `SimplePirateWorkerOptions`. */
-export const simplePirateWorkerDefaults: Required<
-  Omit<SimplePirateWorkerOptions, 'logger' | 'routingId' | 'security'>
-> = {
+export const simplePirateWorkerDefaults: Readonly<{ lingerMs: number }> = {
   lingerMs: 0,
 };
 
-/** Counters of one `SimplePirateWorker`, live fields updated in place. */
+/** Counters of one `SimplePirateWorker`. */
 export interface SimplePirateWorkerStats {
+  /** Requests received from the queue. */
   requests: number;
+  /** Replies sent. */
   replies: number;
+  /** Requests whose handler threw (dropped; the socket is renewed). */
   handlerErrors: number;
+  /** Messages from the queue that were not `[client-id][""][body...]`, dropped. */
   invalidMessages: number;
   /** REQ sockets opened (the first one included). */
   sockets: number;
 }
 
-/** `'serving'` from construction until `close()`, then `'closed'`. */
-export type SimplePirateWorkerState = 'serving' | 'closed';
-
-type WorkerState = { state: 'serving'; generation: number } | { state: 'closed' };
+/** What `status()` yields besides `started` and `closed`. */
+export type SimplePirateWorkerStatus = {
+  /** A new REQ socket connects to the queue and READY is sent (at start, and after a failed request). */
+  readonly type: 'connected';
+  /** The queue's endpoint. */
+  readonly endpoint: string;
+  /** REQ sockets opened so far, this one included. */
+  readonly socket: number;
+};
 
 /**
  * Simple Pirate worker (the book's spworker): a REQ socket that sends READY once, then answers
  * each request the queue hands it with `handler`, one at a time. No heartbeats: a restarted queue
  * does not know this worker until it reconnects. A handler that throws makes the worker discard
  * its socket and send READY on a new one (the client's retry recovers the request).
+ * `new SimplePirateWorker({ queue, handler })` opens nothing; `start()` resolves once the REQ
+ * socket is connecting and READY is queued (ready).
  */
-export class SimplePirateWorker implements AsyncDisposable {
+export class SimplePirateWorker extends Component<SimplePirateWorkerStatus> {
+  /** The queue's backend endpoint. */
   readonly queue: string;
-  readonly stats: SimplePirateWorkerStats = {
+  readonly #stats: SimplePirateWorkerStats = {
     requests: 0,
     replies: 0,
     handlerErrors: 0,
@@ -86,102 +101,84 @@ export class SimplePirateWorker implements AsyncDisposable {
   readonly #routingId: string | undefined;
   readonly #security: SecurityOptions | undefined;
   readonly #log: Logger;
-  #state: WorkerState = { state: 'serving', generation: 0 };
   #channel: Channel<zmq.Request> | undefined;
-  readonly #closer = new CloseOnce(() => this.#close());
 
-  /** Connect to the queue's backend at once and send READY. */
-  constructor(queue: string, handler: RequestHandler, options: SimplePirateWorkerOptions = {}) {
+  constructor(options: SimplePirateWorkerOptions) {
+    super();
+    const { queue, handler } = options;
+    if (typeof queue !== 'string' || queue === '')
+      throw new InvalidArgumentError('SimplePirateWorker: queue is required');
+    if (typeof handler !== 'function') throw new InvalidArgumentError('SimplePirateWorker: handler must be a function');
     this.queue = queue;
     this.#handler = handler;
     this.#lingerMs = options.lingerMs ?? simplePirateWorkerDefaults.lingerMs;
     this.#routingId = options.routingId;
     this.#security = options.security;
     this.#log = componentLogger(options.logger, { component: 'spworker', queue });
+  }
+
+  /** A snapshot of the counters; read it again for fresh figures. */
+  get stats(): SimplePirateWorkerStats {
+    return { ...this.#stats };
+  }
+
+  /** Open the REQ socket and send READY. */
+  protected async onStart(): Promise<void> {
     this.#open();
   }
 
-  get state(): SimplePirateWorkerState {
-    return this.#state.state;
-  }
-
-  /** Close the socket; a request being handled gets no reply. Idempotent. */
-  close(): Promise<void> {
-    return this.#closer.close();
-  }
-
-  /**
-   * Resolves once the worker has closed, never rejects: `undefined` after `close()`, or the error
-   * that `close()` itself ran into.
-   */
-  closed(): Promise<void | Error> {
-    return this.#closer.closed();
-  }
-
-  /** Same as `close()`, for `await using`. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
-
-  async #close(): Promise<void> {
-    this.#transition({ state: 'closed' });
+  /** Close the socket; a request being handled gets no reply. */
+  protected async onClose(): Promise<void> {
     const channel = this.#channel;
     this.#channel = undefined;
     await channel?.close();
   }
 
   #open(): void {
-    const generation = this.#state.state === 'serving' ? this.#state.generation + 1 : 0;
     const socket = new zmq.Request({
       linger: this.#lingerMs,
       ...(this.#routingId === undefined ? {} : { routingId: this.#routingId }),
     });
     applyConnectSecurity(socket, this.#security);
     socket.connect(this.queue);
-    this.stats.sockets++;
+    this.#stats.sockets++;
     const channel = new Channel(socket, { name: 'req', logger: this.#log });
     this.#channel = channel;
-    this.#transition({ state: 'serving', generation });
     void channel.start((message) => this.#onRequest(message, channel));
     channel.post(encodeSimpleReady());
     this.#log.info('connected, READY sent');
+    this.emit({ type: 'connected', endpoint: this.queue, socket: this.#stats.sockets });
   }
 
   async #onRequest(message: Message, channel: Channel<zmq.Request>): Promise<void> {
     const decoded = decodeSimpleRequest(message);
     if (decoded.type === 'invalid') {
-      this.stats.invalidMessages++;
+      this.#stats.invalidMessages++;
       this.#log.warn({ reason: decoded.reason, frames: describe(message) }, 'invalid request dropped');
       this.#reopen(channel);
       return;
     }
-    this.stats.requests++;
+    this.#stats.requests++;
     let reply: Buffer[];
     try {
       const frames = await this.#handler(decoded.body);
       reply = frames.length === 0 ? [EMPTY] : frames.map(toBuffer);
     } catch (caught) {
-      this.stats.handlerErrors++;
+      this.#stats.handlerErrors++;
       this.#log.warn({ err: toError(caught) }, 'handler threw; request dropped, socket renewed');
       this.#reopen(channel);
       return;
     }
     if (channel !== this.#channel) return;
     channel.post(encodeReply(decoded.envelope, reply));
-    this.stats.replies++;
+    this.#stats.replies++;
   }
 
   /** REQ must answer before it can read again: when we cannot, start over on a new socket. */
   #reopen(channel: Channel<zmq.Request>): void {
-    if (channel !== this.#channel || this.#state.state === 'closed') return;
+    if (channel !== this.#channel || this.closeSignal.aborted) return;
     this.#channel = undefined;
     void channel.close();
     this.#open();
-  }
-
-  #transition(next: WorkerState): void {
-    const from = this.#state;
-    this.#state = next;
-    if (from.state !== next.state) this.#log.debug({ from: from.state, to: next.state }, 'state');
   }
 }

@@ -5,8 +5,14 @@
  *        timeout? close REQ, new REQ (next server), resend; give up after `retries` resends
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbortError, ClosedError, InvalidArgumentError } from '@zpatterns/core';
-import { LazyPirateClient, lazyPirateClientDefaults, NoReplyError } from '@zpatterns/pirate';
+import { AbortError, ClosedError, InvalidArgumentError, ManualClock, NotStartedError } from '@zpatterns/core';
+import { eventually } from '@zpatterns/testkit';
+import {
+  LazyPirateClient,
+  lazyPirateClientDefaults,
+  LazyPirateTimeoutError,
+  type LazyPirateClientOptions,
+} from '@zpatterns/pirate';
 import { FakeRepServer } from './fake-rep-server.js';
 
 const s = (text: string): Buffer => Buffer.from(text);
@@ -23,16 +29,17 @@ async function server(): Promise<FakeRepServer> {
   return srv;
 }
 
-function client(servers: string | string[], options: ConstructorParameters<typeof LazyPirateClient>[1] = {}) {
-  const c = new LazyPirateClient(servers, { timeoutMs: 150, retries: 2, ...options });
+async function client(servers: string | string[], options: Partial<LazyPirateClientOptions> = {}) {
+  const c = new LazyPirateClient({ servers, attemptTimeoutMs: 150, retries: 2, ...options });
   cleanup.push(() => c.close());
+  await c.start();
   return c;
 }
 
 describe('LazyPirateClient', () => {
   it('sends the caller frames and returns the reply frames', async () => {
     const srv = await server();
-    const c = client(srv.endpoint);
+    const c = await client(srv.endpoint);
     expect(texts(await c.request(['hello', s('world')]))).toEqual(['hello', 'world']);
     expect(texts(srv.received[0] ?? [])).toEqual(['hello', 'world']);
     expect(c.stats).toMatchObject({ requests: 1, replies: 1, resends: 0, sockets: 1 });
@@ -41,7 +48,7 @@ describe('LazyPirateClient', () => {
   it('resends on a new socket when the server drops requests, then succeeds', async () => {
     const srv = await server();
     srv.script.push('drop', 'drop');
-    const c = client(srv.endpoint);
+    const c = await client(srv.endpoint);
     expect(texts(await c.request(['x']))).toEqual(['x']);
     expect(srv.received.map(texts)).toEqual([['x'], ['x'], ['x']]);
     expect(c.stats).toMatchObject({ resends: 2, timeouts: 2, sockets: 3, replies: 1 });
@@ -50,20 +57,20 @@ describe('LazyPirateClient', () => {
   it('a late reply counts as a timeout and the resend is answered', async () => {
     const srv = await server();
     srv.script.push({ delayMs: 220 }); // REP is serial: the resend is answered right after
-    const c = client(srv.endpoint);
+    const c = await client(srv.endpoint);
     expect(texts(await c.request(['slow']))).toEqual(['slow']);
     expect(c.stats.timeouts).toBe(1);
   });
 
-  it('gives up after `retries` resends (retries + 1 sends) with NoReplyError naming the options', async () => {
+  it('gives up after `retries` resends (retries + 1 sends) with LazyPirateTimeoutError naming the options', async () => {
     const srv = await server();
     srv.fallback = 'drop';
-    const c = client(srv.endpoint, { retries: 2 });
+    const c = await client(srv.endpoint, { retries: 2 });
     const err = await c.request(['x']).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(NoReplyError);
-    expect((err as NoReplyError).code).toBe('ERR_PIRATE_NO_REPLY');
-    expect((err as NoReplyError).attempts).toBe(3);
-    expect((err as Error).message).toMatch(/retries.*timeoutMs/);
+    expect(err).toBeInstanceOf(LazyPirateTimeoutError);
+    expect((err as LazyPirateTimeoutError).code).toBe('ERR_TIMEOUT');
+    expect((err as LazyPirateTimeoutError).attempts).toBe(3);
+    expect((err as Error).message).toMatch(/retries.*attemptTimeoutMs/);
     expect(srv.received).toHaveLength(3);
     expect(c.stats.resends).toBe(2);
     expect(c.stats.failures).toBe(1);
@@ -72,20 +79,20 @@ describe('LazyPirateClient', () => {
   it('with retries 0 sends once and never resends; the default is two resends', async () => {
     const srv = await server();
     srv.fallback = 'drop';
-    const once = client(srv.endpoint, { retries: 0 });
+    const once = await client(srv.endpoint, { retries: 0 });
     const err = await once.request(['x']).catch((e: unknown) => e);
-    expect((err as NoReplyError).attempts).toBe(1);
+    expect((err as LazyPirateTimeoutError).attempts).toBe(1);
     expect(srv.received).toHaveLength(1);
     expect(once.stats.resends).toBe(0);
     const perCall = await once.request(['y'], { retries: 1 }).catch((e: unknown) => e);
-    expect((perCall as NoReplyError).attempts).toBe(2);
+    expect((perCall as LazyPirateTimeoutError).attempts).toBe(2);
     expect(srv.received).toHaveLength(3);
     expect(lazyPirateClientDefaults.retries).toBe(2);
   });
 
   it('survives a server crash and restart between attempts', async () => {
     const srv = await server();
-    const c = client(srv.endpoint, { timeoutMs: 200, retries: 4 });
+    const c = await client(srv.endpoint, { attemptTimeoutMs: 200, retries: 4 });
     expect(texts(await c.request(['before']))).toEqual(['before']);
     await srv.crash();
     const pending = c.request(['during']);
@@ -96,9 +103,9 @@ describe('LazyPirateClient', () => {
   });
 
   it('with no server at all, gives up after (retries + 1) x timeout', async () => {
-    const c = client('tcp://127.0.0.1:1', { timeoutMs: 50, retries: 1 });
+    const c = await client('tcp://127.0.0.1:1', { attemptTimeoutMs: 50, retries: 1 });
     const started = Date.now();
-    await expect(c.request(['x'])).rejects.toBeInstanceOf(NoReplyError);
+    await expect(c.request(['x'])).rejects.toBeInstanceOf(LazyPirateTimeoutError);
     expect(Date.now() - started).toBeGreaterThanOrEqual(95);
   });
 
@@ -106,7 +113,7 @@ describe('LazyPirateClient', () => {
     const dead = await server();
     dead.fallback = 'drop';
     const live = await server();
-    const c = client([dead.endpoint, live.endpoint]);
+    const c = await client([dead.endpoint, live.endpoint]);
     expect(texts(await c.request(['a']))).toEqual(['a']);
     expect(texts(await c.request(['b']))).toEqual(['b']);
     expect(dead.received).toHaveLength(1);
@@ -116,13 +123,13 @@ describe('LazyPirateClient', () => {
 
   it('sequenceCheck sends lpclient\'s exact frames ("1", "2", ...) and accepts only the echo', async () => {
     const srv = await server();
-    const c = client(srv.endpoint, { sequenceCheck: true });
+    const c = await client(srv.endpoint, { sequenceCheck: true });
     expect(await c.request([])).toEqual([]);
     expect(texts(await c.request(['body']))).toEqual(['body']);
     expect(srv.received.map(texts)).toEqual([['1'], ['2', 'body']]);
     // A server that answers with the wrong sequence: malformed, resent, then given up.
     srv.fallback = { reply: [s('999')] };
-    await expect(c.request([])).rejects.toBeInstanceOf(NoReplyError);
+    await expect(c.request([])).rejects.toBeInstanceOf(LazyPirateTimeoutError);
     expect(c.stats.malformedReplies).toBe(3);
     expect(srv.received.slice(2).map(texts)).toEqual([['3'], ['3'], ['3']]);
   });
@@ -130,7 +137,7 @@ describe('LazyPirateClient', () => {
   it('aborts with AbortError and a fresh socket serves the next request', async () => {
     const srv = await server();
     srv.script.push('drop');
-    const c = client(srv.endpoint, { timeoutMs: 5000 });
+    const c = await client(srv.endpoint, { attemptTimeoutMs: 5000 });
     const controller = new AbortController();
     const pending = c.request(['x'], { signal: controller.signal });
     setTimeout(() => controller.abort(new Error('user')), 50);
@@ -143,7 +150,7 @@ describe('LazyPirateClient', () => {
 
   it('serialises concurrent requests in call order (one outstanding, REQ semantics)', async () => {
     const srv = await server();
-    const c = client(srv.endpoint);
+    const c = await client(srv.endpoint);
     const replies = await Promise.all([1, 2, 3, 4, 5].map((n) => c.request([String(n)])));
     expect(replies.map((r) => r[0]?.toString())).toEqual(['1', '2', '3', '4', '5']);
     expect(srv.received.map((r) => r[0]?.toString())).toEqual(['1', '2', '3', '4', '5']);
@@ -152,7 +159,7 @@ describe('LazyPirateClient', () => {
   it('close() rejects the request in flight and later ones with ClosedError', async () => {
     const srv = await server();
     srv.fallback = 'drop';
-    const c = client(srv.endpoint, { timeoutMs: 5000 });
+    const c = await client(srv.endpoint, { attemptTimeoutMs: 5000 });
     const pending = c.request(['x']);
     const queued = c.request(['y']);
     await new Promise((r) => setTimeout(r, 50));
@@ -164,13 +171,88 @@ describe('LazyPirateClient', () => {
   });
 
   it('rejects bad options with InvalidArgumentError', async () => {
-    expect(() => new LazyPirateClient([])).toThrow(InvalidArgumentError);
-    expect(() => new LazyPirateClient('tcp://127.0.0.1:1', { retries: -1 })).toThrow(InvalidArgumentError);
-    expect(() => new LazyPirateClient('tcp://127.0.0.1:1', { retries: 1.5 })).toThrow(InvalidArgumentError);
-    expect(() => new LazyPirateClient('tcp://127.0.0.1:1', { timeoutMs: 0 })).toThrow(
+    const servers = 'tcp://127.0.0.1:1';
+    expect(() => new LazyPirateClient({ servers: [] })).toThrow(InvalidArgumentError);
+    expect(() => new LazyPirateClient({ servers, retries: -1 })).toThrow(InvalidArgumentError);
+    expect(() => new LazyPirateClient({ servers, retries: 1.5 })).toThrow(InvalidArgumentError);
+    expect(() => new LazyPirateClient({ servers, attemptTimeoutMs: 0 })).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
     );
-    const c = client('tcp://127.0.0.1:1');
+    expect(() => new LazyPirateClient({ servers, timeoutMs: 0 })).toThrow(InvalidArgumentError);
+    const c = await client('tcp://127.0.0.1:1');
     await expect(c.request(['x'], { retries: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('timeoutMs bounds the whole request, every attempt included, with LazyPirateTimeoutError (ERR_TIMEOUT)', async () => {
+    const srv = await server();
+    srv.fallback = 'drop';
+    const c = await client(srv.endpoint, { attemptTimeoutMs: 60_000, retries: 5, timeoutMs: 150 });
+    const started = Date.now();
+    const err = await c.request(['x']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LazyPirateTimeoutError);
+    expect(err).toMatchObject({ code: 'ERR_TIMEOUT', name: 'LazyPirateTimeoutError', attempts: 1 });
+    expect((err as Error).message).toMatch(/timeoutMs/);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    // Per call, too: the client's bound is overridden.
+    await expect(c.request(['y'], { timeoutMs: 100 })).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
+    expect(c.stats.failures).toBe(2);
+  });
+
+  it('stats is a snapshot: a copy read earlier keeps its figures', async () => {
+    const srv = await server();
+    const c = await client(srv.endpoint);
+    const before = c.stats;
+    await c.request(['x']);
+    expect(before.requests).toBe(0);
+    expect(c.stats.requests).toBe(1);
+    expect(c.stats).not.toBe(c.stats);
+  });
+
+  it('request() before start() rejects with NotStartedError and opens nothing', async () => {
+    const c = new LazyPirateClient({ servers: 'tcp://127.0.0.1:1' });
+    cleanup.push(() => c.close());
+    await expect(c.request(['x'])).rejects.toBeInstanceOf(NotStartedError);
+    expect(c.stats.sockets).toBe(0);
+  });
+
+  it('status(): connected, disconnected on a timeout, failover to the next server, connected there', async () => {
+    const dead = await server();
+    dead.fallback = 'drop';
+    const live = await server();
+    const c = new LazyPirateClient({ servers: [dead.endpoint, live.endpoint], attemptTimeoutMs: 150 });
+    cleanup.push(() => c.close());
+    const status = c.status();
+    await c.start();
+    await c.request(['a']);
+    await c.close();
+    const events = [];
+    for await (const event of status) events.push(event);
+    expect(events).toEqual([
+      { type: 'connected', server: dead.endpoint },
+      { type: 'started' },
+      { type: 'disconnected', server: dead.endpoint, reason: 'timeout' },
+      { type: 'failover', from: dead.endpoint, to: live.endpoint },
+      { type: 'connected', server: live.endpoint },
+      { type: 'closed' },
+    ]);
+    expect(c.stats.failovers).toBe(1);
+  });
+
+  it('fails over at exactly attemptTimeoutMs (ManualClock), through the server rotation, wrapping round', async () => {
+    const clock = new ManualClock();
+    const servers = ['tcp://127.0.0.1:1', 'tcp://127.0.0.1:2'];
+    const c = await client(servers, { attemptTimeoutMs: 1000, retries: 2, clock });
+    const pending = c.request(['x']).catch((e: unknown) => e);
+    await eventually(() => c.waiting);
+    clock.advance(999);
+    await new Promise((r) => setImmediate(r));
+    expect(c.server).toBe(servers[0]);
+    clock.advance(1);
+    await eventually(() => c.server === servers[1]);
+    clock.advance(1000);
+    await eventually(() => c.server === servers[0]);
+    clock.advance(1000);
+    expect(await pending).toMatchObject({ code: 'ERR_TIMEOUT', attempts: 3 });
+    expect(c.stats).toMatchObject({ timeouts: 3, failovers: 3, sockets: 3 }); // the last one is not replaced
   });
 });

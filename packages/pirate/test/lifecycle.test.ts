@@ -1,7 +1,8 @@
 /**
  * The shared lifecycle of every long-lived Pirate object, on real sockets: `close()` twice,
  * `await using`, `closed()` (pending until the end, `undefined` after close, the error after a
- * failure of its own), and the per-call `{ timeoutMs, signal }` of a waiting call.
+ * failure of its own), nothing opened before `start()`, and the per-call `{ timeoutMs, signal }`
+ * of a waiting call.
  */
 import { constantBackoff } from '@zpatterns/core';
 import {
@@ -29,26 +30,29 @@ async function expectAwaitUsing(make: () => LongLived | Promise<LongLived>): Pro
 }
 
 describe('Pirate lifecycle', () => {
-  it('LazyPirateClient: close twice, await using, closed()', async () => {
-    await expectClosesOnce(new LazyPirateClient('tcp://127.0.0.1:5', { timeoutMs: 1000 }));
-    await expectAwaitUsing(() => new LazyPirateClient('tcp://127.0.0.1:5'));
+  it('LazyPirateClient: close twice, await using, closed(), started or never started', async () => {
+    await expectClosesOnce(await LazyPirateClient.start({ servers: 'tcp://127.0.0.1:5', attemptTimeoutMs: 1000 }));
+    await expectClosesOnce(new LazyPirateClient({ servers: 'tcp://127.0.0.1:5' }));
+    await expectAwaitUsing(() => LazyPirateClient.start({ servers: 'tcp://127.0.0.1:5' }));
   });
 
   it('LazyPirateClient: a per-call signal aborts the wait with AbortError, a per-call timeoutMs ends it', async () => {
     const router = track(await rawRouter());
-    const client = track(new LazyPirateClient(router.endpoint, { timeoutMs: 60_000, retries: 0 }));
+    const client = track(
+      await LazyPirateClient.start({ servers: router.endpoint, attemptTimeoutMs: 60_000, retries: 0 }),
+    );
     const controller = new AbortController();
     const aborted = client.request(['a'], { signal: controller.signal });
     await router.receive(5000);
     controller.abort(new Error('caller gave up'));
     await expect(aborted).rejects.toMatchObject({ code: 'ERR_ABORTED', name: 'AbortError' });
     const early = new AbortController();
-    const abortedAtOnce = client.request(['a2'], { signal: early.signal });
     early.abort(new Error('changed my mind'));
-    await expect(abortedAtOnce).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    await expect(client.request(['a2'], { signal: early.signal })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
     const started = Date.now();
-    await expect(client.request(['b'], { timeoutMs: 100, retries: 0 })).rejects.toMatchObject({
-      code: 'ERR_PIRATE_NO_REPLY',
+    await expect(client.request(['b'], { timeoutMs: 100 })).rejects.toMatchObject({
+      code: 'ERR_TIMEOUT',
+      name: 'LazyPirateTimeoutError',
       attempts: 1,
     });
     expect(Date.now() - started).toBeLessThan(30_000);
@@ -56,28 +60,43 @@ describe('Pirate lifecycle', () => {
 
   it('SimplePirateQueue and SimplePirateWorker: close twice, await using, closed()', async () => {
     const queue = await SimplePirateQueue.start(endpoints);
-    const worker = new SimplePirateWorker(queue.endpoints.backend, echo);
+    const worker = await SimplePirateWorker.start({ queue: queue.endpoints.backend, handler: echo });
     await expectClosesOnce(worker);
     await expectClosesOnce(queue);
+    await expectClosesOnce(new SimplePirateQueue(endpoints));
+    await expectClosesOnce(new SimplePirateWorker({ queue: 'tcp://127.0.0.1:5', handler: echo }));
     await expectAwaitUsing(() => SimplePirateQueue.start(endpoints));
     const other = track(await SimplePirateQueue.start(endpoints));
-    await expectAwaitUsing(() => new SimplePirateWorker(other.endpoints.backend, echo));
+    await expectAwaitUsing(() => SimplePirateWorker.start({ queue: other.endpoints.backend, handler: echo }));
   });
 
   it('ParanoidPirateQueue and ParanoidPirateWorker: close twice, await using, closed()', async () => {
     const queue = await ParanoidPirateQueue.start(endpoints);
-    const worker = new ParanoidPirateWorker(queue.endpoints.backend, echo);
+    const worker = await ParanoidPirateWorker.start({ queue: queue.endpoints.backend, handler: echo });
     await expectClosesOnce(worker);
     await expectClosesOnce(queue);
+    await expectClosesOnce(new ParanoidPirateQueue(endpoints));
+    await expectClosesOnce(new ParanoidPirateWorker({ queue: 'tcp://127.0.0.1:5', handler: echo }));
     await expectAwaitUsing(() => ParanoidPirateQueue.start(endpoints));
     const other = track(await ParanoidPirateQueue.start(endpoints));
-    await expectAwaitUsing(() => new ParanoidPirateWorker(other.endpoints.backend, echo));
+    await expectAwaitUsing(() => ParanoidPirateWorker.start({ queue: other.endpoints.backend, handler: echo }));
+  });
+
+  it('new opens nothing: a queue made twice on one port binds only when started', async () => {
+    const first = track(await ParanoidPirateQueue.start(endpoints));
+    const { frontend, backend } = first.endpoints;
+    const second = new ParanoidPirateQueue({ frontend, backend });
+    expect(() => second.endpoints).toThrow(expect.objectContaining({ code: 'ERR_NOT_STARTED' }));
+    await expect(second.start()).rejects.toThrow();
+    await expect(second.closed()).resolves.toBeInstanceOf(Error);
   });
 
   it('ParanoidPirateWorker: closed() resolves with the error when it gives up on its own; close() after is a no-op', async () => {
     const router = track(await rawRouter());
     const worker = track(
-      new ParanoidPirateWorker(router.endpoint, echo, {
+      await ParanoidPirateWorker.start({
+        queue: router.endpoint,
+        handler: echo,
         heartbeatIntervalMs: 50,
         liveness: 2,
         reconnectDelayMs: constantBackoff(10, 1),
@@ -86,5 +105,14 @@ describe('Pirate lifecycle', () => {
     await expect(worker.closed()).resolves.toMatchObject({ code: 'ERR_PIRATE_GAVE_UP' });
     await expect(worker.close()).resolves.toBeUndefined();
     await expect(worker.close()).resolves.toBeUndefined();
+  });
+
+  it('bad options throw InvalidArgumentError from the constructor', () => {
+    expect(() => new ParanoidPirateQueue({ heartbeatIntervalMs: 0 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+    );
+    expect(() => new ParanoidPirateWorker({ queue: 'tcp://127.0.0.1:5', handler: echo, liveness: 0 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+    );
   });
 });

@@ -10,7 +10,7 @@
  */
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { constantBackoff, exponentialBackoff, ManualClock, type Message } from '@zpatterns/core';
+import { constantBackoff, exponentialBackoff, ManualClock, type ComponentStatus, type Message } from '@zpatterns/core';
 import {
   LazyPirateClient,
   ParanoidPirateQueue,
@@ -18,7 +18,7 @@ import {
   type ParanoidPirateQueueOptions,
   type ParanoidPirateWorkerOptions,
   type RequestHandler,
-  type WorkerStatus,
+  type ParanoidPirateWorkerStatus,
 } from '@zpatterns/pirate';
 import {
   eventually,
@@ -52,18 +52,33 @@ async function startQueue(options: ParanoidPirateQueueOptions = {}): Promise<Par
 
 const echo: RequestHandler = (body) => body;
 
-function startWorker(endpoint: string, handler: RequestHandler = echo, options: ParanoidPirateWorkerOptions = {}) {
-  return track(
-    new ParanoidPirateWorker(endpoint, handler, {
+function startWorker(
+  endpoint: string,
+  handler: RequestHandler = echo,
+  options: Partial<ParanoidPirateWorkerOptions> = {},
+): ParanoidPirateWorker {
+  const worker = track(
+    new ParanoidPirateWorker({
+      queue: endpoint,
+      handler,
       heartbeatIntervalMs: HB,
       liveness: 3,
       reconnectDelayMs: exponentialBackoff({ initialMs: 50, maxMs: 200 }),
       ...options,
     }),
   );
+  // start() opens the socket and sends READY before its first await: status() taken after this
+  // call misses only the first 'connected', as the tests expect.
+  void worker.start().catch(() => undefined);
+  return worker;
 }
 
-async function nextStatus(iterator: AsyncIterator<WorkerStatus>, type: WorkerStatus['type']): Promise<WorkerStatus> {
+type WorkerEvent = ParanoidPirateWorkerStatus | ComponentStatus;
+
+async function nextStatus<E extends { type: string } = WorkerEvent>(
+  iterator: AsyncIterator<E>,
+  type: E['type'],
+): Promise<E> {
   for (;;) {
     const next = await iterator.next();
     if (next.done === true) throw new Error(`status ended before ${type}`);
@@ -82,7 +97,7 @@ describe('ParanoidPirateQueue + ParanoidPirateWorker', () => {
       });
     }
     await eventually(() => queue.workers.ready === 2);
-    const client = track(new LazyPirateClient(queue.endpoints.frontend, { timeoutMs: 1000 }));
+    const client = track(await LazyPirateClient.start({ servers: queue.endpoints.frontend, attemptTimeoutMs: 1000 }));
     for (let i = 0; i < 6; i++) {
       const reply = await client.request([String(i)]);
       expect(reply[1]?.toString()).toBe(String(i));
@@ -123,19 +138,50 @@ describe('ParanoidPirateQueue + ParanoidPirateWorker', () => {
       return body;
     });
     await eventually(() => queue.workers.ready === 1);
-    const client = track(new LazyPirateClient(queue.endpoints.frontend, { timeoutMs: 300 }));
+    const client = track(await LazyPirateClient.start({ servers: queue.endpoints.frontend, attemptTimeoutMs: 300 }));
     expect((await client.request(['x']))[0]?.toString()).toBe('x');
     expect(worker.stats.handlerErrors).toBe(1);
     expect(client.stats.resends).toBe(1);
-    expect(worker.state).toBe('connected');
+    expect(worker.connected).toBe(true);
   });
+
   it('mismatched intervals (queue 100 ms, worker 500 ms): the queue keeps expiring a healthy worker (docs: the classic mistake)', async () => {
     const queue = await startQueue();
     const worker = startWorker(queue.endpoints.backend, echo, { heartbeatIntervalMs: 500 });
     await eventually(() => queue.stats.workersExpired >= 2, { timeoutMs: 3000 });
     expect(queue.stats.workersJoined).toBeGreaterThanOrEqual(2); // re-added on each heartbeat, then expired again
-    expect(worker.state).toBe('connected'); // the worker hears the queue every 100 ms and sees nothing wrong
+    expect(worker.connected).toBe(true); // the worker hears the queue every 100 ms and sees nothing wrong
     expect(worker.stats.reconnects).toBe(0);
+  });
+});
+
+describe('status feeds on real sockets', () => {
+  it('a killed queue: the worker reports disconnected (silent), then reconnecting, then connected again', async () => {
+    const queue = await startQueue();
+    const backend = queue.endpoints.backend;
+    const worker = startWorker(backend);
+    const status = worker.status();
+    await eventually(() => queue.workers.ready === 1);
+    await queue.close();
+    const disconnected = await nextStatus(status, 'disconnected');
+    expect(disconnected).toMatchObject({ type: 'disconnected', server: backend, reason: 'silent' });
+    if (disconnected.type === 'disconnected') expect(disconnected.silentMs).toBeGreaterThanOrEqual(3 * HB);
+    expect(await nextStatus(status, 'reconnecting')).toEqual({ type: 'reconnecting', attempt: 1, delayMs: 50 });
+    expect(await nextStatus(status, 'connected')).toEqual({ type: 'connected', endpoint: backend, attempt: 1 });
+    expect(worker.running).toBe(true);
+  });
+
+  it('the queue reports worker-ready when a worker joins and worker-expired when it falls silent', async () => {
+    const queue = await startQueue();
+    const status = queue.status();
+    const worker = track(rawDealer(queue.endpoints.backend));
+    await worker.send([Buffer.from([0x01])]);
+    const ready = await nextStatus(status, 'worker-ready');
+    expect(ready.type === 'worker-ready' && /^[0-9a-f]+$/.test(ready.worker)).toBe(true);
+    const expired = await nextStatus(status, 'worker-expired');
+    expect(expired).toMatchObject({ type: 'worker-expired', reason: 'silent', busy: false });
+    if (ready.type === 'worker-ready' && expired.type === 'worker-expired') expect(expired.worker).toBe(ready.worker);
+    expect(queue.stats.workersExpired).toBe(1);
   });
 });
 
@@ -165,8 +211,8 @@ describe('ParanoidPirateWorker against a raw ROUTER (the queue side by hand)', (
     // Never answer: 3 x 100 ms later the worker gives up on this socket.
     const delays: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const scheduled = await nextStatus(status, 'reconnect:scheduled');
-      if (scheduled.type === 'reconnect:scheduled') delays.push(scheduled.delayMs);
+      const scheduled = await nextStatus(status, 'reconnecting');
+      if (scheduled.type === 'reconnecting') delays.push(scheduled.delayMs);
       await nextStatus(status, 'connected');
     }
     expect(delays).toEqual([50, 100, 200]);
@@ -188,9 +234,9 @@ describe('ParanoidPirateWorker against a raw ROUTER (the queue side by hand)', (
       reconnectDelayMs: exponentialBackoff({ initialMs: 40, maxMs: 1000 }),
     });
     const status = worker.status();
-    await nextStatus(status, 'reconnect:scheduled'); // attempt 1: 40
+    await nextStatus(status, 'reconnecting'); // attempt 1: 40
     await nextStatus(status, 'connected');
-    const scheduled2 = await nextStatus(status, 'reconnect:scheduled'); // attempt 2: 80
+    const scheduled2 = await nextStatus(status, 'reconnecting'); // attempt 2: 80
     expect(scheduled2).toMatchObject({ attempt: 2, delayMs: 80 });
     await nextStatus(status, 'connected');
     // Now play a live queue: answer whatever arrives with a heartbeat to its sender (stale
@@ -205,7 +251,7 @@ describe('ParanoidPirateWorker against a raw ROUTER (the queue side by hand)', (
       },
       { intervalMs: 5, timeoutMs: 2000 },
     );
-    const scheduled3 = await nextStatus(status, 'reconnect:scheduled');
+    const scheduled3 = await nextStatus(status, 'reconnecting');
     expect(scheduled3).toMatchObject({ attempt: 1, delayMs: 40 });
   });
 
@@ -227,7 +273,8 @@ describe('ParanoidPirateWorker against a raw ROUTER (the queue side by hand)', (
     const worker = startWorker(router.endpoint, echo, { reconnectDelayMs: constantBackoff(10, 1) });
     const error = await worker.closed();
     expect(error).toMatchObject({ code: 'ERR_PIRATE_GAVE_UP' });
-    expect(worker.state).toBe('closed');
+    expect(worker.lifecycle).toBe('closed');
+    expect(worker.connected).toBe(false);
   });
 });
 
@@ -339,9 +386,11 @@ describe('ParanoidPirateQueue against raw DEALER workers (the worker side by han
     }
     const good = startWorker(queue.endpoints.backend);
     await eventually(() => queue.workers.ready >= 1);
-    const client = track(new LazyPirateClient(queue.endpoints.frontend, { timeoutMs: 500, retries: 5 }));
+    const client = track(
+      await LazyPirateClient.start({ servers: queue.endpoints.frontend, attemptTimeoutMs: 500, retries: 5 }),
+    );
     expect((await client.request(['still-alive']))[0]?.toString()).toBe('still-alive');
     expect(queue.stats.invalidFromWorkers + queue.stats.invalidFromClients).toBeGreaterThan(0);
-    expect(good.state).toBe('connected');
+    expect(good.connected).toBe(true);
   });
 });

@@ -31,7 +31,10 @@ describe('the book workload against default options', () => {
       expect(queue.stats.refusedRequests).toBe(0);
       const backlogBytes = queue.queuedBytes;
 
-      await using _worker = new ParanoidPirateWorker(queue.endpoints.backend, (request) => request);
+      await using _worker = await ParanoidPirateWorker.start({
+        queue: queue.endpoints.backend,
+        handler: (request) => request,
+      });
       let received = 0;
       while (received < COUNT) {
         const reply = await client.receive(20_000);

@@ -22,16 +22,19 @@ function startWorkers(queue: SimplePirateQueue, names: string[], handler?: (name
   const served = new Map<string, string[]>(names.map((n) => [n, []]));
   const workers = names.map((name) =>
     track(
-      new SimplePirateWorker(
-        queue.endpoints.backend,
-        handler?.(name) ??
+      new SimplePirateWorker({
+        queue: queue.endpoints.backend,
+        handler:
+          handler?.(name) ??
           ((body) => {
             served.get(name)?.push(body[0]?.toString() ?? '');
             return [s(name), ...body];
           }),
-      ),
+      }),
     ),
   );
+  // Each start() opens its socket at once; the tests wait for the queue to see the workers.
+  for (const worker of workers) void worker.start().catch(() => undefined);
   return { served, workers };
 }
 
@@ -40,7 +43,7 @@ describe('SimplePirateQueue + SimplePirateWorker', () => {
     const queue = await startQueue();
     const { served } = startWorkers(queue, ['a', 'b', 'c']);
     await eventually(() => queue.readyWorkers === 3);
-    const client = track(new LazyPirateClient(queue.endpoints.frontend, { timeoutMs: 1000 }));
+    const client = track(await LazyPirateClient.start({ servers: queue.endpoints.frontend, attemptTimeoutMs: 1000 }));
     const order: string[] = [];
     for (let i = 0; i < 30; i++) {
       const reply = await client.request([String(i)]);
@@ -61,8 +64,10 @@ describe('SimplePirateQueue + SimplePirateWorker', () => {
       return body;
     });
     await eventually(() => queue.readyWorkers === 3);
-    const clients = Array.from({ length: 9 }, () =>
-      track(new LazyPirateClient(queue.endpoints.frontend, { timeoutMs: 2000 })),
+    const clients = await Promise.all(
+      Array.from({ length: 9 }, async () =>
+        track(await LazyPirateClient.start({ servers: queue.endpoints.frontend, attemptTimeoutMs: 2000 })),
+      ),
     );
     const replies = await Promise.all(clients.map((c, i) => c.request([`r${i}`])));
     expect(replies.map((r) => r[0]?.toString())).toEqual(clients.map((_, i) => `r${i}`));
@@ -88,9 +93,42 @@ describe('SimplePirateQueue + SimplePirateWorker', () => {
       return body;
     });
     await eventually(() => queue.readyWorkers === 1);
-    const client = track(new LazyPirateClient(queue.endpoints.frontend, { timeoutMs: 300 }));
+    const client = track(await LazyPirateClient.start({ servers: queue.endpoints.frontend, attemptTimeoutMs: 300 }));
     expect((await client.request(['x']))[0]?.toString()).toBe('x');
     expect(workers[0]?.stats).toMatchObject({ handlerErrors: 1, sockets: 2, replies: 1 });
+  });
+
+  it('status feeds: the queue reports worker-ready for each new REQ socket, the worker connected for each', async () => {
+    const queue = await startQueue();
+    const queueStatus = queue.status();
+    let calls = 0;
+    const worker = track(
+      new SimplePirateWorker({
+        queue: queue.endpoints.backend,
+        handler: (body) => {
+          if (++calls === 1) throw new Error('boom');
+          return body;
+        },
+      }),
+    );
+    const workerStatus = worker.status();
+    await worker.start();
+    const first = await queueStatus.next();
+    expect(first.value).toMatchObject({ type: 'worker-ready' });
+    const client = track(await LazyPirateClient.start({ servers: queue.endpoints.frontend, attemptTimeoutMs: 300 }));
+    expect((await client.request(['x']))[0]?.toString()).toBe('x');
+    const second = await queueStatus.next(); // the new socket has a new routing id
+    expect(second.value).toMatchObject({ type: 'worker-ready' });
+    expect(second.value).not.toEqual(first.value);
+    await worker.close();
+    const events = [];
+    for await (const event of workerStatus) events.push(event);
+    expect(events).toEqual([
+      { type: 'connected', endpoint: queue.endpoints.backend, socket: 1 },
+      { type: 'started' },
+      { type: 'connected', endpoint: queue.endpoints.backend, socket: 2 },
+      { type: 'closed' },
+    ]);
   });
 
   it('queues requests until a worker is ready, and drops garbage from both sides', async () => {

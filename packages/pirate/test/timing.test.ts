@@ -4,8 +4,8 @@
  * reconnect backoff 1 s, 2 s, 4 s ... 32 s.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock, type Message } from '@zpatterns/core';
-import { ParanoidPirateQueue, ParanoidPirateWorker, type WorkerStatus } from '@zpatterns/pirate';
+import { ManualClock, type ComponentStatus, type Message } from '@zpatterns/core';
+import { ParanoidPirateQueue, ParanoidPirateWorker, type ParanoidPirateWorkerStatus } from '@zpatterns/pirate';
 import { eventually, rawDealer, rawRouter } from '@zpatterns/testkit';
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -45,7 +45,8 @@ describe('ParanoidPirateWorker timing (ManualClock)', () => {
   it('follows the book: heartbeat each second, dead after 3 s of silence, reconnect after 1, 2, 4, 8, 16, 32, 32 s', async () => {
     const clock = new ManualClock();
     const router = track(await rawRouter());
-    const worker = track(new ParanoidPirateWorker(router.endpoint, (body) => body, { clock }));
+    const worker = track(new ParanoidPirateWorker({ queue: router.endpoint, handler: (body) => body, clock }));
+    await worker.start();
     const status = worker.status();
     const ready = await router.receive(1000);
     expect(isReady(ready)).toBe(true);
@@ -53,27 +54,27 @@ describe('ParanoidPirateWorker timing (ManualClock)', () => {
     const beat = await router.receive(1000);
     expect(beat.map((f) => f.toString('hex'))).toEqual([ready[0]?.toString('hex'), '02']);
     clock.advance(1999); // t = 2999
-    expect(worker.state).toBe('connected');
+    expect(worker.connected).toBe(true);
     clock.advance(1); // t = 3000
-    expect(worker.state).toBe('reconnecting');
+    expect(worker.connected).toBe(false);
 
     const delays: number[] = [];
     const ids = new Set<string>([ready[0]?.toString('hex') ?? '']);
     for (let round = 0; round < 7; round++) {
-      const events: WorkerStatus[] = [];
+      const events: (ParanoidPirateWorkerStatus | ComponentStatus)[] = [];
       for (;;) {
         const next = await status.next();
         if (next.done === true) throw new Error('status ended');
         events.push(next.value);
-        if (next.value.type === 'reconnect:scheduled') break;
+        if (next.value.type === 'reconnecting') break;
       }
       const scheduled = events.at(-1);
-      if (scheduled?.type !== 'reconnect:scheduled') throw new Error('unreachable');
+      if (scheduled?.type !== 'reconnecting') throw new Error('unreachable');
       delays.push(scheduled.delayMs);
       clock.advance(scheduled.delayMs - 1);
-      expect(worker.state).toBe('reconnecting');
+      expect(worker.connected).toBe(false);
       clock.advance(1); // new socket, READY again
-      expect(worker.state).toBe('connected');
+      expect(worker.connected).toBe(true);
       const again = await router.receiveMatching(isReady, 1000);
       ids.add(again[0]?.toString('hex') ?? '');
       clock.advance(3000); // silence again

@@ -23,10 +23,10 @@ import {
 import { exponentialBackoff } from '@zpatterns/core';
 import {
   DEFAULT_BACKEND,
+  LAZY_PIRATE_ATTEMPT_TIMEOUT_MS,
   LAZY_PIRATE_RETRIES,
-  LAZY_PIRATE_TIMEOUT_MS,
   LazyPirateClient,
-  NoReplyError,
+  LazyPirateTimeoutError,
   ParanoidPirateWorker,
   PPP_HEARTBEAT_INTERVAL_MS,
   PPP_HEARTBEAT_LIVENESS,
@@ -39,7 +39,8 @@ import type { Command } from 'commander';
 
 interface LpcallFlags extends ClientSecurityFlags {
   server: string[];
-  timeoutMs: number;
+  attemptTimeoutMs: number;
+  timeoutMs?: number;
   retries: number;
   sequenceCheck: boolean;
   logLevel: LogLevel;
@@ -71,10 +72,15 @@ export function registerPirateCommands(program: Command): void {
         collect(endpointFlag),
       )
       .option(
-        '--timeout-ms <ms>',
-        'wait this long for a reply before resending',
+        '--attempt-timeout-ms <ms>',
+        'wait this long for each reply before resending',
         intFlag(1, 3_600_000),
-        LAZY_PIRATE_TIMEOUT_MS,
+        LAZY_PIRATE_ATTEMPT_TIMEOUT_MS,
+      )
+      .option(
+        '--timeout-ms <ms>',
+        'give up on the whole request after this long (default: after the attempts)',
+        intFlag(1, 3_600_000),
       )
       .option('--retries <n>', 'resends after the first send', intFlag(0, 1000), LAZY_PIRATE_RETRIES)
       .option('--sequence-check', "lpclient's check: prepend a sequence number the server must echo", false)
@@ -120,7 +126,9 @@ async function lpcall(frames: string[], flags: LpcallFlags): Promise<number> {
     pretty: flags.pretty,
     destination: process.stderr,
   });
-  const client = new LazyPirateClient(flags.server, {
+  const client = new LazyPirateClient({
+    servers: flags.server,
+    attemptTimeoutMs: flags.attemptTimeoutMs,
     timeoutMs: flags.timeoutMs,
     retries: flags.retries,
     sequenceCheck: flags.sequenceCheck,
@@ -128,11 +136,12 @@ async function lpcall(frames: string[], flags: LpcallFlags): Promise<number> {
     logger,
   });
   try {
+    await client.start();
     const reply = await client.request(frames);
     process.stdout.write(reply.map((frame) => `${frame.toString('utf8')}\n`).join(''));
     return 0;
   } catch (err) {
-    const message = err instanceof NoReplyError ? err.message : `request failed: ${(err as Error).message}`;
+    const message = err instanceof LazyPirateTimeoutError ? err.message : `request failed: ${(err as Error).message}`;
     process.stderr.write(`zpat lpcall: ${message}\n`);
     return EXIT_FAILURE;
   } finally {
@@ -154,8 +163,10 @@ async function ppworker(flags: PpworkerFlags): Promise<number> {
     start: async () => {
       const security = clientSecurityFromFlags('zpat', flags);
       const worker = flags.simple
-        ? new SimplePirateWorker(flags.queue, echo, { logger, security })
-        : new ParanoidPirateWorker(flags.queue, echo, {
+        ? new SimplePirateWorker({ queue: flags.queue, handler: echo, logger, security })
+        : new ParanoidPirateWorker({
+            queue: flags.queue,
+            handler: echo,
             heartbeatIntervalMs: flags.heartbeatMs,
             liveness: flags.liveness,
             reconnectDelayMs: exponentialBackoff({
@@ -165,6 +176,7 @@ async function ppworker(flags: PpworkerFlags): Promise<number> {
             security,
             logger,
           });
+      await worker.start();
       return {
         handle: {
           close: async () => {
