@@ -1,18 +1,11 @@
 /** Typed errors of `@zpatterns/clone`, each with a stable `code`. */
 import { ZPatternsError } from '@zpatterns/core';
 
-/** Stable codes of the errors raised by `@zpatterns/clone` (besides core's `ERR_CLOSED`, `ERR_TIMEOUT`). */
-export type CloneErrorCode =
-  'ERR_CLONE_NOT_STARTED' | 'ERR_CLONE_REPLICA' | 'ERR_CLONE_WATCH_OVERFLOW' | 'ERR_CLONE_JOURNAL';
-
-/** A write before `CloneClient.start()`: the client is not connected to any collector yet. */
-export class NotStartedError extends ZPatternsError<'ERR_CLONE_NOT_STARTED'> {
-  override name = 'NotStartedError';
-  /** @param what - the call that was made too early, for example `commit()` */
-  constructor(what: string, options?: ErrorOptions) {
-    super('ERR_CLONE_NOT_STARTED', `clone client: ${what} needs start() first`, options);
-  }
-}
+/**
+ * Stable codes of the errors raised by `@zpatterns/clone` (besides core's `ERR_CLOSED`,
+ * `ERR_NOT_STARTED`, `ERR_TIMEOUT`, `ERR_ABORTED` and `ERR_INVALID_ARGUMENT`).
+ */
+export type CloneErrorCode = 'ERR_CLONE_REPLICA' | 'ERR_CLONE_WATCH_OVERFLOW' | 'ERR_CLONE_JOURNAL';
 
 /** The replica loop stopped on an unexpected error (`cause`); the replica no longer follows a server. */
 export class ReplicaError extends ZPatternsError<'ERR_CLONE_REPLICA'> {
@@ -51,4 +44,4 @@ export class JournalError extends ZPatternsError<'ERR_CLONE_JOURNAL'> {
 }
 
 /** Every error class this package adds, for lookup by name. */
-export const errors = { NotStartedError, ReplicaError, WatchOverflowError, JournalError } as const;
+export const errors = { ReplicaError, WatchOverflowError, JournalError } as const;
