@@ -11,7 +11,7 @@
  *           seq >  held              -> resync 'hugz'               (following everything: the tail was missed)
  *   first message after a snapshot taken before the stream was live:
  *           seq <= held or held + 1  -> the stream joins the snapshot
- *           later                    -> resync 'gap'
+ *           later                    -> resync 'gap' (an update) or 'hugz' (a HUGZ)
  * ```
  *
  * A replica that follows only some subtrees cannot see every sequence number, so for it a jump is
@@ -68,7 +68,7 @@ export class ReplicaCursor {
       // Anything published at or before the snapshot's point, or the very next update, shows the
       // subscription was live in time: the stream joins the snapshot. A later one may not.
       if (msg.sequence <= this.#sequence || (!isHugz && msg.sequence === this.#sequence + 1n)) this.#unproven = false;
-      else return this.#resync('gap', msg.sequence);
+      else return this.#resync(isHugz ? 'hugz' : 'gap', msg.sequence);
     }
     if (isHugz) {
       // 12/CHP's text sends HUGZ with sequence 0 (the book's code sends its current one): 0 says
