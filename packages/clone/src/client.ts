@@ -82,7 +82,9 @@ export const WRITE_HIGH_WATER_MARK = 100_000;
 
 /** A change seen by `watch()`: `value` undefined means deleted. */
 export interface CloneChange {
+  /** The key that changed. */
   key: string;
+  /** Its new value; `undefined` when the key was deleted (or expired). */
   value: Buffer | undefined;
   /** The update's sequence; for changes found by a new snapshot, the snapshot's. */
   sequence: bigint;
@@ -285,6 +287,7 @@ export class CloneClient extends Component<CloneClientStatus> {
     return super.start({ signal: options.signal });
   }
 
+  /** Open the publishers, start the replica loop and wait until ready (see the class). */
   protected override async onStart(signal: AbortSignal): Promise<void> {
     const startedAt = Date.now();
     // One XPUB per server rather than a PUB: each tells us when that collector's subscription has

@@ -9,6 +9,7 @@ export type CloneErrorCode = 'ERR_CLONE_REPLICA' | 'ERR_CLONE_WATCH_OVERFLOW' | 
 
 /** The replica loop stopped on an unexpected error (`cause`); the replica no longer follows a server. */
 export class ReplicaError extends ZPatternsError<'ERR_CLONE_REPLICA'> {
+  /** `'ReplicaError'`. */
   override name = 'ReplicaError';
   /** @param message - what stopped the replica; `cause` holds the underlying error */
   constructor(message: string, options?: ErrorOptions) {
@@ -21,6 +22,7 @@ export class ReplicaError extends ZPatternsError<'ERR_CLONE_REPLICA'> {
  * with this error (other watchers are unaffected). Start a new watch and re-read `entries()`.
  */
 export class WatchOverflowError extends ZPatternsError<'ERR_CLONE_WATCH_OVERFLOW'> {
+  /** `'WatchOverflowError'`. */
   override name = 'WatchOverflowError';
   /** How many changes were queued for the consumer when it was ended. */
   readonly backlog: number;
@@ -36,6 +38,7 @@ export class WatchOverflowError extends ZPatternsError<'ERR_CLONE_WATCH_OVERFLOW
  * by another server, or unreadable. `cause` holds the SQLite error when there is one.
  */
 export class JournalError extends ZPatternsError<'ERR_CLONE_JOURNAL'> {
+  /** `'JournalError'`. */
   override name = 'JournalError';
   /** @param message - the journal file and what is wrong with it */
   constructor(message: string, options?: ErrorOptions) {

@@ -50,6 +50,7 @@ import { KvStore, ttlRemainingMs } from './store.js';
 
 /** The Binary Star side of a pair. */
 export interface ClonePairOptions {
+  /** `primary` or `backup`: which side of the pair this server is. */
   role: BStarRole;
   /** Our Binary Star state PUB (the book's 5003 / 5004). */
   stateBind: string;
@@ -142,6 +143,7 @@ export function portEndpoints(
 export interface CloneServerStats {
   /** Client updates sequenced and published by this server. */
   updates: number;
+  /** Snapshot requests (ICANHAZ?) received and accepted by the vote. */
   snapshots: number;
   /** Snapshots abandoned because the client stopped reading or vanished. */
   snapshotsAborted: number;
@@ -152,7 +154,9 @@ export interface CloneServerStats {
    * same connection) already has one running or waiting (the client asks again).
    */
   snapshotsRefused: number;
+  /** Keys deleted because their TTL ran out (active only). */
   expired: number;
+  /** Malformed messages on any port, dropped and logged. */
   badMessages: number;
   /** Snapshot requests dropped because the Binary Star vote went against us. */
   votesRejected: number;
@@ -368,10 +372,12 @@ export class CloneServer extends Component<CloneServerStatus> {
     }
   }
 
+  /** The last sequence number committed (0 for an empty server). */
   get sequence(): bigint {
     return this.#store.sequence;
   }
 
+  /** How many keys the map holds. */
   get size(): number {
     return this.#store.size;
   }
