@@ -59,7 +59,8 @@ async function twoBasePorts(): Promise<[number, number]> {
 function record(client: CloneClient): CloneClientStatus[] {
   const events: CloneClientStatus[] = [];
   void (async () => {
-    for await (const event of client.status()) if (event.type !== 'started' && event.type !== 'closed') events.push(event);
+    for await (const event of client.status())
+      if (event.type !== 'started' && event.type !== 'closed') events.push(event);
   })();
   return events;
 }
@@ -105,7 +106,7 @@ describe('clonesrv pair', () => {
     ]);
     const readers = await Promise.all([reader([p, q]), reader([p, q]), reader([p, q], ['/w0/'])]);
     const writers = await Promise.all([reader([p, q]), reader([p, q])]);
-    const seen = record(readers[0] as CloneClient);
+    const seen = record(readers[0]);
 
     const acked = new Map<string, { value: string; sequence: bigint }>();
     let maxBeforeKill = 0n;
@@ -179,7 +180,7 @@ describe('clonesrv alone', () => {
     expect(await after.commit('/k/next', 'x')).toBe(last + 2n);
   }, 60_000);
 
-  it('SIGKILL and restart without --data-dir: the client resyncs (reason restart) to the empty map', async () => {
+  it('SIGKILL and restart without --data-dir: the client resyncs (reason restart) to the new map', async () => {
     const [port] = await twoBasePorts();
     const server = await clonesrv(['--port', String(port), '--hugz-ms', '100']);
     // a long serverTtlMs: the client stays on the server across the restart instead of resnapshotting

@@ -241,7 +241,8 @@ export class CloneClient extends Component<CloneClientStatus> {
     if (this.#servers.length === 0) throw new InvalidArgumentError('clone client: at least one server is needed');
     if (this.#o.subtrees.length === 0) throw new InvalidArgumentError('clone client: subtrees must not be empty');
     for (const name of ['serverTtlMs', 'commitTimeoutMs', 'maxWatchBacklog'] as const) {
-      if (!(this.#o[name] > 0)) throw new InvalidArgumentError(`clone client: ${name} must be > 0, got ${this.#o[name]}`);
+      if (!(this.#o[name] > 0))
+        throw new InvalidArgumentError(`clone client: ${name} must be > 0, got ${this.#o[name]}`);
     }
     if (!(this.#o.lingerMs >= 0)) throw new InvalidArgumentError(`clone client: lingerMs must be >= 0`);
     this.#follower = new Follower({

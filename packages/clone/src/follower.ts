@@ -14,7 +14,14 @@
  * ```
  */
 import type { Clock, Logger, Message, SecurityOptions, TimerHandle } from '@zpatterns/core';
-import { applyConnectSecurity, InvalidArgumentError, PeerLiveness, ServerRotation, systemClock, toError } from '@zpatterns/core';
+import {
+  applyConnectSecurity,
+  InvalidArgumentError,
+  PeerLiveness,
+  ServerRotation,
+  systemClock,
+  toError,
+} from '@zpatterns/core';
 import * as zmq from 'zeromq';
 import type { CloneClientStats } from './client.js';
 import { ReplicaCursor, type ResyncReason } from './cursor.js';

@@ -352,7 +352,8 @@ export class CloneServer extends Component<CloneServerStatus> {
       'snapshotSendTimeoutMs',
       'maxConcurrentSnapshots',
     ] as const) {
-      if (!(this.#o[name] > 0)) throw new InvalidArgumentError(`clone server: ${name} must be > 0, got ${this.#o[name]}`);
+      if (!(this.#o[name] > 0))
+        throw new InvalidArgumentError(`clone server: ${name} must be > 0, got ${this.#o[name]}`);
     }
     if (!(this.#o.lingerMs >= 0)) throw new InvalidArgumentError('clone server: lingerMs must be >= 0');
     const security = withPeerAdmitted(options.security, options.pair !== undefined);

@@ -28,7 +28,9 @@ describe('Clone lifecycle', () => {
     expect(second.lifecycle).toBe('closed');
     expect(await second.closed()).toBe(failure);
     expect(await feed).toEqual([{ type: 'closed', error: failure }]);
-    expect(() => new CloneServer({ hugzIntervalMs: 0 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    expect(() => new CloneServer({ hugzIntervalMs: 0 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+    );
     expect(() => new CloneClient({ servers: [] })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
     expect(() => new CloneClient({ servers: ['tcp://127.0.0.1:1'], serverTtlMs: -1 })).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
@@ -45,7 +47,11 @@ describe('Clone lifecycle', () => {
     await client.start();
     expect(client.running).toBe(true);
     await client.close();
-    expect(await feed).toEqual([{ type: 'connected', server: server.endpoints.snapshot }, { type: 'started' }, { type: 'closed' }]);
+    expect(await feed).toEqual([
+      { type: 'connected', server: server.endpoints.snapshot },
+      { type: 'started' },
+      { type: 'closed' },
+    ]);
     const other = track(await CloneClient.start({ servers: [{ ...server.endpoints }] }));
     expect(other.running).toBe(true);
   });
