@@ -173,12 +173,7 @@ process.exitCode = await runDaemon({
       logger,
     });
     let closing = false;
-    try {
-      await server.start();
-    } catch (err) {
-      await server.close();
-      throw err;
-    }
+    await server.start(); // a failed start has closed the server already
     const metrics = await serveMetrics(flags, {
       logger,
       register: (registry) => {

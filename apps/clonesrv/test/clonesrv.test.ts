@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
-import { CloneClient } from '@zpatterns/clone';
+import { CloneClient, type CloneClientStatus } from '@zpatterns/clone';
 import {
   appBin,
   Daemon,
@@ -55,6 +55,16 @@ async function twoBasePorts(): Promise<[number, number]> {
   }
 }
 
+/** Every status event of `client` from now on, in order. */
+function record(client: CloneClient): CloneClientStatus[] {
+  const events: CloneClientStatus[] = [];
+  void (async () => {
+    for await (const event of client.status())
+      if (event.type !== 'started' && event.type !== 'closed') events.push(event);
+  })();
+  return events;
+}
+
 const says =
   (msg: string) =>
   (line: LogLine): boolean =>
@@ -96,6 +106,7 @@ describe('clonesrv pair', () => {
     ]);
     const readers = await Promise.all([reader([p, q]), reader([p, q]), reader([p, q], ['/w0/'])]);
     const writers = await Promise.all([reader([p, q]), reader([p, q])]);
+    const seen = record(readers[0]);
 
     const acked = new Map<string, { value: string; sequence: bigint }>();
     let maxBeforeKill = 0n;
@@ -133,6 +144,15 @@ describe('clonesrv pair', () => {
     }
     expect(readers[1]?.entries().sort()).toEqual(readers[0]?.entries().sort());
     expect(readers.every((r) => r.currentServer === 1)).toBe(true);
+    // The reader's status feed tells the story: the primary went silent, the client moved on.
+    const [primaryAt, backupAt] = [`tcp://127.0.0.1:${p}`, `tcp://127.0.0.1:${q}`];
+    const story = seen.filter((e) => e.type !== 'resync');
+    expect(story.slice(0, 3)).toEqual([
+      { type: 'server-dead', server: primaryAt, silentMs: expect.any(Number) as unknown },
+      { type: 'failover', from: primaryAt, to: backupAt },
+      { type: 'connected', server: backupAt },
+    ]);
+    expect((story[0] as { silentMs: number }).silentMs).toBeGreaterThanOrEqual(2000);
 
     // The old primary comes back passive, behind the backup that is now active.
     await primary.restart();
@@ -158,6 +178,29 @@ describe('clonesrv alone', () => {
     const after = await reader([port]);
     expect(after.entries().sort()).toEqual(before);
     expect(await after.commit('/k/next', 'x')).toBe(last + 2n);
+  }, 60_000);
+
+  it('SIGKILL and restart without --data-dir: the client resyncs (reason restart) to the new map', async () => {
+    const [port] = await twoBasePorts();
+    const server = await clonesrv(['--port', String(port), '--hugz-ms', '100']);
+    // a long serverTtlMs: the client stays on the server across the restart instead of resnapshotting
+    const c = track(new CloneClient({ servers: [`tcp://127.0.0.1:${port}`], serverTtlMs: 60_000 }));
+    await c.start();
+    for (let i = 0; i < 5; i += 1) await c.commit(`/k/${i}`, 'old');
+    const seen = record(c);
+    await server.kill('SIGKILL');
+    await server.restart();
+    const fresh = await reader([port]);
+    await fresh.commit('/fresh', 'new');
+    // the restarted server's HUGZ carry a sequence below the client's: it lost its map
+    await eventually(() => seen.some((e) => e.type === 'resync'), { what: 'resync', timeoutMs: 20_000 });
+    expect(seen.find((e) => e.type === 'resync')).toEqual({
+      type: 'resync',
+      server: `tcp://127.0.0.1:${port}`,
+      reason: 'restart',
+    });
+    await eventually(() => c.size === 1 && c.get('/fresh') !== undefined, { what: 'the replica follows the new map' });
+    expect(c.stats.gaps).toBeGreaterThanOrEqual(1);
   }, 60_000);
 
   it('10,000 random multipart messages on each of its three ports: alive and still serving', async () => {

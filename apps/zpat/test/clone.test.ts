@@ -125,6 +125,24 @@ describe('zpat clone', { timeout: 120_000 }, () => {
     expect(text.text).toEqual(['1 /w/a=hello', '3 /w/a deleted']);
   });
 
+  it("watch logs the client's status changes on stderr: the server followed, then its silence", async () => {
+    const { server, address } = await startServer();
+    const watch = track(
+      await Daemon.start({
+        bin: zpat(),
+        args: ['clone', 'watch', '--server', address, '--server-ttl-ms', '1000', '--log-level', 'info'],
+        isReady: (line: LogLine): boolean => line.msg === 'ready',
+      }),
+    );
+    const following = await watch.waitForLog((l) => l.msg === 'following a server', 10_000, true);
+    expect(following).toMatchObject({ type: 'connected', server: address });
+    await server.close();
+    const dead = await watch.waitForLog((l) => l.msg === 'server-dead', 10_000, true);
+    expect(dead).toMatchObject({ level: 40, server: address });
+    expect(dead['silentMs']).toBeGreaterThanOrEqual(1000);
+    expect(await watch.stop()).toEqual({ code: 0, signal: null });
+  });
+
   it('exits 1 with one line when no server answers within --timeout-ms', async () => {
     // Free ports that nobody binds: the snapshot never comes.
     const base = await freePortRange(3);

@@ -12,22 +12,24 @@
  * replica changes when the server publishes the write back. `set()` is fire-and-forget, as the
  * book's `clone_set`; `commit()` waits for the server's sequence number.
  */
-import type { Logger, SecurityOptions } from '@zpatterns/core';
+import type { Clock, Logger, SecurityOptions, StartOptions } from '@zpatterns/core';
 import {
   InvalidArgumentError,
   AbortError,
   applyConnectSecurity,
   Channel,
   ClosedError,
+  Component,
   componentLogger,
+  deadline,
   definedOnly,
   throwIfAborted,
   TimeoutError,
-  toError,
 } from '@zpatterns/core';
-import { NotStartedError, ReplicaError, WatchOverflowError } from './errors.js';
+import { WatchOverflowError } from './errors.js';
 import * as zmq from 'zeromq';
-import { Follower } from './follower.js';
+import type { ResyncReason } from './cursor.js';
+import { Follower, type FollowerEvent } from './follower.js';
 import type { KvMsg } from './kvmsg.js';
 import { encodeKvMsg, inSubtree, isReservedKey, newUuid, TTL_PROPERTY } from './kvmsg.js';
 
@@ -60,10 +62,13 @@ export interface CloneClientOptions {
   maxWatchBacklog?: number;
   /** CURVE: connect to CURVE servers. @default plain */
   security?: SecurityOptions | undefined;
+  /** Time source of the server-silence and back-off timers (a `ManualClock` in tests). @default systemClock */
+  clock?: Clock | undefined;
   /** Parent logger. @default silent */
   logger?: Logger;
 }
 
+/** The defaults of `CloneClientOptions`. */
 export const cloneClientDefaults = {
   subtrees: [''] as readonly string[],
   serverTtlMs: 5000,
@@ -77,13 +82,69 @@ export const WRITE_HIGH_WATER_MARK = 100_000;
 
 /** A change seen by `watch()`: `value` undefined means deleted. */
 export interface CloneChange {
+  /** The key that changed. */
   key: string;
+  /** Its new value; `undefined` when the key was deleted (or expired). */
   value: Buffer | undefined;
   /** The update's sequence; for changes found by a new snapshot, the snapshot's. */
   sequence: bigint;
 }
 
-/** Counters of one `CloneClient`, from its start; `client.stats` returns a fresh copy on each read. */
+/**
+ * What `client.status()` yields besides `started` and `closed`; `server` is the server's snapshot
+ * endpoint (`tcp://HOST:P` for a server given as a string).
+ */
+export type CloneClientStatus =
+  | {
+      /** A snapshot from `server` is applied and the client follows it (at start and after each failover). */
+      readonly type: 'connected';
+      /** The server now followed. */
+      readonly server: string;
+    }
+  | {
+      /** The server followed was silent for `serverTtlMs` (no update, no HUGZ, no snapshot reply). */
+      readonly type: 'server-dead';
+      /** The silent server. */
+      readonly server: string;
+      /** How long it had been silent. */
+      readonly silentMs: number;
+    }
+  | {
+      /** The client moved to the next server of the list after `from` went silent. */
+      readonly type: 'failover';
+      /** The server given up on. */
+      readonly from: string;
+      /** The server asked for a snapshot next. */
+      readonly to: string;
+    }
+  | {
+      /** The replica takes a new snapshot from the server it follows. */
+      readonly type: 'resync';
+      /** The server the snapshot is taken from. */
+      readonly server: string;
+      /**
+       * `gap`: an update was missed; `hugz`: a HUGZ shows the server ahead (the last updates were
+       * missed); `restart`: a HUGZ shows the server behind (it restarted without its data).
+       */
+      readonly reason: ResyncReason;
+    };
+
+/** Options of `CloneClient.start()`. */
+export interface CloneStartOptions extends StartOptions {
+  /**
+   * Reject with `TimeoutError` (and close the client) when no server has answered within this
+   * long. @default unbounded (the client keeps trying each server in turn)
+   */
+  timeoutMs?: number | undefined;
+}
+
+/** Options of `CloneClient.watch()`. */
+export interface WatchOptions {
+  /** End the iteration (quietly, as a `break` would) when this fires. */
+  signal?: AbortSignal | undefined;
+}
+
+/** Counters of one `CloneClient`, from its start. */
 export interface CloneClientStats {
   /** Complete snapshots received (the first one and every resync). */
   snapshots: number;
@@ -136,65 +197,66 @@ interface Watcher {
   wake: (() => void) | undefined;
 }
 
+/** What `set()` takes besides the key and value. */
+export interface SetOptions {
+  /** Time to live of the key, rounded up to whole seconds on the wire; none when omitted. */
+  ttlMs?: number | undefined;
+}
+
 interface PendingCommit {
   resolve: (sequence: bigint) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
 }
 
-export class CloneClient implements AsyncDisposable {
-  readonly #o: Required<Omit<CloneClientOptions, 'logger' | 'security' | 'servers'>>;
+/**
+ * The Clone client agent: a local replica of one or more subtrees, fed by a snapshot and then the
+ * update stream, and writes published to every server's collector. `new CloneClient(options)`
+ * validates and opens nothing; `await client.start()` connects and resolves once the client is
+ * ready: the first snapshot is applied and the collector of the server it came from hears our
+ * writes. `status()` reports `connected`, `server-dead`, `failover` and `resync`; a replica loop
+ * that fails ends the client (`closed()` resolves with the `ReplicaError`).
+ */
+export class CloneClient extends Component<CloneClientStatus> {
+  readonly #o: Required<Omit<CloneClientOptions, 'logger' | 'security' | 'servers' | 'clock'>>;
+  readonly #security: SecurityOptions | undefined;
   readonly #log: Logger;
   readonly #map = new Map<string, KvMsg>();
   readonly #servers: CloneServerAddress[];
   readonly #follower: Follower;
-  readonly #publishers: Channel<zmq.XPublisher>[];
+  #publishers: Channel<zmq.XPublisher>[] = [];
   readonly #watchers = new Set<Watcher>();
   readonly #commits = new Map<string, PendingCommit>();
   /** Per server: resolves when its collector's subscription has reached us. */
-  readonly #subscribed: Promise<void>[];
-  #closed = false;
-  #closing: Promise<void> | undefined;
-  #started = false;
-  #connected = false;
+  #subscribed: Promise<void>[] = [];
+  #startTimeoutMs: number | undefined;
   readonly #extra = { sent: 0, watchOverflows: 0 };
 
   constructor(options: CloneClientOptions) {
+    super();
     this.#o = { ...cloneClientDefaults, ...definedOnly(options) };
+    this.#security = options.security;
     this.#log = componentLogger(options.logger, { component: 'clone-client' });
     this.#servers = options.servers.map(serverAddress);
     if (this.#servers.length === 0) throw new InvalidArgumentError('clone client: at least one server is needed');
     if (this.#o.subtrees.length === 0) throw new InvalidArgumentError('clone client: subtrees must not be empty');
+    for (const name of ['serverTtlMs', 'commitTimeoutMs', 'maxWatchBacklog'] as const) {
+      if (!(this.#o[name] > 0))
+        throw new InvalidArgumentError(`clone client: ${name} must be > 0, got ${this.#o[name]}`);
+    }
+    if (!(this.#o.lingerMs >= 0)) throw new InvalidArgumentError(`clone client: lingerMs must be >= 0`);
     this.#follower = new Follower({
       sources: this.#servers,
       subtrees: this.#o.subtrees,
       serverTtlMs: this.#o.serverTtlMs,
       lingerMs: 0,
       security: options.security,
+      clock: options.clock,
       logger: this.#log,
       onSnapshot: (entries, sequence) => this.#onSnapshot(entries, sequence),
       onUpdate: (msg) => this.#onUpdate(msg),
+      onEvent: (event) => this.#onFollowerEvent(event),
     });
-    // One XPUB per server rather than a PUB: each tells us when that collector's subscription has
-    // arrived, so start() can wait for the one that matters and a set() right after it is not
-    // dropped by the slow-joiner window. A PUB drops what exceeds its high-water mark, so that mark
-    // is large (100,000 writes queued per server, not libzmq's 1,000): a burst of set() calls waits
-    // in the pipe for a slow server instead of being lost.
-    this.#publishers = this.#servers.map((_, i) => {
-      const pub = new zmq.XPublisher({
-        linger: this.#o.lingerMs,
-        verbosity: 'allSubs',
-        sendHighWaterMark: WRITE_HIGH_WATER_MARK,
-      });
-      applyConnectSecurity(pub, options.security);
-      return new Channel(pub, { name: `publisher-${i}`, logger: this.#log });
-    });
-    this.#subscribed = this.#publishers.map(
-      (channel) =>
-        new Promise<void>((resolve) => {
-          void channel.start(() => resolve());
-        }),
-    );
   }
 
   /** The highest sequence applied. */
@@ -207,46 +269,59 @@ export class CloneClient implements AsyncDisposable {
     return this.#follower.current;
   }
 
-  /**
-   * Resolves when the client stops following: `undefined` after close(), a `ReplicaError` when the
-   * replica loop failed (the replica then stays as it was; close the client and make a new one).
-   */
-  async closed(): Promise<ReplicaError | undefined> {
-    const failure = await this.#follower.done;
-    return failure instanceof ReplicaError ? failure : undefined;
-  }
-
+  /** A snapshot of the counters; read it again for fresh figures. */
   get stats(): CloneClientStats {
     return { ...this.#follower.stats, ...this.#extra, commitsPending: this.#commits.size };
   }
 
   /**
-   * Connect, take the first snapshot and wait until a server's collector hears our updates. With
-   * no server answering this waits (retrying each server every `serverTtlMs`) until `signal`
-   * aborts; the client keeps trying in the background after an abort, until closed.
+   * Start the client (see the class): with no server answering this waits, trying each server in
+   * turn every `serverTtlMs`, until `timeoutMs` (`TimeoutError`) or `signal` (`AbortError`); in
+   * both cases the client is closed. A replica loop that fails first rejects with `ReplicaError`.
    */
-  async start(options: { signal?: AbortSignal } = {}): Promise<void> {
-    if (this.#closed) throw new ClosedError('clone client');
+  override start(options: CloneStartOptions = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs;
+    if (timeoutMs !== undefined && !(timeoutMs > 0)) {
+      return Promise.reject(new InvalidArgumentError(`clone client start: timeoutMs must be > 0, got ${timeoutMs}`));
+    }
+    if (this.lifecycle === 'new') this.#startTimeoutMs = timeoutMs;
+    return super.start({ signal: options.signal });
+  }
+
+  /** Open the publishers, start the replica loop and wait until ready (see the class). */
+  protected override async onStart(signal: AbortSignal): Promise<void> {
     const startedAt = Date.now();
-    if (!this.#connected) {
-      this.#connected = true;
-      this.#servers.forEach((s, i) => this.#publishers[i]?.socket.connect(s.collector));
-    }
-    this.#started = true;
-    const ready = this.#ready(startedAt);
-    const signal = options.signal;
-    if (signal === undefined) return ready;
-    signal.throwIfAborted();
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(new AbortError('clone client start', { cause: signal.reason }));
-      signal.addEventListener('abort', onAbort, { once: true });
+    // One XPUB per server rather than a PUB: each tells us when that collector's subscription has
+    // arrived, so start() can wait for the one that matters and a set() right after it is not
+    // dropped by the slow-joiner window. A PUB drops what exceeds its high-water mark, so that mark
+    // is large (100,000 writes queued per server, not libzmq's 1,000): a burst of set() calls waits
+    // in the pipe for a slow server instead of being lost.
+    this.#publishers = this.#servers.map((_, i) => {
+      const pub = new zmq.XPublisher({
+        linger: this.#o.lingerMs,
+        verbosity: 'allSubs',
+        sendHighWaterMark: WRITE_HIGH_WATER_MARK,
+      });
+      applyConnectSecurity(pub, this.#security);
+      return new Channel(pub, { name: `publisher-${i}`, logger: this.#log });
     });
-    try {
-      await Promise.race([ready, aborted]);
-    } finally {
-      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
-    }
+    this.#subscribed = this.#publishers.map(
+      (channel) =>
+        new Promise<void>((resolve) => {
+          void channel.start(() => resolve());
+        }),
+    );
+    this.#servers.forEach((s, i) => this.#publishers[i]?.socket.connect(s.collector));
+    void this.#follower.done.then((failure) => {
+      if (failure !== undefined) void this.fail(failure);
+    });
+    const timeoutMs = this.#startTimeoutMs;
+    const servers = this.#servers.map((s) => s.snapshot).join(', ');
+    await deadline(this.#ready(startedAt), {
+      signal,
+      timeoutMs,
+      timeoutMessage: `clone client: no snapshot from ${servers} within timeoutMs=${timeoutMs} ms`,
+    });
   }
 
   /**
@@ -256,7 +331,7 @@ export class CloneClient implements AsyncDisposable {
    */
   async #ready(startedAt: number): Promise<void> {
     await this.#follower.start();
-    if (this.#closed) return;
+    if (this.closeSignal.aborted) return;
     const followed = this.#follower.current;
     await this.#subscribed[followed];
     const left = this.#o.serverTtlMs - (Date.now() - startedAt);
@@ -281,6 +356,7 @@ export class CloneClient implements AsyncDisposable {
     return [...this.#map].map(([k, v]) => [k, v.body]);
   }
 
+  /** How many keys the replica holds. */
   get size(): number {
     return this.#map.size;
   }
@@ -288,9 +364,11 @@ export class CloneClient implements AsyncDisposable {
   /**
    * Publish a KVSET (an empty value deletes). `ttlMs` is sent as whole seconds, rounded up; the
    * server deletes the key when it expires. Fire-and-forget: the replica changes when the server
-   * publishes the update back.
+   * publishes the update back. It never waits, so it throws rather than rejects:
+   * `NotStartedError` before `start()` has resolved, `ClosedError` after `close()`,
+   * `InvalidArgumentError` for an empty or reserved key.
    */
-  set(key: string, value: Buffer | string, options: { ttlMs?: number } = {}): void {
+  set(key: string, value: Buffer | string, options: SetOptions = {}): void {
     this.#send(key, value, options, newUuid());
   }
 
@@ -305,21 +383,16 @@ export class CloneClient implements AsyncDisposable {
    * `timeoutMs` (default `commitTimeoutMs`), with `AbortError` when `signal` fires, with
    * `ClosedError` when the client closes; in those cases the update may still be applied later.
    */
-  commit(key: string, value: Buffer | string, options: CommitOptions = {}): Promise<bigint> {
+  async commit(key: string, value: Buffer | string, options: CommitOptions = {}): Promise<bigint> {
     const signal = options.signal;
-    try {
-      this.#check(key);
-      if (!this.#o.subtrees.some((s) => inSubtree(key, s))) {
-        throw new InvalidArgumentError(`clone commit: ${key} is outside the followed subtrees`);
-      }
-      const timeoutMs = options.timeoutMs;
-      if (timeoutMs !== undefined && !(timeoutMs > 0)) {
-        throw new InvalidArgumentError(`clone commit: timeoutMs must be > 0, got ${timeoutMs}`);
-      }
-      throwIfAborted(signal);
-    } catch (err) {
-      return Promise.reject(toError(err));
+    this.#check(key);
+    if (!this.#o.subtrees.some((s) => inSubtree(key, s))) {
+      throw new InvalidArgumentError(`clone commit: ${key} is outside the followed subtrees`);
     }
+    if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) {
+      throw new InvalidArgumentError(`clone commit: timeoutMs must be > 0, got ${options.timeoutMs}`);
+    }
+    throwIfAborted(signal);
     const timeoutMs = options.timeoutMs ?? this.#o.commitTimeoutMs;
     const optionName = options.timeoutMs === undefined ? 'commitTimeoutMs' : 'timeoutMs';
     const uuid = newUuid();
@@ -356,8 +429,7 @@ export class CloneClient implements AsyncDisposable {
 
   /** Throws unless a write of `key` may be sent now. */
   #check(key: string): void {
-    if (this.#closed) throw new ClosedError('clone client');
-    if (!this.#started) throw new NotStartedError('a write');
+    this.assertRunning();
     if (key.length === 0) throw new InvalidArgumentError('clone: the key must not be empty');
     if (isReservedKey(key)) throw new InvalidArgumentError(`clone: ${key} is a protocol command, not a key`);
   }
@@ -376,14 +448,18 @@ export class CloneClient implements AsyncDisposable {
    * Changes under `prefix` from now on, in sequence order. After a resync (a gap, a failover) the
    * differences the new snapshot brought are yielded too, so a watcher always converges on the
    * replica. A consumer more than `maxWatchBacklog` changes behind gets a `WatchOverflowError`.
+   * It may be taken before `start()` (to see the first snapshot's keys arrive); it ends when the
+   * client closes or `signal` fires, and never times out.
    */
-  async *watch(prefix = '', options: { signal?: AbortSignal } = {}): AsyncGenerator<CloneChange> {
+  async *watch(prefix = '', options: WatchOptions = {}): AsyncGenerator<CloneChange> {
     const w: Watcher = { prefix, queue: [], failed: undefined, wake: undefined };
     const onAbort = (): void => w.wake?.();
+    const closing = this.closeSignal;
     options.signal?.addEventListener('abort', onAbort);
+    closing.addEventListener('abort', onAbort);
     this.#watchers.add(w);
     try {
-      while (!this.#closed && options.signal?.aborted !== true) {
+      while (!closing.aborted && options.signal?.aborted !== true) {
         const next = w.queue.shift();
         if (next !== undefined) {
           yield next;
@@ -395,6 +471,7 @@ export class CloneClient implements AsyncDisposable {
       }
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
+      closing.removeEventListener('abort', onAbort);
       this.#watchers.delete(w);
     }
   }
@@ -451,28 +528,35 @@ export class CloneClient implements AsyncDisposable {
     pending.resolve(msg.sequence);
   }
 
-  /**
-   * Stop following: pending `commit()` calls reject with `ClosedError`, open `watch()` iterators
-   * finish, and the sockets close. Idempotent.
-   */
-  close(): Promise<void> {
-    this.#closing ??= this.#close();
-    return this.#closing;
+  #onFollowerEvent(event: FollowerEvent): void {
+    const name = (index: number): string => this.#servers[index]?.snapshot ?? String(index);
+    switch (event.type) {
+      case 'connected':
+        this.emit({ type: 'connected', server: name(event.server) });
+        return;
+      case 'server-dead':
+        this.emit({ type: 'server-dead', server: name(event.server), silentMs: event.silentMs });
+        return;
+      case 'failover':
+        this.emit({ type: 'failover', from: name(event.from), to: name(event.to) });
+        return;
+      case 'resync':
+        this.emit({ type: 'resync', server: name(event.server), reason: event.reason });
+        return;
+    }
   }
 
-  async #close(): Promise<void> {
-    this.#closed = true;
+  /**
+   * Stop following (from `close()`): pending `commit()` calls reject with `ClosedError`, open
+   * `watch()` iterators finish, and the sockets close.
+   */
+  protected override async onClose(): Promise<void> {
     for (const [, p] of this.#commits) {
       clearTimeout(p.timer);
-      p.reject(new ClosedError('clone client'));
+      p.reject(new ClosedError('CloneClient'));
     }
     this.#commits.clear();
     for (const w of this.#watchers) w.wake?.();
     await Promise.all([this.#follower.close(), ...this.#publishers.map((p) => p.close())]);
-  }
-
-  /** Same as `close()`, for `await using`. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
   }
 }

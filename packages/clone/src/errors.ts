@@ -1,21 +1,15 @@
 /** Typed errors of `@zpatterns/clone`, each with a stable `code`. */
 import { ZPatternsError } from '@zpatterns/core';
 
-/** Stable codes of the errors raised by `@zpatterns/clone` (besides core's `ERR_CLOSED`, `ERR_TIMEOUT`). */
-export type CloneErrorCode =
-  'ERR_CLONE_NOT_STARTED' | 'ERR_CLONE_REPLICA' | 'ERR_CLONE_WATCH_OVERFLOW' | 'ERR_CLONE_JOURNAL';
-
-/** A write before `CloneClient.start()`: the client is not connected to any collector yet. */
-export class NotStartedError extends ZPatternsError<'ERR_CLONE_NOT_STARTED'> {
-  override name = 'NotStartedError';
-  /** @param what - the call that was made too early, for example `commit()` */
-  constructor(what: string, options?: ErrorOptions) {
-    super('ERR_CLONE_NOT_STARTED', `clone client: ${what} needs start() first`, options);
-  }
-}
+/**
+ * Stable codes of the errors raised by `@zpatterns/clone` (besides core's `ERR_CLOSED`,
+ * `ERR_NOT_STARTED`, `ERR_TIMEOUT`, `ERR_ABORTED` and `ERR_INVALID_ARGUMENT`).
+ */
+export type CloneErrorCode = 'ERR_CLONE_REPLICA' | 'ERR_CLONE_WATCH_OVERFLOW' | 'ERR_CLONE_JOURNAL';
 
 /** The replica loop stopped on an unexpected error (`cause`); the replica no longer follows a server. */
 export class ReplicaError extends ZPatternsError<'ERR_CLONE_REPLICA'> {
+  /** `'ReplicaError'`. */
   override name = 'ReplicaError';
   /** @param message - what stopped the replica; `cause` holds the underlying error */
   constructor(message: string, options?: ErrorOptions) {
@@ -28,6 +22,7 @@ export class ReplicaError extends ZPatternsError<'ERR_CLONE_REPLICA'> {
  * with this error (other watchers are unaffected). Start a new watch and re-read `entries()`.
  */
 export class WatchOverflowError extends ZPatternsError<'ERR_CLONE_WATCH_OVERFLOW'> {
+  /** `'WatchOverflowError'`. */
   override name = 'WatchOverflowError';
   /** How many changes were queued for the consumer when it was ended. */
   readonly backlog: number;
@@ -43,6 +38,7 @@ export class WatchOverflowError extends ZPatternsError<'ERR_CLONE_WATCH_OVERFLOW
  * by another server, or unreadable. `cause` holds the SQLite error when there is one.
  */
 export class JournalError extends ZPatternsError<'ERR_CLONE_JOURNAL'> {
+  /** `'JournalError'`. */
   override name = 'JournalError';
   /** @param message - the journal file and what is wrong with it */
   constructor(message: string, options?: ErrorOptions) {
@@ -51,4 +47,4 @@ export class JournalError extends ZPatternsError<'ERR_CLONE_JOURNAL'> {
 }
 
 /** Every error class this package adds, for lookup by name. */
-export const errors = { NotStartedError, ReplicaError, WatchOverflowError, JournalError } as const;
+export const errors = { ReplicaError, WatchOverflowError, JournalError } as const;

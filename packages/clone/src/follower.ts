@@ -1,30 +1,33 @@
 /**
  * The replica loop shared by the client agent and the passive server of a pair: subscribe, take a
- * snapshot, then apply the update stream in strict sequence order, resyncing on a gap and moving
- * to the next server when the current one goes silent.
+ * snapshot, then apply the update stream in strict sequence order (the rules are
+ * `ReplicaCursor`'s), resyncing on a gap and moving to the next server when the current one goes
+ * silent.
  *
  * ```
- *            +--> SUB  (P+1): wait for the first message (the subscription is live), keep reading
+ *            +--> SUB  (P+1): every message is a sign of life; updates applied in order
  *  server i -+
- *            +--> DEALER (P): ICANHAZ? per subtree -> KVSYNC* KTHXBAI   (timeout: next server)
+ *            +--> DEALER (P): ICANHAZ? per subtree -> KVSYNC* KTHXBAI   (no reply for serverTtlMs: next server)
  *
- *  then, per update:  seq <= held   -> stale, dropped
- *                     seq == held+1 -> applied                (following everything)
- *                     seq >  held+1 -> gap: new snapshot from the same server
- *                     HUGZ seq > held (gap at the tail) or < held (server restarted) -> new snapshot
- *                     silence for serverTtlMs -> next server, new snapshot
+ *  silence of server i for serverTtlMs (PeerLiveness)  -> server-dead, failover to i+1 (ServerRotation)
+ *  a gap, a HUGZ ahead, a HUGZ behind (ReplicaCursor)  -> resync: new snapshot from the same server
  * ```
- *
- * A replica that follows only some subtrees cannot see every sequence number, so for it a jump is
- * normal; it still detects a server restart (HUGZ below what it holds) and silence.
  */
-import type { Logger, Message, SecurityOptions } from '@zpatterns/core';
-import { applyConnectSecurity, InvalidArgumentError, toError } from '@zpatterns/core';
+import type { Clock, Logger, Message, SecurityOptions, TimerHandle } from '@zpatterns/core';
+import {
+  applyConnectSecurity,
+  InvalidArgumentError,
+  PeerLiveness,
+  ServerRotation,
+  systemClock,
+  toError,
+} from '@zpatterns/core';
 import * as zmq from 'zeromq';
 import type { CloneClientStats } from './client.js';
+import { ReplicaCursor, type ResyncReason } from './cursor.js';
 import type { KvMsg } from './kvmsg.js';
 import { ReplicaError } from './errors.js';
-import { decodeKvMsg, encodeIcanhaz, HUGZ, inSubtree } from './kvmsg.js';
+import { decodeKvMsg, encodeIcanhaz, HUGZ } from './kvmsg.js';
 
 /** The two sockets a replica reads from one server. */
 export interface ReplicaSource {
@@ -34,55 +37,82 @@ export interface ReplicaSource {
   publisher: string;
 }
 
+/** What the loop reports as it goes; servers are indexes into `sources`. */
+export type FollowerEvent =
+  | { readonly type: 'connected'; readonly server: number }
+  | { readonly type: 'server-dead'; readonly server: number; readonly silentMs: number }
+  | { readonly type: 'failover'; readonly from: number; readonly to: number }
+  | { readonly type: 'resync'; readonly server: number; readonly reason: ResyncReason };
+
+/** Options of `new Follower(options)`. */
 export interface FollowerOptions {
+  /** The servers, in failover order. */
   sources: readonly ReplicaSource[];
   /** Subtrees to follow; `''` is everything. */
   subtrees: readonly string[];
-  /** A server silent this long (no update, no HUGZ) is presumed dead. */
+  /** A server silent this long (no update, no HUGZ, no snapshot reply) is presumed dead. */
   serverTtlMs: number;
+  /** Linger of the subscriber. */
   lingerMs: number;
+  /** CURVE toward the servers. */
   security?: SecurityOptions | undefined;
+  /** Where warnings go. */
   logger: Logger;
+  /** Time source of the silence and back-off timers. @default systemClock */
+  clock?: Clock | undefined;
   /** A complete snapshot: replaces the replica's state. */
   onSnapshot(entries: KvMsg[], sequence: bigint, source: number): void;
-  /** One update in order (deletes have an empty body). HUGZ are passed too, for liveness users. */
+  /** One update in order (deletes have an empty body). */
   onUpdate(msg: KvMsg): void;
+  /** A HUGZ from the server followed, for liveness users. */
   onHugz?(msg: KvMsg): void;
+  /** A change a user would act on: connected, a server dead, a failover, a resync. */
+  onEvent?(event: FollowerEvent): void;
 }
 
 /** The follower's share of the client's counters (documented there). */
 export type FollowerStats = Omit<CloneClientStats, 'sent' | 'watchOverflows' | 'commitsPending'>;
 
-type Outcome = 'gap' | 'silent' | 'closed';
 type SnapshotResult = { entries: KvMsg[]; sequence: bigint } | 'timeout' | 'closed';
 
 /** The first resync after a gap is immediate; consecutive ones wait this, doubling up to serverTtlMs. */
 const RESYNC_BACKOFF_MS = 100;
 
+/**
+ * Follows one server of `sources` at a time (see the diagram above). `start()` resolves once the
+ * first snapshot is in; `done` resolves when the loop ends.
+ */
 export class Follower {
   readonly #o: FollowerOptions;
-  readonly #followsAll: boolean;
-  readonly stats: FollowerStats = {
+  readonly #clock: Clock;
+  readonly #cursor: ReplicaCursor;
+  readonly #rotation: ServerRotation<ReplicaSource>;
+  /** Silence of each server: any message on the stream or the snapshot socket is a sign of life. */
+  readonly #liveness: PeerLiveness<number>;
+  /** Progress of the snapshot in flight: each reply is a sign of life; none for serverTtlMs ends it. */
+  readonly #reply: PeerLiveness<number>;
+  readonly #stats = {
     snapshots: 0,
     updates: 0,
     stale: 0,
     gaps: 0,
-    failovers: 0,
     snapshotTimeouts: 0,
     badMessages: 0,
   };
-  #sequence = -1n;
-  #current = 0;
   #closed = false;
   #sub: zmq.Subscriber | undefined;
   #dealer: zmq.Dealer | undefined;
   #loop: Promise<Error | undefined> | undefined;
   #failure: Error | undefined;
-  #synced: Promise<void>;
+  readonly #synced: Promise<void>;
   #markSynced: () => void = () => undefined;
   #failSynced: (err: Error) => void = () => undefined;
-  /** This round's snapshot is not yet known to be joined seamlessly by the stream. */
-  #unproven = false;
+  /** Wakes the loop when the server followed goes silent. */
+  #onSilent: (() => void) | undefined;
+  /** Ends the snapshot wait when the server stops answering it. */
+  #onReplyTimeout: (() => void) | undefined;
+  /** The server whose snapshot was applied and which has not gone silent since. */
+  #connected: number | undefined;
   #wakeBackoff: (() => void) | undefined;
   readonly #done: Promise<Error | undefined>;
   #resolveDone: (failure: Error | undefined) => void = () => undefined;
@@ -90,7 +120,25 @@ export class Follower {
   constructor(options: FollowerOptions) {
     if (options.sources.length === 0) throw new InvalidArgumentError('clone: at least one server is needed');
     this.#o = options;
-    this.#followsAll = options.subtrees.includes('');
+    this.#clock = options.clock ?? systemClock;
+    this.#cursor = new ReplicaCursor(options.subtrees);
+    this.#rotation = new ServerRotation(options.sources);
+    this.#liveness = new PeerLiveness<number>({
+      ttlMs: options.serverTtlMs,
+      clock: this.#clock,
+      onChange: (server, state, silentMs) => {
+        if (state !== 'dead') return;
+        this.#o.onEvent?.({ type: 'server-dead', server, silentMs });
+        if (server === this.#rotation.index) this.#onSilent?.();
+      },
+    });
+    this.#reply = new PeerLiveness<number>({
+      ttlMs: options.serverTtlMs,
+      clock: this.#clock,
+      onChange: (_, state) => {
+        if (state === 'dead') this.#onReplyTimeout?.();
+      },
+    });
     this.#synced = new Promise((resolve, reject) => {
       this.#markSynced = resolve;
       this.#failSynced = reject;
@@ -99,14 +147,19 @@ export class Follower {
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
   }
 
+  /** A snapshot of the counters. */
+  get stats(): FollowerStats {
+    return { ...this.#stats, failovers: this.#rotation.failovers };
+  }
+
   /** The highest sequence applied (-1 before the first snapshot). */
   get sequence(): bigint {
-    return this.#sequence;
+    return this.#cursor.sequence;
   }
 
   /** Index of the server followed now: the one whose snapshot was taken last. */
   get current(): number {
-    return this.#current;
+    return this.#rotation.index;
   }
 
   /** Why the loop stopped, when it stopped on an error. */
@@ -141,17 +194,20 @@ export class Follower {
 
   async #run(): Promise<void> {
     while (!this.#closed) {
-      const index = this.#current;
-      const source = this.#o.sources[index];
-      if (source === undefined) return;
-      const outcome = await this.#follow(source);
+      const index = this.#rotation.index;
+      const outcome = await this.#follow(index);
       if (outcome === 'closed') return;
-      this.stats.failovers += 1;
-      this.#current = (index + 1) % this.#o.sources.length;
+      this.#connected = undefined;
+      // Left for silence: the server is dead whichever timer saw it first.
+      this.#liveness.lost(index);
+      if (this.#o.sources.length === 1) continue;
+      this.#rotation.failover();
+      const to = this.#rotation.index;
       this.#o.logger.warn(
-        { server: source.snapshot, next: this.#o.sources[this.#current]?.snapshot },
+        { server: this.#o.sources[index]?.snapshot, next: this.#o.sources[to]?.snapshot },
         'clone server silent, moving on',
       );
+      this.#o.onEvent?.({ type: 'failover', from: index, to });
     }
   }
 
@@ -160,15 +216,18 @@ export class Follower {
    * the subscription: a passive server publishes nothing, so waiting for a first message would cost
    * a whole serverTtlMs per server. Stream messages that arrive meanwhile are kept and applied after
    * the snapshot. Whether the stream joins the snapshot without a hole is checked on the stream
-   * itself (see #handle); a gap takes a new snapshot on the same, by then live, subscription.
+   * itself (see ReplicaCursor); a gap takes a new snapshot on the same, by then live, subscription.
    */
-  async #follow(source: ReplicaSource): Promise<'silent' | 'closed'> {
+  async #follow(index: number): Promise<'silent' | 'closed'> {
+    const source = this.#o.sources[index] as ReplicaSource;
     const ttl = this.#o.serverTtlMs;
-    const sub = new zmq.Subscriber({ linger: this.#o.lingerMs, receiveTimeout: ttl });
+    const sub = new zmq.Subscriber({ linger: this.#o.lingerMs });
     applyConnectSecurity(sub, this.#o.security);
     for (const s of this.#o.subtrees) sub.subscribe(s);
-    if (!this.#followsAll) sub.subscribe(HUGZ); // the book's clients miss HUGZ here
+    if (!this.#cursor.followsAll) sub.subscribe(HUGZ); // the book's clients miss HUGZ here
     this.#sub = sub;
+    const silence = new Promise<'silent'>((resolve) => (this.#onSilent = () => resolve('silent')));
+    this.#liveness.expect(index);
     let received = 0;
     let next = this.#receive(sub);
     try {
@@ -180,17 +239,22 @@ export class Follower {
         const liveBefore = received > 0;
         const early: Message[] = [];
         let snapshot: SnapshotResult | undefined;
-        const request = this.#snapshot(source).then((s) => {
+        const request = this.#snapshot(index, source).then((s) => {
           snapshot = s;
         });
         while (snapshot === undefined) {
-          const first = await Promise.race([request.then(() => 'snapshot' as const), next]);
+          const first = await Promise.race([request.then(() => 'snapshot' as const), next, silence]);
           if (first === 'snapshot') break;
           if (first === 'closed') return 'closed';
-          if (first !== 'timeout') {
-            received += 1;
-            early.push(first);
+          if (first === 'silent') {
+            this.#stats.snapshotTimeouts += 1;
+            this.#onReplyTimeout?.(); // the snapshot request ends as timed out
+            await request;
+            return 'silent';
           }
+          received += 1;
+          this.#liveness.seen(index);
+          early.push(first);
           next = this.#receive(sub);
         }
         // `snapshot` is set once `request` has settled
@@ -198,36 +262,38 @@ export class Follower {
         if (got === undefined) throw new ReplicaError('clone: snapshot request settled without a result');
         if (got === 'closed') return 'closed';
         if (got === 'timeout') {
-          this.stats.snapshotTimeouts += 1;
+          this.#stats.snapshotTimeouts += 1;
           return 'silent';
         }
-        this.stats.snapshots += 1;
-        this.#sequence = got.sequence;
-        this.#unproven = !liveBefore;
-        this.#current = this.#o.sources.indexOf(source);
-        this.#o.onSnapshot(got.entries, got.sequence, this.#current);
+        this.#stats.snapshots += 1;
+        this.#cursor.snapshot(got.sequence, liveBefore);
+        this.#o.onSnapshot(got.entries, got.sequence, index);
         this.#markSynced();
-        let outcome: Outcome | undefined;
+        if (this.#connected !== index) {
+          this.#connected = index;
+          this.#o.onEvent?.({ type: 'connected', server: index });
+        }
+        let resync = false;
         let applied = 0;
         for (const message of early) {
-          outcome = this.#handle(message);
-          if (outcome !== undefined) break;
+          resync = this.#handle(message, index);
+          if (resync) break;
           applied += 1;
         }
-        while (outcome === undefined) {
-          const message = await next;
+        while (!resync) {
+          const message = await Promise.race([next, silence]);
           if (message === 'closed') return 'closed';
-          if (message === 'timeout') return 'silent';
+          if (message === 'silent') return 'silent';
           received += 1;
+          this.#liveness.seen(index);
           next = this.#receive(sub);
-          outcome = this.#handle(message);
-          if (outcome === undefined) applied += 1;
+          resync = this.#handle(message, index);
+          if (!resync) applied += 1;
         }
-        if (outcome === 'closed') return 'closed';
-        if (outcome === 'silent') return 'silent';
         failures = applied > 0 ? 1 : failures + 1;
       }
     } finally {
+      this.#onSilent = undefined;
       this.#sub = undefined;
       sub.close();
       void next.catch(() => undefined);
@@ -236,92 +302,89 @@ export class Follower {
 
   /** Wait `ms` (cut short by close()); true when closed meanwhile. */
   async #backoff(ms: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
+    let timer: TimerHandle | undefined;
     await new Promise<void>((resolve) => {
       this.#wakeBackoff = resolve;
-      timer = setTimeout(resolve, ms);
+      timer = this.#clock.setTimeout(resolve, ms);
     });
-    clearTimeout(timer);
+    if (timer !== undefined) this.#clock.clearTimeout(timer);
     this.#wakeBackoff = undefined;
     return this.#closed;
   }
 
-  /** Apply one stream message; returns an outcome when the loop must resync. */
-  #handle(message: Message): Outcome | undefined {
+  /** Apply one stream message; true when the loop must resync. */
+  #handle(message: Message, server: number): boolean {
     let msg: KvMsg;
     try {
       msg = decodeKvMsg(message);
     } catch {
-      this.stats.badMessages += 1;
-      return undefined;
+      this.#stats.badMessages += 1;
+      return false;
     }
-    const isHugz = msg.key === 'HUGZ';
-    // A subtree follower subscribes to the prefix HUGZ, which also matches keys such as HUGZ/x.
-    if (!isHugz && !this.#followsAll && !this.#o.subtrees.some((s) => inSubtree(msg.key, s))) return undefined;
-    if (this.#unproven && msg.sequence !== 0n) {
-      // Anything published at or before the snapshot's point, or the very next update, shows the
-      // subscription was live in time: the stream joins the snapshot. A later one may not.
-      if (msg.sequence <= this.#sequence || (!isHugz && msg.sequence === this.#sequence + 1n)) this.#unproven = false;
-      else return this.#gap(msg.sequence, 'first message after the snapshot');
+    const verdict = this.#cursor.next(msg);
+    switch (verdict.kind) {
+      case 'apply':
+        this.#stats.updates += 1;
+        this.#o.onUpdate(msg);
+        return false;
+      case 'stale':
+        this.#stats.stale += 1;
+        return false;
+      case 'hugz':
+        this.#o.onHugz?.(msg);
+        return false;
+      case 'ignore':
+        return false;
+      case 'resync':
+        if (msg.key === 'HUGZ') this.#o.onHugz?.(msg);
+        this.#stats.gaps += 1;
+        this.#o.logger.warn(
+          { held: verdict.held, seen: verdict.seen, reason: verdict.reason },
+          'sequence gap, taking a new snapshot',
+        );
+        this.#o.onEvent?.({ type: 'resync', server, reason: verdict.reason });
+        return true;
     }
-    if (isHugz) {
-      this.#o.onHugz?.(msg);
-      // 12/CHP's text sends HUGZ with sequence 0 (the book's code sends its current one): 0 says
-      // nothing about the server's position, so only a non-zero HUGZ is checked.
-      if (msg.sequence === 0n) return undefined;
-      if (msg.sequence < this.#sequence || (this.#followsAll && msg.sequence > this.#sequence)) {
-        return this.#gap(msg.sequence, 'HUGZ');
-      }
-      return undefined;
-    }
-    if (msg.sequence <= this.#sequence) {
-      this.stats.stale += 1;
-      return undefined;
-    }
-    if (this.#followsAll && msg.sequence !== this.#sequence + 1n) return this.#gap(msg.sequence, 'update');
-    this.#sequence = msg.sequence;
-    this.stats.updates += 1;
-    this.#o.onUpdate(msg);
-    return undefined;
   }
 
-  #gap(seen: bigint, on: string): Outcome {
-    this.stats.gaps += 1;
-    this.#o.logger.warn({ held: this.#sequence, seen, on }, 'sequence gap, taking a new snapshot');
-    return 'gap';
-  }
-
-  async #receive(socket: zmq.Subscriber | zmq.Dealer): Promise<Message | 'timeout' | 'closed'> {
+  async #receive(socket: zmq.Subscriber | zmq.Dealer): Promise<Message | 'closed'> {
     try {
       return await socket.receive();
     } catch (err) {
       if (this.#closed || socket.closed) return 'closed';
-      if ((err as { code?: string }).code === 'EAGAIN') return 'timeout';
       throw err;
     }
   }
 
-  async #snapshot(source: ReplicaSource): Promise<SnapshotResult> {
-    const dealer = new zmq.Dealer({ linger: 0, receiveTimeout: this.#o.serverTtlMs });
+  async #snapshot(index: number, source: ReplicaSource): Promise<SnapshotResult> {
+    const dealer = new zmq.Dealer({ linger: 0 });
     applyConnectSecurity(dealer, this.#o.security);
     this.#dealer = dealer;
     dealer.connect(source.snapshot);
+    let timedOut = false;
+    this.#onReplyTimeout = () => {
+      timedOut = true;
+      dealer.close();
+    };
+    this.#reply.seen(index); // the wait for a reply starts now
     const entries = new Map<string, KvMsg>();
     // Each subtree's KTHXBAI carries the server's sequence at that moment; the stream is applied
     // from the lowest of them, so nothing published between two subtree snapshots is skipped.
     let sequence: bigint | undefined;
-    const subtrees = this.#followsAll ? [''] : this.#o.subtrees;
+    const subtrees = this.#cursor.followsAll ? [''] : this.#o.subtrees;
     try {
       for (const subtree of subtrees) {
         await dealer.send(encodeIcanhaz(subtree));
         for (;;) {
           const frames = await this.#receive(dealer);
-          if (frames === 'closed' || frames === 'timeout') return frames;
+          if (frames === 'closed') return timedOut && !this.#closed ? 'timeout' : 'closed';
+          this.#reply.seen(index);
+          this.#liveness.seen(index);
           let msg: KvMsg;
           try {
             msg = decodeKvMsg(frames);
           } catch {
-            this.stats.badMessages += 1;
+            this.#stats.badMessages += 1;
             continue;
           }
           if (msg.key === 'KTHXBAI') {
@@ -333,17 +396,23 @@ export class Follower {
       }
     } catch (err) {
       if (this.#closed) return 'closed';
+      if (timedOut) return 'timeout';
       throw err;
     } finally {
+      this.#onReplyTimeout = undefined;
+      this.#reply.delete(index);
       this.#dealer = undefined;
       dealer.close();
     }
     return { entries: [...entries.values()], sequence: sequence ?? 0n };
   }
 
+  /** Stop the loop and close its sockets; resolves once the loop has ended. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#liveness.stop();
+    this.#reply.stop();
     this.#sub?.close();
     this.#dealer?.close();
     this.#wakeBackoff?.();

@@ -1,10 +1,21 @@
 /** @zpatterns/clone: the Clone pattern (12/CHP): the client agent and the server (alone or a Binary Star pair). The wire format is in `@zpatterns/clone/protocol`. */
 export { CloneClient, cloneClientDefaults, serverAddress } from './client.js';
-export { errors, JournalError, NotStartedError, ReplicaError, WatchOverflowError } from './errors.js';
+export { errors, JournalError, ReplicaError, WatchOverflowError } from './errors.js';
 export type { CloneErrorCode } from './errors.js';
 export { CloneServer, cloneServerDefaults, portEndpoints } from './server.js';
 
-export type { CloneChange, CloneClientOptions, CommitOptions, CloneClientStats, CloneServerAddress } from './client.js';
+export type {
+  CloneChange,
+  CloneClientOptions,
+  CloneClientStats,
+  CloneClientStatus,
+  CloneServerAddress,
+  CloneStartOptions,
+  CommitOptions,
+  SetOptions,
+  WatchOptions,
+} from './client.js';
+export type { ResyncReason } from './cursor.js';
 export type { KvMsg } from './kvmsg.js';
 export type {
   CloneServerHealth,
@@ -12,4 +23,5 @@ export type {
   CloneServerOptions,
   CloneServerRole,
   CloneServerStats,
+  CloneServerStatus,
 } from './server.js';

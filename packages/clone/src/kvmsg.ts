@@ -26,10 +26,13 @@ export const UUID_BYTES = 16;
 
 /** One decoded kvmsg. Properties keep their wire order. */
 export interface KvMsg {
+  /** The key (or a command: `ICANHAZ?`, `KTHXBAI`, `HUGZ`). */
   key: string;
+  /** The server's sequence number; 0 in a client's KVSET. */
   sequence: bigint;
   /** 16 bytes, or empty. */
   uuid: Buffer;
+  /** `name=value` properties such as `ttl` (seconds). */
   properties: Map<string, string>;
   /** Empty = delete. */
   body: Buffer;

@@ -21,17 +21,19 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CurveKeyPair, Logger, Message, SecurityOptions, ServerSecurity, ZapRequest } from '@zpatterns/core';
-import { CloseOnce } from '@zpatterns/core/internal';
 import {
   applyBindSecurity,
   applyConnectSecurity,
   Channel,
+  Component,
   definedOnly,
+  InvalidArgumentError,
   resolveCurveKeys,
   componentLogger,
   hex,
   ProtocolError,
   systemClock,
+  throwIfAborted,
   toError,
   WarningLimiter,
 } from '@zpatterns/core';
@@ -39,7 +41,8 @@ import type { Clock, TimerHandle } from '@zpatterns/core';
 import { BinaryStar, type BStarRole } from '@zpatterns/bstar';
 import * as zmq from 'zeromq';
 import { serverAddress, type CloneServerAddress } from './client.js';
-import { Follower } from './follower.js';
+import type { ResyncReason } from './cursor.js';
+import { Follower, type FollowerEvent } from './follower.js';
 import { CloneJournal, type JournalWrite } from './journal.js';
 import type { KvMsg } from './kvmsg.js';
 import { decodeIcanhaz, decodeKvMsg, encodeHugz, encodeKthxbai, encodeKvMsg, HUGZ, isReservedKey } from './kvmsg.js';
@@ -47,6 +50,7 @@ import { KvStore, ttlRemainingMs } from './store.js';
 
 /** The Binary Star side of a pair. */
 export interface ClonePairOptions {
+  /** `primary` or `backup`: which side of the pair this server is. */
   role: BStarRole;
   /** Our Binary Star state PUB (the book's 5003 / 5004). */
   stateBind: string;
@@ -99,7 +103,9 @@ export interface CloneServerOptions {
   lingerMs?: number;
   /** CURVE on the three sockets (and, for a pair, on the link to the peer with the same keys). */
   security?: SecurityOptions | undefined;
+  /** Time source of the HUGZ, expiry and pending timers (a `ManualClock` in tests). @default systemClock */
   clock?: Clock;
+  /** Parent logger. @default silent */
   logger?: Logger;
 }
 
@@ -133,10 +139,11 @@ export function portEndpoints(
   };
 }
 
-/** Counters of one `CloneServer`, live fields updated in place. */
+/** Counters of one `CloneServer`, from its start. */
 export interface CloneServerStats {
   /** Client updates sequenced and published by this server. */
   updates: number;
+  /** Snapshot requests (ICANHAZ?) received and accepted by the vote. */
   snapshots: number;
   /** Snapshots abandoned because the client stopped reading or vanished. */
   snapshotsAborted: number;
@@ -147,7 +154,9 @@ export interface CloneServerStats {
    * same connection) already has one running or waiting (the client asks again).
    */
   snapshotsRefused: number;
+  /** Keys deleted because their TTL ran out (active only). */
   expired: number;
+  /** Malformed messages on any port, dropped and logged. */
   badMessages: number;
   /** Snapshot requests dropped because the Binary Star vote went against us. */
   votesRejected: number;
@@ -172,6 +181,58 @@ export interface CloneServerStats {
   /** Journal commits that failed (their updates were neither applied nor published). */
   journalFailures: number;
 }
+
+/**
+ * What `server.status()` yields besides `started` and `closed`. A passive server also reports
+ * how it follows its active peer (`server` is the peer's snapshot endpoint).
+ */
+export type CloneServerStatus =
+  | {
+      /** The server's role changed: a pair decided, failed over, or resolved a split brain. */
+      readonly type: 'role';
+      /** The role before. */
+      readonly from: CloneServerRole;
+      /** The role now. */
+      readonly to: CloneServerRole;
+    }
+  | {
+      /** Both servers of the pair were active; the data decided which one stays. */
+      readonly type: 'split-brain';
+      /** Whether this server stays active (the other steps down and hands its updates over). */
+      readonly stays: boolean;
+      /** This server's sequence. */
+      readonly sequence: bigint;
+      /** The peer's sequence as its last HUGZ showed it, when one was heard. */
+      readonly peerSequence: bigint | undefined;
+    }
+  | {
+      /** `health` turned false: a journal commit or the passive's replica loop failed. */
+      readonly type: 'unhealthy';
+      /** Which and why, as in `health.reason`. */
+      readonly reason: string;
+    }
+  | {
+      /** Passive: the active peer has been silent for `peerTtlMs`; the passive asks it again. */
+      readonly type: 'server-dead';
+      /** The peer's snapshot endpoint. */
+      readonly server: string;
+      /** How long it had been silent. */
+      readonly silentMs: number;
+    }
+  | {
+      /** Passive: a snapshot of the active peer is applied and the passive follows its stream. */
+      readonly type: 'connected';
+      /** The peer's snapshot endpoint. */
+      readonly server: string;
+    }
+  | {
+      /** Passive: the replica of the peer takes a new snapshot (see `CloneClientStatus`). */
+      readonly type: 'resync';
+      /** The peer's snapshot endpoint. */
+      readonly server: string;
+      /** Why: `gap`, `hugz` or `restart`. */
+      readonly reason: ResyncReason;
+    };
 
 /** `ok`, or why not. */
 export type CloneServerHealth = { ok: true } | { ok: false; reason: string };
@@ -206,10 +267,13 @@ function pendingId(msg: KvMsg): string {
 /**
  * A Clone (12/CHP) server: it hands out snapshots (ROUTER, port P), sequences and publishes
  * client updates (collector SUB P+2, publisher PUB P+1) and keeps the map, optionally journaled
- * to `dataDir`. Alone, or as one of a Binary Star pair (`pair`). `new CloneServer(options)`, then
- * `await start()` (a journal it cannot use rejects with `JournalError`); `close()` is idempotent.
+ * to `dataDir`. Alone, or as one of a Binary Star pair (`pair`). `new CloneServer(options)`
+ * validates and opens nothing; `await server.start()` loads the journal (one it cannot use rejects
+ * with `JournalError`), binds the three sockets and joins the pair, and resolves once the server
+ * is ready: bound (`endpoints` filled in) and serving, or, in a pair, taking part in the vote.
+ * `status()` reports role changes, split brains, health and, on a passive, how it follows its peer.
  */
-export class CloneServer implements AsyncDisposable {
+export class CloneServer extends Component<CloneServerStatus> {
   readonly #o: ResolvedOptions;
   readonly #options: CloneServerOptions;
   readonly #clock: Clock;
@@ -217,13 +281,13 @@ export class CloneServer implements AsyncDisposable {
   /** Warnings about peers' bad messages: at most 10 a second (every one is counted). */
   readonly #warnings: WarningLimiter;
   readonly #store = new KvStore();
-  readonly #snapshot: Channel<zmq.Router>;
-  readonly #publisher: Channel<zmq.Publisher>;
-  readonly #collector: Channel<zmq.Subscriber>;
-  readonly #guards: ServerSecurity[] = [];
+  #snapshot: Channel<zmq.Router> | undefined;
+  #publisher: Channel<zmq.Publisher> | undefined;
+  #collector: Channel<zmq.Subscriber> | undefined;
+  #guards: ServerSecurity[] = [];
   readonly #timers = new Set<TimerHandle>();
   readonly #bstar: BinaryStar | undefined;
-  readonly #peerWatch: Channel<zmq.Subscriber> | undefined;
+  #peerWatch: Channel<zmq.Subscriber> | undefined;
   /** The peer's sequence as its last HUGZ showed it. */
   #peerSequence: bigint | undefined;
   /** Active: the last update to each key this server sequenced in its current term as active. */
@@ -244,13 +308,12 @@ export class CloneServer implements AsyncDisposable {
   /** Passive: the active's updates whose client copy has not arrived yet, by UUID (hex). */
   readonly #seenFromActive = new Map<string, { at: number; copies: number }>();
   #refusedLoggedAt = -Infinity;
-  readonly #closer = new CloseOnce(() => this.#close());
   #health: CloneServerHealth = { ok: true };
   #snapshotsRunning = 0;
   readonly #snapshotQueue: { identity: Buffer; subtree: string }[] = [];
   /** Clients (identities, hex) with a snapshot running or waiting: one each at most. */
   readonly #snapshotPeers = new Set<string>();
-  readonly stats: CloneServerStats = {
+  readonly #stats: CloneServerStats = {
     updates: 0,
     snapshots: 0,
     snapshotsAborted: 0,
@@ -270,30 +333,30 @@ export class CloneServer implements AsyncDisposable {
     commits: 0,
     journalFailures: 0,
   };
-  readonly endpoints = { snapshot: '', publisher: '', collector: '' };
+  /** The three endpoints as bound (a `*` port resolved), filled in by `start()`. */
+  readonly endpoints: CloneServerAddress = { snapshot: '', publisher: '', collector: '' };
 
   constructor(options: CloneServerOptions = {}) {
+    super();
     this.#options = options;
     this.#o = { ...cloneServerDefaults, ...definedOnly(options) };
     this.#clock = options.clock ?? systemClock;
     this.#log = componentLogger(options.logger, { component: 'clone-server' });
     this.#warnings = new WarningLimiter(this.#log, this.#clock, 10);
-    const linger = this.#o.lingerMs;
-    // mandatory: a send to a vanished client fails at once; sendTimeout: a client that stops reading
-    // mid-snapshot holds the socket this long at most.
-    const router = new zmq.Router({ linger, mandatory: true, sendTimeout: this.#o.snapshotSendTimeoutMs });
-    const publisher = new zmq.Publisher({ linger });
-    // Matches the clients' write high-water mark, so a burst is queued, not dropped, on both ends.
-    const collector = new zmq.Subscriber({ linger, receiveHighWaterMark: 100_000 });
-    collector.subscribe();
-    const security = withPeerAdmitted(options.security, options.pair !== undefined);
-    for (const socket of [router, publisher, collector]) {
-      const guard = applyBindSecurity(socket, security, options.logger);
-      if (guard !== undefined) this.#guards.push(guard);
+    for (const name of [
+      'hugzIntervalMs',
+      'flushIntervalMs',
+      'maxPending',
+      'pendingTtlMs',
+      'peerTtlMs',
+      'snapshotSendTimeoutMs',
+      'maxConcurrentSnapshots',
+    ] as const) {
+      if (!(this.#o[name] > 0))
+        throw new InvalidArgumentError(`clone server: ${name} must be > 0, got ${this.#o[name]}`);
     }
-    this.#snapshot = new Channel(router, { name: 'snapshot', logger: this.#log });
-    this.#publisher = new Channel(publisher, { name: 'publisher', logger: this.#log });
-    this.#collector = new Channel(collector, { name: 'collector', logger: this.#log });
+    if (!(this.#o.lingerMs >= 0)) throw new InvalidArgumentError('clone server: lingerMs must be >= 0');
+    const security = withPeerAdmitted(options.security, options.pair !== undefined);
     const pair = options.pair;
     this.#role = pair === undefined ? 'active' : 'deciding';
     if (pair !== undefined) {
@@ -307,18 +370,15 @@ export class CloneServer implements AsyncDisposable {
         resolveSplitBrain: () => this.#resolveSplitBrain(),
         ...(security === undefined ? {} : { curve: pairStateCurve(security) }),
       });
-      // The peer's HUGZ, always: its sequence is what a split brain is decided by.
-      const watch = new zmq.Subscriber({ linger: 0 });
-      applyConnectSecurity(watch, peerSecurity(options.security));
-      watch.subscribe(HUGZ);
-      this.#peerWatch = new Channel(watch, { name: 'peer-hugz', logger: this.#log });
     }
   }
 
+  /** The last sequence number committed (0 for an empty server). */
   get sequence(): bigint {
     return this.#store.sequence;
   }
 
+  /** How many keys the map holds. */
   get size(): number {
     return this.#store.size;
   }
@@ -342,8 +402,17 @@ export class CloneServer implements AsyncDisposable {
   }
 
   #unhealthy(what: 'replica' | 'journal', err: Error): void {
-    this.#health = { ok: false, reason: `${what}: ${err.message}` };
+    const wasOk = this.#health.ok;
+    const reason = `${what}: ${err.message}`;
+    this.#health = { ok: false, reason };
     this.#log.error({ err, what }, 'clone server unhealthy');
+    if (wasOk) this.emit({ type: 'unhealthy', reason });
+  }
+
+  #setRole(to: CloneServerRole): void {
+    const from = this.#role;
+    this.#role = to;
+    if (from !== to) this.emit({ type: 'role', from, to });
   }
 
   /** The Binary Star reactor of a pair, for its state and counters. */
@@ -352,7 +421,7 @@ export class CloneServer implements AsyncDisposable {
   }
 
   /** Load the journal, bind the three sockets, join the pair if any, and start serving. */
-  async start(): Promise<void> {
+  protected override async onStart(signal: AbortSignal): Promise<void> {
     if (this.#options.dataDir !== undefined) {
       this.#journal = new CloneJournal(this.#options.dataDir, { fsync: this.#o.fsync });
       const { sequence, entries } = this.#journal.load();
@@ -360,17 +429,44 @@ export class CloneServer implements AsyncDisposable {
       this.#staged = sequence;
       this.#log.info({ path: this.#journal.path, sequence, keys: entries.length }, 'journal loaded');
     }
+    throwIfAborted(signal);
+    const linger = this.#o.lingerMs;
+    // mandatory: a send to a vanished client fails at once; sendTimeout: a client that stops reading
+    // mid-snapshot holds the socket this long at most.
+    const router = new zmq.Router({ linger, mandatory: true, sendTimeout: this.#o.snapshotSendTimeoutMs });
+    const publisher = new zmq.Publisher({ linger });
+    // Matches the clients' write high-water mark, so a burst is queued, not dropped, on both ends.
+    const collector = new zmq.Subscriber({ linger, receiveHighWaterMark: 100_000 });
+    collector.subscribe();
+    // Owned from here on: onClose closes them whatever fails next.
+    this.#snapshot = new Channel(router, { name: 'snapshot', logger: this.#log });
+    this.#publisher = new Channel(publisher, { name: 'publisher', logger: this.#log });
+    this.#collector = new Channel(collector, { name: 'collector', logger: this.#log });
+    const security = withPeerAdmitted(this.#options.security, this.#options.pair !== undefined);
+    for (const socket of [router, publisher, collector]) {
+      const guard = applyBindSecurity(socket, security, this.#options.logger);
+      if (guard !== undefined) this.#guards.push(guard);
+    }
+    if (this.#bstar !== undefined) {
+      // The peer's HUGZ, always: its sequence is what a split brain is decided by.
+      const watch = new zmq.Subscriber({ linger: 0 });
+      applyConnectSecurity(watch, peerSecurity(this.#options.security));
+      watch.subscribe(HUGZ);
+      this.#peerWatch = new Channel(watch, { name: 'peer-hugz', logger: this.#log });
+    }
     await Promise.all(this.#guards.map((g) => g.ready()));
-    await this.#snapshot.socket.bind(this.#o.snapshotEndpoint);
-    await this.#publisher.socket.bind(this.#o.publisherEndpoint);
-    await this.#collector.socket.bind(this.#o.collectorEndpoint);
-    this.endpoints.snapshot = this.#snapshot.socket.lastEndpoint ?? this.#o.snapshotEndpoint;
-    this.endpoints.publisher = this.#publisher.socket.lastEndpoint ?? this.#o.publisherEndpoint;
-    this.endpoints.collector = this.#collector.socket.lastEndpoint ?? this.#o.collectorEndpoint;
+    await router.bind(this.#o.snapshotEndpoint);
+    await publisher.bind(this.#o.publisherEndpoint);
+    await collector.bind(this.#o.collectorEndpoint);
+    throwIfAborted(signal);
+    const snapshot = this.#snapshot;
+    this.endpoints.snapshot = router.lastEndpoint ?? this.#o.snapshotEndpoint;
+    this.endpoints.publisher = publisher.lastEndpoint ?? this.#o.publisherEndpoint;
+    this.endpoints.collector = collector.lastEndpoint ?? this.#o.collectorEndpoint;
     void this.#collector.start((m) => this.#onCollector(m));
     const bstar = this.#bstar;
     if (bstar === undefined) {
-      void this.#snapshot.start((m) => this.#onSnapshotRequest(m));
+      void snapshot.start((m) => this.#onSnapshotRequest(m));
     } else {
       bstar.onActive(() => this.#becomeActive());
       bstar.onPassive(() => this.#becomePassive());
@@ -391,13 +487,13 @@ export class CloneServer implements AsyncDisposable {
         });
       }
       await bstar.start();
-      void this.#snapshot.start((m) => {
+      void snapshot.start((m) => {
         if (bstar.vote()) this.#onSnapshotRequest(m);
-        else this.stats.votesRejected += 1;
+        else this.#stats.votesRejected += 1;
       });
     }
     this.#every(this.#o.hugzIntervalMs, () => {
-      if (this.#role === 'active') this.#publisher.post(encodeHugz(this.#store.sequence));
+      if (this.#role === 'active') this.#publisher?.post(encodeHugz(this.#store.sequence));
     });
     this.#every(this.#o.flushIntervalMs, () => {
       if (this.#role === 'active') this.#expire();
@@ -411,7 +507,7 @@ export class CloneServer implements AsyncDisposable {
   #every(ms: number, fn: () => void): void {
     const tick = (): void => {
       this.#timers.delete(handle);
-      if (this.#closer.started) return;
+      if (this.closeSignal.aborted) return;
       fn();
       handle = this.#clock.setTimeout(tick, ms);
       this.#timers.add(handle);
@@ -432,7 +528,7 @@ export class CloneServer implements AsyncDisposable {
     if (this.#journal === undefined) {
       const msg = this.#store.apply(update, this.#clock.now());
       this.#sequenced(msg);
-      this.#publisher.post(encodeKvMsg(msg));
+      this.#publisher?.post(encodeKvMsg(msg));
       return;
     }
     this.#staged += 1n;
@@ -461,7 +557,7 @@ export class CloneServer implements AsyncDisposable {
     for (const msg of msgs) {
       this.#store.applySequenced(msg, now);
       this.#sequenced(msg);
-      this.#publisher.post(encodeKvMsg(msg));
+      this.#publisher?.post(encodeKvMsg(msg));
     }
   }
 
@@ -493,10 +589,10 @@ export class CloneServer implements AsyncDisposable {
     if (journal === undefined) return true;
     try {
       journal.write(this.#toWrites(batch), sequence);
-      this.stats.commits += 1;
+      this.#stats.commits += 1;
       return true;
     } catch (err) {
-      this.stats.journalFailures += 1;
+      this.#stats.journalFailures += 1;
       this.#log.error({ err: toError(err), updates: batch.length }, 'journal commit failed; updates not applied');
       this.#unhealthy('journal', toError(err));
       return false;
@@ -515,13 +611,13 @@ export class CloneServer implements AsyncDisposable {
     const now = this.#clock.now();
     if (this.#journal === undefined) {
       for (const msg of this.#store.expire(now)) {
-        this.stats.expired += 1;
-        this.#publisher.post(encodeKvMsg(msg));
+        this.#stats.expired += 1;
+        this.#publisher?.post(encodeKvMsg(msg));
       }
       return;
     }
     for (const msg of this.#store.dueForExpiry(now)) {
-      this.stats.expired += 1;
+      this.#stats.expired += 1;
       this.#sequenceAndPublish(msg, true);
     }
   }
@@ -536,10 +632,10 @@ export class CloneServer implements AsyncDisposable {
       this.#bad(err, 'snapshot', identity);
       return;
     }
-    this.stats.snapshots += 1;
+    this.#stats.snapshots += 1;
     const peer = hex(identity);
     if (this.#snapshotPeers.has(peer)) {
-      this.stats.snapshotsRefused += 1; // one at a time per client: a peer cannot fill the queue
+      this.#stats.snapshotsRefused += 1; // one at a time per client: a peer cannot fill the queue
       return;
     }
     if (this.#snapshotsRunning < this.#o.maxConcurrentSnapshots) {
@@ -550,10 +646,10 @@ export class CloneServer implements AsyncDisposable {
     // Each snapshot in flight holds a copy of (a subtree of) the map: after a failover every client
     // asks at once, so only so many are copied at a time and the rest wait their turn.
     if (this.#snapshotQueue.length >= MAX_QUEUED_SNAPSHOTS) {
-      this.stats.snapshotsRefused += 1; // the client times out and asks again
+      this.#stats.snapshotsRefused += 1; // the client times out and asks again
       return;
     }
-    this.stats.snapshotsQueued += 1;
+    this.#stats.snapshotsQueued += 1;
     this.#snapshotPeers.add(peer);
     this.#snapshotQueue.push({ identity, subtree });
   }
@@ -570,7 +666,7 @@ export class CloneServer implements AsyncDisposable {
       this.#snapshotsRunning -= 1;
       this.#snapshotPeers.delete(hex(identity));
       const next = this.#snapshotQueue.shift();
-      if (next !== undefined && !this.#closer.started) this.#startSnapshot(next.identity, next.subtree);
+      if (next !== undefined && !this.closeSignal.aborted) this.#startSnapshot(next.identity, next.subtree);
     });
   }
 
@@ -582,11 +678,13 @@ export class CloneServer implements AsyncDisposable {
    */
   async #sendSnapshot(identity: Buffer, entries: KvMsg[], sequence: bigint, subtree: string): Promise<void> {
     try {
-      for (const msg of entries) await this.#snapshot.send([identity, ...encodeKvMsg(msg)]);
-      await this.#snapshot.send([identity, ...encodeKthxbai(sequence, subtree)]);
+      const channel = this.#snapshot;
+      if (channel === undefined) return;
+      for (const msg of entries) await channel.send([identity, ...encodeKvMsg(msg)]);
+      await channel.send([identity, ...encodeKthxbai(sequence, subtree)]);
     } catch (err) {
-      if (this.#closer.started) return;
-      this.stats.snapshotsAborted += 1;
+      if (this.closeSignal.aborted) return;
+      this.#stats.snapshotsAborted += 1;
       this.#log.warn(
         { peer: hex(identity), entries: entries.length, reason: toError(err).message },
         'snapshot abandoned: the client is not reading',
@@ -605,10 +703,10 @@ export class CloneServer implements AsyncDisposable {
     }
     if (this.#role === 'active') {
       if (update.uuid.length > 0 && this.#recent.has(update.uuid.toString('hex'))) {
-        this.stats.duplicates += 1; // sequenced already (a handed-over update, or a resend)
+        this.#stats.duplicates += 1; // sequenced already (a handed-over update, or a resend)
         return;
       }
-      this.stats.updates += 1;
+      this.#stats.updates += 1;
       this.#sequenceAndPublish(update);
       return;
     }
@@ -616,12 +714,12 @@ export class CloneServer implements AsyncDisposable {
     const id = pendingId(update);
     if (this.#consumeSeen(id)) return; // the active's copy came first
     if (this.#pending.size >= this.#o.maxPending) {
-      this.stats.pendingRefused += 1;
+      this.#stats.pendingRefused += 1;
       const now = this.#clock.now();
       if (now - this.#refusedLoggedAt > 10_000) {
         this.#refusedLoggedAt = now;
         this.#log.warn(
-          { pending: this.#pending.size, refused: this.stats.pendingRefused },
+          { pending: this.#pending.size, refused: this.#stats.pendingRefused },
           'pending list full: client update refused',
         );
       }
@@ -645,7 +743,7 @@ export class CloneServer implements AsyncDisposable {
   #becomeActive(): void {
     const was = this.#role;
     if (was === 'passive') this.#flushReplicated();
-    this.#role = 'active';
+    this.#setRole('active');
     const follower = this.#follower;
     this.#follower = undefined;
     void follower?.close();
@@ -654,7 +752,7 @@ export class CloneServer implements AsyncDisposable {
     this.#term = new Map();
     this.#lostSplitBrain = false;
     for (const { msg } of this.#pending.values()) {
-      this.stats.replayed += 1;
+      this.#stats.replayed += 1;
       this.#sequenceAndPublish(msg);
     }
     this.#log.info({ from: was, replayed: this.#pending.size, sequence: this.sequence }, 'clone server active');
@@ -665,7 +763,7 @@ export class CloneServer implements AsyncDisposable {
   #becomePassive(): void {
     const pair = this.#options.pair;
     if (pair === undefined) return;
-    this.#role = 'passive';
+    this.#setRole('passive');
     this.#batch = [];
     let handover: KvMsg[] = [];
     if (this.#lostSplitBrain) {
@@ -679,6 +777,7 @@ export class CloneServer implements AsyncDisposable {
       subtrees: [''],
       serverTtlMs: this.#o.peerTtlMs,
       lingerMs: 0,
+      clock: this.#clock,
       security: peerSecurity(this.#options.security),
       logger: this.#log.child({ peer: true }),
       onSnapshot: (entries, sequence) => {
@@ -691,7 +790,7 @@ export class CloneServer implements AsyncDisposable {
         // Every update held so far came before this snapshot: whether the active sequenced it (and
         // maybe overwrote it since) the snapshot cannot tell, as it carries only each key's last
         // write. Replaying such an update could bring back a replaced value, so none is kept.
-        this.stats.pendingDropped += this.#pending.size;
+        this.#stats.pendingDropped += this.#pending.size;
         this.#pending.clear();
         for (const e of entries) if (e.uuid.length > 0) this.#remember(e.uuid);
         this.#journalReplace();
@@ -707,6 +806,9 @@ export class CloneServer implements AsyncDisposable {
       onHugz: () => {
         if (this.#follower === follower) this.#prunePending();
       },
+      onEvent: (event) => {
+        if (this.#follower === follower) this.#onPeerEvent(event);
+      },
     });
     this.#follower = follower;
     this.#log.info({ peer: pair.peer }, 'clone server passive, following the active');
@@ -717,8 +819,16 @@ export class CloneServer implements AsyncDisposable {
     });
   }
 
+  /** Passive: how the replica of the active goes, on the status feed. */
+  #onPeerEvent(event: FollowerEvent): void {
+    const server = this.#peerAddress().snapshot;
+    if (event.type === 'connected') this.emit({ type: 'connected', server });
+    else if (event.type === 'server-dead') this.emit({ type: 'server-dead', server, silentMs: event.silentMs });
+    else if (event.type === 'resync') this.emit({ type: 'resync', server, reason: event.reason });
+  }
+
   #onPeerUpdate(msg: KvMsg): void {
-    this.stats.replicated += 1;
+    this.#stats.replicated += 1;
     if (msg.uuid.length > 0) this.#remember(msg.uuid);
     const now = this.#clock.now();
     const id = pendingId(msg);
@@ -758,7 +868,7 @@ export class CloneServer implements AsyncDisposable {
     const peer = this.#peerSequence;
     const role = this.#options.pair?.role ?? 'primary';
     const stays = peer === undefined ? role === 'primary' : mine > peer || (mine === peer && role === 'primary');
-    this.stats.splitBrains += 1;
+    this.#stats.splitBrains += 1;
     this.#log.error(
       { sequence: mine, peerSequence: peer, role, stays, divergent: this.#term.size },
       stays
@@ -766,6 +876,7 @@ export class CloneServer implements AsyncDisposable {
         : 'split brain: both servers active; the peer has more, this one steps down',
     );
     if (!stays) this.#lostSplitBrain = true;
+    this.emit({ type: 'split-brain', stays, sequence: mine, peerSequence: peer });
     return stays;
   }
 
@@ -810,7 +921,7 @@ export class CloneServer implements AsyncDisposable {
       pub.connect(collector);
       await pub.receive(); // the winner's collector has subscribed: nothing sent is dropped
       for (const msg of updates) await pub.send(encodeKvMsg({ ...msg, sequence: 0n }));
-      this.stats.splitBrainHandedOver += updates.length;
+      this.#stats.splitBrainHandedOver += updates.length;
     } catch (err) {
       this.#log.error({ err: toError(err), updates: updates.length }, 'split brain: hand-over failed');
     } finally {
@@ -832,7 +943,7 @@ export class CloneServer implements AsyncDisposable {
     for (const [id, p] of this.#pending) {
       if (p.at > horizon) break;
       this.#pending.delete(id);
-      this.stats.pendingExpired += 1;
+      this.#stats.pendingExpired += 1;
     }
     for (const [id, { at }] of this.#seenFromActive) {
       if (at > horizon) break;
@@ -847,14 +958,14 @@ export class CloneServer implements AsyncDisposable {
     const entries = [...this.#store.snapshot('', this.#clock.now())];
     try {
       journal.replace(this.#toWrites(entries), this.#store.sequence);
-      this.stats.commits += 1;
+      this.#stats.commits += 1;
     } catch (err) {
       this.#log.error({ err: toError(err) }, 'journal replace failed');
     }
   }
 
   #bad(err: unknown, socket: string, peer?: Buffer): void {
-    this.stats.badMessages += 1;
+    this.#stats.badMessages += 1;
     const e = toError(err);
     this.#warnings.warn(
       {
@@ -866,35 +977,23 @@ export class CloneServer implements AsyncDisposable {
     );
   }
 
-  /** Stop serving and close every socket and the journal. Idempotent; resolves when all are closed. */
-  close(): Promise<void> {
-    return this.#closer.close();
+  /** A snapshot of the counters; read it again for fresh figures. */
+  get stats(): CloneServerStats {
+    return { ...this.#stats };
   }
 
-  async #close(): Promise<void> {
+  /** Stop serving and close every socket and the journal (copes with a partial start). */
+  protected override async onClose(): Promise<void> {
     for (const t of this.#timers) this.#clock.clearTimeout(t);
     this.#timers.clear();
     if (this.#role === 'active') this.#commit();
     await this.#follower?.close();
     await this.#bstar?.close();
     await this.#peerWatch?.close();
-    await Promise.all([this.#snapshot.close(), this.#publisher.close(), this.#collector.close()]);
+    await Promise.all([this.#snapshot?.close(), this.#publisher?.close(), this.#collector?.close()]);
     await Promise.all(this.#guards.map((g) => g.release()));
     this.#journal?.close();
     this.#log.info({ sequence: this.sequence }, 'clone server closed');
-  }
-
-  /**
-   * Resolves once the server has closed, never rejects: `undefined` after `close()`, or the error
-   * that `close()` itself ran into.
-   */
-  closed(): Promise<void | Error> {
-    return this.#closer.closed();
-  }
-
-  /** Same as `close()`, for `await using`. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
   }
 }
 

@@ -3,11 +3,10 @@
  * bookkeeping when validation throws, every server's collector subscribed before start() resolves,
  * a replica loop that fails surfaces its error, subtree filtering of keys that begin with HUGZ.
  */
-import { ClosedError, InvalidArgumentError } from '@zpatterns/core';
+import { ClosedError, InvalidArgumentError, NotStartedError } from '@zpatterns/core';
 import { startTcpProxy, useDisposables } from '@zpatterns/testkit';
 import { describe, expect, it, vi } from 'vitest';
 import { CloneClient } from '../src/client.js';
-import { NotStartedError } from '../src/errors.js';
 import { CloneServer } from '../src/server.js';
 
 vi.setConfig({ testTimeout: 30_000 });
@@ -26,7 +25,7 @@ describe('CloneClient refusals', () => {
     const c = track(new CloneClient({ servers: [{ ...s.endpoints }] }));
     expect(() => c.set('/a', 'x')).toThrow(NotStartedError);
     expect(() => c.delete('/a')).toThrow(NotStartedError);
-    await expect(c.commit('/a', 'x')).rejects.toMatchObject({ code: 'ERR_CLONE_NOT_STARTED' });
+    await expect(c.commit('/a', 'x')).rejects.toMatchObject({ code: 'ERR_NOT_STARTED' });
     expect(c.stats.sent).toBe(0);
   });
 

@@ -1,15 +1,91 @@
 /**
- * The shared lifecycle of the Clone server and client, on real sockets: `close()` twice,
- * `await using`, `closed()`, and `commit()`'s per-call `{ timeoutMs, signal }`.
+ * The shared lifecycle of the Clone server and client, on real sockets: `new` opens nothing,
+ * `start()` and its `{ timeoutMs, signal }`, `close()` twice, `await using`, `closed()`, the status
+ * feed's ends, stats as snapshots, and `commit()`'s per-call `{ timeoutMs, signal }`.
  */
-import { useDisposables, expectClosesOnce, type LongLived } from '@zpatterns/testkit';
+import { ipcEndpoint, useDisposables, expectClosesOnce, type LongLived } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
 import { CloneClient } from '../src/client.js';
 import { CloneServer } from '../src/server.js';
 
 const { track } = useDisposables();
 
+async function drain<T>(feed: AsyncIterable<T>): Promise<T[]> {
+  const events: T[] = [];
+  for await (const event of feed) events.push(event);
+  return events;
+}
+
 describe('Clone lifecycle', () => {
+  it('new validates and opens nothing: a server whose port is taken fails only at start()', async () => {
+    const first = track(new CloneServer());
+    await first.start();
+    const second = new CloneServer({ snapshotEndpoint: first.endpoints.snapshot });
+    expect(second.lifecycle).toBe('new');
+    const feed = drain(second.status());
+    const failure = await second.start().catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(Error);
+    expect(second.lifecycle).toBe('closed');
+    expect(await second.closed()).toBe(failure);
+    expect(await feed).toEqual([{ type: 'closed', error: failure }]);
+    expect(() => new CloneServer({ hugzIntervalMs: 0 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+    );
+    expect(() => new CloneClient({ servers: [] })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    expect(() => new CloneClient({ servers: ['tcp://127.0.0.1:1'], serverTtlMs: -1 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+    );
+  });
+
+  it('CloneClient before start(): writes refuse with ERR_NOT_STARTED; CloneClient.start() is new + start', async () => {
+    const server = track(await CloneServer.start({ hugzIntervalMs: 100 }));
+    const client = track(new CloneClient({ servers: [{ ...server.endpoints }] }));
+    expect(client.lifecycle).toBe('new');
+    expect(() => client.set('/k', 'v')).toThrow(expect.objectContaining({ code: 'ERR_NOT_STARTED' }));
+    await expect(client.commit('/k', 'v')).rejects.toMatchObject({ code: 'ERR_NOT_STARTED' });
+    const feed = drain(client.status());
+    await client.start();
+    expect(client.running).toBe(true);
+    await client.close();
+    expect(await feed).toEqual([
+      { type: 'connected', server: server.endpoints.snapshot },
+      { type: 'started' },
+      { type: 'closed' },
+    ]);
+    const other = track(await CloneClient.start({ servers: [{ ...server.endpoints }] }));
+    expect(other.running).toBe(true);
+  });
+
+  it('start({ timeoutMs }) with no server answering: TimeoutError, and the client is closed with it', async () => {
+    const nowhere = { snapshot: ipcEndpoint('s'), publisher: ipcEndpoint('p'), collector: ipcEndpoint('c') };
+    const client = new CloneClient({ servers: [nowhere], serverTtlMs: 60_000 });
+    const failure = await client.start({ timeoutMs: 200 }).catch((err: unknown) => err);
+    expect(failure).toMatchObject({ name: 'TimeoutError', code: 'ERR_TIMEOUT' });
+    expect(String(failure)).toContain('timeoutMs=200');
+    expect(await client.closed()).toBe(failure);
+    await expect(client.commit('/k', 'v')).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+
+    const aborted = new CloneClient({ servers: [nowhere] });
+    const controller = new AbortController();
+    const starting = aborted.start({ signal: controller.signal });
+    controller.abort(new Error('shutting down'));
+    await expect(starting).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    await expect(new CloneClient({ servers: [nowhere] }).start({ timeoutMs: 0 })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARGUMENT',
+    });
+  });
+
+  it('stats are snapshots: a copy read earlier keeps its figures', async () => {
+    const server = track(await CloneServer.start({ hugzIntervalMs: 100 }));
+    const client = track(await CloneClient.start({ servers: [{ ...server.endpoints }] }));
+    const [clientBefore, serverBefore] = [client.stats, server.stats];
+    await client.commit('/k', 'v');
+    expect([clientBefore.sent, serverBefore.updates]).toEqual([0, 0]);
+    expect([client.stats.sent, server.stats.updates]).toEqual([1, 1]);
+    expect(client.stats).not.toBe(client.stats);
+    expect(server.stats).not.toBe(server.stats);
+  });
+
   it('CloneServer and CloneClient: close twice, closed()', async () => {
     const server = new CloneServer({ hugzIntervalMs: 100 });
     await server.start();

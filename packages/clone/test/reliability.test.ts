@@ -12,10 +12,10 @@ import * as zmq from 'zeromq';
 import { describe, expect, it, vi } from 'vitest';
 
 vi.setConfig({ testTimeout: 60_000 }); // pairs and large snapshots, on a loaded 2-core machine
-import { CloneClient, type CloneChange } from '../src/client.js';
+import { CloneClient, type CloneChange, type CloneClientStatus } from '../src/client.js';
 import { WatchOverflowError } from '../src/errors.js';
 import { decodeKvMsg, encodeIcanhaz, encodeKvMsg, newUuid, type KvMsg } from '../src/kvmsg.js';
-import { CloneServer, type CloneServerOptions } from '../src/server.js';
+import { CloneServer, type CloneServerOptions, type CloneServerStatus } from '../src/server.js';
 
 const { track, defer } = useDisposables();
 function tempDir(): string {
@@ -41,6 +41,19 @@ async function client(
   return c;
 }
 
+/** Every status event of `target` from now on, besides `started` and `closed`. */
+function record<T extends { readonly type: string }>(target: {
+  status(): AsyncIterable<T | { readonly type: 'started' } | { readonly type: 'closed' }>;
+}): T[] {
+  const events: T[] = [];
+  void (async () => {
+    for await (const event of target.status()) {
+      if (event.type !== 'started' && event.type !== 'closed') events.push(event as T);
+    }
+  })();
+  return events;
+}
+
 /** A PUB that forwards `publisher`'s stream except the messages `drop` picks; returns its endpoint. */
 async function lossyProxy(publisher: string, drop: (msg: KvMsg) => boolean): Promise<string> {
   const upstream = track(new zmq.Subscriber({ linger: 0 }));
@@ -63,11 +76,14 @@ describe('gap detection', () => {
       (msg) => msg.key !== 'HUGZ' && msg.sequence === 5n && dropped++ === 0,
     );
     const lossy = await client([{ ...s.endpoints, publisher: proxy }]);
+    const seen = record<CloneClientStatus>(lossy);
     const writer = await client([s.endpoints]);
     for (let i = 1; i <= 10; i += 1) await writer.commit(`/k/${i}`, `v${i}`);
     await eventually(() => lossy.sequence === 10n && lossy.size === 10, { what: 'lossy client converged' });
     expect(dropped).toBe(1);
     expect(lossy.stats.gaps).toBeGreaterThanOrEqual(1);
+    expect(seen[0]).toEqual({ type: 'resync', server: s.endpoints.snapshot, reason: 'gap' });
+    expect(seen.filter((e) => e.type !== 'resync')).toEqual([]); // no failover, no dead server
     expect(lossy.entries().sort()).toEqual(writer.entries().sort());
   });
 
@@ -75,9 +91,11 @@ describe('gap detection', () => {
     const s = await server();
     const proxy = await lossyProxy(s.endpoints.publisher, (msg) => msg.key === '/only');
     const lossy = await client([{ ...s.endpoints, publisher: proxy }]);
+    const seen = record<CloneClientStatus>(lossy);
     const writer = await client([s.endpoints]);
     await writer.commit('/only', 'x');
     await eventually(() => lossy.get('/only')?.toString() === 'x', { what: 'resync after HUGZ' });
+    expect(seen[0]).toEqual({ type: 'resync', server: s.endpoints.snapshot, reason: 'hugz' });
   });
 });
 
@@ -182,10 +200,14 @@ describe('Binary Star pair', () => {
     const { addresses, primary, backup } = pair();
     const p = primary();
     const b = backup();
+    const [pSeen, bSeen] = [record<CloneServerStatus>(p), record<CloneServerStatus>(b)];
     await Promise.all([p.start(), b.start()]);
     await eventually(() => p.role === 'active' && b.role === 'passive', { what: 'pair settled' });
+    expect(pSeen[0]).toEqual({ type: 'role', from: 'deciding', to: 'active' });
+    expect(bSeen[0]).toEqual({ type: 'role', from: 'deciding', to: 'passive' });
     const c1 = await client(addresses);
     const c2 = await client(addresses);
+    const c1Seen = record<CloneClientStatus>(c1);
     for (let i = 0; i < 200; i += 1) await (i % 2 === 0 ? c1 : c2).commit(`/k/${i % 50}`, `v${i}`);
     await c1.commit('/ttl', 'x', { ttlMs: 1000 });
     await eventually(() => b.sequence === p.sequence && b.size === p.size, { what: 'backup caught up' });
@@ -200,6 +222,18 @@ describe('Binary Star pair', () => {
     });
     const after = await c2.commit('/after', 'failover');
     expect(after).toBeGreaterThan(before);
+    const [primaryAt, backupAt] = [addresses[0]?.snapshot, addresses[1]?.snapshot];
+    expect(c1Seen.filter((e) => e.type !== 'resync').slice(0, 3)).toEqual([
+      { type: 'server-dead', server: primaryAt, silentMs: expect.any(Number) as unknown },
+      { type: 'failover', from: primaryAt, to: backupAt },
+      { type: 'connected', server: backupAt },
+    ]);
+    // the backup saw its peer go quiet, then took over
+    expect(bSeen.filter((e) => e.type === 'role')).toEqual([
+      { type: 'role', from: 'deciding', to: 'passive' },
+      { type: 'role', from: 'passive', to: 'active' },
+    ]);
+    expect(bSeen).toContainEqual({ type: 'connected', server: primaryAt });
     await eventually(() => c1.get('/after') !== undefined, { what: 'c1 follows the new active' });
     // the TTL key expires on the new active (only the active expires)
     await eventually(() => c1.get('/ttl') === undefined, { what: 'ttl expiry on the new active' });

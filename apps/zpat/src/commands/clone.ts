@@ -220,28 +220,28 @@ function openClient(command: string, flags: CloneFlags, subtree: string): { clie
 
 /** `client.start()`, bounded by `--timeout-ms` and by `signal`. Resolves false when aborted. */
 async function startWithin(client: CloneClient, flags: CloneFlags, signal?: AbortSignal): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  let onAbort: (() => void) | undefined;
-  const servers = (flags.server ?? [DEFAULT_CLONE_SERVER]).join(', ');
   try {
-    return await Promise.race([
-      client.start().then(() => true),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new TimeoutError(`no snapshot from ${servers} within ${flags.timeoutMs} ms (--timeout-ms)`)),
-          flags.timeoutMs,
-        );
-      }),
-      new Promise<boolean>((resolve) => {
-        onAbort = () => resolve(false);
-        if (signal?.aborted === true) resolve(false);
-        signal?.addEventListener('abort', onAbort);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+    await client.start({ timeoutMs: flags.timeoutMs, signal });
+    return true;
+  } catch (err) {
+    if (signal?.aborted === true) return false;
+    if (err instanceof TimeoutError) {
+      const servers = (flags.server ?? [DEFAULT_CLONE_SERVER]).join(', ');
+      throw new TimeoutError(`no snapshot from ${servers} within ${flags.timeoutMs} ms (--timeout-ms)`, { cause: err });
+    }
+    throw err;
   }
+}
+
+/** Log the client's status changes (a failover, a dead server, a resync) on stderr. */
+function logStatus(client: CloneClient, logger: Logger): void {
+  void (async () => {
+    for await (const event of client.status()) {
+      if (event.type === 'started' || event.type === 'closed') continue;
+      if (event.type === 'connected') logger.info(event, 'following a server');
+      else logger.warn(event, event.type);
+    }
+  })();
 }
 
 async function run(
@@ -250,7 +250,8 @@ async function run(
   subtree: string,
   body: (client: CloneClient) => Promise<number>,
 ): Promise<number> {
-  const { client } = openClient(command, flags, subtree);
+  const { client, logger } = openClient(command, flags, subtree);
+  logStatus(client, logger);
   try {
     await startWithin(client, flags);
     return await body(client);
@@ -284,6 +285,7 @@ async function watch(prefix: string, flags: WatchFlags): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const { client, logger } = openClient('watch', flags, subtree);
+  logStatus(client, logger);
   try {
     if (!(await startWithin(client, flags, stop.signal))) return 0;
     const changes = client.watch(prefix, { signal: stop.signal });
