@@ -48,11 +48,11 @@ import {
   PostgresStore,
   SqliteStore,
   TitanicServer,
-  TSP_SERVICE,
   titanicServerDefaults,
   type PostgresSettings,
   type TitanicStore,
 } from '@zpatterns/titanic';
+import { TSP_SERVICE } from '@zpatterns/titanic/protocol';
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
   broker: string;
@@ -285,7 +285,7 @@ process.exitCode = await runDaemon({
       try {
         // Two SQLite stores behind one broker would split requests and replies between them.
         if (broker === undefined) await refuseSecondSqliteTitanic(brokerEndpoint);
-        sqlite = new SqliteStore({ dataDir: flags.dataDir });
+        sqlite = await SqliteStore.start({ dataDir: flags.dataDir });
       } catch (err) {
         await broker?.close();
         throw err;
@@ -296,7 +296,7 @@ process.exitCode = await runDaemon({
     } else {
       let pg: PostgresStore;
       try {
-        pg = await PostgresStore.open({ url: flags.store, logger });
+        pg = await PostgresStore.start({ url: flags.store, logger });
         store = pg;
       } catch (err) {
         await broker?.close();
@@ -362,14 +362,14 @@ process.exitCode = await runDaemon({
       // Reconnect to a lost broker from one heartbeat on, up to 13 of them (2.5 s .. 32 s by default).
       reconnect: exponentialBackoff({ initialMs: flags.heartbeatMs, maxMs: flags.heartbeatMs * 13, jitter: 0.2 }),
     });
-    let recovered: number;
     try {
-      ({ recovered } = await server.start());
+      // A failed start closes the server (and with it the store).
+      await server.start();
     } catch (err) {
-      await server.close();
       await broker?.close();
       throw err;
     }
+    const { recovered } = server.stats;
     const metrics = await serveMetrics(flags, {
       logger,
       ...(registry === undefined ? {} : { registry }),

@@ -45,7 +45,7 @@ describe('titanic daemon and zpat titanic', () => {
       'x',
       '--broker',
       'tcp://127.0.0.1:1',
-      '--timeout-ms',
+      '--attempt-timeout-ms',
       '200',
       '--retries',
       '0',
