@@ -83,7 +83,7 @@ describe('titanic: a dead service does not hold up a live one (real processes)',
         reconnect: constantBackoff(100),
       });
       const served = echo.serve((body) => body);
-      const client = new TitanicClient({ broker, timeoutMs: 5000, retries: 2, maxSockets: 32 });
+      const client = await TitanicClient.start({ broker, attemptTimeoutMs: 5000, retries: 2, maxSockets: 32 });
       try {
         const round = async (tag: string): Promise<number> => {
           const started = Date.now();
@@ -113,7 +113,7 @@ describe('titanic: a dead service does not hold up a live one (real processes)',
           `titanic dead-service test (${name}): ${LIVE} echo calls took ${alone} ms alone, ${behindDead} ms with ${DEAD} requests pending for a service with no worker`,
         );
       } finally {
-        await client.shutdown();
+        await client.close();
         await echo.close();
         await served;
       }
@@ -135,7 +135,7 @@ describe('titanic: a dead service does not hold up a live one (real processes)',
           return body;
         }),
       ];
-      const client = new TitanicClient({ broker, timeoutMs: 5000, retries: 2, maxSockets: 32 });
+      const client = await TitanicClient.start({ broker, attemptTimeoutMs: 5000, retries: 2, maxSockets: 32 });
       try {
         await pool(DEAD, 32, async (i) => {
           await client.submit('slow', [`slow-${i}`]);
@@ -160,7 +160,7 @@ describe('titanic: a dead service does not hold up a live one (real processes)',
           `titanic slow-service test (${name}): ${LIVE / 2} echo calls took ${tookMs} ms with ${DEAD} requests pending for a service answering one per 50 ms`,
         );
       } finally {
-        await client.shutdown();
+        await client.close();
         await Promise.all([echo.close(), slow.close()]);
         await Promise.all(served);
       }

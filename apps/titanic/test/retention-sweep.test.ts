@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Broker, MajordomoClient } from '@zpatterns/majordomo';
 import { appBin, Daemon, type LogLine, usePostgres } from '@zpatterns/testkit';
-import { generateUuid, PostgresStore, SqliteStore, type StoreWrite, type TitanicStore } from '@zpatterns/titanic';
+import { PostgresStore, SqliteStore, type StoreWrite, type TitanicStore } from '@zpatterns/titanic';
+import { generateUuid } from '@zpatterns/titanic/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const HEARTBEAT_MS = 100;
@@ -50,7 +51,7 @@ const stores: [string, () => Promise<string[]>][] = [
     async () => {
       const dir = mkdtempSync(join(tmpdir(), 'titanic-sweep-'));
       dirs.push(dir);
-      await fill(new SqliteStore({ dataDir: dir }));
+      await fill(await SqliteStore.start({ dataDir: dir }));
       return ['--data-dir', dir];
     },
   ],
@@ -60,7 +61,7 @@ if (available) {
     'PostgreSQL',
     async () => {
       const url = postgres.cluster().url;
-      await fill(await PostgresStore.open({ url }));
+      await fill(await PostgresStore.start({ url }));
       return ['--store', url];
     },
   ]);

@@ -72,7 +72,7 @@ describe.skipIf(!available)('titanic on PostgreSQL: rolling restart with a slow 
         return body;
       }),
     );
-    const client = new TitanicClient({ broker: endpoint, timeoutMs: 3000, retries: 3 });
+    const client = await TitanicClient.start({ broker: endpoint, attemptTimeoutMs: 3000, retries: 3 });
     try {
       const bodies = Array.from({ length: REQUESTS }, (_, i) => `slow-${i}`);
       const uuids = await Promise.all(bodies.map((body) => client.submit('slow', [body])));
@@ -99,7 +99,7 @@ describe.skipIf(!available)('titanic on PostgreSQL: rolling restart with a slow 
       // The restart did abandon requests in flight (else this test proves nothing).
       expect([...dispatches.values()].some((times) => times.length > 1)).toBe(true);
     } finally {
-      await client.shutdown();
+      await client.close();
       await Promise.all(workers.map((worker) => worker.close()));
       await Promise.all(served);
     }

@@ -101,7 +101,7 @@ async function measureTitanic(run: TitanicRun, label: string, argsList: readonly
   try {
     for (const args of argsList) instances.push(await Peer.start(appScript('titanic'), args));
     await waitForService(endpoint, 'titanic.request');
-    const client = new TitanicClient({
+    const client = await TitanicClient.start({
       broker: endpoint,
       maxSockets: window,
       pollIntervalMs: 5,
@@ -122,7 +122,7 @@ async function measureTitanic(run: TitanicRun, label: string, argsList: readonly
           for (let i = index++; i < submitted.length; i = index++) {
             const uuid = submitted[i] as string;
             await client.waitReply(uuid, { pollIntervalMs: 20, maxPollIntervalMs: 200 });
-            await client.close(uuid);
+            await client.closeRequest(uuid);
           }
         }),
       );
@@ -137,7 +137,7 @@ async function measureTitanic(run: TitanicRun, label: string, argsList: readonly
         rssAfterKb: await (instances[0] as Peer).rssKb(),
       };
     } finally {
-      await client.shutdown();
+      await client.close();
     }
   } finally {
     await stopAll(instances);
