@@ -11,14 +11,23 @@
  *   `backlog-full` / `backlog-ok` around `maxBacklog`;
  * - client: `server-dead` when a call runs out of attempts, `server-alive` at the next answer.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constantBackoff } from '@zpatterns/core';
 import { Broker, MajordomoWorker } from '@zpatterns/majordomo';
 import { usePostgres, useDisposables } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
-import { MemoryStore, PostgresStore, TitanicClient, TitanicServer, type TitanicServerOptions } from '../src/index.js';
+import {
+  MemoryStore,
+  PostgresStore,
+  SqliteStore,
+  TitanicClient,
+  TitanicServer,
+  type TitanicServerOptions,
+} from '../src/index.js';
+import { generateUuid } from '../src/wire.js';
 
 const HEARTBEAT_MS = 100;
 const { track, defer } = useDisposables();
@@ -174,4 +183,49 @@ describe('TitanicClient status feed', () => {
     await client.close();
     expect(await next(feed, 'closed')).toEqual({ type: 'closed' });
   }, 60_000);
+});
+
+/** A 2 MB tmpfs for a disk that fills up; only root can mount one (else the test is skipped). */
+function smallDisk(): string | undefined {
+  const mountPoint = mkdtempSync(join(tmpdir(), 'titanic-full-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', mountPoint], { stdio: 'ignore' });
+  } catch {
+    rmSync(mountPoint, { recursive: true, force: true });
+    return undefined;
+  }
+  defer(() => {
+    execFileSync('umount', [mountPoint]);
+    rmSync(mountPoint, { recursive: true, force: true });
+  });
+  return mountPoint;
+}
+
+describe('SqliteStore status feed', () => {
+  it('unhealthy when a commit fails on a full disk, healthy once the probe commits again', async (ctx) => {
+    const disk = smallDisk();
+    if (disk === undefined) return ctx.skip();
+    const store = track(new SqliteStore({ dataDir: join(disk, 'data'), healthProbeMs: 50 }));
+    const feed = store.status();
+    await store.start();
+    const filler = join(disk, 'filler');
+    const fd = openSync(filler, 'w');
+    try {
+      for (;;) writeSync(fd, Buffer.alloc(64 * 1024));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+    } finally {
+      closeSync(fd);
+    }
+    const big = Buffer.alloc(256 * 1024, 1);
+    await expect(
+      store.write([{ type: 'request', uuid: generateUuid(), service: Buffer.from('s'), body: [big] }]),
+    ).rejects.toMatchObject({ code: 'ERR_TITANIC_STORE' });
+    expect(await next(feed, 'unhealthy')).toMatchObject({ type: 'unhealthy' });
+    expect(store.healthy).toBe(false);
+    unlinkSync(filler);
+    // No traffic: the store's probe commits and reports the disk back.
+    expect(await next(feed, 'healthy')).toEqual({ type: 'healthy' });
+    expect(store.healthy).toBe(true);
+  }, 30_000);
 });
