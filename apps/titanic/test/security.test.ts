@@ -68,7 +68,12 @@ describe('titanic with CURVE', () => {
     expect((await alice.waitReply(uuid, { timeoutMs: 20_000 })).map(String)).toEqual(['durable hello']);
 
     const stranger = track(
-      await TitanicClient.start({ broker: endpoint, attemptTimeoutMs: 1000, retries: 0, security: keys.client('stranger', 'broker') }),
+      await TitanicClient.start({
+        broker: endpoint,
+        attemptTimeoutMs: 1000,
+        retries: 0,
+        security: keys.client('stranger', 'broker'),
+      }),
     );
     await expect(stranger.submit('echo', ['let me in'])).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
     await broker.waitForLog((l) => denied(l) && l['publicKey'] === keys.peers['stranger']?.publicKey, 10_000, true);

@@ -329,11 +329,7 @@ export class TitanicClient extends Component<TitanicClientStatus> {
    * Run `body` under the whole-call bound of `options` (else the client's `timeoutMs`) and its
    * `signal`: `body` gets a signal that fires when either ends the call.
    */
-  async #bounded<T>(
-    options: TitanicCallOptions,
-    what: string,
-    body: (signal: AbortSignal) => Promise<T>,
-  ): Promise<T> {
+  async #bounded<T>(options: TitanicCallOptions, what: string, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const { signal } = options;
     throwIfAborted(signal);
     const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs ?? Number.POSITIVE_INFINITY;

@@ -28,12 +28,7 @@ export type {
 } from './client.js';
 export type { DispatcherStats } from './dispatcher.js';
 export type { TitanicErrorCode } from './errors.js';
-export type {
-  TitanicServerOptions,
-  TitanicServerStats,
-  TitanicServerStatus,
-  TitanicStoreCommit,
-} from './server.js';
+export type { TitanicServerOptions, TitanicServerStats, TitanicServerStatus, TitanicStoreCommit } from './server.js';
 export type { SqliteSettings, SqliteStoreOptions } from './sqlite-store.js';
 export type { PostgresSettings, PostgresStoreOptions } from './postgres-store.js';
 export type {

@@ -73,9 +73,7 @@ export interface StoreCounts {
  * The status events of a store, beside `started` and `closed`: `unhealthy` when it can no longer
  * reach its storage (a full disk, a database that is down), `healthy` when it can again.
  */
-export type TitanicStoreStatus =
-  | { readonly type: 'unhealthy'; readonly error: Error }
-  | { readonly type: 'healthy' };
+export type TitanicStoreStatus = { readonly type: 'unhealthy'; readonly error: Error } | { readonly type: 'healthy' };
 
 /**
  * The durable store behind Titanic. `write(batch)` applies a batch atomically and resolves only

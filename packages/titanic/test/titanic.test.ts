@@ -39,7 +39,11 @@ afterEach(async () => {
 });
 
 async function startBroker(): Promise<{ broker: Broker; endpoint: string }> {
-  const broker = await Broker.start({ bind: 'tcp://127.0.0.1:*', heartbeatIntervalMs: HEARTBEAT_MS, requestTtlMs: 2000 });
+  const broker = await Broker.start({
+    bind: 'tcp://127.0.0.1:*',
+    heartbeatIntervalMs: HEARTBEAT_MS,
+    requestTtlMs: 2000,
+  });
   const endpoint = broker.endpoints[0] ?? '';
   cleanups.push(() => broker.close());
   return { broker, endpoint };
