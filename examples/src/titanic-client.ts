@@ -29,7 +29,8 @@ function usage(): never {
   process.exit(2);
 }
 
-// timeoutMs per call; a call that times out (Titanic or the broker restarting) is retried.
+// Each TSP call waits up to 2.5 s per attempt and resends 3 times; waitReply polls on through
+// calls that time out (Titanic or the broker restarting) until its timeoutMs.
 const titanic = await TitanicClient.start({ broker: flags.broker, attemptTimeoutMs: 2500, retries: 3 });
 try {
   if (command === 'submit' && rest.length > 0) {
