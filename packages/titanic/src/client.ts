@@ -15,6 +15,7 @@
  */
 import {
   AbortError,
+  ClosedError,
   Component,
   deadline,
   exponentialBackoff,
@@ -347,6 +348,8 @@ export class TitanicClient extends Component<TitanicClientStatus> {
       });
     } catch (err) {
       if (err instanceof TimeoutError || err instanceof AbortError) stop.abort(err);
+      // The client closed under the call: say so, not "aborted".
+      if (this.closeSignal.aborted && !(signal?.aborted ?? false)) throw new ClosedError('TitanicClient');
       throw err;
     } finally {
       signal?.removeEventListener('abort', onAbort);

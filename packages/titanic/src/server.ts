@@ -172,7 +172,9 @@ export interface TitanicServerStats {
  * - `store-unhealthy` / `store-healthy`: the store lost its storage (a full disk, a database that
  *   is down; submissions are answered "500" meanwhile) and got it back;
  * - `disconnected` / `connected`: a worker lost the broker (silent for `heartbeatIntervalMs x
- *   liveness`, or the broker said DISCONNECT), and every worker is registered again;
+ *   liveness`, or the broker said DISCONNECT), and every worker has registered again (READY sent
+ *   on a fresh connection; MDP has no acknowledgement, so a broker still down is reported by the
+ *   next `disconnected`);
  * - `backlog-full` / `backlog-ok`: submissions started to be refused at `maxBacklog`, and are
  *   accepted again.
  */
