@@ -509,7 +509,10 @@ export class TitanicServer extends Component<TitanicServerStatus> {
     if (this.#sweepTimer !== undefined) this.#o.clock.clearTimeout(this.#sweepTimer);
     this.#sweepTimer = undefined;
     await Promise.allSettled(this.#workers.map((w) => w.close()));
-    await this.#dispatcher.close();
+    // After a failed start the store may not be open: handing leases back then fails, harmlessly.
+    await this.#dispatcher.close().catch((err: unknown) => {
+      this.#log.warn({ err: toError(err) }, 'dispatcher close failed');
+    });
     await this.#client.close();
     await this.#committer.close();
     await this.#store.close();
