@@ -65,9 +65,11 @@ describe('titanic crash safety (real processes)', () => {
       service: 'echo',
       heartbeatIntervalMs: HEARTBEAT_MS,
       reconnect: constantBackoff(100),
+      handler: (body) => body,
     });
-    const served = echo.serve((body) => body);
-    const client = new TitanicClient({ broker: endpoint, timeoutMs: 500, retries: 0, maxSockets: 64 });
+    await echo.start();
+    const served = echo.closed();
+    const client = new TitanicClient({ broker: endpoint, attemptTimeoutMs: 500, retries: 0, maxSockets: 64 });
 
     try {
       // --- Submissions with chaos ---------------------------------------------------------------

@@ -18,8 +18,8 @@ afterEach(async () => {
 const zpat = (): string => appBin('zpat');
 
 async function brokerWithEchoWorker(mdp = '0.1'): Promise<{ endpoint: string; worker: Daemon }> {
-  const broker = track(new Broker({ heartbeatIntervalMs: 100 }));
-  const endpoint = await broker.bind('tcp://127.0.0.1:*');
+  const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', heartbeatIntervalMs: 100 }));
+  const endpoint = broker.endpoints[0] as string;
   const worker = track(
     await Daemon.start({
       bin: zpat(),
@@ -63,7 +63,7 @@ describe('zpat majordomo commands', () => {
 
   it('worker echo stops cleanly on SIGTERM and sends DISCONNECT (the broker forgets it)', async () => {
     const { endpoint, worker } = await brokerWithEchoWorker();
-    const client = track(new MajordomoClient({ broker: endpoint, timeoutMs: 3000, retries: 0 }));
+    const client = track(await MajordomoClient.start({ broker: endpoint, attemptTimeoutMs: 3000, retries: 0 }));
     await eventually(async () => (await client.serviceStatus('echo')) === '200');
     const status = await worker.stop();
     expect(status.code).toBe(0);
@@ -72,8 +72,8 @@ describe('zpat majordomo commands', () => {
   });
 
   it('exits 1 with one line on stderr when the broker does not answer', async () => {
-    const broker = track(new Broker({ heartbeatIntervalMs: 100 }));
-    const endpoint = await broker.bind('tcp://127.0.0.1:*');
+    const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', heartbeatIntervalMs: 100 }));
+    const endpoint = broker.endpoints[0] as string;
     // A broker with no worker for the service: the request is queued, never answered.
     const result = await runCli(zpat(), [
       'call',

@@ -58,7 +58,7 @@ export const titanicClientDefaults = {
   ...majordomoClientDefaults,
   pollIntervalMs: 100,
   maxPollIntervalMs: 5000,
-} as const satisfies Omit<Required<TitanicClientOptions>, 'broker' | 'brokers' | 'logger' | 'security'>;
+} as const satisfies Omit<Required<TitanicClientOptions>, 'broker' | 'brokers' | 'logger' | 'security' | 'timeoutMs'>;
 
 /** Per-call options. */
 export interface TitanicCallOptions {
@@ -92,13 +92,25 @@ export interface WaitReplyOptions {
  */
 export class TitanicClient implements AsyncDisposable {
   readonly #mdp: MajordomoClient;
+  readonly #started: Promise<void>;
   readonly #o: TitanicClientOptions &
-    Omit<Required<TitanicClientOptions>, 'broker' | 'brokers' | 'logger' | 'security'>;
+    Omit<Required<TitanicClientOptions>, 'broker' | 'brokers' | 'logger' | 'security' | 'timeoutMs'>;
 
   constructor(options: TitanicClientOptions) {
     this.#o = { ...titanicClientDefaults, ...definedOnly(options) };
     const { pollIntervalMs: _poll, maxPollIntervalMs: _maxPoll, ...mdp } = this.#o;
     this.#mdp = new MajordomoClient(mdp);
+    // Started at once; every call waits for it (a start after close() leaves the ClosedError to the call).
+    this.#started = this.#mdp.start().catch(() => undefined);
+  }
+
+  async #request(
+    service: string | Buffer,
+    body: Frame | readonly Frame[],
+    options: TitanicCallOptions,
+  ): Promise<Buffer[]> {
+    await this.#started;
+    return this.#mdp.request(service, body, options);
   }
 
   /**
@@ -112,7 +124,7 @@ export class TitanicClient implements AsyncDisposable {
     options: TitanicCallOptions = {},
   ): Promise<string> {
     const frames = Array.isArray(body) ? (body as readonly Frame[]) : [body as Frame];
-    const reply = await this.#mdp.request(TSP_SERVICE.REQUEST, encodeSubmit(service, frames), options);
+    const reply = await this.#request(TSP_SERVICE.REQUEST, encodeSubmit(service, frames), options);
     const uuid = decodeSubmitted(reply);
     if (typeof uuid === 'string') return uuid;
     if (uuid.status === '500') throw new TitanicServerError('titanic could not store the request (500)');
@@ -123,7 +135,7 @@ export class TitanicClient implements AsyncDisposable {
   /** Ask once for the reply (`titanic.reply`). Never consumes it: poll as often as you like. */
   async poll(uuid: string, options: TitanicCallOptions = {}): Promise<PollResult> {
     const id = checkUuid(uuid);
-    const reply = decodeTspReply(await this.#mdp.request(TSP_SERVICE.REPLY, encodeUuidRequest(id), options));
+    const reply = decodeTspReply(await this.#request(TSP_SERVICE.REPLY, encodeUuidRequest(id), options));
     if (typeof reply === 'string') throw new TitanicBadReplyError(`titanic.reply: ${reply}`);
     switch (reply.status) {
       case '200':
@@ -191,7 +203,7 @@ export class TitanicClient implements AsyncDisposable {
   /** Tell Titanic to forget the request and its reply (`titanic.close`). Idempotent. */
   async close(uuid: string, options: TitanicCallOptions = {}): Promise<void> {
     const id = checkUuid(uuid);
-    const reply = decodeTspReply(await this.#mdp.request(TSP_SERVICE.CLOSE, encodeUuidRequest(id), options));
+    const reply = decodeTspReply(await this.#request(TSP_SERVICE.CLOSE, encodeUuidRequest(id), options));
     if (typeof reply === 'string') throw new TitanicBadReplyError(`titanic.close: ${reply}`);
     if (reply.status === '500') throw new TitanicServerError();
     if (reply.status !== '200') throw new TitanicBadReplyError(`titanic.close answered ${reply.status}`);

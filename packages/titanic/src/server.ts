@@ -211,7 +211,7 @@ export class TitanicServer implements AsyncDisposable {
     this.#committer = new GroupCommitter(this.#store, { logger: this.#log, onCommit: o.onStoreCommit });
     this.#client = new MajordomoClient({
       broker: o.broker,
-      timeoutMs: o.dispatchTimeoutMs,
+      attemptTimeoutMs: o.dispatchTimeoutMs,
       retries: 0,
       maxSockets: o.concurrency + 1,
       maxIdleSockets: o.concurrency + 1,
@@ -272,12 +272,14 @@ export class TitanicServer implements AsyncDisposable {
       throw new InvalidStateError(`TitanicServer: start() in state ${this.#state.state}`);
     this.#transition({ state: 'starting' });
     const recovered = await this.#dispatcher.recover();
+    await this.#client.start();
     const o = this.#o;
     const spawn = (service: string, count: number, handler: (body: Buffer[]) => Promise<readonly Frame[]>): void => {
       for (let i = 0; i < count; i++) {
         const worker = new MajordomoWorker({
           broker: o.broker,
           service,
+          handler,
           heartbeatIntervalMs: o.heartbeatIntervalMs,
           liveness: o.liveness,
           ...(o.reconnect === undefined ? {} : { reconnect: o.reconnect }),
@@ -287,8 +289,8 @@ export class TitanicServer implements AsyncDisposable {
         });
         this.#workers.push(worker);
         this.#served.push(
-          worker.serve(handler).catch((err: unknown) => {
-            this.#log.error({ err: toError(err), service }, 'worker stopped');
+          worker.closed().then((err) => {
+            if (err !== undefined) this.#log.error({ err: toError(err), service }, 'worker stopped');
           }),
         );
       }
@@ -296,6 +298,7 @@ export class TitanicServer implements AsyncDisposable {
     spawn(TSP_SERVICE.REQUEST, o.requestWorkers, this.#onSubmit);
     spawn(TSP_SERVICE.REPLY, o.replyWorkers, this.#onReply);
     spawn(TSP_SERVICE.CLOSE, o.replyWorkers, this.#onClose);
+    await Promise.all(this.#workers.map((w) => w.start()));
     this.#dispatcher.start();
     this.#transition({ state: 'running', recovered });
     // The first sweep a second after start, not in the middle of it.

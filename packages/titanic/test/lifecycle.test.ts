@@ -22,8 +22,8 @@ function trackClient(client: TitanicClient): TitanicClient {
 }
 
 async function startBroker(): Promise<string> {
-  const broker = track(new Broker({ heartbeatIntervalMs: HEARTBEAT_MS }));
-  return broker.bind('tcp://127.0.0.1:*');
+  const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', heartbeatIntervalMs: HEARTBEAT_MS }));
+  return broker.endpoints[0] as string;
 }
 
 function titanic(broker: string): TitanicServer {
@@ -107,7 +107,7 @@ describe('Titanic lifecycle', () => {
     const broker = await startBroker();
     const server = track(titanic(broker));
     await server.start();
-    const client = trackClient(new TitanicClient({ broker, timeoutMs: 5000 }));
+    const client = trackClient(new TitanicClient({ broker, attemptTimeoutMs: 5000 }));
     const uuid = await client.submit('nobody', ['x']);
 
     await expect(client.waitReply(uuid, { timeoutMs: 300 })).rejects.toMatchObject({
@@ -121,7 +121,9 @@ describe('Titanic lifecycle', () => {
     await expect(waiting).rejects.toMatchObject({ name: 'AbortError', code: 'ERR_ABORTED' });
 
     // A broker with no Titanic behind it: submit() waits, then gives up as told.
-    const lonely = trackClient(new TitanicClient({ broker: await startBroker(), timeoutMs: 60_000, retries: 0 }));
+    const lonely = trackClient(
+      new TitanicClient({ broker: await startBroker(), attemptTimeoutMs: 60_000, retries: 0 }),
+    );
     await expect(lonely.submit('echo', ['x'], { timeoutMs: 100, retries: 0 })).rejects.toMatchObject({
       code: 'ERR_TIMEOUT',
     });

@@ -29,13 +29,13 @@ describe('the book workload through Titanic on default options', () => {
     async () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'titanic-load-'));
       defer(() => rmSync(dataDir, { recursive: true, force: true }));
-      const broker = track(new Broker({ requestTtlMs: 3_600_000 }));
-      const endpoint = await broker.bind('tcp://127.0.0.1:*');
+      const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', requestTtlMs: 3_600_000 }));
+      const endpoint = broker.endpoints[0] as string;
       const titanic = track(new TitanicServer({ broker: endpoint, dataDir }));
       await titanic.start();
-      const worker = track(new MajordomoWorker({ broker: endpoint, service: 'echo' }));
-      void worker.serve((request) => request);
-      const pipeline = track(new MajordomoPipeline({ broker: endpoint }));
+      const worker = track(new MajordomoWorker({ broker: endpoint, service: 'echo', handler: (request) => request }));
+      await worker.start();
+      const pipeline = track(await MajordomoPipeline.start({ broker: endpoint }));
 
       const body = encodeSubmit(Buffer.from('echo'), [Buffer.from('Hello world')]);
       for (let i = 0; i < COUNT; i++) pipeline.send(TSP_SERVICE.REQUEST, body);

@@ -39,8 +39,12 @@ afterEach(async () => {
 });
 
 async function startBroker(): Promise<{ broker: Broker; endpoint: string }> {
-  const broker = new Broker({ heartbeatIntervalMs: HEARTBEAT_MS, requestTtlMs: 2000 });
-  const endpoint = await broker.bind('tcp://127.0.0.1:*');
+  const broker = await Broker.start({
+    bind: 'tcp://127.0.0.1:*',
+    heartbeatIntervalMs: HEARTBEAT_MS,
+    requestTtlMs: 2000,
+  });
+  const endpoint = broker.endpoints[0] as string;
   cleanups.push(() => broker.close());
   return { broker, endpoint };
 }
@@ -64,11 +68,16 @@ async function startTitanic(endpoint: string, options: Partial<TitanicServerOpti
 }
 
 function startEcho(endpoint: string, service = 'echo', seen?: string[]): MajordomoWorker {
-  const worker = new MajordomoWorker({ broker: endpoint, service, heartbeatIntervalMs: HEARTBEAT_MS });
-  void worker.serve((body) => {
-    seen?.push(body.map((f) => f.toString('latin1')).join('|'));
-    return body;
+  const worker = new MajordomoWorker({
+    broker: endpoint,
+    service,
+    heartbeatIntervalMs: HEARTBEAT_MS,
+    handler: (body) => {
+      seen?.push(body.map((f) => f.toString('latin1')).join('|'));
+      return body;
+    },
   });
+  void worker.start();
   cleanups.push(() => worker.close());
   return worker;
 }
@@ -76,7 +85,7 @@ function startEcho(endpoint: string, service = 'echo', seen?: string[]): Majordo
 function newClient(endpoint: string): TitanicClient {
   const client = new TitanicClient({
     broker: endpoint,
-    timeoutMs: 1000,
+    attemptTimeoutMs: 1000,
     retries: 3,
     pollIntervalMs: 20,
     maxPollIntervalMs: 100,
@@ -137,7 +146,7 @@ describe('Titanic over a real broker', () => {
     const store = new MemoryStore();
     const server = await startTitanic(endpoint, { store });
     const client = newClient(endpoint);
-    const mdp = new MajordomoClient({ broker: endpoint, timeoutMs: 1000, retries: 1 });
+    const mdp = await MajordomoClient.start({ broker: endpoint, attemptTimeoutMs: 1000, retries: 1 });
     cleanups.push(() => mdp.close());
     expect(await client.poll(generateUuid())).toEqual({ status: 'unknown' });
     const asText = (frames: Buffer[]): string[] => frames.map((f) => f.toString('latin1'));
@@ -309,17 +318,18 @@ describe('Titanic over a real broker', () => {
     const lines: string[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
     const server = await startTitanic(endpoint, { logger });
+    let hungRequests = 0;
     const hung = new MajordomoWorker({
       broker: endpoint,
       service: 'flaky',
       heartbeatIntervalMs: HEARTBEAT_MS,
       drainTimeoutMs: 50,
+      handler: () => {
+        hungRequests++;
+        return new Promise<never>(() => undefined); // a worker stuck for ever (as good as dead)
+      },
     });
-    let hungRequests = 0;
-    void hung.serve(() => {
-      hungRequests++;
-      return new Promise<never>(() => undefined); // a worker stuck for ever (as good as dead)
-    });
+    await hung.start();
     cleanups.push(() => hung.close());
     const client = newClient(endpoint);
     const uuid = await client.submit('flaky', ['once']);

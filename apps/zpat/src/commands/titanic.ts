@@ -52,7 +52,7 @@ function titanicOptions(command: Command): Command {
       '--timeout-ms <ms>',
       'wait this long for each attempt',
       intFlag(1, 3_600_000),
-      titanicClientDefaults.timeoutMs,
+      titanicClientDefaults.attemptTimeoutMs,
     )
     .option('--retries <n>', 'resends after the first attempt', intFlag(0, 1000), titanicClientDefaults.retries)
     .addOption(logLevelOption('error'))
@@ -150,7 +150,7 @@ async function run(
   });
   const client = new TitanicClient({
     broker: flags.broker,
-    timeoutMs: flags.timeoutMs,
+    attemptTimeoutMs: flags.timeoutMs,
     retries: flags.retries,
     security: clientSecurityFromFlags('zpat', flags),
     logger,
