@@ -81,7 +81,7 @@ describe('zpat majordomo commands', () => {
       'x',
       '--broker',
       endpoint,
-      '--timeout-ms',
+      '--attempt-timeout-ms',
       '100',
       '--retries',
       '1',
@@ -90,6 +90,24 @@ describe('zpat majordomo commands', () => {
     expect(result.stdout).toBe('');
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(/^zpat call: no reply from service 'nobody' after 2 attempt\(s\) of 100 ms/);
+    // --timeout-ms bounds the whole call, however many attempts are left.
+    const bounded = await runCli(zpat(), [
+      'call',
+      'nobody',
+      'x',
+      '--broker',
+      endpoint,
+      '--attempt-timeout-ms',
+      '100',
+      '--retries',
+      '50',
+      '--timeout-ms',
+      '250',
+    ]);
+    expect(bounded.code).toBe(1);
+    expect(bounded.stderr).toMatch(
+      /^zpat call: no reply from service 'nobody' within timeoutMs \(250 ms, \d attempt\(s\)\)/,
+    );
     const services = await runCli(zpat(), [
       'services',
       '--broker',
@@ -108,6 +126,7 @@ describe('zpat majordomo commands', () => {
     [['call', 'echo', '--broker', 'localhost:5555'], /expected an endpoint/],
     [['call', 'echo', '--mdp', '0.3'], /Allowed choices are 0\.1, 0\.2/],
     [['call', 'echo', '--timeout-ms', '0'], /timeout-ms/],
+    [['call', 'echo', '--attempt-timeout-ms', '0'], /attempt-timeout-ms/],
     [['services', '--retries', '-1'], /retries/],
     [['worker', 'echo', '--heartbeat-ms', 'fast'], /heartbeat-ms/],
     [['worker', 'echo', '--bogus'], /unknown option '--bogus'/],
