@@ -43,7 +43,8 @@ import {
 import { dataDirOption } from './store-admin.js';
 import { InvalidArgumentError } from 'commander';
 import { exponentialBackoff, loadPublicKey, toError, type SecurityOptions, type ZapRequest } from '@zpatterns/core';
-import { Broker, DEFAULT_BROKER_ENDPOINT, MajordomoClient, MMI } from '@zpatterns/majordomo';
+import { Broker, DEFAULT_BROKER_ENDPOINT, MajordomoClient } from '@zpatterns/majordomo';
+import { MMI } from '@zpatterns/majordomo/protocol';
 import {
   PostgresStore,
   SqliteStore,
@@ -263,19 +264,15 @@ process.exitCode = await runDaemon({
     let brokerEndpoint = flags.broker;
     const endpoints: string[] = [];
     if (flags.withBroker) {
-      broker = new Broker({
+      broker = await Broker.start({
+        bind: flags.broker,
         logger,
         heartbeatIntervalMs: flags.heartbeatMs,
         liveness: flags.liveness,
         maxMessageBytes: flags.maxMessageBytes,
         security: secured.broker,
       });
-      try {
-        brokerEndpoint = await broker.bind(flags.broker);
-      } catch (err) {
-        await broker.close();
-        throw err;
-      }
+      brokerEndpoint = broker.endpoints[0] as string;
       endpoints.push(brokerEndpoint);
     }
     let store: TitanicStore;
@@ -439,9 +436,9 @@ process.exitCode = await runDaemon({
  */
 async function refuseSecondSqliteTitanic(endpoint: string): Promise<void> {
   const expiryMs = flags.heartbeatMs * (flags.liveness + 2);
-  await using client = new MajordomoClient({
+  await using client = await MajordomoClient.start({
     broker: endpoint,
-    timeoutMs: expiryMs,
+    attemptTimeoutMs: expiryMs,
     retries: 0,
     logger,
     security: secured.security,

@@ -65,8 +65,10 @@ describe('titanic crash safety (real processes)', () => {
       service: 'echo',
       heartbeatIntervalMs: HEARTBEAT_MS,
       reconnect: constantBackoff(100),
+      handler: (body) => body,
     });
-    const served = echo.serve((body) => body);
+    await echo.start();
+    const served = echo.closed();
     const client = await TitanicClient.start({ broker: endpoint, attemptTimeoutMs: 500, retries: 0, maxSockets: 64 });
 
     try {

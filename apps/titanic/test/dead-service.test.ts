@@ -81,8 +81,10 @@ describe('titanic: a dead service does not hold up a live one (real processes)',
         service: 'echo',
         heartbeatIntervalMs: HEARTBEAT_MS,
         reconnect: constantBackoff(100),
+        handler: (body) => body,
       });
-      const served = echo.serve((body) => body);
+      await echo.start();
+      const served = echo.closed();
       const client = await TitanicClient.start({ broker, attemptTimeoutMs: 5000, retries: 2, maxSockets: 32 });
       try {
         const round = async (tag: string): Promise<number> => {
@@ -126,15 +128,23 @@ describe('titanic: a dead service does not hold up a live one (real processes)',
     async (name, storeArgs) => {
       await using titanic = await startTitanic(storeArgs());
       const broker = titanic.ready['broker'] as string;
-      const echo = new MajordomoWorker({ broker, service: 'echo', heartbeatIntervalMs: HEARTBEAT_MS });
-      const slow = new MajordomoWorker({ broker, service: 'slow', heartbeatIntervalMs: HEARTBEAT_MS });
-      const served = [
-        echo.serve((body) => body),
-        slow.serve(async (body) => {
+      const echo = new MajordomoWorker({
+        broker,
+        service: 'echo',
+        heartbeatIntervalMs: HEARTBEAT_MS,
+        handler: (body) => body,
+      });
+      const slow = new MajordomoWorker({
+        broker,
+        service: 'slow',
+        heartbeatIntervalMs: HEARTBEAT_MS,
+        handler: async (body) => {
           await new Promise((resolve) => setTimeout(resolve, 50));
           return body;
-        }),
-      ];
+        },
+      });
+      await Promise.all([echo.start(), slow.start()]);
+      const served = [echo.closed(), slow.closed()];
       const client = await TitanicClient.start({ broker, attemptTimeoutMs: 5000, retries: 2, maxSockets: 32 });
       try {
         await pool(DEAD, 32, async (i) => {

@@ -90,17 +90,17 @@ describe.skipIf(!available)('titanic on PostgreSQL, two instances (real processe
           service: 'echo',
           heartbeatIntervalMs: HEARTBEAT_MS,
           reconnect: constantBackoff(100),
+          handler: (body) => {
+            const key = body[0]?.toString() ?? '';
+            const times = dispatches.get(key);
+            if (times === undefined) dispatches.set(key, [Date.now()]);
+            else times.push(Date.now());
+            return body;
+          },
         }),
     );
-    const served = echoes.map((echo) =>
-      echo.serve((body) => {
-        const key = body[0]?.toString() ?? '';
-        const times = dispatches.get(key);
-        if (times === undefined) dispatches.set(key, [Date.now()]);
-        else times.push(Date.now());
-        return body;
-      }),
-    );
+    await Promise.all(echoes.map((echo) => echo.start()));
+    const served = echoes.map((echo) => echo.closed());
     const client = await TitanicClient.start({ broker: endpoint, attemptTimeoutMs: 1000, retries: 0, maxSockets: 64 });
     // When each chaos event happened (an instance death, the database going down).
     const chaosAt: number[] = [];

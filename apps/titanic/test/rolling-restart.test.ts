@@ -62,16 +62,16 @@ describe.skipIf(!available)('titanic on PostgreSQL: rolling restart with a slow 
           service: 'slow',
           heartbeatIntervalMs: HEARTBEAT_MS,
           reconnect: constantBackoff(100),
+          handler: async (body) => {
+            const key = body[0]?.toString() ?? '';
+            dispatches.set(key, [...(dispatches.get(key) ?? []), Date.now()]);
+            await sleep(WORK_MS);
+            return body;
+          },
         }),
     );
-    const served = workers.map((worker) =>
-      worker.serve(async (body) => {
-        const key = body[0]?.toString() ?? '';
-        dispatches.set(key, [...(dispatches.get(key) ?? []), Date.now()]);
-        await sleep(WORK_MS);
-        return body;
-      }),
-    );
+    await Promise.all(workers.map((worker) => worker.start()));
+    const served = workers.map((worker) => worker.closed());
     const client = await TitanicClient.start({ broker: endpoint, attemptTimeoutMs: 3000, retries: 3 });
     try {
       const bodies = Array.from({ length: REQUESTS }, (_, i) => `slow-${i}`);

@@ -59,9 +59,10 @@ describe('titanic with CURVE', () => {
         service: 'echo',
         heartbeatIntervalMs: 200,
         security: keys.client('worker', 'broker'),
+        handler: (body) => body,
       }),
     );
-    void worker.serve((body) => body);
+    await worker.start();
 
     const alice = track(await TitanicClient.start({ broker: endpoint, security: keys.client('alice', 'broker') }));
     const uuid = await alice.submit('echo', ['durable hello']);

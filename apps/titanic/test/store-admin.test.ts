@@ -73,8 +73,14 @@ describe('titanic pending / purge (real processes)', () => {
         if (sqlite) await titanic.restart();
         const endpoint = titanic.ready['broker'] as string;
         const again = await TitanicClient.start({ broker: endpoint, attemptTimeoutMs: 5000, retries: 1 });
-        const worker = new MajordomoWorker({ broker: endpoint, service: 'later', reconnect: constantBackoff(100) });
-        const served = worker.serve((body) => body);
+        const worker = new MajordomoWorker({
+          broker: endpoint,
+          service: 'later',
+          reconnect: constantBackoff(100),
+          handler: (body) => body,
+        });
+        await worker.start();
+        const served = worker.closed();
         try {
           for (const uuid of flooded) expect((await again.poll(uuid)).status).toBe('unknown');
           const replies = await Promise.all(kept.map((uuid) => again.waitReply(uuid, { timeoutMs: 30_000 })));

@@ -34,17 +34,31 @@ export class MajordomoOptionsError extends MajordomoError<'ERR_MDP_OPTIONS'> {
 // Client and worker errors
 
 /**
- * A client request got no reply after `1 + retries` attempts of `timeoutMs` each (Lazy Pirate
- * gave up). Extends core's `TimeoutError`, so `code` is `'ERR_TIMEOUT'`.
+ * A client request got no reply: after `1 + retries` attempts of `attemptTimeoutMs` each (Lazy
+ * Pirate gave up), or within the call's `timeoutMs`. Extends core's `TimeoutError`, so `code` is
+ * `'ERR_TIMEOUT'`.
  */
 export class MajordomoTimeoutError extends TimeoutError {
   override name = 'MajordomoTimeoutError';
+  /** The service asked. */
   readonly service: string;
+  /** Attempts made (sends of the request). */
   readonly attempts: number;
-  constructor(service: string, attempts: number, timeoutMs: number, options?: ErrorOptions) {
+  /**
+   * @param bound - which bound ran out: `{ attemptTimeoutMs }` when the attempts were used up,
+   *   `{ timeoutMs }` when the whole call's bound passed
+   */
+  constructor(
+    service: string,
+    attempts: number,
+    bound: { readonly attemptTimeoutMs: number } | { readonly timeoutMs: number },
+    options?: ErrorOptions,
+  ) {
     super(
-      `no reply from service '${service}' after ${attempts} attempt(s) of ${timeoutMs} ms ` +
-        `(raise timeoutMs or retries, or check that the broker and a worker are running)`,
+      'timeoutMs' in bound
+        ? `no reply from service '${service}' within timeoutMs (${bound.timeoutMs} ms, ${attempts} attempt(s))`
+        : `no reply from service '${service}' after ${attempts} attempt(s) of ${bound.attemptTimeoutMs} ms ` +
+            `(raise attemptTimeoutMs or retries, or check that the broker and a worker are running)`,
       options,
     );
     this.service = service;

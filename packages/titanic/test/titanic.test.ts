@@ -331,7 +331,7 @@ describe('Titanic over a real broker', () => {
         return new Promise<never>(() => undefined); // a worker stuck for ever (as good as dead)
       },
     });
-    void hung.start();
+    await hung.start();
     cleanups.push(() => hung.close());
     const client = await newClient(endpoint);
     const uuid = await client.submit('flaky', ['once']);
