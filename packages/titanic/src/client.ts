@@ -14,7 +14,6 @@
  * only handle on the request.
  */
 import {
-  AbortError,
   ClosedError,
   Component,
   deadline,
@@ -22,7 +21,6 @@ import {
   InvalidArgumentError,
   sleep,
   throwIfAborted,
-  TimeoutError,
   type Frame,
   definedOnly,
 } from '@zpatterns/core';
@@ -178,7 +176,7 @@ export class TitanicClient extends Component<TitanicClientStatus> {
 
   constructor(options: TitanicClientOptions) {
     super();
-    this.#o = { ...titanicClientDefaults, ...definedOnly(options) } as ResolvedOptions;
+    this.#o = { ...titanicClientDefaults, ...definedOnly(options) };
     // The whole-call bound is applied here, per TSP call or per `waitReply`/`call`.
     const { pollIntervalMs, maxPollIntervalMs, timeoutMs: _whole, ...mdp } = this.#o;
     for (const [key, value] of [
@@ -335,25 +333,22 @@ export class TitanicClient extends Component<TitanicClientStatus> {
     throwIfAborted(signal);
     const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs ?? Number.POSITIVE_INFINITY;
     const stop = new AbortController();
-    const onAbort = (): void => stop.abort(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const onClose = (): void => stop.abort(this.closeSignal.reason);
-    this.closeSignal.addEventListener('abort', onClose, { once: true });
+    // One combined signal (no listener per call on the shared close signal).
+    const inner = AbortSignal.any(
+      signal === undefined ? [stop.signal, this.closeSignal] : [stop.signal, this.closeSignal, signal],
+    );
     try {
-      return await deadline(body(stop.signal), {
+      return await deadline(body(inner), {
         timeoutMs,
         signal,
         clock: this.#o.clock,
         timeoutMessage: `${what} within ${timeoutMs} ms (timeoutMs)`,
       });
     } catch (err) {
-      if (err instanceof TimeoutError || err instanceof AbortError) stop.abort(err);
       // The client closed under the call: say so, not "aborted".
       if (this.closeSignal.aborted && !(signal?.aborted ?? false)) throw new ClosedError('TitanicClient');
       throw err;
     } finally {
-      signal?.removeEventListener('abort', onAbort);
-      this.closeSignal.removeEventListener('abort', onClose);
       stop.abort();
     }
   }
