@@ -1,6 +1,8 @@
 /**
  * @zpatterns/titanic: disconnected reliability (9/TSP) on Majordomo, the server with its durable
  * stores and the client. The wire format is in `@zpatterns/titanic/protocol`.
+ *
+ * @packageDocumentation
  */
 export { TitanicClient, titanicClientDefaults } from './client.js';
 export {
