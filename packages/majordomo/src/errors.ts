@@ -9,12 +9,15 @@ export type MajordomoErrorCode = 'ERR_MDP_BIND' | 'ERR_MDP_OPTIONS' | (string & 
 
 /** Base class of every Majordomo error. */
 export class MajordomoError<TCode extends string = MajordomoErrorCode> extends ZPatternsError<TCode> {
+  /** `'MajordomoError'`. */
   override name = 'MajordomoError';
 }
 
 /** The broker could not bind an endpoint (address in use, bad endpoint, closed broker). */
 export class BrokerBindError extends MajordomoError<'ERR_MDP_BIND'> {
+  /** `'BrokerBindError'`. */
   override name = 'BrokerBindError';
+  /** The endpoint that could not be bound. */
   readonly endpoint: string;
   constructor(endpoint: string, options?: ErrorOptions) {
     super('ERR_MDP_BIND', `broker could not bind ${endpoint}`, options);
@@ -24,6 +27,7 @@ export class BrokerBindError extends MajordomoError<'ERR_MDP_BIND'> {
 
 /** An option is out of range (for example `heartbeatIntervalMs <= 0`). The message names it. */
 export class MajordomoOptionsError extends MajordomoError<'ERR_MDP_OPTIONS'> {
+  /** `'MajordomoOptionsError'`. */
   override name = 'MajordomoOptionsError';
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_MDP_OPTIONS', message, options);
@@ -39,6 +43,7 @@ export class MajordomoOptionsError extends MajordomoError<'ERR_MDP_OPTIONS'> {
  * `'ERR_TIMEOUT'`.
  */
 export class MajordomoTimeoutError extends TimeoutError {
+  /** `'MajordomoTimeoutError'`. */
   override name = 'MajordomoTimeoutError';
   /** The service asked. */
   readonly service: string;
@@ -68,6 +73,7 @@ export class MajordomoTimeoutError extends TimeoutError {
 
 /** A worker gave up reconnecting: its `reconnect` policy returned `null`. */
 export class WorkerGaveUpError extends MajordomoError<'ERR_MDP_GAVE_UP'> {
+  /** `'WorkerGaveUpError'`. */
   override name = 'WorkerGaveUpError';
   constructor(attempts: number, options?: ErrorOptions) {
     super(
@@ -80,6 +86,7 @@ export class WorkerGaveUpError extends MajordomoError<'ERR_MDP_GAVE_UP'> {
 
 /** An operation the chosen MDP version cannot express, such as a PARTIAL reply on MDP/0.1. */
 export class MdpVersionError extends MajordomoError<'ERR_MDP_VERSION'> {
+  /** `'MdpVersionError'`. */
   override name = 'MdpVersionError';
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_MDP_VERSION', message, options);

@@ -154,6 +154,7 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
     return this.#state.state;
   }
 
+  /** The resolved options (defaults applied). */
   get options(): Readonly<ResolvedWorkerOptions> {
     return this.#o;
   }
