@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { expectClosesOnce, type LongLived } from '@zpatterns/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { postgresUrl } from '../test/postgres-env.js';
 import { GroupCommitter } from './group-commit.js';
@@ -87,6 +88,12 @@ describe.each(implementations)('%s', (_name, make) => {
     expect(store.stats).toMatchObject({ commits: 5, requests: 1, replies: 3, closes: 2 });
     await store.close();
     await expect(store.get(uuid)).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+  });
+
+  it('start() is idempotent, close() closes once, closed() resolves', async () => {
+    const store = await make();
+    expect(store.start()).toBe(store.start());
+    await expectClosesOnce(store as TitanicStore & LongLived);
   });
 
   it('stats is a snapshot: a kept object does not change, a new read does', async () => {
