@@ -2,7 +2,7 @@
  * The status feeds of the Titanic server, client and stores, on real sockets and a real
  * PostgreSQL process:
  *
- *   TitanicClient ──> Broker (closed, then bound again on the same ipc endpoint) <── TitanicServer ──> PostgresStore
+ *   TitanicClient ──> Broker (closed, or an mdbroker process killed, then back on the same ipc endpoint) <── TitanicServer ──> PostgresStore
  *                                                                                                        │
  *                                                                          PostgreSQL (halted, then resumed)
  *
@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constantBackoff } from '@zpatterns/core';
 import { Broker, MajordomoWorker } from '@zpatterns/majordomo';
-import { usePostgres, useDisposables } from '@zpatterns/testkit';
+import { appBin, Daemon, usePostgres, useDisposables } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
 import {
   MemoryStore,
@@ -94,6 +94,31 @@ describe('TitanicServer status feed', () => {
     expect(await next(feed, 'connected')).toEqual({ type: 'connected', server: endpoint });
     await server.close();
     expect(await next(feed, 'closed')).toEqual({ type: 'closed' });
+  }, 60_000);
+
+  it('disconnected (broker-dead) when the broker process is killed, connected once it is back', async () => {
+    const endpoint = ipcEndpoint();
+    const broker = await Daemon.start({
+      bin: appBin('mdbroker'),
+      args: ['--bind', endpoint, '--heartbeat-ms', String(HEARTBEAT_MS)],
+    });
+    defer(() => broker.stop());
+    const server = new TitanicServer(serverOptions(endpoint));
+    const feed = server.status();
+    track(server);
+    await server.start();
+    await next(feed, 'connected');
+
+    await broker.kill('SIGKILL');
+    const gone = await next(feed, 'disconnected');
+    expect(gone).toMatchObject({ type: 'disconnected', server: endpoint, reason: 'broker-dead' });
+    expect((gone as { silentMs?: number }).silentMs).toBeGreaterThanOrEqual(HEARTBEAT_MS * 2);
+
+    await broker.restart();
+    expect(await next(feed, 'connected')).toEqual({ type: 'connected', server: endpoint });
+    // Served again through the new broker process.
+    const client = track(await TitanicClient.start({ broker: endpoint, attemptTimeoutMs: 5000 }));
+    await client.submit('echo', ['after the restart']);
   }, 60_000);
 
   it('backlog-full when submissions start to be refused, backlog-ok when one is accepted again', async () => {
