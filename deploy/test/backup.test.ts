@@ -56,9 +56,9 @@ describe('titanic: backup under load, restore into a fresh daemon', () => {
 
     // Load: 8 submitters, each retrying until its submission is acknowledged. No worker for the
     // service, so every request stays pending in the store.
-    // TitanicClient.close(uuid) is the TSP call; shutdown() releases the client.
-    const client = new TitanicClient({ broker: endpoint, timeoutMs: 1000, retries: 0, maxSockets: 16 });
-    defer(() => client.shutdown());
+    // TitanicClient.closeRequest(uuid) is the TSP call; close() releases the client.
+    const client = await TitanicClient.start({ broker: endpoint, attemptTimeoutMs: 1000, retries: 0, maxSockets: 16 });
+    defer(() => client.close());
     const acknowledged: string[] = [];
     const ticks = new Set<() => void>();
     let stopping = false;
@@ -110,8 +110,8 @@ describe('titanic: backup under load, restore into a fresh daemon', () => {
         }),
       );
       expect(fresh.ready['recovered']).toBe(written.pending);
-      const reader = new TitanicClient({ broker: String(fresh.ready['broker']), timeoutMs: 5000 });
-      defer(() => reader.shutdown());
+      const reader = await TitanicClient.start({ broker: String(fresh.ready['broker']), attemptTimeoutMs: 5000 });
+      defer(() => reader.close());
       const missing: string[] = [];
       for (const uuid of before) {
         const found = await reader.poll(uuid);

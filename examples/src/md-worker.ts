@@ -62,17 +62,18 @@ const worker = new MajordomoWorker({
   security,
   drainTimeoutMs: Number(flags['drain-timeout-ms']),
   logger: log,
+  handler: async (body, { signal }) => {
+    const done = seconds.startTimer();
+    log.debug({ frames: body.length }, 'request');
+    // Real work takes the signal: it is aborted if the request is abandoned.
+    if (workMs > 0) await sleep(workMs, undefined, { signal });
+    requests.inc();
+    done();
+    return body.map((frame) => Buffer.from(frame.toString('utf8').toUpperCase()));
+  },
 });
-
-const served = worker.serve(async (body, { signal }) => {
-  const done = seconds.startTimer();
-  log.debug({ frames: body.length }, 'request');
-  // Real work takes the signal: it is aborted if the request is abandoned.
-  if (workMs > 0) await sleep(workMs, undefined, { signal });
-  requests.inc();
-  done();
-  return body.map((frame) => Buffer.from(frame.toString('utf8').toUpperCase()));
-});
+// Connects and registers (READY); the handler answers from here on.
+await worker.start();
 
 let metricsUrl: string | undefined;
 const metrics = createServer((req, res) => {
@@ -105,9 +106,8 @@ process.once('SIGTERM', (s) => void stop(s));
 process.once('SIGINT', (s) => void stop(s));
 
 log.info({ broker: flags.broker, service: flags.service, curve: security !== undefined, metrics: metricsUrl }, 'ready');
-try {
-  await served;
-} catch (err) {
+const err = await worker.closed();
+if (err !== undefined) {
   log.error({ err }, 'worker gave up');
   process.exitCode = 1;
   await new Promise((resolve) => metrics.close(resolve));

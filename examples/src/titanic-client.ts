@@ -29,8 +29,9 @@ function usage(): never {
   process.exit(2);
 }
 
-// timeoutMs per call; a call that times out (Titanic or the broker restarting) is retried.
-const titanic = new TitanicClient({ broker: flags.broker, timeoutMs: 2500, retries: 3 });
+// Each TSP call waits up to 2.5 s per attempt and resends 3 times; waitReply polls on through
+// calls that time out (Titanic or the broker restarting) until its timeoutMs.
+const titanic = await TitanicClient.start({ broker: flags.broker, attemptTimeoutMs: 2500, retries: 3 });
 try {
   if (command === 'submit' && rest.length > 0) {
     const uuid = await titanic.submit(flags.service, rest);
@@ -39,7 +40,7 @@ try {
     const uuid = rest[0] ?? '';
     const reply = await titanic.waitReply(uuid, { timeoutMs });
     // Done with it: Titanic may forget the request and its reply now.
-    await titanic.close(uuid);
+    await titanic.closeRequest(uuid);
     process.stdout.write(`${JSON.stringify({ uuid, reply: reply.map((f) => f.toString('utf8')) })}\n`);
   } else {
     usage();
@@ -48,5 +49,5 @@ try {
   process.stderr.write(`titanic-client: ${(err as Error).message}\n`);
   process.exitCode = 1;
 } finally {
-  await titanic.shutdown();
+  await titanic.close();
 }

@@ -62,7 +62,11 @@ describe('md-worker: a Majordomo worker with CURVE, metrics and a graceful drain
     );
     expect(worker.ready).toMatchObject({ service: 'upper', curve: true });
     const client = track(
-      new MajordomoClient({ broker: endpoint, security: keys.client('client', 'broker'), timeoutMs: 10_000 }),
+      await MajordomoClient.start({
+        broker: endpoint,
+        security: keys.client('client', 'broker'),
+        attemptTimeoutMs: 10_000,
+      }),
     );
     expect((await client.request('upper', ['hello'])).map(String)).toEqual(['HELLO']);
 

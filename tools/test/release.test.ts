@@ -104,11 +104,11 @@ describe('installed from the tarballs', () => {
     await writeFile(
       join(project, 'service.mjs'),
       `import { Broker, MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
-const broker = new Broker();
-const endpoint = await broker.bind('tcp://127.0.0.1:*');
-const worker = new MajordomoWorker({ broker: endpoint, service: 'echo' });
+const broker = await Broker.start({ bind: 'tcp://127.0.0.1:*' });
+const endpoint = broker.endpoints[0];
+const worker = await MajordomoWorker.start({ broker: endpoint, service: 'echo' });
 const serving = (async () => { for await (const req of worker) await req.reply(req.body); })();
-const client = new MajordomoClient({ broker: endpoint });
+const client = await MajordomoClient.start({ broker: endpoint });
 const [reply] = await client.request('echo', 'from the tarballs', { timeoutMs: 10000 });
 console.log(String(reply));
 await client.close();
@@ -129,7 +129,7 @@ await broker.close();
 import { MajordomoClient, type MajordomoClientOptions } from '@zpatterns/majordomo';
 const options: MajordomoClientOptions = { broker: 'tcp://127.0.0.1:5555' };
 const client: MajordomoClient = new MajordomoClient(options);
-const reply: Promise<Buffer[]> = client.request('echo', 'x', { timeoutMs: 1000 });
+const reply: Promise<Buffer[]> = client.start().then(() => client.request('echo', 'x', { timeoutMs: 1000 }));
 void reply;
 export const all = [${libraries.map((_, i) => `lib${i}`).join(', ')}];
 `,

@@ -193,6 +193,9 @@ process.exitCode = await runDaemon({
             ...pairCurve(secured),
           });
     const broker = new Broker({
+      bind: flags.bind ?? [DEFAULT_BROKER_ENDPOINT],
+      workerBind: flags.workerBind,
+      workerSecurity: workerSecured?.security,
       observer: flags.metricsPort === undefined ? {} : perService.observer,
       ...(star === undefined ? {} : { clientVoter: star }),
       logger,
@@ -206,15 +209,10 @@ process.exitCode = await runDaemon({
       statsIntervalMs: flags.statsIntervalMs,
       security: secured.security,
     });
-    const endpoints: string[] = [];
-    const workerEndpoints: string[] = [];
     try {
       // The pair's state first: a client request must never be voted on before the peer had its chance.
       await star?.start();
-      for (const endpoint of flags.workerBind ?? []) {
-        workerEndpoints.push(await broker.bindWorkers(endpoint, workerSecured?.security));
-      }
-      for (const endpoint of flags.bind ?? [DEFAULT_BROKER_ENDPOINT]) endpoints.push(await broker.bind(endpoint));
+      await broker.start();
     } catch (err) {
       await Promise.all([broker.close(), star?.close()]);
       throw err;
@@ -223,15 +221,15 @@ process.exitCode = await runDaemon({
       logger,
       registry,
       register: (r) => {
-        statsCounters(r, 'broker', () => ({ ...broker.stats }));
+        statsCounters(r, 'broker', () => broker.stats);
         gaugesOf(r, 'broker', () => ({ ...broker.gauges() }));
       },
-      healthy: () => broker.state === 'open',
+      healthy: () => broker.running,
       cleanup: () => Promise.all([broker.close(), star?.close()]),
     });
     warnPlainBinds(
       secured,
-      [...endpoints, ...workerEndpoints, ...(star === undefined ? [] : [star.stateEndpoint])],
+      [...broker.endpoints, ...broker.workerEndpoints, ...(star === undefined ? [] : [star.stateEndpoint])],
       logger,
     );
     return {
@@ -242,8 +240,8 @@ process.exitCode = await runDaemon({
       },
       metrics,
       ready: {
-        endpoints,
-        ...(workerEndpoints.length === 0 ? {} : { workerEndpoints }),
+        endpoints: broker.endpoints,
+        ...(broker.workerEndpoints.length === 0 ? {} : { workerEndpoints: broker.workerEndpoints }),
         heartbeatMs: flags.heartbeatMs,
         liveness: flags.liveness,
         requestTtlMs: flags.requestTtlMs,

@@ -67,9 +67,14 @@ async function haPair() {
   for (const endpoint of [endpoints.primary, endpoints.backup]) {
     for (let i = 0; i < 3; i++) {
       const worker = track(
-        new MajordomoWorker({ broker: endpoint, service: 'echo', heartbeatIntervalMs: HEARTBEAT_MS }),
+        new MajordomoWorker({
+          broker: endpoint,
+          service: 'echo',
+          heartbeatIntervalMs: HEARTBEAT_MS,
+          handler: (body) => body,
+        }),
       );
-      void worker.serve((body) => body);
+      await worker.start();
     }
   }
   return { primary, backup, endpoints };
@@ -87,13 +92,17 @@ describe('mdbroker --ha', () => {
     const { primary, backup, endpoints } = await haPair();
 
     // The passive broker drops client requests without a reply.
-    await using passiveOnly = new MajordomoClient({ broker: endpoints.backup, timeoutMs: 300, retries: 0 });
+    await using passiveOnly = await MajordomoClient.start({
+      broker: endpoints.backup,
+      attemptTimeoutMs: 300,
+      retries: 0,
+    });
     await expect(passiveOnly.request('echo', 'anyone?')).rejects.toBeInstanceOf(MajordomoTimeoutError);
 
     const client = track(
-      new MajordomoClient({
+      await MajordomoClient.start({
         brokers: [endpoints.primary, endpoints.backup],
-        timeoutMs: 500,
+        attemptTimeoutMs: 500,
         retries: 20,
         failoverDelayMs: 2 * HEARTBEAT_MS,
       }),

@@ -14,9 +14,9 @@ describe('mdbroker /healthz through shutdown', () => {
       args: ['--bind', 'tcp://127.0.0.1:*', '--metrics-port', '0', '--shutdown-delay-ms', '600000'],
     });
     const endpoint = (daemon.ready['endpoints'] as string[])[0] ?? '';
-    await using worker = new MajordomoWorker({ broker: endpoint, service: 'echo' });
-    void worker.serve((request) => request);
-    await using client = new MajordomoClient({ broker: endpoint, timeoutMs: 5000, retries: 0 });
+    await using worker = new MajordomoWorker({ broker: endpoint, service: 'echo', handler: (request) => request });
+    await worker.start();
+    await using client = await MajordomoClient.start({ broker: endpoint, attemptTimeoutMs: 5000, retries: 0 });
     const result = await healthThroughShutdown(daemon, async () => {
       for (let i = 0; i < 3; i++) expect((await client.request('echo', `x${i}`))[0]?.toString()).toBe(`x${i}`);
     });

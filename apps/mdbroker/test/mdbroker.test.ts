@@ -138,9 +138,11 @@ describe('mdbroker process', () => {
       service: 'echo',
       heartbeatIntervalMs: 100,
       reconnect: () => 100,
+      handler: (request) => request,
     });
-    const serving = worker.serve((request) => request);
-    const client = new MajordomoClient({ broker: endpoint, timeoutMs: 500, retries: 20 });
+    await worker.start();
+    const serving = worker.closed();
+    const client = await MajordomoClient.start({ broker: endpoint, attemptTimeoutMs: 500, retries: 20 });
     try {
       expect((await client.request('echo', ['before'])).map((f) => f.toString())).toEqual(['before']);
       await daemon.kill('SIGKILL');

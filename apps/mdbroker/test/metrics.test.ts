@@ -23,9 +23,14 @@ describe('mdbroker --metrics-port', () => {
     const endpoint = (daemon.ready['endpoints'] as string[])[0] ?? '';
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
 
-    await using worker = new MajordomoWorker({ broker: endpoint, service: 'echo', heartbeatIntervalMs: 200 });
-    void worker.serve((request) => request);
-    await using client = new MajordomoClient({ broker: endpoint, timeoutMs: 5000, retries: 0 });
+    await using worker = new MajordomoWorker({
+      broker: endpoint,
+      service: 'echo',
+      heartbeatIntervalMs: 200,
+      handler: (request) => request,
+    });
+    await worker.start();
+    await using client = await MajordomoClient.start({ broker: endpoint, attemptTimeoutMs: 5000, retries: 0 });
     await client.request('echo', 'one');
     const before = await (await fetch(`${url}/metrics`)).text();
     for (let i = 0; i < 5; i++) await client.request('echo', `x${i}`);

@@ -44,16 +44,24 @@ async function curveBroker(keys: CurveFixture): Promise<{ daemon: Daemon; endpoi
 
 function echoWorker(endpoint: string, security: SecurityOptions | undefined, service = 'echo') {
   const seen: string[] = [];
-  const worker = track(new MajordomoWorker({ broker: endpoint, service, heartbeatIntervalMs: 200, security }));
-  void worker.serve((request) => {
-    seen.push(request.map(String).join(' '));
-    return request;
-  });
+  const worker = track(
+    new MajordomoWorker({
+      broker: endpoint,
+      service,
+      heartbeatIntervalMs: 200,
+      security,
+      handler: (request) => {
+        seen.push(request.map(String).join(' '));
+        return request;
+      },
+    }),
+  );
+  void worker.start();
   return seen;
 }
 
-function client(endpoint: string, security?: SecurityOptions): MajordomoClient {
-  return track(new MajordomoClient({ broker: endpoint, timeoutMs: 10_000, retries: 0, security }));
+async function client(endpoint: string, security?: SecurityOptions): Promise<MajordomoClient> {
+  return track(await MajordomoClient.start({ broker: endpoint, attemptTimeoutMs: 10_000, retries: 0, security }));
 }
 
 const denialOf =
@@ -66,12 +74,12 @@ describe('mdbroker with CURVE', () => {
     const keys = curveFixture(['broker', 'alice', 'worker', 'stranger'], ['alice', 'worker']);
     const { daemon, endpoint } = await curveBroker(keys);
     echoWorker(endpoint, keys.client('worker', 'broker'));
-    expect((await client(endpoint, keys.client('alice', 'broker')).request('echo', ['hi'])).map(String)).toEqual([
-      'hi',
-    ]);
+    expect(
+      (await (await client(endpoint, keys.client('alice', 'broker'))).request('echo', ['hi'])).map(String),
+    ).toEqual(['hi']);
 
-    const stranger = client(endpoint, keys.client('stranger', 'broker'));
-    const plain = client(endpoint);
+    const stranger = await client(endpoint, keys.client('stranger', 'broker'));
+    const plain = await client(endpoint);
     const [s, p] = await Promise.allSettled([
       stranger.request('echo', ['let me in'], { timeoutMs: 1000 }),
       plain.request('echo', ['let me in'], { timeoutMs: 1000 }),
@@ -108,7 +116,7 @@ describe('mdbroker with CURVE', () => {
     const { daemon, endpoint } = await curveBroker(keys);
     const seen = echoWorker(endpoint, keys.client('mole', 'broker'), 'secrets');
     await daemon.waitForLog(denialOf('publicKey', keys.peers['mole']?.publicKey), 10_000, true);
-    const alice = client(endpoint, keys.client('alice', 'broker'));
+    const alice = await client(endpoint, keys.client('alice', 'broker'));
     await expect(alice.request('secrets', ['the plans'], { timeoutMs: 1000 })).rejects.toBeInstanceOf(
       MajordomoTimeoutError,
     );
@@ -121,19 +129,19 @@ describe('mdbroker with CURVE', () => {
     const keys = curveFixture(['broker', 'alice', 'bob', 'worker'], ['alice', 'bob', 'worker']);
     const { daemon, endpoint } = await curveBroker(keys);
     echoWorker(endpoint, keys.client('worker', 'broker'));
-    const before = client(endpoint, keys.client('bob', 'broker'));
+    const before = await client(endpoint, keys.client('bob', 'broker'));
     expect((await before.request('echo', ['before'])).map(String)).toEqual(['before']);
     await before.close();
 
     keys.revoke('bob');
     process.kill(daemon.pid ?? 0, 'SIGHUP');
     expect(await daemon.waitForLog((l) => l.msg === 'allow-list reloaded')).toMatchObject({ keys: 2 });
-    const after = client(endpoint, keys.client('bob', 'broker'));
+    const after = await client(endpoint, keys.client('bob', 'broker'));
     await expect(after.request('echo', ['after'], { timeoutMs: 1000 })).rejects.toBeInstanceOf(MajordomoTimeoutError);
     await daemon.waitForLog(denialOf('publicKey', keys.peers['bob']?.publicKey), 10_000, true);
-    expect((await client(endpoint, keys.client('alice', 'broker')).request('echo', ['alice'])).map(String)).toEqual([
-      'alice',
-    ]);
+    expect(
+      (await (await client(endpoint, keys.client('alice', 'broker'))).request('echo', ['alice'])).map(String),
+    ).toEqual(['alice']);
   });
 
   it('refuses a secret key file readable by others at start-up: exit 2, one line naming the chmod', async () => {

@@ -25,11 +25,19 @@ afterEach(async () => {
 });
 
 function worker(endpoint: string, security: SecurityOptions | undefined, seen: string[]): MajordomoWorker {
-  const w = track(new MajordomoWorker({ broker: endpoint, service: 'echo', heartbeatIntervalMs: 200, security }));
-  void w.serve((request) => {
-    seen.push(request.map(String).join(' '));
-    return request;
-  });
+  const w = track(
+    new MajordomoWorker({
+      broker: endpoint,
+      service: 'echo',
+      heartbeatIntervalMs: 200,
+      security,
+      handler: (request) => {
+        seen.push(request.map(String).join(' '));
+        return request;
+      },
+    }),
+  );
+  void w.start();
   return w;
 }
 
@@ -76,7 +84,12 @@ describe('mdbroker --worker-bind', () => {
     // a client key trying to be a worker: refused by the worker endpoint's allow-list
     const mole = readyAndAnswer(workers, keys.client('alice', 'broker'), 3000);
     const alice = track(
-      new MajordomoClient({ broker: clients, timeoutMs: 10_000, retries: 0, security: keys.client('alice', 'broker') }),
+      await MajordomoClient.start({
+        broker: clients,
+        attemptTimeoutMs: 10_000,
+        retries: 0,
+        security: keys.client('alice', 'broker'),
+      }),
     );
     for (let i = 0; i < 5; i++) {
       expect((await alice.request('echo', [`hi ${i}`])).map(String)).toEqual([`hi ${i}`]);
@@ -106,7 +119,7 @@ describe('mdbroker --worker-bind', () => {
     expect(answer !== 'nothing' && answer[2]?.[0]).toBe(5);
     const served: string[] = [];
     worker(workers, undefined, served);
-    const client = track(new MajordomoClient({ broker: clients, timeoutMs: 10_000, retries: 0 }));
+    const client = track(await MajordomoClient.start({ broker: clients, attemptTimeoutMs: 10_000, retries: 0 }));
     expect((await client.request('echo', ['plain'])).map(String)).toEqual(['plain']);
     // a client request on the worker endpoint is dropped and counted, never served
     await using raw = rawDealer(workers);

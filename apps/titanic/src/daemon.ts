@@ -43,16 +43,17 @@ import {
 import { dataDirOption } from './store-admin.js';
 import { InvalidArgumentError } from 'commander';
 import { exponentialBackoff, loadPublicKey, toError, type SecurityOptions, type ZapRequest } from '@zpatterns/core';
-import { Broker, DEFAULT_BROKER_ENDPOINT, MajordomoClient, MMI } from '@zpatterns/majordomo';
+import { Broker, DEFAULT_BROKER_ENDPOINT, MajordomoClient } from '@zpatterns/majordomo';
+import { MMI } from '@zpatterns/majordomo/protocol';
 import {
   PostgresStore,
   SqliteStore,
   TitanicServer,
-  TSP_SERVICE,
   titanicServerDefaults,
   type PostgresSettings,
   type TitanicStore,
 } from '@zpatterns/titanic';
+import { TSP_SERVICE } from '@zpatterns/titanic/protocol';
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
   broker: string;
@@ -263,19 +264,15 @@ process.exitCode = await runDaemon({
     let brokerEndpoint = flags.broker;
     const endpoints: string[] = [];
     if (flags.withBroker) {
-      broker = new Broker({
+      broker = await Broker.start({
+        bind: flags.broker,
         logger,
         heartbeatIntervalMs: flags.heartbeatMs,
         liveness: flags.liveness,
         maxMessageBytes: flags.maxMessageBytes,
         security: secured.broker,
       });
-      try {
-        brokerEndpoint = await broker.bind(flags.broker);
-      } catch (err) {
-        await broker.close();
-        throw err;
-      }
+      brokerEndpoint = broker.endpoints[0] as string;
       endpoints.push(brokerEndpoint);
     }
     let store: TitanicStore;
@@ -285,7 +282,7 @@ process.exitCode = await runDaemon({
       try {
         // Two SQLite stores behind one broker would split requests and replies between them.
         if (broker === undefined) await refuseSecondSqliteTitanic(brokerEndpoint);
-        sqlite = new SqliteStore({ dataDir: flags.dataDir });
+        sqlite = await SqliteStore.start({ dataDir: flags.dataDir });
       } catch (err) {
         await broker?.close();
         throw err;
@@ -296,7 +293,7 @@ process.exitCode = await runDaemon({
     } else {
       let pg: PostgresStore;
       try {
-        pg = await PostgresStore.open({ url: flags.store, logger });
+        pg = await PostgresStore.start({ url: flags.store, logger });
         store = pg;
       } catch (err) {
         await broker?.close();
@@ -362,14 +359,14 @@ process.exitCode = await runDaemon({
       // Reconnect to a lost broker from one heartbeat on, up to 13 of them (2.5 s .. 32 s by default).
       reconnect: exponentialBackoff({ initialMs: flags.heartbeatMs, maxMs: flags.heartbeatMs * 13, jitter: 0.2 }),
     });
-    let recovered: number;
     try {
-      ({ recovered } = await server.start());
+      // A failed start closes the server (and with it the store).
+      await server.start();
     } catch (err) {
-      await server.close();
       await broker?.close();
       throw err;
     }
+    const { recovered } = server.stats;
     const metrics = await serveMetrics(flags, {
       logger,
       ...(registry === undefined ? {} : { registry }),
@@ -439,9 +436,9 @@ process.exitCode = await runDaemon({
  */
 async function refuseSecondSqliteTitanic(endpoint: string): Promise<void> {
   const expiryMs = flags.heartbeatMs * (flags.liveness + 2);
-  await using client = new MajordomoClient({
+  await using client = await MajordomoClient.start({
     broker: endpoint,
-    timeoutMs: expiryMs,
+    attemptTimeoutMs: expiryMs,
     retries: 0,
     logger,
     security: secured.security,

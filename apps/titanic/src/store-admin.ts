@@ -49,10 +49,10 @@ async function openStore(
 ): Promise<StoreAdmin & { close(): Promise<void> }> {
   if (flags.store !== undefined) {
     if (explicitDataDir) throw new UsageError('--store and --data-dir are exclusive (PostgreSQL or SQLite)');
-    return PostgresStore.open({ url: flags.store, applicationName: 'titanic-admin' });
+    return PostgresStore.start({ url: flags.store, applicationName: 'titanic-admin' });
   }
   try {
-    return new SqliteStore({ dataDir: flags.dataDir });
+    return await SqliteStore.start({ dataDir: flags.dataDir });
   } catch (err) {
     const message = (err as Error).message;
     if (/locked|busy/i.test(message)) {

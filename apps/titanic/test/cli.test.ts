@@ -45,7 +45,7 @@ describe('titanic daemon and zpat titanic', () => {
       'x',
       '--broker',
       'tcp://127.0.0.1:1',
-      '--timeout-ms',
+      '--attempt-timeout-ms',
       '200',
       '--retries',
       '0',
@@ -84,8 +84,14 @@ describe('titanic daemon and zpat titanic', () => {
     expect(notYet.code).toBe(1);
     expect(notYet.stderr).toMatch(/not ready/);
 
-    const worker = new MajordomoWorker({ broker: endpoint, service: 'echo', heartbeatIntervalMs: 200 });
-    const served = worker.serve((body) => body);
+    const worker = new MajordomoWorker({
+      broker: endpoint,
+      service: 'echo',
+      heartbeatIntervalMs: 200,
+      handler: (body) => body,
+    });
+    await worker.start();
+    const served = worker.closed();
     try {
       const fetched = await zpat('fetch', uuid.toLowerCase(), '--wait-ms', '10000');
       expect(fetched.code).toBe(0);

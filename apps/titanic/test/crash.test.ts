@@ -65,9 +65,11 @@ describe('titanic crash safety (real processes)', () => {
       service: 'echo',
       heartbeatIntervalMs: HEARTBEAT_MS,
       reconnect: constantBackoff(100),
+      handler: (body) => body,
     });
-    const served = echo.serve((body) => body);
-    const client = new TitanicClient({ broker: endpoint, timeoutMs: 500, retries: 0, maxSockets: 64 });
+    await echo.start();
+    const served = echo.closed();
+    const client = await TitanicClient.start({ broker: endpoint, attemptTimeoutMs: 500, retries: 0, maxSockets: 64 });
 
     try {
       // --- Submissions with chaos ---------------------------------------------------------------
@@ -143,13 +145,13 @@ describe('titanic crash safety (real processes)', () => {
       expect(recovered).toHaveLength(5);
       expect(titanic.logs.filter((l) => (l.level ?? 0) >= 60)).toEqual([]);
       // Closed requests are deleted.
-      await Promise.all(entries.slice(0, 100).map(([uuid]) => client.close(uuid)));
+      await Promise.all(entries.slice(0, 100).map(([uuid]) => client.closeRequest(uuid)));
       expect((await client.poll((entries[0] as [string, string])[0])).status).toBe('unknown');
       console.info(
         `titanic crash test: ${acknowledged.size} acknowledged, ${failedSubmits} failed submits retried, recovered at restarts: ${recovered.join(', ')}`,
       );
     } finally {
-      await client.shutdown();
+      await client.close();
       await echo.close();
       await served;
     }

@@ -81,9 +81,11 @@ describe('titanic: a dead service does not hold up a live one (real processes)',
         service: 'echo',
         heartbeatIntervalMs: HEARTBEAT_MS,
         reconnect: constantBackoff(100),
+        handler: (body) => body,
       });
-      const served = echo.serve((body) => body);
-      const client = new TitanicClient({ broker, timeoutMs: 5000, retries: 2, maxSockets: 32 });
+      await echo.start();
+      const served = echo.closed();
+      const client = await TitanicClient.start({ broker, attemptTimeoutMs: 5000, retries: 2, maxSockets: 32 });
       try {
         const round = async (tag: string): Promise<number> => {
           const started = Date.now();
@@ -113,7 +115,7 @@ describe('titanic: a dead service does not hold up a live one (real processes)',
           `titanic dead-service test (${name}): ${LIVE} echo calls took ${alone} ms alone, ${behindDead} ms with ${DEAD} requests pending for a service with no worker`,
         );
       } finally {
-        await client.shutdown();
+        await client.close();
         await echo.close();
         await served;
       }
@@ -126,16 +128,24 @@ describe('titanic: a dead service does not hold up a live one (real processes)',
     async (name, storeArgs) => {
       await using titanic = await startTitanic(storeArgs());
       const broker = titanic.ready['broker'] as string;
-      const echo = new MajordomoWorker({ broker, service: 'echo', heartbeatIntervalMs: HEARTBEAT_MS });
-      const slow = new MajordomoWorker({ broker, service: 'slow', heartbeatIntervalMs: HEARTBEAT_MS });
-      const served = [
-        echo.serve((body) => body),
-        slow.serve(async (body) => {
+      const echo = new MajordomoWorker({
+        broker,
+        service: 'echo',
+        heartbeatIntervalMs: HEARTBEAT_MS,
+        handler: (body) => body,
+      });
+      const slow = new MajordomoWorker({
+        broker,
+        service: 'slow',
+        heartbeatIntervalMs: HEARTBEAT_MS,
+        handler: async (body) => {
           await new Promise((resolve) => setTimeout(resolve, 50));
           return body;
-        }),
-      ];
-      const client = new TitanicClient({ broker, timeoutMs: 5000, retries: 2, maxSockets: 32 });
+        },
+      });
+      await Promise.all([echo.start(), slow.start()]);
+      const served = [echo.closed(), slow.closed()];
+      const client = await TitanicClient.start({ broker, attemptTimeoutMs: 5000, retries: 2, maxSockets: 32 });
       try {
         await pool(DEAD, 32, async (i) => {
           await client.submit('slow', [`slow-${i}`]);
@@ -160,7 +170,7 @@ describe('titanic: a dead service does not hold up a live one (real processes)',
           `titanic slow-service test (${name}): ${LIVE / 2} echo calls took ${tookMs} ms with ${DEAD} requests pending for a service answering one per 50 ms`,
         );
       } finally {
-        await client.shutdown();
+        await client.close();
         await Promise.all([echo.close(), slow.close()]);
         await Promise.all(served);
       }

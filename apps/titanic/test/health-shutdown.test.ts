@@ -29,7 +29,11 @@ describe('titanic /healthz through shutdown', () => {
         '600000',
       ],
     });
-    await using client = new MajordomoClient({ broker: daemon.ready['broker'] as string, timeoutMs: 5000, retries: 0 });
+    await using client = await MajordomoClient.start({
+      broker: daemon.ready['broker'] as string,
+      attemptTimeoutMs: 5000,
+      retries: 0,
+    });
     const result = await healthThroughShutdown(daemon, async () => {
       const reply = await client.request('titanic.request', ['nobody', 'hello']);
       expect(reply[0]?.toString()).toBe('200');

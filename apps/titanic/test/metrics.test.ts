@@ -23,7 +23,7 @@ describe('--metrics-port 0', () => {
     const url = titanic.ready['metrics'] as string;
     const broker = titanic.ready['broker'] as string;
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
-    await using client = new MajordomoClient({ broker, timeoutMs: 5000, retries: 0 });
+    await using client = await MajordomoClient.start({ broker, attemptTimeoutMs: 5000, retries: 0 });
     const reply = await client.request('titanic.request', ['nobody', 'hello']);
     expect(reply[0]?.toString()).toBe('200');
     const text = await scrape(url);

@@ -55,10 +55,12 @@ describe.skipIf(!available)('titanic --store postgres:// behind a black-holed li
       service: 'echo',
       heartbeatIntervalMs: HEARTBEAT_MS,
       reconnect: constantBackoff(100),
+      handler: (body) => body,
     });
-    const served = echo.serve((body) => body);
-    const client = new TitanicClient({ broker, timeoutMs: 20_000, retries: 0 });
-    await using raw = new MajordomoClient({ broker, timeoutMs: 30_000, retries: 0 });
+    await echo.start();
+    const served = echo.closed();
+    const client = await TitanicClient.start({ broker, attemptTimeoutMs: 20_000, retries: 0 });
+    await using raw = await MajordomoClient.start({ broker, attemptTimeoutMs: 30_000, retries: 0 });
     try {
       expect(await health(url)).toBe(200);
       const before = new Map<string, string>();
@@ -99,7 +101,7 @@ describe.skipIf(!available)('titanic --store postgres:// behind a black-holed li
         `titanic pg black-hole test: submission refused with "500" after ${refusedAfterMs} ms, /healthz 503 after ${unhealthyAfterMs} ms, 200 again ${healthyAfterMs} ms after the link healed`,
       );
     } finally {
-      await client.shutdown();
+      await client.close();
       await echo.close();
       await served;
     }

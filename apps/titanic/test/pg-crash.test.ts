@@ -90,18 +90,18 @@ describe.skipIf(!available)('titanic on PostgreSQL, two instances (real processe
           service: 'echo',
           heartbeatIntervalMs: HEARTBEAT_MS,
           reconnect: constantBackoff(100),
+          handler: (body) => {
+            const key = body[0]?.toString() ?? '';
+            const times = dispatches.get(key);
+            if (times === undefined) dispatches.set(key, [Date.now()]);
+            else times.push(Date.now());
+            return body;
+          },
         }),
     );
-    const served = echoes.map((echo) =>
-      echo.serve((body) => {
-        const key = body[0]?.toString() ?? '';
-        const times = dispatches.get(key);
-        if (times === undefined) dispatches.set(key, [Date.now()]);
-        else times.push(Date.now());
-        return body;
-      }),
-    );
-    const client = new TitanicClient({ broker: endpoint, timeoutMs: 1000, retries: 0, maxSockets: 64 });
+    await Promise.all(echoes.map((echo) => echo.start()));
+    const served = echoes.map((echo) => echo.closed());
+    const client = await TitanicClient.start({ broker: endpoint, attemptTimeoutMs: 1000, retries: 0, maxSockets: 64 });
     // When each chaos event happened (an instance death, the database going down).
     const chaosAt: number[] = [];
 
@@ -203,7 +203,7 @@ describe.skipIf(!available)('titanic on PostgreSQL, two instances (real processe
       expect([...dispatches.keys()].filter((body) => body.startsWith('dead-'))).toEqual([]);
 
       // titanic.reply and titanic.close work on any instance (the broker spreads the calls).
-      await Promise.all(entries.slice(0, 100).map(([uuid]) => client.close(uuid)));
+      await Promise.all(entries.slice(0, 100).map(([uuid]) => client.closeRequest(uuid)));
       expect((await client.poll((entries[0] as [string, string])[0])).status).toBe('unknown');
       for (const d of [a, b]) expect(d.logs.filter((l) => (l.level ?? 0) >= 60)).toEqual([]);
       // Instance B, never killed, took its share of the dispatching.
@@ -214,7 +214,7 @@ describe.skipIf(!available)('titanic on PostgreSQL, two instances (real processe
         `titanic pg crash test: ${acknowledged.size} acknowledged, ${failedSubmits} failed submits retried, ${dispatches.size} bodies dispatched, ${repeated} repeated dispatches (all after a lease expiry); black hole: ${healthTimes.join(', ')}`,
       );
     } finally {
-      await client.shutdown();
+      await client.close();
       await Promise.all(echoes.map((echo) => echo.close()));
       await Promise.all(served);
     }

@@ -46,7 +46,7 @@ describe.skipIf(!available)('titanic --store postgres:// while the database rest
     // The durability of a "200", as the sessions see it.
     expect(titanic.ready['synchronousCommit']).toBe('on');
     expect(titanic.ready['fsync']).toBe('off'); // the test cluster runs without fsync
-    await using client = new MajordomoClient({ broker, timeoutMs: 10_000, retries: 0 });
+    await using client = await MajordomoClient.start({ broker, attemptTimeoutMs: 10_000, retries: 0 });
     const submit = async (): Promise<string> =>
       (await client.request('titanic.request', ['nobody', 'hello']))[0]?.toString() ?? '';
 

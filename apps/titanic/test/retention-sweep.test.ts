@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Broker, MajordomoClient } from '@zpatterns/majordomo';
 import { appBin, Daemon, type LogLine, usePostgres } from '@zpatterns/testkit';
-import { generateUuid, PostgresStore, SqliteStore, type StoreWrite, type TitanicStore } from '@zpatterns/titanic';
+import { PostgresStore, SqliteStore, type StoreWrite, type TitanicStore } from '@zpatterns/titanic';
+import { generateUuid } from '@zpatterns/titanic/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const HEARTBEAT_MS = 100;
@@ -50,7 +51,7 @@ const stores: [string, () => Promise<string[]>][] = [
     async () => {
       const dir = mkdtempSync(join(tmpdir(), 'titanic-sweep-'));
       dirs.push(dir);
-      await fill(new SqliteStore({ dataDir: dir }));
+      await fill(await SqliteStore.start({ dataDir: dir }));
       return ['--data-dir', dir];
     },
   ],
@@ -60,7 +61,7 @@ if (available) {
     'PostgreSQL',
     async () => {
       const url = postgres.cluster().url;
-      await fill(await PostgresStore.open({ url }));
+      await fill(await PostgresStore.start({ url }));
       return ['--store', url];
     },
   ]);
@@ -71,8 +72,12 @@ describe('titanic: a sweep of 100,000 expired replies does not stall the daemon'
     '%s: submissions are answered during the sweep, and no worker misses its heartbeats',
     async (_name, prepare) => {
       const storeArgs = await prepare();
-      await using broker = new Broker({ heartbeatIntervalMs: HEARTBEAT_MS, liveness: LIVENESS });
-      const endpoint = await broker.bind('tcp://127.0.0.1:*');
+      await using broker = await Broker.start({
+        bind: 'tcp://127.0.0.1:*',
+        heartbeatIntervalMs: HEARTBEAT_MS,
+        liveness: LIVENESS,
+      });
+      const endpoint = broker.endpoints[0] as string;
       await using titanic = await Daemon.start({
         bin: appBin('titanic'),
         args: [
@@ -103,7 +108,7 @@ describe('titanic: a sweep of 100,000 expired replies does not stall the daemon'
 
       // Submissions, two at a time, until the sweep has deleted everything.
       // Retries as any MDP client has them: a worker the broker dropped takes its request along.
-      await using client = new MajordomoClient({ broker: endpoint, timeoutMs: 3000, retries: 3 });
+      await using client = await MajordomoClient.start({ broker: endpoint, attemptTimeoutMs: 3000, retries: 3 });
       const answeredAt: number[] = [];
       let expired = 0;
       let sweep: LogLine | undefined;

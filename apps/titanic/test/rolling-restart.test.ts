@@ -62,17 +62,17 @@ describe.skipIf(!available)('titanic on PostgreSQL: rolling restart with a slow 
           service: 'slow',
           heartbeatIntervalMs: HEARTBEAT_MS,
           reconnect: constantBackoff(100),
+          handler: async (body) => {
+            const key = body[0]?.toString() ?? '';
+            dispatches.set(key, [...(dispatches.get(key) ?? []), Date.now()]);
+            await sleep(WORK_MS);
+            return body;
+          },
         }),
     );
-    const served = workers.map((worker) =>
-      worker.serve(async (body) => {
-        const key = body[0]?.toString() ?? '';
-        dispatches.set(key, [...(dispatches.get(key) ?? []), Date.now()]);
-        await sleep(WORK_MS);
-        return body;
-      }),
-    );
-    const client = new TitanicClient({ broker: endpoint, timeoutMs: 3000, retries: 3 });
+    await Promise.all(workers.map((worker) => worker.start()));
+    const served = workers.map((worker) => worker.closed());
+    const client = await TitanicClient.start({ broker: endpoint, attemptTimeoutMs: 3000, retries: 3 });
     try {
       const bodies = Array.from({ length: REQUESTS }, (_, i) => `slow-${i}`);
       const uuids = await Promise.all(bodies.map((body) => client.submit('slow', [body])));
@@ -99,7 +99,7 @@ describe.skipIf(!available)('titanic on PostgreSQL: rolling restart with a slow 
       // The restart did abandon requests in flight (else this test proves nothing).
       expect([...dispatches.values()].some((times) => times.length > 1)).toBe(true);
     } finally {
-      await client.shutdown();
+      await client.close();
       await Promise.all(workers.map((worker) => worker.close()));
       await Promise.all(served);
     }

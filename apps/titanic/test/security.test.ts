@@ -59,16 +59,22 @@ describe('titanic with CURVE', () => {
         service: 'echo',
         heartbeatIntervalMs: 200,
         security: keys.client('worker', 'broker'),
+        handler: (body) => body,
       }),
     );
-    void worker.serve((body) => body);
+    await worker.start();
 
-    const alice = track(new TitanicClient({ broker: endpoint, security: keys.client('alice', 'broker') }));
+    const alice = track(await TitanicClient.start({ broker: endpoint, security: keys.client('alice', 'broker') }));
     const uuid = await alice.submit('echo', ['durable hello']);
     expect((await alice.waitReply(uuid, { timeoutMs: 20_000 })).map(String)).toEqual(['durable hello']);
 
     const stranger = track(
-      new TitanicClient({ broker: endpoint, timeoutMs: 1000, retries: 0, security: keys.client('stranger', 'broker') }),
+      await TitanicClient.start({
+        broker: endpoint,
+        attemptTimeoutMs: 1000,
+        retries: 0,
+        security: keys.client('stranger', 'broker'),
+      }),
     );
     await expect(stranger.submit('echo', ['let me in'])).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
     await broker.waitForLog((l) => denied(l) && l['publicKey'] === keys.peers['stranger']?.publicKey, 10_000, true);

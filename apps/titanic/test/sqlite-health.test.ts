@@ -62,9 +62,9 @@ describe.skipIf(!mounted)('titanic on SQLite when the disk fills up', () => {
       ],
     });
     const url = titanic.ready['metrics'] as string;
-    await using client = new MajordomoClient({
+    await using client = await MajordomoClient.start({
       broker: titanic.ready['broker'] as string,
-      timeoutMs: 10_000,
+      attemptTimeoutMs: 10_000,
       retries: 0,
     });
     const submit = async (): Promise<string> =>

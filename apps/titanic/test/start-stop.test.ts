@@ -79,7 +79,7 @@ describe('titanic start-up and shutdown', () => {
     expect(fatal).toHaveLength(1);
     expect(fatal[0]).toMatch(/another Titanic is registered for titanic\.request/);
     // The first one is untouched and still answers.
-    await using client = new MajordomoClient({ broker, timeoutMs: 5000, retries: 0 });
+    await using client = await MajordomoClient.start({ broker, attemptTimeoutMs: 5000, retries: 0 });
     expect((await client.request('titanic.request', ['nobody', 'x']))[0]?.toString()).toBe('200');
     expect(await first.stop()).toEqual({ code: 0, signal: null });
   }, 30_000);
@@ -89,9 +89,9 @@ describe('titanic start-up and shutdown', () => {
       bin: appBin('titanic'),
       args: withBroker(freshDir(), '--shutdown-delay-ms', '600000'),
     });
-    await using client = new MajordomoClient({
+    await using client = await MajordomoClient.start({
       broker: titanic.ready['broker'] as string,
-      timeoutMs: 5000,
+      attemptTimeoutMs: 5000,
       retries: 0,
     });
     const draining = titanic.waitForLog((l) => l.msg === 'draining: still serving, /healthz 503');
@@ -114,18 +114,24 @@ describe('titanic start-up and shutdown', () => {
       await using titanic = await Daemon.start({ bin: appBin('titanic'), args: withBroker(freshDir()) });
       const broker = titanic.ready['broker'] as string;
       // A worker that takes the request and never answers: closing waits for it (the drain).
-      const worker = new MajordomoWorker({ broker, service: 'stuck', heartbeatIntervalMs: 100 });
+      const worker = new MajordomoWorker({
+        broker,
+        service: 'stuck',
+        heartbeatIntervalMs: 100,
+        handler: async (body) => {
+          taken();
+          await released;
+          return body;
+        },
+      });
       let taken!: () => void;
       let release!: () => void;
       const gotIt = new Promise<void>((resolve) => (taken = resolve));
       const released = new Promise<void>((resolve) => (release = resolve));
-      const served = worker.serve(async (body) => {
-        taken();
-        await released;
-        return body;
-      });
+      await worker.start();
+      const served = worker.closed();
       try {
-        await using client = new MajordomoClient({ broker, timeoutMs: 5000, retries: 0 });
+        await using client = await MajordomoClient.start({ broker, attemptTimeoutMs: 5000, retries: 0 });
         expect((await client.request('titanic.request', ['stuck', 'x']))[0]?.toString()).toBe('200');
         await gotIt;
         const closing = titanic.waitForLog((l) => l.msg === 'shutting down');

@@ -41,7 +41,7 @@ describe('titanic pending / purge (real processes)', () => {
         args: ['--with-broker', '--broker', 'tcp://127.0.0.1:*', ...store],
       });
       const broker = titanic.ready['broker'] as string;
-      const client = new TitanicClient({ broker, timeoutMs: 5000, retries: 1 });
+      const client = await TitanicClient.start({ broker, attemptTimeoutMs: 5000, retries: 1 });
       try {
         const flooded = await Promise.all(Array.from({ length: 5 }, (_, i) => client.submit('made-up', [`m${i}`])));
         const kept = await Promise.all(Array.from({ length: 2 }, (_, i) => client.submit('later', [`l${i}`])));
@@ -72,20 +72,26 @@ describe('titanic pending / purge (real processes)', () => {
 
         if (sqlite) await titanic.restart();
         const endpoint = titanic.ready['broker'] as string;
-        const again = new TitanicClient({ broker: endpoint, timeoutMs: 5000, retries: 1 });
-        const worker = new MajordomoWorker({ broker: endpoint, service: 'later', reconnect: constantBackoff(100) });
-        const served = worker.serve((body) => body);
+        const again = await TitanicClient.start({ broker: endpoint, attemptTimeoutMs: 5000, retries: 1 });
+        const worker = new MajordomoWorker({
+          broker: endpoint,
+          service: 'later',
+          reconnect: constantBackoff(100),
+          handler: (body) => body,
+        });
+        await worker.start();
+        const served = worker.closed();
         try {
           for (const uuid of flooded) expect((await again.poll(uuid)).status).toBe('unknown');
           const replies = await Promise.all(kept.map((uuid) => again.waitReply(uuid, { timeoutMs: 30_000 })));
           expect(replies.map((r) => r[0]?.toString())).toEqual(['l0', 'l1']);
         } finally {
-          await again.shutdown();
+          await again.close();
           await worker.close();
           await served;
         }
       } finally {
-        await client.shutdown();
+        await client.close();
       }
     },
     90_000,

@@ -18,8 +18,8 @@ afterEach(async () => {
 const zpat = (): string => appBin('zpat');
 
 async function brokerWithEchoWorker(mdp = '0.1'): Promise<{ endpoint: string; worker: Daemon }> {
-  const broker = track(new Broker({ heartbeatIntervalMs: 100 }));
-  const endpoint = await broker.bind('tcp://127.0.0.1:*');
+  const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', heartbeatIntervalMs: 100 }));
+  const endpoint = broker.endpoints[0] as string;
   const worker = track(
     await Daemon.start({
       bin: zpat(),
@@ -63,7 +63,7 @@ describe('zpat majordomo commands', () => {
 
   it('worker echo stops cleanly on SIGTERM and sends DISCONNECT (the broker forgets it)', async () => {
     const { endpoint, worker } = await brokerWithEchoWorker();
-    const client = track(new MajordomoClient({ broker: endpoint, timeoutMs: 3000, retries: 0 }));
+    const client = track(await MajordomoClient.start({ broker: endpoint, attemptTimeoutMs: 3000, retries: 0 }));
     await eventually(async () => (await client.serviceStatus('echo')) === '200');
     const status = await worker.stop();
     expect(status.code).toBe(0);
@@ -72,8 +72,8 @@ describe('zpat majordomo commands', () => {
   });
 
   it('exits 1 with one line on stderr when the broker does not answer', async () => {
-    const broker = track(new Broker({ heartbeatIntervalMs: 100 }));
-    const endpoint = await broker.bind('tcp://127.0.0.1:*');
+    const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', heartbeatIntervalMs: 100 }));
+    const endpoint = broker.endpoints[0] as string;
     // A broker with no worker for the service: the request is queued, never answered.
     const result = await runCli(zpat(), [
       'call',
@@ -81,7 +81,7 @@ describe('zpat majordomo commands', () => {
       'x',
       '--broker',
       endpoint,
-      '--timeout-ms',
+      '--attempt-timeout-ms',
       '100',
       '--retries',
       '1',
@@ -90,6 +90,24 @@ describe('zpat majordomo commands', () => {
     expect(result.stdout).toBe('');
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(/^zpat call: no reply from service 'nobody' after 2 attempt\(s\) of 100 ms/);
+    // --timeout-ms bounds the whole call, however many attempts are left.
+    const bounded = await runCli(zpat(), [
+      'call',
+      'nobody',
+      'x',
+      '--broker',
+      endpoint,
+      '--attempt-timeout-ms',
+      '100',
+      '--retries',
+      '50',
+      '--timeout-ms',
+      '250',
+    ]);
+    expect(bounded.code).toBe(1);
+    expect(bounded.stderr).toMatch(
+      /^zpat call: no reply from service 'nobody' within timeoutMs \(250 ms, \d attempt\(s\)\)/,
+    );
     const services = await runCli(zpat(), [
       'services',
       '--broker',
@@ -108,6 +126,7 @@ describe('zpat majordomo commands', () => {
     [['call', 'echo', '--broker', 'localhost:5555'], /expected an endpoint/],
     [['call', 'echo', '--mdp', '0.3'], /Allowed choices are 0\.1, 0\.2/],
     [['call', 'echo', '--timeout-ms', '0'], /timeout-ms/],
+    [['call', 'echo', '--attempt-timeout-ms', '0'], /attempt-timeout-ms/],
     [['services', '--retries', '-1'], /retries/],
     [['worker', 'echo', '--heartbeat-ms', 'fast'], /heartbeat-ms/],
     [['worker', 'echo', '--bogus'], /unknown option '--bogus'/],

@@ -65,17 +65,18 @@ describe('allow-list permissions', () => {
         service: 'echo',
         heartbeatIntervalMs: 200,
         security: keys.client('worker', 'broker'),
+        handler: (request) => request,
       }),
     );
-    void worker.serve((request) => request);
+    await worker.start();
     chmodSync(keys.allowDir, 0o777);
     const failed = daemon.waitForLog(says('allow-list reload failed, keeping the previous list'), 10_000);
     process.kill(daemon.pid ?? 0, 'SIGHUP');
     expect(JSON.stringify((await failed)['err'])).toMatch(/writable by group/);
     const alice = track(
-      new MajordomoClient({
+      await MajordomoClient.start({
         broker: endpoint,
-        timeoutMs: 10_000,
+        attemptTimeoutMs: 10_000,
         retries: 0,
         security: keys.client('alice', 'broker'),
       }),

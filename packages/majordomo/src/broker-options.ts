@@ -8,6 +8,23 @@ import { MajordomoOptionsError } from './errors.js';
 
 /** Options of `new Broker(options)`; `brokerDefaults` holds the defaults. */
 export interface BrokerOptions {
+  /**
+   * Endpoint(s) `start()` binds for clients (and for workers too, unless `workerBind` is given),
+   * e.g. `tcp://127.0.0.1:5555` or `tcp://127.0.0.1:*` (the port the kernel chose is in
+   * `endpoints`). Required: at least one.
+   */
+  bind: string | readonly string[];
+  /**
+   * Per-role sockets: endpoint(s) of a second ROUTER that `start()` binds for workers. Worker
+   * commands on the client endpoints are then refused with DISCONNECT, and client requests on the
+   * worker endpoints dropped. @default undefined (one ROUTER for both, the book's design)
+   */
+  workerBind?: string | readonly string[] | undefined;
+  /**
+   * CURVE of the worker ROUTER (with `workerBind`): its own key pair and allow-list.
+   * @default `security`
+   */
+  workerSecurity?: SecurityOptions | undefined;
   /** Interval of the broker's heartbeats to every worker, and of its expiry pass. @default 2500 */
   heartbeatIntervalMs?: number;
   /**
@@ -90,13 +107,18 @@ export interface BrokerObserver {
   reply?(service: string, latencyMs: number): void;
 }
 
+/** The broker's options after defaults are applied (the endpoints and CURVE options aside). */
+export type ResolvedBrokerOptions = Required<
+  Omit<BrokerOptions, 'bind' | 'workerBind' | 'security' | 'workerSecurity'>
+>;
+
 const ALWAYS_SERVE: ClientVoter = { vote: () => true };
 
 /**
  * The broker's defaults: the book's heartbeat (2500 ms, liveness 3), requests expire after 30 s
  * unanswered, queued request bodies capped at 256 MiB in all.
  */
-export const brokerDefaults: Required<Omit<BrokerOptions, 'security'>> = {
+export const brokerDefaults: ResolvedBrokerOptions = {
   heartbeatIntervalMs: 2500,
   liveness: 3,
   requestTtlMs: 30_000,
@@ -117,10 +139,10 @@ export const brokerDefaults: Required<Omit<BrokerOptions, 'security'>> = {
 };
 
 /** Merge `options` over the defaults and check every number. Throws `MajordomoOptionsError`. */
-export function resolveBrokerOptions(options: BrokerOptions = {}): Required<Omit<BrokerOptions, 'security'>> {
-  const resolved: Required<Omit<BrokerOptions, 'security'>> = { ...brokerDefaults };
+export function resolveBrokerOptions(options: BrokerOptions): ResolvedBrokerOptions {
+  const resolved: ResolvedBrokerOptions = { ...brokerDefaults };
   for (const [key, value] of Object.entries(options) as [keyof BrokerOptions, unknown][]) {
-    if (value !== undefined && key !== 'security') (resolved as Record<string, unknown>)[key] = value;
+    if (value !== undefined && !NOT_RESOLVED.has(key)) (resolved as Record<string, unknown>)[key] = value;
   }
   const positive: (keyof typeof brokerDefaults)[] = [
     'heartbeatIntervalMs',
@@ -153,11 +175,26 @@ export function resolveBrokerOptions(options: BrokerOptions = {}): Required<Omit
   return resolved;
 }
 
+const NOT_RESOLVED: ReadonlySet<string> = new Set(['bind', 'workerBind', 'security', 'workerSecurity']);
+
+/** `bind` / `workerBind` as a list; throws `MajordomoOptionsError` for an empty or non-string entry. */
+export function endpointList(name: string, value: unknown, required: boolean): string[] {
+  if (value === undefined && !required) return [];
+  const list: unknown[] = typeof value === 'string' ? [value] : Array.isArray(value) ? [...(value as unknown[])] : [];
+  if (list.length === 0 || list.some((e) => typeof e !== 'string' || e === '')) {
+    throw new MajordomoOptionsError(`broker option ${name}: expected an endpoint or a non-empty list of endpoints`);
+  }
+  return list as string[];
+}
+
 function describeValue(value: unknown): string {
   return typeof value === 'number' ? String(value) : typeof value;
 }
 
-/** Counters of everything the broker did, cheap to read at any time (monotonic). */
+/**
+ * Counters of everything the broker did (monotonic). `broker.stats` returns a fresh snapshot on
+ * every read.
+ */
 export interface BrokerStats {
   /** Messages read from the ROUTER, of any kind (valid or not). */
   received: number;
@@ -246,10 +283,15 @@ export function createBrokerStats(): BrokerStats {
 
 /** What the broker holds right now (computed on demand). */
 export interface BrokerGauges {
+  /** Services known: with registered workers or queued requests. */
   services: number;
+  /** Workers registered (idle or busy). */
   workers: number;
+  /** Of `workers`: waiting for a request. */
   idleWorkers: number;
+  /** Of `workers`: holding a request. */
   busyWorkers: number;
+  /** Requests waiting in service queues for a worker. */
   queuedRequests: number;
   /** Bytes of the queued requests, as counted against `maxQueuedBytes`. */
   queuedBytes: number;

@@ -15,11 +15,10 @@
  */
 import * as zmq from 'zeromq';
 import {
-  InvalidStateError,
   applyBindSecurity,
   bindEndpoint,
   Channel,
-  ClosedError,
+  Component,
   componentLogger,
   ExpiryList,
   frameEquals,
@@ -31,14 +30,15 @@ import {
   type ServerSecurity,
   type TimerHandle,
 } from '@zpatterns/core';
-import { CloseOnce } from '@zpatterns/core/internal';
 import { answerMmi, type MmiView } from './broker-mmi.js';
 import {
   createBrokerStats,
+  endpointList,
   resolveBrokerOptions,
   type BrokerGauges,
   type BrokerOptions,
   type BrokerStats,
+  type ResolvedBrokerOptions,
 } from './broker-options.js';
 import { BrokerService } from './broker-service.js';
 import { WarningLimiter } from './broker-warnings.js';
@@ -57,23 +57,72 @@ import {
 
 type Worker = BrokerWorker<BrokerService>;
 
-/** The broker's lifecycle. */
-export type BrokerState = { readonly state: 'open' } | { readonly state: 'closing' } | { readonly state: 'closed' };
+/**
+ * The broker's status events, from `broker.status()` (beside `started` and `closed`): workers
+ * coming and going, and services gaining their first worker or losing their last.
+ */
+export type BrokerStatus =
+  | {
+      readonly type: 'worker-ready';
+      /** The worker's routing id, hex. */
+      readonly worker: string;
+      /** The service it registered (latin1). */
+      readonly service: string;
+      /** The MDP version it speaks. */
+      readonly version: MdpVersion;
+    }
+  | {
+      readonly type: 'worker-expired';
+      /** The worker's routing id, hex. */
+      readonly worker: string;
+      /** Its service (latin1). */
+      readonly service: string;
+      /** Silence that expired it: `heartbeatIntervalMs * liveness` or more. */
+      readonly silentMs: number;
+      /** Whether it held a request (requeued for idempotent services, dropped otherwise). */
+      readonly busy: boolean;
+    }
+  | {
+      readonly type: 'worker-removed';
+      /** The worker's routing id, hex. */
+      readonly worker: string;
+      /** Its service (latin1). */
+      readonly service: string;
+      /** Why: it sent DISCONNECT, became unreachable, or broke the protocol. */
+      readonly reason: string;
+    }
+  | {
+      readonly type: 'service-available';
+      /** The service (latin1) that now has a live worker after having none. */
+      readonly service: string;
+    }
+  | {
+      readonly type: 'service-unavailable';
+      /** The service (latin1) whose last worker went. */
+      readonly service: string;
+      /** Its requests still queued (they wait for a new worker until `requestTtlMs`). */
+      readonly queued: number;
+    };
 
 /**
  * The Majordomo broker (7/MDP and 18/MDP, with 8/MMI): one ROUTER for clients and workers of both
  * protocol versions. Requests queue per service (FIFO) and go to the service's longest-idle worker;
  * the broker heartbeats every worker, forgets dead ones (idle or busy) after `liveness` silent
- * intervals, and drops requests that waited `requestTtlMs`. Create with `new Broker(options)`
- * (throws `MajordomoOptionsError` for bad options), then `await bind(endpoint)` (rejects with
- * `BrokerBindError`); `close()` tells workers DISCONNECT and closes the socket.
+ * intervals, and drops requests that waited `requestTtlMs`.
+ *
+ * `new Broker({ bind })` checks the options (throws `MajordomoOptionsError`) and opens nothing.
+ * `start()` binds every `bind` (and `workerBind`) endpoint and resolves once the broker is bound
+ * and serving (rejects with `BrokerBindError`); `endpoints` then holds the endpoints bound.
+ * `close()` tells every worker DISCONNECT and closes the sockets. `status()` reports workers and
+ * services coming and going (`BrokerStatus`).
  */
-export class Broker implements AsyncDisposable {
-  /** Counters; see `BrokerStats`. */
-  readonly stats: BrokerStats = createBrokerStats();
-  readonly #options: Required<Omit<BrokerOptions, 'security'>>;
+export class Broker extends Component<BrokerStatus> {
+  readonly #stats: BrokerStats = createBrokerStats();
+  readonly #options: ResolvedBrokerOptions;
+  readonly #bind: readonly string[];
+  readonly #workerBind: readonly string[];
   /** CURVE + ZAP of the ROUTER, when `security` is set. */
-  readonly #security: ServerSecurity | undefined;
+  #security: ServerSecurity | undefined;
   readonly #log: Logger;
   readonly #debug: boolean;
   readonly #clock: Clock;
@@ -82,17 +131,21 @@ export class Broker implements AsyncDisposable {
   readonly #workerWarnings: WarningLimiter;
   /** Refusals at `maxQueuedBytes`: one line per second at most, with the figures. */
   readonly #overloadWarnings: WarningLimiter;
-  readonly #socket: zmq.Router;
-  readonly #channel: Channel<zmq.Router>;
+  #socket: zmq.Router | undefined;
+  /** The client ROUTER's channel; set by `onStart`. */
+  #channel!: Channel<zmq.Router>;
   /**
    * Where worker commands go: the one ROUTER (the book's design), or the second ROUTER for workers
-   * once `bindWorkers()` made it (then worker commands on the client ROUTER get DISCONNECT).
+   * when `workerBind` is set (then worker commands on the client ROUTER get DISCONNECT).
    */
-  #workerChannel: Channel<zmq.Router>;
+  #workerChannel!: Channel<zmq.Router>;
   #workerSocket: zmq.Router | undefined;
   #workerSecurity: ServerSecurity | undefined;
   readonly #workerEndpoints: string[] = [];
   readonly #securityOptions: SecurityOptions | undefined;
+  readonly #workerSecurityOptions: SecurityOptions | undefined;
+  /** True from the first socket's creation until `onClose` begins: input is handled. */
+  #open = false;
   readonly #services = new Map<string, BrokerService>();
   /** The service `#requireService()` found last. */
   #lastService: BrokerService | undefined;
@@ -107,13 +160,14 @@ export class Broker implements AsyncDisposable {
   #queuedBytes = 0;
   /** The same per client (routing id, latin1), for `maxQueuedBytesPerClient`; 0 is deleted. */
   readonly #clientBytes = new Map<string, number>();
-  #state: BrokerState = { state: 'open' };
   #timer: TimerHandle | undefined;
   #lastStatsAt: number;
-  readonly #closer = new CloseOnce(() => this.#close());
 
-  constructor(options: BrokerOptions = {}) {
+  constructor(options: BrokerOptions) {
+    super();
     const resolved = resolveBrokerOptions(options);
+    this.#bind = endpointList('bind', options.bind, true);
+    this.#workerBind = endpointList('workerBind', options.workerBind, false);
     this.#options = resolved;
     this.#clock = resolved.clock;
     this.#log = componentLogger(resolved.logger, { component: 'broker' });
@@ -124,87 +178,94 @@ export class Broker implements AsyncDisposable {
     this.#liveness = new ExpiryList(resolved.heartbeatIntervalMs * resolved.liveness);
     this.#idempotent = new Set(resolved.idempotentServices);
     this.#lastStatsAt = this.#clock.now();
+    this.#securityOptions = options.security;
+    this.#workerSecurityOptions = options.workerSecurity;
+  }
+
+  /** A ROUTER with the broker's settings, and its CURVE side when `security` is set. */
+  #router(security: SecurityOptions | undefined): [zmq.Router, ServerSecurity | undefined] {
+    const o = this.#options;
     // mandatory + sendTimeout 0: a send to a vanished peer (EHOSTUNREACH) or to one at its
     // high-water mark (EAGAIN) fails at once and is counted, instead of stalling the send queue.
-    this.#socket = new zmq.Router({
+    const socket = new zmq.Router({
       mandatory: true,
       sendTimeout: 0,
-      linger: resolved.lingerMs,
-      sendHighWaterMark: resolved.sendHighWaterMark,
-      receiveHighWaterMark: resolved.receiveHighWaterMark,
+      linger: o.lingerMs,
+      sendHighWaterMark: o.sendHighWaterMark,
+      receiveHighWaterMark: o.receiveHighWaterMark,
     });
-    this.#security = applyBindSecurity(this.#socket, options.security, resolved.logger);
-    this.#securityOptions = options.security;
-    this.#channel = new Channel(this.#socket, {
-      name: 'broker',
-      logger: resolved.logger,
+    return [socket, applyBindSecurity(socket, security, o.logger)];
+  }
+
+  #newChannel(socket: zmq.Router, name: string): Channel<zmq.Router> {
+    return new Channel(socket, {
+      name,
+      logger: this.#options.logger,
       directSend: true,
       onSendError: (err, message) => {
         this.#onSendError(err, message);
       },
     });
-    void this.#channel.start(this.#onMessage);
+  }
+
+  /** Create the ROUTER(s), bind every `bind` and `workerBind` endpoint, start the heartbeat timer. */
+  protected async onStart(): Promise<void> {
+    const [socket, security] = this.#router(this.#securityOptions);
+    this.#socket = socket;
+    this.#security = security;
+    this.#channel = this.#newChannel(socket, 'broker');
     this.#workerChannel = this.#channel;
+    if (this.#workerBind.length > 0) {
+      const [workerSocket, workerSecurity] = this.#router(this.#workerSecurityOptions ?? this.#securityOptions);
+      this.#workerSocket = workerSocket;
+      this.#workerSecurity = workerSecurity;
+      this.#workerChannel = this.#newChannel(workerSocket, 'broker-workers');
+    }
+    this.#open = true;
+    void this.#channel.start(this.#onMessage);
+    if (this.#workerSocket !== undefined) void this.#workerChannel.start(this.#onWorkerSocketMessage);
+    for (const endpoint of this.#workerBind) {
+      const bound = await this.#bindTo(this.#workerSocket as zmq.Router, this.#workerSecurity, endpoint);
+      this.#workerEndpoints.push(bound);
+      this.#log.info({ endpoint: bound }, 'broker bound for workers');
+    }
+    for (const endpoint of this.#bind) {
+      const bound = await this.#bindTo(socket, security, endpoint);
+      this.#endpoints.push(bound);
+      this.#log.info({ endpoint: bound }, 'broker bound');
+    }
+    this.#lastStatsAt = this.#clock.now();
     this.#schedule();
   }
 
-  /**
-   * Per-role sockets: bind a second ROUTER for workers (with `workerSecurity`, its own key check,
-   * when given; else `security`), and from then on refuse worker commands on the client ROUTER
-   * with DISCONNECT and drop client requests on the worker ROUTER. Call before the first `bind()`;
-   * call again to bind more worker endpoints. Resolves with the endpoint bound.
-   */
-  async bindWorkers(endpoint: string, workerSecurity?: SecurityOptions): Promise<string> {
-    if (this.#state.state !== 'open') throw new ClosedError('broker');
-    if (this.#workerSocket === undefined) {
-      if (this.#endpoints.length > 0)
-        throw new BrokerBindError(endpoint, { cause: new InvalidStateError('bindWorkers() must come before bind()') });
-      const o = this.#options;
-      const socket = new zmq.Router({
-        mandatory: true,
-        sendTimeout: 0,
-        linger: o.lingerMs,
-        sendHighWaterMark: o.sendHighWaterMark,
-        receiveHighWaterMark: o.receiveHighWaterMark,
-      });
-      this.#workerSecurity = applyBindSecurity(socket, workerSecurity ?? this.#securityOptions, o.logger);
-      this.#workerSocket = socket;
-      this.#workerChannel = new Channel(socket, {
-        name: 'broker-workers',
-        logger: o.logger,
-        directSend: true,
-        onSendError: (err, message) => {
-          this.#onSendError(err, message);
-        },
-      });
-      void this.#workerChannel.start(this.#onWorkerSocketMessage);
-    }
-    let bound: string;
+  async #bindTo(socket: zmq.Router, security: ServerSecurity | undefined, endpoint: string): Promise<string> {
     try {
-      await this.#workerSecurity?.ready();
-      bound = await bindEndpoint(this.#workerSocket, endpoint);
+      await security?.ready();
+      return await bindEndpoint(socket, endpoint);
     } catch (err) {
       throw new BrokerBindError(endpoint, { cause: err });
     }
-    this.#workerEndpoints.push(bound);
-    this.#log.info({ endpoint: bound }, 'broker bound for workers');
-    return bound;
   }
 
-  /** The worker ROUTER's CURVE side, when `bindWorkers()` made one with CURVE. */
+  /** The worker ROUTER's CURVE side, when `workerBind` made one with CURVE. */
   get workerSecurity(): ServerSecurity | undefined {
     return this.#workerSecurity;
   }
 
-  /** Every endpoint bound for workers by `bindWorkers()`. */
+  /** Every endpoint bound for workers (`workerBind`, ports chosen by the kernel filled in). */
   get workerEndpoints(): readonly string[] {
     return this.#workerEndpoints;
   }
 
+  /** A snapshot of the counters; read it again for fresh figures. */
+  get stats(): BrokerStats {
+    return { ...this.#stats };
+  }
+
   /** Input on the worker ROUTER: worker commands only. */
   readonly #onWorkerSocketMessage = (message: Buffer[]): void => {
-    if (this.#state.state !== 'open') return;
-    this.stats.received++;
+    if (!this.#open) return;
+    this.#stats.received++;
     if (message.length > this.#options.maxFramesPerMessage || this.#tooManyBytes(message)) {
       this.#onOversize(message);
       return;
@@ -214,7 +275,7 @@ export class Broker implements AsyncDisposable {
       this.#onWorker(inbound.version, inbound.sender, inbound.command);
       return;
     }
-    this.stats.malformed++;
+    this.#stats.malformed++;
     const peer = inbound.sender?.toString('hex');
     const reason = inbound.kind === 'client' ? 'client request on the worker endpoint' : inbound.reason;
     this.#warnings.warn({ peer, reason }, 'malformed message dropped');
@@ -222,16 +283,14 @@ export class Broker implements AsyncDisposable {
     if (worker !== undefined) this.#removeWorker(worker, `invalid command: ${reason}`, true);
   };
 
-  /** Bind one more endpoint; resolves with the endpoint actually bound (port chosen by the kernel). */
+  /**
+   * Bind one more client endpoint on the running broker; resolves with the endpoint actually bound
+   * (port chosen by the kernel). Rejects with `NotStartedError` before `start()`, `ClosedError`
+   * after `close()`, `BrokerBindError` when the bind fails.
+   */
   async bind(endpoint: string): Promise<string> {
-    if (this.#state.state !== 'open') throw new ClosedError('broker');
-    let bound: string;
-    try {
-      await this.#security?.ready();
-      bound = await bindEndpoint(this.#socket, endpoint);
-    } catch (err) {
-      throw new BrokerBindError(endpoint, { cause: err });
-    }
+    this.assertRunning();
+    const bound = await this.#bindTo(this.#socket as zmq.Router, this.#security, endpoint);
     this.#endpoints.push(bound);
     this.#log.info({ endpoint: bound }, 'broker bound');
     return bound;
@@ -245,13 +304,9 @@ export class Broker implements AsyncDisposable {
     return this.#security;
   }
 
-  /** Every endpoint bound so far. */
+  /** Every client endpoint bound so far (ports chosen by the kernel filled in). */
   get endpoints(): readonly string[] {
     return this.#endpoints;
-  }
-
-  get state(): BrokerState['state'] {
-    return this.#state.state;
   }
 
   /** What the broker holds now: services, workers (idle/busy), queued requests. O(services). */
@@ -275,38 +330,22 @@ export class Broker implements AsyncDisposable {
   /** Log one info line with the counters and gauges (and the ZAP counters under CURVE). */
   logStats(): void {
     const zap = this.#security === undefined ? {} : { zap: { ...this.#security.stats } };
-    this.#log.info({ stats: { ...this.stats }, ...this.gauges(), ...zap }, 'broker stats');
+    this.#log.info({ stats: this.stats, ...this.gauges(), ...zap }, 'broker stats');
   }
 
   /**
-   * Stop: no more input is handled, every worker gets DISCONNECT (so it re-registers elsewhere at
-   * once), queued sends are flushed within `lingerMs`, the socket and the timer are closed.
-   * Queued and in-flight requests are dropped. Idempotent.
+   * Stop (on `close()`): no more input is handled, every worker gets DISCONNECT (so it re-registers
+   * elsewhere at once), queued sends are flushed within `lingerMs`, the sockets and the timer are
+   * closed. Queued and in-flight requests are dropped.
    */
-  close(): Promise<void> {
-    return this.#closer.close();
-  }
-
-  /**
-   * Resolves once the broker has closed, never rejects: `undefined` after `close()`, or the error
-   * that `close()` itself ran into.
-   */
-  closed(): Promise<void | Error> {
-    return this.#closer.closed();
-  }
-
-  /** Same as `close()`, for `await using`. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
-
-  async #close(): Promise<void> {
-    this.#transition({ state: 'closing' });
+  protected async onClose(): Promise<void> {
+    this.#open = false;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#socket === undefined) return;
     for (const worker of this.#workers.values()) {
       this.#workerChannel.post(worker.disconnect);
-      this.stats.disconnectsSent++;
+      this.#stats.disconnectsSent++;
     }
     this.#warnings.flush();
     this.#workerWarnings.flush();
@@ -322,21 +361,14 @@ export class Broker implements AsyncDisposable {
     await this.#workerSecurity?.release();
     this.#queuedBytes = 0;
     this.#clientBytes.clear();
-    this.#transition({ state: 'closed' });
-  }
-
-  #transition(next: BrokerState): void {
-    const from = this.#state.state;
-    this.#state = next;
-    this.#log.debug({ from, to: next.state }, 'broker state');
   }
 
   // -------------------------------------------------------------------------------------------
   // Inbound
 
   readonly #onMessage = (message: Buffer[]): void => {
-    if (this.#state.state !== 'open') return;
-    this.stats.received++;
+    if (!this.#open) return;
+    this.#stats.received++;
     const options = this.#options;
     if (message.length > options.maxFramesPerMessage || this.#tooManyBytes(message)) {
       this.#onOversize(message);
@@ -355,7 +387,7 @@ export class Broker implements AsyncDisposable {
         this.#onWorker(inbound.version, inbound.sender, inbound.command);
         return;
       case 'invalid': {
-        this.stats.malformed++;
+        this.#stats.malformed++;
         const peer = inbound.sender?.toString('hex');
         this.#warnings.warn({ peer, reason: inbound.reason }, 'malformed message dropped');
         // 7/MDP: "treat that peer as invalid": a known worker sending garbage is disconnected,
@@ -374,8 +406,8 @@ export class Broker implements AsyncDisposable {
   }
 
   #onOversize(message: readonly Buffer[]): void {
-    this.stats.malformed++;
-    this.stats.oversize++;
+    this.#stats.malformed++;
+    this.#stats.oversize++;
     const peer = message[0]?.toString('hex');
     let bytes = 0;
     for (const part of message) bytes += part.length;
@@ -388,10 +420,10 @@ export class Broker implements AsyncDisposable {
   // Clients
 
   #onClient(version: MdpVersion, client: Buffer, name: Buffer, body: Buffer[]): void {
-    this.stats.requests++;
+    this.#stats.requests++;
     if (!this.#options.clientVoter.vote()) {
       // The passive broker of an HA pair: no reply, so the client fails over to the active one.
-      this.stats.refusedPassive++;
+      this.#stats.refusedPassive++;
       return;
     }
     if (isMmiService(name)) {
@@ -451,7 +483,7 @@ export class Broker implements AsyncDisposable {
       return;
     }
     if (this.#queuedBytes + request.bytes > limit) {
-      this.stats.refusedRequests++;
+      this.#stats.refusedRequests++;
       this.#overloadWarnings.warn(
         {
           service: service.key,
@@ -459,7 +491,7 @@ export class Broker implements AsyncDisposable {
           requestBytes: request.bytes,
           maxQueuedBytes: limit,
           queuedRequests: service.queue.length,
-          refusedRequests: this.stats.refusedRequests,
+          refusedRequests: this.#stats.refusedRequests,
         },
         'queued bytes at maxQueuedBytes, new request refused',
       );
@@ -473,15 +505,15 @@ export class Broker implements AsyncDisposable {
 
   /** One client is at its share of the queue bound: refuse its new request, keep the others'. */
   #refuseClientShare(service: BrokerService, request: PendingRequest, clientBytes: number): void {
-    this.stats.refusedRequests++;
-    this.stats.refusedClientShare++;
+    this.#stats.refusedRequests++;
+    this.#stats.refusedClientShare++;
     this.#overloadWarnings.warn(
       {
         service: service.key,
         client: request.client.toString('hex'),
         clientQueuedBytes: clientBytes,
         maxQueuedBytesPerClient: this.#options.maxQueuedBytesPerClient,
-        refusedRequests: this.stats.refusedRequests,
+        refusedRequests: this.#stats.refusedRequests,
       },
       'client at its share of the queue, its new request refused',
     );
@@ -504,7 +536,7 @@ export class Broker implements AsyncDisposable {
   }
 
   #onMmi(version: MdpVersion, client: Buffer, name: Buffer, body: Buffer[]): void {
-    this.stats.mmi++;
+    this.#stats.mmi++;
     this.#purgeWorkers(this.#clock.now());
     const reply = answerMmi(name, body, this.#mmiView);
     this.#channel.post(encodeClientReply(version, client, name, reply, true));
@@ -541,7 +573,7 @@ export class Broker implements AsyncDisposable {
       case 'heartbeat':
         return;
       case 'disconnect':
-        this.stats.disconnectsReceived++;
+        this.#stats.disconnectsReceived++;
         this.#removeWorker(worker, 'worker disconnected', false);
         return;
       case 'ready':
@@ -571,7 +603,7 @@ export class Broker implements AsyncDisposable {
         return;
       }
       case 'disconnect':
-        this.stats.disconnectsReceived++;
+        this.#stats.disconnectsReceived++;
         return;
       case 'reply':
       case 'heartbeat':
@@ -585,8 +617,8 @@ export class Broker implements AsyncDisposable {
 
   /** DISCONNECT a peer that is no registered worker: on the worker ROUTER, or on the client one (`id` ''). */
   #rejectUnknown(version: MdpVersion, sender: Buffer, id: string, reason: string): void {
-    this.stats.protocolErrors++;
-    this.stats.disconnectsSent++;
+    this.#stats.protocolErrors++;
+    this.#stats.disconnectsSent++;
     const onClientSocket = id === '';
     this.#warnings.warn(
       { peer: onClientSocket ? sender.toString('hex') : id, reason },
@@ -601,8 +633,10 @@ export class Broker implements AsyncDisposable {
     this.#workers.set(id, worker);
     this.#liveness.touch(id, worker, this.#clock.now());
     service.workers++;
-    this.stats.workersRegistered++;
+    this.#stats.workersRegistered++;
     this.#log.info({ worker: id, service: service.key, version }, 'worker ready');
+    this.emit({ type: 'worker-ready', worker: id, service: service.key, version });
+    if (service.workers === 1) this.emit({ type: 'service-available', service: service.key });
     this.#workerIdle(worker);
   }
 
@@ -618,14 +652,14 @@ export class Broker implements AsyncDisposable {
     }
     if (!final) {
       if (request.version === '0.2') {
-        this.stats.partials++;
+        this.#stats.partials++;
         this.#channel.post(encodeClientReply('0.2', request.client, worker.service.name, body, false));
       } else {
-        this.stats.partialsDropped++;
+        this.#stats.partialsDropped++;
       }
       return;
     }
-    this.stats.replies++;
+    this.#stats.replies++;
     this.#options.observer.reply?.(worker.service.key, this.#clock.now() - request.arrivedAt);
     this.#channel.post(encodeClientReply(request.version, request.client, worker.service.name, body, true));
     this.#workerIdle(worker);
@@ -657,7 +691,7 @@ export class Broker implements AsyncDisposable {
 
   #sendRequest(worker: Worker, request: PendingRequest): void {
     worker.transition({ state: 'busy', request }, this.#debug ? this.#log : undefined);
-    this.stats.dispatched++;
+    this.#stats.dispatched++;
     this.#workerChannel.post(encodeWorkerRequest(worker.version, worker.identity, request.client, request.body));
   }
 
@@ -672,7 +706,7 @@ export class Broker implements AsyncDisposable {
   }
 
   #violation(worker: Worker, reason: string): void {
-    this.stats.protocolErrors++;
+    this.#stats.protocolErrors++;
     this.#warnings.warn(
       { worker: worker.id, service: worker.service.key, reason },
       'worker protocol error, DISCONNECT sent',
@@ -681,12 +715,19 @@ export class Broker implements AsyncDisposable {
   }
 
   #expireWorker(worker: Worker): void {
-    this.stats.expiredWorkers++;
+    this.#stats.expiredWorkers++;
     const silentMs = this.#options.heartbeatIntervalMs * this.#options.liveness;
     this.#workerWarnings.warn(
       { worker: worker.id, service: worker.service.key, busy: worker.request !== undefined, silentMs },
       'worker expired',
     );
+    this.emit({
+      type: 'worker-expired',
+      worker: worker.id,
+      service: worker.service.key,
+      silentMs,
+      busy: worker.request !== undefined,
+    });
     // The DISCONNECT tells a worker that is alive but was too slow to re-register.
     this.#removeWorker(worker, 'expired', true);
   }
@@ -704,15 +745,21 @@ export class Broker implements AsyncDisposable {
     service.idle.delete(worker.id);
     service.workers--;
     worker.transition({ state: 'removed', reason }, this.#debug ? this.#log : undefined);
-    if (sendDisconnect && this.#state.state === 'open') {
-      this.stats.disconnectsSent++;
+    if (this.#open) {
+      if (reason !== 'expired') this.emit({ type: 'worker-removed', worker: worker.id, service: service.key, reason });
+      if (service.workers === 0) {
+        this.emit({ type: 'service-unavailable', service: service.key, queued: service.queue.length });
+      }
+    }
+    if (sendDisconnect && this.#open) {
+      this.#stats.disconnectsSent++;
       this.#workerChannel.post(worker.disconnect);
     }
     if (request !== undefined) {
       // A request whose REQUEST never left the broker can be requeued whatever the service.
       if (service.idempotent || unsent) {
-        this.stats.requeued++;
-        if (unsent) this.stats.requeuedUnsent++;
+        this.#stats.requeued++;
+        if (unsent) this.#stats.requeuedUnsent++;
         // Already accepted: put back even past maxQueuedBytes.
         this.#charge(request, 1);
         service.queue.unshift(request);
@@ -720,8 +767,8 @@ export class Broker implements AsyncDisposable {
         this.#log.info({ worker: worker.id, service: service.key, reason }, 'in-flight request requeued');
         this.#dispatch(service);
       } else {
-        this.stats.droppedRequests++;
-        this.stats.lostInFlight++;
+        this.#stats.droppedRequests++;
+        this.#stats.lostInFlight++;
         this.#workerWarnings.warn(
           { worker: worker.id, service: service.key, client: request.client.toString('hex'), reason },
           'in-flight request lost with its worker (service not idempotent; the client retries)',
@@ -740,17 +787,17 @@ export class Broker implements AsyncDisposable {
   }
 
   #onSendError(err: Error, message: Frames): void {
-    this.stats.sendFailures++;
+    this.#stats.sendFailures++;
     const code = (err as { code?: unknown }).code;
     const identity = message[0];
     const peer = identity === undefined ? undefined : Buffer.from(identity as Uint8Array).toString('hex');
-    const worker = peer === undefined || this.#state.state !== 'open' ? undefined : this.#workers.get(peer);
+    const worker = peer === undefined || !this.#open ? undefined : this.#workers.get(peer);
     // The failed message is the REQUEST the worker holds (the very client frame is in it): the
     // worker never got it. Requeue it at the head for the next worker, whatever the service, and
     // remove the worker: gone (EHOSTUNREACH) or not reading (EAGAIN), it must not stay busy.
     const request = worker?.request;
     if (worker !== undefined && request !== undefined && message.includes(request.client)) {
-      if (code === 'EHOSTUNREACH') this.stats.unreachableWorkers++;
+      if (code === 'EHOSTUNREACH') this.#stats.unreachableWorkers++;
       this.#log.info(
         { worker: worker.id, service: worker.service.key, code },
         'request could not be sent to its worker: requeued, worker removed',
@@ -774,7 +821,7 @@ export class Broker implements AsyncDisposable {
       if (this.#debug) this.#log.debug({ peer }, 'peer gone, message dropped');
       return;
     }
-    this.stats.unreachableWorkers++;
+    this.#stats.unreachableWorkers++;
     this.#log.info({ worker: worker.id, service: worker.service.key }, 'worker disconnected, removed');
     this.#removeWorker(worker, 'unreachable', false);
   }
@@ -787,14 +834,14 @@ export class Broker implements AsyncDisposable {
   }
 
   readonly #tick = (): void => {
-    if (this.#state.state !== 'open') return;
+    if (!this.#open) return;
     const now = this.#clock.now();
     this.#purgeWorkers(now);
     this.#expireRequests(now);
     for (const worker of this.#workers.values()) {
       this.#workerChannel.post(worker.heartbeat);
     }
-    this.stats.heartbeatsSent += this.#workers.size;
+    this.#stats.heartbeatsSent += this.#workers.size;
     const statsIntervalMs = this.#options.statsIntervalMs;
     if (statsIntervalMs > 0 && now - this.#lastStatsAt >= statsIntervalMs) {
       this.#lastStatsAt = now;
@@ -840,7 +887,7 @@ export class Broker implements AsyncDisposable {
     }
     if (expired > 0) {
       // One line per tick, however many services: 1,000 services must not mean 1,000 lines.
-      this.stats.expiredRequests += expired;
+      this.#stats.expiredRequests += expired;
       this.#log.warn(
         {
           expired,

@@ -28,7 +28,13 @@ export interface MajordomoClientOptions {
   /** MDP version spoken on the wire: '0.1' (7/MDP, the book's) or '0.2' (18/MDP). @default '0.1' */
   version?: MdpVersion;
   /** How long one attempt waits for the reply before resending on a fresh socket. @default 2500 */
-  timeoutMs?: number;
+  attemptTimeoutMs?: number;
+  /**
+   * Bound of a whole `request()` call (every attempt, wait for a socket and failover delay
+   * included), after which it rejects with `MajordomoTimeoutError`.
+   * @default undefined (bounded by the attempts: `(1 + retries) x attemptTimeoutMs` plus delays)
+   */
+  timeoutMs?: number | undefined;
   /** Resends after the first attempt before giving up with `MajordomoTimeoutError`. @default 3 */
   retries?: number;
   /**
@@ -50,15 +56,15 @@ export interface MajordomoClientOptions {
 }
 
 /**
- * The client's defaults: MDP/0.1, the book's 2500 ms timeout and 3 resends (`retries`), 2 s
- * before failing over to the next broker.
+ * The client's defaults: MDP/0.1, the book's 2500 ms per attempt and 3 resends (`retries`), 2 s
+ * before failing over to the next broker, no bound on the whole call beyond the attempts.
  */
 export const majordomoClientDefaults: Required<
-  Omit<MajordomoClientOptions, 'broker' | 'brokers' | 'logger' | 'security'>
+  Omit<MajordomoClientOptions, 'broker' | 'brokers' | 'logger' | 'security' | 'timeoutMs'>
 > = {
   version: '0.1',
   failoverDelayMs: 2000,
-  timeoutMs: 2500,
+  attemptTimeoutMs: 2500,
   retries: 3,
   maxSockets: 64,
   maxIdleSockets: 16,
@@ -66,8 +72,12 @@ export const majordomoClientDefaults: Required<
 };
 
 /** The client's options after defaults are applied, as `client.options` shows them. */
-export type ResolvedClientOptions = Required<Omit<MajordomoClientOptions, 'logger' | 'security'>> & {
+export type ResolvedClientOptions = Required<Omit<MajordomoClientOptions, 'logger' | 'security' | 'timeoutMs'>> & {
+  /** The whole-call bound, or `undefined` for none beyond the attempts. */
+  timeoutMs: number | undefined;
+  /** The parent logger given, if any. */
   logger: Logger | undefined;
+  /** The CURVE options given, if any. */
   security: SecurityOptions | undefined;
 };
 
@@ -81,12 +91,14 @@ export function resolveClientOptions(options: MajordomoClientOptions): ResolvedC
     ...definedOnly(options),
     broker: brokers[0] as string,
     brokers: [...brokers],
+    timeoutMs: options.timeoutMs,
     logger: options.logger,
     security: options.security,
   };
   checkCount('failoverDelayMs', o.failoverDelayMs, 0);
   if (o.version !== '0.1' && o.version !== '0.2') throw new MajordomoOptionsError(`version: expected '0.1' or '0.2'`);
-  checkPositive('timeoutMs', o.timeoutMs);
+  checkPositive('attemptTimeoutMs', o.attemptTimeoutMs);
+  if (o.timeoutMs !== undefined) checkPositive('timeoutMs', o.timeoutMs);
   checkCount('retries', o.retries, 0);
   checkCount('maxSockets', o.maxSockets, 1);
   checkCount('maxIdleSockets', o.maxIdleSockets, 0);
@@ -95,8 +107,13 @@ export function resolveClientOptions(options: MajordomoClientOptions): ResolvedC
 
 /** Per-call options of `MajordomoClient.request()`. */
 export interface RequestOptions {
-  /** Overrides the client's `timeoutMs` for this call. */
+  /**
+   * Bound of this whole call (all attempts and waits): past it the call rejects with
+   * `MajordomoTimeoutError`. Overrides the client's `timeoutMs`.
+   */
   timeoutMs?: number | undefined;
+  /** Overrides the client's `attemptTimeoutMs` (the wait of one attempt) for this call. */
+  attemptTimeoutMs?: number | undefined;
   /** Overrides the client's `retries` for this call. */
   retries?: number | undefined;
   /** Abort the call: it rejects with `AbortError` and its socket is discarded. */

@@ -1,19 +1,20 @@
 /**
  * The Majordomo client (the book's mdcliapi, made concurrent): `request()` sends one request to a
  * service through the broker and resolves with the reply body, with Lazy Pirate reliability:
- * after `timeoutMs` of silence the socket is closed and the request resent on a fresh one, up to
- * `retries` times, then `MajordomoTimeoutError`.
+ * after `attemptTimeoutMs` of silence the socket is closed and the request resent on a fresh one,
+ * up to `retries` times, then `MajordomoTimeoutError`; `timeoutMs` bounds the whole call.
  *
  *   request('echo', body)         client DEALER (one per outstanding request)      broker
  *        |  acquire socket  ------>  ["", "MDPC01", "echo", body...]  ------------->  |
  *        |                  <------  ["", "MDPC01", "echo", reply...] <-------------  |
- *        |  timeout: close socket (linger 0), acquire a fresh one, resend, ...
+ *        |  attempt timeout: close socket (linger 0), acquire a fresh one, resend, ...
  *
  * Concurrent calls are safe: each outstanding request owns one socket from a bounded pool, so
  * every reply is matched to its request without a request id on the wire.
  */
 import {
-  ClosedError,
+  AbortError,
+  Component,
   componentLogger,
   ProtocolError,
   sleep,
@@ -22,6 +23,7 @@ import {
   toBuffer,
   type Frame,
   type Logger,
+  type TimerHandle,
 } from '@zpatterns/core';
 import { AttemptTimeout, newClientStats, type ClientStats } from './client-connection.js';
 import {
@@ -34,29 +36,43 @@ import {
 } from './client-options.js';
 import { ClientPool } from './client-pool.js';
 import { MajordomoTimeoutError } from './errors.js';
-import { MajordomoPipeline } from './pipeline.js';
 import { decodeMmiServicesBody, MMI, type MmiServiceEntry } from './protocol.js';
 
 /** Status codes of `mmi.service` (8/MMI). */
 export type MmiServiceStatus = '200' | '404' | '501' | (string & {});
 
 /**
- * The Majordomo client (the book's mdcliapi, made concurrent): `request(service, body)` resolves
- * with the reply body. After `timeoutMs` without a reply the socket is closed and the request
- * resent on a fresh one, up to `retries` resends, then it rejects with `MajordomoTimeoutError`.
- * Concurrent calls are safe: each outstanding request owns a socket from a bounded pool.
- * Throws `MajordomoOptionsError` for bad options; calls after `close()` reject with `ClosedError`.
+ * The client's status events, from `client.status()` (beside `started` and `closed`). Nothing is
+ * reported per request (see `stats`); with several `brokers`, a move to the next one is.
  */
-export class MajordomoClient implements AsyncDisposable {
-  readonly stats: ClientStats = newClientStats();
+export type MajordomoClientStatus = {
+  readonly type: 'failover';
+  /** The broker an attempt timed out on. */
+  readonly from: string;
+  /** The broker new requests go to now. */
+  readonly to: string;
+};
+
+/**
+ * The Majordomo client (the book's mdcliapi, made concurrent): `request(service, body)` resolves
+ * with the reply body. After `attemptTimeoutMs` without a reply the socket is closed and the
+ * request resent on a fresh one, up to `retries` resends, then it rejects with
+ * `MajordomoTimeoutError`; `timeoutMs` (when set) bounds the whole call. Concurrent calls are
+ * safe: each outstanding request owns a socket from a bounded pool.
+ *
+ * `new MajordomoClient({ broker })` checks the options (throws `MajordomoOptionsError`) and opens
+ * nothing; `start()` makes it ready to take requests (sockets are opened on demand, one per
+ * request in flight, and kept for reuse). Calls before `start()` reject with `NotStartedError`,
+ * after `close()` with `ClosedError`.
+ */
+export class MajordomoClient extends Component<MajordomoClientStatus> {
+  readonly #stats: ClientStats = newClientStats();
   readonly #o: ResolvedClientOptions;
   readonly #log: Logger;
   readonly #pool: ClientPool;
-  readonly #pipelines = new Set<MajordomoPipeline>();
-  #closing: Promise<void> | undefined;
-  #closedWaiters: (() => void)[] = [];
 
   constructor(options: MajordomoClientOptions) {
+    super();
     this.#o = resolveClientOptions(options);
     this.#log = componentLogger(this.#o.logger, { component: 'mdp-client', broker: this.#o.broker });
     this.#pool = new ClientPool({
@@ -65,9 +81,25 @@ export class MajordomoClient implements AsyncDisposable {
       maxSockets: this.#o.maxSockets,
       maxIdleSockets: this.#o.maxIdleSockets,
       log: this.#log,
-      stats: this.stats,
+      stats: this.#stats,
       security: this.#o.security,
     });
+  }
+
+  /** Nothing to open up front: the pool opens a socket per request in flight. */
+  protected async onStart(): Promise<void> {
+    this.#log.debug('started');
+  }
+
+  /** Close every socket at once (linger 0); requests in flight reject with `ClosedError`. */
+  protected async onClose(): Promise<void> {
+    await this.#pool.close();
+    this.#log.debug('closed');
+  }
+
+  /** A snapshot of the counters; read it again for fresh figures. */
+  get stats(): ClientStats {
+    return { ...this.#stats };
   }
 
   /** The resolved options (defaults applied). */
@@ -82,59 +114,84 @@ export class MajordomoClient implements AsyncDisposable {
 
   /**
    * Send `body` to `service` and resolve with the reply body (the FINAL one on MDP/0.2). Rejects
-   * with `MajordomoTimeoutError` (code `ERR_TIMEOUT`) after `1 + retries` silent attempts,
-   * `AbortError` when `signal` fires, `ClosedError` when the client is closed.
+   * with `MajordomoTimeoutError` (code `ERR_TIMEOUT`) after `1 + retries` silent attempts or once
+   * `timeoutMs` has passed, `AbortError` when `signal` fires, `NotStartedError` before `start()`,
+   * `ClosedError` when the client is closed.
    */
   async request(
     service: string | Buffer,
     body: Frame | readonly Frame[],
     options: RequestOptions = {},
   ): Promise<Buffer[]> {
-    if (this.#closing !== undefined) throw new ClosedError('client');
-    const { signal, onPartial } = options;
-    throwIfAborted(signal);
+    this.assertRunning();
+    const { onPartial } = options;
+    throwIfAborted(options.signal);
+    const attemptTimeoutMs = options.attemptTimeoutMs ?? this.#o.attemptTimeoutMs;
     const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs;
     const retries = options.retries ?? this.#o.retries;
-    checkPositive('timeoutMs', timeoutMs);
+    checkPositive('attemptTimeoutMs', attemptTimeoutMs);
+    if (timeoutMs !== undefined) checkPositive('timeoutMs', timeoutMs);
     checkCount('retries', retries, 0);
     const serviceFrame = toBuffer(service);
     const frames = (Array.isArray(body) ? (body as readonly Frame[]) : [body as Frame]).map(toBuffer);
     if (frames.length === 0) frames.push(Buffer.alloc(0));
-    this.stats.requests++;
+    this.#stats.requests++;
+    // One signal for the call: the caller's, and the whole-call bound when there is one.
+    const bound = timeoutMs === undefined ? undefined : new CallBound(options.signal, timeoutMs, this.#o.clock);
+    const signal = bound === undefined ? options.signal : bound.signal;
     const attempts = 1 + retries;
-    for (let attempt = 1; ; attempt++) {
-      const connection = await this.#pool.acquire(signal);
-      try {
-        const reply = await connection.exchange(serviceFrame, frames, {
-          timeoutMs,
-          signal,
-          onPartial,
-          clock: this.#o.clock,
-        });
-        this.#pool.release(connection);
-        this.stats.replies++;
-        return reply;
-      } catch (err) {
-        this.#pool.discard(connection);
-        if (!(err instanceof AttemptTimeout)) {
-          if (signal?.aborted === true) this.stats.aborted++;
-          throw err;
-        }
-        if (attempt >= attempts || err.partials > 0) {
-          this.stats.timeouts++;
+    let attempt = 0;
+    try {
+      for (;;) {
+        attempt++;
+        const connection = await this.#pool.acquire(signal);
+        try {
+          const reply = await connection.exchange(serviceFrame, frames, {
+            timeoutMs: attemptTimeoutMs,
+            signal,
+            onPartial,
+            clock: this.#o.clock,
+          });
+          this.#pool.release(connection);
+          this.#stats.replies++;
+          return reply;
+        } catch (err) {
+          this.#pool.discard(connection);
+          if (!(err instanceof AttemptTimeout)) throw err;
+          if (attempt >= attempts || err.partials > 0) {
+            this.#stats.timeouts++;
+            this.#log.warn(
+              { service: serviceFrame.toString('latin1'), attempts: attempt, attemptTimeoutMs },
+              'no reply, abandoning',
+            );
+            throw new MajordomoTimeoutError(
+              serviceFrame.toString('utf8'),
+              attempt,
+              { attemptTimeoutMs },
+              { cause: err },
+            );
+          }
+          this.#stats.retries++;
           this.#log.warn(
-            { service: serviceFrame.toString('latin1'), attempts: attempt, timeoutMs },
-            'no reply, abandoning',
+            { service: serviceFrame.toString('latin1'), attempt, attemptTimeoutMs },
+            'no reply, resending on a fresh socket',
           );
-          throw new MajordomoTimeoutError(serviceFrame.toString('utf8'), attempt, timeoutMs, { cause: err });
+          await this.#failover(connection.endpoint, signal);
         }
-        this.stats.retries++;
-        this.#log.warn(
-          { service: serviceFrame.toString('latin1'), attempt, timeoutMs },
-          'no reply, resending on a fresh socket',
-        );
-        await this.#failover(connection.endpoint, signal);
       }
+    } catch (err) {
+      if (bound?.timedOut === true && err instanceof AbortError) {
+        this.#stats.timeouts++;
+        this.#log.warn(
+          { service: serviceFrame.toString('latin1'), attempts: attempt, timeoutMs },
+          'no reply within timeoutMs, abandoning',
+        );
+        throw new MajordomoTimeoutError(serviceFrame.toString('utf8'), attempt, { timeoutMs: timeoutMs as number });
+      }
+      if (err instanceof AbortError) this.#stats.aborted++;
+      throw err;
+    } finally {
+      bound?.dispose();
     }
   }
 
@@ -157,6 +214,7 @@ export class MajordomoClient implements AsyncDisposable {
         'failing over to the next broker',
       );
       this.#pool.retarget(next);
+      this.emit({ type: 'failover', from: timedOutOn, to: next });
     }
     await sleep(this.#o.failoverDelayMs, { clock: this.#o.clock, signal });
   }
@@ -223,46 +281,39 @@ export class MajordomoClient implements AsyncDisposable {
     if (typeof entries === 'string') throw new ProtocolError(entries);
     return entries;
   }
+}
 
-  /**
-   * The pipelined client of the book's mdcliapi2: one DEALER, `send()` many, read replies as they
-   * come. No retries. It shares this client's broker and version; `close()` closes it too.
-   */
-  pipeline(options: { timeoutMs?: number } = {}): MajordomoPipeline {
-    if (this.#closing !== undefined) throw new ClosedError('client');
-    const pipeline = new MajordomoPipeline({
-      broker: this.#o.broker,
-      version: this.#o.version,
-      logger: this.#o.logger,
-      clock: this.#o.clock,
-      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-    });
-    this.#pipelines.add(pipeline);
-    void pipeline.closed().then(() => this.#pipelines.delete(pipeline));
-    return pipeline;
+/**
+ * The whole-call bound of one request: its signal aborts when the caller's signal fires or when
+ * `timeoutMs` has passed (then `timedOut` is true).
+ */
+class CallBound {
+  readonly #controller = new AbortController();
+  readonly #caller: AbortSignal | undefined;
+  readonly #timer: TimerHandle;
+  readonly #clock: ResolvedClientOptions['clock'];
+  timedOut = false;
+
+  constructor(caller: AbortSignal | undefined, timeoutMs: number, clock: ResolvedClientOptions['clock']) {
+    this.#caller = caller;
+    this.#clock = clock;
+    caller?.addEventListener('abort', this.#onAbort, { once: true });
+    this.#timer = clock.setTimeout(() => {
+      this.timedOut = true;
+      this.#controller.abort(new Error(`timeoutMs (${timeoutMs} ms) passed`));
+    }, timeoutMs);
   }
 
-  /**
-   * Close every socket at once (linger 0). Requests in flight reject with `ClosedError`.
-   * Idempotent.
-   */
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      await Promise.allSettled([this.#pool.close(), ...[...this.#pipelines].map((p) => p.close())]);
-      this.#log.debug('closed');
-    })();
-    for (const waiter of this.#closedWaiters.splice(0)) waiter();
-    return this.#closing;
+  get signal(): AbortSignal {
+    return this.#controller.signal;
   }
 
-  /** Resolves once `close()` has finished. */
-  async closed(): Promise<void> {
-    if (this.#closing === undefined) await new Promise<void>((resolve) => this.#closedWaiters.push(resolve));
-    await this.#closing;
-  }
+  readonly #onAbort = (): void => {
+    this.#controller.abort(this.#caller?.reason);
+  };
 
-  /** Same as `close()`, for `await using`. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
+  dispose(): void {
+    this.#clock.clearTimeout(this.#timer);
+    this.#caller?.removeEventListener('abort', this.#onAbort);
   }
 }

@@ -9,12 +9,15 @@ export type MajordomoErrorCode = 'ERR_MDP_BIND' | 'ERR_MDP_OPTIONS' | (string & 
 
 /** Base class of every Majordomo error. */
 export class MajordomoError<TCode extends string = MajordomoErrorCode> extends ZPatternsError<TCode> {
+  /** `'MajordomoError'`. */
   override name = 'MajordomoError';
 }
 
 /** The broker could not bind an endpoint (address in use, bad endpoint, closed broker). */
 export class BrokerBindError extends MajordomoError<'ERR_MDP_BIND'> {
+  /** `'BrokerBindError'`. */
   override name = 'BrokerBindError';
+  /** The endpoint that could not be bound. */
   readonly endpoint: string;
   constructor(endpoint: string, options?: ErrorOptions) {
     super('ERR_MDP_BIND', `broker could not bind ${endpoint}`, options);
@@ -24,6 +27,7 @@ export class BrokerBindError extends MajordomoError<'ERR_MDP_BIND'> {
 
 /** An option is out of range (for example `heartbeatIntervalMs <= 0`). The message names it. */
 export class MajordomoOptionsError extends MajordomoError<'ERR_MDP_OPTIONS'> {
+  /** `'MajordomoOptionsError'`. */
   override name = 'MajordomoOptionsError';
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_MDP_OPTIONS', message, options);
@@ -34,17 +38,32 @@ export class MajordomoOptionsError extends MajordomoError<'ERR_MDP_OPTIONS'> {
 // Client and worker errors
 
 /**
- * A client request got no reply after `1 + retries` attempts of `timeoutMs` each (Lazy Pirate
- * gave up). Extends core's `TimeoutError`, so `code` is `'ERR_TIMEOUT'`.
+ * A client request got no reply: after `1 + retries` attempts of `attemptTimeoutMs` each (Lazy
+ * Pirate gave up), or within the call's `timeoutMs`. Extends core's `TimeoutError`, so `code` is
+ * `'ERR_TIMEOUT'`.
  */
 export class MajordomoTimeoutError extends TimeoutError {
+  /** `'MajordomoTimeoutError'`. */
   override name = 'MajordomoTimeoutError';
+  /** The service asked. */
   readonly service: string;
+  /** Attempts made (sends of the request). */
   readonly attempts: number;
-  constructor(service: string, attempts: number, timeoutMs: number, options?: ErrorOptions) {
+  /**
+   * @param bound - which bound ran out: `{ attemptTimeoutMs }` when the attempts were used up,
+   *   `{ timeoutMs }` when the whole call's bound passed
+   */
+  constructor(
+    service: string,
+    attempts: number,
+    bound: { readonly attemptTimeoutMs: number } | { readonly timeoutMs: number },
+    options?: ErrorOptions,
+  ) {
     super(
-      `no reply from service '${service}' after ${attempts} attempt(s) of ${timeoutMs} ms ` +
-        `(raise timeoutMs or retries, or check that the broker and a worker are running)`,
+      'timeoutMs' in bound
+        ? `no reply from service '${service}' within timeoutMs (${bound.timeoutMs} ms, ${attempts} attempt(s))`
+        : `no reply from service '${service}' after ${attempts} attempt(s) of ${bound.attemptTimeoutMs} ms ` +
+            `(raise attemptTimeoutMs or retries, or check that the broker and a worker are running)`,
       options,
     );
     this.service = service;
@@ -54,6 +73,7 @@ export class MajordomoTimeoutError extends TimeoutError {
 
 /** A worker gave up reconnecting: its `reconnect` policy returned `null`. */
 export class WorkerGaveUpError extends MajordomoError<'ERR_MDP_GAVE_UP'> {
+  /** `'WorkerGaveUpError'`. */
   override name = 'WorkerGaveUpError';
   constructor(attempts: number, options?: ErrorOptions) {
     super(
@@ -66,6 +86,7 @@ export class WorkerGaveUpError extends MajordomoError<'ERR_MDP_GAVE_UP'> {
 
 /** An operation the chosen MDP version cannot express, such as a PARTIAL reply on MDP/0.1. */
 export class MdpVersionError extends MajordomoError<'ERR_MDP_VERSION'> {
+  /** `'MdpVersionError'`. */
   override name = 'MdpVersionError';
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_MDP_VERSION', message, options);

@@ -8,7 +8,8 @@
  *   recv()          <--- ["", "MDPC01", "echo", a'] <---  (in whatever order workers answer)
  *
  * As in the book, there are no retries and no reconnection of requests: a request lost with a
- * worker or the broker is simply never answered, and `recv({timeoutMs})` returns `null`. Replies
+ * worker or the broker is simply never answered, and `recv({ timeoutMs })` rejects with
+ * `TimeoutError`. Replies
  * carry their service but nothing else, so with several requests in flight the application must
  * put its own correlation in the body if it needs one (or use `MajordomoClient.request()`).
  */
@@ -18,12 +19,15 @@ import {
   AbortError,
   Channel,
   ClosedError,
+  Component,
+  TimeoutError,
   applyConnectSecurity,
   componentLogger,
   Deque,
   EMPTY,
   systemClock,
   toBuffer,
+  toError,
   type Clock,
   type Frame,
   type Logger,
@@ -41,7 +45,7 @@ export interface MajordomoPipelineOptions {
   broker: string;
   /** MDP version. @default '0.1' */
   version?: MdpVersion;
-  /** Default wait of `recv()` before it returns `null` (the book's mdcliapi2 timeout). @default 2500 */
+  /** Default wait of `recv()` before it rejects with `TimeoutError` (the book's mdcliapi2 timeout). @default 2500 */
   timeoutMs?: number;
   /** ZeroMQ send high-water mark of the DEALER (messages). @default 1000 */
   sendHighWaterMark?: number;
@@ -69,13 +73,15 @@ export const majordomoPipelineDefaults: Required<Omit<MajordomoPipelineOptions, 
 
 /** One reply read by the pipelined client. */
 export interface PipelineReply {
+  /** The service that answered. */
   service: Buffer;
+  /** The reply body. */
   body: Buffer[];
   /** False for an MDP/0.2 PARTIAL. */
   final: boolean;
 }
 
-/** Counters of one `MajordomoPipeline`, live fields updated in place. */
+/** Counters of one `MajordomoPipeline`; `pipeline.stats` returns a fresh snapshot on every read. */
 export interface PipelineStats {
   /** Requests sent. */
   sent: number;
@@ -90,23 +96,28 @@ export interface PipelineStats {
 /**
  * The pipelined Majordomo client (the book's mdcliapi2): one DEALER, `send()` queues a request
  * and returns at once, replies are read in arrival order with `recv()` or `replies()`. No retries:
- * a lost request is never answered, and `recv({ timeoutMs })` resolves `null`. Only one `recv()`
- * may wait at a time (another rejects with `InvalidStateError`); after `close()` calls reject with
- * `ClosedError`.
+ * a lost request is never answered, and `recv({ timeoutMs })` rejects with `TimeoutError`. Only
+ * one `recv()` may wait at a time (another rejects with `InvalidStateError`).
+ *
+ * `new MajordomoPipeline({ broker })` checks the options (throws `MajordomoOptionsError`) and opens
+ * nothing; `start()` opens the DEALER and connects it, and resolves once requests can be sent.
+ * Before `start()` calls fail with `NotStartedError`, after `close()` with `ClosedError` (`send()`,
+ * which never waits, throws them; the others reject).
  */
-export class MajordomoPipeline implements AsyncDisposable {
-  readonly stats: PipelineStats = { sent: 0, received: 0, malformed: 0, dropped: 0 };
+export class MajordomoPipeline extends Component {
+  readonly #stats: PipelineStats = { sent: 0, received: 0, malformed: 0, dropped: 0 };
   readonly #o: Required<Omit<MajordomoPipelineOptions, 'logger' | 'security'>>;
   readonly #log: Logger;
-  readonly #channel: Channel<zmq.Dealer>;
+  readonly #security: SecurityOptions | undefined;
+  #channel: Channel<zmq.Dealer> | undefined;
   readonly #inbox = new Deque<PipelineReply>();
-  #waiter: { resolve: (reply: PipelineReply | null) => void; cleanup: () => void } | undefined;
-  #closing: Promise<void> | undefined;
+  #waiter: { resolve: (reply: PipelineReply) => void; reject: (err: Error) => void } | undefined;
   /** The last service name sent as a string, and its bytes (a pipeline usually talks to one). */
   #lastService: string | undefined;
   #lastServiceBytes: Buffer = EMPTY;
 
   constructor(options: MajordomoPipelineOptions) {
+    super();
     this.#o = { ...majordomoPipelineDefaults, ...definedOnly(options) };
     if (typeof this.#o.broker !== 'string' || this.#o.broker === '')
       throw new MajordomoOptionsError('broker: an endpoint is required');
@@ -114,28 +125,49 @@ export class MajordomoPipeline implements AsyncDisposable {
     checkCount('sendHighWaterMark', this.#o.sendHighWaterMark, 0);
     checkCount('maxBufferedReplies', this.#o.maxBufferedReplies, 1);
     this.#log = componentLogger(options.logger, { component: 'mdp-pipeline', broker: this.#o.broker });
+    this.#security = options.security;
+  }
+
+  /** Open the DEALER and connect it to the broker. */
+  protected async onStart(): Promise<void> {
     const socket = new zmq.Dealer({ linger: 0, sendHighWaterMark: this.#o.sendHighWaterMark, receiveHighWaterMark: 0 });
-    applyConnectSecurity(socket, options.security);
-    socket.connect(this.#o.broker);
     this.#channel = new Channel(socket, { name: 'mdp-pipeline', logger: this.#log });
+    applyConnectSecurity(socket, this.#security);
+    socket.connect(this.#o.broker);
     void this.#channel.start(this.#onMessage);
+  }
+
+  /** Close the socket at once (linger 0); a waiting `recv()` rejects with `ClosedError`. */
+  protected async onClose(): Promise<void> {
+    this.#waiter?.reject(new ClosedError('pipeline'));
+    await this.#channel?.close();
+  }
+
+  /** A snapshot of the counters; read it again for fresh figures. */
+  get stats(): PipelineStats {
+    return { ...this.#stats };
   }
 
   /** Requests queued in the channel and not yet handed to libzmq. */
   get queued(): number {
-    return this.#channel.queued;
+    return this.#channel?.queued ?? 0;
   }
 
-  /** Queue a request without waiting. Throws `ClosedError` after `close()`. */
+  /**
+   * Queue a request without waiting. Throws `NotStartedError` before `start()` and `ClosedError`
+   * after `close()` (synchronously: it is the one call that never waits).
+   */
   send(service: string | Buffer, body: Frame | readonly Frame[]): void {
-    if (!this.#channel.post(this.#encode(service, body))) throw new ClosedError('pipeline');
-    this.stats.sent++;
+    this.assertRunning();
+    if (!(this.#channel as Channel<zmq.Dealer>).post(this.#encode(service, body))) throw new ClosedError('pipeline');
+    this.#stats.sent++;
   }
 
   /** Queue a request and resolve once libzmq has taken it (back-pressure for large bursts). */
   async sendAsync(service: string | Buffer, body: Frame | readonly Frame[]): Promise<void> {
-    await this.#channel.send(this.#encode(service, body));
-    this.stats.sent++;
+    this.assertRunning();
+    await (this.#channel as Channel<zmq.Dealer>).send(this.#encode(service, body));
+    this.#stats.sent++;
   }
 
   #encode(service: string | Buffer, body: Frame | readonly Frame[]): Frame[] {
@@ -153,20 +185,25 @@ export class MajordomoPipeline implements AsyncDisposable {
   }
 
   /**
-   * The next reply, or `null` after `timeoutMs` (default: the pipeline's `timeoutMs`; pass
-   * `Infinity` to wait for ever) or once the pipeline is closed. One reader at a time.
+   * The next reply. Rejects with `TimeoutError` after `timeoutMs` (default: the pipeline's
+   * `timeoutMs`; pass `Infinity` to wait for ever), `AbortError` when `signal` fires,
+   * `ClosedError` once the pipeline is closed. One reader at a time.
    */
-  recv(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<PipelineReply | null> {
+  recv(options: { timeoutMs?: number | undefined; signal?: AbortSignal | undefined } = {}): Promise<PipelineReply> {
+    try {
+      this.assertRunning();
+    } catch (err) {
+      return Promise.reject(toError(err));
+    }
     const queued = this.#inbox.shift();
     if (queued !== undefined) return Promise.resolve(queued);
-    if (this.#closing !== undefined) return Promise.resolve(null);
     if (this.#waiter !== undefined)
       return Promise.reject(new InvalidStateError('MajordomoPipeline: one recv() at a time'));
     const { signal } = options;
     if (signal?.aborted === true) return Promise.reject(new AbortError('recv aborted', { cause: signal.reason }));
     const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs;
     const clock = this.#o.clock;
-    return new Promise<PipelineReply | null>((resolve, reject) => {
+    return new Promise<PipelineReply>((resolve, reject) => {
       let timer: TimerHandle | undefined;
       const onAbort = (): void => {
         cleanup();
@@ -180,28 +217,41 @@ export class MajordomoPipeline implements AsyncDisposable {
       if (timeoutMs !== Number.POSITIVE_INFINITY) {
         timer = clock.setTimeout(() => {
           cleanup();
-          resolve(null);
+          reject(new TimeoutError(`no reply within timeoutMs (${timeoutMs} ms)`));
         }, timeoutMs);
       }
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#waiter = {
-        cleanup,
         resolve: (reply) => {
           cleanup();
           resolve(reply);
+        },
+        reject: (err) => {
+          cleanup();
+          reject(err);
         },
       };
     });
   }
 
-  /** Every reply as it arrives, until the pipeline is closed. Breaking out leaves it open. */
+  /**
+   * Every reply as it arrives, until the pipeline is closed (then it ends). Breaking out leaves
+   * the pipeline open; `signal` ends the loop with `AbortError`.
+   */
   async *replies(options: { signal?: AbortSignal } = {}): AsyncGenerator<PipelineReply, void, undefined> {
     const recvOptions = { timeoutMs: Number.POSITIVE_INFINITY, ...definedOnly(options) };
     const inbox = this.#inbox;
     for (;;) {
       // Replies already buffered are yielded without a recv() promise each.
-      const reply = inbox.shift() ?? (await this.recv(recvOptions));
-      if (reply === null) return;
+      let reply = inbox.shift();
+      if (reply === undefined) {
+        try {
+          reply = await this.recv(recvOptions);
+        } catch (err) {
+          if (err instanceof ClosedError) return;
+          throw err;
+        }
+      }
       yield reply;
     }
   }
@@ -209,11 +259,11 @@ export class MajordomoPipeline implements AsyncDisposable {
   readonly #onMessage = (message: Buffer[]): void => {
     const reply = decodeClientReply(this.#o.version, message);
     if (typeof reply === 'string') {
-      this.stats.malformed++;
+      this.#stats.malformed++;
       this.#log.warn({ reason: reply, frames: message.length }, 'malformed reply dropped');
       return;
     }
-    this.stats.received++;
+    this.#stats.received++;
     const waiter = this.#waiter;
     if (waiter !== undefined) {
       waiter.resolve(reply);
@@ -221,27 +271,8 @@ export class MajordomoPipeline implements AsyncDisposable {
     }
     if (this.#inbox.length >= this.#o.maxBufferedReplies) {
       this.#inbox.shift();
-      this.stats.dropped++;
+      this.#stats.dropped++;
     }
     this.#inbox.push(reply);
   };
-
-  /** Close the socket at once (linger 0); a pending `recv()` resolves `null`. Idempotent. */
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      this.#waiter?.resolve(null);
-      await this.#channel.close();
-    })();
-    return this.#closing;
-  }
-
-  /** Resolves once closed. */
-  async closed(): Promise<void> {
-    await this.#channel.closed();
-  }
-
-  /** Same as `close()`, for `await using`. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
 }

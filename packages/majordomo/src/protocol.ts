@@ -88,7 +88,9 @@ const MMI_PREFIX_BYTES = Buffer.from(MMI_PREFIX);
 
 /** One entry of the `mmi.services` extension reply. */
 export interface MmiServiceEntry {
+  /** The service name, as registered (bytes). */
   readonly name: Buffer;
+  /** Its live workers (idle or busy). */
   readonly workers: number;
 }
 

@@ -23,6 +23,12 @@ export interface MajordomoWorkerOptions {
   broker: string;
   /** Service name to register with READY. Must not start with `mmi.` (reserved). Required. */
   service: string;
+  /**
+   * Answers each request: gets the body and a context, returns (or resolves with) the reply body.
+   * A throw or rejection is handled by `errorReply`. Without it, read the requests with
+   * `for await (const request of worker)`. @default undefined (iterate the worker)
+   */
+  handler?: RequestHandler | undefined;
   /** MDP version. @default '0.1' */
   version?: MdpVersion;
   /** Heartbeat interval; must match the broker's. @default 2500 */
@@ -69,7 +75,7 @@ export interface MajordomoWorkerOptions {
  * 2.5 s doubling to 32 s with 20 % jitter, 30 s to drain on `close()`.
  */
 export const majordomoWorkerDefaults: Required<
-  Omit<MajordomoWorkerOptions, 'broker' | 'service' | 'logger' | 'errorReply' | 'security'>
+  Omit<MajordomoWorkerOptions, 'broker' | 'service' | 'logger' | 'errorReply' | 'security' | 'handler'>
 > = {
   version: '0.1',
   heartbeatIntervalMs: 2500,
@@ -81,16 +87,24 @@ export const majordomoWorkerDefaults: Required<
 };
 
 /** The worker's options after defaults are applied, as `worker.options` shows them. */
-export type ResolvedWorkerOptions = Required<Omit<MajordomoWorkerOptions, 'logger' | 'errorReply' | 'security'>> & {
+export type ResolvedWorkerOptions = Required<
+  Omit<MajordomoWorkerOptions, 'logger' | 'errorReply' | 'security' | 'handler'>
+> & {
+  /** The parent logger given, if any. */
   logger: Logger | undefined;
+  /** The CURVE options given, if any. */
   security: SecurityOptions | undefined;
+  /** The `errorReply` given, if any. */
   errorReply: MajordomoWorkerOptions['errorReply'];
 };
 
 export function resolveWorkerOptions(options: MajordomoWorkerOptions): ResolvedWorkerOptions {
+  const { handler, ...rest } = options;
+  if (handler !== undefined && typeof handler !== 'function')
+    throw new MajordomoOptionsError('handler: expected a function');
   const o = {
     ...majordomoWorkerDefaults,
-    ...definedOnly(options),
+    ...definedOnly(rest),
     logger: options.logger,
     errorReply: options.errorReply,
     security: options.security,
@@ -115,6 +129,7 @@ export interface RequestContext {
   readonly service: string;
   /** The client's return address, as the broker gave it (opaque). */
   readonly client: Buffer;
+  /** The MDP version of the session. */
   readonly version: MdpVersion;
   /**
    * MDP/0.2: send a PARTIAL reply now (the FINAL is what the handler returns). Throws
@@ -133,6 +148,7 @@ export type RequestHandler = (
 
 /** One request of the iterator form: `for await (const req of worker) await req.reply(frames)`. */
 export interface WorkerRequest extends RequestContext {
+  /** The request body. */
   readonly body: Buffer[];
   /** Answer the request; the worker takes the next one only after this. */
   reply(body: readonly Frame[]): Promise<void>;
@@ -140,30 +156,58 @@ export interface WorkerRequest extends RequestContext {
   fail(err: Error): void;
 }
 
-/** Lifecycle events of a worker, from `worker.status()`. */
+/** The worker's status events, from `worker.status()` (beside `started` and `closed`). */
 export type WorkerStatus =
-  | { readonly type: 'connect'; readonly session: number }
-  | { readonly type: 'ready'; readonly session: number }
-  | { readonly type: 'disconnect:broker-dead'; readonly session: number; readonly silentMs: number }
-  | { readonly type: 'disconnect:by-broker'; readonly session: number }
-  | { readonly type: 'disconnect:handler-error'; readonly session: number }
-  | { readonly type: 'reconnect'; readonly attempt: number; readonly delayMs: number }
-  | { readonly type: 'handler-error'; readonly error: Error }
-  | { readonly type: 'closed'; readonly error?: Error };
+  | {
+      readonly type: 'connected';
+      /** The broker endpoint. */
+      readonly server: string;
+      /** The session (1 for the first socket, one more per reconnection). */
+      readonly session: number;
+    }
+  | {
+      readonly type: 'disconnected';
+      /** The broker endpoint. */
+      readonly server: string;
+      /** The session that ended. */
+      readonly session: number;
+      /**
+       * `broker-dead`: silent `heartbeatIntervalMs * liveness`; `disconnect`: the broker sent
+       * DISCONNECT; `handler-error`: the handler failed with no `errorReply`, so the worker left
+       * to register again.
+       */
+      readonly reason: 'broker-dead' | 'disconnect' | 'handler-error';
+      /** With `broker-dead`: how long the broker had been silent. */
+      readonly silentMs?: number;
+    }
+  | {
+      readonly type: 'reconnecting';
+      /** Reconnect attempt since the broker was last heard from (0 after a DISCONNECT). */
+      readonly attempt: number;
+      /** Wait before the new session opens. */
+      readonly delayMs: number;
+    };
 
-/** Counters of one `MajordomoWorker`, live fields updated in place. */
+/** Counters of one `MajordomoWorker`; `worker.stats` returns a fresh snapshot on every read. */
 export interface WorkerStats {
   /** Sessions opened (sockets created, READY sent). */
   sessions: number;
+  /** Requests received. */
   requests: number;
+  /** Replies (FINAL) sent. */
   replies: number;
+  /** PARTIAL replies sent (MDP/0.2). */
   partials: number;
+  /** Handler calls that threw or rejected. */
   handlerErrors: number;
+  /** HEARTBEATs sent to the broker. */
   heartbeatsSent: number;
   /** Messages from the broker that did not decode, or commands a worker does not expect. */
   malformed: number;
   /** Replies not sent because their session had ended. */
   discardedReplies: number;
+  /** DISCONNECTs received from the broker. */
   disconnectsReceived: number;
+  /** Sessions ended because the broker was silent `heartbeatIntervalMs * liveness`. */
   brokerExpiries: number;
 }

@@ -2,6 +2,8 @@
  * The Majordomo worker (the book's mdwrkapi, made robust): registers a service with the broker,
  * answers one request at a time with your handler, heartbeats (also while the handler runs),
  * reconnects on a fresh socket when the broker dies or says DISCONNECT, and drains on `close()`.
+ * `start()` opens the first session (READY sent); the handler (or the `for await` loop) then
+ * gets the requests.
  *
  *   worker DEALER                                   broker ROUTER
  *     | ["", "MDPW01", 0x01, service]      READY ----->  |
@@ -18,10 +20,10 @@ import {
   InvalidStateError,
   AsyncQueue,
   ClosedError,
+  Component,
   componentLogger,
   deadline,
   sleep,
-  StatusFeed,
   toError,
   type Frame,
   type Logger,
@@ -40,10 +42,9 @@ import {
 } from './worker-options.js';
 import { WorkerSession, type SessionEnd } from './worker-session.js';
 
-/** The worker's state: a discriminated union, changed only by `transition()`. */
 /**
- * Where a `MajordomoWorker` is in its life (`worker.state` gives the name):
- * `idle` before `serve()` or iteration, `connecting` (READY sent, waiting for the broker), `ready` (waiting for a
+ * Where a `MajordomoWorker`'s connection to the broker is (`worker.state` gives the name; the
+ * object's own lifecycle is `worker.lifecycle`): `idle` before `start()`, `connecting` (READY sent, waiting for the broker), `ready` (waiting for a
  * request), `busy` (the handler runs for `client`), `backoff` (the broker was lost; reconnect
  * attempt `attempt` after `delayMs`), then `closing` and `closed`.
  */
@@ -68,14 +69,18 @@ type SessionState =
 
 /**
  * The Majordomo worker (the book's mdwrkapi, made robust): registers `service` with the broker,
- * answers one request at a time with your handler (`serve(handler)`, or `for await` over the
+ * answers one request at a time with the `handler` option (or, without one, `for await` over the
  * worker), heartbeats also while the handler runs, reconnects on a fresh socket when the broker
- * dies or sends DISCONNECT, and drains the request in hand on `close()`. A second `serve()`
- * rejects with `InvalidStateError`; a finite reconnect policy that runs out ends the worker with
- * `WorkerGaveUpError` (see `closed()`).
+ * dies or sends DISCONNECT, and drains the request in hand on `close()`.
+ *
+ * `new MajordomoWorker({ broker, service, handler })` checks the options (throws
+ * `MajordomoOptionsError`) and opens nothing. `start()` opens the first session and resolves once
+ * its socket is connecting and READY is queued: from then on requests are served. A finite
+ * `reconnect` policy that runs out ends the worker with `WorkerGaveUpError` (`closed()` resolves
+ * with it). `status()` reports `connected`, `disconnected` and `reconnecting` (`WorkerStatus`).
  */
-export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerRequest> {
-  readonly stats: WorkerStats = {
+export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIterable<WorkerRequest> {
+  readonly #stats: WorkerStats = {
     sessions: 0,
     requests: 0,
     replies: 0,
@@ -90,58 +95,32 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
   readonly #o: ResolvedWorkerOptions;
   readonly #log: Logger;
   #state: SessionState = { state: 'idle' };
-  #handler: RequestHandler | undefined;
+  readonly #handler: RequestHandler;
+  /** Without a `handler`: the requests for the `for await` loop. */
+  readonly #queue: AsyncQueue<WorkerRequest> | undefined;
+  #iterated = false;
   #session: WorkerSession | undefined;
   #sessionCount = 0;
   #loop: Promise<void> | undefined;
   #inHand: Promise<void> | undefined;
   #contextInHand: HandlerContext | undefined;
-  readonly #stop = new AbortController();
-  #closing: Promise<void> | undefined;
+  #closing = false;
   #failure: Error | undefined;
-  readonly #feed = new StatusFeed<WorkerStatus>();
-  readonly #done: Promise<void>;
-  #resolveDone: () => void = () => undefined;
 
   constructor(options: MajordomoWorkerOptions) {
+    super();
     this.#o = resolveWorkerOptions(options);
     this.#log = componentLogger(this.#o.logger, {
       component: 'mdp-worker',
       service: this.#o.service,
       broker: this.#o.broker,
     });
-    this.#done = new Promise<void>((resolve) => (this.#resolveDone = resolve));
-  }
-
-  /** The current state (read-only snapshot). */
-  get state(): WorkerState['state'] {
-    return this.#state.state;
-  }
-
-  get options(): Readonly<ResolvedWorkerOptions> {
-    return this.#o;
-  }
-
-  /**
-   * Serve requests with `handler` until `close()`. Resolves when the worker has closed; rejects
-   * with `WorkerGaveUpError` when the `reconnect` policy gave up. Call once.
-   */
-  serve(handler: RequestHandler): Promise<void> {
-    if (this.#closing !== undefined) return Promise.reject(new ClosedError('worker'));
-    if (this.#handler !== undefined)
-      return Promise.reject(new InvalidStateError('MajordomoWorker: serve() was already called'));
-    this.#handler = handler;
-    this.#loop = this.#run();
-    return this.#done.then(() => {
-      if (this.#failure !== undefined) throw this.#failure;
-    });
-  }
-
-  /** The iterator form: each request must be answered with `reply()` before the next arrives. */
-  [Symbol.asyncIterator](): AsyncIterator<WorkerRequest> {
-    const queue = new AsyncQueue<WorkerRequest>();
-    this.serve(
-      (body, context) =>
+    if (options.handler !== undefined) {
+      this.#handler = options.handler;
+    } else {
+      const queue = new AsyncQueue<WorkerRequest>();
+      this.#queue = queue;
+      this.#handler = (body, context) =>
         new Promise<readonly Frame[]>((resolve, reject) => {
           queue.push({
             service: context.service,
@@ -155,11 +134,42 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
             reply: async (frames) => resolve(frames),
             fail: reject,
           });
-        }),
-    ).then(
-      () => queue.end(),
-      (err: unknown) => queue.end(toError(err)),
-    );
+        });
+    }
+  }
+
+  /** Open the first session (fresh DEALER, READY queued) and start the session loop. */
+  protected async onStart(): Promise<void> {
+    const first = this.#open();
+    this.#loop = this.#run(first);
+  }
+
+  /** A snapshot of the counters; read it again for fresh figures. */
+  get stats(): WorkerStats {
+    return { ...this.#stats };
+  }
+
+  /** The current state (read-only snapshot). */
+  get state(): WorkerState['state'] {
+    return this.#state.state;
+  }
+
+  /** The resolved options (defaults applied). */
+  get options(): Readonly<ResolvedWorkerOptions> {
+    return this.#o;
+  }
+
+  /**
+   * The iterator form, for a worker made without a `handler`: each request must be answered with
+   * `reply()` (or `fail()`) before the next arrives. The loop ends when the worker closes (with
+   * its error, when it stopped on its own); leaving the loop closes the worker. Throws
+   * `InvalidStateError` for a worker with a `handler`, or when iterated twice.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<WorkerRequest> {
+    const queue = this.#queue;
+    if (queue === undefined) throw new InvalidStateError('MajordomoWorker: a worker with a handler cannot be iterated');
+    if (this.#iterated) throw new InvalidStateError('MajordomoWorker: iterated already');
+    this.#iterated = true;
     return {
       next: () => queue.next(),
       return: async () => {
@@ -170,21 +180,6 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
     };
   }
 
-  /** Lifecycle events as an async iterable; ends when the worker closes. */
-  status(): AsyncIterableIterator<WorkerStatus> {
-    return this.#feed.subscribe();
-  }
-
-  /** Resolves once closed: `undefined`, or the error that closed the worker. */
-  async closed(): Promise<void | Error> {
-    await this.#done;
-    return this.#failure;
-  }
-
-  #emit(status: WorkerStatus): void {
-    this.#feed.emit(status);
-  }
-
   #transition(next: SessionState): void {
     const from = this.#state.state;
     this.#state = next;
@@ -192,25 +187,27 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
   }
 
   get #isClosing(): boolean {
-    return this.#closing !== undefined;
+    return this.#closing || this.closeSignal.aborted;
   }
 
   /** The session loop: single flight by construction, one session at a time. */
-  async #run(): Promise<void> {
+  async #run(first: WorkerSession): Promise<void> {
     let attempt = 0;
     let disconnectStreak = 0;
+    let next: WorkerSession | undefined = first;
     for (;;) {
       // One request at a time: never register again while a handler from the last session runs.
       if (this.#inHand !== undefined) await this.#inHand;
       if (this.#isClosing) return;
       let session: WorkerSession;
       try {
-        session = this.#open();
+        session = next ?? this.#open();
+        next = undefined;
       } catch (caught) {
         // A bad endpoint or a socket that cannot be created: nothing to retry.
-        this.#failure = toError(caught);
-        this.#log.error({ err: this.#failure }, 'cannot connect to the broker; closing');
-        void this.close();
+        const err = toError(caught);
+        this.#log.error({ err }, 'cannot connect to the broker; closing');
+        this.#stopWith(err);
         return;
       }
       const end: SessionEnd = await session.ended;
@@ -222,42 +219,46 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
       switch (end.reason) {
         case 'expired':
           this.#log.warn({ session: session.id, silentMs: end.silentMs }, 'broker silent, reconnecting');
-          this.#emit({ type: 'disconnect:broker-dead', session: session.id, silentMs: end.silentMs });
+          this.emit({
+            type: 'disconnected',
+            server: this.#o.broker,
+            session: session.id,
+            reason: 'broker-dead',
+            silentMs: end.silentMs,
+          });
           disconnectStreak = 0;
           attempt++;
           delayMs = this.#o.reconnect(attempt);
           break;
         case 'disconnect':
           this.#log.info({ session: session.id }, 'DISCONNECT from broker, registering again');
-          this.#emit({ type: 'disconnect:by-broker', session: session.id });
+          this.emit({ type: 'disconnected', server: this.#o.broker, session: session.id, reason: 'disconnect' });
           // 7/MDP: reconnect at once. A broker that keeps refusing us gets backoff, not a tight loop.
           disconnectStreak = session.served > 0 ? 1 : disconnectStreak + 1;
           delayMs = disconnectStreak <= 1 ? 0 : this.#o.reconnect(disconnectStreak - 1);
           break;
         case 'handler-error':
-          this.#emit({ type: 'disconnect:handler-error', session: session.id });
+          this.emit({ type: 'disconnected', server: this.#o.broker, session: session.id, reason: 'handler-error' });
           disconnectStreak = 0;
           delayMs = 0;
           break;
       }
       if (delayMs === null) {
-        this.#failure = new WorkerGaveUpError(attempt);
         this.#log.error({ attempts: attempt }, 'reconnect policy gave up; closing');
-        void this.close();
+        this.#stopWith(new WorkerGaveUpError(attempt));
         return;
       }
       this.#transition({ state: 'backoff', attempt, delayMs });
-      this.#emit({ type: 'reconnect', attempt, delayMs });
-      if (delayMs > 0) await sleep(delayMs, { clock: this.#o.clock, signal: this.#stop.signal }).catch(() => undefined);
+      this.emit({ type: 'reconnecting', attempt, delayMs });
+      if (delayMs > 0) await sleep(delayMs, { clock: this.#o.clock, signal: this.closeSignal }).catch(() => undefined);
     }
   }
 
   #open(): WorkerSession {
     const id = ++this.#sessionCount;
-    const session = new WorkerSession(id, this.#o, this.#log, this.stats, { command: this.#onCommand });
+    const session = new WorkerSession(id, this.#o, this.#log, this.#stats, { command: this.#onCommand });
     this.#session = session;
     this.#transition({ state: 'connecting', session });
-    this.#emit({ type: 'connect', session: id });
     return session;
   }
 
@@ -265,19 +266,19 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
     const state = this.#state;
     if (state.state === 'connecting' && state.session === session) {
       this.#transition({ state: 'ready', session });
-      this.#emit({ type: 'ready', session: session.id });
+      this.emit({ type: 'connected', server: this.#o.broker, session: session.id });
     }
     switch (command.type) {
       case 'heartbeat':
         return;
       case 'disconnect':
-        this.stats.disconnectsReceived++;
+        this.#stats.disconnectsReceived++;
         session.end({ reason: 'disconnect' });
         return;
       case 'request': {
         const now = this.#state;
         if (now.state !== 'ready' || now.session !== session) {
-          this.stats.malformed++;
+          this.#stats.malformed++;
           this.#log.warn({ session: session.id, state: now.state }, 'REQUEST while not ready dropped');
           return;
         }
@@ -286,16 +287,16 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
       }
       case 'ready':
       case 'reply':
-        this.stats.malformed++;
+        this.#stats.malformed++;
         this.#log.warn({ session: session.id, command: command.type }, 'unexpected command from broker dropped');
         return;
     }
   };
 
   #dispatch(session: WorkerSession, client: Buffer, body: Buffer[]): void {
-    this.stats.requests++;
+    this.#stats.requests++;
     this.#transition({ state: 'busy', session, client });
-    const context = new HandlerContext(this.#o, client, session, this.stats);
+    const context = new HandlerContext(this.#o, client, session, this.#stats);
     this.#contextInHand = context;
     const handled = this.#handle(session, client, body, context);
     // A synchronous handler may have finished already (and cleared the request in hand).
@@ -306,18 +307,17 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
     try {
       let reply: readonly Frame[] | Frame | undefined;
       try {
-        const result = (this.#handler as RequestHandler)(body, context);
+        const result = this.#handler(body, context);
         // Await only a promise: a synchronous handler's reply goes out without an extra turn.
         reply = isPromiseLike(result) ? await result : result;
       } catch (caught) {
         const err = toError(caught);
-        this.stats.handlerErrors++;
+        this.#stats.handlerErrors++;
         this.#log.warn({ err, session: session.id }, 'handler failed');
-        this.#emit({ type: 'handler-error', error: err });
         reply = this.#errorReply(err, body);
       }
       if (session.isEnded) {
-        this.stats.discardedReplies++;
+        this.#stats.discardedReplies++;
         this.#log.info(
           { session: session.id },
           'reply discarded: the session to the broker ended while the handler ran',
@@ -331,7 +331,7 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
       }
       session.post(encodeWorkerReply(this.#o.version, client, reply, true));
       session.served++;
-      this.stats.replies++;
+      this.#stats.replies++;
       const state = this.#state;
       if (state.state === 'busy' && state.session === session) this.#transition({ state: 'ready', session });
     } finally {
@@ -353,18 +353,13 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
   }
 
   /**
-   * Drain and close: finish the request in hand (up to `drainTimeoutMs`) and send its reply, send
-   * DISCONNECT, close the socket. Idempotent.
+   * Drain and close (on `close()`): finish the request in hand (up to `drainTimeoutMs`) and send
+   * its reply, send DISCONNECT, close the socket.
    */
-  close(): Promise<void> {
-    this.#closing ??= this.#close();
-    return this.#closing;
-  }
-
-  async #close(): Promise<void> {
+  protected async onClose(): Promise<void> {
     const from = this.#state.state;
+    this.#closing = true;
     this.#transition({ state: 'closing' });
-    this.#stop.abort();
     if (from !== 'idle') {
       if (this.#inHand !== undefined) {
         try {
@@ -382,14 +377,14 @@ export class MajordomoWorker implements AsyncDisposable, AsyncIterable<WorkerReq
       await this.#loop;
     }
     this.#transition({ state: 'closed' });
-    this.#emit(this.#failure === undefined ? { type: 'closed' } : { type: 'closed', error: this.#failure });
-    this.#feed.end();
-    this.#resolveDone();
+    if (this.#failure === undefined) this.#queue?.end();
+    else this.#queue?.end(this.#failure);
   }
 
-  /** Same as `close()`, for `await using`. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
+  /** Stop on our own: `closed()` resolves with `error`, a `for await` loop throws it. */
+  #stopWith(error: Error): void {
+    this.#failure = error;
+    void this.fail(error);
   }
 }
 

@@ -21,12 +21,12 @@ export const strings = (frames: readonly Buffer[]): string[] => frames.map((f) =
 
 /** A broker bound to an ephemeral loopback port, closed on dispose. */
 export async function startBroker(
-  options: BrokerOptions = {},
+  options: Partial<BrokerOptions> = {},
 ): Promise<{ broker: Broker; endpoint: string } & AsyncDisposable> {
   // Raw peers do not heartbeat: 1 s x liveness 3 keeps them registered on a loaded machine; tests
   // of expiry pass a shorter interval.
-  const broker = new Broker({ heartbeatIntervalMs: 1000, ...options });
-  const endpoint = await broker.bind('tcp://127.0.0.1:*');
+  const broker = await Broker.start({ bind: 'tcp://127.0.0.1:*', heartbeatIntervalMs: 1000, ...options });
+  const endpoint = broker.endpoints[0] as string;
   return {
     broker,
     endpoint,

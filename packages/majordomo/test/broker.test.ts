@@ -271,7 +271,7 @@ describe('Broker: lifecycle', () => {
     await Promise.all([ctx.broker.close(), ctx.broker.close()]);
     await a.expectDisconnect();
     await c.expectDisconnect();
-    expect(ctx.broker.state).toBe('closed');
+    expect(ctx.broker.lifecycle).toBe('closed');
     await expect(ctx.broker.bind('tcp://127.0.0.1:*')).rejects.toMatchObject({ code: 'ERR_CLOSED' });
   });
 
@@ -292,7 +292,10 @@ describe('Broker: lifecycle', () => {
   });
 
   it('rejects bad options with a message naming the option', () => {
-    expect(() => new Broker({ heartbeatIntervalMs: 0 })).toThrow(/heartbeatIntervalMs/);
-    expect(() => new Broker({ requestTtlMs: -1 })).toThrow(/requestTtlMs/);
+    const bind = 'tcp://127.0.0.1:*';
+    expect(() => new Broker({ bind, heartbeatIntervalMs: 0 })).toThrow(/heartbeatIntervalMs/);
+    expect(() => new Broker({ bind, requestTtlMs: -1 })).toThrow(/requestTtlMs/);
+    expect(() => new Broker({ bind: [] })).toThrow(/bind/);
+    expect(() => new Broker({ bind, workerBind: [''] })).toThrow(/workerBind/);
   });
 });

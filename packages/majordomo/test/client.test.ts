@@ -6,17 +6,17 @@
  *   client <--reply---- Broker <--REPLY---- worker(s)
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbortError, ClosedError, EMPTY, ManualClock, sleep } from '@zpatterns/core';
+import { AbortError, ClosedError, EMPTY, ManualClock, sleep, TimeoutError } from '@zpatterns/core';
 import { rawRouter, seededRandom } from '@zpatterns/testkit';
 import {
   Broker,
   MajordomoClient,
+  MajordomoPipeline,
   MajordomoTimeoutError,
   MajordomoWorker,
-  MDPC01,
-  MDPC02,
   type MdpVersion,
 } from '@zpatterns/majordomo';
+import { MDPC01, MDPC02 } from '@zpatterns/majordomo/protocol';
 
 const disposables: AsyncDisposable[] = [];
 function track<T extends AsyncDisposable>(resource: T): T {
@@ -30,14 +30,16 @@ afterEach(async () => {
 const HB = { heartbeatIntervalMs: 100, liveness: 3 } as const;
 
 async function startBroker(): Promise<{ broker: Broker; endpoint: string }> {
-  const broker = track(new Broker(HB));
-  const endpoint = await broker.bind('tcp://127.0.0.1:*');
+  const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', ...HB }));
+  const endpoint = broker.endpoints[0] as string;
   return { broker, endpoint };
 }
 
 function echoWorker(endpoint: string, version: MdpVersion = '0.1', service = 'echo'): MajordomoWorker {
-  const worker = track(new MajordomoWorker({ broker: endpoint, service, version, ...HB }));
-  void worker.serve((request) => request);
+  const worker = track(
+    new MajordomoWorker({ broker: endpoint, service, version, ...HB, handler: (request) => request }),
+  );
+  void worker.start();
   return worker;
 }
 
@@ -47,7 +49,9 @@ describe.each(['0.1', '0.2'] as const)('MajordomoClient over MDP/%s', (version) 
   it('round-trips a multi-frame body, binary frames included', async () => {
     const { endpoint } = await startBroker();
     echoWorker(endpoint, version);
-    const client = track(new MajordomoClient({ broker: endpoint, version, timeoutMs: 2000, retries: 0 }));
+    const client = track(
+      await MajordomoClient.start({ broker: endpoint, version, attemptTimeoutMs: 2000, retries: 0 }),
+    );
     const body = [Buffer.from('Hello'), Buffer.from([0, 1, 255]), EMPTY, Buffer.alloc(70_000, 7)];
     const reply = await client.request('echo', body);
     expect(reply).toHaveLength(4);
@@ -59,13 +63,23 @@ describe.each(['0.1', '0.2'] as const)('MajordomoClient over MDP/%s', (version) 
     const { endpoint } = await startBroker();
     const random = seededRandom(version === '0.1' ? 1 : 2);
     for (let i = 0; i < 5; i++) {
-      const worker = track(new MajordomoWorker({ broker: endpoint, service: 'slow', version, ...HB }));
-      void worker.serve(async ([id]) => {
-        await sleep(Math.floor(random() * 40));
-        return [Buffer.from(`reply-to-${String(id)}`)];
-      });
+      const worker = track(
+        new MajordomoWorker({
+          broker: endpoint,
+          service: 'slow',
+          version,
+          ...HB,
+          handler: async ([id]) => {
+            await sleep(Math.floor(random() * 40));
+            return [Buffer.from(`reply-to-${String(id)}`)];
+          },
+        }),
+      );
+      await worker.start();
     }
-    const client = track(new MajordomoClient({ broker: endpoint, version, timeoutMs: 5000, retries: 0 }));
+    const client = track(
+      await MajordomoClient.start({ broker: endpoint, version, attemptTimeoutMs: 5000, retries: 0 }),
+    );
     const order: number[] = [];
     const replies = await Promise.all(
       Array.from({ length: 50 }, async (_, i) => {
@@ -84,7 +98,7 @@ describe.each(['0.1', '0.2'] as const)('MajordomoClient over MDP/%s', (version) 
 describe('MajordomoClient reliability', () => {
   it('resends on a fresh socket and gives up with MajordomoTimeoutError after 1 + retries attempts', async () => {
     const router = track(await rawRouter());
-    const client = track(new MajordomoClient({ broker: router.endpoint, timeoutMs: 100, retries: 2 }));
+    const client = track(await MajordomoClient.start({ broker: router.endpoint, attemptTimeoutMs: 100, retries: 2 }));
     const failed = client.request('echo', 'ping').catch((err: unknown) => err);
     const seen: Buffer[] = [];
     for (let i = 0; i < 3; i++) {
@@ -95,7 +109,7 @@ describe('MajordomoClient reliability', () => {
     const err = await failed;
     expect(err).toBeInstanceOf(MajordomoTimeoutError);
     expect((err as MajordomoTimeoutError).code).toBe('ERR_TIMEOUT');
-    expect((err as Error).message).toMatch(/timeoutMs/);
+    expect((err as Error).message).toMatch(/attemptTimeoutMs/);
     expect((err as Error).message).toMatch(/retries/);
     expect((err as MajordomoTimeoutError).attempts).toBe(3);
     // Every attempt came from a different socket (a different ROUTER identity).
@@ -108,7 +122,9 @@ describe('MajordomoClient reliability', () => {
   it('times attempts on the injected clock: no resend before timeoutMs, exactly one after', async () => {
     const clock = new ManualClock();
     const router = track(await rawRouter());
-    const client = track(new MajordomoClient({ broker: router.endpoint, timeoutMs: 10_000, retries: 1, clock }));
+    const client = track(
+      await MajordomoClient.start({ broker: router.endpoint, attemptTimeoutMs: 10_000, retries: 1, clock }),
+    );
     const failed = client.request('svc', 'x').catch((err: unknown) => err);
     await router.receive(2000);
     clock.advance(9_999);
@@ -124,7 +140,7 @@ describe('MajordomoClient reliability', () => {
 
   it('succeeds on a retry when the first attempt is not answered, ignoring the late reply', async () => {
     const router = track(await rawRouter());
-    const client = track(new MajordomoClient({ broker: router.endpoint, timeoutMs: 400, retries: 3 }));
+    const client = track(await MajordomoClient.start({ broker: router.endpoint, attemptTimeoutMs: 400, retries: 3 }));
     const pending = client.request('svc', 'x');
     const [first] = await router.receive(2000);
     const [second] = await router.receive(2000);
@@ -142,7 +158,7 @@ describe('MajordomoClient reliability', () => {
 
   it('drops replies with a bad header or for another service, and keeps waiting', async () => {
     const router = track(await rawRouter());
-    const client = track(new MajordomoClient({ broker: router.endpoint, timeoutMs: 2000, retries: 0 }));
+    const client = track(await MajordomoClient.start({ broker: router.endpoint, attemptTimeoutMs: 2000, retries: 0 }));
     const pending = client.request('svc', 'x');
     const [id] = await router.receive(2000);
     const peer = id as Buffer;
@@ -156,7 +172,7 @@ describe('MajordomoClient reliability', () => {
 
   it('rejects with AbortError when the signal fires, and with ClosedError after close()', async () => {
     const router = track(await rawRouter());
-    const client = new MajordomoClient({ broker: router.endpoint, timeoutMs: 5000 });
+    const client = await MajordomoClient.start({ broker: router.endpoint, attemptTimeoutMs: 5000 });
     const controller = new AbortController();
     const aborted = client.request('svc', 'x', { signal: controller.signal });
     await router.receive(2000);
@@ -175,7 +191,9 @@ describe('MajordomoClient reliability', () => {
 
   it('bounds open sockets with maxSockets: callers beyond it wait in FIFO order', async () => {
     const router = track(await rawRouter());
-    const client = track(new MajordomoClient({ broker: router.endpoint, timeoutMs: 5000, maxSockets: 2 }));
+    const client = track(
+      await MajordomoClient.start({ broker: router.endpoint, attemptTimeoutMs: 5000, maxSockets: 2 }),
+    );
     const done: string[] = [];
     const calls = ['a', 'b', 'c', 'd'].map((name) =>
       client.request('svc', name).then((r) => done.push(texts(r)[0] ?? '')),
@@ -199,12 +217,22 @@ describe('MajordomoClient reliability', () => {
 
   it('MDP/0.2: delivers PARTIAL replies to onPartial and resolves with FINAL', async () => {
     const { endpoint } = await startBroker();
-    const worker = track(new MajordomoWorker({ broker: endpoint, service: 'count', version: '0.2', ...HB }));
-    void worker.serve(async (request, ctx) => {
-      for (let i = 1; i <= 3; i++) ctx.partial([`part ${i}`]);
-      return ['done', ...request];
-    });
-    const client = track(new MajordomoClient({ broker: endpoint, version: '0.2', timeoutMs: 2000, retries: 0 }));
+    const worker = track(
+      new MajordomoWorker({
+        broker: endpoint,
+        service: 'count',
+        version: '0.2',
+        ...HB,
+        handler: async (request, ctx) => {
+          for (let i = 1; i <= 3; i++) ctx.partial([`part ${i}`]);
+          return ['done', ...request];
+        },
+      }),
+    );
+    await worker.start();
+    const client = track(
+      await MajordomoClient.start({ broker: endpoint, version: '0.2', attemptTimeoutMs: 2000, retries: 0 }),
+    );
     const partials: string[][] = [];
     const final = await client.request('count', 'go', { onPartial: (body) => partials.push(texts(body)) });
     expect(partials).toEqual([['part 1'], ['part 2'], ['part 3']]);
@@ -221,7 +249,9 @@ describe('MajordomoClient reliability', () => {
 
   it('MDP/0.2 raw frames: sends [MDPC02, 0x01, service, body] and accepts [MDPC02, 0x03, ...]', async () => {
     const router = track(await rawRouter());
-    const client = track(new MajordomoClient({ broker: router.endpoint, version: '0.2', timeoutMs: 2000, retries: 0 }));
+    const client = track(
+      await MajordomoClient.start({ broker: router.endpoint, version: '0.2', attemptTimeoutMs: 2000, retries: 0 }),
+    );
     const pending = client.request('svc', ['a', 'b']);
     const [id, ...frames] = await router.receive(2000);
     expect(frames.map((f) => f.toString('hex'))).toEqual([MDPC02.toString('hex'), '01', '737663', '61', '62']);
@@ -232,7 +262,7 @@ describe('MajordomoClient reliability', () => {
   it('asks MMI: serviceStatus() and services()', async () => {
     const { endpoint } = await startBroker();
     const worker = echoWorker(endpoint);
-    const client = track(new MajordomoClient({ broker: endpoint, timeoutMs: 2000, retries: 0 }));
+    const client = track(await MajordomoClient.start({ broker: endpoint, attemptTimeoutMs: 2000, retries: 0 }));
     await expect(client.serviceStatus('nobody')).resolves.toBe('404');
     // The worker registers asynchronously; wait for it through MMI itself.
     for (let i = 0; i < 100 && (await client.serviceStatus('echo')) !== '200'; i++) await sleep(10);
@@ -248,8 +278,7 @@ describe('MajordomoPipeline', () => {
     const { endpoint } = await startBroker();
     echoWorker(endpoint, version);
     echoWorker(endpoint, version);
-    const client = track(new MajordomoClient({ broker: endpoint, version }));
-    const pipeline = client.pipeline();
+    const pipeline = track(await MajordomoPipeline.start({ broker: endpoint, version }));
     const n = 2000;
     for (let i = 0; i < n; i++) pipeline.send('echo', [`${i}`]);
     const seen = new Set<string>();
@@ -260,8 +289,8 @@ describe('MajordomoPipeline', () => {
     }
     expect(seen.size).toBe(n);
     expect(pipeline.stats).toMatchObject({ sent: n, received: n, malformed: 0 });
-    expect(await pipeline.recv({ timeoutMs: 50 })).toBeNull();
-    await client.close();
+    await expect(pipeline.recv({ timeoutMs: 50 })).rejects.toBeInstanceOf(TimeoutError);
+    await pipeline.close();
     expect(() => pipeline.send('echo', 'x')).toThrow(ClosedError);
   });
 });

@@ -8,7 +8,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EMPTY } from '@zpatterns/core';
 import { appBin, Daemon, eventually, rawDealer, rawRequest } from '@zpatterns/testkit';
-import { Broker, MajordomoClient, MajordomoWorker, MDPC01, MDPW01, type MdpVersion } from '@zpatterns/majordomo';
+import { Broker, MajordomoClient, MajordomoWorker, type MdpVersion } from '@zpatterns/majordomo';
+import { MDPC01, MDPW01 } from '@zpatterns/majordomo/protocol';
 
 const disposables: AsyncDisposable[] = [];
 function track<T extends AsyncDisposable>(resource: T): T {
@@ -31,8 +32,8 @@ function mdbrokerBin(): string {
 
 async function startBroker(kind: BrokerKind): Promise<{ endpoint: string; daemon?: Daemon }> {
   if (kind === 'in-process') {
-    const broker = track(new Broker({ heartbeatIntervalMs: HEARTBEAT_MS }));
-    return { endpoint: await broker.bind('tcp://127.0.0.1:*') };
+    const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', heartbeatIntervalMs: HEARTBEAT_MS }));
+    return { endpoint: broker.endpoints[0] as string };
   }
   const daemon = track(
     await Daemon.start({
@@ -45,8 +46,16 @@ async function startBroker(kind: BrokerKind): Promise<{ endpoint: string; daemon
 }
 
 function echoWorker(endpoint: string, version: MdpVersion, service = 'echo'): MajordomoWorker {
-  const worker = track(new MajordomoWorker({ broker: endpoint, service, version, heartbeatIntervalMs: HEARTBEAT_MS }));
-  void worker.serve((request) => [Buffer.from(`${version}:`), ...request]);
+  const worker = track(
+    new MajordomoWorker({
+      broker: endpoint,
+      service,
+      version,
+      heartbeatIntervalMs: HEARTBEAT_MS,
+      handler: (request) => [Buffer.from(`${version}:`), ...request],
+    }),
+  );
+  void worker.start();
   return worker;
 }
 
@@ -59,7 +68,7 @@ describe.each(kinds)('interop through the %s broker', (kind) => {
     echoWorker(endpoint, '0.2', 'echo02');
     for (const clientVersion of ['0.1', '0.2'] as const) {
       const client = track(
-        new MajordomoClient({ broker: endpoint, version: clientVersion, timeoutMs: 3000, retries: 0 }),
+        await MajordomoClient.start({ broker: endpoint, version: clientVersion, attemptTimeoutMs: 3000, retries: 0 }),
       );
       for (const workerVersion of ['0.1', '0.2'] as const) {
         const service = workerVersion === '0.1' ? 'echo01' : 'echo02';
@@ -82,7 +91,7 @@ describe.each(kinds)('interop through the %s broker', (kind) => {
     const { endpoint } = await startBroker(kind);
     const dealer = track(rawDealer(endpoint));
     await dealer.send([EMPTY, MDPW01, Buffer.from([0x01]), Buffer.from('book')]);
-    const client = track(new MajordomoClient({ broker: endpoint, timeoutMs: 3000, retries: 0 }));
+    const client = track(await MajordomoClient.start({ broker: endpoint, attemptTimeoutMs: 3000, retries: 0 }));
     const pending = client.request('book', ['a', 'b']);
     const request = await dealer.receiveMatching((m) => m[2]?.[0] === 0x02, 3000);
     expect(request).toHaveLength(7);
@@ -109,7 +118,7 @@ describe.each(kinds)('interop through the %s broker', (kind) => {
       'debug',
     ];
     const slow = track(await Daemon.start({ bin: appBin('zpat'), args: workerArgs(60_000) }));
-    const client = track(new MajordomoClient({ broker: endpoint, timeoutMs: 1000, retries: 3 }));
+    const client = track(await MajordomoClient.start({ broker: endpoint, attemptTimeoutMs: 1000, retries: 3 }));
     const pending = client.request('echo', 'survive');
     await slow.waitForLog((line) => line['to'] === 'busy', 5000);
     track(await Daemon.start({ bin: appBin('zpat'), args: workerArgs(0) }));
@@ -131,7 +140,7 @@ describe('mdbroker process crash', () => {
       }),
     );
     for (const worker of await Promise.all(workers)) track(worker);
-    const client = track(new MajordomoClient({ broker: endpoint, timeoutMs: 1000, retries: 5 }));
+    const client = track(await MajordomoClient.start({ broker: endpoint, attemptTimeoutMs: 1000, retries: 5 }));
     expect(texts(await client.request('echo', 'before'))).toEqual(['before']);
     await broker.kill('SIGKILL');
     await broker.restart(['--bind', endpoint, '--heartbeat-ms', String(HEARTBEAT_MS), '--log-level', 'info']);

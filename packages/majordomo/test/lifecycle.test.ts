@@ -3,7 +3,7 @@
  * `await using`, `closed()` (pending until the end, `undefined` after close, the error after a
  * failure of its own), and the per-call `{ timeoutMs, signal }` of the calls that wait.
  */
-import { Broker, MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
+import { Broker, MajordomoClient, MajordomoPipeline, MajordomoWorker } from '@zpatterns/majordomo';
 import { rawRouter, useDisposables, expectClosesOnce, type LongLived } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
 
@@ -11,19 +11,20 @@ const { track } = useDisposables();
 const HB = { heartbeatIntervalMs: 100, liveness: 3 } as const;
 
 async function startBroker(): Promise<{ broker: Broker; endpoint: string }> {
-  const broker = new Broker(HB);
-  const endpoint = await broker.bind('tcp://127.0.0.1:*');
+  const broker = await Broker.start({ bind: 'tcp://127.0.0.1:*', ...HB });
+  const endpoint = broker.endpoints[0] as string;
   return { broker, endpoint };
 }
 
 describe('Majordomo lifecycle', () => {
   it('Broker, MajordomoWorker, MajordomoClient, MajordomoPipeline: close twice, closed()', async () => {
     const { broker, endpoint } = await startBroker();
-    const worker = new MajordomoWorker({ broker: endpoint, service: 'echo', ...HB });
-    const serving = worker.serve((request) => request);
-    const client = new MajordomoClient({ broker: endpoint, timeoutMs: 5000 });
+    const worker = new MajordomoWorker({ broker: endpoint, service: 'echo', ...HB, handler: (request) => request });
+    await worker.start();
+    const serving = worker.closed();
+    const client = await MajordomoClient.start({ broker: endpoint, attemptTimeoutMs: 5000 });
     expect((await client.request('echo', 'hi')).map(String)).toEqual(['hi']);
-    const pipeline = client.pipeline();
+    const pipeline = await MajordomoPipeline.start({ broker: endpoint });
     await expectClosesOnce(pipeline);
     await expectClosesOnce(client);
     await expectClosesOnce(worker);
@@ -36,9 +37,9 @@ describe('Majordomo lifecycle', () => {
     {
       const { broker, endpoint } = await startBroker();
       await using b = broker;
-      await using worker = new MajordomoWorker({ broker: endpoint, service: 'echo', ...HB });
-      await using client = new MajordomoClient({ broker: endpoint });
-      await using pipeline = client.pipeline();
+      await using worker = await MajordomoWorker.start({ broker: endpoint, service: 'echo', ...HB });
+      await using client = await MajordomoClient.start({ broker: endpoint });
+      await using pipeline = await MajordomoPipeline.start({ broker: endpoint });
       kept = [b, worker, client, pipeline];
     }
     for (const target of kept) await expect(target.closed()).resolves.toBeUndefined();
@@ -53,9 +54,10 @@ describe('Majordomo lifecycle', () => {
         heartbeatIntervalMs: 20,
         liveness: 2,
         reconnect: () => null,
+        handler: (r) => r,
       }),
     );
-    await expect(worker.serve((r) => r)).rejects.toMatchObject({ code: 'ERR_MDP_GAVE_UP' });
+    await worker.start();
     await expect(worker.closed()).resolves.toMatchObject({ code: 'ERR_MDP_GAVE_UP' });
     await expect(worker.close()).resolves.toBeUndefined();
   });
@@ -63,7 +65,7 @@ describe('Majordomo lifecycle', () => {
   it('MajordomoClient.request and MajordomoPipeline.recv: a per-call signal aborts, a per-call timeoutMs ends the wait', async () => {
     const { broker, endpoint } = await startBroker();
     track(broker);
-    const client = track(new MajordomoClient({ broker: endpoint, timeoutMs: 60_000, retries: 0 }));
+    const client = track(await MajordomoClient.start({ broker: endpoint, attemptTimeoutMs: 60_000, retries: 0 }));
     const controller = new AbortController();
     const aborted = client.request('nobody', 'x', { signal: controller.signal });
     const reason = new Error('caller gave up');
@@ -73,11 +75,14 @@ describe('Majordomo lifecycle', () => {
       code: 'ERR_TIMEOUT',
     });
 
-    const pipeline = track(client.pipeline({ timeoutMs: 60_000 }));
+    const pipeline = track(await MajordomoPipeline.start({ broker: endpoint, timeoutMs: 60_000 }));
     const recvController = new AbortController();
     const waiting = pipeline.recv({ signal: recvController.signal });
     recvController.abort(reason);
     await expect(waiting).rejects.toMatchObject({ code: 'ERR_ABORTED', cause: reason });
-    await expect(pipeline.recv({ timeoutMs: 100 })).resolves.toBeNull();
+    await expect(pipeline.recv({ timeoutMs: 100 })).rejects.toMatchObject({
+      name: 'TimeoutError',
+      code: 'ERR_TIMEOUT',
+    });
   });
 });

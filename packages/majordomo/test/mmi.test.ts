@@ -5,7 +5,7 @@
  */
 import { eventually } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
-import { decodeMmiServicesBody } from '../src/index.js';
+import { decodeMmiServicesBody } from '../src/wire.js';
 import { b, RawClient, RawWorker, startBroker, strings } from './broker-peers.js';
 
 describe('MMI', () => {

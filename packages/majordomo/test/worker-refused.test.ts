@@ -13,7 +13,8 @@ describe('worker refused by the broker', () => {
     const keys = curveFixture(['broker', 'mole']);
     let denied!: () => void;
     const refused = new Promise<void>((resolve) => (denied = resolve));
-    await using broker = new Broker({
+    await using broker = await Broker.start({
+      bind: 'tcp://127.0.0.1:*',
       security: {
         curve: { keyFile: keys.peers['broker']?.keyFile ?? '' },
         authorize: () => {
@@ -22,14 +23,16 @@ describe('worker refused by the broker', () => {
         },
       },
     });
-    const endpoint = await broker.bind('tcp://127.0.0.1:*');
+    const endpoint = broker.endpoints[0] as string;
     const worker = new MajordomoWorker({
       broker: endpoint,
       service: 'echo',
       closeLingerMs: 100,
       security: keys.client('mole', 'broker'),
+      handler: (request) => request,
     });
-    const served = worker.serve((request) => request);
+    await worker.start();
+    const served = worker.closed();
     await refused;
     const closed = await Promise.race([
       worker.close().then(() => 'closed'),

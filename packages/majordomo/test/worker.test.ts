@@ -12,16 +12,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EMPTY, sleep, type Message } from '@zpatterns/core';
 import { eventually, ipcEndpoint, rawRouter } from '@zpatterns/testkit';
-import {
-  Broker,
-  MajordomoClient,
-  MajordomoWorker,
-  MDPW01,
-  MDPW02,
-  MdpVersionError,
-  WorkerGaveUpError,
-  type WorkerStatus,
-} from '@zpatterns/majordomo';
+import { Broker, MajordomoClient, MajordomoWorker, MdpVersionError, WorkerGaveUpError } from '@zpatterns/majordomo';
+import { MDPW01, MDPW02 } from '@zpatterns/majordomo/protocol';
 
 const disposables: AsyncDisposable[] = [];
 function track<T extends AsyncDisposable>(resource: T): T {
@@ -50,12 +42,18 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
   it('sends READY, answers a REQUEST with a byte-exact REPLY, and heartbeats while the handler runs', async () => {
     const router = track(await rawRouter());
     const worker = track(
-      new MajordomoWorker({ broker: router.endpoint, service: 'echo', heartbeatIntervalMs: 50, liveness: 100 }),
+      new MajordomoWorker({
+        broker: router.endpoint,
+        service: 'echo',
+        heartbeatIntervalMs: 50,
+        liveness: 100,
+        handler: async (request) => {
+          await sleep(300);
+          return [b('re:'), ...request];
+        },
+      }),
     );
-    void worker.serve(async (request) => {
-      await sleep(300);
-      return [b('re:'), ...request];
-    });
+    await worker.start();
     const ready = split(await router.receive(2000));
     expect(ready.frames).toEqual(READY_01('echo'));
     const client = Buffer.from([0, 1, 2, 3, 4]);
@@ -78,9 +76,16 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
 
   it('on DISCONNECT closes its socket and sends READY again from a new socket (new identity)', async () => {
     const router = track(await rawRouter());
-    const worker = track(new MajordomoWorker({ broker: router.endpoint, service: 'svc', heartbeatIntervalMs: 1000 }));
+    const worker = track(
+      new MajordomoWorker({
+        broker: router.endpoint,
+        service: 'svc',
+        heartbeatIntervalMs: 1000,
+        handler: (request) => request,
+      }),
+    );
     const status = worker.status();
-    void worker.serve((request) => request);
+    await worker.start();
     const first = split(await router.receiveMatching(isCommand(1), 2000));
     expect(first.frames).toEqual(READY_01('svc'));
     await router.send([first.id, EMPTY, MDPW01, byte(5)]);
@@ -89,12 +94,13 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
     expect(second.id.equals(first.id)).toBe(false);
     expect(worker.stats.disconnectsReceived).toBe(1);
     expect(worker.stats.sessions).toBe(2);
-    const events: WorkerStatus['type'][] = [];
+    const events: string[] = [];
     for await (const event of status) {
       events.push(event.type);
-      if (events.length === 5) break;
+      if (event.type === 'disconnected') expect(event).toMatchObject({ reason: 'disconnect', session: 1 });
+      if (events.length === 4) break;
     }
-    expect(events).toEqual(['connect', 'ready', 'disconnect:by-broker', 'reconnect', 'connect']);
+    expect(events).toEqual(['started', 'connected', 'disconnected', 'reconnecting']);
   });
 
   it('detects a silent broker after liveness x interval and reconnects with growing backoff', async () => {
@@ -110,9 +116,10 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
           attempts.push(attempt);
           return 30 * attempt;
         },
+        handler: (request) => request,
       }),
     );
-    void worker.serve((request) => request);
+    await worker.start();
     const readies: { id: Buffer; at: number }[] = [];
     const heartbeats: string[][] = [];
     while (readies.length < 4) {
@@ -146,9 +153,10 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
           attempts.push(attempt);
           return 10;
         },
+        handler: (request) => request,
       }),
     );
-    void worker.serve((request) => request);
+    await worker.start();
     await router.receiveMatching(isCommand(1)); // session 1: never heard -> attempt 1
     await router.receiveMatching(isCommand(1)); // session 2: never heard -> attempt 2
     const third = split(await router.receiveMatching(isCommand(1)));
@@ -158,7 +166,7 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
     expect(worker.stats.sessions).toBeGreaterThanOrEqual(4);
   });
 
-  it('gives up when the reconnect policy returns null: serve() rejects with WorkerGaveUpError', async () => {
+  it('gives up when the reconnect policy returns null: closed() resolves with WorkerGaveUpError', async () => {
     const router = track(await rawRouter());
     const worker = track(
       new MajordomoWorker({
@@ -167,22 +175,30 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
         heartbeatIntervalMs: 20,
         liveness: 2,
         reconnect: () => null,
+        handler: (r) => r,
       }),
     );
-    await expect(worker.serve((r) => r)).rejects.toBeInstanceOf(WorkerGaveUpError);
+    await worker.start();
     expect(await worker.closed()).toBeInstanceOf(WorkerGaveUpError);
     expect(worker.state).toBe('closed');
   });
 
   it('survives a throwing handler: by default it sends DISCONNECT and registers again on a new socket', async () => {
     const router = track(await rawRouter());
-    const worker = track(new MajordomoWorker({ broker: router.endpoint, service: 'svc', heartbeatIntervalMs: 1000 }));
+    const worker = track(
+      new MajordomoWorker({
+        broker: router.endpoint,
+        service: 'svc',
+        heartbeatIntervalMs: 1000,
+        handler: (request) => {
+          calls++;
+          if (calls === 1) throw new Error('boom');
+          return request;
+        },
+      }),
+    );
     let calls = 0;
-    void worker.serve((request) => {
-      calls++;
-      if (calls === 1) throw new Error('boom');
-      return request;
-    });
+    await worker.start();
     const first = split(await router.receiveMatching(isCommand(1)));
     const client = b('C1');
     await router.send([first.id, EMPTY, MDPW01, byte(2), client, EMPTY, b('x')]);
@@ -204,11 +220,12 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
         broker: router.endpoint,
         service: 'svc',
         errorReply: (err) => [b('error'), b(err.message)],
+        handler: async () => {
+          throw new Error('no such thing');
+        },
       }),
     );
-    void worker.serve(async () => {
-      throw new Error('no such thing');
-    });
+    await worker.start();
     const ready = split(await router.receiveMatching(isCommand(1)));
     await router.send([ready.id, EMPTY, MDPW01, byte(2), b('C'), EMPTY, b('x')]);
     const reply = split(await router.receiveMatching(isCommand(3)));
@@ -218,17 +235,22 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
 
   it('drains on close(): finishes the request in hand, sends its REPLY, then DISCONNECT', async () => {
     const router = track(await rawRouter());
-    const worker = new MajordomoWorker({ broker: router.endpoint, service: 'svc' });
-    let release: () => void = () => undefined;
-    const served = worker.serve(async (request) => {
-      await new Promise<void>((resolve) => (release = resolve));
-      return request;
+    const worker = new MajordomoWorker({
+      broker: router.endpoint,
+      service: 'svc',
+      handler: async (request) => {
+        await new Promise<void>((resolve) => (release = resolve));
+        return request;
+      },
     });
+    let release: () => void = () => undefined;
+    await worker.start();
+    const served = worker.closed();
     const ready = split(await router.receiveMatching(isCommand(1)));
     await router.send([ready.id, EMPTY, MDPW01, byte(2), b('C'), EMPTY, b('last')]);
     await eventually(() => worker.state === 'busy');
     const closing = worker.close();
-    expect(worker.state).toBe('closing');
+    expect(worker.lifecycle).toBe('closing');
     await sleep(50);
     release();
     await closing;
@@ -243,19 +265,24 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
 
   it('ctx.signal aborts when close() runs out of drainTimeoutMs, also when first read after the abort', async () => {
     const router = track(await rawRouter());
-    const worker = new MajordomoWorker({ broker: router.endpoint, service: 'svc', drainTimeoutMs: 50 });
+    const worker = new MajordomoWorker({
+      broker: router.endpoint,
+      service: 'svc',
+      drainTimeoutMs: 50,
+      handler: async (request, ctx) => {
+        const early = request[0]?.toString() === 'early';
+        // A copy of the context keeps its signal (the same one).
+        if (early) expect({ ...ctx }.signal).toBe(ctx.signal);
+        if (early) ctx.signal.addEventListener('abort', () => release());
+        await new Promise<void>((resolve) => (release = resolve));
+        // The late reader touches the signal for the first time only now, after the abort.
+        seen.push({ early, reason: ctx.signal.aborted ? (ctx.signal.reason as unknown) : undefined });
+        return request;
+      },
+    });
     const seen: { early: boolean; reason: unknown }[] = [];
     let release: () => void = () => undefined;
-    void worker.serve(async (request, ctx) => {
-      const early = request[0]?.toString() === 'early';
-      // A copy of the context keeps its signal (the same one).
-      if (early) expect({ ...ctx }.signal).toBe(ctx.signal);
-      if (early) ctx.signal.addEventListener('abort', () => release());
-      await new Promise<void>((resolve) => (release = resolve));
-      // The late reader touches the signal for the first time only now, after the abort.
-      seen.push({ early, reason: ctx.signal.aborted ? (ctx.signal.reason as unknown) : undefined });
-      return request;
-    });
+    await worker.start();
     const ready = split(await router.receiveMatching(isCommand(1)));
     await router.send([ready.id, EMPTY, MDPW01, byte(2), b('C'), EMPTY, b('early')]);
     await eventually(() => worker.state === 'busy');
@@ -265,15 +292,20 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
     expect(seen[0]?.reason).toBeInstanceOf(Error);
 
     const router2 = track(await rawRouter());
-    const late = new MajordomoWorker({ broker: router2.endpoint, service: 'svc', drainTimeoutMs: 50 });
+    const late = new MajordomoWorker({
+      broker: router2.endpoint,
+      service: 'svc',
+      drainTimeoutMs: 50,
+      handler: async (request, ctx) => {
+        reachedHandler = true;
+        await new Promise<void>((resolve) => (release = resolve));
+        lateSeen.push(ctx.signal.aborted ? ctx.signal.reason : 'not aborted');
+        return request;
+      },
+    });
     let reachedHandler = false;
     const lateSeen: unknown[] = [];
-    void late.serve(async (request, ctx) => {
-      reachedHandler = true;
-      await new Promise<void>((resolve) => (release = resolve));
-      lateSeen.push(ctx.signal.aborted ? ctx.signal.reason : 'not aborted');
-      return request;
-    });
+    await late.start();
     const ready2 = split(await router2.receiveMatching(isCommand(1)));
     await router2.send([ready2.id, EMPTY, MDPW01, byte(2), b('C'), EMPTY, b('late')]);
     await eventually(() => reachedHandler);
@@ -286,8 +318,10 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
 
   it('a synchronous handler is answered, request after request', async () => {
     const router = track(await rawRouter());
-    const worker = track(new MajordomoWorker({ broker: router.endpoint, service: 'svc' }));
-    void worker.serve((request) => [b('sync'), ...request]);
+    const worker = track(
+      new MajordomoWorker({ broker: router.endpoint, service: 'svc', handler: (request) => [b('sync'), ...request] }),
+    );
+    await worker.start();
     const ready = split(await router.receiveMatching(isCommand(1)));
     for (const body of ['one', 'two', 'three']) {
       await router.send([ready.id, EMPTY, MDPW01, byte(2), b('C'), EMPTY, b(body)]);
@@ -307,13 +341,14 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
         version: '0.2',
         heartbeatIntervalMs: 50,
         liveness: 100,
+        handler: async (request, ctx) => {
+          ctx.partial([b('half')]);
+          await sleep(120);
+          return request;
+        },
       }),
     );
-    void worker.serve(async (request, ctx) => {
-      ctx.partial([b('half')]);
-      await sleep(120);
-      return request;
-    });
+    await worker.start();
     const ready = split(await router.receive(2000));
     expect(ready.frames).toEqual(hex([MDPW02, byte(1), b('svc')]));
     await router.send([ready.id, MDPW02, byte(2), b('C'), EMPTY, b('q')]);
@@ -330,11 +365,18 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
 
   it('MDP/0.1: ctx.partial() throws MdpVersionError', async () => {
     const router = track(await rawRouter());
-    const worker = track(new MajordomoWorker({ broker: router.endpoint, service: 'svc', errorReply: (e) => [e.name] }));
-    void worker.serve((_request, ctx) => {
-      ctx.partial(['x']);
-      return ['unreachable'];
-    });
+    const worker = track(
+      new MajordomoWorker({
+        broker: router.endpoint,
+        service: 'svc',
+        errorReply: (e) => [e.name],
+        handler: (_request, ctx) => {
+          ctx.partial(['x']);
+          return ['unreachable'];
+        },
+      }),
+    );
+    await worker.start();
     const ready = split(await router.receiveMatching(isCommand(1)));
     await router.send([ready.id, EMPTY, MDPW01, byte(2), b('C'), EMPTY, b('q')]);
     const reply = split(await router.receiveMatching(isCommand(3)));
@@ -343,11 +385,17 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
 
   it('counts and drops malformed messages and a REQUEST while busy, and keeps serving', async () => {
     const router = track(await rawRouter());
-    const worker = track(new MajordomoWorker({ broker: router.endpoint, service: 'svc' }));
-    void worker.serve(async (request) => {
-      await sleep(100);
-      return request;
-    });
+    const worker = track(
+      new MajordomoWorker({
+        broker: router.endpoint,
+        service: 'svc',
+        handler: async (request) => {
+          await sleep(100);
+          return request;
+        },
+      }),
+    );
+    await worker.start();
     const ready = split(await router.receiveMatching(isCommand(1)));
     const id = ready.id;
     await router.send([id, b('garbage')]);
@@ -364,8 +412,8 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
 
   it('closes with the error when the broker endpoint cannot be connected', async () => {
     const worker = track(new MajordomoWorker({ broker: 'tcp://no-such-host-name-:x', service: 'svc' }));
-    await expect(worker.serve((r) => r)).rejects.toThrow();
-    expect(worker.state).toBe('closed');
+    await expect(worker.start()).rejects.toThrow();
+    expect(worker.lifecycle).toBe('closed');
   });
 
   it('refuses mmi.* service names and bad options', () => {
@@ -378,13 +426,13 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
 
 describe('MajordomoWorker with the real Broker', () => {
   it('serves through the iterator form', async () => {
-    const broker = track(new Broker({ heartbeatIntervalMs: 100 }));
-    const endpoint = await broker.bind('tcp://127.0.0.1:*');
-    const worker = track(new MajordomoWorker({ broker: endpoint, service: 'iter', heartbeatIntervalMs: 100 }));
+    const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', heartbeatIntervalMs: 100 }));
+    const endpoint = broker.endpoints[0] as string;
+    const worker = track(await MajordomoWorker.start({ broker: endpoint, service: 'iter', heartbeatIntervalMs: 100 }));
     void (async () => {
       for await (const request of worker) await request.reply([b('it:'), ...request.body]);
     })();
-    const client = track(new MajordomoClient({ broker: endpoint, timeoutMs: 2000, retries: 0 }));
+    const client = track(await MajordomoClient.start({ broker: endpoint, attemptTimeoutMs: 2000, retries: 0 }));
     expect((await client.request('iter', 'x')).map(String)).toEqual(['it:', 'x']);
     expect((await client.request('iter', 'y')).map(String)).toEqual(['it:', 'y']);
   });
@@ -392,16 +440,21 @@ describe('MajordomoWorker with the real Broker', () => {
   it('re-registers after the broker restarts on the same endpoint, and clients succeed again', async () => {
     const endpoint = ipcEndpoint('mdp-restart');
     const options = { heartbeatIntervalMs: 100, liveness: 3 };
-    let broker = new Broker(options);
-    await broker.bind(endpoint);
-    const worker = track(new MajordomoWorker({ broker: endpoint, service: 'echo', ...options, reconnect: () => 50 }));
-    void worker.serve((request) => request);
-    const client = track(new MajordomoClient({ broker: endpoint, timeoutMs: 1000, retries: 5 }));
+    let broker = await Broker.start({ bind: endpoint, ...options });
+    const worker = track(
+      await MajordomoWorker.start({
+        broker: endpoint,
+        service: 'echo',
+        ...options,
+        reconnect: () => 50,
+        handler: (r) => r,
+      }),
+    );
+    const client = track(await MajordomoClient.start({ broker: endpoint, attemptTimeoutMs: 1000, retries: 5 }));
     expect((await client.request('echo', 'before')).map(String)).toEqual(['before']);
     const sessions = worker.stats.sessions;
     await broker.close();
-    broker = track(new Broker(options));
-    await broker.bind(endpoint);
+    broker = track(await Broker.start({ bind: endpoint, ...options }));
     expect((await client.request('echo', 'after')).map(String)).toEqual(['after']);
     expect(worker.stats.sessions).toBeGreaterThan(sessions);
   });

@@ -46,7 +46,7 @@ import {
 } from '@zpatterns/core';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { isMmiService } from '@zpatterns/majordomo';
+import { isMmiService } from '@zpatterns/majordomo/protocol';
 import { DispatchQueue, type Job, type Taken } from './dispatch-queue.js';
 import type { GroupCommitter } from './group-commit.js';
 import { LeaseKeeper } from './lease-keeper.js';

@@ -18,7 +18,9 @@ export type TitanicErrorCode =
 
 /** Titanic answered "400": it does not know this UUID (never stored, or already closed). */
 export class TitanicUnknownRequestError extends ZPatternsError<'ERR_TITANIC_UNKNOWN_REQUEST'> {
+  /** `'TitanicUnknownRequestError'`. */
   override name = 'TitanicUnknownRequestError';
+  /** The UUID Titanic does not know. */
   readonly uuid: string;
   constructor(uuid: string, options?: ErrorOptions) {
     super('ERR_TITANIC_UNKNOWN_REQUEST', `titanic does not know request ${uuid} (never stored, or closed)`, options);
@@ -28,6 +30,7 @@ export class TitanicUnknownRequestError extends ZPatternsError<'ERR_TITANIC_UNKN
 
 /** Titanic answered "500": it failed internally (e.g. its store could not write). */
 export class TitanicServerError extends ZPatternsError<'ERR_TITANIC_SERVER'> {
+  /** `'TitanicServerError'`. */
   override name = 'TitanicServerError';
   constructor(message = 'titanic reported an internal error (500)', options?: ErrorOptions) {
     super('ERR_TITANIC_SERVER', message, options);
@@ -36,6 +39,7 @@ export class TitanicServerError extends ZPatternsError<'ERR_TITANIC_SERVER'> {
 
 /** Titanic answered "400" to a submission: the request was malformed (e.g. no service name). */
 export class TitanicRejectedError extends ZPatternsError<'ERR_TITANIC_REJECTED'> {
+  /** `'TitanicRejectedError'`. */
   override name = 'TitanicRejectedError';
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_TITANIC_REJECTED', message, options);
@@ -44,6 +48,7 @@ export class TitanicRejectedError extends ZPatternsError<'ERR_TITANIC_REJECTED'>
 
 /** The reply did not follow 9/TSP (unknown status, missing UUID). */
 export class TitanicBadReplyError extends ZPatternsError<'ERR_TITANIC_BAD_REPLY'> {
+  /** `'TitanicBadReplyError'`. */
   override name = 'TitanicBadReplyError';
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_TITANIC_BAD_REPLY', message, options);
@@ -52,6 +57,7 @@ export class TitanicBadReplyError extends ZPatternsError<'ERR_TITANIC_BAD_REPLY'
 
 /** A UUID argument that is not 32 hexadecimal characters. */
 export class TitanicInvalidUuidError extends ZPatternsError<'ERR_TITANIC_INVALID_UUID'> {
+  /** `'TitanicInvalidUuidError'`. */
   override name = 'TitanicInvalidUuidError';
   constructor(value: string, options?: ErrorOptions) {
     super(
@@ -64,6 +70,7 @@ export class TitanicInvalidUuidError extends ZPatternsError<'ERR_TITANIC_INVALID
 
 /** The durable store failed (disk full, corrupt file, closed store). */
 export class TitanicStoreError extends ZPatternsError<'ERR_TITANIC_STORE'> {
+  /** `'TitanicStoreError'`. */
   override name = 'TitanicStoreError';
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_TITANIC_STORE', message, options);

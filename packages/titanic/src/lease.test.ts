@@ -105,6 +105,7 @@ describe('Dispatcher on a lease store (manual clock)', () => {
   it('a service that keeps timing out holds one slot (its probe), not the room the others need', async () => {
     const clock = new ManualClock(1000);
     const store = new FakeLeaseStore(clock);
+    await store.start();
     for (const uuid of ['h1', 'h2', 'h3', 'h4']) await submit(store, uuid, 'hang');
     const client = new FakeClient();
     const d = new Dispatcher(client, store, new GroupCommitter(store), {
@@ -154,6 +155,7 @@ describe('Dispatcher on a lease store (manual clock)', () => {
   it('claims no more than it can send, and renews leases while a worker call runs long', async () => {
     const clock = new ManualClock(1000);
     const store = new FakeLeaseStore(clock);
+    await store.start();
     for (const uuid of ['a', 'b', 'c']) await submit(store, uuid);
     const client = new FakeClient();
     const d = dispatcher(store, client, clock, 'A');
@@ -187,6 +189,7 @@ describe('Dispatcher on a lease store (manual clock)', () => {
   it('drops unsent a request whose lease ran out while renewals failed; another instance takes it after expiry', async () => {
     const clock = new ManualClock(1000);
     const store = new FakeLeaseStore(clock);
+    await store.start();
     for (const uuid of ['x', 'y']) await submit(store, uuid);
     const clientA = new FakeClient();
     const a = dispatcher(store, clientA, clock, 'A');

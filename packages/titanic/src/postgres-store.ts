@@ -19,15 +19,23 @@
  *   partial indexes WHERE reply IS NULL on (seq) and on (service, seq): pending requests in order,
  *   and by service for fair claims; WHERE reply IS NOT NULL on (replied_ms): the retention sweep
  *
- * Migrations run at `open()` inside one transaction holding a transaction-scoped advisory lock,
+ * Migrations run at `start()` inside one transaction holding a transaction-scoped advisory lock,
  * so two instances starting at once apply them once; a database newer than this code is refused.
  *
  * Several instances: `claim()` takes pending requests nobody holds (or whose lease expired),
  * round-robin across services, with `SELECT ... FOR UPDATE SKIP LOCKED`, stamping `claimed_by` and `claimed_until = now() + lease`.
  * Lease times use the database clock, so instances need not agree on the time.
  */
-import { componentLogger, exponentialBackoff, toError, type Logger, type RetryDelay } from '@zpatterns/core';
-import { persistentRetryDelay, CloseOnce } from '@zpatterns/core/internal';
+import {
+  Component,
+  componentLogger,
+  exponentialBackoff,
+  InvalidArgumentError,
+  toError,
+  type Logger,
+  type RetryDelay,
+} from '@zpatterns/core';
+import { persistentRetryDelay } from '@zpatterns/core/internal';
 import pg from 'pg';
 import { TitanicStoreError } from './errors.js';
 import {
@@ -45,9 +53,10 @@ import {
   type ServicePending,
   type StoreAdmin,
   type TitanicStore,
+  type TitanicStoreStatus,
 } from './store.js';
 
-/** Options of `PostgresStore.open(options)`; `postgresStoreDefaults` holds the defaults. */
+/** Options of `new PostgresStore(options)`; `postgresStoreDefaults` holds the defaults. */
 export interface PostgresStoreOptions {
   /** Connection URL, e.g. `postgres://titanic@db.example/titanic`. */
   url: string;
@@ -90,10 +99,15 @@ export interface PostgresStoreOptions {
 
 /** What `PostgresStore.settings()` reports (PostgreSQL's own spelling of each value). */
 export interface PostgresSettings {
+  /** `synchronous_commit`: `on` for Titanic's sessions. */
   synchronousCommit: string;
+  /** `fsync` of the server: `on` unless the cluster was configured to lose data. */
   fsync: string;
+  /** `synchronous_standby_names`: the standbys a COMMIT also waits for (empty: none). */
   synchronousStandbyNames: string;
+  /** `statement_timeout` of the sessions (`queryTimeoutMs`). */
   statementTimeout: string;
+  /** `idle_in_transaction_session_timeout` of the sessions (`idleInTransactionTimeoutMs`). */
   idleInTransactionSessionTimeout: string;
 }
 
@@ -152,9 +166,21 @@ function isUnavailable(err: unknown): boolean {
   return code.startsWith('08') || code.startsWith('57') || code.startsWith('53');
 }
 
-export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
-  readonly stats: StoreStats = newStoreStats();
-  readonly #pool: pg.Pool;
+/**
+ * The PostgreSQL store. `new PostgresStore({ url })` validates the options and opens nothing;
+ * `start()` (which `TitanicServer.start()` calls) connects, creates or migrates the schema and is
+ * ready then; it rejects with `TitanicStoreError` when the database cannot be reached or is newer
+ * than this code. `await PostgresStore.start({ url })` does both. The status feed reports
+ * `unhealthy` when the database stops answering and `healthy` when a query or the background
+ * probe reaches it again.
+ */
+export class PostgresStore extends Component<TitanicStoreStatus> implements TitanicStore, LeaseStore, StoreAdmin {
+  readonly #stats: StoreStats = newStoreStats();
+  readonly #options: PostgresStoreOptions;
+  readonly #schema: string;
+  readonly #queryTimeoutMs: number;
+  readonly #idleInTransactionMs: number;
+  #pool: pg.Pool | undefined;
   readonly #t: string;
   readonly #pageSize: number;
   readonly #expireBatchSize: number;
@@ -163,49 +189,42 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
   readonly #reconnectDelay: RetryDelay;
   readonly #log: Logger;
   #healthy = true;
-  #closed = false;
-  readonly #closer = new CloseOnce(() => this.#close());
   /** The single-flight health probe loop while unhealthy. */
   #probing: Promise<void> | undefined;
   #probeTimer: NodeJS.Timeout | undefined;
   #probeWake: (() => void) | undefined;
 
-  private constructor(
-    pool: pg.Pool,
-    schema: string,
-    pageSize: number,
-    expireBatchSize: number,
-    reconnectDelay: RetryDelay,
-    log: Logger,
-  ) {
-    this.#pool = pool;
-    this.#t = `${schema}.titanic_requests`;
-    this.#sweepLock = `titanic-sweep:${schema}`;
-    this.#pageSize = pageSize;
-    this.#expireBatchSize = expireBatchSize;
-    this.#reconnectDelay = reconnectDelay;
-    this.#log = log;
-    // An idle connection that breaks (database restart) is reported here; without a listener the
-    // pool's 'error' event would kill the process. The next query opens a fresh connection.
-    pool.on('error', (err) => this.#unhealthy(err));
-  }
-
-  /** Connects, creates or migrates the schema, and resolves with a ready store. */
-  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+  constructor(options: PostgresStoreOptions) {
+    super();
+    if (typeof options?.url !== 'string' || options.url === '')
+      throw new InvalidArgumentError('url: a PostgreSQL connection URL is required');
     const schema = options.schema ?? postgresStoreDefaults.schema;
-    if (!IDENTIFIER.test(schema)) throw new TitanicStoreError(`invalid schema name ${JSON.stringify(schema)}`);
-    const queryTimeoutMs = Math.round(options.queryTimeoutMs ?? postgresStoreDefaults.queryTimeoutMs);
-    const idleInTransactionMs = Math.round(
+    if (!IDENTIFIER.test(schema)) throw new InvalidArgumentError(`schema: invalid name ${JSON.stringify(schema)}`);
+    this.#queryTimeoutMs = Math.round(options.queryTimeoutMs ?? postgresStoreDefaults.queryTimeoutMs);
+    this.#idleInTransactionMs = Math.round(
       options.idleInTransactionTimeoutMs ?? postgresStoreDefaults.idleInTransactionTimeoutMs,
     );
-    if (!(queryTimeoutMs >= 1) || !(idleInTransactionMs >= 1))
-      throw new TitanicStoreError('queryTimeoutMs and idleInTransactionTimeoutMs: expected numbers >= 1');
+    if (!(this.#queryTimeoutMs >= 1) || !(this.#idleInTransactionMs >= 1))
+      throw new InvalidArgumentError('queryTimeoutMs and idleInTransactionTimeoutMs: expected numbers >= 1');
+    this.#options = options;
+    this.#schema = schema;
+    this.#t = `${schema}.titanic_requests`;
+    this.#sweepLock = `titanic-sweep:${schema}`;
+    this.#pageSize = options.recoveryPageSize ?? postgresStoreDefaults.recoveryPageSize;
+    this.#expireBatchSize = options.expireBatchSize ?? postgresStoreDefaults.expireBatchSize;
+    this.#reconnectDelay = options.reconnectDelay ?? postgresStoreDefaults.reconnectDelay;
+    this.#log = componentLogger(options.logger, { component: 'postgres-store', schema });
+  }
+
+  /** Connects and creates or migrates the schema. */
+  protected async onStart(): Promise<void> {
+    const options = this.#options;
     const pool = new pg.Pool({
       connectionString: options.url,
       max: options.maxConnections ?? postgresStoreDefaults.maxConnections,
       connectionTimeoutMillis: options.connectTimeoutMs ?? postgresStoreDefaults.connectTimeoutMs,
       application_name: options.applicationName ?? postgresStoreDefaults.applicationName,
-      query_timeout: queryTimeoutMs,
+      query_timeout: this.#queryTimeoutMs,
       keepAlive: true,
       keepAliveInitialDelayMillis: options.keepAliveMs ?? postgresStoreDefaults.keepAliveMs,
     });
@@ -214,29 +233,27 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     // gives up on statements and idle transactions as the client does. Sent on connect, before
     // any query of ours on that connection (a client runs its queries in order).
     const sessionSetup =
-      `SET synchronous_commit = on; SET statement_timeout = ${queryTimeoutMs}; ` +
-      `SET idle_in_transaction_session_timeout = ${idleInTransactionMs}`;
+      `SET synchronous_commit = on; SET statement_timeout = ${this.#queryTimeoutMs}; ` +
+      `SET idle_in_transaction_session_timeout = ${this.#idleInTransactionMs}`;
     pool.on('connect', (client) => {
       client.query(sessionSetup).catch(() => undefined);
     });
-    const store = new PostgresStore(
-      pool,
-      schema,
-      options.recoveryPageSize ?? postgresStoreDefaults.recoveryPageSize,
-      options.expireBatchSize ?? postgresStoreDefaults.expireBatchSize,
-      options.reconnectDelay ?? postgresStoreDefaults.reconnectDelay,
-      componentLogger(options.logger, { component: 'postgres-store', schema }),
-    );
+    // An idle connection that breaks (database restart) is reported here; without a listener the
+    // pool's 'error' event would kill the process. The next query opens a fresh connection.
+    pool.on('error', (err) => this.#unhealthy(err));
+    this.#pool = pool;
     try {
-      await store.#migrate(schema);
+      await this.#migrate(this.#schema);
     } catch (err) {
-      // Also stops the health probe the failure started, which would keep the process alive.
-      await store.close().catch(() => undefined);
       throw new TitanicStoreError(`cannot open the Titanic store on PostgreSQL: ${(err as Error).message}`, {
         cause: err,
       });
     }
-    return store;
+  }
+
+  /** A snapshot of the counters; read it again for fresh figures. */
+  get stats(): StoreStats {
+    return { ...this.#stats };
   }
 
   /**
@@ -244,7 +261,14 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
    * query, or the background probe that runs with backoff meanwhile).
    */
   get healthy(): boolean {
-    return this.#healthy && !this.#closed;
+    return this.#healthy && this.running;
+  }
+
+  /** The pool, while starting or running (migrations run during the start). */
+  #p(): pg.Pool {
+    if (this.lifecycle !== 'starting') this.assertRunning();
+    if (this.#pool === undefined) throw new TitanicStoreError('store is not open');
+    return this.#pool;
   }
 
   async #migrate(schema: string): Promise<void> {
@@ -292,8 +316,9 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     };
   }
 
+  /** Applies `batch` in one transaction; resolves once COMMIT returned. */
   async write(batch: readonly StoreWrite[]): Promise<void> {
-    this.#check();
+    this.assertRunning();
     if (batch.length === 0) return;
     try {
       await this.#retryingConflicts(() =>
@@ -312,7 +337,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     } catch (err) {
       throw new TitanicStoreError(`commit of ${batch.length} writes failed: ${(err as Error).message}`, { cause: err });
     }
-    countBatch(this.stats, batch);
+    countBatch(this.#stats, batch);
   }
 
   /** One statement for a run of writes of the same type. */
@@ -364,6 +389,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     }
   }
 
+  /** The state of `uuid`: replied (with the body), pending or unknown. */
   async get(uuid: string): Promise<StoredState> {
     const rows = await this.#query<{ reply: Buffer | null }>(`SELECT reply FROM ${this.#t} WHERE uuid = $1`, [uuid]);
     const row = rows[0];
@@ -371,6 +397,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     return row.reply === null ? { state: 'pending' } : { state: 'replied', body: decodeFrames(row.reply) };
   }
 
+  /** The request of a pending `uuid`; `undefined` once replied or closed. */
   async getRequest(uuid: string): Promise<StoredRequest | undefined> {
     const rows = await this.#query<{ service: Buffer; body: Buffer; reply: Buffer | null }>(
       `SELECT service, body, reply FROM ${this.#t} WHERE uuid = $1`,
@@ -381,6 +408,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     return { uuid, service: row.service, body: decodeFrames(row.body) };
   }
 
+  /** Every request without a reply, oldest first, read `recoveryPageSize` rows at a time. */
   async *pending(): AsyncIterable<PendingRef> {
     let after = '0';
     for (;;) {
@@ -441,6 +469,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     return rows.map((row) => ({ uuid: row.uuid, service: row.service, body: decodeFrames(row.body) }));
   }
 
+  /** Extends the leases `instance` still holds among `uuids`; resolves with those it holds. */
   async renew(instance: string, uuids: readonly string[], leaseMs: number): Promise<string[]> {
     if (uuids.length === 0) return [];
     const rows = await this.#query<{ uuid: string }>(
@@ -453,6 +482,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     return rows.map((row) => row.uuid);
   }
 
+  /** Gives up `instance`'s leases on `uuids`: claimable again after `delayMs`. */
   async release(instance: string, uuids: readonly string[], delayMs: number): Promise<void> {
     if (uuids.length === 0) return;
     await this.#query(
@@ -465,6 +495,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     );
   }
 
+  /** Pending requests by service, most first (`titanic pending`). */
   async pendingByService(): Promise<ServicePending[]> {
     const rows = await this.#query<{ service: Buffer; n: string; oldest: string; newest: string }>(
       `SELECT service, count(*) AS n, min(created_ms) AS oldest, max(created_ms) AS newest
@@ -478,6 +509,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     }));
   }
 
+  /** Deletes every pending request of `service`; resolves with their UUIDs, oldest first. */
   async purgeService(service: Buffer): Promise<string[]> {
     const rows = await this.#query<{ uuid: string; seq: string }>(
       `DELETE FROM ${this.#t} WHERE reply IS NULL AND service = $1 RETURNING uuid, seq`,
@@ -486,6 +518,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     return rows.sort((x, y) => Number(x.seq) - Number(y.seq)).map((r) => r.uuid);
   }
 
+  /** Requests without a reply by service (latin1), for the per-service bound. */
   async countPendingByService(): Promise<Map<string, number>> {
     const rows = await this.#query<{ service: Buffer; n: string }>(
       `SELECT service, count(*) AS n FROM ${this.#t} WHERE reply IS NULL GROUP BY service`,
@@ -493,6 +526,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     return new Map(rows.map((r) => [r.service.toString('latin1'), Number(r.n)]));
   }
 
+  /** Requests without a reply, store-wide, for the backlog bound. */
   async countPending(): Promise<number> {
     const rows = await this.#query<{ n: string }>(`SELECT count(*) AS n FROM ${this.#t} WHERE reply IS NULL`);
     return Number(rows[0]?.n ?? 0);
@@ -513,7 +547,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
    * hold (a `titanic.close` of the same request) rather than waiting for them.
    */
   async expireReplies(repliedBeforeMs: number): Promise<number> {
-    const client = await this.#run(() => this.#pool.connect());
+    const client = await this.#run(() => this.#p().connect());
     const onError = (err: Error): void => this.#unhealthy(err);
     client.on('error', onError);
     let broken: Error | undefined;
@@ -538,7 +572,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
           );
           const n = result.rowCount ?? 0;
           deleted += n;
-          if (n < this.#expireBatchSize || this.#closed) return deleted;
+          if (n < this.#expireBatchSize || !this.running) return deleted;
         }
       } finally {
         await client.query('SELECT pg_advisory_unlock(hashtext($1))', [this.#sweepLock]).catch((err: unknown) => {
@@ -555,34 +589,18 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     }
   }
 
-  /** Close the store. Idempotent: every call resolves when the first has finished. */
-  close(): Promise<void> {
-    return this.#closer.close();
-  }
-
-  /**
-   * Resolves once the store has closed, never rejects: `undefined` after `close()`, or the error
-   * that `close()` itself ran into.
-   */
-  closed(): Promise<void | Error> {
-    return this.#closer.closed();
-  }
-
-  async #close(): Promise<void> {
-    this.#closed = true;
+  /** Stops the health probe and ends the pool. */
+  protected async onClose(): Promise<void> {
     if (this.#probeTimer !== undefined) clearTimeout(this.#probeTimer);
     this.#probeWake?.();
     await this.#probing;
-    await this.#pool.end();
-  }
-
-  /** Same as `close()`, for `await using`. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
+    const pool = this.#pool;
+    this.#pool = undefined;
+    await pool?.end();
   }
 
   async #query<TRow extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<TRow[]> {
-    return (await this.#retryingConflicts(() => this.#run(() => this.#pool.query<TRow>(sql, params)))).rows;
+    return (await this.#retryingConflicts(() => this.#run(() => this.#p().query<TRow>(sql, params)))).rows;
   }
 
   /**
@@ -596,7 +614,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
         return await op();
       } catch (err) {
         const code = err instanceof pg.DatabaseError ? err.code : undefined;
-        if ((code !== '40P01' && code !== '40001') || attempt >= 5 || this.#closed) throw err;
+        if ((code !== '40P01' && code !== '40001') || attempt >= 5 || this.closeSignal.aborted) throw err;
         this.#log.debug({ code, attempt }, 'transaction conflict, retrying');
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
       }
@@ -605,10 +623,9 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
 
   /** Runs `op`, tracking health: any failure to reach the database marks the store unhealthy. */
   async #run<T>(op: () => Promise<T>): Promise<T> {
-    this.#check();
     try {
       const result = await op();
-      this.#healthy = true;
+      this.#recovered();
       return result;
     } catch (err) {
       if (isUnavailable(err)) this.#unhealthy(err);
@@ -622,8 +639,11 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
    * its own: every query takes a live connection or opens a new one.
    */
   #unhealthy(err: unknown): void {
-    if (this.#closed) return;
-    if (this.#healthy) this.#log.warn({ err: toError(err) }, 'database unreachable');
+    if (this.closeSignal.aborted) return;
+    if (this.#healthy) {
+      this.#log.warn({ err: toError(err) }, 'database unreachable');
+      this.emit({ type: 'unhealthy', error: toError(err) });
+    }
     this.#healthy = false;
     if (this.#probing !== undefined) return;
     this.#probing = this.#probe().finally(() => {
@@ -631,8 +651,14 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
     });
   }
 
+  #recovered(): void {
+    if (this.#healthy) return;
+    this.#healthy = true;
+    this.emit({ type: 'healthy' });
+  }
+
   async #probe(): Promise<void> {
-    for (let attempt = 1; !this.#closed && !this.#healthy; attempt++) {
+    for (let attempt = 1; !this.closeSignal.aborted && !this.#healthy; attempt++) {
       const delayMs = persistentRetryDelay(this.#reconnectDelay, attempt, 5000);
       await new Promise<void>((resolve) => {
         this.#probeWake = resolve;
@@ -640,10 +666,11 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
       });
       this.#probeTimer = undefined;
       this.#probeWake = undefined;
-      if (this.#closed || this.#healthy) break;
+      const pool = this.#pool;
+      if (this.closeSignal.aborted || this.#healthy || pool === undefined) break;
       try {
-        await this.#pool.query('SELECT 1');
-        this.#healthy = true;
+        await pool.query('SELECT 1');
+        this.#recovered();
         this.#log.info({ attempts: attempt }, 'database reachable again');
       } catch (err) {
         this.#log.debug({ err: toError(err), attempt, delayMs }, 'database still unreachable');
@@ -653,7 +680,7 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
 
   async #transaction(body: (client: pg.PoolClient) => Promise<void>): Promise<void> {
     await this.#run(async () => {
-      const client = await this.#pool.connect();
+      const client = await this.#p().connect();
       // While checked out the pool does not listen for the connection breaking between two
       // statements; an unheard 'error' event would end the process.
       const onError = (err: Error): void => this.#unhealthy(err);
@@ -674,9 +701,5 @@ export class PostgresStore implements TitanicStore, LeaseStore, StoreAdmin {
         client.release(broken !== undefined && isUnavailable(broken) ? broken : undefined);
       }
     });
-  }
-
-  #check(): void {
-    if (this.#closed) throw new TitanicStoreError('store is closed');
   }
 }

@@ -1,5 +1,5 @@
 /** Golden frames: every 9/TSP body, byte for byte, and the MDP/0.1 frames the book's ticlient sends. */
-import { encodeClientRequest } from '@zpatterns/majordomo';
+import { encodeClientRequest } from '@zpatterns/majordomo/protocol';
 import { describe, expect, it } from 'vitest';
 import {
   decodeSubmit,

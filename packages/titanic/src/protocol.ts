@@ -84,7 +84,9 @@ export function encodeSubmit(service: Frame, body: readonly Frame[]): Frame[] {
 
 /** A decoded `titanic.request` body. */
 export interface SubmitRequest {
+  /** The service the request is for. */
   service: Buffer;
+  /** The request body frames. */
   body: Buffer[];
 }
 
@@ -137,7 +139,9 @@ export function encodeStatus(status: TspStatus): Frame[] {
 
 /** A TSP reply as the client reads it: the status and the frames after it. */
 export interface TspReply {
+  /** The status frame. */
   status: TspStatus;
+  /** The frames after the status (the reply body for a "200" to `titanic.reply`). */
   body: Buffer[];
 }
 

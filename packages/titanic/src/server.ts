@@ -10,11 +10,9 @@
  * MDP lets a worker hold one request at a time, so concurrency on `titanic.request` comes from
  * running several workers for it (`requestWorkers`); their writes meet in the group committer and
  * share one fsync.
- *
- * States: idle -> starting -> running -> closing -> closed (one `transition()` logs each change).
  */
 import {
-  InvalidStateError,
+  Component,
   InvalidArgumentError,
   componentLogger,
   systemClock,
@@ -27,8 +25,7 @@ import {
   type TimerHandle,
   definedOnly,
 } from '@zpatterns/core';
-import { CloseOnce } from '@zpatterns/core/internal';
-import { MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
+import { MajordomoClient, MajordomoWorker, type WorkerStatus } from '@zpatterns/majordomo';
 import { Dispatcher, dispatcherDefaults, type DispatcherStats } from './dispatcher.js';
 import { GroupCommitter } from './group-commit.js';
 import {
@@ -41,7 +38,7 @@ import {
   TSP_SERVICE,
 } from './protocol.js';
 import { SqliteStore } from './sqlite-store.js';
-import type { TitanicStore } from './store.js';
+import type { TitanicStore, TitanicStoreStatus } from './store.js';
 
 /** Options of `new TitanicServer(options)`; `titanicServerDefaults` holds the defaults. */
 export interface TitanicServerOptions {
@@ -49,7 +46,10 @@ export interface TitanicServerOptions {
   broker: string;
   /** Directory of the SQLite store, used when no `store` is given. @default './data/titanic' */
   dataDir?: string;
-  /** A store to use instead of SQLite in `dataDir` (e.g. `MemoryStore`). Titanic closes it. */
+  /**
+   * A store to use instead of SQLite in `dataDir` (e.g. `MemoryStore`, `PostgresStore`).
+   * `start()` starts it (a store already started is fine) and `close()` closes it.
+   */
   store?: TitanicStore | undefined;
   /** Workers registered for `titanic.request`: submissions handled concurrently. @default 32 */
   requestWorkers?: number;
@@ -104,18 +104,29 @@ export interface TitanicServerOptions {
   claimIntervalMs?: number;
   /** Lease stores: this instance's name in the leases. @default `<hostname>:<pid>:<random>` */
   instance?: string | undefined;
-  /** Called after every store commit (duration, size, success): for a latency histogram. */
-  onStoreCommit?: ((commit: { durationMs: number; writes: number; ok: boolean }) => void) | undefined;
+  /** Called after every store commit (duration, size, success): for a latency histogram. Must not throw. */
+  onStoreCommit?: ((commit: TitanicStoreCommit) => void) | undefined;
   /** Parent logger. @default silent */
   logger?: Logger | undefined;
+  /** Time source of the timers (heartbeats, dispatch timeouts, retries, the sweep). @default systemClock */
   clock?: Clock;
+}
+
+/** One store commit, as `onStoreCommit` sees it. */
+export interface TitanicStoreCommit {
+  /** How long the store's `write(batch)` took (for a durable store, the fsync or the round trip). */
+  durationMs: number;
+  /** Writes in the batch. */
+  writes: number;
+  /** Whether the commit succeeded. */
+  ok: boolean;
 }
 
 type Optional = 'store' | 'logger' | 'reconnect' | 'security' | 'instance' | 'onStoreCommit';
 type ResolvedServerOptions = Required<Omit<TitanicServerOptions, Optional>> & Pick<TitanicServerOptions, Optional>;
 
 /** The server's defaults; see `TitanicServerOptions` for each. */
-export const titanicServerDefaults: Omit<ResolvedServerOptions, 'broker' | Optional> = {
+export const titanicServerDefaults = {
   dataDir: './data/titanic',
   requestWorkers: 32,
   replyWorkers: 8,
@@ -132,43 +143,87 @@ export const titanicServerDefaults: Omit<ResolvedServerOptions, 'broker' | Optio
   leaseMs: dispatcherDefaults.leaseMs,
   claimIntervalMs: dispatcherDefaults.claimIntervalMs,
   clock: systemClock,
-};
+} as const satisfies Omit<ResolvedServerOptions, 'broker' | Optional>;
 
-/** Counters of a `TitanicServer`: its services, store and dispatcher. */
+/** Counters of a `TitanicServer`; `server.stats` is a snapshot of them. */
 export interface TitanicServerStats {
+  /** Submissions stored and answered "200" with their UUID. */
   submitted: number;
+  /** `titanic.reply` requests answered. */
   replyQueries: number;
+  /** `titanic.close` requests answered "200". */
   closes: number;
   /** Malformed TSP requests answered "400". */
   malformed: number;
   /** Internal errors answered "500". */
   internalErrors: number;
-  /** Submissions refused with "500" because the backlog was at `maxBacklog`. */
+  /** Submissions refused with "500" because the backlog was at `maxBacklog` (or a service at `maxPendingPerService`). */
   refused: number;
   /** Replies deleted by the retention limit. */
   expired: number;
+  /** Pending requests recovered from the store at `start()`. */
+  recovered: number;
+  /** The dispatcher's counters: requests sent to their services, replies, timeouts, leases. */
   dispatch: DispatcherStats;
 }
 
 /**
- * Where a `TitanicServer` is in its life: `idle` until `start()`, `starting`, `running` (with the
- * number of pending requests it recovered from the store), then `closing` and `closed`.
+ * The server's status events (beside `started` and `closed`):
+ * - `store-unhealthy` / `store-healthy`: the store lost its storage (a full disk, a database that
+ *   is down; submissions are answered "500" meanwhile) and got it back;
+ * - `disconnected` / `connected`: a worker lost the broker (silent for `heartbeatIntervalMs x
+ *   liveness`, or the broker said DISCONNECT), and every worker has registered again (READY sent
+ *   on a fresh connection; MDP has no acknowledgement, so a broker still down is reported by the
+ *   next `disconnected`);
+ * - `backlog-full` / `backlog-ok`: submissions started to be refused at `maxBacklog`, and are
+ *   accepted again.
  */
-export type TitanicServerState =
-  | { readonly state: 'idle' }
-  | { readonly state: 'starting' }
-  | { readonly state: 'running'; readonly recovered: number }
-  | { readonly state: 'closing' }
-  | { readonly state: 'closed' };
+export type TitanicServerStatus =
+  | {
+      readonly type: 'store-unhealthy';
+      /** Why the store reports itself unhealthy. */
+      readonly error: Error;
+    }
+  | { readonly type: 'store-healthy' }
+  | {
+      readonly type: 'disconnected';
+      /** The broker endpoint. */
+      readonly server: string;
+      /** `broker-dead` (silent too long) or `disconnect` (the broker sent DISCONNECT). */
+      readonly reason: 'broker-dead' | 'disconnect';
+      /** With `broker-dead`: how long the broker had been silent. */
+      readonly silentMs?: number;
+    }
+  | {
+      readonly type: 'connected';
+      /** The broker endpoint. */
+      readonly server: string;
+    }
+  | {
+      readonly type: 'backlog-full';
+      /** Requests stored and unanswered when the refusals began. */
+      readonly backlog: number;
+      /** The bound (`maxBacklog`). */
+      readonly maxBacklog: number;
+    }
+  | {
+      readonly type: 'backlog-ok';
+      /** Requests stored and unanswered when submissions were accepted again. */
+      readonly backlog: number;
+    };
 
 /**
  * The Titanic server (9/TSP): the `titanic.request`, `titanic.reply` and `titanic.close` services
  * as Majordomo workers, a durable store (SQLite by default, or PostgreSQL) with group commit, and
- * the dispatcher that forwards stored requests to their services. `new TitanicServer(options)`
- * (throws `InvalidArgumentError` for bad options), then `await start()` (a second call throws
- * `InvalidStateError`; a store that cannot open rejects with `TitanicStoreError`).
+ * the dispatcher that forwards stored requests to their services.
+ *
+ * `new TitanicServer({ broker })` validates the options (`InvalidArgumentError`) and opens
+ * nothing. `start()` starts the store (a store that cannot open rejects with
+ * `TitanicStoreError`), recovers every unfinished request from it, connects the workers (READY
+ * sent to the broker for every service) and starts dispatching: the server is ready then.
+ * `await TitanicServer.start(options)` does new and start. `close()` is the graceful stop.
  */
-export class TitanicServer implements AsyncDisposable {
+export class TitanicServer extends Component<TitanicServerStatus> {
   readonly #o: ResolvedServerOptions;
   readonly #log: Logger;
   readonly #store: TitanicStore;
@@ -176,9 +231,12 @@ export class TitanicServer implements AsyncDisposable {
   readonly #client: MajordomoClient;
   readonly #dispatcher: Dispatcher;
   readonly #workers: MajordomoWorker[] = [];
-  readonly #served: Promise<void>[] = [];
-  #state: TitanicServerState = { state: 'idle' };
-  readonly #closer = new CloseOnce(() => this.#close());
+  readonly #relays: Promise<void>[] = [];
+  /** Workers with a session open, for `connected` / `disconnected`. */
+  readonly #sessions = new Set<MajordomoWorker>();
+  #brokerUp = false;
+  #backlogFull = false;
+  #recovered = 0;
   readonly #counters = {
     submitted: 0,
     replyQueries: 0,
@@ -191,6 +249,7 @@ export class TitanicServer implements AsyncDisposable {
   #sweepTimer: TimerHandle | undefined;
 
   constructor(options: TitanicServerOptions) {
+    super();
     const o: ResolvedServerOptions = { ...titanicServerDefaults, ...definedOnly(options), broker: options.broker };
     if (typeof o.broker !== 'string' || o.broker === '')
       throw new InvalidArgumentError('broker: an endpoint is required');
@@ -211,7 +270,7 @@ export class TitanicServer implements AsyncDisposable {
     this.#committer = new GroupCommitter(this.#store, { logger: this.#log, onCommit: o.onStoreCommit });
     this.#client = new MajordomoClient({
       broker: o.broker,
-      timeoutMs: o.dispatchTimeoutMs,
+      attemptTimeoutMs: o.dispatchTimeoutMs,
       retries: 0,
       maxSockets: o.concurrency + 1,
       maxIdleSockets: o.concurrency + 1,
@@ -231,11 +290,31 @@ export class TitanicServer implements AsyncDisposable {
       logger: this.#log,
       clock: o.clock,
     });
+    const spawn = (service: string, count: number, handler: (body: Buffer[]) => Promise<readonly Frame[]>): void => {
+      for (let i = 0; i < count; i++) {
+        this.#workers.push(
+          new MajordomoWorker({
+            broker: o.broker,
+            service,
+            handler,
+            heartbeatIntervalMs: o.heartbeatIntervalMs,
+            liveness: o.liveness,
+            ...(o.reconnect === undefined ? {} : { reconnect: o.reconnect }),
+            logger: this.#log,
+            clock: o.clock,
+            security: o.security,
+          }),
+        );
+      }
+    };
+    spawn(TSP_SERVICE.REQUEST, o.requestWorkers, this.#onSubmit);
+    spawn(TSP_SERVICE.REPLY, o.replyWorkers, this.#onReply);
+    spawn(TSP_SERVICE.CLOSE, o.replyWorkers, this.#onCloseRequest);
   }
 
   /** Running, and the store can reach its storage: what `/healthz` reports. */
   get healthy(): boolean {
-    return this.#state.state === 'running' && this.#store.healthy !== false;
+    return this.running && this.#store.healthy !== false;
   }
 
   /** This instance's name in the store's leases (lease stores), as `claimed_by` shows it. */
@@ -243,16 +322,14 @@ export class TitanicServer implements AsyncDisposable {
     return this.#dispatcher.leased ? this.#dispatcher.instance : undefined;
   }
 
-  get state(): TitanicServerState['state'] {
-    return this.#state.state;
-  }
-
+  /** The store the server uses (the one given as `store`, or its own SQLite store). */
   get store(): TitanicStore {
     return this.#store;
   }
 
+  /** A snapshot of the counters; read it again for fresh figures. */
   get stats(): TitanicServerStats {
-    return { ...this.#counters, dispatch: { ...this.#dispatcher.stats } };
+    return { ...this.#counters, recovered: this.#recovered, dispatch: { ...this.#dispatcher.stats } };
   }
 
   /**
@@ -264,53 +341,76 @@ export class TitanicServer implements AsyncDisposable {
   }
 
   /**
-   * Recover every unfinished request from the store, register the three services with the broker
-   * and start dispatching. Resolves with the number of requests recovered.
+   * Starts the store, recovers every unfinished request from it, registers the three services
+   * with the broker (every worker's READY sent) and starts dispatching.
    */
-  async start(): Promise<{ recovered: number }> {
-    if (this.#state.state !== 'idle')
-      throw new InvalidStateError(`TitanicServer: start() in state ${this.#state.state}`);
-    this.#transition({ state: 'starting' });
-    const recovered = await this.#dispatcher.recover();
-    const o = this.#o;
-    const spawn = (service: string, count: number, handler: (body: Buffer[]) => Promise<readonly Frame[]>): void => {
-      for (let i = 0; i < count; i++) {
-        const worker = new MajordomoWorker({
-          broker: o.broker,
-          service,
-          heartbeatIntervalMs: o.heartbeatIntervalMs,
-          liveness: o.liveness,
-          ...(o.reconnect === undefined ? {} : { reconnect: o.reconnect }),
-          logger: this.#log,
-          clock: o.clock,
-          security: o.security,
-        });
-        this.#workers.push(worker);
-        this.#served.push(
-          worker.serve(handler).catch((err: unknown) => {
-            this.#log.error({ err: toError(err), service }, 'worker stopped');
-          }),
-        );
-      }
-    };
-    spawn(TSP_SERVICE.REQUEST, o.requestWorkers, this.#onSubmit);
-    spawn(TSP_SERVICE.REPLY, o.replyWorkers, this.#onReply);
-    spawn(TSP_SERVICE.CLOSE, o.replyWorkers, this.#onClose);
+  protected async onStart(): Promise<void> {
+    await this.#store.start();
+    this.#relays.push(this.#relayStore());
+    this.#recovered = await this.#dispatcher.recover();
+    await this.#client.start();
+    for (const worker of this.#workers) this.#relays.push(this.#relayWorker(worker));
+    await Promise.all(this.#workers.map((w) => w.start()));
     this.#dispatcher.start();
-    this.#transition({ state: 'running', recovered });
     // The first sweep a second after start, not in the middle of it.
     this.#scheduleSweep(1000);
-    this.#log.info({ recovered, workers: this.#workers.length, concurrency: o.concurrency }, 'titanic started');
-    return { recovered };
+    this.#log.info(
+      { recovered: this.#recovered, workers: this.#workers.length, concurrency: this.#o.concurrency },
+      'titanic started',
+    );
+  }
+
+  async #relayStore(): Promise<void> {
+    const feed = this.#store.status?.();
+    if (feed === undefined) return;
+    for await (const event of feed as AsyncIterable<TitanicStoreStatus | { type: string }>) {
+      if (event.type === 'unhealthy' && 'error' in event) this.emit({ type: 'store-unhealthy', error: event.error });
+      else if (event.type === 'healthy') this.emit({ type: 'store-healthy' });
+    }
+  }
+
+  async #relayWorker(worker: MajordomoWorker): Promise<void> {
+    for await (const event of worker.status() as AsyncIterable<WorkerStatus | { type: string }>) {
+      const e = event as WorkerStatus;
+      if (e.type === 'connected') {
+        this.#sessions.add(worker);
+        if (!this.#brokerUp && this.#sessions.size === this.#workers.length) {
+          this.#brokerUp = true;
+          this.emit({ type: 'connected', server: this.#o.broker });
+        }
+      } else if (e.type === 'disconnected') {
+        this.#sessions.delete(worker);
+        // A handler error is a worker's own re-registration, not a broker problem (ours answer 500).
+        if (this.#brokerUp && e.reason !== 'handler-error' && this.running) {
+          this.#brokerUp = false;
+          this.emit({
+            type: 'disconnected',
+            server: this.#o.broker,
+            reason: e.reason,
+            ...(e.silentMs === undefined ? {} : { silentMs: e.silentMs }),
+          });
+        }
+      }
+    }
   }
 
   readonly #onSubmit = async (body: Buffer[]): Promise<readonly Frame[]> => {
     const request = decodeSubmit(body);
     if (typeof request === 'string') return this.#malformed(TSP_SERVICE.REQUEST, request);
-    if (this.#dispatcher.backlog >= this.#o.maxBacklog) {
+    const backlog = this.#dispatcher.backlog;
+    if (backlog >= this.#o.maxBacklog) {
       this.#counters.refused++;
       this.#log.debug({ maxBacklog: this.#o.maxBacklog }, 'backlog full, submission refused with 500');
+      if (!this.#backlogFull) {
+        this.#backlogFull = true;
+        this.#log.warn({ backlog, maxBacklog: this.#o.maxBacklog }, 'backlog full: submissions refused with 500');
+        this.emit({ type: 'backlog-full', backlog, maxBacklog: this.#o.maxBacklog });
+      }
       return encodeStatus('500');
+    }
+    if (this.#backlogFull) {
+      this.#backlogFull = false;
+      this.emit({ type: 'backlog-ok', backlog });
     }
     if (this.#dispatcher.pendingOf(request.service) >= this.#o.maxPendingPerService) {
       this.#counters.refused++;
@@ -350,7 +450,7 @@ export class TitanicServer implements AsyncDisposable {
     }
   };
 
-  readonly #onClose = async (body: Buffer[]): Promise<readonly Frame[]> => {
+  readonly #onCloseRequest = async (body: Buffer[]): Promise<readonly Frame[]> => {
     const uuid = decodeUuidRequest(body);
     if (typeof uuid !== 'string') return this.#malformed(TSP_SERVICE.CLOSE, uuid.error);
     this.#dispatcher.remove(uuid);
@@ -366,7 +466,7 @@ export class TitanicServer implements AsyncDisposable {
   /** The retention sweep: one timer, every tenth of the retention (1 s .. 1 h). */
   #scheduleSweep(delayMs: number): void {
     const retention = this.#o.replyRetentionMs;
-    if (retention <= 0 || this.#state.state !== 'running') return;
+    if (retention <= 0 || this.closeSignal.aborted) return;
     this.#sweepTimer = this.#o.clock.setTimeout(() => {
       this.#sweepTimer = undefined;
       void this.#sweep(retention).finally(() =>
@@ -401,42 +501,21 @@ export class TitanicServer implements AsyncDisposable {
     return encodeStatus('500');
   }
 
-  #transition(next: TitanicServerState): void {
-    const from = this.#state.state;
-    this.#state = next;
-    this.#log.debug({ from, to: next.state }, 'state');
-  }
-
   /**
    * Graceful stop: the workers finish the request in hand and leave (DISCONNECT), the dispatcher
-   * drains briefly, every queued write is committed, the store is closed. Idempotent.
+   * drains briefly, every queued write is committed, the store is closed.
    */
-  close(): Promise<void> {
-    return this.#closer.close();
-  }
-
-  async #close(): Promise<void> {
-    this.#transition({ state: 'closing' });
+  protected async onClose(): Promise<void> {
     if (this.#sweepTimer !== undefined) this.#o.clock.clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
     await Promise.allSettled(this.#workers.map((w) => w.close()));
-    await Promise.allSettled(this.#served);
-    await this.#dispatcher.close();
+    // After a failed start the store may not be open: handing leases back then fails, harmlessly.
+    await this.#dispatcher.close().catch((err: unknown) => {
+      this.#log.warn({ err: toError(err) }, 'dispatcher close failed');
+    });
     await this.#client.close();
     await this.#committer.close();
     await this.#store.close();
-    this.#transition({ state: 'closed' });
-  }
-
-  /**
-   * Resolves once the server has closed, never rejects: `undefined` after `close()`, or the error
-   * that `close()` itself ran into.
-   */
-  closed(): Promise<void | Error> {
-    return this.#closer.closed();
-  }
-
-  /** Same as `close()`, for `await using`. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
+    await Promise.allSettled(this.#relays);
   }
 }

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { expectClosesOnce, type LongLived } from '@zpatterns/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { postgresUrl } from '../test/postgres-env.js';
 import { GroupCommitter } from './group-commit.js';
@@ -52,11 +53,11 @@ function freshSchema(): string {
 
 const pgUrl = postgresUrl();
 const implementations: [string, () => Promise<TitanicStore>][] = [
-  ['MemoryStore', async () => new MemoryStore()],
-  ['SqliteStore', async () => new SqliteStore({ dataDir: tempDir() })],
+  ['MemoryStore', () => MemoryStore.start()],
+  ['SqliteStore', () => SqliteStore.start({ dataDir: tempDir() })],
 ];
 if (pgUrl !== undefined) {
-  implementations.push(['PostgresStore', () => PostgresStore.open({ url: pgUrl, schema: freshSchema() })]);
+  implementations.push(['PostgresStore', () => PostgresStore.start({ url: pgUrl, schema: freshSchema() })]);
 }
 
 describe.each(implementations)('%s', (_name, make) => {
@@ -86,7 +87,23 @@ describe.each(implementations)('%s', (_name, make) => {
     expect(await store.get(uuid)).toEqual({ state: 'unknown' });
     expect(store.stats).toMatchObject({ commits: 5, requests: 1, replies: 3, closes: 2 });
     await store.close();
-    await expect(store.get(uuid)).rejects.toThrow(/closed/);
+    await expect(store.get(uuid)).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+  });
+
+  it('start() is idempotent, close() closes once, closed() resolves', async () => {
+    const store = await make();
+    expect(store.start()).toBe(store.start());
+    await expectClosesOnce(store as TitanicStore & LongLived);
+  });
+
+  it('stats is a snapshot: a kept object does not change, a new read does', async () => {
+    const store = await make();
+    const before = store.stats;
+    await store.write([{ type: 'request', uuid: generateUuid(), service: b('s'), body: [] }]);
+    expect(before.commits).toBe(0);
+    expect(store.stats.commits).toBe(1);
+    expect(store.stats).not.toBe(store.stats);
+    await store.close();
   });
 
   it('expires replies recorded before the cutoff, never pending requests', async () => {
@@ -125,7 +142,7 @@ describe('retention sweep in batches', () => {
   };
 
   it('SqliteStore deletes in transactions of expireBatchSize and lets the event loop run between them', async () => {
-    const store = new SqliteStore({ dataDir: tempDir(), expireBatchSize: 100 });
+    const store = await SqliteStore.start({ dataDir: tempDir(), expireBatchSize: 100 });
     await replied(store, 1050);
     // Counts turns of the event loop while the sweep runs.
     let turns = 0;
@@ -150,8 +167,8 @@ describe('retention sweep in batches', () => {
     async () => {
       const schema = freshSchema();
       const [a, c] = await Promise.all([
-        PostgresStore.open({ url: pgUrl ?? '', schema, maxConnections: 2, expireBatchSize: 100 }),
-        PostgresStore.open({ url: pgUrl ?? '', schema, maxConnections: 2, expireBatchSize: 100 }),
+        PostgresStore.start({ url: pgUrl ?? '', schema, maxConnections: 2, expireBatchSize: 100 }),
+        PostgresStore.start({ url: pgUrl ?? '', schema, maxConnections: 2, expireBatchSize: 100 }),
       ]);
       await replied(a, 450);
       // Another session holds the sweep lock: this instance skips the round.
@@ -175,7 +192,7 @@ describe('retention sweep in batches', () => {
 describe('SqliteStore durability', () => {
   it('keeps everything committed across a reopen', async () => {
     const dataDir = tempDir();
-    const first = new SqliteStore({ dataDir });
+    const first = await SqliteStore.start({ dataDir });
     const [u1, u2] = [generateUuid(), generateUuid()];
     await first.write([
       { type: 'request', uuid: u1, service: b('echo'), body: [b('one')] },
@@ -183,35 +200,35 @@ describe('SqliteStore durability', () => {
       { type: 'reply', uuid: u1, body: [b('ONE')] },
     ]);
     await first.close();
-    const second = new SqliteStore({ dataDir });
+    const second = await SqliteStore.start({ dataDir });
     expect(await second.get(u1)).toEqual({ state: 'replied', body: [b('ONE')] });
     expect(await collect(second)).toEqual([u2]);
     await second.close();
   });
 
   it('runs in WAL mode with synchronous = FULL, so every commit is fsynced', async () => {
-    const store = new SqliteStore({ dataDir: tempDir() });
+    const store = await SqliteStore.start({ dataDir: tempDir() });
     expect(store.settings()).toEqual({ journalMode: 'wal', synchronous: 2, lockingMode: 'exclusive' });
     await store.close();
-    const relaxed = new SqliteStore({ dataDir: tempDir(), fsync: false });
+    const relaxed = await SqliteStore.start({ dataDir: tempDir(), fsync: false });
     expect(relaxed.settings().synchronous).toBe(1);
     await relaxed.close();
   });
 
   it('refuses a second process on the same data directory', async () => {
     const dataDir = tempDir();
-    const first = new SqliteStore({ dataDir });
+    const first = await SqliteStore.start({ dataDir });
     await first.write([{ type: 'request', uuid: generateUuid(), service: b('x'), body: [] }]);
-    expect(() => new SqliteStore({ dataDir })).toThrow(/cannot open the Titanic store/);
+    await expect(SqliteStore.start({ dataDir })).rejects.toThrow(/cannot open the Titanic store/);
     await first.close();
-    const again = new SqliteStore({ dataDir });
+    const again = await SqliteStore.start({ dataDir });
     await again.close();
   });
 });
 
 describe.skipIf(pgUrl === undefined)('PostgresStore', () => {
   const open = (schema = freshSchema()): Promise<PostgresStore> =>
-    PostgresStore.open({ url: pgUrl ?? '', schema, maxConnections: 4 });
+    PostgresStore.start({ url: pgUrl ?? '', schema, maxConnections: 4 });
 
   it("runs its sessions with synchronous_commit = on even when the role's default is off, and reports it", async () => {
     const admin = new pg.Client({ connectionString: pgUrl });
@@ -227,7 +244,7 @@ describe.skipIf(pgUrl === undefined)('PostgresStore', () => {
       await plain.connect();
       expect((await plain.query('SHOW synchronous_commit')).rows[0]).toEqual({ synchronous_commit: 'off' });
       await plain.end();
-      const store = await PostgresStore.open({ url, schema: freshSchema(), maxConnections: 2 });
+      const store = await PostgresStore.start({ url, schema: freshSchema(), maxConnections: 2 });
       try {
         const settings = await store.settings();
         expect(settings.synchronousCommit).toBe('on');
@@ -359,7 +376,7 @@ describe.skipIf(pgUrl === undefined)('PostgresStore', () => {
 
   it('replaces connections the database dropped, and reports unhealthy meanwhile', async () => {
     const applicationName = freshSchema();
-    const store = await PostgresStore.open({ url: pgUrl ?? '', schema: freshSchema(), applicationName });
+    const store = await PostgresStore.start({ url: pgUrl ?? '', schema: freshSchema(), applicationName });
     const [u1, u2] = [generateUuid(), generateUuid()];
     await store.write([{ type: 'request', uuid: u1, service: b('echo'), body: [] }]);
     const admin = new pg.Client({ connectionString: pgUrl });
@@ -379,13 +396,13 @@ describe.skipIf(pgUrl === undefined)('PostgresStore', () => {
 
   it('refuses to open when the database cannot be reached', async () => {
     const url = 'postgres://postgres@%2Fnonexistent-zpatterns/postgres';
-    await expect(PostgresStore.open({ url, connectTimeoutMs: 1000 })).rejects.toThrow(/cannot open the Titanic store/);
+    await expect(PostgresStore.start({ url, connectTimeoutMs: 1000 })).rejects.toThrow(/cannot open the Titanic store/);
   });
 });
 
 describe('GroupCommitter', () => {
   it('commits the writes of one event-loop turn as one batch, and acknowledges only after it', async () => {
-    const store = new SqliteStore({ dataDir: tempDir() });
+    const store = await SqliteStore.start({ dataDir: tempDir() });
     const committer = new GroupCommitter(store);
     const uuids = Array.from({ length: 50 }, () => generateUuid());
     let acknowledged = 0;
@@ -405,7 +422,7 @@ describe('GroupCommitter', () => {
   it('batches writes that arrive while a commit runs into the next commit', async () => {
     const committed: number[] = [];
     let release: () => void = () => undefined;
-    const slow = new MemoryStore();
+    const slow = await MemoryStore.start();
     const gate = { first: true };
     const store: TitanicStore = Object.assign(Object.create(slow) as MemoryStore, {
       write: async (batch: readonly StoreWrite[]): Promise<void> => {
@@ -428,7 +445,7 @@ describe('GroupCommitter', () => {
   });
 
   it('close() commits what is queued, including a flush already scheduled', async () => {
-    const store = new MemoryStore();
+    const store = await MemoryStore.start();
     const committer = new GroupCommitter(store);
     const writes = [committer.write({ type: 'close', uuid: 'A' }), committer.write({ type: 'close', uuid: 'B' })];
     await committer.close();
@@ -438,7 +455,7 @@ describe('GroupCommitter', () => {
   });
 
   it('rejects every write of a failed batch and keeps serving', async () => {
-    const store = new MemoryStore();
+    const store = await MemoryStore.start();
     const committer = new GroupCommitter(store);
     await store.close();
     const failing = [committer.write({ type: 'close', uuid: 'A' }), committer.write({ type: 'close', uuid: 'B' })];

@@ -12,7 +12,7 @@
  *
  *   blob  = *( length:u32be  bytes[length] )      (zero frames = empty blob)
  */
-import { CloseOnce } from '@zpatterns/core/internal';
+import { Component, type ComponentStatus } from '@zpatterns/core';
 import { TitanicStoreError } from './errors.js';
 
 /** One write in a batch. */
@@ -29,25 +29,33 @@ export type StoredState =
 
 /** A stored request, as the dispatcher forwards it. */
 export interface StoredRequest {
+  /** The request's UUID (32 upper-case hexadecimal characters). */
   readonly uuid: string;
+  /** The service the request is for. */
   readonly service: Buffer;
+  /** The request body frames, as the client submitted them. */
   readonly body: Buffer[];
 }
 
 /** A pending request as listed for recovery: enough to queue it, the body is read at dispatch. */
 export interface PendingRef {
+  /** The request's UUID. */
   readonly uuid: string;
+  /** The service the request is for. */
   readonly service: Buffer;
 }
 
-/** Counters, cheap to read. */
+/** A store's counters; `store.stats` is a snapshot of them. */
 export interface StoreStats {
   /** Batches committed (each one fsync for a durable store). */
   commits: number;
   /** Writes applied, all types. */
   writes: number;
+  /** Request writes applied (submissions stored). */
   requests: number;
+  /** Reply writes applied (replies of services recorded). */
   replies: number;
+  /** Close writes applied (`titanic.close`). */
   closes: number;
   /** Largest batch committed so far. */
   largestBatch: number;
@@ -55,15 +63,28 @@ export interface StoreStats {
 
 /** Row counts, for sizing and monitoring. */
 export interface StoreCounts {
+  /** Requests stored and not yet answered by their service. */
   pending: number;
+  /** Requests whose reply is stored and that no client has closed yet. */
   replied: number;
 }
+
+/**
+ * The status events of a store, beside `started` and `closed`: `unhealthy` when it can no longer
+ * reach its storage (a full disk, a database that is down), `healthy` when it can again.
+ */
+export type TitanicStoreStatus = { readonly type: 'unhealthy'; readonly error: Error } | { readonly type: 'healthy' };
 
 /**
  * The durable store behind Titanic. `write(batch)` applies a batch atomically and resolves only
  * once it is on stable storage; `SqliteStore`, `PostgresStore` and `MemoryStore` implement it.
  */
 export interface TitanicStore {
+  /**
+   * Open the storage (idempotent: `TitanicServer.start()` calls it, and a store the caller already
+   * started is fine). The built-in stores are `Component`s, so this is `Component.start()`.
+   */
+  start(): Promise<void>;
   /**
    * Apply `batch` in order, atomically, and resolve once it is durable. A reply for a UUID that
    * is unknown or already replied is ignored; closing an unknown UUID is a no-op.
@@ -83,22 +104,31 @@ export interface TitanicStore {
    * Resolves with the number deleted.
    */
   expireReplies(repliedBeforeMs: number): Promise<number>;
+  /** A snapshot of the store's counters; read it again for fresh figures. */
   readonly stats: StoreStats;
   /**
    * False while the store cannot reach its storage (a server-grade store whose database is down);
    * absent or true otherwise. Feeds `/healthz`.
    */
   readonly healthy?: boolean;
-  /** Release the store (idempotent). Later calls reject with `TitanicStoreError`. */
+  /**
+   * The store's health changes (optional for stores of your own): `TitanicServer` relays them as
+   * `store-unhealthy` and `store-healthy`.
+   */
+  status?(): AsyncIterable<TitanicStoreStatus | ComponentStatus>;
+  /** Release the store (idempotent). Later calls reject with `ClosedError`. */
   close(): Promise<void>;
 }
 
 /** Pending requests of one service, for operators (`titanic pending`). */
 export interface ServicePending {
+  /** The service the requests are for. */
   readonly service: Buffer;
+  /** How many requests of it are pending. */
   readonly count: number;
-  /** When the oldest and newest of them were stored (wall-clock epoch ms). */
+  /** When the oldest of them was stored (wall-clock epoch ms). */
   readonly oldestMs: number;
+  /** When the newest of them was stored (wall-clock epoch ms). */
   readonly newestMs: number;
 }
 
@@ -156,6 +186,7 @@ export function leasesOf(store: TitanicStore): LeaseStore | undefined {
     : undefined;
 }
 
+/** Fresh zero counters of a store. */
 export function newStoreStats(): StoreStats {
   return { commits: 0, writes: 0, requests: 0, replies: 0, closes: 0, largestBatch: 0 };
 }
@@ -212,15 +243,35 @@ interface MemoryEntry {
 /**
  * A store in memory: everything is lost when the process ends. For tests, and for deployments
  * that want Titanic's API without durability (the book's "faster but less reliable" variant).
+ * `new MemoryStore()` then `start()` (which `TitanicServer.start()` does); ready at once.
  */
-export class MemoryStore implements TitanicStore {
-  readonly stats: StoreStats = newStoreStats();
+export class MemoryStore extends Component<TitanicStoreStatus> implements TitanicStore {
+  readonly #stats: StoreStats = newStoreStats();
   readonly #entries = new Map<string, MemoryEntry>();
-  #closed = false;
-  readonly #closer = new CloseOnce(() => this.#close());
 
+  /** Nothing to open. */
+  protected async onStart(): Promise<void> {
+    // Nothing to open: the entries live in this object.
+  }
+
+  /** Drops nothing: the entries go with the object. */
+  protected async onClose(): Promise<void> {
+    // Nothing to release.
+  }
+
+  /** A snapshot of the counters; read it again for fresh figures. */
+  get stats(): StoreStats {
+    return { ...this.#stats };
+  }
+
+  /** Always true while running: memory does not fail. */
+  get healthy(): boolean {
+    return this.running;
+  }
+
+  /** Applies `batch` in order; "durable" for the life of the process. */
   async write(batch: readonly StoreWrite[]): Promise<void> {
-    this.#check();
+    this.assertRunning();
     for (const w of batch) {
       switch (w.type) {
         case 'request':
@@ -241,25 +292,28 @@ export class MemoryStore implements TitanicStore {
           break;
       }
     }
-    countBatch(this.stats, batch);
+    countBatch(this.#stats, batch);
   }
 
+  /** The state of `uuid`: replied (with the body), pending or unknown. */
   async get(uuid: string): Promise<StoredState> {
-    this.#check();
+    this.assertRunning();
     const entry = this.#entries.get(uuid);
     if (entry === undefined) return { state: 'unknown' };
     return entry.reply === undefined ? { state: 'pending' } : { state: 'replied', body: entry.reply };
   }
 
+  /** The request of a pending `uuid`; `undefined` once replied or closed. */
   async getRequest(uuid: string): Promise<StoredRequest | undefined> {
-    this.#check();
+    this.assertRunning();
     const entry = this.#entries.get(uuid);
     if (entry === undefined || entry.reply !== undefined) return undefined;
     return { uuid, service: entry.service, body: entry.body };
   }
 
+  /** Every request without a reply, oldest first. */
   async *pending(): AsyncIterable<PendingRef> {
-    this.#check();
+    this.assertRunning();
     for (const [uuid, entry] of [...this.#entries]) {
       if (entry.reply === undefined) yield { uuid, service: entry.service };
     }
@@ -267,14 +321,15 @@ export class MemoryStore implements TitanicStore {
 
   /** How many stored requests are pending and how many replied (not yet closed). */
   async counts(): Promise<StoreCounts> {
-    this.#check();
+    this.assertRunning();
     let pending = 0;
     for (const entry of this.#entries.values()) if (entry.reply === undefined) pending++;
     return { pending, replied: this.#entries.size - pending };
   }
 
+  /** Deletes the replies recorded before `repliedBeforeMs`; resolves with how many. */
   async expireReplies(repliedBeforeMs: number): Promise<number> {
-    this.#check();
+    this.assertRunning();
     let deleted = 0;
     for (const [uuid, entry] of this.#entries) {
       if (entry.reply !== undefined && entry.repliedMs < repliedBeforeMs) {
@@ -283,27 +338,5 @@ export class MemoryStore implements TitanicStore {
       }
     }
     return deleted;
-  }
-
-  /** Close the store. Idempotent: every call resolves when the first has finished. */
-  close(): Promise<void> {
-    return this.#closer.close();
-  }
-
-  /**
-   * Resolves once the store has closed, never rejects: `undefined` after `close()`, or the error
-   * that `close()` itself ran into.
-   */
-  closed(): Promise<void | Error> {
-    return this.#closer.closed();
-  }
-
-  #close(): Promise<void> {
-    this.#closed = true;
-    return Promise.resolve();
-  }
-
-  #check(): void {
-    if (this.#closed) throw new TitanicStoreError('store is closed');
   }
 }

@@ -1,36 +1,32 @@
 /**
- * The shared lifecycle of the Titanic server and client, on real sockets (a Majordomo broker and an
- * in-memory store): closing twice, `await using`, `closed()`, and the per-call `{ timeoutMs, signal }`
- * of `submit()` and `waitReply()`.
+ * The shared lifecycle of the Titanic server, client and stores, on real sockets (a Majordomo
+ * broker): new opens nothing, start/close idempotent, `closed()`, `await using`, calls before
+ * `start()`, and the per-call `{ timeoutMs, signal }` of `submit()`, `waitReply()` and `call()`.
  */
-import { constantBackoff } from '@zpatterns/core';
-import { Broker } from '@zpatterns/majordomo';
-import { useDisposables } from '@zpatterns/testkit';
-import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryStore, SqliteStore, TitanicClient, TitanicServer } from '../src/index.js';
+import { constantBackoff } from '@zpatterns/core';
+import { Broker } from '@zpatterns/majordomo';
+import { expectClosesOnce, useDisposables } from '@zpatterns/testkit';
+import { describe, expect, it } from 'vitest';
+import { MemoryStore, SqliteStore, TitanicClient, TitanicServer, type TitanicStore } from '../src/index.js';
 
 const HEARTBEAT_MS = 100;
 const { track, defer } = useDisposables();
 
-/** TitanicClient's own end is `shutdown()`: its `close(uuid)` is the Titanic call. */
-function trackClient(client: TitanicClient): TitanicClient {
-  defer(() => client.shutdown());
-  return client;
-}
-
 async function startBroker(): Promise<string> {
-  const broker = track(new Broker({ heartbeatIntervalMs: HEARTBEAT_MS }));
-  return broker.bind('tcp://127.0.0.1:*');
+  const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', heartbeatIntervalMs: HEARTBEAT_MS }));
+  return broker.endpoints[0] ?? '';
 }
 
-function titanic(broker: string): TitanicServer {
+function titanic(broker: string, store: TitanicStore = new MemoryStore()): TitanicServer {
   return new TitanicServer({
     broker,
-    store: new MemoryStore(),
+    store,
     heartbeatIntervalMs: HEARTBEAT_MS,
+    requestWorkers: 2,
+    replyWorkers: 1,
     dispatchTimeoutMs: 1000,
     retryDelay: constantBackoff(200),
     serviceRetryDelay: constantBackoff(100),
@@ -38,54 +34,62 @@ function titanic(broker: string): TitanicServer {
   });
 }
 
-async function pendingAfterATurn(promise: Promise<unknown>): Promise<boolean> {
-  let settled = false;
-  void promise.then(() => (settled = true));
-  await new Promise((resolve) => setImmediate(resolve));
-  return !settled;
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'titanic-life-'));
+  defer(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 describe('Titanic lifecycle', () => {
-  it('TitanicServer: close twice, closed()', async () => {
-    const server = titanic(await startBroker());
+  it('TitanicServer: new opens nothing, start() starts its store, closes once', async () => {
+    const dataDir = tempDir();
+    const store = new SqliteStore({ dataDir });
+    const server = titanic(await startBroker(), store);
+    expect(server.lifecycle).toBe('new');
+    expect(store.lifecycle).toBe('new');
+    expect(server.healthy).toBe(false);
     await server.start();
-    const closed = server.closed();
-    expect(await pendingAfterATurn(closed)).toBe(true);
-    const first = server.close();
-    expect(server.close()).toBe(first);
-    await expect(first).resolves.toBeUndefined();
-    await expect(closed).resolves.toBeUndefined();
-    await expect(server.closed()).resolves.toBeUndefined();
+    expect(server.start()).toBe(server.start());
+    expect(store.running).toBe(true);
+    expect(server.healthy).toBe(true);
+    expect(server.stats.recovered).toBe(0);
+    await expectClosesOnce(server);
+    expect(store.lifecycle).toBe('closed');
   });
 
-  it('TitanicClient: shutdown twice, closed(); close(uuid) stays the Titanic call', async () => {
+  it('TitanicServer.start() accepts a store already started, and static start() does new + start', async () => {
+    const store = await MemoryStore.start();
+    const server = track(
+      await TitanicServer.start({ broker: await startBroker(), store, heartbeatIntervalMs: HEARTBEAT_MS }),
+    );
+    expect(server.running).toBe(true);
+    expect(server.store).toBe(store);
+  });
+
+  it('TitanicClient: calls before start() reject with ERR_NOT_STARTED, after close() with ERR_CLOSED', async () => {
     const client = new TitanicClient({ broker: await startBroker() });
-    const closed = client.closed();
-    expect(await pendingAfterATurn(closed)).toBe(true);
-    await expect(Promise.all([client.shutdown(), client.shutdown()])).resolves.toEqual([undefined, undefined]);
-    await expect(client.shutdown()).resolves.toBeUndefined();
-    await expect(closed).resolves.toBeUndefined();
+    await expect(client.submit('echo', ['x'])).rejects.toMatchObject({ code: 'ERR_NOT_STARTED' });
+    await expect(client.waitReply('0'.repeat(32))).rejects.toMatchObject({ code: 'ERR_NOT_STARTED' });
+    await client.start();
+    await expectClosesOnce(client);
     await expect(client.submit('echo', ['x'])).rejects.toMatchObject({ code: 'ERR_CLOSED' });
-    await expect((client.close as (uuid?: string) => Promise<void>)()).rejects.toMatchObject({
+    await expect(client.closeRequest('0'.repeat(32))).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+    await expect((client.closeRequest as (uuid?: string) => Promise<void>)()).rejects.toMatchObject({
       code: 'ERR_TITANIC_INVALID_UUID',
     });
   });
 
-  it('MemoryStore and SqliteStore: close twice, closed(), await using', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'titanic-life-'));
-    defer(() => rmSync(dataDir, { recursive: true, force: true }));
+  it('MemoryStore and SqliteStore: new opens nothing, calls before start() reject, close once', async () => {
+    const dataDir = join(tempDir(), 'not-yet');
     for (const store of [new MemoryStore(), new SqliteStore({ dataDir })]) {
-      const closed = store.closed();
-      expect(await pendingAfterATurn(closed)).toBe(true);
-      const first = store.close();
-      expect(store.close()).toBe(first);
-      await expect(first).resolves.toBeUndefined();
-      await expect(closed).resolves.toBeUndefined();
-      await expect(store.get('0'.repeat(32))).rejects.toMatchObject({ code: 'ERR_TITANIC_STORE' });
+      await expect(store.get('0'.repeat(32))).rejects.toMatchObject({ code: 'ERR_NOT_STARTED' });
+      await store.start();
+      await expectClosesOnce(store);
+      await expect(store.get('0'.repeat(32))).rejects.toMatchObject({ code: 'ERR_CLOSED' });
     }
     let kept: SqliteStore | undefined;
     {
-      await using store = new SqliteStore({ dataDir });
+      await using store = await SqliteStore.start({ dataDir });
       kept = store;
     }
     await expect(kept.closed()).resolves.toBeUndefined();
@@ -95,35 +99,44 @@ describe('Titanic lifecycle', () => {
     const broker = await startBroker();
     let kept: { closed(): Promise<unknown> }[] = [];
     {
-      await using server = titanic(broker);
+      const server = titanic(broker);
       await server.start();
-      await using client = new TitanicClient({ broker });
-      kept = [server, client];
+      await using s = server;
+      await using client = await TitanicClient.start({ broker });
+      kept = [s, client];
     }
     for (const target of kept) await expect(target.closed()).resolves.toBeUndefined();
   });
 
-  it('submit() and waitReply(): a per-call timeoutMs gives TimeoutError, a signal gives AbortError', async () => {
+  it('timeoutMs bounds each call as a whole (TimeoutError), a signal aborts it (AbortError)', async () => {
     const broker = await startBroker();
     const server = track(titanic(broker));
     await server.start();
-    const client = trackClient(new TitanicClient({ broker, timeoutMs: 5000 }));
+    const client = track(await TitanicClient.start({ broker, attemptTimeoutMs: 5000 }));
     const uuid = await client.submit('nobody', ['x']);
 
     await expect(client.waitReply(uuid, { timeoutMs: 300 })).rejects.toMatchObject({
       name: 'TimeoutError',
       code: 'ERR_TIMEOUT',
     });
+    // call(): the whole flow (submit, wait, close) within timeoutMs.
+    const started = performance.now();
+    await expect(client.call('nobody', ['y'], { timeoutMs: 500 })).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
+    expect(performance.now() - started).toBeLessThan(4000);
     const controller = new AbortController();
     const waiting = client.waitReply(uuid, { signal: controller.signal });
     const reason = new Error('caller gave up');
     controller.abort(reason);
-    await expect(waiting).rejects.toMatchObject({ name: 'AbortError', code: 'ERR_ABORTED' });
+    await expect(waiting).rejects.toMatchObject({ name: 'AbortError', code: 'ERR_ABORTED', cause: reason });
+    const aborted = AbortSignal.abort(reason);
+    await expect(client.call('nobody', ['z'], { signal: aborted })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
 
     // A broker with no Titanic behind it: submit() waits, then gives up as told.
-    const lonely = trackClient(new TitanicClient({ broker: await startBroker(), timeoutMs: 60_000, retries: 0 }));
-    await expect(lonely.submit('echo', ['x'], { timeoutMs: 100, retries: 0 })).rejects.toMatchObject({
+    const lonely = track(await TitanicClient.start({ broker: await startBroker(), attemptTimeoutMs: 60_000 }));
+    await expect(lonely.submit('echo', ['x'], { timeoutMs: 100 })).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
+    await expect(lonely.submit('echo', ['x'], { attemptTimeoutMs: 100, retries: 0 })).rejects.toMatchObject({
       code: 'ERR_TIMEOUT',
+      attempts: 1,
     });
     const early = new AbortController();
     const submitting = lonely.submit('echo', ['x'], { signal: early.signal });

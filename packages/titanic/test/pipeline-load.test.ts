@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { Broker, MajordomoPipeline, MajordomoWorker } from '@zpatterns/majordomo';
 import { eventually, useDisposables } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
-import { decodeSubmitted, encodeSubmit, TitanicServer, TSP_SERVICE } from '../src/index.js';
+import { TitanicServer } from '../src/index.js';
+import { decodeSubmitted, encodeSubmit, TSP_SERVICE } from '../src/wire.js';
 
 const COUNT = 100_000;
 const { track, defer } = useDisposables();
@@ -29,20 +30,17 @@ describe('the book workload through Titanic on default options', () => {
     async () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'titanic-load-'));
       defer(() => rmSync(dataDir, { recursive: true, force: true }));
-      const broker = track(new Broker({ requestTtlMs: 3_600_000 }));
-      const endpoint = await broker.bind('tcp://127.0.0.1:*');
-      const titanic = track(new TitanicServer({ broker: endpoint, dataDir }));
-      await titanic.start();
-      const worker = track(new MajordomoWorker({ broker: endpoint, service: 'echo' }));
-      void worker.serve((request) => request);
-      const pipeline = track(new MajordomoPipeline({ broker: endpoint }));
+      const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', requestTtlMs: 3_600_000 }));
+      const endpoint = broker.endpoints[0] ?? '';
+      const titanic = track(await TitanicServer.start({ broker: endpoint, dataDir }));
+      track(await MajordomoWorker.start({ broker: endpoint, service: 'echo', handler: (request) => request }));
+      const pipeline = track(await MajordomoPipeline.start({ broker: endpoint }));
 
       const body = encodeSubmit(Buffer.from('echo'), [Buffer.from('Hello world')]);
       for (let i = 0; i < COUNT; i++) pipeline.send(TSP_SERVICE.REQUEST, body);
       const uuids = new Set<string>();
       for (let received = 0; received < COUNT; received++) {
         const reply = await pipeline.recv({ timeoutMs: 60_000 });
-        if (reply === null) break;
         const uuid = decodeSubmitted(reply.body);
         if (typeof uuid === 'string') uuids.add(uuid);
       }

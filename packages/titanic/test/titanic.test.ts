@@ -4,7 +4,7 @@
  *
  *   TitanicClient ──titanic.*──> Broker ──> TitanicServer ──(store)──> Dispatcher ──> Broker ──> echo worker
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { pino } from 'pino';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +12,8 @@ import { constantBackoff } from '@zpatterns/core';
 import { Broker, MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
 import { eventually, postgresUrl, rawRequest } from '@zpatterns/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
+import { generateUuid } from '../src/wire.js';
 import {
-  generateUuid,
   MemoryStore,
   PostgresStore,
   SqliteStore,
@@ -39,8 +39,12 @@ afterEach(async () => {
 });
 
 async function startBroker(): Promise<{ broker: Broker; endpoint: string }> {
-  const broker = new Broker({ heartbeatIntervalMs: HEARTBEAT_MS, requestTtlMs: 2000 });
-  const endpoint = await broker.bind('tcp://127.0.0.1:*');
+  const broker = await Broker.start({
+    bind: 'tcp://127.0.0.1:*',
+    heartbeatIntervalMs: HEARTBEAT_MS,
+    requestTtlMs: 2000,
+  });
+  const endpoint = broker.endpoints[0] ?? '';
   cleanups.push(() => broker.close());
   return { broker, endpoint };
 }
@@ -64,24 +68,30 @@ async function startTitanic(endpoint: string, options: Partial<TitanicServerOpti
 }
 
 function startEcho(endpoint: string, service = 'echo', seen?: string[]): MajordomoWorker {
-  const worker = new MajordomoWorker({ broker: endpoint, service, heartbeatIntervalMs: HEARTBEAT_MS });
-  void worker.serve((body) => {
-    seen?.push(body.map((f) => f.toString('latin1')).join('|'));
-    return body;
+  const worker = new MajordomoWorker({
+    broker: endpoint,
+    service,
+    heartbeatIntervalMs: HEARTBEAT_MS,
+    handler: (body) => {
+      seen?.push(body.map((f) => f.toString('latin1')).join('|'));
+      return body;
+    },
   });
+  void worker.start();
   cleanups.push(() => worker.close());
   return worker;
 }
 
-function newClient(endpoint: string): TitanicClient {
+async function newClient(endpoint: string): Promise<TitanicClient> {
   const client = new TitanicClient({
     broker: endpoint,
-    timeoutMs: 1000,
+    attemptTimeoutMs: 1000,
     retries: 3,
     pollIntervalMs: 20,
     maxPollIntervalMs: 100,
   });
-  cleanups.push(() => client.shutdown());
+  cleanups.push(() => client.close());
+  await client.start();
   return client;
 }
 
@@ -96,7 +106,7 @@ describe('Titanic over a real broker', () => {
     const { endpoint } = await startBroker();
     const server = await startTitanic(endpoint);
     startEcho(endpoint);
-    const client = newClient(endpoint);
+    const client = await newClient(endpoint);
     const body = [Buffer.from('Hello world'), Buffer.from([0, 1, 2, 255]), Buffer.alloc(0)];
     const uuid = await client.submit('echo', body);
     expect(uuid).toMatch(/^[0-9A-F]{32}$/);
@@ -105,8 +115,8 @@ describe('Titanic over a real broker', () => {
     expect(await client.poll(uuid)).toEqual({ status: 'ok', body });
     // Lower-case UUIDs name the same request.
     expect(await client.poll(uuid.toLowerCase())).toEqual({ status: 'ok', body });
-    await client.close(uuid);
-    await client.close(uuid); // idempotent
+    await client.closeRequest(uuid);
+    await client.closeRequest(uuid); // idempotent
     expect(await client.poll(uuid)).toEqual({ status: 'unknown' });
     await expect(client.waitReply(uuid, { timeoutMs: 2000 })).rejects.toBeInstanceOf(TitanicUnknownRequestError);
     expect(server.stats).toMatchObject({ submitted: 1, closes: 2, malformed: 0, internalErrors: 0 });
@@ -116,7 +126,7 @@ describe('Titanic over a real broker', () => {
   it('refuses submissions with "500" beyond maxBacklog, counts them, and accepts again once the backlog drains', async () => {
     const { endpoint } = await startBroker();
     const server = await startTitanic(endpoint, { maxBacklog: 3 });
-    const client = newClient(endpoint);
+    const client = await newClient(endpoint);
     // 'echo' has no worker yet: every stored request stays pending.
     const uuids = [
       await client.submit('echo', ['1']),
@@ -136,8 +146,8 @@ describe('Titanic over a real broker', () => {
     const { endpoint } = await startBroker();
     const store = new MemoryStore();
     const server = await startTitanic(endpoint, { store });
-    const client = newClient(endpoint);
-    const mdp = new MajordomoClient({ broker: endpoint, timeoutMs: 1000, retries: 1 });
+    const client = await newClient(endpoint);
+    const mdp = await MajordomoClient.start({ broker: endpoint, attemptTimeoutMs: 1000, retries: 1 });
     cleanups.push(() => mdp.close());
     expect(await client.poll(generateUuid())).toEqual({ status: 'unknown' });
     const asText = (frames: Buffer[]): string[] => frames.map((f) => f.toString('latin1'));
@@ -156,7 +166,7 @@ describe('Titanic over a real broker', () => {
   it('stores a request for a service that has no worker yet and delivers it when one arrives', async () => {
     const { endpoint } = await startBroker();
     const server = await startTitanic(endpoint);
-    const client = newClient(endpoint);
+    const client = await newClient(endpoint);
     const uuid = await client.submit('late', ['patience']);
     expect(await client.poll(uuid)).toEqual({ status: 'pending' });
     // The dispatcher learns through mmi.service that there is no worker, and backs off.
@@ -172,12 +182,13 @@ describe('Titanic over a real broker', () => {
     const { endpoint } = await startBroker();
     const dataDir = tempDir();
     const first = await startTitanic(endpoint, { store: new SqliteStore({ dataDir }) });
-    const client = newClient(endpoint);
+    const client = await newClient(endpoint);
     const uuids = await Promise.all(['a', 'b', 'c'].map((x) => client.submit('later', [x])));
     await first.close();
     const store: TitanicStore = new SqliteStore({ dataDir });
     const second = await startTitanic(endpoint, { store });
-    expect(second.state).toBe('running');
+    expect(second.running).toBe(true);
+    expect(second.stats.recovered).toBe(3);
     expect(second.pending).toBe(3);
     startEcho(endpoint, 'later');
     const replies = await Promise.all(uuids.map((u) => client.waitReply(u, { timeoutMs: 8000 })));
@@ -214,12 +225,12 @@ describe('Titanic over a real broker', () => {
   // Both stores: with SQLite the dispatcher queues everything in memory; with PostgreSQL it holds
   // only what it claimed, so a dead service's requests kept there would fill its claim room.
   const storesForStall: [string, () => Promise<TitanicStore>][] = [
-    ['SQLite', async () => new SqliteStore({ dataDir: tempDir() })],
+    ['SQLite', () => SqliteStore.start({ dataDir: tempDir() })],
   ];
   if (pgUrl !== undefined)
     storesForStall.push([
       'PostgreSQL',
-      () => PostgresStore.open({ url: pgUrl, schema: freshSchema(), maxConnections: 4 }),
+      () => PostgresStore.start({ url: pgUrl, schema: freshSchema(), maxConnections: 4 }),
     ]);
   it.each(storesForStall)(
     'a service with no worker does not hold up the others (per-service circuits, round-robin), on %s',
@@ -229,7 +240,7 @@ describe('Titanic over a real broker', () => {
       cleanups.push(() => store.close());
       const server = await startTitanic(endpoint, { concurrency: 4, store, claimIntervalMs: 50, leaseMs: 5000 });
       startEcho(endpoint);
-      const client = newClient(endpoint);
+      const client = await newClient(endpoint);
       const dead = await Promise.all(Array.from({ length: 40 }, (_, i) => client.submit('nobody', [`d${i}`])));
       // Let the dispatcher meet the dead service first (on PostgreSQL, claim its requests).
       await eventually(() => server.stats.dispatch.noWorker >= 1);
@@ -261,7 +272,7 @@ describe('Titanic over a real broker', () => {
         claimIntervalMs: 50,
       });
       startEcho(endpoint);
-      const client = newClient(endpoint);
+      const client = await newClient(endpoint);
       for (let i = 0; i < 5; i++) await client.submit('made-up', [`m${i}`]);
       await expect(client.submit('made-up', ['one too many'])).rejects.toBeInstanceOf(TitanicServerError);
       expect(server.stats.refused).toBe(1);
@@ -274,7 +285,7 @@ describe('Titanic over a real broker', () => {
   it('waitReply gives up with a TimeoutError naming the option, or an AbortError on its signal', async () => {
     const { endpoint } = await startBroker();
     await startTitanic(endpoint);
-    const client = newClient(endpoint);
+    const client = await newClient(endpoint);
     const uuid = await client.submit('nobody', ['x']);
     const timedOut = client.waitReply(uuid, { timeoutMs: 200 });
     const err = (await timedOut.catch((e: unknown) => e)) as { code?: string; message?: string };
@@ -292,7 +303,7 @@ describe('Titanic over a real broker', () => {
     const { endpoint } = await startBroker();
     await startTitanic(endpoint);
     startEcho(endpoint);
-    const client = newClient(endpoint);
+    const client = await newClient(endpoint);
     await eventually(
       async () => (await client.call('mmi.service', ['echo'], { timeoutMs: 5000 }))[0]?.toString() === '200',
       {
@@ -309,19 +320,20 @@ describe('Titanic over a real broker', () => {
     const lines: string[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
     const server = await startTitanic(endpoint, { logger });
+    let hungRequests = 0;
     const hung = new MajordomoWorker({
       broker: endpoint,
       service: 'flaky',
       heartbeatIntervalMs: HEARTBEAT_MS,
       drainTimeoutMs: 50,
+      handler: () => {
+        hungRequests++;
+        return new Promise<never>(() => undefined); // a worker stuck for ever (as good as dead)
+      },
     });
-    let hungRequests = 0;
-    void hung.serve(() => {
-      hungRequests++;
-      return new Promise<never>(() => undefined); // a worker stuck for ever (as good as dead)
-    });
+    await hung.start();
     cleanups.push(() => hung.close());
-    const client = newClient(endpoint);
+    const client = await newClient(endpoint);
     const uuid = await client.submit('flaky', ['once']);
     await eventually(() => hungRequests === 1, { timeoutMs: 5000, what: 'the stuck worker took the request' });
     const healthy: string[] = [];
@@ -337,6 +349,8 @@ describe('Titanic over a real broker', () => {
   it('creates the data directory readable by its owner only (0700)', async () => {
     const dataDir = join(tempDir(), 'fresh', 'data');
     const store = new SqliteStore({ dataDir });
+    expect(existsSync(dataDir)).toBe(false);
+    await store.start();
     await store.close();
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
   });
@@ -346,6 +360,7 @@ describe('Titanic over a real broker', () => {
     const store = new MemoryStore();
     let failing = true;
     const flaky: TitanicStore = {
+      start: () => store.start(),
       write: async (batch) => {
         if (failing) throw new Error('disk full');
         await store.write(batch);
@@ -355,14 +370,16 @@ describe('Titanic over a real broker', () => {
       pending: () => store.pending(),
       counts: () => store.counts(),
       expireReplies: (before) => store.expireReplies(before),
-      stats: store.stats,
+      get stats() {
+        return store.stats;
+      },
       close: () => store.close(),
     };
     const server = await startTitanic(endpoint, { store: flaky });
     startEcho(endpoint);
-    const client = newClient(endpoint);
+    const client = await newClient(endpoint);
     await expect(client.submit('echo', ['x'])).rejects.toBeInstanceOf(TitanicServerError);
-    await expect(client.close(generateUuid())).rejects.toBeInstanceOf(TitanicServerError);
+    await expect(client.closeRequest(generateUuid())).rejects.toBeInstanceOf(TitanicServerError);
     expect(server.stats.internalErrors).toBe(2);
     failing = false;
     expect((await client.call('echo', ['after'], { timeoutMs: 5000 })).toString()).toBe('after');
@@ -372,7 +389,7 @@ describe('Titanic over a real broker', () => {
     const { endpoint } = await startBroker();
     const server = await startTitanic(endpoint, { replyRetentionMs: 1 });
     startEcho(endpoint);
-    const client = newClient(endpoint);
+    const client = await newClient(endpoint);
     const uuid = await client.submit('echo', ['forgotten']);
     await client.waitReply(uuid, { timeoutMs: 5000 });
     await eventually(() => server.stats.expired === 1, { timeoutMs: 5000, what: 'retention sweep' });
@@ -386,7 +403,7 @@ describe('Titanic over a real broker', () => {
     startEcho(endpoint, 'echo');
     startEcho(endpoint, 'echo');
     startEcho(endpoint, 'upper');
-    const client = newClient(endpoint);
+    const client = await newClient(endpoint);
     const n = 200;
     const results = await Promise.all(
       Array.from({ length: n }, async (_, i) => {

@@ -35,7 +35,7 @@ async function startBroker(): Promise<Peer> {
 
 /** Wait until the broker reports `expected` live workers over `services` (via MMI). */
 async function waitForWorkers(endpoint: string, services: readonly string[], perService: number): Promise<void> {
-  const client = new MajordomoClient({ broker: endpoint, timeoutMs: 5000, retries: 2 });
+  const client = await MajordomoClient.start({ broker: endpoint, attemptTimeoutMs: 5000, retries: 2 });
   try {
     for (let i = 0; i < 600; i++) {
       const listed = await client.services();
@@ -57,14 +57,14 @@ async function measure(
   window: number,
   serviceOf: (seq: number) => string,
 ): Promise<CaseResult> {
-  const pipeline = new MajordomoPipeline({ broker: endpoint, version, sendHighWaterMark: 0 });
+  const pipeline = await MajordomoPipeline.start({ broker: endpoint, version, sendHighWaterMark: 0 });
   try {
     // Warm-up: one round trip per distinct service seen in the first requests (JIT, connections).
     const warm = new Set<string>();
     for (let seq = 0; seq < Math.min(total, 2000); seq++) warm.add(serviceOf(seq));
     for (const service of warm) pipeline.send(service, [seqFrame(0), HELLO]);
     for (let i = 0; i < warm.size; i++) {
-      if ((await pipeline.recv({ timeoutMs: 30_000 })) === null) throw new Error('warm-up request not answered');
+      await pipeline.recv({ timeoutMs: 30_000 }); // TimeoutError: the warm-up request was not answered
     }
     async function* replies(): AsyncGenerator<number> {
       for await (const reply of pipeline.replies()) yield readSeq(reply.body[0]);

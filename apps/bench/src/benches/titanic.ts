@@ -70,7 +70,7 @@ function positive(value: string | true | undefined, fallback: number): number {
 }
 
 async function waitForService(endpoint: string, service: string): Promise<void> {
-  const client = new MajordomoClient({ broker: endpoint, timeoutMs: 2000, retries: 2 });
+  const client = await MajordomoClient.start({ broker: endpoint, attemptTimeoutMs: 2000, retries: 2 });
   try {
     for (let i = 0; i < 300; i++) {
       if ((await client.serviceStatus(service)) === '200') return;
@@ -101,7 +101,7 @@ async function measureTitanic(run: TitanicRun, label: string, argsList: readonly
   try {
     for (const args of argsList) instances.push(await Peer.start(appScript('titanic'), args));
     await waitForService(endpoint, 'titanic.request');
-    const client = new TitanicClient({
+    const client = await TitanicClient.start({
       broker: endpoint,
       maxSockets: window,
       pollIntervalMs: 5,
@@ -122,7 +122,7 @@ async function measureTitanic(run: TitanicRun, label: string, argsList: readonly
           for (let i = index++; i < submitted.length; i = index++) {
             const uuid = submitted[i] as string;
             await client.waitReply(uuid, { pollIntervalMs: 20, maxPollIntervalMs: 200 });
-            await client.close(uuid);
+            await client.closeRequest(uuid);
           }
         }),
       );
@@ -137,7 +137,7 @@ async function measureTitanic(run: TitanicRun, label: string, argsList: readonly
         rssAfterKb: await (instances[0] as Peer).rssKb(),
       };
     } finally {
-      await client.shutdown();
+      await client.close();
     }
   } finally {
     await stopAll(instances);
@@ -186,7 +186,7 @@ export const benchmark: Benchmark = {
       // --- The plain Majordomo path, same run, same broker ---------------------------------------
       ctx.log(`titanic: mdp pipelined, ${submissions} requests`);
       {
-        const pipeline = new MajordomoPipeline({ broker: endpoint, sendHighWaterMark: 0 });
+        const pipeline = await MajordomoPipeline.start({ broker: endpoint, sendHighWaterMark: 0 });
         try {
           async function* replies(): AsyncGenerator<number> {
             for await (const reply of pipeline.replies()) yield readSeq(reply.body[0]);
@@ -203,7 +203,7 @@ export const benchmark: Benchmark = {
       }
       ctx.log(`titanic: mdp request(), ${submissions} requests, ${window} callers`);
       {
-        const client = new MajordomoClient({ broker: endpoint, maxSockets: window, maxIdleSockets: window });
+        const client = await MajordomoClient.start({ broker: endpoint, maxSockets: window, maxIdleSockets: window });
         try {
           cases[`mdp request() ${echoWorkers} workers`] = await driveConcurrent(submissions, window, async () => {
             await client.request('echo', [HELLO]);

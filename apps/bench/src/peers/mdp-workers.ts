@@ -22,8 +22,13 @@ const version = values.mdp as MdpVersion;
 const workers: MajordomoWorker[] = [];
 for (let s = 0; s < Number(values.services); s++) {
   for (let w = 0; w < Number(values['per-service']); w++) {
-    const worker = new MajordomoWorker({ broker: values.broker, service: `${values.prefix}${s}`, version });
-    void worker.serve((request) => request);
+    const worker = new MajordomoWorker({
+      broker: values.broker,
+      service: `${values.prefix}${s}`,
+      version,
+      handler: (request) => request,
+    });
+    await worker.start();
     workers.push(worker);
   }
 }

@@ -34,7 +34,8 @@ import { printable } from '../printable.js';
 
 interface ClientFlags extends ClientSecurityFlags {
   broker: string;
-  timeoutMs: number;
+  attemptTimeoutMs: number;
+  timeoutMs: number | undefined;
   retries: number;
   mdp: MdpVersion;
   logLevel: LogLevel;
@@ -61,11 +62,12 @@ function clientOptions(command: Command): Command {
   return clientSecurityOptions(command)
     .option('--broker <endpoint>', 'broker endpoint', endpointFlag, DEFAULT_BROKER_ENDPOINT)
     .option(
-      '--timeout-ms <ms>',
+      '--attempt-timeout-ms <ms>',
       'wait this long for each attempt',
       intFlag(1, 3_600_000),
-      majordomoClientDefaults.timeoutMs,
+      majordomoClientDefaults.attemptTimeoutMs,
     )
+    .option('--timeout-ms <ms>', "the whole call's budget (default: the attempts' own)", intFlag(1, 3_600_000))
     .option('--retries <n>', 'resends after the first attempt', intFlag(0, 1000), majordomoClientDefaults.retries)
     .addOption(mdpOption())
     .addOption(logLevelOption('error'))
@@ -121,16 +123,17 @@ export function registerMajordomoCommands(program: Command): void {
   );
 }
 
-function newClient(flags: ClientFlags): MajordomoClient {
+async function newClient(flags: ClientFlags): Promise<MajordomoClient> {
   const logger = createRootLogger({
     name: 'zpat',
     level: flags.logLevel,
     pretty: flags.pretty,
     destination: process.stderr,
   });
-  return new MajordomoClient({
+  return MajordomoClient.start({
     broker: flags.broker,
     version: flags.mdp,
+    attemptTimeoutMs: flags.attemptTimeoutMs,
     timeoutMs: flags.timeoutMs,
     retries: flags.retries,
     security: clientSecurityFromFlags('zpat', flags),
@@ -148,7 +151,7 @@ function failure(command: string, err: unknown, flags: ClientFlags): number {
 }
 
 async function call(service: string, frames: string[], flags: ClientFlags): Promise<number> {
-  const client = newClient(flags);
+  const client = await newClient(flags);
   const print = (body: Buffer[]): void => {
     process.stdout.write(body.map((frame) => `${printable(frame)}\n`).join(''));
   };
@@ -164,7 +167,7 @@ async function call(service: string, frames: string[], flags: ClientFlags): Prom
 }
 
 async function services(flags: ClientFlags): Promise<number> {
-  const client = newClient(flags);
+  const client = await newClient(flags);
   try {
     const entries = await client.services();
     if (entries.length === 0) process.stdout.write('(no services)\n');
@@ -187,17 +190,19 @@ async function echoWorker(flags: WorkerFlags): Promise<number> {
       const worker = new MajordomoWorker({
         broker: flags.broker,
         service: flags.service,
+        handler: async (request) => {
+          if (flags.workMs > 0) await sleep(flags.workMs);
+          return request;
+        },
         version: flags.mdp,
         heartbeatIntervalMs: flags.heartbeatMs,
         liveness: flags.liveness,
         security: clientSecurityFromFlags('zpat', flags),
         logger,
       });
-      const served = worker.serve(async (request) => {
-        if (flags.workMs > 0) await sleep(flags.workMs);
-        return request;
-      });
-      served.catch((err: unknown) => {
+      await worker.start();
+      void worker.closed().then((err) => {
+        if (err === undefined) return;
         logger.fatal({ err }, 'worker stopped');
         process.exit(EXIT_FAILURE);
       });

@@ -6,6 +6,9 @@
  *   zpat titanic fetch <uuid> [--wait-ms MS] --broker EP    prints the reply frames, one per line
  *   zpat titanic close <uuid> --broker EP                   Titanic forgets the request
  *
+ * Each MDP attempt waits `--attempt-timeout-ms`, `--retries` resends follow the first, and
+ * `--timeout-ms` (when given) bounds the whole command.
+ *
  * Exit codes: 0 done; 1 the broker or Titanic did not answer, the UUID is unknown, or (fetch) the
  * reply is not ready; 2 bad flags or a malformed UUID.
  */
@@ -30,7 +33,8 @@ import { printable } from '../printable.js';
 
 interface TitanicFlags extends ClientSecurityFlags {
   broker: string;
-  timeoutMs: number;
+  attemptTimeoutMs: number;
+  timeoutMs?: number;
   retries: number;
   logLevel: LogLevel;
   pretty: boolean;
@@ -49,11 +53,12 @@ function titanicOptions(command: Command): Command {
   return clientSecurityOptions(command)
     .option('--broker <endpoint>', 'broker endpoint Titanic is registered with', endpointFlag, DEFAULT_BROKER_ENDPOINT)
     .option(
-      '--timeout-ms <ms>',
+      '--attempt-timeout-ms <ms>',
       'wait this long for each attempt',
       intFlag(1, 3_600_000),
-      titanicClientDefaults.timeoutMs,
+      titanicClientDefaults.attemptTimeoutMs,
     )
+    .option('--timeout-ms <ms>', 'bound of the whole command (every attempt included)', intFlag(1, 86_400_000))
     .option('--retries <n>', 'resends after the first attempt', intFlag(0, 1000), titanicClientDefaults.retries)
     .addOption(logLevelOption('error'))
     .addOption(prettyOption());
@@ -130,7 +135,7 @@ export function registerTitanicCommands(program: Command): void {
         .argument('<uuid>', 'request UUID', uuidArgument),
     ).action(async (uuid: string, flags: TitanicFlags) => {
       process.exitCode = await run('close', flags, async (client) => {
-        await client.close(uuid);
+        await client.closeRequest(uuid);
         return 0;
       });
     }),
@@ -150,12 +155,14 @@ async function run(
   });
   const client = new TitanicClient({
     broker: flags.broker,
+    attemptTimeoutMs: flags.attemptTimeoutMs,
     timeoutMs: flags.timeoutMs,
     retries: flags.retries,
     security: clientSecurityFromFlags('zpat', flags),
     logger,
   });
   try {
+    await client.start();
     return await body(client);
   } catch (err) {
     const code = (err as { code?: unknown }).code;
@@ -164,6 +171,6 @@ async function run(
     );
     return code === 'ERR_TITANIC_INVALID_UUID' ? EXIT_USAGE : EXIT_FAILURE;
   } finally {
-    await client.shutdown();
+    await client.close();
   }
 }
