@@ -86,6 +86,16 @@ describe('PeerLiveness', () => {
     expect(liveness.state('b')).toBe('unknown');
   });
 
+  it('leaves no timer armed once no peer is timing, so a process can exit', () => {
+    const { clock, liveness } = harness();
+    liveness.seen('a');
+    liveness.seen('b');
+    expect(clock.pending).toBe(1);
+    liveness.delete('a');
+    liveness.lost('b');
+    expect(clock.pending).toBe(0);
+  });
+
   it('stop() ends every callback', () => {
     const { clock, events, liveness } = harness();
     liveness.seen('a');

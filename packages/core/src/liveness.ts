@@ -104,6 +104,7 @@ export class PeerLiveness<K> {
     const peer = this.#peers.get(key);
     if (peer === undefined) return false;
     this.#expiring.delete(key);
+    this.#arm();
     const wasAlive = peer.state === 'alive';
     if (peer.state !== 'dead') {
       peer.state = 'dead';
@@ -115,6 +116,7 @@ export class PeerLiveness<K> {
   /** Forget `key`, without calling `onChange`. Returns `true` when it was known. */
   delete(key: K): boolean {
     this.#expiring.delete(key);
+    this.#arm();
     return this.#peers.delete(key);
   }
 

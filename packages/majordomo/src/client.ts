@@ -18,6 +18,7 @@ import {
   componentLogger,
   ProtocolError,
   sleep,
+  TimeoutError,
   frame,
   throwIfAborted,
   toBuffer,
@@ -300,7 +301,7 @@ class CallBound {
     caller?.addEventListener('abort', this.#onAbort, { once: true });
     this.#timer = clock.setTimeout(() => {
       this.timedOut = true;
-      this.#controller.abort(new Error(`timeoutMs (${timeoutMs} ms) passed`));
+      this.#controller.abort(new TimeoutError(`timeoutMs (${timeoutMs} ms) passed`));
     }, timeoutMs);
   }
 

@@ -161,7 +161,7 @@ const NOT_FOUND = Buffer.from('404');
  * Throws `InvalidArgumentError` for bad options.
  */
 export class Dispatcher {
-  readonly stats: DispatcherStats = {
+  readonly #stats: DispatcherStats = {
     sent: 0,
     replies: 0,
     timeouts: 0,
@@ -194,6 +194,10 @@ export class Dispatcher {
   /** Claims, renewals and releases, when the store has leases. */
   readonly #keeper: LeaseKeeper | undefined;
 
+  /** A snapshot of the counters; read it again for fresh figures. */
+  get stats(): DispatcherStats {
+    return { ...this.#stats };
+  }
   constructor(client: DispatchClient, store: TitanicStore, committer: GroupCommitter, options: DispatcherOptions = {}) {
     this.#client = client;
     this.#store = store;
@@ -244,7 +248,7 @@ export class Dispatcher {
           storeRetryDelay: this.#o.storeRetryDelay,
           clock: this.#o.clock,
           log: this.#log,
-          stats: this.stats,
+          stats: this.#stats,
         },
       );
   }
@@ -366,7 +370,7 @@ export class Dispatcher {
       }
       if (request === undefined) {
         // Closed (or already answered) since it was queued.
-        this.stats.skipped++;
+        this.#stats.skipped++;
         this.queue.remove(job.uuid);
         return;
       }
@@ -375,7 +379,7 @@ export class Dispatcher {
         const status = await this.#client.request(MMI_SERVICE, [job.service], options);
         const code = status.at(-1);
         if (code !== undefined && code.equals(NOT_FOUND)) {
-          this.stats.noWorker++;
+          this.#stats.noWorker++;
           this.#log.debug({ uuid: job.uuid, service: serviceName(job) }, 'no worker for the service yet');
           const now = clock.now();
           this.queue.failed(job, now, false);
@@ -390,12 +394,12 @@ export class Dispatcher {
         return;
       }
       sent = true;
-      this.stats.sent++;
+      this.#stats.sent++;
       if (this.#keeper !== undefined) this.#sentAt.set(job.uuid, clock.now());
       const reply = await this.#client.request(job.service, request.body, options);
       if (this.#keeper === undefined) await this.#committer.write({ type: 'reply', uuid: job.uuid, body: reply });
       else await this.#storeReply(job, reply, this.#keeper);
-      this.stats.replies++;
+      this.#stats.replies++;
       this.#keeper?.forget(job.uuid);
       this.queue.succeeded(job);
     } catch (caught) {
@@ -417,7 +421,7 @@ export class Dispatcher {
         return;
       } catch (err) {
         if (this.#abort.signal.aborted || keeper.holds(job.uuid) === undefined) throw err;
-        this.stats.replyRetries++;
+        this.#stats.replyRetries++;
         const delayMs = keeper.storeDelay(attempt);
         // Request UUIDs are bearer tokens (titanic.reply, titanic.close): named at debug level only.
         this.#log.warn(
@@ -437,7 +441,7 @@ export class Dispatcher {
     }
     const code = (err as { code?: unknown }).code;
     if (code === 'ERR_TIMEOUT') {
-      this.stats.timeouts++;
+      this.#stats.timeouts++;
       this.#log.debug({ uuid: job.uuid, sent }, 'attempt timed out');
       this.#log.info(
         {
@@ -448,7 +452,7 @@ export class Dispatcher {
         sent ? 'no reply from the service, will retry' : 'broker did not answer mmi.service, will retry',
       );
     } else {
-      this.stats.errors++;
+      this.#stats.errors++;
       this.#log.debug({ uuid: job.uuid }, 'dispatch failed');
       this.#log.error({ err, service: serviceName(job) }, 'dispatch failed, will retry');
     }

@@ -51,7 +51,7 @@ export interface GroupCommitStats {
  * `ClosedError`; a failed commit rejects every write of its batch with the store's error.
  */
 export class GroupCommitter {
-  readonly stats: GroupCommitStats = { batches: 0, writes: 0, failedBatches: 0 };
+  readonly #stats: GroupCommitStats = { batches: 0, writes: 0, failedBatches: 0 };
   readonly #store: TitanicStore;
   readonly #maxBatch: number;
   readonly #log: Logger;
@@ -61,6 +61,10 @@ export class GroupCommitter {
   #flushing: Promise<void> | undefined;
   #closed = false;
 
+  /** A snapshot of the counters; read it again for fresh figures. */
+  get stats(): GroupCommitStats {
+    return { ...this.#stats };
+  }
   constructor(store: TitanicStore, options: GroupCommitterOptions = {}) {
     this.#store = store;
     this.#maxBatch = options.maxBatch ?? groupCommitterDefaults.maxBatch;
@@ -104,13 +108,13 @@ export class GroupCommitter {
         try {
           await this.#store.write(batch.map((q) => q.write));
           this.#onCommit?.({ durationMs: performance.now() - started, writes: batch.length, ok: true });
-          this.stats.batches++;
-          this.stats.writes += batch.length;
+          this.#stats.batches++;
+          this.#stats.writes += batch.length;
           for (const q of batch) q.resolve();
         } catch (caught) {
           const err = toError(caught);
           this.#onCommit?.({ durationMs: performance.now() - started, writes: batch.length, ok: false });
-          this.stats.failedBatches++;
+          this.#stats.failedBatches++;
           this.#log.error({ err, writes: batch.length }, 'commit failed');
           for (const q of batch) q.reject(err);
         }
