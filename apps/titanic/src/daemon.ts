@@ -68,7 +68,7 @@ interface Flags extends ServerSecurityFlags, MetricsFlags {
   replyWorkers: number;
   heartbeatMs: number;
   liveness: number;
-  timeoutMs: number;
+  dispatchTimeoutMs: number;
   retryMaxMs: number;
   replyRetentionMs: number;
   mmiCheck: boolean;
@@ -146,8 +146,8 @@ const program = createProgram('titanic', 'Titanic: durable, disconnected request
     titanicServerDefaults.liveness,
   )
   .option(
-    '--timeout-ms <ms>',
-    'dispatch timeout: wait this long for a service reply before retrying later',
+    '--dispatch-timeout-ms <ms>',
+    'wait this long for a service reply to one dispatch before retrying later',
     intFlag(1, 86_400_000),
     titanicServerDefaults.dispatchTimeoutMs,
   )
@@ -182,7 +182,10 @@ serverSecurityOptions(program).option(
   "CURVE: the broker's public key (Z85 or its .pub file); Titanic connects with --curve-secret-key-file",
 );
 envOptions(program, 'ZPAT_TITANIC');
-addFlagAliases(program, [{ flags: '--workers <n>', replacement: '--request-workers' }]);
+addFlagAliases(program, [
+  { flags: '--workers <n>', replacement: '--request-workers' },
+  { flags: '--timeout-ms <ms>', replacement: '--dispatch-timeout-ms' },
+]);
 
 program.parse(process.argv);
 const flags = program.opts<Flags & { curveServerKey?: string }>();
@@ -335,7 +338,7 @@ process.exitCode = await runDaemon({
       replyWorkers: flags.replyWorkers,
       heartbeatIntervalMs: flags.heartbeatMs,
       liveness: flags.liveness,
-      dispatchTimeoutMs: flags.timeoutMs,
+      dispatchTimeoutMs: flags.dispatchTimeoutMs,
       mmiCheck: flags.mmiCheck,
       replyRetentionMs: flags.replyRetentionMs,
       maxBacklog: flags.maxBacklog,

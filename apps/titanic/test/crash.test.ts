@@ -47,7 +47,7 @@ describe('titanic crash safety (real processes)', () => {
         dataDir,
         '--heartbeat-ms',
         String(HEARTBEAT_MS),
-        '--timeout-ms',
+        '--dispatch-timeout-ms',
         '1000',
         '--retry-max-ms',
         '500',

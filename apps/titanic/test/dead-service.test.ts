@@ -63,7 +63,7 @@ function startTitanic(storeArgs: string[], extra: string[] = []): Promise<Daemon
       ...storeArgs,
       '--heartbeat-ms',
       String(HEARTBEAT_MS),
-      '--timeout-ms',
+      '--dispatch-timeout-ms',
       '2000',
       ...extra,
     ],

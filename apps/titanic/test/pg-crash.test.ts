@@ -12,7 +12,7 @@
  * (`-m immediate`, crash recovery). Then:
  * - every UUID acknowledged with "200" yields exactly its own reply (the echo of its unique body);
  * - no request was dispatched twice within its timeout: a body reaches an echo worker a second
- *   time only at least `--timeout-ms` after the first time, and only after a chaos event in between;
+ *   time only at least `--dispatch-timeout-ms` after the first time, and only after a chaos event in between;
  * - the dead service's requests are all still pending and never reached a worker, and they did
  *   not hold up the echo requests.
  *
@@ -49,7 +49,7 @@ function titanicArgs(broker: string, url: string): string[] {
     '200',
     '--heartbeat-ms',
     String(HEARTBEAT_MS),
-    '--timeout-ms',
+    '--dispatch-timeout-ms',
     String(TIMEOUT_MS),
     '--retry-max-ms',
     '500',

@@ -9,7 +9,7 @@
  * Six requests are dispatched; then A is stopped with SIGTERM and started again, then B. A request
  * that an instance abandons in flight at shutdown (its worker is still running it) is handed back
  * with what remains of its timeout as the delay, so no instance sends it again within its
- * timeout: every dispatch of a body comes at least `--timeout-ms` after the one before, and every
+ * timeout: every dispatch of a body comes at least `--dispatch-timeout-ms` after the one before, and every
  * request is answered with its own reply.
  */
 import { constantBackoff, sleep } from '@zpatterns/core';
@@ -45,7 +45,7 @@ describe.skipIf(!available)('titanic on PostgreSQL: rolling restart with a slow 
       '100',
       '--heartbeat-ms',
       String(HEARTBEAT_MS),
-      '--timeout-ms',
+      '--dispatch-timeout-ms',
       String(TIMEOUT_MS),
       '--log-level',
       'info',
