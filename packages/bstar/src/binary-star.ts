@@ -32,6 +32,8 @@ import {
   type ServerSecurity,
   type TimerHandle,
   WarningLimiter,
+  type ServerDeadStatus,
+  type ServerAliveStatus,
 } from '@zpatterns/core';
 import { initialState, transition, type BStarEvent, type BStarNotice, type BStarRole, type BStarState } from './fsm.js';
 import { BSTAR_HEARTBEAT_MS, BSTAR_PEER_EXPIRY_HEARTBEATS, decodeState, encodeState } from './protocol.js';
@@ -76,7 +78,10 @@ export const binaryStarDefaults = {
 
 /**
  * What `status()` yields besides `started` and `closed`: each state change, each notice the book
- * would have aborted on, and the peer coming alive or falling silent.
+ * would have aborted on, and the peer coming alive or falling silent: `server-alive` when its
+ * state messages arrive (first heard, or back after silence), `server-dead` once it has been
+ * silent for two heartbeats (a client vote now makes this server active). `server` is the peer's
+ * state endpoint (`stateConnect`).
  */
 export type BinaryStarStatus =
   | {
@@ -97,20 +102,8 @@ export type BinaryStarStatus =
       /** This server's state when it was seen. */
       readonly state: BStarState;
     }
-  | {
-      /** The peer's state messages arrive (first heard, or back after silence). */
-      readonly type: 'server-alive';
-      /** The peer's state endpoint (`stateConnect`). */
-      readonly server: string;
-    }
-  | {
-      /** The peer has been silent for two heartbeats: a client vote now makes this server active. */
-      readonly type: 'server-dead';
-      /** The peer's state endpoint (`stateConnect`). */
-      readonly server: string;
-      /** How long it has been silent (ms). */
-      readonly silentMs: number;
-    };
+  | ServerAliveStatus
+  | ServerDeadStatus;
 
 /** Counters of one `BinaryStar`. */
 export interface BinaryStarStats {

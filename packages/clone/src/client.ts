@@ -12,7 +12,7 @@
  * replica changes when the server publishes the write back. `set()` is fire-and-forget, as the
  * book's `clone_set`; `commit()` waits for the server's sequence number.
  */
-import type { Clock, Logger, SecurityOptions, StartOptions } from '@zpatterns/core';
+import type { Clock, Logger, SecurityOptions, StartOptions, ServerDeadStatus } from '@zpatterns/core';
 import {
   InvalidArgumentError,
   AbortError,
@@ -92,7 +92,8 @@ export interface CloneChange {
 
 /**
  * What `client.status()` yields besides `started` and `closed`; `server` is the server's snapshot
- * endpoint (`tcp://HOST:P` for a server given as a string).
+ * endpoint (`tcp://HOST:P` for a server given as a string). `server-dead`: the server followed
+ * was silent for `serverTtlMs` (no update, no HUGZ, no snapshot reply).
  */
 export type CloneClientStatus =
   | {
@@ -101,14 +102,7 @@ export type CloneClientStatus =
       /** The server now followed. */
       readonly server: string;
     }
-  | {
-      /** The server followed was silent for `serverTtlMs` (no update, no HUGZ, no snapshot reply). */
-      readonly type: 'server-dead';
-      /** The silent server. */
-      readonly server: string;
-      /** How long it had been silent. */
-      readonly silentMs: number;
-    }
+  | ServerDeadStatus
   | {
       /** The client moved to the next server of the list after `from` went silent. */
       readonly type: 'failover';

@@ -20,7 +20,15 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CurveKeyPair, Logger, Message, SecurityOptions, ServerSecurity, ZapRequest } from '@zpatterns/core';
+import type {
+  CurveKeyPair,
+  Logger,
+  Message,
+  SecurityOptions,
+  ServerSecurity,
+  ZapRequest,
+  ServerDeadStatus,
+} from '@zpatterns/core';
 import {
   applyBindSecurity,
   applyConnectSecurity,
@@ -184,7 +192,8 @@ export interface CloneServerStats {
 
 /**
  * What `server.status()` yields besides `started` and `closed`. A passive server also reports
- * how it follows its active peer (`server` is the peer's snapshot endpoint).
+ * how it follows its active peer (`server` is the peer's snapshot endpoint): `server-dead` when
+ * the peer has been silent for `peerTtlMs` (the passive then asks it again).
  */
 export type CloneServerStatus =
   | {
@@ -211,14 +220,7 @@ export type CloneServerStatus =
       /** Which and why, as in `health.reason`. */
       readonly reason: string;
     }
-  | {
-      /** Passive: the active peer has been silent for `peerTtlMs`; the passive asks it again. */
-      readonly type: 'server-dead';
-      /** The peer's snapshot endpoint. */
-      readonly server: string;
-      /** How long it had been silent. */
-      readonly silentMs: number;
-    }
+  | ServerDeadStatus
   | {
       /** Passive: a snapshot of the active peer is applied and the passive follows its stream. */
       readonly type: 'connected';

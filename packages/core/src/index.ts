@@ -67,7 +67,7 @@ export type { Bindable } from './endpoints.js';
 export type { CoreErrorCode } from './errors.js';
 export type { Frame, Frames, Message } from './frames.js';
 export type { HeartbeatOptions, HeartbeatPort } from './heartbeat.js';
-export type { PeerLivenessOptions, PeerState } from './liveness.js';
+export type { PeerLivenessOptions, PeerState, ServerAliveStatus, ServerDeadStatus } from './liveness.js';
 export type { CurveKeyPair } from './keys.js';
 export type { DefinedOnly } from './options.js';
 export type { RotationStrategy, ServerRotationOptions } from './rotation.js';

@@ -29,6 +29,8 @@ import {
   type TimerHandle,
   type SecurityOptions,
   WarningLimiter,
+  type ServerDeadStatus,
+  type ServerAliveStatus,
 } from '@zpatterns/core';
 import { FreelanceOptionsError, FreelanceTimeoutError } from './errors.js';
 import { decodeClientInbound, decodeRequestId, encodePing, encodeRequest, encodeRequestId } from './protocol.js';
@@ -120,19 +122,7 @@ export interface FreelanceServerInfo {
  * alive (its first PONG or reply, or its first after it was dead), or dies (silent for
  * `serverTtlMs`, or a send to it refused as unreachable). Requests go only to live servers.
  */
-export type FreelanceClientStatus =
-  | {
-      readonly type: 'server-alive';
-      /** The server's endpoint. */
-      readonly server: string;
-    }
-  | {
-      readonly type: 'server-dead';
-      /** The server's endpoint. */
-      readonly server: string;
-      /** How long it had been silent when it was declared dead. */
-      readonly silentMs: number;
-    };
+export type FreelanceClientStatus = ServerAliveStatus | ServerDeadStatus;
 
 /** Counters of one `FreelanceClient`, as a snapshot (see `stats`). */
 export interface FreelanceClientStats {

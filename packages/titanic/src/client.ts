@@ -23,6 +23,8 @@ import {
   throwIfAborted,
   type Frame,
   definedOnly,
+  type ServerDeadStatus,
+  type ServerAliveStatus,
 } from '@zpatterns/core';
 import {
   MajordomoClient,
@@ -106,22 +108,12 @@ export interface WaitReplyOptions extends TitanicCallOptions {
 /**
  * The client's status events (beside `started` and `closed`): `server-dead` when a TSP call ran out
  * of attempts with no answer (Titanic or its broker is down; `waitReply` keeps polling), then
- * `server-alive` at the next answer; `failover` when, with several `brokers`, the MDP client moves
- * to the next one.
+ * `server-alive` at the next answer (`server` is the broker's endpoint); `failover` when, with
+ * several `brokers`, the MDP client moves to the next one.
  */
 export type TitanicClientStatus =
-  | {
-      readonly type: 'server-dead';
-      /** The broker the unanswered call went to. */
-      readonly server: string;
-      /** How long nothing has been answered (since the last answer, or since the start). */
-      readonly silentMs: number;
-    }
-  | {
-      readonly type: 'server-alive';
-      /** The broker that answered. */
-      readonly server: string;
-    }
+  | ServerDeadStatus
+  | ServerAliveStatus
   | {
       readonly type: 'failover';
       /** The broker an attempt timed out on. */
