@@ -1,10 +1,10 @@
 /**
  * Error classes of `@zpatterns/freelance`: one class per failure mode, each with a stable `code`.
  */
-import { TimeoutError, ZPatternsError } from '@zpatterns/core';
+import { BindError, InvalidArgumentError, TimeoutError, ZPatternsError } from '@zpatterns/core';
 
 /** Stable codes of the errors raised by `@zpatterns/freelance` (beyond core's). */
-export type FreelanceErrorCode = 'ERR_FLP_OPTIONS' | 'ERR_FLP_BIND' | (string & {});
+export type FreelanceErrorCode = string & {};
 
 /** Base class of every Freelance error. */
 export class FreelanceError<TCode extends string = FreelanceErrorCode> extends ZPatternsError<TCode> {
@@ -12,24 +12,22 @@ export class FreelanceError<TCode extends string = FreelanceErrorCode> extends Z
   override name = 'FreelanceError';
 }
 
-/** An option is out of range or inconsistent. The message names it. */
-export class FreelanceOptionsError extends FreelanceError<'ERR_FLP_OPTIONS'> {
+/**
+ * An option is out of range or inconsistent. The message names it. Extends core's
+ * `InvalidArgumentError`, so `code` is `'ERR_INVALID_ARGUMENT'`.
+ */
+export class FreelanceOptionsError extends InvalidArgumentError {
   /** Always `'FreelanceOptionsError'`. */
   override name = 'FreelanceOptionsError';
-  constructor(message: string, options?: ErrorOptions) {
-    super('ERR_FLP_OPTIONS', message, options);
-  }
 }
 
-/** The server could not bind its endpoint. */
-export class FreelanceBindError extends FreelanceError<'ERR_FLP_BIND'> {
+/** The server could not bind its endpoint. Extends core's `BindError`, so `code` is `'ERR_BIND'`. */
+export class FreelanceBindError extends BindError {
   /** Always `'FreelanceBindError'`. */
   override name = 'FreelanceBindError';
-  /** The endpoint that could not be bound. */
-  readonly endpoint: string;
+  /** @param endpoint - the endpoint as given */
   constructor(endpoint: string, options?: ErrorOptions) {
-    super('ERR_FLP_BIND', `freelance server could not bind ${endpoint}`, options);
-    this.endpoint = endpoint;
+    super(endpoint, `freelance server could not bind ${endpoint}`, options);
   }
 }
 

@@ -199,7 +199,9 @@ describe('FreelanceClient', () => {
   it('rejects bad options with a typed error naming the option', () => {
     expect(() => new FreelanceClient({ servers: ['tcp://127.0.0.1:5'], retries: -1 })).toThrow(/retries/);
     expect(() => new FreelanceClient({ servers: ['tcp://127.0.0.1:5'], timeoutMs: 0 })).toThrow(/timeoutMs/);
-    expect(() => new FreelanceClient({ servers: [] })).toThrow(expect.objectContaining({ code: 'ERR_FLP_OPTIONS' }));
+    expect(() => new FreelanceClient({ servers: [] })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+    );
   });
 });
 

@@ -41,7 +41,7 @@ describe('Freelance lifecycle', () => {
 
   it('bad options throw synchronously, in the constructor', () => {
     expect(() => new FreelanceServer({ bind: 'ipc://*' })).toThrow(
-      expect.objectContaining({ code: 'ERR_FLP_OPTIONS' }),
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
     );
     expect(() => new FreelanceServer({ bind: 'tcp://127.0.0.1:*', maxConcurrent: 0 })).toThrow(/maxConcurrent/);
     expect(() => new FreelanceClient({ servers: ['tcp://127.0.0.1:5'], strategy: 'x' as never })).toThrow(/strategy/);

@@ -116,11 +116,11 @@ describe('FreelanceServer', () => {
   });
 
   it('rejects an ipc wildcard and reports a bind failure with a typed error', async () => {
-    await expect(FreelanceServer.start({ bind: 'ipc://*' })).rejects.toMatchObject({ code: 'ERR_FLP_OPTIONS' });
+    await expect(FreelanceServer.start({ bind: 'ipc://*' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
     const s = await server();
-    await expect(FreelanceServer.start({ bind: s.bound })).rejects.toMatchObject({ code: 'ERR_FLP_BIND' });
+    await expect(FreelanceServer.start({ bind: s.bound })).rejects.toMatchObject({ code: 'ERR_BIND' });
     await expect(FreelanceServer.start({ bind: s.bound, maxFrames: 0 })).rejects.toMatchObject({
-      code: 'ERR_FLP_OPTIONS',
+      code: 'ERR_INVALID_ARGUMENT',
     });
   });
 });

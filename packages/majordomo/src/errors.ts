@@ -2,10 +2,10 @@
  * Error classes of `@zpatterns/majordomo`. Each failure mode is its own class with a stable string
  * `code`; the client and worker append their own classes below the broker's.
  */
-import { TimeoutError, ZPatternsError } from '@zpatterns/core';
+import { BindError, InvalidArgumentError, TimeoutError, ZPatternsError } from '@zpatterns/core';
 
 /** Stable codes of the errors raised by `@zpatterns/majordomo` (beyond core's). */
-export type MajordomoErrorCode = 'ERR_MDP_BIND' | 'ERR_MDP_OPTIONS' | (string & {});
+export type MajordomoErrorCode = string & {};
 
 /** Base class of every Majordomo error. */
 export class MajordomoError<TCode extends string = MajordomoErrorCode> extends ZPatternsError<TCode> {
@@ -13,25 +13,26 @@ export class MajordomoError<TCode extends string = MajordomoErrorCode> extends Z
   override name = 'MajordomoError';
 }
 
-/** The broker could not bind an endpoint (address in use, bad endpoint, closed broker). */
-export class BrokerBindError extends MajordomoError<'ERR_MDP_BIND'> {
+/**
+ * The broker could not bind an endpoint (address in use, bad endpoint, closed broker). Extends
+ * core's `BindError`, so `code` is `'ERR_BIND'`.
+ */
+export class BrokerBindError extends BindError {
   /** `'BrokerBindError'`. */
   override name = 'BrokerBindError';
-  /** The endpoint that could not be bound. */
-  readonly endpoint: string;
+  /** @param endpoint - the endpoint as given */
   constructor(endpoint: string, options?: ErrorOptions) {
-    super('ERR_MDP_BIND', `broker could not bind ${endpoint}`, options);
-    this.endpoint = endpoint;
+    super(endpoint, `broker could not bind ${endpoint}`, options);
   }
 }
 
-/** An option is out of range (for example `heartbeatIntervalMs <= 0`). The message names it. */
-export class MajordomoOptionsError extends MajordomoError<'ERR_MDP_OPTIONS'> {
+/**
+ * An option is out of range (for example `heartbeatIntervalMs <= 0`). The message names it.
+ * Extends core's `InvalidArgumentError`, so `code` is `'ERR_INVALID_ARGUMENT'`.
+ */
+export class MajordomoOptionsError extends InvalidArgumentError {
   /** `'MajordomoOptionsError'`. */
   override name = 'MajordomoOptionsError';
-  constructor(message: string, options?: ErrorOptions) {
-    super('ERR_MDP_OPTIONS', message, options);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

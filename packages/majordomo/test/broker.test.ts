@@ -288,7 +288,7 @@ describe('Broker: lifecycle', () => {
 
   it('a bad endpoint rejects with BrokerBindError', async () => {
     await using ctx = await startBroker();
-    await expect(ctx.broker.bind('tcp://256.0.0.1:1')).rejects.toMatchObject({ code: 'ERR_MDP_BIND' });
+    await expect(ctx.broker.bind('tcp://256.0.0.1:1')).rejects.toMatchObject({ code: 'ERR_BIND' });
   });
 
   it('rejects bad options with a message naming the option', () => {

@@ -159,9 +159,9 @@ describe('start and close before start', () => {
 
   it('a bind that fails rejects start() with BrokerBindError and leaves the broker closed', async () => {
     const broker = new Broker({ bind: 'tcp://256.0.0.1:1' });
-    await expect(broker.start()).rejects.toMatchObject({ code: 'ERR_MDP_BIND' });
+    await expect(broker.start()).rejects.toMatchObject({ code: 'ERR_BIND' });
     expect(broker.lifecycle).toBe('closed');
-    await expect(broker.closed()).resolves.toMatchObject({ code: 'ERR_MDP_BIND' });
+    await expect(broker.closed()).resolves.toMatchObject({ code: 'ERR_BIND' });
   });
 });
 
