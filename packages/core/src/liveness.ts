@@ -104,7 +104,7 @@ export class PeerLiveness<K> {
     if (peer.state === 'alive') return;
     peer.lastSeen = this.#clock.now();
     this.#expiring.touch(key, peer, peer.lastSeen);
-    this.#arm();
+    if (this.#timer === undefined) this.#arm();
   }
 
   /** A sign of life from `key` (any message). Returns `true` when this brought it (back) to life. */
@@ -113,7 +113,9 @@ export class PeerLiveness<K> {
     const now = this.#clock.now();
     peer.lastSeen = now;
     this.#expiring.touch(key, peer, now);
-    this.#arm();
+    // A sign of life only moves an expiry later: an armed timer fires no later than needed and
+    // re-arms then, so the common case (every message) costs no timer work.
+    if (this.#timer === undefined) this.#arm();
     if (peer.state === 'alive') return false;
     peer.state = 'alive';
     this.#onChange?.(key, 'alive', 0);
