@@ -3,4 +3,3 @@
  * may change in any release.
  */
 export { persistentRetryDelay } from './backoff.js';
-export { CloseOnce } from './close-once.js';
