@@ -247,7 +247,10 @@ type ResolvedOptions = Required<Omit<CloneServerOptions, 'clock' | 'logger' | 'p
 /** Snapshot requests that may wait for a slot; more are dropped. */
 const MAX_QUEUED_SNAPSHOTS = 10_000;
 
-/** UUIDs remembered for duplicate detection. */
+/**
+ * UUIDs remembered for duplicate detection (ours as active, the active's as passive): a client
+ * copy of one of these is never sequenced again, however late it comes.
+ */
 const RECENT_UUIDS = 100_000;
 
 interface Pending {
@@ -307,8 +310,11 @@ export class CloneServer extends Component<CloneServerStatus> {
   #follower: Follower | undefined;
   /** Passive: client updates not yet seen from the active, oldest first, by UUID (hex). */
   readonly #pending = new Map<string, Pending>();
-  /** Passive: the active's updates whose client copy has not arrived yet, by UUID (hex). */
-  readonly #seenFromActive = new Map<string, { at: number; copies: number }>();
+  /**
+   * Passive: the active's anonymous updates whose client copy has not arrived yet, by key and
+   * value, oldest first; bounded by count (RECENT_UUIDS), never by age.
+   */
+  readonly #seenFromActive = new Map<string, { copies: number }>();
   #refusedLoggedAt = -Infinity;
   #health: CloneServerHealth = { ok: true };
   #snapshotsRunning = 0;
@@ -712,7 +718,13 @@ export class CloneServer extends Component<CloneServerStatus> {
       this.#sequenceAndPublish(update);
       return;
     }
-    // Passive, or not yet decided: hold it until the active publishes it (model six).
+    // Passive, or not yet decided: hold it until the active publishes it (model six), unless the
+    // active has sequenced it already, however long ago: a late copy replayed on failover would
+    // bring back a value that newer writes replaced.
+    if (update.uuid.length > 0 && this.#recent.has(update.uuid.toString('hex'))) {
+      this.#stats.duplicates += 1;
+      return;
+    }
     const id = pendingId(update);
     if (this.#consumeSeen(id)) return; // the active's copy came first
     if (this.#pending.size >= this.#o.maxPending) {
@@ -732,7 +744,7 @@ export class CloneServer extends Component<CloneServerStatus> {
     else this.#pending.set(id, { msg: update, at: this.#clock.now(), copies: 1 });
   }
 
-  /** Passive: one of the active's updates matches this id; true if it was recorded as seen. */
+  /** Passive: one of the active's anonymous updates matches this id; true if it was recorded as seen. */
   #consumeSeen(id: string): boolean {
     const seen = this.#seenFromActive.get(id);
     if (seen === undefined) return false;
@@ -753,11 +765,17 @@ export class CloneServer extends Component<CloneServerStatus> {
     this.#staged = this.#store.sequence;
     this.#term = new Map();
     this.#lostSplitBrain = false;
+    let replayed = 0;
     for (const { msg } of this.#pending.values()) {
+      if (msg.uuid.length > 0 && this.#recent.has(msg.uuid.toString('hex'))) {
+        this.#stats.duplicates += 1; // the old active sequenced it: never again
+        continue;
+      }
+      replayed += 1;
       this.#stats.replayed += 1;
       this.#sequenceAndPublish(msg);
     }
-    this.#log.info({ from: was, replayed: this.#pending.size, sequence: this.sequence }, 'clone server active');
+    this.#log.info({ from: was, replayed, sequence: this.sequence }, 'clone server active');
     this.#pending.clear();
     this.#seenFromActive.clear();
   }
@@ -837,10 +855,18 @@ export class CloneServer extends Component<CloneServerStatus> {
     const pending = this.#pending.get(id);
     if (pending !== undefined) {
       if (--pending.copies === 0) this.#pending.delete(id);
-    } else {
+    } else if (msg.uuid.length === 0) {
+      // An anonymous update (the book's clients) can only be matched by key and value, copy for
+      // copy; one with a UUID is in #recent, which is what a late client copy is checked against.
       const seen = this.#seenFromActive.get(id);
       if (seen !== undefined) seen.copies += 1;
-      else this.#seenFromActive.set(id, { at: now, copies: 1 });
+      else {
+        this.#seenFromActive.set(id, { copies: 1 });
+        if (this.#seenFromActive.size > RECENT_UUIDS) {
+          const oldest = this.#seenFromActive.keys().next();
+          if (oldest.done !== true) this.#seenFromActive.delete(oldest.value);
+        }
+      }
     }
     this.#store.applySequenced(msg, now);
     if (this.#journal !== undefined) {
@@ -946,10 +972,6 @@ export class CloneServer extends Component<CloneServerStatus> {
       if (p.at > horizon) break;
       this.#pending.delete(id);
       this.#stats.pendingExpired += 1;
-    }
-    for (const [id, { at }] of this.#seenFromActive) {
-      if (at > horizon) break;
-      this.#seenFromActive.delete(id);
     }
   }
 
