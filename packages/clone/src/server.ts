@@ -186,7 +186,10 @@ export interface CloneServerStats {
   replayed: number;
   /** Journal batches committed. */
   commits: number;
-  /** Journal commits that failed (their updates were neither applied nor published). */
+  /**
+   * Journal writes that failed. An active's batch is then neither applied nor published; a
+   * passive's (applied already) is written by the next write, which replaces the journal whole.
+   */
   journalFailures: number;
 }
 
@@ -219,6 +222,10 @@ export type CloneServerStatus =
       readonly type: 'unhealthy';
       /** Which and why, as in `health.reason`. */
       readonly reason: string;
+    }
+  | {
+      /** `health` turned true again: the journal takes writes again (and nothing else is wrong). */
+      readonly type: 'healthy';
     }
   | ServerDeadStatus
   | {
@@ -316,7 +323,14 @@ export class CloneServer extends Component<CloneServerStatus> {
    */
   readonly #seenFromActive = new Map<string, { copies: number }>();
   #refusedLoggedAt = -Infinity;
-  #health: CloneServerHealth = { ok: true };
+  /** What is wrong, by cause (the replica loop, the journal): healthy when empty. */
+  readonly #faults = new Map<'replica' | 'journal', string>();
+  /**
+   * With a journal: it does not hold the map this server holds (a passive's commit or a snapshot's
+   * replace failed, and the passive had applied those updates already). The next journal write
+   * replaces it whole, so it never records a sequence on top of a map it does not hold.
+   */
+  #journalBehind = false;
   #snapshotsRunning = 0;
   readonly #snapshotQueue: { identity: Buffer; subtree: string }[] = [];
   /** Clients (identities, hex) with a snapshot running or waiting: one each at most. */
@@ -402,19 +416,27 @@ export class CloneServer extends Component<CloneServerStatus> {
   }
 
   /**
-   * Whether this server works as it should: false once the passive's replica loop has failed or a
-   * journal commit has failed (`reason` says which and why). clonesrv's /healthz answers 503 then.
+   * Whether this server works as it should: false while the passive's replica loop has failed or
+   * the last journal write failed (`reason` says which and why); a journal write that succeeds
+   * again makes it true. clonesrv's /healthz answers 503 meanwhile.
    */
   get health(): CloneServerHealth {
-    return this.#health;
+    const [reason] = this.#faults.values();
+    return reason === undefined ? { ok: true } : { ok: false, reason };
   }
 
   #unhealthy(what: 'replica' | 'journal', err: Error): void {
-    const wasOk = this.#health.ok;
+    const wasOk = this.#faults.size === 0;
     const reason = `${what}: ${err.message}`;
-    this.#health = { ok: false, reason };
+    this.#faults.set(what, reason);
     this.#log.error({ err, what }, 'clone server unhealthy');
     if (wasOk) this.emit({ type: 'unhealthy', reason });
+  }
+
+  #recovered(what: 'replica' | 'journal'): void {
+    if (!this.#faults.delete(what)) return;
+    this.#log.warn({ what, healthy: this.#faults.size === 0 }, 'clone server recovered');
+    if (this.#faults.size === 0) this.emit({ type: 'healthy' });
   }
 
   #setRole(to: CloneServerRole): void {
@@ -505,6 +527,7 @@ export class CloneServer extends Component<CloneServerStatus> {
     });
     this.#every(this.#o.flushIntervalMs, () => {
       if (this.#role === 'active') this.#expire();
+      this.#retryJournal();
     });
     this.#log.info(
       { endpoints: this.endpoints, role: this.#role, pair: this.#options.pair?.role, sequence: this.sequence },
@@ -592,18 +615,66 @@ export class CloneServer extends Component<CloneServerStatus> {
     }
   }
 
+  /**
+   * Commit `batch`, which reaches `sequence`, on top of the map the journal holds. When the journal
+   * is behind the map, it is first replaced with the whole map (without the batch on the active,
+   * which applies a batch only after its commit). False when either failed.
+   */
   #journalWrite(batch: readonly KvMsg[], sequence: bigint): boolean {
     const journal = this.#journal;
     if (journal === undefined) return true;
+    if (!this.#syncJournal()) return false;
     try {
       journal.write(this.#toWrites(batch), sequence);
       this.#stats.commits += 1;
+      this.#recovered('journal');
       return true;
     } catch (err) {
-      this.#stats.journalFailures += 1;
-      this.#log.error({ err: toError(err), updates: batch.length }, 'journal commit failed; updates not applied');
-      this.#unhealthy('journal', toError(err));
+      this.#journalFailed(err, batch.length);
       return false;
+    }
+  }
+
+  /** When the journal is behind the map, replace it with the whole map. False when that failed. */
+  #syncJournal(): boolean {
+    const journal = this.#journal;
+    if (journal === undefined || !this.#journalBehind) return true;
+    const entries = [...this.#store.snapshot('', this.#clock.now())];
+    try {
+      journal.replace(this.#toWrites(entries), this.#store.sequence);
+      this.#stats.commits += 1;
+      this.#journalBehind = false;
+      this.#recovered('journal');
+      return true;
+    } catch (err) {
+      this.#journalFailed(err, entries.length);
+      return false;
+    }
+  }
+
+  #journalFailed(err: unknown, updates: number): void {
+    this.#stats.journalFailures += 1;
+    this.#log.error({ err: toError(err), updates }, 'journal commit failed');
+    this.#unhealthy('journal', toError(err));
+  }
+
+  /**
+   * Every flush tick while the journal is failing: bring it up to the map, or (when it holds the
+   * map) commit the sequence alone, so the server turns healthy as soon as the disk takes writes
+   * again, even with no update to write.
+   */
+  #retryJournal(): void {
+    const journal = this.#journal;
+    if (journal === undefined || !this.#faults.has('journal') || this.#batch.length > 0) return;
+    if (this.#journalBehind) {
+      this.#syncJournal();
+      return;
+    }
+    try {
+      journal.write([], this.#store.sequence);
+      this.#recovered('journal');
+    } catch (err) {
+      this.#log.debug({ err: toError(err) }, 'journal still failing');
     }
   }
 
@@ -957,12 +1028,15 @@ export class CloneServer extends Component<CloneServerStatus> {
     }
   }
 
-  /** Passive: commit what was replicated from the active (nothing to publish). */
+  /**
+   * Passive: commit what was replicated from the active (nothing to publish). The map holds it
+   * already: if the commit fails, the journal is behind and the next write replaces it whole.
+   */
   #flushReplicated(): void {
     this.#flushScheduled = false;
     const batch = this.#batch.map((b) => b.msg);
     this.#batch = [];
-    if (batch.length > 0) this.#journalWrite(batch, this.#store.sequence);
+    if (batch.length > 0 && !this.#journalWrite(batch, this.#store.sequence)) this.#journalBehind = true;
   }
 
   /** The active is alive (a HUGZ): what it has not published by now, it never will. */
@@ -975,17 +1049,12 @@ export class CloneServer extends Component<CloneServerStatus> {
     }
   }
 
+  /** Passive: a snapshot replaced the map; the journal must follow, whole. */
   #journalReplace(): void {
-    const journal = this.#journal;
-    if (journal === undefined) return;
+    if (this.#journal === undefined) return;
     this.#batch = [];
-    const entries = [...this.#store.snapshot('', this.#clock.now())];
-    try {
-      journal.replace(this.#toWrites(entries), this.#store.sequence);
-      this.#stats.commits += 1;
-    } catch (err) {
-      this.#log.error({ err: toError(err) }, 'journal replace failed');
-    }
+    this.#journalBehind = true;
+    this.#syncJournal();
   }
 
   #bad(err: unknown, socket: string, peer?: Buffer): void {
