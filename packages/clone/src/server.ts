@@ -32,6 +32,7 @@ import type {
 import {
   applyBindSecurity,
   applyConnectSecurity,
+  applyPeerLimits,
   Channel,
   Component,
   definedOnly,
@@ -54,6 +55,7 @@ import { Follower, type FollowerEvent } from './follower.js';
 import { CloneJournal, type JournalWrite } from './journal.js';
 import type { KvMsg } from './kvmsg.js';
 import { decodeIcanhaz, decodeKvMsg, encodeHugz, encodeKthxbai, encodeKvMsg, HUGZ, isReservedKey } from './kvmsg.js';
+import { OVER_LIMIT, watchPeerLink } from './peer-link.js';
 import { KvStore, ttlRemainingMs } from './store.js';
 
 /** The Binary Star side of a pair. */
@@ -164,7 +166,11 @@ export interface CloneServerStats {
   snapshotsRefused: number;
   /** Keys deleted because their TTL ran out (active only). */
   expired: number;
-  /** Malformed messages on any port, dropped and logged. */
+  /**
+   * Malformed messages on any socket, dropped and logged: the public ports, and the links to the
+   * peer (HUGZ watch, and a passive's update stream and snapshot), where a connection libzmq
+   * closed over a frame past the size limit counts one too (the link is reopened).
+   */
   badMessages: number;
   /** Snapshot requests dropped because the Binary Star vote went against us. */
   votesRejected: number;
@@ -481,6 +487,7 @@ export class CloneServer extends Component<CloneServerStatus> {
       // The peer's HUGZ, always: its sequence is what a split brain is decided by.
       const watch = new zmq.Subscriber({ linger: 0 });
       applyConnectSecurity(watch, peerSecurity(this.#options.security));
+      applyPeerLimits(watch);
       watch.subscribe(HUGZ);
       this.#peerWatch = new Channel(watch, { name: 'peer-hugz', logger: this.#log });
     }
@@ -502,8 +509,12 @@ export class CloneServer extends Component<CloneServerStatus> {
       bstar.onPassive(() => this.#becomePassive());
       const watch = this.#peerWatch;
       if (watch !== undefined) {
+        const endpoint = this.#peerAddress().publisher;
+        watchPeerLink(watch.socket, endpoint, () =>
+          this.#bad(new ProtocolError(`${OVER_LIMIT}; reconnected`), 'peer-hugz'),
+        );
         try {
-          watch.socket.connect(this.#peerAddress().publisher);
+          watch.socket.connect(endpoint);
         } catch (err) {
           this.#unhealthy('replica', toError(err));
         }
@@ -871,6 +882,10 @@ export class CloneServer extends Component<CloneServerStatus> {
       clock: this.#clock,
       security: peerSecurity(this.#options.security),
       logger: this.#log.child({ peer: true }),
+      limitFrames: true,
+      onBadMessage: (socket, reason) => {
+        if (this.#follower === follower) this.#bad(new ProtocolError(reason), `peer-${socket}`);
+      },
       onSnapshot: (entries, sequence) => {
         if (this.#follower !== follower) return;
         this.#store.replace(
