@@ -18,8 +18,6 @@
  * - with `dataDir`, updates are committed to SQLite before they are published.
  */
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type {
   CurveKeyPair,
   Logger,
@@ -56,6 +54,13 @@ import { CloneJournal, type JournalWrite } from './journal.js';
 import type { KvMsg } from './kvmsg.js';
 import { decodeIcanhaz, decodeKvMsg, encodeHugz, encodeKthxbai, encodeKvMsg, HUGZ, isReservedKey } from './kvmsg.js';
 import { OVER_LIMIT, watchPeerLink } from './peer-link.js';
+import {
+  decodeSplitBrainQuery,
+  handOver,
+  keepDivergent,
+  SplitBrainArbiter,
+  type SplitBrainOutcome,
+} from './split-brain.js';
 import { KvStore, ttlRemainingMs } from './store.js';
 
 /** The Binary Star side of a pair. */
@@ -214,13 +219,16 @@ export type CloneServerStatus =
       readonly to: CloneServerRole;
     }
   | {
-      /** Both servers of the pair were active; the data decided which one stays. */
+      /**
+       * Both servers of the pair were active; the data decided which one stays. Reported once
+       * per split brain, when decided: both sides froze their sequence and exchanged it.
+       */
       readonly type: 'split-brain';
       /** Whether this server stays active (the other steps down and hands its updates over). */
       readonly stays: boolean;
-      /** This server's sequence. */
+      /** This server's sequence, frozen when it saw the split brain. */
       readonly sequence: bigint;
-      /** The peer's sequence as its last HUGZ showed it, when one was heard. */
+      /** The peer's, as it answered (frozen too); undefined when it stopped being active first. */
       readonly peerSequence: bigint | undefined;
     }
   | {
@@ -306,10 +314,18 @@ export class CloneServer extends Component<CloneServerStatus> {
   readonly #timers = new Set<TimerHandle>();
   readonly #bstar: BinaryStar | undefined;
   #peerWatch: Channel<zmq.Subscriber> | undefined;
-  /** The peer's sequence as its last HUGZ showed it. */
+  /**
+   * The peer's sequence as its last HUGZ showed it: logged with a split brain, for the operator
+   * (the decision itself is taken on numbers exchanged at that moment; see split-brain.ts).
+   */
   #peerSequence: bigint | undefined;
-  /** Active: the last update to each key this server sequenced in its current term as active. */
+  /**
+   * Active: the last update to each key this server sequenced in its current term as active, all
+   * of them (a key whose TTL ran out leaves it): what it hands over if it loses a split brain.
+   */
   #term = new Map<string, KvMsg>();
+  /** A pair: decides a split brain on numbers both servers agree on. */
+  readonly #arbiter: SplitBrainArbiter | undefined;
   /** UUIDs of recently sequenced updates (ours or the active's), oldest first: duplicates are dropped. */
   readonly #recent = new Set<string>();
   #lostSplitBrain = false;
@@ -395,8 +411,20 @@ export class CloneServer extends Component<CloneServerStatus> {
         clock: this.#clock,
         ...(pair.heartbeatMs === undefined ? {} : { heartbeatMs: pair.heartbeatMs }),
         ...(options.logger === undefined ? {} : { logger: options.logger }),
-        resolveSplitBrain: () => this.#resolveSplitBrain(),
+        resolveSplitBrain: () => this.#arbiter?.onPeerActive() ?? pair.role === 'primary',
         ...(security === undefined ? {} : { curve: pairStateCurve(security) }),
+      });
+      this.#arbiter = new SplitBrainArbiter({
+        role: pair.role,
+        heartbeatMs: pair.heartbeatMs ?? 1000,
+        peerSnapshot: () => this.#peerAddress().snapshot,
+        security: peerSecurity(options.security),
+        clock: this.#clock,
+        log: this.#log,
+        sequence: () => this.#store.sequence,
+        active: () => this.#role === 'active',
+        freeze: () => this.#commit(),
+        decided: (outcome) => this.#splitBrainDecided(outcome),
       });
     }
   }
@@ -484,7 +512,7 @@ export class CloneServer extends Component<CloneServerStatus> {
       if (guard !== undefined) this.#guards.push(guard);
     }
     if (this.#bstar !== undefined) {
-      // The peer's HUGZ, always: its sequence is what a split brain is decided by.
+      // The peer's HUGZ, always: what it last showed of its sequence, for the split-brain log.
       const watch = new zmq.Subscriber({ linger: 0 });
       applyConnectSecurity(watch, peerSecurity(this.#options.security));
       applyPeerLimits(watch);
@@ -509,11 +537,11 @@ export class CloneServer extends Component<CloneServerStatus> {
       bstar.onPassive(() => this.#becomePassive());
       const watch = this.#peerWatch;
       if (watch !== undefined) {
-        const endpoint = this.#peerAddress().publisher;
-        watchPeerLink(watch.socket, endpoint, () =>
-          this.#bad(new ProtocolError(`${OVER_LIMIT}; reconnected`), 'peer-hugz'),
-        );
         try {
+          const endpoint = this.#peerAddress().publisher;
+          watchPeerLink(watch.socket, endpoint, () =>
+            this.#bad(new ProtocolError(`${OVER_LIMIT}; reconnected`), 'peer-hugz'),
+          );
           watch.socket.connect(endpoint);
         } catch (err) {
           this.#unhealthy('replica', toError(err));
@@ -529,6 +557,7 @@ export class CloneServer extends Component<CloneServerStatus> {
       }
       await bstar.start();
       void snapshot.start((m) => {
+        if (this.#onSplitBrainQuery(m)) return;
         if (bstar.vote()) this.#onSnapshotRequest(m);
         else this.#stats.votesRejected += 1;
       });
@@ -596,24 +625,21 @@ export class CloneServer extends Component<CloneServerStatus> {
       return;
     }
     const now = this.#clock.now();
-    for (const msg of msgs) {
+    for (const { msg, expiry } of batch) {
       this.#store.applySequenced(msg, now);
-      this.#sequenced(msg);
+      this.#sequenced(msg, expiry);
       this.#publisher?.post(encodeKvMsg(msg));
     }
   }
 
   /** Active: `msg` is applied with its sequence; remember it for duplicates and a split brain. */
-  #sequenced(msg: KvMsg): void {
+  #sequenced(msg: KvMsg, expiry = false): void {
+    if (expiry) this.#term.delete(msg.key); // gone here; the winner of a split brain expires its own
     if (msg.uuid.length === 0) return; // expiry deletes and the book's clients' anonymous updates
     this.#remember(msg.uuid);
     if (this.#bstar === undefined) return;
     this.#term.delete(msg.key);
     this.#term.set(msg.key, msg);
-    if (this.#term.size > this.#o.maxPending) {
-      const oldest = this.#term.keys().next();
-      if (oldest.done !== true) this.#term.delete(oldest.value);
-    }
   }
 
   #remember(uuid: Buffer): void {
@@ -698,10 +724,12 @@ export class CloneServer extends Component<CloneServerStatus> {
   }
 
   #expire(): void {
+    if (this.#arbiter?.frozen === true) return; // nothing is sequenced until a split brain is decided
     const now = this.#clock.now();
     if (this.#journal === undefined) {
       for (const msg of this.#store.expire(now)) {
         this.#stats.expired += 1;
+        this.#term.delete(msg.key);
         this.#publisher?.post(encodeKvMsg(msg));
       }
       return;
@@ -791,7 +819,7 @@ export class CloneServer extends Component<CloneServerStatus> {
       this.#bad(err, 'collector');
       return;
     }
-    if (this.#role === 'active') {
+    if (this.#role === 'active' && this.#arbiter?.frozen !== true) {
       if (update.uuid.length > 0 && this.#recent.has(update.uuid.toString('hex'))) {
         this.#stats.duplicates += 1; // sequenced already (a handed-over update, or a resend)
         return;
@@ -800,7 +828,8 @@ export class CloneServer extends Component<CloneServerStatus> {
       this.#sequenceAndPublish(update);
       return;
     }
-    // Passive, or not yet decided: hold it until the active publishes it (model six), unless the
+    // Passive, not yet decided, or frozen by a split brain: hold it until the active publishes it
+    // (model six), or this server replays it on becoming (or staying) active, unless the
     // active has sequenced it already, however long ago: a late copy replayed on failover would
     // bring back a value that newer writes replaced.
     if (update.uuid.length > 0 && this.#recent.has(update.uuid.toString('hex'))) {
@@ -843,10 +872,19 @@ export class CloneServer extends Component<CloneServerStatus> {
     const follower = this.#follower;
     this.#follower = undefined;
     void follower?.close();
-    // Client updates the old active never published: sequence and publish them now, in order.
+    this.#arbiter?.reset();
     this.#staged = this.#store.sequence;
     this.#term = new Map();
     this.#lostSplitBrain = false;
+    const replayed = this.#replayPending();
+    this.#log.info({ from: was, replayed, sequence: this.sequence }, 'clone server active');
+  }
+
+  /**
+   * Client updates held (as passive, or frozen by a split brain) that no active sequenced:
+   * sequence and publish them now, in order. Returns how many.
+   */
+  #replayPending(): number {
     let replayed = 0;
     for (const { msg } of this.#pending.values()) {
       if (msg.uuid.length > 0 && this.#recent.has(msg.uuid.toString('hex'))) {
@@ -857,21 +895,22 @@ export class CloneServer extends Component<CloneServerStatus> {
       this.#stats.replayed += 1;
       this.#sequenceAndPublish(msg);
     }
-    this.#log.info({ from: was, replayed, sequence: this.sequence }, 'clone server active');
     this.#pending.clear();
     this.#seenFromActive.clear();
+    return replayed;
   }
 
   #becomePassive(): void {
     const pair = this.#options.pair;
     if (pair === undefined) return;
     this.#setRole('passive');
+    this.#arbiter?.reset();
     this.#batch = [];
     let handover: KvMsg[] = [];
     if (this.#lostSplitBrain) {
       this.#lostSplitBrain = false;
       handover = [...this.#term.values()];
-      this.#keepDivergent(handover);
+      keepDivergent(this.#options.dataDir, handover, this.#log);
     }
     this.#term = new Map();
     const follower = new Follower({
@@ -971,76 +1010,52 @@ export class CloneServer extends Component<CloneServerStatus> {
     return typeof peer === 'string' ? serverAddress(peer) : peer;
   }
 
+  /** The peer asks who stays (split-brain.ts); true if `message` was that question. */
+  #onSplitBrainQuery(message: Message): boolean {
+    const [identity, ...rest] = message;
+    if (identity === undefined || this.#arbiter === undefined) return false;
+    let peerSequence: bigint | undefined;
+    try {
+      peerSequence = decodeSplitBrainQuery(rest);
+    } catch (err) {
+      this.#bad(err, 'snapshot', identity);
+      return true;
+    }
+    if (peerSequence === undefined) return false;
+    this.#snapshot?.post([identity, ...this.#arbiter.answer(peerSequence)]);
+    return true;
+  }
+
   /**
-   * Both servers are active. The one that has sequenced more (the higher sequence; the peer's as
-   * its last HUGZ showed it) stays active, on a tie the primary: a server restarted without its
-   * journal never wins against the one holding the map. The loser hands over what it sequenced in
-   * its term as active (see #becomePassive).
+   * A split brain is decided (split-brain.ts). The winner resumes and replays what it held; the
+   * loser stays frozen until Binary Star steps it down, then hands over its term (#becomePassive).
    */
-  #resolveSplitBrain(): boolean {
-    const mine = this.#store.sequence;
-    const peer = this.#peerSequence;
-    const role = this.#options.pair?.role ?? 'primary';
-    const stays = peer === undefined ? role === 'primary' : mine > peer || (mine === peer && role === 'primary');
+  #splitBrainDecided({ stays, sequence, peerSequence }: SplitBrainOutcome): void {
     this.#stats.splitBrains += 1;
     this.#log.error(
-      { sequence: mine, peerSequence: peer, role, stays, divergent: this.#term.size },
+      {
+        sequence,
+        peerSequence,
+        peerLastHugz: this.#peerSequence,
+        role: this.#options.pair?.role,
+        stays,
+        divergent: this.#term.size,
+      },
       stays
         ? 'split brain: both servers active; this one has more, it stays active'
         : 'split brain: both servers active; the peer has more, this one steps down',
     );
     if (!stays) this.#lostSplitBrain = true;
-    this.emit({ type: 'split-brain', stays, sequence: mine, peerSequence: peer });
-    return stays;
+    this.emit({ type: 'split-brain', stays, sequence, peerSequence });
+    if (stays && this.#role === 'active') this.#replayPending();
   }
 
-  /** Write the losing side's divergent updates to `dataDir/split-brain-<time>.jsonl` and log it. */
-  #keepDivergent(updates: readonly KvMsg[]): void {
-    let file: string | undefined;
-    const dir = this.#options.dataDir;
-    if (dir !== undefined && updates.length > 0) {
-      file = join(dir, `split-brain-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
-      try {
-        const lines = updates.map((m) =>
-          JSON.stringify({
-            key: m.key,
-            sequence: String(m.sequence),
-            uuid: m.uuid.toString('hex'),
-            properties: Object.fromEntries(m.properties),
-            body: m.body.toString('base64'),
-          }),
-        );
-        writeFileSync(file, `${lines.join('\n')}\n`);
-      } catch (err) {
-        this.#log.error({ err: toError(err), file }, 'split brain: could not write the divergent updates');
-        file = undefined;
-      }
-    }
-    this.#log.error(
-      { updates: updates.length, file, keys: updates.slice(0, 20).map((m) => m.key) },
-      'split brain lost: handing the updates sequenced here to the active',
-    );
-  }
-
-  /**
-   * Send the divergent updates to the winner's collector as client updates, with their UUIDs: it
-   * sequences the ones it never had and drops the others as duplicates.
-   */
+  /** Hand the term of a lost split brain to the winner's collector (split-brain.ts). */
   async #handOver(updates: readonly KvMsg[]): Promise<void> {
     const collector = this.#peerAddress().collector;
     if (collector === undefined) return;
-    const pub = new zmq.XPublisher({ linger: 2000, sendHighWaterMark: 0, receiveTimeout: 10_000 });
-    applyConnectSecurity(pub, peerSecurity(this.#options.security));
-    try {
-      pub.connect(collector);
-      await pub.receive(); // the winner's collector has subscribed: nothing sent is dropped
-      for (const msg of updates) await pub.send(encodeKvMsg({ ...msg, sequence: 0n }));
-      this.#stats.splitBrainHandedOver += updates.length;
-    } catch (err) {
-      this.#log.error({ err: toError(err), updates: updates.length }, 'split brain: hand-over failed');
-    } finally {
-      pub.close();
-    }
+    const security = peerSecurity(this.#options.security);
+    this.#stats.splitBrainHandedOver += await handOver(collector, updates, security, this.#log);
   }
 
   /**
@@ -1095,6 +1110,7 @@ export class CloneServer extends Component<CloneServerStatus> {
     for (const t of this.#timers) this.#clock.clearTimeout(t);
     this.#timers.clear();
     if (this.#role === 'active') this.#commit();
+    this.#arbiter?.close();
     await this.#follower?.close();
     await this.#bstar?.close();
     await this.#peerWatch?.close();
