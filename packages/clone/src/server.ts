@@ -50,7 +50,8 @@ import * as zmq from 'zeromq';
 import { serverAddress, type CloneServerAddress } from './client.js';
 import type { ResyncReason } from './cursor.js';
 import { Follower, type FollowerEvent } from './follower.js';
-import { CloneJournal, type JournalWrite } from './journal.js';
+import { CloneJournal } from './journal.js';
+import { MapJournal } from './map-journal.js';
 import type { KvMsg } from './kvmsg.js';
 import { decodeIcanhaz, decodeKvMsg, encodeHugz, encodeKthxbai, encodeKvMsg, HUGZ, isReservedKey } from './kvmsg.js';
 import { OVER_LIMIT, watchPeerLink } from './peer-link.js';
@@ -61,7 +62,7 @@ import {
   SplitBrainArbiter,
   type SplitBrainOutcome,
 } from './split-brain.js';
-import { KvStore, ttlRemainingMs } from './store.js';
+import { KvStore } from './store.js';
 
 /** The Binary Star side of a pair. */
 export interface ClonePairOptions {
@@ -329,7 +330,7 @@ export class CloneServer extends Component<CloneServerStatus> {
   /** UUIDs of recently sequenced updates (ours or the active's), oldest first: duplicates are dropped. */
   readonly #recent = new Set<string>();
   #lostSplitBrain = false;
-  #journal: CloneJournal | undefined;
+  #journal: MapJournal | undefined;
   /** Active: sequenced, not yet committed (with a journal). Passive: replicated, not yet committed. */
   #batch: { msg: KvMsg; expiry: boolean }[] = [];
   /** With a journal: the last sequence handed out; the store's is the last one committed. */
@@ -347,12 +348,6 @@ export class CloneServer extends Component<CloneServerStatus> {
   #refusedLoggedAt = -Infinity;
   /** What is wrong, by cause (the replica loop, the journal): healthy when empty. */
   readonly #faults = new Map<'replica' | 'journal', string>();
-  /**
-   * With a journal: it does not hold the map this server holds (a passive's commit or a snapshot's
-   * replace failed, and the passive had applied those updates already). The next journal write
-   * replaces it whole, so it never records a sequence on top of a map it does not hold.
-   */
-  #journalBehind = false;
   #snapshotsRunning = 0;
   readonly #snapshotQueue: { identity: Buffer; subtree: string }[] = [];
   /** Clients (identities, hex) with a snapshot running or waiting: one each at most. */
@@ -487,11 +482,20 @@ export class CloneServer extends Component<CloneServerStatus> {
   /** Load the journal, bind the three sockets, join the pair if any, and start serving. */
   protected override async onStart(signal: AbortSignal): Promise<void> {
     if (this.#options.dataDir !== undefined) {
-      this.#journal = new CloneJournal(this.#options.dataDir, { fsync: this.#o.fsync });
-      const { sequence, entries } = this.#journal.load();
+      const journal = new CloneJournal(this.#options.dataDir, { fsync: this.#o.fsync });
+      this.#journal = new MapJournal(journal, this.#store, () => this.#clock.now(), {
+        committed: () => (this.#stats.commits += 1),
+        failed: (err, updates) => {
+          this.#stats.journalFailures += 1;
+          this.#log.error({ err: toError(err), updates }, 'journal commit failed');
+          this.#unhealthy('journal', toError(err));
+        },
+        recovered: () => this.#recovered('journal'),
+      });
+      const { sequence, entries } = journal.load();
       this.#store.replace(entries, sequence, this.#clock.now());
       this.#staged = sequence;
-      this.#log.info({ path: this.#journal.path, sequence, keys: entries.length }, 'journal loaded');
+      this.#log.info({ path: journal.path, sequence, keys: entries.length }, 'journal loaded');
     }
     throwIfAborted(signal);
     const linger = this.#o.lingerMs;
@@ -567,7 +571,7 @@ export class CloneServer extends Component<CloneServerStatus> {
     });
     this.#every(this.#o.flushIntervalMs, () => {
       if (this.#role === 'active') this.#expire();
-      this.#retryJournal();
+      if (this.#batch.length === 0) this.#journal?.retry();
     });
     this.#log.info(
       { endpoints: this.endpoints, role: this.#role, pair: this.#options.pair?.role, sequence: this.sequence },
@@ -618,7 +622,7 @@ export class CloneServer extends Component<CloneServerStatus> {
     if (batch.length === 0) return;
     this.#batch = [];
     const msgs = batch.map((b) => b.msg);
-    if (!this.#journalWrite(msgs, this.#staged)) {
+    if (this.#journal?.write(msgs, this.#staged) === false) {
       // Nothing was applied or published: those sequence numbers were never seen by anyone.
       this.#staged = this.#store.sequence;
       for (const b of batch) if (b.expiry) this.#store.rearmExpiry(b.msg.key);
@@ -650,77 +654,6 @@ export class CloneServer extends Component<CloneServerStatus> {
       const oldest = this.#recent.values().next();
       if (oldest.done !== true) this.#recent.delete(oldest.value);
     }
-  }
-
-  /**
-   * Commit `batch`, which reaches `sequence`, on top of the map the journal holds. When the journal
-   * is behind the map, it is first replaced with the whole map (without the batch on the active,
-   * which applies a batch only after its commit). False when either failed.
-   */
-  #journalWrite(batch: readonly KvMsg[], sequence: bigint): boolean {
-    const journal = this.#journal;
-    if (journal === undefined) return true;
-    if (!this.#syncJournal()) return false;
-    try {
-      journal.write(this.#toWrites(batch), sequence);
-      this.#stats.commits += 1;
-      this.#recovered('journal');
-      return true;
-    } catch (err) {
-      this.#journalFailed(err, batch.length);
-      return false;
-    }
-  }
-
-  /** When the journal is behind the map, replace it with the whole map. False when that failed. */
-  #syncJournal(): boolean {
-    const journal = this.#journal;
-    if (journal === undefined || !this.#journalBehind) return true;
-    const entries = [...this.#store.snapshot('', this.#clock.now())];
-    try {
-      journal.replace(this.#toWrites(entries), this.#store.sequence);
-      this.#stats.commits += 1;
-      this.#journalBehind = false;
-      this.#recovered('journal');
-      return true;
-    } catch (err) {
-      this.#journalFailed(err, entries.length);
-      return false;
-    }
-  }
-
-  #journalFailed(err: unknown, updates: number): void {
-    this.#stats.journalFailures += 1;
-    this.#log.error({ err: toError(err), updates }, 'journal commit failed');
-    this.#unhealthy('journal', toError(err));
-  }
-
-  /**
-   * Every flush tick while the journal is failing: bring it up to the map, or (when it holds the
-   * map) commit the sequence alone, so the server turns healthy as soon as the disk takes writes
-   * again, even with no update to write.
-   */
-  #retryJournal(): void {
-    const journal = this.#journal;
-    if (journal === undefined || !this.#faults.has('journal') || this.#batch.length > 0) return;
-    if (this.#journalBehind) {
-      this.#syncJournal();
-      return;
-    }
-    try {
-      journal.write([], this.#store.sequence);
-      this.#recovered('journal');
-    } catch (err) {
-      this.#log.debug({ err: toError(err) }, 'journal still failing');
-    }
-  }
-
-  #toWrites(msgs: readonly KvMsg[]): JournalWrite[] {
-    const wall = Date.now();
-    return msgs.map((msg) => {
-      const left = msg.body.length === 0 ? 0 : ttlRemainingMs(msg.properties);
-      return { msg, expiresAtWallMs: left === 0 ? 0 : wall + left };
-    });
   }
 
   #expire(): void {
@@ -1066,7 +999,7 @@ export class CloneServer extends Component<CloneServerStatus> {
     this.#flushScheduled = false;
     const batch = this.#batch.map((b) => b.msg);
     this.#batch = [];
-    if (batch.length > 0 && !this.#journalWrite(batch, this.#store.sequence)) this.#journalBehind = true;
+    if (batch.length > 0 && this.#journal?.write(batch, this.#store.sequence) === false) this.#journal.markBehind();
   }
 
   /** The active is alive (a HUGZ): what it has not published by now, it never will. */
@@ -1083,8 +1016,8 @@ export class CloneServer extends Component<CloneServerStatus> {
   #journalReplace(): void {
     if (this.#journal === undefined) return;
     this.#batch = [];
-    this.#journalBehind = true;
-    this.#syncJournal();
+    this.#journal.markBehind();
+    this.#journal.sync();
   }
 
   #bad(err: unknown, socket: string, peer?: Buffer): void {
