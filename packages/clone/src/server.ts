@@ -840,6 +840,7 @@ export class CloneServer extends Component<CloneServerStatus> {
     this.#arbiter?.reset();
     this.#batch = [];
     let handover: KvMsg[] = [];
+    let handingOver = false;
     if (this.#lostSplitBrain) {
       this.#lostSplitBrain = false;
       handover = [...this.#term.values()];
@@ -872,9 +873,15 @@ export class CloneServer extends Component<CloneServerStatus> {
         this.#pending.clear();
         for (const e of entries) if (e.uuid.length > 0) this.#remember(e.uuid);
         this.#journalReplace();
-        if (handover.length > 0) {
-          void this.#handOver(handover);
+        if (handover.length > 0 && !handingOver) {
+          // what a failed hand-over did not send goes again with the next snapshot (a resync)
+          const updates = handover;
           handover = [];
+          handingOver = true;
+          void this.#handOver(updates).then((rest) => {
+            handover = [...rest, ...handover];
+            handingOver = false;
+          });
         }
       },
       onUpdate: (msg) => {
@@ -984,11 +991,13 @@ export class CloneServer extends Component<CloneServerStatus> {
   }
 
   /** Hand the term of a lost split brain to the winner's collector (split-brain.ts). */
-  async #handOver(updates: readonly KvMsg[]): Promise<void> {
+  async #handOver(updates: readonly KvMsg[]): Promise<KvMsg[]> {
     const collector = this.#peerAddress().collector;
-    if (collector === undefined) return;
+    if (collector === undefined) return [];
     const security = peerSecurity(this.#options.security);
-    this.#stats.splitBrainHandedOver += await handOver(collector, updates, security, this.#log);
+    const sent = await handOver(collector, updates, security, this.#log);
+    this.#stats.splitBrainHandedOver += sent;
+    return updates.slice(sent);
   }
 
   /**

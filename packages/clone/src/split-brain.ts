@@ -286,7 +286,10 @@ export async function handOver(
       sent += 1;
     }
   } catch (err) {
-    log.error({ err: toError(err), updates: updates.length, sent }, 'split brain: hand-over failed');
+    log.error(
+      { err: toError(err), updates: updates.length, sent },
+      'split brain: hand-over failed; the rest goes again with the next snapshot of the active',
+    );
   } finally {
     pub.close();
   }
