@@ -753,7 +753,7 @@ export class CloneServer extends Component<CloneServerStatus> {
       return;
     }
     if (this.#role === 'active' && this.#arbiter?.frozen !== true) {
-      if (update.uuid.length > 0 && this.#recent.has(update.uuid.toString('hex'))) {
+      if (this.#sequencedBefore(update)) {
         this.#stats.duplicates += 1; // sequenced already (a handed-over update, or a resend)
         return;
       }
@@ -765,7 +765,7 @@ export class CloneServer extends Component<CloneServerStatus> {
     // (model six), or this server replays it on becoming (or staying) active, unless the
     // active has sequenced it already, however long ago: a late copy replayed on failover would
     // bring back a value that newer writes replaced.
-    if (update.uuid.length > 0 && this.#recent.has(update.uuid.toString('hex'))) {
+    if (this.#sequencedBefore(update)) {
       this.#stats.duplicates += 1;
       return;
     }
@@ -786,6 +786,17 @@ export class CloneServer extends Component<CloneServerStatus> {
     const same = this.#pending.get(id);
     if (same !== undefined) same.copies += 1;
     else this.#pending.set(id, { msg: update, at: this.#clock.now(), copies: 1 });
+  }
+
+  /**
+   * Whether a client update with a UUID was sequenced already (by us or by the active we follow):
+   * its UUID is among the last RECENT_UUIDS sequenced, or it is still its key's current value.
+   */
+  #sequencedBefore(update: KvMsg): boolean {
+    if (update.uuid.length === 0) return false;
+    if (this.#recent.has(update.uuid.toString('hex'))) return true;
+    const current = this.#store.get(update.key);
+    return current !== undefined && current.uuid.equals(update.uuid);
   }
 
   /** Passive: one of the active's anonymous updates matches this id; true if it was recorded as seen. */
@@ -820,7 +831,7 @@ export class CloneServer extends Component<CloneServerStatus> {
   #replayPending(): number {
     let replayed = 0;
     for (const { msg } of this.#pending.values()) {
-      if (msg.uuid.length > 0 && this.#recent.has(msg.uuid.toString('hex'))) {
+      if (this.#sequencedBefore(msg)) {
         this.#stats.duplicates += 1; // the old active sequenced it: never again
         continue;
       }
