@@ -26,7 +26,7 @@ import { TitanicClient } from '@zpatterns/titanic';
 import { describe, expect, it } from 'vitest';
 
 const HEARTBEAT_MS = 100;
-const LEASE_MS = 2000;
+const LEASE_MS = 3000;
 const TOTAL = 2000;
 const SUBMITTERS = 32;
 const TIMEOUT_MS = 1000;

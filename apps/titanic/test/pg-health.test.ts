@@ -30,7 +30,7 @@ describe.skipIf(!available)('titanic --store postgres:// while the database rest
         '--store',
         db.url,
         '--lease-ms',
-        '1000',
+        '3000',
         '--claim-interval-ms',
         '100',
         '--max-backlog',

@@ -62,6 +62,8 @@ export class LeaseKeeper {
   readonly #o: LeaseKeeperOptions;
   readonly #held = new Map<string, Held>();
   #running = false;
+  /** Renewals go on after claims stop (the drain), until the leases are handed back. */
+  #renewingOn = false;
   #claiming: Promise<void> | undefined;
   #claimAgain = false;
   #claimFailures = 0;
@@ -93,6 +95,7 @@ export class LeaseKeeper {
 
   start(): void {
     this.#running = true;
+    this.#renewingOn = true;
     this.want();
     this.#scheduleRenew();
   }
@@ -227,7 +230,7 @@ export class LeaseKeeper {
   }
 
   #scheduleRenew(): void {
-    if (!this.#running) return;
+    if (!this.#renewingOn) return;
     this.#renewTimer = this.#o.clock.setTimeout(
       () => {
         this.#renewTimer = undefined;
@@ -268,15 +271,35 @@ export class LeaseKeeper {
     }
   }
 
-  /** Stop the loops (waiting for a round in progress). */
-  async stop(): Promise<void> {
+  /**
+   * Stop claiming (waiting for a round in progress) and renew every lease held at once; renewals
+   * go on every `leaseMs / 3` until `releaseAll()`, so a request still running while the
+   * dispatcher drains keeps its lease and no other instance can take it over.
+   */
+  async stopClaiming(): Promise<void> {
     this.#running = false;
     const clock = this.#o.clock;
     if (this.#claimTimer !== undefined) clock.clearTimeout(this.#claimTimer);
     this.#claimTimer = undefined;
+    await Promise.allSettled([this.#claiming]);
+    if (this.#renewingOn && this.#renewing === undefined) {
+      if (this.#renewTimer !== undefined) clock.clearTimeout(this.#renewTimer);
+      this.#renewTimer = undefined;
+      this.#renewing = this.#renew().finally(() => {
+        this.#renewing = undefined;
+        this.#scheduleRenew();
+      });
+    }
+  }
+
+  /** Stop every loop (waiting for a round in progress). */
+  async stop(): Promise<void> {
+    this.#renewingOn = false;
+    await this.stopClaiming();
+    const clock = this.#o.clock;
     if (this.#renewTimer !== undefined) clock.clearTimeout(this.#renewTimer);
     this.#renewTimer = undefined;
-    await Promise.allSettled([this.#claiming, this.#renewing]);
+    await Promise.allSettled([this.#renewing]);
   }
 
   /**

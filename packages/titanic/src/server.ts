@@ -98,8 +98,13 @@ export interface TitanicServerOptions {
    * (store-wide, refreshed every second, with a lease store). @default 125000 (the book's 100,000 pipelined requests to one service are accepted whole; half of `maxBacklog`)
    */
   maxPendingPerService?: number;
-  /** Lease stores (PostgreSQL): how long a claim holds a request. @default 30000 */
+  /** Lease stores (PostgreSQL): how long a claim holds a request; longer than `drainTimeoutMs`. @default 30000 */
   leaseMs?: number;
+  /**
+   * How long `close()` waits for requests in flight before abandoning them. Lease stores renew the
+   * leases meanwhile, and refuse (`InvalidArgumentError`) a drain not shorter than `leaseMs`. @default 2000
+   */
+  drainTimeoutMs?: number;
   /** Lease stores: how often to look for claimable requests. @default 1000 */
   claimIntervalMs?: number;
   /** Lease stores: this instance's name in the leases. @default `<hostname>:<pid>:<random>` */
@@ -141,6 +146,7 @@ export const titanicServerDefaults = {
   maxBacklog: 250_000,
   maxPendingPerService: 125_000,
   leaseMs: dispatcherDefaults.leaseMs,
+  drainTimeoutMs: dispatcherDefaults.drainTimeoutMs,
   claimIntervalMs: dispatcherDefaults.claimIntervalMs,
   clock: systemClock,
 } as const satisfies Omit<ResolvedServerOptions, 'broker' | Optional>;
@@ -285,6 +291,7 @@ export class TitanicServer extends Component<TitanicServerStatus> {
       serviceRetryDelay: o.serviceRetryDelay,
       mmiCheck: o.mmiCheck,
       leaseMs: o.leaseMs,
+      drainTimeoutMs: o.drainTimeoutMs,
       claimIntervalMs: o.claimIntervalMs,
       ...(o.instance === undefined ? {} : { instance: o.instance }),
       logger: this.#log,
