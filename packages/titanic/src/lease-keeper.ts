@@ -74,8 +74,10 @@ export class LeaseKeeper {
   #backlogBase = 0;
   #backlogAdded = 0;
   #backlogAt = Number.NEGATIVE_INFINITY;
-  /** Store-wide pending per service (latin1 key) at the last refresh, plus local submissions since. */
+  /** Store-wide pending per service (latin1 key) at the last refresh. */
   #perService = new Map<string, number>();
+  /** Local submissions per service (latin1 key) since the last refresh began. */
+  #perServiceAdded = new Map<string, number>();
 
   constructor(leases: LeaseStore, port: LeaseKeeperPort, options: LeaseKeeperOptions) {
     this.#leases = leases;
@@ -102,14 +104,15 @@ export class LeaseKeeper {
 
   /** Pending requests of `service`, store-wide, by the same estimate as `backlog`. */
   pendingOf(service: Buffer): number {
-    return this.#perService.get(service.toString('latin1')) ?? 0;
+    const key = service.toString('latin1');
+    return (this.#perService.get(key) ?? 0) + (this.#perServiceAdded.get(key) ?? 0);
   }
 
   /** A local submission was stored: count it, and claim soon. */
   submitted(service: Buffer): void {
     this.#backlogAdded++;
     const key = service.toString('latin1');
-    this.#perService.set(key, (this.#perService.get(key) ?? 0) + 1);
+    this.#perServiceAdded.set(key, (this.#perServiceAdded.get(key) ?? 0) + 1);
     if (this.storeReachable) this.want();
   }
 
@@ -147,8 +150,14 @@ export class LeaseKeeper {
     return persistentRetryDelay(this.#o.storeRetryDelay, attempt, 5000);
   }
 
+  /**
+   * Count the store's pending requests again. Local submissions made while the count runs are
+   * kept on top of it (it may or may not include them), so the estimate never falls short.
+   */
   async refreshBacklog(): Promise<void> {
     const at = this.#o.clock.now();
+    const addedBefore = this.#backlogAdded;
+    const perServiceBefore = new Map(this.#perServiceAdded);
     if (this.#leases.countPendingByService === undefined) {
       this.#backlogBase = await this.#leases.countPending();
     } else {
@@ -157,7 +166,12 @@ export class LeaseKeeper {
       for (const n of this.#perService.values()) total += n;
       this.#backlogBase = total;
     }
-    this.#backlogAdded = 0;
+    this.#backlogAdded -= addedBefore;
+    for (const [key, n] of perServiceBefore) {
+      const left = (this.#perServiceAdded.get(key) ?? 0) - n;
+      if (left > 0) this.#perServiceAdded.set(key, left);
+      else this.#perServiceAdded.delete(key);
+    }
     this.#backlogAt = at;
   }
 

@@ -7,9 +7,11 @@
  *       └──request()──> FakeClient (records each dispatch, answers on demand)
  */
 import { constantBackoff, InvalidArgumentError, ManualClock } from '@zpatterns/core';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Dispatcher, type DispatchClient } from './dispatcher.js';
 import { GroupCommitter } from './group-commit.js';
+import { LeaseKeeper } from './lease-keeper.js';
 import { MemoryStore, type LeaseStore, type StoredRequest } from './store.js';
 
 class FakeLeaseStore extends MemoryStore implements LeaseStore {
@@ -279,5 +281,37 @@ describe('Dispatcher on a lease store (manual clock)', () => {
     expect(make(leased, 2001, 2000).leased).toBe(true);
     // Without leases there is nothing to outlast.
     expect(make(new MemoryStore(), 100, 2000).leased).toBe(false);
+  });
+
+  it("keeps a local submission made while the store's pending count runs on top of that count", async () => {
+    let answer!: (counts: Map<string, number>) => void;
+    const leases: LeaseStore = {
+      claim: () => Promise.resolve([]),
+      renew: () => Promise.resolve([]),
+      release: () => Promise.resolve(),
+      countPending: () => Promise.resolve(0),
+      countPendingByService: () => new Promise((resolve) => (answer = resolve)),
+    };
+    const keeper = new LeaseKeeper(
+      leases,
+      { room: () => 0, claimed: () => undefined, lost: () => false, waiting: () => false, excluded: () => [] },
+      {
+        instance: 'A',
+        leaseMs: 3000,
+        claimIntervalMs: 1000,
+        storeRetryDelay: constantBackoff(100),
+        clock: new ManualClock(1000),
+        log: pino({ level: 'silent' }),
+        stats: { claimed: 0, leasesLost: 0, released: 0, storeErrors: 0 },
+      },
+    );
+    const service = Buffer.from('s');
+    const refreshing = keeper.refreshBacklog();
+    // Committed after the count read the table: the count does not include it.
+    keeper.submitted(service);
+    answer(new Map([['s', 2]]));
+    await refreshing;
+    expect(keeper.pendingOf(service)).toBe(3);
+    expect(keeper.backlog).toBe(3);
   });
 });

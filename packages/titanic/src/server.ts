@@ -253,6 +253,12 @@ export class TitanicServer extends Component<TitanicServerStatus> {
     expired: 0,
   };
   #sweepTimer: TimerHandle | undefined;
+  /**
+   * Submissions that passed the bounds and wait for their commit, in all and by service (latin1):
+   * counted with the backlog so that concurrent submissions cannot overshoot a bound together.
+   */
+  #reserved = 0;
+  readonly #reservedOf = new Map<string, number>();
 
   constructor(options: TitanicServerOptions) {
     super();
@@ -404,7 +410,7 @@ export class TitanicServer extends Component<TitanicServerStatus> {
   readonly #onSubmit = async (body: Buffer[]): Promise<readonly Frame[]> => {
     const request = decodeSubmit(body);
     if (typeof request === 'string') return this.#malformed(TSP_SERVICE.REQUEST, request);
-    const backlog = this.#dispatcher.backlog;
+    const backlog = this.#dispatcher.backlog + this.#reserved;
     if (backlog >= this.#o.maxBacklog) {
       this.#counters.refused++;
       this.#log.debug({ maxBacklog: this.#o.maxBacklog }, 'backlog full, submission refused with 500');
@@ -419,7 +425,9 @@ export class TitanicServer extends Component<TitanicServerStatus> {
       this.#backlogFull = false;
       this.emit({ type: 'backlog-ok', backlog });
     }
-    if (this.#dispatcher.pendingOf(request.service) >= this.#o.maxPendingPerService) {
+    const key = request.service.toString('latin1');
+    const reservedOf = this.#reservedOf.get(key) ?? 0;
+    if (this.#dispatcher.pendingOf(request.service) + reservedOf >= this.#o.maxPendingPerService) {
       this.#counters.refused++;
       this.#log.debug(
         { service: request.service.toString('utf8'), maxPendingPerService: this.#o.maxPendingPerService },
@@ -427,16 +435,30 @@ export class TitanicServer extends Component<TitanicServerStatus> {
       );
       return encodeStatus('500');
     }
+    // Reserve the room before the commit's await, so that the bounds hold for concurrent
+    // submissions; the reservation ends when the request is counted in the backlog, or fails.
+    this.#reserved++;
+    this.#reservedOf.set(key, reservedOf + 1);
     const uuid = generateUuid();
     try {
       await this.#committer.write({ type: 'request', uuid, service: request.service, body: request.body });
     } catch (err) {
+      this.#unreserve(key);
       return this.#internalError(TSP_SERVICE.REQUEST, err);
     }
-    this.#counters.submitted++;
+    // No await between the two: the request moves from the reservation to the backlog at once.
+    this.#unreserve(key);
     this.#dispatcher.add(uuid, request.service);
+    this.#counters.submitted++;
     return encodeSubmitted(uuid);
   };
+
+  #unreserve(key: string): void {
+    this.#reserved--;
+    const left = (this.#reservedOf.get(key) ?? 1) - 1;
+    if (left === 0) this.#reservedOf.delete(key);
+    else this.#reservedOf.set(key, left);
+  }
 
   readonly #onReply = async (body: Buffer[]): Promise<readonly Frame[]> => {
     const uuid = decodeUuidRequest(body);

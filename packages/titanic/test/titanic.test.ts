@@ -282,6 +282,37 @@ describe('Titanic over a real broker', () => {
     },
   );
 
+  it.each([['memory', () => Promise.resolve<TitanicStore>(new MemoryStore())] as const, ...storesForStall])(
+    'the per-service and backlog bounds hold for concurrent submissions (reserved before the commit), on %s',
+    async (_name, openStore) => {
+      const { endpoint } = await startBroker();
+      const store = await openStore();
+      cleanups.push(() => store.close());
+      const server = await startTitanic(endpoint, {
+        store,
+        requestWorkers: 12,
+        maxBacklog: 8,
+        maxPendingPerService: 5,
+        claimIntervalMs: 50,
+      });
+      const client = await newClient(endpoint);
+      // 12 submissions at once to one service, each on its own Titanic worker: 5 fit.
+      const settled = async (services: string[]): Promise<number> => {
+        const results = await Promise.allSettled(services.map((service, i) => client.submit(service, [`c${i}`])));
+        for (const result of results) {
+          if (result.status === 'rejected') expect(result.reason).toBeInstanceOf(TitanicServerError);
+        }
+        return results.filter((r) => r.status === 'fulfilled').length;
+      };
+      expect(await settled(Array.from({ length: 12 }, () => 'made-up'))).toBe(5);
+      expect((await store.counts()).pending).toBe(5);
+      // 12 at once to 12 services: the backlog (8) has room for 3 more.
+      expect(await settled(Array.from({ length: 12 }, (_, i) => `other-${i}`))).toBe(3);
+      expect((await store.counts()).pending).toBe(8);
+      expect(server.stats.refused).toBe(16);
+    },
+  );
+
   it('waitReply gives up with a TimeoutError naming the option, or an AbortError on its signal', async () => {
     const { endpoint } = await startBroker();
     await startTitanic(endpoint);
