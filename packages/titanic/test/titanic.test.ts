@@ -430,7 +430,14 @@ describe('Titanic over a real broker', () => {
   it('serves many concurrent clients across services, one fsync per batch of submissions', async () => {
     const { endpoint } = await startBroker();
     const store = new SqliteStore({ dataDir: tempDir() });
-    const server = await startTitanic(endpoint, { store, requestWorkers: 8, concurrency: 16 });
+    // Every batch the group committer hands to the store, as the server reports it.
+    const batches: number[] = [];
+    const server = await startTitanic(endpoint, {
+      store,
+      requestWorkers: 8,
+      concurrency: 16,
+      onStoreCommit: ({ writes, ok }) => batches.push(ok ? writes : -1),
+    });
     startEcho(endpoint, 'echo');
     startEcho(endpoint, 'echo');
     startEcho(endpoint, 'upper');
@@ -446,8 +453,14 @@ describe('Titanic over a real broker', () => {
     expect(results.every(Boolean)).toBe(true);
     expect(server.stats.submitted).toBe(n);
     expect(store.stats.requests).toBe(n);
-    // Submissions arrive on 8 workers at once: group commit puts several in each transaction.
-    expect(store.stats.commits).toBeLessThan(store.stats.writes);
+    // One store commit (one transaction, one fsync with synchronous = FULL) per batch, exactly,
+    // and every write in one of them.
+    expect(batches.filter((n) => n < 0)).toEqual([]);
+    expect(store.stats.commits).toBe(batches.length);
+    expect(batches.reduce((sum, n) => sum + n, 0)).toBe(store.stats.writes);
+    // Submissions arrive on 8 workers at once: group commit puts several in one batch.
+    expect(Math.max(...batches)).toBeGreaterThan(1);
+    expect(batches.length).toBeLessThan(store.stats.writes);
     expect(await store.counts()).toEqual({ pending: 0, replied: 0 });
   }, 30_000);
 });
