@@ -225,7 +225,7 @@ describe.skipIf(!available)('titanic on PostgreSQL, two instances (real processe
       // for it gets from the broker's queue (FIFO) nothing before the test's own marker.
       expect(await a.stop()).toEqual({ code: 0, signal: null });
       const nobodyGot: string[] = [];
-      await using nobody = await MajordomoWorker.start({
+      await using _nobody = await MajordomoWorker.start({
         broker: endpoint,
         service: 'nobody',
         heartbeatIntervalMs: HEARTBEAT_MS,
