@@ -169,6 +169,11 @@ export interface TitanicServerStats {
   expired: number;
   /** Pending requests recovered from the store at `start()`. */
   recovered: number;
+  /**
+   * Messages from the broker dropped, to the TSP workers or the dispatcher's client, because they
+   * had more frames or bytes than the broker itself accepts (256 frames, 16 MiB in all).
+   */
+  oversize: number;
   /** The dispatcher's counters: requests sent to their services, replies, timeouts, leases. */
   dispatch: DispatcherStats;
 }
@@ -342,7 +347,9 @@ export class TitanicServer extends Component<TitanicServerStatus> {
 
   /** A snapshot of the counters; read it again for fresh figures. */
   get stats(): TitanicServerStats {
-    return { ...this.#counters, recovered: this.#recovered, dispatch: { ...this.#dispatcher.stats } };
+    let oversize = this.#client.stats.oversize;
+    for (const worker of this.#workers) oversize += worker.stats.oversize;
+    return { ...this.#counters, recovered: this.#recovered, oversize, dispatch: { ...this.#dispatcher.stats } };
   }
 
   /**
