@@ -202,6 +202,10 @@ for (const [key, flag] of [
     exitUsage('titanic', `${flag} needs --store (leases exist only on a PostgreSQL store)`);
   }
 }
+if (flags.store !== undefined && flags.leaseMs <= titanicServerDefaults.drainTimeoutMs) {
+  // A request still running at shutdown keeps its lease through the drain, which must fit in it.
+  exitUsage('titanic', `--lease-ms must be above ${titanicServerDefaults.drainTimeoutMs} (the shutdown drain)`);
+}
 const secured = titanicSecurity(flags);
 
 /** `--store`: a postgres:// or postgresql:// URL (the only server-grade store so far). */

@@ -23,6 +23,7 @@ describe('titanic daemon and zpat titanic', () => {
     for (const [args, message] of [
       [['--store', 'postgres://u@h/db', '--data-dir', dataDir], /--store and --data-dir are exclusive/],
       [['--lease-ms', '1000'], /--lease-ms needs --store/],
+      [['--store', 'postgres://u@h/db', '--lease-ms', '2000'], /--lease-ms must be above 2000 \(the shutdown drain\)/],
       [['--claim-interval-ms', '100'], /--claim-interval-ms needs --store/],
       [['--store', 'mysql://u@h/db'], /unsupported store/],
       [['--store', 'not a url'], /not a URL/],

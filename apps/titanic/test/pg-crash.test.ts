@@ -13,20 +13,21 @@
  * - every UUID acknowledged with "200" yields exactly its own reply (the echo of its unique body);
  * - no request was dispatched twice within its timeout: a body reaches an echo worker a second
  *   time only at least `--dispatch-timeout-ms` after the first time, and only after a chaos event in between;
- * - the dead service's requests are all still pending and never reached a worker, and they did
- *   not hold up the echo requests.
+ * - the dead service's requests are all still pending and were never sent: once both instances
+ *   have stopped, a worker for it that registers gets nothing the broker queued for it (the broker
+ *   keeps requests for 10 minutes here), only the test's own marker request.
  *
  * A PostgreSQL cluster of its own (the test crashes it), on a unix socket in a temp dir.
  */
 import { constantBackoff } from '@zpatterns/core';
-import { MajordomoWorker } from '@zpatterns/majordomo';
+import { MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
 import { join } from 'node:path';
 import { appBin, Daemon, eventually, startTcpProxy, usePostgres } from '@zpatterns/testkit';
 import { TitanicClient } from '@zpatterns/titanic';
 import { describe, expect, it } from 'vitest';
 
 const HEARTBEAT_MS = 100;
-const LEASE_MS = 2000;
+const LEASE_MS = 3000;
 const TOTAL = 2000;
 const SUBMITTERS = 32;
 const TIMEOUT_MS = 1000;
@@ -74,7 +75,17 @@ describe.skipIf(!available)('titanic on PostgreSQL, two instances (real processe
     const storeUrl = `postgres://postgres@127.0.0.1:${proxy.port}/postgres`;
     await using broker = await Daemon.start({
       bin: appBin('mdbroker'),
-      args: ['--bind', 'tcp://127.0.0.1:*', '--heartbeat-ms', String(HEARTBEAT_MS), '--log-level', 'info'],
+      args: [
+        '--bind',
+        'tcp://127.0.0.1:*',
+        '--heartbeat-ms',
+        String(HEARTBEAT_MS),
+        // Nothing sent to the dead service may expire unseen before the check at the end.
+        '--request-ttl-ms',
+        '600000',
+        '--log-level',
+        'info',
+      ],
     });
     const endpoint = (broker.ready['endpoints'] as string[])[0] as string;
     await using a = await Daemon.start({ bin: appBin('titanic'), args: titanicArgs(endpoint, storeUrl) });
@@ -197,10 +208,9 @@ describe.skipIf(!available)('titanic on PostgreSQL, two instances (real processe
       }
       expect(violations).toEqual([]);
 
-      // The dead service's requests are all still pending, and none reached a worker.
+      // The dead service's requests are all still pending.
       const deadStates = await Promise.all(dead.map(async (uuid) => (await client.poll(uuid)).status));
       expect(deadStates.every((state) => state === 'pending')).toBe(true);
-      expect([...dispatches.keys()].filter((body) => body.startsWith('dead-'))).toEqual([]);
 
       // titanic.reply and titanic.close work on any instance (the broker spreads the calls).
       await Promise.all(entries.slice(0, 100).map(([uuid]) => client.closeRequest(uuid)));
@@ -210,6 +220,23 @@ describe.skipIf(!available)('titanic on PostgreSQL, two instances (real processe
       expect(await b.stop()).toEqual({ code: 0, signal: null });
       const final = b.logs.find((l) => l.msg === 'final stats') as { stats: { dispatch: { replies: number } } };
       expect(final.stats.dispatch.replies).toBeGreaterThan(0);
+
+      // None of the dead service's requests was ever sent: with both instances stopped, a worker
+      // for it gets from the broker's queue (FIFO) nothing before the test's own marker.
+      expect(await a.stop()).toEqual({ code: 0, signal: null });
+      const nobodyGot: string[] = [];
+      await using _nobody = await MajordomoWorker.start({
+        broker: endpoint,
+        service: 'nobody',
+        heartbeatIntervalMs: HEARTBEAT_MS,
+        handler: (body) => {
+          nobodyGot.push(body[0]?.toString() ?? '');
+          return body;
+        },
+      });
+      await using marker = await MajordomoClient.start({ broker: endpoint, attemptTimeoutMs: 10_000, retries: 0 });
+      expect((await marker.request('nobody', ['marker']))[0]?.toString()).toBe('marker');
+      expect(nobodyGot).toEqual(['marker']);
       console.info(
         `titanic pg crash test: ${acknowledged.size} acknowledged, ${failedSubmits} failed submits retried, ${dispatches.size} bodies dispatched, ${repeated} repeated dispatches (all after a lease expiry); black hole: ${healthTimes.join(', ')}`,
       );

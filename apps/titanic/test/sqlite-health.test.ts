@@ -83,7 +83,10 @@ describe.skipIf(!mounted)('titanic on SQLite when the disk fills up', () => {
     unlinkSync(filler);
     const freedAt = Date.now();
     await expect.poll(() => health(url), { timeout: 10_000, interval: 50 }).toBe(200);
-    console.log(`/healthz 200 again ${Date.now() - freedAt} ms after space was freed (no traffic meanwhile)`);
+    const healthyAfterMs = Date.now() - freedAt;
+    console.log(`/healthz 200 again ${healthyAfterMs} ms after space was freed (no traffic meanwhile)`);
+    // The probe commits once a second: 200 within that, plus 1 s for scheduling on a loaded machine.
+    expect(healthyAfterMs).toBeLessThanOrEqual(1000 + 1000);
     expect(await submit()).toBe('200');
     expect(await titanic.stop()).toEqual({ code: 0, signal: null });
   }, 30_000);

@@ -18,6 +18,7 @@ import {
   type Logger,
   type SecurityOptions,
 } from '@zpatterns/core';
+import type { InboundGuard } from './inbound-limits.js';
 import { decodeClientReply, encodeClientRequest, type MdpVersion } from './protocol.js';
 
 /** Counters shared by every socket of one client. */
@@ -34,12 +35,23 @@ export interface ClientStats {
   aborted: number;
   /** Replies dropped: bad header or command, service frame not the one requested, or no request waiting. */
   malformed: number;
+  /** Of `malformed`: over `maxFramesPerMessage` or `maxMessageBytes`. */
+  oversize: number;
   /** DEALER sockets created so far. */
   socketsCreated: number;
 }
 
 export function newClientStats(): ClientStats {
-  return { requests: 0, replies: 0, retries: 0, timeouts: 0, aborted: 0, malformed: 0, socketsCreated: 0 };
+  return {
+    requests: 0,
+    replies: 0,
+    retries: 0,
+    timeouts: 0,
+    aborted: 0,
+    malformed: 0,
+    oversize: 0,
+    socketsCreated: 0,
+  };
 }
 
 interface Outstanding {
@@ -75,6 +87,7 @@ export class ClientConnection {
   readonly #version: MdpVersion;
   readonly #log: Logger;
   readonly #stats: ClientStats;
+  readonly #guard: InboundGuard;
   #outstanding: Outstanding | undefined;
 
   constructor(
@@ -83,13 +96,16 @@ export class ClientConnection {
     version: MdpVersion,
     log: Logger,
     stats: ClientStats,
+    guard: InboundGuard,
     security?: SecurityOptions,
   ) {
     this.id = id;
     this.#version = version;
     this.#log = log;
     this.#stats = stats;
+    this.#guard = guard;
     const socket = new zmq.Dealer({ linger: 0 });
+    guard.prepare(socket);
     applyConnectSecurity(socket, security);
     socket.connect(endpoint);
     this.#channel = new Channel(socket, { name: 'mdp-client', logger: log });
@@ -151,6 +167,11 @@ export class ClientConnection {
   }
 
   readonly #onMessage = (message: Buffer[]): void => {
+    if (this.#guard.oversize(message, { socket: this.id })) {
+      this.#stats.malformed++;
+      this.#stats.oversize++;
+      return;
+    }
     const reply = decodeClientReply(this.#version, message);
     const outstanding = this.#outstanding;
     if (typeof reply === 'string') {

@@ -4,6 +4,7 @@
  */
 import { definedOnly, systemClock, type Clock, type Logger, type SecurityOptions } from '@zpatterns/core';
 import { MajordomoOptionsError } from './errors.js';
+import { inboundLimitDefaults } from './inbound-limits.js';
 import type { MdpVersion } from './protocol.js';
 
 /** Options of `new MajordomoClient(options)`; `majordomoClientDefaults` holds the defaults. */
@@ -45,6 +46,17 @@ export interface MajordomoClientOptions {
   /** Idle sockets kept for reuse; more are closed when their request completes. @default 16 */
   maxIdleSockets?: number;
   /**
+   * Frames in one reply at most (the broker's own bound); a reply with more is dropped, counted in
+   * `stats.oversize` and warned about, and its request times out. @default 256
+   */
+  maxFramesPerMessage?: number;
+  /**
+   * Bytes in one reply at most, all frames together (the broker's own bound); dropped like
+   * `maxFramesPerMessage`. A single frame over the process-wide `--max-message-bytes` makes libzmq
+   * drop the connection instead. @default 16777216 (16 MiB)
+   */
+  maxMessageBytes?: number;
+  /**
    * CURVE: this side's key pair and the broker's public key. Without it the connection is plain.
    * @default undefined (plain)
    */
@@ -68,6 +80,8 @@ export const majordomoClientDefaults: Required<
   retries: 3,
   maxSockets: 64,
   maxIdleSockets: 16,
+  maxFramesPerMessage: inboundLimitDefaults.maxFramesPerMessage,
+  maxMessageBytes: inboundLimitDefaults.maxMessageBytes,
   clock: systemClock,
 };
 
@@ -102,6 +116,8 @@ export function resolveClientOptions(options: MajordomoClientOptions): ResolvedC
   checkCount('retries', o.retries, 0);
   checkCount('maxSockets', o.maxSockets, 1);
   checkCount('maxIdleSockets', o.maxIdleSockets, 0);
+  checkCount('maxFramesPerMessage', o.maxFramesPerMessage, 1);
+  checkCount('maxMessageBytes', o.maxMessageBytes, 1);
   return o;
 }
 

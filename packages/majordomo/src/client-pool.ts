@@ -6,6 +6,7 @@
  */
 import { AbortError, ClosedError, Deque, type Logger, type SecurityOptions } from '@zpatterns/core';
 import { ClientConnection, type ClientStats } from './client-connection.js';
+import type { InboundGuard } from './inbound-limits.js';
 import type { MdpVersion } from './protocol.js';
 
 interface Waiter {
@@ -21,6 +22,7 @@ export interface PoolOptions {
   maxIdleSockets: number;
   log: Logger;
   stats: ClientStats;
+  guard: InboundGuard;
   security: SecurityOptions | undefined;
 }
 
@@ -136,6 +138,7 @@ export class ClientPool {
       this.#o.version,
       this.#o.log,
       this.#o.stats,
+      this.#o.guard,
       this.#o.security,
     );
     this.#all.add(connection);

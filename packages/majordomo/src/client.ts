@@ -36,6 +36,7 @@ import {
   type ResolvedClientOptions,
 } from './client-options.js';
 import { ClientPool } from './client-pool.js';
+import { InboundGuard } from './inbound-limits.js';
 import { MajordomoTimeoutError } from './errors.js';
 import { decodeMmiServicesBody, MMI, type MmiServiceEntry } from './protocol.js';
 
@@ -83,6 +84,7 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
       maxIdleSockets: this.#o.maxIdleSockets,
       log: this.#log,
       stats: this.#stats,
+      guard: new InboundGuard(this.#o, this.#log, this.#o.clock),
       security: this.#o.security,
     });
   }

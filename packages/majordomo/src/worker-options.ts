@@ -15,6 +15,7 @@ import {
 } from '@zpatterns/core';
 import { checkCount, checkPositive } from './client-options.js';
 import { MajordomoOptionsError } from './errors.js';
+import { inboundLimitDefaults } from './inbound-limits.js';
 import type { MdpVersion } from './protocol.js';
 
 /** Options of `new MajordomoWorker(options)`; `majordomoWorkerDefaults` holds the defaults. */
@@ -60,6 +61,17 @@ export interface MajordomoWorkerOptions {
    */
   closeLingerMs?: number;
   /**
+   * Frames in one message from the broker at most (the broker's own bound); a message with more
+   * is dropped, counted in `stats.oversize` and warned about: its request is not handled. @default 256
+   */
+  maxFramesPerMessage?: number;
+  /**
+   * Bytes in one message from the broker at most, all frames together (the broker's own bound);
+   * dropped like `maxFramesPerMessage`. A single frame over the process-wide `--max-message-bytes`
+   * makes libzmq drop the connection instead. @default 16777216 (16 MiB)
+   */
+  maxMessageBytes?: number;
+  /**
    * CURVE: this side's key pair and the broker's public key. Without it the connection is plain.
    * @default undefined (plain)
    */
@@ -83,6 +95,8 @@ export const majordomoWorkerDefaults: Required<
   reconnect: exponentialBackoff({ initialMs: 2500, maxMs: 32_000, factor: 2, jitter: 0.2 }),
   drainTimeoutMs: 30_000,
   closeLingerMs: 250,
+  maxFramesPerMessage: inboundLimitDefaults.maxFramesPerMessage,
+  maxMessageBytes: inboundLimitDefaults.maxMessageBytes,
   clock: systemClock,
 };
 
@@ -120,6 +134,8 @@ export function resolveWorkerOptions(options: MajordomoWorkerOptions): ResolvedW
   checkCount('liveness', o.liveness, 1);
   checkCount('drainTimeoutMs', o.drainTimeoutMs, 0);
   checkCount('closeLingerMs', o.closeLingerMs, 0);
+  checkCount('maxFramesPerMessage', o.maxFramesPerMessage, 1);
+  checkCount('maxMessageBytes', o.maxMessageBytes, 1);
   return o;
 }
 
@@ -204,6 +220,8 @@ export interface WorkerStats {
   heartbeatsSent: number;
   /** Messages from the broker that did not decode, or commands a worker does not expect. */
   malformed: number;
+  /** Of `malformed`: over `maxFramesPerMessage` or `maxMessageBytes`. */
+  oversize: number;
   /** Replies not sent because their session had ended. */
   discardedReplies: number;
   /** DISCONNECTs received from the broker. */

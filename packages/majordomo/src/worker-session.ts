@@ -13,6 +13,7 @@ import {
   WORKER_HEARTBEAT,
   type WorkerCommand,
 } from './protocol.js';
+import type { InboundGuard } from './inbound-limits.js';
 import type { ResolvedWorkerOptions, WorkerStats } from './worker-options.js';
 
 /** Why a session ended. */
@@ -42,12 +43,20 @@ export class WorkerSession {
   #end: SessionEnd | undefined;
   #resolveEnded: (end: SessionEnd) => void = () => undefined;
 
-  constructor(id: number, options: ResolvedWorkerOptions, log: Logger, stats: WorkerStats, port: SessionPort) {
+  constructor(
+    id: number,
+    options: ResolvedWorkerOptions,
+    log: Logger,
+    stats: WorkerStats,
+    guard: InboundGuard,
+    port: SessionPort,
+  ) {
     this.id = id;
     this.#o = options;
     this.#log = log;
     this.ended = new Promise<SessionEnd>((resolve) => (this.#resolveEnded = resolve));
     this.#socket = new zmq.Dealer({ linger: 0 });
+    guard.prepare(this.#socket);
     applyConnectSecurity(this.#socket, options.security);
     this.#socket.connect(options.broker);
     this.#channel = new Channel(this.#socket, { name: 'mdp-worker', logger: log });
@@ -70,6 +79,14 @@ export class WorkerSession {
       if (this.#end !== undefined) return;
       this.#heartbeat.touch();
       this.heard = true;
+      if (guard.oversize(message, { session: id })) {
+        stats.malformed++;
+        stats.oversize++;
+        // As with a request the handler could not answer: leave and register again, or the
+        // broker would count this worker busy with the dropped request for ever.
+        void this.leave({ reason: 'handler-error' }, options.closeLingerMs);
+        return;
+      }
       const command = decodeFromBroker(options.version, message);
       if (typeof command === 'string') {
         stats.malformed++;

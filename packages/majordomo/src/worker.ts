@@ -40,6 +40,7 @@ import {
   type WorkerStats,
   type WorkerStatus,
 } from './worker-options.js';
+import { InboundGuard } from './inbound-limits.js';
 import { WorkerSession, type SessionEnd } from './worker-session.js';
 
 /**
@@ -88,12 +89,15 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
     handlerErrors: 0,
     heartbeatsSent: 0,
     malformed: 0,
+    oversize: 0,
     discardedReplies: 0,
     disconnectsReceived: 0,
     brokerExpiries: 0,
   };
   readonly #o: ResolvedWorkerOptions;
   readonly #log: Logger;
+  /** Frame limits of every session's DEALER, one warning budget across them. */
+  readonly #guard: InboundGuard;
   #state: SessionState = { state: 'idle' };
   readonly #handler: RequestHandler;
   /** Without a `handler`: the requests for the `for await` loop. */
@@ -115,6 +119,7 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
       service: this.#o.service,
       broker: this.#o.broker,
     });
+    this.#guard = new InboundGuard(this.#o, this.#log, this.#o.clock);
     if (options.handler !== undefined) {
       this.#handler = options.handler;
     } else {
@@ -256,7 +261,7 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
 
   #open(): WorkerSession {
     const id = ++this.#sessionCount;
-    const session = new WorkerSession(id, this.#o, this.#log, this.#stats, { command: this.#onCommand });
+    const session = new WorkerSession(id, this.#o, this.#log, this.#stats, this.#guard, { command: this.#onCommand });
     this.#session = session;
     this.#transition({ state: 'connecting', session });
     return session;

@@ -77,13 +77,17 @@ export interface DispatcherOptions {
   serviceRetryDelay?: RetryDelay;
   /** Ask `mmi.service` before a probe (first contact with a service, or after a failure). @default true */
   mmiCheck?: boolean;
-  /** How long `close()` waits for requests in flight before abandoning them. @default 2000 */
+  /**
+   * How long `close()` waits for requests in flight before abandoning them. With a lease store it
+   * must be shorter than `leaseMs` (the leases are renewed as the drain begins, and until they are
+   * handed back). @default 2000
+   */
   drainTimeoutMs?: number;
   /**
    * Lease stores only: how long a claim holds a request for this instance. Renewed every third of
    * it while the request is queued or in flight; after the instance dies, another one takes the
-   * request over within `leaseMs`. Keep it well above a database round trip and restart time.
-   * @default 30000
+   * request over within `leaseMs`. Keep it well above a database round trip and restart time;
+   * it must be longer than `drainTimeoutMs`. @default 30000
    */
   leaseMs?: number;
   /**
@@ -209,6 +213,10 @@ export class Dispatcher {
     if (!(this.#o.leaseMs >= 10)) throw new InvalidArgumentError('leaseMs: expected a number >= 10');
     if (!(this.#o.claimIntervalMs >= 1)) throw new InvalidArgumentError('claimIntervalMs: expected a number >= 1');
     const leases = leasesOf(store);
+    if (leases !== undefined && !(this.#o.drainTimeoutMs < this.#o.leaseMs))
+      throw new InvalidArgumentError(
+        `leaseMs (${this.#o.leaseMs}) must be longer than drainTimeoutMs (${this.#o.drainTimeoutMs}): the leases are renewed as the drain at close begins, and a request still running must keep its lease until it is handed back`,
+      );
     this.instance = this.#o.instance === '' ? newInstanceId() : this.#o.instance;
     this.#log = componentLogger(options.logger, {
       component: 'dispatcher',
@@ -503,15 +511,17 @@ export class Dispatcher {
   /**
    * Stop dispatching; wait up to `drainTimeoutMs` for requests in flight, then abandon them (they
    * stay pending in the store and are sent again after a restart). With a lease store the leases
-   * are handed back: queued requests claimable at once, abandoned ones once their `timeoutMs`
-   * since sending has passed. Idempotent.
+   * are renewed until they are handed back: queued requests claimable at once, abandoned ones
+   * once their `timeoutMs` since sending has passed. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#running = false;
       if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
       this.#timer = undefined;
-      const keeperStopped = this.#keeper?.stop();
+      // Claims stop; renewals go on until the leases are handed back, so that no other instance
+      // takes over a request that is still running here while the drain waits for it.
+      const claimsStopped = this.#keeper?.stopClaiming();
       const all = Promise.allSettled([...this.#inFlight]);
       let timer: TimerHandle | undefined;
       const timeout = new Promise<void>((resolve) => {
@@ -520,7 +530,7 @@ export class Dispatcher {
       await Promise.race([all, timeout]);
       if (timer !== undefined) this.#o.clock.clearTimeout(timer);
       this.#abort.abort(new ClosedError('dispatcher'));
-      await Promise.allSettled([...this.#inFlight, keeperStopped]);
+      await Promise.allSettled([...this.#inFlight, claimsStopped]);
       // Hand every lease back at once, so the other instances need not wait for them to expire;
       // a request abandoned in flight only once its timeout has run out, since its worker may
       // still be running it (sent again sooner, it would run twice at once).
@@ -529,6 +539,7 @@ export class Dispatcher {
         const sentAt = this.#sentAt.get(uuid);
         return sentAt === undefined ? 0 : Math.max(0, sentAt + this.#o.timeoutMs - now);
       });
+      await this.#keeper?.stop();
     })();
     return this.#closing;
   }

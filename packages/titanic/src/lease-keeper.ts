@@ -62,6 +62,8 @@ export class LeaseKeeper {
   readonly #o: LeaseKeeperOptions;
   readonly #held = new Map<string, Held>();
   #running = false;
+  /** Renewals go on after claims stop (the drain), until the leases are handed back. */
+  #renewingOn = false;
   #claiming: Promise<void> | undefined;
   #claimAgain = false;
   #claimFailures = 0;
@@ -72,8 +74,10 @@ export class LeaseKeeper {
   #backlogBase = 0;
   #backlogAdded = 0;
   #backlogAt = Number.NEGATIVE_INFINITY;
-  /** Store-wide pending per service (latin1 key) at the last refresh, plus local submissions since. */
+  /** Store-wide pending per service (latin1 key) at the last refresh. */
   #perService = new Map<string, number>();
+  /** Local submissions per service (latin1 key) since the last refresh began. */
+  #perServiceAdded = new Map<string, number>();
 
   constructor(leases: LeaseStore, port: LeaseKeeperPort, options: LeaseKeeperOptions) {
     this.#leases = leases;
@@ -93,20 +97,22 @@ export class LeaseKeeper {
 
   start(): void {
     this.#running = true;
+    this.#renewingOn = true;
     this.want();
     this.#scheduleRenew();
   }
 
   /** Pending requests of `service`, store-wide, by the same estimate as `backlog`. */
   pendingOf(service: Buffer): number {
-    return this.#perService.get(service.toString('latin1')) ?? 0;
+    const key = service.toString('latin1');
+    return (this.#perService.get(key) ?? 0) + (this.#perServiceAdded.get(key) ?? 0);
   }
 
   /** A local submission was stored: count it, and claim soon. */
   submitted(service: Buffer): void {
     this.#backlogAdded++;
     const key = service.toString('latin1');
-    this.#perService.set(key, (this.#perService.get(key) ?? 0) + 1);
+    this.#perServiceAdded.set(key, (this.#perServiceAdded.get(key) ?? 0) + 1);
     if (this.storeReachable) this.want();
   }
 
@@ -144,8 +150,14 @@ export class LeaseKeeper {
     return persistentRetryDelay(this.#o.storeRetryDelay, attempt, 5000);
   }
 
+  /**
+   * Count the store's pending requests again. Local submissions made while the count runs are
+   * kept on top of it (it may or may not include them), so the estimate never falls short.
+   */
   async refreshBacklog(): Promise<void> {
     const at = this.#o.clock.now();
+    const addedBefore = this.#backlogAdded;
+    const perServiceBefore = new Map(this.#perServiceAdded);
     if (this.#leases.countPendingByService === undefined) {
       this.#backlogBase = await this.#leases.countPending();
     } else {
@@ -154,7 +166,12 @@ export class LeaseKeeper {
       for (const n of this.#perService.values()) total += n;
       this.#backlogBase = total;
     }
-    this.#backlogAdded = 0;
+    this.#backlogAdded -= addedBefore;
+    for (const [key, n] of perServiceBefore) {
+      const left = (this.#perServiceAdded.get(key) ?? 0) - n;
+      if (left > 0) this.#perServiceAdded.set(key, left);
+      else this.#perServiceAdded.delete(key);
+    }
     this.#backlogAt = at;
   }
 
@@ -227,7 +244,7 @@ export class LeaseKeeper {
   }
 
   #scheduleRenew(): void {
-    if (!this.#running) return;
+    if (!this.#renewingOn) return;
     this.#renewTimer = this.#o.clock.setTimeout(
       () => {
         this.#renewTimer = undefined;
@@ -268,15 +285,35 @@ export class LeaseKeeper {
     }
   }
 
-  /** Stop the loops (waiting for a round in progress). */
-  async stop(): Promise<void> {
+  /**
+   * Stop claiming (waiting for a round in progress) and renew every lease held at once; renewals
+   * go on every `leaseMs / 3` until `releaseAll()`, so a request still running while the
+   * dispatcher drains keeps its lease and no other instance can take it over.
+   */
+  async stopClaiming(): Promise<void> {
     this.#running = false;
     const clock = this.#o.clock;
     if (this.#claimTimer !== undefined) clock.clearTimeout(this.#claimTimer);
     this.#claimTimer = undefined;
+    await Promise.allSettled([this.#claiming]);
+    if (this.#renewingOn && this.#renewing === undefined) {
+      if (this.#renewTimer !== undefined) clock.clearTimeout(this.#renewTimer);
+      this.#renewTimer = undefined;
+      this.#renewing = this.#renew().finally(() => {
+        this.#renewing = undefined;
+        this.#scheduleRenew();
+      });
+    }
+  }
+
+  /** Stop every loop (waiting for a round in progress). */
+  async stop(): Promise<void> {
+    this.#renewingOn = false;
+    await this.stopClaiming();
+    const clock = this.#o.clock;
     if (this.#renewTimer !== undefined) clock.clearTimeout(this.#renewTimer);
     this.#renewTimer = undefined;
-    await Promise.allSettled([this.#claiming, this.#renewing]);
+    await Promise.allSettled([this.#renewing]);
   }
 
   /**

@@ -6,10 +6,12 @@
  *   Dispatcher ──claim/renew/release──> FakeLeaseStore (MemoryStore + leases on the ManualClock)
  *       └──request()──> FakeClient (records each dispatch, answers on demand)
  */
-import { constantBackoff, ManualClock } from '@zpatterns/core';
+import { constantBackoff, InvalidArgumentError, ManualClock } from '@zpatterns/core';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Dispatcher, type DispatchClient } from './dispatcher.js';
 import { GroupCommitter } from './group-commit.js';
+import { LeaseKeeper } from './lease-keeper.js';
 import { MemoryStore, type LeaseStore, type StoredRequest } from './store.js';
 
 class FakeLeaseStore extends MemoryStore implements LeaseStore {
@@ -69,8 +71,9 @@ class FakeLeaseStore extends MemoryStore implements LeaseStore {
 
 class FakeClient implements DispatchClient {
   readonly calls: { body: string; answer: () => void; timeOut: () => void }[] = [];
-  request(_service: string | Buffer, body: readonly Buffer[]): Promise<Buffer[]> {
+  request(_service: string | Buffer, body: readonly Buffer[], options: { signal?: AbortSignal }): Promise<Buffer[]> {
     return new Promise((resolve, reject) => {
+      options.signal?.addEventListener('abort', () => reject(options.signal?.reason as Error), { once: true });
       this.calls.push({
         body: body[0]?.toString() ?? '',
         answer: () => resolve([...body]),
@@ -93,6 +96,7 @@ function dispatcher(store: FakeLeaseStore, client: FakeClient, clock: ManualCloc
   return new Dispatcher(client, store, new GroupCommitter(store), {
     concurrency: 2,
     leaseMs: 300,
+    drainTimeoutMs: 200,
     claimIntervalMs: 1000,
     mmiCheck: false,
     timeoutMs: 60_000,
@@ -224,5 +228,90 @@ describe('Dispatcher on a lease store (manual clock)', () => {
     expect((await store.counts()).replied).toBe(2);
     await a.close();
     await b.close();
+  });
+
+  it('renews the lease of a request still running while close() drains, until it hands it back', async () => {
+    // leaseMs 2500, renewed every 833 ms; the drain (2000 ms) outlasts what is left of a lease
+    // renewed just before close() (1667 ms): without renewals during the drain, B could claim.
+    const clock = new ManualClock(1000);
+    const store = new FakeLeaseStore(clock);
+    await store.start();
+    await submit(store, 'slow');
+    const client = new FakeClient();
+    const a = new Dispatcher(client, store, new GroupCommitter(store), {
+      leaseMs: 2500,
+      drainTimeoutMs: 2000,
+      claimIntervalMs: 1000,
+      mmiCheck: false,
+      timeoutMs: 60_000,
+      instance: 'A',
+      clock,
+    });
+    a.start();
+    await settle();
+    expect(client.calls.map((c) => c.body)).toEqual(['slow']);
+    for (let t = 0; t < 166; t++) {
+      clock.advance(10); // renewed at 833 past the start: the lease runs to 833 + 2500
+      await settle();
+    }
+    const closed = a.close();
+    let done = false;
+    void closed.then(() => (done = true));
+    for (let t = 0; t < 25 && !done; t++) {
+      clock.advance(100);
+      await settle();
+      // The request still runs on A's worker: no other instance may take it.
+      expect(await store.claim('B', 2500, 10)).toEqual([]);
+      expect(store.leases.get('slow')?.until).toBeGreaterThan(clock.now());
+    }
+    await closed;
+    // Handed back abandoned in flight: claimable only once its 60 s timeout since sending has passed.
+    expect(store.leases.get('slow')?.by).toBe('');
+    expect(await store.claim('B', 2500, 10)).toEqual([]);
+    expect(a.stats.leasesLost).toBe(0);
+  });
+
+  it('refuses a drain that does not fit inside the lease (InvalidArgumentError), only on a lease store', () => {
+    const clock = new ManualClock(1000);
+    const leased = new FakeLeaseStore(clock);
+    const make = (store: MemoryStore, leaseMs: number, drainTimeoutMs: number): Dispatcher =>
+      new Dispatcher(new FakeClient(), store, new GroupCommitter(store), { leaseMs, drainTimeoutMs, clock });
+    expect(() => make(leased, 2000, 2000)).toThrow(InvalidArgumentError);
+    expect(() => make(leased, 2000, 2000)).toThrow(/leaseMs \(2000\) must be longer than drainTimeoutMs \(2000\)/);
+    expect(make(leased, 2001, 2000).leased).toBe(true);
+    // Without leases there is nothing to outlast.
+    expect(make(new MemoryStore(), 100, 2000).leased).toBe(false);
+  });
+
+  it("keeps a local submission made while the store's pending count runs on top of that count", async () => {
+    let answer!: (counts: Map<string, number>) => void;
+    const leases: LeaseStore = {
+      claim: () => Promise.resolve([]),
+      renew: () => Promise.resolve([]),
+      release: () => Promise.resolve(),
+      countPending: () => Promise.resolve(0),
+      countPendingByService: () => new Promise((resolve) => (answer = resolve)),
+    };
+    const keeper = new LeaseKeeper(
+      leases,
+      { room: () => 0, claimed: () => undefined, lost: () => false, waiting: () => false, excluded: () => [] },
+      {
+        instance: 'A',
+        leaseMs: 3000,
+        claimIntervalMs: 1000,
+        storeRetryDelay: constantBackoff(100),
+        clock: new ManualClock(1000),
+        log: pino({ level: 'silent' }),
+        stats: { claimed: 0, leasesLost: 0, released: 0, storeErrors: 0 },
+      },
+    );
+    const service = Buffer.from('s');
+    const refreshing = keeper.refreshBacklog();
+    // Committed after the count read the table: the count does not include it.
+    keeper.submitted(service);
+    answer(new Map([['s', 2]]));
+    await refreshing;
+    expect(keeper.pendingOf(service)).toBe(3);
+    expect(keeper.backlog).toBe(3);
   });
 });

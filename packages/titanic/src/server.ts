@@ -98,8 +98,13 @@ export interface TitanicServerOptions {
    * (store-wide, refreshed every second, with a lease store). @default 125000 (the book's 100,000 pipelined requests to one service are accepted whole; half of `maxBacklog`)
    */
   maxPendingPerService?: number;
-  /** Lease stores (PostgreSQL): how long a claim holds a request. @default 30000 */
+  /** Lease stores (PostgreSQL): how long a claim holds a request; longer than `drainTimeoutMs`. @default 30000 */
   leaseMs?: number;
+  /**
+   * How long `close()` waits for requests in flight before abandoning them. Lease stores renew the
+   * leases meanwhile, and refuse (`InvalidArgumentError`) a drain not shorter than `leaseMs`. @default 2000
+   */
+  drainTimeoutMs?: number;
   /** Lease stores: how often to look for claimable requests. @default 1000 */
   claimIntervalMs?: number;
   /** Lease stores: this instance's name in the leases. @default `<hostname>:<pid>:<random>` */
@@ -141,6 +146,7 @@ export const titanicServerDefaults = {
   maxBacklog: 250_000,
   maxPendingPerService: 125_000,
   leaseMs: dispatcherDefaults.leaseMs,
+  drainTimeoutMs: dispatcherDefaults.drainTimeoutMs,
   claimIntervalMs: dispatcherDefaults.claimIntervalMs,
   clock: systemClock,
 } as const satisfies Omit<ResolvedServerOptions, 'broker' | Optional>;
@@ -163,6 +169,11 @@ export interface TitanicServerStats {
   expired: number;
   /** Pending requests recovered from the store at `start()`. */
   recovered: number;
+  /**
+   * Messages from the broker dropped, to the TSP workers or the dispatcher's client, because they
+   * had more frames or bytes than the broker itself accepts (256 frames, 16 MiB in all).
+   */
+  oversize: number;
   /** The dispatcher's counters: requests sent to their services, replies, timeouts, leases. */
   dispatch: DispatcherStats;
 }
@@ -247,6 +258,12 @@ export class TitanicServer extends Component<TitanicServerStatus> {
     expired: 0,
   };
   #sweepTimer: TimerHandle | undefined;
+  /**
+   * Submissions that passed the bounds and wait for their commit, in all and by service (latin1):
+   * counted with the backlog so that concurrent submissions cannot overshoot a bound together.
+   */
+  #reserved = 0;
+  readonly #reservedOf = new Map<string, number>();
 
   constructor(options: TitanicServerOptions) {
     super();
@@ -285,6 +302,7 @@ export class TitanicServer extends Component<TitanicServerStatus> {
       serviceRetryDelay: o.serviceRetryDelay,
       mmiCheck: o.mmiCheck,
       leaseMs: o.leaseMs,
+      drainTimeoutMs: o.drainTimeoutMs,
       claimIntervalMs: o.claimIntervalMs,
       ...(o.instance === undefined ? {} : { instance: o.instance }),
       logger: this.#log,
@@ -329,7 +347,9 @@ export class TitanicServer extends Component<TitanicServerStatus> {
 
   /** A snapshot of the counters; read it again for fresh figures. */
   get stats(): TitanicServerStats {
-    return { ...this.#counters, recovered: this.#recovered, dispatch: { ...this.#dispatcher.stats } };
+    let oversize = this.#client.stats.oversize;
+    for (const worker of this.#workers) oversize += worker.stats.oversize;
+    return { ...this.#counters, recovered: this.#recovered, oversize, dispatch: { ...this.#dispatcher.stats } };
   }
 
   /**
@@ -397,7 +417,7 @@ export class TitanicServer extends Component<TitanicServerStatus> {
   readonly #onSubmit = async (body: Buffer[]): Promise<readonly Frame[]> => {
     const request = decodeSubmit(body);
     if (typeof request === 'string') return this.#malformed(TSP_SERVICE.REQUEST, request);
-    const backlog = this.#dispatcher.backlog;
+    const backlog = this.#dispatcher.backlog + this.#reserved;
     if (backlog >= this.#o.maxBacklog) {
       this.#counters.refused++;
       this.#log.debug({ maxBacklog: this.#o.maxBacklog }, 'backlog full, submission refused with 500');
@@ -412,7 +432,9 @@ export class TitanicServer extends Component<TitanicServerStatus> {
       this.#backlogFull = false;
       this.emit({ type: 'backlog-ok', backlog });
     }
-    if (this.#dispatcher.pendingOf(request.service) >= this.#o.maxPendingPerService) {
+    const key = request.service.toString('latin1');
+    const reservedOf = this.#reservedOf.get(key) ?? 0;
+    if (this.#dispatcher.pendingOf(request.service) + reservedOf >= this.#o.maxPendingPerService) {
       this.#counters.refused++;
       this.#log.debug(
         { service: request.service.toString('utf8'), maxPendingPerService: this.#o.maxPendingPerService },
@@ -420,16 +442,30 @@ export class TitanicServer extends Component<TitanicServerStatus> {
       );
       return encodeStatus('500');
     }
+    // Reserve the room before the commit's await, so that the bounds hold for concurrent
+    // submissions; the reservation ends when the request is counted in the backlog, or fails.
+    this.#reserved++;
+    this.#reservedOf.set(key, reservedOf + 1);
     const uuid = generateUuid();
     try {
       await this.#committer.write({ type: 'request', uuid, service: request.service, body: request.body });
     } catch (err) {
+      this.#unreserve(key);
       return this.#internalError(TSP_SERVICE.REQUEST, err);
     }
-    this.#counters.submitted++;
+    // No await between the two: the request moves from the reservation to the backlog at once.
+    this.#unreserve(key);
     this.#dispatcher.add(uuid, request.service);
+    this.#counters.submitted++;
     return encodeSubmitted(uuid);
   };
+
+  #unreserve(key: string): void {
+    this.#reserved--;
+    const left = (this.#reservedOf.get(key) ?? 1) - 1;
+    if (left === 0) this.#reservedOf.delete(key);
+    else this.#reservedOf.set(key, left);
+  }
 
   readonly #onReply = async (body: Buffer[]): Promise<readonly Frame[]> => {
     const uuid = decodeUuidRequest(body);

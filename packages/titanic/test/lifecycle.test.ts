@@ -122,7 +122,8 @@ describe('Titanic lifecycle', () => {
     // call(): the whole flow (submit, wait, close) within timeoutMs.
     const started = performance.now();
     await expect(client.call('nobody', ['y'], { timeoutMs: 500 })).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
-    expect(performance.now() - started).toBeLessThan(4000);
+    // Within its 500 ms, plus 1 s for scheduling on a loaded machine.
+    expect(performance.now() - started).toBeLessThan(500 + 1000);
     const controller = new AbortController();
     const waiting = client.waitReply(uuid, { signal: controller.signal });
     const reason = new Error('caller gave up');
