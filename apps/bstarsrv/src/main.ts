@@ -120,6 +120,7 @@ process.exitCode = await runDaemon({
     const guard = applyBindSecurity(router, secured.security, logger);
     const frontend = new Channel(router, { name: 'frontend', logger });
     let metrics: MetricsServer | undefined;
+    let serving = false;
     const close = async (): Promise<void> => {
       await Promise.all([frontend.close(), star.close()]);
       await guard?.release();
@@ -132,11 +133,12 @@ process.exitCode = await runDaemon({
           statsCounters(registry, 'bstar', () => star.stats);
           gaugesOf(registry, 'bstar', () => ({ active: star.isActive ? 1 : 0 }));
         },
-        healthy: () => !frontend.isClosed,
+        healthy: () => serving && !frontend.isClosed,
       });
       await guard?.ready();
       await frontend.socket.bind(flags.frontend ?? DEFAULTS[role].frontend);
       await star.start();
+      serving = true;
     } catch (err) {
       await close();
       await metrics?.close();
