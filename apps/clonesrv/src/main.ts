@@ -13,17 +13,16 @@
  * (--state-bind/--state-connect), --heartbeat-ms (--ha-heartbeat-ms).
  */
 import { Option } from 'commander';
-import { InvalidArgumentError } from 'commander';
 import {
   addDaemonOptions,
   addFlagAliases,
   bindEndpointFlag,
-  checkEndpoint,
   connectEndpointFlag,
   createProgram,
   createRootLogger,
   envOptions,
   gaugesOf,
+  hostFlag,
   intFlag,
   logDeprecations,
   portFlag,
@@ -67,18 +66,6 @@ const PAIR: Record<BStarRole, { port: number; peerPort: number; stateBind: strin
   primary: { port: 5590, peerPort: 5593, stateBind: 'tcp://127.0.0.1:5596', stateConnect: 'tcp://127.0.0.1:5597' },
   backup: { port: 5593, peerPort: 5590, stateBind: 'tcp://127.0.0.1:5597', stateConnect: 'tcp://127.0.0.1:5596' },
 };
-
-/** A host to bind on (`*` allowed) or a peer's host: the host part of an endpoint, checked the same way. */
-function hostFlag(use: 'bind' | 'connect'): (value: string) => string {
-  return (value) => {
-    try {
-      checkEndpoint(`tcp://${value}:1`, use);
-    } catch {
-      throw new InvalidArgumentError(`'${value}' is not a host name or address${use === 'bind' ? ' (or *)' : ''}`);
-    }
-    return value;
-  };
-}
 
 const program = createProgram(
   'clonesrv',

@@ -275,6 +275,11 @@ const usageCases: Case[] = [
     line: () => /^bstarsrv: error: --ha: 'third' is not one of primary, backup$/,
   },
   {
+    bin: 'mdbroker',
+    args: () => [...base('mdbroker'), '--metrics-port', '0', '--metrics-host', 'no such host'],
+    line: () => /^mdbroker: error: --metrics-host: 'no such host' is not a host name or address \(or \*\)$/,
+  },
+  {
     bin: 'ppqueue',
     args: () => [],
     env: { ZPAT_PPQUEUE_FRONTEND: 'tcp://127.0.0.1:99999' },
