@@ -30,6 +30,7 @@ import {
   runDaemon,
   serveMetrics,
   serverSecurityFromFlags,
+  StartupError,
   statsCounters,
   warnPlainBinds,
   watchServerSecurity,
@@ -141,6 +142,14 @@ const logger = createRootLogger({ name: 'clonesrv', level: flags.logLevel, prett
 logDeprecations(logger);
 watchServerSecurity(secured, logger);
 
+/** SQLite's own errors about the journal, said as what they mean for the data directory. */
+function journalFailure(err: unknown): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (flags.dataDir === undefined || typeof code !== 'string' || !code.startsWith('SQLITE_')) return err;
+  const why = code === 'SQLITE_BUSY' ? 'its journal is locked by another clonesrv' : (err as Error).message;
+  return new StartupError('ERR_DATA_DIR', `cannot use data directory ${flags.dataDir}: ${why}`, { cause: err });
+}
+
 process.exitCode = await runDaemon({
   logger,
   start: async () => {
@@ -186,7 +195,7 @@ process.exitCode = await runDaemon({
       await server.start(); // a failed start has closed the server already
     } catch (err) {
       await metrics?.close();
-      throw err;
+      throw journalFailure(err);
     }
     const { snapshot, publisher, collector } = server.endpoints;
     warnPlainBinds(secured, [snapshot, publisher, collector], logger);
