@@ -287,6 +287,8 @@ export class CloneServer extends Component<CloneServerStatus> {
   #publisher: Channel<zmq.Publisher> | undefined;
   #collector: Channel<zmq.Subscriber> | undefined;
   #guards: ServerSecurity[] = [];
+  /** True once `onStart` has finished: only a server that served logs its closing line. */
+  #served = false;
   readonly #timers = new Set<TimerHandle>();
   readonly #bstar: BinaryStar | undefined;
   #peerWatch: Channel<zmq.Subscriber> | undefined;
@@ -298,8 +300,6 @@ export class CloneServer extends Component<CloneServerStatus> {
   readonly #recent = new Set<string>();
   #lostSplitBrain = false;
   #journal: CloneJournal | undefined;
-  /** True once `onStart` has finished: only a server that served logs its closing line. */
-  #served = false;
   /** Active: sequenced, not yet committed (with a journal). Passive: replicated, not yet committed. */
   #batch: { msg: KvMsg; expiry: boolean }[] = [];
   /** With a journal: the last sequence handed out; the store's is the last one committed. */
