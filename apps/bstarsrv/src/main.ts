@@ -17,6 +17,7 @@ import {
   addDaemonOptions,
   addFlagAliases,
   bindEndpointFlag,
+  checkMetricsPort,
   connectEndpointFlag,
   createProgram,
   createRootLogger,
@@ -107,6 +108,8 @@ watchServerSecurity(secured, logger);
 process.exitCode = await runDaemon({
   logger,
   start: async () => {
+    // A taken metrics port stops the start before anything binds (or logs).
+    await checkMetricsPort(flags);
     const star = new BinaryStar({
       role,
       stateBind: flags.stateBind ?? DEFAULTS[role].stateBind,
@@ -120,28 +123,24 @@ process.exitCode = await runDaemon({
     const guard = applyBindSecurity(router, secured.security, logger);
     const frontend = new Channel(router, { name: 'frontend', logger });
     let metrics: MetricsServer | undefined;
-    let serving = false;
     const close = async (): Promise<void> => {
       await Promise.all([frontend.close(), star.close()]);
       await guard?.release();
     };
     try {
-      // The metrics port first: when it is taken, nothing else has started.
+      await guard?.ready();
+      await frontend.socket.bind(flags.frontend ?? DEFAULTS[role].frontend);
+      await star.start();
       metrics = await serveMetrics(flags, {
         logger,
         register: (registry) => {
           statsCounters(registry, 'bstar', () => star.stats);
           gaugesOf(registry, 'bstar', () => ({ active: star.isActive ? 1 : 0 }));
         },
-        healthy: () => serving && !frontend.isClosed,
+        healthy: () => !frontend.isClosed,
       });
-      await guard?.ready();
-      await frontend.socket.bind(flags.frontend ?? DEFAULTS[role].frontend);
-      await star.start();
-      serving = true;
     } catch (err) {
       await close();
-      await metrics?.close();
       throw err;
     }
     // The work: echo each request whose vote this server wins. A ROUTER message is

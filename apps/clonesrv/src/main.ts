@@ -17,6 +17,7 @@ import {
   addDaemonOptions,
   addFlagAliases,
   bindEndpointFlag,
+  checkMetricsPort,
   connectEndpointFlag,
   createProgram,
   createRootLogger,
@@ -175,8 +176,13 @@ process.exitCode = await runDaemon({
       logger,
     });
     let closing = false;
+    // A data directory or a metrics port that cannot be used stops the start before anything binds.
     if (flags.dataDir !== undefined) prepareDataDir(flags.dataDir);
-    // The metrics port first: when it is taken, nothing else has started.
+    await checkMetricsPort(flags);
+    // A failed start has closed the server already.
+    await server.start().catch((err: unknown) => {
+      throw journalFailure(err);
+    });
     const metrics = await serveMetrics(flags, {
       logger,
       register: (registry) => {
@@ -189,14 +195,9 @@ process.exitCode = await runDaemon({
           healthy: server.health.ok ? 1 : 0,
         }));
       },
-      healthy: () => !closing && server.running && server.health.ok,
+      healthy: () => !closing && server.health.ok,
+      cleanup: () => server.close(),
     });
-    try {
-      await server.start(); // a failed start has closed the server already
-    } catch (err) {
-      await metrics?.close();
-      throw journalFailure(err);
-    }
     const { snapshot, publisher, collector } = server.endpoints;
     warnPlainBinds(secured, [snapshot, publisher, collector], logger);
     return {

@@ -15,6 +15,7 @@
 import {
   addDaemonOptions,
   bindEndpointFlag,
+  checkMetricsPort,
   connectEndpointFlag,
   createProgram,
   createRootLogger,
@@ -75,8 +76,9 @@ const workMs = flags.workMs;
 process.exitCode = await runDaemon({
   logger,
   start: async () => {
-    let closing = false;
-    const server = new FreelanceServer({
+    // A taken metrics port stops the start before anything binds (or logs).
+    await checkMetricsPort(flags);
+    const server = await FreelanceServer.start({
       bind: flags.bind,
       ...(flags.endpoint === undefined ? {} : { endpoint: flags.endpoint }),
       maxConcurrent: flags.maxConcurrent,
@@ -87,18 +89,13 @@ process.exitCode = await runDaemon({
       security: secured.security,
       logger,
     });
-    // The metrics port first: when it is taken, nothing else has started.
+    let closing = false;
     const metrics = await serveMetrics(flags, {
       logger,
       register: (registry) => statsCounters(registry, 'freelance_server', () => server.stats),
-      healthy: () => server.running && !closing,
+      healthy: () => !closing,
+      cleanup: () => server.close(),
     });
-    try {
-      await server.start();
-    } catch (err) {
-      await metrics?.close();
-      throw err;
-    }
     warnPlainBinds(secured, [server.bound], logger);
     return {
       handle: {

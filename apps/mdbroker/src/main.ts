@@ -15,6 +15,7 @@ import {
   addDaemonOptions,
   bindEndpointFlag,
   boundedLabels,
+  checkMetricsPort,
   collect,
   connectEndpointFlag,
   createRegistry,
@@ -164,6 +165,8 @@ if (workerSecured !== undefined) watchServerSecurity(workerSecured, logger.child
 process.exitCode = await runDaemon({
   logger,
   start: async () => {
+    // A taken metrics port stops the start before anything binds (or logs).
+    await checkMetricsPort(flags);
     const registry = createRegistry();
     const label = boundedLabels(flags.metricsServices ?? 100);
     const perService = new ServiceMetrics({
@@ -203,7 +206,14 @@ process.exitCode = await runDaemon({
       statsIntervalMs: flags.statsIntervalMs,
       security: secured.security,
     });
-    // The metrics port first: when it is taken, nothing else has started (and nothing logs stats).
+    try {
+      // The pair's state first: a client request must never be voted on before the peer had its chance.
+      await star?.start();
+      await broker.start();
+    } catch (err) {
+      await Promise.all([broker.close(), star?.close()]);
+      throw err;
+    }
     const metrics = await serveMetrics(flags, {
       logger,
       registry,
@@ -212,15 +222,8 @@ process.exitCode = await runDaemon({
         gaugesOf(r, 'broker', () => ({ ...broker.gauges() }));
       },
       healthy: () => broker.running,
+      cleanup: () => Promise.all([broker.close(), star?.close()]),
     });
-    try {
-      // The pair's state first: a client request must never be voted on before the peer had its chance.
-      await star?.start();
-      await broker.start();
-    } catch (err) {
-      await Promise.all([broker.close(), star?.close(), metrics?.close()]);
-      throw err;
-    }
     warnPlainBinds(
       secured,
       [...broker.endpoints, ...broker.workerEndpoints, ...(star === undefined ? [] : [star.stateEndpoint])],

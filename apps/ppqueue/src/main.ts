@@ -10,6 +10,7 @@
 import {
   addDaemonOptions,
   bindEndpointFlag,
+  checkMetricsPort,
   createProgram,
   createRootLogger,
   envOptions,
@@ -77,6 +78,8 @@ watchServerSecurity(secured, logger);
 process.exitCode = await runDaemon({
   logger,
   start: async () => {
+    // A taken metrics port stops the start before anything binds (or logs).
+    await checkMetricsPort(flags);
     const queue = flags.simple
       ? await SimplePirateQueue.start({
           frontend: flags.frontend,
