@@ -279,6 +279,8 @@ export class CloneServer extends Component<CloneServerStatus> {
   readonly #o: ResolvedOptions;
   readonly #options: CloneServerOptions;
   readonly #clock: Clock;
+  /** True once `onStart` has finished: only a server that served logs its closing line. */
+  #served = false;
   readonly #log: Logger;
   /** Warnings about peers' bad messages: at most 10 a second (every one is counted). */
   readonly #warnings: WarningLimiter;
@@ -287,8 +289,6 @@ export class CloneServer extends Component<CloneServerStatus> {
   #publisher: Channel<zmq.Publisher> | undefined;
   #collector: Channel<zmq.Subscriber> | undefined;
   #guards: ServerSecurity[] = [];
-  /** True once `onStart` has finished: only a server that served logs its closing line. */
-  #served = false;
   readonly #timers = new Set<TimerHandle>();
   readonly #bstar: BinaryStar | undefined;
   #peerWatch: Channel<zmq.Subscriber> | undefined;
