@@ -1,13 +1,16 @@
 /**
- * Titanic's look at its broker while starting: it asks `mmi.service titanic.request` once, for at
- * most a second, and never waits longer before going on.
+ * Titanic's look at its broker while starting: one `mmi.service titanic.request` question, which
+ * waits at most as long as a crashed instance's workers stay registered (`expiryMs`, 12.5 s by
+ * default), and says what it waits for while it waits.
  *
  *   answers 404 ─────────────▶ start
  *   answers 200 (SQLite) ────▶ another Titanic is registered: wait for its workers to expire
  *                              (a crashed instance's linger), else refuse to start
- *   no answer in 1 s ────────▶ "broker not answering", start anyway (the workers register once it
- *                              is up), and keep asking in the background: "still no answer" at
- *                              growing intervals (2 s, 4 s, ... 30 s), "broker answering" once it does
+ *   no answer after 1 s ─────▶ "broker not answering; waiting for it", then "still no answer from
+ *                              the broker" at 4 s, 8 s, ...
+ *   no answer by expiryMs ───▶ "broker not answering: starting anyway" (the workers register once
+ *                              it is up); asked again in the background at growing intervals (up
+ *                              to every 30 s), "broker answering" once it does
  *
  * Every wait ends at once when `signal` fires (Ctrl-C during start-up).
  */
@@ -18,10 +21,10 @@ import { MajordomoClient } from '@zpatterns/majordomo';
 import { MMI } from '@zpatterns/majordomo/protocol';
 import { TSP_SERVICE } from '@zpatterns/titanic/protocol';
 
-/** How long one question waits for the broker's answer. */
-export const BROKER_ANSWER_MS = 1000;
-/** The background questions: first after this long, then twice as long each time, up to the cap. */
-const RETRY_FIRST_MS = 2000;
+/** Silence from the broker for this long is said at once. */
+export const BROKER_SILENT_MS = 1000;
+/** The next "still no answer" lines: after this long, then twice as long each time, up to the cap. */
+const RETRY_FIRST_MS = 4000;
 const RETRY_CAP_MS = 30_000;
 
 /** Options of `checkBroker(options)`. */
@@ -53,29 +56,54 @@ export async function checkBroker(options: BrokerCheckOptions): Promise<BrokerWa
   const log = logger.child({ component: 'broker-check', broker: endpoint });
   const client = await MajordomoClient.start({
     broker: endpoint,
-    attemptTimeoutMs: BROKER_ANSWER_MS,
+    attemptTimeoutMs: options.expiryMs,
     retries: 0,
     security: options.security,
   });
-  const ask = async (abort: AbortSignal): Promise<string | undefined> => {
+  const startedAt = Date.now();
+  let warned = false;
+  const ask = async (abort: AbortSignal, timeoutMs: number): Promise<string | undefined> => {
     try {
-      return (await client.request(MMI.SERVICE, [TSP_SERVICE.REQUEST], { signal: abort }))[0]?.toString() ?? '';
+      const reply = await client.request(MMI.SERVICE, [TSP_SERVICE.REQUEST], {
+        signal: abort,
+        attemptTimeoutMs: timeoutMs,
+      });
+      return reply[0]?.toString() ?? '';
     } catch (err) {
       if (abort.aborted) throw err;
       return undefined;
     }
   };
-  const startedAt = Date.now();
+  /** The first question, with what it waits for said at 1 s, 4 s, 8 s, ... */
+  const firstAnswer = async (): Promise<string | undefined> => {
+    const said = new AbortController();
+    const sayWhileWaiting = (async (): Promise<void> => {
+      await sleep(BROKER_SILENT_MS, undefined, { signal: said.signal });
+      warned = true;
+      log.warn({ waitedMs: Date.now() - startedAt, waitMs: options.expiryMs }, 'broker not answering; waiting for it');
+      for (let pauseMs = RETRY_FIRST_MS - BROKER_SILENT_MS; ; pauseMs = Math.min(pauseMs * 2, RETRY_CAP_MS)) {
+        await sleep(pauseMs, undefined, { signal: said.signal });
+        log.warn({ waitedMs: Date.now() - startedAt }, 'still no answer from the broker');
+      }
+    })().catch(() => undefined);
+    try {
+      return await ask(signal, options.expiryMs);
+    } finally {
+      said.abort();
+      await sayWhileWaiting;
+    }
+  };
   try {
-    log.debug({ answerMs: BROKER_ANSWER_MS }, 'asking the broker');
-    let answer = await ask(signal);
+    log.debug({ waitMs: options.expiryMs }, 'asking the broker');
+    let answer = await firstAnswer();
     if (answer === undefined) {
       log.warn(
         { waitedMs: Date.now() - startedAt },
         'broker not answering: starting anyway, Titanic registers once it is up',
       );
-      return watchInBackground(client, ask, log, startedAt);
+      return watchInBackground(client, (abort) => ask(abort, RETRY_FIRST_MS), log, startedAt);
     }
+    if (warned) log.info({ waitedMs: Date.now() - startedAt }, 'broker answering');
     if (!options.refuseOthers) return await closed(client);
     const deadline = startedAt + options.expiryMs;
     for (let asked = 0; answer === MMI.OK; asked++) {
@@ -85,10 +113,11 @@ export async function checkBroker(options: BrokerCheckOptions): Promise<BrokerWa
           `another Titanic is registered for ${TSP_SERVICE.REQUEST} at ${endpoint}; two SQLite stores behind one broker would split requests and replies (share one store with --store postgres://..., or use another broker)`,
         );
       }
-      if (asked === 0)
+      if (asked === 0) {
         log.info({ expiryMs: options.expiryMs }, `${TSP_SERVICE.REQUEST} has workers; waiting for them to expire`);
+      }
       await sleep(options.pollMs, undefined, { signal });
-      answer = (await ask(signal)) ?? '';
+      answer = (await ask(signal, options.expiryMs)) ?? '';
     }
     return await closed(client);
   } catch (err) {
