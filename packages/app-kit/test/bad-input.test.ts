@@ -362,7 +362,11 @@ const startupCases: Case[] = [
   // A store nobody serves.
   {
     bin: 'titanic',
-    args: () => ['--broker', `tcp://127.0.0.1:${closed}`, '--store', `postgres://titanic@127.0.0.1:${closed}/titanic`],
+    // A short broker expiry: it waits for its broker that long before it opens the store.
+    args: () => [
+      ...['--broker', `tcp://127.0.0.1:${closed}`, '--heartbeat-ms', '100', '--liveness', '1'],
+      ...['--store', `postgres://titanic@127.0.0.1:${closed}/titanic`],
+    ],
     line: () => /^titanic: cannot open the Titanic store on PostgreSQL: connection refused \(ERR_TITANIC_STORE\)$/,
   },
 ];
