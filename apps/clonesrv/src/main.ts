@@ -14,21 +14,24 @@
  */
 import { Option } from 'commander';
 import {
+  addDaemonOptions,
   addFlagAliases,
+  bindEndpointFlag,
+  checkMetricsPort,
+  connectEndpointFlag,
   createProgram,
   createRootLogger,
-  endpointFlag,
   envOptions,
   gaugesOf,
+  hostFlag,
   intFlag,
   logDeprecations,
-  logLevelOption,
-  metricsOptions,
-  prettyOption,
+  portFlag,
+  prepareDataDir,
   runDaemon,
   serveMetrics,
   serverSecurityFromFlags,
-  serverSecurityOptions,
+  StartupError,
   statsCounters,
   warnPlainBinds,
   watchServerSecurity,
@@ -72,28 +75,24 @@ const program = createProgram(
 )
   .option(
     '--port <port>',
-    'base port P (binds P, P+1, P+2) (default: 5590, or 5593 with --ha backup)',
-    intFlag(1, 65_533),
+    'base port P (binds P, P+1, P+2, so at most 65533) (default: 5590, or 5593 with --ha backup)',
+    portFlag(3),
   )
-  .option('--host <address>', 'address to bind on', '127.0.0.1')
+  .option('--host <address>', 'address to bind on (* for every interface)', hostFlag('bind'), '127.0.0.1')
   .addOption(
     new Option('--ha <role>', 'run as the primary or the backup of a Binary Star pair').choices(['primary', 'backup']),
   )
-  .option(
-    '--peer-port <port>',
-    "with --ha: the peer's base port (default: 5593 primary, 5590 backup)",
-    intFlag(1, 65_533),
-  )
-  .option('--peer-host <address>', "with --ha: the peer's address", '127.0.0.1')
+  .option('--peer-port <port>', "with --ha: the peer's base port (default: 5593 primary, 5590 backup)", portFlag(3))
+  .option('--peer-host <address>', "with --ha: the peer's address", hostFlag('connect'), '127.0.0.1')
   .option(
     '--state-bind <endpoint>',
-    'with --ha: bind for our Binary Star state PUB (default: tcp://127.0.0.1:5596 primary, :5597 backup)',
-    endpointFlag,
+    'with --ha: bind for our Binary Star state PUB (default: "tcp://127.0.0.1:5596" primary, ":5597" backup)',
+    bindEndpointFlag,
   )
   .option(
     '--state-connect <endpoint>',
-    "with --ha: the peer's Binary Star state PUB (default: tcp://127.0.0.1:5597 primary, :5596 backup)",
-    endpointFlag,
+    'with --ha: the peer\'s Binary Star state PUB (default: "tcp://127.0.0.1:5597" primary, ":5596" backup)',
+    connectEndpointFlag,
   )
   .option(
     '--ha-heartbeat-ms <ms>',
@@ -115,12 +114,8 @@ const program = createProgram(
     'pair: client updates a passive server holds for the active; more are refused',
     intFlag(1, 100_000_000),
     cloneServerDefaults.maxPending,
-  )
-  .addOption(logLevelOption())
-  .addOption(prettyOption());
-
-serverSecurityOptions(program);
-for (const option of metricsOptions()) program.addOption(option);
+  );
+addDaemonOptions(program);
 envOptions(program, 'ZPAT_CLONESRV');
 addFlagAliases(program, [
   { flags: '--primary', replacement: '--ha', value: 'primary' },
@@ -148,6 +143,14 @@ const logger = createRootLogger({ name: 'clonesrv', level: flags.logLevel, prett
 logDeprecations(logger);
 watchServerSecurity(secured, logger);
 
+/** SQLite's own errors about the journal, said as what they mean for the data directory. */
+function journalFailure(err: unknown): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (flags.dataDir === undefined || typeof code !== 'string' || !code.startsWith('SQLITE_')) return err;
+  const why = code === 'SQLITE_BUSY' ? 'its journal is locked by another clonesrv' : (err as Error).message;
+  return new StartupError('ERR_DATA_DIR', `cannot use data directory ${flags.dataDir}: ${why}`, { cause: err });
+}
+
 process.exitCode = await runDaemon({
   logger,
   start: async () => {
@@ -173,7 +176,13 @@ process.exitCode = await runDaemon({
       logger,
     });
     let closing = false;
-    await server.start(); // a failed start has closed the server already
+    // A data directory or a metrics port that cannot be used stops the start before anything binds.
+    if (flags.dataDir !== undefined) prepareDataDir(flags.dataDir);
+    await checkMetricsPort(flags);
+    // A failed start has closed the server already.
+    await server.start().catch((err: unknown) => {
+      throw journalFailure(err);
+    });
     const metrics = await serveMetrics(flags, {
       logger,
       register: (registry) => {
@@ -195,18 +204,21 @@ process.exitCode = await runDaemon({
       handle: {
         close: async () => {
           closing = true;
-          logger.info({ stats: server.stats }, 'final stats');
           await server.close();
         },
       },
       metrics,
+      shutdownDelayMs: flags.shutdownDelayMs,
+      stats: () => server.stats,
       ready: {
         endpoints: [snapshot, publisher, collector],
         snapshot,
         publisher,
         collector,
-        ...(pair === undefined ? {} : { pair: pair.role, peer: pair.peer, bstarLocal: pair.stateBind }),
-        sequence: String(server.sequence),
+        ...(pair === undefined
+          ? {}
+          : { pair: pair.role, peer: pair.peer, stateBind: server.binaryStar?.stateEndpoint ?? pair.stateBind }),
+        sequence: Number(server.sequence),
         keys: server.size,
         ...(flags.dataDir === undefined ? {} : { dataDir: flags.dataDir }),
         curve: secured.security !== undefined,

@@ -124,7 +124,7 @@ describe('zpat majordomo commands', () => {
   it.each([
     [['call'], /missing required argument 'service'/],
     [['call', 'echo', '--broker', 'localhost:5555'], /expected an endpoint/],
-    [['call', 'echo', '--mdp', '0.3'], /Allowed choices are 0\.1, 0\.2/],
+    [['call', 'echo', '--mdp', '0.3'], /--mdp: '0\.3' is not one of 0\.1, 0\.2/],
     [['call', 'echo', '--timeout-ms', '0'], /timeout-ms/],
     [['call', 'echo', '--attempt-timeout-ms', '0'], /attempt-timeout-ms/],
     [['services', '--retries', '-1'], /retries/],

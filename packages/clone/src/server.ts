@@ -304,6 +304,8 @@ export class CloneServer extends Component<CloneServerStatus> {
   readonly #o: ResolvedOptions;
   readonly #options: CloneServerOptions;
   readonly #clock: Clock;
+  /** True once `onStart` has finished: only a server that served logs its closing line. */
+  #served = false;
   readonly #log: Logger;
   /** Warnings about peers' bad messages: at most 10 a second (every one is counted). */
   readonly #warnings: WarningLimiter;
@@ -577,6 +579,7 @@ export class CloneServer extends Component<CloneServerStatus> {
       { endpoints: this.endpoints, role: this.#role, pair: this.#options.pair?.role, sequence: this.sequence },
       'clone server started',
     );
+    this.#served = true;
   }
 
   #every(ms: number, fn: () => void): void {
@@ -1070,7 +1073,7 @@ export class CloneServer extends Component<CloneServerStatus> {
     await Promise.all([this.#snapshot?.close(), this.#publisher?.close(), this.#collector?.close()]);
     await Promise.all(this.#guards.map((g) => g.release()));
     this.#journal?.close();
-    this.#log.info({ sequence: this.sequence }, 'clone server closed');
+    if (this.#served) this.#log.info({ sequence: this.sequence }, 'clone server closed');
   }
 }
 
