@@ -144,15 +144,15 @@ describe('mdbroker with CURVE', () => {
     ).toEqual(['alice']);
   });
 
-  it('refuses a secret key file readable by others at start-up: exit 2, one line naming the chmod', async () => {
+  it('refuses a secret key file readable by others at start-up: exit 1, one line naming the chmod', async () => {
     const keys = curveFixture(['broker']);
     const keyFile = keys.peers['broker']?.keyFile ?? '';
     chmodSync(keyFile, 0o644);
     const result = await runCli(bin(), ['--bind', 'tcp://127.0.0.1:*', '--curve-secret-key-file', keyFile]);
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(1);
     const lines = result.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^mdbroker: error: .*mode 0644.*chmod 600/);
+    expect(lines[0]).toMatch(/^mdbroker: .*mode 0644.*chmod 600.*\(ERR_KEY_FILE\)$/);
     const orphan = await runCli(bin(), ['--allow-keys', keys.allowDir]);
     expect(orphan.code).toBe(2);
   });

@@ -13,10 +13,15 @@
  *
  * The signal handlers are installed before `start()` runs, so a supervisor that signals the moment
  * it reads the ready line (or even earlier, during start-up) always gets a clean shutdown, never
- * the default action of a signal with no handler.
+ * the default action of a signal with no handler. A signal during start-up aborts `start()`'s
+ * signal: a start that honours it ends at once, and the run ends with 'stopped', exit 0.
+ *
+ * A start that fails is one line on stderr (`mdbroker: cannot bind ...: address in use
+ * (ERR_BIND)`, see `startup.ts`), exit 1, and nothing else: no 'ready', no 'stopped'.
  */
 import type { Logger } from 'pino';
 import type { MetricsServer } from './metrics.js';
+import { reportStartupFailure } from './startup.js';
 
 /** What `runDaemon` closes on shutdown: usually the daemon's main component. */
 export interface DaemonHandle {
@@ -37,18 +42,23 @@ export interface DaemonStarted {
    * (with one, its `shutdownDelayMs` applies). @default 0
    */
   shutdownDelayMs?: number | undefined;
+  /** The run's counters, logged once as `stats` on the end-of-run line ('stopped'). */
+  stats?: (() => object) | undefined;
 }
 
 /** Options of `runDaemon(options)`. */
 export interface RunDaemonOptions {
-  /** The app's root logger; the ready, shutdown and failure lines go here. */
+  /** The app's root logger; the ready and shutdown lines go here. */
   logger: Logger;
+  /** The program's name, which starts the failure line. @default the logger's `name` */
+  name?: string;
   /**
    * Start serving; return what to close, the fields of the ready line (e.g. `endpoints`), and the
    * metrics server if any (its URL is added to the ready line as `metrics`; it is drained on the
-   * signal and closed after `handle`).
+   * signal and closed after `handle`). `signal` aborts on SIGINT/SIGTERM during start-up: stop
+   * waiting (for a peer, say), close what is open and reject.
    */
-  start(): Promise<DaemonStarted>;
+  start(signal: AbortSignal): Promise<DaemonStarted>;
   /** Give up on a clean shutdown after this long. @default 10000 */
   shutdownTimeoutMs?: number;
 }
@@ -65,9 +75,11 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   /** Set while the shutdown delay runs: a further signal ends the delay instead of the process. */
   let endDelay: ((signal: NodeJS.Signals) => void) | undefined;
   let signals = 0;
+  const starting = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
     if (++signals === 1) {
       requested(signal);
+      starting.abort(new Error(`${signal} during start-up`));
       return;
     }
     if (endDelay !== undefined) {
@@ -87,10 +99,14 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   try {
     let started: DaemonStarted;
     try {
-      started = await options.start();
+      started = await options.start(starting.signal);
     } catch (err) {
-      logger.fatal({ err }, 'failed to start');
-      return 1;
+      if (starting.signal.aborted) {
+        logger.info({ signal: await stopRequested }, 'stopped during start-up');
+        return 0;
+      }
+      const name = options.name ?? String(logger.bindings()['name'] ?? 'daemon');
+      return reportStartupFailure(name, err, { logger });
     }
     const { metrics } = started;
     if (signals === 0) {
@@ -124,7 +140,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
       } finally {
         await metrics?.close();
       }
-      logger.info('stopped');
+      logger.info(started.stats === undefined ? {} : { stats: started.stats() }, 'stopped');
       return 0;
     } catch (err) {
       logger.error({ err }, 'error during shutdown');

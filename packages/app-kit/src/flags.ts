@@ -6,30 +6,25 @@ import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { InvalidStateError } from '@zpatterns/core';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { bindEndpointFlag } from './endpoints.js';
 import { LOG_LEVELS } from './logging.js';
-
-/** Exit code for bad flags or arguments (usage errors). */
-export const EXIT_USAGE = 2;
-/** Exit code for runtime failures (the broker does not answer, ...). */
-export const EXIT_FAILURE = 1;
+import { commandPath, EXIT_USAGE, usageLine, usageMessage } from './usage.js';
 
 /** Parse a whole number within `[min, max]`. */
 export function intFlag(min = 0, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value) => {
     if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError(`expected a whole number, got '${value}'`);
     const n = Number(value);
-    if (n < min || n > max) throw new InvalidArgumentError(`expected a number from ${min} to ${max}, got ${n}`);
+    if (n < min || n > max) throw new InvalidArgumentError(`${n} is out of range (${min}-${max})`);
     return n;
   };
 }
 
-/** Accept a zeromq endpoint (`tcp://host:port`, `ipc://path`, `inproc://name`). */
-export function endpointFlag(value: string): string {
-  if (!/^(tcp:\/\/[^\s:]+:(\d+|\*)|ipc:\/\/\S+|inproc:\/\/\S+)$/.test(value)) {
-    throw new InvalidArgumentError(`expected an endpoint like tcp://127.0.0.1:5555 or ipc:///tmp/x, got '${value}'`);
-  }
-  return value;
-}
+/**
+ * A zeromq endpoint where `*` is allowed (`bindEndpointFlag`). Prefer `bindEndpointFlag` or
+ * `connectEndpointFlag`, which say which rules apply.
+ */
+export const endpointFlag: (value: string) => string = bindEndpointFlag;
 
 /**
  * A daemon's default data directory, absolute whatever directory the daemon is started in:
@@ -60,8 +55,8 @@ export function prettyOption(): Option {
 }
 
 /**
- * A commander program whose usage errors print one line (`name: error: ...`) to stderr and exit
- * with code 2, and whose `--help` shows defaults.
+ * A commander program whose usage errors print one line (`name: error: --flag: ...`) to stderr
+ * and exit with code 2, and whose `--help` is wrapped and shows defaults.
  */
 export function createProgram(name: string, description: string, version = '0.1.0'): Command {
   const program = new Command(name);
@@ -69,12 +64,17 @@ export function createProgram(name: string, description: string, version = '0.1.
   return program;
 }
 
-/** Apply the exit-code-2 behaviour to a (sub)command. Call it for every subcommand you add. */
+/**
+ * Apply the exit-code-2 behaviour to a (sub)command: one usage-error line (see `usage.ts`) named
+ * by the command's full path (`zpat call: error: ...`), and help whose descriptions wrap even
+ * beside long flag names. Call it for every subcommand you add.
+ */
 export function configureCommand(command: Command): Command {
   return command
     .showHelpAfterError(false)
+    .configureHelp({ minWidthToWrap: 24 })
     .configureOutput({
-      outputError: (message, write) => write(`${command.name()}: ${message.replace(/^error: /, 'error: ').trim()}\n`),
+      outputError: (message, write) => write(`${usageLine(commandPath(command), usageMessage(message))}\n`),
     })
     .exitOverride((err) => {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
@@ -213,7 +213,7 @@ export function envOptions(command: Command, prefix: string, recursive = false):
           value = option.parseArg === undefined ? raw : option.parseArg(raw, undefined);
         } catch (err) {
           if (!(err instanceof InvalidArgumentError)) throw err;
-          command.error(`error: ${name}='${raw}' (${option.long}) is invalid. ${err.message}`, {
+          command.error(`error: ${name} (${option.long}): ${err.message}`, {
             exitCode: EXIT_USAGE,
             code: 'commander.invalidArgument',
           });

@@ -1,4 +1,23 @@
 export { runDaemon } from './daemon.js';
+export { addDaemonOptions } from './daemon-options.js';
+export {
+  bindEndpointFlag,
+  checkEndpoint,
+  connectEndpointFlag,
+  ENDPOINT_SCHEMES,
+  MAX_IPC_PATH_BYTES,
+  peerListOption,
+  portFlag,
+  splitPeerList,
+} from './endpoints.js';
+export {
+  describeStartupFailure,
+  prepareDataDir,
+  reportStartupFailure,
+  startupFailureLine,
+  StartupError,
+} from './startup.js';
+export { commandPath, EXIT_FAILURE, EXIT_USAGE, exitUsage, oneLine, usageLine, usageMessage } from './usage.js';
 export {
   addFlagAliases,
   collect,
@@ -9,8 +28,6 @@ export {
   endpointFlag,
   envName,
   envOptions,
-  EXIT_FAILURE,
-  EXIT_USAGE,
   intFlag,
   logDeprecations,
   logLevelOption,
@@ -21,7 +38,6 @@ export { createRootLogger, LOG_LEVELS } from './logging.js';
 export {
   clientSecurityFromFlags,
   clientSecurityOptions,
-  exitUsage,
   isLoopbackEndpoint,
   pairCurve,
   serverSecurityFromFlags,
@@ -42,6 +58,9 @@ export {
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export type { DeprecatedFlagUse, FlagAlias } from './flags.js';
+export type { DaemonOptionsConfig } from './daemon-options.js';
+export type { EndpointUse, PeerListOptions } from './endpoints.js';
+export type { ReportStartupOptions, StartupErrorCode, StartupFailure } from './startup.js';
 export type { DaemonHandle, DaemonStarted, RunDaemonOptions } from './daemon.js';
 export type { LogLevel, RootLoggerOptions } from './logging.js';
 export type { ClientSecurityFlags, DaemonSecurity, ServerSecurityFlags } from './security.js';

@@ -1,6 +1,6 @@
 /**
  * The root logger of a daemon or CLI: JSON lines on stdout by default (one object per line, ready
- * for a log shipper), or colourised human output with `--pretty`.
+ * for a log shipper), or human output with `--pretty`, in colour only when stdout is a terminal.
  */
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 import pretty from 'pino-pretty';
@@ -17,7 +17,7 @@ export interface RootLoggerOptions {
   name: string;
   /** Lowest level written. @default 'info' */
   level?: LevelWithSilent;
-  /** Human-readable output instead of JSON. @default false */
+  /** Human-readable output instead of JSON; coloured only on a terminal (never into a pipe or file). @default false */
   pretty?: boolean;
   /** Where to write. @default stdout (fd 1), synchronously so nothing is lost on exit */
   destination?: NodeJS.WritableStream;
@@ -32,7 +32,12 @@ export function createRootLogger(options: RootLoggerOptions): Logger {
   if (options.pretty === true) {
     return pino(
       { name: options.name, level },
-      pretty({ sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', destination: options.destination ?? 1 }),
+      pretty({
+        sync: true,
+        colorize: options.destination === undefined && process.stdout.isTTY,
+        translateTime: 'SYS:HH:MM:ss.l',
+        destination: options.destination ?? 1,
+      }),
     );
   }
   return pino(

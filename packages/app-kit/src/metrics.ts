@@ -19,7 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { Option } from 'commander';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { Component, InvalidArgumentError, NotStartedError } from '@zpatterns/core';
+import { BindError, Component, InvalidArgumentError, NotStartedError } from '@zpatterns/core';
 import { intFlag } from './flags.js';
 
 /** The flags `metricsOptions()` adds. */
@@ -30,12 +30,13 @@ export interface MetricsFlags {
   metricsHost: string;
   /** With `metricsOptions({ services: true })` only. */
   metricsServices?: number;
-  /** After SIGTERM: keep serving with `/healthz` at 503 this long before closing. */
+  /** After SIGTERM: keep serving this long before closing (with `/healthz` at 503 if it runs). */
   shutdownDelayMs: number;
 }
 
 /**
- * `--metrics-port N` (off by default), `--metrics-host` (127.0.0.1), `--shutdown-delay-ms` (0),
+ * `--metrics-port N` (off by default), `--metrics-host` (127.0.0.1), `--shutdown-delay-ms` (0, honoured
+ * with or without a metrics server: return it from `start()` as `shutdownDelayMs`),
  * and with `services: true` `--metrics-services` (100), for daemons whose metrics have a
  * `service` label.
  */
@@ -48,7 +49,7 @@ export function metricsOptions(options: { services?: boolean } = {}): Option[] {
     new Option('--metrics-host <host>', 'address of the metrics server').default('127.0.0.1'),
     new Option(
       '--shutdown-delay-ms <ms>',
-      'with --metrics-port: on SIGTERM answer /healthz 503 but keep serving this long, then close (a 2nd signal ends it)',
+      'on SIGTERM keep serving this long, then close (a 2nd signal ends the wait); /healthz answers 503 meanwhile',
     )
       .argParser(intFlag(0, 3_600_000))
       .default(0),
@@ -211,17 +212,22 @@ export class MetricsServer extends Component {
       }
       res.writeHead(404).end();
     });
+    const { port, host } = this.#options;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.#options.port, this.#options.host, () => {
-        server.off('error', reject);
+      const onError = (err: Error): void => {
+        const where = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+        reject(new BindError(where, `could not bind ${where} (--metrics-port)`, { cause: err }));
+      };
+      server.once('error', onError);
+      server.listen(port, host, () => {
+        server.off('error', onError);
         resolve();
       });
     });
     this.#server = server;
     const address = server.address() as AddressInfo;
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    this.#url = `http://${host}:${address.port}`;
+    const bound = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.#url = `http://${bound}:${address.port}`;
     logger.info({ url: this.#url }, 'metrics server listening');
   }
 

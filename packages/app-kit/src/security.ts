@@ -8,8 +8,9 @@
  * One name for the secret key file on both sides; `--curve-key-file`, the clients' old name, is a
  * hidden alias for one release.
  *
- * Bad key files, and allow-lists that group or others may write, are usage errors: one line on
- * stderr and exit code 2, before anything is bound. SIGHUP never kills a daemon that called
+ * Flags that need each other are usage errors (one line on stderr, exit code 2). A key file or
+ * allow-list that cannot be used (missing, unreadable, writable by group or others) is a start-up
+ * failure: one line on stderr with its code, exit code 1, before anything is bound. SIGHUP never kills a daemon that called
  * `watchServerSecurity`: it re-reads the allow-list, or logs that there is nothing to reload.
  */
 import {
@@ -18,13 +19,14 @@ import {
   setMaxMessageBytes,
   loadPublicKey,
   loadSecretKeyFile,
-  toError,
   type CurveKeyPair,
   type Logger,
   type SecurityOptions,
 } from '@zpatterns/core';
 import type { Command } from 'commander';
-import { addFlagAliases, EXIT_USAGE, intFlag, type DeprecatedFlagUse } from './flags.js';
+import { addFlagAliases, intFlag, type DeprecatedFlagUse } from './flags.js';
+import { startupFailureLine } from './startup.js';
+import { EXIT_FAILURE, exitUsage } from './usage.js';
 
 /** Flags added by `serverSecurityOptions`. */
 export interface ServerSecurityFlags {
@@ -44,23 +46,19 @@ export interface ClientSecurityFlags {
   curveSecretKeyFile?: string;
 }
 
-/** Print `name: error: message` and exit with code 2. */
-export function exitUsage(name: string, message: string): never {
-  process.stderr.write(`${name}: error: ${message}\n`);
-  process.exit(EXIT_USAGE);
+/** Print the start-up failure line for `err` and exit with code 1. */
+function exitStartup(name: string, err: unknown): never {
+  process.stderr.write(`${startupFailureLine(name, err)}\n`);
+  process.exit(EXIT_FAILURE);
 }
 
 /**
- * Add `--curve-secret-key-file`, `--allow-keys` and `--max-message-bytes` to a daemon's command.
+ * Add `--curve-secret-key-file`, `--allow-keys` (and, with `curveServerKey`, `--curve-server-key`
+ * described so) and then `--max-message-bytes` to a daemon's command: the CURVE group and the
+ * frame limit, in the order every daemon shows them.
  */
-export function serverSecurityOptions(command: Command): Command {
-  return command
-    .option(
-      '--max-message-bytes <bytes>',
-      'largest frame a peer may send; libzmq drops the connection of a peer that sends a bigger one',
-      intFlag(1, 2 ** 31 - 1),
-      DEFAULT_MAX_MESSAGE_BYTES,
-    )
+export function serverSecurityOptions(command: Command, options: { curveServerKey?: string } = {}): Command {
+  command
     .option(
       '--curve-secret-key-file <file>',
       'CURVE: encrypt with this secret key file (zpat keygen; mode 0600); plain clients are then refused',
@@ -69,6 +67,13 @@ export function serverSecurityOptions(command: Command): Command {
       '--allow-keys <path>',
       'CURVE: public keys allowed to connect: a directory of .pub files or a file of keys (SIGHUP re-reads it)',
     );
+  if (options.curveServerKey !== undefined) command.option('--curve-server-key <key>', options.curveServerKey);
+  return command.option(
+    '--max-message-bytes <bytes>',
+    'largest frame a peer may send; libzmq drops the connection of a peer that sends a bigger one',
+    intFlag(1, 2 ** 31 - 1),
+    DEFAULT_MAX_MESSAGE_BYTES,
+  );
 }
 
 /**
@@ -97,8 +102,8 @@ export interface DaemonSecurity {
 }
 
 /**
- * Set the process's frame limit, load the daemon's key and allow-list, or exit 2 with one line
- * naming the problem.
+ * Set the process's frame limit, load the daemon's key and allow-list. Exits 2 for flags that need
+ * each other, 1 with the start-up failure line (ERR_KEY_FILE) for a key or list that cannot be used.
  */
 export function serverSecurityFromFlags(name: string, flags: ServerSecurityFlags): DaemonSecurity {
   setMaxMessageBytes(flags.maxMessageBytes);
@@ -111,11 +116,14 @@ export function serverSecurityFromFlags(name: string, flags: ServerSecurityFlags
     const allowList = flags.allowKeys === undefined ? undefined : new AllowList(flags.allowKeys);
     return { security: { curve, authorize: allowList }, keys: curve, allowList };
   } catch (err) {
-    exitUsage(name, toError(err).message);
+    exitStartup(name, err);
   }
 }
 
-/** Load a client's or worker's keys, or exit 2. Both flags or neither. */
+/**
+ * Load a client's or worker's keys. Both flags or neither (else exit 2); a key that cannot be used
+ * exits 1 with the start-up failure line (ERR_KEY_FILE).
+ */
 export function clientSecurityFromFlags(name: string, flags: ClientSecurityFlags): SecurityOptions | undefined {
   const { curveServerKey, curveSecretKeyFile } = flags;
   if (curveServerKey === undefined && curveSecretKeyFile === undefined) return undefined;
@@ -125,7 +133,7 @@ export function clientSecurityFromFlags(name: string, flags: ClientSecurityFlags
   try {
     return { curve: { ...loadSecretKeyFile(curveSecretKeyFile), serverPublicKey: loadPublicKey(curveServerKey) } };
   } catch (err) {
-    exitUsage(name, toError(err).message);
+    exitStartup(name, err);
   }
 }
 

@@ -14,12 +14,18 @@ const daemonScript = `
 import { createProgram, createRootLogger, endpointFlag, intFlag, runDaemon } from ${JSON.stringify(dist)};
 const program = createProgram('toyd', 'a toy daemon')
   .option('--bind <endpoint>', 'where', endpointFlag, 'ipc:///tmp/toyd-default')
-  .option('--count <n>', 'how many', intFlag(1, 10), 3);
+  .option('--count <n>', 'how many', intFlag(1, 10), 3)
+  .option('--fail', 'fail to start', false)
+  .option('--debug', 'log at debug', false);
 program.parse();
-const logger = createRootLogger({ name: 'toyd' });
+const logger = createRootLogger({ name: 'toyd', level: program.opts().debug ? 'debug' : 'info' });
 process.exitCode = await runDaemon({
   logger,
   async start() {
+    if (program.opts().fail) {
+      const cause = Object.assign(new Error('Address already in use'), { code: 'EADDRINUSE', errno: 98 });
+      throw Object.assign(new Error('could not bind', { cause }), { code: 'ERR_BIND', endpoint: 'tcp://127.0.0.1:5555' });
+    }
     const keepAlive = setInterval(() => undefined, 1000);
     return { handle: { close: async () => clearInterval(keepAlive) }, ready: { endpoints: [program.opts().bind] } };
   },
@@ -57,18 +63,36 @@ describe('runDaemon', () => {
   );
 });
 
+describe('runDaemon: a start that fails', () => {
+  it('is one line on stderr, exit code 1, and no log line at all', async () => {
+    const result = await run(['--fail']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('toyd: cannot bind tcp://127.0.0.1:5555: address in use (ERR_BIND)\n');
+    expect(result.lines).toEqual([]);
+  });
+
+  it('with --log-level debug the stack is logged too (stdout), the stderr line is the same', async () => {
+    const result = await run(['--fail', '--debug']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('toyd: cannot bind tcp://127.0.0.1:5555: address in use (ERR_BIND)\n');
+    expect(result.lines).toHaveLength(1);
+    expect(result.lines[0]).toMatchObject({ msg: 'failed to start', err: { code: 'ERR_BIND' } });
+    expect(JSON.stringify(result.lines[0])).toContain('"stack":"Error: could not bind');
+  });
+});
+
 describe('flags', () => {
   it.each([
-    [['--count', 'x'], /expected a whole number, got 'x'/],
-    [['--count', '11'], /expected a number from 1 to 10, got 11/],
-    [['--bind', 'http://nope'], /expected an endpoint/],
+    [['--count', 'x'], /^toyd: error: --count: expected a whole number, got 'x'$/],
+    [['--count', '11'], /^toyd: error: --count: 11 is out of range \(1-10\)$/],
+    [['--bind', 'http://nope'], /^toyd: error: --bind: transport 'http' is not supported/],
+    [['--bind', 'tcp://127.0.0.1:99999'], /^toyd: error: --bind: port 99999 is out of range \(1-65535\)$/],
     [['--no-such-flag'], /unknown option '--no-such-flag'/],
   ])('%j: one line on stderr, exit code 2', async (args, message) => {
     const result = await run(args);
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toMatch(message);
-    expect(result.stderr).toMatch(/^toyd: error: /);
+    expect(result.stderr.trim()).toMatch(message);
   });
 
   it('--help shows the defaults and exits 0', async () => {

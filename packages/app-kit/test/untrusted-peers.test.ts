@@ -32,7 +32,7 @@ describe('allow-list permissions', () => {
     ['bstarsrv', ['--ha', 'primary']],
     ['clonesrv', []],
     ['titanic', ['--with-broker']],
-  ])('%s refuses a group-writable --allow-keys folder at start: exit 2, one line', async (bin, extra) => {
+  ])('%s refuses a group-writable --allow-keys folder at start: exit 1, one line', async (bin, extra) => {
     const keys = curveFixture(['server', 'alice'], ['alice']);
     chmodSync(keys.allowDir, 0o775);
     const result = await runCli(appBin(bin), [
@@ -42,10 +42,10 @@ describe('allow-list permissions', () => {
       '--allow-keys',
       keys.allowDir,
     ]);
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(1);
     const lines = result.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(new RegExp(`^${bin}: error: allow-list .* is writable by group or others`));
+    expect(lines[0]).toMatch(new RegExp(`^${bin}: allow-list .* is writable by group or others.*\\(ERR_KEY_FILE\\)$`));
   });
 
   it('at SIGHUP a world-writable list is refused, the old one stays in force and the daemon serves on', async () => {
