@@ -6,7 +6,7 @@
  *   zpat clone del KEY                           commit of an empty value
  *   zpat clone watch [PREFIX] [--json]           print each change until SIGINT/SIGTERM
  *
- * `--server tcp://HOST:P` (repeat once for the second of a pair) stands for the book's layout:
+ * `--server tcp://HOST:P` (repeatable, or a comma list: the two of a pair) stands for the book's layout:
  * snapshot P, updates P+1, collector P+2. Without `--subtree`, a command follows only the subtree
  * it needs (KEY for get/set/del, PREFIX for watch), so the snapshot carries only that.
  *
@@ -15,29 +15,27 @@
  */
 import {
   clientSecurityFromFlags,
-  clientSecurityOptions,
-  collect,
-  configureCommand,
   createRootLogger,
   EXIT_FAILURE,
   exitUsage,
   intFlag,
-  logLevelOption,
-  prettyOption,
+  peerListOption,
   type ClientSecurityFlags,
   type LogLevel,
 } from '@zpatterns/app-kit';
 import { CloneClient, cloneClientDefaults, serverAddress, type CloneChange } from '@zpatterns/clone';
 import type { Logger } from '@zpatterns/core';
-import { TimeoutError, toError } from '@zpatterns/core';
+import { TimeoutError } from '@zpatterns/core';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { report, requireListening } from '../failure.js';
+import { clientLogOptions, curveOptions, groupCommand, zpatCommand } from '../options.js';
 import { printable } from '../printable.js';
 
 /** clonesrv's default base port: snapshot 5590, updates 5591, collector 5592 (the book's is 5556). */
 export const DEFAULT_CLONE_SERVER = 'tcp://127.0.0.1:5590';
 
 interface CloneFlags extends ClientSecurityFlags {
-  server?: string[];
+  server: string[];
   subtree?: string;
   timeoutMs: number;
   serverTtlMs: number;
@@ -76,15 +74,17 @@ function keyArgument(value: string): string {
 }
 
 function cloneOptions(command: Command): Command {
-  return clientSecurityOptions(command)
-    .option(
-      '--server <tcp://HOST:P>',
-      `Clone server (uses P, P+1, P+2); give it twice for a Binary Star pair, in failover order (default: ${DEFAULT_CLONE_SERVER})`,
-      collect(cloneServerFlag),
-    )
+  command
     .option(
       '--subtree <prefix>',
       'subtree to follow (default: the key, or the watched prefix; everything for get --all)',
+    )
+    .addOption(
+      peerListOption(
+        '--server <tcp://HOST:P>',
+        'Clone server (uses P, P+1, P+2); name both of a Binary Star pair, in failover order',
+        { parse: cloneServerFlag, default: [DEFAULT_CLONE_SERVER] },
+      ),
     )
     .option(
       '--timeout-ms <ms>',
@@ -97,17 +97,16 @@ function cloneOptions(command: Command): Command {
       'a server silent this long is presumed dead (then the next of a pair is tried)',
       intFlag(1, 3_600_000),
       cloneClientDefaults.serverTtlMs,
-    )
-    .addOption(logLevelOption('error'))
-    .addOption(prettyOption());
+    );
+  return curveOptions(clientLogOptions(command));
 }
 
 export function registerCloneCommands(program: Command): void {
-  const clone = configureCommand(
+  const clone = groupCommand(
     program.command('clone').description('read, write and watch a Clone key-value store (12/CHP)'),
   );
 
-  configureCommand(
+  zpatCommand(
     cloneOptions(
       clone
         .command('get')
@@ -137,7 +136,7 @@ export function registerCloneCommands(program: Command): void {
     }),
   );
 
-  configureCommand(
+  zpatCommand(
     cloneOptions(
       clone
         .command('set')
@@ -156,7 +155,7 @@ export function registerCloneCommands(program: Command): void {
     }),
   );
 
-  configureCommand(
+  zpatCommand(
     cloneOptions(
       clone
         .command('del')
@@ -171,7 +170,7 @@ export function registerCloneCommands(program: Command): void {
     }),
   );
 
-  configureCommand(
+  zpatCommand(
     cloneOptions(
       clone
         .command('watch')
@@ -199,7 +198,7 @@ function subtreeFor(command: string, key: string | undefined, flags: CloneFlags)
 }
 
 function openClient(command: string, flags: CloneFlags, subtree: string): { client: CloneClient; logger: Logger } {
-  const servers = flags.server ?? [DEFAULT_CLONE_SERVER];
+  const servers = flags.server;
   if (servers.length > 2) exitUsage(`zpat clone ${command}`, '--server: one server, or the two of a pair');
   const logger = createRootLogger({
     name: 'zpat',
@@ -212,7 +211,7 @@ function openClient(command: string, flags: CloneFlags, subtree: string): { clie
     subtrees: [subtree],
     serverTtlMs: flags.serverTtlMs,
     commitTimeoutMs: flags.timeoutMs,
-    security: clientSecurityFromFlags('zpat', flags),
+    security: clientSecurityFromFlags(`zpat clone ${command}`, flags),
     logger,
   });
   return { client, logger };
@@ -226,7 +225,7 @@ async function startWithin(client: CloneClient, flags: CloneFlags, signal?: Abor
   } catch (err) {
     if (signal?.aborted === true) return false;
     if (err instanceof TimeoutError) {
-      const servers = (flags.server ?? [DEFAULT_CLONE_SERVER]).join(', ');
+      const servers = flags.server.join(', ');
       throw new TimeoutError(`no snapshot from ${servers} within ${flags.timeoutMs} ms (--timeout-ms)`, { cause: err });
     }
     throw err;
@@ -253,11 +252,11 @@ async function run(
   const { client, logger } = openClient(command, flags, subtree);
   logStatus(client, logger);
   try {
+    await requireListening(flags.server, 'a Clone server');
     await startWithin(client, flags);
     return await body(client);
   } catch (err) {
-    process.stderr.write(`zpat clone ${command}: ${toError(err).message}\n`);
-    return EXIT_FAILURE;
+    return report(`zpat clone ${command}`, err);
   } finally {
     await client.close();
   }
@@ -287,21 +286,18 @@ async function watch(prefix: string, flags: WatchFlags): Promise<number> {
   const { client, logger } = openClient('watch', flags, subtree);
   logStatus(client, logger);
   try {
+    await requireListening(flags.server, 'a Clone server');
     if (!(await startWithin(client, flags, stop.signal))) return 0;
     const changes = client.watch(prefix, { signal: stop.signal });
     let next = changes.next(); // registers the watcher before we say we are watching
-    logger.info(
-      { servers: flags.server ?? [DEFAULT_CLONE_SERVER], prefix, subtree, sequence: Number(client.sequence) },
-      'ready',
-    );
+    logger.info({ servers: flags.server, prefix, subtree, sequence: Number(client.sequence) }, 'ready');
     for (let step = await next; step.done !== true; step = await next) {
       process.stdout.write(formatChange(step.value, flags.json));
       next = changes.next();
     }
     return 0;
   } catch (err) {
-    process.stderr.write(`zpat clone watch: ${toError(err).message}\n`);
-    return EXIT_FAILURE;
+    return report('zpat clone watch', err);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
