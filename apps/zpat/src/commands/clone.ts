@@ -15,6 +15,7 @@
  */
 import {
   clientSecurityFromFlags,
+  connectEndpointFlag,
   createRootLogger,
   EXIT_FAILURE,
   exitUsage,
@@ -57,14 +58,15 @@ interface WatchFlags extends CloneFlags {
 
 /** `tcp://HOST:P` with P+2 still a port: the three endpoints of the book's layout. */
 function cloneServerFlag(value: string): string {
-  try {
-    if (!/^tcp:\/\/[^\s/]+:\d+$/.test(value)) throw new TypeError('not tcp://HOST:PORT');
-    serverAddress(value);
-  } catch {
-    throw new InvalidArgumentError(
-      `expected a Clone server like ${DEFAULT_CLONE_SERVER} (it uses ports P, P+1 and P+2, P at most 65533), got '${value}'`,
-    );
+  connectEndpointFlag(value);
+  const port = /^tcp:\/\/[^\s/]+:(\d+)$/.exec(value)?.[1];
+  if (port === undefined) {
+    throw new InvalidArgumentError(`a Clone server is tcp://HOST:P (like ${DEFAULT_CLONE_SERVER}), got '${value}'`);
   }
+  if (Number(port) > 65_533) {
+    throw new InvalidArgumentError(`port ${port} leaves no room for P+1 and P+2 (at most 65533)`);
+  }
+  serverAddress(value);
   return value;
 }
 
