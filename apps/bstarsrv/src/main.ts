@@ -14,22 +14,21 @@
 import { Option } from 'commander';
 import * as zmq from 'zeromq';
 import {
+  addDaemonOptions,
   addFlagAliases,
+  bindEndpointFlag,
+  connectEndpointFlag,
   createProgram,
   createRootLogger,
-  endpointFlag,
   envOptions,
+  exitUsage,
   intFlag,
   logDeprecations,
-  logLevelOption,
-  prettyOption,
   runDaemon,
   gaugesOf,
-  metricsOptions,
   serverSecurityFromFlags,
   serveMetrics,
   statsCounters,
-  serverSecurityOptions,
   pairCurve,
   warnPlainBinds,
   watchServerSecurity,
@@ -65,35 +64,31 @@ const program = createProgram('bstarsrv', 'Binary Star echo server: one of a pri
   .addOption(
     new Option(
       '--ha <role>',
-      "this server's role in the pair: primary (starts active) or backup (starts passive); required",
+      "required: this server's role in the pair, primary (starts active) or backup (starts passive)",
     ).choices(['primary', 'backup']),
   )
   .option(
     '--frontend <endpoint>',
-    'bind for clients (ROUTER) (default: tcp://127.0.0.1:5580 primary, :5581 backup)',
-    endpointFlag,
+    'bind for clients (ROUTER) (default: "tcp://127.0.0.1:5580" primary, ":5581" backup)',
+    bindEndpointFlag,
   )
   .option(
     '--state-bind <endpoint>',
-    'bind for our Binary Star state PUB (default: tcp://127.0.0.1:5582 primary, :5583 backup)',
-    endpointFlag,
+    'bind for our Binary Star state PUB (default: "tcp://127.0.0.1:5582" primary, ":5583" backup)',
+    bindEndpointFlag,
   )
   .option(
     '--state-connect <endpoint>',
-    "the peer's Binary Star state PUB (default: tcp://127.0.0.1:5583 primary, :5582 backup)",
-    endpointFlag,
+    'the peer\'s Binary Star state PUB (default: "tcp://127.0.0.1:5583" primary, ":5582" backup)',
+    connectEndpointFlag,
   )
   .option(
     '--ha-heartbeat-ms <ms>',
     'state published this often; the peer is dead after 2 of these; must match the peer',
     intFlag(1, 3_600_000),
     BSTAR_HEARTBEAT_MS,
-  )
-  .addOption(logLevelOption())
-  .addOption(prettyOption());
-
-serverSecurityOptions(program);
-for (const option of metricsOptions()) program.addOption(option);
+  );
+addDaemonOptions(program);
 envOptions(program, 'ZPAT_BSTARSRV');
 addFlagAliases(program, [
   { flags: '--primary', replacement: '--ha', value: 'primary' },
@@ -103,8 +98,8 @@ addFlagAliases(program, [
 
 program.parse(process.argv);
 const flags = program.opts<Flags>();
+const role: BStarRole = flags.ha ?? exitUsage('bstarsrv', '--ha is required (primary or backup)');
 const secured = serverSecurityFromFlags('bstarsrv', flags);
-const role: BStarRole = flags.ha ?? program.error('error: --ha primary|backup is required');
 const logger = createRootLogger({ name: 'bstarsrv', level: flags.logLevel, pretty: flags.pretty });
 logDeprecations(logger);
 watchServerSecurity(secured, logger);
@@ -125,25 +120,28 @@ process.exitCode = await runDaemon({
     const guard = applyBindSecurity(router, secured.security, logger);
     const frontend = new Channel(router, { name: 'frontend', logger });
     let metrics: MetricsServer | undefined;
+    let serving = false;
     const close = async (): Promise<void> => {
-      logger.info({ stats: star.stats }, 'final stats');
       await Promise.all([frontend.close(), star.close()]);
       await guard?.release();
     };
     try {
-      await guard?.ready();
-      await frontend.socket.bind(flags.frontend ?? DEFAULTS[role].frontend);
-      await star.start();
+      // The metrics port first: when it is taken, nothing else has started.
       metrics = await serveMetrics(flags, {
         logger,
         register: (registry) => {
           statsCounters(registry, 'bstar', () => star.stats);
           gaugesOf(registry, 'bstar', () => ({ active: star.isActive ? 1 : 0 }));
         },
-        healthy: () => !frontend.isClosed,
+        healthy: () => serving && !frontend.isClosed,
       });
+      await guard?.ready();
+      await frontend.socket.bind(flags.frontend ?? DEFAULTS[role].frontend);
+      await star.start();
+      serving = true;
     } catch (err) {
       await close();
+      await metrics?.close();
       throw err;
     }
     // The work: echo each request whose vote this server wins. A ROUTER message is
@@ -156,6 +154,8 @@ process.exitCode = await runDaemon({
     return {
       handle: { close },
       metrics,
+      shutdownDelayMs: flags.shutdownDelayMs,
+      stats: () => star.stats,
       ready: {
         role,
         endpoints: [frontendEndpoint, star.stateEndpoint],

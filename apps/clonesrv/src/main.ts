@@ -13,22 +13,24 @@
  * (--state-bind/--state-connect), --heartbeat-ms (--ha-heartbeat-ms).
  */
 import { Option } from 'commander';
+import { InvalidArgumentError } from 'commander';
 import {
+  addDaemonOptions,
   addFlagAliases,
+  bindEndpointFlag,
+  checkEndpoint,
+  connectEndpointFlag,
   createProgram,
   createRootLogger,
-  endpointFlag,
   envOptions,
   gaugesOf,
   intFlag,
   logDeprecations,
-  logLevelOption,
-  metricsOptions,
-  prettyOption,
+  portFlag,
+  prepareDataDir,
   runDaemon,
   serveMetrics,
   serverSecurityFromFlags,
-  serverSecurityOptions,
   statsCounters,
   warnPlainBinds,
   watchServerSecurity,
@@ -66,34 +68,42 @@ const PAIR: Record<BStarRole, { port: number; peerPort: number; stateBind: strin
   backup: { port: 5593, peerPort: 5590, stateBind: 'tcp://127.0.0.1:5597', stateConnect: 'tcp://127.0.0.1:5596' },
 };
 
+/** A host to bind on (`*` allowed) or a peer's host: the host part of an endpoint, checked the same way. */
+function hostFlag(use: 'bind' | 'connect'): (value: string) => string {
+  return (value) => {
+    try {
+      checkEndpoint(`tcp://${value}:1`, use);
+    } catch {
+      throw new InvalidArgumentError(`'${value}' is not a host name or address${use === 'bind' ? ' (or *)' : ''}`);
+    }
+    return value;
+  };
+}
+
 const program = createProgram(
   'clonesrv',
   'Clone (12/CHP) key-value server: snapshot ROUTER P, update PUB P+1, collector SUB P+2; alone or as a Binary Star pair',
 )
   .option(
     '--port <port>',
-    'base port P (binds P, P+1, P+2) (default: 5590, or 5593 with --ha backup)',
-    intFlag(1, 65_533),
+    'base port P (binds P, P+1, P+2, so at most 65533) (default: 5590, or 5593 with --ha backup)',
+    portFlag(3),
   )
-  .option('--host <address>', 'address to bind on', '127.0.0.1')
+  .option('--host <address>', 'address to bind on (* for every interface)', hostFlag('bind'), '127.0.0.1')
   .addOption(
     new Option('--ha <role>', 'run as the primary or the backup of a Binary Star pair').choices(['primary', 'backup']),
   )
-  .option(
-    '--peer-port <port>',
-    "with --ha: the peer's base port (default: 5593 primary, 5590 backup)",
-    intFlag(1, 65_533),
-  )
-  .option('--peer-host <address>', "with --ha: the peer's address", '127.0.0.1')
+  .option('--peer-port <port>', "with --ha: the peer's base port (default: 5593 primary, 5590 backup)", portFlag(3))
+  .option('--peer-host <address>', "with --ha: the peer's address", hostFlag('connect'), '127.0.0.1')
   .option(
     '--state-bind <endpoint>',
-    'with --ha: bind for our Binary Star state PUB (default: tcp://127.0.0.1:5596 primary, :5597 backup)',
-    endpointFlag,
+    'with --ha: bind for our Binary Star state PUB (default: "tcp://127.0.0.1:5596" primary, ":5597" backup)',
+    bindEndpointFlag,
   )
   .option(
     '--state-connect <endpoint>',
-    "with --ha: the peer's Binary Star state PUB (default: tcp://127.0.0.1:5597 primary, :5596 backup)",
-    endpointFlag,
+    'with --ha: the peer\'s Binary Star state PUB (default: "tcp://127.0.0.1:5597" primary, ":5596" backup)',
+    connectEndpointFlag,
   )
   .option(
     '--ha-heartbeat-ms <ms>',
@@ -115,12 +125,8 @@ const program = createProgram(
     'pair: client updates a passive server holds for the active; more are refused',
     intFlag(1, 100_000_000),
     cloneServerDefaults.maxPending,
-  )
-  .addOption(logLevelOption())
-  .addOption(prettyOption());
-
-serverSecurityOptions(program);
-for (const option of metricsOptions()) program.addOption(option);
+  );
+addDaemonOptions(program);
 envOptions(program, 'ZPAT_CLONESRV');
 addFlagAliases(program, [
   { flags: '--primary', replacement: '--ha', value: 'primary' },
@@ -173,7 +179,8 @@ process.exitCode = await runDaemon({
       logger,
     });
     let closing = false;
-    await server.start(); // a failed start has closed the server already
+    if (flags.dataDir !== undefined) prepareDataDir(flags.dataDir);
+    // The metrics port first: when it is taken, nothing else has started.
     const metrics = await serveMetrics(flags, {
       logger,
       register: (registry) => {
@@ -186,27 +193,35 @@ process.exitCode = await runDaemon({
           healthy: server.health.ok ? 1 : 0,
         }));
       },
-      healthy: () => !closing && server.health.ok,
-      cleanup: () => server.close(),
+      healthy: () => !closing && server.running && server.health.ok,
     });
+    try {
+      await server.start(); // a failed start has closed the server already
+    } catch (err) {
+      await metrics?.close();
+      throw err;
+    }
     const { snapshot, publisher, collector } = server.endpoints;
     warnPlainBinds(secured, [snapshot, publisher, collector], logger);
     return {
       handle: {
         close: async () => {
           closing = true;
-          logger.info({ stats: server.stats }, 'final stats');
           await server.close();
         },
       },
       metrics,
+      shutdownDelayMs: flags.shutdownDelayMs,
+      stats: () => server.stats,
       ready: {
         endpoints: [snapshot, publisher, collector],
         snapshot,
         publisher,
         collector,
-        ...(pair === undefined ? {} : { pair: pair.role, peer: pair.peer, bstarLocal: pair.stateBind }),
-        sequence: String(server.sequence),
+        ...(pair === undefined
+          ? {}
+          : { pair: pair.role, peer: pair.peer, stateBind: server.binaryStar?.stateEndpoint ?? pair.stateBind }),
+        sequence: Number(server.sequence),
         keys: server.size,
         ...(flags.dataDir === undefined ? {} : { dataDir: flags.dataDir }),
         curve: secured.security !== undefined,

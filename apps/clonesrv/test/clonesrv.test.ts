@@ -174,7 +174,7 @@ describe('clonesrv alone', () => {
     await writer.close();
     await server.kill('SIGKILL');
     await server.restart();
-    expect(server.ready['sequence']).toBe(String(last + 1n));
+    expect(server.ready['sequence']).toBe(Number(last + 1n));
     const after = await reader([port]);
     expect(after.entries().sort()).toEqual(before);
     expect(await after.commit('/k/next', 'x')).toBe(last + 2n);

@@ -3,25 +3,28 @@
  * flserver: a Freelance (10/FLP) echo server as a daemon. Answers PING with PONG and every request
  * `[control][body...]` with `[control][body...]`; the book's flclient3 works against it.
  *
- *   node_modules/.bin/flserver --bind tcp://localhost:5570
+ *   node_modules/.bin/flserver --bind tcp://127.0.0.1:5570
+ *
+ * Clients address a Freelance server by its routing id, which is the endpoint string itself:
+ * `tcp://127.0.0.1:5570` and `tcp://localhost:5570` reach the same port but are different names,
+ * and a request sent to the wrong name is dropped by the client's own socket (the server never
+ * sees it). The ready line's `endpoint` is the name to use.
  *
  * Every flag can also come from ZPAT_FLSERVER_<FLAG> (ZPAT_FLSERVER_BIND); the command line wins.
  */
 import {
+  addDaemonOptions,
+  bindEndpointFlag,
+  connectEndpointFlag,
   createProgram,
   createRootLogger,
-  endpointFlag,
   envOptions,
   intFlag,
   logDeprecations,
-  logLevelOption,
-  prettyOption,
   runDaemon,
-  metricsOptions,
   serverSecurityFromFlags,
   serveMetrics,
   statsCounters,
-  serverSecurityOptions,
   warnPlainBinds,
   watchServerSecurity,
   type LogLevel,
@@ -43,13 +46,13 @@ const program = createProgram('flserver', 'Freelance (10/FLP) echo server: repli
   .option(
     '--bind <endpoint>',
     'endpoint to bind; tcp://host:* picks a free port first (the routing id must be known before bind)',
-    endpointFlag,
-    'tcp://localhost:5570',
+    bindEndpointFlag,
+    'tcp://127.0.0.1:5570',
   )
   .option(
     '--endpoint <endpoint>',
-    "public endpoint clients connect to, used as the server's routing id (default: the bound endpoint, * written localhost)",
-    endpointFlag,
+    "public endpoint clients connect to, used as the server's routing id: clients must use exactly this string (default: the bound endpoint, * written localhost)",
+    connectEndpointFlag,
   )
   .option('--work-ms <ms>', 'simulated work per request', intFlag(0, 3_600_000), 0)
   .option(
@@ -57,12 +60,8 @@ const program = createProgram('flserver', 'Freelance (10/FLP) echo server: repli
     'requests handled at once',
     intFlag(1, 10_000_000),
     freelanceServerDefaults.maxConcurrent,
-  )
-  .addOption(logLevelOption())
-  .addOption(prettyOption());
-
-serverSecurityOptions(program);
-for (const option of metricsOptions()) program.addOption(option);
+  );
+addDaemonOptions(program);
 envOptions(program, 'ZPAT_FLSERVER');
 
 program.parse(process.argv);
@@ -76,7 +75,8 @@ const workMs = flags.workMs;
 process.exitCode = await runDaemon({
   logger,
   start: async () => {
-    const server = await FreelanceServer.start({
+    let closing = false;
+    const server = new FreelanceServer({
       bind: flags.bind,
       ...(flags.endpoint === undefined ? {} : { endpoint: flags.endpoint }),
       maxConcurrent: flags.maxConcurrent,
@@ -87,27 +87,33 @@ process.exitCode = await runDaemon({
       security: secured.security,
       logger,
     });
-    let closing = false;
+    // The metrics port first: when it is taken, nothing else has started.
     const metrics = await serveMetrics(flags, {
       logger,
       register: (registry) => statsCounters(registry, 'freelance_server', () => server.stats),
-      healthy: () => !closing,
-      cleanup: () => server.close(),
+      healthy: () => server.running && !closing,
     });
+    try {
+      await server.start();
+    } catch (err) {
+      await metrics?.close();
+      throw err;
+    }
     warnPlainBinds(secured, [server.bound], logger);
     return {
       handle: {
         close: async () => {
           closing = true;
-          logger.info({ stats: server.stats }, 'final stats');
           await server.close();
         },
       },
       metrics,
+      shutdownDelayMs: flags.shutdownDelayMs,
+      stats: () => server.stats,
       ready: {
-        endpoints: [server.endpoint],
+        // What is bound, as for every daemon; `endpoint` is the name clients must use (the routing id).
+        endpoints: [server.bound],
         endpoint: server.endpoint,
-        bound: server.bound,
         curve: secured.security !== undefined,
       },
     };

@@ -12,22 +12,20 @@
  */
 import { InvalidArgumentError, Option } from 'commander';
 import {
+  addDaemonOptions,
+  bindEndpointFlag,
   boundedLabels,
   collect,
+  connectEndpointFlag,
   createRegistry,
   createProgram,
   createRootLogger,
-  endpointFlag,
   envOptions,
   intFlag,
   gaugesOf,
   logDeprecations,
-  logLevelOption,
-  metricsOptions,
-  prettyOption,
   runDaemon,
   serverSecurityFromFlags,
-  serverSecurityOptions,
   pairCurve,
   warnPlainBinds,
   watchServerSecurity,
@@ -69,13 +67,13 @@ function serviceName(value: string): string {
 const program = createProgram('mdbroker', 'Majordomo broker: MDP/0.1 and MDP/0.2 clients and workers, MMI')
   .option(
     '--bind <endpoint>',
-    `endpoint to bind, repeatable (default: ${DEFAULT_BROKER_ENDPOINT})`,
-    collect(endpointFlag),
+    `endpoint to bind, repeatable (default: "${DEFAULT_BROKER_ENDPOINT}")`,
+    collect(bindEndpointFlag),
   )
   .option(
     '--worker-bind <endpoint>',
     'per-role sockets: a second endpoint for workers, repeatable; worker commands on --bind then get DISCONNECT',
-    collect(endpointFlag),
+    collect(bindEndpointFlag),
   )
   .option(
     '--worker-allow-keys <path>',
@@ -128,19 +126,15 @@ const program = createProgram('mdbroker', 'Majordomo broker: MDP/0.1 and MDP/0.2
       'run as one broker of a Binary Star pair (needs --state-bind and --state-connect)',
     ).choices(['primary', 'backup']),
   )
-  .option('--state-bind <endpoint>', 'with --ha: bind for our Binary Star state PUB', endpointFlag)
-  .option('--state-connect <endpoint>', "with --ha: the peer broker's state PUB", endpointFlag)
+  .option('--state-bind <endpoint>', 'with --ha: bind for our Binary Star state PUB', bindEndpointFlag)
+  .option('--state-connect <endpoint>', "with --ha: the peer broker's state PUB", connectEndpointFlag)
   .option(
     '--ha-heartbeat-ms <ms>',
     'with --ha: state published this often, the peer is dead after 2; same on both',
     intFlag(1, 3_600_000),
     BSTAR_HEARTBEAT_MS,
-  )
-  .addOption(logLevelOption())
-  .addOption(prettyOption());
-for (const option of metricsOptions({ services: true })) program.addOption(option);
-
-serverSecurityOptions(program);
+  );
+addDaemonOptions(program, { services: true });
 envOptions(program, 'ZPAT_MDBROKER');
 
 program.parse(process.argv);
@@ -209,14 +203,7 @@ process.exitCode = await runDaemon({
       statsIntervalMs: flags.statsIntervalMs,
       security: secured.security,
     });
-    try {
-      // The pair's state first: a client request must never be voted on before the peer had its chance.
-      await star?.start();
-      await broker.start();
-    } catch (err) {
-      await Promise.all([broker.close(), star?.close()]);
-      throw err;
-    }
+    // The metrics port first: when it is taken, nothing else has started (and nothing logs stats).
     const metrics = await serveMetrics(flags, {
       logger,
       registry,
@@ -225,8 +212,15 @@ process.exitCode = await runDaemon({
         gaugesOf(r, 'broker', () => ({ ...broker.gauges() }));
       },
       healthy: () => broker.running,
-      cleanup: () => Promise.all([broker.close(), star?.close()]),
     });
+    try {
+      // The pair's state first: a client request must never be voted on before the peer had its chance.
+      await star?.start();
+      await broker.start();
+    } catch (err) {
+      await Promise.all([broker.close(), star?.close(), metrics?.close()]);
+      throw err;
+    }
     warnPlainBinds(
       secured,
       [...broker.endpoints, ...broker.workerEndpoints, ...(star === undefined ? [] : [star.stateEndpoint])],
@@ -239,6 +233,8 @@ process.exitCode = await runDaemon({
         },
       },
       metrics,
+      shutdownDelayMs: flags.shutdownDelayMs,
+      stats: () => ({ ...broker.stats }),
       ready: {
         endpoints: broker.endpoints,
         ...(broker.workerEndpoints.length === 0 ? {} : { workerEndpoints: broker.workerEndpoints }),

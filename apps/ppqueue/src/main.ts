@@ -8,19 +8,16 @@
  * Every flag can also come from ZPAT_PPQUEUE_<FLAG> (ZPAT_PPQUEUE_FRONTEND); the command line wins.
  */
 import {
+  addDaemonOptions,
+  bindEndpointFlag,
   createProgram,
   createRootLogger,
-  endpointFlag,
   envOptions,
   gaugesOf,
   intFlag,
   logDeprecations,
-  logLevelOption,
-  metricsOptions,
-  prettyOption,
   runDaemon,
   serverSecurityFromFlags,
-  serverSecurityOptions,
   serveMetrics,
   statsCounters,
   warnPlainBinds,
@@ -51,8 +48,8 @@ interface Flags extends ServerSecurityFlags, MetricsFlags {
 }
 
 const program = createProgram('ppqueue', 'Paranoid Pirate (6/PPP) load-balancing queue with worker heartbeats')
-  .option('--frontend <endpoint>', 'bind for clients (ROUTER)', endpointFlag, DEFAULT_FRONTEND)
-  .option('--backend <endpoint>', 'bind for workers (ROUTER)', endpointFlag, DEFAULT_BACKEND)
+  .option('--frontend <endpoint>', 'bind for clients (ROUTER)', bindEndpointFlag, DEFAULT_FRONTEND)
+  .option('--backend <endpoint>', 'bind for workers (ROUTER)', bindEndpointFlag, DEFAULT_BACKEND)
   .option(
     '--heartbeat-ms <ms>',
     'heartbeat interval; must match the workers',
@@ -66,12 +63,8 @@ const program = createProgram('ppqueue', 'Paranoid Pirate (6/PPP) load-balancing
     intFlag(0, Number.MAX_SAFE_INTEGER),
     DEFAULT_MAX_QUEUED_BYTES,
   )
-  .option('--simple', 'run the Simple Pirate queue instead (no heartbeats)', false)
-  .addOption(logLevelOption())
-  .addOption(prettyOption());
-for (const option of metricsOptions()) program.addOption(option);
-
-serverSecurityOptions(program);
+  .option('--simple', 'run the Simple Pirate queue instead (no heartbeats)', false);
+addDaemonOptions(program);
 envOptions(program, 'ZPAT_PPQUEUE');
 
 program.parse(process.argv);
@@ -113,13 +106,10 @@ process.exitCode = await runDaemon({
     });
     warnPlainBinds(secured, [frontend, backend], logger);
     return {
-      handle: {
-        close: async () => {
-          logger.info({ stats: queue.stats }, 'final stats');
-          await queue.close();
-        },
-      },
+      handle: queue,
       metrics,
+      shutdownDelayMs: flags.shutdownDelayMs,
+      stats: () => queue.stats,
       ready: {
         endpoints: [frontend, backend],
         frontend,

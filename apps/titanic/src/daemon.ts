@@ -13,23 +13,23 @@
  * Prints one JSON `ready` line, logs JSON lines, shuts down cleanly on SIGINT/SIGTERM.
  */
 import {
+  addDaemonOptions,
   addFlagAliases,
+  bindEndpointFlag,
+  checkEndpoint,
+  checkMetricsPort,
   createProgram,
   createRegistry,
   exitUsage,
   Gauge,
   createRootLogger,
-  endpointFlag,
   envOptions,
   intFlag,
   gaugesOf,
   logDeprecations,
-  logLevelOption,
-  metricsOptions,
-  prettyOption,
+  prepareDataDir,
   runDaemon,
   serverSecurityFromFlags,
-  serverSecurityOptions,
   serveMetrics,
   statsCounters,
   Histogram,
@@ -40,11 +40,11 @@ import {
   type MetricsFlags,
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
+import { checkBroker } from './broker-watch.js';
 import { dataDirOption } from './store-admin.js';
 import { InvalidArgumentError } from 'commander';
 import { exponentialBackoff, loadPublicKey, toError, type SecurityOptions, type ZapRequest } from '@zpatterns/core';
-import { Broker, DEFAULT_BROKER_ENDPOINT, MajordomoClient } from '@zpatterns/majordomo';
-import { MMI } from '@zpatterns/majordomo/protocol';
+import { Broker, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
 import {
   PostgresStore,
   SqliteStore,
@@ -53,7 +53,6 @@ import {
   type PostgresSettings,
   type TitanicStore,
 } from '@zpatterns/titanic';
-import { TSP_SERVICE } from '@zpatterns/titanic/protocol';
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
   broker: string;
@@ -82,7 +81,7 @@ const program = createProgram('titanic', 'Titanic: durable, disconnected request
   .option(
     '--broker <endpoint>',
     'broker endpoint to connect to (to bind, with --with-broker)',
-    endpointFlag,
+    bindEndpointFlag,
     DEFAULT_BROKER_ENDPOINT,
   )
   .addOption(dataDirOption('directory of the SQLite store (the default store)'))
@@ -165,22 +164,11 @@ const program = createProgram('titanic', 'Titanic: durable, disconnected request
   )
   .option('--no-mmi-check', 'do not ask mmi.service before probing a failing service')
   .option('--with-broker', 'also run a Majordomo broker in this process, bound to --broker', false)
-  .option('--summary', 'print a short human summary (what listens where, what to try) on stderr once ready', false)
-  .addOption(logLevelOption())
-  .addOption(prettyOption());
-for (const option of metricsOptions()) {
-  // Titanic keeps serving for the delay also without a metrics server.
-  if (option.long === '--shutdown-delay-ms') {
-    option.description =
-      'on SIGTERM keep serving this long before closing, /healthz answering 503 meanwhile (a 2nd signal ends it)';
-  }
-  program.addOption(option);
-}
-
-serverSecurityOptions(program).option(
-  '--curve-server-key <key>',
-  "CURVE: the broker's public key (Z85 or its .pub file); Titanic connects with --curve-secret-key-file",
-);
+  .option('--summary', 'print a short human summary (what listens where, what to try) on stderr once ready', false);
+addDaemonOptions(program, {
+  curveServerKey:
+    "CURVE: the broker's public key (Z85 or its .pub file); Titanic connects with --curve-secret-key-file",
+});
 envOptions(program, 'ZPAT_TITANIC');
 addFlagAliases(program, [
   { flags: '--workers <n>', replacement: '--request-workers' },
@@ -191,6 +179,13 @@ program.parse(process.argv);
 const flags = program.opts<Flags & { curveServerKey?: string }>();
 /** Given on the command line or in the environment, not left at its default. */
 const given = (key: string): boolean => ['cli', 'env'].includes(program.getOptionValueSource(key) ?? '');
+if (!flags.withBroker) {
+  try {
+    checkEndpoint(flags.broker, 'connect');
+  } catch (err) {
+    exitUsage('titanic', `--broker: ${toError(err).message} (or bind it with --with-broker)`);
+  }
+}
 if (flags.store !== undefined && given('dataDir')) {
   exitUsage('titanic', '--store and --data-dir are exclusive (PostgreSQL or SQLite)');
 }
@@ -226,7 +221,13 @@ function redact(value: string): string {
   if (url.password !== '') url.password = '***';
   return url.toString();
 }
-const logger = createRootLogger({ name: 'titanic', level: flags.logLevel, pretty: flags.pretty });
+const logger = createRootLogger({
+  name: 'titanic',
+  level: flags.logLevel,
+  pretty: flags.pretty,
+  // The in-process broker greeting Titanic's own workers is chatter, not news.
+  demote: (msg, bindings) => msg === 'worker ready' && String(bindings['service']).startsWith('titanic.'),
+});
 logDeprecations(logger);
 watchServerSecurity(secured, logger);
 
@@ -262,7 +263,10 @@ function titanicSecurity(f: typeof flags): DaemonSecurity & { broker: SecurityOp
 
 process.exitCode = await runDaemon({
   logger,
-  start: async () => {
+  start: async (signal) => {
+    // Before anything binds: a data directory or a metrics port that cannot be used is the whole story.
+    if (flags.store === undefined) prepareDataDir(flags.dataDir);
+    await checkMetricsPort(flags);
     let broker: Broker | undefined;
     let brokerEndpoint = flags.broker;
     const endpoints: string[] = [];
@@ -280,14 +284,25 @@ process.exitCode = await runDaemon({
     }
     let store: TitanicStore;
     let storeReady: Record<string, unknown>;
+    const watch =
+      broker === undefined
+        ? await checkBroker({
+            endpoint: brokerEndpoint,
+            // Two SQLite stores behind one broker would split requests and replies between them.
+            refuseOthers: flags.store === undefined,
+            expiryMs: flags.heartbeatMs * (flags.liveness + 2),
+            pollMs: flags.heartbeatMs,
+            logger,
+            security: secured.security,
+            signal,
+          })
+        : undefined;
     if (flags.store === undefined) {
       let sqlite: SqliteStore;
       try {
-        // Two SQLite stores behind one broker would split requests and replies between them.
-        if (broker === undefined) await refuseSecondSqliteTitanic(brokerEndpoint);
         sqlite = await SqliteStore.start({ dataDir: flags.dataDir });
       } catch (err) {
-        await broker?.close();
+        await Promise.all([watch?.close(), broker?.close()]);
         throw err;
       }
       store = sqlite;
@@ -299,7 +314,7 @@ process.exitCode = await runDaemon({
         pg = await PostgresStore.start({ url: flags.store, logger });
         store = pg;
       } catch (err) {
-        await broker?.close();
+        await Promise.all([watch?.close(), broker?.close()]);
         throw err;
       }
       let settings: PostgresSettings;
@@ -307,7 +322,7 @@ process.exitCode = await runDaemon({
         settings = await pg.settings();
       } catch (err) {
         await store.close();
-        await broker?.close();
+        await Promise.all([watch?.close(), broker?.close()]);
         throw err;
       }
       storeReady = {
@@ -366,7 +381,7 @@ process.exitCode = await runDaemon({
       // A failed start closes the server (and with it the store).
       await server.start();
     } catch (err) {
-      await broker?.close();
+      await Promise.all([watch?.close(), broker?.close()]);
       throw err;
     }
     const { recovered } = server.stats;
@@ -399,7 +414,7 @@ process.exitCode = await runDaemon({
       healthy: () => server.healthy,
       cleanup: async () => {
         await server.close();
-        await broker?.close();
+        await Promise.all([watch?.close(), broker?.close()]);
       },
     });
     if (flags.summary) {
@@ -410,12 +425,12 @@ process.exitCode = await runDaemon({
       handle: {
         close: async () => {
           await server.close();
-          logger.info({ stats: server.stats, store: store.stats }, 'final stats');
-          await broker?.close();
+          await Promise.all([watch?.close(), broker?.close()]);
         },
       },
       metrics,
       shutdownDelayMs: flags.shutdownDelayMs,
+      stats: () => ({ ...server.stats, store: store.stats }),
       ready: {
         endpoints,
         broker: brokerEndpoint,
@@ -423,49 +438,13 @@ process.exitCode = await runDaemon({
         ...(server.instance === undefined ? {} : { instance: server.instance }),
         recovered,
         concurrency: flags.concurrency,
-        workers: flags.requestWorkers,
+        requestWorkers: flags.requestWorkers,
+        replyWorkers: flags.replyWorkers,
         curve: secured.security !== undefined,
       },
     };
   },
 });
-
-/**
- * Refuse to start a SQLite Titanic behind a broker that already has `titanic.request` workers
- * (another Titanic, with its own store). Workers of an instance that died without saying goodbye
- * stay registered until the broker's heartbeat expiry, so "200" from `mmi.service` is asked again
- * for that long before giving up. A broker that does not answer is not a reason to refuse: the
- * workers connect once it is up.
- */
-async function refuseSecondSqliteTitanic(endpoint: string): Promise<void> {
-  const expiryMs = flags.heartbeatMs * (flags.liveness + 2);
-  await using client = await MajordomoClient.start({
-    broker: endpoint,
-    attemptTimeoutMs: expiryMs,
-    retries: 0,
-    logger,
-    security: secured.security,
-  });
-  const deadline = Date.now() + expiryMs;
-  for (let asked = 0; ; asked++) {
-    let answer: string;
-    try {
-      answer = (await client.request(MMI.SERVICE, [TSP_SERVICE.REQUEST]))[0]?.toString() ?? '';
-    } catch (err) {
-      logger.warn({ err: toError(err), broker: endpoint }, 'could not ask the broker for other Titanic instances');
-      return;
-    }
-    if (answer !== MMI.OK) return;
-    if (Date.now() >= deadline) {
-      throw new Error(
-        `another Titanic is registered for ${TSP_SERVICE.REQUEST} at ${endpoint}; two SQLite stores behind one broker would split requests and replies (share one store with --store postgres://..., or use another broker)`,
-      );
-    }
-    if (asked === 0)
-      logger.info({ broker: endpoint }, `${TSP_SERVICE.REQUEST} has workers; waiting for them to expire`);
-    await new Promise((resolve) => setTimeout(resolve, flags.heartbeatMs));
-  }
-}
 
 /** What `npm start` shows a person instead of a screen of JSON: where things are, what to try. */
 function summary(brokerEndpoint: string, storePath: string, withBroker: boolean): string {

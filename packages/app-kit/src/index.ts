@@ -47,6 +47,7 @@ export {
 } from './security.js';
 export {
   boundedLabels,
+  checkMetricsPort,
   createRegistry,
   gaugesOf,
   metricsOptions,

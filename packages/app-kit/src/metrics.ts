@@ -17,7 +17,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Option } from 'commander';
-import type { Logger } from 'pino';
+import { pino, type Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { BindError, Component, InvalidArgumentError, NotStartedError } from '@zpatterns/core';
 import { intFlag } from './flags.js';
@@ -241,6 +241,24 @@ export class MetricsServer extends Component {
       server.closeAllConnections();
     });
   }
+}
+
+/**
+ * Fail now, with the `BindError` the metrics server would give, when `--metrics-port` is taken:
+ * for a daemon that starts its metrics server last, so that nothing else starts (and logs) first.
+ * The port is listened on and released at once.
+ */
+export async function checkMetricsPort(flags: MetricsFlags): Promise<void> {
+  if (flags.metricsPort === undefined || flags.metricsPort === 0) return;
+  const probe = new MetricsServer({
+    port: flags.metricsPort,
+    host: flags.metricsHost,
+    registry: new Registry(),
+    healthy: () => false,
+    logger: pino({ level: 'silent' }),
+  });
+  await probe.start();
+  await probe.close();
 }
 
 /** Options of `serveMetrics(flags, options)`. */

@@ -49,7 +49,7 @@ describe('--help names the new flags and their variables, never the old names', 
       hidden: ['--primary', '--backup', '--bstar-local', '--bstar-remote', '--heartbeat-ms'],
     },
     { bin: 'ppqueue', shown: ['--heartbeat-ms', 'ZPAT_PPQUEUE_FRONTEND', 'tcp://127.0.0.1:5560'], hidden: [] },
-    { bin: 'flserver', shown: ['ZPAT_FLSERVER_BIND', 'tcp://localhost:5570'], hidden: [] },
+    { bin: 'flserver', shown: ['ZPAT_FLSERVER_BIND', 'tcp://127.0.0.1:5570'], hidden: [] },
     { bin: 'titanic', shown: ['--request-workers', 'ZPAT_TITANIC_DATA_DIR'], hidden: ['--workers'] },
   ])('$bin', async ({ bin, shown, hidden }) => {
     const { code, stdout } = await runCli(appBin(bin), ['--help']);
@@ -85,7 +85,7 @@ describe('ZPAT_<PROGRAM>_<FLAG> sets a flag; the command line beats it', () => {
 
   it('flserver', async () => {
     const daemon = await start('flserver', [], { ZPAT_FLSERVER_BIND: ANY });
-    expect(daemon.ready['bound']).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+    expect((daemon.ready['endpoints'] as string[])[0]).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
   });
 
   it('bstarsrv (a valued flag, and a flag without a value: ZPAT_BSTARSRV_PRETTY=0 leaves JSON logs)', async () => {
@@ -187,7 +187,8 @@ describe('old flag names still work for one release, and warn', () => {
       '--bstar-remote',
       'tcp://127.0.0.1:9',
     ]);
-    expect(daemon.ready).toMatchObject({ pair: 'backup', bstarLocal: ANY });
+    expect(daemon.ready).toMatchObject({ pair: 'backup' });
+    expect(daemon.ready['stateBind']).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
     expect(deprecations(daemon).map((line) => [line['flag'], line['replacement']])).toEqual([
       ['--backup', '--ha backup'],
       ['--bstar-local', '--state-bind'],
@@ -205,7 +206,7 @@ describe('old flag names still work for one release, and warn', () => {
       '--workers',
       '3',
     ]);
-    expect(daemon.ready).toMatchObject({ workers: 3 });
+    expect(daemon.ready).toMatchObject({ requestWorkers: 3 });
     expect(deprecations(daemon)).toMatchObject([{ flag: '--workers', replacement: '--request-workers' }]);
   });
 

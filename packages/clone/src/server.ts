@@ -298,6 +298,8 @@ export class CloneServer extends Component<CloneServerStatus> {
   readonly #recent = new Set<string>();
   #lostSplitBrain = false;
   #journal: CloneJournal | undefined;
+  /** True once `onStart` has finished: only a server that served logs its closing line. */
+  #served = false;
   /** Active: sequenced, not yet committed (with a journal). Passive: replicated, not yet committed. */
   #batch: { msg: KvMsg; expiry: boolean }[] = [];
   /** With a journal: the last sequence handed out; the store's is the last one committed. */
@@ -504,6 +506,7 @@ export class CloneServer extends Component<CloneServerStatus> {
       { endpoints: this.endpoints, role: this.#role, pair: this.#options.pair?.role, sequence: this.sequence },
       'clone server started',
     );
+    this.#served = true;
   }
 
   #every(ms: number, fn: () => void): void {
@@ -995,7 +998,7 @@ export class CloneServer extends Component<CloneServerStatus> {
     await Promise.all([this.#snapshot?.close(), this.#publisher?.close(), this.#collector?.close()]);
     await Promise.all(this.#guards.map((g) => g.release()));
     this.#journal?.close();
-    this.#log.info({ sequence: this.sequence }, 'clone server closed');
+    if (this.#served) this.#log.info({ sequence: this.sequence }, 'clone server closed');
   }
 }
 

@@ -146,6 +146,8 @@ export class Broker extends Component<BrokerStatus> {
   readonly #workerSecurityOptions: SecurityOptions | undefined;
   /** True from the first socket's creation until `onClose` begins: input is handled. */
   #open = false;
+  /** True once `onStart` has bound everything: only a broker that served logs stats at close. */
+  #served = false;
   readonly #services = new Map<string, BrokerService>();
   /** The service `#requireService()` found last. */
   #lastService: BrokerService | undefined;
@@ -235,6 +237,7 @@ export class Broker extends Component<BrokerStatus> {
       this.#log.info({ endpoint: bound }, 'broker bound');
     }
     this.#lastStatsAt = this.#clock.now();
+    this.#served = true;
     this.#schedule();
   }
 
@@ -350,7 +353,7 @@ export class Broker extends Component<BrokerStatus> {
     this.#warnings.flush();
     this.#workerWarnings.flush();
     this.#overloadWarnings.flush();
-    this.logStats();
+    if (this.#served) this.logStats();
     await Promise.all([
       this.#channel.drain(),
       this.#workerSocket === undefined ? undefined : this.#workerChannel.drain(),
