@@ -1,10 +1,10 @@
 /**
- * Is anything listening where a command is about to send? A zeromq connect never fails: to a port
- * nothing listens on, it retries quietly for ever, and a request waits out its whole budget. So
- * before a one-shot command sends anything, it connects a bare DEALER to each peer and watches the
- * connection: a ZMTP handshake (or a failed one: a CURVE server refusing a plain socket) means a
- * peer is there; a refused connection (`connect:retry` before any handshake) means nothing is.
- * Nothing is sent on the probe, which is closed at once (linger 0).
+ * Is anything listening at a peer? A zeromq connect never fails: to a port nothing listens on, it
+ * retries quietly for ever, and a request waits out its whole budget saying only "no reply". So a
+ * command that timed out (and `zpat services`, before it asks) connects a bare DEALER to each peer
+ * and watches the connection: a ZMTP handshake (or a failed one: a CURVE server refusing a plain
+ * socket) means a peer is there; a refused connection (`connect:retry` before any handshake) means
+ * nothing is. Nothing is sent on the probe, which is closed at once (linger 0).
  *
  *   probe DEALER --connect--> peer     handshake          -> 'listening'
  *                                      connect:retry      -> 'refused'

@@ -166,12 +166,12 @@ describe('zpat clone', { timeout: 120_000 }, () => {
         `zpat clone ${args[0]}: no snapshot from ${hole.endpoint} within 300 ms (--timeout-ms)\n`,
       );
     }
-    // Free ports that nobody binds: refused at once.
+    // Free ports that nobody binds: said as such.
     const base = await freePortRange(3);
-    const refused = await clone(['get', '/k', '--server', `tcp://127.0.0.1:${base}`]);
+    const refused = await clone(['get', '/k', '--server', `tcp://127.0.0.1:${base}`, '--timeout-ms', '300']);
     expect(refused).toMatchObject({ code: 1, stdout: '' });
     expect(refused.stderr).toBe(
-      `zpat clone get: nothing listens at tcp://127.0.0.1:${base} (connection refused): is a Clone server running there?\n`,
+      `zpat clone get: nothing listens at tcp://127.0.0.1:${base} (connection refused within --timeout-ms 300): is a Clone server running there?\n`,
     );
   });
 

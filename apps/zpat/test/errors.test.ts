@@ -2,8 +2,8 @@
  * Every mistake a user can make with a zpat command, run as a real process (the built app): the
  * exit code (2 bad usage, 1 run-time failure), exactly one line on stderr starting with the
  * command's name, no stack trace, nothing on stdout, and the time to exit. A command bounded by
- * `--timeout-ms T` exits within T + 1 s; one that meets a refused connection, or a service no
- * worker serves, within 1 s. Times are counted from the end of the process's own start-up
+ * `--timeout-ms T` exits within T + 1 s; `services` with nothing listening, and `call` or
+ * `titanic submit` to a service no worker serves, within 1 s. Times are counted from the end of the process's own start-up
  * (`zpat --version` measured just before, on the same machine load): what is bounded is the
  * command, not Node loading its modules.
  *
@@ -117,8 +117,13 @@ const USAGE: readonly [string, string[], string, RegExp][] = [
       program,
       new RegExp(`error: ${peer}: port 99999 is out of range \\(1-65535\\)`),
     ],
-    [`${program} ${peer} without a scheme`, [...argv, peer, '127.0.0.1:5555'], program, new RegExp(`error: ${peer}: `)],
   ]),
+  [
+    'call --broker without a scheme',
+    ['call', 'echo', '--broker', '127.0.0.1:5555'],
+    'zpat call',
+    /error: --broker: expected an endpoint/,
+  ],
   ['call --timeout-ms 0', ['call', 'echo', '--timeout-ms', '0'], 'zpat call', /error: --timeout-ms: 0 is out of range/],
   ['lpcall --retries -1', ['lpcall', '--server', REFUSED, '--retries', '-1'], 'zpat lpcall', /error: --retries: /],
   [
@@ -161,13 +166,34 @@ describe('zpat: every mistake is one line on stderr', { timeout: 120_000 }, () =
     expect(group.stderr).toMatch(/^Usage: zpat titanic /);
   });
 
-  describe('nothing listening: exit 1 within 1 s', () => {
-    it.each(RUNTIME.map((c) => [c.program, c] as const))('%s', async (_, { argv, program, peer }) => {
-      const result = await timed([...argv, peer, REFUSED], 1000);
-      expectOneLine(result, program, 1, /nothing listens at tcp:\/\/127\.0\.0\.1:9 \(connection refused\)/);
-      expect(result.stderr).not.toMatch(/worker/);
-      expect(result.commandMs).toBeLessThan(1000);
-    });
+  it('services with nothing listening: exit 1 within 1 s, without a word about workers', async () => {
+    const result = await timed(['services', '--broker', REFUSED], 1000);
+    expectOneLine(
+      result,
+      'zpat services',
+      1,
+      /^zpat services: nothing listens at tcp:\/\/127\.0\.0\.1:9 \(connection refused\): is a broker running there\?$/,
+    );
+    expect(result.stderr).not.toMatch(/worker/);
+    expect(result.commandMs).toBeLessThan(1000);
+  });
+
+  describe('nothing listening: exit 1 within --timeout-ms + 1 s, saying so', () => {
+    const T = 1000;
+    // A request command rides out a peer that is down for as long as its budget lasts.
+    it.each(RUNTIME.filter((c) => c.program !== 'zpat services').map((c) => [c.program, c] as const))(
+      '%s',
+      async (_, { argv, program, peer }) => {
+        const result = await timed([...argv, peer, REFUSED, '--timeout-ms', String(T)], T + 1000);
+        expectOneLine(
+          result,
+          program,
+          1,
+          /nothing listens at tcp:\/\/127\.0\.0\.1:9 \(connection refused within --timeout-ms 1000.*\): is a .* running there\?$/,
+        );
+        expect(result.commandMs).toBeLessThan(T + 1000);
+      },
+    );
   });
 
   it('call and titanic submit to a service no worker serves: exit 1 within 1 s, nothing queued', async () => {

@@ -28,7 +28,8 @@ import { CloneClient, cloneClientDefaults, serverAddress, type CloneChange } fro
 import type { Logger } from '@zpatterns/core';
 import { TimeoutError } from '@zpatterns/core';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { report, requireListening } from '../failure.js';
+import { CommandFailure, report } from '../failure.js';
+import { allRefused } from '../reachable.js';
 import { clientLogOptions, curveOptions, groupCommand, zpatCommand } from '../options.js';
 import { printable } from '../printable.js';
 
@@ -228,6 +229,11 @@ async function startWithin(client: CloneClient, flags: CloneFlags, signal?: Abor
     if (signal?.aborted === true) return false;
     if (err instanceof TimeoutError) {
       const servers = flags.server.join(', ');
+      if ((await allRefused(flags.server, 250)) !== undefined) {
+        throw new CommandFailure(
+          `nothing listens at ${servers} (connection refused within --timeout-ms ${flags.timeoutMs}): is a Clone server running there?`,
+        );
+      }
       throw new TimeoutError(`no snapshot from ${servers} within ${flags.timeoutMs} ms (--timeout-ms)`, { cause: err });
     }
     throw err;
@@ -254,7 +260,6 @@ async function run(
   const { client, logger } = openClient(command, flags, subtree);
   logStatus(client, logger);
   try {
-    await requireListening(flags.server, 'a Clone server');
     await startWithin(client, flags);
     return await body(client);
   } catch (err) {
@@ -288,7 +293,6 @@ async function watch(prefix: string, flags: WatchFlags): Promise<number> {
   const { client, logger } = openClient('watch', flags, subtree);
   logStatus(client, logger);
   try {
-    await requireListening(flags.server, 'a Clone server');
     if (!(await startWithin(client, flags, stop.signal))) return 0;
     const changes = client.watch(prefix, { signal: stop.signal });
     let next = changes.next(); // registers the watcher before we say we are watching

@@ -14,7 +14,7 @@
 import { addFlagAliases, clientSecurityFromFlags, createRootLogger, intFlag, peerListOption } from '@zpatterns/app-kit';
 import { FreelanceClient, freelanceClientDefaults, type FreelanceStrategy } from '@zpatterns/freelance';
 import { Option, type Command } from 'commander';
-import { CommandFailure, inFlags, isTimeout, noReply, report, requireListening } from '../failure.js';
+import { CommandFailure, explainTimeout, inFlags, isTimeout, noReply, report } from '../failure.js';
 import { budgetOptions, clientLogOptions, curveOptions, required, zpatCommand, type ClientFlags } from '../options.js';
 
 interface FlcallFlags extends ClientFlags {
@@ -90,8 +90,16 @@ async function flcall(frames: string[], flags: FlcallFlags): Promise<number> {
       `endpoint it bound (tcp://localhost:5570 is not tcp://127.0.0.1:5570); check its --bind or --endpoint`
     );
   };
+  // Every server refusing the connection is said as such; else as `failure` says it.
+  const explain = async (err: unknown): Promise<CommandFailure> => {
+    if (err instanceof CommandFailure) return err;
+    if (isTimeout(err)) {
+      const refused = await explainTimeout('the servers', flags.server, err, flags, 'a server');
+      if (refused.message.startsWith('nothing listens')) return refused;
+    }
+    return new CommandFailure(failure(err));
+  };
   try {
-    await requireListening(flags.server, 'a server');
     await client.start();
     if (flags.count === 1) {
       const reply = await client.request(frames);
@@ -125,7 +133,7 @@ async function flcall(frames: string[], flags: FlcallFlags): Promise<number> {
     if (firstError !== undefined) throw new CommandFailure(firstError);
     return 0;
   } catch (err) {
-    return report('zpat flcall', err instanceof CommandFailure ? err : new CommandFailure(failure(err)));
+    return report('zpat flcall', await explain(err));
   } finally {
     await client.close();
   }

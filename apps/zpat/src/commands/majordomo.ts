@@ -26,7 +26,7 @@ import {
 import { sleep } from '@zpatterns/core';
 import { MajordomoClient, MajordomoWorker, majordomoWorkerDefaults, type MdpVersion } from '@zpatterns/majordomo';
 import { Option, type Command } from 'commander';
-import { CommandFailure, isTimeout, noReply, report, requireListening } from '../failure.js';
+import { CommandFailure, explainTimeout, isTimeout, report, requireListening, serviceStatus } from '../failure.js';
 import {
   brokerOption,
   budgetOptions,
@@ -134,13 +134,14 @@ function newClient(command: string, flags: CallFlags): MajordomoClient {
 }
 
 /**
- * Run `body` with a started client, after checking that something listens at the brokers; a
+ * Run `body` with a started client (with `failFast`, only if something listens at the brokers); a
  * timeout is said with the flags to change.
  */
 async function withClient(
   command: string,
   what: (flags: CallFlags) => string,
   flags: CallFlags,
+  failFast: boolean,
   body: (client: MajordomoClient, remainingMs: () => number | undefined) => Promise<number>,
 ): Promise<number> {
   const client = newClient(command, flags);
@@ -148,11 +149,14 @@ async function withClient(
   const remainingMs = (): number | undefined =>
     flags.timeoutMs === undefined ? undefined : Math.max(1, flags.timeoutMs - (performance.now() - started));
   try {
-    await requireListening(flags.broker, 'a broker');
+    if (failFast) await requireListening(flags.broker, 'a broker');
     await client.start();
     return await body(client, remainingMs);
   } catch (err) {
-    return report(command, isTimeout(err) ? new CommandFailure(noReply(what(flags), flags.broker, err, flags)) : err);
+    return report(
+      command,
+      isTimeout(err) ? await explainTimeout(what(flags), flags.broker, err, flags, 'a broker') : err,
+    );
   } finally {
     await client.close();
   }
@@ -167,9 +171,10 @@ async function call(service: string, frames: string[], flags: CallFlags): Promis
     'zpat call',
     () => asked,
     flags,
+    false,
     async (client, remainingMs) => {
       // mmi.service is answered by the broker itself and never queued: safe to resend.
-      const status = await client.serviceStatus(service, { timeoutMs: remainingMs() });
+      const status = await serviceStatus(client, service, remainingMs);
       if (status === '404') {
         throw new CommandFailure(
           `no worker serves '${service}' at ${client.broker}: nothing was sent (see zpat services)`,
@@ -187,10 +192,12 @@ async function call(service: string, frames: string[], flags: CallFlags): Promis
 }
 
 async function services(flags: CallFlags): Promise<number> {
+  // A query: when nothing listens at the broker, it says so at once.
   return withClient(
     'zpat services',
     () => 'the broker',
     flags,
+    true,
     async (client) => {
       const entries = await client.services();
       if (entries.length === 0) process.stdout.write('(no services)\n');

@@ -34,7 +34,7 @@ import {
   type RequestHandler,
 } from '@zpatterns/pirate';
 import type { Command } from 'commander';
-import { CommandFailure, isTimeout, noReply, report, requireListening } from '../failure.js';
+import { explainTimeout, isTimeout, report } from '../failure.js';
 import { budgetOptions, clientLogOptions, curveOptions, required, zpatCommand, type ClientFlags } from '../options.js';
 
 interface LpcallFlags extends ClientFlags {
@@ -125,7 +125,6 @@ async function lpcall(frames: string[], flags: LpcallFlags): Promise<number> {
     logger,
   });
   try {
-    await requireListening(flags.server, 'a server');
     await client.start();
     const reply = await client.request(frames);
     process.stdout.write(reply.map((frame) => `${frame.toString('utf8')}\n`).join(''));
@@ -133,7 +132,7 @@ async function lpcall(frames: string[], flags: LpcallFlags): Promise<number> {
   } catch (err) {
     return report(
       'zpat lpcall',
-      isTimeout(err) ? new CommandFailure(noReply('the server', flags.server, err, flags)) : err,
+      isTimeout(err) ? await explainTimeout('the server', flags.server, err, flags, 'a server') : err,
     );
   } finally {
     await client.close();

@@ -22,7 +22,7 @@ import { MajordomoClient } from '@zpatterns/majordomo';
 import { isUuid, TitanicClient } from '@zpatterns/titanic';
 import { TSP_SERVICE } from '@zpatterns/titanic/protocol';
 import { InvalidArgumentError, type Command } from 'commander';
-import { CommandFailure, isTimeout, noReply, report, requireListening } from '../failure.js';
+import { CommandFailure, explainTimeout, isTimeout, report, serviceStatus } from '../failure.js';
 import {
   brokerOption,
   budgetOptions,
@@ -149,8 +149,8 @@ export function registerTitanicCommands(program: Command): void {
 }
 
 /**
- * Check that something listens at the brokers and that Titanic serves `tspService` there (MMI),
- * then run `body`. `mmi(service)` asks the broker about another service.
+ * Check that Titanic serves `tspService` at the brokers (MMI), then run `body`. `mmi(service)`
+ * asks the broker about another service.
  */
 async function run(
   command: string,
@@ -180,9 +180,8 @@ async function run(
   const client = new TitanicClient(options);
   let asking = 'the broker';
   try {
-    await requireListening(flags.broker, 'a broker');
     await broker.start();
-    const mmi = (service: string): Promise<string> => broker.serviceStatus(service, { timeoutMs: remainingMs() });
+    const mmi = (service: string): Promise<string> => serviceStatus(broker, service, remainingMs);
     if ((await mmi(tspService)) === '404') {
       throw new CommandFailure(
         `Titanic is not running at ${broker.broker}: nothing serves ${tspService}; nothing was sent`,
@@ -192,7 +191,7 @@ async function run(
     await client.start();
     return await within(remainingMs(), body(client, mmi));
   } catch (err) {
-    return report(name, isTimeout(err) ? new CommandFailure(noReply(asking, flags.broker, err, flags)) : err);
+    return report(name, isTimeout(err) ? await explainTimeout(asking, flags.broker, err, flags, 'a broker') : err);
   } finally {
     await Promise.all([client.close(), broker.close()]);
   }
