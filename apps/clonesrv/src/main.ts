@@ -13,17 +13,16 @@
  * (--state-bind/--state-connect), --heartbeat-ms (--ha-heartbeat-ms).
  */
 import { Option } from 'commander';
-import { InvalidArgumentError } from 'commander';
 import {
   addDaemonOptions,
   addFlagAliases,
   bindEndpointFlag,
-  checkEndpoint,
   connectEndpointFlag,
   createProgram,
   createRootLogger,
   envOptions,
   gaugesOf,
+  hostFlag,
   intFlag,
   logDeprecations,
   portFlag,
@@ -31,6 +30,7 @@ import {
   runDaemon,
   serveMetrics,
   serverSecurityFromFlags,
+  StartupError,
   statsCounters,
   warnPlainBinds,
   watchServerSecurity,
@@ -67,18 +67,6 @@ const PAIR: Record<BStarRole, { port: number; peerPort: number; stateBind: strin
   primary: { port: 5590, peerPort: 5593, stateBind: 'tcp://127.0.0.1:5596', stateConnect: 'tcp://127.0.0.1:5597' },
   backup: { port: 5593, peerPort: 5590, stateBind: 'tcp://127.0.0.1:5597', stateConnect: 'tcp://127.0.0.1:5596' },
 };
-
-/** A host to bind on (`*` allowed) or a peer's host: the host part of an endpoint, checked the same way. */
-function hostFlag(use: 'bind' | 'connect'): (value: string) => string {
-  return (value) => {
-    try {
-      checkEndpoint(`tcp://${value}:1`, use);
-    } catch {
-      throw new InvalidArgumentError(`'${value}' is not a host name or address${use === 'bind' ? ' (or *)' : ''}`);
-    }
-    return value;
-  };
-}
 
 const program = createProgram(
   'clonesrv',
@@ -154,6 +142,14 @@ const logger = createRootLogger({ name: 'clonesrv', level: flags.logLevel, prett
 logDeprecations(logger);
 watchServerSecurity(secured, logger);
 
+/** SQLite's own errors about the journal, said as what they mean for the data directory. */
+function journalFailure(err: unknown): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (flags.dataDir === undefined || typeof code !== 'string' || !code.startsWith('SQLITE_')) return err;
+  const why = code === 'SQLITE_BUSY' ? 'its journal is locked by another clonesrv' : (err as Error).message;
+  return new StartupError('ERR_DATA_DIR', `cannot use data directory ${flags.dataDir}: ${why}`, { cause: err });
+}
+
 process.exitCode = await runDaemon({
   logger,
   start: async () => {
@@ -199,7 +195,7 @@ process.exitCode = await runDaemon({
       await server.start(); // a failed start has closed the server already
     } catch (err) {
       await metrics?.close();
-      throw err;
+      throw journalFailure(err);
     }
     const { snapshot, publisher, collector } = server.endpoints;
     warnPlainBinds(secured, [snapshot, publisher, collector], logger);

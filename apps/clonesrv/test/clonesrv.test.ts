@@ -229,7 +229,7 @@ describe('clonesrv alone', () => {
     expect(await c.commit('/still', 'serving')).toBeGreaterThan(0n);
     // each of the three kinds of garbage was seen and counted, not fatal
     await server.stop();
-    const final = server.logs.find(says('final stats'))?.['stats'] as Record<string, number> | undefined;
+    const final = server.logs.find(says('stopped'))?.['stats'] as Record<string, number> | undefined;
     expect(final?.['badMessages']).toBeGreaterThan(1000);
     snapshot.close();
     await drain;

@@ -78,17 +78,13 @@ describe('mdbroker process', () => {
     expect(daemon.logs.map((l) => l.msg)).toContain('stopped');
   });
 
-  it('exits 1 with a fatal log line when an endpoint cannot be bound (address in use)', async () => {
+  it('exits 1 with one line on stderr when an endpoint cannot be bound (address in use)', async () => {
     await using first = await startBroker();
     const taken = endpointsOf(first)[0] as string;
     const result = await runCli(bin(), ['--bind', taken]);
     expect(result.code).toBe(1);
-    const fatal = result.stdout
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as { level: number; msg: string })
-      .find((line) => line.level === 60);
-    expect(fatal?.msg).toBe('failed to start');
+    expect(result.stderr).toBe(`mdbroker: cannot bind ${taken}: address in use (ERR_BIND)\n`);
+    expect(result.stdout).toBe('');
   });
 
   it('SIGINT also stops it cleanly', async () => {

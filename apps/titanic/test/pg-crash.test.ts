@@ -208,7 +208,7 @@ describe.skipIf(!available)('titanic on PostgreSQL, two instances (real processe
       for (const d of [a, b]) expect(d.logs.filter((l) => (l.level ?? 0) >= 60)).toEqual([]);
       // Instance B, never killed, took its share of the dispatching.
       expect(await b.stop()).toEqual({ code: 0, signal: null });
-      const final = b.logs.find((l) => l.msg === 'final stats') as { stats: { dispatch: { replies: number } } };
+      const final = b.logs.find((l) => l.msg === 'stopped') as { stats: { dispatch: { replies: number } } };
       expect(final.stats.dispatch.replies).toBeGreaterThan(0);
       console.info(
         `titanic pg crash test: ${acknowledged.size} acknowledged, ${failedSubmits} failed submits retried, ${dispatches.size} bodies dispatched, ${repeated} repeated dispatches (all after a lease expiry); black hole: ${healthTimes.join(', ')}`,

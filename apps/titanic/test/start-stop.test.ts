@@ -42,7 +42,7 @@ describe('titanic start-up and shutdown', () => {
       dataDir,
     ]);
     expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/cannot open the Titanic store.*"msg":"failed to start"/);
+    expect(run.stderr).toMatch(/^titanic: cannot open the Titanic store at .*\(ERR_TITANIC_STORE\)\n$/);
     const router = new Router({ linger: 0 });
     try {
       await router.bind(`tcp://127.0.0.1:${port}`);
@@ -61,7 +61,9 @@ describe('titanic start-up and shutdown', () => {
       `postgres://titanic@127.0.0.1:${dead}/titanic`,
     ]);
     expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/cannot open the Titanic store on PostgreSQL.*"msg":"failed to start"/);
+    expect(run.stderr).toBe(
+      'titanic: cannot open the Titanic store on PostgreSQL: connection refused (ERR_TITANIC_STORE)\n',
+    );
     const router = new Router({ linger: 0 });
     try {
       await router.bind(`tcp://127.0.0.1:${port}`);
@@ -75,9 +77,7 @@ describe('titanic start-up and shutdown', () => {
     const broker = first.ready['broker'] as string;
     const run = await runCli(appBin('titanic'), ['--broker', broker, '--data-dir', freshDir(), ...HEARTBEAT]);
     expect(run.code).toBe(1);
-    const fatal = run.stdout.split('\n').filter((line) => line.includes('"level":60'));
-    expect(fatal).toHaveLength(1);
-    expect(fatal[0]).toMatch(/another Titanic is registered for titanic\.request/);
+    expect(run.stderr).toMatch(/^titanic: another Titanic is registered for titanic\.request .*\(ERR_START\)\n$/);
     // The first one is untouched and still answers.
     await using client = await MajordomoClient.start({ broker, attemptTimeoutMs: 5000, retries: 0 });
     expect((await client.request('titanic.request', ['nobody', 'x']))[0]?.toString()).toBe('200');

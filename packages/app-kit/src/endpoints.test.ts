@@ -1,6 +1,13 @@
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { bindEndpointFlag, checkEndpoint, connectEndpointFlag, peerListOption, portFlag } from './endpoints.js';
+import {
+  bindEndpointFlag,
+  checkEndpoint,
+  connectEndpointFlag,
+  hostFlag,
+  peerListOption,
+  portFlag,
+} from './endpoints.js';
 
 const long = `ipc:///tmp/${'x'.repeat(106)}`;
 
@@ -55,6 +62,16 @@ describe('checkEndpoint: the same rules for every endpoint flag', () => {
   it('bindEndpointFlag allows *, connectEndpointFlag does not', () => {
     expect(bindEndpointFlag('tcp://127.0.0.1:*')).toBe('tcp://127.0.0.1:*');
     expect(() => connectEndpointFlag('tcp://127.0.0.1:*')).toThrow(/only makes sense for a bind/);
+  });
+});
+
+describe('hostFlag', () => {
+  it('takes names and addresses; * only where the flag binds', () => {
+    expect(hostFlag('bind')('*')).toBe('*');
+    expect(hostFlag('connect')('db-1.example.org')).toBe('db-1.example.org');
+    expect(() => hostFlag('connect')('*')).toThrow("'*' is not a host name or address");
+    expect(() => hostFlag('bind')('a b')).toThrow("'a b' is not a host name or address (or *)");
+    expect(() => hostFlag('bind')('256.0.0.1')).toThrow('is not a host name or address');
   });
 });
 

@@ -119,6 +119,21 @@ export function connectEndpointFlag(value: string): string {
 }
 
 /**
+ * A host flag (`clonesrv --host`, `--metrics-host`): the host part of a tcp endpoint, checked the
+ * same way; `*` only where the flag binds.
+ */
+export function hostFlag(use: EndpointUse): (value: string) => string {
+  return (value) => {
+    try {
+      checkHost(value, use);
+    } catch {
+      throw new InvalidArgumentError(`'${value}' is not a host name or address${use === 'bind' ? ' (or *)' : ''}`);
+    }
+    return value;
+  };
+}
+
+/**
  * A port flag (`clonesrv --port`): a whole number 1-65535; `span` ports from it must fit, so a
  * base port for three sockets stops at 65533 and says why.
  */

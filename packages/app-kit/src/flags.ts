@@ -5,7 +5,7 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { InvalidStateError } from '@zpatterns/core';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Help, InvalidArgumentError, Option } from 'commander';
 import { bindEndpointFlag } from './endpoints.js';
 import { LOG_LEVELS } from './logging.js';
 import { commandPath, EXIT_USAGE, usageLine, usageMessage } from './usage.js';
@@ -64,6 +64,26 @@ export function createProgram(name: string, description: string, version = '0.1.
   return program;
 }
 
+/** The widest flag column of `--help`; a longer flag gets a line of its own. */
+const HELP_TERM_WIDTH = 30;
+
+/**
+ * `--help` that fits 80 columns: descriptions wrap beside the flags, the flag column is at most
+ * `HELP_TERM_WIDTH` wide, and a longer flag stands on its own line above its description.
+ */
+const HELP_LAYOUT: Partial<Help> = {
+  minWidthToWrap: 24,
+  padWidth(this: Help, cmd: Command, helper: Help): number {
+    return Math.min(Help.prototype.padWidth.call(this, cmd, helper), HELP_TERM_WIDTH);
+  },
+  formatItem(this: Help, term: string, termWidth: number, description: string, helper: Help): string {
+    if (description === '' || helper.displayWidth(term) <= termWidth) {
+      return Help.prototype.formatItem.call(this, term, termWidth, description, helper);
+    }
+    return `  ${term}\n${Help.prototype.formatItem.call(this, '', termWidth, description, helper)}`;
+  },
+};
+
 /**
  * Apply the exit-code-2 behaviour to a (sub)command: one usage-error line (see `usage.ts`) named
  * by the command's full path (`zpat call: error: ...`), and help whose descriptions wrap even
@@ -72,7 +92,7 @@ export function createProgram(name: string, description: string, version = '0.1.
 export function configureCommand(command: Command): Command {
   return command
     .showHelpAfterError(false)
-    .configureHelp({ minWidthToWrap: 24 })
+    .configureHelp(HELP_LAYOUT)
     .configureOutput({
       outputError: (message, write) => write(`${usageLine(commandPath(command), usageMessage(message))}\n`),
     })

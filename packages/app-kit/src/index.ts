@@ -5,6 +5,7 @@ export {
   checkEndpoint,
   connectEndpointFlag,
   ENDPOINT_SCHEMES,
+  hostFlag,
   MAX_IPC_PATH_BYTES,
   peerListOption,
   portFlag,

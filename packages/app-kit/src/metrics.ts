@@ -20,6 +20,7 @@ import { Option } from 'commander';
 import { pino, type Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { BindError, Component, InvalidArgumentError, NotStartedError } from '@zpatterns/core';
+import { hostFlag } from './endpoints.js';
 import { intFlag } from './flags.js';
 
 /** The flags `metricsOptions()` adds. */
@@ -46,7 +47,9 @@ export function metricsOptions(options: { services?: boolean } = {}): Option[] {
       '--metrics-port <port>',
       'serve GET /metrics and GET /healthz on this port (0: any free port)',
     ).argParser(intFlag(0, 65_535)),
-    new Option('--metrics-host <host>', 'address of the metrics server').default('127.0.0.1'),
+    new Option('--metrics-host <host>', 'address of the metrics server')
+      .argParser(hostFlag('bind'))
+      .default('127.0.0.1'),
     new Option(
       '--shutdown-delay-ms <ms>',
       'on SIGTERM keep serving this long, then close (a 2nd signal ends the wait); /healthz answers 503 meanwhile',

@@ -15,7 +15,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appBin, curveFixture, freePortRange } from '@zpatterns/testkit';
+import { appBin, curveFixture, Daemon, freePortRange } from '@zpatterns/testkit';
 
 const ANY = 'tcp://127.0.0.1:*';
 /**
@@ -275,6 +275,11 @@ const usageCases: Case[] = [
     line: () => /^bstarsrv: error: --ha: 'third' is not one of primary, backup$/,
   },
   {
+    bin: 'mdbroker',
+    args: () => [...base('mdbroker'), '--metrics-port', '0', '--metrics-host', 'no such host'],
+    line: () => /^mdbroker: error: --metrics-host: 'no such host' is not a host name or address \(or \*\)$/,
+  },
+  {
     bin: 'ppqueue',
     args: () => [],
     env: { ZPAT_PPQUEUE_FRONTEND: 'tcp://127.0.0.1:99999' },
@@ -370,6 +375,31 @@ describe.concurrent('a start that fails: one line with its code, exit 1, at once
     // A run that never started has no end: no 'ready', no stats, no 'stopped'.
     expect(result.stdout).not.toMatch(/"msg":"(ready|stopped|final stats|broker stats|clone server closed)"/);
     expect(result.afterStderrMs).toBeLessThan(EXIT_AFTER_LINE_MS);
+  });
+
+  it('a data directory another server holds: one line, exit 1 (clonesrv, titanic)', async () => {
+    const cloneDir = join(dir, 'clone-held');
+    const titanicDir = join(dir, 'titanic-held');
+    await using clone = await Daemon.start({
+      bin: appBin('clonesrv'),
+      args: [...(await serving('clonesrv')), '--data-dir', cloneDir],
+    });
+    await using titanic = await Daemon.start({
+      bin: appBin('titanic'),
+      args: [...base('titanic'), '--data-dir', titanicDir],
+    });
+    expect(clone.running && titanic.running).toBe(true);
+    const second = await run('clonesrv', [...(await serving('clonesrv')), '--data-dir', cloneDir]);
+    expect(second.code).toBe(1);
+    expectOneLine(
+      second,
+      new RegExp(
+        `^clonesrv: cannot use data directory ${escape(cloneDir)}: its journal is locked by another clonesrv \\(ERR_DATA_DIR\\)$`,
+      ),
+    );
+    const again = await run('titanic', [...base('titanic'), '--data-dir', titanicDir]);
+    expect(again.code).toBe(1);
+    expectOneLine(again, /^titanic: cannot open the Titanic store at .*: database is locked \(ERR_TITANIC_STORE\)$/);
   });
 
   it('a key file others may read: one line naming the chmod, exit 1', async () => {

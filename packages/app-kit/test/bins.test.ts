@@ -44,12 +44,28 @@ describe('every bin runs from node_modules/.bin', () => {
     { bin: 'flserver', services: false },
     { bin: 'clonesrv', services: false },
   ])(
-    '$bin --help: --metrics-port and --shutdown-delay-ms; --metrics-services only with per-service labels',
+    '$bin --help: the shared options in one order (--metrics-services only with per-service labels), 80 columns',
     async ({ bin, services }) => {
       const { stdout } = await run(join(root, 'node_modules', '.bin', bin), ['--help'], { timeout: 20_000 });
       expect(stdout).toContain('--metrics-port <port>');
       expect(stdout).toContain('--shutdown-delay-ms <ms>');
       expect(stdout.includes('--metrics-services')).toBe(services);
+      // Wrapped to 80 columns, and the shared options last, in one order in every daemon.
+      for (const line of stdout.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
+      const flags = [...stdout.matchAll(/^ {2}(?:-\w, )?(--[a-z-]+)/gm)].map((m) => m[1]);
+      const shared = flags.slice(flags.indexOf('--log-level'), flags.indexOf('--help'));
+      expect(shared).toEqual([
+        '--log-level',
+        '--pretty',
+        '--metrics-port',
+        '--metrics-host',
+        '--shutdown-delay-ms',
+        ...(services ? ['--metrics-services'] : []),
+        '--curve-secret-key-file',
+        '--allow-keys',
+        ...(bin === 'titanic' ? ['--curve-server-key'] : []),
+        '--max-message-bytes',
+      ]);
     },
   );
 });
