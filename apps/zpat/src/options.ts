@@ -45,6 +45,12 @@ export function required(description: string): string {
   return `${description} (required)`;
 }
 
+/** Make `option` required, and say so at the end of its description. */
+export function mandatory(option: Option): Option {
+  option.description = required(option.description);
+  return option.makeOptionMandatory();
+}
+
 /** `--broker`: the brokers, primary first; with two or more, an attempt that times out fails over. */
 export function brokerOption(description = 'broker endpoint; name both of an HA pair, primary first'): Option {
   return peerListOption('--broker <endpoint>', description, { default: [DEFAULT_BROKER] });

@@ -15,7 +15,7 @@ import { addFlagAliases, clientSecurityFromFlags, createRootLogger, intFlag, pee
 import { FreelanceClient, freelanceClientDefaults, type FreelanceStrategy } from '@zpatterns/freelance';
 import { Option, type Command } from 'commander';
 import { CommandFailure, explainTimeout, inFlags, isTimeout, noReply, report } from '../failure.js';
-import { budgetOptions, clientLogOptions, curveOptions, required, zpatCommand, type ClientFlags } from '../options.js';
+import { budgetOptions, clientLogOptions, curveOptions, mandatory, zpatCommand, type ClientFlags } from '../options.js';
 
 interface FlcallFlags extends ClientFlags {
   server: string[];
@@ -43,10 +43,12 @@ export function registerFreelanceCommands(program: Command): void {
                 .default(freelanceClientDefaults.strategy),
             )
             .addOption(
-              peerListOption(
-                '--server <endpoint>',
-                required('server endpoint, in priority order; exactly the string the server bound (its routing id)'),
-              ).makeOptionMandatory(),
+              mandatory(
+                peerListOption(
+                  '--server <endpoint>',
+                  'server endpoint, in priority order; exactly the string the server bound (its routing id)',
+                ),
+              ),
             ),
           {
             attempt: "wait this long for one server's reply before trying the next",

@@ -35,7 +35,7 @@ import {
 } from '@zpatterns/pirate';
 import type { Command } from 'commander';
 import { explainTimeout, isTimeout, report } from '../failure.js';
-import { budgetOptions, clientLogOptions, curveOptions, required, zpatCommand, type ClientFlags } from '../options.js';
+import { budgetOptions, clientLogOptions, curveOptions, mandatory, zpatCommand, type ClientFlags } from '../options.js';
 
 interface LpcallFlags extends ClientFlags {
   server: string[];
@@ -67,10 +67,7 @@ export function registerPirateCommands(program: Command): void {
             .argument('[frames...]', 'request frames (UTF-8)')
             .option('--sequence-check', "lpclient's check: prepend a sequence number the server must echo", false)
             .addOption(
-              peerListOption(
-                '--server <endpoint>',
-                required('server or queue frontend; several are tried in turn'),
-              ).makeOptionMandatory(),
+              mandatory(peerListOption('--server <endpoint>', 'server or queue frontend; several are tried in turn')),
             ),
           { attempt: 'wait this long for each reply before resending (to the next --server)' },
         ),
