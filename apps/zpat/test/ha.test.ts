@@ -1,7 +1,7 @@
 /**
  * `zpat call` as an HA client: an `mdbroker --ha` pair, one `zpat worker echo` registered with
- * both brokers, and `zpat call --broker PRIMARY --broker BACKUP` before and after a SIGKILL of the
- * active broker. All real processes.
+ * both brokers, and `zpat call --broker PRIMARY --broker BACKUP` before, across (its request in
+ * the worker's hands) and after a SIGKILL of the active broker. All real processes.
  *
  *   zpat call --broker P --broker B ──> P (ACTIVE)  <── zpat worker echo --broker P,B
  *                                  └──> B (PASSIVE)  <──┘
@@ -18,7 +18,7 @@ const isState = (to: string) => (line: Record<string, unknown>) =>
 describe('zpat call across a SIGKILL of the active broker of an HA pair', { timeout: 120_000 }, () => {
   const { track } = useDisposables();
 
-  it('is answered before and after the kill, with both brokers named', async () => {
+  it('is answered before, across and after the kill, with both brokers named', async () => {
     const endpoints = { primary: ipcEndpoint('zpat-ha-p'), backup: ipcEndpoint('zpat-ha-b') };
     const state = { primary: ipcEndpoint('zpat-ha-ps'), backup: ipcEndpoint('zpat-ha-bs') };
     const broker = async (role: 'primary' | 'backup', other: 'primary' | 'backup'): Promise<Daemon> =>
@@ -38,25 +38,34 @@ describe('zpat call across a SIGKILL of the active broker of an HA pair', { time
       backup.waitForLog(isState('passive'), 10_000, true),
     ]);
     const brokers = ['--broker', endpoints.primary, '--broker', endpoints.backup];
-    // One worker process, one session per broker (as docs/bstar.md asks of HA workers).
+    // One worker process, one session per broker (as docs/bstar.md asks of HA workers); each
+    // request takes 1 s, so one can be in hand when the active broker dies.
     const worker = track(
       await Daemon.start({
         bin: appBin('zpat'),
-        args: ['worker', 'echo', '--broker', `${endpoints.primary},${endpoints.backup}`, '--heartbeat-ms', '100'],
+        args: [
+          ...['worker', 'echo', '--broker', `${endpoints.primary},${endpoints.backup}`],
+          ...['--heartbeat-ms', '100', '--work-ms', '1000', '--log-level', 'debug'],
+        ],
       }),
     );
     expect(worker.ready).toMatchObject({ brokers: [endpoints.primary, endpoints.backup], service: 'echo' });
 
     const call = (text: string) =>
-      runCli(appBin('zpat'), ['call', 'echo', text, ...brokers, '--attempt-timeout-ms', '1000']);
+      runCli(appBin('zpat'), ['call', 'echo', text, ...brokers, '--attempt-timeout-ms', '1500']);
     expect(await call('before')).toMatchObject({ code: 0, stdout: 'before\n', stderr: '' });
 
+    // A call in flight: its request is in the worker's hands through the primary when it dies.
+    const inHand = worker.waitForLog((l) => l.msg === 'request' && l['broker'] === endpoints.primary, 20_000);
+    const during = call('during');
+    await inHand;
     await primary.kill('SIGKILL');
-    // The backup sees its peer silent and takes the call's resent request as its vote.
-    expect(await call('after')).toMatchObject({ code: 0, stdout: 'after\n', stderr: '' });
+    // The attempt on the dead primary times out; the resend goes to the backup, which has seen
+    // its peer silent and takes the request as its vote.
+    expect(await during).toMatchObject({ code: 0, stdout: 'during\n', stderr: '' });
     const active = await backup.waitForLog(isState('active'), 10_000, true);
     expect(active['reason']).toBe('failover successful, ready as active');
-    // And again, now that the backup is the active one.
-    expect(await call('again')).toMatchObject({ code: 0, stdout: 'again\n', stderr: '' });
+    // And a fresh call, now that the backup is the active one.
+    expect(await call('after')).toMatchObject({ code: 0, stdout: 'after\n', stderr: '' });
   });
 });

@@ -223,6 +223,7 @@ async function echoWorker(flags: WorkerFlags): Promise<number> {
             broker,
             service: flags.service,
             handler: async (request) => {
+              logger.debug({ broker, frames: request.length }, 'request');
               if (flags.workMs > 0) await sleep(flags.workMs);
               return request;
             },
