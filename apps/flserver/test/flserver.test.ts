@@ -76,7 +76,7 @@ describe('flserver', () => {
     expect(help.stdout).toContain('--bind <endpoint>');
     const flHelp = await runCli(appBin('zpat'), ['flcall', '--help']);
     expect(flHelp.code).toBe(0);
-    expect(flHelp.stdout).toContain('--servers <endpoints>');
+    expect(flHelp.stdout).toContain('--server <endpoint>');
     expect((await runCli(appBin('flserver'), ['--bind', 'nonsense'])).code).toBe(2);
     expect((await runCli(appBin('zpat'), ['flcall', '--servers', 'tcp://x'])).code).toBe(2);
     expect((await runCli(appBin('zpat'), ['flcall', 'x'])).code).toBe(2);
@@ -213,7 +213,7 @@ describe('flserver', () => {
   it('zpat flcall: one request prints the reply; --count prints a summary; no server exits 1', async () => {
     const { endpoints } = await threeServers();
     const servers = endpoints.join(',');
-    const one = await runCli(appBin('zpat'), ['flcall', '--servers', servers, 'hello', 'world']);
+    const one = await runCli(appBin('zpat'), ['flcall', '--server', servers, 'hello', 'world']);
     expect(one).toMatchObject({ code: 0, stdout: 'hello\nworld\n' });
     const many = await runCli(appBin('zpat'), [
       'flcall',
@@ -236,6 +236,8 @@ describe('flserver', () => {
       'x',
     ]);
     expect(nowhere.code).toBe(1);
-    expect(nowhere.stderr).toMatch(/no reply/);
+    expect(nowhere.stderr).toMatch(
+      /^zpat flcall: nothing listens at tcp:\/\/127\.0\.0\.1:1 \(connection refused within --timeout-ms 300\)/,
+    );
   });
 });

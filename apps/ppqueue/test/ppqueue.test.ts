@@ -226,7 +226,9 @@ describe('ppqueue and zpat ppworker/lpcall (processes)', () => {
     expect(noAnswer.code).toBe(1);
     expect(noAnswer.stdout).toBe('');
     expect(noAnswer.stderr.trim().split('\n')).toHaveLength(1);
-    expect(noAnswer.stderr).toMatch(/no reply after 2 attempt/);
+    expect(noAnswer.stderr).toMatch(
+      /^zpat lpcall: nothing listens at ipc:.* \(connection refused after 2 attempts of 50 ms\)/,
+    );
     // --timeout-ms bounds the whole call, whatever the attempts would have taken.
     const bounded = await runCli(appBin('zpat'), [
       'lpcall',
@@ -239,7 +241,7 @@ describe('ppqueue and zpat ppworker/lpcall (processes)', () => {
       'x',
     ]);
     expect(bounded.code).toBe(1);
-    expect(bounded.stderr).toMatch(/no reply within timeoutMs \(100 ms\) after 1 attempt/);
+    expect(bounded.stderr).toMatch(/connection refused within --timeout-ms 100 \(1 attempt\)/);
     expect((await runCli(appBin('zpat'), ['lpcall', 'x'])).code).toBe(2);
     expect((await runCli(appBin('zpat'), ['lpcall', '--server', 'nonsense', 'x'])).code).toBe(2);
     expect((await runCli(appBin('zpat'), ['ppworker', '--liveness', '0'])).code).toBe(2);

@@ -76,7 +76,11 @@ describe('titanic daemon and zpat titanic', () => {
     const zpat = (...args: string[]): ReturnType<typeof runCli> =>
       runCli(appBin('zpat'), ['titanic', ...args, '--broker', endpoint]);
 
-    const submitted = await zpat('submit', 'echo', 'hello', 'world');
+    // No worker serves echo yet: refused, unless told to store it for a worker that comes later.
+    const refused = await zpat('submit', 'echo', 'hello', 'world');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^zpat titanic submit: no worker serves 'echo': nothing was stored/);
+    const submitted = await zpat('submit', 'echo', 'hello', 'world', '--allow-unserved');
     expect(submitted.code).toBe(0);
     const uuid = submitted.stdout.trim();
     expect(uuid).toMatch(/^[0-9A-F]{32}$/);
@@ -99,9 +103,12 @@ describe('titanic daemon and zpat titanic', () => {
       expect(fetched.stdout).toBe('hello\nworld\n');
       expect((await zpat('status', uuid)).stdout.trim()).toBe('ready');
       expect((await zpat('close', uuid)).code).toBe(0);
+      // An unknown request is a failure for status as for fetch: one line on stderr, exit 1.
       const gone = await zpat('status', uuid);
-      expect(gone.stdout.trim()).toBe('unknown');
-      expect(gone.code).toBe(1);
+      expect(gone).toMatchObject({ code: 1, stdout: '' });
+      expect(gone.stderr).toBe(`zpat titanic status: unknown request ${uuid} (never stored, or closed)\n`);
+      const fetchGone = await zpat('fetch', uuid);
+      expect(fetchGone.stderr).toBe(`zpat titanic fetch: unknown request ${uuid} (never stored, or closed)\n`);
     } finally {
       await worker.close();
       await served;

@@ -101,7 +101,7 @@ describe('titanic with CURVE', () => {
     const submit = (name: string) =>
       runCli(
         appBin('zpat'),
-        ['titanic', 'submit', 'echo', 'hi', '--broker', endpoint, '--timeout-ms', '2000'].concat(
+        ['titanic', 'submit', 'echo', 'hi', '--allow-unserved', '--broker', endpoint, '--timeout-ms', '2000'].concat(
           ['--retries', '0', '--curve-server-key', keys.peers['titanic']?.pubFile ?? ''],
           ['--curve-secret-key-file', keys.peers[name]?.keyFile ?? ''],
         ),

@@ -11,8 +11,12 @@ import { registerMajordomoCommands } from './commands/majordomo.js';
 import { registerPirateCommands } from './commands/pirate.js';
 import { registerStoreCommands } from './commands/store.js';
 import { registerTitanicCommands } from './commands/titanic.js';
+import { groupCommand } from './options.js';
 
-const program = createProgram('zpat', 'Talk to zpatterns services: call them, list them, run demo workers');
+// With no command, the help goes to stderr and the exit code is 2, like any other usage error.
+const program = groupCommand(
+  createProgram('zpat', 'Talk to zpatterns services: call them, list them, run demo workers'),
+);
 registerFreelanceCommands(program);
 registerMajordomoCommands(program);
 registerPirateCommands(program);

@@ -7,7 +7,16 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloneClient, CloneServer, portEndpoints } from '@zpatterns/clone';
-import { appBin, Daemon, eventually, freePortRange, onFreePortRange, runCli, type LogLine } from '@zpatterns/testkit';
+import {
+  appBin,
+  Daemon,
+  eventually,
+  freePortRange,
+  onFreePortRange,
+  rawRouter,
+  runCli,
+  type LogLine,
+} from '@zpatterns/testkit';
 
 const disposables: AsyncDisposable[] = [];
 function track<T extends AsyncDisposable>(resource: T): T {
@@ -143,26 +152,33 @@ describe('zpat clone', { timeout: 120_000 }, () => {
     expect(await watch.stop()).toEqual({ code: 0, signal: null });
   });
 
-  it('exits 1 with one line when no server answers within --timeout-ms', async () => {
-    // Free ports that nobody binds: the snapshot never comes.
-    const base = await freePortRange(3);
+  it('exits 1 with one line when no server answers within --timeout-ms, or nothing listens', async () => {
+    // A ROUTER that takes the snapshot request and never answers it.
+    await using hole = await rawRouter('tcp://127.0.0.1:*');
     for (const args of [
       ['set', '/k', 'v'],
       ['get', '/k'],
     ]) {
-      const result = await clone([...args, '--server', `tcp://127.0.0.1:${base}`, '--timeout-ms', '300']);
+      const result = await clone([...args, '--server', hole.endpoint, '--timeout-ms', '300']);
       expect(result.code).toBe(1);
       expect(result.stdout).toBe('');
       expect(result.stderr).toBe(
-        `zpat clone ${args[0]}: no snapshot from tcp://127.0.0.1:${base} within 300 ms (--timeout-ms)\n`,
+        `zpat clone ${args[0]}: no snapshot from ${hole.endpoint} within 300 ms (--timeout-ms)\n`,
       );
     }
+    // Free ports that nobody binds: said as such.
+    const base = await freePortRange(3);
+    const refused = await clone(['get', '/k', '--server', `tcp://127.0.0.1:${base}`, '--timeout-ms', '300']);
+    expect(refused).toMatchObject({ code: 1, stdout: '' });
+    expect(refused.stderr).toBe(
+      `zpat clone get: nothing listens at tcp://127.0.0.1:${base} (connection refused within --timeout-ms 300): is a Clone server running there?\n`,
+    );
   });
 
   it.each([
-    [['get', '/k', '--server', 'localhost:5556'], /expected a Clone server like tcp:\/\/127\.0\.0\.1:5590/],
-    [['set', '/k', 'v', '--server', 'tcp://127.0.0.1:65534'], /P at most 65533/],
-    [['watch', '--server', 'ipc:///tmp/clone'], /expected a Clone server/],
+    [['get', '/k', '--server', 'localhost:5556'], /^zpat clone get: error: --server: expected an endpoint/],
+    [['set', '/k', 'v', '--server', 'tcp://127.0.0.1:65534'], /--server: port 65534 leaves no room .*at most 65533/],
+    [['watch', '--server', 'ipc:///tmp/clone'], /--server: a Clone server is tcp:\/\/HOST:P/],
     [
       ['get', '/k', '--server', 'tcp://a:1', '--server', 'tcp://b:1', '--server', 'tcp://c:1'],
       /one server, or the two of a pair/,
@@ -183,7 +199,7 @@ describe('zpat clone', { timeout: 120_000 }, () => {
     const help = await clone(['get', '--help']);
     expect(help.code).toBe(0);
     const text = help.stdout.replace(/\s+/g, ' '); // commander wraps long lines
-    expect(text).toContain('(default: tcp://127.0.0.1:5590)');
+    expect(text).toContain('(default: "tcp://127.0.0.1:5590"');
     expect(text).toContain(
       '--timeout-ms <ms> wait this long for the snapshot, and for the sequence of a set or del (default: 10000, env: ZPAT_TIMEOUT_MS)',
     );

@@ -6,7 +6,7 @@
  *   zpat clone del KEY                           commit of an empty value
  *   zpat clone watch [PREFIX] [--json]           print each change until SIGINT/SIGTERM
  *
- * `--server tcp://HOST:P` (repeat once for the second of a pair) stands for the book's layout:
+ * `--server tcp://HOST:P` (repeatable, or a comma list: the two of a pair) stands for the book's layout:
  * snapshot P, updates P+1, collector P+2. Without `--subtree`, a command follows only the subtree
  * it needs (KEY for get/set/del, PREFIX for watch), so the snapshot carries only that.
  *
@@ -15,29 +15,29 @@
  */
 import {
   clientSecurityFromFlags,
-  clientSecurityOptions,
-  collect,
-  configureCommand,
+  connectEndpointFlag,
   createRootLogger,
   EXIT_FAILURE,
   exitUsage,
   intFlag,
-  logLevelOption,
-  prettyOption,
+  peerListOption,
   type ClientSecurityFlags,
   type LogLevel,
 } from '@zpatterns/app-kit';
 import { CloneClient, cloneClientDefaults, serverAddress, type CloneChange } from '@zpatterns/clone';
 import type { Logger } from '@zpatterns/core';
-import { TimeoutError, toError } from '@zpatterns/core';
+import { TimeoutError } from '@zpatterns/core';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { CommandFailure, report } from '../failure.js';
+import { allRefused } from '../reachable.js';
+import { clientLogOptions, curveOptions, groupCommand, zpatCommand } from '../options.js';
 import { printable } from '../printable.js';
 
 /** clonesrv's default base port: snapshot 5590, updates 5591, collector 5592 (the book's is 5556). */
 export const DEFAULT_CLONE_SERVER = 'tcp://127.0.0.1:5590';
 
 interface CloneFlags extends ClientSecurityFlags {
-  server?: string[];
+  server: string[];
   subtree?: string;
   timeoutMs: number;
   serverTtlMs: number;
@@ -59,14 +59,15 @@ interface WatchFlags extends CloneFlags {
 
 /** `tcp://HOST:P` with P+2 still a port: the three endpoints of the book's layout. */
 function cloneServerFlag(value: string): string {
-  try {
-    if (!/^tcp:\/\/[^\s/]+:\d+$/.test(value)) throw new TypeError('not tcp://HOST:PORT');
-    serverAddress(value);
-  } catch {
-    throw new InvalidArgumentError(
-      `expected a Clone server like ${DEFAULT_CLONE_SERVER} (it uses ports P, P+1 and P+2, P at most 65533), got '${value}'`,
-    );
+  connectEndpointFlag(value);
+  const port = /^tcp:\/\/[^\s/]+:(\d+)$/.exec(value)?.[1];
+  if (port === undefined) {
+    throw new InvalidArgumentError(`a Clone server is tcp://HOST:P (like ${DEFAULT_CLONE_SERVER}), got '${value}'`);
   }
+  if (Number(port) > 65_533) {
+    throw new InvalidArgumentError(`port ${port} leaves no room for P+1 and P+2 (at most 65533)`);
+  }
+  serverAddress(value);
   return value;
 }
 
@@ -76,15 +77,17 @@ function keyArgument(value: string): string {
 }
 
 function cloneOptions(command: Command): Command {
-  return clientSecurityOptions(command)
-    .option(
-      '--server <tcp://HOST:P>',
-      `Clone server (uses P, P+1, P+2); give it twice for a Binary Star pair, in failover order (default: ${DEFAULT_CLONE_SERVER})`,
-      collect(cloneServerFlag),
-    )
+  command
     .option(
       '--subtree <prefix>',
       'subtree to follow (default: the key, or the watched prefix; everything for get --all)',
+    )
+    .addOption(
+      peerListOption(
+        '--server <tcp://HOST:P>',
+        'Clone server (uses P, P+1, P+2); name both of a Binary Star pair, in failover order',
+        { parse: cloneServerFlag, default: [DEFAULT_CLONE_SERVER] },
+      ),
     )
     .option(
       '--timeout-ms <ms>',
@@ -97,17 +100,16 @@ function cloneOptions(command: Command): Command {
       'a server silent this long is presumed dead (then the next of a pair is tried)',
       intFlag(1, 3_600_000),
       cloneClientDefaults.serverTtlMs,
-    )
-    .addOption(logLevelOption('error'))
-    .addOption(prettyOption());
+    );
+  return curveOptions(clientLogOptions(command));
 }
 
 export function registerCloneCommands(program: Command): void {
-  const clone = configureCommand(
+  const clone = groupCommand(
     program.command('clone').description('read, write and watch a Clone key-value store (12/CHP)'),
   );
 
-  configureCommand(
+  zpatCommand(
     cloneOptions(
       clone
         .command('get')
@@ -137,7 +139,7 @@ export function registerCloneCommands(program: Command): void {
     }),
   );
 
-  configureCommand(
+  zpatCommand(
     cloneOptions(
       clone
         .command('set')
@@ -156,7 +158,7 @@ export function registerCloneCommands(program: Command): void {
     }),
   );
 
-  configureCommand(
+  zpatCommand(
     cloneOptions(
       clone
         .command('del')
@@ -171,7 +173,7 @@ export function registerCloneCommands(program: Command): void {
     }),
   );
 
-  configureCommand(
+  zpatCommand(
     cloneOptions(
       clone
         .command('watch')
@@ -199,7 +201,7 @@ function subtreeFor(command: string, key: string | undefined, flags: CloneFlags)
 }
 
 function openClient(command: string, flags: CloneFlags, subtree: string): { client: CloneClient; logger: Logger } {
-  const servers = flags.server ?? [DEFAULT_CLONE_SERVER];
+  const servers = flags.server;
   if (servers.length > 2) exitUsage(`zpat clone ${command}`, '--server: one server, or the two of a pair');
   const logger = createRootLogger({
     name: 'zpat',
@@ -212,7 +214,7 @@ function openClient(command: string, flags: CloneFlags, subtree: string): { clie
     subtrees: [subtree],
     serverTtlMs: flags.serverTtlMs,
     commitTimeoutMs: flags.timeoutMs,
-    security: clientSecurityFromFlags('zpat', flags),
+    security: clientSecurityFromFlags(`zpat clone ${command}`, flags),
     logger,
   });
   return { client, logger };
@@ -226,7 +228,12 @@ async function startWithin(client: CloneClient, flags: CloneFlags, signal?: Abor
   } catch (err) {
     if (signal?.aborted === true) return false;
     if (err instanceof TimeoutError) {
-      const servers = (flags.server ?? [DEFAULT_CLONE_SERVER]).join(', ');
+      const servers = flags.server.join(', ');
+      if ((await allRefused(flags.server, 250)) !== undefined) {
+        throw new CommandFailure(
+          `nothing listens at ${servers} (connection refused within --timeout-ms ${flags.timeoutMs}): is a Clone server running there?`,
+        );
+      }
       throw new TimeoutError(`no snapshot from ${servers} within ${flags.timeoutMs} ms (--timeout-ms)`, { cause: err });
     }
     throw err;
@@ -256,8 +263,7 @@ async function run(
     await startWithin(client, flags);
     return await body(client);
   } catch (err) {
-    process.stderr.write(`zpat clone ${command}: ${toError(err).message}\n`);
-    return EXIT_FAILURE;
+    return report(`zpat clone ${command}`, err);
   } finally {
     await client.close();
   }
@@ -290,18 +296,14 @@ async function watch(prefix: string, flags: WatchFlags): Promise<number> {
     if (!(await startWithin(client, flags, stop.signal))) return 0;
     const changes = client.watch(prefix, { signal: stop.signal });
     let next = changes.next(); // registers the watcher before we say we are watching
-    logger.info(
-      { servers: flags.server ?? [DEFAULT_CLONE_SERVER], prefix, subtree, sequence: Number(client.sequence) },
-      'ready',
-    );
+    logger.info({ servers: flags.server, prefix, subtree, sequence: Number(client.sequence) }, 'ready');
     for (let step = await next; step.done !== true; step = await next) {
       process.stdout.write(formatChange(step.value, flags.json));
       next = changes.next();
     }
     return 0;
   } catch (err) {
-    process.stderr.write(`zpat clone watch: ${toError(err).message}\n`);
-    return EXIT_FAILURE;
+    return report('zpat clone watch', err);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

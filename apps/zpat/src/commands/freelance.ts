@@ -1,79 +1,67 @@
 /**
  * zpat subcommands for Freelance (10/FLP):
  *
- *   zpat flcall --servers EP1,EP2,EP3 [--count N] [frames...]   request(s) through the Freelance agent
+ *   zpat flcall --server EP1 --server EP2 [--count N] [frames...]   request(s) through the Freelance agent
  *
+ * `--server` is repeatable, or a comma list (`--servers EP1,EP2`, the old spelling, still works):
+ * the servers in priority order, used as `FreelanceClient({ servers })` does (`--strategy`).
  * One request prints the reply frames, one per line; `--count N` sends N (up to `--window` in
  * flight) and prints one summary line. Exit 0 when every request was answered, 1 otherwise.
+ *
+ * A Freelance server's routing id is the endpoint it was started with, so name each server with
+ * the very string it bound: `tcp://localhost:5570` and `tcp://127.0.0.1:5570` are two servers here.
  */
-import {
-  configureCommand,
-  createRootLogger,
-  EXIT_FAILURE,
-  intFlag,
-  logLevelOption,
-  prettyOption,
-  type LogLevel,
-} from '@zpatterns/app-kit';
+import { addFlagAliases, clientSecurityFromFlags, createRootLogger, intFlag, peerListOption } from '@zpatterns/app-kit';
 import { FreelanceClient, freelanceClientDefaults, type FreelanceStrategy } from '@zpatterns/freelance';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { CommandFailure, explainTimeout, inFlags, isTimeout, noReply, report } from '../failure.js';
+import { budgetOptions, clientLogOptions, curveOptions, mandatory, zpatCommand, type ClientFlags } from '../options.js';
 
-interface FlcallFlags {
-  servers: string[];
+interface FlcallFlags extends ClientFlags {
+  server: string[];
   count: number;
   window: number;
   strategy: FreelanceStrategy;
-  timeoutMs: number;
-  attemptTimeoutMs: number;
-  retries: number;
-  logLevel: LogLevel;
-  pretty: boolean;
-}
-
-const ENDPOINT = /^(tcp:\/\/[^\s:,]+:\d+|ipc:\/\/[^\s,]+|inproc:\/\/[^\s,]+)$/;
-
-function endpointList(value: string): string[] {
-  const list = value
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  const bad = list.find((s) => !ENDPOINT.test(s));
-  if (list.length === 0 || bad !== undefined) {
-    throw new InvalidArgumentError(
-      `expected comma-separated endpoints like tcp://127.0.0.1:5555,tcp://127.0.0.1:5556, got '${bad ?? value}'`,
-    );
-  }
-  return list;
 }
 
 export function registerFreelanceCommands(program: Command): void {
-  configureCommand(
-    program
-      .command('flcall')
-      .description('send request(s) to Freelance servers (10/FLP, no broker) and print the reply frames, one per line')
-      .argument('[frames...]', 'request frames (UTF-8)')
-      .requiredOption('--servers <endpoints>', 'server endpoints, comma-separated, in priority order', endpointList)
-      .option('--count <n>', 'send this many requests and print a summary line', intFlag(1, 100_000_000), 1)
-      .option('--window <n>', 'requests in flight at once with --count', intFlag(1, 1_000_000), 10)
-      .addOption(
-        new Option('--strategy <name>', 'which server gets a request')
-          .choices(['priority', 'round-robin', 'all'])
-          .default(freelanceClientDefaults.strategy),
-      )
-      .option('--timeout-ms <ms>', "a request's whole budget", intFlag(1, 3_600_000), freelanceClientDefaults.timeoutMs)
-      .option(
-        '--attempt-timeout-ms <ms>',
-        "wait this long for one server's reply before trying the next",
-        intFlag(1, 3_600_000),
-        freelanceClientDefaults.attemptTimeoutMs,
-      )
-      .option('--retries <n>', 'resends after the first send', intFlag(0, 1000), freelanceClientDefaults.retries)
-      .addOption(logLevelOption('silent'))
-      .addOption(prettyOption())
-      .action(async (frames: string[], flags: FlcallFlags) => {
-        process.exitCode = await flcall(frames, flags);
-      }),
+  const command = zpatCommand(
+    curveOptions(
+      clientLogOptions(
+        budgetOptions(
+          program
+            .command('flcall')
+            .description(
+              'send request(s) to Freelance servers (10/FLP, no broker) and print the reply frames, one per line',
+            )
+            .argument('[frames...]', 'request frames (UTF-8)')
+            .option('--count <n>', 'send this many requests and print a summary line', intFlag(1, 100_000_000), 1)
+            .option('--window <n>', 'requests in flight at once with --count', intFlag(1, 1_000_000), 10)
+            .addOption(
+              new Option('--strategy <name>', 'which server gets a request')
+                .choices(['priority', 'round-robin', 'all'])
+                .default(freelanceClientDefaults.strategy),
+            )
+            .addOption(
+              mandatory(
+                peerListOption(
+                  '--server <endpoint>',
+                  'server endpoint, in priority order; exactly the string the server bound (its routing id)',
+                ),
+              ),
+            ),
+          {
+            attempt: "wait this long for one server's reply before trying the next",
+            timeout: 'bound of each request, every attempt included (default: the attempts)',
+          },
+        ),
+      ),
+    ).action(async (frames: string[], flags: FlcallFlags) => {
+      process.exitCode = await flcall(frames, flags);
+    }),
   );
+  // The old spelling: a comma list after --servers. An alias, so no deprecation warning.
+  addFlagAliases(command, [{ flags: '--servers <endpoints>', replacement: '--server' }], () => undefined);
 }
 
 async function flcall(frames: string[], flags: FlcallFlags): Promise<number> {
@@ -84,24 +72,41 @@ async function flcall(frames: string[], flags: FlcallFlags): Promise<number> {
     destination: process.stderr,
   });
   const client = new FreelanceClient({
-    servers: flags.servers,
+    servers: flags.server,
     strategy: flags.strategy,
-    timeoutMs: flags.timeoutMs,
+    // Without --timeout-ms, a request is bounded by its attempts, as in every other command.
+    timeoutMs: flags.timeoutMs ?? flags.attemptTimeoutMs * (1 + flags.retries),
     attemptTimeoutMs: flags.attemptTimeoutMs,
     retries: flags.retries,
+    security: clientSecurityFromFlags('zpat flcall', flags),
     logger,
   });
+  const failure = (err: unknown): string => {
+    if (!isTimeout(err)) return inFlags((err as Error).message);
+    const tried = (err as { tried?: readonly string[] }).tried;
+    if (tried === undefined || tried.length > 0) return noReply('the servers', flags.server, err, flags);
+    // Connected, yet no server answered a PING: the routing id (the endpoint the server bound)
+    // differs from the endpoint given here, or nothing serves there.
+    return (
+      `no server answered at ${flags.server.join(', ')}: a Freelance server answers only to the very ` +
+      `endpoint it bound (tcp://localhost:5570 is not tcp://127.0.0.1:5570); check its --bind or --endpoint`
+    );
+  };
+  // Every server refusing the connection is said as such; else as `failure` says it.
+  const explain = async (err: unknown): Promise<CommandFailure> => {
+    if (err instanceof CommandFailure) return err;
+    if (isTimeout(err)) {
+      const refused = await explainTimeout('the servers', flags.server, err, flags, 'a server');
+      if (refused.message.startsWith('nothing listens')) return refused;
+    }
+    return new CommandFailure(failure(err));
+  };
   try {
     await client.start();
     if (flags.count === 1) {
-      try {
-        const reply = await client.request(frames);
-        process.stdout.write(reply.map((frame) => `${frame.toString('utf8')}\n`).join(''));
-        return 0;
-      } catch (err) {
-        process.stderr.write(`zpat flcall: ${(err as Error).message}\n`);
-        return EXIT_FAILURE;
-      }
+      const reply = await client.request(frames);
+      process.stdout.write(reply.map((frame) => `${frame.toString('utf8')}\n`).join(''));
+      return 0;
     }
     const started = performance.now();
     let next = 0;
@@ -116,7 +121,7 @@ async function flcall(frames: string[], flags: FlcallFlags): Promise<number> {
           answered++;
         } catch (err) {
           failed++;
-          firstError ??= (err as Error).message;
+          firstError ??= failure(err);
         }
       }
     };
@@ -127,8 +132,10 @@ async function flcall(frames: string[], flags: FlcallFlags): Promise<number> {
       `${flags.count} requests: ${answered} answered, ${failed} failed in ${Math.round(elapsedMs)} ms ` +
         `(${Math.round((answered / elapsedMs) * 1000)} req/s, ${client.stats.resends} resends); replies by server: ${perServer}\n`,
     );
-    if (firstError !== undefined) process.stderr.write(`zpat flcall: ${firstError}\n`);
-    return failed === 0 ? 0 : EXIT_FAILURE;
+    if (firstError !== undefined) throw new CommandFailure(firstError);
+    return 0;
+  } catch (err) {
+    return report('zpat flcall', await explain(err));
   } finally {
     await client.close();
   }

@@ -25,7 +25,14 @@ export function registerKeygenCommands(program: Command): void {
       const { secretFile, publicFile } = saveKeyPair(flags.out, pair);
       process.stdout.write(`${JSON.stringify({ secretFile, publicFile, publicKey: pair.publicKey })}\n`);
     } catch (err) {
-      exitUsage('zpat keygen', toError(err).message);
+      const message = toError(err).message;
+      const exists = /cannot create (.*?): EEXIST/.exec(message);
+      exitUsage(
+        'zpat keygen',
+        exists === null
+          ? message
+          : `${exists[1] ?? ''} already exists; zpat keygen never replaces a key (give another --out)`,
+      );
     }
   });
 }

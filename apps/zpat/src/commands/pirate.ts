@@ -3,17 +3,18 @@
  *
  *   zpat lpcall --server EP [--server EP2 ...] [frames...]   one Lazy Pirate request; prints the reply
  *   zpat ppworker --queue EP                                  an echo worker (6/PPP; --simple for Simple Pirate)
+ *
+ * `--server` is repeatable (or a comma list): after a timeout the request goes to the next one, in
+ * turn, as `LazyPirateClient({ servers })` does.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   clientSecurityFromFlags,
   clientSecurityOptions,
-  collect,
-  configureCommand,
+  connectEndpointFlag,
   createRootLogger,
-  endpointFlag,
-  EXIT_FAILURE,
   intFlag,
+  peerListOption,
   logLevelOption,
   prettyOption,
   runDaemon,
@@ -23,10 +24,7 @@ import {
 import { exponentialBackoff } from '@zpatterns/core';
 import {
   DEFAULT_BACKEND,
-  LAZY_PIRATE_ATTEMPT_TIMEOUT_MS,
-  LAZY_PIRATE_RETRIES,
   LazyPirateClient,
-  LazyPirateTimeoutError,
   ParanoidPirateWorker,
   PPP_HEARTBEAT_INTERVAL_MS,
   PPP_HEARTBEAT_LIVENESS,
@@ -36,15 +34,12 @@ import {
   type RequestHandler,
 } from '@zpatterns/pirate';
 import type { Command } from 'commander';
+import { explainTimeout, isTimeout, report } from '../failure.js';
+import { budgetOptions, clientLogOptions, curveOptions, mandatory, zpatCommand, type ClientFlags } from '../options.js';
 
-interface LpcallFlags extends ClientSecurityFlags {
+interface LpcallFlags extends ClientFlags {
   server: string[];
-  attemptTimeoutMs: number;
-  timeoutMs?: number;
-  retries: number;
   sequenceCheck: boolean;
-  logLevel: LogLevel;
-  pretty: boolean;
 }
 
 interface PpworkerFlags extends ClientSecurityFlags {
@@ -60,41 +55,32 @@ interface PpworkerFlags extends ClientSecurityFlags {
 }
 
 export function registerPirateCommands(program: Command): void {
-  configureCommand(
-    clientSecurityOptions(program.command('lpcall'))
-      .description(
-        'send one Lazy Pirate request (REQ, timeout, reopen and resend) and print the reply frames, one per line',
-      )
-      .argument('[frames...]', 'request frames (UTF-8)')
-      .requiredOption(
-        '--server <endpoint>',
-        'server or queue frontend; repeat for failover, tried in turn',
-        collect(endpointFlag),
-      )
-      .option(
-        '--attempt-timeout-ms <ms>',
-        'wait this long for each reply before resending',
-        intFlag(1, 3_600_000),
-        LAZY_PIRATE_ATTEMPT_TIMEOUT_MS,
-      )
-      .option(
-        '--timeout-ms <ms>',
-        'give up on the whole request after this long (default: after the attempts)',
-        intFlag(1, 3_600_000),
-      )
-      .option('--retries <n>', 'resends after the first send', intFlag(0, 1000), LAZY_PIRATE_RETRIES)
-      .option('--sequence-check', "lpclient's check: prepend a sequence number the server must echo", false)
-      .addOption(logLevelOption('silent'))
-      .addOption(prettyOption())
-      .action(async (frames: string[], flags: LpcallFlags) => {
-        process.exitCode = await lpcall(frames, flags);
-      }),
+  zpatCommand(
+    curveOptions(
+      clientLogOptions(
+        budgetOptions(
+          program
+            .command('lpcall')
+            .description(
+              'send one Lazy Pirate request (REQ, timeout, reopen and resend) and print the reply frames, one per line',
+            )
+            .argument('[frames...]', 'request frames (UTF-8)')
+            .option('--sequence-check', "lpclient's check: prepend a sequence number the server must echo", false)
+            .addOption(
+              mandatory(peerListOption('--server <endpoint>', 'server or queue frontend; several are tried in turn')),
+            ),
+          { attempt: 'wait this long for each reply before resending (to the next --server)' },
+        ),
+      ),
+    ).action(async (frames: string[], flags: LpcallFlags) => {
+      process.exitCode = await lpcall(frames, flags);
+    }),
   );
 
-  configureCommand(
+  zpatCommand(
     clientSecurityOptions(program.command('ppworker'))
       .description('run an echo worker for a Paranoid Pirate queue (or, with --simple, a Simple Pirate queue)')
-      .option('--queue <endpoint>', "the queue's backend", endpointFlag, DEFAULT_BACKEND)
+      .option('--queue <endpoint>', "the queue's backend", connectEndpointFlag, DEFAULT_BACKEND)
       .option(
         '--heartbeat-ms <ms>',
         'heartbeat interval; must match the queue',
@@ -132,7 +118,7 @@ async function lpcall(frames: string[], flags: LpcallFlags): Promise<number> {
     timeoutMs: flags.timeoutMs,
     retries: flags.retries,
     sequenceCheck: flags.sequenceCheck,
-    security: clientSecurityFromFlags('zpat', flags),
+    security: clientSecurityFromFlags('zpat lpcall', flags),
     logger,
   });
   try {
@@ -141,9 +127,10 @@ async function lpcall(frames: string[], flags: LpcallFlags): Promise<number> {
     process.stdout.write(reply.map((frame) => `${frame.toString('utf8')}\n`).join(''));
     return 0;
   } catch (err) {
-    const message = err instanceof LazyPirateTimeoutError ? err.message : `request failed: ${(err as Error).message}`;
-    process.stderr.write(`zpat lpcall: ${message}\n`);
-    return EXIT_FAILURE;
+    return report(
+      'zpat lpcall',
+      isTimeout(err) ? await explainTimeout('the server', flags.server, err, flags, 'a server') : err,
+    );
   } finally {
     await client.close();
   }
@@ -160,8 +147,9 @@ async function ppworker(flags: PpworkerFlags): Promise<number> {
       : (body) => body;
   return runDaemon({
     logger,
+    name: 'zpat ppworker',
     start: async () => {
-      const security = clientSecurityFromFlags('zpat', flags);
+      const security = clientSecurityFromFlags('zpat ppworker', flags);
       const worker = flags.simple
         ? new SimplePirateWorker({ queue: flags.queue, handler: echo, logger, security })
         : new ParanoidPirateWorker({
@@ -178,12 +166,8 @@ async function ppworker(flags: PpworkerFlags): Promise<number> {
           });
       await worker.start();
       return {
-        handle: {
-          close: async () => {
-            logger.info({ stats: worker.stats }, 'final stats');
-            await worker.close();
-          },
-        },
+        handle: { close: () => worker.close() },
+        stats: () => worker.stats,
         ready: { queue: flags.queue, mode: flags.simple ? 'simple' : 'paranoid' },
       };
     },

@@ -1,5 +1,6 @@
 /**
- * zpat store backup|restore|info: copies of the Titanic and Clone SQLite stores.
+ * zpat store backup|restore|info: copies of the Titanic and Clone SQLite stores (`inspect` is
+ * another name for `info`).
  *
  *   zpat store backup --data-dir /var/lib/titanic --out /backups/titanic-2026-12-01.sqlite
  *   zpat store restore --from /backups/titanic-2026-12-01.sqlite --data-dir /var/lib/titanic --force
@@ -14,10 +15,11 @@
 import { chownSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import process from 'node:process';
-import { configureCommand } from '@zpatterns/app-kit';
+import { EXIT_FAILURE } from '@zpatterns/app-kit';
 import { toError } from '@zpatterns/core';
 import Database from 'better-sqlite3';
 import type { Command } from 'commander';
+import { groupCommand, required, zpatCommand } from '../options.js';
 
 /** The two stores, by the file each daemon keeps in its data directory. */
 const STORES = {
@@ -29,7 +31,7 @@ type StoreKind = keyof typeof STORES;
 class StoreCommandError extends Error {
   constructor(
     message: string,
-    readonly exitCode = 1,
+    readonly exitCode = EXIT_FAILURE,
   ) {
     super(message);
   }
@@ -94,11 +96,11 @@ function describe(db: Database.Database, path: string): Record<string, unknown> 
         'SELECT SUM(reply IS NULL) AS pending, SUM(reply IS NOT NULL) AS replied FROM requests',
       )
       .get();
-    return { store: kind, schema, pending: counts?.pending ?? 0, replied: counts?.replied ?? 0 };
+    return { store: kind, schema, integrity, pending: counts?.pending ?? 0, replied: counts?.replied ?? 0 };
   }
   const keys = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM kv').get()?.n ?? 0;
   const sequence = db.prepare<[], { value: number }>("SELECT value FROM meta WHERE name = 'sequence'").get()?.value;
-  return { store: kind, schema, keys, sequence: String(sequence ?? 0) };
+  return { store: kind, schema, integrity, keys, sequence: sequence ?? 0 };
 }
 
 /** Copy `db` to `target` through a temporary file beside it, renamed in once complete and checked. */
@@ -174,40 +176,48 @@ function info(flags: { dataDir: string }): Record<string, unknown> {
   }
 }
 
-async function run(action: () => Record<string, unknown> | Promise<Record<string, unknown>>): Promise<void> {
+async function run(
+  command: string,
+  action: () => Record<string, unknown> | Promise<Record<string, unknown>>,
+): Promise<void> {
   try {
     process.stdout.write(`${JSON.stringify(await action())}\n`);
   } catch (err) {
-    const code = err instanceof StoreCommandError ? err.exitCode : 1;
-    process.stderr.write(`zpat store: ${toError(err).message}\n`);
+    const code = err instanceof StoreCommandError ? err.exitCode : EXIT_FAILURE;
+    process.stderr.write(`zpat store ${command}: ${toError(err).message}\n`);
     process.exitCode = code;
   }
 }
 
 export function registerStoreCommands(program: Command): void {
-  const store = program
-    .command('store')
-    .description("back up, restore and inspect a stopped titanic's or clonesrv's SQLite store");
-  configureCommand(
+  const store = groupCommand(
+    program
+      .command('store')
+      .description("back up, restore and check (info) a stopped titanic's or clonesrv's SQLite store"),
+  );
+  zpatCommand(
     store
       .command('backup')
-      .description('copy the store in --data-dir to --out (the daemon must be stopped)')
-      .requiredOption('--data-dir <dir>', "the daemon's --data-dir")
-      .requiredOption('--out <file>', 'the backup file to write')
+      .description('copy the store in --data-dir to --out, checked (the daemon must be stopped)')
+      .requiredOption('--data-dir <dir>', required("the daemon's --data-dir"))
+      .requiredOption('--out <file>', required('the backup file to write'))
       .option('--force', 'replace --out if it exists', false),
-  ).action((flags: { dataDir: string; out: string; force: boolean }) => run(() => backup(flags)));
-  configureCommand(
+  ).action((flags: { dataDir: string; out: string; force: boolean }) => run('backup', () => backup(flags)));
+  zpatCommand(
     store
       .command('restore')
       .description('put a backup in --data-dir, for a daemon started afterwards')
-      .requiredOption('--from <file>', 'a file written by zpat store backup')
-      .requiredOption('--data-dir <dir>', "the daemon's --data-dir")
+      .requiredOption('--from <file>', required('a file written by zpat store backup'))
+      .requiredOption('--data-dir <dir>', required("the daemon's --data-dir"))
       .option('--force', 'replace the store already in --data-dir', false),
-  ).action((flags: { from: string; dataDir: string; force: boolean }) => run(() => restore(flags)));
-  configureCommand(
+  ).action((flags: { from: string; dataDir: string; force: boolean }) => run('restore', () => restore(flags)));
+  zpatCommand(
     store
       .command('info')
-      .description('schema version, integrity and contents of the store in --data-dir')
-      .requiredOption('--data-dir <dir>', "the daemon's --data-dir"),
-  ).action((flags: { dataDir: string }) => run(() => info(flags)));
+      .alias('inspect')
+      .description(
+        'print the store in --data-dir as one JSON line: path, kind, schema version, integrity (PRAGMA integrity_check) and contents',
+      )
+      .requiredOption('--data-dir <dir>', required("the daemon's --data-dir")),
+  ).action((flags: { dataDir: string }) => run('info', () => info(flags)));
 }
