@@ -142,6 +142,11 @@ describe('Binary Star FSM', () => {
     }
   });
 
+  it('a passive server says which peer it heard restarting', () => {
+    expect(transition(alive('backup', 'passive'), 'peer-primary', NOW).reason).toMatch(/^primary \(passive\)/);
+    expect(transition(alive('primary', 'passive'), 'peer-backup', NOW).reason).toMatch(/^backup \(passive\)/);
+  });
+
   it("reads the peer's state digit as the event it stands for", () => {
     for (const state of ['primary', 'backup', 'active', 'passive'] as const) {
       expect(PEER_EVENTS[STATE_DIGITS[state]]).toBe(`peer-${state}`);
