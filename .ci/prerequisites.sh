@@ -6,6 +6,7 @@
 #   util-linux  runuser: PostgreSQL refuses root, the test cluster runs as the postgres user
 #   passwd      useradd: creates that user when the package did not
 #   mount       mount/umount: the full-disk tests mount a 2 MB tmpfs
+#   systemd     systemd-analyze: the deploy tests verify the unit files with it
 # ZPATTERNS_PG_LIB and ZPATTERNS_APT_GET replace /usr/lib/postgresql and apt-get (for its test).
 set -euo pipefail
 
@@ -28,9 +29,10 @@ have_postgres || missing+=(postgresql)
 have runuser || missing+=(util-linux)
 have useradd || missing+=(passwd)
 { have mount && have umount; } || missing+=(mount)
+have systemd-analyze || missing+=(systemd)
 
 if ((${#missing[@]} == 0)); then
-  echo "prerequisites: PostgreSQL, runuser, useradd and mount are present"
+  echo "prerequisites: PostgreSQL, runuser, useradd, mount and systemd-analyze are present"
   exit 0
 fi
 echo "prerequisites: installing ${missing[*]}"

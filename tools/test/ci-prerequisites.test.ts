@@ -65,7 +65,7 @@ function run(machine: Machine): { status: number | null; stdout: string; stderr:
   return { status: result.status, stdout: result.stdout, stderr: result.stderr, apt: calls };
 }
 
-const ALL = ['runuser', 'useradd', 'mount', 'umount'];
+const ALL = ['runuser', 'useradd', 'mount', 'umount', 'systemd-analyze'];
 
 describe('.ci/prerequisites.sh', () => {
   it('installs nothing when everything is there', () => {
@@ -85,7 +85,7 @@ describe('.ci/prerequisites.sh', () => {
     const r = run({ commands: ['umount'], aptInstallsPostgres: true });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(r.apt).toEqual(['update', 'install -y --no-install-recommends postgresql util-linux passwd mount']);
+    expect(r.apt).toEqual(['update', 'install -y --no-install-recommends postgresql util-linux passwd mount systemd']);
   });
 
   it('pg_ctl alone on PATH (no initdb) is not PostgreSQL: it installs the package', () => {
