@@ -181,6 +181,39 @@ describe('PeerLiveness: the edges', () => {
     expect(dead).toEqual(['a']);
   });
 
+  it('a sign of life does no timer work while a timer is armed, even one at the same moment', () => {
+    const clock = new ManualClock(0);
+    let armed = 0;
+    const counting = {
+      now: () => clock.now(),
+      setTimeout: (fn: () => void, ms: number) => {
+        armed++;
+        return clock.setTimeout(fn, ms);
+      },
+      clearTimeout: (handle: Parameters<ManualClock['clearTimeout']>[0]) => clock.clearTimeout(handle),
+    };
+    const liveness = new PeerLiveness<string>({ ttlMs: 100, clock: counting });
+    liveness.seen('a');
+    liveness.seen('a'); // same millisecond: same expiry as the timer's
+    liveness.seen('b');
+    liveness.seen('c');
+    // Losing or forgetting a peer behind the head leaves the head's expiry, which the timer is
+    // armed for: nothing to re-arm.
+    liveness.lost('c');
+    liveness.delete('b');
+    liveness.seen('b');
+    for (let t = 1; t <= 50; t++) {
+      clock.advance(1);
+      liveness.seen('a');
+      liveness.seen('b');
+    }
+    expect(armed).toBe(1);
+    clock.advance(50); // the timer fires at 100, finds a and b alive, re-arms once
+    expect(armed).toBe(2);
+    expect(liveness.alive()).toEqual(['a', 'b']);
+    expect(liveness.state('c')).toBe('dead');
+  });
+
   it('works without onChange', () => {
     const clock = new ManualClock(0);
     const liveness = new PeerLiveness<string>({ ttlMs: 100, clock });
