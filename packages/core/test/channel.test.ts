@@ -146,7 +146,7 @@ describe('Channel lifecycle', () => {
   it('close() with sends pending settles every one of them: sent or ClosedError, none left hanging', async () => {
     // A DEALER with nobody connected blocks at its high-water mark, so sends pile up in our queue.
     const dealer = new zmq.Dealer({ linger: 0, sendHighWaterMark: 10, immediate: true });
-    dealer.connect('tcp://127.0.0.1:9'); // discard port: never completes a zmq handshake
+    dealer.connect(ipcEndpoint('nobody')); // nobody listens: no connection, so sends wait for one
     const channel = new Channel(dealer);
     const results = await (async () => {
       const promises = Array.from({ length: 200 }, (_, i) => channel.send([`m${i}`]));
