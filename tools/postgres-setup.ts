@@ -2,7 +2,8 @@
  * vitest globalSetup: one throwaway PostgreSQL cluster for the whole run (see
  * packages/testkit/src/postgres.ts), its URL exported as `ZPATTERNS_PG_URL` to the test workers and the daemons they start.
  *
- * - `ZPATTERNS_PG_URL` already set: that database is used and nothing is started.
+ * - `ZPATTERNS_PG_URL` already set: that database is used and nothing is started; set but empty:
+ *   no database, the PostgreSQL tests skip (a failure under `CI=true`).
  * - It cannot be started: under `CI=true` the run fails here; for a developer a warning is printed
  *   and the PostgreSQL tests skip (see `postgresUrl()` in the tests).
  */
@@ -10,7 +11,11 @@
 import { startPostgres, type PostgresCluster } from '../packages/testkit/src/postgres.js';
 
 export default async function setup(): Promise<(() => Promise<void>) | undefined> {
-  if (process.env['ZPATTERNS_PG_URL'] !== undefined) return undefined;
+  const given = process.env['ZPATTERNS_PG_URL'];
+  if (given === '' && process.env['CI'] === 'true') {
+    throw new Error('ZPATTERNS_PG_URL is empty under CI=true: the PostgreSQL tests must run in CI');
+  }
+  if (given !== undefined) return undefined;
   let cluster: PostgresCluster;
   try {
     cluster = await startPostgres();

@@ -3,7 +3,8 @@
  * spread over each socket that accepts peers (and a PUB for each SUB a daemon connects), plus a
  * frame over the limit every 1,000 messages on its own connection (libzmq drops it: the daemon
  * never reads it, the fuzzer counts it). After it the daemon answers a normal request, its
- * counters of bad messages grew by exactly the number of bad messages sent, and its RSS is within
+ * counters of bad messages grew by exactly the number of bad messages sent, its counters of valid
+ * messages grew on every valid path of every socket, and its RSS is within
  * 20 % (or 48 MB) of where it stood after a warm-up of twice as many. `npm run bench -- fuzz` runs
  * 100,000 per daemon and shows the 20 % bound alone.
  */
@@ -28,6 +29,12 @@ describe('fuzz', () => {
       expect(result.badSent).toBeGreaterThan(0);
       expect(result.badCounted, `${name}: bad messages counted vs sent`).toBe(result.badSent);
       expect(result.overLimit).toBeGreaterThan(0);
+      // Not only the rejecting branches: every valid path of every socket ran (a template the
+      // daemon refuses, or takes as a duplicate after its first copy, leaves its path at 0).
+      const paths = Object.entries(result.validCounted);
+      expect(paths.length, `${name}: valid paths declared`).toBeGreaterThan(0);
+      expect(paths.filter(([, n]) => n === 0).map(([path]) => path)).toEqual([]);
+      expect(result.validShortfalls).toEqual([]);
       // Within 20 %, or within V8's and the allocator's own growth for a small process: on a loaded
       // machine a bstarsrv measured 1.23-1.30 x and titanic 1.22 x (33 MB) here with nothing
       // retained. The 5,000 messages alone carry up to 160 MB of bodies, so a daemon that kept

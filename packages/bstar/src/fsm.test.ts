@@ -3,7 +3,15 @@
  * the peer silent past its expiry, for both roles; the rows that differ from the book say why.
  */
 import { describe, expect, it } from 'vitest';
-import { initialState, transition, type BStarEvent, type BStarRole, type BStarState } from './fsm.js';
+import {
+  initialState,
+  PEER_EVENTS,
+  STATE_DIGITS,
+  transition,
+  type BStarEvent,
+  type BStarRole,
+  type BStarState,
+} from './fsm.js';
 
 const STATES: BStarState[] = ['primary', 'backup', 'active', 'passive'];
 const EVENTS: BStarEvent[] = ['peer-primary', 'peer-backup', 'peer-active', 'peer-passive', 'client-request'];
@@ -52,7 +60,9 @@ describe('Binary Star FSM', () => {
         expect(t.next).toBe(next);
         expect(t.accept).toBe(accept);
         expect(t.notice).toBeUndefined();
+        // A change of state says why, in words, for the log.
         expect(t.reason !== undefined).toBe(next !== state);
+        if (next !== state) expect(t.reason).toMatch(/ready as|takes over|steps down/);
       });
     }
   }
@@ -116,8 +126,31 @@ describe('Binary Star FSM', () => {
 
   it('dual passive is a notice: the primary takes over, the backup waits', () => {
     const primary = transition(alive('primary', 'passive'), 'peer-passive', NOW);
-    expect(primary).toMatchObject({ next: 'active', notice: { type: 'dual-passive' } });
+    expect(primary).toMatchObject({ next: 'active', accept: true, notice: { type: 'dual-passive' } });
+    expect(primary.reason).toMatch(/the primary takes over/);
     const backup = transition(alive('backup', 'passive'), 'peer-passive', NOW);
-    expect(backup).toMatchObject({ next: 'passive', notice: { type: 'dual-passive' } });
+    expect(backup).toEqual({ next: 'passive', accept: true, notice: { type: 'dual-passive' } });
+  });
+
+  it('every vote and failover that makes a server active says why', () => {
+    for (const [role, state] of [
+      ['primary', 'primary'],
+      ['backup', 'passive'],
+      ['primary', 'passive'],
+    ] as const) {
+      expect(transition(dead(role, state), 'client-request', NOW).reason).toMatch(/ready as active/);
+    }
+  });
+
+  it('a passive server says which peer it heard restarting', () => {
+    expect(transition(alive('backup', 'passive'), 'peer-primary', NOW).reason).toMatch(/^primary \(passive\)/);
+    expect(transition(alive('primary', 'passive'), 'peer-backup', NOW).reason).toMatch(/^backup \(passive\)/);
+  });
+
+  it("reads the peer's state digit as the event it stands for", () => {
+    for (const state of ['primary', 'backup', 'active', 'passive'] as const) {
+      expect(PEER_EVENTS[STATE_DIGITS[state]]).toBe(`peer-${state}`);
+    }
+    expect(Object.keys(PEER_EVENTS)).toHaveLength(4);
   });
 });

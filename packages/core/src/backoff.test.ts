@@ -29,6 +29,21 @@ describe('exponentialBackoff', () => {
     expect(() => exponentialBackoff({ initialMs: 10, maxMs: 5 })).toThrow(InvalidArgumentError);
     expect(() => exponentialBackoff({ jitter: 2 })).toThrow(InvalidArgumentError);
     expect(() => exponentialBackoff({ factor: 0.5 })).toThrow(InvalidArgumentError);
+    expect(() => exponentialBackoff({ initialMs: -1 })).toThrow(/initialMs <= maxMs and factor >= 1/);
+    expect(() => exponentialBackoff({ jitter: -0.1 })).toThrow(/jitter must be in \[0, 1\]/);
+  });
+
+  it('takes the edges of every range: initialMs 0, maxMs = initialMs, factor 1, jitter 1', () => {
+    expect(exponentialBackoff({ initialMs: 0, maxMs: 0 })(3)).toBe(0);
+    expect(exponentialBackoff({ initialMs: 50, maxMs: 50, factor: 1 })(5)).toBe(50);
+    expect(exponentialBackoff({ initialMs: 100, maxMs: 100, jitter: 1, random: () => 0.25 })(1)).toBe(75);
+  });
+
+  it('without jitter, never draws from the random source', () => {
+    const random = (): number => {
+      throw new Error('drawn');
+    };
+    expect(exponentialBackoff({ initialMs: 100, random })(2)).toBe(200);
   });
 });
 

@@ -122,7 +122,8 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
 
   /**
    * Queue `message` for sending. Resolves once libzmq has taken it; rejects with the socket's error
-   * (e.g. EHOSTUNREACH) or with `ClosedError` if the channel closes first.
+   * (e.g. EHOSTUNREACH) or with `ClosedError` if the channel closes first (the message still
+   * queued, or the one libzmq was blocked on when the socket closed).
    */
   send(message: Frames): Promise<void> {
     if (this.#state !== 'open') return Promise.reject(new ClosedError('channel'));
@@ -147,7 +148,7 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
       const sent = this.#sendNow(message);
       if (sent !== undefined) {
         sent.then(this.#onSent, (err: unknown) => {
-          this.#onPostFailed(toError(err), message);
+          this.#onPostFailed(this.#sendFailure(err), message);
         });
         return true;
       }
@@ -177,8 +178,20 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
 
   readonly #onSendRejected = (err: unknown): never => {
     this.#stats.sendErrors++;
-    throw toError(err);
+    throw this.#sendFailure(err);
   };
+
+  /**
+   * The error a failed send settles with: the socket's own error (EHOSTUNREACH, ...), except for
+   * the send that libzmq was blocked on when the socket closed, which zeromq.js fails with a bare
+   * EAGAIN (ETERM when the context ends): that one is a `ClosedError` with the socket's error as
+   * its cause, like every message still queued at close.
+   */
+  #sendFailure(caught: unknown): Error {
+    const err = toError(caught);
+    if (!this.socket.closed || !closedSocketCodes.has((err as { code?: unknown }).code)) return err;
+    return new ClosedError('channel', { cause: err });
+  }
 
   #onPostFailed(err: Error, message: Frames): void {
     this.#stats.sendErrors++;
@@ -209,7 +222,7 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
           this.#stats.sent++;
           next.resolve?.();
         } catch (caught) {
-          const err = toError(caught);
+          const err = this.#sendFailure(caught);
           this.#stats.sendErrors++;
           if (next.reject !== undefined) next.reject(err);
           else if (this.#onSendError !== undefined) this.#onSendError(err, next.message);
@@ -364,6 +377,9 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
     await this.close();
   }
 }
+
+/** The codes zeromq.js fails a pending send with when its socket or context closes under it. */
+const closedSocketCodes: ReadonlySet<unknown> = new Set(['EAGAIN', 'ETERM', 'ENOTSOCK']);
 
 /**
  * zeromq.js rejects `send()` and `receive()` with EBUSY while a `bind()` or `unbind()` on the same

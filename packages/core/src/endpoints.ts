@@ -17,10 +17,16 @@ export interface Bindable {
 
 /**
  * Bind `socket` to `endpoint` (default `tcp://127.0.0.1:*`) and return the endpoint actually
- * bound, with the port the kernel chose.
+ * bound, with the port the kernel chose. Rejects with `BindError` (the socket's error, such as
+ * EADDRINUSE, as its `cause` and in its message).
  */
 export async function bindEndpoint(socket: Bindable, endpoint: string = LOOPBACK_ANY): Promise<string> {
-  await socket.bind(endpoint);
+  try {
+    await socket.bind(endpoint);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new BindError(endpoint, `could not bind ${endpoint}: ${why}`, { cause: err });
+  }
   const bound = socket.lastEndpoint;
   if (bound === null) throw new BindError(endpoint, `bind ${endpoint}: no lastEndpoint`);
   return bound;

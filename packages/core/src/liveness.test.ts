@@ -109,6 +109,137 @@ describe('PeerLiveness', () => {
   });
 });
 
+describe('PeerLiveness: the edges', () => {
+  it('takes any positive ttl and refuses 0 and NaN, naming ttlMs', () => {
+    expect(new PeerLiveness({ ttlMs: 1 }).ttlMs).toBe(1);
+    expect(() => new PeerLiveness({ ttlMs: 0 })).toThrow(/^PeerLiveness: ttlMs must be > 0$/);
+    expect(() => new PeerLiveness({ ttlMs: Number.NaN })).toThrow(/^PeerLiveness: ttlMs/);
+  });
+
+  it('add() lists a peer as unknown, with no timer and no event, and keeps a known peer as it is', () => {
+    const { clock, events, liveness } = harness();
+    liveness.add('a');
+    expect(liveness.size).toBe(1);
+    expect([...liveness.entries()]).toEqual([['a', 'unknown']]);
+    expect(clock.pending).toBe(0);
+    liveness.seen('b');
+    liveness.add('b');
+    expect(liveness.state('b')).toBe('alive');
+    expect([...liveness.entries()]).toEqual([
+      ['a', 'unknown'],
+      ['b', 'alive'],
+    ]);
+    expect(liveness.alive()).toEqual(['b']);
+    expect(events).toEqual(['b alive@10000 silent=0']);
+  });
+
+  it('answers for a peer it never heard of: unknown, not alive, never seen, and lost() is a no-op', () => {
+    const { events, liveness } = harness();
+    expect(liveness.state('x')).toBe('unknown');
+    expect(liveness.isAlive('x')).toBe(false);
+    expect(liveness.lastSeen('x')).toBe(Number.NEGATIVE_INFINITY);
+    expect(liveness.expiresAt('x')).toBe(Number.NEGATIVE_INFINITY);
+    expect(liveness.lost('x')).toBe(false);
+    expect(liveness.size).toBe(0);
+    expect(events).toEqual([]);
+  });
+
+  it('expect() on a new peer keeps it unknown; on a live peer it does not push its expiry back', () => {
+    const { clock, liveness } = harness(3000);
+    liveness.expect('new');
+    expect(liveness.state('new')).toBe('unknown');
+    expect([...liveness.entries()]).toEqual([['new', 'unknown']]);
+    liveness.seen('a');
+    clock.advance(1000);
+    liveness.expect('a');
+    expect(liveness.expiresAt('a')).toBe(13_000);
+    expect(liveness.lastSeen('a')).toBe(10_000);
+  });
+
+  it('a peer lost before it was ever seen was silent for 0 ms', () => {
+    const { events, liveness } = harness();
+    liveness.add('a');
+    expect(liveness.lost('a')).toBe(false);
+    expect(events).toEqual(['a dead@10000 silent=0']);
+  });
+
+  it('a stop() from inside onChange ends the callbacks of the peers expiring in the same tick', () => {
+    const clock = new ManualClock(0);
+    const dead: string[] = [];
+    const liveness: PeerLiveness<string> = new PeerLiveness<string>({
+      ttlMs: 100,
+      clock,
+      onChange: (key, state) => {
+        if (state !== 'dead') return;
+        dead.push(key);
+        liveness.stop();
+      },
+    });
+    liveness.seen('a');
+    liveness.seen('b');
+    clock.advance(100);
+    expect(dead).toEqual(['a']);
+  });
+
+  it('a sign of life does no timer work while a timer is armed, even one at the same moment', () => {
+    const clock = new ManualClock(0);
+    let armed = 0;
+    const counting = {
+      now: () => clock.now(),
+      setTimeout: (fn: () => void, ms: number) => {
+        armed++;
+        return clock.setTimeout(fn, ms);
+      },
+      clearTimeout: (handle: Parameters<ManualClock['clearTimeout']>[0]) => clock.clearTimeout(handle),
+    };
+    const liveness = new PeerLiveness<string>({ ttlMs: 100, clock: counting });
+    liveness.seen('a');
+    liveness.seen('a'); // same millisecond: same expiry as the timer's
+    liveness.seen('b');
+    liveness.seen('c');
+    // Losing or forgetting a peer behind the head leaves the head's expiry, which the timer is
+    // armed for: nothing to re-arm.
+    liveness.lost('c');
+    liveness.delete('b');
+    liveness.seen('b');
+    for (let t = 1; t <= 50; t++) {
+      clock.advance(1);
+      liveness.seen('a');
+      liveness.seen('b');
+    }
+    expect(armed).toBe(1);
+    clock.advance(50); // the timer fires at 100, finds a and b alive, re-arms once
+    expect(armed).toBe(2);
+    expect(liveness.alive()).toEqual(['a', 'b']);
+    expect(liveness.state('c')).toBe('dead');
+  });
+
+  it('works without onChange', () => {
+    const clock = new ManualClock(0);
+    const liveness = new PeerLiveness<string>({ ttlMs: 100, clock });
+    expect(liveness.seen('a')).toBe(true);
+    expect(liveness.seen('b')).toBe(true);
+    expect(liveness.lost('a')).toBe(true);
+    clock.advance(100);
+    expect(liveness.state('b')).toBe('dead');
+  });
+
+  it('arms no timer once stopped, whatever it hears', () => {
+    const { clock, events, liveness } = harness();
+    liveness.seen('a');
+    expect(clock.pending).toBe(1);
+    liveness.stop();
+    expect(clock.pending).toBe(0);
+    liveness.seen('b');
+    liveness.expect('c');
+    liveness.lost('a');
+    expect(clock.pending).toBe(0);
+    clock.advance(10_000);
+    expect(events.filter((e) => e.includes('dead@')).length).toBeLessThanOrEqual(1); // lost('a') only
+    expect(events.some((e) => e.startsWith('b dead'))).toBe(false);
+  });
+});
+
 describe('ServerRotation', () => {
   it('fails over in list order, wrapping, and counts failovers', () => {
     const rotation = new ServerRotation(['a', 'b', 'c']);

@@ -59,6 +59,22 @@ describe('ExpiryList', () => {
     expect(list.purge(149, () => undefined)).toBe(0);
   });
 });
+describe('ExpiryList: the edges', () => {
+  it('refuses a ttl that is not positive, naming ttlMs', () => {
+    expect(() => new ExpiryList(0)).toThrow(/ttlMs must be > 0/);
+    expect(() => new ExpiryList(Number.NaN)).toThrow(/ttlMs/);
+    expect(new ExpiryList(1).ttlMs).toBe(1);
+  });
+
+  it('get() and expiresAt() of a key it does not hold are undefined', () => {
+    const list = new ExpiryList<string, number>(100);
+    expect(list.get('x')).toBeUndefined();
+    expect(list.expiresAt('x')).toBeUndefined();
+    list.touch('a', 7, 10);
+    expect(list.get('a')).toBe(7);
+    expect(list.expiresAt('a')).toBe(110);
+  });
+});
 
 describe('AsyncQueue', () => {
   it('delivers pushed values in order, then ends or throws', async () => {

@@ -146,7 +146,7 @@ describe('Channel lifecycle', () => {
   it('close() with sends pending settles every one of them: sent or ClosedError, none left hanging', async () => {
     // A DEALER with nobody connected blocks at its high-water mark, so sends pile up in our queue.
     const dealer = new zmq.Dealer({ linger: 0, sendHighWaterMark: 10, immediate: true });
-    dealer.connect('tcp://127.0.0.1:9'); // discard port: never completes a zmq handshake
+    dealer.connect(ipcEndpoint('nobody')); // nobody listens: no connection, so sends wait for one
     const channel = new Channel(dealer);
     const results = await (async () => {
       const promises = Array.from({ length: 200 }, (_, i) => channel.send([`m${i}`]));
@@ -158,8 +158,11 @@ describe('Channel lifecycle', () => {
     const rejected = results.filter((r) => r.status === 'rejected');
     expect(rejected.length).toBeGreaterThan(0);
     expect(results.length).toBe(200);
-    for (const r of rejected) expect(r.reason).toBeDefined();
-    expect(rejected.some((r) => r.reason instanceof ClosedError)).toBe(true);
+    // Every rejection is ours: the send the pump had handed to libzmq when the socket closed
+    // included (zeromq.js rejects that one with a raw EAGAIN).
+    const reasons = rejected.map((r) => (r.reason as Error).constructor.name);
+    expect(reasons.filter((name) => name !== 'ClosedError')).toEqual([]);
+    for (const r of rejected) expect(r.reason).toMatchObject({ code: 'ERR_CLOSED' });
     await expect(channel.send(['late'])).rejects.toBeInstanceOf(ClosedError);
     expect(channel.post(['late'])).toBe(false);
     expect(await channel.closed()).toBeUndefined();
@@ -177,7 +180,11 @@ describe('Channel lifecycle', () => {
     let settled = 0;
     const sends = Array.from({ length: 2000 }, (_, i) => channel.send([Buffer.alloc(1024, i)]).then(() => settled++));
     await new Promise((r) => setTimeout(r, 200));
-    expect(settled).toBeLessThan(2000); // nobody reads: the queue is held back
+    // Nobody reads: libzmq takes what the two high-water marks hold (inproc adds them: 5 + 5), the
+    // pump waits on the next one, and the rest stays in our queue.
+    expect(settled).toBeGreaterThan(0);
+    expect(settled).toBeLessThanOrEqual(10);
+    expect(channel.queued).toBe(2000 - settled - 1);
     const inbound = new Channel(router);
     let received = 0;
     void inbound.start(() => {

@@ -72,6 +72,37 @@ describe('WorkerPool', () => {
     expect(pool.remove(id('x'))).toBe(false);
   });
 
+  it('says how each message changed a worker: joined, refreshed, freed, still-busy', () => {
+    const pool = new WorkerPool(300);
+    expect(pool.ready(id('a'), 0)).toBe('joined');
+    expect(pool.ready(id('a'), 1)).toBe('refreshed');
+    expect(pool.heartbeat(id('a'), 2)).toBe('refreshed');
+    expect(pool.replied(id('b'), 3)).toBe('joined'); // a reply from a worker the queue forgot
+    expect(pool.replied(id('b'), 4)).toBe('refreshed');
+    expect(pool.take(5)?.toString()).toBe('a');
+    expect(pool.isBusy(id('a'))).toBe(true);
+    expect(pool.isBusy(id('b'))).toBe(false);
+    expect(pool.heartbeat(id('a'), 6)).toBe('still-busy');
+    expect(pool.replied(id('a'), 7)).toBe('freed');
+    expect([pool.readyCount, pool.busyCount, pool.size]).toEqual([2, 0, 2]);
+  });
+
+  it('purge() counts the free and the busy it expired, and tells which were busy', () => {
+    const pool = new WorkerPool(300);
+    pool.ready(id('a'), 0);
+    pool.ready(id('b'), 0);
+    pool.ready(id('c'), 0);
+    pool.take(0); // a
+    pool.take(0); // b
+    expect([pool.readyCount, pool.busyCount]).toEqual([1, 2]);
+    const expired: string[] = [];
+    expect(pool.purge(300, (w, busy) => expired.push(`${w.toString()}:${busy}`))).toBe(3);
+    expect(expired.sort()).toEqual(['a:true', 'b:true', 'c:false']);
+    pool.ready(id('late'), 400);
+    pool.take(400);
+    expect(pool.purge(700)).toBe(1); // no callback: nothing to call
+  });
+
   it('heartbeat fan-out covers free and busy workers, each once', () => {
     const pool = new WorkerPool(300);
     pool.ready(id('a'), 0);

@@ -28,6 +28,11 @@ export interface FuzzOptions {
   /** Which messages the daemon must count as bad (as sent, without the ROUTER's identity frame). */
   isBad?: (frames: readonly Buffer[]) => boolean;
   /**
+   * Make a template unique before it is used (a fresh UUID, say), where the daemon would take a
+   * second copy of one message as a duplicate and never run its valid path again.
+   */
+  freshen?: (template: readonly Buffer[], random: () => number) => Buffer[];
+  /**
    * Awaited every 1,000 messages and before the socket closes, with the numbers sent so far (all,
    * and bad): the caller waits here for the daemon to have read them (a PUB drops what its
    * high-water mark cannot hold, a SUB queues what it has not read, and a socket closed with
@@ -62,7 +67,11 @@ function pick<T>(random: () => number, items: readonly T[]): T {
 }
 
 /** One mangled message (never zero frames: zeromq cannot send an empty multipart message). */
-export function fuzzMessage(random: () => number, templates: readonly Buffer[][]): { kind: string; frames: Buffer[] } {
+export function fuzzMessage(
+  random: () => number,
+  templates: readonly Buffer[][],
+  freshen?: FuzzOptions['freshen'],
+): { kind: string; frames: Buffer[] } {
   let roll = random();
   let kind: (typeof KINDS)[number] = 'random';
   for (let i = 0; i < KINDS.length; i++) {
@@ -72,7 +81,8 @@ export function fuzzMessage(random: () => number, templates: readonly Buffer[][]
     }
     roll -= WEIGHTS[i] ?? 0;
   }
-  const template = templates.length === 0 ? [] : pick(random, templates);
+  const picked = templates.length === 0 ? [] : pick(random, templates);
+  const template = freshen === undefined || picked.length === 0 ? picked : freshen(picked, random);
   if (template.length === 0) kind = 'random';
   let frames: Buffer[];
   switch (kind) {
@@ -137,7 +147,7 @@ export async function fuzz(endpoint: string, options: FuzzOptions): Promise<Fuzz
         await sendOverLimit(endpoint, options.overLimitBytes, peer);
         report.overLimit++;
       }
-      const { kind, frames } = fuzzMessage(random, options.templates);
+      const { kind, frames } = fuzzMessage(random, options.templates, options.freshen);
       report.kinds[kind] = (report.kinds[kind] ?? 0) + 1;
       for (const f of frames) report.bytes += f.length;
       if (options.isBad?.(frames) === true) report.bad++;

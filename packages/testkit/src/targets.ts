@@ -35,6 +35,18 @@ export interface TargetSocket {
   isBad?: (frames: readonly Buffer[]) => boolean;
   /** Counters (metric names, summed) that grow by one for every message the daemon reads here. */
   seen?: string[];
+  /**
+   * The valid paths of the protocol on this socket, each with the counters (summed) that grow only
+   * when the daemon takes a valid message down that path: the fuzz must make each of them grow.
+   */
+  valid?: Record<string, string[]>;
+  /**
+   * Each unchanged template the fuzzer sends here takes one of the `valid` paths (none is refused
+   * as a duplicate or as out of turn), so those counters grow by at least that many.
+   */
+  validEach?: boolean;
+  /** See `FuzzOptions.freshen`. */
+  freshen?: (template: readonly Buffer[], random: () => number) => Buffer[];
 }
 
 export interface Target {
@@ -64,12 +76,14 @@ const MDP_TEMPLATES: Buffer[][] = [
   [b(''), b('MDPW02'), u8(1), b('fuzzed')],
   [b(''), b('MDPW02'), u8(4)],
 ];
+/** A UUID as TSP carries it: 32 hex digits, no dashes. */
+const TSP_UUID = '0123456789abcdef0123456789ABCDEF';
 const TITANIC_TEMPLATES: Buffer[][] = [
-  // (no valid titanic.request: an accepted request is kept and retried, bounded by --max-backlog)
-  mdpClient('titanic.request', ''),
-  mdpClient('titanic.reply', '00000000-0000-4000-8000-000000000000'),
-  mdpClient('titanic.close', '00000000-0000-4000-8000-000000000000'),
-  mdpClient('titanic.request'),
+  // A valid request is stored for a service nobody serves: --max-backlog bounds them, and past it
+  // the request is refused, which is a valid path too.
+  mdpClient('titanic.request', 'echo', 'hello'),
+  mdpClient('titanic.reply', TSP_UUID),
+  mdpClient('titanic.close', TSP_UUID),
 ];
 const u64 = (n: number): Buffer => {
   const out = Buffer.alloc(8);
@@ -166,6 +180,11 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
             templates: MDP_TEMPLATES,
             isBad: (s) => mdpShape(s, maxBytes).kind === 'bad',
             seen: ['broker_received'],
+            valid: {
+              request: ['broker_requests'],
+              mmi: ['broker_mmi'],
+              'worker ready': ['broker_workers_registered'],
+            },
           },
         ],
         inbound: [],
@@ -197,6 +216,12 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
               );
             },
             seen: ['broker_received'],
+            validEach: true,
+            valid: {
+              'titanic.request': ['titanic_submitted', 'titanic_refused'],
+              'titanic.reply': ['titanic_reply_queries'],
+              'titanic.close': ['titanic_closes'],
+            },
           },
         ],
         inbound: [],
@@ -218,6 +243,8 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
             templates: [[b(''), b('hello')]],
             isBad: pirateClientBad,
             seen: ['ppqueue_requests', 'ppqueue_invalid_from_clients'],
+            validEach: true,
+            valid: { request: ['ppqueue_requests'] },
           },
           {
             name: 'backend',
@@ -225,6 +252,7 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
             peer: 'dealer',
             templates: [[u8(1)], [u8(2)], [b('c'), b(''), b('r')]],
             isBad: pirateWorkerBad,
+            valid: { ready: ['ppqueue_workers_joined'] },
           },
         ],
         inbound: [],
@@ -250,6 +278,8 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
               'freelance_server_malformed',
               'freelance_server_oversize',
             ],
+            validEach: true,
+            valid: { ping: ['freelance_server_pings'], request: ['freelance_server_requests'] },
           },
         ],
         inbound: [],
@@ -287,6 +317,8 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
             peer: 'dealer',
             templates: [[b(''), b('hello')]],
             seen: ['bstar_accepted', 'bstar_rejected'],
+            validEach: true,
+            valid: { vote: ['bstar_accepted', 'bstar_rejected'] },
           },
           { name: 'state', endpoint: state, peer: 'subscriber', templates: [] },
         ],
@@ -299,6 +331,8 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
             templates: [[b('1')], [b('2')], [b('3')], [b('4')]],
             isBad: bstarStateBad,
             seen: ['bstar_peer_messages', 'bstar_garbage'],
+            validEach: true,
+            valid: { state: ['bstar_peer_messages'] },
           },
         ],
         probe: () => echoRoundTrip(frontend, ['', 'still there?'], 'bstarsrv'),
@@ -321,15 +355,29 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
               [b('ICANHAZ?'), b('/k/')],
             ],
             isBad: cloneSnapshotBad,
+            valid: { snapshot: ['clone_snapshots'] },
           },
           { name: 'publisher', endpoint: at(port + 1), peer: 'subscriber', templates: [] },
           {
             name: 'collector',
             endpoint: at(port + 2),
             peer: 'publisher',
-            templates: [[b('/k/1'), u64(0), Buffer.alloc(16, 1), b(''), b('value')]],
+            templates: [
+              [b('/k/1'), u64(0), Buffer.alloc(16, 1), b(''), b('value')],
+              [b('/k/2'), u64(0), Buffer.alloc(16, 2), b('ttl=60000\n'), b('value')],
+              [b('/k/1'), u64(0), Buffer.alloc(16, 3), b(''), b('')],
+            ],
+            // The collector drops a second copy of an update (same UUID) as a duplicate: a fresh
+            // UUID each time, so that the valid ones are applied.
+            freshen: (template, random) => {
+              const uuid = Buffer.alloc(16);
+              for (let i = 0; i < 16; i++) uuid[i] = Math.floor(random() * 256);
+              return template.map((frame, i) => (i === 2 ? uuid : frame));
+            },
             isBad: cloneUpdateBad,
             seen: ['clone_updates', 'clone_duplicates', 'clone_bad_messages'],
+            validEach: true,
+            valid: { update: ['clone_updates'] },
           },
         ],
         inbound: [],
@@ -360,6 +408,16 @@ export interface DaemonFuzzResult {
   badSent: number;
   /** How much the daemon's counters of bad messages grew over the same messages. */
   badCounted: number;
+  /**
+   * For each valid path of each socket (`socket: path`, see `TargetSocket.valid`), how much its
+   * counters grew over the warm-up and the fuzz: a path at 0 was never reached.
+   */
+  validCounted: Record<string, number>;
+  /**
+   * Sockets marked `validEach` whose valid paths grew by less than the number of unchanged
+   * templates sent there, each as `socket: N valid sent, M taken`: empty when all were taken.
+   */
+  validShortfalls: string[];
   durationMs: number;
   /** RSS after the warm-up, and after the fuzz and a normal request. */
   rssBeforeBytes: number;
@@ -460,6 +518,7 @@ export async function fuzzDaemon(
         peer: socket.via,
         overLimitBytes: FUZZ_MAX_MESSAGE_BYTES + 1024,
         ...(socket.isBad === undefined ? {} : { isBad: socket.isBad }),
+        ...(socket.freshen === undefined ? {} : { freshen: socket.freshen }),
         settle: async (sent: number, bad: number) => {
           let last = 0;
           await eventually(
@@ -480,13 +539,28 @@ export async function fuzzDaemon(
     return reports;
   };
   await target.probe();
-  await run(options.warmup ?? Math.max(500, Math.floor(messages / 10)), (options.seed ?? 1) * 1000);
+  const atStart = await scrape(url);
+  const warmup = await run(options.warmup ?? Math.max(500, Math.floor(messages / 10)), (options.seed ?? 1) * 1000);
   await target.probe();
   const before = await scrape(url);
   const memoryBefore = memoryOf(before, pid);
   const started = Date.now();
   const perSocket = await run(messages, options.seed ?? 1);
   const counted = await scrape(url);
+  const validCounted: Record<string, number> = {};
+  const validShortfalls: string[] = [];
+  for (const socket of all) {
+    let taken = 0;
+    for (const [path, counters] of Object.entries(socket.valid ?? {})) {
+      const grew = sum(counted, counters) - sum(atStart, counters);
+      validCounted[`${socket.name}: ${path}`] = grew;
+      taken += grew;
+    }
+    const sentValid = (warmup[socket.name]?.kinds['valid'] ?? 0) + (perSocket[socket.name]?.kinds['valid'] ?? 0);
+    if (socket.validEach === true && taken < sentValid) {
+      validShortfalls.push(`${socket.name}: ${sentValid} valid sent, ${taken} taken`);
+    }
+  }
   await target.probe();
   const durationMs = Date.now() - started;
   const memoryAfter = memoryOf(await scrape(url), pid);
@@ -504,6 +578,8 @@ export async function fuzzDaemon(
     overLimit,
     badSent,
     badCounted: sum(counted, target.badCounters) - sum(before, target.badCounters),
+    validCounted,
+    validShortfalls,
     durationMs,
     rssBeforeBytes: memoryBefore.rssBytes,
     rssAfterBytes: memoryAfter.rssBytes,

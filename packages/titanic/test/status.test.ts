@@ -11,13 +11,12 @@
  *   `backlog-full` / `backlog-ok` around `maxBacklog`;
  * - client: `server-dead` when a call runs out of attempts, `server-alive` at the next answer.
  */
-import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constantBackoff } from '@zpatterns/core';
 import { Broker, MajordomoWorker } from '@zpatterns/majordomo';
-import { appBin, Daemon, usePostgres, useDisposables } from '@zpatterns/testkit';
+import { appBin, Daemon, mountSmallDisk, usePostgres, useDisposables } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
 import {
   MemoryStore,
@@ -210,20 +209,12 @@ describe('TitanicClient status feed', () => {
   }, 60_000);
 });
 
-/** A 2 MB tmpfs for a disk that fills up; only root can mount one (else the test is skipped). */
+/** A 2 MB tmpfs for a disk that fills up (see `mountSmallDisk`: skipped without root, never in CI). */
 function smallDisk(): string | undefined {
-  const mountPoint = mkdtempSync(join(tmpdir(), 'titanic-full-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', mountPoint], { stdio: 'ignore' });
-  } catch {
-    rmSync(mountPoint, { recursive: true, force: true });
-    return undefined;
-  }
-  defer(() => {
-    execFileSync('umount', [mountPoint]);
-    rmSync(mountPoint, { recursive: true, force: true });
-  });
-  return mountPoint;
+  const disk = mountSmallDisk(2);
+  if (disk === undefined) return undefined;
+  defer(() => disk.unmount());
+  return disk.path;
 }
 
 describe('SqliteStore status feed', () => {

@@ -227,14 +227,15 @@ describe('Titanic over a real broker', () => {
   const storesForStall: [string, () => Promise<TitanicStore>][] = [
     ['SQLite', () => SqliteStore.start({ dataDir: tempDir() })],
   ];
-  if (pgUrl !== undefined)
-    storesForStall.push([
-      'PostgreSQL',
-      () => PostgresStore.start({ url: pgUrl, schema: freshSchema(), maxConnections: 4 }),
-    ]);
-  it.each(storesForStall)(
+  // Listed everywhere, skipped where this machine has no PostgreSQL (never under CI=true).
+  storesForStall.push([
+    'PostgreSQL',
+    () => PostgresStore.start({ url: pgUrl ?? '', schema: freshSchema(), maxConnections: 4 }),
+  ]);
+  it.for(storesForStall)(
     'a service with no worker does not hold up the others (per-service circuits, round-robin), on %s',
-    async (_name, openStore) => {
+    async ([name, openStore], ctx) => {
+      if (name === 'PostgreSQL' && pgUrl === undefined) return ctx.skip();
       const { endpoint } = await startBroker();
       const store = await openStore();
       cleanups.push(() => store.close());

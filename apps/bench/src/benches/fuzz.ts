@@ -31,6 +31,10 @@ export const benchmark: Benchmark = {
         failures.push(`${name}: ${result.badSent} bad messages sent, ${result.badCounted} counted`);
       }
       if (ratio >= 1.2) failures.push(`${name}: RSS ${ratio.toFixed(2)} x after the warm-up`);
+      for (const [path, n] of Object.entries(result.validCounted)) {
+        if (n === 0) failures.push(`${name}: ${path}: no valid message taken down this path`);
+      }
+      for (const shortfall of result.validShortfalls) failures.push(`${name}: ${shortfall}`);
       cases[`fuzz ${name}`] = {
         rps: (result.messages / result.durationMs) * 1000,
         p50Ms: Number.NaN,
