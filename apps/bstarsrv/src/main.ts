@@ -29,6 +29,7 @@ import {
   serverSecurityFromFlags,
   serveMetrics,
   statsCounters,
+  statusSource,
   serverSecurityOptions,
   pairCurve,
   warnPlainBinds,
@@ -40,6 +41,7 @@ import {
 } from '@zpatterns/app-kit';
 import { BinaryStar, BSTAR_HEARTBEAT_MS, type BStarRole } from '@zpatterns/bstar';
 import { applyBindSecurity, Channel } from '@zpatterns/core';
+import { pairStatus } from './status.js';
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
   ha?: BStarRole;
@@ -141,6 +143,7 @@ process.exitCode = await runDaemon({
           gaugesOf(registry, 'bstar', () => ({ active: star.isActive ? 1 : 0 }));
         },
         healthy: () => !frontend.isClosed,
+        status: statusSource('bstarsrv', pairStatus(star, frontend.socket.lastEndpoint ?? '')),
       });
     } catch (err) {
       await close();

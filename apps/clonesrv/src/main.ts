@@ -30,6 +30,7 @@ import {
   serverSecurityFromFlags,
   serverSecurityOptions,
   statsCounters,
+  statusSource,
   warnPlainBinds,
   watchServerSecurity,
   type LogLevel,
@@ -38,6 +39,7 @@ import {
 } from '@zpatterns/app-kit';
 import { BSTAR_HEARTBEAT_MS, type BStarRole } from '@zpatterns/bstar';
 import { CloneServer, cloneServerDefaults, portEndpoints } from '@zpatterns/clone';
+import { cloneStatus } from './status.js';
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
   ha?: BStarRole;
@@ -188,6 +190,7 @@ process.exitCode = await runDaemon({
       },
       healthy: () => !closing && server.health.ok,
       cleanup: () => server.close(),
+      status: statusSource('clonesrv', cloneStatus(server)),
     });
     const { snapshot, publisher, collector } = server.endpoints;
     warnPlainBinds(secured, [snapshot, publisher, collector], logger);

@@ -21,6 +21,7 @@ import {
   serverSecurityFromFlags,
   serveMetrics,
   statsCounters,
+  statusSource,
   serverSecurityOptions,
   warnPlainBinds,
   watchServerSecurity,
@@ -29,6 +30,7 @@ import {
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import { FreelanceServer, freelanceServerDefaults } from '@zpatterns/freelance';
+import { freelanceStatus } from './status.js';
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
   bind: string;
@@ -93,6 +95,7 @@ process.exitCode = await runDaemon({
       register: (registry) => statsCounters(registry, 'freelance_server', () => server.stats),
       healthy: () => !closing,
       cleanup: () => server.close(),
+      status: statusSource('flserver', freelanceStatus(server, flags.maxConcurrent)),
     });
     warnPlainBinds(secured, [server.bound], logger);
     return {

@@ -33,6 +33,7 @@ import {
   watchServerSecurity,
   serveMetrics,
   statsCounters,
+  statusSource,
   type LogLevel,
   type MetricsFlags,
   type ServerSecurityFlags,
@@ -40,6 +41,7 @@ import {
 import { BinaryStar, BSTAR_HEARTBEAT_MS, type BStarRole } from '@zpatterns/bstar';
 import { Broker, brokerDefaults, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
 import { ServiceMetrics } from './service-metrics.js';
+import { brokerStatus } from './status.js';
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
   bind?: string[];
@@ -226,6 +228,7 @@ process.exitCode = await runDaemon({
       },
       healthy: () => broker.running,
       cleanup: () => Promise.all([broker.close(), star?.close()]),
+      status: statusSource('mdbroker', brokerStatus(broker, star)),
     });
     warnPlainBinds(
       secured,

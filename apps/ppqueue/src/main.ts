@@ -23,6 +23,7 @@ import {
   serverSecurityOptions,
   serveMetrics,
   statsCounters,
+  statusSource,
   warnPlainBinds,
   watchServerSecurity,
   type LogLevel,
@@ -38,6 +39,7 @@ import {
   PPP_HEARTBEAT_LIVENESS,
   SimplePirateQueue,
 } from '@zpatterns/pirate';
+import { queueStatus } from './status.js';
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
   frontend: string;
@@ -110,6 +112,7 @@ process.exitCode = await runDaemon({
       },
       healthy: () => queue.running,
       cleanup: () => queue.close(),
+      status: statusSource('ppqueue', queueStatus(queue)),
     });
     warnPlainBinds(secured, [frontend, backend], logger);
     return {

@@ -32,6 +32,7 @@ import {
   serverSecurityOptions,
   serveMetrics,
   statsCounters,
+  statusSource,
   Histogram,
   warnPlainBinds,
   watchServerSecurity,
@@ -41,6 +42,7 @@ import {
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import { dataDirOption } from './store-admin.js';
+import { titanicStatus } from './status.js';
 import { InvalidArgumentError } from 'commander';
 import { exponentialBackoff, loadPublicKey, toError, type SecurityOptions, type ZapRequest } from '@zpatterns/core';
 import { Broker, DEFAULT_BROKER_ENDPOINT, MajordomoClient } from '@zpatterns/majordomo';
@@ -397,6 +399,7 @@ process.exitCode = await runDaemon({
       },
       // 503 while the store cannot reach its database (and while starting or closing).
       healthy: () => server.healthy,
+      status: statusSource('titanic', titanicStatus(server, flags.store === undefined ? 'sqlite' : 'postgres', broker)),
       cleanup: async () => {
         await server.close();
         await broker?.close();

@@ -38,6 +38,7 @@ export {
   MetricsServer,
   statsCounters,
 } from './metrics.js';
+export { RateMeter, STATUS_VERSION, statusSource } from './status.js';
 // The metric classes, so that daemons need no direct dependency on prom-client.
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -46,3 +47,4 @@ export type { DaemonHandle, DaemonStarted, RunDaemonOptions } from './daemon.js'
 export type { LogLevel, RootLoggerOptions } from './logging.js';
 export type { ClientSecurityFlags, DaemonSecurity, ServerSecurityFlags } from './security.js';
 export type { MetricsFlags, MetricsServerOptions, ServeMetricsOptions } from './metrics.js';
+export type { StatusHeader, StatusSource } from './status.js';

@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { Component, InvalidArgumentError, NotStartedError } from '@zpatterns/core';
 import { intFlag } from './flags.js';
+import { serveStatus, type StatusSource } from './status.js';
 
 /** The flags `metricsOptions()` adds. */
 export interface MetricsFlags {
@@ -147,6 +148,8 @@ export interface MetricsServerOptions {
   logger: Logger;
   /** How long `runDaemon` keeps serving after SIGTERM with `/healthz` at 503. @default 0 */
   shutdownDelayMs?: number;
+  /** Served at `/status` (JSON) and as the status page at `/`; without it both are 404. */
+  status?: StatusSource;
 }
 
 /**
@@ -209,7 +212,8 @@ export class MetricsServer extends Component {
         );
         return;
       }
-      res.writeHead(404).end();
+      const status = this.#options.status;
+      if (status === undefined || !serveStatus(path ?? '/', req, res, status, logger)) res.writeHead(404).end();
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -249,6 +253,8 @@ export interface ServeMetricsOptions {
   register?(registry: Registry): void;
   /** Called when the server cannot start (port taken), before the error is rethrown: close what runs. */
   cleanup?(): Promise<unknown>;
+  /** The daemon's `/status` document (and with it the status page at `/`). */
+  status?: StatusSource;
 }
 
 /**
@@ -272,6 +278,7 @@ export async function serveMetrics(
       healthy: () => options.healthy(),
       logger: options.logger,
       shutdownDelayMs: flags.shutdownDelayMs,
+      ...(options.status === undefined ? {} : { status: options.status }),
     });
   } catch (err) {
     await options.cleanup?.();

@@ -53,6 +53,10 @@ export class BrokerWorker<TService extends WorkerService = WorkerService> {
   /** `[identity, ...DISCONNECT]`, built once. */
   readonly disconnect: Frames;
   #state: BrokerWorkerState = IDLE;
+  /** Clock time it last became idle, and last took a request; final replies sent (for `Broker.snapshot()`). */
+  idleSince = 0;
+  busySince = 0;
+  served = 0;
 
   constructor(id: string, identity: Buffer, version: MdpVersion, service: TService) {
     this.id = id;

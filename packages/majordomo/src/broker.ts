@@ -41,6 +41,7 @@ import {
   type ResolvedBrokerOptions,
 } from './broker-options.js';
 import { BrokerService } from './broker-service.js';
+import { brokerSnapshot, type BrokerSnapshot } from './broker-snapshot.js';
 import { WarningLimiter } from './broker-warnings.js';
 import { BrokerWorker, type PendingRequest } from './broker-worker.js';
 import { BrokerBindError } from './errors.js';
@@ -327,6 +328,11 @@ export class Broker extends Component<BrokerStatus> {
     };
   }
 
+  /** Services, workers and clients with queued work, now (for a status page). O(services + workers + queued). */
+  snapshot(): BrokerSnapshot {
+    return brokerSnapshot(this.#services.values(), this.#workers.values(), this.#clock.now());
+  }
+
   /** Log one info line with the counters and gauges (and the ZAP counters under CURVE). */
   logStats(): void {
     const zap = this.#security === undefined ? {} : { zap: { ...this.#security.stats } };
@@ -431,6 +437,7 @@ export class Broker extends Component<BrokerStatus> {
       return;
     }
     const service = this.#requireService(name);
+    service.requests++;
     this.#options.observer.request?.(service.key);
     const now = this.#clock.now();
     const request: PendingRequest = {
@@ -660,6 +667,7 @@ export class Broker extends Component<BrokerStatus> {
       return;
     }
     this.#stats.replies++;
+    worker.served++;
     this.#options.observer.reply?.(worker.service.key, this.#clock.now() - request.arrivedAt);
     this.#channel.post(encodeClientReply(request.version, request.client, worker.service.name, body, true));
     this.#workerIdle(worker);
@@ -674,6 +682,7 @@ export class Broker extends Component<BrokerStatus> {
       return;
     }
     worker.transition({ state: 'idle' }, this.#debug ? this.#log : undefined);
+    worker.idleSince = this.#clock.now();
     service.idle.set(worker.id, worker);
   }
 
@@ -691,6 +700,7 @@ export class Broker extends Component<BrokerStatus> {
 
   #sendRequest(worker: Worker, request: PendingRequest): void {
     worker.transition({ state: 'busy', request }, this.#debug ? this.#log : undefined);
+    worker.busySince = this.#clock.now();
     this.#stats.dispatched++;
     this.#workerChannel.post(encodeWorkerRequest(worker.version, worker.identity, request.client, request.body));
   }
