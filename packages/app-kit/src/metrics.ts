@@ -44,7 +44,7 @@ export function metricsOptions(options: { services?: boolean } = {}): Option[] {
   const list = [
     new Option(
       '--metrics-port <port>',
-      'serve GET /metrics and GET /healthz on this port (0: any free port)',
+      'serve GET /metrics, /healthz, /status and the status page (/) on this port (0: any free port)',
     ).argParser(intFlag(0, 65_535)),
     new Option('--metrics-host <host>', 'address of the metrics server').default('127.0.0.1'),
     new Option(

@@ -46,7 +46,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
     if (text !== undefined) node.textContent = text;
     return node;
   }
-  function words(key) { return key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase(); }
+  function words(key) { return key.replace(/Ms$/, '').replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase(); }
   function duration(ms) {
     if (ms < 1000) return Math.round(ms) + ' ms';
     var s = ms / 1000;
@@ -85,7 +85,10 @@ export const STATUS_PAGE_HTML = `<!doctype html>
     rows.forEach(function (r) { Object.keys(r).forEach(function (k) { if (cols.indexOf(k) < 0) cols.push(k); }); });
     var table = el('table', { id: id });
     var head = el('tr');
-    cols.forEach(function (c) { head.appendChild(el('th', {}, words(c))); });
+    cols.forEach(function (c) {
+      var name = c.replace(/Ms$/, '');
+      head.appendChild(el('th', {}, words(c) + (name !== c && cols.indexOf(name) >= 0 ? ' for' : '')));
+    });
     table.appendChild(head);
     rows.forEach(function (r) {
       var tr = el('tr', { 'data-key': String(r[cols[0]]) });
