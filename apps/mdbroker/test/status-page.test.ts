@@ -27,6 +27,14 @@ const ARGS = [
 ];
 const missing = !existsSync(CHROMIUM);
 
+/** Runs in the page (the tests' tsconfig has no DOM types): does `selector`'s text equal `text`? */
+function shows([selector, text]: [string, string]): boolean {
+  const page = globalThis as unknown as {
+    document: { querySelector(s: string): { textContent: string | null } | null };
+  };
+  return page.document.querySelector(selector)?.textContent === text;
+}
+
 describe('mdbroker status page', () => {
   it.skipIf(missing && process.env['CI'] !== 'true')(
     'loads offline, shows a registered service, and updates when a second worker joins',
@@ -52,19 +60,17 @@ describe('mdbroker status page', () => {
         });
         const workersOf = `#t-services tr[data-key="echo"] td[data-col="workers"]`;
         await page.goto(`${url}/`);
-        await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === '1', workersOf, {
-          timeout: 10_000,
-        });
+        await page.waitForFunction(shows, [workersOf, '1'] as [string, string], { timeout: 10_000 });
         expect(await page.textContent('#daemon')).toBe('mdbroker');
         // A mark that a reload would wipe: the update below must come without one.
-        await page.evaluate(() => ((window as unknown as { mark: number }).mark = 42));
+        await page.evaluate(() => {
+          (globalThis as { mark?: number }).mark = 42;
+        });
 
         await using second = worker();
         await second.start();
-        await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === '2', workersOf, {
-          timeout: 10_000,
-        });
-        expect(await page.evaluate(() => (window as unknown as { mark?: number }).mark)).toBe(42);
+        await page.waitForFunction(shows, [workersOf, '2'] as [string, string], { timeout: 10_000 });
+        expect(await page.evaluate(() => (globalThis as { mark?: number }).mark)).toBe(42);
         expect(await page.textContent('#t-workers')).toContain('echo');
         expect(foreign).toEqual([]);
 
