@@ -11,6 +11,7 @@ import { registerMajordomoCommands } from './commands/majordomo.js';
 import { registerPirateCommands } from './commands/pirate.js';
 import { registerStoreCommands } from './commands/store.js';
 import { registerTitanicCommands } from './commands/titanic.js';
+import { registerTopCommands } from './commands/top.js';
 
 const program = createProgram('zpat', 'Talk to zpatterns services: call them, list them, run demo workers');
 registerFreelanceCommands(program);
@@ -20,6 +21,7 @@ registerTitanicCommands(program);
 registerCloneCommands(program);
 registerKeygenCommands(program);
 registerStoreCommands(program);
+registerTopCommands(program);
 
 // Every flag of every subcommand also from ZPAT_<FLAG> (--broker: ZPAT_BROKER); the command line wins.
 envOptions(program, 'ZPAT', true);
