@@ -24,11 +24,10 @@ import {
   logLevelOption,
   prettyOption,
   runDaemon,
-  gaugesOf,
   metricsOptions,
   serverSecurityFromFlags,
   serveMetrics,
-  statsCounters,
+  pairMetrics,
   statusSource,
   serverSecurityOptions,
   pairCurve,
@@ -139,8 +138,7 @@ process.exitCode = await runDaemon({
       metrics = await serveMetrics(flags, {
         logger,
         register: (registry) => {
-          statsCounters(registry, 'bstar', () => star.stats);
-          gaugesOf(registry, 'bstar', () => ({ active: star.isActive ? 1 : 0 }));
+          pairMetrics(registry, star);
         },
         healthy: () => !frontend.isClosed,
         status: statusSource('bstarsrv', pairStatus(star, frontend.socket.lastEndpoint ?? '')),

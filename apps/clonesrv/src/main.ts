@@ -23,6 +23,7 @@ import {
   intFlag,
   logDeprecations,
   logLevelOption,
+  pairMetrics,
   metricsOptions,
   prettyOption,
   runDaemon,
@@ -187,6 +188,7 @@ process.exitCode = await runDaemon({
           pending: server.pendingCount,
           healthy: server.health.ok ? 1 : 0,
         }));
+        if (server.binaryStar !== undefined) pairMetrics(registry, server.binaryStar);
       },
       healthy: () => !closing && server.health.ok,
       cleanup: () => server.close(),

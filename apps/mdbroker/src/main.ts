@@ -23,6 +23,7 @@ import {
   gaugesOf,
   logDeprecations,
   logLevelOption,
+  pairMetrics,
   metricsOptions,
   prettyOption,
   runDaemon,
@@ -41,6 +42,7 @@ import {
 import { BinaryStar, BSTAR_HEARTBEAT_MS, type BStarRole } from '@zpatterns/bstar';
 import { Broker, brokerDefaults, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
 import { ServiceMetrics } from './service-metrics.js';
+import { serviceGauges } from './service-gauges.js';
 import { brokerStatus } from './status.js';
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
@@ -225,6 +227,8 @@ process.exitCode = await runDaemon({
       register: (r) => {
         statsCounters(r, 'broker', () => broker.stats);
         gaugesOf(r, 'broker', () => ({ ...broker.gauges() }));
+        serviceGauges(r, broker, label);
+        if (star !== undefined) pairMetrics(r, star);
       },
       healthy: () => broker.running,
       cleanup: () => Promise.all([broker.close(), star?.close()]),

@@ -42,7 +42,7 @@ import {
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import { dataDirOption } from './store-admin.js';
-import { titanicStatus } from './status.js';
+import { titanicGauges, titanicStatus } from './status.js';
 import { InvalidArgumentError } from 'commander';
 import { exponentialBackoff, loadPublicKey, toError, type SecurityOptions, type ZapRequest } from '@zpatterns/core';
 import { Broker, DEFAULT_BROKER_ENDPOINT, MajordomoClient } from '@zpatterns/majordomo';
@@ -378,6 +378,7 @@ process.exitCode = await runDaemon({
       register: (registry) => {
         statsCounters(registry, 'titanic', () => server.stats);
         statsCounters(registry, 'titanic_store', () => store.stats);
+        titanicGauges(registry, server);
         if (broker !== undefined) {
           const inProcess = broker;
           statsCounters(registry, 'broker', () => inProcess.stats);

@@ -6,6 +6,7 @@
  * The per-service counts are one grouped query; a page polling every second shares one query a
  * second whatever the number of readers.
  */
+import { Gauge, type Registry } from '@zpatterns/app-kit';
 import type { Broker } from '@zpatterns/majordomo';
 import type { ServiceCounts, TitanicServer } from '@zpatterns/titanic';
 
@@ -66,4 +67,32 @@ export function titanicStatus(
       ...(broker === undefined ? {} : { broker: broker.gauges() }),
     };
   };
+}
+
+/**
+ * Gauges for alerting: `zpatterns_titanic_store_healthy` (1 while the store can commit) and
+ * `zpatterns_titanic_oldest_pending_seconds` (age of the oldest request stored and not answered,
+ * 0 with none; it keeps its last value while the database does not answer).
+ */
+export function titanicGauges(registry: Registry, server: TitanicServer): void {
+  const store = server.store as typeof server.store & StatusQueries;
+  new Gauge({
+    name: 'zpatterns_titanic_store_healthy',
+    help: 'whether the store can commit (0: database unreachable, disk full or failing)',
+    registers: [registry],
+    collect() {
+      this.set(server.store.healthy === false ? 0 : 1);
+    },
+  });
+  new Gauge({
+    name: 'zpatterns_titanic_oldest_pending_seconds',
+    help: 'age of the oldest request stored and not yet answered (0: none)',
+    registers: [registry],
+    async collect() {
+      const counts = await store.statusByService?.().catch(() => undefined);
+      if (counts === undefined) return;
+      const oldest = Math.min(...counts.map((c) => c.oldestPendingMs ?? Number.POSITIVE_INFINITY));
+      this.set(Number.isFinite(oldest) ? Math.max(0, Date.now() - oldest) / 1000 : 0);
+    },
+  });
 }
