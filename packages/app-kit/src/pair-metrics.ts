@@ -10,8 +10,11 @@ import { gaugesOf, statsCounters } from './metrics.js';
 
 /** What `pairMetrics` reads of a `BinaryStar` (structural: app-kit does not depend on bstar). */
 export interface PairView {
+  /** Whether this server serves clients now. */
   readonly isActive: boolean;
+  /** Its counters: one `zpatterns_bstar_<field>_total` each. */
   readonly stats: object;
+  /** The peer's liveness (`alive`, `dead`, `unknown`) and the failovers so far. */
   snapshot(): { readonly peer: string; readonly failovers: number };
 }
 

@@ -57,8 +57,11 @@ export interface BrokerClientSnapshot {
 
 /** What `Broker.snapshot()` returns. Lists are sorted: services by name, workers by service, clients by bytes. */
 export interface BrokerSnapshot {
+  /** Every service with workers or queued requests. */
   readonly services: BrokerServiceSnapshot[];
+  /** Every registered worker. */
   readonly workers: BrokerWorkerSnapshot[];
+  /** Every client with requests queued. */
   readonly clients: BrokerClientSnapshot[];
 }
 
