@@ -9,7 +9,7 @@
  * saves a screenshot of the page (docs/img/status-page.png is made this way).
  */
 import { existsSync } from 'node:fs';
-import { MajordomoWorker } from '@zpatterns/majordomo';
+import { MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
 import { appBin, Daemon, rawDealer } from '@zpatterns/testkit';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -76,7 +76,9 @@ describe('mdbroker status page', () => {
 
         const shot = process.env['ZPAT_SCREENSHOT'];
         if (shot !== undefined) {
-          // A request waiting for a service nobody serves, so the picture has a queue and a client.
+          // A few answered requests, and one waiting for a service nobody serves (a queue, a client).
+          await using client = await MajordomoClient.start({ broker: endpoint, attemptTimeoutMs: 5000 });
+          for (let i = 0; i < 5; i++) await client.request('echo', `x${i}`);
           await using waiting = rawDealer(endpoint);
           await waiting.socket.send(['', 'MDPC01', 'reports', 'hello']);
           await page.waitForSelector('#t-clients tr[data-key]', { timeout: 10_000 });
