@@ -30,6 +30,10 @@ import {
   serverSecurityFromFlags,
   serveMetrics,
   statsCounters,
+  metricsOptions,
+  pairMetrics,
+  statusSource,
+  serverSecurityOptions,
   pairCurve,
   warnPlainBinds,
   watchServerSecurity,
@@ -40,6 +44,7 @@ import {
 } from '@zpatterns/app-kit';
 import { BinaryStar, BSTAR_HEARTBEAT_MS, type BStarRole } from '@zpatterns/bstar';
 import { applyBindSecurity, Channel } from '@zpatterns/core';
+import { pairStatus } from './status.js';
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
   ha?: BStarRole;
@@ -134,10 +139,10 @@ process.exitCode = await runDaemon({
       metrics = await serveMetrics(flags, {
         logger,
         register: (registry) => {
-          statsCounters(registry, 'bstar', () => star.stats);
-          gaugesOf(registry, 'bstar', () => ({ active: star.isActive ? 1 : 0 }));
+          pairMetrics(registry, star);
         },
         healthy: () => !frontend.isClosed,
+        status: statusSource('bstarsrv', pairStatus(star, frontend.socket.lastEndpoint ?? '')),
       });
     } catch (err) {
       await close();

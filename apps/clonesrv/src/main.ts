@@ -28,11 +28,16 @@ import {
   logDeprecations,
   portFlag,
   prepareDataDir,
+  logLevelOption,
+  pairMetrics,
+  metricsOptions,
+  prettyOption,
   runDaemon,
   serveMetrics,
   serverSecurityFromFlags,
   StartupError,
   statsCounters,
+  statusSource,
   warnPlainBinds,
   watchServerSecurity,
   type LogLevel,
@@ -41,6 +46,7 @@ import {
 } from '@zpatterns/app-kit';
 import { BSTAR_HEARTBEAT_MS, type BStarRole } from '@zpatterns/bstar';
 import { CloneServer, cloneServerDefaults, portEndpoints } from '@zpatterns/clone';
+import { cloneStatus } from './status.js';
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
   ha?: BStarRole;
@@ -194,9 +200,11 @@ process.exitCode = await runDaemon({
           pending: server.pendingCount,
           healthy: server.health.ok ? 1 : 0,
         }));
+        if (server.binaryStar !== undefined) pairMetrics(registry, server.binaryStar);
       },
       healthy: () => !closing && server.health.ok,
       cleanup: () => server.close(),
+      status: statusSource('clonesrv', cloneStatus(server)),
     });
     const { snapshot, publisher, collector } = server.endpoints;
     warnPlainBinds(secured, [snapshot, publisher, collector], logger);

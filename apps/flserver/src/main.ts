@@ -26,6 +26,8 @@ import {
   serverSecurityFromFlags,
   serveMetrics,
   statsCounters,
+  statusSource,
+  serverSecurityOptions,
   warnPlainBinds,
   watchServerSecurity,
   type LogLevel,
@@ -33,6 +35,7 @@ import {
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import { FreelanceServer, freelanceServerDefaults } from '@zpatterns/freelance';
+import { freelanceStatus } from './status.js';
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
   bind: string;
@@ -95,6 +98,7 @@ process.exitCode = await runDaemon({
       register: (registry) => statsCounters(registry, 'freelance_server', () => server.stats),
       healthy: () => !closing,
       cleanup: () => server.close(),
+      status: statusSource('flserver', freelanceStatus(server, flags.maxConcurrent)),
     });
     warnPlainBinds(secured, [server.bound], logger);
     return {

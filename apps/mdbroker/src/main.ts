@@ -25,6 +25,10 @@ import {
   intFlag,
   gaugesOf,
   logDeprecations,
+  logLevelOption,
+  pairMetrics,
+  metricsOptions,
+  prettyOption,
   runDaemon,
   serverSecurityFromFlags,
   pairCurve,
@@ -32,6 +36,7 @@ import {
   watchServerSecurity,
   serveMetrics,
   statsCounters,
+  statusSource,
   type LogLevel,
   type MetricsFlags,
   type ServerSecurityFlags,
@@ -39,6 +44,8 @@ import {
 import { BinaryStar, BSTAR_HEARTBEAT_MS, type BStarRole } from '@zpatterns/bstar';
 import { Broker, brokerDefaults, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
 import { ServiceMetrics } from './service-metrics.js';
+import { serviceGauges } from './service-gauges.js';
+import { brokerStatus } from './status.js';
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
   bind?: string[];
@@ -220,9 +227,12 @@ process.exitCode = await runDaemon({
       register: (r) => {
         statsCounters(r, 'broker', () => broker.stats);
         gaugesOf(r, 'broker', () => ({ ...broker.gauges() }));
+        serviceGauges(r, broker, label);
+        if (star !== undefined) pairMetrics(r, star);
       },
       healthy: () => broker.running,
       cleanup: () => Promise.all([broker.close(), star?.close()]),
+      status: statusSource('mdbroker', brokerStatus(broker, star)),
     });
     warnPlainBinds(
       secured,

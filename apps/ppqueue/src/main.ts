@@ -21,6 +21,7 @@ import {
   serverSecurityFromFlags,
   serveMetrics,
   statsCounters,
+  statusSource,
   warnPlainBinds,
   watchServerSecurity,
   type LogLevel,
@@ -36,6 +37,7 @@ import {
   PPP_HEARTBEAT_LIVENESS,
   SimplePirateQueue,
 } from '@zpatterns/pirate';
+import { queueStatus } from './status.js';
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
   frontend: string;
@@ -106,6 +108,7 @@ process.exitCode = await runDaemon({
       },
       healthy: () => queue.running,
       cleanup: () => queue.close(),
+      status: statusSource('ppqueue', queueStatus(queue)),
     });
     warnPlainBinds(secured, [frontend, backend], logger);
     return {

@@ -32,6 +32,7 @@ import {
   serverSecurityFromFlags,
   serveMetrics,
   statsCounters,
+  statusSource,
   Histogram,
   warnPlainBinds,
   watchServerSecurity,
@@ -42,6 +43,7 @@ import {
 } from '@zpatterns/app-kit';
 import { checkBroker } from './broker-watch.js';
 import { dataDirOption } from './store-admin.js';
+import { titanicGauges, titanicStatus } from './status.js';
 import { InvalidArgumentError } from 'commander';
 import { exponentialBackoff, loadPublicKey, toError, type SecurityOptions, type ZapRequest } from '@zpatterns/core';
 import { Broker, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
@@ -395,6 +397,7 @@ process.exitCode = await runDaemon({
       register: (registry) => {
         statsCounters(registry, 'titanic', () => server.stats);
         statsCounters(registry, 'titanic_store', () => store.stats);
+        titanicGauges(registry, server);
         if (broker !== undefined) {
           const inProcess = broker;
           statsCounters(registry, 'broker', () => inProcess.stats);
@@ -416,6 +419,7 @@ process.exitCode = await runDaemon({
       },
       // 503 while the store cannot reach its database (and while starting or closing).
       healthy: () => server.healthy,
+      status: statusSource('titanic', titanicStatus(server, flags.store === undefined ? 'sqlite' : 'postgres', broker)),
       cleanup: async () => {
         await server.close();
         await Promise.all([watch?.close(), broker?.close()]);

@@ -12,6 +12,7 @@ import { registerPirateCommands } from './commands/pirate.js';
 import { registerStoreCommands } from './commands/store.js';
 import { registerTitanicCommands } from './commands/titanic.js';
 import { groupCommand } from './options.js';
+import { registerTopCommands } from './commands/top.js';
 
 // With no command, the help goes to stderr and the exit code is 2, like any other usage error.
 const program = groupCommand(
@@ -24,6 +25,7 @@ registerTitanicCommands(program);
 registerCloneCommands(program);
 registerKeygenCommands(program);
 registerStoreCommands(program);
+registerTopCommands(program);
 
 // Every flag of every subcommand also from ZPAT_<FLAG> (--broker: ZPAT_BROKER); the command line wins.
 envOptions(program, 'ZPAT', true);

@@ -56,6 +56,8 @@ export {
   MetricsServer,
   statsCounters,
 } from './metrics.js';
+export { RateMeter, STATUS_VERSION, statusSource } from './status.js';
+export { pairMetrics } from './pair-metrics.js';
 // The metric classes, so that daemons need no direct dependency on prom-client.
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -67,3 +69,5 @@ export type { DaemonHandle, DaemonStarted, RunDaemonOptions } from './daemon.js'
 export type { LogLevel, RootLoggerOptions } from './logging.js';
 export type { ClientSecurityFlags, DaemonSecurity, ServerSecurityFlags } from './security.js';
 export type { MetricsFlags, MetricsServerOptions, ServeMetricsOptions } from './metrics.js';
+export type { StatusHeader, StatusSource } from './status.js';
+export type { PairView } from './pair-metrics.js';

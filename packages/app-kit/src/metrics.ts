@@ -22,6 +22,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { BindError, Component, InvalidArgumentError, NotStartedError } from '@zpatterns/core';
 import { hostFlag } from './endpoints.js';
 import { intFlag } from './flags.js';
+import { serveStatus, type StatusSource } from './status.js';
 
 /** The flags `metricsOptions()` adds. */
 export interface MetricsFlags {
@@ -45,7 +46,7 @@ export function metricsOptions(options: { services?: boolean } = {}): Option[] {
   const list = [
     new Option(
       '--metrics-port <port>',
-      'serve GET /metrics and GET /healthz on this port (0: any free port)',
+      'serve GET /metrics, /healthz, /status and the status page (/) on this port (0: any free port)',
     ).argParser(intFlag(0, 65_535)),
     new Option('--metrics-host <host>', 'address of the metrics server')
       .argParser(hostFlag('bind'))
@@ -151,6 +152,8 @@ export interface MetricsServerOptions {
   logger: Logger;
   /** How long `runDaemon` keeps serving after SIGTERM with `/healthz` at 503. @default 0 */
   shutdownDelayMs?: number;
+  /** Served at `/status` (JSON) and as the status page at `/`; without it both are 404. */
+  status?: StatusSource;
 }
 
 /**
@@ -213,7 +216,8 @@ export class MetricsServer extends Component {
         );
         return;
       }
-      res.writeHead(404).end();
+      const status = this.#options.status;
+      if (status === undefined || !serveStatus(path ?? '/', req, res, status, logger)) res.writeHead(404).end();
     });
     const { port, host } = this.#options;
     await new Promise<void>((resolve, reject) => {
@@ -276,6 +280,8 @@ export interface ServeMetricsOptions {
   register?(registry: Registry): void;
   /** Called when the server cannot start (port taken), before the error is rethrown: close what runs. */
   cleanup?(): Promise<unknown>;
+  /** The daemon's `/status` document (and with it the status page at `/`). */
+  status?: StatusSource;
 }
 
 /**
@@ -299,6 +305,7 @@ export async function serveMetrics(
       healthy: () => options.healthy(),
       logger: options.logger,
       shutdownDelayMs: flags.shutdownDelayMs,
+      ...(options.status === undefined ? {} : { status: options.status }),
     });
   } catch (err) {
     await options.cleanup?.();

@@ -125,6 +125,22 @@ export interface BinaryStarStats {
   peerExpiries: number;
 }
 
+/** What `BinaryStar.snapshot()` returns: the pair as this server sees it now. */
+export interface BinaryStarSnapshot {
+  /** Which server of the pair this is. */
+  readonly role: BStarRole;
+  /** Its state now. */
+  readonly state: BStarState;
+  /** How long it has been in that state (ms). */
+  readonly stateMs: number;
+  /** The peer: `alive`, `dead` (silent two heartbeats), or `unknown` (never heard). */
+  readonly peer: 'alive' | 'dead' | 'unknown';
+  /** How long ago the peer's last state message came (ms); `null` when never heard. */
+  readonly peerLastHeardMs: number | null;
+  /** Times this server went from passive to active (took over from its peer). */
+  readonly failovers: number;
+}
+
 /**
  * One server of a Binary Star primary/backup pair (the book's bstar reactor). It publishes its
  * state every `heartbeatMs`, reads the peer's, runs the state machine, and decides per client
@@ -162,6 +178,9 @@ export class BinaryStar extends Component<BinaryStarStatus> {
   #sub: Channel<zmq.Subscriber> | undefined;
   #guard: ServerSecurity | undefined;
   #state: BStarState;
+  #stateSince: number;
+  #failovers = 0;
+  #peerHeardAt: number | undefined;
   #stateEndpoint: string | undefined;
   #timer: TimerHandle | undefined;
 
@@ -178,6 +197,7 @@ export class BinaryStar extends Component<BinaryStarStatus> {
     this.#log = componentLogger(options.logger, { component: 'bstar', role: options.role });
     this.#warnings = new WarningLimiter(this.#log, this.#clock, 10);
     this.#state = initialState(options.role);
+    this.#stateSince = this.#clock.now();
     this.#peer = new PeerLiveness<string>({
       ttlMs: this.#heartbeatMs * BSTAR_PEER_EXPIRY_HEARTBEATS,
       clock: this.#clock,
@@ -215,6 +235,20 @@ export class BinaryStar extends Component<BinaryStarStatus> {
   /** A snapshot of the counters; read it again for fresh figures. */
   get stats(): BinaryStarStats {
     return { ...this.#stats };
+  }
+
+  /** The pair as this server sees it now (for a status page). */
+  snapshot(): BinaryStarSnapshot {
+    const now = this.#clock.now();
+    const peer = this.#peer.state(this.#options.stateConnect);
+    return {
+      role: this.role,
+      state: this.#state,
+      stateMs: Math.round(Math.max(0, now - this.#stateSince)),
+      peer,
+      peerLastHeardMs: this.#peerHeardAt === undefined ? null : Math.round(Math.max(0, now - this.#peerHeardAt)),
+      failovers: this.#failovers,
+    };
   }
 
   /** The bound state endpoint (a wildcard port resolved); `NotStartedError` before `start()`. */
@@ -306,6 +340,7 @@ export class BinaryStar extends Component<BinaryStarStatus> {
     this.#stats.peerMessages++;
     // As the reactor does: the peer is alive as of this message, whatever the FSM makes of it.
     this.#peer.seen(this.#options.stateConnect);
+    this.#peerHeardAt = this.#clock.now();
     this.#apply(decoded.event);
   }
 
@@ -336,6 +371,8 @@ export class BinaryStar extends Component<BinaryStarStatus> {
   #setState(to: BStarState, reason: string): void {
     const from = this.#state;
     this.#state = to;
+    this.#stateSince = this.#clock.now();
+    if (from === 'passive' && to === 'active') this.#failovers++;
     this.#log.info({ from, to, reason }, 'binary star state');
     this.emit({ type: 'state', from, to, reason });
     // Publish the news now rather than up to a heartbeat later: the peer settles faster.

@@ -314,6 +314,8 @@ export class CloneServer extends Component<CloneServerStatus> {
   #publisher: Channel<zmq.Publisher> | undefined;
   #collector: Channel<zmq.Subscriber> | undefined;
   #guards: ServerSecurity[] = [];
+  #publisherGuard: ServerSecurity | undefined;
+  #subscribers = 0;
   readonly #timers = new Set<TimerHandle>();
   readonly #bstar: BinaryStar | undefined;
   #peerWatch: Channel<zmq.Subscriber> | undefined;
@@ -446,6 +448,23 @@ export class CloneServer extends Component<CloneServerStatus> {
     return this.#pending.size;
   }
 
+  /** Connections to the update publisher now: clients (and a pair's peer) that follow the stream. */
+  get subscribers(): number {
+    return this.#publisherGuard?.peers ?? this.#subscribers;
+  }
+
+  /** Counts the publisher's connections from its socket events (CURVE's guard counts them otherwise). */
+  async #countSubscribers(socket: zmq.Publisher): Promise<void> {
+    try {
+      for await (const event of socket.events) {
+        if (event.type === 'accept') this.#subscribers++;
+        else if (event.type === 'disconnect') this.#subscribers = Math.max(0, this.#subscribers - 1);
+      }
+    } catch {
+      // the socket closed
+    }
+  }
+
   /**
    * Whether this server works as it should: false while the passive's replica loop has failed or
    * the last journal write failed (`reason` says which and why); a journal write that succeeds
@@ -516,7 +535,9 @@ export class CloneServer extends Component<CloneServerStatus> {
     for (const socket of [router, publisher, collector]) {
       const guard = applyBindSecurity(socket, security, this.#options.logger);
       if (guard !== undefined) this.#guards.push(guard);
+      if (socket === publisher) this.#publisherGuard = guard;
     }
+    if (this.#publisherGuard === undefined) void this.#countSubscribers(publisher);
     if (this.#bstar !== undefined) {
       // The peer's HUGZ, always: what it last showed of its sequence, for the split-brain log.
       const watch = new zmq.Subscriber({ linger: 0 });

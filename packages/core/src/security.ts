@@ -86,11 +86,17 @@ export class ServerSecurity {
   #registration: Promise<{ release(): Promise<void> }> | undefined;
   #watching = false;
   #released = false;
+  #peers = 0;
 
   constructor(socket: SecurableSocket, domain: ZapDomain, logger: Logger) {
     this.#socket = socket;
     this.domain = domain;
     this.#log = logger;
+  }
+
+  /** Connections accepted and not yet closed (counted from `ready()` on). */
+  get peers(): number {
+    return this.#peers;
   }
 
   /** Allowed and denied connections so far (plain clients count as denied). */
@@ -134,7 +140,9 @@ export class ServerSecurity {
   async #watch(): Promise<void> {
     try {
       for await (const event of this.#socket.events) {
-        if (event.type === 'handshake:error:protocol') {
+        if (event.type === 'accept') this.#peers++;
+        else if (event.type === 'disconnect') this.#peers = Math.max(0, this.#peers - 1);
+        else if (event.type === 'handshake:error:protocol') {
           const code = event.error.code;
           // A plain (NULL) client meeting a CURVE server fails with a mechanism mismatch.
           const reason = code === 'ERR_ZMTP_MECHANISM_MISMATCH' ? 'not CURVE (plain client?)' : event.error.message;

@@ -15,6 +15,8 @@ export class BrokerService implements WorkerService {
   readonly idle = new Map<string, BrokerWorker<BrokerService>>();
   /** Registered (live) workers, idle or busy. */
   workers = 0;
+  /** Client requests for this service, counted for `Broker.snapshot()`. */
+  requests = 0;
   /** True while the request-expiry heap holds an entry for this service. */
   expiryScheduled = false;
 

@@ -9,6 +9,7 @@
  * every table and kept only by stale references. Every change goes through `transition()`.
  */
 import type { Frames, Logger } from '@zpatterns/core';
+import type { TraceSpan } from '@zpatterns/core/internal';
 import type { MdpVersion } from './protocol.js';
 import { WORKER_DISCONNECT, WORKER_HEARTBEAT } from './protocol.js';
 
@@ -27,6 +28,8 @@ export interface PendingRequest {
   readonly bytes: number;
   /** `client` as latin1, the key of the per-client queued bytes: made once, when first queued. */
   clientKey: string | undefined;
+  /** With OpenTelemetry installed: the broker's span of this request (arrival to final reply). */
+  readonly span: TraceSpan | undefined;
 }
 
 export type BrokerWorkerState =
@@ -53,6 +56,10 @@ export class BrokerWorker<TService extends WorkerService = WorkerService> {
   /** `[identity, ...DISCONNECT]`, built once. */
   readonly disconnect: Frames;
   #state: BrokerWorkerState = IDLE;
+  /** Clock time it last became idle, and last took a request; final replies sent (for `Broker.snapshot()`). */
+  idleSince = 0;
+  busySince = 0;
+  served = 0;
 
   constructor(id: string, identity: Buffer, version: MdpVersion, service: TService) {
     this.id = id;

@@ -41,8 +41,10 @@ import {
   type ResolvedBrokerOptions,
 } from './broker-options.js';
 import { BrokerService } from './broker-service.js';
+import { brokerSnapshot, type BrokerSnapshot } from './broker-snapshot.js';
 import { WarningLimiter } from './broker-warnings.js';
 import { BrokerWorker, type PendingRequest } from './broker-worker.js';
+import { failSpan, SpanKinds, startSpan, tracingAvailable } from '@zpatterns/core/internal';
 import { BrokerBindError } from './errors.js';
 import {
   decodeInbound,
@@ -330,6 +332,11 @@ export class Broker extends Component<BrokerStatus> {
     };
   }
 
+  /** Services, workers and clients with queued work, now (for a status page). O(services + workers + queued). */
+  snapshot(): BrokerSnapshot {
+    return brokerSnapshot(this.#services.values(), this.#workers.values(), this.#clock.now());
+  }
+
   /** Log one info line with the counters and gauges (and the ZAP counters under CURVE). */
   logStats(): void {
     const zap = this.#security === undefined ? {} : { zap: { ...this.#security.stats } };
@@ -434,6 +441,7 @@ export class Broker extends Component<BrokerStatus> {
       return;
     }
     const service = this.#requireService(name);
+    service.requests++;
     this.#options.observer.request?.(service.key);
     const now = this.#clock.now();
     const request: PendingRequest = {
@@ -444,6 +452,12 @@ export class Broker extends Component<BrokerStatus> {
       deadline: now + this.#options.requestTtlMs,
       bytes: requestBytes(client, body),
       clientKey: undefined,
+      span: tracingAvailable
+        ? startSpan('@zpatterns/majordomo', service.key, SpanKinds.internal, {
+            'rpc.system': 'majordomo',
+            'rpc.service': service.key,
+          })
+        : undefined,
     };
     if (service.idle.size > 0) {
       const worker = this.#takeIdle(service);
@@ -483,10 +497,12 @@ export class Broker extends Component<BrokerStatus> {
     const clientBytes = this.#clientBytes.get(clientKey(request)) ?? 0;
     if (clientBytes + request.bytes > this.#options.maxQueuedBytesPerClient) {
       this.#refuseClientShare(service, request, clientBytes);
+      if (request.span !== undefined) failSpan(request.span, new Error('refused: client share'));
       return;
     }
     if (this.#queuedBytes + request.bytes > limit) {
       this.#stats.refusedRequests++;
+      if (request.span !== undefined) failSpan(request.span, new Error('refused: maxQueuedBytes'));
       this.#overloadWarnings.warn(
         {
           service: service.key,
@@ -663,6 +679,8 @@ export class Broker extends Component<BrokerStatus> {
       return;
     }
     this.#stats.replies++;
+    worker.served++;
+    request.span?.end();
     this.#options.observer.reply?.(worker.service.key, this.#clock.now() - request.arrivedAt);
     this.#channel.post(encodeClientReply(request.version, request.client, worker.service.name, body, true));
     this.#workerIdle(worker);
@@ -677,6 +695,7 @@ export class Broker extends Component<BrokerStatus> {
       return;
     }
     worker.transition({ state: 'idle' }, this.#debug ? this.#log : undefined);
+    worker.idleSince = this.#clock.now();
     service.idle.set(worker.id, worker);
   }
 
@@ -694,6 +713,12 @@ export class Broker extends Component<BrokerStatus> {
 
   #sendRequest(worker: Worker, request: PendingRequest): void {
     worker.transition({ state: 'busy', request }, this.#debug ? this.#log : undefined);
+    worker.busySince = this.#clock.now();
+    // The queue time, as an event on the request's span: waiting for a worker ends here.
+    request.span?.addEvent('dispatched', {
+      'majordomo.queue_time_ms': worker.busySince - request.arrivedAt,
+      'majordomo.worker': worker.id,
+    });
     this.#stats.dispatched++;
     this.#workerChannel.post(encodeWorkerRequest(worker.version, worker.identity, request.client, request.body));
   }
@@ -772,6 +797,7 @@ export class Broker extends Component<BrokerStatus> {
       } else {
         this.#stats.droppedRequests++;
         this.#stats.lostInFlight++;
+        if (request.span !== undefined) failSpan(request.span, new Error(`lost with its worker: ${reason}`));
         this.#workerWarnings.warn(
           { worker: worker.id, service: service.key, client: request.client.toString('hex'), reason },
           'in-flight request lost with its worker (service not idempotent; the client retries)',
@@ -878,7 +904,8 @@ export class Broker extends Component<BrokerStatus> {
       service.expiryScheduled = false;
       let count = 0;
       for (let head = service.queue.peek(); head !== undefined && head.deadline <= now; head = service.queue.peek()) {
-        this.#dequeue(service);
+        const dropped = this.#dequeue(service);
+        if (dropped?.span !== undefined) failSpan(dropped.span, new Error('expired: requestTtlMs'));
         count++;
       }
       if (count > 0) {

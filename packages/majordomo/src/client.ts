@@ -26,6 +26,7 @@ import {
   type Logger,
   type TimerHandle,
 } from '@zpatterns/core';
+import { failSpan, SpanKinds, startSpan, type TraceSpan } from '@zpatterns/core/internal';
 import { AttemptTimeout, newClientStats, type ClientStats } from './client-connection.js';
 import {
   resolveClientOptions,
@@ -127,6 +128,29 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
     options: RequestOptions = {},
   ): Promise<Buffer[]> {
     this.assertRunning();
+    // With OpenTelemetry installed: one CLIENT span per call, an event per attempt, the outcome.
+    const name = typeof service === 'string' ? service : service.toString('latin1');
+    const span = startSpan('@zpatterns/majordomo', name, SpanKinds.client, {
+      'rpc.system': 'majordomo',
+      'rpc.service': name,
+    });
+    if (span === undefined) return this.#request(service, body, options, undefined);
+    try {
+      const reply = await this.#request(service, body, options, span);
+      span.end();
+      return reply;
+    } catch (err) {
+      failSpan(span, err);
+      throw err;
+    }
+  }
+
+  async #request(
+    service: string | Buffer,
+    body: Frame | readonly Frame[],
+    options: RequestOptions,
+    span: TraceSpan | undefined,
+  ): Promise<Buffer[]> {
     const { onPartial } = options;
     throwIfAborted(options.signal);
     const attemptTimeoutMs = options.attemptTimeoutMs ?? this.#o.attemptTimeoutMs;
@@ -148,6 +172,8 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
       for (;;) {
         attempt++;
         const connection = await this.#pool.acquire(signal);
+        span?.addEvent('attempt', { 'majordomo.attempt': attempt, 'server.address': connection.endpoint });
+        span?.setAttribute('majordomo.attempts', attempt);
         try {
           const reply = await connection.exchange(serviceFrame, frames, {
             timeoutMs: attemptTimeoutMs,

@@ -6,6 +6,12 @@ export { brokerDefaults } from './broker-options.js';
 export { BrokerBindError, MajordomoError, MajordomoOptionsError } from './errors.js';
 export type { BrokerStatus } from './broker.js';
 export type {
+  BrokerClientSnapshot,
+  BrokerServiceSnapshot,
+  BrokerSnapshot,
+  BrokerWorkerSnapshot,
+} from './broker-snapshot.js';
+export type {
   BrokerGauges,
   BrokerObserver,
   BrokerOptions,

@@ -28,6 +28,7 @@ import {
   type Frame,
   type Logger,
 } from '@zpatterns/core';
+import { failSpan, SpanKinds, startSpan, type TraceSpan } from '@zpatterns/core/internal';
 import { MdpVersionError, WorkerGaveUpError } from './errors.js';
 import { encodeWorkerReply, type MdpVersion, type WorkerCommand } from './protocol.js';
 import {
@@ -303,12 +304,24 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
     this.#transition({ state: 'busy', session, client });
     const context = new HandlerContext(this.#o, client, session, this.#stats);
     this.#contextInHand = context;
-    const handled = this.#handle(session, client, body, context);
+    // With OpenTelemetry installed: one SERVER span per request handled.
+    const span = startSpan('@zpatterns/majordomo', this.#o.service, SpanKinds.server, {
+      'rpc.system': 'majordomo',
+      'rpc.service': this.#o.service,
+      'server.address': this.#o.broker,
+    });
+    const handled = this.#handle(session, client, body, context, span);
     // A synchronous handler may have finished already (and cleared the request in hand).
     if (this.#contextInHand === context) this.#inHand = handled;
   }
 
-  async #handle(session: WorkerSession, client: Buffer, body: Buffer[], context: HandlerContext): Promise<void> {
+  async #handle(
+    session: WorkerSession,
+    client: Buffer,
+    body: Buffer[],
+    context: HandlerContext,
+    span: TraceSpan | undefined,
+  ): Promise<void> {
     try {
       let reply: readonly Frame[] | Frame | undefined;
       try {
@@ -317,6 +330,8 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
         reply = isPromiseLike(result) ? await result : result;
       } catch (caught) {
         const err = toError(caught);
+        if (span !== undefined) failSpan(span, err);
+        span = undefined;
         this.#stats.handlerErrors++;
         this.#log.warn({ err, session: session.id }, 'handler failed');
         reply = this.#errorReply(err, body);
@@ -340,6 +355,7 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
       const state = this.#state;
       if (state.state === 'busy' && state.session === session) this.#transition({ state: 'ready', session });
     } finally {
+      span?.end();
       if (this.#contextInHand === context) {
         this.#contextInHand = undefined;
         this.#inHand = undefined;

@@ -14,6 +14,7 @@ export { rssBytes, sendAndExpectDrop } from './untrusted.js';
 export { fuzz, fuzzMessage } from './fuzz.js';
 export { FUZZ_MAX_MESSAGE_BYTES, fuzzDaemon, startTarget } from './targets.js';
 export { eventually } from './wait.js';
+export { statusSchema, validateSchema } from './status-schema.js';
 
 export type { DaemonOptions, ExitStatus, LogLine } from './daemon.js';
 export type { FuzzOptions, FuzzReport } from './fuzz.js';

@@ -36,6 +36,7 @@ export type { PostgresSettings, PostgresStoreOptions } from './postgres-store.js
 export type {
   LeaseStore,
   PendingRef,
+  ServiceCounts,
   ServicePending,
   StoreAdmin,
   StoreCounts,

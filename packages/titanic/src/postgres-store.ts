@@ -50,6 +50,7 @@ import {
   type StoreStats,
   type StoreWrite,
   type LeaseStore,
+  type ServiceCounts,
   type ServicePending,
   type StoreAdmin,
   type TitanicStore,
@@ -507,6 +508,30 @@ export class PostgresStore extends Component<TitanicStoreStatus> implements Tita
       oldestMs: Number(r.oldest),
       newestMs: Number(r.newest),
     }));
+  }
+
+  /** Pending and done requests by service (for a status page). */
+  async statusByService(): Promise<ServiceCounts[]> {
+    const rows = await this.#query<{ service: Buffer; pending: string; done: string; oldest: string | null }>(
+      `SELECT service, count(*) FILTER (WHERE reply IS NULL) AS pending, count(*) FILTER (WHERE reply IS NOT NULL) AS done,
+              min(created_ms) FILTER (WHERE reply IS NULL) AS oldest
+       FROM ${this.#t} GROUP BY service ORDER BY service`,
+    );
+    return rows.map((r) => ({
+      service: r.service.toString('latin1'),
+      pending: Number(r.pending),
+      done: Number(r.done),
+      oldestPendingMs: r.oldest === null ? null : Number(r.oldest),
+    }));
+  }
+
+  /** Unexpired dispatch leases by the instance holding them (for a status page). */
+  async leaseHolders(): Promise<{ instance: string; leases: number }[]> {
+    const rows = await this.#query<{ instance: string; n: string }>(
+      `SELECT claimed_by AS instance, count(*) AS n FROM ${this.#t}
+       WHERE reply IS NULL AND claimed_by IS NOT NULL AND claimed_until > now() GROUP BY claimed_by ORDER BY claimed_by`,
+    );
+    return rows.map((r) => ({ instance: r.instance, leases: Number(r.n) }));
   }
 
   /** Deletes every pending request of `service`; resolves with their UUIDs, oldest first. */

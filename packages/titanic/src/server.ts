@@ -340,6 +340,17 @@ export class TitanicServer extends Component<TitanicServerStatus> {
     return this.#dispatcher.leased ? this.#dispatcher.instance : undefined;
   }
 
+  /** Requests this instance is dispatching now (sent, no reply yet), by service (latin1). */
+  inFlightByService(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const job of this.#dispatcher.queue.jobs()) {
+      if (!job.inFlight) continue;
+      const key = job.service.toString('latin1');
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    return counts;
+  }
+
   /** The store the server uses (the one given as `store`, or its own SQLite store). */
   get store(): TitanicStore {
     return this.#store;

@@ -29,6 +29,7 @@ import {
   encodeFrames,
   newStoreStats,
   type PendingRef,
+  type ServiceCounts,
   type ServicePending,
   type StoreAdmin,
   type StoreCounts,
@@ -340,6 +341,23 @@ export class SqliteStore extends Component<TitanicStoreStatus> implements Titani
       )
       .all();
     return rows.map((r) => ({ service: r.service, count: r.n, oldestMs: r.oldest, newestMs: r.newest }));
+  }
+
+  /** Pending and done requests by service (for a status page). */
+  async statusByService(): Promise<ServiceCounts[]> {
+    const rows = this.#database()
+      .prepare<[], { service: Buffer; pending: number; done: number; oldest: number | null }>(
+        `SELECT service, count(*) FILTER (WHERE reply IS NULL) AS pending, count(*) FILTER (WHERE reply IS NOT NULL) AS done,
+                min(CASE WHEN reply IS NULL THEN created_ms END) AS oldest
+         FROM requests GROUP BY service ORDER BY service`,
+      )
+      .all();
+    return rows.map((r) => ({
+      service: r.service.toString('latin1'),
+      pending: r.pending,
+      done: r.done,
+      oldestPendingMs: r.oldest,
+    }));
   }
 
   /** Deletes every pending request of `service`; resolves with their UUIDs, oldest first. */

@@ -132,6 +132,18 @@ export interface ServicePending {
   readonly newestMs: number;
 }
 
+/** Requests of one service by state, for a status page (`statusByService()` of the durable stores). */
+export interface ServiceCounts {
+  /** The service (latin1). */
+  readonly service: string;
+  /** Stored and not yet answered. */
+  readonly pending: number;
+  /** Answered, the reply stored and not yet closed by the client. */
+  readonly done: number;
+  /** When the oldest pending request was stored (wall-clock epoch ms); `null` with none pending. */
+  readonly oldestPendingMs: number | null;
+}
+
 /** What the operator commands need from a durable store (SQLite and PostgreSQL have it). */
 export interface StoreAdmin {
   /** Pending requests by service, most first. */

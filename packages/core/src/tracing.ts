@@ -1,0 +1,72 @@
+/**
+ * Optional OpenTelemetry. When the application has `@opentelemetry/api` installed (an optional peer
+ * dependency) and registers a tracer provider, the libraries' spans go there; without the package
+ * nothing is loaded and every `startSpan()` returns `undefined`, so the only cost is one `if`.
+ *
+ * The package is loaded by name at run time, so no type of it leaks into ours: the few methods a
+ * span needs are declared here. Attribute names follow the OpenTelemetry semantic conventions for
+ * RPC (`rpc.system`, `rpc.service`, `server.address`, `error.type`).
+ */
+import { toError } from './errors.js';
+
+/** The part of an OpenTelemetry `Span` the libraries use. */
+export interface TraceSpan {
+  setAttribute(key: string, value: string | number | boolean): unknown;
+  addEvent(name: string, attributes?: Record<string, string | number | boolean>): unknown;
+  setStatus(status: { code: number; message?: string }): unknown;
+  recordException(exception: Error): unknown;
+  end(): void;
+}
+
+interface Tracer {
+  startSpan(name: string, options: { kind: number; attributes: Record<string, string | number | boolean> }): TraceSpan;
+}
+
+interface OtelApi {
+  trace: { getTracer(name: string, version?: string): Tracer };
+}
+
+/** OpenTelemetry's `SpanKind` values. */
+export const SpanKinds = { internal: 0, server: 1, client: 2, producer: 3, consumer: 4 } as const;
+const STATUS_ERROR = 2;
+
+async function load(): Promise<OtelApi | undefined> {
+  const name = '@opentelemetry/api';
+  try {
+    return (await import(name)) as OtelApi;
+  } catch {
+    return undefined;
+  }
+}
+
+const api = await load();
+const tracers = new Map<string, Tracer>();
+
+/** Whether `@opentelemetry/api` is installed (spans are made, a no-op tracer's included). */
+export const tracingAvailable: boolean = api !== undefined;
+
+/** A started span from the tracer `library`, or `undefined` when OpenTelemetry is not installed. */
+export function startSpan(
+  library: string,
+  name: string,
+  kind: number,
+  attributes: Record<string, string | number | boolean>,
+): TraceSpan | undefined {
+  if (api === undefined) return undefined;
+  let tracer = tracers.get(library);
+  if (tracer === undefined) {
+    tracer = api.trace.getTracer(library);
+    tracers.set(library, tracer);
+  }
+  return tracer.startSpan(name, { kind, attributes });
+}
+
+/** End `span` as failed by `caught`: `error.type` (the error's `code`, else its name), status ERROR. */
+export function failSpan(span: TraceSpan, caught: unknown): void {
+  const err = toError(caught);
+  const code = (err as { code?: unknown }).code;
+  span.setAttribute('error.type', typeof code === 'string' ? code : err.name);
+  span.recordException(err);
+  span.setStatus({ code: STATUS_ERROR, message: err.message });
+  span.end();
+}
