@@ -27,7 +27,6 @@ import {
   serveMetrics,
   statsCounters,
   statusSource,
-  serverSecurityOptions,
   warnPlainBinds,
   watchServerSecurity,
   type LogLevel,
