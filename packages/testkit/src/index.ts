@@ -13,7 +13,9 @@ export { rssBytes, sendAndExpectDrop } from './untrusted.js';
 export { fuzz, fuzzMessage } from './fuzz.js';
 export { FUZZ_MAX_MESSAGE_BYTES, fuzzDaemon, startTarget } from './targets.js';
 export { eventually } from './wait.js';
+export { assertHistory, defaultHistoryDir, History, pairOps } from './history.js';
 
+export type { Checker, CheckResult, Op, OpType, PendingOp } from './history.js';
 export type { DaemonOptions, ExitStatus, LogLine } from './daemon.js';
 export type { FuzzOptions, FuzzReport } from './fuzz.js';
 export type { DaemonFuzzResult, DaemonName, MemoryFigures, Target, TargetSocket } from './targets.js';
