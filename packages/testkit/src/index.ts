@@ -13,8 +13,19 @@ export { rssBytes, sendAndExpectDrop } from './untrusted.js';
 export { fuzz, fuzzMessage } from './fuzz.js';
 export { FUZZ_MAX_MESSAGE_BYTES, fuzzDaemon, startTarget } from './targets.js';
 export { eventually } from './wait.js';
+export {
+  combineFaults,
+  faultWindows,
+  killFault,
+  lastHeal,
+  nemesisSchedule,
+  partitionFault,
+  pauseFault,
+  runNemesis,
+} from './nemesis.js';
 export { assertHistory, defaultHistoryDir, History, pairOps } from './history.js';
 
+export type { Fault, FaultKind, FaultWindow, RunNemesisOptions, ScheduledFault, ScheduleOptions } from './nemesis.js';
 export type { Checker, CheckResult, Op, OpType, PendingOp } from './history.js';
 export type { DaemonOptions, ExitStatus, LogLine } from './daemon.js';
 export type { FuzzOptions, FuzzReport } from './fuzz.js';
@@ -26,4 +37,12 @@ export type { HealthThroughShutdown, Probe } from './health.js';
 export type { PostgresCluster } from './postgres.js';
 export type { PostgresForTests } from './use-postgres.js';
 export type { LongLived } from './lifecycle.js';
-export type { ProxyConnection, ProxyControls, ProxyMode, ProxyStats, TcpProxy, TcpProxyOptions } from './tcp-proxy.js';
+export type {
+  ProxyConnection,
+  ProxyControls,
+  ProxyDirection,
+  ProxyMode,
+  ProxyStats,
+  TcpProxy,
+  TcpProxyOptions,
+} from './tcp-proxy.js';
