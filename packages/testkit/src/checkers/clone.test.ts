@@ -231,6 +231,38 @@ describe('split brain', () => {
     expect(checkFinalState(h.ops, options).valid).toBe(false);
   });
 
+  it("a loser's write the winner had a copy of is placed where the winner's reads show it", () => {
+    const h = splitBrain();
+    // The winner got a late copy of b1 at 6, before its own delete at 7: the delete is last.
+    h.read('client-1', 'k', 'b1', 6, 250, 'primary');
+    h.write('client-1', 'k', undefined, 'ok', { sequence: 7, server: 'primary', at: 260 });
+    h.final('client-1', { j: 'p3' }, 400);
+    expect(checkFinalState(h.ops, options).valid).toBe(true);
+    h.final('client-2', { k: 'b1', j: 'p3' }, 400);
+    expect(messages(checkFinalState(h.ops, options))).toMatch(/client-2 ends with k=b1, expected \(absent\)/);
+  });
+
+  it("a loser's delete no read can place may or may not come last", () => {
+    const h = splitBrain();
+    h.write('client-2', 'k', undefined, 'ok', { sequence: 6, server: 'backup', at: 250 });
+    h.final('client-1', { j: 'p3' }, 400);
+    h.final('client-2', { k: 'b1', j: 'p3' }, 400);
+    expect(checkFinalState(h.ops, options).valid).toBe(true);
+    expect(checkNoLostWrites(h.ops, options).valid).toBe(true);
+    h.final('client-3', { k: 'p2', j: 'p3' }, 400); // the loser's last value or its delete, not the winner's
+    expect(messages(checkFinalState(h.ops, options))).toMatch(/client-3 ends with k=p2, expected b1 or \(absent\)/);
+  });
+
+  it("reads the loser served while both were active are its own lineage, not checked against the winner's", () => {
+    const h = splitBrain();
+    h.read('client-2', 'k', 'p2', 5, 215, 'primary');
+    h.read('client-2', 'k', 'b1', 5, 230, 'backup'); // served by the loser: undone by the hand-over
+    h.read('client-2', 'k', 'p2', 9, 350, 'primary');
+    expect(checkMonotonicReads(h.ops).valid).toBe(true);
+    h.read('client-2', 'k', 'p1', 10, 360, 'primary'); // but an older value from the winner is not
+    expect(messages(checkMonotonicReads(h.ops))).toMatch(/client-2 read client-1 k=p1/);
+  });
+
   it('without a split brain lost, one number for two updates is an error', () => {
     const h = build();
     h.write('client-1', 'k', 'p2', 'ok', { sequence: 5, server: 'primary' });

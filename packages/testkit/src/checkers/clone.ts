@@ -48,8 +48,15 @@ interface Write {
   seen: number;
   /** Committed by the loser of a split brain while both were active: when that side lost. */
   handedOverAt?: number | undefined;
+  /** The server that acknowledged it. */
+  ackServer?: string | undefined;
   /** Whether `ord` comes from a read (after the hand-over, for one that was handed over). */
   ordFromRead?: boolean;
+  /**
+   * A delete the loser of a split brain committed, never placed by a read on the winner's side
+   * (a read of nothing does not say which delete it shows): it may be anywhere after its commit.
+   */
+  uncertain?: boolean;
 }
 
 interface Model {
@@ -58,6 +65,8 @@ interface Model {
   keys: Set<string>;
   reads: Op[];
   finals: Op[];
+  /** Reads served by the losing side of a split brain while both were active (its own lineage). */
+  loserReads: Set<number>;
   /** Commit acknowledgements: (write, order, op). */
   acks: { write: Write; sequence: bigint; server: string | undefined; loserTerm: boolean; op: number }[];
 }
@@ -131,9 +140,12 @@ function model(history: readonly Op[]): Model {
     const { ord, end } = ordAt(c.server, c.time, seq);
     w.ord = ord;
     w.handedOverAt = end;
+    w.ackServer = c.server;
     w.seen = Math.max(w.seen, c.time);
     acks.push({ write: w, sequence: seq, server: c.server, loserTerm: end !== undefined, op: c.index });
   }
+  const loserReads = new Set<number>();
+  for (const r of reads) if (loserTermEnd(r.server, r.time) !== undefined) loserReads.add(r.index);
   // A read of an unacknowledged write at sequence S shows it was the key's latest write at S: it
   // comes after every write of the key below S, before every one above (S is exact for an update,
   // the snapshot's for a snapshot: either way no other write of the key lies between).
@@ -144,13 +156,22 @@ function model(history: readonly Op[]): Model {
     if (w === undefined || seq === undefined) continue;
     w.seen = Math.max(w.seen, r.time);
     // A committed write is ordered by its commit, unless the loser of a split brain committed it:
-    // then by where the winner put it, as the first reads after the hand-over show.
-    if (w.completion?.type === 'ok' && (w.handedOverAt === undefined || r.time < w.handedOverAt)) continue;
+    // then by where the winner put it (it may have had a copy before the hand-over), as reads on
+    // the winner's side show; with none, after everything the winner had sequenced when it won.
+    if (
+      w.completion?.type === 'ok' &&
+      (w.handedOverAt === undefined || (r.server === w.ackServer && r.time < w.handedOverAt) || loserReads.has(r.index))
+    ) {
+      continue;
+    }
     const { ord } = ordAt(r.server, r.time, seq);
     if (w.ord === undefined || w.ordFromRead !== true || cmp(ord, w.ord) < 0) w.ord = ord;
     w.ordFromRead = true;
   }
-  return { writes, byValue, keys, reads, finals, acks };
+  for (const w of writes) {
+    if (w.handedOverAt !== undefined && w.value === undefined && w.ordFromRead !== true) w.uncertain = true;
+  }
+  return { writes, byValue, keys, reads, finals, acks, loserReads };
 }
 
 const committed = (w: Write) => w.completion?.type === 'ok';
@@ -164,18 +185,26 @@ function allowedFinal(m: Model, key: string, time: number, o: Required<CloneChec
   // after it, or one never seen at all (an unacknowledged write may take effect at any time).
   let last: Write | undefined;
   for (const w of forKey) {
-    if (committed(w) && w.ord !== undefined && (last?.ord === undefined || cmp(w.ord, last.ord) > 0)) last = w;
+    if (!committed(w) || w.uncertain === true || w.ord === undefined) continue;
+    if (last?.ord === undefined || cmp(w.ord, last.ord) > 0) last = w;
   }
-  let candidates = forKey.filter(
-    (w) =>
-      w === last || (!committed(w) && (w.ord === undefined || last?.ord === undefined || cmp(w.ord, last.ord) > 0)),
-  );
-  // Among those seen, only the highest can be last; the unseen stay possible.
-  const top = candidates.reduce<Ord | undefined>(
-    (t, w) => (w.ord !== undefined && (t === undefined || cmp(w.ord, t) > 0) ? w.ord : t),
-    undefined,
-  );
-  candidates = candidates.filter((w) => w.ord === undefined || top === undefined || cmp(w.ord, top) === 0);
+  const placed = (w: Write) => (w.uncertain === true ? undefined : w.ord);
+  const lastOrd = last?.ord;
+  let candidates = forKey.filter((w) => {
+    if (w === last) return true;
+    if (committed(w) && w.uncertain !== true) return false;
+    const o = placed(w);
+    return o === undefined || lastOrd === undefined || cmp(o, lastOrd) > 0;
+  });
+  // Among those placed, only the highest can be last; the others stay possible.
+  const top = candidates.reduce<Ord | undefined>((t, w) => {
+    const o = placed(w);
+    return o !== undefined && (t === undefined || cmp(o, t) > 0) ? o : t;
+  }, undefined);
+  candidates = candidates.filter((w) => {
+    const o = placed(w);
+    return o === undefined || top === undefined || cmp(o, top) === 0;
+  });
   const allowed = new Set<string | undefined>();
   if (last === undefined) allowed.add(undefined);
   for (const w of candidates) {
@@ -241,7 +270,12 @@ export function checkNoLostWrites(history: readonly Op[], options: CloneCheckOpt
     const wOrd = w.ord;
     if (wOrd === undefined || w.value === undefined) continue;
     const replaced = m.writes.some(
-      (u) => u !== w && u.key === w.key && !failed(u) && u.ord !== undefined && cmp(u.ord, wOrd) > 0,
+      (u) =>
+        u !== w &&
+        u.key === w.key &&
+        !failed(u) &&
+        u.ord !== undefined &&
+        (u.uncertain === true || cmp(u.ord, wOrd) > 0),
     );
     if (replaced) continue;
     if (w.ttlMs > 0 && finalTime >= w.invoke.time + w.ttlMs) continue;
@@ -262,14 +296,17 @@ export function checkNoLostWrites(history: readonly Op[], options: CloneCheckOpt
   return { valid: errors.length === 0, errors, stats: { acknowledged } };
 }
 
-/** No client reads a value older than one it already read for that key (reads of values). */
+/**
+ * No client reads a value older than one it already read for that key (reads of values), except
+ * what the losing side of a split brain served while both were active: that lineage is undone.
+ */
 export function checkMonotonicReads(history: readonly Op[]): CheckResult {
   const m = model(history);
   const errors: CheckResult['errors'] = [];
   const latest = new Map<string, { ord: Ord; op: Op }>();
   for (const r of m.reads) {
     const value = str(r.value);
-    if (value === undefined) continue;
+    if (value === undefined || m.loserReads.has(r.index)) continue;
     const w = m.byValue.get(value);
     if (w === undefined || w.key !== r.key) {
       errors.push({ message: `${r.process} read ${r.key}=${value}, which nobody wrote there`, ops: [r.index] });
