@@ -32,6 +32,7 @@ import type {
 import {
   applyBindSecurity,
   applyConnectSecurity,
+  applyPeerLimits,
   Channel,
   Component,
   definedOnly,
@@ -54,6 +55,7 @@ import { Follower, type FollowerEvent } from './follower.js';
 import { CloneJournal, type JournalWrite } from './journal.js';
 import type { KvMsg } from './kvmsg.js';
 import { decodeIcanhaz, decodeKvMsg, encodeHugz, encodeKthxbai, encodeKvMsg, HUGZ, isReservedKey } from './kvmsg.js';
+import { OVER_LIMIT, watchPeerLink } from './peer-link.js';
 import { KvStore, ttlRemainingMs } from './store.js';
 
 /** The Binary Star side of a pair. */
@@ -165,7 +167,11 @@ export interface CloneServerStats {
   snapshotsRefused: number;
   /** Keys deleted because their TTL ran out (active only). */
   expired: number;
-  /** Malformed messages on any port, dropped and logged. */
+  /**
+   * Malformed messages on any socket, dropped and logged: the public ports, and the links to the
+   * peer (HUGZ watch, and a passive's update stream and snapshot), where a connection libzmq
+   * closed over a frame past the size limit counts one too (the link is reopened).
+   */
   badMessages: number;
   /** Snapshot requests dropped because the Binary Star vote went against us. */
   votesRejected: number;
@@ -187,7 +193,10 @@ export interface CloneServerStats {
   replayed: number;
   /** Journal batches committed. */
   commits: number;
-  /** Journal commits that failed (their updates were neither applied nor published). */
+  /**
+   * Journal writes that failed. An active's batch is then neither applied nor published; a
+   * passive's (applied already) is written by the next write, which replaces the journal whole.
+   */
   journalFailures: number;
 }
 
@@ -221,6 +230,10 @@ export type CloneServerStatus =
       /** Which and why, as in `health.reason`. */
       readonly reason: string;
     }
+  | {
+      /** `health` turned true again: the journal takes writes again (and nothing else is wrong). */
+      readonly type: 'healthy';
+    }
   | ServerDeadStatus
   | {
       /** Passive: a snapshot of the active peer is applied and the passive follows its stream. */
@@ -248,7 +261,10 @@ type ResolvedOptions = Required<Omit<CloneServerOptions, 'clock' | 'logger' | 'p
 /** Snapshot requests that may wait for a slot; more are dropped. */
 const MAX_QUEUED_SNAPSHOTS = 10_000;
 
-/** UUIDs remembered for duplicate detection. */
+/**
+ * UUIDs remembered for duplicate detection (ours as active, the active's as passive): a client
+ * copy of one of these is never sequenced again, however late it comes.
+ */
 const RECENT_UUIDS = 100_000;
 
 interface Pending {
@@ -308,10 +324,20 @@ export class CloneServer extends Component<CloneServerStatus> {
   #follower: Follower | undefined;
   /** Passive: client updates not yet seen from the active, oldest first, by UUID (hex). */
   readonly #pending = new Map<string, Pending>();
-  /** Passive: the active's updates whose client copy has not arrived yet, by UUID (hex). */
-  readonly #seenFromActive = new Map<string, { at: number; copies: number }>();
+  /**
+   * Passive: the active's anonymous updates whose client copy has not arrived yet, by key and
+   * value, oldest first; bounded by count (RECENT_UUIDS), never by age.
+   */
+  readonly #seenFromActive = new Map<string, { copies: number }>();
   #refusedLoggedAt = -Infinity;
-  #health: CloneServerHealth = { ok: true };
+  /** What is wrong, by cause (the replica loop, the journal): healthy when empty. */
+  readonly #faults = new Map<'replica' | 'journal', string>();
+  /**
+   * With a journal: it does not hold the map this server holds (a passive's commit or a snapshot's
+   * replace failed, and the passive had applied those updates already). The next journal write
+   * replaces it whole, so it never records a sequence on top of a map it does not hold.
+   */
+  #journalBehind = false;
   #snapshotsRunning = 0;
   readonly #snapshotQueue: { identity: Buffer; subtree: string }[] = [];
   /** Clients (identities, hex) with a snapshot running or waiting: one each at most. */
@@ -397,19 +423,27 @@ export class CloneServer extends Component<CloneServerStatus> {
   }
 
   /**
-   * Whether this server works as it should: false once the passive's replica loop has failed or a
-   * journal commit has failed (`reason` says which and why). clonesrv's /healthz answers 503 then.
+   * Whether this server works as it should: false while the passive's replica loop has failed or
+   * the last journal write failed (`reason` says which and why); a journal write that succeeds
+   * again makes it true. clonesrv's /healthz answers 503 meanwhile.
    */
   get health(): CloneServerHealth {
-    return this.#health;
+    const [reason] = this.#faults.values();
+    return reason === undefined ? { ok: true } : { ok: false, reason };
   }
 
   #unhealthy(what: 'replica' | 'journal', err: Error): void {
-    const wasOk = this.#health.ok;
+    const wasOk = this.#faults.size === 0;
     const reason = `${what}: ${err.message}`;
-    this.#health = { ok: false, reason };
+    this.#faults.set(what, reason);
     this.#log.error({ err, what }, 'clone server unhealthy');
     if (wasOk) this.emit({ type: 'unhealthy', reason });
+  }
+
+  #recovered(what: 'replica' | 'journal'): void {
+    if (!this.#faults.delete(what)) return;
+    this.#log.warn({ what, healthy: this.#faults.size === 0 }, 'clone server recovered');
+    if (this.#faults.size === 0) this.emit({ type: 'healthy' });
   }
 
   #setRole(to: CloneServerRole): void {
@@ -454,6 +488,7 @@ export class CloneServer extends Component<CloneServerStatus> {
       // The peer's HUGZ, always: its sequence is what a split brain is decided by.
       const watch = new zmq.Subscriber({ linger: 0 });
       applyConnectSecurity(watch, peerSecurity(this.#options.security));
+      applyPeerLimits(watch);
       watch.subscribe(HUGZ);
       this.#peerWatch = new Channel(watch, { name: 'peer-hugz', logger: this.#log });
     }
@@ -475,9 +510,13 @@ export class CloneServer extends Component<CloneServerStatus> {
       bstar.onPassive(() => this.#becomePassive());
       const watch = this.#peerWatch;
       if (watch !== undefined) {
+        const peer = this.#peerAddress();
+        const endpoint = peer.hugz ?? peer.publisher;
+        watchPeerLink(watch.socket, endpoint, () =>
+          this.#bad(new ProtocolError(`${OVER_LIMIT}; reconnected`), 'peer-hugz'),
+        );
         try {
-          const peer = this.#peerAddress();
-          watch.socket.connect(peer.hugz ?? peer.publisher);
+          watch.socket.connect(endpoint);
         } catch (err) {
           this.#unhealthy('replica', toError(err));
         }
@@ -501,6 +540,7 @@ export class CloneServer extends Component<CloneServerStatus> {
     });
     this.#every(this.#o.flushIntervalMs, () => {
       if (this.#role === 'active') this.#expire();
+      this.#retryJournal();
     });
     this.#log.info(
       { endpoints: this.endpoints, role: this.#role, pair: this.#options.pair?.role, sequence: this.sequence },
@@ -588,18 +628,66 @@ export class CloneServer extends Component<CloneServerStatus> {
     }
   }
 
+  /**
+   * Commit `batch`, which reaches `sequence`, on top of the map the journal holds. When the journal
+   * is behind the map, it is first replaced with the whole map (without the batch on the active,
+   * which applies a batch only after its commit). False when either failed.
+   */
   #journalWrite(batch: readonly KvMsg[], sequence: bigint): boolean {
     const journal = this.#journal;
     if (journal === undefined) return true;
+    if (!this.#syncJournal()) return false;
     try {
       journal.write(this.#toWrites(batch), sequence);
       this.#stats.commits += 1;
+      this.#recovered('journal');
       return true;
     } catch (err) {
-      this.#stats.journalFailures += 1;
-      this.#log.error({ err: toError(err), updates: batch.length }, 'journal commit failed; updates not applied');
-      this.#unhealthy('journal', toError(err));
+      this.#journalFailed(err, batch.length);
       return false;
+    }
+  }
+
+  /** When the journal is behind the map, replace it with the whole map. False when that failed. */
+  #syncJournal(): boolean {
+    const journal = this.#journal;
+    if (journal === undefined || !this.#journalBehind) return true;
+    const entries = [...this.#store.snapshot('', this.#clock.now())];
+    try {
+      journal.replace(this.#toWrites(entries), this.#store.sequence);
+      this.#stats.commits += 1;
+      this.#journalBehind = false;
+      this.#recovered('journal');
+      return true;
+    } catch (err) {
+      this.#journalFailed(err, entries.length);
+      return false;
+    }
+  }
+
+  #journalFailed(err: unknown, updates: number): void {
+    this.#stats.journalFailures += 1;
+    this.#log.error({ err: toError(err), updates }, 'journal commit failed');
+    this.#unhealthy('journal', toError(err));
+  }
+
+  /**
+   * Every flush tick while the journal is failing: bring it up to the map, or (when it holds the
+   * map) commit the sequence alone, so the server turns healthy as soon as the disk takes writes
+   * again, even with no update to write.
+   */
+  #retryJournal(): void {
+    const journal = this.#journal;
+    if (journal === undefined || !this.#faults.has('journal') || this.#batch.length > 0) return;
+    if (this.#journalBehind) {
+      this.#syncJournal();
+      return;
+    }
+    try {
+      journal.write([], this.#store.sequence);
+      this.#recovered('journal');
+    } catch (err) {
+      this.#log.debug({ err: toError(err) }, 'journal still failing');
     }
   }
 
@@ -714,7 +802,13 @@ export class CloneServer extends Component<CloneServerStatus> {
       this.#sequenceAndPublish(update);
       return;
     }
-    // Passive, or not yet decided: hold it until the active publishes it (model six).
+    // Passive, or not yet decided: hold it until the active publishes it (model six), unless the
+    // active has sequenced it already, however long ago: a late copy replayed on failover would
+    // bring back a value that newer writes replaced.
+    if (update.uuid.length > 0 && this.#recent.has(update.uuid.toString('hex'))) {
+      this.#stats.duplicates += 1;
+      return;
+    }
     const id = pendingId(update);
     if (this.#consumeSeen(id)) return; // the active's copy came first
     if (this.#pending.size >= this.#o.maxPending) {
@@ -734,7 +828,7 @@ export class CloneServer extends Component<CloneServerStatus> {
     else this.#pending.set(id, { msg: update, at: this.#clock.now(), copies: 1 });
   }
 
-  /** Passive: one of the active's updates matches this id; true if it was recorded as seen. */
+  /** Passive: one of the active's anonymous updates matches this id; true if it was recorded as seen. */
   #consumeSeen(id: string): boolean {
     const seen = this.#seenFromActive.get(id);
     if (seen === undefined) return false;
@@ -755,11 +849,17 @@ export class CloneServer extends Component<CloneServerStatus> {
     this.#staged = this.#store.sequence;
     this.#term = new Map();
     this.#lostSplitBrain = false;
+    let replayed = 0;
     for (const { msg } of this.#pending.values()) {
+      if (msg.uuid.length > 0 && this.#recent.has(msg.uuid.toString('hex'))) {
+        this.#stats.duplicates += 1; // the old active sequenced it: never again
+        continue;
+      }
+      replayed += 1;
       this.#stats.replayed += 1;
       this.#sequenceAndPublish(msg);
     }
-    this.#log.info({ from: was, replayed: this.#pending.size, sequence: this.sequence }, 'clone server active');
+    this.#log.info({ from: was, replayed, sequence: this.sequence }, 'clone server active');
     this.#pending.clear();
     this.#seenFromActive.clear();
   }
@@ -784,6 +884,10 @@ export class CloneServer extends Component<CloneServerStatus> {
       clock: this.#clock,
       security: peerSecurity(this.#options.security),
       logger: this.#log.child({ peer: true }),
+      limitFrames: true,
+      onBadMessage: (socket, reason) => {
+        if (this.#follower === follower) this.#bad(new ProtocolError(reason), `peer-${socket}`);
+      },
       onSnapshot: (entries, sequence) => {
         if (this.#follower !== follower) return;
         this.#store.replace(
@@ -839,10 +943,18 @@ export class CloneServer extends Component<CloneServerStatus> {
     const pending = this.#pending.get(id);
     if (pending !== undefined) {
       if (--pending.copies === 0) this.#pending.delete(id);
-    } else {
+    } else if (msg.uuid.length === 0) {
+      // An anonymous update (the book's clients) can only be matched by key and value, copy for
+      // copy; one with a UUID is in #recent, which is what a late client copy is checked against.
       const seen = this.#seenFromActive.get(id);
       if (seen !== undefined) seen.copies += 1;
-      else this.#seenFromActive.set(id, { at: now, copies: 1 });
+      else {
+        this.#seenFromActive.set(id, { copies: 1 });
+        if (this.#seenFromActive.size > RECENT_UUIDS) {
+          const oldest = this.#seenFromActive.keys().next();
+          if (oldest.done !== true) this.#seenFromActive.delete(oldest.value);
+        }
+      }
     }
     this.#store.applySequenced(msg, now);
     if (this.#journal !== undefined) {
@@ -933,12 +1045,15 @@ export class CloneServer extends Component<CloneServerStatus> {
     }
   }
 
-  /** Passive: commit what was replicated from the active (nothing to publish). */
+  /**
+   * Passive: commit what was replicated from the active (nothing to publish). The map holds it
+   * already: if the commit fails, the journal is behind and the next write replaces it whole.
+   */
   #flushReplicated(): void {
     this.#flushScheduled = false;
     const batch = this.#batch.map((b) => b.msg);
     this.#batch = [];
-    if (batch.length > 0) this.#journalWrite(batch, this.#store.sequence);
+    if (batch.length > 0 && !this.#journalWrite(batch, this.#store.sequence)) this.#journalBehind = true;
   }
 
   /** The active is alive (a HUGZ): what it has not published by now, it never will. */
@@ -949,23 +1064,14 @@ export class CloneServer extends Component<CloneServerStatus> {
       this.#pending.delete(id);
       this.#stats.pendingExpired += 1;
     }
-    for (const [id, { at }] of this.#seenFromActive) {
-      if (at > horizon) break;
-      this.#seenFromActive.delete(id);
-    }
   }
 
+  /** Passive: a snapshot replaced the map; the journal must follow, whole. */
   #journalReplace(): void {
-    const journal = this.#journal;
-    if (journal === undefined) return;
+    if (this.#journal === undefined) return;
     this.#batch = [];
-    const entries = [...this.#store.snapshot('', this.#clock.now())];
-    try {
-      journal.replace(this.#toWrites(entries), this.#store.sequence);
-      this.#stats.commits += 1;
-    } catch (err) {
-      this.#log.error({ err: toError(err) }, 'journal replace failed');
-    }
+    this.#journalBehind = true;
+    this.#syncJournal();
   }
 
   #bad(err: unknown, socket: string, peer?: Buffer): void {
