@@ -234,7 +234,8 @@ async function run(history: History, random: () => number, options: HistoryRunOp
 
   // Writers: contended keys, some with a TTL, a few deletes; values unique to their write.
   let writing = true;
-  const lastAck: number[] = clients.map(() => 0);
+  /** Each client's last acknowledged write: when it was sent and when acknowledged. */
+  const lastAck = clients.map(() => ({ sent: 0, acked: 0 }));
   const writers = clients.map(async (c, i) => {
     for (let n = 0; writing; n += 1) {
       const key = `/h/${Math.floor(random() * KEYS)}`;
@@ -246,7 +247,7 @@ async function run(history: History, random: () => number, options: HistoryRunOp
       try {
         const sequence = await c.commit(key, value ?? '', ttlMs > 0 ? { ttlMs } : {});
         op.ok({ sequence: String(sequence), server: serverOf(c) });
-        lastAck[i] = history.now();
+        lastAck[i] = { sent: op.invocation.time, acked: history.now() };
       } catch (err) {
         const code = (err as { code?: string }).code;
         // Rejected before it was sent (not running): certainly not applied. Else it may be.
@@ -267,13 +268,14 @@ async function run(history: History, random: () => number, options: HistoryRunOp
   /** After `at`, the time each client that was on `side` takes to get a write acknowledged again. */
   const measureFailover = (fault: string, at: number, who: number[]) => {
     void (async () => {
-      const since = lastAck.map(() => at);
       const waiting = new Set(who);
       const deadline = at + 30_000;
       while (waiting.size > 0 && history.now() < deadline) {
         for (const i of [...waiting]) {
-          if ((lastAck[i] ?? 0) > (since[i] ?? 0)) {
-            failovers.push({ fault, ms: (lastAck[i] ?? 0) - at });
+          // The first write sent after the fault began and acknowledged: the client is served again.
+          const last = lastAck[i];
+          if (last !== undefined && last.sent >= at) {
+            failovers.push({ fault, ms: last.acked - at });
             waiting.delete(i);
           }
         }
