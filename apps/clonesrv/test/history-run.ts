@@ -171,7 +171,7 @@ async function run(history: History, random: () => number, options: HistoryRunOp
       if (msg === 'clone server active' || msg.startsWith('clone server passive')) {
         role[side] = msg === 'clone server active' ? 'active' : 'passive';
         history.record({ process, type: 'ok', f: 'role', value: role[side], server: side });
-      } else if (msg.startsWith('split brain: both servers active')) {
+      } else if (msg.startsWith('split brain: both servers active') && typeof line['stays'] === 'boolean') {
         history.record({
           process,
           type: 'ok',
@@ -389,11 +389,14 @@ async function run(history: History, random: () => number, options: HistoryRunOp
     const start = split.start.bind(split);
     split.start = async () => {
       const at = history.now();
+      const active = activeSide();
       await start();
+      // The group cut from the active votes the passive active.
+      const cut = active === 'primary' ? groupB : groupA;
       measureFailover(
         'split brain',
         at,
-        groupB.filter((i) => serverOf(clients[i] as CloneClient) === activeSide()),
+        cut.filter((i) => serverOf(clients[i] as CloneClient) === active),
       );
     };
   }
