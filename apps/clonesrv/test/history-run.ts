@@ -99,19 +99,31 @@ export async function runCloneHistory(options: HistoryRunOptions): Promise<void>
   const history = new History({ seed, name: 'clone' });
   const random = seededRandom(seed);
   console.log(`clone history run: seed ${seed}, ${durationMs} ms of faults`);
+  const servers: Partial<Record<Side, Daemon>> = {};
   try {
-    await run(history, random, options);
+    await run(history, random, options, servers);
   } catch (err) {
     if (!(err instanceof Error && err.message.includes('history written to'))) {
       const path = history.writeJsonl();
       console.error(`clone history run failed: seed ${seed}, history ${path}`);
+      for (const [side, daemon] of Object.entries(servers)) {
+        const tail = [...daemon.logs.slice(-15).map((l) => JSON.stringify(l)), ...daemon.text.slice(-10)];
+        console.error(`clone history run: the last lines of the ${side}:\n${tail.join('\n')}`);
+      }
       throw new Error(`seed ${seed}, history ${path}: ${(err as Error).message}`, { cause: err });
     }
     throw err;
   }
 }
 
-async function run(history: History, random: () => number, options: HistoryRunOptions): Promise<void> {
+async function run(
+  history: History,
+  random: () => number,
+  options: HistoryRunOptions,
+  started: Partial<Record<Side, Daemon>>,
+): Promise<void> {
+  // Filled as they start (the caller prints their last lines if the run fails).
+  const servers = started as Record<Side, Daemon>;
   const proxy = async (target: string) => track(await startTcpProxy({ target }));
   const base: Record<Side, number> = Object.fromEntries((await twoBasePorts()).map((p, i) => [SIDES[i], p])) as Record<
     Side,
@@ -161,7 +173,6 @@ async function run(history: History, random: () => number, options: HistoryRunOp
 
   // What each server says about its role goes into the history, as it happens.
   const role: Record<Side, string> = { primary: 'deciding', backup: 'deciding' };
-  const servers = {} as Record<Side, Daemon>;
   for (const side of SIDES) {
     const daemon = track(await Daemon.start({ bin: appBin('clonesrv'), args: args(side) }));
     servers[side] = daemon;
