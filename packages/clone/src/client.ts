@@ -289,12 +289,15 @@ export class CloneClient extends Component<CloneClientStatus> {
     // arrived, so start() can wait for the one that matters and a set() right after it is not
     // dropped by the slow-joiner window. A PUB drops what exceeds its high-water mark, so that mark
     // is large (100,000 writes queued per server, not libzmq's 1,000): a burst of set() calls waits
-    // in the pipe for a slow server instead of being lost.
+    // in the pipe for a slow server instead of being lost. But nothing waits for a server that is
+    // not connected (`immediate`): a copy queued while it was down would reach it after its restart,
+    // after the snapshot that already holds newer values, and a passive would replay it on failover.
     this.#publishers = this.#servers.map((_, i) => {
       const pub = new zmq.XPublisher({
         linger: this.#o.lingerMs,
         verbosity: 'allSubs',
         sendHighWaterMark: WRITE_HIGH_WATER_MARK,
+        immediate: true,
       });
       applyConnectSecurity(pub, this.#security);
       return new Channel(pub, { name: `publisher-${i}`, logger: this.#log });

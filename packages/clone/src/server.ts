@@ -74,9 +74,10 @@ export interface ClonePairOptions {
   stateConnect: string;
   /**
    * The peer's Clone port P as `tcp://HOST:P`, or its snapshot and publisher endpoints (and its
-   * collector, where a server that loses a split brain hands its divergent updates).
+   * collector, where a server that loses a split brain hands its divergent updates; and `hugz`,
+   * where its HUGZ are heard for deciding a split brain, the publisher unless given).
    */
-  peer: string | (Omit<CloneServerAddress, 'collector'> & { collector?: string });
+  peer: string | (Omit<CloneServerAddress, 'collector'> & { collector?: string; hugz?: string });
   /** Binary Star heartbeat; the peer is dead after two. @default 1000 */
   heartbeatMs?: number;
 }
@@ -565,7 +566,8 @@ export class CloneServer extends Component<CloneServerStatus> {
       const watch = this.#peerWatch;
       if (watch !== undefined) {
         try {
-          const endpoint = this.#peerAddress().publisher;
+          const peer = this.#peerAddress();
+          const endpoint = peer.hugz ?? peer.publisher;
           watchPeerLink(watch.socket, endpoint, () =>
             this.#bad(new ProtocolError(`${OVER_LIMIT}; reconnected`), 'peer-hugz'),
           );
@@ -980,7 +982,7 @@ export class CloneServer extends Component<CloneServerStatus> {
 
   // ---- pair: split brain ----------------------------------------------------------------------
 
-  #peerAddress(): Omit<CloneServerAddress, 'collector'> & { collector?: string } {
+  #peerAddress(): Omit<CloneServerAddress, 'collector'> & { collector?: string; hugz?: string } {
     const peer = this.#options.pair?.peer ?? '';
     return typeof peer === 'string' ? serverAddress(peer) : peer;
   }

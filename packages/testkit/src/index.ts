@@ -15,7 +15,29 @@ export { fuzz, fuzzMessage } from './fuzz.js';
 export { FUZZ_MAX_MESSAGE_BYTES, fuzzDaemon, startTarget } from './targets.js';
 export { eventually } from './wait.js';
 export { statusSchema, validateSchema } from './status-schema.js';
+export {
+  combineFaults,
+  faultWindows,
+  killFault,
+  lastHeal,
+  nemesisSchedule,
+  partitionFault,
+  pauseFault,
+  runNemesis,
+} from './nemesis.js';
+export {
+  checkConvergence,
+  checkFinalState,
+  checkMonotonicReads,
+  checkNoLostWrites,
+  checkSequences,
+  cloneChecker,
+} from './checkers/clone.js';
+export { assertHistory, defaultHistoryDir, History, pairOps } from './history.js';
 
+export type { Fault, FaultKind, FaultWindow, RunNemesisOptions, ScheduledFault, ScheduleOptions } from './nemesis.js';
+export type { CloneCheckOptions } from './checkers/clone.js';
+export type { Checker, CheckResult, Op, OpType, PendingOp } from './history.js';
 export type { DaemonOptions, ExitStatus, LogLine } from './daemon.js';
 export type { FuzzOptions, FuzzReport } from './fuzz.js';
 export type { DaemonFuzzResult, DaemonName, MemoryFigures, Target, TargetSocket } from './targets.js';
@@ -27,4 +49,12 @@ export type { PostgresCluster } from './postgres.js';
 export type { SmallDisk } from './tmpfs.js';
 export type { PostgresForTests } from './use-postgres.js';
 export type { LongLived } from './lifecycle.js';
-export type { ProxyConnection, ProxyControls, ProxyMode, ProxyStats, TcpProxy, TcpProxyOptions } from './tcp-proxy.js';
+export type {
+  ProxyConnection,
+  ProxyControls,
+  ProxyDirection,
+  ProxyMode,
+  ProxyStats,
+  TcpProxy,
+  TcpProxyOptions,
+} from './tcp-proxy.js';

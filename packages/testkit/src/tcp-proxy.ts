@@ -5,6 +5,7 @@
  *   await using proxy = await startTcpProxy({ target: 'tcp://127.0.0.1:5432' });
  *   connectTo(proxy.endpoint);
  *   proxy.blackhole();   // a partition: connections stay open, no byte moves, no RST, no FIN
+ *   proxy.blackhole('down'); // one way: what the target sends is held, what clients send goes on
  *   proxy.forward();     // healed: what was held is delivered in order, as TCP retransmission would
  *   proxy.cut();         // every connection reset; new ones reset at once until forward()
  *   proxy.delay(200);    // 200 ms more latency each way
@@ -21,6 +22,13 @@ import type { AddressInfo, Server, Socket } from 'node:net';
 /** What a proxy or one of its connections does with bytes. */
 export type ProxyMode = 'forward' | 'blackhole' | 'cut' | 'delay';
 
+/**
+ * Which bytes a black hole holds: `up` = from clients to the target, `down` = from the target to
+ * clients, `both`. A connection accepted during any black hole is held whole (no handshake gets
+ * through a one-way loss either) until healed.
+ */
+export type ProxyDirection = 'both' | 'up' | 'down';
+
 /** Counters over the proxy's life. */
 export interface ProxyStats {
   /** Connections accepted. */
@@ -36,10 +44,15 @@ export interface ProxyStats {
 /** The controls shared by the proxy (all connections) and one connection. */
 export interface ProxyControls {
   readonly mode: ProxyMode;
+  /** While black-holed, which way bytes are held. */
+  readonly direction: ProxyDirection;
   /** Forward bytes as they come; resumes what was held. */
   forward(): void;
-  /** Hold every byte, both ways, and every close, until `forward()` or `delay()`. */
-  blackhole(): void;
+  /**
+   * Hold every byte and every close in `direction` (@default 'both') until `forward()` or
+   * `delay()`. One way, the other direction keeps flowing.
+   */
+  blackhole(direction?: ProxyDirection): void;
   /** Reset (RST) the connections. On the proxy, later connections are reset at once too. */
   cut(): void;
   /** Forward with `ms` of added latency each way, order kept. */
@@ -86,6 +99,7 @@ class Lane {
   #done = false;
 
   constructor(
+    readonly way: 'up' | 'down',
     readonly from: Socket,
     private readonly to: () => Socket | undefined,
     private readonly conn: Connection,
@@ -103,7 +117,7 @@ class Lane {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     const to = this.to();
-    if (this.conn.mode === 'blackhole' || to === undefined || to.connecting) {
+    if (this.conn.holds(this.way) || to === undefined || to.connecting) {
       this.#pauseSource();
       return;
     }
@@ -152,6 +166,7 @@ class Lane {
 
 class Connection implements ProxyConnection {
   mode: ProxyMode;
+  direction: ProxyDirection = 'both';
   #delayMs = 0;
   #upstream: Socket | undefined;
   readonly #up: Lane;
@@ -161,14 +176,18 @@ class Connection implements ProxyConnection {
     readonly id: number,
     private readonly client: Socket,
     mode: ProxyMode,
+    direction: ProxyDirection,
     delayMs: number,
     private readonly target: { host: string; port: number } | { path: string },
     private readonly stats: ProxyStats,
     private readonly onClosed: (conn: Connection) => void,
   ) {
     this.mode = mode;
+    // A connection opened during a black hole is held whole, whichever way the hole is.
+    this.direction = mode === 'blackhole' ? 'both' : direction;
     this.#delayMs = delayMs;
     this.#up = new Lane(
+      'up',
       client,
       () => this.#upstream,
       this,
@@ -188,8 +207,15 @@ class Connection implements ProxyConnection {
     this.#set('forward', 0);
   }
 
-  blackhole(): void {
+  blackhole(direction: ProxyDirection = 'both'): void {
+    if (this.mode === 'cut') return;
+    this.direction = direction;
     this.#set('blackhole', 0);
+  }
+
+  /** Whether bytes going `way` are held now. */
+  holds(way: 'up' | 'down'): boolean {
+    return this.mode === 'blackhole' && (this.direction === 'both' || this.direction === way);
   }
 
   delay(ms: number): void {
@@ -226,6 +252,7 @@ class Connection implements ProxyConnection {
     const upstream = createConnection({ ...this.target, allowHalfOpen: true });
     this.#upstream = upstream;
     this.#down = new Lane(
+      'down',
       upstream,
       () => this.client,
       this,
@@ -267,13 +294,14 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
   const stats: ProxyStats = { accepted: 0, active: 0, bytesUp: 0, bytesDown: 0 };
   const open = new Set<Connection>();
   let mode: ProxyMode = options.mode ?? 'forward';
+  let direction: ProxyDirection = 'both';
   let delayMs = 0;
   let nextId = 1;
 
   const server: Server = createServer({ allowHalfOpen: true }, (client) => {
     stats.accepted += 1;
     stats.active += 1;
-    const conn = new Connection(nextId++, client, mode, delayMs, target, stats, (c) => {
+    const conn = new Connection(nextId++, client, mode, direction, delayMs, target, stats, (c) => {
       if (open.delete(c)) stats.active -= 1;
     });
     open.add(conn);
@@ -309,9 +337,13 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
       mode = 'forward';
       applyAll((c) => c.forward());
     },
-    blackhole() {
+    get direction() {
+      return direction;
+    },
+    blackhole(way: ProxyDirection = 'both') {
       mode = 'blackhole';
-      applyAll((c) => c.blackhole());
+      direction = way;
+      applyAll((c) => c.blackhole(way));
     },
     cut() {
       mode = 'cut';

@@ -84,6 +84,46 @@ describe('startTcpProxy', () => {
     expect(c.error()).toBeUndefined();
   });
 
+  it('black-holes one way: the held direction waits, the other flows', async () => {
+    const received: Buffer[] = [];
+    const accepted: Socket[] = [];
+    const server: Server = createServer((s) => {
+      accepted.push(s);
+      s.on('error', () => undefined);
+      s.on('data', (b: Buffer) => received.push(b));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    defer(async () => {
+      for (const s of accepted) s.destroy();
+      await new Promise((r) => server.close(r));
+    });
+    const proxy = track(await startTcpProxy({ target: `tcp://127.0.0.1:${(server.address() as AddressInfo).port}` }));
+    const c = await client(proxy.port);
+    await eventually(() => accepted.length === 1);
+    const upstream = accepted[0];
+    if (upstream === undefined) throw new Error('no upstream connection');
+    const serverGot = () => Buffer.concat(received).toString();
+
+    proxy.blackhole('down');
+    expect(proxy.direction).toBe('down');
+    c.socket.write('to-server');
+    upstream.write('to-client');
+    await eventually(() => serverGot() === 'to-server');
+    await quietFor(300);
+    expect(c.text()).toBe('');
+
+    proxy.blackhole('up');
+    await eventually(() => c.text() === 'to-client');
+    c.socket.write('|held');
+    await quietFor(300);
+    expect(serverGot()).toBe('to-server');
+
+    proxy.forward();
+    await eventually(() => serverGot() === 'to-server|held');
+    expect(c.error()).toBeUndefined();
+  });
+
   it('holds a connection opened during a black hole and connects it to the target when healed', async () => {
     const echo = await echoServer();
     const proxy = track(await startTcpProxy({ target: `tcp://127.0.0.1:${echo.port}`, mode: 'blackhole' }));
