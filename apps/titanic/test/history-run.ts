@@ -7,9 +7,13 @@
  *   titanic (process, --data-dir) ──> proxy T ────────> mdbroker
  *   2 echo workers (this process) ──> proxy W ────────> mdbroker
  *
+ * With PostgreSQL (`postgres`), two Titanic instances share the database, reached through proxy D
+ * (the first one is the one killed and stopped).
+ *
  * Every link a fault can cut goes through a TCP proxy. Faults, one at a time: SIGKILL + restart of
  * Titanic and of the broker, SIGSTOP of each, partition of the Titanic link (both ways, and only
- * broker-to-Titanic: replies lost) and of the workers' link. Every submission, fetch, close and
+ * broker-to-Titanic: replies lost) and of the workers' link; with PostgreSQL also a black hole on
+ * the database link and a crash of PostgreSQL. Every submission, fetch, close and
  * worker run is recorded: the workers record each run with a reply unique to that run, so a
  * duplicate run and the reply that was stored can both be told apart.
  */
@@ -33,6 +37,7 @@ import {
   startTcpProxy,
   type CheckResult,
   type Fault,
+  type PostgresCluster,
   type TcpProxy,
 } from '@zpatterns/testkit';
 import { TitanicClient, TitanicServerError } from '@zpatterns/titanic';
@@ -54,6 +59,8 @@ export interface TitanicRunOptions {
   first?: readonly string[];
   /** Submitting clients. @default 4 */
   clients?: number;
+  /** Run two instances on this PostgreSQL cluster instead of one on SQLite. */
+  postgres?: PostgresCluster;
 }
 
 export interface TitanicRunResult {
@@ -77,8 +84,15 @@ export const TITANIC_FAULTS = [
   'lose replies to titanic',
 ] as const;
 
+/** The PostgreSQL run's extra faults. */
+export const POSTGRES_FAULTS = ['black-hole postgres', 'crash postgres'] as const;
+
+/** Above the 2 s drain of a graceful stop, as Titanic requires; short, so a dead instance's requests move on soon. */
+const LEASE_MS = 3000;
+
 export async function runTitanicHistory(options: TitanicRunOptions): Promise<TitanicRunResult> {
-  const history = new History({ seed: options.seed, name: 'titanic' });
+  const db = options.postgres;
+  const history = new History({ seed: options.seed, name: db === undefined ? 'titanic' : 'titanic-pg' });
   const random = seededRandom(options.seed);
   const dataDir = mkdtempSync(join(tmpdir(), 'titanic-history-'));
   const cleanup: (() => Promise<unknown>)[] = [];
@@ -94,16 +108,30 @@ export async function runTitanicHistory(options: TitanicRunOptions): Promise<Tit
       () => workerLink.close(),
     );
 
-    const titanic = await Daemon.start({
-      bin: appBin('titanic'),
-      args: [
-        ...['--broker', titanicLink.endpoint, '--data-dir', dataDir],
-        ...['--heartbeat-ms', String(HEARTBEAT_MS), '--dispatch-timeout-ms', String(DISPATCH_TIMEOUT_MS)],
-        ...['--retry-max-ms', '500', '--request-workers', '8', '--concurrency', '16', '--log-level', 'info'],
-      ],
-      readyTimeoutMs: 20_000,
-    });
+    let storeArgs = ['--data-dir', dataDir];
+    let databaseLink: TcpProxy | undefined;
+    if (db !== undefined) {
+      databaseLink = await startTcpProxy({ target: { path: join(db.dir, '.s.PGSQL.5432') } });
+      cleanup.push(() => (databaseLink as TcpProxy).close());
+      const url = `postgres://postgres@127.0.0.1:${databaseLink.port}/postgres`;
+      storeArgs = ['--store', url, '--lease-ms', String(LEASE_MS), '--claim-interval-ms', '200'];
+    }
+    const startTitanic = () =>
+      Daemon.start({
+        bin: appBin('titanic'),
+        args: [
+          ...['--broker', titanicLink.endpoint, ...storeArgs],
+          ...['--heartbeat-ms', String(HEARTBEAT_MS), '--dispatch-timeout-ms', String(DISPATCH_TIMEOUT_MS)],
+          ...['--retry-max-ms', '500', '--request-workers', '8', '--concurrency', '16', '--log-level', 'info'],
+        ],
+        readyTimeoutMs: 20_000,
+      });
+    const titanic = await startTitanic();
     cleanup.push(() => titanic.stop());
+    if (db !== undefined) {
+      const second = await startTitanic();
+      cleanup.push(() => second.stop());
+    }
 
     // --- workers: each run recorded, with a reply unique to the run ------------------------------
     const runs = new Map<string, number>();
@@ -140,6 +168,13 @@ export async function runTitanicHistory(options: TitanicRunOptions): Promise<Tit
       killFault('kill broker', broker, { durationMs: [300, 1000] }),
       partitionFault('lose replies to titanic', [titanicLink], { direction: 'down' }),
     ];
+    if (db !== undefined && databaseLink !== undefined) {
+      faults.push(
+        partitionFault('black-hole postgres', [databaseLink], { durationMs: [1500, 4000] }),
+        // The crash and the restart (crash recovery) happen in start(); there is nothing to heal.
+        { name: 'crash postgres', kind: 'kill', start: () => db.crash(), stop: () => Promise.resolve() },
+      );
+    }
     const schedule = nemesisSchedule(random, faults, {
       totalMs: options.durationMs,
       faultMs: [700, 1500],
@@ -234,7 +269,7 @@ export async function runTitanicHistory(options: TitanicRunOptions): Promise<Tit
     // The run itself broke (a daemon did not come back...): keep what it recorded.
     if (err instanceof Error && err.message.includes('history written to')) throw err;
     const path = history.writeJsonl();
-    throw new Error(`titanic run with seed ${options.seed} failed; history written to ${path}`, { cause: err });
+    throw new Error(`${history.name} run with seed ${options.seed} failed; history written to ${path}`, { cause: err });
   } finally {
     for (const fn of cleanup.reverse()) await fn().catch(() => undefined);
     rmSync(dataDir, { recursive: true, force: true });

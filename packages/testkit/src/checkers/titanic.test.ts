@@ -152,7 +152,13 @@ describe('checkTitanic', () => {
     inWindow.fetch(6000, 'U1', 'replied', 'a#1');
     const ok = checkTitanic(inWindow.sorted(), { inFlightMarginMs: 100 });
     expect(ok.errors).toEqual([]);
-    expect(ok.stats).toMatchObject({ executions: 2, duplicates: 1, duplicatesInFaultWindows: 1, faults: 1 });
+    expect(ok.stats).toMatchObject({
+      executions: 2,
+      duplicates: 1,
+      duplicatesInFaultWindows: 1,
+      faults: 1,
+      'duplicates: kill titanic': 1,
+    });
 
     // The same run with the fault well after the first run: that duplicate has no excuse.
     const late = script();

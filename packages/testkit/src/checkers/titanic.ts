@@ -23,7 +23,8 @@
  * - a request runs again only after a fault: a run beyond the first is allowed when a fault window
  *   overlapped an earlier run of the same request, widened by `inFlightMarginMs` on both sides
  *   (the request travels before the run starts and its reply travels and is committed after it
- *   ends). Runs beyond the first are counted in `stats.duplicates`.
+ *   ends). Runs beyond the first are counted in `stats.duplicates`, and per fault that excused
+ *   them in `stats['duplicates: <fault>']`.
  */
 import type { CheckResult, Checker, Op } from '../history.js';
 import { pairOps } from '../history.js';
@@ -181,14 +182,20 @@ export function checkTitanic(history: readonly Op[], options: TitanicCheckOption
   let executions = 0;
   let duplicates = 0;
   let explained = 0;
+  const byFault: Record<string, number> = {};
   for (const [body, runs] of runsByBody) {
     executions += runs.length;
     runs.sort((a, b) => a.start - b.start);
     for (let k = 1; k < runs.length; k++) {
       duplicates++;
       const run = runs[k] as Run;
-      if (runs.slice(0, k).some((earlier) => overlapping(earlier) !== undefined)) {
+      const window = runs
+        .slice(0, k)
+        .map(overlapping)
+        .find((w) => w !== undefined);
+      if (window !== undefined) {
         explained++;
+        byFault[`duplicates: ${window.fault}`] = (byFault[`duplicates: ${window.fault}`] ?? 0) + 1;
         continue;
       }
       errors.push({
@@ -210,6 +217,7 @@ export function checkTitanic(history: readonly Op[], options: TitanicCheckOption
       duplicates,
       duplicatesInFaultWindows: explained,
       faults: windows.length,
+      ...byFault,
     },
   };
 }
