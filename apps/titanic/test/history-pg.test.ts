@@ -1,7 +1,7 @@
 /**
  * Titanic's guarantees checked over a recorded history (see history-run.ts), two instances on
  * PostgreSQL: a short seeded run where the database link is black-holed, PostgreSQL crashes, and
- * one instance is killed, stopped and cut off, on real processes. `npm run chaos` runs the long
+ * one instance is killed, restarted (SIGTERM) and cut off, on real processes. `npm run chaos` runs the long
  * variant (history-pg.chaos.test.ts) with any seed.
  */
 import { usePostgres } from '@zpatterns/testkit';
@@ -16,12 +16,12 @@ describe.skipIf(!postgres.available)('titanic on PostgreSQL: history under a see
     const { result, titanicStarts } = await runTitanicHistory({
       seed: 31,
       durationMs: 28_000,
-      first: [...POSTGRES_FAULTS, 'kill titanic', 'partition titanic link', 'pause titanic'],
+      first: [...POSTGRES_FAULTS, 'kill titanic', 'restart titanic', 'partition titanic link'],
       postgres: postgres.cluster(),
     });
     console.info(`titanic-pg history, seed 31: ${JSON.stringify(result.stats)}`);
-    expect(result.stats?.['faults']).toBe(5);
+    expect(result.stats?.['faults']).toBeGreaterThanOrEqual(5);
     expect(result.stats?.['acknowledged']).toBeGreaterThan(100);
-    expect(titanicStarts).toBe(2);
+    expect(titanicStarts).toBeGreaterThanOrEqual(3); // killed and restarted at least once each
   }, 75_000);
 });

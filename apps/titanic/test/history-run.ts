@@ -15,7 +15,8 @@
  * broker-to-Titanic: replies lost) and of the workers' link; with PostgreSQL also a black hole on
  * the database link and a crash of PostgreSQL. Every submission, fetch, close and
  * worker run is recorded: the workers record each run with a reply unique to that run, so a
- * duplicate run and the reply that was stored can both be told apart.
+ * duplicate run and the reply that was stored can both be told apart. Beside `echo` (instant), a
+ * `slow` service takes 3 s per request, so restarts and faults catch requests in a worker's hands.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,7 +44,14 @@ import {
 import { TitanicClient, TitanicServerError } from '@zpatterns/titanic';
 
 const HEARTBEAT_MS = 100;
-const DISPATCH_TIMEOUT_MS = 2000;
+const DISPATCH_TIMEOUT_MS = 5000;
+/** The `slow` service's work: below the dispatch timeout, above the 2 s drain of a graceful stop. */
+const SLOW_MS = 3000;
+/**
+ * Titanic sends a request again only once its dispatch timeout has passed (the time from its send
+ * to the worker's start is the slack), except when a SQLite Titanic restarts.
+ */
+const MIN_REPEAT_GAP_MS = DISPATCH_TIMEOUT_MS - 500;
 /**
  * A request counts as in flight this long before its run starts and after it ends (the request
  * and its reply travelling, the reply's commit). The quiet gap between faults is longer than twice
@@ -82,6 +90,7 @@ export const TITANIC_FAULTS = [
   'pause titanic',
   'kill broker',
   'lose replies to titanic',
+  'restart titanic',
 ] as const;
 
 /** The PostgreSQL run's extra faults. */
@@ -135,24 +144,29 @@ export async function runTitanicHistory(options: TitanicRunOptions): Promise<Tit
 
     // --- workers: each run recorded, with a reply unique to the run ------------------------------
     const runs = new Map<string, number>();
-    const workers = ['worker-1', 'worker-2'].map(
-      (name) =>
-        new MajordomoWorker({
-          broker: workerLink.endpoint,
-          service: 'echo',
-          heartbeatIntervalMs: HEARTBEAT_MS,
-          reconnect: constantBackoff(100),
-          handler: (body) => {
-            const request = body[0]?.toString() ?? '';
-            const n = (runs.get(request) ?? 0) + 1;
-            runs.set(request, n);
-            const op = history.invoke(name, 'execute', { value: request });
-            const reply = `${request}#${name}#${n}`;
-            op.ok({ reply });
-            return [Buffer.from(reply)];
-          },
-        }),
-    );
+    const worker = (name: string, service: 'echo' | 'slow') =>
+      new MajordomoWorker({
+        broker: workerLink.endpoint,
+        service,
+        heartbeatIntervalMs: HEARTBEAT_MS,
+        reconnect: constantBackoff(100),
+        handler: async (body) => {
+          const request = body[0]?.toString() ?? '';
+          const n = (runs.get(request) ?? 0) + 1;
+          runs.set(request, n);
+          const op = history.invoke(name, 'execute', { value: request });
+          if (service === 'slow') await sleep(SLOW_MS); // the work
+          const reply = `${request}#${name}#${n}`;
+          op.ok({ reply });
+          return [Buffer.from(reply)];
+        },
+      });
+    const workers = [
+      worker('echo-1', 'echo'),
+      worker('echo-2', 'echo'),
+      worker('slow-1', 'slow'),
+      worker('slow-2', 'slow'),
+    ];
     await Promise.all(workers.map((w) => w.start()));
     cleanup.push(() => Promise.all(workers.map((w) => w.close())));
     const client = await TitanicClient.start({ broker: brokerEndpoint, attemptTimeoutMs: 1000, retries: 0 });
@@ -167,6 +181,18 @@ export async function runTitanicHistory(options: TitanicRunOptions): Promise<Tit
       pauseFault('pause titanic', titanic),
       killFault('kill broker', broker, { durationMs: [300, 1000] }),
       partitionFault('lose replies to titanic', [titanicLink], { direction: 'down' }),
+      {
+        name: 'restart titanic',
+        kind: 'custom',
+        durationMs: [300, 1000],
+        // SIGTERM: Titanic drains what is in flight (up to 2 s) and hands it back, then exits.
+        start: async () => {
+          await titanic.stop();
+        },
+        stop: async () => {
+          if (!titanic.running) await titanic.restart();
+        },
+      },
     ];
     if (db !== undefined && databaseLink !== undefined) {
       faults.push(
@@ -186,12 +212,12 @@ export async function runTitanicHistory(options: TitanicRunOptions): Promise<Tit
     // --- clients: submit while the nemesis plays, and read back what was acknowledged ------------
     const acknowledged: string[] = [];
     let counter = 0;
-    const submitter = async (name: string): Promise<void> => {
+    const submitter = async (name: string, service: 'echo' | 'slow', pauseMs: number): Promise<void> => {
       while (!stop.signal.aborted) {
         const body = `${name}-r${counter++}`;
-        const op = history.invoke(name, 'submit', { value: body });
+        const op = history.invoke(name, 'submit', { value: body, service });
         try {
-          const uuid = await client.submit('echo', [body]);
+          const uuid = await client.submit(service, [body]);
           op.ok({ key: uuid });
           acknowledged.push(uuid);
         } catch (err) {
@@ -199,7 +225,7 @@ export async function runTitanicHistory(options: TitanicRunOptions): Promise<Tit
           if (err instanceof TitanicServerError) op.fail({ error: String(err) });
           else op.unknown({ error: String(err) });
         }
-        await sleep(20 + Math.floor(random() * 30)); // pacing, not synchronisation
+        await sleep(pauseMs + Math.floor(random() * pauseMs)); // pacing, not synchronisation
       }
     };
     const fetchOnce = async (name: string, uuid: string): Promise<string> => {
@@ -226,7 +252,8 @@ export async function runTitanicHistory(options: TitanicRunOptions): Promise<Tit
     };
 
     const load = Promise.all([
-      ...Array.from({ length: options.clients ?? 4 }, (_, i) => submitter(`client-${i + 1}`)),
+      ...Array.from({ length: options.clients ?? 4 }, (_, i) => submitter(`client-${i + 1}`, 'echo', 20)),
+      submitter('client-slow', 'slow', 2000),
       reader('reader-1'),
     ]);
     try {
@@ -263,7 +290,14 @@ export async function runTitanicHistory(options: TitanicRunOptions): Promise<Tit
     }
 
     const titanicStarts = titanic.logs.filter((l) => l.msg === 'ready').length;
-    const result = assertHistory(history, (ops) => checkTitanic(ops, { inFlightMarginMs: IN_FLIGHT_MARGIN_MS }));
+    const result = assertHistory(history, (ops) =>
+      checkTitanic(ops, {
+        inFlightMarginMs: IN_FLIGHT_MARGIN_MS,
+        minRepeatGapMs: MIN_REPEAT_GAP_MS,
+        // A SQLite Titanic dispatches everything without a reply as soon as it restarts.
+        immediateRepeatFaults: db === undefined ? ['kill titanic', 'restart titanic'] : [],
+      }),
+    );
     return { result, history, titanicStarts };
   } catch (err) {
     // The run itself broke (a daemon did not come back...): keep what it recorded.

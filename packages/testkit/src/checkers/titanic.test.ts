@@ -183,6 +183,26 @@ describe('checkTitanic', () => {
     ]);
   });
 
+  it('with minRepeatGapMs, fails a run again sooner than that after the run before, except after the named faults', () => {
+    const h = script();
+    h.submit(0, 'a', 'U1');
+    h.fault(50, 150, 'kill titanic');
+    h.run(100, 'a', 'a#1', 110);
+    h.run(300, 'a', 'a#2', 310);
+    h.run(2400, 'a', 'a#3', 2410);
+    h.fetch(3000, 'U1', 'replied', 'a#1');
+    expect(messages(h.sorted(), { inFlightMarginMs: 10, minRepeatGapMs: 1000 })).toEqual([
+      'a ran again 200 ms after its previous run (after kill titanic), sooner than 1000 ms',
+    ]);
+    const result = checkTitanic(h.sorted(), {
+      inFlightMarginMs: 10,
+      minRepeatGapMs: 1000,
+      immediateRepeatFaults: ['kill titanic'],
+    });
+    expect(result.errors).toEqual([]);
+    expect(result.stats).toMatchObject({ duplicates: 2, duplicatesInFaultWindows: 2 });
+  });
+
   it('counts the duplicates of requests whose submission outcome is unknown too', () => {
     const h = script();
     h.submit(0, 'a', undefined);

@@ -24,7 +24,8 @@
  *   overlapped an earlier run of the same request, widened by `inFlightMarginMs` on both sides
  *   (the request travels before the run starts and its reply travels and is committed after it
  *   ends). Runs beyond the first are counted in `stats.duplicates`, and per fault that excused
- *   them in `stats['duplicates: <fault>']`.
+ *   them in `stats['duplicates: <fault>']`. With `minRepeatGapMs`, a run again must also start that
+ *   long after the run before it, except after the faults in `immediateRepeatFaults`.
  */
 import type { CheckResult, Checker, Op } from '../history.js';
 import { pairOps } from '../history.js';
@@ -32,12 +33,20 @@ import { faultWindows, type FaultWindow } from '../nemesis.js';
 
 export interface TitanicCheckOptions {
   /**
-   * How far before a run's start and after its end the request still counts as in flight: at least
-   * the dispatch timeout plus the time to commit a reply. @default 2000
+   * How far before a run's start and after its end the request still counts as in flight (the
+   * request on its way to the worker, the reply on its way back and being committed). @default 2000
    */
   inFlightMarginMs?: number;
   /** Fault kinds that may make a request run again. @default every kind */
   duplicateKinds?: readonly string[];
+  /**
+   * A run again must start at least this long after the start of the run before it (Titanic sends
+   * a request again only once its dispatch timeout has passed), except after the faults named in
+   * `immediateRepeatFaults`. @default 0
+   */
+  minRepeatGapMs?: number;
+  /** Faults after which a request may run again at once (SQLite Titanic's restart). @default none */
+  immediateRepeatFaults?: readonly string[];
 }
 
 interface Run {
@@ -182,6 +191,8 @@ export function checkTitanic(history: readonly Op[], options: TitanicCheckOption
   let executions = 0;
   let duplicates = 0;
   let explained = 0;
+  const minGap = options.minRepeatGapMs ?? 0;
+  const immediate = new Set(options.immediateRepeatFaults ?? []);
   const byFault: Record<string, number> = {};
   for (const [body, runs] of runsByBody) {
     executions += runs.length;
@@ -193,15 +204,21 @@ export function checkTitanic(history: readonly Op[], options: TitanicCheckOption
         .slice(0, k)
         .map(overlapping)
         .find((w) => w !== undefined);
-      if (window !== undefined) {
-        explained++;
-        byFault[`duplicates: ${window.fault}`] = (byFault[`duplicates: ${window.fault}`] ?? 0) + 1;
+      const ops = [...runs.slice(0, k).map((r) => r.invoke.index), run.invoke.index];
+      if (window === undefined) {
+        errors.push({ message: `${body} ran ${k + 1} times with no fault while an earlier run was in flight`, ops });
         continue;
       }
-      errors.push({
-        message: `${body} ran ${k + 1} times with no fault while an earlier run was in flight`,
-        ops: [...runs.slice(0, k).map((r) => r.invoke.index), run.invoke.index],
-      });
+      const gap = run.start - (runs[k - 1] as Run).start;
+      if (gap < minGap && !immediate.has(window.fault)) {
+        errors.push({
+          message: `${body} ran again ${Math.round(gap)} ms after its previous run (after ${window.fault}), sooner than ${minGap} ms`,
+          ops,
+        });
+        continue;
+      }
+      explained++;
+      byFault[`duplicates: ${window.fault}`] = (byFault[`duplicates: ${window.fault}`] ?? 0) + 1;
     }
   }
 
