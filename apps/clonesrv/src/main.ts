@@ -9,7 +9,8 @@
  *   node_modules/.bin/clonesrv --ha backup      # P 5593, peer 5590, Binary Star 5597 -> 5596
  *
  * Every flag can also come from ZPAT_CLONESRV_<FLAG> (ZPAT_CLONESRV_DATA_DIR); the command line
- * wins. Old names, kept for one release: --primary/--backup (--ha), --bstar-local/--bstar-remote
+ * wins. Every link to the peer can be pointed elsewhere (a proxy in front of each, for instance):
+ * --peer-snapshot, --peer-publisher, --peer-collector, --peer-hugz, --state-connect. Old names, kept for one release: --primary/--backup (--ha), --bstar-local/--bstar-remote
  * (--state-bind/--state-connect), --heartbeat-ms (--ha-heartbeat-ms).
  */
 import { Option } from 'commander';
@@ -37,7 +38,7 @@ import {
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import { BSTAR_HEARTBEAT_MS, type BStarRole } from '@zpatterns/bstar';
-import { CloneServer, cloneServerDefaults, portEndpoints } from '@zpatterns/clone';
+import { CloneServer, cloneServerDefaults, portEndpoints, serverAddress } from '@zpatterns/clone';
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
   ha?: BStarRole;
@@ -45,6 +46,10 @@ interface Flags extends ServerSecurityFlags, MetricsFlags {
   host: string;
   peerPort?: number;
   peerHost: string;
+  peerSnapshot?: string;
+  peerPublisher?: string;
+  peerCollector?: string;
+  peerHugz?: string;
   stateBind?: string;
   stateConnect?: string;
   haHeartbeatMs: number;
@@ -85,6 +90,26 @@ const program = createProgram(
     intFlag(1, 65_533),
   )
   .option('--peer-host <address>', "with --ha: the peer's address", '127.0.0.1')
+  .option(
+    '--peer-snapshot <endpoint>',
+    "with --ha: the peer's snapshot ROUTER, followed when passive (default: --peer-host, port Q)",
+    endpointFlag,
+  )
+  .option(
+    '--peer-publisher <endpoint>',
+    "with --ha: the peer's update PUB, followed when passive (default: --peer-host, port Q+1)",
+    endpointFlag,
+  )
+  .option(
+    '--peer-collector <endpoint>',
+    "with --ha: the peer's collector, where a split brain's loser hands its updates (default: --peer-host, port Q+2)",
+    endpointFlag,
+  )
+  .option(
+    '--peer-hugz <endpoint>',
+    "with --ha: where to hear the peer's HUGZ, which decide a split brain (default: --peer-publisher)",
+    endpointFlag,
+  )
   .option(
     '--state-bind <endpoint>',
     'with --ha: bind for our Binary Star state PUB (default: tcp://127.0.0.1:5596 primary, :5597 backup)',
@@ -137,6 +162,10 @@ const role: BStarRole | undefined = flags.ha;
 if (role === undefined) {
   for (const [flag, value] of [
     ['--peer-port', flags.peerPort],
+    ['--peer-snapshot', flags.peerSnapshot],
+    ['--peer-publisher', flags.peerPublisher],
+    ['--peer-collector', flags.peerCollector],
+    ['--peer-hugz', flags.peerHugz],
     ['--state-bind', flags.stateBind],
     ['--state-connect', flags.stateConnect],
   ] as const) {
@@ -144,6 +173,25 @@ if (role === undefined) {
   }
 }
 const port = flags.port ?? (role === undefined ? DEFAULT_PORT : PAIR[role].port);
+
+/**
+ * The peer's endpoints: `tcp://HOST:Q` for the book's layout, or each named on its own (a proxy
+ * in front of each link, a different layout), the rest derived from Q.
+ */
+function peerEndpoints(
+  side: BStarRole,
+): string | { snapshot: string; publisher: string; collector: string; hugz?: string } {
+  const base = `tcp://${flags.peerHost}:${flags.peerPort ?? PAIR[side].peerPort}`;
+  const { peerSnapshot, peerPublisher, peerCollector, peerHugz } = flags;
+  if ([peerSnapshot, peerPublisher, peerCollector, peerHugz].every((e) => e === undefined)) return base;
+  const derived = serverAddress(base);
+  return {
+    snapshot: peerSnapshot ?? derived.snapshot,
+    publisher: peerPublisher ?? derived.publisher,
+    collector: peerCollector ?? derived.collector,
+    ...(peerHugz === undefined ? {} : { hugz: peerHugz }),
+  };
+}
 const logger = createRootLogger({ name: 'clonesrv', level: flags.logLevel, pretty: flags.pretty });
 logDeprecations(logger);
 watchServerSecurity(secured, logger);
@@ -158,7 +206,7 @@ process.exitCode = await runDaemon({
             role,
             stateBind: flags.stateBind ?? PAIR[role].stateBind,
             stateConnect: flags.stateConnect ?? PAIR[role].stateConnect,
-            peer: `tcp://${flags.peerHost}:${flags.peerPort ?? PAIR[role].peerPort}`,
+            peer: peerEndpoints(role),
             heartbeatMs: flags.haHeartbeatMs,
           };
     const server = new CloneServer({

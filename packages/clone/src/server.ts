@@ -66,9 +66,10 @@ export interface ClonePairOptions {
   stateConnect: string;
   /**
    * The peer's Clone port P as `tcp://HOST:P`, or its snapshot and publisher endpoints (and its
-   * collector, where a server that loses a split brain hands its divergent updates).
+   * collector, where a server that loses a split brain hands its divergent updates; and `hugz`,
+   * where its HUGZ are heard for deciding a split brain, the publisher unless given).
    */
-  peer: string | (Omit<CloneServerAddress, 'collector'> & { collector?: string });
+  peer: string | (Omit<CloneServerAddress, 'collector'> & { collector?: string; hugz?: string });
   /** Binary Star heartbeat; the peer is dead after two. @default 1000 */
   heartbeatMs?: number;
 }
@@ -475,7 +476,8 @@ export class CloneServer extends Component<CloneServerStatus> {
       const watch = this.#peerWatch;
       if (watch !== undefined) {
         try {
-          watch.socket.connect(this.#peerAddress().publisher);
+          const peer = this.#peerAddress();
+          watch.socket.connect(peer.hugz ?? peer.publisher);
         } catch (err) {
           this.#unhealthy('replica', toError(err));
         }
@@ -854,7 +856,7 @@ export class CloneServer extends Component<CloneServerStatus> {
 
   // ---- pair: split brain ----------------------------------------------------------------------
 
-  #peerAddress(): Omit<CloneServerAddress, 'collector'> & { collector?: string } {
+  #peerAddress(): Omit<CloneServerAddress, 'collector'> & { collector?: string; hugz?: string } {
     const peer = this.#options.pair?.peer ?? '';
     return typeof peer === 'string' ? serverAddress(peer) : peer;
   }

@@ -116,6 +116,12 @@ export class Daemon implements AsyncDisposable {
     }
   }
 
+  /** Call `listener` with every log line from now on, across restarts; returns the unsubscribe. */
+  onLog(listener: (line: LogLine) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
   /**
    * Resolve with the first log line (from now on, or already seen when `includePast`) for which
    * `predicate` holds. Rejects if the process exits or `timeoutMs` passes first.

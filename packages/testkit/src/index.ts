@@ -23,9 +23,18 @@ export {
   pauseFault,
   runNemesis,
 } from './nemesis.js';
+export {
+  checkConvergence,
+  checkFinalState,
+  checkMonotonicReads,
+  checkNoLostWrites,
+  checkSequences,
+  cloneChecker,
+} from './checkers/clone.js';
 export { assertHistory, defaultHistoryDir, History, pairOps } from './history.js';
 
 export type { Fault, FaultKind, FaultWindow, RunNemesisOptions, ScheduledFault, ScheduleOptions } from './nemesis.js';
+export type { CloneCheckOptions } from './checkers/clone.js';
 export type { Checker, CheckResult, Op, OpType, PendingOp } from './history.js';
 export type { DaemonOptions, ExitStatus, LogLine } from './daemon.js';
 export type { FuzzOptions, FuzzReport } from './fuzz.js';
