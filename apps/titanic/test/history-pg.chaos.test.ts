@@ -1,8 +1,9 @@
 /**
- * The long Titanic history run on PostgreSQL (two instances), for `npm run chaos -- --seed N --minutes M`:
- * the seed and the length come from ZPATTERNS_CHAOS_SEED and ZPATTERNS_CHAOS_MINUTES (default a
- * seed from the time, 5 minutes), every fault of the nemesis in a seeded random order, database black holes and crashes included. A
- * failing run names its seed and history file.
+ * The long Titanic history run on PostgreSQL (two instances), for
+ * `npm run chaos -- --seed N --minutes M`: the seed and the length come from ZPATTERNS_CHAOS_SEED
+ * and ZPATTERNS_CHAOS_MINUTES (default a seed from the time, 5 minutes), every fault of the nemesis
+ * in a seeded random order, database black holes and crashes included. A failing run names its
+ * seed and history file.
  */
 import { usePostgres } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
