@@ -52,6 +52,7 @@ const SLOW_MS = 3000;
  * to the worker's start is the slack), except when a SQLite Titanic restarts.
  */
 const MIN_REPEAT_GAP_MS = DISPATCH_TIMEOUT_MS - 500;
+const SLOW_WORKERS = 4;
 /**
  * A request counts as in flight this long before its run starts and after it ends (the request
  * and its reply travelling, the reply's commit). The quiet gap between faults is longer than twice
@@ -131,7 +132,10 @@ export async function runTitanicHistory(options: TitanicRunOptions): Promise<Tit
         args: [
           ...['--broker', titanicLink.endpoint, ...storeArgs],
           ...['--heartbeat-ms', String(HEARTBEAT_MS), '--dispatch-timeout-ms', String(DISPATCH_TIMEOUT_MS)],
-          ...['--retry-max-ms', '500', '--request-workers', '8', '--concurrency', '16', '--log-level', 'info'],
+          ...['--retry-max-ms', '500', '--request-workers', '8', '--log-level', 'info'],
+          // No more dispatches in flight than `slow` has workers: a request that waits in the broker's
+          // queue counts against its dispatch timeout, and would be sent again while it runs.
+          ...['--concurrency', String(SLOW_WORKERS / (db === undefined ? 1 : 2))],
         ],
         readyTimeoutMs: 20_000,
       });
@@ -164,8 +168,7 @@ export async function runTitanicHistory(options: TitanicRunOptions): Promise<Tit
     const workers = [
       worker('echo-1', 'echo'),
       worker('echo-2', 'echo'),
-      worker('slow-1', 'slow'),
-      worker('slow-2', 'slow'),
+      ...Array.from({ length: SLOW_WORKERS }, (_, i) => worker(`slow-${i + 1}`, 'slow')),
     ];
     await Promise.all(workers.map((w) => w.start()));
     cleanup.push(() => Promise.all(workers.map((w) => w.close())));
@@ -294,8 +297,12 @@ export async function runTitanicHistory(options: TitanicRunOptions): Promise<Tit
       checkTitanic(ops, {
         inFlightMarginMs: IN_FLIGHT_MARGIN_MS,
         minRepeatGapMs: MIN_REPEAT_GAP_MS,
-        // A SQLite Titanic dispatches everything without a reply as soon as it restarts.
-        immediateRepeatFaults: db === undefined ? ['kill titanic', 'restart titanic'] : [],
+        // A SQLite Titanic dispatches everything without a reply as soon as it restarts. On
+        // PostgreSQL, the requests a killed instance held are sent again once their lease expires
+        // (shorter here than the dispatch timeout), and so are those held through a database
+        // outage longer than the lease.
+        immediateRepeatFaults:
+          db === undefined ? ['kill titanic', 'restart titanic'] : ['kill titanic', ...POSTGRES_FAULTS],
       }),
     );
     return { result, history, titanicStarts };

@@ -201,6 +201,12 @@ describe('checkTitanic', () => {
     });
     expect(result.errors).toEqual([]);
     expect(result.stats).toMatchObject({ duplicates: 2, duplicatesInFaultWindows: 2 });
+    // Another fault overlapping the same run does not take the exemption away.
+    h.fault(20, 40, 'cut link', 'partition');
+    expect(
+      checkTitanic(h.sorted(), { inFlightMarginMs: 100, minRepeatGapMs: 1000, immediateRepeatFaults: ['kill titanic'] })
+        .errors,
+    ).toEqual([]);
   });
 
   it('counts the duplicates of requests whose submission outcome is unknown too', () => {

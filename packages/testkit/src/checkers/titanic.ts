@@ -186,8 +186,8 @@ export function checkTitanic(history: readonly Op[], options: TitanicCheckOption
   const windows = faultWindows(history).filter(
     (w) => options.duplicateKinds === undefined || options.duplicateKinds.includes(w.kind),
   );
-  const overlapping = (run: Run): FaultWindow | undefined =>
-    windows.find((w) => w.start <= run.end + margin && w.end >= run.start - margin);
+  const overlapping = (run: Run): FaultWindow[] =>
+    windows.filter((w) => w.start <= run.end + margin && w.end >= run.start - margin);
   let executions = 0;
   let duplicates = 0;
   let explained = 0;
@@ -200,17 +200,15 @@ export function checkTitanic(history: readonly Op[], options: TitanicCheckOption
     for (let k = 1; k < runs.length; k++) {
       duplicates++;
       const run = runs[k] as Run;
-      const window = runs
-        .slice(0, k)
-        .map(overlapping)
-        .find((w) => w !== undefined);
+      const excuses = runs.slice(0, k).flatMap(overlapping);
+      const window = excuses[0];
       const ops = [...runs.slice(0, k).map((r) => r.invoke.index), run.invoke.index];
       if (window === undefined) {
         errors.push({ message: `${body} ran ${k + 1} times with no fault while an earlier run was in flight`, ops });
         continue;
       }
       const gap = run.start - (runs[k - 1] as Run).start;
-      if (gap < minGap && !immediate.has(window.fault)) {
+      if (gap < minGap && !excuses.some((w) => immediate.has(w.fault))) {
         errors.push({
           message: `${body} ran again ${Math.round(gap)} ms after its previous run (after ${window.fault}), sooner than ${minGap} ms`,
           ops,
