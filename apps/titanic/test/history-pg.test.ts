@@ -15,7 +15,7 @@ describe.skipIf(!postgres.available)('titanic on PostgreSQL: history under a see
   it('every acknowledged request is answered with its own single reply; runs again only after a fault', async () => {
     const { result, titanicStarts } = await runTitanicHistory({
       seed: 31,
-      durationMs: 28_000,
+      durationMs: 26_000,
       first: [...POSTGRES_FAULTS, 'kill titanic', 'restart titanic', 'partition titanic link'],
       postgres: postgres.cluster(),
     });

@@ -199,7 +199,7 @@ export async function runTitanicHistory(options: TitanicRunOptions): Promise<Tit
     ];
     if (db !== undefined && databaseLink !== undefined) {
       faults.push(
-        partitionFault('black-hole postgres', [databaseLink], { durationMs: [1500, 4000] }),
+        partitionFault('black-hole postgres', [databaseLink], { durationMs: [1500, 3000] }),
         // The crash and the restart (crash recovery) happen in start(); there is nothing to heal.
         { name: 'crash postgres', kind: 'kill', start: () => db.crash(), stop: () => Promise.resolve() },
       );
