@@ -260,6 +260,8 @@ describe('clonesrv alone', () => {
   it('bad flags: one line on stderr, exit code 2', async () => {
     for (const args of [
       ['--peer-port', '5566'],
+      ['--peer-hugz', 'tcp://127.0.0.1:5567'],
+      ['--ha', 'primary', '--peer-snapshot', 'nowhere'],
       ['--port', '70000'],
       ['--ha', 'leader'],
     ]) {

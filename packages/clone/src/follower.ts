@@ -16,6 +16,7 @@
 import type { Clock, Logger, Message, SecurityOptions, TimerHandle } from '@zpatterns/core';
 import {
   applyConnectSecurity,
+  applyPeerLimits,
   InvalidArgumentError,
   PeerLiveness,
   ServerRotation,
@@ -28,6 +29,7 @@ import { ReplicaCursor, type ResyncReason } from './cursor.js';
 import type { KvMsg } from './kvmsg.js';
 import { ReplicaError } from './errors.js';
 import { decodeKvMsg, encodeIcanhaz, HUGZ } from './kvmsg.js';
+import { OVER_LIMIT, watchPeerLink } from './peer-link.js';
 
 /** The two sockets a replica reads from one server. */
 export interface ReplicaSource {
@@ -68,6 +70,16 @@ export interface FollowerOptions {
   onHugz?(msg: KvMsg): void;
   /** A change a user would act on: connected, a server dead, a failover, a resync. */
   onEvent?(event: FollowerEvent): void;
+  /**
+   * Apply the process's frame limit (core's `applyPeerLimits`) to both sockets, as a server's
+   * bound sockets have it: a server following its peer. @default false
+   */
+  limitFrames?: boolean;
+  /**
+   * A message dropped: not a kvmsg (`subscriber` or `snapshot` socket), or a connection libzmq
+   * closed over a frame past the limit (the link is reopened; a snapshot under way starts over).
+   */
+  onBadMessage?(socket: 'subscriber' | 'snapshot', reason: string): void;
 }
 
 /** The follower's share of the client's counters (documented there). */
@@ -223,6 +235,10 @@ export class Follower {
     const ttl = this.#o.serverTtlMs;
     const sub = new zmq.Subscriber({ linger: this.#o.lingerMs });
     applyConnectSecurity(sub, this.#o.security);
+    if (this.#o.limitFrames === true) {
+      applyPeerLimits(sub);
+      watchPeerLink(sub, source.publisher, () => this.#bad('subscriber', OVER_LIMIT));
+    }
     for (const s of this.#o.subtrees) sub.subscribe(s);
     if (!this.#cursor.followsAll) sub.subscribe(HUGZ); // the book's clients miss HUGZ here
     this.#sub = sub;
@@ -300,6 +316,11 @@ export class Follower {
     }
   }
 
+  #bad(socket: 'subscriber' | 'snapshot', reason: string): void {
+    this.#stats.badMessages += 1;
+    this.#o.onBadMessage?.(socket, reason);
+  }
+
   /** Wait `ms` (cut short by close()); true when closed meanwhile. */
   async #backoff(ms: number): Promise<boolean> {
     let timer: TimerHandle | undefined;
@@ -317,8 +338,8 @@ export class Follower {
     let msg: KvMsg;
     try {
       msg = decodeKvMsg(message);
-    } catch {
-      this.#stats.badMessages += 1;
+    } catch (err) {
+      this.#bad('subscriber', toError(err).message);
       return false;
     }
     const verdict = this.#cursor.next(msg);
@@ -359,13 +380,23 @@ export class Follower {
   async #snapshot(index: number, source: ReplicaSource): Promise<SnapshotResult> {
     const dealer = new zmq.Dealer({ linger: 0 });
     applyConnectSecurity(dealer, this.#o.security);
-    this.#dealer = dealer;
-    dealer.connect(source.snapshot);
     let timedOut = false;
-    this.#onReplyTimeout = () => {
+    const abandon = (): void => {
       timedOut = true;
       dealer.close();
     };
+    if (this.#o.limitFrames === true) {
+      applyPeerLimits(dealer);
+      // the rest of this snapshot went with the connection: start over
+      const dropped = (): void => {
+        this.#bad('snapshot', OVER_LIMIT);
+        abandon();
+      };
+      watchPeerLink(dealer, source.snapshot, dropped, false);
+    }
+    this.#dealer = dealer;
+    dealer.connect(source.snapshot);
+    this.#onReplyTimeout = abandon;
     this.#reply.seen(index); // the wait for a reply starts now
     const entries = new Map<string, KvMsg>();
     // Each subtree's KTHXBAI carries the server's sequence at that moment; the stream is applied
@@ -383,8 +414,8 @@ export class Follower {
           let msg: KvMsg;
           try {
             msg = decodeKvMsg(frames);
-          } catch {
-            this.#stats.badMessages += 1;
+          } catch (err) {
+            this.#bad('snapshot', toError(err).message);
             continue;
           }
           if (msg.key === 'KTHXBAI') {

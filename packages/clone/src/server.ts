@@ -18,8 +18,6 @@
  * - with `dataDir`, updates are committed to SQLite before they are published.
  */
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type {
   CurveKeyPair,
   Logger,
@@ -32,6 +30,7 @@ import type {
 import {
   applyBindSecurity,
   applyConnectSecurity,
+  applyPeerLimits,
   Channel,
   Component,
   definedOnly,
@@ -51,10 +50,19 @@ import * as zmq from 'zeromq';
 import { serverAddress, type CloneServerAddress } from './client.js';
 import type { ResyncReason } from './cursor.js';
 import { Follower, type FollowerEvent } from './follower.js';
-import { CloneJournal, type JournalWrite } from './journal.js';
+import { CloneJournal } from './journal.js';
+import { MapJournal } from './map-journal.js';
 import type { KvMsg } from './kvmsg.js';
 import { decodeIcanhaz, decodeKvMsg, encodeHugz, encodeKthxbai, encodeKvMsg, HUGZ, isReservedKey } from './kvmsg.js';
-import { KvStore, ttlRemainingMs } from './store.js';
+import { OVER_LIMIT, watchPeerLink } from './peer-link.js';
+import {
+  decodeSplitBrainQuery,
+  handOver,
+  keepDivergent,
+  SplitBrainArbiter,
+  type SplitBrainOutcome,
+} from './split-brain.js';
+import { KvStore } from './store.js';
 
 /** The Binary Star side of a pair. */
 export interface ClonePairOptions {
@@ -165,7 +173,11 @@ export interface CloneServerStats {
   snapshotsRefused: number;
   /** Keys deleted because their TTL ran out (active only). */
   expired: number;
-  /** Malformed messages on any port, dropped and logged. */
+  /**
+   * Malformed messages on any socket, dropped and logged: the public ports, and the links to the
+   * peer (HUGZ watch, and a passive's update stream and snapshot), where a connection libzmq
+   * closed over a frame past the size limit counts one too (the link is reopened).
+   */
   badMessages: number;
   /** Snapshot requests dropped because the Binary Star vote went against us. */
   votesRejected: number;
@@ -187,7 +199,10 @@ export interface CloneServerStats {
   replayed: number;
   /** Journal batches committed. */
   commits: number;
-  /** Journal commits that failed (their updates were neither applied nor published). */
+  /**
+   * Journal writes that failed. An active's batch is then neither applied nor published; a
+   * passive's (applied already) is written by the next write, which replaces the journal whole.
+   */
   journalFailures: number;
 }
 
@@ -206,13 +221,16 @@ export type CloneServerStatus =
       readonly to: CloneServerRole;
     }
   | {
-      /** Both servers of the pair were active; the data decided which one stays. */
+      /**
+       * Both servers of the pair were active; the data decided which one stays. Reported once
+       * per split brain, when decided: both sides froze their sequence and exchanged it.
+       */
       readonly type: 'split-brain';
       /** Whether this server stays active (the other steps down and hands its updates over). */
       readonly stays: boolean;
-      /** This server's sequence. */
+      /** This server's sequence, frozen when it saw the split brain. */
       readonly sequence: bigint;
-      /** The peer's sequence as its last HUGZ showed it, when one was heard. */
+      /** The peer's, as it answered (frozen too); undefined when it stopped being active first. */
       readonly peerSequence: bigint | undefined;
     }
   | {
@@ -220,6 +238,10 @@ export type CloneServerStatus =
       readonly type: 'unhealthy';
       /** Which and why, as in `health.reason`. */
       readonly reason: string;
+    }
+  | {
+      /** `health` turned true again: the journal takes writes again (and nothing else is wrong). */
+      readonly type: 'healthy';
     }
   | ServerDeadStatus
   | {
@@ -248,7 +270,10 @@ type ResolvedOptions = Required<Omit<CloneServerOptions, 'clock' | 'logger' | 'p
 /** Snapshot requests that may wait for a slot; more are dropped. */
 const MAX_QUEUED_SNAPSHOTS = 10_000;
 
-/** UUIDs remembered for duplicate detection. */
+/**
+ * UUIDs remembered for duplicate detection (ours as active, the active's as passive): a client
+ * copy of one of these is never sequenced again, however late it comes.
+ */
 const RECENT_UUIDS = 100_000;
 
 interface Pending {
@@ -291,14 +316,22 @@ export class CloneServer extends Component<CloneServerStatus> {
   readonly #timers = new Set<TimerHandle>();
   readonly #bstar: BinaryStar | undefined;
   #peerWatch: Channel<zmq.Subscriber> | undefined;
-  /** The peer's sequence as its last HUGZ showed it. */
+  /**
+   * The peer's sequence as its last HUGZ showed it: logged with a split brain, for the operator
+   * (the decision itself is taken on numbers exchanged at that moment; see split-brain.ts).
+   */
   #peerSequence: bigint | undefined;
-  /** Active: the last update to each key this server sequenced in its current term as active. */
+  /**
+   * Active: the last update to each key this server sequenced in its current term as active, all
+   * of them (a key whose TTL ran out leaves it): what it hands over if it loses a split brain.
+   */
   #term = new Map<string, KvMsg>();
+  /** A pair: decides a split brain on numbers both servers agree on. */
+  readonly #arbiter: SplitBrainArbiter | undefined;
   /** UUIDs of recently sequenced updates (ours or the active's), oldest first: duplicates are dropped. */
   readonly #recent = new Set<string>();
   #lostSplitBrain = false;
-  #journal: CloneJournal | undefined;
+  #journal: MapJournal | undefined;
   /** Active: sequenced, not yet committed (with a journal). Passive: replicated, not yet committed. */
   #batch: { msg: KvMsg; expiry: boolean }[] = [];
   /** With a journal: the last sequence handed out; the store's is the last one committed. */
@@ -308,10 +341,14 @@ export class CloneServer extends Component<CloneServerStatus> {
   #follower: Follower | undefined;
   /** Passive: client updates not yet seen from the active, oldest first, by UUID (hex). */
   readonly #pending = new Map<string, Pending>();
-  /** Passive: the active's updates whose client copy has not arrived yet, by UUID (hex). */
-  readonly #seenFromActive = new Map<string, { at: number; copies: number }>();
+  /**
+   * Passive: the active's anonymous updates whose client copy has not arrived yet, by key and
+   * value, oldest first; bounded by count (RECENT_UUIDS), never by age.
+   */
+  readonly #seenFromActive = new Map<string, { copies: number }>();
   #refusedLoggedAt = -Infinity;
-  #health: CloneServerHealth = { ok: true };
+  /** What is wrong, by cause (the replica loop, the journal): healthy when empty. */
+  readonly #faults = new Map<'replica' | 'journal', string>();
   #snapshotsRunning = 0;
   readonly #snapshotQueue: { identity: Buffer; subtree: string }[] = [];
   /** Clients (identities, hex) with a snapshot running or waiting: one each at most. */
@@ -370,8 +407,20 @@ export class CloneServer extends Component<CloneServerStatus> {
         clock: this.#clock,
         ...(pair.heartbeatMs === undefined ? {} : { heartbeatMs: pair.heartbeatMs }),
         ...(options.logger === undefined ? {} : { logger: options.logger }),
-        resolveSplitBrain: () => this.#resolveSplitBrain(),
+        resolveSplitBrain: () => this.#arbiter?.onPeerActive() ?? pair.role === 'primary',
         ...(security === undefined ? {} : { curve: pairStateCurve(security) }),
+      });
+      this.#arbiter = new SplitBrainArbiter({
+        role: pair.role,
+        heartbeatMs: pair.heartbeatMs ?? 1000,
+        peerSnapshot: () => this.#peerAddress().snapshot,
+        security: peerSecurity(options.security),
+        clock: this.#clock,
+        log: this.#log,
+        sequence: () => this.#store.sequence,
+        active: () => this.#role === 'active',
+        freeze: () => this.#commit(),
+        decided: (outcome) => this.#splitBrainDecided(outcome),
       });
     }
   }
@@ -397,19 +446,27 @@ export class CloneServer extends Component<CloneServerStatus> {
   }
 
   /**
-   * Whether this server works as it should: false once the passive's replica loop has failed or a
-   * journal commit has failed (`reason` says which and why). clonesrv's /healthz answers 503 then.
+   * Whether this server works as it should: false while the passive's replica loop has failed or
+   * the last journal write failed (`reason` says which and why); a journal write that succeeds
+   * again makes it true. clonesrv's /healthz answers 503 meanwhile.
    */
   get health(): CloneServerHealth {
-    return this.#health;
+    const [reason] = this.#faults.values();
+    return reason === undefined ? { ok: true } : { ok: false, reason };
   }
 
   #unhealthy(what: 'replica' | 'journal', err: Error): void {
-    const wasOk = this.#health.ok;
+    const wasOk = this.#faults.size === 0;
     const reason = `${what}: ${err.message}`;
-    this.#health = { ok: false, reason };
+    this.#faults.set(what, reason);
     this.#log.error({ err, what }, 'clone server unhealthy');
     if (wasOk) this.emit({ type: 'unhealthy', reason });
+  }
+
+  #recovered(what: 'replica' | 'journal'): void {
+    if (!this.#faults.delete(what)) return;
+    this.#log.warn({ what, healthy: this.#faults.size === 0 }, 'clone server recovered');
+    if (this.#faults.size === 0) this.emit({ type: 'healthy' });
   }
 
   #setRole(to: CloneServerRole): void {
@@ -426,11 +483,20 @@ export class CloneServer extends Component<CloneServerStatus> {
   /** Load the journal, bind the three sockets, join the pair if any, and start serving. */
   protected override async onStart(signal: AbortSignal): Promise<void> {
     if (this.#options.dataDir !== undefined) {
-      this.#journal = new CloneJournal(this.#options.dataDir, { fsync: this.#o.fsync });
-      const { sequence, entries } = this.#journal.load();
+      const journal = new CloneJournal(this.#options.dataDir, { fsync: this.#o.fsync });
+      this.#journal = new MapJournal(journal, this.#store, () => this.#clock.now(), {
+        committed: () => (this.#stats.commits += 1),
+        failed: (err, updates) => {
+          this.#stats.journalFailures += 1;
+          this.#log.error({ err: toError(err), updates }, 'journal commit failed');
+          this.#unhealthy('journal', toError(err));
+        },
+        recovered: () => this.#recovered('journal'),
+      });
+      const { sequence, entries } = journal.load();
       this.#store.replace(entries, sequence, this.#clock.now());
       this.#staged = sequence;
-      this.#log.info({ path: this.#journal.path, sequence, keys: entries.length }, 'journal loaded');
+      this.#log.info({ path: journal.path, sequence, keys: entries.length }, 'journal loaded');
     }
     throwIfAborted(signal);
     const linger = this.#o.lingerMs;
@@ -451,9 +517,10 @@ export class CloneServer extends Component<CloneServerStatus> {
       if (guard !== undefined) this.#guards.push(guard);
     }
     if (this.#bstar !== undefined) {
-      // The peer's HUGZ, always: its sequence is what a split brain is decided by.
+      // The peer's HUGZ, always: what it last showed of its sequence, for the split-brain log.
       const watch = new zmq.Subscriber({ linger: 0 });
       applyConnectSecurity(watch, peerSecurity(this.#options.security));
+      applyPeerLimits(watch);
       watch.subscribe(HUGZ);
       this.#peerWatch = new Channel(watch, { name: 'peer-hugz', logger: this.#log });
     }
@@ -477,7 +544,11 @@ export class CloneServer extends Component<CloneServerStatus> {
       if (watch !== undefined) {
         try {
           const peer = this.#peerAddress();
-          watch.socket.connect(peer.hugz ?? peer.publisher);
+          const endpoint = peer.hugz ?? peer.publisher;
+          watchPeerLink(watch.socket, endpoint, () =>
+            this.#bad(new ProtocolError(`${OVER_LIMIT}; reconnected`), 'peer-hugz'),
+          );
+          watch.socket.connect(endpoint);
         } catch (err) {
           this.#unhealthy('replica', toError(err));
         }
@@ -492,6 +563,7 @@ export class CloneServer extends Component<CloneServerStatus> {
       }
       await bstar.start();
       void snapshot.start((m) => {
+        if (this.#onSplitBrainQuery(m)) return;
         if (bstar.vote()) this.#onSnapshotRequest(m);
         else this.#stats.votesRejected += 1;
       });
@@ -501,6 +573,7 @@ export class CloneServer extends Component<CloneServerStatus> {
     });
     this.#every(this.#o.flushIntervalMs, () => {
       if (this.#role === 'active') this.#expire();
+      if (this.#batch.length === 0) this.#journal?.retry();
     });
     this.#log.info(
       { endpoints: this.endpoints, role: this.#role, pair: this.#options.pair?.role, sequence: this.sequence },
@@ -551,31 +624,28 @@ export class CloneServer extends Component<CloneServerStatus> {
     if (batch.length === 0) return;
     this.#batch = [];
     const msgs = batch.map((b) => b.msg);
-    if (!this.#journalWrite(msgs, this.#staged)) {
+    if (this.#journal?.write(msgs, this.#staged) === false) {
       // Nothing was applied or published: those sequence numbers were never seen by anyone.
       this.#staged = this.#store.sequence;
       for (const b of batch) if (b.expiry) this.#store.rearmExpiry(b.msg.key);
       return;
     }
     const now = this.#clock.now();
-    for (const msg of msgs) {
+    for (const { msg, expiry } of batch) {
       this.#store.applySequenced(msg, now);
-      this.#sequenced(msg);
+      this.#sequenced(msg, expiry);
       this.#publisher?.post(encodeKvMsg(msg));
     }
   }
 
   /** Active: `msg` is applied with its sequence; remember it for duplicates and a split brain. */
-  #sequenced(msg: KvMsg): void {
+  #sequenced(msg: KvMsg, expiry = false): void {
+    if (expiry) this.#term.delete(msg.key); // gone here; the winner of a split brain expires its own
     if (msg.uuid.length === 0) return; // expiry deletes and the book's clients' anonymous updates
     this.#remember(msg.uuid);
     if (this.#bstar === undefined) return;
     this.#term.delete(msg.key);
     this.#term.set(msg.key, msg);
-    if (this.#term.size > this.#o.maxPending) {
-      const oldest = this.#term.keys().next();
-      if (oldest.done !== true) this.#term.delete(oldest.value);
-    }
   }
 
   #remember(uuid: Buffer): void {
@@ -588,34 +658,13 @@ export class CloneServer extends Component<CloneServerStatus> {
     }
   }
 
-  #journalWrite(batch: readonly KvMsg[], sequence: bigint): boolean {
-    const journal = this.#journal;
-    if (journal === undefined) return true;
-    try {
-      journal.write(this.#toWrites(batch), sequence);
-      this.#stats.commits += 1;
-      return true;
-    } catch (err) {
-      this.#stats.journalFailures += 1;
-      this.#log.error({ err: toError(err), updates: batch.length }, 'journal commit failed; updates not applied');
-      this.#unhealthy('journal', toError(err));
-      return false;
-    }
-  }
-
-  #toWrites(msgs: readonly KvMsg[]): JournalWrite[] {
-    const wall = Date.now();
-    return msgs.map((msg) => {
-      const left = msg.body.length === 0 ? 0 : ttlRemainingMs(msg.properties);
-      return { msg, expiresAtWallMs: left === 0 ? 0 : wall + left };
-    });
-  }
-
   #expire(): void {
+    if (this.#arbiter?.frozen === true) return; // nothing is sequenced until a split brain is decided
     const now = this.#clock.now();
     if (this.#journal === undefined) {
       for (const msg of this.#store.expire(now)) {
         this.#stats.expired += 1;
+        this.#term.delete(msg.key);
         this.#publisher?.post(encodeKvMsg(msg));
       }
       return;
@@ -705,7 +754,7 @@ export class CloneServer extends Component<CloneServerStatus> {
       this.#bad(err, 'collector');
       return;
     }
-    if (this.#role === 'active') {
+    if (this.#role === 'active' && this.#arbiter?.frozen !== true) {
       if (update.uuid.length > 0 && this.#recent.has(update.uuid.toString('hex'))) {
         this.#stats.duplicates += 1; // sequenced already (a handed-over update, or a resend)
         return;
@@ -714,7 +763,14 @@ export class CloneServer extends Component<CloneServerStatus> {
       this.#sequenceAndPublish(update);
       return;
     }
-    // Passive, or not yet decided: hold it until the active publishes it (model six).
+    // Passive, not yet decided, or frozen by a split brain: hold it until the active publishes it
+    // (model six), or this server replays it on becoming (or staying) active, unless the
+    // active has sequenced it already, however long ago: a late copy replayed on failover would
+    // bring back a value that newer writes replaced.
+    if (update.uuid.length > 0 && this.#recent.has(update.uuid.toString('hex'))) {
+      this.#stats.duplicates += 1;
+      return;
+    }
     const id = pendingId(update);
     if (this.#consumeSeen(id)) return; // the active's copy came first
     if (this.#pending.size >= this.#o.maxPending) {
@@ -734,7 +790,7 @@ export class CloneServer extends Component<CloneServerStatus> {
     else this.#pending.set(id, { msg: update, at: this.#clock.now(), copies: 1 });
   }
 
-  /** Passive: one of the active's updates matches this id; true if it was recorded as seen. */
+  /** Passive: one of the active's anonymous updates matches this id; true if it was recorded as seen. */
   #consumeSeen(id: string): boolean {
     const seen = this.#seenFromActive.get(id);
     if (seen === undefined) return false;
@@ -751,29 +807,46 @@ export class CloneServer extends Component<CloneServerStatus> {
     const follower = this.#follower;
     this.#follower = undefined;
     void follower?.close();
-    // Client updates the old active never published: sequence and publish them now, in order.
+    this.#arbiter?.reset();
     this.#staged = this.#store.sequence;
     this.#term = new Map();
     this.#lostSplitBrain = false;
+    const replayed = this.#replayPending();
+    this.#log.info({ from: was, replayed, sequence: this.sequence }, 'clone server active');
+  }
+
+  /**
+   * Client updates held (as passive, or frozen by a split brain) that no active sequenced:
+   * sequence and publish them now, in order. Returns how many.
+   */
+  #replayPending(): number {
+    let replayed = 0;
     for (const { msg } of this.#pending.values()) {
+      if (msg.uuid.length > 0 && this.#recent.has(msg.uuid.toString('hex'))) {
+        this.#stats.duplicates += 1; // the old active sequenced it: never again
+        continue;
+      }
+      replayed += 1;
       this.#stats.replayed += 1;
       this.#sequenceAndPublish(msg);
     }
-    this.#log.info({ from: was, replayed: this.#pending.size, sequence: this.sequence }, 'clone server active');
     this.#pending.clear();
     this.#seenFromActive.clear();
+    return replayed;
   }
 
   #becomePassive(): void {
     const pair = this.#options.pair;
     if (pair === undefined) return;
     this.#setRole('passive');
+    this.#arbiter?.reset();
     this.#batch = [];
     let handover: KvMsg[] = [];
+    let handingOver = false;
     if (this.#lostSplitBrain) {
       this.#lostSplitBrain = false;
       handover = [...this.#term.values()];
-      this.#keepDivergent(handover);
+      keepDivergent(this.#options.dataDir, handover, this.#log);
     }
     this.#term = new Map();
     const follower = new Follower({
@@ -784,6 +857,10 @@ export class CloneServer extends Component<CloneServerStatus> {
       clock: this.#clock,
       security: peerSecurity(this.#options.security),
       logger: this.#log.child({ peer: true }),
+      limitFrames: true,
+      onBadMessage: (socket, reason) => {
+        if (this.#follower === follower) this.#bad(new ProtocolError(reason), `peer-${socket}`);
+      },
       onSnapshot: (entries, sequence) => {
         if (this.#follower !== follower) return;
         this.#store.replace(
@@ -798,9 +875,15 @@ export class CloneServer extends Component<CloneServerStatus> {
         this.#pending.clear();
         for (const e of entries) if (e.uuid.length > 0) this.#remember(e.uuid);
         this.#journalReplace();
-        if (handover.length > 0) {
-          void this.#handOver(handover);
+        if (handover.length > 0 && !handingOver) {
+          // what a failed hand-over did not send goes again with the next snapshot (a resync)
+          const updates = handover;
           handover = [];
+          handingOver = true;
+          void this.#handOver(updates).then((rest) => {
+            handover = [...rest, ...handover];
+            handingOver = false;
+          });
         }
       },
       onUpdate: (msg) => {
@@ -839,10 +922,18 @@ export class CloneServer extends Component<CloneServerStatus> {
     const pending = this.#pending.get(id);
     if (pending !== undefined) {
       if (--pending.copies === 0) this.#pending.delete(id);
-    } else {
+    } else if (msg.uuid.length === 0) {
+      // An anonymous update (the book's clients) can only be matched by key and value, copy for
+      // copy; one with a UUID is in #recent, which is what a late client copy is checked against.
       const seen = this.#seenFromActive.get(id);
       if (seen !== undefined) seen.copies += 1;
-      else this.#seenFromActive.set(id, { at: now, copies: 1 });
+      else {
+        this.#seenFromActive.set(id, { copies: 1 });
+        if (this.#seenFromActive.size > RECENT_UUIDS) {
+          const oldest = this.#seenFromActive.keys().next();
+          if (oldest.done !== true) this.#seenFromActive.delete(oldest.value);
+        }
+      }
     }
     this.#store.applySequenced(msg, now);
     if (this.#journal !== undefined) {
@@ -861,84 +952,65 @@ export class CloneServer extends Component<CloneServerStatus> {
     return typeof peer === 'string' ? serverAddress(peer) : peer;
   }
 
+  /** The peer asks who stays (split-brain.ts); true if `message` was that question. */
+  #onSplitBrainQuery(message: Message): boolean {
+    const [identity, ...rest] = message;
+    if (identity === undefined || this.#arbiter === undefined) return false;
+    let peerSequence: bigint | undefined;
+    try {
+      peerSequence = decodeSplitBrainQuery(rest);
+    } catch (err) {
+      this.#bad(err, 'snapshot', identity);
+      return true;
+    }
+    if (peerSequence === undefined) return false;
+    this.#snapshot?.post([identity, ...this.#arbiter.answer(peerSequence)]);
+    return true;
+  }
+
   /**
-   * Both servers are active. The one that has sequenced more (the higher sequence; the peer's as
-   * its last HUGZ showed it) stays active, on a tie the primary: a server restarted without its
-   * journal never wins against the one holding the map. The loser hands over what it sequenced in
-   * its term as active (see #becomePassive).
+   * A split brain is decided (split-brain.ts). The winner resumes and replays what it held; the
+   * loser stays frozen until Binary Star steps it down, then hands over its term (#becomePassive).
    */
-  #resolveSplitBrain(): boolean {
-    const mine = this.#store.sequence;
-    const peer = this.#peerSequence;
-    const role = this.#options.pair?.role ?? 'primary';
-    const stays = peer === undefined ? role === 'primary' : mine > peer || (mine === peer && role === 'primary');
+  #splitBrainDecided({ stays, sequence, peerSequence }: SplitBrainOutcome): void {
     this.#stats.splitBrains += 1;
     this.#log.error(
-      { sequence: mine, peerSequence: peer, role, stays, divergent: this.#term.size },
+      {
+        sequence,
+        peerSequence,
+        peerLastHugz: this.#peerSequence,
+        role: this.#options.pair?.role,
+        stays,
+        divergent: this.#term.size,
+      },
       stays
         ? 'split brain: both servers active; this one has more, it stays active'
         : 'split brain: both servers active; the peer has more, this one steps down',
     );
     if (!stays) this.#lostSplitBrain = true;
-    this.emit({ type: 'split-brain', stays, sequence: mine, peerSequence: peer });
-    return stays;
+    this.emit({ type: 'split-brain', stays, sequence, peerSequence });
+    if (stays && this.#role === 'active') this.#replayPending();
   }
 
-  /** Write the losing side's divergent updates to `dataDir/split-brain-<time>.jsonl` and log it. */
-  #keepDivergent(updates: readonly KvMsg[]): void {
-    let file: string | undefined;
-    const dir = this.#options.dataDir;
-    if (dir !== undefined && updates.length > 0) {
-      file = join(dir, `split-brain-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
-      try {
-        const lines = updates.map((m) =>
-          JSON.stringify({
-            key: m.key,
-            sequence: String(m.sequence),
-            uuid: m.uuid.toString('hex'),
-            properties: Object.fromEntries(m.properties),
-            body: m.body.toString('base64'),
-          }),
-        );
-        writeFileSync(file, `${lines.join('\n')}\n`);
-      } catch (err) {
-        this.#log.error({ err: toError(err), file }, 'split brain: could not write the divergent updates');
-        file = undefined;
-      }
-    }
-    this.#log.error(
-      { updates: updates.length, file, keys: updates.slice(0, 20).map((m) => m.key) },
-      'split brain lost: handing the updates sequenced here to the active',
-    );
+  /** Hand the term of a lost split brain to the winner's collector (split-brain.ts). */
+  async #handOver(updates: readonly KvMsg[]): Promise<KvMsg[]> {
+    const collector = this.#peerAddress().collector;
+    if (collector === undefined) return [];
+    const security = peerSecurity(this.#options.security);
+    const sent = await handOver(collector, updates, security, this.#log);
+    this.#stats.splitBrainHandedOver += sent;
+    return updates.slice(sent);
   }
 
   /**
-   * Send the divergent updates to the winner's collector as client updates, with their UUIDs: it
-   * sequences the ones it never had and drops the others as duplicates.
+   * Passive: commit what was replicated from the active (nothing to publish). The map holds it
+   * already: if the commit fails, the journal is behind and the next write replaces it whole.
    */
-  async #handOver(updates: readonly KvMsg[]): Promise<void> {
-    const collector = this.#peerAddress().collector;
-    if (collector === undefined) return;
-    const pub = new zmq.XPublisher({ linger: 2000, sendHighWaterMark: 0, receiveTimeout: 10_000 });
-    applyConnectSecurity(pub, peerSecurity(this.#options.security));
-    try {
-      pub.connect(collector);
-      await pub.receive(); // the winner's collector has subscribed: nothing sent is dropped
-      for (const msg of updates) await pub.send(encodeKvMsg({ ...msg, sequence: 0n }));
-      this.#stats.splitBrainHandedOver += updates.length;
-    } catch (err) {
-      this.#log.error({ err: toError(err), updates: updates.length }, 'split brain: hand-over failed');
-    } finally {
-      pub.close();
-    }
-  }
-
-  /** Passive: commit what was replicated from the active (nothing to publish). */
   #flushReplicated(): void {
     this.#flushScheduled = false;
     const batch = this.#batch.map((b) => b.msg);
     this.#batch = [];
-    if (batch.length > 0) this.#journalWrite(batch, this.#store.sequence);
+    if (batch.length > 0 && this.#journal?.write(batch, this.#store.sequence) === false) this.#journal.markBehind();
   }
 
   /** The active is alive (a HUGZ): what it has not published by now, it never will. */
@@ -949,23 +1021,14 @@ export class CloneServer extends Component<CloneServerStatus> {
       this.#pending.delete(id);
       this.#stats.pendingExpired += 1;
     }
-    for (const [id, { at }] of this.#seenFromActive) {
-      if (at > horizon) break;
-      this.#seenFromActive.delete(id);
-    }
   }
 
+  /** Passive: a snapshot replaced the map; the journal must follow, whole. */
   #journalReplace(): void {
-    const journal = this.#journal;
-    if (journal === undefined) return;
+    if (this.#journal === undefined) return;
     this.#batch = [];
-    const entries = [...this.#store.snapshot('', this.#clock.now())];
-    try {
-      journal.replace(this.#toWrites(entries), this.#store.sequence);
-      this.#stats.commits += 1;
-    } catch (err) {
-      this.#log.error({ err: toError(err) }, 'journal replace failed');
-    }
+    this.#journal.markBehind();
+    this.#journal.sync();
   }
 
   #bad(err: unknown, socket: string, peer?: Buffer): void {
@@ -991,6 +1054,7 @@ export class CloneServer extends Component<CloneServerStatus> {
     for (const t of this.#timers) this.#clock.clearTimeout(t);
     this.#timers.clear();
     if (this.#role === 'active') this.#commit();
+    this.#arbiter?.close();
     await this.#follower?.close();
     await this.#bstar?.close();
     await this.#peerWatch?.close();

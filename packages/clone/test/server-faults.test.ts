@@ -13,12 +13,13 @@ import {
   useDisposables,
   type TcpProxy,
 } from '@zpatterns/testkit';
+import type { Clock } from '@zpatterns/core';
 import * as zmq from 'zeromq';
 import { encodeIcanhaz, encodeKvMsg } from '../src/kvmsg.js';
 import { describe, expect, it, vi } from 'vitest';
 import { CloneClient } from '../src/client.js';
 import { CloneJournal } from '../src/journal.js';
-import { CloneServer, type CloneServerOptions } from '../src/server.js';
+import { CloneServer, type ClonePairOptions, type CloneServerOptions } from '../src/server.js';
 
 vi.setConfig({ testTimeout: 60_000 });
 
@@ -54,13 +55,151 @@ describe('journal commit failure', () => {
     await expect(c.commit('/lost', 'never published')).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
     expect(write).toHaveBeenCalled();
     expect(s.sequence).toBe(1n);
-    expect(s.health).toMatchObject({ ok: false });
+    expect(s.stats.journalFailures).toBe(1);
     const fresh = await client(s);
     expect(fresh.get('/lost')).toBeUndefined();
     // the next commit gets the next sequence, and nobody resyncs on a HUGZ ahead of them
     expect(await c.commit('/next', '2')).toBe(2n);
     await eventually(() => fresh.get('/next') !== undefined, { what: 'fresh client follows' });
     expect(c.stats.gaps + fresh.stats.gaps).toBe(0);
+  });
+
+  it('turns healthy again once the journal takes writes, and says so on the status feed', async () => {
+    const s = await server({ dataDir: tempDir() });
+    const events = feed(s);
+    const c = await client(s, 1500);
+    await c.commit('/ok', '1');
+    const write = failJournal('write', () => true);
+    await expect(c.commit('/lost', 'x')).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
+    expect(s.health.ok).toBe(false);
+    write.mockRestore();
+    // no write needed: the server retries on its own
+    await eventually(() => s.health.ok, { what: 'healthy again' });
+    expect(events.filter((e) => e === 'unhealthy' || e === 'healthy')).toEqual(['unhealthy', 'healthy']);
+  });
+});
+
+/** The `type` of every status event of `s` from now on. */
+function feed(s: CloneServer): string[] {
+  const events: string[] = [];
+  void (async () => {
+    for await (const e of s.status()) events.push(e.type);
+  })();
+  return events;
+}
+
+/** Make `method` of every journal throw while `when(path)` says so (the disk is full). */
+function failJournal(method: 'write' | 'replace', when: (path: string) => boolean) {
+  const proto = CloneJournal.prototype;
+  const real = Object.getOwnPropertyDescriptor(proto, method)?.value as CloneJournal['write'];
+  const spy = vi.spyOn(proto, method).mockImplementation(function (
+    this: CloneJournal,
+    ...args: Parameters<CloneJournal['write']>
+  ) {
+    if (when(this.path)) throw new Error('disk full');
+    real.apply(this, args);
+  });
+  defer(() => spy.mockRestore());
+  return spy;
+}
+
+/** The map a server restarted alone from `dataDir` serves, and its sequence. */
+async function restartedFrom(dataDir: string): Promise<{ map: [string, string][]; sequence: bigint }> {
+  const s = await server({ dataDir });
+  const c = await client(s);
+  const out = { map: sorted(c), sequence: s.sequence };
+  await c.close();
+  await s.close();
+  return out;
+}
+
+function sorted(c: CloneClient): [string, string][] {
+  return c
+    .entries()
+    .map(([k, v]): [string, string] => [k, v.toString()])
+    .sort(([a], [b]) => a.localeCompare(b));
+}
+
+describe('a passive whose journal fails', () => {
+  /** A pair whose backup keeps a journal in `dataDir`. */
+  async function journaledPair(dataDir: string, before?: (p: CloneServer) => Promise<void>) {
+    const [pState, bState] = [ipcEndpoint('pj-state'), ipcEndpoint('bj-state')];
+    const p = track(
+      new CloneServer({
+        hugzIntervalMs: 50,
+        pair: {
+          role: 'primary',
+          stateBind: pState,
+          stateConnect: bState,
+          heartbeatMs: 200,
+          peer: { snapshot: ipcEndpoint('pj-u1'), publisher: ipcEndpoint('pj-u2') },
+        },
+      }),
+    );
+    await p.start();
+    const writer = track(new CloneClient({ servers: [{ ...p.endpoints }], serverTtlMs: 2000 }));
+    await writer.start();
+    await before?.(p);
+    for (let i = 0; i < 5; i += 1) await writer.commit(`/before/${i}`, `v${i}`);
+    const b = track(
+      new CloneServer({
+        hugzIntervalMs: 50,
+        flushIntervalMs: 50,
+        dataDir,
+        pair: {
+          role: 'backup',
+          stateBind: bState,
+          stateConnect: pState,
+          heartbeatMs: 200,
+          peer: { snapshot: p.endpoints.snapshot, publisher: p.endpoints.publisher },
+        },
+      }),
+    );
+    return { p, b, writer };
+  }
+
+  it('a failed batch: the journal is rewritten whole, never a newer sequence over a map missing it', async () => {
+    const dir = tempDir();
+    const { p, b, writer } = await journaledPair(dir);
+    const events = feed(b);
+    await b.start();
+    await eventually(() => b.role === 'passive' && b.sequence === p.sequence, { what: 'backup following' });
+    let failing = true;
+    failJournal('write', (path) => failing && path.startsWith(dir));
+    await writer.commit('/lost-batch', 'kept');
+    await eventually(() => b.stats.journalFailures >= 1 && b.sequence === p.sequence, { what: 'backup batch failed' });
+    failing = false;
+    const commits = b.stats.commits;
+    await writer.commit('/after', 'next');
+    await eventually(() => b.sequence === p.sequence && b.stats.commits > commits, { what: 'backup wrote again' });
+    const healthy = b.health.ok;
+    const expected = { map: sorted(writer), sequence: p.sequence };
+    await b.close();
+    expect(await restartedFrom(dir)).toEqual(expected);
+    expect(healthy).toBe(true);
+    expect(events.filter((e) => e === 'unhealthy' || e === 'healthy')).toEqual(['unhealthy', 'healthy']);
+  });
+
+  it('a failed snapshot replace: the next write replaces it, so a restart serves the map its sequence says', async () => {
+    const dir = tempDir();
+    const { p, b, writer } = await journaledPair(dir);
+    let failing = true;
+    const replace = failJournal('replace', (path) => failing && path.startsWith(dir));
+    const events = feed(b);
+    await b.start();
+    await eventually(() => b.role === 'passive' && b.sequence === p.sequence && replace.mock.calls.length > 0, {
+      what: 'backup snapshot taken, journal replace failed',
+    });
+    failing = false;
+    const commits = b.stats.commits;
+    await writer.commit('/after', 'next');
+    await eventually(() => b.sequence === p.sequence && b.stats.commits > commits, { what: 'backup wrote again' });
+    const healthy = b.health.ok;
+    const expected = { map: sorted(writer), sequence: p.sequence };
+    await b.close();
+    expect(await restartedFrom(dir)).toEqual(expected);
+    expect(healthy).toBe(true);
+    expect(events.filter((e) => e === 'unhealthy' || e === 'healthy')).toEqual(['unhealthy', 'healthy']);
   });
 });
 
@@ -126,6 +265,90 @@ describe('pending replay on failover', () => {
     await eventually(() => b.role === 'active' && c.currentServer === 1, { what: 'failover', timeoutMs: 20_000 });
     await c.commit('/after', 'failover');
     expect(c.get('/k')?.toString()).toBe('new');
+    // the snapshot could not say whether the two held writes were sequenced: both are dropped,
+    // none is replayed (a replay of both would also end with 'new', so count them)
+    expect(b.stats.pendingDropped).toBeGreaterThanOrEqual(2);
+    expect(b.stats.replayed).toBe(0);
+  });
+
+  it('never replays a client copy that reaches the passive long after the active sequenced it', async () => {
+    const [pState, bState] = [ipcEndpoint('pl-state'), ipcEndpoint('bl-state')];
+    const pair = (role: 'primary' | 'backup', peer: ClonePairOptions['peer']): ClonePairOptions => ({
+      role,
+      stateBind: role === 'primary' ? pState : bState,
+      stateConnect: role === 'primary' ? bState : pState,
+      heartbeatMs: 200,
+      peer,
+    });
+    const p = track(
+      new CloneServer({
+        hugzIntervalMs: 50,
+        pair: pair('primary', { snapshot: ipcEndpoint('pl-u1'), publisher: ipcEndpoint('pl-u2') }),
+      }),
+    );
+    await p.start();
+    // the backup's clock can be moved ahead: 11 s pass for it in an instant
+    let skew = 0;
+    const clock: Clock = {
+      now: () => performance.now() + skew,
+      setTimeout: (fn, ms) => setTimeout(fn, ms),
+      clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+    };
+    const b = track(
+      new CloneServer({
+        hugzIntervalMs: 50,
+        peerTtlMs: 60_000,
+        clock,
+        pair: pair('backup', { snapshot: p.endpoints.snapshot, publisher: p.endpoints.publisher }),
+      }),
+    );
+    await b.start();
+    await eventually(() => p.role === 'active' && b.role === 'passive', { what: 'pair settled' });
+    // writer `late` reaches the backup's collector through a link that holds its bytes
+    const link = track(await startTcpProxy({ target: b.endpoints.collector }));
+    const late = track(
+      new CloneClient({
+        servers: [{ ...p.endpoints }, { ...b.endpoints, collector: link.endpoint }],
+        serverTtlMs: 1000,
+      }),
+    );
+    const prompt = await pairClient([p, b]);
+    await late.start();
+    await late.commit('/warm', 'up');
+    await eventually(() => b.sequence === p.sequence, { what: 'backup following' });
+
+    link.blackhole();
+    await late.commit('/k', 'old'); // acknowledged; its copy to the backup is held
+    await prompt.commit('/k', 'new'); // acknowledged later: the value to keep
+    await eventually(() => b.sequence === p.sequence, { what: 'backup replicated both' });
+    // a probe only the backup holds (no UUID, never published): its pruning shows the backup's
+    // pending timer has run past the 11 s
+    const probe = track(new zmq.XPublisher({ linger: 0 }));
+    probe.connect(b.endpoints.collector);
+    await probe.receive();
+    await probe.send(
+      encodeKvMsg({
+        key: '/probe',
+        sequence: 0n,
+        uuid: Buffer.alloc(0),
+        properties: new Map(),
+        body: Buffer.from('x'),
+      }),
+    );
+    await eventually(() => b.pendingCount === 1, { what: 'probe pending' });
+    skew += 11_000;
+    await eventually(() => b.stats.pendingExpired === 1, { what: 'the backup pruned what is 11 s old' });
+
+    link.forward(); // the copy of 'old' reaches the backup 11 s (by its clock) after it was sequenced
+    await eventually(() => b.pendingCount + b.stats.duplicates >= 1, { what: 'late copy handled' });
+    await p.close();
+    await eventually(() => b.role === 'active' && prompt.currentServer === 1, {
+      what: 'failover',
+      timeoutMs: 20_000,
+    });
+    await prompt.commit('/after', 'failover');
+    expect(prompt.get('/k')?.toString()).toBe('new');
+    expect(b.stats.replayed).toBe(0);
   });
 
   it('does not replay an update without a UUID that the active published', async () => {

@@ -263,6 +263,23 @@ describe('split brain', () => {
     expect(messages(checkMonotonicReads(h.ops))).toMatch(/client-2 read client-1 k=p1/);
   });
 
+  it("the split starts with the fault that led to it, not with the loser's whole term", () => {
+    const h = build();
+    h.role('primary', 'active', 0);
+    h.write('client-1', 'k', 'old', 'ok', { sequence: 3, server: 'primary', at: 10 }); // replicated long before
+    h.fault('pair cut', 50, 290);
+    h.write('client-1', 'k', 'cut', 'ok', { sequence: 4, server: 'primary', at: 60 }); // after the cut, before the vote
+    h.role('backup', 'active', 100);
+    h.write('client-2', 'j', 'b1', 'ok', { sequence: 4, server: 'backup', at: 210 });
+    h.splitBrain('primary', false, 300);
+    h.role('primary', 'passive', 301);
+    expect(checkSequences(h.ops)).toMatchObject({ valid: true, stats: { splitBrainSequences: 1 } });
+    h.final('client-2', { k: 'cut', j: 'b1' }, 400);
+    expect(checkFinalState(h.ops, options).valid).toBe(true);
+    h.final('client-1', { k: 'old', j: 'b1' }, 400);
+    expect(messages(checkFinalState(h.ops, options))).toMatch(/client-1 ends with k=old, expected cut/);
+  });
+
   it('without a split brain lost, one number for two updates is an error', () => {
     const h = build();
     h.write('client-1', 'k', 'p2', 'ok', { sequence: 5, server: 'primary' });

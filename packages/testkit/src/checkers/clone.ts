@@ -87,7 +87,7 @@ function model(history: readonly Op[]): Model {
   const reads: Op[] = [];
   const finals: Op[] = [];
   const losses: { server: string; time: number }[] = [];
-  const activations: { server: string; time: number }[] = [];
+  const roles: { server: string; time: number; active: boolean }[] = [];
   for (const op of history) {
     if ((op.f === 'write' || op.f === 'delete') && op.type === 'invoke' && op.key !== undefined) {
       const value = op.f === 'delete' ? undefined : str(op.value);
@@ -114,20 +114,34 @@ function model(history: readonly Op[]): Model {
       finals.push(op);
     } else if (op.f === 'split-brain' && op['stays'] === false) {
       losses.push({ server: op.server ?? op.process, time: op.time });
-    } else if (op.f === 'role' && op.value === 'active') {
-      activations.push({ server: op.server ?? op.process, time: op.time });
+    } else if (op.f === 'role') {
+      roles.push({ server: op.server ?? op.process, time: op.time, active: op.value === 'active' });
     }
   }
 
   const epochAt = (time: number) => losses.filter((l) => l.time <= time).length;
-  /** When `server` lost the split brain it was in at `time` (both servers active), if it did. */
-  const loserTermEnd = (server: string | undefined, time: number): number | undefined => {
-    if (server === undefined) return undefined;
-    const loss = losses.find((l) => l.server === server && l.time >= time);
-    if (loss === undefined) return undefined;
-    const otherActive = activations.filter((a) => a.server !== server && a.time <= loss.time).at(-1);
-    return otherActive !== undefined && otherActive.time <= time ? loss.time : undefined;
+  /** When `server` became active for the term that includes `time` (undefined if not active then). */
+  const activeSince = (server: string, time: number): number | undefined => {
+    const last = roles.filter((r) => r.server === server && r.time <= time).at(-1);
+    return last?.active === true ? last.time : undefined;
   };
+  const faults = faultWindows(history);
+  /**
+   * Each lost split brain, as the window in which the two sides diverged: from the start of the
+   * fault under way when the winner became active (or from then) to the loss, within the loser's
+   * term as active.
+   */
+  const splits = losses.flatMap((loss) => {
+    const loserSince = activeSince(loss.server, loss.time);
+    const winner = roles.filter((r) => r.server !== loss.server && r.time <= loss.time).at(-1);
+    if (loserSince === undefined || winner?.active !== true) return [];
+    const cause = faults.filter((f) => f.start <= winner.time && f.end >= winner.time).at(0);
+    const from = Math.max(loserSince, Math.min(winner.time, cause?.start ?? winner.time));
+    return [{ server: loss.server, from, to: loss.time }];
+  });
+  /** When `server` lost the split brain it was in at `time`, if it was the loser of one then. */
+  const loserTermEnd = (server: string | undefined, time: number): number | undefined =>
+    splits.find((sp) => sp.server === server && sp.from <= time && time <= sp.to)?.to;
   const ordAt = (server: string | undefined, time: number, sequence: bigint) => {
     const end = loserTermEnd(server, time);
     return { ord: [end !== undefined ? epochAt(end) : epochAt(time), sequence] as Ord, end };
