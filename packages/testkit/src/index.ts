@@ -58,3 +58,7 @@ export type {
   TcpProxy,
   TcpProxyOptions,
 } from './tcp-proxy.js';
+export { checkMajordomo, majordomoChecker } from './checkers/majordomo.js';
+export { checkTitanic, titanicChecker } from './checkers/titanic.js';
+export type { MajordomoCheckOptions } from './checkers/majordomo.js';
+export type { TitanicCheckOptions } from './checkers/titanic.js';

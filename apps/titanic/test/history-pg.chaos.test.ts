@@ -1,0 +1,30 @@
+/**
+ * The long Titanic history run on PostgreSQL (two instances), for
+ * `npm run chaos -- --seed N --minutes M`: the seed and the length come from ZPATTERNS_CHAOS_SEED
+ * and ZPATTERNS_CHAOS_MINUTES (default a seed from the time, 5 minutes), every fault of the nemesis
+ * in a seeded random order, database black holes and crashes included. A failing run names its
+ * seed and history file.
+ */
+import { usePostgres } from '@zpatterns/testkit';
+import { describe, expect, it } from 'vitest';
+import { runTitanicHistory } from './history-run.js';
+
+const seed = Number(process.env['ZPATTERNS_CHAOS_SEED'] ?? Date.now() % 1_000_000);
+const minutes = Number(process.env['ZPATTERNS_CHAOS_MINUTES'] ?? 5);
+const postgres = usePostgres();
+
+describe.skipIf(!postgres.available)('titanic on PostgreSQL: history under a seeded nemesis, long run', () => {
+  it(
+    `seed ${seed}, ${minutes} min: every acknowledged request is answered with its own single reply`,
+    async () => {
+      const { result } = await runTitanicHistory({
+        seed,
+        durationMs: Math.round(minutes * 60_000),
+        postgres: postgres.cluster(),
+      });
+      console.info(`titanic-pg history, seed ${seed}: ${JSON.stringify(result.stats)}`);
+      expect(result.stats?.['acknowledged']).toBeGreaterThan(0);
+    },
+    minutes * 60_000 + 120_000,
+  );
+});
