@@ -39,7 +39,7 @@ afterAll(async () => {
 });
 
 describe.each(packages)('$name', (pkg) => {
-  it('has the metadata a registry page needs, a README that opens with its install line, and a changelog', async () => {
+  it('has the metadata a registry page needs, a README that opens with how to install or run it, and a changelog', async () => {
     const m = pkg.manifest as Record<string, unknown> & { repository?: { directory?: string }; files?: string[] };
     expect(m['repository']).toMatchObject({ type: 'git', directory: pkg.dir.slice(root.length + 1) });
     expect(typeof m['homepage']).toBe('string');
@@ -50,7 +50,13 @@ describe.each(packages)('$name', (pkg) => {
     expect(m.files).toEqual(expect.arrayContaining(['dist', 'CHANGELOG.md']));
     const readme = (await readFile(join(pkg.dir, 'README.md'), 'utf8')).split('\n');
     expect(readme[0]).toMatch(/^# /);
-    expect(readme.slice(1, 5)).toEqual(['', '```sh', `npm install ${pkg.name}`, '```']);
+    if (pkg.library) {
+      expect(readme.slice(1, 5)).toEqual(['', '```sh', `npm install ${pkg.name}`, '```']);
+    } else {
+      // An app's README opens with running it from a clone, and keeps the install line for releases.
+      expect(readme.slice(1, 8).join('\n')).toContain('node_modules/.bin/');
+      expect(readme.join('\n')).toContain(`npm install ${pkg.name}`);
+    }
     const changelog = await readFile(join(pkg.dir, 'CHANGELOG.md'), 'utf8');
     expect(changelog.startsWith(`# ${pkg.name}\n`)).toBe(true);
     expect(changelog).toContain(`## ${String(m['version'])}`);
