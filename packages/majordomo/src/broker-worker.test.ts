@@ -15,6 +15,7 @@ const request: PendingRequest = {
   deadline: 1000,
   bytes: 5,
   clientKey: undefined,
+  span: undefined,
 };
 
 function logged(): { log: pino.Logger; lines: Record<string, unknown>[] } {
