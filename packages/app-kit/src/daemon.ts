@@ -20,6 +20,7 @@
  * (ERR_BIND)`, see `startup.ts`), exit 1, and nothing else: no 'ready', no 'stopped'.
  */
 import type { Logger } from 'pino';
+import { AbortError } from '@zpatterns/core';
 import type { MetricsServer } from './metrics.js';
 import { reportStartupFailure } from './startup.js';
 
@@ -79,7 +80,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   const onSignal = (signal: NodeJS.Signals): void => {
     if (++signals === 1) {
       requested(signal);
-      starting.abort(new Error(`${signal} during start-up`));
+      starting.abort(new AbortError(`${signal} during start-up`));
       return;
     }
     if (endDelay !== undefined) {

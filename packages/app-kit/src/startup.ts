@@ -26,7 +26,9 @@ export class StartupError extends ZPatternsError<StartupErrorCode> {
 
 /** What a start-up failure says: `message` reads after `<program>: `; `code` goes in brackets. */
 export interface StartupFailure {
+  /** What went wrong, in a few words: `cannot bind tcp://127.0.0.1:5555: address in use`. */
   message: string;
+  /** The error's code, e.g. `ERR_BIND`. */
   code: string;
 }
 

@@ -3,5 +3,5 @@
  * may change in any release.
  */
 export { persistentRetryDelay } from './backoff.js';
-export { failSpan, SpanKinds, startSpan, tracingAvailable } from './tracing.js';
+export { failSpan, failSpanAs, SpanKinds, startSpan, tracingAvailable } from './tracing.js';
 export type { TraceSpan } from './tracing.js';

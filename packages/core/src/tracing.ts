@@ -61,6 +61,16 @@ export function startSpan(
   return tracer.startSpan(name, { kind, attributes });
 }
 
+/**
+ * End `span` as failed where there is no error object, only an outcome: `error.type` is `type`
+ * (e.g. `refused`, `expired`), status ERROR with `message`.
+ */
+export function failSpanAs(span: TraceSpan, type: string, message: string): void {
+  span.setAttribute('error.type', type);
+  span.setStatus({ code: STATUS_ERROR, message });
+  span.end();
+}
+
 /** End `span` as failed by `caught`: `error.type` (the error's `code`, else its name), status ERROR. */
 export function failSpan(span: TraceSpan, caught: unknown): void {
   const err = toError(caught);

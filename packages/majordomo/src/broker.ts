@@ -44,7 +44,7 @@ import { BrokerService } from './broker-service.js';
 import { brokerSnapshot, type BrokerSnapshot } from './broker-snapshot.js';
 import { WarningLimiter } from './broker-warnings.js';
 import { BrokerWorker, type PendingRequest } from './broker-worker.js';
-import { failSpan, SpanKinds, startSpan, tracingAvailable } from '@zpatterns/core/internal';
+import { failSpanAs, SpanKinds, startSpan, tracingAvailable } from '@zpatterns/core/internal';
 import { BrokerBindError } from './errors.js';
 import {
   decodeInbound,
@@ -497,12 +497,12 @@ export class Broker extends Component<BrokerStatus> {
     const clientBytes = this.#clientBytes.get(clientKey(request)) ?? 0;
     if (clientBytes + request.bytes > this.#options.maxQueuedBytesPerClient) {
       this.#refuseClientShare(service, request, clientBytes);
-      if (request.span !== undefined) failSpan(request.span, new Error('refused: client share'));
+      if (request.span !== undefined) failSpanAs(request.span, 'refused', 'the client has its share of the queue');
       return;
     }
     if (this.#queuedBytes + request.bytes > limit) {
       this.#stats.refusedRequests++;
-      if (request.span !== undefined) failSpan(request.span, new Error('refused: maxQueuedBytes'));
+      if (request.span !== undefined) failSpanAs(request.span, 'refused', 'the queue holds maxQueuedBytes');
       this.#overloadWarnings.warn(
         {
           service: service.key,
@@ -797,7 +797,7 @@ export class Broker extends Component<BrokerStatus> {
       } else {
         this.#stats.droppedRequests++;
         this.#stats.lostInFlight++;
-        if (request.span !== undefined) failSpan(request.span, new Error(`lost with its worker: ${reason}`));
+        if (request.span !== undefined) failSpanAs(request.span, 'lost', `lost with its worker: ${reason}`);
         this.#workerWarnings.warn(
           { worker: worker.id, service: service.key, client: request.client.toString('hex'), reason },
           'in-flight request lost with its worker (service not idempotent; the client retries)',
@@ -905,7 +905,7 @@ export class Broker extends Component<BrokerStatus> {
       let count = 0;
       for (let head = service.queue.peek(); head !== undefined && head.deadline <= now; head = service.queue.peek()) {
         const dropped = this.#dequeue(service);
-        if (dropped?.span !== undefined) failSpan(dropped.span, new Error('expired: requestTtlMs'));
+        if (dropped?.span !== undefined) failSpanAs(dropped.span, 'expired', 'waited longer than requestTtlMs');
         count++;
       }
       if (count > 0) {
