@@ -287,7 +287,11 @@ export class TitanicClient extends Component<TitanicClientStatus> {
     }
   }
 
-  async #submit(service: string | Buffer, body: Frame | readonly Frame[], options: TitanicCallOptions): Promise<string> {
+  async #submit(
+    service: string | Buffer,
+    body: Frame | readonly Frame[],
+    options: TitanicCallOptions,
+  ): Promise<string> {
     const frames = Array.isArray(body) ? (body as readonly Frame[]) : [body as Frame];
     const reply = await this.#request(TSP_SERVICE.REQUEST, encodeSubmit(service, frames), options);
     const uuid = decodeSubmitted(reply);
