@@ -32,6 +32,7 @@ import {
   type ServerDeadStatus,
   type ServerAliveStatus,
 } from '@zpatterns/core';
+import { failSpan, SpanKinds, startSpan, type TraceSpan } from '@zpatterns/core/internal';
 import { FreelanceOptionsError, FreelanceTimeoutError } from './errors.js';
 import { decodeClientInbound, decodeRequestId, encodePing, encodeRequest, encodeRequestId } from './protocol.js';
 import { ServerTable, type FreelanceStrategy, type ServerEntry, type ServerState } from './servers.js';
@@ -150,6 +151,8 @@ interface Pending {
   readonly body: Frames;
   readonly tried: string[];
   readonly attemptTimeoutMs: number;
+  /** The request's CLIENT span, when OpenTelemetry is installed. */
+  readonly span: TraceSpan | undefined;
   attempts: number;
   /** Servers of the current attempt. */
   targets: ServerEntry[];
@@ -306,6 +309,27 @@ export class FreelanceClient extends Component<FreelanceClientStatus> {
     if (!(attemptTimeoutMs > 0)) {
       throw new FreelanceOptionsError(`attemptTimeoutMs must be > 0, got ${attemptTimeoutMs}`);
     }
+    // With OpenTelemetry installed: one CLIENT span per call, an event per server tried, the outcome.
+    const span = startSpan('@zpatterns/freelance', 'freelance', SpanKinds.client, { 'rpc.system': 'freelance' });
+    const replied = this.#send(body, timeoutMs, attemptTimeoutMs, span, signal);
+    if (span === undefined) return replied;
+    try {
+      const reply = await replied;
+      span.end();
+      return reply;
+    } catch (err) {
+      failSpan(span, err);
+      throw err;
+    }
+  }
+
+  #send(
+    body: Frames,
+    timeoutMs: number,
+    attemptTimeoutMs: number,
+    span: TraceSpan | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Buffer[]> {
     const id = this.#nextId++;
     this.#stats.requests++;
     return new Promise<Buffer[]>((resolve, reject) => {
@@ -316,6 +340,7 @@ export class FreelanceClient extends Component<FreelanceClientStatus> {
         body,
         tried: [],
         attemptTimeoutMs,
+        span,
         attempts: 0,
         targets: [],
         attemptTimer: undefined,
@@ -353,7 +378,9 @@ export class FreelanceClient extends Component<FreelanceClientStatus> {
     if (p.attempts > 0) this.#stats.resends++;
     p.attempts++;
     p.targets = targets;
+    p.span?.setAttribute('freelance.attempts', p.attempts);
     for (const target of targets) {
+      p.span?.addEvent('attempt', { 'freelance.attempt': p.attempts, 'server.address': target.endpoint });
       p.tried.push(target.endpoint);
       target.inFlight.add(p.id);
       target.sent++;
@@ -413,6 +440,7 @@ export class FreelanceClient extends Component<FreelanceClientStatus> {
     }
     entry.replies++;
     this.#stats.replies++;
+    p.span?.setAttribute('server.address', entry.endpoint);
     this.#settle(p);
     p.resolve(inbound.body);
   }

@@ -21,6 +21,7 @@ import {
   WarningLimiter,
   systemClock,
 } from '@zpatterns/core';
+import { failSpan, SpanKinds, startSpan, type TraceSpan } from '@zpatterns/core/internal';
 import { FreelanceBindError, FreelanceOptionsError } from './errors.js';
 import { checkBindEndpoint, concreteBindEndpoint, defaultPublicEndpoint } from './endpoint.js';
 import { decodeServerInbound, encodePong, encodeReply } from './protocol.js';
@@ -274,21 +275,26 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
     }
     this.#stats.requests++;
     this.#inFlight++;
+    // With OpenTelemetry installed: one SERVER span per request handled.
+    const span = startSpan('@zpatterns/freelance', 'freelance', SpanKinds.server, {
+      'rpc.system': 'freelance',
+      'server.address': this.#endpoint ?? '',
+    });
     // A synchronous handler (the echo) is answered here, without a promise per request.
     let result: Frames | Promise<Frames>;
     try {
       result = this.#handler(inbound.body, { peer: inbound.peer, control: inbound.control });
     } catch (caught) {
-      this.#failed(inbound.peer, caught);
+      this.#failed(inbound.peer, caught, span);
       this.#done();
       return;
     }
     if (!isPromiseLike(result)) {
-      this.#reply(inbound.peer, inbound.control, result);
+      this.#reply(inbound.peer, inbound.control, result, span);
       this.#done();
       return;
     }
-    void this.#serve(inbound.peer, inbound.control, result);
+    void this.#serve(inbound.peer, inbound.control, result, span);
     if (this.#inFlight >= this.#maxConcurrent) {
       if (!this.#saturated) {
         this.#saturated = true;
@@ -299,21 +305,23 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
     }
   }
 
-  async #serve(peer: Buffer, control: Buffer, pending: Promise<Frames>): Promise<void> {
+  async #serve(peer: Buffer, control: Buffer, pending: Promise<Frames>, span: TraceSpan | undefined): Promise<void> {
     try {
-      this.#reply(peer, control, await pending);
+      this.#reply(peer, control, await pending, span);
     } catch (caught) {
-      this.#failed(peer, caught);
+      this.#failed(peer, caught, span);
     } finally {
       this.#done();
     }
   }
 
-  #reply(peer: Buffer, control: Buffer, reply: Frames): void {
+  #reply(peer: Buffer, control: Buffer, reply: Frames, span: TraceSpan | undefined): void {
     if (this.#channel?.post(encodeReply(peer, control, reply)) === true) this.#stats.replies++;
+    span?.end();
   }
 
-  #failed(peer: Buffer, caught: unknown): void {
+  #failed(peer: Buffer, caught: unknown, span: TraceSpan | undefined): void {
+    if (span !== undefined) failSpan(span, caught);
     this.#stats.handlerErrors++;
     this.#log.warn({ peer: peer.toString('hex'), err: toError(caught) }, 'handler failed; request dropped');
   }

@@ -26,6 +26,7 @@ import {
   type ServerDeadStatus,
   type ServerAliveStatus,
 } from '@zpatterns/core';
+import { failSpan, SpanKinds, startSpan, type TraceSpan } from '@zpatterns/core/internal';
 import {
   MajordomoClient,
   majordomoClientDefaults,
@@ -253,6 +254,44 @@ export class TitanicClient extends Component<TitanicClientStatus> {
     body: Frame | readonly Frame[] = [],
     options: TitanicCallOptions = {},
   ): Promise<string> {
+    const name = typeof service === 'string' ? service : service.toString('latin1');
+    return this.#traced(TSP_SERVICE.REQUEST, { 'rpc.service': name }, async (span) => {
+      const uuid = await this.#submit(service, body, options);
+      span?.setAttribute('titanic.uuid', uuid);
+      return uuid;
+    });
+  }
+
+  /**
+   * Run one TSP call in a CLIENT span named after its TSP service, when OpenTelemetry is installed;
+   * a failure ends the span with status ERROR.
+   */
+  async #traced<T>(
+    method: string,
+    attributes: Record<string, string>,
+    run: (span: TraceSpan | undefined) => Promise<T>,
+  ): Promise<T> {
+    const span = startSpan('@zpatterns/titanic', method, SpanKinds.client, {
+      'rpc.system': 'titanic',
+      'rpc.method': method,
+      ...attributes,
+    });
+    if (span === undefined) return run(undefined);
+    try {
+      const result = await run(span);
+      span.end();
+      return result;
+    } catch (err) {
+      failSpan(span, err);
+      throw err;
+    }
+  }
+
+  async #submit(
+    service: string | Buffer,
+    body: Frame | readonly Frame[],
+    options: TitanicCallOptions,
+  ): Promise<string> {
     const frames = Array.isArray(body) ? (body as readonly Frame[]) : [body as Frame];
     const reply = await this.#request(TSP_SERVICE.REQUEST, encodeSubmit(service, frames), options);
     const uuid = decodeSubmitted(reply);
@@ -268,6 +307,14 @@ export class TitanicClient extends Component<TitanicClientStatus> {
   /** Ask once for the reply (`titanic.reply`). Never consumes it: poll as often as you like. */
   async poll(uuid: string, options: TitanicCallOptions = {}): Promise<PollResult> {
     const id = checkUuid(uuid);
+    return this.#traced(TSP_SERVICE.REPLY, { 'titanic.uuid': id }, async (span) => {
+      const result = await this.#poll(id, options);
+      span?.setAttribute('titanic.status', result.status);
+      return result;
+    });
+  }
+
+  async #poll(id: string, options: TitanicCallOptions): Promise<PollResult> {
     const reply = decodeTspReply(await this.#request(TSP_SERVICE.REPLY, encodeUuidRequest(id), options));
     if (typeof reply === 'string') throw new TitanicBadReplyError(`titanic.reply: ${reply}`);
     this.#counters.polls++;
@@ -348,6 +395,10 @@ export class TitanicClient extends Component<TitanicClientStatus> {
   /** Tell Titanic to forget the request and its reply (`titanic.close`). Idempotent. */
   async closeRequest(uuid: string, options: TitanicCallOptions = {}): Promise<void> {
     const id = checkUuid(uuid);
+    return this.#traced(TSP_SERVICE.CLOSE, { 'titanic.uuid': id }, () => this.#closeRequest(id, options));
+  }
+
+  async #closeRequest(id: string, options: TitanicCallOptions): Promise<void> {
     const reply = decodeTspReply(await this.#request(TSP_SERVICE.CLOSE, encodeUuidRequest(id), options));
     if (typeof reply === 'string') throw new TitanicBadReplyError(`titanic.close: ${reply}`);
     if (reply.status === '500') throw new TitanicServerError();

@@ -44,6 +44,7 @@ import {
   sleep,
   definedOnly,
 } from '@zpatterns/core';
+import { failSpan, SpanKinds, startSpan } from '@zpatterns/core/internal';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { isMmiService } from '@zpatterns/majordomo/protocol';
@@ -363,6 +364,17 @@ export class Dispatcher {
     const signal = this.#abort.signal;
     const options = { timeoutMs: this.#o.timeoutMs, retries: 0, signal };
     let sent = false;
+    // With OpenTelemetry installed: one CLIENT span per dispatch, its outcome as `titanic.outcome`.
+    const span = startSpan('@zpatterns/titanic', serviceName(job), SpanKinds.client, {
+      'rpc.system': 'majordomo',
+      'rpc.service': serviceName(job),
+      'titanic.uuid': job.uuid,
+      'titanic.probe': probe,
+    });
+    const end = (outcome: DispatchOutcome): void => {
+      span?.setAttribute('titanic.outcome', outcome);
+      span?.end();
+    };
     try {
       let request: StoredRequest | undefined;
       if (this.#keeper !== undefined) {
@@ -370,6 +382,7 @@ export class Dispatcher {
         if (body === undefined) {
           // The lease ran out (renewals failed): another instance may hold it now. Not ours to send.
           this.#keeper.drop(job.uuid, 'lease expired before dispatch');
+          end('lease-expired');
           return;
         }
         request = { uuid: job.uuid, service: job.service, body };
@@ -380,6 +393,7 @@ export class Dispatcher {
         // Closed (or already answered) since it was queued.
         this.#stats.skipped++;
         this.queue.remove(job.uuid);
+        end('skipped');
         return;
       }
       // The broker answers mmi.* itself: there is no worker to ask about.
@@ -394,11 +408,13 @@ export class Dispatcher {
           // Hand it (and the service's other queued requests) back with the circuit's backoff:
           // held here they would fill this instance's claim room and stall every other service.
           if (this.#keeper !== undefined) this.#releaseAfterFailure(job, now, this.#keeper);
+          end('no-worker');
           return;
         }
       }
       if (this.#keeper !== undefined && this.#keeper.holds(job.uuid) === undefined) {
         this.#keeper.drop(job.uuid, 'lease expired before dispatch');
+        end('lease-expired');
         return;
       }
       sent = true;
@@ -410,8 +426,18 @@ export class Dispatcher {
       this.#stats.replies++;
       this.#keeper?.forget(job.uuid);
       this.queue.succeeded(job);
+      end('replied');
     } catch (caught) {
-      this.#failed(job, sent, toError(caught));
+      const err = toError(caught);
+      if (span !== undefined) {
+        const code = (err as { code?: unknown }).code;
+        span.setAttribute(
+          'titanic.outcome',
+          this.#abort.signal.aborted ? 'abandoned' : code === 'ERR_TIMEOUT' ? 'timeout' : 'error',
+        );
+        failSpan(span, err);
+      }
+      this.#failed(job, sent, err);
     } finally {
       // Kept through close(): a request abandoned in flight is handed back with what remains of its timeout.
       if (!this.#abort.signal.aborted) this.#sentAt.delete(job.uuid);
@@ -544,6 +570,9 @@ export class Dispatcher {
     return this.#closing;
   }
 }
+
+/** How one dispatch ended, as the span's `titanic.outcome` (failures: `timeout`, `error`, `abandoned`). */
+type DispatchOutcome = 'replied' | 'no-worker' | 'skipped' | 'lease-expired';
 
 function serviceName(job: Job): string {
   return job.service.toString('utf8');
