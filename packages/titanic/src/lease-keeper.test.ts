@@ -242,6 +242,24 @@ describe('LeaseKeeper: claims', () => {
     expect(clock.pending).toBe(0);
   });
 
+  it('claims at once on a submission, and polls claimIntervalMs after that round', async () => {
+    const { clock, store, port, keeper } = setup();
+    keeper.start();
+    await settle();
+    clock.advance(200); // the poll is due at 1500
+    store.add('r1');
+    keeper.submitted(Buffer.from('echo'));
+    await settle();
+    expect(port.claimedBatches).toEqual([[], ['r1']]);
+    clock.advance(499); // 1699: no poll at 1500, the next at 1700
+    await settle();
+    expect(store.of('claim')).toHaveLength(2);
+    clock.advance(1);
+    await settle();
+    expect(store.of('claim')).toHaveLength(3);
+    await keeper.stop();
+  });
+
   it('runs one claim round at a time, and one more for any number of wants meanwhile', async () => {
     const { store, keeper } = setup();
     const g = gate();
@@ -325,6 +343,30 @@ describe('LeaseKeeper: claims', () => {
     expect(keeper.pendingOf(Buffer.from('c'))).toBe(0);
     keeper.submitted(Buffer.from('b'));
     expect(keeper.pendingOf(Buffer.from('b'))).toBe(4);
+  });
+
+  it('keeps the per-service submissions made while the count runs on top of it', async () => {
+    let answer!: (counts: Map<string, number>) => void;
+    const leases = new MemoryLeases(new ManualClock());
+    leases.countPendingByService = () => new Promise((resolve) => (answer = resolve));
+    const k = new LeaseKeeper(leases, new FakePort(), {
+      instance: 'A',
+      leaseMs: 3000,
+      claimIntervalMs: 500,
+      storeRetryDelay: retry,
+      clock: new ManualClock(),
+      log: pino({ level: 'silent' }),
+      stats: { claimed: 0, leasesLost: 0, released: 0, storeErrors: 0 },
+    });
+    const a = Buffer.from('a');
+    k.submitted(a);
+    k.submitted(a);
+    const refreshing = k.refreshBacklog();
+    k.submitted(a); // may or may not be in the count: kept on top
+    answer(new Map([['a', 10]]));
+    await refreshing;
+    expect(k.pendingOf(a)).toBe(11);
+    expect(k.backlog).toBe(11);
   });
 });
 
@@ -564,6 +606,15 @@ describe('LeaseKeeper: drain and hand-back', () => {
     expect(store.of('claim')).toHaveLength(2);
   });
 
+  it('stop before start renews nothing and arms no timer', async () => {
+    const { clock, store, keeper } = setup();
+    await keeper.stopClaiming();
+    await settle();
+    expect(clock.pending).toBe(0);
+    await keeper.stop();
+    expect(store.calls).toEqual([]);
+  });
+
   it('stopClaiming while a renewal runs does not start another; stop waits for it', async () => {
     const { clock, store, keeper } = setup();
     store.add('r1');
@@ -586,7 +637,7 @@ describe('LeaseKeeper: drain and hand-back', () => {
   });
 
   it('a round running when claims stop releases what it claims, even if the release fails', async () => {
-    const { store, keeper, stats } = setup();
+    const { clock, store, keeper, stats } = setup();
     store.add('r1');
     store.releaseDown = new Error('database down');
     const g = gate();
@@ -599,6 +650,7 @@ describe('LeaseKeeper: drain and hand-back', () => {
     expect(store.of('release')).toEqual([{ op: 'release', instance: 'A', uuids: ['r1'], delayMs: 0 }]);
     expect(keeper.holds('r1')).toBeUndefined();
     expect(stats.storeErrors).toBe(0);
+    expect(clock.pending).toBe(1); // the renewal's timer, no poll
     await keeper.stop();
   });
 
@@ -619,6 +671,7 @@ describe('LeaseKeeper: drain and hand-back', () => {
     expect(clock.pending).toBe(0);
     await keeper.releaseAll(1000);
     expect(store.of('release')).toHaveLength(2); // nothing held: nothing sent
+    expect(logs.filter((l) => l.msg === 'leases handed back')).toHaveLength(1);
   });
 
   it('releaseAll defaults to no delay, and gives up waiting after its timeout', async () => {
