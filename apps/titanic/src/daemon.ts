@@ -227,12 +227,17 @@ function redact(value: string): string {
   if (url.password !== '') url.password = '***';
   return url.toString();
 }
+/** Set once the daemon is ready: before that, a failed start has no run to give stats of. */
+let serving = false;
 const logger = createRootLogger({
   name: 'titanic',
   level: flags.logLevel,
   pretty: flags.pretty,
-  // The in-process broker greeting Titanic's own workers is chatter, not news.
-  demote: (msg, bindings) => msg === 'worker ready' && String(bindings['service']).startsWith('titanic.'),
+  demote: (msg, bindings) =>
+    // The in-process broker greeting Titanic's own workers is chatter, not news; and so are the
+    // in-process broker's stats when it closes because the start failed (the one stderr line says it all).
+    (msg === 'worker ready' && String(bindings['service']).startsWith('titanic.')) ||
+    (msg === 'broker stats' && !serving),
 });
 logDeprecations(logger);
 watchServerSecurity(secured, logger);
@@ -429,6 +434,7 @@ process.exitCode = await runDaemon({
       process.stderr.write(summary(brokerEndpoint, String(storeReady['store']), broker !== undefined));
     }
     warnPlainBinds(secured, endpoints, logger);
+    serving = true;
     return {
       handle: {
         close: async () => {
