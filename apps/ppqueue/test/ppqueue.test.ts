@@ -209,9 +209,9 @@ describe('ppqueue and zpat ppworker/lpcall (processes)', () => {
     expect(await queue.stop()).toEqual({ code: 0, signal: null });
     expect(queue.logs.some((l) => l.msg === 'stopped')).toBe(true);
     // One end-of-run line, as the daemons log it: 'stopped' with the worker's counters.
-    expect(worker.logs.filter((l) => l.msg === 'stopped')).toEqual([
-      expect.objectContaining({ stats: expect.any(Object) }),
-    ]);
+    const stopped = worker.logs.filter((l) => l.msg === 'stopped');
+    expect(stopped).toHaveLength(1);
+    expect(typeof stopped[0]?.['stats']).toBe('object');
     expect(worker.logs.some((l) => l.msg === 'final stats')).toBe(false);
   }, 30_000);
 

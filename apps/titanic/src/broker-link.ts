@@ -42,7 +42,11 @@ export async function logBrokerLink(server: TitanicServer, logger: Logger, worke
     } else if (event.type === 'disconnected') {
       lostAt = Date.now();
       logger.warn(
-        { broker: event.server, reason: event.reason, ...(event.silentMs === undefined ? {} : { silentMs: event.silentMs }) },
+        {
+          broker: event.server,
+          reason: event.reason,
+          ...(event.silentMs === undefined ? {} : { silentMs: event.silentMs }),
+        },
         'broker lost, reconnecting',
       );
     }

@@ -46,11 +46,7 @@ describe('titanic losing its broker', () => {
     const lost = await titanic.waitForLog(says('broker lost, reconnecting'), 10_000, true);
     expect(lost).toMatchObject({ level: WARN, broker: proxy.endpoint, reason: 'broker-dead' });
     // Every worker found the broker silent, each said so at debug only.
-    await titanic.waitForLog(
-      () => titanic.logs.filter(says('broker silent, reconnecting')).length >= 8,
-      10_000,
-      true,
-    );
+    await titanic.waitForLog(() => titanic.logs.filter(says('broker silent, reconnecting')).length >= 8, 10_000, true);
     proxy.forward();
     const back = await titanic.waitForLog(says('broker back'), 20_000, true);
     expect(back).toMatchObject({ level: 30, broker: proxy.endpoint, workers: 8 });

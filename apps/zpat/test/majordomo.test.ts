@@ -68,9 +68,9 @@ describe('zpat majordomo commands', () => {
     const status = await worker.stop();
     expect(status.code).toBe(0);
     // One end-of-run line, as the daemons log it: 'stopped' with the worker's counters.
-    expect(worker.logs.filter((line) => line.msg === 'stopped')).toEqual([
-      expect.objectContaining({ stats: expect.objectContaining({ sessions: expect.any(Number) }) }),
-    ]);
+    const stopped = worker.logs.filter((line) => line.msg === 'stopped');
+    expect(stopped).toHaveLength(1);
+    expect(typeof (stopped[0]?.['stats'] as Record<string, unknown> | undefined)?.['sessions']).toBe('number');
     expect(worker.logs.some((line) => line.msg === 'final stats')).toBe(false);
     expect(await client.serviceStatus('echo')).toBe('404');
   });
