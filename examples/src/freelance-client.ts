@@ -3,10 +3,10 @@
  * A Freelance client to copy: talks to several equivalent servers directly, no broker; a request
  * goes to a live server and, if that one does not answer in time, to the next.
  *
- *   node_modules/.bin/flserver --bind tcp://localhost:5701 &
- *   node_modules/.bin/flserver --bind tcp://localhost:5702 &
- *   node_modules/.bin/flserver --bind tcp://localhost:5703 &
- *   node examples/dist/freelance-client.js --servers tcp://localhost:5701,tcp://localhost:5702,tcp://localhost:5703 --count 10
+ *   node_modules/.bin/flserver --bind tcp://127.0.0.1:5701 &
+ *   node_modules/.bin/flserver --bind tcp://127.0.0.1:5702 &
+ *   node_modules/.bin/flserver --bind tcp://127.0.0.1:5703 &
+ *   node examples/dist/freelance-client.js --servers tcp://127.0.0.1:5701,tcp://127.0.0.1:5702,tcp://127.0.0.1:5703 --count 10
  *
  * Prints one JSON line per request ({"n":0,"reply":"request-0"}), then a summary with how many
  * requests each server answered. Exit 1 if any request failed.
@@ -17,7 +17,7 @@ import { FreelanceClient } from '@zpatterns/freelance';
 
 const { values: flags } = parseArgs({
   options: {
-    servers: { type: 'string', default: 'tcp://localhost:5701,tcp://localhost:5702,tcp://localhost:5703' },
+    servers: { type: 'string', default: 'tcp://127.0.0.1:5701,tcp://127.0.0.1:5702,tcp://127.0.0.1:5703' },
     count: { type: 'string', default: '10' },
     strategy: { type: 'string', default: 'round-robin' },
   },

@@ -41,6 +41,7 @@ import {
   type MetricsFlags,
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
+import { logBrokerLink, ownWorkerChatter } from './broker-link.js';
 import { checkBroker } from './broker-watch.js';
 import { dataDirOption } from './store-admin.js';
 import { titanicGauges, titanicStatus } from './status.js';
@@ -227,12 +228,19 @@ function redact(value: string): string {
   if (url.password !== '') url.password = '***';
   return url.toString();
 }
+/** Set once the daemon is ready: before that, a failed start has no run to give stats of. */
+let serving = false;
 const logger = createRootLogger({
   name: 'titanic',
   level: flags.logLevel,
   pretty: flags.pretty,
-  // The in-process broker greeting Titanic's own workers is chatter, not news.
-  demote: (msg, bindings) => msg === 'worker ready' && String(bindings['service']).startsWith('titanic.'),
+  demote: (msg, bindings) =>
+    // The in-process broker greeting Titanic's own workers is chatter, not news; so is each of
+    // them losing the broker (the daemon says it once, see broker-link.ts); and the in-process
+    // broker's stats when it closes because the start failed (the one stderr line says it all).
+    (msg === 'worker ready' && String(bindings['service']).startsWith('titanic.')) ||
+    ownWorkerChatter(msg, bindings) ||
+    (msg === 'broker stats' && !serving),
 });
 logDeprecations(logger);
 watchServerSecurity(secured, logger);
@@ -383,11 +391,13 @@ process.exitCode = await runDaemon({
       // Reconnect to a lost broker from one heartbeat on, up to 13 of them (2.5 s .. 32 s by default).
       reconnect: exponentialBackoff({ initialMs: flags.heartbeatMs, maxMs: flags.heartbeatMs * 13, jitter: 0.2 }),
     });
+    // Subscribed before the start, so the first registration is seen; ends when the server closes.
+    const link = logBrokerLink(server, logger, flags.requestWorkers + 2 * flags.replyWorkers);
     try {
       // A failed start closes the server (and with it the store).
       await server.start();
     } catch (err) {
-      await Promise.all([watch?.close(), broker?.close()]);
+      await Promise.all([link, watch?.close(), broker?.close()]);
       throw err;
     }
     const { recovered } = server.stats;
@@ -422,18 +432,19 @@ process.exitCode = await runDaemon({
       status: statusSource('titanic', titanicStatus(server, flags.store === undefined ? 'sqlite' : 'postgres', broker)),
       cleanup: async () => {
         await server.close();
-        await Promise.all([watch?.close(), broker?.close()]);
+        await Promise.all([link, watch?.close(), broker?.close()]);
       },
     });
     if (flags.summary) {
       process.stderr.write(summary(brokerEndpoint, String(storeReady['store']), broker !== undefined));
     }
     warnPlainBinds(secured, endpoints, logger);
+    serving = true;
     return {
       handle: {
         close: async () => {
           await server.close();
-          await Promise.all([watch?.close(), broker?.close()]);
+          await Promise.all([link, watch?.close(), broker?.close()]);
         },
       },
       metrics,

@@ -67,7 +67,11 @@ describe('zpat majordomo commands', () => {
     await eventually(async () => (await client.serviceStatus('echo')) === '200');
     const status = await worker.stop();
     expect(status.code).toBe(0);
-    expect(worker.logs.some((line) => line.msg === 'stopped')).toBe(true);
+    // One end-of-run line, as the daemons log it: 'stopped' with the worker's counters.
+    const stopped = worker.logs.filter((line) => line.msg === 'stopped');
+    expect(stopped).toHaveLength(1);
+    expect(typeof (stopped[0]?.['stats'] as Record<string, unknown> | undefined)?.['sessions']).toBe('number');
+    expect(worker.logs.some((line) => line.msg === 'final stats')).toBe(false);
     expect(await client.serviceStatus('echo')).toBe('404');
   });
 

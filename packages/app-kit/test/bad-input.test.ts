@@ -369,6 +369,12 @@ const startupCases: Case[] = [
     ],
     line: () => /^titanic: cannot open the Titanic store on PostgreSQL: connection refused \(ERR_TITANIC_STORE\)$/,
   },
+  // The same with the broker in the process: it was bound, but its stats are not a run's.
+  {
+    bin: 'titanic',
+    args: () => ['--with-broker', '--broker', ANY, '--store', `postgres://titanic@127.0.0.1:${closed}/titanic`],
+    line: () => /^titanic: cannot open the Titanic store on PostgreSQL: connection refused \(ERR_TITANIC_STORE\)$/,
+  },
 ];
 
 describe.concurrent('a start that fails: one line with its code, exit 1, at once, no stats', () => {
