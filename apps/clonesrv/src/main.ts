@@ -109,7 +109,7 @@ const program = createProgram(
   )
   .option(
     '--peer-hugz <endpoint>',
-    "with --ha: where to hear the peer's HUGZ, which decide a split brain (default: --peer-publisher)",
+    "with --ha: where to hear the peer's HUGZ, logged beside a split brain's outcome (default: --peer-publisher)",
     connectEndpointFlag,
   )
   .option(

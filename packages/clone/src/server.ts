@@ -75,7 +75,8 @@ export interface ClonePairOptions {
   /**
    * The peer's Clone port P as `tcp://HOST:P`, or its snapshot and publisher endpoints (and its
    * collector, where a server that loses a split brain hands its divergent updates; and `hugz`,
-   * where its HUGZ are heard for deciding a split brain, the publisher unless given).
+   * where its HUGZ are heard, the publisher unless given: the sequence they last showed is logged
+   * beside a split brain's outcome; the decision itself is made on the numbers both exchange).
    */
   peer: string | (Omit<CloneServerAddress, 'collector'> & { collector?: string; hugz?: string });
   /** Binary Star heartbeat; the peer is dead after two. @default 1000 */
