@@ -83,8 +83,12 @@ describe('dashboards and alert rules', () => {
 
   it('use only metrics and labels that real daemons export', async () => {
     const metricsPort = ['--metrics-port', '0'];
-    const clonePort = await freePortRange(3);
-    const [broker, titanic, ppqueue, bstarsrv, flserver, clonesrv] = await Promise.all([
+    // clonesrv binds three fixed ports: start it before the others take ephemeral ports (any of
+    // which could be one of the three).
+    const clonesrv = track(
+      await Daemon.start({ bin: appBin('clonesrv'), args: ['--port', String(await freePortRange(3)), ...metricsPort] }),
+    );
+    const [broker, titanic, ppqueue, bstarsrv, flserver] = await Promise.all([
       Daemon.start({ bin: appBin('mdbroker'), args: ['--bind', 'tcp://127.0.0.1:*', ...metricsPort] }),
       Daemon.start({
         bin: appBin('titanic'),
@@ -102,9 +106,8 @@ describe('dashboards and alert rules', () => {
         ],
       }),
       Daemon.start({ bin: appBin('flserver'), args: ['--bind', 'tcp://127.0.0.1:*', ...metricsPort] }),
-      Daemon.start({ bin: appBin('clonesrv'), args: ['--port', String(clonePort), ...metricsPort] }),
     ]);
-    for (const d of [broker, titanic, ppqueue, bstarsrv, flserver, clonesrv]) track(d);
+    for (const d of [broker, titanic, ppqueue, bstarsrv, flserver]) track(d);
     // Traffic, so that labelled series (per service, per histogram bucket) exist.
     const endpoint = (broker.ready['endpoints'] as string[])[0] ?? '';
     const worker = track(
