@@ -1,9 +1,9 @@
 /**
  * 8/MMI, answered by the broker itself: `mmi.service` ("200"/"404"), and the extensions
  * `mmi.services` and `mmi.workers`; any other `mmi.*` name gets "501". Reply layouts are
- * documented in protocol.ts. Pure: the broker passes a view of its tables.
+ * documented in codec.ts. Pure: the broker passes a view of its tables.
  */
-import { encodeMmiServicesBody, MMI, type MmiServiceEntry } from './protocol.js';
+import { encodeMmiServicesBody, MMI, type MmiServiceEntry } from './codec.js';
 
 /** What MMI needs to know about the broker's services. */
 export interface MmiView {

@@ -5,7 +5,7 @@
  */
 import type { BrokerService } from './broker-service.js';
 import type { BrokerWorker } from './broker-worker.js';
-import type { MdpVersion } from './protocol.js';
+import type { MdpVersion } from './codec.js';
 
 /** One service in `BrokerSnapshot.services`. */
 export interface BrokerServiceSnapshot {

@@ -10,8 +10,8 @@
  */
 import type { Frames, Logger } from '@zpatterns/core';
 import type { TraceSpan } from '@zpatterns/core/internal';
-import type { MdpVersion } from './protocol.js';
-import { WORKER_DISCONNECT, WORKER_HEARTBEAT } from './protocol.js';
+import type { MdpVersion } from './codec.js';
+import { WORKER_DISCONNECT, WORKER_HEARTBEAT } from './codec.js';
 
 /** A client request held by the broker: queued in a service, or in flight on a worker. */
 export interface PendingRequest {
@@ -32,10 +32,17 @@ export interface PendingRequest {
   readonly span: TraceSpan | undefined;
 }
 
+/**
+ * Why the broker dropped a worker: `silent` (nothing heard for `heartbeatIntervalMs * liveness`),
+ * `disconnect` (it sent DISCONNECT), `unreachable` (a send to it failed: its connection is gone) or
+ * `error` (it broke the protocol, sent an oversize message, or stopped reading).
+ */
+export type WorkerRemovedReason = 'silent' | 'disconnect' | 'unreachable' | 'error';
+
 export type BrokerWorkerState =
   | { readonly state: 'idle' }
   | { readonly state: 'busy'; readonly request: PendingRequest }
-  | { readonly state: 'removed'; readonly reason: string };
+  | { readonly state: 'removed'; readonly reason: WorkerRemovedReason };
 
 /** The part of a service a worker needs to know. */
 export interface WorkerService {

@@ -19,7 +19,7 @@ import {
   type SecurityOptions,
 } from '@zpatterns/core';
 import type { InboundGuard } from './inbound-limits.js';
-import { decodeClientReply, encodeClientRequest, type MdpVersion } from './protocol.js';
+import { decodeClientReply, encodeClientRequest, type MdpVersion } from './codec.js';
 
 /** Counters shared by every socket of one client. */
 export interface ClientStats {

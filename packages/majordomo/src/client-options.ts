@@ -5,7 +5,7 @@
 import { definedOnly, systemClock, type Clock, type Logger, type SecurityOptions } from '@zpatterns/core';
 import { MajordomoOptionsError } from './errors.js';
 import { inboundLimitDefaults } from './inbound-limits.js';
-import type { MdpVersion } from './protocol.js';
+import type { MdpVersion } from './codec.js';
 
 /** Options of `new MajordomoClient(options)`; `majordomoClientDefaults` holds the defaults. */
 export interface MajordomoClientOptions {

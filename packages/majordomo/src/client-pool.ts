@@ -7,7 +7,7 @@
 import { AbortError, ClosedError, Deque, type Logger, type SecurityOptions } from '@zpatterns/core';
 import { ClientConnection, type ClientStats } from './client-connection.js';
 import type { InboundGuard } from './inbound-limits.js';
-import type { MdpVersion } from './protocol.js';
+import type { MdpVersion } from './codec.js';
 
 interface Waiter {
   resolve: (connection: ClientConnection) => void;

@@ -39,7 +39,7 @@ import {
 import { ClientPool } from './client-pool.js';
 import { InboundGuard } from './inbound-limits.js';
 import { MajordomoTimeoutError } from './errors.js';
-import { decodeMmiServicesBody, MMI, type MmiServiceEntry } from './protocol.js';
+import { decodeMmiServicesBody, MMI, type MmiServiceEntry } from './codec.js';
 
 /** Status codes of `mmi.service` (8/MMI). */
 export type MmiServiceStatus = '200' | '404' | '501' | (string & {});

@@ -1,10 +1,10 @@
-export { DEFAULT_BROKER_ENDPOINT } from './protocol.js';
-export type { MdpVersion, MmiServiceEntry } from './protocol.js';
+export { DEFAULT_BROKER_ENDPOINT } from './codec.js';
+export type { MdpVersion, MmiServiceEntry } from './codec.js';
 
 export { Broker } from './broker.js';
 export { brokerDefaults } from './broker-options.js';
 export { BrokerBindError, MajordomoError, MajordomoOptionsError } from './errors.js';
-export type { BrokerStatus } from './broker.js';
+export type { BrokerStatus } from './broker-status.js';
 export type {
   BrokerClientSnapshot,
   BrokerServiceSnapshot,

@@ -37,7 +37,7 @@ import {
 } from '@zpatterns/core';
 import { checkCount, checkPositive } from './client-options.js';
 import { MajordomoOptionsError } from './errors.js';
-import { decodeClientReply, encodeClientRequest, type MdpVersion } from './protocol.js';
+import { decodeClientReply, encodeClientRequest, type MdpVersion } from './codec.js';
 
 /** Options of `new MajordomoPipeline(options)`. */
 export interface MajordomoPipelineOptions {

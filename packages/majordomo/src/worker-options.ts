@@ -16,7 +16,7 @@ import {
 import { checkCount, checkPositive } from './client-options.js';
 import { MajordomoOptionsError } from './errors.js';
 import { inboundLimitDefaults } from './inbound-limits.js';
-import type { MdpVersion } from './protocol.js';
+import type { MdpVersion } from './codec.js';
 
 /** Options of `new MajordomoWorker(options)`; `majordomoWorkerDefaults` holds the defaults. */
 export interface MajordomoWorkerOptions {

@@ -12,7 +12,7 @@ import {
   WORKER_DISCONNECT,
   WORKER_HEARTBEAT,
   type WorkerCommand,
-} from './protocol.js';
+} from './codec.js';
 import type { InboundGuard } from './inbound-limits.js';
 import type { ResolvedWorkerOptions, WorkerStats } from './worker-options.js';
 

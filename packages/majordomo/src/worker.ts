@@ -29,12 +29,12 @@ import {
   type Logger,
 } from '@zpatterns/core';
 import { failSpan, SpanKinds, startSpan, type TraceSpan } from '@zpatterns/core/internal';
-import { MdpVersionError, WorkerGaveUpError } from './errors.js';
-import { encodeWorkerReply, type MdpVersion, type WorkerCommand } from './protocol.js';
+import { WorkerGaveUpError } from './errors.js';
+import { encodeWorkerReply, type WorkerCommand } from './codec.js';
+import { HandlerContext, isPromiseLike, queueHandler } from './worker-context.js';
 import {
   resolveWorkerOptions,
   type MajordomoWorkerOptions,
-  type RequestContext,
   type RequestHandler,
   type ResolvedWorkerOptions,
   type WorkerRequest,
@@ -124,23 +124,8 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
     if (options.handler !== undefined) {
       this.#handler = options.handler;
     } else {
-      const queue = new AsyncQueue<WorkerRequest>();
-      this.#queue = queue;
-      this.#handler = (body, context) =>
-        new Promise<readonly Frame[]>((resolve, reject) => {
-          queue.push({
-            service: context.service,
-            client: context.client,
-            version: context.version,
-            partial: (frames) => context.partial(frames),
-            get signal() {
-              return context.signal;
-            },
-            body,
-            reply: async (frames) => resolve(frames),
-            fail: reject,
-          });
-        });
+      this.#queue = new AsyncQueue<WorkerRequest>();
+      this.#handler = queueHandler(this.#queue);
     }
   }
 
@@ -406,63 +391,5 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
   #stopWith(error: Error): void {
     this.#failure = error;
     void this.fail(error);
-  }
-}
-
-function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
-}
-
-/** One shared getter for every context, so all of them keep the same shape. */
-const SIGNAL_PROPERTY: PropertyDescriptor = {
-  enumerable: true,
-  configurable: false,
-  get(this: HandlerContext): AbortSignal {
-    return this.lazySignal();
-  },
-};
-
-/**
- * The context of the request in hand. Its `AbortSignal` is made only when the handler reads
- * `signal` (most never do, and an AbortController per request is a measurable cost); an abort
- * before that is remembered and the signal is born aborted with the same reason.
- */
-class HandlerContext implements RequestContext {
-  readonly service: string;
-  readonly client: Buffer;
-  readonly version: MdpVersion;
-  readonly partial: (body: readonly Frame[]) => void;
-  /** An own, enumerable accessor (as the plain-object context had a property), so `{...ctx}` keeps it. */
-  declare readonly signal: AbortSignal;
-  #controller: AbortController | undefined;
-  #aborted = false;
-  #reason: unknown;
-
-  constructor(o: ResolvedWorkerOptions, client: Buffer, session: WorkerSession, stats: WorkerStats) {
-    const version = o.version;
-    this.service = o.service;
-    this.client = client;
-    this.version = version;
-    this.partial = (frames) => {
-      if (version === '0.1') throw new MdpVersionError('MDP/0.1 has no PARTIAL replies: use version 0.2');
-      if (session.post(encodeWorkerReply(version, client, frames, false))) stats.partials++;
-    };
-    Object.defineProperty(this, 'signal', SIGNAL_PROPERTY);
-  }
-
-  lazySignal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.#aborted) this.#controller.abort(this.#reason);
-    }
-    return this.#controller.signal;
-  }
-
-  /** Abort the request (the first reason wins, as with AbortController). */
-  abort(reason: unknown): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#reason = reason;
-    this.#controller?.abort(reason);
   }
 }

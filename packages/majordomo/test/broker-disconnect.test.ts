@@ -6,7 +6,7 @@
  */
 import { eventually, rawDealer } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
-import type { WorkerCommand } from '../src/wire.js';
+import type { WorkerCommand } from '../src/protocol.js';
 import { b, RawClient, RawWorker, startBroker, strings } from './broker-peers.js';
 
 const DISCONNECT_01 = ['', 'MDPW01', '\x05'];

@@ -1,5 +1,5 @@
 /**
- * Raw MDP peers for broker tests: plain DEALER sockets speaking MDP by hand through protocol.ts,
+ * Raw MDP peers for broker tests: plain DEALER sockets speaking MDP by hand through codec.ts,
  * so the broker is checked byte for byte independently of our own client and worker.
  */
 import { frameEquals, type Frame } from '@zpatterns/core';
@@ -14,7 +14,7 @@ import {
   type ClientReply,
   type MdpVersion,
   type WorkerCommand,
-} from '../src/protocol.js';
+} from '../src/codec.js';
 
 export const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 export const strings = (frames: readonly Buffer[]): string[] => frames.map((f) => f.toString('latin1'));

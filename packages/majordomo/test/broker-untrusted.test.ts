@@ -9,7 +9,7 @@
 import { eventually } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
-import { encodeWorkerCommand } from '../src/protocol.js';
+import { encodeWorkerCommand } from '../src/codec.js';
 import { b, RawClient, RawWorker, startBroker, strings } from './broker-peers.js';
 
 describe('broker against misbehaving peers', () => {

@@ -2,7 +2,7 @@
 import { ManualClock } from '@zpatterns/core';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { WarningLimiter } from '../src/broker-warnings.js';
+import { WarningLimiter } from '@zpatterns/core';
 
 describe('WarningLimiter', () => {
   it('logs at most N warnings per second and reports how many it suppressed', () => {

@@ -1,11 +1,11 @@
 /**
  * 8/MMI answered by the broker: `mmi.service` ("200" only with a live worker, else "404"), "501"
  * for any other `mmi.*`, and the extensions `mmi.services` and `mmi.workers` (layouts in
- * protocol.ts). Replies are built as the book does: the last body frame replaced by the code.
+ * codec.ts). Replies are built as the book does: the last body frame replaced by the code.
  */
 import { eventually } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
-import { decodeMmiServicesBody } from '../src/wire.js';
+import { decodeMmiServicesBody } from '../src/protocol.js';
 import { b, RawClient, RawWorker, startBroker, strings } from './broker-peers.js';
 
 describe('MMI', () => {

@@ -19,7 +19,7 @@ import {
   type BrokerStatus,
   type WorkerStatus,
 } from '../src/index.js';
-import { MDPW01 } from '../src/wire.js';
+import { MDPW01 } from '../src/protocol.js';
 import { RawWorker, startBroker } from './broker-peers.js';
 
 const { track } = useDisposables();
@@ -63,7 +63,7 @@ describe('Broker.status()', () => {
     await worker.send({ type: 'disconnect' });
     const seen: string[] = [];
     const removed = await until(feed, 'worker-removed', seen);
-    expect(removed).toMatchObject({ worker: ready.worker, service: 'svc', reason: 'worker disconnected' });
+    expect(removed).toMatchObject({ worker: ready.worker, service: 'svc', reason: 'disconnect' });
     expect(await feed.next()).toMatchObject({ value: { type: 'service-unavailable', service: 'svc' } });
     await ctx.broker.close();
     expect(await feed.next()).toMatchObject({ value: { type: 'closed' } });

@@ -4,7 +4,7 @@
  */
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { BrokerWorker, type PendingRequest } from './broker-worker.js';
+import { BrokerWorker, type PendingRequest } from '../src/broker-worker.js';
 
 const service = { name: Buffer.from('echo'), key: 'echo' };
 const request: PendingRequest = {
@@ -56,10 +56,10 @@ describe('BrokerWorker', () => {
     const { log, lines } = logged();
     const worker = new BrokerWorker('7731', Buffer.from('w1'), '0.1', service);
     worker.transition({ state: 'busy', request }, undefined);
-    worker.transition({ state: 'removed', reason: 'expired' }, log);
+    worker.transition({ state: 'removed', reason: 'silent' }, log);
     worker.transition({ state: 'idle' }, log);
     worker.transition({ state: 'busy', request }, log);
-    expect(worker.state).toEqual({ state: 'removed', reason: 'expired' });
+    expect(worker.state).toEqual({ state: 'removed', reason: 'silent' });
     expect(worker.request).toBeUndefined();
     expect(lines.map((l) => l['to'])).toEqual(['removed']);
   });

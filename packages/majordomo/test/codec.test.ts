@@ -15,7 +15,7 @@ import {
   isMmiService,
   WORKER_DISCONNECT,
   WORKER_HEARTBEAT,
-} from './protocol.js';
+} from '../src/codec.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const hexes = (frames: readonly (Buffer | Uint8Array | string)[]): string[] =>

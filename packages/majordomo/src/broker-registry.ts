@@ -1,0 +1,132 @@
+/**
+ * The broker's worker registry: which workers are registered (by routing id), when each was last
+ * heard from, and the announcements of their coming and going (`worker-ready`, `worker-expired`,
+ * `worker-removed`, `service-available`, `service-unavailable`).
+ *
+ * Liveness costs no scan: an `ExpiryList` keeps the workers in order of their last message, so the
+ * purge walks from the head and stops at the first live one (amortised O(1)). What becomes of the
+ * request a removed worker held is the dispatcher's business: `remove()` hands it back.
+ */
+import { ExpiryList } from '@zpatterns/core';
+import type { BrokerContext } from './broker-context.js';
+import type { BrokerService } from './broker-service.js';
+import { BrokerWorker, type PendingRequest, type WorkerRemovedReason } from './broker-worker.js';
+import type { MdpVersion } from './codec.js';
+
+export type Worker = BrokerWorker<BrokerService>;
+
+export class WorkerRegistry {
+  readonly #ctx: BrokerContext;
+  readonly #workers = new Map<string, Worker>();
+  /** Workers in order of their last message: the head expires first. */
+  readonly #liveness: ExpiryList<string, Worker>;
+
+  constructor(ctx: BrokerContext) {
+    this.#ctx = ctx;
+    this.#liveness = new ExpiryList(ctx.options.heartbeatIntervalMs * ctx.options.liveness);
+  }
+
+  /** Workers registered, idle or busy. */
+  get size(): number {
+    return this.#workers.size;
+  }
+
+  values(): IterableIterator<Worker> {
+    return this.#workers.values();
+  }
+
+  /** The registered worker whose routing id is `id` (hex). */
+  get(id: string): Worker | undefined {
+    return this.#workers.get(id);
+  }
+
+  /** Take on a worker that sent READY for `service`; the caller then gives it work or parks it. */
+  register(version: MdpVersion, sender: Buffer, id: string, service: BrokerService): Worker {
+    const ctx = this.#ctx;
+    const worker: Worker = new BrokerWorker(id, Buffer.from(sender), version, service);
+    this.#workers.set(id, worker);
+    this.#liveness.touch(id, worker, ctx.clock.now());
+    service.workers++;
+    ctx.stats.workersRegistered++;
+    ctx.log.info({ worker: id, service: service.key, version }, 'worker ready');
+    ctx.emit({ type: 'worker-ready', worker: id, service: service.key, version });
+    if (service.workers === 1) ctx.emit({ type: 'service-available', service: service.key });
+    return worker;
+  }
+
+  /** A sign of life from `worker`: its expiry moves to `now + heartbeatIntervalMs * liveness`. */
+  touch(worker: Worker, now: number): void {
+    this.#liveness.touch(worker.id, worker, now);
+  }
+
+  /** Whether `worker` has been heard from within its expiry. */
+  isLive(worker: Worker, now: number): boolean {
+    const expiresAt = this.#liveness.expiresAt(worker.id);
+    return expiresAt !== undefined && expiresAt > now;
+  }
+
+  /** Hand every worker silent past its expiry to `expire` (which must remove it). */
+  purge(now: number, expire: (worker: Worker) => void): void {
+    this.#liveness.purge(now, (_id, worker) => {
+      expire(worker);
+    });
+  }
+
+  /** Send HEARTBEAT to every registered worker. */
+  heartbeat(): void {
+    const ctx = this.#ctx;
+    for (const worker of this.#workers.values()) ctx.toWorker(worker.heartbeat);
+    ctx.stats.heartbeatsSent += this.#workers.size;
+  }
+
+  /** Send DISCONNECT to every registered worker (on close, so each re-registers elsewhere at once). */
+  disconnectAll(): void {
+    const ctx = this.#ctx;
+    for (const worker of this.#workers.values()) ctx.toWorker(worker.disconnect);
+    ctx.stats.disconnectsSent += this.#workers.size;
+  }
+
+  /**
+   * Take `worker` out of every table and announce it; a worker that may still be listening
+   * (`silent`, `error`) is told DISCONNECT. Returns the request it held, which the caller requeues
+   * or drops. Idempotent: a worker removed already returns `undefined`.
+   */
+  remove(worker: Worker, reason: WorkerRemovedReason): PendingRequest | undefined {
+    if (worker.state.state === 'removed') return undefined;
+    const ctx = this.#ctx;
+    const request = worker.request;
+    const service = worker.service;
+    this.#workers.delete(worker.id);
+    this.#liveness.delete(worker.id);
+    service.idle.delete(worker.id);
+    service.workers--;
+    worker.transition({ state: 'removed', reason }, ctx.debugLog);
+    if (ctx.isOpen()) {
+      if (reason === 'silent') {
+        const silentMs = ctx.options.heartbeatIntervalMs * ctx.options.liveness;
+        const busy = request !== undefined;
+        ctx.stats.expiredWorkers++;
+        ctx.workerWarnings.warn({ worker: worker.id, service: service.key, busy, silentMs }, 'worker expired');
+        ctx.emit({ type: 'worker-expired', worker: worker.id, service: service.key, silentMs, busy });
+      } else {
+        ctx.emit({ type: 'worker-removed', worker: worker.id, service: service.key, reason });
+      }
+      if (service.workers === 0) {
+        ctx.emit({ type: 'service-unavailable', service: service.key, queued: service.queue.length });
+      }
+      if (reason === 'silent' || reason === 'error') {
+        // A worker too slow, or in violation, may still be there: DISCONNECT makes it re-register.
+        ctx.stats.disconnectsSent++;
+        ctx.toWorker(worker.disconnect);
+      }
+    }
+    ctx.debugLog?.debug({ worker: worker.id, service: service.key, reason }, 'worker removed');
+    return request;
+  }
+
+  /** Forget every worker (on close). */
+  clear(): void {
+    for (const id of this.#workers.keys()) this.#liveness.delete(id);
+    this.#workers.clear();
+  }
+}
