@@ -4,8 +4,9 @@
  * its worker registry, its dispatcher and its inbound router, so none of them imports another's
  * owner.
  */
-import type { Clock, Frames, Logger, WarningLimiter } from '@zpatterns/core';
-import type { BrokerStats, ResolvedBrokerOptions } from './broker-options.js';
+import type { Clock, Frames, Logger } from '@zpatterns/core';
+import type { WarningLimiter } from '@zpatterns/core/internal';
+import type { BrokerObserver, BrokerStats, ResolvedBrokerOptions } from './broker-options.js';
 import type { BrokerStatus } from './broker-status.js';
 
 export interface BrokerContext {
@@ -22,6 +23,8 @@ export interface BrokerContext {
   readonly workerWarnings: WarningLimiter;
   /** Refusals at the queue bounds: one line per second at most, with the figures. */
   readonly overloadWarnings: WarningLimiter;
+  /** The per-service hook of `observeBroker()`; `{}` without one. */
+  observer: BrokerObserver;
   /** True from the first socket's creation until `close()` begins: input is handled. */
   isOpen(): boolean;
   /** Report a status event on `broker.status()`. */

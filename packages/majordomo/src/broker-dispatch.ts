@@ -32,7 +32,7 @@ export class Dispatcher {
     const ctx = this.#ctx;
     const service = this.#queues.require(name);
     service.requests++;
-    ctx.options.observer.request?.(service.key);
+    ctx.observer.request?.(service.key);
     const now = ctx.clock.now();
     const request: PendingRequest = {
       client,
@@ -91,7 +91,7 @@ export class Dispatcher {
     ctx.stats.replies++;
     worker.served++;
     request.span?.end();
-    ctx.options.observer.reply?.(worker.service.key, ctx.clock.now() - request.arrivedAt);
+    ctx.observer.reply?.(worker.service.key, ctx.clock.now() - request.arrivedAt);
     ctx.toClient(encodeClientReply(request.version, request.client, worker.service.name, body, true));
     this.#idle(worker);
   }

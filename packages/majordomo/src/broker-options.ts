@@ -3,8 +3,18 @@
  * (heartbeat 2500 ms, liveness 3) where the book has a value; the limits the book lacks (request
  * TTL, queue bound, message size) have conservative defaults, documented in docs/majordomo.md.
  */
-import { silentLogger, systemClock, type Clock, type Logger, type SecurityOptions } from '@zpatterns/core';
-import { MajordomoOptionsError } from './errors.js';
+import {
+  optional,
+  resolveOptions,
+  rules,
+  silentLogger,
+  systemClock,
+  type Clock,
+  type Logger,
+  type OptionRule,
+  type ResolvedOptions,
+  type SecurityOptions,
+} from '@zpatterns/core';
 
 /** Options of `new Broker(options)`; `brokerDefaults` holds the defaults. */
 export interface BrokerOptions {
@@ -26,66 +36,65 @@ export interface BrokerOptions {
    */
   workerSecurity?: SecurityOptions | undefined;
   /** Interval of the broker's heartbeats to every worker, and of its expiry pass. @default 2500 */
-  heartbeatIntervalMs?: number;
+  heartbeatIntervalMs?: number | undefined;
   /**
    * Heartbeat intervals of silence after which a worker (idle or busy) is declared dead. The
    * worker's timeout is `heartbeatIntervalMs * liveness`. @default 3
    */
-  liveness?: number;
+  liveness?: number | undefined;
   /**
    * How long a request may wait in a service's queue for a worker, counted from its arrival at the
    * broker, before it is dropped (MDP has no error reply: the client's own timeout reports it).
    * Checked once per heartbeat interval. @default 30000
    */
-  requestTtlMs?: number;
+  requestTtlMs?: number | undefined;
   /**
    * Bytes of queued requests, all services together, at most (frames plus about 100 bytes of
-   * overhead per request). Past it, new requests are refused (counted in `refusedRequests`, one
+   * overhead per request). Past it, new requests are refused (counted in `refused`, one
    * warning per second with the figures) and the accepted ones are kept. 256 MiB holds the book's
    * 100,000 pipelined requests many times over. @default 268435456
    */
-  maxQueuedBytes?: number;
+  maxQueuedBytes?: number | undefined;
   /**
    * Bytes of queued requests one client (one connection) may hold at most, within
    * `maxQueuedBytes`: a client flooding the broker has its own new requests refused past its
    * share, while other clients still get theirs queued. @default 67108864 (a quarter of the bound)
    */
-  maxQueuedBytesPerClient?: number;
+  maxQueuedBytesPerClient?: number | undefined;
   /**
    * Services whose requests may safely run twice: a request in flight on a worker that dies or
    * disconnects is requeued at the head of its queue instead of being dropped. @default []
    */
-  idempotentServices?: readonly string[];
+  idempotentServices?: readonly string[] | undefined;
   /** Frames per inbound message at most (identity included); larger messages are dropped. @default 256 */
-  maxFramesPerMessage?: number;
-  /** Bytes per inbound message at most (all frames); larger messages are dropped. @default 16777216 */
-  maxMessageBytes?: number;
+  maxFramesPerMessage?: number | undefined;
+  /**
+   * Bytes per inbound message at most (all frames); larger messages are dropped. It is also the
+   * frame limit of the broker's own ROUTERs: libzmq drops the connection of a peer that sends a
+   * single bigger frame. @default 16777216
+   */
+  maxMessageBytes?: number | undefined;
   /** ROUTER send high-water mark per peer (libzmq's default). @default 1000 */
-  sendHighWaterMark?: number;
+  sendHighWaterMark?: number | undefined;
   /** ROUTER receive high-water mark per peer (libzmq's default). @default 1000 */
-  receiveHighWaterMark?: number;
+  receiveHighWaterMark?: number | undefined;
   /** How long `close()` lets libzmq flush the final DISCONNECTs. @default 100 */
-  lingerMs?: number;
+  lingerMs?: number | undefined;
   /** Warnings about malformed input logged per second at most (all are counted). @default 10 */
-  maxWarningsPerSecond?: number;
+  maxWarningsPerSecond?: number | undefined;
   /** Log a `stats` summary line at info this often; 0 turns it off. @default 0 */
-  statsIntervalMs?: number;
+  statsIntervalMs?: number | undefined;
   /**
    * High availability: asked once per client request (MMI included; worker traffic never counts)
    * whether this broker may serve it. A Binary Star reactor (`BinaryStar` from `@zpatterns/bstar`)
    * is such a voter: the passive broker of a pair drops client requests without a reply and keeps
    * its workers registered. @default always serve
    */
-  clientVoter?: ClientVoter;
-  /**
-   * Called on the hot path for each client request (MMI excluded) and each FINAL reply, with the
-   * service name and the time since the request arrived: the hook metrics are built on. @default {}
-   */
-  observer?: BrokerObserver;
+  clientVoter?: ClientVoter | undefined;
   /** Parent logger; the broker logs under `{component: 'broker'}`. @default silent */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Time source for heartbeats and expiry. @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /**
    * CURVE: the broker's key pair and who may connect (`authorize`, checked by ZAP). With it, plain
    * clients and workers are refused. @default undefined (plain)
@@ -99,7 +108,11 @@ export interface ClientVoter {
   vote(): boolean;
 }
 
-/** What `BrokerOptions.observer` is told. Keep the callbacks cheap: they run per message. */
+/**
+ * A hook on the broker's hot path, for per-service metrics: told of each client request (MMI
+ * excluded) and each FINAL reply. Set with `observeBroker()` from `@zpatterns/majordomo/internal`
+ * (the mdbroker daemon's histograms); keep the callbacks cheap.
+ */
 export interface BrokerObserver {
   /** A client request for `service` arrived (before it is queued). */
   request?(service: string): void;
@@ -107,24 +120,19 @@ export interface BrokerObserver {
   reply?(service: string, latencyMs: number): void;
 }
 
-/** The broker's options after defaults are applied (the endpoints and CURVE options aside). */
-export type ResolvedBrokerOptions = Required<
-  Omit<BrokerOptions, 'bind' | 'workerBind' | 'security' | 'workerSecurity'>
->;
-
 const ALWAYS_SERVE: ClientVoter = { vote: () => true };
 
 /**
  * The broker's defaults: the book's heartbeat (2500 ms, liveness 3), requests expire after 30 s
  * unanswered, queued request bodies capped at 256 MiB in all.
  */
-export const brokerDefaults: ResolvedBrokerOptions = {
+export const brokerDefaults = {
   heartbeatIntervalMs: 2500,
   liveness: 3,
   requestTtlMs: 30_000,
   maxQueuedBytes: 256 * 1024 * 1024,
   maxQueuedBytesPerClient: 64 * 1024 * 1024,
-  idempotentServices: [],
+  idempotentServices: [] as readonly string[],
   maxFramesPerMessage: 256,
   maxMessageBytes: 16 * 1024 * 1024,
   sendHighWaterMark: 1000,
@@ -133,62 +141,57 @@ export const brokerDefaults: ResolvedBrokerOptions = {
   maxWarningsPerSecond: 10,
   statsIntervalMs: 0,
   clientVoter: ALWAYS_SERVE,
-  observer: {},
   logger: silentLogger(),
   clock: systemClock,
 };
 
-/** Merge `options` over the defaults and check every number. Throws `MajordomoOptionsError`. */
+/** The broker's options after defaults are applied. */
+export type ResolvedBrokerOptions = ResolvedOptions<BrokerOptions, typeof brokerDefaults> & {
+  readonly bind: string | readonly string[];
+};
+
+const endpoints: OptionRule = {
+  must: 'an endpoint or a non-empty list of endpoints',
+  test: (v) =>
+    (typeof v === 'string' && v !== '') ||
+    (Array.isArray(v) && v.length > 0 && v.every((e) => typeof e === 'string' && e !== '')),
+};
+
+const stringList: OptionRule = {
+  must: 'a list of strings',
+  test: (v) => Array.isArray(v) && v.every((e) => typeof e === 'string'),
+};
+
+const voter: OptionRule = {
+  must: 'an object with a vote() method',
+  test: (v) => typeof (v as { vote?: unknown } | null)?.vote === 'function',
+};
+
+/** Merge `options` over the defaults and check every value. Throws `InvalidArgumentError`. */
 export function resolveBrokerOptions(options: BrokerOptions): ResolvedBrokerOptions {
-  const resolved: ResolvedBrokerOptions = { ...brokerDefaults };
-  for (const [key, value] of Object.entries(options) as [keyof BrokerOptions, unknown][]) {
-    if (value !== undefined && !NOT_RESOLVED.has(key)) (resolved as Record<string, unknown>)[key] = value;
-  }
-  const positive: (keyof typeof brokerDefaults)[] = [
-    'heartbeatIntervalMs',
-    'liveness',
-    'requestTtlMs',
-    'maxQueuedBytes',
-    'maxQueuedBytesPerClient',
-    'maxFramesPerMessage',
-    'maxMessageBytes',
-  ];
-  for (const key of positive) {
-    const value = resolved[key];
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      throw new MajordomoOptionsError(`broker option ${key} must be a positive number, got ${describeValue(value)}`);
-    }
-  }
-  const nonNegative: (keyof typeof brokerDefaults)[] = [
-    'sendHighWaterMark',
-    'receiveHighWaterMark',
-    'lingerMs',
-    'maxWarningsPerSecond',
-    'statsIntervalMs',
-  ];
-  for (const key of nonNegative) {
-    const value = resolved[key];
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new MajordomoOptionsError(`broker option ${key} must be a number >= 0, got ${describeValue(value)}`);
-    }
-  }
-  return resolved;
+  return resolveOptions('Broker', options, brokerDefaults, {
+    bind: endpoints,
+    workerBind: optional(endpoints),
+    heartbeatIntervalMs: rules.positive,
+    liveness: rules.positiveInteger,
+    requestTtlMs: rules.positive,
+    maxQueuedBytes: rules.positive,
+    maxQueuedBytesPerClient: rules.positive,
+    idempotentServices: stringList,
+    maxFramesPerMessage: rules.positiveInteger,
+    maxMessageBytes: rules.positiveInteger,
+    sendHighWaterMark: rules.nonNegativeInteger,
+    receiveHighWaterMark: rules.nonNegativeInteger,
+    lingerMs: rules.nonNegative,
+    maxWarningsPerSecond: rules.nonNegative,
+    statsIntervalMs: rules.nonNegative,
+    clientVoter: voter,
+  }) as ResolvedBrokerOptions; // the `bind` rule makes it present
 }
 
-const NOT_RESOLVED: ReadonlySet<string> = new Set(['bind', 'workerBind', 'security', 'workerSecurity']);
-
-/** `bind` / `workerBind` as a list; throws `MajordomoOptionsError` for an empty or non-string entry. */
-export function endpointList(name: string, value: unknown, required: boolean): string[] {
-  if (value === undefined && !required) return [];
-  const list: unknown[] = typeof value === 'string' ? [value] : Array.isArray(value) ? [...(value as unknown[])] : [];
-  if (list.length === 0 || list.some((e) => typeof e !== 'string' || e === '')) {
-    throw new MajordomoOptionsError(`broker option ${name}: expected an endpoint or a non-empty list of endpoints`);
-  }
-  return list as string[];
-}
-
-function describeValue(value: unknown): string {
-  return typeof value === 'number' ? String(value) : typeof value;
+/** `bind` / `workerBind` as a list (checked already). */
+export function endpointList(value: string | readonly string[] | undefined): string[] {
+  return value === undefined ? [] : typeof value === 'string' ? [value] : [...value];
 }
 
 /**
@@ -233,8 +236,8 @@ export interface BrokerStats {
   /** Requests dropped for any other reason: `lostInFlight`. */
   droppedRequests: number;
   /** New requests refused because the queued bytes were at `maxQueuedBytes` or the client's share. */
-  refusedRequests: number;
-  /** Of `refusedRequests`: the client had `maxQueuedBytesPerClient` queued already. */
+  refused: number;
+  /** Of `refused`: the client had `maxQueuedBytesPerClient` queued already. */
   refusedClientShare: number;
   /** Of `droppedRequests`: in flight on a worker that died, service not idempotent. */
   lostInFlight: number;
@@ -271,7 +274,7 @@ export function createBrokerStats(): BrokerStats {
     unreachableWorkers: 0,
     expiredRequests: 0,
     droppedRequests: 0,
-    refusedRequests: 0,
+    refused: 0,
     refusedClientShare: 0,
     lostInFlight: 0,
     requeued: 0,

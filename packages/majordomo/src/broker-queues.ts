@@ -7,8 +7,8 @@
  * the deadline of its oldest request (lazy deletion: a service whose head changed is re-keyed when
  * popped).
  */
-import { frameEquals, MinHeap } from '@zpatterns/core';
-import { failSpanAs } from '@zpatterns/core/internal';
+import { frameEquals } from '@zpatterns/core';
+import { failSpanAs, MinHeap } from '@zpatterns/core/internal';
 import type { BrokerContext } from './broker-context.js';
 import { BrokerService } from './broker-service.js';
 import type { PendingRequest } from './broker-worker.js';
@@ -75,7 +75,7 @@ export class ServiceQueues {
     const { options, stats } = this.#ctx;
     const clientBytes = this.#clientBytes.get(clientKey(request)) ?? 0;
     if (clientBytes + request.bytes > options.maxQueuedBytesPerClient) {
-      stats.refusedRequests++;
+      stats.refused++;
       stats.refusedClientShare++;
       if (request.span !== undefined) failSpanAs(request.span, 'refused', 'the client has its share of the queue');
       this.#ctx.overloadWarnings.warn(
@@ -84,7 +84,7 @@ export class ServiceQueues {
           client: request.client.toString('hex'),
           clientQueuedBytes: clientBytes,
           maxQueuedBytesPerClient: options.maxQueuedBytesPerClient,
-          refusedRequests: stats.refusedRequests,
+          refused: stats.refused,
         },
         'client at its share of the queue, its new request refused',
       );
@@ -92,7 +92,7 @@ export class ServiceQueues {
       return;
     }
     if (this.#queuedBytes + request.bytes > options.maxQueuedBytes) {
-      stats.refusedRequests++;
+      stats.refused++;
       if (request.span !== undefined) failSpanAs(request.span, 'refused', 'the queue holds maxQueuedBytes');
       this.#ctx.overloadWarnings.warn(
         {
@@ -101,7 +101,7 @@ export class ServiceQueues {
           requestBytes: request.bytes,
           maxQueuedBytes: options.maxQueuedBytes,
           queuedRequests: service.queue.length,
-          refusedRequests: stats.refusedRequests,
+          refused: stats.refused,
         },
         'queued bytes at maxQueuedBytes, new request refused',
       );

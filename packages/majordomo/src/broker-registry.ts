@@ -1,13 +1,13 @@
 /**
  * The broker's worker registry: which workers are registered (by routing id), when each was last
- * heard from, and the announcements of their coming and going (`worker-ready`, `worker-expired`,
- * `worker-removed`, `service-available`, `service-unavailable`).
+ * heard from, and the announcements of their coming and going (`worker-ready`, `worker-removed`,
+ * `service-available`, `service-unavailable`).
  *
  * Liveness costs no scan: an `ExpiryList` keeps the workers in order of their last message, so the
  * purge walks from the head and stops at the first live one (amortised O(1)). What becomes of the
  * request a removed worker held is the dispatcher's business: `remove()` hands it back.
  */
-import { ExpiryList } from '@zpatterns/core';
+import { ExpiryList } from '@zpatterns/core/internal';
 import type { BrokerContext } from './broker-context.js';
 import type { BrokerService } from './broker-service.js';
 import { BrokerWorker, type PendingRequest, type WorkerRemovedReason } from './broker-worker.js';
@@ -49,7 +49,7 @@ export class WorkerRegistry {
     service.workers++;
     ctx.stats.workersRegistered++;
     ctx.log.info({ worker: id, service: service.key, version }, 'worker ready');
-    ctx.emit({ type: 'worker-ready', worker: id, service: service.key, version });
+    ctx.emit({ type: 'worker-ready', worker: id, service: service.key });
     if (service.workers === 1) ctx.emit({ type: 'service-available', service: service.key });
     return worker;
   }
@@ -102,18 +102,14 @@ export class WorkerRegistry {
     service.workers--;
     worker.transition({ state: 'removed', reason }, ctx.debugLog);
     if (ctx.isOpen()) {
+      const busy = request !== undefined;
       if (reason === 'silent') {
         const silentMs = ctx.options.heartbeatIntervalMs * ctx.options.liveness;
-        const busy = request !== undefined;
         ctx.stats.expiredWorkers++;
         ctx.workerWarnings.warn({ worker: worker.id, service: service.key, busy, silentMs }, 'worker expired');
-        ctx.emit({ type: 'worker-expired', worker: worker.id, service: service.key, silentMs, busy });
-      } else {
-        ctx.emit({ type: 'worker-removed', worker: worker.id, service: service.key, reason });
       }
-      if (service.workers === 0) {
-        ctx.emit({ type: 'service-unavailable', service: service.key, queued: service.queue.length });
-      }
+      ctx.emit({ type: 'worker-removed', worker: worker.id, reason, busy, service: service.key });
+      if (service.workers === 0) ctx.emit({ type: 'service-unavailable', service: service.key });
       if (reason === 'silent' || reason === 'error') {
         // A worker too slow, or in violation, may still be there: DISCONNECT makes it re-register.
         ctx.stats.disconnectsSent++;

@@ -3,7 +3,7 @@
  * `Map` in insertion order: the worker idle longest is first). Invariant kept by the broker: a
  * service never has idle workers and queued requests at the same time.
  */
-import { Deque } from '@zpatterns/core';
+import { Deque } from '@zpatterns/core/internal';
 import type { BrokerWorker, PendingRequest, WorkerService } from './broker-worker.js';
 
 export class BrokerService implements WorkerService {

@@ -1,50 +1,16 @@
 /** The status events of the Majordomo broker, from `broker.status()`. */
-import type { WorkerRemovedReason } from './broker-worker.js';
-import type { MdpVersion } from './codec.js';
+import type {
+  ServiceAvailableEvent,
+  ServiceUnavailableEvent,
+  WorkerReadyEvent,
+  WorkerRemovedEvent,
+} from '@zpatterns/core';
 
 /**
- * The broker's status events, from `broker.status()` (beside `started` and `closed`): workers
- * coming and going, and services gaining their first worker or losing their last.
+ * The broker's status events (beside `started` and `closed`): `worker-ready` (a worker registered
+ * a service), `worker-removed` (`silent`: no heartbeat for `heartbeatIntervalMs * liveness`;
+ * `disconnect`: it said DISCONNECT; `unreachable`: a send to it failed, its connection is gone;
+ * `error`: it broke the protocol), `service-available` (a service's first worker) and
+ * `service-unavailable` (its last one went; queued requests wait until `requestTtlMs`).
  */
-export type BrokerStatus =
-  | {
-      readonly type: 'worker-ready';
-      /** The worker's routing id, hex. */
-      readonly worker: string;
-      /** The service it registered (latin1). */
-      readonly service: string;
-      /** The MDP version it speaks. */
-      readonly version: MdpVersion;
-    }
-  | {
-      readonly type: 'worker-expired';
-      /** The worker's routing id, hex. */
-      readonly worker: string;
-      /** Its service (latin1). */
-      readonly service: string;
-      /** Silence that expired it: `heartbeatIntervalMs * liveness` or more. */
-      readonly silentMs: number;
-      /** Whether it held a request (requeued for idempotent services, dropped otherwise). */
-      readonly busy: boolean;
-    }
-  | {
-      readonly type: 'worker-removed';
-      /** The worker's routing id, hex. */
-      readonly worker: string;
-      /** Its service (latin1). */
-      readonly service: string;
-      /** Why: it sent DISCONNECT, became unreachable, or broke the protocol. */
-      readonly reason: Exclude<WorkerRemovedReason, 'silent'>;
-    }
-  | {
-      readonly type: 'service-available';
-      /** The service (latin1) that now has a live worker after having none. */
-      readonly service: string;
-    }
-  | {
-      readonly type: 'service-unavailable';
-      /** The service (latin1) whose last worker went. */
-      readonly service: string;
-      /** Its requests still queued (they wait for a new worker until `requestTtlMs`). */
-      readonly queued: number;
-    };
+export type BrokerStatus = WorkerReadyEvent | WorkerRemovedEvent | ServiceAvailableEvent | ServiceUnavailableEvent;

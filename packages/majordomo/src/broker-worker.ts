@@ -8,7 +8,7 @@
  * (MDP allows one at a time). `removed`: expired, disconnected or in violation; the record is out of
  * every table and kept only by stale references. Every change goes through `transition()`.
  */
-import type { Frames, Logger } from '@zpatterns/core';
+import type { Frames, Logger, WorkerRemovedEvent } from '@zpatterns/core';
 import type { TraceSpan } from '@zpatterns/core/internal';
 import type { MdpVersion } from './codec.js';
 import { WORKER_DISCONNECT, WORKER_HEARTBEAT } from './codec.js';
@@ -32,12 +32,8 @@ export interface PendingRequest {
   readonly span: TraceSpan | undefined;
 }
 
-/**
- * Why the broker dropped a worker: `silent` (nothing heard for `heartbeatIntervalMs * liveness`),
- * `disconnect` (it sent DISCONNECT), `unreachable` (a send to it failed: its connection is gone) or
- * `error` (it broke the protocol, sent an oversize message, or stopped reading).
- */
-export type WorkerRemovedReason = 'silent' | 'disconnect' | 'unreachable' | 'error';
+/** Why the broker dropped a worker (the `reason` of `worker-removed`). */
+export type WorkerRemovedReason = WorkerRemovedEvent['reason'];
 
 export type BrokerWorkerState =
   | { readonly state: 'idle' }

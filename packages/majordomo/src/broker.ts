@@ -22,13 +22,13 @@ import {
   Channel,
   Component,
   componentLogger,
-  WarningLimiter,
   type Clock,
   type Logger,
   type SecurityOptions,
   type ServerSecurity,
   type TimerHandle,
 } from '@zpatterns/core';
+import { WarningLimiter } from '@zpatterns/core/internal';
 import type { BrokerContext } from './broker-context.js';
 import { Dispatcher } from './broker-dispatch.js';
 import { BrokerInbound } from './broker-inbound.js';
@@ -37,6 +37,7 @@ import {
   endpointList,
   resolveBrokerOptions,
   type BrokerGauges,
+  type BrokerObserver,
   type BrokerOptions,
   type BrokerStats,
   type ResolvedBrokerOptions,
@@ -53,13 +54,22 @@ import { BrokerBindError } from './errors.js';
  * the broker heartbeats every worker, forgets dead ones (idle or busy) after `liveness` silent
  * intervals, and drops requests that waited `requestTtlMs`.
  *
- * `new Broker({ bind })` checks the options (throws `MajordomoOptionsError`) and opens nothing.
+ * `new Broker({ bind })` checks the options (throws `InvalidArgumentError`) and opens nothing.
  * `start()` binds every `bind` (and `workerBind`) endpoint and resolves once the broker is bound
  * and serving (rejects with `BrokerBindError`); `endpoints` then holds the endpoints bound.
  * `close()` tells every worker DISCONNECT and closes the sockets. `status()` reports workers and
  * services coming and going (`BrokerStatus`).
  */
+/** Set by the class's static block: the one way in to a broker's observer (see `observeBroker`). */
+let setObserver: (broker: Broker, observer: BrokerObserver) => void;
+
 export class Broker extends Component<BrokerStatus> {
+  static {
+    setObserver = (broker, observer) => {
+      broker.#ctx.observer = observer;
+    };
+  }
+
   readonly #stats: BrokerStats = createBrokerStats();
   readonly #options: ResolvedBrokerOptions;
   readonly #bind: readonly string[];
@@ -92,8 +102,8 @@ export class Broker extends Component<BrokerStatus> {
   constructor(options: BrokerOptions) {
     super();
     const resolved = resolveBrokerOptions(options);
-    this.#bind = endpointList('bind', options.bind, true);
-    this.#workerBind = endpointList('workerBind', options.workerBind, false);
+    this.#bind = endpointList(resolved.bind);
+    this.#workerBind = endpointList(resolved.workerBind);
     this.#options = resolved;
     this.#clock = resolved.clock;
     this.#log = componentLogger(resolved.logger, { component: 'broker' });
@@ -110,6 +120,7 @@ export class Broker extends Component<BrokerStatus> {
       warnings: new WarningLimiter(log, resolved.clock, resolved.maxWarningsPerSecond),
       workerWarnings: new WarningLimiter(log, resolved.clock, resolved.maxWarningsPerSecond),
       overloadWarnings: new WarningLimiter(log, resolved.clock, 1),
+      observer: {},
       isOpen: () => this.#open,
       emit: (event) => {
         this.emit(event);
@@ -156,7 +167,7 @@ export class Broker extends Component<BrokerStatus> {
         this.#dispatcher.sendFailed(err, message);
       },
     });
-    return [socket, applyBindSecurity(socket, security, o.logger), channel];
+    return [socket, applyBindSecurity(socket, security, o.logger, o.maxMessageBytes), channel];
   }
 
   /** Create the ROUTER(s), bind every `bind` and `workerBind` endpoint, start the heartbeat timer. */
@@ -320,4 +331,12 @@ export class Broker extends Component<BrokerStatus> {
     this.#ctx.workerWarnings.flush();
     this.#ctx.overloadWarnings.flush();
   }
+}
+
+/**
+ * Hook `observer` into `broker`'s hot path: told of each client request and each FINAL reply, per
+ * service (the mdbroker daemon's latency histograms). Internal: from `@zpatterns/majordomo/internal`.
+ */
+export function observeBroker(broker: Broker, observer: BrokerObserver): void {
+  setObserver(broker, observer);
 }

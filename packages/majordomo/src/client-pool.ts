@@ -4,7 +4,8 @@
  * callers beyond the limit in FIFO order. `discard()` is for sockets that must never be reused
  * (timed out or aborted).
  */
-import { AbortError, ClosedError, Deque, type Logger, type SecurityOptions } from '@zpatterns/core';
+import { AbortError, ClosedError, type Logger, type SecurityOptions } from '@zpatterns/core';
+import { Deque } from '@zpatterns/core/internal';
 import { ClientConnection, type ClientStats } from './client-connection.js';
 import type { InboundGuard } from './inbound-limits.js';
 import type { MdpVersion } from './codec.js';

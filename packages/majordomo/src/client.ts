@@ -14,56 +14,60 @@
  */
 import {
   AbortError,
+  CallBudget,
+  ClosedError,
   Component,
   componentLogger,
+  frame,
   ProtocolError,
+  resolveOptions,
   sleep,
   TimeoutError,
-  frame,
-  throwIfAborted,
   toBuffer,
+  type FailoverEvent,
   type Frame,
+  type Frames,
   type Logger,
-  type TimerHandle,
+  type RequestOptions,
 } from '@zpatterns/core';
 import { failSpan, SpanKinds, startSpan, type TraceSpan } from '@zpatterns/core/internal';
 import { AttemptTimeout, newClientStats, type ClientStats } from './client-connection.js';
 import {
+  callRules,
   resolveClientOptions,
-  checkCount,
-  checkPositive,
   type MajordomoClientOptions,
-  type RequestOptions,
   type ResolvedClientOptions,
 } from './client-options.js';
 import { ClientPool } from './client-pool.js';
 import { InboundGuard } from './inbound-limits.js';
-import { MajordomoTimeoutError } from './errors.js';
 import { decodeMmiServicesBody, MMI, type MmiServiceEntry } from './codec.js';
+
+/** One reply of `client.stream()`: a PARTIAL (`final: false`) or the FINAL body. */
+export interface StreamReply {
+  /** The reply body. */
+  readonly body: Buffer[];
+  /** True for the FINAL reply, the last one. */
+  readonly final: boolean;
+}
 
 /** Status codes of `mmi.service` (8/MMI). */
 export type MmiServiceStatus = '200' | '404' | '501' | (string & {});
 
 /**
  * The client's status events, from `client.status()` (beside `started` and `closed`). Nothing is
- * reported per request (see `stats`); with several `brokers`, a move to the next one is.
+ * reported per request (see `stats`); with several `brokers`, a move to the next one is
+ * (`failover`, from the broker an attempt timed out on to the one new requests go to).
  */
-export type MajordomoClientStatus = {
-  readonly type: 'failover';
-  /** The broker an attempt timed out on. */
-  readonly from: string;
-  /** The broker new requests go to now. */
-  readonly to: string;
-};
+export type MajordomoClientStatus = FailoverEvent;
 
 /**
  * The Majordomo client (the book's mdcliapi, made concurrent): `request(service, body)` resolves
  * with the reply body. After `attemptTimeoutMs` without a reply the socket is closed and the
- * request resent on a fresh one, up to `retries` resends, then it rejects with
- * `MajordomoTimeoutError`; `timeoutMs` (when set) bounds the whole call. Concurrent calls are
- * safe: each outstanding request owns a socket from a bounded pool.
+ * request resent on a fresh one, up to `retries` resends, then it rejects with core's
+ * `TimeoutError` (with `attempts`); `timeoutMs` (when set) bounds the whole call. Concurrent calls
+ * are safe: each outstanding request owns a socket from a bounded pool.
  *
- * `new MajordomoClient({ broker })` checks the options (throws `MajordomoOptionsError`) and opens
+ * `new MajordomoClient({ broker })` checks the options (throws `InvalidArgumentError`) and opens
  * nothing; `start()` makes it ready to take requests (sockets are opened on demand, one per
  * request in flight, and kept for reuse). Calls before `start()` reject with `NotStartedError`,
  * after `close()` with `ClosedError`.
@@ -106,37 +110,38 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
     return { ...this.#stats };
   }
 
-  /** The resolved options (defaults applied). */
-  get options(): Readonly<ResolvedClientOptions> {
-    return this.#o;
-  }
-
   /** Sockets open now, and callers waiting for one (beyond `maxSockets`). */
   get sockets(): { open: number; idle: number; waiting: number } {
     return { open: this.#pool.size, idle: this.#pool.idle, waiting: this.#pool.waiting };
   }
 
   /**
-   * Send `body` to `service` and resolve with the reply body (the FINAL one on MDP/0.2). Rejects
-   * with `MajordomoTimeoutError` (code `ERR_TIMEOUT`) after `1 + retries` silent attempts or once
-   * `timeoutMs` has passed, `AbortError` when `signal` fires, `NotStartedError` before `start()`,
+   * Send `body` (one frame or several) to `service` and resolve with the reply body (the FINAL
+   * one on MDP/0.2). Rejects with core's `TimeoutError` (code `ERR_TIMEOUT`, with `attempts`)
+   * after `1 + retries` silent attempts or once `timeoutMs` has passed, `AbortError` when
+   * `signal` fires, `InvalidArgumentError` for bad options, `NotStartedError` before `start()`,
    * `ClosedError` when the client is closed.
    */
-  async request(
-    service: string | Buffer,
-    body: Frame | readonly Frame[],
-    options: RequestOptions = {},
-  ): Promise<Buffer[]> {
+  async request(service: string | Buffer, body: Frame | Frames, options: RequestOptions = {}): Promise<Buffer[]> {
     this.assertRunning();
-    // With OpenTelemetry installed: one CLIENT span per call, an event per attempt, the outcome.
+    return this.#traced(service, body, options, undefined);
+  }
+
+  /** `#request` inside a CLIENT span (with OpenTelemetry installed): an event per attempt, the outcome. */
+  async #traced(
+    service: string | Buffer,
+    body: Frame | Frames,
+    options: RequestOptions,
+    onPartial: ((body: Buffer[]) => void) | undefined,
+  ): Promise<Buffer[]> {
     const name = typeof service === 'string' ? service : service.toString('latin1');
     const span = startSpan('@zpatterns/majordomo', name, SpanKinds.client, {
       'rpc.system': 'majordomo',
       'rpc.service': name,
     });
-    if (span === undefined) return this.#request(service, body, options, undefined);
+    if (span === undefined) return this.#request(service, body, options, onPartial, undefined);
     try {
-      const reply = await this.#request(service, body, options, span);
+      const reply = await this.#request(service, body, options, onPartial, span);
       span.end();
       return reply;
     } catch (err) {
@@ -147,38 +152,38 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
 
   async #request(
     service: string | Buffer,
-    body: Frame | readonly Frame[],
+    body: Frame | Frames,
     options: RequestOptions,
+    onPartial: ((body: Buffer[]) => void) | undefined,
     span: TraceSpan | undefined,
   ): Promise<Buffer[]> {
-    const { onPartial } = options;
-    throwIfAborted(options.signal);
-    const attemptTimeoutMs = options.attemptTimeoutMs ?? this.#o.attemptTimeoutMs;
-    const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs;
-    const retries = options.retries ?? this.#o.retries;
-    checkPositive('attemptTimeoutMs', attemptTimeoutMs);
-    if (timeoutMs !== undefined) checkPositive('timeoutMs', timeoutMs);
-    checkCount('retries', retries, 0);
     const serviceFrame = toBuffer(service);
-    const frames = (Array.isArray(body) ? (body as readonly Frame[]) : [body as Frame]).map(toBuffer);
+    const name = serviceFrame.toString('latin1');
+    const call = resolveOptions('MajordomoClient.request', options, this.#o, callRules);
+    const budget = new CallBudget(`MajordomoClient: request to '${name}'`, call, this.#o.clock);
+    const frames = (Array.isArray(body) ? (body as Frames) : [body as Frame]).map(toBuffer);
     if (frames.length === 0) frames.push(Buffer.alloc(0));
     this.#stats.requests++;
-    // One signal for the call: the caller's, and the whole-call bound when there is one.
-    const bound = timeoutMs === undefined ? undefined : new CallBound(options.signal, timeoutMs, this.#o.clock);
-    const signal = bound === undefined ? options.signal : bound.signal;
-    const attempts = 1 + retries;
-    let attempt = 0;
+    let partials = 0;
+    const onChunk =
+      onPartial === undefined
+        ? undefined
+        : (partial: Buffer[]): void => {
+            partials++;
+            onPartial(partial);
+          };
     try {
-      for (;;) {
-        attempt++;
-        const connection = await this.#pool.acquire(signal);
+      while (budget.next()) {
+        const attempt = budget.attempts;
+        const connection = await this.#pool.acquire(budget.signal);
+        const endpoint = connection.endpoint;
         span?.addEvent('attempt', { 'majordomo.attempt': attempt, 'server.address': connection.endpoint });
         span?.setAttribute('majordomo.attempts', attempt);
         try {
           const reply = await connection.exchange(serviceFrame, frames, {
-            timeoutMs: attemptTimeoutMs,
-            signal,
-            onPartial,
+            timeoutMs: call.attemptTimeoutMs,
+            signal: budget.signal,
+            onPartial: onChunk,
             clock: this.#o.clock,
           });
           this.#pool.release(connection);
@@ -187,40 +192,35 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
         } catch (err) {
           this.#pool.discard(connection);
           if (!(err instanceof AttemptTimeout)) throw err;
-          if (attempt >= attempts || err.partials > 0) {
-            this.#stats.timeouts++;
-            this.#log.warn(
-              { service: serviceFrame.toString('latin1'), attempts: attempt, attemptTimeoutMs },
-              'no reply, abandoning',
-            );
-            throw new MajordomoTimeoutError(
-              serviceFrame.toString('utf8'),
-              attempt,
-              { attemptTimeoutMs },
-              { cause: err },
-            );
-          }
-          this.#stats.retries++;
-          this.#log.warn(
-            { service: serviceFrame.toString('latin1'), attempt, attemptTimeoutMs },
-            'no reply, resending on a fresh socket',
-          );
-          await this.#failover(connection.endpoint, signal);
         }
-      }
-    } catch (err) {
-      if (bound?.timedOut === true && err instanceof AbortError) {
-        this.#stats.timeouts++;
+        if (partials > 0) {
+          // Resending would deliver the partials twice: a stream that went quiet ends here.
+          throw new TimeoutError(
+            `MajordomoClient: request to '${name}': no reply within attemptTimeoutMs (${call.attemptTimeoutMs} ms) ` +
+              `after ${partials} partial(s); not resent`,
+            { attempts: attempt },
+          );
+        }
+        if (attempt > call.retries) continue; // the last attempt: next() ends the loop
+        this.#stats.retries++;
         this.#log.warn(
-          { service: serviceFrame.toString('latin1'), attempts: attempt, timeoutMs },
-          'no reply within timeoutMs, abandoning',
+          { service: name, attempt, attemptTimeoutMs: call.attemptTimeoutMs },
+          'no reply, resending on a fresh socket',
         );
-        throw new MajordomoTimeoutError(serviceFrame.toString('utf8'), attempt, { timeoutMs: timeoutMs as number });
+        await this.#failover(endpoint, budget.signal);
       }
-      if (err instanceof AbortError) this.#stats.aborted++;
+      throw budget.error();
+    } catch (caught) {
+      // A wait cut short by the budget (whole-call timeout or the caller's signal) ends with the
+      // budget's own error: TimeoutError with attempts, or AbortError.
+      const err = caught instanceof AbortError && budget.signal.aborted ? (budget.signal.reason as Error) : caught;
+      if (err instanceof TimeoutError) {
+        this.#stats.timeouts++;
+        this.#log.warn({ service: name, attempts: budget.attempts }, 'no reply, abandoning');
+      } else if (err instanceof AbortError) this.#stats.aborted++;
       throw err;
     } finally {
-      bound?.dispose();
+      budget.dispose();
     }
   }
 
@@ -250,26 +250,28 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
 
   /**
    * MDP/0.2 streaming: yields every PARTIAL body, then the FINAL one (with `final: true`), then
-   * ends. Same reliability rules as `request()`. On MDP/0.1 it yields the one reply.
+   * ends. Same reliability rules as `request()`, except that a request is not resent once a
+   * PARTIAL has arrived. On MDP/0.1 it yields the one reply. Leaving the loop (`break`) abandons
+   * the request; `signal` makes the pending `next()` reject with `AbortError`; closing the client
+   * ends the loop quietly.
    */
   async *stream(
     service: string | Buffer,
-    body: Frame | readonly Frame[],
-    options: Omit<RequestOptions, 'onPartial'> = {},
-  ): AsyncGenerator<{ body: Buffer[]; final: boolean }, void, undefined> {
-    const chunks: { body: Buffer[]; final: boolean }[] = [];
+    body: Frame | Frames,
+    options: RequestOptions = {},
+  ): AsyncGenerator<StreamReply, void, undefined> {
+    this.assertRunning();
+    const cancel = new AbortController();
+    const signal = options.signal === undefined ? cancel.signal : AbortSignal.any([options.signal, cancel.signal]);
+    const chunks: StreamReply[] = [];
     let wake: (() => void) | undefined;
     let done = false;
     let failure: unknown;
-    const push = (chunk: { body: Buffer[]; final: boolean }): void => {
+    const push = (chunk: StreamReply): void => {
       chunks.push(chunk);
       wake?.();
     };
-    const request = this.request(service, body, {
-      ...options,
-      onPartial: (partial) => push({ body: partial, final: false }),
-    });
-    request.then(
+    this.#traced(service, body, { ...options, signal }, (partial) => push({ body: partial, final: false })).then(
       (final) => push({ body: final, final: true }),
       (err: unknown) => {
         failure = err;
@@ -277,16 +279,23 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
         wake?.();
       },
     );
-    for (;;) {
-      const chunk = chunks.shift();
-      if (chunk !== undefined) {
-        yield chunk;
-        if (chunk.final) return;
-        continue;
+    try {
+      for (;;) {
+        const chunk = chunks.shift();
+        if (chunk !== undefined) {
+          yield chunk;
+          if (chunk.final) return;
+          continue;
+        }
+        if (done) {
+          if (failure instanceof ClosedError) return;
+          throw failure;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
       }
-      if (done) throw failure;
-      await new Promise<void>((resolve) => (wake = resolve));
-      wake = undefined;
+    } finally {
+      cancel.abort(); // after a break: abandon the request (nothing happens once it has settled)
     }
   }
 
@@ -309,40 +318,5 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
     const entries = decodeMmiServicesBody(reply);
     if (typeof entries === 'string') throw new ProtocolError(entries);
     return entries;
-  }
-}
-
-/**
- * The whole-call bound of one request: its signal aborts when the caller's signal fires or when
- * `timeoutMs` has passed (then `timedOut` is true).
- */
-class CallBound {
-  readonly #controller = new AbortController();
-  readonly #caller: AbortSignal | undefined;
-  readonly #timer: TimerHandle;
-  readonly #clock: ResolvedClientOptions['clock'];
-  timedOut = false;
-
-  constructor(caller: AbortSignal | undefined, timeoutMs: number, clock: ResolvedClientOptions['clock']) {
-    this.#caller = caller;
-    this.#clock = clock;
-    caller?.addEventListener('abort', this.#onAbort, { once: true });
-    this.#timer = clock.setTimeout(() => {
-      this.timedOut = true;
-      this.#controller.abort(new TimeoutError(`timeoutMs (${timeoutMs} ms) passed`));
-    }, timeoutMs);
-  }
-
-  get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
-  readonly #onAbort = (): void => {
-    this.#controller.abort(this.#caller?.reason);
-  };
-
-  dispose(): void {
-    this.#clock.clearTimeout(this.#timer);
-    this.#caller?.removeEventListener('abort', this.#onAbort);
   }
 }

@@ -1,14 +1,15 @@
 /**
- * Error classes of `@zpatterns/majordomo`. Each failure mode is its own class with a stable string
- * `code`; the client and worker append their own classes below the broker's.
+ * Error classes of `@zpatterns/majordomo`. Timeouts, give-ups and bad options are core's
+ * (`TimeoutError` with `attempts`, `GaveUpError`, `InvalidArgumentError`); what is Majordomo's own
+ * is here, each with a stable `code`.
  */
-import { BindError, InvalidArgumentError, TimeoutError, ZPatternsError } from '@zpatterns/core';
+import { BindError, ZPatternsError } from '@zpatterns/core';
 
 /** Stable codes of the errors raised by `@zpatterns/majordomo` (beyond core's). */
-export type MajordomoErrorCode = string & {};
+export type MajordomoErrorCode = 'ERR_MDP_VERSION';
 
-/** Base class of every Majordomo error. */
-export class MajordomoError<TCode extends string = MajordomoErrorCode> extends ZPatternsError<TCode> {
+/** Base class of the Majordomo errors that have a code of their own. */
+export class MajordomoError<TCode extends MajordomoErrorCode = MajordomoErrorCode> extends ZPatternsError<TCode> {
   /** `'MajordomoError'`. */
   override name = 'MajordomoError';
 }
@@ -23,65 +24,6 @@ export class BrokerBindError extends BindError {
   /** @param endpoint - the endpoint as given */
   constructor(endpoint: string, options?: ErrorOptions) {
     super(endpoint, `broker could not bind ${endpoint}`, options);
-  }
-}
-
-/**
- * An option is out of range (for example `heartbeatIntervalMs <= 0`). The message names it.
- * Extends core's `InvalidArgumentError`, so `code` is `'ERR_INVALID_ARGUMENT'`.
- */
-export class MajordomoOptionsError extends InvalidArgumentError {
-  /** `'MajordomoOptionsError'`. */
-  override name = 'MajordomoOptionsError';
-}
-
-// ---------------------------------------------------------------------------------------------
-// Client and worker errors
-
-/**
- * A client request got no reply: after `1 + retries` attempts of `attemptTimeoutMs` each (Lazy
- * Pirate gave up), or within the call's `timeoutMs`. Extends core's `TimeoutError`, so `code` is
- * `'ERR_TIMEOUT'`.
- */
-export class MajordomoTimeoutError extends TimeoutError {
-  /** `'MajordomoTimeoutError'`. */
-  override name = 'MajordomoTimeoutError';
-  /** The service asked. */
-  readonly service: string;
-  /** Attempts made (sends of the request). */
-  override readonly attempts: number;
-  /**
-   * @param bound - which bound ran out: `{ attemptTimeoutMs }` when the attempts were used up,
-   *   `{ timeoutMs }` when the whole call's bound passed
-   */
-  constructor(
-    service: string,
-    attempts: number,
-    bound: { readonly attemptTimeoutMs: number } | { readonly timeoutMs: number },
-    options?: ErrorOptions,
-  ) {
-    super(
-      'timeoutMs' in bound
-        ? `no reply from service '${service}' within timeoutMs (${bound.timeoutMs} ms, ${attempts} attempt(s))`
-        : `no reply from service '${service}' after ${attempts} attempt(s) of ${bound.attemptTimeoutMs} ms ` +
-            `(raise attemptTimeoutMs or retries, or check that the broker and a worker are running)`,
-      options,
-    );
-    this.service = service;
-    this.attempts = attempts;
-  }
-}
-
-/** A worker gave up reconnecting: its `reconnect` policy returned `null`. */
-export class WorkerGaveUpError extends MajordomoError<'ERR_MDP_GAVE_UP'> {
-  /** `'WorkerGaveUpError'`. */
-  override name = 'WorkerGaveUpError';
-  constructor(attempts: number, options?: ErrorOptions) {
-    super(
-      'ERR_MDP_GAVE_UP',
-      `worker gave up after ${attempts} reconnect attempt(s) (see the reconnect option)`,
-      options,
-    );
   }
 }
 

@@ -4,11 +4,12 @@
  * with looser limits) cannot make a client or a worker take in more than a broker would.
  *
  * Two layers, as on the sockets that accept peers: libzmq drops the connection on a single frame
- * over the process-wide limit (`applyPeerLimits`, the daemons' `--max-message-bytes`) before
- * reading it; a message whose frames pass that but which has too many frames, or too many bytes in
- * all, is dropped here, counted and warned about (rate-limited: the broker can send many).
+ * over `maxMessageBytes` before reading it; a message whose frames pass that but which has too many
+ * frames, or too many bytes in all, is dropped here, counted and warned about (rate-limited: the
+ * broker can send many).
  */
-import { applyPeerLimits, WarningLimiter, type Clock, type Logger } from '@zpatterns/core';
+import type { Clock, Logger } from '@zpatterns/core';
+import { applyPeerLimits, WarningLimiter } from '@zpatterns/core/internal';
 import type * as zmq from 'zeromq';
 
 /** The bounds on one inbound message. */
@@ -38,9 +39,9 @@ export class InboundGuard {
     this.#warnings = new WarningLimiter(log, clock, 5);
   }
 
-  /** The libzmq frame limit, before the socket connects. */
+  /** The libzmq frame limit (this object's `maxMessageBytes`), before the socket connects. */
   prepare(socket: Pick<zmq.Socket, 'maxMessageSize'>): void {
-    applyPeerLimits(socket);
+    applyPeerLimits(socket, this.#limits.maxMessageBytes);
   }
 
   /** True (and warned about) when `message` is over a bound: the caller counts and drops it. */

@@ -3,7 +3,7 @@ export type { MdpVersion, MmiServiceEntry } from './codec.js';
 
 export { Broker } from './broker.js';
 export { brokerDefaults } from './broker-options.js';
-export { BrokerBindError, MajordomoError, MajordomoOptionsError } from './errors.js';
+export { BrokerBindError, MajordomoError, MdpVersionError } from './errors.js';
 export type { BrokerStatus } from './broker-status.js';
 export type {
   BrokerClientSnapshot,
@@ -11,14 +11,7 @@ export type {
   BrokerSnapshot,
   BrokerWorkerSnapshot,
 } from './broker-snapshot.js';
-export type {
-  BrokerGauges,
-  BrokerObserver,
-  BrokerOptions,
-  BrokerStats,
-  ClientVoter,
-  ResolvedBrokerOptions,
-} from './broker-options.js';
+export type { BrokerGauges, BrokerOptions, BrokerStats, ClientVoter } from './broker-options.js';
 export type { MajordomoErrorCode } from './errors.js';
 
 export { MajordomoClient } from './client.js';
@@ -26,17 +19,14 @@ export { majordomoClientDefaults } from './client-options.js';
 export { MajordomoPipeline, majordomoPipelineDefaults } from './pipeline.js';
 export { MajordomoWorker } from './worker.js';
 export { majordomoWorkerDefaults } from './worker-options.js';
-export { MajordomoTimeoutError, MdpVersionError, WorkerGaveUpError } from './errors.js';
-export type { MajordomoClientStatus, MmiServiceStatus } from './client.js';
+export type { MajordomoClientStatus, MmiServiceStatus, StreamReply } from './client.js';
 export type { ClientStats } from './client-connection.js';
-export type { MajordomoClientOptions, RequestOptions, ResolvedClientOptions } from './client-options.js';
+export type { MajordomoClientOptions } from './client-options.js';
 export type { MajordomoPipelineOptions, PipelineReply, PipelineStats } from './pipeline.js';
 export type { WorkerState } from './worker.js';
 export type {
+  MajordomoHandlerContext,
   MajordomoWorkerOptions,
-  RequestContext,
-  RequestHandler,
-  ResolvedWorkerOptions,
   WorkerRequest,
   WorkerStats,
   WorkerStatus,

@@ -15,28 +15,29 @@
  */
 import * as zmq from 'zeromq';
 import {
-  InvalidStateError,
-  AbortError,
+  applyConnectSecurity,
+  CallBudget,
   Channel,
   ClosedError,
   Component,
-  TimeoutError,
-  applyConnectSecurity,
   componentLogger,
-  Deque,
   EMPTY,
+  InvalidStateError,
+  resolveOptions,
+  rules,
+  oneOf,
   systemClock,
   toBuffer,
   toError,
   type Clock,
   type Frame,
+  type Frames,
   type Logger,
+  type RequestOptions,
+  type ResolvedOptions,
   type SecurityOptions,
-  type TimerHandle,
-  definedOnly,
 } from '@zpatterns/core';
-import { checkCount, checkPositive } from './client-options.js';
-import { MajordomoOptionsError } from './errors.js';
+import { Deque } from '@zpatterns/core/internal';
 import { decodeClientReply, encodeClientRequest, type MdpVersion } from './codec.js';
 
 /** Options of `new MajordomoPipeline(options)`. */
@@ -44,13 +45,16 @@ export interface MajordomoPipelineOptions {
   /** Broker endpoint. Required. */
   broker: string;
   /** MDP version. @default '0.1' */
-  version?: MdpVersion;
-  /** Default wait of `recv()` before it rejects with `TimeoutError` (the book's mdcliapi2 timeout). @default 2500 */
-  timeoutMs?: number;
+  version?: MdpVersion | undefined;
+  /**
+   * Default wait of `recv()` before it rejects with `TimeoutError` (the book's mdcliapi2 timeout).
+   * @default 2500
+   */
+  timeoutMs?: number | undefined;
   /** ZeroMQ send high-water mark of the DEALER (messages). @default 1000 */
-  sendHighWaterMark?: number;
+  sendHighWaterMark?: number | undefined;
   /** Replies buffered while nobody reads; past it the oldest is dropped (counted). @default 1000000 */
-  maxBufferedReplies?: number;
+  maxBufferedReplies?: number | undefined;
   /**
    * CURVE: this side's key pair and the broker's public key. Without it the connection is plain.
    * @default undefined (plain)
@@ -59,16 +63,20 @@ export interface MajordomoPipelineOptions {
   /** Parent logger. @default silent */
   logger?: Logger | undefined;
   /** Time source for `recv()` timeouts. @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 /** The pipeline's defaults: see `MajordomoPipelineOptions`. */
-export const majordomoPipelineDefaults: Required<Omit<MajordomoPipelineOptions, 'broker' | 'logger' | 'security'>> = {
-  version: '0.1',
+export const majordomoPipelineDefaults = {
+  version: '0.1' as MdpVersion,
   timeoutMs: 2500,
   sendHighWaterMark: 1000,
   maxBufferedReplies: 1_000_000,
   clock: systemClock,
+};
+
+type ResolvedPipelineOptions = ResolvedOptions<MajordomoPipelineOptions, typeof majordomoPipelineDefaults> & {
+  readonly broker: string;
 };
 
 /** One reply read by the pipelined client. */
@@ -84,9 +92,9 @@ export interface PipelineReply {
 /** Counters of one `MajordomoPipeline`; `pipeline.stats` returns a fresh snapshot on every read. */
 export interface PipelineStats {
   /** Requests sent. */
-  sent: number;
-  /** Replies received. */
-  received: number;
+  requests: number;
+  /** Replies received (PARTIAL and FINAL). */
+  replies: number;
   /** Messages from the broker that were not a valid reply (dropped and logged). */
   malformed: number;
   /** Replies dropped because `maxBufferedReplies` were waiting unread. */
@@ -99,16 +107,15 @@ export interface PipelineStats {
  * a lost request is never answered, and `recv({ timeoutMs })` rejects with `TimeoutError`. Only
  * one `recv()` may wait at a time (another rejects with `InvalidStateError`).
  *
- * `new MajordomoPipeline({ broker })` checks the options (throws `MajordomoOptionsError`) and opens
+ * `new MajordomoPipeline({ broker })` checks the options (throws `InvalidArgumentError`) and opens
  * nothing; `start()` opens the DEALER and connects it, and resolves once requests can be sent.
  * Before `start()` calls fail with `NotStartedError`, after `close()` with `ClosedError` (`send()`,
  * which never waits, throws them; the others reject).
  */
 export class MajordomoPipeline extends Component {
-  readonly #stats: PipelineStats = { sent: 0, received: 0, malformed: 0, dropped: 0 };
-  readonly #o: Required<Omit<MajordomoPipelineOptions, 'logger' | 'security'>>;
+  readonly #stats: PipelineStats = { requests: 0, replies: 0, malformed: 0, dropped: 0 };
+  readonly #o: ResolvedPipelineOptions;
   readonly #log: Logger;
-  readonly #security: SecurityOptions | undefined;
   #channel: Channel<zmq.Dealer> | undefined;
   readonly #inbox = new Deque<PipelineReply>();
   #waiter: { resolve: (reply: PipelineReply) => void; reject: (err: Error) => void } | undefined;
@@ -118,21 +125,21 @@ export class MajordomoPipeline extends Component {
 
   constructor(options: MajordomoPipelineOptions) {
     super();
-    this.#o = { ...majordomoPipelineDefaults, ...definedOnly(options) };
-    if (typeof this.#o.broker !== 'string' || this.#o.broker === '')
-      throw new MajordomoOptionsError('broker: an endpoint is required');
-    checkPositive('timeoutMs', this.#o.timeoutMs);
-    checkCount('sendHighWaterMark', this.#o.sendHighWaterMark, 0);
-    checkCount('maxBufferedReplies', this.#o.maxBufferedReplies, 1);
+    this.#o = resolveOptions('MajordomoPipeline', options, majordomoPipelineDefaults, {
+      broker: rules.nonEmptyString,
+      version: oneOf('0.1', '0.2'),
+      timeoutMs: rules.positiveOrInfinity,
+      sendHighWaterMark: rules.nonNegativeInteger,
+      maxBufferedReplies: rules.positiveInteger,
+    }) as ResolvedPipelineOptions; // the `broker` rule makes it present
     this.#log = componentLogger(options.logger, { component: 'mdp-pipeline', broker: this.#o.broker });
-    this.#security = options.security;
   }
 
   /** Open the DEALER and connect it to the broker. */
   protected async onStart(): Promise<void> {
     const socket = new zmq.Dealer({ linger: 0, sendHighWaterMark: this.#o.sendHighWaterMark, receiveHighWaterMark: 0 });
     this.#channel = new Channel(socket, { name: 'mdp-pipeline', logger: this.#log });
-    applyConnectSecurity(socket, this.#security);
+    applyConnectSecurity(socket, this.#o.security);
     socket.connect(this.#o.broker);
     void this.#channel.start(this.#onMessage);
   }
@@ -157,21 +164,21 @@ export class MajordomoPipeline extends Component {
    * Queue a request without waiting. Throws `NotStartedError` before `start()` and `ClosedError`
    * after `close()` (synchronously: it is the one call that never waits).
    */
-  send(service: string | Buffer, body: Frame | readonly Frame[]): void {
+  send(service: string | Buffer, body: Frame | Frames): void {
     this.assertRunning();
     if (!(this.#channel as Channel<zmq.Dealer>).post(this.#encode(service, body))) throw new ClosedError('pipeline');
-    this.#stats.sent++;
+    this.#stats.requests++;
   }
 
   /** Queue a request and resolve once libzmq has taken it (back-pressure for large bursts). */
-  async sendAsync(service: string | Buffer, body: Frame | readonly Frame[]): Promise<void> {
+  async sendAsync(service: string | Buffer, body: Frame | Frames): Promise<void> {
     this.assertRunning();
     await (this.#channel as Channel<zmq.Dealer>).send(this.#encode(service, body));
-    this.#stats.sent++;
+    this.#stats.requests++;
   }
 
-  #encode(service: string | Buffer, body: Frame | readonly Frame[]): Frame[] {
-    const frames = Array.isArray(body) ? (body as readonly Frame[]) : [body as Frame];
+  #encode(service: string | Buffer, body: Frame | Frames): Frame[] {
+    const frames = Array.isArray(body) ? (body as Frames) : [body as Frame];
     return encodeClientRequest(this.#o.version, this.#serviceBytes(service), frames.length === 0 ? [EMPTY] : frames);
   }
 
@@ -185,11 +192,12 @@ export class MajordomoPipeline extends Component {
   }
 
   /**
-   * The next reply. Rejects with `TimeoutError` after `timeoutMs` (default: the pipeline's
+   * The next reply. Rejects with core's `TimeoutError` after `timeoutMs` (default: the pipeline's
    * `timeoutMs`; pass `Infinity` to wait for ever), `AbortError` when `signal` fires,
-   * `ClosedError` once the pipeline is closed. One reader at a time.
+   * `ClosedError` once the pipeline is closed. One reader at a time. (`attemptTimeoutMs` and
+   * `retries` do not apply: the pipeline never resends.)
    */
-  recv(options: { timeoutMs?: number | undefined; signal?: AbortSignal | undefined } = {}): Promise<PipelineReply> {
+  recv(options: RequestOptions = {}): Promise<PipelineReply> {
     try {
       this.assertRunning();
     } catch (err) {
@@ -199,28 +207,35 @@ export class MajordomoPipeline extends Component {
     if (queued !== undefined) return Promise.resolve(queued);
     if (this.#waiter !== undefined)
       return Promise.reject(new InvalidStateError('MajordomoPipeline: one recv() at a time'));
-    const { signal } = options;
-    if (signal?.aborted === true) return Promise.reject(new AbortError('recv aborted', { cause: signal.reason }));
-    const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs;
-    const clock = this.#o.clock;
+    let budget: CallBudget;
+    try {
+      budget = new CallBudget(
+        'MajordomoPipeline: recv',
+        { timeoutMs: options.timeoutMs ?? this.#o.timeoutMs, signal: options.signal },
+        this.#o.clock,
+      );
+    } catch (err) {
+      return Promise.reject(toError(err));
+    }
+    // The budget owns the deadline and the caller's signal; its signal aborts with the error to
+    // end with (TimeoutError or AbortError), synchronously, so a reply is never handed to a
+    // waiter that has already given up.
+    const signal = budget.signal;
     return new Promise<PipelineReply>((resolve, reject) => {
-      let timer: TimerHandle | undefined;
-      const onAbort = (): void => {
-        cleanup();
-        reject(new AbortError('recv aborted', { cause: signal?.reason }));
-      };
       const cleanup = (): void => {
-        if (timer !== undefined) clock.clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
+        signal.removeEventListener('abort', onAbort);
+        budget.dispose();
         this.#waiter = undefined;
       };
-      if (timeoutMs !== Number.POSITIVE_INFINITY) {
-        timer = clock.setTimeout(() => {
-          cleanup();
-          reject(new TimeoutError(`no reply within timeoutMs (${timeoutMs} ms)`));
-        }, timeoutMs);
+      const onAbort = (): void => {
+        cleanup();
+        reject(signal.reason as Error);
+      };
+      if (signal.aborted) {
+        onAbort();
+        return;
       }
-      signal?.addEventListener('abort', onAbort, { once: true });
+      signal.addEventListener('abort', onAbort, { once: true });
       this.#waiter = {
         resolve: (reply) => {
           cleanup();
@@ -235,11 +250,12 @@ export class MajordomoPipeline extends Component {
   }
 
   /**
-   * Every reply as it arrives, until the pipeline is closed (then it ends). Breaking out leaves
-   * the pipeline open; `signal` ends the loop with `AbortError`.
+   * Every reply as it arrives. Leaving the loop (`break`) ends it and leaves the pipeline open;
+   * `signal` makes the pending `next()` reject with `AbortError`; closing the pipeline ends the
+   * loop quietly.
    */
-  async *replies(options: { signal?: AbortSignal } = {}): AsyncGenerator<PipelineReply, void, undefined> {
-    const recvOptions = { timeoutMs: Number.POSITIVE_INFINITY, ...definedOnly(options) };
+  async *replies(options: { signal?: AbortSignal | undefined } = {}): AsyncGenerator<PipelineReply, void, undefined> {
+    const recvOptions: RequestOptions = { timeoutMs: Number.POSITIVE_INFINITY, signal: options.signal };
     const inbox = this.#inbox;
     for (;;) {
       // Replies already buffered are yielded without a recv() promise each.
@@ -263,7 +279,7 @@ export class MajordomoPipeline extends Component {
       this.#log.warn({ reason: reply, frames: message.length }, 'malformed reply dropped');
       return;
     }
-    this.#stats.received++;
+    this.#stats.replies++;
     const waiter = this.#waiter;
     if (waiter !== undefined) {
       waiter.resolve(reply);

@@ -3,22 +3,17 @@
  * made `AbortSignal` and MDP/0.2 partial replies), and the adapter that turns requests into
  * `WorkerRequest`s for the `for await` form.
  */
-import type { AsyncQueue, Frame } from '@zpatterns/core';
+import type { Frame, Frames, RequestHandler } from '@zpatterns/core';
+import type { AsyncQueue } from '@zpatterns/core/internal';
 import { MdpVersionError } from './errors.js';
 import { encodeWorkerReply, type MdpVersion } from './codec.js';
-import type {
-  RequestContext,
-  RequestHandler,
-  ResolvedWorkerOptions,
-  WorkerRequest,
-  WorkerStats,
-} from './worker-options.js';
+import type { MajordomoHandlerContext, ResolvedWorkerOptions, WorkerRequest, WorkerStats } from './worker-options.js';
 import type { WorkerSession } from './worker-session.js';
 
 /** The handler of a worker made without one: each request is queued for the `for await` loop. */
-export function queueHandler(queue: AsyncQueue<WorkerRequest>): RequestHandler {
+export function queueHandler(queue: AsyncQueue<WorkerRequest>): RequestHandler<MajordomoHandlerContext> {
   return (body, context) =>
-    new Promise<readonly Frame[]>((resolve, reject) => {
+    new Promise<Frame | Frames>((resolve, reject) => {
       queue.push({
         service: context.service,
         client: context.client,
@@ -52,11 +47,11 @@ const SIGNAL_PROPERTY: PropertyDescriptor = {
  * `signal` (most never do, and an AbortController per request is a measurable cost); an abort
  * before that is remembered and the signal is born aborted with the same reason.
  */
-export class HandlerContext implements RequestContext {
+export class HandlerContext implements MajordomoHandlerContext {
   readonly service: string;
   readonly client: Buffer;
   readonly version: MdpVersion;
-  readonly partial: (body: readonly Frame[]) => void;
+  readonly partial: (body: Frame | Frames) => void;
   /** An own, enumerable accessor (as the plain-object context had a property), so `{...ctx}` keeps it. */
   declare readonly signal: AbortSignal;
   #controller: AbortController | undefined;

@@ -1,20 +1,28 @@
 /**
- * Options, handler and status types of `MajordomoWorker`. Defaults are the book's mdwrkapi:
- * heartbeat 2500 ms, liveness 3, reconnect after 2500 ms (here the first step of a capped,
- * jittered exponential backoff).
+ * Options, handler context and status types of `MajordomoWorker`. Defaults are the book's
+ * mdwrkapi: heartbeat 2500 ms, liveness 3, reconnect after 2500 ms (here the first step of a
+ * capped, jittered exponential backoff).
  */
 import {
   exponentialBackoff,
+  oneOf,
+  resolveOptions,
+  rules,
   systemClock,
   type Clock,
+  type ConnectedEvent,
+  type DisconnectedEvent,
   type Frame,
+  type Frames,
+  type HandlerContext,
   type Logger,
+  type OptionRule,
+  type ReconnectingEvent,
+  type RequestHandler,
+  type ResolvedOptions,
   type RetryDelay,
   type SecurityOptions,
-  definedOnly,
 } from '@zpatterns/core';
-import { checkCount, checkPositive } from './client-options.js';
-import { MajordomoOptionsError } from './errors.js';
 import { inboundLimitDefaults } from './inbound-limits.js';
 import type { MdpVersion } from './codec.js';
 
@@ -25,24 +33,25 @@ export interface MajordomoWorkerOptions {
   /** Service name to register with READY. Must not start with `mmi.` (reserved). Required. */
   service: string;
   /**
-   * Answers each request: gets the body and a context, returns (or resolves with) the reply body.
-   * A throw or rejection is handled by `errorReply`. Without it, read the requests with
-   * `for await (const request of worker)`. @default undefined (iterate the worker)
+   * Answers each request: gets the body and a `MajordomoHandlerContext`, returns (or resolves
+   * with) the reply body, one frame or several. A throw or rejection is handled by `errorReply`.
+   * Without it, read the requests with `for await (const request of worker)`.
+   * @default undefined (iterate the worker)
    */
-  handler?: RequestHandler | undefined;
+  handler?: RequestHandler<MajordomoHandlerContext> | undefined;
   /** MDP version. @default '0.1' */
-  version?: MdpVersion;
+  version?: MdpVersion | undefined;
   /** Heartbeat interval; must match the broker's. @default 2500 */
-  heartbeatIntervalMs?: number;
+  heartbeatIntervalMs?: number | undefined;
   /** Silent heartbeat intervals after which the broker is declared dead. @default 3 */
-  liveness?: number;
+  liveness?: number | undefined;
   /**
    * Delay before reconnect attempt `n` after the broker was declared dead, or `null` to give up
-   * (the worker then closes with `WorkerGaveUpError`). Attempts restart at 1 after a session in
+   * (the worker then closes with core's `GaveUpError`). Attempts restart at 1 after a session in
    * which the broker was heard from.
    * @default exponentialBackoff({ initialMs: 2500, maxMs: 32000, factor: 2, jitter: 0.2 })
    */
-  reconnect?: RetryDelay;
+  reconnectDelay?: RetryDelay | undefined;
   /**
    * Reply sent when the handler throws or rejects. Return frames to answer the client with an
    * application-defined error body. `undefined` (the default) sends no reply: the worker sends
@@ -50,27 +59,27 @@ export interface MajordomoWorkerOptions {
    * book's) gets it back as available, and the client times out and retries.
    * @default undefined
    */
-  errorReply?: ((err: Error, request: Buffer[]) => Frame[] | undefined) | undefined;
+  errorReply?: ((err: Error, request: Buffer[]) => Frame | Frames | undefined) | undefined;
   /** How long `close()` waits for the request in hand before abandoning it. @default 30000 */
-  drainTimeoutMs?: number;
+  drainTimeoutMs?: number | undefined;
   /**
    * Linger of the socket on `close()`, so the last REPLY and DISCONNECT get out. On a live
    * connection libzmq flushes them in well under a millisecond; the linger only ever runs out while
    * the broker is unreachable (a worker reconnecting to a broker that is down), and then it holds
    * the process exit that long (zeromq.js warns past 500 ms), so keep it short. @default 250
    */
-  closeLingerMs?: number;
+  lingerMs?: number | undefined;
   /**
    * Frames in one message from the broker at most (the broker's own bound); a message with more
    * is dropped, counted in `stats.oversize` and warned about: its request is not handled. @default 256
    */
-  maxFramesPerMessage?: number;
+  maxFramesPerMessage?: number | undefined;
   /**
    * Bytes in one message from the broker at most, all frames together (the broker's own bound);
-   * dropped like `maxFramesPerMessage`. A single frame over the process-wide `--max-message-bytes`
-   * makes libzmq drop the connection instead. @default 16777216 (16 MiB)
+   * dropped like `maxFramesPerMessage`. It is also the frame limit of the worker's socket: libzmq
+   * drops the connection when a single bigger frame arrives. @default 16777216 (16 MiB)
    */
-  maxMessageBytes?: number;
+  maxMessageBytes?: number | undefined;
   /**
    * CURVE: this side's key pair and the broker's public key. Without it the connection is plain.
    * @default undefined (plain)
@@ -79,68 +88,56 @@ export interface MajordomoWorkerOptions {
   /** Parent logger. @default silent */
   logger?: Logger | undefined;
   /** Time source for heartbeats and reconnect delays. @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 /**
  * The worker's defaults: MDP/0.1, the book's heartbeat (2500 ms, liveness 3), reconnect after
  * 2.5 s doubling to 32 s with 20 % jitter, 30 s to drain on `close()`.
  */
-export const majordomoWorkerDefaults: Required<
-  Omit<MajordomoWorkerOptions, 'broker' | 'service' | 'logger' | 'errorReply' | 'security' | 'handler'>
-> = {
-  version: '0.1',
+export const majordomoWorkerDefaults = {
+  version: '0.1' as MdpVersion,
   heartbeatIntervalMs: 2500,
   liveness: 3,
-  reconnect: exponentialBackoff({ initialMs: 2500, maxMs: 32_000, factor: 2, jitter: 0.2 }),
+  reconnectDelay: exponentialBackoff({ initialMs: 2500, maxMs: 32_000, factor: 2, jitter: 0.2 }),
   drainTimeoutMs: 30_000,
-  closeLingerMs: 250,
+  lingerMs: 250,
   maxFramesPerMessage: inboundLimitDefaults.maxFramesPerMessage,
   maxMessageBytes: inboundLimitDefaults.maxMessageBytes,
   clock: systemClock,
 };
 
-/** The worker's options after defaults are applied, as `worker.options` shows them. */
-export type ResolvedWorkerOptions = Required<
-  Omit<MajordomoWorkerOptions, 'logger' | 'errorReply' | 'security' | 'handler'>
-> & {
-  /** The parent logger given, if any. */
-  logger: Logger | undefined;
-  /** The CURVE options given, if any. */
-  security: SecurityOptions | undefined;
-  /** The `errorReply` given, if any. */
-  errorReply: MajordomoWorkerOptions['errorReply'];
+/** The worker's options after defaults are applied. */
+export type ResolvedWorkerOptions = ResolvedOptions<MajordomoWorkerOptions, typeof majordomoWorkerDefaults> & {
+  readonly broker: string;
+  readonly service: string;
+};
+
+const serviceName: OptionRule = {
+  must: 'a service name outside the reserved mmi. namespace',
+  test: (v) => typeof v === 'string' && v !== '' && !v.startsWith('mmi.'),
 };
 
 export function resolveWorkerOptions(options: MajordomoWorkerOptions): ResolvedWorkerOptions {
-  const { handler, ...rest } = options;
-  if (handler !== undefined && typeof handler !== 'function')
-    throw new MajordomoOptionsError('handler: expected a function');
-  const o = {
-    ...majordomoWorkerDefaults,
-    ...definedOnly(rest),
-    logger: options.logger,
-    errorReply: options.errorReply,
-    security: options.security,
-  };
-  if (typeof o.broker !== 'string' || o.broker === '')
-    throw new MajordomoOptionsError('broker: an endpoint is required');
-  if (typeof o.service !== 'string' || o.service === '')
-    throw new MajordomoOptionsError('service: a service name is required');
-  if (o.service.startsWith('mmi.'))
-    throw new MajordomoOptionsError(`service: '${o.service}' is in the reserved mmi. namespace`);
-  if (o.version !== '0.1' && o.version !== '0.2') throw new MajordomoOptionsError(`version: expected '0.1' or '0.2'`);
-  checkPositive('heartbeatIntervalMs', o.heartbeatIntervalMs);
-  checkCount('liveness', o.liveness, 1);
-  checkCount('drainTimeoutMs', o.drainTimeoutMs, 0);
-  checkCount('closeLingerMs', o.closeLingerMs, 0);
-  checkCount('maxFramesPerMessage', o.maxFramesPerMessage, 1);
-  checkCount('maxMessageBytes', o.maxMessageBytes, 1);
-  return o;
+  // The rules check `broker` and `service`, which have no default.
+  return resolveOptions('MajordomoWorker', options, majordomoWorkerDefaults, {
+    broker: rules.nonEmptyString,
+    service: serviceName,
+    handler: rules.function,
+    version: oneOf('0.1', '0.2'),
+    heartbeatIntervalMs: rules.positive,
+    liveness: rules.positiveInteger,
+    reconnectDelay: rules.function,
+    errorReply: rules.function,
+    drainTimeoutMs: rules.nonNegative,
+    lingerMs: rules.nonNegative,
+    maxFramesPerMessage: rules.positiveInteger,
+    maxMessageBytes: rules.positiveInteger,
+  }) as ResolvedWorkerOptions;
 }
 
-/** What a handler gets besides the request body. */
-export interface RequestContext {
+/** What a Majordomo handler gets besides the request body (core's `HandlerContext` and more). */
+export interface MajordomoHandlerContext extends HandlerContext {
   /** The service this worker serves. */
   readonly service: string;
   /** The client's return address, as the broker gave it (opaque). */
@@ -151,58 +148,33 @@ export interface RequestContext {
    * MDP/0.2: send a PARTIAL reply now (the FINAL is what the handler returns). Throws
    * `MdpVersionError` on MDP/0.1.
    */
-  partial(body: readonly Frame[]): void;
-  /** Aborted when the request is abandoned: the session to the broker was lost, or `close()` ran out of `drainTimeoutMs`. */
+  partial(body: Frame | Frames): void;
+  /**
+   * Aborted when the request is abandoned: the session to the broker was lost, or `close()` ran
+   * out of `drainTimeoutMs`.
+   */
   readonly signal: AbortSignal;
 }
 
-/** A request handler: return the reply body. A throw or rejection is handled by `errorReply`. */
-export type RequestHandler = (
-  request: Buffer[],
-  context: RequestContext,
-) => readonly Frame[] | Promise<readonly Frame[]>;
-
 /** One request of the iterator form: `for await (const req of worker) await req.reply(frames)`. */
-export interface WorkerRequest extends RequestContext {
+export interface WorkerRequest extends MajordomoHandlerContext {
   /** The request body. */
   readonly body: Buffer[];
-  /** Answer the request; the worker takes the next one only after this. */
-  reply(body: readonly Frame[]): Promise<void>;
+  /** Answer the request (one frame or several); the worker takes the next one only after this. */
+  reply(body: Frame | Frames): Promise<void>;
   /** Give up on the request as if the handler had thrown `err` (see `errorReply`). */
   fail(err: Error): void;
 }
 
-/** The worker's status events, from `worker.status()` (beside `started` and `closed`). */
-export type WorkerStatus =
-  | {
-      readonly type: 'connected';
-      /** The broker endpoint. */
-      readonly server: string;
-      /** The session (1 for the first socket, one more per reconnection). */
-      readonly session: number;
-    }
-  | {
-      readonly type: 'disconnected';
-      /** The broker endpoint. */
-      readonly server: string;
-      /** The session that ended. */
-      readonly session: number;
-      /**
-       * `broker-dead`: silent `heartbeatIntervalMs * liveness`; `disconnect`: the broker sent
-       * DISCONNECT; `handler-error`: the handler failed with no `errorReply`, so the worker left
-       * to register again.
-       */
-      readonly reason: 'broker-dead' | 'disconnect' | 'handler-error';
-      /** With `broker-dead`: how long the broker had been silent. */
-      readonly silentMs?: number;
-    }
-  | {
-      readonly type: 'reconnecting';
-      /** Reconnect attempt since the broker was last heard from (0 after a DISCONNECT). */
-      readonly attempt: number;
-      /** Wait before the new session opens. */
-      readonly delayMs: number;
-    };
+/**
+ * The worker's status events, from `worker.status()` (beside `started` and `closed`):
+ * `connected` once the broker has answered the READY of a session (its first heartbeat or
+ * request), `disconnected` when the session is lost (`silent`: the broker said nothing for
+ * `heartbeatIntervalMs * liveness`; `disconnect`: it sent DISCONNECT; `error`: the handler failed
+ * with no `errorReply`, or an oversize message came, so the worker left to register again), and
+ * `reconnecting` before the next session. `peer` is the broker endpoint.
+ */
+export type WorkerStatus = ConnectedEvent | DisconnectedEvent | ReconnectingEvent;
 
 /** Counters of one `MajordomoWorker`; `worker.stats` returns a fresh snapshot on every read. */
 export interface WorkerStats {

@@ -5,7 +5,8 @@
  * session: after DISCONNECT or a dead broker it opens a new one, as 7/MDP requires.
  */
 import * as zmq from 'zeromq';
-import { applyConnectSecurity, Channel, Heartbeat, type Frames, type Logger } from '@zpatterns/core';
+import { applyConnectSecurity, Channel, type Frames, type Logger } from '@zpatterns/core';
+import { Heartbeat } from '@zpatterns/core/internal';
 import {
   decodeFromBroker,
   encodeWorkerCommand,
@@ -16,11 +17,15 @@ import {
 import type { InboundGuard } from './inbound-limits.js';
 import type { ResolvedWorkerOptions, WorkerStats } from './worker-options.js';
 
-/** Why a session ended. */
+/**
+ * Why a session ended: the broker was `silent` for `silentMs`, it sent DISCONNECT (`disconnect`),
+ * we left after a failure of ours (`error`: a handler with no reply, an oversize message), or the
+ * worker closed (`close`).
+ */
 export type SessionEnd =
-  | { readonly reason: 'expired'; readonly silentMs: number }
+  | { readonly reason: 'silent'; readonly silentMs: number }
   | { readonly reason: 'disconnect' }
-  | { readonly reason: 'handler-error' }
+  | { readonly reason: 'error' }
   | { readonly reason: 'close' };
 
 export interface SessionPort {
@@ -67,7 +72,7 @@ export class WorkerSession {
         },
         expired: (silentMs) => {
           stats.brokerExpiries++;
-          this.end({ reason: 'expired', silentMs });
+          this.end({ reason: 'silent', silentMs });
         },
       },
       { intervalMs: options.heartbeatIntervalMs, liveness: options.liveness, clock: options.clock },
@@ -84,7 +89,7 @@ export class WorkerSession {
         stats.oversize++;
         // As with a request the handler could not answer: leave and register again, or the
         // broker would count this worker busy with the dropped request for ever.
-        void this.leave({ reason: 'handler-error' }, options.closeLingerMs);
+        void this.leave({ reason: 'error' }, options.lingerMs);
         return;
       }
       const command = decodeFromBroker(options.version, message);

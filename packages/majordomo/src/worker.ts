@@ -17,25 +17,27 @@
  *   any -> closing -> closed
  */
 import {
-  InvalidStateError,
-  AsyncQueue,
   ClosedError,
   Component,
   componentLogger,
   deadline,
+  GaveUpError,
+  InvalidStateError,
   sleep,
   toError,
   type Frame,
+  type Frames,
   type Logger,
+  type RequestHandler,
 } from '@zpatterns/core';
+import { AsyncQueue } from '@zpatterns/core/internal';
 import { failSpan, SpanKinds, startSpan, type TraceSpan } from '@zpatterns/core/internal';
-import { WorkerGaveUpError } from './errors.js';
 import { encodeWorkerReply, type WorkerCommand } from './codec.js';
 import { HandlerContext, isPromiseLike, queueHandler } from './worker-context.js';
 import {
   resolveWorkerOptions,
+  type MajordomoHandlerContext,
   type MajordomoWorkerOptions,
-  type RequestHandler,
   type ResolvedWorkerOptions,
   type WorkerRequest,
   type WorkerStats,
@@ -76,10 +78,11 @@ type SessionState =
  * dies or sends DISCONNECT, and drains the request in hand on `close()`.
  *
  * `new MajordomoWorker({ broker, service, handler })` checks the options (throws
- * `MajordomoOptionsError`) and opens nothing. `start()` opens the first session and resolves once
+ * `InvalidArgumentError`) and opens nothing. `start()` opens the first session and resolves once
  * its socket is connecting and READY is queued: from then on requests are served. A finite
- * `reconnect` policy that runs out ends the worker with `WorkerGaveUpError` (`closed()` resolves
- * with it). `status()` reports `connected`, `disconnected` and `reconnecting` (`WorkerStatus`).
+ * `reconnectDelay` policy that runs out ends the worker with core's `GaveUpError` (`closed()`
+ * resolves with it). `status()` reports `connected`, `disconnected` and `reconnecting`
+ * (`WorkerStatus`).
  */
 export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIterable<WorkerRequest> {
   readonly #stats: WorkerStats = {
@@ -100,7 +103,7 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
   /** Frame limits of every session's DEALER, one warning budget across them. */
   readonly #guard: InboundGuard;
   #state: SessionState = { state: 'idle' };
-  readonly #handler: RequestHandler;
+  readonly #handler: RequestHandler<MajordomoHandlerContext>;
   /** Without a `handler`: the requests for the `for await` loop. */
   readonly #queue: AsyncQueue<WorkerRequest> | undefined;
   #iterated = false;
@@ -143,11 +146,6 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
   /** The current state (read-only snapshot). */
   get state(): WorkerState['state'] {
     return this.#state.state;
-  }
-
-  /** The resolved options (defaults applied). */
-  get options(): Readonly<ResolvedWorkerOptions> {
-    return this.#o;
   }
 
   /**
@@ -206,41 +204,36 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
       if (end.reason === 'close' || this.#isClosing) return;
       this.#contextInHand?.abort(new ClosedError('session to the broker'));
       if (session.heard) attempt = 0;
+      const peer = this.#o.broker;
       let delayMs: number | null;
       switch (end.reason) {
-        case 'expired':
+        case 'silent':
           this.#log.warn({ session: session.id, silentMs: end.silentMs }, 'broker silent, reconnecting');
-          this.emit({
-            type: 'disconnected',
-            server: this.#o.broker,
-            session: session.id,
-            reason: 'broker-dead',
-            silentMs: end.silentMs,
-          });
+          this.emit({ type: 'disconnected', peer, reason: 'silent', silentMs: end.silentMs, session: session.id });
           disconnectStreak = 0;
           attempt++;
-          delayMs = this.#o.reconnect(attempt);
+          delayMs = this.#o.reconnectDelay(attempt);
           break;
         case 'disconnect':
           this.#log.info({ session: session.id }, 'DISCONNECT from broker, registering again');
-          this.emit({ type: 'disconnected', server: this.#o.broker, session: session.id, reason: 'disconnect' });
+          this.emit({ type: 'disconnected', peer, reason: 'disconnect', session: session.id });
           // 7/MDP: reconnect at once. A broker that keeps refusing us gets backoff, not a tight loop.
           disconnectStreak = session.served > 0 ? 1 : disconnectStreak + 1;
-          delayMs = disconnectStreak <= 1 ? 0 : this.#o.reconnect(disconnectStreak - 1);
+          delayMs = disconnectStreak <= 1 ? 0 : this.#o.reconnectDelay(disconnectStreak - 1);
           break;
-        case 'handler-error':
-          this.emit({ type: 'disconnected', server: this.#o.broker, session: session.id, reason: 'handler-error' });
+        case 'error':
+          this.emit({ type: 'disconnected', peer, reason: 'error', session: session.id });
           disconnectStreak = 0;
           delayMs = 0;
           break;
       }
       if (delayMs === null) {
         this.#log.error({ attempts: attempt }, 'reconnect policy gave up; closing');
-        this.#stopWith(new WorkerGaveUpError(attempt));
+        this.#stopWith(new GaveUpError('MajordomoWorker: reconnectDelay', attempt));
         return;
       }
       this.#transition({ state: 'backoff', attempt, delayMs });
-      this.emit({ type: 'reconnecting', attempt, delayMs });
+      this.emit({ type: 'reconnecting', peer, attempt, delayMs });
       if (delayMs > 0) await sleep(delayMs, { clock: this.#o.clock, signal: this.closeSignal }).catch(() => undefined);
     }
   }
@@ -257,7 +250,7 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
     const state = this.#state;
     if (state.state === 'connecting' && state.session === session) {
       this.#transition({ state: 'ready', session });
-      this.emit({ type: 'connected', server: this.#o.broker, session: session.id });
+      this.emit({ type: 'connected', peer: this.#o.broker, session: session.id });
     }
     switch (command.type) {
       case 'heartbeat':
@@ -308,7 +301,7 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
     span: TraceSpan | undefined,
   ): Promise<void> {
     try {
-      let reply: readonly Frame[] | Frame | undefined;
+      let reply: Frames | Frame | undefined;
       try {
         const result = this.#handler(body, context);
         // Await only a promise: a synchronous handler's reply goes out without an extra turn.
@@ -331,7 +324,7 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
       }
       if (reply === undefined) {
         // No reply to give: leave and register again, so the broker counts us as available.
-        await session.leave({ reason: 'handler-error' }, this.#o.closeLingerMs);
+        await session.leave({ reason: 'error' }, this.#o.lingerMs);
         return;
       }
       session.post(encodeWorkerReply(this.#o.version, client, reply, true));
@@ -348,7 +341,7 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
     }
   }
 
-  #errorReply(err: Error, body: Buffer[]): readonly Frame[] | undefined {
+  #errorReply(err: Error, body: Buffer[]): Frames | Frame | undefined {
     if (this.#o.errorReply === undefined) return undefined;
     try {
       return this.#o.errorReply(err, body);
@@ -379,7 +372,7 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
         }
       }
       const session = this.#session;
-      if (session !== undefined && !session.isEnded) await session.leave({ reason: 'close' }, this.#o.closeLingerMs);
+      if (session !== undefined && !session.isEnded) await session.leave({ reason: 'close' }, this.#o.lingerMs);
       await this.#loop;
     }
     this.#transition({ state: 'closed' });

@@ -147,19 +147,21 @@ describe('Broker: malformed input', () => {
   });
 
   it('oversize messages are dropped (frames and bytes), and an oversize worker is disconnected', async () => {
+    // maxMessageBytes bounds the message's sum here; a single frame over it never gets this far
+    // (it is also the ROUTER's libzmq frame limit, which drops the connection).
     await using ctx = await startBroker({ maxFramesPerMessage: 8, maxMessageBytes: 1000 });
     await using client = new RawClient(ctx.endpoint);
     await client.send(
       'echo',
       Array.from({ length: 10 }, () => 'x'),
     );
-    await client.send('echo', [Buffer.alloc(2000)]);
+    await client.send('echo', [Buffer.alloc(600), Buffer.alloc(600)]);
     await eventually(() => ctx.broker.stats.oversize === 2);
     await using worker = await RawWorker.ready(ctx.endpoint, 'echo');
     await using second = new RawClient(ctx.endpoint);
     await second.send('echo', ['small']);
     const { client: clientId } = await worker.request();
-    await worker.send({ type: 'reply', client: clientId, body: [Buffer.alloc(5000)], final: true });
+    await worker.send({ type: 'reply', client: clientId, body: [Buffer.alloc(600), Buffer.alloc(600)], final: true });
     await worker.expectDisconnect();
     expect(ctx.broker.stats).toMatchObject({ oversize: 3, malformed: 3 });
   });

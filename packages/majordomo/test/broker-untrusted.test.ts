@@ -106,6 +106,6 @@ describe('broker against misbehaving peers', () => {
       if (body[0]?.startsWith('polite')) politeBodies.push(body[0]);
     }
     expect(politeBodies).toEqual(['polite 0', 'polite 1', 'polite 2', 'polite 3', 'polite 4']);
-    expect(ctx.broker.stats.refusedRequests).toBe(ctx.broker.stats.refusedClientShare);
+    expect(ctx.broker.stats.refused).toBe(ctx.broker.stats.refusedClientShare);
   });
 });

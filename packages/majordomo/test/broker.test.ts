@@ -126,7 +126,7 @@ describe('Broker: request TTL and queue bound', () => {
     await using ctx = await startBroker({ maxQueuedBytes: 250 });
     await using client = new RawClient(ctx.endpoint);
     for (const text of ['one', 'two', 'six']) await client.send('q', [text]);
-    await eventually(() => ctx.broker.stats.refusedRequests === 1);
+    await eventually(() => ctx.broker.stats.refused === 1);
     expect(ctx.broker.stats.droppedRequests).toBe(0);
     expect(ctx.broker.gauges().queuedRequests).toBe(2);
     await using worker = await RawWorker.ready(ctx.endpoint, 'q');

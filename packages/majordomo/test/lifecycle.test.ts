@@ -45,7 +45,7 @@ describe('Majordomo lifecycle', () => {
     for (const target of kept) await expect(target.closed()).resolves.toBeUndefined();
   });
 
-  it('MajordomoWorker: closed() resolves with WorkerGaveUpError when it gives up on its own', async () => {
+  it('MajordomoWorker: closed() resolves with GaveUpError when it gives up on its own', async () => {
     const router = track(await rawRouter());
     const worker = track(
       new MajordomoWorker({
@@ -53,12 +53,12 @@ describe('Majordomo lifecycle', () => {
         service: 'svc',
         heartbeatIntervalMs: 20,
         liveness: 2,
-        reconnect: () => null,
+        reconnectDelay: () => null,
         handler: (r) => r,
       }),
     );
     await worker.start();
-    await expect(worker.closed()).resolves.toMatchObject({ code: 'ERR_MDP_GAVE_UP' });
+    await expect(worker.closed()).resolves.toMatchObject({ code: 'ERR_GAVE_UP', attempts: 1 });
     await expect(worker.close()).resolves.toBeUndefined();
   });
 

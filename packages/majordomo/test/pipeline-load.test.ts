@@ -33,7 +33,7 @@ describe('the book workload against default options', () => {
       received++;
     }
     expect(received).toBe(COUNT);
-    expect(broker.stats.refusedRequests).toBe(0);
+    expect(broker.stats.refused).toBe(0);
     expect(broker.stats.droppedRequests).toBe(0);
     expect(broker.stats.expiredRequests).toBe(0);
     expect(broker.gauges().queuedBytes).toBe(0);

@@ -10,7 +10,8 @@ import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { eventually } from '@zpatterns/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Broker, MajordomoClient, MajordomoTimeoutError, MajordomoWorker } from '../src/index.js';
+import { TimeoutError } from '@zpatterns/core';
+import { Broker, MajordomoClient, MajordomoWorker } from '../src/index.js';
 
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -65,7 +66,7 @@ describe('OpenTelemetry spans', () => {
     expect(typeof dispatched?.attributes?.['majordomo.worker']).toBe('string');
 
     exporter.reset();
-    await expect(client.request('nobody', 'hi')).rejects.toBeInstanceOf(MajordomoTimeoutError);
+    await expect(client.request('nobody', 'hi')).rejects.toBeInstanceOf(TimeoutError);
     const [failed] = exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.CLIENT);
     expect(failed?.name).toBe('nobody');
     expect(failed?.status.code).toBe(SpanStatusCode.ERROR);

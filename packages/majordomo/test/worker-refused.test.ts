@@ -27,7 +27,7 @@ describe('worker refused by the broker', () => {
     const worker = new MajordomoWorker({
       broker: endpoint,
       service: 'echo',
-      closeLingerMs: 100,
+      lingerMs: 100,
       security: keys.client('mole', 'broker'),
       handler: (request) => request,
     });

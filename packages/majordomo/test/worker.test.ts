@@ -10,9 +10,9 @@
  *        ----> [id, "", MDPW01, 0x05]                    DISCONNECT => new socket, new id, READY
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { EMPTY, sleep, type Message } from '@zpatterns/core';
+import { EMPTY, GaveUpError, sleep, type Message } from '@zpatterns/core';
 import { eventually, ipcEndpoint, rawRouter } from '@zpatterns/testkit';
-import { Broker, MajordomoClient, MajordomoWorker, MdpVersionError, WorkerGaveUpError } from '@zpatterns/majordomo';
+import { Broker, MajordomoClient, MajordomoWorker, MdpVersionError } from '@zpatterns/majordomo';
 import { MDPW01, MDPW02 } from '@zpatterns/majordomo/protocol';
 
 const disposables: AsyncDisposable[] = [];
@@ -112,7 +112,7 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
         service: 'svc',
         heartbeatIntervalMs: 40,
         liveness: 3,
-        reconnect: (attempt) => {
+        reconnectDelay: (attempt) => {
           attempts.push(attempt);
           return 30 * attempt;
         },
@@ -149,7 +149,7 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
         service: 'svc',
         heartbeatIntervalMs: 40,
         liveness: 5,
-        reconnect: (attempt) => {
+        reconnectDelay: (attempt) => {
           attempts.push(attempt);
           return 10;
         },
@@ -166,7 +166,7 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
     expect(worker.stats.sessions).toBeGreaterThanOrEqual(4);
   });
 
-  it('gives up when the reconnect policy returns null: closed() resolves with WorkerGaveUpError', async () => {
+  it('gives up when the reconnect policy returns null: closed() resolves with GaveUpError', async () => {
     const router = track(await rawRouter());
     const worker = track(
       new MajordomoWorker({
@@ -174,12 +174,12 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
         service: 'svc',
         heartbeatIntervalMs: 20,
         liveness: 2,
-        reconnect: () => null,
+        reconnectDelay: () => null,
         handler: (r) => r,
       }),
     );
     await worker.start();
-    expect(await worker.closed()).toBeInstanceOf(WorkerGaveUpError);
+    expect(await worker.closed()).toBeInstanceOf(GaveUpError);
     expect(worker.state).toBe('closed');
   });
 
@@ -446,7 +446,7 @@ describe('MajordomoWorker with the real Broker', () => {
         broker: endpoint,
         service: 'echo',
         ...options,
-        reconnect: () => 50,
+        reconnectDelay: () => 50,
         handler: (r) => r,
       }),
     );
