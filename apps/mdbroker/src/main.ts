@@ -40,6 +40,7 @@ import {
 } from '@zpatterns/app-kit';
 import { BinaryStar, BSTAR_HEARTBEAT_MS, type BStarRole } from '@zpatterns/bstar';
 import { Broker, brokerDefaults, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
+import { observeBroker } from '@zpatterns/majordomo/internal';
 import { ServiceMetrics } from './service-metrics.js';
 import { serviceGauges } from './service-gauges.js';
 import { brokerStatus } from './status.js';
@@ -197,7 +198,6 @@ process.exitCode = await runDaemon({
       bind: flags.bind ?? [DEFAULT_BROKER_ENDPOINT],
       workerBind: flags.workerBind,
       workerSecurity: workerSecured?.security,
-      observer: flags.metricsPort === undefined ? {} : perService.observer,
       ...(star === undefined ? {} : { clientVoter: star }),
       logger,
       heartbeatIntervalMs: flags.heartbeatMs,
@@ -210,6 +210,7 @@ process.exitCode = await runDaemon({
       statsIntervalMs: flags.statsIntervalMs,
       security: secured.security,
     });
+    if (flags.metricsPort !== undefined) observeBroker(broker, perService.observer);
     try {
       // The pair's state first: a client request must never be voted on before the peer had its chance.
       await star?.start();

@@ -7,7 +7,7 @@
  * `<requests>{service}`, `<latency>_bucket{le,service}` (cumulative), `_sum` and `_count`.
  */
 import type { Registry } from '@zpatterns/app-kit';
-import type { BrokerObserver } from '@zpatterns/majordomo';
+import type { BrokerObserver } from '@zpatterns/majordomo/internal';
 
 type Metric = Parameters<Registry['registerMetric']>[0];
 interface Value {

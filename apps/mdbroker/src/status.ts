@@ -24,7 +24,7 @@ export function brokerStatus(broker: Broker, star: BinaryStar | undefined): () =
         requests: stats.requests,
         requestsPerSecond: rates.rate('all', stats.requests),
         expiredRequests: stats.expiredRequests,
-        refusedRequests: stats.refusedRequests,
+        refusedRequests: stats.refused,
       },
       services,
       workers: snapshot.workers,

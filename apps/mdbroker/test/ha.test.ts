@@ -7,7 +7,8 @@
  *   primary state PUB <──> backup state PUB (Binary Star, 100 ms)
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { MajordomoClient, MajordomoTimeoutError, MajordomoWorker } from '@zpatterns/majordomo';
+import { TimeoutError } from '@zpatterns/core';
+import { MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
 import { appBin, Daemon, ipcEndpoint } from '@zpatterns/testkit';
 
 const HEARTBEAT_MS = 100;
@@ -97,7 +98,7 @@ describe('mdbroker --ha', () => {
       attemptTimeoutMs: 300,
       retries: 0,
     });
-    await expect(passiveOnly.request('echo', 'anyone?')).rejects.toBeInstanceOf(MajordomoTimeoutError);
+    await expect(passiveOnly.request('echo', 'anyone?')).rejects.toBeInstanceOf(TimeoutError);
 
     const client = track(
       await MajordomoClient.start({

@@ -133,7 +133,7 @@ describe('mdbroker process', () => {
       broker: endpoint,
       service: 'echo',
       heartbeatIntervalMs: 100,
-      reconnect: () => 100,
+      reconnectDelay: () => 100,
       handler: (request) => request,
     });
     await worker.start();

@@ -46,7 +46,7 @@ describe('mdbroker --metrics-port', () => {
     expect(value(after, 'zpatterns_broker_workers')).toBe(1);
     expect(value(after, 'zpatterns_broker_queued_bytes')).toBe(0);
     expect(after).toContain('zpatterns_process_cpu_seconds_total');
-    expect(after).toContain('zpatterns_broker_refused_requests_total 0');
+    expect(after).toContain('zpatterns_broker_refused_total 0');
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
   });
 });

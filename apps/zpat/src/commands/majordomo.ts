@@ -181,11 +181,9 @@ async function call(service: string, frames: string[], flags: CallFlags): Promis
         );
       }
       asked = `'${service}'`;
-      const reply = await client.request(service, frames.length === 0 ? [Buffer.alloc(0)] : frames, {
-        onPartial: print,
-        timeoutMs: remainingMs(),
-      });
-      print(reply);
+      const body = frames.length === 0 ? [Buffer.alloc(0)] : frames;
+      // Every PARTIAL (MDP/0.2) as it comes, then the FINAL.
+      for await (const chunk of client.stream(service, body, { timeoutMs: remainingMs() })) print(chunk.body);
       return 0;
     },
   );
