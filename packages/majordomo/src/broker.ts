@@ -48,6 +48,9 @@ import { brokerSnapshot, type BrokerSnapshot } from './broker-snapshot.js';
 import type { BrokerStatus } from './broker-status.js';
 import { BrokerBindError } from './errors.js';
 
+/** Set by the class's static block: the one way in to a broker's observer (see `observeBroker`). */
+let setObserver: (broker: Broker, observer: BrokerObserver) => void;
+
 /**
  * The Majordomo broker (7/MDP and 18/MDP, with 8/MMI): one ROUTER for clients and workers of both
  * protocol versions. Requests queue per service (FIFO) and go to the service's longest-idle worker;
@@ -60,9 +63,6 @@ import { BrokerBindError } from './errors.js';
  * `close()` tells every worker DISCONNECT and closes the sockets. `status()` reports workers and
  * services coming and going (`BrokerStatus`).
  */
-/** Set by the class's static block: the one way in to a broker's observer (see `observeBroker`). */
-let setObserver: (broker: Broker, observer: BrokerObserver) => void;
-
 export class Broker extends Component<BrokerStatus> {
   static {
     setObserver = (broker, observer) => {
