@@ -183,6 +183,8 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
   async #run(first: WorkerSession): Promise<void> {
     let attempt = 0;
     let disconnectStreak = 0;
+    /** Sessions lost since the broker was last heard: the `attempt` of `reconnecting`. */
+    let failures = 0;
     let next: WorkerSession | undefined = first;
     for (;;) {
       // One request at a time: never register again while a handler from the last session runs.
@@ -203,7 +205,11 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
       if (this.#session === session) this.#session = undefined;
       if (end.reason === 'close' || this.#isClosing) return;
       this.#contextInHand?.abort(new ClosedError('session to the broker'));
-      if (session.heard) attempt = 0;
+      if (session.heard) {
+        attempt = 0;
+        failures = 0;
+      }
+      failures++;
       const peer = this.#o.broker;
       let delayMs: number | null;
       switch (end.reason) {
@@ -228,12 +234,12 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
           break;
       }
       if (delayMs === null) {
-        this.#log.error({ attempts: attempt }, 'reconnect policy gave up; closing');
-        this.#stopWith(new GaveUpError('MajordomoWorker: reconnectDelay', attempt));
+        this.#log.error({ attempts: failures }, 'reconnect policy gave up; closing');
+        this.#stopWith(new GaveUpError('MajordomoWorker: reconnectDelay', failures));
         return;
       }
       this.#transition({ state: 'backoff', attempt, delayMs });
-      this.emit({ type: 'reconnecting', peer, attempt, delayMs });
+      this.emit({ type: 'reconnecting', peer, attempt: failures, delayMs });
       if (delayMs > 0) await sleep(delayMs, { clock: this.#o.clock, signal: this.closeSignal }).catch(() => undefined);
     }
   }
