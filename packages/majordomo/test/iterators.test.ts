@@ -2,7 +2,8 @@
  * The iterator rule, for each iterator the package exports (`client.stream()`, `pipe.replies()`):
  * `break` ends the loop quietly and cancels what the iterator started, without closing the
  * object; the caller's signal makes the pending `next()` reject with `AbortError`; closing the
- * object ends the loop quietly (`done: true`).
+ * object ends the loop quietly (`done: true`). The worker's iterator form (no `handler`) ends
+ * quietly on close too, takes no signal, and `break` closes the worker (documented).
  *
  *   stream('slow')  ──REQUEST──▶ broker ──▶ worker: PARTIAL "one", then waits for the test's gate
  *   replies()       ◀──REPLY────  broker ◀── echo worker
@@ -122,5 +123,33 @@ describe('MajordomoPipeline.replies()', () => {
     const pending = replies.next();
     await pipe.close();
     await expect(pending).resolves.toEqual({ done: true, value: undefined });
+  });
+});
+
+describe('MajordomoWorker iterator form', () => {
+  async function iterated(): Promise<{ worker: MajordomoWorker; client: MajordomoClient }> {
+    const endpoint = await setup();
+    const worker = track(await MajordomoWorker.start({ broker: endpoint, service: 'iter', ...HB }));
+    return { worker, client: await startClient(endpoint) };
+  }
+
+  it('closing the worker ends the loop quietly', async () => {
+    const { worker } = await iterated();
+    const requests = worker[Symbol.asyncIterator]();
+    const pending = requests.next();
+    await worker.close();
+    await expect(pending).resolves.toEqual({ done: true, value: undefined });
+  });
+
+  it('break closes the worker: a registered worker that nobody reads would swallow requests', async () => {
+    const { worker, client } = await iterated();
+    const answered = client.request('iter', 'x');
+    for await (const request of worker) {
+      await request.reply(['it:', ...request.body]);
+      break;
+    }
+    expect((await answered).map(String)).toEqual(['it:', 'x']);
+    await expect(worker.closed()).resolves.toBeUndefined();
+    expect(worker.lifecycle).toBe('closed');
   });
 });
