@@ -117,9 +117,7 @@ describe('mdbroker with CURVE', () => {
     const seen = echoWorker(endpoint, keys.client('mole', 'broker'), 'secrets');
     await daemon.waitForLog(denialOf('publicKey', keys.peers['mole']?.publicKey), 10_000, true);
     const alice = await client(endpoint, keys.client('alice', 'broker'));
-    await expect(alice.request('secrets', ['the plans'], { timeoutMs: 1000 })).rejects.toBeInstanceOf(
-      TimeoutError,
-    );
+    await expect(alice.request('secrets', ['the plans'], { timeoutMs: 1000 })).rejects.toBeInstanceOf(TimeoutError);
     // The broker knows the service only from alice's request: no worker ever registered for it.
     expect((await alice.services()).map((e) => [String(e.name), e.workers])).toEqual([['secrets', 0]]);
     expect(seen).toEqual([]);
