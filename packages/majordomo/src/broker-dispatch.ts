@@ -13,7 +13,8 @@ import type { BrokerContext } from './broker-context.js';
 import { requestBytes, type ServiceQueues } from './broker-queues.js';
 import type { Worker, WorkerRegistry } from './broker-registry.js';
 import type { BrokerService } from './broker-service.js';
-import type { PendingRequest, WorkerRemovedReason } from './broker-worker.js';
+import type { WorkerRemovedReason } from '@zpatterns/core';
+import type { PendingRequest } from './broker-worker.js';
 import { encodeClientReply, encodeWorkerRequest, type MdpVersion } from './codec.js';
 
 export class Dispatcher {

@@ -10,7 +10,8 @@
 import { ExpiryList } from '@zpatterns/core/internal';
 import type { BrokerContext } from './broker-context.js';
 import type { BrokerService } from './broker-service.js';
-import { BrokerWorker, type PendingRequest, type WorkerRemovedReason } from './broker-worker.js';
+import type { WorkerRemovedReason } from '@zpatterns/core';
+import { BrokerWorker, type PendingRequest } from './broker-worker.js';
 import type { MdpVersion } from './codec.js';
 
 export type Worker = BrokerWorker<BrokerService>;

@@ -8,7 +8,7 @@
  * (MDP allows one at a time). `removed`: expired, disconnected or in violation; the record is out of
  * every table and kept only by stale references. Every change goes through `transition()`.
  */
-import type { Frames, Logger, WorkerRemovedEvent } from '@zpatterns/core';
+import type { Frames, Logger, WorkerRemovedReason } from '@zpatterns/core';
 import type { TraceSpan } from '@zpatterns/core/internal';
 import type { MdpVersion } from './codec.js';
 import { WORKER_DISCONNECT, WORKER_HEARTBEAT } from './codec.js';
@@ -31,9 +31,6 @@ export interface PendingRequest {
   /** With OpenTelemetry installed: the broker's span of this request (arrival to final reply). */
   readonly span: TraceSpan | undefined;
 }
-
-/** Why the broker dropped a worker (the `reason` of `worker-removed`). */
-export type WorkerRemovedReason = WorkerRemovedEvent['reason'];
 
 export type BrokerWorkerState =
   | { readonly state: 'idle' }
