@@ -15,8 +15,12 @@ import {
   Component,
   componentLogger,
   exponentialBackoff,
-  InvalidArgumentError,
+  invalidOption,
+  resolveOptions,
+  rules,
   type Logger,
+  type OptionRule,
+  type ResolvedOptions,
   type RetryDelay,
 } from '@zpatterns/core';
 import { TitanicStoreError } from './errors.js';
@@ -109,6 +113,14 @@ export const postgresStoreDefaults = {
   reconnectDelay: exponentialBackoff({ initialMs: 100, maxMs: 5000, factor: 2, jitter: 0.2 }),
 } as const satisfies Omit<Required<PostgresStoreOptions>, 'url' | 'logger'>;
 
+type Resolved = ResolvedOptions<PostgresStoreOptions, typeof postgresStoreDefaults>;
+
+/** A timeout PostgreSQL takes in whole milliseconds, where 0 would mean none. */
+const atLeastOne: OptionRule = {
+  must: 'a finite number >= 1',
+  test: (v) => typeof v === 'number' && Number.isFinite(v) && v >= 1,
+};
+
 /**
  * The PostgreSQL store. `new PostgresStore({ url })` validates the options and opens nothing;
  * `start()` (which `TitanicServer.start()` calls) loads `pg`, connects, creates or migrates the
@@ -119,57 +131,63 @@ export const postgresStoreDefaults = {
  */
 export class PostgresStore extends Component<TitanicStoreStatus> implements TitanicStore, LeaseStore, StoreAdmin {
   readonly #stats: StoreStats = newStoreStats();
-  readonly #options: PostgresStoreOptions;
+  readonly #options: Resolved;
+  readonly #url: string;
   readonly #schema: string;
   readonly #queryTimeoutMs: number;
   readonly #idleInTransactionMs: number;
   readonly #t: string;
-  readonly #pageSize: number;
-  readonly #expireBatchSize: number;
-  readonly #reconnectDelay: RetryDelay;
   readonly #log: Logger;
   readonly #leases: PostgresLeases;
   #pool: PostgresPool | undefined;
 
   constructor(options: PostgresStoreOptions) {
     super();
-    if (typeof options?.url !== 'string' || options.url === '')
-      throw new InvalidArgumentError('url: a PostgreSQL connection URL is required');
-    const schema = options.schema ?? postgresStoreDefaults.schema;
-    if (!SCHEMA_NAME.test(schema)) throw new InvalidArgumentError(`schema: invalid name ${JSON.stringify(schema)}`);
-    this.#queryTimeoutMs = Math.round(options.queryTimeoutMs ?? postgresStoreDefaults.queryTimeoutMs);
-    this.#idleInTransactionMs = Math.round(
-      options.idleInTransactionTimeoutMs ?? postgresStoreDefaults.idleInTransactionTimeoutMs,
-    );
-    if (!(this.#queryTimeoutMs >= 1) || !(this.#idleInTransactionMs >= 1))
-      throw new InvalidArgumentError('queryTimeoutMs and idleInTransactionTimeoutMs: expected numbers >= 1');
-    this.#options = options;
-    this.#schema = schema;
-    this.#t = requestsTable(schema);
-    this.#pageSize = options.recoveryPageSize ?? postgresStoreDefaults.recoveryPageSize;
-    this.#expireBatchSize = options.expireBatchSize ?? postgresStoreDefaults.expireBatchSize;
-    this.#reconnectDelay = options.reconnectDelay ?? postgresStoreDefaults.reconnectDelay;
-    this.#log = componentLogger(options.logger, { component: 'postgres-store', schema });
+    const url = options?.url;
+    if (typeof url !== 'string' || url === '')
+      throw invalidOption('PostgresStore', 'url', 'a PostgreSQL connection URL', url);
+    const o = resolveOptions('PostgresStore', options, postgresStoreDefaults, {
+      schema: {
+        must: 'a lower-case SQL name ([a-z_][a-z0-9_]*, at most 63 characters)',
+        test: (v) => SCHEMA_NAME.test(String(v)),
+      },
+      maxConnections: rules.positiveInteger,
+      connectTimeoutMs: rules.positive,
+      queryTimeoutMs: atLeastOne,
+      idleInTransactionTimeoutMs: atLeastOne,
+      keepAliveMs: rules.nonNegative,
+      recoveryPageSize: rules.positiveInteger,
+      expireBatchSize: rules.positiveInteger,
+      applicationName: { must: 'a string', test: (v) => typeof v === 'string' },
+      reconnectDelay: rules.function,
+    });
+    this.#options = o;
+    this.#url = url;
+    this.#schema = o.schema;
+    this.#queryTimeoutMs = Math.round(o.queryTimeoutMs);
+    this.#idleInTransactionMs = Math.round(o.idleInTransactionTimeoutMs);
+    this.#t = requestsTable(o.schema);
+    this.#log = componentLogger(options.logger, { component: 'postgres-store', schema: o.schema });
     this.#leases = new PostgresLeases(() => this.#p(), this.#t);
   }
 
   /** Loads the driver, connects and creates or migrates the schema. */
   protected async onStart(): Promise<void> {
-    const options = this.#options;
+    const o = this.#options;
     const pg = await loadPg();
     const pool = new PostgresPool(pg, {
       config: {
-        connectionString: options.url,
-        max: options.maxConnections ?? postgresStoreDefaults.maxConnections,
-        connectionTimeoutMillis: options.connectTimeoutMs ?? postgresStoreDefaults.connectTimeoutMs,
-        application_name: options.applicationName ?? postgresStoreDefaults.applicationName,
+        connectionString: this.#url,
+        max: o.maxConnections,
+        connectionTimeoutMillis: o.connectTimeoutMs,
+        application_name: o.applicationName,
         query_timeout: this.#queryTimeoutMs,
         keepAlive: true,
-        keepAliveInitialDelayMillis: options.keepAliveMs ?? postgresStoreDefaults.keepAliveMs,
+        keepAliveInitialDelayMillis: o.keepAliveMs,
       },
       statementTimeoutMs: this.#queryTimeoutMs,
       idleInTransactionTimeoutMs: this.#idleInTransactionMs,
-      reconnectDelay: this.#reconnectDelay,
+      reconnectDelay: o.reconnectDelay,
       closed: this.closeSignal,
       log: this.#log,
       onUnhealthy: (error) => this.emit({ type: 'unhealthy', reason: 'database unreachable', error }),
@@ -252,11 +270,11 @@ export class PostgresStore extends Component<TitanicStoreStatus> implements Tita
     for (;;) {
       const page = await this.#p().query<{ seq: string; uuid: string; service: Buffer }>(
         `SELECT seq, uuid, service FROM ${this.#t} WHERE reply IS NULL AND seq > $1 ORDER BY seq LIMIT $2`,
-        [after, this.#pageSize],
+        [after, this.#options.recoveryPageSize],
       );
       for (const row of page) yield { uuid: row.uuid, service: row.service };
       const last = page.at(-1);
-      if (last === undefined || page.length < this.#pageSize) return;
+      if (last === undefined || page.length < this.#options.recoveryPageSize) return;
       after = last.seq;
     }
   }
@@ -278,7 +296,7 @@ export class PostgresStore extends Component<TitanicStoreStatus> implements Tita
     return sweepReplies(this.#p(), repliedBeforeMs, {
       table: this.#t,
       lockKey: `titanic-sweep:${this.#schema}`,
-      batchSize: this.#expireBatchSize,
+      batchSize: this.#options.expireBatchSize,
       running: () => this.running,
       log: this.#log,
     });

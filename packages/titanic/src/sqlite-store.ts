@@ -6,7 +6,7 @@
  * `start()` (an optional peer dependency).
  */
 import { join } from 'node:path';
-import { Component, InvalidArgumentError, toError } from '@zpatterns/core';
+import { Component, invalidOption, resolveOptions, rules, toError } from '@zpatterns/core';
 import { TitanicStoreError } from './errors.js';
 import { loadSqlite, prepare, type SqliteDatabase } from './sqlite-driver.js';
 import { openSqlite, prepareStatements, SQLITE_SCHEMA_VERSION, type SqliteStatements } from './sqlite-schema.js';
@@ -97,17 +97,21 @@ export class SqliteStore extends Component<TitanicStoreStatus> implements Titani
 
   constructor(options: SqliteStoreOptions) {
     super();
-    if (typeof options?.dataDir !== 'string' || options.dataDir === '')
-      throw new InvalidArgumentError('dataDir: a directory is required');
-    this.#dataDir = options.dataDir;
-    this.#fsync = options.fsync ?? sqliteStoreDefaults.fsync;
-    this.#pageSize = options.recoveryPageSize ?? sqliteStoreDefaults.recoveryPageSize;
-    this.#healthProbeMs = options.healthProbeMs ?? sqliteStoreDefaults.healthProbeMs;
-    this.#expireBatchSize = options.expireBatchSize ?? sqliteStoreDefaults.expireBatchSize;
-    if (!(this.#expireBatchSize >= 1)) throw new InvalidArgumentError('expireBatchSize: expected a number >= 1');
-    if (!(this.#pageSize >= 1)) throw new InvalidArgumentError('recoveryPageSize: expected a number >= 1');
-    if (!(this.#healthProbeMs >= 1)) throw new InvalidArgumentError('healthProbeMs: expected a number >= 1');
-    this.path = join(options.dataDir, SQLITE_FILE);
+    const dataDir = options?.dataDir;
+    if (typeof dataDir !== 'string' || dataDir === '')
+      throw invalidOption('SqliteStore', 'dataDir', 'a directory', dataDir);
+    const o = resolveOptions('SqliteStore', options, sqliteStoreDefaults, {
+      fsync: rules.boolean,
+      recoveryPageSize: rules.positiveInteger,
+      healthProbeMs: rules.positive,
+      expireBatchSize: rules.positiveInteger,
+    });
+    this.#dataDir = dataDir;
+    this.#fsync = o.fsync;
+    this.#pageSize = o.recoveryPageSize;
+    this.#healthProbeMs = o.healthProbeMs;
+    this.#expireBatchSize = o.expireBatchSize;
+    this.path = join(dataDir, SQLITE_FILE);
   }
 
   /** Loads the driver, opens (creating if needed) the database and its schema. */

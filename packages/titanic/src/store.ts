@@ -12,7 +12,7 @@
  *
  *   blob  = *( length:u32be  bytes[length] )      (zero frames = empty blob)
  */
-import type { ComponentStatus } from '@zpatterns/core';
+import type { ComponentStatus, HealthyEvent, UnhealthyEvent } from '@zpatterns/core';
 import { TitanicStoreError } from './errors.js';
 
 /** One write in a batch. */
@@ -75,8 +75,7 @@ export interface StoreCounts {
  * `'database unreachable'`) and the `error`; `healthy` when it can again. Every `unhealthy` is
  * followed by `healthy` when the store recovers.
  */
-export type TitanicStoreStatus =
-  { readonly type: 'unhealthy'; readonly reason: string; readonly error: Error } | { readonly type: 'healthy' };
+export type TitanicStoreStatus = UnhealthyEvent | HealthyEvent;
 
 /**
  * The durable store behind Titanic. `write(batch)` applies a batch atomically and resolves only

@@ -213,3 +213,21 @@ describe('PostgresStore retention sweep', () => {
     await c.close();
   });
 });
+
+describe('PostgresStore options', () => {
+  it('rejects a bad option with InvalidArgumentError, naming it and the value', () => {
+    expect(() => new PostgresStore({ url: '' })).toThrow(
+      'PostgresStore: url must be a PostgreSQL connection URL, got ""',
+    );
+    expect(() => new PostgresStore({ url: 'postgres://u@h/db', schema: 'Bad-Name' })).toThrow(
+      expect.objectContaining({
+        code: 'ERR_INVALID_ARGUMENT',
+        message: expect.stringMatching(/^PostgresStore: schema must be/),
+      }),
+    );
+    expect(() => new PostgresStore({ url: 'postgres://u@h/db', queryTimeoutMs: 0.4 })).toThrow(
+      'PostgresStore: queryTimeoutMs must be a finite number >= 1, got 0.4',
+    );
+    expect(() => new PostgresStore({ url: 'postgres://u@h/db', maxConnections: undefined })).not.toThrow();
+  });
+});

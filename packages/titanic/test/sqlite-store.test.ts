@@ -65,3 +65,17 @@ describe('SqliteStore durability', () => {
     await again.close();
   });
 });
+
+describe('SqliteStore options', () => {
+  it('rejects a bad option with InvalidArgumentError, naming it and the value', () => {
+    expect(() => new SqliteStore({ dataDir: '' })).toThrow('SqliteStore: dataDir must be a directory, got ""');
+    expect(() => new SqliteStore({ dataDir: tempDir(), recoveryPageSize: 0 })).toThrow(
+      expect.objectContaining({
+        code: 'ERR_INVALID_ARGUMENT',
+        message: 'SqliteStore: recoveryPageSize must be a whole number > 0, got 0',
+      }),
+    );
+    // undefined keeps the default.
+    expect(() => new SqliteStore({ dataDir: tempDir(), fsync: undefined, healthProbeMs: undefined })).not.toThrow();
+  });
+});
