@@ -112,10 +112,10 @@ export interface TitanicStore {
    * False while the store cannot reach its storage (a server-grade store whose database is down);
    * absent or true otherwise. Feeds `/healthz`.
    */
-  readonly healthy?: boolean;
+  readonly healthy?: boolean | undefined;
   /**
-   * The store's health changes (optional for stores of your own): `TitanicServer` relays them as
-   * `store-unhealthy` and `store-healthy`.
+   * The store's health changes (optional for stores of your own): `TitanicServer` relays them on
+   * its own status feed.
    */
   status?(): AsyncIterable<TitanicStoreStatus | ComponentStatus>;
   /** Release the store (idempotent). Later calls reject with `ClosedError`. */
