@@ -149,7 +149,7 @@ export class PostgresStore extends Component<TitanicStoreStatus> implements Tita
     const o = resolveOptions('PostgresStore', options, postgresStoreDefaults, {
       schema: {
         must: 'a lower-case SQL name ([a-z_][a-z0-9_]*, at most 63 characters)',
-        test: (v) => SCHEMA_NAME.test(String(v)),
+        test: (v) => typeof v === 'string' && SCHEMA_NAME.test(v),
       },
       maxConnections: rules.positiveInteger,
       connectTimeoutMs: rules.positive,
