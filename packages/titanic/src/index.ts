@@ -18,7 +18,7 @@ export { isUuid } from './protocol.js';
 export { TitanicServer, titanicServerDefaults } from './server.js';
 export { SQLITE_FILE, SqliteStore, sqliteStoreDefaults } from './sqlite-store.js';
 export { POSTGRES_SCHEMA_VERSION, PostgresStore, postgresStoreDefaults } from './postgres-store.js';
-export { MemoryStore } from './store.js';
+export { MemoryStore } from './memory-store.js';
 
 export type {
   PollResult,

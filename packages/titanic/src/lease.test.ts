@@ -12,7 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { Dispatcher, type DispatchClient } from './dispatcher.js';
 import { GroupCommitter } from './group-commit.js';
 import { LeaseKeeper } from './lease-keeper.js';
-import { MemoryStore, type LeaseStore, type StoredRequest } from './store.js';
+import { MemoryStore } from './memory-store.js';
+import type { LeaseStore, StoredRequest } from './store.js';
 
 class FakeLeaseStore extends MemoryStore implements LeaseStore {
   readonly leases = new Map<string, { by: string; until: number }>();

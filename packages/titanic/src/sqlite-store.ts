@@ -1,32 +1,18 @@
 /**
  * The embedded durable store: one SQLite database in WAL mode with `synchronous = FULL`, so every
  * COMMIT is fsync'd before `write()` resolves. One transaction per batch: with group commit on
- * top, N concurrent requests cost one fsync.
- *
- * Layout (`<dataDir>/titanic.sqlite`, plus `-wal` while open):
- *
- *   requests(seq INTEGER PRIMARY KEY,      arrival order (rowid)
- *            uuid TEXT UNIQUE,             32 upper-case hex characters
- *            service BLOB, body BLOB,      body: length-prefixed frames; emptied once replied
- *            reply BLOB,                   NULL while pending
- *            created_ms, replied_ms)
- *   partial index on seq WHERE reply IS NULL: recovery reads pending requests in order without
- *   scanning replied ones; partial index on replied_ms WHERE reply IS NOT NULL: the retention
- *   sweep deletes abandoned replies without a scan.
- *
- * The database is opened with `locking_mode = EXCLUSIVE`, so a second Titanic process on the same
- * data directory fails at start instead of corrupting the other's view. The OS releases the lock
- * when a process dies, even by SIGKILL.
+ * top, N concurrent requests cost one fsync. The database (`<dataDir>/titanic.sqlite`, plus `-wal`
+ * while open) and its schema are in sqlite-schema.ts; the driver, `better-sqlite3`, is loaded at
+ * `start()` (an optional peer dependency).
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import { Component, InvalidArgumentError, toError } from '@zpatterns/core';
+import { Component, invalidOption, resolveOptions, rules, toError } from '@zpatterns/core';
 import { TitanicStoreError } from './errors.js';
+import { loadSqlite, prepare, type SqliteDatabase } from './sqlite-driver.js';
+import { openSqlite, prepareStatements, SQLITE_SCHEMA_VERSION, type SqliteStatements } from './sqlite-schema.js';
 import {
   countBatch,
   decodeFrames,
-  encodeFrames,
   newStoreStats,
   type PendingRef,
   type ServiceCounts,
@@ -44,8 +30,6 @@ import {
 /** Name of the database file inside the data directory. */
 export const SQLITE_FILE = 'titanic.sqlite';
 
-const SCHEMA_VERSION = 1;
-
 /** Options of `new SqliteStore(options)`; `sqliteStoreDefaults` holds the defaults. */
 export interface SqliteStoreOptions {
   /** Directory of the database; created if missing. */
@@ -55,19 +39,19 @@ export interface SqliteStoreOptions {
    * consistent but may lose the last commits on power loss, which breaks the meaning of "200".
    * @default true
    */
-  fsync?: boolean;
+  fsync?: boolean | undefined;
   /** Rows read per page during recovery. @default 1000 */
-  recoveryPageSize?: number;
+  recoveryPageSize?: number | undefined;
   /**
    * After a commit failed (a full or read-only disk), try a one-page write this often until one
    * succeeds, so that `healthy` turns true again without waiting for traffic. @default 1000
    */
-  healthProbeMs?: number;
+  healthProbeMs?: number | undefined;
   /**
    * Rows deleted per transaction by `expireReplies`; the event loop runs between two of them, so
    * a sweep of many replies never holds the process up for long. @default 1000
    */
-  expireBatchSize?: number;
+  expireBatchSize?: number | undefined;
 }
 
 /** What `SqliteStore.settings()` reports: the SQLite settings in force. */
@@ -88,23 +72,12 @@ export const sqliteStoreDefaults = {
   expireBatchSize: 1000,
 } as const satisfies Omit<Required<SqliteStoreOptions>, 'dataDir'>;
 
-interface Statements {
-  readonly insert: Database.Statement<[string, Buffer, Buffer, number]>;
-  readonly reply: Database.Statement<[Buffer, number, string]>;
-  readonly delete: Database.Statement<[string]>;
-  readonly get: Database.Statement<[string], { reply: Buffer | null }>;
-  readonly getRequest: Database.Statement<[string], { service: Buffer; body: Buffer; reply: Buffer | null }>;
-  readonly pendingPage: Database.Statement<[number, number], { seq: number; uuid: string; service: Buffer }>;
-  readonly counts: Database.Statement<[], { pending: number | null; replied: number | null }>;
-  readonly expire: Database.Statement<[number, number]>;
-  readonly apply: (batch: readonly StoreWrite[]) => void;
-}
-
 /**
  * The embedded durable store: one SQLite database in `dataDir`, every commit fsync'd. `new
  * SqliteStore({ dataDir })` validates and opens nothing; `start()` (which `TitanicServer.start()`
- * calls) creates the directory, opens the database with an exclusive lock and creates or checks
- * the schema, and is ready then. It rejects with `TitanicStoreError` when the database cannot be
+ * calls) loads `better-sqlite3`, creates the directory, opens the database with an exclusive lock
+ * and creates or checks the schema, and is ready then. It rejects with `InvalidStateError` when
+ * `better-sqlite3` is not installed, and with `TitanicStoreError` when the database cannot be
  * opened (locked by another process, newer schema, unreadable file). The status feed reports
  * `unhealthy` after a failed commit and `healthy` after the next success.
  */
@@ -117,99 +90,36 @@ export class SqliteStore extends Component<TitanicStoreStatus> implements Titani
   readonly #pageSize: number;
   readonly #healthProbeMs: number;
   readonly #expireBatchSize: number;
-  #db: Database.Database | undefined;
-  #st: Statements | undefined;
+  #db: SqliteDatabase | undefined;
+  #st: SqliteStatements | undefined;
   #healthy = true;
   #probeTimer: NodeJS.Timeout | undefined;
 
   constructor(options: SqliteStoreOptions) {
     super();
-    if (typeof options?.dataDir !== 'string' || options.dataDir === '')
-      throw new InvalidArgumentError('dataDir: a directory is required');
-    this.#dataDir = options.dataDir;
-    this.#fsync = options.fsync ?? sqliteStoreDefaults.fsync;
-    this.#pageSize = options.recoveryPageSize ?? sqliteStoreDefaults.recoveryPageSize;
-    this.#healthProbeMs = options.healthProbeMs ?? sqliteStoreDefaults.healthProbeMs;
-    this.#expireBatchSize = options.expireBatchSize ?? sqliteStoreDefaults.expireBatchSize;
-    if (!(this.#expireBatchSize >= 1)) throw new InvalidArgumentError('expireBatchSize: expected a number >= 1');
-    if (!(this.#pageSize >= 1)) throw new InvalidArgumentError('recoveryPageSize: expected a number >= 1');
-    if (!(this.#healthProbeMs >= 1)) throw new InvalidArgumentError('healthProbeMs: expected a number >= 1');
-    this.path = join(options.dataDir, SQLITE_FILE);
+    const dataDir = options?.dataDir;
+    if (typeof dataDir !== 'string' || dataDir === '')
+      throw invalidOption('SqliteStore', 'dataDir', 'a directory', dataDir);
+    const o = resolveOptions('SqliteStore', options, sqliteStoreDefaults, {
+      fsync: rules.boolean,
+      recoveryPageSize: rules.positiveInteger,
+      healthProbeMs: rules.positive,
+      expireBatchSize: rules.positiveInteger,
+    });
+    this.#dataDir = dataDir;
+    this.#fsync = o.fsync;
+    this.#pageSize = o.recoveryPageSize;
+    this.#healthProbeMs = o.healthProbeMs;
+    this.#expireBatchSize = o.expireBatchSize;
+    this.path = join(dataDir, SQLITE_FILE);
   }
 
-  /** Opens (creating if needed) the database and its schema. */
+  /** Loads the driver, opens (creating if needed) the database and its schema. */
   protected async onStart(): Promise<void> {
-    let db: Database.Database | undefined;
-    try {
-      // Owner only: the store holds request bodies, replies and their UUIDs (bearer tokens).
-      mkdirSync(this.#dataDir, { recursive: true, mode: 0o700 });
-      db = new Database(this.path, { timeout: 0 });
-      db.pragma('locking_mode = EXCLUSIVE');
-      db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${this.#fsync ? 'FULL' : 'NORMAL'}`);
-      const version = db.pragma('user_version', { simple: true }) as number;
-      if (version > SCHEMA_VERSION) {
-        throw new TitanicStoreError(`${this.path} has schema version ${version}; this Titanic knows ${SCHEMA_VERSION}`);
-      }
-      db.exec(`
-        CREATE TABLE IF NOT EXISTS requests (
-          seq INTEGER PRIMARY KEY,
-          uuid TEXT NOT NULL UNIQUE,
-          service BLOB NOT NULL,
-          body BLOB NOT NULL,
-          reply BLOB,
-          created_ms INTEGER NOT NULL,
-          replied_ms INTEGER
-        );
-        CREATE INDEX IF NOT EXISTS requests_pending ON requests (seq) WHERE reply IS NULL;
-        CREATE INDEX IF NOT EXISTS requests_replied ON requests (replied_ms) WHERE reply IS NOT NULL;
-        PRAGMA user_version = ${SCHEMA_VERSION};
-      `);
-    } catch (err) {
-      db?.close();
-      throw new TitanicStoreError(`cannot open the Titanic store at ${this.path}: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
+    const Database = await loadSqlite();
+    const db = openSqlite(Database, this.#dataDir, this.path, this.#fsync);
     this.#db = db;
-    const insert = db.prepare<[string, Buffer, Buffer, number]>(
-      'INSERT OR IGNORE INTO requests (uuid, service, body, created_ms) VALUES (?, ?, ?, ?)',
-    );
-    const reply = db.prepare<[Buffer, number, string]>(
-      "UPDATE requests SET reply = ?, body = x'', replied_ms = ? WHERE uuid = ? AND reply IS NULL",
-    );
-    const remove = db.prepare<[string]>('DELETE FROM requests WHERE uuid = ?');
-    this.#st = {
-      insert,
-      reply,
-      delete: remove,
-      get: db.prepare('SELECT reply FROM requests WHERE uuid = ?'),
-      getRequest: db.prepare('SELECT service, body, reply FROM requests WHERE uuid = ?'),
-      pendingPage: db.prepare(
-        'SELECT seq, uuid, service FROM requests WHERE reply IS NULL AND seq > ? ORDER BY seq LIMIT ?',
-      ),
-      counts: db.prepare('SELECT SUM(reply IS NULL) AS pending, SUM(reply IS NOT NULL) AS replied FROM requests'),
-      expire: db.prepare(
-        `DELETE FROM requests WHERE seq IN
-           (SELECT seq FROM requests WHERE reply IS NOT NULL AND replied_ms < ? LIMIT ?)`,
-      ),
-      apply: db.transaction((batch: readonly StoreWrite[]) => {
-        const now = Date.now();
-        for (const w of batch) {
-          switch (w.type) {
-            case 'request':
-              insert.run(w.uuid, w.service, encodeFrames(w.body), now);
-              break;
-            case 'reply':
-              reply.run(encodeFrames(w.body), now, w.uuid);
-              break;
-            case 'close':
-              remove.run(w.uuid);
-              break;
-          }
-        }
-      }),
-    };
+    this.#st = prepareStatements(db);
   }
 
   /** A snapshot of the counters; read it again for fresh figures. */
@@ -218,13 +128,13 @@ export class SqliteStore extends Component<TitanicStoreStatus> implements Titani
   }
 
   /** The prepared statements of a running store; throws `NotStartedError` / `ClosedError` otherwise. */
-  #s(): Statements {
+  #s(): SqliteStatements {
     this.assertRunning();
     if (this.#st === undefined) throw new TitanicStoreError('store is not open');
     return this.#st;
   }
 
-  #database(): Database.Database {
+  #database(): SqliteDatabase {
     this.assertRunning();
     if (this.#db === undefined) throw new TitanicStoreError('store is not open');
     return this.#db;
@@ -253,13 +163,13 @@ export class SqliteStore extends Component<TitanicStoreStatus> implements Titani
   }
 
   #commitFailed(err: unknown): void {
-    if (this.#healthy) this.emit({ type: 'unhealthy', error: toError(err) });
+    if (this.#healthy) this.emit({ type: 'unhealthy', reason: 'commit failed', error: toError(err) });
     this.#healthy = false;
     if (this.#probeTimer !== undefined || !this.running) return;
     this.#probeTimer = setInterval(() => {
       try {
         // Rewriting the schema version is a real one-page commit (with its fsync).
-        this.#database().pragma(`user_version = ${SCHEMA_VERSION}`);
+        this.#database().pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
         this.#commitSucceeded();
       } catch {
         // Still failing: the next tick tries again.
@@ -334,24 +244,22 @@ export class SqliteStore extends Component<TitanicStoreStatus> implements Titani
 
   /** Pending requests by service, most first (`titanic pending`). */
   async pendingByService(): Promise<ServicePending[]> {
-    const rows = this.#database()
-      .prepare<[], { service: Buffer; n: number; oldest: number; newest: number }>(
-        `SELECT service, count(*) AS n, min(created_ms) AS oldest, max(created_ms) AS newest
-         FROM requests WHERE reply IS NULL GROUP BY service ORDER BY n DESC, service`,
-      )
-      .all();
+    const rows = prepare<[], { service: Buffer; n: number; oldest: number; newest: number }>(
+      this.#database(),
+      `SELECT service, count(*) AS n, min(created_ms) AS oldest, max(created_ms) AS newest
+       FROM requests WHERE reply IS NULL GROUP BY service ORDER BY n DESC, service`,
+    ).all();
     return rows.map((r) => ({ service: r.service, count: r.n, oldestMs: r.oldest, newestMs: r.newest }));
   }
 
   /** Pending and done requests by service (for a status page). */
   async statusByService(): Promise<ServiceCounts[]> {
-    const rows = this.#database()
-      .prepare<[], { service: Buffer; pending: number; done: number; oldest: number | null }>(
-        `SELECT service, count(*) FILTER (WHERE reply IS NULL) AS pending, count(*) FILTER (WHERE reply IS NOT NULL) AS done,
-                min(CASE WHEN reply IS NULL THEN created_ms END) AS oldest
-         FROM requests GROUP BY service ORDER BY service`,
-      )
-      .all();
+    const rows = prepare<[], { service: Buffer; pending: number; done: number; oldest: number | null }>(
+      this.#database(),
+      `SELECT service, count(*) FILTER (WHERE reply IS NULL) AS pending, count(*) FILTER (WHERE reply IS NOT NULL) AS done,
+              min(CASE WHEN reply IS NULL THEN created_ms END) AS oldest
+       FROM requests GROUP BY service ORDER BY service`,
+    ).all();
     return rows.map((r) => ({
       service: r.service.toString('latin1'),
       pending: r.pending,
@@ -363,10 +271,11 @@ export class SqliteStore extends Component<TitanicStoreStatus> implements Titani
   /** Deletes every pending request of `service`; resolves with their UUIDs, oldest first. */
   async purgeService(service: Buffer): Promise<string[]> {
     const db = this.#database();
-    const select = db.prepare<[Buffer], { uuid: string }>(
+    const select = prepare<[Buffer], { uuid: string }>(
+      db,
       'SELECT uuid FROM requests WHERE reply IS NULL AND service = ? ORDER BY seq',
     );
-    const remove = db.prepare('DELETE FROM requests WHERE reply IS NULL AND service = ?');
+    const remove = prepare<[Buffer]>(db, 'DELETE FROM requests WHERE reply IS NULL AND service = ?');
     return db.transaction(() => {
       const uuids = select.all(service).map((r) => r.uuid);
       remove.run(service);

@@ -17,9 +17,17 @@ import { basename, dirname, join } from 'node:path';
 import process from 'node:process';
 import { EXIT_FAILURE } from '@zpatterns/app-kit';
 import { toError } from '@zpatterns/core';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { Command } from 'commander';
 import { groupCommand, required, zpatCommand } from '../options.js';
+
+/** better-sqlite3, loaded when a store command runs rather than for every zpat command. */
+let sqlite: typeof Database | undefined;
+
+function openDatabase(path: string, options: Database.Options): Database.Database {
+  if (sqlite === undefined) throw new Error('better-sqlite3 is not loaded');
+  return new sqlite(path, options);
+}
 
 /** The two stores, by the file each daemon keeps in its data directory. */
 const STORES = {
@@ -66,7 +74,7 @@ function kindOf(db: Database.Database, path: string): StoreKind {
 function openStore(path: string): Database.Database {
   let db: Database.Database;
   try {
-    db = new Database(path, { fileMustExist: true, timeout: 0 });
+    db = openDatabase(path, { fileMustExist: true, timeout: 0 });
   } catch (err) {
     throw new StoreCommandError(`cannot open ${path}: ${toError(err).message}`);
   }
@@ -109,7 +117,7 @@ async function copyInto(db: Database.Database, target: string): Promise<Record<s
   rmSync(partial, { force: true });
   try {
     await db.backup(partial);
-    const copy = new Database(partial, { fileMustExist: true });
+    const copy = openDatabase(partial, { fileMustExist: true });
     let info: Record<string, unknown>;
     try {
       info = describe(copy, partial);
@@ -181,6 +189,7 @@ async function run(
   action: () => Record<string, unknown> | Promise<Record<string, unknown>>,
 ): Promise<void> {
   try {
+    sqlite ??= (await import('better-sqlite3')).default;
     process.stdout.write(`${JSON.stringify(await action())}\n`);
   } catch (err) {
     const code = err instanceof StoreCommandError ? err.exitCode : EXIT_FAILURE;

@@ -1,0 +1,76 @@
+/** Group commit on top of a store: one batch per event-loop turn, acknowledged only after it. */
+import { describe, expect, it } from 'vitest';
+import { GroupCommitter } from '../src/group-commit.js';
+import { MemoryStore } from '../src/memory-store.js';
+import { generateUuid } from '../src/protocol.js';
+import { SqliteStore } from '../src/sqlite-store.js';
+import type { StoreWrite, TitanicStore } from '../src/store.js';
+import { b, useTempDirs } from './store-helpers.js';
+
+const tempDir = useTempDirs();
+
+describe('GroupCommitter', () => {
+  it('commits the writes of one event-loop turn as one batch, and acknowledges only after it', async () => {
+    const store = await SqliteStore.start({ dataDir: tempDir() });
+    const committer = new GroupCommitter(store);
+    const uuids = Array.from({ length: 50 }, () => generateUuid());
+    let acknowledged = 0;
+    const writes = uuids.map((uuid) =>
+      committer.write({ type: 'request', uuid, service: b('echo'), body: [] }).then(() => acknowledged++),
+    );
+    expect(acknowledged).toBe(0);
+    expect(store.stats.commits).toBe(0);
+    await Promise.all(writes);
+    expect(acknowledged).toBe(50);
+    expect(store.stats.commits).toBe(1);
+    expect(store.stats.largestBatch).toBe(50);
+    await committer.close();
+    await store.close();
+  });
+
+  it('batches writes that arrive while a commit runs into the next commit', async () => {
+    const committed: number[] = [];
+    let release: () => void = () => undefined;
+    const slow = await MemoryStore.start();
+    const gate = { first: true };
+    const store: TitanicStore = Object.assign(Object.create(slow) as MemoryStore, {
+      write: async (batch: readonly StoreWrite[]): Promise<void> => {
+        if (gate.first) {
+          gate.first = false;
+          await new Promise<void>((resolve) => (release = resolve));
+        }
+        committed.push(batch.length);
+        await slow.write(batch);
+      },
+    });
+    const committer = new GroupCommitter(store);
+    const first = committer.write({ type: 'close', uuid: 'A' });
+    await new Promise((resolve) => setImmediate(resolve));
+    const later = Array.from({ length: 10 }, (_, i) => committer.write({ type: 'close', uuid: String(i) }));
+    release();
+    await Promise.all([first, ...later]);
+    expect(committed).toEqual([1, 10]);
+    await committer.close();
+  });
+
+  it('close() commits what is queued, including a flush already scheduled', async () => {
+    const store = await MemoryStore.start();
+    const committer = new GroupCommitter(store);
+    const writes = [committer.write({ type: 'close', uuid: 'A' }), committer.write({ type: 'close', uuid: 'B' })];
+    await committer.close();
+    expect(store.stats.writes).toBe(2);
+    expect(store.stats.commits).toBe(1);
+    await Promise.all(writes);
+  });
+
+  it('rejects every write of a failed batch and keeps serving', async () => {
+    const store = await MemoryStore.start();
+    const committer = new GroupCommitter(store);
+    await store.close();
+    const failing = [committer.write({ type: 'close', uuid: 'A' }), committer.write({ type: 'close', uuid: 'B' })];
+    for (const p of failing) await expect(p).rejects.toThrow(/closed/);
+    expect(committer.stats.failedBatches).toBe(1);
+    await committer.close();
+    await expect(committer.write({ type: 'close', uuid: 'C' })).rejects.toThrow(/closed/);
+  });
+});
