@@ -1,5 +1,6 @@
 /** @zpatterns/freelance: brokerless reliable request-reply (10/FLP), the client agent and the server. */
-export { FreelanceClient, freelanceClientDefaults } from './client.js';
+export { FreelanceClient } from './client.js';
+export { freelanceClientDefaults } from './client-options.js';
 export { errors, FreelanceBindError, FreelanceError, FreelanceOptionsError, FreelanceTimeoutError } from './errors.js';
 export { FreelanceServer, freelanceServerDefaults } from './server.js';
 
@@ -9,7 +10,7 @@ export type {
   FreelanceClientStatus,
   FreelanceRequestOptions,
   FreelanceServerInfo,
-} from './client.js';
+} from './client-options.js';
 export type { FreelanceErrorCode } from './errors.js';
 export type { FreelanceStrategy, ServerState } from './servers.js';
 export type {

@@ -24,7 +24,7 @@ import {
 import { failSpan, SpanKinds, startSpan, type TraceSpan } from '@zpatterns/core/internal';
 import { FreelanceBindError, FreelanceOptionsError } from './errors.js';
 import { checkBindEndpoint, concreteBindEndpoint, defaultPublicEndpoint } from './endpoint.js';
-import { decodeServerInbound, encodePong, encodeReply } from './protocol.js';
+import { decodeServerInbound, encodePong, encodeReply } from './codec.js';
 
 /** Context passed to a request handler. */
 export interface FreelanceRequestContext {

@@ -17,7 +17,7 @@ import {
   type FreelanceClientOptions,
   type FreelanceClientStatus,
 } from '../src/index.js';
-import { freeTcpEndpoint } from '../src/wire.js';
+import { freeTcpEndpoint } from '../src/protocol.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { eventually, RawPeer, rawDealer, randomMessage, seededRandom } from '@zpatterns/testkit';
 import { FreelanceServer, type FreelanceServerOptions } from '../src/index.js';
-import { freeTcpEndpoint, PING } from '../src/wire.js';
+import { freeTcpEndpoint, PING } from '../src/protocol.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

@@ -13,7 +13,7 @@ import { eventually } from '@zpatterns/testkit';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { FreelanceClient, FreelanceServer, FreelanceTimeoutError } from '../src/index.js';
-import { freeTcpEndpoint } from '../src/wire.js';
+import { freeTcpEndpoint } from '../src/protocol.js';
 
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });

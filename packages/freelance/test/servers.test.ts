@@ -1,7 +1,7 @@
 /** The client's server table: liveness and choice rules, on a manual clock. */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '@zpatterns/core';
-import { ServerTable, type FreelanceStrategy, type ServerEntry } from './servers.js';
+import { ServerTable, type FreelanceStrategy, type ServerEntry } from '../src/servers.js';
 
 type Change = [string, 'alive' | 'dead', number];
 
