@@ -1,11 +1,20 @@
 /**
- * The `FreelanceClient`'s public shapes: its options and their defaults (the book's timings), the
- * per-call options, what it reports of each server, its status events and its counters; and the
- * validation of the options.
+ * The `FreelanceClient`'s public shapes: its options and their defaults (the book's timings), what
+ * it reports of each server, its status events and its counters; and the check of the options.
  */
-import { definedOnly, systemClock, type Clock, type Logger, type SecurityOptions } from '@zpatterns/core';
-import type { ServerAliveStatus, ServerDeadStatus } from '@zpatterns/core';
-import { FreelanceOptionsError } from './errors.js';
+import {
+  invalidOption,
+  oneOf,
+  resolveOptions,
+  rules,
+  systemClock,
+  type Clock,
+  type ConnectedEvent,
+  type DisconnectedEvent,
+  type Logger,
+  type ResolvedOptions,
+  type SecurityOptions,
+} from '@zpatterns/core';
 import type { FreelanceStrategy, ServerState } from './servers.js';
 
 /** Options of `new FreelanceClient(options)`; `freelanceClientDefaults` holds the defaults. */
@@ -17,19 +26,22 @@ export interface FreelanceClientOptions {
    * sequential failover). `round-robin`: live servers in turn. `all`: every live server at once,
    * first reply wins (the book's model two). @default 'priority'
    */
-  strategy?: FreelanceStrategy;
-  /** A request's whole budget, waiting for a live server included. @default 3000 (GLOBAL_TIMEOUT) */
-  timeoutMs?: number;
+  strategy?: FreelanceStrategy | undefined;
+  /**
+   * A request's whole budget, every attempt and the wait for a live server included; `request()`
+   * can override it. @default 3000 (GLOBAL_TIMEOUT)
+   */
+  timeoutMs?: number | undefined;
   /** Wait this long for one server's reply before resending to the next live server. @default 1000 */
-  attemptTimeoutMs?: number;
+  attemptTimeoutMs?: number | undefined;
   /** Resends after the first send (on server death or attempt timeout). @default 2 */
-  retries?: number;
-  /** Ping a server after this long without hearing from it. @default 2000 (PING_INTERVAL) */
-  pingIntervalMs?: number;
-  /** A server silent this long is dead. @default 6000 (SERVER_TTL) */
-  serverTtlMs?: number;
+  retries?: number | undefined;
+  /** Ping a live server after this long without hearing from it. @default 2000 (PING_INTERVAL) */
+  heartbeatIntervalMs?: number | undefined;
+  /** A server silent this long is lost (`disconnected`). @default 6000 (SERVER_TTL) */
+  peerTtlMs?: number | undefined;
   /** Ping period for servers not (or no longer) connected; also the agent's tick. @default 100 */
-  connectPingMs?: number;
+  connectPingMs?: number | undefined;
   /**
    * Messages queued to one server at most (libzmq's send high-water mark, per connection). Past it
    * a send fails at once (EAGAIN): counted in `stats.refusedSends`, one warning per second, and
@@ -37,18 +49,18 @@ export interface FreelanceClientOptions {
    * carries the book's workloads (flclient's requests one at a time); raise it to pipeline more
    * than that to one server. @default 1000
    */
-  sendHighWaterMark?: number;
+  sendHighWaterMark?: number | undefined;
   /** This client's routing id. @default random (libzmq) */
-  routingId?: string;
+  routingId?: string | undefined;
   /** Time source for deadlines, attempt timers, pings and server expiry. @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /**
    * CURVE to every server (which then share one key pair): this side's keys and the servers'
    * public key. @default undefined (plain)
    */
   security?: SecurityOptions | undefined;
   /** Parent logger. @default silent */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 /** The client's defaults: the book's timings (GLOBAL_TIMEOUT, PING_INTERVAL, SERVER_TTL). */
@@ -57,21 +69,11 @@ export const freelanceClientDefaults = {
   timeoutMs: 3000,
   attemptTimeoutMs: 1000,
   retries: 2,
-  pingIntervalMs: 2000,
-  serverTtlMs: 6000,
+  heartbeatIntervalMs: 2000,
+  peerTtlMs: 6000,
   connectPingMs: 100,
   sendHighWaterMark: 1000,
 } as const satisfies Partial<FreelanceClientOptions>;
-
-/** Per-call options of `request()`. */
-export interface FreelanceRequestOptions {
-  /** Abandon the request: it rejects with `AbortError` and a late reply is dropped. */
-  signal?: AbortSignal | undefined;
-  /** Bounds the whole request (every attempt and the wait for a live server); overrides the client's `timeoutMs`. */
-  timeoutMs?: number | undefined;
-  /** Overrides the client's `attemptTimeoutMs` for this request. */
-  attemptTimeoutMs?: number | undefined;
-}
 
 /** One server as the client sees it, in `client.servers`. */
 export interface FreelanceServerInfo {
@@ -90,11 +92,13 @@ export interface FreelanceServerInfo {
 }
 
 /**
- * The client's status events, beside `started` and `closed` (see `status()`): a server comes
- * alive (its first PONG or reply, or its first after it was dead), or dies (silent for
- * `serverTtlMs`, or a send to it refused as unreachable). Requests go only to live servers.
+ * The client's status events, beside `started` and `closed` (see `status()`), one per server:
+ * `connected` when a server answers (its first PONG or reply, or its first after it was lost),
+ * `disconnected` (`reason: 'silent'`) when it is lost: silent for `peerTtlMs`, or a send to it
+ * refused as unreachable (`silentMs` is how long it had been silent). Requests go only to servers
+ * that are connected.
  */
-export type FreelanceClientStatus = ServerAliveStatus | ServerDeadStatus;
+export type FreelanceClientStatus = ConnectedEvent | DisconnectedEvent;
 
 /** Counters of one `FreelanceClient`, as a snapshot (see `stats`). */
 export interface FreelanceClientStats {
@@ -102,13 +106,13 @@ export interface FreelanceClientStats {
   requests: number;
   /** Requests answered. */
   replies: number;
-  /** Sends after the first, on a server's death or an attempt timeout. */
-  resends: number;
-  /** Requests that ran out of time or attempts (`FreelanceTimeoutError`). */
+  /** Sends after the first, on a server's loss or an attempt timeout. */
+  retries: number;
+  /** Requests that ran out of time or attempts (`TimeoutError`). */
   timeouts: number;
   /** Replies for a request already answered (or unknown): dropped. */
   duplicates: number;
-  /** Times a live server was declared dead. */
+  /** Times a connected server was lost (each one a `disconnected` event). */
   serverDeaths: number;
   /** Messages that were not 10/FLP, or came from an unknown server: dropped. */
   malformed: number;
@@ -117,30 +121,24 @@ export interface FreelanceClientStats {
 }
 
 /** The options with every default applied (the client's own reading of them). */
-export type ResolvedClientOptions = Required<Omit<FreelanceClientOptions, 'routingId' | 'logger' | 'security'>> &
-  Pick<FreelanceClientOptions, 'routingId' | 'logger' | 'security'>;
+export type ResolvedClientOptions = ResolvedOptions<FreelanceClientOptions, typeof clientDefaults>;
 
-/** Apply the defaults to `options` and check them; throws `FreelanceOptionsError` naming the option. */
+const clientDefaults = { ...freelanceClientDefaults, clock: systemClock };
+
+/** Apply the defaults to `options` and check them; throws `InvalidArgumentError` naming the option. */
 export function resolveClientOptions(options: FreelanceClientOptions): ResolvedClientOptions {
-  const o = { ...freelanceClientDefaults, clock: systemClock, ...definedOnly(options) };
-  for (const name of [
-    'timeoutMs',
-    'attemptTimeoutMs',
-    'pingIntervalMs',
-    'serverTtlMs',
-    'connectPingMs',
-    'sendHighWaterMark',
-  ] as const) {
-    if (!(o[name] > 0)) throw new FreelanceOptionsError(`${name} must be > 0, got ${o[name]}`);
+  // Required, so resolveOptions (which checks only what is given or defaulted) cannot see it missing.
+  if (!rules.nonEmptyArray.test(options.servers)) {
+    throw invalidOption('FreelanceClient', 'servers', rules.nonEmptyArray.must, options.servers);
   }
-  if (!Number.isInteger(o.retries) || o.retries < 0) {
-    throw new FreelanceOptionsError(`retries must be an integer >= 0, got ${o.retries}`);
-  }
-  if (!['priority', 'round-robin', 'all'].includes(o.strategy)) {
-    throw new FreelanceOptionsError(`strategy must be priority, round-robin or all, got ${String(o.strategy)}`);
-  }
-  if (!Array.isArray(options.servers) || options.servers.length === 0) {
-    throw new FreelanceOptionsError('servers must list at least one endpoint');
-  }
-  return o;
+  return resolveOptions('FreelanceClient', options, clientDefaults, {
+    strategy: oneOf<FreelanceStrategy>('priority', 'round-robin', 'all'),
+    timeoutMs: rules.positiveOrInfinity,
+    attemptTimeoutMs: rules.positiveOrInfinity,
+    retries: rules.nonNegativeIntegerOrInfinity,
+    heartbeatIntervalMs: rules.positive,
+    peerTtlMs: rules.positive,
+    connectPingMs: rules.positive,
+    sendHighWaterMark: rules.positiveInteger,
+  });
 }

@@ -1,15 +1,13 @@
 /**
  * `FreelanceClient`: the book's `flcliapi` agent, as an object on the event loop. One ROUTER
- * connected to every server; servers are pinged while idle and declared dead after `serverTtlMs`
- * of silence, or at once when libzmq reports them unreachable (the ROUTER is `mandatory`). Many
- * requests are in flight at once (see `Requests`), each with its id in the control frame, its own
- * deadline and an attempt timer; a request whose server dies or times out is resent to the next
- * live server.
+ * connected to every server; servers are pinged while idle and lost after `peerTtlMs` of silence,
+ * or at once when libzmq reports them unreachable (the ROUTER is `mandatory`). Many requests are
+ * in flight at once (see `Requests`), each with its id in the control frame and its own call
+ * budget; a request whose server is lost or times out is resent to the next connected server.
  */
 import * as zmq from 'zeromq';
 import {
   applyConnectSecurity,
-  AbortError,
   Channel,
   ClosedError,
   Component,
@@ -21,38 +19,36 @@ import {
   type Frames,
   type Logger,
   type Message,
+  type RequestOptions,
   type TimerHandle,
-  WarningLimiter,
 } from '@zpatterns/core';
-import { failSpan, SpanKinds, startSpan } from '@zpatterns/core/internal';
+import { failSpan, SpanKinds, startSpan, WarningLimiter } from '@zpatterns/core/internal';
 import {
   resolveClientOptions,
   type FreelanceClientOptions,
   type FreelanceClientStats,
   type FreelanceClientStatus,
-  type FreelanceRequestOptions,
   type FreelanceServerInfo,
   type ResolvedClientOptions,
 } from './client-options.js';
 import { decodeClientInbound, decodeRequestId, encodePing } from './codec.js';
-import { FreelanceOptionsError } from './errors.js';
 import { Requests } from './requests.js';
 import { ServerTable, type ServerEntry } from './servers.js';
 
 /**
  * The Freelance client agent (the book's `flcliapi`): one ROUTER connected to every server, which
- * pings them, knows which are alive, and sends each request to a live one, resending to the next
- * on a server's death or an attempt timeout. `new FreelanceClient(options)` validates the options
- * (`FreelanceOptionsError`) and opens nothing; `start()` connects to every server and sends the
- * first PINGs, and resolves then ("ready": connected, pinging). Requests made before a server has
- * answered wait for the first live one, within their `timeoutMs`. `status()` reports
- * `server-alive` and `server-dead` as the client sees its servers.
+ * pings them, knows which have answered, and sends each request to one of those, resending to the
+ * next when a server is lost or an attempt times out. `new FreelanceClient(options)` validates the
+ * options (`InvalidArgumentError`) and opens nothing; `start()` connects to every server and sends
+ * the first PINGs, and resolves then ("ready": connected, pinging). Requests made before a server
+ * has answered wait for the first one, within their `timeoutMs`. `status()` reports `connected`
+ * and `disconnected` for each server.
  */
 export class FreelanceClient extends Component<FreelanceClientStatus> {
   readonly #stats: FreelanceClientStats = {
     requests: 0,
     replies: 0,
-    resends: 0,
+    retries: 0,
     timeouts: 0,
     duplicates: 0,
     serverDeaths: 0,
@@ -77,19 +73,19 @@ export class FreelanceClient extends Component<FreelanceClientStatus> {
     this.#log = componentLogger(o.logger, { component: 'freelance-client' });
     this.#refusals = new WarningLimiter(this.#log, this.#clock, 1);
     this.#table = new ServerTable({
-      servers: o.servers,
+      servers: options.servers, // checked: a non-empty array
       strategy: o.strategy,
-      pingIntervalMs: o.pingIntervalMs,
-      serverTtlMs: o.serverTtlMs,
+      heartbeatIntervalMs: o.heartbeatIntervalMs,
+      peerTtlMs: o.peerTtlMs,
       connectPingMs: o.connectPingMs,
       clock: o.clock,
       onChange: (entry, state, silentMs) =>
-        state === 'alive' ? this.#serverAlive(entry) : this.#serverDead(entry, silentMs),
+        state === 'alive' ? this.#serverConnected(entry) : this.#serverLost(entry, silentMs),
     });
     this.#requests = new Requests({
       table: this.#table,
       strategy: o.strategy,
-      retries: o.retries,
+      defaults: o,
       clock: o.clock,
       stats: this.#stats,
       log: this.#log,
@@ -152,25 +148,18 @@ export class FreelanceClient extends Component<FreelanceClientStatus> {
   }
 
   /**
-   * Send `body` to a live server and resolve with the reply frames. `timeoutMs` bounds the whole
-   * call; each attempt waits `attemptTimeoutMs` before the request goes to the next live server,
-   * at most `retries` times. Rejects with `FreelanceTimeoutError` (`ERR_TIMEOUT`, naming the
-   * servers tried), `AbortError` when `signal` fires, `NotStartedError` before `start()` and
-   * `ClosedError` once closing.
+   * Send `body` to a connected server and resolve with the reply frames. `timeoutMs` bounds the
+   * whole call, the wait for a server included; each attempt waits `attemptTimeoutMs` before the
+   * request goes to the next server, at most `retries` times (each defaults to the client's).
+   * Rejects with `TimeoutError` (`ERR_TIMEOUT`, with `attempts`, its message naming the servers
+   * tried), `AbortError` when `signal` fires, `InvalidArgumentError` for a bad option,
+   * `NotStartedError` before `start()` and `ClosedError` once closing.
    */
-  async request(body: Frames, options: FreelanceRequestOptions = {}): Promise<Buffer[]> {
+  async request(body: Frames, options: RequestOptions = {}): Promise<Buffer[]> {
     this.assertRunning();
-    const { signal } = options;
-    if (signal?.aborted === true) throw new AbortError('request aborted', { cause: signal.reason });
-    const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs;
-    const attemptTimeoutMs = options.attemptTimeoutMs ?? this.#options.attemptTimeoutMs;
-    if (!(timeoutMs > 0)) throw new FreelanceOptionsError(`timeoutMs must be > 0, got ${timeoutMs}`);
-    if (!(attemptTimeoutMs > 0)) {
-      throw new FreelanceOptionsError(`attemptTimeoutMs must be > 0, got ${attemptTimeoutMs}`);
-    }
     // With OpenTelemetry installed: one CLIENT span per call, an event per server tried, the outcome.
     const span = startSpan('@zpatterns/freelance', 'freelance', SpanKinds.client, { 'rpc.system': 'freelance' });
-    const replied = this.#requests.add(body, { timeoutMs, attemptTimeoutMs, span, signal });
+    const replied = this.#requests.call(body, options, span);
     if (span === undefined) return replied;
     try {
       const reply = await replied;
@@ -202,19 +191,19 @@ export class FreelanceClient extends Component<FreelanceClientStatus> {
     this.#requests.answered(entry, decodeRequestId(inbound.control), inbound.body);
   }
 
-  /** The table saw `entry` come (back) to life: report it and send what waited for a server. */
-  #serverAlive(entry: ServerEntry): void {
-    this.#log.info({ server: entry.endpoint }, 'server alive');
-    this.emit({ type: 'server-alive', server: entry.endpoint });
-    this.#requests.serverAlive();
+  /** `entry` answered (first, or first after it was lost): report it and send what waited for a server. */
+  #serverConnected(entry: ServerEntry): void {
+    this.#log.info({ server: entry.endpoint }, 'server connected');
+    this.emit({ type: 'connected', peer: entry.endpoint });
+    this.#requests.serverConnected();
   }
 
-  /** The table declared `entry` dead: report it and resend what was on it. */
-  #serverDead(entry: ServerEntry, silentMs: number): void {
+  /** The table lost `entry`: report it and resend what was on it. */
+  #serverLost(entry: ServerEntry, silentMs: number): void {
     this.#stats.serverDeaths++;
-    this.#log.warn({ server: entry.endpoint, silentMs, inFlight: entry.inFlight.size }, 'server dead');
-    this.emit({ type: 'server-dead', server: entry.endpoint, silentMs });
-    this.#requests.serverDead(entry);
+    this.#log.warn({ server: entry.endpoint, silentMs, inFlight: entry.inFlight.size }, 'server lost');
+    this.emit({ type: 'disconnected', peer: entry.endpoint, reason: 'silent', silentMs });
+    this.#requests.serverLost(entry);
   }
 
   #onSendError(err: Error, message: Frames): void {

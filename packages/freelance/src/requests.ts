@@ -1,117 +1,142 @@
 /**
- * The client's requests in flight: each with its id (the control frame), its whole-call deadline
- * and its attempt timer. An attempt goes to the server(s) the `ServerTable` picks; a request waits
- * while no server is alive, and moves to the next live server when its attempt times out or its
- * server dies, until it is answered, out of retries, out of time, aborted, or the client closes.
- * No sockets here: sends go through `send`, time through the injected clock.
+ * The client's requests in flight. Each call runs on core's `CallBudget` (the whole-call
+ * `timeoutMs`, each attempt's `attemptTimeoutMs`, `retries`, the caller's signal): it waits for a
+ * connected server, sends to the server(s) the `ServerTable` picks, and moves to the next one when
+ * the attempt's wait runs out or its server is lost, until a reply comes (from any attempt: the
+ * first wins), the budget is spent (`TimeoutError` with `attempts`), the caller aborts
+ * (`AbortError`) or the client closes (`ClosedError`). No sockets here: sends go through `send`,
+ * time through the injected clock.
  *
- *   add --> waiting (no live server) --serverAlive--> attempt on A --timeout/death--> attempt on B
- *                                                         |                             |
- *   settled <------------- answered (first reply wins) ---+-----------------------------+
+ *   call --> wait for a server --> attempt on A --attempt timeout / A lost--> attempt on B ...
+ *                                      |                                         |
+ *   reply <---------------------- first reply [id][reply...] wins ---------------+
  */
-import { AbortError, type Clock, type Frames, type Logger, type TimerHandle } from '@zpatterns/core';
+import { CallBudget, TimeoutError, type Clock, type Frames, type Logger, type RequestOptions } from '@zpatterns/core';
 import type { TraceSpan } from '@zpatterns/core/internal';
 import type { FreelanceClientStats } from './client-options.js';
 import { encodeRequest, encodeRequestId } from './codec.js';
-import { FreelanceTimeoutError } from './errors.js';
 import type { FreelanceStrategy, ServerEntry, ServerTable } from './servers.js';
 
 /** What `Requests` needs from its client. */
 export interface RequestsOptions {
-  /** Which servers are alive, and which one an attempt goes to. */
+  /** Which servers are connected, and which one an attempt goes to. */
   readonly table: ServerTable;
   readonly strategy: FreelanceStrategy;
-  /** Resends after the first send. */
-  readonly retries: number;
+  /** The client's defaults for every call. */
+  readonly defaults: { readonly timeoutMs: number; readonly attemptTimeoutMs: number; readonly retries: number };
   readonly clock: Clock;
-  /** The client's counters: `requests`, `replies`, `resends`, `timeouts`, `duplicates`. */
+  /** The client's counters: `requests`, `replies`, `retries`, `timeouts`, `duplicates`. */
   readonly stats: FreelanceClientStats;
   readonly log: Logger;
   /** Queue a message on the client's socket. */
   readonly send: (message: Frames) => void;
 }
 
-/** One call's whole budget and its trace span. */
-export interface RequestBudget {
-  /** The whole call, waiting for a live server included. */
-  readonly timeoutMs: number;
-  /** One attempt's wait before the request goes to the next live server. */
-  readonly attemptTimeoutMs: number;
-  /** The call's CLIENT span, when OpenTelemetry is installed. */
-  readonly span: TraceSpan | undefined;
-  readonly signal: AbortSignal | undefined;
+/** A promise with its settlers at hand. */
+interface Deferred<T> {
+  readonly promise: Promise<T>;
+  readonly resolve: (value: T) => void;
+  readonly reject: (err: Error) => void;
 }
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Whoever awaits it handles the rejection; a call that already ended must not leave it unhandled.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+/** The current attempt's servers were all lost before the attempt's wait ran out. */
+const LOST = Symbol('lost');
 
 interface Pending {
   readonly id: number;
-  readonly control: Buffer;
-  readonly body: Frames;
-  readonly tried: string[];
-  readonly attemptTimeoutMs: number;
+  /** The call's CLIENT span, when OpenTelemetry is installed. */
   readonly span: TraceSpan | undefined;
-  attempts: number;
+  /** Settled by the first reply from any attempt, or rejected when the client closes. */
+  readonly reply: Deferred<Buffer[]>;
   /** Servers of the current attempt. */
   targets: ServerEntry[];
-  attemptTimer: TimerHandle | undefined;
-  deadline: TimerHandle | undefined;
-  readonly resolve: (reply: Buffer[]) => void;
-  readonly reject: (err: Error) => void;
-  readonly cleanup: () => void;
+  /** Resolved when every server of the current attempt is lost. */
+  lost: Deferred<typeof LOST>;
 }
 
 /** The requests of one client that are not answered yet. */
 export class Requests {
   readonly #options: RequestsOptions;
   readonly #pending = new Map<number, Pending>();
-  /** Requests waiting for a live server, in arrival order. */
-  readonly #waiting = new Set<Pending>();
+  /** Calls waiting for a server to connect. */
+  readonly #waiting = new Set<Deferred<void>>();
   #nextId = 1;
+  #closed: Error | undefined;
 
   constructor(options: RequestsOptions) {
     this.#options = options;
   }
 
-  /** Requests not yet answered (in flight or waiting for a live server). */
+  /** Requests not yet answered (in flight or waiting for a connected server). */
   get size(): number {
     return this.#pending.size;
   }
 
-  /** Send `body` now, or once a server is alive; resolves with the reply frames. */
-  add(body: Frames, budget: RequestBudget): Promise<Buffer[]> {
-    const { clock, stats } = this.#options;
-    const { signal, timeoutMs } = budget;
+  /**
+   * Send `body` to a connected server and resolve with the reply frames, within the budget of
+   * `options` (the client's defaults for what it leaves out). Throws `InvalidArgumentError` for a
+   * bad `timeoutMs`, `attemptTimeoutMs` or `retries`.
+   */
+  async call(body: Frames, options: RequestOptions, span: TraceSpan | undefined): Promise<Buffer[]> {
+    const { defaults, clock, stats } = this.#options;
+    const retries = options.retries ?? defaults.retries;
+    using budget = new CallBudget(
+      'FreelanceClient.request',
+      {
+        timeoutMs: options.timeoutMs ?? defaults.timeoutMs,
+        attemptTimeoutMs: options.attemptTimeoutMs ?? defaults.attemptTimeoutMs,
+        retries,
+        signal: options.signal,
+      },
+      clock,
+    );
+    if (this.#closed !== undefined) throw this.#closed;
     const id = this.#nextId++;
+    const p: Pending = { id, span, reply: deferred(), targets: [], lost: deferred() };
+    const control = encodeRequestId(id);
+    const tried: string[] = [];
     stats.requests++;
-    return new Promise<Buffer[]>((resolve, reject) => {
-      const onAbort = (): void => this.#fail(p, new AbortError('request aborted', { cause: signal?.reason }));
-      const p: Pending = {
-        id,
-        control: encodeRequestId(id),
-        body,
-        tried: [],
-        attemptTimeoutMs: budget.attemptTimeoutMs,
-        span: budget.span,
-        attempts: 0,
-        targets: [],
-        attemptTimer: undefined,
-        deadline: undefined,
-        resolve,
-        reject,
-        cleanup: () => signal?.removeEventListener('abort', onAbort),
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      p.deadline = clock.setTimeout(() => {
-        stats.timeouts++;
-        this.#fail(p, new FreelanceTimeoutError(p.tried, p.attempts, `within timeoutMs=${timeoutMs}`));
-      }, timeoutMs);
-      this.#pending.set(id, p);
-      this.#dispatch(p);
-    });
+    this.#pending.set(id, p);
+    try {
+      while (budget.attempts <= retries) {
+        const targets = await this.#targets(tried, budget.signal);
+        if (!budget.next()) break;
+        if (budget.attempts > 1) stats.retries++;
+        this.#attempt(p, targets, control, body, budget.attempts, tried);
+        const outcome = await budget.race(Promise.race([p.reply.promise, p.lost.promise]));
+        if (outcome.ok && outcome.value !== LOST) return outcome.value;
+        if (!outcome.ok) this.#options.log.debug({ id, servers: targets.map((t) => t.endpoint) }, 'attempt timed out');
+      }
+      throw budget.error();
+    } catch (err) {
+      if (!(err instanceof TimeoutError)) throw err;
+      stats.timeouts++;
+      throw new TimeoutError(
+        `${err.message}; servers tried: ${tried.length === 0 ? 'none (no server was reachable)' : tried.join(', ')} ` +
+          `(raise timeoutMs, attemptTimeoutMs or retries, or check that a server is running)`,
+        { attempts: budget.attempts },
+      );
+    } finally {
+      this.#detach(p);
+      this.#pending.delete(id);
+    }
   }
 
   /**
    * A reply `body` came from `entry` for request `id` (`undefined` when the control frame was not
-   * one of ours): settle the request, or count a duplicate.
+   * one of ours): answer the request, or count a duplicate.
    */
   answered(entry: ServerEntry, id: number | undefined, body: Buffer[]): void {
     const { stats } = this.#options;
@@ -120,89 +145,82 @@ export class Requests {
       stats.duplicates++;
       return;
     }
+    this.#pending.delete(p.id);
     entry.replies++;
     stats.replies++;
     p.span?.setAttribute('server.address', entry.endpoint);
-    this.#settle(p);
-    p.resolve(body);
+    p.reply.resolve(body);
   }
 
-  /** A server came (back) to life: send what waited for one. */
-  serverAlive(): void {
-    if (this.#waiting.size === 0) return;
+  /** A server connected: the calls waiting for one go on. */
+  serverConnected(): void {
     const waiting = [...this.#waiting];
     this.#waiting.clear();
-    for (const p of waiting) this.#dispatch(p);
+    for (const w of waiting) w.resolve();
   }
 
-  /** `entry` died: resend what was on it, unless another server of the same attempt (strategy 'all') is alive. */
-  serverDead(entry: ServerEntry): void {
+  /** `entry` was lost: its attempts end now, unless another server of the same attempt (strategy 'all') is connected. */
+  serverLost(entry: ServerEntry): void {
     for (const id of [...entry.inFlight]) {
       entry.inFlight.delete(id);
       const p = this.#pending.get(id);
       if (p === undefined) continue;
       p.targets = p.targets.filter((t) => t !== entry);
-      if (!p.targets.some((t) => this.#options.table.isAlive(t))) this.#dispatch(p);
+      if (!p.targets.some((t) => this.#options.table.isAlive(t))) p.lost.resolve(LOST);
     }
   }
 
-  /** Reject every request with `err` (the client is closing). */
+  /** The client closes: every call rejects with `err`, and so does every later one. */
   failAll(err: Error): void {
-    for (const p of [...this.#pending.values()]) this.#fail(p, err);
+    this.#closed = err;
+    for (const w of this.#waiting) w.reject(err);
+    this.#waiting.clear();
+    for (const p of [...this.#pending.values()]) p.reply.reject(err);
   }
 
-  /** Send `p`'s next attempt, or park it until a server is alive, or fail it when out of retries. */
-  #dispatch(p: Pending): void {
-    const { table, stats, clock } = this.#options;
+  /** The servers of the next attempt; waits (within the call's budget) while none is connected. */
+  async #targets(tried: readonly string[], signal: AbortSignal): Promise<ServerEntry[]> {
+    const { table, strategy } = this.#options;
+    for (;;) {
+      const targets = strategy === 'all' ? table.alive() : [table.pick(new Set(tried))].filter(isDefined);
+      if (targets.length > 0) return targets;
+      await this.#serverConnects(signal);
+    }
+  }
+
+  /** Resolves when a server connects; rejects with `signal`'s reason, or when the client closes. */
+  #serverConnects(signal: AbortSignal): Promise<void> {
+    if (this.#closed !== undefined) return Promise.reject(this.#closed);
+    if (signal.aborted) return Promise.reject(signal.reason as Error);
+    const waiter = deferred<void>();
+    const onAbort = (): void => {
+      this.#waiting.delete(waiter);
+      waiter.reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.#waiting.add(waiter);
+    return waiter.promise.finally(() => signal.removeEventListener('abort', onAbort));
+  }
+
+  /** Send attempt `attempt` of `p` to `targets`. */
+  #attempt(p: Pending, targets: ServerEntry[], control: Buffer, body: Frames, attempt: number, tried: string[]): void {
     this.#detach(p);
-    if (p.attempts > this.#options.retries) {
-      stats.timeouts++;
-      this.#fail(p, new FreelanceTimeoutError(p.tried, p.attempts, 'from any server'));
-      return;
-    }
-    const targets = this.#options.strategy === 'all' ? table.alive() : [table.pick(new Set(p.tried))].filter(isDefined);
-    if (targets.length === 0) {
-      this.#waiting.add(p);
-      return;
-    }
-    if (p.attempts > 0) stats.resends++;
-    p.attempts++;
     p.targets = targets;
-    p.span?.setAttribute('freelance.attempts', p.attempts);
+    p.lost = deferred();
+    p.span?.setAttribute('freelance.attempts', attempt);
     for (const target of targets) {
-      p.span?.addEvent('attempt', { 'freelance.attempt': p.attempts, 'server.address': target.endpoint });
-      p.tried.push(target.endpoint);
+      p.span?.addEvent('attempt', { 'freelance.attempt': attempt, 'server.address': target.endpoint });
+      tried.push(target.endpoint);
       target.inFlight.add(p.id);
       target.sent++;
-      this.#options.send(encodeRequest(target.id, p.control, p.body));
+      this.#options.send(encodeRequest(target.id, control, body));
     }
-    p.attemptTimer = clock.setTimeout(() => {
-      p.attemptTimer = undefined;
-      this.#options.log.debug({ id: p.id, servers: targets.map((t) => t.endpoint) }, 'attempt timed out');
-      this.#dispatch(p);
-    }, p.attemptTimeoutMs);
   }
 
-  /** Take `p` off its current servers and timers (not its deadline). */
+  /** Take `p` off the servers of its current attempt. */
   #detach(p: Pending): void {
     for (const target of p.targets) target.inFlight.delete(p.id);
     p.targets = [];
-    if (p.attemptTimer !== undefined) this.#options.clock.clearTimeout(p.attemptTimer);
-    p.attemptTimer = undefined;
-    this.#waiting.delete(p);
-  }
-
-  #settle(p: Pending): boolean {
-    if (this.#pending.get(p.id) !== p) return false;
-    this.#pending.delete(p.id);
-    this.#detach(p);
-    if (p.deadline !== undefined) this.#options.clock.clearTimeout(p.deadline);
-    p.cleanup();
-    return true;
-  }
-
-  #fail(p: Pending, err: Error): void {
-    if (this.#settle(p)) p.reject(err);
   }
 }
 

@@ -45,6 +45,12 @@ describe('Freelance lifecycle', () => {
     );
     expect(() => new FreelanceServer({ bind: 'tcp://127.0.0.1:*', maxConcurrent: 0 })).toThrow(/maxConcurrent/);
     expect(() => new FreelanceClient({ servers: ['tcp://127.0.0.1:5'], strategy: 'x' as never })).toThrow(/strategy/);
+    expect(() => new FreelanceClient({ servers: ['tcp://127.0.0.1:5'], peerTtlMs: 0 })).toThrow(
+      'FreelanceClient: peerTtlMs must be a finite number > 0, got 0',
+    );
+    expect(() => new FreelanceServer({ bind: 'tcp://127.0.0.1:*', maxFramesPerMessage: 1.5 })).toThrow(
+      'FreelanceServer: maxFramesPerMessage must be a whole number > 0, got 1.5',
+    );
   });
 
   it('await using closes both; status() starts with started and ends with closed', async () => {
@@ -106,14 +112,14 @@ describe('Freelance lifecycle', () => {
       return result.value;
     };
     expect(await next()).toEqual({ type: 'started' });
-    expect(await next()).toEqual({ type: 'saturated', inFlight: 4, maxConcurrent: 4 });
+    expect(await next()).toEqual({ type: 'saturated', queued: 4, limit: 4 });
     // Release two: down to 2 in flight (half of 4), then the server reads the next ones.
     gates.splice(0, 2).forEach((open) => open());
-    expect(await next()).toEqual({ type: 'drained', inFlight: 2 });
-    expect(await next()).toEqual({ type: 'saturated', inFlight: 4, maxConcurrent: 4 });
+    expect(await next()).toEqual({ type: 'drained', queued: 2 });
+    expect(await next()).toEqual({ type: 'saturated', queued: 4, limit: 4 });
     while (gates.length < 4) await new Promise((r) => setImmediate(r));
     gates.splice(0).forEach((open) => open());
-    expect(await next()).toEqual({ type: 'drained', inFlight: 2 });
+    expect(await next()).toEqual({ type: 'drained', queued: 2 });
     await Promise.all(replies);
     expect(server.stats).toMatchObject({ requests: 6, replies: 6 });
   });

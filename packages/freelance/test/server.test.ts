@@ -90,7 +90,8 @@ describe('FreelanceServer', () => {
     const peer = await bookClient(s.endpoint);
     // A ROUTER cannot send a message without a control frame; an empty one is the wire's "missing".
     await peer.send([s.endpoint, '']);
-    await peer.send([s.endpoint, '2', Buffer.alloc(2000)]);
+    // Over 1000 bytes in all, each frame under it (a single bigger frame never reaches the server).
+    await peer.send([s.endpoint, '2', Buffer.alloc(400), Buffer.alloc(400), Buffer.alloc(400)]);
     await peer.send([s.endpoint, '3', 'throw']);
     await peer.send([s.endpoint, '4', 'ok']);
     expect((await peer.receive()).map(String)).toEqual([s.endpoint, '4', 'ok']);
@@ -115,11 +116,43 @@ describe('FreelanceServer', () => {
     expect(s.stats.malformed).toBeGreaterThan(0);
   });
 
+  it('handler: one frame or several, and a signal that aborts when the server closes', async () => {
+    let signal: AbortSignal | undefined;
+    const s = await server({
+      handler: (body, context) => {
+        signal = context.signal;
+        return String(body[0]) === 'one' ? 'a single frame' : ['two', 'frames'];
+      },
+    });
+    const peer = await bookClient(s.endpoint);
+    await peer.send([s.endpoint, '1', 'one']);
+    expect((await peer.receive()).map(String)).toEqual([s.endpoint, '1', 'a single frame']);
+    await peer.send([s.endpoint, '2', 'many']);
+    expect((await peer.receive()).map(String)).toEqual([s.endpoint, '2', 'two', 'frames']);
+    expect(signal?.aborted).toBe(false);
+    await s.close();
+    expect(signal?.aborted).toBe(true);
+  });
+
+  it("maxMessageBytes is per server: a frame over one server's limit is dropped by libzmq, another server in the process takes it", async () => {
+    const small = await server({ maxMessageBytes: 1000 });
+    const large = await server({ maxMessageBytes: 64 * 1024 });
+    const big = Buffer.alloc(2000, 7);
+    const toLarge = await bookClient(large.endpoint);
+    await toLarge.send([large.endpoint, '1', big]);
+    expect((await toLarge.receive()).map((f) => f.length)).toEqual([large.endpoint.length, 1, 2000]);
+    const toSmall = await bookClient(small.endpoint);
+    await toSmall.send([small.endpoint, '1', big]);
+    await toSmall.expectNothing(300);
+    // libzmq dropped the connection before the server read a byte of it: nothing was counted.
+    expect(small.stats).toMatchObject({ requests: 0, oversize: 0 });
+  });
+
   it('rejects an ipc wildcard and reports a bind failure with a typed error', async () => {
     await expect(FreelanceServer.start({ bind: 'ipc://*' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
     const s = await server();
     await expect(FreelanceServer.start({ bind: s.bound })).rejects.toMatchObject({ code: 'ERR_BIND' });
-    await expect(FreelanceServer.start({ bind: s.bound, maxFrames: 0 })).rejects.toMatchObject({
+    await expect(FreelanceServer.start({ bind: s.bound, maxFramesPerMessage: 0 })).rejects.toMatchObject({
       code: 'ERR_INVALID_ARGUMENT',
     });
   });

@@ -12,7 +12,8 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '
 import { eventually } from '@zpatterns/testkit';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
-import { FreelanceClient, FreelanceServer, FreelanceTimeoutError } from '../src/index.js';
+import { TimeoutError } from '@zpatterns/core';
+import { FreelanceClient, FreelanceServer } from '../src/index.js';
 import { freeTcpEndpoint } from '../src/protocol.js';
 
 const exporter = new InMemorySpanExporter();
@@ -57,8 +58,8 @@ async function startClient(servers: string[]): Promise<FreelanceClient> {
     attemptTimeoutMs: 1000,
     retries: 1,
     timeoutMs: 10_000,
-    pingIntervalMs: 200,
-    serverTtlMs: 2000,
+    heartbeatIntervalMs: 200,
+    peerTtlMs: 2000,
     connectPingMs: 20,
   });
   cleanup.push(() => client.close());
@@ -103,7 +104,7 @@ describe('OpenTelemetry spans', () => {
   it('a request no server answers and a handler that throws end their spans as errors', async () => {
     const silent = await silentServer();
     const client = await startClient([silent]);
-    await expect(client.request(['hi'])).rejects.toBeInstanceOf(FreelanceTimeoutError);
+    await expect(client.request(['hi'])).rejects.toBeInstanceOf(TimeoutError);
     const [failed] = exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.CLIENT);
     expect(failed?.status.code).toBe(SpanStatusCode.ERROR);
     expect(failed?.attributes).toEqual({
@@ -123,7 +124,7 @@ describe('OpenTelemetry spans', () => {
     });
     cleanup.push(() => broken.close());
     const other = await startClient([broken.endpoint]);
-    await expect(other.request(['hi'])).rejects.toBeInstanceOf(FreelanceTimeoutError);
+    await expect(other.request(['hi'])).rejects.toBeInstanceOf(TimeoutError);
     const [serverSpan] = await eventually(() => {
       const done = exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.SERVER);
       return done.length > 0 ? done : undefined;
