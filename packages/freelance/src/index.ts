@@ -14,6 +14,7 @@ export type { FreelanceErrorCode } from './errors.js';
 export type { FreelanceStrategy, ServerState } from './servers.js';
 export type {
   FreelanceHandlerContext,
+  FreelanceServerEndpoints,
   FreelanceServerOptions,
   FreelanceServerStats,
   FreelanceServerStatus,

@@ -83,6 +83,14 @@ export interface FreelanceServerOptions {
   logger?: Logger | undefined;
 }
 
+/** Where a started `FreelanceServer` is reached (see `endpoints`). */
+export interface FreelanceServerEndpoints {
+  /** The public endpoint, which is also the server's routing id: what clients list in `servers`. */
+  readonly clients: string;
+  /** The endpoint bound (for `tcp://host:*`, with the port picked). */
+  readonly bound: string;
+}
+
 /**
  * The server's defaults: up to 1000 requests in the handler at once, 16 MiB and 1024 frames per message at most.
  */
@@ -145,8 +153,7 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
   readonly #options: ResolvedServerOptions;
   /** The `bind` option. */
   readonly #bind: string;
-  #endpoint: string | undefined;
-  #bound: string | undefined;
+  #endpoints: FreelanceServerEndpoints | undefined;
   #channel: Channel<zmq.Router> | undefined;
   /** CURVE + ZAP of the socket, when `security` is set. */
   #guard: ServerSecurity | undefined;
@@ -185,16 +192,14 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
     this.#warnings = new WarningLimiter(this.#log, systemClock, 10);
   }
 
-  /** The public endpoint, which is also this server's routing id. Throws `NotStartedError` before `start()` has bound. */
-  get endpoint(): string {
-    if (this.#endpoint === undefined) throw new NotStartedError('FreelanceServer');
-    return this.#endpoint;
-  }
-
-  /** The endpoint actually bound. Throws `NotStartedError` before `start()` has bound. */
-  get bound(): string {
-    if (this.#bound === undefined) throw new NotStartedError('FreelanceServer');
-    return this.#bound;
+  /**
+   * Where the server is reached, known once `start()` has bound: `clients` is its public endpoint,
+   * also its routing id (what clients list in `servers`), `bound` the endpoint it bound (a
+   * `tcp://host:*` with its port picked). Throws `NotStartedError` before that.
+   */
+  get endpoints(): FreelanceServerEndpoints {
+    if (this.#endpoints === undefined) throw new NotStartedError('FreelanceServer');
+    return this.#endpoints;
   }
 
   /** A snapshot of the counters; read it again for fresh figures. */
@@ -231,8 +236,7 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
         }
         continue;
       }
-      this.#bound = bound;
-      this.#endpoint = endpoint;
+      this.#endpoints = Object.freeze({ clients: endpoint, bound });
       this.#guard = guard;
       this.#log = componentLogger(options.logger, { component: 'freelance-server', endpoint });
       this.#warnings = new WarningLimiter(this.#log, systemClock, 10);
@@ -287,7 +291,7 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
     // With OpenTelemetry installed: one SERVER span per request handled.
     const span = startSpan('@zpatterns/freelance', 'freelance', SpanKinds.server, {
       'rpc.system': 'freelance',
-      'server.address': this.#endpoint ?? '',
+      'server.address': this.#endpoints?.clients ?? '',
     });
     // A synchronous handler (the echo) is answered here, without a promise per request.
     let result: Frame | Frames | Promise<Frame | Frames>;

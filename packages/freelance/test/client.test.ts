@@ -90,7 +90,7 @@ async function run(c: FreelanceClient, total: number, window: number): Promise<s
 describe('FreelanceClient', () => {
   it('priority sends everything to the first server; round-robin spreads over all', async () => {
     const three = await servers(3);
-    const endpoints = three.map((s) => s.endpoint);
+    const endpoints = three.map((s) => s.endpoints.clients);
     const first = await client({ servers: endpoints });
     await eventually(() => first.servers.every((s) => s.alive));
     await run(first, 100, 10);
@@ -105,7 +105,7 @@ describe('FreelanceClient', () => {
 
   it("strategy 'all' (model two) sends to every live server; the first reply wins, the rest are dropped", async () => {
     const three = await servers(3);
-    const c = await client({ servers: three.map((s) => s.endpoint), strategy: 'all' });
+    const c = await client({ servers: three.map((s) => s.endpoints.clients), strategy: 'all' });
     await eventually(() => c.servers.every((s) => s.alive));
     await run(c, 20, 1);
     await eventually(() => c.stats.duplicates === 40);
@@ -200,7 +200,7 @@ describe('FreelanceClient', () => {
   it('a server that closes is declared dead and its requests go to the next one', async () => {
     const [a, b] = await servers(2);
     if (a === undefined || b === undefined) throw new Error('no servers');
-    const c = await client({ servers: [a.endpoint, b.endpoint] });
+    const c = await client({ servers: [a.endpoints.clients, b.endpoints.clients] });
     await eventually(() => c.servers.every((s) => s.alive));
     await c.request(['warm']);
     await a.close();
@@ -230,7 +230,7 @@ describe('FreelanceClient status()', () => {
     const a = await FreelanceServer.start({ bind, endpoint: proxy.endpoint });
     cleanup.push(() => a.close());
     const c = new FreelanceClient({
-      servers: [a.endpoint, b.endpoint],
+      servers: [a.endpoints.clients, b.endpoints.clients],
       heartbeatIntervalMs: 100,
       peerTtlMs: 600,
       connectPingMs: 20,
@@ -245,7 +245,7 @@ describe('FreelanceClient status()', () => {
 
     proxy.blackhole();
     const dead = await until(feed, (e) => e.type === 'disconnected', seen);
-    expect(dead).toMatchObject({ type: 'disconnected', peer: a.endpoint, reason: 'silent' });
+    expect(dead).toMatchObject({ type: 'disconnected', peer: a.endpoints.clients, reason: 'silent' });
     expect((dead as { silentMs: number }).silentMs).toBeGreaterThanOrEqual(600);
     expect(c.servers.map((s) => s.state)).toEqual(['dead', 'alive']);
     expect(c.stats.serverDeaths).toBe(1);
@@ -255,7 +255,7 @@ describe('FreelanceClient status()', () => {
 
     proxy.forward();
     await until(feed, (e) => e.type === 'connected', seen);
-    expect(seen.at(-1)).toEqual({ type: 'connected', peer: a.endpoint });
+    expect(seen.at(-1)).toEqual({ type: 'connected', peer: a.endpoints.clients });
     expect((await c.request(['a is back'])).map(String)).toEqual(['a is back']);
     expect(c.servers.map((s) => s.replies)).toEqual([1, 1]);
     await c.close();
@@ -267,7 +267,7 @@ describe('FreelanceClient status()', () => {
     const [a, b] = await servers(2);
     if (a === undefined || b === undefined) throw new Error('no servers');
     const c = new FreelanceClient({
-      servers: [a.endpoint, b.endpoint],
+      servers: [a.endpoints.clients, b.endpoints.clients],
       heartbeatIntervalMs: 100,
       peerTtlMs: 600,
       connectPingMs: 20,
@@ -275,14 +275,14 @@ describe('FreelanceClient status()', () => {
     cleanup.push(() => c.close());
     const feed = c.status();
     await c.start();
-    await until(feed, (e) => e.type === 'connected' && e.peer === a.endpoint);
+    await until(feed, (e) => e.type === 'connected' && e.peer === a.endpoints.clients);
     await a.close();
     const dead = await until(feed, (e) => e.type === 'disconnected');
-    expect(dead).toMatchObject({ peer: a.endpoint, reason: 'silent' });
+    expect(dead).toMatchObject({ peer: a.endpoints.clients, reason: 'silent' });
     expect(c.servers.map((s) => s.state)).toEqual(['dead', 'alive']);
-    const again = await FreelanceServer.start({ bind: a.bound });
+    const again = await FreelanceServer.start({ bind: a.endpoints.bound });
     cleanup.push(() => again.close());
-    expect(await until(feed, (e) => e.type === 'connected')).toEqual({ type: 'connected', peer: a.endpoint });
+    expect(await until(feed, (e) => e.type === 'connected')).toEqual({ type: 'connected', peer: a.endpoints.clients });
   });
 });
 

@@ -14,10 +14,10 @@ describe('Freelance lifecycle', () => {
   it('FreelanceServer and FreelanceClient: new + start, close twice, closed()', async () => {
     const server = new FreelanceServer({ bind: 'tcp://127.0.0.1:*' });
     expect(server.lifecycle).toBe('new');
-    expect(() => server.endpoint).toThrow(expect.objectContaining({ code: 'ERR_NOT_STARTED' }));
+    expect(() => server.endpoints.clients).toThrow(expect.objectContaining({ code: 'ERR_NOT_STARTED' }));
     await server.start();
     expect(server.running).toBe(true);
-    const client = new FreelanceClient({ servers: [server.endpoint] });
+    const client = new FreelanceClient({ servers: [server.endpoints.clients] });
     await expect(client.request(['early'])).rejects.toMatchObject({ code: 'ERR_NOT_STARTED' });
     await client.start();
     await client.start();
@@ -35,7 +35,7 @@ describe('Freelance lifecycle', () => {
     await expect(client.closed()).resolves.toBeUndefined();
     // The idle server did not bind: another one can.
     const server = track(await FreelanceServer.start({ bind }));
-    expect(server.bound).toBe(bind);
+    expect(server.endpoints.bound).toBe(bind);
     await idle.close();
   });
 
@@ -59,7 +59,7 @@ describe('Freelance lifecycle', () => {
     let reading: Promise<void> = Promise.resolve();
     {
       await using server = await FreelanceServer.start({ bind: 'tcp://127.0.0.1:*' });
-      await using client = new FreelanceClient({ servers: [server.endpoint] });
+      await using client = new FreelanceClient({ servers: [server.endpoints.clients] });
       const feed = client.status();
       reading = (async () => {
         for await (const event of feed) events.push(event.type);
@@ -75,7 +75,7 @@ describe('Freelance lifecycle', () => {
 
   it('stats are snapshots: a copy read before a request keeps its figures', async () => {
     const server = track(await FreelanceServer.start({ bind: 'tcp://127.0.0.1:*' }));
-    const client = track(await FreelanceClient.start({ servers: [server.endpoint] }));
+    const client = track(await FreelanceClient.start({ servers: [server.endpoints.clients] }));
     const before = client.stats;
     const serverBefore = server.stats;
     await client.request(['x']);
@@ -99,7 +99,7 @@ describe('Freelance lifecycle', () => {
     await server.start();
     const client = track(
       await FreelanceClient.start({
-        servers: [server.endpoint],
+        servers: [server.endpoints.clients],
         timeoutMs: 30_000,
         retries: 0,
         attemptTimeoutMs: 30_000,

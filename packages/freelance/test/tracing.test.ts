@@ -74,7 +74,7 @@ describe('OpenTelemetry spans', () => {
     const silent = await silentServer();
     const server = await FreelanceServer.start({ bind: 'tcp://127.0.0.1:*' });
     cleanup.push(() => server.close());
-    const client = await startClient([silent, server.endpoint]);
+    const client = await startClient([silent, server.endpoints.clients]);
 
     expect((await client.request(['hi']))[0]?.toString()).toBe('hi');
     const spans = await eventually(() => {
@@ -87,17 +87,20 @@ describe('OpenTelemetry spans', () => {
     expect(clientSpan?.attributes).toEqual({
       'rpc.system': 'freelance',
       'freelance.attempts': 2,
-      'server.address': server.endpoint,
+      'server.address': server.endpoints.clients,
     });
     expect(clientSpan?.events.map((e) => [e.name, e.attributes])).toEqual([
       ['attempt', { 'freelance.attempt': 1, 'server.address': silent }],
-      ['attempt', { 'freelance.attempt': 2, 'server.address': server.endpoint }],
+      ['attempt', { 'freelance.attempt': 2, 'server.address': server.endpoints.clients }],
     ]);
     expect(clientSpan?.status.code).toBe(SpanStatusCode.UNSET);
     const serverSpans = spans.filter((s) => s.kind === SpanKind.SERVER);
     expect(serverSpans).toHaveLength(1);
     expect(serverSpans[0]?.name).toBe('freelance');
-    expect(serverSpans[0]?.attributes).toEqual({ 'rpc.system': 'freelance', 'server.address': server.endpoint });
+    expect(serverSpans[0]?.attributes).toEqual({
+      'rpc.system': 'freelance',
+      'server.address': server.endpoints.clients,
+    });
     expect(serverSpans[0]?.status.code).toBe(SpanStatusCode.UNSET);
   });
 
@@ -123,7 +126,7 @@ describe('OpenTelemetry spans', () => {
       handler: () => Promise.reject(new Error('boom')),
     });
     cleanup.push(() => broken.close());
-    const other = await startClient([broken.endpoint]);
+    const other = await startClient([broken.endpoints.clients]);
     await expect(other.request(['hi'])).rejects.toBeInstanceOf(TimeoutError);
     const [serverSpan] = await eventually(() => {
       const done = exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.SERVER);
@@ -132,7 +135,7 @@ describe('OpenTelemetry spans', () => {
     expect(serverSpan?.status.code).toBe(SpanStatusCode.ERROR);
     expect(serverSpan?.attributes).toEqual({
       'rpc.system': 'freelance',
-      'server.address': broken.endpoint,
+      'server.address': broken.endpoints.clients,
       'error.type': 'Error',
     });
   });
