@@ -99,7 +99,7 @@ process.exitCode = await runDaemon({
       cleanup: () => server.close(),
       status: statusSource('flserver', freelanceStatus(server, flags.maxConcurrent)),
     });
-    warnPlainBinds(secured, [server.bound], logger);
+    warnPlainBinds(secured, [server.endpoints.bound], logger);
     return {
       handle: {
         close: async () => {
@@ -112,8 +112,8 @@ process.exitCode = await runDaemon({
       stats: () => server.stats,
       ready: {
         // What is bound, as for every daemon; `endpoint` is the name clients must use (the routing id).
-        endpoints: [server.bound],
-        endpoint: server.endpoint,
+        endpoints: [server.endpoints.bound],
+        endpoint: server.endpoints.clients,
         curve: secured.security !== undefined,
       },
     };

@@ -12,8 +12,8 @@ export function freelanceStatus(server: FreelanceServer, maxConcurrent: number):
     const stats = server.stats;
     return {
       server: {
-        endpoint: server.endpoint,
-        bound: server.bound,
+        endpoint: server.endpoints.clients,
+        bound: server.endpoints.bound,
         inFlight: server.inFlight,
         maxConcurrent,
         saturated: server.inFlight >= maxConcurrent,

@@ -33,8 +33,8 @@ async function threeServers(): Promise<{ servers: Daemon[]; endpoints: string[] 
 async function client(servers: string[], options: Partial<FreelanceClientOptions> = {}): Promise<FreelanceClient> {
   const c = new FreelanceClient({
     servers,
-    pingIntervalMs: 200,
-    serverTtlMs: 3000,
+    heartbeatIntervalMs: 200,
+    peerTtlMs: 3000,
     connectPingMs: 50,
     attemptTimeoutMs: 1000,
     timeoutMs: 15_000,
@@ -105,7 +105,8 @@ describe('flserver', () => {
     const events: FreelanceClientStatus[] = [];
     const feed = c.status();
     const reading = (async () => {
-      for await (const event of feed) if (event.type.startsWith('server-')) events.push(event as FreelanceClientStatus);
+      for await (const event of feed)
+        if (event.type === 'connected' || event.type === 'disconnected') events.push(event);
     })();
     let killed: Promise<unknown> | undefined;
     const answered = await run(c, 300, 10, 'kill', (n) => {
@@ -122,11 +123,12 @@ describe('flserver', () => {
     const before = c.servers[1]?.replies ?? 0;
     expect(await run(c, 60, 10, 'back')).toBe(60);
     expect((c.servers[1]?.replies ?? 0) - before).toBeGreaterThanOrEqual(10);
-    // The status feed told the story: the victim died once and came back once; the others never changed.
+    // The status feed told the story: the victim was lost once and came back once; the others never changed.
     await c.close();
     await reading;
-    expect(events.map((e) => e.type)).toEqual(['server-dead', 'server-alive']);
-    expect(events.map((e) => e.server)).toEqual([endpoints[1], endpoints[1]]);
+    expect(events.map((e) => e.type)).toEqual(['disconnected', 'connected']);
+    expect(events.map((e) => e.peer)).toEqual([endpoints[1], endpoints[1]]);
+    expect(events[0]).toMatchObject({ reason: 'silent' });
   });
 
   it('priority: the first server killed mid-run, the rest go to the second, and back to the first when it returns', async () => {
@@ -173,7 +175,7 @@ describe('flserver', () => {
     const sent = c.servers.map((s) => s.sent);
     expect(sent[0]).toBe(0);
     expect((sent[1] ?? 0) + (sent[2] ?? 0)).toBe(100);
-    expect(c.stats).toMatchObject({ resends: 0, timeouts: 0 });
+    expect(c.stats).toMatchObject({ retries: 0, timeouts: 0 });
     expect(c.servers[0]?.state).toBe('connecting');
   });
 

@@ -5,8 +5,7 @@
  * Another process could take the port in between; `FreelanceServer.start` retries on EADDRINUSE.
  */
 import { createServer } from 'node:net';
-import { BindError } from '@zpatterns/core';
-import { FreelanceOptionsError } from './errors.js';
+import { BindError, invalidOption } from '@zpatterns/core';
 
 /** A free TCP port on `host`, as the kernel hands out for `listen(0)`. */
 export function freeTcpPort(host = '127.0.0.1'): Promise<number> {
@@ -32,12 +31,12 @@ export async function freeTcpEndpoint(host = '127.0.0.1'): Promise<string> {
 const TCP = /^tcp:\/\/(\[[^\]]*\]|[^:/]+):(\*|\d+)$/;
 
 /**
- * Throw `FreelanceOptionsError` for an endpoint `concreteBindEndpoint` cannot make concrete: a
+ * Throw `InvalidArgumentError` for an endpoint `concreteBindEndpoint` cannot make concrete: a
  * wildcard other than `tcp://host:*` (an `ipc://*` has no public name to use).
  */
 export function checkBindEndpoint(bind: string): void {
   if (!TCP.test(bind) && bind.includes('*')) {
-    throw new FreelanceOptionsError(`bind ${bind}: only tcp://host:* wildcards are supported`);
+    throw invalidOption('FreelanceServer', 'bind', 'an endpoint whose only wildcard is tcp://host:*', bind);
   }
 }
 

@@ -1,25 +1,16 @@
 /**
- * Error classes of `@zpatterns/freelance`: one class per failure mode, each with a stable `code`.
+ * Error classes of `@zpatterns/freelance`. Its calls fail with core's classes (`TimeoutError`
+ * with `attempts`, `AbortError`, `ClosedError`, `NotStartedError`, `InvalidArgumentError`); the
+ * one class of its own is the server's bind failure.
  */
-import { BindError, InvalidArgumentError, TimeoutError, ZPatternsError } from '@zpatterns/core';
-
-/** Stable codes of the errors raised by `@zpatterns/freelance` (beyond core's). */
-export type FreelanceErrorCode = string & {};
-
-/** Base class of every Freelance error. */
-export class FreelanceError<TCode extends string = FreelanceErrorCode> extends ZPatternsError<TCode> {
-  /** Always `'FreelanceError'`. */
-  override name = 'FreelanceError';
-}
+import { BindError } from '@zpatterns/core';
 
 /**
- * An option is out of range or inconsistent. The message names it. Extends core's
- * `InvalidArgumentError`, so `code` is `'ERR_INVALID_ARGUMENT'`.
+ * Every `code` an error raised by `@zpatterns/freelance` can carry: a closed union, so a `switch`
+ * over it can be exhaustive.
  */
-export class FreelanceOptionsError extends InvalidArgumentError {
-  /** Always `'FreelanceOptionsError'`. */
-  override name = 'FreelanceOptionsError';
-}
+export type FreelanceErrorCode =
+  'ERR_TIMEOUT' | 'ERR_ABORTED' | 'ERR_CLOSED' | 'ERR_NOT_STARTED' | 'ERR_INVALID_ARGUMENT' | 'ERR_BIND';
 
 /** The server could not bind its endpoint. Extends core's `BindError`, so `code` is `'ERR_BIND'`. */
 export class FreelanceBindError extends BindError {
@@ -31,29 +22,5 @@ export class FreelanceBindError extends BindError {
   }
 }
 
-/**
- * A request got no reply: its `timeoutMs` ran out, or every one of its `1 + retries` attempts
- * timed out. Extends core's `TimeoutError`, so `code` is `'ERR_TIMEOUT'`. `tried` lists the
- * servers the request was sent to, in order (empty when no server was ever reachable).
- */
-export class FreelanceTimeoutError extends TimeoutError {
-  /** Always `'FreelanceTimeoutError'`. */
-  override name = 'FreelanceTimeoutError';
-  /** The servers the request was sent to, in order (empty when none was ever alive). */
-  readonly tried: readonly string[];
-  /** Sends made: the first and every resend. */
-  override readonly attempts: number;
-  constructor(tried: readonly string[], attempts: number, reason: string, options?: ErrorOptions) {
-    super(
-      `no reply ${reason} after ${attempts} attempt(s); servers tried: ` +
-        `${tried.length === 0 ? 'none (no server was reachable)' : tried.join(', ')} ` +
-        `(raise timeoutMs, attemptTimeoutMs or retries, or check that a server is running)`,
-      options,
-    );
-    this.tried = tried;
-    this.attempts = attempts;
-  }
-}
-
 /** Every error class of this package. */
-export const errors = { FreelanceError, FreelanceOptionsError, FreelanceBindError, FreelanceTimeoutError } as const;
+export const errors = { FreelanceBindError } as const;

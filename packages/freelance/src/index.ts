@@ -1,20 +1,20 @@
 /** @zpatterns/freelance: brokerless reliable request-reply (10/FLP), the client agent and the server. */
-export { FreelanceClient, freelanceClientDefaults } from './client.js';
-export { errors, FreelanceBindError, FreelanceError, FreelanceOptionsError, FreelanceTimeoutError } from './errors.js';
+export { FreelanceClient } from './client.js';
+export { freelanceClientDefaults } from './client-options.js';
+export { errors, FreelanceBindError } from './errors.js';
 export { FreelanceServer, freelanceServerDefaults } from './server.js';
 
 export type {
   FreelanceClientOptions,
   FreelanceClientStats,
   FreelanceClientStatus,
-  FreelanceRequestOptions,
   FreelanceServerInfo,
-} from './client.js';
+} from './client-options.js';
 export type { FreelanceErrorCode } from './errors.js';
 export type { FreelanceStrategy, ServerState } from './servers.js';
 export type {
-  FreelanceHandler,
-  FreelanceRequestContext,
+  FreelanceHandlerContext,
+  FreelanceServerEndpoints,
   FreelanceServerOptions,
   FreelanceServerStats,
   FreelanceServerStatus,

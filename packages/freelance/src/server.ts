@@ -12,30 +12,39 @@ import {
   componentLogger,
   NotStartedError,
   describe,
+  invalidOption,
+  replyFrames,
+  resolveOptions,
+  rules,
   toError,
+  type DrainedEvent,
+  type Frame,
   type Frames,
+  type HandlerContext,
   type Logger,
   type Message,
+  type RequestHandler,
+  type ResolvedOptions,
+  type SaturatedEvent,
   type SecurityOptions,
   type ServerSecurity,
-  WarningLimiter,
   systemClock,
 } from '@zpatterns/core';
-import { failSpan, SpanKinds, startSpan, type TraceSpan } from '@zpatterns/core/internal';
-import { FreelanceBindError, FreelanceOptionsError } from './errors.js';
+import { failSpan, SpanKinds, startSpan, WarningLimiter, type TraceSpan } from '@zpatterns/core/internal';
+import { FreelanceBindError } from './errors.js';
 import { checkBindEndpoint, concreteBindEndpoint, defaultPublicEndpoint } from './endpoint.js';
-import { decodeServerInbound, encodePong, encodeReply } from './protocol.js';
+import { decodeServerInbound, encodePong, encodeReply } from './codec.js';
 
-/** Context passed to a request handler. */
-export interface FreelanceRequestContext {
+/**
+ * What a `FreelanceServer` handler gets beside the request body: core's `HandlerContext` (its
+ * `signal` aborts when the server closes) and the request's envelope.
+ */
+export interface FreelanceHandlerContext extends HandlerContext {
   /** The client's routing id (binary). */
   readonly peer: Buffer;
   /** The request's control frame, as received. */
   readonly control: Buffer;
 }
-
-/** Serves one request: returns the reply frames (the control frame is added by the server). */
-export type FreelanceHandler = (body: Buffer[], context: FreelanceRequestContext) => Frames | Promise<Frames>;
 
 /** Options of `new FreelanceServer(options)`; `freelanceServerDefaults` holds the defaults. */
 export interface FreelanceServerOptions {
@@ -45,27 +54,41 @@ export interface FreelanceServerOptions {
    * Public endpoint, the server's routing id: what clients pass to `connect`. @default the bound
    * endpoint, with a wildcard host (`*`, `0.0.0.0`) written `localhost` as in the book's flserver3
    */
-  endpoint?: string;
-  /** Serves requests. @default echo: the reply is the request body */
-  handler?: FreelanceHandler;
+  endpoint?: string | undefined;
+  /**
+   * Serves requests: the reply is what it returns, one frame or several (the control frame is
+   * added by the server). @default echo: the reply is the request body
+   */
+  handler?: RequestHandler<FreelanceHandlerContext> | undefined;
   /**
    * Requests handled at once; past it the server stops reading (back-pressure) and reports
    * `saturated`. @default 1000
    */
-  maxConcurrent?: number;
-  /** Largest accepted request, all frames together, in bytes. @default 16 MiB */
-  maxMessageBytes?: number;
+  maxConcurrent?: number | undefined;
+  /**
+   * Largest accepted request, all frames together, in bytes; libzmq also drops the connection of a
+   * peer that announces a larger frame, before reading it. @default 16 MiB
+   */
+  maxMessageBytes?: number | undefined;
   /** Most frames accepted in one request (routing id and control included). @default 1024 */
-  maxFrames?: number;
+  maxFramesPerMessage?: number | undefined;
   /** Socket linger on close, ms. @default 0 */
-  lingerMs?: number;
+  lingerMs?: number | undefined;
   /**
    * CURVE: the server's key pair and who may connect (`authorize`, checked by ZAP); plain clients
    * are then refused. @default undefined (plain)
    */
   security?: SecurityOptions | undefined;
   /** Parent logger. @default silent */
-  logger?: Logger;
+  logger?: Logger | undefined;
+}
+
+/** Where a started `FreelanceServer` is reached (see `endpoints`). */
+export interface FreelanceServerEndpoints {
+  /** The public endpoint, which is also the server's routing id: what clients list in `servers`. */
+  readonly clients: string;
+  /** The endpoint bound (for `tcp://host:*`, with the port picked). */
+  readonly bound: string;
 }
 
 /**
@@ -74,7 +97,7 @@ export interface FreelanceServerOptions {
 export const freelanceServerDefaults = {
   maxConcurrent: 1000,
   maxMessageBytes: 16 * 1024 * 1024,
-  maxFrames: 1024,
+  maxFramesPerMessage: 1024,
   lingerMs: 0,
 } as const satisfies Partial<FreelanceServerOptions>;
 
@@ -88,7 +111,7 @@ export interface FreelanceServerStats {
   replies: number;
   /** Messages that were not 10/FLP (an empty control frame): dropped. */
   malformed: number;
-  /** Messages over `maxFrames` or `maxMessageBytes`: dropped. */
+  /** Messages over `maxFramesPerMessage` or `maxMessageBytes`: dropped. */
   oversize: number;
   /** Requests whose handler threw or rejected: dropped, no reply. */
   handlerErrors: number;
@@ -96,32 +119,24 @@ export interface FreelanceServerStats {
 
 /**
  * The server's status events, beside `started` and `closed` (see `status()`): `saturated` when
- * `maxConcurrent` requests are in the handler and the server stops reading (clients' requests
- * queue up, then time out: add servers or raise `maxConcurrent`), `drained` once the handlers in
- * flight are down to half of `maxConcurrent` again.
+ * `maxConcurrent` requests are in the handler (`queued`, `limit: maxConcurrent`) and the server
+ * stops reading (clients' requests queue up, then time out: add servers or raise
+ * `maxConcurrent`), `drained` once the handlers in flight are down to half of `maxConcurrent`.
  */
-export type FreelanceServerStatus =
-  | {
-      readonly type: 'saturated';
-      /** Requests in the handler now. */
-      readonly inFlight: number;
-      /** The server's `maxConcurrent`. */
-      readonly maxConcurrent: number;
-    }
-  | {
-      readonly type: 'drained';
-      /** Requests in the handler now. */
-      readonly inFlight: number;
-    };
+export type FreelanceServerStatus = SaturatedEvent | DrainedEvent;
 
-const echo: FreelanceHandler = (body) => body;
+const echo: RequestHandler<FreelanceHandlerContext> = (body) => body;
+const serverDefaults = { ...freelanceServerDefaults, handler: echo };
+
+/** The options with every default applied. */
+type ResolvedServerOptions = ResolvedOptions<FreelanceServerOptions, typeof serverDefaults>;
 const BIND_ATTEMPTS = 5;
 
 /**
  * A Freelance (10/FLP) server: one ROUTER whose routing id is its public endpoint. It answers
  * `PING` with `PONG`, runs your async handler for each request (many at once, replies in any
  * order) and echoes the request's control frame. Malformed or oversize input is logged, counted
- * and dropped. `new FreelanceServer(options)` validates the options (`FreelanceOptionsError`)
+ * and dropped. `new FreelanceServer(options)` validates the options (`InvalidArgumentError`)
  * and opens nothing; `start()` binds and resolves once the server is bound and serving ("ready"),
  * or rejects with `FreelanceBindError` when it cannot bind. `await FreelanceServer.start(options)`
  * does both.
@@ -135,13 +150,14 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
     oversize: 0,
     handlerErrors: 0,
   };
-  readonly #options: FreelanceServerOptions;
-  #endpoint: string | undefined;
-  #bound: string | undefined;
+  readonly #options: ResolvedServerOptions;
+  /** The `bind` option. */
+  readonly #bind: string;
+  #endpoints: FreelanceServerEndpoints | undefined;
   #channel: Channel<zmq.Router> | undefined;
   /** CURVE + ZAP of the socket, when `security` is set. */
   #guard: ServerSecurity | undefined;
-  readonly #handler: FreelanceHandler;
+  readonly #handler: RequestHandler<FreelanceHandlerContext>;
   #log: Logger;
   /** Warnings about peers' bad messages: at most 10 a second (every one is counted). */
   #warnings: WarningLimiter;
@@ -154,38 +170,36 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
 
   constructor(options: FreelanceServerOptions) {
     super();
-    for (const [name, value] of [
-      ['maxConcurrent', options.maxConcurrent],
-      ['maxMessageBytes', options.maxMessageBytes],
-      ['maxFrames', options.maxFrames],
-    ] as const) {
-      if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
-        throw new FreelanceOptionsError(`${name} must be a positive integer, got ${value}`);
-      }
+    // Required, so resolveOptions (which checks only what is given or defaulted) cannot see it missing.
+    if (!rules.nonEmptyString.test(options.bind)) {
+      throw invalidOption('FreelanceServer', 'bind', rules.nonEmptyString.must, options.bind);
     }
-    if (typeof options.bind !== 'string' || options.bind === '') {
-      throw new FreelanceOptionsError('bind must be an endpoint');
-    }
-    checkBindEndpoint(options.bind);
-    this.#options = options;
-    this.#handler = options.handler ?? echo;
-    this.#maxConcurrent = options.maxConcurrent ?? freelanceServerDefaults.maxConcurrent;
-    this.#maxBytes = options.maxMessageBytes ?? freelanceServerDefaults.maxMessageBytes;
-    this.#maxFrames = options.maxFrames ?? freelanceServerDefaults.maxFrames;
-    this.#log = componentLogger(options.logger, { component: 'freelance-server' });
+    const o = resolveOptions('FreelanceServer', options, serverDefaults, {
+      maxConcurrent: rules.positiveInteger,
+      maxMessageBytes: rules.positiveInteger,
+      maxFramesPerMessage: rules.positiveInteger,
+      lingerMs: rules.nonNegative,
+      handler: rules.function,
+    });
+    this.#bind = options.bind; // checked: a non-empty string
+    checkBindEndpoint(this.#bind);
+    this.#options = o;
+    this.#handler = o.handler;
+    this.#maxConcurrent = o.maxConcurrent;
+    this.#maxBytes = o.maxMessageBytes;
+    this.#maxFrames = o.maxFramesPerMessage;
+    this.#log = componentLogger(o.logger, { component: 'freelance-server' });
     this.#warnings = new WarningLimiter(this.#log, systemClock, 10);
   }
 
-  /** The public endpoint, which is also this server's routing id. Throws `NotStartedError` before `start()` has bound. */
-  get endpoint(): string {
-    if (this.#endpoint === undefined) throw new NotStartedError('FreelanceServer');
-    return this.#endpoint;
-  }
-
-  /** The endpoint actually bound. Throws `NotStartedError` before `start()` has bound. */
-  get bound(): string {
-    if (this.#bound === undefined) throw new NotStartedError('FreelanceServer');
-    return this.#bound;
+  /**
+   * Where the server is reached, known once `start()` has bound: `clients` is its public endpoint,
+   * also its routing id (what clients list in `servers`), `bound` the endpoint it bound (a
+   * `tcp://host:*` with its port picked). Throws `NotStartedError` before that.
+   */
+  get endpoints(): FreelanceServerEndpoints {
+    if (this.#endpoints === undefined) throw new NotStartedError('FreelanceServer');
+    return this.#endpoints;
   }
 
   /** A snapshot of the counters; read it again for fresh figures. */
@@ -196,19 +210,19 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
   /** Pick the port (for `tcp://host:*`), set the routing id, bind, and start serving. */
   protected override async onStart(): Promise<void> {
     const options = this.#options;
-    const wildcardPort = /:\*$/.test(options.bind);
+    const wildcardPort = /:\*$/.test(this.#bind);
     for (let attempt = 1; ; attempt++) {
-      const bound = await concreteBindEndpoint(options.bind);
+      const bound = await concreteBindEndpoint(this.#bind);
       const endpoint = options.endpoint ?? defaultPublicEndpoint(bound);
       const router = new zmq.Router({
         routingId: endpoint,
-        linger: options.lingerMs ?? freelanceServerDefaults.lingerMs,
+        linger: options.lingerMs,
         mandatory: false,
         // A non-mandatory ROUTER never waits to send (it drops at the high-water mark), so a zero
         // send timeout changes nothing on the wire and lets the channel hand replies over at once.
         sendTimeout: 0,
       });
-      const guard = applyBindSecurity(router, options.security, options.logger);
+      const guard = applyBindSecurity(router, options.security, options.logger, this.#maxBytes);
       try {
         await guard?.ready();
         await router.bind(bound);
@@ -222,8 +236,7 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
         }
         continue;
       }
-      this.#bound = bound;
-      this.#endpoint = endpoint;
+      this.#endpoints = Object.freeze({ clients: endpoint, bound });
       this.#guard = guard;
       this.#log = componentLogger(options.logger, { component: 'freelance-server', endpoint });
       this.#warnings = new WarningLimiter(this.#log, systemClock, 10);
@@ -278,12 +291,12 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
     // With OpenTelemetry installed: one SERVER span per request handled.
     const span = startSpan('@zpatterns/freelance', 'freelance', SpanKinds.server, {
       'rpc.system': 'freelance',
-      'server.address': this.#endpoint ?? '',
+      'server.address': this.#endpoints?.clients ?? '',
     });
     // A synchronous handler (the echo) is answered here, without a promise per request.
-    let result: Frames | Promise<Frames>;
+    let result: Frame | Frames | Promise<Frame | Frames>;
     try {
-      result = this.#handler(inbound.body, { peer: inbound.peer, control: inbound.control });
+      result = this.#handler(inbound.body, { signal: this.closeSignal, peer: inbound.peer, control: inbound.control });
     } catch (caught) {
       this.#failed(inbound.peer, caught, span);
       this.#done();
@@ -299,13 +312,18 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
       if (!this.#saturated) {
         this.#saturated = true;
         this.#log.warn({ inFlight: this.#inFlight, maxConcurrent: this.#maxConcurrent }, 'saturated: reading paused');
-        this.emit({ type: 'saturated', inFlight: this.#inFlight, maxConcurrent: this.#maxConcurrent });
+        this.emit({ type: 'saturated', queued: this.#inFlight, limit: this.#maxConcurrent });
       }
       return new Promise<void>((resolve) => (this.#slot = resolve));
     }
   }
 
-  async #serve(peer: Buffer, control: Buffer, pending: Promise<Frames>, span: TraceSpan | undefined): Promise<void> {
+  async #serve(
+    peer: Buffer,
+    control: Buffer,
+    pending: Promise<Frame | Frames>,
+    span: TraceSpan | undefined,
+  ): Promise<void> {
     try {
       this.#reply(peer, control, await pending, span);
     } catch (caught) {
@@ -315,8 +333,8 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
     }
   }
 
-  #reply(peer: Buffer, control: Buffer, reply: Frames, span: TraceSpan | undefined): void {
-    if (this.#channel?.post(encodeReply(peer, control, reply)) === true) this.#stats.replies++;
+  #reply(peer: Buffer, control: Buffer, reply: Frame | Frames, span: TraceSpan | undefined): void {
+    if (this.#channel?.post(encodeReply(peer, control, replyFrames(reply))) === true) this.#stats.replies++;
     span?.end();
   }
 
@@ -331,7 +349,7 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
     if (this.#saturated && this.#inFlight <= Math.floor(this.#maxConcurrent / 2)) {
       this.#saturated = false;
       this.#log.info({ inFlight: this.#inFlight }, 'drained');
-      this.emit({ type: 'drained', inFlight: this.#inFlight });
+      this.emit({ type: 'drained', queued: this.#inFlight });
     }
     const slot = this.#slot;
     if (slot !== undefined && this.#inFlight < this.#maxConcurrent) {

@@ -4,18 +4,20 @@
  * round-robin), and when each is pinged next. No sockets here; time comes from an injected clock,
  * so the rules are unit-tested with a manual clock.
  *
- *   connecting --first message--> alive --silent serverTtlMs, or unreachable--> dead
+ *   connecting --first message--> alive --silent peerTtlMs, or unreachable--> dead
+ *   (alive is the status event `connected`, dead is `disconnected`)
  *                                   ^                                            |
  *                                   +----------------any message-----------------+
  */
-import { frame, PeerLiveness, ServerRotation, type Clock } from '@zpatterns/core';
+import { frame, ServerRotation, type Clock } from '@zpatterns/core';
+import { PeerLiveness } from '@zpatterns/core/internal';
 
 /** How a request picks its server. */
 export type FreelanceStrategy = 'priority' | 'round-robin' | 'all';
 
 /**
  * What the client knows of one server: `connecting` until its first PONG or reply, `alive` while
- * it answers, `dead` after `serverTtlMs` of silence or an unreachable send (until it is heard
+ * it answers, `dead` after `peerTtlMs` of silence or an unreachable send (until it is heard
  * from again).
  */
 export type ServerState = 'connecting' | 'alive' | 'dead';
@@ -43,9 +45,9 @@ export interface ServerTableOptions {
   /** How `pick()` chooses; `all` picks like `priority` (the caller sends to `alive()`). */
   strategy: FreelanceStrategy;
   /** Ping a live server after this long without hearing from it. */
-  pingIntervalMs: number;
+  heartbeatIntervalMs: number;
   /** A live server silent this long is dead. */
-  serverTtlMs: number;
+  peerTtlMs: number;
   /** Ping period while a server is not (or no longer) alive. */
   connectPingMs: number;
   /** Time source. */
@@ -78,7 +80,7 @@ export class ServerTable {
     }
     this.entries = [...this.#byKey.values()];
     this.#liveness = new PeerLiveness<string>({
-      ttlMs: options.serverTtlMs,
+      ttlMs: options.peerTtlMs,
       clock: options.clock,
       onChange: (endpoint, state, silentMs) => {
         const entry = this.#byKey.get(endpoint) as ServerEntry;
@@ -116,7 +118,7 @@ export class ServerTable {
 
   /** A message came from `entry`. Returns true when that brought it (back) to life. */
   seen(entry: ServerEntry): boolean {
-    entry.pingAt = this.#options.clock.now() + this.#options.pingIntervalMs;
+    entry.pingAt = this.#options.clock.now() + this.#options.heartbeatIntervalMs;
     return this.#liveness.seen(entry.endpoint);
   }
 
@@ -137,7 +139,8 @@ export class ServerTable {
       if (now < entry.pingAt) continue;
       ping.push(entry);
       entry.pingAt =
-        now + (this.#liveness.isAlive(entry.endpoint) ? this.#options.pingIntervalMs : this.#options.connectPingMs);
+        now +
+        (this.#liveness.isAlive(entry.endpoint) ? this.#options.heartbeatIntervalMs : this.#options.connectPingMs);
     }
     return ping;
   }

@@ -8,16 +8,15 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
-import { ClosedError } from '@zpatterns/core';
+import { ClosedError, TimeoutError } from '@zpatterns/core';
 import { eventually, ipcEndpoint, startTcpProxy } from '@zpatterns/testkit';
 import {
   FreelanceClient,
   FreelanceServer,
-  FreelanceTimeoutError,
   type FreelanceClientOptions,
   type FreelanceClientStatus,
 } from '../src/index.js';
-import { freeTcpEndpoint } from '../src/wire.js';
+import { freeTcpEndpoint } from '../src/protocol.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -33,7 +32,7 @@ async function servers(n: number): Promise<FreelanceServer[]> {
 }
 
 async function client(options: FreelanceClientOptions): Promise<FreelanceClient> {
-  const c = new FreelanceClient({ pingIntervalMs: 200, serverTtlMs: 600, connectPingMs: 20, ...options });
+  const c = new FreelanceClient({ heartbeatIntervalMs: 200, peerTtlMs: 600, connectPingMs: 20, ...options });
   cleanup.push(() => c.close());
   await c.start();
   return c;
@@ -91,7 +90,7 @@ async function run(c: FreelanceClient, total: number, window: number): Promise<s
 describe('FreelanceClient', () => {
   it('priority sends everything to the first server; round-robin spreads over all', async () => {
     const three = await servers(3);
-    const endpoints = three.map((s) => s.endpoint);
+    const endpoints = three.map((s) => s.endpoints.clients);
     const first = await client({ servers: endpoints });
     await eventually(() => first.servers.every((s) => s.alive));
     await run(first, 100, 10);
@@ -101,12 +100,12 @@ describe('FreelanceClient', () => {
     await eventually(() => spread.servers.every((s) => s.alive));
     await run(spread, 99, 10);
     expect(spread.servers.map((s) => s.replies).every((n) => n > 10)).toBe(true);
-    expect(spread.stats).toMatchObject({ requests: 99, replies: 99, resends: 0, timeouts: 0 });
+    expect(spread.stats).toMatchObject({ requests: 99, replies: 99, retries: 0, timeouts: 0 });
   });
 
   it("strategy 'all' (model two) sends to every live server; the first reply wins, the rest are dropped", async () => {
     const three = await servers(3);
-    const c = await client({ servers: three.map((s) => s.endpoint), strategy: 'all' });
+    const c = await client({ servers: three.map((s) => s.endpoints.clients), strategy: 'all' });
     await eventually(() => c.servers.every((s) => s.alive));
     await run(c, 20, 1);
     await eventually(() => c.stats.duplicates === 40);
@@ -120,11 +119,25 @@ describe('FreelanceClient', () => {
     const b = await rawServer((m) => void seen.push(`b:${String(m[1])}`));
     const c = await client({ servers: [a, b], attemptTimeoutMs: 150, retries: 1, timeoutMs: 5000 });
     const err = await c.request(['x']).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(FreelanceTimeoutError);
-    expect((err as FreelanceTimeoutError).tried).toEqual([a, b]);
-    expect((err as FreelanceTimeoutError).message).toContain(`${a}, ${b}`);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(err).toMatchObject({ code: 'ERR_TIMEOUT', attempts: 2 });
+    expect((err as TimeoutError).message).toContain(`servers tried: ${a}, ${b}`);
     expect(seen).toEqual(['a:1', 'b:1']);
-    expect(c.stats).toMatchObject({ resends: 1, timeouts: 1 });
+    expect(c.stats).toMatchObject({ retries: 1, timeouts: 1 });
+  });
+
+  it("request() takes retries; options left undefined keep the client's defaults", async () => {
+    const seen: string[] = [];
+    const a = await rawServer((m) => void seen.push(String(m[1])));
+    const c = await client({ servers: [a], attemptTimeoutMs: 100, retries: 3, timeoutMs: undefined });
+    const err = await c.request(['x'], { retries: 0, timeoutMs: undefined }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(err).toMatchObject({ code: 'ERR_TIMEOUT', attempts: 1 });
+    expect(seen).toEqual(['1']);
+    expect(c.stats).toMatchObject({ requests: 1, retries: 0, timeouts: 1 });
+    await expect(c.request(['y'], { retries: -1 })).rejects.toThrow(
+      'FreelanceClient.request: retries must be a whole number >= 0 (or Infinity), got -1',
+    );
   });
 
   it('a late reply to an earlier attempt still answers, from the first server; a second copy is dropped', async () => {
@@ -169,8 +182,9 @@ describe('FreelanceClient', () => {
     const nowhere = await freeTcpEndpoint();
     const c = await client({ servers: [nowhere] });
     const err = await c.request(['x'], { timeoutMs: 100 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(FreelanceTimeoutError);
-    expect((err as FreelanceTimeoutError).tried).toEqual([]);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(err).toMatchObject({ code: 'ERR_TIMEOUT', attempts: 0 });
+    expect((err as TimeoutError).message).toContain('servers tried: none');
     const controller = new AbortController();
     const aborted = c.request(['y'], { signal: controller.signal });
     controller.abort(new Error('stop'));
@@ -186,7 +200,7 @@ describe('FreelanceClient', () => {
   it('a server that closes is declared dead and its requests go to the next one', async () => {
     const [a, b] = await servers(2);
     if (a === undefined || b === undefined) throw new Error('no servers');
-    const c = await client({ servers: [a.endpoint, b.endpoint] });
+    const c = await client({ servers: [a.endpoints.clients, b.endpoints.clients] });
     await eventually(() => c.servers.every((s) => s.alive));
     await c.request(['warm']);
     await a.close();
@@ -206,7 +220,7 @@ describe('FreelanceClient', () => {
 });
 
 describe('FreelanceClient status()', () => {
-  it('a black-holed server goes server-dead after serverTtlMs of silence, and server-alive when the link heals', async () => {
+  it('a black-holed server is disconnected (silent) after peerTtlMs of silence, and connected when the link heals', async () => {
     const [b] = await servers(1);
     if (b === undefined) throw new Error('no server');
     // Server A is reached through a proxy: its public endpoint (routing id) is the proxy's.
@@ -216,9 +230,9 @@ describe('FreelanceClient status()', () => {
     const a = await FreelanceServer.start({ bind, endpoint: proxy.endpoint });
     cleanup.push(() => a.close());
     const c = new FreelanceClient({
-      servers: [a.endpoint, b.endpoint],
-      pingIntervalMs: 100,
-      serverTtlMs: 600,
+      servers: [a.endpoints.clients, b.endpoints.clients],
+      heartbeatIntervalMs: 100,
+      peerTtlMs: 600,
       connectPingMs: 20,
     });
     cleanup.push(() => c.close());
@@ -226,12 +240,12 @@ describe('FreelanceClient status()', () => {
     const seen: Event[] = [];
     await c.start();
     const alive = new Set<string>();
-    await until(feed, (e) => e.type === 'server-alive' && alive.add(e.server).size === 2, seen);
+    await until(feed, (e) => e.type === 'connected' && alive.add(e.peer).size === 2, seen);
     expect(seen[0]).toEqual({ type: 'started' });
 
     proxy.blackhole();
-    const dead = await until(feed, (e) => e.type === 'server-dead', seen);
-    expect(dead).toMatchObject({ type: 'server-dead', server: a.endpoint });
+    const dead = await until(feed, (e) => e.type === 'disconnected', seen);
+    expect(dead).toMatchObject({ type: 'disconnected', peer: a.endpoints.clients, reason: 'silent' });
     expect((dead as { silentMs: number }).silentMs).toBeGreaterThanOrEqual(600);
     expect(c.servers.map((s) => s.state)).toEqual(['dead', 'alive']);
     expect(c.stats.serverDeaths).toBe(1);
@@ -240,35 +254,35 @@ describe('FreelanceClient status()', () => {
     expect(c.servers.map((s) => s.replies)).toEqual([0, 1]);
 
     proxy.forward();
-    await until(feed, (e) => e.type === 'server-alive', seen);
-    expect(seen.at(-1)).toEqual({ type: 'server-alive', server: a.endpoint });
+    await until(feed, (e) => e.type === 'connected', seen);
+    expect(seen.at(-1)).toEqual({ type: 'connected', peer: a.endpoints.clients });
     expect((await c.request(['a is back'])).map(String)).toEqual(['a is back']);
     expect(c.servers.map((s) => s.replies)).toEqual([1, 1]);
     await c.close();
     await until(feed, (e) => e.type === 'closed', seen);
-    expect(seen.filter((e) => e.type === 'server-dead')).toHaveLength(1);
+    expect(seen.filter((e) => e.type === 'disconnected')).toHaveLength(1);
   });
 
-  it('a closed server goes server-dead; restarted on its endpoint it is server-alive', async () => {
+  it('a closed server is disconnected (silent); restarted on its endpoint it is connected again', async () => {
     const [a, b] = await servers(2);
     if (a === undefined || b === undefined) throw new Error('no servers');
     const c = new FreelanceClient({
-      servers: [a.endpoint, b.endpoint],
-      pingIntervalMs: 100,
-      serverTtlMs: 600,
+      servers: [a.endpoints.clients, b.endpoints.clients],
+      heartbeatIntervalMs: 100,
+      peerTtlMs: 600,
       connectPingMs: 20,
     });
     cleanup.push(() => c.close());
     const feed = c.status();
     await c.start();
-    await until(feed, (e) => e.type === 'server-alive' && e.server === a.endpoint);
+    await until(feed, (e) => e.type === 'connected' && e.peer === a.endpoints.clients);
     await a.close();
-    const dead = await until(feed, (e) => e.type === 'server-dead');
-    expect(dead).toMatchObject({ server: a.endpoint });
+    const dead = await until(feed, (e) => e.type === 'disconnected');
+    expect(dead).toMatchObject({ peer: a.endpoints.clients, reason: 'silent' });
     expect(c.servers.map((s) => s.state)).toEqual(['dead', 'alive']);
-    const again = await FreelanceServer.start({ bind: a.bound });
+    const again = await FreelanceServer.start({ bind: a.endpoints.bound });
     cleanup.push(() => again.close());
-    expect(await until(feed, (e) => e.type === 'server-alive')).toEqual({ type: 'server-alive', server: a.endpoint });
+    expect(await until(feed, (e) => e.type === 'connected')).toEqual({ type: 'connected', peer: a.endpoints.clients });
   });
 });
 

@@ -14,10 +14,10 @@ describe('Freelance lifecycle', () => {
   it('FreelanceServer and FreelanceClient: new + start, close twice, closed()', async () => {
     const server = new FreelanceServer({ bind: 'tcp://127.0.0.1:*' });
     expect(server.lifecycle).toBe('new');
-    expect(() => server.endpoint).toThrow(expect.objectContaining({ code: 'ERR_NOT_STARTED' }));
+    expect(() => server.endpoints.clients).toThrow(expect.objectContaining({ code: 'ERR_NOT_STARTED' }));
     await server.start();
     expect(server.running).toBe(true);
-    const client = new FreelanceClient({ servers: [server.endpoint] });
+    const client = new FreelanceClient({ servers: [server.endpoints.clients] });
     await expect(client.request(['early'])).rejects.toMatchObject({ code: 'ERR_NOT_STARTED' });
     await client.start();
     await client.start();
@@ -35,7 +35,7 @@ describe('Freelance lifecycle', () => {
     await expect(client.closed()).resolves.toBeUndefined();
     // The idle server did not bind: another one can.
     const server = track(await FreelanceServer.start({ bind }));
-    expect(server.bound).toBe(bind);
+    expect(server.endpoints.bound).toBe(bind);
     await idle.close();
   });
 
@@ -45,6 +45,12 @@ describe('Freelance lifecycle', () => {
     );
     expect(() => new FreelanceServer({ bind: 'tcp://127.0.0.1:*', maxConcurrent: 0 })).toThrow(/maxConcurrent/);
     expect(() => new FreelanceClient({ servers: ['tcp://127.0.0.1:5'], strategy: 'x' as never })).toThrow(/strategy/);
+    expect(() => new FreelanceClient({ servers: ['tcp://127.0.0.1:5'], peerTtlMs: 0 })).toThrow(
+      'FreelanceClient: peerTtlMs must be a finite number > 0, got 0',
+    );
+    expect(() => new FreelanceServer({ bind: 'tcp://127.0.0.1:*', maxFramesPerMessage: 1.5 })).toThrow(
+      'FreelanceServer: maxFramesPerMessage must be a whole number > 0, got 1.5',
+    );
   });
 
   it('await using closes both; status() starts with started and ends with closed', async () => {
@@ -53,7 +59,7 @@ describe('Freelance lifecycle', () => {
     let reading: Promise<void> = Promise.resolve();
     {
       await using server = await FreelanceServer.start({ bind: 'tcp://127.0.0.1:*' });
-      await using client = new FreelanceClient({ servers: [server.endpoint] });
+      await using client = new FreelanceClient({ servers: [server.endpoints.clients] });
       const feed = client.status();
       reading = (async () => {
         for await (const event of feed) events.push(event.type);
@@ -69,7 +75,7 @@ describe('Freelance lifecycle', () => {
 
   it('stats are snapshots: a copy read before a request keeps its figures', async () => {
     const server = track(await FreelanceServer.start({ bind: 'tcp://127.0.0.1:*' }));
-    const client = track(await FreelanceClient.start({ servers: [server.endpoint] }));
+    const client = track(await FreelanceClient.start({ servers: [server.endpoints.clients] }));
     const before = client.stats;
     const serverBefore = server.stats;
     await client.request(['x']);
@@ -93,7 +99,7 @@ describe('Freelance lifecycle', () => {
     await server.start();
     const client = track(
       await FreelanceClient.start({
-        servers: [server.endpoint],
+        servers: [server.endpoints.clients],
         timeoutMs: 30_000,
         retries: 0,
         attemptTimeoutMs: 30_000,
@@ -106,14 +112,14 @@ describe('Freelance lifecycle', () => {
       return result.value;
     };
     expect(await next()).toEqual({ type: 'started' });
-    expect(await next()).toEqual({ type: 'saturated', inFlight: 4, maxConcurrent: 4 });
+    expect(await next()).toEqual({ type: 'saturated', queued: 4, limit: 4 });
     // Release two: down to 2 in flight (half of 4), then the server reads the next ones.
     gates.splice(0, 2).forEach((open) => open());
-    expect(await next()).toEqual({ type: 'drained', inFlight: 2 });
-    expect(await next()).toEqual({ type: 'saturated', inFlight: 4, maxConcurrent: 4 });
+    expect(await next()).toEqual({ type: 'drained', queued: 2 });
+    expect(await next()).toEqual({ type: 'saturated', queued: 4, limit: 4 });
     while (gates.length < 4) await new Promise((r) => setImmediate(r));
     gates.splice(0).forEach((open) => open());
-    expect(await next()).toEqual({ type: 'drained', inFlight: 2 });
+    expect(await next()).toEqual({ type: 'drained', queued: 2 });
     await Promise.all(replies);
     expect(server.stats).toMatchObject({ requests: 6, replies: 6 });
   });

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { eventually, RawPeer, rawDealer, randomMessage, seededRandom } from '@zpatterns/testkit';
 import { FreelanceServer, type FreelanceServerOptions } from '../src/index.js';
-import { freeTcpEndpoint, PING } from '../src/wire.js';
+import { freeTcpEndpoint, PING } from '../src/protocol.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -44,14 +44,19 @@ async function bookClient(endpoint: string): Promise<RawPeer<zmq.Router>> {
 describe('FreelanceServer', () => {
   it('takes its endpoint as routing id, answers PING and echoes [control][body...]', async () => {
     const s = await server();
-    expect(s.endpoint).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
-    expect(s.bound).toBe(s.endpoint);
-    const peer = await bookClient(s.endpoint);
-    await peer.send([s.endpoint, '1', 'random name']);
-    expect((await peer.receive()).map(String)).toEqual([s.endpoint, '1', 'random name']);
-    await peer.send([s.endpoint, Buffer.from([0, 255]), '', 'b']);
+    expect(s.endpoints.clients).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+    expect(s.endpoints.bound).toBe(s.endpoints.clients);
+    const peer = await bookClient(s.endpoints.clients);
+    await peer.send([s.endpoints.clients, '1', 'random name']);
+    expect((await peer.receive()).map(String)).toEqual([s.endpoints.clients, '1', 'random name']);
+    await peer.send([s.endpoints.clients, Buffer.from([0, 255]), '', 'b']);
     const reply = await peer.receive();
-    expect(reply.map((f) => f.toString('hex'))).toEqual([Buffer.from(s.endpoint).toString('hex'), '00ff', '', '62']);
+    expect(reply.map((f) => f.toString('hex'))).toEqual([
+      Buffer.from(s.endpoints.clients).toString('hex'),
+      '00ff',
+      '',
+      '62',
+    ]);
     expect(s.stats).toMatchObject({ pings: 1, requests: 2, replies: 2, malformed: 0 });
   });
 
@@ -59,7 +64,7 @@ describe('FreelanceServer', () => {
     const bind = await freeTcpEndpoint();
     const endpoint = bind.replace('127.0.0.1', 'localhost');
     const s = await server({ bind, endpoint });
-    expect(s.endpoint).toBe(endpoint);
+    expect(s.endpoints.clients).toBe(endpoint);
     const peer = await bookClient(endpoint);
     await peer.send([endpoint, '7']);
     expect((await peer.receive()).map(String)).toEqual([endpoint, '7']);
@@ -72,11 +77,11 @@ describe('FreelanceServer', () => {
         return [`waited ${String(delay)}`];
       },
     });
-    const peer = await bookClient(s.endpoint);
-    await peer.send([s.endpoint, 'a', '300']);
-    await peer.send([s.endpoint, 'b', '10']);
-    expect((await peer.receive()).map(String)).toEqual([s.endpoint, 'b', 'waited 10']);
-    expect((await peer.receive()).map(String)).toEqual([s.endpoint, 'a', 'waited 300']);
+    const peer = await bookClient(s.endpoints.clients);
+    await peer.send([s.endpoints.clients, 'a', '300']);
+    await peer.send([s.endpoints.clients, 'b', '10']);
+    expect((await peer.receive()).map(String)).toEqual([s.endpoints.clients, 'b', 'waited 10']);
+    expect((await peer.receive()).map(String)).toEqual([s.endpoints.clients, 'a', 'waited 300']);
   });
 
   it('counts and drops a missing control frame, an oversize request and a failing handler', async () => {
@@ -87,13 +92,14 @@ describe('FreelanceServer', () => {
         return [first ?? ''];
       },
     });
-    const peer = await bookClient(s.endpoint);
+    const peer = await bookClient(s.endpoints.clients);
     // A ROUTER cannot send a message without a control frame; an empty one is the wire's "missing".
-    await peer.send([s.endpoint, '']);
-    await peer.send([s.endpoint, '2', Buffer.alloc(2000)]);
-    await peer.send([s.endpoint, '3', 'throw']);
-    await peer.send([s.endpoint, '4', 'ok']);
-    expect((await peer.receive()).map(String)).toEqual([s.endpoint, '4', 'ok']);
+    await peer.send([s.endpoints.clients, '']);
+    // Over 1000 bytes in all, each frame under it (a single bigger frame never reaches the server).
+    await peer.send([s.endpoints.clients, '2', Buffer.alloc(400), Buffer.alloc(400), Buffer.alloc(400)]);
+    await peer.send([s.endpoints.clients, '3', 'throw']);
+    await peer.send([s.endpoints.clients, '4', 'ok']);
+    expect((await peer.receive()).map(String)).toEqual([s.endpoints.clients, '4', 'ok']);
     expect(s.stats).toMatchObject({ malformed: 1, oversize: 1, handlerErrors: 1, replies: 1 });
     await peer.expectNothing(100);
   });
@@ -101,7 +107,7 @@ describe('FreelanceServer', () => {
   it('survives 10,000 random multipart messages and still answers', async () => {
     const s = await server();
     // A DEALER (no routing frame to get right) so that every random frame reaches the parser.
-    const peer = rawDealer(s.endpoint);
+    const peer = rawDealer(s.endpoints.clients);
     cleanup.push(() => peer.close());
     const random = seededRandom(9);
     const vocabulary = [PING, Buffer.from('PONG'), Buffer.from('1'), Buffer.alloc(0)];
@@ -115,11 +121,43 @@ describe('FreelanceServer', () => {
     expect(s.stats.malformed).toBeGreaterThan(0);
   });
 
+  it('handler: one frame or several, and a signal that aborts when the server closes', async () => {
+    let signal: AbortSignal | undefined;
+    const s = await server({
+      handler: (body, context) => {
+        signal = context.signal;
+        return String(body[0]) === 'one' ? 'a single frame' : ['two', 'frames'];
+      },
+    });
+    const peer = await bookClient(s.endpoints.clients);
+    await peer.send([s.endpoints.clients, '1', 'one']);
+    expect((await peer.receive()).map(String)).toEqual([s.endpoints.clients, '1', 'a single frame']);
+    await peer.send([s.endpoints.clients, '2', 'many']);
+    expect((await peer.receive()).map(String)).toEqual([s.endpoints.clients, '2', 'two', 'frames']);
+    expect(signal?.aborted).toBe(false);
+    await s.close();
+    expect(signal?.aborted).toBe(true);
+  });
+
+  it("maxMessageBytes is per server: a frame over one server's limit is dropped by libzmq, another server in the process takes it", async () => {
+    const small = await server({ maxMessageBytes: 1000 });
+    const large = await server({ maxMessageBytes: 64 * 1024 });
+    const big = Buffer.alloc(2000, 7);
+    const toLarge = await bookClient(large.endpoints.clients);
+    await toLarge.send([large.endpoints.clients, '1', big]);
+    expect((await toLarge.receive()).map((f) => f.length)).toEqual([large.endpoints.clients.length, 1, 2000]);
+    const toSmall = await bookClient(small.endpoints.clients);
+    await toSmall.send([small.endpoints.clients, '1', big]);
+    await toSmall.expectNothing(300);
+    // libzmq dropped the connection before the server read a byte of it: nothing was counted.
+    expect(small.stats).toMatchObject({ requests: 0, oversize: 0 });
+  });
+
   it('rejects an ipc wildcard and reports a bind failure with a typed error', async () => {
     await expect(FreelanceServer.start({ bind: 'ipc://*' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
     const s = await server();
-    await expect(FreelanceServer.start({ bind: s.bound })).rejects.toMatchObject({ code: 'ERR_BIND' });
-    await expect(FreelanceServer.start({ bind: s.bound, maxFrames: 0 })).rejects.toMatchObject({
+    await expect(FreelanceServer.start({ bind: s.endpoints.bound })).rejects.toMatchObject({ code: 'ERR_BIND' });
+    await expect(FreelanceServer.start({ bind: s.endpoints.bound, maxFramesPerMessage: 0 })).rejects.toMatchObject({
       code: 'ERR_INVALID_ARGUMENT',
     });
   });

@@ -12,8 +12,9 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '
 import { eventually } from '@zpatterns/testkit';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
-import { FreelanceClient, FreelanceServer, FreelanceTimeoutError } from '../src/index.js';
-import { freeTcpEndpoint } from '../src/wire.js';
+import { TimeoutError } from '@zpatterns/core';
+import { FreelanceClient, FreelanceServer } from '../src/index.js';
+import { freeTcpEndpoint } from '../src/protocol.js';
 
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -57,8 +58,8 @@ async function startClient(servers: string[]): Promise<FreelanceClient> {
     attemptTimeoutMs: 1000,
     retries: 1,
     timeoutMs: 10_000,
-    pingIntervalMs: 200,
-    serverTtlMs: 2000,
+    heartbeatIntervalMs: 200,
+    peerTtlMs: 2000,
     connectPingMs: 20,
   });
   cleanup.push(() => client.close());
@@ -73,7 +74,7 @@ describe('OpenTelemetry spans', () => {
     const silent = await silentServer();
     const server = await FreelanceServer.start({ bind: 'tcp://127.0.0.1:*' });
     cleanup.push(() => server.close());
-    const client = await startClient([silent, server.endpoint]);
+    const client = await startClient([silent, server.endpoints.clients]);
 
     expect((await client.request(['hi']))[0]?.toString()).toBe('hi');
     const spans = await eventually(() => {
@@ -86,24 +87,27 @@ describe('OpenTelemetry spans', () => {
     expect(clientSpan?.attributes).toEqual({
       'rpc.system': 'freelance',
       'freelance.attempts': 2,
-      'server.address': server.endpoint,
+      'server.address': server.endpoints.clients,
     });
     expect(clientSpan?.events.map((e) => [e.name, e.attributes])).toEqual([
       ['attempt', { 'freelance.attempt': 1, 'server.address': silent }],
-      ['attempt', { 'freelance.attempt': 2, 'server.address': server.endpoint }],
+      ['attempt', { 'freelance.attempt': 2, 'server.address': server.endpoints.clients }],
     ]);
     expect(clientSpan?.status.code).toBe(SpanStatusCode.UNSET);
     const serverSpans = spans.filter((s) => s.kind === SpanKind.SERVER);
     expect(serverSpans).toHaveLength(1);
     expect(serverSpans[0]?.name).toBe('freelance');
-    expect(serverSpans[0]?.attributes).toEqual({ 'rpc.system': 'freelance', 'server.address': server.endpoint });
+    expect(serverSpans[0]?.attributes).toEqual({
+      'rpc.system': 'freelance',
+      'server.address': server.endpoints.clients,
+    });
     expect(serverSpans[0]?.status.code).toBe(SpanStatusCode.UNSET);
   });
 
   it('a request no server answers and a handler that throws end their spans as errors', async () => {
     const silent = await silentServer();
     const client = await startClient([silent]);
-    await expect(client.request(['hi'])).rejects.toBeInstanceOf(FreelanceTimeoutError);
+    await expect(client.request(['hi'])).rejects.toBeInstanceOf(TimeoutError);
     const [failed] = exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.CLIENT);
     expect(failed?.status.code).toBe(SpanStatusCode.ERROR);
     expect(failed?.attributes).toEqual({
@@ -122,8 +126,8 @@ describe('OpenTelemetry spans', () => {
       handler: () => Promise.reject(new Error('boom')),
     });
     cleanup.push(() => broken.close());
-    const other = await startClient([broken.endpoint]);
-    await expect(other.request(['hi'])).rejects.toBeInstanceOf(FreelanceTimeoutError);
+    const other = await startClient([broken.endpoints.clients]);
+    await expect(other.request(['hi'])).rejects.toBeInstanceOf(TimeoutError);
     const [serverSpan] = await eventually(() => {
       const done = exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.SERVER);
       return done.length > 0 ? done : undefined;
@@ -131,7 +135,7 @@ describe('OpenTelemetry spans', () => {
     expect(serverSpan?.status.code).toBe(SpanStatusCode.ERROR);
     expect(serverSpan?.attributes).toEqual({
       'rpc.system': 'freelance',
-      'server.address': broken.endpoint,
+      'server.address': broken.endpoints.clients,
       'error.type': 'Error',
     });
   });

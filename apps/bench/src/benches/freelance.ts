@@ -59,7 +59,7 @@ async function measure(
       server1: spread[0] ?? 0,
       server2: spread[1] ?? 0,
       server3: spread[2] ?? 0,
-      resends: client.stats.resends,
+      resends: client.stats.retries,
     };
   } finally {
     await client.close();

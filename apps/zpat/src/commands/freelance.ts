@@ -83,8 +83,9 @@ async function flcall(frames: string[], flags: FlcallFlags): Promise<number> {
   });
   const failure = (err: unknown): string => {
     if (!isTimeout(err)) return inFlags((err as Error).message);
-    const tried = (err as { tried?: readonly string[] }).tried;
-    if (tried === undefined || tried.length > 0) return noReply('the servers', flags.server, err, flags);
+    // A request that was sent somewhere (attempts > 0) reached a server that answered PING.
+    const attempts = (err as { attempts?: number }).attempts;
+    if (attempts === undefined || attempts > 0) return noReply('the servers', flags.server, err, flags);
     // Connected, yet no server answered a PING: the routing id (the endpoint the server bound)
     // differs from the endpoint given here, or nothing serves there.
     return (
@@ -130,7 +131,7 @@ async function flcall(frames: string[], flags: FlcallFlags): Promise<number> {
     const perServer = client.servers.map((s) => `${s.endpoint}=${s.replies}`).join(' ');
     process.stdout.write(
       `${flags.count} requests: ${answered} answered, ${failed} failed in ${Math.round(elapsedMs)} ms ` +
-        `(${Math.round((answered / elapsedMs) * 1000)} req/s, ${client.stats.resends} resends); replies by server: ${perServer}\n`,
+        `(${Math.round((answered / elapsedMs) * 1000)} req/s, ${client.stats.retries} resends); replies by server: ${perServer}\n`,
     );
     if (firstError !== undefined) throw new CommandFailure(firstError);
     return 0;

@@ -1,7 +1,7 @@
 /** The client's server table: liveness and choice rules, on a manual clock. */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '@zpatterns/core';
-import { ServerTable, type FreelanceStrategy, type ServerEntry } from './servers.js';
+import { ServerTable, type FreelanceStrategy, type ServerEntry } from '../src/servers.js';
 
 type Change = [string, 'alive' | 'dead', number];
 
@@ -14,8 +14,8 @@ function table(
   const t = new ServerTable({
     servers: Array.from({ length: n }, (_, i) => `tcp://s${i + 1}:1`),
     strategy,
-    pingIntervalMs: 2000,
-    serverTtlMs: 6000,
+    heartbeatIntervalMs: 2000,
+    peerTtlMs: 6000,
     connectPingMs: 100,
     clock,
     onChange: (entry, state, silentMs) => changes.push([entry.endpoint, state, silentMs]),
@@ -26,7 +26,7 @@ function table(
 const at = (s: ServerEntry[], i: number): ServerEntry => s[i] as ServerEntry;
 
 describe('ServerTable', () => {
-  it('pings new servers at once, then every connectPingMs until they answer, then every pingIntervalMs', () => {
+  it('pings new servers at once, then every connectPingMs until they answer, then every heartbeatIntervalMs', () => {
     const clock = new ManualClock(1000);
     const { t, s } = table(clock, 2);
     expect(t.duePings().map((e) => e.endpoint)).toEqual(['tcp://s1:1', 'tcp://s2:1']);
@@ -44,7 +44,7 @@ describe('ServerTable', () => {
     expect(t.duePings().map((e) => e.endpoint)).toContain('tcp://s1:1');
   });
 
-  it('a live server silent for serverTtlMs dies on the clock (no tick needed); any message brings it back', () => {
+  it('a live server silent for peerTtlMs dies on the clock (no tick needed); any message brings it back', () => {
     const clock = new ManualClock(0);
     const { t, s, changes } = table(clock, 1);
     const s1 = at(s, 0);
@@ -126,8 +126,8 @@ describe('ServerTable', () => {
     const t = new ServerTable({
       servers: ['tcp://s1:1', 'tcp://s1:1'],
       strategy: 'priority',
-      pingIntervalMs: 2000,
-      serverTtlMs: 6000,
+      heartbeatIntervalMs: 2000,
+      peerTtlMs: 6000,
       connectPingMs: 100,
       clock,
     });

@@ -11,7 +11,7 @@ import {
   encodeRequestId,
   PING,
   PONG,
-} from './protocol.js';
+} from '../src/protocol.js';
 
 const hexOf = (frames: readonly (Buffer | Uint8Array | string)[]): string[] =>
   frames.map((f) => Buffer.from(f as Uint8Array).toString('hex'));
