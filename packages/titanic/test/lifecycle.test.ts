@@ -6,11 +6,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { constantBackoff } from '@zpatterns/core';
+import { constantBackoff, InvalidArgumentError } from '@zpatterns/core';
 import { Broker } from '@zpatterns/majordomo';
 import { expectClosesOnce, useDisposables } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
-import { MemoryStore, SqliteStore, TitanicClient, TitanicServer, type TitanicStore } from '../src/index.js';
+import {
+  MemoryStore,
+  SqliteStore,
+  TitanicClient,
+  TitanicServer,
+  type TitanicServerOptions,
+  type TitanicStore,
+} from '../src/index.js';
 
 const HEARTBEAT_MS = 100;
 const { track, defer } = useDisposables();
@@ -55,6 +62,12 @@ describe('Titanic lifecycle', () => {
     expect(server.stats.recovered).toBe(0);
     await expectClosesOnce(server);
     expect(store.lifecycle).toBe('closed');
+  });
+
+  it('TitanicServer: the store is required (no default place to write under the working directory)', () => {
+    const options = { broker: 'tcp://127.0.0.1:5555' } as TitanicServerOptions;
+    expect(() => new TitanicServer(options)).toThrow(InvalidArgumentError);
+    expect(() => new TitanicServer(options)).toThrow(/store/);
   });
 
   it('TitanicServer.start() accepts a store already started, and static start() does new + start', async () => {

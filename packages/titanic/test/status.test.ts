@@ -26,7 +26,7 @@ import {
   TitanicServer,
   type TitanicServerOptions,
 } from '../src/index.js';
-import { generateUuid } from '../src/wire.js';
+import { generateUuid } from '../src/protocol.js';
 
 const HEARTBEAT_MS = 100;
 const { track, defer } = useDisposables();

@@ -12,7 +12,7 @@ import { constantBackoff } from '@zpatterns/core';
 import { Broker, MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
 import { eventually, postgresUrl, rawRequest } from '@zpatterns/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateUuid } from '../src/wire.js';
+import { generateUuid } from '../src/protocol.js';
 import {
   MemoryStore,
   PostgresStore,

@@ -9,10 +9,11 @@
 import { constantBackoff, InvalidArgumentError, ManualClock } from '@zpatterns/core';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Dispatcher, type DispatchClient } from './dispatcher.js';
-import { GroupCommitter } from './group-commit.js';
-import { LeaseKeeper } from './lease-keeper.js';
-import { MemoryStore, type LeaseStore, type StoredRequest } from './store.js';
+import { Dispatcher } from '../src/dispatcher.js';
+import type { DispatchClient } from '../src/dispatcher-options.js';
+import { GroupCommitter } from '../src/group-commit.js';
+import { LeaseKeeper } from '../src/lease-keeper.js';
+import { MemoryStore, type LeaseStore, type StoredRequest } from '../src/store.js';
 
 class FakeLeaseStore extends MemoryStore implements LeaseStore {
   readonly leases = new Map<string, { by: string; until: number }>();
