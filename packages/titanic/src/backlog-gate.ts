@@ -10,7 +10,7 @@
  *          │
  *          └── Reservation ── commit ── release() ── dispatcher.add()   (no await between the two)
  */
-import type { Logger } from '@zpatterns/core';
+import type { DrainedEvent, Logger, SaturatedEvent } from '@zpatterns/core';
 
 /** The counts the bounds apply to: the dispatcher's backlog, whole and per service. */
 export interface BacklogCounts {
@@ -21,9 +21,7 @@ export interface BacklogCounts {
 }
 
 /** The gate's changes of state: refusals began at `maxBacklog`, and submissions pass again. */
-export type BacklogEvent =
-  | { readonly type: 'backlog-full'; readonly backlog: number; readonly maxBacklog: number }
-  | { readonly type: 'backlog-ok'; readonly backlog: number };
+export type BacklogEvent = SaturatedEvent | DrainedEvent;
 
 /** Room held for one submission until its request is counted in the backlog. */
 export interface Reservation {
@@ -63,13 +61,13 @@ export class BacklogGate {
       if (!this.#full) {
         this.#full = true;
         log.warn({ backlog, maxBacklog }, 'backlog full: submissions refused with 500');
-        this.#o.onChange({ type: 'backlog-full', backlog, maxBacklog });
+        this.#o.onChange({ type: 'saturated', queued: backlog, limit: maxBacklog });
       }
       return undefined;
     }
     if (this.#full) {
       this.#full = false;
-      this.#o.onChange({ type: 'backlog-ok', backlog });
+      this.#o.onChange({ type: 'drained', queued: backlog });
     }
     const key = service.toString('latin1');
     const reservedOf = this.#reservedOf.get(key) ?? 0;

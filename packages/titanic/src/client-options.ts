@@ -2,7 +2,15 @@
  * What `TitanicClient` takes and reports: its options and defaults, the per-call options, the
  * result of a poll, its counters and its status events.
  */
-import type { ServerAliveStatus, ServerDeadStatus } from '@zpatterns/core';
+import {
+  rules,
+  type ConnectedEvent,
+  type DisconnectedEvent,
+  type FailoverEvent,
+  type OptionRules,
+  type RequestOptions,
+  type ResolvedOptions,
+} from '@zpatterns/core';
 import { majordomoClientDefaults, type ClientStats, type MajordomoClientOptions } from '@zpatterns/majordomo';
 
 /**
@@ -13,9 +21,9 @@ import { majordomoClientDefaults, type ClientStats, type MajordomoClientOptions 
  */
 export interface TitanicClientOptions extends MajordomoClientOptions {
   /** First delay between `titanic.reply` polls in `waitReply`. @default 100 */
-  pollIntervalMs?: number;
+  pollIntervalMs?: number | undefined;
   /** Largest delay between polls (the book's ticlient waits 5 s). @default 5000 */
-  maxPollIntervalMs?: number;
+  maxPollIntervalMs?: number | undefined;
 }
 
 /**
@@ -28,34 +36,17 @@ export const titanicClientDefaults = {
   maxPollIntervalMs: 5000,
 } as const;
 
-/** Per-call options of `submit()`, `poll()` and `closeRequest()`. */
-export interface TitanicCallOptions {
-  /**
-   * Bound of the whole call (every attempt and pause): past it the call rejects with an error of
-   * code `ERR_TIMEOUT`. @default the client's `timeoutMs` (none: bounded by the attempts)
-   */
-  timeoutMs?: number | undefined;
-  /** Wait for one reply before resending (an MDP attempt). @default the client's `attemptTimeoutMs` */
-  attemptTimeoutMs?: number | undefined;
-  /** Resends after the first attempt. @default the client's `retries` */
-  retries?: number | undefined;
-  /** Abandon the call: it rejects with `AbortError` (its `cause` the signal's reason). */
-  signal?: AbortSignal | undefined;
-}
-
 /** What `poll()` found. */
 export type PollResult = { status: 'ok'; body: Buffer[] } | { status: 'pending' } | { status: 'unknown' };
 
-/** Options of `waitReply(uuid, options)` and `call(service, body, options)`. */
-export interface WaitReplyOptions extends TitanicCallOptions {
-  /**
-   * Bound of the whole wait (every poll and pause; for `call()` the submission and the close too):
-   * past it the call rejects with `TimeoutError`. The request stays stored; wait again later.
-   * @default the client's `timeoutMs` (none: wait for ever)
-   */
-  timeoutMs?: number | undefined;
-  /** Stop waiting: rejects with `AbortError`. The request stays stored; poll again later. */
-  signal?: AbortSignal | undefined;
+/**
+ * Options of `waitReply(uuid, options)` and `call(service, body, options)`: `timeoutMs` bounds the
+ * whole wait (every poll and pause; for `call()` the submission and the close too), past which the
+ * call rejects with `TimeoutError` (@default the client's `timeoutMs`; none: wait for ever);
+ * `signal` stops it with `AbortError`. Either way the request stays stored: wait again later.
+ * `attemptTimeoutMs` and `retries` apply to each TSP request the call makes.
+ */
+export interface WaitReplyOptions extends RequestOptions {
   /** First delay between polls. @default the client's `pollIntervalMs` */
   pollIntervalMs?: number | undefined;
   /** Largest delay between polls. @default the client's `maxPollIntervalMs` */
@@ -63,21 +54,13 @@ export interface WaitReplyOptions extends TitanicCallOptions {
 }
 
 /**
- * The client's status events (beside `started` and `closed`): `server-dead` when a TSP call ran out
- * of attempts with no answer (Titanic or its broker is down; `waitReply` keeps polling), then
- * `server-alive` at the next answer (`server` is the broker's endpoint); `failover` when, with
- * several `brokers`, the MDP client moves to the next one.
+ * The client's status events (beside `started` and `closed`): `connected` when Titanic (through
+ * its broker, `peer`) first answers a TSP request, and again at the first answer after it was lost;
+ * `disconnected` (`reason: 'silent'`, `silentMs` since the last answer) when a TSP request ran out
+ * of attempts unanswered (Titanic or its broker is down; `waitReply` keeps polling); `failover`
+ * when, with several `brokers`, the MDP client moves to the next one.
  */
-export type TitanicClientStatus =
-  | ServerDeadStatus
-  | ServerAliveStatus
-  | {
-      readonly type: 'failover';
-      /** The broker an attempt timed out on. */
-      readonly from: string;
-      /** The broker requests go to now. */
-      readonly to: string;
-    };
+export type TitanicClientStatus = ConnectedEvent | DisconnectedEvent | FailoverEvent;
 
 /** Counters of a `TitanicClient`; `client.stats` is a snapshot. */
 export interface TitanicClientStats {
@@ -89,15 +72,20 @@ export interface TitanicClientStats {
   replies: number;
   /** `titanic.close` calls answered. */
   closes: number;
-  /** TSP calls that ran out of attempts without an answer. */
-  unanswered: number;
+  /**
+   * TSP requests (`submit`, `poll`, `closeRequest`, and each poll of `waitReply` and `call`) that
+   * ended in `TimeoutError`: out of attempts, or past their `timeoutMs`.
+   */
+  timeouts: number;
   /** The underlying MDP client's counters (requests, resends, timeouts, sockets). */
   mdp: ClientStats;
 }
 
-/** The options with the polling defaults applied. */
-export type ResolvedClientOptions = Omit<TitanicClientOptions, 'pollIntervalMs' | 'maxPollIntervalMs' | 'clock'> & {
-  pollIntervalMs: number;
-  maxPollIntervalMs: number;
-  clock: NonNullable<TitanicClientOptions['clock']>;
+/** The checks of the client's own options (`MajordomoClient` checks the others). */
+export const titanicClientRules: OptionRules<TitanicClientOptions> = {
+  pollIntervalMs: rules.positive,
+  maxPollIntervalMs: rules.positive,
 };
+
+/** The options with the defaults applied. */
+export type ResolvedClientOptions = ResolvedOptions<TitanicClientOptions, typeof titanicClientDefaults>;

@@ -34,15 +34,17 @@
 import { setMaxListeners } from 'node:events';
 import {
   ClosedError,
-  InvalidArgumentError,
   componentLogger,
+  invalidOption,
+  resolveOptions,
   type Logger,
+  type ResolvedOptions,
   type TimerHandle,
-  definedOnly,
 } from '@zpatterns/core';
 import { DispatchQueue } from './dispatch-queue.js';
 import {
   dispatcherDefaults,
+  dispatcherRules,
   newInstanceId,
   type DispatchClient,
   type DispatcherOptions,
@@ -78,7 +80,7 @@ export class Dispatcher {
   /** The requests this instance holds, waiting or in flight. Its shape may change in any release. @internal */
   readonly queue: DispatchQueue;
   readonly #store: TitanicStore;
-  readonly #o: Required<Omit<DispatcherOptions, 'logger'>>;
+  readonly #o: ResolvedOptions<DispatcherOptions, typeof dispatcherDefaults>;
   readonly #log: Logger;
   readonly #inFlight = new Set<Promise<void>>();
   /** Lease stores: when each request in flight was sent to its service (for the hand-back at close). */
@@ -98,18 +100,19 @@ export class Dispatcher {
   }
   constructor(client: DispatchClient, store: TitanicStore, committer: GroupCommitter, options: DispatcherOptions = {}) {
     this.#store = store;
-    this.#o = { ...dispatcherDefaults, ...definedOnly(options) };
-    if (!(Number.isInteger(this.#o.concurrency) && this.#o.concurrency >= 1))
-      throw new InvalidArgumentError('concurrency: expected a whole number >= 1');
-    if (!(this.#o.timeoutMs > 0)) throw new InvalidArgumentError('timeoutMs: expected a positive number');
-    if (!(this.#o.leaseMs >= 10)) throw new InvalidArgumentError('leaseMs: expected a number >= 10');
-    if (!(this.#o.claimIntervalMs >= 1)) throw new InvalidArgumentError('claimIntervalMs: expected a number >= 1');
+    this.#o = resolveOptions('TitanicServer', options, dispatcherDefaults, dispatcherRules);
     const leases = leasesOf(store);
-    if (leases !== undefined && !(this.#o.drainTimeoutMs < this.#o.leaseMs))
-      throw new InvalidArgumentError(
-        `leaseMs (${this.#o.leaseMs}) must be longer than drainTimeoutMs (${this.#o.drainTimeoutMs}): the leases are renewed as the drain at close begins, and a request still running must keep its lease until it is handed back`,
+    if (leases !== undefined && !(this.#o.drainTimeoutMs < this.#o.leaseMs)) {
+      // The leases are renewed as the drain at close begins: a request still running must keep its
+      // lease until it is handed back.
+      throw invalidOption(
+        'TitanicServer',
+        'leaseMs',
+        `longer than drainTimeoutMs (${this.#o.drainTimeoutMs}) on a lease store`,
+        this.#o.leaseMs,
       );
-    this.instance = this.#o.instance === '' ? newInstanceId() : this.#o.instance;
+    }
+    this.instance = this.#o.instance ?? newInstanceId();
     this.#log = componentLogger(options.logger, {
       component: 'dispatcher',
       ...(leases === undefined ? {} : { instance: this.instance }),
@@ -160,7 +163,7 @@ export class Dispatcher {
       stats: this.#stats,
       log: this.#log,
       clock: this.#o.clock,
-      timeoutMs: this.#o.timeoutMs,
+      timeoutMs: this.#o.dispatchTimeoutMs,
       mmiCheck: this.#o.mmiCheck,
       signal: this.#abort.signal,
       sentAt: this.#sentAt,
@@ -268,7 +271,7 @@ export class Dispatcher {
    * Stop dispatching; wait up to `drainTimeoutMs` for requests in flight, then abandon them (they
    * stay pending in the store and are sent again after a restart). With a lease store the leases
    * are renewed until they are handed back: queued requests claimable at once, abandoned ones
-   * once their `timeoutMs` since sending has passed. Idempotent.
+   * once their `dispatchTimeoutMs` since sending has passed. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -293,7 +296,7 @@ export class Dispatcher {
       const now = this.#o.clock.now();
       await this.#keeper?.releaseAll(1000, (uuid) => {
         const sentAt = this.#sentAt.get(uuid);
-        return sentAt === undefined ? 0 : Math.max(0, sentAt + this.#o.timeoutMs - now);
+        return sentAt === undefined ? 0 : Math.max(0, sentAt + this.#o.dispatchTimeoutMs - now);
       });
       await this.#keeper?.stop();
     })();

@@ -9,7 +9,6 @@ export { titanicClientDefaults } from './client-options.js';
 export {
   errors,
   TitanicBadReplyError,
-  TitanicInvalidUuidError,
   TitanicRejectedError,
   TitanicServerError,
   TitanicStoreError,
@@ -24,7 +23,6 @@ export { MemoryStore } from './store.js';
 
 export type {
   PollResult,
-  TitanicCallOptions,
   TitanicClientOptions,
   TitanicClientStats,
   TitanicClientStatus,
@@ -32,7 +30,7 @@ export type {
 } from './client-options.js';
 export type { DispatcherStats } from './dispatcher-options.js';
 export type { TitanicErrorCode } from './errors.js';
-export type { TitanicServerOptions, TitanicStoreCommit } from './server-options.js';
+export type { TitanicServerOptions } from './server-options.js';
 export type { TitanicServerStats, TitanicServerStatus } from './server-status.js';
 export type { SqliteSettings, SqliteStoreOptions } from './sqlite-store.js';
 export type { PostgresSettings, PostgresStoreOptions } from './postgres-store.js';

@@ -3,11 +3,15 @@
  * `new TitanicServer(options)` makes before it opens anything.
  */
 import {
-  definedOnly,
-  InvalidArgumentError,
+  invalidOption,
+  resolveOptions,
+  rules,
   systemClock,
   type Clock,
   type Logger,
+  type OptionRule,
+  type OptionRules,
+  type ResolvedOptions,
   type RetryDelay,
   type SecurityOptions,
 } from '@zpatterns/core';
@@ -25,31 +29,31 @@ export interface TitanicServerOptions {
    */
   store: TitanicStore;
   /** Workers registered for `titanic.request`: submissions handled concurrently. @default 32 */
-  requestWorkers?: number;
+  requestWorkers?: number | undefined;
   /** Workers registered for `titanic.reply` and for `titanic.close` (each). @default 8 */
-  replyWorkers?: number;
+  replyWorkers?: number | undefined;
   /** Requests in flight to services at most. @default 32 */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Dispatch attempt timeout; longer than the slowest service. @default 10000 */
-  dispatchTimeoutMs?: number;
+  dispatchTimeoutMs?: number | undefined;
   /** Delay before re-sending a request after its `n`-th timeout. @default exponential 1 s .. 30 s */
-  retryDelay?: RetryDelay;
+  retryDelay?: RetryDelay | undefined;
   /** Delay before probing a failing service again. @default exponential 250 ms .. 5 s */
-  serviceRetryDelay?: RetryDelay;
+  serviceRetryDelay?: RetryDelay | undefined;
   /** Ask `mmi.service` before a probe (first contact with a service, or after a failure). @default true */
-  mmiCheck?: boolean;
+  mmiCheck?: boolean | undefined;
   /** MDP heartbeat interval of the workers; must match the broker's. @default 2500 */
-  heartbeatIntervalMs?: number;
+  heartbeatIntervalMs?: number | undefined;
   /** MDP liveness of the workers. @default 3 */
-  liveness?: number;
-  /** Worker reconnect policy after the broker is lost. @default the worker's (2.5 s .. 32 s) */
-  reconnect?: RetryDelay | undefined;
+  liveness?: number | undefined;
+  /** The workers' reconnect policy after the broker is lost. @default the worker's (2.5 s .. 32 s) */
+  reconnectDelay?: RetryDelay | undefined;
   /**
    * Delete a reply no client has closed this long after it was recorded (0 keeps replies until
    * `titanic.close`, as 9/TSP has it). The retention limit keeps replies whose UUID a client lost
    * from piling up. @default 604800000 (7 days)
    */
-  replyRetentionMs?: number;
+  replyRetentionMs?: number | undefined;
   /**
    * CURVE for every connection to the broker (the workers and the dispatching client): this
    * side's key pair and the broker's public key. @default undefined (plain)
@@ -63,54 +67,37 @@ export interface TitanicServerOptions {
    * one (PostgreSQL) it is the store-wide count, refreshed every second. Sized so that the book's
    * test workload, 100,000 requests submitted at once, is accepted whole. @default 250000
    */
-  maxBacklog?: number;
+  maxBacklog?: number | undefined;
   /**
    * The bound per target service: a submission for a service that already has this many requests
    * stored and unanswered is refused with "500", so that one client flooding a made-up or dead
    * service cannot fill `maxBacklog` and have everyone else refused. Counted like `maxBacklog`
    * (store-wide, refreshed every second, with a lease store). @default 125000 (the book's 100,000 pipelined requests to one service are accepted whole; half of `maxBacklog`)
    */
-  maxPendingPerService?: number;
+  maxPendingPerService?: number | undefined;
   /** Lease stores (PostgreSQL): how long a claim holds a request; longer than `drainTimeoutMs`. @default 30000 */
-  leaseMs?: number;
+  leaseMs?: number | undefined;
   /**
    * How long `close()` waits for requests in flight before abandoning them. Lease stores renew the
    * leases meanwhile, and refuse (`InvalidArgumentError`) a drain not shorter than `leaseMs`. @default 2000
    */
-  drainTimeoutMs?: number;
+  drainTimeoutMs?: number | undefined;
   /** Lease stores: how often to look for claimable requests. @default 1000 */
-  claimIntervalMs?: number;
+  claimIntervalMs?: number | undefined;
   /** Lease stores: this instance's name in the leases. @default `<hostname>:<pid>:<random>` */
   instance?: string | undefined;
-  /** Called after every store commit (duration, size, success): for a latency histogram. Must not throw. */
-  onStoreCommit?: ((commit: TitanicStoreCommit) => void) | undefined;
   /** Parent logger. @default silent */
   logger?: Logger | undefined;
   /** Time source of the timers (heartbeats, dispatch timeouts, retries, the sweep). @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
-
-/** One store commit, as `onStoreCommit` sees it. */
-export interface TitanicStoreCommit {
-  /** How long the store's `write(batch)` took (for a durable store, the fsync or the round trip). */
-  durationMs: number;
-  /** Writes in the batch. */
-  writes: number;
-  /** Whether the commit succeeded. */
-  ok: boolean;
-}
-
-type Optional = 'logger' | 'reconnect' | 'security' | 'instance' | 'onStoreCommit';
-/** The options with every default applied. */
-export type ResolvedServerOptions = Required<Omit<TitanicServerOptions, Optional>> &
-  Pick<TitanicServerOptions, Optional>;
 
 /** The server's defaults; see `TitanicServerOptions` for each. */
 export const titanicServerDefaults = {
   requestWorkers: 32,
   replyWorkers: 8,
   concurrency: dispatcherDefaults.concurrency,
-  dispatchTimeoutMs: dispatcherDefaults.timeoutMs,
+  dispatchTimeoutMs: dispatcherDefaults.dispatchTimeoutMs,
   retryDelay: dispatcherDefaults.retryDelay,
   serviceRetryDelay: dispatcherDefaults.serviceRetryDelay,
   mmiCheck: true,
@@ -123,30 +110,45 @@ export const titanicServerDefaults = {
   drainTimeoutMs: dispatcherDefaults.drainTimeoutMs,
   claimIntervalMs: dispatcherDefaults.claimIntervalMs,
   clock: systemClock,
-} as const satisfies Omit<ResolvedServerOptions, 'broker' | 'store' | Optional>;
+} as const satisfies Omit<TitanicServerOptions, 'broker' | 'store'>;
+
+/** The options with every default applied. */
+export type ResolvedServerOptions = ResolvedOptions<TitanicServerOptions, typeof titanicServerDefaults> & {
+  readonly broker: string;
+  readonly store: TitanicStore;
+};
+
+const required: { readonly broker: OptionRule; readonly store: OptionRule } = {
+  broker: rules.nonEmptyString,
+  store: {
+    must: 'a TitanicStore (e.g. SqliteStore, PostgresStore)',
+    test: (v) => typeof v === 'object' && v !== null && typeof (v as { write?: unknown }).write === 'function',
+  },
+};
+
+/**
+ * The checks of the server's own options; those it hands to the dispatcher (`concurrency`,
+ * `dispatchTimeoutMs`, the delays, the lease timings) are checked by the dispatcher, under the
+ * server's name.
+ */
+const serverRules: OptionRules<TitanicServerOptions> = {
+  ...required,
+  requestWorkers: rules.positiveInteger,
+  replyWorkers: rules.positiveInteger,
+  heartbeatIntervalMs: rules.positive,
+  liveness: rules.positiveInteger,
+  reconnectDelay: rules.function,
+  replyRetentionMs: rules.nonNegative,
+  maxBacklog: rules.positiveInteger,
+  maxPendingPerService: rules.positiveInteger,
+};
 
 /** The options with their defaults, checked; throws `InvalidArgumentError` for a bad one. */
 export function resolveServerOptions(options: TitanicServerOptions): ResolvedServerOptions {
-  const o: ResolvedServerOptions = {
-    ...titanicServerDefaults,
-    ...definedOnly(options),
-    broker: options.broker,
-    store: options.store,
-  };
-  if (typeof o.broker !== 'string' || o.broker === '')
-    throw new InvalidArgumentError('broker: an endpoint is required');
-  if (typeof o.store !== 'object' || o.store === null)
-    throw new InvalidArgumentError('store: a TitanicStore is required (e.g. SqliteStore, PostgresStore)');
-  for (const key of [
-    'requestWorkers',
-    'replyWorkers',
-    'concurrency',
-    'liveness',
-    'maxBacklog',
-    'maxPendingPerService',
-  ] as const) {
-    if (!(Number.isInteger(o[key]) && o[key] >= 1))
-      throw new InvalidArgumentError(`${key}: expected a whole number >= 1`);
+  const o = resolveOptions('TitanicServer', options, titanicServerDefaults, serverRules);
+  // Required, so without a default: resolveOptions leaves an absent one to the type.
+  for (const key of ['broker', 'store'] as const) {
+    if (o[key] === undefined) throw invalidOption('TitanicServer', key, required[key].must, undefined);
   }
-  return o;
+  return o as ResolvedServerOptions;
 }

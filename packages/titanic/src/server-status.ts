@@ -2,6 +2,14 @@
  * What a `TitanicServer` reports: its counters (`server.stats`) and its status events
  * (`server.status()`).
  */
+import type {
+  ConnectedEvent,
+  DisconnectedEvent,
+  DrainedEvent,
+  HealthyEvent,
+  SaturatedEvent,
+  UnhealthyEvent,
+} from '@zpatterns/core';
 import type { DispatcherStats } from './dispatcher-options.js';
 
 /** Counters of a `TitanicServer`; `server.stats` is a snapshot of them. */
@@ -33,45 +41,14 @@ export interface TitanicServerStats {
 
 /**
  * The server's status events (beside `started` and `closed`):
- * - `store-unhealthy` / `store-healthy`: the store lost its storage (a full disk, a database that
- *   is down; submissions are answered "500" meanwhile) and got it back;
- * - `disconnected` / `connected`: a worker lost the broker (silent for `heartbeatIntervalMs x
- *   liveness`, or the broker said DISCONNECT), and every worker has registered again (READY sent
- *   on a fresh connection; MDP has no acknowledgement, so a broker still down is reported by the
- *   next `disconnected`);
- * - `backlog-full` / `backlog-ok`: submissions started to be refused at `maxBacklog`, and are
- *   accepted again.
+ * - `unhealthy` / `healthy`: the store lost its storage (a full disk, a database that is down;
+ *   submissions are answered "500" meanwhile) and got it back;
+ * - `disconnected` / `connected`: a worker lost the broker (`silent` for `heartbeatIntervalMs x
+ *   liveness`, or the broker said DISCONNECT: `disconnect`), and every worker has heard from the
+ *   broker again (`peer` is the broker's endpoint; `session` counts the link's recoveries, 1 at
+ *   start);
+ * - `saturated` / `drained`: submissions started to be refused at `maxBacklog` (`queued` requests
+ *   stored and unanswered, `limit` the bound), and are accepted again.
  */
 export type TitanicServerStatus =
-  | {
-      readonly type: 'store-unhealthy';
-      /** Why the store reports itself unhealthy. */
-      readonly error: Error;
-    }
-  | { readonly type: 'store-healthy' }
-  | {
-      readonly type: 'disconnected';
-      /** The broker endpoint. */
-      readonly server: string;
-      /** `broker-dead` (silent too long) or `disconnect` (the broker sent DISCONNECT). */
-      readonly reason: 'broker-dead' | 'disconnect';
-      /** With `broker-dead`: how long the broker had been silent. */
-      readonly silentMs?: number;
-    }
-  | {
-      readonly type: 'connected';
-      /** The broker endpoint. */
-      readonly server: string;
-    }
-  | {
-      readonly type: 'backlog-full';
-      /** Requests stored and unanswered when the refusals began. */
-      readonly backlog: number;
-      /** The bound (`maxBacklog`). */
-      readonly maxBacklog: number;
-    }
-  | {
-      readonly type: 'backlog-ok';
-      /** Requests stored and unanswered when submissions were accepted again. */
-      readonly backlog: number;
-    };
+  UnhealthyEvent | HealthyEvent | ConnectedEvent | DisconnectedEvent | SaturatedEvent | DrainedEvent;

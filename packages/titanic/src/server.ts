@@ -19,9 +19,16 @@ import { GroupCommitter } from './group-commit.js';
 import { RetentionSweep } from './retention-sweep.js';
 import { resolveServerOptions, type ResolvedServerOptions, type TitanicServerOptions } from './server-options.js';
 import type { TitanicServerStats, TitanicServerStatus } from './server-status.js';
-import type { TitanicStore, TitanicStoreStatus } from './store.js';
+import type { TitanicStore } from './store.js';
 import { TspServices } from './tsp-services.js';
 import { TspWorkers } from './tsp-workers.js';
+
+/** A store's health event, read whatever fields its store gives (`reason` and `error` both optional). */
+interface StoreHealthEvent {
+  readonly type: string;
+  readonly reason?: unknown;
+  readonly error?: unknown;
+}
 
 /**
  * The Titanic server (9/TSP): the `titanic.request`, `titanic.reply` and `titanic.close` services
@@ -53,7 +60,7 @@ export class TitanicServer extends Component<TitanicServerStatus> {
     this.#o = o;
     this.#log = componentLogger(options.logger, { component: 'titanic' });
     this.#store = o.store;
-    this.#committer = new GroupCommitter(this.#store, { logger: this.#log, onCommit: o.onStoreCommit });
+    this.#committer = new GroupCommitter(this.#store, { logger: this.#log });
     this.#client = new MajordomoClient({
       broker: o.broker,
       attemptTimeoutMs: o.dispatchTimeoutMs,
@@ -66,7 +73,7 @@ export class TitanicServer extends Component<TitanicServerStatus> {
     });
     this.#dispatcher = new Dispatcher(this.#client, this.#store, this.#committer, {
       concurrency: o.concurrency,
-      timeoutMs: o.dispatchTimeoutMs,
+      dispatchTimeoutMs: o.dispatchTimeoutMs,
       retryDelay: o.retryDelay,
       serviceRetryDelay: o.serviceRetryDelay,
       mmiCheck: o.mmiCheck,
@@ -96,7 +103,7 @@ export class TitanicServer extends Component<TitanicServerStatus> {
       replyWorkers: o.replyWorkers,
       heartbeatIntervalMs: o.heartbeatIntervalMs,
       liveness: o.liveness,
-      reconnect: o.reconnect,
+      reconnectDelay: o.reconnectDelay,
       security: o.security,
       logger: this.#log,
       clock: o.clock,
@@ -175,12 +182,16 @@ export class TitanicServer extends Component<TitanicServerStatus> {
     );
   }
 
+  /** The store's health changes, as the server's own (the server is only as healthy as its store). */
   async #relayStore(): Promise<void> {
     const feed = this.#store.status?.();
     if (feed === undefined) return;
-    for await (const event of feed as AsyncIterable<TitanicStoreStatus | { type: string }>) {
-      if (event.type === 'unhealthy' && 'error' in event) this.emit({ type: 'store-unhealthy', error: event.error });
-      else if (event.type === 'healthy') this.emit({ type: 'store-healthy' });
+    for await (const event of feed as AsyncIterable<StoreHealthEvent>) {
+      if (event.type === 'unhealthy') {
+        const error = event.error instanceof Error ? event.error : undefined;
+        const reason = typeof event.reason === 'string' ? event.reason : `store: ${error?.message ?? 'failing'}`;
+        this.emit({ type: 'unhealthy', reason, ...(error === undefined ? {} : { error }) });
+      } else if (event.type === 'healthy') this.emit({ type: 'healthy' });
     }
   }
 

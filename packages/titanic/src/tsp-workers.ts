@@ -6,23 +6,41 @@
  * several workers for it. The link is up once every worker has registered, and down as soon as
  * one of them loses the broker:
  *
- *   every worker connected ───────────> 'connected'     (once per recovery)
+ *   every worker heard the broker ────> 'connected'     (once per recovery; session 1, 2, ...)
  *   a worker silent / DISCONNECT ─────> 'disconnected'  (a handler error is a worker's own, not the broker's)
  */
-import type { Clock, Logger, RetryDelay, SecurityOptions } from '@zpatterns/core';
-import { MajordomoWorker, type WorkerStatus } from '@zpatterns/majordomo';
+import type {
+  Clock,
+  ConnectedEvent,
+  DisconnectedEvent,
+  DisconnectReason,
+  Logger,
+  RetryDelay,
+  SecurityOptions,
+} from '@zpatterns/core';
+import { MajordomoWorker } from '@zpatterns/majordomo';
 import { TSP_SERVICE } from './codec.js';
 import type { TspHandler } from './tsp-services.js';
 
-/** The link's changes: every worker registered, or one lost the broker. */
-export type BrokerLinkEvent =
-  | { readonly type: 'connected'; readonly server: string }
-  | {
-      readonly type: 'disconnected';
-      readonly server: string;
-      readonly reason: 'broker-dead' | 'disconnect';
-      readonly silentMs?: number;
-    };
+/** The link's changes: every worker heard from the broker, or one lost it. */
+export type BrokerLinkEvent = ConnectedEvent | DisconnectedEvent;
+
+/** A worker's event, as far as the link reads it. */
+interface WorkerLinkEvent {
+  readonly type: string;
+  readonly reason?: string;
+  readonly silentMs?: number;
+}
+
+/**
+ * How a worker's loss of the broker counts for the link; `undefined` for a loss of the worker's
+ * own making (its handler failed), which says nothing about the broker.
+ */
+function linkLoss(reason: string | undefined): DisconnectReason | undefined {
+  if (reason === 'silent' || reason === 'broker-dead') return 'silent';
+  if (reason === 'disconnect') return 'disconnect';
+  return undefined;
+}
 
 /** Options of `new TspWorkers(options)`. */
 export interface TspWorkersOptions {
@@ -31,7 +49,7 @@ export interface TspWorkersOptions {
   readonly replyWorkers: number;
   readonly heartbeatIntervalMs: number;
   readonly liveness: number;
-  readonly reconnect: RetryDelay | undefined;
+  readonly reconnectDelay: RetryDelay | undefined;
   readonly security: SecurityOptions | undefined;
   readonly logger: Logger;
   readonly clock: Clock;
@@ -51,6 +69,8 @@ export class TspWorkers {
   /** Workers with a session open. */
   readonly #sessions = new Set<MajordomoWorker>();
   #up = false;
+  /** Times the link came up. */
+  #session = 0;
 
   constructor(options: TspWorkersOptions) {
     this.#o = options;
@@ -70,7 +90,7 @@ export class TspWorkers {
           handler,
           heartbeatIntervalMs: o.heartbeatIntervalMs,
           liveness: o.liveness,
-          ...(o.reconnect === undefined ? {} : { reconnect: o.reconnect }),
+          ...(o.reconnectDelay === undefined ? {} : { reconnect: o.reconnectDelay }),
           logger: o.logger,
           clock: o.clock,
           security: o.security,
@@ -104,24 +124,25 @@ export class TspWorkers {
   }
 
   async #relay(worker: MajordomoWorker): Promise<void> {
-    for await (const event of worker.status() as AsyncIterable<WorkerStatus | { type: string }>) {
-      const e = event as WorkerStatus;
-      if (e.type === 'connected') {
+    for await (const event of worker.status() as AsyncIterable<WorkerLinkEvent>) {
+      if (event.type === 'connected') {
         this.#sessions.add(worker);
         if (!this.#up && this.#sessions.size === this.#workers.length) {
           this.#up = true;
-          this.#o.onLink({ type: 'connected', server: this.#o.broker });
+          this.#o.onLink({ type: 'connected', peer: this.#o.broker, session: ++this.#session });
         }
-      } else if (e.type === 'disconnected') {
+      } else if (event.type === 'disconnected') {
         this.#sessions.delete(worker);
+        const reason = linkLoss(event.reason);
         // A handler error is a worker's own re-registration, not a broker problem (ours answer 500).
-        if (this.#up && e.reason !== 'handler-error' && this.#o.reporting()) {
+        if (this.#up && reason !== undefined && this.#o.reporting()) {
           this.#up = false;
           this.#o.onLink({
             type: 'disconnected',
-            server: this.#o.broker,
-            reason: e.reason,
-            ...(e.silentMs === undefined ? {} : { silentMs: e.silentMs }),
+            peer: this.#o.broker,
+            reason,
+            ...(event.silentMs === undefined ? {} : { silentMs: event.silentMs }),
+            session: this.#session,
           });
         }
       }

@@ -52,7 +52,7 @@ describe('Titanic frame limits on its DEALERs to the broker', () => {
         dispatchTimeoutMs: 500,
         retryDelay: constantBackoff(200),
         serviceRetryDelay: constantBackoff(100),
-        reconnect: constantBackoff(100),
+        reconnectDelay: constantBackoff(100),
         logger: pino({ level: 'warn' }, sink),
       }),
     );

@@ -37,7 +37,7 @@ function titanic(broker: string, store: TitanicStore = new MemoryStore()): Titan
     dispatchTimeoutMs: 1000,
     retryDelay: constantBackoff(200),
     serviceRetryDelay: constantBackoff(100),
-    reconnect: constantBackoff(200),
+    reconnectDelay: constantBackoff(200),
   });
 }
 
@@ -88,7 +88,7 @@ describe('Titanic lifecycle', () => {
     await expect(client.submit('echo', ['x'])).rejects.toMatchObject({ code: 'ERR_CLOSED' });
     await expect(client.closeRequest('0'.repeat(32))).rejects.toMatchObject({ code: 'ERR_CLOSED' });
     await expect((client.closeRequest as (uuid?: string) => Promise<void>)()).rejects.toMatchObject({
-      code: 'ERR_TITANIC_INVALID_UUID',
+      code: 'ERR_INVALID_ARGUMENT',
     });
   });
 
