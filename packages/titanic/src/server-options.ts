@@ -15,7 +15,7 @@ import {
   type RetryDelay,
   type SecurityOptions,
 } from '@zpatterns/core';
-import { dispatcherDefaults } from './dispatcher-options.js';
+import { dispatcherDefaults, dispatcherRules } from './dispatcher-options.js';
 import type { TitanicStore } from './store.js';
 
 /** Options of `new TitanicServer(options)`; `titanicServerDefaults` holds the defaults. */
@@ -126,13 +126,10 @@ const required: { readonly broker: OptionRule; readonly store: OptionRule } = {
   },
 };
 
-/**
- * The checks of the server's own options; those it hands to the dispatcher (`concurrency`,
- * `dispatchTimeoutMs`, the delays, the lease timings) are checked by the dispatcher, under the
- * server's name.
- */
+/** The checks of the options, the dispatcher's among them (it checks them again, by the same rules). */
 const serverRules: OptionRules<TitanicServerOptions> = {
   ...required,
+  ...dispatcherRules,
   requestWorkers: rules.positiveInteger,
   replyWorkers: rules.positiveInteger,
   heartbeatIntervalMs: rules.positive,

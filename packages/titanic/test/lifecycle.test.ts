@@ -67,7 +67,25 @@ describe('Titanic lifecycle', () => {
   it('TitanicServer: the store is required (no default place to write under the working directory)', () => {
     const options = { broker: 'tcp://127.0.0.1:5555' } as TitanicServerOptions;
     expect(() => new TitanicServer(options)).toThrow(InvalidArgumentError);
-    expect(() => new TitanicServer(options)).toThrow(/store/);
+    expect(() => new TitanicServer(options)).toThrow(
+      'TitanicServer: store must be a TitanicStore (e.g. SqliteStore, PostgresStore), got undefined',
+    );
+  });
+
+  it('bad options throw InvalidArgumentError in the one message style; undefined keeps the default', () => {
+    const broker = 'tcp://127.0.0.1:5555';
+    const store = new MemoryStore();
+    expect(() => new TitanicServer({ broker, store, requestWorkers: 0 })).toThrow(
+      'TitanicServer: requestWorkers must be a whole number > 0, got 0',
+    );
+    expect(() => new TitanicServer({ broker, store, dispatchTimeoutMs: -1 })).toThrow(
+      'TitanicServer: dispatchTimeoutMs must be a finite number > 0, got -1',
+    );
+    expect(() => new TitanicServer({ broker, store, liveness: undefined, reconnectDelay: undefined })).not.toThrow();
+    expect(() => new TitanicClient({ broker, pollIntervalMs: 0 })).toThrow(
+      'TitanicClient: pollIntervalMs must be a finite number > 0, got 0',
+    );
+    expect(() => new TitanicClient({ broker, maxPollIntervalMs: undefined })).not.toThrow();
   });
 
   it('TitanicServer.start() accepts a store already started, and static start() does new + start', async () => {
