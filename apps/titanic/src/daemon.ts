@@ -378,6 +378,8 @@ process.exitCode = await runDaemon({
       maxPendingPerService: flags.maxPendingPerService,
       leaseMs: flags.leaseMs,
       claimIntervalMs: flags.claimIntervalMs,
+      // The broker's bound (the in-process one takes the same flag): Titanic takes what it accepts.
+      maxMessageBytes: flags.maxMessageBytes,
       security: secured.security,
       retryDelay: exponentialBackoff({
         initialMs: Math.min(1000, flags.retryMaxMs),

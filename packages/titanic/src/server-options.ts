@@ -86,6 +86,17 @@ export interface TitanicServerOptions {
   claimIntervalMs?: number | undefined;
   /** Lease stores: this instance's name in the leases. @default `<hostname>:<pid>:<random>` */
   instance?: string | undefined;
+  /**
+   * Frames in one message from the broker at most, for the TSP workers and the dispatching client
+   * (keep it the broker's bound); a message with more is dropped and counted in `stats.oversize`.
+   * @default Majordomo's (256)
+   */
+  maxFramesPerMessage?: number | undefined;
+  /**
+   * Bytes in one message from the broker at most, all frames together, for the same sockets and
+   * with the same treatment as `maxFramesPerMessage`. @default Majordomo's (16 MiB)
+   */
+  maxMessageBytes?: number | undefined;
   /** Parent logger. @default silent */
   logger?: Logger | undefined;
   /** Time source of the timers (heartbeats, dispatch timeouts, retries, the sweep). @default systemClock */
@@ -138,6 +149,8 @@ const serverRules: OptionRules<TitanicServerOptions> = {
   replyRetentionMs: rules.nonNegative,
   maxBacklog: rules.positiveInteger,
   maxPendingPerService: rules.positiveInteger,
+  maxFramesPerMessage: rules.positiveInteger,
+  maxMessageBytes: rules.positiveInteger,
 };
 
 /** The options with their defaults, checked; throws `InvalidArgumentError` for a bad one. */

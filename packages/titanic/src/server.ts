@@ -61,6 +61,11 @@ export class TitanicServer extends Component<TitanicServerStatus> {
     this.#log = componentLogger(options.logger, { component: 'titanic' });
     this.#store = o.store;
     this.#committer = new GroupCommitter(this.#store, { logger: this.#log });
+    // The inbound bounds of every socket to the broker, when given (else Majordomo's).
+    const limits = {
+      ...(o.maxFramesPerMessage === undefined ? {} : { maxFramesPerMessage: o.maxFramesPerMessage }),
+      ...(o.maxMessageBytes === undefined ? {} : { maxMessageBytes: o.maxMessageBytes }),
+    };
     this.#client = new MajordomoClient({
       broker: o.broker,
       attemptTimeoutMs: o.dispatchTimeoutMs,
@@ -70,6 +75,7 @@ export class TitanicServer extends Component<TitanicServerStatus> {
       logger: this.#log,
       clock: o.clock,
       security: o.security,
+      ...limits,
     });
     this.#dispatcher = new Dispatcher(this.#client, this.#store, this.#committer, {
       concurrency: o.concurrency,
@@ -107,6 +113,7 @@ export class TitanicServer extends Component<TitanicServerStatus> {
       security: o.security,
       logger: this.#log,
       clock: o.clock,
+      limits,
       handlers: this.#services,
       onLink: (event) => this.emit(event),
       reporting: () => this.running,

@@ -53,6 +53,8 @@ export interface TspWorkersOptions {
   readonly security: SecurityOptions | undefined;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** The workers' inbound bounds, where given. */
+  readonly limits: { readonly maxFramesPerMessage?: number; readonly maxMessageBytes?: number };
   /** The handlers of the three services. */
   readonly handlers: { readonly submit: TspHandler; readonly reply: TspHandler; readonly close: TspHandler };
   /** Told of the link's changes, while `reporting()` is true. */
@@ -94,6 +96,7 @@ export class TspWorkers {
           logger: o.logger,
           clock: o.clock,
           security: o.security,
+          ...o.limits,
         }),
       );
     }
