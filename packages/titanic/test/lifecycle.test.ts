@@ -88,10 +88,13 @@ describe('Titanic lifecycle', () => {
     expect(() => new TitanicClient({ broker, maxPollIntervalMs: undefined })).not.toThrow();
   });
 
-  it('TitanicServer.start() accepts a store already started, and static start() does new + start', async () => {
+  it('TitanicServer.start() accepts a store already started, and static start(options, { timeoutMs }) does new + start', async () => {
     const store = await MemoryStore.start();
     const server = track(
-      await TitanicServer.start({ broker: await startBroker(), store, heartbeatIntervalMs: HEARTBEAT_MS }),
+      await TitanicServer.start(
+        { broker: await startBroker(), store, heartbeatIntervalMs: HEARTBEAT_MS },
+        { timeoutMs: 10_000 },
+      ),
     );
     expect(server.running).toBe(true);
     expect(server.store).toBe(store);
