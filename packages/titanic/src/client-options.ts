@@ -81,8 +81,9 @@ export interface TitanicClientStats {
   mdp: ClientStats;
 }
 
-/** The checks of the client's own options (`MajordomoClient` checks the others). */
+/** The checks of the options the client applies itself (`MajordomoClient` checks the others). */
 export const titanicClientRules: OptionRules<TitanicClientOptions> = {
+  timeoutMs: rules.positiveOrInfinity,
   pollIntervalMs: rules.positive,
   maxPollIntervalMs: rules.positive,
 };

@@ -85,6 +85,9 @@ describe('Titanic lifecycle', () => {
     expect(() => new TitanicClient({ broker, pollIntervalMs: 0 })).toThrow(
       'TitanicClient: pollIntervalMs must be a finite number > 0, got 0',
     );
+    expect(() => new TitanicClient({ broker, timeoutMs: 0 })).toThrow(
+      'TitanicClient: timeoutMs must be a number > 0 (or Infinity), got 0',
+    );
     expect(() => new TitanicClient({ broker, maxPollIntervalMs: undefined })).not.toThrow();
   });
 
