@@ -103,11 +103,11 @@ export function newInstanceId(): string {
 
 /** Counters of the dispatcher, live fields updated in place. */
 export interface DispatcherStats {
-  /** Attempts sent to services. */
+  /** Dispatches sent to services (each one MDP request, sent once). */
   sent: number;
   /** Replies recorded. */
   replies: number;
-  /** Attempts that got no reply in `dispatchTimeoutMs`. */
+  /** Dispatches that ended in `TimeoutError`: no reply within `dispatchTimeoutMs` (retried later). */
   timeouts: number;
   /** Probes answered "404" by `mmi.service` (no worker). */
   noWorker: number;
