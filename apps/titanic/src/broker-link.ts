@@ -7,7 +7,7 @@
  *   every worker registered again ──▶ info 'broker back'
  *
  * Built on `TitanicServer`'s `connected` / `disconnected` status events, which already fold the
- * workers into one link.
+ * workers into one link (`reason`: `silent` or `disconnect`).
  */
 import type { Logger } from '@zpatterns/core';
 import type { TitanicServer } from '@zpatterns/titanic';
@@ -34,16 +34,16 @@ export async function logBrokerLink(server: TitanicServer, logger: Logger, worke
     if (event.type === 'connected') {
       if (!registered) {
         registered = true;
-        logger.info({ broker: event.server, workers }, 'registered with the broker');
+        logger.info({ broker: event.peer, workers }, 'registered with the broker');
       } else if (lostAt !== undefined) {
-        logger.info({ broker: event.server, workers, lostMs: Date.now() - lostAt }, 'broker back');
+        logger.info({ broker: event.peer, workers, lostMs: Date.now() - lostAt }, 'broker back');
       }
       lostAt = undefined;
     } else if (event.type === 'disconnected') {
       lostAt = Date.now();
       logger.warn(
         {
-          broker: event.server,
+          broker: event.peer,
           reason: event.reason,
           ...(event.silentMs === undefined ? {} : { silentMs: event.silentMs }),
         },

@@ -43,6 +43,7 @@ import {
 } from '@zpatterns/app-kit';
 import { logBrokerLink, ownWorkerChatter } from './broker-link.js';
 import { checkBroker } from './broker-watch.js';
+import { timedCommits } from './commit-timer.js';
 import { dataDirOption } from './store-admin.js';
 import { titanicGauges, titanicStatus } from './status.js';
 import { InvalidArgumentError } from 'commander';
@@ -347,7 +348,7 @@ process.exitCode = await runDaemon({
         synchronousStandbyNames: settings.synchronousStandbyNames,
       };
     }
-    // The commit-latency histogram exists before the server, which reports every commit into it.
+    // The commit-latency histogram exists before the server, whose store reports every commit into it.
     const registry = flags.metricsPort === undefined ? undefined : createRegistry();
     const commitSeconds =
       registry &&
@@ -360,7 +361,10 @@ process.exitCode = await runDaemon({
       });
     const server = new TitanicServer({
       broker: brokerEndpoint,
-      store,
+      store:
+        commitSeconds === undefined
+          ? store
+          : timedCommits(store, (seconds, ok) => commitSeconds.observe({ result: ok ? 'ok' : 'error' }, seconds)),
       logger,
       concurrency: flags.concurrency,
       requestWorkers: flags.requestWorkers,
@@ -374,9 +378,8 @@ process.exitCode = await runDaemon({
       maxPendingPerService: flags.maxPendingPerService,
       leaseMs: flags.leaseMs,
       claimIntervalMs: flags.claimIntervalMs,
-      onStoreCommit:
-        commitSeconds &&
-        (({ durationMs, ok }) => commitSeconds.observe({ result: ok ? 'ok' : 'error' }, durationMs / 1000)),
+      // The broker's bound (the in-process one takes the same flag): Titanic takes what it accepts.
+      maxMessageBytes: flags.maxMessageBytes,
       security: secured.security,
       retryDelay: exponentialBackoff({
         initialMs: Math.min(1000, flags.retryMaxMs),
@@ -389,7 +392,7 @@ process.exitCode = await runDaemon({
         jitter: 0.2,
       }),
       // Reconnect to a lost broker from one heartbeat on, up to 13 of them (2.5 s .. 32 s by default).
-      reconnect: exponentialBackoff({ initialMs: flags.heartbeatMs, maxMs: flags.heartbeatMs * 13, jitter: 0.2 }),
+      reconnectDelay: exponentialBackoff({ initialMs: flags.heartbeatMs, maxMs: flags.heartbeatMs * 13, jitter: 0.2 }),
     });
     // Subscribed before the start, so the first registration is seen; ends when the server closes.
     const link = logBrokerLink(server, logger, flags.requestWorkers + 2 * flags.replyWorkers);

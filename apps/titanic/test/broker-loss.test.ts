@@ -44,7 +44,7 @@ describe('titanic losing its broker', () => {
 
     proxy.blackhole();
     const lost = await titanic.waitForLog(says('broker lost, reconnecting'), 10_000, true);
-    expect(lost).toMatchObject({ level: WARN, broker: proxy.endpoint, reason: 'broker-dead' });
+    expect(lost).toMatchObject({ level: WARN, broker: proxy.endpoint, reason: 'silent' });
     // Every worker found the broker silent, each said so at debug only.
     await titanic.waitForLog(() => titanic.logs.filter(says('broker silent, reconnecting')).length >= 8, 10_000, true);
     proxy.forward();

@@ -14,136 +14,35 @@
  * only handle on the request.
  */
 import {
+  CallBudget,
   ClosedError,
   Component,
-  deadline,
   exponentialBackoff,
-  InvalidArgumentError,
+  invalidOption,
+  resolveOptions,
   sleep,
-  throwIfAborted,
   type Frame,
-  definedOnly,
-  type ServerDeadStatus,
-  type ServerAliveStatus,
+  type RequestOptions,
 } from '@zpatterns/core';
 import { failSpan, SpanKinds, startSpan, type TraceSpan } from '@zpatterns/core/internal';
+import { MajordomoClient } from '@zpatterns/majordomo';
 import {
-  MajordomoClient,
-  majordomoClientDefaults,
-  type ClientStats,
-  type MajordomoClientOptions,
-} from '@zpatterns/majordomo';
+  titanicClientDefaults,
+  titanicClientRules,
+  type PollResult,
+  type ResolvedClientOptions,
+  type TitanicClientOptions,
+  type TitanicClientStats,
+  type TitanicClientStatus,
+  type WaitReplyOptions,
+} from './client-options.js';
 import {
   TitanicBadReplyError,
-  TitanicInvalidUuidError,
   TitanicRejectedError,
   TitanicServerError,
   TitanicUnknownRequestError,
 } from './errors.js';
-import {
-  decodeSubmitted,
-  decodeTspReply,
-  encodeSubmit,
-  encodeUuidRequest,
-  parseUuid,
-  TSP_SERVICE,
-} from './protocol.js';
-
-/**
- * Every `MajordomoClient` option (the TSP calls go through one), plus the polling pace of
- * `waitReply`. 9/TSP is defined over MDP/0.1, the default `version`. `timeoutMs`, when set, is the
- * default bound of every call of the client (`submit`, `poll`, `waitReply`, `closeRequest`,
- * `call`), each as a whole; `attemptTimeoutMs` and `retries` govern each MDP request.
- */
-export interface TitanicClientOptions extends MajordomoClientOptions {
-  /** First delay between `titanic.reply` polls in `waitReply`. @default 100 */
-  pollIntervalMs?: number;
-  /** Largest delay between polls (the book's ticlient waits 5 s). @default 5000 */
-  maxPollIntervalMs?: number;
-}
-
-/**
- * The client's defaults: those of `MajordomoClient` for each TSP call (2500 ms per attempt, 3
- * resends, no whole-call bound), and `waitReply()` polling every 100 ms at first, backing off to 5 s.
- */
-export const titanicClientDefaults = {
-  ...majordomoClientDefaults,
-  pollIntervalMs: 100,
-  maxPollIntervalMs: 5000,
-} as const;
-
-/** Per-call options of `submit()`, `poll()` and `closeRequest()`. */
-export interface TitanicCallOptions {
-  /**
-   * Bound of the whole call (every attempt and pause): past it the call rejects with an error of
-   * code `ERR_TIMEOUT`. @default the client's `timeoutMs` (none: bounded by the attempts)
-   */
-  timeoutMs?: number | undefined;
-  /** Wait for one reply before resending (an MDP attempt). @default the client's `attemptTimeoutMs` */
-  attemptTimeoutMs?: number | undefined;
-  /** Resends after the first attempt. @default the client's `retries` */
-  retries?: number | undefined;
-  /** Abandon the call: it rejects with `AbortError` (its `cause` the signal's reason). */
-  signal?: AbortSignal | undefined;
-}
-
-/** What `poll()` found. */
-export type PollResult = { status: 'ok'; body: Buffer[] } | { status: 'pending' } | { status: 'unknown' };
-
-/** Options of `waitReply(uuid, options)` and `call(service, body, options)`. */
-export interface WaitReplyOptions extends TitanicCallOptions {
-  /**
-   * Bound of the whole wait (every poll and pause; for `call()` the submission and the close too):
-   * past it the call rejects with `TimeoutError`. The request stays stored; wait again later.
-   * @default the client's `timeoutMs` (none: wait for ever)
-   */
-  timeoutMs?: number | undefined;
-  /** Stop waiting: rejects with `AbortError`. The request stays stored; poll again later. */
-  signal?: AbortSignal | undefined;
-  /** First delay between polls. @default the client's `pollIntervalMs` */
-  pollIntervalMs?: number | undefined;
-  /** Largest delay between polls. @default the client's `maxPollIntervalMs` */
-  maxPollIntervalMs?: number | undefined;
-}
-
-/**
- * The client's status events (beside `started` and `closed`): `server-dead` when a TSP call ran out
- * of attempts with no answer (Titanic or its broker is down; `waitReply` keeps polling), then
- * `server-alive` at the next answer (`server` is the broker's endpoint); `failover` when, with
- * several `brokers`, the MDP client moves to the next one.
- */
-export type TitanicClientStatus =
-  | ServerDeadStatus
-  | ServerAliveStatus
-  | {
-      readonly type: 'failover';
-      /** The broker an attempt timed out on. */
-      readonly from: string;
-      /** The broker requests go to now. */
-      readonly to: string;
-    };
-
-/** Counters of a `TitanicClient`; `client.stats` is a snapshot. */
-export interface TitanicClientStats {
-  /** Requests Titanic acknowledged as stored (`submit` resolved with a UUID). */
-  submitted: number;
-  /** `titanic.reply` calls answered (`poll`, also the polls of `waitReply`). */
-  polls: number;
-  /** Replies received (`poll` found the reply). */
-  replies: number;
-  /** `titanic.close` calls answered. */
-  closes: number;
-  /** TSP calls that ran out of attempts without an answer. */
-  unanswered: number;
-  /** The underlying MDP client's counters (requests, resends, timeouts, sockets). */
-  mdp: ClientStats;
-}
-
-type ResolvedOptions = Omit<TitanicClientOptions, 'pollIntervalMs' | 'maxPollIntervalMs' | 'clock'> & {
-  pollIntervalMs: number;
-  maxPollIntervalMs: number;
-  clock: NonNullable<TitanicClientOptions['clock']>;
-};
+import { decodeSubmitted, decodeTspReply, encodeSubmit, encodeUuidRequest, parseUuid, TSP_SERVICE } from './codec.js';
 
 /**
  * A client of a Titanic server (9/TSP) over a `MajordomoClient`: `submit()` stores a request
@@ -152,9 +51,9 @@ type ResolvedOptions = Omit<TitanicClientOptions, 'pollIntervalMs' | 'maxPollInt
  * three. Each TSP call has Lazy Pirate retries (`retries` resends after the first, each attempt
  * waiting `attemptTimeoutMs`); `timeoutMs` bounds a whole call. Rejects with
  * `TitanicRejectedError`, `TitanicUnknownRequestError`, `TitanicServerError` or
- * `TitanicBadReplyError` as the server answers, `MajordomoTimeoutError` (out of attempts) or
- * `TimeoutError` (past `timeoutMs`), `AbortError`, `NotStartedError` before `start()` and
- * `ClosedError` after `close()`.
+ * `TitanicBadReplyError` as the server answers, `TimeoutError` (out of attempts, or past
+ * `timeoutMs`; its `attempts` says how many sends were made), `AbortError`, `InvalidArgumentError`
+ * for a UUID that is not one, `NotStartedError` before `start()` and `ClosedError` after `close()`.
  *
  * `new TitanicClient({ broker })` validates the options and opens nothing; `start()` makes it
  * ready to take calls (the MDP client opens a socket per call in flight on demand), and
@@ -162,23 +61,18 @@ type ResolvedOptions = Omit<TitanicClientOptions, 'pollIntervalMs' | 'maxPollInt
  */
 export class TitanicClient extends Component<TitanicClientStatus> {
   readonly #mdp: MajordomoClient;
-  readonly #o: ResolvedOptions;
-  readonly #counters = { submitted: 0, polls: 0, replies: 0, closes: 0, unanswered: 0 };
+  readonly #o: ResolvedClientOptions;
+  readonly #counters = { submitted: 0, polls: 0, replies: 0, closes: 0, timeouts: 0 };
   #lastAnswer = 0;
-  #dead = false;
+  /** Whether Titanic answers: unknown until the first answer or the first request out of attempts. */
+  #link: 'unknown' | 'up' | 'down' = 'unknown';
 
   constructor(options: TitanicClientOptions) {
     super();
-    this.#o = { ...titanicClientDefaults, ...definedOnly(options) };
-    // The whole-call bound is applied here, per TSP call or per `waitReply`/`call`.
-    const { pollIntervalMs, maxPollIntervalMs, timeoutMs: _whole, ...mdp } = this.#o;
-    for (const [key, value] of [
-      ['pollIntervalMs', pollIntervalMs],
-      ['maxPollIntervalMs', maxPollIntervalMs],
-    ] as const) {
-      if (!(typeof value === 'number' && value > 0))
-        throw new InvalidArgumentError(`${key}: expected a number > 0, got ${String(value)}`);
-    }
+    this.#o = resolveOptions('TitanicClient', options, titanicClientDefaults, titanicClientRules);
+    // The whole-call bound is applied here, per TSP call or per `waitReply`/`call`; MajordomoClient
+    // checks the rest.
+    const { pollIntervalMs: _first, maxPollIntervalMs: _max, timeoutMs: _whole, ...mdp } = options;
     this.#mdp = new MajordomoClient(mdp);
   }
 
@@ -206,7 +100,7 @@ export class TitanicClient extends Component<TitanicClientStatus> {
   }
 
   /** One MDP request, bounded by `options.timeoutMs` (else the client's) as a whole. */
-  async #request(service: string, body: readonly Frame[], options: TitanicCallOptions): Promise<Buffer[]> {
+  async #request(service: string, body: readonly Frame[], options: RequestOptions): Promise<Buffer[]> {
     this.assertRunning();
     const { attemptTimeoutMs, retries, signal } = options;
     const whole = options.timeoutMs ?? this.#o.timeoutMs;
@@ -224,18 +118,19 @@ export class TitanicClient extends Component<TitanicClientStatus> {
 
   #answered(): void {
     this.#lastAnswer = this.#o.clock.now();
-    if (!this.#dead) return;
-    this.#dead = false;
-    this.emit({ type: 'server-alive', server: this.#server() });
+    if (this.#link === 'up') return;
+    this.#link = 'up';
+    this.emit({ type: 'connected', peer: this.#server() });
   }
 
   #unanswered(): void {
-    this.#counters.unanswered++;
-    if (this.#dead) return;
-    this.#dead = true;
+    this.#counters.timeouts++;
+    if (this.#link === 'down') return;
+    this.#link = 'down';
     this.emit({
-      type: 'server-dead',
-      server: this.#server(),
+      type: 'disconnected',
+      peer: this.#server(),
+      reason: 'silent',
       silentMs: Math.max(0, Math.round(this.#o.clock.now() - this.#lastAnswer)),
     });
   }
@@ -252,7 +147,7 @@ export class TitanicClient extends Component<TitanicClientStatus> {
   async submit(
     service: string | Buffer,
     body: Frame | readonly Frame[] = [],
-    options: TitanicCallOptions = {},
+    options: RequestOptions = {},
   ): Promise<string> {
     const name = typeof service === 'string' ? service : service.toString('latin1');
     return this.#traced(TSP_SERVICE.REQUEST, { 'rpc.service': name }, async (span) => {
@@ -287,11 +182,7 @@ export class TitanicClient extends Component<TitanicClientStatus> {
     }
   }
 
-  async #submit(
-    service: string | Buffer,
-    body: Frame | readonly Frame[],
-    options: TitanicCallOptions,
-  ): Promise<string> {
+  async #submit(service: string | Buffer, body: Frame | readonly Frame[], options: RequestOptions): Promise<string> {
     const frames = Array.isArray(body) ? (body as readonly Frame[]) : [body as Frame];
     const reply = await this.#request(TSP_SERVICE.REQUEST, encodeSubmit(service, frames), options);
     const uuid = decodeSubmitted(reply);
@@ -305,7 +196,7 @@ export class TitanicClient extends Component<TitanicClientStatus> {
   }
 
   /** Ask once for the reply (`titanic.reply`). Never consumes it: poll as often as you like. */
-  async poll(uuid: string, options: TitanicCallOptions = {}): Promise<PollResult> {
+  async poll(uuid: string, options: RequestOptions = {}): Promise<PollResult> {
     const id = checkUuid(uuid);
     return this.#traced(TSP_SERVICE.REPLY, { 'titanic.uuid': id }, async (span) => {
       const result = await this.#poll(id, options);
@@ -314,7 +205,7 @@ export class TitanicClient extends Component<TitanicClientStatus> {
     });
   }
 
-  async #poll(id: string, options: TitanicCallOptions): Promise<PollResult> {
+  async #poll(id: string, options: RequestOptions): Promise<PollResult> {
     const reply = decodeTspReply(await this.#request(TSP_SERVICE.REPLY, encodeUuidRequest(id), options));
     if (typeof reply === 'string') throw new TitanicBadReplyError(`titanic.reply: ${reply}`);
     this.#counters.polls++;
@@ -334,23 +225,23 @@ export class TitanicClient extends Component<TitanicClientStatus> {
   /**
    * Poll until the reply is there, with growing pauses (`pollIntervalMs` doubling up to
    * `maxPollIntervalMs`). Rejects with `TitanicUnknownRequestError` if Titanic does not know the
-   * UUID, `TimeoutError` after `timeoutMs`, `AbortError` on `signal`. Polls that run out of
-   * attempts (Titanic or the broker restarting) are retried until `timeoutMs`.
+   * UUID, `TimeoutError` after `timeoutMs` (`attempts`: the polls sent), `AbortError` on `signal`.
+   * Polls that run out of attempts (Titanic or the broker restarting) are retried until `timeoutMs`.
    */
   async waitReply(uuid: string, options: WaitReplyOptions = {}): Promise<Buffer[]> {
     const id = checkUuid(uuid);
     this.assertRunning();
-    return this.#bounded(options, `no reply for ${id}`, (signal) => this.#waitLoop(id, options, signal));
+    return this.#bounded(options, `waitReply(${id})`, (budget, signal) => this.#waitLoop(id, options, budget, signal));
   }
 
-  async #waitLoop(id: string, options: WaitReplyOptions, signal: AbortSignal): Promise<Buffer[]> {
+  async #waitLoop(id: string, options: WaitReplyOptions, budget: CallBudget, signal: AbortSignal): Promise<Buffer[]> {
     const initialMs = options.pollIntervalMs ?? this.#o.pollIntervalMs;
     const delay = exponentialBackoff({
       initialMs,
       maxMs: Math.max(initialMs, options.maxPollIntervalMs ?? this.#o.maxPollIntervalMs),
     });
     const call = { attemptTimeoutMs: options.attemptTimeoutMs, retries: options.retries, signal };
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1; budget.next(); attempt++) {
       let result: PollResult | undefined;
       try {
         result = await this.poll(id, { ...call, timeoutMs: Number.POSITIVE_INFINITY });
@@ -361,44 +252,46 @@ export class TitanicClient extends Component<TitanicClientStatus> {
       if (result?.status === 'unknown') throw new TitanicUnknownRequestError(id);
       await sleep(delay(attempt) ?? 1000, { clock: this.#o.clock, signal });
     }
+    throw budget.error();
   }
 
   /**
-   * Run `body` under the whole-call bound of `options` (else the client's `timeoutMs`) and its
-   * `signal`: `body` gets a signal that fires when either ends the call.
+   * Run `body` under one `CallBudget`: the whole-call bound of `options` (else the client's
+   * `timeoutMs`) and its `signal`. `body` counts its TSP requests on the budget (`next()`) and gets
+   * a signal that fires when the budget ends the call or the client closes.
    */
-  async #bounded<T>(options: TitanicCallOptions, what: string, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const { signal } = options;
-    throwIfAborted(signal);
-    const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs ?? Number.POSITIVE_INFINITY;
-    const stop = new AbortController();
-    // One combined signal (no listener per call on the shared close signal).
-    const inner = AbortSignal.any(
-      signal === undefined ? [stop.signal, this.closeSignal] : [stop.signal, this.closeSignal, signal],
+  async #bounded<T>(
+    options: RequestOptions,
+    what: string,
+    body: (budget: CallBudget, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs;
+    using budget = new CallBudget(
+      what,
+      { timeoutMs, retries: Number.POSITIVE_INFINITY, signal: options.signal },
+      this.#o.clock,
     );
+    // One combined signal (no listener per call on the shared close signal).
+    const signal = AbortSignal.any([budget.signal, this.closeSignal]);
     try {
-      return await deadline(body(inner), {
-        timeoutMs,
-        signal,
-        clock: this.#o.clock,
-        timeoutMessage: `${what} within ${timeoutMs} ms (timeoutMs)`,
-      });
+      if (budget.signal.aborted) throw budget.signal.reason as Error;
+      return await body(budget, signal);
     } catch (err) {
+      // The budget's end (TimeoutError with attempts, AbortError) is the call's.
+      if (budget.signal.aborted) throw budget.signal.reason as Error;
       // The client closed under the call: say so, not "aborted".
-      if (this.closeSignal.aborted && !(signal?.aborted ?? false)) throw new ClosedError('TitanicClient');
+      if (this.closeSignal.aborted) throw new ClosedError('TitanicClient');
       throw err;
-    } finally {
-      stop.abort();
     }
   }
 
   /** Tell Titanic to forget the request and its reply (`titanic.close`). Idempotent. */
-  async closeRequest(uuid: string, options: TitanicCallOptions = {}): Promise<void> {
+  async closeRequest(uuid: string, options: RequestOptions = {}): Promise<void> {
     const id = checkUuid(uuid);
     return this.#traced(TSP_SERVICE.CLOSE, { 'titanic.uuid': id }, () => this.#closeRequest(id, options));
   }
 
-  async #closeRequest(id: string, options: TitanicCallOptions): Promise<void> {
+  async #closeRequest(id: string, options: RequestOptions): Promise<void> {
     const reply = decodeTspReply(await this.#request(TSP_SERVICE.CLOSE, encodeUuidRequest(id), options));
     if (typeof reply === 'string') throw new TitanicBadReplyError(`titanic.close: ${reply}`);
     if (reply.status === '500') throw new TitanicServerError();
@@ -417,18 +310,24 @@ export class TitanicClient extends Component<TitanicClientStatus> {
     options: WaitReplyOptions = {},
   ): Promise<Buffer[]> {
     this.assertRunning();
-    return this.#bounded(options, `no reply from ${String(service)}`, async (signal) => {
+    return this.#bounded(options, `call(${String(service)})`, async (budget, signal) => {
       const step = { attemptTimeoutMs: options.attemptTimeoutMs, retries: options.retries, signal };
+      if (!budget.next()) throw budget.error();
       const uuid = await this.submit(service, body, { ...step, timeoutMs: Number.POSITIVE_INFINITY });
-      const reply = await this.#waitLoop(uuid, options, signal);
+      const reply = await this.#waitLoop(uuid, options, budget, signal);
+      if (!budget.next()) throw budget.error();
       await this.closeRequest(uuid, { ...step, timeoutMs: Number.POSITIVE_INFINITY });
       return reply;
     });
   }
 }
 
+/** The UUID in its canonical form; `InvalidArgumentError` when it is not one. */
 function checkUuid(uuid: string): string {
   const id = parseUuid(uuid);
-  if (id === undefined) throw new TitanicInvalidUuidError(uuid);
+  if (id === undefined) {
+    const shown: unknown = typeof uuid === 'string' ? uuid.slice(0, 64) : uuid;
+    throw invalidOption('TitanicClient', 'uuid', '32 hexadecimal characters', shown);
+  }
   return id;
 }

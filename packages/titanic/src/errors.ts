@@ -1,7 +1,7 @@
 /**
  * Errors raised by `@zpatterns/titanic`. Each failure mode has its own class and a stable `code`;
- * timeouts, aborts and closed components use the core classes (`TimeoutError`, `AbortError`,
- * `ClosedError`).
+ * timeouts, aborts, closed components and invalid arguments use the core classes (`TimeoutError`,
+ * `AbortError`, `ClosedError`, `InvalidArgumentError`).
  */
 import { ZPatternsError } from '@zpatterns/core';
 
@@ -13,7 +13,6 @@ export type TitanicErrorCode =
   | 'ERR_TITANIC_SERVER'
   | 'ERR_TITANIC_REJECTED'
   | 'ERR_TITANIC_BAD_REPLY'
-  | 'ERR_TITANIC_INVALID_UUID'
   | 'ERR_TITANIC_STORE';
 
 /** Titanic answered "400": it does not know this UUID (never stored, or already closed). */
@@ -55,19 +54,6 @@ export class TitanicBadReplyError extends ZPatternsError<'ERR_TITANIC_BAD_REPLY'
   }
 }
 
-/** A UUID argument that is not 32 hexadecimal characters. */
-export class TitanicInvalidUuidError extends ZPatternsError<'ERR_TITANIC_INVALID_UUID'> {
-  /** `'TitanicInvalidUuidError'`. */
-  override name = 'TitanicInvalidUuidError';
-  constructor(value: string, options?: ErrorOptions) {
-    super(
-      'ERR_TITANIC_INVALID_UUID',
-      `not a Titanic UUID (32 hex characters): ${JSON.stringify(String(value).slice(0, 64))}`,
-      options,
-    );
-  }
-}
-
 /** The durable store failed (disk full, corrupt file, closed store). */
 export class TitanicStoreError extends ZPatternsError<'ERR_TITANIC_STORE'> {
   /** `'TitanicStoreError'`. */
@@ -83,6 +69,5 @@ export const errors = {
   TitanicServerError,
   TitanicRejectedError,
   TitanicBadReplyError,
-  TitanicInvalidUuidError,
   TitanicStoreError,
 } as const;

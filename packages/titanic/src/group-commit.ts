@@ -17,20 +17,14 @@ import type { StoreWrite, TitanicStore } from './store.js';
 /** Options of `new GroupCommitter(store, options)`. */
 export interface GroupCommitterOptions {
   /** Most writes per commit; more wait for the next one. @default 4096 */
-  maxBatch?: number;
-  /**
-   * Called after every commit attempt with its duration (the store's `write(batch)`, so for a
-   * durable store the fsync or the database round trip), its size and whether it succeeded:
-   * the hook for a commit-latency histogram. Must not throw. @default none
-   */
-  onCommit?: ((commit: { durationMs: number; writes: number; ok: boolean }) => void) | undefined;
+  maxBatch?: number | undefined;
   logger?: Logger | undefined;
 }
 
 /** The group committer's default: at most 4096 writes per batch. */
 export const groupCommitterDefaults = {
   maxBatch: 4096,
-} as const satisfies Omit<Required<GroupCommitterOptions>, 'logger' | 'onCommit'>;
+} as const satisfies GroupCommitterOptions;
 
 interface Queued {
   write: StoreWrite;
@@ -55,7 +49,6 @@ export class GroupCommitter {
   readonly #store: TitanicStore;
   readonly #maxBatch: number;
   readonly #log: Logger;
-  readonly #onCommit: GroupCommitterOptions['onCommit'];
   #queue: Queued[] = [];
   #scheduled = false;
   #flushing: Promise<void> | undefined;
@@ -69,7 +62,6 @@ export class GroupCommitter {
     this.#store = store;
     this.#maxBatch = options.maxBatch ?? groupCommitterDefaults.maxBatch;
     this.#log = componentLogger(options.logger, { component: 'group-commit' });
-    this.#onCommit = options.onCommit;
   }
 
   /** Writes waiting for a commit. */
@@ -104,16 +96,13 @@ export class GroupCommitter {
       while (this.#queue.length > 0) {
         const batch = this.#queue.length <= this.#maxBatch ? this.#queue : this.#queue.slice(0, this.#maxBatch);
         this.#queue = batch === this.#queue ? [] : this.#queue.slice(this.#maxBatch);
-        const started = performance.now();
         try {
           await this.#store.write(batch.map((q) => q.write));
-          this.#onCommit?.({ durationMs: performance.now() - started, writes: batch.length, ok: true });
           this.#stats.batches++;
           this.#stats.writes += batch.length;
           for (const q of batch) q.resolve();
         } catch (caught) {
           const err = toError(caught);
-          this.#onCommit?.({ durationMs: performance.now() - started, writes: batch.length, ok: false });
           this.#stats.failedBatches++;
           this.#log.error({ err, writes: batch.length }, 'commit failed');
           for (const q of batch) q.reject(err);

@@ -4,33 +4,34 @@
  *
  * @packageDocumentation
  */
-export { TitanicClient, titanicClientDefaults } from './client.js';
+export { TitanicClient } from './client.js';
+export { titanicClientDefaults } from './client-options.js';
 export {
   errors,
   TitanicBadReplyError,
-  TitanicInvalidUuidError,
   TitanicRejectedError,
   TitanicServerError,
   TitanicStoreError,
   TitanicUnknownRequestError,
 } from './errors.js';
-export { isUuid } from './protocol.js';
-export { TitanicServer, titanicServerDefaults } from './server.js';
+export { isUuid } from './codec.js';
+export { TitanicServer } from './server.js';
+export { titanicServerDefaults } from './server-options.js';
 export { SQLITE_FILE, SqliteStore, sqliteStoreDefaults } from './sqlite-store.js';
 export { POSTGRES_SCHEMA_VERSION, PostgresStore, postgresStoreDefaults } from './postgres-store.js';
 export { MemoryStore } from './memory-store.js';
 
 export type {
   PollResult,
-  TitanicCallOptions,
   TitanicClientOptions,
   TitanicClientStats,
   TitanicClientStatus,
   WaitReplyOptions,
-} from './client.js';
-export type { DispatcherStats } from './dispatcher.js';
+} from './client-options.js';
+export type { DispatcherStats } from './dispatcher-options.js';
 export type { TitanicErrorCode } from './errors.js';
-export type { TitanicServerOptions, TitanicServerStats, TitanicServerStatus, TitanicStoreCommit } from './server.js';
+export type { TitanicServerOptions } from './server-options.js';
+export type { TitanicServerStats, TitanicServerStatus } from './server-status.js';
 export type { SqliteSettings, SqliteStoreOptions } from './sqlite-store.js';
 export type { PostgresSettings, PostgresStoreOptions } from './postgres-store.js';
 export type {

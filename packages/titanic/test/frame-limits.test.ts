@@ -2,7 +2,8 @@
  * Titanic's own DEALERs to the broker (its TSP workers and the dispatcher's client) take no message
  * larger than a broker would accept itself (256 frames, 16 MiB): behind a broker configured with
  * looser limits, an oversize request to a TSP worker and an oversize reply from a service are
- * dropped, warned about and counted (`stats.oversize`), and Titanic goes on serving.
+ * dropped, warned about and counted (`stats.oversize`), and Titanic goes on serving. Given the
+ * broker's looser bound (`maxFramesPerMessage`), the same messages pass.
  *
  *   MajordomoClient ──titanic.request [echo, 300 frames]──> Broker (limit 1024) ──> Titanic worker: dropped
  *   TitanicClient ──submit big──> Titanic ──dispatch──> Broker ──> "big" worker ──[300 frames]──> Titanic client: dropped
@@ -52,7 +53,7 @@ describe('Titanic frame limits on its DEALERs to the broker', () => {
         dispatchTimeoutMs: 500,
         retryDelay: constantBackoff(200),
         serviceRetryDelay: constantBackoff(100),
-        reconnect: constantBackoff(100),
+        reconnectDelay: constantBackoff(100),
         logger: pino({ level: 'warn' }, sink),
       }),
     );
@@ -106,5 +107,43 @@ describe('Titanic frame limits on its DEALERs to the broker', () => {
     // And Titanic is still serving.
     expect((await client.call('echo', ['still'], { timeoutMs: 10_000 }))[0]?.toString()).toBe('still');
     expect(echo.stats.replies).toBeGreaterThanOrEqual(5);
+  });
+
+  it("takes the broker's looser bound when given it (maxFramesPerMessage): the same request and reply pass", async () => {
+    const broker = track(
+      await Broker.start({ bind: 'tcp://127.0.0.1:*', heartbeatIntervalMs: HEARTBEAT_MS, maxFramesPerMessage: 1024 }),
+    );
+    const endpoint = broker.endpoints[0] ?? '';
+    const server = track(
+      await TitanicServer.start({
+        broker: endpoint,
+        store: new MemoryStore(),
+        heartbeatIntervalMs: HEARTBEAT_MS,
+        requestWorkers: 1,
+        replyWorkers: 1,
+        reconnectDelay: constantBackoff(100),
+        maxFramesPerMessage: 1024,
+      }),
+    );
+    track(
+      await MajordomoWorker.start({
+        broker: endpoint,
+        service: 'big',
+        heartbeatIntervalMs: HEARTBEAT_MS,
+        handler: (b) => [...b, ...frames(FRAMES)],
+        maxFramesPerMessage: 1024,
+      }),
+    );
+    const client = track(
+      await TitanicClient.start({
+        broker: endpoint,
+        pollIntervalMs: 20,
+        maxPollIntervalMs: 100,
+        maxFramesPerMessage: 1024,
+      }),
+    );
+    const reply = await client.call('big', frames(FRAMES), { timeoutMs: 10_000 });
+    expect(reply).toHaveLength(2 * FRAMES);
+    expect(server.stats.oversize).toBe(0);
   });
 });

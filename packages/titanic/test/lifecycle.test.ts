@@ -6,11 +6,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { constantBackoff } from '@zpatterns/core';
+import { constantBackoff, InvalidArgumentError } from '@zpatterns/core';
 import { Broker } from '@zpatterns/majordomo';
 import { expectClosesOnce, useDisposables } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
-import { MemoryStore, SqliteStore, TitanicClient, TitanicServer, type TitanicStore } from '../src/index.js';
+import {
+  MemoryStore,
+  SqliteStore,
+  TitanicClient,
+  TitanicServer,
+  type TitanicServerOptions,
+  type TitanicStore,
+} from '../src/index.js';
 
 const HEARTBEAT_MS = 100;
 const { track, defer } = useDisposables();
@@ -30,7 +37,7 @@ function titanic(broker: string, store: TitanicStore = new MemoryStore()): Titan
     dispatchTimeoutMs: 1000,
     retryDelay: constantBackoff(200),
     serviceRetryDelay: constantBackoff(100),
-    reconnect: constantBackoff(200),
+    reconnectDelay: constantBackoff(200),
   });
 }
 
@@ -57,10 +64,40 @@ describe('Titanic lifecycle', () => {
     expect(store.lifecycle).toBe('closed');
   });
 
-  it('TitanicServer.start() accepts a store already started, and static start() does new + start', async () => {
+  it('TitanicServer: the store is required (no default place to write under the working directory)', () => {
+    const options = { broker: 'tcp://127.0.0.1:5555' } as TitanicServerOptions;
+    expect(() => new TitanicServer(options)).toThrow(InvalidArgumentError);
+    expect(() => new TitanicServer(options)).toThrow(
+      'TitanicServer: store must be a TitanicStore (e.g. SqliteStore, PostgresStore), got undefined',
+    );
+  });
+
+  it('bad options throw InvalidArgumentError in the one message style; undefined keeps the default', () => {
+    const broker = 'tcp://127.0.0.1:5555';
+    const store = new MemoryStore();
+    expect(() => new TitanicServer({ broker, store, requestWorkers: 0 })).toThrow(
+      'TitanicServer: requestWorkers must be a whole number > 0, got 0',
+    );
+    expect(() => new TitanicServer({ broker, store, dispatchTimeoutMs: -1 })).toThrow(
+      'TitanicServer: dispatchTimeoutMs must be a finite number > 0, got -1',
+    );
+    expect(() => new TitanicServer({ broker, store, liveness: undefined, reconnectDelay: undefined })).not.toThrow();
+    expect(() => new TitanicClient({ broker, pollIntervalMs: 0 })).toThrow(
+      'TitanicClient: pollIntervalMs must be a finite number > 0, got 0',
+    );
+    expect(() => new TitanicClient({ broker, timeoutMs: 0 })).toThrow(
+      'TitanicClient: timeoutMs must be a number > 0 (or Infinity), got 0',
+    );
+    expect(() => new TitanicClient({ broker, maxPollIntervalMs: undefined })).not.toThrow();
+  });
+
+  it('TitanicServer.start() accepts a store already started, and static start(options, { timeoutMs }) does new + start', async () => {
     const store = await MemoryStore.start();
     const server = track(
-      await TitanicServer.start({ broker: await startBroker(), store, heartbeatIntervalMs: HEARTBEAT_MS }),
+      await TitanicServer.start(
+        { broker: await startBroker(), store, heartbeatIntervalMs: HEARTBEAT_MS },
+        { timeoutMs: 10_000 },
+      ),
     );
     expect(server.running).toBe(true);
     expect(server.store).toBe(store);
@@ -75,7 +112,7 @@ describe('Titanic lifecycle', () => {
     await expect(client.submit('echo', ['x'])).rejects.toMatchObject({ code: 'ERR_CLOSED' });
     await expect(client.closeRequest('0'.repeat(32))).rejects.toMatchObject({ code: 'ERR_CLOSED' });
     await expect((client.closeRequest as (uuid?: string) => Promise<void>)()).rejects.toMatchObject({
-      code: 'ERR_TITANIC_INVALID_UUID',
+      code: 'ERR_INVALID_ARGUMENT',
     });
   });
 

@@ -17,8 +17,8 @@ import { join } from 'node:path';
 import { Broker, MajordomoPipeline, MajordomoWorker } from '@zpatterns/majordomo';
 import { eventually, useDisposables } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
-import { TitanicServer } from '../src/index.js';
-import { decodeSubmitted, encodeSubmit, TSP_SERVICE } from '../src/wire.js';
+import { SqliteStore, TitanicServer } from '../src/index.js';
+import { decodeSubmitted, encodeSubmit, TSP_SERVICE } from '../src/protocol.js';
 
 const COUNT = 100_000;
 const { track, defer } = useDisposables();
@@ -32,7 +32,7 @@ describe('the book workload through Titanic on default options', () => {
       defer(() => rmSync(dataDir, { recursive: true, force: true }));
       const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', requestTtlMs: 3_600_000 }));
       const endpoint = broker.endpoints[0] ?? '';
-      const titanic = track(await TitanicServer.start({ broker: endpoint, dataDir }));
+      const titanic = track(await TitanicServer.start({ broker: endpoint, store: new SqliteStore({ dataDir }) }));
       track(await MajordomoWorker.start({ broker: endpoint, service: 'echo', handler: (request) => request }));
       const pipeline = track(await MajordomoPipeline.start({ broker: endpoint }));
 

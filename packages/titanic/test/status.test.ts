@@ -6,10 +6,10 @@
  *                                                                                                        │
  *                                                                          PostgreSQL (halted, then resumed)
  *
- * - server: `disconnected` when the broker goes, `connected` once every worker is back;
- *   `store-unhealthy` when PostgreSQL stops, `store-healthy` when it answers again;
- *   `backlog-full` / `backlog-ok` around `maxBacklog`;
- * - client: `server-dead` when a call runs out of attempts, `server-alive` at the next answer.
+ * - server: `disconnected` when the broker goes, `connected` once every worker has heard from it
+ *   again; `unhealthy` when PostgreSQL stops, `healthy` when it answers again; `saturated` /
+ *   `drained` around `maxBacklog`;
+ * - client: `disconnected` (silent) when a call runs out of attempts, `connected` at the next answer.
  */
 import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +26,7 @@ import {
   TitanicServer,
   type TitanicServerOptions,
 } from '../src/index.js';
-import { generateUuid } from '../src/wire.js';
+import { generateUuid } from '../src/protocol.js';
 
 const HEARTBEAT_MS = 100;
 const { track, defer } = useDisposables();
@@ -67,7 +67,7 @@ function serverOptions(broker: string, options: Partial<TitanicServerOptions> = 
     dispatchTimeoutMs: 1000,
     retryDelay: constantBackoff(100),
     serviceRetryDelay: constantBackoff(100),
-    reconnect: constantBackoff(100),
+    reconnectDelay: constantBackoff(100),
     ...options,
   };
 }
@@ -82,20 +82,20 @@ describe('TitanicServer status feed', () => {
     track(server);
     await server.start();
     await next(feed, 'started');
-    await next(feed, 'connected');
+    expect(await next(feed, 'connected')).toEqual({ type: 'connected', peer: endpoint, session: 1 });
 
     await broker.close();
     const gone = await next(feed, 'disconnected');
-    expect(gone).toMatchObject({ server: endpoint });
-    expect(['broker-dead', 'disconnect']).toContain((gone as { reason: string }).reason);
+    expect(gone).toMatchObject({ peer: endpoint, session: 1 });
+    expect(['silent', 'disconnect']).toContain((gone as { reason: string }).reason);
 
     broker = await Broker.start({ bind: endpoint, heartbeatIntervalMs: HEARTBEAT_MS });
-    expect(await next(feed, 'connected')).toEqual({ type: 'connected', server: endpoint });
+    expect(await next(feed, 'connected')).toEqual({ type: 'connected', peer: endpoint, session: 2 });
     await server.close();
     expect(await next(feed, 'closed')).toEqual({ type: 'closed' });
   }, 60_000);
 
-  it('disconnected (broker-dead) when the broker process is killed, connected once it is back', async () => {
+  it('disconnected (silent) when the broker process is killed, connected once it is back', async () => {
     const endpoint = ipcEndpoint();
     const broker = await Daemon.start({
       bin: appBin('mdbroker'),
@@ -108,19 +108,21 @@ describe('TitanicServer status feed', () => {
     await server.start();
     await next(feed, 'connected');
 
+    const lost = server.waitFor('disconnected', { timeoutMs: 20_000 });
     await broker.kill('SIGKILL');
-    const gone = await next(feed, 'disconnected');
-    expect(gone).toMatchObject({ type: 'disconnected', server: endpoint, reason: 'broker-dead' });
-    expect((gone as { silentMs?: number }).silentMs).toBeGreaterThanOrEqual(HEARTBEAT_MS * 2);
+    const gone = await lost;
+    expect(gone).toMatchObject({ type: 'disconnected', peer: endpoint, reason: 'silent' });
+    expect(gone.silentMs).toBeGreaterThanOrEqual(HEARTBEAT_MS * 2);
 
+    const back = server.waitFor('connected', { timeoutMs: 20_000 });
     await broker.restart();
-    expect(await next(feed, 'connected')).toEqual({ type: 'connected', server: endpoint });
+    expect(await back).toEqual({ type: 'connected', peer: endpoint, session: 2 });
     // Served again through the new broker process.
     const client = track(await TitanicClient.start({ broker: endpoint, attemptTimeoutMs: 5000 }));
     await client.submit('echo', ['after the restart']);
   }, 60_000);
 
-  it('backlog-full when submissions start to be refused, backlog-ok when one is accepted again', async () => {
+  it('saturated when submissions start to be refused, drained when one is accepted again', async () => {
     const endpoint = ipcEndpoint();
     track(await Broker.start({ bind: endpoint, heartbeatIntervalMs: HEARTBEAT_MS }));
     const server = new TitanicServer(serverOptions(endpoint, { maxBacklog: 2 }));
@@ -130,17 +132,17 @@ describe('TitanicServer status feed', () => {
     const client = track(await TitanicClient.start({ broker: endpoint, pollIntervalMs: 20, maxPollIntervalMs: 100 }));
     const uuids = [await client.submit('echo', ['1']), await client.submit('echo', ['2'])];
     await expect(client.submit('echo', ['3'])).rejects.toMatchObject({ code: 'ERR_TITANIC_SERVER' });
-    expect(await next(feed, 'backlog-full')).toEqual({ type: 'backlog-full', backlog: 2, maxBacklog: 2 });
+    expect(await next(feed, 'saturated')).toEqual({ type: 'saturated', queued: 2, limit: 2 });
 
     track(await MajordomoWorker.start({ broker: endpoint, service: 'echo', handler: (body) => body }));
     for (const uuid of uuids) await client.waitReply(uuid, { timeoutMs: 20_000 });
     await expect.poll(() => server.pending, { timeout: 20_000 }).toBe(0);
     await client.submit('echo', ['4']);
-    expect(await next(feed, 'backlog-ok')).toMatchObject({ type: 'backlog-ok' });
+    expect(await next(feed, 'drained')).toMatchObject({ type: 'drained' });
   }, 60_000);
 
   it.skipIf(!postgres.available)(
-    'store-unhealthy when PostgreSQL stops, store-healthy when it answers again (relayed from the store)',
+    'unhealthy when PostgreSQL stops, healthy when it answers again (relayed from the store)',
     async () => {
       const endpoint = ipcEndpoint();
       track(await Broker.start({ bind: endpoint, heartbeatIntervalMs: HEARTBEAT_MS }));
@@ -167,15 +169,16 @@ describe('TitanicServer status feed', () => {
       });
       // A submission meets the stopped database: answered "500", and the store says so.
       await expect(client.submit('echo', ['during'])).rejects.toMatchObject({ code: 'ERR_TITANIC_SERVER' });
-      const unhealthy = await next(feed, 'store-unhealthy');
+      const unhealthy = await next(feed, 'unhealthy');
       expect((unhealthy as { error: unknown }).error).toBeInstanceOf(Error);
+      expect((unhealthy as { reason: unknown }).reason).toEqual(expect.any(String));
       expect(await next(storeFeed, 'unhealthy')).toMatchObject({ type: 'unhealthy' });
       expect(server.healthy).toBe(false);
 
       await cluster.resume();
       resumed = true;
       // No traffic needed: the store's probe finds the database again.
-      expect(await next(feed, 'store-healthy')).toEqual({ type: 'store-healthy' });
+      expect(await next(feed, 'healthy')).toEqual({ type: 'healthy' });
       expect(await next(storeFeed, 'healthy')).toEqual({ type: 'healthy' });
       expect(server.healthy).toBe(true);
       await client.submit('echo', ['after']);
@@ -185,7 +188,17 @@ describe('TitanicServer status feed', () => {
 });
 
 describe('TitanicClient status feed', () => {
-  it('server-dead when a call runs out of attempts, server-alive at the next answer', async () => {
+  it('connected at the first answer', async () => {
+    const endpoint = ipcEndpoint();
+    track(await Broker.start({ bind: endpoint, heartbeatIntervalMs: HEARTBEAT_MS }));
+    track(await TitanicServer.start(serverOptions(endpoint)));
+    const client = track(await TitanicClient.start({ broker: endpoint, attemptTimeoutMs: 5000 }));
+    const heard = client.waitFor('connected', { timeoutMs: 20_000 });
+    await client.submit('echo', ['x']);
+    expect(await heard).toEqual({ type: 'connected', peer: endpoint });
+  }, 60_000);
+
+  it('disconnected (silent) when a call runs out of attempts, connected at the next answer', async () => {
     const endpoint = ipcEndpoint();
     track(await Broker.start({ bind: endpoint, heartbeatIntervalMs: HEARTBEAT_MS }));
     const client = new TitanicClient({ broker: endpoint, attemptTimeoutMs: 200, retries: 0 });
@@ -194,15 +207,15 @@ describe('TitanicClient status feed', () => {
     await client.start();
     // No Titanic behind the broker yet.
     await expect(client.submit('echo', ['x'])).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
-    const dead = await next(feed, 'server-dead');
-    expect(dead).toMatchObject({ server: endpoint });
+    const dead = await next(feed, 'disconnected');
+    expect(dead).toMatchObject({ peer: endpoint, reason: 'silent' });
     expect((dead as { silentMs: number }).silentMs).toBeGreaterThanOrEqual(150);
-    expect(client.stats.unanswered).toBe(1);
+    expect(client.stats.timeouts).toBe(1);
 
     track(await TitanicServer.start(serverOptions(endpoint)));
     const uuid = await client.submit('echo', ['x'], { attemptTimeoutMs: 5000 });
-    expect(await next(feed, 'server-alive')).toEqual({ type: 'server-alive', server: endpoint });
-    expect(client.stats).toMatchObject({ submitted: 1, unanswered: 1 });
+    expect(await next(feed, 'connected')).toEqual({ type: 'connected', peer: endpoint });
+    expect(client.stats).toMatchObject({ submitted: 1, timeouts: 1 });
     await client.closeRequest(uuid);
     await client.close();
     expect(await next(feed, 'closed')).toEqual({ type: 'closed' });

@@ -8,17 +8,16 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { pino } from 'pino';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { constantBackoff } from '@zpatterns/core';
+import { constantBackoff, InvalidArgumentError } from '@zpatterns/core';
 import { Broker, MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
 import { eventually, postgresUrl, rawRequest } from '@zpatterns/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateUuid } from '../src/wire.js';
+import { generateUuid } from '../src/protocol.js';
 import {
   MemoryStore,
   PostgresStore,
   SqliteStore,
   TitanicClient,
-  TitanicInvalidUuidError,
   TitanicServer,
   TitanicServerError,
   TitanicUnknownRequestError,
@@ -59,7 +58,7 @@ async function startTitanic(endpoint: string, options: Partial<TitanicServerOpti
     dispatchTimeoutMs: 1000,
     retryDelay: constantBackoff(200),
     serviceRetryDelay: constantBackoff(100),
-    reconnect: constantBackoff(200),
+    reconnectDelay: constantBackoff(200),
     ...options,
   });
   cleanups.push(() => server.close());
@@ -160,7 +159,10 @@ describe('Titanic over a real broker', () => {
     expect(asText(await mdp.request('titanic.request', [Buffer.alloc(0)]))).toEqual(['400']);
     expect(store.stats.writes).toBe(0);
     expect(server.stats.malformed).toBe(12);
-    await expect(client.poll('not-a-uuid')).rejects.toBeInstanceOf(TitanicInvalidUuidError);
+    await expect(client.poll('not-a-uuid')).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(client.poll('not-a-uuid')).rejects.toThrow(
+      'TitanicClient: uuid must be 32 hexadecimal characters, got "not-a-uuid"',
+    );
   });
 
   it('stores a request for a service that has no worker yet and delivers it when one arrives', async () => {
@@ -431,14 +433,19 @@ describe('Titanic over a real broker', () => {
   it('serves many concurrent clients across services, one fsync per batch of submissions', async () => {
     const { endpoint } = await startBroker();
     const store = new SqliteStore({ dataDir: tempDir() });
-    // Every batch the group committer hands to the store, as the server reports it.
+    // Every batch the group committer hands to the store (-1: a batch that failed).
     const batches: number[] = [];
-    const server = await startTitanic(endpoint, {
-      store,
-      requestWorkers: 8,
-      concurrency: 16,
-      onStoreCommit: ({ writes, ok }) => batches.push(ok ? writes : -1),
-    });
+    const write = store.write.bind(store);
+    store.write = async (batch) => {
+      try {
+        await write(batch);
+        batches.push(batch.length);
+      } catch (err) {
+        batches.push(-1);
+        throw err;
+      }
+    };
+    const server = await startTitanic(endpoint, { store, requestWorkers: 8, concurrency: 16 });
     startEcho(endpoint, 'echo');
     startEcho(endpoint, 'echo');
     startEcho(endpoint, 'upper');

@@ -51,7 +51,7 @@ describe('OpenTelemetry spans', () => {
       dispatchTimeoutMs: 1000,
       retryDelay: constantBackoff(100),
       serviceRetryDelay: constantBackoff(100),
-      reconnect: constantBackoff(100),
+      reconnectDelay: constantBackoff(100),
     });
     await server.start();
     await using client = await TitanicClient.start({
@@ -106,7 +106,7 @@ describe('OpenTelemetry spans', () => {
       heartbeatIntervalMs: 100,
       dispatchTimeoutMs: 1000,
       serviceRetryDelay: constantBackoff(100),
-      reconnect: constantBackoff(100),
+      reconnectDelay: constantBackoff(100),
     });
     await server.start();
     await using client = await TitanicClient.start({ broker: endpoint, attemptTimeoutMs: 1000, retries: 3 });

@@ -15,7 +15,7 @@ import {
   isUuid,
   parseUuid,
   TSP_SERVICE,
-} from './protocol.js';
+} from '../src/protocol.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const hexes = (frames: readonly (Buffer | Uint8Array | string)[]): string[] =>

@@ -8,8 +8,8 @@
 import { ManualClock, type RetryDelay } from '@zpatterns/core';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { LeaseKeeper, type LeaseKeeperPort, type LeaseStats } from './lease-keeper.js';
-import type { LeaseStore, StoredRequest } from './store.js';
+import { LeaseKeeper, type LeaseKeeperPort, type LeaseStats } from '../src/lease-keeper.js';
+import type { LeaseStore, StoredRequest } from '../src/store.js';
 
 type Call =
   | { op: 'claim'; instance: string; leaseMs: number; limit: number; exclude: string[]; held: unknown }

@@ -9,11 +9,12 @@
 import { constantBackoff, InvalidArgumentError, ManualClock } from '@zpatterns/core';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Dispatcher, type DispatchClient } from './dispatcher.js';
-import { GroupCommitter } from './group-commit.js';
-import { LeaseKeeper } from './lease-keeper.js';
-import { MemoryStore } from './memory-store.js';
-import type { LeaseStore, StoredRequest } from './store.js';
+import { Dispatcher } from '../src/dispatcher.js';
+import type { DispatchClient } from '../src/dispatcher-options.js';
+import { GroupCommitter } from '../src/group-commit.js';
+import { LeaseKeeper } from '../src/lease-keeper.js';
+import { MemoryStore } from '../src/memory-store.js';
+import type { LeaseStore, StoredRequest } from '../src/store.js';
 
 class FakeLeaseStore extends MemoryStore implements LeaseStore {
   readonly leases = new Map<string, { by: string; until: number }>();
@@ -100,7 +101,7 @@ function dispatcher(store: FakeLeaseStore, client: FakeClient, clock: ManualCloc
     drainTimeoutMs: 200,
     claimIntervalMs: 1000,
     mmiCheck: false,
-    timeoutMs: 60_000,
+    dispatchTimeoutMs: 60_000,
     instance,
     clock,
   });
@@ -118,7 +119,7 @@ describe('Dispatcher on a lease store (manual clock)', () => {
       leaseMs: 30_000,
       claimIntervalMs: 50,
       mmiCheck: false,
-      timeoutMs: 60_000,
+      dispatchTimeoutMs: 60_000,
       serviceRetryDelay: constantBackoff(100),
       retryDelay: constantBackoff(100),
       instance: 'A',
@@ -244,7 +245,7 @@ describe('Dispatcher on a lease store (manual clock)', () => {
       drainTimeoutMs: 2000,
       claimIntervalMs: 1000,
       mmiCheck: false,
-      timeoutMs: 60_000,
+      dispatchTimeoutMs: 60_000,
       instance: 'A',
       clock,
     });
@@ -278,7 +279,9 @@ describe('Dispatcher on a lease store (manual clock)', () => {
     const make = (store: MemoryStore, leaseMs: number, drainTimeoutMs: number): Dispatcher =>
       new Dispatcher(new FakeClient(), store, new GroupCommitter(store), { leaseMs, drainTimeoutMs, clock });
     expect(() => make(leased, 2000, 2000)).toThrow(InvalidArgumentError);
-    expect(() => make(leased, 2000, 2000)).toThrow(/leaseMs \(2000\) must be longer than drainTimeoutMs \(2000\)/);
+    expect(() => make(leased, 2000, 2000)).toThrow(
+      'TitanicServer: leaseMs must be longer than drainTimeoutMs (2000) on a lease store, got 2000',
+    );
     expect(make(leased, 2001, 2000).leased).toBe(true);
     // Without leases there is nothing to outlast.
     expect(make(new MemoryStore(), 100, 2000).leased).toBe(false);

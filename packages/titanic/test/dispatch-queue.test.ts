@@ -1,8 +1,8 @@
 /** Scheduling rules of the dispatcher, on a manual clock: fairness, circuits, backoff, removal. */
 import { constantBackoff, ManualClock } from '@zpatterns/core';
 import { describe, expect, it } from 'vitest';
-import { DispatchQueue, type Taken } from './dispatch-queue.js';
-import { ServiceCircuit } from './service-circuit.js';
+import { DispatchQueue, type Taken } from '../src/dispatch-queue.js';
+import { ServiceCircuit } from '../src/service-circuit.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 

@@ -1,0 +1,191 @@
+/**
+ * One dispatch of one stored request: read its body (from the store, or the lease that holds it),
+ * check the service has a worker when the dispatch is a probe, send it with no resend, and record
+ * the reply durably; or count the failure and let the queue (and, with leases, the store) retry it.
+ *
+ *   body ──(probe: mmi.service "404"? back off)──> request(service, body, retries 0) ──> reply stored
+ *                                                        │ timeout, error
+ *                                                        └──> queue.failed(): backoff (lease: released)
+ */
+import { sleep, toError, type Clock, type Logger } from '@zpatterns/core';
+import { failSpan, SpanKinds, startSpan } from '@zpatterns/core/internal';
+import { isMmiService } from '@zpatterns/majordomo/protocol';
+import type { DispatchClient, DispatcherStats } from './dispatcher-options.js';
+import type { DispatchQueue, Job, Taken } from './dispatch-queue.js';
+import type { GroupCommitter } from './group-commit.js';
+import { releaseAfterFailure } from './lease-handback.js';
+import type { LeaseKeeper } from './lease-keeper.js';
+import type { StoredRequest, TitanicStore } from './store.js';
+
+/** What a `JobSender` works with: the dispatcher's parts, shared. */
+export interface JobSenderParts {
+  readonly client: DispatchClient;
+  readonly store: TitanicStore;
+  readonly committer: GroupCommitter;
+  readonly queue: DispatchQueue;
+  /** Claims, renewals and releases, when the store has leases. */
+  readonly keeper: LeaseKeeper | undefined;
+  /** The dispatcher's counters, updated in place. */
+  readonly stats: DispatcherStats;
+  readonly log: Logger;
+  readonly clock: Clock;
+  /** How long one attempt waits for the service's reply. */
+  readonly timeoutMs: number;
+  readonly mmiCheck: boolean;
+  /** The dispatcher's shutdown: aborts every request in flight. */
+  readonly signal: AbortSignal;
+  /** Lease stores: when each request in flight was sent (for the hand-back at close). */
+  readonly sentAt: Map<string, number>;
+}
+
+/** How one dispatch ended, as the span's `titanic.outcome` (failures: `timeout`, `error`, `abandoned`). */
+type DispatchOutcome = 'replied' | 'no-worker' | 'skipped' | 'lease-expired';
+
+const MMI_SERVICE = 'mmi.service';
+const NOT_FOUND = Buffer.from('404');
+
+/** Sends one taken request at a time per call of `send`; many calls run at once. */
+export class JobSender {
+  readonly #p: JobSenderParts;
+
+  constructor(parts: JobSenderParts) {
+    this.#p = parts;
+  }
+
+  /** Dispatch `taken` once. Never rejects: a failure is counted, logged and left to the queue. */
+  async send({ job, probe }: Taken): Promise<void> {
+    const { client, keeper, stats, signal } = this.#p;
+    const options = { timeoutMs: this.#p.timeoutMs, retries: 0, signal };
+    let sent = false;
+    // With OpenTelemetry installed: one CLIENT span per dispatch, its outcome as `titanic.outcome`.
+    const span = startSpan('@zpatterns/titanic', serviceName(job), SpanKinds.client, {
+      'rpc.system': 'majordomo',
+      'rpc.service': serviceName(job),
+      'titanic.uuid': job.uuid,
+      'titanic.probe': probe,
+    });
+    const end = (outcome: DispatchOutcome): void => {
+      span?.setAttribute('titanic.outcome', outcome);
+      span?.end();
+    };
+    try {
+      let request: StoredRequest | undefined;
+      if (keeper !== undefined) {
+        const body = keeper.holds(job.uuid);
+        if (body === undefined) {
+          // The lease ran out (renewals failed): another instance may hold it now. Not ours to send.
+          keeper.drop(job.uuid, 'lease expired before dispatch');
+          end('lease-expired');
+          return;
+        }
+        request = { uuid: job.uuid, service: job.service, body };
+      } else {
+        request = await this.#p.store.getRequest(job.uuid);
+      }
+      if (request === undefined) {
+        // Closed (or already answered) since it was queued.
+        stats.skipped++;
+        this.#p.queue.remove(job.uuid);
+        end('skipped');
+        return;
+      }
+      // The broker answers mmi.* itself: there is no worker to ask about.
+      if (probe && this.#p.mmiCheck && !isMmiService(job.service)) {
+        const status = await client.request(MMI_SERVICE, [job.service], options);
+        const code = status.at(-1);
+        if (code !== undefined && code.equals(NOT_FOUND)) {
+          stats.noWorker++;
+          this.#p.log.debug({ uuid: job.uuid, service: serviceName(job) }, 'no worker for the service yet');
+          const now = this.#p.clock.now();
+          this.#p.queue.failed(job, now, false);
+          // Hand it (and the service's other queued requests) back with the circuit's backoff:
+          // held here they would fill this instance's claim room and stall every other service.
+          if (keeper !== undefined) releaseAfterFailure(this.#p.queue, keeper, job, now);
+          end('no-worker');
+          return;
+        }
+      }
+      if (keeper !== undefined && keeper.holds(job.uuid) === undefined) {
+        keeper.drop(job.uuid, 'lease expired before dispatch');
+        end('lease-expired');
+        return;
+      }
+      sent = true;
+      stats.sent++;
+      if (keeper !== undefined) this.#p.sentAt.set(job.uuid, this.#p.clock.now());
+      const reply = await client.request(job.service, request.body, options);
+      if (keeper === undefined) await this.#p.committer.write({ type: 'reply', uuid: job.uuid, body: reply });
+      else await this.#storeReply(job, reply, keeper);
+      stats.replies++;
+      keeper?.forget(job.uuid);
+      this.#p.queue.succeeded(job);
+      end('replied');
+    } catch (caught) {
+      const err = toError(caught);
+      if (span !== undefined) {
+        const code = (err as { code?: unknown }).code;
+        span.setAttribute(
+          'titanic.outcome',
+          signal.aborted ? 'abandoned' : code === 'ERR_TIMEOUT' ? 'timeout' : 'error',
+        );
+        failSpan(span, err);
+      }
+      this.#failed(job, sent, err);
+    } finally {
+      // Kept through close(): a request abandoned in flight is handed back with what remains of its timeout.
+      if (!signal.aborted) this.#p.sentAt.delete(job.uuid);
+    }
+  }
+
+  /**
+   * Lease stores: record the reply, retrying while the database is unreachable, as long as the
+   * lease holds; sending the request again instead would run it twice.
+   */
+  async #storeReply(job: Job, reply: Buffer[], keeper: LeaseKeeper): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#p.committer.write({ type: 'reply', uuid: job.uuid, body: reply });
+        return;
+      } catch (err) {
+        if (this.#p.signal.aborted || keeper.holds(job.uuid) === undefined) throw err;
+        this.#p.stats.replyRetries++;
+        const delayMs = keeper.storeDelay(attempt);
+        // Request UUIDs are bearer tokens (titanic.reply, titanic.close): named at debug level only.
+        this.#p.log.warn(
+          { err: toError(err), service: serviceName(job), attempt, delayMs },
+          'reply not stored, will retry',
+        );
+        this.#p.log.debug({ uuid: job.uuid, attempt }, 'reply not stored');
+        await sleep(delayMs, { clock: this.#p.clock, signal: this.#p.signal });
+      }
+    }
+  }
+
+  #failed(job: Job, sent: boolean, err: Error): void {
+    const { queue, log, stats } = this.#p;
+    if (this.#p.signal.aborted) {
+      queue.released(job);
+      return;
+    }
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ERR_TIMEOUT') {
+      stats.timeouts++;
+      log.debug({ uuid: job.uuid, sent }, 'attempt timed out');
+      log.info(
+        { service: serviceName(job), attempts: job.attempts + (sent ? 1 : 0), timeoutMs: this.#p.timeoutMs },
+        sent ? 'no reply from the service, will retry' : 'broker did not answer mmi.service, will retry',
+      );
+    } else {
+      stats.errors++;
+      log.debug({ uuid: job.uuid }, 'dispatch failed');
+      log.error({ err, service: serviceName(job) }, 'dispatch failed, will retry');
+    }
+    const now = this.#p.clock.now();
+    queue.failed(job, now, sent);
+    if (this.#p.keeper !== undefined) releaseAfterFailure(queue, this.#p.keeper, job, now);
+  }
+}
+
+function serviceName(job: Job): string {
+  return job.service.toString('utf8');
+}

@@ -1,0 +1,139 @@
+/**
+ * The three 9/TSP services, as the handlers of Titanic's Majordomo workers:
+ *
+ *   titanic.request  [service, body...] ── bounds ── GroupCommitter (request) ──> ["200", uuid]
+ *   titanic.reply    [uuid]             ── store.get ──> ["200", reply...] | ["300"] | ["400"]
+ *   titanic.close    [uuid]             ── GroupCommitter (close) ──> ["200"]
+ *
+ * A malformed request is answered "400", an internal failure (the store) "500", a submission
+ * over a backlog bound "500" too (the client retries later).
+ */
+import { toError, type Frame, type Logger } from '@zpatterns/core';
+import type { BacklogGate } from './backlog-gate.js';
+import {
+  decodeSubmit,
+  decodeUuidRequest,
+  encodeReplyReady,
+  encodeStatus,
+  encodeSubmitted,
+  generateUuid,
+  TSP_SERVICE,
+} from './codec.js';
+import type { GroupCommitter } from './group-commit.js';
+import type { TitanicStore } from './store.js';
+
+/** What the services need of the dispatcher: to learn of a stored request, and of a closed one. */
+export interface DispatchIndex {
+  /** A newly stored request (called after its commit). */
+  add(uuid: string, service: Buffer): void;
+  /** A closed request: never dispatch it again. */
+  remove(uuid: string): void;
+}
+
+/** What the services work with. */
+export interface TspServiceParts {
+  readonly store: TitanicStore;
+  readonly committer: GroupCommitter;
+  readonly dispatch: DispatchIndex;
+  readonly gate: BacklogGate;
+  readonly log: Logger;
+}
+
+/** The services' counters, live fields updated in place (the server's `stats` copies them). */
+export interface TspServiceCounters {
+  submitted: number;
+  replyQueries: number;
+  closes: number;
+  malformed: number;
+  internalErrors: number;
+  refused: number;
+}
+
+/** A TSP service handler: an MDP request body in, the reply body out. Never rejects. */
+export type TspHandler = (body: Buffer[]) => Promise<readonly Frame[]>;
+
+/** The handlers of `titanic.request`, `titanic.reply` and `titanic.close`. */
+export class TspServices {
+  readonly counters: TspServiceCounters = {
+    submitted: 0,
+    replyQueries: 0,
+    closes: 0,
+    malformed: 0,
+    internalErrors: 0,
+    refused: 0,
+  };
+  readonly #p: TspServiceParts;
+
+  constructor(parts: TspServiceParts) {
+    this.#p = parts;
+  }
+
+  /** `titanic.request`: store the request (one group commit) and answer its UUID. */
+  readonly submit: TspHandler = async (body) => {
+    const request = decodeSubmit(body);
+    if (typeof request === 'string') return this.#malformed(TSP_SERVICE.REQUEST, request);
+    const reservation = this.#p.gate.reserve(request.service);
+    if (reservation === undefined) {
+      this.counters.refused++;
+      return encodeStatus('500');
+    }
+    const uuid = generateUuid();
+    try {
+      await this.#p.committer.write({ type: 'request', uuid, service: request.service, body: request.body });
+    } catch (err) {
+      reservation.release();
+      return this.#internalError(TSP_SERVICE.REQUEST, err);
+    }
+    // No await between the two: the request moves from the reservation to the backlog at once.
+    reservation.release();
+    this.#p.dispatch.add(uuid, request.service);
+    this.counters.submitted++;
+    return encodeSubmitted(uuid);
+  };
+
+  /** `titanic.reply`: the reply if stored, else pending or unknown. Never consumes it. */
+  readonly reply: TspHandler = async (body) => {
+    const uuid = decodeUuidRequest(body);
+    if (typeof uuid !== 'string') return this.#malformed(TSP_SERVICE.REPLY, uuid.error);
+    this.counters.replyQueries++;
+    try {
+      const stored = await this.#p.store.get(uuid);
+      switch (stored.state) {
+        case 'replied':
+          return encodeReplyReady(stored.body);
+        case 'pending':
+          return encodeStatus('300');
+        case 'unknown':
+          return encodeStatus('400');
+      }
+    } catch (err) {
+      return this.#internalError(TSP_SERVICE.REPLY, err);
+    }
+  };
+
+  /** `titanic.close`: forget the request and its reply. Idempotent. */
+  readonly close: TspHandler = async (body) => {
+    const uuid = decodeUuidRequest(body);
+    if (typeof uuid !== 'string') return this.#malformed(TSP_SERVICE.CLOSE, uuid.error);
+    this.#p.dispatch.remove(uuid);
+    try {
+      await this.#p.committer.write({ type: 'close', uuid });
+    } catch (err) {
+      return this.#internalError(TSP_SERVICE.CLOSE, err);
+    }
+    this.counters.closes++;
+    return encodeStatus('200');
+  };
+
+  #malformed(service: string, reason: string): readonly Frame[] {
+    this.counters.malformed++;
+    this.#p.log.warn({ service, reason }, 'malformed request answered 400');
+    return encodeStatus('400');
+  }
+
+  #internalError(service: string, caught: unknown): readonly Frame[] {
+    this.counters.internalErrors++;
+    this.#p.log.error({ err: toError(caught), service }, 'internal error answered 500');
+    return encodeStatus('500');
+  }
+}
