@@ -64,7 +64,7 @@ describe('titanic crash safety (real processes)', () => {
       broker: endpoint,
       service: 'echo',
       heartbeatIntervalMs: HEARTBEAT_MS,
-      reconnect: constantBackoff(100),
+      reconnectDelay: constantBackoff(100),
       handler: (body) => body,
     });
     await echo.start();

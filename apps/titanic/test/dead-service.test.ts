@@ -95,7 +95,7 @@ describe('titanic: a dead service does not hold up a live one (real processes)',
         broker,
         service: 'echo',
         heartbeatIntervalMs: HEARTBEAT_MS,
-        reconnect: constantBackoff(100),
+        reconnectDelay: constantBackoff(100),
         handler: (body) => body,
       });
       await echo.start();

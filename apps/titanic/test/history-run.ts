@@ -153,7 +153,7 @@ export async function runTitanicHistory(options: TitanicRunOptions): Promise<Tit
         broker: workerLink.endpoint,
         service,
         heartbeatIntervalMs: HEARTBEAT_MS,
-        reconnect: constantBackoff(100),
+        reconnectDelay: constantBackoff(100),
         handler: async (body) => {
           const request = body[0]?.toString() ?? '';
           const n = (runs.get(request) ?? 0) + 1;

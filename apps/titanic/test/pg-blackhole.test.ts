@@ -73,7 +73,7 @@ describe.skipIf(!available)('titanic --store postgres:// behind a black-holed li
           broker,
           service: 'echo',
           heartbeatIntervalMs: HEARTBEAT_MS,
-          reconnect: constantBackoff(100),
+          reconnectDelay: constantBackoff(100),
           handler: async (body) => {
             if (body[0]?.toString().startsWith('before-') === true) {
               holding++;

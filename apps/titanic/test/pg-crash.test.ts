@@ -100,7 +100,7 @@ describe.skipIf(!available)('titanic on PostgreSQL, two instances (real processe
           broker: endpoint,
           service: 'echo',
           heartbeatIntervalMs: HEARTBEAT_MS,
-          reconnect: constantBackoff(100),
+          reconnectDelay: constantBackoff(100),
           handler: (body) => {
             const key = body[0]?.toString() ?? '';
             const times = dispatches.get(key);

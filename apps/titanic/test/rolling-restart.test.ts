@@ -61,7 +61,7 @@ describe.skipIf(!available)('titanic on PostgreSQL: rolling restart with a slow 
           broker: endpoint,
           service: 'slow',
           heartbeatIntervalMs: HEARTBEAT_MS,
-          reconnect: constantBackoff(100),
+          reconnectDelay: constantBackoff(100),
           handler: async (body) => {
             const key = body[0]?.toString() ?? '';
             dispatches.set(key, [...(dispatches.get(key) ?? []), Date.now()]);

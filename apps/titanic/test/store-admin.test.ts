@@ -76,7 +76,7 @@ describe('titanic pending / purge (real processes)', () => {
         const worker = new MajordomoWorker({
           broker: endpoint,
           service: 'later',
-          reconnect: constantBackoff(100),
+          reconnectDelay: constantBackoff(100),
           handler: (body) => body,
         });
         await worker.start();

@@ -37,7 +37,7 @@ interface WorkerLinkEvent {
  * own making (its handler failed), which says nothing about the broker.
  */
 function linkLoss(reason: string | undefined): DisconnectReason | undefined {
-  if (reason === 'silent' || reason === 'broker-dead') return 'silent';
+  if (reason === 'silent') return 'silent';
   if (reason === 'disconnect') return 'disconnect';
   return undefined;
 }
@@ -92,7 +92,7 @@ export class TspWorkers {
           handler,
           heartbeatIntervalMs: o.heartbeatIntervalMs,
           liveness: o.liveness,
-          ...(o.reconnectDelay === undefined ? {} : { reconnect: o.reconnectDelay }),
+          ...(o.reconnectDelay === undefined ? {} : { reconnectDelay: o.reconnectDelay }),
           logger: o.logger,
           clock: o.clock,
           security: o.security,
