@@ -202,7 +202,10 @@ export function subpathProblems(root) {
   const importers = new Map();
   const scanned = [
     ...all.flatMap((w) => [join(w.dir, 'src'), join(w.dir, 'test')].map((d) => ({ owner: w.dir, d }))),
-    ...['examples/src', 'examples/test', 'deploy/test', 'tools'].map((d) => ({ owner: join(root, d), d: join(root, d) })),
+    ...['examples/src', 'examples/test', 'deploy/test', 'tools'].map((d) => ({
+      owner: join(root, d),
+      d: join(root, d),
+    })),
   ];
   for (const { owner, d } of scanned) {
     for (const file of tsFiles(d)) {
@@ -231,7 +234,9 @@ export function subpathProblems(root) {
         }
       }
       if (subpath === './internal' && !importers.has(`${ws.name}/internal`)) {
-        found.push(`${where}: "./internal" is imported by nothing outside ${relative(root, ws.dir)} (drop the subpath)`);
+        found.push(
+          `${where}: "./internal" is imported by nothing outside ${relative(root, ws.dir)} (drop the subpath)`,
+        );
       }
       if (built !== undefined && built.startsWith('./dist/')) {
         const source = sourceOf(ws.dir, built);

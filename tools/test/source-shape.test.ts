@@ -48,7 +48,10 @@ describe('the checks themselves (on a small made-up repository)', () => {
   write('packages/a/src/alone.ts', "import { one } from './one.js';\nexport const alone = one;\n");
   write(
     'packages/b/package.json',
-    JSON.stringify({ name: '@x/b', exports: { './protocol': { types: './dist/wire.d.ts', default: './dist/wire.js' } } }),
+    JSON.stringify({
+      name: '@x/b',
+      exports: { './protocol': { types: './dist/wire.d.ts', default: './dist/wire.js' } },
+    }),
   );
   write('packages/b/src/wire.ts', 'export const X = 1;\n');
 
