@@ -22,11 +22,23 @@ const root = resolve(import.meta.dirname, '../..');
 const LOADED_BY_NAME: Record<string, string> = {};
 
 const builtins = new Set(builtinModules);
+const APP_KIT = '@zpatterns/app-kit';
 
 interface Manifest {
   name: string;
   dependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+  scripts?: Record<string, string>;
+}
+
+/**
+ * A daemon carries the private app-kit in its dist (tools/vendor-app-kit.mjs, run by its build):
+ * app-kit is then a devDependency (built first, never installed), and what app-kit imports is
+ * the daemon's own dependency.
+ */
+function vendorsAppKit(manifest: Manifest): boolean {
+  return manifest.scripts?.['build']?.includes('vendor-app-kit.mjs') === true;
 }
 
 function checked(): { name: string; dir: string; manifest: Manifest }[] {
@@ -40,7 +52,7 @@ function workspaceManifest(dir: string): Manifest {
   return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Manifest;
 }
 
-/** The packages each workspace's src imports, with the first place each is imported from. */
+/** The packages a workspace's src imports, with the first place each is imported from. */
 function importedBy(dir: string): Map<string, string> {
   const found = new Map<string, string>();
   for (const file of tsFiles(join(dir, 'src'))) {
@@ -54,13 +66,24 @@ function importedBy(dir: string): Map<string, string> {
   return found;
 }
 
+/** What a workspace's shipped code imports: its src, and for a daemon that carries app-kit, app-kit's src. */
+function shippedImports(ws: { dir: string; manifest: Manifest }): Map<string, string> {
+  const found = importedBy(ws.dir);
+  if (vendorsAppKit(ws.manifest) && found.delete(APP_KIT)) {
+    for (const [name, where] of importedBy(join(root, 'packages/app-kit'))) {
+      if (!found.has(name)) found.set(name, `${where} (app-kit, carried in dist/app-kit)`);
+    }
+  }
+  return found;
+}
+
 describe('dependencies', () => {
   const all = checked();
 
   it('every dependency is imported by src (or is loaded by name, with a reason)', () => {
     const unused: string[] = [];
     for (const ws of all) {
-      const imported = importedBy(ws.dir);
+      const imported = shippedImports(ws);
       for (const dep of Object.keys(ws.manifest.dependencies ?? {})) {
         if (imported.has(dep) || LOADED_BY_NAME[`${ws.name}:${dep}`] !== undefined) continue;
         unused.push(`${ws.name}: "${dep}" is in dependencies but nothing in ${relative(root, ws.dir)}/src imports it`);
@@ -76,12 +99,22 @@ describe('dependencies', () => {
         ...Object.keys(ws.manifest.dependencies ?? {}),
         ...Object.keys(ws.manifest.peerDependencies ?? {}),
       ]);
-      for (const [dep, where] of importedBy(ws.dir)) {
+      for (const [dep, where] of shippedImports(ws)) {
         if (dep === ws.name || declared.has(dep)) continue;
         missing.push(`${ws.name}: ${where} imports "${dep}", which is not in dependencies or peerDependencies`);
       }
     }
     expect(missing).toEqual([]);
+  });
+
+  it('a daemon that carries app-kit does not depend on it (it is never published) but builds after it', () => {
+    const wrong: string[] = [];
+    for (const ws of all.filter((w) => vendorsAppKit(w.manifest))) {
+      if (ws.manifest.dependencies?.[APP_KIT] !== undefined) wrong.push(`${ws.name}: ${APP_KIT} in dependencies`);
+      if (ws.manifest.devDependencies?.[APP_KIT] === undefined)
+        wrong.push(`${ws.name}: ${APP_KIT} not in devDependencies`);
+    }
+    expect(wrong).toEqual([]);
   });
 
   it('the allow-list names only dependencies that exist and are not imported', () => {
