@@ -21,6 +21,11 @@ const root = resolve(import.meta.dirname, '../..');
  */
 const LOADED_BY_NAME: Record<string, string> = {};
 
+/** Imported but provided by the host, not installed: `<workspace name>:<package>` → why. */
+const PROVIDED: Record<string, string> = {
+  '@zpatterns/testkit:vitest': "the private test kit runs inside the repository's vitest (a root devDependency)",
+};
+
 const builtins = new Set(builtinModules);
 const APP_KIT = '@zpatterns/app-kit';
 
@@ -100,7 +105,7 @@ describe('dependencies', () => {
         ...Object.keys(ws.manifest.peerDependencies ?? {}),
       ]);
       for (const [dep, where] of shippedImports(ws)) {
-        if (dep === ws.name || declared.has(dep)) continue;
+        if (dep === ws.name || declared.has(dep) || PROVIDED[`${ws.name}:${dep}`] !== undefined) continue;
         missing.push(`${ws.name}: ${where} imports "${dep}", which is not in dependencies or peerDependencies`);
       }
     }
