@@ -33,7 +33,7 @@ export const STATUS_EVENTS = {
   disconnected: { fields: ['peer', 'reason', 'silentMs?', 'session?'], reasons: ['silent', 'disconnect', 'error'] },
   reconnecting: { fields: ['peer', 'attempt', 'delayMs'] },
   failover: { fields: ['from', 'to'] },
-  resync: { fields: ['peer', 'reason'], reasons: ['gap', 'silent', 'restart'] },
+  resync: { fields: ['peer', 'reason'], reasons: ['gap', 'behind', 'restart'] },
   'worker-ready': { fields: ['worker', 'service?'] },
   'worker-removed': {
     fields: ['worker', 'reason', 'busy', 'service?'],
