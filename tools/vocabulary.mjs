@@ -118,18 +118,21 @@ export function vocabularyProblems(entryPoints, root) {
   const problems = new Set();
   /** @type {Set<ts.Symbol>} */
   const seen = new Set();
-
-  for (const file of entryPoints) {
+  const modules = entryPoints.flatMap((file) => {
     const source = program.getSourceFile(file);
     const moduleSymbol = source === undefined ? undefined : checker.getSymbolAtLocation(source);
-    if (moduleSymbol === undefined) continue;
+    return moduleSymbol === undefined ? [] : [moduleSymbol];
+  });
+  const exportedNames = new Set(modules.flatMap((m) => checker.getExportsOfModule(m).map((e) => e.getName())));
+
+  for (const moduleSymbol of modules) {
     for (const exported of checker.getExportsOfModule(moduleSymbol)) {
       const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
       if (seen.has(symbol)) continue;
       seen.add(symbol);
       const name = exported.getName();
       const where = `${packageOfDeclaration(symbol, root)}${name}`;
-      for (const p of checkSymbol(checker, symbol, name, where)) problems.add(p);
+      for (const p of checkSymbol(checker, symbol, name, where, exportedNames)) problems.add(p);
     }
   }
   return [...problems].sort();
@@ -150,9 +153,10 @@ function packageOfDeclaration(/** @type {ts.Symbol} */ symbol, /** @type {string
  * @param {ts.Symbol} symbol
  * @param {string} name the exported name
  * @param {string} where for messages
+ * @param {Set<string>} exportedNames every name the entry points export
  * @returns {string[]}
  */
-function checkSymbol(checker, symbol, name, where) {
+function checkSymbol(checker, symbol, name, where, exportedNames) {
   const problems = [];
   const isType = (symbol.flags & (ts.SymbolFlags.TypeAlias | ts.SymbolFlags.Interface)) !== 0;
   const isClass = (symbol.flags & ts.SymbolFlags.Class) !== 0;
@@ -164,7 +168,7 @@ function checkSymbol(checker, symbol, name, where) {
     if (objects) problems.push(...checkStatus(checker, declared, where));
   }
   if (isClass) {
-    for (const statusType of componentStatusTypes(checker, symbol)) {
+    for (const statusType of componentStatusTypes(checker, symbol, exportedNames)) {
       problems.push(...checkStatus(checker, statusType, `${where} (its status)`));
     }
   }
@@ -211,7 +215,11 @@ function checkSymbol(checker, symbol, name, where) {
 }
 
 /** The `TStatus` of `extends Component<TStatus>` (or of any base class with one type argument named Component). */
-function componentStatusTypes(/** @type {ts.TypeChecker} */ checker, /** @type {ts.Symbol} */ symbol) {
+function componentStatusTypes(
+  /** @type {ts.TypeChecker} */ checker,
+  /** @type {ts.Symbol} */ symbol,
+  /** @type {Set<string>} */ exportedNames,
+) {
   const found = [];
   for (const declaration of symbol.declarations ?? []) {
     if (!ts.isClassDeclaration(declaration)) continue;
@@ -220,7 +228,10 @@ function componentStatusTypes(/** @type {ts.TypeChecker} */ checker, /** @type {
       for (const base of clause.types) {
         if (base.expression.getText() !== 'Component') continue;
         const [arg] = base.typeArguments ?? [];
-        if (arg !== undefined && !ts.isTypeReferenceNode(arg)) found.push(checker.getTypeFromTypeNode(arg));
+        // A named status type exported as `*Status` is checked under its own name.
+        const named = arg !== undefined && ts.isTypeReferenceNode(arg) ? arg.typeName.getText() : undefined;
+        if (arg === undefined || (named !== undefined && /Status$/.test(named) && exportedNames.has(named))) continue;
+        found.push(checker.getTypeFromTypeNode(arg));
       }
     }
   }

@@ -64,6 +64,9 @@ export type BadStatus =
   const inlineStatus = check(`
 declare class Component<T> { status(): AsyncIterable<T> }
 export declare class Thing extends Component<{ readonly type: 'backlog-full'; readonly queued: number }> {}
+type HiddenStatus = { readonly type: 'state'; readonly from: string };
+export declare class Other extends Component<HiddenStatus> {}
+export {};
 `);
   const badOptions = check(`
 export interface BadOptions {
@@ -100,8 +103,9 @@ export interface ThingStats { readonly resends: number; readonly invalidFrames: 
     ]);
   });
 
-  it('fails the status a Component is built on, when it is written inline', () => {
+  it('fails the status a Component is built on, written inline or named but not exported', () => {
     expect(inlineStatus()).toEqual([
+      `Other (its status): status type 'state' is not one of core's StatusEvent types`,
       `Thing (its status): status type 'backlog-full' is not one of core's StatusEvent types`,
     ]);
   });
