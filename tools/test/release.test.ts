@@ -3,14 +3,18 @@
  * publish it, checked with publint and (for libraries) Are the Types Wrong, and the tarballs are
  * installed with plain npm into a project outside the monorepo. There a plain-JS ESM service runs
  * a broker, a worker and a client from the tarballs, a TypeScript consumer (node16, strict)
- * type-checks against every library, and a daemon's bin starts.
+ * type-checks against every library, and a daemon's bin starts. Then each library alone: its
+ * tarball and those of its @zpatterns dependencies, in an empty project of its own, type-check a
+ * strict consumer (`exactOptionalPropertyTypes`, `skipLibCheck: false`), and the client packages
+ * bring no store driver (`better-sqlite3`, `pg`).
  *
  * Needs `npm run build` first (as `npm test` does). Installs from npm's cache when it can.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
@@ -161,5 +165,143 @@ export const all = [${libraries.map((_, i) => `lib${i}`).join(', ')}];
   it("starts a daemon from its package's bin", async () => {
     const { stdout } = await run(join(project, 'node_modules/.bin/mdbroker'), ['--help'], { cwd: project });
     expect(stdout).toMatch(/Usage: mdbroker/);
+  });
+});
+
+/** The @zpatterns packages a package needs installed with it: its dependencies and required peers, transitively. */
+function zpatternsClosure(name: string): string[] {
+  const found = new Set<string>();
+  const visit = (current: string): void => {
+    const pkg = packages.find((p) => p.name === current);
+    if (pkg === undefined || found.has(current)) return;
+    found.add(current);
+    const m = pkg.manifest as {
+      dependencies?: Record<string, string>;
+      peerDependencies?: Record<string, string>;
+      peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+    };
+    const peers = Object.keys(m.peerDependencies ?? {}).filter((p) => m.peerDependenciesMeta?.[p]?.optional !== true);
+    for (const dep of [...Object.keys(m.dependencies ?? {}), ...peers]) if (dep.startsWith('@zpatterns/')) visit(dep);
+  };
+  visit(name);
+  return [...found];
+}
+
+/** Where under a node_modules tree (nested ones included) any of these packages is installed. */
+function installedAnywhere(nodeModules: string, names: readonly string[]): string[] {
+  const found: string[] = [];
+  const walk = (dir: string): void => {
+    if (!existsSync(dir)) return;
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const scoped = entry.name.startsWith('@');
+      for (const name of scoped ? readdirSync(join(dir, entry.name)).map((n) => `${entry.name}/${n}`) : [entry.name]) {
+        const at = join(dir, name);
+        if (names.includes(name) && existsSync(join(at, 'package.json'))) found.push(relative(work, at));
+        walk(join(at, 'node_modules'));
+      }
+    }
+  };
+  walk(nodeModules);
+  return found;
+}
+
+/** Store drivers a client package must not bring: native (better-sqlite3) or heavy (pg). */
+const NO_DRIVERS = new Set(['@zpatterns/titanic', '@zpatterns/clone']);
+const DRIVERS = ['better-sqlite3', 'pg'];
+
+interface Alone {
+  /** @zpatterns dependencies with no tarball (a private package cannot be installed). */
+  missing: string[];
+  /** What tsc printed on the strict consumer (nothing when it type-checks). */
+  tsc: string[];
+  /** Store drivers found anywhere under its node_modules. */
+  drivers: string[];
+}
+
+/** Install one library alone in an empty project and type-check a strict consumer of its main entry. */
+async function installAlone(pkg: (typeof libraries)[number]): Promise<Alone> {
+  const project = join(work, 'alone', pkg.folder);
+  await mkdir(project, { recursive: true });
+  await writeFile(
+    join(project, 'package.json'),
+    JSON.stringify({ name: `alone-${pkg.folder}`, private: true, type: 'module' }),
+  );
+  const closure = zpatternsClosure(pkg.name);
+  const missing = closure.filter((n) => !tarballs.has(n));
+  // --ignore-scripts: nothing runs here, and a native driver that slipped in is found by name.
+  await run(
+    'npm',
+    [
+      'install',
+      '--ignore-scripts',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      ...closure.flatMap((n) => tarballs.get(n) ?? []),
+      '@types/node@20',
+    ],
+    { cwd: project, maxBuffer: 64 * 1024 * 1024 },
+  );
+  await writeFile(
+    join(project, 'consumer.ts'),
+    `import * as lib from '${pkg.name}';\nexport const names: string[] = Object.keys(lib);\n`,
+  );
+  await writeFile(
+    join(project, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        target: 'ES2022',
+        lib: ['ES2023', 'ESNext.Disposable'],
+        types: ['node'],
+        strict: true,
+        exactOptionalPropertyTypes: true,
+        noUncheckedIndexedAccess: true,
+        skipLibCheck: false,
+        noEmit: true,
+      },
+      files: ['consumer.ts'],
+    }),
+  );
+  // The monorepo's compiler on the project: every module resolves from the project's node_modules.
+  const tsc = join(root, 'node_modules/typescript/bin/tsc');
+  const output = await run(process.execPath, [tsc, '-p', project], { cwd: project, maxBuffer: 16 * 1024 * 1024 }).then(
+    () => '',
+    (err: { stdout?: string; stderr?: string }) => `${err.stdout ?? ''}${err.stderr ?? ''}`,
+  );
+  return {
+    missing,
+    tsc: output.split('\n').filter((l) => l.trim() !== ''),
+    drivers: installedAnywhere(join(project, 'node_modules'), DRIVERS),
+  };
+}
+
+describe('each library installed alone', () => {
+  const alone = new Map<string, Alone>();
+
+  // Two at a time: npm waits on the disk and the cache while tsc runs.
+  beforeAll(async () => {
+    const queue = [...libraries];
+    const next = async (): Promise<void> => {
+      for (let pkg = queue.shift(); pkg !== undefined; pkg = queue.shift())
+        alone.set(pkg.name, await installAlone(pkg));
+    };
+    await Promise.all([next(), next()]);
+  }, 600_000);
+
+  describe.each(libraries)('$name', (pkg) => {
+    it('installs from its tarball and those of its @zpatterns dependencies only', () => {
+      expect(alone.get(pkg.name)?.missing).toEqual([]);
+    });
+
+    it('type-checks a strict consumer of its main entry (exactOptionalPropertyTypes, skipLibCheck off)', () => {
+      expect(alone.get(pkg.name)?.tsc).toEqual([]);
+    });
+
+    it.runIf(NO_DRIVERS.has(pkg.name))('installs no store driver (better-sqlite3, pg)', () => {
+      expect(alone.get(pkg.name)?.drivers).toEqual([]);
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Op } from '../history.js';
-import { checkTitanic } from './titanic.js';
+import type { Op } from '../src/history.js';
+import { checkTitanic } from '../src/checkers/titanic.js';
 
 /** A hand-made history with explicit times: `at(t).invoke(...)` returns the invoke's index. */
 function script() {

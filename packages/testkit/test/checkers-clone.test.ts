@@ -5,7 +5,7 @@
  * legitimate oddities of a split brain (one number on both sides, the loser's value coming last).
  */
 import { describe, expect, it } from 'vitest';
-import type { Op } from '../history.js';
+import type { Op } from '../src/history.js';
 import {
   checkConvergence,
   checkFinalState,
@@ -13,7 +13,7 @@ import {
   checkNoLostWrites,
   checkSequences,
   cloneChecker,
-} from './clone.js';
+} from '../src/checkers/clone.js';
 
 /** A history built by hand, with explicit times. */
 function build() {

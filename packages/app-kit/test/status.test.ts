@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RateMeter } from './status.js';
+import { RateMeter } from '../src/status.js';
 
 describe('RateMeter', () => {
   it('is 0 on the first read, then the change per second over at least the window', () => {

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createRootLogger, type RootLoggerOptions } from './logging.js';
+import { createRootLogger, type RootLoggerOptions } from '../src/logging.js';
 
 function capture(options: Omit<RootLoggerOptions, 'destination'>): {
   logger: ReturnType<typeof createRootLogger>;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Op } from '../history.js';
-import { checkMajordomo } from './majordomo.js';
+import type { Op } from '../src/history.js';
+import { checkMajordomo } from '../src/checkers/majordomo.js';
 
 /** A hand-made history with explicit times, in time order (callers add ops in that order). */
 function script() {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { assertHistory, History, pairOps, type Checker } from './history.js';
+import { assertHistory, History, pairOps, type Checker } from '../src/history.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'history-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

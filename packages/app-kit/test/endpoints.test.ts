@@ -7,7 +7,7 @@ import {
   hostFlag,
   peerListOption,
   portFlag,
-} from './endpoints.js';
+} from '../src/endpoints.js';
 
 const long = `ipc:///tmp/${'x'.repeat(106)}`;
 

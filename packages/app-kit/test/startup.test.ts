@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { BindError, KeyFileError, ZPatternsError } from '@zpatterns/core';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { describeStartupFailure, prepareDataDir, reportStartupFailure, startupFailureLine } from './startup.js';
+import { describeStartupFailure, prepareDataDir, reportStartupFailure, startupFailureLine } from '../src/startup.js';
 
 function errno(code: string, message: string, extra: Record<string, unknown> = {}): Error {
   return Object.assign(new Error(message), { code, ...extra });

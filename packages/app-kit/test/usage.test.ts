@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { commandPath, usageLine, usageMessage } from './usage.js';
+import { commandPath, usageLine, usageMessage } from '../src/usage.js';
 
 describe('usage-error line', () => {
   it.each([
