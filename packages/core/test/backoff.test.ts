@@ -29,8 +29,16 @@ describe('exponentialBackoff', () => {
     expect(() => exponentialBackoff({ initialMs: 10, maxMs: 5 })).toThrow(InvalidArgumentError);
     expect(() => exponentialBackoff({ jitter: 2 })).toThrow(InvalidArgumentError);
     expect(() => exponentialBackoff({ factor: 0.5 })).toThrow(InvalidArgumentError);
-    expect(() => exponentialBackoff({ initialMs: -1 })).toThrow(/initialMs <= maxMs and factor >= 1/);
-    expect(() => exponentialBackoff({ jitter: -0.1 })).toThrow(/jitter must be in \[0, 1\]/);
+    expect(() => exponentialBackoff({ initialMs: -1 })).toThrow(
+      'exponentialBackoff: initialMs must be a finite number >= 0, got -1',
+    );
+    expect(() => exponentialBackoff({ initialMs: 10, maxMs: 5 })).toThrow(
+      'exponentialBackoff: maxMs must be >= initialMs (10), got 5',
+    );
+    expect(() => exponentialBackoff({ jitter: -0.1 })).toThrow(
+      'exponentialBackoff: jitter must be a number from 0 to 1, got -0.1',
+    );
+    expect(exponentialBackoff({ initialMs: undefined, maxAttempts: undefined })(1)).toBe(1000);
   });
 
   it('takes the edges of every range: initialMs 0, maxMs = initialMs, factor 1, jitter 1', () => {
