@@ -12,7 +12,8 @@ import * as zmq from 'zeromq';
 import { describe, expect, it, vi } from 'vitest';
 
 vi.setConfig({ testTimeout: 60_000 }); // pairs and large snapshots, on a loaded 2-core machine
-import { CloneClient, type CloneChange, type CloneClientStatus } from '../src/client.js';
+import { CloneClient } from '../src/client.js';
+import type { CloneChange, CloneClientStatus } from '../src/client-options.js';
 import { WatchOverflowError } from '../src/errors.js';
 import { decodeKvMsg, encodeIcanhaz, encodeKvMsg, newUuid, type KvMsg } from '../src/kvmsg.js';
 import { CloneServer, type CloneServerOptions, type CloneServerStatus } from '../src/server.js';
