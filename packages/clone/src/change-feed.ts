@@ -9,6 +9,7 @@
  * ```
  */
 import type { Logger } from '@zpatterns/core';
+import { AbortError } from '@zpatterns/core';
 import type { CloneChange } from './client-options.js';
 import { WatchOverflowError } from './errors.js';
 import type { KvMsg } from './kvmsg.js';
@@ -45,8 +46,10 @@ export class ChangeFeed {
   }
 
   /**
-   * Changes under `prefix` from now on. Ends quietly when `closing` or `signal` fires, or on
-   * `break`; throws the watcher's `WatchOverflowError` once it has fallen too far behind.
+   * Changes under `prefix` from now on. `break` (or `return()`) ends it quietly and unsubscribes;
+   * `signal` firing makes the pending (or next) `next()` reject with `AbortError`; `closing`
+   * firing (the client closes) ends it quietly. A watcher too far behind throws its
+   * `WatchOverflowError`.
    */
   async *watch(prefix: string, closing: AbortSignal, signal: AbortSignal | undefined): AsyncGenerator<CloneChange> {
     const w: Watcher = { prefix, queue: [], failed: undefined, wake: undefined };
@@ -55,7 +58,9 @@ export class ChangeFeed {
     closing.addEventListener('abort', onAbort);
     this.#watchers.add(w);
     try {
-      while (!closing.aborted && signal?.aborted !== true) {
+      for (;;) {
+        if (signal?.aborted === true) throw new AbortError('clone watch aborted', { cause: signal.reason });
+        if (closing.aborted) return;
         const next = w.queue.shift();
         if (next !== undefined) {
           yield next;

@@ -94,7 +94,7 @@ export interface CloneStartOptions extends StartOptions {
 
 /** Options of `CloneClient.watch()`. */
 export interface WatchOptions {
-  /** End the iteration (quietly, as a `break` would) when this fires. */
+  /** Abandon the iteration: the pending `next()` rejects with `AbortError` (its `cause` the signal's reason). */
   signal?: AbortSignal | undefined;
 }
 

@@ -275,8 +275,9 @@ export class CloneClient extends Component<CloneClientStatus> {
    * Changes under `prefix` from now on, in sequence order. After a resync (a gap, a failover) the
    * differences the new snapshot brought are yielded too, so a watcher always converges on the
    * replica. A consumer more than `maxWatchBacklog` changes behind gets a `WatchOverflowError`.
-   * It may be taken before `start()` (to see the first snapshot's keys arrive); it ends when the
-   * client closes or `signal` fires, and never times out.
+   * It may be taken before `start()` (to see the first snapshot's keys arrive) and never times
+   * out. `break` ends it quietly and unsubscribes; `signal` firing makes `next()` reject with
+   * `AbortError`; closing the client ends it quietly.
    */
   watch(prefix = '', options: WatchOptions = {}): AsyncGenerator<CloneChange> {
     return this.#feed.watch(prefix, this.closeSignal, options.signal);

@@ -303,6 +303,7 @@ async function watch(prefix: string, flags: WatchFlags): Promise<number> {
     }
     return 0;
   } catch (err) {
+    if (stop.signal.aborted) return 0; // SIGINT/SIGTERM: the watch() iterator rejects with AbortError
     return report('zpat clone watch', err);
   } finally {
     process.off('SIGINT', onSignal);
