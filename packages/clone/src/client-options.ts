@@ -2,9 +2,19 @@
  * What a `CloneClient` takes and reports: its options and their defaults, its status events, its
  * counters, and the options of its calls.
  */
-import type { Clock, Logger, SecurityOptions, ServerDeadStatus, StartOptions } from '@zpatterns/core';
+import type {
+  Clock,
+  ConnectedEvent,
+  DisconnectedEvent,
+  FailoverEvent,
+  Logger,
+  OptionRules,
+  RequestOptions,
+  ResyncEvent,
+  SecurityOptions,
+} from '@zpatterns/core';
+import { rules } from '@zpatterns/core';
 import type { CloneServerAddress } from './address.js';
-import type { ResyncReason } from './cursor.js';
 
 /** Options of `new CloneClient(options)`; `cloneClientDefaults` holds the defaults. */
 export interface CloneClientOptions {
@@ -14,31 +24,41 @@ export interface CloneClientOptions {
    */
   servers: readonly (string | CloneServerAddress)[];
   /** Subtrees to follow (key prefixes such as `/config/`). @default [''] (everything) */
-  subtrees?: readonly string[];
+  subtrees?: readonly string[] | undefined;
   /** A server silent this long (no update, no HUGZ) is presumed dead. @default 5000 (SERVER_TTL) */
-  serverTtlMs?: number;
+  peerTtlMs?: number | undefined;
   /** How long close() lets unsent updates go out. @default 200 */
-  lingerMs?: number;
-  /** How long `commit()` waits for the server's sequence. @default 10000 */
-  commitTimeoutMs?: number;
+  lingerMs?: number | undefined;
+  /** How long `commit()` waits for the server's sequence when the call gives no `timeoutMs`. @default 10000 */
+  timeoutMs?: number | undefined;
   /** Changes a `watch()` consumer may fall behind by before its iterator fails. @default 10000 */
-  maxWatchBacklog?: number;
+  maxWatchBacklog?: number | undefined;
   /** CURVE: connect to CURVE servers. @default plain */
   security?: SecurityOptions | undefined;
   /** Time source of the server-silence and back-off timers (a `ManualClock` in tests). @default systemClock */
   clock?: Clock | undefined;
   /** Parent logger. @default silent */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 /** The defaults of `CloneClientOptions`. */
 export const cloneClientDefaults = {
   subtrees: [''] as readonly string[],
-  serverTtlMs: 5000,
+  peerTtlMs: 5000,
   lingerMs: 200,
-  commitTimeoutMs: 10_000,
+  timeoutMs: 10_000,
   maxWatchBacklog: 10_000,
 } as const;
+
+/** What each option of `CloneClientOptions` must be. */
+export const cloneClientRules: OptionRules<CloneClientOptions> = {
+  servers: rules.nonEmptyArray,
+  subtrees: rules.nonEmptyArray,
+  peerTtlMs: rules.positive,
+  lingerMs: rules.nonNegative,
+  timeoutMs: rules.positiveOrInfinity,
+  maxWatchBacklog: rules.positiveInteger,
+};
 
 /** A change seen by `watch()`: `value` undefined means deleted. */
 export interface CloneChange {
@@ -51,46 +71,19 @@ export interface CloneChange {
 }
 
 /**
- * What `client.status()` yields besides `started` and `closed`; `server` is the server's snapshot
- * endpoint (`tcp://HOST:P` for a server given as a string). `server-dead`: the server followed
- * was silent for `serverTtlMs` (no update, no HUGZ, no snapshot reply).
+ * What `client.status()` yields besides `started` and `closed`; `peer` is a server's snapshot
+ * endpoint (`tcp://HOST:P` for a server given as a string).
+ *
+ * - `connected`: the server answered: its snapshot is applied and the client follows it (at start
+ *   and after each failover).
+ * - `disconnected`: a server was silent for `peerTtlMs` (no update, no HUGZ, no snapshot reply);
+ *   `reason` is always `silent`, `silentMs` how long.
+ * - `failover`: the client moved to the next server of the list after `from` went silent.
+ * - `resync`: the replica takes a new snapshot from the server it follows: `gap` (an update was
+ *   missed), `silent` (a HUGZ shows the server ahead: the last updates never arrived), `restart`
+ *   (a HUGZ shows the server behind: it restarted without its data).
  */
-export type CloneClientStatus =
-  | {
-      /** A snapshot from `server` is applied and the client follows it (at start and after each failover). */
-      readonly type: 'connected';
-      /** The server now followed. */
-      readonly server: string;
-    }
-  | ServerDeadStatus
-  | {
-      /** The client moved to the next server of the list after `from` went silent. */
-      readonly type: 'failover';
-      /** The server given up on. */
-      readonly from: string;
-      /** The server asked for a snapshot next. */
-      readonly to: string;
-    }
-  | {
-      /** The replica takes a new snapshot from the server it follows. */
-      readonly type: 'resync';
-      /** The server the snapshot is taken from. */
-      readonly server: string;
-      /**
-       * `gap`: an update was missed; `hugz`: a HUGZ shows the server ahead (the last updates were
-       * missed); `restart`: a HUGZ shows the server behind (it restarted without its data).
-       */
-      readonly reason: ResyncReason;
-    };
-
-/** Options of `CloneClient.start()`. */
-export interface CloneStartOptions extends StartOptions {
-  /**
-   * Reject with `TimeoutError` (and close the client) when no server has answered within this
-   * long. @default unbounded (the client keeps trying each server in turn)
-   */
-  timeoutMs?: number | undefined;
-}
+export type CloneClientStatus = ConnectedEvent | DisconnectedEvent | FailoverEvent | ResyncEvent;
 
 /** Options of `CloneClient.watch()`. */
 export interface WatchOptions {
@@ -108,12 +101,12 @@ export interface CloneClientStats {
   stale: number;
   /** Sequence gaps seen (a missed update): each leads to a resync from a fresh snapshot. */
   gaps: number;
-  /** Moves to the other server of a pair after the current one was silent for `serverTtlMs`. */
+  /** Moves to the other server of a pair after the current one was silent for `peerTtlMs`. */
   failovers: number;
-  /** Snapshot requests that got no complete answer within `serverTtlMs`. */
+  /** Snapshot requests that got no complete answer within `peerTtlMs`. */
   snapshotTimeouts: number;
   /** Malformed messages from a server, dropped and logged. */
-  badMessages: number;
+  malformed: number;
   /** Updates published to the servers. */
   sent: number;
   /** Watchers ended because they fell more than `maxWatchBacklog` changes behind. */
@@ -128,12 +121,8 @@ export interface SetOptions {
   ttlMs?: number | undefined;
 }
 
-/** Options of `CloneClient.commit()`. */
-export interface CommitOptions {
+/** Options of `CloneClient.commit()`: core's `{ timeoutMs, signal }` and the key's time to live. */
+export interface CommitOptions extends Pick<RequestOptions, 'timeoutMs' | 'signal'> {
   /** Time to live of the key, rounded up to whole seconds on the wire; none when omitted. */
   ttlMs?: number | undefined;
-  /** Reject with `TimeoutError` after this long. @default the client's `commitTimeoutMs` */
-  timeoutMs?: number | undefined;
-  /** Reject with `AbortError` (its `cause` the signal's reason) when this fires. */
-  signal?: AbortSignal | undefined;
 }

@@ -12,7 +12,7 @@
  * replica changes when the server publishes the write back. `set()` is fire-and-forget, as the
  * book's `clone_set`; `commit()` waits for the server's sequence number.
  */
-import type { Logger, SecurityOptions } from '@zpatterns/core';
+import type { Logger, ResolvedOptions, StartOptions } from '@zpatterns/core';
 import {
   applyConnectSecurity,
   Channel,
@@ -20,8 +20,9 @@ import {
   Component,
   componentLogger,
   deadline,
-  definedOnly,
-  InvalidArgumentError,
+  invalidOption,
+  resolveOptions,
+  rules,
   throwIfAborted,
 } from '@zpatterns/core';
 import * as zmq from 'zeromq';
@@ -32,12 +33,11 @@ import type {
   CloneClientOptions,
   CloneClientStats,
   CloneClientStatus,
-  CloneStartOptions,
   CommitOptions,
   SetOptions,
   WatchOptions,
 } from './client-options.js';
-import { cloneClientDefaults } from './client-options.js';
+import { cloneClientDefaults, cloneClientRules } from './client-options.js';
 import { PendingCommits } from './commits.js';
 import { Follower, type FollowerEvent } from './follower.js';
 import type { KvMsg } from './kvmsg.js';
@@ -53,12 +53,11 @@ export const WRITE_HIGH_WATER_MARK = 100_000;
  * update stream, and writes published to every server's collector. `new CloneClient(options)`
  * validates and opens nothing; `await client.start()` connects and resolves once the client is
  * ready: the first snapshot is applied and the collector of the server it came from hears our
- * writes. `status()` reports `connected`, `server-dead`, `failover` and `resync`; a replica loop
+ * writes. `status()` reports `connected`, `disconnected`, `failover` and `resync`; a replica loop
  * that fails ends the client (`closed()` resolves with the `ReplicaError`).
  */
 export class CloneClient extends Component<CloneClientStatus> {
-  readonly #o: Required<Omit<CloneClientOptions, 'logger' | 'security' | 'servers' | 'clock'>>;
-  readonly #security: SecurityOptions | undefined;
+  readonly #o: ResolvedOptions<CloneClientOptions, typeof cloneClientDefaults>;
   readonly #log: Logger;
   #map = new Map<string, KvMsg>();
   readonly #servers: CloneServerAddress[];
@@ -68,30 +67,21 @@ export class CloneClient extends Component<CloneClientStatus> {
   #publishers: Channel<zmq.XPublisher>[] = [];
   /** Per server: resolves when its collector's subscription has reached us. */
   #subscribed: Promise<void>[] = [];
-  #startTimeoutMs: number | undefined;
   #sent = 0;
 
   constructor(options: CloneClientOptions) {
     super();
-    this.#o = { ...cloneClientDefaults, ...definedOnly(options) };
-    this.#security = options.security;
+    this.#o = resolveOptions('CloneClient', options, cloneClientDefaults, cloneClientRules);
     this.#log = componentLogger(options.logger, { component: 'clone-client' });
     this.#servers = options.servers.map(serverAddress);
-    if (this.#servers.length === 0) throw new InvalidArgumentError('clone client: at least one server is needed');
-    if (this.#o.subtrees.length === 0) throw new InvalidArgumentError('clone client: subtrees must not be empty');
-    for (const name of ['serverTtlMs', 'commitTimeoutMs', 'maxWatchBacklog'] as const) {
-      if (!(this.#o[name] > 0))
-        throw new InvalidArgumentError(`clone client: ${name} must be > 0, got ${this.#o[name]}`);
-    }
-    if (!(this.#o.lingerMs >= 0)) throw new InvalidArgumentError(`clone client: lingerMs must be >= 0`);
     this.#feed = new ChangeFeed(this.#o.maxWatchBacklog, this.#log);
     this.#follower = new Follower({
       sources: this.#servers,
       subtrees: this.#o.subtrees,
-      serverTtlMs: this.#o.serverTtlMs,
+      serverTtlMs: this.#o.peerTtlMs,
       lingerMs: 0,
-      security: options.security,
-      clock: options.clock,
+      security: this.#o.security,
+      clock: this.#o.clock,
       logger: this.#log,
       onSnapshot: (entries, sequence) => this.#onSnapshot(entries, sequence),
       onUpdate: (msg) => this.#onUpdate(msg),
@@ -121,16 +111,15 @@ export class CloneClient extends Component<CloneClientStatus> {
 
   /**
    * Start the client (see the class): with no server answering this waits, trying each server in
-   * turn every `serverTtlMs`, until `timeoutMs` (`TimeoutError`) or `signal` (`AbortError`); in
+   * turn every `peerTtlMs`, until `timeoutMs` (`TimeoutError`) or `signal` (`AbortError`); in
    * both cases the client is closed. A replica loop that fails first rejects with `ReplicaError`.
    */
-  override start(options: CloneStartOptions = {}): Promise<void> {
+  override start(options: StartOptions = {}): Promise<void> {
     const timeoutMs = options.timeoutMs;
-    if (timeoutMs !== undefined && !(timeoutMs > 0)) {
-      return Promise.reject(new InvalidArgumentError(`clone client start: timeoutMs must be > 0, got ${timeoutMs}`));
+    if (timeoutMs !== undefined && !rules.positiveOrInfinity.test(timeoutMs)) {
+      return Promise.reject(invalidOption('CloneClient.start', 'timeoutMs', rules.positiveOrInfinity.must, timeoutMs));
     }
-    if (this.lifecycle === 'new') this.#startTimeoutMs = timeoutMs;
-    return super.start({ signal: options.signal });
+    return super.start(options);
   }
 
   /** Open the publishers, start the replica loop and wait until ready (see the class). */
@@ -147,13 +136,8 @@ export class CloneClient extends Component<CloneClientStatus> {
     void this.#follower.done.then((failure) => {
       if (failure !== undefined) void this.fail(failure);
     });
-    const timeoutMs = this.#startTimeoutMs;
-    const servers = this.#servers.map((s) => s.snapshot).join(', ');
-    await deadline(this.#ready(startedAt), {
-      signal,
-      timeoutMs,
-      timeoutMessage: `clone client: no snapshot from ${servers} within timeoutMs=${timeoutMs} ms`,
-    });
+    // the start's timeoutMs aborts `signal` (core turns that into the TimeoutError)
+    await deadline(this.#ready(startedAt), { signal });
   }
 
   /**
@@ -172,13 +156,13 @@ export class CloneClient extends Component<CloneClientStatus> {
       sendHighWaterMark: WRITE_HIGH_WATER_MARK,
       immediate: true,
     });
-    applyConnectSecurity(pub, this.#security);
+    applyConnectSecurity(pub, this.#o.security);
     return new Channel(pub, { name: `publisher-${index}`, logger: this.#log });
   }
 
   /**
    * The first snapshot, then the collector of the server it came from (a write must reach the
-   * server that sequences it), then every other collector, each for what is left of `serverTtlMs`
+   * server that sequences it), then every other collector, each for what is left of `peerTtlMs`
    * since start() began (a dead server is not waited for: the one that answered matters).
    */
   async #ready(startedAt: number): Promise<void> {
@@ -186,7 +170,7 @@ export class CloneClient extends Component<CloneClientStatus> {
     if (this.closeSignal.aborted) return;
     const followed = this.#follower.current;
     await this.#subscribed[followed];
-    const left = this.#o.serverTtlMs - (Date.now() - startedAt);
+    const left = this.#o.peerTtlMs - (Date.now() - startedAt);
     const others = this.#subscribed.filter((_, i) => i !== followed);
     if (others.length === 0 || left <= 0) return;
     let timer: NodeJS.Timeout | undefined;
@@ -232,33 +216,30 @@ export class CloneClient extends Component<CloneClientStatus> {
   /**
    * Publish a KVSET and resolve with the sequence the server gave it, once it is back in the
    * replica. The key must lie in a followed subtree. Rejects with `TimeoutError` after
-   * `timeoutMs` (default `commitTimeoutMs`), with `AbortError` when `signal` fires, with
+   * `timeoutMs` (default: the client's `timeoutMs`), with `AbortError` when `signal` fires, with
    * `ClosedError` when the client closes; in those cases the update may still be applied later.
    */
   async commit(key: string, value: Buffer | string, options: CommitOptions = {}): Promise<bigint> {
     this.#check(key);
     if (!this.#o.subtrees.some((s) => inSubtree(key, s))) {
-      throw new InvalidArgumentError(`clone commit: ${key} is outside the followed subtrees`);
-    }
-    if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) {
-      throw new InvalidArgumentError(`clone commit: timeoutMs must be > 0, got ${options.timeoutMs}`);
+      throw invalidOption('CloneClient.commit', 'key', `in a followed subtree (${this.#o.subtrees.join(', ')})`, key);
     }
     throwIfAborted(options.signal);
-    const uuid = newUuid();
-    this.#send(key, value, options, uuid); // its echo cannot arrive before the wait below is set
-    return this.#commits.wait(uuid, {
-      key,
-      timeoutMs: options.timeoutMs ?? this.#o.commitTimeoutMs,
-      optionName: options.timeoutMs === undefined ? 'commitTimeoutMs' : 'timeoutMs',
+    const budget = this.#commits.budget(key, {
+      timeoutMs: options.timeoutMs ?? this.#o.timeoutMs,
       signal: options.signal,
     });
+    const uuid = newUuid();
+    this.#send(key, value, options, uuid); // its echo cannot arrive before the wait below is set
+    return this.#commits.wait(uuid, budget);
   }
 
   /** Throws unless a write of `key` may be sent now. */
   #check(key: string): void {
     this.assertRunning();
-    if (key.length === 0) throw new InvalidArgumentError('clone: the key must not be empty');
-    if (isReservedKey(key)) throw new InvalidArgumentError(`clone: ${key} is a protocol command, not a key`);
+    if (key.length === 0 || isReservedKey(key)) {
+      throw invalidOption('CloneClient', 'key', 'a non-empty string other than HUGZ, KTHXBAI and ICANHAZ?', key);
+    }
   }
 
   #send(key: string, value: Buffer | string, options: SetOptions, uuid: Buffer): void {
@@ -304,16 +285,21 @@ export class CloneClient extends Component<CloneClientStatus> {
     const name = (index: number): string => this.#servers[index]?.snapshot ?? String(index);
     switch (event.type) {
       case 'connected':
-        this.emit({ type: 'connected', server: name(event.server) });
+        this.emit({ type: 'connected', peer: name(event.server) });
         return;
       case 'server-dead':
-        this.emit({ type: 'server-dead', server: name(event.server), silentMs: event.silentMs });
+        this.emit({ type: 'disconnected', peer: name(event.server), reason: 'silent', silentMs: event.silentMs });
         return;
       case 'failover':
         this.emit({ type: 'failover', from: name(event.from), to: name(event.to) });
         return;
       case 'resync':
-        this.emit({ type: 'resync', server: name(event.server), reason: event.reason });
+        // a HUGZ ahead of the replica: the stream fell silent on updates the server published
+        this.emit({
+          type: 'resync',
+          peer: name(event.server),
+          reason: event.reason === 'hugz' ? 'silent' : event.reason,
+        });
         return;
     }
   }

@@ -1,26 +1,16 @@
 /**
  * The client's table of `commit()` calls waiting for their sequence: each is keyed by the UUID of
  * its update, settled when that update comes back from the server (as an update or inside a
- * snapshot), and ends early on its deadline, its caller's signal, or the client's close.
+ * snapshot), and ends early on its budget (core's `CallBudget`: `timeoutMs`, the caller's
+ * signal) or the client's close.
  */
-import { AbortError, deadline } from '@zpatterns/core';
+import { CallBudget } from '@zpatterns/core';
+import type { RequestOptions } from '@zpatterns/core';
 import type { KvMsg } from './kvmsg.js';
 
 interface PendingCommit {
   resolve: (sequence: bigint) => void;
   reject: (err: Error) => void;
-}
-
-/** How one commit may wait: the budget, what a timeout says, and the caller's signal. */
-export interface CommitWait {
-  /** The key written (for the error messages). */
-  key: string;
-  /** The budget of the call. */
-  timeoutMs: number;
-  /** The option the budget came from, named in the `TimeoutError`'s message. */
-  optionName: string;
-  /** The caller's signal. */
-  signal?: AbortSignal | undefined;
 }
 
 /** Commits waiting for the server's sequence. */
@@ -33,26 +23,33 @@ export class PendingCommits {
   }
 
   /**
-   * Wait for the update `uuid` to come back; resolves with its sequence. Rejects with
-   * `TimeoutError`, `AbortError` (its `cause` the signal's reason), or what `rejectAll` gives.
+   * Check `options` and return the budget of a commit of `key`; it starts counting now.
+   * @throws InvalidArgumentError for a bad `timeoutMs`
    */
-  wait(uuid: Buffer, how: CommitWait): Promise<bigint> {
+  budget(key: string, options: Pick<RequestOptions, 'timeoutMs' | 'signal'>): CallBudget {
+    return new CallBudget(`clone commit of ${key}`, { timeoutMs: options.timeoutMs, signal: options.signal });
+  }
+
+  /**
+   * Wait, within `budget`, for the update `uuid` (sent once) to come back; resolves with its
+   * sequence. Rejects with `TimeoutError` (`attempts: 1`), `AbortError` (its `cause` the
+   * signal's reason), or what `rejectAll` gives.
+   */
+  async wait(uuid: Buffer, budget: CallBudget): Promise<bigint> {
     const id = uuid.toString('hex');
     const settled = new Promise<bigint>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
-    return deadline(settled, {
-      timeoutMs: how.timeoutMs,
-      signal: how.signal,
-      timeoutMessage: `clone commit of ${how.key}: no sequence within ${how.optionName}=${how.timeoutMs} ms`,
-    }).then(
-      (sequence) => sequence,
-      (err: unknown) => {
-        this.#pending.delete(id);
-        if (err instanceof AbortError) {
-          throw new AbortError(`clone commit of ${how.key} aborted`, { cause: how.signal?.reason });
-        }
-        throw err;
-      },
-    );
+    try {
+      budget.next(); // the one send
+      for (;;) {
+        const outcome = await budget.race(settled);
+        if (outcome.ok) return outcome.value;
+        // A commit has no per-attempt wait, so this is the wait for the rest of the call ending a
+        // moment early (timers are not exact): wait again; the call's deadline rejects the race.
+      }
+    } finally {
+      this.#pending.delete(id);
+      budget.dispose();
+    }
   }
 
   /** An update applied to the replica: the commit that sent it, if any, resolves. */

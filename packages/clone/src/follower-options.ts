@@ -69,5 +69,5 @@ export interface FollowerStats {
   gaps: number;
   failovers: number;
   snapshotTimeouts: number;
-  badMessages: number;
+  malformed: number;
 }

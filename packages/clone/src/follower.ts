@@ -14,15 +14,8 @@
  * ```
  */
 import type { Clock, Message, TimerHandle } from '@zpatterns/core';
-import {
-  applyConnectSecurity,
-  applyPeerLimits,
-  InvalidArgumentError,
-  PeerLiveness,
-  ServerRotation,
-  systemClock,
-  toError,
-} from '@zpatterns/core';
+import { applyConnectSecurity, InvalidArgumentError, ServerRotation, systemClock, toError } from '@zpatterns/core';
+import { applyPeerLimits, PeerLiveness } from '@zpatterns/core/internal';
 import * as zmq from 'zeromq';
 import { ReplicaCursor } from './cursor.js';
 import { ReplicaError } from './errors.js';
@@ -56,7 +49,7 @@ export class Follower {
     stale: 0,
     gaps: 0,
     snapshotTimeouts: 0,
-    badMessages: 0,
+    malformed: 0,
   };
   #closed = false;
   #sub: zmq.Subscriber | undefined;
@@ -262,7 +255,7 @@ export class Follower {
   }
 
   #bad(socket: 'subscriber' | 'snapshot', reason: string): void {
-    this.#stats.badMessages += 1;
+    this.#stats.malformed += 1;
     this.#o.onBadMessage?.(socket, reason);
   }
 

@@ -11,13 +11,11 @@ export type {
   CloneClientOptions,
   CloneClientStats,
   CloneClientStatus,
-  CloneStartOptions,
   CommitOptions,
   SetOptions,
   WatchOptions,
 } from './client-options.js';
 export type { CloneServerAddress } from './address.js';
-export type { ResyncReason } from './cursor.js';
 export type { KvMsg } from './kvmsg.js';
 export type {
   CloneServerHealth,
