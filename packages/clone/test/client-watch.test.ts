@@ -18,7 +18,7 @@ vi.setConfig({ testTimeout: 30_000 });
 const { track } = useDisposables();
 
 async function started(options: { maxWatchBacklog?: number } = {}): Promise<CloneClient> {
-  const server = track(new CloneServer({ hugzIntervalMs: 100 }));
+  const server = track(new CloneServer()); // its defaults: nothing here waits on HUGZ
   await server.start();
   const client = track(new CloneClient({ servers: [{ ...server.endpoints }], ...options }));
   await client.start();
