@@ -51,6 +51,8 @@ export interface FollowerOptions {
    * bound sockets have it: a server following its peer. @default false
    */
   limitFrames?: boolean;
+  /** The frame limit `limitFrames` applies, in bytes. @default the process-wide limit (`DEFAULT_MAX_MESSAGE_BYTES`) */
+  maxMessageBytes?: number | undefined;
   /**
    * A message dropped: not a kvmsg (`subscriber` or `snapshot` socket), or a connection libzmq
    * closed over a frame past the limit (the link is reopened; a snapshot under way starts over).

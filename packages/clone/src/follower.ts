@@ -174,7 +174,7 @@ export class Follower {
     const sub = new zmq.Subscriber({ linger: this.#o.lingerMs });
     applyConnectSecurity(sub, this.#o.security);
     if (this.#o.limitFrames === true) {
-      applyPeerLimits(sub);
+      applyPeerLimits(sub, this.#o.maxMessageBytes);
       watchPeerLink(sub, source.publisher, () => this.#bad('subscriber', OVER_LIMIT));
     }
     for (const s of this.#o.subtrees) sub.subscribe(s);
@@ -321,6 +321,7 @@ export class Follower {
     const request = new SnapshotRequest(source.snapshot, this.#cursor.followsAll ? [''] : this.#o.subtrees, {
       security: this.#o.security,
       limitFrames: this.#o.limitFrames,
+      maxMessageBytes: this.#o.maxMessageBytes,
       onReply: () => {
         this.#reply.seen(index);
         this.#liveness.seen(index);

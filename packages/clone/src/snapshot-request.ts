@@ -27,6 +27,8 @@ export interface SnapshotRequestOptions {
   security?: SecurityOptions | undefined;
   /** Apply the process's frame limit to the DEALER (see `FollowerOptions.limitFrames`). */
   limitFrames?: boolean | undefined;
+  /** The frame limit, in bytes. @default the process-wide limit (`DEFAULT_MAX_MESSAGE_BYTES`) */
+  maxMessageBytes?: number | undefined;
   /** Every reply from the server (a sign of life), even a malformed one. */
   onReply(): void;
   /** A reply dropped: not a kvmsg, or the connection closed by libzmq over a frame past the limit. */
@@ -47,7 +49,7 @@ export class SnapshotRequest {
     const dealer = new zmq.Dealer({ linger: 0 });
     applyConnectSecurity(dealer, options.security);
     if (options.limitFrames === true) {
-      applyPeerLimits(dealer);
+      applyPeerLimits(dealer, options.maxMessageBytes);
       // the rest of this snapshot went with the connection: start over
       watchPeerLink(
         dealer,
