@@ -142,7 +142,7 @@ describe('clonesrv: backup under load, restore into a fresh daemon', () => {
     const snapshot = String(server.ready['snapshot']);
 
     // Load: 4 writers, each committing fresh keys; committed = the server sequenced it.
-    const writer = track(new CloneClient({ servers: [snapshot], serverTtlMs: 1000, commitTimeoutMs: 1000 }));
+    const writer = track(new CloneClient({ servers: [snapshot], peerTtlMs: 1000, timeoutMs: 1000 }));
     await writer.start();
     const committed = new Map<string, string>();
     const ticks = new Set<() => void>();

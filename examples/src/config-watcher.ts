@@ -41,6 +41,7 @@ try {
     apply(change.key, change.value?.toString('utf8'));
   }
 } catch (err) {
+  // SIGTERM/SIGINT abort the watch: its next() rejects with AbortError, which is no failure
   if (!stop.signal.aborted) {
     process.stderr.write(`config-watcher: ${(err as Error).message}\n`);
     process.exitCode = 1;

@@ -18,14 +18,13 @@ const FLAG_OF: Record<string, string> = {
   timeoutMs: '--timeout-ms',
   attemptTimeoutMs: '--attempt-timeout-ms',
   retries: '--retries',
-  commitTimeoutMs: '--timeout-ms',
-  serverTtlMs: '--server-ttl-ms',
+  peerTtlMs: '--server-ttl-ms',
 };
 
 /** A library message with its option names said as flags (`raise attemptTimeoutMs` -> `raise --attempt-timeout-ms`). */
 export function inFlags(message: string): string {
   return oneLine(message).replace(
-    /'?\b(timeoutMs|attemptTimeoutMs|retries|commitTimeoutMs|serverTtlMs)\b'?/g,
+    /'?\b(timeoutMs|attemptTimeoutMs|retries|peerTtlMs)\b'?/g,
     (_, name: string) => FLAG_OF[name] ?? name,
   );
 }

@@ -144,10 +144,10 @@ describe('zpat clone', { timeout: 120_000 }, () => {
       }),
     );
     const following = await watch.waitForLog((l) => l.msg === 'following a server', 10_000, true);
-    expect(following).toMatchObject({ type: 'connected', server: address });
+    expect(following).toMatchObject({ type: 'connected', peer: address });
     await server.close();
-    const dead = await watch.waitForLog((l) => l.msg === 'server-dead', 10_000, true);
-    expect(dead).toMatchObject({ level: 40, server: address });
+    const dead = await watch.waitForLog((l) => l.msg === 'disconnected', 10_000, true);
+    expect(dead).toMatchObject({ level: 40, peer: address, reason: 'silent' });
     expect(dead['silentMs']).toBeGreaterThanOrEqual(1000);
     expect(await watch.stop()).toEqual({ code: 0, signal: null });
   });

@@ -13,79 +13,19 @@
  *  a gap, a HUGZ ahead, a HUGZ behind (ReplicaCursor)  -> resync: new snapshot from the same server
  * ```
  */
-import type { Clock, Logger, Message, SecurityOptions, TimerHandle } from '@zpatterns/core';
-import {
-  applyConnectSecurity,
-  applyPeerLimits,
-  InvalidArgumentError,
-  PeerLiveness,
-  ServerRotation,
-  systemClock,
-  toError,
-} from '@zpatterns/core';
+import type { Clock, Message, TimerHandle } from '@zpatterns/core';
+import { applyConnectSecurity, InvalidArgumentError, ServerRotation, systemClock, toError } from '@zpatterns/core';
+import { applyPeerLimits, PeerLiveness } from '@zpatterns/core/internal';
 import * as zmq from 'zeromq';
-import type { CloneClientStats } from './client.js';
-import { ReplicaCursor, type ResyncReason } from './cursor.js';
-import type { KvMsg } from './kvmsg.js';
+import { ReplicaCursor } from './cursor.js';
 import { ReplicaError } from './errors.js';
-import { decodeKvMsg, encodeIcanhaz, HUGZ } from './kvmsg.js';
+import type { FollowerOptions, FollowerStats, ReplicaSource } from './follower-options.js';
+import type { KvMsg } from './kvmsg.js';
+import { decodeKvMsg, HUGZ } from './kvmsg.js';
 import { OVER_LIMIT, watchPeerLink } from './peer-link.js';
+import { SnapshotRequest, type SnapshotResult } from './snapshot-request.js';
 
-/** The two sockets a replica reads from one server. */
-export interface ReplicaSource {
-  /** The server's snapshot ROUTER (port P). */
-  snapshot: string;
-  /** The server's update PUB (port P+1). */
-  publisher: string;
-}
-
-/** What the loop reports as it goes; servers are indexes into `sources`. */
-export type FollowerEvent =
-  | { readonly type: 'connected'; readonly server: number }
-  | { readonly type: 'server-dead'; readonly server: number; readonly silentMs: number }
-  | { readonly type: 'failover'; readonly from: number; readonly to: number }
-  | { readonly type: 'resync'; readonly server: number; readonly reason: ResyncReason };
-
-/** Options of `new Follower(options)`. */
-export interface FollowerOptions {
-  /** The servers, in failover order. */
-  sources: readonly ReplicaSource[];
-  /** Subtrees to follow; `''` is everything. */
-  subtrees: readonly string[];
-  /** A server silent this long (no update, no HUGZ, no snapshot reply) is presumed dead. */
-  serverTtlMs: number;
-  /** Linger of the subscriber. */
-  lingerMs: number;
-  /** CURVE toward the servers. */
-  security?: SecurityOptions | undefined;
-  /** Where warnings go. */
-  logger: Logger;
-  /** Time source of the silence and back-off timers. @default systemClock */
-  clock?: Clock | undefined;
-  /** A complete snapshot: replaces the replica's state. */
-  onSnapshot(entries: KvMsg[], sequence: bigint, source: number): void;
-  /** One update in order (deletes have an empty body). */
-  onUpdate(msg: KvMsg): void;
-  /** A HUGZ from the server followed, for liveness users. */
-  onHugz?(msg: KvMsg): void;
-  /** A change a user would act on: connected, a server dead, a failover, a resync. */
-  onEvent?(event: FollowerEvent): void;
-  /**
-   * Apply the process's frame limit (core's `applyPeerLimits`) to both sockets, as a server's
-   * bound sockets have it: a server following its peer. @default false
-   */
-  limitFrames?: boolean;
-  /**
-   * A message dropped: not a kvmsg (`subscriber` or `snapshot` socket), or a connection libzmq
-   * closed over a frame past the limit (the link is reopened; a snapshot under way starts over).
-   */
-  onBadMessage?(socket: 'subscriber' | 'snapshot', reason: string): void;
-}
-
-/** The follower's share of the client's counters (documented there). */
-export type FollowerStats = Omit<CloneClientStats, 'sent' | 'watchOverflows' | 'commitsPending'>;
-
-type SnapshotResult = { entries: KvMsg[]; sequence: bigint } | 'timeout' | 'closed';
+export type { FollowerEvent, FollowerOptions, FollowerStats, ReplicaSource } from './follower-options.js';
 
 /** The first resync after a gap is immediate; consecutive ones wait this, doubling up to serverTtlMs. */
 const RESYNC_BACKOFF_MS = 100;
@@ -109,11 +49,11 @@ export class Follower {
     stale: 0,
     gaps: 0,
     snapshotTimeouts: 0,
-    badMessages: 0,
+    malformed: 0,
   };
   #closed = false;
   #sub: zmq.Subscriber | undefined;
-  #dealer: zmq.Dealer | undefined;
+  #request: SnapshotRequest | undefined;
   #loop: Promise<Error | undefined> | undefined;
   #failure: Error | undefined;
   readonly #synced: Promise<void>;
@@ -121,8 +61,6 @@ export class Follower {
   #failSynced: (err: Error) => void = () => undefined;
   /** Wakes the loop when the server followed goes silent. */
   #onSilent: (() => void) | undefined;
-  /** Ends the snapshot wait when the server stops answering it. */
-  #onReplyTimeout: (() => void) | undefined;
   /** The server whose snapshot was applied and which has not gone silent since. */
   #connected: number | undefined;
   #wakeBackoff: (() => void) | undefined;
@@ -148,7 +86,7 @@ export class Follower {
       ttlMs: options.serverTtlMs,
       clock: this.#clock,
       onChange: (_, state) => {
-        if (state === 'dead') this.#onReplyTimeout?.();
+        if (state === 'dead') this.#request?.timeout();
       },
     });
     this.#synced = new Promise((resolve, reject) => {
@@ -236,7 +174,7 @@ export class Follower {
     const sub = new zmq.Subscriber({ linger: this.#o.lingerMs });
     applyConnectSecurity(sub, this.#o.security);
     if (this.#o.limitFrames === true) {
-      applyPeerLimits(sub);
+      applyPeerLimits(sub, this.#o.maxMessageBytes);
       watchPeerLink(sub, source.publisher, () => this.#bad('subscriber', OVER_LIMIT));
     }
     for (const s of this.#o.subtrees) sub.subscribe(s);
@@ -264,7 +202,7 @@ export class Follower {
           if (first === 'closed') return 'closed';
           if (first === 'silent') {
             this.#stats.snapshotTimeouts += 1;
-            this.#onReplyTimeout?.(); // the snapshot request ends as timed out
+            this.#request?.timeout(); // the snapshot request ends as timed out
             await request;
             return 'silent';
           }
@@ -317,7 +255,7 @@ export class Follower {
   }
 
   #bad(socket: 'subscriber' | 'snapshot', reason: string): void {
-    this.#stats.badMessages += 1;
+    this.#stats.malformed += 1;
     this.#o.onBadMessage?.(socket, reason);
   }
 
@@ -368,7 +306,7 @@ export class Follower {
     }
   }
 
-  async #receive(socket: zmq.Subscriber | zmq.Dealer): Promise<Message | 'closed'> {
+  async #receive(socket: zmq.Subscriber): Promise<Message | 'closed'> {
     try {
       return await socket.receive();
     } catch (err) {
@@ -377,65 +315,27 @@ export class Follower {
     }
   }
 
+  /** Ask `source` for a snapshot; no reply for serverTtlMs (between replies) is a timeout. */
   async #snapshot(index: number, source: ReplicaSource): Promise<SnapshotResult> {
-    const dealer = new zmq.Dealer({ linger: 0 });
-    applyConnectSecurity(dealer, this.#o.security);
-    let timedOut = false;
-    const abandon = (): void => {
-      timedOut = true;
-      dealer.close();
-    };
-    if (this.#o.limitFrames === true) {
-      applyPeerLimits(dealer);
-      // the rest of this snapshot went with the connection: start over
-      const dropped = (): void => {
-        this.#bad('snapshot', OVER_LIMIT);
-        abandon();
-      };
-      watchPeerLink(dealer, source.snapshot, dropped, false);
-    }
-    this.#dealer = dealer;
-    dealer.connect(source.snapshot);
-    this.#onReplyTimeout = abandon;
+    if (this.#closed) return 'closed';
+    const request = new SnapshotRequest(source.snapshot, this.#cursor.followsAll ? [''] : this.#o.subtrees, {
+      security: this.#o.security,
+      limitFrames: this.#o.limitFrames,
+      maxMessageBytes: this.#o.maxMessageBytes,
+      onReply: () => {
+        this.#reply.seen(index);
+        this.#liveness.seen(index);
+      },
+      onBadMessage: (reason) => this.#bad('snapshot', reason),
+    });
+    this.#request = request;
     this.#reply.seen(index); // the wait for a reply starts now
-    const entries = new Map<string, KvMsg>();
-    // Each subtree's KTHXBAI carries the server's sequence at that moment; the stream is applied
-    // from the lowest of them, so nothing published between two subtree snapshots is skipped.
-    let sequence: bigint | undefined;
-    const subtrees = this.#cursor.followsAll ? [''] : this.#o.subtrees;
     try {
-      for (const subtree of subtrees) {
-        await dealer.send(encodeIcanhaz(subtree));
-        for (;;) {
-          const frames = await this.#receive(dealer);
-          if (frames === 'closed') return timedOut && !this.#closed ? 'timeout' : 'closed';
-          this.#reply.seen(index);
-          this.#liveness.seen(index);
-          let msg: KvMsg;
-          try {
-            msg = decodeKvMsg(frames);
-          } catch (err) {
-            this.#bad('snapshot', toError(err).message);
-            continue;
-          }
-          if (msg.key === 'KTHXBAI') {
-            if (sequence === undefined || msg.sequence < sequence) sequence = msg.sequence;
-            break;
-          }
-          if (msg.body.length > 0) entries.set(msg.key, msg);
-        }
-      }
-    } catch (err) {
-      if (this.#closed) return 'closed';
-      if (timedOut) return 'timeout';
-      throw err;
+      return await request.result;
     } finally {
-      this.#onReplyTimeout = undefined;
+      this.#request = undefined;
       this.#reply.delete(index);
-      this.#dealer = undefined;
-      dealer.close();
     }
-    return { entries: [...entries.values()], sequence: sequence ?? 0n };
   }
 
   /** Stop the loop and close its sockets; resolves once the loop has ended. Idempotent. */
@@ -445,7 +345,7 @@ export class Follower {
     this.#liveness.stop();
     this.#reply.stop();
     this.#sub?.close();
-    this.#dealer?.close();
+    this.#request?.close();
     this.#wakeBackoff?.();
     this.#markSynced();
     await this.#loop;

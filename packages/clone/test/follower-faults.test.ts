@@ -55,7 +55,7 @@ describe('snapshot request timing', () => {
   it('asks for the snapshot at once, without waiting for a first message (a passive publishes nothing)', async () => {
     const silent = await rawServer({ sequence: 7n }); // answers snapshots, publishes nothing
     const ttl = 20_000;
-    const c = track(new CloneClient({ servers: [silent.address], serverTtlMs: ttl }));
+    const c = track(new CloneClient({ servers: [silent.address], peerTtlMs: ttl }));
     let timer: NodeJS.Timeout | undefined;
     const tooLate = new Promise<'waited'>((resolve) => (timer = setTimeout(() => resolve('waited'), ttl / 2)));
     const outcome = await Promise.race([c.start().then(() => 'started' as const), tooLate]);
@@ -64,7 +64,7 @@ describe('snapshot request timing', () => {
     expect(c.sequence).toBe(7n);
   });
 
-  it('a new client whose first server is dead reaches the second after one serverTtlMs, not two', async () => {
+  it('a new client whose first server is dead reaches the second after one peerTtlMs, not two', async () => {
     const live = track(new CloneServer({ hugzIntervalMs: 50 }));
     await live.start();
     const dead = {
@@ -73,13 +73,13 @@ describe('snapshot request timing', () => {
       collector: ipcEndpoint('dead-col'),
     };
     const ttl = 3000;
-    const c = track(new CloneClient({ servers: [dead, { ...live.endpoints }], serverTtlMs: ttl }));
+    const c = track(new CloneClient({ servers: [dead, { ...live.endpoints }], peerTtlMs: ttl }));
     const started = Date.now();
     await c.start();
     const took = Date.now() - started;
     expect(c.currentServer).toBe(1);
     expect(c.stats.snapshotTimeouts).toBe(1);
-    // one serverTtlMs for the dead server, then the live one answers (the old loop took two)
+    // one peerTtlMs for the dead server, then the live one answers (the old loop took two)
     expect(took).toBeLessThan(2 * ttl);
   });
 });
@@ -88,7 +88,7 @@ describe('resync', () => {
   it('backs off when every snapshot is followed by a gap at once (no resync storm)', async () => {
     // KTHXBAI says 5, every HUGZ says 10: each snapshot is out of date on arrival
     const behind = await rawServer({ sequence: 5n, hugz: 10n, hugzMs: 10 });
-    const c = track(new CloneClient({ servers: [behind.address], serverTtlMs: 5000 }));
+    const c = track(new CloneClient({ servers: [behind.address], peerTtlMs: 5000 }));
     await c.start();
     const from = behind.requests.length;
     await new Promise((r) => setTimeout(r, 2000));

@@ -32,7 +32,7 @@ describe('Clone lifecycle', () => {
       expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
     );
     expect(() => new CloneClient({ servers: [] })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
-    expect(() => new CloneClient({ servers: ['tcp://127.0.0.1:1'], serverTtlMs: -1 })).toThrow(
+    expect(() => new CloneClient({ servers: ['tcp://127.0.0.1:1'], peerTtlMs: -1 })).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
     );
   });
@@ -48,7 +48,7 @@ describe('Clone lifecycle', () => {
     expect(client.running).toBe(true);
     await client.close();
     expect(await feed).toEqual([
-      { type: 'connected', server: server.endpoints.snapshot },
+      { type: 'connected', peer: server.endpoints.snapshot },
       { type: 'started' },
       { type: 'closed' },
     ]);
@@ -58,10 +58,10 @@ describe('Clone lifecycle', () => {
 
   it('start({ timeoutMs }) with no server answering: TimeoutError, and the client is closed with it', async () => {
     const nowhere = { snapshot: ipcEndpoint('s'), publisher: ipcEndpoint('p'), collector: ipcEndpoint('c') };
-    const client = new CloneClient({ servers: [nowhere], serverTtlMs: 60_000 });
+    const client = new CloneClient({ servers: [nowhere], peerTtlMs: 60_000 });
     const failure = await client.start({ timeoutMs: 200 }).catch((err: unknown) => err);
     expect(failure).toMatchObject({ name: 'TimeoutError', code: 'ERR_TIMEOUT' });
-    expect(String(failure)).toContain('timeoutMs=200');
+    expect(String(failure)).toContain('200 ms (timeoutMs)');
     expect(await client.closed()).toBe(failure);
     await expect(client.commit('/k', 'v')).rejects.toMatchObject({ code: 'ERR_CLOSED' });
 
@@ -110,14 +110,15 @@ describe('Clone lifecycle', () => {
   it('commit(): a per-call timeoutMs gives TimeoutError, a signal gives AbortError, close gives ClosedError', async () => {
     const server = track(new CloneServer({ hugzIntervalMs: 100 }));
     await server.start();
-    const client = track(new CloneClient({ servers: [{ ...server.endpoints }], commitTimeoutMs: 60_000 }));
+    const client = track(new CloneClient({ servers: [{ ...server.endpoints }], timeoutMs: 60_000 }));
     await client.start();
     expect(await client.commit('/k', 'v', { timeoutMs: 10_000 })).toBe(1n);
     await server.close();
 
     const late = await client.commit('/k', 'late', { timeoutMs: 100 }).catch((err: unknown) => err);
     expect(late).toMatchObject({ name: 'TimeoutError', code: 'ERR_TIMEOUT' });
-    expect(String(late)).toContain('timeoutMs=100');
+    expect(late).toMatchObject({ attempts: 1 });
+    expect(String(late)).toContain('100 ms (timeoutMs)');
 
     const controller = new AbortController();
     const aborted = client.commit('/k', 'aborted', { signal: controller.signal });

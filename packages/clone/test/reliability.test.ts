@@ -12,7 +12,8 @@ import * as zmq from 'zeromq';
 import { describe, expect, it, vi } from 'vitest';
 
 vi.setConfig({ testTimeout: 60_000 }); // pairs and large snapshots, on a loaded 2-core machine
-import { CloneClient, type CloneChange, type CloneClientStatus } from '../src/client.js';
+import { CloneClient } from '../src/client.js';
+import type { CloneChange, CloneClientStatus } from '../src/client-options.js';
 import { WatchOverflowError } from '../src/errors.js';
 import { decodeKvMsg, encodeIcanhaz, encodeKvMsg, newUuid, type KvMsg } from '../src/kvmsg.js';
 import { CloneServer, type CloneServerOptions, type CloneServerStatus } from '../src/server.js';
@@ -34,9 +35,9 @@ async function server(options: CloneServerOptions = {}): Promise<CloneServer> {
 
 async function client(
   servers: CloneServer['endpoints'][],
-  options: { subtrees?: string[]; serverTtlMs?: number } = {},
+  options: { subtrees?: string[]; peerTtlMs?: number } = {},
 ): Promise<CloneClient> {
-  const c = track(new CloneClient({ servers: servers.map((e) => ({ ...e })), serverTtlMs: 2000, ...options }));
+  const c = track(new CloneClient({ servers: servers.map((e) => ({ ...e })), peerTtlMs: 2000, ...options }));
   await c.start();
   return c;
 }
@@ -82,7 +83,7 @@ describe('gap detection', () => {
     await eventually(() => lossy.sequence === 10n && lossy.size === 10, { what: 'lossy client converged' });
     expect(dropped).toBe(1);
     expect(lossy.stats.gaps).toBeGreaterThanOrEqual(1);
-    expect(seen[0]).toEqual({ type: 'resync', server: s.endpoints.snapshot, reason: 'gap' });
+    expect(seen[0]).toEqual({ type: 'resync', peer: s.endpoints.snapshot, reason: 'gap' });
     expect(seen.filter((e) => e.type !== 'resync')).toEqual([]); // no failover, no dead server
     expect(lossy.entries().sort()).toEqual(writer.entries().sort());
   });
@@ -95,7 +96,7 @@ describe('gap detection', () => {
     const writer = await client([s.endpoints]);
     await writer.commit('/only', 'x');
     await eventually(() => lossy.get('/only')?.toString() === 'x', { what: 'resync after HUGZ' });
-    expect(seen[0]).toEqual({ type: 'resync', server: s.endpoints.snapshot, reason: 'hugz' });
+    expect(seen[0]).toEqual({ type: 'resync', peer: s.endpoints.snapshot, reason: 'silent' });
   });
 });
 
@@ -128,7 +129,7 @@ describe('journal (dataDir)', () => {
     const dataDir = tempDir();
     const first = new CloneServer({ ...FAST, dataDir });
     await first.start();
-    const writer = new CloneClient({ servers: [{ ...first.endpoints }], serverTtlMs: 500 });
+    const writer = new CloneClient({ servers: [{ ...first.endpoints }], peerTtlMs: 500 });
     await writer.start();
     for (let i = 0; i < 100; i += 1) await writer.commit(`/k/${i % 40}`, `v${i}`);
     await writer.commit('/k/3', '');
@@ -224,9 +225,9 @@ describe('Binary Star pair', () => {
     expect(after).toBeGreaterThan(before);
     const [primaryAt, backupAt] = [addresses[0]?.snapshot, addresses[1]?.snapshot];
     expect(c1Seen.filter((e) => e.type !== 'resync').slice(0, 3)).toEqual([
-      { type: 'server-dead', server: primaryAt, silentMs: expect.any(Number) as unknown },
+      { type: 'disconnected', peer: primaryAt, reason: 'silent', silentMs: expect.any(Number) as unknown },
       { type: 'failover', from: primaryAt, to: backupAt },
-      { type: 'connected', server: backupAt },
+      { type: 'connected', peer: backupAt },
     ]);
     // the backup saw its peer go quiet, then took over
     expect(bSeen.filter((e) => e.type === 'role')).toEqual([

@@ -38,7 +38,7 @@ async function server(options: CloneServerOptions = {}): Promise<CloneServer> {
 }
 
 async function client(s: CloneServer, commitTimeoutMs = 10_000): Promise<CloneClient> {
-  const c = track(new CloneClient({ servers: [{ ...s.endpoints }], serverTtlMs: 2000, commitTimeoutMs }));
+  const c = track(new CloneClient({ servers: [{ ...s.endpoints }], peerTtlMs: 2000, timeoutMs: commitTimeoutMs }));
   await c.start();
   return c;
 }
@@ -137,7 +137,7 @@ describe('a passive whose journal fails', () => {
       }),
     );
     await p.start();
-    const writer = track(new CloneClient({ servers: [{ ...p.endpoints }], serverTtlMs: 2000 }));
+    const writer = track(new CloneClient({ servers: [{ ...p.endpoints }], peerTtlMs: 2000 }));
     await writer.start();
     await before?.(p);
     for (let i = 0; i < 5; i += 1) await writer.commit(`/before/${i}`, `v${i}`);
@@ -244,7 +244,7 @@ async function proxiedPair(): Promise<{ p: CloneServer; b: CloneServer; link: Tc
 }
 
 async function pairClient(servers: CloneServer[]): Promise<CloneClient> {
-  const c = track(new CloneClient({ servers: servers.map((s) => ({ ...s.endpoints })), serverTtlMs: 1000 }));
+  const c = track(new CloneClient({ servers: servers.map((s) => ({ ...s.endpoints })), peerTtlMs: 1000 }));
   await c.start();
   return c;
 }
@@ -309,7 +309,7 @@ describe('pending replay on failover', () => {
     const late = track(
       new CloneClient({
         servers: [{ ...p.endpoints }, { ...b.endpoints, collector: link.endpoint }],
-        serverTtlMs: 1000,
+        peerTtlMs: 1000,
       }),
     );
     const prompt = await pairClient([p, b]);
@@ -419,7 +419,7 @@ describe('split brain', () => {
     const b = make('backup', tempDir());
     await Promise.all([p.start(), b.start()]);
     await eventually(() => p.role === 'active' && b.role === 'passive', { what: 'pair settled' });
-    const c = track(new CloneClient({ servers: [pEp, bEp], serverTtlMs: 1000 }));
+    const c = track(new CloneClient({ servers: [pEp, bEp], peerTtlMs: 1000 }));
     await c.start();
     for (let i = 0; i < 20; i += 1) await c.commit(`/map/${i}`, `v${i}`);
     await eventually(() => b.sequence === p.sequence, { what: 'backup caught up' });
@@ -435,7 +435,7 @@ describe('split brain', () => {
     const p2Dir = tempDir();
     const p2 = make('primary', p2Dir);
     await p2.start();
-    const lone = track(new CloneClient({ servers: [pEp], serverTtlMs: 1000 }));
+    const lone = track(new CloneClient({ servers: [pEp], peerTtlMs: 1000 }));
     await lone.start();
     expect(p2.role).toBe('active');
     await lone.commit('/primary-side', 'acknowledged too');

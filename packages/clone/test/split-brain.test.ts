@@ -114,14 +114,14 @@ describe('split brain', () => {
     const [pEvents, bEvents] = [splitBrains(p), splitBrains(b)];
     await Promise.all([p.start(), b.start()]);
     await eventually(() => p.role === 'active' && b.role === 'passive', { what: 'pair settled' });
-    const onP = track(new CloneClient({ servers: [endpoints.primary], serverTtlMs: 1000 }));
+    const onP = track(new CloneClient({ servers: [endpoints.primary], peerTtlMs: 1000 }));
     await onP.start();
     for (let i = 0; i < 5; i += 1) await onP.commit(`/base/${i}`, `v${i}`);
     await eventually(() => b.sequence === p.sequence, { what: 'backup caught up' });
 
     // every link between the servers cut; a client that reaches only the backup votes it active
     cut(every(links));
-    const onB = track(new CloneClient({ servers: [endpoints.backup], serverTtlMs: 1000 }));
+    const onB = track(new CloneClient({ servers: [endpoints.backup], peerTtlMs: 1000 }));
     await onB.start();
     expect(b.role).toBe('active');
     // both sides take writes, the backup more
@@ -151,7 +151,7 @@ describe('split brain', () => {
     expect(pEvents[0]?.sequence).toBe(bEvents[0]?.peerSequence);
     expect(pEvents[0]?.peerSequence).toBe(bEvents[0]?.sequence);
     // and nothing acknowledged on either side is lost
-    const reader = track(new CloneClient({ servers: [endpoints.backup], serverTtlMs: 1000 }));
+    const reader = track(new CloneClient({ servers: [endpoints.backup], peerTtlMs: 1000 }));
     await reader.start();
     for (let i = 0; i < 5; i += 1) expect(reader.get(`/base/${i}`)?.toString()).toBe(`v${i}`);
     for (let i = 0; i < 3; i += 1) expect(reader.get(`/p/${i}`)?.toString()).toBe(`p${i}`);
@@ -165,13 +165,13 @@ describe('split brain', () => {
     const b = make('backup');
     await Promise.all([p.start(), b.start()]);
     await eventually(() => p.role === 'active' && b.role === 'passive', { what: 'pair settled' });
-    const onP = track(new CloneClient({ servers: [endpoints.primary], serverTtlMs: 1000 }));
+    const onP = track(new CloneClient({ servers: [endpoints.primary], peerTtlMs: 1000 }));
     await onP.start();
     await onP.commit('/base', 'x');
     await eventually(() => b.sequence === p.sequence, { what: 'backup caught up' });
 
     cut(every(links));
-    const onB = track(new CloneClient({ servers: [endpoints.backup], serverTtlMs: 1000 }));
+    const onB = track(new CloneClient({ servers: [endpoints.backup], peerTtlMs: 1000 }));
     await onB.start();
     // the primary sequences 12 keys in its term, more than maxPending; the backup more still
     for (let i = 0; i < 12; i += 1) await onP.commit(`/p/${i}`, `p${i}`);

@@ -150,7 +150,7 @@ async function rawFanout(updates: number, subscribers: number, bodyBytes: number
  * /fill/ updates out before they reach it.
  */
 async function fill(address: string, keys: number, body: Buffer, ctx: BenchContext): Promise<number> {
-  const writer = new CloneClient({ servers: [address], subtrees: ['/fill-mark/'], commitTimeoutMs: 10_000 });
+  const writer = new CloneClient({ servers: [address], subtrees: ['/fill-mark/'], timeoutMs: 10_000 });
   let retries = 0;
   try {
     await writer.start();

@@ -93,13 +93,13 @@ function cloneOptions(command: Command): Command {
       '--timeout-ms <ms>',
       'wait this long for the snapshot, and for the sequence of a set or del',
       intFlag(1, 3_600_000),
-      cloneClientDefaults.commitTimeoutMs,
+      cloneClientDefaults.timeoutMs,
     )
     .option(
       '--server-ttl-ms <ms>',
       'a server silent this long is presumed dead (then the next of a pair is tried)',
       intFlag(1, 3_600_000),
-      cloneClientDefaults.serverTtlMs,
+      cloneClientDefaults.peerTtlMs,
     );
   return curveOptions(clientLogOptions(command));
 }
@@ -212,8 +212,8 @@ function openClient(command: string, flags: CloneFlags, subtree: string): { clie
   const client = new CloneClient({
     servers,
     subtrees: [subtree],
-    serverTtlMs: flags.serverTtlMs,
-    commitTimeoutMs: flags.timeoutMs,
+    peerTtlMs: flags.serverTtlMs,
+    timeoutMs: flags.timeoutMs,
     security: clientSecurityFromFlags(`zpat clone ${command}`, flags),
     logger,
   });
@@ -303,6 +303,7 @@ async function watch(prefix: string, flags: WatchFlags): Promise<number> {
     }
     return 0;
   } catch (err) {
+    if (stop.signal.aborted) return 0; // SIGINT/SIGTERM: the watch() iterator rejects with AbortError
     return report('zpat clone watch', err);
   } finally {
     process.off('SIGINT', onSignal);

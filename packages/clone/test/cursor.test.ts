@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ReplicaCursor } from './cursor.js';
-import type { KvMsg } from './kvmsg.js';
+import { ReplicaCursor } from '../src/cursor.js';
+import type { KvMsg } from '../src/kvmsg.js';
 
 const update = (key: string, sequence: bigint): KvMsg => ({
   key,
