@@ -1,0 +1,166 @@
+/** What a `CloneServer` reports: its role, its status events, its health and its counters. */
+import type { ServerDeadStatus } from '@zpatterns/core';
+import type { ResyncReason } from './cursor.js';
+
+/** Where a server stands. A lone server is always `active`. */
+export type CloneServerRole = 'active' | 'passive' | 'deciding';
+
+/** `ok`, or why not. */
+export type CloneServerHealth = { ok: true } | { ok: false; reason: string };
+
+/** Counters of one `CloneServer`, from its start. */
+export interface CloneServerStats {
+  /** Client updates sequenced and published by this server. */
+  updates: number;
+  /** Snapshot requests (ICANHAZ?) received and accepted by the vote. */
+  snapshots: number;
+  /** Snapshots abandoned because the client stopped reading or vanished. */
+  snapshotsAborted: number;
+  /** Snapshot requests that waited for one of the `maxConcurrentSnapshots` slots. */
+  snapshotsQueued: number;
+  /**
+   * Snapshot requests dropped because the wait queue was full, or because the same client (the
+   * same connection) already has one running or waiting (the client asks again).
+   */
+  snapshotsRefused: number;
+  /** Keys deleted because their TTL ran out (active only). */
+  expired: number;
+  /**
+   * Malformed messages on any socket, dropped and logged: the public ports, and the links to the
+   * peer (HUGZ watch, and a passive's update stream and snapshot), where a connection libzmq
+   * closed over a frame past the size limit counts one too (the link is reopened).
+   */
+  badMessages: number;
+  /** Snapshot requests dropped because the Binary Star vote went against us. */
+  votesRejected: number;
+  /** Passive: updates applied from the active. */
+  replicated: number;
+  /** Passive: client updates refused because the pending list was full. */
+  pendingRefused: number;
+  /** Passive: pending updates dropped because the live active never published them. */
+  pendingExpired: number;
+  /** Passive: pending updates dropped by a resync (the snapshot cannot say whether they were sequenced). */
+  pendingDropped: number;
+  /** Split brains seen (both servers active). */
+  splitBrains: number;
+  /** Updates this server sequenced while active that it handed to the winner after losing a split brain. */
+  splitBrainHandedOver: number;
+  /** Client updates dropped because this server had already sequenced their UUID. */
+  duplicates: number;
+  /** Pending updates published on becoming active. */
+  replayed: number;
+  /** Journal batches committed. */
+  commits: number;
+  /**
+   * Journal writes that failed. An active's batch is then neither applied nor published; a
+   * passive's (applied already) is written by the next write, which replaces the journal whole.
+   */
+  journalFailures: number;
+}
+
+/** Every counter at zero. */
+export function zeroStats(): CloneServerStats {
+  return {
+    updates: 0,
+    snapshots: 0,
+    snapshotsAborted: 0,
+    snapshotsQueued: 0,
+    snapshotsRefused: 0,
+    expired: 0,
+    badMessages: 0,
+    votesRejected: 0,
+    replicated: 0,
+    pendingRefused: 0,
+    pendingExpired: 0,
+    pendingDropped: 0,
+    splitBrains: 0,
+    splitBrainHandedOver: 0,
+    duplicates: 0,
+    replayed: 0,
+    commits: 0,
+    journalFailures: 0,
+  };
+}
+
+/**
+ * What `server.status()` yields besides `started` and `closed`. A passive server also reports
+ * how it follows its active peer (`server` is the peer's snapshot endpoint): `server-dead` when
+ * the peer has been silent for `peerTtlMs` (the passive then asks it again).
+ */
+export type CloneServerStatus =
+  | {
+      /** The server's role changed: a pair decided, failed over, or resolved a split brain. */
+      readonly type: 'role';
+      /** The role before. */
+      readonly from: CloneServerRole;
+      /** The role now. */
+      readonly to: CloneServerRole;
+    }
+  | {
+      /**
+       * Both servers of the pair were active; the data decided which one stays. Reported once
+       * per split brain, when decided: both sides froze their sequence and exchanged it.
+       */
+      readonly type: 'split-brain';
+      /** Whether this server stays active (the other steps down and hands its updates over). */
+      readonly stays: boolean;
+      /** This server's sequence, frozen when it saw the split brain. */
+      readonly sequence: bigint;
+      /** The peer's, as it answered (frozen too); undefined when it stopped being active first. */
+      readonly peerSequence: bigint | undefined;
+    }
+  | {
+      /** `health` turned false: a journal commit or the passive's replica loop failed. */
+      readonly type: 'unhealthy';
+      /** Which and why, as in `health.reason`. */
+      readonly reason: string;
+    }
+  | {
+      /** `health` turned true again: the journal takes writes again (and nothing else is wrong). */
+      readonly type: 'healthy';
+    }
+  | ServerDeadStatus
+  | {
+      /** Passive: a snapshot of the active peer is applied and the passive follows its stream. */
+      readonly type: 'connected';
+      /** The peer's snapshot endpoint. */
+      readonly server: string;
+    }
+  | {
+      /** Passive: the replica of the peer takes a new snapshot (see `CloneClientStatus`). */
+      readonly type: 'resync';
+      /** The peer's snapshot endpoint. */
+      readonly server: string;
+      /** Why: `gap`, `hugz` or `restart`. */
+      readonly reason: ResyncReason;
+    };
+
+/** What can make a server unhealthy. */
+export type FaultSource = 'replica' | 'journal';
+
+/**
+ * The server's faults by source: healthy when there are none. `fail` and `recover` say when the
+ * whole changed, so that the server reports `unhealthy` and `healthy` once each.
+ */
+export class ServerHealth {
+  readonly #faults = new Map<FaultSource, string>();
+
+  get state(): CloneServerHealth {
+    const [reason] = this.#faults.values();
+    return reason === undefined ? { ok: true } : { ok: false, reason };
+  }
+
+  /** Record a fault; returns the reason, and whether the server was healthy until now. */
+  fail(source: FaultSource, err: Error): { reason: string; wasOk: boolean } {
+    const wasOk = this.#faults.size === 0;
+    const reason = `${source}: ${err.message}`;
+    this.#faults.set(source, reason);
+    return { reason, wasOk };
+  }
+
+  /** Clear a fault: undefined if there was none, else whether the server is healthy now. */
+  recover(source: FaultSource): boolean | undefined {
+    if (!this.#faults.delete(source)) return undefined;
+    return this.#faults.size === 0;
+  }
+}
