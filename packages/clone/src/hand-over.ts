@@ -22,6 +22,8 @@ export interface SplitBrainSideOptions {
   peer: { snapshot: string; collector?: string | undefined };
   /** CURVE toward the peer. */
   security: SecurityOptions | undefined;
+  /** The frame limit of the links to the peer. */
+  maxMessageBytes: number;
   dataDir: string | undefined;
   clock: Clock;
   log: Logger;
@@ -59,6 +61,7 @@ export class SplitBrainSide {
       heartbeatMs: options.heartbeatMs,
       peerSnapshot: () => options.peer.snapshot,
       security: options.security,
+      maxMessageBytes: options.maxMessageBytes,
       clock: options.clock,
       log: options.log,
       sequence: () => options.sequence(),

@@ -113,11 +113,15 @@ export class PassiveRole implements ServerRole {
     if (ctx.batch.journal !== undefined) ctx.batch.append(msg);
   }
 
-  /** How the replica of the active goes, on the server's status feed. */
+  /** How the replica of the active goes, on the server's status feed (`peer`: its snapshot endpoint). */
   #onEvent(event: FollowerEvent): void {
-    const server = this.#o.peer.snapshot;
-    if (event.type === 'connected') this.#ctx.emit({ type: 'connected', server });
-    else if (event.type === 'server-dead') this.#ctx.emit({ type: 'server-dead', server, silentMs: event.silentMs });
-    else if (event.type === 'resync') this.#ctx.emit({ type: 'resync', server, reason: event.reason });
+    const peer = this.#o.peer.snapshot;
+    if (event.type === 'connected') this.#ctx.emit({ type: 'connected', peer });
+    else if (event.type === 'server-dead') {
+      this.#ctx.emit({ type: 'disconnected', peer, reason: 'silent', silentMs: event.silentMs });
+    } else if (event.type === 'resync') {
+      // the replica's `hugz` (the tail was missed, as a HUGZ showed) is the vocabulary's `silent`
+      this.#ctx.emit({ type: 'resync', peer, reason: event.reason === 'hugz' ? 'silent' : event.reason });
+    }
   }
 }

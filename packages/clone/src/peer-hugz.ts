@@ -4,7 +4,8 @@
  * exchange at that moment; see split-brain.ts).
  */
 import type { Logger, SecurityOptions } from '@zpatterns/core';
-import { applyConnectSecurity, applyPeerLimits, Channel, ProtocolError } from '@zpatterns/core';
+import { applyConnectSecurity, Channel, ProtocolError } from '@zpatterns/core';
+import { applyPeerLimits } from '@zpatterns/core/internal';
 import * as zmq from 'zeromq';
 import { decodeKvMsg, HUGZ } from './kvmsg.js';
 import { OVER_LIMIT, watchPeerLink } from './peer-link.js';
@@ -14,10 +15,10 @@ export class PeerHugzWatch {
   /** The peer's sequence as its last HUGZ showed it. */
   #sequence: bigint | undefined;
 
-  constructor(security: SecurityOptions | undefined, log: Logger) {
+  constructor(security: SecurityOptions | undefined, maxMessageBytes: number, log: Logger) {
     const watch = new zmq.Subscriber({ linger: 0 });
     applyConnectSecurity(watch, security);
-    applyPeerLimits(watch);
+    applyPeerLimits(watch, maxMessageBytes);
     watch.subscribe(HUGZ);
     this.#channel = new Channel(watch, { name: 'peer-hugz', logger: log });
   }

@@ -61,12 +61,12 @@ export class PendingUpdates {
     const id = pendingId(update);
     if (this.#consumeSeen(id)) return; // the active's copy came first
     if (this.#pending.size >= this.#max) {
-      this.#stats.pendingRefused += 1;
+      this.#stats.refused += 1;
       const now = this.#clock.now();
       if (now - this.#refusedLoggedAt > REFUSED_LOG_INTERVAL_MS) {
         this.#refusedLoggedAt = now;
         this.#log.warn(
-          { pending: this.#pending.size, refused: this.#stats.pendingRefused },
+          { pending: this.#pending.size, refused: this.#stats.refused },
           'pending list full: client update refused',
         );
       }

@@ -1,6 +1,6 @@
 /** The options of a `CloneServer`, their defaults and their validation. */
-import type { Clock, Logger, SecurityOptions } from '@zpatterns/core';
-import { definedOnly, InvalidArgumentError } from '@zpatterns/core';
+import type { Clock, Logger, OptionRule, ResolvedOptions, SecurityOptions } from '@zpatterns/core';
+import { DEFAULT_MAX_MESSAGE_BYTES, invalidOption, resolveOptions, rules } from '@zpatterns/core';
 import type { BStarRole } from '@zpatterns/bstar';
 import type { CloneServerAddress } from './address.js';
 
@@ -20,7 +20,7 @@ export interface ClonePairOptions {
    */
   peer: string | (Omit<CloneServerAddress, 'collector'> & { collector?: string; hugz?: string });
   /** Binary Star heartbeat; the peer is dead after two. @default 1000 */
-  heartbeatMs?: number;
+  heartbeatIntervalMs?: number | undefined;
 }
 
 /** The peer of a pair as endpoints (its collector and HUGZ publisher optional). */
@@ -28,16 +28,16 @@ export type ClonePeerAddress = Exclude<ClonePairOptions['peer'], string>;
 
 /** Options of `new CloneServer(options)`; `cloneServerDefaults` holds the defaults. */
 export interface CloneServerOptions {
-  /** Snapshot ROUTER endpoint (port P). @default `tcp://127.0.0.1:*` */
-  snapshotEndpoint?: string;
-  /** Update PUB endpoint (P+1). @default `tcp://127.0.0.1:*` */
-  publisherEndpoint?: string;
-  /** Collector SUB endpoint (P+2). @default `tcp://127.0.0.1:*` */
-  collectorEndpoint?: string;
-  /** HUGZ interval. @default 1000 */
-  hugzIntervalMs?: number;
+  /** Snapshot ROUTER endpoint to bind (port P). @default `tcp://127.0.0.1:*` */
+  snapshotBind?: string | undefined;
+  /** Update PUB endpoint to bind (P+1). @default `tcp://127.0.0.1:*` */
+  publisherBind?: string | undefined;
+  /** Collector SUB endpoint to bind (P+2). @default `tcp://127.0.0.1:*` */
+  collectorBind?: string | undefined;
+  /** HUGZ (the server's heartbeat) interval. @default 1000 */
+  heartbeatIntervalMs?: number | undefined;
   /** TTL flush interval. @default 1000 */
-  flushIntervalMs?: number;
+  flushIntervalMs?: number | undefined;
   /** Run as one of a Binary Star pair. @default alone */
   pair?: ClonePairOptions | undefined;
   /**
@@ -46,41 +46,46 @@ export interface CloneServerOptions {
    */
   dataDir?: string | undefined;
   /** Fsync every commit (`synchronous = FULL`); else WAL with NORMAL. @default false */
-  fsync?: boolean;
+  fsync?: boolean | undefined;
   /**
    * Passive server: client updates held while not yet seen from the active. Past this, new ones
-   * are refused (counted in `pendingRefused`). @default 100000
+   * are refused (counted in `refused`). @default 100000
    */
-  maxPending?: number;
+  maxPending?: number | undefined;
   /** Passive server: a pending update the live active has not published within this is dropped. @default 10000 */
-  pendingTtlMs?: number;
+  pendingTtlMs?: number | undefined;
   /** Passive server: how long the active may stay silent before the passive resyncs. @default 5000 */
-  peerTtlMs?: number;
+  peerTtlMs?: number | undefined;
   /** A snapshot send blocked this long (the client not reading) abandons that snapshot. @default 2000 */
-  snapshotSendTimeoutMs?: number;
+  snapshotSendTimeoutMs?: number | undefined;
   /**
    * Snapshots copied and sent at once (each holds a copy of the map); more wait their turn, up to
    * 10,000 waiting. @default 8
    */
-  maxConcurrentSnapshots?: number;
+  maxConcurrentSnapshots?: number | undefined;
   /** Socket linger. @default 0 */
-  lingerMs?: number;
+  lingerMs?: number | undefined;
+  /**
+   * Largest frame a peer may send, on the three sockets and the links to the pair's peer; libzmq
+   * drops the connection of a peer that sends a bigger one. -1: no limit. @default 16777216 (16 MiB)
+   */
+  maxMessageBytes?: number | undefined;
   /** CURVE on the three sockets (and, for a pair, on the link to the peer with the same keys). */
   security?: SecurityOptions | undefined;
   /** Time source of the HUGZ, expiry and pending timers (a `ManualClock` in tests). @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** Parent logger. @default silent */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 /**
  * The server's defaults: loopback endpoints on kernel-chosen ports, HUGZ every 1000 ms; see `CloneServerOptions`.
  */
 export const cloneServerDefaults = {
-  snapshotEndpoint: 'tcp://127.0.0.1:*',
-  publisherEndpoint: 'tcp://127.0.0.1:*',
-  collectorEndpoint: 'tcp://127.0.0.1:*',
-  hugzIntervalMs: 1000,
+  snapshotBind: 'tcp://127.0.0.1:*',
+  publisherBind: 'tcp://127.0.0.1:*',
+  collectorBind: 'tcp://127.0.0.1:*',
+  heartbeatIntervalMs: 1000,
   flushIntervalMs: 1000,
   maxPending: 100_000,
   pendingTtlMs: 10_000,
@@ -88,6 +93,7 @@ export const cloneServerDefaults = {
   snapshotSendTimeoutMs: 2000,
   maxConcurrentSnapshots: 8,
   lingerMs: 0,
+  maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
   fsync: false,
 } as const;
 
@@ -95,33 +101,43 @@ export const cloneServerDefaults = {
 export function portEndpoints(
   port: number,
   host = '127.0.0.1',
-): Pick<Required<CloneServerOptions>, 'snapshotEndpoint' | 'publisherEndpoint' | 'collectorEndpoint'> {
+): { snapshotBind: string; publisherBind: string; collectorBind: string } {
   return {
-    snapshotEndpoint: `tcp://${host}:${port}`,
-    publisherEndpoint: `tcp://${host}:${port + 1}`,
-    collectorEndpoint: `tcp://${host}:${port + 2}`,
+    snapshotBind: `tcp://${host}:${port}`,
+    publisherBind: `tcp://${host}:${port + 1}`,
+    collectorBind: `tcp://${host}:${port + 2}`,
   };
 }
 
-/** The options with every default filled in (the objects, clock and logger aside). */
-export type ResolvedServerOptions = Required<
-  Omit<CloneServerOptions, 'clock' | 'logger' | 'pair' | 'dataDir' | 'security'>
->;
+/** The options with every default filled in. */
+export type ResolvedServerOptions = ResolvedOptions<CloneServerOptions, typeof cloneServerDefaults>;
 
-/** Fill in the defaults and check every number; throws `InvalidArgumentError`. */
-export function resolveServerOptions(options: CloneServerOptions): ResolvedServerOptions {
-  const o: ResolvedServerOptions = { ...cloneServerDefaults, ...definedOnly(options) };
-  for (const name of [
-    'hugzIntervalMs',
-    'flushIntervalMs',
-    'maxPending',
-    'pendingTtlMs',
-    'peerTtlMs',
-    'snapshotSendTimeoutMs',
-    'maxConcurrentSnapshots',
-  ] as const) {
-    if (!(o[name] > 0)) throw new InvalidArgumentError(`clone server: ${name} must be > 0, got ${o[name]}`);
+/** libzmq's frame limit: whole bytes, at least 1, or -1 for none. */
+const frameLimit: OptionRule = {
+  must: 'a whole number of bytes >= 1, or -1',
+  test: (v) => v === -1 || rules.positiveInteger.test(v),
+};
+
+/** Fill in the defaults and check every value; throws `InvalidArgumentError`. */
+export function resolveServerOptions(options: CloneServerOptions | undefined): ResolvedServerOptions {
+  const o = resolveOptions('CloneServer', options, cloneServerDefaults, {
+    snapshotBind: rules.nonEmptyString,
+    publisherBind: rules.nonEmptyString,
+    collectorBind: rules.nonEmptyString,
+    heartbeatIntervalMs: rules.positive,
+    flushIntervalMs: rules.positive,
+    maxPending: rules.positiveInteger,
+    pendingTtlMs: rules.positive,
+    peerTtlMs: rules.positive,
+    snapshotSendTimeoutMs: rules.positive,
+    maxConcurrentSnapshots: rules.positiveInteger,
+    lingerMs: rules.nonNegative,
+    maxMessageBytes: frameLimit,
+    fsync: rules.boolean,
+  });
+  const heartbeat = o.pair?.heartbeatIntervalMs;
+  if (heartbeat !== undefined && !rules.positive.test(heartbeat)) {
+    throw invalidOption('CloneServer', 'pair.heartbeatIntervalMs', rules.positive.must, heartbeat);
   }
-  if (!(o.lingerMs >= 0)) throw new InvalidArgumentError('clone server: lingerMs must be >= 0');
   return o;
 }

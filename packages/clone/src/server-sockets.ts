@@ -15,8 +15,7 @@ export class ServerSockets {
   readonly snapshot: Channel<zmq.Router>;
   readonly publisher: Channel<zmq.Publisher>;
   readonly collector: Channel<zmq.Subscriber>;
-  /** As bound (a `*` port resolved), filled in by `bind()`. */
-  readonly endpoints: CloneServerAddress = { snapshot: '', publisher: '', collector: '' };
+  #endpoints: Readonly<CloneServerAddress> | undefined;
   readonly #guards: ServerSecurity[] = [];
   #publisherGuard: ServerSecurity | undefined;
   #subscribers = 0;
@@ -35,33 +34,36 @@ export class ServerSockets {
     this.collector = new Channel(collector, { name: 'collector', logger: log });
   }
 
+  /** As bound (a `*` port resolved); undefined until `bind()` has resolved. */
+  get endpoints(): Readonly<CloneServerAddress> | undefined {
+    return this.#endpoints;
+  }
+
   /** Connections to the update publisher now: clients (and a pair's peer) that follow the stream. */
   get subscribers(): number {
     return this.#publisherGuard?.peers ?? this.#subscribers;
   }
 
-  /** Apply `security`, bind the three endpoints and resolve `endpoints`. */
-  async bind(
-    o: Pick<ResolvedServerOptions, 'snapshotEndpoint' | 'publisherEndpoint' | 'collectorEndpoint'>,
-    security: SecurityOptions | undefined,
-    logger: Logger | undefined,
-  ): Promise<void> {
+  /** Apply `security` and the frame limit, bind the three endpoints and resolve `endpoints`. */
+  async bind(o: ResolvedServerOptions, security: SecurityOptions | undefined): Promise<void> {
     const router = this.snapshot.socket;
     const publisher = this.publisher.socket;
     const collector = this.collector.socket;
     for (const socket of [router, publisher, collector]) {
-      const guard = applyBindSecurity(socket, security, logger);
+      const guard = applyBindSecurity(socket, security, o.logger, o.maxMessageBytes);
       if (guard !== undefined) this.#guards.push(guard);
       if (socket === publisher) this.#publisherGuard = guard;
     }
     if (this.#publisherGuard === undefined) void this.#countSubscribers(publisher);
     await Promise.all(this.#guards.map((g) => g.ready()));
-    await router.bind(o.snapshotEndpoint);
-    await publisher.bind(o.publisherEndpoint);
-    await collector.bind(o.collectorEndpoint);
-    this.endpoints.snapshot = router.lastEndpoint ?? o.snapshotEndpoint;
-    this.endpoints.publisher = publisher.lastEndpoint ?? o.publisherEndpoint;
-    this.endpoints.collector = collector.lastEndpoint ?? o.collectorEndpoint;
+    await router.bind(o.snapshotBind);
+    await publisher.bind(o.publisherBind);
+    await collector.bind(o.collectorBind);
+    this.#endpoints = {
+      snapshot: router.lastEndpoint ?? o.snapshotBind,
+      publisher: publisher.lastEndpoint ?? o.publisherBind,
+      collector: collector.lastEndpoint ?? o.collectorBind,
+    };
   }
 
   async close(): Promise<void> {

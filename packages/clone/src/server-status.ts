@@ -1,6 +1,13 @@
 /** What a `CloneServer` reports: its role, its status events, its health and its counters. */
-import type { ServerDeadStatus } from '@zpatterns/core';
-import type { ResyncReason } from './cursor.js';
+import type {
+  ConnectedEvent,
+  DisconnectedEvent,
+  HealthyEvent,
+  ResyncEvent,
+  RoleEvent,
+  SplitBrainEvent,
+  UnhealthyEvent,
+} from '@zpatterns/core';
 
 /** Where a server stands. A lone server is always `active`. */
 export type CloneServerRole = 'active' | 'passive' | 'deciding';
@@ -30,13 +37,13 @@ export interface CloneServerStats {
    * peer (HUGZ watch, and a passive's update stream and snapshot), where a connection libzmq
    * closed over a frame past the size limit counts one too (the link is reopened).
    */
-  badMessages: number;
+  malformed: number;
   /** Snapshot requests dropped because the Binary Star vote went against us. */
   votesRejected: number;
   /** Passive: updates applied from the active. */
   replicated: number;
-  /** Passive: client updates refused because the pending list was full. */
-  pendingRefused: number;
+  /** Passive (or frozen by a split brain): client updates refused because the pending list was full. */
+  refused: number;
   /** Passive: pending updates dropped because the live active never published them. */
   pendingExpired: number;
   /** Passive: pending updates dropped by a resync (the snapshot cannot say whether they were sequenced). */
@@ -67,10 +74,10 @@ export function zeroStats(): CloneServerStats {
     snapshotsQueued: 0,
     snapshotsRefused: 0,
     expired: 0,
-    badMessages: 0,
+    malformed: 0,
     votesRejected: 0,
     replicated: 0,
-    pendingRefused: 0,
+    refused: 0,
     pendingExpired: 0,
     pendingDropped: 0,
     splitBrains: 0,
@@ -83,57 +90,21 @@ export function zeroStats(): CloneServerStats {
 }
 
 /**
- * What `server.status()` yields besides `started` and `closed`. A passive server also reports
- * how it follows its active peer (`server` is the peer's snapshot endpoint): `server-dead` when
- * the peer has been silent for `peerTtlMs` (the passive then asks it again).
+ * What `server.status()` yields besides `started` and `closed`, each as core's vocabulary defines it:
+ * - `role` {from, to}: the server's role changed (`deciding`, `active`, `passive`): a pair
+ *   decided, failed over, or resolved a split brain;
+ * - `split-brain` {peer, stays, sequence, peerSequence}: both servers of the pair were active; the
+ *   data decided which one stays. Once per split brain, when decided: both sides froze their
+ *   sequence and exchanged it (`peerSequence` is absent when the peer stopped being active first);
+ * - `unhealthy` {reason, error} when a journal commit or the passive's replica loop failed, and
+ *   `healthy` once nothing is wrong again;
+ * - on a passive, how it follows its active peer (`peer` is the peer's snapshot endpoint):
+ *   `connected` when a snapshot of the peer is applied, `disconnected` {reason: 'silent',
+ *   silentMs} when the peer was silent for `peerTtlMs` (the passive asks it again), `resync`
+ *   {reason: `gap`, `silent` or `restart`} when it takes a new snapshot.
  */
 export type CloneServerStatus =
-  | {
-      /** The server's role changed: a pair decided, failed over, or resolved a split brain. */
-      readonly type: 'role';
-      /** The role before. */
-      readonly from: CloneServerRole;
-      /** The role now. */
-      readonly to: CloneServerRole;
-    }
-  | {
-      /**
-       * Both servers of the pair were active; the data decided which one stays. Reported once
-       * per split brain, when decided: both sides froze their sequence and exchanged it.
-       */
-      readonly type: 'split-brain';
-      /** Whether this server stays active (the other steps down and hands its updates over). */
-      readonly stays: boolean;
-      /** This server's sequence, frozen when it saw the split brain. */
-      readonly sequence: bigint;
-      /** The peer's, as it answered (frozen too); undefined when it stopped being active first. */
-      readonly peerSequence: bigint | undefined;
-    }
-  | {
-      /** `health` turned false: a journal commit or the passive's replica loop failed. */
-      readonly type: 'unhealthy';
-      /** Which and why, as in `health.reason`. */
-      readonly reason: string;
-    }
-  | {
-      /** `health` turned true again: the journal takes writes again (and nothing else is wrong). */
-      readonly type: 'healthy';
-    }
-  | ServerDeadStatus
-  | {
-      /** Passive: a snapshot of the active peer is applied and the passive follows its stream. */
-      readonly type: 'connected';
-      /** The peer's snapshot endpoint. */
-      readonly server: string;
-    }
-  | {
-      /** Passive: the replica of the peer takes a new snapshot (see `CloneClientStatus`). */
-      readonly type: 'resync';
-      /** The peer's snapshot endpoint. */
-      readonly server: string;
-      /** Why: `gap`, `hugz` or `restart`. */
-      readonly reason: ResyncReason;
-    };
+  RoleEvent | SplitBrainEvent | UnhealthyEvent | HealthyEvent | ConnectedEvent | DisconnectedEvent | ResyncEvent;
 
 /** What can make a server unhealthy. */
 export type FaultSource = 'replica' | 'journal';

@@ -25,13 +25,14 @@ import {
   Component,
   componentLogger,
   hex,
+  NotStartedError,
   ProtocolError,
   systemClock,
   throwIfAborted,
   toError,
-  WarningLimiter,
 } from '@zpatterns/core';
-import { BinaryStar } from '@zpatterns/bstar';
+import { WarningLimiter } from '@zpatterns/core/internal';
+import { BinaryStar, BSTAR_HEARTBEAT_MS } from '@zpatterns/bstar';
 import { ActiveRole } from './active.js';
 import { serverAddress, type CloneServerAddress } from './address.js';
 import { SplitBrainSide } from './hand-over.js';
@@ -45,12 +46,8 @@ import { PassiveRole } from './passive.js';
 import { PeerHugzWatch } from './peer-hugz.js';
 import { PendingUpdates } from './pending.js';
 import { SequencedUuids } from './sequenced.js';
-import {
-  resolveServerOptions,
-  type ClonePeerAddress,
-  type CloneServerOptions,
-  type ResolvedServerOptions,
-} from './server-options.js';
+import { resolveServerOptions, type ClonePeerAddress, type CloneServerOptions } from './server-options.js';
+import type { ResolvedServerOptions } from './server-options.js';
 import { DecidingRole, type ServerContext, type ServerRole } from './server-role.js';
 import { ServerSockets } from './server-sockets.js';
 import {
@@ -80,7 +77,6 @@ export type { CloneServerHealth, CloneServerRole, CloneServerStats, CloneServerS
  */
 export class CloneServer extends Component<CloneServerStatus> {
   readonly #o: ResolvedServerOptions;
-  readonly #options: CloneServerOptions;
   readonly #clock: Clock;
   readonly #log: Logger;
   /** Warnings about peers' bad messages: at most 10 a second (every one is counted). */
@@ -98,23 +94,19 @@ export class CloneServer extends Component<CloneServerStatus> {
   #role: ServerRole;
   /** True once `onStart` has finished: only a server that served logs its closing line. */
   #served = false;
-  /** The three endpoints as bound (a `*` port resolved), filled in by `start()`. */
-  readonly endpoints: CloneServerAddress = { snapshot: '', publisher: '', collector: '' };
-
   constructor(options: CloneServerOptions = {}) {
     super();
-    this.#options = options;
-    this.#o = resolveServerOptions(options);
-    const clock = (this.#clock = options.clock ?? systemClock);
-    const log = (this.#log = componentLogger(options.logger, { component: 'clone-server' }));
+    const o = (this.#o = resolveServerOptions(options));
+    const clock = (this.#clock = o.clock ?? systemClock);
+    const log = (this.#log = componentLogger(o.logger, { component: 'clone-server' }));
     this.#warnings = new WarningLimiter(log, clock, 10);
     const store = new KvStore();
-    const pair = options.pair;
+    const pair = o.pair;
     this.#ctx = {
       store,
       batch: new JournalBatch(store, () => this.#role.flush()),
       sequenced: new SequencedUuids(store),
-      pending: new PendingUpdates(this.#o.maxPending, clock, log, this.#stats),
+      pending: new PendingUpdates(o.maxPending, clock, log, this.#stats),
       stats: this.#stats,
       clock,
       log,
@@ -128,13 +120,15 @@ export class CloneServer extends Component<CloneServerStatus> {
     if (pair === undefined) return;
     const peer = typeof pair.peer === 'string' ? serverAddress(pair.peer) : pair.peer;
     this.#peer = peer;
-    const security = withPeerAdmitted(options.security, true);
+    const security = withPeerAdmitted(o.security, true);
+    const heartbeatIntervalMs = pair.heartbeatIntervalMs ?? BSTAR_HEARTBEAT_MS;
     const splitBrain = new SplitBrainSide({
       role: pair.role,
-      heartbeatMs: pair.heartbeatMs ?? 1000,
+      heartbeatMs: heartbeatIntervalMs,
       peer,
-      security: peerSecurity(options.security),
-      dataDir: options.dataDir,
+      security: peerSecurity(o.security),
+      maxMessageBytes: o.maxMessageBytes,
+      dataDir: o.dataDir,
       clock,
       log,
       sequence: () => store.sequence,
@@ -144,7 +138,8 @@ export class CloneServer extends Component<CloneServerStatus> {
       divergent: () => this.#active?.termSize ?? 0,
       decided: ({ stays, sequence, peerSequence }) => {
         this.#stats.splitBrains += 1;
-        this.emit({ type: 'split-brain', stays, sequence, peerSequence });
+        const peerSaid = peerSequence === undefined ? {} : { peerSequence };
+        this.emit({ type: 'split-brain', peer: peer.snapshot, stays, sequence, ...peerSaid });
       },
       handedOver: (count) => (this.#stats.splitBrainHandedOver += count),
       resume: () => this.#active?.replay(),
@@ -155,8 +150,8 @@ export class CloneServer extends Component<CloneServerStatus> {
       stateBind: pair.stateBind,
       stateConnect: pair.stateConnect,
       clock,
-      ...(pair.heartbeatMs === undefined ? {} : { heartbeatMs: pair.heartbeatMs }),
-      ...(options.logger === undefined ? {} : { logger: options.logger }),
+      heartbeatMs: heartbeatIntervalMs,
+      ...(o.logger === undefined ? {} : { logger: o.logger }),
       resolveSplitBrain: () => splitBrain.arbiter.onPeerActive(),
       ...(security === undefined ? {} : { curve: pairStateCurve(security) }),
     });
@@ -170,6 +165,16 @@ export class CloneServer extends Component<CloneServerStatus> {
   /** How many keys the map holds. */
   get size(): number {
     return this.#ctx.store.size;
+  }
+
+  /**
+   * The three endpoints as bound (a `*` port resolved); `NotStartedError` until `start()` has
+   * bound them.
+   */
+  get endpoints(): Readonly<CloneServerAddress> {
+    const endpoints = this.#sockets?.endpoints;
+    if (endpoints === undefined) throw new NotStartedError('CloneServer');
+    return endpoints;
   }
 
   /** Active (serving and sequencing), passive (following the peer) or deciding (a pair, at start). */
@@ -208,23 +213,23 @@ export class CloneServer extends Component<CloneServerStatus> {
 
   /** Load the journal, bind the three sockets, join the pair if any, and start serving. */
   protected override async onStart(signal: AbortSignal): Promise<void> {
-    if (this.#options.dataDir !== undefined) await this.#openJournal(this.#options.dataDir);
+    const o = this.#o;
+    if (o.dataDir !== undefined) await this.#openJournal(o.dataDir);
     throwIfAborted(signal);
     // Owned from here on: onClose closes them whatever fails next.
-    const sockets = (this.#sockets = new ServerSockets(this.#o, this.#log));
+    const sockets = (this.#sockets = new ServerSockets(o, this.#log));
     const bstar = this.#bstar;
     const peer = this.#peer;
-    if (bstar !== undefined) this.#peerHugz = new PeerHugzWatch(peerSecurity(this.#options.security), this.#log);
-    await sockets.bind(this.#o, withPeerAdmitted(this.#options.security, bstar !== undefined), this.#options.logger);
+    if (bstar !== undefined) this.#peerHugz = new PeerHugzWatch(peerSecurity(o.security), o.maxMessageBytes, this.#log);
+    await sockets.bind(o, withPeerAdmitted(o.security, bstar !== undefined));
     throwIfAborted(signal);
-    Object.assign(this.endpoints, sockets.endpoints);
     const snapshots = new SnapshotService({
       channel: sockets.snapshot,
       store: this.#ctx.store,
       clock: this.#clock,
       log: this.#log,
       stats: this.#stats,
-      maxConcurrent: this.#o.maxConcurrentSnapshots,
+      maxConcurrent: o.maxConcurrentSnapshots,
       closeSignal: this.closeSignal,
       flush: () => this.#role.flush(),
       bad: (err, identity) => this.#bad(err, 'snapshot', identity),
@@ -234,8 +239,7 @@ export class CloneServer extends Component<CloneServerStatus> {
     if (bstar === undefined || splitBrain === undefined || peer === undefined) {
       void sockets.snapshot.start((m) => snapshots.request(m));
     } else {
-      bstar.onActive(() => this.#becomeActive());
-      bstar.onPassive(() => this.#becomePassive());
+      void this.#followPair(bstar.status());
       try {
         // The peer's HUGZ, always: what it last showed of its sequence, for the split-brain log.
         this.#peerHugz?.start(peer.hugz ?? peer.publisher, (err) => this.#bad(err, 'peer-hugz'));
@@ -251,13 +255,13 @@ export class CloneServer extends Component<CloneServerStatus> {
         else this.#stats.votesRejected += 1;
       });
     }
-    this.#every(this.#o.hugzIntervalMs, () => this.#role.heartbeat());
-    this.#every(this.#o.flushIntervalMs, () => {
+    this.#every(o.heartbeatIntervalMs, () => this.#role.heartbeat());
+    this.#every(o.flushIntervalMs, () => {
       this.#role.tick();
       this.#ctx.batch.retry();
     });
     this.#log.info(
-      { endpoints: this.endpoints, role: this.role, pair: this.#options.pair?.role, sequence: this.sequence },
+      { endpoints: this.endpoints, role: this.role, pair: o.pair?.role, sequence: this.sequence },
       'clone server started',
     );
     this.#served = true;
@@ -319,6 +323,15 @@ export class CloneServer extends Component<CloneServerStatus> {
     return this.#role instanceof ActiveRole ? this.#role : undefined;
   }
 
+  /** Binary Star's state changes, read from its status feed (subscribed before it starts). */
+  async #followPair(feed: ReturnType<BinaryStar['status']>): Promise<void> {
+    for await (const event of feed) {
+      if (event.type !== 'state') continue;
+      if (event.to === 'active') this.#becomeActive();
+      else if (event.to === 'passive') this.#becomePassive();
+    }
+  }
+
   #setRole(role: ServerRole): void {
     const from = this.#role.name;
     this.#role = role;
@@ -347,19 +360,19 @@ export class CloneServer extends Component<CloneServerStatus> {
       peer,
       peerTtlMs: this.#o.peerTtlMs,
       pendingTtlMs: this.#o.pendingTtlMs,
-      security: peerSecurity(this.#options.security),
+      security: peerSecurity(this.#o.security),
       handOver,
     });
     this.#setRole(passive);
     void was.leave();
-    this.#log.info({ peer: this.#options.pair?.peer }, 'clone server passive, following the active');
+    this.#log.info({ peer: this.#o.pair?.peer }, 'clone server passive, following the active');
     passive.start();
   }
 
   #unhealthy(source: FaultSource, err: Error): void {
     const { reason, wasOk } = this.#health.fail(source, err);
     this.#log.error({ err, what: source }, 'clone server unhealthy');
-    if (wasOk) this.emit({ type: 'unhealthy', reason });
+    if (wasOk) this.emit({ type: 'unhealthy', reason, error: err });
   }
 
   #recovered(source: FaultSource): void {
@@ -370,7 +383,7 @@ export class CloneServer extends Component<CloneServerStatus> {
   }
 
   #bad(err: unknown, socket: string, peer?: Buffer): void {
-    this.#stats.badMessages += 1;
+    this.#stats.malformed += 1;
     const e = toError(err);
     this.#warnings.warn(
       {

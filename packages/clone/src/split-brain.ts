@@ -19,15 +19,8 @@
  * frozen (it sequences nothing) until it can, or until the peer stops being active.
  */
 import type { Clock, Logger, SecurityOptions, TimerHandle } from '@zpatterns/core';
-import {
-  applyConnectSecurity,
-  applyPeerLimits,
-  frameEquals,
-  ProtocolError,
-  readU64,
-  toError,
-  u64,
-} from '@zpatterns/core';
+import { applyConnectSecurity, frameEquals, ProtocolError, readU64, toError, u64 } from '@zpatterns/core';
+import { applyPeerLimits } from '@zpatterns/core/internal';
 import type { BStarRole } from '@zpatterns/bstar';
 import * as zmq from 'zeromq';
 
@@ -100,6 +93,8 @@ export interface SplitBrainArbiterOptions {
   /** The peer's snapshot endpoint, where the question goes. */
   peerSnapshot(): string;
   security: SecurityOptions | undefined;
+  /** The frame limit of the link that asks. */
+  maxMessageBytes: number;
   clock: Clock;
   log: Logger;
   /** The server's committed sequence. */
@@ -189,7 +184,7 @@ export class SplitBrainArbiter {
     const dealer = new zmq.Dealer({ linger: 0, receiveTimeout: 2 * this.#o.heartbeatMs });
     this.#asking = dealer;
     applyConnectSecurity(dealer, this.#o.security);
-    applyPeerLimits(dealer);
+    applyPeerLimits(dealer, this.#o.maxMessageBytes);
     try {
       dealer.connect(this.#o.peerSnapshot());
       await dealer.send(encodeSplitBrainQuery(this.#mine));
