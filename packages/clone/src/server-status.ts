@@ -1,6 +1,7 @@
 /** What a `CloneServer` reports: its role, its status events, its health and its counters. */
 import type {
   ConnectedEvent,
+  Logger,
   DisconnectedEvent,
   HealthyEvent,
   ResyncEvent,
@@ -110,28 +111,36 @@ export type CloneServerStatus =
 export type FaultSource = 'replica' | 'journal';
 
 /**
- * The server's faults by source: healthy when there are none. `fail` and `recover` say when the
- * whole changed, so that the server reports `unhealthy` and `healthy` once each.
+ * The server's faults by source: healthy when there are none. The server reports `unhealthy` when
+ * the first fault comes and `healthy` when the last one clears, and logs each.
  */
 export class ServerHealth {
   readonly #faults = new Map<FaultSource, string>();
+  readonly #log: Logger;
+  readonly #emit: (event: UnhealthyEvent | HealthyEvent) => void;
+
+  constructor(log: Logger, emit: (event: UnhealthyEvent | HealthyEvent) => void) {
+    this.#log = log;
+    this.#emit = emit;
+  }
 
   get state(): CloneServerHealth {
     const [reason] = this.#faults.values();
     return reason === undefined ? { ok: true } : { ok: false, reason };
   }
 
-  /** Record a fault; returns the reason, and whether the server was healthy until now. */
-  fail(source: FaultSource, err: Error): { reason: string; wasOk: boolean } {
+  fail(source: FaultSource, err: Error): void {
     const wasOk = this.#faults.size === 0;
     const reason = `${source}: ${err.message}`;
     this.#faults.set(source, reason);
-    return { reason, wasOk };
+    this.#log.error({ err, what: source }, 'clone server unhealthy');
+    if (wasOk) this.#emit({ type: 'unhealthy', reason, error: err });
   }
 
-  /** Clear a fault: undefined if there was none, else whether the server is healthy now. */
-  recover(source: FaultSource): boolean | undefined {
-    if (!this.#faults.delete(source)) return undefined;
-    return this.#faults.size === 0;
+  recover(source: FaultSource): void {
+    if (!this.#faults.delete(source)) return;
+    const healthy = this.#faults.size === 0;
+    this.#log.warn({ what: source, healthy }, 'clone server recovered');
+    if (healthy) this.#emit({ type: 'healthy' });
   }
 }

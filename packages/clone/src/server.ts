@@ -57,7 +57,6 @@ import {
   type CloneServerRole,
   type CloneServerStats,
   type CloneServerStatus,
-  type FaultSource,
 } from './server-status.js';
 import { SnapshotService } from './snapshots.js';
 import { KvStore } from './store.js';
@@ -82,7 +81,7 @@ export class CloneServer extends Component<CloneServerStatus> {
   /** Warnings about peers' bad messages: at most 10 a second (every one is counted). */
   readonly #warnings: WarningLimiter;
   readonly #stats = zeroStats();
-  readonly #health = new ServerHealth();
+  readonly #health: ServerHealth;
   readonly #ctx: ServerContext;
   readonly #timers = new Set<TimerHandle>();
   /** A pair: the peer, Binary Star, and the split-brain decision and hand-over. */
@@ -100,6 +99,7 @@ export class CloneServer extends Component<CloneServerStatus> {
     const clock = (this.#clock = o.clock ?? systemClock);
     const log = (this.#log = componentLogger(o.logger, { component: 'clone-server' }));
     this.#warnings = new WarningLimiter(log, clock, 10);
+    this.#health = new ServerHealth(log, (event) => this.emit(event));
     const store = new KvStore();
     const pair = o.pair;
     this.#ctx = {
@@ -114,7 +114,7 @@ export class CloneServer extends Component<CloneServerStatus> {
       publish: (frames) => this.#sockets?.publisher.post(frames),
       bad: (err, socket, peer) => this.#bad(err, socket, peer),
       emit: (event) => this.emit(event),
-      unhealthy: (source, err) => this.#unhealthy(source, err),
+      unhealthy: (source, err) => this.#health.fail(source, err),
     };
     this.#role = pair === undefined ? new ActiveRole(this.#ctx) : new DecidingRole(this.#ctx);
     if (pair === undefined) return;
@@ -244,7 +244,7 @@ export class CloneServer extends Component<CloneServerStatus> {
         // The peer's HUGZ, always: what it last showed of its sequence, for the split-brain log.
         this.#peerHugz?.start(peer.hugz ?? peer.publisher, (err) => this.#bad(err, 'peer-hugz'));
       } catch (err) {
-        this.#unhealthy('replica', toError(err));
+        this.#health.fail('replica', toError(err));
       }
       await bstar.start();
       const post = (frames: Buffer[]): boolean => sockets.snapshot.post(frames);
@@ -277,9 +277,9 @@ export class CloneServer extends Component<CloneServerStatus> {
         failed: (err, updates) => {
           this.#stats.journalFailures += 1;
           this.#log.error({ err: toError(err), updates }, 'journal commit failed');
-          this.#unhealthy('journal', toError(err));
+          this.#health.fail('journal', toError(err));
         },
-        recovered: () => this.#recovered('journal'),
+        recovered: () => this.#health.recover('journal'),
       }),
     );
     const { sequence, entries } = journal.load();
@@ -367,19 +367,6 @@ export class CloneServer extends Component<CloneServerStatus> {
     void was.leave();
     this.#log.info({ peer: this.#o.pair?.peer }, 'clone server passive, following the active');
     passive.start();
-  }
-
-  #unhealthy(source: FaultSource, err: Error): void {
-    const { reason, wasOk } = this.#health.fail(source, err);
-    this.#log.error({ err, what: source }, 'clone server unhealthy');
-    if (wasOk) this.emit({ type: 'unhealthy', reason, error: err });
-  }
-
-  #recovered(source: FaultSource): void {
-    const healthy = this.#health.recover(source);
-    if (healthy === undefined) return;
-    this.#log.warn({ what: source, healthy }, 'clone server recovered');
-    if (healthy) this.emit({ type: 'healthy' });
   }
 
   #bad(err: unknown, socket: string, peer?: Buffer): void {
