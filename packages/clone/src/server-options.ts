@@ -18,7 +18,8 @@ export interface ClonePairOptions {
    * where its HUGZ are heard, the publisher unless given: the sequence they last showed is logged
    * beside a split brain's outcome; the decision itself is made on the numbers both exchange).
    */
-  peer: string | (Omit<CloneServerAddress, 'collector'> & { collector?: string; hugz?: string });
+  peer:
+    string | (Omit<CloneServerAddress, 'collector'> & { collector?: string | undefined; hugz?: string | undefined });
   /** Binary Star heartbeat; the peer is dead after two. @default 1000 */
   heartbeatIntervalMs?: number | undefined;
 }
