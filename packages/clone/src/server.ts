@@ -32,21 +32,20 @@ import {
   toError,
 } from '@zpatterns/core';
 import { WarningLimiter } from '@zpatterns/core/internal';
-import { BinaryStar, BSTAR_HEARTBEAT_MS } from '@zpatterns/bstar';
+import type { BinaryStar } from '@zpatterns/bstar';
 import { ActiveRole } from './active.js';
-import { serverAddress, type CloneServerAddress } from './address.js';
-import { SplitBrainSide } from './hand-over.js';
+import type { CloneServerAddress } from './address.js';
 import { CloneJournal } from './journal.js';
 import { JournalBatch } from './journal-batch.js';
 import type { KvMsg } from './kvmsg.js';
 import { decodeKvMsg, isReservedKey } from './kvmsg.js';
 import { MapJournal } from './map-journal.js';
-import { pairStateCurve, peerSecurity, withPeerAdmitted } from './pair-security.js';
+import { ClonePair } from './pair.js';
+import { peerSecurity, withPeerAdmitted } from './pair-security.js';
 import { PassiveRole } from './passive.js';
-import { PeerHugzWatch } from './peer-hugz.js';
 import { PendingUpdates } from './pending.js';
 import { SequencedUuids } from './sequenced.js';
-import { resolveServerOptions, type ClonePeerAddress, type CloneServerOptions } from './server-options.js';
+import { resolveServerOptions, type CloneServerOptions } from './server-options.js';
 import type { ResolvedServerOptions } from './server-options.js';
 import { DecidingRole, type ServerContext, type ServerRole } from './server-role.js';
 import { ServerSockets } from './server-sockets.js';
@@ -85,11 +84,8 @@ export class CloneServer extends Component<CloneServerStatus> {
   readonly #ctx: ServerContext;
   readonly #timers = new Set<TimerHandle>();
   /** A pair: the peer, Binary Star, and the split-brain decision and hand-over. */
-  readonly #peer: ClonePeerAddress | undefined;
-  readonly #bstar: BinaryStar | undefined;
-  readonly #splitBrain: SplitBrainSide | undefined;
+  readonly #pair: ClonePair | undefined;
   #sockets: ServerSockets | undefined;
-  #peerHugz: PeerHugzWatch | undefined;
   #role: ServerRole;
   /** True once `onStart` has finished: only a server that served logs its closing line. */
   #served = false;
@@ -118,42 +114,20 @@ export class CloneServer extends Component<CloneServerStatus> {
     };
     this.#role = pair === undefined ? new ActiveRole(this.#ctx) : new DecidingRole(this.#ctx);
     if (pair === undefined) return;
-    const peer = typeof pair.peer === 'string' ? serverAddress(pair.peer) : pair.peer;
-    this.#peer = peer;
-    const security = withPeerAdmitted(o.security, true);
-    const heartbeatIntervalMs = pair.heartbeatIntervalMs ?? BSTAR_HEARTBEAT_MS;
-    const splitBrain = new SplitBrainSide({
-      role: pair.role,
-      heartbeatMs: heartbeatIntervalMs,
-      peer,
-      security: peerSecurity(o.security),
-      maxMessageBytes: o.maxMessageBytes,
-      dataDir: o.dataDir,
-      clock,
-      log,
+    this.#pair = new ClonePair(pair, o, clock, log, {
       sequence: () => store.sequence,
       active: () => this.#active !== undefined,
       freeze: () => this.#role.flush(),
-      peerLastHugz: () => this.#peerHugz?.lastSequence,
       divergent: () => this.#active?.termSize ?? 0,
       decided: ({ stays, sequence, peerSequence }) => {
         this.#stats.splitBrains += 1;
         const peerSaid = peerSequence === undefined ? {} : { peerSequence };
-        this.emit({ type: 'split-brain', peer: peer.snapshot, stays, sequence, ...peerSaid });
+        this.emit({ type: 'split-brain', peer: this.#pair?.peer.snapshot ?? '', stays, sequence, ...peerSaid });
       },
       handedOver: (count) => (this.#stats.splitBrainHandedOver += count),
       resume: () => this.#active?.replay(),
-    });
-    this.#splitBrain = splitBrain;
-    this.#bstar = new BinaryStar({
-      role: pair.role,
-      stateBind: pair.stateBind,
-      stateConnect: pair.stateConnect,
-      clock,
-      heartbeatMs: heartbeatIntervalMs,
-      ...(o.logger === undefined ? {} : { logger: o.logger }),
-      resolveSplitBrain: () => splitBrain.arbiter.onPeerActive(),
-      ...(security === undefined ? {} : { curve: pairStateCurve(security) }),
+      becomeActive: () => this.#becomeActive(),
+      becomePassive: () => this.#becomePassive(),
     });
   }
 
@@ -203,7 +177,7 @@ export class CloneServer extends Component<CloneServerStatus> {
 
   /** The Binary Star reactor of a pair, for its state and counters. */
   get binaryStar(): BinaryStar | undefined {
-    return this.#bstar;
+    return this.#pair?.bstar;
   }
 
   /** A snapshot of the counters; read it again for fresh figures. */
@@ -218,10 +192,8 @@ export class CloneServer extends Component<CloneServerStatus> {
     throwIfAborted(signal);
     // Owned from here on: onClose closes them whatever fails next.
     const sockets = (this.#sockets = new ServerSockets(o, this.#log));
-    const bstar = this.#bstar;
-    const peer = this.#peer;
-    if (bstar !== undefined) this.#peerHugz = new PeerHugzWatch(peerSecurity(o.security), o.maxMessageBytes, this.#log);
-    await sockets.bind(o, withPeerAdmitted(o.security, bstar !== undefined));
+    const pair = this.#pair;
+    await sockets.bind(o, withPeerAdmitted(o.security, pair !== undefined));
     throwIfAborted(signal);
     const snapshots = new SnapshotService({
       channel: sockets.snapshot,
@@ -235,25 +207,19 @@ export class CloneServer extends Component<CloneServerStatus> {
       bad: (err, identity) => this.#bad(err, 'snapshot', identity),
     });
     void sockets.collector.start((m) => this.#onCollector(m));
-    const splitBrain = this.#splitBrain;
-    if (bstar === undefined || splitBrain === undefined || peer === undefined) {
-      void sockets.snapshot.start((m) => snapshots.request(m));
-    } else {
-      void this.#followPair(bstar.status());
-      try {
-        // The peer's HUGZ, always: what it last showed of its sequence, for the split-brain log.
-        this.#peerHugz?.start(peer.hugz ?? peer.publisher, (err) => this.#bad(err, 'peer-hugz'));
-      } catch (err) {
-        this.#health.fail('replica', toError(err));
-      }
-      await bstar.start();
-      const post = (frames: Buffer[]): boolean => sockets.snapshot.post(frames);
+    if (pair === undefined) void sockets.snapshot.start((m) => snapshots.request(m));
+    else {
+      await pair.start(
+        (err) => this.#bad(err, 'peer-hugz'),
+        (err) => this.#health.fail('replica', err),
+      );
       const bad = (err: unknown, identity: Buffer): void => this.#bad(err, 'snapshot', identity);
-      void sockets.snapshot.start((m) => {
-        if (splitBrain.answer(m, post, bad)) return;
-        if (bstar.vote()) snapshots.request(m);
-        else this.#stats.votesRejected += 1;
-      });
+      pair.serve(
+        sockets.snapshot,
+        (m) => snapshots.request(m),
+        () => (this.#stats.votesRejected += 1),
+        bad,
+      );
     }
     this.#every(o.heartbeatIntervalMs, () => this.#role.heartbeat());
     this.#every(o.flushIntervalMs, () => {
@@ -323,15 +289,6 @@ export class CloneServer extends Component<CloneServerStatus> {
     return this.#role instanceof ActiveRole ? this.#role : undefined;
   }
 
-  /** Binary Star's state changes, read from its status feed (subscribed before it starts). */
-  async #followPair(feed: ReturnType<BinaryStar['status']>): Promise<void> {
-    for await (const event of feed) {
-      if (event.type !== 'state') continue;
-      if (event.to === 'active') this.#becomeActive();
-      else if (event.to === 'passive') this.#becomePassive();
-    }
-  }
-
   #setRole(role: ServerRole): void {
     const from = this.#role.name;
     this.#role = role;
@@ -341,23 +298,22 @@ export class CloneServer extends Component<CloneServerStatus> {
   #becomeActive(): void {
     const was = this.#role;
     was.flush(); // a passive commits what it replicated
-    const active = new ActiveRole(this.#ctx, () => this.#splitBrain?.frozen === true);
+    const active = new ActiveRole(this.#ctx, () => this.#pair?.splitBrain.frozen === true);
     this.#setRole(active);
     void was.leave();
-    this.#splitBrain?.becameActive();
+    this.#pair?.splitBrain.becameActive();
     const replayed = active.replay();
     this.#log.info({ from: was.name, replayed, sequence: this.sequence }, 'clone server active');
   }
 
   #becomePassive(): void {
-    const peer = this.#peer;
-    const splitBrain = this.#splitBrain;
-    if (peer === undefined || splitBrain === undefined) return;
+    const pair = this.#pair;
+    if (pair === undefined) return;
     const was = this.#role;
     this.#ctx.batch.clear(); // staged, never published: nobody saw those sequence numbers
-    const handOver = splitBrain.steppedDown(() => (was instanceof ActiveRole ? was.term : []));
+    const handOver = pair.splitBrain.steppedDown(() => (was instanceof ActiveRole ? was.term : []));
     const passive = new PassiveRole(this.#ctx, {
-      peer,
+      peer: pair.peer,
       peerTtlMs: this.#o.peerTtlMs,
       pendingTtlMs: this.#o.pendingTtlMs,
       security: peerSecurity(this.#o.security),
@@ -387,10 +343,8 @@ export class CloneServer extends Component<CloneServerStatus> {
     for (const t of this.#timers) this.#clock.clearTimeout(t);
     this.#timers.clear();
     const leaving = this.#role.leave(); // an active commits what it staged
-    this.#splitBrain?.close();
     await leaving;
-    await this.#bstar?.close();
-    await this.#peerHugz?.close();
+    await this.#pair?.close();
     await this.#sockets?.close();
     this.#ctx.batch.close();
     if (this.#served) this.#log.info({ sequence: this.sequence }, 'clone server closed');
