@@ -120,8 +120,8 @@ export class PassiveRole implements ServerRole {
     else if (event.type === 'server-dead') {
       this.#ctx.emit({ type: 'disconnected', peer, reason: 'silent', silentMs: event.silentMs });
     } else if (event.type === 'resync') {
-      // the replica's `hugz` (the tail was missed, as a HUGZ showed) is the vocabulary's `silent`
-      this.#ctx.emit({ type: 'resync', peer, reason: event.reason === 'hugz' ? 'silent' : event.reason });
+      // the replica's `hugz` (a HUGZ names a sequence never received) is the vocabulary's `behind`
+      this.#ctx.emit({ type: 'resync', peer, reason: event.reason === 'hugz' ? 'behind' : event.reason });
     }
   }
 }

@@ -102,7 +102,7 @@ export function zeroStats(): CloneServerStats {
  * - on a passive, how it follows its active peer (`peer` is the peer's snapshot endpoint):
  *   `connected` when a snapshot of the peer is applied, `disconnected` {reason: 'silent',
  *   silentMs} when the peer was silent for `peerTtlMs` (the passive asks it again), `resync`
- *   {reason: `gap`, `silent` or `restart`} when it takes a new snapshot.
+ *   {reason: `gap`, `behind` or `restart`} when it takes a new snapshot.
  */
 export type CloneServerStatus =
   RoleEvent | SplitBrainEvent | UnhealthyEvent | HealthyEvent | ConnectedEvent | DisconnectedEvent | ResyncEvent;
