@@ -130,7 +130,7 @@ const program = createProgram(
   )
   .option('--data-dir <dir>', 'keep the map and its sequence in SQLite here (default: memory only)')
   .option('--fsync', 'fsync every commit (slower; survives power loss, not just a crash)', false)
-  .option('--hugz-ms <ms>', 'HUGZ heartbeat interval', intFlag(10, 3_600_000), cloneServerDefaults.hugzIntervalMs)
+  .option('--hugz-ms <ms>', 'HUGZ heartbeat interval', intFlag(10, 3_600_000), cloneServerDefaults.heartbeatIntervalMs)
   .option(
     '--peer-ttl-ms <ms>',
     'pair: a passive server resyncs after the active is silent this long',
@@ -213,17 +213,18 @@ process.exitCode = await runDaemon({
             stateBind: flags.stateBind ?? PAIR[role].stateBind,
             stateConnect: flags.stateConnect ?? PAIR[role].stateConnect,
             peer: peerEndpoints(role),
-            heartbeatMs: flags.haHeartbeatMs,
+            heartbeatIntervalMs: flags.haHeartbeatMs,
           };
     const server = new CloneServer({
       ...portEndpoints(port, flags.host),
-      hugzIntervalMs: flags.hugzMs,
+      heartbeatIntervalMs: flags.hugzMs,
       peerTtlMs: flags.peerTtlMs,
       maxPending: flags.maxPending,
       pair,
       dataDir: flags.dataDir,
       fsync: flags.fsync,
       security: secured.security,
+      maxMessageBytes: flags.maxMessageBytes,
       logger,
     });
     let closing = false;

@@ -455,7 +455,7 @@ async function run(
   const statuses = await Promise.all(SIDES.map((side) => servers[side].stop()));
   expect(statuses.map((s) => s.code)).toEqual([0, 0]);
   for (const side of SIDES) {
-    const journal = new CloneJournal(dirs[side]);
+    const journal = await CloneJournal.open(dirs[side]);
     try {
       const { entries } = journal.load();
       history.record({

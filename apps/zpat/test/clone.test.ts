@@ -32,7 +32,7 @@ const zpat = (): string => appBin('zpat');
 /** A CloneServer on P, P+1, P+2 (a fresh range if a port was taken meanwhile), and its `tcp://127.0.0.1:P`. */
 async function startServer(): Promise<{ server: CloneServer; address: string }> {
   return onFreePortRange(3, async (base) => {
-    const server = new CloneServer({ ...portEndpoints(base), hugzIntervalMs: 100 });
+    const server = new CloneServer({ ...portEndpoints(base), heartbeatIntervalMs: 100 });
     try {
       await server.start();
     } catch (err) {

@@ -9,10 +9,13 @@
  *
  * The database is opened with `locking_mode = EXCLUSIVE`: a second server on the same directory
  * fails at start instead of writing under the first.
+ *
+ * `better-sqlite3` is an optional peer dependency: it is loaded when a journal is opened, so a
+ * process that never sets `dataDir` (a client, a server in memory) never loads it.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { JournalError } from './errors.js';
 import type { KvMsg } from './kvmsg.js';
 import { decodeProperties, encodeProperties } from './kvmsg.js';
@@ -39,6 +42,27 @@ interface Row {
   expires_at: bigint;
 }
 
+/** What a server without the driver says. */
+export const MISSING_DRIVER = "CloneServer's dataDir needs the better-sqlite3 package: npm install better-sqlite3@12";
+
+let driver: Promise<typeof Database> | undefined;
+
+/** better-sqlite3, imported once; a `JournalError` saying how to install it when it is missing. */
+function loadDriver(): Promise<typeof Database> {
+  driver ??= import('better-sqlite3').then(
+    (module) => module.default,
+    (err: unknown) => {
+      driver = undefined;
+      const code = (err as { code?: unknown } | undefined)?.code;
+      if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+        throw new JournalError(MISSING_DRIVER, { cause: err });
+      }
+      throw err;
+    },
+  );
+  return driver;
+}
+
 export class CloneJournal {
   readonly path: string;
   readonly #db: Database.Database;
@@ -48,10 +72,20 @@ export class CloneJournal {
   readonly #writeBatch: (writes: readonly JournalWrite[], sequence: bigint) => void;
   readonly #replaceAll: (writes: readonly JournalWrite[], sequence: bigint) => void;
 
-  constructor(dataDir: string, options: { fsync?: boolean } = {}) {
+  /**
+   * Open (or create) `dataDir/clone.db`. Rejects with `JournalError` when better-sqlite3 is not
+   * installed or the file was written by a newer version; with SQLite's error when it is locked
+   * by another server or unreadable.
+   */
+  static async open(dataDir: string, options: { fsync?: boolean } = {}): Promise<CloneJournal> {
+    const Driver = await loadDriver();
     mkdirSync(dataDir, { recursive: true });
-    this.path = join(dataDir, 'clone.db');
-    const db = new Database(this.path, { timeout: 0 });
+    const path = join(dataDir, 'clone.db');
+    return new CloneJournal(path, new Driver(path, { timeout: 0 }), options);
+  }
+
+  private constructor(path: string, db: Database.Database, options: { fsync?: boolean }) {
+    this.path = path;
     try {
       db.pragma('locking_mode = EXCLUSIVE');
       db.pragma('journal_mode = WAL');

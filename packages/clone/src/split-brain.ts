@@ -18,22 +18,11 @@
  * whichever side asks first, both compare the same pair. A side that cannot reach the other stays
  * frozen (it sequences nothing) until it can, or until the peer stops being active.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Clock, Logger, SecurityOptions, TimerHandle } from '@zpatterns/core';
-import {
-  applyConnectSecurity,
-  applyPeerLimits,
-  frameEquals,
-  ProtocolError,
-  readU64,
-  toError,
-  u64,
-} from '@zpatterns/core';
+import { applyConnectSecurity, frameEquals, ProtocolError, readU64, toError, u64 } from '@zpatterns/core';
+import { applyPeerLimits } from '@zpatterns/core/internal';
 import type { BStarRole } from '@zpatterns/bstar';
 import * as zmq from 'zeromq';
-import type { KvMsg } from './kvmsg.js';
-import { encodeKvMsg } from './kvmsg.js';
 
 /** The question one server of a pair asks the other on its snapshot port. */
 export const SPLITBRAIN_QUERY = Buffer.from('SPLITBRAIN?', 'latin1');
@@ -104,6 +93,8 @@ export interface SplitBrainArbiterOptions {
   /** The peer's snapshot endpoint, where the question goes. */
   peerSnapshot(): string;
   security: SecurityOptions | undefined;
+  /** The frame limit of the link that asks. */
+  maxMessageBytes: number;
   clock: Clock;
   log: Logger;
   /** The server's committed sequence. */
@@ -193,7 +184,7 @@ export class SplitBrainArbiter {
     const dealer = new zmq.Dealer({ linger: 0, receiveTimeout: 2 * this.#o.heartbeatMs });
     this.#asking = dealer;
     applyConnectSecurity(dealer, this.#o.security);
-    applyPeerLimits(dealer);
+    applyPeerLimits(dealer, this.#o.maxMessageBytes);
     try {
       dealer.connect(this.#o.peerSnapshot());
       await dealer.send(encodeSplitBrainQuery(this.#mine));
@@ -224,74 +215,4 @@ export class SplitBrainArbiter {
       if (this.#phase === 'won') this.reset();
     }, QUIET_HEARTBEATS * this.#o.heartbeatMs);
   }
-}
-
-/**
- * The loser's updates kept in `dataDir/split-brain-<time>.jsonl` (key, sequence, uuid, properties,
- * base64 body per line) and logged; returns the file, if written.
- */
-export function keepDivergent(dataDir: string | undefined, updates: readonly KvMsg[], log: Logger): string | undefined {
-  let file: string | undefined;
-  if (dataDir !== undefined && updates.length > 0) {
-    file = join(dataDir, `split-brain-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
-    try {
-      const lines = updates.map((m) =>
-        JSON.stringify({
-          key: m.key,
-          sequence: String(m.sequence),
-          uuid: m.uuid.toString('hex'),
-          properties: Object.fromEntries(m.properties),
-          body: m.body.toString('base64'),
-        }),
-      );
-      writeFileSync(file, `${lines.join('\n')}\n`);
-    } catch (err) {
-      log.error({ err: toError(err), file }, 'split brain: could not write the divergent updates');
-      file = undefined;
-    }
-  }
-  log.error(
-    { updates: updates.length, file, keys: updates.slice(0, 20).map((m) => m.key) },
-    'split brain lost: handing the updates sequenced here to the active',
-  );
-  return file;
-}
-
-/**
- * Send the loser's updates, all of them, to the winner's collector as client updates with their
- * UUIDs (the winner sequences the ones it never had and drops the others as duplicates). Each
- * send waits for room, so any number goes through; resolves with how many were sent.
- */
-export async function handOver(
-  collector: string,
-  updates: readonly KvMsg[],
-  security: SecurityOptions | undefined,
-  log: Logger,
-): Promise<number> {
-  // noDrop: past the high-water mark a send waits for room instead of dropping
-  const pub = new zmq.XPublisher({
-    linger: 2000,
-    noDrop: true,
-    sendHighWaterMark: 1000,
-    sendTimeout: 10_000,
-    receiveTimeout: 10_000,
-  });
-  applyConnectSecurity(pub, security);
-  let sent = 0;
-  try {
-    pub.connect(collector);
-    await pub.receive(); // the winner's collector has subscribed: nothing sent is dropped
-    for (const msg of updates) {
-      await pub.send(encodeKvMsg({ ...msg, sequence: 0n }));
-      sent += 1;
-    }
-  } catch (err) {
-    log.error(
-      { err: toError(err), updates: updates.length, sent },
-      'split brain: hand-over failed; the rest goes again with the next snapshot of the active',
-    );
-  } finally {
-    pub.close();
-  }
-  return sent;
 }

@@ -3,7 +3,7 @@
  * expiry driven by a binary heap of deadlines (no scan of the whole map). Pure state, no sockets:
  * the server feeds it KVSETs and publishes what it returns.
  */
-import { MinHeap } from '@zpatterns/core';
+import { MinHeap } from '@zpatterns/core/internal';
 import type { KvMsg } from './kvmsg.js';
 import { inSubtree, TTL_PROPERTY, ttlSeconds } from './kvmsg.js';
 

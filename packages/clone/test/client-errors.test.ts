@@ -16,7 +16,7 @@ vi.setConfig({ testTimeout: 30_000 });
 const { track } = useDisposables();
 
 async function server(): Promise<CloneServer> {
-  const s = track(new CloneServer({ hugzIntervalMs: 50, flushIntervalMs: 50 }));
+  const s = track(new CloneServer({ heartbeatIntervalMs: 50, flushIntervalMs: 50 }));
   await s.start();
   return s;
 }

@@ -16,7 +16,7 @@ const opts = (server: CloneServer, subtrees?: string[]) => ({
 
 describe('CloneServer + CloneClient', () => {
   it('snapshot + 1,000 updates from two writers seen identically by three clients', async () => {
-    await using server = new CloneServer({ hugzIntervalMs: 100 });
+    await using server = new CloneServer({ heartbeatIntervalMs: 100 });
     await server.start();
     await using w1 = new CloneClient(opts(server));
     await using w2 = new CloneClient(opts(server));
@@ -41,7 +41,7 @@ describe('CloneServer + CloneClient', () => {
   });
 
   it('subtree isolation: /a/ never sees /b/ or /ab; TTL deletes are published and gone from snapshots', async () => {
-    await using server = new CloneServer({ hugzIntervalMs: 100, flushIntervalMs: 100 });
+    await using server = new CloneServer({ heartbeatIntervalMs: 100, flushIntervalMs: 100 });
     await server.start();
     await using writer = new CloneClient(opts(server));
     await writer.start();

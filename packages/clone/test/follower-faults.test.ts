@@ -65,7 +65,7 @@ describe('snapshot request timing', () => {
   });
 
   it('a new client whose first server is dead reaches the second after one peerTtlMs, not two', async () => {
-    const live = track(new CloneServer({ hugzIntervalMs: 50 }));
+    const live = track(new CloneServer({ heartbeatIntervalMs: 50 }));
     await live.start();
     const dead = {
       snapshot: ipcEndpoint('dead-snap'),
@@ -100,7 +100,7 @@ describe('resync', () => {
 
 describe('subtree followers', () => {
   it('ignore keys outside their subtrees that begin with HUGZ', async () => {
-    const s = track(new CloneServer({ hugzIntervalMs: 50 }));
+    const s = track(new CloneServer({ heartbeatIntervalMs: 50 }));
     await s.start();
     const sub = track(new CloneClient({ servers: [{ ...s.endpoints }], subtrees: ['/a/'] }));
     const writer = track(new CloneClient({ servers: [{ ...s.endpoints }] }));
@@ -115,7 +115,7 @@ describe('subtree followers', () => {
 
 describe('a replica loop that fails', () => {
   it('rejects start() with ReplicaError and closed() reports it', async () => {
-    const s = track(new CloneServer({ hugzIntervalMs: 50 }));
+    const s = track(new CloneServer({ heartbeatIntervalMs: 50 }));
     await s.start();
     const c = track(new CloneClient({ servers: [{ ...s.endpoints, publisher: 'bogus://nowhere' }] }));
     await expect(c.start()).rejects.toBeInstanceOf(ReplicaError);
@@ -126,24 +126,24 @@ describe('a replica loop that fails', () => {
     const [pState, bState] = [ipcEndpoint('p-state'), ipcEndpoint('b-state')];
     const p = track(
       new CloneServer({
-        hugzIntervalMs: 50,
+        heartbeatIntervalMs: 50,
         pair: {
           role: 'primary',
           stateBind: pState,
           stateConnect: bState,
-          heartbeatMs: 100,
+          heartbeatIntervalMs: 100,
           peer: { snapshot: ipcEndpoint('x'), publisher: ipcEndpoint('y') },
         },
       }),
     );
     const b = track(
       new CloneServer({
-        hugzIntervalMs: 50,
+        heartbeatIntervalMs: 50,
         pair: {
           role: 'backup',
           stateBind: bState,
           stateConnect: pState,
-          heartbeatMs: 100,
+          heartbeatIntervalMs: 100,
           peer: { snapshot: ipcEndpoint('z'), publisher: 'bogus://nowhere' },
         },
       }),

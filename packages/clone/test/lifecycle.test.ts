@@ -20,7 +20,7 @@ describe('Clone lifecycle', () => {
   it('new validates and opens nothing: a server whose port is taken fails only at start()', async () => {
     const first = track(new CloneServer());
     await first.start();
-    const second = new CloneServer({ snapshotEndpoint: first.endpoints.snapshot });
+    const second = new CloneServer({ snapshotBind: first.endpoints.snapshot });
     expect(second.lifecycle).toBe('new');
     const feed = drain(second.status());
     const failure = await second.start().catch((err: unknown) => err);
@@ -28,7 +28,7 @@ describe('Clone lifecycle', () => {
     expect(second.lifecycle).toBe('closed');
     expect(await second.closed()).toBe(failure);
     expect(await feed).toEqual([{ type: 'closed', error: failure }]);
-    expect(() => new CloneServer({ hugzIntervalMs: 0 })).toThrow(
+    expect(() => new CloneServer({ heartbeatIntervalMs: 0 })).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
     );
     expect(() => new CloneClient({ servers: [] })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
@@ -38,7 +38,7 @@ describe('Clone lifecycle', () => {
   });
 
   it('CloneClient before start(): writes refuse with ERR_NOT_STARTED; CloneClient.start() is new + start', async () => {
-    const server = track(await CloneServer.start({ hugzIntervalMs: 100 }));
+    const server = track(await CloneServer.start({ heartbeatIntervalMs: 100 }));
     const client = track(new CloneClient({ servers: [{ ...server.endpoints }] }));
     expect(client.lifecycle).toBe('new');
     expect(() => client.set('/k', 'v')).toThrow(expect.objectContaining({ code: 'ERR_NOT_STARTED' }));
@@ -76,7 +76,7 @@ describe('Clone lifecycle', () => {
   });
 
   it('stats are snapshots: a copy read earlier keeps its figures', async () => {
-    const server = track(await CloneServer.start({ hugzIntervalMs: 100 }));
+    const server = track(await CloneServer.start({ heartbeatIntervalMs: 100 }));
     const client = track(await CloneClient.start({ servers: [{ ...server.endpoints }] }));
     const [clientBefore, serverBefore] = [client.stats, server.stats];
     await client.commit('/k', 'v');
@@ -87,7 +87,7 @@ describe('Clone lifecycle', () => {
   });
 
   it('CloneServer and CloneClient: close twice, closed()', async () => {
-    const server = new CloneServer({ hugzIntervalMs: 100 });
+    const server = new CloneServer({ heartbeatIntervalMs: 100 });
     await server.start();
     const client = new CloneClient({ servers: [{ ...server.endpoints }] });
     await client.start();
@@ -98,7 +98,7 @@ describe('Clone lifecycle', () => {
   it('await using closes both', async () => {
     let kept: LongLived[] = [];
     {
-      await using server = new CloneServer({ hugzIntervalMs: 100 });
+      await using server = new CloneServer({ heartbeatIntervalMs: 100 });
       await server.start();
       await using client = new CloneClient({ servers: [{ ...server.endpoints }] });
       await client.start();
@@ -108,7 +108,7 @@ describe('Clone lifecycle', () => {
   });
 
   it('commit(): a per-call timeoutMs gives TimeoutError, a signal gives AbortError, close gives ClosedError', async () => {
-    const server = track(new CloneServer({ hugzIntervalMs: 100 }));
+    const server = track(new CloneServer({ heartbeatIntervalMs: 100 }));
     await server.start();
     const client = track(new CloneClient({ servers: [{ ...server.endpoints }], timeoutMs: 60_000 }));
     await client.start();

@@ -21,6 +21,8 @@ const kv = (key: string, sequence: bigint, body: Buffer | string) =>
 
 describe("a passive's links to its peer", () => {
   it('drop an over-framed or oversized message with a warning and a count, and keep following', async () => {
+    // the server's own limit (maxMessageBytes below) covers its HUGZ watch; the replica's two
+    // sockets still take the process-wide one
     setMaxMessageBytes(LIMIT);
     defer(() => setMaxMessageBytes(DEFAULT_MAX_MESSAGE_BYTES));
     // the raw peer: an active Binary Star state, a snapshot ROUTER and an update XPUB
@@ -59,8 +61,15 @@ describe("a passive's links to its peer", () => {
     const b = track(
       new CloneServer({
         logger,
-        hugzIntervalMs: 50,
-        pair: { role: 'backup', stateBind: ipcEndpoint('lim-b'), stateConnect: stateEndpoint, heartbeatMs: 200, peer },
+        maxMessageBytes: LIMIT,
+        heartbeatIntervalMs: 50,
+        pair: {
+          role: 'backup',
+          stateBind: ipcEndpoint('lim-b'),
+          stateConnect: stateEndpoint,
+          heartbeatIntervalMs: 200,
+          peer,
+        },
       }),
     );
     await b.start();
@@ -82,7 +91,7 @@ describe("a passive's links to its peer", () => {
       },
       { what: 'six-frame HUGZ reported on both' },
     );
-    const shapes = b.stats.badMessages;
+    const shapes = b.stats.malformed;
     expect(shapes).toBeGreaterThanOrEqual(4);
 
     // a frame over the limit: libzmq closes both connections; both are reported and reopened
@@ -94,7 +103,7 @@ describe("a passive's links to its peer", () => {
         bad('peer-hugz').some((w) => /size limit/.test(w.reason ?? '')),
       { what: 'oversized frame reported on both' },
     );
-    expect(b.stats.badMessages).toBeGreaterThanOrEqual(shapes + 2);
+    expect(b.stats.malformed).toBeGreaterThanOrEqual(shapes + 2);
     await eventually(() => subscriptions.slice(subscribed).includes('HUGZ'), { what: 'the HUGZ watch reconnected' });
 
     // and the passive still follows its peer
@@ -107,5 +116,30 @@ describe("a passive's links to its peer", () => {
     );
     expect(b.role).toBe('passive');
     expect(b.health.ok).toBe(true);
+  });
+});
+
+describe('maxMessageBytes', () => {
+  it("is each server's own: a frame over one server's limit is dropped there, sequenced by the other", async () => {
+    const limited = track(new CloneServer({ maxMessageBytes: LIMIT }));
+    const unlimited = track(new CloneServer());
+    await Promise.all([limited.start(), unlimited.start()]);
+    const writer = track(new zmq.Publisher({ linger: 0 }));
+    writer.connect(limited.endpoints.collector);
+    writer.connect(unlimited.endpoints.collector);
+    const sendUntil = (key: string, body: Buffer | string, done: () => boolean, what: string) =>
+      eventually(
+        async () => {
+          await writer.send(kv(key, 0n, body));
+          return done();
+        },
+        { what },
+      );
+    // both subscribed: from here on every send reaches both, in order
+    await sendUntil('/warm', 'x', () => limited.size === 1 && unlimited.size === 1, 'both hear the writer');
+    await sendUntil('/big', Buffer.alloc(LIMIT * 2), () => unlimited.size === 2, 'the default limit takes /big');
+    // libzmq dropped the writer's connection to the limited server at each big frame; it reconnects
+    await sendUntil('/after', 'x', () => unlimited.size === 3 && limited.size >= 2, 'both take /after');
+    expect(limited.size).toBe(2); // '/warm' and '/after': '/big' never got through
   });
 });

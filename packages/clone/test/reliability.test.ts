@@ -25,7 +25,7 @@ function tempDir(): string {
   return dir;
 }
 
-const FAST = { hugzIntervalMs: 50, flushIntervalMs: 50 } as const;
+const FAST = { heartbeatIntervalMs: 50, flushIntervalMs: 50 } as const;
 
 async function server(options: CloneServerOptions = {}): Promise<CloneServer> {
   const s = track(new CloneServer({ ...FAST, ...options }));
@@ -162,9 +162,9 @@ describe('journal (dataDir)', () => {
 describe('Binary Star pair', () => {
   function pair(common: CloneServerOptions = {}) {
     const ep = (p: string) => ({
-      snapshotEndpoint: ipcEndpoint(`${p}-snap`),
-      publisherEndpoint: ipcEndpoint(`${p}-pub`),
-      collectorEndpoint: ipcEndpoint(`${p}-col`),
+      snapshotBind: ipcEndpoint(`${p}-snap`),
+      publisherBind: ipcEndpoint(`${p}-pub`),
+      collectorBind: ipcEndpoint(`${p}-col`),
       stateBind: ipcEndpoint(`${p}-state`),
     });
     const p = ep('primary');
@@ -173,22 +173,22 @@ describe('Binary Star pair', () => {
       new CloneServer({
         ...FAST,
         ...common,
-        snapshotEndpoint: me.snapshotEndpoint,
-        publisherEndpoint: me.publisherEndpoint,
-        collectorEndpoint: me.collectorEndpoint,
+        snapshotBind: me.snapshotBind,
+        publisherBind: me.publisherBind,
+        collectorBind: me.collectorBind,
         peerTtlMs: 2000,
         pair: {
           role,
           stateBind: me.stateBind,
           stateConnect: peer.stateBind,
-          heartbeatMs: 500,
-          peer: { snapshot: peer.snapshotEndpoint, publisher: peer.publisherEndpoint },
+          heartbeatIntervalMs: 500,
+          peer: { snapshot: peer.snapshotBind, publisher: peer.publisherBind },
         },
       });
     const addresses = [p, b].map((e) => ({
-      snapshot: e.snapshotEndpoint,
-      publisher: e.publisherEndpoint,
-      collector: e.collectorEndpoint,
+      snapshot: e.snapshotBind,
+      publisher: e.publisherBind,
+      collector: e.collectorBind,
     }));
     return {
       addresses,
@@ -234,7 +234,7 @@ describe('Binary Star pair', () => {
       { type: 'role', from: 'deciding', to: 'passive' },
       { type: 'role', from: 'passive', to: 'active' },
     ]);
-    expect(bSeen).toContainEqual({ type: 'connected', server: primaryAt });
+    expect(bSeen).toContainEqual({ type: 'connected', peer: primaryAt });
     await eventually(() => c1.get('/after') !== undefined, { what: 'c1 follows the new active' });
     // the TTL key expires on the new active (only the active expires)
     await eventually(() => c1.get('/ttl') === undefined, { what: 'ttl expiry on the new active' });
@@ -285,9 +285,9 @@ describe('client', () => {
   it('follows a single server through its restart (HUGZ below its sequence) and converges', async () => {
     const endpoint = `ipc://${join(tempDir(), 'snap.sock')}`;
     const eps = {
-      snapshotEndpoint: endpoint,
-      publisherEndpoint: endpoint.replace('snap', 'pub'),
-      collectorEndpoint: endpoint.replace('snap', 'col'),
+      snapshotBind: endpoint,
+      publisherBind: endpoint.replace('snap', 'pub'),
+      collectorBind: endpoint.replace('snap', 'col'),
     };
     const first = new CloneServer({ ...FAST, ...eps });
     await first.start();

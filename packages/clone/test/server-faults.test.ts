@@ -32,7 +32,7 @@ function tempDir(): string {
 }
 
 async function server(options: CloneServerOptions = {}): Promise<CloneServer> {
-  const s = track(new CloneServer({ hugzIntervalMs: 50, flushIntervalMs: 50, ...options }));
+  const s = track(new CloneServer({ heartbeatIntervalMs: 50, flushIntervalMs: 50, ...options }));
   await s.start();
   return s;
 }
@@ -126,12 +126,12 @@ describe('a passive whose journal fails', () => {
     const [pState, bState] = [ipcEndpoint('pj-state'), ipcEndpoint('bj-state')];
     const p = track(
       new CloneServer({
-        hugzIntervalMs: 50,
+        heartbeatIntervalMs: 50,
         pair: {
           role: 'primary',
           stateBind: pState,
           stateConnect: bState,
-          heartbeatMs: 200,
+          heartbeatIntervalMs: 200,
           peer: { snapshot: ipcEndpoint('pj-u1'), publisher: ipcEndpoint('pj-u2') },
         },
       }),
@@ -143,14 +143,14 @@ describe('a passive whose journal fails', () => {
     for (let i = 0; i < 5; i += 1) await writer.commit(`/before/${i}`, `v${i}`);
     const b = track(
       new CloneServer({
-        hugzIntervalMs: 50,
+        heartbeatIntervalMs: 50,
         flushIntervalMs: 50,
         dataDir,
         pair: {
           role: 'backup',
           stateBind: bState,
           stateConnect: pState,
-          heartbeatMs: 200,
+          heartbeatIntervalMs: 200,
           peer: { snapshot: p.endpoints.snapshot, publisher: p.endpoints.publisher },
         },
       }),
@@ -211,13 +211,13 @@ async function proxiedPair(): Promise<{ p: CloneServer; b: CloneServer; link: Tc
   const [pState, bState] = [ipcEndpoint('pf-state'), ipcEndpoint('bf-state')];
   const p = track(
     new CloneServer({
-      hugzIntervalMs: 50,
+      heartbeatIntervalMs: 50,
       flushIntervalMs: 50,
       pair: {
         role: 'primary',
         stateBind: pState,
         stateConnect: bState,
-        heartbeatMs: 200,
+        heartbeatIntervalMs: 200,
         peer: { snapshot: ipcEndpoint('unused'), publisher: ipcEndpoint('unused') },
       },
     }),
@@ -226,14 +226,14 @@ async function proxiedPair(): Promise<{ p: CloneServer; b: CloneServer; link: Tc
   const link = track(await startTcpProxy({ target: p.endpoints.publisher }));
   const b = track(
     new CloneServer({
-      hugzIntervalMs: 50,
+      heartbeatIntervalMs: 50,
       flushIntervalMs: 50,
       peerTtlMs: 60_000, // only a gap makes it resync here
       pair: {
         role: 'backup',
         stateBind: bState,
         stateConnect: pState,
-        heartbeatMs: 200,
+        heartbeatIntervalMs: 200,
         peer: { snapshot: p.endpoints.snapshot, publisher: link.endpoint },
       },
     }),
@@ -277,12 +277,12 @@ describe('pending replay on failover', () => {
       role,
       stateBind: role === 'primary' ? pState : bState,
       stateConnect: role === 'primary' ? bState : pState,
-      heartbeatMs: 200,
+      heartbeatIntervalMs: 200,
       peer,
     });
     const p = track(
       new CloneServer({
-        hugzIntervalMs: 50,
+        heartbeatIntervalMs: 50,
         pair: pair('primary', { snapshot: ipcEndpoint('pl-u1'), publisher: ipcEndpoint('pl-u2') }),
       }),
     );
@@ -296,7 +296,7 @@ describe('pending replay on failover', () => {
     };
     const b = track(
       new CloneServer({
-        hugzIntervalMs: 50,
+        heartbeatIntervalMs: 50,
         peerTtlMs: 60_000,
         clock,
         pair: pair('backup', { snapshot: p.endpoints.snapshot, publisher: p.endpoints.publisher }),
@@ -398,16 +398,16 @@ describe('split brain', () => {
       const [me, peer] = role === 'primary' ? [pEp, bEp] : [bEp, pEp];
       return track(
         new CloneServer({
-          hugzIntervalMs: 50,
+          heartbeatIntervalMs: 50,
           flushIntervalMs: 50,
           peerTtlMs: 2000,
           dataDir,
-          snapshotEndpoint: me.snapshot,
-          publisherEndpoint: me.publisher,
-          collectorEndpoint: me.collector,
+          snapshotBind: me.snapshot,
+          publisherBind: me.publisher,
+          collectorBind: me.collector,
           pair: {
             role,
-            heartbeatMs: 200,
+            heartbeatIntervalMs: 200,
             stateBind: role === 'primary' ? pStateBind : bStateBind,
             stateConnect: role === 'primary' ? toB.endpoint : toP.endpoint,
             peer,

@@ -70,16 +70,16 @@ async function proxiedPair(options: Partial<Record<Side, CloneServerOptions>> = 
     const other: Side = side === 'primary' ? 'backup' : 'primary';
     return track(
       new CloneServer({
-        hugzIntervalMs: 50,
+        heartbeatIntervalMs: 50,
         flushIntervalMs: 50,
         peerTtlMs: 2000,
-        snapshotEndpoint: endpoints[side].snapshot,
-        publisherEndpoint: endpoints[side].publisher,
-        collectorEndpoint: endpoints[side].collector,
+        snapshotBind: endpoints[side].snapshot,
+        publisherBind: endpoints[side].publisher,
+        collectorBind: endpoints[side].collector,
         ...options[side],
         pair: {
           role: side,
-          heartbeatMs: 200,
+          heartbeatIntervalMs: 200,
           stateBind: `tcp://127.0.0.1:${ports[side]}`,
           stateConnect: to[other].state.endpoint,
           peer: {
@@ -150,6 +150,9 @@ describe('split brain', () => {
     expect(bEvents).toHaveLength(1);
     expect(pEvents[0]?.sequence).toBe(bEvents[0]?.peerSequence);
     expect(pEvents[0]?.peerSequence).toBe(bEvents[0]?.sequence);
+    // each names the other by the snapshot endpoint it asks on (links: the primary's first)
+    expect(pEvents[0]?.peer).toBe(links.snapshot[1]?.endpoint);
+    expect(bEvents[0]?.peer).toBe(links.snapshot[0]?.endpoint);
     // and nothing acknowledged on either side is lost
     const reader = track(new CloneClient({ servers: [endpoints.backup], peerTtlMs: 1000 }));
     await reader.start();

@@ -304,14 +304,14 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
               return template.map((frame, i) => (i === 2 ? uuid : frame));
             },
             isBad: cloneUpdateBad,
-            seen: ['clone_updates', 'clone_duplicates', 'clone_bad_messages'],
+            seen: ['clone_updates', 'clone_duplicates', 'clone_malformed'],
             validEach: true,
             valid: { update: ['clone_updates'] },
           },
         ],
         inbound: [],
         probe: () => snapshot(at(port)),
-        badCounters: ['clone_bad_messages'],
+        badCounters: ['clone_malformed'],
       };
     }
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { KvMsg } from './kvmsg.js';
-import { KvStore, ttlRemainingMs } from './store.js';
+import type { KvMsg } from '../src/kvmsg.js';
+import { KvStore, ttlRemainingMs } from '../src/store.js';
 
 const set = (key: string, body: string, ttl?: number): KvMsg => ({
   key,

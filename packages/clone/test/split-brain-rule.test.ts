@@ -6,7 +6,7 @@ import {
   encodeSplitBrainQuery,
   encodeSplitBrainReply,
   staysActive,
-} from './split-brain.js';
+} from '../src/split-brain.js';
 
 describe('who stays after a split brain', () => {
   it('the higher sequence; on a tie the primary; the two sides always disagree about themselves', () => {

@@ -14,7 +14,7 @@ import {
   isReservedKey,
   newUuid,
   ttlSeconds,
-} from './kvmsg.js';
+} from '../src/kvmsg.js';
 
 const hexes = (frames: readonly Buffer[]): string[] => frames.map((f) => f.toString('hex'));
 const UUID = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
