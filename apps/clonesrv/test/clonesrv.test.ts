@@ -33,12 +33,12 @@ async function clonesrv(args: string[]): Promise<Daemon> {
   return track(await Daemon.start({ bin: appBin('clonesrv'), args: [...args, '--log-level', 'info'] }));
 }
 
-async function reader(ports: number[], subtrees?: string[], commitTimeoutMs = 6000): Promise<CloneClient> {
+async function reader(ports: number[], subtrees?: string[], timeoutMs = 6000): Promise<CloneClient> {
   const c = track(
     new CloneClient({
       servers: ports.map((p) => `tcp://127.0.0.1:${p}`),
-      serverTtlMs: 2000,
-      commitTimeoutMs,
+      peerTtlMs: 2000,
+      timeoutMs,
       ...(subtrees === undefined ? {} : { subtrees }),
     }),
   );
@@ -148,9 +148,9 @@ describe('clonesrv pair', () => {
     const [primaryAt, backupAt] = [`tcp://127.0.0.1:${p}`, `tcp://127.0.0.1:${q}`];
     const story = seen.filter((e) => e.type !== 'resync');
     expect(story.slice(0, 3)).toEqual([
-      { type: 'server-dead', server: primaryAt, silentMs: expect.any(Number) as unknown },
+      { type: 'disconnected', peer: primaryAt, reason: 'silent', silentMs: expect.any(Number) as unknown },
       { type: 'failover', from: primaryAt, to: backupAt },
-      { type: 'connected', server: backupAt },
+      { type: 'connected', peer: backupAt },
     ]);
     expect((story[0] as { silentMs: number }).silentMs).toBeGreaterThanOrEqual(2000);
 
@@ -183,8 +183,8 @@ describe('clonesrv alone', () => {
   it('SIGKILL and restart without --data-dir: the client resyncs (reason restart) to the new map', async () => {
     const [port] = await twoBasePorts();
     const server = await clonesrv(['--port', String(port), '--hugz-ms', '100']);
-    // a long serverTtlMs: the client stays on the server across the restart instead of resnapshotting
-    const c = track(new CloneClient({ servers: [`tcp://127.0.0.1:${port}`], serverTtlMs: 60_000 }));
+    // a long peerTtlMs: the client stays on the server across the restart instead of resnapshotting
+    const c = track(new CloneClient({ servers: [`tcp://127.0.0.1:${port}`], peerTtlMs: 60_000 }));
     await c.start();
     for (let i = 0; i < 5; i += 1) await c.commit(`/k/${i}`, 'old');
     const seen = record(c);
@@ -196,7 +196,7 @@ describe('clonesrv alone', () => {
     await eventually(() => seen.some((e) => e.type === 'resync'), { what: 'resync', timeoutMs: 20_000 });
     expect(seen.find((e) => e.type === 'resync')).toEqual({
       type: 'resync',
-      server: `tcp://127.0.0.1:${port}`,
+      peer: `tcp://127.0.0.1:${port}`,
       reason: 'restart',
     });
     await eventually(() => c.size === 1 && c.get('/fresh') !== undefined, { what: 'the replica follows the new map' });

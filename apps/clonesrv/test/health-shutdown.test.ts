@@ -14,7 +14,7 @@ describe('clonesrv /healthz through shutdown', () => {
       bin: appBin('clonesrv'),
       args: ['--port', String(port), '--hugz-ms', '100', '--metrics-port', '0', '--shutdown-delay-ms', '600000'],
     });
-    await using client = new CloneClient({ servers: [`tcp://127.0.0.1:${port}`], serverTtlMs: 2000 });
+    await using client = new CloneClient({ servers: [`tcp://127.0.0.1:${port}`], peerTtlMs: 2000 });
     await client.start();
     let n = 0;
     const result = await healthThroughShutdown(daemon, async () => {

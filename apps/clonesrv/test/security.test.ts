@@ -47,7 +47,7 @@ describe('clonesrv with CURVE', () => {
     const client = (name: string) => {
       const c = new CloneClient({
         servers: [`tcp://127.0.0.1:${p}`, `tcp://127.0.0.1:${q}`],
-        serverTtlMs: 2000,
+        peerTtlMs: 2000,
         security: keys.client(name, 'server'),
       });
       return track(c);

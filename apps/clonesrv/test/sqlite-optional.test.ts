@@ -34,7 +34,7 @@ describe('clonesrv without better-sqlite3', () => {
   it('serves in memory: the driver is loaded only for --data-dir', async () => {
     const port = await freePortRange(3);
     track(await Daemon.start({ bin: appBin('clonesrv'), args: ['--port', String(port)], env: withoutSqlite() }));
-    const client = track(new CloneClient({ servers: [`tcp://127.0.0.1:${port}`], serverTtlMs: 2000 }));
+    const client = track(new CloneClient({ servers: [`tcp://127.0.0.1:${port}`], peerTtlMs: 2000 }));
     await client.start();
     expect(await client.commit('/k', 'v')).toBe(1n);
   });

@@ -16,7 +16,7 @@ describe('clonesrv /status', () => {
       args: ['--port', String(port), '--hugz-ms', '100', '--metrics-port', '0'],
     });
     const url = daemon.ready['metrics'] as string;
-    await using client = new CloneClient({ servers: [`tcp://127.0.0.1:${port}`], serverTtlMs: 2000 });
+    await using client = new CloneClient({ servers: [`tcp://127.0.0.1:${port}`], peerTtlMs: 2000 });
     await client.start();
     await client.commit('/status/a', 'x');
     await client.commit('/status/b', 'y');
