@@ -19,7 +19,8 @@ import {
   type Logger,
   type Message,
 } from '@zpatterns/core';
-import { decodeClientRequest, peerOf, type Enveloped } from './protocol.js';
+import { peerOf } from './log-fields.js';
+import { decodeClientRequest, type Enveloped } from './protocol.js';
 
 /** Default bound of a Pirate queue's backlog: 256 MiB, as the Majordomo broker's. */
 export const DEFAULT_MAX_QUEUED_BYTES = 256 * 1024 * 1024;

@@ -12,7 +12,7 @@ export {
   PPP_HEARTBEAT_LIVENESS,
   PPP_RECONNECT_INITIAL_MS,
   PPP_RECONNECT_MAX_MS,
-} from './protocol.js';
+} from './defaults.js';
 export { SimplePirateQueue, simplePirateQueueDefaults } from './simple-pirate-queue.js';
 export { SimplePirateWorker, simplePirateWorkerDefaults } from './simple-pirate-worker.js';
 

@@ -35,7 +35,8 @@ import {
   type SecurityOptions,
 } from '@zpatterns/core';
 import { LazyPirateTimeoutError } from './errors.js';
-import { encodeSequence, isSequence, LAZY_PIRATE_ATTEMPT_TIMEOUT_MS, LAZY_PIRATE_RETRIES } from './protocol.js';
+import { LAZY_PIRATE_ATTEMPT_TIMEOUT_MS, LAZY_PIRATE_RETRIES } from './defaults.js';
+import { encodeSequence, isSequence } from './protocol.js';
 import type { Settings } from './settings.js';
 
 /** Options of `new LazyPirateClient(options)`; `lazyPirateClientDefaults` holds the defaults. */

@@ -35,17 +35,9 @@ import {
 } from '@zpatterns/core';
 import { DEFAULT_MAX_QUEUED_BYTES, WARNINGS_PER_SECOND } from './backlog.js';
 import { bindQueueSockets, QueueCore } from './queue-core.js';
-import {
-  peerOf,
-  decodePppWorkerMessage,
-  DEFAULT_BACKEND,
-  DEFAULT_FRONTEND,
-  encodeClientReply,
-  encodePppHeartbeat,
-  encodePppRequest,
-  PPP_HEARTBEAT_INTERVAL_MS,
-  PPP_HEARTBEAT_LIVENESS,
-} from './protocol.js';
+import { DEFAULT_BACKEND, DEFAULT_FRONTEND, PPP_HEARTBEAT_INTERVAL_MS, PPP_HEARTBEAT_LIVENESS } from './defaults.js';
+import { peerOf } from './log-fields.js';
+import { decodePppWorkerMessage, encodeClientReply, encodePppHeartbeat, encodePppRequest } from './protocol.js';
 import type { Settings } from './settings.js';
 import type { PirateQueueStatus } from './simple-pirate-queue.js';
 import { WorkerPool } from './worker-pool.js';

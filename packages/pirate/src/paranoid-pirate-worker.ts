@@ -43,15 +43,12 @@ import {
 } from '@zpatterns/core';
 import { ReconnectGaveUpError } from './errors.js';
 import {
-  decodePppQueueMessage,
-  encodePppReady,
-  encodePppWorkerHeartbeat,
-  encodeReply,
   PPP_HEARTBEAT_INTERVAL_MS,
   PPP_HEARTBEAT_LIVENESS,
   PPP_RECONNECT_INITIAL_MS,
   PPP_RECONNECT_MAX_MS,
-} from './protocol.js';
+} from './defaults.js';
+import { decodePppQueueMessage, encodePppReady, encodePppWorkerHeartbeat, encodeReply } from './protocol.js';
 import type { Settings } from './settings.js';
 
 /** Turns a request body into reply frames. An empty reply is sent as one empty frame. */

@@ -28,14 +28,9 @@ import {
 } from '@zpatterns/core';
 import { DEFAULT_MAX_QUEUED_BYTES } from './backlog.js';
 import { bindQueueSockets, QueueCore } from './queue-core.js';
-import {
-  peerOf,
-  decodeSimpleWorkerMessage,
-  DEFAULT_BACKEND,
-  DEFAULT_FRONTEND,
-  encodeClientReply,
-  encodeSimpleRequest,
-} from './protocol.js';
+import { DEFAULT_BACKEND, DEFAULT_FRONTEND } from './defaults.js';
+import { peerOf } from './log-fields.js';
+import { decodeSimpleWorkerMessage, encodeClientReply, encodeSimpleRequest } from './protocol.js';
 import type { Settings } from './settings.js';
 
 /** Options of `new SimplePirateQueue(options)`; `simplePirateQueueDefaults` holds the defaults. */
