@@ -115,7 +115,7 @@ process.exitCode = await runDaemon({
       role,
       stateBind: flags.stateBind ?? DEFAULTS[role].stateBind,
       stateConnect: flags.stateConnect ?? DEFAULTS[role].stateConnect,
-      heartbeatMs: flags.haHeartbeatMs,
+      heartbeatIntervalMs: flags.haHeartbeatMs,
       logger,
       ...pairCurve(secured),
     });
@@ -150,7 +150,8 @@ process.exitCode = await runDaemon({
       frontend.post(message);
     });
     const frontendEndpoint = frontend.socket.lastEndpoint ?? '';
-    warnPlainBinds(secured, [frontendEndpoint, star.stateEndpoint], logger);
+    const stateEndpoint = star.endpoints.state;
+    warnPlainBinds(secured, [frontendEndpoint, stateEndpoint], logger);
     return {
       handle: { close },
       metrics,
@@ -158,9 +159,9 @@ process.exitCode = await runDaemon({
       stats: () => star.stats,
       ready: {
         role,
-        endpoints: [frontendEndpoint, star.stateEndpoint],
+        endpoints: [frontendEndpoint, stateEndpoint],
         frontend: frontendEndpoint,
-        stateBind: star.stateEndpoint,
+        stateBind: stateEndpoint,
         stateConnect: flags.stateConnect ?? DEFAULTS[role].stateConnect,
         heartbeatMs: flags.haHeartbeatMs,
         curve: secured.security !== undefined,

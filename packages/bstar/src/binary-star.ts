@@ -24,11 +24,12 @@ import {
   componentLogger,
   NotStartedError,
   PeerLiveness,
+  resolveCurveKeys,
   systemClock,
   type Clock,
-  type CurveKeyPair,
   type Logger,
   type Message,
+  type SecurityOptions,
   type ServerSecurity,
   type TimerHandle,
   WarningLimiter,
@@ -50,29 +51,30 @@ export interface BinaryStarOptions {
    * How often the state is published; the peer is dead after two of these of silence. Both
    * servers must use the same value. @default 1000
    */
-  heartbeatMs?: number;
+  heartbeatIntervalMs?: number | undefined;
   /** Time source. @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** Parent logger. @default silent */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /**
    * Asked when both servers are active (split brain): true = stay active, false = step down. Both
    * servers must answer consistently (e.g. by comparing their data). @default the primary stays
    */
-  resolveSplitBrain?: () => boolean;
+  resolveSplitBrain?: (() => boolean) | undefined;
   /**
-   * CURVE on the state channel: this server's key pair and the peer's public key (the same key
-   * when both servers share one key file). Our state PUB then admits only the peer's key, and our
-   * state SUB only talks to a PUB holding it. @default plain
+   * CURVE on the state channel: `curve` is this server's key pair, and its `serverPublicKey` the
+   * peer's public key (when absent, our own: both servers share one key file). Our state PUB then
+   * admits only the peer's key (or whom `authorize` admits), and our state SUB only talks to a PUB
+   * holding the peer's key. @default undefined (plain)
    */
-  curve?: (CurveKeyPair & { peerPublicKey: string }) | undefined;
+  security?: SecurityOptions | undefined;
 }
 
 /**
  * The book's timing: state published every 1000 ms (the peer is dead after two silent heartbeats), on the system clock.
  */
 export const binaryStarDefaults = {
-  heartbeatMs: BSTAR_HEARTBEAT_MS,
+  heartbeatIntervalMs: BSTAR_HEARTBEAT_MS,
   clock: systemClock,
 } as const satisfies Partial<BinaryStarOptions>;
 
@@ -143,10 +145,10 @@ export interface BinaryStarSnapshot {
 
 /**
  * One server of a Binary Star primary/backup pair (the book's bstar reactor). It publishes its
- * state every `heartbeatMs`, reads the peer's, runs the state machine, and decides per client
+ * state every `heartbeatIntervalMs`, reads the peer's, runs the state machine, and decides per client
  * request whether this server may serve it (`vote()`, or `serve(channel, handler)`). Nothing
  * aborts: split brain and dual passive are notices on `status()` and in the log. `new
- * BinaryStar(options)` opens nothing and throws `InvalidArgumentError` for `heartbeatMs <= 0`;
+ * BinaryStar(options)` opens nothing and throws `InvalidArgumentError` for `heartbeatIntervalMs <= 0`;
  * `start()` resolves once the state PUB is bound, the state SUB connected and the first state
  * published (ready: votes count from then on, the peer having two heartbeats to show up). Calls
  * that need a started node throw or reject with core's `NotStartedError` before that.
@@ -165,15 +167,13 @@ export class BinaryStar extends Component<BinaryStarStatus> {
     peerExpiries: 0,
   };
   readonly #options: BinaryStarOptions;
-  readonly #heartbeatMs: number;
+  readonly #heartbeatIntervalMs: number;
   readonly #clock: Clock;
   readonly #log: Logger;
   /** Warnings about garbage on the state socket: at most 10 a second (every one is counted). */
   readonly #warnings: WarningLimiter;
   /** The peer's liveness: alive from any state message until two heartbeats of silence. */
   readonly #peer: PeerLiveness<string>;
-  readonly #activeListeners = new Set<() => void>();
-  readonly #passiveListeners = new Set<() => void>();
   #pub: Channel<zmq.Publisher> | undefined;
   #sub: Channel<zmq.Subscriber> | undefined;
   #guard: ServerSecurity | undefined;
@@ -188,8 +188,8 @@ export class BinaryStar extends Component<BinaryStarStatus> {
     super();
     this.#options = options;
     this.role = options.role;
-    this.#heartbeatMs = options.heartbeatMs ?? binaryStarDefaults.heartbeatMs;
-    if (!(this.#heartbeatMs > 0)) throw new InvalidArgumentError('BinaryStar: heartbeatMs must be > 0');
+    this.#heartbeatIntervalMs = options.heartbeatIntervalMs ?? binaryStarDefaults.heartbeatIntervalMs;
+    if (!(this.#heartbeatIntervalMs > 0)) throw new InvalidArgumentError('BinaryStar: heartbeatIntervalMs must be > 0');
     if (options.role !== 'primary' && options.role !== 'backup') {
       throw new InvalidArgumentError("BinaryStar: role must be 'primary' or 'backup'");
     }
@@ -199,7 +199,7 @@ export class BinaryStar extends Component<BinaryStarStatus> {
     this.#state = initialState(options.role);
     this.#stateSince = this.#clock.now();
     this.#peer = new PeerLiveness<string>({
-      ttlMs: this.#heartbeatMs * BSTAR_PEER_EXPIRY_HEARTBEATS,
+      ttlMs: this.#heartbeatIntervalMs * BSTAR_PEER_EXPIRY_HEARTBEATS,
       clock: this.#clock,
       onChange: (server, state, silentMs) => {
         if (state === 'alive') {
@@ -251,10 +251,10 @@ export class BinaryStar extends Component<BinaryStarStatus> {
     };
   }
 
-  /** The bound state endpoint (a wildcard port resolved); `NotStartedError` before `start()`. */
-  get stateEndpoint(): string {
+  /** The bound endpoint of the state PUB (a wildcard port resolved); `NotStartedError` before `start()`. */
+  get endpoints(): { readonly state: string } {
     if (this.#stateEndpoint === undefined) throw new NotStartedError('BinaryStar');
-    return this.#stateEndpoint;
+    return { state: this.#stateEndpoint };
   }
 
   /** Bind the state PUB, connect the state SUB, start the peer's expiry clock and publish. */
@@ -262,17 +262,10 @@ export class BinaryStar extends Component<BinaryStarStatus> {
     const options = this.#options;
     this.#pub = new Channel(new zmq.Publisher({ linger: 0 }), { name: 'bstar-state-pub', logger: this.#log });
     this.#sub = new Channel(new zmq.Subscriber({ linger: 0 }), { name: 'bstar-state-sub', logger: this.#log });
-    const { curve } = options;
-    const keys = curve === undefined ? undefined : { publicKey: curve.publicKey, secretKey: curve.secretKey };
-    this.#guard = applyBindSecurity(
-      this.#pub.socket,
-      keys === undefined ? undefined : { curve: keys, authorize: new Set([curve?.peerPublicKey ?? '']) },
-      options.logger,
-    );
+    const pair = pairSecurity(options.security);
+    this.#guard = applyBindSecurity(this.#pub.socket, pair?.bind, options.logger);
     applyPeerLimits(this.#sub.socket);
-    if (keys !== undefined) {
-      applyConnectSecurity(this.#sub.socket, { curve: { ...keys, serverPublicKey: curve?.peerPublicKey } });
-    }
+    applyConnectSecurity(this.#sub.socket, pair?.connect);
     await this.#guard?.ready();
     await this.#pub.socket.bind(options.stateBind);
     this.#stateEndpoint = this.#pub.socket.lastEndpoint ?? options.stateBind;
@@ -318,18 +311,6 @@ export class BinaryStar extends Component<BinaryStarStatus> {
     return channel.start((message) => (this.vote() ? handler(message) : undefined));
   }
 
-  /** Called on every change to ACTIVE. Returns a function that removes the listener. */
-  onActive(listener: () => void): () => void {
-    this.#activeListeners.add(listener);
-    return () => this.#activeListeners.delete(listener);
-  }
-
-  /** Called on every change to PASSIVE. Returns a function that removes the listener. */
-  onPassive(listener: () => void): () => void {
-    this.#passiveListeners.add(listener);
-    return () => this.#passiveListeners.delete(listener);
-  }
-
   #onPeer(message: Message): void {
     const decoded = decodeState(message);
     if ('error' in decoded) {
@@ -367,7 +348,7 @@ export class BinaryStar extends Component<BinaryStarStatus> {
     return result.accept;
   }
 
-  /** The one place the state changes: log, publish at once, tell the listeners. */
+  /** The one place the state changes: log, report on `status()`, publish at once. */
   #setState(to: BStarState, reason: string): void {
     const from = this.#state;
     this.#state = to;
@@ -377,14 +358,6 @@ export class BinaryStar extends Component<BinaryStarStatus> {
     this.emit({ type: 'state', from, to, reason });
     // Publish the news now rather than up to a heartbeat later: the peer settles faster.
     this.#publish();
-    const listeners = to === 'active' ? this.#activeListeners : to === 'passive' ? this.#passiveListeners : undefined;
-    for (const listener of listeners ?? []) {
-      try {
-        listener();
-      } catch (err) {
-        this.#log.warn({ err }, 'state listener threw');
-      }
-    }
   }
 
   #publish(): void {
@@ -394,7 +367,7 @@ export class BinaryStar extends Component<BinaryStarStatus> {
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined;
       this.#publish();
-    }, this.#heartbeatMs);
+    }, this.#heartbeatIntervalMs);
   }
 
   /** Stop publishing and close both state sockets (also after a partial start). */
@@ -404,7 +377,21 @@ export class BinaryStar extends Component<BinaryStarStatus> {
     this.#peer.stop();
     await Promise.all([this.#pub?.close(), this.#sub?.close()]);
     await this.#guard?.release();
-    this.#activeListeners.clear();
-    this.#passiveListeners.clear();
   }
+}
+
+/**
+ * The pair's one `security` option as the two sides of the state link: our PUB admits the peer's
+ * key (or whom `authorize` admits), our SUB expects the peer's key, our own when none is given.
+ */
+function pairSecurity(
+  security: SecurityOptions | undefined,
+): { bind: SecurityOptions; connect: SecurityOptions } | undefined {
+  if (security === undefined) return undefined;
+  const keys = resolveCurveKeys(security.curve);
+  const peerPublicKey = security.curve.serverPublicKey ?? keys.publicKey;
+  return {
+    bind: { curve: keys, authorize: security.authorize ?? new Set([peerPublicKey]) },
+    connect: { curve: { ...keys, serverPublicKey: peerPublicKey } },
+  };
 }
