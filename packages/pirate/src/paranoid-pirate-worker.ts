@@ -158,7 +158,7 @@ interface Job {
  */
 export class ParanoidPirateWorker extends Component<ParanoidPirateWorkerStatus> {
   /** The queue's backend endpoint. */
-  readonly queue: string;
+  readonly #queue: string;
   readonly #stats: ParanoidPirateWorkerStats = {
     requests: 0,
     replies: 0,
@@ -192,7 +192,7 @@ export class ParanoidPirateWorker extends Component<ParanoidPirateWorkerStatus> 
       throw new InvalidArgumentError('ParanoidPirateWorker: handler must be a function');
     this.#o = { ...paranoidPirateWorkerDefaults, ...definedOnly(rest) };
     this.#security = security;
-    this.queue = queue;
+    this.#queue = queue;
     this.#handler = handler;
     this.#log = componentLogger(logger, { component: 'ppworker', queue });
     // Validates intervalMs and liveness (InvalidArgumentError); starts nothing.
@@ -235,7 +235,7 @@ export class ParanoidPirateWorker extends Component<ParanoidPirateWorkerStatus> 
     if (generation > 1) this.#stats.reconnects++;
     const socket = new zmq.Dealer({ linger: this.#o.lingerMs });
     applyConnectSecurity(socket, this.#security);
-    socket.connect(this.queue);
+    socket.connect(this.#queue);
     const channel = new Channel(socket, { name: 'dealer', logger: this.#log });
     this.#channel = channel;
     void channel.start((message) => this.#onMessage(message, generation));
@@ -243,7 +243,7 @@ export class ParanoidPirateWorker extends Component<ParanoidPirateWorkerStatus> 
     this.#heartbeat.start();
     this.#connected = true;
     this.#log.info({ attempt: this.#attempt }, 'connected, READY sent');
-    this.emit({ type: 'connected', endpoint: this.queue, attempt: this.#attempt });
+    this.emit({ type: 'connected', endpoint: this.#queue, attempt: this.#attempt });
   }
 
   #beat(): void {
@@ -255,7 +255,7 @@ export class ParanoidPirateWorker extends Component<ParanoidPirateWorkerStatus> 
     if (!this.#connected || this.closeSignal.aborted) return;
     this.#connected = false;
     this.#log.warn({ silentMs }, "heartbeat failure, can't reach queue");
-    this.emit({ type: 'disconnected', server: this.queue, reason: 'silent', silentMs });
+    this.emit({ type: 'disconnected', server: this.#queue, reason: 'silent', silentMs });
     const channel = this.#channel;
     this.#channel = undefined;
     void channel?.close();

@@ -88,7 +88,7 @@ export type SimplePirateWorkerStatus = {
  */
 export class SimplePirateWorker extends Component<SimplePirateWorkerStatus> {
   /** The queue's backend endpoint. */
-  readonly queue: string;
+  readonly #queue: string;
   readonly #stats: SimplePirateWorkerStats = {
     requests: 0,
     replies: 0,
@@ -109,7 +109,7 @@ export class SimplePirateWorker extends Component<SimplePirateWorkerStatus> {
     if (typeof queue !== 'string' || queue === '')
       throw new InvalidArgumentError('SimplePirateWorker: queue is required');
     if (typeof handler !== 'function') throw new InvalidArgumentError('SimplePirateWorker: handler must be a function');
-    this.queue = queue;
+    this.#queue = queue;
     this.#handler = handler;
     this.#lingerMs = options.lingerMs ?? simplePirateWorkerDefaults.lingerMs;
     this.#routingId = options.routingId;
@@ -140,14 +140,14 @@ export class SimplePirateWorker extends Component<SimplePirateWorkerStatus> {
       ...(this.#routingId === undefined ? {} : { routingId: this.#routingId }),
     });
     applyConnectSecurity(socket, this.#security);
-    socket.connect(this.queue);
+    socket.connect(this.#queue);
     this.#stats.sockets++;
     const channel = new Channel(socket, { name: 'req', logger: this.#log });
     this.#channel = channel;
     void channel.start((message) => this.#onRequest(message, channel));
     channel.post(encodeSimpleReady());
     this.#log.info('connected, READY sent');
-    this.emit({ type: 'connected', endpoint: this.queue, socket: this.#stats.sockets });
+    this.emit({ type: 'connected', endpoint: this.#queue, socket: this.#stats.sockets });
   }
 
   async #onRequest(message: Message, channel: Channel<zmq.Request>): Promise<void> {
