@@ -112,7 +112,7 @@ describe('ppqueue and zpat ppworker/lpcall (processes)', () => {
     const servedAtGone = served;
     await eventually(() => served >= servedAtGone + 2 || failures.length > 0, { timeoutMs: 5000 });
     // One worker left: requests keep succeeding, without a single resend from now on.
-    const resendsBefore = client.stats.resends;
+    const resendsBefore = client.stats.retries;
     const servedBefore = served;
     await new Promise<void>((resolve, reject) => {
       const check = setInterval(() => {
@@ -124,8 +124,8 @@ describe('ppqueue and zpat ppworker/lpcall (processes)', () => {
     running = false;
     await load;
     expect(failures).toEqual([]);
-    expect(client.stats.resends).toBe(resendsBefore);
-    expect(client.stats.failures).toBe(0);
+    expect(client.stats.retries).toBe(resendsBefore);
+    expect(client.stats.timeouts).toBe(0);
   }, 40_000);
 
   it('restart the queue: workers detect it, back off (100, 200, ... ms), reconnect and re-register', async () => {

@@ -114,7 +114,7 @@ export interface BinaryStarStats {
   /** Valid peer state messages received. */
   peerMessages: number;
   /** Peer state messages that were not one frame holding one digit 1-4. */
-  garbage: number;
+  malformed: number;
   /** Client votes accepted (served). */
   accepted: number;
   /** Client votes rejected (dropped without a reply). */
@@ -159,7 +159,7 @@ export class BinaryStar extends Component<BinaryStarStatus> {
   readonly #stats: BinaryStarStats = {
     published: 0,
     peerMessages: 0,
-    garbage: 0,
+    malformed: 0,
     accepted: 0,
     rejected: 0,
     splitBrains: 0,
@@ -314,7 +314,7 @@ export class BinaryStar extends Component<BinaryStarStatus> {
   #onPeer(message: Message): void {
     const decoded = decodeState(message);
     if ('error' in decoded) {
-      this.#stats.garbage++;
+      this.#stats.malformed++;
       this.#warnings.warn({ reason: decoded.error, frames: message.length }, 'garbage on the state socket ignored');
       return;
     }

@@ -66,7 +66,7 @@ describe('BinaryStar reactor', () => {
     const { primary, backup } = await settledPair();
     expect(primary.vote()).toBe(true);
     expect(backup.vote()).toBe(false);
-    expect(backup.stats).toMatchObject({ accepted: 0, rejected: 1, garbage: 0 });
+    expect(backup.stats).toMatchObject({ accepted: 0, rejected: 1, malformed: 0 });
     expect(primary.stats.published).toBeGreaterThan(0);
     expect(primary.endpoints.state).toMatch(/^ipc:\/\//);
   });
@@ -134,7 +134,7 @@ describe('BinaryStar reactor', () => {
       await eventually(
         async () => {
           for (const message of junk) await fake.send(message);
-          return backup.stats.garbage >= junk.length;
+          return backup.stats.malformed >= junk.length;
         },
         { timeoutMs: 5000, intervalMs: 50, what: 'garbage counted' },
       );

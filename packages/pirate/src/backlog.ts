@@ -99,9 +99,9 @@ export interface IntakeStats {
   /** Valid requests read on the frontend. */
   requests: number;
   /** Frontend messages that were not `[client-id][""][body...]`, dropped. */
-  invalidFromClients: number;
+  malformedFromClients: number;
   /** New requests refused (dropped) because the backlog was at `maxQueuedBytes`. */
-  refusedRequests: number;
+  refused: number;
 }
 
 /** Decodes, counts and queues the requests read on a Pirate queue's frontend. */
@@ -127,7 +127,7 @@ export class Intake {
   admit(message: Message): boolean {
     const decoded = decodeClientRequest(message);
     if (decoded.type === 'invalid') {
-      this.#stats.invalidFromClients++;
+      this.#stats.malformedFromClients++;
       this.#invalid.warn(
         { peer: peerOf(message), reason: decoded.reason, frames: describe(message) },
         'invalid request dropped',
@@ -136,14 +136,14 @@ export class Intake {
     }
     this.#stats.requests++;
     if (this.#backlog.push(decoded)) return true;
-    this.#stats.refusedRequests++;
+    this.#stats.refused++;
     this.#overload.warn(
       {
         queuedRequests: this.#backlog.length,
         queuedBytes: this.#backlog.bytes,
         requestBytes: requestBytes(decoded),
         maxQueuedBytes: this.#backlog.maxBytes,
-        refusedRequests: this.#stats.refusedRequests,
+        refused: this.#stats.refused,
       },
       'queued bytes at maxQueuedBytes, new request refused',
     );

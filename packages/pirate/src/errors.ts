@@ -34,7 +34,7 @@ export class LazyPirateTimeoutError extends TimeoutError {
 }
 
 /**
- * Paranoid Pirate worker: the reconnect policy returned `null` (a finite `reconnectDelayMs`
+ * Paranoid Pirate worker: the reconnect policy returned `null` (a finite `reconnectDelay`
  * policy ran out), so the worker closed itself.
  */
 export class ReconnectGaveUpError extends ZPatternsError<'ERR_PIRATE_GAVE_UP'> {
@@ -47,7 +47,7 @@ export class ReconnectGaveUpError extends ZPatternsError<'ERR_PIRATE_GAVE_UP'> {
   constructor(attempts: number, options?: ErrorOptions) {
     super(
       'ERR_PIRATE_GAVE_UP',
-      `queue unreachable after ${attempts} reconnect attempt(s); see 'reconnectDelayMs'`,
+      `queue unreachable after ${attempts} reconnect attempt(s); see 'reconnectDelay'`,
       options,
     );
     this.attempts = attempts;

@@ -120,18 +120,16 @@ export interface LazyPirateClientStats {
   requests: number;
   /** Requests answered. */
   replies: number;
-  /** Requests sent again after a timeout or a bad reply. */
-  resends: number;
-  /** Attempts that got no reply in time. */
+  /** Requests sent again after a timeout or a bad reply (resends). */
+  retries: number;
+  /** Requests that ended with `TimeoutError` (out of attempts or out of time). */
   timeouts: number;
   /** Replies rejected by the sequence check. */
-  malformedReplies: number;
+  malformed: number;
   /** REQ sockets opened (the first one included). */
   sockets: number;
   /** Moves to the next server after a timeout (several servers only). */
   failovers: number;
-  /** Requests that ended with `LazyPirateTimeoutError`. */
-  failures: number;
 }
 
 /**
@@ -186,12 +184,11 @@ export class LazyPirateClient extends Component<LazyPirateClientStatus> {
   readonly #stats: LazyPirateClientStats = {
     requests: 0,
     replies: 0,
-    resends: 0,
+    retries: 0,
     timeouts: 0,
-    malformedReplies: 0,
+    malformed: 0,
     sockets: 0,
     failovers: 0,
-    failures: 0,
   };
   readonly #o: ClientSettings;
   readonly #log: Logger;
@@ -283,7 +280,7 @@ export class LazyPirateClient extends Component<LazyPirateClientStatus> {
         : err;
     const release = await this.#turn(waitSignal, remaining(), clock).catch((err: unknown) => {
       if (!(err instanceof TimeoutError)) throw closedOr(err);
-      this.#stats.failures++;
+      this.#stats.timeouts++;
       throw outOfTime();
     });
     try {
@@ -294,7 +291,7 @@ export class LazyPirateClient extends Component<LazyPirateClientStatus> {
       const message = sequence === undefined ? body : [encodeSequence(sequence), ...body];
       for (let attempt = 1; attempt <= attempts; attempt++) {
         if (remaining() <= 0) throw outOfTime();
-        if (attempt > 1) this.#stats.resends++;
+        if (attempt > 1) this.#stats.retries++;
         const conn = this.#connection();
         this.#waiting = true;
         this.#log.debug({ attempt, server: conn.server }, 'waiting');
@@ -310,7 +307,6 @@ export class LazyPirateClient extends Component<LazyPirateClientStatus> {
         } catch (err) {
           conn.waiter = undefined;
           if (err instanceof TimeoutError) {
-            this.#stats.timeouts++;
             this.#discard('timeout');
             // The whole call's bound cut this wait short: no time is left for another attempt.
             if (waitMs < o.attemptTimeoutMs || remaining() <= 0) throw outOfTime();
@@ -335,7 +331,7 @@ export class LazyPirateClient extends Component<LazyPirateClientStatus> {
         }
         if (sequence !== undefined) {
           if (!isSequence(frames[0], sequence)) {
-            this.#stats.malformedReplies++;
+            this.#stats.malformed++;
             this.#log.warn({ server: conn.server, sequence, reply: describe(frames) }, 'malformed reply from server');
             continue; // REQ is back in its send state: resend on the same socket.
           }
@@ -354,7 +350,7 @@ export class LazyPirateClient extends Component<LazyPirateClientStatus> {
         this.servers,
       );
     } catch (err) {
-      if (err instanceof LazyPirateTimeoutError) this.#stats.failures++;
+      if (err instanceof LazyPirateTimeoutError) this.#stats.timeouts++;
       throw err;
     } finally {
       this.#waiting = false;

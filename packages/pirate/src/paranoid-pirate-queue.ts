@@ -12,7 +12,7 @@
  * every dispatch, so a request never goes to a worker known to be dead. Requests that arrive while
  * no worker is free wait in a backlog bounded by bytes (`maxQueuedBytes`, 256 MiB); past it NEW
  * requests are refused (dropped: PPP has no error reply, the client's timeout and retry handle it),
- * counted in `refusedRequests`, with one warning per second at most. Both ROUTERs use
+ * counted in `refused`, with one warning per second at most. Both ROUTERs use
  * `mandatory` with `sendTimeout: 0`: a request whose worker has vanished comes back at once
  * (EHOSTUNREACH) and is re-queued at the head; a reply whose client has gone is counted and dropped.
  */
@@ -55,7 +55,7 @@ export interface ParanoidPirateQueueOptions {
   /**
    * Bytes of the requests waiting for a free worker (frames plus about 100 bytes each) at most.
    * Past it NEW requests are refused: dropped (PPP has no error reply; the client's timeout and
-   * retry report it), counted in `refusedRequests`, one warning per second at most. The accepted
+   * retry report it), counted in `refused`, one warning per second at most. The accepted
    * ones are kept. 256 MiB holds the book's 100,000 pipelined requests many times over.
    * @default 268435456
    */
@@ -98,15 +98,15 @@ export interface ParanoidPirateQueueStats {
   /** Worker replies forwarded to their client. */
   replies: number;
   /** New requests refused (dropped) because the backlog was at `maxQueuedBytes`. */
-  refusedRequests: number;
+  refused: number;
   /** Requests put back in the backlog because their worker had vanished. */
   requeued: number;
   /** Replies the frontend could not deliver (client gone or at its high-water mark). */
   undeliveredReplies: number;
   /** Frontend messages that were not `[client-id][""][body...]`, dropped. */
-  invalidFromClients: number;
+  malformedFromClients: number;
   /** Backend messages that were not READY, HEARTBEAT or a reply, dropped. */
-  invalidFromWorkers: number;
+  malformedFromWorkers: number;
   /** Workers that joined (first message, or first after they expired). */
   workersJoined: number;
   /** Workers forgotten after `heartbeatIntervalMs x liveness` of silence. */
@@ -134,11 +134,11 @@ export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
     requests: 0,
     dispatched: 0,
     replies: 0,
-    refusedRequests: 0,
+    refused: 0,
     requeued: 0,
     undeliveredReplies: 0,
-    invalidFromClients: 0,
-    invalidFromWorkers: 0,
+    malformedFromClients: 0,
+    malformedFromWorkers: 0,
     workersJoined: 0,
     workersExpired: 0,
     workersLost: 0,
@@ -231,7 +231,7 @@ export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
   #onWorker(message: Message): void {
     const { worker, message: command } = decodePppWorkerMessage(message);
     if (worker === undefined || command.type === 'invalid') {
-      this.#stats.invalidFromWorkers++;
+      this.#stats.malformedFromWorkers++;
       const reason = command.type === 'invalid' ? command.reason : 'empty message';
       this.#warnings.warn(
         { peer: peerOf(message), reason, frames: describe(message) },

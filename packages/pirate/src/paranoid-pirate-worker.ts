@@ -10,7 +10,7 @@
  *     [client-id][""][reply...] ------------------>
  *
  *   no message for heartbeatIntervalMs x liveness: close the socket (the book's "brutal" discard
- *   of anything queued), wait reconnectDelayMs(attempt) (1 s doubling to 32 s), open a new DEALER
+ *   of anything queued), wait reconnectDelay(attempt) (1 s doubling to 32 s), open a new DEALER
  *   and send READY again. Any message from the queue resets the backoff.
  *
  * Requests are handled one at a time, in arrival order. A handler that throws does not stop the
@@ -67,7 +67,7 @@ export interface ParanoidPirateWorkerOptions {
   /** Silent intervals after which the queue is considered dead. @default 3 */
   liveness?: number | undefined;
   /** Delay before reconnect attempt n (1-based); `null` gives up. @default 1000 ms doubling to 32000 ms, for ever */
-  reconnectDelayMs?: RetryDelay | undefined;
+  reconnectDelay?: RetryDelay | undefined;
   /** Linger of each DEALER when it is discarded or closed. @default 0 */
   lingerMs?: number | undefined;
   /**
@@ -87,7 +87,7 @@ type WorkerSettings = Settings<Omit<ParanoidPirateWorkerOptions, 'queue' | 'hand
 export const paranoidPirateWorkerDefaults = {
   heartbeatIntervalMs: PPP_HEARTBEAT_INTERVAL_MS,
   liveness: PPP_HEARTBEAT_LIVENESS,
-  reconnectDelayMs: exponentialBackoff({ initialMs: PPP_RECONNECT_INITIAL_MS, maxMs: PPP_RECONNECT_MAX_MS }),
+  reconnectDelay: exponentialBackoff({ initialMs: PPP_RECONNECT_INITIAL_MS, maxMs: PPP_RECONNECT_MAX_MS }),
   lingerMs: 0,
   clock: systemClock,
 } as const satisfies WorkerSettings;
@@ -103,7 +103,7 @@ export interface ParanoidPirateWorkerStats {
   /** Replies not sent because the socket they belonged to had been replaced. */
   repliesDiscarded: number;
   /** Messages from the queue that were neither HEARTBEAT nor a request, dropped. */
-  invalidMessages: number;
+  malformed: number;
   /** Heartbeats sent to the queue. */
   heartbeatsSent: number;
   /** Heartbeats received from the queue. */
@@ -137,7 +137,7 @@ export type ParanoidPirateWorkerStatus =
       readonly type: 'reconnecting';
       /** Reconnect attempt, 1-based; reset by any message from the queue. */
       readonly attempt: number;
-      /** The wait before it (ms), from `reconnectDelayMs`. */
+      /** The wait before it (ms), from `reconnectDelay`. */
       readonly delayMs: number;
     };
 
@@ -151,7 +151,7 @@ interface Job {
  * Paranoid Pirate worker (6/PPP): a DEALER that sends READY, heartbeats the queue every
  * `heartbeatIntervalMs`, answers each request with `handler`, and when the queue has been silent for
  * `liveness` intervals (watched by core's `Heartbeat`) discards its socket and reconnects after
- * `reconnectDelayMs(attempt)`. `new ParanoidPirateWorker({ queue, handler })` opens nothing;
+ * `reconnectDelay(attempt)`. `new ParanoidPirateWorker({ queue, handler })` opens nothing;
  * `start()` resolves once the DEALER is connecting and READY is queued (ready). When the reconnect
  * policy returns `null` the worker closes itself and `closed()` yields a `ReconnectGaveUpError`.
  * `status()` reports `connected`, `disconnected` and `reconnecting`.
@@ -164,7 +164,7 @@ export class ParanoidPirateWorker extends Component<ParanoidPirateWorkerStatus> 
     replies: 0,
     handlerErrors: 0,
     repliesDiscarded: 0,
-    invalidMessages: 0,
+    malformed: 0,
     heartbeatsSent: 0,
     heartbeatsReceived: 0,
     reconnects: 0,
@@ -260,7 +260,7 @@ export class ParanoidPirateWorker extends Component<ParanoidPirateWorkerStatus> 
     this.#channel = undefined;
     void channel?.close();
     const attempt = ++this.#attempt;
-    const delayMs = this.#o.reconnectDelayMs(attempt);
+    const delayMs = this.#o.reconnectDelay(attempt);
     if (delayMs === null) {
       const error = new ReconnectGaveUpError(attempt - 1);
       this.#log.error({ err: error }, 'giving up');
@@ -290,7 +290,7 @@ export class ParanoidPirateWorker extends Component<ParanoidPirateWorkerStatus> 
         if (this.#processing === undefined) this.#processing = this.#process();
         return;
       case 'invalid':
-        this.#stats.invalidMessages++;
+        this.#stats.malformed++;
         this.#log.warn({ reason: decoded.reason, frames: describe(message) }, 'invalid message from queue dropped');
         return;
       default: {

@@ -41,7 +41,7 @@ export interface SimplePirateQueueOptions {
   backend?: string | undefined;
   /**
    * Bytes of the requests waiting for a free worker at most; past it NEW requests are refused
-   * (dropped, counted in `refusedRequests`, one warning per second). As the Paranoid queue's.
+   * (dropped, counted in `refused`, one warning per second). As the Paranoid queue's.
    * @default 268435456
    */
   maxQueuedBytes?: number | undefined;
@@ -77,15 +77,15 @@ export interface SimplePirateQueueStats {
   /** Worker replies forwarded to their client. */
   replies: number;
   /** New requests refused (dropped) because the backlog was at `maxQueuedBytes`. */
-  refusedRequests: number;
+  refused: number;
   /** Requests put back in the backlog because their worker had vanished. */
   requeued: number;
   /** Replies the frontend could not deliver (client gone or at its high-water mark). */
   undeliveredReplies: number;
   /** Frontend messages that were not `[client-id][""][body...]`, dropped. */
-  invalidFromClients: number;
+  malformedFromClients: number;
   /** Backend messages that were neither READY nor a reply, dropped. */
-  invalidFromWorkers: number;
+  malformedFromWorkers: number;
   /** Workers that sent READY for the first time. */
   workersJoined: number;
   /** Workers forgotten because a send to them failed. */
@@ -127,11 +127,11 @@ export class SimplePirateQueue extends Component<PirateQueueStatus> {
     requests: 0,
     dispatched: 0,
     replies: 0,
-    refusedRequests: 0,
+    refused: 0,
     requeued: 0,
     undeliveredReplies: 0,
-    invalidFromClients: 0,
-    invalidFromWorkers: 0,
+    malformedFromClients: 0,
+    malformedFromWorkers: 0,
     workersJoined: 0,
     workersLost: 0,
   };
@@ -209,7 +209,7 @@ export class SimplePirateQueue extends Component<PirateQueueStatus> {
   #onWorker(message: Message): void {
     const { worker, message: command } = decodeSimpleWorkerMessage(message);
     if (worker === undefined || command.type === 'invalid') {
-      this.#stats.invalidFromWorkers++;
+      this.#stats.malformedFromWorkers++;
       const reason = command.type === 'invalid' ? command.reason : 'empty message';
       this.#log.warn(
         { peer: peerOf(message), reason, frames: describe(message) },

@@ -63,7 +63,7 @@ export interface SimplePirateWorkerStats {
   /** Requests whose handler threw (dropped; the socket is renewed). */
   handlerErrors: number;
   /** Messages from the queue that were not `[client-id][""][body...]`, dropped. */
-  invalidMessages: number;
+  malformed: number;
   /** REQ sockets opened (the first one included). */
   sockets: number;
 }
@@ -93,7 +93,7 @@ export class SimplePirateWorker extends Component<SimplePirateWorkerStatus> {
     requests: 0,
     replies: 0,
     handlerErrors: 0,
-    invalidMessages: 0,
+    malformed: 0,
     sockets: 0,
   };
   readonly #handler: RequestHandler;
@@ -153,7 +153,7 @@ export class SimplePirateWorker extends Component<SimplePirateWorkerStatus> {
   async #onRequest(message: Message, channel: Channel<zmq.Request>): Promise<void> {
     const decoded = decodeSimpleRequest(message);
     if (decoded.type === 'invalid') {
-      this.#stats.invalidMessages++;
+      this.#stats.malformed++;
       this.#log.warn({ reason: decoded.reason, frames: describe(message) }, 'invalid request dropped');
       this.#reopen(channel);
       return;

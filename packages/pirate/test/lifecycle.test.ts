@@ -103,7 +103,7 @@ describe('Pirate lifecycle', () => {
         handler: echo,
         heartbeatIntervalMs: 50,
         liveness: 2,
-        reconnectDelayMs: constantBackoff(10, 1),
+        reconnectDelay: constantBackoff(10, 1),
       }),
     );
     await expect(worker.closed()).resolves.toMatchObject({ code: 'ERR_PIRATE_GAVE_UP' });

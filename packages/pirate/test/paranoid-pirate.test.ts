@@ -63,7 +63,7 @@ function startWorker(
       handler,
       heartbeatIntervalMs: HB,
       liveness: 3,
-      reconnectDelayMs: exponentialBackoff({ initialMs: 50, maxMs: 200 }),
+      reconnectDelay: exponentialBackoff({ initialMs: 50, maxMs: 200 }),
       ...options,
     }),
   );
@@ -104,7 +104,7 @@ describe('ParanoidPirateQueue + ParanoidPirateWorker', () => {
     }
     expect(served.filter((n) => n === 'a')).toHaveLength(3);
     expect(served.filter((n) => n === 'b')).toHaveLength(3);
-    expect(queue.stats).toMatchObject({ requests: 6, dispatched: 6, replies: 6, invalidFromWorkers: 0 });
+    expect(queue.stats).toMatchObject({ requests: 6, dispatched: 6, replies: 6, malformedFromWorkers: 0 });
   });
 
   it('a busy worker keeps heartbeating, stays alive past the expiry, and gets no second request', async () => {
@@ -141,7 +141,7 @@ describe('ParanoidPirateQueue + ParanoidPirateWorker', () => {
     const client = track(await LazyPirateClient.start({ servers: queue.endpoints.frontend, attemptTimeoutMs: 300 }));
     expect((await client.request(['x']))[0]?.toString()).toBe('x');
     expect(worker.stats.handlerErrors).toBe(1);
-    expect(client.stats.resends).toBe(1);
+    expect(client.stats.retries).toBe(1);
     expect(worker.connected).toBe(true);
   });
 
@@ -231,7 +231,7 @@ describe('ParanoidPirateWorker against a raw ROUTER (the queue side by hand)', (
   it('any message from the queue resets the backoff', async () => {
     const router = track(await rawRouter());
     const worker = startWorker(router.endpoint, echo, {
-      reconnectDelayMs: exponentialBackoff({ initialMs: 40, maxMs: 1000 }),
+      reconnectDelay: exponentialBackoff({ initialMs: 40, maxMs: 1000 }),
     });
     const status = worker.status();
     await nextStatus(status, 'reconnecting'); // attempt 1: 40
@@ -265,12 +265,12 @@ describe('ParanoidPirateWorker against a raw ROUTER (the queue side by hand)', (
     await router.send([id, s('c'), E, s('ok')]);
     const reply = await router.receiveMatching((m) => m.length > 2, 2000);
     expect(reply.slice(1).map(String)).toEqual(['c', '', 'ok']);
-    expect(worker.stats.invalidMessages).toBe(3);
+    expect(worker.stats.malformed).toBe(3);
   });
 
   it('gives up and closes with ReconnectGaveUpError when the policy says so', async () => {
     const router = track(await rawRouter());
-    const worker = startWorker(router.endpoint, echo, { reconnectDelayMs: constantBackoff(10, 1) });
+    const worker = startWorker(router.endpoint, echo, { reconnectDelay: constantBackoff(10, 1) });
     const error = await worker.closed();
     expect(error).toMatchObject({ code: 'ERR_PIRATE_GAVE_UP' });
     expect(worker.lifecycle).toBe('closed');
@@ -347,11 +347,11 @@ describe('ParanoidPirateQueue against raw DEALER workers (the worker side by han
     expect(queue.queued).toBe(2);
     expect(queue.queuedBytes).toBeGreaterThan(200);
     expect(queue.queuedBytes).toBeLessThanOrEqual(400);
-    expect(queue.stats.refusedRequests).toBe(2);
+    expect(queue.stats.refused).toBe(2);
     // Two refusals within the same second: one warning, with the figures.
     const refusals = lines.filter((l) => l['msg'] === 'queued bytes at maxQueuedBytes, new request refused');
     expect(refusals).toHaveLength(1);
-    expect(refusals[0]).toMatchObject({ queuedRequests: 2, maxQueuedBytes: 400, refusedRequests: 1 });
+    expect(refusals[0]).toMatchObject({ queuedRequests: 2, maxQueuedBytes: 400, refused: 1 });
     const worker = track(rawDealer(queue.endpoints.backend));
     await worker.send([Buffer.from([0x01])]);
     const first = await worker.receiveMatching((m) => !isHeartbeat(m), 2000);
@@ -390,7 +390,7 @@ describe('ParanoidPirateQueue against raw DEALER workers (the worker side by han
       await LazyPirateClient.start({ servers: queue.endpoints.frontend, attemptTimeoutMs: 500, retries: 5 }),
     );
     expect((await client.request(['still-alive']))[0]?.toString()).toBe('still-alive');
-    expect(queue.stats.invalidFromWorkers + queue.stats.invalidFromClients).toBeGreaterThan(0);
+    expect(queue.stats.malformedFromWorkers + queue.stats.malformedFromClients).toBeGreaterThan(0);
     expect(good.connected).toBe(true);
   });
 });

@@ -81,7 +81,7 @@ describe('SimplePirateQueue + SimplePirateWorker', () => {
     const client = track(rawRequest(queue.endpoints.frontend, { routingId: '\x01client' }));
     await client.send(['hi']);
     expect((await client.receive(2000)).map(String)).toEqual(['a', 'hi']);
-    expect(queue.stats.invalidFromWorkers).toBe(0);
+    expect(queue.stats.malformedFromWorkers).toBe(0);
     await eventually(() => queue.readyWorkers === 1);
   });
 
@@ -140,7 +140,7 @@ describe('SimplePirateQueue + SimplePirateWorker', () => {
     const junkWorker = track(rawDealer(queue.endpoints.backend));
     await junkWorker.send([E, Buffer.from([0x01, 0x01])]);
     await junkWorker.send([s('x')]);
-    await eventually(() => queue.stats.invalidFromClients === 1 && queue.stats.invalidFromWorkers === 2);
+    await eventually(() => queue.stats.malformedFromClients === 1 && queue.stats.malformedFromWorkers === 2);
     expect(queue.queued).toBe(1);
     startWorkers(queue, ['late']);
     expect((await client.receive(2000)).map(String)).toEqual(['late', 'early']);

@@ -157,7 +157,7 @@ async function ppworker(flags: PpworkerFlags): Promise<number> {
             handler: echo,
             heartbeatIntervalMs: flags.heartbeatMs,
             liveness: flags.liveness,
-            reconnectDelayMs: exponentialBackoff({
+            reconnectDelay: exponentialBackoff({
               initialMs: flags.reconnectInitialMs,
               maxMs: Math.max(flags.reconnectInitialMs, flags.reconnectMaxMs),
             }),
