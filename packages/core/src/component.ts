@@ -14,8 +14,9 @@
  * `start()` and `close()` are idempotent (every caller gets the same promise), `closed()` never
  * rejects, and `status()` is a feed of the object's changes that always ends with one `closed`.
  */
-import { AbortError, ClosedError, NotStartedError, toError } from './errors.js';
+import { AbortError, ClosedError, NotStartedError, TimeoutError, toError } from './errors.js';
 import { StatusFeed } from './status-feed.js';
+import type { ClosedEvent, StartedEvent } from './status-events.js';
 
 /** Where a component is in its life; see {@link Component}. */
 export type ComponentState = 'new' | 'starting' | 'running' | 'closing' | 'closed';
@@ -24,7 +25,7 @@ export type ComponentState = 'new' | 'starting' | 'running' | 'closing' | 'close
  * The events every status feed carries: `started` once `start()` has resolved, and `closed` last,
  * with the error that ended the object when it stopped on its own (or failed to start).
  */
-export type ComponentStatus = { readonly type: 'started' } | { readonly type: 'closed'; readonly error?: Error };
+export type ComponentStatus = StartedEvent | ClosedEvent;
 
 /** What `Component.start(options)` needs of the object it creates. */
 export interface Startable {
@@ -36,6 +37,21 @@ export interface Startable {
 export interface StartOptions {
   /** Abandon the start: `start()` rejects with `AbortError` and the object is closed. */
   signal?: AbortSignal | undefined;
+  /**
+   * Bound on the start: past it `start()` rejects with `TimeoutError` and the object is closed.
+   * @default no bound (each class's own start is bounded where it waits on the network)
+   */
+  timeoutMs?: number | undefined;
+}
+
+/** Options of `waitFor()`. */
+export interface WaitForOptions<TEvent> {
+  /** Stop waiting: `waitFor()` rejects with `AbortError`. */
+  signal?: AbortSignal | undefined;
+  /** Stop waiting after this long: `waitFor()` rejects with `TimeoutError`. */
+  timeoutMs?: number | undefined;
+  /** Wait for an event of the type that also passes this test. */
+  filter?: ((event: TEvent) => boolean) | undefined;
 }
 
 /**
@@ -63,12 +79,17 @@ export abstract class Component<TStatus extends { readonly type: string } = neve
   });
 
   /**
-   * Create and start in one step: `await X.start(options)` is `new X(options)` followed by
-   * `await x.start()`. When the start fails the object is closed and the error is thrown.
+   * Create and start in one step: `await X.start(options, { signal, timeoutMs })` is
+   * `new X(options)` followed by `await x.start({ signal, timeoutMs })`. When the start fails the
+   * object is closed and the error is thrown.
    */
-  static async start<T extends Startable, A extends unknown[]>(this: new (...args: A) => T, ...args: A): Promise<T> {
-    const component = new this(...args);
-    await component.start();
+  static async start<T extends Startable, O>(
+    this: new (options: O) => T,
+    ...args: undefined extends O ? [options?: O, start?: StartOptions] : [options: O, start?: StartOptions]
+  ): Promise<T> {
+    const [options, startOptions] = args;
+    const component = new this(options as O);
+    await component.start(startOptions);
     return component;
   }
 
@@ -102,7 +123,7 @@ export abstract class Component<TStatus extends { readonly type: string } = neve
     if (this.#starting !== undefined) return this.#starting;
     if (this.#state !== 'new') return Promise.reject(new ClosedError(this.#name));
     this.#state = 'starting';
-    this.#starting = this.#runStart(options.signal);
+    this.#starting = this.#runStart(withTimeout(options.signal, options.timeoutMs, this.#name));
     return this.#starting;
   }
 
@@ -114,7 +135,8 @@ export abstract class Component<TStatus extends { readonly type: string } = neve
     let settled: () => void = () => undefined;
     this.#startSettled = new Promise<void>((resolve) => (settled = resolve));
     try {
-      if (this.#abort.signal.aborted) throw new AbortError('start aborted', { cause: signal?.reason });
+      if (this.#abort.signal.aborted)
+        throw signal === undefined ? new AbortError('start aborted') : startAborted(signal);
       await this.onStart(this.#abort.signal);
     } catch (err) {
       failure = toError(err);
@@ -126,11 +148,9 @@ export abstract class Component<TStatus extends { readonly type: string } = neve
       // close() or fail() was called during the start; it waits for us and then runs onClose.
       throw this.#error ?? new ClosedError(this.#name);
     }
-    if (failure === undefined && signal?.aborted === true) {
-      failure = new AbortError('start aborted', { cause: signal.reason });
-    }
+    if (failure === undefined && signal?.aborted === true) failure = startAborted(signal);
     if (failure !== undefined) {
-      const reason = signal?.aborted === true ? new AbortError('start aborted', { cause: signal.reason }) : failure;
+      const reason = signal?.aborted === true ? startAborted(signal) : failure;
       await this.#end(reason).catch(() => undefined);
       throw reason;
     }
@@ -172,6 +192,44 @@ export abstract class Component<TStatus extends { readonly type: string } = neve
     return (async function* () {
       yield last;
     })();
+  }
+
+  /**
+   * The next status event of `type` (and passing `filter`) emitted from now on. Rejects with
+   * `ClosedError` when the object ends first (unless `type` is `'closed'`), with `AbortError` when
+   * `signal` fires and with `TimeoutError` after `timeoutMs`. Call it before the action whose
+   * event you await: events emitted before the call are not seen.
+   */
+  async waitFor<K extends (TStatus | ComponentStatus)['type']>(
+    type: K,
+    options: WaitForOptions<Extract<TStatus | ComponentStatus, { readonly type: K }>> = {},
+  ): Promise<Extract<TStatus | ComponentStatus, { readonly type: K }>> {
+    type Wanted = Extract<TStatus | ComponentStatus, { readonly type: K }>;
+    const signal = withTimeout(options.signal, options.timeoutMs, `waitFor('${type}')`);
+    if (signal?.aborted === true) throw waitAborted(signal, type);
+    const feed = this.status();
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(waitAborted(signal as AbortSignal, type));
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    aborted.catch(() => undefined);
+    const found = (async (): Promise<Wanted> => {
+      for await (const event of feed) {
+        if (event.type === type && (options.filter === undefined || options.filter(event as Wanted))) {
+          return event as Wanted;
+        }
+        if (event.type === 'closed') break;
+      }
+      throw new ClosedError(this.#name);
+    })();
+    try {
+      return await Promise.race([found, aborted]);
+    } finally {
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+      void feed.return?.();
+      found.catch(() => undefined);
+    }
   }
 
   /** Publish one of the object's own status events to every `status()` iterator. */
@@ -230,4 +288,32 @@ export abstract class Component<TStatus extends { readonly type: string } = neve
     })();
     return this.#closing;
   }
+}
+
+/** `signal`, also aborted with a `TimeoutError` after `timeoutMs` (when given and finite). */
+function withTimeout(
+  signal: AbortSignal | undefined,
+  timeoutMs: number | undefined,
+  what: string,
+): AbortSignal | undefined {
+  if (timeoutMs === undefined || timeoutMs === Number.POSITIVE_INFINITY) return signal;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const marked = new AbortController();
+  const onTimeout = (): void => marked.abort(new TimeoutError(`${what} timed out after ${timeoutMs} ms (timeoutMs)`));
+  timeout.addEventListener('abort', onTimeout, { once: true });
+  return signal === undefined ? marked.signal : AbortSignal.any([signal, marked.signal]);
+}
+
+/** The error of a start whose signal fired: the `TimeoutError` of `timeoutMs`, or an `AbortError`. */
+function startAborted(signal: AbortSignal): Error {
+  return signal.reason instanceof TimeoutError
+    ? signal.reason
+    : new AbortError('start aborted', { cause: signal.reason });
+}
+
+/** The error of a `waitFor` whose signal fired. */
+function waitAborted(signal: AbortSignal, type: string): Error {
+  return signal.reason instanceof TimeoutError
+    ? signal.reason
+    : new AbortError(`waitFor('${type}') aborted`, { cause: signal.reason });
 }

@@ -13,7 +13,8 @@ export type CoreErrorCode =
   | 'ERR_INVALID_STATE'
   | 'ERR_NOT_STARTED'
   | 'ERR_BIND'
-  | 'ERR_KEY_FILE';
+  | 'ERR_KEY_FILE'
+  | 'ERR_GAVE_UP';
 
 /**
  * Base class of every error a zpatterns library throws or rejects with. Branch on `code` (a
@@ -47,13 +48,47 @@ export class ClosedError extends ZPatternsError<'ERR_CLOSED'> {
   }
 }
 
-/** An operation ran out of time. The message names the option that sets the limit. */
+/** Options of a `TimeoutError`: the cause, and the sends a call made before it ran out. */
+export interface TimeoutErrorOptions extends ErrorOptions {
+  /** Sends made, the first included (0 when the call timed out before sending). */
+  attempts?: number | undefined;
+}
+
+/**
+ * An operation ran out of time. The message names the option that sets the limit. A call that
+ * sends and resends sets `attempts`; every whole-call timeout of every client is this class.
+ */
 export class TimeoutError extends ZPatternsError<'ERR_TIMEOUT'> {
   /** Always `'TimeoutError'`. */
   override name = 'TimeoutError';
-  /** @param message - names the option that sets the limit, for example `timeoutMs` */
-  constructor(message: string, options?: ErrorOptions) {
+  /** Sends the call made, the first included; absent for a wait that sends nothing. */
+  readonly attempts?: number;
+  /**
+   * @param message - names the option that sets the limit, for example `timeoutMs`
+   * @param options - `cause`, and `attempts`: the sends made
+   */
+  constructor(message: string, options?: TimeoutErrorOptions) {
     super('ERR_TIMEOUT', message, options);
+    if (options?.attempts !== undefined) this.attempts = options.attempts;
+  }
+}
+
+/**
+ * A reconnect policy gave up: its `RetryDelay` returned `null`. The object that owned the
+ * connection closes with this error (`closed()` resolves with it).
+ */
+export class GaveUpError extends ZPatternsError<'ERR_GAVE_UP'> {
+  /** Always `'GaveUpError'`. */
+  override name = 'GaveUpError';
+  /** Connection attempts made before giving up. */
+  readonly attempts: number;
+  /**
+   * @param what - what gave up, used in the message `<what> gave up after <attempts> attempts`
+   * @param attempts - connection attempts made
+   */
+  constructor(what: string, attempts: number, options?: ErrorOptions) {
+    super('ERR_GAVE_UP', `${what} gave up after ${attempts} attempts`, options);
+    this.attempts = attempts;
   }
 }
 
@@ -156,4 +191,5 @@ export const errors = {
   InvalidStateError,
   NotStartedError,
   BindError,
+  GaveUpError,
 } as const;

@@ -7,9 +7,8 @@
  * libzmq applies it to each frame as it arrives, so it bounds frames, not the sum of a multipart
  * message (the Majordomo broker and the Freelance server check that sum themselves).
  *
- * The limit is process-wide: a daemon sets it once from its `--max-message-bytes` flag, and every
- * socket that accepts peers (`applyBindSecurity`, which every binding socket of zpatterns calls,
- * plain or not) takes it when it is made.
+ * The limit belongs to each object: every object that accepts peers takes a `maxMessageBytes`
+ * option and applies it to its own sockets (`applyBindSecurity` does it for every binding socket).
  */
 import type * as zmq from 'zeromq';
 import { InvalidArgumentError } from './errors.js';
@@ -20,22 +19,30 @@ import { InvalidArgumentError } from './errors.js';
  */
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
-let maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
+let processWide = DEFAULT_MAX_MESSAGE_BYTES;
 
-/** Set the process-wide frame limit (whole bytes, at least 1; -1 for no limit, libzmq's default). */
-export function setMaxMessageBytes(bytes: number): void {
+/** Check a `maxMessageBytes` option: whole bytes, at least 1, or -1 for no limit (libzmq's default). */
+export function checkMaxMessageBytes(bytes: number, what = 'maxMessageBytes'): number {
   if (!Number.isSafeInteger(bytes) || (bytes < 1 && bytes !== -1)) {
-    throw new InvalidArgumentError(`maxMessageBytes must be a whole number of bytes (at least 1) or -1, got ${bytes}`);
+    throw new InvalidArgumentError(`${what} must be a whole number of bytes (at least 1) or -1, got ${bytes}`);
   }
-  maxMessageBytes = bytes;
+  return bytes;
 }
 
-/** The process-wide frame limit in force. */
+/** Apply a frame limit to a socket that accepts peers (before it binds or connects). */
+export function applyPeerLimits(
+  socket: Pick<zmq.Socket, 'maxMessageSize'>,
+  maxMessageBytes: number = processWide,
+): void {
+  socket.maxMessageSize = checkMaxMessageBytes(maxMessageBytes);
+}
+
+/** @deprecated Pass `maxMessageBytes` to each object instead; removed before release. */
+export function setMaxMessageBytes(bytes: number): void {
+  processWide = checkMaxMessageBytes(bytes);
+}
+
+/** @deprecated See `setMaxMessageBytes`. */
 export function getMaxMessageBytes(): number {
-  return maxMessageBytes;
-}
-
-/** Apply the process-wide frame limit to a socket that accepts peers (before it binds or connects). */
-export function applyPeerLimits(socket: Pick<zmq.Socket, 'maxMessageSize'>): void {
-  socket.maxMessageSize = maxMessageBytes;
+  return processWide;
 }

@@ -12,7 +12,7 @@
  */
 import type * as zmq from 'zeromq';
 import { isZ85Key, loadPublicKey, loadSecretKeyFile, type CurveKeyPair } from './keys.js';
-import { applyPeerLimits } from './limits.js';
+import { applyPeerLimits, getMaxMessageBytes } from './limits.js';
 import { componentLogger, type Logger } from './logger.js';
 import { ZapDomain, ZapHandler, type Authorizer, type ZapStats } from './zap.js';
 import { InvalidArgumentError, InvalidStateError } from './errors.js';
@@ -47,6 +47,7 @@ export type SecurableSocket = Pick<
   | 'zapEnforceDomain'
   | 'maxMessageSize'
   | 'events'
+  | 'context'
 >;
 
 /** This side's key pair, read from `keyFile` when given that way. Throws `KeyFileError`. */
@@ -110,7 +111,7 @@ export class ServerSecurity {
    */
   async ready(): Promise<void> {
     if (this.#released) throw new InvalidStateError('server security was released');
-    this.#registration ??= ZapHandler.register(this.domain);
+    this.#registration ??= ZapHandler.register(this.domain, this.#socket.context);
     await this.#registration;
     if (!this.#watching) {
       this.#watching = true;
@@ -162,7 +163,8 @@ export class ServerSecurity {
 }
 
 /**
- * Prepare a socket that accepts peers: the process's frame limit (`applyPeerLimits`) always, and,
+ * Prepare a socket that accepts peers: the object's own frame limit `maxMessageBytes` (16 MiB
+ * unless the object's option says otherwise; see `applyPeerLimits`) always, and,
  * with `security`, make it a CURVE server whose clients are checked by ZAP with
  * `security.authorize`, the ZAP domain enforced (libzmq refuses a handshake when no handler
  * answers instead of admitting it). Returns `undefined` without `security`. Await `ready()` on the
@@ -172,8 +174,9 @@ export function applyBindSecurity(
   socket: SecurableSocket,
   security: SecurityOptions | undefined,
   logger?: Logger,
+  maxMessageBytes: number = getMaxMessageBytes(),
 ): ServerSecurity | undefined {
-  applyPeerLimits(socket);
+  applyPeerLimits(socket, maxMessageBytes);
   if (security === undefined) return undefined;
   const keys = resolveCurveKeys(security.curve);
   socket.curveServer = true;

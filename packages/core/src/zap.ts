@@ -233,18 +233,19 @@ async function bindWithRetry(socket: zmq.Router): Promise<void> {
   }
 }
 
-let shared: ZapHandler | undefined;
+/** One handler per ZeroMQ context (libzmq's rule: one ZAP endpoint per context), while it has domains. */
+const handlers = new WeakMap<zmq.Context, ZapHandler>();
 let nextDomain = 1;
 
-/** The process's ZAP handler. Use `ZapHandler.register()`; it binds and closes itself. */
+/** The ZAP handler of a ZeroMQ context (one per context). Use `ZapHandler.register()`; it binds and closes itself. */
 export class ZapHandler {
   readonly #socket: zmq.Router;
   readonly #domains = new Map<string, ZapDomain>();
   readonly #bound: Promise<void>;
   #loop: Promise<void> | undefined;
 
-  private constructor() {
-    this.#socket = new zmq.Router({ linger: 0 });
+  private constructor(context: zmq.Context) {
+    this.#socket = new zmq.Router({ linger: 0, context });
     this.#bound = bindWithRetry(this.#socket);
     this.#bound.then(
       () => (this.#loop = this.#run()),
@@ -256,26 +257,32 @@ export class ZapHandler {
    * Register a domain (a fresh unique name when omitted) and resolve once the handler is bound,
    * so a socket that binds after this never handshakes without it. `release()` unregisters.
    */
-  static async register(domain: ZapDomain): Promise<{
-    /** Unregister the domain; idempotent. The shared handler closes when no domain is left. */
+  static async register(
+    domain: ZapDomain,
+    context: zmq.Context = zmq.context,
+  ): Promise<{
+    /** Unregister the domain; idempotent. The context's handler closes when no domain is left. */
     release(): Promise<void>;
   }> {
-    shared ??= new ZapHandler();
-    const handler = shared;
-    if (handler.#domains.has(domain.name))
-      throw new InvalidStateError(`ZAP domain ${domain.name} is already registered`);
-    handler.#domains.set(domain.name, domain);
-    await handler.#bound;
+    let handler = handlers.get(context);
+    if (handler === undefined) {
+      handler = new ZapHandler(context);
+      handlers.set(context, handler);
+    }
+    const owner = handler;
+    if (owner.#domains.has(domain.name)) throw new InvalidStateError(`ZAP domain ${domain.name} is already registered`);
+    owner.#domains.set(domain.name, domain);
+    await owner.#bound;
     let released = false;
     return {
       release: async () => {
         if (released) return;
         released = true;
-        handler.#domains.delete(domain.name);
-        if (handler.#domains.size === 0 && shared === handler) {
-          shared = undefined;
-          handler.#socket.close();
-          await handler.#loop;
+        owner.#domains.delete(domain.name);
+        if (owner.#domains.size === 0 && handlers.get(context) === owner) {
+          handlers.delete(context);
+          owner.#socket.close();
+          await owner.#loop;
         }
       },
     };

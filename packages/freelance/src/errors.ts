@@ -42,7 +42,7 @@ export class FreelanceTimeoutError extends TimeoutError {
   /** The servers the request was sent to, in order (empty when none was ever alive). */
   readonly tried: readonly string[];
   /** Sends made: the first and every resend. */
-  readonly attempts: number;
+  override readonly attempts: number;
   constructor(tried: readonly string[], attempts: number, reason: string, options?: ErrorOptions) {
     super(
       `no reply ${reason} after ${attempts} attempt(s); servers tried: ` +

@@ -49,7 +49,7 @@ export class MajordomoTimeoutError extends TimeoutError {
   /** The service asked. */
   readonly service: string;
   /** Attempts made (sends of the request). */
-  readonly attempts: number;
+  override readonly attempts: number;
   /**
    * @param bound - which bound ran out: `{ attemptTimeoutMs }` when the attempts were used up,
    *   `{ timeoutMs }` when the whole call's bound passed

@@ -17,7 +17,7 @@ export class LazyPirateTimeoutError extends TimeoutError {
   /** `'LazyPirateTimeoutError'`. */
   override name = 'LazyPirateTimeoutError';
   /** How many times the request was sent (the first send included). */
-  readonly attempts: number;
+  override readonly attempts: number;
   /** The endpoints the attempts went to, in the client's order. */
   readonly servers: readonly string[];
 

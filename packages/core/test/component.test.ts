@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { Component, type ComponentStatus } from './component.js';
+import { Component, type ComponentStatus } from '../src/component.js';
+import { AbortError, ClosedError, TimeoutError } from '../src/errors.js';
+import type { ConnectedEvent } from '../src/status-events.js';
 
-type Status = { readonly type: 'tick'; readonly n: number };
+type Status = ConnectedEvent;
 
 class Thing extends Component<Status> {
   readonly log: string[] = [];
@@ -33,7 +35,7 @@ class Thing extends Component<Status> {
   }
 
   tick(n: number): void {
-    this.emit({ type: 'tick', n });
+    this.emit({ type: 'connected', peer: `tick ${n}`, session: n });
   }
 
   die(error: Error): Promise<void> {
@@ -43,7 +45,7 @@ class Thing extends Component<Status> {
 
 async function drain(feed: AsyncIterable<Status | ComponentStatus>): Promise<string[]> {
   const seen: string[] = [];
-  for await (const s of feed) seen.push(s.type === 'tick' ? `tick ${s.n}` : s.type);
+  for await (const s of feed) seen.push(s.type === 'connected' ? s.peer : s.type);
   return seen;
 }
 
@@ -144,5 +146,44 @@ describe('Component', () => {
     await expect(thing.close()).rejects.toThrow('socket refused to close');
     await expect(thing.close()).rejects.toThrow('socket refused to close');
     expect((await thing.closed())?.message).toBe('socket refused to close');
+  });
+
+  it('start({ timeoutMs }) rejects with TimeoutError and closes the object', async () => {
+    const thing = new Thing();
+    thing.startGate = new Promise(() => undefined);
+    const error = await thing.start({ timeoutMs: 20 }).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as Error).message).toBe('Thing timed out after 20 ms (timeoutMs)');
+    expect(thing.lifecycle).toBe('closed');
+    expect(await thing.closed()).toBe(error);
+  });
+
+  it('X.start(options, { signal }) takes the start options as its second argument', async () => {
+    const controller = new AbortController();
+    const started = Thing.start('gated', { signal: controller.signal });
+    controller.abort('stop');
+    await expect(started).rejects.toBeInstanceOf(AbortError);
+  });
+
+  it('waitFor() resolves with the next event of the type that passes the filter', async () => {
+    const thing = await Thing.start();
+    const second = thing.waitFor('connected', { filter: (event) => event.session === 2 });
+    thing.tick(1);
+    thing.tick(2);
+    expect(await second).toEqual({ type: 'connected', peer: 'tick 2', session: 2 });
+    const closed = thing.waitFor('closed');
+    await thing.close();
+    expect(await closed).toEqual({ type: 'closed' });
+  });
+
+  it('waitFor() rejects with ClosedError when the object ends first, AbortError or TimeoutError when told', async () => {
+    const thing = await Thing.start();
+    const never = thing.waitFor('connected');
+    const aborted = thing.waitFor('connected', { signal: AbortSignal.abort('no') });
+    await expect(aborted).rejects.toBeInstanceOf(AbortError);
+    await expect(thing.waitFor('connected', { timeoutMs: 10 })).rejects.toBeInstanceOf(TimeoutError);
+    await thing.close();
+    await expect(never).rejects.toBeInstanceOf(ClosedError);
+    await expect(thing.waitFor('connected')).rejects.toBeInstanceOf(ClosedError);
   });
 });

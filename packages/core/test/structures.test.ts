@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { AsyncQueue } from './async-queue.js';
-import { Deque } from './deque.js';
-import { ExpiryList } from './expiry.js';
-import { expectFrames, frameEquals, readU64, u64 } from './frames.js';
-import { MinHeap } from './heap.js';
-import { StatusFeed } from './status-feed.js';
-import { ProtocolError } from './errors.js';
+import { AsyncQueue } from '../src/async-queue.js';
+import { Deque } from '../src/deque.js';
+import { ExpiryList } from '../src/expiry.js';
+import { expectFrames, frameEquals, readU64, u64 } from '../src/frames.js';
+import { MinHeap } from '../src/heap.js';
+import { StatusFeed } from '../src/status-feed.js';
+import { ProtocolError } from '../src/errors.js';
 
 describe('Deque', () => {
   it('keeps FIFO order across growth and wrap-around', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from './clock.js';
-import { PeerLiveness } from './liveness.js';
-import { ServerRotation } from './rotation.js';
+import { ManualClock } from '../src/clock.js';
+import { PeerLiveness } from '../src/liveness.js';
+import { ServerRotation } from '../src/rotation.js';
 
 function harness(ttlMs = 3000) {
   const clock = new ManualClock(10_000);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from './errors.js';
-import { ManualClock } from './clock.js';
-import { Heartbeat } from './heartbeat.js';
+import { InvalidArgumentError } from '../src/errors.js';
+import { ManualClock } from '../src/clock.js';
+import { Heartbeat } from '../src/heartbeat.js';
 
 function harness(intervalMs = 1000, liveness = 3) {
   const clock = new ManualClock(10_000);

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from './errors.js';
-import { ManualClock } from './clock.js';
+import { InvalidArgumentError } from '../src/errors.js';
+import { ManualClock } from '../src/clock.js';
 import {
   formatSecretKeyFile,
   generateKeyPair,
@@ -16,8 +16,8 @@ import {
   readPublicKeys,
   saveKeyPair,
   z85Encode,
-} from './keys.js';
-import { AllowList, decodeZapRequest, encodeZapReply, ZAP_DENIAL_KEYS_TRACKED, ZapDomain } from './zap.js';
+} from '../src/keys.js';
+import { AllowList, decodeZapRequest, encodeZapReply, ZAP_DENIAL_KEYS_TRACKED, ZapDomain } from '../src/zap.js';
 
 const dir = (): string => mkdtempSync(join(tmpdir(), 'zpat-keys-'));
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { constantBackoff, exponentialBackoff, persistentRetryDelay } from './backoff.js';
-import { InvalidArgumentError } from './errors.js';
-import { ManualClock, sleep } from './clock.js';
+import { constantBackoff, exponentialBackoff, persistentRetryDelay } from '../src/backoff.js';
+import { InvalidArgumentError } from '../src/errors.js';
+import { ManualClock, sleep } from '../src/clock.js';
 
 describe('exponentialBackoff', () => {
   it('defaults to the Paranoid Pirate schedule: 1 s doubling to 32 s, then 32 s', () => {

@@ -1,0 +1,181 @@
+/**
+ * The one call budget of every client that resends: the whole-call deadline (`timeoutMs`), the
+ * wait of one attempt (`attemptTimeoutMs`), the resends allowed (`retries`) and the caller's
+ * signal, in one object that also makes the error the call ends with.
+ *
+ * ```ts
+ * using budget = new CallBudget('request to echo', { ...defaults, ...options }, clock);
+ * while (budget.next()) {
+ *   send();
+ *   const outcome = await budget.race(reply);
+ *   if (outcome.ok) return outcome.value;
+ *   // this attempt's wait ran out: resend
+ * }
+ * throw budget.error();
+ * ```
+ */
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { AbortError, TimeoutError, toError } from './errors.js';
+import type { RequestOptions } from './request.js';
+import { resolveOptions, rules, type OptionRule } from './resolve-options.js';
+
+/** What one attempt's `race` gave: the reply, or that the attempt's wait ran out. */
+export type AttemptOutcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false };
+
+const infinity: OptionRule = rules.positiveOrInfinity;
+
+/**
+ * A call's budget of time and sends. `next()` starts an attempt while one is left; `race()` waits
+ * for a reply within the attempt and rejects with the call's final error once the whole budget is
+ * spent or the caller aborts; `error()` is the error to end with when `next()` says no.
+ * Dispose it (`using`, or `dispose()`) to clear its timers.
+ */
+export class CallBudget implements Disposable {
+  readonly #what: string;
+  readonly #clock: Clock;
+  readonly #timeoutMs: number;
+  readonly #attemptTimeoutMs: number;
+  readonly #retries: number;
+  readonly #signal: AbortSignal | undefined;
+  readonly #startedAt: number;
+  readonly #controller = new AbortController();
+  #timer: TimerHandle | undefined;
+  #attempts = 0;
+  #expired = false;
+  #onAbort: (() => void) | undefined;
+
+  /**
+   * @param what - the call, for messages: `request to echo timed out after 2500 ms (timeoutMs)`
+   * @param options - the call's options, merged over the object's defaults by the caller
+   * @param clock - time source @default systemClock
+   * @throws InvalidArgumentError for a bad `timeoutMs`, `attemptTimeoutMs` or `retries`
+   */
+  constructor(what: string, options: RequestOptions, clock: Clock = systemClock) {
+    const resolved = resolveOptions(
+      what,
+      options,
+      { timeoutMs: Number.POSITIVE_INFINITY, attemptTimeoutMs: Number.POSITIVE_INFINITY, retries: 0 },
+      { timeoutMs: infinity, attemptTimeoutMs: infinity, retries: rules.nonNegativeIntegerOrInfinity },
+    );
+    this.#what = what;
+    this.#clock = clock;
+    this.#timeoutMs = resolved.timeoutMs;
+    this.#attemptTimeoutMs = resolved.attemptTimeoutMs;
+    this.#retries = resolved.retries;
+    this.#signal = resolved.signal;
+    this.#startedAt = clock.now();
+    if (Number.isFinite(this.#timeoutMs)) {
+      this.#timer = clock.setTimeout(() => {
+        this.#expired = true;
+        this.#controller.abort(this.error());
+      }, this.#timeoutMs);
+    }
+    if (this.#signal !== undefined) {
+      if (this.#signal.aborted) this.#controller.abort(this.error());
+      else {
+        this.#onAbort = () => this.#controller.abort(this.error());
+        this.#signal.addEventListener('abort', this.#onAbort, { once: true });
+      }
+    }
+  }
+
+  /** Sends started so far, the first included. */
+  get attempts(): number {
+    return this.#attempts;
+  }
+
+  /** Milliseconds left of the whole call (Infinity without `timeoutMs`). */
+  get remainingMs(): number {
+    return Math.max(0, this.#timeoutMs - (this.#clock.now() - this.#startedAt));
+  }
+
+  /**
+   * Aborts when the call must end: the whole budget is spent or the caller aborted. Its reason is
+   * the error the call ends with. Hand it to whatever the call waits on.
+   */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Start the next attempt, if one is left: no abort, time remaining, and a send left under `retries`. */
+  next(): boolean {
+    if (this.#controller.signal.aborted || this.#attempts > this.#retries) return false;
+    this.#attempts++;
+    return true;
+  }
+
+  /**
+   * Wait for `reply` within this attempt: `{ ok: true, value }` when it comes, `{ ok: false }` when
+   * the attempt's wait (`attemptTimeoutMs`, or what is left of the call) runs out first. Rejects
+   * with the call's error when the whole budget is spent or the caller aborts, and with `reply`'s
+   * own error when it rejects.
+   */
+  race<T>(reply: Promise<T>): Promise<AttemptOutcome<T>> {
+    const signal = this.#controller.signal;
+    if (signal.aborted) return Promise.reject(signal.reason as Error);
+    return new Promise<AttemptOutcome<T>>((resolve, reject) => {
+      const waitMs = Math.min(this.#attemptTimeoutMs, this.remainingMs);
+      const timer = Number.isFinite(waitMs)
+        ? this.#clock.setTimeout(() => {
+            cleanup();
+            if (this.remainingMs <= 0 && Number.isFinite(this.#timeoutMs)) {
+              this.#expired = true;
+              reject(this.error());
+            } else resolve({ ok: false });
+          }, waitMs)
+        : undefined;
+      const onAbort = (): void => {
+        cleanup();
+        reject(signal.reason as Error);
+      };
+      const cleanup = (): void => {
+        if (timer !== undefined) this.#clock.clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      reply.then(
+        (value) => {
+          cleanup();
+          resolve({ ok: true, value });
+        },
+        (err: unknown) => {
+          cleanup();
+          reject(toError(err));
+        },
+      );
+    });
+  }
+
+  /**
+   * The error the call ends with now: `AbortError` when the caller aborted; otherwise a
+   * `TimeoutError` with `attempts`, saying whether the whole call's time or its resends ran out.
+   */
+  error(): Error {
+    if (this.#signal?.aborted === true) {
+      return new AbortError(`${this.#what} aborted`, { cause: this.#signal.reason });
+    }
+    if (this.#expired || (Number.isFinite(this.#timeoutMs) && this.remainingMs <= 0)) {
+      return new TimeoutError(`${this.#what} timed out after ${this.#timeoutMs} ms (timeoutMs)`, {
+        attempts: this.#attempts,
+      });
+    }
+    const each = Number.isFinite(this.#attemptTimeoutMs) ? ` of ${this.#attemptTimeoutMs} ms` : '';
+    return new TimeoutError(
+      `${this.#what}: no reply after ${this.#attempts} attempts${each} (retries: ${this.#retries})`,
+      { attempts: this.#attempts },
+    );
+  }
+
+  /** Clear the timers and listeners. Idempotent. */
+  dispose(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#onAbort = undefined;
+  }
+
+  /** Calls `dispose()`, for `using`. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
