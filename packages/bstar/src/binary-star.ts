@@ -8,35 +8,40 @@
  *   state SUB  (stateConnect) <── "1".."4" ── state PUB (stateBind)
  *   frontend: for each client message, vote(): true -> serve, false -> drop (no reply)
  *
- * Nothing here aborts: split brain and dual passive are notices on `status()` and in the log,
- * resolved by role (see fsm.ts). Garbage on the state socket is counted and ignored. The peer's
- * silence is watched by core's `PeerLiveness`: it is dead two heartbeats after its last state
- * message (or after `start()`, when it has not been heard yet).
+ * Nothing here aborts: a split brain is a `split-brain` event on `status()` and an error in the
+ * log, a dual passive a log line, both resolved by role (see fsm.ts). A malformed state message is
+ * counted and ignored. The peer's silence is watched by core's `PeerLiveness`: it is dead two
+ * heartbeats after its last state message (or after `start()`, when it has not been heard yet).
  */
 import * as zmq from 'zeromq';
 import {
-  InvalidArgumentError,
   applyBindSecurity,
   applyConnectSecurity,
-  applyPeerLimits,
   Channel,
   Component,
   componentLogger,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  invalidOption,
   NotStartedError,
-  PeerLiveness,
+  oneOf,
   resolveCurveKeys,
+  resolveOptions,
+  rules,
   systemClock,
   type Clock,
+  type ConnectedEvent,
+  type DisconnectedEvent,
   type Logger,
   type Message,
+  type OptionRule,
+  type RoleEvent,
   type SecurityOptions,
   type ServerSecurity,
+  type SplitBrainEvent,
   type TimerHandle,
-  WarningLimiter,
-  type ServerDeadStatus,
-  type ServerAliveStatus,
 } from '@zpatterns/core';
-import { initialState, transition, type BStarEvent, type BStarNotice, type BStarRole, type BStarState } from './fsm.js';
+import { applyPeerLimits, PeerLiveness, WarningLimiter } from '@zpatterns/core/internal';
+import { initialState, transition, type BStarEvent, type BStarRole, type BStarState } from './fsm.js';
 import { BSTAR_HEARTBEAT_MS, BSTAR_PEER_EXPIRY_HEARTBEATS, decodeState, encodeState } from './protocol.js';
 
 /** Options of `new BinaryStar(options)`; `binaryStarDefaults` holds the defaults. */
@@ -68,44 +73,47 @@ export interface BinaryStarOptions {
    * holding the peer's key. @default undefined (plain)
    */
   security?: SecurityOptions | undefined;
+  /**
+   * Largest frame the peer's state SUB and our state PUB accept, in bytes: libzmq drops a
+   * connection that announces a bigger one. `-1` for no limit. @default 16777216 (16 MiB)
+   */
+  maxMessageBytes?: number | undefined;
 }
 
 /**
- * The book's timing: state published every 1000 ms (the peer is dead after two silent heartbeats), on the system clock.
+ * The book's timing: state published every 1000 ms (the peer is dead after two silent
+ * heartbeats), on the system clock; frames up to 16 MiB.
  */
 export const binaryStarDefaults = {
   heartbeatIntervalMs: BSTAR_HEARTBEAT_MS,
   clock: systemClock,
-} as const satisfies Partial<BinaryStarOptions>;
+  maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
+} as const;
+
+const maxMessageBytesRule: OptionRule = {
+  must: 'a whole number of bytes >= 1, or -1 for no limit',
+  test: (v) => Number.isSafeInteger(v) && ((v as number) >= 1 || v === -1),
+};
+
+const optionRules = {
+  role: oneOf('primary', 'backup'),
+  stateBind: rules.nonEmptyString,
+  stateConnect: rules.nonEmptyString,
+  heartbeatIntervalMs: rules.positive,
+  resolveSplitBrain: rules.function,
+  maxMessageBytes: maxMessageBytesRule,
+};
 
 /**
- * What `status()` yields besides `started` and `closed`: each state change, each notice the book
- * would have aborted on, and the peer coming alive or falling silent: `server-alive` when its
- * state messages arrive (first heard, or back after silence), `server-dead` once it has been
- * silent for two heartbeats (a client vote now makes this server active). `server` is the peer's
- * state endpoint (`stateConnect`).
+ * What `status()` yields besides `started` and `closed`: each change of this server's state
+ * (`role`, `from`/`to` one of `primary`, `backup`, `active`, `passive`, with the reason in words),
+ * each split brain (`split-brain`: both servers were active; `stays` says whether this one stays
+ * active), and the peer answering or falling silent: `connected` when its state messages arrive
+ * (first heard, or back after silence), `disconnected` (`reason: 'silent'`) once a peer that was
+ * heard has been silent for two heartbeats (a client vote now makes this server active). `peer` is
+ * the peer's state endpoint (`stateConnect`).
  */
-export type BinaryStarStatus =
-  | {
-      /** This server changed state. */
-      readonly type: 'state';
-      /** The state before. */
-      readonly from: BStarState;
-      /** The state now. */
-      readonly to: BStarState;
-      /** Why, in words (the peer's message or the client vote that caused it). */
-      readonly reason: string;
-    }
-  | {
-      /** A split brain or dual passive was seen (and resolved by role, or by `resolveSplitBrain`). */
-      readonly type: 'notice';
-      /** Which one. */
-      readonly notice: BStarNotice;
-      /** This server's state when it was seen. */
-      readonly state: BStarState;
-    }
-  | ServerAliveStatus
-  | ServerDeadStatus;
+export type BinaryStarStatus = RoleEvent | SplitBrainEvent | ConnectedEvent | DisconnectedEvent;
 
 /** Counters of one `BinaryStar`. */
 export interface BinaryStarStats {
@@ -166,11 +174,18 @@ export class BinaryStar extends Component<BinaryStarStatus> {
     dualPassives: 0,
     peerExpiries: 0,
   };
-  readonly #options: BinaryStarOptions;
+  readonly #options: {
+    stateBind: string;
+    stateConnect: string;
+    resolveSplitBrain: (() => boolean) | undefined;
+    security: SecurityOptions | undefined;
+    maxMessageBytes: number;
+    logger: Logger | undefined;
+  };
   readonly #heartbeatIntervalMs: number;
   readonly #clock: Clock;
   readonly #log: Logger;
-  /** Warnings about garbage on the state socket: at most 10 a second (every one is counted). */
+  /** Warnings about malformed state messages: at most 10 a second (every one is counted). */
   readonly #warnings: WarningLimiter;
   /** The peer's liveness: alive from any state message until two heartbeats of silence. */
   readonly #peer: PeerLiveness<string>;
@@ -186,29 +201,36 @@ export class BinaryStar extends Component<BinaryStarStatus> {
 
   constructor(options: BinaryStarOptions) {
     super();
-    this.#options = options;
-    this.role = options.role;
-    this.#heartbeatIntervalMs = options.heartbeatIntervalMs ?? binaryStarDefaults.heartbeatIntervalMs;
-    if (!(this.#heartbeatIntervalMs > 0)) throw new InvalidArgumentError('BinaryStar: heartbeatIntervalMs must be > 0');
-    if (options.role !== 'primary' && options.role !== 'backup') {
-      throw new InvalidArgumentError("BinaryStar: role must be 'primary' or 'backup'");
-    }
-    this.#clock = options.clock ?? binaryStarDefaults.clock;
-    this.#log = componentLogger(options.logger, { component: 'bstar', role: options.role });
+    const { role, heartbeatIntervalMs, clock, stateBind, stateConnect, ...rest } = resolveOptions(
+      'BinaryStar',
+      options,
+      binaryStarDefaults,
+      optionRules,
+    );
+    this.role = required('role', role, optionRules.role);
+    this.#options = {
+      ...rest,
+      stateBind: required('stateBind', stateBind, rules.nonEmptyString),
+      stateConnect: required('stateConnect', stateConnect, rules.nonEmptyString),
+    };
+    this.#heartbeatIntervalMs = heartbeatIntervalMs;
+    this.#clock = clock;
+    this.#log = componentLogger(rest.logger, { component: 'bstar', role: this.role });
     this.#warnings = new WarningLimiter(this.#log, this.#clock, 10);
-    this.#state = initialState(options.role);
+    this.#state = initialState(this.role);
     this.#stateSince = this.#clock.now();
     this.#peer = new PeerLiveness<string>({
       ttlMs: this.#heartbeatIntervalMs * BSTAR_PEER_EXPIRY_HEARTBEATS,
       clock: this.#clock,
-      onChange: (server, state, silentMs) => {
+      onChange: (peer, state, silentMs) => {
         if (state === 'alive') {
-          this.#log.info({ peer: server }, 'peer alive');
-          this.emit({ type: 'server-alive', server });
+          this.#log.info({ peer }, 'peer alive');
+          this.emit({ type: 'connected', peer });
         } else {
           this.#stats.peerExpiries++;
-          this.#log.warn({ peer: server, silentMs }, 'peer silent, counted as dead');
-          this.emit({ type: 'server-dead', server, silentMs });
+          this.#log.warn({ peer, silentMs }, 'peer silent, counted as dead');
+          // A peer never heard was never connected: only its silence after a message is a loss.
+          if (this.#peerHeardAt !== undefined) this.emit({ type: 'disconnected', peer, reason: 'silent', silentMs });
         }
       },
     });
@@ -263,8 +285,8 @@ export class BinaryStar extends Component<BinaryStarStatus> {
     this.#pub = new Channel(new zmq.Publisher({ linger: 0 }), { name: 'bstar-state-pub', logger: this.#log });
     this.#sub = new Channel(new zmq.Subscriber({ linger: 0 }), { name: 'bstar-state-sub', logger: this.#log });
     const pair = pairSecurity(options.security);
-    this.#guard = applyBindSecurity(this.#pub.socket, pair?.bind, options.logger);
-    applyPeerLimits(this.#sub.socket);
+    this.#guard = applyBindSecurity(this.#pub.socket, pair?.bind, options.logger, options.maxMessageBytes);
+    applyPeerLimits(this.#sub.socket, options.maxMessageBytes);
     applyConnectSecurity(this.#sub.socket, pair?.connect);
     await this.#guard?.ready();
     await this.#pub.socket.bind(options.stateBind);
@@ -338,11 +360,15 @@ export class BinaryStar extends Component<BinaryStarStatus> {
       event,
       this.#clock.now(),
     );
-    if (result.notice !== undefined) {
-      if (result.notice.type === 'split-brain') this.#stats.splitBrains++;
-      else this.#stats.dualPassives++;
-      this.#log.error({ notice: result.notice.type, state: from, event }, 'binary star notice');
-      this.emit({ type: 'notice', notice: result.notice, state: from });
+    if (result.notice?.type === 'split-brain') {
+      const stays = result.next === 'active';
+      this.#stats.splitBrains++;
+      this.#log.error({ state: from, event, stays }, 'split brain: both servers active');
+      this.emit({ type: 'split-brain', peer: this.#options.stateConnect, stays });
+    } else if (result.notice?.type === 'dual-passive') {
+      // Resolved by role: the primary's own change to active is a `role` event; the backup waits.
+      this.#stats.dualPassives++;
+      this.#log.error({ state: from, event }, 'dual passive: both servers passive');
     }
     if (result.next !== from) this.#setState(result.next, result.reason ?? event);
     return result.accept;
@@ -355,7 +381,7 @@ export class BinaryStar extends Component<BinaryStarStatus> {
     this.#stateSince = this.#clock.now();
     if (from === 'passive' && to === 'active') this.#failovers++;
     this.#log.info({ from, to, reason }, 'binary star state');
-    this.emit({ type: 'state', from, to, reason });
+    this.emit({ type: 'role', from, to, reason });
     // Publish the news now rather than up to a heartbeat later: the peer settles faster.
     this.#publish();
   }
@@ -394,4 +420,10 @@ function pairSecurity(
     bind: { curve: keys, authorize: security.authorize ?? new Set([peerPublicKey]) },
     connect: { curve: { ...keys, serverPublicKey: peerPublicKey } },
   };
+}
+
+/** A required option, checked in core's one message style. */
+function required<T>(option: string, value: T | undefined, rule: OptionRule): T {
+  if (value === undefined || !rule.test(value)) throw invalidOption('BinaryStar', option, rule.must, value);
+  return value;
 }

@@ -17,7 +17,7 @@ import type { Message } from '@zpatterns/core';
 import { PEER_EVENTS, STATE_DIGITS, type BStarEvent, type BStarState } from './fsm.js';
 
 export { initialState, PEER_EVENTS, STATE_DIGITS, transition } from './fsm.js';
-export type { BStarContext, BStarEvent, BStarTransition } from './fsm.js';
+export type { BStarContext, BStarEvent, BStarNotice, BStarTransition } from './fsm.js';
 
 /** How often each server publishes its state, in ms (the book's 1 s). */
 export const BSTAR_HEARTBEAT_MS = 1000;

@@ -20,7 +20,7 @@ afterEach(async () => {
 async function until(node: BinaryStar, state: BStarState): Promise<void> {
   if (node.state === state) return;
   for await (const change of node.status()) {
-    if (change.type === 'state' && change.to === state) return;
+    if (change.type === 'role' && change.to === state) return;
   }
 }
 

@@ -10,15 +10,8 @@
  * times out and retries (Lazy Pirate), by which time the backlog has drained. A request put back
  * because its worker vanished (`unshift`) was already accepted and is kept even past the bound.
  */
-import {
-  InvalidArgumentError,
-  describe,
-  Deque,
-  WarningLimiter,
-  type Clock,
-  type Logger,
-  type Message,
-} from '@zpatterns/core';
+import { InvalidArgumentError, describe, type Clock, type Logger, type Message } from '@zpatterns/core';
+import { Deque, WarningLimiter } from '@zpatterns/core/internal';
 import { peerOf } from './log-fields.js';
 import { decodeClientRequest, type Enveloped } from './protocol.js';
 

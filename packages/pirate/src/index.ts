@@ -1,4 +1,4 @@
-export { LazyPirateTimeoutError, ReconnectGaveUpError, errors } from './errors.js';
+export { errors } from './errors.js';
 export { DEFAULT_MAX_QUEUED_BYTES } from './backlog.js';
 export { LazyPirateClient, lazyPirateClientDefaults } from './lazy-pirate-client.js';
 export { ParanoidPirateQueue, paranoidPirateQueueDefaults } from './paranoid-pirate-queue.js';
@@ -16,19 +16,12 @@ export {
 export { SimplePirateQueue, simplePirateQueueDefaults } from './simple-pirate-queue.js';
 export { SimplePirateWorker, simplePirateWorkerDefaults } from './simple-pirate-worker.js';
 
-export type { PirateErrorCode } from './errors.js';
-export type {
-  LazyPirateClientOptions,
-  LazyPirateClientStats,
-  LazyPirateClientStatus,
-  RequestOptions,
-} from './lazy-pirate-client.js';
+export type { LazyPirateClientOptions, LazyPirateClientStats, LazyPirateClientStatus } from './lazy-pirate-client.js';
 export type { ParanoidPirateQueueOptions, ParanoidPirateQueueStats } from './paranoid-pirate-queue.js';
 export type {
   ParanoidPirateWorkerOptions,
   ParanoidPirateWorkerStats,
   ParanoidPirateWorkerStatus,
-  RequestHandler,
 } from './paranoid-pirate-worker.js';
 export type { PirateQueueStatus, SimplePirateQueueOptions, SimplePirateQueueStats } from './simple-pirate-queue.js';
 export type {

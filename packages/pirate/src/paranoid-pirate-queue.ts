@@ -12,18 +12,19 @@
  * every dispatch, so a request never goes to a worker known to be dead. Requests that arrive while
  * no worker is free wait in a backlog bounded by bytes (`maxQueuedBytes`, 256 MiB); past it NEW
  * requests are refused (dropped: PPP has no error reply, the client's timeout and retry handle it),
- * counted in `refused`, with one warning per second at most. Both ROUTERs use
+ * counted in `stats.refused`, with one warning per second at most. Both ROUTERs use
  * `mandatory` with `sendTimeout: 0`: a request whose worker has vanished comes back at once
  * (EHOSTUNREACH) and is re-queued at the head; a reply whose client has gone is counted and dropped.
  */
 import {
   Component,
-  InvalidArgumentError,
+  DEFAULT_MAX_MESSAGE_BYTES,
   NotStartedError,
   componentLogger,
-  definedOnly,
   describe,
   hex,
+  resolveOptions,
+  rules,
   systemClock,
   type Clock,
   type Frames,
@@ -31,14 +32,14 @@ import {
   type SecurityOptions,
   type Message,
   type TimerHandle,
-  WarningLimiter,
 } from '@zpatterns/core';
+import { WarningLimiter } from '@zpatterns/core/internal';
 import { DEFAULT_MAX_QUEUED_BYTES, WARNINGS_PER_SECOND } from './backlog.js';
 import { bindQueueSockets, QueueCore } from './queue-core.js';
 import { DEFAULT_BACKEND, DEFAULT_FRONTEND, PPP_HEARTBEAT_INTERVAL_MS, PPP_HEARTBEAT_LIVENESS } from './defaults.js';
 import { peerOf } from './log-fields.js';
 import { decodePppWorkerMessage, encodeClientReply, encodePppHeartbeat, encodePppRequest } from './protocol.js';
-import type { Settings } from './settings.js';
+import { maxMessageBytesRule } from './settings.js';
 import type { PirateQueueStatus } from './simple-pirate-queue.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -60,6 +61,11 @@ export interface ParanoidPirateQueueOptions {
    * @default 268435456
    */
   maxQueuedBytes?: number | undefined;
+  /**
+   * Largest frame a client or worker may send, in bytes: libzmq drops the connection of a peer
+   * that announces a bigger one, before reading it. `-1` for no limit. @default 16777216 (16 MiB)
+   */
+  maxMessageBytes?: number | undefined;
   /** Linger of both sockets on close. @default 0 */
   lingerMs?: number | undefined;
   /**
@@ -73,8 +79,6 @@ export interface ParanoidPirateQueueOptions {
   clock?: Clock | undefined;
 }
 
-type ParanoidSettings = Settings<Omit<ParanoidPirateQueueOptions, 'logger' | 'security'>>;
-
 /**
  * The book's ppqueue settings on loopback: frontend `tcp://127.0.0.1:5560`, backend `:5561`,
  * heartbeat 1000 ms, liveness 3, backlog capped at 256 MiB.
@@ -85,9 +89,20 @@ export const paranoidPirateQueueDefaults = {
   heartbeatIntervalMs: PPP_HEARTBEAT_INTERVAL_MS,
   liveness: PPP_HEARTBEAT_LIVENESS,
   maxQueuedBytes: DEFAULT_MAX_QUEUED_BYTES,
+  maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
   lingerMs: 0,
   clock: systemClock,
-} as const satisfies ParanoidSettings;
+} as const;
+
+const optionRules = {
+  frontend: rules.nonEmptyString,
+  backend: rules.nonEmptyString,
+  heartbeatIntervalMs: rules.positive,
+  liveness: rules.positiveInteger,
+  maxQueuedBytes: rules.nonNegative,
+  maxMessageBytes: maxMessageBytesRule,
+  lingerMs: rules.nonNegative,
+};
 
 /** Counters of one `ParanoidPirateQueue`. */
 export interface ParanoidPirateQueueStats {
@@ -127,7 +142,7 @@ export interface ParanoidPirateQueueStats {
  * nothing and throws `InvalidArgumentError` for bad timings; `start()` (or `await
  * ParanoidPirateQueue.start(options)`) resolves once both sockets are bound and the heartbeat runs
  * (ready), rejecting with the bind error otherwise. `status()` reports `worker-ready` and
- * `worker-expired`.
+ * `worker-removed`.
  */
 export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
   readonly #stats: ParanoidPirateQueueStats = {
@@ -145,7 +160,16 @@ export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
     heartbeatsSent: 0,
     heartbeatsReceived: 0,
   };
-  readonly #o: ParanoidSettings;
+  readonly #o: {
+    frontend: string;
+    backend: string;
+    heartbeatIntervalMs: number;
+    liveness: number;
+    maxQueuedBytes: number;
+    maxMessageBytes: number;
+    lingerMs: number;
+    clock: Clock;
+  };
   readonly #security: SecurityOptions | undefined;
   readonly #logger: Logger | undefined;
   readonly #log: Logger;
@@ -158,12 +182,12 @@ export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
 
   constructor(options: ParanoidPirateQueueOptions = {}) {
     super();
-    const { logger, security, ...rest } = options;
-    const o = { ...paranoidPirateQueueDefaults, ...definedOnly(rest) };
-    if (!(o.heartbeatIntervalMs > 0))
-      throw new InvalidArgumentError('ParanoidPirateQueue: heartbeatIntervalMs must be > 0');
-    if (!(o.liveness >= 1)) throw new InvalidArgumentError('ParanoidPirateQueue: liveness must be >= 1');
-    if (!(o.maxQueuedBytes >= 0)) throw new InvalidArgumentError('ParanoidPirateQueue: maxQueuedBytes must be >= 0');
+    const { logger, security, ...o } = resolveOptions(
+      'ParanoidPirateQueue',
+      options,
+      paranoidPirateQueueDefaults,
+      optionRules,
+    );
     this.#o = o;
     this.#security = security;
     this.#logger = logger;
@@ -275,7 +299,7 @@ export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
   readonly #expired = (worker: Buffer, wasBusy: boolean): void => {
     this.#stats.workersExpired++;
     this.#log.info({ worker: hex(worker), wasBusy }, 'worker expired');
-    this.emit({ type: 'worker-expired', worker: hex(worker), reason: 'silent', busy: wasBusy });
+    this.emit({ type: 'worker-removed', worker: hex(worker), reason: 'silent', busy: wasBusy });
   };
 
   /** A send to a worker failed: it is gone. Forget it; put its request back at the head. */
@@ -284,7 +308,7 @@ export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
     const busy = this.#pool.isBusy(worker);
     if (this.#pool.remove(worker)) {
       this.#stats.workersLost++;
-      this.emit({ type: 'worker-expired', worker: hex(worker), reason: 'unreachable', busy });
+      this.emit({ type: 'worker-removed', worker: hex(worker), reason: 'unreachable', busy });
     }
     this.#warnings.warn({ err, worker: hex(worker) }, 'worker unreachable, forgotten');
     if (message.length > 2) this.#core?.requeue(message, 1);

@@ -42,10 +42,10 @@ export interface QueueSockets {
 
 /**
  * Create both ROUTERs (`mandatory`, `sendTimeout: 0`, so a send to a vanished peer fails at once),
- * apply CURVE if asked and bind them. On failure everything created is closed and the error thrown.
+ * apply the frame limit and CURVE if asked, and bind them. On failure everything created is closed and the error thrown.
  */
 export async function bindQueueSockets(
-  o: { frontend: string; backend: string; lingerMs: number },
+  o: { frontend: string; backend: string; lingerMs: number; maxMessageBytes: number },
   security: SecurityOptions | undefined,
   logger: Logger | undefined,
 ): Promise<QueueSockets> {
@@ -54,7 +54,7 @@ export async function bindQueueSockets(
   const guards: ServerSecurity[] = [];
   try {
     for (const socket of [frontend, backend]) {
-      const guard = applyBindSecurity(socket, security, logger);
+      const guard = applyBindSecurity(socket, security, logger, o.maxMessageBytes);
       if (guard !== undefined) guards.push(guard);
     }
     await Promise.all(guards.map((guard) => guard.ready()));

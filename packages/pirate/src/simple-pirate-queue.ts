@@ -15,23 +15,26 @@
 import {
   Component,
   componentLogger,
-  definedOnly,
+  DEFAULT_MAX_MESSAGE_BYTES,
   describe,
   hex,
-  InvalidArgumentError,
   NotStartedError,
+  resolveOptions,
+  rules,
   systemClock,
   type Frames,
   type Logger,
-  type SecurityOptions,
   type Message,
+  type SecurityOptions,
+  type WorkerReadyEvent,
+  type WorkerRemovedEvent,
 } from '@zpatterns/core';
 import { DEFAULT_MAX_QUEUED_BYTES } from './backlog.js';
 import { bindQueueSockets, QueueCore } from './queue-core.js';
 import { DEFAULT_BACKEND, DEFAULT_FRONTEND } from './defaults.js';
 import { peerOf } from './log-fields.js';
 import { decodeSimpleWorkerMessage, encodeClientReply, encodeSimpleRequest } from './protocol.js';
-import type { Settings } from './settings.js';
+import { maxMessageBytesRule } from './settings.js';
 
 /** Options of `new SimplePirateQueue(options)`; `simplePirateQueueDefaults` holds the defaults. */
 export interface SimplePirateQueueOptions {
@@ -45,6 +48,11 @@ export interface SimplePirateQueueOptions {
    * @default 268435456
    */
   maxQueuedBytes?: number | undefined;
+  /**
+   * Largest frame a client or worker may send, in bytes: libzmq drops the connection of a peer
+   * that announces a bigger one, before reading it. `-1` for no limit. @default 16777216 (16 MiB)
+   */
+  maxMessageBytes?: number | undefined;
   /** Linger of both sockets on close. @default 0 */
   lingerMs?: number | undefined;
   /**
@@ -56,8 +64,6 @@ export interface SimplePirateQueueOptions {
   logger?: Logger | undefined;
 }
 
-type SimpleSettings = Settings<Omit<SimplePirateQueueOptions, 'logger' | 'security'>>;
-
 /**
  * The book's spqueue endpoints on loopback (frontend `:5560`, backend `:5561`), backlog capped at 256 MiB.
  */
@@ -65,8 +71,17 @@ export const simplePirateQueueDefaults = {
   frontend: DEFAULT_FRONTEND,
   backend: DEFAULT_BACKEND,
   maxQueuedBytes: DEFAULT_MAX_QUEUED_BYTES,
+  maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
   lingerMs: 0,
-} as const satisfies SimpleSettings;
+} as const;
+
+const optionRules = {
+  frontend: rules.nonEmptyString,
+  backend: rules.nonEmptyString,
+  maxQueuedBytes: rules.nonNegative,
+  maxMessageBytes: maxMessageBytesRule,
+  lingerMs: rules.nonNegative,
+};
 
 /** Counters of one `SimplePirateQueue`. */
 export interface SimplePirateQueueStats {
@@ -93,26 +108,13 @@ export interface SimplePirateQueueStats {
 }
 
 /**
- * What a Pirate queue's `status()` yields besides `started` and `closed`: a worker joining, and a
- * worker forgotten (silent past its expiry, or unreachable when a request was sent to it).
+ * What a Pirate queue's `status()` yields besides `started` and `closed`: a worker joining
+ * (`worker-ready`: its first READY, or for the Paranoid queue its first sign of life after a queue
+ * restart; `worker` is its routing id in hex), and a worker forgotten (`worker-removed`,
+ * `reason: 'silent'` after `heartbeatIntervalMs x liveness` without a message, Paranoid only, or
+ * `'unreachable'` when a send to it failed and its request was put back in the backlog).
  */
-export type PirateQueueStatus =
-  | {
-      /** A worker joined: its first READY (or, Paranoid, its first sign of life after a queue restart). */
-      readonly type: 'worker-ready';
-      /** The worker's routing id, hex. */
-      readonly worker: string;
-    }
-  | {
-      /** A worker was forgotten; its request, if it held one, is lost (or re-queued when unreachable). */
-      readonly type: 'worker-expired';
-      /** The worker's routing id, hex. */
-      readonly worker: string;
-      /** `'silent'`: no message for `heartbeatIntervalMs x liveness`; `'unreachable'`: a send to it failed. */
-      readonly reason: 'silent' | 'unreachable';
-      /** Whether it was holding a request. */
-      readonly busy: boolean;
-    };
+export type PirateQueueStatus = WorkerReadyEvent | WorkerRemovedEvent;
 
 /**
  * Simple Pirate queue (the book's spqueue): a load-balancing ROUTER-ROUTER queue for REQ workers
@@ -135,7 +137,13 @@ export class SimplePirateQueue extends Component<PirateQueueStatus> {
     workersJoined: 0,
     workersLost: 0,
   };
-  readonly #o: SimpleSettings;
+  readonly #o: {
+    frontend: string;
+    backend: string;
+    maxQueuedBytes: number;
+    maxMessageBytes: number;
+    lingerMs: number;
+  };
   readonly #security: SecurityOptions | undefined;
   readonly #logger: Logger | undefined;
   readonly #log: Logger;
@@ -146,10 +154,13 @@ export class SimplePirateQueue extends Component<PirateQueueStatus> {
 
   constructor(options: SimplePirateQueueOptions = {}) {
     super();
-    const { logger, security, ...rest } = options;
-    this.#o = { ...simplePirateQueueDefaults, ...definedOnly(rest) };
-    if (!(this.#o.maxQueuedBytes >= 0))
-      throw new InvalidArgumentError('SimplePirateQueue: maxQueuedBytes must be >= 0');
+    const { logger, security, ...o } = resolveOptions(
+      'SimplePirateQueue',
+      options,
+      simplePirateQueueDefaults,
+      optionRules,
+    );
+    this.#o = o;
     this.#security = security;
     this.#logger = logger;
     this.#log = componentLogger(logger, { component: 'spqueue' });
@@ -247,7 +258,7 @@ export class SimplePirateQueue extends Component<PirateQueueStatus> {
     this.#ready.delete(worker.toString('latin1'));
     this.#stats.workersLost++;
     this.#log.info({ err, worker: hex(worker) }, 'worker unreachable, forgotten');
-    this.emit({ type: 'worker-expired', worker: hex(worker), reason: 'unreachable', busy: true });
+    this.emit({ type: 'worker-removed', worker: hex(worker), reason: 'unreachable', busy: true });
     this.#core?.requeue(message, 2);
   }
 }

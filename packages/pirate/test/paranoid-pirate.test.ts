@@ -10,14 +10,21 @@
  */
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { constantBackoff, exponentialBackoff, ManualClock, type ComponentStatus, type Message } from '@zpatterns/core';
+import {
+  constantBackoff,
+  exponentialBackoff,
+  ManualClock,
+  toError,
+  type ComponentStatus,
+  type Message,
+  type RequestHandler,
+} from '@zpatterns/core';
 import {
   LazyPirateClient,
   ParanoidPirateQueue,
   ParanoidPirateWorker,
   type ParanoidPirateQueueOptions,
   type ParanoidPirateWorkerOptions,
-  type RequestHandler,
   type ParanoidPirateWorkerStatus,
 } from '@zpatterns/pirate';
 import {
@@ -156,31 +163,40 @@ describe('ParanoidPirateQueue + ParanoidPirateWorker', () => {
 });
 
 describe('status feeds on real sockets', () => {
-  it('a killed queue: the worker reports disconnected (silent), then reconnecting, then connected again', async () => {
+  it('a killed queue: the worker reports disconnected (silent), then reconnecting, then connected once a queue answers again', async () => {
     const queue = await startQueue();
     const backend = queue.endpoints.backend;
     const worker = startWorker(backend);
     const status = worker.status();
-    await eventually(() => queue.workers.ready === 1);
+    expect(await nextStatus(status, 'connected')).toEqual({ type: 'connected', peer: backend, session: 1 });
+    expect(worker.connected).toBe(true);
     await queue.close();
     const disconnected = await nextStatus(status, 'disconnected');
-    expect(disconnected).toMatchObject({ type: 'disconnected', server: backend, reason: 'silent' });
+    expect(disconnected).toMatchObject({ type: 'disconnected', peer: backend, reason: 'silent', session: 1 });
     if (disconnected.type === 'disconnected') expect(disconnected.silentMs).toBeGreaterThanOrEqual(3 * HB);
-    expect(await nextStatus(status, 'reconnecting')).toEqual({ type: 'reconnecting', attempt: 1, delayMs: 50 });
-    expect(await nextStatus(status, 'connected')).toEqual({ type: 'connected', endpoint: backend, attempt: 1 });
+    expect(worker.connected).toBe(false);
+    expect(await nextStatus(status, 'reconnecting')).toEqual({
+      type: 'reconnecting',
+      peer: backend,
+      attempt: 1,
+      delayMs: 50,
+    });
+    await startQueue({ backend });
+    expect(await nextStatus(status, 'connected')).toMatchObject({ type: 'connected', peer: backend });
+    expect(worker.connected).toBe(true);
     expect(worker.running).toBe(true);
   });
 
-  it('the queue reports worker-ready when a worker joins and worker-expired when it falls silent', async () => {
+  it('the queue reports worker-ready when a worker joins and worker-removed (silent) when it falls silent', async () => {
     const queue = await startQueue();
     const status = queue.status();
     const worker = track(rawDealer(queue.endpoints.backend));
     await worker.send([Buffer.from([0x01])]);
     const ready = await nextStatus(status, 'worker-ready');
     expect(ready.type === 'worker-ready' && /^[0-9a-f]+$/.test(ready.worker)).toBe(true);
-    const expired = await nextStatus(status, 'worker-expired');
-    expect(expired).toMatchObject({ type: 'worker-expired', reason: 'silent', busy: false });
-    if (ready.type === 'worker-ready' && expired.type === 'worker-expired') expect(expired.worker).toBe(ready.worker);
+    const expired = await nextStatus(status, 'worker-removed');
+    expect(expired).toMatchObject({ type: 'worker-removed', reason: 'silent', busy: false });
+    if (ready.type === 'worker-ready' && expired.type === 'worker-removed') expect(expired.worker).toBe(ready.worker);
     expect(queue.stats.workersExpired).toBe(1);
   });
 });
@@ -208,14 +224,15 @@ describe('ParanoidPirateWorker against a raw ROUTER (the queue side by hand)', (
     const status = worker.status();
     const first = await router.receive(2000);
     expect(hexes(first)[1]).toBe('01');
-    // Never answer: 3 x 100 ms later the worker gives up on this socket.
+    // Never answer: 3 x 100 ms later the worker gives up on this socket (never connected, so
+    // only reconnecting is reported).
     const delays: number[] = [];
     for (let i = 0; i < 3; i++) {
       const scheduled = await nextStatus(status, 'reconnecting');
       if (scheduled.type === 'reconnecting') delays.push(scheduled.delayMs);
-      await nextStatus(status, 'connected');
     }
     expect(delays).toEqual([50, 100, 200]);
+    expect(worker.connected).toBe(false);
     const readies = await eventually(async () => {
       const ids = new Set<string>();
       while (router.pending > 0) {
@@ -225,7 +242,7 @@ describe('ParanoidPirateWorker against a raw ROUTER (the queue side by hand)', (
       return ids.size >= 2 ? ids : undefined;
     });
     expect(readies.has(first[0]?.toString('hex') ?? '')).toBe(false); // every READY from a new socket
-    expect(worker.stats.reconnects).toBeGreaterThanOrEqual(3);
+    await eventually(() => worker.stats.reconnects >= 3); // the third one 200 ms after it was scheduled
   });
 
   it('any message from the queue resets the backoff', async () => {
@@ -235,10 +252,8 @@ describe('ParanoidPirateWorker against a raw ROUTER (the queue side by hand)', (
     });
     const status = worker.status();
     await nextStatus(status, 'reconnecting'); // attempt 1: 40
-    await nextStatus(status, 'connected');
     const scheduled2 = await nextStatus(status, 'reconnecting'); // attempt 2: 80
     expect(scheduled2).toMatchObject({ attempt: 2, delayMs: 80 });
-    await nextStatus(status, 'connected');
     // Now play a live queue: answer whatever arrives with a heartbeat to its sender (stale
     // identities are dropped by the ROUTER) until the worker has heard from us.
     await eventually(
@@ -251,8 +266,31 @@ describe('ParanoidPirateWorker against a raw ROUTER (the queue side by hand)', (
       },
       { intervalMs: 5, timeoutMs: 2000 },
     );
+    expect(await nextStatus(status, 'connected')).toMatchObject({ peer: router.endpoint });
     const scheduled3 = await nextStatus(status, 'reconnecting');
     expect(scheduled3).toMatchObject({ attempt: 1, delayMs: 40 });
+  });
+
+  it("the handler's signal aborts when the queue falls silent (its reply could not be sent), and on close", async () => {
+    const router = track(await rawRouter());
+    const signals: AbortSignal[] = [];
+    const hang: RequestHandler = (_body, { signal }) => {
+      signals.push(signal);
+      return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(toError(signal.reason))));
+    };
+    const worker = startWorker(router.endpoint, hang);
+    const id = (await router.receive(2000))[0] as Buffer;
+    await router.send([id, s('c'), E, s('x')]);
+    await eventually(() => signals.length === 1);
+    expect(signals[0]?.aborted).toBe(false);
+    // The router never heartbeats: 3 x 100 ms later the socket, and the request with it, is dropped.
+    await eventually(() => signals[0]?.aborted === true, { timeoutMs: 2000 });
+    const again = await router.receiveMatching((m) => m.length === 2 && m[1]?.[0] === 0x01, 2000);
+    await router.send([again[0] as Buffer, s('c'), E, s('y')]);
+    await eventually(() => signals.length === 2);
+    expect(signals[1]?.aborted).toBe(false);
+    await worker.close();
+    expect(signals[1]?.aborted).toBe(true);
   });
 
   it('drops invalid frames from the queue and keeps serving', async () => {
@@ -268,11 +306,12 @@ describe('ParanoidPirateWorker against a raw ROUTER (the queue side by hand)', (
     expect(worker.stats.malformed).toBe(3);
   });
 
-  it('gives up and closes with ReconnectGaveUpError when the policy says so', async () => {
+  it('gives up and closes with GaveUpError when the policy says so', async () => {
     const router = track(await rawRouter());
     const worker = startWorker(router.endpoint, echo, { reconnectDelay: constantBackoff(10, 1) });
     const error = await worker.closed();
-    expect(error).toMatchObject({ code: 'ERR_PIRATE_GAVE_UP' });
+    // One reconnect allowed: the first connection and one more, both silent.
+    expect(error).toMatchObject({ name: 'GaveUpError', code: 'ERR_GAVE_UP', attempts: 2 });
     expect(worker.lifecycle).toBe('closed');
     expect(worker.connected).toBe(false);
   });

@@ -6,7 +6,8 @@
  *      [client-id][""][body] --> LRU free worker --> [worker-id][""][client-id][""][body]
  */
 import { describe, expect, it } from 'vitest';
-import { LazyPirateClient, SimplePirateQueue, SimplePirateWorker, type RequestHandler } from '@zpatterns/pirate';
+import type { RequestHandler } from '@zpatterns/core';
+import { LazyPirateClient, SimplePirateQueue, SimplePirateWorker } from '@zpatterns/pirate';
 import { eventually, rawDealer, rawRequest, useDisposables } from '@zpatterns/testkit';
 
 const s = (text: string): Buffer => Buffer.from(text);
@@ -98,7 +99,7 @@ describe('SimplePirateQueue + SimplePirateWorker', () => {
     expect(workers[0]?.stats).toMatchObject({ handlerErrors: 1, sockets: 2, replies: 1 });
   });
 
-  it('status feeds: the queue reports worker-ready for each new REQ socket, the worker connected for each', async () => {
+  it('status feeds: the queue reports worker-ready for each new REQ socket; the worker connected on its first request, disconnected (error) when its handler throws', async () => {
     const queue = await startQueue();
     const queueStatus = queue.status();
     let calls = 0;
@@ -124,9 +125,11 @@ describe('SimplePirateQueue + SimplePirateWorker', () => {
     const events = [];
     for await (const event of workerStatus) events.push(event);
     expect(events).toEqual([
-      { type: 'connected', endpoint: queue.endpoints.backend, socket: 1 },
       { type: 'started' },
-      { type: 'connected', endpoint: queue.endpoints.backend, socket: 2 },
+      { type: 'connected', peer: queue.endpoints.backend, session: 1 },
+      { type: 'disconnected', peer: queue.endpoints.backend, reason: 'error', session: 1 },
+      { type: 'reconnecting', peer: queue.endpoints.backend, attempt: 1, delayMs: 0 },
+      { type: 'connected', peer: queue.endpoints.backend, session: 2 },
       { type: 'closed' },
     ]);
   });
