@@ -116,12 +116,13 @@ process.exitCode = await runDaemon({
       stateBind: flags.stateBind ?? DEFAULTS[role].stateBind,
       stateConnect: flags.stateConnect ?? DEFAULTS[role].stateConnect,
       heartbeatIntervalMs: flags.haHeartbeatMs,
+      maxMessageBytes: flags.maxMessageBytes,
       logger,
       ...pairCurve(secured),
     });
     const router = new zmq.Router({ linger: 0 });
     // CURVE (when configured) on the clients' side and on the state link between the pair.
-    const guard = applyBindSecurity(router, secured.security, logger);
+    const guard = applyBindSecurity(router, secured.security, logger, flags.maxMessageBytes);
     const frontend = new Channel(router, { name: 'frontend', logger });
     let metrics: MetricsServer | undefined;
     const close = async (): Promise<void> => {

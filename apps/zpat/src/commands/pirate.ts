@@ -21,7 +21,7 @@ import {
   type ClientSecurityFlags,
   type LogLevel,
 } from '@zpatterns/app-kit';
-import { exponentialBackoff } from '@zpatterns/core';
+import { exponentialBackoff, type RequestHandler } from '@zpatterns/core';
 import {
   DEFAULT_BACKEND,
   LazyPirateClient,
@@ -31,7 +31,6 @@ import {
   PPP_RECONNECT_INITIAL_MS,
   PPP_RECONNECT_MAX_MS,
   SimplePirateWorker,
-  type RequestHandler,
 } from '@zpatterns/pirate';
 import type { Command } from 'commander';
 import { explainTimeout, isTimeout, report } from '../failure.js';
