@@ -114,11 +114,14 @@ export class CallBudget implements Disposable {
     const signal = this.#controller.signal;
     if (signal.aborted) return Promise.reject(signal.reason as Error);
     return new Promise<AttemptOutcome<T>>((resolve, reject) => {
-      const waitMs = Math.min(this.#attemptTimeoutMs, this.remainingMs);
+      const remainingMs = this.remainingMs;
+      // When what is left of the call is shorter than an attempt, this wait ends the call.
+      const endsCall = Number.isFinite(this.#timeoutMs) && remainingMs <= this.#attemptTimeoutMs;
+      const waitMs = Math.min(this.#attemptTimeoutMs, remainingMs);
       const timer = Number.isFinite(waitMs)
         ? this.#clock.setTimeout(() => {
             cleanup();
-            if (this.remainingMs <= 0 && Number.isFinite(this.#timeoutMs)) {
+            if (endsCall) {
               this.#expired = true;
               reject(this.error());
             } else resolve({ ok: false });

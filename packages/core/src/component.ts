@@ -15,6 +15,7 @@
  * rejects, and `status()` is a feed of the object's changes that always ends with one `closed`.
  */
 import { AbortError, ClosedError, NotStartedError, TimeoutError, toError } from './errors.js';
+import { invalidOption, rules } from './resolve-options.js';
 import { StatusFeed } from './status-feed.js';
 import type { ClosedEvent, StartedEvent } from './status-events.js';
 
@@ -122,6 +123,12 @@ export abstract class Component<TStatus extends { readonly type: string } = neve
   start(options: StartOptions = {}): Promise<void> {
     if (this.#starting !== undefined) return this.#starting;
     if (this.#state !== 'new') return Promise.reject(new ClosedError(this.#name));
+    const { timeoutMs } = options;
+    if (timeoutMs !== undefined && !rules.positiveOrInfinity.test(timeoutMs)) {
+      return Promise.reject(
+        invalidOption(`${this.#name}.start`, 'timeoutMs', rules.positiveOrInfinity.must, timeoutMs),
+      );
+    }
     this.#state = 'starting';
     this.#starting = this.#runStart(withTimeout(options.signal, options.timeoutMs, this.#name));
     return this.#starting;

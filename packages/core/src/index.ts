@@ -82,7 +82,7 @@ export type { HeartbeatOptions, HeartbeatPort } from './heartbeat.js';
 export type { PeerLivenessOptions, PeerState, ServerAliveStatus, ServerDeadStatus } from './liveness.js';
 export type { CurveKeyPair } from './keys.js';
 export type { DefinedOnly } from './options.js';
-export type { OptionRule, OptionRules, ResolvedOptions } from './resolve-options.js';
+export type { CommonRules, OptionRule, OptionRules, ResolvedOptions } from './resolve-options.js';
 export type { HandlerContext, RequestHandler, RequestOptions } from './request.js';
 export type {
   ClosedEvent,
@@ -106,6 +106,7 @@ export type {
   UnhealthyEvent,
   WorkerReadyEvent,
   WorkerRemovedEvent,
+  WorkerRemovedReason,
 } from './status-events.js';
 export type { RotationStrategy, ServerRotationOptions } from './rotation.js';
 export type { CurveOptions, SecurableSocket, SecurityOptions } from './security.js';

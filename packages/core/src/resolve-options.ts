@@ -15,8 +15,34 @@ export interface OptionRule {
 
 const isNumber = (value: unknown): value is number => typeof value === 'number' && !Number.isNaN(value);
 
+/** The common rules of `rules`. */
+export interface CommonRules {
+  /** A finite number above 0. */
+  readonly positive: OptionRule;
+  /** A number above 0, or Infinity for no bound. */
+  readonly positiveOrInfinity: OptionRule;
+  /** A finite number, 0 or more. */
+  readonly nonNegative: OptionRule;
+  /** A whole number above 0. */
+  readonly positiveInteger: OptionRule;
+  /** A whole number, 0 or more. */
+  readonly nonNegativeInteger: OptionRule;
+  /** A whole number, 0 or more, or Infinity. */
+  readonly nonNegativeIntegerOrInfinity: OptionRule;
+  /** A number from 0 to 1. */
+  readonly fraction: OptionRule;
+  /** `true` or `false`. */
+  readonly boolean: OptionRule;
+  /** A function. */
+  readonly function: OptionRule;
+  /** A string that is not empty. */
+  readonly nonEmptyString: OptionRule;
+  /** An array with at least one element. */
+  readonly nonEmptyArray: OptionRule;
+}
+
 /** The common rules; build others with `{ must, test }`. */
-export const rules = {
+export const rules: CommonRules = {
   /** A finite number above 0. */
   positive: { must: 'a finite number > 0', test: (v) => isNumber(v) && Number.isFinite(v) && v > 0 },
   /** A number above 0, or Infinity for no bound. */
@@ -42,7 +68,7 @@ export const rules = {
   nonEmptyString: { must: 'a non-empty string', test: (v) => typeof v === 'string' && v.length > 0 },
   /** An array with at least one element. */
   nonEmptyArray: { must: 'a non-empty array', test: (v) => Array.isArray(v) && v.length > 0 },
-} satisfies Record<string, OptionRule>;
+};
 
 /** A rule that accepts one of `values`. */
 export function oneOf<T extends string | number | boolean>(...values: readonly T[]): OptionRule {

@@ -70,10 +70,11 @@ export interface FailoverEvent {
 }
 
 /**
- * Why a replica asks for a new snapshot: `gap` when an update's sequence skipped one; `silent` when
- * the server's heartbeats stopped; `restart` when the server's sequence went backwards.
+ * Why a replica asks for a new snapshot: `gap` when an update's sequence skipped one; `behind`
+ * when the server's heartbeat names a sequence the replica never received (updates went missing
+ * at the tail); `restart` when the server's sequence went backwards.
  */
-export type ResyncReason = 'gap' | 'silent' | 'restart';
+export type ResyncReason = 'gap' | 'behind' | 'restart';
 
 /** A replica asks `peer` for a new snapshot. */
 export interface ResyncEvent {

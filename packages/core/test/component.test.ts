@@ -186,4 +186,11 @@ describe('Component', () => {
     await expect(never).rejects.toBeInstanceOf(ClosedError);
     await expect(thing.waitFor('connected')).rejects.toBeInstanceOf(ClosedError);
   });
+
+  it('start({ timeoutMs }) refuses a bound that is not a number > 0', async () => {
+    const thing = new Thing();
+    await expect(thing.start({ timeoutMs: 0 })).rejects.toThrow(
+      'Thing.start: timeoutMs must be a number > 0 (or Infinity), got 0',
+    );
+  });
 });
