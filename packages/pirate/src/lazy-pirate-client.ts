@@ -283,20 +283,12 @@ export class LazyPirateClient extends Component<LazyPirateClientStatus> {
           conn.waiter = { resolve, reject };
         });
         conn.channel.post(message);
-        // Whether the whole call's time ends before this attempt's wait would.
-        const cut = budget.remainingMs < attemptTimeoutMs;
         const outcome = await budget.race(answer).catch((err: unknown) => {
           // Out of time, aborted or closed: the REQ socket is confused, replace it (no event:
           // the server was not silent for a whole attempt).
           this.#discard();
           throw err;
         });
-        if (!outcome.ok && cut) {
-          // The wait was the rest of the call's time; its own timer is about to fire (the two
-          // timers may run in either order): end as the call does, with no silent server.
-          this.#discard();
-          throw await outOfTime(budget);
-        }
         if (!outcome.ok) {
           const more = budget.attempts <= retries;
           await this.#attemptTimedOut(conn, attemptTimeoutMs, more, stop).catch((err: unknown) => {
@@ -418,11 +410,4 @@ export class LazyPirateClient extends Component<LazyPirateClientStatus> {
     conn.waiter = undefined;
     void conn.channel.close();
   }
-}
-
-/** The call's error once its whole `timeoutMs` has run out (its timer may still be due). */
-async function outOfTime(budget: CallBudget): Promise<unknown> {
-  const { signal } = budget;
-  if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
-  return signal.reason;
 }
