@@ -21,6 +21,7 @@
  */
 import * as zmq from 'zeromq';
 import {
+  AbortError,
   applyConnectSecurity,
   Channel,
   ClosedError,
@@ -256,7 +257,7 @@ export class ParanoidPirateWorker extends Component<ParanoidPirateWorkerStatus> 
     const channel = this.#channel;
     if (channel === undefined || this.closeSignal.aborted) return;
     this.#channel = undefined;
-    this.#abandon?.abort(new Error('the queue fell silent; the reply cannot be sent'));
+    this.#abandon?.abort(new AbortError('the queue fell silent: the reply cannot be sent'));
     this.#log.warn({ silentMs }, "heartbeat failure, can't reach queue");
     if (this.#answered) {
       this.#answered = false;
