@@ -1,6 +1,7 @@
 export { errors } from './errors.js';
 export { DEFAULT_MAX_QUEUED_BYTES } from './backlog.js';
-export { LazyPirateClient, lazyPirateClientDefaults } from './lazy-pirate-client.js';
+export { LazyPirateClient } from './lazy-pirate-client.js';
+export { lazyPirateClientDefaults } from './lazy-pirate-options.js';
 export { ParanoidPirateQueue, paranoidPirateQueueDefaults } from './paranoid-pirate-queue.js';
 export { ParanoidPirateWorker, paranoidPirateWorkerDefaults } from './paranoid-pirate-worker.js';
 export {
@@ -16,7 +17,7 @@ export {
 export { SimplePirateQueue, simplePirateQueueDefaults } from './simple-pirate-queue.js';
 export { SimplePirateWorker, simplePirateWorkerDefaults } from './simple-pirate-worker.js';
 
-export type { LazyPirateClientOptions, LazyPirateClientStats, LazyPirateClientStatus } from './lazy-pirate-client.js';
+export type { LazyPirateClientOptions, LazyPirateClientStats, LazyPirateClientStatus } from './lazy-pirate-options.js';
 export type { ParanoidPirateQueueOptions, ParanoidPirateQueueStats } from './paranoid-pirate-queue.js';
 export type {
   ParanoidPirateWorkerOptions,
