@@ -10,7 +10,15 @@
  * times out and retries (Lazy Pirate), by which time the backlog has drained. A request put back
  * because its worker vanished (`unshift`) was already accepted and is kept even past the bound.
  */
-import { InvalidArgumentError, describe, type Clock, type Logger, type Message } from '@zpatterns/core';
+import {
+  InvalidArgumentError,
+  describe,
+  type Clock,
+  type DrainedEvent,
+  type Logger,
+  type Message,
+  type SaturatedEvent,
+} from '@zpatterns/core';
 import { Deque, WarningLimiter } from '@zpatterns/core/internal';
 import { peerOf } from './log-fields.js';
 import { decodeClientRequest, type Enveloped } from './protocol.js';
@@ -97,18 +105,34 @@ export interface IntakeStats {
   refused: number;
 }
 
-/** Decodes, counts and queues the requests read on a Pirate queue's frontend. */
+/** A change of the backlog's standing: full (a request refused), or taking requests again. */
+export type BacklogEvent = SaturatedEvent | DrainedEvent;
+
+/**
+ * Decodes, counts and queues the requests read on a Pirate queue's frontend, and reports
+ * `saturated` at the first refusal (`queued` and `limit` in bytes) and `drained` once the backlog
+ * takes a request again or empties.
+ */
 export class Intake {
   readonly #backlog: Backlog;
   readonly #stats: IntakeStats;
+  readonly #report: (event: BacklogEvent) => void;
+  #saturated = false;
   /** Refusals: one warning per second at most, with the figures. */
   readonly #overload: WarningLimiter;
   /** Invalid requests: `WARNINGS_PER_SECOND` warnings a second at most. */
   readonly #invalid: WarningLimiter;
 
-  constructor(backlog: Backlog, stats: IntakeStats, log: Logger, clock: Clock) {
+  constructor(
+    backlog: Backlog,
+    stats: IntakeStats,
+    log: Logger,
+    clock: Clock,
+    report: (event: BacklogEvent) => void = () => undefined,
+  ) {
     this.#backlog = backlog;
     this.#stats = stats;
+    this.#report = report;
     this.#overload = new WarningLimiter(log, clock, 1);
     this.#invalid = new WarningLimiter(log, clock, WARNINGS_PER_SECOND);
   }
@@ -128,8 +152,15 @@ export class Intake {
       return false;
     }
     this.#stats.requests++;
-    if (this.#backlog.push(decoded)) return true;
+    if (this.#backlog.push(decoded)) {
+      this.drained();
+      return true;
+    }
     this.#stats.refused++;
+    if (!this.#saturated) {
+      this.#saturated = true;
+      this.#report({ type: 'saturated', queued: this.#backlog.bytes, limit: this.#backlog.maxBytes });
+    }
     this.#overload.warn(
       {
         queuedRequests: this.#backlog.length,
@@ -141,6 +172,13 @@ export class Intake {
       'queued bytes at maxQueuedBytes, new request refused',
     );
     return false;
+  }
+
+  /** After a refusal, the backlog has room again (it took a request, or it emptied): say so once. */
+  drained(): void {
+    if (!this.#saturated) return;
+    this.#saturated = false;
+    this.#report({ type: 'drained', queued: this.#backlog.bytes });
   }
 
   /** Log the count of warnings the rate limit held back, if any (on close). */

@@ -141,8 +141,8 @@ export interface ParanoidPirateQueueStats {
  * (counted and logged; the client's retry handles them). `new ParanoidPirateQueue(options)` opens
  * nothing and throws `InvalidArgumentError` for bad timings; `start()` (or `await
  * ParanoidPirateQueue.start(options)`) resolves once both sockets are bound and the heartbeat runs
- * (ready), rejecting with the bind error otherwise. `status()` reports `worker-ready` and
- * `worker-removed`.
+ * (ready), rejecting with the bind error otherwise. `status()` reports `worker-ready`,
+ * `worker-removed`, `saturated` and `drained`.
  */
 export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
   readonly #stats: ParanoidPirateQueueStats = {
@@ -230,7 +230,13 @@ export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
     this.#log.debug(sockets.endpoints, 'bound');
     this.#core = new QueueCore(
       sockets,
-      { maxQueuedBytes: o.maxQueuedBytes, stats: this.#stats, log: this.#log, clock: o.clock },
+      {
+        maxQueuedBytes: o.maxQueuedBytes,
+        stats: this.#stats,
+        log: this.#log,
+        clock: o.clock,
+        report: (event) => this.emit(event),
+      },
       {
         onMessage: (message) => this.#onWorker(message),
         next: () => this.#pool.take(o.clock.now(), this.#expired),

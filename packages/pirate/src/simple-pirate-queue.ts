@@ -25,6 +25,8 @@ import {
   type Frames,
   type Logger,
   type Message,
+  type DrainedEvent,
+  type SaturatedEvent,
   type SecurityOptions,
   type WorkerReadyEvent,
   type WorkerRemovedEvent,
@@ -112,9 +114,11 @@ export interface SimplePirateQueueStats {
  * (`worker-ready`: its first READY, or for the Paranoid queue its first sign of life after a queue
  * restart; `worker` is its routing id in hex), and a worker forgotten (`worker-removed`,
  * `reason: 'silent'` after `heartbeatIntervalMs x liveness` without a message, Paranoid only, or
- * `'unreachable'` when a send to it failed and its request was put back in the backlog).
+ * `'unreachable'` when a send to it failed and its request was put back in the backlog), and the
+ * backlog filling up (`saturated` at the first request refused at `maxQueuedBytes`; `queued` and
+ * `limit` in bytes) and having room again (`drained`: it took a request again, or emptied).
  */
-export type PirateQueueStatus = WorkerReadyEvent | WorkerRemovedEvent;
+export type PirateQueueStatus = WorkerReadyEvent | WorkerRemovedEvent | SaturatedEvent | DrainedEvent;
 
 /**
  * Simple Pirate queue (the book's spqueue): a load-balancing ROUTER-ROUTER queue for REQ workers
@@ -199,7 +203,13 @@ export class SimplePirateQueue extends Component<PirateQueueStatus> {
     this.#log.debug(sockets.endpoints, 'bound');
     this.#core = new QueueCore(
       sockets,
-      { maxQueuedBytes: this.#o.maxQueuedBytes, stats: this.#stats, log: this.#log, clock: systemClock },
+      {
+        maxQueuedBytes: this.#o.maxQueuedBytes,
+        stats: this.#stats,
+        log: this.#log,
+        clock: systemClock,
+        report: (event) => this.emit(event),
+      },
       {
         onMessage: (message) => this.#onWorker(message),
         next: () => this.#next(),

@@ -378,6 +378,7 @@ describe('ParanoidPirateQueue against raw DEALER workers (the worker side by han
     // Each request here costs about 150 bytes (96 + frames + 16 per frame): room for two.
     // A manual clock: the one-warning-per-second budget must not depend on how fast this machine is.
     const queue = await startQueue({ maxQueuedBytes: 400, logger, clock: new ManualClock(1_000_000) });
+    const saturated = queue.waitFor('saturated', { timeoutMs: 5000 });
     const clients = [1, 2, 3, 4].map(() => track(rawRequest(queue.endpoints.frontend)));
     for (const [i, c] of clients.entries()) {
       await c.send([`r${i + 1}`]);
@@ -391,6 +392,8 @@ describe('ParanoidPirateQueue against raw DEALER workers (the worker side by han
     const refusals = lines.filter((l) => l['msg'] === 'queued bytes at maxQueuedBytes, new request refused');
     expect(refusals).toHaveLength(1);
     expect(refusals[0]).toMatchObject({ queuedRequests: 2, maxQueuedBytes: 400, refused: 1 });
+    expect(await saturated).toEqual({ type: 'saturated', queued: queue.queuedBytes, limit: 400 });
+    const drained = queue.waitFor('drained', { timeoutMs: 5000 });
     const worker = track(rawDealer(queue.endpoints.backend));
     await worker.send([Buffer.from([0x01])]);
     const first = await worker.receiveMatching((m) => !isHeartbeat(m), 2000);
@@ -400,6 +403,7 @@ describe('ParanoidPirateQueue against raw DEALER workers (the worker side by han
     expect(second[2]?.toString()).toBe('r2');
     expect((await clients[0]?.receive(2000))?.[0]?.toString()).toBe('r1-done');
     expect(queue.queuedBytes).toBe(0);
+    expect(await drained).toEqual({ type: 'drained', queued: 0 }); // once, when the backlog emptied
   });
 
   it('forgets a worker whose connection is gone before it expires (send fails, mandatory ROUTER)', async () => {
