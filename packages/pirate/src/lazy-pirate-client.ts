@@ -169,7 +169,9 @@ export class LazyPirateClient extends Component<LazyPirateClientStatus> {
     this.assertRunning();
     const stop = AbortSignal.any([budget.signal, this.closeSignal]);
     const release = await this.#turn(stop).catch((err: unknown) => {
-      throw this.#stopped(budget, err);
+      const stopped = this.#stopped(budget, err);
+      if (stopped instanceof TimeoutError) this.#stats.timeouts++; // out of time waiting for its turn
+      throw stopped;
     });
     try {
       this.assertRunning();
@@ -212,7 +214,7 @@ export class LazyPirateClient extends Component<LazyPirateClientStatus> {
         return reply;
       }
       this.#log.error(
-        { servers: this.#servers, attempts: budget.attempts, attemptTimeoutMs: o.attemptTimeoutMs },
+        { servers: this.#servers, attempts: budget.attempts, attemptTimeoutMs },
         'server seems to be offline, abandoning',
       );
       throw budget.error();

@@ -204,6 +204,22 @@ describe('LazyPirateClient', () => {
     expect(c.stats.timeouts).toBe(2);
   });
 
+  it('a request whose timeoutMs runs out while it waits for its turn ends in TimeoutError with 0 attempts', async () => {
+    const srv = await server();
+    srv.fallback = 'drop';
+    const c = await client(srv.endpoint, { attemptTimeoutMs: 5000, retries: 0 });
+    const first = c.request(['first']).catch((e: unknown) => e);
+    await eventually(() => c.waiting);
+    await expect(c.request(['second'], { timeoutMs: 100 })).rejects.toMatchObject({
+      code: 'ERR_TIMEOUT',
+      attempts: 0,
+    });
+    expect(c.stats).toMatchObject({ requests: 1, timeouts: 1 });
+    await c.close();
+    expect(await first).toBeInstanceOf(ClosedError);
+    expect(srv.received.map(texts)).toEqual([['first']]);
+  });
+
   it('stats is a snapshot: a copy read earlier keeps its figures', async () => {
     const srv = await server();
     const c = await client(srv.endpoint);
