@@ -39,7 +39,7 @@ import { bindQueueSockets, QueueCore } from './queue-core.js';
 import { DEFAULT_BACKEND, DEFAULT_FRONTEND, PPP_HEARTBEAT_INTERVAL_MS, PPP_HEARTBEAT_LIVENESS } from './defaults.js';
 import { peerOf } from './log-fields.js';
 import { decodePppWorkerMessage, encodeClientReply, encodePppHeartbeat, encodePppRequest } from './protocol.js';
-import { maxMessageBytesRule } from './settings.js';
+import { maxMessageBytesRule } from './option-rules.js';
 import type { PirateQueueStatus } from './simple-pirate-queue.js';
 import { WorkerPool } from './worker-pool.js';
 

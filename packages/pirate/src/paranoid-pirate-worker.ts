@@ -56,7 +56,7 @@ import {
   PPP_RECONNECT_MAX_MS,
 } from './defaults.js';
 import { decodePppQueueMessage, encodePppReady, encodePppWorkerHeartbeat, encodeReply } from './protocol.js';
-import { required } from './settings.js';
+import { required } from './option-rules.js';
 
 /**
  * Options of `new ParanoidPirateWorker(options)`; `paranoidPirateWorkerDefaults` holds the defaults.

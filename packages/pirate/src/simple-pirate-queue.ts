@@ -36,7 +36,7 @@ import { bindQueueSockets, QueueCore } from './queue-core.js';
 import { DEFAULT_BACKEND, DEFAULT_FRONTEND } from './defaults.js';
 import { peerOf } from './log-fields.js';
 import { decodeSimpleWorkerMessage, encodeClientReply, encodeSimpleRequest } from './protocol.js';
-import { maxMessageBytesRule } from './settings.js';
+import { maxMessageBytesRule } from './option-rules.js';
 
 /** Options of `new SimplePirateQueue(options)`; `simplePirateQueueDefaults` holds the defaults. */
 export interface SimplePirateQueueOptions {

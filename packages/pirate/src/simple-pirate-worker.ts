@@ -36,7 +36,7 @@ import {
   type SecurityOptions,
 } from '@zpatterns/core';
 import { decodeSimpleRequest, encodeReply, encodeSimpleReady } from './protocol.js';
-import { required } from './settings.js';
+import { required } from './option-rules.js';
 
 /** Options of `new SimplePirateWorker(options)`; `simplePirateWorkerDefaults` holds the defaults. */
 export interface SimplePirateWorkerOptions {
