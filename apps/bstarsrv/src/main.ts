@@ -115,13 +115,14 @@ process.exitCode = await runDaemon({
       role,
       stateBind: flags.stateBind ?? DEFAULTS[role].stateBind,
       stateConnect: flags.stateConnect ?? DEFAULTS[role].stateConnect,
-      heartbeatMs: flags.haHeartbeatMs,
+      heartbeatIntervalMs: flags.haHeartbeatMs,
+      maxMessageBytes: flags.maxMessageBytes,
       logger,
       ...pairCurve(secured),
     });
     const router = new zmq.Router({ linger: 0 });
     // CURVE (when configured) on the clients' side and on the state link between the pair.
-    const guard = applyBindSecurity(router, secured.security, logger);
+    const guard = applyBindSecurity(router, secured.security, logger, flags.maxMessageBytes);
     const frontend = new Channel(router, { name: 'frontend', logger });
     let metrics: MetricsServer | undefined;
     const close = async (): Promise<void> => {
@@ -150,7 +151,8 @@ process.exitCode = await runDaemon({
       frontend.post(message);
     });
     const frontendEndpoint = frontend.socket.lastEndpoint ?? '';
-    warnPlainBinds(secured, [frontendEndpoint, star.stateEndpoint], logger);
+    const stateEndpoint = star.endpoints.state;
+    warnPlainBinds(secured, [frontendEndpoint, stateEndpoint], logger);
     return {
       handle: { close },
       metrics,
@@ -158,9 +160,9 @@ process.exitCode = await runDaemon({
       stats: () => star.stats,
       ready: {
         role,
-        endpoints: [frontendEndpoint, star.stateEndpoint],
+        endpoints: [frontendEndpoint, stateEndpoint],
         frontend: frontendEndpoint,
-        stateBind: star.stateEndpoint,
+        stateBind: stateEndpoint,
         stateConnect: flags.stateConnect ?? DEFAULTS[role].stateConnect,
         heartbeatMs: flags.haHeartbeatMs,
         curve: secured.security !== undefined,

@@ -49,7 +49,7 @@ describe('bstarsrv with CURVE', () => {
     expect((await (await client('alice', 20)).request(['hello'])).map(String)).toEqual(['hello']);
     await expect((await client('stranger', 0)).request(['let me in'])).rejects.toMatchObject({
       code: 'ERR_TIMEOUT',
-      name: 'LazyPirateTimeoutError',
+      name: 'TimeoutError',
     });
     const denied = (l: LogLine): boolean =>
       l.msg === 'connection denied' && l['publicKey'] === keys.peers['stranger']?.publicKey;

@@ -87,6 +87,7 @@ process.exitCode = await runDaemon({
           frontend: flags.frontend,
           backend: flags.backend,
           maxQueuedBytes: flags.maxQueuedBytes,
+          maxMessageBytes: flags.maxMessageBytes,
           security: secured.security,
           logger,
         })
@@ -96,6 +97,7 @@ process.exitCode = await runDaemon({
           heartbeatIntervalMs: flags.heartbeatMs,
           liveness: flags.liveness,
           maxQueuedBytes: flags.maxQueuedBytes,
+          maxMessageBytes: flags.maxMessageBytes,
           security: secured.security,
           logger,
         });

@@ -23,7 +23,7 @@ export function queueStatus(queue: ParanoidPirateQueue | SimplePirateQueue): () 
         queuedBytes: queue.queuedBytes,
         requests: stats.requests,
         requestsPerSecond: rates.rate('requests', stats.requests),
-        refusedRequests: stats.refusedRequests,
+        refusedRequests: stats.refused,
         workersJoined: stats.workersJoined,
         workersExpired: 'workersExpired' in stats ? stats.workersExpired : 0,
       },

@@ -35,7 +35,7 @@ describe('ppqueue --max-queued-bytes', () => {
         const scraped = await (await fetch(url)).text();
         return value(scraped, 'zpatterns_ppqueue_requests_total') === 4 ? scraped : undefined;
       });
-      expect(value(text, 'zpatterns_ppqueue_refused_requests_total')).toBe(2);
+      expect(value(text, 'zpatterns_ppqueue_refused_total')).toBe(2);
       expect(value(text, 'zpatterns_ppqueue_queued_requests')).toBe(2);
       expect(value(text, 'zpatterns_ppqueue_queued_bytes')).toBeLessThanOrEqual(400);
       const warning = await queue.waitForLog(

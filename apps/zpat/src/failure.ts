@@ -43,7 +43,7 @@ export class CommandFailure extends Error {
 function bound(err: unknown, flags: Budget): { spent: string; raise: string } {
   const attempts = (err as { attempts?: unknown }).attempts;
   const sent = typeof attempts === 'number' ? attempts : 1 + flags.retries;
-  // Old wording `within timeoutMs=N`; core's CallBudget says `timed out after N ms (timeoutMs)`.
+  // Core's CallBudget says `timed out after N ms (timeoutMs)`.
   if (/within timeoutMs|\(timeoutMs\)/.test(toError(err).message) && flags.timeoutMs !== undefined) {
     const count = sent === 0 ? '' : ` (${plural(sent, 'attempt')})`;
     return { spent: `within --timeout-ms ${flags.timeoutMs}${count}`, raise: '--timeout-ms' };

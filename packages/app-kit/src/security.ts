@@ -169,12 +169,13 @@ export function watchServerSecurity(secured: DaemonSecurity, logger: Logger): ()
 }
 
 /**
- * Spread into a `BinaryStar`'s options: CURVE on the pair's state channel whenever the daemon runs
- * with CURVE. Both servers of a pair use the same key file, so the peer's key is our own.
+ * Spread into a `BinaryStar`'s options: CURVE on the pair's state channel (its `security`)
+ * whenever the daemon runs with CURVE. Both servers of a pair use the same key file, so the
+ * peer's key is our own.
  */
-export function pairCurve(secured: DaemonSecurity): { curve?: CurveKeyPair & { peerPublicKey: string } } {
+export function pairCurve(secured: DaemonSecurity): { security?: SecurityOptions } {
   const { keys } = secured;
-  return keys === undefined ? {} : { curve: { ...keys, peerPublicKey: keys.publicKey } };
+  return keys === undefined ? {} : { security: { curve: { ...keys, serverPublicKey: keys.publicKey } } };
 }
 
 /** True for a tcp endpoint on a loopback address (127.0.0.0/8, ::1, localhost), and ipc/inproc. */

@@ -8,145 +8,48 @@
  *   state SUB  (stateConnect) <── "1".."4" ── state PUB (stateBind)
  *   frontend: for each client message, vote(): true -> serve, false -> drop (no reply)
  *
- * Nothing here aborts: split brain and dual passive are notices on `status()` and in the log,
- * resolved by role (see fsm.ts). Garbage on the state socket is counted and ignored. The peer's
- * silence is watched by core's `PeerLiveness`: it is dead two heartbeats after its last state
- * message (or after `start()`, when it has not been heard yet).
+ * Nothing here aborts: a split brain is a `split-brain` event on `status()` and an error in the
+ * log, a dual passive a log line, both resolved by role (see fsm.ts). A malformed state message is
+ * counted and ignored. The peer's silence is watched by core's `PeerLiveness`: it is dead two
+ * heartbeats after its last state message (or after `start()`, when it has not been heard yet).
  */
 import * as zmq from 'zeromq';
 import {
-  InvalidArgumentError,
   applyBindSecurity,
   applyConnectSecurity,
-  applyPeerLimits,
   Channel,
   Component,
   componentLogger,
   NotStartedError,
-  PeerLiveness,
-  systemClock,
+  resolveOptions,
+  rules,
   type Clock,
-  type CurveKeyPair,
   type Logger,
   type Message,
+  type SecurityOptions,
   type ServerSecurity,
   type TimerHandle,
-  WarningLimiter,
-  type ServerDeadStatus,
-  type ServerAliveStatus,
 } from '@zpatterns/core';
-import { initialState, transition, type BStarEvent, type BStarNotice, type BStarRole, type BStarState } from './fsm.js';
-import { BSTAR_HEARTBEAT_MS, BSTAR_PEER_EXPIRY_HEARTBEATS, decodeState, encodeState } from './protocol.js';
-
-/** Options of `new BinaryStar(options)`; `binaryStarDefaults` holds the defaults. */
-export interface BinaryStarOptions {
-  /** Which server of the pair this is. */
-  role: BStarRole;
-  /** Endpoint the state PUB binds (the book's "local"), e.g. `tcp://127.0.0.1:5003`. */
-  stateBind: string;
-  /** The peer's state PUB, which our state SUB connects to (the book's "remote"). */
-  stateConnect: string;
-  /**
-   * How often the state is published; the peer is dead after two of these of silence. Both
-   * servers must use the same value. @default 1000
-   */
-  heartbeatMs?: number;
-  /** Time source. @default systemClock */
-  clock?: Clock;
-  /** Parent logger. @default silent */
-  logger?: Logger;
-  /**
-   * Asked when both servers are active (split brain): true = stay active, false = step down. Both
-   * servers must answer consistently (e.g. by comparing their data). @default the primary stays
-   */
-  resolveSplitBrain?: () => boolean;
-  /**
-   * CURVE on the state channel: this server's key pair and the peer's public key (the same key
-   * when both servers share one key file). Our state PUB then admits only the peer's key, and our
-   * state SUB only talks to a PUB holding it. @default plain
-   */
-  curve?: (CurveKeyPair & { peerPublicKey: string }) | undefined;
-}
-
-/**
- * The book's timing: state published every 1000 ms (the peer is dead after two silent heartbeats), on the system clock.
- */
-export const binaryStarDefaults = {
-  heartbeatMs: BSTAR_HEARTBEAT_MS,
-  clock: systemClock,
-} as const satisfies Partial<BinaryStarOptions>;
-
-/**
- * What `status()` yields besides `started` and `closed`: each state change, each notice the book
- * would have aborted on, and the peer coming alive or falling silent: `server-alive` when its
- * state messages arrive (first heard, or back after silence), `server-dead` once it has been
- * silent for two heartbeats (a client vote now makes this server active). `server` is the peer's
- * state endpoint (`stateConnect`).
- */
-export type BinaryStarStatus =
-  | {
-      /** This server changed state. */
-      readonly type: 'state';
-      /** The state before. */
-      readonly from: BStarState;
-      /** The state now. */
-      readonly to: BStarState;
-      /** Why, in words (the peer's message or the client vote that caused it). */
-      readonly reason: string;
-    }
-  | {
-      /** A split brain or dual passive was seen (and resolved by role, or by `resolveSplitBrain`). */
-      readonly type: 'notice';
-      /** Which one. */
-      readonly notice: BStarNotice;
-      /** This server's state when it was seen. */
-      readonly state: BStarState;
-    }
-  | ServerAliveStatus
-  | ServerDeadStatus;
-
-/** Counters of one `BinaryStar`. */
-export interface BinaryStarStats {
-  /** State messages published. */
-  published: number;
-  /** Valid peer state messages received. */
-  peerMessages: number;
-  /** Peer state messages that were not one frame holding one digit 1-4. */
-  garbage: number;
-  /** Client votes accepted (served). */
-  accepted: number;
-  /** Client votes rejected (dropped without a reply). */
-  rejected: number;
-  /** Split brains seen (both servers active). */
-  splitBrains: number;
-  /** Dual passives seen (both servers passive). */
-  dualPassives: number;
-  /** Times the peer was declared dead after two silent heartbeats. */
-  peerExpiries: number;
-}
-
-/** What `BinaryStar.snapshot()` returns: the pair as this server sees it now. */
-export interface BinaryStarSnapshot {
-  /** Which server of the pair this is. */
-  readonly role: BStarRole;
-  /** Its state now. */
-  readonly state: BStarState;
-  /** How long it has been in that state (ms). */
-  readonly stateMs: number;
-  /** The peer: `alive`, `dead` (silent two heartbeats), or `unknown` (never heard). */
-  readonly peer: 'alive' | 'dead' | 'unknown';
-  /** How long ago the peer's last state message came (ms); `null` when never heard. */
-  readonly peerLastHeardMs: number | null;
-  /** Times this server went from passive to active (took over from its peer). */
-  readonly failovers: number;
-}
+import { applyPeerLimits, PeerLiveness, WarningLimiter } from '@zpatterns/core/internal';
+import {
+  binaryStarDefaults,
+  binaryStarRules,
+  pairSecurity,
+  required,
+  type BinaryStarOptions,
+  type BinaryStarSnapshot,
+  type BinaryStarStats,
+  type BinaryStarStatus,
+} from './binary-star-options.js';
+import { initialState, transition, type BStarEvent, type BStarRole, type BStarState } from './fsm.js';
+import { BSTAR_PEER_EXPIRY_HEARTBEATS, decodeState, encodeState } from './protocol.js';
 
 /**
  * One server of a Binary Star primary/backup pair (the book's bstar reactor). It publishes its
- * state every `heartbeatMs`, reads the peer's, runs the state machine, and decides per client
+ * state every `heartbeatIntervalMs`, reads the peer's, runs the state machine, and decides per client
  * request whether this server may serve it (`vote()`, or `serve(channel, handler)`). Nothing
  * aborts: split brain and dual passive are notices on `status()` and in the log. `new
- * BinaryStar(options)` opens nothing and throws `InvalidArgumentError` for `heartbeatMs <= 0`;
+ * BinaryStar(options)` opens nothing and throws `InvalidArgumentError` for `heartbeatIntervalMs <= 0`;
  * `start()` resolves once the state PUB is bound, the state SUB connected and the first state
  * published (ready: votes count from then on, the peer having two heartbeats to show up). Calls
  * that need a started node throw or reject with core's `NotStartedError` before that.
@@ -157,23 +60,28 @@ export class BinaryStar extends Component<BinaryStarStatus> {
   readonly #stats: BinaryStarStats = {
     published: 0,
     peerMessages: 0,
-    garbage: 0,
+    malformed: 0,
     accepted: 0,
     rejected: 0,
     splitBrains: 0,
     dualPassives: 0,
     peerExpiries: 0,
   };
-  readonly #options: BinaryStarOptions;
-  readonly #heartbeatMs: number;
+  readonly #options: {
+    stateBind: string;
+    stateConnect: string;
+    resolveSplitBrain: (() => boolean) | undefined;
+    security: SecurityOptions | undefined;
+    maxMessageBytes: number;
+    logger: Logger | undefined;
+  };
+  readonly #heartbeatIntervalMs: number;
   readonly #clock: Clock;
   readonly #log: Logger;
-  /** Warnings about garbage on the state socket: at most 10 a second (every one is counted). */
+  /** Warnings about malformed state messages: at most 10 a second (every one is counted). */
   readonly #warnings: WarningLimiter;
   /** The peer's liveness: alive from any state message until two heartbeats of silence. */
   readonly #peer: PeerLiveness<string>;
-  readonly #activeListeners = new Set<() => void>();
-  readonly #passiveListeners = new Set<() => void>();
   #pub: Channel<zmq.Publisher> | undefined;
   #sub: Channel<zmq.Subscriber> | undefined;
   #guard: ServerSecurity | undefined;
@@ -186,29 +94,36 @@ export class BinaryStar extends Component<BinaryStarStatus> {
 
   constructor(options: BinaryStarOptions) {
     super();
-    this.#options = options;
-    this.role = options.role;
-    this.#heartbeatMs = options.heartbeatMs ?? binaryStarDefaults.heartbeatMs;
-    if (!(this.#heartbeatMs > 0)) throw new InvalidArgumentError('BinaryStar: heartbeatMs must be > 0');
-    if (options.role !== 'primary' && options.role !== 'backup') {
-      throw new InvalidArgumentError("BinaryStar: role must be 'primary' or 'backup'");
-    }
-    this.#clock = options.clock ?? binaryStarDefaults.clock;
-    this.#log = componentLogger(options.logger, { component: 'bstar', role: options.role });
+    const { role, heartbeatIntervalMs, clock, stateBind, stateConnect, ...rest } = resolveOptions(
+      'BinaryStar',
+      options,
+      binaryStarDefaults,
+      binaryStarRules,
+    );
+    this.role = required('role', role, binaryStarRules.role);
+    this.#options = {
+      ...rest,
+      stateBind: required('stateBind', stateBind, rules.nonEmptyString),
+      stateConnect: required('stateConnect', stateConnect, rules.nonEmptyString),
+    };
+    this.#heartbeatIntervalMs = heartbeatIntervalMs;
+    this.#clock = clock;
+    this.#log = componentLogger(rest.logger, { component: 'bstar', role: this.role });
     this.#warnings = new WarningLimiter(this.#log, this.#clock, 10);
-    this.#state = initialState(options.role);
+    this.#state = initialState(this.role);
     this.#stateSince = this.#clock.now();
     this.#peer = new PeerLiveness<string>({
-      ttlMs: this.#heartbeatMs * BSTAR_PEER_EXPIRY_HEARTBEATS,
+      ttlMs: this.#heartbeatIntervalMs * BSTAR_PEER_EXPIRY_HEARTBEATS,
       clock: this.#clock,
-      onChange: (server, state, silentMs) => {
+      onChange: (peer, state, silentMs) => {
         if (state === 'alive') {
-          this.#log.info({ peer: server }, 'peer alive');
-          this.emit({ type: 'server-alive', server });
+          this.#log.info({ peer }, 'peer alive');
+          this.emit({ type: 'connected', peer });
         } else {
           this.#stats.peerExpiries++;
-          this.#log.warn({ peer: server, silentMs }, 'peer silent, counted as dead');
-          this.emit({ type: 'server-dead', server, silentMs });
+          this.#log.warn({ peer, silentMs }, 'peer silent, counted as dead');
+          // A peer never heard was never connected: only its silence after a message is a loss.
+          if (this.#peerHeardAt !== undefined) this.emit({ type: 'disconnected', peer, reason: 'silent', silentMs });
         }
       },
     });
@@ -251,10 +166,10 @@ export class BinaryStar extends Component<BinaryStarStatus> {
     };
   }
 
-  /** The bound state endpoint (a wildcard port resolved); `NotStartedError` before `start()`. */
-  get stateEndpoint(): string {
+  /** The bound endpoint of the state PUB (a wildcard port resolved); `NotStartedError` before `start()`. */
+  get endpoints(): { readonly state: string } {
     if (this.#stateEndpoint === undefined) throw new NotStartedError('BinaryStar');
-    return this.#stateEndpoint;
+    return { state: this.#stateEndpoint };
   }
 
   /** Bind the state PUB, connect the state SUB, start the peer's expiry clock and publish. */
@@ -262,17 +177,10 @@ export class BinaryStar extends Component<BinaryStarStatus> {
     const options = this.#options;
     this.#pub = new Channel(new zmq.Publisher({ linger: 0 }), { name: 'bstar-state-pub', logger: this.#log });
     this.#sub = new Channel(new zmq.Subscriber({ linger: 0 }), { name: 'bstar-state-sub', logger: this.#log });
-    const { curve } = options;
-    const keys = curve === undefined ? undefined : { publicKey: curve.publicKey, secretKey: curve.secretKey };
-    this.#guard = applyBindSecurity(
-      this.#pub.socket,
-      keys === undefined ? undefined : { curve: keys, authorize: new Set([curve?.peerPublicKey ?? '']) },
-      options.logger,
-    );
-    applyPeerLimits(this.#sub.socket);
-    if (keys !== undefined) {
-      applyConnectSecurity(this.#sub.socket, { curve: { ...keys, serverPublicKey: curve?.peerPublicKey } });
-    }
+    const pair = pairSecurity(options.security);
+    this.#guard = applyBindSecurity(this.#pub.socket, pair?.bind, options.logger, options.maxMessageBytes);
+    applyPeerLimits(this.#sub.socket, options.maxMessageBytes);
+    applyConnectSecurity(this.#sub.socket, pair?.connect);
     await this.#guard?.ready();
     await this.#pub.socket.bind(options.stateBind);
     this.#stateEndpoint = this.#pub.socket.lastEndpoint ?? options.stateBind;
@@ -318,22 +226,10 @@ export class BinaryStar extends Component<BinaryStarStatus> {
     return channel.start((message) => (this.vote() ? handler(message) : undefined));
   }
 
-  /** Called on every change to ACTIVE. Returns a function that removes the listener. */
-  onActive(listener: () => void): () => void {
-    this.#activeListeners.add(listener);
-    return () => this.#activeListeners.delete(listener);
-  }
-
-  /** Called on every change to PASSIVE. Returns a function that removes the listener. */
-  onPassive(listener: () => void): () => void {
-    this.#passiveListeners.add(listener);
-    return () => this.#passiveListeners.delete(listener);
-  }
-
   #onPeer(message: Message): void {
     const decoded = decodeState(message);
     if ('error' in decoded) {
-      this.#stats.garbage++;
+      this.#stats.malformed++;
       this.#warnings.warn({ reason: decoded.error, frames: message.length }, 'garbage on the state socket ignored');
       return;
     }
@@ -357,34 +253,30 @@ export class BinaryStar extends Component<BinaryStarStatus> {
       event,
       this.#clock.now(),
     );
-    if (result.notice !== undefined) {
-      if (result.notice.type === 'split-brain') this.#stats.splitBrains++;
-      else this.#stats.dualPassives++;
-      this.#log.error({ notice: result.notice.type, state: from, event }, 'binary star notice');
-      this.emit({ type: 'notice', notice: result.notice, state: from });
+    if (result.notice?.type === 'split-brain') {
+      const stays = result.next === 'active';
+      this.#stats.splitBrains++;
+      this.#log.error({ state: from, event, stays }, 'split brain: both servers active');
+      this.emit({ type: 'split-brain', peer: this.#options.stateConnect, stays });
+    } else if (result.notice?.type === 'dual-passive') {
+      // Resolved by role: the primary's own change to active is a `role` event; the backup waits.
+      this.#stats.dualPassives++;
+      this.#log.error({ state: from, event }, 'dual passive: both servers passive');
     }
     if (result.next !== from) this.#setState(result.next, result.reason ?? event);
     return result.accept;
   }
 
-  /** The one place the state changes: log, publish at once, tell the listeners. */
+  /** The one place the state changes: log, report on `status()`, publish at once. */
   #setState(to: BStarState, reason: string): void {
     const from = this.#state;
     this.#state = to;
     this.#stateSince = this.#clock.now();
     if (from === 'passive' && to === 'active') this.#failovers++;
     this.#log.info({ from, to, reason }, 'binary star state');
-    this.emit({ type: 'state', from, to, reason });
+    this.emit({ type: 'role', from, to, reason });
     // Publish the news now rather than up to a heartbeat later: the peer settles faster.
     this.#publish();
-    const listeners = to === 'active' ? this.#activeListeners : to === 'passive' ? this.#passiveListeners : undefined;
-    for (const listener of listeners ?? []) {
-      try {
-        listener();
-      } catch (err) {
-        this.#log.warn({ err }, 'state listener threw');
-      }
-    }
   }
 
   #publish(): void {
@@ -394,7 +286,7 @@ export class BinaryStar extends Component<BinaryStarStatus> {
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined;
       this.#publish();
-    }, this.#heartbeatMs);
+    }, this.#heartbeatIntervalMs);
   }
 
   /** Stop publishing and close both state sockets (also after a partial start). */
@@ -404,7 +296,5 @@ export class BinaryStar extends Component<BinaryStarStatus> {
     this.#peer.stop();
     await Promise.all([this.#pub?.close(), this.#sub?.close()]);
     await this.#guard?.release();
-    this.#activeListeners.clear();
-    this.#passiveListeners.clear();
   }
 }

@@ -35,7 +35,7 @@ export const binaryStarClientDefaults = {
  * backup] })`, servers in priority order (primary first), with `binaryStarClientDefaults`.
  * Everything else is `LazyPirateClient`'s: `start()` opens the first REQ socket, `request()`
  * fails over on each timeout, `status()` reports `connected`, `disconnected` and `failover`. Set
- * `settleDelayMs` to at least 2 x the pair's `heartbeatMs` when you change that.
+ * `settleDelayMs` to at least 2 x the pair's `heartbeatIntervalMs` when you change that.
  */
 export class BinaryStarClient extends LazyPirateClient {
   constructor(options: BinaryStarClientOptions) {

@@ -20,7 +20,7 @@ afterEach(async () => {
 async function until(node: BinaryStar, state: BStarState): Promise<void> {
   if (node.state === state) return;
   for await (const change of node.status()) {
-    if (change.type === 'state' && change.to === state) return;
+    if (change.type === 'role' && change.to === state) return;
   }
 }
 
@@ -42,16 +42,22 @@ async function eavesdrop(endpoint: string, ms: number, keys?: ReturnType<typeof 
 describe('BinaryStar with CURVE on the state channel', () => {
   it('settles with the shared key; a plain or foreign subscriber reads nothing', async () => {
     const pairKeys = generateKeyPair();
-    const curve = { ...pairKeys, peerPublicKey: pairKeys.publicKey };
+    const security = { curve: { ...pairKeys, serverPublicKey: pairKeys.publicKey } };
     const [p, b] = [ipcEndpoint('bstar-curve-p'), ipcEndpoint('bstar-curve-b')];
     const primary = new BinaryStar({
       role: 'primary',
       stateBind: p,
       stateConnect: b,
-      heartbeatMs: HEARTBEAT_MS,
-      curve,
+      heartbeatIntervalMs: HEARTBEAT_MS,
+      security,
     });
-    const backup = new BinaryStar({ role: 'backup', stateBind: b, stateConnect: p, heartbeatMs: HEARTBEAT_MS, curve });
+    const backup = new BinaryStar({
+      role: 'backup',
+      stateBind: b,
+      stateConnect: p,
+      heartbeatIntervalMs: HEARTBEAT_MS,
+      security,
+    });
     disposables.push(
       () => primary.close(),
       () => backup.close(),

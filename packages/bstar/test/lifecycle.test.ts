@@ -11,7 +11,7 @@ function node(): BinaryStar {
     role: 'primary',
     stateBind: ipcEndpoint('bstar-life-p'),
     stateConnect: ipcEndpoint('bstar-life-b'),
-    heartbeatMs: 50,
+    heartbeatIntervalMs: 50,
   });
 }
 
@@ -25,9 +25,9 @@ describe('Binary Star lifecycle', () => {
     await expectClosesOnce(node());
   });
 
-  it('BinaryStar: new opens nothing; stateEndpoint, vote() and serve() need start()', async () => {
+  it('BinaryStar: new opens nothing; endpoints, vote() and serve() need start()', async () => {
     const star = node();
-    expect(() => star.stateEndpoint).toThrow(expect.objectContaining({ code: 'ERR_NOT_STARTED' }));
+    expect(() => star.endpoints).toThrow(expect.objectContaining({ code: 'ERR_NOT_STARTED' }));
     expect(() => star.vote()).toThrow(expect.objectContaining({ code: 'ERR_NOT_STARTED' }));
     await star.close();
     expect(star.vote()).toBe(false);

@@ -13,13 +13,15 @@
 import {
   InvalidArgumentError,
   describe,
-  Deque,
-  WarningLimiter,
   type Clock,
+  type DrainedEvent,
   type Logger,
   type Message,
+  type SaturatedEvent,
 } from '@zpatterns/core';
-import { decodeClientRequest, peerOf, type Enveloped } from './protocol.js';
+import { Deque, WarningLimiter } from '@zpatterns/core/internal';
+import { peerOf } from './log-fields.js';
+import { decodeClientRequest, type Enveloped } from './protocol.js';
 
 /** Default bound of a Pirate queue's backlog: 256 MiB, as the Majordomo broker's. */
 export const DEFAULT_MAX_QUEUED_BYTES = 256 * 1024 * 1024;
@@ -98,23 +100,39 @@ export interface IntakeStats {
   /** Valid requests read on the frontend. */
   requests: number;
   /** Frontend messages that were not `[client-id][""][body...]`, dropped. */
-  invalidFromClients: number;
+  malformedFromClients: number;
   /** New requests refused (dropped) because the backlog was at `maxQueuedBytes`. */
-  refusedRequests: number;
+  refused: number;
 }
 
-/** Decodes, counts and queues the requests read on a Pirate queue's frontend. */
+/** A change of the backlog's standing: full (a request refused), or taking requests again. */
+export type BacklogEvent = SaturatedEvent | DrainedEvent;
+
+/**
+ * Decodes, counts and queues the requests read on a Pirate queue's frontend, and reports
+ * `saturated` at the first refusal (`queued` and `limit` in bytes) and `drained` once the backlog
+ * takes a request again or empties.
+ */
 export class Intake {
   readonly #backlog: Backlog;
   readonly #stats: IntakeStats;
+  readonly #report: (event: BacklogEvent) => void;
+  #saturated = false;
   /** Refusals: one warning per second at most, with the figures. */
   readonly #overload: WarningLimiter;
   /** Invalid requests: `WARNINGS_PER_SECOND` warnings a second at most. */
   readonly #invalid: WarningLimiter;
 
-  constructor(backlog: Backlog, stats: IntakeStats, log: Logger, clock: Clock) {
+  constructor(
+    backlog: Backlog,
+    stats: IntakeStats,
+    log: Logger,
+    clock: Clock,
+    report: (event: BacklogEvent) => void = () => undefined,
+  ) {
     this.#backlog = backlog;
     this.#stats = stats;
+    this.#report = report;
     this.#overload = new WarningLimiter(log, clock, 1);
     this.#invalid = new WarningLimiter(log, clock, WARNINGS_PER_SECOND);
   }
@@ -126,7 +144,7 @@ export class Intake {
   admit(message: Message): boolean {
     const decoded = decodeClientRequest(message);
     if (decoded.type === 'invalid') {
-      this.#stats.invalidFromClients++;
+      this.#stats.malformedFromClients++;
       this.#invalid.warn(
         { peer: peerOf(message), reason: decoded.reason, frames: describe(message) },
         'invalid request dropped',
@@ -134,19 +152,33 @@ export class Intake {
       return false;
     }
     this.#stats.requests++;
-    if (this.#backlog.push(decoded)) return true;
-    this.#stats.refusedRequests++;
+    if (this.#backlog.push(decoded)) {
+      this.drained();
+      return true;
+    }
+    this.#stats.refused++;
+    if (!this.#saturated) {
+      this.#saturated = true;
+      this.#report({ type: 'saturated', queued: this.#backlog.bytes, limit: this.#backlog.maxBytes });
+    }
     this.#overload.warn(
       {
         queuedRequests: this.#backlog.length,
         queuedBytes: this.#backlog.bytes,
         requestBytes: requestBytes(decoded),
         maxQueuedBytes: this.#backlog.maxBytes,
-        refusedRequests: this.#stats.refusedRequests,
+        refused: this.#stats.refused,
       },
       'queued bytes at maxQueuedBytes, new request refused',
     );
     return false;
+  }
+
+  /** After a refusal, the backlog has room again (it took a request, or it emptied): say so once. */
+  drained(): void {
+    if (!this.#saturated) return;
+    this.#saturated = false;
+    this.#report({ type: 'drained', queued: this.#backlog.bytes });
   }
 
   /** Log the count of warnings the rate limit held back, if any (on close). */

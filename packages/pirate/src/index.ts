@@ -1,6 +1,7 @@
-export { LazyPirateTimeoutError, ReconnectGaveUpError, errors } from './errors.js';
+export { errors } from './errors.js';
 export { DEFAULT_MAX_QUEUED_BYTES } from './backlog.js';
-export { LazyPirateClient, lazyPirateClientDefaults } from './lazy-pirate-client.js';
+export { LazyPirateClient } from './lazy-pirate-client.js';
+export { lazyPirateClientDefaults } from './lazy-pirate-options.js';
 export { ParanoidPirateQueue, paranoidPirateQueueDefaults } from './paranoid-pirate-queue.js';
 export { ParanoidPirateWorker, paranoidPirateWorkerDefaults } from './paranoid-pirate-worker.js';
 export {
@@ -12,23 +13,16 @@ export {
   PPP_HEARTBEAT_LIVENESS,
   PPP_RECONNECT_INITIAL_MS,
   PPP_RECONNECT_MAX_MS,
-} from './protocol.js';
+} from './defaults.js';
 export { SimplePirateQueue, simplePirateQueueDefaults } from './simple-pirate-queue.js';
 export { SimplePirateWorker, simplePirateWorkerDefaults } from './simple-pirate-worker.js';
 
-export type { PirateErrorCode } from './errors.js';
-export type {
-  LazyPirateClientOptions,
-  LazyPirateClientStats,
-  LazyPirateClientStatus,
-  RequestOptions,
-} from './lazy-pirate-client.js';
+export type { LazyPirateClientOptions, LazyPirateClientStats, LazyPirateClientStatus } from './lazy-pirate-options.js';
 export type { ParanoidPirateQueueOptions, ParanoidPirateQueueStats } from './paranoid-pirate-queue.js';
 export type {
   ParanoidPirateWorkerOptions,
   ParanoidPirateWorkerStats,
   ParanoidPirateWorkerStatus,
-  RequestHandler,
 } from './paranoid-pirate-worker.js';
 export type { PirateQueueStatus, SimplePirateQueueOptions, SimplePirateQueueStats } from './simple-pirate-queue.js';
 export type {

@@ -4,167 +4,53 @@
  *   client (REQ) ---- request ----> server (REP)
  *        |  no reply within attemptTimeoutMs?
  *        |  close the REQ ("old socket is confused"), open a new one (next server, if several),
- *        |  resend the same request; after `retries` resends, reject with LazyPirateTimeoutError
+ *        |  resend the same request; after `retries` resends, reject with TimeoutError
  *        <----------- reply --------
  *
  * One request is outstanding at a time (REQ semantics); concurrent `request()` calls wait their
  * turn in call order. The socket is kept between requests and replaced only after a timeout or
- * an abort, exactly as lpclient does.
+ * an abort, exactly as lpclient does. Core's `CallBudget` owns the whole call's deadline, each
+ * attempt's wait, the resends and the caller's signal.
  */
 import * as zmq from 'zeromq';
 import {
   applyConnectSecurity,
-  AbortError,
+  CallBudget,
   Channel,
   ClosedError,
   Component,
   componentLogger,
-  deadline,
-  definedOnly,
   describe,
-  InvalidArgumentError,
+  deadline,
+  resolveOptions,
   ServerRotation,
   sleep,
-  systemClock,
-  TimeoutError,
   toBuffer,
+  TimeoutError,
   type Clock,
   type Frames,
   type Logger,
   type Message,
+  type RequestOptions,
   type SecurityOptions,
 } from '@zpatterns/core';
-import { LazyPirateTimeoutError } from './errors.js';
-import { encodeSequence, isSequence, LAZY_PIRATE_ATTEMPT_TIMEOUT_MS, LAZY_PIRATE_RETRIES } from './protocol.js';
-import type { Settings } from './settings.js';
-
-/** Options of `new LazyPirateClient(options)`; `lazyPirateClientDefaults` holds the defaults. */
-export interface LazyPirateClientOptions {
-  /** One endpoint, or several tried in turn after each timeout (failover), in priority order. */
-  servers: string | readonly string[];
-  /** How long each attempt waits for a reply before the request is resent. @default 2500 */
-  attemptTimeoutMs?: number | undefined;
-  /**
-   * Bound on a whole `request()`: every attempt, the settle delays and the wait for its turn. On
-   * expiry it rejects with `LazyPirateTimeoutError`. @default unbounded beyond the attempts
-   */
-  timeoutMs?: number | undefined;
-  /**
-   * Resends after the first send before giving up with `LazyPirateTimeoutError`: a request is
-   * sent at most `retries + 1` times. The default 2 gives the book's three sends (its
-   * `REQUEST_RETRIES` 3 counts the first send too). `0` sends once and never resends. @default 2
-   */
-  retries?: number | undefined;
-  /**
-   * lpclient's sequence check: put a decimal sequence number (`"1"`, `"2"`, ...) before the
-   * request frames and accept only a reply whose first frame echoes it; that frame is removed from
-   * the reply you get. `request([])` then sends exactly lpclient's message. Needs a server that
-   * echoes the first frame (lpserver, an echo worker). A reply that fails the check counts as a
-   * failed attempt. @default false
-   */
-  sequenceCheck?: boolean | undefined;
-  /**
-   * Wait this long before an attempt that fails over to another server (several servers only).
-   * A Binary Star client sets it to at least the pair's failover time (2 heartbeats), so the
-   * backup has seen its peer go silent when the resent request arrives and takes it as a vote.
-   * @default 0
-   */
-  settleDelayMs?: number | undefined;
-  /** Linger of each REQ socket when it is discarded or closed. @default 0 */
-  lingerMs?: number | undefined;
-  /**
-   * CURVE: this side's key pair and the server's public key. Without it the connection is plain.
-   * @default undefined (plain)
-   */
-  security?: SecurityOptions | undefined;
-  /** Parent logger. @default silent */
-  logger?: Logger | undefined;
-  /** Time source for the timeouts and delays. @default systemClock */
-  clock?: Clock | undefined;
-}
-
-type ClientSettings = Settings<Omit<LazyPirateClientOptions, 'servers' | 'logger' | 'security' | 'timeoutMs'>> & {
-  timeoutMs: number | undefined;
-};
-
-/**
- * The book's lpclient settings: 2500 ms per attempt, 2 resends (three sends in all), no sequence
- * check, no bound on the whole request beyond its attempts.
- */
-export const lazyPirateClientDefaults = {
-  attemptTimeoutMs: LAZY_PIRATE_ATTEMPT_TIMEOUT_MS,
-  timeoutMs: undefined,
-  retries: LAZY_PIRATE_RETRIES,
-  sequenceCheck: false,
-  settleDelayMs: 0,
-  lingerMs: 0,
-  clock: systemClock,
-} as const satisfies ClientSettings;
-
-/** Per-call options of `request()`; each overrides the client's option of the same name. */
-export interface RequestOptions {
-  /** Bound on the whole call, every attempt and wait included. @default the client's `timeoutMs` */
-  timeoutMs?: number | undefined;
-  /** Wait for each attempt's reply. @default the client's `attemptTimeoutMs` */
-  attemptTimeoutMs?: number | undefined;
-  /** Resends after the first send, a whole number >= 0. @default the client's `retries` */
-  retries?: number | undefined;
-  /** Abort the request: it rejects with `AbortError` and the socket is replaced. */
-  signal?: AbortSignal | undefined;
-}
-
-/** Counters of one `LazyPirateClient`. */
-export interface LazyPirateClientStats {
-  /** Calls to `request()` that got their turn. */
-  requests: number;
-  /** Requests answered. */
-  replies: number;
-  /** Requests sent again after a timeout or a bad reply. */
-  resends: number;
-  /** Attempts that got no reply in time. */
-  timeouts: number;
-  /** Replies rejected by the sequence check. */
-  malformedReplies: number;
-  /** REQ sockets opened (the first one included). */
-  sockets: number;
-  /** Moves to the next server after a timeout (several servers only). */
-  failovers: number;
-  /** Requests that ended with `LazyPirateTimeoutError`. */
-  failures: number;
-}
-
-/**
- * What `status()` yields besides `started` and `closed`: a REQ socket opened to a server, a
- * socket given up (no reply in time, or the request aborted), a move to the next server.
- */
-export type LazyPirateClientStatus =
-  | {
-      /** A new REQ socket connects to `server` (at start, and after each discarded one). */
-      readonly type: 'connected';
-      /** The endpoint connected to. */
-      readonly server: string;
-    }
-  | {
-      /** The REQ socket was discarded: no reply in time, or the request was aborted. */
-      readonly type: 'disconnected';
-      /** The endpoint the socket was connected to. */
-      readonly server: string;
-      /** Why: `'timeout'` (no reply within the attempt's wait) or `'aborted'`. */
-      readonly reason: 'timeout' | 'aborted';
-    }
-  | {
-      /** The next attempt goes to another server. */
-      readonly type: 'failover';
-      /** The server given up on. */
-      readonly from: string;
-      /** The server the next attempt goes to. */
-      readonly to: string;
-    };
+import {
+  lazyPirateClientDefaults,
+  lazyPirateClientRules,
+  type LazyPirateClientOptions,
+  type LazyPirateClientStats,
+  type LazyPirateClientStatus,
+} from './lazy-pirate-options.js';
+import { encodeSequence, isSequence } from './protocol.js';
 
 interface Connection {
   readonly server: string;
+  /** This socket's number, as counted in `stats.sockets`: the events' `session`. */
+  readonly session: number;
   readonly channel: Channel<zmq.Request>;
   waiter: { resolve: (m: Message) => void; reject: (err: Error) => void } | undefined;
+  /** Whether the server has answered on this socket. */
+  answered: boolean;
 }
 
 /**
@@ -174,44 +60,57 @@ interface Connection {
  * send). Each attempt waits `attemptTimeoutMs` for a reply; on a timeout the REQ socket is
  * discarded, a new one is opened (on the next server, when several are given, through core's
  * `ServerRotation`) and the request is resent, at most `retries` times; then `request()` rejects
- * with `LazyPirateTimeoutError`, as it does when the whole call's `timeoutMs` runs out. Delivery
- * is at least once: make requests idempotent. One request is in flight at a time; further
- * `request()` calls queue in call order. Throws `InvalidArgumentError` for an empty server list,
- * `attemptTimeoutMs <= 0`, `timeoutMs <= 0` or `retries` not a whole number >= 0.
+ * with core's `TimeoutError` (its `attempts` the sends made), as it does when the whole call's
+ * `timeoutMs` runs out. Delivery is at least once: make requests idempotent. One request is in
+ * flight at a time; further `request()` calls queue in call order. Throws `InvalidArgumentError`
+ * for an empty server list or a bad option.
  */
 export class LazyPirateClient extends Component<LazyPirateClientStatus> {
-  /** The endpoints, in priority order. */
-  readonly servers: readonly string[];
   readonly #stats: LazyPirateClientStats = {
     requests: 0,
     replies: 0,
-    resends: 0,
+    retries: 0,
     timeouts: 0,
-    malformedReplies: 0,
+    malformed: 0,
     sockets: 0,
     failovers: 0,
-    failures: 0,
   };
-  readonly #o: ClientSettings;
+  readonly #name: string;
+  readonly #servers: readonly string[];
+  readonly #o: {
+    attemptTimeoutMs: number;
+    timeoutMs: number | undefined;
+    retries: number;
+    sequenceCheck: boolean;
+    settleDelayMs: number;
+    lingerMs: number;
+    clock: Clock;
+  };
+  readonly #security: SecurityOptions | undefined;
   readonly #log: Logger;
   readonly #rotation: ServerRotation<string>;
   #conn: Connection | undefined;
   #sequence = 0;
   #waiting = false;
+  /** Failed attempts since a server last answered: the `attempt` of `reconnecting`. */
+  #failures = 0;
   /** Resolves when every request issued so far has finished: the turn of the next one. */
   #tail: Promise<void> = Promise.resolve();
-  readonly #security: SecurityOptions | undefined;
 
   constructor(options: LazyPirateClientOptions) {
     super();
-    const { servers, logger, security, ...rest } = options;
-    this.servers = typeof servers === 'string' ? [servers] : [...servers];
-    const name = new.target.name;
-    if (this.servers.length === 0) throw new InvalidArgumentError(`${name}: need at least one server endpoint`);
-    this.#rotation = new ServerRotation(this.servers);
-    this.#o = { ...lazyPirateClientDefaults, ...definedOnly(rest) };
+    this.#name = new.target.name;
+    const servers = typeof options.servers === 'string' ? [options.servers] : [...options.servers];
+    const { logger, security, ...o } = resolveOptions(
+      this.#name,
+      { ...options, servers },
+      lazyPirateClientDefaults,
+      lazyPirateClientRules,
+    );
+    this.#servers = servers;
+    this.#o = o;
     this.#security = security;
-    validate(name, this.#o.attemptTimeoutMs, this.#o.retries, this.#o.timeoutMs);
+    this.#rotation = new ServerRotation(servers);
     this.#log = componentLogger(logger, { component: 'lazy-pirate-client' });
   }
 
@@ -245,7 +144,7 @@ export class LazyPirateClient extends Component<LazyPirateClientStatus> {
     const conn = this.#conn;
     this.#conn = undefined;
     if (conn !== undefined) {
-      conn.waiter?.reject(new ClosedError(this.constructor.name));
+      conn.waiter?.reject(new ClosedError(this.#name));
       conn.waiter = undefined;
       await conn.channel.close();
     }
@@ -253,107 +152,74 @@ export class LazyPirateClient extends Component<LazyPirateClientStatus> {
 
   /**
    * Send `frames` and resolve with the reply frames. Resends after each `attemptTimeoutMs`
-   * without a reply; rejects with `LazyPirateTimeoutError` (code `ERR_TIMEOUT`) after `retries`
-   * resends (`retries + 1` sends) or when `timeoutMs` bounds the call and runs out, with
-   * `AbortError` when `signal` fires (also when it has already fired), with `NotStartedError`
-   * before `start()` and `ClosedError` after `close()`.
+   * without a reply; rejects with core's `TimeoutError` (`ERR_TIMEOUT`, `attempts` the sends made)
+   * after `retries` resends (`retries + 1` sends) or when `timeoutMs` runs out, with `AbortError`
+   * when `signal` fires (also when it has already fired), with `InvalidArgumentError` for a bad
+   * option, `NotStartedError` before `start()` and `ClosedError` after `close()`.
    */
   async request(frames: Frames, options: RequestOptions = {}): Promise<Buffer[]> {
-    const o = { ...this.#o, ...definedOnly(options) };
-    const { signal } = options;
-    validate('request', o.attemptTimeoutMs, o.retries, o.timeoutMs);
+    const o = this.#o;
+    const attemptTimeoutMs = options.attemptTimeoutMs ?? o.attemptTimeoutMs;
+    const retries = options.retries ?? o.retries;
+    using budget = new CallBudget(
+      `${this.#name} request to ${this.#servers.join(', ')}`,
+      { timeoutMs: options.timeoutMs ?? o.timeoutMs, attemptTimeoutMs, retries, signal: options.signal },
+      o.clock,
+    );
     this.assertRunning();
-    const clock = this.#o.clock;
-    const endAt = o.timeoutMs === undefined ? Number.POSITIVE_INFINITY : clock.now() + o.timeoutMs;
-    const remaining = (): number => endAt - clock.now();
-    const attempts = o.retries + 1;
-    let sent = 0;
-    const outOfTime = (): LazyPirateTimeoutError =>
-      new LazyPirateTimeoutError(
-        `no reply within timeoutMs (${String(o.timeoutMs)} ms) after ${sent} attempt(s) to ${this.servers.join(', ')}; raise 'timeoutMs', or check the server`,
-        sent,
-        this.servers,
-      );
-    const waitSignal = signal === undefined ? this.closeSignal : AbortSignal.any([signal, this.closeSignal]);
-    /** A wait ended by close() is a ClosedError, not the caller's abort. */
-    const closedOr = (err: unknown): unknown =>
-      err instanceof AbortError && signal?.aborted !== true && this.closeSignal.aborted
-        ? new ClosedError(this.constructor.name)
-        : err;
-    const release = await this.#turn(waitSignal, remaining(), clock).catch((err: unknown) => {
-      if (!(err instanceof TimeoutError)) throw closedOr(err);
-      this.#stats.failures++;
-      throw outOfTime();
+    const stop = AbortSignal.any([budget.signal, this.closeSignal]);
+    const release = await this.#turn(stop).catch((err: unknown) => {
+      const stopped = this.#stopped(budget, err);
+      if (stopped instanceof TimeoutError) this.#stats.timeouts++; // out of time waiting for its turn
+      throw stopped;
     });
     try {
       this.assertRunning();
       this.#stats.requests++;
-      const sequence = this.#o.sequenceCheck ? ++this.#sequence : undefined;
+      const sequence = o.sequenceCheck ? ++this.#sequence : undefined;
       const body = frames.map(toBuffer);
       const message = sequence === undefined ? body : [encodeSequence(sequence), ...body];
-      for (let attempt = 1; attempt <= attempts; attempt++) {
-        if (remaining() <= 0) throw outOfTime();
-        if (attempt > 1) this.#stats.resends++;
+      while (budget.next()) {
+        if (budget.attempts > 1) this.#stats.retries++;
         const conn = this.#connection();
         this.#waiting = true;
-        this.#log.debug({ attempt, server: conn.server }, 'waiting');
-        const reply = new Promise<Message>((resolve, reject) => {
+        this.#log.debug({ attempt: budget.attempts, server: conn.server }, 'waiting');
+        const answer = new Promise<Message>((resolve, reject) => {
           conn.waiter = { resolve, reject };
         });
         conn.channel.post(message);
-        sent = attempt;
-        const waitMs = Math.min(o.attemptTimeoutMs, remaining());
-        let frames: Message;
-        try {
-          frames = await deadline(reply, { timeoutMs: waitMs, signal, clock });
-        } catch (err) {
-          conn.waiter = undefined;
-          if (err instanceof TimeoutError) {
-            this.#stats.timeouts++;
-            this.#discard('timeout');
-            // The whole call's bound cut this wait short: no time is left for another attempt.
-            if (waitMs < o.attemptTimeoutMs || remaining() <= 0) throw outOfTime();
-            // Failover: the next attempt goes to the next server in the list.
-            this.#failover();
-            if (attempt < attempts) {
-              this.#log.warn(
-                { server: conn.server, attempt, attemptTimeoutMs: o.attemptTimeoutMs },
-                'no response from server, retrying',
-              );
-              if (this.servers.length > 1 && this.#o.settleDelayMs > 0) {
-                const settleMs = Math.min(this.#o.settleDelayMs, remaining());
-                await sleep(settleMs, { clock, signal: waitSignal }).catch((e: unknown) => {
-                  throw closedOr(e);
-                });
-              }
-            }
-            continue;
-          }
-          if (err instanceof AbortError) this.#discard('aborted');
+        const outcome = await budget.race(answer).catch((err: unknown) => {
+          // Out of time, aborted or closed: the REQ socket is confused, replace it (no event:
+          // the server was not silent for a whole attempt).
+          this.#discard();
           throw err;
+        });
+        if (!outcome.ok) {
+          const more = budget.attempts <= retries;
+          await this.#attemptTimedOut(conn, attemptTimeoutMs, more, stop).catch((err: unknown) => {
+            throw this.#stopped(budget, err);
+          });
+          continue;
         }
+        let reply = outcome.value;
         if (sequence !== undefined) {
-          if (!isSequence(frames[0], sequence)) {
-            this.#stats.malformedReplies++;
-            this.#log.warn({ server: conn.server, sequence, reply: describe(frames) }, 'malformed reply from server');
+          if (!isSequence(reply[0], sequence)) {
+            this.#stats.malformed++;
+            this.#log.warn({ server: conn.server, sequence, reply: describe(reply) }, 'malformed reply from server');
             continue; // REQ is back in its send state: resend on the same socket.
           }
-          frames = frames.slice(1);
+          reply = reply.slice(1);
         }
         this.#stats.replies++;
-        return frames;
+        return reply;
       }
       this.#log.error(
-        { servers: this.servers, attempts, attemptTimeoutMs: o.attemptTimeoutMs },
+        { servers: this.#servers, attempts: budget.attempts, attemptTimeoutMs },
         'server seems to be offline, abandoning',
       );
-      throw new LazyPirateTimeoutError(
-        `no reply after ${attempts} attempt(s) of ${o.attemptTimeoutMs} ms to ${this.servers.join(', ')}; raise 'retries' or 'attemptTimeoutMs', or check the server`,
-        attempts,
-        this.servers,
-      );
+      throw budget.error();
     } catch (err) {
-      if (err instanceof LazyPirateTimeoutError) this.#stats.failures++;
+      if (err instanceof TimeoutError) this.#stats.timeouts++;
       throw err;
     } finally {
       this.#waiting = false;
@@ -361,7 +227,25 @@ export class LazyPirateClient extends Component<LazyPirateClientStatus> {
     }
   }
 
-  async #turn(signal: AbortSignal, timeoutMs: number, clock: Clock): Promise<() => void> {
+  /**
+   * An attempt got no reply in its whole wait (`silentMs`): the server was silent. Drop the
+   * socket, fail over, and when another attempt follows, say so and wait `settleDelayMs` first.
+   */
+  async #attemptTimedOut(conn: Connection, silentMs: number, more: boolean, stop: AbortSignal): Promise<void> {
+    this.#discard();
+    if (conn.answered) {
+      this.emit({ type: 'disconnected', peer: conn.server, reason: 'silent', silentMs, session: conn.session });
+    }
+    this.#failures++;
+    this.#failover();
+    if (!more) return;
+    this.#log.warn({ server: conn.server, attempt: this.#failures, silentMs }, 'no response from server, retrying');
+    const settleMs = this.#servers.length > 1 ? this.#o.settleDelayMs : 0;
+    this.emit({ type: 'reconnecting', peer: this.server, attempt: this.#failures, delayMs: settleMs });
+    if (settleMs > 0) await sleep(settleMs, { clock: this.#o.clock, signal: stop });
+  }
+
+  async #turn(signal: AbortSignal): Promise<() => void> {
     const previous = this.#tail;
     let release: () => void = () => undefined;
     const mine = new Promise<void>((resolve) => {
@@ -369,7 +253,7 @@ export class LazyPirateClient extends Component<LazyPirateClientStatus> {
     });
     this.#tail = previous.then(() => mine);
     try {
-      await deadline(previous, { signal, timeoutMs, clock });
+      await deadline(previous, { signal });
     } catch (err) {
       release();
       throw err;
@@ -377,33 +261,45 @@ export class LazyPirateClient extends Component<LazyPirateClientStatus> {
     return release;
   }
 
+  /** What a wait cut short by `stop` ends the call with: the budget's error, or `ClosedError`. */
+  #stopped(budget: CallBudget, err: unknown): unknown {
+    if (budget.signal.aborted) return budget.signal.reason;
+    if (this.closeSignal.aborted) return new ClosedError(this.#name);
+    return err;
+  }
+
   #connection(): Connection {
     if (this.#conn !== undefined) return this.#conn;
     // No socket is opened once closing has begun.
-    if (this.closeSignal.aborted) throw new ClosedError(this.constructor.name);
+    if (this.closeSignal.aborted) throw new ClosedError(this.#name);
     const server = this.server;
     const socket = new zmq.Request({ linger: this.#o.lingerMs });
     applyConnectSecurity(socket, this.#security);
     socket.connect(server);
-    this.#stats.sockets++;
     const conn: Connection = {
       server,
+      session: ++this.#stats.sockets,
       channel: new Channel(socket, { name: 'req', logger: this.#log }),
       waiter: undefined,
+      answered: false,
     };
     void conn.channel.start((message) => {
+      if (!conn.answered) {
+        conn.answered = true;
+        this.#failures = 0;
+        this.#log.debug({ server, session: conn.session }, 'connected');
+        this.emit({ type: 'connected', peer: server, session: conn.session });
+      }
       const waiter = conn.waiter;
       conn.waiter = undefined;
       waiter?.resolve(message);
     });
     this.#conn = conn;
-    this.#log.debug({ server }, 'connected');
-    this.emit({ type: 'connected', server });
     return conn;
   }
 
   #failover(): void {
-    if (this.servers.length < 2) return;
+    if (this.#servers.length < 2) return;
     const from = this.#rotation.current;
     const to = this.#rotation.failover();
     this.#stats.failovers++;
@@ -412,20 +308,11 @@ export class LazyPirateClient extends Component<LazyPirateClientStatus> {
   }
 
   /** Drop the confused REQ socket; a new one is made for the next attempt. */
-  #discard(reason: 'timeout' | 'aborted'): void {
+  #discard(): void {
     const conn = this.#conn;
     this.#conn = undefined;
     if (conn === undefined) return;
     conn.waiter = undefined;
     void conn.channel.close();
-    this.emit({ type: 'disconnected', server: conn.server, reason });
-  }
-}
-
-function validate(where: string, attemptTimeoutMs: number, retries: number, timeoutMs: number | undefined): void {
-  if (!(attemptTimeoutMs > 0)) throw new InvalidArgumentError(`${where}: attemptTimeoutMs must be > 0`);
-  if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new InvalidArgumentError(`${where}: timeoutMs must be > 0`);
-  if (!(Number.isInteger(retries) && retries >= 0)) {
-    throw new InvalidArgumentError(`${where}: retries must be a whole number >= 0 (resends after the first)`);
   }
 }

@@ -12,18 +12,19 @@
  * every dispatch, so a request never goes to a worker known to be dead. Requests that arrive while
  * no worker is free wait in a backlog bounded by bytes (`maxQueuedBytes`, 256 MiB); past it NEW
  * requests are refused (dropped: PPP has no error reply, the client's timeout and retry handle it),
- * counted in `refusedRequests`, with one warning per second at most. Both ROUTERs use
+ * counted in `stats.refused`, with one warning per second at most. Both ROUTERs use
  * `mandatory` with `sendTimeout: 0`: a request whose worker has vanished comes back at once
  * (EHOSTUNREACH) and is re-queued at the head; a reply whose client has gone is counted and dropped.
  */
 import {
   Component,
-  InvalidArgumentError,
+  DEFAULT_MAX_MESSAGE_BYTES,
   NotStartedError,
   componentLogger,
-  definedOnly,
   describe,
   hex,
+  resolveOptions,
+  rules,
   systemClock,
   type Clock,
   type Frames,
@@ -31,22 +32,14 @@ import {
   type SecurityOptions,
   type Message,
   type TimerHandle,
-  WarningLimiter,
 } from '@zpatterns/core';
+import { WarningLimiter } from '@zpatterns/core/internal';
 import { DEFAULT_MAX_QUEUED_BYTES, WARNINGS_PER_SECOND } from './backlog.js';
 import { bindQueueSockets, QueueCore } from './queue-core.js';
-import {
-  peerOf,
-  decodePppWorkerMessage,
-  DEFAULT_BACKEND,
-  DEFAULT_FRONTEND,
-  encodeClientReply,
-  encodePppHeartbeat,
-  encodePppRequest,
-  PPP_HEARTBEAT_INTERVAL_MS,
-  PPP_HEARTBEAT_LIVENESS,
-} from './protocol.js';
-import type { Settings } from './settings.js';
+import { DEFAULT_BACKEND, DEFAULT_FRONTEND, PPP_HEARTBEAT_INTERVAL_MS, PPP_HEARTBEAT_LIVENESS } from './defaults.js';
+import { peerOf } from './log-fields.js';
+import { decodePppWorkerMessage, encodeClientReply, encodePppHeartbeat, encodePppRequest } from './protocol.js';
+import { maxMessageBytesRule } from './option-rules.js';
 import type { PirateQueueStatus } from './simple-pirate-queue.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -63,11 +56,16 @@ export interface ParanoidPirateQueueOptions {
   /**
    * Bytes of the requests waiting for a free worker (frames plus about 100 bytes each) at most.
    * Past it NEW requests are refused: dropped (PPP has no error reply; the client's timeout and
-   * retry report it), counted in `refusedRequests`, one warning per second at most. The accepted
+   * retry report it), counted in `refused`, one warning per second at most. The accepted
    * ones are kept. 256 MiB holds the book's 100,000 pipelined requests many times over.
    * @default 268435456
    */
   maxQueuedBytes?: number | undefined;
+  /**
+   * Largest frame a client or worker may send, in bytes: libzmq drops the connection of a peer
+   * that announces a bigger one, before reading it. `-1` for no limit. @default 16777216 (16 MiB)
+   */
+  maxMessageBytes?: number | undefined;
   /** Linger of both sockets on close. @default 0 */
   lingerMs?: number | undefined;
   /**
@@ -81,8 +79,6 @@ export interface ParanoidPirateQueueOptions {
   clock?: Clock | undefined;
 }
 
-type ParanoidSettings = Settings<Omit<ParanoidPirateQueueOptions, 'logger' | 'security'>>;
-
 /**
  * The book's ppqueue settings on loopback: frontend `tcp://127.0.0.1:5560`, backend `:5561`,
  * heartbeat 1000 ms, liveness 3, backlog capped at 256 MiB.
@@ -93,9 +89,20 @@ export const paranoidPirateQueueDefaults = {
   heartbeatIntervalMs: PPP_HEARTBEAT_INTERVAL_MS,
   liveness: PPP_HEARTBEAT_LIVENESS,
   maxQueuedBytes: DEFAULT_MAX_QUEUED_BYTES,
+  maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
   lingerMs: 0,
   clock: systemClock,
-} as const satisfies ParanoidSettings;
+} as const;
+
+const optionRules = {
+  frontend: rules.nonEmptyString,
+  backend: rules.nonEmptyString,
+  heartbeatIntervalMs: rules.positive,
+  liveness: rules.positiveInteger,
+  maxQueuedBytes: rules.nonNegative,
+  maxMessageBytes: maxMessageBytesRule,
+  lingerMs: rules.nonNegative,
+};
 
 /** Counters of one `ParanoidPirateQueue`. */
 export interface ParanoidPirateQueueStats {
@@ -106,15 +113,15 @@ export interface ParanoidPirateQueueStats {
   /** Worker replies forwarded to their client. */
   replies: number;
   /** New requests refused (dropped) because the backlog was at `maxQueuedBytes`. */
-  refusedRequests: number;
+  refused: number;
   /** Requests put back in the backlog because their worker had vanished. */
   requeued: number;
   /** Replies the frontend could not deliver (client gone or at its high-water mark). */
   undeliveredReplies: number;
   /** Frontend messages that were not `[client-id][""][body...]`, dropped. */
-  invalidFromClients: number;
+  malformedFromClients: number;
   /** Backend messages that were not READY, HEARTBEAT or a reply, dropped. */
-  invalidFromWorkers: number;
+  malformedFromWorkers: number;
   /** Workers that joined (first message, or first after they expired). */
   workersJoined: number;
   /** Workers forgotten after `heartbeatIntervalMs x liveness` of silence. */
@@ -134,26 +141,35 @@ export interface ParanoidPirateQueueStats {
  * (counted and logged; the client's retry handles them). `new ParanoidPirateQueue(options)` opens
  * nothing and throws `InvalidArgumentError` for bad timings; `start()` (or `await
  * ParanoidPirateQueue.start(options)`) resolves once both sockets are bound and the heartbeat runs
- * (ready), rejecting with the bind error otherwise. `status()` reports `worker-ready` and
- * `worker-expired`.
+ * (ready), rejecting with the bind error otherwise. `status()` reports `worker-ready`,
+ * `worker-removed`, `saturated` and `drained`.
  */
 export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
   readonly #stats: ParanoidPirateQueueStats = {
     requests: 0,
     dispatched: 0,
     replies: 0,
-    refusedRequests: 0,
+    refused: 0,
     requeued: 0,
     undeliveredReplies: 0,
-    invalidFromClients: 0,
-    invalidFromWorkers: 0,
+    malformedFromClients: 0,
+    malformedFromWorkers: 0,
     workersJoined: 0,
     workersExpired: 0,
     workersLost: 0,
     heartbeatsSent: 0,
     heartbeatsReceived: 0,
   };
-  readonly #o: ParanoidSettings;
+  readonly #o: {
+    frontend: string;
+    backend: string;
+    heartbeatIntervalMs: number;
+    liveness: number;
+    maxQueuedBytes: number;
+    maxMessageBytes: number;
+    lingerMs: number;
+    clock: Clock;
+  };
   readonly #security: SecurityOptions | undefined;
   readonly #logger: Logger | undefined;
   readonly #log: Logger;
@@ -166,12 +182,12 @@ export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
 
   constructor(options: ParanoidPirateQueueOptions = {}) {
     super();
-    const { logger, security, ...rest } = options;
-    const o = { ...paranoidPirateQueueDefaults, ...definedOnly(rest) };
-    if (!(o.heartbeatIntervalMs > 0))
-      throw new InvalidArgumentError('ParanoidPirateQueue: heartbeatIntervalMs must be > 0');
-    if (!(o.liveness >= 1)) throw new InvalidArgumentError('ParanoidPirateQueue: liveness must be >= 1');
-    if (!(o.maxQueuedBytes >= 0)) throw new InvalidArgumentError('ParanoidPirateQueue: maxQueuedBytes must be >= 0');
+    const { logger, security, ...o } = resolveOptions(
+      'ParanoidPirateQueue',
+      options,
+      paranoidPirateQueueDefaults,
+      optionRules,
+    );
     this.#o = o;
     this.#security = security;
     this.#logger = logger;
@@ -214,7 +230,13 @@ export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
     this.#log.debug(sockets.endpoints, 'bound');
     this.#core = new QueueCore(
       sockets,
-      { maxQueuedBytes: o.maxQueuedBytes, stats: this.#stats, log: this.#log, clock: o.clock },
+      {
+        maxQueuedBytes: o.maxQueuedBytes,
+        stats: this.#stats,
+        log: this.#log,
+        clock: o.clock,
+        report: (event) => this.emit(event),
+      },
       {
         onMessage: (message) => this.#onWorker(message),
         next: () => this.#pool.take(o.clock.now(), this.#expired),
@@ -239,7 +261,7 @@ export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
   #onWorker(message: Message): void {
     const { worker, message: command } = decodePppWorkerMessage(message);
     if (worker === undefined || command.type === 'invalid') {
-      this.#stats.invalidFromWorkers++;
+      this.#stats.malformedFromWorkers++;
       const reason = command.type === 'invalid' ? command.reason : 'empty message';
       this.#warnings.warn(
         { peer: peerOf(message), reason, frames: describe(message) },
@@ -283,7 +305,7 @@ export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
   readonly #expired = (worker: Buffer, wasBusy: boolean): void => {
     this.#stats.workersExpired++;
     this.#log.info({ worker: hex(worker), wasBusy }, 'worker expired');
-    this.emit({ type: 'worker-expired', worker: hex(worker), reason: 'silent', busy: wasBusy });
+    this.emit({ type: 'worker-removed', worker: hex(worker), reason: 'silent', busy: wasBusy });
   };
 
   /** A send to a worker failed: it is gone. Forget it; put its request back at the head. */
@@ -292,7 +314,7 @@ export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
     const busy = this.#pool.isBusy(worker);
     if (this.#pool.remove(worker)) {
       this.#stats.workersLost++;
-      this.emit({ type: 'worker-expired', worker: hex(worker), reason: 'unreachable', busy });
+      this.emit({ type: 'worker-removed', worker: hex(worker), reason: 'unreachable', busy });
     }
     this.#warnings.warn({ err, worker: hex(worker) }, 'worker unreachable, forgotten');
     if (message.length > 2) this.#core?.requeue(message, 1);

@@ -1,5 +1,7 @@
 /**
- * The whole wire format of the Pirate patterns, as constants and pure encode/decode functions.
+ * `@zpatterns/pirate/protocol`: the whole wire format of the Pirate patterns, as constants and pure
+ * encode/decode functions, for tools and tests that speak to a queue or a worker directly. Most
+ * services need only the main entry.
  *
  * Lazy Pirate (guide ch.4, lpclient/lpserver): plain REQ/REP; the body is whatever frames the
  * caller sends. With `sequenceCheck` the client puts a decimal sequence number first, exactly as
@@ -21,8 +23,10 @@
  *
  * The client envelope is "every frame up to and including the first empty frame", so requests that
  * crossed several ROUTER hops (more than one address frame) pass through unchanged.
+ *
+ * @module protocol
  */
-import { EMPTY, hex, type Message } from '@zpatterns/core';
+import { EMPTY, type Message } from '@zpatterns/core';
 
 /** 6/PPP and Simple Pirate READY: one frame holding the byte 0x01. */
 export const PPP_READY: Buffer = Buffer.from([0x01]);
@@ -30,26 +34,6 @@ export const PPP_READY: Buffer = Buffer.from([0x01]);
 export const PPP_HEARTBEAT: Buffer = Buffer.from([0x02]);
 /** Simple Pirate's READY is the same byte (spqueue.c `WORKER_READY "\001"`). */
 export const SIMPLE_READY: Buffer = PPP_READY;
-
-/** The book's defaults: heartbeat every 1000 ms, peer dead after 3 silent intervals. */
-export const PPP_HEARTBEAT_INTERVAL_MS = 1000;
-/** Silent heartbeat intervals after which a Paranoid Pirate peer is dead (the book's 3). */
-export const PPP_HEARTBEAT_LIVENESS = 3;
-/** ppworker reconnect backoff: 1 s doubling to 32 s. */
-export const PPP_RECONNECT_INITIAL_MS = 1000;
-/** Cap of the Paranoid Pirate worker's reconnect backoff, in ms (the book's 32 s). */
-export const PPP_RECONNECT_MAX_MS = 32_000;
-/** lpclient's `REQUEST_TIMEOUT`: how long the Lazy Pirate client waits for each attempt's reply, in ms. */
-export const LAZY_PIRATE_ATTEMPT_TIMEOUT_MS = 2500;
-/**
- * The Lazy Pirate client's default `retries`: resends after the first send. lpclient's
- * `REQUEST_RETRIES` 3 counts every send, so it is 2 here: the same three sends.
- */
-export const LAZY_PIRATE_RETRIES = 2;
-/** Where the Pirate queues bind for clients by default, on loopback (the book's spqueue/ppqueue: 5555). */
-export const DEFAULT_FRONTEND = 'tcp://127.0.0.1:5560';
-/** Where the Pirate queues bind for workers by default, on loopback (the book's spqueue/ppqueue: 5556). */
-export const DEFAULT_BACKEND = 'tcp://127.0.0.1:5561';
 
 /** A request or reply split into its return envelope (address frames + the empty frame) and body. */
 export interface Enveloped {
@@ -217,10 +201,4 @@ export function encodeSimpleReady(): Buffer[] {
 export function decodeSimpleRequest(frames: Message): ({ type: 'request' } & Enveloped) | Invalid {
   const split = splitEnvelope(frames);
   return typeof split === 'string' ? { type: 'invalid', reason: split } : { type: 'request', ...split };
-}
-
-/** The sender identity (first frame) of a ROUTER message as hex, for log lines. */
-export function peerOf(message: Message): string | undefined {
-  const id = message[0];
-  return id === undefined ? undefined : hex(id);
 }

@@ -17,7 +17,7 @@ import {
   type SecurityOptions,
   type ServerSecurity,
 } from '@zpatterns/core';
-import { Backlog, Intake, type IntakeStats } from './backlog.js';
+import { Backlog, Intake, type BacklogEvent, type IntakeStats } from './backlog.js';
 import { splitEnvelope, type Enveloped } from './protocol.js';
 
 /** The counters every Pirate queue keeps for its backlog and its frontend. */
@@ -42,10 +42,10 @@ export interface QueueSockets {
 
 /**
  * Create both ROUTERs (`mandatory`, `sendTimeout: 0`, so a send to a vanished peer fails at once),
- * apply CURVE if asked and bind them. On failure everything created is closed and the error thrown.
+ * apply the frame limit and CURVE if asked, and bind them. On failure everything created is closed and the error thrown.
  */
 export async function bindQueueSockets(
-  o: { frontend: string; backend: string; lingerMs: number },
+  o: { frontend: string; backend: string; lingerMs: number; maxMessageBytes: number },
   security: SecurityOptions | undefined,
   logger: Logger | undefined,
 ): Promise<QueueSockets> {
@@ -54,7 +54,7 @@ export async function bindQueueSockets(
   const guards: ServerSecurity[] = [];
   try {
     for (const socket of [frontend, backend]) {
-      const guard = applyBindSecurity(socket, security, logger);
+      const guard = applyBindSecurity(socket, security, logger, o.maxMessageBytes);
       if (guard !== undefined) guards.push(guard);
     }
     await Promise.all(guards.map((guard) => guard.ready()));
@@ -97,7 +97,13 @@ export class QueueCore {
 
   constructor(
     sockets: QueueSockets,
-    o: { maxQueuedBytes: number; stats: QueueCoreStats; log: Logger; clock: Clock },
+    o: {
+      maxQueuedBytes: number;
+      stats: QueueCoreStats;
+      log: Logger;
+      clock: Clock;
+      report: (event: BacklogEvent) => void;
+    },
     workers: QueueWorkers,
   ) {
     this.#stats = o.stats;
@@ -105,7 +111,7 @@ export class QueueCore {
     this.#workers = workers;
     this.#security = sockets.security;
     this.#backlog = new Backlog(o.maxQueuedBytes);
-    this.#intake = new Intake(this.#backlog, o.stats, o.log, o.clock);
+    this.#intake = new Intake(this.#backlog, o.stats, o.log, o.clock, o.report);
     this.#frontend = new Channel(sockets.frontend, {
       name: 'frontend',
       logger: o.log,
@@ -162,6 +168,7 @@ export class QueueCore {
       this.#stats.dispatched++;
       this.#backend.post(this.#workers.encodeRequest(worker, request));
     }
+    this.#intake.drained();
   }
 
   /**

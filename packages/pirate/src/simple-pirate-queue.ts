@@ -15,28 +15,28 @@
 import {
   Component,
   componentLogger,
-  definedOnly,
+  DEFAULT_MAX_MESSAGE_BYTES,
   describe,
   hex,
-  InvalidArgumentError,
   NotStartedError,
+  resolveOptions,
+  rules,
   systemClock,
   type Frames,
   type Logger,
-  type SecurityOptions,
   type Message,
+  type DrainedEvent,
+  type SaturatedEvent,
+  type SecurityOptions,
+  type WorkerReadyEvent,
+  type WorkerRemovedEvent,
 } from '@zpatterns/core';
 import { DEFAULT_MAX_QUEUED_BYTES } from './backlog.js';
 import { bindQueueSockets, QueueCore } from './queue-core.js';
-import {
-  peerOf,
-  decodeSimpleWorkerMessage,
-  DEFAULT_BACKEND,
-  DEFAULT_FRONTEND,
-  encodeClientReply,
-  encodeSimpleRequest,
-} from './protocol.js';
-import type { Settings } from './settings.js';
+import { DEFAULT_BACKEND, DEFAULT_FRONTEND } from './defaults.js';
+import { peerOf } from './log-fields.js';
+import { decodeSimpleWorkerMessage, encodeClientReply, encodeSimpleRequest } from './protocol.js';
+import { maxMessageBytesRule } from './option-rules.js';
 
 /** Options of `new SimplePirateQueue(options)`; `simplePirateQueueDefaults` holds the defaults. */
 export interface SimplePirateQueueOptions {
@@ -46,10 +46,15 @@ export interface SimplePirateQueueOptions {
   backend?: string | undefined;
   /**
    * Bytes of the requests waiting for a free worker at most; past it NEW requests are refused
-   * (dropped, counted in `refusedRequests`, one warning per second). As the Paranoid queue's.
+   * (dropped, counted in `refused`, one warning per second). As the Paranoid queue's.
    * @default 268435456
    */
   maxQueuedBytes?: number | undefined;
+  /**
+   * Largest frame a client or worker may send, in bytes: libzmq drops the connection of a peer
+   * that announces a bigger one, before reading it. `-1` for no limit. @default 16777216 (16 MiB)
+   */
+  maxMessageBytes?: number | undefined;
   /** Linger of both sockets on close. @default 0 */
   lingerMs?: number | undefined;
   /**
@@ -61,8 +66,6 @@ export interface SimplePirateQueueOptions {
   logger?: Logger | undefined;
 }
 
-type SimpleSettings = Settings<Omit<SimplePirateQueueOptions, 'logger' | 'security'>>;
-
 /**
  * The book's spqueue endpoints on loopback (frontend `:5560`, backend `:5561`), backlog capped at 256 MiB.
  */
@@ -70,8 +73,17 @@ export const simplePirateQueueDefaults = {
   frontend: DEFAULT_FRONTEND,
   backend: DEFAULT_BACKEND,
   maxQueuedBytes: DEFAULT_MAX_QUEUED_BYTES,
+  maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
   lingerMs: 0,
-} as const satisfies SimpleSettings;
+} as const;
+
+const optionRules = {
+  frontend: rules.nonEmptyString,
+  backend: rules.nonEmptyString,
+  maxQueuedBytes: rules.nonNegative,
+  maxMessageBytes: maxMessageBytesRule,
+  lingerMs: rules.nonNegative,
+};
 
 /** Counters of one `SimplePirateQueue`. */
 export interface SimplePirateQueueStats {
@@ -82,15 +94,15 @@ export interface SimplePirateQueueStats {
   /** Worker replies forwarded to their client. */
   replies: number;
   /** New requests refused (dropped) because the backlog was at `maxQueuedBytes`. */
-  refusedRequests: number;
+  refused: number;
   /** Requests put back in the backlog because their worker had vanished. */
   requeued: number;
   /** Replies the frontend could not deliver (client gone or at its high-water mark). */
   undeliveredReplies: number;
   /** Frontend messages that were not `[client-id][""][body...]`, dropped. */
-  invalidFromClients: number;
+  malformedFromClients: number;
   /** Backend messages that were neither READY nor a reply, dropped. */
-  invalidFromWorkers: number;
+  malformedFromWorkers: number;
   /** Workers that sent READY for the first time. */
   workersJoined: number;
   /** Workers forgotten because a send to them failed. */
@@ -98,26 +110,15 @@ export interface SimplePirateQueueStats {
 }
 
 /**
- * What a Pirate queue's `status()` yields besides `started` and `closed`: a worker joining, and a
- * worker forgotten (silent past its expiry, or unreachable when a request was sent to it).
+ * What a Pirate queue's `status()` yields besides `started` and `closed`: a worker joining
+ * (`worker-ready`: its first READY, or for the Paranoid queue its first sign of life after a queue
+ * restart; `worker` is its routing id in hex), and a worker forgotten (`worker-removed`,
+ * `reason: 'silent'` after `heartbeatIntervalMs x liveness` without a message, Paranoid only, or
+ * `'unreachable'` when a send to it failed and its request was put back in the backlog), and the
+ * backlog filling up (`saturated` at the first request refused at `maxQueuedBytes`; `queued` and
+ * `limit` in bytes) and having room again (`drained`: it took a request again, or emptied).
  */
-export type PirateQueueStatus =
-  | {
-      /** A worker joined: its first READY (or, Paranoid, its first sign of life after a queue restart). */
-      readonly type: 'worker-ready';
-      /** The worker's routing id, hex. */
-      readonly worker: string;
-    }
-  | {
-      /** A worker was forgotten; its request, if it held one, is lost (or re-queued when unreachable). */
-      readonly type: 'worker-expired';
-      /** The worker's routing id, hex. */
-      readonly worker: string;
-      /** `'silent'`: no message for `heartbeatIntervalMs x liveness`; `'unreachable'`: a send to it failed. */
-      readonly reason: 'silent' | 'unreachable';
-      /** Whether it was holding a request. */
-      readonly busy: boolean;
-    };
+export type PirateQueueStatus = WorkerReadyEvent | WorkerRemovedEvent | SaturatedEvent | DrainedEvent;
 
 /**
  * Simple Pirate queue (the book's spqueue): a load-balancing ROUTER-ROUTER queue for REQ workers
@@ -132,15 +133,21 @@ export class SimplePirateQueue extends Component<PirateQueueStatus> {
     requests: 0,
     dispatched: 0,
     replies: 0,
-    refusedRequests: 0,
+    refused: 0,
     requeued: 0,
     undeliveredReplies: 0,
-    invalidFromClients: 0,
-    invalidFromWorkers: 0,
+    malformedFromClients: 0,
+    malformedFromWorkers: 0,
     workersJoined: 0,
     workersLost: 0,
   };
-  readonly #o: SimpleSettings;
+  readonly #o: {
+    frontend: string;
+    backend: string;
+    maxQueuedBytes: number;
+    maxMessageBytes: number;
+    lingerMs: number;
+  };
   readonly #security: SecurityOptions | undefined;
   readonly #logger: Logger | undefined;
   readonly #log: Logger;
@@ -151,10 +158,13 @@ export class SimplePirateQueue extends Component<PirateQueueStatus> {
 
   constructor(options: SimplePirateQueueOptions = {}) {
     super();
-    const { logger, security, ...rest } = options;
-    this.#o = { ...simplePirateQueueDefaults, ...definedOnly(rest) };
-    if (!(this.#o.maxQueuedBytes >= 0))
-      throw new InvalidArgumentError('SimplePirateQueue: maxQueuedBytes must be >= 0');
+    const { logger, security, ...o } = resolveOptions(
+      'SimplePirateQueue',
+      options,
+      simplePirateQueueDefaults,
+      optionRules,
+    );
+    this.#o = o;
     this.#security = security;
     this.#logger = logger;
     this.#log = componentLogger(logger, { component: 'spqueue' });
@@ -193,7 +203,13 @@ export class SimplePirateQueue extends Component<PirateQueueStatus> {
     this.#log.debug(sockets.endpoints, 'bound');
     this.#core = new QueueCore(
       sockets,
-      { maxQueuedBytes: this.#o.maxQueuedBytes, stats: this.#stats, log: this.#log, clock: systemClock },
+      {
+        maxQueuedBytes: this.#o.maxQueuedBytes,
+        stats: this.#stats,
+        log: this.#log,
+        clock: systemClock,
+        report: (event) => this.emit(event),
+      },
       {
         onMessage: (message) => this.#onWorker(message),
         next: () => this.#next(),
@@ -214,7 +230,7 @@ export class SimplePirateQueue extends Component<PirateQueueStatus> {
   #onWorker(message: Message): void {
     const { worker, message: command } = decodeSimpleWorkerMessage(message);
     if (worker === undefined || command.type === 'invalid') {
-      this.#stats.invalidFromWorkers++;
+      this.#stats.malformedFromWorkers++;
       const reason = command.type === 'invalid' ? command.reason : 'empty message';
       this.#log.warn(
         { peer: peerOf(message), reason, frames: describe(message) },
@@ -252,7 +268,7 @@ export class SimplePirateQueue extends Component<PirateQueueStatus> {
     this.#ready.delete(worker.toString('latin1'));
     this.#stats.workersLost++;
     this.#log.info({ err, worker: hex(worker) }, 'worker unreachable, forgotten');
-    this.emit({ type: 'worker-expired', worker: hex(worker), reason: 'unreachable', busy: true });
+    this.emit({ type: 'worker-removed', worker: hex(worker), reason: 'unreachable', busy: true });
     this.#core?.requeue(message, 2);
   }
 }

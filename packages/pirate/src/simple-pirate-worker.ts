@@ -10,31 +10,42 @@
  * No heartbeats: if the queue restarts, this worker is not re-registered (the book's known
  * weakness); use the Paranoid Pirate worker when that matters. A handler that throws cannot be
  * answered on a REQ socket without a reply, so the worker discards the socket, opens a new one and
- * sends READY again; the client's retry recovers the request.
+ * sends READY again; the client's retry recovers the request. The handler's `signal` aborts when
+ * the worker closes.
  */
 import * as zmq from 'zeromq';
 import {
   applyConnectSecurity,
   Channel,
+  ClosedError,
   Component,
   componentLogger,
   describe,
   EMPTY,
-  InvalidArgumentError,
+  replyFrames,
+  resolveOptions,
+  rules,
   toBuffer,
   toError,
+  type ConnectedEvent,
+  type DisconnectedEvent,
   type Logger,
   type Message,
+  type ReconnectingEvent,
+  type RequestHandler,
   type SecurityOptions,
 } from '@zpatterns/core';
 import { decodeSimpleRequest, encodeReply, encodeSimpleReady } from './protocol.js';
-import type { RequestHandler } from './paranoid-pirate-worker.js';
+import { required } from './option-rules.js';
 
-/** Options of `new SimplePirateWorker(options)`. */
+/** Options of `new SimplePirateWorker(options)`; `simplePirateWorkerDefaults` holds the defaults. */
 export interface SimplePirateWorkerOptions {
   /** The queue's backend endpoint, e.g. `tcp://127.0.0.1:5561`. */
   queue: string;
-  /** Answers each request; see `RequestHandler`. */
+  /**
+   * Answers each request: the body in, one frame or several out (an empty reply is sent as one
+   * empty frame). Its `signal` aborts when the worker closes.
+   */
   handler: RequestHandler;
   /** Linger of each REQ socket when it is discarded or closed. @default 0 */
   lingerMs?: number | undefined;
@@ -50,9 +61,9 @@ export interface SimplePirateWorkerOptions {
 }
 
 /** Defaults of `SimplePirateWorker`: see `SimplePirateWorkerOptions`. */
-export const simplePirateWorkerDefaults: Readonly<{ lingerMs: number }> = {
+export const simplePirateWorkerDefaults = {
   lingerMs: 0,
-};
+} as const;
 
 /** Counters of one `SimplePirateWorker`. */
 export interface SimplePirateWorkerStats {
@@ -63,58 +74,59 @@ export interface SimplePirateWorkerStats {
   /** Requests whose handler threw (dropped; the socket is renewed). */
   handlerErrors: number;
   /** Messages from the queue that were not `[client-id][""][body...]`, dropped. */
-  invalidMessages: number;
+  malformed: number;
   /** REQ sockets opened (the first one included). */
   sockets: number;
 }
 
-/** What `status()` yields besides `started` and `closed`. */
-export type SimplePirateWorkerStatus = {
-  /** A new REQ socket connects to the queue and READY is sent (at start, and after a failed request). */
-  readonly type: 'connected';
-  /** The queue's endpoint. */
-  readonly endpoint: string;
-  /** REQ sockets opened so far, this one included. */
-  readonly socket: number;
-};
+/**
+ * What `status()` yields besides `started` and `closed`: the queue handed this socket its first
+ * request (`connected`: Simple Pirate has no heartbeats, so a request is the only answer), the
+ * socket dropped after a handler error or a bad request (`disconnected`, `reason: 'error'`), and
+ * the new socket that replaces it at once (`reconnecting`, `delayMs: 0`).
+ */
+export type SimplePirateWorkerStatus = ConnectedEvent | DisconnectedEvent | ReconnectingEvent;
 
 /**
  * Simple Pirate worker (the book's spworker): a REQ socket that sends READY once, then answers
  * each request the queue hands it with `handler`, one at a time. No heartbeats: a restarted queue
  * does not know this worker until it reconnects. A handler that throws makes the worker discard
  * its socket and send READY on a new one (the client's retry recovers the request).
- * `new SimplePirateWorker({ queue, handler })` opens nothing; `start()` resolves once the REQ
- * socket is connecting and READY is queued (ready).
+ * `new SimplePirateWorker({ queue, handler })` opens nothing and throws `InvalidArgumentError` for
+ * a bad option; `start()` resolves once the REQ socket is connecting and READY is queued (ready).
  */
 export class SimplePirateWorker extends Component<SimplePirateWorkerStatus> {
-  /** The queue's backend endpoint. */
-  readonly queue: string;
   readonly #stats: SimplePirateWorkerStats = {
     requests: 0,
     replies: 0,
     handlerErrors: 0,
-    invalidMessages: 0,
+    malformed: 0,
     sockets: 0,
   };
+  readonly #queue: string;
   readonly #handler: RequestHandler;
   readonly #lingerMs: number;
   readonly #routingId: string | undefined;
   readonly #security: SecurityOptions | undefined;
   readonly #log: Logger;
+  /** Aborts when the worker closes: the handlers' `signal`. */
+  readonly #closing = new AbortController();
   #channel: Channel<zmq.Request> | undefined;
+  /** Whether the queue has handed the current socket a request. */
+  #answered = false;
 
   constructor(options: SimplePirateWorkerOptions) {
     super();
-    const { queue, handler } = options;
-    if (typeof queue !== 'string' || queue === '')
-      throw new InvalidArgumentError('SimplePirateWorker: queue is required');
-    if (typeof handler !== 'function') throw new InvalidArgumentError('SimplePirateWorker: handler must be a function');
-    this.queue = queue;
-    this.#handler = handler;
-    this.#lingerMs = options.lingerMs ?? simplePirateWorkerDefaults.lingerMs;
-    this.#routingId = options.routingId;
-    this.#security = options.security;
-    this.#log = componentLogger(options.logger, { component: 'spworker', queue });
+    const o = resolveOptions('SimplePirateWorker', options, simplePirateWorkerDefaults, {
+      lingerMs: rules.nonNegative,
+      routingId: rules.nonEmptyString,
+    });
+    this.#queue = required('SimplePirateWorker', 'queue', o.queue, rules.nonEmptyString);
+    this.#handler = required('SimplePirateWorker', 'handler', o.handler, rules.function);
+    this.#lingerMs = o.lingerMs;
+    this.#routingId = o.routingId;
+    this.#security = o.security;
+    this.#log = componentLogger(o.logger, { component: 'spworker', queue: this.#queue });
   }
 
   /** A snapshot of the counters; read it again for fresh figures. */
@@ -129,6 +141,7 @@ export class SimplePirateWorker extends Component<SimplePirateWorkerStatus> {
 
   /** Close the socket; a request being handled gets no reply. */
   protected async onClose(): Promise<void> {
+    this.#closing.abort(new ClosedError('SimplePirateWorker'));
     const channel = this.#channel;
     this.#channel = undefined;
     await channel?.close();
@@ -140,20 +153,25 @@ export class SimplePirateWorker extends Component<SimplePirateWorkerStatus> {
       ...(this.#routingId === undefined ? {} : { routingId: this.#routingId }),
     });
     applyConnectSecurity(socket, this.#security);
-    socket.connect(this.queue);
+    socket.connect(this.#queue);
     this.#stats.sockets++;
     const channel = new Channel(socket, { name: 'req', logger: this.#log });
     this.#channel = channel;
+    this.#answered = false;
     void channel.start((message) => this.#onRequest(message, channel));
     channel.post(encodeSimpleReady());
-    this.#log.info('connected, READY sent');
-    this.emit({ type: 'connected', endpoint: this.queue, socket: this.#stats.sockets });
+    this.#log.info({ session: this.#stats.sockets }, 'READY sent');
   }
 
   async #onRequest(message: Message, channel: Channel<zmq.Request>): Promise<void> {
+    if (channel !== this.#channel) return;
+    if (!this.#answered) {
+      this.#answered = true;
+      this.emit({ type: 'connected', peer: this.#queue, session: this.#stats.sockets });
+    }
     const decoded = decodeSimpleRequest(message);
     if (decoded.type === 'invalid') {
-      this.#stats.invalidMessages++;
+      this.#stats.malformed++;
       this.#log.warn({ reason: decoded.reason, frames: describe(message) }, 'invalid request dropped');
       this.#reopen(channel);
       return;
@@ -161,7 +179,7 @@ export class SimplePirateWorker extends Component<SimplePirateWorkerStatus> {
     this.#stats.requests++;
     let reply: Buffer[];
     try {
-      const frames = await this.#handler(decoded.body);
+      const frames = replyFrames(await this.#handler(decoded.body, { signal: this.#closing.signal }));
       reply = frames.length === 0 ? [EMPTY] : frames.map(toBuffer);
     } catch (caught) {
       this.#stats.handlerErrors++;
@@ -179,6 +197,9 @@ export class SimplePirateWorker extends Component<SimplePirateWorkerStatus> {
     if (channel !== this.#channel || this.closeSignal.aborted) return;
     this.#channel = undefined;
     void channel.close();
+    const session = this.#stats.sockets;
+    this.emit({ type: 'disconnected', peer: this.#queue, reason: 'error', session });
+    this.emit({ type: 'reconnecting', peer: this.#queue, attempt: 1, delayMs: 0 });
     this.#open();
   }
 }

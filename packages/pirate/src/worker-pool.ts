@@ -14,7 +14,7 @@
  *   a worker gets a new request only after it replied, or after it sent READY again.
  * - Busy workers expire too, so a worker that dies mid-request is forgotten.
  */
-import { ExpiryList } from '@zpatterns/core';
+import { ExpiryList } from '@zpatterns/core/internal';
 
 /** How a message changed a worker's standing. */
 export type PoolChange = 'joined' | 'refreshed' | 'freed' | 'still-busy';

@@ -5,14 +5,16 @@
  *        timeout? close REQ, new REQ (next server), resend; give up after `retries` resends
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbortError, ClosedError, InvalidArgumentError, ManualClock, NotStartedError } from '@zpatterns/core';
-import { eventually } from '@zpatterns/testkit';
 import {
-  LazyPirateClient,
-  lazyPirateClientDefaults,
-  LazyPirateTimeoutError,
-  type LazyPirateClientOptions,
-} from '@zpatterns/pirate';
+  AbortError,
+  ClosedError,
+  InvalidArgumentError,
+  ManualClock,
+  NotStartedError,
+  TimeoutError,
+} from '@zpatterns/core';
+import { eventually } from '@zpatterns/testkit';
+import { LazyPirateClient, lazyPirateClientDefaults, type LazyPirateClientOptions } from '@zpatterns/pirate';
 import { FakeRepServer } from './fake-rep-server.js';
 
 const s = (text: string): Buffer => Buffer.from(text);
@@ -42,7 +44,7 @@ describe('LazyPirateClient', () => {
     const c = await client(srv.endpoint);
     expect(texts(await c.request(['hello', s('world')]))).toEqual(['hello', 'world']);
     expect(texts(srv.received[0] ?? [])).toEqual(['hello', 'world']);
-    expect(c.stats).toMatchObject({ requests: 1, replies: 1, resends: 0, sockets: 1 });
+    expect(c.stats).toMatchObject({ requests: 1, replies: 1, retries: 0, sockets: 1 });
   });
 
   it('resends on a new socket when the server drops requests, then succeeds', async () => {
@@ -51,29 +53,29 @@ describe('LazyPirateClient', () => {
     const c = await client(srv.endpoint);
     expect(texts(await c.request(['x']))).toEqual(['x']);
     expect(srv.received.map(texts)).toEqual([['x'], ['x'], ['x']]);
-    expect(c.stats).toMatchObject({ resends: 2, timeouts: 2, sockets: 3, replies: 1 });
+    expect(c.stats).toMatchObject({ retries: 2, timeouts: 0, sockets: 3, replies: 1 });
   });
 
-  it('a late reply counts as a timeout and the resend is answered', async () => {
+  it('a late reply counts as a failed attempt and the resend is answered', async () => {
     const srv = await server();
     srv.script.push({ delayMs: 220 }); // REP is serial: the resend is answered right after
     const c = await client(srv.endpoint);
     expect(texts(await c.request(['slow']))).toEqual(['slow']);
-    expect(c.stats.timeouts).toBe(1);
+    expect(c.stats).toMatchObject({ retries: 1, timeouts: 0, replies: 1 });
   });
 
-  it('gives up after `retries` resends (retries + 1 sends) with LazyPirateTimeoutError naming the options', async () => {
+  it('gives up after `retries` resends (retries + 1 sends) with TimeoutError naming the options', async () => {
     const srv = await server();
     srv.fallback = 'drop';
     const c = await client(srv.endpoint, { retries: 2 });
     const err = await c.request(['x']).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(LazyPirateTimeoutError);
-    expect((err as LazyPirateTimeoutError).code).toBe('ERR_TIMEOUT');
-    expect((err as LazyPirateTimeoutError).attempts).toBe(3);
-    expect((err as Error).message).toMatch(/retries.*attemptTimeoutMs/);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as TimeoutError).code).toBe('ERR_TIMEOUT');
+    expect((err as TimeoutError).attempts).toBe(3);
+    expect((err as Error).message).toMatch(/no reply after 3 attempts of 150 ms \(retries: 2\)/);
     expect(srv.received).toHaveLength(3);
-    expect(c.stats.resends).toBe(2);
-    expect(c.stats.failures).toBe(1);
+    expect(c.stats.retries).toBe(2);
+    expect(c.stats.timeouts).toBe(1);
   });
 
   it('with retries 0 sends once and never resends; the default is two resends', async () => {
@@ -81,11 +83,11 @@ describe('LazyPirateClient', () => {
     srv.fallback = 'drop';
     const once = await client(srv.endpoint, { retries: 0 });
     const err = await once.request(['x']).catch((e: unknown) => e);
-    expect((err as LazyPirateTimeoutError).attempts).toBe(1);
+    expect((err as TimeoutError).attempts).toBe(1);
     expect(srv.received).toHaveLength(1);
-    expect(once.stats.resends).toBe(0);
+    expect(once.stats.retries).toBe(0);
     const perCall = await once.request(['y'], { retries: 1 }).catch((e: unknown) => e);
-    expect((perCall as LazyPirateTimeoutError).attempts).toBe(2);
+    expect((perCall as TimeoutError).attempts).toBe(2);
     expect(srv.received).toHaveLength(3);
     expect(lazyPirateClientDefaults.retries).toBe(2);
   });
@@ -99,13 +101,14 @@ describe('LazyPirateClient', () => {
     await new Promise((r) => setTimeout(r, 250)); // at least one attempt into the void
     await srv.restart();
     expect(texts(await pending)).toEqual(['during']);
-    expect(c.stats.timeouts).toBeGreaterThanOrEqual(1);
+    expect(c.stats).toMatchObject({ timeouts: 0, replies: 2 });
+    expect(c.stats.retries).toBeGreaterThanOrEqual(1);
   });
 
   it('with no server at all, gives up after (retries + 1) x timeout', async () => {
     const c = await client('tcp://127.0.0.1:1', { attemptTimeoutMs: 50, retries: 1 });
     const started = Date.now();
-    await expect(c.request(['x'])).rejects.toBeInstanceOf(LazyPirateTimeoutError);
+    await expect(c.request(['x'])).rejects.toBeInstanceOf(TimeoutError);
     expect(Date.now() - started).toBeGreaterThanOrEqual(95);
   });
 
@@ -129,8 +132,8 @@ describe('LazyPirateClient', () => {
     expect(srv.received.map(texts)).toEqual([['1'], ['2', 'body']]);
     // A server that answers with the wrong sequence: malformed, resent, then given up.
     srv.fallback = { reply: [s('999')] };
-    await expect(c.request([])).rejects.toBeInstanceOf(LazyPirateTimeoutError);
-    expect(c.stats.malformedReplies).toBe(3);
+    await expect(c.request([])).rejects.toBeInstanceOf(TimeoutError);
+    expect(c.stats.malformed).toBe(3);
     expect(srv.received.slice(2).map(texts)).toEqual([['3'], ['3'], ['3']]);
   });
 
@@ -183,14 +186,14 @@ describe('LazyPirateClient', () => {
     await expect(c.request(['x'], { retries: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
-  it('timeoutMs bounds the whole request, every attempt included, with LazyPirateTimeoutError (ERR_TIMEOUT)', async () => {
+  it('timeoutMs bounds the whole request, every attempt included, with TimeoutError (ERR_TIMEOUT)', async () => {
     const srv = await server();
     srv.fallback = 'drop';
     const c = await client(srv.endpoint, { attemptTimeoutMs: 60_000, retries: 5, timeoutMs: 150 });
     const started = Date.now();
     const err = await c.request(['x']).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(LazyPirateTimeoutError);
-    expect(err).toMatchObject({ code: 'ERR_TIMEOUT', name: 'LazyPirateTimeoutError', attempts: 1 });
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(err).toMatchObject({ code: 'ERR_TIMEOUT', name: 'TimeoutError', attempts: 1 });
     expect((err as Error).message).toMatch(/timeoutMs/);
     // At timeoutMs (150), not at the attempt's 60 s: the margin is for a loaded machine's timers.
     const elapsed = Date.now() - started;
@@ -198,7 +201,23 @@ describe('LazyPirateClient', () => {
     expect(elapsed).toBeLessThan(150 + 1000);
     // Per call, too: the client's bound is overridden.
     await expect(c.request(['y'], { timeoutMs: 100 })).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
-    expect(c.stats.failures).toBe(2);
+    expect(c.stats.timeouts).toBe(2);
+  });
+
+  it('a request whose timeoutMs runs out while it waits for its turn ends in TimeoutError with 0 attempts', async () => {
+    const srv = await server();
+    srv.fallback = 'drop';
+    const c = await client(srv.endpoint, { attemptTimeoutMs: 5000, retries: 0 });
+    const first = c.request(['first']).catch((e: unknown) => e);
+    await eventually(() => c.waiting);
+    await expect(c.request(['second'], { timeoutMs: 100 })).rejects.toMatchObject({
+      code: 'ERR_TIMEOUT',
+      attempts: 0,
+    });
+    expect(c.stats).toMatchObject({ requests: 1, timeouts: 1 });
+    await c.close();
+    expect(await first).toBeInstanceOf(ClosedError);
+    expect(srv.received.map(texts)).toEqual([['first']]);
   });
 
   it('stats is a snapshot: a copy read earlier keeps its figures', async () => {
@@ -218,7 +237,7 @@ describe('LazyPirateClient', () => {
     expect(c.stats.sockets).toBe(0);
   });
 
-  it('status(): connected, disconnected on a timeout, failover to the next server, connected there', async () => {
+  it('status(): connected once a server answers, disconnected when it falls silent, reconnecting and failover between', async () => {
     const dead = await server();
     dead.fallback = 'drop';
     const live = await server();
@@ -226,19 +245,45 @@ describe('LazyPirateClient', () => {
     cleanup.push(() => c.close());
     const status = c.status();
     await c.start();
-    await c.request(['a']);
+    await c.request(['a']); // the dead server never answers (no event of its own); the live one does
+    live.fallback = 'drop';
+    await expect(c.request(['b'])).rejects.toMatchObject({ code: 'ERR_TIMEOUT', attempts: 3 });
     await c.close();
     const events = [];
     for await (const event of status) events.push(event);
     expect(events).toEqual([
-      { type: 'connected', server: dead.endpoint },
       { type: 'started' },
-      { type: 'disconnected', server: dead.endpoint, reason: 'timeout' },
       { type: 'failover', from: dead.endpoint, to: live.endpoint },
-      { type: 'connected', server: live.endpoint },
+      { type: 'reconnecting', peer: live.endpoint, attempt: 1, delayMs: 0 },
+      { type: 'connected', peer: live.endpoint, session: 2 },
+      // the live server that answered falls silent for a whole attempt: it is lost
+      { type: 'disconnected', peer: live.endpoint, reason: 'silent', silentMs: 150, session: 2 },
+      { type: 'failover', from: live.endpoint, to: dead.endpoint },
+      { type: 'reconnecting', peer: dead.endpoint, attempt: 1, delayMs: 0 },
+      { type: 'failover', from: dead.endpoint, to: live.endpoint },
+      { type: 'reconnecting', peer: live.endpoint, attempt: 2, delayMs: 0 },
+      { type: 'failover', from: live.endpoint, to: dead.endpoint },
       { type: 'closed' },
     ]);
-    expect(c.stats.failovers).toBe(1);
+    expect(c.stats).toMatchObject({ failovers: 4, timeouts: 1, retries: 3, sockets: 4 });
+  });
+
+  it('status(): your own abort and a whole-call timeoutMs discard the socket without a disconnected event', async () => {
+    const srv = await server();
+    const c = await client(srv.endpoint, { attemptTimeoutMs: 5000 });
+    await c.request(['hello']);
+    const status = c.status();
+    srv.fallback = 'drop';
+    const controller = new AbortController();
+    const aborted = c.request(['x'], { signal: controller.signal });
+    setTimeout(() => controller.abort(), 50);
+    await expect(aborted).rejects.toBeInstanceOf(AbortError);
+    await expect(c.request(['y'], { timeoutMs: 100 })).rejects.toMatchObject({ code: 'ERR_TIMEOUT', attempts: 1 });
+    await c.close();
+    const events = [];
+    for await (const event of status) events.push(event);
+    expect(events).toEqual([{ type: 'closed' }]);
+    expect(c.stats).toMatchObject({ sockets: 2, timeouts: 1 }); // both discarded; the next request opens the third
   });
 
   it('fails over at exactly attemptTimeoutMs (ManualClock), through the server rotation, wrapping round', async () => {
@@ -256,6 +301,6 @@ describe('LazyPirateClient', () => {
     await eventually(() => c.server === servers[0]);
     clock.advance(1000);
     expect(await pending).toMatchObject({ code: 'ERR_TIMEOUT', attempts: 3 });
-    expect(c.stats).toMatchObject({ timeouts: 3, failovers: 3, sockets: 3 }); // the last one is not replaced
+    expect(c.stats).toMatchObject({ retries: 2, timeouts: 1, failovers: 3, sockets: 3 }); // the last one is not replaced
   });
 });

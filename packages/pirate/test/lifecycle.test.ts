@@ -52,7 +52,7 @@ describe('Pirate lifecycle', () => {
     const started = Date.now();
     await expect(client.request(['b'], { timeoutMs: 100 })).rejects.toMatchObject({
       code: 'ERR_TIMEOUT',
-      name: 'LazyPirateTimeoutError',
+      name: 'TimeoutError',
       attempts: 1,
     });
     // At the call's timeoutMs (100), not at the client's 60 s attempt timeout: the margin is for a
@@ -103,10 +103,10 @@ describe('Pirate lifecycle', () => {
         handler: echo,
         heartbeatIntervalMs: 50,
         liveness: 2,
-        reconnectDelayMs: constantBackoff(10, 1),
+        reconnectDelay: constantBackoff(10, 1),
       }),
     );
-    await expect(worker.closed()).resolves.toMatchObject({ code: 'ERR_PIRATE_GAVE_UP' });
+    await expect(worker.closed()).resolves.toMatchObject({ code: 'ERR_GAVE_UP' });
     await expect(worker.close()).resolves.toBeUndefined();
     await expect(worker.close()).resolves.toBeUndefined();
   });

@@ -10,14 +10,21 @@
  */
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { constantBackoff, exponentialBackoff, ManualClock, type ComponentStatus, type Message } from '@zpatterns/core';
+import {
+  constantBackoff,
+  exponentialBackoff,
+  ManualClock,
+  toError,
+  type ComponentStatus,
+  type Message,
+  type RequestHandler,
+} from '@zpatterns/core';
 import {
   LazyPirateClient,
   ParanoidPirateQueue,
   ParanoidPirateWorker,
   type ParanoidPirateQueueOptions,
   type ParanoidPirateWorkerOptions,
-  type RequestHandler,
   type ParanoidPirateWorkerStatus,
 } from '@zpatterns/pirate';
 import {
@@ -63,7 +70,7 @@ function startWorker(
       handler,
       heartbeatIntervalMs: HB,
       liveness: 3,
-      reconnectDelayMs: exponentialBackoff({ initialMs: 50, maxMs: 200 }),
+      reconnectDelay: exponentialBackoff({ initialMs: 50, maxMs: 200 }),
       ...options,
     }),
   );
@@ -104,7 +111,7 @@ describe('ParanoidPirateQueue + ParanoidPirateWorker', () => {
     }
     expect(served.filter((n) => n === 'a')).toHaveLength(3);
     expect(served.filter((n) => n === 'b')).toHaveLength(3);
-    expect(queue.stats).toMatchObject({ requests: 6, dispatched: 6, replies: 6, invalidFromWorkers: 0 });
+    expect(queue.stats).toMatchObject({ requests: 6, dispatched: 6, replies: 6, malformedFromWorkers: 0 });
   });
 
   it('a busy worker keeps heartbeating, stays alive past the expiry, and gets no second request', async () => {
@@ -141,7 +148,7 @@ describe('ParanoidPirateQueue + ParanoidPirateWorker', () => {
     const client = track(await LazyPirateClient.start({ servers: queue.endpoints.frontend, attemptTimeoutMs: 300 }));
     expect((await client.request(['x']))[0]?.toString()).toBe('x');
     expect(worker.stats.handlerErrors).toBe(1);
-    expect(client.stats.resends).toBe(1);
+    expect(client.stats.retries).toBe(1);
     expect(worker.connected).toBe(true);
   });
 
@@ -156,31 +163,40 @@ describe('ParanoidPirateQueue + ParanoidPirateWorker', () => {
 });
 
 describe('status feeds on real sockets', () => {
-  it('a killed queue: the worker reports disconnected (silent), then reconnecting, then connected again', async () => {
+  it('a killed queue: the worker reports disconnected (silent), then reconnecting, then connected once a queue answers again', async () => {
     const queue = await startQueue();
     const backend = queue.endpoints.backend;
     const worker = startWorker(backend);
     const status = worker.status();
-    await eventually(() => queue.workers.ready === 1);
+    expect(await nextStatus(status, 'connected')).toEqual({ type: 'connected', peer: backend, session: 1 });
+    expect(worker.connected).toBe(true);
     await queue.close();
     const disconnected = await nextStatus(status, 'disconnected');
-    expect(disconnected).toMatchObject({ type: 'disconnected', server: backend, reason: 'silent' });
+    expect(disconnected).toMatchObject({ type: 'disconnected', peer: backend, reason: 'silent', session: 1 });
     if (disconnected.type === 'disconnected') expect(disconnected.silentMs).toBeGreaterThanOrEqual(3 * HB);
-    expect(await nextStatus(status, 'reconnecting')).toEqual({ type: 'reconnecting', attempt: 1, delayMs: 50 });
-    expect(await nextStatus(status, 'connected')).toEqual({ type: 'connected', endpoint: backend, attempt: 1 });
+    expect(worker.connected).toBe(false);
+    expect(await nextStatus(status, 'reconnecting')).toEqual({
+      type: 'reconnecting',
+      peer: backend,
+      attempt: 1,
+      delayMs: 50,
+    });
+    await startQueue({ backend });
+    expect(await nextStatus(status, 'connected')).toMatchObject({ type: 'connected', peer: backend });
+    expect(worker.connected).toBe(true);
     expect(worker.running).toBe(true);
   });
 
-  it('the queue reports worker-ready when a worker joins and worker-expired when it falls silent', async () => {
+  it('the queue reports worker-ready when a worker joins and worker-removed (silent) when it falls silent', async () => {
     const queue = await startQueue();
     const status = queue.status();
     const worker = track(rawDealer(queue.endpoints.backend));
     await worker.send([Buffer.from([0x01])]);
     const ready = await nextStatus(status, 'worker-ready');
     expect(ready.type === 'worker-ready' && /^[0-9a-f]+$/.test(ready.worker)).toBe(true);
-    const expired = await nextStatus(status, 'worker-expired');
-    expect(expired).toMatchObject({ type: 'worker-expired', reason: 'silent', busy: false });
-    if (ready.type === 'worker-ready' && expired.type === 'worker-expired') expect(expired.worker).toBe(ready.worker);
+    const expired = await nextStatus(status, 'worker-removed');
+    expect(expired).toMatchObject({ type: 'worker-removed', reason: 'silent', busy: false });
+    if (ready.type === 'worker-ready' && expired.type === 'worker-removed') expect(expired.worker).toBe(ready.worker);
     expect(queue.stats.workersExpired).toBe(1);
   });
 });
@@ -208,14 +224,15 @@ describe('ParanoidPirateWorker against a raw ROUTER (the queue side by hand)', (
     const status = worker.status();
     const first = await router.receive(2000);
     expect(hexes(first)[1]).toBe('01');
-    // Never answer: 3 x 100 ms later the worker gives up on this socket.
+    // Never answer: 3 x 100 ms later the worker gives up on this socket (never connected, so
+    // only reconnecting is reported).
     const delays: number[] = [];
     for (let i = 0; i < 3; i++) {
       const scheduled = await nextStatus(status, 'reconnecting');
       if (scheduled.type === 'reconnecting') delays.push(scheduled.delayMs);
-      await nextStatus(status, 'connected');
     }
     expect(delays).toEqual([50, 100, 200]);
+    expect(worker.connected).toBe(false);
     const readies = await eventually(async () => {
       const ids = new Set<string>();
       while (router.pending > 0) {
@@ -225,20 +242,18 @@ describe('ParanoidPirateWorker against a raw ROUTER (the queue side by hand)', (
       return ids.size >= 2 ? ids : undefined;
     });
     expect(readies.has(first[0]?.toString('hex') ?? '')).toBe(false); // every READY from a new socket
-    expect(worker.stats.reconnects).toBeGreaterThanOrEqual(3);
+    await eventually(() => worker.stats.reconnects >= 3); // the third one 200 ms after it was scheduled
   });
 
   it('any message from the queue resets the backoff', async () => {
     const router = track(await rawRouter());
     const worker = startWorker(router.endpoint, echo, {
-      reconnectDelayMs: exponentialBackoff({ initialMs: 40, maxMs: 1000 }),
+      reconnectDelay: exponentialBackoff({ initialMs: 40, maxMs: 1000 }),
     });
     const status = worker.status();
     await nextStatus(status, 'reconnecting'); // attempt 1: 40
-    await nextStatus(status, 'connected');
     const scheduled2 = await nextStatus(status, 'reconnecting'); // attempt 2: 80
     expect(scheduled2).toMatchObject({ attempt: 2, delayMs: 80 });
-    await nextStatus(status, 'connected');
     // Now play a live queue: answer whatever arrives with a heartbeat to its sender (stale
     // identities are dropped by the ROUTER) until the worker has heard from us.
     await eventually(
@@ -251,8 +266,31 @@ describe('ParanoidPirateWorker against a raw ROUTER (the queue side by hand)', (
       },
       { intervalMs: 5, timeoutMs: 2000 },
     );
+    expect(await nextStatus(status, 'connected')).toMatchObject({ peer: router.endpoint });
     const scheduled3 = await nextStatus(status, 'reconnecting');
     expect(scheduled3).toMatchObject({ attempt: 1, delayMs: 40 });
+  });
+
+  it("the handler's signal aborts when the queue falls silent (its reply could not be sent), and on close", async () => {
+    const router = track(await rawRouter());
+    const signals: AbortSignal[] = [];
+    const hang: RequestHandler = (_body, { signal }) => {
+      signals.push(signal);
+      return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(toError(signal.reason))));
+    };
+    const worker = startWorker(router.endpoint, hang);
+    const id = (await router.receive(2000))[0] as Buffer;
+    await router.send([id, s('c'), E, s('x')]);
+    await eventually(() => signals.length === 1);
+    expect(signals[0]?.aborted).toBe(false);
+    // The router never heartbeats: 3 x 100 ms later the socket, and the request with it, is dropped.
+    await eventually(() => signals[0]?.aborted === true, { timeoutMs: 2000 });
+    const again = await router.receiveMatching((m) => m.length === 2 && m[1]?.[0] === 0x01, 2000);
+    await router.send([again[0] as Buffer, s('c'), E, s('y')]);
+    await eventually(() => signals.length === 2);
+    expect(signals[1]?.aborted).toBe(false);
+    await worker.close();
+    expect(signals[1]?.aborted).toBe(true);
   });
 
   it('drops invalid frames from the queue and keeps serving', async () => {
@@ -265,14 +303,15 @@ describe('ParanoidPirateWorker against a raw ROUTER (the queue side by hand)', (
     await router.send([id, s('c'), E, s('ok')]);
     const reply = await router.receiveMatching((m) => m.length > 2, 2000);
     expect(reply.slice(1).map(String)).toEqual(['c', '', 'ok']);
-    expect(worker.stats.invalidMessages).toBe(3);
+    expect(worker.stats.malformed).toBe(3);
   });
 
-  it('gives up and closes with ReconnectGaveUpError when the policy says so', async () => {
+  it('gives up and closes with GaveUpError when the policy says so', async () => {
     const router = track(await rawRouter());
-    const worker = startWorker(router.endpoint, echo, { reconnectDelayMs: constantBackoff(10, 1) });
+    const worker = startWorker(router.endpoint, echo, { reconnectDelay: constantBackoff(10, 1) });
     const error = await worker.closed();
-    expect(error).toMatchObject({ code: 'ERR_PIRATE_GAVE_UP' });
+    // One reconnect allowed: the first connection and one more, both silent.
+    expect(error).toMatchObject({ name: 'GaveUpError', code: 'ERR_GAVE_UP', attempts: 2 });
     expect(worker.lifecycle).toBe('closed');
     expect(worker.connected).toBe(false);
   });
@@ -339,6 +378,7 @@ describe('ParanoidPirateQueue against raw DEALER workers (the worker side by han
     // Each request here costs about 150 bytes (96 + frames + 16 per frame): room for two.
     // A manual clock: the one-warning-per-second budget must not depend on how fast this machine is.
     const queue = await startQueue({ maxQueuedBytes: 400, logger, clock: new ManualClock(1_000_000) });
+    const saturated = queue.waitFor('saturated', { timeoutMs: 5000 });
     const clients = [1, 2, 3, 4].map(() => track(rawRequest(queue.endpoints.frontend)));
     for (const [i, c] of clients.entries()) {
       await c.send([`r${i + 1}`]);
@@ -347,11 +387,13 @@ describe('ParanoidPirateQueue against raw DEALER workers (the worker side by han
     expect(queue.queued).toBe(2);
     expect(queue.queuedBytes).toBeGreaterThan(200);
     expect(queue.queuedBytes).toBeLessThanOrEqual(400);
-    expect(queue.stats.refusedRequests).toBe(2);
+    expect(queue.stats.refused).toBe(2);
     // Two refusals within the same second: one warning, with the figures.
     const refusals = lines.filter((l) => l['msg'] === 'queued bytes at maxQueuedBytes, new request refused');
     expect(refusals).toHaveLength(1);
-    expect(refusals[0]).toMatchObject({ queuedRequests: 2, maxQueuedBytes: 400, refusedRequests: 1 });
+    expect(refusals[0]).toMatchObject({ queuedRequests: 2, maxQueuedBytes: 400, refused: 1 });
+    expect(await saturated).toEqual({ type: 'saturated', queued: queue.queuedBytes, limit: 400 });
+    const drained = queue.waitFor('drained', { timeoutMs: 5000 });
     const worker = track(rawDealer(queue.endpoints.backend));
     await worker.send([Buffer.from([0x01])]);
     const first = await worker.receiveMatching((m) => !isHeartbeat(m), 2000);
@@ -361,6 +403,7 @@ describe('ParanoidPirateQueue against raw DEALER workers (the worker side by han
     expect(second[2]?.toString()).toBe('r2');
     expect((await clients[0]?.receive(2000))?.[0]?.toString()).toBe('r1-done');
     expect(queue.queuedBytes).toBe(0);
+    expect(await drained).toEqual({ type: 'drained', queued: 0 }); // once, when the backlog emptied
   });
 
   it('forgets a worker whose connection is gone before it expires (send fails, mandatory ROUTER)', async () => {
@@ -390,7 +433,7 @@ describe('ParanoidPirateQueue against raw DEALER workers (the worker side by han
       await LazyPirateClient.start({ servers: queue.endpoints.frontend, attemptTimeoutMs: 500, retries: 5 }),
     );
     expect((await client.request(['still-alive']))[0]?.toString()).toBe('still-alive');
-    expect(queue.stats.invalidFromWorkers + queue.stats.invalidFromClients).toBeGreaterThan(0);
+    expect(queue.stats.malformedFromWorkers + queue.stats.malformedFromClients).toBeGreaterThan(0);
     expect(good.connected).toBe(true);
   });
 });

@@ -28,7 +28,7 @@ describe('the book workload against default options', () => {
       for (let i = 0; i < COUNT; i++) await client.send([empty, body]);
       await eventually(() => queue.stats.requests === COUNT, { timeoutMs: 60_000 });
       expect(queue.queued).toBe(COUNT);
-      expect(queue.stats.refusedRequests).toBe(0);
+      expect(queue.stats.refused).toBe(0);
       const backlogBytes = queue.queuedBytes;
 
       await using _worker = await ParanoidPirateWorker.start({
@@ -42,7 +42,7 @@ describe('the book workload against default options', () => {
         received++;
       }
       expect(received).toBe(COUNT);
-      expect(queue.stats).toMatchObject({ requests: COUNT, replies: COUNT, refusedRequests: 0 });
+      expect(queue.stats).toMatchObject({ requests: COUNT, replies: COUNT, refused: 0 });
       expect(queue.queuedBytes).toBe(0);
       // 160 bytes each (96 + 5-byte ROUTER id + delimiter + 11-byte body + 16 per frame): 16 MB of
       // the 256 MiB default.

@@ -6,7 +6,8 @@
  *      [client-id][""][body] --> LRU free worker --> [worker-id][""][client-id][""][body]
  */
 import { describe, expect, it } from 'vitest';
-import { LazyPirateClient, SimplePirateQueue, SimplePirateWorker, type RequestHandler } from '@zpatterns/pirate';
+import type { RequestHandler } from '@zpatterns/core';
+import { LazyPirateClient, SimplePirateQueue, SimplePirateWorker } from '@zpatterns/pirate';
 import { eventually, rawDealer, rawRequest, useDisposables } from '@zpatterns/testkit';
 
 const s = (text: string): Buffer => Buffer.from(text);
@@ -81,7 +82,7 @@ describe('SimplePirateQueue + SimplePirateWorker', () => {
     const client = track(rawRequest(queue.endpoints.frontend, { routingId: '\x01client' }));
     await client.send(['hi']);
     expect((await client.receive(2000)).map(String)).toEqual(['a', 'hi']);
-    expect(queue.stats.invalidFromWorkers).toBe(0);
+    expect(queue.stats.malformedFromWorkers).toBe(0);
     await eventually(() => queue.readyWorkers === 1);
   });
 
@@ -98,7 +99,7 @@ describe('SimplePirateQueue + SimplePirateWorker', () => {
     expect(workers[0]?.stats).toMatchObject({ handlerErrors: 1, sockets: 2, replies: 1 });
   });
 
-  it('status feeds: the queue reports worker-ready for each new REQ socket, the worker connected for each', async () => {
+  it('status feeds: the queue reports worker-ready for each new REQ socket; the worker connected on its first request, disconnected (error) when its handler throws', async () => {
     const queue = await startQueue();
     const queueStatus = queue.status();
     let calls = 0;
@@ -124,9 +125,11 @@ describe('SimplePirateQueue + SimplePirateWorker', () => {
     const events = [];
     for await (const event of workerStatus) events.push(event);
     expect(events).toEqual([
-      { type: 'connected', endpoint: queue.endpoints.backend, socket: 1 },
       { type: 'started' },
-      { type: 'connected', endpoint: queue.endpoints.backend, socket: 2 },
+      { type: 'connected', peer: queue.endpoints.backend, session: 1 },
+      { type: 'disconnected', peer: queue.endpoints.backend, reason: 'error', session: 1 },
+      { type: 'reconnecting', peer: queue.endpoints.backend, attempt: 1, delayMs: 0 },
+      { type: 'connected', peer: queue.endpoints.backend, session: 2 },
       { type: 'closed' },
     ]);
   });
@@ -140,7 +143,7 @@ describe('SimplePirateQueue + SimplePirateWorker', () => {
     const junkWorker = track(rawDealer(queue.endpoints.backend));
     await junkWorker.send([E, Buffer.from([0x01, 0x01])]);
     await junkWorker.send([s('x')]);
-    await eventually(() => queue.stats.invalidFromClients === 1 && queue.stats.invalidFromWorkers === 2);
+    await eventually(() => queue.stats.malformedFromClients === 1 && queue.stats.malformedFromWorkers === 2);
     expect(queue.queued).toBe(1);
     startWorkers(queue, ['late']);
     expect((await client.receive(2000)).map(String)).toEqual(['late', 'early']);

@@ -50,6 +50,8 @@ describe('ParanoidPirateWorker timing (ManualClock)', () => {
     const status = worker.status();
     const ready = await router.receive(1000);
     expect(isReady(ready)).toBe(true);
+    await router.send([ready[0] as Buffer, Buffer.from([0x02])]); // the queue answers at t = 0
+    await eventually(() => worker.connected);
     clock.advance(1000);
     const beat = await router.receive(1000);
     expect(beat.map((f) => f.toString('hex'))).toEqual([ready[0]?.toString('hex'), '02']);
@@ -57,6 +59,10 @@ describe('ParanoidPirateWorker timing (ManualClock)', () => {
     expect(worker.connected).toBe(true);
     clock.advance(1); // t = 3000
     expect(worker.connected).toBe(false);
+    expect(await status.next()).toMatchObject({ value: { type: 'connected', peer: router.endpoint, session: 1 } });
+    expect(await status.next()).toMatchObject({
+      value: { type: 'disconnected', peer: router.endpoint, reason: 'silent', silentMs: 3000, session: 1 },
+    });
 
     const delays: number[] = [];
     const ids = new Set<string>([ready[0]?.toString('hex') ?? '']);
@@ -72,9 +78,9 @@ describe('ParanoidPirateWorker timing (ManualClock)', () => {
       if (scheduled?.type !== 'reconnecting') throw new Error('unreachable');
       delays.push(scheduled.delayMs);
       clock.advance(scheduled.delayMs - 1);
-      expect(worker.connected).toBe(false);
+      expect(worker.stats.reconnects).toBe(round);
       clock.advance(1); // new socket, READY again
-      expect(worker.connected).toBe(true);
+      expect(worker.stats.reconnects).toBe(round + 1);
       const again = await router.receiveMatching(isReady, 1000);
       ids.add(again[0]?.toString('hex') ?? '');
       clock.advance(3000); // silence again

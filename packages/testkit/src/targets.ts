@@ -171,7 +171,7 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
             peer: 'dealer',
             templates: [[b(''), b('hello')]],
             isBad: pirateClientBad,
-            seen: ['ppqueue_requests', 'ppqueue_invalid_from_clients'],
+            seen: ['ppqueue_requests', 'ppqueue_malformed_from_clients'],
             validEach: true,
             valid: { request: ['ppqueue_requests'] },
           },
@@ -186,7 +186,7 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
         ],
         inbound: [],
         probe: () => pppRoundTrip(frontend, backend),
-        badCounters: ['ppqueue_invalid_from_clients', 'ppqueue_invalid_from_workers'],
+        badCounters: ['ppqueue_malformed_from_clients', 'ppqueue_malformed_from_workers'],
       };
     }
     case 'flserver': {
@@ -259,13 +259,13 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
             peer: 'publisher',
             templates: [[b('1')], [b('2')], [b('3')], [b('4')]],
             isBad: bstarStateBad,
-            seen: ['bstar_peer_messages', 'bstar_garbage'],
+            seen: ['bstar_peer_messages', 'bstar_malformed'],
             validEach: true,
             valid: { state: ['bstar_peer_messages'] },
           },
         ],
         probe: () => echoRoundTrip(frontend, ['', 'still there?'], 'bstarsrv'),
-        badCounters: ['bstar_garbage'],
+        badCounters: ['bstar_malformed'],
       };
     }
     case 'clonesrv': {

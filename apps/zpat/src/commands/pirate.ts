@@ -21,7 +21,7 @@ import {
   type ClientSecurityFlags,
   type LogLevel,
 } from '@zpatterns/app-kit';
-import { exponentialBackoff } from '@zpatterns/core';
+import { exponentialBackoff, type RequestHandler } from '@zpatterns/core';
 import {
   DEFAULT_BACKEND,
   LazyPirateClient,
@@ -31,7 +31,6 @@ import {
   PPP_RECONNECT_INITIAL_MS,
   PPP_RECONNECT_MAX_MS,
   SimplePirateWorker,
-  type RequestHandler,
 } from '@zpatterns/pirate';
 import type { Command } from 'commander';
 import { explainTimeout, isTimeout, report } from '../failure.js';
@@ -157,7 +156,7 @@ async function ppworker(flags: PpworkerFlags): Promise<number> {
             handler: echo,
             heartbeatIntervalMs: flags.heartbeatMs,
             liveness: flags.liveness,
-            reconnectDelayMs: exponentialBackoff({
+            reconnectDelay: exponentialBackoff({
               initialMs: flags.reconnectInitialMs,
               maxMs: Math.max(flags.reconnectInitialMs, flags.reconnectMaxMs),
             }),

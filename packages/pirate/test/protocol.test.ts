@@ -23,7 +23,7 @@ import {
   PPP_HEARTBEAT,
   PPP_READY,
   SIMPLE_READY,
-} from './wire.js';
+} from '@zpatterns/pirate/protocol';
 
 const b = (...bytes: number[]): Buffer => Buffer.from(bytes);
 const s = (text: string): Buffer => Buffer.from(text, 'latin1');

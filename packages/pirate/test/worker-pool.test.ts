@@ -3,7 +3,8 @@
  * busy/free rules that differ from ppqueue.c.
  */
 import { describe, expect, it } from 'vitest';
-import { Backlog, requestBytes, WorkerPool } from './internal.js';
+import { Backlog, requestBytes } from '../src/backlog.js';
+import { WorkerPool } from '../src/worker-pool.js';
 
 const id = (name: string): Buffer => Buffer.from(name);
 

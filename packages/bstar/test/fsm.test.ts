@@ -11,7 +11,7 @@ import {
   type BStarEvent,
   type BStarRole,
   type BStarState,
-} from './fsm.js';
+} from '../src/fsm.js';
 
 const STATES: BStarState[] = ['primary', 'backup', 'active', 'passive'];
 const EVENTS: BStarEvent[] = ['peer-primary', 'peer-backup', 'peer-active', 'peer-passive', 'client-request'];
