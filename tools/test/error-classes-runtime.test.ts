@@ -21,7 +21,8 @@ import * as zmq from 'zeromq';
 import { MetricsServer } from '@zpatterns/app-kit';
 import { BinaryStar, binaryStarDefaults, BinaryStarClient, binaryStarClientDefaults } from '@zpatterns/bstar';
 import { CloneClient, cloneClientDefaults, CloneServer, cloneServerDefaults } from '@zpatterns/clone';
-import { Channel, Component, ZPatternsError } from '@zpatterns/core';
+import { Component, ZPatternsError } from '@zpatterns/core';
+import { Channel } from '@zpatterns/core/internal';
 import {
   FreelanceClient,
   freelanceClientDefaults,

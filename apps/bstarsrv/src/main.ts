@@ -39,7 +39,7 @@ import {
   type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import { BinaryStar, BSTAR_HEARTBEAT_MS, type BStarRole } from '@zpatterns/bstar';
-import { applyBindSecurity, Channel } from '@zpatterns/core';
+import { applyBindSecurity, Channel } from '@zpatterns/core/internal';
 import { pairStatus } from './status.js';
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {

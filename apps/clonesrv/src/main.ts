@@ -271,7 +271,7 @@ process.exitCode = await runDaemon({
         collector,
         ...(pair === undefined
           ? {}
-          : { pair: pair.role, peer: pair.peer, stateBind: server.binaryStar?.stateEndpoint ?? pair.stateBind }),
+          : { pair: pair.role, peer: pair.peer, stateBind: server.binaryStar?.endpoints.state ?? pair.stateBind }),
         sequence: Number(server.sequence),
         keys: server.size,
         ...(flags.dataDir === undefined ? {} : { dataDir: flags.dataDir }),

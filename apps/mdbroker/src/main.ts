@@ -190,7 +190,8 @@ process.exitCode = await runDaemon({
             role: flags.ha,
             stateBind: flags.stateBind ?? '',
             stateConnect: flags.stateConnect ?? '',
-            heartbeatMs: flags.haHeartbeatMs,
+            heartbeatIntervalMs: flags.haHeartbeatMs,
+            maxMessageBytes: flags.maxMessageBytes,
             logger,
             ...pairCurve(secured),
           });
@@ -234,7 +235,7 @@ process.exitCode = await runDaemon({
     });
     warnPlainBinds(
       secured,
-      [...broker.endpoints, ...broker.workerEndpoints, ...(star === undefined ? [] : [star.stateEndpoint])],
+      [...broker.endpoints, ...broker.workerEndpoints, ...(star === undefined ? [] : [star.endpoints.state])],
       logger,
     );
     return {

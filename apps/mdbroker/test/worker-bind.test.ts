@@ -10,7 +10,8 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as zmq from 'zeromq';
 import { MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
-import { applyConnectSecurity, type SecurityOptions } from '@zpatterns/core';
+import { type SecurityOptions } from '@zpatterns/core';
+import { applyConnectSecurity } from '@zpatterns/core/internal';
 import { appBin, curveFixture, Daemon, rawDealer, runCli, type LogLine } from '@zpatterns/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 

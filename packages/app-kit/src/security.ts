@@ -16,7 +16,6 @@
 import {
   AllowList,
   DEFAULT_MAX_MESSAGE_BYTES,
-  setMaxMessageBytes,
   loadPublicKey,
   loadSecretKeyFile,
   type CurveKeyPair,
@@ -106,7 +105,6 @@ export interface DaemonSecurity {
  * each other, 1 with the start-up failure line (ERR_KEY_FILE) for a key or list that cannot be used.
  */
 export function serverSecurityFromFlags(name: string, flags: ServerSecurityFlags): DaemonSecurity {
-  setMaxMessageBytes(flags.maxMessageBytes);
   if (flags.curveSecretKeyFile === undefined) {
     if (flags.allowKeys !== undefined) exitUsage(name, '--allow-keys needs --curve-secret-key-file');
     return { security: undefined, keys: undefined, allowList: undefined };

@@ -6,7 +6,6 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   invalidOption,
   oneOf,
-  resolveCurveKeys,
   rules,
   systemClock,
   type Clock,
@@ -18,6 +17,7 @@ import {
   type SecurityOptions,
   type SplitBrainEvent,
 } from '@zpatterns/core';
+import { resolveCurveKeys } from '@zpatterns/core/internal';
 import type { BStarRole, BStarState } from './fsm.js';
 import { BSTAR_HEARTBEAT_MS } from './protocol.js';
 

@@ -15,11 +15,7 @@
  */
 import * as zmq from 'zeromq';
 import {
-  applyBindSecurity,
-  applyConnectSecurity,
-  Channel,
   Component,
-  componentLogger,
   NotStartedError,
   resolveOptions,
   rules,
@@ -27,10 +23,18 @@ import {
   type Logger,
   type Message,
   type SecurityOptions,
-  type ServerSecurity,
   type TimerHandle,
 } from '@zpatterns/core';
-import { applyPeerLimits, PeerLiveness, WarningLimiter } from '@zpatterns/core/internal';
+import {
+  applyBindSecurity,
+  applyConnectSecurity,
+  Channel,
+  componentLogger,
+  type ServerSecurity,
+  applyPeerLimits,
+  PeerLiveness,
+  WarningLimiter,
+} from '@zpatterns/core/internal';
 import {
   binaryStarDefaults,
   binaryStarRules,

@@ -9,7 +9,7 @@
  * This is `LazyPirateClient` from `@zpatterns/pirate` with the Binary Star timings, not a copy of
  * it: any REQ-compatible pair (bstarsrv, a Majordomo pair through MDP clients, ...) can use it.
  */
-import { definedOnly } from '@zpatterns/core';
+import { definedOnly } from '@zpatterns/core/internal';
 import { LazyPirateClient, type LazyPirateClientOptions } from '@zpatterns/pirate';
 import { BSTAR_HEARTBEAT_MS, BSTAR_PEER_EXPIRY_HEARTBEATS } from './protocol.js';
 

@@ -8,7 +8,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { BinaryStar, type BStarState } from '@zpatterns/bstar';
-import { applyConnectSecurity, generateKeyPair } from '@zpatterns/core';
+import { generateKeyPair } from '@zpatterns/core';
+import { applyConnectSecurity } from '@zpatterns/core/internal';
 import { ipcEndpoint } from '@zpatterns/testkit';
 
 const HEARTBEAT_MS = 50;

@@ -14,17 +14,15 @@
  */
 import type { Logger, ResolvedOptions, StartOptions } from '@zpatterns/core';
 import {
-  applyConnectSecurity,
-  Channel,
   ClosedError,
   Component,
-  componentLogger,
   deadline,
   invalidOption,
   resolveOptions,
   rules,
   throwIfAborted,
 } from '@zpatterns/core';
+import { applyConnectSecurity, Channel, componentLogger } from '@zpatterns/core/internal';
 import * as zmq from 'zeromq';
 import { serverAddress, type CloneServerAddress } from './address.js';
 import { ChangeFeed } from './change-feed.js';

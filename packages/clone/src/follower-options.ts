@@ -51,7 +51,7 @@ export interface FollowerOptions {
    * bound sockets have it: a server following its peer. @default false
    */
   limitFrames?: boolean;
-  /** The frame limit `limitFrames` applies, in bytes. @default the process-wide limit (`DEFAULT_MAX_MESSAGE_BYTES`) */
+  /** The frame limit `limitFrames` applies, in bytes. @default `DEFAULT_MAX_MESSAGE_BYTES` (16 MiB) */
   maxMessageBytes?: number | undefined;
   /**
    * A message dropped: not a kvmsg (`subscriber` or `snapshot` socket), or a connection libzmq

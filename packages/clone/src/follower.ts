@@ -14,8 +14,8 @@
  * ```
  */
 import type { Clock, Message, TimerHandle } from '@zpatterns/core';
-import { applyConnectSecurity, InvalidArgumentError, ServerRotation, systemClock, toError } from '@zpatterns/core';
-import { applyPeerLimits, PeerLiveness } from '@zpatterns/core/internal';
+import { InvalidArgumentError, systemClock, toError } from '@zpatterns/core';
+import { applyConnectSecurity, ServerRotation, applyPeerLimits, PeerLiveness } from '@zpatterns/core/internal';
 import * as zmq from 'zeromq';
 import { ReplicaCursor } from './cursor.js';
 import { ReplicaError } from './errors.js';

@@ -7,7 +7,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock, Logger, Message, SecurityOptions } from '@zpatterns/core';
-import { applyConnectSecurity, toError } from '@zpatterns/core';
+import { toError } from '@zpatterns/core';
+import { applyConnectSecurity } from '@zpatterns/core/internal';
 import type { BStarRole } from '@zpatterns/bstar';
 import * as zmq from 'zeromq';
 import type { KvMsg } from './kvmsg.js';

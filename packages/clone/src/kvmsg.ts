@@ -11,7 +11,8 @@
  * | 4 | body       | bytes; empty body = delete the key              |
  */
 import { randomBytes } from 'node:crypto';
-import { EMPTY, frameEquals, ProtocolError, readU64, u64 } from '@zpatterns/core';
+import { ProtocolError } from '@zpatterns/core';
+import { EMPTY, frameEquals, readU64, u64 } from '@zpatterns/core/internal';
 
 /** Snapshot request command (frame 0 of a DEALER -> ROUTER request). */
 export const ICANHAZ = Buffer.from('ICANHAZ?', 'latin1');

@@ -2,8 +2,8 @@
  * CURVE within a pair: both servers share one key pair, the passive follows the active with it,
  * and the Binary Star state channel uses it too.
  */
-import type { CurveKeyPair, SecurityOptions, ZapRequest } from '@zpatterns/core';
-import { resolveCurveKeys } from '@zpatterns/core';
+import type { SecurityOptions, ZapRequest } from '@zpatterns/core';
+import { resolveCurveKeys } from '@zpatterns/core/internal';
 
 /** A pair's bound sockets admit the pair's own key on top of the allow-list (operators need not list it). */
 export function withPeerAdmitted(security: SecurityOptions | undefined, paired: boolean): SecurityOptions | undefined {
@@ -16,12 +16,6 @@ export function withPeerAdmitted(security: SecurityOptions | undefined, paired: 
     return authorize.has(request.publicKey ?? '');
   };
   return { ...security, authorize: allowed };
-}
-
-/** CURVE for the pair's Binary Star state channel: our keys, the peer's key (ours unless given). */
-export function pairStateCurve(security: SecurityOptions): CurveKeyPair & { peerPublicKey: string } {
-  const keys = resolveCurveKeys(security.curve);
-  return { ...keys, peerPublicKey: security.curve.serverPublicKey ?? keys.publicKey };
 }
 
 /** The links to the peer: the same keys, the peer as server. */

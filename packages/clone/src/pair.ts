@@ -3,13 +3,14 @@
  * requests, its role changes drive the server's), the split-brain decision and hand-over, and the
  * watch on the peer's HUGZ. Every use of `@zpatterns/bstar` is here.
  */
-import type { Channel, Clock, Logger, Message } from '@zpatterns/core';
+import type { Clock, Logger, Message } from '@zpatterns/core';
+import type { Channel } from '@zpatterns/core/internal';
 import { toError } from '@zpatterns/core';
 import { BinaryStar, BSTAR_HEARTBEAT_MS } from '@zpatterns/bstar';
 import type * as zmq from 'zeromq';
 import { serverAddress } from './address.js';
 import { SplitBrainSide, type SplitBrainSideOptions } from './hand-over.js';
-import { pairStateCurve, peerSecurity, withPeerAdmitted } from './pair-security.js';
+import { peerSecurity, withPeerAdmitted } from './pair-security.js';
 import { PeerHugzWatch } from './peer-hugz.js';
 import type { ClonePairOptions, ClonePeerAddress, ResolvedServerOptions } from './server-options.js';
 
@@ -59,10 +60,11 @@ export class ClonePair {
       stateBind: pair.stateBind,
       stateConnect: pair.stateConnect,
       clock,
-      heartbeatMs: heartbeatIntervalMs,
-      ...(o.logger === undefined ? {} : { logger: o.logger }),
+      heartbeatIntervalMs,
+      maxMessageBytes: o.maxMessageBytes,
+      logger: o.logger,
       resolveSplitBrain: () => splitBrain.arbiter.onPeerActive(),
-      ...(security === undefined ? {} : { curve: pairStateCurve(security) }),
+      security: peerSecurity(security),
     });
   }
 
@@ -106,10 +108,10 @@ export class ClonePair {
     await this.#hugz?.close();
   }
 
-  /** Binary Star's state changes, read from its status feed. */
+  /** Binary Star's role changes, read from its status feed. */
   async #follow(feed: ReturnType<BinaryStar['status']>): Promise<void> {
     for await (const event of feed) {
-      if (event.type !== 'state') continue;
+      if (event.type !== 'role') continue;
       if (event.to === 'active') this.#hooks.becomeActive();
       else if (event.to === 'passive') this.#hooks.becomePassive();
     }

@@ -21,6 +21,8 @@ export interface PassiveRoleOptions {
   pendingTtlMs: number;
   /** CURVE toward the peer. */
   security: SecurityOptions | undefined;
+  /** The server's own frame limit, on the replica's links to the peer too. */
+  maxMessageBytes: number;
   /** What this server sequenced as the loser of a split brain, to hand to the winner. */
   handOver?: TermHandOver | undefined;
 }
@@ -44,6 +46,7 @@ export class PassiveRole implements ServerRole {
       security: options.security,
       logger: ctx.log.child({ peer: true }),
       limitFrames: true,
+      maxMessageBytes: options.maxMessageBytes,
       onBadMessage: (socket, reason) => {
         if (!this.#left) ctx.bad(new ProtocolError(reason), `peer-${socket}`);
       },

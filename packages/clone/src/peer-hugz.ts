@@ -4,8 +4,8 @@
  * exchange at that moment; see split-brain.ts).
  */
 import type { Logger, SecurityOptions } from '@zpatterns/core';
-import { applyConnectSecurity, Channel, ProtocolError } from '@zpatterns/core';
-import { applyPeerLimits } from '@zpatterns/core/internal';
+import { ProtocolError } from '@zpatterns/core';
+import { applyConnectSecurity, Channel, applyPeerLimits } from '@zpatterns/core/internal';
 import * as zmq from 'zeromq';
 import { decodeKvMsg, HUGZ } from './kvmsg.js';
 import { OVER_LIMIT, watchPeerLink } from './peer-link.js';

@@ -2,8 +2,9 @@
  * The three sockets a Clone server binds: the snapshot ROUTER (port P), the update PUB (P+1) and
  * the collector SUB (P+2), with CURVE when asked, and a count of the publisher's subscribers.
  */
-import type { Logger, SecurityOptions, ServerSecurity } from '@zpatterns/core';
-import { applyBindSecurity, Channel } from '@zpatterns/core';
+import type { Logger, SecurityOptions } from '@zpatterns/core';
+import type { ServerSecurity } from '@zpatterns/core/internal';
+import { applyBindSecurity, Channel } from '@zpatterns/core/internal';
 import * as zmq from 'zeromq';
 import type { CloneServerAddress } from './address.js';
 import type { ResolvedServerOptions } from './server-options.js';

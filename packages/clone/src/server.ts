@@ -21,17 +21,8 @@
  * passive.ts), journal batching, snapshots and, in a pair, the split-brain hand-over (hand-over.ts).
  */
 import type { Clock, Logger, Message, TimerHandle } from '@zpatterns/core';
-import {
-  Component,
-  componentLogger,
-  hex,
-  NotStartedError,
-  ProtocolError,
-  systemClock,
-  throwIfAborted,
-  toError,
-} from '@zpatterns/core';
-import { WarningLimiter } from '@zpatterns/core/internal';
+import { Component, NotStartedError, ProtocolError, systemClock, throwIfAborted, toError } from '@zpatterns/core';
+import { componentLogger, hex, WarningLimiter } from '@zpatterns/core/internal';
 import type { BinaryStar } from '@zpatterns/bstar';
 import { ActiveRole } from './active.js';
 import type { CloneServerAddress } from './address.js';
@@ -317,6 +308,7 @@ export class CloneServer extends Component<CloneServerStatus> {
       peerTtlMs: this.#o.peerTtlMs,
       pendingTtlMs: this.#o.pendingTtlMs,
       security: peerSecurity(this.#o.security),
+      maxMessageBytes: this.#o.maxMessageBytes,
       handOver,
     });
     this.#setRole(passive);

@@ -11,8 +11,8 @@
  * stops answering, `close()` when the follower closes.
  */
 import type { Message, SecurityOptions } from '@zpatterns/core';
-import { applyConnectSecurity, toError } from '@zpatterns/core';
-import { applyPeerLimits } from '@zpatterns/core/internal';
+import { toError } from '@zpatterns/core';
+import { applyConnectSecurity, applyPeerLimits } from '@zpatterns/core/internal';
 import * as zmq from 'zeromq';
 import type { KvMsg } from './kvmsg.js';
 import { decodeKvMsg, encodeIcanhaz } from './kvmsg.js';

@@ -6,8 +6,10 @@
  * only `maxConcurrent` are copied and sent at a time, the rest wait their turn (up to 10,000), and
  * a client (a connection) has one running or waiting at most.
  */
-import type { Channel, Clock, Logger, Message } from '@zpatterns/core';
-import { hex, toError } from '@zpatterns/core';
+import type { Clock, Logger, Message } from '@zpatterns/core';
+import type { Channel } from '@zpatterns/core/internal';
+import { toError } from '@zpatterns/core';
+import { hex } from '@zpatterns/core/internal';
 import type * as zmq from 'zeromq';
 import { decodeIcanhaz, encodeKthxbai, encodeKvMsg, type KvMsg } from './kvmsg.js';
 import type { CloneServerStats } from './server-status.js';

@@ -19,8 +19,8 @@
  * frozen (it sequences nothing) until it can, or until the peer stops being active.
  */
 import type { Clock, Logger, SecurityOptions, TimerHandle } from '@zpatterns/core';
-import { applyConnectSecurity, frameEquals, ProtocolError, readU64, toError, u64 } from '@zpatterns/core';
-import { applyPeerLimits } from '@zpatterns/core/internal';
+import { ProtocolError, toError } from '@zpatterns/core';
+import { applyConnectSecurity, frameEquals, readU64, u64, applyPeerLimits } from '@zpatterns/core/internal';
 import type { BStarRole } from '@zpatterns/bstar';
 import * as zmq from 'zeromq';
 

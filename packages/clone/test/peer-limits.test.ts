@@ -3,7 +3,6 @@
  * a peer (here a raw one speaking 12/CHP and Binary Star) that sends a message of the wrong shape,
  * or a frame over the limit, has it dropped, counted and logged, and the server follows on.
  */
-import { DEFAULT_MAX_MESSAGE_BYTES, setMaxMessageBytes } from '@zpatterns/core';
 import { eventually, ipcEndpoint, useDisposables } from '@zpatterns/testkit';
 import { pino } from 'pino';
 import * as zmq from 'zeromq';
@@ -21,10 +20,8 @@ const kv = (key: string, sequence: bigint, body: Buffer | string) =>
 
 describe("a passive's links to its peer", () => {
   it('drop an over-framed or oversized message with a warning and a count, and keep following', async () => {
-    // the server's own limit (maxMessageBytes below) covers its HUGZ watch; the replica's two
-    // sockets still take the process-wide one
-    setMaxMessageBytes(LIMIT);
-    defer(() => setMaxMessageBytes(DEFAULT_MAX_MESSAGE_BYTES));
+    // the server's own limit (maxMessageBytes below) covers its HUGZ watch and the replica's two
+    // sockets
     // the raw peer: an active Binary Star state, a snapshot ROUTER and an update XPUB
     const state = track(new zmq.Publisher({ linger: 0 }));
     const router = track(new zmq.Router({ linger: 0 }));

@@ -17,7 +17,7 @@
 import { AbortError, ClosedError, NotStartedError, TimeoutError, toError } from './errors.js';
 import { invalidOption, rules } from './resolve-options.js';
 import { StatusFeed } from './status-feed.js';
-import type { ClosedEvent, StartedEvent } from './status-events.js';
+import type { ClosedEvent, StartedEvent, StatusEvent } from './status-events.js';
 
 /** Where a component is in its life; see {@link Component}. */
 export type ComponentState = 'new' | 'starting' | 'running' | 'closing' | 'closed';
@@ -64,7 +64,7 @@ export interface WaitForOptions<TEvent> {
  *
  * @typeParam TStatus - the object's own status events, beside `started` and `closed`
  */
-export abstract class Component<TStatus extends { readonly type: string } = never> implements AsyncDisposable {
+export abstract class Component<TStatus extends StatusEvent = never> implements AsyncDisposable {
   #state: ComponentState = 'new';
   #starting: Promise<void> | undefined;
   /** Settles once `onStart` has settled (never rejects). */

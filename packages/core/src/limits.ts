@@ -19,8 +19,6 @@ import { InvalidArgumentError } from './errors.js';
  */
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
-let processWide = DEFAULT_MAX_MESSAGE_BYTES;
-
 /** Check a `maxMessageBytes` option: whole bytes, at least 1, or -1 for no limit (libzmq's default). */
 export function checkMaxMessageBytes(bytes: number, what = 'maxMessageBytes'): number {
   if (!Number.isSafeInteger(bytes) || (bytes < 1 && bytes !== -1)) {
@@ -32,17 +30,7 @@ export function checkMaxMessageBytes(bytes: number, what = 'maxMessageBytes'): n
 /** Apply a frame limit to a socket that accepts peers (before it binds or connects). */
 export function applyPeerLimits(
   socket: Pick<zmq.Socket, 'maxMessageSize'>,
-  maxMessageBytes: number = processWide,
+  maxMessageBytes: number = DEFAULT_MAX_MESSAGE_BYTES,
 ): void {
   socket.maxMessageSize = checkMaxMessageBytes(maxMessageBytes);
-}
-
-/** @deprecated Pass `maxMessageBytes` to each object instead; removed before release. */
-export function setMaxMessageBytes(bytes: number): void {
-  processWide = checkMaxMessageBytes(bytes);
-}
-
-/** @deprecated See `setMaxMessageBytes`. */
-export function getMaxMessageBytes(): number {
-  return processWide;
 }

@@ -16,27 +16,6 @@ import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { InvalidArgumentError } from './errors.js';
 import { ExpiryList } from './expiry.js';
 
-/**
- * The status event of an object that found a server (or peer) alive: its first message, or its
- * first after it was dead. Every pattern reports server liveness with these two events.
- */
-export interface ServerAliveStatus {
-  /** Always `'server-alive'`. */
-  readonly type: 'server-alive';
-  /** The server, as the object names it (usually the endpoint it connects to). */
-  readonly server: string;
-}
-
-/** The status event of an object that found a server (or peer) dead: silent past its time-to-live. */
-export interface ServerDeadStatus {
-  /** Always `'server-dead'`. */
-  readonly type: 'server-dead';
-  /** The server, as the object names it (usually the endpoint it connects to). */
-  readonly server: string;
-  /** How long it had been silent when it was declared dead (ms). */
-  readonly silentMs: number;
-}
-
 /** What {@link PeerLiveness} knows of one peer. */
 export type PeerState = 'unknown' | 'alive' | 'dead';
 

@@ -12,7 +12,7 @@
  */
 import type * as zmq from 'zeromq';
 import { isZ85Key, loadPublicKey, loadSecretKeyFile, type CurveKeyPair } from './keys.js';
-import { applyPeerLimits, getMaxMessageBytes } from './limits.js';
+import { applyPeerLimits, DEFAULT_MAX_MESSAGE_BYTES } from './limits.js';
 import { componentLogger, type Logger } from './logger.js';
 import { ZapDomain, ZapHandler, type Authorizer, type ZapStats } from './zap.js';
 import { InvalidArgumentError, InvalidStateError } from './errors.js';
@@ -174,7 +174,7 @@ export function applyBindSecurity(
   socket: SecurableSocket,
   security: SecurityOptions | undefined,
   logger?: Logger,
-  maxMessageBytes: number = getMaxMessageBytes(),
+  maxMessageBytes: number = DEFAULT_MAX_MESSAGE_BYTES,
 ): ServerSecurity | undefined {
   applyPeerLimits(socket, maxMessageBytes);
   if (security === undefined) return undefined;

@@ -5,7 +5,8 @@
  */
 import * as zmq from 'zeromq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Channel, ClosedError, ipcEndpoint, inprocEndpoint, type Message } from '@zpatterns/core';
+import { ClosedError, ipcEndpoint, inprocEndpoint, type Message } from '@zpatterns/core';
+import { Channel } from '@zpatterns/core/internal';
 
 const protocols = {
   tcp: () => 'tcp://127.0.0.1:*',

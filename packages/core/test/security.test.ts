@@ -11,15 +11,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import * as zmq from 'zeromq';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  AllowList,
-  applyBindSecurity,
-  applyConnectSecurity,
-  generateKeyPair,
-  saveKeyPair,
-  type CurveKeyPair,
-  type ServerSecurity,
-} from '@zpatterns/core';
+import { AllowList, generateKeyPair, saveKeyPair, type CurveKeyPair } from '@zpatterns/core';
+import { applyBindSecurity, applyConnectSecurity, type ServerSecurity } from '@zpatterns/core/internal';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

@@ -7,13 +7,8 @@
  */
 import * as zmq from 'zeromq';
 import {
-  applyConnectSecurity,
-  Channel,
   ClosedError,
   Component,
-  componentLogger,
-  describe,
-  toBuffer,
   toError,
   type Clock,
   type Frames,
@@ -22,7 +17,17 @@ import {
   type RequestOptions,
   type TimerHandle,
 } from '@zpatterns/core';
-import { failSpan, SpanKinds, startSpan, WarningLimiter } from '@zpatterns/core/internal';
+import {
+  applyConnectSecurity,
+  Channel,
+  componentLogger,
+  describe,
+  toBuffer,
+  failSpan,
+  SpanKinds,
+  startSpan,
+  WarningLimiter,
+} from '@zpatterns/core/internal';
 import {
   resolveClientOptions,
   type FreelanceClientOptions,

@@ -12,7 +12,8 @@
  * control frame is opaque to the server, which echoes it unchanged; our client puts the request id
  * there as decimal ASCII, as the book's `flcliapi` does with its sequence number (`"%u"`).
  */
-import { frame, frameEquals, ProtocolError, toBuffer, type Frame, type Frames, type Message } from '@zpatterns/core';
+import { ProtocolError, type Frame, type Frames, type Message } from '@zpatterns/core';
+import { frame, frameEquals, toBuffer } from '@zpatterns/core/internal';
 
 /** The heartbeat command, sent by the client. */
 export const PING: Buffer = frame('PING');

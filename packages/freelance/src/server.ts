@@ -6,12 +6,8 @@
  */
 import * as zmq from 'zeromq';
 import {
-  applyBindSecurity,
-  Channel,
   Component,
-  componentLogger,
   NotStartedError,
-  describe,
   invalidOption,
   replyFrames,
   resolveOptions,
@@ -27,10 +23,20 @@ import {
   type ResolvedOptions,
   type SaturatedEvent,
   type SecurityOptions,
-  type ServerSecurity,
   systemClock,
 } from '@zpatterns/core';
-import { failSpan, SpanKinds, startSpan, WarningLimiter, type TraceSpan } from '@zpatterns/core/internal';
+import {
+  applyBindSecurity,
+  Channel,
+  componentLogger,
+  describe,
+  type ServerSecurity,
+  failSpan,
+  SpanKinds,
+  startSpan,
+  WarningLimiter,
+  type TraceSpan,
+} from '@zpatterns/core/internal';
 import { FreelanceBindError } from './errors.js';
 import { checkBindEndpoint, concreteBindEndpoint, defaultPublicEndpoint } from './endpoint.js';
 import { decodeServerInbound, encodePong, encodeReply } from './codec.js';

@@ -9,8 +9,8 @@
  *                                   ^                                            |
  *                                   +----------------any message-----------------+
  */
-import { frame, ServerRotation, type Clock } from '@zpatterns/core';
-import { PeerLiveness } from '@zpatterns/core/internal';
+import { type Clock } from '@zpatterns/core';
+import { frame, ServerRotation, PeerLiveness } from '@zpatterns/core/internal';
 
 /** How a request picks its server. */
 export type FreelanceStrategy = 'priority' | 'round-robin' | 'all';

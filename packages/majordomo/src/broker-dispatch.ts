@@ -7,8 +7,8 @@
  * Invariant: a service never has idle workers and queued requests at the same time. The hot path
  * never awaits: Map lookups, O(1) queue and idle-set operations and one `post()` per message.
  */
-import { frameEquals, type Frames } from '@zpatterns/core';
-import { failSpanAs, SpanKinds, startSpan, tracingAvailable } from '@zpatterns/core/internal';
+import { type Frames } from '@zpatterns/core';
+import { frameEquals, failSpanAs, SpanKinds, startSpan, tracingAvailable } from '@zpatterns/core/internal';
 import type { BrokerContext } from './broker-context.js';
 import { requestBytes, type ServiceQueues } from './broker-queues.js';
 import type { Worker, WorkerRegistry } from './broker-registry.js';

@@ -7,8 +7,7 @@
  * the deadline of its oldest request (lazy deletion: a service whose head changed is re-keyed when
  * popped).
  */
-import { frameEquals } from '@zpatterns/core';
-import { failSpanAs, MinHeap } from '@zpatterns/core/internal';
+import { frameEquals, failSpanAs, MinHeap } from '@zpatterns/core/internal';
 import type { BrokerContext } from './broker-context.js';
 import { BrokerService } from './broker-service.js';
 import type { PendingRequest } from './broker-worker.js';

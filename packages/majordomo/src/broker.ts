@@ -16,19 +16,15 @@
  *   mmi.* ◀──answer──── └──────────┘ ◀─HEARTBEAT─ workers (any message = alive)
  */
 import * as zmq from 'zeromq';
+import { Component, type Clock, type Logger, type SecurityOptions, type TimerHandle } from '@zpatterns/core';
 import {
   applyBindSecurity,
   bindEndpoint,
   Channel,
-  Component,
   componentLogger,
-  type Clock,
-  type Logger,
-  type SecurityOptions,
   type ServerSecurity,
-  type TimerHandle,
-} from '@zpatterns/core';
-import { WarningLimiter } from '@zpatterns/core/internal';
+  WarningLimiter,
+} from '@zpatterns/core/internal';
 import type { BrokerContext } from './broker-context.js';
 import { Dispatcher } from './broker-dispatch.js';
 import { BrokerInbound } from './broker-inbound.js';

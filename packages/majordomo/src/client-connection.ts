@@ -9,15 +9,13 @@ import * as zmq from 'zeromq';
 import {
   InvalidStateError,
   AbortError,
-  applyConnectSecurity,
-  Channel,
   ClosedError,
-  frameEquals,
   TimeoutError,
   type Clock,
   type Logger,
   type SecurityOptions,
 } from '@zpatterns/core';
+import { applyConnectSecurity, Channel, frameEquals } from '@zpatterns/core/internal';
 import type { InboundGuard } from './inbound-limits.js';
 import { decodeClientReply, encodeClientRequest, type MdpVersion } from './codec.js';
 

@@ -17,20 +17,25 @@ import {
   CallBudget,
   ClosedError,
   Component,
-  componentLogger,
-  frame,
   ProtocolError,
   resolveOptions,
   sleep,
   TimeoutError,
-  toBuffer,
   type FailoverEvent,
   type Frame,
   type Frames,
   type Logger,
   type RequestOptions,
 } from '@zpatterns/core';
-import { failSpan, SpanKinds, startSpan, type TraceSpan } from '@zpatterns/core/internal';
+import {
+  componentLogger,
+  frame,
+  toBuffer,
+  failSpan,
+  SpanKinds,
+  startSpan,
+  type TraceSpan,
+} from '@zpatterns/core/internal';
 import { AttemptTimeout, newClientStats, type ClientStats } from './client-connection.js';
 import {
   callRules,

@@ -22,7 +22,8 @@
  *                 HEARTBEAT["MDPW02", 0x05]
  *                 DISCONNECT["MDPW02", 0x06]
  */
-import { InvalidArgumentError, EMPTY, frameEquals, toBuffer, type Frame } from '@zpatterns/core';
+import { InvalidArgumentError, type Frame } from '@zpatterns/core';
+import { EMPTY, frameEquals, toBuffer } from '@zpatterns/core/internal';
 
 /** Protocol versions: '0.1' is 7/MDP (the book), '0.2' is 18/MDP (draft, partial replies). */
 export type MdpVersion = '0.1' | '0.2';

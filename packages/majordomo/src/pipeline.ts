@@ -15,19 +15,14 @@
  */
 import * as zmq from 'zeromq';
 import {
-  applyConnectSecurity,
   CallBudget,
-  Channel,
   ClosedError,
   Component,
-  componentLogger,
-  EMPTY,
   InvalidStateError,
   resolveOptions,
   rules,
   oneOf,
   systemClock,
-  toBuffer,
   toError,
   type Clock,
   type Frame,
@@ -37,7 +32,7 @@ import {
   type ResolvedOptions,
   type SecurityOptions,
 } from '@zpatterns/core';
-import { Deque } from '@zpatterns/core/internal';
+import { applyConnectSecurity, Channel, componentLogger, EMPTY, toBuffer, Deque } from '@zpatterns/core/internal';
 import { decodeClientReply, encodeClientRequest, type MdpVersion } from './codec.js';
 
 /** Options of `new MajordomoPipeline(options)`. */

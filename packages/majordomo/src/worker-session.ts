@@ -5,8 +5,8 @@
  * session: after DISCONNECT or a dead broker it opens a new one, as 7/MDP requires.
  */
 import * as zmq from 'zeromq';
-import { applyConnectSecurity, Channel, type Frames, type Logger } from '@zpatterns/core';
-import { Heartbeat } from '@zpatterns/core/internal';
+import { type Frames, type Logger } from '@zpatterns/core';
+import { applyConnectSecurity, Channel, Heartbeat } from '@zpatterns/core/internal';
 import {
   decodeFromBroker,
   encodeWorkerCommand,

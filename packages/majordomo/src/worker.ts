@@ -19,7 +19,6 @@
 import {
   ClosedError,
   Component,
-  componentLogger,
   deadline,
   GaveUpError,
   InvalidStateError,
@@ -30,8 +29,7 @@ import {
   type Logger,
   type RequestHandler,
 } from '@zpatterns/core';
-import { AsyncQueue } from '@zpatterns/core/internal';
-import { failSpan, SpanKinds, startSpan, type TraceSpan } from '@zpatterns/core/internal';
+import { componentLogger, AsyncQueue, failSpan, SpanKinds, startSpan, type TraceSpan } from '@zpatterns/core/internal';
 import { encodeWorkerReply, type WorkerCommand } from './codec.js';
 import { HandlerContext, isPromiseLike, queueHandler } from './worker-context.js';
 import {

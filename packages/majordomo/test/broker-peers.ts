@@ -2,7 +2,8 @@
  * Raw MDP peers for broker tests: plain DEALER sockets speaking MDP by hand through codec.ts,
  * so the broker is checked byte for byte independently of our own client and worker.
  */
-import { frameEquals, type Frame } from '@zpatterns/core';
+import { type Frame } from '@zpatterns/core';
+import { frameEquals } from '@zpatterns/core/internal';
 import { rawDealer, type RawPeer } from '@zpatterns/testkit';
 import type * as zmq from 'zeromq';
 import { Broker, type BrokerOptions } from '../src/index.js';

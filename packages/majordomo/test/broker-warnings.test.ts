@@ -2,7 +2,7 @@
 import { ManualClock } from '@zpatterns/core';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { WarningLimiter } from '@zpatterns/core';
+import { WarningLimiter } from '@zpatterns/core/internal';
 
 describe('WarningLimiter', () => {
   it('logs at most N warnings per second and reports how many it suppressed', () => {

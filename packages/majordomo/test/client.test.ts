@@ -6,7 +6,8 @@
  *   client <--reply---- Broker <--REPLY---- worker(s)
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbortError, ClosedError, EMPTY, ManualClock, sleep, TimeoutError } from '@zpatterns/core';
+import { AbortError, ClosedError, ManualClock, sleep, TimeoutError } from '@zpatterns/core';
+import { EMPTY } from '@zpatterns/core/internal';
 import { rawRouter, seededRandom } from '@zpatterns/testkit';
 import { Broker, MajordomoClient, MajordomoPipeline, MajordomoWorker, type MdpVersion } from '@zpatterns/majordomo';
 import { MDPC01, MDPC02 } from '@zpatterns/majordomo/protocol';

@@ -6,7 +6,7 @@
  *   client(0.1|0.2) ──> broker (in-process Broker | mdbroker process) ──> worker(0.1|0.2)
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { EMPTY } from '@zpatterns/core';
+import { EMPTY } from '@zpatterns/core/internal';
 import { appBin, Daemon, eventually, rawDealer, rawRequest } from '@zpatterns/testkit';
 import { Broker, MajordomoClient, MajordomoWorker, type MdpVersion } from '@zpatterns/majordomo';
 import { MDPC01, MDPW01 } from '@zpatterns/majordomo/protocol';

@@ -7,7 +7,8 @@
  *   (silence)                     => worker-removed (silent), service-unavailable
  *   raw ROUTER (silent "broker") <--READY-- MajordomoWorker  => connected, disconnected, reconnecting
  */
-import { EMPTY, NotStartedError, TimeoutError } from '@zpatterns/core';
+import { NotStartedError, TimeoutError } from '@zpatterns/core';
+import { EMPTY } from '@zpatterns/core/internal';
 import { rawRouter, useDisposables } from '@zpatterns/testkit';
 import { describe, expect, it } from 'vitest';
 import {

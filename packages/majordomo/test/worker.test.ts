@@ -10,7 +10,8 @@
  *        ----> [id, "", MDPW01, 0x05]                    DISCONNECT => new socket, new id, READY
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { EMPTY, GaveUpError, sleep, type Message } from '@zpatterns/core';
+import { GaveUpError, sleep, type Message } from '@zpatterns/core';
+import { EMPTY } from '@zpatterns/core/internal';
 import { eventually, ipcEndpoint, rawRouter } from '@zpatterns/testkit';
 import { Broker, MajordomoClient, MajordomoWorker, MdpVersionError } from '@zpatterns/majordomo';
 import { MDPW01, MDPW02 } from '@zpatterns/majordomo/protocol';

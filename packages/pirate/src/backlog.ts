@@ -12,14 +12,13 @@
  */
 import {
   InvalidArgumentError,
-  describe,
   type Clock,
   type DrainedEvent,
   type Logger,
   type Message,
   type SaturatedEvent,
 } from '@zpatterns/core';
-import { Deque, WarningLimiter } from '@zpatterns/core/internal';
+import { describe, Deque, WarningLimiter } from '@zpatterns/core/internal';
 import { peerOf } from './log-fields.js';
 import { decodeClientRequest, type Enveloped } from './protocol.js';
 

@@ -14,18 +14,12 @@
  */
 import * as zmq from 'zeromq';
 import {
-  applyConnectSecurity,
   CallBudget,
-  Channel,
   ClosedError,
   Component,
-  componentLogger,
-  describe,
   deadline,
   resolveOptions,
-  ServerRotation,
   sleep,
-  toBuffer,
   TimeoutError,
   type Clock,
   type Frames,
@@ -34,6 +28,14 @@ import {
   type RequestOptions,
   type SecurityOptions,
 } from '@zpatterns/core';
+import {
+  applyConnectSecurity,
+  Channel,
+  componentLogger,
+  describe,
+  ServerRotation,
+  toBuffer,
+} from '@zpatterns/core/internal';
 import {
   lazyPirateClientDefaults,
   lazyPirateClientRules,

@@ -1,4 +1,5 @@
-import { hex, type Message } from '@zpatterns/core';
+import { type Message } from '@zpatterns/core';
+import { hex } from '@zpatterns/core/internal';
 
 /** The sender identity (first frame) of a ROUTER message as hex, for log lines. */
 export function peerOf(message: Message): string | undefined {

@@ -20,9 +20,6 @@ import {
   Component,
   DEFAULT_MAX_MESSAGE_BYTES,
   NotStartedError,
-  componentLogger,
-  describe,
-  hex,
   resolveOptions,
   rules,
   systemClock,
@@ -33,7 +30,7 @@ import {
   type Message,
   type TimerHandle,
 } from '@zpatterns/core';
-import { WarningLimiter } from '@zpatterns/core/internal';
+import { componentLogger, describe, hex, WarningLimiter } from '@zpatterns/core/internal';
 import { DEFAULT_MAX_QUEUED_BYTES, WARNINGS_PER_SECOND } from './backlog.js';
 import { bindQueueSockets, QueueCore } from './queue-core.js';
 import { DEFAULT_BACKEND, DEFAULT_FRONTEND, PPP_HEARTBEAT_INTERVAL_MS, PPP_HEARTBEAT_LIVENESS } from './defaults.js';

@@ -22,20 +22,14 @@
 import * as zmq from 'zeromq';
 import {
   AbortError,
-  applyConnectSecurity,
-  Channel,
   ClosedError,
   Component,
-  componentLogger,
-  describe,
-  EMPTY,
   exponentialBackoff,
   GaveUpError,
   replyFrames,
   resolveOptions,
   rules,
   systemClock,
-  toBuffer,
   toError,
   type Clock,
   type ConnectedEvent,
@@ -48,7 +42,16 @@ import {
   type SecurityOptions,
   type TimerHandle,
 } from '@zpatterns/core';
-import { Deque, Heartbeat } from '@zpatterns/core/internal';
+import {
+  applyConnectSecurity,
+  Channel,
+  componentLogger,
+  describe,
+  EMPTY,
+  toBuffer,
+  Deque,
+  Heartbeat,
+} from '@zpatterns/core/internal';
 import {
   PPP_HEARTBEAT_INTERVAL_MS,
   PPP_HEARTBEAT_LIVENESS,

@@ -26,7 +26,8 @@
  *
  * @module protocol
  */
-import { EMPTY, type Message } from '@zpatterns/core';
+import { type Message } from '@zpatterns/core';
+import { EMPTY } from '@zpatterns/core/internal';
 
 /** 6/PPP and Simple Pirate READY: one frame holding the byte 0x01. */
 export const PPP_READY: Buffer = Buffer.from([0x01]);

@@ -6,17 +6,8 @@
  * heartbeats too) stays in each queue, behind `QueueWorkers`.
  */
 import * as zmq from 'zeromq';
-import {
-  applyBindSecurity,
-  bindEndpoint,
-  Channel,
-  type Clock,
-  type Frames,
-  type Logger,
-  type Message,
-  type SecurityOptions,
-  type ServerSecurity,
-} from '@zpatterns/core';
+import { type Clock, type Frames, type Logger, type Message, type SecurityOptions } from '@zpatterns/core';
+import { applyBindSecurity, bindEndpoint, Channel, type ServerSecurity } from '@zpatterns/core/internal';
 import { Backlog, Intake, type BacklogEvent, type IntakeStats } from './backlog.js';
 import { splitEnvelope, type Enveloped } from './protocol.js';
 

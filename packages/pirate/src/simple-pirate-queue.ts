@@ -14,10 +14,7 @@
  */
 import {
   Component,
-  componentLogger,
   DEFAULT_MAX_MESSAGE_BYTES,
-  describe,
-  hex,
   NotStartedError,
   resolveOptions,
   rules,
@@ -31,6 +28,7 @@ import {
   type WorkerReadyEvent,
   type WorkerRemovedEvent,
 } from '@zpatterns/core';
+import { componentLogger, describe, hex } from '@zpatterns/core/internal';
 import { DEFAULT_MAX_QUEUED_BYTES } from './backlog.js';
 import { bindQueueSockets, QueueCore } from './queue-core.js';
 import { DEFAULT_BACKEND, DEFAULT_FRONTEND } from './defaults.js';

@@ -15,17 +15,11 @@
  */
 import * as zmq from 'zeromq';
 import {
-  applyConnectSecurity,
-  Channel,
   ClosedError,
   Component,
-  componentLogger,
-  describe,
-  EMPTY,
   replyFrames,
   resolveOptions,
   rules,
-  toBuffer,
   toError,
   type ConnectedEvent,
   type DisconnectedEvent,
@@ -35,6 +29,7 @@ import {
   type RequestHandler,
   type SecurityOptions,
 } from '@zpatterns/core';
+import { applyConnectSecurity, Channel, componentLogger, describe, EMPTY, toBuffer } from '@zpatterns/core/internal';
 import { decodeSimpleRequest, encodeReply, encodeSimpleReady } from './protocol.js';
 import { required } from './option-rules.js';
 

@@ -3,7 +3,8 @@
  * protocol by hand in tests. Each peer has linger 0 and closes on dispose.
  */
 import * as zmq from 'zeromq';
-import { toBuffer, type Frames, type Message } from '@zpatterns/core';
+import { type Frames, type Message } from '@zpatterns/core';
+import { toBuffer } from '@zpatterns/core/internal';
 
 export class RawPeer<TSocket extends zmq.Socket & zmq.Writable & zmq.Readable<Message>> implements AsyncDisposable {
   readonly socket: TSocket;

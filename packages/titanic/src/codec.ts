@@ -18,7 +18,8 @@
  * `"0123abcd..."` and `"0123ABCD..."` name the same request.
  */
 import { randomUUID } from 'node:crypto';
-import { frameEquals, toBuffer, type Frame } from '@zpatterns/core';
+import { type Frame } from '@zpatterns/core';
+import { frameEquals, toBuffer } from '@zpatterns/core/internal';
 
 /** The three MDP service names of 9/TSP. */
 export const TSP_SERVICE = {

@@ -13,8 +13,8 @@
  *
  * Costs: `add`, `remove`, `succeeded` O(1); `failed` O(log n); `take` O(services) worst case.
  */
-import { Deque, MinHeap, type Logger, type RetryDelay } from '@zpatterns/core';
-import { persistentRetryDelay } from '@zpatterns/core/internal';
+import { type Logger, type RetryDelay } from '@zpatterns/core';
+import { Deque, MinHeap, persistentRetryDelay } from '@zpatterns/core/internal';
 import { ServiceCircuit } from './service-circuit.js';
 
 /** One pending request as the dispatcher tracks it. */

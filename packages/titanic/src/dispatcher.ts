@@ -34,13 +34,13 @@
 import { setMaxListeners } from 'node:events';
 import {
   ClosedError,
-  componentLogger,
   invalidOption,
   resolveOptions,
   type Logger,
   type ResolvedOptions,
   type TimerHandle,
 } from '@zpatterns/core';
+import { componentLogger } from '@zpatterns/core/internal';
 import { DispatchQueue } from './dispatch-queue.js';
 import {
   dispatcherDefaults,

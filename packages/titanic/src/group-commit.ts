@@ -11,7 +11,8 @@
  *   worker 2 ─ write ─┼─ batch ─ COMMIT ┼─ resolve ─> "200"
  *   worker 3 ─ write ─┘    (one fsync)  └─ resolve ─> "200"
  */
-import { ClosedError, componentLogger, toError, type Logger } from '@zpatterns/core';
+import { ClosedError, toError, type Logger } from '@zpatterns/core';
+import { componentLogger } from '@zpatterns/core/internal';
 import type { StoreWrite, TitanicStore } from './store.js';
 
 /** Options of `new GroupCommitter(store, options)`. */

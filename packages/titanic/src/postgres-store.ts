@@ -13,7 +13,6 @@
  */
 import {
   Component,
-  componentLogger,
   exponentialBackoff,
   invalidOption,
   resolveOptions,
@@ -23,6 +22,7 @@ import {
   type ResolvedOptions,
   type RetryDelay,
 } from '@zpatterns/core';
+import { componentLogger } from '@zpatterns/core/internal';
 import { TitanicStoreError } from './errors.js';
 import {
   pendingByService,

@@ -11,7 +11,8 @@
  * handlers), `BacklogGate` (the backlog bounds), `GroupCommitter` (one fsync per batch of writes),
  * `Dispatcher`, `RetentionSweep`. This module assembles them and runs their lifecycle.
  */
-import { Component, componentLogger, toError, type Logger } from '@zpatterns/core';
+import { Component, toError, type Logger } from '@zpatterns/core';
+import { componentLogger } from '@zpatterns/core/internal';
 import { MajordomoClient } from '@zpatterns/majordomo';
 import { BacklogGate } from './backlog-gate.js';
 import { Dispatcher } from './dispatcher.js';

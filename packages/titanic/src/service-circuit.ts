@@ -17,8 +17,8 @@
  * - probing: exactly one request (the probe) in flight; the dispatcher checks `mmi.service` first.
  * Any success, even of a request sent before the failure, proves the service works: healthy.
  */
-import { componentLogger, type Logger, type RetryDelay } from '@zpatterns/core';
-import { persistentRetryDelay } from '@zpatterns/core/internal';
+import { type Logger, type RetryDelay } from '@zpatterns/core';
+import { componentLogger, persistentRetryDelay } from '@zpatterns/core/internal';
 
 export type CircuitState =
   | { readonly state: 'healthy' }

@@ -13,7 +13,7 @@
  * The book's flclient3 (C, flcliapi agent thread) took 144 to 256 us per sequential request on
  * this class of machine.
  */
-import { AsyncQueue } from '@zpatterns/core';
+import { AsyncQueue } from '@zpatterns/core/internal';
 import { FreelanceClient, type FreelanceStrategy } from '@zpatterns/freelance';
 import { drivePipelined, readSeq, seqFrame } from '../lib/pipelined.js';
 import { appScript, Peer, stopAll } from '../lib/peer.js';
