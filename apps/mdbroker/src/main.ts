@@ -256,7 +256,7 @@ process.exitCode = await runDaemon({
         idempotent: flags.idempotent ?? [],
         ...(star === undefined
           ? {}
-          : { ha: flags.ha, stateBind: star.stateEndpoint, stateConnect: flags.stateConnect }),
+          : { ha: flags.ha, stateBind: star.endpoints.state, stateConnect: flags.stateConnect }),
         curve: secured.security !== undefined,
       },
     };

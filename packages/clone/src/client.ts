@@ -292,11 +292,11 @@ export class CloneClient extends Component<CloneClientStatus> {
         this.emit({ type: 'failover', from: name(event.from), to: name(event.to) });
         return;
       case 'resync':
-        // a HUGZ ahead of the replica: the stream fell silent on updates the server published
+        // a HUGZ ahead of the replica: updates the server published never arrived
         this.emit({
           type: 'resync',
           peer: name(event.server),
-          reason: event.reason === 'hugz' ? 'silent' : event.reason,
+          reason: event.reason === 'hugz' ? 'behind' : event.reason,
         });
         return;
     }

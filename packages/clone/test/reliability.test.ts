@@ -96,7 +96,7 @@ describe('gap detection', () => {
     const writer = await client([s.endpoints]);
     await writer.commit('/only', 'x');
     await eventually(() => lossy.get('/only')?.toString() === 'x', { what: 'resync after HUGZ' });
-    expect(seen[0]).toEqual({ type: 'resync', peer: s.endpoints.snapshot, reason: 'silent' });
+    expect(seen[0]).toEqual({ type: 'resync', peer: s.endpoints.snapshot, reason: 'behind' });
   });
 });
 
