@@ -16,10 +16,15 @@ const root = resolve(import.meta.dirname, '../..');
 
 /**
  * Loaded by name at run time, never imported: `<workspace name>:<dependency>` → why it must be
- * installed (e.g. a pino transport given as `{ target: 'pino-pretty' }`). Empty today: app-kit
- * imports pino-pretty as a stream.
+ * installed (e.g. a store driver a library loads with `import()` only when it is chosen).
  */
-const LOADED_BY_NAME: Record<string, string> = {};
+const LOADED_BY_NAME: Record<string, string> = {
+  '@zpatterns/clonesrv:better-sqlite3': '@zpatterns/clone loads it for --data-dir (an optional peer of the library)',
+  '@zpatterns/titanic-app:better-sqlite3':
+    '@zpatterns/titanic loads it for the SQLite store (an optional peer of the library)',
+  '@zpatterns/titanic-app:pg':
+    '@zpatterns/titanic loads it for --store postgres://... (an optional peer of the library)',
+};
 
 /** Imported but provided by the host, not installed: `<workspace name>:<package>` → why. */
 const PROVIDED: Record<string, string> = {

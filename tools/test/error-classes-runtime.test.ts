@@ -312,8 +312,12 @@ afterAll(async () => {
 describe('library errors at run time', () => {
   it('the table drives every long-lived class the packages export', async () => {
     const exported: string[] = [];
-    for (const pkg of publicPackages(join(import.meta.dirname, '../..')).filter((p) => p.library)) {
-      const module = (await import(pkg.name)) as Record<string, unknown>;
+    // the public libraries, and app-kit: private, but its long-lived classes run in every daemon
+    const libraries = publicPackages(join(import.meta.dirname, '../..'))
+      .filter((p) => p.library)
+      .map((p) => p.name);
+    for (const name of [...libraries, '@zpatterns/app-kit']) {
+      const module = (await import(name)) as Record<string, unknown>;
       for (const [name, value] of Object.entries(module)) {
         const proto = (value as { prototype?: object } | undefined)?.prototype;
         if (

@@ -6,11 +6,13 @@
 
 /** `start()` resolved: the object is ready. */
 export interface StartedEvent {
+  /** Always `'started'`. */
   readonly type: 'started';
 }
 
 /** The object ended; always the last event. `error` is why, when it stopped on its own. */
 export interface ClosedEvent {
+  /** Always `'closed'`. */
   readonly type: 'closed';
   /** Why the object stopped, when it stopped on its own or failed to start; absent after `close()`. */
   readonly error?: Error;
@@ -22,6 +24,7 @@ export interface ClosedEvent {
  * it is applied; a multi-server client: a server answered a ping or a request).
  */
 export interface ConnectedEvent {
+  /** Always `'connected'`. */
   readonly type: 'connected';
   /** The peer's endpoint. */
   readonly peer: string;
@@ -38,6 +41,7 @@ export type DisconnectReason = 'silent' | 'disconnect' | 'error';
 
 /** We lost the peer. Never emitted for your own `close()` or for a call you aborted. */
 export interface DisconnectedEvent {
+  /** Always `'disconnected'`. */
   readonly type: 'disconnected';
   /** The peer's endpoint. */
   readonly peer: string;
@@ -51,6 +55,7 @@ export interface DisconnectedEvent {
 
 /** A new connection to `peer` is scheduled in `delayMs`; `attempt` counts failures since the last `connected`. */
 export interface ReconnectingEvent {
+  /** Always `'reconnecting'`. */
   readonly type: 'reconnecting';
   /** The peer the object reconnects to. */
   readonly peer: string;
@@ -62,6 +67,7 @@ export interface ReconnectingEvent {
 
 /** The object moved from one server to the next. */
 export interface FailoverEvent {
+  /** Always `'failover'`. */
   readonly type: 'failover';
   /** The server left. */
   readonly from: string;
@@ -78,6 +84,7 @@ export type ResyncReason = 'gap' | 'behind' | 'restart';
 
 /** A replica asks `peer` for a new snapshot. */
 export interface ResyncEvent {
+  /** Always `'resync'`. */
   readonly type: 'resync';
   /** The server the snapshot comes from. */
   readonly peer: string;
@@ -87,6 +94,7 @@ export interface ResyncEvent {
 
 /** A queue or broker took a worker on. */
 export interface WorkerReadyEvent {
+  /** Always `'worker-ready'`. */
   readonly type: 'worker-ready';
   /** The worker's identity, printable. */
   readonly worker: string;
@@ -103,6 +111,7 @@ export type WorkerRemovedReason = 'silent' | 'disconnect' | 'unreachable' | 'err
 
 /** A queue or broker dropped a worker. */
 export interface WorkerRemovedEvent {
+  /** Always `'worker-removed'`. */
   readonly type: 'worker-removed';
   /** The worker's identity, printable. */
   readonly worker: string;
@@ -116,6 +125,7 @@ export interface WorkerRemovedEvent {
 
 /** A broker's service gained its first worker. */
 export interface ServiceAvailableEvent {
+  /** Always `'service-available'`. */
   readonly type: 'service-available';
   /** The service name. */
   readonly service: string;
@@ -123,6 +133,7 @@ export interface ServiceAvailableEvent {
 
 /** A broker's service lost its last worker. */
 export interface ServiceUnavailableEvent {
+  /** Always `'service-unavailable'`. */
   readonly type: 'service-unavailable';
   /** The service name. */
   readonly service: string;
@@ -130,6 +141,7 @@ export interface ServiceUnavailableEvent {
 
 /** A Binary Star node or a Clone server changed role. */
 export interface RoleEvent {
+  /** Always `'role'`. */
   readonly type: 'role';
   /** The role left. */
   readonly from: string;
@@ -141,6 +153,7 @@ export interface RoleEvent {
 
 /** Both servers of a pair were active at once. */
 export interface SplitBrainEvent {
+  /** Always `'split-brain'`. */
   readonly type: 'split-brain';
   /** The other server. */
   readonly peer: string;
@@ -154,6 +167,7 @@ export interface SplitBrainEvent {
 
 /** The object lost something it needs (a store, a journal); `healthy` follows when it is back. */
 export interface UnhealthyEvent {
+  /** Always `'unhealthy'`. */
   readonly type: 'unhealthy';
   /** What is wrong, in words. */
   readonly reason: string;
@@ -163,11 +177,13 @@ export interface UnhealthyEvent {
 
 /** The object has what it needs again, after `unhealthy`. */
 export interface HealthyEvent {
+  /** Always `'healthy'`. */
   readonly type: 'healthy';
 }
 
 /** A bounded backlog reached its limit: new work is refused until `drained`. */
 export interface SaturatedEvent {
+  /** Always `'saturated'`. */
   readonly type: 'saturated';
   /** Work held now. */
   readonly queued: number;
@@ -177,6 +193,7 @@ export interface SaturatedEvent {
 
 /** A backlog that was `saturated` went back under its limit. */
 export interface DrainedEvent {
+  /** Always `'drained'`. */
   readonly type: 'drained';
   /** Work held now. */
   readonly queued: number;
