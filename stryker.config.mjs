@@ -19,7 +19,7 @@ export default {
     'packages/pirate/src/worker-pool.ts',
     'packages/majordomo/src/broker-worker.ts',
     // The stores' claim and lease logic.
-    'packages/titanic/src/lease*.ts',
+    'packages/titanic/src/lease-*.ts',
     'packages/titanic/src/store.ts',
     // The history checkers.
     'packages/testkit/src/checkers/**/*.ts',
