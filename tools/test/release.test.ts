@@ -115,7 +115,7 @@ describe('installed from the tarballs', () => {
       join(project, 'service.mjs'),
       `import { Broker, MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
 const broker = await Broker.start({ bind: 'tcp://127.0.0.1:*' });
-const endpoint = broker.endpoints[0];
+const endpoint = broker.endpoints.clients[0];
 const worker = await MajordomoWorker.start({ broker: endpoint, service: 'echo' });
 const serving = (async () => { for await (const req of worker) await req.reply(req.body); })();
 const client = await MajordomoClient.start({ broker: endpoint });

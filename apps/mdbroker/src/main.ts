@@ -235,7 +235,7 @@ process.exitCode = await runDaemon({
     });
     warnPlainBinds(
       secured,
-      [...broker.endpoints, ...broker.workerEndpoints, ...(star === undefined ? [] : [star.endpoints.state])],
+      [...broker.endpoints.clients, ...broker.endpoints.workers, ...(star === undefined ? [] : [star.endpoints.state])],
       logger,
     );
     return {
@@ -248,8 +248,8 @@ process.exitCode = await runDaemon({
       shutdownDelayMs: flags.shutdownDelayMs,
       stats: () => ({ ...broker.stats }),
       ready: {
-        endpoints: broker.endpoints,
-        ...(broker.workerEndpoints.length === 0 ? {} : { workerEndpoints: broker.workerEndpoints }),
+        endpoints: broker.endpoints.clients,
+        ...(broker.endpoints.workers.length === 0 ? {} : { workerEndpoints: broker.endpoints.workers }),
         heartbeatMs: flags.heartbeatMs,
         liveness: flags.liveness,
         requestTtlMs: flags.requestTtlMs,

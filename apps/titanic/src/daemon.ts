@@ -294,7 +294,7 @@ process.exitCode = await runDaemon({
         maxMessageBytes: flags.maxMessageBytes,
         security: secured.broker,
       });
-      brokerEndpoint = broker.endpoints[0] as string;
+      brokerEndpoint = broker.endpoints.clients[0] as string;
       endpoints.push(brokerEndpoint);
     }
     let store: TitanicStore;

@@ -77,7 +77,7 @@ describe('titanic: a sweep of 100,000 expired replies does not stall the daemon'
         heartbeatIntervalMs: HEARTBEAT_MS,
         liveness: LIVENESS,
       });
-      const endpoint = broker.endpoints[0] as string;
+      const endpoint = broker.endpoints.clients[0] as string;
       await using titanic = await Daemon.start({
         bin: appBin('titanic'),
         args: [

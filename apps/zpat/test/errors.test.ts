@@ -198,7 +198,7 @@ describe('zpat: every mistake is one line on stderr', { timeout: 120_000 }, () =
 
   it('call and titanic submit to a service no worker serves: exit 1 within 1 s, nothing queued', async () => {
     await using broker = await Broker.start({ bind: 'tcp://127.0.0.1:*' });
-    const endpoint = broker.endpoints[0] as string;
+    const endpoint = broker.endpoints.clients[0] as string;
     const call = await timed(['call', 'nosuch', 'hello', '--broker', endpoint], 1000);
     expectOneLine(call, 'zpat call', 1, /no worker serves 'nosuch' at tcp:.*: nothing was sent/);
     expect(call.commandMs).toBeLessThan(1000);

@@ -19,7 +19,7 @@ const zpat = (): string => appBin('zpat');
 
 async function brokerWithEchoWorker(mdp = '0.1'): Promise<{ endpoint: string; worker: Daemon }> {
   const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', heartbeatIntervalMs: 100 }));
-  const endpoint = broker.endpoints[0] as string;
+  const endpoint = broker.endpoints.clients[0] as string;
   const worker = track(
     await Daemon.start({
       bin: zpat(),
@@ -77,7 +77,7 @@ describe('zpat majordomo commands', () => {
 
   it('exits 1 with one line on stderr naming the flags when the service does not answer', async () => {
     const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', heartbeatIntervalMs: 100 }));
-    const endpoint = broker.endpoints[0] as string;
+    const endpoint = broker.endpoints.clients[0] as string;
     // A worker that takes requests and answers none until the test ends (then it may close).
     let release = (): void => undefined;
     const held = new Promise<void>((resolve) => (release = resolve));

@@ -16,6 +16,14 @@ import {
   type SecurityOptions,
 } from '@zpatterns/core';
 
+/** Where a broker is bound, by role: what `broker.endpoints` returns. */
+export interface BrokerEndpoints {
+  /** Every endpoint bound from `bind`: clients connect here (and workers may). */
+  readonly clients: readonly string[];
+  /** Every endpoint bound from `workerBind`: workers only. */
+  readonly workers: readonly string[];
+}
+
 /** Options of `new Broker(options)`; `brokerDefaults` holds the defaults. */
 export interface BrokerOptions {
   /**

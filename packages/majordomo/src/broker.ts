@@ -32,6 +32,7 @@ import {
   createBrokerStats,
   endpointList,
   resolveBrokerOptions,
+  type BrokerEndpoints,
   type BrokerGauges,
   type BrokerObserver,
   type BrokerOptions,
@@ -224,14 +225,12 @@ export class Broker extends Component<BrokerStatus> {
     return bound;
   }
 
-  /** Every client endpoint bound so far (ports chosen by the kernel filled in). */
-  get endpoints(): readonly string[] {
-    return this.#endpoints;
-  }
-
-  /** Every endpoint bound for workers (`workerBind`, ports chosen by the kernel filled in). */
-  get workerEndpoints(): readonly string[] {
-    return this.#workerEndpoints;
+  /**
+   * The endpoints bound so far, by role (ports chosen by the kernel filled in): `clients` from
+   * `bind` (workers may connect there too), `workers` from `workerBind`.
+   */
+  get endpoints(): BrokerEndpoints {
+    return { clients: [...this.#endpoints], workers: [...this.#workerEndpoints] };
   }
 
   /**

@@ -11,7 +11,7 @@ export type {
   BrokerSnapshot,
   BrokerWorkerSnapshot,
 } from './broker-snapshot.js';
-export type { BrokerGauges, BrokerOptions, BrokerStats, ClientVoter } from './broker-options.js';
+export type { BrokerEndpoints, BrokerGauges, BrokerOptions, BrokerStats, ClientVoter } from './broker-options.js';
 export type { MajordomoErrorCode } from './errors.js';
 
 export { MajordomoClient } from './client.js';

@@ -27,7 +27,7 @@ export async function startBroker(
   // Raw peers do not heartbeat: 1 s x liveness 3 keeps them registered on a loaded machine; tests
   // of expiry pass a shorter interval.
   const broker = await Broker.start({ bind: 'tcp://127.0.0.1:*', heartbeatIntervalMs: 1000, ...options });
-  const endpoint = broker.endpoints[0] as string;
+  const endpoint = broker.endpoints.clients[0] as string;
   return {
     broker,
     endpoint,

@@ -278,7 +278,7 @@ describe('Broker: lifecycle', () => {
   it('binds several endpoints and serves on all of them', async () => {
     await using ctx = await startBroker();
     const second = await ctx.broker.bind('tcp://127.0.0.1:*');
-    expect(ctx.broker.endpoints).toEqual([ctx.endpoint, second]);
+    expect(ctx.broker.endpoints.clients).toEqual([ctx.endpoint, second]);
     await using worker = await RawWorker.ready(ctx.endpoint, 'echo');
     await using client = new RawClient(second);
     const reply = client.call('echo', ['via second']);

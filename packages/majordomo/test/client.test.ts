@@ -25,7 +25,7 @@ const HB = { heartbeatIntervalMs: 100, liveness: 3 } as const;
 
 async function startBroker(): Promise<{ broker: Broker; endpoint: string }> {
   const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', ...HB }));
-  const endpoint = broker.endpoints[0] as string;
+  const endpoint = broker.endpoints.clients[0] as string;
   return { broker, endpoint };
 }
 
@@ -95,7 +95,7 @@ describe('maxMessageBytes belongs to each object', () => {
     // A slow heartbeat: on a loaded machine 17 MiB each way may take longer than 3 x 100 ms.
     const HB = { heartbeatIntervalMs: 2000, liveness: 5 } as const;
     const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', ...HB, maxMessageBytes }));
-    const endpoint = broker.endpoints[0] as string;
+    const endpoint = broker.endpoints.clients[0] as string;
     track(
       await MajordomoWorker.start({
         broker: endpoint,

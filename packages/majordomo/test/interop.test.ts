@@ -33,7 +33,7 @@ function mdbrokerBin(): string {
 async function startBroker(kind: BrokerKind): Promise<{ endpoint: string; daemon?: Daemon }> {
   if (kind === 'in-process') {
     const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', heartbeatIntervalMs: HEARTBEAT_MS }));
-    return { endpoint: broker.endpoints[0] as string };
+    return { endpoint: broker.endpoints.clients[0] as string };
   }
   const daemon = track(
     await Daemon.start({

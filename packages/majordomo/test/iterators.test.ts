@@ -24,7 +24,7 @@ afterEach(() => {
 
 async function setup(): Promise<string> {
   const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', ...HB }));
-  const endpoint = broker.endpoints[0] as string;
+  const endpoint = broker.endpoints.clients[0] as string;
   const gate = new Promise<void>((resolve) => (release = resolve));
   track(
     await MajordomoWorker.start({

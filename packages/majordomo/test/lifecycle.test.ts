@@ -12,7 +12,7 @@ const HB = { heartbeatIntervalMs: 100, liveness: 3 } as const;
 
 async function startBroker(): Promise<{ broker: Broker; endpoint: string }> {
   const broker = await Broker.start({ bind: 'tcp://127.0.0.1:*', ...HB });
-  const endpoint = broker.endpoints[0] as string;
+  const endpoint = broker.endpoints.clients[0] as string;
   return { broker, endpoint };
 }
 

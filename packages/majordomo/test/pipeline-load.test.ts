@@ -20,7 +20,7 @@ const COUNT = 100_000;
 describe('the book workload against default options', () => {
   it('100,000 pipelined requests through one worker all come back', { timeout: 120_000 }, async () => {
     await using broker = await Broker.start({ bind: 'tcp://127.0.0.1:*', requestTtlMs: 600_000 });
-    const endpoint = broker.endpoints[0] as string;
+    const endpoint = broker.endpoints.clients[0] as string;
     await using worker = new MajordomoWorker({ broker: endpoint, service: 'echo', handler: (request) => request });
     await worker.start();
     await using pipeline = await MajordomoPipeline.start({ broker: endpoint });

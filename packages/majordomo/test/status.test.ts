@@ -147,7 +147,7 @@ describe('MajordomoClient.status()', () => {
 describe('start and close before start', () => {
   it('calls before start() reject with NotStartedError; new opens nothing', async () => {
     const broker = track(new Broker({ bind: 'tcp://127.0.0.1:*' }));
-    expect(broker.endpoints).toEqual([]);
+    expect(broker.endpoints.clients).toEqual([]);
     await expect(broker.bind('tcp://127.0.0.1:*')).rejects.toBeInstanceOf(NotStartedError);
     const client = track(new MajordomoClient({ broker: 'tcp://127.0.0.1:9' }));
     await expect(client.request('echo', 'x')).rejects.toMatchObject({ code: 'ERR_NOT_STARTED' });
@@ -168,7 +168,7 @@ describe('start and close before start', () => {
     expect(broker.start()).toBe(first);
     await first;
     expect(broker.running).toBe(true);
-    expect(broker.endpoints).toHaveLength(2);
+    expect(broker.endpoints.clients).toHaveLength(2);
   });
 
   it('a bind that fails rejects start() with BrokerBindError and leaves the broker closed', async () => {

@@ -24,7 +24,7 @@ afterAll(async () => {
 describe('OpenTelemetry spans', () => {
   it('a client span with its attempt and a worker span for one request; an error span for no reply', async () => {
     await using broker = await Broker.start({ bind: 'tcp://127.0.0.1:*', heartbeatIntervalMs: 200 });
-    const endpoint = broker.endpoints[0] ?? '';
+    const endpoint = broker.endpoints.clients[0] ?? '';
     await using worker = new MajordomoWorker({
       broker: endpoint,
       service: 'echo',

@@ -23,7 +23,7 @@ describe('worker refused by the broker', () => {
         },
       },
     });
-    const endpoint = broker.endpoints[0] as string;
+    const endpoint = broker.endpoints.clients[0] as string;
     const worker = new MajordomoWorker({
       broker: endpoint,
       service: 'echo',

@@ -428,7 +428,7 @@ describe('MajordomoWorker wire behaviour (raw ROUTER as the broker)', () => {
 describe('MajordomoWorker with the real Broker', () => {
   it('serves through the iterator form', async () => {
     const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', heartbeatIntervalMs: 100 }));
-    const endpoint = broker.endpoints[0] as string;
+    const endpoint = broker.endpoints.clients[0] as string;
     const worker = track(await MajordomoWorker.start({ broker: endpoint, service: 'iter', heartbeatIntervalMs: 100 }));
     void (async () => {
       for await (const request of worker) await request.reply([b('it:'), ...request.body]);

@@ -42,7 +42,7 @@ describe('Titanic frame limits on its DEALERs to the broker', () => {
         maxFramesPerMessage: 1024,
       }),
     );
-    const endpoint = broker.endpoints[0] ?? '';
+    const endpoint = broker.endpoints.clients[0] ?? '';
     const server = track(
       await TitanicServer.start({
         broker: endpoint,
@@ -113,7 +113,7 @@ describe('Titanic frame limits on its DEALERs to the broker', () => {
     const broker = track(
       await Broker.start({ bind: 'tcp://127.0.0.1:*', heartbeatIntervalMs: HEARTBEAT_MS, maxFramesPerMessage: 1024 }),
     );
-    const endpoint = broker.endpoints[0] ?? '';
+    const endpoint = broker.endpoints.clients[0] ?? '';
     const server = track(
       await TitanicServer.start({
         broker: endpoint,

@@ -24,7 +24,7 @@ const { track, defer } = useDisposables();
 
 async function startBroker(): Promise<string> {
   const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', heartbeatIntervalMs: HEARTBEAT_MS }));
-  return broker.endpoints[0] ?? '';
+  return broker.endpoints.clients[0] ?? '';
 }
 
 function titanic(broker: string, store: TitanicStore = new MemoryStore()): TitanicServer {

@@ -43,7 +43,7 @@ async function startBroker(): Promise<{ broker: Broker; endpoint: string }> {
     heartbeatIntervalMs: HEARTBEAT_MS,
     requestTtlMs: 2000,
   });
-  const endpoint = broker.endpoints[0] ?? '';
+  const endpoint = broker.endpoints.clients[0] ?? '';
   cleanups.push(() => broker.close());
   return { broker, endpoint };
 }

@@ -36,7 +36,7 @@ function titanicSpans(): ReadableSpan[] {
 describe('OpenTelemetry spans', () => {
   it('client spans for submit, poll and close, and the server dispatch span, all with the UUID', async () => {
     await using broker = await Broker.start({ bind: 'tcp://127.0.0.1:*', heartbeatIntervalMs: 100 });
-    const endpoint = broker.endpoints[0] ?? '';
+    const endpoint = broker.endpoints.clients[0] ?? '';
     await using worker = new MajordomoWorker({
       broker: endpoint,
       service: 'echo',
@@ -99,7 +99,7 @@ describe('OpenTelemetry spans', () => {
   it('a dispatch to a service without workers ends as no-worker', async () => {
     exporter.reset();
     await using broker = await Broker.start({ bind: 'tcp://127.0.0.1:*', heartbeatIntervalMs: 100 });
-    const endpoint = broker.endpoints[0] ?? '';
+    const endpoint = broker.endpoints.clients[0] ?? '';
     await using server = new TitanicServer({
       broker: endpoint,
       store: new MemoryStore(),
