@@ -27,7 +27,7 @@ export interface SnapshotRequestOptions {
   security?: SecurityOptions | undefined;
   /** Apply the process's frame limit to the DEALER (see `FollowerOptions.limitFrames`). */
   limitFrames?: boolean | undefined;
-  /** The frame limit, in bytes. @default the process-wide limit (`DEFAULT_MAX_MESSAGE_BYTES`) */
+  /** The frame limit, in bytes. @default `DEFAULT_MAX_MESSAGE_BYTES` (16 MiB) */
   maxMessageBytes?: number | undefined;
   /** Every reply from the server (a sign of life), even a malformed one. */
   onReply(): void;

@@ -1,5 +1,6 @@
 /**
- * ZAP (RFC 27): the process's one authentication handler, a ROUTER on `inproc://zeromq.zap.01`.
+ * ZAP (RFC 27): the authentication handler of a ZeroMQ context (one per context, as libzmq
+ * requires), a ROUTER on `inproc://zeromq.zap.01`.
  *
  * libzmq asks it about every CURVE handshake on a socket of the same context. Each securing socket
  * registers a ZAP domain with its own `Authorizer` (usually an `AllowList`), so several servers in
