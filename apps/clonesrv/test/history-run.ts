@@ -182,7 +182,12 @@ async function run(
       if (msg === 'clone server active' || msg.startsWith('clone server passive')) {
         role[side] = msg === 'clone server active' ? 'active' : 'passive';
         history.record({ process, type: 'ok', f: 'role', value: role[side], server: side });
-      } else if (msg.startsWith('split brain: both servers active') && typeof line['stays'] === 'boolean') {
+      } else if (
+        // the Clone server's decision (Binary Star's own line, without the sequences, is no decision)
+        msg.startsWith('split brain: both servers active;') &&
+        typeof line['stays'] === 'boolean' &&
+        (typeof line['sequence'] === 'string' || typeof line['sequence'] === 'number')
+      ) {
         history.record({
           process,
           type: 'ok',

@@ -253,6 +253,19 @@ describe('split brain', () => {
     expect(messages(checkFinalState(h.ops, options))).toMatch(/client-3 ends with k=p2, expected b1 or \(absent\)/);
   });
 
+  it("a loser's unacknowledged write is placed where the winner's reads show it, as an acknowledged one is", () => {
+    const h = splitBrain();
+    h.write('client-2', 'k', 'u', 'unknown', { at: 150 }); // its commit timed out
+    h.read('client-2', 'k', 'u', 4, 195, 'backup'); // the loser sequenced it before b1
+    h.read('client-2', 'k', 'b1', 5, 215, 'backup');
+    // The winner sequences the loser's updates again, in an order of its own: b1 at 9, then u.
+    h.read('client-1', 'k', 'b1', 9, 320);
+    h.read('client-1', 'k', 'u', 10, 321);
+    expect(messages(checkMonotonicReads(h.ops))).toBe('');
+    h.read('client-1', 'k', 'b1', 9, 330); // but going back to b1 on the winner is not monotonic
+    expect(messages(checkMonotonicReads(h.ops))).toMatch(/client-1 read client-2 k=b1 .* after a newer value u/);
+  });
+
   it("reads the loser served while both were active are its own lineage, not checked against the winner's", () => {
     const h = splitBrain();
     h.read('client-2', 'k', 'p2', 5, 215, 'primary');

@@ -52,6 +52,8 @@ interface Write {
   ackServer?: string | undefined;
   /** Whether `ord` comes from a read (after the hand-over, for one that was handed over). */
   ordFromRead?: boolean;
+  /** Whether a read outside a loser's term placed it (the winner's numbering). */
+  ordOutsideLoser?: boolean;
   /**
    * A delete the loser of a split brain committed, never placed by a read on the winner's side
    * (a read of nothing does not say which delete it shows): it may be anywhere after its commit.
@@ -162,13 +164,22 @@ function model(history: readonly Op[]): Model {
   for (const r of reads) if (loserTermEnd(r.server, r.time) !== undefined) loserReads.add(r.index);
   // A read of an unacknowledged write at sequence S shows it was the key's latest write at S: it
   // comes after every write of the key below S, before every one above (S is exact for an update,
-  // the snapshot's for a snapshot: either way no other write of the key lies between).
-  for (const r of reads) {
+  // the snapshot's for a snapshot: either way no other write of the key lies between). Reads the
+  // loser of a split brain served number its own lineage, which the winner sequences again in an
+  // order of its own (late copies from the clients may come before the hand-over): they place a
+  // write only when no read outside a loser's term does, so the loser's numbers and the winner's
+  // are never compared.
+  const outsideFirst = [
+    ...reads.filter((r) => !loserReads.has(r.index)),
+    ...reads.filter((r) => loserReads.has(r.index)),
+  ];
+  for (const r of outsideFirst) {
     const value = str(r.value);
     const w = value === undefined ? undefined : byValue.get(value);
     const seq = toBig(r['sequence']);
     if (w === undefined || seq === undefined) continue;
     w.seen = Math.max(w.seen, r.time);
+    if (loserReads.has(r.index) && w.ordFromRead === true && w.ordOutsideLoser === true) continue;
     // A committed write is ordered by its commit, unless the loser of a split brain committed it:
     // then by where the winner put it (it may have had a copy before the hand-over), as reads on
     // the winner's side show; with none, after everything the winner had sequenced when it won.
@@ -181,6 +192,7 @@ function model(history: readonly Op[]): Model {
     const { ord } = ordAt(r.server, r.time, seq);
     if (w.ord === undefined || w.ordFromRead !== true || cmp(ord, w.ord) < 0) w.ord = ord;
     w.ordFromRead = true;
+    if (!loserReads.has(r.index)) w.ordOutsideLoser = true;
   }
   for (const w of writes) {
     if (w.handedOverAt !== undefined && w.value === undefined && w.ordFromRead !== true) w.uncertain = true;
