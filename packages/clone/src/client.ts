@@ -41,10 +41,8 @@ import { Follower, type FollowerEvent } from './follower.js';
 import type { KvMsg } from './kvmsg.js';
 import { encodeKvMsg, inSubtree, isReservedKey, newUuid, TTL_PROPERTY } from './kvmsg.js';
 
-export { serverAddress, type CloneServerAddress } from './address.js';
-
 /** Writes a client may have queued toward one server before a PUB starts dropping them. */
-export const WRITE_HIGH_WATER_MARK = 100_000;
+const WRITE_HIGH_WATER_MARK = 100_000;
 
 /**
  * The Clone client agent: a local replica of one or more subtrees, fed by a snapshot and then the
