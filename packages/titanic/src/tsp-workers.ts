@@ -25,21 +25,12 @@ import type { TspHandler } from './tsp-services.js';
 /** The link's changes: every worker heard from the broker, or one lost it. */
 export type BrokerLinkEvent = ConnectedEvent | DisconnectedEvent;
 
-/** A worker's event, as far as the link reads it. */
-interface WorkerLinkEvent {
-  readonly type: string;
-  readonly reason?: string;
-  readonly silentMs?: number;
-}
-
 /**
  * How a worker's loss of the broker counts for the link; `undefined` for a loss of the worker's
  * own making (its handler failed), which says nothing about the broker.
  */
-function linkLoss(reason: string | undefined): DisconnectReason | undefined {
-  if (reason === 'silent') return 'silent';
-  if (reason === 'disconnect') return 'disconnect';
-  return undefined;
+function linkLoss(reason: DisconnectReason): DisconnectReason | undefined {
+  return reason === 'error' ? undefined : reason;
 }
 
 /** Options of `new TspWorkers(options)`. */
@@ -127,7 +118,7 @@ export class TspWorkers {
   }
 
   async #relay(worker: MajordomoWorker): Promise<void> {
-    for await (const event of worker.status() as AsyncIterable<WorkerLinkEvent>) {
+    for await (const event of worker.status()) {
       if (event.type === 'connected') {
         this.#sessions.add(worker);
         if (!this.#up && this.#sessions.size === this.#workers.length) {
