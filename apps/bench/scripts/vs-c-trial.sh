@@ -1,6 +1,7 @@
 #!/bin/sh
-# One trial of `npm run bench -- vs-c`: start a server, the book's C peers against it, and print
-# one line: "rate=<requests/s> cpu_us=<server user+sys CPU per request, us> replies=<C client's count>
+# One trial of `npm run bench -- vs-c --shapes mdbroker,flserver`: start a server, the book's C
+# peers against it, and print one line: "rate=<requests/s> cpu_us=<server user+sys CPU per
+# request, us> replies=<C client's count> expected=<requests sent> rss_kb=<server's peak RSS>
 # load=<1-minute load average at the end>"
 # (and "rtt_us=<flclient3's own average round trip>" for fl).
 #
@@ -12,7 +13,6 @@
 # can (an empty network namespace per trial); otherwise those ports must be free.
 set -u
 shape=$1; cbin=$2; shift 2
-ip link set lo up 2>/dev/null || true
 "$@" >/dev/null 2>&1 &
 server=$!
 cpu() { awk '{print $14+$15}' "/proc/$server/stat"; }
@@ -44,6 +44,7 @@ if [ -n "$peers" ]; then
   while [ "$i" -lt 20 ] && alive; do sleep 0.1; i=$((i + 1)); done
   kill -9 $peers 2>/dev/null
 fi
+rss=$(awk '/^VmHWM:/ {print $2}' "/proc/$server/status")
 kill -INT "$server" 2>/dev/null
 i=0
 while kill -0 "$server" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
@@ -51,7 +52,7 @@ kill -9 "$server" 2>/dev/null
 wait 2>/dev/null
 load=$(cut -d' ' -f1 /proc/loadavg)
 awk -v n="$n" -v t0="$t0" -v t1="$t1" -v c0="$c0" -v c1="$c1" -v hz="$tick" -v r="${replies:-0}" \
-  -v rtt="${rtt:-}" -v load="$load" 'BEGIN {
-    printf "rate=%.1f cpu_us=%.2f replies=%d load=%s", n / (t1 - t0), (c1 - c0) / hz * 1e6 / n, r, load
+  -v rtt="${rtt:-}" -v load="$load" -v rss="$rss" 'BEGIN {
+    printf "rate=%.1f cpu_us=%.2f replies=%d expected=%d rss_kb=%d load=%s", n / (t1 - t0), (c1 - c0) / hz * 1e6 / n, r, n, rss, load
     if (rtt != "") printf " rtt_us=%s", rtt
     printf "\n" }'
