@@ -50,6 +50,7 @@ import { InvalidArgumentError } from 'commander';
 import { exponentialBackoff, loadPublicKey, toError, type SecurityOptions, type ZapRequest } from '@zpatterns/core';
 import { Broker, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
 import {
+  MemoryStore,
   PostgresStore,
   SqliteStore,
   TitanicServer,
@@ -57,6 +58,9 @@ import {
   type PostgresSettings,
   type TitanicStore,
 } from '@zpatterns/titanic';
+
+/** `--store memory:`: the store in this process, lost at exit (what durability costs is measured against it). */
+const MEMORY_STORE = 'memory:';
 
 interface Flags extends ServerSecurityFlags, MetricsFlags {
   broker: string;
@@ -91,7 +95,7 @@ const program = createProgram('titanic', 'Titanic: durable, disconnected request
   .addOption(dataDirOption('directory of the SQLite store (the default store)'))
   .option(
     '--store <url>',
-    'a PostgreSQL store instead of SQLite, shared by any number of instances: postgres://USER@HOST[:PORT]/DB (a unix socket: postgres://USER@%2Fsocket%2Fdir/DB)',
+    'a PostgreSQL store instead of SQLite, shared by any number of instances: postgres://USER@HOST[:PORT]/DB (a unix socket: postgres://USER@%2Fsocket%2Fdir/DB); memory: keeps everything in this process and loses it at exit (not durable: for measuring what the store costs)',
     storeUrlFlag,
   )
   .option(
@@ -190,6 +194,7 @@ if (!flags.withBroker) {
     exitUsage('titanic', `--broker: ${toError(err).message} (or bind it with --with-broker)`);
   }
 }
+const inMemory = flags.store === MEMORY_STORE;
 if (flags.store !== undefined && given('dataDir')) {
   exitUsage('titanic', '--store and --data-dir are exclusive (PostgreSQL or SQLite)');
 }
@@ -197,7 +202,7 @@ for (const [key, flag] of [
   ['leaseMs', '--lease-ms'],
   ['claimIntervalMs', '--claim-interval-ms'],
 ] as const) {
-  if (flags.store === undefined && given(key)) {
+  if ((flags.store === undefined || inMemory) && given(key)) {
     exitUsage('titanic', `${flag} needs --store (leases exist only on a PostgreSQL store)`);
   }
 }
@@ -207,8 +212,9 @@ if (flags.store !== undefined && flags.leaseMs <= titanicServerDefaults.drainTim
 }
 const secured = titanicSecurity(flags);
 
-/** `--store`: a postgres:// or postgresql:// URL (the only server-grade store so far). */
+/** `--store`: a postgres:// or postgresql:// URL (the only server-grade store so far), or `memory:`. */
 function storeUrlFlag(value: string): string {
+  if (value === MEMORY_STORE) return value;
   let url: URL;
   try {
     url = new URL(value);
@@ -304,7 +310,7 @@ process.exitCode = await runDaemon({
         ? await checkBroker({
             endpoint: brokerEndpoint,
             // Two SQLite stores behind one broker would split requests and replies between them.
-            refuseOthers: flags.store === undefined,
+            refuseOthers: flags.store === undefined || inMemory,
             expiryMs: flags.heartbeatMs * (flags.liveness + 2),
             pollMs: flags.heartbeatMs,
             logger,
@@ -312,7 +318,10 @@ process.exitCode = await runDaemon({
             signal,
           })
         : undefined;
-    if (flags.store === undefined) {
+    if (inMemory) {
+      store = new MemoryStore();
+      storeReady = { store: MEMORY_STORE, durable: false };
+    } else if (flags.store === undefined) {
       let sqlite: SqliteStore;
       try {
         sqlite = await SqliteStore.start({ dataDir: flags.dataDir });
@@ -432,7 +441,10 @@ process.exitCode = await runDaemon({
       },
       // 503 while the store cannot reach its database (and while starting or closing).
       healthy: () => server.healthy,
-      status: statusSource('titanic', titanicStatus(server, flags.store === undefined ? 'sqlite' : 'postgres', broker)),
+      status: statusSource(
+        'titanic',
+        titanicStatus(server, inMemory ? 'memory' : flags.store === undefined ? 'sqlite' : 'postgres', broker),
+      ),
       cleanup: async () => {
         await server.close();
         await Promise.all([link, watch?.close(), broker?.close()]);
