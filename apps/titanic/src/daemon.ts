@@ -65,6 +65,7 @@ const MEMORY_STORE = 'memory:';
 interface Flags extends ServerSecurityFlags, MetricsFlags {
   broker: string;
   dataDir: string;
+  fsync: boolean;
   store?: string;
   leaseMs: number;
   claimIntervalMs: number;
@@ -93,6 +94,10 @@ const program = createProgram('titanic', 'Titanic: durable, disconnected request
     DEFAULT_BROKER_ENDPOINT,
   )
   .addOption(dataDirOption('directory of the SQLite store (the default store)'))
+  .option(
+    '--no-fsync',
+    "SQLite: do not fsync each commit (synchronous=NORMAL); a power loss (not a crash of Titanic) may lose the last acknowledged requests, as with the book's C titanic, which never fsyncs",
+  )
   .option(
     '--store <url>',
     'a PostgreSQL store instead of SQLite, shared by any number of instances: postgres://USER@HOST[:PORT]/DB (a unix socket: postgres://USER@%2Fsocket%2Fdir/DB); memory: keeps everything in this process and loses it at exit (not durable: for measuring what the store costs)',
@@ -195,6 +200,9 @@ if (!flags.withBroker) {
   }
 }
 const inMemory = flags.store === MEMORY_STORE;
+if (flags.store !== undefined && given('fsync')) {
+  exitUsage('titanic', '--no-fsync is for the SQLite store (PostgreSQL has its own synchronous_commit)');
+}
 if (flags.store !== undefined && given('dataDir')) {
   exitUsage('titanic', '--store and --data-dir are exclusive (PostgreSQL or SQLite)');
 }
@@ -324,14 +332,19 @@ process.exitCode = await runDaemon({
     } else if (flags.store === undefined) {
       let sqlite: SqliteStore;
       try {
-        sqlite = await SqliteStore.start({ dataDir: flags.dataDir });
+        sqlite = await SqliteStore.start({ dataDir: flags.dataDir, fsync: flags.fsync });
       } catch (err) {
         await Promise.all([watch?.close(), broker?.close()]);
         throw err;
       }
       store = sqlite;
       const settings = sqlite.settings();
-      storeReady = { dataDir: flags.dataDir, store: sqlite.path, journalMode: settings.journalMode };
+      storeReady = {
+        dataDir: flags.dataDir,
+        store: sqlite.path,
+        journalMode: settings.journalMode,
+        synchronous: settings.synchronous,
+      };
     } else {
       let pg: PostgresStore;
       try {

@@ -3,8 +3,8 @@
  * `mdworker` ("echo"), with one driver for every contender (`tsp-driver`, a sequential 9/TSP
  * client on bare zeromq.js): `--requests` (2,000) submitted, then every reply fetched (polling
  * titanic.reply) and closed. Contenders: the book's C `titanic` (a file per request and reply in
- * ./.titanic, no fsync), ours on SQLite (fsync per group commit), on PostgreSQL (a throwaway local
- * cluster, fsync off) and in memory (`--store memory:`: ours against it is the cost of the store),
+ * ./.titanic, no fsync), ours on SQLite (fsync per group commit; and with `--no-fsync`, durable as
+ * the C titanic is), on PostgreSQL (a throwaway local cluster, fsync off) and in memory (`--store memory:`: ours against it is the cost of the store),
  * `bare-titanic` (the floor: the same socket calls, a Map, none of our code) and the plain MDP
  * request through the same broker and worker (what Titanic adds to one request's latency; no
  * titanic process, so no CPU or RSS). The process under test is the titanic.
@@ -56,6 +56,7 @@ export const shape: Shape = {
       const contenders: Contender[] = [
         contender('C titanic', 'c', 'titanic', [join(cbin, 'titanic')]),
         contender('titanic (SQLite)', 'ours', 'titanic', ours(['--data-dir', 'data'])),
+        contender('titanic (SQLite, --no-fsync)', 'ours', 'titanic', ours(['--data-dir', 'data', '--no-fsync'])),
         ...(cluster === undefined
           ? []
           : [contender('titanic (PostgreSQL)', 'ours', 'titanic', ours(['--store', cluster.url]))]),
