@@ -1,6 +1,6 @@
 /**
  * titanic-scale: our `titanic` (SQLite) with 0, 250,000, 500,000 and 1,000,000 requests stored
- * (half pending for a service nobody serves, half answered and never closed), and `--requests`
+ * (half pending for a service nobody serves, half answered and never closed), and `--scale-requests`
  * (1,000) sequential submissions of its own measured on top: the submission round trip, the time
  * until the dispatcher hands each to the echo worker (claim), the fetch and close round trips, the
  * daemon's start-up time and peak RSS. Each level is one trial (`titanic-scale-trial`); a round
@@ -22,7 +22,9 @@ export const shape: Shape = {
   description: 'Titanic on SQLite with 0 to 1,000,000 stored requests: submit, claim, fetch and close latency, RSS',
   programs: [],
   async run(ctx, _cbin, rounds) {
-    const requests = String(ctx.requests ?? 1000);
+    // Its own flag, not the --requests of the broker shapes.
+    const flag = ctx.flags['scale-requests'];
+    const requests = typeof flag === 'string' && Number(flag) > 0 ? flag : '1000';
     const dirs: string[] = [];
     const dirOf = (round: number): string => {
       dirs[round] ??= mkdtempSync(join(tmpdir(), 'titanic-scale-'));

@@ -1,13 +1,14 @@
 /**
  * titanic: requests from submission to fetched reply through the C `mdbroker` and one C
  * `mdworker` ("echo"), with one driver for every contender (`tsp-driver`, a sequential 9/TSP
- * client on bare zeromq.js): `--requests` (2,000) submitted, then every reply fetched (polling
+ * client on bare zeromq.js): `--titanic-requests` (2,000) submitted, then every reply fetched (polling
  * titanic.reply) and closed. Contenders: the book's C `titanic` (a file per request and reply in
  * ./.titanic, no fsync), ours on SQLite (fsync per group commit; and with `--no-fsync`, durable as
  * the C titanic is), on PostgreSQL (a throwaway local cluster, fsync off) and in memory (`--store memory:`: ours against it is the cost of the store),
  * `bare-titanic` (the floor: the same socket calls, a Map, none of our code) and the plain MDP
  * request through the same broker and worker (what Titanic adds to one request's latency; no
- * titanic process, so no CPU or RSS). The process under test is the titanic.
+ * titanic process, so no CPU or RSS). The process under test is the titanic. `--store sqlite`
+ * leaves out the PostgreSQL row (no cluster is started).
  */
 import { startPostgres, type PostgresCluster } from '@zpatterns/testkit';
 import { join } from 'node:path';
@@ -19,7 +20,9 @@ export const shape: Shape = {
   description: 'Titanic: 2,000 sequential submissions, then every reply fetched and closed, through the C broker',
   programs: ['mdbroker', 'mdworker', 'titanic'],
   async run(ctx, cbin, rounds) {
-    const requests = String(ctx.requests ?? 2000);
+    // Its own flag: a sequential client at ~1,000 requests/s, not the --requests of the broker shapes.
+    const flag = ctx.flags['titanic-requests'];
+    const requests = typeof flag === 'string' && Number(flag) > 0 ? flag : '2000';
     const env = { REQUESTS: requests };
     const node = process.execPath;
     const contender = (name: string, kind: Contender['kind'], mode: string, server: string[] = []): Contender => ({
