@@ -13,18 +13,11 @@
  * Prints one JSON `ready` line, logs JSON lines, shuts down cleanly on SIGINT/SIGTERM.
  */
 import {
-  addDaemonOptions,
-  addFlagAliases,
-  bindEndpointFlag,
-  checkEndpoint,
   checkMetricsPort,
-  createProgram,
   createRegistry,
   exitUsage,
   Gauge,
   createRootLogger,
-  envOptions,
-  intFlag,
   gaugesOf,
   logDeprecations,
   prepareDataDir,
@@ -37,198 +30,20 @@ import {
   warnPlainBinds,
   watchServerSecurity,
   type DaemonSecurity,
-  type LogLevel,
-  type MetricsFlags,
-  type ServerSecurityFlags,
 } from '@zpatterns/app-kit';
 import { logBrokerLink, ownWorkerChatter } from './broker-link.js';
 import { checkBroker } from './broker-watch.js';
 import { timedCommits } from './commit-timer.js';
-import { dataDirOption } from './store-admin.js';
+import { parseTitanicFlags, type TitanicFlags } from './flags.js';
+import { openStore } from './open-store.js';
 import { titanicGauges, titanicStatus } from './status.js';
-import { InvalidArgumentError } from 'commander';
 import { exponentialBackoff, loadPublicKey, toError, type SecurityOptions, type ZapRequest } from '@zpatterns/core';
 import { Broker, DEFAULT_BROKER_ENDPOINT } from '@zpatterns/majordomo';
-import {
-  PostgresStore,
-  SqliteStore,
-  TitanicServer,
-  titanicServerDefaults,
-  type PostgresSettings,
-  type TitanicStore,
-} from '@zpatterns/titanic';
+import { TitanicServer } from '@zpatterns/titanic';
 
-interface Flags extends ServerSecurityFlags, MetricsFlags {
-  broker: string;
-  dataDir: string;
-  store?: string;
-  leaseMs: number;
-  claimIntervalMs: number;
-  maxBacklog: number;
-  maxPendingPerService: number;
-  concurrency: number;
-  requestWorkers: number;
-  replyWorkers: number;
-  heartbeatMs: number;
-  liveness: number;
-  dispatchTimeoutMs: number;
-  retryMaxMs: number;
-  replyRetentionMs: number;
-  mmiCheck: boolean;
-  withBroker: boolean;
-  summary: boolean;
-  logLevel: LogLevel;
-  pretty: boolean;
-}
-
-const program = createProgram('titanic', 'Titanic: durable, disconnected request-reply (9/TSP) on a Majordomo broker')
-  .option(
-    '--broker <endpoint>',
-    'broker endpoint to connect to (to bind, with --with-broker)',
-    bindEndpointFlag,
-    DEFAULT_BROKER_ENDPOINT,
-  )
-  .addOption(dataDirOption('directory of the SQLite store (the default store)'))
-  .option(
-    '--store <url>',
-    'a PostgreSQL store instead of SQLite, shared by any number of instances: postgres://USER@HOST[:PORT]/DB (a unix socket: postgres://USER@%2Fsocket%2Fdir/DB)',
-    storeUrlFlag,
-  )
-  .option(
-    '--lease-ms <ms>',
-    "with --store: how long a claim holds a request; a dead instance's requests are taken over after it",
-    intFlag(100, 86_400_000),
-    titanicServerDefaults.leaseMs,
-  )
-  .option(
-    '--claim-interval-ms <ms>',
-    'with --store: how often to look for requests submitted to other instances',
-    intFlag(10, 3_600_000),
-    titanicServerDefaults.claimIntervalMs,
-  )
-  .option(
-    '--max-backlog <n>',
-    'refuse submissions ("500") while this many requests are stored and not yet answered',
-    intFlag(1, Number.MAX_SAFE_INTEGER),
-    titanicServerDefaults.maxBacklog,
-  )
-  .option(
-    '--max-pending-per-service <n>',
-    'refuse submissions ("500") for a service that has this many requests stored and not yet answered',
-    intFlag(1, Number.MAX_SAFE_INTEGER),
-    titanicServerDefaults.maxPendingPerService,
-  )
-  .option(
-    '--concurrency <n>',
-    'requests in flight to services at most',
-    intFlag(1, 100_000),
-    titanicServerDefaults.concurrency,
-  )
-  .option(
-    '--request-workers <n>',
-    'MDP workers serving titanic.request (submissions handled at once)',
-    intFlag(1, 1024),
-    titanicServerDefaults.requestWorkers,
-  )
-  .option(
-    '--reply-workers <n>',
-    'MDP workers serving titanic.reply, and as many for titanic.close',
-    intFlag(1, 1024),
-    titanicServerDefaults.replyWorkers,
-  )
-  .option(
-    '--heartbeat-ms <ms>',
-    'MDP heartbeat interval; must match the broker',
-    intFlag(1, 3_600_000),
-    titanicServerDefaults.heartbeatIntervalMs,
-  )
-  .option(
-    '--liveness <n>',
-    'silent heartbeats before the broker is dead',
-    intFlag(1, 1000),
-    titanicServerDefaults.liveness,
-  )
-  .option(
-    '--dispatch-timeout-ms <ms>',
-    'wait this long for a service reply to one dispatch before retrying later',
-    intFlag(1, 86_400_000),
-    titanicServerDefaults.dispatchTimeoutMs,
-  )
-  .option(
-    '--retry-max-ms <ms>',
-    'longest pause before re-sending a request (backoff cap)',
-    intFlag(1, 86_400_000),
-    30_000,
-  )
-  .option(
-    '--reply-retention-ms <ms>',
-    'delete replies no client closed after this long (0: keep until titanic.close)',
-    intFlag(0, Number.MAX_SAFE_INTEGER),
-    titanicServerDefaults.replyRetentionMs,
-  )
-  .option('--no-mmi-check', 'do not ask mmi.service before probing a failing service')
-  .option('--with-broker', 'also run a Majordomo broker in this process, bound to --broker', false)
-  .option('--summary', 'print a short human summary (what listens where, what to try) on stderr once ready', false);
-addDaemonOptions(program, {
-  curveServerKey:
-    "CURVE: the broker's public key (Z85 or its .pub file); Titanic connects with --curve-secret-key-file",
-});
-envOptions(program, 'ZPAT_TITANIC');
-addFlagAliases(program, [
-  { flags: '--workers <n>', replacement: '--request-workers' },
-  { flags: '--timeout-ms <ms>', replacement: '--dispatch-timeout-ms' },
-]);
-
-program.parse(process.argv);
-const flags = program.opts<Flags & { curveServerKey?: string }>();
-/** Given on the command line or in the environment, not left at its default. */
-const given = (key: string): boolean => ['cli', 'env'].includes(program.getOptionValueSource(key) ?? '');
-if (!flags.withBroker) {
-  try {
-    checkEndpoint(flags.broker, 'connect');
-  } catch (err) {
-    exitUsage('titanic', `--broker: ${toError(err).message} (or bind it with --with-broker)`);
-  }
-}
-if (flags.store !== undefined && given('dataDir')) {
-  exitUsage('titanic', '--store and --data-dir are exclusive (PostgreSQL or SQLite)');
-}
-for (const [key, flag] of [
-  ['leaseMs', '--lease-ms'],
-  ['claimIntervalMs', '--claim-interval-ms'],
-] as const) {
-  if (flags.store === undefined && given(key)) {
-    exitUsage('titanic', `${flag} needs --store (leases exist only on a PostgreSQL store)`);
-  }
-}
-if (flags.store !== undefined && flags.leaseMs <= titanicServerDefaults.drainTimeoutMs) {
-  // A request still running at shutdown keeps its lease through the drain, which must fit in it.
-  exitUsage('titanic', `--lease-ms must be above ${titanicServerDefaults.drainTimeoutMs} (the shutdown drain)`);
-}
+const { flags, inMemory } = parseTitanicFlags(process.argv);
 const secured = titanicSecurity(flags);
 
-/** `--store`: a postgres:// or postgresql:// URL (the only server-grade store so far). */
-function storeUrlFlag(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new InvalidArgumentError(`not a URL: ${JSON.stringify(value)} (expected postgres://USER@HOST/DB)`);
-  }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new InvalidArgumentError(
-      `unsupported store ${JSON.stringify(url.protocol)} (expected postgres://USER@HOST/DB)`,
-    );
-  }
-  return value;
-}
-
-/** The URL without its password, for logs and the ready line. */
-function redact(value: string): string {
-  const url = new URL(value);
-  if (url.password !== '') url.password = '***';
-  return url.toString();
-}
 /** Set once the daemon is ready: before that, a failed start has no run to give stats of. */
 let serving = false;
 const logger = createRootLogger({
@@ -250,7 +65,7 @@ watchServerSecurity(secured, logger);
  * Titanic's key pair secures its connections to the broker (`--curve-server-key` names the broker);
  * with `--with-broker` it is also the in-process broker's key, and Titanic's own key is allowed.
  */
-function titanicSecurity(f: typeof flags): DaemonSecurity & { broker: SecurityOptions | undefined } {
+function titanicSecurity(f: TitanicFlags): DaemonSecurity & { broker: SecurityOptions | undefined } {
   if (!f.withBroker && f.allowKeys !== undefined) exitUsage('titanic', '--allow-keys needs --with-broker');
   const server = serverSecurityFromFlags('titanic', f);
   const curve = server.keys;
@@ -297,14 +112,12 @@ process.exitCode = await runDaemon({
       brokerEndpoint = broker.endpoints.clients[0] as string;
       endpoints.push(brokerEndpoint);
     }
-    let store: TitanicStore;
-    let storeReady: Record<string, unknown>;
     const watch =
       broker === undefined
         ? await checkBroker({
             endpoint: brokerEndpoint,
             // Two SQLite stores behind one broker would split requests and replies between them.
-            refuseOthers: flags.store === undefined,
+            refuseOthers: flags.store === undefined || inMemory,
             expiryMs: flags.heartbeatMs * (flags.liveness + 2),
             pollMs: flags.heartbeatMs,
             logger,
@@ -312,42 +125,9 @@ process.exitCode = await runDaemon({
             signal,
           })
         : undefined;
-    if (flags.store === undefined) {
-      let sqlite: SqliteStore;
-      try {
-        sqlite = await SqliteStore.start({ dataDir: flags.dataDir });
-      } catch (err) {
-        await Promise.all([watch?.close(), broker?.close()]);
-        throw err;
-      }
-      store = sqlite;
-      const settings = sqlite.settings();
-      storeReady = { dataDir: flags.dataDir, store: sqlite.path, journalMode: settings.journalMode };
-    } else {
-      let pg: PostgresStore;
-      try {
-        pg = await PostgresStore.start({ url: flags.store, logger });
-        store = pg;
-      } catch (err) {
-        await Promise.all([watch?.close(), broker?.close()]);
-        throw err;
-      }
-      let settings: PostgresSettings;
-      try {
-        settings = await pg.settings();
-      } catch (err) {
-        await store.close();
-        await Promise.all([watch?.close(), broker?.close()]);
-        throw err;
-      }
-      storeReady = {
-        store: redact(flags.store),
-        leaseMs: flags.leaseMs,
-        synchronousCommit: settings.synchronousCommit,
-        fsync: settings.fsync,
-        synchronousStandbyNames: settings.synchronousStandbyNames,
-      };
-    }
+    const { store, storeReady } = await openStore(flags, inMemory, logger, () =>
+      Promise.all([watch?.close(), broker?.close()]),
+    );
     // The commit-latency histogram exists before the server, whose store reports every commit into it.
     const registry = flags.metricsPort === undefined ? undefined : createRegistry();
     const commitSeconds =
@@ -432,7 +212,10 @@ process.exitCode = await runDaemon({
       },
       // 503 while the store cannot reach its database (and while starting or closing).
       healthy: () => server.healthy,
-      status: statusSource('titanic', titanicStatus(server, flags.store === undefined ? 'sqlite' : 'postgres', broker)),
+      status: statusSource(
+        'titanic',
+        titanicStatus(server, inMemory ? 'memory' : flags.store === undefined ? 'sqlite' : 'postgres', broker),
+      ),
       cleanup: async () => {
         await server.close();
         await Promise.all([link, watch?.close(), broker?.close()]);

@@ -18,7 +18,7 @@ interface StatusQueries {
 /** A `/status` reader for one Titanic instance. */
 export function titanicStatus(
   server: TitanicServer,
-  storeKind: 'sqlite' | 'postgres',
+  storeKind: 'sqlite' | 'postgres' | 'memory',
   broker: Broker | undefined,
 ): () => Promise<Record<string, unknown>> {
   const store = server.store as typeof server.store & StatusQueries;

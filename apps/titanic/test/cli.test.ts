@@ -27,6 +27,8 @@ describe('titanic daemon and zpat titanic', () => {
       [['--claim-interval-ms', '100'], /--claim-interval-ms needs --store/],
       [['--store', 'mysql://u@h/db'], /unsupported store/],
       [['--store', 'not a url'], /not a URL/],
+      [['--store', 'postgres://u@h/db', '--no-fsync'], /--no-fsync is for the SQLite store/],
+      [['--store', 'memory:', '--claim-interval-ms', '100'], /--claim-interval-ms needs --store/],
     ] as const) {
       const store = await runCli(appBin('titanic'), args);
       expect(store.code).toBe(2);
@@ -36,6 +38,25 @@ describe('titanic daemon and zpat titanic', () => {
     const bad = await runCli(appBin('zpat'), ['titanic', 'status', 'not-a-uuid']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/32-character hex UUID/);
+  });
+
+  it('says in its ready line what the store keeps: memory (nothing durable), SQLite without fsync', async () => {
+    const common = ['--with-broker', '--broker', 'tcp://127.0.0.1:*'];
+    {
+      await using memory = await Daemon.start({ bin: appBin('titanic'), args: [...common, '--store', 'memory:'] });
+      expect(memory.ready).toMatchObject({ store: 'memory:', durable: false, recovered: 0 });
+    }
+    const noSync = mkdtempSync(join(tmpdir(), 'titanic-nofsync-'));
+    try {
+      await using sqlite = await Daemon.start({
+        bin: appBin('titanic'),
+        args: [...common, '--data-dir', noSync, '--no-fsync'],
+      });
+      // synchronous = NORMAL (1) instead of FULL (2)
+      expect(sqlite.ready).toMatchObject({ journalMode: 'wal', synchronous: 1 });
+    } finally {
+      rmSync(noSync, { recursive: true, force: true });
+    }
   });
 
   it('exits 1 with a message when the broker does not answer', async () => {

@@ -54,12 +54,15 @@ class ServiceQueue {
   readonly key: string;
   readonly ready = new Deque<Job>();
   readonly delayed = new MinHeap<Job>();
+  /** The service's name, one Buffer shared by all its jobs (not one per stored row). */
+  readonly service: Buffer;
   readonly circuit: ServiceCircuit;
   inRotation = false;
   inFlight = 0;
 
   constructor(key: string, circuit: ServiceCircuit) {
     this.key = key;
+    this.service = Buffer.from(key, 'latin1');
     this.circuit = circuit;
   }
 
@@ -142,10 +145,10 @@ export class DispatchQueue {
   /** Queue a new (or recovered) request. Adding a known UUID again is a no-op. */
   add(uuid: string, service: Buffer, now: number): void {
     if (this.#jobs.has(uuid)) return;
-    const job: Job = { uuid, service, attempts: 0, notBefore: now, inFlight: false };
+    const queue = this.#queueOf(service);
+    const job: Job = { uuid, service: queue.service, attempts: 0, notBefore: now, inFlight: false };
     this.#jobs.set(uuid, job);
     this.#count(service, 1);
-    const queue = this.#queueOf(service);
     queue.ready.push(job);
     this.#enterRotation(queue);
   }

@@ -19,13 +19,20 @@ export async function applyBatch(
     const type = batch[at]?.type;
     let end = at;
     while (end < batch.length && batch[end]?.type === type) end++;
-    await applyRun(client, table, batch.slice(at, end), now);
+    const statement = runStatement(table, batch.slice(at, end), now);
+    if (statement !== undefined) await client.query(statement.sql, statement.params);
     at = end;
   }
 }
 
-/** One statement for a run of writes of the same type. */
-async function applyRun(client: PgQueryable, t: string, run: readonly StoreWrite[], now: number): Promise<void> {
+/** A statement and its parameters. */
+export interface PgStatement {
+  readonly sql: string;
+  readonly params: unknown[];
+}
+
+/** The one statement that applies a run of writes of the same type (undefined for none). */
+export function runStatement(t: string, run: readonly StoreWrite[], now: number): PgStatement | undefined {
   const uuids: string[] = [];
   const blobs: Buffer[] = [];
   const services: Buffer[] = [];
@@ -44,29 +51,26 @@ async function applyRun(client: PgQueryable, t: string, run: readonly StoreWrite
   }
   switch (run[0]?.type) {
     case 'request':
-      await client.query(
-        `INSERT INTO ${t} (uuid, service, body, created_ms)
+      return {
+        sql: `INSERT INTO ${t} (uuid, service, body, created_ms)
          SELECT u, s, b, $4 FROM unnest($1::text[], $2::bytea[], $3::bytea[]) WITH ORDINALITY AS v(u, s, b, n)
          ORDER BY n ON CONFLICT (uuid) DO NOTHING`,
-        [uuids, services, blobs, now],
-      );
-      break;
+        params: [uuids, services, blobs, now],
+      };
     case 'reply':
-      await client.query(
-        `WITH l AS (SELECT seq, uuid FROM ${t} WHERE uuid = ANY($1::text[]) AND reply IS NULL ORDER BY seq FOR UPDATE)
+      return {
+        sql: `WITH l AS (SELECT seq, uuid FROM ${t} WHERE uuid = ANY($1::text[]) AND reply IS NULL ORDER BY seq FOR UPDATE)
          UPDATE ${t} t SET reply = v.r, body = '\\x', replied_ms = $3, claimed_by = NULL, claimed_until = NULL
          FROM l JOIN unnest($1::text[], $2::bytea[]) AS v(u, r) ON v.u = l.uuid WHERE t.seq = l.seq`,
-        [uuids, blobs, now],
-      );
-      break;
+        params: [uuids, blobs, now],
+      };
     case 'close':
-      await client.query(
-        `WITH l AS (SELECT seq FROM ${t} WHERE uuid = ANY($1::text[]) ORDER BY seq FOR UPDATE)
+      return {
+        sql: `WITH l AS (SELECT seq FROM ${t} WHERE uuid = ANY($1::text[]) ORDER BY seq FOR UPDATE)
          DELETE FROM ${t} t USING l WHERE t.seq = l.seq`,
-        [uuids],
-      );
-      break;
+        params: [uuids],
+      };
     case undefined:
-      break;
+      return undefined;
   }
 }

@@ -2,5 +2,7 @@
 import type { Shape } from './harness.js';
 import { shape as flserver } from './flserver.js';
 import { shape as mdbroker } from './mdbroker.js';
+import { shape as titanic } from './titanic.js';
+import { shape as titanicScale } from './titanic-scale.js';
 
-export const shapes: readonly Shape[] = [mdbroker, flserver];
+export const shapes: readonly Shape[] = [mdbroker, flserver, titanic, titanicScale];

@@ -1,0 +1,80 @@
+/**
+ * titanic: requests from submission to fetched reply through the C `mdbroker` and one C
+ * `mdworker` ("echo"), with one driver for every contender (`tsp-driver`, a sequential 9/TSP
+ * client on bare zeromq.js): `--titanic-requests` (2,000) submitted, then every reply fetched (polling
+ * titanic.reply) and closed. Contenders: the book's C `titanic` (a file per request and reply in
+ * ./.titanic, no fsync), ours on SQLite (fsync per group commit; and with `--no-fsync`, durable as
+ * the C titanic is), on PostgreSQL (a throwaway local cluster, fsync off) and in memory (`--store memory:`: ours against it is the cost of the store),
+ * `bare-titanic` (the floor: the same socket calls, a Map, none of our code) and the plain MDP
+ * request through the same broker and worker (what Titanic adds to one request's latency; no
+ * titanic process, so no CPU or RSS). The process under test is the titanic. `--store sqlite`
+ * leaves out the PostgreSQL row (no cluster is started).
+ */
+import { startPostgres, type PostgresCluster } from '@zpatterns/testkit';
+import { join } from 'node:path';
+import { appScript, peerScript } from '../lib/peer.js';
+import { alternate, runTrial, trialScript, type Contender, type Shape } from './harness.js';
+
+export const shape: Shape = {
+  name: 'titanic',
+  description: 'Titanic: 2,000 sequential submissions, then every reply fetched and closed, through the C broker',
+  programs: ['mdbroker', 'mdworker', 'titanic'],
+  async run(ctx, cbin, rounds) {
+    // Its own flag: a sequential client at ~1,000 requests/s, not the --requests of the broker shapes.
+    const flag = ctx.flags['titanic-requests'];
+    const requests = typeof flag === 'string' && Number(flag) > 0 ? flag : '2000';
+    const env = { REQUESTS: requests };
+    const node = process.execPath;
+    const contender = (name: string, kind: Contender['kind'], mode: string, server: string[] = []): Contender => ({
+      name,
+      kind,
+      trial: () =>
+        runTrial(
+          `titanic ${name}`,
+          'sh',
+          [trialScript('vs-c-titanic.sh'), cbin, node, peerScript('tsp-driver'), mode, ...server],
+          env,
+        ),
+    });
+    const ours = (store: string[]): string[] => [
+      node,
+      appScript('titanic'),
+      '--broker',
+      'tcp://127.0.0.1:5555',
+      ...store,
+      '--log-level',
+      'warn',
+    ];
+    const skipPg = ctx.flags['store'] === 'sqlite';
+    let cluster: PostgresCluster | undefined;
+    const notes: string[] = [];
+    if (!skipPg) {
+      try {
+        cluster = await startPostgres();
+      } catch (err) {
+        notes.push(`PostgreSQL skipped: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    try {
+      const contenders: Contender[] = [
+        contender('C titanic', 'c', 'titanic', [join(cbin, 'titanic')]),
+        contender('titanic (SQLite)', 'ours', 'titanic', ours(['--data-dir', 'data'])),
+        contender('titanic (SQLite, --no-fsync)', 'ours', 'titanic', ours(['--data-dir', 'data', '--no-fsync'])),
+        ...(cluster === undefined
+          ? []
+          : [contender('titanic (PostgreSQL)', 'ours', 'titanic', ours(['--store', cluster.url]))]),
+        contender('titanic (memory)', 'ours', 'titanic', ours(['--store', 'memory:'])),
+        contender('bare-titanic (floor)', 'floor', 'titanic', [node, peerScript('bare-titanic')]),
+        contender('plain MDP request (no Titanic)', 'ours', 'mdp'),
+      ];
+      const cases = await alternate(ctx, `titanic, ${requests} requests`, contenders, rounds);
+      notes.push(
+        'sequential driver: every submission waits for its "200"; then each reply is fetched in order (a "300" is asked again after 5 ms) and closed',
+        'PostgreSQL: a throwaway local cluster on a unix socket with fsync=off; SQLite: WAL, synchronous=FULL; the C titanic writes files without fsync',
+      );
+      return { cases, notes };
+    } finally {
+      await cluster?.stop();
+    }
+  },
+};
