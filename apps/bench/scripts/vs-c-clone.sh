@@ -1,9 +1,10 @@
 #!/bin/sh
-# One trial of `npm run bench -- vs-c --shapes clone`: start a Clone server (and, after `--peer`,
-# its Binary Star peer), then the driver (`clone-burst.js`: a burst of $UPDATES KVSETs to the
-# collector on port 5558, a subscriber on 5557 counting them and their gaps, after a vote on 5556).
-# The first server is the one measured (the active of a pair). Prints the driver's line with
-# "load=<1-minute load average at the end>" added.
+# One trial of `npm run bench -- vs-c --shapes clone,clone-snapshot`: start a Clone server (and,
+# after `--peer`, its Binary Star peer), then the driver on the book's ports (snapshot 5556,
+# publisher 5557, collector 5558): `clone-burst.js` (a burst of $UPDATES KVSETs, a subscriber
+# counting them and their gaps), or with $SNAPSHOT_KEYS set `clone-snapshot.js` (fill that many
+# keys, then $SNAPSHOTS snapshots timed). The first server is the one measured (the active of a
+# pair). Prints the driver's line with "load=<1-minute load average at the end>" added.
 #
 #   vs-c-clone.sh <driver.js> <server...> [--peer <peer...>]
 . "$(dirname "$0")/vs-c-lib.sh"
@@ -23,7 +24,11 @@ if [ -n "$peer_cmd" ]; then
   peer=$!
 fi
 sleep "${STARTUP_S:-1.5}"
-out=$(node "$driver" tcp://127.0.0.1:5556 tcp://127.0.0.1:5557 tcp://127.0.0.1:5558 "${UPDATES:-50000}" "$server")
+if [ -n "${SNAPSHOT_KEYS:-}" ]; then
+  out=$(node "$driver" tcp://127.0.0.1:5556 tcp://127.0.0.1:5557 tcp://127.0.0.1:5558 "$SNAPSHOT_KEYS" "${SNAPSHOTS:-3}" "$server")
+else
+  out=$(node "$driver" tcp://127.0.0.1:5556 tcp://127.0.0.1:5557 tcp://127.0.0.1:5558 "${UPDATES:-50000}" "$server")
+fi
 stop_pid "$server"
 [ -n "$peer" ] && stop_pid "$peer"
 wait 2>/dev/null

@@ -10,7 +10,8 @@
  * First it votes (ICANHAZ? on the snapshot port, until KTHXBAI: a Binary Star primary turns active
  * on a client's request) and warms up (one update, resent until the subscriber sees it, so both
  * links are up). Then the burst; it ends when the last update has come back or nothing came for
- * 3 s. It prints `rate=<updates/s, first send to last receipt> cpu_us=<server CPU per update>
+ * 3 s. With BURST_ON_SIGNAL set, it writes `warm` on stderr after the warm-up and waits for
+ * SIGUSR1 before the burst (so a process under test can take its snapshot in between). It prints `rate=<updates/s, first send to last receipt> cpu_us=<server CPU per update>
  * replies=<updates seen in sequence, no gap before them> expected=<n> gaps=<missing sequence
  * numbers> rss_kb=<server's peak RSS>`.
  */
@@ -105,6 +106,11 @@ while (!warm) {
   await new Promise((r) => setTimeout(r, 100));
 }
 await new Promise((r) => setTimeout(r, 300));
+if (process.env['BURST_ON_SIGNAL'] !== undefined) {
+  // Another subscriber joins now (the clone-client shape): the burst waits for its SIGUSR1.
+  process.stderr.write('warm\n');
+  await new Promise((resolve) => process.once('SIGUSR1', resolve));
+}
 
 const c0 = cpuUs();
 const t0 = performance.now();

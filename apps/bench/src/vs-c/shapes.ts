@@ -1,7 +1,9 @@
 /** Every shape `npm run bench -- vs-c` knows, in the order they run. */
 import type { Shape } from './harness.js';
 import { shape as clone } from './clone.js';
+import { shape as cloneClient } from './clone-client.js';
+import { shape as cloneSnapshot } from './clone-snapshot.js';
 import { shape as flserver } from './flserver.js';
 import { shape as mdbroker } from './mdbroker.js';
 
-export const shapes: readonly Shape[] = [mdbroker, flserver, clone];
+export const shapes: readonly Shape[] = [mdbroker, flserver, clone, cloneSnapshot, cloneClient];
