@@ -11,6 +11,14 @@ import type { ResolvedServerOptions } from './server-options.js';
 
 /** Matches the clients' write high-water mark, so a burst is queued, not dropped, on both ends. */
 const COLLECTOR_HIGH_WATER_MARK = 100_000;
+/**
+ * Updates the publisher may hold for one subscriber before it drops that subscriber's updates
+ * (which makes it resync). libzmq's default, 1,000, is 20 ms of a 50,000 updates/s burst: a
+ * subscriber that stalls that long (a GC pause, a loaded machine) lost updates, and its kernel
+ * buffers held only a few thousand more. As deep as the collector, so a burst the collector has
+ * queued is published whole.
+ */
+const PUBLISHER_HIGH_WATER_MARK = 100_000;
 
 export class ServerSockets {
   readonly snapshot: Channel<zmq.Router>;
@@ -27,7 +35,7 @@ export class ServerSockets {
     // mandatory: a send to a vanished client fails at once; sendTimeout: a client that stops reading
     // mid-snapshot holds the socket this long at most.
     const router = new zmq.Router({ linger, mandatory: true, sendTimeout: o.snapshotSendTimeoutMs });
-    const publisher = new zmq.Publisher({ linger });
+    const publisher = new zmq.Publisher({ linger, sendHighWaterMark: PUBLISHER_HIGH_WATER_MARK });
     const collector = new zmq.Subscriber({ linger, receiveHighWaterMark: COLLECTOR_HIGH_WATER_MARK });
     collector.subscribe();
     this.snapshot = new Channel(router, { name: 'snapshot', logger: log });

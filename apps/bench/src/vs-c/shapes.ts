@@ -1,8 +1,11 @@
 /** Every shape `npm run bench -- vs-c` knows, in the order they run. */
 import type { Shape } from './harness.js';
-import { shape as flserver } from './flserver.js';
 import { shape as mdbroker } from './mdbroker.js';
 import { shape as titanic } from './titanic.js';
 import { shape as titanicScale } from './titanic-scale.js';
+import { shape as clone } from './clone.js';
+import { shape as cloneSnapshot } from './clone-snapshot.js';
+import { shape as cloneClient } from './clone-client.js';
+import { shape as flserver } from './flserver.js';
 
-export const shapes: readonly Shape[] = [mdbroker, flserver, titanic, titanicScale];
+export const shapes: readonly Shape[] = [mdbroker, titanic, titanicScale, clone, cloneSnapshot, cloneClient, flserver];
