@@ -8,6 +8,7 @@
 #   vs-c-latency.sh node <cbin> <broker...>   $DRIVER (md-latency-client.js): $WARMUP untimed, then
 #                                             $REQUESTS timed round trips
 #
+# Both first warm the broker up with $WARMUP_REQUESTS (3,000) requests of mdclient_n, unmeasured.
 # The C programs use fixed ports (5555): run inside `unshare -n` (the harness does) or with 5555 free.
 set -u
 . "$(dirname "$0")/vs-c-lib.sh"
@@ -21,6 +22,8 @@ sleep "${STARTUP_S:-1.5}"
 "$cbin/mdworker" >/dev/null 2>&1 &
 worker=$!
 sleep 1
+# Warm-up, outside the measurement: the JIT of a Node broker compiles and its first major GC runs.
+"$cbin/mdclient_n" "${WARMUP_REQUESTS:-3000}" >/dev/null 2>&1
 n=${REQUESTS:-10000}
 c0=$(cpu_ns_total "$broker"); t0=$(now)
 if [ "$client" = c ]; then

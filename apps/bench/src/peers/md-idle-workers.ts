@@ -3,8 +3,9 @@
  * DEALERs, worker `first + i` registering (READY) for the service `service-<first + i>`, so each
  * service has one worker and none gets a request. Each worker sends HEARTBEAT every 2.5 s (the
  * interval of the book's broker and ours, spread evenly over the interval, not in one burst) and
- * reads whatever the broker sends (its heartbeats). None of our code: a load for the broker, not
- * a measurement of its own.
+ * reads whatever the broker sends (its heartbeats). A REQUEST, which a broker that knows one
+ * service only (`bare-mdbroker`) may send, is echoed like the C `mdworker` does. None of our code:
+ * a load for the broker, not a measurement of its own.
  *
  *   node apps/bench/dist/peers/md-idle-workers.js <endpoint> <count> [first]
  *
@@ -28,6 +29,8 @@ const EMPTY = Buffer.alloc(0);
 const MDPW01 = Buffer.from('MDPW01');
 const READY = Buffer.from([0x01]);
 const HEARTBEAT = Buffer.from([0x04]);
+const REQUEST = 0x02;
+const REPLY = Buffer.from([0x03]);
 const DISCONNECT = 0x05;
 
 const context = new zmq.Context({ maxSockets: count + 64, ioThreads: 1 });
@@ -45,7 +48,10 @@ async function listen(index: number, socket: zmq.Dealer): Promise<void> {
     } catch {
       return; // closed
     }
-    if (message[3]?.[0] === DISCONNECT) disconnects++;
+    const command = message[2]?.[0];
+    if (command === DISCONNECT) disconnects++;
+    // ["", MDPW01, REQUEST, client, "", body...] -> ["", MDPW01, REPLY, client, "", body...]
+    if (command === REQUEST) socket.send([EMPTY, MDPW01, REPLY, ...message.slice(3)]).catch(noop);
     if (heard[index] === 0) {
       heard[index] = 1;
       if (++heardCount === count) process.stdout.write(`${JSON.stringify({ registered: count })}\n`);

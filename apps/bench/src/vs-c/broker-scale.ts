@@ -3,9 +3,11 @@
  * (`--scale-requests`, default 20,000) through the broker, first alone, then with 10,000 idle
  * workers registered (`md-idle-workers` x 2 processes, one service each: 10,000 services,
  * heartbeating), in the same trial; then the broker's idle CPU with them. The brokers: the C
- * `mdbroker` and our `mdbroker`. There is no bare floor here: `bare-mdbroker` knows one service
- * and expires nothing, which is the very state this shape measures. The process under test is
- * the broker.
+ * `mdbroker`, our `mdbroker`, and `bare-mdbroker` as the floor of what is the binding's here: it
+ * receives every heartbeat and heartbeats every worker with no table, expiry or validation. It
+ * knows one service, so with the idle workers registered it sends echo requests to any worker
+ * (they echo them): its `rate`/`cpu_us` are not the same dispatch, its `idle_cpu_ms_s` and
+ * `rss_kb` are the floor of ours. The process under test is the broker.
  *
  * `--idle-workers N` (default 10,000) changes the count; each idle-worker process holds at most
  * 5,000 (two file descriptors each, under the usual 20,000 `ulimit -n`).
@@ -50,13 +52,18 @@ export const shape: Shape = {
           '--log-level',
           'warn',
         ]),
+        contender('bare-mdbroker (floor)', 'floor', [
+          process.execPath,
+          peerScript('bare-mdbroker'),
+          'tcp://127.0.0.1:5555',
+        ]),
       ],
       rounds,
     );
     return {
       cases,
       notes: [
-        `rate/cpu_us: ${requests} echo requests with the idle workers registered; rate0/cpu0_us: the same before they came; idle_cpu_ms_s: broker CPU per second while idle with them; rss0_kb: RSS before them, rss_kb: peak at the end; disconnects: idle workers the broker dropped (0 expected)`,
+        `rate/cpu_us: ${requests} echo requests with the idle workers registered; rate0/cpu0_us: the same before they came; idle_cpu_ms_s: broker CPU per second while idle with them; dispatch_us: cpu_us less that idle CPU over the same time; rss0_kb: RSS before them, rss_kb: peak at the end; disconnects: idle workers the broker dropped (0 expected); the floor (bare-mdbroker) knows one service, so its rate/cpu_us with the idle workers is not the same dispatch: read its idle_cpu_ms_s and rss_kb`,
       ],
     };
   },
