@@ -1,6 +1,8 @@
 /** Every shape `npm run bench -- vs-c` knows, in the order they run. */
 import type { Shape } from './harness.js';
 import { shape as mdbroker } from './mdbroker.js';
+import { shape as latency } from './latency.js';
+import { shape as brokerScale } from './broker-scale.js';
 import { shape as titanic } from './titanic.js';
 import { shape as titanicScale } from './titanic-scale.js';
 import { shape as clone } from './clone.js';
@@ -8,4 +10,14 @@ import { shape as cloneSnapshot } from './clone-snapshot.js';
 import { shape as cloneClient } from './clone-client.js';
 import { shape as flserver } from './flserver.js';
 
-export const shapes: readonly Shape[] = [mdbroker, titanic, titanicScale, clone, cloneSnapshot, cloneClient, flserver];
+export const shapes: readonly Shape[] = [
+  mdbroker,
+  latency,
+  brokerScale,
+  titanic,
+  titanicScale,
+  clone,
+  cloneSnapshot,
+  cloneClient,
+  flserver,
+];

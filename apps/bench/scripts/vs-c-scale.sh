@@ -1,0 +1,79 @@
+#!/bin/sh
+# One trial of `npm run bench -- vs-c --shapes broker-scale`: a broker, one C `mdworker` (echo) and
+# the C `mdclient2_n` ($REQUESTS), first alone, then with $IDLE_WORKERS idle workers registered
+# (md-idle-workers.js x $IDLE_PEERS, one service each, heartbeating). Prints one line:
+#   rate=, cpu_us=       echo requests/s and broker CPU per request with the idle workers registered
+#   rate0=, cpu0_us=     the same before they came (same broker, same run)
+#   idle_cpu_ms_s=       broker CPU per second, idle, with them registered (heartbeating them)
+#   dispatch_us=         cpu_us less the idle CPU over the same time: the echo requests' own cost
+#   rss_kb=, rss0_kb=    broker peak RSS at the end, and its RSS before the idle workers came
+#   register_s=          from starting the idle workers until every one heard from the broker
+#   idle_workers=, disconnects=   idle workers, and DISCONNECTs they got (0: none dropped)
+#   replies=, expected=, load=
+#
+#   vs-c-scale.sh <cbin> <broker...>
+set -u
+. "$(dirname "$0")/vs-c-lib.sh"
+# CPU time of PID so far, all its threads, in nanoseconds (finer than /proc/PID/stat's ticks).
+cpu_ns_total() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+fail() { echo "vs-c-scale: $*" >&2; }
+cbin=$1; shift
+n=${REQUESTS:-20000}
+idle=${IDLE_WORKERS:-10000}
+npeers=${IDLE_PEERS:-2}
+per=$(( (idle + npeers - 1) / npeers ))
+tmp=$(mktemp -d)
+"$@" >/dev/null 2>&1 &
+broker=$!
+sleep "${STARTUP_S:-1.5}"
+"$cbin/mdworker" >/dev/null 2>&1 &
+worker=$!
+sleep 1
+rss0=$(rss_kb "$broker")
+c0=$(cpu_ns_total "$broker"); t0=$(now)
+r0=$("$cbin/mdclient2_n" "$n" 2>/dev/null | awk '/replies received/ {print $1}')
+t1=$(now); c1=$(cpu_ns_total "$broker")
+
+peers=""
+p=0; started=0
+s0=$(now)
+while [ "$started" -lt "$idle" ]; do
+  count=$per
+  [ $((started + count)) -gt "$idle" ] && count=$((idle - started))
+  "${NODE:-node}" "$IDLE" tcp://127.0.0.1:5555 "$count" "$started" >"$tmp/peer$p" 2>&1 &
+  peers="$peers $!"
+  started=$((started + count)); p=$((p + 1))
+done
+# Wait (at most 90 s) until every idle worker has heard from the broker.
+i=0
+while [ "$(cat "$tmp"/peer* | grep -c registered)" -lt "$p" ] && [ "$i" -lt 900 ]; do sleep 0.1; i=$((i + 1)); done
+s1=$(now)
+[ "$i" -ge 900 ] && fail "idle workers not all registered after 90 s"
+
+# Idle, with every worker registered: the broker heartbeats them.
+ci0=$(cpu_ns_total "$broker"); ti0=$(now)
+sleep "${IDLE_S:-5}"
+ti1=$(now); ci1=$(cpu_ns_total "$broker")
+
+c2=$(cpu_ns_total "$broker"); t2=$(now)
+r1=$("$cbin/mdclient2_n" "$n" 2>/dev/null | awk '/replies received/ {print $1}')
+t3=$(now); c3=$(cpu_ns_total "$broker")
+
+# shellcheck disable=SC2086
+kill -TERM $peers 2>/dev/null
+for pid in $peers; do wait "$pid" 2>/dev/null; done
+status=$(cat "$tmp"/peer* | awk -F'[ =]' '/^idle_workers=/ {w += $2; h += $4; d += $6} END {printf "idle_workers=%d heard=%d disconnects=%d", w, h, d}')
+stop_pid "$worker" TERM &
+rss=$(peak_rss_kb "$broker")
+stop_pid "$broker" INT
+wait 2>/dev/null
+rm -rf "$tmp"
+load=$(load1)
+awk -v n="$n" -v r0="${r0:-0}" -v r1="${r1:-0}" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v t3="$t3" \
+  -v c0="$c0" -v c1="$c1" -v c2="$c2" -v c3="$c3" -v ci0="$ci0" -v ci1="$ci1" -v ti0="$ti0" -v ti1="$ti1" \
+  -v s0="$s0" -v s1="$s1" -v rss="$rss" -v rss0="$rss0" -v load="$load" -v status="$status" 'BEGIN {
+    idle = (ci1 - ci0) / (ti1 - ti0)
+    printf "rate=%.1f cpu_us=%.2f rate0=%.1f cpu0_us=%.2f idle_cpu_ms_s=%.2f ", n / (t3 - t2), (c3 - c2) / 1000 / n, n / (t1 - t0), (c1 - c0) / 1000 / n, idle / 1e6
+    printf "dispatch_us=%.2f ", (c3 - c2 - idle * (t3 - t2)) / 1000 / n
+    printf "rss_kb=%d rss0_kb=%d register_s=%.2f %s replies=%d expected=%d load=%s\n", rss, rss0, s1 - s0, status, r0 + r1, 2 * n, load }'
