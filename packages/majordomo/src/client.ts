@@ -82,10 +82,14 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
   readonly #o: ResolvedClientOptions;
   readonly #log: Logger;
   readonly #pool: ClientPool;
+  /** The defaults of a call's own options (checked with the rest in the constructor). */
+  readonly #callDefaults: { readonly timeoutMs: number; readonly attemptTimeoutMs: number; readonly retries: number };
 
   constructor(options: MajordomoClientOptions) {
     super();
     this.#o = resolveClientOptions(options);
+    const { timeoutMs, attemptTimeoutMs, retries } = this.#o;
+    this.#callDefaults = { timeoutMs, attemptTimeoutMs, retries };
     this.#log = componentLogger(this.#o.logger, { component: 'mdp-client', broker: this.#o.broker });
     this.#pool = new ClientPool({
       endpoint: this.#o.broker,
@@ -164,8 +168,13 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
   ): Promise<Buffer[]> {
     const serviceFrame = toBuffer(service);
     const name = serviceFrame.toString('latin1');
-    const call = resolveOptions('MajordomoClient.request', options, this.#o, callRules);
+    // Over the call's own defaults, not every client option: a copy of those per request cost more
+    // than the rest of the call's bookkeeping.
+    const call = resolveOptions('MajordomoClient.request', options, this.#callDefaults, callRules);
     const budget = new CallBudget(`MajordomoClient: request to '${name}'`, call, this.#o.clock);
+    // The budget's signal can abort only on a whole-call timeoutMs or the caller's signal. Without
+    // either the waits get none: a listener on an AbortSignal costs several us per request.
+    const signal = Number.isFinite(call.timeoutMs) || call.signal !== undefined ? budget.signal : undefined;
     const frames = (Array.isArray(body) ? (body as Frames) : [body as Frame]).map(toBuffer);
     if (frames.length === 0) frames.push(Buffer.alloc(0));
     this.#stats.requests++;
@@ -180,14 +189,14 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
     try {
       while (budget.next()) {
         const attempt = budget.attempts;
-        const connection = await this.#pool.acquire(budget.signal);
+        const connection = await this.#pool.acquire(signal);
         const endpoint = connection.endpoint;
         span?.addEvent('attempt', { 'majordomo.attempt': attempt, 'server.address': connection.endpoint });
         span?.setAttribute('majordomo.attempts', attempt);
         try {
           const reply = await connection.exchange(serviceFrame, frames, {
             timeoutMs: call.attemptTimeoutMs,
-            signal: budget.signal,
+            signal,
             onPartial: onChunk,
             clock: this.#o.clock,
           });
@@ -212,7 +221,7 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
           { service: name, attempt, attemptTimeoutMs: call.attemptTimeoutMs },
           'no reply, resending on a fresh socket',
         );
-        await this.#failover(endpoint, budget.signal);
+        await this.#failover(endpoint, signal);
       }
       throw budget.error();
     } catch (caught) {

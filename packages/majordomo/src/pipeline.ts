@@ -15,14 +15,16 @@
  */
 import * as zmq from 'zeromq';
 import {
-  CallBudget,
+  AbortError,
   ClosedError,
   Component,
   InvalidStateError,
+  invalidOption,
   resolveOptions,
   rules,
   oneOf,
   systemClock,
+  TimeoutError,
   toError,
   type Clock,
   type Frame,
@@ -31,9 +33,13 @@ import {
   type RequestOptions,
   type ResolvedOptions,
   type SecurityOptions,
+  type TimerHandle,
 } from '@zpatterns/core';
 import { applyConnectSecurity, Channel, componentLogger, EMPTY, toBuffer, Deque } from '@zpatterns/core/internal';
 import { decodeClientReply, encodeClientRequest, type MdpVersion } from './codec.js';
+
+const RECV = 'MajordomoPipeline: recv';
+const recvAborted = (signal: AbortSignal): AbortError => new AbortError(`${RECV} aborted`, { cause: signal.reason });
 
 /** Options of `new MajordomoPipeline(options)`. */
 export interface MajordomoPipelineOptions {
@@ -202,35 +208,40 @@ export class MajordomoPipeline extends Component {
     if (queued !== undefined) return Promise.resolve(queued);
     if (this.#waiter !== undefined)
       return Promise.reject(new InvalidStateError('MajordomoPipeline: one recv() at a time'));
-    let budget: CallBudget;
-    try {
-      budget = new CallBudget(
-        'MajordomoPipeline: recv',
-        { timeoutMs: options.timeoutMs ?? this.#o.timeoutMs, signal: options.signal },
-        this.#o.clock,
-      );
-    } catch (err) {
-      return Promise.reject(toError(err));
+    const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs;
+    if (!rules.positiveOrInfinity.test(timeoutMs)) {
+      return Promise.reject(invalidOption(RECV, 'timeoutMs', rules.positiveOrInfinity.must, timeoutMs));
     }
-    // The budget owns the deadline and the caller's signal; its signal aborts with the error to
-    // end with (TimeoutError or AbortError), synchronously, so a reply is never handed to a
-    // waiter that has already given up.
-    const signal = budget.signal;
+    return this.#wait(timeoutMs, options.signal);
+  }
+
+  /**
+   * Wait for the next reply: a timer only for a finite `timeoutMs`, a listener only for a
+   * `signal` (no AbortController per reply: at one reply per wait it was the pipeline's largest
+   * cost of its own). A timeout or an abort clears the waiter synchronously, so a reply is never
+   * handed to a waiter that has already given up.
+   */
+  #wait(timeoutMs: number, signal: AbortSignal | undefined): Promise<PipelineReply> {
+    if (signal?.aborted === true) return Promise.reject(recvAborted(signal));
+    const clock = this.#o.clock;
     return new Promise<PipelineReply>((resolve, reject) => {
+      let timer: TimerHandle | undefined;
       const cleanup = (): void => {
-        signal.removeEventListener('abort', onAbort);
-        budget.dispose();
+        if (timer !== undefined) clock.clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         this.#waiter = undefined;
       };
       const onAbort = (): void => {
         cleanup();
-        reject(signal.reason as Error);
+        reject(recvAborted(signal as AbortSignal));
       };
-      if (signal.aborted) {
-        onAbort();
-        return;
+      if (Number.isFinite(timeoutMs)) {
+        timer = clock.setTimeout(() => {
+          cleanup();
+          reject(new TimeoutError(`${RECV} timed out after ${timeoutMs} ms (timeoutMs)`, { attempts: 0 }));
+        }, timeoutMs);
       }
-      signal.addEventListener('abort', onAbort, { once: true });
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.#waiter = {
         resolve: (reply) => {
           cleanup();

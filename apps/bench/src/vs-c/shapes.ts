@@ -1,6 +1,8 @@
 /** Every shape `npm run bench -- vs-c` knows, in the order they run. */
 import type { Shape } from './harness.js';
 import { shape as mdbroker } from './mdbroker.js';
+import { shape as mdworker } from './mdworker.js';
+import { shape as mdclient } from './mdclient.js';
 import { shape as latency } from './latency.js';
 import { shape as brokerScale } from './broker-scale.js';
 import { shape as titanic } from './titanic.js';
@@ -12,6 +14,8 @@ import { shape as flserver } from './flserver.js';
 
 export const shapes: readonly Shape[] = [
   mdbroker,
+  mdworker,
+  mdclient,
   latency,
   brokerScale,
   titanic,

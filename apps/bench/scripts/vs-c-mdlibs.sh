@@ -1,0 +1,55 @@
+#!/bin/sh
+# One trial of `npm run bench -- vs-c --shapes mdworker,mdclient`: the book's C mdbroker, and
+# around it the process under test with C peers. Prints one line of key=value pairs (see
+# src/vs-c/harness.ts): rate, cpu_us (the process under test, per request), replies, expected,
+# rss_kb, load (and p50_us/p99_us when the client under test times its requests).
+#
+#   vs-c-mdlibs.sh worker <cbin> <worker...>   one worker under test; C mdclient2_n $REQUESTS
+#   vs-c-mdlibs.sh cclient <cbin> <client...>  C mdworker x $WORKERS; a C client under test,
+#                                              measured by /usr/bin/time, given $REQUESTS
+#   vs-c-mdlibs.sh nclient <cbin> <client...>  C mdworker x $WORKERS; a node client under test,
+#                                              which prints its own figures
+set -u
+. "$(dirname "$0")/vs-c-lib.sh"
+mode=$1; cbin=$2; shift 2
+n=${REQUESTS:-50000}
+"$cbin/mdbroker" >/dev/null 2>&1 &
+broker=$!
+sleep 0.5
+peers=""
+if [ "$mode" = worker ]; then
+  "$@" >/dev/null 2>&1 &
+  worker=$!
+  sleep "${STARTUP_S:-1.5}"
+  c0=$(cpu_us_total "$worker"); t0=$(now)
+  replies=$("$cbin/mdclient2_n" "$n" 2>/dev/null | awk '/replies received/ {print $1}')
+  t1=$(now); c1=$(cpu_us_total "$worker")
+  rss=$(peak_rss_kb "$worker")
+  stop_pid "$worker"
+  line=$(awk -v n="$n" -v t0="$t0" -v t1="$t1" -v c0="$c0" -v c1="$c1" -v r="${replies:-0}" -v rss="$rss" \
+    'BEGIN { printf "rate=%.1f cpu_us=%.2f replies=%d expected=%d rss_kb=%d", n / (t1 - t0), (c1 - c0) / n, r, n, rss }')
+else
+  i=0
+  while [ "$i" -lt "${WORKERS:-10}" ]; do "$cbin/mdworker" >/dev/null 2>&1 & peers="$peers $!"; i=$((i + 1)); done
+  sleep 1
+  if [ "$mode" = cclient ]; then
+    t0=$(now)
+    out=$(/usr/bin/time -f 'cpu_s=%U+%S rss_kb=%M' "$@" "$n" 2>&1)
+    t1=$(now)
+    replies=$(printf '%s\n' "$out" | awk '/replies received|requests\/replies processed/ {print $1}')
+    line=$(printf '%s\n' "$out" | awk -v n="$n" -v t0="$t0" -v t1="$t1" -v r="${replies:-0}" '
+      /cpu_s=/ { split($1, kv, "="); split(kv[2], us, "+"); cpu = us[1] + us[2]; rss = $2 }
+      END { printf "rate=%.1f cpu_us=%.2f replies=%d expected=%d %s", n / (t1 - t0), cpu * 1e6 / n, r, n, rss }')
+  else
+    line=$("$@" "$n" 2>/dev/null | grep 'rate=' | tail -1)
+  fi
+  kill $peers 2>/dev/null
+  # A C worker can hang on exit (its broker gone first): give them 2 s, then SIGKILL.
+  i=0
+  alive() { for p in $peers; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+  while [ "$i" -lt 20 ] && alive; do sleep 0.1; i=$((i + 1)); done
+  kill -9 $peers 2>/dev/null
+fi
+stop_pid "$broker"
+wait 2>/dev/null
+echo "$line load=$(load1)"

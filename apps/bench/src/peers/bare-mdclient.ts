@@ -1,0 +1,51 @@
+/**
+ * The floor of a Majordomo client on zeromq.js: one DEALER speaking just enough 7/MDP/0.1 client
+ * to send requests to 'echo' and read the replies, with none of our code (no validation, no
+ * timeouts, no retries, no correlation). A measuring stick for the `mdclient` vs-c shape.
+ *
+ *   node apps/bench/dist/peers/bare-mdclient.js pipeline|sequential N [broker]
+ *
+ * `pipeline` sends N requests (one awaited send each, so libzmq's high-water mark holds the rest
+ * back) while one receive loop reads the replies; `sequential` sends one and awaits its reply.
+ * Per request it does what any client must: one send of 4 frames and one receive of 4.
+ */
+import * as zmq from 'zeromq';
+import { body, giveUpAfter, indexOf, Measure, now } from './md-client-report.js';
+
+const EMPTY = Buffer.alloc(0);
+const MDPC01 = Buffer.from('MDPC01');
+const SERVICE = Buffer.from('echo');
+
+const mode = process.argv[2];
+const n = Number(process.argv[3] ?? 10_000);
+const dealer = new zmq.Dealer({ linger: 0 });
+dealer.connect(process.argv[4] ?? 'tcp://127.0.0.1:5555');
+const measure = new Measure(n);
+giveUpAfter(measure, 120_000);
+
+if (mode === 'pipeline') {
+  const sent = new Float64Array(n);
+  const sender = (async (): Promise<void> => {
+    for (let i = 0; i < n; i++) {
+      sent[i] = now();
+      await dealer.send([EMPTY, MDPC01, SERVICE, body(i)]);
+    }
+  })();
+  while (measure.replies < n) {
+    // ["", "MDPC01", "echo", body]
+    const reply = await dealer.receive();
+    measure.done(now() - (sent[indexOf(reply[3] as Buffer)] as number));
+  }
+  await sender;
+} else if (mode === 'sequential') {
+  for (let i = 0; i < n; i++) {
+    const t = now();
+    await dealer.send([EMPTY, MDPC01, SERVICE, body(i)]);
+    await dealer.receive();
+    measure.done(now() - t);
+  }
+} else {
+  throw new Error('usage: bare-mdclient.js pipeline|sequential N [broker]');
+}
+measure.print();
+dealer.close();

@@ -1,0 +1,47 @@
+/**
+ * Our Majordomo clients as a user's program drives them, for the `mdclient` vs-c shape:
+ * `pipeline` sends N requests to 'echo' with `MajordomoPipeline.send()` and then reads the N
+ * replies with `replies()` (the book's mdclient2); `sequential` sends one at a time with
+ * `MajordomoClient.request()` (the book's mdclient). Prints one `key=value` line (CPU of this
+ * process per request over the run, round trips, peak RSS).
+ *
+ *   node apps/bench/dist/peers/md-clients.js pipeline|sequential N [broker]
+ */
+import { MajordomoClient, MajordomoPipeline } from '@zpatterns/majordomo';
+import { body, giveUpAfter, indexOf, Measure, now } from './md-client-report.js';
+
+const mode = process.argv[2];
+const n = Number(process.argv[3] ?? 10_000);
+const broker = process.argv[4] ?? 'tcp://127.0.0.1:5555';
+
+if (mode === 'pipeline') {
+  const pipeline = new MajordomoPipeline({ broker });
+  await pipeline.start();
+  const sent = new Float64Array(n);
+  const measure = new Measure(n);
+  giveUpAfter(measure, 120_000);
+  for (let i = 0; i < n; i++) {
+    sent[i] = now();
+    pipeline.send('echo', body(i));
+  }
+  for await (const reply of pipeline.replies()) {
+    measure.done(now() - (sent[indexOf(reply.body[0] as Buffer)] as number));
+    if (measure.replies === n) break;
+  }
+  measure.print();
+  await pipeline.close();
+} else if (mode === 'sequential') {
+  const client = new MajordomoClient({ broker });
+  await client.start();
+  const measure = new Measure(n);
+  giveUpAfter(measure, 120_000);
+  for (let i = 0; i < n; i++) {
+    const t = now();
+    await client.request('echo', body(i));
+    measure.done(now() - t);
+  }
+  measure.print();
+  await client.close();
+} else {
+  throw new Error('usage: md-clients.js pipeline|sequential N [broker]');
+}

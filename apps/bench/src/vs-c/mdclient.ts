@@ -1,0 +1,60 @@
+/**
+ * mdclient: the CPU a user's client pays per request, under the C `mdbroker` and C `mdworker`s.
+ * Pipelined (10 workers, `--requests`, default 100,000, all sent at once): our
+ * `MajordomoPipeline` against the C `mdclient2_n` and `bare-mdclient pipeline` (the floor).
+ * Sequential (1 worker, a tenth of `--requests`, one at a time): our `MajordomoClient` against
+ * the C `mdclient_n` and `bare-mdclient sequential`. The process under test is the client; ours
+ * and the bare ones time each request (p50/p99) and count their own CPU over the run, the C ones
+ * are timed from outside (`/usr/bin/time`, their whole run).
+ */
+import { join } from 'node:path';
+import { peerScript } from '../lib/peer.js';
+import { alternate, runTrial, trialScript, type Contender, type Shape } from './harness.js';
+
+export const shape: Shape = {
+  name: 'mdclient',
+  description: 'the client: pipelined (10 C workers) and sequential (1 C worker) under the C broker',
+  programs: ['mdbroker', 'mdworker', 'mdclient2_n', 'mdclient_n'],
+  async run(ctx, cbin, rounds) {
+    const requests = ctx.requests ?? 100_000;
+    const node = process.execPath;
+    const contender = (
+      name: string,
+      kind: Contender['kind'],
+      env: Record<string, string>,
+      mode: 'cclient' | 'nclient',
+      client: string[],
+    ): Contender => ({
+      name,
+      kind,
+      trial: () => runTrial(`mdclient ${name}`, 'sh', [trialScript('vs-c-mdlibs.sh'), mode, cbin, ...client], env),
+    });
+    const piped = { WORKERS: '10', REQUESTS: String(requests) };
+    const pipelined = await alternate(
+      ctx,
+      'mdclient, pipelined, 10 C workers',
+      [
+        contender('C mdclient2', 'c', piped, 'cclient', [join(cbin, 'mdclient2_n')]),
+        contender('MajordomoPipeline', 'ours', piped, 'nclient', [node, peerScript('md-clients'), 'pipeline']),
+        contender('bare pipelined (floor)', 'floor', piped, 'nclient', [node, peerScript('bare-mdclient'), 'pipeline']),
+      ],
+      rounds,
+    );
+    const seq = { WORKERS: '1', REQUESTS: String(Math.max(1, Math.round(requests / 10))) };
+    const sequential = await alternate(
+      ctx,
+      'mdclient, sequential, 1 C worker',
+      [
+        contender('C mdclient', 'c', seq, 'cclient', [join(cbin, 'mdclient_n')]),
+        contender('MajordomoClient', 'ours', seq, 'nclient', [node, peerScript('md-clients'), 'sequential']),
+        contender('bare sequential (floor)', 'floor', seq, 'nclient', [
+          node,
+          peerScript('bare-mdclient'),
+          'sequential',
+        ]),
+      ],
+      rounds,
+    );
+    return { cases: { ...pipelined, ...sequential } };
+  },
+};
