@@ -2,5 +2,6 @@
 import type { Shape } from './harness.js';
 import { shape as flserver } from './flserver.js';
 import { shape as mdbroker } from './mdbroker.js';
+import { shape as ppqueue } from './ppqueue.js';
 
-export const shapes: readonly Shape[] = [mdbroker, flserver];
+export const shapes: readonly Shape[] = [mdbroker, flserver, ppqueue];
