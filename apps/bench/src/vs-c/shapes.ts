@@ -10,6 +10,7 @@ import { shape as titanicScale } from './titanic-scale.js';
 import { shape as clone } from './clone.js';
 import { shape as cloneSnapshot } from './clone-snapshot.js';
 import { shape as cloneClient } from './clone-client.js';
+import { shape as ppqueue } from './ppqueue.js';
 import { shape as flserver } from './flserver.js';
 
 export const shapes: readonly Shape[] = [
@@ -23,5 +24,6 @@ export const shapes: readonly Shape[] = [
   clone,
   cloneSnapshot,
   cloneClient,
+  ppqueue,
   flserver,
 ];
