@@ -61,6 +61,8 @@ export class Follower {
   #failSynced: (err: Error) => void = () => undefined;
   /** Wakes the loop when the server followed goes silent. */
   #onSilent: (() => void) | undefined;
+  /** Settles the pending receive of `#follow` early (with 'silent'). */
+  #interrupt: ((value: 'silent') => void) | undefined;
   /** The server whose snapshot was applied and which has not gone silent since. */
   #connected: number | undefined;
   #wakeBackoff: (() => void) | undefined;
@@ -180,7 +182,17 @@ export class Follower {
     for (const s of this.#o.subtrees) sub.subscribe(s);
     if (!this.#cursor.followsAll) sub.subscribe(HUGZ); // the book's clients miss HUGZ here
     this.#sub = sub;
-    const silence = new Promise<'silent'>((resolve) => (this.#onSilent = () => resolve('silent')));
+    // Silence settles `silence` and the pending receive (`next`): the hot loop below awaits `next`
+    // alone, since a Promise.race per message with the long-lived `silence` would leave one
+    // reaction on it per message (held until it settles: memory and GC growing with the stream).
+    let silent = false;
+    let settleSilence: (value: 'silent') => void = () => undefined;
+    const silence = new Promise<'silent'>((resolve) => (settleSilence = resolve));
+    this.#onSilent = () => {
+      silent = true;
+      settleSilence('silent');
+      this.#interrupt?.('silent');
+    };
     this.#liveness.expect(index);
     let received = 0;
     let next = this.#receive(sub);
@@ -235,7 +247,7 @@ export class Follower {
           applied += 1;
         }
         while (!resync) {
-          const message = await Promise.race([next, silence]);
+          const message = silent ? 'silent' : await next;
           if (message === 'closed') return 'closed';
           if (message === 'silent') return 'silent';
           received += 1;
@@ -248,6 +260,7 @@ export class Follower {
       }
     } finally {
       this.#onSilent = undefined;
+      this.#interrupt = undefined;
       this.#sub = undefined;
       sub.close();
       void next.catch(() => undefined);
@@ -306,13 +319,15 @@ export class Follower {
     }
   }
 
-  async #receive(socket: zmq.Subscriber): Promise<Message | 'closed'> {
-    try {
-      return await socket.receive();
-    } catch (err) {
-      if (this.#closed || socket.closed) return 'closed';
-      throw err;
-    }
+  /** The next stream message; 'silent' if the server goes silent first (see `#follow`). */
+  #receive(socket: zmq.Subscriber): Promise<Message | 'closed' | 'silent'> {
+    return new Promise((resolve, reject) => {
+      this.#interrupt = resolve;
+      socket.receive().then(resolve, (err: unknown) => {
+        if (this.#closed || socket.closed) resolve('closed');
+        else reject(err instanceof Error ? err : toError(err));
+      });
+    });
   }
 
   /** Ask `source` for a snapshot; no reply for serverTtlMs (between replies) is a timeout. */
