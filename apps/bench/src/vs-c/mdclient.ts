@@ -13,7 +13,8 @@ import { alternate, runTrial, trialScript, type Contender, type Shape } from './
 
 export const shape: Shape = {
   name: 'mdclient',
-  description: 'the client: pipelined (10 C workers) and sequential (1 C worker) under the C broker',
+  description:
+    'the client: pipelined (10 C workers, 100,000 requests by default) and sequential (1 C worker, a tenth) under the C broker',
   programs: ['mdbroker', 'mdworker', 'mdclient2_n', 'mdclient_n'],
   async run(ctx, cbin, rounds) {
     const requests = ctx.requests ?? 100_000;

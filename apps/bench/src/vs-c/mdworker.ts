@@ -12,7 +12,7 @@ import { alternate, runTrial, trialScript, type Contender, type Shape } from './
 
 export const shape: Shape = {
   name: 'mdworker',
-  description: 'one worker: C mdbroker and mdclient2 (50,000 requests) against each worker',
+  description: 'one worker: C mdbroker and mdclient2 (50,000 requests by default) against each worker',
   programs: ['mdbroker', 'mdworker', 'mdclient2_n'],
   async run(ctx, cbin, rounds) {
     const env = { REQUESTS: String(ctx.requests ?? 50_000) };
