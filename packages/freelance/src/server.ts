@@ -30,6 +30,7 @@ import {
   Channel,
   componentLogger,
   describe,
+  frameEquals,
   type ServerSecurity,
   failSpan,
   SpanKinds,
@@ -39,7 +40,7 @@ import {
 } from '@zpatterns/core/internal';
 import { FreelanceBindError } from './errors.js';
 import { checkBindEndpoint, concreteBindEndpoint, defaultPublicEndpoint } from './endpoint.js';
-import { decodeServerInbound, encodePong, encodeReply } from './codec.js';
+import { decodeServerInbound, encodePong, encodeReply, PING } from './codec.js';
 
 /**
  * What a `FreelanceServer` handler gets beside the request body: core's `HandlerContext` (its
@@ -173,6 +174,10 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
   #inFlight = 0;
   #saturated = false;
   #slot: (() => void) | undefined;
+  /** The default handler: the reply is the request as received, so no handler call or new frames. */
+  readonly #echo: boolean;
+  /** The attributes of every request's SERVER span (with OpenTelemetry installed). */
+  #spanAttributes: Record<string, string> = { 'rpc.system': 'freelance', 'server.address': '' };
 
   constructor(options: FreelanceServerOptions) {
     super();
@@ -191,6 +196,7 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
     checkBindEndpoint(this.#bind);
     this.#options = o;
     this.#handler = o.handler;
+    this.#echo = o.handler === echo;
     this.#maxConcurrent = o.maxConcurrent;
     this.#maxBytes = o.maxMessageBytes;
     this.#maxFrames = o.maxFramesPerMessage;
@@ -243,6 +249,7 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
         continue;
       }
       this.#endpoints = Object.freeze({ clients: endpoint, bound });
+      this.#spanAttributes = { 'rpc.system': 'freelance', 'server.address': endpoint };
       this.#guard = guard;
       this.#log = componentLogger(options.logger, { component: 'freelance-server', endpoint });
       this.#warnings = new WarningLimiter(this.#log, systemClock, 10);
@@ -267,53 +274,31 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
   }
 
   #onMessage(channel: Channel<zmq.Router>, message: Message): void | Promise<void> {
-    const peer = message[0];
     if (message.length > this.#maxFrames || totalBytes(message) > this.#maxBytes) {
-      this.#stats.oversize++;
-      this.#warnings.warn(
-        { peer: peer?.toString('hex'), frames: message.length, bytes: totalBytes(message) },
-        'oversize message dropped',
-      );
+      this.#oversize(message);
       return;
     }
-    let inbound;
-    try {
-      inbound = decodeServerInbound(message);
-    } catch (caught) {
-      this.#stats.malformed++;
-      this.#warnings.warn(
-        { peer: peer?.toString('hex'), err: toError(caught), frames: describe(message) },
-        'malformed message dropped',
-      );
+    // 10/FLP decoded in place (what `decodeServerInbound` does, without an object per message).
+    const peer = message[0];
+    const control = message[1];
+    if (peer === undefined || control === undefined || control.length === 0) {
+      this.#malformed(message);
       return;
     }
-    if (inbound.type === 'ping') {
+    if (frameEquals(control, PING)) {
       this.#stats.pings++;
-      channel.post(encodePong(inbound.peer));
+      channel.post(encodePong(peer));
       return;
     }
     this.#stats.requests++;
-    this.#inFlight++;
-    // With OpenTelemetry installed: one SERVER span per request handled.
-    const span = startSpan('@zpatterns/freelance', 'freelance', SpanKinds.server, {
-      'rpc.system': 'freelance',
-      'server.address': this.#endpoints?.clients ?? '',
-    });
-    // A synchronous handler (the echo) is answered here, without a promise per request.
-    let result: Frame | Frames | Promise<Frame | Frames>;
-    try {
-      result = this.#handler(inbound.body, { signal: this.closeSignal, peer: inbound.peer, control: inbound.control });
-    } catch (caught) {
-      this.#failed(inbound.peer, caught, span);
-      this.#done();
+    const span = startSpan('@zpatterns/freelance', 'freelance', SpanKinds.server, this.#spanAttributes);
+    if (this.#echo) {
+      // The default handler: the reply `[peer][control][body...]` is the request as received.
+      if (channel.post(message)) this.#stats.replies++;
+      span?.end();
       return;
     }
-    if (!isPromiseLike(result)) {
-      this.#reply(inbound.peer, inbound.control, result, span);
-      this.#done();
-      return;
-    }
-    void this.#serve(inbound.peer, inbound.control, result, span);
+    this.#handle(peer, control, message.slice(2), span);
     if (this.#inFlight >= this.#maxConcurrent) {
       if (!this.#saturated) {
         this.#saturated = true;
@@ -322,6 +307,48 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
       }
       return new Promise<void>((resolve) => (this.#slot = resolve));
     }
+  }
+
+  #oversize(message: Message): void {
+    this.#stats.oversize++;
+    this.#warnings.warn(
+      { peer: message[0]?.toString('hex'), frames: message.length, bytes: totalBytes(message) },
+      'oversize message dropped',
+    );
+  }
+
+  #malformed(message: Message): void {
+    this.#stats.malformed++;
+    let err: Error | undefined;
+    try {
+      decodeServerInbound(message);
+    } catch (caught) {
+      err = toError(caught);
+    }
+    this.#warnings.warn(
+      { peer: message[0]?.toString('hex'), err, frames: describe(message) },
+      'malformed message dropped',
+    );
+  }
+
+  /** Run the handler for one request: a synchronous result is answered at once, a promise when it settles. */
+  #handle(peer: Buffer, control: Buffer, body: Buffer[], span: TraceSpan | undefined): void {
+    this.#inFlight++;
+    // A synchronous handler is answered here, without a promise per request.
+    let result: Frame | Frames | Promise<Frame | Frames>;
+    try {
+      result = this.#handler(body, { signal: this.closeSignal, peer, control });
+    } catch (caught) {
+      this.#failed(peer, caught, span);
+      this.#done();
+      return;
+    }
+    if (!isPromiseLike(result)) {
+      this.#reply(peer, control, result, span);
+      this.#done();
+      return;
+    }
+    void this.#serve(peer, control, result, span);
   }
 
   async #serve(

@@ -35,7 +35,7 @@ import { DEFAULT_MAX_QUEUED_BYTES, WARNINGS_PER_SECOND } from './backlog.js';
 import { bindQueueSockets, QueueCore } from './queue-core.js';
 import { DEFAULT_BACKEND, DEFAULT_FRONTEND, PPP_HEARTBEAT_INTERVAL_MS, PPP_HEARTBEAT_LIVENESS } from './defaults.js';
 import { peerOf } from './log-fields.js';
-import { decodePppWorkerMessage, encodeClientReply, encodePppHeartbeat, encodePppRequest } from './protocol.js';
+import { decodePppWorkerMessage, encodePppHeartbeat, encodePppRequest } from './protocol.js';
 import { maxMessageBytesRule } from './option-rules.js';
 import type { PirateQueueStatus } from './simple-pirate-queue.js';
 import { WorkerPool } from './worker-pool.js';
@@ -282,7 +282,8 @@ export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
       }
       case 'reply': {
         if (this.#pool.replied(worker, now) === 'joined') this.#joined(worker, 'reply');
-        this.#core?.reply(encodeClientReply(command));
+        // `encodeClientReply(command)`: the frames after the worker's identity, as they came.
+        this.#core?.reply(message.slice(1));
         break;
       }
       default: {

@@ -90,7 +90,9 @@ export type ClientRequest = ({ type: 'request' } & Enveloped) | Invalid;
 /** Frontend ROUTER input: `[client-id...][""][body...]`. */
 export function decodeClientRequest(frames: Message): ClientRequest {
   const split = splitEnvelope(frames);
-  return typeof split === 'string' ? { type: 'invalid', reason: split } : { type: 'request', ...split };
+  return typeof split === 'string'
+    ? { type: 'invalid', reason: split }
+    : { type: 'request', envelope: split.envelope, body: split.body };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -117,7 +119,7 @@ export function decodePppWorkerMessage(frames: Message): FromWorker<PppWorkerMes
   }
   const split = splitEnvelope(frames, 1);
   if (typeof split === 'string') return { worker, message: { type: 'invalid', reason: `reply: ${split}` } };
-  return { worker, message: { type: 'reply', ...split } };
+  return { worker, message: { type: 'reply', envelope: split.envelope, body: split.body } };
 }
 
 /** Queue side: a request for a worker, `[worker-id][client-id...][""][body...]` (no extra delimiter). */

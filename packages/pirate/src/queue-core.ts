@@ -103,9 +103,12 @@ export class QueueCore {
     this.#security = sockets.security;
     this.#backlog = new Backlog(o.maxQueuedBytes);
     this.#intake = new Intake(this.#backlog, o.stats, o.log, o.clock, o.report);
+    // Both sockets have `sendTimeout: 0`: `directSend` hands each message to libzmq inside `post()`
+    // (no pump, no async hop per message), with the same order and the same send errors.
     this.#frontend = new Channel(sockets.frontend, {
       name: 'frontend',
       logger: o.log,
+      directSend: true,
       onSendError: (err) => {
         this.#stats.undeliveredReplies++;
         this.#log.debug({ err }, 'reply undeliverable, dropped');
@@ -114,6 +117,7 @@ export class QueueCore {
     this.#backend = new Channel(sockets.backend, {
       name: 'backend',
       logger: o.log,
+      directSend: true,
       onSendError: (err, message) => workers.onUnreachable(err, message),
     });
     void this.#frontend.start((message) => {

@@ -22,6 +22,8 @@ export type PoolChange = 'joined' | 'refreshed' | 'freed' | 'still-busy';
 export class WorkerPool {
   readonly #ready: ExpiryList<string, Buffer>;
   readonly #busy: ExpiryList<string, Buffer>;
+  /** The `now` of the last purge. */
+  #purgedAt = Number.NaN;
 
   constructor(expiryMs: number) {
     this.#ready = new ExpiryList(expiryMs);
@@ -57,7 +59,7 @@ export class WorkerPool {
     const key = WorkerPool.key(id);
     const wasBusy = this.#busy.delete(key);
     const known = wasBusy || this.#ready.has(key);
-    this.#ready.touch(key, id, now);
+    this.#touch(this.#ready, key, id, now);
     return wasBusy ? 'freed' : known ? 'refreshed' : 'joined';
   }
 
@@ -65,11 +67,11 @@ export class WorkerPool {
   heartbeat(id: Buffer, now: number): PoolChange {
     const key = WorkerPool.key(id);
     if (this.#busy.has(key)) {
-      this.#busy.touch(key, id, now);
+      this.#touch(this.#busy, key, id, now);
       return 'still-busy';
     }
     const known = this.#ready.has(key);
-    this.#ready.touch(key, id, now);
+    this.#touch(this.#ready, key, id, now);
     return known ? 'refreshed' : 'joined';
   }
 
@@ -78,8 +80,14 @@ export class WorkerPool {
     const key = WorkerPool.key(id);
     const wasBusy = this.#busy.delete(key);
     const known = wasBusy || this.#ready.has(key);
-    this.#ready.touch(key, id, now);
+    this.#touch(this.#ready, key, id, now);
     return wasBusy ? 'freed' : known ? 'refreshed' : 'joined';
+  }
+
+  /** Touch `key` in `list`; a touch dated before the last purge makes the next purge run. */
+  #touch(list: ExpiryList<string, Buffer>, key: string, id: Buffer, now: number): void {
+    if (now < this.#purgedAt) this.#purgedAt = Number.NaN;
+    list.touch(key, id, now);
   }
 
   /**
@@ -90,7 +98,7 @@ export class WorkerPool {
     this.purge(now, onExpired);
     for (const [key, id] of this.#ready.entries()) {
       this.#ready.delete(key);
-      this.#busy.touch(key, id, now);
+      this.#touch(this.#busy, key, id, now);
       return id;
     }
     return undefined;
@@ -104,8 +112,14 @@ export class WorkerPool {
     return a || b;
   }
 
-  /** Remove every worker whose expiry has passed. */
+  /**
+   * Remove every worker whose expiry has passed. A second purge at the same `now` finds nothing
+   * (every worker touched since at `now` or later expires after it), so it is skipped: at
+   * thousands of requests a second most dispatches share the millisecond of the last purge.
+   */
   purge(now: number, onExpired?: (id: Buffer, wasBusy: boolean) => void): number {
+    if (now === this.#purgedAt) return 0;
+    this.#purgedAt = now;
     return (
       this.#ready.purge(now, (_key, id) => onExpired?.(id, false)) +
       this.#busy.purge(now, (_key, id) => onExpired?.(id, true))

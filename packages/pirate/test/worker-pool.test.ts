@@ -104,6 +104,16 @@ describe('WorkerPool', () => {
     expect(pool.purge(700)).toBe(1); // no callback: nothing to call
   });
 
+  it('purges again at the same time when a worker was touched with an earlier time since', () => {
+    const pool = new WorkerPool(300);
+    pool.ready(id('a'), 0);
+    expect(pool.purge(300)).toBe(1);
+    expect(pool.purge(300)).toBe(0); // nothing touched since: skipped, nothing to find
+    pool.ready(id('b'), 0); // dated before the last purge: already expired at 300
+    expect(pool.purge(300)).toBe(1);
+    expect(pool.take(300)).toBeUndefined();
+  });
+
   it('heartbeat fan-out covers free and busy workers, each once', () => {
     const pool = new WorkerPool(300);
     pool.ready(id('a'), 0);

@@ -9,7 +9,7 @@
  * treats `liveness` (3) silent seconds as a dead queue: then this process exits with status 1 and
  * the trial fails loudly (ppworker would reconnect and lose the requests in flight).
  *
- *   node pp-workers.js [--queue tcp://localhost:5556] [--workers 10]
+ *   node pp-workers.js [--queue tcp://localhost:5556] [--workers 10] [--liveness 3]
  */
 import { parseArgs } from 'node:util';
 import * as zmq from 'zeromq';
@@ -18,12 +18,13 @@ const { values } = parseArgs({
   options: {
     queue: { type: 'string', default: 'tcp://localhost:5556' },
     workers: { type: 'string', default: '10' },
+    liveness: { type: 'string', default: '3' },
   },
 });
 const READY = Buffer.from([0x01]);
 const HEARTBEAT = Buffer.from([0x02]);
 const INTERVAL_MS = 1000;
-const LIVENESS = 3;
+const LIVENESS = Number(values.liveness);
 const noop = (): void => undefined;
 
 const sockets: zmq.Dealer[] = [];
