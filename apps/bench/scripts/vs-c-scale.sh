@@ -9,7 +9,8 @@
 #   rss_kb=, rss0_kb=    broker peak RSS at the end, and its RSS before the idle workers came
 #   register_s=          from starting the idle workers until every one heard from the broker
 #   idle_workers=, disconnects=   idle workers, and DISCONNECTs they got (0: none dropped)
-#   replies=, expected=, load=
+#   replies=, expected=, load=  (with FLOOR=1: answered=, sent=, not checked: the bare broker
+#                        routes echo requests to idle workers too)
 #
 #   vs-c-scale.sh <cbin> <broker...>
 set -u
@@ -72,8 +73,9 @@ rm -rf "$tmp"
 load=$(load1)
 awk -v n="$n" -v r0="${r0:-0}" -v r1="${r1:-0}" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v t3="$t3" \
   -v c0="$c0" -v c1="$c1" -v c2="$c2" -v c3="$c3" -v ci0="$ci0" -v ci1="$ci1" -v ti0="$ti0" -v ti1="$ti1" \
-  -v s0="$s0" -v s1="$s1" -v rss="$rss" -v rss0="$rss0" -v load="$load" -v status="$status" 'BEGIN {
+  -v s0="$s0" -v s1="$s1" -v rss="$rss" -v rss0="$rss0" -v load="$load" -v status="$status" -v floor="${FLOOR:-0}" 'BEGIN {
     idle = (ci1 - ci0) / (ti1 - ti0)
     printf "rate=%.1f cpu_us=%.2f rate0=%.1f cpu0_us=%.2f idle_cpu_ms_s=%.2f ", n / (t3 - t2), (c3 - c2) / 1000 / n, n / (t1 - t0), (c1 - c0) / 1000 / n, idle / 1e6
     printf "dispatch_us=%.2f ", (c3 - c2 - idle * (t3 - t2)) / 1000 / n
-    printf "rss_kb=%d rss0_kb=%d register_s=%.2f %s replies=%d expected=%d load=%s\n", rss, rss0, s1 - s0, status, r0 + r1, 2 * n, load }'
+    printf "rss_kb=%d rss0_kb=%d register_s=%.2f %s %s=%d %s=%d load=%s\n", rss, rss0, s1 - s0, status,
+      floor ? "answered" : "replies", r0 + r1, floor ? "sent" : "expected", 2 * n, load }'

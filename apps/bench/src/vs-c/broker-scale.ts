@@ -37,7 +37,13 @@ export const shape: Shape = {
     const contender = (name: string, kind: Contender['kind'], broker: string[]): Contender => ({
       name,
       kind,
-      trial: () => runTrial(`broker-scale ${name}`, 'sh', [trialScript('vs-c-scale.sh'), cbin, ...broker], env),
+      // The floor knows one service and sends echo requests to idle workers too: its answers are
+      // counted (answered/sent), not required; its idle CPU and RSS are the figures to read.
+      trial: () =>
+        runTrial(`broker-scale ${name}`, 'sh', [trialScript('vs-c-scale.sh'), cbin, ...broker], {
+          ...env,
+          FLOOR: kind === 'floor' ? '1' : '0',
+        }),
     });
     const cases = await alternate(
       ctx,
