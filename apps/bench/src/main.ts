@@ -107,4 +107,4 @@ process.stdout.write(`${out.join('\n')}\n`);
 if (opts.json) {
   process.stdout.write(`${JSON.stringify({ bench: name, cases: report.cases, baseline, machine })}\n`);
 }
-process.exit(0);
+process.exit(process.exitCode ?? 0);

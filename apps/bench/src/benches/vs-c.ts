@@ -43,6 +43,7 @@ export const benchmark: Benchmark = {
         ? 'each trial ran in its own network namespace (unshare -n)'
         : 'trials ran in the host network namespace: the C programs’ fixed ports must be free',
     ];
+    let failed = 0;
     for (const shape of selected(ctx)) {
       const absent = missingPrograms(cbin, shape.programs);
       if (absent.length > 0) {
@@ -52,10 +53,19 @@ export const benchmark: Benchmark = {
         continue;
       }
       ctx.log(`vs-c: ${shape.name}: ${shape.description}`);
-      const report = await shape.run(ctx, cbin, rounds);
-      Object.assign(cases, report.cases);
-      notes.push(...(report.notes ?? []).map((n) => `${shape.name}: ${n}`));
+      try {
+        const report = await shape.run(ctx, cbin, rounds);
+        Object.assign(cases, report.cases);
+        notes.push(...(report.notes ?? []).map((n) => `${shape.name}: ${n}`));
+      } catch (error) {
+        // One failed trial fails its shape, not the sitting: the other shapes still run.
+        const line = `vs-c: ${shape.name} FAILED: ${error instanceof Error ? error.message : String(error)}`;
+        ctx.log(line);
+        notes.push(line);
+        failed++;
+      }
     }
+    if (failed > 0) process.exitCode = 1;
     return { cases, notes };
   },
 };
