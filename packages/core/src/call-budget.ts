@@ -38,7 +38,8 @@ export class CallBudget implements Disposable {
   readonly #retries: number;
   readonly #signal: AbortSignal | undefined;
   readonly #startedAt: number;
-  readonly #controller = new AbortController();
+  /** Made on first use: a call with no `timeoutMs` and no signal that never reads `signal` needs none. */
+  #controller: AbortController | undefined;
   #timer: TimerHandle | undefined;
   #attempts = 0;
   #expired = false;
@@ -67,13 +68,13 @@ export class CallBudget implements Disposable {
     if (Number.isFinite(this.#timeoutMs)) {
       this.#timer = clock.setTimeout(() => {
         this.#expired = true;
-        this.#controller.abort(this.error());
+        this.#abort();
       }, this.#timeoutMs);
     }
     if (this.#signal !== undefined) {
-      if (this.#signal.aborted) this.#controller.abort(this.error());
+      if (this.#signal.aborted) this.#abort();
       else {
-        this.#onAbort = () => this.#controller.abort(this.error());
+        this.#onAbort = () => this.#abort();
         this.#signal.addEventListener('abort', this.#onAbort, { once: true });
       }
     }
@@ -94,12 +95,18 @@ export class CallBudget implements Disposable {
    * the error the call ends with. Hand it to whatever the call waits on.
    */
   get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
     return this.#controller.signal;
+  }
+
+  #abort(): void {
+    this.#controller ??= new AbortController();
+    this.#controller.abort(this.error());
   }
 
   /** Start the next attempt, if one is left: no abort, time remaining, and a send left under `retries`. */
   next(): boolean {
-    if (this.#controller.signal.aborted || this.#attempts > this.#retries) return false;
+    if (this.#controller?.signal.aborted === true || this.#attempts > this.#retries) return false;
     this.#attempts++;
     return true;
   }
@@ -111,7 +118,7 @@ export class CallBudget implements Disposable {
    * own error when it rejects.
    */
   race<T>(reply: Promise<T>): Promise<AttemptOutcome<T>> {
-    const signal = this.#controller.signal;
+    const signal = this.signal;
     if (signal.aborted) return Promise.reject(signal.reason as Error);
     return new Promise<AttemptOutcome<T>>((resolve, reject) => {
       const remainingMs = this.remainingMs;
