@@ -71,13 +71,6 @@ export class CallBudget implements Disposable {
         this.#abort();
       }, this.#timeoutMs);
     }
-    if (this.#signal !== undefined) {
-      if (this.#signal.aborted) this.#abort();
-      else {
-        this.#onAbort = () => this.#abort();
-        this.#signal.addEventListener('abort', this.#onAbort, { once: true });
-      }
-    }
   }
 
   /** Sends started so far, the first included. */
@@ -95,18 +88,29 @@ export class CallBudget implements Disposable {
    * the error the call ends with. Hand it to whatever the call waits on.
    */
   get signal(): AbortSignal {
-    this.#controller ??= new AbortController();
+    if (this.#controller === undefined) {
+      // Made, and tied to the caller's signal, on first use: a call that hands its waits the
+      // caller's signal itself (no timeoutMs) never pays for a controller or a listener.
+      this.#controller = new AbortController();
+      const caller = this.#signal;
+      if (caller?.aborted === true) this.#abort();
+      else if (caller !== undefined) {
+        this.#onAbort = () => this.#abort();
+        caller.addEventListener('abort', this.#onAbort, { once: true });
+      }
+    }
     return this.#controller.signal;
   }
 
   #abort(): void {
     this.#controller ??= new AbortController();
-    this.#controller.abort(this.error());
+    if (!this.#controller.signal.aborted) this.#controller.abort(this.error());
   }
 
   /** Start the next attempt, if one is left: no abort, time remaining, and a send left under `retries`. */
   next(): boolean {
-    if (this.#controller?.signal.aborted === true || this.#attempts > this.#retries) return false;
+    if (this.#controller?.signal.aborted === true || this.#signal?.aborted === true || this.#attempts > this.#retries)
+      return false;
     this.#attempts++;
     return true;
   }

@@ -172,9 +172,10 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
     // than the rest of the call's bookkeeping.
     const call = resolveOptions('MajordomoClient.request', options, this.#callDefaults, callRules);
     const budget = new CallBudget(`MajordomoClient: request to '${name}'`, call, this.#o.clock);
-    // The budget's signal can abort only on a whole-call timeoutMs or the caller's signal. Without
-    // either the waits get none: a listener on an AbortSignal costs several us per request.
-    const signal = Number.isFinite(call.timeoutMs) || call.signal !== undefined ? budget.signal : undefined;
+    // The budget's signal aborts on a whole-call timeoutMs or the caller's signal. Without a
+    // timeoutMs the waits get the caller's signal itself (or none): the budget then makes no
+    // AbortController, which cost ~10 us per request.
+    const signal = Number.isFinite(call.timeoutMs) ? budget.signal : call.signal;
     const frames = (Array.isArray(body) ? (body as Frames) : [body as Frame]).map(toBuffer);
     if (frames.length === 0) frames.push(Buffer.alloc(0));
     this.#stats.requests++;
