@@ -38,7 +38,8 @@ export class CallBudget implements Disposable {
   readonly #retries: number;
   readonly #signal: AbortSignal | undefined;
   readonly #startedAt: number;
-  readonly #controller = new AbortController();
+  /** Made on first use: a call with no `timeoutMs` and no signal that never reads `signal` needs none. */
+  #controller: AbortController | undefined;
   #timer: TimerHandle | undefined;
   #attempts = 0;
   #expired = false;
@@ -67,15 +68,8 @@ export class CallBudget implements Disposable {
     if (Number.isFinite(this.#timeoutMs)) {
       this.#timer = clock.setTimeout(() => {
         this.#expired = true;
-        this.#controller.abort(this.error());
+        this.#abort();
       }, this.#timeoutMs);
-    }
-    if (this.#signal !== undefined) {
-      if (this.#signal.aborted) this.#controller.abort(this.error());
-      else {
-        this.#onAbort = () => this.#controller.abort(this.error());
-        this.#signal.addEventListener('abort', this.#onAbort, { once: true });
-      }
     }
   }
 
@@ -94,12 +88,29 @@ export class CallBudget implements Disposable {
    * the error the call ends with. Hand it to whatever the call waits on.
    */
   get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      // Made, and tied to the caller's signal, on first use: a call that hands its waits the
+      // caller's signal itself (no timeoutMs) never pays for a controller or a listener.
+      this.#controller = new AbortController();
+      const caller = this.#signal;
+      if (caller?.aborted === true) this.#abort();
+      else if (caller !== undefined) {
+        this.#onAbort = () => this.#abort();
+        caller.addEventListener('abort', this.#onAbort, { once: true });
+      }
+    }
     return this.#controller.signal;
+  }
+
+  #abort(): void {
+    this.#controller ??= new AbortController();
+    if (!this.#controller.signal.aborted) this.#controller.abort(this.error());
   }
 
   /** Start the next attempt, if one is left: no abort, time remaining, and a send left under `retries`. */
   next(): boolean {
-    if (this.#controller.signal.aborted || this.#attempts > this.#retries) return false;
+    if (this.#controller?.signal.aborted === true || this.#signal?.aborted === true || this.#attempts > this.#retries)
+      return false;
     this.#attempts++;
     return true;
   }
@@ -111,7 +122,7 @@ export class CallBudget implements Disposable {
    * own error when it rejects.
    */
   race<T>(reply: Promise<T>): Promise<AttemptOutcome<T>> {
-    const signal = this.#controller.signal;
+    const signal = this.signal;
     if (signal.aborted) return Promise.reject(signal.reason as Error);
     return new Promise<AttemptOutcome<T>>((resolve, reject) => {
       const remainingMs = this.remainingMs;

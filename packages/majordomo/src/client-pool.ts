@@ -71,6 +71,11 @@ export class ClientPool {
     return this.#waiters.length;
   }
 
+  /** An idle socket, if one is ready now (the fast path of `acquire()`, without a promise). */
+  takeIdle(): ClientConnection | undefined {
+    return this.#closed ? undefined : this.#idle.pop();
+  }
+
   /** A socket with no outstanding request: idle, new, or the next one released. */
   acquire(signal?: AbortSignal): Promise<ClientConnection> {
     if (this.#closed) return Promise.reject(new ClosedError('client'));
