@@ -12,9 +12,6 @@
 # The C programs use fixed ports (5555): run inside `unshare -n` (the harness does) or with 5555 free.
 set -u
 . "$(dirname "$0")/vs-c-lib.sh"
-# CPU time of PID so far, all its threads, in nanoseconds (schedstat: finer than /proc/PID/stat's
-# clock ticks, which at 10 ms are a third of the broker's CPU over a short trial).
-cpu_ns_total() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
 client=$1; cbin=$2; shift 2
 "$@" >/dev/null 2>&1 &
 broker=$!

@@ -15,8 +15,6 @@
 #   vs-c-scale.sh <cbin> <broker...>
 set -u
 . "$(dirname "$0")/vs-c-lib.sh"
-# CPU time of PID so far, all its threads, in nanoseconds (finer than /proc/PID/stat's ticks).
-cpu_ns_total() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 fail() { echo "vs-c-scale: $*" >&2; }
 cbin=$1; shift

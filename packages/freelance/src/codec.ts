@@ -56,11 +56,23 @@ export function encodeReply(peer: Frame, control: Frame, body: Frames): Frames {
  * when the control frame is missing or empty.
  */
 export function decodeServerInbound(message: Message): ServerInbound {
-  const [peer, control] = message;
-  if (peer === undefined || control === undefined) throw new ProtocolError('freelance: missing control frame');
-  if (control.length === 0) throw new ProtocolError('freelance: empty control frame');
+  const problem = serverInboundProblem(message);
+  if (problem !== undefined) throw new ProtocolError(problem);
+  const [peer, control] = message as [Buffer, Buffer];
   if (frameEquals(control, PING)) return { type: 'ping', peer };
   return { type: 'request', peer, control, body: message.slice(2) };
+}
+
+/**
+ * Why `message` is not a server's 10/FLP input (`[peer][control][body...]`, control not empty), or
+ * `undefined` when it is: the check of `decodeServerInbound`, for a hot path that reads the frames
+ * in place.
+ */
+export function serverInboundProblem(message: Message): string | undefined {
+  const [peer, control] = message;
+  if (peer === undefined || control === undefined) return 'freelance: missing control frame';
+  if (control.length === 0) return 'freelance: empty control frame';
+  return undefined;
 }
 
 /** Decode a message received by a client. Throws `ProtocolError` when the control frame is missing. */

@@ -8,6 +8,7 @@ import * as zmq from 'zeromq';
 import {
   Component,
   NotStartedError,
+  ProtocolError,
   invalidOption,
   replyFrames,
   resolveOptions,
@@ -40,7 +41,7 @@ import {
 } from '@zpatterns/core/internal';
 import { FreelanceBindError } from './errors.js';
 import { checkBindEndpoint, concreteBindEndpoint, defaultPublicEndpoint } from './endpoint.js';
-import { decodeServerInbound, encodePong, encodeReply, PING } from './codec.js';
+import { encodePong, encodeReply, PING, serverInboundProblem } from './codec.js';
 
 /**
  * What a `FreelanceServer` handler gets beside the request body: core's `HandlerContext` (its
@@ -278,13 +279,13 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
       this.#oversize(message);
       return;
     }
-    // 10/FLP decoded in place (what `decodeServerInbound` does, without an object per message).
-    const peer = message[0];
-    const control = message[1];
-    if (peer === undefined || control === undefined || control.length === 0) {
-      this.#malformed(message);
+    // 10/FLP read in place (`decodeServerInbound`'s check, without an object per message).
+    const problem = serverInboundProblem(message);
+    if (problem !== undefined) {
+      this.#malformed(message, new ProtocolError(problem));
       return;
     }
+    const [peer, control] = message as [Buffer, Buffer];
     if (frameEquals(control, PING)) {
       this.#stats.pings++;
       channel.post(encodePong(peer));
@@ -317,14 +318,8 @@ export class FreelanceServer extends Component<FreelanceServerStatus> {
     );
   }
 
-  #malformed(message: Message): void {
+  #malformed(message: Message, err: Error): void {
     this.#stats.malformed++;
-    let err: Error | undefined;
-    try {
-      decodeServerInbound(message);
-    } catch (caught) {
-      err = toError(caught);
-    }
     this.#warnings.warn(
       { peer: message[0]?.toString('hex'), err, frames: describe(message) },
       'malformed message dropped',
