@@ -38,12 +38,15 @@ let held: Server;
 let busy = 0;
 /** A loopback port nobody listens on (taken and released). */
 let closed = 0;
+/** clonesrv's base port: free when the file starts, and the port after it held for the whole file. */
+let cloneBase = 0;
+let cloneHeld: Server;
 let file = '';
 
-function listen(): Promise<Server> {
+function listen(port = 0): Promise<Server> {
   return new Promise((resolve) => {
     const server = createServer();
-    server.listen(0, '127.0.0.1', () => resolve(server));
+    server.listen(port, '127.0.0.1', () => resolve(server));
   });
 }
 
@@ -56,9 +59,12 @@ beforeAll(async () => {
   const probe = await listen();
   closed = (probe.address() as { port: number }).port;
   await new Promise((r) => probe.close(r));
+  cloneBase = await freePortRange(2);
+  cloneHeld = await listen(cloneBase + 1);
 });
 afterAll(async () => {
   await new Promise((r) => held.close(r));
+  await new Promise((r) => cloneHeld.close(r));
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -314,8 +320,8 @@ const startupCases: Case[] = [
   })),
   {
     bin: 'clonesrv',
-    args: () => ['--port', String(busy - 1)],
-    line: () => bindLine('clonesrv', `tcp://127.0.0.1:${busy}`),
+    args: () => ['--port', String(cloneBase)],
+    line: () => bindLine('clonesrv', `tcp://127.0.0.1:${cloneBase + 1}`),
   },
   // The metrics port taken.
   ...BINS.map((bin) => ({
