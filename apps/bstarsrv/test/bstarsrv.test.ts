@@ -104,8 +104,14 @@ describe('bstarsrv pair', () => {
     const { primary, backup, e } = await pair();
     const bstar = await client(e);
     expect(texts(await bstar.request(['1']))).toEqual(['1']);
+    // Listen before the kill, and say what the backup and the client did if the line never comes.
+    const since = backup.logs.length;
+    const active = backup.waitForLog(isState('active'), 15_000).catch((err: unknown) => {
+      const seen = backup.logs.slice(since).map((l) => JSON.stringify(l));
+      const said = `backup logged ${seen.length} line(s) since the kill:\n${seen.join('\n')}`;
+      throw new Error(`${(err as Error).message}; client ${JSON.stringify(bstar.stats)}; ${said}`, { cause: err });
+    });
     await primary.kill('SIGKILL');
-    const active = backup.waitForLog(isState('active'));
     expect(texts(await bstar.request(['2']))).toEqual(['2']);
     const line = await active;
     expect(line['reason']).toBe('failover successful, ready as active');
