@@ -34,12 +34,13 @@ export interface PgPoolConfig {
   query_timeout: number;
   keepAlive: boolean;
   keepAliveInitialDelayMillis: number;
+  /** Run on each new connection before the pool hands it out; a rejection closes it. */
+  onConnect?: (client: PgQueryable) => Promise<void>;
 }
 
 /** A connection pool. */
 export interface PgPool extends PgQueryable {
   connect(): Promise<PgPoolClient>;
-  on(event: 'connect', listener: (client: PgPoolClient) => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
   end(): Promise<void>;
 }

@@ -55,16 +55,19 @@ export class PostgresPool {
   constructor(pg: PgDriver, options: PostgresPoolOptions) {
     this.#pg = pg;
     this.#options = options;
-    const pool = new pg.Pool(options.config);
     // Every session, whatever the role's or the database's defaults: a COMMIT returns only once it
     // is flushed to disk (and to synchronous standbys, if any), so "200" means durable; the server
-    // gives up on statements and idle transactions as the client does. Sent on connect, before
-    // any query of ours on that connection (a client runs its queries in order).
+    // gives up on statements and idle transactions as the client does. The pool runs this on each
+    // new connection and hands the connection out only once it succeeded; if it fails, that
+    // connection is closed and the query that needed it fails.
     const sessionSetup =
       `SET synchronous_commit = on; SET statement_timeout = ${options.statementTimeoutMs}; ` +
       `SET idle_in_transaction_session_timeout = ${options.idleInTransactionTimeoutMs}`;
-    pool.on('connect', (client) => {
-      client.query(sessionSetup).catch(() => undefined);
+    const pool = new pg.Pool({
+      ...options.config,
+      onConnect: async (client) => {
+        await client.query(sessionSetup);
+      },
     });
     // An idle connection that breaks (database restart) is reported here; without a listener the
     // pool's 'error' event would kill the process. The next query opens a fresh connection.
