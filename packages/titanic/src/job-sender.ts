@@ -55,12 +55,15 @@ export class JobSender {
   /** Dispatch `taken` once. Never rejects: a failure is counted, logged and left to the queue. */
   async send({ job, probe }: Taken): Promise<void> {
     const { client, keeper, stats, signal } = this.#p;
-    const options = { timeoutMs: this.#p.timeoutMs, retries: 0, signal };
+    // One attempt bounded by its own wait (no resend): the client then needs no whole-call budget
+    // (an AbortController, a timer and a listener per request); the shutdown signal is the only one.
+    const options = { attemptTimeoutMs: this.#p.timeoutMs, retries: 0, signal };
     let sent = false;
     // With OpenTelemetry installed: one CLIENT span per dispatch, its outcome as `titanic.outcome`.
-    const span = startSpan('@zpatterns/titanic', serviceName(job), SpanKinds.client, {
+    const name = serviceName(job);
+    const span = startSpan('@zpatterns/titanic', name, SpanKinds.client, {
       'rpc.system': 'majordomo',
-      'rpc.service': serviceName(job),
+      'rpc.service': name,
       'titanic.uuid': job.uuid,
       'titanic.probe': probe,
     });
