@@ -23,7 +23,9 @@ export const shape: Shape = {
     // Its own flag: a sequential client at ~1,000 requests/s, not the --requests of the broker shapes.
     const flag = ctx.flags['titanic-requests'];
     const requests = typeof flag === 'string' && Number(flag) > 0 ? flag : '2000';
-    const env = { REQUESTS: requests };
+    // Unmeasured requests first, through the same steps: every contender is measured warm.
+    const warm = ctx.flags['titanic-warmup'];
+    const env = { REQUESTS: requests, WARMUP: typeof warm === 'string' && Number(warm) >= 0 ? warm : '2000' };
     const node = process.execPath;
     const contender = (name: string, kind: Contender['kind'], mode: string, server: string[] = []): Contender => ({
       name,
