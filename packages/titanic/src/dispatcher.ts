@@ -93,6 +93,8 @@ export class Dispatcher {
   /** Claims, renewals and releases, when the store has leases. */
   readonly #keeper: LeaseKeeper | undefined;
   readonly #sender: JobSender;
+  /** The request being added, with its body, while `add` runs the pump (sent at once: no store read). */
+  #fresh: { readonly uuid: string; readonly body: Buffer[] } | undefined;
 
   /** A snapshot of the counters; read it again for fresh figures. */
   get stats(): DispatcherStats {
@@ -215,15 +217,24 @@ export class Dispatcher {
     this.#pump();
   }
 
-  /** A newly stored request (call after its commit). */
-  add(uuid: string, service: Buffer): void {
+  /**
+   * A newly stored request (call after its commit). With its `body`, a request the pump sends at
+   * once is sent from it, not read back from the store; one left queued is read when its turn comes
+   * (the queue holds no bodies).
+   */
+  add(uuid: string, service: Buffer, body?: Buffer[]): void {
     if (this.#keeper !== undefined) {
       // Claimed like any other, so that exactly one instance dispatches it.
       this.#keeper.submitted(service);
       return;
     }
     this.queue.add(uuid, service, this.#o.clock.now());
-    this.#pump();
+    this.#fresh = body === undefined ? undefined : { uuid, body };
+    try {
+      this.#pump();
+    } finally {
+      this.#fresh = undefined;
+    }
   }
 
   /** A closed request: never dispatch it again. */
@@ -239,7 +250,11 @@ export class Dispatcher {
       const taken = this.queue.take(clock.now());
       if (taken === undefined) break;
       if (taken.probe && this.#keeper !== undefined) handBackBehindProbe(this.queue, this.#keeper, taken.job);
-      const run = this.#sender.send(taken);
+      const fresh = this.#fresh;
+      const run = this.#sender.send(
+        taken,
+        fresh !== undefined && fresh.uuid === taken.job.uuid ? fresh.body : undefined,
+      );
       this.#inFlight.add(run);
       void run.finally(() => {
         this.#inFlight.delete(run);

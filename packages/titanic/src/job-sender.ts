@@ -52,8 +52,12 @@ export class JobSender {
     this.#p = parts;
   }
 
-  /** Dispatch `taken` once. Never rejects: a failure is counted, logged and left to the queue. */
-  async send({ job, probe }: Taken): Promise<void> {
+  /**
+   * Dispatch `taken` once, with its stored body (`fresh`) when the caller has it at hand (a request just
+   * committed), else read from the store. Never rejects: a failure is counted, logged and left to
+   * the queue.
+   */
+  async send({ job, probe }: Taken, fresh?: Buffer[]): Promise<void> {
     const { client, keeper, stats, signal } = this.#p;
     // One attempt bounded by its own wait (no resend): the client then needs no whole-call budget
     // (an AbortController, a timer and a listener per request); the shutdown signal is the only one.
@@ -82,6 +86,8 @@ export class JobSender {
           return;
         }
         request = { uuid: job.uuid, service: job.service, body };
+      } else if (fresh !== undefined) {
+        request = { uuid: job.uuid, service: job.service, body: fresh };
       } else {
         request = await this.#p.store.getRequest(job.uuid);
       }
