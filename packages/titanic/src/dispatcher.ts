@@ -93,6 +93,7 @@ export class Dispatcher {
   /** Claims, renewals and releases, when the store has leases. */
   readonly #keeper: LeaseKeeper | undefined;
   readonly #sender: JobSender;
+  readonly #client: DispatchClient;
   /** The request being added, with its body, while `add` runs the pump (sent at once: no store read). */
   #fresh: { readonly uuid: string; readonly body: Buffer[] } | undefined;
 
@@ -102,6 +103,7 @@ export class Dispatcher {
   }
   constructor(client: DispatchClient, store: TitanicStore, committer: GroupCommitter, options: DispatcherOptions = {}) {
     this.#store = store;
+    this.#client = client;
     this.#o = resolveOptions('TitanicServer', options, dispatcherDefaults, dispatcherRules);
     const leases = leasesOf(store);
     if (leases !== undefined && !(this.#o.drainTimeoutMs < this.#o.leaseMs)) {
@@ -284,7 +286,8 @@ export class Dispatcher {
 
   /**
    * Stop dispatching; wait up to `drainTimeoutMs` for requests in flight, then abandon them (they
-   * stay pending in the store and are sent again after a restart). With a lease store the leases
+   * stay pending in the store and are sent again after a restart) and close the client, when it
+   * has `close`. With a lease store the leases
    * are renewed until they are handed back: queued requests claimable at once, abandoned ones
    * once their `dispatchTimeoutMs` since sending has passed. Idempotent.
    */
@@ -304,6 +307,8 @@ export class Dispatcher {
       await Promise.race([all, timeout]);
       if (timer !== undefined) this.#o.clock.clearTimeout(timer);
       this.#abort.abort(new ClosedError('dispatcher'));
+      // A client that can be closed got no signal with its requests: closing it abandons them.
+      await this.#client.close?.();
       await Promise.allSettled([...this.#inFlight, claimsStopped]);
       // Hand every lease back at once, so the other instances need not wait for them to expire;
       // a request abandoned in flight only once its timeout has run out, since its worker may

@@ -7,7 +7,7 @@
  *                                                        │ timeout, error
  *                                                        └──> queue.failed(): backoff (lease: released)
  */
-import { sleep, toError, type Clock, type Logger } from '@zpatterns/core';
+import { sleep, toError, type Clock, type Logger, type RequestOptions } from '@zpatterns/core';
 import { failSpan, SpanKinds, startSpan } from '@zpatterns/core/internal';
 import { isMmiService } from '@zpatterns/majordomo/protocol';
 import type { DispatchClient, DispatcherStats } from './dispatcher-options.js';
@@ -32,7 +32,7 @@ export interface JobSenderParts {
   /** How long one attempt waits for the service's reply. */
   readonly timeoutMs: number;
   readonly mmiCheck: boolean;
-  /** The dispatcher's shutdown: aborts every request in flight. */
+  /** The dispatcher's shutdown: aborts every request in flight (or the client is closed, when it can be). */
   readonly signal: AbortSignal;
   /** Lease stores: when each request in flight was sent (for the hand-back at close). */
   readonly sentAt: Map<string, number>;
@@ -48,8 +48,19 @@ const NOT_FOUND = Buffer.from('404');
 export class JobSender {
   readonly #p: JobSenderParts;
 
+  /** The options of every request: one attempt, no resend. */
+  readonly #options: RequestOptions;
+
   constructor(parts: JobSenderParts) {
     this.#p = parts;
+    // One attempt bounded by its own wait (no resend): the client then needs no whole-call budget
+    // (an AbortController, a timer and a listener per request). A client that can be closed is
+    // closed at shutdown instead of being handed the shutdown signal with every request.
+    this.#options = {
+      attemptTimeoutMs: parts.timeoutMs,
+      retries: 0,
+      ...(parts.client.close === undefined ? { signal: parts.signal } : {}),
+    };
   }
 
   /**
@@ -59,9 +70,7 @@ export class JobSender {
    */
   async send({ job, probe }: Taken, fresh?: Buffer[]): Promise<void> {
     const { client, keeper, stats, signal } = this.#p;
-    // One attempt bounded by its own wait (no resend): the client then needs no whole-call budget
-    // (an AbortController, a timer and a listener per request); the shutdown signal is the only one.
-    const options = { attemptTimeoutMs: this.#p.timeoutMs, retries: 0, signal };
+    const options = this.#options;
     let sent = false;
     // With OpenTelemetry installed: one CLIENT span per dispatch, its outcome as `titanic.outcome`.
     const name = serviceName(job);
