@@ -22,6 +22,8 @@ export interface Job {
   readonly uuid: string;
   /** Service name as bytes (names are opaque frames). */
   readonly service: Buffer;
+  /** The service's key (its name as latin1), so that settling a job converts no name. */
+  readonly key: string;
   /** Sent attempts that failed so far. */
   attempts: number;
   /** Not to be sent before this time. */
@@ -135,8 +137,7 @@ export class DispatchQueue {
     return this.#perService.get(service.toString('latin1')) ?? 0;
   }
 
-  #count(service: Buffer, delta: number): void {
-    const key = service.toString('latin1');
+  #count(key: string, delta: number): void {
     const n = (this.#perService.get(key) ?? 0) + delta;
     if (n <= 0) this.#perService.delete(key);
     else this.#perService.set(key, n);
@@ -145,10 +146,10 @@ export class DispatchQueue {
   /** Queue a new (or recovered) request. Adding a known UUID again is a no-op. */
   add(uuid: string, service: Buffer, now: number): void {
     if (this.#jobs.has(uuid)) return;
-    const queue = this.#queueOf(service);
-    const job: Job = { uuid, service: queue.service, attempts: 0, notBefore: now, inFlight: false };
+    const queue = this.#queueOf(service.toString('latin1'));
+    const job: Job = { uuid, service: queue.service, key: queue.key, attempts: 0, notBefore: now, inFlight: false };
     this.#jobs.set(uuid, job);
-    this.#count(service, 1);
+    this.#count(queue.key, 1);
     queue.ready.push(job);
     this.#enterRotation(queue);
   }
@@ -161,8 +162,8 @@ export class DispatchQueue {
     const job = this.#jobs.get(uuid);
     if (job === undefined) return;
     this.#jobs.delete(uuid);
-    this.#count(job.service, -1);
-    if (job.inFlight) this.#services.get(job.service.toString('latin1'))?.circuit.released(uuid);
+    this.#count(job.key, -1);
+    if (job.inFlight) this.#services.get(job.key)?.circuit.released(uuid);
     this.#settle(job);
   }
 
@@ -226,10 +227,10 @@ export class DispatchQueue {
 
   /** The request got its reply (recorded durably by the caller). */
   succeeded(job: Job): void {
-    this.#services.get(job.service.toString('latin1'))?.circuit.succeeded();
+    this.#services.get(job.key)?.circuit.succeeded();
     if (this.#jobs.get(job.uuid) !== job) return;
     this.#jobs.delete(job.uuid);
-    this.#count(job.service, -1);
+    this.#count(job.key, -1);
     this.#settle(job);
   }
 
@@ -239,9 +240,9 @@ export class DispatchQueue {
    * (timeout) counts an attempt and delays this request by `retryDelay(attempts)`.
    */
   failed(job: Job, now: number, sent: boolean): void {
-    this.#services.get(job.service.toString('latin1'))?.circuit.failed(job.uuid, now);
+    this.#services.get(job.key)?.circuit.failed(job.uuid, now);
     if (this.#jobs.get(job.uuid) !== job) return;
-    const queue = this.#queueOf(job.service);
+    const queue = this.#queueOf(job.key);
     this.#settle(job, false);
     if (!sent) {
       queue.ready.unshift(job);
@@ -255,9 +256,9 @@ export class DispatchQueue {
 
   /** The attempt was abandoned (shutdown): requeue at the head with no penalty. */
   released(job: Job): void {
-    this.#services.get(job.service.toString('latin1'))?.circuit.released(job.uuid);
+    this.#services.get(job.key)?.circuit.released(job.uuid);
     if (this.#jobs.get(job.uuid) !== job) return;
-    const queue = this.#queueOf(job.service);
+    const queue = this.#queueOf(job.key);
     this.#settle(job, false);
     queue.ready.unshift(job);
     this.#enterRotation(queue);
@@ -285,7 +286,7 @@ export class DispatchQueue {
     if (!job.inFlight) return;
     job.inFlight = false;
     this.#inFlight--;
-    const queue = this.#services.get(job.service.toString('latin1'));
+    const queue = this.#services.get(job.key);
     if (queue === undefined) return;
     queue.inFlight--;
     if (forget) this.#forgetIfIdle(queue);
@@ -313,8 +314,7 @@ export class DispatchQueue {
     return this.#services.size;
   }
 
-  #queueOf(service: Buffer): ServiceQueue {
-    const key = service.toString('latin1');
+  #queueOf(key: string): ServiceQueue {
     let queue = this.#services.get(key);
     if (queue !== undefined) {
       this.#idle.delete(key);

@@ -19,6 +19,12 @@ import {
 export interface DispatchClient {
   /** Send `body` to `service` and resolve with the reply body; rejects on timeout or abort. */
   request(service: string | Buffer, body: readonly Buffer[], options: RequestOptions): Promise<Buffer[]>;
+  /**
+   * Abandon every request in flight (they reject) and take no more: the dispatcher calls it at
+   * `close()`, once its drain is over. A client with it gets no signal per request (a listener
+   * added and removed per request); one without it gets the dispatcher's shutdown signal on each.
+   */
+  close?(): Promise<void>;
 }
 
 /** Options of the dispatcher; `dispatcherDefaults` holds the defaults. */

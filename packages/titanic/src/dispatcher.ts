@@ -93,6 +93,9 @@ export class Dispatcher {
   /** Claims, renewals and releases, when the store has leases. */
   readonly #keeper: LeaseKeeper | undefined;
   readonly #sender: JobSender;
+  readonly #client: DispatchClient;
+  /** The request being added, with its body, while `add` runs the pump (sent at once: no store read). */
+  #fresh: { readonly uuid: string; readonly body: Buffer[] } | undefined;
 
   /** A snapshot of the counters; read it again for fresh figures. */
   get stats(): DispatcherStats {
@@ -100,6 +103,7 @@ export class Dispatcher {
   }
   constructor(client: DispatchClient, store: TitanicStore, committer: GroupCommitter, options: DispatcherOptions = {}) {
     this.#store = store;
+    this.#client = client;
     this.#o = resolveOptions('TitanicServer', options, dispatcherDefaults, dispatcherRules);
     const leases = leasesOf(store);
     if (leases !== undefined && !(this.#o.drainTimeoutMs < this.#o.leaseMs)) {
@@ -215,15 +219,24 @@ export class Dispatcher {
     this.#pump();
   }
 
-  /** A newly stored request (call after its commit). */
-  add(uuid: string, service: Buffer): void {
+  /**
+   * A newly stored request (call after its commit). With its `body`, a request the pump sends at
+   * once is sent from it, not read back from the store; one left queued is read when its turn comes
+   * (the queue holds no bodies).
+   */
+  add(uuid: string, service: Buffer, body?: Buffer[]): void {
     if (this.#keeper !== undefined) {
       // Claimed like any other, so that exactly one instance dispatches it.
       this.#keeper.submitted(service);
       return;
     }
     this.queue.add(uuid, service, this.#o.clock.now());
-    this.#pump();
+    this.#fresh = body === undefined ? undefined : { uuid, body };
+    try {
+      this.#pump();
+    } finally {
+      this.#fresh = undefined;
+    }
   }
 
   /** A closed request: never dispatch it again. */
@@ -239,7 +252,11 @@ export class Dispatcher {
       const taken = this.queue.take(clock.now());
       if (taken === undefined) break;
       if (taken.probe && this.#keeper !== undefined) handBackBehindProbe(this.queue, this.#keeper, taken.job);
-      const run = this.#sender.send(taken);
+      const fresh = this.#fresh;
+      const run = this.#sender.send(
+        taken,
+        fresh !== undefined && fresh.uuid === taken.job.uuid ? fresh.body : undefined,
+      );
       this.#inFlight.add(run);
       void run.finally(() => {
         this.#inFlight.delete(run);
@@ -269,7 +286,8 @@ export class Dispatcher {
 
   /**
    * Stop dispatching; wait up to `drainTimeoutMs` for requests in flight, then abandon them (they
-   * stay pending in the store and are sent again after a restart). With a lease store the leases
+   * stay pending in the store and are sent again after a restart) and close the client, when it
+   * has `close`. With a lease store the leases
    * are renewed until they are handed back: queued requests claimable at once, abandoned ones
    * once their `dispatchTimeoutMs` since sending has passed. Idempotent.
    */
@@ -289,6 +307,8 @@ export class Dispatcher {
       await Promise.race([all, timeout]);
       if (timer !== undefined) this.#o.clock.clearTimeout(timer);
       this.#abort.abort(new ClosedError('dispatcher'));
+      // A client that can be closed got no signal with its requests: closing it abandons them.
+      await this.#client.close?.();
       await Promise.allSettled([...this.#inFlight, claimsStopped]);
       // Hand every lease back at once, so the other instances need not wait for them to expire;
       // a request abandoned in flight only once its timeout has run out, since its worker may

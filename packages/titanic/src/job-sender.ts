@@ -7,7 +7,7 @@
  *                                                        │ timeout, error
  *                                                        └──> queue.failed(): backoff (lease: released)
  */
-import { sleep, toError, type Clock, type Logger } from '@zpatterns/core';
+import { sleep, toError, type Clock, type Logger, type RequestOptions } from '@zpatterns/core';
 import { failSpan, SpanKinds, startSpan } from '@zpatterns/core/internal';
 import { isMmiService } from '@zpatterns/majordomo/protocol';
 import type { DispatchClient, DispatcherStats } from './dispatcher-options.js';
@@ -32,7 +32,7 @@ export interface JobSenderParts {
   /** How long one attempt waits for the service's reply. */
   readonly timeoutMs: number;
   readonly mmiCheck: boolean;
-  /** The dispatcher's shutdown: aborts every request in flight. */
+  /** The dispatcher's shutdown: aborts every request in flight (or the client is closed, when it can be). */
   readonly signal: AbortSignal;
   /** Lease stores: when each request in flight was sent (for the hand-back at close). */
   readonly sentAt: Map<string, number>;
@@ -48,19 +48,35 @@ const NOT_FOUND = Buffer.from('404');
 export class JobSender {
   readonly #p: JobSenderParts;
 
+  /** The options of every request: one attempt, no resend. */
+  readonly #options: RequestOptions;
+
   constructor(parts: JobSenderParts) {
     this.#p = parts;
+    // One attempt bounded by its own wait (no resend): the client then needs no whole-call budget
+    // (an AbortController, a timer and a listener per request). A client that can be closed is
+    // closed at shutdown instead of being handed the shutdown signal with every request.
+    this.#options = {
+      attemptTimeoutMs: parts.timeoutMs,
+      retries: 0,
+      ...(parts.client.close === undefined ? { signal: parts.signal } : {}),
+    };
   }
 
-  /** Dispatch `taken` once. Never rejects: a failure is counted, logged and left to the queue. */
-  async send({ job, probe }: Taken): Promise<void> {
+  /**
+   * Dispatch `taken` once, with its stored body (`fresh`) when the caller has it at hand (a request just
+   * committed), else read from the store. Never rejects: a failure is counted, logged and left to
+   * the queue.
+   */
+  async send({ job, probe }: Taken, fresh?: Buffer[]): Promise<void> {
     const { client, keeper, stats, signal } = this.#p;
-    const options = { timeoutMs: this.#p.timeoutMs, retries: 0, signal };
+    const options = this.#options;
     let sent = false;
     // With OpenTelemetry installed: one CLIENT span per dispatch, its outcome as `titanic.outcome`.
-    const span = startSpan('@zpatterns/titanic', serviceName(job), SpanKinds.client, {
+    const name = serviceName(job);
+    const span = startSpan('@zpatterns/titanic', name, SpanKinds.client, {
       'rpc.system': 'majordomo',
-      'rpc.service': serviceName(job),
+      'rpc.service': name,
       'titanic.uuid': job.uuid,
       'titanic.probe': probe,
     });
@@ -79,6 +95,8 @@ export class JobSender {
           return;
         }
         request = { uuid: job.uuid, service: job.service, body };
+      } else if (fresh !== undefined) {
+        request = { uuid: job.uuid, service: job.service, body: fresh };
       } else {
         request = await this.#p.store.getRequest(job.uuid);
       }

@@ -24,8 +24,11 @@ import type { TitanicStore } from './store.js';
 
 /** What the services need of the dispatcher: to learn of a stored request, and of a closed one. */
 export interface DispatchIndex {
-  /** A newly stored request (called after its commit). */
-  add(uuid: string, service: Buffer): void;
+  /**
+   * A newly stored request (called after its commit), with its body when at hand: a request sent
+   * at once then needs no read back from the store.
+   */
+  add(uuid: string, service: Buffer, body?: Buffer[]): void;
   /** A closed request: never dispatch it again. */
   remove(uuid: string): void;
 }
@@ -86,7 +89,7 @@ export class TspServices {
     }
     // No await between the two: the request moves from the reservation to the backlog at once.
     reservation.release();
-    this.#p.dispatch.add(uuid, request.service);
+    this.#p.dispatch.add(uuid, request.service, request.body);
     this.counters.submitted++;
     return encodeSubmitted(uuid);
   };

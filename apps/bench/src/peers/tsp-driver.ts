@@ -16,14 +16,21 @@
  * request's submission to its reply fetched, `polls` the "300" answers, `torn` the "200" answers
  * whose body was not the echo (the C titanic reads a reply file while its dispatcher is still
  * writing it): those are asked again, like a "300". With a titanic pid, the
- * CPU that process spent over the measured part, per request (`cpu_us`).
+ * CPU that process spent over the measured part, per request (`cpu_us`). Before the measured
+ * part, `WARMUP` requests (2,000 by default) go through the same three steps, unmeasured: every
+ * contender is measured warm. V8 compiles a Node process's hot code on its helper threads over its
+ * first several thousand requests; without a warm-up that one-time cost counted as 60-90 us per
+ * request over a 2,000-request run of our Titanic, 10-20 us once warmed by as many.
+ * With a titanic pid it also prints that process's CPU per request by thread (schedstat):
+ * `main_us` (the event loop), `zmq_us` (libzmq's I/O thread), `helpers_us` (the rest: V8's
+ * compiler and GC threads, libuv's pool).
  * `mdp`: the plain request ("echo", "Hello world") through the same broker and worker, one at a
  *   time: what Titanic's answer costs without Titanic (the latency floor of the shape).
  *
  * Any answer it does not expect (a "400", "500", a wrong echo, no answer in 10 s) ends it with
  * `replies` below `expected`, which fails the trial.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as zmq from 'zeromq';
 
 const MDPC01 = Buffer.from('MDPC01');
@@ -32,6 +39,7 @@ const HELLO = Buffer.from('Hello world');
 const ECHO = Buffer.from('echo');
 const TIMEOUT_MS = 10_000;
 const POLL_MS = Number(process.env['POLL_MS'] ?? 5);
+const WARMUP = Number(process.env['WARMUP'] ?? 2000);
 
 const [mode, broker, count, pidArg] = process.argv.slice(2);
 const n = Number(count);
@@ -58,11 +66,51 @@ function cpuUs(pid: string | undefined): number {
   return ((Number(fields[11]) + Number(fields[12])) / tick) * 1e6;
 }
 
+/**
+ * CPU time (ns, from schedstat) of the process's threads so far, in three groups: its main
+ * thread, libzmq's (ZMQbg/...), and the rest (V8's helpers: compiler, GC; libuv's pool).
+ */
+function threadNs(pid: string | undefined): { main: number; zmq: number; helpers: number } {
+  const out = { main: 0, zmq: 0, helpers: 0 };
+  if (pid === undefined) return out;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      if (tid === pid) out.main += ns;
+      else if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').startsWith('ZMQ')) out.zmq += ns;
+      else out.helpers += ns;
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return out;
+}
+
 function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** `count` requests submitted, then each fetched and closed, unmeasured; throws on any surprise. */
+async function warmUp(count: number): Promise<void> {
+  const uuids: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const [status, uuid] = await call('titanic.request', [ECHO, HELLO]);
+    if (status?.toString() !== '200' || uuid === undefined) throw new Error(`warm-up submit: ${String(status)}`);
+    uuids.push(uuid);
+  }
+  for (const uuid of uuids) {
+    for (let polls = 0; ; polls++) {
+      const [status, ...body] = await call('titanic.reply', [uuid]);
+      if (status?.toString() === '200' && body[body.length - 1]?.equals(HELLO) === true) break;
+      if (polls > 1000) throw new Error('warm-up fetch: no reply');
+      await sleep(POLL_MS);
+    }
+    const [closed] = await call('titanic.close', [uuid]);
+    if (closed?.toString() !== '200') throw new Error(`warm-up close: ${String(closed)}`);
+  }
+}
 const us = (ms: number): string => (ms * 1000).toFixed(0);
 let replies = 0;
 const out: string[] = [];
@@ -96,7 +144,9 @@ try {
     const endToEnd = new Float64Array(n);
     let polls = 0;
     let torn = 0;
+    await warmUp(WARMUP);
     const c0 = cpuUs(pidArg);
+    const th0 = threadNs(pidArg);
     const t0 = performance.now();
     for (let i = 0; i < n; i++) {
       submitted[i] = performance.now();
@@ -128,13 +178,19 @@ try {
     }
     const t2 = performance.now();
     const c1 = cpuUs(pidArg);
+    const th1 = threadNs(pidArg);
     submitLatency.sort();
     endToEnd.sort();
     out.push(`rate=${((n / (t2 - t0)) * 1000).toFixed(1)}`, `submit_rate=${((n / (t1 - t0)) * 1000).toFixed(1)}`);
     out.push(`p50_us=${us(percentile(endToEnd, 50))}`, `p99_us=${us(percentile(endToEnd, 99))}`);
     out.push(`submit_p50_us=${us(percentile(submitLatency, 50))}`);
     out.push(`submit_p99_us=${us(percentile(submitLatency, 99))}`, `polls=${polls}`, `torn=${torn}`);
-    if (pidArg !== undefined) out.push(`cpu_us=${((c1 - c0) / n).toFixed(2)}`);
+    if (pidArg !== undefined) {
+      out.push(`cpu_us=${((c1 - c0) / n).toFixed(2)}`);
+      const per = (ns: number): string => (ns / 1000 / n).toFixed(1);
+      out.push(`main_us=${per(th1.main - th0.main)}`, `zmq_us=${per(th1.zmq - th0.zmq)}`);
+      out.push(`helpers_us=${per(th1.helpers - th0.helpers)}`);
+    }
   }
 } catch (err) {
   process.stderr.write(`tsp-driver: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -5,9 +5,12 @@
  * titanic.reply) and closed. Contenders: the book's C `titanic` (a file per request and reply in
  * ./.titanic, no fsync), ours on SQLite (fsync per group commit; and with `--no-fsync`, durable as
  * the C titanic is), on PostgreSQL (a throwaway local cluster, fsync off) and in memory (`--store memory:`: ours against it is the cost of the store),
- * `bare-titanic` (the floor: the same socket calls, a Map, none of our code) and the plain MDP
+ * `bare-titanic` (the floor: the same socket calls, a Map, none of our code), `libs-titanic` (that
+ * floor on our MajordomoWorker and MajordomoClient: what the libraries cost, apart from Titanic's
+ * own code), and the plain MDP
  * request through the same broker and worker (what Titanic adds to one request's latency; no
- * titanic process, so no CPU or RSS). The process under test is the titanic. `--store sqlite`
+ * titanic process, so no CPU or RSS). The process under test is the titanic; every contender first
+ * serves `--titanic-warmup` (2,000) unmeasured requests the same way. `--store sqlite`
  * leaves out the PostgreSQL row (no cluster is started).
  */
 import { startPostgres, type PostgresCluster } from '@zpatterns/testkit';
@@ -23,7 +26,9 @@ export const shape: Shape = {
     // Its own flag: a sequential client at ~1,000 requests/s, not the --requests of the broker shapes.
     const flag = ctx.flags['titanic-requests'];
     const requests = typeof flag === 'string' && Number(flag) > 0 ? flag : '2000';
-    const env = { REQUESTS: requests };
+    // Unmeasured requests first, through the same steps: every contender is measured warm.
+    const warm = ctx.flags['titanic-warmup'];
+    const env = { REQUESTS: requests, WARMUP: typeof warm === 'string' && Number(warm) >= 0 ? warm : '2000' };
     const node = process.execPath;
     const contender = (name: string, kind: Contender['kind'], mode: string, server: string[] = []): Contender => ({
       name,
@@ -65,6 +70,8 @@ export const shape: Shape = {
           : [contender('titanic (PostgreSQL)', 'ours', 'titanic', ours(['--store', cluster.url]))]),
         contender('titanic (memory)', 'ours', 'titanic', ours(['--store', 'memory:'])),
         contender('bare-titanic (floor)', 'floor', 'titanic', [node, peerScript('bare-titanic')]),
+        // The floor on our Majordomo libraries, none of Titanic's code: the reproduction of ours in memory.
+        contender('libs-titanic (floor on our MDP libraries)', 'ours', 'titanic', [node, peerScript('libs-titanic')]),
         contender('plain MDP request (no Titanic)', 'ours', 'mdp'),
       ];
       const cases = await alternate(ctx, `titanic, ${requests} requests`, contenders, rounds);
