@@ -3,7 +3,9 @@
 # the C `mdclient2_n` ($REQUESTS), first alone, then with $IDLE_WORKERS idle workers registered
 # (md-idle-workers.js x $IDLE_PEERS, one service each, heartbeating). Prints one line:
 #   rate=, cpu_us=       echo requests/s and broker CPU per request with the idle workers registered
-#   rate0=, cpu0_us=     the same before they came (same broker, same run)
+#   rate0=, cpu0_us=     the same before they came (same broker, same run, after the warm-up)
+#   cold_cpu_us=         broker CPU per request over the $WARMUP_REQUESTS (3,000) warm-up requests
+#                        from its cold start, before anything else is measured
 #   idle_cpu_ms_s=       broker CPU per second, idle, with them registered (heartbeating them)
 #   dispatch_us=         cpu_us less the idle CPU over the same time: the echo requests' own cost
 #   rss_kb=, rss0_kb=    broker peak RSS at the end, and its RSS before the idle workers came
@@ -29,6 +31,11 @@ sleep "${STARTUP_S:-1.5}"
 "$cbin/mdworker" >/dev/null 2>&1 &
 worker=$!
 sleep 1
+# Warm-up: the first requests through a fresh broker pay for its JIT compiling (measured, apart).
+w=${WARMUP_REQUESTS:-3000}
+cw0=$(cpu_ns_total "$broker")
+rw=$("$cbin/mdclient2_n" "$w" 2>/dev/null | awk '/replies received/ {print $1}')
+cw1=$(cpu_ns_total "$broker")
 rss0=$(rss_kb "$broker")
 c0=$(cpu_ns_total "$broker"); t0=$(now)
 r0=$("$cbin/mdclient2_n" "$n" 2>/dev/null | awk '/replies received/ {print $1}')
@@ -69,11 +76,11 @@ stop_pid "$broker" INT
 wait 2>/dev/null
 rm -rf "$tmp"
 load=$(load1)
-awk -v n="$n" -v r0="${r0:-0}" -v r1="${r1:-0}" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v t3="$t3" \
+awk -v n="$n" -v w="$w" -v rw="${rw:-0}" -v cw0="$cw0" -v cw1="$cw1" -v r0="${r0:-0}" -v r1="${r1:-0}" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v t3="$t3" \
   -v c0="$c0" -v c1="$c1" -v c2="$c2" -v c3="$c3" -v ci0="$ci0" -v ci1="$ci1" -v ti0="$ti0" -v ti1="$ti1" \
   -v s0="$s0" -v s1="$s1" -v rss="$rss" -v rss0="$rss0" -v load="$load" -v status="$status" -v floor="${FLOOR:-0}" 'BEGIN {
     idle = (ci1 - ci0) / (ti1 - ti0)
     printf "rate=%.1f cpu_us=%.2f rate0=%.1f cpu0_us=%.2f idle_cpu_ms_s=%.2f ", n / (t3 - t2), (c3 - c2) / 1000 / n, n / (t1 - t0), (c1 - c0) / 1000 / n, idle / 1e6
-    printf "dispatch_us=%.2f ", (c3 - c2 - idle * (t3 - t2)) / 1000 / n
+    printf "dispatch_us=%.2f cold_cpu_us=%.2f ", (c3 - c2 - idle * (t3 - t2)) / 1000 / n, (cw1 - cw0) / 1000 / w
     printf "rss_kb=%d rss0_kb=%d register_s=%.2f %s %s=%d %s=%d load=%s\n", rss, rss0, s1 - s0, status,
-      floor ? "answered" : "replies", r0 + r1, floor ? "sent" : "expected", 2 * n, load }'
+      floor ? "answered" : "replies", rw + r0 + r1, floor ? "sent" : "expected", w + 2 * n, load }'

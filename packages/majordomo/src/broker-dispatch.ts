@@ -8,7 +8,14 @@
  * never awaits: Map lookups, O(1) queue and idle-set operations and one `post()` per message.
  */
 import { type Frames } from '@zpatterns/core';
-import { frameEquals, failSpanAs, SpanKinds, startSpan, tracingAvailable } from '@zpatterns/core/internal';
+import {
+  frameEquals,
+  failSpanAs,
+  SpanKinds,
+  startSpan,
+  tracingAvailable,
+  type TraceSpan,
+} from '@zpatterns/core/internal';
 import type { BrokerContext } from './broker-context.js';
 import { requestBytes, type ServiceQueues } from './broker-queues.js';
 import type { Worker, WorkerRegistry } from './broker-registry.js';
@@ -43,12 +50,7 @@ export class Dispatcher {
       deadline: now + ctx.options.requestTtlMs,
       bytes: requestBytes(client, body),
       clientKey: undefined,
-      span: tracingAvailable
-        ? startSpan('@zpatterns/majordomo', service.key, SpanKinds.internal, {
-            'rpc.system': 'majordomo',
-            'rpc.service': service.key,
-          })
-        : undefined,
+      span: tracingAvailable ? recordingSpan(service) : undefined,
     };
     if (service.idle.size > 0) {
       const worker = this.#takeIdle(service);
@@ -180,7 +182,7 @@ export class Dispatcher {
       this.#send(worker, next);
       return;
     }
-    worker.transition({ state: 'idle' }, this.#ctx.debugLog);
+    worker.idle(this.#ctx.debugLog);
     worker.idleSince = this.#ctx.clock.now();
     service.idle.set(worker.id, worker);
   }
@@ -198,7 +200,7 @@ export class Dispatcher {
 
   #send(worker: Worker, request: PendingRequest): void {
     const ctx = this.#ctx;
-    worker.transition({ state: 'busy', request }, ctx.debugLog);
+    worker.busy(request, ctx.debugLog);
     worker.busySince = ctx.clock.now();
     // The queue time, as an event on the request's span: waiting for a worker ends here.
     request.span?.addEvent('dispatched', {
@@ -231,4 +233,15 @@ export class Dispatcher {
       'in-flight request lost with its worker (service not idempotent; the client retries)',
     );
   }
+}
+
+/**
+ * The broker's span of a new request, or `undefined` when the tracer does not record it (no
+ * provider registered: OpenTelemetry's no-op tracer), so that nothing more is done for it per
+ * request. The broker's spans are never anyone's parent, so a span that records nothing is of no
+ * use. The attributes are built once per service.
+ */
+function recordingSpan(service: BrokerService): TraceSpan | undefined {
+  const span = startSpan('@zpatterns/majordomo', service.key, SpanKinds.internal, service.spanAttributes);
+  return span !== undefined && (span as { isRecording?: () => boolean }).isRecording?.() !== false ? span : undefined;
 }

@@ -130,10 +130,9 @@ export class BrokerInbound {
   };
 
   #worker(version: MdpVersion, sender: Buffer, command: WorkerCommand): void {
-    const id = sender.toString('hex');
-    const worker = this.#registry.get(id);
+    const worker = this.#registry.find(sender);
     if (worker === undefined) {
-      this.#unknownWorker(version, sender, id, command);
+      this.#unknownWorker(version, sender, sender.toString('hex'), command);
       return;
     }
     this.#registry.touch(worker, this.#ctx.clock.now());

@@ -19,6 +19,11 @@ export type Worker = BrokerWorker<BrokerService>;
 export class WorkerRegistry {
   readonly #ctx: BrokerContext;
   readonly #workers = new Map<string, Worker>();
+  /**
+   * The same workers by `routeKey(identity)`: a number for the identities libzmq generates, so the
+   * worker a message came from is found without making its hex string (a native call per message).
+   */
+  readonly #byRoute = new Map<number | string, Worker>();
   /** Workers in order of their last message: the head expires first. */
   readonly #liveness: ExpiryList<string, Worker>;
 
@@ -41,11 +46,17 @@ export class WorkerRegistry {
     return this.#workers.get(id);
   }
 
+  /** The registered worker whose routing identity is `identity` (a message's first frame). */
+  find(identity: Buffer): Worker | undefined {
+    return this.#byRoute.get(routeKey(identity));
+  }
+
   /** Take on a worker that sent READY for `service`; the caller then gives it work or parks it. */
   register(version: MdpVersion, sender: Buffer, id: string, service: BrokerService): Worker {
     const ctx = this.#ctx;
     const worker: Worker = new BrokerWorker(id, Buffer.from(sender), version, service);
     this.#workers.set(id, worker);
+    this.#byRoute.set(routeKey(worker.identity), worker);
     this.#liveness.touch(id, worker, ctx.clock.now());
     service.workers++;
     ctx.stats.workersRegistered++;
@@ -93,11 +104,12 @@ export class WorkerRegistry {
    * or drops. Idempotent: a worker removed already returns `undefined`.
    */
   remove(worker: Worker, reason: WorkerRemovedReason): PendingRequest | undefined {
-    if (worker.state.state === 'removed') return undefined;
+    if (worker.removed) return undefined;
     const ctx = this.#ctx;
     const request = worker.request;
     const service = worker.service;
     this.#workers.delete(worker.id);
+    this.#byRoute.delete(routeKey(worker.identity));
     this.#liveness.delete(worker.id);
     service.idle.delete(worker.id);
     service.workers--;
@@ -125,5 +137,21 @@ export class WorkerRegistry {
   clear(): void {
     for (const id of this.#workers.keys()) this.#liveness.delete(id);
     this.#workers.clear();
+    this.#byRoute.clear();
   }
+}
+
+/**
+ * A map key for a ROUTER identity: libzmq's own identities (5 bytes, a zero byte and a 32-bit
+ * counter; an application-set identity may not start with a zero byte) as that counter, computed
+ * in JavaScript; any other identity as its hex string.
+ */
+export function routeKey(identity: Buffer): number | string {
+  if (identity.length === 5 && identity[0] === 0) {
+    return (
+      (identity[1] as number) * 0x1000000 +
+      (((identity[2] as number) << 16) | ((identity[3] as number) << 8) | (identity[4] as number))
+    );
+  }
+  return identity.toString('hex');
 }

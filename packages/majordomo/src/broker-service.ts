@@ -19,11 +19,14 @@ export class BrokerService implements WorkerService {
   requests = 0;
   /** True while the request-expiry heap holds an entry for this service. */
   expiryScheduled = false;
+  /** The attributes of the broker's span of each request for this service (OpenTelemetry RPC conventions). */
+  readonly spanAttributes: Readonly<Record<string, string>>;
 
   constructor(name: Buffer, key: string, idempotent: boolean) {
     this.name = Buffer.from(name); // own copy: the inbound frame's memory belongs to one message
     this.key = key;
     this.idempotent = idempotent;
+    this.spanAttributes = { 'rpc.system': 'majordomo', 'rpc.service': key };
   }
 
   /** Nothing refers to this service: no workers and no queued requests. */

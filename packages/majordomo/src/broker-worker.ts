@@ -6,7 +6,8 @@
  *
  * `idle`: registered, waiting in its service's LRU idle set. `busy`: holding exactly one request
  * (MDP allows one at a time). `removed`: expired, disconnected or in violation; the record is out of
- * every table and kept only by stale references. Every change goes through `transition()`.
+ * every table and kept only by stale references. Every change goes through `transition()` (or its
+ * allocation-free forms `busy()` and `idle()`).
  */
 import type { Frames, Logger, WorkerRemovedReason } from '@zpatterns/core';
 import type { TraceSpan } from '@zpatterns/core/internal';
@@ -55,7 +56,13 @@ export class BrokerWorker<TService extends WorkerService = WorkerService> {
   readonly heartbeat: Frames;
   /** `[identity, ...DISCONNECT]`, built once. */
   readonly disconnect: Frames;
-  #state: BrokerWorkerState = IDLE;
+  /**
+   * The state, kept as its parts so that the per-request moves (`busy()`, `idle()`) allocate
+   * nothing; `state` builds the tagged object on demand.
+   */
+  #phase: BrokerWorkerState['state'] = 'idle';
+  #request: PendingRequest | undefined;
+  #reason: WorkerRemovedReason | undefined;
   /** Clock time it last became idle, and last took a request; final replies sent (for `Broker.snapshot()`). */
   idleSince = 0;
   busySince = 0;
@@ -71,22 +78,64 @@ export class BrokerWorker<TService extends WorkerService = WorkerService> {
   }
 
   get state(): BrokerWorkerState {
-    return this.#state;
+    switch (this.#phase) {
+      case 'idle':
+        return IDLE;
+      case 'busy':
+        return { state: 'busy', request: this.#request as PendingRequest };
+      case 'removed':
+        return { state: 'removed', reason: this.#reason as WorkerRemovedReason };
+    }
+  }
+
+  /** Whether the worker is out of every table (expired, disconnected, in violation). */
+  get removed(): boolean {
+    return this.#phase === 'removed';
   }
 
   /** The request in hand, when busy. */
   get request(): PendingRequest | undefined {
-    const state = this.#state;
-    return state.state === 'busy' ? state.request : undefined;
+    return this.#request;
   }
 
   /** The single place the state changes; logs from->to at debug when `log` is given. */
   transition(next: BrokerWorkerState, log: Logger | undefined): void {
-    const from = this.#state.state;
+    switch (next.state) {
+      case 'idle':
+        this.idle(log);
+        return;
+      case 'busy':
+        this.busy(next.request, log);
+        return;
+      case 'removed':
+        this.#move('removed', undefined, next.reason, log);
+        return;
+    }
+  }
+
+  /** `transition({ state: 'busy', request })` without the state object (once per request). */
+  busy(request: PendingRequest, log: Logger | undefined): void {
+    this.#move('busy', request, undefined, log);
+  }
+
+  /** `transition({ state: 'idle' })`. */
+  idle(log: Logger | undefined): void {
+    this.#move('idle', undefined, undefined, log);
+  }
+
+  #move(
+    to: BrokerWorkerState['state'],
+    request: PendingRequest | undefined,
+    reason: WorkerRemovedReason | undefined,
+    log: Logger | undefined,
+  ): void {
+    const from = this.#phase;
     if (from === 'removed') return;
-    this.#state = next.state === 'idle' ? IDLE : next;
+    this.#phase = to;
+    this.#request = request;
+    this.#reason = reason;
     if (log !== undefined) {
-      log.debug({ worker: this.id, service: this.service.key, from, to: next.state }, 'worker state');
+      log.debug({ worker: this.id, service: this.service.key, from, to }, 'worker state');
     }
   }
 }

@@ -155,9 +155,13 @@ export function encodeClientReply(
   body: readonly Frame[],
   final = true,
 ): Frame[] {
-  return version === '0.1'
-    ? [client, EMPTY, MDPC01, service, ...body]
-    : [client, MDPC02, cmd(final ? C02.FINAL : C02.PARTIAL), service, ...body];
+  const out: Frame[] =
+    version === '0.1'
+      ? [client, EMPTY, MDPC01, service]
+      : [client, MDPC02, cmd(final ? C02.FINAL : C02.PARTIAL), service];
+  // A loop, not a spread: the broker does this for every reply.
+  for (const part of body) out.push(part);
+  return out;
 }
 
 /** A reply as the client application reads it from its DEALER. */
