@@ -66,9 +66,10 @@ export class ActiveRole implements ServerRole {
     const ctx = this.#ctx;
     const now = ctx.clock.now();
     for (const { msg, expiry } of ctx.batch.commit()) {
-      ctx.store.applySequenced(msg, now);
+      const frames = encodeKvMsg(msg);
+      ctx.store.applySequenced(msg, now, frames);
       this.#sequenced(msg, expiry);
-      ctx.publish(encodeKvMsg(msg));
+      ctx.publish(frames);
     }
   }
 
@@ -109,9 +110,10 @@ export class ActiveRole implements ServerRole {
       ctx.batch.stage(update, expiry);
       return;
     }
-    const msg = ctx.store.apply(update, ctx.clock.now());
+    // the frames published are kept with the entry: a snapshot sends them as they are
+    const { msg, frames } = ctx.store.sequenceEntry(update, ctx.clock.now());
     this.#sequenced(msg, false);
-    ctx.publish(encodeKvMsg(msg));
+    ctx.publish(frames ?? encodeKvMsg(msg));
   }
 
   /** `msg` is applied with its sequence; remember it for duplicates and a split brain. */
