@@ -111,7 +111,9 @@ export class ActiveRole implements ServerRole {
       return;
     }
     // the frames published are kept with the entry: a snapshot sends them as they are
-    const { msg, frames } = ctx.store.sequenceEntry(update, ctx.clock.now());
+    // the clock is read only for a key with a TTL (the store needs no time for the others)
+    const now = update.properties.size === 0 ? 0 : ctx.clock.now();
+    const { msg, frames } = ctx.store.sequenceEntry(update, now);
     this.#sequenced(msg, false);
     ctx.publish(frames ?? encodeKvMsg(msg));
   }

@@ -54,9 +54,9 @@ export class SequencedUuids {
   }
 }
 
-/** Byte equality of two short buffers, without a call into native code. */
+/** Byte equality of two short buffers, without a call into native code (from the end: a counter's bytes differ first). */
 function sameBytes(a: Buffer, b: Buffer): boolean {
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[i]) return false;
   return true;
 }
