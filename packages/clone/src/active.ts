@@ -66,9 +66,10 @@ export class ActiveRole implements ServerRole {
     const ctx = this.#ctx;
     const now = ctx.clock.now();
     for (const { msg, expiry } of ctx.batch.commit()) {
-      ctx.store.applySequenced(msg, now);
+      const frames = encodeKvMsg(msg);
+      ctx.store.applySequenced(msg, now, frames);
       this.#sequenced(msg, expiry);
-      ctx.publish(encodeKvMsg(msg));
+      ctx.publish(frames);
     }
   }
 
@@ -109,9 +110,12 @@ export class ActiveRole implements ServerRole {
       ctx.batch.stage(update, expiry);
       return;
     }
-    const msg = ctx.store.apply(update, ctx.clock.now());
+    // the frames published are kept with the entry: a snapshot sends them as they are
+    // the clock is read only for a key with a TTL (the store needs no time for the others)
+    const now = update.properties.size === 0 ? 0 : ctx.clock.now();
+    const { msg, frames } = ctx.store.sequenceEntry(update, now);
     this.#sequenced(msg, false);
-    ctx.publish(encodeKvMsg(msg));
+    ctx.publish(frames ?? encodeKvMsg(msg));
   }
 
   /** `msg` is applied with its sequence; remember it for duplicates and a split brain. */

@@ -9,9 +9,12 @@ import type { KvStore } from './store.js';
 export const RECENT_UUIDS = 100_000;
 
 export class SequencedUuids {
-  /** UUIDs (hex) of recently sequenced updates, oldest first. */
+  /** UUIDs of recently sequenced updates (their bytes as latin1, one character a byte), oldest first. */
   readonly #recent = new Set<string>();
   readonly #store: KvStore;
+  /** The UUID `has()` looked at last, and its id: the one `remember()` is usually given next. */
+  #lastUuid: Buffer | undefined;
+  #lastId = '';
 
   constructor(store: KvStore) {
     this.#store = store;
@@ -19,13 +22,15 @@ export class SequencedUuids {
 
   /** `uuid` was sequenced (by us or by the active we follow). */
   remember(uuid: Buffer): void {
-    const id = uuid.toString('hex');
-    this.#recent.delete(id);
-    this.#recent.add(id);
-    if (this.#recent.size > RECENT_UUIDS) {
-      const oldest = this.#recent.values().next();
-      if (oldest.done !== true) this.#recent.delete(oldest.value);
+    const id = this.#id(uuid);
+    const recent = this.#recent;
+    if (recent.delete(id) || recent.size < RECENT_UUIDS) {
+      recent.add(id);
+      return;
     }
+    recent.add(id);
+    const oldest = recent.values().next();
+    if (oldest.done !== true) recent.delete(oldest.value);
   }
 
   /**
@@ -33,9 +38,25 @@ export class SequencedUuids {
    * RECENT_UUIDS sequenced, or it is still its key's current value.
    */
   has(update: KvMsg): boolean {
-    if (update.uuid.length === 0) return false;
-    if (this.#recent.has(update.uuid.toString('hex'))) return true;
+    const uuid = update.uuid;
+    if (uuid.length === 0) return false;
+    if (this.#recent.has(this.#id(uuid))) return true;
     const current = this.#store.get(update.key);
-    return current !== undefined && current.uuid.equals(update.uuid);
+    return current !== undefined && sameBytes(current.uuid, uuid);
   }
+
+  #id(uuid: Buffer): string {
+    if (uuid !== this.#lastUuid) {
+      this.#lastUuid = uuid;
+      this.#lastId = uuid.toString('latin1');
+    }
+    return this.#lastId;
+  }
+}
+
+/** Byte equality of two short buffers, without a call into native code (from the end: a counter's bytes differ first). */
+function sameBytes(a: Buffer, b: Buffer): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -32,14 +32,18 @@ export class ServerSockets {
   /** Creates the sockets, unbound: `close()` closes them whatever fails next. */
   constructor(o: ResolvedServerOptions, log: Logger) {
     const linger = o.lingerMs;
-    // mandatory: a send to a vanished client fails at once; sendTimeout: a client that stops reading
-    // mid-snapshot holds the socket this long at most.
-    const router = new zmq.Router({ linger, mandatory: true, sendTimeout: o.snapshotSendTimeoutMs });
-    const publisher = new zmq.Publisher({ linger, sendHighWaterMark: PUBLISHER_HIGH_WATER_MARK });
+    // mandatory: a send to a vanished client fails at once (EHOSTUNREACH); sendTimeout 0: a send at
+    // a client's high-water mark fails at once (EAGAIN) instead of holding the socket, and the
+    // snapshot waits for that client on its own (snapshots.ts). Every send is handed to libzmq
+    // inside the call (directSend), without zeromq.js's readiness check or the channel's queue.
+    const router = new zmq.Router({ linger, mandatory: true, sendTimeout: 0 });
+    // A PUB never waits (past its high-water mark it drops): sendTimeout 0 changes nothing but
+    // lets the channel hand each update over inside `post()`.
+    const publisher = new zmq.Publisher({ linger, sendHighWaterMark: PUBLISHER_HIGH_WATER_MARK, sendTimeout: 0 });
     const collector = new zmq.Subscriber({ linger, receiveHighWaterMark: COLLECTOR_HIGH_WATER_MARK });
     collector.subscribe();
-    this.snapshot = new Channel(router, { name: 'snapshot', logger: log });
-    this.publisher = new Channel(publisher, { name: 'publisher', logger: log });
+    this.snapshot = new Channel(router, { name: 'snapshot', logger: log, directSend: true });
+    this.publisher = new Channel(publisher, { name: 'publisher', logger: log, directSend: true });
     this.collector = new Channel(collector, { name: 'collector', logger: log });
   }
 

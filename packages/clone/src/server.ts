@@ -193,6 +193,7 @@ export class CloneServer extends Component<CloneServerStatus> {
       log: this.#log,
       stats: this.#stats,
       maxConcurrent: o.maxConcurrentSnapshots,
+      sendTimeoutMs: o.snapshotSendTimeoutMs,
       closeSignal: this.closeSignal,
       flush: () => this.#role.flush(),
       bad: (err, identity) => this.#bad(err, 'snapshot', identity),

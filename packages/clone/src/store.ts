@@ -5,7 +5,7 @@
  */
 import { MinHeap } from '@zpatterns/core/internal';
 import type { KvMsg } from './kvmsg.js';
-import { inSubtree, TTL_PROPERTY, ttlSeconds } from './kvmsg.js';
+import { encodeKvMsg, inSubtree, TTL_PROPERTY, ttlSeconds } from './kvmsg.js';
 
 /**
  * In a snapshot, a `ttl` within this of the wall clock is the book's clonesrv6 storing an absolute
@@ -31,10 +31,15 @@ export function ttlRemainingMs(
 /** Stale heap entries tolerated beyond twice the live keys before the heap is rebuilt. */
 const COMPACT_SLACK = 1024;
 
-/** A stored entry: the kvmsg as last published, and its absolute expiry (0 = none). */
+/**
+ * A stored entry: the kvmsg as last published, its absolute expiry (0 = none), and its frames as
+ * published (`encodeKvMsg(msg)`), kept from the publication or made at the first snapshot that
+ * sends them.
+ */
 export interface StoredEntry {
   msg: KvMsg;
   expiresAtMs: number;
+  frames: Buffer[] | undefined;
 }
 
 export class KvStore {
@@ -68,31 +73,51 @@ export class KvStore {
    * client's uuid, key, body and properties, with `ttl` still in seconds as CHP publishes it.
    */
   apply(update: KvMsg, nowMs: number): KvMsg {
+    return this.sequenceEntry(update, nowMs).msg;
+  }
+
+  /**
+   * `apply`, returning the entry: `msg` and `frames`, its encoding to publish, kept with the entry
+   * for snapshots (the entry of a delete too, though the map no longer holds one).
+   */
+  sequenceEntry(update: KvMsg, nowMs: number): StoredEntry {
     this.#sequence += 1n;
-    const published: KvMsg = { ...update, sequence: this.#sequence, properties: new Map(update.properties) };
-    this.#store(published, nowMs);
-    return published;
+    // Properties maps are never changed once made: the published kvmsg shares the update's.
+    const { key, uuid, properties, body } = update;
+    const msg: KvMsg = { key, sequence: this.#sequence, uuid, properties, body };
+    const entry: StoredEntry = { msg, expiresAtMs: 0, frames: encodeKvMsg(msg) };
+    if (body.length === 0) this.#map.delete(key);
+    else {
+      const remaining = properties.size === 0 ? 0 : ttlRemainingMs(properties);
+      if (remaining > 0) entry.expiresAtMs = nowMs + remaining;
+      this.#putEntry(entry);
+    }
+    return entry;
   }
 
-  /** Apply an update that already carries its sequence (the passive replaying the active's KVPUB). */
-  applySequenced(update: KvMsg, nowMs: number): void {
+  /**
+   * Apply an update that already carries its sequence (the passive replaying the active's KVPUB,
+   * an active its committed batch); `frames`, when given, are its encoding as published.
+   */
+  applySequenced(update: KvMsg, nowMs: number, frames?: Buffer[]): void {
     if (update.sequence > this.#sequence) this.#sequence = update.sequence;
-    this.#store(update, nowMs);
-  }
-
-  #store(msg: KvMsg, nowMs: number): void {
-    if (msg.body.length === 0) {
-      this.#map.delete(msg.key);
+    if (update.body.length === 0) {
+      this.#map.delete(update.key);
       return;
     }
-    const remaining = ttlRemainingMs(msg.properties);
-    this.#put(msg, remaining > 0 ? nowMs + remaining : 0);
+    const remaining = update.properties.size === 0 ? 0 : ttlRemainingMs(update.properties);
+    this.#putEntry({ msg: update, expiresAtMs: remaining > 0 ? nowMs + remaining : 0, frames });
   }
 
   #put(msg: KvMsg, expiresAtMs: number): void {
-    const entry: StoredEntry = { msg, expiresAtMs };
-    this.#map.set(msg.key, entry);
-    if (expiresAtMs > 0) this.#expiry.push(expiresAtMs, { key: msg.key, entry });
+    this.#putEntry({ msg, expiresAtMs, frames: undefined });
+  }
+
+  #putEntry(entry: StoredEntry): void {
+    const key = entry.msg.key;
+    this.#map.set(key, entry);
+    if (entry.expiresAtMs === 0) return; // no TTL: nothing to keep track of
+    this.#expiry.push(entry.expiresAtMs, { key, entry });
     if (this.#expiry.length > 2 * this.#map.size + COMPACT_SLACK) this.#compact();
   }
 
@@ -174,15 +199,30 @@ export class KvStore {
   *snapshot(subtree: string, nowMs: number): Generator<KvMsg> {
     for (const [key, entry] of this.#map) {
       if (!inSubtree(key, subtree)) continue;
-      if (entry.expiresAtMs === 0) {
-        yield entry.msg;
-        continue;
-      }
-      const props = new Map(entry.msg.properties);
-      props.set(TTL_PROPERTY, String(Math.max(1, Math.ceil((entry.expiresAtMs - nowMs) / 1000))));
-      yield { ...entry.msg, properties: props };
+      yield entry.expiresAtMs === 0 ? entry.msg : withTtlLeft(entry, nowMs);
     }
   }
+
+  /**
+   * The frames of every entry in a subtree, taken now, for a snapshot: each entry's frames as
+   * published (kept with it), or for a key with a TTL, encoded with the seconds still left.
+   */
+  snapshotFrames(subtree: string, nowMs: number): Buffer[][] {
+    const out: Buffer[][] = [];
+    for (const entry of this.#map.values()) {
+      if (subtree !== '' && !inSubtree(entry.msg.key, subtree)) continue;
+      if (entry.expiresAtMs === 0) out.push((entry.frames ??= encodeKvMsg(entry.msg)));
+      else out.push(encodeKvMsg(withTtlLeft(entry, nowMs)));
+    }
+    return out;
+  }
+}
+
+/** An entry with a TTL as a snapshot gives it: `ttl` is the seconds still left. */
+function withTtlLeft(entry: StoredEntry, nowMs: number): KvMsg {
+  const props = new Map(entry.msg.properties);
+  props.set(TTL_PROPERTY, String(Math.max(1, Math.ceil((entry.expiresAtMs - nowMs) / 1000))));
+  return { ...entry.msg, properties: props };
 }
 
 /** The delete that expires `entry`: the entry's properties without `ttl`, an empty UUID and body. */

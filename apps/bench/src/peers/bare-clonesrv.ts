@@ -10,6 +10,15 @@
  *
  * Both high-water marks are unbounded, so a burst is queued, never dropped.
  *
+ * For a reproduction, `FLOOR_ADDS` (comma-separated) adds one piece of the per-update work our
+ * server does and the floor skips, written here in bare code, so that a run alternating ours, the
+ * floor and the floor with that piece shows what the piece costs:
+ * - `decode`: the kvmsg checked and decoded as the server does (uuid and sequence sizes, key as a
+ *   string, properties into a Map, reserved keys refused);
+ * - `uuid`: duplicate detection, each UUID remembered (the last 100,000) and a resent one dropped;
+ * - `encode`: the published frames made afresh (key, sequence, properties) instead of reusing
+ *   the ones received.
+ *
  *   node bare-clonesrv.js [port=5556]
  */
 import * as zmq from 'zeromq';
@@ -48,11 +57,54 @@ async function snapshots(): Promise<void> {
 }
 void snapshots().catch(() => undefined);
 
+const adds = new Set((process.env['FLOOR_ADDS'] ?? '').split(',').filter((a) => a !== ''));
+const decode = adds.has('decode');
+const uuids = adds.has('uuid') ? new Set<string>() : undefined;
+const encode = adds.has('encode');
+const RESERVED = new Set(['HUGZ', 'KTHXBAI', 'ICANHAZ?']);
+
+/** `decode`: what the server checks and builds per update (kvmsg.ts), or undefined to drop it. */
+function decoded(frames: Buffer[]): { key: string; props: Map<string, string> } | undefined {
+  const [key, seq, uuid, props] = frames as [Buffer, Buffer, Buffer, Buffer, Buffer];
+  if (key.length === 0 || seq.length !== 8 || (uuid.length !== 0 && uuid.length !== 16)) return undefined;
+  const map = new Map<string, string>();
+  if (props.length > 0) {
+    const lines = props.toString('utf8').split('\n');
+    lines.pop();
+    for (const line of lines) {
+      const eq = line.indexOf('=');
+      if (eq <= 0) return undefined;
+      map.set(line.slice(0, eq), line.slice(eq + 1));
+    }
+  }
+  const k = key.toString('utf8');
+  return RESERVED.has(k) ? undefined : { key: k, props: map };
+}
+
+/** `uuid`: drop an update whose UUID was sequenced (remembered, or still its key's value). */
+function resent(frames: Buffer[], uuids: Set<string>): boolean {
+  const [key, , uuid] = frames as [Buffer, Buffer, Buffer];
+  if (uuid.length === 0) return false;
+  const id = uuid.toString('latin1');
+  if (uuids.has(id)) return true;
+  const current = store.get(key.toString())?.[2];
+  if (current !== undefined && current.equals(uuid)) return true;
+  uuids.add(id);
+  if (uuids.size > 100_000) uuids.delete(uuids.values().next().value as string);
+  return false;
+}
+
 for await (const frames of collector) {
   const [key] = frames;
   if (key === undefined || frames.length !== 5) continue;
+  if (decode && decoded(frames) === undefined) continue;
+  if (uuids !== undefined && resent(frames, uuids)) continue;
   sequence += 1n;
   frames[1] = seqFrame(sequence);
+  if (encode) {
+    frames[0] = Buffer.from(key.toString('utf8'), 'utf8');
+    frames[3] = Buffer.from(frames[3]?.toString('utf8') ?? '', 'utf8');
+  }
   store.set(key.toString(), frames);
   await publisher.send(frames);
 }

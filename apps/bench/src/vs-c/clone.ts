@@ -1,7 +1,7 @@
 /**
  * clone: updates per second through a Clone server (collector -> sequence -> publisher -> one
  * subscriber), the same driver for every contender (`peers/clone-burst.ts`: a bare zeromq.js PUB
- * bursting `--requests` (50,000) KVSETs into the collector, a bare SUB counting them and their
+ * bursting `--requests` (100,000) KVSETs into the collector, a bare SUB counting them and their
  * sequence gaps). Contenders: the book's C `clonesrv6` alone (`-p`, made active by the driver's
  * vote) and as a primary/backup pair, our `clonesrv` alone and as a pair, and `bare-clonesrv` (a
  * bare zeromq.js SUB -> sequence -> PUB with a Map store: the floor). The process under test is
@@ -15,11 +15,12 @@ import { alternate, runTrial, trialScript, type Contender, type Shape, type Tria
 
 export const shape: Shape = {
   name: 'clone',
-  description: 'the Clone server: a burst of 50,000 updates, collector to publisher to one subscriber',
+  description: 'the Clone server: a burst of 100,000 updates, collector to publisher to one subscriber',
   programs: ['clonesrv6'],
   async run(ctx, cbin, rounds) {
     const node = process.execPath;
-    const env = { UPDATES: String(ctx.requests ?? 50_000) };
+    // 100,000 updates: about 1.5 s of the server's CPU per trial, so the CPU per update is steady
+    const env = { UPDATES: String(ctx.requests ?? 100_000) };
     const driver = peerScript('clone-burst');
     const reruns: string[] = [];
     const contender = (name: string, kind: Contender['kind'], servers: string[]): Contender => ({
@@ -45,7 +46,7 @@ export const shape: Shape = {
     const c = join(cbin, 'clonesrv6');
     const cases = await alternate(
       ctx,
-      'clone, 50,000-update burst',
+      `clone, ${Number(env.UPDATES).toLocaleString('en-US')}-update burst`,
       [
         contender('C clonesrv6', 'c', [c, '-p']),
         contender('C clonesrv6 pair', 'c', [c, '-p', '--peer', c, '-b']),
