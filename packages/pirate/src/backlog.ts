@@ -20,21 +20,26 @@ import {
 } from '@zpatterns/core';
 import { describe, Deque, WarningLimiter } from '@zpatterns/core/internal';
 import { peerOf } from './log-fields.js';
-import { decodeClientRequest, type Enveloped } from './protocol.js';
+import { envelopeDelimiter } from './protocol.js';
 
 /** Default bound of a Pirate queue's backlog: 256 MiB, as the Majordomo broker's. */
 export const DEFAULT_MAX_QUEUED_BYTES = 256 * 1024 * 1024;
 
+/**
+ * A client's request as the frontend read it, `[client-id...][""][body...]`, its envelope checked:
+ * the queue forwards it as it came, behind the worker's identity.
+ */
+export type Request = readonly Buffer[];
+
 /** What a queued request costs against the bound: its frames plus fixed overhead. */
-export function requestBytes(request: Enveloped): number {
+export function requestBytes(request: Request): number {
   let bytes = 96;
-  for (const frame of request.envelope) bytes += frame.length + 16;
-  for (const frame of request.body) bytes += frame.length + 16;
+  for (let i = 0; i < request.length; i++) bytes += (request[i] as Buffer).length + 16;
   return bytes;
 }
 
 interface Queued {
-  request: Enveloped;
+  request: Request;
   bytes: number;
 }
 
@@ -63,7 +68,7 @@ export class Backlog {
   }
 
   /** Queue a new request unless it would take the backlog past `maxBytes`; false when refused. */
-  push(request: Enveloped): boolean {
+  push(request: Request): boolean {
     const bytes = requestBytes(request);
     if (this.#bytes + bytes > this.#maxBytes) return false;
     this.#bytes += bytes;
@@ -72,13 +77,13 @@ export class Backlog {
   }
 
   /** Put an accepted request back at the head (its worker vanished before taking it), past the bound if need be. */
-  unshift(request: Enveloped): void {
+  unshift(request: Request): void {
     const bytes = requestBytes(request);
     this.#bytes += bytes;
     this.#items.unshift({ request, bytes });
   }
 
-  shift(): Enveloped | undefined {
+  shift(): Request | undefined {
     const item = this.#items.shift();
     if (item === undefined) return undefined;
     this.#bytes -= item.bytes;
@@ -141,17 +146,17 @@ export class Intake {
    * (counted, one warning per second) for a request refused at the byte bound.
    */
   admit(message: Message): boolean {
-    const decoded = decodeClientRequest(message);
-    if (decoded.type === 'invalid') {
+    const delimiter = envelopeDelimiter(message);
+    if (typeof delimiter === 'string') {
       this.#stats.malformedFromClients++;
       this.#invalid.warn(
-        { peer: peerOf(message), reason: decoded.reason, frames: describe(message) },
+        { peer: peerOf(message), reason: delimiter, frames: describe(message) },
         'invalid request dropped',
       );
       return false;
     }
     this.#stats.requests++;
-    if (this.#backlog.push(decoded)) {
+    if (this.#backlog.push(message)) {
       this.drained();
       return true;
     }
@@ -164,7 +169,7 @@ export class Intake {
       {
         queuedRequests: this.#backlog.length,
         queuedBytes: this.#backlog.bytes,
-        requestBytes: requestBytes(decoded),
+        requestBytes: requestBytes(message),
         maxQueuedBytes: this.#backlog.maxBytes,
         refused: this.#stats.refused,
       },
