@@ -38,13 +38,9 @@ export function requestBytes(request: Request): number {
   return bytes;
 }
 
-interface Queued {
-  request: Request;
-  bytes: number;
-}
-
+/** Requests in arrival order; each one's bytes are counted again as it leaves (no record per request). */
 export class Backlog {
-  readonly #items = new Deque<Queued>(64);
+  readonly #items = new Deque<Request>(64);
   readonly #maxBytes: number;
   #bytes = 0;
 
@@ -72,7 +68,7 @@ export class Backlog {
     const bytes = requestBytes(request);
     if (this.#bytes + bytes > this.#maxBytes) return false;
     this.#bytes += bytes;
-    this.#items.push({ request, bytes });
+    this.#items.push(request);
     return true;
   }
 
@@ -80,14 +76,14 @@ export class Backlog {
   unshift(request: Request): void {
     const bytes = requestBytes(request);
     this.#bytes += bytes;
-    this.#items.unshift({ request, bytes });
+    this.#items.unshift(request);
   }
 
   shift(): Request | undefined {
-    const item = this.#items.shift();
-    if (item === undefined) return undefined;
-    this.#bytes -= item.bytes;
-    return item.request;
+    const request = this.#items.shift();
+    if (request === undefined) return undefined;
+    this.#bytes -= requestBytes(request);
+    return request;
   }
 
   clear(): number {
