@@ -20,26 +20,27 @@ import {
 } from '@zpatterns/core';
 import { describe, Deque, WarningLimiter } from '@zpatterns/core/internal';
 import { peerOf } from './log-fields.js';
-import { decodeClientRequest, type Enveloped } from './protocol.js';
+import { envelopeDelimiter } from './protocol.js';
 
 /** Default bound of a Pirate queue's backlog: 256 MiB, as the Majordomo broker's. */
 export const DEFAULT_MAX_QUEUED_BYTES = 256 * 1024 * 1024;
 
+/**
+ * A client's request as the frontend read it, `[client-id...][""][body...]`, its envelope checked:
+ * the queue forwards it as it came, behind the worker's identity.
+ */
+export type Request = readonly Buffer[];
+
 /** What a queued request costs against the bound: its frames plus fixed overhead. */
-export function requestBytes(request: Enveloped): number {
+export function requestBytes(request: Request): number {
   let bytes = 96;
-  for (const frame of request.envelope) bytes += frame.length + 16;
-  for (const frame of request.body) bytes += frame.length + 16;
+  for (let i = 0; i < request.length; i++) bytes += (request[i] as Buffer).length + 16;
   return bytes;
 }
 
-interface Queued {
-  request: Enveloped;
-  bytes: number;
-}
-
+/** Requests in arrival order; each one's bytes are counted again as it leaves (no record per request). */
 export class Backlog {
-  readonly #items = new Deque<Queued>(64);
+  readonly #items = new Deque<Request>(64);
   readonly #maxBytes: number;
   #bytes = 0;
 
@@ -63,26 +64,26 @@ export class Backlog {
   }
 
   /** Queue a new request unless it would take the backlog past `maxBytes`; false when refused. */
-  push(request: Enveloped): boolean {
+  push(request: Request): boolean {
     const bytes = requestBytes(request);
     if (this.#bytes + bytes > this.#maxBytes) return false;
     this.#bytes += bytes;
-    this.#items.push({ request, bytes });
+    this.#items.push(request);
     return true;
   }
 
   /** Put an accepted request back at the head (its worker vanished before taking it), past the bound if need be. */
-  unshift(request: Enveloped): void {
+  unshift(request: Request): void {
     const bytes = requestBytes(request);
     this.#bytes += bytes;
-    this.#items.unshift({ request, bytes });
+    this.#items.unshift(request);
   }
 
-  shift(): Enveloped | undefined {
-    const item = this.#items.shift();
-    if (item === undefined) return undefined;
-    this.#bytes -= item.bytes;
-    return item.request;
+  shift(): Request | undefined {
+    const request = this.#items.shift();
+    if (request === undefined) return undefined;
+    this.#bytes -= requestBytes(request);
+    return request;
   }
 
   clear(): number {
@@ -141,17 +142,17 @@ export class Intake {
    * (counted, one warning per second) for a request refused at the byte bound.
    */
   admit(message: Message): boolean {
-    const decoded = decodeClientRequest(message);
-    if (decoded.type === 'invalid') {
+    const delimiter = envelopeDelimiter(message);
+    if (typeof delimiter === 'string') {
       this.#stats.malformedFromClients++;
       this.#invalid.warn(
-        { peer: peerOf(message), reason: decoded.reason, frames: describe(message) },
+        { peer: peerOf(message), reason: delimiter, frames: describe(message) },
         'invalid request dropped',
       );
       return false;
     }
     this.#stats.requests++;
-    if (this.#backlog.push(decoded)) {
+    if (this.#backlog.push(message)) {
       this.drained();
       return true;
     }
@@ -164,7 +165,7 @@ export class Intake {
       {
         queuedRequests: this.#backlog.length,
         queuedBytes: this.#backlog.bytes,
-        requestBytes: requestBytes(decoded),
+        requestBytes: requestBytes(message),
         maxQueuedBytes: this.#backlog.maxBytes,
         refused: this.#stats.refused,
       },

@@ -35,7 +35,7 @@ import { DEFAULT_MAX_QUEUED_BYTES, WARNINGS_PER_SECOND } from './backlog.js';
 import { bindQueueSockets, QueueCore } from './queue-core.js';
 import { DEFAULT_BACKEND, DEFAULT_FRONTEND, PPP_HEARTBEAT_INTERVAL_MS, PPP_HEARTBEAT_LIVENESS } from './defaults.js';
 import { peerOf } from './log-fields.js';
-import { decodePppWorkerMessage, encodePppHeartbeat, encodePppRequest } from './protocol.js';
+import { encodePppHeartbeat, encodePppRequestFrames, pppWorkerMessageKind } from './protocol.js';
 import { maxMessageBytesRule } from './option-rules.js';
 import type { PirateQueueStatus } from './simple-pirate-queue.js';
 import { WorkerPool } from './worker-pool.js';
@@ -237,7 +237,7 @@ export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
       {
         onMessage: (message) => this.#onWorker(message),
         next: () => this.#pool.take(o.clock.now(), this.#expired),
-        encodeRequest: encodePppRequest,
+        encodeRequest: encodePppRequestFrames,
         onUnreachable: (err, message) => this.#workerUnreachable(err, message),
       },
     );
@@ -256,10 +256,11 @@ export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
   }
 
   #onWorker(message: Message): void {
-    const { worker, message: command } = decodePppWorkerMessage(message);
-    if (worker === undefined || command.type === 'invalid') {
+    const worker = message[0];
+    const command = pppWorkerMessageKind(message);
+    if (worker === undefined || typeof command !== 'string') {
       this.#stats.malformedFromWorkers++;
-      const reason = command.type === 'invalid' ? command.reason : 'empty message';
+      const reason = typeof command !== 'string' ? command.reason : 'empty message';
       this.#warnings.warn(
         { peer: peerOf(message), reason, frames: describe(message) },
         'invalid message from worker dropped',
@@ -267,7 +268,7 @@ export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
       return;
     }
     const now = this.#o.clock.now();
-    switch (command.type) {
+    switch (command) {
       case 'ready': {
         const change = this.#pool.ready(worker, now);
         if (change === 'joined') this.#joined(worker, 'ready');
@@ -282,7 +283,7 @@ export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
       }
       case 'reply': {
         if (this.#pool.replied(worker, now) === 'joined') this.#joined(worker, 'reply');
-        // `encodeClientReply(command)`: the frames after the worker's identity, as they came.
+        // The frames after the worker's identity, as they came (checked: an envelope and a body).
         this.#core?.reply(message.slice(1));
         break;
       }

@@ -55,6 +55,17 @@ export interface Invalid {
  * before the delimiter and at least one body frame after it.
  */
 export function splitEnvelope(frames: readonly Buffer[], from = 0): Enveloped | string {
+  const delimiter = envelopeDelimiter(frames, from);
+  if (typeof delimiter === 'string') return delimiter;
+  return { envelope: frames.slice(from, delimiter + 1), body: frames.slice(delimiter + 1) };
+}
+
+/**
+ * Where the envelope of `frames` (from frame `from`) ends: the index of its empty delimiter frame,
+ * or why `splitEnvelope` would refuse it. The check of `splitEnvelope`, without its copies: what a
+ * queue runs on every message it forwards as it came.
+ */
+export function envelopeDelimiter(frames: readonly Buffer[], from = 0): number | string {
   let delimiter = -1;
   for (let i = from; i < frames.length; i++) {
     if ((frames[i] as Buffer).length === 0) {
@@ -65,7 +76,7 @@ export function splitEnvelope(frames: readonly Buffer[], from = 0): Enveloped | 
   if (delimiter < 0) return 'no empty delimiter frame';
   if (delimiter === from) return 'no address frame before the delimiter';
   if (delimiter === frames.length - 1) return 'no body after the delimiter';
-  return { envelope: frames.slice(from, delimiter + 1), body: frames.slice(delimiter + 1) };
+  return delimiter;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -110,21 +121,43 @@ export interface FromWorker<TMessage> {
 /** Queue side: decode `[worker-id][...]` as read from the backend ROUTER. */
 export function decodePppWorkerMessage(frames: Message): FromWorker<PppWorkerMessage> {
   const worker = frames[0];
-  if (frames.length < 2) return { worker, message: { type: 'invalid', reason: 'no frame after the identity' } };
+  const kind = pppWorkerMessageKind(frames);
+  if (typeof kind !== 'string') return { worker, message: kind };
+  if (kind !== 'reply') return { worker, message: { type: kind } };
+  const split = splitEnvelope(frames, 1) as Enveloped;
+  return { worker, message: { type: 'reply', envelope: split.envelope, body: split.body } };
+}
+
+/**
+ * Queue side: what `[worker-id][...]` from the backend ROUTER is, checked as `decodePppWorkerMessage`
+ * checks it but without decoding: a reply is forwarded as it came (after the worker's identity).
+ */
+export function pppWorkerMessageKind(frames: Message): 'ready' | 'heartbeat' | 'reply' | Invalid {
+  if (frames.length < 2) return { type: 'invalid', reason: 'no frame after the identity' };
   if (frames.length === 2) {
     const command = frames[1] as Buffer;
-    if (command.length === 1 && command[0] === 0x01) return { worker, message: { type: 'ready' } };
-    if (command.length === 1 && command[0] === 0x02) return { worker, message: { type: 'heartbeat' } };
-    return { worker, message: { type: 'invalid', reason: 'single frame is neither READY nor HEARTBEAT' } };
+    if (command.length === 1 && command[0] === 0x01) return 'ready';
+    if (command.length === 1 && command[0] === 0x02) return 'heartbeat';
+    return { type: 'invalid', reason: 'single frame is neither READY nor HEARTBEAT' };
   }
-  const split = splitEnvelope(frames, 1);
-  if (typeof split === 'string') return { worker, message: { type: 'invalid', reason: `reply: ${split}` } };
-  return { worker, message: { type: 'reply', envelope: split.envelope, body: split.body } };
+  const delimiter = envelopeDelimiter(frames, 1);
+  return typeof delimiter === 'string' ? { type: 'invalid', reason: `reply: ${delimiter}` } : 'reply';
 }
 
 /** Queue side: a request for a worker, `[worker-id][client-id...][""][body...]` (no extra delimiter). */
 export function encodePppRequest(worker: Buffer, request: Enveloped): Buffer[] {
   return [worker, ...request.envelope, ...request.body];
+}
+
+/**
+ * Queue side: the same, from the request's frames as the frontend read them (`[client-id...][""][body...]`,
+ * already checked), in a new array.
+ */
+export function encodePppRequestFrames(worker: Buffer, request: readonly Buffer[]): Buffer[] {
+  const message = new Array<Buffer>(request.length + 1);
+  message[0] = worker;
+  for (let i = 0; i < request.length; i++) message[i + 1] = request[i] as Buffer;
+  return message;
 }
 
 /** Queue side: a heartbeat for a worker, `[worker-id][0x02]`. */
@@ -193,6 +226,11 @@ export function decodeSimpleWorkerMessage(frames: Message): FromWorker<SimpleWor
 /** Queue side: `[worker-id][""][client-id...][""][body...]` (zmsg_wrap of the client request). */
 export function encodeSimpleRequest(worker: Buffer, request: Enveloped): Buffer[] {
   return [worker, EMPTY, ...request.envelope, ...request.body];
+}
+
+/** Queue side: the same, from the request's frames as the frontend read them (already checked). */
+export function encodeSimpleRequestFrames(worker: Buffer, request: readonly Buffer[]): Buffer[] {
+  return [worker, EMPTY, ...request];
 }
 
 /** Worker side (REQ app frames; REQ adds and strips its own delimiter): READY is `[0x01]`. */

@@ -8,8 +8,8 @@
 import * as zmq from 'zeromq';
 import { type Clock, type Frames, type Logger, type Message, type SecurityOptions } from '@zpatterns/core';
 import { applyBindSecurity, bindEndpoint, Channel, type ServerSecurity } from '@zpatterns/core/internal';
-import { Backlog, Intake, type BacklogEvent, type IntakeStats } from './backlog.js';
-import { splitEnvelope, type Enveloped } from './protocol.js';
+import { Backlog, Intake, type BacklogEvent, type IntakeStats, type Request } from './backlog.js';
+import { envelopeDelimiter } from './protocol.js';
 
 /** The counters every Pirate queue keeps for its backlog and its frontend. */
 export interface QueueCoreStats extends IntakeStats {
@@ -68,8 +68,8 @@ export interface QueueWorkers {
   onMessage(message: Message): void;
   /** The free worker next in line, taken off the free list, or `undefined` when none is free. */
   next(): Buffer | undefined;
-  /** The backend message that hands `request` to `worker`. */
-  encodeRequest(worker: Buffer, request: Enveloped): Frames;
+  /** The backend message that hands `request` (its frames as the frontend read them) to `worker`. */
+  encodeRequest(worker: Buffer, request: Request): Frames;
   /** A send on the backend failed: its worker is gone. */
   onUnreachable(err: Error, message: Frames): void;
 }
@@ -172,11 +172,10 @@ export class QueueCore {
    */
   requeue(message: Frames, from: number): void {
     if (this.#stopped) return;
-    const request = splitEnvelope(message as Buffer[], from);
-    if (typeof request === 'string') return;
+    if (typeof envelopeDelimiter(message as Buffer[], from) === 'string') return;
     this.#stats.requeued++;
     this.#stats.dispatched--;
-    this.#backlog.unshift(request);
+    this.#backlog.unshift((message as Buffer[]).slice(from));
     this.dispatch();
   }
 

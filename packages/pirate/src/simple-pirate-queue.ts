@@ -33,7 +33,7 @@ import { DEFAULT_MAX_QUEUED_BYTES } from './backlog.js';
 import { bindQueueSockets, QueueCore } from './queue-core.js';
 import { DEFAULT_BACKEND, DEFAULT_FRONTEND } from './defaults.js';
 import { peerOf } from './log-fields.js';
-import { decodeSimpleWorkerMessage, encodeClientReply, encodeSimpleRequest } from './protocol.js';
+import { decodeSimpleWorkerMessage, encodeClientReply, encodeSimpleRequestFrames } from './protocol.js';
 import { maxMessageBytesRule } from './option-rules.js';
 
 /** Options of `new SimplePirateQueue(options)`; `simplePirateQueueDefaults` holds the defaults. */
@@ -211,7 +211,7 @@ export class SimplePirateQueue extends Component<PirateQueueStatus> {
       {
         onMessage: (message) => this.#onWorker(message),
         next: () => this.#next(),
-        encodeRequest: encodeSimpleRequest,
+        encodeRequest: encodeSimpleRequestFrames,
         onUnreachable: (err, message) => this.#workerUnreachable(err, message),
       },
     );

@@ -13,12 +13,16 @@ import {
   encodePppHeartbeat,
   encodePppReady,
   encodePppRequest,
+  encodePppRequestFrames,
   encodePppWorkerHeartbeat,
   encodeReply,
   encodeSequence,
   encodeSimpleReady,
   encodeSimpleRequest,
+  encodeSimpleRequestFrames,
+  envelopeDelimiter,
   isSequence,
+  pppWorkerMessageKind,
   splitEnvelope,
   PPP_HEARTBEAT,
   PPP_READY,
@@ -160,5 +164,38 @@ describe('splitEnvelope', () => {
     expect(splitEnvelope([client])).toBe('no empty delimiter frame');
     expect(splitEnvelope([E, s('x')])).toBe('no address frame before the delimiter');
     expect(splitEnvelope([client, E])).toBe('no body after the delimiter');
+  });
+
+  it('envelopeDelimiter checks the same without copying: the delimiter index, or the same reason', () => {
+    for (const frames of [[client], [E, s('x')], [client, E]])
+      expect(envelopeDelimiter(frames)).toBe(splitEnvelope(frames));
+    expect(envelopeDelimiter([client, E, E])).toBe(1);
+    expect(envelopeDelimiter([s('w'), client, s('hop'), E, s('x')], 1)).toBe(3);
+  });
+
+  it('a request forwarded from its frames is byte-for-byte the one encoded from its split', () => {
+    const request = [client, s('hop'), E, s('a'), s('b')];
+    const split = splitEnvelope(request);
+    if (typeof split === 'string') throw new Error(split);
+    expect(encodePppRequestFrames(s('w'), request)).toEqual(encodePppRequest(s('w'), split));
+    expect(encodeSimpleRequestFrames(s('w'), request)).toEqual(encodeSimpleRequest(s('w'), split));
+  });
+
+  it('pppWorkerMessageKind classifies as decodePppWorkerMessage does', () => {
+    const w = s('w');
+    for (const frames of [
+      [w],
+      [w, b(1)],
+      [w, b(2)],
+      [w, b(3)],
+      [w, client, E, s('r')],
+      [w, client, E],
+      [w, E, s('r')],
+    ]) {
+      const kind = pppWorkerMessageKind(frames);
+      const decoded = decodePppWorkerMessage(frames).message;
+      if (typeof kind === 'string') expect(decoded.type).toBe(kind);
+      else expect(decoded).toEqual(kind);
+    }
   });
 });

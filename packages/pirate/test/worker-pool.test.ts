@@ -124,7 +124,8 @@ describe('WorkerPool', () => {
 });
 
 describe('Backlog', () => {
-  const req = (n: number) => ({ envelope: [id(`c${n}`), Buffer.alloc(0)], body: [id(String(n))] });
+  // A request as the frontend read it: [client-id][""][body].
+  const req = (n: number) => [id(`c${n}`), Buffer.alloc(0), id(String(n))];
   // 96 + (2 + 16) + (0 + 16) + (1 + 16)
   const COST = 147;
 
@@ -139,11 +140,7 @@ describe('Backlog', () => {
     // A request given back (its worker vanished) was accepted: kept even past the bound.
     backlog.unshift(req(0));
     expect(backlog.bytes).toBe(3 * COST);
-    expect([backlog.shift(), backlog.shift(), backlog.shift()].map((r) => r?.body[0]?.toString())).toEqual([
-      '0',
-      '1',
-      '2',
-    ]);
+    expect([backlog.shift(), backlog.shift(), backlog.shift()].map((r) => r?.[2]?.toString())).toEqual(['0', '1', '2']);
     expect(backlog.bytes).toBe(0);
     expect(backlog.push(req(4))).toBe(true);
   });
