@@ -57,7 +57,7 @@ export interface CloneServerOptions {
   pendingTtlMs?: number | undefined;
   /** Passive server: how long the active may stay silent before the passive resyncs. @default 5000 */
   peerTtlMs?: number | undefined;
-  /** A snapshot send blocked this long (the client not reading) abandons that snapshot. @default 2000 */
+  /** A snapshot that makes no progress this long (the client not reading) is abandoned. @default 2000 */
   snapshotSendTimeoutMs?: number | undefined;
   /**
    * Snapshots copied and sent at once (each holds a copy of the map); more wait their turn, up to
