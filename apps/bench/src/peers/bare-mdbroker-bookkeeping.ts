@@ -15,6 +15,10 @@
  *
  *   node apps/bench/dist/peers/bare-mdbroker-bookkeeping.js [endpoint]   (default tcp://127.0.0.1:5555)
  *
+ * `BOOKKEEPING_SKIP=liveness,accounting` leaves out pieces, to weigh each: `liveness` (the worker
+ * found by its hex identity, the liveness list's move), `accounting` (arrival time, deadline and
+ * bytes of each request, the per-client byte counts and the queue bounds).
+ *
  * Like `bare-mdbroker`, it serves the book's C `mdworker` and `mdclient2` (one service) and nothing
  * else.
  */
@@ -35,6 +39,9 @@ const MAX_QUEUED_BYTES_PER_CLIENT = 64 * 1024 * 1024;
 const MAX_FRAMES = 64;
 const MAX_BYTES = 1 << 20;
 const SERVICE = Buffer.from('echo');
+const skip = new Set((process.env['BOOKKEEPING_SKIP'] ?? '').split(','));
+const LIVENESS = !skip.has('liveness');
+const ACCOUNTING = !skip.has('accounting');
 
 const router = new zmq.Router({ linger: 0, sendTimeout: 0, mandatory: false });
 await router.bind(process.argv[2] ?? 'tcp://127.0.0.1:5555');
@@ -81,9 +88,9 @@ const equals = (a: Buffer, b: Buffer): boolean => {
 
 const idle = new Fifo<WorkerRecord>();
 const queue = new Fifo<Pending>();
-const workers = new Map<string, WorkerRecord>();
+const workers = new Map<string | number, WorkerRecord>();
 /** Workers in order of their last message (delete + set moves one to the tail). */
-const liveness = new Map<string, WorkerRecord>();
+const liveness = new Map<string | number, WorkerRecord>();
 const clientBytes = new Map<string, number>();
 const stats = { received: 0, malformed: 0, requests: 0, replies: 0, refused: 0 };
 let queuedBytes = 0;
@@ -121,7 +128,7 @@ const workerIdle = (worker: WorkerRecord): void => {
   const next = queue.shift();
   if (next === undefined) idle.push(worker);
   else {
-    charge(next, -1);
+    if (ACCOUNTING) charge(next, -1);
     dispatch(worker, next);
   }
 };
@@ -136,6 +143,13 @@ const onClient = (message: Buffer[]): void => {
   stats.requests++;
   const client = message[0] as Buffer;
   const body = message.slice(4);
+  if (!ACCOUNTING) {
+    const request: Pending = { client, body, arrivedAt: 0, deadline: 0, bytes: 0, clientKey: '' };
+    const worker = idle.shift();
+    if (worker === undefined) queue.push(request);
+    else dispatch(worker, request);
+    return;
+  }
   let bytes = 96 + client.length;
   for (const frame of body) bytes += frame.length + 16;
   const now = performance.now();
@@ -170,20 +184,23 @@ const onWorker = (message: Buffer[]): void => {
     stats.malformed++;
     return;
   }
-  const id = sender.toString('hex');
+  // Without `liveness`, a worker is found by its identity read as a number (libzmq's 5 bytes).
+  const id = LIVENESS ? sender.toString('hex') : sender.readUInt32BE(1);
   let worker = workers.get(id);
-  const now = performance.now();
+  const now = LIVENESS ? performance.now() : 0;
   if (worker === undefined) {
     if (command[0] !== READY || message.length !== 5) return;
     worker = { identity: Buffer.from(sender), request: undefined, expiresAt: now + TTL_MS };
     workers.set(id, worker);
-    liveness.set(id, worker);
+    if (LIVENESS) liveness.set(id, worker);
     workerIdle(worker);
     return;
   }
-  liveness.delete(id);
-  worker.expiresAt = now + TTL_MS;
-  liveness.set(id, worker);
+  if (LIVENESS) {
+    liveness.delete(id);
+    worker.expiresAt = now + TTL_MS;
+    liveness.set(id, worker);
+  }
   if (command[0] !== REPLY) return;
   // [worker, "", MDPW01, REPLY, client, "", body...]
   const client = message[4];
