@@ -2,13 +2,14 @@
  * Our Majordomo clients as a user's program drives them, for the `mdclient` vs-c shape:
  * `pipeline` sends N requests to 'echo' with `MajordomoPipeline.send()` and then reads the N
  * replies with `replies()` (the book's mdclient2); `sequential` sends one at a time with
- * `MajordomoClient.request()` (the book's mdclient). Prints one `key=value` line (CPU of this
- * process per request over the run, round trips, peak RSS).
+ * `MajordomoClient.request()` (the book's mdclient). `WARMUP` requests (env, default 0) go first
+ * the same way and are not measured. Prints one `key=value` line (CPU of this process per request
+ * over the measured run and over the whole run, round trips, peak RSS).
  *
  *   node apps/bench/dist/peers/md-clients.js pipeline|sequential N [broker]
  */
 import { MajordomoClient, MajordomoPipeline } from '@zpatterns/majordomo';
-import { body, giveUpAfter, indexOf, Measure, now } from './md-client-report.js';
+import { body, cpuNow, giveUpAfter, indexOf, Measure, now, warmup, warmupWatchdog } from './md-client-report.js';
 
 const mode = process.argv[2];
 const n = Number(process.argv[3] ?? 10_000);
@@ -17,8 +18,16 @@ const broker = process.argv[4] ?? 'tcp://127.0.0.1:5555';
 if (mode === 'pipeline') {
   const pipeline = new MajordomoPipeline({ broker });
   await pipeline.start();
+  const cold = cpuNow();
+  const warm = warmupWatchdog(120_000);
+  for (let i = 0; i < warmup; i++) pipeline.send('echo', body(i));
+  let warmed = 0;
+  if (warmup > 0) {
+    for await (const _ of pipeline.replies()) if (++warmed === warmup) break;
+  }
+  warm();
   const sent = new Float64Array(n);
-  const measure = new Measure(n);
+  const measure = new Measure(n, cold);
   giveUpAfter(measure, 120_000);
   for (let i = 0; i < n; i++) {
     sent[i] = now();
@@ -33,7 +42,11 @@ if (mode === 'pipeline') {
 } else if (mode === 'sequential') {
   const client = new MajordomoClient({ broker });
   await client.start();
-  const measure = new Measure(n);
+  const cold = cpuNow();
+  const warm = warmupWatchdog(120_000);
+  for (let i = 0; i < warmup; i++) await client.request('echo', body(i));
+  warm();
+  const measure = new Measure(n, cold);
   giveUpAfter(measure, 120_000);
   for (let i = 0; i < n; i++) {
     const t = now();
