@@ -3,7 +3,7 @@
  * to send requests to 'echo' and read the replies, with none of our code (no validation, no
  * timeouts, no retries, no correlation). A measuring stick for the `mdclient` vs-c shape.
  *
- *   node apps/bench/dist/peers/bare-mdclient.js pipeline|sequential N [broker]
+ *   node apps/bench/dist/peers/bare-mdclient.js pipeline|sequential|sequential-channel N [broker]
  *
  * `pipeline` sends N requests (one awaited send each, so libzmq's high-water mark holds the rest
  * back) while one receive loop reads the replies; `sequential` sends one and awaits its reply.
@@ -60,8 +60,24 @@ if (mode === 'pipeline') {
     await dealer.receive();
     measure.done(now() - t);
   }
+} else if (mode === 'sequential-channel') {
+  // A reproduction, not the floor: the same exchange through core's Channel as our clients do it
+  // (post() into the send queue, one receive loop handing each reply to the waiting request).
+  // Loaded only here: the floor's own modes run none of our code.
+  const { Channel } = await import('@zpatterns/core/internal');
+  const channel = new Channel(dealer);
+  let waiting: ((reply: Buffer[]) => void) | undefined;
+  void channel.start((reply) => waiting?.(reply));
+  for (let i = 0; i < n; i++) {
+    const t = now();
+    await new Promise<Buffer[]>((resolve) => {
+      waiting = resolve;
+      channel.post([EMPTY, MDPC01, SERVICE, body(i)]);
+    });
+    measure.done(now() - t);
+  }
 } else {
-  throw new Error('usage: bare-mdclient.js pipeline|sequential N [broker]');
+  throw new Error('usage: bare-mdclient.js pipeline|sequential|sequential-channel N [broker]');
 }
 measure.print();
 dealer.close();

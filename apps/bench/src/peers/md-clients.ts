@@ -6,7 +6,7 @@
  * the same way and are not measured. Prints one `key=value` line (CPU of this process per request
  * over the measured run and over the whole run, round trips, peak RSS).
  *
- *   node apps/bench/dist/peers/md-clients.js pipeline|sequential N [broker]
+ *   node apps/bench/dist/peers/md-clients.js pipeline|pipeline-async|sequential N [broker]
  */
 import { MajordomoClient, MajordomoPipeline } from '@zpatterns/majordomo';
 import { body, cpuNow, giveUpAfter, indexOf, Measure, now, warmup, warmupWatchdog } from './md-client-report.js';
@@ -15,7 +15,11 @@ const mode = process.argv[2];
 const n = Number(process.argv[3] ?? 10_000);
 const broker = process.argv[4] ?? 'tcp://127.0.0.1:5555';
 
-if (mode === 'pipeline') {
+if (mode === 'pipeline' || mode === 'pipeline-async') {
+  // `pipeline-async`: each send awaits libzmq taking it (`sendAsync()`, back-pressure at the
+  // high-water mark, as the C client's blocking send and the bare floor's awaited send), in a
+  // sender that runs while the replies are read.
+  const backPressured = mode === 'pipeline-async';
   const pipeline = new MajordomoPipeline({ broker });
   await pipeline.start();
   const cold = cpuNow();
@@ -23,13 +27,21 @@ if (mode === 'pipeline') {
   for (let i = 0; i < warmup; i++) pipeline.send('echo', body(i));
   let warmed = 0;
   if (warmup > 0) {
-    for await (const _ of pipeline.replies()) if (++warmed === warmup) break;
+    for await (const reply of pipeline.replies()) if (reply !== undefined && ++warmed === warmup) break;
   }
   warm();
   const sent = new Float64Array(n);
   const measure = new Measure(n, cold);
   giveUpAfter(measure, 120_000);
-  for (let i = 0; i < n; i++) {
+  const sender = backPressured
+    ? (async (): Promise<void> => {
+        for (let i = 0; i < n; i++) {
+          sent[i] = now();
+          await pipeline.sendAsync('echo', body(i));
+        }
+      })()
+    : undefined;
+  for (let i = 0; sender === undefined && i < n; i++) {
     sent[i] = now();
     pipeline.send('echo', body(i));
   }
@@ -37,6 +49,7 @@ if (mode === 'pipeline') {
     measure.done(now() - (sent[indexOf(reply.body[0] as Buffer)] as number));
     if (measure.replies === n) break;
   }
+  await sender;
   measure.print();
   await pipeline.close();
 } else if (mode === 'sequential') {
@@ -56,5 +69,5 @@ if (mode === 'pipeline') {
   measure.print();
   await client.close();
 } else {
-  throw new Error('usage: md-clients.js pipeline|sequential N [broker]');
+  throw new Error('usage: md-clients.js pipeline|pipeline-async|sequential N [broker]');
 }

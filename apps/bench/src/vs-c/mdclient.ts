@@ -1,7 +1,10 @@
 /**
  * mdclient: the CPU a user's client pays per request, under the C `mdbroker` and C `mdworker`s.
  * Pipelined (10 workers, `--requests`, default 100,000, all sent at once): our
- * `MajordomoPipeline` against the C `mdclient2_n` and `bare-mdclient pipeline` (the floor).
+ * `MajordomoPipeline` against the C `mdclient2_n` and `bare-mdclient pipeline` (the floor), ours
+ * twice: awaiting `sendAsync()` per request in a sender running beside the reply loop (libzmq's
+ * back-pressure, as the C client's blocking send and the floor's awaited send), and `send()` N
+ * times before reading (every request queued in the process at once).
  * Sequential (1 worker, a fifth of `--requests`, one at a time): our `MajordomoClient` against
  * the C `mdclient_n` and `bare-mdclient sequential`. The process under test is the client; ours
  * and the bare ones time each request (p50/p99) and count their own CPU over the run, the C ones
@@ -41,7 +44,12 @@ export const shape: Shape = {
       'mdclient, pipelined, 10 C workers',
       [
         contender('C mdclient2', 'c', piped, 'cclient', [join(cbin, 'mdclient2_n')]),
-        contender('MajordomoPipeline', 'ours', piped, 'nclient', [node, peerScript('md-clients'), 'pipeline']),
+        contender('MajordomoPipeline', 'ours', piped, 'nclient', [node, peerScript('md-clients'), 'pipeline-async']),
+        contender('MajordomoPipeline, send() all first', 'ours', piped, 'nclient', [
+          node,
+          peerScript('md-clients'),
+          'pipeline',
+        ]),
         contender('bare pipelined (floor)', 'floor', piped, 'nclient', [node, peerScript('bare-mdclient'), 'pipeline']),
       ],
       rounds,
