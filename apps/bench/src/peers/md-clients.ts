@@ -24,11 +24,17 @@ if (mode === 'pipeline' || mode === 'pipeline-async') {
   await pipeline.start();
   const cold = cpuNow();
   const warm = warmupWatchdog(120_000);
-  for (let i = 0; i < warmup; i++) pipeline.send('echo', body(i));
+  const warming = backPressured
+    ? (async (): Promise<void> => {
+        for (let i = 0; i < warmup; i++) await pipeline.sendAsync('echo', body(i));
+      })()
+    : undefined;
+  for (let i = 0; warming === undefined && i < warmup; i++) pipeline.send('echo', body(i));
   let warmed = 0;
   if (warmup > 0) {
     for await (const reply of pipeline.replies()) if (reply !== undefined && ++warmed === warmup) break;
   }
+  await warming;
   warm();
   const sent = new Float64Array(n);
   const measure = new Measure(n, cold);
