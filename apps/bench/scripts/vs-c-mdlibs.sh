@@ -4,6 +4,13 @@
 # src/vs-c/harness.ts): rate, cpu_us (the process under test, per request), replies, expected,
 # rss_kb, load (and p50_us/p99_us when the client under test times its requests).
 #
+# $WARMUP requests (default 0) go through the same broker and peers first, for every contender
+# alike, and are not counted: to the worker under test from a first mdclient2_n run; to a C client
+# as a first run of the same program (C has no JIT to warm: this warms the broker and the
+# workers); a node client does them itself before it starts measuring. `cold_cpu_us` is the CPU
+# per request over the warm-up and the measured run together (not printed for a C client, whose
+# two runs are two processes).
+#
 #   vs-c-mdlibs.sh worker <cbin> <worker...>   one worker under test; C mdclient2_n $REQUESTS
 #   vs-c-mdlibs.sh cclient <cbin> <client...>  C mdworker x $WORKERS; a C client under test,
 #                                              measured by /usr/bin/time, given $REQUESTS
@@ -13,6 +20,7 @@ set -u
 . "$(dirname "$0")/vs-c-lib.sh"
 mode=$1; cbin=$2; shift 2
 n=${REQUESTS:-50000}
+warmup=${WARMUP:-0}
 "$cbin/mdbroker" >/dev/null 2>&1 &
 broker=$!
 sleep 0.5
@@ -21,18 +29,23 @@ if [ "$mode" = worker ]; then
   "$@" >/dev/null 2>&1 &
   worker=$!
   sleep "${STARTUP_S:-1.5}"
-  c0=$(cpu_us_total "$worker"); t0=$(now)
+  cw=$(cpu_ns_total "$worker")
+  warm=0
+  [ "$warmup" -gt 0 ] && warm=$("$cbin/mdclient2_n" "$warmup" 2>/dev/null | awk '/replies received/ {print $1}')
+  c0=$(cpu_ns_total "$worker"); t0=$(now)
   replies=$("$cbin/mdclient2_n" "$n" 2>/dev/null | awk '/replies received/ {print $1}')
-  t1=$(now); c1=$(cpu_us_total "$worker")
+  t1=$(now); c1=$(cpu_ns_total "$worker")
   rss=$(peak_rss_kb "$worker")
   stop_pid "$worker"
-  line=$(awk -v n="$n" -v t0="$t0" -v t1="$t1" -v c0="$c0" -v c1="$c1" -v r="${replies:-0}" -v rss="$rss" \
-    'BEGIN { printf "rate=%.1f cpu_us=%.2f replies=%d expected=%d rss_kb=%d", n / (t1 - t0), (c1 - c0) / n, r, n, rss }')
+  [ "${warm:-0}" -eq "$warmup" ] || replies=0 # a warm-up not fully answered fails the trial
+  line=$(awk -v n="$n" -v w="$warmup" -v t0="$t0" -v t1="$t1" -v cw="$cw" -v c0="$c0" -v c1="$c1" -v r="${replies:-0}" -v rss="$rss" \
+    'BEGIN { printf "rate=%.1f cpu_us=%.2f cold_cpu_us=%.2f replies=%d expected=%d rss_kb=%d", n / (t1 - t0), (c1 - c0) / n / 1000, (c1 - cw) / (n + w) / 1000, r, n, rss }')
 else
   i=0
   while [ "$i" -lt "${WORKERS:-10}" ]; do "$cbin/mdworker" >/dev/null 2>&1 & peers="$peers $!"; i=$((i + 1)); done
   sleep 1
   if [ "$mode" = cclient ]; then
+    [ "$warmup" -gt 0 ] && "$@" "$warmup" >/dev/null 2>&1
     t0=$(now)
     out=$(/usr/bin/time -f 'cpu_s=%U+%S rss_kb=%M' "$@" "$n" 2>&1)
     t1=$(now)

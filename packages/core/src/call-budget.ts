@@ -17,12 +17,19 @@
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { AbortError, TimeoutError, toError } from './errors.js';
 import type { RequestOptions } from './request.js';
-import { resolveOptions, rules, type OptionRule } from './resolve-options.js';
+import { invalidOption, rules, type OptionRule } from './resolve-options.js';
 
 /** What one attempt's `race` gave: the reply, or that the attempt's wait ran out. */
 export type AttemptOutcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false };
 
 const infinity: OptionRule = rules.positiveOrInfinity;
+
+/** `value`, or `fallback` when it is undefined, once `rule` holds for it. */
+function checked(what: string, key: string, value: number | undefined, fallback: number, rule: OptionRule): number {
+  if (value === undefined) return fallback;
+  if (!rule.test(value)) throw invalidOption(what, key, rule.must, value);
+  return value;
+}
 
 /**
  * A call's budget of time and sends. `next()` starts an attempt while one is left; `race()` waits
@@ -52,18 +59,23 @@ export class CallBudget implements Disposable {
    * @throws InvalidArgumentError for a bad `timeoutMs`, `attemptTimeoutMs` or `retries`
    */
   constructor(what: string, options: RequestOptions, clock: Clock = systemClock) {
-    const resolved = resolveOptions(
+    // Three tests, not resolveOptions(): a budget is made per call, often with options a client
+    // has just checked against its own (stricter) rules.
+    const timeoutMs = checked(what, 'timeoutMs', options.timeoutMs, Number.POSITIVE_INFINITY, infinity);
+    const attemptTimeoutMs = checked(
       what,
-      options,
-      { timeoutMs: Number.POSITIVE_INFINITY, attemptTimeoutMs: Number.POSITIVE_INFINITY, retries: 0 },
-      { timeoutMs: infinity, attemptTimeoutMs: infinity, retries: rules.nonNegativeIntegerOrInfinity },
+      'attemptTimeoutMs',
+      options.attemptTimeoutMs,
+      Number.POSITIVE_INFINITY,
+      infinity,
     );
+    const retries = checked(what, 'retries', options.retries, 0, rules.nonNegativeIntegerOrInfinity);
     this.#what = what;
     this.#clock = clock;
-    this.#timeoutMs = resolved.timeoutMs;
-    this.#attemptTimeoutMs = resolved.attemptTimeoutMs;
-    this.#retries = resolved.retries;
-    this.#signal = resolved.signal;
+    this.#timeoutMs = timeoutMs;
+    this.#attemptTimeoutMs = attemptTimeoutMs;
+    this.#retries = retries;
+    this.#signal = options.signal;
     this.#startedAt = clock.now();
     if (Number.isFinite(this.#timeoutMs)) {
       this.#timer = clock.setTimeout(() => {

@@ -3,7 +3,7 @@
  * may change in any release.
  */
 export { persistentRetryDelay } from './backoff.js';
-export { failSpan, failSpanAs, SpanKinds, startSpan, tracingAvailable } from './tracing.js';
+export { failSpan, failSpanAs, SpanKinds, startSpan, tracingActive, tracingAvailable } from './tracing.js';
 export type { TraceSpan } from './tracing.js';
 
 // Building blocks of the patterns, shared by the packages.

@@ -17,8 +17,8 @@ import {
   CallBudget,
   ClosedError,
   Component,
+  invalidOption,
   ProtocolError,
-  resolveOptions,
   sleep,
   TimeoutError,
   toError,
@@ -35,6 +35,7 @@ import {
   failSpan,
   SpanKinds,
   startSpan,
+  tracingActive,
   type TraceSpan,
 } from '@zpatterns/core/internal';
 import { AttemptTimeout, newClientStats, type ClientStats } from './client-connection.js';
@@ -47,6 +48,22 @@ import {
 import { ClientPool } from './client-pool.js';
 import { InboundGuard } from './inbound-limits.js';
 import { decodeMmiServicesBody, MMI, type MmiServiceEntry } from './codec.js';
+
+/** A call's own options, over the client's defaults. */
+interface CallOptions {
+  readonly timeoutMs: number;
+  readonly attemptTimeoutMs: number;
+  readonly retries: number;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** `value` (or `fallback` when undefined) once the client's rule for `key` holds. */
+function callOption(key: keyof typeof callRules, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const rule = callRules[key];
+  if (!rule.test(value)) throw invalidOption('MajordomoClient.request', key, rule.must, value);
+  return value;
+}
 
 /** One reply of `client.stream()`: a PARTIAL (`final: false`) or the FINAL body. */
 export interface StreamReply {
@@ -84,7 +101,7 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
   readonly #log: Logger;
   readonly #pool: ClientPool;
   /** The defaults of a call's own options (checked with the rest in the constructor). */
-  readonly #callDefaults: { readonly timeoutMs: number; readonly attemptTimeoutMs: number; readonly retries: number };
+  readonly #callDefaults: CallOptions;
 
   constructor(options: MajordomoClientOptions) {
     super();
@@ -150,6 +167,8 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
     options: RequestOptions,
     onPartial: ((body: Buffer[]) => void) | undefined,
   ): Promise<Buffer[]> {
+    // No span (nor its attributes) unless a tracer provider is registered.
+    if (!tracingActive()) return this.#request(service, body, options, onPartial, undefined);
     const name = typeof service === 'string' ? service : service.toString('latin1');
     const span = startSpan('@zpatterns/majordomo', name, SpanKinds.client, {
       'rpc.system': 'majordomo',
@@ -185,9 +204,7 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
   ): Promise<Buffer[]> {
     const serviceFrame = toBuffer(service);
     const name = serviceFrame.toString('latin1');
-    // Over the call's own defaults, not every client option: a copy of those per request cost more
-    // than the rest of the call's bookkeeping.
-    const call = resolveOptions('MajordomoClient.request', options, this.#callDefaults, callRules);
+    const call = this.#callOptions(options);
     const budget = new CallBudget(`MajordomoClient: request to '${name}'`, call, this.#o.clock);
     // The budget's signal aborts on a whole-call timeoutMs or the caller's signal. Without a
     // timeoutMs the waits get the caller's signal itself (or none): the budget then makes no
@@ -254,6 +271,25 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
     } finally {
       budget.dispose();
     }
+  }
+
+  /**
+   * A call's options over the client's defaults, checked against the client's rules (stricter
+   * than `CallBudget`'s own, which checks them again with three tests). Without overrides: the
+   * defaults object itself, or one copy with the caller's signal; no `resolveOptions()` per call.
+   */
+  #callOptions(options: RequestOptions): CallOptions {
+    const d = this.#callDefaults;
+    const { timeoutMs, attemptTimeoutMs, retries, signal } = options;
+    if (timeoutMs === undefined && attemptTimeoutMs === undefined && retries === undefined) {
+      return signal === undefined ? d : { ...d, signal };
+    }
+    return {
+      timeoutMs: callOption('timeoutMs', timeoutMs, d.timeoutMs),
+      attemptTimeoutMs: callOption('attemptTimeoutMs', attemptTimeoutMs, d.attemptTimeoutMs),
+      retries: callOption('retries', retries, d.retries),
+      signal,
+    };
   }
 
   /** The broker the next request goes to (the current one of `brokers`). */

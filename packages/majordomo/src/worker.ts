@@ -29,7 +29,15 @@ import {
   type Logger,
   type RequestHandler,
 } from '@zpatterns/core';
-import { componentLogger, AsyncQueue, failSpan, SpanKinds, startSpan, type TraceSpan } from '@zpatterns/core/internal';
+import {
+  componentLogger,
+  AsyncQueue,
+  failSpan,
+  SpanKinds,
+  startSpan,
+  tracingActive,
+  type TraceSpan,
+} from '@zpatterns/core/internal';
 import { encodeWorkerReply, type WorkerCommand } from './codec.js';
 import { HandlerContext, isPromiseLike, queueHandler } from './worker-context.js';
 import {
@@ -112,10 +120,17 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
   #contextInHand: HandlerContext | undefined;
   #closing = false;
   #failure: Error | undefined;
+  /** The attributes of every request's span (the same for each: made once). */
+  readonly #spanAttributes: Readonly<Record<string, string>>;
 
   constructor(options: MajordomoWorkerOptions) {
     super();
     this.#o = resolveWorkerOptions(options);
+    this.#spanAttributes = {
+      'rpc.system': 'majordomo',
+      'rpc.service': this.#o.service,
+      'server.address': this.#o.broker,
+    };
     this.#log = componentLogger(this.#o.logger, {
       component: 'mdp-worker',
       service: this.#o.service,
@@ -286,62 +301,114 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
     this.#transition({ state: 'busy', session, client });
     const context = new HandlerContext(this.#o, client, session, this.#stats);
     this.#contextInHand = context;
-    // With OpenTelemetry installed: one SERVER span per request handled.
-    const span = startSpan('@zpatterns/majordomo', this.#o.service, SpanKinds.server, {
-      'rpc.system': 'majordomo',
-      'rpc.service': this.#o.service,
-      'server.address': this.#o.broker,
-    });
-    const handled = this.#handle(session, client, body, context, span);
-    // A synchronous handler may have finished already (and cleared the request in hand).
+    // With OpenTelemetry installed and a tracer provider registered: one SERVER span per request.
+    let span = tracingActive()
+      ? startSpan('@zpatterns/majordomo', this.#o.service, SpanKinds.server, this.#spanAttributes)
+      : undefined;
+    let result: Frames | Frame | undefined | PromiseLike<Frames | Frame | undefined>;
+    try {
+      result = this.#handler(body, context);
+    } catch (caught) {
+      result = this.#handlerFailed(caught, session, body, span);
+      span = undefined;
+    }
+    // A synchronous handler's reply goes out now: no promise and no extra turn per request.
+    if (!isPromiseLike(result)) {
+      void this.#finish(session, client, result, context, span); // a leave in progress is the request in hand
+      return;
+    }
+    const handled = this.#settle(session, client, body, context, span, result);
+    // The request may have ended already (the session was lost and the next one took over).
     if (this.#contextInHand === context) this.#inHand = handled;
   }
 
-  async #handle(
+  /** Wait for an asynchronous handler's reply, then finish the request as `#finish` does. */
+  async #settle(
     session: WorkerSession,
     client: Buffer,
     body: Buffer[],
     context: HandlerContext,
     span: TraceSpan | undefined,
+    pending: PromiseLike<Frames | Frame | undefined>,
   ): Promise<void> {
+    let reply: Frames | Frame | undefined;
     try {
-      let reply: Frames | Frame | undefined;
-      try {
-        const result = this.#handler(body, context);
-        // Await only a promise: a synchronous handler's reply goes out without an extra turn.
-        reply = isPromiseLike(result) ? await result : result;
-      } catch (caught) {
-        const err = toError(caught);
-        if (span !== undefined) failSpan(span, err);
-        span = undefined;
-        this.#stats.handlerErrors++;
-        this.#log.warn({ err, session: session.id }, 'handler failed');
-        reply = this.#errorReply(err, body);
-      }
+      reply = await pending;
+    } catch (caught) {
+      reply = this.#handlerFailed(caught, session, body, span);
+      span = undefined;
+    }
+    const leaving = this.#finish(session, client, reply, context, span);
+    if (leaving !== undefined) await leaving;
+  }
+
+  /** Count and log a handler's failure, end its span as failed: the error reply, if any. */
+  #handlerFailed(
+    caught: unknown,
+    session: WorkerSession,
+    body: Buffer[],
+    span: TraceSpan | undefined,
+  ): Frames | Frame | undefined {
+    const err = toError(caught);
+    if (span !== undefined) failSpan(span, err);
+    this.#stats.handlerErrors++;
+    this.#log.warn({ err, session: session.id }, 'handler failed');
+    return this.#errorReply(err, body);
+  }
+
+  /**
+   * Send the reply of the request in hand and end it; without a reply to give, leave the session
+   * (the promise of that, which ends the request when done).
+   */
+  #finish(
+    session: WorkerSession,
+    client: Buffer,
+    reply: Frames | Frame | undefined,
+    context: HandlerContext,
+    span: TraceSpan | undefined,
+  ): Promise<void> | undefined {
+    let leaving: Promise<void> | undefined;
+    try {
       if (session.isEnded) {
         this.#stats.discardedReplies++;
         this.#log.info(
           { session: session.id },
           'reply discarded: the session to the broker ended while the handler ran',
         );
-        return;
+        return undefined;
       }
-      if (reply === undefined) {
+      let message: Buffer[] | undefined;
+      if (reply !== undefined) {
+        try {
+          message = encodeWorkerReply(this.#o.version, client, reply, true);
+        } catch (caught) {
+          this.#stats.handlerErrors++;
+          this.#log.warn({ err: toError(caught), session: session.id }, 'handler reply is not frames; no reply sent');
+        }
+      }
+      if (message === undefined) {
         // No reply to give: leave and register again, so the broker counts us as available.
-        await session.leave({ reason: 'error' }, this.#o.lingerMs);
-        return;
+        leaving = session.leave({ reason: 'error' }, this.#o.lingerMs).finally(() => this.#release(context, span));
+        if (this.#contextInHand === context) this.#inHand = leaving;
+        return leaving;
       }
-      session.post(encodeWorkerReply(this.#o.version, client, reply, true));
+      session.post(message);
       session.served++;
       this.#stats.replies++;
       const state = this.#state;
       if (state.state === 'busy' && state.session === session) this.#transition({ state: 'ready', session });
+      return undefined;
     } finally {
-      span?.end();
-      if (this.#contextInHand === context) {
-        this.#contextInHand = undefined;
-        this.#inHand = undefined;
-      }
+      if (leaving === undefined) this.#release(context, span);
+    }
+  }
+
+  /** The request of `context` is over: end its span, clear it as the request in hand. */
+  #release(context: HandlerContext, span: TraceSpan | undefined): void {
+    span?.end();
+    if (this.#contextInHand === context) {
+      this.#contextInHand = undefined;
+      this.#inHand = undefined;
     }
   }
 

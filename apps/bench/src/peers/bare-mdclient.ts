@@ -3,14 +3,15 @@
  * to send requests to 'echo' and read the replies, with none of our code (no validation, no
  * timeouts, no retries, no correlation). A measuring stick for the `mdclient` vs-c shape.
  *
- *   node apps/bench/dist/peers/bare-mdclient.js pipeline|sequential N [broker]
+ *   node apps/bench/dist/peers/bare-mdclient.js pipeline|sequential|sequential-channel N [broker]
  *
  * `pipeline` sends N requests (one awaited send each, so libzmq's high-water mark holds the rest
  * back) while one receive loop reads the replies; `sequential` sends one and awaits its reply.
+ * `WARMUP` requests (env, default 0) go first the same way and are not measured.
  * Per request it does what any client must: one send of 4 frames and one receive of 4.
  */
 import * as zmq from 'zeromq';
-import { body, giveUpAfter, indexOf, Measure, now } from './md-client-report.js';
+import { body, cpuNow, giveUpAfter, indexOf, Measure, now, warmup, warmupWatchdog } from './md-client-report.js';
 
 const EMPTY = Buffer.alloc(0);
 const MDPC01 = Buffer.from('MDPC01');
@@ -20,7 +21,22 @@ const mode = process.argv[2];
 const n = Number(process.argv[3] ?? 10_000);
 const dealer = new zmq.Dealer({ linger: 0 });
 dealer.connect(process.argv[4] ?? 'tcp://127.0.0.1:5555');
-const measure = new Measure(n);
+const cold = cpuNow();
+const warm = warmupWatchdog(120_000);
+if (mode === 'pipeline') {
+  const sender = (async (): Promise<void> => {
+    for (let i = 0; i < warmup; i++) await dealer.send([EMPTY, MDPC01, SERVICE, body(i)]);
+  })();
+  for (let i = 0; i < warmup; i++) await dealer.receive();
+  await sender;
+} else {
+  for (let i = 0; i < warmup; i++) {
+    await dealer.send([EMPTY, MDPC01, SERVICE, body(i)]);
+    await dealer.receive();
+  }
+}
+warm();
+const measure = new Measure(n, cold);
 giveUpAfter(measure, 120_000);
 
 if (mode === 'pipeline') {
@@ -44,8 +60,24 @@ if (mode === 'pipeline') {
     await dealer.receive();
     measure.done(now() - t);
   }
+} else if (mode === 'sequential-channel') {
+  // A reproduction, not the floor: the same exchange through core's Channel as our clients do it
+  // (post() into the send queue, one receive loop handing each reply to the waiting request).
+  // Loaded only here: the floor's own modes run none of our code.
+  const { Channel } = await import('@zpatterns/core/internal');
+  const channel = new Channel(dealer);
+  let waiting: ((reply: Buffer[]) => void) | undefined;
+  void channel.start((reply) => waiting?.(reply));
+  for (let i = 0; i < n; i++) {
+    const t = now();
+    await new Promise<Buffer[]>((resolve) => {
+      waiting = resolve;
+      channel.post([EMPTY, MDPC01, SERVICE, body(i)]);
+    });
+    measure.done(now() - t);
+  }
 } else {
-  throw new Error('usage: bare-mdclient.js pipeline|sequential N [broker]');
+  throw new Error('usage: bare-mdclient.js pipeline|sequential|sequential-channel N [broker]');
 }
 measure.print();
 dealer.close();

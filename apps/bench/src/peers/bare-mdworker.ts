@@ -4,7 +4,11 @@
  * broker keeps it), with none of `MajordomoWorker`'s code: no validation, no liveness, no
  * reconnection, no limits. A measuring stick for the `mdworker` vs-c shape, not a worker.
  *
- *   node apps/bench/dist/peers/bare-mdworker.js [broker]   (default tcp://127.0.0.1:5555)
+ *   node apps/bench/dist/peers/bare-mdworker.js [broker] [channel]   (default tcp://127.0.0.1:5555)
+ *
+ * With `channel` it is a reproduction, not the floor: the same worker receiving and replying
+ * through core's `Channel` (one receive loop calling a handler, `post()` into the send queue), as
+ * `MajordomoWorker` does.
  *
  * Per request it does what any worker must: one receive (6 + body frames) and one send.
  */
@@ -33,6 +37,17 @@ const stop = (): void => {
 };
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);
+
+if (process.argv[3] === 'channel') {
+  // Loaded only here: the floor itself runs none of our code.
+  const { Channel } = await import('@zpatterns/core/internal');
+  const channel = new Channel(dealer);
+  await channel.start((message) => {
+    if (message[2]?.[0] !== REQUEST) return;
+    message[2] = REPLY;
+    channel.post(message);
+  });
+}
 
 for (;;) {
   let message: Buffer[];
