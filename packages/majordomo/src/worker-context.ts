@@ -3,12 +3,31 @@
  * made `AbortSignal` and MDP/0.2 partial replies), and the adapter that turns requests into
  * `WorkerRequest`s for the `for await` form.
  */
-import type { Frame, Frames, RequestHandler } from '@zpatterns/core';
+import { toError, type Frame, type Frames, type Logger, type RequestHandler } from '@zpatterns/core';
 import type { AsyncQueue } from '@zpatterns/core/internal';
 import { MdpVersionError } from './errors.js';
 import { encodeWorkerReply, type MdpVersion } from './codec.js';
 import type { MajordomoHandlerContext, ResolvedWorkerOptions, WorkerRequest, WorkerStats } from './worker-options.js';
 import type { WorkerSession } from './worker-session.js';
+
+/**
+ * The reply to a request whose handler failed: what the worker's `errorReply` option makes of the
+ * error; undefined (no reply) without that option, or when it throws too (logged).
+ */
+export function errorReplyFor(
+  errorReply: ResolvedWorkerOptions['errorReply'],
+  err: Error,
+  body: Buffer[],
+  log: Logger,
+): Frames | Frame | undefined {
+  if (errorReply === undefined) return undefined;
+  try {
+    return errorReply(err, body);
+  } catch (caught) {
+    log.warn({ err: toError(caught) }, 'errorReply threw; no reply sent');
+    return undefined;
+  }
+}
 
 /** The handler of a worker made without one: each request is queued for the `for await` loop. */
 export function queueHandler(queue: AsyncQueue<WorkerRequest>): RequestHandler<MajordomoHandlerContext> {

@@ -39,7 +39,7 @@ import {
   type TraceSpan,
 } from '@zpatterns/core/internal';
 import { encodeWorkerReply, type WorkerCommand } from './codec.js';
-import { HandlerContext, isPromiseLike, queueHandler } from './worker-context.js';
+import { errorReplyFor, HandlerContext, isPromiseLike, queueHandler } from './worker-context.js';
 import {
   resolveWorkerOptions,
   type MajordomoHandlerContext,
@@ -353,7 +353,7 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
     if (span !== undefined) failSpan(span, err);
     this.#stats.handlerErrors++;
     this.#log.warn({ err, session: session.id }, 'handler failed');
-    return this.#errorReply(err, body);
+    return errorReplyFor(this.#o.errorReply, err, body, this.#log);
   }
 
   /**
@@ -409,16 +409,6 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
     if (this.#contextInHand === context) {
       this.#contextInHand = undefined;
       this.#inHand = undefined;
-    }
-  }
-
-  #errorReply(err: Error, body: Buffer[]): Frames | Frame | undefined {
-    if (this.#o.errorReply === undefined) return undefined;
-    try {
-      return this.#o.errorReply(err, body);
-    } catch (caught) {
-      this.#log.warn({ err: toError(caught) }, 'errorReply threw; no reply sent');
-      return undefined;
     }
   }
 
