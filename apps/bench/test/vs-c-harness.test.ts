@@ -21,6 +21,15 @@ describe('vs-c trials', () => {
     );
   });
 
+  it('keeps a short trial only when told to (the C programs), with what it answered', async () => {
+    const trial = await runTrial('c', ...printing('rate=100 replies=9 expected=10'), {}, { allowShort: true });
+    expect(trial).toEqual({ rate: 100, replies: 9, expected: 10 });
+    // More replies than requests is never kept.
+    await expect(
+      runTrial('over', ...printing('rate=100 replies=11 expected=10'), {}, { allowShort: true }),
+    ).rejects.toThrow('over: answered 11 of 10');
+  });
+
   it('fails a trial that printed no rate', async () => {
     await expect(runTrial('mute', ...printing('replies=10'))).rejects.toThrow('mute: the trial printed no result');
   });

@@ -6,8 +6,8 @@
  * vote) and as a primary/backup pair, our `clonesrv` alone and as a pair, and `bare-clonesrv` (a
  * bare zeromq.js SUB -> sequence -> PUB with a Map store: the floor). The process under test is
  * the (active) server; a trial with a gap fails (`replies` counts updates seen before any gap),
- * except that the C server's is rerun (at most twice, noted): it keeps libzmq's publisher
- * high-water mark and drops updates when the machine is loaded.
+ * except that the C server's is rerun (at most twice, noted) and then kept with its losses: it
+ * keeps libzmq's publisher high-water mark and drops updates when the machine is loaded.
  */
 import { join } from 'node:path';
 import { appScript, peerScript } from '../lib/peer.js';
@@ -29,14 +29,21 @@ export const shape: Shape = {
       async trial(): Promise<Trial> {
         const args = [trialScript('vs-c-clone.sh'), driver, ...servers];
         // clonesrv6 keeps libzmq's publisher high-water mark (1,000 updates): on a loaded machine
-        // it drops updates to the subscriber. Such a trial of the C server is rerun (and noted);
-        // ours and the floor are not: a gap fails them.
+        // it drops updates to the subscriber. Such a trial of the C server is rerun (and noted),
+        // and the third is kept as it is, its losses reported (its CPU per update still counts
+        // every update it took in); ours and the floor are not: a gap fails them.
         for (let attempt = 1; ; attempt++) {
+          const last = kind === 'c' && attempt === 3;
           try {
-            return await runTrial(`clone ${name}`, 'sh', args, env);
+            const trial = await runTrial(`clone ${name}`, 'sh', args, env, { allowShort: last });
+            if (last && trial['replies'] !== trial['expected']) {
+              const lost = `${trial['replies'] ?? 0} of ${trial['expected'] ?? 0} in sequence`;
+              reruns.push(`${name}: the third trial dropped updates too, kept with its losses (${lost})`);
+            }
+            return trial;
           } catch (error) {
-            if (kind !== 'c' || attempt === 3) throw error;
-            reruns.push(`${name}: ${(error as Error).message}`);
+            if (kind !== 'c' || last) throw error;
+            reruns.push(`${name}: rerun after the C server dropped updates (${(error as Error).message})`);
             ctx.log(`clone ${name}: ${(error as Error).message}, rerun`);
           }
         }
@@ -72,7 +79,6 @@ export const shape: Shape = {
       ],
       rounds,
     );
-    const notes = reruns.map((r) => `rerun after the C server dropped updates (${r})`);
-    return { cases, notes };
+    return { cases, notes: reruns };
   },
 };
