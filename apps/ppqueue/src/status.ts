@@ -24,8 +24,8 @@ export function queueStatus(queue: ParanoidPirateQueue | SimplePirateQueue): () 
         requests: stats.requests,
         requestsPerSecond: rates.rate('requests', stats.requests),
         refusedRequests: stats.refused,
-        workersJoined: stats.workersJoined,
-        workersExpired: 'workersExpired' in stats ? stats.workersExpired : 0,
+        workersRegistered: stats.workersRegistered,
+        expiredWorkers: 'expiredWorkers' in stats ? stats.expiredWorkers : 0,
       },
     };
   };

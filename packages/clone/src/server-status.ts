@@ -30,7 +30,7 @@ export interface CloneServerStats {
    * Snapshot requests dropped because the wait queue was full, or because the same client (the
    * same connection) already has one running or waiting (the client asks again).
    */
-  snapshotsRefused: number;
+  refusedSnapshots: number;
   /** Keys deleted because their TTL ran out (active only). */
   expired: number;
   /**
@@ -73,7 +73,7 @@ export function zeroStats(): CloneServerStats {
     snapshots: 0,
     snapshotsAborted: 0,
     snapshotsQueued: 0,
-    snapshotsRefused: 0,
+    refusedSnapshots: 0,
     expired: 0,
     malformed: 0,
     votesRejected: 0,

@@ -71,7 +71,7 @@ export class SnapshotService {
     stats.snapshots += 1;
     const peer = hex(identity);
     if (this.#peers.has(peer)) {
-      stats.snapshotsRefused += 1; // one at a time per client: a peer cannot fill the queue
+      stats.refusedSnapshots += 1; // one at a time per client: a peer cannot fill the queue
       return;
     }
     if (this.#running < this.#o.maxConcurrent) {
@@ -80,7 +80,7 @@ export class SnapshotService {
       return;
     }
     if (this.#queue.length >= MAX_QUEUED_SNAPSHOTS) {
-      stats.snapshotsRefused += 1; // the client times out and asks again
+      stats.refusedSnapshots += 1; // the client times out and asks again
       return;
     }
     stats.snapshotsQueued += 1;

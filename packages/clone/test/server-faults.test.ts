@@ -487,7 +487,7 @@ describe('concurrent snapshots', () => {
     greedy.connect(s.endpoints.snapshot);
     for (let i = 0; i < 50; i += 1) await greedy.send(encodeIcanhaz(''));
     await eventually(() => s.stats.snapshots >= before.snapshots + 50, { what: 'the 50 requests arrived' });
-    expect(s.stats.snapshotsRefused - before.snapshotsRefused).toBe(49);
+    expect(s.stats.refusedSnapshots - before.refusedSnapshots).toBe(49);
     expect(s.stats.snapshotsQueued).toBe(before.snapshotsQueued);
     const reader = await client(s);
     expect(reader.size).toBe(1501);

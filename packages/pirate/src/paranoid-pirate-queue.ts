@@ -120,11 +120,11 @@ export interface ParanoidPirateQueueStats {
   /** Backend messages that were not READY, HEARTBEAT or a reply, dropped. */
   malformedFromWorkers: number;
   /** Workers that joined (first message, or first after they expired). */
-  workersJoined: number;
+  workersRegistered: number;
   /** Workers forgotten after `heartbeatIntervalMs x liveness` of silence. */
-  workersExpired: number;
+  expiredWorkers: number;
   /** Workers forgotten because a send to them failed. */
-  workersLost: number;
+  unreachableWorkers: number;
   /** Heartbeats sent to workers. */
   heartbeatsSent: number;
   /** Heartbeats received from workers. */
@@ -151,9 +151,9 @@ export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
     undeliveredReplies: 0,
     malformedFromClients: 0,
     malformedFromWorkers: 0,
-    workersJoined: 0,
-    workersExpired: 0,
-    workersLost: 0,
+    workersRegistered: 0,
+    expiredWorkers: 0,
+    unreachableWorkers: 0,
     heartbeatsSent: 0,
     heartbeatsReceived: 0,
   };
@@ -296,13 +296,13 @@ export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
   }
 
   #joined(worker: Buffer, via: string): void {
-    this.#stats.workersJoined++;
+    this.#stats.workersRegistered++;
     this.#log.info({ worker: hex(worker), via }, 'worker ready');
     this.emit({ type: 'worker-ready', worker: hex(worker) });
   }
 
   readonly #expired = (worker: Buffer, wasBusy: boolean): void => {
-    this.#stats.workersExpired++;
+    this.#stats.expiredWorkers++;
     this.#log.info({ worker: hex(worker), wasBusy }, 'worker expired');
     this.emit({ type: 'worker-removed', worker: hex(worker), reason: 'silent', busy: wasBusy });
   };
@@ -312,7 +312,7 @@ export class ParanoidPirateQueue extends Component<PirateQueueStatus> {
     const worker = message[0] as Buffer;
     const busy = this.#pool.isBusy(worker);
     if (this.#pool.remove(worker)) {
-      this.#stats.workersLost++;
+      this.#stats.unreachableWorkers++;
       this.emit({ type: 'worker-removed', worker: hex(worker), reason: 'unreachable', busy });
     }
     this.#warnings.warn({ err, worker: hex(worker) }, 'worker unreachable, forgotten');

@@ -102,9 +102,9 @@ export interface SimplePirateQueueStats {
   /** Backend messages that were neither READY nor a reply, dropped. */
   malformedFromWorkers: number;
   /** Workers that sent READY for the first time. */
-  workersJoined: number;
+  workersRegistered: number;
   /** Workers forgotten because a send to them failed. */
-  workersLost: number;
+  unreachableWorkers: number;
 }
 
 /**
@@ -136,8 +136,8 @@ export class SimplePirateQueue extends Component<PirateQueueStatus> {
     undeliveredReplies: 0,
     malformedFromClients: 0,
     malformedFromWorkers: 0,
-    workersJoined: 0,
-    workersLost: 0,
+    workersRegistered: 0,
+    unreachableWorkers: 0,
   };
   readonly #o: {
     frontend: string;
@@ -239,7 +239,7 @@ export class SimplePirateQueue extends Component<PirateQueueStatus> {
     const key = worker.toString('latin1');
     if (command.type === 'ready') {
       if (!this.#ready.has(key)) {
-        this.#stats.workersJoined++;
+        this.#stats.workersRegistered++;
         this.#log.info({ worker: hex(worker) }, 'worker ready');
         this.emit({ type: 'worker-ready', worker: hex(worker) });
       }
@@ -264,7 +264,7 @@ export class SimplePirateQueue extends Component<PirateQueueStatus> {
   #workerUnreachable(err: Error, message: Frames): void {
     const worker = message[0] as Buffer;
     this.#ready.delete(worker.toString('latin1'));
-    this.#stats.workersLost++;
+    this.#stats.unreachableWorkers++;
     this.#log.info({ err, worker: hex(worker) }, 'worker unreachable, forgotten');
     this.emit({ type: 'worker-removed', worker: hex(worker), reason: 'unreachable', busy: true });
     this.#core?.requeue(message, 2);

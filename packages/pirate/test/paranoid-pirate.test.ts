@@ -155,8 +155,8 @@ describe('ParanoidPirateQueue + ParanoidPirateWorker', () => {
   it('mismatched intervals (queue 100 ms, worker 500 ms): the queue keeps expiring a healthy worker (docs: the classic mistake)', async () => {
     const queue = await startQueue();
     const worker = startWorker(queue.endpoints.backend, echo, { heartbeatIntervalMs: 500 });
-    await eventually(() => queue.stats.workersExpired >= 2, { timeoutMs: 3000 });
-    expect(queue.stats.workersJoined).toBeGreaterThanOrEqual(2); // re-added on each heartbeat, then expired again
+    await eventually(() => queue.stats.expiredWorkers >= 2, { timeoutMs: 3000 });
+    expect(queue.stats.workersRegistered).toBeGreaterThanOrEqual(2); // re-added on each heartbeat, then expired again
     expect(worker.connected).toBe(true); // the worker hears the queue every 100 ms and sees nothing wrong
     expect(worker.stats.reconnects).toBe(0);
   });
@@ -197,7 +197,7 @@ describe('status feeds on real sockets', () => {
     const expired = await nextStatus(status, 'worker-removed');
     expect(expired).toMatchObject({ type: 'worker-removed', reason: 'silent', busy: false });
     if (ready.type === 'worker-ready' && expired.type === 'worker-removed') expect(expired.worker).toBe(ready.worker);
-    expect(queue.stats.workersExpired).toBe(1);
+    expect(queue.stats.expiredWorkers).toBe(1);
   });
 });
 
@@ -339,7 +339,7 @@ describe('ParanoidPirateQueue against raw DEALER workers (the worker side by han
     await silent.send([Buffer.from([0x01])]);
     await eventually(() => queue.workers.ready === 1);
     const joinedAt = Date.now();
-    await eventually(() => queue.stats.workersExpired === 1, { timeoutMs: 2000, intervalMs: 5 });
+    await eventually(() => queue.stats.expiredWorkers === 1, { timeoutMs: 2000, intervalMs: 5 });
     const expiredAfter = Date.now() - joinedAt;
     expect(expiredAfter).toBeGreaterThanOrEqual(3 * HB - 30);
     expect(expiredAfter).toBeLessThan(3 * HB + 2 * HB + 150); // purge runs at least every interval
@@ -412,7 +412,7 @@ describe('ParanoidPirateQueue against raw DEALER workers (the worker side by han
     await worker.send([Buffer.from([0x01])]);
     await eventually(() => queue.workers.ready === 1);
     await worker.close();
-    await eventually(() => queue.stats.workersLost + queue.stats.workersExpired === 1, { timeoutMs: 2000 });
+    await eventually(() => queue.stats.unreachableWorkers + queue.stats.expiredWorkers === 1, { timeoutMs: 2000 });
     expect(queue.workers).toEqual({ ready: 0, busy: 0 });
   });
 

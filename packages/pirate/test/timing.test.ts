@@ -34,9 +34,9 @@ describe('ParanoidPirateQueue timing (ManualClock)', () => {
     expect((await worker.receive(1000)).map((f) => f.toString('hex'))).toEqual(['02']);
     clock.advance(1999); // t = 2999: one ms short of 3 x 1000
     expect(queue.workers.ready).toBe(1);
-    expect(queue.stats.workersExpired).toBe(0);
+    expect(queue.stats.expiredWorkers).toBe(0);
     clock.advance(1); // t = 3000: the tick purges it
-    expect(queue.stats.workersExpired).toBe(1);
+    expect(queue.stats.expiredWorkers).toBe(1);
     expect(queue.workers.ready).toBe(0);
   });
 });

@@ -181,7 +181,7 @@ export async function startTarget(name: DaemonName, args: readonly string[] = []
             peer: 'dealer',
             templates: [[u8(1)], [u8(2)], [b('c'), b(''), b('r')]],
             isBad: pirateWorkerBad,
-            valid: { ready: ['ppqueue_workers_joined'] },
+            valid: { ready: ['ppqueue_workers_registered'] },
           },
         ],
         inbound: [],
