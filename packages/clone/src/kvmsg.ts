@@ -85,22 +85,7 @@ export function encodeKvMsg(msg: KvMsg): Buffer[] {
   if (msg.uuid.length !== 0 && msg.uuid.length !== UUID_BYTES) {
     throw new ProtocolError(`kvmsg uuid must be empty or ${UUID_BYTES} bytes, got ${msg.uuid.length}`);
   }
-  return [
-    Buffer.from(msg.key, 'utf8'),
-    sequenceFrame(msg.sequence),
-    msg.uuid,
-    encodeProperties(msg.properties),
-    msg.body,
-  ];
-}
-
-/** `u64(sequence)`, without BigInt arithmetic below 2^32. */
-function sequenceFrame(sequence: bigint): Buffer {
-  if (sequence > 0xffffffffn) return u64(sequence);
-  const frame = Buffer.allocUnsafe(8);
-  frame.writeUInt32BE(0, 0);
-  frame.writeUInt32BE(Number(sequence), 4);
-  return frame;
+  return [Buffer.from(msg.key, 'utf8'), u64(msg.sequence), msg.uuid, encodeProperties(msg.properties), msg.body];
 }
 
 /** Decode exactly five frames into a kvmsg; anything else is a `ProtocolError`. */
@@ -113,17 +98,11 @@ export function decodeKvMsg(frames: readonly Buffer[]): KvMsg {
   }
   return {
     key: key.toString('utf8'),
-    sequence: readSequence(seq),
+    sequence: readU64(seq),
     uuid,
     properties: decodeProperties(props),
     body,
   };
-}
-
-/** The sequence frame's value (a client's KVSET carries 0); not 8 bytes is a `ProtocolError`. */
-function readSequence(seq: Buffer): bigint {
-  if (seq.length !== 8) return readU64(seq);
-  return seq.readUInt32BE(0) === 0 && seq.readUInt32BE(4) === 0 ? 0n : seq.readBigUInt64BE(0);
 }
 
 /**

@@ -50,6 +50,12 @@ export function isByte(value: Uint8Array | undefined, byte: number): boolean {
 /** An 8-byte big-endian unsigned integer frame (Clone sequence numbers). */
 export function u64(value: bigint | number): Buffer {
   const out = Buffer.allocUnsafe(8);
+  // Below 2^32 (every sequence in practice): two 32-bit writes, no BigInt arithmetic.
+  if (typeof value === 'bigint' && value >= 0n && value <= 0xffffffffn) {
+    out.writeUInt32BE(0, 0);
+    out.writeUInt32BE(Number(value), 4);
+    return out;
+  }
   out.writeBigUInt64BE(BigInt(value));
   return out;
 }
@@ -57,7 +63,8 @@ export function u64(value: bigint | number): Buffer {
 /** Read an 8-byte big-endian unsigned integer frame. Throws `ProtocolError` on a wrong size. */
 export function readU64(value: Uint8Array): bigint {
   if (value.length !== 8) throw new ProtocolError(`expected an 8-byte integer frame, got ${value.length} bytes`);
-  return Buffer.from(value.buffer, value.byteOffset, 8).readBigUInt64BE(0);
+  const frame = Buffer.from(value.buffer, value.byteOffset, 8);
+  return frame.readUInt32BE(0) === 0 ? BigInt(frame.readUInt32BE(4)) : frame.readBigUInt64BE(0);
 }
 
 /**
