@@ -172,17 +172,22 @@ process.exitCode = await runDaemon({
   start: async () => {
     // A taken metrics port stops the start before anything binds (or logs).
     await checkMetricsPort(flags);
-    const registry = createRegistry();
+    // The registry (and prom-client's default collectors: a GC observer and an event-loop delay
+    // timer) exists only when metrics are served: without --metrics-port nothing is collected.
+    const registry = flags.metricsPort === undefined ? undefined : createRegistry();
     const label = boundedLabels(flags.metricsServices ?? 100);
-    const perService = new ServiceMetrics({
-      registry,
-      label,
-      requestsName: 'zpatterns_broker_service_requests_total',
-      requestsHelp: 'client requests per service (first --metrics-services services, the rest "_other")',
-      latencyName: 'zpatterns_broker_request_duration_seconds',
-      latencyHelp: 'arrival of a request at the broker to its final reply, per service',
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    });
+    const perService =
+      registry === undefined
+        ? undefined
+        : new ServiceMetrics({
+            registry,
+            label,
+            requestsName: 'zpatterns_broker_service_requests_total',
+            requestsHelp: 'client requests per service (first --metrics-services services, the rest "_other")',
+            latencyName: 'zpatterns_broker_request_duration_seconds',
+            latencyHelp: 'arrival of a request at the broker to its final reply, per service',
+            buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+          });
     const star =
       flags.ha === undefined
         ? undefined
@@ -211,7 +216,7 @@ process.exitCode = await runDaemon({
       statsIntervalMs: flags.statsIntervalMs,
       security: secured.security,
     });
-    if (flags.metricsPort !== undefined) observeBroker(broker, perService.observer);
+    if (perService !== undefined) observeBroker(broker, perService.observer);
     try {
       // The pair's state first: a client request must never be voted on before the peer had its chance.
       await star?.start();
@@ -222,7 +227,7 @@ process.exitCode = await runDaemon({
     }
     const metrics = await serveMetrics(flags, {
       logger,
-      registry,
+      ...(registry === undefined ? {} : { registry }),
       register: (r) => {
         statsCounters(r, 'broker', () => broker.stats);
         gaugesOf(r, 'broker', () => ({ ...broker.gauges() }));

@@ -35,13 +35,12 @@ export class Dispatcher {
     this.#registry = registry;
   }
 
-  /** A client request for a (non-MMI) service: to an idle worker at once, else queued. */
-  request(version: MdpVersion, client: Buffer, name: Buffer, body: Buffer[]): void {
+  /** A client request for a (non-MMI) service, read at `now`: to an idle worker at once, else queued. */
+  request(version: MdpVersion, client: Buffer, name: Buffer, body: Buffer[], now: number): void {
     const ctx = this.#ctx;
     const service = this.#queues.require(name);
     service.requests++;
     ctx.observer.request?.(service.key);
-    const now = ctx.clock.now();
     const request: PendingRequest = {
       client,
       version,
@@ -53,9 +52,9 @@ export class Dispatcher {
       span: tracingAvailable ? recordingSpan(service) : undefined,
     };
     if (service.idle.size > 0) {
-      const worker = this.#takeIdle(service);
+      const worker = this.#takeIdle(service, now);
       if (worker !== undefined) {
-        this.#send(worker, request);
+        this.#send(worker, request, now);
         return;
       }
       // Every idle worker had expired; removing the last one may have removed the service too.
@@ -67,11 +66,11 @@ export class Dispatcher {
 
   /** A READY was accepted: give the new worker the oldest queued request, or park it. */
   registered(worker: Worker): void {
-    this.#idle(worker);
+    this.#idle(worker, this.#ctx.clock.now());
   }
 
-  /** A REPLY (PARTIAL or FINAL) from `worker` for `client`. */
-  reply(worker: Worker, client: Buffer, body: Buffer[], final: boolean): void {
+  /** A REPLY (PARTIAL or FINAL) from `worker` for `client`, read at `now`. */
+  reply(worker: Worker, client: Buffer, body: Buffer[], final: boolean, now: number): void {
     const ctx = this.#ctx;
     const request = worker.request;
     if (request === undefined) {
@@ -94,9 +93,9 @@ export class Dispatcher {
     ctx.stats.replies++;
     worker.served++;
     request.span?.end();
-    ctx.observer.reply?.(worker.service.key, ctx.clock.now() - request.arrivedAt);
+    ctx.observer.reply?.(worker.service.key, now - request.arrivedAt);
     ctx.toClient(encodeClientReply(request.version, request.client, worker.service.name, body, true));
-    this.#idle(worker);
+    this.#idle(worker, now);
   }
 
   /** `worker` sent a valid command it should not have sent now: it is removed with DISCONNECT. */
@@ -174,22 +173,21 @@ export class Dispatcher {
     this.remove(worker, 'unreachable');
   }
 
-  /** The worker has nothing in hand: give it the oldest queued request, or park it as idle. */
-  #idle(worker: Worker): void {
+  /** The worker has nothing in hand (at `now`): give it the oldest queued request, or park it as idle. */
+  #idle(worker: Worker, now: number): void {
     const service = worker.service;
     const next = this.#queues.dequeue(service);
     if (next !== undefined) {
-      this.#send(worker, next);
+      this.#send(worker, next, now);
       return;
     }
     worker.idle(this.#ctx.debugLog);
-    worker.idleSince = this.#ctx.clock.now();
+    worker.idleSince = now;
     service.idle.set(worker.id, worker);
   }
 
   /** The longest-idle live worker of `service`, taken out of the idle set; dead ones are removed. */
-  #takeIdle(service: BrokerService): Worker | undefined {
-    const now = this.#ctx.clock.now();
+  #takeIdle(service: BrokerService, now: number): Worker | undefined {
     for (;;) {
       const worker = service.popIdle();
       if (worker === undefined) return undefined;
@@ -198,10 +196,10 @@ export class Dispatcher {
     }
   }
 
-  #send(worker: Worker, request: PendingRequest): void {
+  #send(worker: Worker, request: PendingRequest, now: number): void {
     const ctx = this.#ctx;
     worker.busy(request, ctx.debugLog);
-    worker.busySince = ctx.clock.now();
+    worker.busySince = now;
     // The queue time, as an event on the request's span: waiting for a worker ends here.
     request.span?.addEvent('dispatched', {
       'majordomo.queue_time_ms': worker.busySince - request.arrivedAt,
@@ -216,11 +214,12 @@ export class Dispatcher {
     this.#ctx.stats.requeued++;
     this.#queues.requeue(service, request);
     this.#ctx.log.info({ worker: worker.id, service: service.key, reason }, 'in-flight request requeued');
+    const now = this.#ctx.clock.now();
     while (service.queue.length > 0 && service.idle.size > 0) {
-      const idle = this.#takeIdle(service);
+      const idle = this.#takeIdle(service, now);
       const next = idle === undefined ? undefined : this.#queues.dequeue(service);
       if (idle === undefined || next === undefined) return;
-      this.#send(idle, next);
+      this.#send(idle, next, now);
     }
   }
 

@@ -117,7 +117,7 @@ export class BrokerInbound {
       ctx.toClient(encodeClientReply(version, client, name, answerMmi(name, body, this.#mmiView), true));
       return;
     }
-    this.#dispatcher.request(version, client, name, body);
+    this.#dispatcher.request(version, client, name, body, ctx.clock.now());
   }
 
   readonly #mmiView: MmiView = {
@@ -135,14 +135,16 @@ export class BrokerInbound {
       this.#unknownWorker(version, sender, sender.toString('hex'), command);
       return;
     }
-    this.#registry.touch(worker, this.#ctx.clock.now());
+    // One clock read per message: its liveness, and the times of what it causes.
+    const now = this.#ctx.clock.now();
+    this.#registry.touch(worker, now);
     if (version !== worker.version) {
       this.#dispatcher.violation(worker, `MDP/${version} command from an MDP/${worker.version} worker`);
       return;
     }
     switch (command.type) {
       case 'reply':
-        this.#dispatcher.reply(worker, command.client, command.body, command.final);
+        this.#dispatcher.reply(worker, command.client, command.body, command.final, now);
         return;
       case 'heartbeat':
         return;

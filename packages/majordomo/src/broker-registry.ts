@@ -3,14 +3,15 @@
  * heard from, and the announcements of their coming and going (`worker-ready`, `worker-removed`,
  * `service-available`, `service-unavailable`).
  *
- * Liveness costs no scan: an `ExpiryList` keeps the workers in order of their last message, so the
- * purge walks from the head and stops at the first live one (amortised O(1)). What becomes of the
+ * Liveness costs no scan: a `LivenessList` threaded through the worker records keeps them in order
+ * of their last message, so the purge walks from the head and stops at the first live one (O(1) per
+ * expired worker), and a message from a worker is a few field writes. What becomes of the
  * request a removed worker held is the dispatcher's business: `remove()` hands it back.
  */
-import { ExpiryList } from '@zpatterns/core/internal';
 import type { BrokerContext } from './broker-context.js';
 import type { BrokerService } from './broker-service.js';
 import type { WorkerRemovedReason } from '@zpatterns/core';
+import { LivenessList } from './broker-liveness.js';
 import { BrokerWorker, type PendingRequest } from './broker-worker.js';
 import type { MdpVersion } from './codec.js';
 
@@ -25,11 +26,11 @@ export class WorkerRegistry {
    */
   readonly #byRoute = new Map<number | string, Worker>();
   /** Workers in order of their last message: the head expires first. */
-  readonly #liveness: ExpiryList<string, Worker>;
+  readonly #liveness: LivenessList<Worker>;
 
   constructor(ctx: BrokerContext) {
     this.#ctx = ctx;
-    this.#liveness = new ExpiryList(ctx.options.heartbeatIntervalMs * ctx.options.liveness);
+    this.#liveness = new LivenessList(ctx.options.heartbeatIntervalMs * ctx.options.liveness);
   }
 
   /** Workers registered, idle or busy. */
@@ -57,7 +58,7 @@ export class WorkerRegistry {
     const worker: Worker = new BrokerWorker(id, Buffer.from(sender), version, service);
     this.#workers.set(id, worker);
     this.#byRoute.set(routeKey(worker.identity), worker);
-    this.#liveness.touch(id, worker, ctx.clock.now());
+    this.#liveness.touch(worker, ctx.clock.now());
     service.workers++;
     ctx.stats.workersRegistered++;
     ctx.log.info({ worker: id, service: service.key, version }, 'worker ready');
@@ -68,20 +69,17 @@ export class WorkerRegistry {
 
   /** A sign of life from `worker`: its expiry moves to `now + heartbeatIntervalMs * liveness`. */
   touch(worker: Worker, now: number): void {
-    this.#liveness.touch(worker.id, worker, now);
+    this.#liveness.touch(worker, now);
   }
 
   /** Whether `worker` has been heard from within its expiry. */
   isLive(worker: Worker, now: number): boolean {
-    const expiresAt = this.#liveness.expiresAt(worker.id);
-    return expiresAt !== undefined && expiresAt > now;
+    return worker.listed && worker.expiresAt > now;
   }
 
   /** Hand every worker silent past its expiry to `expire` (which must remove it). */
   purge(now: number, expire: (worker: Worker) => void): void {
-    this.#liveness.purge(now, (_id, worker) => {
-      expire(worker);
-    });
+    this.#liveness.purge(now, expire);
   }
 
   /** Send HEARTBEAT to every registered worker. */
@@ -110,7 +108,7 @@ export class WorkerRegistry {
     const service = worker.service;
     this.#workers.delete(worker.id);
     this.#byRoute.delete(routeKey(worker.identity));
-    this.#liveness.delete(worker.id);
+    this.#liveness.delete(worker);
     service.idle.delete(worker.id);
     service.workers--;
     worker.transition({ state: 'removed', reason }, ctx.debugLog);
@@ -135,7 +133,7 @@ export class WorkerRegistry {
 
   /** Forget every worker (on close). */
   clear(): void {
-    for (const id of this.#workers.keys()) this.#liveness.delete(id);
+    this.#liveness.clear();
     this.#workers.clear();
     this.#byRoute.clear();
   }

@@ -67,6 +67,11 @@ export class BrokerWorker<TService extends WorkerService = WorkerService> {
   idleSince = 0;
   busySince = 0;
   served = 0;
+  /** The registry's liveness list (`LivenessList`): expiry and neighbours, kept in the record itself. */
+  expiresAt = 0;
+  livePrev: BrokerWorker<TService> | undefined = undefined;
+  liveNext: BrokerWorker<TService> | undefined = undefined;
+  listed = false;
 
   constructor(id: string, identity: Buffer, version: MdpVersion, service: TService) {
     this.id = id;
