@@ -1,7 +1,8 @@
 /**
  * broker-scale: the broker's state at scale. One C `mdworker` (echo) and the C `mdclient2_n`
- * (`--scale-requests`, default 20,000) through the broker, first alone (after 3,000 unmeasured
- * warm-up requests, whose CPU is reported apart as `cold_cpu_us`), then with 10,000 idle
+ * (`--scale-requests`, default 20,000) through the broker, first alone (after 3,000 warm-up
+ * requests, whose CPU is reported apart as `cold_cpu_us`, and 20,000 more unmeasured while V8
+ * finishes compiling; the median of three windows, with the CPU by thread), then with 10,000 idle
  * workers registered (`md-idle-workers` x 2 processes, one service each: 10,000 services,
  * heartbeating), in the same trial; then the broker's idle CPU with them. The brokers: the C
  * `mdbroker`, our `mdbroker`, and `bare-mdbroker` as the floor of what is the binding's here: it
@@ -28,8 +29,10 @@ export const shape: Shape = {
     };
     const idle = flag('idle-workers', '10000');
     const requests = flag('scale-requests', '20000');
+    const windows = flag('alone-windows', '3');
     const env = {
       REQUESTS: requests,
+      ALONE_WINDOWS: windows,
       IDLE_WORKERS: idle,
       IDLE_PEERS: String(Math.max(1, Math.ceil(Number(idle) / 5000))),
       NODE: process.execPath,
@@ -70,7 +73,7 @@ export const shape: Shape = {
     return {
       cases,
       notes: [
-        `rate/cpu_us: ${requests} echo requests with the idle workers registered; rate0/cpu0_us: the same before they came, after 3,000 warm-up requests; cold_cpu_us: broker CPU per request over those first 3,000 from its cold start; idle_cpu_ms_s: broker CPU per second while idle with them; dispatch_us: cpu_us less that idle CPU over the same time; rss0_kb: RSS before them, rss_kb: peak at the end; disconnects: idle workers the broker dropped (0 expected); the floor (bare-mdbroker) knows one service, so its rate/cpu_us with the idle workers is not the same dispatch: read its idle_cpu_ms_s and rss_kb`,
+        `rate/cpu_us: ${requests} echo requests with the idle workers registered; rate0/cpu0_us: the same before they came, after 3,000 warm-up and 20,000 settling requests, the median of ${windows} windows of ${requests} (cpu0_lo_us/cpu0_hi_us: the lowest and highest window; cpu0_js_us, cpu0_io_us, cpu0_other_us: over all of them, on the JavaScript thread, libzmq's threads, the rest: V8's helper threads); cold_cpu_us: broker CPU per request over those first 3,000 from its cold start; idle_cpu_ms_s: broker CPU per second while idle with them; dispatch_us: cpu_us less that idle CPU over the same time; rss0_kb: RSS before them, rss_kb: peak at the end; disconnects: idle workers the broker dropped (0 expected); the floor (bare-mdbroker) knows one service, so its rate/cpu_us with the idle workers is not the same dispatch: read its idle_cpu_ms_s and rss_kb`,
       ],
     };
   },
