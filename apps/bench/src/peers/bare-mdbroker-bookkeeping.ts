@@ -6,8 +6,9 @@
  *
  *   - each message's frames are checked as 7/MDP requires before it is routed (a peer's garbage
  *     must not kill or confuse the daemon), and every message is counted and bounded in size;
- *   - a worker message finds its worker record by identity and moves it to the tail of a liveness
- *     list (`Map` delete + set), so that dead workers expire without a scan;
+ *   - a worker message finds its worker record by identity (read as a number: libzmq's 5-byte
+ *     identities) and, with one clock read, moves it to the tail of a liveness list (a linked list
+ *     through the records), so that dead workers expire without a scan;
  *   - a client request becomes a record (client, body, arrival time, deadline, bytes) held in a
  *     queue, and its bytes are counted overall and per client (the queue bounds);
  *   - a worker's reply is checked against the request it holds (the right client) before it is
@@ -15,8 +16,8 @@
  *
  *   node apps/bench/dist/peers/bare-mdbroker-bookkeeping.js [endpoint]   (default tcp://127.0.0.1:5555)
  *
- * `BOOKKEEPING_SKIP=liveness,accounting` leaves out pieces, to weigh each: `liveness` (the worker
- * found by its hex identity, the liveness list's move), `accounting` (arrival time, deadline and
+ * `BOOKKEEPING_SKIP=liveness,accounting` leaves out pieces, to weigh each: `liveness` (the clock
+ * read and the liveness list's move per worker message), `accounting` (arrival time, deadline and
  * bytes of each request, the per-client byte counts and the queue bounds).
  *
  * Like `bare-mdbroker`, it serves the book's C `mdworker` and `mdclient2` (one service) and nothing
@@ -59,6 +60,8 @@ interface WorkerRecord {
   identity: Buffer;
   request: Pending | undefined;
   expiresAt: number;
+  prev: WorkerRecord | undefined;
+  next: WorkerRecord | undefined;
 }
 
 /** A FIFO with O(1) shift. */
@@ -88,10 +91,29 @@ const equals = (a: Buffer, b: Buffer): boolean => {
 
 const idle = new Fifo<WorkerRecord>();
 const queue = new Fifo<Pending>();
-const workers = new Map<string | number, WorkerRecord>();
-/** Workers in order of their last message (delete + set moves one to the tail). */
-const liveness = new Map<string | number, WorkerRecord>();
+const workers = new Map<number, WorkerRecord>();
+/** Workers in order of their last message: a list through the records, the head expires first. */
+let head: WorkerRecord | undefined;
+let tail: WorkerRecord | undefined;
+const touch = (worker: WorkerRecord, now: number): void => {
+  worker.expiresAt = now + TTL_MS;
+  if (worker === tail) return;
+  if (worker.prev !== undefined || worker === head) {
+    if (worker.prev === undefined) head = worker.next;
+    else worker.prev.next = worker.next;
+    if (worker.next === undefined) tail = worker.prev;
+    else worker.next.prev = worker.prev;
+  }
+  worker.prev = tail;
+  worker.next = undefined;
+  if (tail === undefined) head = worker;
+  else tail.next = worker;
+  tail = worker;
+};
 const clientBytes = new Map<string, number>();
+/** The last client's key: a pipelining client sends request after request. */
+let lastClient: Buffer | undefined;
+let lastClientKey = '';
 const stats = { received: 0, malformed: 0, requests: 0, replies: 0, refused: 0 };
 let queuedBytes = 0;
 const noop = (): void => undefined;
@@ -159,8 +181,10 @@ const onClient = (message: Buffer[]): void => {
     arrivedAt: now,
     deadline: now + REQUEST_TTL_MS,
     bytes,
-    clientKey: client.toString('latin1'),
+    clientKey: lastClient !== undefined && equals(lastClient, client) ? lastClientKey : client.toString('latin1'),
   };
+  lastClient = client;
+  lastClientKey = request.clientKey;
   const worker = idle.shift();
   if (worker !== undefined) {
     dispatch(worker, request);
@@ -184,23 +208,21 @@ const onWorker = (message: Buffer[]): void => {
     stats.malformed++;
     return;
   }
-  // Without `liveness`, a worker is found by its identity read as a number (libzmq's 5 bytes).
-  const id = LIVENESS ? sender.toString('hex') : sender.readUInt32BE(1);
+  // The worker's identity read as a number in JavaScript (libzmq's 5-byte identities).
+  const id =
+    (sender[1] as number) * 0x1000000 +
+    (((sender[2] as number) << 16) | ((sender[3] as number) << 8) | (sender[4] as number));
   let worker = workers.get(id);
   const now = LIVENESS ? performance.now() : 0;
   if (worker === undefined) {
     if (command[0] !== READY || message.length !== 5) return;
-    worker = { identity: Buffer.from(sender), request: undefined, expiresAt: now + TTL_MS };
+    worker = { identity: Buffer.from(sender), request: undefined, expiresAt: 0, prev: undefined, next: undefined };
     workers.set(id, worker);
-    if (LIVENESS) liveness.set(id, worker);
+    if (LIVENESS) touch(worker, now);
     workerIdle(worker);
     return;
   }
-  if (LIVENESS) {
-    liveness.delete(id);
-    worker.expiresAt = now + TTL_MS;
-    liveness.set(id, worker);
-  }
+  if (LIVENESS) touch(worker, now);
   if (command[0] !== REPLY) return;
   // [worker, "", MDPW01, REPLY, client, "", body...]
   const client = message[4];
