@@ -273,7 +273,9 @@ export class CloneClient extends Component<CloneClientStatus> {
   #onUpdate(msg: KvMsg): void {
     if (msg.body.length === 0) this.#map.delete(msg.key);
     else this.#map.set(msg.key, msg);
-    this.#feed.push({ key: msg.key, value: msg.body.length === 0 ? undefined : msg.body, sequence: msg.sequence });
+    if (this.#feed.watched) {
+      this.#feed.push({ key: msg.key, value: msg.body.length === 0 ? undefined : msg.body, sequence: msg.sequence });
+    }
     this.#commits.settle(msg);
   }
 

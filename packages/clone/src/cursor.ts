@@ -31,6 +31,12 @@ export type CursorVerdict =
   | { readonly kind: 'hugz' }
   | { readonly kind: 'resync'; readonly reason: ResyncReason; readonly held: bigint; readonly seen: bigint };
 
+// The verdicts without data, made once: one is returned per stream message.
+const APPLY: CursorVerdict = { kind: 'apply' };
+const STALE: CursorVerdict = { kind: 'stale' };
+const IGNORE: CursorVerdict = { kind: 'ignore' };
+const HUGZ_SEEN: CursorVerdict = { kind: 'hugz' };
+
 /** A replica's position in the server's sequence and the rules that move it. */
 export class ReplicaCursor {
   /** Whether the replica follows every key (the `''` subtree), and so sees every sequence number. */
@@ -63,7 +69,7 @@ export class ReplicaCursor {
   next(msg: KvMsg): CursorVerdict {
     const isHugz = msg.key === 'HUGZ';
     // A subtree follower subscribes to the prefix HUGZ, which also matches keys such as HUGZ/x.
-    if (!isHugz && !this.followsAll && !this.#subtrees.some((s) => inSubtree(msg.key, s))) return { kind: 'ignore' };
+    if (!isHugz && !this.followsAll && !this.#subtrees.some((s) => inSubtree(msg.key, s))) return IGNORE;
     if (this.#unproven && msg.sequence !== 0n) {
       // Anything published at or before the snapshot's point, or the very next update, shows the
       // subscription was live in time: the stream joins the snapshot. A later one may not.
@@ -73,15 +79,15 @@ export class ReplicaCursor {
     if (isHugz) {
       // 12/CHP's text sends HUGZ with sequence 0 (the book's code sends its current one): 0 says
       // nothing about the server's position, so only a non-zero HUGZ is checked.
-      if (msg.sequence === 0n) return { kind: 'hugz' };
+      if (msg.sequence === 0n) return HUGZ_SEEN;
       if (msg.sequence < this.#sequence) return this.#resync('restart', msg.sequence);
       if (this.followsAll && msg.sequence > this.#sequence) return this.#resync('hugz', msg.sequence);
-      return { kind: 'hugz' };
+      return HUGZ_SEEN;
     }
-    if (msg.sequence <= this.#sequence) return { kind: 'stale' };
+    if (msg.sequence <= this.#sequence) return STALE;
     if (this.followsAll && msg.sequence !== this.#sequence + 1n) return this.#resync('gap', msg.sequence);
     this.#sequence = msg.sequence;
-    return { kind: 'apply' };
+    return APPLY;
   }
 
   #resync(reason: ResyncReason, seen: bigint): CursorVerdict {

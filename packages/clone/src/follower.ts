@@ -61,8 +61,6 @@ export class Follower {
   #failSynced: (err: Error) => void = () => undefined;
   /** Wakes the loop when the server followed goes silent. */
   #onSilent: (() => void) | undefined;
-  /** Settles the pending receive of `#follow` early (with 'silent'). */
-  #interrupt: ((value: 'silent') => void) | undefined;
   /** The server whose snapshot was applied and which has not gone silent since. */
   #connected: number | undefined;
   #wakeBackoff: (() => void) | undefined;
@@ -182,20 +180,27 @@ export class Follower {
     for (const s of this.#o.subtrees) sub.subscribe(s);
     if (!this.#cursor.followsAll) sub.subscribe(HUGZ); // the book's clients miss HUGZ here
     this.#sub = sub;
-    // Silence settles `silence` and the pending receive (`next`): the hot loop below awaits `next`
-    // alone, since a Promise.race per message with the long-lived `silence` would leave one
-    // reaction on it per message (held until it settles: memory and GC growing with the stream).
+    // Silence settles `silence` and closes the subscriber, which fails the pending receive
+    // (`next`): the hot loop below awaits zeromq.js's own promise alone, with no wrapper and no
+    // race per message (a Promise.race with the long-lived `silence` would leave one reaction on it
+    // per message, held until it settles: memory and GC growing with the stream).
     let silent = false;
     let settleSilence: (value: 'silent') => void = () => undefined;
     const silence = new Promise<'silent'>((resolve) => (settleSilence = resolve));
     this.#onSilent = () => {
       silent = true;
       settleSilence('silent');
-      this.#interrupt?.('silent');
+      sub.close();
+    };
+    /** Why the receive failed: silence or a close ended it; anything else is the loop's failure. */
+    const ended = (err: unknown): 'silent' | 'closed' => {
+      if (silent) return 'silent';
+      if (this.#closed || sub.closed) return 'closed';
+      throw toError(err);
     };
     this.#liveness.expect(index);
     let received = 0;
-    let next = this.#receive(sub);
+    let next = receive(sub);
     try {
       sub.connect(source.publisher);
       for (let failures = 0; ;) {
@@ -209,7 +214,7 @@ export class Follower {
           snapshot = s;
         });
         while (snapshot === undefined) {
-          const first = await Promise.race([request.then(() => 'snapshot' as const), next, silence]);
+          const first = await Promise.race([request.then(() => 'snapshot' as const), next.catch(ended), silence]);
           if (first === 'snapshot') break;
           if (first === 'closed') return 'closed';
           if (first === 'silent') {
@@ -221,7 +226,7 @@ export class Follower {
           received += 1;
           this.#liveness.seen(index);
           early.push(first);
-          next = this.#receive(sub);
+          next = receive(sub);
         }
         // `snapshot` is set once `request` has settled
         const got = snapshot;
@@ -247,12 +252,16 @@ export class Follower {
           applied += 1;
         }
         while (!resync) {
-          const message = silent ? 'silent' : await next;
-          if (message === 'closed') return 'closed';
-          if (message === 'silent') return 'silent';
+          if (silent) return 'silent';
+          let message: Message;
+          try {
+            message = await next;
+          } catch (err) {
+            return ended(err);
+          }
           received += 1;
           this.#liveness.seen(index);
-          next = this.#receive(sub);
+          next = receive(sub);
           resync = this.#handle(message, index);
           if (!resync) applied += 1;
         }
@@ -260,7 +269,6 @@ export class Follower {
       }
     } finally {
       this.#onSilent = undefined;
-      this.#interrupt = undefined;
       this.#sub = undefined;
       sub.close();
       void next.catch(() => undefined);
@@ -319,17 +327,6 @@ export class Follower {
     }
   }
 
-  /** The next stream message; 'silent' if the server goes silent first (see `#follow`). */
-  #receive(socket: zmq.Subscriber): Promise<Message | 'closed' | 'silent'> {
-    return new Promise((resolve, reject) => {
-      this.#interrupt = resolve;
-      socket.receive().then(resolve, (err: unknown) => {
-        if (this.#closed || socket.closed) resolve('closed');
-        else reject(err instanceof Error ? err : toError(err));
-      });
-    });
-  }
-
   /** Ask `source` for a snapshot; no reply for serverTtlMs (between replies) is a timeout. */
   async #snapshot(index: number, source: ReplicaSource): Promise<SnapshotResult> {
     if (this.#closed) return 'closed';
@@ -365,5 +362,14 @@ export class Follower {
     this.#markSynced();
     await this.#loop;
     this.#resolveDone(undefined);
+  }
+}
+
+/** The subscriber's next message; a socket closed meanwhile fails the promise rather than throwing. */
+function receive(sub: zmq.Subscriber): Promise<Message> {
+  try {
+    return sub.receive();
+  } catch (err) {
+    return Promise.reject(toError(err));
   }
 }

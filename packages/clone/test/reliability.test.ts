@@ -314,13 +314,22 @@ describe('client', () => {
     const slow = c.watch('');
     const first = slow.next(); // parked: it reads one change, then nobody reads
     const fast: string[] = [];
+    let caughtUp: { count: number; resolve: () => void } | undefined;
     const reading = (async () => {
       for await (const ch of c.watch('')) {
         fast.push(ch.key);
+        if (caughtUp !== undefined && fast.length >= caughtUp.count) caughtUp.resolve();
         if (fast.length === 50) return;
       }
     })();
-    for (let i = 0; i < 50; i += 1) c.set(`/k/${i}`, 'v');
+    // five writes at a time, each five read by the fast watcher before the next (the replica may
+    // apply a batch of updates faster than a watcher's loop turns): it is never 10 behind, the
+    // parked one falls 49 behind
+    for (let i = 0; i < 50; i += 5) {
+      const read = new Promise<void>((resolve) => (caughtUp = { count: i + 5, resolve }));
+      for (let j = i; j < i + 5; j += 1) c.set(`/k/${j}`, 'v');
+      await read;
+    }
     await reading;
     const head: IteratorResult<CloneChange> = await first;
     expect(head.done === true ? undefined : head.value.key).toBe('/k/0');

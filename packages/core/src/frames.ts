@@ -63,8 +63,10 @@ export function u64(value: bigint | number): Buffer {
 /** Read an 8-byte big-endian unsigned integer frame. Throws `ProtocolError` on a wrong size. */
 export function readU64(value: Uint8Array): bigint {
   if (value.length !== 8) throw new ProtocolError(`expected an 8-byte integer frame, got ${value.length} bytes`);
-  const frame = Buffer.from(value.buffer, value.byteOffset, 8);
-  return frame.readUInt32BE(0) === 0 ? BigInt(frame.readUInt32BE(4)) : frame.readBigUInt64BE(0);
+  // read from the bytes themselves: no Buffer view made per call (a sequence is read per update)
+  const hi = (((value[0] ?? 0) << 24) | ((value[1] ?? 0) << 16) | ((value[2] ?? 0) << 8) | (value[3] ?? 0)) >>> 0;
+  const lo = (((value[4] ?? 0) << 24) | ((value[5] ?? 0) << 16) | ((value[6] ?? 0) << 8) | (value[7] ?? 0)) >>> 0;
+  return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
 }
 
 /**

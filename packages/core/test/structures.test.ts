@@ -107,6 +107,12 @@ describe('frames', () => {
   it('encodes u64 big-endian and validates frame counts', () => {
     expect(u64(258n).toString('hex')).toBe('0000000000000102');
     expect(readU64(u64(2n ** 63n + 5n))).toBe(2n ** 63n + 5n);
+    for (const n of [0n, 1n, 0x80000000n, 2n ** 32n - 1n, 2n ** 32n, 0x123456789abcdef0n, 2n ** 64n - 1n]) {
+      expect(readU64(u64(n))).toBe(n);
+    }
+    // a view into a larger buffer, at an offset
+    const wide = Buffer.concat([Buffer.from([9, 9, 9]), u64(0xfedcba9876543210n)]);
+    expect(readU64(new Uint8Array(wide.buffer, wide.byteOffset + 3, 8))).toBe(0xfedcba9876543210n);
     expect(() => readU64(Buffer.alloc(4))).toThrow(ProtocolError);
     expect(() => expectFrames([1, 2], 3, 3, 'READY')).toThrow('READY: expected 3 frames, got 2');
     expect(() => expectFrames([1, 2, 3], 3)).not.toThrow();

@@ -17,7 +17,10 @@
  *   string, properties into a Map, reserved keys refused);
  * - `uuid`: duplicate detection, each UUID remembered (the last 100,000) and a resent one dropped;
  * - `encode`: the published frames made afresh (key, sequence, properties) instead of reusing
- *   the ones received.
+ *   the ones received;
+ * - `channel`: the collector read and the publisher written through core's `Channel`, as the
+ *   server does (its receive loop calling a handler; `post()` on a `sendTimeout: 0` PUB with
+ *   `directSend`).
  *
  *   node bare-clonesrv.js [port=5556]
  */
@@ -25,7 +28,8 @@ import * as zmq from 'zeromq';
 
 const port = Number(process.argv[2] ?? 5556);
 const router = new zmq.Router({ linger: 0, sendHighWaterMark: 0 });
-const publisher = new zmq.Publisher({ linger: 0, sendHighWaterMark: 0 });
+const adds = new Set((process.env['FLOOR_ADDS'] ?? '').split(',').filter((a) => a !== ''));
+const publisher = new zmq.Publisher({ linger: 0, sendHighWaterMark: 0, sendTimeout: adds.has('channel') ? 0 : -1 });
 const collector = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0 });
 collector.subscribe();
 await router.bind(`tcp://127.0.0.1:${port}`);
@@ -57,7 +61,6 @@ async function snapshots(): Promise<void> {
 }
 void snapshots().catch(() => undefined);
 
-const adds = new Set((process.env['FLOOR_ADDS'] ?? '').split(',').filter((a) => a !== ''));
 const decode = adds.has('decode');
 const uuids = adds.has('uuid') ? new Set<string>() : undefined;
 const encode = adds.has('encode');
@@ -94,11 +97,12 @@ function resent(frames: Buffer[], uuids: Set<string>): boolean {
   return false;
 }
 
-for await (const frames of collector) {
+/** One update: sequenced, stored and returned to publish, or undefined to drop it. */
+function sequenced(frames: Buffer[]): Buffer[] | undefined {
   const [key] = frames;
-  if (key === undefined || frames.length !== 5) continue;
-  if (decode && decoded(frames) === undefined) continue;
-  if (uuids !== undefined && resent(frames, uuids)) continue;
+  if (key === undefined || frames.length !== 5) return undefined;
+  if (decode && decoded(frames) === undefined) return undefined;
+  if (uuids !== undefined && resent(frames, uuids)) return undefined;
   sequence += 1n;
   frames[1] = seqFrame(sequence);
   if (encode) {
@@ -106,5 +110,19 @@ for await (const frames of collector) {
     frames[3] = Buffer.from(frames[3]?.toString('utf8') ?? '', 'utf8');
   }
   store.set(key.toString(), frames);
-  await publisher.send(frames);
+  return frames;
+}
+
+if (adds.has('channel')) {
+  const { Channel } = await import('@zpatterns/core/internal'); // only then: the floor loads none of our code
+  const out = new Channel(publisher, { directSend: true });
+  await new Channel(collector).start((frames) => {
+    const update = sequenced(frames);
+    if (update !== undefined) out.post(update);
+  });
+} else {
+  for await (const frames of collector) {
+    const update = sequenced(frames);
+    if (update !== undefined) await publisher.send(update);
+  }
 }
