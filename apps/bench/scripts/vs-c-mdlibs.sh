@@ -11,7 +11,8 @@
 # per request over the warm-up and the measured run together (not printed for a C client, whose
 # two runs are two processes).
 #
-#   vs-c-mdlibs.sh worker <cbin> <worker...>   one worker under test; C mdclient2_n $REQUESTS
+#   vs-c-mdlibs.sh worker <cbin> <worker...>   one worker under test; C mdclient2_n $REQUESTS, in
+#                                              $SLICES runs (cpu_us: the median run's)
 #   vs-c-mdlibs.sh cclient <cbin> <client...>  C mdworker x $WORKERS; a C client under test,
 #                                              measured by /usr/bin/time, given $REQUESTS
 #   vs-c-mdlibs.sh nclient <cbin> <client...>  C mdworker x $WORKERS; a node client under test,
@@ -32,14 +33,32 @@ if [ "$mode" = worker ]; then
   cw=$(cpu_ns_total "$worker")
   warm=0
   [ "$warmup" -gt 0 ] && warm=$("$cbin/mdclient2_n" "$warmup" 2>/dev/null | awk '/replies received/ {print $1}')
+  # The measured requests in $SLICES runs of the client (default 5), the worker's CPU read around
+  # each: cpu_us is the median slice's CPU per request (a worker's cost moves with how many
+  # requests wait at each wake-up, so one burst of load elsewhere skews a mean); cpu_mean_us is
+  # the whole run's, cpu_min_us/cpu_max_us the extreme slices.
+  slices=${SLICES:-5}
+  [ "$slices" -ge 1 ] 2>/dev/null || slices=1
+  per=$((n / slices))
+  replies=0; costs=""
   c0=$(cpu_ns_total "$worker"); t0=$(now)
-  replies=$("$cbin/mdclient2_n" "$n" 2>/dev/null | awk '/replies received/ {print $1}')
+  i=0
+  while [ "$i" -lt "$slices" ]; do
+    k=$per; [ "$i" -eq $((slices - 1)) ] && k=$((n - per * (slices - 1)))
+    cs=$(cpu_ns_total "$worker")
+    r=$("$cbin/mdclient2_n" "$k" 2>/dev/null | awk '/replies received/ {print $1}')
+    ce=$(cpu_ns_total "$worker")
+    replies=$((replies + ${r:-0}))
+    costs="$costs $(awk -v a="$cs" -v b="$ce" -v k="$k" 'BEGIN { printf "%.4f", (b - a) / k / 1000 }')"
+    i=$((i + 1))
+  done
   t1=$(now); c1=$(cpu_ns_total "$worker")
   rss=$(peak_rss_kb "$worker")
   stop_pid "$worker"
   [ "${warm:-0}" -eq "$warmup" ] || replies=0 # a warm-up not fully answered fails the trial
-  line=$(awk -v n="$n" -v w="$warmup" -v t0="$t0" -v t1="$t1" -v cw="$cw" -v c0="$c0" -v c1="$c1" -v r="${replies:-0}" -v rss="$rss" \
-    'BEGIN { printf "rate=%.1f cpu_us=%.2f cold_cpu_us=%.2f replies=%d expected=%d rss_kb=%d", n / (t1 - t0), (c1 - c0) / n / 1000, (c1 - cw) / (n + w) / 1000, r, n, rss }')
+  med=$(printf '%s\n' $costs | sort -g | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "cpu_us=%.2f cpu_min_us=%.2f cpu_max_us=%.2f", m, v[1], v[NR] }')
+  line=$(awk -v n="$n" -v w="$warmup" -v t0="$t0" -v t1="$t1" -v cw="$cw" -v c0="$c0" -v c1="$c1" -v r="${replies:-0}" -v rss="$rss" -v med="$med" \
+    'BEGIN { printf "rate=%.1f %s cpu_mean_us=%.2f cold_cpu_us=%.2f replies=%d expected=%d rss_kb=%d", n / (t1 - t0), med, (c1 - c0) / n / 1000, (c1 - cw) / (n + w) / 1000, r, n, rss }')
 else
   i=0
   while [ "$i" -lt "${WORKERS:-10}" ]; do "$cbin/mdworker" >/dev/null 2>&1 & peers="$peers $!"; i=$((i + 1)); done

@@ -25,9 +25,15 @@ export type AttemptOutcome<T> = { readonly ok: true; readonly value: T } | { rea
 const infinity: OptionRule = rules.positiveOrInfinity;
 
 /** `value`, or `fallback` when it is undefined, once `rule` holds for it. */
-function checked(what: string, key: string, value: number | undefined, fallback: number, rule: OptionRule): number {
+function checked(
+  what: string | (() => string),
+  key: string,
+  value: number | undefined,
+  fallback: number,
+  rule: OptionRule,
+): number {
   if (value === undefined) return fallback;
-  if (!rule.test(value)) throw invalidOption(what, key, rule.must, value);
+  if (!rule.test(value)) throw invalidOption(typeof what === 'string' ? what : what(), key, rule.must, value);
   return value;
 }
 
@@ -38,7 +44,8 @@ function checked(what: string, key: string, value: number | undefined, fallback:
  * Dispose it (`using`, or `dispose()`) to clear its timers.
  */
 export class CallBudget implements Disposable {
-  readonly #what: string;
+  /** The call's name, or what makes it (only an error needs it). */
+  #what: string | (() => string);
   readonly #clock: Clock;
   readonly #timeoutMs: number;
   readonly #attemptTimeoutMs: number;
@@ -53,12 +60,13 @@ export class CallBudget implements Disposable {
   #onAbort: (() => void) | undefined;
 
   /**
-   * @param what - the call, for messages: `request to echo timed out after 2500 ms (timeoutMs)`
+   * @param what - the call, for messages: `request to echo timed out after 2500 ms (timeoutMs)`; or
+   *   a function that makes it, called only when a message needs it (a budget is made per call)
    * @param options - the call's options, merged over the object's defaults by the caller
    * @param clock - time source @default systemClock
    * @throws InvalidArgumentError for a bad `timeoutMs`, `attemptTimeoutMs` or `retries`
    */
-  constructor(what: string, options: RequestOptions, clock: Clock = systemClock) {
+  constructor(what: string | (() => string), options: RequestOptions, clock: Clock = systemClock) {
     // Three tests, not resolveOptions(): a budget is made per call, often with options a client
     // has just checked against its own (stricter) rules.
     const timeoutMs = checked(what, 'timeoutMs', options.timeoutMs, Number.POSITIVE_INFINITY, infinity);
@@ -76,7 +84,8 @@ export class CallBudget implements Disposable {
     this.#attemptTimeoutMs = attemptTimeoutMs;
     this.#retries = retries;
     this.#signal = options.signal;
-    this.#startedAt = clock.now();
+    // Without a whole-call timeout, the time left is Infinity whenever it started: no clock read.
+    this.#startedAt = Number.isFinite(timeoutMs) ? clock.now() : 0;
     if (Number.isFinite(this.#timeoutMs)) {
       this.#timer = clock.setTimeout(() => {
         this.#expired = true;
@@ -177,6 +186,7 @@ export class CallBudget implements Disposable {
    * `TimeoutError` with `attempts`, saying whether the whole call's time or its resends ran out.
    */
   error(): Error {
+    if (typeof this.#what !== 'string') this.#what = this.#what();
     if (this.#signal?.aborted === true) {
       return new AbortError(`${this.#what} aborted`, { cause: this.#signal.reason });
     }

@@ -36,10 +36,13 @@ export class ExpiryList<K, V> {
     const entries = this.#entries;
     const existing = entries.get(key);
     if (existing !== undefined) {
-      entries.delete(key);
       existing.value = value;
       existing.expiresAt = now + this.#ttlMs;
-      entries.set(key, existing);
+      // Moved to the tail, unless it is the only entry (a heartbeat's one peer, every message).
+      if (entries.size > 1) {
+        entries.delete(key);
+        entries.set(key, existing);
+      }
     } else {
       entries.set(key, { value, expiresAt: now + this.#ttlMs });
     }

@@ -88,8 +88,9 @@ export class Heartbeat {
   /** Any inbound traffic: the peer is alive. Cheap enough to call on every message. */
   touch(): void {
     if (!this.#running) return;
-    this.#lastSeen = this.#clock.now();
-    this.#liveness.seen('peer');
+    const now = this.#clock.now();
+    this.#lastSeen = now;
+    this.#liveness.seen('peer', now); // the same reading: one clock read per message
   }
 
   /** Stop beating and watching the peer; idempotent. `start()` begins again. */

@@ -86,10 +86,12 @@ export class PeerLiveness<K> {
     if (this.#timer === undefined) this.#arm();
   }
 
-  /** A sign of life from `key` (any message). Returns `true` when this brought it (back) to life. */
-  seen(key: K): boolean {
+  /**
+   * A sign of life from `key` (any message) at `now` (the clock's time, read here when not
+   * given). Returns `true` when this brought it (back) to life.
+   */
+  seen(key: K, now: number = this.#clock.now()): boolean {
     const peer = this.#peer(key);
-    const now = this.#clock.now();
     peer.lastSeen = now;
     this.#expiring.touch(key, peer, now);
     // A sign of life only moves an expiry later: an armed timer fires no later than needed and

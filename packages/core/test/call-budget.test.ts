@@ -100,4 +100,22 @@ describe('CallBudget', () => {
     );
     expect(() => new CallBudget('x', { retries: 1.5 })).toThrow(/retries must be a whole number >= 0/);
   });
+
+  it('makes its name from a function only when a message needs it', () => {
+    let made = 0;
+    const what = (): string => {
+      made++;
+      return 'request to echo';
+    };
+    using budget = new CallBudget(what, { retries: 0 });
+    expect(budget.next()).toBe(true);
+    expect(made).toBe(0);
+    expect(budget.next()).toBe(false);
+    expect(budget.error().message).toBe('request to echo: no reply after 1 attempts (retries: 0)');
+    expect(budget.error().message).toBe('request to echo: no reply after 1 attempts (retries: 0)');
+    expect(made).toBe(1);
+    expect(() => new CallBudget(() => 'MajordomoClient.request', { timeoutMs: 0 })).toThrow(
+      /^MajordomoClient.request: timeoutMs must be/,
+    );
+  });
 });

@@ -18,7 +18,7 @@ import {
 } from '@zpatterns/core';
 import { applyConnectSecurity, Channel, frameEquals } from '@zpatterns/core/internal';
 import type { InboundGuard } from './inbound-limits.js';
-import { decodeClientReply, encodeClientRequest, type MdpVersion } from './codec.js';
+import { decodeClientReply, type MdpVersion } from './codec.js';
 
 /** Counters shared by every socket of one client. */
 export interface ClientStats {
@@ -53,19 +53,25 @@ export function newClientStats(): ClientStats {
   };
 }
 
-interface Outstanding {
-  readonly service: Buffer;
-  readonly resolve: (body: Buffer[]) => void;
-  readonly reject: (err: Error) => void;
-  readonly onPartial: ((body: Buffer[]) => void) | undefined;
-  /** Re-arm the attempt timeout (a PARTIAL came). */
-  readonly rearm: () => void;
-  /** Fail with `AttemptTimeout`. */
-  readonly expire: () => void;
+/** The one request a socket carries. */
+class Outstanding {
   /** When the attempt times out, in the clock's milliseconds. */
   deadline: number;
-  partials: number;
+  partials = 0;
+  resolve: () => void = noop;
+  reject: (err: Error) => void = noop;
+  constructor(
+    readonly service: Buffer,
+    readonly timeoutMs: number,
+    readonly signal: AbortSignal | undefined,
+    readonly onPartial: ((body: Buffer[]) => void) | undefined,
+    readonly clock: Clock,
+  ) {
+    this.deadline = clock.now() + timeoutMs;
+  }
 }
+
+const noop = (): void => undefined;
 
 export interface ExchangeOptions {
   timeoutMs: number;
@@ -93,6 +99,12 @@ export class ClientConnection {
   readonly #stats: ClientStats;
   readonly #guard: InboundGuard;
   #outstanding: Outstanding | undefined;
+  /** The FINAL body of the last request, until `takeReply()`. */
+  #reply: Buffer[] | undefined;
+  /** The signal this socket listens to (that of its last request with one). */
+  #signal: AbortSignal | undefined;
+  /** The log fields of a warning about this socket's messages. */
+  readonly #fields: { readonly socket: number };
   #timer: TimerHandle | undefined;
   #timerClock: Clock | undefined;
   /** When the armed timer fires, in its clock's milliseconds. */
@@ -108,6 +120,7 @@ export class ClientConnection {
     security?: SecurityOptions,
   ) {
     this.id = id;
+    this.#fields = { socket: id };
     this.#version = version;
     this.#log = log;
     this.#stats = stats;
@@ -130,48 +143,66 @@ export class ClientConnection {
   }
 
   /**
-   * Send one request and resolve with its FINAL body. Rejects with `AttemptTimeout` after
-   * `timeoutMs` of silence (re-armed by each PARTIAL), `AbortError` on `signal`, `ClosedError`
-   * when the socket closes first.
+   * Send one request (`message`, the request's frames as encoded for the wire, to `service`) and
+   * resolve once its FINAL body is in: `takeReply()` then gives it (a promise resolved with an
+   * array costs V8 a generic lookup of its `then`; one resolved with nothing does not). Rejects with `AttemptTimeout` after `timeoutMs` of silence
+   * (re-armed by each PARTIAL), `AbortError` on `signal`, `ClosedError` when the socket closes
+   * first.
    */
-  exchange(service: Buffer, body: readonly Buffer[], options: ExchangeOptions): Promise<Buffer[]> {
+  exchange(service: Buffer, message: readonly Buffer[], options: ExchangeOptions): Promise<void> {
     if (this.#outstanding !== undefined)
       return Promise.reject(new InvalidStateError('ClientConnection: one request at a time'));
     if (this.#channel.isClosed) return Promise.reject(new ClosedError('client socket'));
     const { clock, timeoutMs, signal } = options;
     // The signal may have fired while the caller waited for this socket: its event is gone.
     if (signal?.aborted === true) return Promise.reject(new AbortError('request aborted', { cause: signal.reason }));
-    return new Promise<Buffer[]>((resolve, reject) => {
-      const onAbort = (): void => fail(new AbortError('request aborted', { cause: signal?.reason }));
-      const cleanup = (): void => {
-        signal?.removeEventListener('abort', onAbort);
-        if (this.#outstanding === outstanding) this.#outstanding = undefined;
-      };
-      const fail = (err: Error): void => {
-        cleanup();
-        reject(err);
-      };
-      const outstanding: Outstanding = {
-        service,
-        onPartial: options.onPartial,
-        partials: 0,
-        deadline: clock.now() + timeoutMs,
-        resolve: (reply) => {
-          cleanup();
-          resolve(reply);
-        },
-        reject: fail,
-        expire: () => fail(new AttemptTimeout(timeoutMs, outstanding.partials)),
-        rearm: () => {
-          outstanding.deadline = clock.now() + timeoutMs;
-        },
-      };
-      this.#outstanding = outstanding;
-      this.#arm(clock, outstanding.deadline);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (!this.#channel.post(encodeClientRequest(this.#version, service, body)))
-        fail(new ClosedError('client socket'));
+    const outstanding = new Outstanding(service, timeoutMs, signal, options.onPartial, clock);
+    const reply = new Promise<void>((resolve, reject) => {
+      outstanding.resolve = resolve;
+      outstanding.reject = reject;
     });
+    this.#outstanding = outstanding;
+    this.#arm(clock, outstanding.deadline);
+    if (signal !== this.#signal) this.#watch(signal);
+    if (!this.#channel.post(message)) this.#settle(outstanding, new ClosedError('client socket'));
+    return reply;
+  }
+
+  /**
+   * Listen to `signal` for this socket's requests. The listener stays while the next requests
+   * come with the same signal (a caller's long-lived one: no listener added and removed per
+   * request) and is moved when one comes with another signal, or removed when the socket closes.
+   */
+  #watch(signal: AbortSignal | undefined): void {
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#signal = signal;
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  readonly #onAbort = (): void => {
+    const signal = this.#signal;
+    this.#signal = undefined;
+    const outstanding = this.#outstanding;
+    if (outstanding !== undefined && outstanding.signal === signal) {
+      this.#settle(outstanding, new AbortError('request aborted', { cause: signal?.reason }));
+    }
+  };
+
+  /** End `outstanding` (if it is still this socket's request): its reply, or `err`. */
+  #settle(outstanding: Outstanding, err: Error | undefined, reply?: Buffer[]): void {
+    if (this.#outstanding !== outstanding) return;
+    this.#outstanding = undefined;
+    if (err === undefined) {
+      this.#reply = reply;
+      outstanding.resolve();
+    } else outstanding.reject(err);
+  }
+
+  /** The FINAL body of the request whose `exchange()` just resolved (once). */
+  takeReply(): Buffer[] {
+    const reply = this.#reply as Buffer[];
+    this.#reply = undefined;
+    return reply;
   }
 
   /**
@@ -198,12 +229,12 @@ export class ClientConnection {
     const clock = this.#timerClock;
     if (outstanding === undefined || clock === undefined) return;
     const left = outstanding.deadline - clock.now();
-    if (left <= 0) outstanding.expire();
+    if (left <= 0) this.#settle(outstanding, new AttemptTimeout(outstanding.timeoutMs, outstanding.partials));
     else this.#arm(clock, outstanding.deadline);
   };
 
   readonly #onMessage = (message: Buffer[]): void => {
-    if (this.#guard.oversize(message, { socket: this.id })) {
+    if (this.#guard.oversize(message, this.#fields)) {
       this.#stats.malformed++;
       this.#stats.oversize++;
       return;
@@ -234,7 +265,7 @@ export class ClientConnection {
     }
     if (!reply.final) {
       outstanding.partials++;
-      outstanding.rearm();
+      outstanding.deadline = outstanding.clock.now() + outstanding.timeoutMs;
       try {
         outstanding.onPartial?.(reply.body);
       } catch (err) {
@@ -242,14 +273,16 @@ export class ClientConnection {
       }
       return;
     }
-    outstanding.resolve(reply.body);
+    this.#settle(outstanding, undefined, reply.body);
   };
 
   /** Close at once (linger 0); the outstanding request, if any, rejects with `ClosedError`. */
   async close(): Promise<void> {
     if (this.#timer !== undefined) this.#timerClock?.clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#outstanding?.reject(new ClosedError('client'));
+    this.#watch(undefined);
+    const outstanding = this.#outstanding;
+    if (outstanding !== undefined) this.#settle(outstanding, new ClosedError('client'));
     await this.#channel.close();
   }
 }

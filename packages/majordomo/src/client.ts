@@ -47,7 +47,7 @@ import {
 } from './client-options.js';
 import { ClientPool } from './client-pool.js';
 import { InboundGuard } from './inbound-limits.js';
-import { decodeMmiServicesBody, MMI, type MmiServiceEntry } from './codec.js';
+import { decodeMmiServicesBody, encodeClientRequest, MMI, type MdpVersion, type MmiServiceEntry } from './codec.js';
 
 /** A call's own options, over the client's defaults. */
 interface CallOptions {
@@ -64,6 +64,20 @@ function callOption(key: keyof typeof callRules, value: number | undefined, fall
   if (!rule.test(value)) throw invalidOption('MajordomoClient.request', key, rule.must, value);
   return value;
 }
+
+/**
+ * A request as the client's DEALER writes it, in one array: `body` (one frame or several, an
+ * empty list as one empty frame) after the header and `service`.
+ */
+function requestMessage(version: MdpVersion, service: Buffer, body: Frame | Frames): Buffer[] {
+  if (!Array.isArray(body)) return encodeClientRequest(version, service, [toBuffer(body as Frame)]) as Buffer[];
+  const frames = body as Frames;
+  if (frames.length === 0) return encodeClientRequest(version, service, [EMPTY_FRAME]) as Buffer[];
+  if (frames.length === 1) return encodeClientRequest(version, service, [toBuffer(frames[0] as Frame)]) as Buffer[];
+  return encodeClientRequest(version, service, frames.map(toBuffer)) as Buffer[];
+}
+
+const EMPTY_FRAME = Buffer.alloc(0);
 
 /** One reply of `client.stream()`: a PARTIAL (`final: false`) or the FINAL body. */
 export interface StreamReply {
@@ -102,6 +116,9 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
   readonly #pool: ClientPool;
   /** The defaults of a call's own options (checked with the rest in the constructor). */
   readonly #callDefaults: CallOptions;
+  /** The last service named by a string, and its frame. */
+  #lastService: string | undefined;
+  #lastServiceFrame: Buffer = Buffer.alloc(0);
 
   constructor(options: MajordomoClientOptions) {
     super();
@@ -202,16 +219,17 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
     onPartial: ((body: Buffer[]) => void) | undefined,
     span: TraceSpan | undefined,
   ): Promise<Buffer[]> {
-    const serviceFrame = toBuffer(service);
-    const name = serviceFrame.toString('latin1');
+    const serviceFrame = this.#serviceFrame(service);
+    // The service's name is for errors and logs only: decoded when one needs it.
+    const name = (): string => serviceFrame.toString('latin1');
     const call = this.#callOptions(options);
-    const budget = new CallBudget(`MajordomoClient: request to '${name}'`, call, this.#o.clock);
+    const budget = new CallBudget(() => `MajordomoClient: request to '${name()}'`, call, this.#o.clock);
     // The budget's signal aborts on a whole-call timeoutMs or the caller's signal. Without a
     // timeoutMs the waits get the caller's signal itself (or none): the budget then makes no
     // AbortController, which cost ~10 us per request.
     const signal = Number.isFinite(call.timeoutMs) ? budget.signal : call.signal;
-    const frames = (Array.isArray(body) ? (body as Frames) : [body as Frame]).map(toBuffer);
-    if (frames.length === 0) frames.push(Buffer.alloc(0));
+    // Encoded once: a resend posts the same frames on a fresh socket.
+    const message = requestMessage(this.#o.version, serviceFrame, body);
     this.#stats.requests++;
     let partials = 0;
     const onChunk =
@@ -229,12 +247,13 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
         span?.addEvent('attempt', { 'majordomo.attempt': attempt, 'server.address': connection.endpoint });
         span?.setAttribute('majordomo.attempts', attempt);
         try {
-          const reply = await connection.exchange(serviceFrame, frames, {
+          await connection.exchange(serviceFrame, message, {
             timeoutMs: call.attemptTimeoutMs,
             signal,
             onPartial: onChunk,
             clock: this.#o.clock,
           });
+          const reply = connection.takeReply();
           this.#pool.release(connection);
           this.#stats.replies++;
           return reply;
@@ -245,7 +264,7 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
         if (partials > 0) {
           // Resending would deliver the partials twice: a stream that went quiet ends here.
           throw new TimeoutError(
-            `MajordomoClient: request to '${name}': no reply within attemptTimeoutMs (${call.attemptTimeoutMs} ms) ` +
+            `MajordomoClient: request to '${name()}': no reply within attemptTimeoutMs (${call.attemptTimeoutMs} ms) ` +
               `after ${partials} partial(s); not resent`,
             { attempts: attempt },
           );
@@ -253,7 +272,7 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
         if (attempt > call.retries) continue; // the last attempt: next() ends the loop
         this.#stats.retries++;
         this.#log.warn(
-          { service: name, attempt, attemptTimeoutMs: call.attemptTimeoutMs },
+          { service: name(), attempt, attemptTimeoutMs: call.attemptTimeoutMs },
           'no reply, resending on a fresh socket',
         );
         await this.#failover(endpoint, signal);
@@ -265,12 +284,22 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
       const err = caught instanceof AbortError && budget.signal.aborted ? (budget.signal.reason as Error) : caught;
       if (err instanceof TimeoutError) {
         this.#stats.timeouts++;
-        this.#log.warn({ service: name, attempts: budget.attempts }, 'no reply, abandoning');
+        this.#log.warn({ service: name(), attempts: budget.attempts }, 'no reply, abandoning');
       } else if (err instanceof AbortError) this.#stats.aborted++;
       throw err;
     } finally {
       budget.dispose();
     }
+  }
+
+  /** `service` as a frame: a string is encoded once while the same one comes again. */
+  #serviceFrame(service: string | Buffer): Buffer {
+    if (typeof service !== 'string') return toBuffer(service);
+    if (service !== this.#lastService) {
+      this.#lastServiceFrame = Buffer.from(service, 'utf8');
+      this.#lastService = service;
+    }
+    return this.#lastServiceFrame;
   }
 
   /**

@@ -134,17 +134,34 @@ export function isMmiService(service: Uint8Array): boolean {
   );
 }
 
+/**
+ * `message.slice(at)`, with the common one-frame body as an array literal (allocated inline,
+ * where `slice()` is a builtin call): decoding does this for every message.
+ */
+function framesFrom(message: readonly Buffer[], at: number): Buffer[] {
+  return message.length === at + 1 ? [message[at] as Buffer] : message.slice(at);
+}
+
 const byte = (value: number): Buffer => Buffer.from([value]);
 /** Preallocated single-byte command frames. */
 const BYTES: readonly Buffer[] = [0, 1, 2, 3, 4, 5, 6].map(byte);
 const cmd = (value: number): Buffer => BYTES[value] as Buffer;
+const REQUEST_C02: Buffer = cmd(C02.REQUEST);
 
 // ---------------------------------------------------------------------------------------------
 // Client side
 
 /** A client's request, as written on a DEALER (0.1 includes the empty delimiter REQ would add). */
 export function encodeClientRequest(version: MdpVersion, service: Frame, body: readonly Frame[]): Frame[] {
-  return version === '0.1' ? [EMPTY, MDPC01, service, ...body] : [MDPC02, cmd(C02.REQUEST), service, ...body];
+  // One body frame (the common case): one literal of the final length, nothing grown.
+  if (body.length === 1) {
+    const part = body[0] as Frame;
+    return version === '0.1' ? [EMPTY, MDPC01, service, part] : [MDPC02, REQUEST_C02, service, part];
+  }
+  const out: Frame[] = version === '0.1' ? [EMPTY, MDPC01, service] : [MDPC02, REQUEST_C02, service];
+  // A loop, not a spread: a client does this for every request.
+  for (const part of body) out.push(part);
+  return out;
 }
 
 /** A reply as the broker's ROUTER sends it to `client` (identity first). */
@@ -177,19 +194,24 @@ export interface ClientReply {
  * that is not a well-formed reply of `version`.
  */
 export function decodeClientReply(version: MdpVersion, message: readonly Buffer[]): ClientReply | string {
+  // Indexing, not destructuring (which runs the array iterator): a client does this per reply.
   if (version === '0.1') {
-    const [empty, header, service] = message;
+    const empty = message[0];
+    const header = message[1];
+    const service = message[2];
     if (empty === undefined || empty.length !== 0) return 'missing empty delimiter';
     if (header === undefined || !frameEquals(header, MDPC01)) return 'not an MDPC01 reply';
     if (service === undefined) return 'missing service frame';
-    return { service, body: message.slice(3), final: true };
+    return { service, body: framesFrom(message, 3), final: true };
   }
-  const [header, command, service] = message;
+  const header = message[0];
+  const command = message[1];
+  const service = message[2];
   if (header === undefined || !frameEquals(header, MDPC02)) return 'not an MDPC02 reply';
   if (service === undefined || command === undefined || command.length !== 1) return 'too few frames';
   if (command[0] !== C02.PARTIAL && command[0] !== C02.FINAL)
     return `unexpected client command 0x${command.toString('hex')}`;
-  return { service, body: message.slice(3), final: command[0] === C02.FINAL };
+  return { service, body: framesFrom(message, 3), final: command[0] === C02.FINAL };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,7 +343,7 @@ function decodeWorkerCommandAt(version: MdpVersion, message: readonly Buffer[], 
       if (client === undefined || empty === undefined) return `${name} with too few frames`;
       if (empty.length !== 0) return `${name} without the empty frame after the client address`;
       if (client.length === 0) return `${name} with an empty client address`;
-      const body = message.slice(at + 3);
+      const body = framesFrom(message, at + 3);
       if (name === 'REQUEST') return { type: 'request', client, body };
       return { type: 'reply', client, body, final: name !== 'PARTIAL' };
     }
@@ -356,12 +378,13 @@ const W02_NAMES: Partial<Record<number, 'READY' | 'REQUEST' | 'PARTIAL' | 'FINAL
  */
 export function decodeFromBroker(version: MdpVersion, message: readonly Buffer[]): WorkerCommand | string {
   if (version === '0.1') {
-    const [empty, header] = message;
+    const empty = message[0];
+    const header = message[1];
     if (empty === undefined || empty.length !== 0) return 'missing empty delimiter';
     if (header === undefined || !frameEquals(header, MDPW01)) return 'not an MDPW01 command';
     return decodeWorkerCommandAt(version, message, 2);
   }
-  const [header] = message;
+  const header = message[0];
   if (header === undefined || !frameEquals(header, MDPW02)) return 'not an MDPW02 command';
   return decodeWorkerCommandAt(version, message, 1);
 }

@@ -40,6 +40,8 @@ export class WorkerSession {
   heard = false;
   /** Requests answered in this session. */
   served = 0;
+  /** The worker's `ready` state on this session: one object, not one per request answered. */
+  readonly readyState: { readonly state: 'ready'; readonly session: WorkerSession };
   readonly #o: ResolvedWorkerOptions;
   readonly #log: Logger;
   readonly #socket: zmq.Dealer;
@@ -57,6 +59,7 @@ export class WorkerSession {
     port: SessionPort,
   ) {
     this.id = id;
+    this.readyState = { state: 'ready', session: this };
     this.#o = options;
     this.#log = log;
     this.ended = new Promise<SessionEnd>((resolve) => (this.#resolveEnded = resolve));
@@ -80,11 +83,12 @@ export class WorkerSession {
     stats.sessions++;
     this.#channel.post(encodeWorkerCommand(options.version, { type: 'ready', service: Buffer.from(options.service) }));
     this.#heartbeat.start();
+    const fields = { session: id }; // of an oversize warning: made once, not per message
     void this.#channel.start((message) => {
       if (this.#end !== undefined) return;
       this.#heartbeat.touch();
       this.heard = true;
-      if (guard.oversize(message, { session: id })) {
+      if (guard.oversize(message, fields)) {
         stats.malformed++;
         stats.oversize++;
         // As with a request the handler could not answer: leave and register again, or the

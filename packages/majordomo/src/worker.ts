@@ -268,7 +268,7 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
   readonly #onCommand = (session: WorkerSession, command: WorkerCommand): void => {
     const state = this.#state;
     if (state.state === 'connecting' && state.session === session) {
-      this.#transition({ state: 'ready', session });
+      this.#transition(session.readyState);
       this.emit({ type: 'connected', peer: this.#o.broker, session: session.id });
     }
     switch (command.type) {
@@ -367,40 +367,34 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
     context: HandlerContext,
     span: TraceSpan | undefined,
   ): Promise<void> | undefined {
-    let leaving: Promise<void> | undefined;
-    try {
-      if (session.isEnded) {
-        this.#stats.discardedReplies++;
-        this.#log.info(
-          { session: session.id },
-          'reply discarded: the session to the broker ended while the handler ran',
-        );
-        return undefined;
-      }
-      let message: Buffer[] | undefined;
-      if (reply !== undefined) {
-        try {
-          message = encodeWorkerReply(this.#o.version, client, reply, true);
-        } catch (caught) {
-          this.#stats.handlerErrors++;
-          this.#log.warn({ err: toError(caught), session: session.id }, 'handler reply is not frames; no reply sent');
-        }
-      }
-      if (message === undefined) {
-        // No reply to give: leave and register again, so the broker counts us as available.
-        leaving = session.leave({ reason: 'error' }, this.#o.lingerMs).finally(() => this.#release(context, span));
-        if (this.#contextInHand === context) this.#inHand = leaving;
-        return leaving;
-      }
-      session.post(message);
-      session.served++;
-      this.#stats.replies++;
-      const state = this.#state;
-      if (state.state === 'busy' && state.session === session) this.#transition({ state: 'ready', session });
+    if (session.isEnded) {
+      this.#stats.discardedReplies++;
+      this.#log.info({ session: session.id }, 'reply discarded: the session to the broker ended while the handler ran');
+      this.#release(context, span);
       return undefined;
-    } finally {
-      if (leaving === undefined) this.#release(context, span);
     }
+    let message: Buffer[] | undefined;
+    if (reply !== undefined) {
+      try {
+        message = encodeWorkerReply(this.#o.version, client, reply, true);
+      } catch (caught) {
+        this.#stats.handlerErrors++;
+        this.#log.warn({ err: toError(caught), session: session.id }, 'handler reply is not frames; no reply sent');
+      }
+    }
+    if (message === undefined) {
+      // No reply to give: leave and register again, so the broker counts us as available.
+      const leaving = session.leave({ reason: 'error' }, this.#o.lingerMs).finally(() => this.#release(context, span));
+      if (this.#contextInHand === context) this.#inHand = leaving;
+      return leaving;
+    }
+    session.post(message);
+    session.served++;
+    this.#stats.replies++;
+    const state = this.#state;
+    if (state.state === 'busy' && state.session === session) this.#transition(session.readyState);
+    this.#release(context, span);
+    return undefined;
   }
 
   /** The request of `context` is over: end its span, clear it as the request in hand. */

@@ -210,6 +210,37 @@ describe('MajordomoClient reliability', () => {
     await client.close();
   });
 
+  it('aborts only the request whose own signal fires, on a socket reused with several signals', async () => {
+    const router = track(await rawRouter());
+    const client = track(
+      await MajordomoClient.start({ broker: router.endpoint, attemptTimeoutMs: 5000, maxSockets: 1 }),
+    );
+    const reply = (message: Buffer[]): Promise<void> =>
+      router.send([message[0] as Buffer, EMPTY, MDPC01, Buffer.from('svc'), message[4] as Buffer]);
+    const first = new AbortController();
+    const second = new AbortController();
+    // Two requests with the same signal, answered, on the one socket.
+    for (const body of ['1', '2']) {
+      const call = client.request('svc', body, { signal: first.signal });
+      await reply(await router.receive(2000));
+      expect(texts(await call)).toEqual([body]);
+    }
+    // The next one with another signal: the first signal firing now leaves it alone.
+    const call = client.request('svc', '3', { signal: second.signal });
+    const outcome = call.then(
+      () => 'answered',
+      (err: unknown) => err,
+    );
+    await router.receive(2000);
+    first.abort(new Error('the first signal'));
+    second.abort(new Error('the second signal'));
+    const err = await outcome;
+    expect(err).toBeInstanceOf(AbortError);
+    expect((err as AbortError).cause).toMatchObject({ message: 'the second signal' });
+    // And a request with the first (already fired) signal is refused at once.
+    await expect(client.request('svc', '4', { signal: first.signal })).rejects.toBeInstanceOf(AbortError);
+  });
+
   it('bounds open sockets with maxSockets: callers beyond it wait in FIFO order', async () => {
     const router = track(await rawRouter());
     const client = track(

@@ -6,6 +6,8 @@
  * speaking just enough 7/MDP: the floor of a zeromq.js worker). The process under test is the
  * worker. Before the measured run, every worker (C included) answers `--md-warmup` requests
  * (default 10,000) from a first `mdclient2_n`, not counted; `cold_cpu_us` covers both runs.
+ * The measured requests go in `--md-slices` runs of the client (default 5): a trial's `cpu_us` is
+ * its median run's CPU per request (`cpu_mean_us` the whole run's), steadier under other load.
  */
 import { join } from 'node:path';
 import { appScript, peerScript } from '../lib/peer.js';
@@ -18,7 +20,12 @@ export const shape: Shape = {
   programs: ['mdbroker', 'mdworker', 'mdclient2_n'],
   async run(ctx, cbin, rounds) {
     const warmup = ctx.flags['md-warmup'];
-    const env = { REQUESTS: String(ctx.requests ?? 100_000), WARMUP: typeof warmup === 'string' ? warmup : '10000' };
+    const slices = ctx.flags['md-slices'];
+    const env = {
+      REQUESTS: String(ctx.requests ?? 100_000),
+      WARMUP: typeof warmup === 'string' ? warmup : '10000',
+      SLICES: typeof slices === 'string' ? slices : '5',
+    };
     const node = process.execPath;
     const broker = 'tcp://127.0.0.1:5555';
     const contender = (name: string, kind: Contender['kind'], worker: string[]): Contender => ({
