@@ -23,15 +23,26 @@ afterEach(async () => {
 
 const HB = { heartbeatIntervalMs: 100, liveness: 3 } as const;
 
-async function startBroker(): Promise<{ broker: Broker; endpoint: string }> {
-  const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', ...HB }));
+/**
+ * Heartbeats for a test about something else: a stall of the test process (a loaded machine, a
+ * long GC) must not expire a peer and lose the requests it held.
+ */
+const PATIENT = { heartbeatIntervalMs: 1000, liveness: 10 } as const;
+
+async function startBroker(hb: typeof HB | typeof PATIENT = HB): Promise<{ broker: Broker; endpoint: string }> {
+  const broker = track(await Broker.start({ bind: 'tcp://127.0.0.1:*', ...hb }));
   const endpoint = broker.endpoints.clients[0] as string;
   return { broker, endpoint };
 }
 
-function echoWorker(endpoint: string, version: MdpVersion = '0.1', service = 'echo'): MajordomoWorker {
+function echoWorker(
+  endpoint: string,
+  version: MdpVersion = '0.1',
+  service = 'echo',
+  hb: typeof HB | typeof PATIENT = HB,
+): MajordomoWorker {
   const worker = track(
-    new MajordomoWorker({ broker: endpoint, service, version, ...HB, handler: (request) => request }),
+    new MajordomoWorker({ broker: endpoint, service, version, ...hb, handler: (request) => request }),
   );
   void worker.start();
   return worker;
@@ -335,9 +346,10 @@ describe('MajordomoClient reliability', () => {
 
 describe('MajordomoPipeline', () => {
   it.each(['0.1', '0.2'] as const)('sends many without waiting and reads every reply (MDP/%s)', async (version) => {
-    const { endpoint } = await startBroker();
-    echoWorker(endpoint, version);
-    echoWorker(endpoint, version);
+    // 2,000 requests in flight through one process: patient heartbeats, or a stall loses some
+    const { endpoint } = await startBroker(PATIENT);
+    echoWorker(endpoint, version, 'echo', PATIENT);
+    echoWorker(endpoint, version, 'echo', PATIENT);
     const pipeline = track(await MajordomoPipeline.start({ broker: endpoint, version }));
     const n = 2000;
     for (let i = 0; i < n; i++) pipeline.send('echo', [`${i}`]);
