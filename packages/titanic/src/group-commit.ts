@@ -5,13 +5,14 @@
  * scheduled with `setImmediate`, so every write issued during the current event-loop turn (all
  * the MDP requests that libzmq delivered together) joins the same batch; writes that arrive while
  * a commit is running join the next one. Durability then costs one fsync per batch instead of one
- * per request, while no request is acknowledged before its commit.
+ * per request, while no request is acknowledged before its commit. A store whose commit costs
+ * nothing (`writeNow`: the store in memory) is written at once instead (`immediate`).
  *
  *   worker 1 ─ write ─┐                 ┌─ resolve ─> "200"
  *   worker 2 ─ write ─┼─ batch ─ COMMIT ┼─ resolve ─> "200"
  *   worker 3 ─ write ─┘    (one fsync)  └─ resolve ─> "200"
  */
-import { ClosedError, toError, type Logger } from '@zpatterns/core';
+import { ClosedError, InvalidStateError, toError, type Logger } from '@zpatterns/core';
 import { componentLogger } from '@zpatterns/core/internal';
 import type { StoreWrite, TitanicStore } from './store.js';
 
@@ -70,9 +71,45 @@ export class GroupCommitter {
     return this.#queue.length;
   }
 
+  /**
+   * True when the store commits at once and for nothing (`writeNow`, the store in memory): writes
+   * are applied one by one as they come (`writeNow` here), not batched per turn.
+   */
+  get immediate(): boolean {
+    return this.#store.writeNow !== undefined;
+  }
+
+  /**
+   * Only when `immediate`: apply `write` now, synchronously. Throws `ClosedError` after `close()`,
+   * the store's error when the commit fails, `InvalidStateError` when the store is not immediate.
+   */
+  writeNow(write: StoreWrite): void {
+    const store = this.#store;
+    if (this.#closed) throw new ClosedError('group committer');
+    if (store.writeNow === undefined) throw new InvalidStateError('GroupCommitter: the store has no writeNow');
+    try {
+      store.writeNow([write]);
+    } catch (caught) {
+      const err = toError(caught);
+      this.#stats.failedBatches++;
+      this.#log.error({ err, writes: 1 }, 'commit failed');
+      throw err;
+    }
+    this.#stats.batches++;
+    this.#stats.writes++;
+  }
+
   /** Queue `write`; resolves once it is durable, rejects if its batch fails to commit. */
   write(write: StoreWrite): Promise<void> {
     if (this.#closed) return Promise.reject(new ClosedError('group committer'));
+    if (this.immediate) {
+      try {
+        this.writeNow(write);
+        return Promise.resolve();
+      } catch (err) {
+        return Promise.reject(toError(err));
+      }
+    }
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ write, resolve, reject });
       this.#schedule();

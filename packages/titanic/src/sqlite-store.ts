@@ -188,6 +188,11 @@ export class SqliteStore extends Component<TitanicStoreStatus> implements Titani
 
   /** The state of `uuid`: replied (with the body), pending or unknown. */
   async get(uuid: string): Promise<StoredState> {
+    return this.getNow(uuid);
+  }
+
+  /** `get`, at once (SQLite reads synchronously). */
+  getNow(uuid: string): StoredState {
     const row = this.#s().get.get(uuid);
     if (row === undefined) return { state: 'unknown' };
     return row.reply === null ? { state: 'pending' } : { state: 'replied', body: decodeFrames(row.reply) };

@@ -92,8 +92,20 @@ export interface TitanicStore {
    * is unknown or already replied is ignored; closing an unknown UUID is a no-op.
    */
   write(batch: readonly StoreWrite[]): Promise<void>;
+  /**
+   * Optional, for a store whose commit costs nothing (`MemoryStore`): `write` done at once,
+   * synchronously, throwing what `write` would reject with. Titanic then answers a submission or a
+   * close in the same turn, with no group commit (batching such commits saves nothing).
+   */
+  writeNow?(batch: readonly StoreWrite[]): void;
   /** The state of `uuid` as of the last completed `write`. */
   get(uuid: string): Promise<StoredState>;
+  /**
+   * Optional, for a store that reads synchronously (`SqliteStore`, `MemoryStore`): `get`, answered
+   * at once (throwing what `get` would reject with), so that `titanic.reply` is answered in the
+   * same turn.
+   */
+  getNow?(uuid: string): StoredState;
   /** The request body of a pending `uuid`; `undefined` once replied or closed. */
   getRequest(uuid: string): Promise<StoredRequest | undefined>;
   /** Every request without a reply, oldest first (recovery after a restart). */
