@@ -17,6 +17,7 @@
  * book's `s_generate_uuid` does; on input it accepts either case and normalises to upper case, so
  * `"0123abcd..."` and `"0123ABCD..."` name the same request.
  */
+import { Buffer } from 'node:buffer';
 import { randomFillSync } from 'node:crypto';
 import { type Frame } from '@zpatterns/core';
 import { frameEquals, toBuffer } from '@zpatterns/core/internal';
@@ -76,9 +77,9 @@ export function generateUuid(): string {
   randomAt += 16;
   for (let i = 0; i < 16; i++) {
     let byte = pool[at + i] as number;
-    if (i === 6)
-      byte = (byte & 0x0f) | 0x40; // version 4
-    else if (i === 8) byte = (byte & 0x3f) | 0x80; // RFC 4122 variant
+    // Version 4, RFC 4122 variant.
+    if (i === 6) byte = (byte & 0x0f) | 0x40;
+    else if (i === 8) byte = (byte & 0x3f) | 0x80;
     uuidChars[2 * i] = HEX_DIGITS[byte >> 4] as number;
     uuidChars[2 * i + 1] = HEX_DIGITS[byte & 0x0f] as number;
   }
@@ -98,8 +99,17 @@ export function parseUuid(value: Frame | undefined): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'string') return isUuid(value) ? value.toUpperCase() : undefined;
   if (value.length !== UUID_LENGTH) return undefined;
-  const asText = toBuffer(value).toString('latin1');
-  return isUuid(asText) ? asText.toUpperCase() : undefined;
+  // Checked byte by byte (no string is made for a frame that is not a UUID, no pattern run).
+  let lower = false;
+  for (let i = 0; i < UUID_LENGTH; i++) {
+    const c = value[i] as number;
+    if ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46)) continue; // 0-9, A-F
+    if (c >= 0x61 && c <= 0x66)
+      lower = true; // a-f
+    else return undefined;
+  }
+  const text = toBuffer(value).toString('latin1');
+  return lower ? text.toUpperCase() : text;
 }
 
 // ---------------------------------------------------------------------------------------------

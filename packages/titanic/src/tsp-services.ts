@@ -11,7 +11,7 @@
  * a promise.
  */
 import { toError, type Frame, type Logger } from '@zpatterns/core';
-import type { BacklogGate, Reservation } from './backlog-gate.js';
+import type { BacklogGate } from './backlog-gate.js';
 import {
   decodeSubmit,
   decodeUuidRequest,
@@ -23,15 +23,15 @@ import {
   type SubmitRequest,
 } from './codec.js';
 import type { GroupCommitter } from './group-commit.js';
-import type { StoredState, StoreWrite, TitanicStore } from './store.js';
+import type { StoredState, TitanicStore } from './store.js';
 
 /** What the services need of the dispatcher: to learn of a stored request, and of a closed one. */
 export interface DispatchIndex {
   /**
    * A newly stored request (called after its commit), with its body when at hand: a request sent
-   * at once then needs no read back from the store.
+   * at once then needs no read back from the store. `key`: the service's name as latin1.
    */
-  add(uuid: string, service: Buffer, body?: Buffer[]): void;
+  add(uuid: string, service: Buffer, body?: Buffer[], key?: string): void;
   /** A closed request: never dispatch it again. */
   remove(uuid: string): void;
 }
@@ -81,42 +81,46 @@ export class TspServices {
   readonly submit: TspHandler = (body) => {
     const request = decodeSubmit(body);
     if (typeof request === 'string') return this.#malformed(TSP_SERVICE.REQUEST, request);
-    const reservation = this.#p.gate.reserve(request.service);
-    if (reservation === undefined) {
-      this.counters.refused++;
-      return encodeStatus('500');
-    }
-    const uuid = generateUuid();
-    const write: StoreWrite = { type: 'request', uuid, service: request.service, body: request.body };
+    const key = request.service.toString('latin1');
     const committer = this.#p.committer;
-    if (!committer.immediate) return this.#submitGrouped(write, request, reservation);
+    if (!committer.immediate) return this.#submitGrouped(request, key);
+    // Stored and counted in the backlog in this turn: the bounds need no reservation.
+    if (!this.#p.gate.admits(key)) return this.#refused();
+    const uuid = generateUuid();
     try {
-      committer.writeNow(write);
+      committer.writeNow({ type: 'request', uuid, service: request.service, body: request.body });
     } catch (err) {
-      reservation.release();
       return this.#internalError(TSP_SERVICE.REQUEST, err);
     }
-    return this.#submitted(uuid, request, reservation);
+    return this.#submitted(uuid, request, key);
   };
 
-  /** A submission whose commit waits for its group. */
-  async #submitGrouped(write: StoreWrite, request: SubmitRequest, reservation: Reservation): Promise<readonly Frame[]> {
+  /** A submission whose commit waits for its group, its room in the backlog reserved meanwhile. */
+  async #submitGrouped(request: SubmitRequest, key: string): Promise<readonly Frame[]> {
+    const reservation = this.#p.gate.reserve(key);
+    if (reservation === undefined) return this.#refused();
+    const uuid = generateUuid();
     try {
-      await this.#p.committer.write(write);
+      await this.#p.committer.write({ type: 'request', uuid, service: request.service, body: request.body });
     } catch (err) {
       reservation.release();
       return this.#internalError(TSP_SERVICE.REQUEST, err);
     }
-    return this.#submitted(write.uuid, request, reservation);
+    // No await between the two: the request moves from the reservation to the backlog at once.
+    reservation.release();
+    return this.#submitted(uuid, request, key);
   }
 
-  /** The request is stored: it leaves the reservation for the backlog, and is answered "200" + UUID. */
-  #submitted(uuid: string, request: SubmitRequest, reservation: Reservation): readonly Frame[] {
-    // Nothing between the two: the request moves from the reservation to the backlog at once.
-    reservation.release();
-    this.#p.dispatch.add(uuid, request.service, request.body);
+  /** The request is stored: into the backlog, answered "200" + UUID. */
+  #submitted(uuid: string, request: SubmitRequest, key: string): readonly Frame[] {
+    this.#p.dispatch.add(uuid, request.service, request.body, key);
     this.counters.submitted++;
     return encodeSubmitted(uuid);
+  }
+
+  #refused(): readonly Frame[] {
+    this.counters.refused++;
+    return encodeStatus('500');
   }
 
   /** `titanic.reply`: the reply if stored, else pending or unknown. Never consumes it. */
