@@ -12,14 +12,15 @@
  * Per request it does what any Titanic must through a broker: a worker round trip to take the
  * request, a client round trip to the service, a worker round trip per fetch and one to close.
  *
- *   node apps/bench/dist/peers/bare-titanic.js [broker] --sqlite DIR [--fsync]
+ *   node apps/bench/dist/peers/bare-titanic.js [broker] --sqlite DIR [--fsync] [--group]
  *
  * keeps the requests in SQLite instead of the `Map` (a reproduction of our `titanic` on SQLite):
  * `DIR/titanic.sqlite` opened with our SQLite store's pragmas (exclusive lock, WAL, `synchronous`
  * NORMAL, FULL with `--fsync`), its table and indexes, and per request its statements: the
  * request's INSERT, the reply's UPDATE and the close's DELETE, each in its own transaction, and a
  * SELECT of the reply per fetch; bodies and replies length-prefixed as our store encodes them.
- * No group commit: with one request at a time ours commits one write per transaction too.
+ * `--group` adds our group commit's one piece of work: each write waits for its event-loop turn's
+ * batch (one `setImmediate`, one transaction per batch) and is answered after that commit.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -49,6 +50,27 @@ interface Entry {
 }
 const entries = new Map<string, Entry>();
 const sql = sqliteDir === undefined ? undefined : await openTable(sqliteDir, args.includes('--fsync'));
+const grouped = sql !== undefined && args.includes('--group');
+/** --group: the writes of one event-loop turn, committed together after it. */
+const batch: { readonly apply: () => void; readonly resolve: () => void }[] = [];
+const flush = (): void => {
+  const writes = batch.splice(0);
+  sql?.atomically(() => {
+    for (const w of writes) w.apply();
+  });
+  for (const w of writes) w.resolve();
+};
+/** Commit `apply` now in its own transaction, or (--group) with its turn's batch: the promise of that. */
+function stored(apply: () => void): Promise<void> | undefined {
+  if (!grouped) {
+    sql?.atomically(apply);
+    return undefined;
+  }
+  return new Promise((resolve) => {
+    if (batch.length === 0) setImmediate(flush);
+    batch.push({ apply, resolve });
+  });
+}
 const noop = (): void => undefined;
 
 const client = new zmq.Dealer({ linger: 0 });
@@ -62,7 +84,7 @@ const dispatch = (uuid: string, entry: Entry): void => {
 };
 
 const workers: zmq.Dealer[] = [];
-function worker(service: string, handle: (body: Buffer[]) => Buffer[]): void {
+function worker(service: string, handle: (body: Buffer[]) => Buffer[] | Promise<Buffer[]>): void {
   const socket = new zmq.Dealer({ linger: 0 });
   workers.push(socket);
   socket.connect(broker);
@@ -78,7 +100,9 @@ function worker(service: string, handle: (body: Buffer[]) => Buffer[]): void {
       // [ "", MDPW01, REQUEST, client, "", body... ] -> [ "", MDPW01, REPLY, client, "", reply... ]
       if (message[2]?.[0] !== REQUEST) continue;
       const replyTo = message[3] as Buffer;
-      socket.send([EMPTY, MDPW01, REPLY, replyTo, EMPTY, ...handle(message.slice(5))]).catch(noop);
+      const reply = handle(message.slice(5));
+      if (Array.isArray(reply)) socket.send([EMPTY, MDPW01, REPLY, replyTo, EMPTY, ...reply]).catch(noop);
+      else void reply.then((frames) => socket.send([EMPTY, MDPW01, REPLY, replyTo, EMPTY, ...frames]).catch(noop));
     }
   })();
 }
@@ -86,10 +110,13 @@ function worker(service: string, handle: (body: Buffer[]) => Buffer[]): void {
 worker('titanic.request', ([service, ...body]) => {
   const uuid = randomUUID();
   const entry: Entry = { service: service as Buffer, body, reply: undefined };
-  sql?.insert(uuid, entry.service, encodeFrames(body), Date.now());
-  entries.set(uuid, entry);
-  dispatch(uuid, entry);
-  return [OK, Buffer.from(uuid)];
+  const accept = (): Buffer[] => {
+    entries.set(uuid, entry);
+    dispatch(uuid, entry);
+    return [OK, Buffer.from(uuid)];
+  };
+  const done = sql && stored(() => sql.insert(uuid, entry.service, encodeFrames(body), Date.now()));
+  return done === undefined ? accept() : done.then(accept);
 });
 worker('titanic.reply', ([uuid]) => {
   if (sql !== undefined) {
@@ -102,9 +129,9 @@ worker('titanic.reply', ([uuid]) => {
   return entry.reply === undefined ? [PENDING] : [OK, ...entry.reply];
 });
 worker('titanic.close', ([uuid]) => {
-  sql?.remove(String(uuid));
   entries.delete(String(uuid));
-  return [OK];
+  const done = sql && stored(() => sql.remove(String(uuid)));
+  return done === undefined ? [OK] : done.then(() => [OK]);
 });
 
 void (async () => {
@@ -124,7 +151,8 @@ void (async () => {
     const entry = entries.get(uuid);
     if (entry === undefined) continue;
     entry.reply = message.slice(3);
-    sql?.reply(encodeFrames(entry.reply), Date.now(), uuid);
+    const reply = entry.reply;
+    if (sql !== undefined) void stored(() => sql.reply(encodeFrames(reply), Date.now(), uuid));
   }
 })();
 
@@ -143,8 +171,10 @@ process.once('SIGTERM', stop);
 process.once('SIGINT', stop);
 process.stdout.write(`${JSON.stringify({ ready: true, broker })}\n`);
 
-/** The SQLite side: our store's pragmas, table and statements, one transaction per write. */
+/** The SQLite side: our store's pragmas, table and statements. */
 interface Table {
+  /** Run `fn` in one transaction. */
+  atomically(fn: () => void): void;
   insert(uuid: string, service: Buffer, body: Buffer, createdMs: number): void;
   reply(reply: Buffer, repliedMs: number, uuid: string): void;
   remove(uuid: string): void;
@@ -187,16 +217,12 @@ async function openTable(dir: string, fsync: boolean): Promise<Table> {
   );
   const remove = db.prepare('DELETE FROM requests WHERE uuid = ?');
   const get = db.prepare('SELECT reply FROM requests WHERE uuid = ?');
+  const transaction = db.transaction((fn: () => void) => fn());
   return {
-    insert: db.transaction((uuid: string, service: Buffer, body: Buffer, createdMs: number) => {
-      insert.run(uuid, service, body, createdMs);
-    }),
-    reply: db.transaction((body: Buffer, repliedMs: number, uuid: string) => {
-      reply.run(body, repliedMs, uuid);
-    }),
-    remove: db.transaction((uuid: string) => {
-      remove.run(uuid);
-    }),
+    atomically: transaction,
+    insert: (uuid, service, body, createdMs) => insert.run(uuid, service, body, createdMs),
+    reply: (body, repliedMs, uuid) => reply.run(body, repliedMs, uuid),
+    remove: (uuid) => remove.run(uuid),
     get: (uuid) => get.get(uuid) as { reply: Buffer | null } | undefined,
     close: () => db.close(),
   };
