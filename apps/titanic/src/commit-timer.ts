@@ -21,7 +21,7 @@ export function timedCommits<S extends TitanicStore>(store: S, observe: (seconds
       observe((performance.now() - started) / 1000, ok);
     }
   };
-  // A store that commits at once (in memory) is written through `writeNow`: timed the same.
+  // A store that commits synchronously (SQLite, memory) is written through `writeNow`: timed the same.
   const writeNow =
     store.writeNow &&
     ((batch: readonly StoreWrite[]): void => {

@@ -5,8 +5,10 @@
  * scheduled with `setImmediate`, so every write issued during the current event-loop turn (all
  * the MDP requests that libzmq delivered together) joins the same batch; writes that arrive while
  * a commit is running join the next one. Durability then costs one fsync per batch instead of one
- * per request, while no request is acknowledged before its commit. A store whose commit costs
- * nothing (`writeNow`: the store in memory) is written at once instead (`immediate`).
+ * per request, while no request is acknowledged before its commit. A store that commits
+ * synchronously (`writeNow`: SQLite) has its batch committed inside the turn's callback, with no
+ * promise per batch; one whose commit costs nothing (`commitIsFree`: in memory) is written at once
+ * instead, without a batch (`immediate`).
  *
  *   worker 1 ─ write ─┐                 ┌─ resolve ─> "200"
  *   worker 2 ─ write ─┼─ batch ─ COMMIT ┼─ resolve ─> "200"
@@ -76,7 +78,7 @@ export class GroupCommitter {
    * are applied one by one as they come (`writeNow` here), not batched per turn.
    */
   get immediate(): boolean {
-    return this.#store.writeNow !== undefined;
+    return this.#store.commitIsFree === true && this.#store.writeNow !== undefined;
   }
 
   /**
@@ -86,7 +88,9 @@ export class GroupCommitter {
   writeNow(write: StoreWrite): void {
     const store = this.#store;
     if (this.#closed) throw new ClosedError('group committer');
-    if (store.writeNow === undefined) throw new InvalidStateError('GroupCommitter: the store has no writeNow');
+    if (store.writeNow === undefined || store.commitIsFree !== true) {
+      throw new InvalidStateError('GroupCommitter: the store does not commit at once for free');
+    }
     try {
       store.writeNow([write]);
     } catch (caught) {
@@ -126,24 +130,55 @@ export class GroupCommitter {
   }
 
   #startFlush(): void {
-    if (this.#flushing === undefined && this.#queue.length > 0) this.#flushing = this.#flush();
+    if (this.#flushing !== undefined || this.#queue.length === 0) return;
+    if (this.#store.writeNow === undefined) this.#flushing = this.#flush();
+    else this.#commitNow();
+  }
+
+  /**
+   * A store that commits synchronously: the queued writes (up to `maxBatch`) committed in this
+   * call; nothing can arrive meanwhile. What is over `maxBatch` waits for the next turn.
+   */
+  #commitNow(): void {
+    const batch = this.#take();
+    try {
+      this.#store.writeNow?.(batch.map((q) => q.write));
+      this.#committed(batch);
+    } catch (caught) {
+      this.#failed(batch, caught);
+    }
+    if (this.#queue.length > 0) this.#schedule();
+  }
+
+  /** The next batch, out of the queue. */
+  #take(): Queued[] {
+    const batch = this.#queue.length <= this.#maxBatch ? this.#queue : this.#queue.slice(0, this.#maxBatch);
+    this.#queue = batch === this.#queue ? [] : this.#queue.slice(this.#maxBatch);
+    return batch;
+  }
+
+  #committed(batch: readonly Queued[]): void {
+    this.#stats.batches++;
+    this.#stats.writes += batch.length;
+    for (const q of batch) q.resolve();
+  }
+
+  #failed(batch: readonly Queued[], caught: unknown): void {
+    const err = toError(caught);
+    this.#stats.failedBatches++;
+    this.#log.error({ err, writes: batch.length }, 'commit failed');
+    for (const q of batch) q.reject(err);
   }
 
   async #flush(): Promise<void> {
     try {
       while (this.#queue.length > 0) {
-        const batch = this.#queue.length <= this.#maxBatch ? this.#queue : this.#queue.slice(0, this.#maxBatch);
-        this.#queue = batch === this.#queue ? [] : this.#queue.slice(this.#maxBatch);
+        const batch = this.#take();
         try {
           await this.#store.write(batch.map((q) => q.write));
-          this.#stats.batches++;
-          this.#stats.writes += batch.length;
-          for (const q of batch) q.resolve();
+          this.#committed(batch);
         } catch (caught) {
-          const err = toError(caught);
-          this.#stats.failedBatches++;
-          this.#log.error({ err, writes: batch.length }, 'commit failed');
-          for (const q of batch) q.reject(err);
+          this.#failed(batch, caught);
         }
         // Let the writes that arrived during this commit gather before the next one.
         if (this.#queue.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));

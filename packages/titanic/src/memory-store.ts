@@ -32,6 +32,8 @@ interface MemoryEntry {
 export class MemoryStore extends Component<TitanicStoreStatus> implements TitanicStore {
   readonly #stats: StoreStats = newStoreStats();
   readonly #entries = new Map<string, MemoryEntry>();
+  /** Nothing to batch: Titanic writes to memory at once, without a group commit. */
+  readonly commitIsFree = true;
 
   /** Nothing to open. */
   protected async onStart(): Promise<void> {

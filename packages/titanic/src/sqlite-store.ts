@@ -142,6 +142,11 @@ export class SqliteStore extends Component<TitanicStoreStatus> implements Titani
 
   /** Applies `batch` in one transaction; resolves once it is fsync'd. */
   async write(batch: readonly StoreWrite[]): Promise<void> {
+    this.writeNow(batch);
+  }
+
+  /** `write`, synchronously (the driver commits, fsync included, before it returns). */
+  writeNow(batch: readonly StoreWrite[]): void {
     const st = this.#s();
     if (batch.length === 0) return;
     try {

@@ -93,11 +93,16 @@ export interface TitanicStore {
    */
   write(batch: readonly StoreWrite[]): Promise<void>;
   /**
-   * Optional, for a store whose commit costs nothing (`MemoryStore`): `write` done at once,
-   * synchronously, throwing what `write` would reject with. Titanic then answers a submission or a
-   * close in the same turn, with no group commit (batching such commits saves nothing).
+   * Optional, for a store that commits synchronously (`SqliteStore`, `MemoryStore`): `write` done
+   * at once, throwing what `write` would reject with. The group commit then commits its batch in
+   * the same call, with no promise per batch.
    */
   writeNow?(batch: readonly StoreWrite[]): void;
+  /**
+   * True when a commit costs nothing (`MemoryStore`): batching writes saves nothing, so with
+   * `writeNow` Titanic writes each at once and answers a submission or a close in the same turn.
+   */
+  readonly commitIsFree?: boolean;
   /** The state of `uuid` as of the last completed `write`. */
   get(uuid: string): Promise<StoredState>;
   /**

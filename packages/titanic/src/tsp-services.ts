@@ -95,20 +95,25 @@ export class TspServices {
     return this.#submitted(uuid, request, key);
   };
 
-  /** A submission whose commit waits for its group, its room in the backlog reserved meanwhile. */
-  async #submitGrouped(request: SubmitRequest, key: string): Promise<readonly Frame[]> {
+  /**
+   * A submission whose commit waits for its group, its room in the backlog reserved meanwhile
+   * (a `then`, not an async function: one promise fewer per submission).
+   */
+  #submitGrouped(request: SubmitRequest, key: string): readonly Frame[] | Promise<readonly Frame[]> {
     const reservation = this.#p.gate.reserve(key);
     if (reservation === undefined) return this.#refused();
     const uuid = generateUuid();
-    try {
-      await this.#p.committer.write({ type: 'request', uuid, service: request.service, body: request.body });
-    } catch (err) {
-      reservation.release();
-      return this.#internalError(TSP_SERVICE.REQUEST, err);
-    }
-    // No await between the two: the request moves from the reservation to the backlog at once.
-    reservation.release();
-    return this.#submitted(uuid, request, key);
+    return this.#p.committer.write({ type: 'request', uuid, service: request.service, body: request.body }).then(
+      () => {
+        // Nothing between the two: the request moves from the reservation to the backlog at once.
+        reservation.release();
+        return this.#submitted(uuid, request, key);
+      },
+      (err: unknown) => {
+        reservation.release();
+        return this.#internalError(TSP_SERVICE.REQUEST, err);
+      },
+    );
   }
 
   /** The request is stored: into the backlog, answered "200" + UUID. */
@@ -161,14 +166,14 @@ export class TspServices {
     return encodeStatus('200');
   };
 
-  async #closeGrouped(uuid: string): Promise<readonly Frame[]> {
-    try {
-      await this.#p.committer.write({ type: 'close', uuid });
-    } catch (err) {
-      return this.#internalError(TSP_SERVICE.CLOSE, err);
-    }
-    this.counters.closes++;
-    return encodeStatus('200');
+  #closeGrouped(uuid: string): Promise<readonly Frame[]> {
+    return this.#p.committer.write({ type: 'close', uuid }).then(
+      () => {
+        this.counters.closes++;
+        return encodeStatus('200');
+      },
+      (err: unknown) => this.#internalError(TSP_SERVICE.CLOSE, err),
+    );
   }
 
   #malformed(service: string, reason: string): readonly Frame[] {

@@ -101,6 +101,6 @@ describe('GroupCommitter', () => {
     expect(committer.stats.failedBatches).toBe(2);
     await committer.close();
     expect(() => committer.writeNow({ type: 'close', uuid: 'D' })).toThrow(/closed/);
-    expect(() => new GroupCommitter(grouped(store)).writeNow({ type: 'close', uuid: 'E' })).toThrow(/writeNow/);
+    expect(() => new GroupCommitter(grouped(store)).writeNow({ type: 'close', uuid: 'E' })).toThrow(/at once/);
   });
 });
