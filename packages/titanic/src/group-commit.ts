@@ -74,8 +74,8 @@ export class GroupCommitter {
   }
 
   /**
-   * True when the store commits at once and for nothing (`writeNow`, the store in memory): writes
-   * are applied one by one as they come (`writeNow` here), not batched per turn.
+   * True when the store commits synchronously and for nothing (`writeNow` and `commitIsFree`: the
+   * store in memory): writes are applied one by one as they come (`writeNow` here), not batched.
    */
   get immediate(): boolean {
     return this.#store.commitIsFree === true && this.#store.writeNow !== undefined;

@@ -83,6 +83,30 @@ describe('GroupCommitter', () => {
     await expect(committer.write({ type: 'close', uuid: 'C' })).rejects.toThrow(/closed/);
   });
 
+  it("commits a synchronous store's batch in its turn's callback, and rejects every write of a failed one", async () => {
+    const memory = await MemoryStore.start();
+    let failing = false;
+    const batches: number[] = [];
+    const store = Object.assign(Object.create(memory) as MemoryStore, {
+      commitIsFree: undefined,
+      writeNow: (batch: readonly StoreWrite[]): void => {
+        if (failing) throw new Error('disk full');
+        batches.push(batch.length);
+        memory.writeNow(batch);
+      },
+    });
+    const committer = new GroupCommitter(store);
+    expect(committer.immediate).toBe(false);
+    await Promise.all([committer.write({ type: 'close', uuid: 'A' }), committer.write({ type: 'close', uuid: 'B' })]);
+    expect(batches).toEqual([2]);
+    failing = true;
+    const failed = [committer.write({ type: 'close', uuid: 'C' }), committer.write({ type: 'close', uuid: 'D' })];
+    for (const p of failed) await expect(p).rejects.toThrow(/disk full/);
+    expect(committer.stats).toEqual({ batches: 1, writes: 2, failedBatches: 1 });
+    await committer.close();
+    await memory.close();
+  });
+
   it('writes a store that commits at once (in memory) in the call, one commit per write, no batching', async () => {
     const store = await MemoryStore.start();
     const committer = new GroupCommitter(store);
