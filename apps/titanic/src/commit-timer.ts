@@ -7,7 +7,8 @@ import type { StoreWrite, TitanicStore } from '@zpatterns/titanic';
 
 /**
  * `store` as it is, except that each `write(batch)` reports its duration and outcome to `observe`
- * (which must not throw). Every other member is the store's own.
+ * (which must not throw), and so does each `writeNow(batch)` of a store that has it. Every other
+ * member is the store's own.
  */
 export function timedCommits<S extends TitanicStore>(store: S, observe: (seconds: number, ok: boolean) => void): S {
   const write = async (batch: readonly StoreWrite[]): Promise<void> => {
@@ -20,9 +21,23 @@ export function timedCommits<S extends TitanicStore>(store: S, observe: (seconds
       observe((performance.now() - started) / 1000, ok);
     }
   };
+  // A store that commits synchronously (SQLite, memory) is written through `writeNow`: timed the same.
+  const writeNow =
+    store.writeNow &&
+    ((batch: readonly StoreWrite[]): void => {
+      const started = performance.now();
+      let ok = false;
+      try {
+        store.writeNow?.(batch);
+        ok = true;
+      } finally {
+        observe((performance.now() - started) / 1000, ok);
+      }
+    });
   return new Proxy(store, {
     get(target, key) {
       if (key === 'write') return write;
+      if (key === 'writeNow') return writeNow;
       // On the store itself, so that its getters and methods see their own private fields.
       const value: unknown = Reflect.get(target, key, target);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;

@@ -9,6 +9,9 @@
  *   reserve(service) ──undefined──> refused "500"        (a bound is reached)
  *          │
  *          └── Reservation ── commit ── release() ── dispatcher.add()   (no await between the two)
+ *
+ * A store that commits at once needs no reservation: `admits(service)`, then the commit and
+ * `dispatcher.add()` in the same turn.
  */
 import type { DrainedEvent, Logger, SaturatedEvent } from '@zpatterns/core';
 
@@ -16,8 +19,8 @@ import type { DrainedEvent, Logger, SaturatedEvent } from '@zpatterns/core';
 export interface BacklogCounts {
   /** Requests stored and not yet answered. */
   readonly backlog: number;
-  /** Requests of `service` stored and not yet answered. */
-  pendingOf(service: Buffer): number;
+  /** Requests of a service (its name as latin1) stored and not yet answered. */
+  pendingOf(key: string): number;
 }
 
 /** The gate's changes of state: refusals began at `maxBacklog`, and submissions pass again. */
@@ -52,32 +55,22 @@ export class BacklogGate {
     this.#o = options;
   }
 
-  /** Room for one submission to `service`, or `undefined` when a bound refuses it. */
-  reserve(service: Buffer): Reservation | undefined {
-    const { maxBacklog, maxPendingPerService, log } = this.#o;
-    const backlog = this.#counts.backlog + this.#reserved;
-    if (backlog >= maxBacklog) {
-      log.debug({ maxBacklog }, 'backlog full, submission refused with 500');
-      if (!this.#full) {
-        this.#full = true;
-        log.warn({ backlog, maxBacklog }, 'backlog full: submissions refused with 500');
-        this.#o.onChange({ type: 'saturated', queued: backlog, limit: maxBacklog });
-      }
-      return undefined;
-    }
-    if (this.#full) {
-      this.#full = false;
-      this.#o.onChange({ type: 'drained', queued: backlog });
-    }
-    const key = service.toString('latin1');
+  /**
+   * Whether a submission to the service `key` (its name as latin1) may be stored now, for a
+   * submission counted in the backlog within the same turn (a store that commits at once): no
+   * reservation is needed then.
+   */
+  admits(key: string): boolean {
+    return this.#passes(key, this.#reserved === 0 ? 0 : (this.#reservedOf.get(key) ?? 0));
+  }
+
+  /**
+   * Room for one submission to the service `key` (its name as latin1) until its commit is done, or
+   * `undefined` when a bound refuses it.
+   */
+  reserve(key: string): Reservation | undefined {
     const reservedOf = this.#reservedOf.get(key) ?? 0;
-    if (this.#counts.pendingOf(service) + reservedOf >= maxPendingPerService) {
-      log.debug(
-        { service: service.toString('utf8'), maxPendingPerService },
-        "service's pending bound reached, submission refused with 500",
-      );
-      return undefined;
-    }
+    if (!this.#passes(key, reservedOf)) return undefined;
     this.#reserved++;
     this.#reservedOf.set(key, reservedOf + 1);
     let held = true;
@@ -91,5 +84,32 @@ export class BacklogGate {
         else this.#reservedOf.set(key, left);
       },
     };
+  }
+
+  /** The two bounds, counting the submissions reserved (`reservedOf` of this service). */
+  #passes(key: string, reservedOf: number): boolean {
+    const { maxBacklog, maxPendingPerService, log } = this.#o;
+    const backlog = this.#counts.backlog + this.#reserved;
+    if (backlog >= maxBacklog) {
+      log.debug({ maxBacklog }, 'backlog full, submission refused with 500');
+      if (!this.#full) {
+        this.#full = true;
+        log.warn({ backlog, maxBacklog }, 'backlog full: submissions refused with 500');
+        this.#o.onChange({ type: 'saturated', queued: backlog, limit: maxBacklog });
+      }
+      return false;
+    }
+    if (this.#full) {
+      this.#full = false;
+      this.#o.onChange({ type: 'drained', queued: backlog });
+    }
+    if (this.#counts.pendingOf(key) + reservedOf >= maxPendingPerService) {
+      log.debug(
+        { service: Buffer.from(key, 'latin1').toString('utf8'), maxPendingPerService },
+        "service's pending bound reached, submission refused with 500",
+      );
+      return false;
+    }
+    return true;
   }
 }

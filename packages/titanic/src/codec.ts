@@ -17,7 +17,8 @@
  * book's `s_generate_uuid` does; on input it accepts either case and normalises to upper case, so
  * `"0123abcd..."` and `"0123ABCD..."` name the same request.
  */
-import { randomUUID } from 'node:crypto';
+import { Buffer } from 'node:buffer';
+import { randomFillSync } from 'node:crypto';
 import { type Frame } from '@zpatterns/core';
 import { frameEquals, toBuffer } from '@zpatterns/core/internal';
 
@@ -53,9 +54,36 @@ export const UUID_LENGTH = 32;
 
 const UUID_PATTERN = /^[0-9A-Fa-f]{32}$/;
 
-/** A new UUID as the book makes it: 16 random bytes as 32 upper-case hex characters. */
+/** Upper-case hex digits, as bytes. */
+const HEX_DIGITS = Buffer.from('0123456789ABCDEF', 'latin1');
+/** Random bytes for the next UUIDs (16 each), refilled from the CSPRNG as `randomUUID` does its own. */
+const randomPool = Buffer.alloc(16 * 256);
+let randomAt = randomPool.length;
+/** The hex characters of the UUID being made. */
+const uuidChars = Buffer.alloc(UUID_LENGTH);
+
+/**
+ * A new UUID as the book makes it: 16 random bytes (a version 4 UUID, as `crypto.randomUUID`
+ * makes) as 32 upper-case hex characters. Written straight into hex, not through `randomUUID()`
+ * then removing its dashes and upper-casing it: one string made instead of three.
+ */
 export function generateUuid(): string {
-  return randomUUID().replaceAll('-', '').toUpperCase();
+  if (randomAt === randomPool.length) {
+    randomFillSync(randomPool);
+    randomAt = 0;
+  }
+  const pool = randomPool;
+  const at = randomAt;
+  randomAt += 16;
+  for (let i = 0; i < 16; i++) {
+    let byte = pool[at + i] as number;
+    // Version 4, RFC 4122 variant.
+    if (i === 6) byte = (byte & 0x0f) | 0x40;
+    else if (i === 8) byte = (byte & 0x3f) | 0x80;
+    uuidChars[2 * i] = HEX_DIGITS[byte >> 4] as number;
+    uuidChars[2 * i + 1] = HEX_DIGITS[byte & 0x0f] as number;
+  }
+  return uuidChars.toString('latin1');
 }
 
 /** True for 32 hex characters (either case). */
@@ -71,8 +99,17 @@ export function parseUuid(value: Frame | undefined): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'string') return isUuid(value) ? value.toUpperCase() : undefined;
   if (value.length !== UUID_LENGTH) return undefined;
-  const asText = toBuffer(value).toString('latin1');
-  return isUuid(asText) ? asText.toUpperCase() : undefined;
+  // Checked byte by byte (no string is made for a frame that is not a UUID, no pattern run).
+  let lower = false;
+  for (let i = 0; i < UUID_LENGTH; i++) {
+    const c = value[i] as number;
+    if ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46)) continue; // 0-9, A-F
+    if (c >= 0x61 && c <= 0x66)
+      lower = true; // a-f
+    else return undefined;
+  }
+  const text = toBuffer(value).toString('latin1');
+  return lower ? text.toUpperCase() : text;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -132,9 +132,9 @@ export class DispatchQueue {
     return new Map(this.#perService);
   }
 
-  /** Requests of `service` known here (queued or in flight). */
-  pendingOf(service: Buffer): number {
-    return this.#perService.get(service.toString('latin1')) ?? 0;
+  /** Requests of a service (its name as latin1) known here (queued or in flight). */
+  pendingOf(key: string): number {
+    return this.#perService.get(key) ?? 0;
   }
 
   #count(key: string, delta: number): void {
@@ -143,10 +143,13 @@ export class DispatchQueue {
     else this.#perService.set(key, n);
   }
 
-  /** Queue a new (or recovered) request. Adding a known UUID again is a no-op. */
-  add(uuid: string, service: Buffer, now: number): void {
+  /**
+   * Queue a new (or recovered) request. Adding a known UUID again is a no-op. `key` is the
+   * service's name as latin1, when the caller has it.
+   */
+  add(uuid: string, service: Buffer, now: number, key = service.toString('latin1')): void {
     if (this.#jobs.has(uuid)) return;
-    const queue = this.#queueOf(service.toString('latin1'));
+    const queue = this.#queueOf(key);
     const job: Job = { uuid, service: queue.service, key: queue.key, attempts: 0, notBefore: now, inFlight: false };
     this.#jobs.set(uuid, job);
     this.#count(queue.key, 1);
@@ -302,6 +305,7 @@ export class DispatchQueue {
     this.#idle.delete(queue.key);
     this.#idle.set(queue.key, queue);
     const max = this.#o.maxIdleServices ?? 1024;
+    if (this.#idle.size <= max) return;
     for (const key of this.#idle.keys()) {
       if (this.#idle.size <= max) break;
       this.#idle.delete(key);

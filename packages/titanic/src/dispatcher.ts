@@ -188,9 +188,9 @@ export class Dispatcher {
     return this.#keeper === undefined ? this.queue.size : this.#keeper.backlog;
   }
 
-  /** Requests of `service` stored and not yet answered, by the same count as `backlog`. */
-  pendingOf(service: Buffer): number {
-    return this.#keeper === undefined ? this.queue.pendingOf(service) : this.#keeper.pendingOf(service);
+  /** Requests of a service (its name as latin1) stored and not yet answered, by the same count as `backlog`. */
+  pendingOf(key: string): number {
+    return this.#keeper === undefined ? this.queue.pendingOf(key) : this.#keeper.pendingOf(key);
   }
 
   /**
@@ -224,16 +224,17 @@ export class Dispatcher {
    * once is sent from it, not read back from the store; one left queued is read when its turn comes
    * (the queue holds no bodies).
    */
-  add(uuid: string, service: Buffer, body?: Buffer[]): void {
+  add(uuid: string, service: Buffer, body?: Buffer[], key = service.toString('latin1')): void {
     if (this.#keeper !== undefined) {
       // Claimed like any other, so that exactly one instance dispatches it.
-      this.#keeper.submitted(service);
+      this.#keeper.submitted(key);
       return;
     }
-    this.queue.add(uuid, service, this.#o.clock.now());
+    const now = this.#o.clock.now();
+    this.queue.add(uuid, service, now, key);
     this.#fresh = body === undefined ? undefined : { uuid, body };
     try {
-      this.#pump();
+      this.#pump(now);
     } finally {
       this.#fresh = undefined;
     }
@@ -245,11 +246,11 @@ export class Dispatcher {
     this.#keeper?.forget(uuid);
   }
 
-  #pump(): void {
+  /** Send what may be sent now (`now`: the clock's time, read once per run). */
+  #pump(now = this.#o.clock.now()): void {
     if (!this.#running) return;
-    const clock = this.#o.clock;
     while (this.queue.inFlight < this.#o.concurrency) {
-      const taken = this.queue.take(clock.now());
+      const taken = this.queue.take(now);
       if (taken === undefined) break;
       if (taken.probe && this.#keeper !== undefined) handBackBehindProbe(this.queue, this.#keeper, taken.job);
       const fresh = this.#fresh;
@@ -265,15 +266,15 @@ export class Dispatcher {
         if (this.#keeper?.storeReachable === true) this.#keeper.want();
       });
     }
-    if (this.queue.inFlight < this.#o.concurrency) this.#arm();
+    if (this.queue.inFlight < this.#o.concurrency) this.#arm(now);
   }
 
   /** Wake up when a backoff or a request delay ends. One timer, moved only when sooner. */
-  #arm(): void {
+  #arm(now: number): void {
     const clock = this.#o.clock;
-    const inMs = this.queue.wakeInMs(clock.now());
+    const inMs = this.queue.wakeInMs(now);
     if (inMs === undefined) return;
-    const at = clock.now() + inMs;
+    const at = now + inMs;
     if (this.#timer !== undefined && this.#timerAt <= at) return;
     if (this.#timer !== undefined) clock.clearTimeout(this.#timer);
     this.#timerAt = at;

@@ -8,7 +8,7 @@
  *                                                        └──> queue.failed(): backoff (lease: released)
  */
 import { sleep, toError, type Clock, type Logger, type RequestOptions } from '@zpatterns/core';
-import { failSpan, SpanKinds, startSpan } from '@zpatterns/core/internal';
+import { failSpan, SpanKinds, startSpan, tracingActive, type TraceSpan } from '@zpatterns/core/internal';
 import { isMmiService } from '@zpatterns/majordomo/protocol';
 import type { DispatchClient, DispatcherStats } from './dispatcher-options.js';
 import type { DispatchQueue, Job, Taken } from './dispatch-queue.js';
@@ -72,14 +72,9 @@ export class JobSender {
     const { client, keeper, stats, signal } = this.#p;
     const options = this.#options;
     let sent = false;
-    // With OpenTelemetry installed: one CLIENT span per dispatch, its outcome as `titanic.outcome`.
-    const name = serviceName(job);
-    const span = startSpan('@zpatterns/titanic', name, SpanKinds.client, {
-      'rpc.system': 'majordomo',
-      'rpc.service': name,
-      'titanic.uuid': job.uuid,
-      'titanic.probe': probe,
-    });
+    // With a tracer provider registered: one CLIENT span per dispatch, its outcome as
+    // `titanic.outcome`. Without one, neither its name nor its attributes are made.
+    const span = tracingActive() ? this.#startSpan(job, probe) : undefined;
     const end = (outcome: DispatchOutcome): void => {
       span?.setAttribute('titanic.outcome', outcome);
       span?.end();
@@ -132,8 +127,10 @@ export class JobSender {
       stats.sent++;
       if (keeper !== undefined) this.#p.sentAt.set(job.uuid, this.#p.clock.now());
       const reply = await client.request(job.service, request.body, options);
-      if (keeper === undefined) await this.#p.committer.write({ type: 'reply', uuid: job.uuid, body: reply });
-      else await this.#storeReply(job, reply, keeper);
+      const committer = this.#p.committer;
+      if (keeper !== undefined) await this.#storeReply(job, reply, keeper);
+      else if (committer.immediate) committer.writeNow({ type: 'reply', uuid: job.uuid, body: reply });
+      else await committer.write({ type: 'reply', uuid: job.uuid, body: reply });
       stats.replies++;
       keeper?.forget(job.uuid);
       this.#p.queue.succeeded(job);
@@ -153,6 +150,16 @@ export class JobSender {
       // Kept through close(): a request abandoned in flight is handed back with what remains of its timeout.
       if (!signal.aborted) this.#p.sentAt.delete(job.uuid);
     }
+  }
+
+  #startSpan(job: Job, probe: boolean): TraceSpan | undefined {
+    const name = serviceName(job);
+    return startSpan('@zpatterns/titanic', name, SpanKinds.client, {
+      'rpc.system': 'majordomo',
+      'rpc.service': name,
+      'titanic.uuid': job.uuid,
+      'titanic.probe': probe,
+    });
   }
 
   /**

@@ -102,16 +102,14 @@ export class LeaseKeeper {
     this.#scheduleRenew();
   }
 
-  /** Pending requests of `service`, store-wide, by the same estimate as `backlog`. */
-  pendingOf(service: Buffer): number {
-    const key = service.toString('latin1');
+  /** Pending requests of a service (its name as latin1), store-wide, by the same estimate as `backlog`. */
+  pendingOf(key: string): number {
     return (this.#perService.get(key) ?? 0) + (this.#perServiceAdded.get(key) ?? 0);
   }
 
   /** A local submission was stored: count it, and claim soon. */
-  submitted(service: Buffer): void {
+  submitted(key: string): void {
     this.#backlogAdded++;
-    const key = service.toString('latin1');
     this.#perServiceAdded.set(key, (this.#perServiceAdded.get(key) ?? 0) + 1);
     if (this.storeReachable) this.want();
   }

@@ -32,6 +32,8 @@ interface MemoryEntry {
 export class MemoryStore extends Component<TitanicStoreStatus> implements TitanicStore {
   readonly #stats: StoreStats = newStoreStats();
   readonly #entries = new Map<string, MemoryEntry>();
+  /** Nothing to batch: Titanic writes to memory at once, without a group commit. */
+  readonly commitIsFree = true;
 
   /** Nothing to open. */
   protected async onStart(): Promise<void> {
@@ -55,6 +57,11 @@ export class MemoryStore extends Component<TitanicStoreStatus> implements Titani
 
   /** Applies `batch` in order; "durable" for the life of the process. */
   async write(batch: readonly StoreWrite[]): Promise<void> {
+    this.writeNow(batch);
+  }
+
+  /** `write`, at once: a commit in memory costs nothing, so Titanic needs no group commit for it. */
+  writeNow(batch: readonly StoreWrite[]): void {
     this.assertRunning();
     for (const w of batch) {
       switch (w.type) {
@@ -81,6 +88,11 @@ export class MemoryStore extends Component<TitanicStoreStatus> implements Titani
 
   /** The state of `uuid`: replied (with the body), pending or unknown. */
   async get(uuid: string): Promise<StoredState> {
+    return this.getNow(uuid);
+  }
+
+  /** `get`, at once. */
+  getNow(uuid: string): StoredState {
     this.assertRunning();
     const entry = this.#entries.get(uuid);
     if (entry === undefined) return { state: 'unknown' };

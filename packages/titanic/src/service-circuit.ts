@@ -25,6 +25,10 @@ export type CircuitState =
   | { readonly state: 'backoff'; readonly failures: number; readonly until: number }
   | { readonly state: 'probing'; readonly failures: number; readonly probe: string };
 
+/** The answers of `admits` (shared, never changed). */
+const SEND: { readonly probe: boolean } = Object.freeze({ probe: false });
+const PROBE: { readonly probe: boolean } = Object.freeze({ probe: true });
+
 export class ServiceCircuit {
   readonly service: string;
   #state: CircuitState = { state: 'backoff', failures: 0, until: Number.NEGATIVE_INFINITY };
@@ -42,13 +46,13 @@ export class ServiceCircuit {
   }
 
   /** May a request be sent now? `probe` is true when it would be the single probe. */
-  admits(now: number): { probe: boolean } | undefined {
+  admits(now: number): { readonly probe: boolean } | undefined {
     const s = this.#state;
     switch (s.state) {
       case 'healthy':
-        return { probe: false };
+        return SEND;
       case 'backoff':
-        return now >= s.until ? { probe: true } : undefined;
+        return now >= s.until ? PROBE : undefined;
       case 'probing':
         return undefined;
     }

@@ -142,6 +142,11 @@ export class SqliteStore extends Component<TitanicStoreStatus> implements Titani
 
   /** Applies `batch` in one transaction; resolves once it is fsync'd. */
   async write(batch: readonly StoreWrite[]): Promise<void> {
+    this.writeNow(batch);
+  }
+
+  /** `write`, synchronously (the driver commits, fsync included, before it returns). */
+  writeNow(batch: readonly StoreWrite[]): void {
     const st = this.#s();
     if (batch.length === 0) return;
     try {
@@ -188,6 +193,11 @@ export class SqliteStore extends Component<TitanicStoreStatus> implements Titani
 
   /** The state of `uuid`: replied (with the body), pending or unknown. */
   async get(uuid: string): Promise<StoredState> {
+    return this.getNow(uuid);
+  }
+
+  /** `get`, at once (SQLite reads synchronously). */
+  getNow(uuid: string): StoredState {
     const row = this.#s().get.get(uuid);
     if (row === undefined) return { state: 'unknown' };
     return row.reply === null ? { state: 'pending' } : { state: 'replied', body: decodeFrames(row.reply) };

@@ -92,8 +92,25 @@ export interface TitanicStore {
    * is unknown or already replied is ignored; closing an unknown UUID is a no-op.
    */
   write(batch: readonly StoreWrite[]): Promise<void>;
+  /**
+   * Optional, for a store that commits synchronously (`SqliteStore`, `MemoryStore`): `write` done
+   * at once, throwing what `write` would reject with. The group commit then commits its batch in
+   * the same call, with no promise per batch.
+   */
+  writeNow?(batch: readonly StoreWrite[]): void;
+  /**
+   * True when a commit costs nothing (`MemoryStore`): batching writes saves nothing, so with
+   * `writeNow` Titanic writes each at once and answers a submission or a close in the same turn.
+   */
+  readonly commitIsFree?: boolean;
   /** The state of `uuid` as of the last completed `write`. */
   get(uuid: string): Promise<StoredState>;
+  /**
+   * Optional, for a store that reads synchronously (`SqliteStore`, `MemoryStore`): `get`, answered
+   * at once (throwing what `get` would reject with), so that `titanic.reply` is answered in the
+   * same turn.
+   */
+  getNow?(uuid: string): StoredState;
   /** The request body of a pending `uuid`; `undefined` once replied or closed. */
   getRequest(uuid: string): Promise<StoredRequest | undefined>;
   /** Every request without a reply, oldest first (recovery after a restart). */

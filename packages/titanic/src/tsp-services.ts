@@ -6,7 +6,9 @@
  *   titanic.close    [uuid]             ── GroupCommitter (close) ──> ["200"]
  *
  * A malformed request is answered "400", an internal failure (the store) "500", a submission
- * over a backlog bound "500" too (the client retries later).
+ * over a backlog bound "500" too (the client retries later). Where the store allows it (a store in
+ * memory commits at once; SQLite reads at once) the answer is given in the same turn, not through
+ * a promise.
  */
 import { toError, type Frame, type Logger } from '@zpatterns/core';
 import type { BacklogGate } from './backlog-gate.js';
@@ -18,17 +20,18 @@ import {
   encodeSubmitted,
   generateUuid,
   TSP_SERVICE,
+  type SubmitRequest,
 } from './codec.js';
 import type { GroupCommitter } from './group-commit.js';
-import type { TitanicStore } from './store.js';
+import type { StoredState, TitanicStore } from './store.js';
 
 /** What the services need of the dispatcher: to learn of a stored request, and of a closed one. */
 export interface DispatchIndex {
   /**
    * A newly stored request (called after its commit), with its body when at hand: a request sent
-   * at once then needs no read back from the store.
+   * at once then needs no read back from the store. `key`: the service's name as latin1.
    */
-  add(uuid: string, service: Buffer, body?: Buffer[]): void;
+  add(uuid: string, service: Buffer, body?: Buffer[], key?: string): void;
   /** A closed request: never dispatch it again. */
   remove(uuid: string): void;
 }
@@ -52,8 +55,11 @@ export interface TspServiceCounters {
   refused: number;
 }
 
-/** A TSP service handler: an MDP request body in, the reply body out. Never rejects. */
-export type TspHandler = (body: Buffer[]) => Promise<readonly Frame[]>;
+/**
+ * A TSP service handler: an MDP request body in, the reply body out, at once when the store allows
+ * (`writeNow`, `getNow`), else a promise of it. Never throws nor rejects.
+ */
+export type TspHandler = (body: Buffer[]) => readonly Frame[] | Promise<readonly Frame[]>;
 
 /** The handlers of `titanic.request`, `titanic.reply` and `titanic.close`. */
 export class TspServices {
@@ -71,62 +77,104 @@ export class TspServices {
     this.#p = parts;
   }
 
-  /** `titanic.request`: store the request (one group commit) and answer its UUID. */
-  readonly submit: TspHandler = async (body) => {
+  /** `titanic.request`: store the request (a commit) and answer its UUID. */
+  readonly submit: TspHandler = (body) => {
     const request = decodeSubmit(body);
     if (typeof request === 'string') return this.#malformed(TSP_SERVICE.REQUEST, request);
-    const reservation = this.#p.gate.reserve(request.service);
-    if (reservation === undefined) {
-      this.counters.refused++;
-      return encodeStatus('500');
-    }
+    const key = request.service.toString('latin1');
+    const committer = this.#p.committer;
+    if (!committer.immediate) return this.#submitGrouped(request, key);
+    // Stored and counted in the backlog in this turn: the bounds need no reservation.
+    if (!this.#p.gate.admits(key)) return this.#refused();
     const uuid = generateUuid();
     try {
-      await this.#p.committer.write({ type: 'request', uuid, service: request.service, body: request.body });
+      committer.writeNow({ type: 'request', uuid, service: request.service, body: request.body });
     } catch (err) {
-      reservation.release();
       return this.#internalError(TSP_SERVICE.REQUEST, err);
     }
-    // No await between the two: the request moves from the reservation to the backlog at once.
-    reservation.release();
-    this.#p.dispatch.add(uuid, request.service, request.body);
-    this.counters.submitted++;
-    return encodeSubmitted(uuid);
+    return this.#submitted(uuid, request, key);
   };
 
+  /**
+   * A submission whose commit waits for its group, its room in the backlog reserved meanwhile
+   * (a `then`, not an async function: one promise fewer per submission).
+   */
+  #submitGrouped(request: SubmitRequest, key: string): readonly Frame[] | Promise<readonly Frame[]> {
+    const reservation = this.#p.gate.reserve(key);
+    if (reservation === undefined) return this.#refused();
+    const uuid = generateUuid();
+    return this.#p.committer.write({ type: 'request', uuid, service: request.service, body: request.body }).then(
+      () => {
+        // Nothing between the two: the request moves from the reservation to the backlog at once.
+        reservation.release();
+        return this.#submitted(uuid, request, key);
+      },
+      (err: unknown) => {
+        reservation.release();
+        return this.#internalError(TSP_SERVICE.REQUEST, err);
+      },
+    );
+  }
+
+  /** The request is stored: into the backlog, answered "200" + UUID. */
+  #submitted(uuid: string, request: SubmitRequest, key: string): readonly Frame[] {
+    this.#p.dispatch.add(uuid, request.service, request.body, key);
+    this.counters.submitted++;
+    return encodeSubmitted(uuid);
+  }
+
+  #refused(): readonly Frame[] {
+    this.counters.refused++;
+    return encodeStatus('500');
+  }
+
   /** `titanic.reply`: the reply if stored, else pending or unknown. Never consumes it. */
-  readonly reply: TspHandler = async (body) => {
+  readonly reply: TspHandler = (body) => {
     const uuid = decodeUuidRequest(body);
     if (typeof uuid !== 'string') return this.#malformed(TSP_SERVICE.REPLY, uuid.error);
     this.counters.replyQueries++;
+    const store = this.#p.store;
+    if (store.getNow === undefined) return this.#replyLater(store, uuid);
     try {
-      const stored = await this.#p.store.get(uuid);
-      switch (stored.state) {
-        case 'replied':
-          return encodeReplyReady(stored.body);
-        case 'pending':
-          return encodeStatus('300');
-        case 'unknown':
-          return encodeStatus('400');
-      }
+      return answer(store.getNow(uuid));
     } catch (err) {
       return this.#internalError(TSP_SERVICE.REPLY, err);
     }
   };
 
-  /** `titanic.close`: forget the request and its reply. Idempotent. */
-  readonly close: TspHandler = async (body) => {
+  async #replyLater(store: TitanicStore, uuid: string): Promise<readonly Frame[]> {
+    try {
+      return answer(await store.get(uuid));
+    } catch (err) {
+      return this.#internalError(TSP_SERVICE.REPLY, err);
+    }
+  }
+
+  /** `titanic.close`: forget the request and its reply (a commit). Idempotent. */
+  readonly close: TspHandler = (body) => {
     const uuid = decodeUuidRequest(body);
     if (typeof uuid !== 'string') return this.#malformed(TSP_SERVICE.CLOSE, uuid.error);
     this.#p.dispatch.remove(uuid);
+    const committer = this.#p.committer;
+    if (!committer.immediate) return this.#closeGrouped(uuid);
     try {
-      await this.#p.committer.write({ type: 'close', uuid });
+      committer.writeNow({ type: 'close', uuid });
     } catch (err) {
       return this.#internalError(TSP_SERVICE.CLOSE, err);
     }
     this.counters.closes++;
     return encodeStatus('200');
   };
+
+  #closeGrouped(uuid: string): Promise<readonly Frame[]> {
+    return this.#p.committer.write({ type: 'close', uuid }).then(
+      () => {
+        this.counters.closes++;
+        return encodeStatus('200');
+      },
+      (err: unknown) => this.#internalError(TSP_SERVICE.CLOSE, err),
+    );
+  }
 
   #malformed(service: string, reason: string): readonly Frame[] {
     this.counters.malformed++;
@@ -138,5 +186,17 @@ export class TspServices {
     this.counters.internalErrors++;
     this.#p.log.error({ err: toError(caught), service }, 'internal error answered 500');
     return encodeStatus('500');
+  }
+}
+
+/** The answer of `titanic.reply` for what the store holds. */
+function answer(stored: StoredState): readonly Frame[] {
+  switch (stored.state) {
+    case 'replied':
+      return encodeReplyReady(stored.body);
+    case 'pending':
+      return encodeStatus('300');
+    case 'unknown':
+      return encodeStatus('400');
   }
 }

@@ -9,6 +9,14 @@ import { b, useTempDirs } from './store-helpers.js';
 
 const tempDir = useTempDirs();
 
+/** `store` as a durable store is seen: committed through `write` only, so the committer groups its writes. */
+function grouped(store: MemoryStore): TitanicStore {
+  return Object.assign(Object.create(store) as MemoryStore, {
+    writeNow: undefined,
+    write: (batch: readonly StoreWrite[]) => store.write(batch),
+  });
+}
+
 describe('GroupCommitter', () => {
   it('commits the writes of one event-loop turn as one batch, and acknowledges only after it', async () => {
     const store = await SqliteStore.start({ dataDir: tempDir() });
@@ -34,6 +42,7 @@ describe('GroupCommitter', () => {
     const slow = await MemoryStore.start();
     const gate = { first: true };
     const store: TitanicStore = Object.assign(Object.create(slow) as MemoryStore, {
+      writeNow: undefined,
       write: async (batch: readonly StoreWrite[]): Promise<void> => {
         if (gate.first) {
           gate.first = false;
@@ -55,7 +64,7 @@ describe('GroupCommitter', () => {
 
   it('close() commits what is queued, including a flush already scheduled', async () => {
     const store = await MemoryStore.start();
-    const committer = new GroupCommitter(store);
+    const committer = new GroupCommitter(grouped(store));
     const writes = [committer.write({ type: 'close', uuid: 'A' }), committer.write({ type: 'close', uuid: 'B' })];
     await committer.close();
     expect(store.stats.writes).toBe(2);
@@ -65,12 +74,57 @@ describe('GroupCommitter', () => {
 
   it('rejects every write of a failed batch and keeps serving', async () => {
     const store = await MemoryStore.start();
-    const committer = new GroupCommitter(store);
+    const committer = new GroupCommitter(grouped(store));
     await store.close();
     const failing = [committer.write({ type: 'close', uuid: 'A' }), committer.write({ type: 'close', uuid: 'B' })];
     for (const p of failing) await expect(p).rejects.toThrow(/closed/);
     expect(committer.stats.failedBatches).toBe(1);
     await committer.close();
     await expect(committer.write({ type: 'close', uuid: 'C' })).rejects.toThrow(/closed/);
+  });
+
+  it("commits a synchronous store's batch in its turn's callback, and rejects every write of a failed one", async () => {
+    const memory = await MemoryStore.start();
+    let failing = false;
+    const batches: number[] = [];
+    const store = Object.assign(Object.create(memory) as MemoryStore, {
+      commitIsFree: undefined,
+      writeNow: (batch: readonly StoreWrite[]): void => {
+        if (failing) throw new Error('disk full');
+        batches.push(batch.length);
+        memory.writeNow(batch);
+      },
+    });
+    const committer = new GroupCommitter(store);
+    expect(committer.immediate).toBe(false);
+    await Promise.all([committer.write({ type: 'close', uuid: 'A' }), committer.write({ type: 'close', uuid: 'B' })]);
+    expect(batches).toEqual([2]);
+    failing = true;
+    const failed = [committer.write({ type: 'close', uuid: 'C' }), committer.write({ type: 'close', uuid: 'D' })];
+    for (const p of failed) await expect(p).rejects.toThrow(/disk full/);
+    expect(committer.stats).toEqual({ batches: 1, writes: 2, failedBatches: 1 });
+    await committer.close();
+    await memory.close();
+  });
+
+  it('writes a store that commits at once (in memory) in the call, one commit per write, no batching', async () => {
+    const store = await MemoryStore.start();
+    const committer = new GroupCommitter(store);
+    expect(committer.immediate).toBe(true);
+    committer.writeNow({ type: 'request', uuid: 'A', service: b('echo'), body: [b('x')] });
+    expect(await store.get('A')).toEqual({ state: 'pending' });
+    const written = committer.write({ type: 'close', uuid: 'A' });
+    // Applied in the call, before any turn: the promise only reports it.
+    expect(store.getNow('A')).toEqual({ state: 'unknown' });
+    await written;
+    expect(store.stats.commits).toBe(2);
+    expect(committer.stats).toEqual({ batches: 2, writes: 2, failedBatches: 0 });
+    await store.close();
+    expect(() => committer.writeNow({ type: 'close', uuid: 'B' })).toThrow(/closed/);
+    await expect(committer.write({ type: 'close', uuid: 'C' })).rejects.toThrow(/closed/);
+    expect(committer.stats.failedBatches).toBe(2);
+    await committer.close();
+    expect(() => committer.writeNow({ type: 'close', uuid: 'D' })).toThrow(/closed/);
+    expect(() => new GroupCommitter(grouped(store)).writeNow({ type: 'close', uuid: 'E' })).toThrow(/at once/);
   });
 });

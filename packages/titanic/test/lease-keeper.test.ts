@@ -248,7 +248,7 @@ describe('LeaseKeeper: claims', () => {
     await settle();
     clock.advance(200); // the poll is due at 1500
     store.add('r1');
-    keeper.submitted(Buffer.from('echo'));
+    keeper.submitted('echo');
     await settle();
     expect(port.claimedBatches).toEqual([[], ['r1']]);
     clock.advance(499); // 1699: no poll at 1500, the next at 1700
@@ -271,7 +271,7 @@ describe('LeaseKeeper: claims', () => {
     await settle();
     expect(store.of('claim')).toHaveLength(1);
     keeper.want();
-    keeper.submitted(Buffer.from('echo'));
+    keeper.submitted('echo');
     await settle();
     expect(store.of('claim')).toHaveLength(1);
     g.open();
@@ -327,22 +327,22 @@ describe('LeaseKeeper: claims', () => {
           ['b', 3],
         ]),
       );
-    keeper.submitted(Buffer.from('a'));
-    keeper.submitted(Buffer.from('a'));
-    keeper.submitted(Buffer.from('c'));
+    keeper.submitted('a');
+    keeper.submitted('a');
+    keeper.submitted('c');
     expect(keeper.backlog).toBe(3);
-    expect(keeper.pendingOf(Buffer.from('a'))).toBe(2);
-    expect(keeper.pendingOf(Buffer.from('z'))).toBe(0);
+    expect(keeper.pendingOf('a')).toBe(2);
+    expect(keeper.pendingOf('z')).toBe(0);
     // Not started: a submission claims nothing.
     expect(store.calls).toEqual([]);
     await keeper.refreshBacklog();
     expect(store.of('count')).toEqual([]);
     expect(keeper.backlog).toBe(5);
-    expect(keeper.pendingOf(Buffer.from('a'))).toBe(2);
-    expect(keeper.pendingOf(Buffer.from('b'))).toBe(3);
-    expect(keeper.pendingOf(Buffer.from('c'))).toBe(0);
-    keeper.submitted(Buffer.from('b'));
-    expect(keeper.pendingOf(Buffer.from('b'))).toBe(4);
+    expect(keeper.pendingOf('a')).toBe(2);
+    expect(keeper.pendingOf('b')).toBe(3);
+    expect(keeper.pendingOf('c')).toBe(0);
+    keeper.submitted('b');
+    expect(keeper.pendingOf('b')).toBe(4);
   });
 
   it('keeps the per-service submissions made while the count runs on top of it', async () => {
@@ -358,7 +358,7 @@ describe('LeaseKeeper: claims', () => {
       log: pino({ level: 'silent' }),
       stats: { claimed: 0, leasesLost: 0, released: 0, storeErrors: 0 },
     });
-    const a = Buffer.from('a');
+    const a = 'a';
     k.submitted(a);
     k.submitted(a);
     const refreshing = k.refreshBacklog();
@@ -387,7 +387,7 @@ describe('LeaseKeeper: store errors', () => {
         err: expect.objectContaining({ message: 'database down' }) as unknown,
       }),
     );
-    keeper.submitted(Buffer.from('echo'));
+    keeper.submitted('echo');
     await settle();
     expect(store.of('count')).toHaveLength(1);
     clock.advance(99);

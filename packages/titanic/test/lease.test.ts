@@ -309,7 +309,7 @@ describe('Dispatcher on a lease store (manual clock)', () => {
         stats: { claimed: 0, leasesLost: 0, released: 0, storeErrors: 0 },
       },
     );
-    const service = Buffer.from('s');
+    const service = 's';
     const refreshing = keeper.refreshBacklog();
     // Committed after the count read the table: the count does not include it.
     keeper.submitted(service);

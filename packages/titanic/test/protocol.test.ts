@@ -82,6 +82,10 @@ describe('TSP decoding', () => {
     ['too short', [b(UUID.slice(1))]],
     ['too long', [b(`${UUID}0`)]],
     ['not hex', [b(`${UUID.slice(0, 31)}G`)]],
+    ...['/', ':', '@', '`', 'g'].map((c): [string, Buffer[]] => [
+      `next to a hex range (${c})`,
+      [b(`${c}${UUID.slice(1)}`)],
+    ]),
     ['dashed', [b('01234567-89AB-CDEF-0123-456789ABCDEF')]],
     ['path traversal', [b('../../../../etc/passwd/.........')]],
     ['binary', [Buffer.alloc(32, 0xff)]],

@@ -433,12 +433,13 @@ describe('Titanic over a real broker', () => {
   it('serves many concurrent clients across services, one fsync per batch of submissions', async () => {
     const { endpoint } = await startBroker();
     const store = new SqliteStore({ dataDir: tempDir() });
-    // Every batch the group committer hands to the store (-1: a batch that failed).
+    // Every batch the group committer hands to the store (-1: a batch that failed); SQLite commits
+    // synchronously, so the committer calls writeNow.
     const batches: number[] = [];
-    const write = store.write.bind(store);
-    store.write = async (batch) => {
+    const writeNow = store.writeNow.bind(store);
+    store.writeNow = (batch) => {
       try {
-        await write(batch);
+        writeNow(batch);
         batches.push(batch.length);
       } catch (err) {
         batches.push(-1);

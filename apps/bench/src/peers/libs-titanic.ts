@@ -8,7 +8,10 @@
  * Ours against it is what Titanic's own code costs; it against `bare-titanic` is what the
  * Majordomo libraries cost. A measuring stick, not a Titanic.
  *
- *   node apps/bench/dist/peers/libs-titanic.js [broker]   (default tcp://127.0.0.1:5555)
+ *   node apps/bench/dist/peers/libs-titanic.js [broker] [--workers R,C]   (default tcp://127.0.0.1:5555)
+ *
+ * `--workers R,C`: R workers for titanic.request and C each for titanic.reply and titanic.close
+ * (default 1,1); `--workers 32,8` is our Titanic's default, for a like-for-like socket count.
  */
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
@@ -19,7 +22,12 @@ const PENDING = Buffer.from('300');
 const UNKNOWN = Buffer.from('400');
 const TIMEOUT_MS = 10_000;
 
-const broker = process.argv[2] ?? 'tcp://127.0.0.1:5555';
+const args = process.argv.slice(2);
+const broker = args[0] !== undefined && !args[0].startsWith('--') ? args[0] : 'tcp://127.0.0.1:5555';
+const workersAt = args.indexOf('--workers');
+const [requestWorkers = 1, replyWorkers = 1] = (workersAt >= 0 ? (args[workersAt + 1] ?? '') : '1,1')
+  .split(',')
+  .map(Number);
 interface Entry {
   readonly service: Buffer;
   readonly body: Buffer[];
@@ -40,35 +48,48 @@ const dispatch = (uuid: string, entry: Entry): void => {
   );
 };
 
+const times = <T>(n: number, make: () => T): T[] => Array.from({ length: n }, make);
 const workers = [
-  new MajordomoWorker({
-    broker,
-    service: 'titanic.request',
-    handler: ([service, ...body]) => {
-      const uuid = randomUUID();
-      const entry: Entry = { service: service as Buffer, body, reply: undefined };
-      entries.set(uuid, entry);
-      dispatch(uuid, entry);
-      return [OK, Buffer.from(uuid)];
-    },
-  }),
-  new MajordomoWorker({
-    broker,
-    service: 'titanic.reply',
-    handler: ([uuid]) => {
-      const entry = entries.get(String(uuid));
-      if (entry === undefined) return [UNKNOWN];
-      return entry.reply === undefined ? [PENDING] : [OK, ...entry.reply];
-    },
-  }),
-  new MajordomoWorker({
-    broker,
-    service: 'titanic.close',
-    handler: ([uuid]) => {
-      entries.delete(String(uuid));
-      return [OK];
-    },
-  }),
+  ...times(
+    requestWorkers,
+    () =>
+      new MajordomoWorker({
+        broker,
+        service: 'titanic.request',
+        handler: ([service, ...body]) => {
+          const uuid = randomUUID();
+          const entry: Entry = { service: service as Buffer, body, reply: undefined };
+          entries.set(uuid, entry);
+          dispatch(uuid, entry);
+          return [OK, Buffer.from(uuid)];
+        },
+      }),
+  ),
+  ...times(
+    replyWorkers,
+    () =>
+      new MajordomoWorker({
+        broker,
+        service: 'titanic.reply',
+        handler: ([uuid]) => {
+          const entry = entries.get(String(uuid));
+          if (entry === undefined) return [UNKNOWN];
+          return entry.reply === undefined ? [PENDING] : [OK, ...entry.reply];
+        },
+      }),
+  ),
+  ...times(
+    replyWorkers,
+    () =>
+      new MajordomoWorker({
+        broker,
+        service: 'titanic.close',
+        handler: ([uuid]) => {
+          entries.delete(String(uuid));
+          return [OK];
+        },
+      }),
+  ),
 ];
 
 await client.start();

@@ -7,7 +7,9 @@
  * the C titanic is), on PostgreSQL (a throwaway local cluster, fsync off) and in memory (`--store memory:`: ours against it is the cost of the store),
  * `bare-titanic` (the floor: the same socket calls, a Map, none of our code), `libs-titanic` (that
  * floor on our MajordomoWorker and MajordomoClient: what the libraries cost, apart from Titanic's
- * own code), and the plain MDP
+ * own code; `--workers 32,8` with our default worker count), `bare-titanic --sqlite` (the floor running our SQLite store's statements, without
+ * fsync: what the store costs, apart from Titanic's code; `--group` adds our group commit's turn),
+ * and the plain MDP
  * request through the same broker and worker (what Titanic adds to one request's latency; no
  * titanic process, so no CPU or RSS). The process under test is the titanic; every contender first
  * serves `--titanic-warmup` (2,000) unmeasured requests the same way. `--store sqlite`
@@ -72,6 +74,28 @@ export const shape: Shape = {
         contender('bare-titanic (floor)', 'floor', 'titanic', [node, peerScript('bare-titanic')]),
         // The floor on our Majordomo libraries, none of Titanic's code: the reproduction of ours in memory.
         contender('libs-titanic (floor on our MDP libraries)', 'ours', 'titanic', [node, peerScript('libs-titanic')]),
+        // The same with our Titanic's default worker count (32 for titanic.request, 8 each for reply and close).
+        contender('libs-titanic --workers 32,8 (+ our worker count)', 'ours', 'titanic', [
+          node,
+          peerScript('libs-titanic'),
+          '--workers',
+          '32,8',
+        ]),
+        // The floor plus our SQLite store's statements and pragmas, then plus our group commit's
+        // turn: the reproduction of ours on SQLite, --no-fsync.
+        contender('bare-titanic --sqlite (floor + our statements)', 'ours', 'titanic', [
+          node,
+          peerScript('bare-titanic'),
+          '--sqlite',
+          'data',
+        ]),
+        contender('bare-titanic --sqlite --group (+ the group commit)', 'ours', 'titanic', [
+          node,
+          peerScript('bare-titanic'),
+          '--sqlite',
+          'data',
+          '--group',
+        ]),
         contender('plain MDP request (no Titanic)', 'ours', 'mdp'),
       ];
       const cases = await alternate(ctx, `titanic, ${requests} requests`, contenders, rounds);
