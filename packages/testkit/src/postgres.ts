@@ -11,10 +11,14 @@
  *   and restart PostgreSQL, never the machine, so what PostgreSQL has written to the OS survives
  *   them; fsync would only cost start-up and commit time. Never run a real store like this.
  *
+ * - A cluster does not outlive the process that started it: a run killed before its teardown (a
+ *   timeout, ^C) would leave it running. A detached shell watches that process and, once it is
+ *   gone, stops the cluster and removes its dir; `stop()` ends that watcher first.
+ *
  * Self-contained (node built-ins only) so that vitest's globalSetup can load this source file
  * before anything is built; tests and the bench import it from `@zpatterns/testkit`.
  */
-import { execFile as execFileCb } from 'node:child_process';
+import { execFile as execFileCb, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -105,9 +109,10 @@ export async function startPostgres(): Promise<PostgresCluster> {
   if (user !== undefined) await chown(dir, user.uid, user.gid);
   const data = join(dir, 'data');
   const log = join(dir, 'server.log');
+  const command = (cmd: string, args: string[]): [string, string[]] =>
+    user === undefined ? [join(bin, cmd), args] : ['runuser', ['-u', user.name, '--', join(bin, cmd), ...args]];
   const run = async (cmd: string, args: string[]): Promise<void> => {
-    const [file, argv] =
-      user === undefined ? [join(bin, cmd), args] : ['runuser', ['-u', user.name, '--', join(bin, cmd), ...args]];
+    const [file, argv] = command(cmd, args);
     await execFile(file, argv, { cwd: dir, maxBuffer: 16 * 1024 * 1024 });
   };
   const serverOptions = [
@@ -128,6 +133,7 @@ export async function startPostgres(): Promise<PostgresCluster> {
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
+  const watcher = watchOwner(dir, command('pg_ctl', ['-D', data, '-w', '-m', 'immediate', 'stop']));
   return {
     url: `postgres://postgres@${encodeURIComponent(dir)}/postgres`,
     dir,
@@ -148,6 +154,7 @@ export async function startPostgres(): Promise<PostgresCluster> {
     async stop() {
       if (stopped) return;
       stopped = true;
+      endWatcher(watcher);
       try {
         await run('pg_ctl', ['-D', data, '-w', '-m', 'immediate', 'stop']);
       } finally {
@@ -155,6 +162,30 @@ export async function startPostgres(): Promise<PostgresCluster> {
       }
     },
   };
+}
+
+/**
+ * A detached shell that waits for this process to end, then runs `stop` (the cluster's immediate
+ * stop) and removes `dir`: the cleanup of a run killed before its teardown.
+ */
+function watchOwner(dir: string, [file, args]: [string, string[]]): ChildProcess {
+  const script = 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; shift; dir="$1"; shift; "$@"; rm -rf "$dir"';
+  const watcher = spawn('sh', ['-c', script, 'pg-watch', String(process.pid), dir, file, ...args], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  watcher.unref();
+  return watcher;
+}
+
+/** End the watcher of `watchOwner` (its shell and its `sleep`): the cluster is stopped in order. */
+function endWatcher(watcher: ChildProcess): void {
+  if (watcher.pid === undefined || watcher.exitCode !== null) return;
+  try {
+    process.kill(-watcher.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
 }
 
 /**
