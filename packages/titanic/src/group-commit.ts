@@ -6,9 +6,10 @@
  * the MDP requests that libzmq delivered together) joins the same batch; writes that arrive while
  * a commit is running join the next one. Durability then costs one fsync per batch instead of one
  * per request, while no request is acknowledged before its commit. A store that commits
- * synchronously (`writeNow`: SQLite) has its batch committed inside the turn's callback, with no
- * promise per batch; one whose commit costs nothing (`commitIsFree`: in memory) is written at once
- * instead, without a batch (`immediate`).
+ * synchronously (`writeNow`: SQLite) has its batch committed inside the turn's callback. Every
+ * write of a batch waits on the batch's one promise (no promise, resolver pair or record per
+ * write). One whose commit costs nothing (`commitIsFree`: in memory) is written at once instead,
+ * without a batch (`immediate`).
  *
  *   worker 1 ─ write ─┐                 ┌─ resolve ─> "200"
  *   worker 2 ─ write ─┼─ batch ─ COMMIT ┼─ resolve ─> "200"
@@ -30,10 +31,22 @@ export const groupCommitterDefaults = {
   maxBatch: 4096,
 } as const satisfies GroupCommitterOptions;
 
-interface Queued {
-  write: StoreWrite;
+/** Writes committed together, and the one promise they all wait on. */
+interface Batch {
+  readonly writes: StoreWrite[];
+  readonly done: Promise<void>;
   resolve: () => void;
   reject: (err: Error) => void;
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void;
+  let reject!: (err: Error) => void;
+  const done = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { writes: [], done, resolve, reject };
 }
 
 /** Counters of a `GroupCommitter`, live fields updated in place. */
@@ -53,7 +66,9 @@ export class GroupCommitter {
   readonly #store: TitanicStore;
   readonly #maxBatch: number;
   readonly #log: Logger;
-  #queue: Queued[] = [];
+  /** Batches waiting for a commit, oldest first; writes join the last until it holds `maxBatch`. */
+  #batches: Batch[] = [];
+  #queued = 0;
   #scheduled = false;
   #flushing: Promise<void> | undefined;
   #closed = false;
@@ -70,7 +85,7 @@ export class GroupCommitter {
 
   /** Writes waiting for a commit. */
   get queued(): number {
-    return this.#queue.length;
+    return this.#queued;
   }
 
   /**
@@ -103,7 +118,10 @@ export class GroupCommitter {
     this.#stats.writes++;
   }
 
-  /** Queue `write`; resolves once it is durable, rejects if its batch fails to commit. */
+  /**
+   * Queue `write`; resolves once it is durable, rejects if its batch fails to commit. Every write of
+   * a batch gets the same promise (one per batch, not one per write).
+   */
   write(write: StoreWrite): Promise<void> {
     if (this.#closed) return Promise.reject(new ClosedError('group committer'));
     if (this.immediate) {
@@ -114,10 +132,15 @@ export class GroupCommitter {
         return Promise.reject(toError(err));
       }
     }
-    return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ write, resolve, reject });
-      this.#schedule();
-    });
+    let batch = this.#batches.at(-1);
+    if (batch === undefined || batch.writes.length >= this.#maxBatch) {
+      batch = newBatch();
+      this.#batches.push(batch);
+    }
+    batch.writes.push(write);
+    this.#queued++;
+    this.#schedule();
+    return batch.done;
   }
 
   #schedule(): void {
@@ -130,58 +153,58 @@ export class GroupCommitter {
   }
 
   #startFlush(): void {
-    if (this.#flushing !== undefined || this.#queue.length === 0) return;
+    if (this.#flushing !== undefined || this.#batches.length === 0) return;
     if (this.#store.writeNow === undefined) this.#flushing = this.#flush();
     else this.#commitNow();
   }
 
   /**
-   * A store that commits synchronously: the queued writes (up to `maxBatch`) committed in this
-   * call; nothing can arrive meanwhile. What is over `maxBatch` waits for the next turn.
+   * A store that commits synchronously: the oldest batch (up to `maxBatch` writes) committed in
+   * this call; nothing can arrive meanwhile. The next batch waits for the next turn.
    */
   #commitNow(): void {
     const batch = this.#take();
     try {
-      this.#store.writeNow?.(batch.map((q) => q.write));
+      this.#store.writeNow?.(batch.writes);
       this.#committed(batch);
     } catch (caught) {
       this.#failed(batch, caught);
     }
-    if (this.#queue.length > 0) this.#schedule();
+    if (this.#batches.length > 0) this.#schedule();
   }
 
-  /** The next batch, out of the queue. */
-  #take(): Queued[] {
-    const batch = this.#queue.length <= this.#maxBatch ? this.#queue : this.#queue.slice(0, this.#maxBatch);
-    this.#queue = batch === this.#queue ? [] : this.#queue.slice(this.#maxBatch);
+  /** The oldest batch, out of the queue: writes from now on join a new one. */
+  #take(): Batch {
+    const batch = this.#batches.shift() as Batch;
+    this.#queued -= batch.writes.length;
     return batch;
   }
 
-  #committed(batch: readonly Queued[]): void {
+  #committed(batch: Batch): void {
     this.#stats.batches++;
-    this.#stats.writes += batch.length;
-    for (const q of batch) q.resolve();
+    this.#stats.writes += batch.writes.length;
+    batch.resolve();
   }
 
-  #failed(batch: readonly Queued[], caught: unknown): void {
+  #failed(batch: Batch, caught: unknown): void {
     const err = toError(caught);
     this.#stats.failedBatches++;
-    this.#log.error({ err, writes: batch.length }, 'commit failed');
-    for (const q of batch) q.reject(err);
+    this.#log.error({ err, writes: batch.writes.length }, 'commit failed');
+    batch.reject(err);
   }
 
   async #flush(): Promise<void> {
     try {
-      while (this.#queue.length > 0) {
+      while (this.#batches.length > 0) {
         const batch = this.#take();
         try {
-          await this.#store.write(batch.map((q) => q.write));
+          await this.#store.write(batch.writes);
           this.#committed(batch);
         } catch (caught) {
           this.#failed(batch, caught);
         }
         // Let the writes that arrived during this commit gather before the next one.
-        if (this.#queue.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.#batches.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } finally {
       this.#flushing = undefined;
@@ -194,7 +217,7 @@ export class GroupCommitter {
     for (;;) {
       if (this.#flushing !== undefined) await this.#flushing;
       else if (this.#scheduled) await new Promise<void>((resolve) => setImmediate(resolve));
-      else if (this.#queue.length > 0) this.#startFlush();
+      else if (this.#batches.length > 0) this.#startFlush();
       else return;
     }
   }

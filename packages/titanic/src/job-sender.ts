@@ -15,7 +15,7 @@ import type { DispatchQueue, Job, Taken } from './dispatch-queue.js';
 import type { GroupCommitter } from './group-commit.js';
 import { releaseAfterFailure } from './lease-handback.js';
 import type { LeaseKeeper } from './lease-keeper.js';
-import type { StoredRequest, TitanicStore } from './store.js';
+import type { TitanicStore } from './store.js';
 
 /** What a `JobSender` works with: the dispatcher's parts, shared. */
 export interface JobSenderParts {
@@ -75,31 +75,27 @@ export class JobSender {
     // With a tracer provider registered: one CLIENT span per dispatch, its outcome as
     // `titanic.outcome`. Without one, neither its name nor its attributes are made.
     const span = tracingActive() ? this.#startSpan(job, probe) : undefined;
-    const end = (outcome: DispatchOutcome): void => {
-      span?.setAttribute('titanic.outcome', outcome);
-      span?.end();
-    };
     try {
-      let request: StoredRequest | undefined;
+      // The body to send: held with the lease, at hand (just committed), or read from the store.
+      let body: Buffer[] | undefined;
       if (keeper !== undefined) {
-        const body = keeper.holds(job.uuid);
+        body = keeper.holds(job.uuid);
         if (body === undefined) {
           // The lease ran out (renewals failed): another instance may hold it now. Not ours to send.
           keeper.drop(job.uuid, 'lease expired before dispatch');
-          end('lease-expired');
+          endSpan(span, 'lease-expired');
           return;
         }
-        request = { uuid: job.uuid, service: job.service, body };
       } else if (fresh !== undefined) {
-        request = { uuid: job.uuid, service: job.service, body: fresh };
+        body = fresh;
       } else {
-        request = await this.#p.store.getRequest(job.uuid);
+        body = (await this.#p.store.getRequest(job.uuid))?.body;
       }
-      if (request === undefined) {
+      if (body === undefined) {
         // Closed (or already answered) since it was queued.
         stats.skipped++;
         this.#p.queue.remove(job.uuid);
-        end('skipped');
+        endSpan(span, 'skipped');
         return;
       }
       // The broker answers mmi.* itself: there is no worker to ask about.
@@ -114,19 +110,19 @@ export class JobSender {
           // Hand it (and the service's other queued requests) back with the circuit's backoff:
           // held here they would fill this instance's claim room and stall every other service.
           if (keeper !== undefined) releaseAfterFailure(this.#p.queue, keeper, job, now);
-          end('no-worker');
+          endSpan(span, 'no-worker');
           return;
         }
       }
       if (keeper !== undefined && keeper.holds(job.uuid) === undefined) {
         keeper.drop(job.uuid, 'lease expired before dispatch');
-        end('lease-expired');
+        endSpan(span, 'lease-expired');
         return;
       }
       sent = true;
       stats.sent++;
       if (keeper !== undefined) this.#p.sentAt.set(job.uuid, this.#p.clock.now());
-      const reply = await client.request(job.service, request.body, options);
+      const reply = await client.request(job.service, body, options);
       const committer = this.#p.committer;
       if (keeper !== undefined) await this.#storeReply(job, reply, keeper);
       else if (committer.immediate) committer.writeNow({ type: 'reply', uuid: job.uuid, body: reply });
@@ -134,7 +130,7 @@ export class JobSender {
       stats.replies++;
       keeper?.forget(job.uuid);
       this.#p.queue.succeeded(job);
-      end('replied');
+      endSpan(span, 'replied');
     } catch (caught) {
       const err = toError(caught);
       if (span !== undefined) {
@@ -209,6 +205,13 @@ export class JobSender {
     queue.failed(job, now, sent);
     if (this.#p.keeper !== undefined) releaseAfterFailure(queue, this.#p.keeper, job, now);
   }
+}
+
+/** End the dispatch's span, when there is one, with its outcome (a function: no closure per dispatch). */
+function endSpan(span: TraceSpan | undefined, outcome: DispatchOutcome): void {
+  if (span === undefined) return;
+  span.setAttribute('titanic.outcome', outcome);
+  span.end();
 }
 
 function serviceName(job: Job): string {

@@ -12,10 +12,17 @@
  *
  * `--workers R,C`: R workers for titanic.request and C each for titanic.reply and titanic.close
  * (default 1,1); `--workers 32,8` is our Titanic's default, for a like-for-like socket count.
+ *
+ *   node apps/bench/dist/peers/libs-titanic.js [broker] --sqlite DIR [--fsync] [--group]
+ *
+ * keeps the requests in SQLite as `bare-titanic --sqlite` does (our store's pragmas, table and
+ * statements; `--group`: our group commit's turn): ours on SQLite against it is what Titanic's own
+ * code costs on that path, with the store and the libraries on both sides.
  */
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { MajordomoClient, MajordomoWorker } from '@zpatterns/majordomo';
+import { decodeFrames, encodeFrames, openTable, storedBy } from './titanic-table.js';
 
 const OK = Buffer.from('200');
 const PENDING = Buffer.from('300');
@@ -34,6 +41,10 @@ interface Entry {
   reply: Buffer[] | undefined;
 }
 const entries = new Map<string, Entry>();
+const sqliteAt = args.indexOf('--sqlite');
+const sqliteDir = sqliteAt >= 0 ? args[sqliteAt + 1] : undefined;
+const sql = sqliteDir === undefined ? undefined : await openTable(sqliteDir, args.includes('--fsync'));
+const stored = storedBy(sql, sql !== undefined && args.includes('--group'));
 const shutdown = new AbortController();
 setMaxListeners(0, shutdown.signal); // one listener per request in flight, as in Titanic
 const client = new MajordomoClient({ broker, attemptTimeoutMs: TIMEOUT_MS, retries: 0, maxSockets: 33 });
@@ -43,6 +54,7 @@ const dispatch = (uuid: string, entry: Entry): void => {
   client.request(entry.service, entry.body, options).then(
     (reply) => {
       if (entries.get(uuid) === entry) entry.reply = reply;
+      if (sql !== undefined) void stored(() => sql.reply(encodeFrames(reply), Date.now(), uuid));
     },
     () => undefined, // not in a trial: every request is answered, or the trial fails on its count
   );
@@ -59,9 +71,13 @@ const workers = [
         handler: ([service, ...body]) => {
           const uuid = randomUUID();
           const entry: Entry = { service: service as Buffer, body, reply: undefined };
-          entries.set(uuid, entry);
-          dispatch(uuid, entry);
-          return [OK, Buffer.from(uuid)];
+          const accept = (): Buffer[] => {
+            entries.set(uuid, entry);
+            dispatch(uuid, entry);
+            return [OK, Buffer.from(uuid)];
+          };
+          const done = sql && stored(() => sql.insert(uuid, entry.service, encodeFrames(body), Date.now()));
+          return done === undefined ? accept() : done.then(accept);
         },
       }),
   ),
@@ -72,6 +88,11 @@ const workers = [
         broker,
         service: 'titanic.reply',
         handler: ([uuid]) => {
+          if (sql !== undefined) {
+            const row = sql.get(String(uuid));
+            if (row === undefined) return [UNKNOWN];
+            return row.reply === null ? [PENDING] : [OK, ...decodeFrames(row.reply)];
+          }
           const entry = entries.get(String(uuid));
           if (entry === undefined) return [UNKNOWN];
           return entry.reply === undefined ? [PENDING] : [OK, ...entry.reply];
@@ -86,7 +107,8 @@ const workers = [
         service: 'titanic.close',
         handler: ([uuid]) => {
           entries.delete(String(uuid));
-          return [OK];
+          const done = sql && stored(() => sql.remove(String(uuid)));
+          return done === undefined ? [OK] : done.then(() => [OK]);
         },
       }),
   ),
@@ -97,7 +119,7 @@ await Promise.all(workers.map((w) => w.start()));
 
 const stop = (): void => {
   shutdown.abort();
-  void Promise.allSettled([...workers.map((w) => w.close()), client.close()]);
+  void Promise.allSettled([...workers.map((w) => w.close()), client.close()]).then(() => sql?.close());
 };
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);

@@ -96,6 +96,14 @@ export const shape: Shape = {
           'data',
           '--group',
         ]),
+        // That reproduction on our Majordomo libraries: ours against it is Titanic's own code on SQLite.
+        contender('libs-titanic --sqlite --group (+ our libraries)', 'ours', 'titanic', [
+          node,
+          peerScript('libs-titanic'),
+          '--sqlite',
+          'data',
+          '--group',
+        ]),
         contender('plain MDP request (no Titanic)', 'ours', 'mdp'),
       ];
       const cases = await alternate(ctx, `titanic, ${requests} requests`, contenders, rounds);
