@@ -32,10 +32,14 @@ export class PendingUpdates {
   /** Client updates not yet seen from the active, oldest first, by id. */
   readonly #pending = new Map<string, Pending>();
   /**
-   * The active's anonymous updates whose client copy has not arrived yet, by key and value,
-   * oldest first; bounded by count (RECENT_UUIDS), never by age.
+   * The active's anonymous updates whose client copy has not arrived yet, by key and value, each
+   * with its slot in `#seenOrder`: bounded by count (the last RECENT_UUIDS seen), never by age. The
+   * oldest is forgotten by its slot (a `Map`'s oldest taken with `keys().next()` costs a walk over
+   * every entry deleted before it).
    */
-  readonly #seenFromActive = new Map<string, { copies: number }>();
+  readonly #seenFromActive = new Map<string, { copies: number; slot: number }>();
+  readonly #seenOrder: string[] = [];
+  #nextSlot = 0;
   readonly #max: number;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -90,11 +94,12 @@ export class PendingUpdates {
     const seen = this.#seenFromActive.get(id);
     if (seen !== undefined) seen.copies += 1;
     else {
-      this.#seenFromActive.set(id, { copies: 1 });
-      if (this.#seenFromActive.size > RECENT_UUIDS) {
-        const oldest = this.#seenFromActive.keys().next();
-        if (oldest.done !== true) this.#seenFromActive.delete(oldest.value);
-      }
+      const slot = this.#nextSlot;
+      const oldest = this.#seenOrder[slot];
+      if (oldest !== undefined && this.#seenFromActive.get(oldest)?.slot === slot) this.#seenFromActive.delete(oldest);
+      this.#seenOrder[slot] = id;
+      this.#seenFromActive.set(id, { copies: 1, slot });
+      this.#nextSlot = slot + 1 === RECENT_UUIDS ? 0 : slot + 1;
     }
   }
 

@@ -63,6 +63,8 @@ void snapshots().catch(() => undefined);
 
 const decode = adds.has('decode');
 const uuids = adds.has('uuid') ? new Set<string>() : undefined;
+const ring: string[] = [];
+let next = 0;
 const encode = adds.has('encode');
 const RESERVED = new Set(['HUGZ', 'KTHXBAI', 'ICANHAZ?']);
 
@@ -92,8 +94,12 @@ function resent(frames: Buffer[], uuids: Set<string>): boolean {
   if (uuids.has(id)) return true;
   const current = store.get(key.toString())?.[2];
   if (current !== undefined && current.equals(uuid)) return true;
+  // the last 100,000 remembered in a ring, as the server does
+  const oldest = ring[next];
+  if (oldest !== undefined) uuids.delete(oldest);
+  ring[next] = id;
   uuids.add(id);
-  if (uuids.size > 100_000) uuids.delete(uuids.values().next().value as string);
+  next = next + 1 === 100_000 ? 0 : next + 1;
   return false;
 }
 
