@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { Clock, Logger } from '@zpatterns/core';
 import type { KvMsg } from './kvmsg.js';
+import { RecentIds } from './recent-ids.js';
 import { RECENT_UUIDS } from './sequenced.js';
 import type { CloneServerStats } from './server-status.js';
 
@@ -32,14 +33,10 @@ export class PendingUpdates {
   /** Client updates not yet seen from the active, oldest first, by id. */
   readonly #pending = new Map<string, Pending>();
   /**
-   * The active's anonymous updates whose client copy has not arrived yet, by key and value, each
-   * with its slot in `#seenOrder`: bounded by count (the last RECENT_UUIDS seen), never by age. The
-   * oldest is forgotten by its slot (a `Map`'s oldest taken with `keys().next()` costs a walk over
-   * every entry deleted before it).
+   * The active's anonymous updates whose client copy has not arrived yet, by key and value:
+   * bounded by count (the last RECENT_UUIDS seen), never by age.
    */
-  readonly #seenFromActive = new Map<string, { copies: number; slot: number }>();
-  readonly #seenOrder: string[] = [];
-  #nextSlot = 0;
+  readonly #seenFromActive = new RecentIds<{ copies: number }>(RECENT_UUIDS);
   readonly #max: number;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -93,14 +90,7 @@ export class PendingUpdates {
     // An anonymous update (the book's clients) can only be matched by key and value, copy for copy.
     const seen = this.#seenFromActive.get(id);
     if (seen !== undefined) seen.copies += 1;
-    else {
-      const slot = this.#nextSlot;
-      const oldest = this.#seenOrder[slot];
-      if (oldest !== undefined && this.#seenFromActive.get(oldest)?.slot === slot) this.#seenFromActive.delete(oldest);
-      this.#seenOrder[slot] = id;
-      this.#seenFromActive.set(id, { copies: 1, slot });
-      this.#nextSlot = slot + 1 === RECENT_UUIDS ? 0 : slot + 1;
-    }
+    else this.#seenFromActive.set(id, { copies: 1 });
   }
 
   /** The active is alive (a HUGZ): what it has not published within `ttlMs`, it never will. */

@@ -3,21 +3,15 @@
  * follows: a client's copy of one of these is never sequenced again, however late it comes.
  */
 import type { KvMsg } from './kvmsg.js';
+import { RecentIds } from './recent-ids.js';
 import type { KvStore } from './store.js';
 
 /** UUIDs remembered for duplicate detection (ours as active, the active's as passive). */
 export const RECENT_UUIDS = 100_000;
 
 export class SequencedUuids {
-  /**
-   * UUIDs of recently sequenced updates (their bytes as latin1, one character a byte), each with
-   * its slot in `#ring`, the order they were remembered in: the oldest is forgotten by its slot.
-   * (A `Set` in insertion order, its oldest taken with `values().next()`, cost about 50 us an
-   * update once full: V8 iterates from the start of its table, over every deleted entry.)
-   */
-  readonly #recent = new Map<string, number>();
-  readonly #ring: string[] = [];
-  #next = 0;
+  /** UUIDs of recently sequenced updates (their bytes as latin1, one character a byte). */
+  readonly #recent = new RecentIds<true>(RECENT_UUIDS);
   readonly #store: KvStore;
   /** The UUID `has()` looked at last, and its id: the one `remember()` is usually given next. */
   #lastUuid: Buffer | undefined;
@@ -29,14 +23,7 @@ export class SequencedUuids {
 
   /** `uuid` was sequenced (by us or by the active we follow). */
   remember(uuid: Buffer): void {
-    const id = this.#id(uuid);
-    const slot = this.#next;
-    const oldest = this.#ring[slot];
-    // the UUID in this slot is forgotten, unless it was remembered again since (a later slot)
-    if (oldest !== undefined && this.#recent.get(oldest) === slot) this.#recent.delete(oldest);
-    this.#ring[slot] = id;
-    this.#recent.set(id, slot);
-    this.#next = slot + 1 === RECENT_UUIDS ? 0 : slot + 1;
+    this.#recent.set(this.#id(uuid), true);
   }
 
   /**
