@@ -48,6 +48,7 @@ import {
 import { ClientPool } from './client-pool.js';
 import { InboundGuard } from './inbound-limits.js';
 import { decodeMmiServicesBody, encodeClientRequest, MMI, type MdpVersion, type MmiServiceEntry } from './codec.js';
+import { ServiceFrames } from './service-frame.js';
 
 /** A call's own options, over the client's defaults. */
 interface CallOptions {
@@ -116,9 +117,7 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
   readonly #pool: ClientPool;
   /** The defaults of a call's own options (checked with the rest in the constructor). */
   readonly #callDefaults: CallOptions;
-  /** The last service named by a string, and its frame. */
-  #lastService: string | undefined;
-  #lastServiceFrame: Buffer = Buffer.alloc(0);
+  readonly #services = new ServiceFrames();
 
   constructor(options: MajordomoClientOptions) {
     super();
@@ -219,7 +218,7 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
     onPartial: ((body: Buffer[]) => void) | undefined,
     span: TraceSpan | undefined,
   ): Promise<Buffer[]> {
-    const serviceFrame = this.#serviceFrame(service);
+    const serviceFrame = this.#services.of(service);
     // The service's name is for errors and logs only: decoded when one needs it.
     const name = (): string => serviceFrame.toString('latin1');
     const call = this.#callOptions(options);
@@ -290,16 +289,6 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
     } finally {
       budget.dispose();
     }
-  }
-
-  /** `service` as a frame: a string is encoded once while the same one comes again. */
-  #serviceFrame(service: string | Buffer): Buffer {
-    if (typeof service !== 'string') return toBuffer(service);
-    if (service !== this.#lastService) {
-      this.#lastServiceFrame = Buffer.from(service, 'utf8');
-      this.#lastService = service;
-    }
-    return this.#lastServiceFrame;
   }
 
   /**

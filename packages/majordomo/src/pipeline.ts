@@ -35,8 +35,9 @@ import {
   type SecurityOptions,
   type TimerHandle,
 } from '@zpatterns/core';
-import { applyConnectSecurity, Channel, componentLogger, EMPTY, toBuffer, Deque } from '@zpatterns/core/internal';
+import { applyConnectSecurity, Channel, componentLogger, EMPTY, Deque } from '@zpatterns/core/internal';
 import { decodeClientReply, encodeClientRequest, type MdpVersion } from './codec.js';
+import { ServiceFrames } from './service-frame.js';
 
 const RECV = 'MajordomoPipeline: recv';
 const recvAborted = (signal: AbortSignal): AbortError => new AbortError(`${RECV} aborted`, { cause: signal.reason });
@@ -121,8 +122,7 @@ export class MajordomoPipeline extends Component {
   readonly #inbox = new Deque<PipelineReply>();
   #waiter: { resolve: (reply: PipelineReply) => void; reject: (err: Error) => void } | undefined;
   /** The last service name sent as a string, and its bytes (a pipeline usually talks to one). */
-  #lastService: string | undefined;
-  #lastServiceBytes: Buffer = EMPTY;
+  readonly #services = new ServiceFrames();
 
   constructor(options: MajordomoPipelineOptions) {
     super();
@@ -180,16 +180,7 @@ export class MajordomoPipeline extends Component {
 
   #encode(service: string | Buffer, body: Frame | Frames): Frame[] {
     const frames = Array.isArray(body) ? (body as Frames) : [body as Frame];
-    return encodeClientRequest(this.#o.version, this.#serviceBytes(service), frames.length === 0 ? [EMPTY] : frames);
-  }
-
-  #serviceBytes(service: string | Buffer): Buffer {
-    if (typeof service !== 'string') return toBuffer(service);
-    if (service !== this.#lastService) {
-      this.#lastServiceBytes = Buffer.from(service, 'utf8');
-      this.#lastService = service;
-    }
-    return this.#lastServiceBytes;
+    return encodeClientRequest(this.#o.version, this.#services.of(service), frames.length === 0 ? [EMPTY] : frames);
   }
 
   /**
