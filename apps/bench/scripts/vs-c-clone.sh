@@ -4,7 +4,8 @@
 # publisher 5557, collector 5558): `clone-burst.js` (a burst of $UPDATES KVSETs, a subscriber
 # counting them and their gaps), or with $SNAPSHOT_KEYS set `clone-snapshot.js` (fill that many
 # keys, then $SNAPSHOTS snapshots timed). The first server is the one measured (the active of a
-# pair). Prints the driver's line with "load=<1-minute load average at the end>" added.
+# pair; the burst driver also reports the passive's CPU, `peer_us`). Prints the driver's line with
+# "load=<1-minute load average at the end>" added.
 #
 #   vs-c-clone.sh <driver.js> <server...> [--peer <peer...>]
 . "$(dirname "$0")/vs-c-lib.sh"
@@ -27,7 +28,7 @@ sleep "${STARTUP_S:-1.5}"
 if [ -n "${SNAPSHOT_KEYS:-}" ]; then
   out=$(node "$driver" tcp://127.0.0.1:5556 tcp://127.0.0.1:5557 tcp://127.0.0.1:5558 "$SNAPSHOT_KEYS" "${SNAPSHOTS:-3}" "$server")
 else
-  out=$(node "$driver" tcp://127.0.0.1:5556 tcp://127.0.0.1:5557 tcp://127.0.0.1:5558 "${UPDATES:-50000}" "$server")
+  out=$(node "$driver" tcp://127.0.0.1:5556 tcp://127.0.0.1:5557 tcp://127.0.0.1:5558 "${UPDATES:-50000}" "$server" $peer)
 fi
 stop_pid "$server"
 [ -n "$peer" ] && stop_pid "$peer"

@@ -5,7 +5,7 @@
  * and a bare SUB on the server's publisher counts the updates that come back and the gaps in their
  * sequence numbers. None of our code: only zeromq.js.
  *
- *   node clone-burst.js <snapshot> <publisher> <collector> <n> <server-pid>
+ *   node clone-burst.js <snapshot> <publisher> <collector> <n> <server-pid> [<peer-pid>]
  *
  * First it votes (ICANHAZ? on the snapshot port, until KTHXBAI: a Binary Star primary turns active
  * on a client's request) and warms up (one update, resent until the subscriber sees it, so both
@@ -13,12 +13,16 @@
  * 3 s. With BURST_ON_SIGNAL set, it writes `warm` on stderr after the warm-up and waits for
  * SIGUSR1 before the burst (so a process under test can take its snapshot in between). It prints `rate=<updates/s, first send to last receipt> cpu_us=<server CPU per update>
  * replies=<updates seen in sequence, no gap before them> expected=<n> gaps=<missing sequence
- * numbers> rss_kb=<server's peak RSS>`.
+ * numbers> rss_kb=<server's peak RSS>`, and the server's CPU per update by thread (from schedstat,
+ * as the titanic shape does): `main_us` (its main thread: the event loop, our code or the
+ * floor's), `zmq_us` (libzmq's I/O threads, ZMQbg/...), `helpers_us` (the rest: V8's compiler and
+ * GC threads, libuv's pool). With a peer pid (the passive of a pair), `peer_us` is that process's
+ * CPU per update (all threads).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as zmq from 'zeromq';
 
-const [snapshotAt, publisherAt, collectorAt, nArg, pidArg] = process.argv.slice(2);
+const [snapshotAt, publisherAt, collectorAt, nArg, pidArg, peerPid] = process.argv.slice(2);
 if (snapshotAt === undefined || publisherAt === undefined || collectorAt === undefined || pidArg === undefined) {
   throw new Error('usage: clone-burst <snapshot> <publisher> <collector> <n> <server-pid>');
 }
@@ -27,6 +31,25 @@ const hz = 100;
 const cpuUs = (): number => {
   const fields = readFileSync(`/proc/${pidArg}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
   return ((Number(fields[11]) + Number(fields[12])) / hz) * 1e6;
+};
+/** CPU time (ns, schedstat) of a process's threads so far: its main thread, libzmq's, the rest. */
+const threadNs = (pid: string): { main: number; zmq: number; helpers: number } => {
+  const out = { main: 0, zmq: 0, helpers: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      if (tid === pid) out.main += ns;
+      else if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').startsWith('ZMQ')) out.zmq += ns;
+      else out.helpers += ns;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+};
+const totalNs = (pid: string): number => {
+  const t = threadNs(pid);
+  return t.main + t.zmq + t.helpers;
 };
 const peakRssKb = (): number => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pidArg}/status`, 'utf8'))?.[1]);
 
@@ -113,6 +136,8 @@ if (process.env['BURST_ON_SIGNAL'] !== undefined) {
 }
 
 const c0 = cpuUs();
+const th0 = threadNs(pidArg);
+const peer0 = peerPid === undefined ? 0 : totalNs(peerPid);
 const t0 = performance.now();
 for (let i = 0; i < n; i++) await pub.send(update(`/burst/${i % 1000}`));
 const idle = setInterval(() => {
@@ -122,10 +147,15 @@ await finished;
 clearInterval(idle);
 const seconds = ((seen === n ? lastAt : performance.now()) - t0) / 1000;
 const cpu = cpuUs() - c0;
+const th1 = threadNs(pidArg);
+const peer1 = peerPid === undefined ? 0 : totalNs(peerPid);
 const missing = n - seen;
+const per = (ns: number): string => (ns / 1000 / n).toFixed(2);
+const threads = `main_us=${per(th1.main - th0.main)} zmq_us=${per(th1.zmq - th0.zmq)} helpers_us=${per(th1.helpers - th0.helpers)}`;
+const peer = peerPid === undefined ? '' : ` peer_us=${per(peer1 - peer0)}`;
 process.stdout.write(
   `rate=${(n / seconds).toFixed(1)} cpu_us=${(cpu / n).toFixed(2)} replies=${inOrder} expected=${n} ` +
-    `gaps=${gaps + missing} rss_kb=${peakRssKb()}\n`,
+    `gaps=${gaps + missing} rss_kb=${peakRssKb()} ${threads}${peer}\n`,
 );
 sub.close();
 pub.close();
