@@ -106,6 +106,35 @@ export function decodeKvMsg(frames: readonly Buffer[]): KvMsg {
 }
 
 /**
+ * The properties of every decoded client update that has none: one map, shared, which the server
+ * never changes (it copies a message's properties before changing any: a TTL left, an expiry).
+ */
+const NO_PROPERTIES: Map<string, string> = new Map();
+
+/**
+ * A client's KVSET as the server's collector decodes it: `decodeKvMsg`'s checks, without reading
+ * the sequence (a client sends 0 and the server gives its own; the frame must still be 8 bytes),
+ * and with one shared empty properties map for the update that has none. Nothing but the server
+ * sees the result: a user never gets it to change.
+ */
+export function decodeClientUpdate(frames: readonly Buffer[]): KvMsg {
+  if (frames.length !== 5) throw new ProtocolError(`kvmsg: expected 5 frames, got ${frames.length}`);
+  const [key, seq, uuid, props, body] = frames as [Buffer, Buffer, Buffer, Buffer, Buffer];
+  if (key.length === 0) throw new ProtocolError('kvmsg: empty key');
+  if (seq.length !== 8) throw new ProtocolError(`expected an 8-byte integer frame, got ${seq.length} bytes`);
+  if (uuid.length !== 0 && uuid.length !== UUID_BYTES) {
+    throw new ProtocolError(`kvmsg: uuid must be empty or ${UUID_BYTES} bytes, got ${uuid.length}`);
+  }
+  return {
+    key: key.toString('utf8'),
+    sequence: 0n,
+    uuid,
+    properties: props.length === 0 ? NO_PROPERTIES : decodeProperties(props),
+    body,
+  };
+}
+
+/**
  * Keys a client must not set: a stored `KTHXBAI` would end every snapshot early and a published
  * `HUGZ` would be taken for a heartbeat (and leave a hole in every replica's sequence).
  */

@@ -3,19 +3,16 @@
  * follows: a client's copy of one of these is never sequenced again, however late it comes.
  */
 import type { KvMsg } from './kvmsg.js';
-import { RecentIds } from './recent-ids.js';
 import type { KvStore } from './store.js';
+import { UuidRing } from './uuid-ring.js';
 
 /** UUIDs remembered for duplicate detection (ours as active, the active's as passive). */
 export const RECENT_UUIDS = 100_000;
 
 export class SequencedUuids {
-  /** UUIDs of recently sequenced updates (their bytes as latin1, one character a byte). */
-  readonly #recent = new RecentIds<true>(RECENT_UUIDS);
+  /** UUIDs of recently sequenced updates. */
+  readonly #recent = new UuidRing(RECENT_UUIDS);
   readonly #store: KvStore;
-  /** The UUID `has()` looked at last, and its id: the one `remember()` is usually given next. */
-  #lastUuid: Buffer | undefined;
-  #lastId = '';
 
   constructor(store: KvStore) {
     this.#store = store;
@@ -23,7 +20,7 @@ export class SequencedUuids {
 
   /** `uuid` was sequenced (by us or by the active we follow). */
   remember(uuid: Buffer): void {
-    this.#recent.set(this.#id(uuid), true);
+    this.#recent.add(uuid);
   }
 
   /**
@@ -33,17 +30,9 @@ export class SequencedUuids {
   has(update: KvMsg): boolean {
     const uuid = update.uuid;
     if (uuid.length === 0) return false;
-    if (this.#recent.has(this.#id(uuid))) return true;
+    if (this.#recent.has(uuid)) return true;
     const current = this.#store.get(update.key);
     return current !== undefined && sameBytes(current.uuid, uuid);
-  }
-
-  #id(uuid: Buffer): string {
-    if (uuid !== this.#lastUuid) {
-      this.#lastUuid = uuid;
-      this.#lastId = uuid.toString('latin1');
-    }
-    return this.#lastId;
   }
 }
 

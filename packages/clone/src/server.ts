@@ -29,7 +29,7 @@ import type { CloneServerAddress } from './address.js';
 import { CloneJournal } from './journal.js';
 import { JournalBatch } from './journal-batch.js';
 import type { KvMsg } from './kvmsg.js';
-import { decodeKvMsg, isReservedKey } from './kvmsg.js';
+import { decodeClientUpdate, isReservedKey } from './kvmsg.js';
 import { MapJournal } from './map-journal.js';
 import { ClonePair } from './pair.js';
 import { peerSecurity, withPeerAdmitted } from './pair-security.js';
@@ -262,7 +262,7 @@ export class CloneServer extends Component<CloneServerStatus> {
   #onCollector(message: Message): void {
     let update: KvMsg;
     try {
-      update = decodeKvMsg(message);
+      update = decodeClientUpdate(message);
       if (isReservedKey(update.key)) throw new ProtocolError(`KVSET of the reserved key ${update.key}`);
     } catch (err) {
       this.#bad(err, 'collector');

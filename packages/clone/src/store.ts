@@ -69,8 +69,9 @@ export class KvStore {
   }
 
   /**
-   * Sequence a client update and apply it. Returns the kvmsg to publish: the new sequence, the
-   * client's uuid, key, body and properties, with `ttl` still in seconds as CHP publishes it.
+   * Sequence a client update and apply it. Returns the kvmsg to publish (the update itself, given
+   * its sequence): the client's uuid, key, body and properties, with `ttl` still in seconds as CHP
+   * publishes it.
    */
   apply(update: KvMsg, nowMs: number): KvMsg {
     return this.sequenceEntry(update, nowMs).msg;
@@ -78,13 +79,16 @@ export class KvStore {
 
   /**
    * `apply`, returning the entry: `msg` and `frames`, its encoding to publish, kept with the entry
-   * for snapshots (the entry of a delete too, though the map no longer holds one).
+   * for snapshots (the entry of a delete too, though the map no longer holds one). The update
+   * becomes the stored kvmsg, with its sequence: the caller hands it over (the server's own
+   * decoded update), so no copy is made per update.
    */
   sequenceEntry(update: KvMsg, nowMs: number): StoredEntry {
     this.#sequence += 1n;
-    // Properties maps are never changed once made: the published kvmsg shares the update's.
-    const { key, uuid, properties, body } = update;
-    const msg: KvMsg = { key, sequence: this.#sequence, uuid, properties, body };
+    // Properties maps are never changed once made: the stored kvmsg shares the update's.
+    const msg = update;
+    msg.sequence = this.#sequence;
+    const { key, properties, body } = msg;
     const entry: StoredEntry = { msg, expiresAtMs: 0, frames: encodeKvMsg(msg) };
     if (body.length === 0) this.#map.delete(key);
     else {
