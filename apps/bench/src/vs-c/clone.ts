@@ -4,7 +4,9 @@
  * bursting `--requests` (100,000) KVSETs into the collector, a bare SUB counting them and their
  * sequence gaps). Contenders: the book's C `clonesrv6` alone (`-p`, made active by the driver's
  * vote) and as a primary/backup pair, our `clonesrv` alone and as a pair, and `bare-clonesrv` (a
- * bare zeromq.js SUB -> sequence -> PUB with a Map store: the floor). The process under test is
+ * bare zeromq.js SUB -> sequence -> PUB with a Map store: the floor), and the floor with a second
+ * subscriber (`bare-clone-sub`, reading every update as a pair's passive does: the pair's floor,
+ * what forwarding to the passive costs the active). The process under test is
  * the (active) server; a trial with a gap fails (`replies` counts updates seen before any gap),
  * except that the C server's is rerun (at most twice, noted) and then kept with its losses: it
  * keeps libzmq's publisher high-water mark and drops updates when the machine is loaded.
@@ -76,6 +78,15 @@ export const shape: Shape = {
           '5556',
         ]),
         contender('bare-clonesrv (floor)', 'floor', [node, peerScript('bare-clonesrv'), '5556']),
+        contender('bare-clonesrv + subscriber (pair floor)', 'floor', [
+          node,
+          peerScript('bare-clonesrv'),
+          '5556',
+          '--peer',
+          node,
+          peerScript('bare-clone-sub'),
+          'tcp://127.0.0.1:5557',
+        ]),
       ],
       rounds,
     );
