@@ -2,6 +2,7 @@
 import { ProtocolError } from '@zpatterns/core';
 import { describe, expect, it } from 'vitest';
 import {
+  decodeClientUpdate,
   decodeIcanhaz,
   decodeKvMsg,
   decodeProperties,
@@ -98,6 +99,24 @@ describe('kvmsg decode', () => {
     expect(() => decodeKvMsg([key, seq, Buffer.alloc(15), props, body])).toThrow(ProtocolError);
     expect(() => decodeKvMsg([Buffer.alloc(0), seq, uuid, props, body])).toThrow(ProtocolError);
     expect(decodeKvMsg([key, seq, uuid, props, body]).key).toBe('k');
+  });
+
+  it("a client's KVSET as the collector decodes it: the same checks, sequence 0, properties as sent", () => {
+    const frames = encodeKvMsg({
+      key: '/k',
+      sequence: 7n,
+      uuid: UUID,
+      properties: new Map([['ttl', '5']]),
+      body: Buffer.from('v'),
+    }) as [Buffer, Buffer, Buffer, Buffer, Buffer];
+    const [key, seq, uuid, props, body] = frames;
+    expect(decodeClientUpdate(frames)).toEqual({ ...decodeKvMsg(frames), sequence: 0n });
+    expect(decodeClientUpdate([key, seq, uuid, Buffer.alloc(0), body]).properties.size).toBe(0);
+    expect(() => decodeClientUpdate([key, seq, uuid, props])).toThrow(ProtocolError);
+    expect(() => decodeClientUpdate([key, Buffer.alloc(7), uuid, props, body])).toThrow(ProtocolError);
+    expect(() => decodeClientUpdate([key, seq, Buffer.alloc(15), props, body])).toThrow(ProtocolError);
+    expect(() => decodeClientUpdate([Buffer.alloc(0), seq, uuid, props, body])).toThrow(ProtocolError);
+    expect(() => decodeClientUpdate([key, seq, uuid, Buffer.from('noequals\n'), body])).toThrow(ProtocolError);
   });
 
   it('properties: trailing bytes after the last newline are ignored; a later duplicate wins', () => {

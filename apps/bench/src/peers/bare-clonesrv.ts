@@ -15,7 +15,8 @@
  * floor and the floor with that piece shows what the piece costs:
  * - `decode`: the kvmsg checked and decoded as the server does (uuid and sequence sizes, key as a
  *   string, properties into a Map, reserved keys refused);
- * - `uuid`: duplicate detection, each UUID remembered (the last 100,000) and a resent one dropped;
+ * - `uuid`: duplicate detection, each UUID remembered (the last 100,000, as latin1 strings in a
+ *   `Set`: the server's way before it kept their bytes in a ring) and a resent one dropped;
  * - `encode`: the published frames made afresh (key, sequence, properties) instead of reusing
  *   the ones received;
  * - `channel`: the collector read and the publisher written through core's `Channel`, as the
@@ -94,7 +95,7 @@ function resent(frames: Buffer[], uuids: Set<string>): boolean {
   if (uuids.has(id)) return true;
   const current = store.get(key.toString())?.[2];
   if (current !== undefined && current.equals(uuid)) return true;
-  // the last 100,000 remembered in a ring, as the server does
+  // the last 100,000 remembered in a ring of strings
   const oldest = ring[next];
   if (oldest !== undefined) uuids.delete(oldest);
   ring[next] = id;
