@@ -6,6 +6,8 @@
  * latin1 strings in a `Map` were about 10 MB of old-space objects, and making the string cost a
  * call into the runtime per update).
  */
+import { randomBytes } from 'node:crypto';
+
 export const UUID_LENGTH = 16;
 
 export class UuidRing {
@@ -19,6 +21,11 @@ export class UuidRing {
   /** Open addressing: slot + 1 at the hashed position (or after it), 0 = free. */
   readonly #table: Int32Array;
   readonly #mask: number;
+  /**
+   * This ring's hash seed, drawn at random: clients choose their UUIDs, and must not be able to
+   * pick ones that collide and make every probe walk one long run.
+   */
+  readonly #seed = randomBytes(4).readInt32LE(0);
   /** The slot the next UUID takes: the oldest one's. */
   #next = 0;
   #size = 0;
@@ -41,13 +48,13 @@ export class UuidRing {
 
   /** Whether `uuid` (16 bytes) is held. */
   has(uuid: Uint8Array): boolean {
-    return uuid.length === UUID_LENGTH && this.#find(uuid, hashUuid(uuid)) >= 0;
+    return uuid.length === UUID_LENGTH && this.#find(uuid, hashUuid(uuid, this.#seed)) >= 0;
   }
 
   /** Remember `uuid` (16 bytes) as the newest (one held already moves there); the oldest goes past `capacity`. */
   add(uuid: Uint8Array): void {
     if (uuid.length !== UUID_LENGTH) return;
-    const hash = hashUuid(uuid);
+    const hash = hashUuid(uuid, this.#seed);
     const held = this.#find(uuid, hash);
     if (held >= 0) this.#forget((this.#table[held] ?? 0) - 1);
     const slot = this.#next;
@@ -103,9 +110,9 @@ export class UuidRing {
   }
 }
 
-/** A 32-bit hash of a UUID's 16 bytes (murmur3's mixing over four little-endian words). */
-function hashUuid(b: Uint8Array): number {
-  let h = 0x9747b28c;
+/** A 32-bit hash of a UUID's 16 bytes (murmur3's mixing over four little-endian words, seeded). */
+function hashUuid(b: Uint8Array, seed: number): number {
+  let h = seed;
   for (let i = 0; i < UUID_LENGTH; i += 4) {
     let k = (b[i] ?? 0) | ((b[i + 1] ?? 0) << 8) | ((b[i + 2] ?? 0) << 16) | ((b[i + 3] ?? 0) << 24);
     k = Math.imul(k, 0xcc9e2d51);
