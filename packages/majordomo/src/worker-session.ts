@@ -15,6 +15,7 @@ import {
   type WorkerCommand,
 } from './codec.js';
 import type { InboundGuard } from './inbound-limits.js';
+import { requestBody, requestClientAt } from './worker-frames.js';
 import type { ResolvedWorkerOptions, WorkerStats } from './worker-options.js';
 
 /**
@@ -29,7 +30,9 @@ export type SessionEnd =
   | { readonly reason: 'close' };
 
 export interface SessionPort {
-  /** A valid command from the broker (already counted as a sign of life). */
+  /** A well-formed REQUEST from the broker (already counted as a sign of life). */
+  request(session: WorkerSession, client: Buffer, body: Buffer[]): void;
+  /** Any other valid command from the broker (already counted as a sign of life). */
   command(session: WorkerSession, command: WorkerCommand): void;
 }
 
@@ -94,6 +97,12 @@ export class WorkerSession {
         // As with a request the handler could not answer: leave and register again, or the
         // broker would count this worker busy with the dropped request for ever.
         void this.leave({ reason: 'error' }, options.lingerMs);
+        return;
+      }
+      // The message of every request, recognised in place; the rest through the codec.
+      const clientAt = requestClientAt(options.version, message);
+      if (clientAt >= 0) {
+        port.request(this, message[clientAt] as Buffer, requestBody(message, clientAt));
         return;
       }
       const command = decodeFromBroker(options.version, message);
