@@ -119,11 +119,14 @@ export class ClientConnection {
     this.#log = log;
     this.#stats = stats;
     this.#guard = guard;
-    const socket = new zmq.Dealer({ linger: 0 });
+    // Sends go straight to libzmq (`directSend`: no send-queue hop per request). `sendTimeout: 0`
+    // makes libzmq take or refuse a message inside `send()`; with no high-water mark it always
+    // takes it (a socket carries one request at a time, so nothing piles up).
+    const socket = new zmq.Dealer({ linger: 0, sendTimeout: 0, sendHighWaterMark: 0 });
     guard.prepare(socket);
     applyConnectSecurity(socket, security);
     socket.connect(endpoint);
-    this.#channel = new Channel(socket, { name: 'mdp-client', logger: log });
+    this.#channel = new Channel(socket, { name: 'mdp-client', logger: log, directSend: true });
     stats.socketsCreated++;
     void this.#channel.start(this.#onMessage);
   }

@@ -66,11 +66,15 @@ export class WorkerSession {
     this.#o = options;
     this.#log = log;
     this.ended = new Promise<SessionEnd>((resolve) => (this.#resolveEnded = resolve));
-    this.#socket = new zmq.Dealer({ linger: 0 });
+    // Sends go straight to libzmq (`directSend`: no send-queue hop per reply). `sendTimeout: 0`
+    // makes libzmq take or refuse a message inside `send()`, and with no high-water mark it always
+    // takes it: what the channel's queue held beyond the mark (a burst of MDP/0.2 partials) libzmq
+    // holds instead, in order, and nothing is dropped; both are dropped when the session ends.
+    this.#socket = new zmq.Dealer({ linger: 0, sendTimeout: 0, sendHighWaterMark: 0 });
     guard.prepare(this.#socket);
     applyConnectSecurity(this.#socket, options.security);
     this.#socket.connect(options.broker);
-    this.#channel = new Channel(this.#socket, { name: 'mdp-worker', logger: log });
+    this.#channel = new Channel(this.#socket, { name: 'mdp-worker', logger: log, directSend: true });
     this.#heartbeat = new Heartbeat(
       {
         beat: () => {
