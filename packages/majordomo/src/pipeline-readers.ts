@@ -10,24 +10,23 @@
  * generator's own suspend and resume per reply; here each reply settles its `next()` promise once.
  */
 import { AbortError, ClosedError, TimeoutError, toError, type Clock, type TimerHandle } from '@zpatterns/core';
-import type { PipelineReply } from './pipeline.js';
 
 /** What a waiting reader is given: the next reply, or why none will come. */
-export interface ReplyReader {
-  deliver(reply: PipelineReply): void;
+export interface ReplyReader<R> {
+  deliver(reply: R): void;
   fail(err: Error): void;
 }
 
 /** What a reader needs of its pipeline. */
-export interface ReaderPort {
+export interface ReaderPort<R> {
   /** Throws `NotStartedError` before `start()`, `ClosedError` after `close()`. */
   assertRunning(): void;
   /** A reply already buffered, if any. */
-  shift(): PipelineReply | undefined;
+  shift(): R | undefined;
   /** Wait for the next reply; throws `InvalidStateError` while another reader waits. */
-  wait(reader: ReplyReader): void;
+  wait(reader: ReplyReader<R>): void;
   /** Stop waiting (a no-op when `reader` is not the one waiting). */
-  unwait(reader: ReplyReader): void;
+  unwait(reader: ReplyReader<R>): void;
 }
 
 const RECV = 'MajordomoPipeline: recv';
@@ -35,20 +34,20 @@ export const recvAborted = (signal: AbortSignal): AbortError =>
   new AbortError(`${RECV} aborted`, { cause: signal.reason });
 
 /** One `recv()` waiting: settles its promise once, with a reply, a timeout, an abort or a close. */
-export class RecvWait implements ReplyReader {
-  readonly promise: Promise<PipelineReply>;
-  #resolve!: (reply: PipelineReply) => void;
+export class RecvWait<R> implements ReplyReader<R> {
+  readonly promise: Promise<R>;
+  #resolve!: (reply: R) => void;
   #reject!: (err: Error) => void;
-  readonly #port: ReaderPort;
+  readonly #port: ReaderPort<R>;
   readonly #clock: Clock;
   readonly #signal: AbortSignal | undefined;
   #timer: TimerHandle | undefined;
 
-  constructor(port: ReaderPort, clock: Clock, timeoutMs: number, signal: AbortSignal | undefined) {
+  constructor(port: ReaderPort<R>, clock: Clock, timeoutMs: number, signal: AbortSignal | undefined) {
     this.#port = port;
     this.#clock = clock;
     this.#signal = signal;
-    this.promise = new Promise<PipelineReply>((resolve, reject) => {
+    this.promise = new Promise<R>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
     });
@@ -56,7 +55,7 @@ export class RecvWait implements ReplyReader {
     signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
-  deliver(reply: PipelineReply): void {
+  deliver(reply: R): void {
     this.#cleanup();
     this.#resolve(reply);
   }
@@ -91,28 +90,28 @@ const DONE: IteratorReturnResult<void> = Object.freeze({ done: true, value: unde
  * loop); closing the pipeline ends it quietly. A `next()` called while one is pending waits its
  * turn, as with a generator.
  */
-export class ReplyIterator implements AsyncGenerator<PipelineReply, void, undefined>, ReplyReader {
-  readonly #port: ReaderPort;
+export class ReplyIterator<R> implements AsyncGenerator<R, void, undefined>, ReplyReader<R> {
+  readonly #port: ReaderPort<R>;
   readonly #signal: AbortSignal | undefined;
   #done = false;
   /** The pending `next()`, while the pipeline holds this reader. */
-  #resolve: ((result: IteratorResult<PipelineReply, void>) => void) | undefined;
+  #resolve: ((result: IteratorResult<R, void>) => void) | undefined;
   #reject: ((err: Error) => void) | undefined;
   /** `next()` calls made while one was pending, in order. */
-  readonly #later: { resolve: (r: IteratorResult<PipelineReply, void>) => void; reject: (e: Error) => void }[] = [];
+  readonly #later: { resolve: (r: IteratorResult<R, void>) => void; reject: (e: Error) => void }[] = [];
 
-  constructor(port: ReaderPort, signal: AbortSignal | undefined) {
+  constructor(port: ReaderPort<R>, signal: AbortSignal | undefined) {
     this.#port = port;
     this.#signal = signal;
     signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
-  next(): Promise<IteratorResult<PipelineReply, void>> {
+  next(): Promise<IteratorResult<R, void>> {
     if (this.#resolve === undefined) return this.#take();
     return new Promise((resolve, reject) => this.#later.push({ resolve, reject }));
   }
 
-  #take(): Promise<IteratorResult<PipelineReply, void>> {
+  #take(): Promise<IteratorResult<R, void>> {
     if (this.#done) return Promise.resolve(DONE);
     // Replies already buffered are handed over without waiting.
     const reply = this.#port.shift();
@@ -129,7 +128,7 @@ export class ReplyIterator implements AsyncGenerator<PipelineReply, void, undefi
       this.#finish();
       return Promise.reject(recvAborted(signal));
     }
-    const pending = new Promise<IteratorResult<PipelineReply, void>>((resolve, reject) => {
+    const pending = new Promise<IteratorResult<R, void>>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
     });
@@ -143,7 +142,7 @@ export class ReplyIterator implements AsyncGenerator<PipelineReply, void, undefi
     return pending;
   }
 
-  deliver(reply: PipelineReply): void {
+  deliver(reply: R): void {
     const resolve = this.#resolve;
     this.#settled();
     resolve?.({ value: reply, done: false });
@@ -161,7 +160,7 @@ export class ReplyIterator implements AsyncGenerator<PipelineReply, void, undefi
   }
 
   /** `break` out of the loop: stop waiting and end; the pipeline stays open. */
-  return(): Promise<IteratorResult<PipelineReply, void>> {
+  return(): Promise<IteratorResult<R, void>> {
     const resolve = this.#resolve;
     this.#port.unwait(this);
     this.#settled();
@@ -171,7 +170,7 @@ export class ReplyIterator implements AsyncGenerator<PipelineReply, void, undefi
     return Promise.resolve(DONE);
   }
 
-  throw(err: unknown): Promise<IteratorResult<PipelineReply, void>> {
+  throw(err: unknown): Promise<IteratorResult<R, void>> {
     void this.return();
     return Promise.reject(toError(err));
   }

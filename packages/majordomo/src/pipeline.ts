@@ -118,9 +118,9 @@ export class MajordomoPipeline extends Component {
   #channel: Channel<zmq.Dealer> | undefined;
   readonly #inbox = new Deque<PipelineReply>();
   /** The one `recv()` or `replies()` waiting for a reply. */
-  #reader: ReplyReader | undefined;
+  #reader: ReplyReader<PipelineReply> | undefined;
   /** What the readers need of this pipeline. */
-  readonly #port: ReaderPort = {
+  readonly #port: ReaderPort<PipelineReply> = {
     assertRunning: () => this.assertRunning(),
     shift: () => this.#inbox.shift(),
     wait: (reader) => {
@@ -229,7 +229,7 @@ export class MajordomoPipeline extends Component {
     const signal = options.signal;
     if (signal?.aborted === true) return Promise.reject(recvAborted(signal));
     // A timer only for a finite `timeoutMs`, a listener only for a `signal`.
-    const wait = new RecvWait(this.#port, this.#o.clock, timeoutMs, signal);
+    const wait = new RecvWait<PipelineReply>(this.#port, this.#o.clock, timeoutMs, signal);
     this.#reader = wait;
     return wait.promise;
   }
@@ -240,7 +240,7 @@ export class MajordomoPipeline extends Component {
    * loop quietly. Only one reader (this loop, or a `recv()`) waits at a time.
    */
   replies(options: { signal?: AbortSignal | undefined } = {}): AsyncGenerator<PipelineReply, void, undefined> {
-    return new ReplyIterator(this.#port, options.signal);
+    return new ReplyIterator<PipelineReply>(this.#port, options.signal);
   }
 
   readonly #onMessage = (message: Buffer[]): void => {
