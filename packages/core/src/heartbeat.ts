@@ -1,12 +1,12 @@
 /**
  * Heartbeating with Paranoid Pirate semantics, for one peer: send a heartbeat every `intervalMs`,
  * treat *any* inbound traffic as a sign of life, and declare the peer dead after
- * `liveness x intervalMs` of silence. The silence is watched by `PeerLiveness`, the same
- * mechanism every pattern uses; the beats are a timer of their own.
+ * `liveness x intervalMs` of silence. Two timers: the beats, and the expiry (armed for the last
+ * sign of life plus the silence allowed; when it fires early because traffic came since, it
+ * re-arms for the rest). A sign of life is one clock read and one store: no timer work, no map.
  */
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { InvalidArgumentError } from './errors.js';
-import { PeerLiveness } from './liveness.js';
 
 /** Options of `new Heartbeat(port, options)`. */
 export interface HeartbeatOptions {
@@ -43,8 +43,10 @@ export class Heartbeat {
   readonly #port: HeartbeatPort;
   readonly #intervalMs: number;
   readonly #clock: Clock;
-  readonly #liveness: PeerLiveness<'peer'>;
+  /** Silence after which the peer is dead: `liveness x intervalMs`. */
+  readonly #ttlMs: number;
   #beatTimer: TimerHandle | undefined;
+  #expiryTimer: TimerHandle | undefined;
   #running = false;
   #lastSeen = 0;
 
@@ -55,15 +57,7 @@ export class Heartbeat {
     this.#port = port;
     this.#intervalMs = o.intervalMs;
     this.#clock = o.clock;
-    this.#liveness = new PeerLiveness<'peer'>({
-      ttlMs: o.intervalMs * o.liveness,
-      clock: o.clock,
-      onChange: (_peer, state, silentMs) => {
-        if (state !== 'dead' || !this.#running) return;
-        this.stop();
-        this.#port.expired(silentMs);
-      },
-    });
+    this.#ttlMs = o.intervalMs * o.liveness;
   }
 
   /** Whether the heartbeat is running (between `start()` and `stop()` or expiry). */
@@ -73,7 +67,7 @@ export class Heartbeat {
 
   /** When the peer will be declared dead unless it is heard from again. */
   get expiresAt(): number {
-    return this.#lastSeen + this.#liveness.ttlMs;
+    return this.#lastSeen + this.#ttlMs;
   }
 
   /** Start (or restart) with the peer counted as just seen; the first beat is one interval away. */
@@ -81,27 +75,40 @@ export class Heartbeat {
     this.stop();
     this.#running = true;
     this.#lastSeen = this.#clock.now();
-    this.#liveness.seen('peer');
     this.#armBeat();
+    this.#expiryTimer = this.#clock.setTimeout(this.#expire, this.#ttlMs);
   }
 
   /** Any inbound traffic: the peer is alive. Cheap enough to call on every message. */
   touch(): void {
-    if (!this.#running) return;
-    const now = this.#clock.now();
-    this.#lastSeen = now;
-    this.#liveness.seen('peer', now); // the same reading: one clock read per message
+    if (this.#running) this.#lastSeen = this.#clock.now();
   }
 
   /** Stop beating and watching the peer; idempotent. `start()` begins again. */
   stop(): void {
     this.#running = false;
-    this.#liveness.delete('peer');
     if (this.#beatTimer !== undefined) {
       this.#clock.clearTimeout(this.#beatTimer);
       this.#beatTimer = undefined;
     }
+    if (this.#expiryTimer !== undefined) {
+      this.#clock.clearTimeout(this.#expiryTimer);
+      this.#expiryTimer = undefined;
+    }
   }
+
+  /** The expiry timer: the peer is dead, or was heard since it was armed (re-arm for the rest). */
+  readonly #expire = (): void => {
+    this.#expiryTimer = undefined;
+    if (!this.#running) return;
+    const silentMs = this.#clock.now() - this.#lastSeen;
+    if (silentMs < this.#ttlMs) {
+      this.#expiryTimer = this.#clock.setTimeout(this.#expire, this.#ttlMs - silentMs);
+      return;
+    }
+    this.stop();
+    this.#port.expired(silentMs);
+  };
 
   #armBeat(): void {
     this.#beatTimer = this.#clock.setTimeout(this.#beat, this.#intervalMs);

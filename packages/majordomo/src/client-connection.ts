@@ -19,6 +19,7 @@ import {
 import { applyConnectSecurity, Channel, frameEquals } from '@zpatterns/core/internal';
 import type { InboundGuard } from './inbound-limits.js';
 import { decodeClientReply, type MdpVersion } from './codec.js';
+import { NOT_A_REPLY, PARTIAL_REPLY, replyBody, replyKind } from './client-frames.js';
 
 /** Counters shared by every socket of one client. */
 export interface ClientStats {
@@ -73,13 +74,6 @@ class Outstanding {
 
 const noop = (): void => undefined;
 
-export interface ExchangeOptions {
-  timeoutMs: number;
-  signal: AbortSignal | undefined;
-  onPartial: ((body: Buffer[]) => void) | undefined;
-  clock: Clock;
-}
-
 /** Thrown (as the `cause` chain's head) when an attempt ran out of time. */
 export class AttemptTimeout extends TimeoutError {
   override name = 'AttemptTimeout';
@@ -125,11 +119,14 @@ export class ClientConnection {
     this.#log = log;
     this.#stats = stats;
     this.#guard = guard;
-    const socket = new zmq.Dealer({ linger: 0 });
+    // Sends go straight to libzmq (`directSend`: no send-queue hop per request). `sendTimeout: 0`
+    // makes libzmq take or refuse a message inside `send()`; with no high-water mark it always
+    // takes it (a socket carries one request at a time, so nothing piles up).
+    const socket = new zmq.Dealer({ linger: 0, sendTimeout: 0, sendHighWaterMark: 0 });
     guard.prepare(socket);
     applyConnectSecurity(socket, security);
     socket.connect(endpoint);
-    this.#channel = new Channel(socket, { name: 'mdp-client', logger: log });
+    this.#channel = new Channel(socket, { name: 'mdp-client', logger: log, directSend: true });
     stats.socketsCreated++;
     void this.#channel.start(this.#onMessage);
   }
@@ -145,18 +142,25 @@ export class ClientConnection {
   /**
    * Send one request (`message`, the request's frames as encoded for the wire, to `service`) and
    * resolve once its FINAL body is in: `takeReply()` then gives it (a promise resolved with an
-   * array costs V8 a generic lookup of its `then`; one resolved with nothing does not). Rejects with `AttemptTimeout` after `timeoutMs` of silence
-   * (re-armed by each PARTIAL), `AbortError` on `signal`, `ClosedError` when the socket closes
-   * first.
+   * array costs V8 a generic lookup of its `then`; one resolved with nothing does not). Rejects
+   * with `AttemptTimeout` after `timeoutMs` of silence (re-armed by each PARTIAL), `AbortError` on
+   * `signal`, `ClosedError` when the socket closes first. Arguments, not an options object: an
+   * attempt made one object fewer.
    */
-  exchange(service: Buffer, message: readonly Buffer[], options: ExchangeOptions): Promise<void> {
+  exchange(
+    service: Buffer,
+    message: readonly Buffer[],
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    onPartial: ((body: Buffer[]) => void) | undefined,
+    clock: Clock,
+  ): Promise<void> {
     if (this.#outstanding !== undefined)
       return Promise.reject(new InvalidStateError('ClientConnection: one request at a time'));
     if (this.#channel.isClosed) return Promise.reject(new ClosedError('client socket'));
-    const { clock, timeoutMs, signal } = options;
     // The signal may have fired while the caller waited for this socket: its event is gone.
     if (signal?.aborted === true) return Promise.reject(new AbortError('request aborted', { cause: signal.reason }));
-    const outstanding = new Outstanding(service, timeoutMs, signal, options.onPartial, clock);
+    const outstanding = new Outstanding(service, timeoutMs, signal, onPartial, clock);
     const reply = new Promise<void>((resolve, reject) => {
       outstanding.resolve = resolve;
       outstanding.reject = reject;
@@ -239,41 +243,44 @@ export class ClientConnection {
       this.#stats.oversize++;
       return;
     }
-    const reply = decodeClientReply(this.#version, message);
+    // Recognised in place (no reply object); the codec says why anything else is dropped.
+    const kind = replyKind(this.#version, message);
     const outstanding = this.#outstanding;
-    if (typeof reply === 'string') {
+    if (kind === NOT_A_REPLY) {
+      const reason = decodeClientReply(this.#version, message);
       this.#stats.malformed++;
-      this.#log.warn({ socket: this.id, reason: reply, frames: message.length }, 'malformed reply dropped');
+      this.#log.warn({ socket: this.id, reason, frames: message.length }, 'malformed reply dropped');
       return;
     }
+    const service = message[2] as Buffer;
     if (outstanding === undefined) {
       this.#stats.malformed++;
       this.#log.warn({ socket: this.id }, 'reply with no request waiting dropped');
       return;
     }
-    if (!frameEquals(reply.service, outstanding.service)) {
+    if (!frameEquals(service, outstanding.service)) {
       this.#stats.malformed++;
       this.#log.warn(
         {
           socket: this.id,
           expected: outstanding.service.toString('latin1'),
-          got: reply.service.subarray(0, 64).toString('latin1'),
+          got: service.subarray(0, 64).toString('latin1'),
         },
         'reply for another service dropped',
       );
       return;
     }
-    if (!reply.final) {
+    if (kind === PARTIAL_REPLY) {
       outstanding.partials++;
       outstanding.deadline = outstanding.clock.now() + outstanding.timeoutMs;
       try {
-        outstanding.onPartial?.(reply.body);
+        outstanding.onPartial?.(replyBody(message));
       } catch (err) {
         this.#log.warn({ err, socket: this.id }, 'onPartial callback threw');
       }
       return;
     }
-    this.#settle(outstanding, undefined, reply.body);
+    this.#settle(outstanding, undefined, replyBody(message));
   };
 
   /** Close at once (linger 0); the outstanding request, if any, rejects with `ClosedError`. */

@@ -98,6 +98,9 @@ export type MmiServiceStatus = '200' | '404' | '501' | (string & {});
  */
 export type MajordomoClientStatus = FailoverEvent;
 
+/** A service frame as its name, for errors and logs. */
+const nameOf = (serviceFrame: Buffer): string => serviceFrame.toString('latin1');
+
 /**
  * The Majordomo client (the book's mdcliapi, made concurrent): `request(service, body)` resolves
  * with the reply body. After `attemptTimeoutMs` without a reply the socket is closed and the
@@ -219,10 +222,9 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
     span: TraceSpan | undefined,
   ): Promise<Buffer[]> {
     const serviceFrame = this.#services.of(service);
-    // The service's name is for errors and logs only: decoded when one needs it.
-    const name = (): string => serviceFrame.toString('latin1');
     const call = this.#callOptions(options);
-    const budget = new CallBudget(() => `MajordomoClient: request to '${name()}'`, call, this.#o.clock);
+    // The service's name is for errors and logs only: decoded when one needs it (one closure).
+    const budget = new CallBudget(() => `MajordomoClient: request to '${nameOf(serviceFrame)}'`, call, this.#o.clock);
     // The budget's signal aborts on a whole-call timeoutMs or the caller's signal. Without a
     // timeoutMs the waits get the caller's signal itself (or none): the budget then makes no
     // AbortController, which cost ~10 us per request.
@@ -246,12 +248,7 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
         span?.addEvent('attempt', { 'majordomo.attempt': attempt, 'server.address': connection.endpoint });
         span?.setAttribute('majordomo.attempts', attempt);
         try {
-          await connection.exchange(serviceFrame, message, {
-            timeoutMs: call.attemptTimeoutMs,
-            signal,
-            onPartial: onChunk,
-            clock: this.#o.clock,
-          });
+          await connection.exchange(serviceFrame, message, call.attemptTimeoutMs, signal, onChunk, this.#o.clock);
           const reply = connection.takeReply();
           this.#pool.release(connection);
           this.#stats.replies++;
@@ -263,7 +260,7 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
         if (partials > 0) {
           // Resending would deliver the partials twice: a stream that went quiet ends here.
           throw new TimeoutError(
-            `MajordomoClient: request to '${name()}': no reply within attemptTimeoutMs (${call.attemptTimeoutMs} ms) ` +
+            `MajordomoClient: request to '${nameOf(serviceFrame)}': no reply within attemptTimeoutMs (${call.attemptTimeoutMs} ms) ` +
               `after ${partials} partial(s); not resent`,
             { attempts: attempt },
           );
@@ -271,7 +268,7 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
         if (attempt > call.retries) continue; // the last attempt: next() ends the loop
         this.#stats.retries++;
         this.#log.warn(
-          { service: name(), attempt, attemptTimeoutMs: call.attemptTimeoutMs },
+          { service: nameOf(serviceFrame), attempt, attemptTimeoutMs: call.attemptTimeoutMs },
           'no reply, resending on a fresh socket',
         );
         await this.#failover(endpoint, signal);
@@ -283,7 +280,7 @@ export class MajordomoClient extends Component<MajordomoClientStatus> {
       const err = caught instanceof AbortError && budget.signal.aborted ? (budget.signal.reason as Error) : caught;
       if (err instanceof TimeoutError) {
         this.#stats.timeouts++;
-        this.#log.warn({ service: name(), attempts: budget.attempts }, 'no reply, abandoning');
+        this.#log.warn({ service: nameOf(serviceFrame), attempts: budget.attempts }, 'no reply, abandoning');
       } else if (err instanceof AbortError) this.#stats.aborted++;
       throw err;
     } finally {

@@ -6,7 +6,8 @@
 import { toError, type Frame, type Frames, type Logger, type RequestHandler } from '@zpatterns/core';
 import type { AsyncQueue } from '@zpatterns/core/internal';
 import { MdpVersionError } from './errors.js';
-import { encodeWorkerReply, type MdpVersion } from './codec.js';
+import type { MdpVersion } from './codec.js';
+import { replyFrames } from './worker-frames.js';
 import type { MajordomoHandlerContext, ResolvedWorkerOptions, WorkerRequest, WorkerStats } from './worker-options.js';
 import type { WorkerSession } from './worker-session.js';
 
@@ -52,10 +53,12 @@ export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLik
   return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
-/** One shared getter for every context, so all of them keep the same shape. */
+/**
+ * One shared getter for every context, so all of them keep the same shape. `configurable` is left
+ * out (false by default): each field present is one more lookup when V8 reads the descriptor.
+ */
 const SIGNAL_PROPERTY: PropertyDescriptor = {
   enumerable: true,
-  configurable: false,
   get(this: HandlerContext): AbortSignal {
     return this.lazySignal();
   },
@@ -84,7 +87,7 @@ export class HandlerContext implements MajordomoHandlerContext {
     this.version = version;
     this.partial = (frames) => {
       if (version === '0.1') throw new MdpVersionError('MDP/0.1 has no PARTIAL replies: use version 0.2');
-      if (session.post(encodeWorkerReply(version, client, frames, false))) stats.partials++;
+      if (session.post(replyFrames(version, client, frames, false))) stats.partials++;
     };
     Object.defineProperty(this, 'signal', SIGNAL_PROPERTY);
   }

@@ -15,6 +15,7 @@ import {
   type WorkerCommand,
 } from './codec.js';
 import type { InboundGuard } from './inbound-limits.js';
+import { requestBody, requestClientAt } from './worker-frames.js';
 import type { ResolvedWorkerOptions, WorkerStats } from './worker-options.js';
 
 /**
@@ -29,7 +30,9 @@ export type SessionEnd =
   | { readonly reason: 'close' };
 
 export interface SessionPort {
-  /** A valid command from the broker (already counted as a sign of life). */
+  /** A well-formed REQUEST from the broker (already counted as a sign of life). */
+  request(session: WorkerSession, client: Buffer, body: Buffer[]): void;
+  /** Any other valid command from the broker (already counted as a sign of life). */
   command(session: WorkerSession, command: WorkerCommand): void;
 }
 
@@ -63,11 +66,15 @@ export class WorkerSession {
     this.#o = options;
     this.#log = log;
     this.ended = new Promise<SessionEnd>((resolve) => (this.#resolveEnded = resolve));
-    this.#socket = new zmq.Dealer({ linger: 0 });
+    // Sends go straight to libzmq (`directSend`: no send-queue hop per reply). `sendTimeout: 0`
+    // makes libzmq take or refuse a message inside `send()`, and with no high-water mark it always
+    // takes it: what the channel's queue held beyond the mark (a burst of MDP/0.2 partials) libzmq
+    // holds instead, in order, and nothing is dropped; both are dropped when the session ends.
+    this.#socket = new zmq.Dealer({ linger: 0, sendTimeout: 0, sendHighWaterMark: 0 });
     guard.prepare(this.#socket);
     applyConnectSecurity(this.#socket, options.security);
     this.#socket.connect(options.broker);
-    this.#channel = new Channel(this.#socket, { name: 'mdp-worker', logger: log });
+    this.#channel = new Channel(this.#socket, { name: 'mdp-worker', logger: log, directSend: true });
     this.#heartbeat = new Heartbeat(
       {
         beat: () => {
@@ -94,6 +101,12 @@ export class WorkerSession {
         // As with a request the handler could not answer: leave and register again, or the
         // broker would count this worker busy with the dropped request for ever.
         void this.leave({ reason: 'error' }, options.lingerMs);
+        return;
+      }
+      // The message of every request, recognised in place; the rest through the codec.
+      const clientAt = requestClientAt(options.version, message);
+      if (clientAt >= 0) {
+        port.request(this, message[clientAt] as Buffer, requestBody(message, clientAt));
         return;
       }
       const command = decodeFromBroker(options.version, message);

@@ -38,7 +38,8 @@ import {
   tracingActive,
   type TraceSpan,
 } from '@zpatterns/core/internal';
-import { encodeWorkerReply, type WorkerCommand } from './codec.js';
+import type { WorkerCommand } from './codec.js';
+import { replyFrames } from './worker-frames.js';
 import { errorReplyFor, HandlerContext, isPromiseLike, queueHandler } from './worker-context.js';
 import {
   resolveWorkerOptions,
@@ -259,18 +260,39 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
 
   #open(): WorkerSession {
     const id = ++this.#sessionCount;
-    const session = new WorkerSession(id, this.#o, this.#log, this.#stats, this.#guard, { command: this.#onCommand });
+    const session = new WorkerSession(id, this.#o, this.#log, this.#stats, this.#guard, {
+      request: this.#onRequest,
+      command: this.#onCommand,
+    });
     this.#session = session;
     this.#transition({ state: 'connecting', session });
     return session;
   }
 
-  readonly #onCommand = (session: WorkerSession, command: WorkerCommand): void => {
+  /** The first command of a session from the broker: it is connected (`ready`). */
+  #heardFirst(session: WorkerSession): void {
     const state = this.#state;
     if (state.state === 'connecting' && state.session === session) {
       this.#transition(session.readyState);
       this.emit({ type: 'connected', peer: this.#o.broker, session: session.id });
     }
+  }
+
+  readonly #onRequest = (session: WorkerSession, client: Buffer, body: Buffer[]): void => {
+    if (this.#state !== session.readyState) {
+      this.#heardFirst(session);
+      const now = this.#state;
+      if (now !== session.readyState) {
+        this.#stats.malformed++;
+        this.#log.warn({ session: session.id, state: now.state }, 'REQUEST while not ready dropped');
+        return;
+      }
+    }
+    this.#dispatch(session, client, body);
+  };
+
+  readonly #onCommand = (session: WorkerSession, command: WorkerCommand): void => {
+    this.#heardFirst(session);
     switch (command.type) {
       case 'heartbeat':
         return;
@@ -278,16 +300,10 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
         this.#stats.disconnectsReceived++;
         session.end({ reason: 'disconnect' });
         return;
-      case 'request': {
-        const now = this.#state;
-        if (now.state !== 'ready' || now.session !== session) {
-          this.#stats.malformed++;
-          this.#log.warn({ session: session.id, state: now.state }, 'REQUEST while not ready dropped');
-          return;
-        }
-        this.#dispatch(session, command.client, command.body);
+      case 'request':
+        // Unreachable: the session hands every REQUEST to `#onRequest`.
+        this.#onRequest(session, command.client, command.body);
         return;
-      }
       case 'ready':
       case 'reply':
         this.#stats.malformed++;
@@ -376,7 +392,7 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
     let message: Buffer[] | undefined;
     if (reply !== undefined) {
       try {
-        message = encodeWorkerReply(this.#o.version, client, reply, true);
+        message = replyFrames(this.#o.version, client, reply, true);
       } catch (caught) {
         this.#stats.handlerErrors++;
         this.#log.warn({ err: toError(caught), session: session.id }, 'handler reply is not frames; no reply sent');
