@@ -246,7 +246,7 @@ export const benchmark: Benchmark = {
     const mdp = cases[`mdp request() ${echoWorkers} workers`];
     const durable = cases['titanic (SQLite) submit (durable)'];
     const notes = [
-      `${submissions} submissions from ${window} concurrent callers; each Titanic instance with ${titanicWorkers} titanic.request and ${replyWorkers} titanic.reply/close workers, dispatcher concurrency ${concurrency}, ${echoWorkers} echo workers; SQLite WAL, synchronous=FULL (fsync per group commit)`,
+      `${submissions} submissions from ${window} concurrent callers; each Titanic instance with ${titanicWorkers} titanic.request and ${replyWorkers} titanic.reply/close workers, dispatcher concurrency ${concurrency}, ${echoWorkers} echo workers; ${store === 'memory' ? 'the store in memory (nothing durable: "durable" in the case names is the SQLite runs\' word)' : 'SQLite WAL, synchronous=FULL (fsync per group commit)'}`,
       ...(pgUrl === undefined
         ? []
         : [
