@@ -61,6 +61,8 @@ class ServiceQueue {
   readonly circuit: ServiceCircuit;
   inRotation = false;
   inFlight = 0;
+  /** Requests of this service known to the queue (queued or in flight). */
+  known = 0;
 
   constructor(key: string, circuit: ServiceCircuit) {
     this.key = key;
@@ -75,11 +77,16 @@ class ServiceQueue {
 
 export class DispatchQueue {
   readonly #jobs = new Map<string, Job>();
-  /** Known jobs per service key (queued or in flight). */
-  readonly #perService = new Map<string, number>();
   readonly #services = new Map<string, ServiceQueue>();
-  /** Services without work, least recently idle first (a subset of `#services`). */
+  /**
+   * Services that went idle, least recently first (a subset of `#services`). Kept lazily: a
+   * service that gets work again stays listed (the trim skips it), and one that goes idle again
+   * right after it did (the usual case: one service, one request at a time) is not moved, so a
+   * request costs no map operation here.
+   */
   readonly #idle = new Map<string, ServiceQueue>();
+  /** The service last listed in `#idle` (at its end). */
+  #lastIdle: ServiceQueue | undefined;
   /** Services with queued jobs, in round-robin order. */
   #rotation: ServiceQueue[] = [];
   #cursor = 0;
@@ -129,18 +136,17 @@ export class DispatchQueue {
 
   /** Requests known here (queued or in flight) by service (latin1). */
   heldByService(): ReadonlyMap<string, number> {
-    return new Map(this.#perService);
+    const held = new Map<string, number>();
+    for (const queue of this.#services.values()) if (queue.known > 0) held.set(queue.key, queue.known);
+    return held;
   }
 
-  /** Requests of a service (its name as latin1) known here (queued or in flight). */
+  /**
+   * Requests of a service (its name as latin1) known here (queued or in flight). A service with
+   * any is never forgotten, so its count is on its queue.
+   */
   pendingOf(key: string): number {
-    return this.#perService.get(key) ?? 0;
-  }
-
-  #count(key: string, delta: number): void {
-    const n = (this.#perService.get(key) ?? 0) + delta;
-    if (n <= 0) this.#perService.delete(key);
-    else this.#perService.set(key, n);
+    return this.#services.get(key)?.known ?? 0;
   }
 
   /**
@@ -152,7 +158,7 @@ export class DispatchQueue {
     const queue = this.#queueOf(key);
     const job: Job = { uuid, service: queue.service, key: queue.key, attempts: 0, notBefore: now, inFlight: false };
     this.#jobs.set(uuid, job);
-    this.#count(queue.key, 1);
+    queue.known++;
     queue.ready.push(job);
     this.#enterRotation(queue);
   }
@@ -165,7 +171,7 @@ export class DispatchQueue {
     const job = this.#jobs.get(uuid);
     if (job === undefined) return;
     this.#jobs.delete(uuid);
-    this.#count(job.key, -1);
+    this.#knownLess(job.key);
     if (job.inFlight) this.#services.get(job.key)?.circuit.released(uuid);
     this.#settle(job);
   }
@@ -233,8 +239,14 @@ export class DispatchQueue {
     this.#services.get(job.key)?.circuit.succeeded();
     if (this.#jobs.get(job.uuid) !== job) return;
     this.#jobs.delete(job.uuid);
-    this.#count(job.key, -1);
+    this.#knownLess(job.key);
     this.#settle(job);
+  }
+
+  /** One known request of the service `key` fewer. */
+  #knownLess(key: string): void {
+    const queue = this.#services.get(key);
+    if (queue !== undefined) queue.known--;
   }
 
   /**
@@ -302,13 +314,19 @@ export class DispatchQueue {
    */
   #forgetIfIdle(queue: ServiceQueue): void {
     if (queue.inRotation || queue.inFlight > 0 || queue.queued > 0) return;
+    // Already the most recently idle (and still listed): nothing moves.
+    if (queue === this.#lastIdle) return;
     this.#idle.delete(queue.key);
     this.#idle.set(queue.key, queue);
+    this.#lastIdle = queue;
     const max = this.#o.maxIdleServices ?? 1024;
     if (this.#idle.size <= max) return;
-    for (const key of this.#idle.keys()) {
+    for (const [key, listed] of this.#idle) {
       if (this.#idle.size <= max) break;
       this.#idle.delete(key);
+      if (listed === this.#lastIdle) this.#lastIdle = undefined;
+      // Busy again since it was listed: not idle, so not forgotten (listed again once idle).
+      if (listed.inRotation || listed.inFlight > 0 || listed.queued > 0) continue;
       this.#services.delete(key);
     }
   }
@@ -320,9 +338,7 @@ export class DispatchQueue {
 
   #queueOf(key: string): ServiceQueue {
     let queue = this.#services.get(key);
-    if (queue !== undefined) {
-      this.#idle.delete(key);
-    } else {
+    if (queue === undefined) {
       queue = new ServiceQueue(key, new ServiceCircuit(key, this.#o.serviceRetryDelay, this.#o.logger));
       this.#services.set(key, queue);
     }

@@ -82,7 +82,12 @@ export class Dispatcher {
   readonly #store: TitanicStore;
   readonly #o: ResolvedOptions<DispatcherOptions, typeof dispatcherDefaults>;
   readonly #log: Logger;
-  readonly #inFlight = new Set<Promise<void>>();
+  /** Dispatches running (their `send` not settled yet). */
+  #active = 0;
+  /** Told when `#active` drops to 0, while `close()` waits for that. */
+  #whenIdle: (() => void) | undefined;
+  /** A dispatch has ended (one function for all: no closure per dispatch). */
+  readonly #onFinished = (): void => this.#finished();
   /** Lease stores: when each request in flight was sent to its service (for the hand-back at close). */
   readonly #sentAt = new Map<string, number>();
   readonly #abort = new AbortController();
@@ -256,19 +261,23 @@ export class Dispatcher {
       const taken = this.queue.take(now);
       if (taken === undefined) break;
       if (taken.probe && this.#keeper !== undefined) handBackBehindProbe(this.queue, this.#keeper, taken.job);
-      const run = this.#sender.send(taken, this.#freshUuid === taken.job.uuid ? this.#freshBody : undefined);
-      this.#inFlight.add(run);
+      this.#active++;
       // A `then`, not a `finally` (which costs one promise and one reaction more). `send` never
       // rejects; were it to, the room is given back all the same.
-      const finished = (): void => this.#finished(run);
-      void run.then(finished, finished);
+      void this.#sender
+        .send(taken, this.#freshUuid === taken.job.uuid ? this.#freshBody : undefined)
+        .then(this.#onFinished, this.#onFinished);
     }
     if (this.queue.inFlight < this.#o.concurrency) this.#arm(now);
   }
 
   /** A dispatch has ended: room for the next. */
-  #finished(run: Promise<void>): void {
-    this.#inFlight.delete(run);
+  #finished(): void {
+    if (--this.#active === 0 && this.#whenIdle !== undefined) {
+      const idle = this.#whenIdle;
+      this.#whenIdle = undefined;
+      idle();
+    }
     this.#pump();
     // Room for one more: claim at once rather than at the next poll (unless the store is down).
     if (this.#keeper?.storeReachable === true) this.#keeper.want();
@@ -290,6 +299,21 @@ export class Dispatcher {
     }, inMs);
   }
 
+  /** Resolves once no dispatch is running. */
+  #idle(): Promise<void> {
+    if (this.#active === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const before = this.#whenIdle;
+      this.#whenIdle =
+        before === undefined
+          ? resolve
+          : () => {
+              before();
+              resolve();
+            };
+    });
+  }
+
   /**
    * Stop dispatching; wait up to `drainTimeoutMs` for requests in flight, then abandon them (they
    * stay pending in the store and are sent again after a restart) and close the client, when it
@@ -305,7 +329,7 @@ export class Dispatcher {
       // Claims stop; renewals go on until the leases are handed back, so that no other instance
       // takes over a request that is still running here while the drain waits for it.
       const claimsStopped = this.#keeper?.stopClaiming();
-      const all = Promise.allSettled([...this.#inFlight]);
+      const all = this.#idle();
       let timer: TimerHandle | undefined;
       const timeout = new Promise<void>((resolve) => {
         timer = this.#o.clock.setTimeout(resolve, this.#o.drainTimeoutMs);
@@ -315,7 +339,7 @@ export class Dispatcher {
       this.#abort.abort(new ClosedError('dispatcher'));
       // A client that can be closed got no signal with its requests: closing it abandons them.
       await this.#client.close?.();
-      await Promise.allSettled([...this.#inFlight, claimsStopped]);
+      await Promise.allSettled([this.#idle(), claimsStopped]);
       // Hand every lease back at once, so the other instances need not wait for them to expire;
       // a request abandoned in flight only once its timeout has run out, since its worker may
       // still be running it (sent again sooner, it would run twice at once).

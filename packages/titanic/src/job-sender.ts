@@ -143,8 +143,9 @@ export class JobSender {
       }
       this.#failed(job, sent, err);
     } finally {
-      // Kept through close(): a request abandoned in flight is handed back with what remains of its timeout.
-      if (!signal.aborted) this.#p.sentAt.delete(job.uuid);
+      // Kept through close(): a request abandoned in flight is handed back with what remains of its
+      // timeout. Only lease stores record it.
+      if (keeper !== undefined && !signal.aborted) this.#p.sentAt.delete(job.uuid);
     }
   }
 

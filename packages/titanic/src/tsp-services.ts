@@ -72,6 +72,9 @@ export class TspServices {
     refused: 0,
   };
   readonly #p: TspServiceParts;
+  /** The service of the last submission, a copy of its bytes, and its name as latin1. */
+  #lastService: Buffer | undefined;
+  #lastKey = '';
 
   constructor(parts: TspServiceParts) {
     this.#p = parts;
@@ -81,7 +84,7 @@ export class TspServices {
   readonly submit: TspHandler = (body) => {
     const request = decodeSubmit(body);
     if (typeof request === 'string') return this.#malformed(TSP_SERVICE.REQUEST, request);
-    const key = request.service.toString('latin1');
+    const key = this.#keyOf(request.service);
     const committer = this.#p.committer;
     if (!committer.immediate) return this.#submitGrouped(request, key);
     // Stored and counted in the backlog in this turn: the bounds need no reservation.
@@ -94,6 +97,25 @@ export class TspServices {
     }
     return this.#submitted(uuid, request, key);
   };
+
+  /**
+   * The service's name as latin1 (the dispatcher's and the bounds' key): the last one again when
+   * the service is the last submission's (clients mostly submit to one service), compared byte by
+   * byte rather than a string made per submission.
+   */
+  #keyOf(service: Buffer): string {
+    const last = this.#lastService;
+    if (last !== undefined && last.length === service.length) {
+      let i = 0;
+      while (i < last.length && last[i] === service[i]) i++;
+      if (i === last.length) return this.#lastKey;
+    }
+    const key = service.toString('latin1');
+    // Copied: the frame may be a view of a larger buffer, which is not kept alive for this.
+    this.#lastService = Buffer.from(service);
+    this.#lastKey = key;
+    return key;
+  }
 
   /**
    * A submission whose commit waits for its group, its room in the backlog reserved meanwhile

@@ -185,6 +185,35 @@ describe('DispatchQueue', () => {
     expect(take()).toMatchObject({ job: { uuid: 'a1' }, probe: true }); // A forgotten: probed again
   });
 
+  it('never forgets a service that got work again since it went idle, and counts its requests', () => {
+    const { clock, queue, take } = setup(1);
+    warm(queue, clock.now(), 'A');
+    expect(take()).toBeUndefined(); // A idle, listed as such
+    queue.add('a1', b('A'), clock.now()); // A busy again (still listed)
+    const a1 = take() as Taken;
+    expect(a1).toMatchObject({ job: { uuid: 'a1' }, probe: false });
+    queue.add('a2', b('A'), clock.now());
+    warm(queue, clock.now(), 'B');
+    // B goes idle: past the bound of 1 idle service, but A, listed before it, has work.
+    const a2 = take() as Taken;
+    expect(a2).toMatchObject({ job: { uuid: 'a2' }, probe: false });
+    expect(queue.services).toBe(2);
+    expect(queue.pendingOf('A')).toBe(2);
+    expect(queue.heldByService()).toEqual(new Map([['A', 2]]));
+    warm(queue, clock.now(), 'C');
+    expect(take()).toBeUndefined(); // C idle: B, the older idle one, is forgotten; A is busy
+    expect(queue.services).toBe(2);
+    queue.succeeded(a1.job);
+    expect(queue.pendingOf('A')).toBe(1);
+    queue.succeeded(a2.job); // A idle: C forgotten
+    expect(queue.services).toBe(1);
+    expect(queue.pendingOf('A')).toBe(0);
+    expect(queue.heldByService()).toEqual(new Map());
+    // A's circuit was kept: its next request is sent as usual, not probed again.
+    queue.add('a3', b('A'), clock.now());
+    expect(take()).toMatchObject({ job: { uuid: 'a3' }, probe: false });
+  });
+
   it('a probe closed while in flight does not leave its service stuck', () => {
     const { clock, queue, take } = setup();
     queue.add('p', b('A'), clock.now());

@@ -15,7 +15,9 @@
  *   titanic end-to-end        `call()` = submit + waitReply + close, through the dispatcher and
  *                             `--echo-workers` echo workers
  *
- * With `--store postgres` the Titanic cases run again on PostgreSQL, with one instance and with
+ * With `--store memory` the Titanic cases run on the store in memory instead of SQLite (what the
+ * worker counts do to throughput without a store's commit). With `--store postgres` the Titanic
+ * cases run again on PostgreSQL, with one instance and with
  * two instances on one database (a throwaway cluster for the run, or `--pg-url URL`).
  *
  * Flags: `--requests N` (submissions, default 20k), `--e2e-requests N` (default 5k),
@@ -157,8 +159,8 @@ export const benchmark: Benchmark = {
     const cases: Record<string, CaseResult> = {};
     const dataDir = mkdtempSync(join(tmpdir(), 'titanic-bench-'));
     const store = ctx.flags['store'];
-    if (store !== undefined && store !== 'postgres' && store !== 'sqlite') {
-      throw new Error(`--store ${String(store)}: expected sqlite (the default) or postgres`);
+    if (store !== undefined && store !== 'postgres' && store !== 'sqlite' && store !== 'memory') {
+      throw new Error(`--store ${String(store)}: expected sqlite (the default), memory or postgres`);
     }
     // PostgreSQL: --pg-url, or a throwaway cluster on a unix socket for the run.
     let cluster: PostgresCluster | undefined;
@@ -225,7 +227,11 @@ export const benchmark: Benchmark = {
         'info',
       ];
       const run = { ctx, endpoint, submissions, e2e, window, cases };
-      await measureTitanic(run, 'titanic (SQLite)', [['--broker', endpoint, '--data-dir', dataDir, ...titanicFlags]]);
+      if (store === 'memory') {
+        await measureTitanic(run, 'titanic (memory)', [['--broker', endpoint, '--store', 'memory:', ...titanicFlags]]);
+      } else {
+        await measureTitanic(run, 'titanic (SQLite)', [['--broker', endpoint, '--data-dir', dataDir, ...titanicFlags]]);
+      }
       if (pgUrl !== undefined) {
         const pgArgs = ['--broker', endpoint, '--store', pgUrl, ...titanicFlags];
         await measureTitanic(run, 'titanic (PostgreSQL, 1 instance)', [pgArgs]);
@@ -240,7 +246,7 @@ export const benchmark: Benchmark = {
     const mdp = cases[`mdp request() ${echoWorkers} workers`];
     const durable = cases['titanic (SQLite) submit (durable)'];
     const notes = [
-      `${submissions} submissions from ${window} concurrent callers; each Titanic instance with ${titanicWorkers} titanic.request and ${replyWorkers} titanic.reply/close workers, dispatcher concurrency ${concurrency}, ${echoWorkers} echo workers; SQLite WAL, synchronous=FULL (fsync per group commit)`,
+      `${submissions} submissions from ${window} concurrent callers; each Titanic instance with ${titanicWorkers} titanic.request and ${replyWorkers} titanic.reply/close workers, dispatcher concurrency ${concurrency}, ${echoWorkers} echo workers; ${store === 'memory' ? 'the store in memory (nothing durable: "durable" in the case names is the SQLite runs\' word)' : 'SQLite WAL, synchronous=FULL (fsync per group commit)'}`,
       ...(pgUrl === undefined
         ? []
         : [
