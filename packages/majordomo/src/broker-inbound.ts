@@ -4,12 +4,12 @@
  * MMI (`mmi.*` requests, answered by the broker itself), or drop it as malformed. A peer that
  * breaks the protocol is told DISCONNECT (7/MDP: "treat that peer as invalid").
  */
+import { frameEquals } from '@zpatterns/core/internal';
 import type { BrokerContext } from './broker-context.js';
 import type { Dispatcher } from './broker-dispatch.js';
 import { answerMmi, type MmiView } from './broker-mmi.js';
 import type { ServiceQueues } from './broker-queues.js';
 import type { WorkerRegistry } from './broker-registry.js';
-import { frameEquals } from '@zpatterns/core/internal';
 import {
   C02,
   decodeInbound,
