@@ -83,6 +83,13 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
   readonly #queue = new Deque<Pending>(64);
   /** `directSend` on a `sendTimeout: 0` socket: sends settle inside `socket.send()`. */
   readonly #direct: boolean;
+  /**
+   * Messages `post()`ed straight to libzmq whose send promise has not run its reaction yet, oldest
+   * first. Each of those promises was settled when `socket.send()` returned it (`sendTimeout: 0`),
+   * so their reactions run in the order they were attached: each takes the head, and a failure
+   * finds its message there without a closure per message.
+   */
+  readonly #posted = new Deque<Frames>(16);
   #state: ChannelState = 'open';
   #pumping: Promise<void> | undefined;
   #loop: Promise<void> | undefined;
@@ -147,9 +154,8 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
     if (this.#direct && this.#pumping === undefined) {
       const sent = this.#sendNow(message);
       if (sent !== undefined) {
-        sent.then(this.#onSent, (err: unknown) => {
-          this.#onPostFailed(this.#sendFailure(err), message);
-        });
+        this.#posted.push(message);
+        sent.then(this.#onPosted, this.#onPostRejected);
         return true;
       }
     }
@@ -174,6 +180,16 @@ export class Channel<TSocket extends ChannelSocket = ChannelSocket> {
 
   readonly #onSent = (): void => {
     this.#stats.sent++;
+  };
+
+  readonly #onPosted = (): void => {
+    this.#posted.shift();
+    this.#stats.sent++;
+  };
+
+  readonly #onPostRejected = (err: unknown): void => {
+    const message = this.#posted.shift() as Frames;
+    this.#onPostFailed(this.#sendFailure(err), message);
   };
 
   readonly #onSendRejected = (err: unknown): never => {

@@ -141,6 +141,37 @@ describe('Channel with directSend (sendTimeout 0)', () => {
     expect(channel.stats.sendErrors).toBe(2);
     expect(channel.stats.sent).toBe(0);
   });
+
+  it('post() hands onSendError the very message that failed, among posts that did not and send()s', async () => {
+    const router = new zmq.Router({ linger: 0, mandatory: true, sendTimeout: 0 });
+    await router.bind('tcp://127.0.0.1:*');
+    const dealer = new zmq.Dealer({ linger: 0, routingId: 'here' });
+    dealer.connect(router.lastEndpoint ?? '');
+    cleanup.push(() => dealer.close());
+    const failed: string[] = [];
+    const channel = new Channel(router, {
+      directSend: true,
+      onSendError: (_err, message) => failed.push(String(message[1])),
+    });
+    cleanup.push(() => channel.close());
+    // The ROUTER knows the DEALER once it has heard from it.
+    await dealer.send('hello');
+    const [, hello] = await router.receive();
+    expect(String(hello)).toBe('hello');
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < 300; i++) {
+      const peer = i % 3 === 0 ? 'gone' : 'here';
+      if (i % 7 === 0) sends.push(channel.send([peer, `s${i}`]).catch(() => undefined));
+      else channel.post([peer, `p${i}`]);
+    }
+    await Promise.all(sends);
+    await channel.drain();
+    const expected: string[] = [];
+    for (let i = 0; i < 300; i++) if (i % 3 === 0 && i % 7 !== 0) expected.push(`p${i}`);
+    expect(failed).toEqual(expected);
+    expect(channel.stats.sent).toBe(200);
+    expect(channel.stats.sendErrors).toBe(100);
+  });
 });
 
 describe('Channel lifecycle', () => {

@@ -21,7 +21,7 @@ import { requestBytes, type ServiceQueues } from './broker-queues.js';
 import type { Worker, WorkerRegistry } from './broker-registry.js';
 import type { BrokerService } from './broker-service.js';
 import type { WorkerRemovedReason } from '@zpatterns/core';
-import type { PendingRequest } from './broker-worker.js';
+import { BrokerRequest, type PendingRequest } from './broker-worker.js';
 import { encodeClientReply, encodeWorkerRequest, type MdpVersion } from './codec.js';
 
 export class Dispatcher {
@@ -41,16 +41,14 @@ export class Dispatcher {
     const service = this.#queues.require(name);
     service.requests++;
     ctx.observer.request?.(service.key);
-    const request: PendingRequest = {
+    const request = new BrokerRequest(
       client,
       version,
       body,
-      arrivedAt: now,
-      deadline: now + ctx.options.requestTtlMs,
-      bytes: requestBytes(client, body),
-      clientKey: undefined,
-      span: tracingAvailable ? recordingSpan(service) : undefined,
-    };
+      now,
+      requestBytes(client, body),
+      tracingAvailable ? recordingSpan(service) : undefined,
+    );
     if (service.idle.size > 0) {
       const worker = this.#takeIdle(service, now);
       if (worker !== undefined) {

@@ -4,15 +4,24 @@
  * MMI (`mmi.*` requests, answered by the broker itself), or drop it as malformed. A peer that
  * breaks the protocol is told DISCONNECT (7/MDP: "treat that peer as invalid").
  */
+import { frameEquals } from '@zpatterns/core/internal';
 import type { BrokerContext } from './broker-context.js';
 import type { Dispatcher } from './broker-dispatch.js';
 import { answerMmi, type MmiView } from './broker-mmi.js';
 import type { ServiceQueues } from './broker-queues.js';
 import type { WorkerRegistry } from './broker-registry.js';
 import {
+  C02,
   decodeInbound,
   encodeClientReply,
+  framesFrom,
   isMmiService,
+  MDPC01,
+  MDPC02,
+  MDPW01,
+  MDPW02,
+  W01,
+  W02,
   WORKER_DISCONNECT,
   type MdpVersion,
   type MmiServiceEntry,
@@ -43,7 +52,7 @@ export class BrokerInbound {
 
   /** Input on the client ROUTER (clients, and workers too unless they have their own). */
   readonly fromClientSocket = (message: Buffer[]): void => {
-    if (!this.#admit(message)) return;
+    if (!this.#admit(message) || this.#route(message, true, !this.#workerSocket)) return;
     const inbound = decodeInbound(message);
     switch (inbound.kind) {
       case 'client':
@@ -64,7 +73,7 @@ export class BrokerInbound {
 
   /** Input on the worker ROUTER (`workerBind`): worker commands only. */
   readonly fromWorkerSocket = (message: Buffer[]): void => {
-    if (!this.#admit(message)) return;
+    if (!this.#admit(message) || this.#route(message, false, true)) return;
     const inbound = decodeInbound(message);
     if (inbound.kind === 'worker') {
       this.#worker(inbound.version, inbound.sender, inbound.command);
@@ -75,6 +84,48 @@ export class BrokerInbound {
       inbound.kind === 'client' ? 'client request on the worker endpoint' : inbound.reason,
     );
   };
+
+  /**
+   * The two messages of every request, routed without the decoder's result objects: a client
+   * REQUEST (when `clients`), and a REPLY (PARTIAL, FINAL) from a registered worker in its own
+   * version (when `workers`), each with the checks `decodeInbound` makes. False, having done
+   * nothing, for anything else: that takes the decoder's way.
+   */
+  #route(message: Buffer[], clients: boolean, workers: boolean): boolean {
+    const sender = message[0] as Buffer;
+    const first = message[1];
+    if (first === undefined) return false;
+    const v1 = first.length === 0;
+    const header = v1 ? message[2] : first;
+    let at = v1 ? 3 : 2;
+    if (header === undefined) return false;
+    if (clients && frameEquals(header, v1 ? MDPC01 : MDPC02)) {
+      if (!v1) {
+        const command = message[at];
+        if (command === undefined || command.length !== 1 || command[0] !== C02.REQUEST) return false;
+        at++;
+      }
+      const service = message[at];
+      if (service === undefined || service.length === 0 || message.length <= at + 1) return false;
+      this.#client(v1 ? '0.1' : '0.2', sender, service, framesFrom(message, at + 1));
+      return true;
+    }
+    if (!workers || !frameEquals(header, v1 ? MDPW01 : MDPW02)) return false;
+    const command = message[at];
+    if (command === undefined || command.length !== 1) return false;
+    const code = command[0];
+    const final = code === (v1 ? W01.REPLY : W02.FINAL);
+    if (!final && (v1 || code !== W02.PARTIAL)) return false;
+    const client = message[at + 1];
+    const empty = message[at + 2];
+    if (client === undefined || client.length === 0 || empty === undefined || empty.length !== 0) return false;
+    const worker = this.#registry.find(sender);
+    if (worker === undefined || worker.version !== (v1 ? '0.1' : '0.2')) return false;
+    const now = this.#ctx.clock.now();
+    this.#registry.touch(worker, now);
+    this.#dispatcher.reply(worker, client, framesFrom(message, at + 3), final, now);
+    return true;
+  }
 
   /** Count the message; false (and dropped) when the broker is closing or it is over the limits. */
   #admit(message: readonly Buffer[]): boolean {

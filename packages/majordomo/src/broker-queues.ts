@@ -10,7 +10,7 @@
 import { frameEquals, failSpanAs, MinHeap } from '@zpatterns/core/internal';
 import type { BrokerContext } from './broker-context.js';
 import { BrokerService } from './broker-service.js';
-import type { PendingRequest } from './broker-worker.js';
+import type { ClientShare, PendingRequest } from './broker-worker.js';
 
 export class ServiceQueues {
   readonly #ctx: BrokerContext;
@@ -22,15 +22,21 @@ export class ServiceQueues {
   readonly #expiry = new MinHeap<BrokerService>();
   /** Bytes of every queued request (bodies, client identity, a fixed overhead), all services. */
   #queuedBytes = 0;
-  /** The same per client (routing id, latin1), for `maxQueuedBytesPerClient`; 0 is deleted. */
-  readonly #clientBytes = new Map<string, number>();
-  /** The client whose key was made last, and that key: a pipelining client sends many in a row. */
+  /**
+   * The same per client (routing id, latin1), for `maxQueuedBytesPerClient`: the share of every
+   * client with requests queued (a share at 0 bytes is deleted). Each queued request holds its
+   * client's share, so that taking it out of the queue is a subtraction, not a lookup.
+   */
+  readonly #clients = new Map<string, ClientShare>();
+  /** The client whose share was found last, and that share: a pipelining client sends many in a row. */
   #lastClient: Buffer | undefined;
-  #lastClientKey = '';
+  #lastShare: ClientShare | undefined;
+  readonly #requestTtlMs: number;
 
   constructor(ctx: BrokerContext) {
     this.#ctx = ctx;
     this.#idempotent = new Set(ctx.options.idempotentServices);
+    this.#requestTtlMs = ctx.options.requestTtlMs;
   }
 
   /** Services known: with registered workers or queued requests. */
@@ -75,7 +81,8 @@ export class ServiceQueues {
    */
   enqueue(service: BrokerService, request: PendingRequest): void {
     const { options, stats } = this.#ctx;
-    const clientBytes = this.#clientBytes.get(this.#clientKey(request)) ?? 0;
+    const share = this.#share(request.client);
+    const clientBytes = share.bytes;
     if (clientBytes + request.bytes > options.maxQueuedBytesPerClient) {
       stats.refused++;
       stats.refusedClientShare++;
@@ -110,14 +117,14 @@ export class ServiceQueues {
       this.dropIfUnused(service);
       return;
     }
-    this.#charge(request, 1);
+    this.#charge(request, share);
     service.queue.push(request);
     this.#scheduleExpiry(service);
   }
 
   /** Put an accepted request back at the head of its queue (even past `maxQueuedBytes`). */
   requeue(service: BrokerService, request: PendingRequest): void {
-    this.#charge(request, 1);
+    this.#charge(request, this.#share(request.client));
     service.queue.unshift(request);
     this.#scheduleExpiry(service);
   }
@@ -125,7 +132,7 @@ export class ServiceQueues {
   /** Take the oldest queued request of `service`. */
   dequeue(service: BrokerService): PendingRequest | undefined {
     const request = service.queue.shift();
-    if (request !== undefined) this.#charge(request, -1);
+    if (request !== undefined) this.#discharge(request);
     return request;
   }
 
@@ -146,7 +153,13 @@ export class ServiceQueues {
       const service = heap.pop() as BrokerService;
       service.expiryScheduled = false;
       let count = 0;
-      for (let head = service.queue.peek(); head !== undefined && head.deadline <= now; head = service.queue.peek()) {
+      // The heap's own sum, so that a service popped as due always loses its head.
+      const ttl = this.#requestTtlMs;
+      for (
+        let head = service.queue.peek();
+        head !== undefined && head.arrivedAt + ttl <= now;
+        head = service.queue.peek()
+      ) {
         const dropped = this.dequeue(service);
         if (dropped?.span !== undefined) failSpanAs(dropped.span, 'expired', 'waited longer than requestTtlMs');
         count++;
@@ -178,41 +191,53 @@ export class ServiceQueues {
     this.#services.clear();
     this.#lastService = undefined;
     this.#queuedBytes = 0;
-    this.#clientBytes.clear();
+    this.#clients.clear();
     this.#lastClient = undefined;
+    this.#lastShare = undefined;
   }
 
   /**
-   * The key of a request's client in the per-client queued bytes, made once per request, and
-   * without a native call when the client is the one before (compared byte by byte).
+   * The share of `client` in the queued bytes (a new one at 0 bytes, not yet in the table, for a
+   * client with nothing queued); without a lookup when the client is the one before (compared
+   * byte by byte), and its key made once per share.
    */
-  #clientKey(request: PendingRequest): string {
-    if (request.clientKey !== undefined) return request.clientKey;
+  #share(client: Buffer): ClientShare {
     const last = this.#lastClient;
-    if (last !== undefined && frameEquals(last, request.client)) {
-      request.clientKey = this.#lastClientKey;
-    } else {
-      request.clientKey = request.client.toString('latin1');
-      this.#lastClient = request.client;
-      this.#lastClientKey = request.clientKey;
-    }
-    return request.clientKey;
+    const cached = this.#lastShare;
+    if (last !== undefined && cached !== undefined && frameEquals(last, client)) return cached;
+    const key = client.toString('latin1');
+    const share = this.#clients.get(key) ?? { key, bytes: 0 };
+    this.#lastClient = client;
+    this.#lastShare = share;
+    return share;
   }
 
   #scheduleExpiry(service: BrokerService): void {
     const head = service.queue.peek();
     if (head === undefined || service.expiryScheduled) return;
     service.expiryScheduled = true;
-    this.#expiry.push(head.deadline, service);
+    this.#expiry.push(head.arrivedAt + this.#requestTtlMs, service);
   }
 
-  /** Count a request in (`sign` 1) or out (-1) of the queued bytes, overall and per client. */
-  #charge(request: PendingRequest, sign: 1 | -1): void {
-    this.#queuedBytes += sign * request.bytes;
-    const client = this.#clientKey(request);
-    const bytes = (this.#clientBytes.get(client) ?? 0) + sign * request.bytes;
-    if (bytes > 0) this.#clientBytes.set(client, bytes);
-    else this.#clientBytes.delete(client);
+  /** Count a request in the queued bytes, overall and in its client's `share`. */
+  #charge(request: PendingRequest, share: ClientShare): void {
+    this.#queuedBytes += request.bytes;
+    if (share.bytes === 0) this.#clients.set(share.key, share);
+    share.bytes += request.bytes;
+    request.share = share;
+  }
+
+  /** Count a request out of the queued bytes; a client share back at 0 leaves the table. */
+  #discharge(request: PendingRequest): void {
+    this.#queuedBytes -= request.bytes;
+    const share = request.share;
+    if (share === undefined) return;
+    request.share = undefined;
+    share.bytes -= request.bytes;
+    if (share.bytes <= 0) {
+      share.bytes = 0;
+      this.#clients.delete(share.key);
+    }
   }
 }
 

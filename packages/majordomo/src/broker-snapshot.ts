@@ -78,7 +78,7 @@ export function brokerSnapshot(
     let queuedBytes = 0;
     for (const request of service.queue) {
       queuedBytes += request.bytes;
-      const key = request.clientKey ?? request.client.toString('latin1');
+      const key = request.share?.key ?? request.client.toString('latin1');
       const client = clients.get(key);
       if (client === undefined) {
         clients.set(key, {

@@ -14,6 +14,14 @@ import type { TraceSpan } from '@zpatterns/core/internal';
 import type { MdpVersion } from './codec.js';
 import { WORKER_DISCONNECT, WORKER_HEARTBEAT } from './codec.js';
 
+/** A client's share of the queued bytes (`maxQueuedBytesPerClient`): one per client with requests queued. */
+export interface ClientShare {
+  /** The client's routing id as latin1: its key in the broker's table of shares. */
+  readonly key: string;
+  /** Bytes of its queued requests. */
+  bytes: number;
+}
+
 /** A client request held by the broker: queued in a service, or in flight on a worker. */
 export interface PendingRequest {
   /** The client's ROUTER identity. */
@@ -21,16 +29,31 @@ export interface PendingRequest {
   /** The version the client spoke: the reply goes back in it. */
   readonly version: MdpVersion;
   readonly body: Buffer[];
-  /** When the broker read it (clock ms): the start of the broker's latency. */
+  /** When the broker read it (clock ms): the start of the broker's latency; + `requestTtlMs`, its deadline. */
   readonly arrivedAt: number;
-  /** Arrival time + `requestTtlMs`: past it, a queued request is dropped. */
-  readonly deadline: number;
   /** What it costs while queued, counted against `maxQueuedBytes`. */
   readonly bytes: number;
-  /** `client` as latin1, the key of the per-client queued bytes: made once, when first queued. */
-  clientKey: string | undefined;
+  /** While queued: its client's share of the queued bytes; `undefined` otherwise. */
+  share: ClientShare | undefined;
   /** With OpenTelemetry installed: the broker's span of this request (arrival to final reply). */
   readonly span: TraceSpan | undefined;
+}
+
+/**
+ * The record of one request, made per request: a class, so that every record has one shape and
+ * holds only what a queued request needs (its deadline is `arrivedAt + requestTtlMs`).
+ */
+export class BrokerRequest implements PendingRequest {
+  share: ClientShare | undefined = undefined;
+
+  constructor(
+    readonly client: Buffer,
+    readonly version: MdpVersion,
+    readonly body: Buffer[],
+    readonly arrivedAt: number,
+    readonly bytes: number,
+    readonly span: TraceSpan | undefined,
+  ) {}
 }
 
 export type BrokerWorkerState =

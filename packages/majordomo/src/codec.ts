@@ -67,7 +67,7 @@ export const C02 = { REQUEST: 0x01, PARTIAL: 0x02, FINAL: 0x03 } as const;
  * `message.slice(at)`, with the common one-frame body as an array literal (allocated inline,
  * where `slice()` is a builtin call): decoding does this for every message.
  */
-function framesFrom(message: readonly Buffer[], at: number): Buffer[] {
+export function framesFrom(message: readonly Buffer[], at: number): Buffer[] {
   return message.length === at + 1 ? [message[at] as Buffer] : message.slice(at);
 }
 
@@ -373,8 +373,8 @@ export function decodeInbound(message: readonly Buffer[]): Inbound {
     const service = message[at];
     if (service === undefined) return { kind: 'invalid', sender, version, reason: 'request without a service frame' };
     if (service.length === 0) return { kind: 'invalid', sender, version, reason: 'request with an empty service name' };
-    const body = message.slice(at + 1);
-    if (body.length === 0) return { kind: 'invalid', sender, version, reason: 'request without a body frame' };
+    if (message.length <= at + 1) return { kind: 'invalid', sender, version, reason: 'request without a body frame' };
+    const body = framesFrom(message, at + 1);
     return { kind: 'client', version, sender, service, body };
   }
   if (frameEquals(header, workerHeader)) {

@@ -12,9 +12,8 @@ const request: PendingRequest = {
   version: '0.1',
   body: [Buffer.from('hello')],
   arrivedAt: 0,
-  deadline: 1000,
   bytes: 5,
-  clientKey: undefined,
+  share: undefined,
   span: undefined,
 };
 

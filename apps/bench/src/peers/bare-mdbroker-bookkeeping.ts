@@ -9,16 +9,18 @@
  *   - a worker message finds its worker record by identity (read as a number: libzmq's 5-byte
  *     identities) and, with one clock read, moves it to the tail of a liveness list (a linked list
  *     through the records), so that dead workers expire without a scan;
- *   - a client request becomes a record (client, body, arrival time, deadline, bytes) held in a
- *     queue, and its bytes are counted overall and per client (the queue bounds);
+ *   - a client request becomes a record (client, body, arrival time, bytes, its client's share)
+ *     held in a queue (its deadline is its arrival time plus the time to live), and its bytes are
+ *     counted overall and in its client's share of the queue (the queue bounds): an object per
+ *     client with requests queued, found by byte comparison with the client before, or in a Map;
  *   - a worker's reply is checked against the request it holds (the right client) before it is
  *     forwarded.
  *
  *   node apps/bench/dist/peers/bare-mdbroker-bookkeeping.js [endpoint]   (default tcp://127.0.0.1:5555)
  *
  * `BOOKKEEPING_SKIP=liveness,accounting` leaves out pieces, to weigh each: `liveness` (the clock
- * read and the liveness list's move per worker message), `accounting` (arrival time, deadline and
- * bytes of each request, the per-client byte counts and the queue bounds).
+ * read and the liveness list's move per worker message), `accounting` (arrival time and bytes of
+ * each request, the per-client shares and the queue bounds).
  *
  * Like `bare-mdbroker`, it serves the book's C `mdworker` and `mdclient2` (one service) and nothing
  * else.
@@ -34,7 +36,6 @@ const READY = 0x01;
 const REPLY = 0x03;
 const HEARTBEAT_MS = 2500;
 const TTL_MS = 3 * HEARTBEAT_MS;
-const REQUEST_TTL_MS = 60_000;
 const MAX_QUEUED_BYTES = 256 * 1024 * 1024;
 const MAX_QUEUED_BYTES_PER_CLIENT = 64 * 1024 * 1024;
 const MAX_FRAMES = 64;
@@ -48,13 +49,18 @@ const router = new zmq.Router({ linger: 0, sendTimeout: 0, mandatory: false });
 await router.bind(process.argv[2] ?? 'tcp://127.0.0.1:5555');
 process.stdout.write(`${JSON.stringify({ ready: true, endpoint: router.lastEndpoint })}\n`);
 
-interface Pending {
-  client: Buffer;
-  body: Buffer[];
-  arrivedAt: number;
-  deadline: number;
+interface Share {
+  readonly key: string;
   bytes: number;
-  clientKey: string;
+}
+class Pending {
+  share: Share | undefined = undefined;
+  constructor(
+    readonly client: Buffer,
+    readonly body: Buffer[],
+    readonly arrivedAt: number,
+    readonly bytes: number,
+  ) {}
 }
 interface WorkerRecord {
   identity: Buffer;
@@ -110,10 +116,18 @@ const touch = (worker: WorkerRecord, now: number): void => {
   else tail.next = worker;
   tail = worker;
 };
-const clientBytes = new Map<string, number>();
-/** The last client's key: a pipelining client sends request after request. */
+const shares = new Map<string, Share>();
+/** The last client's share: a pipelining client sends request after request. */
 let lastClient: Buffer | undefined;
-let lastClientKey = '';
+let lastShare: Share | undefined;
+const shareOf = (client: Buffer): Share => {
+  if (lastClient !== undefined && lastShare !== undefined && equals(lastClient, client)) return lastShare;
+  const key = client.toString('latin1');
+  const share = shares.get(key) ?? { key, bytes: 0 };
+  lastClient = client;
+  lastShare = share;
+  return share;
+};
 const stats = { received: 0, malformed: 0, requests: 0, replies: 0, refused: 0 };
 let queuedBytes = 0;
 const noop = (): void => undefined;
@@ -131,11 +145,21 @@ const stop = (): void => {
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);
 
-const charge = (request: Pending, sign: 1 | -1): void => {
-  queuedBytes += sign * request.bytes;
-  const bytes = (clientBytes.get(request.clientKey) ?? 0) + sign * request.bytes;
-  if (bytes > 0) clientBytes.set(request.clientKey, bytes);
-  else clientBytes.delete(request.clientKey);
+const charge = (request: Pending, share: Share): void => {
+  queuedBytes += request.bytes;
+  if (share.bytes === 0) shares.set(share.key, share);
+  share.bytes += request.bytes;
+  request.share = share;
+};
+const discharge = (request: Pending): void => {
+  queuedBytes -= request.bytes;
+  const share = request.share as Share;
+  request.share = undefined;
+  share.bytes -= request.bytes;
+  if (share.bytes <= 0) {
+    share.bytes = 0;
+    shares.delete(share.key);
+  }
 };
 
 const dispatch = (worker: WorkerRecord, request: Pending): void => {
@@ -150,7 +174,7 @@ const workerIdle = (worker: WorkerRecord): void => {
   const next = queue.shift();
   if (next === undefined) idle.push(worker);
   else {
-    if (ACCOUNTING) charge(next, -1);
+    if (ACCOUNTING) discharge(next);
     dispatch(worker, next);
   }
 };
@@ -164,9 +188,9 @@ const onClient = (message: Buffer[]): void => {
   }
   stats.requests++;
   const client = message[0] as Buffer;
-  const body = message.slice(4);
+  const body = message.length === 5 ? [message[4] as Buffer] : message.slice(4);
   if (!ACCOUNTING) {
-    const request: Pending = { client, body, arrivedAt: 0, deadline: 0, bytes: 0, clientKey: '' };
+    const request = new Pending(client, body, 0, 0);
     const worker = idle.shift();
     if (worker === undefined) queue.push(request);
     else dispatch(worker, request);
@@ -174,30 +198,18 @@ const onClient = (message: Buffer[]): void => {
   }
   let bytes = 96 + client.length;
   for (const frame of body) bytes += frame.length + 16;
-  const now = performance.now();
-  const request: Pending = {
-    client,
-    body,
-    arrivedAt: now,
-    deadline: now + REQUEST_TTL_MS,
-    bytes,
-    clientKey: lastClient !== undefined && equals(lastClient, client) ? lastClientKey : client.toString('latin1'),
-  };
-  lastClient = client;
-  lastClientKey = request.clientKey;
+  const request = new Pending(client, body, performance.now(), bytes);
   const worker = idle.shift();
   if (worker !== undefined) {
     dispatch(worker, request);
     return;
   }
-  if (
-    (clientBytes.get(request.clientKey) ?? 0) + bytes > MAX_QUEUED_BYTES_PER_CLIENT ||
-    queuedBytes + bytes > MAX_QUEUED_BYTES
-  ) {
+  const share = shareOf(client);
+  if (share.bytes + bytes > MAX_QUEUED_BYTES_PER_CLIENT || queuedBytes + bytes > MAX_QUEUED_BYTES) {
     stats.refused++;
     return;
   }
-  charge(request, 1);
+  charge(request, share);
   queue.push(request);
 };
 
