@@ -4,7 +4,7 @@
  * `WorkerRequest`s for the `for await` form.
  */
 import { toError, type Frame, type Frames, type Logger, type RequestHandler } from '@zpatterns/core';
-import type { AsyncQueue } from '@zpatterns/core/internal';
+import { failSpan, type AsyncQueue, type TraceSpan } from '@zpatterns/core/internal';
 import { MdpVersionError } from './errors.js';
 import type { MdpVersion } from './codec.js';
 import { replyFrames } from './worker-frames.js';
@@ -12,20 +12,28 @@ import type { MajordomoHandlerContext, ResolvedWorkerOptions, WorkerRequest, Wor
 import type { WorkerSession } from './worker-session.js';
 
 /**
- * The reply to a request whose handler failed: what the worker's `errorReply` option makes of the
- * error; undefined (no reply) without that option, or when it throws too (logged).
+ * A handler failed: count and log it, end its span as failed, and give the reply to send instead:
+ * what the worker's `errorReply` option makes of the error; undefined (no reply) without that
+ * option, or when it throws too (logged).
  */
-export function errorReplyFor(
-  errorReply: ResolvedWorkerOptions['errorReply'],
-  err: Error,
-  body: Buffer[],
+export function handlerFailure(
+  caught: unknown,
+  options: Pick<ResolvedWorkerOptions, 'errorReply'>,
+  stats: WorkerStats,
   log: Logger,
+  session: number,
+  body: Buffer[],
+  span: TraceSpan | undefined,
 ): Frames | Frame | undefined {
-  if (errorReply === undefined) return undefined;
+  const err = toError(caught);
+  if (span !== undefined) failSpan(span, err);
+  stats.handlerErrors++;
+  log.warn({ err, session }, 'handler failed');
+  if (options.errorReply === undefined) return undefined;
   try {
-    return errorReply(err, body);
-  } catch (caught) {
-    log.warn({ err: toError(caught) }, 'errorReply threw; no reply sent');
+    return options.errorReply(err, body);
+  } catch (thrown) {
+    log.warn({ err: toError(thrown) }, 'errorReply threw; no reply sent');
     return undefined;
   }
 }

@@ -32,7 +32,6 @@ import {
 import {
   componentLogger,
   AsyncQueue,
-  failSpan,
   SpanKinds,
   startSpan,
   tracingActive,
@@ -40,7 +39,7 @@ import {
 } from '@zpatterns/core/internal';
 import type { WorkerCommand } from './codec.js';
 import { replyFrames } from './worker-frames.js';
-import { errorReplyFor, HandlerContext, isPromiseLike, queueHandler } from './worker-context.js';
+import { HandlerContext, handlerFailure, isPromiseLike, queueHandler } from './worker-context.js';
 import {
   resolveWorkerOptions,
   type MajordomoHandlerContext,
@@ -325,7 +324,7 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
     try {
       result = this.#handler(body, context);
     } catch (caught) {
-      result = this.#handlerFailed(caught, session, body, span);
+      result = handlerFailure(caught, this.#o, this.#stats, this.#log, session.id, body, span);
       span = undefined;
     }
     // A synchronous handler's reply goes out now: no promise and no extra turn per request.
@@ -351,25 +350,11 @@ export class MajordomoWorker extends Component<WorkerStatus> implements AsyncIte
     try {
       reply = await pending;
     } catch (caught) {
-      reply = this.#handlerFailed(caught, session, body, span);
+      reply = handlerFailure(caught, this.#o, this.#stats, this.#log, session.id, body, span);
       span = undefined;
     }
     const leaving = this.#finish(session, client, reply, context, span);
     if (leaving !== undefined) await leaving;
-  }
-
-  /** Count and log a handler's failure, end its span as failed: the error reply, if any. */
-  #handlerFailed(
-    caught: unknown,
-    session: WorkerSession,
-    body: Buffer[],
-    span: TraceSpan | undefined,
-  ): Frames | Frame | undefined {
-    const err = toError(caught);
-    if (span !== undefined) failSpan(span, err);
-    this.#stats.handlerErrors++;
-    this.#log.warn({ err, session: session.id }, 'handler failed');
-    return errorReplyFor(this.#o.errorReply, err, body, this.#log);
   }
 
   /**
