@@ -7,6 +7,7 @@
  * MDP/0.1  ["", "MDPC01", service, body...]     MDP/0.2  ["MDPC02", 0x02 PARTIAL | 0x03 FINAL, service, body...]
  */
 import { MDPC01, MDPC02, C02, type MdpVersion } from './codec.js';
+import { isHeader } from './header-frame.js';
 
 /** Not a well-formed reply. */
 export const NOT_A_REPLY = -1;
@@ -14,19 +15,6 @@ export const NOT_A_REPLY = -1;
 export const PARTIAL_REPLY = 0;
 /** A FINAL reply (every MDP/0.1 reply). */
 export const FINAL_REPLY = 1;
-
-function isHeader(frame: Buffer | undefined, header: Buffer): boolean {
-  return (
-    frame !== undefined &&
-    frame.length === 6 &&
-    frame[0] === header[0] &&
-    frame[1] === header[1] &&
-    frame[2] === header[2] &&
-    frame[3] === header[3] &&
-    frame[4] === header[4] &&
-    frame[5] === header[5]
-  );
-}
 
 /**
  * What `message` is: `FINAL_REPLY`, `PARTIAL_REPLY` or `NOT_A_REPLY`. For a reply, its service is

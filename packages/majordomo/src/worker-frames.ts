@@ -11,24 +11,11 @@
 import { InvalidArgumentError, type Frame } from '@zpatterns/core';
 import { EMPTY, toBuffer } from '@zpatterns/core/internal';
 import { MDPW01, MDPW02, W01, W02, type MdpVersion } from './codec.js';
+import { isHeader } from './header-frame.js';
 
 const REPLY01: Buffer = Buffer.from([W01.REPLY]);
 const FINAL02: Buffer = Buffer.from([W02.FINAL]);
 const PARTIAL02: Buffer = Buffer.from([W02.PARTIAL]);
-
-/** Whether `frame` holds the six bytes of `header` (the loop `frameEquals` runs, unrolled). */
-function isHeader(frame: Buffer | undefined, header: Buffer): boolean {
-  return (
-    frame !== undefined &&
-    frame.length === 6 &&
-    frame[0] === header[0] &&
-    frame[1] === header[1] &&
-    frame[2] === header[2] &&
-    frame[3] === header[3] &&
-    frame[4] === header[4] &&
-    frame[5] === header[5]
-  );
-}
 
 /**
  * Where the client address of a well-formed REQUEST of `version` stands in `message` (its body

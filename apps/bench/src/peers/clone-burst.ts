@@ -19,34 +19,15 @@
  * GC threads, libuv's pool). With a peer pid (the passive of a pair), `peer_us` is that process's
  * CPU per update (all threads).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as zmq from 'zeromq';
+import { cpuUs, threadNs } from './proc-cpu.js';
 
 const [snapshotAt, publisherAt, collectorAt, nArg, pidArg, peerPid] = process.argv.slice(2);
 if (snapshotAt === undefined || publisherAt === undefined || collectorAt === undefined || pidArg === undefined) {
   throw new Error('usage: clone-burst <snapshot> <publisher> <collector> <n> <server-pid>');
 }
 const n = Number(nArg);
-const hz = 100;
-const cpuUs = (): number => {
-  const fields = readFileSync(`/proc/${pidArg}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return ((Number(fields[11]) + Number(fields[12])) / hz) * 1e6;
-};
-/** CPU time (ns, schedstat) of a process's threads so far: its main thread, libzmq's, the rest. */
-const threadNs = (pid: string): { main: number; zmq: number; helpers: number } => {
-  const out = { main: 0, zmq: 0, helpers: 0 };
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-      if (tid === pid) out.main += ns;
-      else if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').startsWith('ZMQ')) out.zmq += ns;
-      else out.helpers += ns;
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return out;
-};
 const totalNs = (pid: string): number => {
   const t = threadNs(pid);
   return t.main + t.zmq + t.helpers;
@@ -135,7 +116,7 @@ if (process.env['BURST_ON_SIGNAL'] !== undefined) {
   await new Promise((resolve) => process.once('SIGUSR1', resolve));
 }
 
-const c0 = cpuUs();
+const c0 = cpuUs(pidArg);
 const th0 = threadNs(pidArg);
 const peer0 = peerPid === undefined ? 0 : totalNs(peerPid);
 const t0 = performance.now();
@@ -146,7 +127,7 @@ const idle = setInterval(() => {
 await finished;
 clearInterval(idle);
 const seconds = ((seen === n ? lastAt : performance.now()) - t0) / 1000;
-const cpu = cpuUs() - c0;
+const cpu = cpuUs(pidArg) - c0;
 const th1 = threadNs(pidArg);
 const peer1 = peerPid === undefined ? 0 : totalNs(peerPid);
 const missing = n - seen;

@@ -30,8 +30,8 @@
  * Any answer it does not expect (a "400", "500", a wrong echo, no answer in 10 s) ends it with
  * `replies` below `expected`, which fails the trial.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import * as zmq from 'zeromq';
+import { cpuUs, threadNs } from './proc-cpu.js';
 
 const MDPC01 = Buffer.from('MDPC01');
 const EMPTY = Buffer.alloc(0);
@@ -56,34 +56,6 @@ async function call(service: Buffer | string, body: readonly Buffer[]): Promise<
   await socket.send([EMPTY, MDPC01, service, ...body]);
   const reply = await socket.receive();
   return reply.slice(3);
-}
-
-const tick = 100; // USER_HZ on Linux
-function cpuUs(pid: string | undefined): number {
-  if (pid === undefined) return 0;
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  // utime and stime are fields 14 and 15 of stat; here, after "pid (comm) ", indexes 11 and 12.
-  return ((Number(fields[11]) + Number(fields[12])) / tick) * 1e6;
-}
-
-/**
- * CPU time (ns, from schedstat) of the process's threads so far, in three groups: its main
- * thread, libzmq's (ZMQbg/...), and the rest (V8's helpers: compiler, GC; libuv's pool).
- */
-function threadNs(pid: string | undefined): { main: number; zmq: number; helpers: number } {
-  const out = { main: 0, zmq: 0, helpers: 0 };
-  if (pid === undefined) return out;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-      if (tid === pid) out.main += ns;
-      else if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').startsWith('ZMQ')) out.zmq += ns;
-      else out.helpers += ns;
-    } catch {
-      // The thread ended meanwhile.
-    }
-  }
-  return out;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
