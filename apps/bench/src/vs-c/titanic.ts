@@ -12,7 +12,8 @@
  * and the plain MDP
  * request through the same broker and worker (what Titanic adds to one request's latency; no
  * titanic process, so no CPU or RSS). The process under test is the titanic; every contender first
- * serves `--titanic-warmup` (2,000) unmeasured requests the same way. `--store sqlite`
+ * serves `--titanic-warmup` (8,000) unmeasured requests the same way, enough for V8 to have
+ * finished compiling Titanic's hot path (after 2,000 it was still compiling on its helper threads). `--store sqlite`
  * leaves out the PostgreSQL row (no cluster is started).
  */
 import { startPostgres, type PostgresCluster } from '@zpatterns/testkit';
@@ -30,7 +31,7 @@ export const shape: Shape = {
     const requests = typeof flag === 'string' && Number(flag) > 0 ? flag : '2000';
     // Unmeasured requests first, through the same steps: every contender is measured warm.
     const warm = ctx.flags['titanic-warmup'];
-    const env = { REQUESTS: requests, WARMUP: typeof warm === 'string' && Number(warm) >= 0 ? warm : '2000' };
+    const env = { REQUESTS: requests, WARMUP: typeof warm === 'string' && Number(warm) >= 0 ? warm : '8000' };
     const node = process.execPath;
     const contender = (name: string, kind: Contender['kind'], mode: string, server: string[] = []): Contender => ({
       name,
