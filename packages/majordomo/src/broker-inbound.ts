@@ -4,7 +4,6 @@
  * MMI (`mmi.*` requests, answered by the broker itself), or drop it as malformed. A peer that
  * breaks the protocol is told DISCONNECT (7/MDP: "treat that peer as invalid").
  */
-import { frameEquals } from '@zpatterns/core/internal';
 import type { BrokerContext } from './broker-context.js';
 import type { Dispatcher } from './broker-dispatch.js';
 import { answerMmi, type MmiView } from './broker-mmi.js';
@@ -27,6 +26,7 @@ import {
   type MmiServiceEntry,
   type WorkerCommand,
 } from './codec.js';
+import { isHeader } from './header-frame.js';
 
 export class BrokerInbound {
   readonly #ctx: BrokerContext;
@@ -99,7 +99,7 @@ export class BrokerInbound {
     const header = v1 ? message[2] : first;
     let at = v1 ? 3 : 2;
     if (header === undefined) return false;
-    if (clients && frameEquals(header, v1 ? MDPC01 : MDPC02)) {
+    if (clients && isHeader(header, v1 ? MDPC01 : MDPC02)) {
       if (!v1) {
         const command = message[at];
         if (command === undefined || command.length !== 1 || command[0] !== C02.REQUEST) return false;
@@ -110,7 +110,7 @@ export class BrokerInbound {
       this.#client(v1 ? '0.1' : '0.2', sender, service, framesFrom(message, at + 1));
       return true;
     }
-    if (!workers || !frameEquals(header, v1 ? MDPW01 : MDPW02)) return false;
+    if (!workers || !isHeader(header, v1 ? MDPW01 : MDPW02)) return false;
     const command = message[at];
     if (command === undefined || command.length !== 1) return false;
     const code = command[0];
